@@ -1,0 +1,128 @@
+/**
+ * Type-aware lint for the whole monorepo, plus the boundary rules that keep layers honest:
+ * packages/crypto is pure (no Node, DOM, network or storage), only apps/api/src/repositories touches
+ * infrastructure, and only apps/pwa/src/platform touches browser storage and service-worker APIs.
+ */
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const infrastructure = ['@prisma/*', 'bullmq', 'ioredis', 'web-push', 'ws', 'pg', '@electric-sql/*', 'pglite-prisma-adapter'];
+
+export default tseslint.config(
+  {
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      '**/generated/**',
+      'coverage/**',
+      'test-results/**',
+      'apps/pwa/dev-dist/**',
+      '**/*.cjs',
+      'data/**',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.mjs', '*.js'] }, tsconfigRootDir: import.meta.dirname },
+      globals: { ...globals.node },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/require-await': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'error',
+      'prefer-promise-reject-errors': 'off',
+    },
+  },
+  {
+    files: ['**/*.test.ts', '**/*.spec.ts', 'test/**/*.ts', 'bench/**/*.{ts,js,mjs}', '**/bench/**/*.{ts,js,mjs}'],
+    rules: {
+      'no-console': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.property.name='only']", message: 'No focused tests.' },
+        { selector: "CallExpression[callee.name=/^(xit|xdescribe|fit|fdescribe)$/]", message: 'No skipped or focused tests.' },
+      ],
+    },
+  },
+  {
+    files: ['packages/crypto/src/**/*.ts'],
+    languageOptions: { globals: {} },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', 'fs', 'path', 'crypto', 'net', 'http', 'https', 'os', 'child_process'], message: 'packages/crypto is pure: no Node imports.' },
+            { group: ['ws', 'pg', '@prisma/*', 'idb', 'react', 'react-dom', '@signalapp/*'], message: 'packages/crypto is pure: no network, storage or UI.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        'window',
+        'document',
+        'fetch',
+        'indexedDB',
+        'localStorage',
+        'navigator',
+        'WebSocket',
+        'XMLHttpRequest',
+        'process',
+        'Buffer',
+        'setTimeout',
+        'setInterval',
+        { name: 'crypto', message: 'Take randomness from primitives/random.ts (libsodium) so tests can inject it.' },
+      ],
+    },
+  },
+  {
+    files: ['apps/api/src/**/*.ts'],
+    ignores: ['apps/api/src/repositories/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: infrastructure, message: 'Only apps/api/src/repositories touches infrastructure.' }] },
+      ],
+    },
+  },
+  {
+    files: ['apps/pwa/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
+    files: ['apps/pwa/src/**/*.{ts,tsx}'],
+    ignores: ['apps/pwa/src/platform/**'],
+    rules: {
+      'no-restricted-globals': ['error', 'indexedDB', 'localStorage', 'navigator', 'caches'],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[object.name='self'][property.name='registration']", message: 'Only platform/ touches the service worker.' },
+      ],
+    },
+  },
+  {
+    files: ['packages/client/src/**/*.ts'],
+    ignores: ['packages/client/src/node/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*', 'fs', 'path', 'ws'], message: 'The client core is platform-free; Node code lives in src/node.' }] },
+      ],
+    },
+  },
+);

@@ -1,0 +1,63 @@
+/**
+ * Jest configuration for the whole monorepo: one project per package, all in ESM mode with SWC transforming
+ * TypeScript (type checking is `npm run typecheck`'s job). Workspace packages resolve to their sources, so tests
+ * never depend on a stale build.
+ */
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      target: 'es2022',
+      parser: { syntax: 'typescript', decorators: true, tsx: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true, react: { runtime: 'automatic' } },
+      keepClassNames: true,
+    },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const common = {
+  extensionsToTreatAsEsm: ['.ts', '.tsx'],
+  transform: { '^.+\\.tsx?$': swc },
+  moduleNameMapper: {
+    '^@cove/crypto$': '<rootDir>/../../packages/crypto/src/index.ts',
+    '^@cove/protocol$': '<rootDir>/../../packages/protocol/src/index.ts',
+    '^@cove/client$': '<rootDir>/../../packages/client/src/index.ts',
+    '^@cove/client/node$': '<rootDir>/../../packages/client/src/node/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testEnvironment: 'node',
+};
+
+const project = (dir, name, extra = {}) => ({
+  ...common,
+  displayName: name,
+  rootDir: dir,
+  testMatch: ['<rootDir>/**/*.test.ts', '<rootDir>/**/*.spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  ...extra,
+});
+
+export default {
+  projects: [
+    project('packages/crypto', 'crypto'),
+    project('packages/protocol', 'protocol'),
+    project('packages/client', 'client'),
+    project('apps/api', 'api'),
+    project('apps/pwa', 'pwa'),
+    {
+      ...project('test', 'e2e'),
+      moduleNameMapper: {
+        ...common.moduleNameMapper,
+        '^@cove/crypto$': '<rootDir>/../packages/crypto/src/index.ts',
+        '^@cove/protocol$': '<rootDir>/../packages/protocol/src/index.ts',
+        '^@cove/client$': '<rootDir>/../packages/client/src/index.ts',
+        '^@cove/client/node$': '<rootDir>/../packages/client/src/node/index.ts',
+      },
+    },
+  ],
+  testTimeout: 30_000,
+  maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
+};
