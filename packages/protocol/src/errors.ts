@@ -1,0 +1,42 @@
+/**
+ * The stable error codes the server returns in `{ error, message }` bodies (HTTP) and `error`/`result` frames
+ * (WebSocket). Clients branch on the code, never on the message text. This module does not map codes to statuses
+ * beyond documenting them; the server does.
+ */
+
+export const ErrorCode = {
+  /** 400: the body is not JSON. */
+  MalformedJson: 'malformed_json',
+  /** 400: the body or parameters do not match the schema. */
+  InvalidRequest: 'invalid_request',
+  /** 400: a public key has the wrong type byte or length. */
+  InvalidKey: 'invalid_key',
+  /** 400: a prekey signature does not verify against the identity key. */
+  InvalidSignature: 'invalid_signature',
+  /** 401: missing, malformed or wrong credentials, or an unknown / used ticket. */
+  Unauthorized: 'unauthorized',
+  /** 403: authenticated but not allowed (e.g. a linked device removing devices, wrong invite code). */
+  Forbidden: 'forbidden',
+  /** 403: the invite code is missing or unknown while registration is by invitation. */
+  InviteRequired: 'invite_required',
+  /** 404: the account, device, envelope or username does not exist (or is not the caller's). */
+  NotFound: 'not_found',
+  /** 409: the username belongs to another account. */
+  UsernameTaken: 'username_taken',
+  /** 409: the send does not cover exactly the recipient's current devices. */
+  MismatchedDevices: 'mismatched_devices',
+  /** 409: the account already has the maximum number of devices, or a key upload exceeds the stored-key cap. */
+  LimitReached: 'limit_reached',
+  /** 410: a destination registration id no longer matches the device. */
+  StaleDevices: 'stale_devices',
+  /** 413: a body, frame or envelope is larger than allowed. */
+  PayloadTooLarge: 'payload_too_large',
+  /** 429: too many requests; retry after the `Retry-After` header. */
+  RateLimited: 'rate_limited',
+  /** 500: a bug or an infrastructure failure; nothing about it is disclosed. */
+  Internal: 'internal_error',
+  /** 503: the server is shutting down or its database is unreachable. */
+  Unavailable: 'unavailable',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,218 @@
+/**
+ * Schemas (zod) and types of every HTTP request and response body of the Cove API (`/v1/...`). Binary values are
+ * standard base64 strings; the schemas check their shape and length, the server additionally decodes them and checks
+ * key type bytes and signatures. This module does not know routes or statuses (see `openapi.ts`) and does no I/O.
+ */
+import { z } from 'zod';
+
+import { base64Length } from './base64.js';
+import { ErrorCode } from './errors.js';
+import {
+  EC_PUBLIC_KEY_BYTES,
+  KYBER_PUBLIC_KEY_BYTES,
+  MAX_DEVICE_ID,
+  MAX_DEVICES_PER_ACCOUNT,
+  MAX_ENVELOPE_CONTENT_BYTES,
+  MAX_PREKEY_ID,
+  MAX_PREKEYS_PER_UPLOAD,
+  MAX_REGISTRATION_ID,
+  MAX_SECRET_BYTES,
+  MIN_SECRET_BYTES,
+  SIGNATURE_BYTES,
+  USERNAME_PATTERN,
+} from './limits.js';
+
+const B64 = '[A-Za-z0-9+/]';
+
+/** Base64 of exactly `bytes` bytes whose first byte has top six bits given by `firstChar` (a type byte). */
+function fixedBase64(bytes: number, description: string, firstChar?: string): z.ZodString {
+  const length = base64Length(bytes);
+  const padding = bytes % 3 === 0 ? '' : bytes % 3 === 1 ? '==' : '=';
+  const head = firstChar ?? B64;
+  const pattern = new RegExp(`^${head}${B64}{${length - padding.length - 1}}${padding}$`);
+  return z.string().regex(pattern, `must be base64 of ${bytes} bytes`).describe(description);
+}
+
+/** Base64 of between `min` and `max` bytes. */
+function base64Bytes(min: number, max: number, description: string): z.ZodString {
+  return z
+    .string()
+    .min(base64Length(min))
+    .max(base64Length(max))
+    .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64')
+    .describe(description);
+}
+
+export const AccountId = z.uuid().describe('Account id (UUID)');
+export const DeviceId = z.number().int().min(1).max(MAX_DEVICE_ID).describe('Device id within the account');
+export const RegistrationId = z.number().int().min(1).max(MAX_REGISTRATION_ID);
+export const KeyId = z.number().int().min(0).max(MAX_PREKEY_ID);
+export const Timestamp = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe('Milliseconds since the epoch');
+export const Guid = z.uuid().describe('Envelope id assigned by the server');
+export const Username = z.string().regex(USERNAME_PATTERN, '3-32 letters, digits, "_" or "."');
+
+/** A serialized libsignal EC public key: 0x05 then 32 bytes. */
+export const EcPublicKey = fixedBase64(EC_PUBLIC_KEY_BYTES, 'EC public key (0x05 + 32 bytes), base64', 'B');
+/** A serialized libsignal Kyber1024 public key: 0x08 then 1,568 bytes. */
+export const KyberPublicKey = fixedBase64(KYBER_PUBLIC_KEY_BYTES, 'Kyber1024 public key (0x08 + 1568 bytes)', 'C');
+/** An XEdDSA signature. */
+export const Signature = fixedBase64(SIGNATURE_BYTES, 'XEdDSA signature (64 bytes), base64');
+/** A device credential (random bytes made by the client). */
+export const Secret = base64Bytes(MIN_SECRET_BYTES, MAX_SECRET_BYTES, 'Device credential: 32-64 random bytes, base64');
+export const EnvelopeContent = base64Bytes(1, MAX_ENVELOPE_CONTENT_BYTES, 'Opaque encrypted message, base64');
+
+export const PreKey = z.strictObject({ keyId: KeyId, publicKey: EcPublicKey });
+export const SignedPreKey = z.strictObject({ keyId: KeyId, publicKey: EcPublicKey, signature: Signature });
+export const KyberPreKey = z.strictObject({ keyId: KeyId, publicKey: KyberPublicKey, signature: Signature });
+
+const preKeyList = z.array(PreKey).max(MAX_PREKEYS_PER_UPLOAD);
+const kyberPreKeyList = z.array(KyberPreKey).max(MAX_PREKEYS_PER_UPLOAD);
+
+export const ErrorResponse = z.object({
+  error: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+  message: z.string(),
+});
+
+export const InfoResponse = z.object({
+  name: z.string(),
+  version: z.string(),
+  registration: z.enum(['open', 'invite']),
+  vapidPublicKey: z.string().nullable().describe('Web Push application server key (base64url), null until enabled'),
+  limits: z.object({
+    maxDevicesPerAccount: z.number().int(),
+    maxEnvelopeContentBytes: z.number().int(),
+    maxSendContentBytes: z.number().int(),
+    maxHttpBodyBytes: z.number().int(),
+    maxWebSocketFrameBytes: z.number().int(),
+    maxStoredPreKeys: z.number().int(),
+    maxPreKeysPerUpload: z.number().int(),
+  }),
+});
+
+export const CreateAccountRequest = z.strictObject({
+  username: Username.optional(),
+  inviteCode: z.string().min(1).max(128).optional(),
+  secret: Secret,
+  registrationId: RegistrationId,
+  identityKey: EcPublicKey,
+  signedPreKey: SignedPreKey,
+  kyberLastResortPreKey: KyberPreKey,
+  preKeys: preKeyList.optional(),
+  kyberPreKeys: kyberPreKeyList.optional(),
+});
+export const CreateAccountResponse = z.object({ accountId: AccountId, deviceId: DeviceId });
+
+export const SetUsernameRequest = z.strictObject({ username: Username });
+export const UsernameResponse = z.object({ username: Username });
+export const UsernameLookupResponse = z.object({ accountId: AccountId });
+
+export const UploadKeysRequest = z.strictObject({
+  preKeys: preKeyList.optional(),
+  kyberPreKeys: kyberPreKeyList.optional(),
+  signedPreKey: SignedPreKey.optional(),
+  kyberLastResortPreKey: KyberPreKey.optional(),
+});
+export const KeyStatusResponse = z.object({
+  preKeyCount: z.number().int(),
+  kyberPreKeyCount: z.number().int(),
+});
+
+export const PreKeyBundleDevice = z.object({
+  deviceId: DeviceId,
+  registrationId: RegistrationId,
+  signedPreKey: SignedPreKey,
+  preKey: PreKey.optional().describe('Absent when the device has no one-time EC prekey left'),
+  kyberPreKey: KyberPreKey.describe('A one-time Kyber prekey, or the last-resort one when none is left'),
+});
+export const PreKeyBundleResponse = z.object({ identityKey: EcPublicKey, devices: z.array(PreKeyBundleDevice) });
+
+/** Envelope types the server accepts; it never looks inside `content`. */
+export const EnvelopeType = z.enum(['prekey', 'whisper']);
+
+export const OutgoingMessage = z.strictObject({
+  destinationDeviceId: DeviceId,
+  destinationRegistrationId: RegistrationId,
+  type: EnvelopeType,
+  content: EnvelopeContent,
+});
+export const SendMessagesRequest = z.strictObject({
+  timestamp: Timestamp,
+  messages: z.array(OutgoingMessage).min(1).max(MAX_DEVICES_PER_ACCOUNT),
+  urgent: z.boolean().optional(),
+});
+export const SendMessagesResponse = z.object({ serverTimestamp: Timestamp });
+export const MismatchedDevicesResponse = ErrorResponse.extend({
+  missingDevices: z.array(DeviceId),
+  extraDevices: z.array(DeviceId),
+});
+export const StaleDevicesResponse = ErrorResponse.extend({ staleDevices: z.array(DeviceId) });
+
+export const Envelope = z.object({
+  guid: Guid,
+  type: EnvelopeType,
+  sourceAccountId: AccountId,
+  sourceDeviceId: DeviceId,
+  timestamp: Timestamp.describe("The sender's timestamp"),
+  serverTimestamp: Timestamp.describe('When the server accepted it'),
+  content: z.string().describe('Opaque encrypted message, base64'),
+});
+export const EnvelopeListResponse = z.object({ envelopes: z.array(Envelope), more: z.boolean() });
+
+export const DeviceInfo = z.object({
+  deviceId: DeviceId,
+  registrationId: RegistrationId,
+  createdAt: Timestamp,
+  lastSeenAt: Timestamp,
+});
+export const DeviceListResponse = z.object({ devices: z.array(DeviceInfo) });
+
+export const ProvisioningCodeResponse = z.object({
+  code: z.string().describe('Single-use code that lets a new device join this account'),
+  expiresAt: Timestamp,
+});
+export const LinkDeviceRequest = z.strictObject({
+  provisioningCode: z.string().min(1).max(128),
+  secret: Secret,
+  registrationId: RegistrationId,
+  signedPreKey: SignedPreKey,
+  kyberLastResortPreKey: KyberPreKey,
+  preKeys: preKeyList.optional(),
+  kyberPreKeys: kyberPreKeyList.optional(),
+});
+export const LinkDeviceResponse = CreateAccountResponse;
+
+export const WebSocketTicketResponse = z.object({
+  ticket: z.string().describe('Single-use, short-lived ticket for the WebSocket auth frame'),
+  expiresAt: Timestamp,
+});
+
+export const HealthResponse = z.object({ status: z.enum(['ok', 'unavailable']) });
+
+export type ErrorResponse = z.infer<typeof ErrorResponse>;
+export type InfoResponse = z.infer<typeof InfoResponse>;
+export type PreKey = z.infer<typeof PreKey>;
+export type SignedPreKey = z.infer<typeof SignedPreKey>;
+export type KyberPreKey = z.infer<typeof KyberPreKey>;
+export type CreateAccountRequest = z.infer<typeof CreateAccountRequest>;
+export type CreateAccountResponse = z.infer<typeof CreateAccountResponse>;
+export type SetUsernameRequest = z.infer<typeof SetUsernameRequest>;
+export type UsernameResponse = z.infer<typeof UsernameResponse>;
+export type UsernameLookupResponse = z.infer<typeof UsernameLookupResponse>;
+export type UploadKeysRequest = z.infer<typeof UploadKeysRequest>;
+export type KeyStatusResponse = z.infer<typeof KeyStatusResponse>;
+export type PreKeyBundleDevice = z.infer<typeof PreKeyBundleDevice>;
+export type PreKeyBundleResponse = z.infer<typeof PreKeyBundleResponse>;
+export type EnvelopeType = z.infer<typeof EnvelopeType>;
+export type OutgoingMessage = z.infer<typeof OutgoingMessage>;
+export type SendMessagesRequest = z.infer<typeof SendMessagesRequest>;
+export type SendMessagesResponse = z.infer<typeof SendMessagesResponse>;
+export type MismatchedDevicesResponse = z.infer<typeof MismatchedDevicesResponse>;
+export type StaleDevicesResponse = z.infer<typeof StaleDevicesResponse>;
+export type Envelope = z.infer<typeof Envelope>;
+export type EnvelopeListResponse = z.infer<typeof EnvelopeListResponse>;
+export type DeviceInfo = z.infer<typeof DeviceInfo>;
+export type DeviceListResponse = z.infer<typeof DeviceListResponse>;
+export type ProvisioningCodeResponse = z.infer<typeof ProvisioningCodeResponse>;
+export type LinkDeviceRequest = z.infer<typeof LinkDeviceRequest>;
+export type LinkDeviceResponse = z.infer<typeof LinkDeviceResponse>;
+export type WebSocketTicketResponse = z.infer<typeof WebSocketTicketResponse>;

@@ -1,0 +1,51 @@
+/**
+ * Limits shared by the server and its clients, each with the reason for its value. The server enforces them and
+ * publishes them in `GET /v1/info`; clients use them to size their uploads. Nothing here is configurable at run time.
+ */
+
+/** A primary plus five linked devices, as in Signal: enough for phone, laptop and a few browsers. */
+export const MAX_DEVICES_PER_ACCOUNT = 6;
+
+/** Device ids fit in 7 bits in Signal's protocol address encoding; ids are never reused below this bound. */
+export const MAX_DEVICE_ID = 127;
+
+/** Registration ids are 14-bit values chosen by the client (libsignal's range). */
+export const MAX_REGISTRATION_ID = 16383;
+
+/** Prekey ids are 24-bit in libsignal's storage formats. */
+export const MAX_PREKEY_ID = 0xffffff;
+
+/** Stored one-time keys per device and kind: a client replenishes at ~10% left, and 200 covers bursts of new contacts. */
+export const MAX_STORED_PREKEYS = 200;
+
+/** Keys per kind in a single upload; a client uploads 100 at a time. */
+export const MAX_PREKEYS_PER_UPLOAD = 100;
+
+/** One encrypted message for one device: text and control messages are small; attachments travel elsewhere. */
+export const MAX_ENVELOPE_CONTENT_BYTES = 64 * 1024;
+
+/** Sum of envelope contents in one send (every device of one recipient). */
+export const MAX_SEND_CONTENT_BYTES = 256 * 1024;
+
+/** Any HTTP JSON body: 100 Kyber prekeys of 1,569 bytes in base64 plus signatures are ~300 KB. */
+export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
+
+/** Any WebSocket frame: a send of the largest allowed size in base64 and JSON fits. */
+export const MAX_WEBSOCKET_FRAME_BYTES = 512 * 1024;
+
+/** Envelopes per page of `GET /v1/messages`. */
+export const ENVELOPE_PAGE_SIZE = 100;
+
+/** Acknowledgements in one `ack` frame. */
+export const MAX_ACKS_PER_FRAME = 100;
+
+/** Usernames: 3 to 32 characters of letters, digits, `_` and `.`. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.]{3,32}$/;
+
+/** Lengths of serialized public values (libsignal formats). */
+export const EC_PUBLIC_KEY_BYTES = 33;
+export const KYBER_PUBLIC_KEY_BYTES = 1569;
+export const SIGNATURE_BYTES = 64;
+/** Device credentials are at least 32 random bytes (256 bits), so one hash of them cannot be brute-forced. */
+export const MIN_SECRET_BYTES = 32;
+export const MAX_SECRET_BYTES = 64;

@@ -1,0 +1,235 @@
+/**
+ * Builds the OpenAPI 3.1 document of the HTTP API from the same zod schemas the server validates with, so the
+ * published contract cannot drift from the code. The route table below is the list of endpoints; the server serves
+ * the result at `/v1/openapi.json`. It does not describe the WebSocket (see `frames.ts` and docs/api.md).
+ */
+import { z } from 'zod';
+
+import * as http from './http.js';
+
+type Schema = z.ZodType;
+
+type Route = {
+  method: 'get' | 'put' | 'post' | 'delete';
+  path: string;
+  summary: string;
+  auth: boolean;
+  body?: Schema;
+  /** Success status and its body (`null` for no body). */
+  ok: [number, Schema | null];
+  /** Refusals this route documents beyond 400/401/413/429/500. */
+  errors?: Array<[number, string, Schema?]>;
+};
+
+const routes: Route[] = [
+  {
+    method: 'get',
+    path: '/v1/info',
+    summary: 'Server name, registration policy, limits, VAPID key',
+    auth: false,
+    ok: [200, http.InfoResponse],
+  },
+  {
+    method: 'post',
+    path: '/v1/accounts',
+    summary: 'Create an account and its primary device (device 1)',
+    auth: false,
+    body: http.CreateAccountRequest,
+    ok: [201, http.CreateAccountResponse],
+    errors: [
+      [403, 'invite_required: registration is by invitation and the code is missing or unknown'],
+      [409, 'username_taken'],
+    ],
+  },
+  {
+    method: 'put',
+    path: '/v1/accounts/username',
+    summary: "Set or change the caller's username",
+    auth: true,
+    body: http.SetUsernameRequest,
+    ok: [200, http.UsernameResponse],
+    errors: [[409, 'username_taken']],
+  },
+  {
+    method: 'delete',
+    path: '/v1/accounts/username',
+    summary: "Remove the caller's username",
+    auth: true,
+    ok: [204, null],
+  },
+  {
+    method: 'get',
+    path: '/v1/accounts/username/{username}',
+    summary: 'Look up an account by username (case-insensitive)',
+    auth: true,
+    ok: [200, http.UsernameLookupResponse],
+    errors: [[404, 'not_found']],
+  },
+  {
+    method: 'put',
+    path: '/v1/keys',
+    summary: "Upload one-time prekeys and/or replace the caller's signed and last-resort prekeys",
+    auth: true,
+    body: http.UploadKeysRequest,
+    ok: [204, null],
+    errors: [[409, 'limit_reached: more stored keys than allowed']],
+  },
+  {
+    method: 'get',
+    path: '/v1/keys/status',
+    summary: "Count the caller's stored one-time prekeys",
+    auth: true,
+    ok: [200, http.KeyStatusResponse],
+  },
+  {
+    method: 'get',
+    path: '/v1/keys/{accountId}/{deviceId}',
+    summary: 'Fetch prekey bundles, consuming one one-time prekey of each kind per device; deviceId may be "*"',
+    auth: true,
+    ok: [200, http.PreKeyBundleResponse],
+    errors: [[404, 'not_found']],
+  },
+  {
+    method: 'put',
+    path: '/v1/messages/{accountId}',
+    summary: "Send one envelope to each of the recipient's current devices, atomically",
+    auth: true,
+    body: http.SendMessagesRequest,
+    ok: [200, http.SendMessagesResponse],
+    errors: [
+      [404, 'not_found: unknown account'],
+      [409, 'mismatched_devices', http.MismatchedDevicesResponse],
+      [410, 'stale_devices', http.StaleDevicesResponse],
+    ],
+  },
+  {
+    method: 'get',
+    path: '/v1/messages',
+    summary: "The caller's stored envelopes, oldest first",
+    auth: true,
+    ok: [200, http.EnvelopeListResponse],
+  },
+  {
+    method: 'delete',
+    path: '/v1/messages/{guid}',
+    summary: 'Acknowledge (delete) one of the caller’s envelopes',
+    auth: true,
+    ok: [204, null],
+    errors: [[404, 'not_found']],
+  },
+  {
+    method: 'get',
+    path: '/v1/devices',
+    summary: "The caller's account's devices",
+    auth: true,
+    ok: [200, http.DeviceListResponse],
+  },
+  {
+    method: 'post',
+    path: '/v1/devices/provisioning-code',
+    summary: 'Primary device only: a single-use code for linking a new device',
+    auth: true,
+    ok: [201, http.ProvisioningCodeResponse],
+    errors: [[403, 'forbidden: not the primary device']],
+  },
+  {
+    method: 'post',
+    path: '/v1/devices',
+    summary: 'Link a new device to an account with a provisioning code',
+    auth: false,
+    body: http.LinkDeviceRequest,
+    ok: [201, http.LinkDeviceResponse],
+    errors: [
+      [403, 'forbidden: unknown, used or expired code'],
+      [409, 'limit_reached: too many devices'],
+    ],
+  },
+  {
+    method: 'delete',
+    path: '/v1/devices/{deviceId}',
+    summary: 'Primary device only: remove a linked device with its keys, envelopes and credential',
+    auth: true,
+    ok: [204, null],
+    errors: [
+      [403, 'forbidden: not the primary device, or removing the primary'],
+      [404, 'not_found'],
+    ],
+  },
+  {
+    method: 'post',
+    path: '/v1/websocket/ticket',
+    summary: 'A single-use, short-lived ticket to authenticate /v1/websocket',
+    auth: true,
+    ok: [201, http.WebSocketTicketResponse],
+  },
+  { method: 'get', path: '/healthz', summary: 'Liveness', auth: false, ok: [200, http.HealthResponse] },
+  {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness (database reachable)',
+    auth: false,
+    ok: [200, http.HealthResponse],
+  },
+];
+
+function jsonSchema(schema: Schema): unknown {
+  return z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'output', unrepresentable: 'any' });
+}
+
+function content(schema: Schema): unknown {
+  return { 'application/json': { schema: jsonSchema(schema) } };
+}
+
+/** The OpenAPI 3.1 document for `version` of the server. */
+export function buildOpenApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const error = content(http.ErrorResponse);
+  for (const route of routes) {
+    const parameters = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    if (route.path === '/v1/messages' && route.method === 'get') {
+      parameters.push({ name: 'limit', in: 'query', required: false, schema: { type: 'string' } });
+    }
+    const responses: Record<string, unknown> = {
+      [String(route.ok[0])]: route.ok[1] ? { description: 'OK', content: content(route.ok[1]) } : { description: 'OK' },
+      '400': { description: 'malformed_json, invalid_request, invalid_key or invalid_signature', content: error },
+      '413': { description: 'payload_too_large', content: error },
+      '429': { description: 'rate_limited', content: error },
+    };
+    if (route.auth) responses['401'] = { description: 'unauthorized', content: error };
+    for (const [status, description, schema] of route.errors ?? []) {
+      responses[String(status)] = { description, content: schema ? content(schema) : error };
+    }
+    const operation: Record<string, unknown> = { summary: route.summary, parameters, responses };
+    if (route.body) operation.requestBody = { required: true, content: content(route.body) };
+    if (route.auth) operation.security = [{ device: [] }];
+    (paths[route.path] ??= {})[route.method] = operation;
+  }
+  paths['/metrics'] = {
+    get: { summary: 'Prometheus metrics (text format)', responses: { '200': { description: 'OK' } } },
+  };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Cove API',
+      version,
+      description:
+        'Zero-knowledge server of the Cove messenger. Binary values are standard base64. Errors are {error, message}. ' +
+        'Live delivery and sending: WebSocket /v1/websocket (see docs/api.md).',
+    },
+    components: {
+      securitySchemes: {
+        device: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'Basic base64("<accountId>.<deviceId>:<secret>"), secret being the base64 device credential',
+        },
+      },
+    },
+    paths,
+  };
+}
