@@ -1,0 +1,11 @@
+/**
+ * Public API of @cove/crypto: the Signal protocol (PQXDH, Double Ratchet with SPQR, XEdDSA, fingerprints) with
+ * the class and function names of @signalapp/libsignal-client, so either can be imported under one name.
+ * Call `await ready()` once before anything else.
+ */
+export { ready } from './primitives/sodium.js';
+export type { Rng } from './primitives/random.js';
+export { generateRegistrationId } from './primitives/random.js';
+export { ErrorCode, SignalClientError, LibSignalErrorBase } from './errors.js';
+export { PublicKey, PrivateKey, IdentityKeyPair } from './keys/curve.js';
+export { KEMPublicKey, KEMSecretKey, KEMKeyPair } from './keys/kem.js';

@@ -1,0 +1,84 @@
+/**
+ * Hashes and MACs used by the protocol: SHA-256/512 and HMAC-SHA256 on libsodium, HKDF-SHA256 (RFC 5869)
+ * built on that HMAC, SHA3/SHAKE from @noble/hashes (libsodium's wrappers lack SHAKE256 output control we need
+ * for Kyber). Does not do any protocol-level key derivation.
+ */
+import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+
+import { sodium } from './sodium.js';
+
+const ZERO32 = new Uint8Array(32);
+
+export function concat(...parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return sodium().crypto_hash_sha256(data);
+}
+
+export function sha512(data: Uint8Array): Uint8Array {
+  return sodium().crypto_hash_sha512(data);
+}
+
+/** HMAC-SHA256 of the concatenation of `parts` under `key` (any key length). */
+export function hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
+  const s = sodium();
+  if (key.length === 32) {
+    return s.crypto_auth_hmacsha256(parts.length === 1 ? (parts[0] as Uint8Array) : concat(...parts), key);
+  }
+  const st = s.crypto_auth_hmacsha256_init(key);
+  for (const p of parts) s.crypto_auth_hmacsha256_update(st, p);
+  return s.crypto_auth_hmacsha256_final(st);
+}
+
+/** HKDF-SHA256 (RFC 5869). A null or empty salt means 32 zero bytes, as the RFC specifies. */
+export function hkdf(ikm: Uint8Array, salt: Uint8Array | null, info: Uint8Array, length: number): Uint8Array {
+  if (length < 0 || length > 255 * 32) throw new RangeError('hkdf: bad output length');
+  const prk = hmacSha256(salt && salt.length > 0 ? salt : ZERO32, ikm);
+  const out = new Uint8Array(length);
+  let prev: Uint8Array = new Uint8Array(0);
+  const counter = new Uint8Array(1);
+  for (let i = 0, o = 0; o < length; i++) {
+    counter[0] = i + 1;
+    prev = hmacSha256(prk, prev, info, counter);
+    out.set(prev.subarray(0, Math.min(32, length - o)), o);
+    o += 32;
+  }
+  return out;
+}
+
+export function sha3_256Hash(data: Uint8Array): Uint8Array {
+  return sha3_256(data);
+}
+
+export function shake256Hash(data: Uint8Array, length: number): Uint8Array {
+  return shake256(data, { dkLen: length });
+}
+
+/** Constant-time equality of two byte strings (length is not secret). */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
+  return d === 0;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function utf8(s: string): Uint8Array {
+  return utf8ToBytes(s);
+}

@@ -1,0 +1,117 @@
+/**
+ * XEdDSA over Curve25519 exactly as libsignal signs and verifies (the libsignal-java-compatible variant): the
+ * Edwards public key's sign bit is carried in bit 7 of the signature's last byte, the nonce hash is prefixed with
+ * 0xFE‖0xFF×31, and verification accepts any s below 2^253 whose top bits are clear. Built on libsodium's Ed25519
+ * scalar and point operations; the Montgomery→Edwards conversion uses BigInt field arithmetic because libsodium
+ * has no such function. Not a general Ed25519 API.
+ */
+import type { Rng } from './random.js';
+import { defaultRng } from './random.js';
+import { sodium } from './sodium.js';
+
+/** Field prime 2^255 − 19. */
+const P = (1n << 255n) - 19n;
+/** Prefix of the nonce hash, domain-separating it from Ed25519 (XEdDSA spec §2.4: hash_1). */
+const NONCE_PREFIX = (() => {
+  const p = new Uint8Array(32).fill(0xff);
+  p[0] = 0xfe;
+  return p;
+})();
+
+function bytesToBigLE(b: Uint8Array): bigint {
+  let x = 0n;
+  for (let i = b.length - 1; i >= 0; i--) x = (x << 8n) | BigInt(b[i] as number);
+  return x;
+}
+
+function bigToBytesLE(x: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
+function modPow(base: bigint, exp: bigint, m: bigint): bigint {
+  let r = 1n;
+  let b = base % m;
+  let e = exp;
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % m;
+    b = (b * b) % m;
+    e >>= 1n;
+  }
+  return r;
+}
+
+/**
+ * Edwards y-coordinate encoding (sign bit clear) for a Montgomery u-coordinate: y = (u − 1) / (u + 1).
+ * The top bit of u is ignored, as curve25519-dalek ignores it. Returns null for u = −1 (no Edwards point).
+ */
+export function montgomeryToEdwardsY(u: Uint8Array): Uint8Array | null {
+  const uu = Uint8Array.from(u);
+  uu[31] = (uu[31] as number) & 0x7f;
+  const x = bytesToBigLE(uu) % P;
+  const den = (x + 1n) % P;
+  if (den === 0n) return null;
+  const y = (((x - 1n + P) % P) * modPow(den, P - 2n, P)) % P;
+  return bigToBytesLE(y, 32);
+}
+
+function reduce32(k: Uint8Array): Uint8Array {
+  const wide = new Uint8Array(64);
+  wide.set(k);
+  return sodium().crypto_core_ed25519_scalar_reduce(wide);
+}
+
+/** Signs `message` with the X25519 private key `priv` (32 bytes, clamped). */
+export function xeddsaSign(priv: Uint8Array, message: Uint8Array, rng: Rng = defaultRng): Uint8Array {
+  const s = sodium();
+  const a = reduce32(priv);
+  const A = s.crypto_scalarmult_ed25519_base_noclamp(a);
+  const signBit = (A[31] as number) & 0x80;
+  const z = rng(64);
+  const nonceInput = new Uint8Array(32 + 32 + message.length + 64);
+  nonceInput.set(NONCE_PREFIX, 0);
+  nonceInput.set(priv, 32);
+  nonceInput.set(message, 64);
+  nonceInput.set(z, 64 + message.length);
+  const r = s.crypto_core_ed25519_scalar_reduce(s.crypto_hash_sha512(nonceInput));
+  const R = s.crypto_scalarmult_ed25519_base_noclamp(r);
+  const hInput = new Uint8Array(64 + message.length);
+  hInput.set(R, 0);
+  hInput.set(A, 32);
+  hInput.set(message, 64);
+  const h = s.crypto_core_ed25519_scalar_reduce(s.crypto_hash_sha512(hInput));
+  const S = s.crypto_core_ed25519_scalar_add(s.crypto_core_ed25519_scalar_mul(h, a), r);
+  const sig = new Uint8Array(64);
+  sig.set(R, 0);
+  sig.set(S, 32);
+  sig[63] = ((sig[63] as number) & 0x7f) | signBit;
+  return sig;
+}
+
+/**
+ * Verifies an XEdDSA signature given the Edwards y encoding of the signer's key (see `montgomeryToEdwardsY`).
+ * libsodium's verifier is slightly stricter than libsignal's on adversarial edge cases (non-canonical s ≥ L,
+ * small-order keys); honest signatures always satisfy both.
+ */
+export function xeddsaVerifyWithEdwardsY(edY: Uint8Array | null, message: Uint8Array, signature: Uint8Array): boolean {
+  if (edY === null || signature.length !== 64) return false;
+  const sigSign = (signature[63] as number) & 0x80;
+  if (((signature[63] as number) & 0x60) !== 0) return false;
+  const edPub = Uint8Array.from(edY);
+  edPub[31] = ((edPub[31] as number) & 0x7f) | sigSign;
+  const sig = Uint8Array.from(signature);
+  sig[63] = (sig[63] as number) & 0x7f;
+  try {
+    return sodium().crypto_sign_verify_detached(sig, message, edPub);
+  } catch {
+    return false;
+  }
+}
+
+export function xeddsaVerify(u: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  return xeddsaVerifyWithEdwardsY(montgomeryToEdwardsY(u), message, signature);
+}

@@ -1,0 +1,181 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import * as libsignal from '@signalapp/libsignal-client';
+
+import {
+  ErrorCode,
+  IdentityKeyPair,
+  KEMKeyPair,
+  KEMPublicKey,
+  KEMSecretKey,
+  PrivateKey,
+  PublicKey,
+  ready,
+} from '../src/index.js';
+import { hex, seededRng } from './support/seeded-rng.js';
+
+type AB = Uint8Array<ArrayBuffer>;
+const ab = (u: Uint8Array): AB => new Uint8Array(u);
+
+beforeAll(async () => {
+  await ready();
+});
+
+describe('PublicKey / PrivateKey', () => {
+  it('serializes with the 0x05 prefix, identically to libsignal', () => {
+    const theirs = libsignal.PrivateKey.generate();
+    const ours = PrivateKey.deserialize(theirs.serialize());
+    expect(hex(ours.getPublicKey().serialize())).toBe(hex(theirs.getPublicKey().serialize()));
+    expect(ours.getPublicKey().serialize()[0]).toBe(0x05);
+    expect(hex(ours.getPublicKey().getPublicKeyBytes())).toBe(hex(theirs.getPublicKey().getPublicKeyBytes()));
+  });
+
+  it('agrees with libsignal on X25519', () => {
+    const a = PrivateKey.generate();
+    const b = libsignal.PrivateKey.generate();
+    const bPub = PublicKey.deserialize(b.getPublicKey().serialize());
+    expect(hex(a.agree(bPub))).toBe(hex(b.agree(libsignal.PublicKey.deserialize(ab(a.getPublicKey().serialize())))));
+  });
+
+  it('refuses bad encodings with InvalidKey', () => {
+    for (const bad of [new Uint8Array(0), new Uint8Array(33), Uint8Array.of(5, 1, 2)]) {
+      expect(() => PublicKey.deserialize(bad)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidKey }));
+    }
+    expect(() => PrivateKey.deserialize(new Uint8Array(31))).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidKey }),
+    );
+  });
+
+  it('tolerates trailing bytes after the key, as libsignal does', () => {
+    const k = PrivateKey.generate().getPublicKey();
+    const extended = new Uint8Array(40);
+    extended.set(k.serialize());
+    expect(PublicKey.deserialize(extended).equals(k)).toBe(true);
+    expect(
+      libsignal.PublicKey.deserialize(ab(extended)).equals(libsignal.PublicKey.deserialize(ab(k.serialize()))),
+    ).toBe(true);
+  });
+
+  it('clamps private keys on load', () => {
+    const raw = new Uint8Array(32).fill(0xff);
+    expect(hex(PrivateKey.deserialize(raw).serialize())).toBe(
+      hex(libsignal.PrivateKey.deserialize(ab(raw)).serialize()),
+    );
+  });
+
+  it('orders and compares keys', () => {
+    const a = PrivateKey.generate().getPublicKey();
+    const b = PrivateKey.generate().getPublicKey();
+    expect(a.compare(a)).toBe(0);
+    expect(a.compare(b)).toBe(-b.compare(a));
+    expect(a.equals(PublicKey.deserialize(a.serialize()))).toBe(true);
+    expect(a.equals(b)).toBe(false);
+  });
+});
+
+describe('XEdDSA', () => {
+  const rng = seededRng('xeddsa');
+
+  it('our signatures verify in libsignal, and libsignal signatures verify here (50 each way)', () => {
+    for (let i = 0; i < 50; i++) {
+      const msg = rng(i * 11);
+      const ours = PrivateKey.generate(rng);
+      const sig = ours.sign(msg, rng);
+      const theirPub = libsignal.PublicKey.deserialize(ab(ours.getPublicKey().serialize()));
+      expect(theirPub.verify(ab(msg), ab(sig))).toBe(true);
+      expect(ours.getPublicKey().verify(msg, sig)).toBe(true);
+
+      const theirs = libsignal.PrivateKey.generate();
+      const theirSig = theirs.sign(ab(msg));
+      expect(PublicKey.deserialize(theirs.getPublicKey().serialize()).verify(msg, theirSig)).toBe(true);
+    }
+  });
+
+  it('rejects a wrong message, a wrong key, a flipped bit and a bad length', () => {
+    const k = PrivateKey.generate(rng);
+    const msg = rng(40);
+    const sig = k.sign(msg, rng);
+    expect(k.getPublicKey().verify(rng(40), sig)).toBe(false);
+    expect(PrivateKey.generate(rng).getPublicKey().verify(msg, sig)).toBe(false);
+    for (let bit = 0; bit < 512; bit += 7) {
+      const bad = sig.slice();
+      bad[bit >> 3]! ^= 1 << (bit & 7);
+      expect(k.getPublicKey().verify(msg, bad)).toBe(false);
+    }
+    expect(k.getPublicKey().verify(msg, sig.subarray(0, 63))).toBe(false);
+  });
+
+  it('signs deterministically for a given randomness', () => {
+    const k = PrivateKey.generate(seededRng(1));
+    expect(hex(k.sign(Uint8Array.of(1, 2, 3), seededRng(2)))).toBe(hex(k.sign(Uint8Array.of(1, 2, 3), seededRng(2))));
+  });
+
+  it('alternate-identity signatures interoperate', () => {
+    const ours = IdentityKeyPair.generate(rng);
+    const other = libsignal.IdentityKeyPair.generate();
+    const sig = ours.signAlternateIdentity(PublicKey.deserialize(other.publicKey.serialize()), rng);
+    expect(
+      libsignal.PublicKey.deserialize(ab(ours.publicKey.serialize())).verifyAlternateIdentity(other.publicKey, ab(sig)),
+    ).toBe(true);
+    const theirSig = other.signAlternateIdentity(libsignal.PublicKey.deserialize(ab(ours.publicKey.serialize())));
+    expect(PublicKey.deserialize(other.publicKey.serialize()).verifyAlternateIdentity(ours.publicKey, theirSig)).toBe(
+      true,
+    );
+  });
+});
+
+describe('IdentityKeyPair', () => {
+  it('serializes in the same format as libsignal', () => {
+    const theirs = libsignal.IdentityKeyPair.generate();
+    const ours = IdentityKeyPair.deserialize(theirs.serialize());
+    expect(hex(ours.serialize())).toBe(hex(theirs.serialize()));
+    const back = libsignal.IdentityKeyPair.deserialize(ab(IdentityKeyPair.generate().serialize()));
+    expect(back.publicKey.serialize().length).toBe(33);
+  });
+});
+
+describe('Kyber1024 KEM keys', () => {
+  it('have libsignal sizes and the 0x08 type byte', () => {
+    const kp = KEMKeyPair.generate();
+    expect(kp.getPublicKey().serialize().length).toBe(1569);
+    expect(kp.getSecretKey().serialize().length).toBe(3169);
+    expect(kp.getPublicKey().serialize()[0]).toBe(0x08);
+    const theirs = libsignal.KEMKeyPair.generate();
+    expect(hex(theirs.getPublicKey().serialize().subarray(0, 1))).toBe('08');
+  });
+
+  it('load in both directions', () => {
+    const kp = KEMKeyPair.generate();
+    expect(hex(libsignal.KEMPublicKey.deserialize(ab(kp.getPublicKey().serialize())).serialize())).toBe(
+      hex(kp.getPublicKey().serialize()),
+    );
+    expect(hex(libsignal.KEMSecretKey.deserialize(ab(kp.getSecretKey().serialize())).serialize())).toBe(
+      hex(kp.getSecretKey().serialize()),
+    );
+    const theirs = libsignal.KEMKeyPair.generate();
+    expect(hex(KEMPublicKey.deserialize(theirs.getPublicKey().serialize()).serialize())).toBe(
+      hex(theirs.getPublicKey().serialize()),
+    );
+  });
+
+  it('encapsulates to a libsignal-generated key and decapsulates with its secret key', () => {
+    const theirs = libsignal.KEMKeyPair.generate();
+    const pub = KEMPublicKey.deserialize(theirs.getPublicKey().serialize());
+    const sec = KEMSecretKey.deserialize(theirs.getSecretKey().serialize());
+    const { ciphertext, sharedSecret } = pub.encapsulate();
+    expect(ciphertext.length).toBe(1569);
+    expect(ciphertext[0]).toBe(0x08);
+    expect(hex(sec.decapsulate(ciphertext))).toBe(hex(sharedSecret));
+    const tampered = ciphertext.slice();
+    tampered[100]! ^= 1;
+    expect(hex(sec.decapsulate(tampered))).not.toBe(hex(sharedSecret));
+  });
+
+  it('refuses other KEM type bytes like libsignal (0x0A, 0x07)', () => {
+    const bytes = KEMKeyPair.generate().getPublicKey().serialize();
+    for (const t of [0x0a, 0x07]) {
+      bytes[0] = t;
+      expect(() => KEMPublicKey.deserialize(bytes)).toThrow(/bad KEM key type/);
+      expect(() => libsignal.KEMPublicKey.deserialize(ab(bytes))).toThrow(/bad KEM key type/);
+    }
+  });
+});

@@ -1,0 +1,89 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import * as libsignal from '@signalapp/libsignal-client';
+
+import { aes256CbcDecrypt, aes256CbcEncrypt } from '../src/primitives/aes.js';
+import { hkdf, hmacSha256 } from '../src/primitives/hash.js';
+import { ready } from '../src/primitives/sodium.js';
+import { x25519Agree, x25519PublicFromPrivate } from '../src/primitives/x25519.js';
+import { hex, seededRng, unhex } from './support/seeded-rng.js';
+
+beforeAll(async () => {
+  await ready();
+});
+
+describe('X25519 (RFC 7748 §6.1)', () => {
+  const alicePriv = unhex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a');
+  const alicePub = '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a';
+  const bobPriv = unhex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb');
+  const bobPub = 'de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f';
+  const shared = '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742';
+
+  it('derives the public keys', () => {
+    expect(hex(x25519PublicFromPrivate(alicePriv))).toBe(alicePub);
+    expect(hex(x25519PublicFromPrivate(bobPriv))).toBe(bobPub);
+  });
+
+  it('agrees on the shared secret from both sides', () => {
+    expect(hex(x25519Agree(alicePriv, unhex(bobPub))!)).toBe(shared);
+    expect(hex(x25519Agree(bobPriv, unhex(alicePub))!)).toBe(shared);
+  });
+
+  it('refuses a low-order public key (all-zero output)', () => {
+    expect(x25519Agree(alicePriv, new Uint8Array(32))).toBeNull();
+  });
+});
+
+describe('HKDF-SHA256 (RFC 5869)', () => {
+  it('test case 1', () => {
+    const okm = hkdf(unhex('0b'.repeat(22)), unhex('000102030405060708090a0b0c'), unhex('f0f1f2f3f4f5f6f7f8f9'), 42);
+    expect(hex(okm)).toBe('3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865');
+  });
+
+  it('test case 3 (empty salt and info)', () => {
+    const okm = hkdf(unhex('0b'.repeat(22)), new Uint8Array(0), new Uint8Array(0), 42);
+    expect(hex(okm)).toBe('8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8');
+  });
+
+  it('matches libsignal hkdf for random inputs and lengths', () => {
+    const rng = seededRng('hkdf');
+    for (let i = 0; i < 20; i++) {
+      const ikm = rng(1 + i * 7);
+      const salt = i % 3 === 0 ? null : rng(i % 2 === 0 ? 32 : 13);
+      const info = rng(i);
+      const len = 1 + i * 13;
+      expect(hex(hkdf(ikm, salt, info, len))).toBe(
+        hex(
+          libsignal.hkdf(
+            len,
+            ikm as Uint8Array<ArrayBuffer>,
+            info as Uint8Array<ArrayBuffer>,
+            salt as Uint8Array<ArrayBuffer> | null,
+          ),
+        ),
+      );
+    }
+  });
+});
+
+describe('HMAC-SHA256 (RFC 4231 test case 2)', () => {
+  it('handles keys that are not 32 bytes', () => {
+    const mac = hmacSha256(new TextEncoder().encode('Jefe'), new TextEncoder().encode('what do ya want for nothing?'));
+    expect(hex(mac)).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+  });
+});
+
+describe('AES-256-CBC', () => {
+  it('round-trips and rejects bad padding or length', () => {
+    const rng = seededRng('aes');
+    const key = rng(32);
+    const iv = rng(16);
+    for (const n of [0, 1, 15, 16, 17, 100]) {
+      const pt = rng(n);
+      const ct = aes256CbcEncrypt(key, iv, pt);
+      expect(ct.length).toBe((Math.floor(n / 16) + 1) * 16);
+      expect(hex(aes256CbcDecrypt(key, iv, ct)!)).toBe(hex(pt));
+    }
+    expect(aes256CbcDecrypt(key, iv, new Uint8Array(15))).toBeNull();
+    expect(aes256CbcDecrypt(key, iv, new Uint8Array(0))).toBeNull();
+  });
+});
