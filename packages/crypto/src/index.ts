@@ -9,3 +9,13 @@ export { generateRegistrationId } from './primitives/random.js';
 export { ErrorCode, SignalClientError, LibSignalErrorBase } from './errors.js';
 export { PublicKey, PrivateKey, IdentityKeyPair } from './keys/curve.js';
 export { KEMPublicKey, KEMSecretKey, KEMKeyPair } from './keys/kem.js';
+export { ProtocolAddress, type ServiceIdLike } from './address.js';
+export { PreKeyRecord, SignedPreKeyRecord, KyberPreKeyRecord, PreKeyBundle } from './records.js';
+export {
+  CiphertextMessage,
+  CiphertextMessageType,
+  type CiphertextMessageConvertible,
+  SignalMessage,
+  PreKeySignalMessage,
+} from './wire/messages.js';
+export { Fingerprint, DisplayableFingerprint, ScannableFingerprint } from './fingerprint.js';

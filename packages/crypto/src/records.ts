@@ -1,0 +1,303 @@
+/**
+ * Prekey records and the prekey bundle, with libsignal-client's constructors and accessors. Records serialize to
+ * versioned bytes: one format-version byte, then a protobuf body; unknown versions are refused with InvalidRecord
+ * so old bytes keep loading and newer bytes are never misread. Does not store anything.
+ */
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+
+import { ErrorCode, fail } from './errors.js';
+import { PrivateKey, PublicKey } from './keys/curve.js';
+import { KEMKeyPair, KEMPublicKey, KEMSecretKey } from './keys/kem.js';
+
+/** Current record format version (the first byte of every serialized record). */
+export const RECORD_FORMAT_VERSION = 1;
+
+type Fields = Map<number, Uint8Array | number>;
+
+/** Parses a versioned record into field number → bytes (length-delimited) or number (varint). */
+export function readRecord(buf: Uint8Array, operation: string): Fields {
+  if (buf.length === 0) fail(ErrorCode.InvalidRecord, operation, 'empty record');
+  if (buf[0] !== RECORD_FORMAT_VERSION) fail(ErrorCode.InvalidRecord, operation, `unknown record version <${buf[0]}>`);
+  const out: Fields = new Map();
+  try {
+    const r = new BinaryReader(buf.subarray(1));
+    while (r.pos < r.len) {
+      const [no, wt] = r.tag();
+      if (wt === WireType.LengthDelimited) out.set(no, r.bytes());
+      else if (wt === WireType.Varint) out.set(no, Number(r.uint64()));
+      else r.skip(wt, no);
+    }
+  } catch (cause) {
+    fail(ErrorCode.InvalidRecord, operation, 'record encoding was invalid', { cause });
+  }
+  return out;
+}
+
+export function fieldBytes(f: Fields, no: number, operation: string): Uint8Array {
+  const v = f.get(no);
+  if (!(v instanceof Uint8Array)) fail(ErrorCode.InvalidRecord, operation, `missing field ${no}`);
+  return v;
+}
+
+export function fieldNumber(f: Fields, no: number, operation: string, dflt?: number): number {
+  const v = f.get(no);
+  if (typeof v === 'number') return v;
+  if (v === undefined && dflt !== undefined) return dflt;
+  return fail(ErrorCode.InvalidRecord, operation, `missing field ${no}`);
+}
+
+export function recordWriter(): BinaryWriter {
+  return new BinaryWriter().raw(Uint8Array.of(RECORD_FORMAT_VERSION));
+}
+
+function checkId(id: number, operation: string): void {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff)
+    fail(ErrorCode.InvalidArgument, operation, 'id must be a uint32');
+}
+
+export class PreKeyRecord {
+  private constructor(
+    private readonly _id: number,
+    private readonly pub: PublicKey,
+    private readonly priv: PrivateKey,
+  ) {}
+
+  static new(id: number, pubKey: PublicKey, privKey: PrivateKey): PreKeyRecord {
+    checkId(id, 'PreKeyRecord_New');
+    return new PreKeyRecord(id, pubKey, privKey);
+  }
+
+  static deserialize(buffer: Uint8Array): PreKeyRecord {
+    const op = 'PreKeyRecord_Deserialize';
+    const f = readRecord(buffer, op);
+    return new PreKeyRecord(
+      fieldNumber(f, 1, op),
+      PublicKey.deserialize(fieldBytes(f, 2, op)),
+      PrivateKey.deserialize(fieldBytes(f, 3, op)),
+    );
+  }
+
+  serialize(): Uint8Array {
+    return recordWriter()
+      .tag(1, WireType.Varint)
+      .uint32(this._id)
+      .tag(2, WireType.LengthDelimited)
+      .bytes(this.pub.serializedView())
+      .tag(3, WireType.LengthDelimited)
+      .bytes(this.priv.serialize())
+      .finish();
+  }
+
+  id(): number {
+    return this._id;
+  }
+  publicKey(): PublicKey {
+    return this.pub;
+  }
+  privateKey(): PrivateKey {
+    return this.priv;
+  }
+}
+
+export class SignedPreKeyRecord {
+  private constructor(
+    private readonly _id: number,
+    private readonly _timestamp: number,
+    private readonly pub: PublicKey,
+    private readonly priv: PrivateKey,
+    private readonly sig: Uint8Array,
+  ) {}
+
+  static new(
+    id: number,
+    timestamp: number,
+    pubKey: PublicKey,
+    privKey: PrivateKey,
+    signature: Uint8Array,
+  ): SignedPreKeyRecord {
+    checkId(id, 'SignedPreKeyRecord_New');
+    return new SignedPreKeyRecord(id, timestamp, pubKey, privKey, signature.slice());
+  }
+
+  static deserialize(buffer: Uint8Array): SignedPreKeyRecord {
+    const op = 'SignedPreKeyRecord_Deserialize';
+    const f = readRecord(buffer, op);
+    return new SignedPreKeyRecord(
+      fieldNumber(f, 1, op),
+      fieldNumber(f, 5, op, 0),
+      PublicKey.deserialize(fieldBytes(f, 2, op)),
+      PrivateKey.deserialize(fieldBytes(f, 3, op)),
+      fieldBytes(f, 4, op),
+    );
+  }
+
+  serialize(): Uint8Array {
+    return recordWriter()
+      .tag(1, WireType.Varint)
+      .uint32(this._id)
+      .tag(2, WireType.LengthDelimited)
+      .bytes(this.pub.serializedView())
+      .tag(3, WireType.LengthDelimited)
+      .bytes(this.priv.serialize())
+      .tag(4, WireType.LengthDelimited)
+      .bytes(this.sig)
+      .tag(5, WireType.Varint)
+      .uint64(this._timestamp)
+      .finish();
+  }
+
+  id(): number {
+    return this._id;
+  }
+  timestamp(): number {
+    return this._timestamp;
+  }
+  publicKey(): PublicKey {
+    return this.pub;
+  }
+  privateKey(): PrivateKey {
+    return this.priv;
+  }
+  signature(): Uint8Array {
+    return this.sig.slice();
+  }
+}
+
+export class KyberPreKeyRecord {
+  private constructor(
+    private readonly _id: number,
+    private readonly _timestamp: number,
+    private readonly kp: KEMKeyPair,
+    private readonly sig: Uint8Array,
+  ) {}
+
+  static new(id: number, timestamp: number, keyPair: KEMKeyPair, signature: Uint8Array): KyberPreKeyRecord {
+    checkId(id, 'KyberPreKeyRecord_New');
+    return new KyberPreKeyRecord(id, timestamp, keyPair, signature.slice());
+  }
+
+  static deserialize(buffer: Uint8Array): KyberPreKeyRecord {
+    const op = 'KyberPreKeyRecord_Deserialize';
+    const f = readRecord(buffer, op);
+    const kp = KEMKeyPair.fromParts(
+      KEMPublicKey.deserialize(fieldBytes(f, 2, op)),
+      KEMSecretKey.deserialize(fieldBytes(f, 3, op)),
+    );
+    return new KyberPreKeyRecord(fieldNumber(f, 1, op), fieldNumber(f, 5, op, 0), kp, fieldBytes(f, 4, op));
+  }
+
+  serialize(): Uint8Array {
+    return recordWriter()
+      .tag(1, WireType.Varint)
+      .uint32(this._id)
+      .tag(2, WireType.LengthDelimited)
+      .bytes(this.kp.getPublicKey().serializedView())
+      .tag(3, WireType.LengthDelimited)
+      .bytes(this.kp.getSecretKey().serialize())
+      .tag(4, WireType.LengthDelimited)
+      .bytes(this.sig)
+      .tag(5, WireType.Varint)
+      .uint64(this._timestamp)
+      .finish();
+  }
+
+  id(): number {
+    return this._id;
+  }
+  timestamp(): number {
+    return this._timestamp;
+  }
+  keyPair(): KEMKeyPair {
+    return this.kp;
+  }
+  publicKey(): KEMPublicKey {
+    return this.kp.getPublicKey();
+  }
+  secretKey(): KEMSecretKey {
+    return this.kp.getSecretKey();
+  }
+  signature(): Uint8Array {
+    return this.sig.slice();
+  }
+}
+
+export class PreKeyBundle {
+  private constructor(
+    private readonly _registrationId: number,
+    private readonly _deviceId: number,
+    private readonly _preKeyId: number | null,
+    private readonly _preKey: PublicKey | null,
+    private readonly _signedPreKeyId: number,
+    private readonly _signedPreKey: PublicKey,
+    private readonly _signedPreKeySignature: Uint8Array,
+    private readonly _identityKey: PublicKey,
+    private readonly _kyberPreKeyId: number,
+    private readonly _kyberPreKey: KEMPublicKey,
+    private readonly _kyberPreKeySignature: Uint8Array,
+  ) {}
+
+  static new(
+    registration_id: number,
+    device_id: number,
+    prekey_id: number | null,
+    prekey: PublicKey | null,
+    signed_prekey_id: number,
+    signed_prekey: PublicKey,
+    signed_prekey_signature: Uint8Array,
+    identity_key: PublicKey,
+    kyber_prekey_id: number,
+    kyber_prekey: KEMPublicKey,
+    kyber_prekey_signature: Uint8Array,
+  ): PreKeyBundle {
+    if ((prekey_id === null) !== (prekey === null)) {
+      fail(ErrorCode.InvalidArgument, 'PreKeyBundle_New', 'prekey id and prekey must both be present or both absent');
+    }
+    return new PreKeyBundle(
+      registration_id,
+      device_id,
+      prekey_id,
+      prekey,
+      signed_prekey_id,
+      signed_prekey,
+      signed_prekey_signature.slice(),
+      identity_key,
+      kyber_prekey_id,
+      kyber_prekey,
+      kyber_prekey_signature.slice(),
+    );
+  }
+
+  registrationId(): number {
+    return this._registrationId;
+  }
+  deviceId(): number {
+    return this._deviceId;
+  }
+  preKeyId(): number | null {
+    return this._preKeyId;
+  }
+  preKeyPublic(): PublicKey | null {
+    return this._preKey;
+  }
+  signedPreKeyId(): number {
+    return this._signedPreKeyId;
+  }
+  signedPreKeyPublic(): PublicKey {
+    return this._signedPreKey;
+  }
+  signedPreKeySignature(): Uint8Array {
+    return this._signedPreKeySignature.slice();
+  }
+  identityKey(): PublicKey {
+    return this._identityKey;
+  }
+  kyberPreKeyId(): number {
+    return this._kyberPreKeyId;
+  }
+  kyberPreKeyPublic(): KEMPublicKey {
+    return this._kyberPreKey;
+  }
+  kyberPreKeySignature(): Uint8Array {
+    return this._kyberPreKeySignature.slice();
+  }
+}
