@@ -1,0 +1,71 @@
+/**
+ * SPQR v1, the Sparse Post-Quantum Ratchet that libsignal's triple ratchet runs beside the Double Ratchet.
+ * Every Double Ratchet message carries one SPQR message (SignalMessage field 5), and every SPQR send or receive
+ * yields a 32-byte key that salts that message's key derivation.
+ *
+ * Public surface: `spqrInitialState`, `spqrSend`, `spqrRecv`, `SpqrState` (serialize / deserialize) and
+ * `SpqrError`. The functions are pure and synchronous: they never mutate their input state and return its
+ * successor, which the caller commits only once the whole decryption succeeded. Randomness comes from the
+ * caller. Version V0 (an empty message, a peer without SPQR) is refused with `MinimumVersion`, as libsignal does
+ * since it requires SPQR. This module does not encrypt anything itself and knows nothing about sessions.
+ */
+import { braidInitA, braidInitB, braidRecv, braidSend } from './braid.js';
+import type { Rng } from './braid.js';
+import { chainAddEpoch, chainRecvKey, chainSendKey, chainStart } from './chain.js';
+import type { SpqrDirection } from './chain.js';
+import { SPQR_VERSION_V1, decodeMessage, encodeMessage } from './message.js';
+import { SpqrError } from './spqr-error.js';
+import { SpqrState } from './state.js';
+
+export type { Rng } from './braid.js';
+export type { SpqrDirection } from './chain.js';
+export { SpqrError } from './spqr-error.js';
+export type { SpqrErrorKind } from './spqr-error.js';
+export { SpqrState } from './state.js';
+
+/** The PQXDH output slice SPQR starts from (HKDF bytes 64..96). */
+export const SPQR_AUTH_KEY_SIZE = 32;
+
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SpqrError) throw e;
+    throw new SpqrError('Other', `internal failure (${e instanceof Error ? e.name : 'unknown'})`);
+  }
+}
+
+export function spqrInitialState(authKey: Uint8Array, direction: SpqrDirection): SpqrState {
+  if (!(authKey instanceof Uint8Array) || authKey.length !== SPQR_AUTH_KEY_SIZE) {
+    throw new SpqrError('Other', 'auth key must be 32 bytes');
+  }
+  if (direction !== 'A2B' && direction !== 'B2A') throw new SpqrError('Other', 'bad direction');
+  const braid = direction === 'A2B' ? braidInitA(authKey) : braidInitB(authKey);
+  return new SpqrState(chainStart(authKey, direction), braid);
+}
+
+export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; message: Uint8Array; key: Uint8Array } {
+  return guard(() => {
+    const sent = braidSend(state.braid, rng);
+    let chain = state.chain;
+    if (sent.secret !== null) chain = chainAddEpoch(chain, sent.secret.epoch, sent.secret.secret);
+    const { chain: next, index, key } = chainSendKey(chain, sent.message.epoch - 1);
+    const message = encodeMessage({ ...sent.message, index });
+    return { state: new SpqrState(next, sent.state), message, key };
+  });
+}
+
+export function spqrRecv(state: SpqrState, message: Uint8Array): { state: SpqrState; key: Uint8Array } {
+  return guard(() => {
+    if (!(message instanceof Uint8Array)) throw new SpqrError('Malformed', 'message is not bytes');
+    const version = message.length === 0 ? 0 : (message[0] as number);
+    if (version < SPQR_VERSION_V1) throw new SpqrError('MinimumVersion', 'Minimum version');
+    if (version > SPQR_VERSION_V1) throw new SpqrError('Other', `unsupported version ${version}`);
+    const msg = decodeMessage(message);
+    const received = braidRecv(state.braid, msg);
+    let chain = state.chain;
+    if (received.secret !== null) chain = chainAddEpoch(chain, received.secret.epoch, received.secret.secret);
+    const { chain: next, key } = chainRecvKey(chain, msg.epoch - 1, msg.index);
+    return { state: new SpqrState(next, received.state), key };
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * The small set of symmetric helpers SPQR needs: HKDF-SHA256 with a 32-zero-byte salt by default, HMAC-SHA256,
+ * big-endian integer encodings used in KDF labels, byte concatenation and a constant-time comparison. Built on
+ * @noble/hashes so the module stays synchronous and needs no asynchronous library initialisation. Holds no state.
+ */
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+
+/** HKDF's "no salt" is a hash-length string of zeros (RFC 5869 §2.2); SPQR always passes it explicitly. */
+export const ZERO_SALT = new Uint8Array(32);
+
+/** Bytes of an ASCII label (every SPQR label is ASCII). */
+export function ascii(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0x7f;
+  return out;
+}
+
+export function hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  return hkdf(sha256, ikm, salt, info, length);
+}
+
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  return hmac(sha256, key, data);
+}
+
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function be32(value: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value >>> 0, false);
+  return out;
+}
+
+/** Big-endian 64-bit encoding of a non-negative safe integer (epochs never approach 2^53). */
+export function be64(value: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, Math.floor(value / 0x1_0000_0000), false);
+  view.setUint32(4, value >>> 0, false);
+  return out;
+}
+
+/** Constant-time equality for equal-length inputs; unequal lengths compare unequal. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
