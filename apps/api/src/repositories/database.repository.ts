@@ -1,0 +1,132 @@
+/**
+ * The database connection: PostgreSQL through a `pg` pool when DATABASE_URL is set, otherwise PGlite (PostgreSQL in
+ * WebAssembly) in-process under DATA_DIR. It exposes the Prisma client (for ordinary reads and writes) and a thin
+ * raw SQL executor on the same connections (for the hand-written hot-path statements), applies migrations on start
+ * and reports readiness. Only repositories use it; it holds no business rules.
+ */
+import { mkdir } from 'node:fs/promises';
+
+import { PGlite } from '@electric-sql/pglite';
+import type { OnModuleDestroy } from '@nestjs/common';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+
+import { PrismaClient } from '../generated/prisma/client.js';
+import type { ConfigRepository } from './config.repository.js';
+import { applyMigrations } from './migration.repository.js';
+
+/** Bytea values come back as Buffer (pg) or Uint8Array (PGlite); both are Uint8Array. */
+export type Row = Record<string, unknown>;
+
+export interface SqlExecutor {
+  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+/** PostgreSQL's SQLSTATE codes the repositories react to. */
+export const SqlState = {
+  UniqueViolation: '23505',
+  ForeignKeyViolation: '23503',
+} as const;
+
+/** The SQLSTATE of a driver or Prisma error, if any. */
+export function sqlState(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { code?: unknown; cause?: unknown; meta?: { code?: unknown }; originalCode?: unknown };
+  if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+  if (typeof e.originalCode === 'string') return e.originalCode;
+  if (e.code === 'P2002') return SqlState.UniqueViolation;
+  if (e.code === 'P2003') return SqlState.ForeignKeyViolation;
+  if (typeof e.meta?.code === 'string') return e.meta.code;
+  return e.cause ? sqlState(e.cause) : undefined;
+}
+
+export class DatabaseRepository implements OnModuleDestroy {
+  readonly prisma: PrismaClient;
+  readonly sql: SqlExecutor;
+  readonly kind: 'postgres' | 'pglite';
+  private readonly factory: SqlMigrationAwareDriverAdapterFactory;
+  private readonly closeDriver: () => Promise<void>;
+  private ready: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    kind: 'postgres' | 'pglite',
+    factory: SqlMigrationAwareDriverAdapterFactory,
+    sql: SqlExecutor,
+    close: () => Promise<void>,
+    private readonly prepare: () => Promise<void>,
+  ) {
+    this.kind = kind;
+    this.factory = factory;
+    this.sql = sql;
+    this.closeDriver = close;
+    this.prisma = new PrismaClient({ adapter: factory });
+  }
+
+  static create(config: ConfigRepository): DatabaseRepository {
+    const db = config.config.database;
+    if (db.kind === 'postgres') {
+      const pool = new pg.Pool({ connectionString: db.url, max: db.poolSize });
+      // An idle client's error (e.g. the server restarting) must not crash the process; the pool replaces it.
+      pool.on('error', () => undefined);
+      const sql: SqlExecutor = {
+        async query<T extends Row>(text: string, params: unknown[] = []) {
+          const result = await pool.query(text, params);
+          return result.rows as T[];
+        },
+      };
+      return new DatabaseRepository(
+        'postgres',
+        new PrismaPg(pool),
+        sql,
+        () => pool.end(),
+        () => Promise.resolve(),
+      );
+    }
+    const dir = db.dir;
+    const pglite = new PGlite(dir ?? undefined);
+    const sql: SqlExecutor = {
+      async query<T extends Row>(text: string, params: unknown[] = []) {
+        const result = await pglite.query<T>(text, params);
+        return result.rows;
+      },
+    };
+    return new DatabaseRepository(
+      'pglite',
+      new PrismaPGlite(pglite),
+      sql,
+      () => pglite.close(),
+      async () => {
+        if (dir) await mkdir(dir, { recursive: true });
+        await pglite.waitReady;
+      },
+    );
+  }
+
+  /** Connects and applies pending migrations (once). */
+  init(): Promise<void> {
+    this.ready ??= (async () => {
+      await this.prepare();
+      await applyMigrations(this.factory);
+    })();
+    return this.ready;
+  }
+
+  async isReachable(): Promise<boolean> {
+    try {
+      await this.sql.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.prisma.$disconnect();
+    await this.closeDriver();
+  }
+}
