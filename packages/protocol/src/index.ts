@@ -8,3 +8,4 @@ export * from './frames.js';
 export * from './http.js';
 export * from './limits.js';
 export * from './openapi.js';
+export * from './push.js';

@@ -10,7 +10,7 @@
  */
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 
-import { JobName, QueueName } from '../enum.js';
+import { QueueName, type JobName } from '../enum.js';
 import { JOB_DEFINITIONS, PermanentJobError, QUEUE_CONCURRENCY, retryDelay, type JobItem } from '../jobs.js';
 import type { RedisRepository } from './redis.repository.js';
 
