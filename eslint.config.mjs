@@ -43,7 +43,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.test.ts', '**/*.spec.ts', 'test/**/*.ts', 'bench/**/*.{ts,js,mjs}', '**/bench/**/*.{ts,js,mjs}'],
+    files: ['**/*.test.ts', '**/*.spec.ts', 'test/**/*.ts', 'packages/*/test/**/*.ts', 'bench/**/*.{ts,js,mjs}', '**/bench/**/*.{ts,js,mjs}'],
     rules: {
       'no-console': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',

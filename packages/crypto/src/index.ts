@@ -19,3 +19,22 @@ export {
   PreKeySignalMessage,
 } from './wire/messages.js';
 export { Fingerprint, DisplayableFingerprint, ScannableFingerprint } from './fingerprint.js';
+export { SessionRecord } from './session/session-record.js';
+export { processPreKeyBundle, signalEncrypt, signalDecrypt, signalDecryptPreKey } from './session/session-cipher.js';
+export {
+  Direction,
+  IdentityChange,
+  SessionStore,
+  IdentityKeyStore,
+  PreKeyStore,
+  SignedPreKeyStore,
+  KyberPreKeyStore,
+} from './storage/stores.js';
+export {
+  InMemorySessionStore,
+  InMemoryIdentityKeyStore,
+  InMemoryPreKeyStore,
+  InMemorySignedPreKeyStore,
+  InMemoryKyberPreKeyStore,
+} from './storage/in-memory.js';
+export * as constants from './constants.js';
