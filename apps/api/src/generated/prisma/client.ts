@@ -77,7 +77,8 @@ export type ProvisioningCode = Prisma.ProvisioningCodeModel
  */
 export type WebSocketTicket = Prisma.WebSocketTicketModel
 /**
- * Model InviteCode
- * Invite codes of an invitation-only server (from INVITE_CODES), stored hashed; each works `remaining` times.
+ * Model PushSubscription
+ * A device's Web Push subscription (at most one per device). The endpoint is a capability URL at a push service on
+ * the allow-list; p256dh/auth are the browser's public encryption key and auth secret for RFC 8291.
  */
-export type InviteCode = Prisma.InviteCodeModel
+export type PushSubscription = Prisma.PushSubscriptionModel

@@ -404,7 +404,7 @@ export const ModelName = {
   Envelope: 'Envelope',
   ProvisioningCode: 'ProvisioningCode',
   WebSocketTicket: 'WebSocketTicket',
-  InviteCode: 'InviteCode'
+  PushSubscription: 'PushSubscription'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -420,7 +420,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "provisioningCode" | "webSocketTicket" | "inviteCode"
+    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "provisioningCode" | "webSocketTicket" | "pushSubscription"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -942,77 +942,77 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
-    InviteCode: {
-      payload: Prisma.$InviteCodePayload<ExtArgs>
-      fields: Prisma.InviteCodeFieldRefs
+    PushSubscription: {
+      payload: Prisma.$PushSubscriptionPayload<ExtArgs>
+      fields: Prisma.PushSubscriptionFieldRefs
       operations: {
         findUnique: {
-          args: Prisma.InviteCodeFindUniqueArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload> | null
+          args: Prisma.PushSubscriptionFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload> | null
         }
         findUniqueOrThrow: {
-          args: Prisma.InviteCodeFindUniqueOrThrowArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload>
+          args: Prisma.PushSubscriptionFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload>
         }
         findFirst: {
-          args: Prisma.InviteCodeFindFirstArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload> | null
+          args: Prisma.PushSubscriptionFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload> | null
         }
         findFirstOrThrow: {
-          args: Prisma.InviteCodeFindFirstOrThrowArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload>
+          args: Prisma.PushSubscriptionFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload>
         }
         findMany: {
-          args: Prisma.InviteCodeFindManyArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload>[]
+          args: Prisma.PushSubscriptionFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload>[]
         }
         create: {
-          args: Prisma.InviteCodeCreateArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload>
+          args: Prisma.PushSubscriptionCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload>
         }
         createMany: {
-          args: Prisma.InviteCodeCreateManyArgs<ExtArgs>
+          args: Prisma.PushSubscriptionCreateManyArgs<ExtArgs>
           result: BatchPayload
         }
         createManyAndReturn: {
-          args: Prisma.InviteCodeCreateManyAndReturnArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload>[]
+          args: Prisma.PushSubscriptionCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload>[]
         }
         delete: {
-          args: Prisma.InviteCodeDeleteArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload>
+          args: Prisma.PushSubscriptionDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload>
         }
         update: {
-          args: Prisma.InviteCodeUpdateArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload>
+          args: Prisma.PushSubscriptionUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload>
         }
         deleteMany: {
-          args: Prisma.InviteCodeDeleteManyArgs<ExtArgs>
+          args: Prisma.PushSubscriptionDeleteManyArgs<ExtArgs>
           result: BatchPayload
         }
         updateMany: {
-          args: Prisma.InviteCodeUpdateManyArgs<ExtArgs>
+          args: Prisma.PushSubscriptionUpdateManyArgs<ExtArgs>
           result: BatchPayload
         }
         updateManyAndReturn: {
-          args: Prisma.InviteCodeUpdateManyAndReturnArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload>[]
+          args: Prisma.PushSubscriptionUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload>[]
         }
         upsert: {
-          args: Prisma.InviteCodeUpsertArgs<ExtArgs>
-          result: runtime.Types.Utils.PayloadToResult<Prisma.$InviteCodePayload>
+          args: Prisma.PushSubscriptionUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PushSubscriptionPayload>
         }
         aggregate: {
-          args: Prisma.InviteCodeAggregateArgs<ExtArgs>
-          result: runtime.Types.Utils.Optional<Prisma.AggregateInviteCode>
+          args: Prisma.PushSubscriptionAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregatePushSubscription>
         }
         groupBy: {
-          args: Prisma.InviteCodeGroupByArgs<ExtArgs>
-          result: runtime.Types.Utils.Optional<Prisma.InviteCodeGroupByOutputType>[]
+          args: Prisma.PushSubscriptionGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.PushSubscriptionGroupByOutputType>[]
         }
         count: {
-          args: Prisma.InviteCodeCountArgs<ExtArgs>
-          result: runtime.Types.Utils.Optional<Prisma.InviteCodeCountAggregateOutputType> | number
+          args: Prisma.PushSubscriptionCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.PushSubscriptionCountAggregateOutputType> | number
         }
       }
     }
@@ -1142,12 +1142,18 @@ export const WebSocketTicketScalarFieldEnum = {
 export type WebSocketTicketScalarFieldEnum = (typeof WebSocketTicketScalarFieldEnum)[keyof typeof WebSocketTicketScalarFieldEnum]
 
 
-export const InviteCodeScalarFieldEnum = {
-  codeHash: 'codeHash',
-  remaining: 'remaining'
+export const PushSubscriptionScalarFieldEnum = {
+  accountId: 'accountId',
+  deviceId: 'deviceId',
+  endpoint: 'endpoint',
+  p256dh: 'p256dh',
+  auth: 'auth',
+  createdAt: 'createdAt',
+  wokenAt: 'wokenAt',
+  wokenUrgent: 'wokenUrgent'
 } as const
 
-export type InviteCodeScalarFieldEnum = (typeof InviteCodeScalarFieldEnum)[keyof typeof InviteCodeScalarFieldEnum]
+export type PushSubscriptionScalarFieldEnum = (typeof PushSubscriptionScalarFieldEnum)[keyof typeof PushSubscriptionScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1428,7 +1434,7 @@ export type GlobalOmitConfig = {
   envelope?: Prisma.EnvelopeOmit
   provisioningCode?: Prisma.ProvisioningCodeOmit
   webSocketTicket?: Prisma.WebSocketTicketOmit
-  inviteCode?: Prisma.InviteCodeOmit
+  pushSubscription?: Prisma.PushSubscriptionOmit
 }
 
 /* Types for Logging */

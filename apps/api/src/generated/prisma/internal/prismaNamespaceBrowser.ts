@@ -58,7 +58,7 @@ export const ModelName = {
   Envelope: 'Envelope',
   ProvisioningCode: 'ProvisioningCode',
   WebSocketTicket: 'WebSocketTicket',
-  InviteCode: 'InviteCode'
+  PushSubscription: 'PushSubscription'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -164,12 +164,18 @@ export const WebSocketTicketScalarFieldEnum = {
 export type WebSocketTicketScalarFieldEnum = (typeof WebSocketTicketScalarFieldEnum)[keyof typeof WebSocketTicketScalarFieldEnum]
 
 
-export const InviteCodeScalarFieldEnum = {
-  codeHash: 'codeHash',
-  remaining: 'remaining'
+export const PushSubscriptionScalarFieldEnum = {
+  accountId: 'accountId',
+  deviceId: 'deviceId',
+  endpoint: 'endpoint',
+  p256dh: 'p256dh',
+  auth: 'auth',
+  createdAt: 'createdAt',
+  wokenAt: 'wokenAt',
+  wokenUrgent: 'wokenUrgent'
 } as const
 
-export type InviteCodeScalarFieldEnum = (typeof InviteCodeScalarFieldEnum)[keyof typeof InviteCodeScalarFieldEnum]
+export type PushSubscriptionScalarFieldEnum = (typeof PushSubscriptionScalarFieldEnum)[keyof typeof PushSubscriptionScalarFieldEnum]
 
 
 export const SortOrder = {

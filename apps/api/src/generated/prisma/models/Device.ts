@@ -289,6 +289,7 @@ export type DeviceWhereInput = {
   kyberPreKeys?: Prisma.KyberPreKeyListRelationFilter
   envelopes?: Prisma.EnvelopeListRelationFilter
   tickets?: Prisma.WebSocketTicketListRelationFilter
+  pushSubscription?: Prisma.XOR<Prisma.PushSubscriptionNullableScalarRelationFilter, Prisma.PushSubscriptionWhereInput> | null
 }
 
 export type DeviceOrderByWithRelationInput = {
@@ -309,6 +310,7 @@ export type DeviceOrderByWithRelationInput = {
   kyberPreKeys?: Prisma.KyberPreKeyOrderByRelationAggregateInput
   envelopes?: Prisma.EnvelopeOrderByRelationAggregateInput
   tickets?: Prisma.WebSocketTicketOrderByRelationAggregateInput
+  pushSubscription?: Prisma.PushSubscriptionOrderByWithRelationInput
 }
 
 export type DeviceWhereUniqueInput = Prisma.AtLeast<{
@@ -333,6 +335,7 @@ export type DeviceWhereUniqueInput = Prisma.AtLeast<{
   kyberPreKeys?: Prisma.KyberPreKeyListRelationFilter
   envelopes?: Prisma.EnvelopeListRelationFilter
   tickets?: Prisma.WebSocketTicketListRelationFilter
+  pushSubscription?: Prisma.XOR<Prisma.PushSubscriptionNullableScalarRelationFilter, Prisma.PushSubscriptionWhereInput> | null
 }, "accountId_id">
 
 export type DeviceOrderByWithAggregationInput = {
@@ -390,6 +393,7 @@ export type DeviceCreateInput = {
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateInput = {
@@ -409,6 +413,7 @@ export type DeviceUncheckedCreateInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUpdateInput = {
@@ -428,6 +433,7 @@ export type DeviceUpdateInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateInput = {
@@ -447,6 +453,7 @@ export type DeviceUncheckedUpdateInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceCreateManyInput = {
@@ -670,6 +677,20 @@ export type DeviceUpdateOneRequiredWithoutTicketsNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.DeviceUpdateToOneWithWhereWithoutTicketsInput, Prisma.DeviceUpdateWithoutTicketsInput>, Prisma.DeviceUncheckedUpdateWithoutTicketsInput>
 }
 
+export type DeviceCreateNestedOneWithoutPushSubscriptionInput = {
+  create?: Prisma.XOR<Prisma.DeviceCreateWithoutPushSubscriptionInput, Prisma.DeviceUncheckedCreateWithoutPushSubscriptionInput>
+  connectOrCreate?: Prisma.DeviceCreateOrConnectWithoutPushSubscriptionInput
+  connect?: Prisma.DeviceWhereUniqueInput
+}
+
+export type DeviceUpdateOneRequiredWithoutPushSubscriptionNestedInput = {
+  create?: Prisma.XOR<Prisma.DeviceCreateWithoutPushSubscriptionInput, Prisma.DeviceUncheckedCreateWithoutPushSubscriptionInput>
+  connectOrCreate?: Prisma.DeviceCreateOrConnectWithoutPushSubscriptionInput
+  upsert?: Prisma.DeviceUpsertWithoutPushSubscriptionInput
+  connect?: Prisma.DeviceWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.DeviceUpdateToOneWithWhereWithoutPushSubscriptionInput, Prisma.DeviceUpdateWithoutPushSubscriptionInput>, Prisma.DeviceUncheckedUpdateWithoutPushSubscriptionInput>
+}
+
 export type DeviceCreateWithoutAccountInput = {
   id: number
   registrationId: number
@@ -686,6 +707,7 @@ export type DeviceCreateWithoutAccountInput = {
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutAccountInput = {
@@ -704,6 +726,7 @@ export type DeviceUncheckedCreateWithoutAccountInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutAccountInput = {
@@ -766,6 +789,7 @@ export type DeviceCreateWithoutPreKeysInput = {
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutPreKeysInput = {
@@ -784,6 +808,7 @@ export type DeviceUncheckedCreateWithoutPreKeysInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutPreKeysInput = {
@@ -818,6 +843,7 @@ export type DeviceUpdateWithoutPreKeysInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutPreKeysInput = {
@@ -836,6 +862,7 @@ export type DeviceUncheckedUpdateWithoutPreKeysInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceCreateWithoutKyberPreKeysInput = {
@@ -854,6 +881,7 @@ export type DeviceCreateWithoutKyberPreKeysInput = {
   preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutKyberPreKeysInput = {
@@ -872,6 +900,7 @@ export type DeviceUncheckedCreateWithoutKyberPreKeysInput = {
   preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutKyberPreKeysInput = {
@@ -906,6 +935,7 @@ export type DeviceUpdateWithoutKyberPreKeysInput = {
   preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutKyberPreKeysInput = {
@@ -924,6 +954,7 @@ export type DeviceUncheckedUpdateWithoutKyberPreKeysInput = {
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceCreateWithoutEnvelopesInput = {
@@ -942,6 +973,7 @@ export type DeviceCreateWithoutEnvelopesInput = {
   preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutEnvelopesInput = {
@@ -960,6 +992,7 @@ export type DeviceUncheckedCreateWithoutEnvelopesInput = {
   preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutEnvelopesInput = {
@@ -994,6 +1027,7 @@ export type DeviceUpdateWithoutEnvelopesInput = {
   preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutEnvelopesInput = {
@@ -1012,6 +1046,7 @@ export type DeviceUncheckedUpdateWithoutEnvelopesInput = {
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceCreateWithoutTicketsInput = {
@@ -1030,6 +1065,7 @@ export type DeviceCreateWithoutTicketsInput = {
   preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutTicketsInput = {
@@ -1048,6 +1084,7 @@ export type DeviceUncheckedCreateWithoutTicketsInput = {
   preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutTicketsInput = {
@@ -1082,6 +1119,7 @@ export type DeviceUpdateWithoutTicketsInput = {
   preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutTicketsInput = {
@@ -1100,6 +1138,99 @@ export type DeviceUncheckedUpdateWithoutTicketsInput = {
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
+}
+
+export type DeviceCreateWithoutPushSubscriptionInput = {
+  id: number
+  registrationId: number
+  credentialHash: runtime.Bytes
+  signedPreKeyId: number
+  signedPreKey: runtime.Bytes
+  signedPreKeySignature: runtime.Bytes
+  kyberLastResortKeyId: number
+  kyberLastResortKey: runtime.Bytes
+  kyberLastResortSignature: runtime.Bytes
+  createdAt?: Date | string
+  lastSeenAt?: Date | string
+  account: Prisma.AccountCreateNestedOneWithoutDevicesInput
+  preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
+  kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
+  envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
+  tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
+}
+
+export type DeviceUncheckedCreateWithoutPushSubscriptionInput = {
+  accountId: string
+  id: number
+  registrationId: number
+  credentialHash: runtime.Bytes
+  signedPreKeyId: number
+  signedPreKey: runtime.Bytes
+  signedPreKeySignature: runtime.Bytes
+  kyberLastResortKeyId: number
+  kyberLastResortKey: runtime.Bytes
+  kyberLastResortSignature: runtime.Bytes
+  createdAt?: Date | string
+  lastSeenAt?: Date | string
+  preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
+  kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
+  envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
+  tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
+}
+
+export type DeviceCreateOrConnectWithoutPushSubscriptionInput = {
+  where: Prisma.DeviceWhereUniqueInput
+  create: Prisma.XOR<Prisma.DeviceCreateWithoutPushSubscriptionInput, Prisma.DeviceUncheckedCreateWithoutPushSubscriptionInput>
+}
+
+export type DeviceUpsertWithoutPushSubscriptionInput = {
+  update: Prisma.XOR<Prisma.DeviceUpdateWithoutPushSubscriptionInput, Prisma.DeviceUncheckedUpdateWithoutPushSubscriptionInput>
+  create: Prisma.XOR<Prisma.DeviceCreateWithoutPushSubscriptionInput, Prisma.DeviceUncheckedCreateWithoutPushSubscriptionInput>
+  where?: Prisma.DeviceWhereInput
+}
+
+export type DeviceUpdateToOneWithWhereWithoutPushSubscriptionInput = {
+  where?: Prisma.DeviceWhereInput
+  data: Prisma.XOR<Prisma.DeviceUpdateWithoutPushSubscriptionInput, Prisma.DeviceUncheckedUpdateWithoutPushSubscriptionInput>
+}
+
+export type DeviceUpdateWithoutPushSubscriptionInput = {
+  id?: Prisma.IntFieldUpdateOperationsInput | number
+  registrationId?: Prisma.IntFieldUpdateOperationsInput | number
+  credentialHash?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  signedPreKeyId?: Prisma.IntFieldUpdateOperationsInput | number
+  signedPreKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  signedPreKeySignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  kyberLastResortKeyId?: Prisma.IntFieldUpdateOperationsInput | number
+  kyberLastResortKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  account?: Prisma.AccountUpdateOneRequiredWithoutDevicesNestedInput
+  preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
+  kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
+  envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
+  tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
+}
+
+export type DeviceUncheckedUpdateWithoutPushSubscriptionInput = {
+  accountId?: Prisma.StringFieldUpdateOperationsInput | string
+  id?: Prisma.IntFieldUpdateOperationsInput | number
+  registrationId?: Prisma.IntFieldUpdateOperationsInput | number
+  credentialHash?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  signedPreKeyId?: Prisma.IntFieldUpdateOperationsInput | number
+  signedPreKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  signedPreKeySignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  kyberLastResortKeyId?: Prisma.IntFieldUpdateOperationsInput | number
+  kyberLastResortKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
+  kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
+  envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
+  tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
 }
 
 export type DeviceCreateManyAccountInput = {
@@ -1132,6 +1263,7 @@ export type DeviceUpdateWithoutAccountInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutAccountInput = {
@@ -1150,6 +1282,7 @@ export type DeviceUncheckedUpdateWithoutAccountInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateManyWithoutAccountInput = {
@@ -1242,6 +1375,7 @@ export type DeviceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   kyberPreKeys?: boolean | Prisma.Device$kyberPreKeysArgs<ExtArgs>
   envelopes?: boolean | Prisma.Device$envelopesArgs<ExtArgs>
   tickets?: boolean | Prisma.Device$ticketsArgs<ExtArgs>
+  pushSubscription?: boolean | Prisma.Device$pushSubscriptionArgs<ExtArgs>
   _count?: boolean | Prisma.DeviceCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["device"]>
 
@@ -1299,6 +1433,7 @@ export type DeviceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   kyberPreKeys?: boolean | Prisma.Device$kyberPreKeysArgs<ExtArgs>
   envelopes?: boolean | Prisma.Device$envelopesArgs<ExtArgs>
   tickets?: boolean | Prisma.Device$ticketsArgs<ExtArgs>
+  pushSubscription?: boolean | Prisma.Device$pushSubscriptionArgs<ExtArgs>
   _count?: boolean | Prisma.DeviceCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type DeviceIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1316,6 +1451,7 @@ export type $DevicePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     kyberPreKeys: Prisma.$KyberPreKeyPayload<ExtArgs>[]
     envelopes: Prisma.$EnvelopePayload<ExtArgs>[]
     tickets: Prisma.$WebSocketTicketPayload<ExtArgs>[]
+    pushSubscription: Prisma.$PushSubscriptionPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     accountId: string
@@ -1732,6 +1868,7 @@ export interface Prisma__DeviceClient<T, Null = never, ExtArgs extends runtime.T
   kyberPreKeys<T extends Prisma.Device$kyberPreKeysArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Device$kyberPreKeysArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$KyberPreKeyPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   envelopes<T extends Prisma.Device$envelopesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Device$envelopesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$EnvelopePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   tickets<T extends Prisma.Device$ticketsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Device$ticketsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$WebSocketTicketPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  pushSubscription<T extends Prisma.Device$pushSubscriptionArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Device$pushSubscriptionArgs<ExtArgs>>): Prisma.Prisma__PushSubscriptionClient<runtime.Types.Result.GetResult<Prisma.$PushSubscriptionPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -2267,6 +2404,25 @@ export type Device$ticketsArgs<ExtArgs extends runtime.Types.Extensions.Internal
   take?: number
   skip?: number
   distinct?: Prisma.WebSocketTicketScalarFieldEnum | Prisma.WebSocketTicketScalarFieldEnum[]
+}
+
+/**
+ * Device.pushSubscription
+ */
+export type Device$pushSubscriptionArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the PushSubscription
+   */
+  select?: Prisma.PushSubscriptionSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the PushSubscription
+   */
+  omit?: Prisma.PushSubscriptionOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.PushSubscriptionInclude<ExtArgs> | null
+  where?: Prisma.PushSubscriptionWhereInput
 }
 
 /**
