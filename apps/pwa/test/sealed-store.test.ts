@@ -55,7 +55,7 @@ describe('vault', () => {
   it('should require the passphrase once one is set, and keep every row readable with it', async () => {
     const name = freshName();
     const { db, key, store } = await openStore(name);
-    await store.transaction(async (tx) => {
+    await store.transaction((tx) => {
       tx.put('messages', 'm1', { text: 'hello at rest', bytes: new Uint8Array([1, 2, 3]) });
     });
     const next = await setPassphrase(db, key, 'correct horse');
@@ -87,7 +87,7 @@ describe('vault', () => {
 describe(SealedStore.name, () => {
   it('should store no plaintext in IndexedDB', async () => {
     const { db, store } = await openStore();
-    await store.transaction(async (tx) => {
+    await store.transaction((tx) => {
       tx.put('messages', 'conv-a/0001', { text: 'canary-plaintext-42' });
       tx.put('identity', 'self', { privateKey: new Uint8Array(32).fill(7) });
     });
@@ -103,7 +103,7 @@ describe(SealedStore.name, () => {
 
   it('should refuse a row moved under another key', async () => {
     const { db, store } = await openStore();
-    await store.transaction(async (tx) => tx.put('sessions', 'alice', { state: 1 }));
+    await store.transaction((tx) => tx.put('sessions', 'alice', { state: 1 }));
     const row = await db.get('records', ['sessions', 'alice']);
     await db.put('records', { ...row!, key: 'bob' });
     await expect(store.get('sessions', 'bob')).rejects.toThrow();
@@ -112,9 +112,9 @@ describe(SealedStore.name, () => {
 
   it('should write nothing when the transaction callback throws', async () => {
     const { db, store } = await openStore();
-    await store.transaction(async (tx) => tx.put('outbox', 'a', 1));
+    await store.transaction((tx) => tx.put('outbox', 'a', 1));
     await expect(
-      store.transaction(async (tx) => {
+      store.transaction((tx) => {
         tx.put('outbox', 'b', 2);
         tx.delete('outbox', 'a');
         throw new Error('boom');
@@ -160,7 +160,7 @@ describe(SealedStore.name, () => {
     store.onCommit((stores) => {
       seen.push([...stores].sort());
     });
-    await store.transaction(async (tx) => {
+    await store.transaction((tx) => {
       tx.put('messages', 'x', 1);
       tx.put('conversations', 'y', 2);
       expect(seen).toEqual([]);

@@ -32,6 +32,9 @@ export interface SealedTransaction {
   delete(store: string, key: string): void;
 }
 
+export type BatchWrite =
+  { op: 'put'; store: string; key: string; value: unknown } | { op: 'delete'; store: string; key: string };
+
 export type CommitListener = (stores: ReadonlySet<string>) => void;
 
 /** The highest code point, used to bound a prefix range. */
@@ -73,6 +76,11 @@ export class SealedStore {
     this.dataKey = dataKey;
   }
 
+  /** The data key, for re-keying the vault (it is non-extractable: usable, never readable). */
+  currentKey(): CryptoKey {
+    return this.dataKey;
+  }
+
   /** Registers a listener called after each commit with the names of the tables it changed. */
   onCommit(listener: CommitListener): () => void {
     this.listeners.add(listener);
@@ -107,7 +115,7 @@ export class SealedStore {
    * Runs `fn` under the store lock and commits its writes atomically. If `fn` throws, nothing is written and the
    * error propagates. Returns what `fn` returns.
    */
-  async transaction<T>(fn: (tx: SealedTransaction) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SealedTransaction) => T | Promise<T>): Promise<T> {
     return withLock(this.lockName, async () => {
       const writes = new Map<string, { store: string; key: string; value: unknown; deleted: boolean }>();
       const view: SealedTransaction = {
@@ -147,7 +155,25 @@ export class SealedStore {
     });
   }
 
-  private async commit(writes: { store: string; key: string; value: unknown; deleted: boolean }[]): Promise<void> {
+  /** Counts rows of a table (optionally under a key prefix) without decrypting them. */
+  async count(store: string, prefix = ''): Promise<number> {
+    return this.db.count('records', rangeFor(store, { prefix }));
+  }
+
+  /**
+   * Seals and applies puts and deletes atomically, in order (a later write to the same row wins), in ONE
+   * IndexedDB transaction; nothing is applied if any step fails. The caller provides isolation (a lock).
+   */
+  async apply(batch: readonly BatchWrite[]): Promise<void> {
+    const last = new Map<string, BatchWrite>();
+    for (const w of batch) {
+      last.delete(cell(w.store, w.key));
+      last.set(cell(w.store, w.key), w);
+    }
+    await this.commit([...last.values()].map((w) => ({ ...w, deleted: w.op === 'delete' })));
+  }
+
+  private async commit(writes: { store: string; key: string; value?: unknown; deleted: boolean }[]): Promise<void> {
     const sealed = await Promise.all(
       writes.map(async (w) => (w.deleted ? w : { ...w, row: await sealRow(this.dataKey, w.store, w.key, w.value) })),
     );

@@ -1,0 +1,413 @@
+/**
+ * The app model behind the UI (`CoveApp`): owns the startup sequence (open the vault, unlock, load or create the
+ * account, connect), turns messenger events and other contexts' commits into view revisions, and carries out the
+ * user's actions on the messenger, the vault, settings, notifications, push and app updates. It holds no key
+ * material itself and shows nothing; the UI renders its state.
+ */
+import type { MessageEntry, MessengerEvent } from '@cove/client';
+import type { BrowserPlatform } from '../platform/browser-platform.js';
+import { openBrowserPlatform, unlockBrowserPlatform } from '../platform/browser-platform.js';
+import * as device from '../platform/device.js';
+import { openCoveDatabase } from '../platform/idb/database.js';
+import type { CoveDatabase } from '../platform/idb/schema.js';
+import { refreshPushSubscription } from '../platform/push.js';
+import { COMMIT_CHANNEL, type CommitNotice } from '../platform/sealed-storage.js';
+import { readSettings, writeSettings } from '../platform/settings.js';
+import { registerServiceWorker, type UpdateHandle } from '../platform/sw-registration.js';
+import { removePassphrase, setPassphrase, vaultMode, WrongPassphraseError } from '../platform/vault.js';
+import { CONTEXT_ID } from '../platform/browser-platform.js';
+import { loadMessenger, registerMessenger, fetchServerInfo } from './messenger-adapter.js';
+import type { MessengerPort } from './messenger-port.js';
+import type {
+  AppState,
+  ChatMessage,
+  ConversationSummary,
+  CoveApp,
+  RegisterResult,
+  SafetyInfo,
+  ServerInfo,
+  StartChatResult,
+} from './model.js';
+
+/** A peer's "typing" expires after this long without a refresh, as in Signal, in case the "stopped" is lost. */
+const TYPING_EXPIRY_MS = 15_000;
+/** Re-send "typing started" at most this often while the user keeps typing. */
+const TYPING_REFRESH_MS = 10_000;
+/** Channel telling other tabs the vault key changed, so they reload and unlock again. */
+const VAULT_CHANNEL = 'cove:vault';
+
+const toChatMessage = (m: MessageEntry): ChatMessage => {
+  const outgoing = m.direction === 'outgoing';
+  const status = outgoing && m.status !== 'received' && m.status !== 'undecryptable' ? m.status : undefined;
+  return {
+    id: m.id,
+    conversationId: m.conversationId,
+    outgoing,
+    text: m.text,
+    sentAt: m.timestamp,
+    ...(status ? { status } : {}),
+    ...(m.status === 'undecryptable' ? { undecryptable: true } : {}),
+  };
+};
+
+export class BrowserCoveApp implements CoveApp {
+  private state: AppState;
+  private readonly listeners = new Set<() => void>();
+  private db: CoveDatabase | null = null;
+  private platform: BrowserPlatform | null = null;
+  private messenger: MessengerPort | null = null;
+  private info: ServerInfo | null = null;
+  private updates: UpdateHandle | null = null;
+  private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly ownTyping = new Map<string, number>();
+  private bumpQueued = false;
+
+  constructor(
+    private readonly serverUrl: string,
+    private readonly onLanguage: (setting: string | null) => Promise<void>,
+  ) {
+    this.state = {
+      phase: { kind: 'loading' },
+      online: device.isOnline(),
+      updateReady: false,
+      revision: 0,
+      typing: new Set(),
+      settings: { language: null, previews: true },
+      passphraseSet: false,
+      notifications: device.notificationPermission(),
+      persisted: null,
+    };
+  }
+
+  getState(): AppState {
+    return this.state;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private set(patch: Partial<AppState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const l of this.listeners) l();
+  }
+
+  /** Coalesces many changes in one tick into one revision bump (one reload of the visible views). */
+  private bump(): void {
+    if (this.bumpQueued) return;
+    this.bumpQueued = true;
+    queueMicrotask(() => {
+      this.bumpQueued = false;
+      this.set({ revision: this.state.revision + 1 });
+    });
+  }
+
+  /** Starts everything; resolves once the first screen is known. */
+  async start(): Promise<void> {
+    const db = await openCoveDatabase();
+    this.db = db;
+    const settings = await readSettings(db);
+    this.set({ settings, passphraseSet: (await vaultMode(db)) === 'passphrase' });
+    device.onConnectivityChange((online) => this.set({ online }));
+    void device.isPersisted().then((persisted) => this.set({ persisted }));
+    this.listenToOtherContexts();
+    this.updates = registerServiceWorker();
+    this.updates.onUpdateReady(() => this.set({ updateReady: true }));
+    const opened = await openBrowserPlatform('page', db);
+    if ('locked' in opened) {
+      this.set({ phase: { kind: 'locked' } });
+      return;
+    }
+    await this.enter(opened);
+  }
+
+  private listenToOtherContexts(): void {
+    if (typeof BroadcastChannel !== 'function') return;
+    const commits = new BroadcastChannel(COMMIT_CHANNEL);
+    commits.onmessage = (event: MessageEvent<CommitNotice>) => {
+      if (event.data.origin !== CONTEXT_ID) this.bump();
+    };
+    const vault = new BroadcastChannel(VAULT_CHANNEL);
+    vault.onmessage = () => globalThis.location.reload();
+  }
+
+  private async enter(platform: BrowserPlatform): Promise<void> {
+    this.platform = platform;
+    const messenger = await loadMessenger(platform, this.serverUrl);
+    if (messenger) {
+      this.attach(messenger);
+      return;
+    }
+    this.set({ phase: { kind: 'onboarding', info: null, offline: !device.isOnline() } });
+    this.info = await fetchServerInfo(platform, this.serverUrl);
+    if (this.state.phase.kind === 'onboarding')
+      this.set({ phase: { kind: 'onboarding', info: this.info, offline: !this.info } });
+  }
+
+  private attach(messenger: MessengerPort): void {
+    this.messenger = messenger;
+    messenger.subscribe((event) => this.onEvent(event));
+    messenger.start();
+    this.set({ phase: { kind: 'ready', username: messenger.username } });
+    void this.refreshPush();
+  }
+
+  private onEvent(event: MessengerEvent): void {
+    switch (event.type) {
+      case 'typing':
+        this.setPeerTyping(event.conversationId, event.action === 'started');
+        return;
+      case 'message-added':
+        if (event.message.direction === 'incoming') this.setPeerTyping(event.message.conversationId, false);
+        this.bump();
+        return;
+      case 'message-updated':
+      case 'message-removed':
+      case 'conversation-updated':
+      case 'receipt':
+      case 'identity-changed':
+        this.bump();
+        return;
+      case 'connection':
+        if (event.state === 'online') this.set({ online: true });
+        return;
+      case 'queue-empty':
+      case 'prekeys-uploaded':
+        return;
+    }
+  }
+
+  private setPeerTyping(conversationId: string, typing: boolean): void {
+    const timer = this.typingTimers.get(conversationId);
+    if (timer) clearTimeout(timer);
+    this.typingTimers.delete(conversationId);
+    const next = new Set(this.state.typing);
+    if (typing) {
+      next.add(conversationId);
+      this.typingTimers.set(
+        conversationId,
+        setTimeout(() => this.setPeerTyping(conversationId, false), TYPING_EXPIRY_MS),
+      );
+    } else next.delete(conversationId);
+    if (next.size !== this.state.typing.size || typing !== this.state.typing.has(conversationId))
+      this.set({ typing: next });
+  }
+
+  private async refreshPush(): Promise<void> {
+    try {
+      const registration = await this.updates?.ready;
+      const platform = this.platform;
+      if (!registration || !platform || !this.messenger) return;
+      this.info ??= await fetchServerInfo(platform, this.serverUrl);
+      if (!this.info?.vapidPublicKey) return;
+      const subscription = await refreshPushSubscription(registration, this.info.vapidPublicKey);
+      if (subscription) await this.messenger.setPushSubscription(subscription);
+    } catch {
+      // Push is an optimisation: without it the app still receives everything when opened.
+    }
+  }
+
+  private requireMessenger(): MessengerPort {
+    if (!this.messenger) throw new Error('not registered');
+    return this.messenger;
+  }
+
+  async register(username: string, inviteCode: string | null): Promise<RegisterResult> {
+    const platform = this.platform;
+    if (!platform) return { ok: false, error: 'other' };
+    const result = await registerMessenger(platform, this.serverUrl, username, inviteCode);
+    if (typeof result === 'string') return { ok: false, error: result };
+    this.attach(result);
+    return { ok: true };
+  }
+
+  async unlock(passphrase: string): Promise<boolean> {
+    if (!this.db) return false;
+    try {
+      const platform = await unlockBrowserPlatform(this.db, passphrase, 'page');
+      await this.enter(platform);
+      return true;
+    } catch (error) {
+      if (error instanceof WrongPassphraseError) return false;
+      throw error;
+    }
+  }
+
+  async conversations(): Promise<ConversationSummary[]> {
+    const messenger = this.messenger;
+    if (!messenger) return [];
+    const entries = await messenger.conversations();
+    const summaries = await Promise.all(entries.map((c) => this.summarize(messenger, c.id)));
+    return summaries.filter((s): s is ConversationSummary => s !== undefined);
+  }
+
+  private async summarize(messenger: MessengerPort, id: string): Promise<ConversationSummary | undefined> {
+    const c = await messenger.conversation(id);
+    if (!c) return undefined;
+    const [last, trust] = await Promise.all([
+      c.lastMessageKey ? messenger.message(c.lastMessageKey) : Promise.resolve(undefined),
+      messenger.trust(id),
+    ]);
+    const view = last ? toChatMessage(last) : undefined;
+    return {
+      id: c.id,
+      title: c.peerUsername ?? c.peerAccountId.slice(0, 8),
+      unread: c.unreadCount,
+      updatedAt: c.lastMessageAt,
+      identityChanged: trust?.trust === 'unverified' && trust.changedAt !== null,
+      verified: trust?.trust === 'verified',
+      ...(view
+        ? {
+            lastMessage: {
+              text: view.text,
+              at: view.sentAt,
+              outgoing: view.outgoing,
+              ...(view.status ? { status: view.status } : {}),
+              ...(view.undecryptable ? { undecryptable: true } : {}),
+            },
+          }
+        : {}),
+    };
+  }
+
+  async conversation(id: string): Promise<ConversationSummary | undefined> {
+    return this.messenger ? this.summarize(this.messenger, id) : undefined;
+  }
+
+  async messages(conversationId: string, options: { before?: string; limit: number }): Promise<ChatMessage[]> {
+    if (!this.messenger) return [];
+    return (await this.messenger.messages(conversationId, options)).map(toChatMessage);
+  }
+
+  async startChat(username: string): Promise<StartChatResult> {
+    const result = await this.requireMessenger().startChat(username);
+    if (!result.ok) return result;
+    this.bump();
+    return { ok: true, conversationId: result.conversation.id };
+  }
+
+  async send(conversationId: string, text: string): Promise<void> {
+    this.ownTyping.delete(conversationId);
+    await this.requireMessenger().sendText(conversationId, text);
+  }
+
+  retry(_conversationId: string, messageId: string): Promise<void> {
+    return this.requireMessenger().retry(messageId);
+  }
+
+  async markRead(conversationId: string): Promise<void> {
+    await this.requireMessenger().markRead(conversationId);
+  }
+
+  setTyping(conversationId: string, typing: boolean): void {
+    const messenger = this.messenger;
+    if (!messenger) return;
+    const last = this.ownTyping.get(conversationId);
+    const now = Date.now();
+    if (typing) {
+      if (last !== undefined && now - last < TYPING_REFRESH_MS) return;
+      this.ownTyping.set(conversationId, now);
+    } else {
+      if (last === undefined) return;
+      this.ownTyping.delete(conversationId);
+    }
+    void messenger.typing(conversationId, typing).catch(() => undefined);
+  }
+
+  async safety(conversationId: string): Promise<SafetyInfo> {
+    const messenger = this.requireMessenger();
+    const [conversation, number] = await Promise.all([
+      messenger.conversation(conversationId),
+      messenger.safetyNumber(conversationId),
+    ]);
+    return {
+      title: conversation?.peerUsername ?? conversationId.slice(0, 8),
+      digits: number.digits,
+      qrPayload: number.scannable,
+      verified: number.trust === 'verified',
+      identityChanged: number.trust === 'unverified' && number.changedAt !== null,
+    };
+  }
+
+  async compareSafety(conversationId: string, scanned: string): Promise<boolean> {
+    const number = await this.requireMessenger().safetyNumber(conversationId);
+    const trimmed = scanned.trim();
+    if (trimmed === number.scannable) return true;
+    return trimmed.replace(/\D/g, '') === number.digits;
+  }
+
+  async markVerified(conversationId: string): Promise<void> {
+    await this.requireMessenger().verify(conversationId);
+    this.bump();
+  }
+
+  async setLanguage(language: string | null): Promise<void> {
+    if (!this.db) return;
+    const settings = await writeSettings(this.db, { language });
+    await this.onLanguage(language);
+    this.set({ settings });
+  }
+
+  async setPreviews(previews: boolean): Promise<void> {
+    if (!this.db) return;
+    this.set({ settings: await writeSettings(this.db, { previews }) });
+  }
+
+  async setPassphrase(passphrase: string): Promise<void> {
+    const { db, platform } = this;
+    if (!db || !platform) return;
+    await this.messenger?.stop();
+    try {
+      const key = await platform.locks.withLock('vault', () =>
+        setPassphrase(db, platform.sealed.currentKey(), passphrase),
+      );
+      platform.sealed.rekeyed(key);
+      this.set({ passphraseSet: true });
+      if (typeof BroadcastChannel === 'function') {
+        const channel = new BroadcastChannel(VAULT_CHANNEL);
+        channel.postMessage({ changed: true });
+        channel.close();
+      }
+    } finally {
+      this.messenger?.start();
+    }
+  }
+
+  async removePassphrase(passphrase: string): Promise<boolean> {
+    if (!this.db) return false;
+    try {
+      await removePassphrase(this.db, passphrase);
+      this.set({ passphraseSet: false });
+      return true;
+    } catch (error) {
+      if (error instanceof WrongPassphraseError) return false;
+      throw error;
+    }
+  }
+
+  async requestPersistence(): Promise<boolean> {
+    const persisted = await device.requestPersistence();
+    this.set({ persisted });
+    return persisted;
+  }
+
+  async enableNotifications(): Promise<AppState['notifications']> {
+    const notifications = await device.requestNotificationPermission();
+    this.set({ notifications });
+    if (notifications === 'granted') void this.refreshPush();
+    return notifications;
+  }
+
+  applyUpdate(): void {
+    this.updates?.apply();
+  }
+
+  canScan(): boolean {
+    return device.canScan();
+  }
+
+  scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null> {
+    return device.scanQr(video, signal);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * What the UI can see and do: plain view data and one interface, `CoveApp`, implemented over the messenger core
+ * and the browser platform (cove-app.ts). The UI imports only these types, so it never touches storage, crypto or
+ * browser APIs. Types only.
+ */
+
+export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
+
+export type ChatMessage = {
+  id: string;
+  conversationId: string;
+  outgoing: boolean;
+  text: string;
+  /** When it was sent (sender's clock), ms since the epoch. */
+  sentAt: number;
+  /** Outgoing messages only. */
+  status?: MessageStatus;
+  /** An incoming message that could not be decrypted (the session is being repaired). */
+  undecryptable?: boolean;
+};
+
+export type ConversationSummary = {
+  id: string;
+  title: string;
+  lastMessage?: { text: string; at: number; outgoing: boolean; status?: MessageStatus; undecryptable?: boolean };
+  unread: number;
+  updatedAt: number;
+  /** The contact's identity key changed and has not been verified since. */
+  identityChanged: boolean;
+  verified: boolean;
+};
+
+export type SafetyInfo = {
+  title: string;
+  /** The 60 digits. */
+  digits: string;
+  /** What the QR code encodes (the other side scans and compares it). */
+  qrPayload: string;
+  verified: boolean;
+  identityChanged: boolean;
+};
+
+export type Settings = {
+  /** Language code chosen by the user, or null to follow the browser. */
+  language: string | null;
+  /** Show sender and text in notifications. */
+  previews: boolean;
+};
+
+export type ServerInfo = { name: string; registration: 'open' | 'invite'; vapidPublicKey: string | null };
+
+export type Phase =
+  | { kind: 'loading' }
+  | { kind: 'locked' }
+  | { kind: 'onboarding'; info: ServerInfo | null; offline: boolean }
+  | { kind: 'ready'; username: string };
+
+export type AppState = {
+  phase: Phase;
+  online: boolean;
+  /** A new version of the app is installed and waiting. */
+  updateReady: boolean;
+  /** Bumped whenever conversations or messages change, so views reload. */
+  revision: number;
+  /** Conversation ids with the contact typing right now. */
+  typing: ReadonlySet<string>;
+  settings: Settings;
+  passphraseSet: boolean;
+  notifications: 'default' | 'granted' | 'denied' | 'unsupported';
+  persisted: boolean | null;
+};
+
+export type RegisterResult = { ok: true } | { ok: false; error: 'taken' | 'invalid' | 'invite' | 'network' | 'other' };
+
+export type StartChatResult =
+  { ok: true; conversationId: string } | { ok: false; error: 'unknown' | 'self' | 'network' };
+
+export interface CoveApp {
+  getState(): AppState;
+  subscribe(listener: () => void): () => void;
+
+  register(username: string, inviteCode: string | null): Promise<RegisterResult>;
+  unlock(passphrase: string): Promise<boolean>;
+
+  conversations(): Promise<ConversationSummary[]>;
+  conversation(id: string): Promise<ConversationSummary | undefined>;
+  /** Newest first, `limit` at most, older than `before` (a message id) when given. */
+  messages(conversationId: string, options: { before?: string; limit: number }): Promise<ChatMessage[]>;
+  startChat(username: string): Promise<StartChatResult>;
+  send(conversationId: string, text: string): Promise<void>;
+  retry(conversationId: string, messageId: string): Promise<void>;
+  markRead(conversationId: string): Promise<void>;
+  setTyping(conversationId: string, typing: boolean): void;
+
+  safety(conversationId: string): Promise<SafetyInfo>;
+  /** True when the scanned or pasted text matches this conversation's safety number. */
+  compareSafety(conversationId: string, scanned: string): Promise<boolean>;
+  markVerified(conversationId: string): Promise<void>;
+
+  setLanguage(language: string | null): Promise<void>;
+  setPreviews(previews: boolean): Promise<void>;
+  setPassphrase(passphrase: string): Promise<void>;
+  removePassphrase(passphrase: string): Promise<boolean>;
+  requestPersistence(): Promise<boolean>;
+  enableNotifications(): Promise<AppState['notifications']>;
+  applyUpdate(): void;
+
+  /** Camera QR scanning, when the device has a camera. */
+  canScan(): boolean;
+  scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
+}

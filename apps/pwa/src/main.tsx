@@ -1,0 +1,38 @@
+/**
+ * Entry point: styles, i18n in the browser's (or the saved) language, the app model, and the React tree. The API
+ * is on the same origin as the app.
+ */
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { BrowserCoveApp } from './app/cove-app.js';
+import { browserLanguages } from './platform/device.js';
+import { openCoveDatabase } from './platform/idb/database.js';
+import { readSettings } from './platform/settings.js';
+import { AppRoot } from './ui/app-root.js';
+import { i18next, initI18n, pickLanguage } from './ui/i18n/index.js';
+import { AppContext } from './ui/use-app.js';
+import './ui/styles.css';
+
+async function main(): Promise<void> {
+  const settings = await readSettings(await openCoveDatabase());
+  const language = pickLanguage(settings.language, browserLanguages());
+  await initI18n(language);
+  document.documentElement.lang = language;
+  const app = new BrowserCoveApp(globalThis.location.origin, async (setting) => {
+    const next = pickLanguage(setting, browserLanguages());
+    await i18next.changeLanguage(next);
+    document.documentElement.lang = next;
+  });
+  const root = document.getElementById('root');
+  if (!root) throw new Error('#root missing');
+  createRoot(root).render(
+    <StrictMode>
+      <AppContext.Provider value={app}>
+        <AppRoot />
+      </AppContext.Provider>
+    </StrictMode>,
+  );
+  await app.start();
+}
+
+void main();

@@ -1,0 +1,80 @@
+/**
+ * Composition root of the browser platform for the client core: sealed IndexedDB storage, fetch, WebSocket, the
+ * real clock, WebCrypto randomness, Web Locks and a logger that keeps only warnings and errors (ids and codes,
+ * never content). Used by pages and the service worker. Opening fails with `'locked'` while a passphrase is needed.
+ */
+import type { Clock, LockManager, Logger, Platform, Random, TimerHandle } from '@cove/client';
+import { openCoveDatabase } from './idb/database.js';
+import type { CoveDatabase } from './idb/schema.js';
+import { withLock } from './locks.js';
+import { FetchTransport } from './net/http.js';
+import { BrowserSocketFactory } from './net/socket.js';
+import { SealedKeyValueStorage } from './sealed-storage.js';
+import { SealedStore } from './sealed-store.js';
+import { loadDataKey, unlockVault } from './vault.js';
+
+const clock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => ({ id: globalThis.setTimeout(callback, ms) }),
+  clearTimeout: (handle: TimerHandle) => globalThis.clearTimeout(handle.id as number),
+};
+
+const random: Random = {
+  bytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
+};
+
+/** Lock names are prefixed so they cannot collide with another app's on the same origin. */
+const locks: LockManager = { withLock: (name, fn) => withLock(`cove:${name}`, fn) };
+
+function consoleLogger(context: string): Logger {
+  const write = (level: 'warn' | 'error', message: string, fields?: Record<string, string | number | boolean>) => {
+    // eslint-disable-next-line no-console -- the only sink for diagnostics in a browser; fields carry no user data
+    console[level](`[cove:${context}] ${message}`, fields ?? {});
+  };
+  return {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+  };
+}
+
+export type BrowserPlatform = Platform & { database: CoveDatabase; sealed: SealedStore };
+
+/** A random id for this page or worker, to tell our own commit notices from other contexts'. */
+export const CONTEXT_ID = crypto.randomUUID();
+
+function assemble(db: CoveDatabase, key: CryptoKey, context: string): BrowserPlatform {
+  const sealed = new SealedStore(db, key);
+  return {
+    database: db,
+    sealed,
+    storage: new SealedKeyValueStorage(sealed, CONTEXT_ID),
+    http: new FetchTransport(),
+    sockets: new BrowserSocketFactory(),
+    clock,
+    random,
+    locks,
+    logger: consoleLogger(context),
+  };
+}
+
+/** Opens the platform, or reports that the vault needs its passphrase first. */
+export async function openBrowserPlatform(
+  context: 'page' | 'worker',
+  db?: CoveDatabase,
+): Promise<BrowserPlatform | { locked: CoveDatabase }> {
+  const database = db ?? (await openCoveDatabase());
+  const key = await loadDataKey(database);
+  if (key === 'locked') return { locked: database };
+  return assemble(database, key, context);
+}
+
+/** Opens a passphrase-protected platform; throws `WrongPassphraseError` on a wrong passphrase. */
+export async function unlockBrowserPlatform(
+  db: CoveDatabase,
+  passphrase: string,
+  context: 'page' | 'worker',
+): Promise<BrowserPlatform> {
+  return assemble(db, await unlockVault(db, passphrase), context);
+}

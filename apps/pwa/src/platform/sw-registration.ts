@@ -1,0 +1,42 @@
+/**
+ * Registers the service worker (workbox-window) and reports when a new version is waiting, so the UI can offer
+ * to reload; applying the update activates the waiting worker and reloads once it controls the page. Failure to
+ * register (unsupported browser, private mode) leaves the app working online.
+ */
+import { Workbox } from 'workbox-window';
+
+export type UpdateHandle = {
+  onUpdateReady(listener: () => void): void;
+  apply(): void;
+  ready: Promise<ServiceWorkerRegistration | null>;
+};
+
+export function registerServiceWorker(url = '/service-worker.js'): UpdateHandle {
+  const listeners: (() => void)[] = [];
+  let waiting = false;
+  if (!('serviceWorker' in navigator)) {
+    return { onUpdateReady: () => undefined, apply: () => undefined, ready: Promise.resolve(null) };
+  }
+  const wb = new Workbox(url, { type: 'module' });
+  wb.addEventListener('waiting', () => {
+    waiting = true;
+    for (const l of listeners) l();
+  });
+  wb.addEventListener('controlling', (event) => {
+    if (event.isUpdate) globalThis.location.reload();
+  });
+  const ready = wb.register().then(
+    (r) => r ?? null,
+    () => null,
+  );
+  return {
+    onUpdateReady(listener) {
+      listeners.push(listener);
+      if (waiting) listener();
+    },
+    apply() {
+      wb.messageSkipWaiting();
+    },
+    ready,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * What the service worker does on a push: open the same sealed stores as the page, let the messenger core fetch,
+ * decrypt, store and acknowledge the pending envelopes (under the same Web Locks the pages use), and ALWAYS show a
+ * notification: sender and text per conversation, or "New message" when previews are off, the vault is locked, or
+ * anything failed. A tap opens the conversation. It does not keep a connection open.
+ */
+import { openBrowserPlatform } from '../browser-platform.js';
+import { openCoveDatabase } from '../idb/database.js';
+import { readSettings } from '../settings.js';
+import { notificationStrings } from './notification-text.js';
+import { receivePending, type ReceivedMessage } from './receive-pending.js';
+
+/** One notification per conversation, replaced as more messages arrive. */
+const TAG_PREFIX = 'cove:conversation:';
+/** The tag of the content-free notification. */
+const GENERIC_TAG = 'cove:new-message';
+/** Longest preview shown, in characters. */
+const PREVIEW_CHARS = 140;
+
+export type NotificationData = { conversationId: string | null };
+
+type Shower = (title: string, options: NotificationOptions & { data: NotificationData }) => Promise<void>;
+
+export async function handlePush(show: Shower, languages: readonly string[]): Promise<void> {
+  let strings = notificationStrings(null, languages);
+  const generic = (body = strings.newMessageBody) =>
+    show(strings.newMessage, {
+      body,
+      tag: GENERIC_TAG,
+      icon: '/icons/icon-192.png',
+      badge: '/icons/icon-192.png',
+      data: { conversationId: null },
+    });
+  try {
+    const db = await openCoveDatabase();
+    const settings = await readSettings(db);
+    strings = notificationStrings(settings.language, languages);
+    const platform = await openBrowserPlatform('worker', db);
+    if ('locked' in platform) return await generic(strings.lockedBody);
+    let received: ReceivedMessage[];
+    try {
+      received = await receivePending(platform);
+    } finally {
+      await platform.storage.close();
+    }
+    if (received.length === 0) return await generic();
+    const byConversation = new Map<string, ReceivedMessage[]>();
+    for (const m of received)
+      byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
+    for (const [conversationId, messages] of byConversation) {
+      const last = messages[messages.length - 1];
+      if (!last) continue;
+      const options = {
+        tag: TAG_PREFIX + conversationId,
+        icon: '/icons/icon-192.png',
+        badge: '/icons/icon-192.png',
+        timestamp: last.timestamp,
+        data: { conversationId },
+      };
+      if (settings.previews) {
+        const body = messages
+          .map((m) => (m.text.length > PREVIEW_CHARS ? `${m.text.slice(0, PREVIEW_CHARS)}…` : m.text))
+          .join('\n');
+        await show(last.sender, { ...options, body });
+      } else {
+        await show(strings.newMessage, { ...options, body: strings.newMessageBody });
+      }
+    }
+  } catch {
+    await generic();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The application frame: chooses the screen for the app's phase (loading, locked, onboarding, ready), routes
+ * between the conversation list, a chat, a contact and settings through the URL path (so a notification can open
+ * `/chat/<id>`), lays the list and the chat side by side on wide screens, and shows the offline and
+ * "update ready" notices.
+ */
+import { useCallback, useEffect, useState, type ReactElement } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useApp, useAppState } from './use-app.js';
+import { ChatView } from './views/chat-view.js';
+import { ContactView } from './views/contact-view.js';
+import { ConversationList } from './views/conversation-list.js';
+import { LockView } from './views/lock-view.js';
+import { NewChatDialog } from './views/new-chat-dialog.js';
+import { OnboardingView, WelcomeSteps } from './views/onboarding-view.js';
+import { SettingsView } from './views/settings-view.js';
+
+type Route = { name: 'list' } | { name: 'chat'; id: string } | { name: 'contact'; id: string } | { name: 'settings' };
+
+export function parseRoute(path: string): Route {
+  const chat = /^\/chat\/([^/]+)(\/contact)?\/?$/.exec(path);
+  if (chat?.[1])
+    return chat[2]
+      ? { name: 'contact', id: decodeURIComponent(chat[1]) }
+      : { name: 'chat', id: decodeURIComponent(chat[1]) };
+  if (path === '/settings') return { name: 'settings' };
+  return { name: 'list' };
+}
+
+function routePath(route: Route): string {
+  switch (route.name) {
+    case 'list':
+      return '/';
+    case 'chat':
+      return `/chat/${encodeURIComponent(route.id)}`;
+    case 'contact':
+      return `/chat/${encodeURIComponent(route.id)}/contact`;
+    case 'settings':
+      return '/settings';
+  }
+}
+
+export function AppRoot(): ReactElement {
+  const state = useAppState();
+  const { t } = useTranslation();
+  const [welcome, setWelcome] = useState(false);
+  const [wasOnboarding, setWasOnboarding] = useState(false);
+
+  useEffect(() => {
+    if (state.phase.kind === 'onboarding') setWasOnboarding(true);
+    if (state.phase.kind === 'ready' && wasOnboarding) {
+      setWelcome(true);
+      setWasOnboarding(false);
+    }
+  }, [state.phase.kind, wasOnboarding]);
+
+  let body: ReactElement;
+  switch (state.phase.kind) {
+    case 'loading':
+      body = (
+        <main className="splash" aria-busy="true">
+          <img src="/icons/icon-192.png" alt="" width={64} height={64} />
+          <span className="visually-hidden">{t('app.loading')}</span>
+        </main>
+      );
+      break;
+    case 'locked':
+      body = <LockView />;
+      break;
+    case 'onboarding':
+      body = <OnboardingView info={state.phase.info} offline={state.phase.offline} />;
+      break;
+    case 'ready':
+      body = welcome ? <WelcomeSteps onDone={() => setWelcome(false)} /> : <Messenger />;
+      break;
+  }
+  return (
+    <>
+      {body}
+      {state.updateReady ? <UpdateToast /> : null}
+    </>
+  );
+}
+
+function Messenger(): ReactElement {
+  const [route, setRoute] = useState<Route>(() => parseRoute(globalThis.location.pathname));
+  const [newChat, setNewChat] = useState(false);
+
+  useEffect(() => {
+    const onPop = () => setRoute(parseRoute(globalThis.location.pathname));
+    globalThis.addEventListener('popstate', onPop);
+    return () => globalThis.removeEventListener('popstate', onPop);
+  }, []);
+
+  const go = useCallback((next: Route, replace = false) => {
+    const path = routePath(next);
+    if (globalThis.location.pathname !== path) {
+      if (replace) globalThis.history.replaceState(null, '', path);
+      else globalThis.history.pushState(null, '', path);
+    }
+    setRoute(next);
+  }, []);
+
+  const selected = route.name === 'chat' || route.name === 'contact' ? route.id : null;
+  let detail: ReactElement | null = null;
+  if (route.name === 'chat')
+    detail = (
+      <ChatView
+        conversationId={route.id}
+        onBack={() => go({ name: 'list' })}
+        onContact={() => go({ name: 'contact', id: route.id })}
+      />
+    );
+  else if (route.name === 'contact')
+    detail = <ContactView conversationId={route.id} onBack={() => go({ name: 'chat', id: route.id })} />;
+  else if (route.name === 'settings') detail = <SettingsView onBack={() => go({ name: 'list' })} />;
+
+  return (
+    <div className={`layout ${detail ? 'has-detail' : 'no-detail'}`}>
+      <ConversationList
+        selected={selected}
+        onOpen={(id) => go({ name: 'chat', id })}
+        onNewChat={() => setNewChat(true)}
+        onSettings={() => go({ name: 'settings' })}
+      />
+      <div className="detail-pane">{detail ?? <EmptyDetail />}</div>
+      {newChat ? (
+        <NewChatDialog
+          onClose={() => setNewChat(false)}
+          onOpened={(id) => {
+            setNewChat(false);
+            go({ name: 'chat', id });
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}
+
+function EmptyDetail(): ReactElement {
+  const { t } = useTranslation();
+  return (
+    <div className="empty-detail">
+      <img src="/icons/icon-192.png" alt="" width={88} height={88} />
+      <p className="muted">{t('app.pick')}</p>
+    </div>
+  );
+}
+
+function UpdateToast(): ReactElement {
+  const { t } = useTranslation();
+  const app = useApp();
+  return (
+    <div className="toast" role="status" data-testid="update-toast">
+      <span>{t('app.updateReady')}</span>
+      <button type="button" className="primary small" onClick={() => app.applyUpdate()}>
+        {t('app.reload')}
+      </button>
+    </div>
+  );
+}

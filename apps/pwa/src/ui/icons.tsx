@@ -1,0 +1,107 @@
+/**
+ * Inline SVG icons used by the UI (decorative: `aria-hidden`; the buttons that hold them carry the label).
+ */
+import type { ReactElement } from 'react';
+
+const base = { width: 22, height: 22, viewBox: '0 0 24 24', fill: 'none', 'aria-hidden': true } as const;
+const stroke = { stroke: 'currentColor', strokeWidth: 2, strokeLinecap: 'round', strokeLinejoin: 'round' } as const;
+
+export const IconPlus = (): ReactElement => (
+  <svg {...base}>
+    <path d="M12 5v14M5 12h14" {...stroke} />
+  </svg>
+);
+export const IconSettings = (): ReactElement => (
+  <svg {...base}>
+    <circle cx="12" cy="12" r="3" {...stroke} />
+    <path
+      d="M19.4 15a1.7 1.7 0 0 0 .3 1.8l.1.1a2 2 0 1 1-2.8 2.8l-.1-.1a1.7 1.7 0 0 0-1.8-.3 1.7 1.7 0 0 0-1 1.5V21a2 2 0 1 1-4 0v-.1a1.7 1.7 0 0 0-1.1-1.5 1.7 1.7 0 0 0-1.8.3l-.1.1a2 2 0 1 1-2.8-2.8l.1-.1a1.7 1.7 0 0 0 .3-1.8 1.7 1.7 0 0 0-1.5-1H3a2 2 0 1 1 0-4h.1a1.7 1.7 0 0 0 1.5-1.1 1.7 1.7 0 0 0-.3-1.8l-.1-.1a2 2 0 1 1 2.8-2.8l.1.1a1.7 1.7 0 0 0 1.8.3H9a1.7 1.7 0 0 0 1-1.5V3a2 2 0 1 1 4 0v.1a1.7 1.7 0 0 0 1 1.5 1.7 1.7 0 0 0 1.8-.3l.1-.1a2 2 0 1 1 2.8 2.8l-.1.1a1.7 1.7 0 0 0-.3 1.8V9a1.7 1.7 0 0 0 1.5 1H21a2 2 0 1 1 0 4h-.1a1.7 1.7 0 0 0-1.5 1z"
+      {...stroke}
+    />
+  </svg>
+);
+export const IconBack = (): ReactElement => (
+  <svg {...base}>
+    <path d="M15 18l-6-6 6-6" {...stroke} />
+  </svg>
+);
+export const IconSend = (): ReactElement => (
+  <svg {...base}>
+    <path d="M22 2L11 13M22 2l-7 20-4-9-9-4 20-7z" {...stroke} />
+  </svg>
+);
+export const IconSmile = (): ReactElement => (
+  <svg {...base}>
+    <circle cx="12" cy="12" r="10" {...stroke} />
+    <path d="M8 14s1.5 2 4 2 4-2 4-2M9 9h.01M15 9h.01" {...stroke} />
+  </svg>
+);
+export const IconShield = (): ReactElement => (
+  <svg {...base}>
+    <path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z" {...stroke} />
+  </svg>
+);
+export const IconShieldCheck = (): ReactElement => (
+  <svg {...base}>
+    <path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z" {...stroke} />
+    <path d="M9 12l2 2 4-4" {...stroke} />
+  </svg>
+);
+export const IconAlert = (): ReactElement => (
+  <svg {...base}>
+    <path
+      d="M10.3 3.9L1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0zM12 9v4M12 17h.01"
+      {...stroke}
+    />
+  </svg>
+);
+export const IconLock = (): ReactElement => (
+  <svg {...base}>
+    <rect x="4" y="11" width="16" height="10" rx="2" {...stroke} />
+    <path d="M8 11V7a4 4 0 0 1 8 0v4" {...stroke} />
+  </svg>
+);
+export const IconClose = (): ReactElement => (
+  <svg {...base}>
+    <path d="M18 6L6 18M6 6l12 12" {...stroke} />
+  </svg>
+);
+export const IconCamera = (): ReactElement => (
+  <svg {...base}>
+    <path d="M23 19a2 2 0 0 1-2 2H3a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h4l2-3h6l2 3h4a2 2 0 0 1 2 2z" {...stroke} />
+    <circle cx="12" cy="13" r="4" {...stroke} />
+  </svg>
+);
+
+/** Delivery marks: one tick sent, two delivered, two filled read, a clock while sending. */
+export const StatusMark = ({ status }: { status: string }): ReactElement => {
+  const small = { width: 16, height: 16, viewBox: '0 0 24 24', fill: 'none', 'aria-hidden': true } as const;
+  switch (status) {
+    case 'sending':
+      return (
+        <svg {...small}>
+          <circle cx="12" cy="12" r="9" {...stroke} />
+          <path d="M12 7v5l3 2" {...stroke} />
+        </svg>
+      );
+    case 'sent':
+      return (
+        <svg {...small}>
+          <path d="M5 12l5 5L20 7" {...stroke} />
+        </svg>
+      );
+    case 'failed':
+      return (
+        <svg {...small}>
+          <circle cx="12" cy="12" r="9" {...stroke} />
+          <path d="M12 8v5M12 16h.01" {...stroke} />
+        </svg>
+      );
+    default:
+      return (
+        <svg {...small}>
+          <path d="M2 12l5 5L17 7M11 16l1 1L22 7" {...stroke} />
+        </svg>
+      );
+  }
+};

@@ -1,0 +1,127 @@
+/**
+ * The conversation list: newest activity first, each entry with avatar, name, last message (or a typing note),
+ * time and unread count. Selecting an entry opens the chat.
+ */
+import type { ReactElement } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Avatar } from '../avatar.js';
+import { formatListTime } from '../format.js';
+import { IconAlert, IconPlus, IconSettings, StatusMark } from '../icons.js';
+import { useApp, useAppState, useLive } from '../use-app.js';
+
+export function ConversationList({
+  selected,
+  onOpen,
+  onNewChat,
+  onSettings,
+}: {
+  selected: string | null;
+  onOpen: (id: string) => void;
+  onNewChat: () => void;
+  onSettings: () => void;
+}): ReactElement {
+  const { t, i18n } = useTranslation();
+  const app = useApp();
+  const state = useAppState();
+  const conversations = useLive(() => app.conversations(), []);
+  const username = state.phase.kind === 'ready' ? state.phase.username : '';
+
+  return (
+    <section className="list-pane" aria-labelledby="list-title">
+      <header className="toolbar">
+        <div className="toolbar-title">
+          <h1 id="list-title">{t('list.title')}</h1>
+          <span className="toolbar-sub">@{username}</span>
+        </div>
+        <button
+          type="button"
+          className="icon-button"
+          onClick={onSettings}
+          aria-label={t('list.settings')}
+          data-testid="settings-button"
+        >
+          <IconSettings />
+        </button>
+        <button
+          type="button"
+          className="icon-button"
+          onClick={onNewChat}
+          aria-label={t('list.newChat')}
+          data-testid="new-chat-button"
+        >
+          <IconPlus />
+        </button>
+      </header>
+      {conversations === undefined ? (
+        <div className="list-empty" aria-busy="true" />
+      ) : conversations.length === 0 ? (
+        <div className="list-empty">
+          <p className="muted">{t('list.empty')}</p>
+          <button type="button" className="primary" onClick={onNewChat}>
+            {t('list.startFirst')}
+          </button>
+        </div>
+      ) : (
+        <ul className="conversations" aria-label={t('list.title')}>
+          {conversations.map((c) => {
+            const typing = state.typing.has(c.id);
+            const last = c.lastMessage;
+            const preview = typing
+              ? t('chat.typing')
+              : last?.undecryptable
+                ? t('chat.undecryptable')
+                : last
+                  ? last.outgoing
+                    ? t('list.you', { text: last.text })
+                    : last.text
+                  : t('list.noMessages');
+            return (
+              <li key={c.id}>
+                <button
+                  type="button"
+                  className={`conversation${selected === c.id ? ' selected' : ''}${c.unread ? ' unread' : ''}`}
+                  data-testid="conversation-item"
+                  data-conversation={c.title}
+                  aria-current={selected === c.id ? 'page' : undefined}
+                  onClick={() => onOpen(c.id)}
+                >
+                  <Avatar name={c.title} />
+                  <span className="conversation-body">
+                    <span className="conversation-top">
+                      <span className="conversation-title">{c.title}</span>
+                      {last ? (
+                        <time className="conversation-time">{formatListTime(last.at, i18n.language, t)}</time>
+                      ) : null}
+                    </span>
+                    <span className="conversation-bottom">
+                      {c.identityChanged ? (
+                        <span className="warn-icon" title={t('chat.identityChangedShort')}>
+                          <IconAlert />
+                        </span>
+                      ) : null}
+                      {last?.outgoing && last.status && !typing ? (
+                        <span className={`mark mark-${last.status}`}>
+                          <StatusMark status={last.status} />
+                        </span>
+                      ) : null}
+                      <span className={`conversation-preview${typing ? ' typing' : ''}`}>{preview}</span>
+                      {c.unread > 0 ? (
+                        <span
+                          className="badge"
+                          data-testid="unread-count"
+                          aria-label={t('list.unread', { count: c.unread })}
+                        >
+                          {c.unread}
+                        </span>
+                      ) : null}
+                    </span>
+                  </span>
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}

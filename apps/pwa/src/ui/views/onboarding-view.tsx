@@ -1,0 +1,140 @@
+/**
+ * First run: pick a username (and an invite code when the server asks for one), then keep data on this device
+ * (persistent storage) and optionally turn on notifications, both from a tap. Keys are generated locally by the
+ * app model; nothing secret leaves the browser.
+ */
+import { useState, type FormEvent, type ReactElement } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { ServerInfo } from '../../app/model.js';
+import { useApp, useAppState } from '../use-app.js';
+
+/** Mirrors the server's username rule so the user hears about a typo before a round trip. */
+const USERNAME_PATTERN = /^[A-Za-z0-9_.]{3,32}$/;
+
+export function OnboardingView({ info, offline }: { info: ServerInfo | null; offline: boolean }): ReactElement {
+  const { t } = useTranslation();
+  const app = useApp();
+  const [username, setUsername] = useState('');
+  const [invite, setInvite] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const needsInvite = info?.registration === 'invite';
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const name = username.trim();
+    if (!USERNAME_PATTERN.test(name)) {
+      setError(t('onboarding.errors.invalid'));
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    const result = await app.register(name, needsInvite ? invite.trim() : null);
+    setBusy(false);
+    if (!result.ok) setError(t(`onboarding.errors.${result.error}`));
+  };
+
+  return (
+    <main className="onboarding">
+      <div className="onboarding-card">
+        <img className="onboarding-logo" src="/icons/icon-192.png" alt="" width={72} height={72} />
+        <h1>{t('onboarding.title')}</h1>
+        <p className="muted">{t('onboarding.subtitle')}</p>
+        {offline && !info ? (
+          <p className="notice" role="status">
+            {t('onboarding.offline')}
+          </p>
+        ) : null}
+        <form onSubmit={(e) => void submit(e)} noValidate>
+          <label className="field">
+            <span>{t('onboarding.username')}</span>
+            <input
+              data-testid="username-input"
+              name="username"
+              autoComplete="username"
+              autoCapitalize="none"
+              spellCheck={false}
+              value={username}
+              onChange={(e) => setUsername(e.target.value)}
+              aria-describedby="username-hint"
+              aria-invalid={error ? true : undefined}
+              required
+            />
+            <small id="username-hint" className="muted">
+              {t('onboarding.usernameHint')}
+            </small>
+          </label>
+          {needsInvite ? (
+            <label className="field">
+              <span>{t('onboarding.invite')}</span>
+              <input
+                data-testid="invite-input"
+                name="invite"
+                autoComplete="off"
+                value={invite}
+                onChange={(e) => setInvite(e.target.value)}
+                required
+              />
+            </label>
+          ) : null}
+          {error ? (
+            <p className="error" role="alert">
+              {error}
+            </p>
+          ) : null}
+          <button className="primary wide" data-testid="register-button" type="submit" disabled={busy}>
+            {busy ? t('onboarding.creating') : t('onboarding.create')}
+          </button>
+        </form>
+        <p className="fineprint muted">{t('onboarding.privacy')}</p>
+      </div>
+    </main>
+  );
+}
+
+/** Shown once after registration: persistent storage and notifications, each from an explicit tap. */
+export function WelcomeSteps({ onDone }: { onDone: () => void }): ReactElement {
+  const { t } = useTranslation();
+  const app = useApp();
+  const state = useAppState();
+  return (
+    <main className="onboarding">
+      <div className="onboarding-card">
+        <h1>{t('welcome.title')}</h1>
+        <ul className="steps">
+          <li>
+            <div>
+              <strong>{t('welcome.storageTitle')}</strong>
+              <p className="muted">{t('welcome.storageText')}</p>
+            </div>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => void app.requestPersistence()}
+              disabled={state.persisted === true}
+            >
+              {state.persisted ? t('welcome.done') : t('welcome.storageAction')}
+            </button>
+          </li>
+          <li>
+            <div>
+              <strong>{t('welcome.notifyTitle')}</strong>
+              <p className="muted">{t('welcome.notifyText')}</p>
+            </div>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => void app.enableNotifications()}
+              disabled={state.notifications !== 'default'}
+            >
+              {t(`welcome.notify.${state.notifications}`)}
+            </button>
+          </li>
+        </ul>
+        <button type="button" className="primary wide" data-testid="welcome-done" onClick={onDone}>
+          {t('welcome.continue')}
+        </button>
+      </div>
+    </main>
+  );
+}
