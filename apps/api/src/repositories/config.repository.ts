@@ -13,6 +13,26 @@ export const REPOSITORY_ROOT = resolve(fileURLToPath(new URL('.', import.meta.ur
 
 const flag = z.enum(['on', 'off', 'true', 'false', '1', '0']).transform((v) => v === 'on' || v === 'true' || v === '1');
 
+/** `500ms`, `30s`, `15m`, `12h`, `30d`, or a bare number of seconds; parsed to milliseconds. */
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)?$/, 'must be a duration such as 500ms, 30s, 15m, 12h or 30d')
+  .transform((v) => {
+    const [, n = '0', unit = 's'] = /^(\d+)(ms|s|m|h|d)?$/.exec(v) ?? [];
+    return Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  })
+  .refine((ms) => ms > 0, 'must be positive');
+
+/** The browser push services: Chrome/Edge (FCM), Firefox (Mozilla autopush), Windows (WNS), Safari (Apple). */
+export const DEFAULT_PUSH_ALLOWED_HOSTS = [
+  'fcm.googleapis.com',
+  'android.googleapis.com',
+  'push.services.mozilla.com',
+  'notify.windows.com',
+  'push.apple.com',
+];
+
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -45,6 +65,44 @@ const EnvSchema = z.object({
   PWA_DIR: z.string().min(1).default('apps/pwa/dist'),
   /** Embedded database location override (tests): `memory` keeps PGlite in memory. */
   PGLITE_DIR: z.string().min(1).optional(),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+    .default('cove'),
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
+  WORKERS_IN_API: flag.default(true),
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{87}$/, 'must be a base64url P-256 public key')
+    .optional(),
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url P-256 private key')
+    .optional(),
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:[^\s@]+@[^\s@]+|https:\/\/\S+)$/, 'must be a mailto: or https: URL')
+    .default('mailto:postmaster@localhost'),
+  PUSH_ALLOWED_HOSTS: z
+    .string()
+    .default(DEFAULT_PUSH_ALLOWED_HOSTS.join(','))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase().replace(/^\./, ''))
+        .filter(Boolean),
+    ),
+  PUSH_TIMEOUT: duration.default(10_000),
+  PUSH_RETRY_DELAY: duration.default(2_000),
+  PUSH_RENOTIFY_AFTER: duration.default(15 * 60_000),
+  PUSH_SWEEP_INTERVAL: duration.default(60_000),
+  ENVELOPE_TTL: duration.default(30 * 86_400_000),
+  RETENTION_INTERVAL: duration.default(3_600_000),
+  IDLE_DEVICE_AFTER: duration.default(90 * 86_400_000),
+  PRESENCE_TTL: duration.default(15_000),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -63,6 +121,24 @@ export type AppConfig = {
   trustProxy: boolean;
   pwaDir: string;
   version: string;
+  delivery: DeliveryConfig;
+};
+
+/** Push, cross-instance delivery and retention (durations in milliseconds). */
+export type DeliveryConfig = {
+  redisPrefix: string;
+  instanceId: string | undefined;
+  workersInApi: boolean;
+  vapid: { subject: string; keys: { publicKey: string; privateKey: string } | undefined };
+  pushAllowedHosts: string[];
+  pushTimeoutMs: number;
+  pushRetryDelayMs: number;
+  pushRenotifyAfterMs: number;
+  pushSweepIntervalMs: number;
+  envelopeTtlMs: number;
+  retentionIntervalMs: number;
+  idleDeviceAfterMs: number;
+  presenceTtlMs: number;
 };
 
 /** Thrown when the environment is invalid; the message names each bad variable. */
@@ -79,6 +155,14 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
   const e = parsed.data;
   if (e.REGISTRATION === 'invite' && e.INVITE_CODES.length === 0) {
     throw new ConfigError('invalid configuration: INVITE_CODES must list at least one code when REGISTRATION=invite');
+  }
+  if (Boolean(e.VAPID_PUBLIC_KEY) !== Boolean(e.VAPID_PRIVATE_KEY)) {
+    throw new ConfigError('invalid configuration: set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither');
+  }
+  if (!e.WORKERS_IN_API && !e.REDIS_URL) {
+    throw new ConfigError(
+      'invalid configuration: WORKERS_IN_API=false needs REDIS_URL (a separate worker shares Redis)',
+    );
   }
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(REPOSITORY_ROOT, p));
   const dataDir = abs(e.DATA_DIR);
@@ -98,6 +182,27 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     trustProxy: e.TRUST_PROXY,
     pwaDir: abs(e.PWA_DIR),
     version: '0.1.0',
+    delivery: {
+      redisPrefix: e.REDIS_PREFIX,
+      instanceId: e.INSTANCE_ID,
+      workersInApi: e.WORKERS_IN_API,
+      vapid: {
+        subject: e.VAPID_SUBJECT,
+        keys:
+          e.VAPID_PUBLIC_KEY && e.VAPID_PRIVATE_KEY
+            ? { publicKey: e.VAPID_PUBLIC_KEY, privateKey: e.VAPID_PRIVATE_KEY }
+            : undefined,
+      },
+      pushAllowedHosts: e.PUSH_ALLOWED_HOSTS,
+      pushTimeoutMs: e.PUSH_TIMEOUT,
+      pushRetryDelayMs: e.PUSH_RETRY_DELAY,
+      pushRenotifyAfterMs: e.PUSH_RENOTIFY_AFTER,
+      pushSweepIntervalMs: e.PUSH_SWEEP_INTERVAL,
+      envelopeTtlMs: e.ENVELOPE_TTL,
+      retentionIntervalMs: e.RETENTION_INTERVAL,
+      idleDeviceAfterMs: e.IDLE_DEVICE_AFTER,
+      presenceTtlMs: e.PRESENCE_TTL,
+    },
   };
 }
 
