@@ -184,7 +184,7 @@ export class Party {
     };
   }
 
-  async processBundle(other: Party, b: BundleBytes): Promise<void> {
+  async processBundle(other: Party, b: BundleBytes, now?: Date): Promise<void> {
     const impl = this.impl;
     const bundle = impl.PreKeyBundle.new(
       b.registrationId,
@@ -205,16 +205,18 @@ export class Party {
       this.address,
       this.stores.sessions,
       this.stores.identities,
+      now,
     );
   }
 
-  async encrypt(to: Party, plaintext: Uint8Array): Promise<Msg> {
+  async encrypt(to: Party, plaintext: Uint8Array, now?: Date): Promise<Msg> {
     const ct = await this.impl.signalEncrypt(
       plaintext,
       this.addressOf(to),
       this.address,
       this.stores.sessions,
       this.stores.identities,
+      now,
     );
     return { type: ct.type(), bytes: ct.serialize() };
   }
