@@ -17,7 +17,9 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import type { ConfigRepository } from './config.repository.js';
 import { applyMigrations } from './migration.repository.js';
 
-/** Bytea values come back as Buffer (pg) or Uint8Array (PGlite); both are Uint8Array. */
+/** Binary column values: Buffer (pg) or Uint8Array (PGlite) over a plain ArrayBuffer. */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
 export type Row = Record<string, unknown>;
 
 export interface SqlExecutor {

@@ -2,8 +2,10 @@
  * Prometheus metrics (prom-client) on a registry owned by this server instance, served at `/metrics`. Labels are
  * low-cardinality (route patterns, statuses, kinds): never account ids, device ids or anything from a message.
  */
+import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+@Injectable()
 export class MetricsRepository {
   readonly registry = new Registry();
 

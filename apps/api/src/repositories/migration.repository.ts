@@ -23,8 +23,20 @@ const NO_FILTER = { externalTables: [], externalEnums: [] };
 
 type EngineModule = {
   SchemaEngine: { new: (options: unknown, log: (line: string) => void, adapter: object) => Promise<SchemaEngine> };
-  __wbg_set_wasm: (exports: WebAssembly.Exports) => void;
+  __wbg_set_wasm: (exports: Record<string, unknown>) => void;
 };
+
+/** The part of the WebAssembly global used here (the project's `lib` has no WebAssembly declarations). */
+const wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      instantiate(
+        bytes: Uint8Array,
+        imports: Record<string, unknown>,
+      ): Promise<{ instance: { exports: Record<string, unknown> } }>;
+    };
+  }
+).WebAssembly;
 
 let engineModule: Promise<EngineModule> | undefined;
 
@@ -34,8 +46,8 @@ function loadEngine(): Promise<EngineModule> {
     const entry = createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm');
     const dir = dirname(entry);
     const glue = (await import(join(dir, 'schema_engine_bg.js'))) as EngineModule;
-    const { instance } = await WebAssembly.instantiate(await readFile(join(dir, 'schema_engine_bg.wasm')), {
-      './schema_engine_bg.js': glue as unknown as WebAssembly.ModuleImports,
+    const { instance } = await wasm.instantiate(await readFile(join(dir, 'schema_engine_bg.wasm')), {
+      './schema_engine_bg.js': glue,
     });
     glue.__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as () => void)();

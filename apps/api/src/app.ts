@@ -1,0 +1,120 @@
+/**
+ * Creates and starts the HTTP + WebSocket server from an environment: JSON body parsing with size limits and
+ * JSON errors, access logs and metrics per route pattern, the raw `ws` adapter, and the PWA (when built) served
+ * at `/` with an SPA fallback on the same origin as the API. Used by `workers/api.ts` and by the tests.
+ */
+import 'reflect-metadata';
+
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ErrorCode, MAX_HTTP_BODY_BYTES } from '@cove/protocol';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { DestinationStream } from 'pino';
+
+import { AppModule } from './app.module.js';
+import { ConfigRepository } from './repositories/config.repository.js';
+import { LoggingRepository } from './repositories/logging.repository.js';
+import { MetricsRepository } from './repositories/metrics.repository.js';
+import { RawWsAdapter } from './repositories/websocket.repository.js';
+
+export type RunningApp = {
+  app: NestExpressApplication;
+  /** `http://host:port` */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+};
+
+export type CreateAppOptions = {
+  env?: Record<string, string | undefined>;
+  /** Receives every log line (tests). */
+  logDestination?: DestinationStream;
+};
+
+/** Paths the API owns; everything else may be the PWA. */
+const API_PREFIXES = ['/v1/', '/healthz', '/readyz', '/metrics'];
+
+export async function createApp(options: CreateAppOptions = {}): Promise<RunningApp> {
+  const config = ConfigRepository.fromEnv(options.env ?? process.env);
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot({ config, ...(options.logDestination ? { logDestination: options.logDestination } : {}) }),
+    { bodyParser: false, logger: false, abortOnError: false },
+  );
+  const logger = app.get(LoggingRepository);
+  const metrics = app.get(MetricsRepository);
+  app.useLogger(logger);
+  app.set('trust proxy', config.config.trustProxy);
+  app.disable('x-powered-by');
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ method: req.method, route }, seconds);
+      logger.info('http', {
+        method: req.method,
+        route,
+        status: res.statusCode,
+        ms: Math.round(seconds * 1e4) / 10,
+      });
+    });
+    next();
+  });
+  app.use(express.json({ limit: MAX_HTTP_BODY_BYTES, strict: true }));
+  app.use((error: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
+    if (error.type === 'entity.too.large') {
+      res
+        .status(413)
+        .json({ error: ErrorCode.PayloadTooLarge, message: `body larger than ${MAX_HTTP_BODY_BYTES} bytes` });
+    } else if (error.type === 'entity.parse.failed') {
+      res.status(400).json({ error: ErrorCode.MalformedJson, message: 'body is not valid JSON' });
+    } else if (error.status && error.status < 500) {
+      res.status(error.status).json({ error: ErrorCode.InvalidRequest, message: 'unreadable body' });
+    } else {
+      next(error);
+    }
+  });
+  servePwa(app, config.config.pwaDir);
+  app.useWebSocketAdapter(new RawWsAdapter(app));
+
+  await app.listen(config.config.port, config.config.host);
+  const address = app.getHttpServer().address() as AddressInfo;
+  const host = config.config.host === '0.0.0.0' ? '127.0.0.1' : config.config.host;
+  logger.info('listening', { port: address.port, database: config.config.database.kind });
+  return {
+    app,
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    close: () => app.close(),
+  };
+}
+
+/** Serves the built PWA, if present: static files, sw.js never cached, index.html for client-side routes. */
+function servePwa(app: NestExpressApplication, dir: string): void {
+  const index = join(dir, 'index.html');
+  if (!existsSync(index)) return;
+  const assets = express.static(dir, {
+    index: false,
+    setHeaders: (res, path) => {
+      if (path.endsWith('sw.js') || path.endsWith('index.html') || path.endsWith('.webmanifest')) {
+        res.setHeader('Cache-Control', 'no-cache');
+      }
+      if (path.endsWith('sw.js')) res.setHeader('Service-Worker-Allowed', '/');
+    },
+  });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (API_PREFIXES.some((p) => req.path === p.replace(/\/$/, '') || req.path.startsWith(p))) return next();
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    assets(req, res, () => {
+      if (!req.accepts('html')) return next();
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile(index);
+    });
+  });
+}

@@ -1,0 +1,49 @@
+/** HTTP routes of accounts and usernames; validation and rules live in the pipe and the account service. */
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Throttle } from '@nestjs/throttler';
+import {
+  CreateAccountRequest,
+  SetUsernameRequest,
+  Username,
+  type CreateAccountResponse,
+  type UsernameLookupResponse,
+  type UsernameResponse,
+} from '@cove/protocol';
+
+import { CurrentDevice, Public } from '../middleware/auth.guard.js';
+import { ZodPipe } from '../middleware/zod.pipe.js';
+import { AccountService } from '../services/account.service.js';
+import type { AuthenticatedDevice } from '../services/auth.service.js';
+import { RATE_LIMITS } from './rate-limits.js';
+
+@Controller('v1/accounts')
+export class AccountController {
+  constructor(private readonly accounts: AccountService) {}
+
+  @Post()
+  @Public()
+  @Throttle({ default: RATE_LIMITS.registration })
+  create(@Body(new ZodPipe(CreateAccountRequest)) body: CreateAccountRequest): Promise<CreateAccountResponse> {
+    return this.accounts.create(body);
+  }
+
+  @Put('username')
+  setUsername(
+    @CurrentDevice() device: AuthenticatedDevice,
+    @Body(new ZodPipe(SetUsernameRequest)) body: SetUsernameRequest,
+  ): Promise<UsernameResponse> {
+    return this.accounts.setUsername(device, body.username);
+  }
+
+  @Delete('username')
+  @HttpCode(204)
+  deleteUsername(@CurrentDevice() device: AuthenticatedDevice): Promise<void> {
+    return this.accounts.deleteUsername(device);
+  }
+
+  @Get('username/:username')
+  @Throttle({ default: RATE_LIMITS.usernameLookup })
+  lookup(@Param('username', new ZodPipe(Username)) username: string): Promise<UsernameLookupResponse> {
+    return this.accounts.lookup(username);
+  }
+}

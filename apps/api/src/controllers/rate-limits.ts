@@ -1,0 +1,19 @@
+/**
+ * Rate limits per route (requests per window, per requester or per requester and target), each with its reason.
+ * All are off with `RATE_LIMITS=off`.
+ */
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+export const RATE_LIMITS = {
+  /** Any authenticated or public call: far above what a client does, low enough to blunt floods. */
+  default: { limit: 1200, ttl: MINUTE },
+  /** New accounts per address: a family behind one NAT registers a few, a bot registers thousands. */
+  registration: { limit: 30, ttl: HOUR },
+  /** Username lookups per device: enumerating the namespace must be slow. */
+  usernameLookup: { limit: 60, ttl: MINUTE },
+  /** Bundle fetches per (requester, target): sessions are rare; 200 one-time keys must not be drainable quickly. */
+  preKeyBundle: { limit: 20, ttl: HOUR },
+  /** Device links per address: a user links a handful of devices, ever. */
+  link: { limit: 20, ttl: HOUR },
+} as const;

@@ -1,0 +1,51 @@
+/**
+ * Renders every error as `{ error, message }` with a stable code and no stack trace: refusals from services as
+ * they are, framework errors (unknown route, bad method) by status, anything else as `500 internal_error` after
+ * logging its kind (not its data).
+ */
+import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { ErrorCode } from '@cove/protocol';
+
+import { LoggingRepository } from '../repositories/logging.repository.js';
+import { ApiError } from '../services/api-error.js';
+
+type Response = { status(code: number): Response; json(body: unknown): void; headersSent: boolean };
+
+const BY_STATUS: Record<number, ErrorCode> = {
+  400: ErrorCode.InvalidRequest,
+  401: ErrorCode.Unauthorized,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  405: ErrorCode.InvalidRequest,
+  413: ErrorCode.PayloadTooLarge,
+  429: ErrorCode.RateLimited,
+  503: ErrorCode.Unavailable,
+};
+
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  constructor(private readonly logger: LoggingRepository) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const response = host.switchToHttp().getResponse<Response>();
+    if (response.headersSent) return;
+    if (exception instanceof ApiError) {
+      response.status(exception.getStatus()).json(exception.body);
+      return;
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const error = BY_STATUS[status] ?? (status < 500 ? ErrorCode.InvalidRequest : ErrorCode.Internal);
+      response.status(status).json({ error, message: status === 404 ? 'no such route' : exception.message });
+      return;
+    }
+    // The message may quote input (e.g. a driver error citing a value), so only the type and call sites are logged.
+    const stack = exception instanceof Error ? (exception.stack ?? '').split('\n').slice(1, 8).join('|') : '';
+    this.logger.error('unhandled error', {
+      kind: exception instanceof Error ? exception.name : typeof exception,
+      stack,
+    });
+    response.status(500).json({ error: ErrorCode.Internal, message: 'internal error' });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Accounts and their usernames in the database. Creation inserts the account, its primary device and the device's
+ * keys in one transaction. Usernames are unique through the lower-cased `username_key`. No rules live here: the
+ * account service decides who may do what.
+ */
+import { Injectable } from '@nestjs/common';
+import { type Bytes, DatabaseRepository, SqlState, sqlState } from './database.repository.js';
+import type { NewDevice } from './device.repository.js';
+import { insertDeviceKeys } from './prekey.repository.js';
+
+export type NewAccount = {
+  id: string;
+  identityKey: Bytes;
+  username?: string;
+  device: NewDevice;
+};
+
+@Injectable()
+export class AccountRepository {
+  constructor(private readonly db: DatabaseRepository) {}
+
+  /** Creates the account and device 1; returns false when the username is taken. */
+  async create(account: NewAccount): Promise<boolean> {
+    const d = account.device;
+    try {
+      await this.db.prisma.$transaction(async (tx) => {
+        await tx.account.create({
+          data: {
+            id: account.id,
+            identityKey: account.identityKey,
+            username: account.username ?? null,
+            usernameKey: account.username?.toLowerCase() ?? null,
+            devices: {
+              create: {
+                id: 1,
+                registrationId: d.registrationId,
+                credentialHash: d.credentialHash,
+                signedPreKeyId: d.signedPreKey.keyId,
+                signedPreKey: d.signedPreKey.publicKey,
+                signedPreKeySignature: d.signedPreKey.signature,
+                kyberLastResortKeyId: d.kyberLastResortPreKey.keyId,
+                kyberLastResortKey: d.kyberLastResortPreKey.publicKey,
+                kyberLastResortSignature: d.kyberLastResortPreKey.signature,
+              },
+            },
+          },
+        });
+        await insertDeviceKeys(tx, account.id, 1, d.preKeys, d.kyberPreKeys);
+      });
+      return true;
+    } catch (error) {
+      if (sqlState(error) === SqlState.UniqueViolation) return false;
+      throw error;
+    }
+  }
+
+  async identityKey(accountId: string): Promise<Bytes | null> {
+    const row = await this.db.prisma.account.findUnique({ where: { id: accountId }, select: { identityKey: true } });
+    return row?.identityKey ?? null;
+  }
+
+  /** Sets the username; returns false when another account holds it (case-insensitively). */
+  async setUsername(accountId: string, username: string): Promise<boolean> {
+    try {
+      await this.db.prisma.account.update({
+        where: { id: accountId },
+        data: { username, usernameKey: username.toLowerCase() },
+      });
+      return true;
+    } catch (error) {
+      if (sqlState(error) === SqlState.UniqueViolation) return false;
+      throw error;
+    }
+  }
+
+  async clearUsername(accountId: string): Promise<void> {
+    await this.db.prisma.account.update({ where: { id: accountId }, data: { username: null, usernameKey: null } });
+  }
+
+  async findByUsername(username: string): Promise<string | null> {
+    const row = await this.db.prisma.account.findUnique({
+      where: { usernameKey: username.toLowerCase() },
+      select: { id: true },
+    });
+    return row?.id ?? null;
+  }
+}

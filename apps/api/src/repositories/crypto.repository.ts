@@ -1,0 +1,68 @@
+/**
+ * Server-side cryptography: XEdDSA signature checks on uploaded prekeys (through `@cove/crypto`, the same code
+ * clients run), parsing of serialized public keys, credential hashing, constant-time comparison and randomness.
+ * The server never holds a private key of any user; this module has none to hold.
+ */
+import { Injectable } from '@nestjs/common';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+
+import { KEMPublicKey, PublicKey, ready } from '@cove/crypto';
+
+import type { Bytes } from './database.repository.js';
+
+@Injectable()
+export class CryptoRepository {
+  /** Loads libsodium (WebAssembly) once; call before verifying. */
+  init(): Promise<void> {
+    return ready();
+  }
+
+  /** Whether `bytes` is a well-formed serialized EC public key (0x05 + 32 bytes). */
+  isEcPublicKey(bytes: Uint8Array): boolean {
+    try {
+      PublicKey.deserialize(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether `bytes` is a well-formed serialized Kyber1024 public key (0x08 + 1568 bytes). */
+  isKemPublicKey(bytes: Uint8Array): boolean {
+    try {
+      KEMPublicKey.deserialize(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** XEdDSA verification of `signature` over `message` by the serialized identity key; false on any malformed input. */
+  verify(identityKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    try {
+      return PublicKey.deserialize(identityKey).verify(message, signature);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Hash of a device credential, ticket or code. These are at least 32 random bytes (256 bits), so one SHA-256 is
+   * a sound one-way function for them: a slow password hash would only add cost, not security.
+   */
+  hash(secret: Uint8Array): Bytes {
+    return createHash('sha256').update(secret).digest() as Bytes;
+  }
+
+  equal(a: Uint8Array, b: Uint8Array): boolean {
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  randomBytes(length: number): Buffer {
+    return randomBytes(length);
+  }
+
+  randomUUID(): string {
+    return randomUUID();
+  }
+}

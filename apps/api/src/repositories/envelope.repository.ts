@@ -1,0 +1,116 @@
+/**
+ * Queued envelopes in the database, written and deleted in batches: one multi-row INSERT for every envelope of a
+ * group-committed batch of sends, one DELETE for a batch of acknowledgements, and ordered pages of a device's
+ * queue. The statement returning means the rows are durable (PostgreSQL commits with fsync before answering).
+ * Content is opaque bytes. Which envelopes to write is decided by the message service.
+ */
+import { Injectable } from '@nestjs/common';
+import { type Bytes, DatabaseRepository } from './database.repository.js';
+
+export type EnvelopeRow = {
+  guid: string;
+  accountId: string;
+  deviceId: number;
+  type: string;
+  sourceAccountId: string;
+  sourceDeviceId: number;
+  timestamp: number;
+  serverTimestamp: number;
+  urgent: boolean;
+  content: Bytes;
+};
+
+export type StoredEnvelope = EnvelopeRow & { id: string };
+
+export type EnvelopeKey = { accountId: string; deviceId: number; guid: string };
+
+const INSERT_COLUMNS =
+  'guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp, urgent, content';
+
+@Injectable()
+export class EnvelopeRepository {
+  constructor(private readonly db: DatabaseRepository) {}
+
+  /** Inserts all rows in one statement (atomic: all or none). */
+  async insert(rows: EnvelopeRow[]): Promise<void> {
+    if (!rows.length) return;
+    const params: unknown[] = [];
+    const tuples: string[] = [];
+    for (const r of rows) {
+      const n = params.length;
+      tuples.push(
+        `($${n + 1}::uuid,$${n + 2}::uuid,$${n + 3}::smallint,$${n + 4},$${n + 5}::uuid,$${n + 6}::smallint,$${n + 7}::bigint,$${n + 8}::bigint,$${n + 9}::boolean,$${n + 10}::bytea)`,
+      );
+      params.push(
+        r.guid,
+        r.accountId,
+        r.deviceId,
+        r.type,
+        r.sourceAccountId,
+        r.sourceDeviceId,
+        r.timestamp,
+        r.serverTimestamp,
+        r.urgent,
+        r.content,
+      );
+    }
+    await this.db.sql.query(`INSERT INTO envelopes (${INSERT_COLUMNS}) VALUES ${tuples.join(',')}`, params);
+  }
+
+  /** Up to `limit` envelopes of a device with id greater than `afterId`, oldest first. */
+  async page(accountId: string, deviceId: number, afterId: string, limit: number): Promise<StoredEnvelope[]> {
+    const rows = await this.db.sql.query<{
+      id: string;
+      guid: string;
+      type: string;
+      source_account_id: string;
+      source_device_id: number;
+      timestamp: number;
+      server_timestamp: number;
+      urgent: boolean;
+      content: Bytes;
+    }>(
+      `SELECT id::text AS id, guid, type, source_account_id, source_device_id, timestamp::float8 AS timestamp,
+              server_timestamp::float8 AS server_timestamp, urgent, content
+       FROM envelopes WHERE account_id = $1::uuid AND device_id = $2::smallint AND id > $3::bigint
+       ORDER BY id LIMIT $4`,
+      [accountId, deviceId, afterId, limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      guid: r.guid,
+      accountId,
+      deviceId,
+      type: r.type,
+      sourceAccountId: r.source_account_id,
+      sourceDeviceId: r.source_device_id,
+      timestamp: r.timestamp,
+      serverTimestamp: r.server_timestamp,
+      urgent: r.urgent,
+      content: r.content,
+    }));
+  }
+
+  /** Deletes the envelopes that exist for their device; returns {@link envelopeKey}s of those deleted. */
+  async delete(keys: EnvelopeKey[]): Promise<Set<string>> {
+    if (!keys.length) return new Set();
+    const params: unknown[] = [];
+    const tuples: string[] = [];
+    for (const k of keys) {
+      const n = params.length;
+      tuples.push(`($${n + 1}::uuid,$${n + 2}::uuid,$${n + 3}::smallint)`);
+      params.push(k.guid, k.accountId, k.deviceId);
+    }
+    const rows = await this.db.sql.query<{ guid: string; account_id: string; device_id: number }>(
+      `DELETE FROM envelopes e USING (VALUES ${tuples.join(',')}) AS v(guid, account_id, device_id)
+       WHERE e.guid = v.guid AND e.account_id = v.account_id AND e.device_id = v.device_id
+       RETURNING e.guid, e.account_id, e.device_id`,
+      params,
+    );
+    return new Set(rows.map((r) => envelopeKey({ guid: r.guid, accountId: r.account_id, deviceId: r.device_id })));
+  }
+}
+
+export function envelopeKey(key: EnvelopeKey): string {
+  return `${key.guid}|${key.accountId}|${key.deviceId}`;
+}

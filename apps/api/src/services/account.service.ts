@@ -1,0 +1,70 @@
+/**
+ * Accounts: registration (open or by invitation, keys checked before anything is stored), usernames (unique without
+ * regard to case) and lookups. It never sees a private key or a plaintext credential beyond hashing it.
+ */
+import { Injectable } from '@nestjs/common';
+import { ErrorCode, type CreateAccountRequest, type CreateAccountResponse } from '@cove/protocol';
+
+import { AccountRepository } from '../repositories/account.repository.js';
+import { ConfigRepository } from '../repositories/config.repository.js';
+import { CryptoRepository } from '../repositories/crypto.repository.js';
+import { ApiError } from './api-error.js';
+import type { AuthenticatedDevice } from './auth.service.js';
+import { PreKeyService } from './prekey.service.js';
+
+@Injectable()
+export class AccountService {
+  constructor(
+    private readonly accounts: AccountRepository,
+    private readonly preKeys: PreKeyService,
+    private readonly crypto: CryptoRepository,
+    private readonly config: ConfigRepository,
+  ) {}
+
+  async create(body: CreateAccountRequest): Promise<CreateAccountResponse> {
+    const { registration, inviteCodes } = this.config.config;
+    if (registration === 'invite') {
+      const presented = Buffer.from(body.inviteCode ?? '');
+      const valid = inviteCodes.some((code) => this.crypto.equal(Buffer.from(code), presented));
+      if (!valid) throw new ApiError(403, ErrorCode.InviteRequired, 'a valid invite code is required to register');
+    }
+    const identityKey = this.preKeys.identityKey(body.identityKey);
+    const keys = this.preKeys.check(identityKey, body);
+    if (!keys.signedPreKey || !keys.kyberLastResortPreKey) {
+      throw new ApiError(400, ErrorCode.InvalidRequest, 'signedPreKey and kyberLastResortPreKey are required');
+    }
+    const accountId = this.crypto.randomUUID();
+    const created = await this.accounts.create({
+      id: accountId,
+      identityKey,
+      ...(body.username ? { username: body.username } : {}),
+      device: {
+        registrationId: body.registrationId,
+        credentialHash: this.crypto.hash(Buffer.from(body.secret, 'base64')),
+        signedPreKey: keys.signedPreKey,
+        kyberLastResortPreKey: keys.kyberLastResortPreKey,
+        preKeys: keys.preKeys,
+        kyberPreKeys: keys.kyberPreKeys,
+      },
+    });
+    if (!created) throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
+    return { accountId, deviceId: 1 };
+  }
+
+  async setUsername(device: AuthenticatedDevice, username: string): Promise<{ username: string }> {
+    if (!(await this.accounts.setUsername(device.accountId, username))) {
+      throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
+    }
+    return { username };
+  }
+
+  async deleteUsername(device: AuthenticatedDevice): Promise<void> {
+    await this.accounts.clearUsername(device.accountId);
+  }
+
+  async lookup(username: string): Promise<{ accountId: string }> {
+    const accountId = await this.accounts.findByUsername(username);
+    if (!accountId) throw new ApiError(404, ErrorCode.NotFound, 'no account has this username');
+    return { accountId };
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Device authentication: the `Authorization: Basic base64("<accountId>.<deviceId>:<secret>")` header of HTTP calls,
+ * the credential or single-use ticket of a WebSocket `auth` frame, and issuing those tickets. The stored credential
+ * is a hash, compared in constant time. It does not decide what an authenticated device may do.
+ */
+import { Injectable } from '@nestjs/common';
+import { AccountId, DeviceId, ErrorCode, Secret } from '@cove/protocol';
+
+import { CryptoRepository } from '../repositories/crypto.repository.js';
+import { DeviceRepository } from '../repositories/device.repository.js';
+import { ApiError } from './api-error.js';
+
+export type AuthenticatedDevice = { accountId: string; deviceId: number };
+
+/** Tickets only bridge an HTTP call and the WebSocket opened right after it. */
+const TICKET_TTL_MS = 60_000;
+/** `lastSeenAt` is coarse on purpose: updating it on every request would be a write per read, and it leaks less. */
+const LAST_SEEN_RESOLUTION_MS = 60 * 60 * 1000;
+
+export class Unauthorized extends ApiError {
+  constructor(message = 'missing or invalid credentials') {
+    super(401, ErrorCode.Unauthorized, message);
+  }
+}
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly devices: DeviceRepository,
+    private readonly crypto: CryptoRepository,
+  ) {}
+
+  /** Authenticates a Basic header; throws {@link Unauthorized}. */
+  async authenticateHeader(header: string | undefined): Promise<AuthenticatedDevice> {
+    if (!header?.startsWith('Basic ')) throw new Unauthorized();
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const user = decoded.slice(0, colon);
+    const dot = user.lastIndexOf('.');
+    if (colon < 0 || dot < 0) throw new Unauthorized();
+    const deviceId = Number(user.slice(dot + 1));
+    return this.authenticate(user.slice(0, dot), deviceId, decoded.slice(colon + 1));
+  }
+
+  /** Authenticates a device credential; throws {@link Unauthorized}. */
+  async authenticate(accountId: string, deviceId: number, secret: string): Promise<AuthenticatedDevice> {
+    if (
+      !AccountId.safeParse(accountId).success ||
+      !DeviceId.safeParse(deviceId).success ||
+      !Secret.safeParse(secret).success
+    ) {
+      throw new Unauthorized();
+    }
+    const stored = await this.devices.credential(accountId, deviceId);
+    const presented = this.crypto.hash(Buffer.from(secret, 'base64'));
+    if (!stored || !this.crypto.equal(presented, stored.credentialHash)) throw new Unauthorized();
+    if (Date.now() - stored.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
+      void this.devices.touch(accountId, deviceId).catch(() => undefined);
+    }
+    return { accountId, deviceId };
+  }
+
+  async issueTicket(device: AuthenticatedDevice): Promise<{ ticket: string; expiresAt: number }> {
+    const raw = this.crypto.randomBytes(32);
+    const expiresAt = Date.now() + TICKET_TTL_MS;
+    await this.devices.createTicket(this.crypto.hash(raw), device.accountId, device.deviceId, new Date(expiresAt));
+    return { ticket: raw.toString('base64url'), expiresAt };
+  }
+
+  /** Redeems a ticket (once); throws {@link Unauthorized} when unknown, used or expired. */
+  async redeemTicket(ticket: string): Promise<AuthenticatedDevice> {
+    const raw = Buffer.from(ticket, 'base64url');
+    if (raw.length !== 32) throw new Unauthorized('unknown or expired ticket');
+    const device = await this.devices.redeemTicket(this.crypto.hash(raw));
+    if (!device) throw new Unauthorized('unknown or expired ticket');
+    return device;
+  }
+}

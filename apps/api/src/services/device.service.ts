@@ -1,0 +1,110 @@
+/**
+ * Devices of an account: listing, linking a new device with a single-use provisioning code issued by the primary
+ * device, and removal (primary only; the device's keys, queued envelopes and credential go with it, and its live
+ * connection is closed). Transferring the identity private key to a new device is the clients' business, not the
+ * server's: the server never sees it.
+ */
+import { Injectable } from '@nestjs/common';
+import {
+  ErrorCode,
+  MAX_DEVICE_ID,
+  MAX_DEVICES_PER_ACCOUNT,
+  type DeviceListResponse,
+  type LinkDeviceRequest,
+  type LinkDeviceResponse,
+  type ProvisioningCodeResponse,
+} from '@cove/protocol';
+
+import { AccountRepository } from '../repositories/account.repository.js';
+import { CryptoRepository } from '../repositories/crypto.repository.js';
+import { DeviceRepository } from '../repositories/device.repository.js';
+import { ApiError } from './api-error.js';
+import type { AuthenticatedDevice } from './auth.service.js';
+import { DeliveryService } from './delivery.service.js';
+import { PreKeyService } from './prekey.service.js';
+
+/** The primary device's id: it registered the account and alone manages the others. */
+export const PRIMARY_DEVICE_ID = 1;
+/** Long enough to scan a QR code and type a name on the new device. */
+const PROVISIONING_CODE_TTL_MS = 10 * 60 * 1000;
+
+@Injectable()
+export class DeviceService {
+  constructor(
+    private readonly devices: DeviceRepository,
+    private readonly accounts: AccountRepository,
+    private readonly preKeys: PreKeyService,
+    private readonly crypto: CryptoRepository,
+    private readonly delivery: DeliveryService,
+  ) {}
+
+  async list(device: AuthenticatedDevice): Promise<DeviceListResponse> {
+    const devices = await this.devices.list(device.accountId);
+    return {
+      devices: devices.map((d) => ({
+        deviceId: d.deviceId,
+        registrationId: d.registrationId,
+        createdAt: d.createdAt.getTime(),
+        lastSeenAt: d.lastSeenAt.getTime(),
+      })),
+    };
+  }
+
+  async provisioningCode(device: AuthenticatedDevice): Promise<ProvisioningCodeResponse> {
+    this.requirePrimary(device);
+    const raw = this.crypto.randomBytes(32);
+    const expiresAt = Date.now() + PROVISIONING_CODE_TTL_MS;
+    await this.devices.createProvisioningCode(device.accountId, this.crypto.hash(raw), new Date(expiresAt));
+    return { code: raw.toString('base64url'), expiresAt };
+  }
+
+  async link(body: LinkDeviceRequest): Promise<LinkDeviceResponse> {
+    const raw = Buffer.from(body.provisioningCode, 'base64url');
+    if (raw.length !== 32) throw new ApiError(403, ErrorCode.Forbidden, 'unknown, used or expired provisioning code');
+    const codeHash = this.crypto.hash(raw);
+    const accountId = await this.devices.provisioningAccount(codeHash);
+    const identityKey = accountId ? await this.accounts.identityKey(accountId) : null;
+    if (!identityKey) throw new ApiError(403, ErrorCode.Forbidden, 'unknown, used or expired provisioning code');
+    const keys = this.preKeys.check(identityKey, body);
+    if (!keys.signedPreKey || !keys.kyberLastResortPreKey) {
+      throw new ApiError(400, ErrorCode.InvalidRequest, 'signedPreKey and kyberLastResortPreKey are required');
+    }
+    const result = await this.devices.link(
+      codeHash,
+      {
+        registrationId: body.registrationId,
+        credentialHash: this.crypto.hash(Buffer.from(body.secret, 'base64')),
+        signedPreKey: keys.signedPreKey,
+        kyberLastResortPreKey: keys.kyberLastResortPreKey,
+        preKeys: keys.preKeys,
+        kyberPreKeys: keys.kyberPreKeys,
+      },
+      MAX_DEVICES_PER_ACCOUNT,
+      MAX_DEVICE_ID,
+    );
+    if (result === 'invalid_code') {
+      throw new ApiError(403, ErrorCode.Forbidden, 'unknown, used or expired provisioning code');
+    }
+    if (result === 'limit_reached') {
+      throw new ApiError(409, ErrorCode.LimitReached, `an account has at most ${MAX_DEVICES_PER_ACCOUNT} devices`);
+    }
+    return result;
+  }
+
+  async remove(device: AuthenticatedDevice, deviceId: number): Promise<void> {
+    this.requirePrimary(device);
+    if (deviceId === PRIMARY_DEVICE_ID) {
+      throw new ApiError(403, ErrorCode.Forbidden, 'the primary device cannot be removed');
+    }
+    if (!(await this.devices.remove(device.accountId, deviceId))) {
+      throw new ApiError(404, ErrorCode.NotFound, 'no such device');
+    }
+    this.delivery.disconnectDevice(device.accountId, deviceId);
+  }
+
+  private requirePrimary(device: AuthenticatedDevice): void {
+    if (device.deviceId !== PRIMARY_DEVICE_ID) {
+      throw new ApiError(403, ErrorCode.Forbidden, 'only the primary device may do this');
+    }
+  }
+}

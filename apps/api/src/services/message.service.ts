@@ -1,0 +1,227 @@
+/**
+ * Accepting, listing and acknowledging envelopes. A send is accepted only when it addresses exactly the recipient's
+ * current devices (all of them, or for a send to oneself all the other ones) with their current registration ids;
+ * then every envelope is stored in one statement before the answer (all or none). Concurrent sends and acks are
+ * group-committed: one device-list query and one INSERT per batch, one DELETE per batch of acks. The same method
+ * serves `PUT /v1/messages` and the WebSocket `send` frame. Content stays opaque; nothing here decrypts.
+ */
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import {
+  ENVELOPE_PAGE_SIZE,
+  ErrorCode,
+  MAX_ENVELOPE_CONTENT_BYTES,
+  MAX_SEND_CONTENT_BYTES,
+  type Envelope,
+  type EnvelopeListResponse,
+  type EnvelopeType,
+  type SendMessagesRequest,
+} from '@cove/protocol';
+
+import { CryptoRepository } from '../repositories/crypto.repository.js';
+import { SqlState, sqlState } from '../repositories/database.repository.js';
+import { DeviceRepository, type DeviceMap } from '../repositories/device.repository.js';
+import {
+  EnvelopeRepository,
+  envelopeKey,
+  type EnvelopeKey,
+  type EnvelopeRow,
+  type StoredEnvelope,
+} from '../repositories/envelope.repository.js';
+import { MetricsRepository } from '../repositories/metrics.repository.js';
+import { Batcher } from '../utils/batcher.js';
+import type { AuthenticatedDevice } from './auth.service.js';
+import { DeliveryService, type DeliveryTarget } from './delivery.service.js';
+
+/** The status and body `PUT /v1/messages` answers (also carried by a WebSocket `result` frame). */
+export type SendResult = { status: number; body: Record<string, unknown> };
+
+type SendRequest = { sender: AuthenticatedDevice; destination: string; message: SendMessagesRequest };
+
+/** Sends per group commit: at most 6 envelopes each, so one INSERT has at most ~1,500 rows (15,000 parameters). */
+const MAX_SENDS_PER_BATCH = 256;
+/** Acks per group commit. */
+const MAX_ACKS_PER_BATCH = 1000;
+
+const refusal = (status: number, error: string, message: string, extra: Record<string, unknown> = {}): SendResult => ({
+  status,
+  body: { error, message, ...extra },
+});
+
+@Injectable()
+export class MessageService implements OnModuleDestroy {
+  private readonly sends: Batcher<SendRequest, SendResult>;
+  private readonly acks: Batcher<EnvelopeKey, boolean>;
+
+  constructor(
+    private readonly envelopes: EnvelopeRepository,
+    private readonly devices: DeviceRepository,
+    private readonly delivery: DeliveryService,
+    private readonly crypto: CryptoRepository,
+    private readonly metrics: MetricsRepository,
+  ) {
+    // One batch in flight keeps per-recipient order equal to acceptance order.
+    this.sends = new Batcher((items) => this.acceptBatch(items), {
+      maxBatch: MAX_SENDS_PER_BATCH,
+      concurrency: 1,
+      onBatch: (n) => this.metrics.groupCommitBatch.observe({ operation: 'send' }, n),
+    });
+    this.acks = new Batcher((items) => this.deleteBatch(items), {
+      maxBatch: MAX_ACKS_PER_BATCH,
+      concurrency: 1,
+      onBatch: (n) => this.metrics.groupCommitBatch.observe({ operation: 'ack' }, n),
+    });
+  }
+
+  /** Validates sizes, then stores (group-committed) and delivers; resolves once durably stored or refused. */
+  async send(sender: AuthenticatedDevice, destination: string, message: SendMessagesRequest): Promise<SendResult> {
+    let total = 0;
+    for (const m of message.messages) {
+      const size = (m.content.length * 3) / 4 - (m.content.endsWith('==') ? 2 : m.content.endsWith('=') ? 1 : 0);
+      if (size > MAX_ENVELOPE_CONTENT_BYTES) {
+        return refusal(
+          413,
+          ErrorCode.PayloadTooLarge,
+          `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`,
+        );
+      }
+      total += size;
+    }
+    if (total > MAX_SEND_CONTENT_BYTES) {
+      return refusal(413, ErrorCode.PayloadTooLarge, `a send is larger than ${MAX_SEND_CONTENT_BYTES} bytes`);
+    }
+    const ids = message.messages.map((m) => m.destinationDeviceId);
+    if (new Set(ids).size !== ids.length) {
+      return refusal(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
+    }
+    return this.sends.submit({ sender, destination, message });
+  }
+
+  private check(request: SendRequest, devices: Map<number, number> | undefined): SendResult | null {
+    if (!devices || devices.size === 0) {
+      this.metrics.sendsRefused.inc({ reason: 'not_found' });
+      return refusal(404, ErrorCode.NotFound, 'no such account');
+    }
+    const toSelf = request.destination === request.sender.accountId;
+    const expected = [...devices.keys()].filter((id) => !(toSelf && id === request.sender.deviceId));
+    const given = new Set(request.message.messages.map((m) => m.destinationDeviceId));
+    const missingDevices = expected.filter((id) => !given.has(id)).sort((a, b) => a - b);
+    const extraDevices = [...given].filter((id) => !expected.includes(id)).sort((a, b) => a - b);
+    if (missingDevices.length || extraDevices.length) {
+      this.metrics.sendsRefused.inc({ reason: 'mismatched_devices' });
+      return refusal(409, ErrorCode.MismatchedDevices, 'the send does not cover exactly the current devices', {
+        missingDevices,
+        extraDevices,
+      });
+    }
+    const staleDevices = request.message.messages
+      .filter((m) => devices.get(m.destinationDeviceId) !== m.destinationRegistrationId)
+      .map((m) => m.destinationDeviceId)
+      .sort((a, b) => a - b);
+    if (staleDevices.length) {
+      this.metrics.sendsRefused.inc({ reason: 'stale_devices' });
+      return refusal(410, ErrorCode.StaleDevices, 'registration ids changed', { staleDevices });
+    }
+    return null;
+  }
+
+  private async acceptBatch(requests: SendRequest[], retry = true): Promise<SendResult[]> {
+    const deviceMap: DeviceMap = await this.devices.deviceMap([...new Set(requests.map((r) => r.destination))]);
+    const serverTimestamp = Date.now();
+    const results: SendResult[] = [];
+    const rows: EnvelopeRow[] = [];
+    const targets: DeliveryTarget[] = [];
+    for (const request of requests) {
+      const refused = this.check(request, deviceMap.get(request.destination));
+      if (refused) {
+        results.push(refused);
+        continue;
+      }
+      results.push({ status: 200, body: { serverTimestamp } });
+      for (const m of request.message.messages) {
+        const guid = this.crypto.randomUUID();
+        rows.push({
+          guid,
+          accountId: request.destination,
+          deviceId: m.destinationDeviceId,
+          type: m.type,
+          sourceAccountId: request.sender.accountId,
+          sourceDeviceId: request.sender.deviceId,
+          timestamp: request.message.timestamp,
+          serverTimestamp,
+          urgent: request.message.urgent ?? true,
+          content: Buffer.from(m.content, 'base64'),
+        });
+        targets.push({
+          accountId: request.destination,
+          deviceId: m.destinationDeviceId,
+          guid,
+          envelope: {
+            guid,
+            type: m.type,
+            sourceAccountId: request.sender.accountId,
+            sourceDeviceId: request.sender.deviceId,
+            timestamp: request.message.timestamp,
+            serverTimestamp,
+            content: m.content,
+          },
+        });
+      }
+    }
+    try {
+      await this.envelopes.insert(rows);
+    } catch (error) {
+      // A device was removed between the device query and the insert: re-check each send on its own, in order.
+      if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
+        const redone: SendResult[] = [];
+        for (const request of requests) redone.push(...(await this.acceptBatch([request], requests.length > 1)));
+        return redone;
+      }
+      throw error;
+    }
+    this.metrics.envelopesAccepted.inc(rows.length);
+    this.delivery.deliver(targets);
+    return results;
+  }
+
+  /** A page of the caller's stored envelopes, oldest first. */
+  async list(device: AuthenticatedDevice, limit = ENVELOPE_PAGE_SIZE): Promise<EnvelopeListResponse> {
+    const rows = await this.envelopes.page(device.accountId, device.deviceId, '0', limit + 1);
+    const more = rows.length > limit;
+    return { envelopes: rows.slice(0, limit).map(toEnvelope), more };
+  }
+
+  /** Stored envelopes after `afterId` (for draining a queue onto a socket). */
+  async page(device: AuthenticatedDevice, afterId: string, limit: number): Promise<StoredEnvelope[]> {
+    return this.envelopes.page(device.accountId, device.deviceId, afterId, limit);
+  }
+
+  /** Deletes one envelope of the caller; false when it is not the caller's (or already gone). */
+  ack(device: AuthenticatedDevice, guid: string): Promise<boolean> {
+    return this.acks.submit({ accountId: device.accountId, deviceId: device.deviceId, guid });
+  }
+
+  private async deleteBatch(keys: EnvelopeKey[]): Promise<boolean[]> {
+    const deleted = await this.envelopes.delete(keys);
+    this.metrics.envelopesAcknowledged.inc(deleted.size);
+    return keys.map((k) => deleted.has(envelopeKey(k)));
+  }
+
+  /** Waits for pending batches on shutdown. */
+  async onModuleDestroy(): Promise<void> {
+    for (let i = 0; i < 100 && (this.sends.backlog || this.acks.backlog); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+export function toEnvelope(row: StoredEnvelope): Envelope {
+  return {
+    guid: row.guid,
+    type: row.type as EnvelopeType,
+    sourceAccountId: row.sourceAccountId,
+    sourceDeviceId: row.sourceDeviceId,
+    timestamp: row.timestamp,
+    serverTimestamp: row.serverTimestamp,
+    content: Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength).toString('base64'),
+  };
+}

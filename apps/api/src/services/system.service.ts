@@ -1,0 +1,68 @@
+/** Server information, readiness and the OpenAPI document; nothing here touches user data. */
+import { Injectable } from '@nestjs/common';
+import {
+  buildOpenApiDocument,
+  MAX_DEVICES_PER_ACCOUNT,
+  MAX_ENVELOPE_CONTENT_BYTES,
+  MAX_HTTP_BODY_BYTES,
+  MAX_PREKEYS_PER_UPLOAD,
+  MAX_SEND_CONTENT_BYTES,
+  MAX_STORED_PREKEYS,
+  MAX_WEBSOCKET_FRAME_BYTES,
+  type InfoResponse,
+} from '@cove/protocol';
+
+import { ConfigRepository } from '../repositories/config.repository.js';
+import { DatabaseRepository } from '../repositories/database.repository.js';
+import { MetricsRepository } from '../repositories/metrics.repository.js';
+
+/** Set by the Web Push layer once VAPID keys exist; null until then. */
+export type VapidKeyProvider = { publicKey(): string | null };
+
+@Injectable()
+export class SystemService {
+  private document: Record<string, unknown> | undefined;
+  private vapid: VapidKeyProvider | undefined;
+
+  constructor(
+    private readonly config: ConfigRepository,
+    private readonly db: DatabaseRepository,
+    private readonly metricsRepository: MetricsRepository,
+  ) {}
+
+  setVapidKeyProvider(provider: VapidKeyProvider): void {
+    this.vapid = provider;
+  }
+
+  info(): InfoResponse {
+    const c = this.config.config;
+    return {
+      name: c.serverName,
+      version: c.version,
+      registration: c.registration,
+      vapidPublicKey: this.vapid?.publicKey() ?? null,
+      limits: {
+        maxDevicesPerAccount: MAX_DEVICES_PER_ACCOUNT,
+        maxEnvelopeContentBytes: MAX_ENVELOPE_CONTENT_BYTES,
+        maxSendContentBytes: MAX_SEND_CONTENT_BYTES,
+        maxHttpBodyBytes: MAX_HTTP_BODY_BYTES,
+        maxWebSocketFrameBytes: MAX_WEBSOCKET_FRAME_BYTES,
+        maxStoredPreKeys: MAX_STORED_PREKEYS,
+        maxPreKeysPerUpload: MAX_PREKEYS_PER_UPLOAD,
+      },
+    };
+  }
+
+  openapi(): Record<string, unknown> {
+    this.document ??= buildOpenApiDocument(this.config.config.version);
+    return this.document;
+  }
+
+  ready(): Promise<boolean> {
+    return this.db.isReachable();
+  }
+
+  metrics(): Promise<{ contentType: string; body: string }> {
+    return this.metricsRepository.render();
+  }
+}
