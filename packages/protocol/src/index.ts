@@ -3,6 +3,7 @@
  * codes, limits, base64 helpers and the OpenAPI document built from the same schemas. No I/O, no crypto.
  */
 export * from './base64.js';
+export * from './content/index.js';
 export * from './errors.js';
 export * from './frames.js';
 export * from './http.js';

@@ -1,0 +1,213 @@
+/**
+ * Typed calls to the Cove server's HTTP API (`/v1/...`, contract in @cove/protocol), over the platform's HTTP
+ * transport: JSON bodies, Basic credentials, responses validated with the shared zod schemas. Network failures
+ * become ClientError(server_unreachable); error answers become ServerResponseError with the server's stable code,
+ * except the ones callers act on (409/410 of a send), which are returned as values. No retries, no state.
+ */
+import {
+  CreateAccountResponse,
+  EnvelopeListResponse,
+  ErrorResponse,
+  InfoResponse,
+  KeyStatusResponse,
+  MismatchedDevicesResponse,
+  PreKeyBundleResponse,
+  SendMessagesResponse,
+  StaleDevicesResponse,
+  UsernameLookupResponse,
+  toBase64,
+} from '@cove/protocol';
+import type {
+  CreateAccountRequest,
+  Envelope,
+  SendMessagesRequest,
+  UploadKeysRequest,
+  KeyStatusResponse as KeyStatus,
+  PreKeyBundleResponse as PreKeyBundle,
+  InfoResponse as Info,
+} from '@cove/protocol';
+
+import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
+import type { HttpRequest, HttpResponse, HttpTransport } from './platform.js';
+
+/** The part of a zod schema this client uses (keeps zod a dependency of @cove/protocol only). */
+type Schema<T> = { safeParse(value: unknown): { success: true; data: T } | { success: false } };
+
+export type Credentials = { accountId: string; deviceId: number; secret: Uint8Array };
+
+/** The outcome of a send, whichever way (HTTP or socket) it went. */
+export type SendOutcome =
+  | { kind: 'accepted'; serverTimestamp: number }
+  | { kind: 'mismatched'; missingDevices: number[]; extraDevices: number[] }
+  | { kind: 'stale'; staleDevices: number[] }
+  | { kind: 'not-found' };
+
+const utf8 = new TextEncoder();
+
+export const basicAuth = (credentials: Credentials): string =>
+  `Basic ${toBase64(utf8.encode(`${credentials.accountId}.${credentials.deviceId}:${toBase64(credentials.secret)}`))}`;
+
+/** Interprets a send's status and body (HTTP response or socket result frame alike). */
+export const sendOutcome = (status: number, body: unknown): SendOutcome => {
+  if (status === 200) return { kind: 'accepted', serverTimestamp: SendMessagesResponse.parse(body).serverTimestamp };
+  if (status === 409) {
+    const parsed = MismatchedDevicesResponse.safeParse(body);
+    if (parsed.success) return { kind: 'mismatched', ...parsed.data };
+  }
+  if (status === 410) {
+    const parsed = StaleDevicesResponse.safeParse(body);
+    if (parsed.success) return { kind: 'stale', staleDevices: parsed.data.staleDevices };
+  }
+  if (status === 404) return { kind: 'not-found' };
+  throw responseError(status, body);
+};
+
+const responseError = (status: number, body: unknown): Error => {
+  const parsed = ErrorResponse.safeParse(body);
+  const code = parsed.success ? parsed.data.error : 'unknown';
+  const message = parsed.success ? parsed.data.message : `HTTP ${status}`;
+  if (status === 401)
+    return new ClientError(ClientErrorCode.Unauthorized, "the server rejected this device's credentials");
+  if (status === 429)
+    return new ClientError(ClientErrorCode.RateLimited, 'the server is rate-limiting this device; try again later');
+  return new ServerResponseError(status, code, `server answered ${status} ${code}: ${message}`, body);
+};
+
+export class ApiClient {
+  private readonly base: string;
+
+  constructor(
+    serverUrl: string,
+    private readonly http: HttpTransport,
+    private credentials: Credentials | null = null,
+  ) {
+    this.base = serverUrl.replace(/\/+$/, '');
+  }
+
+  get serverUrl(): string {
+    return this.base;
+  }
+
+  setCredentials(credentials: Credentials): void {
+    this.credentials = credentials;
+  }
+
+  /** The WebSocket URL of this server. */
+  get webSocketUrl(): string {
+    return `${this.base.replace(/^http/, 'ws')}/v1/websocket`;
+  }
+
+  private async call(
+    method: HttpRequest['method'],
+    path: string,
+    body?: unknown,
+    auth = true,
+  ): Promise<{ status: number; body: unknown }> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (auth) {
+      if (!this.credentials) throw new ClientError(ClientErrorCode.NotRegistered, 'no account: register first');
+      headers.authorization = basicAuth(this.credentials);
+    }
+    let response: HttpResponse;
+    try {
+      response = await this.http.request({
+        method,
+        url: `${this.base}${path}`,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new ClientError(ClientErrorCode.ServerUnreachable, `cannot reach the server at ${this.base}`, {
+        cause: error,
+      });
+    }
+    let parsed: unknown = undefined;
+    if (response.body !== '') {
+      try {
+        parsed = JSON.parse(response.body);
+      } catch {
+        if (response.status < 400)
+          throw new ClientError(
+            ClientErrorCode.ServerError,
+            `the server at ${this.base} sent a non-JSON answer (is it a Cove server?)`,
+          );
+      }
+    }
+    return { status: response.status, body: parsed };
+  }
+
+  private async expect<T>(
+    schema: Schema<T>,
+    method: HttpRequest['method'],
+    path: string,
+    body?: unknown,
+    auth = true,
+  ): Promise<T> {
+    const response = await this.call(method, path, body, auth);
+    if (response.status < 200 || response.status >= 300) throw responseError(response.status, response.body);
+    const parsed = schema.safeParse(response.body);
+    if (!parsed.success)
+      throw new ClientError(
+        ClientErrorCode.ServerError,
+        `unexpected answer from ${method} ${path.split('/').slice(0, 3).join('/')}`,
+      );
+    return parsed.data;
+  }
+
+  private async expectEmpty(method: HttpRequest['method'], path: string, body?: unknown): Promise<void> {
+    const response = await this.call(method, path, body);
+    if (response.status < 200 || response.status >= 300) throw responseError(response.status, response.body);
+  }
+
+  info(): Promise<Info> {
+    return this.expect(InfoResponse, 'GET', '/v1/info', undefined, false);
+  }
+
+  createAccount(request: CreateAccountRequest): Promise<{ accountId: string; deviceId: number }> {
+    return this.expect(CreateAccountResponse, 'POST', '/v1/accounts', request, false);
+  }
+
+  async setUsername(username: string): Promise<void> {
+    await this.expectEmpty('PUT', '/v1/accounts/username', { username });
+  }
+
+  /** The account id for a username, or null when nobody has it. */
+  async lookupUsername(username: string): Promise<string | null> {
+    const response = await this.call('GET', `/v1/accounts/username/${encodeURIComponent(username)}`);
+    if (response.status === 404) return null;
+    if (response.status !== 200) throw responseError(response.status, response.body);
+    return UsernameLookupResponse.parse(response.body).accountId;
+  }
+
+  async uploadKeys(request: UploadKeysRequest): Promise<void> {
+    await this.expectEmpty('PUT', '/v1/keys', request);
+  }
+
+  keyStatus(): Promise<KeyStatus> {
+    return this.expect(KeyStatusResponse, 'GET', '/v1/keys/status');
+  }
+
+  /** Bundles for one device or all (`'*'`); null when the account (or device) does not exist. */
+  async preKeyBundle(accountId: string, deviceId: number | '*'): Promise<PreKeyBundle | null> {
+    const response = await this.call('GET', `/v1/keys/${accountId}/${deviceId}`);
+    if (response.status === 404) return null;
+    if (response.status !== 200) throw responseError(response.status, response.body);
+    return PreKeyBundleResponse.parse(response.body);
+  }
+
+  async sendMessages(destination: string, request: SendMessagesRequest): Promise<SendOutcome> {
+    const response = await this.call('PUT', `/v1/messages/${destination}`, request);
+    return sendOutcome(response.status, response.body);
+  }
+
+  async fetchEnvelopes(): Promise<{ envelopes: Envelope[]; more: boolean }> {
+    return this.expect(EnvelopeListResponse, 'GET', '/v1/messages');
+  }
+
+  async acknowledge(guid: string): Promise<void> {
+    const response = await this.call('DELETE', `/v1/messages/${guid}`);
+    if (response.status === 404) return;
+    if (response.status < 200 || response.status >= 300) throw responseError(response.status, response.body);
+  }
+}

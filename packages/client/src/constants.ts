@@ -1,0 +1,37 @@
+/**
+ * Tunables of the messenger core, each with the reason for its value. Protocol-wide limits (sizes, caps) live in
+ * @cove/protocol's limits.ts; these are client policy.
+ */
+
+/** One-time EC and Kyber prekeys made at registration and per top-up: the server's per-upload maximum. */
+export const PREKEY_BATCH = 100;
+/** Top up when the server holds fewer one-time keys than this: room for a burst of new contacts before the next connect. */
+export const PREKEY_LOW_WATER = 30;
+/** Rotate the signed prekey and the last-resort Kyber prekey this often (Signal rotates every few days). */
+export const SIGNED_PREKEY_ROTATION_MS = 7 * 24 * 3600 * 1000;
+/** Keep retired signed / last-resort private halves this long: PreKey messages may arrive weeks late from offline senders. */
+export const OLD_PREKEY_GRACE_MS = 30 * 24 * 3600 * 1000;
+/** Forget processed envelope GUIDs after this long: the server deletes acknowledged envelopes immediately, so redelivery only happens within a connection's lifetime. */
+export const PROCESSED_ENVELOPE_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** Signal's iteration count for safety numbers (fingerprint version 2). */
+export const FINGERPRINT_ITERATIONS = 5200;
+export const FINGERPRINT_VERSION = 2;
+/** Rebuild a session with the same peer device at most this often, so two broken sides cannot loop. */
+export const SESSION_RESET_INTERVAL_MS = 30_000;
+/** Outbox retry backoff: first delay and cap. */
+export const OUTBOX_RETRY_BASE_MS = 1_000;
+export const OUTBOX_RETRY_MAX_MS = 5 * 60 * 1000;
+/** Give up on sending a message after this long and mark it failed (the user can retry). */
+export const OUTBOX_GIVE_UP_MS = 24 * 3600 * 1000;
+/** Rounds of 409/410 handling for one send before treating it as a transient failure. */
+export const MAX_DEVICE_SYNC_ROUNDS = 4;
+/** WebSocket reconnect backoff: first delay and cap. */
+export const RECONNECT_BASE_MS = 500;
+export const RECONNECT_MAX_MS = 30_000;
+/** Heartbeat: ping this often and drop the connection when the pong does not come back within the timeout. */
+export const PING_INTERVAL_MS = 25_000;
+export const PONG_TIMEOUT_MS = 10_000;
+/** Wait this long for the answer to a send frame before falling back to HTTP. */
+export const SOCKET_SEND_TIMEOUT_MS = 15_000;
+/** Wait this long for `ready` after opening the socket. */
+export const SOCKET_AUTH_TIMEOUT_MS = 10_000;

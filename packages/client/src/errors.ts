@@ -1,0 +1,58 @@
+/**
+ * The errors the messenger reports to its callers, each with a stable `code` that UIs and the CLI branch on (the CLI
+ * maps them to exit codes). Messages name accounts and statuses only, never content or keys.
+ */
+
+export const ClientErrorCode = {
+  /** No account in this storage: register first. */
+  NotRegistered: 'not_registered',
+  /** This storage already holds an account. */
+  AlreadyRegistered: 'already_registered',
+  /** The server could not be reached (connection refused, DNS, timeout). */
+  ServerUnreachable: 'server_unreachable',
+  /** The server answered with an error status this client cannot recover from. */
+  ServerError: 'server_error',
+  /** The server rejected the device credential. */
+  Unauthorized: 'unauthorized',
+  /** No account has this username (or account id). */
+  UnknownUser: 'unknown_user',
+  /** The username is taken. */
+  UsernameTaken: 'username_taken',
+  /** The server requires an invite code. */
+  InviteRequired: 'invite_required',
+  /** Too many requests; try again later. */
+  RateLimited: 'rate_limited',
+  /** Input that cannot be sent (too long, empty, bad username). */
+  InvalidInput: 'invalid_input',
+  /** A verified contact's identity key changed: compare safety numbers and verify again before sending. */
+  IdentityChanged: 'identity_changed',
+  /** The local data directory is used by another process. */
+  StorageLocked: 'storage_locked',
+  /** Local state is unreadable. */
+  StorageCorrupt: 'storage_corrupt',
+} as const;
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+export class ClientError extends Error {
+  override readonly name = 'ClientError';
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An HTTP error answer from the server, with its stable error code and parsed body. */
+export class ServerResponseError extends Error {
+  override readonly name = 'ServerResponseError';
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The typed events the messenger reports to its UI (PWA view models, the CLI, tests). Every event is emitted after
+ * the state it describes has been committed, so a listener that reads storage in response sees it. This module
+ * holds types and a small listener set; it stores nothing.
+ */
+import type { ConversationEntry, MessageEntry, TrustLevel } from './records.js';
+
+export type ConnectionState = 'connecting' | 'online' | 'offline' | 'stopped' | 'unauthorized' | 'replaced' | 'removed';
+
+export type MessengerEvent =
+  | { type: 'message-added'; message: MessageEntry }
+  | { type: 'message-updated'; message: MessageEntry }
+  | { type: 'message-removed'; conversationId: string; messageId: string }
+  | { type: 'conversation-updated'; conversation: ConversationEntry }
+  | { type: 'receipt'; conversationId: string; receiptType: 'delivery' | 'read'; timestamps: number[] }
+  | { type: 'typing'; conversationId: string; accountId: string; action: 'started' | 'stopped' }
+  | { type: 'identity-changed'; accountId: string; username: string | null; wasVerified: boolean; trust: TrustLevel }
+  | { type: 'connection'; state: ConnectionState }
+  | { type: 'queue-empty' }
+  | {
+      type: 'prekeys-uploaded';
+      preKeys: number;
+      kyberPreKeys: number;
+      signedPreKey: boolean;
+      kyberLastResort: boolean;
+    };
+
+export type MessengerListener = (event: MessengerEvent) => void;
+
+/** A set of listeners; a throwing listener is isolated from the others and from the core. */
+export class EventHub {
+  private readonly listeners = new Set<MessengerListener>();
+
+  constructor(private readonly onListenerError: (error: unknown) => void) {}
+
+  subscribe(listener: MessengerListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(event: MessengerEvent): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * The receive pipeline, the same for socket and HTTP-fetched envelopes: under the sender's peer lock, skip GUIDs
+ * already processed, decrypt in a ProtocolZone, decode the padded Content, apply it (store a message, advance
+ * statuses on receipts, report typing, re-send on a retry request), and commit the session update, the prekey
+ * removal, the history change, the delivery receipt to send and the processed GUID in ONE batch. Only then are the
+ * events emitted and the envelope acknowledged, so a crash at any point means a redelivery that is recognized and
+ * shown once. An envelope that cannot be decrypted is recorded as an "undecryptable" placeholder and answered with
+ * a retry request in a rebuilt session; the sender re-sends and the placeholder is replaced. It does not fetch or
+ * acknowledge by itself (the caller passes the ack).
+ */
+import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
+import { ContentError, PaddingError, decodeContent, encodeContent, unpadContent } from '@cove/protocol';
+import type { Content, Envelope } from '@cove/protocol';
+
+import type { MessengerContext } from './context.js';
+import { emit, emitIdentityChanges, newZone, peerLock } from './context.js';
+import type { MessengerEvent } from './events.js';
+import { isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
+import type { Outbox } from './outbox.js';
+import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
+import type { WriteOp } from './platform.js';
+import type { ContactEntry, ConversationEntry, MessageEntry, ProcessedEnvelopeEntry } from './records.js';
+import { messageIndexKey } from './records.js';
+import { decryptEnvelope } from './sealing.js';
+
+export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
+
+export class Inbox {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly ctx: MessengerContext,
+    private readonly outbox: Outbox,
+    private readonly onPreKeyConsumed: () => void,
+  ) {}
+
+  /** Processes one envelope and then calls `ack`; resolves after both. */
+  handle(envelope: Envelope, ack: (guid: string) => Promise<void> | void): Promise<InboxResult> {
+    const task = this.ctx.platform.locks
+      .withLock(peerLock(envelope.sourceAccountId), () => this.process(envelope))
+      .then(async ({ result, events, kick }) => {
+        for (const event of events) emit(this.ctx, event);
+        await ack(envelope.guid);
+        if (kick) this.outbox.kick();
+        return result;
+      });
+    this.inFlight.add(task);
+    void task.then(
+      () => this.inFlight.delete(task),
+      () => this.inFlight.delete(task),
+    );
+    return task;
+  }
+
+  /** Resolves when every envelope handed in so far has been processed. */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async process(envelope: Envelope): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
+    const { ctx } = this;
+    const { storage, clock, logger } = ctx.platform;
+    const processed: WriteOp = {
+      op: 'put',
+      table: 'processedEnvelopes',
+      key: envelope.guid,
+      value: { at: clock.now() } satisfies ProcessedEnvelopeEntry,
+    };
+    if (await storage.get('processedEnvelopes', envelope.guid)) return { result: 'duplicate', events: [], kick: false };
+    if (envelope.sourceAccountId === ctx.account.accountId) {
+      // Messages from this account's other devices (sync) are not supported yet: drop them, acknowledged.
+      await storage.commit([processed]);
+      return { result: 'ignored', events: [], kick: false };
+    }
+
+    const zone = newZone(ctx);
+    let padded: Uint8Array;
+    try {
+      padded = await decryptEnvelope(zone, envelope);
+    } catch (error) {
+      if (error instanceof LibSignalErrorBase && error.code === ErrorCode.DuplicatedMessage) {
+        await storage.commit([processed]);
+        return { result: 'duplicate', events: [], kick: false };
+      }
+      logger.warn('undecryptable envelope', {
+        accountId: envelope.sourceAccountId,
+        deviceId: envelope.sourceDeviceId,
+        type: envelope.type,
+        error:
+          error instanceof LibSignalErrorBase ? String(error.code) : error instanceof Error ? error.name : 'unknown',
+      });
+      return this.recordUndecryptable(envelope, processed);
+    }
+    if (envelope.type === 'prekey') this.onPreKeyConsumed();
+
+    let content: Content;
+    try {
+      content = decodeContent(unpadContent(padded));
+    } catch (error) {
+      if (!(error instanceof ContentError || error instanceof PaddingError)) throw error;
+      logger.warn('invalid content', { accountId: envelope.sourceAccountId, error: error.name });
+      await storage.commit([...zone.operations(), processed]);
+      await emitIdentityChanges(ctx, zone.identityChanges);
+      return { result: 'ignored', events: [], kick: false };
+    }
+
+    const applied = await this.apply(envelope, content);
+    await storage.commit([...zone.operations(), ...applied.writes, processed]);
+    await emitIdentityChanges(ctx, zone.identityChanges);
+    return { result: applied.stored ? 'stored' : 'duplicate', events: applied.events, kick: applied.kick };
+  }
+
+  private async conversationFor(peer: string): Promise<ConversationEntry> {
+    const { storage, clock } = this.ctx.platform;
+    const existing = await storage.get<ConversationEntry>('conversations', peer);
+    if (existing) return existing;
+    const contact = await storage.get<ContactEntry>('contacts', peer);
+    return newConversation(peer, contact?.username ?? null, clock.now());
+  }
+
+  private async recordUndecryptable(
+    envelope: Envelope,
+    processed: WriteOp,
+  ): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
+    const { ctx } = this;
+    const { storage, clock } = ctx.platform;
+    const peer = envelope.sourceAccountId;
+    const conversation = await this.conversationFor(peer);
+    const indexKey = messageIndexKey(conversation.id, peer, envelope.timestamp);
+    const events: MessengerEvent[] = [];
+    const writes: WriteOp[] = [processed];
+    if (!(await storage.get('messageIndex', indexKey))) {
+      const message: MessageEntry = {
+        id: `${conversation.id}/${ctx.sequencer.next()}`,
+        conversationId: conversation.id,
+        direction: 'incoming',
+        authorAccountId: peer,
+        authorDeviceId: envelope.sourceDeviceId,
+        timestamp: envelope.timestamp,
+        serverTimestamp: envelope.serverTimestamp,
+        storedAt: clock.now(),
+        text: '',
+        quote: null,
+        expireTimerSeconds: null,
+        status: 'undecryptable',
+        read: true,
+        error: 'undecryptable',
+      };
+      const updated: ConversationEntry = {
+        ...conversation,
+        lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
+      };
+      writes.push(...putMessage(message), putConversation(updated));
+      events.push({ type: 'message-added', message }, { type: 'conversation-updated', conversation: updated });
+    }
+    writes.push(
+      ...(await mergeIntoOutbox(ctx, peer, 'retry', [envelope.timestamp], { resetDeviceId: envelope.sourceDeviceId })),
+    );
+    await storage.commit(writes);
+    return { result: 'undecryptable', events, kick: true };
+  }
+
+  private async apply(
+    envelope: Envelope,
+    content: Content,
+  ): Promise<{ writes: WriteOp[]; events: MessengerEvent[]; stored: boolean; kick: boolean }> {
+    const { ctx } = this;
+    const { storage, clock } = ctx.platform;
+    const peer = envelope.sourceAccountId;
+    const me = ctx.account.accountId;
+    const writes: WriteOp[] = [];
+    const events: MessengerEvent[] = [];
+    switch (content.kind) {
+      case 'data': {
+        const { data } = content;
+        const conversation = await this.conversationFor(peer);
+        const existingKey = await storage.get<string>(
+          'messageIndex',
+          messageIndexKey(conversation.id, peer, data.timestamp),
+        );
+        const existing =
+          existingKey === undefined ? undefined : await storage.get<MessageEntry>('messages', existingKey);
+        // A re-send of a message already shown (after a retry or a lost ack on the sender's side) is not shown twice.
+        const duplicate = existing !== undefined && existing.status !== 'undecryptable';
+        writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' })));
+        if (duplicate) return { writes, events, stored: false, kick: true };
+        const message: MessageEntry = {
+          id: existing?.id ?? `${conversation.id}/${ctx.sequencer.next()}`,
+          conversationId: conversation.id,
+          direction: 'incoming',
+          authorAccountId: peer,
+          authorDeviceId: envelope.sourceDeviceId,
+          timestamp: data.timestamp,
+          serverTimestamp: envelope.serverTimestamp,
+          storedAt: existing?.storedAt ?? clock.now(),
+          text: data.text,
+          quote: data.quote ?? null,
+          expireTimerSeconds: data.expireTimerSeconds ?? null,
+          status: 'received',
+          read: false,
+          error: null,
+        };
+        const updated: ConversationEntry = {
+          ...conversation,
+          lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
+          lastMessageKey: message.id,
+          unreadCount: conversation.unreadCount + 1,
+        };
+        writes.push(...putMessage(message), putConversation(updated));
+        events.push(existing ? { type: 'message-updated', message } : { type: 'message-added', message }, {
+          type: 'conversation-updated',
+          conversation: updated,
+        });
+        return { writes, events, stored: true, kick: true };
+      }
+      case 'receipt': {
+        const status = content.receipt.type === 'read' ? 'read' : 'delivered';
+        for (const timestamp of content.receipt.timestamps) {
+          const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
+          const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
+          if (!message || message.direction !== 'outgoing' || !isStatusAdvance(message.status, status)) continue;
+          const updated: MessageEntry = { ...message, status, error: null };
+          writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
+          events.push({ type: 'message-updated', message: updated });
+        }
+        events.push({
+          type: 'receipt',
+          conversationId: peer,
+          receiptType: content.receipt.type,
+          timestamps: content.receipt.timestamps,
+        });
+        return { writes, events, stored: true, kick: false };
+      }
+      case 'typing':
+        events.push({ type: 'typing', conversationId: peer, accountId: peer, action: content.typing.action });
+        return { writes, events, stored: true, kick: false };
+      case 'retry': {
+        // The peer rebuilt its session with us (this message arrived in it) and asks for what it could not read.
+        let kick = false;
+        for (const timestamp of content.retry.timestamps) {
+          const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
+          const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
+          if (!message || message.direction !== 'outgoing') continue;
+          const resend = encodeContent({
+            kind: 'data',
+            data: {
+              text: message.text,
+              timestamp: message.timestamp,
+              ...(message.quote ? { quote: message.quote } : {}),
+              ...(message.expireTimerSeconds ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
+            },
+          });
+          writes.push(
+            putOutboxEntry(
+              newOutboxEntry(ctx, {
+                destination: peer,
+                kind: 'data',
+                timestamp: message.timestamp,
+                content: resend,
+                messageKey: message.id,
+              }),
+            ),
+          );
+          kick = true;
+        }
+        ctx.platform.logger.info('retry request', { accountId: peer, count: content.retry.timestamps.length });
+        return { writes, events, stored: true, kick };
+      }
+    }
+  }
+}

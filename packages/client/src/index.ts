@@ -1,0 +1,18 @@
+/**
+ * `@cove/client`: the Cove messenger core shared by the PWA, the CLI, bots and tests — `Messenger` and the platform
+ * interfaces it runs on. Node implementations of the platform are in `@cove/client/node`.
+ */
+export * from './platform.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './records.js';
+export * from './messenger.js';
+export { History, MAX_PAGE_SIZE, isStatusAdvance } from './history.js';
+export type { MessagePage } from './history.js';
+export type { RegisterOptions } from './account.js';
+export type { InboxResult } from './inbox.js';
+export type { UpkeepResult } from './prekeys.js';
+export { computeSafetyNumber, formatSafetyNumber, uuidBytes } from './trust.js';
+export type { SafetyNumber } from './trust.js';
+export { KeyedMutex } from './keyed-mutex.js';
+export * as constants from './constants.js';

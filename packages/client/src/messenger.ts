@@ -1,0 +1,662 @@
+/**
+ * `Messenger`: the one facade the PWA, the CLI, bots and tests use. It registers or opens an account on a platform,
+ * keeps the server connection (socket, or HTTP fetches for a woken service worker), runs prekey upkeep on every
+ * connect, sends text through the outbox, receives through the inbox, answers read receipts and typing, exposes
+ * history, safety numbers and verification, and reports typed events after each commit. Peers can be named by
+ * username or account id. It holds no state of its own beyond what the platform stores.
+ */
+import { IdentityKeyPair, ready } from '@cove/crypto';
+import { MAX_TEXT_BYTES, encodeContent } from '@cove/protocol';
+import type { Content, Quote } from '@cove/protocol';
+
+import { ApiClient } from './api-client.js';
+import { createAccount, loadAccount, validateUsername } from './account.js';
+import type { RegisterOptions } from './account.js';
+import { ServerConnection } from './connection.js';
+import { PROCESSED_ENVELOPE_RETENTION_MS } from './constants.js';
+import type { MessengerContext } from './context.js';
+import { emit, newZone, peerLock } from './context.js';
+import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
+import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
+import { EventHub } from './events.js';
+import { History, newConversation, putConversation, putMessage } from './history.js';
+import type { MessagePage } from './history.js';
+import { Inbox } from './inbox.js';
+import type { InboxResult } from './inbox.js';
+import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
+import type { EventSink, Platform, WriteOp } from './platform.js';
+import { runPrekeyUpkeep } from './prekeys.js';
+import type { UpkeepResult } from './prekeys.js';
+import type {
+  AccountRecord,
+  ContactEntry,
+  ConversationEntry,
+  IdentityEntry,
+  MessageEntry,
+  ProcessedEnvelopeEntry,
+  ProfileRecord,
+  TrustLevel,
+} from './records.js';
+import { metaKeys } from './records.js';
+import { encryptForDevices, establishSession, hasUsableSession } from './sealing.js';
+import { Sequencer, TimestampSource } from './sequence.js';
+import { computeSafetyNumber } from './trust.js';
+import type { SafetyNumber } from './trust.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const utf8 = new TextEncoder();
+
+export type MessengerOptions = { events?: EventSink<MessengerEvent> };
+
+export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
+
+export type ContactIdentity = {
+  accountId: string;
+  username: string | null;
+  trust: TrustLevel | 'unknown';
+  /** Sending is blocked until verify(): a verified key changed. */
+  blocked: boolean;
+  changedAt: number | null;
+  safetyNumber: SafetyNumber | null;
+};
+
+export class Messenger {
+  private readonly hub: EventHub;
+  private connection: ServerConnection | null = null;
+  private ctxValue: MessengerContext | null = null;
+  private outboxValue: Outbox | null = null;
+  private inboxValue: Inbox | null = null;
+  private upkeepTimer = false;
+  private queueEmptyWaiters: (() => void)[] = [];
+  private readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly platform: Platform,
+    private readonly options: MessengerOptions,
+  ) {
+    this.hub = new EventHub((error) =>
+      platform.logger.warn('event listener threw', { error: error instanceof Error ? error.name : 'unknown' }),
+    );
+  }
+
+  /** Opens the messenger over a platform's storage; `isRegistered` tells whether an account exists yet. */
+  static async open(platform: Platform, options: MessengerOptions = {}): Promise<Messenger> {
+    await ready();
+    const messenger = new Messenger(platform, options);
+    const account = await loadAccount(platform.storage);
+    if (account) messenger.attach(account);
+    return messenger;
+  }
+
+  get isRegistered(): boolean {
+    return this.ctxValue !== null;
+  }
+
+  private attach(account: AccountRecord): void {
+    const { platform } = this;
+    const api = new ApiClient(account.serverUrl, platform.http, {
+      accountId: account.accountId,
+      deviceId: account.deviceId,
+      secret: account.secret,
+    });
+    const ctx: MessengerContext = {
+      platform,
+      account,
+      api,
+      history: new History(platform.storage),
+      hub: this.hub,
+      sink: this.options.events,
+      sequencer: new Sequencer(platform.clock, platform.random),
+      timestamps: new TimestampSource(platform.clock),
+      connection: () => this.connection,
+    };
+    this.ctxValue = ctx;
+    this.outboxValue = new Outbox(ctx);
+    this.inboxValue = new Inbox(ctx, this.outboxValue, () => this.scheduleUpkeep());
+  }
+
+  private get ctx(): MessengerContext {
+    if (!this.ctxValue) throw new ClientError(ClientErrorCode.NotRegistered, 'no account here: register first');
+    return this.ctxValue;
+  }
+
+  private get outbox(): Outbox {
+    if (!this.outboxValue) throw new ClientError(ClientErrorCode.NotRegistered, 'no account here: register first');
+    return this.outboxValue;
+  }
+
+  private get inbox(): Inbox {
+    if (!this.inboxValue) throw new ClientError(ClientErrorCode.NotRegistered, 'no account here: register first');
+    return this.inboxValue;
+  }
+
+  /** Creates an account on a server and stores it here. */
+  async register(options: RegisterOptions): Promise<AccountInfo> {
+    if (this.ctxValue) throw new ClientError(ClientErrorCode.AlreadyRegistered, 'this data already holds an account');
+    const api = new ApiClient(options.serverUrl, this.platform.http);
+    const account = await createAccount(
+      this.platform.storage,
+      api,
+      this.platform.random,
+      this.platform.clock.now(),
+      options,
+    );
+    this.attach(account);
+    this.platform.logger.info('registered', { accountId: account.accountId, deviceId: account.deviceId });
+    return this.account();
+  }
+
+  async account(): Promise<AccountInfo> {
+    const { account } = this.ctx;
+    const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
+    return {
+      accountId: account.accountId,
+      deviceId: account.deviceId,
+      username: profile?.username ?? null,
+      serverUrl: account.serverUrl,
+    };
+  }
+
+  async setUsername(username: string): Promise<void> {
+    validateUsername(username);
+    try {
+      await this.ctx.api.setUsername(username);
+    } catch (error) {
+      if (error instanceof ServerResponseError && error.errorCode === 'username_taken') {
+        throw new ClientError(ClientErrorCode.UsernameTaken, `the username ${username} is taken`);
+      }
+      throw error;
+    }
+    await this.platform.storage.commit([
+      { op: 'put', table: 'meta', key: metaKeys.profile, value: { username } satisfies ProfileRecord },
+    ]);
+  }
+
+  subscribe(listener: MessengerListener): () => void {
+    return this.hub.subscribe(listener);
+  }
+
+  // ---- connection -------------------------------------------------------------------------------------------
+
+  /** Opens the live connection (reconnecting until `disconnect`); resolves once the server said `ready`. */
+  async connect(): Promise<void> {
+    const ctx = this.ctx;
+    this.outbox.resume();
+    if (!this.connection) {
+      this.connection = new ServerConnection(
+        ctx.api.webSocketUrl,
+        { accountId: ctx.account.accountId, deviceId: ctx.account.deviceId, secret: ctx.account.secret },
+        this.platform.sockets,
+        this.platform.clock,
+        this.platform.logger,
+        {
+          onEnvelope: (envelope) => {
+            void this.inbox
+              .handle(envelope, (guid) => {
+                this.connection?.ack([guid]);
+              })
+              .catch((error: unknown) =>
+                this.platform.logger.error('envelope processing failed', {
+                  error: error instanceof Error ? error.name : 'unknown',
+                }),
+              );
+          },
+          onQueueEmpty: () => {
+            void this.inbox.drain().then(() => {
+              emit(ctx, { type: 'queue-empty' });
+              const waiters = this.queueEmptyWaiters;
+              this.queueEmptyWaiters = [];
+              for (const resolve of waiters) resolve();
+            });
+          },
+          onReady: () => {
+            const waiters = this.readyWaiters;
+            this.readyWaiters = [];
+            for (const waiter of waiters) waiter.resolve();
+            this.outbox.retryNow();
+            void this.upkeep().catch((error: unknown) =>
+              this.platform.logger.warn('prekey upkeep failed', {
+                error: error instanceof Error ? error.message : 'unknown',
+              }),
+            );
+          },
+          onState: (state) => this.onConnectionState(state),
+        },
+      );
+    }
+    if (this.connection.isReady) return;
+    const readyPromise = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+    this.connection.start();
+    await readyPromise;
+  }
+
+  private onConnectionState(state: ConnectionState): void {
+    emit(this.ctx, { type: 'connection', state });
+    if (state === 'unauthorized' || state === 'replaced' || state === 'removed' || state === 'stopped') {
+      const waiters = this.readyWaiters;
+      this.readyWaiters = [];
+      const error =
+        state === 'unauthorized'
+          ? new ClientError(ClientErrorCode.Unauthorized, "the server rejected this device's credentials")
+          : new ClientError(ClientErrorCode.ServerError, `connection ${state}`);
+      for (const waiter of waiters) waiter.reject(error);
+    }
+  }
+
+  get connectionState(): ConnectionState {
+    return this.connection?.currentState ?? 'stopped';
+  }
+
+  /** Resolves at the next `queue-empty` (all stored envelopes delivered and processed). */
+  waitForQueueEmpty(): Promise<void> {
+    return new Promise((resolve) => this.queueEmptyWaiters.push(resolve));
+  }
+
+  /** Closes the live connection; queued sends stay in the outbox. */
+  async disconnect(): Promise<void> {
+    this.connection?.stop();
+    this.connection = null;
+    this.outboxValue?.stop();
+    await this.inboxValue?.drain();
+  }
+
+  /** Disconnects and waits for in-flight work; the platform's storage stays open (its owner closes it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.disconnect();
+  }
+
+  /**
+   * Fetches and processes pending envelopes over HTTP (no socket: a service worker woken by a push, a cron job),
+   * acknowledging each after it is stored; returns what happened to each.
+   */
+  async fetchPending(): Promise<InboxResult[]> {
+    const { api } = this.ctx;
+    const results: InboxResult[] = [];
+    for (;;) {
+      const page = await api.fetchEnvelopes();
+      for (const envelope of page.envelopes)
+        results.push(await this.inbox.handle(envelope, (guid) => api.acknowledge(guid)));
+      if (!page.more || page.envelopes.length === 0) break;
+    }
+    return results;
+  }
+
+  // ---- prekeys ----------------------------------------------------------------------------------------------
+
+  /** Tops up and rotates prekeys as needed (runs on every connect and after PreKey messages). */
+  async upkeep(options: { forceRotation?: boolean } = {}): Promise<UpkeepResult> {
+    const ctx = this.ctx;
+    const result = await this.platform.locks.withLock('cove:prekeys', () =>
+      runPrekeyUpkeep({
+        storage: this.platform.storage,
+        api: ctx.api,
+        identity: IdentityKeyPair.deserialize(new Uint8Array(ctx.account.identityKeyPair)),
+        now: this.platform.clock.now(),
+        logger: this.platform.logger,
+        ...(options.forceRotation === undefined ? {} : { forceRotation: options.forceRotation }),
+      }),
+    );
+    if (result.preKeys || result.kyberPreKeys || result.signedPreKey || result.kyberLastResort) {
+      emit(ctx, { type: 'prekeys-uploaded', ...result });
+    }
+    await this.pruneProcessed();
+    return result;
+  }
+
+  /** After PreKey messages consumed keys: check the server's counts once the burst is over. */
+  private scheduleUpkeep(): void {
+    if (this.upkeepTimer) return;
+    this.upkeepTimer = true;
+    this.platform.clock.setTimeout(() => {
+      this.upkeepTimer = false;
+      if (this.closed) return;
+      void this.upkeep().catch((error: unknown) =>
+        this.platform.logger.warn('prekey upkeep failed', {
+          error: error instanceof Error ? error.message : 'unknown',
+        }),
+      );
+    }, 2_000);
+  }
+
+  private async pruneProcessed(): Promise<void> {
+    const { storage, clock } = this.platform;
+    const writes: WriteOp[] = [];
+    for (const { key, value } of await storage.list<ProcessedEnvelopeEntry>('processedEnvelopes')) {
+      if (clock.now() - value.at > PROCESSED_ENVELOPE_RETENTION_MS)
+        writes.push({ op: 'delete', table: 'processedEnvelopes', key });
+    }
+    if (writes.length > 0) await storage.commit(writes);
+  }
+
+  // ---- contacts ---------------------------------------------------------------------------------------------
+
+  /** Resolves a username (asking the server) or an account id to an account id, remembering the username. */
+  async resolve(peer: string): Promise<string> {
+    const ctx = this.ctx;
+    if (UUID.test(peer)) return peer.toLowerCase();
+    validateUsername(peer);
+    const accountId = await ctx.api.lookupUsername(peer);
+    if (!accountId) throw new ClientError(ClientErrorCode.UnknownUser, `no account has the username ${peer}`);
+    await this.platform.locks.withLock(peerLock(accountId), async () => {
+      const { storage, clock } = this.platform;
+      const contact = await storage.get<ContactEntry>('contacts', accountId);
+      const writes: WriteOp[] = [
+        { op: 'put', table: 'usernames', key: peer.toLowerCase(), value: accountId },
+        {
+          op: 'put',
+          table: 'contacts',
+          key: accountId,
+          value: { accountId, devices: null, ...contact, username: peer, updatedAt: clock.now() },
+        },
+      ];
+      const conversation = await storage.get<ConversationEntry>('conversations', accountId);
+      if (conversation && conversation.peerUsername !== peer)
+        writes.push(putConversation({ ...conversation, peerUsername: peer }));
+      await storage.commit(writes);
+    });
+    return accountId;
+  }
+
+  /** The account id for a peer without asking the server when the username is already known. */
+  private async resolveCached(peer: string): Promise<string> {
+    if (UUID.test(peer)) return peer.toLowerCase();
+    const cached = await this.platform.storage.get<string>('usernames', peer.toLowerCase());
+    return cached ?? this.resolve(peer);
+  }
+
+  // ---- sending ----------------------------------------------------------------------------------------------
+
+  /**
+   * Sends a text message: stores it (status `sending`) and its outbox entry in one commit, then lets the outbox
+   * deliver it. Resolves with the stored message once it is persisted, before delivery; follow `message-updated`
+   * events (or `waitForOutbox()`) for `sent`, `delivered`, `read` or `failed`.
+   */
+  async sendText(
+    peer: string,
+    text: string,
+    options: { quote?: Quote; expireTimerSeconds?: number } = {},
+  ): Promise<MessageEntry> {
+    const ctx = this.ctx;
+    if (text.length === 0) throw new ClientError(ClientErrorCode.InvalidInput, 'the message is empty');
+    if (utf8.encode(text).length > MAX_TEXT_BYTES)
+      throw new ClientError(ClientErrorCode.InvalidInput, `the message is longer than ${MAX_TEXT_BYTES} bytes`);
+    const accountId = await this.resolveCached(peer);
+    if (accountId === ctx.account.accountId)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
+    const timestamp = ctx.timestamps.next();
+    const content: Content = {
+      kind: 'data',
+      data: {
+        text,
+        timestamp,
+        ...(options.quote ? { quote: options.quote } : {}),
+        ...(options.expireTimerSeconds ? { expireTimerSeconds: options.expireTimerSeconds } : {}),
+      },
+    };
+    let encoded: Uint8Array;
+    try {
+      encoded = encodeContent(content);
+    } catch (error) {
+      throw new ClientError(ClientErrorCode.InvalidInput, error instanceof Error ? error.message : 'invalid message');
+    }
+    const { message, conversation } = await this.platform.locks.withLock(peerLock(accountId), async () => {
+      const { storage, clock } = this.platform;
+      const contact = await storage.get<ContactEntry>('contacts', accountId);
+      const existing = await storage.get<ConversationEntry>('conversations', accountId);
+      const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
+      const stored: MessageEntry = {
+        id: `${base.id}/${ctx.sequencer.next()}`,
+        conversationId: base.id,
+        direction: 'outgoing',
+        authorAccountId: ctx.account.accountId,
+        authorDeviceId: ctx.account.deviceId,
+        timestamp,
+        serverTimestamp: null,
+        storedAt: clock.now(),
+        text,
+        quote: options.quote ?? null,
+        expireTimerSeconds: options.expireTimerSeconds ?? null,
+        status: 'sending',
+        read: true,
+        error: null,
+      };
+      const updated: ConversationEntry = {
+        ...base,
+        lastMessageAt: Math.max(base.lastMessageAt, stored.storedAt),
+        lastMessageKey: stored.id,
+      };
+      const entry = newOutboxEntry(ctx, {
+        destination: accountId,
+        kind: 'data',
+        timestamp,
+        content: encoded,
+        messageKey: stored.id,
+      });
+      await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry)]);
+      return { message: stored, conversation: updated };
+    });
+    emit(ctx, { type: 'message-added', message });
+    emit(ctx, { type: 'conversation-updated', conversation });
+    this.outbox.kick();
+    return message;
+  }
+
+  /** Queues a failed message again. */
+  async retrySend(messageId: string): Promise<MessageEntry> {
+    const ctx = this.ctx;
+    const message = await ctx.history.message(messageId);
+    if (!message || message.direction !== 'outgoing')
+      throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
+    if (message.status !== 'failed') return message;
+    const updated = await this.platform.locks.withLock(peerLock(message.conversationId), async () => {
+      const content = encodeContent({
+        kind: 'data',
+        data: {
+          text: message.text,
+          timestamp: message.timestamp,
+          ...(message.quote ? { quote: message.quote } : {}),
+          ...(message.expireTimerSeconds ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
+        },
+      });
+      const next: MessageEntry = { ...message, status: 'sending', error: null };
+      const entry = newOutboxEntry(ctx, {
+        destination: message.conversationId,
+        kind: 'data',
+        timestamp: message.timestamp,
+        content,
+        messageKey: message.id,
+      });
+      await this.platform.storage.commit([
+        { op: 'put', table: 'messages', key: message.id, value: next },
+        putOutboxEntry(entry),
+      ]);
+      return next;
+    });
+    emit(ctx, { type: 'message-updated', message: updated });
+    this.outbox.kick();
+    return updated;
+  }
+
+  /** Delivers everything due in the outbox now; resolves when the pass is over. */
+  async flushOutbox(): Promise<void> {
+    await this.outbox.flush();
+  }
+
+  outboxSize(): Promise<number> {
+    return this.outbox.size();
+  }
+
+  /** Marks a conversation read and sends read receipts for what was unread. */
+  async markRead(conversationId: string): Promise<number> {
+    const ctx = this.ctx;
+    const { storage } = this.platform;
+    const result = await this.platform.locks.withLock(peerLock(conversationId), async () => {
+      const conversation = await storage.get<ConversationEntry>('conversations', conversationId);
+      if (!conversation) return null;
+      const unread = (await storage.list<MessageEntry>('messages', { prefix: `${conversationId}/` })).filter(
+        ({ value }) => value.direction === 'incoming' && !value.read && value.status === 'received',
+      );
+      const writes: WriteOp[] = unread.map(({ value }) => ({
+        op: 'put',
+        table: 'messages',
+        key: value.id,
+        value: { ...value, read: true },
+      }));
+      const updated: ConversationEntry = { ...conversation, unreadCount: 0 };
+      writes.push(putConversation(updated));
+      const timestamps = unread.map(({ value }) => value.timestamp);
+      if (timestamps.length > 0)
+        writes.push(...(await mergeIntoOutbox(ctx, conversationId, 'receipt', timestamps, { receiptType: 'read' })));
+      await storage.commit(writes);
+      return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
+    });
+    if (!result) return 0;
+    for (const message of result.messages) emit(ctx, { type: 'message-updated', message });
+    emit(ctx, { type: 'conversation-updated', conversation: result.updated });
+    if (result.messages.length > 0) this.outbox.kick();
+    return result.messages.length;
+  }
+
+  /** Tells the peer that the user started or stopped typing: best effort, never queued, only with sessions in place. */
+  async sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
+    const ctx = this.ctx;
+    const accountId = await this.resolveCached(peer);
+    const connection = this.connection;
+    if (!connection?.isReady) return false;
+    const request = await this.platform.locks.withLock(peerLock(accountId), async () => {
+      const contact = await this.platform.storage.get<ContactEntry>('contacts', accountId);
+      if (!contact?.devices?.length) return null;
+      const zone = newZone(ctx);
+      for (const device of contact.devices)
+        if (!(await hasUsableSession(zone, accountId, device.deviceId))) return null;
+      const timestamp = ctx.timestamps.next();
+      const messages = await encryptForDevices(
+        zone,
+        accountId,
+        contact.devices,
+        encodeContent({ kind: 'typing', typing: { timestamp, action } }),
+      );
+      await this.platform.storage.commit(zone.operations());
+      return { timestamp, messages, urgent: false };
+    });
+    if (!request) return false;
+    try {
+      const outcome = await connection.send(accountId, request);
+      return outcome.kind === 'accepted';
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- history ----------------------------------------------------------------------------------------------
+
+  conversations(): Promise<ConversationEntry[]> {
+    return this.ctx.history.conversations();
+  }
+
+  async messages(peerOrConversation: string, options: { limit?: number; before?: string } = {}): Promise<MessagePage> {
+    const id = await this.resolveCached(peerOrConversation);
+    return this.ctx.history.messages(id, options);
+  }
+
+  message(id: string): Promise<MessageEntry | undefined> {
+    return this.ctx.history.message(id);
+  }
+
+  // ---- trust ------------------------------------------------------------------------------------------------
+
+  /** The peer's identity state and safety number (null until a session was made or a key fetched). */
+  async identity(peer: string): Promise<ContactIdentity> {
+    const ctx = this.ctx;
+    const accountId = await this.resolveCached(peer);
+    let identity = await this.platform.storage.get<IdentityEntry>('identities', accountId);
+    if (!identity) {
+      await this.fetchIdentity(accountId);
+      identity = await this.platform.storage.get<IdentityEntry>('identities', accountId);
+    }
+    const contact = await this.platform.storage.get<ContactEntry>('contacts', accountId);
+    return {
+      accountId,
+      username: contact?.username ?? null,
+      trust: identity?.trust ?? 'unknown',
+      blocked: identity?.blocked ?? false,
+      changedAt: identity?.changedAt ?? null,
+      safetyNumber: identity ? computeSafetyNumber(ctx.account, accountId, identity) : null,
+    };
+  }
+
+  /** Learns a peer's identity key by building sessions with its devices (trust on first use). */
+  private async fetchIdentity(accountId: string): Promise<void> {
+    const ctx = this.ctx;
+    await this.platform.locks.withLock(peerLock(accountId), async () => {
+      const { storage, clock } = this.platform;
+      if (await storage.get('identities', accountId)) return;
+      const bundle = await ctx.api.preKeyBundle(accountId, '*');
+      if (!bundle) throw new ClientError(ClientErrorCode.UnknownUser, 'no such account');
+      const zone = newZone(ctx);
+      for (const device of bundle.devices) await establishSession(zone, accountId, bundle.identityKey, device);
+      const contact = await storage.get<ContactEntry>('contacts', accountId);
+      const devices = bundle.devices.map((d) => ({ deviceId: d.deviceId, registrationId: d.registrationId }));
+      await storage.commit([
+        ...zone.operations(),
+        {
+          op: 'put',
+          table: 'contacts',
+          key: accountId,
+          value: { accountId, username: contact?.username ?? null, ...contact, devices, updatedAt: clock.now() },
+        },
+      ]);
+    });
+  }
+
+  /** The 60-digit safety number shared with a peer. */
+  async safetyNumber(peer: string): Promise<SafetyNumber> {
+    const identity = await this.identity(peer);
+    if (!identity.safetyNumber)
+      throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
+    return identity.safetyNumber;
+  }
+
+  /**
+   * Marks the peer's current identity key verified (the user compared safety numbers); with `expected`, first
+   * checks that it equals the computed number. Unblocks sending after a change.
+   */
+  async verify(peer: string, expected?: string): Promise<ContactIdentity> {
+    const identity = await this.identity(peer);
+    if (!identity.safetyNumber)
+      throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
+    if (expected !== undefined && expected.replace(/\s+/g, '') !== identity.safetyNumber.digits) {
+      throw new ClientError(
+        ClientErrorCode.IdentityChanged,
+        'the safety numbers do not match: do not trust this contact',
+      );
+    }
+    await this.platform.locks.withLock(peerLock(identity.accountId), async () => {
+      const current = await this.platform.storage.get<IdentityEntry>('identities', identity.accountId);
+      if (!current) return;
+      await this.platform.storage.commit([
+        {
+          op: 'put',
+          table: 'identities',
+          key: identity.accountId,
+          value: { ...current, trust: 'verified', blocked: false },
+        },
+      ]);
+    });
+    return { ...identity, trust: 'verified', blocked: false };
+  }
+
+  /** Forgets every session with a peer (they are rebuilt from fresh bundles on the next send). */
+  async resetSessions(peer: string): Promise<void> {
+    const accountId = await this.resolveCached(peer);
+    await this.platform.locks.withLock(peerLock(accountId), async () => {
+      const sessions = await this.platform.storage.list('sessions', { prefix: `${accountId}.` });
+      await this.platform.storage.commit(
+        sessions.map(({ key }) => ({ op: 'delete' as const, table: 'sessions' as const, key })),
+      );
+    });
+  }
+}

@@ -1,0 +1,459 @@
+/**
+ * The outbox: a persisted send queue. Content is stored (with its history entry) BEFORE any network send; a pass
+ * sends due entries in order — one at a time per recipient, so a recipient sees them in order — and survives
+ * restarts and reconnects because it only deletes an entry once the server accepted it. Each send encrypts for
+ * every current device of the recipient, establishing sessions from bundles as needed, and handles the server's
+ * `409` (fetch missing devices, drop extra ones), `410` (rebuild stale sessions) and retry requests (rebuild one
+ * device's session) transparently. Transient failures back off exponentially; permanent ones (unknown user,
+ * changed identity of a verified contact, refused content) mark the message failed. Statuses of data messages go
+ * sending → sent here, and → delivered → read when receipts arrive (inbox). It does not receive anything.
+ */
+import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
+import { encodeContent } from '@cove/protocol';
+import type { Content, SendMessagesRequest } from '@cove/protocol';
+
+import type { SendOutcome } from './api-client.js';
+import { SocketSendError } from './connection.js';
+import {
+  MAX_DEVICE_SYNC_ROUNDS,
+  OUTBOX_GIVE_UP_MS,
+  OUTBOX_RETRY_BASE_MS,
+  OUTBOX_RETRY_MAX_MS,
+  SESSION_RESET_INTERVAL_MS,
+} from './constants.js';
+import type { MessengerContext } from './context.js';
+import { OUTBOX_LOCK, emit, emitIdentityChanges, newZone, peerLock } from './context.js';
+import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
+import { isStatusAdvance } from './history.js';
+import type { TimerHandle, WriteOp } from './platform.js';
+import type { ContactEntry, DeviceAddress, MessageEntry, OutboxEntry, OutboxKind } from './records.js';
+import { establishSession, encryptForDevices, hasUsableSession } from './sealing.js';
+
+/** Raised for failures worth retrying later (network, server busy, device list churn). */
+class TransientError extends Error {
+  override readonly name = 'TransientError';
+}
+
+const resetKey = (accountId: string, deviceId: number): string => `reset:${accountId}.${deviceId}`;
+
+/** Builds the write that creates an outbox entry. */
+export const newOutboxEntry = (
+  ctx: MessengerContext,
+  fields: {
+    destination: string;
+    kind: OutboxKind;
+    timestamp: number;
+    content?: Uint8Array;
+    messageKey?: string | null;
+    timestamps?: number[];
+    receiptType?: 'delivery' | 'read' | null;
+    resetDeviceId?: number | null;
+  },
+): OutboxEntry => {
+  const now = ctx.platform.clock.now();
+  return {
+    id: ctx.sequencer.next(),
+    destination: fields.destination,
+    kind: fields.kind,
+    timestamp: fields.timestamp,
+    content: fields.content ?? new Uint8Array(0),
+    messageKey: fields.messageKey ?? null,
+    timestamps: fields.timestamps ?? [],
+    receiptType: fields.receiptType ?? null,
+    resetDeviceId: fields.resetDeviceId ?? null,
+    attempts: 0,
+    nextAttemptAt: now,
+    createdAt: now,
+    lastError: null,
+  };
+};
+
+export const putOutboxEntry = (entry: OutboxEntry): WriteOp => ({
+  op: 'put',
+  table: 'outbox',
+  key: entry.id,
+  value: entry,
+});
+
+/**
+ * Adds timestamps to a waiting receipt (or retry request) for this peer, or creates one: one message carries many
+ * acknowledgements. Call under the peer lock; commit the returned writes with the caller's batch.
+ */
+export const mergeIntoOutbox = async (
+  ctx: MessengerContext,
+  destination: string,
+  kind: 'receipt' | 'retry',
+  timestamps: number[],
+  options: { receiptType?: 'delivery' | 'read'; resetDeviceId?: number } = {},
+): Promise<WriteOp[]> => {
+  const entries = await ctx.platform.storage.list<OutboxEntry>('outbox');
+  const existing = entries.find(
+    ({ value }) =>
+      value.destination === destination &&
+      value.kind === kind &&
+      value.receiptType === (options.receiptType ?? null) &&
+      (kind !== 'retry' || value.resetDeviceId === (options.resetDeviceId ?? null)) &&
+      value.timestamps.length + timestamps.length <= 400,
+  )?.value;
+  if (existing) {
+    const merged = [...new Set([...existing.timestamps, ...timestamps])];
+    return [putOutboxEntry({ ...existing, timestamps: merged })];
+  }
+  return [
+    putOutboxEntry(
+      newOutboxEntry(ctx, {
+        destination,
+        kind,
+        timestamp: ctx.timestamps.next(),
+        timestamps,
+        receiptType: options.receiptType ?? null,
+        resetDeviceId: options.resetDeviceId ?? null,
+      }),
+    ),
+  ];
+};
+
+const contentOf = (entry: OutboxEntry): Uint8Array => {
+  if (entry.kind === 'receipt') {
+    const content: Content = {
+      kind: 'receipt',
+      receipt: { type: entry.receiptType ?? 'delivery', timestamps: entry.timestamps },
+    };
+    return encodeContent(content);
+  }
+  if (entry.kind === 'retry') return encodeContent({ kind: 'retry', retry: { timestamps: entry.timestamps } });
+  return entry.content;
+};
+
+const isPermanent = (error: unknown): boolean => {
+  if (error instanceof ClientError) {
+    return (
+      error.code === ClientErrorCode.UnknownUser ||
+      error.code === ClientErrorCode.IdentityChanged ||
+      error.code === ClientErrorCode.InvalidInput
+    );
+  }
+  if (error instanceof ServerResponseError) return error.status >= 400 && error.status < 500 && error.status !== 408;
+  if (error instanceof LibSignalErrorBase) return true;
+  return false;
+};
+
+const errorCode = (error: unknown): string => {
+  if (error instanceof ClientError) return error.code;
+  if (error instanceof ServerResponseError) return error.errorCode;
+  if (error instanceof LibSignalErrorBase) return 'crypto_error';
+  if (error instanceof TransientError || error instanceof SocketSendError) return 'transient';
+  return 'error';
+};
+
+export class Outbox {
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private timer: TimerHandle | null = null;
+  private stopped = false;
+  private ignoreBackoff = false;
+
+  constructor(private readonly ctx: MessengerContext) {}
+
+  /** Starts a pass soon (coalesced with a running one). */
+  kick(): void {
+    if (this.stopped) return;
+    void this.flush().catch((error: unknown) => {
+      this.ctx.platform.logger.warn('outbox pass failed', { error: errorCode(error) });
+    });
+  }
+
+  /** Runs passes until nothing more is due now; resolves when done. */
+  async flush(): Promise<void> {
+    if (this.running) {
+      this.rerun = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.rerun = false;
+          await this.ctx.platform.locks.withLock(OUTBOX_LOCK, () => this.pass());
+        } while (this.rerun && !this.stopped);
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) this.ctx.platform.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  resume(): void {
+    this.stopped = false;
+  }
+
+  async size(): Promise<number> {
+    return this.ctx.platform.storage.count('outbox');
+  }
+
+  private async pass(): Promise<void> {
+    const { storage, clock } = this.ctx.platform;
+    const entries = await storage.list<OutboxEntry>('outbox');
+    const ignoreBackoff = this.ignoreBackoff;
+    this.ignoreBackoff = false;
+    const blocked = new Set<string>();
+    let nextDue = Infinity;
+    for (const { value: entry } of entries) {
+      if (this.stopped) return;
+      if (blocked.has(entry.destination)) continue;
+      if (entry.nextAttemptAt > clock.now() && !ignoreBackoff) {
+        blocked.add(entry.destination);
+        nextDue = Math.min(nextDue, entry.nextAttemptAt);
+        continue;
+      }
+      try {
+        const serverTimestamp = await this.deliver(entry);
+        await this.complete(entry, serverTimestamp);
+      } catch (error) {
+        if (isPermanent(error) || clock.now() - entry.createdAt > OUTBOX_GIVE_UP_MS) {
+          this.ctx.platform.logger.warn('send failed', { kind: entry.kind, error: errorCode(error) });
+          await this.fail(entry, errorCode(error));
+        } else {
+          this.ctx.platform.logger.info('send deferred', {
+            kind: entry.kind,
+            error: errorCode(error),
+            attempts: entry.attempts + 1,
+          });
+          const due = await this.reschedule(entry, errorCode(error));
+          blocked.add(entry.destination);
+          nextDue = Math.min(nextDue, due);
+          if (error instanceof ClientError && error.code === ClientErrorCode.ServerUnreachable) break;
+        }
+      }
+    }
+    if (this.timer) clock.clearTimeout(this.timer);
+    this.timer = null;
+    if (nextDue !== Infinity && !this.stopped) {
+      this.timer = clock.setTimeout(
+        () => {
+          this.timer = null;
+          this.kick();
+        },
+        Math.max(0, nextDue - clock.now()),
+      );
+    }
+  }
+
+  /** Encrypts and transmits one entry, following the server's device corrections; returns the server timestamp. */
+  private async deliver(entry: OutboxEntry): Promise<number> {
+    const content = contentOf(entry);
+    for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
+      const request = await this.prepare(entry, content, round === 0);
+      const outcome = await this.transmit(entry.destination, request);
+      switch (outcome.kind) {
+        case 'accepted':
+          return outcome.serverTimestamp;
+        case 'not-found':
+          throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient account does not exist');
+        case 'mismatched':
+          await this.correctDevices(entry.destination, outcome.missingDevices, outcome.extraDevices, []);
+          break;
+        case 'stale':
+          await this.correctDevices(entry.destination, [], [], outcome.staleDevices);
+          break;
+      }
+    }
+    throw new TransientError("the recipient's device list kept changing");
+  }
+
+  private async transmit(destination: string, request: SendMessagesRequest): Promise<SendOutcome> {
+    const connection = this.ctx.connection();
+    if (connection?.isReady) {
+      try {
+        return await connection.send(destination, request);
+      } catch (error) {
+        if (!(error instanceof SocketSendError)) throw error;
+      }
+    }
+    return this.ctx.api.sendMessages(destination, request);
+  }
+
+  /** Under the peer lock: make sure a session exists with every known device, then encrypt for each. */
+  private prepare(entry: OutboxEntry, content: Uint8Array, firstRound: boolean): Promise<SendMessagesRequest> {
+    const { ctx } = this;
+    const peer = entry.destination;
+    return ctx.platform.locks.withLock(peerLock(peer), async () => {
+      const { storage, clock } = ctx.platform;
+      const zone = newZone(ctx);
+      const writes: WriteOp[] = [];
+      const contact: ContactEntry = (await storage.get<ContactEntry>('contacts', peer)) ?? {
+        accountId: peer,
+        username: null,
+        devices: null,
+        updatedAt: clock.now(),
+      };
+      let devices: DeviceAddress[] | null = contact.devices;
+      try {
+        if (firstRound && entry.resetDeviceId !== null) {
+          const last = await storage.get<number>('meta', resetKey(peer, entry.resetDeviceId));
+          if (last === undefined || clock.now() - last >= SESSION_RESET_INTERVAL_MS) {
+            zone.sessionStore.deleteSession(peer, entry.resetDeviceId);
+            writes.push({ op: 'put', table: 'meta', key: resetKey(peer, entry.resetDeviceId), value: clock.now() });
+            ctx.platform.logger.info('rebuilding a session', { accountId: peer, deviceId: entry.resetDeviceId });
+          }
+        }
+        if (devices === null || devices.length === 0) {
+          const bundle = await ctx.api.preKeyBundle(peer, '*');
+          if (!bundle) throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient account does not exist');
+          devices = [];
+          for (const device of bundle.devices) {
+            await establishSession(zone, peer, bundle.identityKey, device);
+            devices.push({ deviceId: device.deviceId, registrationId: device.registrationId });
+          }
+        } else {
+          const current: DeviceAddress[] = [];
+          for (const device of devices) {
+            if (await hasUsableSession(zone, peer, device.deviceId)) {
+              current.push(device);
+              continue;
+            }
+            const bundle = await ctx.api.preKeyBundle(peer, device.deviceId);
+            const fresh = bundle?.devices.find((d) => d.deviceId === device.deviceId);
+            if (!bundle || !fresh) continue;
+            await establishSession(zone, peer, bundle.identityKey, fresh);
+            current.push({ deviceId: fresh.deviceId, registrationId: fresh.registrationId });
+          }
+          devices = current;
+        }
+        const messages = await encryptForDevices(zone, peer, devices, content);
+        writes.push(...zone.operations(), {
+          op: 'put',
+          table: 'contacts',
+          key: peer,
+          value: { ...contact, devices, updatedAt: clock.now() },
+        });
+        await storage.commit(writes);
+        await emitIdentityChanges(ctx, zone.identityChanges);
+        if (messages.length === 0) throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient has no devices');
+        return { timestamp: entry.timestamp, messages, urgent: entry.kind === 'data' || entry.kind === 'retry' };
+      } catch (error) {
+        if (error instanceof LibSignalErrorBase && error.code === ErrorCode.UntrustedIdentity) {
+          // Record the new key (unverified, blocked) so that the user sees the change and can verify it.
+          if (zone.identityChanges.length > 0 || zone.operations().some((op) => op.table === 'identities')) {
+            await storage.commit(zone.operations().filter((op) => op.table === 'identities'));
+            await emitIdentityChanges(ctx, zone.identityChanges);
+          }
+          throw new ClientError(
+            ClientErrorCode.IdentityChanged,
+            "the contact's safety number changed: verify it before sending",
+          );
+        }
+        throw error;
+      }
+    });
+  }
+
+  /** Under the peer lock: drop extra devices, rebuild stale ones, add missing ones from fresh bundles. */
+  private correctDevices(peer: string, missing: number[], extra: number[], stale: number[]): Promise<void> {
+    const { ctx } = this;
+    return ctx.platform.locks.withLock(peerLock(peer), async () => {
+      const { storage, clock } = ctx.platform;
+      const zone = newZone(ctx);
+      const contact = (await storage.get<ContactEntry>('contacts', peer)) ?? {
+        accountId: peer,
+        username: null,
+        devices: [],
+        updatedAt: clock.now(),
+      };
+      let devices = (contact.devices ?? []).filter((d) => !extra.includes(d.deviceId) && !stale.includes(d.deviceId));
+      for (const deviceId of [...extra, ...stale]) zone.sessionStore.deleteSession(peer, deviceId);
+      for (const deviceId of [...missing, ...stale]) {
+        const bundle = await ctx.api.preKeyBundle(peer, deviceId);
+        const device = bundle?.devices.find((d) => d.deviceId === deviceId);
+        if (!bundle || !device) continue;
+        await establishSession(zone, peer, bundle.identityKey, device);
+        devices = devices.filter((d) => d.deviceId !== deviceId);
+        devices.push({ deviceId, registrationId: device.registrationId });
+      }
+      devices.sort((a, b) => a.deviceId - b.deviceId);
+      await storage.commit([
+        ...zone.operations(),
+        { op: 'put', table: 'contacts', key: peer, value: { ...contact, devices, updatedAt: clock.now() } },
+      ]);
+      await emitIdentityChanges(ctx, zone.identityChanges);
+      ctx.platform.logger.info('device list corrected', {
+        missing: missing.length,
+        extra: extra.length,
+        stale: stale.length,
+      });
+    });
+  }
+
+  /** Marks a data message sent and removes the entry (keeping timestamps merged into it meanwhile). */
+  private complete(entry: OutboxEntry, serverTimestamp: number): Promise<void> {
+    const { ctx } = this;
+    return ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
+      const { storage } = ctx.platform;
+      const writes: WriteOp[] = [];
+      let updated: MessageEntry | undefined;
+      const current = await storage.get<OutboxEntry>('outbox', entry.id);
+      const remaining = current ? current.timestamps.filter((t) => !entry.timestamps.includes(t)) : [];
+      if (current && remaining.length > 0) {
+        writes.push(putOutboxEntry({ ...current, timestamps: remaining, attempts: 0 }));
+      } else {
+        writes.push({ op: 'delete', table: 'outbox', key: entry.id });
+      }
+      if (entry.messageKey) {
+        const message = await storage.get<MessageEntry>('messages', entry.messageKey);
+        if (message && isStatusAdvance(message.status, 'sent')) {
+          updated = { ...message, status: 'sent', serverTimestamp, error: null };
+          writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
+        } else if (message && message.serverTimestamp === null) {
+          updated = { ...message, serverTimestamp };
+          writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
+        }
+      }
+      await storage.commit(writes);
+      if (updated) emit(ctx, { type: 'message-updated', message: updated });
+      if (remaining.length > 0) this.rerun = true;
+    });
+  }
+
+  private fail(entry: OutboxEntry, code: string): Promise<void> {
+    const { ctx } = this;
+    return ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
+      const { storage } = ctx.platform;
+      const writes: WriteOp[] = [{ op: 'delete', table: 'outbox', key: entry.id }];
+      let updated: MessageEntry | undefined;
+      if (entry.messageKey) {
+        const message = await storage.get<MessageEntry>('messages', entry.messageKey);
+        if (message && message.status === 'sending') {
+          updated = { ...message, status: 'failed', error: code };
+          writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
+        }
+      }
+      await storage.commit(writes);
+      if (updated) emit(ctx, { type: 'message-updated', message: updated });
+    });
+  }
+
+  private async reschedule(entry: OutboxEntry, code: string): Promise<number> {
+    const { storage, clock } = this.ctx.platform;
+    const delay = Math.min(OUTBOX_RETRY_MAX_MS, OUTBOX_RETRY_BASE_MS * 2 ** entry.attempts);
+    const due = clock.now() + delay;
+    await this.ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
+      const current = await storage.get<OutboxEntry>('outbox', entry.id);
+      if (!current) return;
+      await storage.commit([
+        putOutboxEntry({ ...current, attempts: current.attempts + 1, nextAttemptAt: due, lastError: code }),
+      ]);
+    });
+    return due;
+  }
+
+  /** Makes every waiting entry due now (after a reconnect): the next pass ignores backoff once. */
+  retryNow(): void {
+    this.ignoreBackoff = true;
+    this.kick();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The platform interfaces through which the messenger core reaches storage, the network, time, randomness, locks
+ * and the UI. The core imports no browser or Node API: the PWA provides an IndexedDB/fetch/WebSocket/Web Locks
+ * implementation, `@cove/client/node` a file/`ws`/mutex one.
+ *
+ * Storage contract (read-compute-write): reads are snapshot reads outside any transaction; every logical operation
+ * ends with ONE `commit(batch)` that applies all its puts and deletes atomically (one IndexedDB readwrite
+ * transaction, one journal record on disk) or none of them. The core never awaits network or crypto inside a
+ * commit, so a browser platform may encrypt the values first and then write them in a single transaction. Work
+ * that must not interleave (a peer's decryptions, the outbox) is serialized by the core with `locks`.
+ * This module holds types only.
+ */
+
+/** Every table the core uses; a platform creates them up front (IndexedDB object stores). */
+export const TABLES = [
+  /** Account, credentials, settings, counters. */
+  'meta',
+  /** One-time EC prekeys by id. */
+  'preKeys',
+  /** Signed prekeys by id (current and retired within the grace period). */
+  'signedPreKeys',
+  /** Kyber prekeys by id (one-time and last-resort). */
+  'kyberPreKeys',
+  /** Base keys already used with a last-resort Kyber prekey (replay protection). */
+  'kyberPreKeysUsed',
+  /** Signal sessions by "<accountId>.<deviceId>". */
+  'sessions',
+  /** Peer identity keys and their trust state by account id. */
+  'identities',
+  /** Known accounts (username, devices) by account id. */
+  'contacts',
+  /** Username (lower case) to account id. */
+  'usernames',
+  /** Conversations by peer account id. */
+  'conversations',
+  /** Messages by "<conversationId>/<sequence>" so that a prefix scan pages a conversation in order. */
+  'messages',
+  /** "<conversationId>/<authorAccountId>/<timestamp>" to a message key (receipts, retries, dedupe). */
+  'messageIndex',
+  /** Outgoing content waiting to be sent, by sequence. */
+  'outbox',
+  /** Envelope GUIDs already processed (dedupe of redeliveries). */
+  'processedEnvelopes',
+] as const;
+
+export type TableName = (typeof TABLES)[number];
+
+/**
+ * A stored value: JSON-like data (objects, arrays, strings, finite numbers, booleans, null) in which byte strings
+ * appear as Uint8Array. IndexedDB stores it by structured clone; the Node platform serializes it.
+ */
+export type StoredValue =
+  string | number | boolean | null | Uint8Array | StoredValue[] | { [key: string]: StoredValue | undefined };
+
+export type WriteOp =
+  | { readonly op: 'put'; readonly table: TableName; readonly key: string; readonly value: StoredValue }
+  | { readonly op: 'delete'; readonly table: TableName; readonly key: string };
+
+export type ListOptions = {
+  /** Only keys starting with this prefix. */
+  prefix?: string;
+  /** Resume after this key (exclusive), in the direction of iteration. */
+  after?: string;
+  /** Descending key order. */
+  reverse?: boolean;
+  /** At most this many entries. */
+  limit?: number;
+};
+
+export type Entry<T> = { key: string; value: T };
+
+/** Transactional key-value storage: string keys ordered by UTF-16 code units, as IndexedDB orders them. */
+export interface KeyValueStorage {
+  get<T extends StoredValue>(table: TableName, key: string): Promise<T | undefined>;
+  list<T extends StoredValue>(table: TableName, options?: ListOptions): Promise<Entry<T>[]>;
+  count(table: TableName, options?: Pick<ListOptions, 'prefix'>): Promise<number>;
+  /** Applies every operation atomically, in order, durably; rejects (and applies nothing) on failure. */
+  commit(batch: readonly WriteOp[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type HttpRequest = {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+};
+
+export type HttpResponse = { status: number; headers: Record<string, string>; body: string };
+
+/** HTTP(S) requests. Rejects only when no response arrived (network failure, timeout). */
+export interface HttpTransport {
+  request(request: HttpRequest): Promise<HttpResponse>;
+}
+
+/** A WebSocket carrying text frames. Handlers are assigned by the core before `open` fires. */
+export interface ClientSocket {
+  onOpen: () => void;
+  onMessage: (text: string) => void;
+  onClose: (code: number, reason: string) => void;
+  onError: (error: Error) => void;
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface SocketFactory {
+  connect(url: string): ClientSocket;
+}
+
+export type TimerHandle = { readonly id: unknown };
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export interface Random {
+  /** Cryptographically secure random bytes. */
+  bytes(length: number): Uint8Array<ArrayBuffer>;
+}
+
+/** Named mutual exclusion across everything sharing the storage (tabs and service worker, or processes). */
+export interface LockManager {
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/** Logging without user data: callers pass ids, counts and codes only, never content or keys. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, string | number | boolean>): void;
+  info(message: string, fields?: Record<string, string | number | boolean>): void;
+  warn(message: string, fields?: Record<string, string | number | boolean>): void;
+  error(message: string, fields?: Record<string, string | number | boolean>): void;
+}
+
+/** Where the core reports events after their state is committed (a UI store, a service-worker notifier, a CLI). */
+export interface EventSink<E> {
+  emit(event: E): void;
+}
+
+export type Platform = {
+  storage: KeyValueStorage;
+  http: HttpTransport;
+  sockets: SocketFactory;
+  clock: Clock;
+  random: Random;
+  locks: LockManager;
+  logger: Logger;
+};

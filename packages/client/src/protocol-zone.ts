@@ -1,0 +1,277 @@
+/**
+ * A protocol zone: the Signal stores (@cove/crypto's SessionStore, IdentityKeyStore, PreKeyStore, SignedPreKeyStore,
+ * KyberPreKeyStore) as thin adapters over platform storage, with reads going to storage and writes buffered in
+ * memory. One decryption or encryption runs against a zone; its buffered writes are then committed in ONE storage
+ * batch together with the operation's other effects (the inbox entry, the processed GUID), so a decryption and its
+ * state update commit together or not at all (read-compute-write). Discarding the zone discards every change.
+ * Identity changes are collected for the caller to report after the commit. Callers serialize zones per peer.
+ * Trust policy: first use is trusted; a changed key is accepted but marked unverified (and blocked for sending if
+ * the old key had been verified). This module does no network I/O.
+ */
+import {
+  Direction,
+  IdentityChange,
+  IdentityKeyPair,
+  IdentityKeyStore,
+  KyberPreKeyRecord,
+  KyberPreKeyStore,
+  PreKeyRecord,
+  PreKeyStore,
+  PublicKey,
+  SessionRecord,
+  SessionStore,
+  SignedPreKeyRecord,
+  SignedPreKeyStore,
+} from '@cove/crypto';
+import type { ProtocolAddress, PrivateKey } from '@cove/crypto';
+
+import type { KeyValueStorage, StoredValue, TableName, WriteOp } from './platform.js';
+import type {
+  AccountRecord,
+  IdentityEntry,
+  KyberPreKeyEntry,
+  PreKeyEntry,
+  SessionEntry,
+  SignedPreKeyEntry,
+} from './records.js';
+import { kyberUsedKey, pad, sessionKey } from './records.js';
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+
+export type IdentityChangeNotice = {
+  accountId: string;
+  previousKey: Uint8Array;
+  newKey: Uint8Array;
+  wasVerified: boolean;
+};
+
+/** Raised when a store is asked for a key it does not have. */
+export class MissingKeyError extends Error {
+  override readonly name = 'MissingKeyError';
+}
+
+/** The buffered state shared by the five stores of one zone. */
+export class ProtocolZone {
+  private readonly writes = new Map<string, WriteOp>();
+  readonly identityChanges: IdentityChangeNotice[] = [];
+  /** Prekey ids removed in this zone (a PreKey message consumed them). */
+  readonly consumedPreKeys: number[] = [];
+
+  readonly sessionStore: ZoneSessionStore;
+  readonly identityStore: ZoneIdentityStore;
+  readonly preKeyStore: ZonePreKeyStore;
+  readonly signedPreKeyStore: ZoneSignedPreKeyStore;
+  readonly kyberPreKeyStore: ZoneKyberPreKeyStore;
+
+  constructor(
+    readonly storage: KeyValueStorage,
+    readonly account: AccountRecord,
+    readonly now: () => number,
+  ) {
+    this.sessionStore = new ZoneSessionStore(this);
+    this.identityStore = new ZoneIdentityStore(this);
+    this.preKeyStore = new ZonePreKeyStore(this);
+    this.signedPreKeyStore = new ZoneSignedPreKeyStore(this);
+    this.kyberPreKeyStore = new ZoneKyberPreKeyStore(this);
+  }
+
+  async read<T extends StoredValue>(table: TableName, key: string): Promise<T | undefined> {
+    const pending = this.writes.get(`${table}\u0000${key}`);
+    if (pending) return pending.op === 'put' ? (structuredClone(pending.value) as T) : undefined;
+    return this.storage.get<T>(table, key);
+  }
+
+  put(table: TableName, key: string, value: StoredValue): void {
+    this.writes.set(`${table}\u0000${key}`, { op: 'put', table, key, value });
+  }
+
+  delete(table: TableName, key: string): void {
+    this.writes.set(`${table}\u0000${key}`, { op: 'delete', table, key });
+  }
+
+  /** The buffered writes, to be committed with the rest of the operation's batch. */
+  operations(): WriteOp[] {
+    return [...this.writes.values()];
+  }
+}
+
+export class ZoneSessionStore extends SessionStore {
+  constructor(private readonly zone: ProtocolZone) {
+    super();
+  }
+
+  override saveSession(name: ProtocolAddress, record: SessionRecord): Promise<void> {
+    const entry: SessionEntry = { record: record.serialize(), updatedAt: this.zone.now() };
+    this.zone.put('sessions', sessionKey(name.name(), name.deviceId()), entry);
+    return Promise.resolve();
+  }
+
+  override async getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
+    const entry = await this.zone.read<SessionEntry>('sessions', sessionKey(name.name(), name.deviceId()));
+    return entry ? SessionRecord.deserialize(new Uint8Array(entry.record)) : null;
+  }
+
+  override async getExistingSessions(addresses: ProtocolAddress[]): Promise<SessionRecord[]> {
+    const records: SessionRecord[] = [];
+    for (const address of addresses) {
+      const record = await this.getSession(address);
+      if (!record) throw new MissingKeyError(`no session for ${address.toString()}`);
+      records.push(record);
+    }
+    return records;
+  }
+
+  /** Forgets the session with one device (a stale or removed device, or a reset). */
+  deleteSession(accountId: string, deviceId: number): void {
+    this.zone.delete('sessions', sessionKey(accountId, deviceId));
+  }
+}
+
+export class ZoneIdentityStore extends IdentityKeyStore {
+  constructor(private readonly zone: ProtocolZone) {
+    super();
+  }
+
+  private keyPair(): IdentityKeyPair {
+    return IdentityKeyPair.deserialize(new Uint8Array(this.zone.account.identityKeyPair));
+  }
+
+  override getIdentityKey(): Promise<PrivateKey> {
+    return Promise.resolve(this.keyPair().privateKey);
+  }
+
+  override getIdentityKeyPair(): Promise<IdentityKeyPair> {
+    return Promise.resolve(this.keyPair());
+  }
+
+  override getLocalRegistrationId(): Promise<number> {
+    return Promise.resolve(this.zone.account.registrationId);
+  }
+
+  override async saveIdentity(name: ProtocolAddress, key: PublicKey): Promise<IdentityChange> {
+    const accountId = name.name();
+    const serialized = key.serialize();
+    const existing = await this.zone.read<IdentityEntry>('identities', accountId);
+    const now = this.zone.now();
+    if (!existing) {
+      const entry: IdentityEntry = {
+        publicKey: serialized,
+        trust: 'trusted-first-use',
+        firstSeenAt: now,
+        changedAt: null,
+        blocked: false,
+      };
+      this.zone.put('identities', accountId, entry);
+      return IdentityChange.NewOrUnchanged;
+    }
+    if (bytesEqual(new Uint8Array(existing.publicKey), serialized)) return IdentityChange.NewOrUnchanged;
+    const wasVerified = existing.trust === 'verified';
+    const entry: IdentityEntry = {
+      publicKey: serialized,
+      trust: 'unverified',
+      firstSeenAt: existing.firstSeenAt,
+      changedAt: now,
+      blocked: wasVerified || existing.blocked,
+    };
+    this.zone.put('identities', accountId, entry);
+    this.zone.identityChanges.push({
+      accountId,
+      previousKey: new Uint8Array(existing.publicKey),
+      newKey: serialized,
+      wasVerified,
+    });
+    return IdentityChange.ReplacedExisting;
+  }
+
+  override async isTrustedIdentity(name: ProtocolAddress, key: PublicKey, direction: Direction): Promise<boolean> {
+    if (direction === Direction.Receiving) return true;
+    const existing = await this.zone.read<IdentityEntry>('identities', name.name());
+    if (!existing) return true;
+    if (bytesEqual(new Uint8Array(existing.publicKey), key.serialize())) return !existing.blocked;
+    return existing.trust !== 'verified' && !existing.blocked;
+  }
+
+  override async getIdentity(name: ProtocolAddress): Promise<PublicKey | null> {
+    const existing = await this.zone.read<IdentityEntry>('identities', name.name());
+    return existing ? PublicKey.deserialize(new Uint8Array(existing.publicKey)) : null;
+  }
+}
+
+export class ZonePreKeyStore extends PreKeyStore {
+  constructor(private readonly zone: ProtocolZone) {
+    super();
+  }
+
+  override savePreKey(id: number, record: PreKeyRecord): Promise<void> {
+    const entry: PreKeyEntry = { record: record.serialize(), createdAt: this.zone.now() };
+    this.zone.put('preKeys', pad(id, 8), entry);
+    return Promise.resolve();
+  }
+
+  override async getPreKey(id: number): Promise<PreKeyRecord> {
+    const entry = await this.zone.read<PreKeyEntry>('preKeys', pad(id, 8));
+    if (!entry) throw new MissingKeyError(`no prekey ${id}`);
+    return PreKeyRecord.deserialize(new Uint8Array(entry.record));
+  }
+
+  override removePreKey(id: number): Promise<void> {
+    this.zone.delete('preKeys', pad(id, 8));
+    this.zone.consumedPreKeys.push(id);
+    return Promise.resolve();
+  }
+}
+
+export class ZoneSignedPreKeyStore extends SignedPreKeyStore {
+  constructor(private readonly zone: ProtocolZone) {
+    super();
+  }
+
+  override saveSignedPreKey(id: number, record: SignedPreKeyRecord): Promise<void> {
+    const entry: SignedPreKeyEntry = { record: record.serialize(), createdAt: this.zone.now(), retiredAt: null };
+    this.zone.put('signedPreKeys', pad(id, 8), entry);
+    return Promise.resolve();
+  }
+
+  override async getSignedPreKey(id: number): Promise<SignedPreKeyRecord> {
+    const entry = await this.zone.read<SignedPreKeyEntry>('signedPreKeys', pad(id, 8));
+    if (!entry) throw new MissingKeyError(`no signed prekey ${id}`);
+    return SignedPreKeyRecord.deserialize(new Uint8Array(entry.record));
+  }
+}
+
+export class ZoneKyberPreKeyStore extends KyberPreKeyStore {
+  constructor(private readonly zone: ProtocolZone) {
+    super();
+  }
+
+  override saveKyberPreKey(id: number, record: KyberPreKeyRecord): Promise<void> {
+    const entry: KyberPreKeyEntry = {
+      record: record.serialize(),
+      createdAt: this.zone.now(),
+      lastResort: false,
+      retiredAt: null,
+    };
+    this.zone.put('kyberPreKeys', pad(id, 8), entry);
+    return Promise.resolve();
+  }
+
+  override async getKyberPreKey(id: number): Promise<KyberPreKeyRecord> {
+    const entry = await this.zone.read<KyberPreKeyEntry>('kyberPreKeys', pad(id, 8));
+    if (!entry) throw new MissingKeyError(`no Kyber prekey ${id}`);
+    return KyberPreKeyRecord.deserialize(new Uint8Array(entry.record));
+  }
+
+  /** One-time Kyber keys are deleted once used; a last-resort key records the base key so it is never reused. */
+  override async markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: PublicKey): Promise<void> {
+    const entry = await this.zone.read<KyberPreKeyEntry>('kyberPreKeys', pad(id, 8));
+    if (!entry) throw new MissingKeyError(`no Kyber prekey ${id}`);
+    if (!entry.lastResort) {
+      this.zone.delete('kyberPreKeys', pad(id, 8));
+      return;
+    }
+    const usedKey = kyberUsedKey(id, signedPreKeyId, baseKey.serialize());
+    if (await this.zone.read('kyberPreKeysUsed', usedKey))
+      throw new Error('reused base key with a last-resort Kyber prekey');
+    this.zone.put('kyberPreKeysUsed', usedKey, { at: this.zone.now() });
+  }
+}

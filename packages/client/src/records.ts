@@ -1,0 +1,136 @@
+/**
+ * The shapes of everything the core stores, and the key layout of each table (see platform.ts TABLES). Keys are
+ * built so that the orderings the core needs are plain key orders: zero-padded numbers sort numerically, and a
+ * conversation's messages share a prefix. This module holds types and key helpers only.
+ */
+
+/** Messages, outbox entries: fixed-width decimal so that string order is numeric order. */
+export const pad = (value: number, width = 16): string => value.toString().padStart(width, '0');
+
+export const metaKeys = {
+  account: 'account',
+  profile: 'profile',
+  prekeyState: 'prekeyState',
+  sequence: 'sequence',
+} as const;
+
+/** What registration creates; never changes afterwards. */
+export type AccountRecord = {
+  serverUrl: string;
+  accountId: string;
+  deviceId: number;
+  registrationId: number;
+  /** Device credential (32 random bytes). */
+  secret: Uint8Array;
+  /** Serialized IdentityKeyPair (private key material). */
+  identityKeyPair: Uint8Array;
+  createdAt: number;
+};
+
+export type ProfileRecord = { username: string | null };
+
+/** Key ids and rotation times, changed only by prekey upkeep. */
+export type PrekeyStateRecord = {
+  nextPreKeyId: number;
+  nextKyberPreKeyId: number;
+  nextSignedPreKeyId: number;
+  currentSignedPreKeyId: number;
+  currentKyberLastResortId: number;
+  signedPreKeyRotatedAt: number;
+  kyberLastResortRotatedAt: number;
+};
+
+export type PreKeyEntry = { record: Uint8Array; createdAt: number };
+export type SignedPreKeyEntry = { record: Uint8Array; createdAt: number; retiredAt: number | null };
+export type KyberPreKeyEntry = { record: Uint8Array; createdAt: number; lastResort: boolean; retiredAt: number | null };
+export type KyberPreKeyUsedEntry = { at: number };
+export type SessionEntry = { record: Uint8Array; updatedAt: number };
+
+export type TrustLevel = 'trusted-first-use' | 'verified' | 'unverified';
+
+export type IdentityEntry = {
+  publicKey: Uint8Array;
+  trust: TrustLevel;
+  firstSeenAt: number;
+  /** When the key last changed (null: never). */
+  changedAt: number | null;
+  /** Set when a key that had been verified changed: sending stays blocked until verify(). */
+  blocked: boolean;
+};
+
+export type DeviceAddress = { deviceId: number; registrationId: number };
+
+export type ContactEntry = {
+  accountId: string;
+  username: string | null;
+  /** Devices as last learned from a bundle or a 409/410 answer (null: unknown yet). */
+  devices: DeviceAddress[] | null;
+  updatedAt: number;
+};
+
+export type ConversationEntry = {
+  id: string;
+  peerAccountId: string;
+  peerUsername: string | null;
+  createdAt: number;
+  lastMessageAt: number;
+  lastMessageKey: string | null;
+  unreadCount: number;
+};
+
+export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'received' | 'undecryptable';
+
+export type QuoteEntry = { timestamp: number; authorAccountId: string; text: string };
+
+export type MessageEntry = {
+  /** The storage key: "<conversationId>/<sequence>". */
+  id: string;
+  conversationId: string;
+  direction: 'incoming' | 'outgoing';
+  authorAccountId: string;
+  authorDeviceId: number | null;
+  /** The sender's timestamp: with the author, the message's identity across devices. */
+  timestamp: number;
+  serverTimestamp: number | null;
+  /** Local time the message was stored (sent or received). */
+  storedAt: number;
+  text: string;
+  quote: QuoteEntry | null;
+  expireTimerSeconds: number | null;
+  status: MessageStatus;
+  /** Incoming: whether the user has read it. */
+  read: boolean;
+  /** Outgoing failures and undecryptable placeholders: a short reason code. */
+  error: string | null;
+};
+
+export type OutboxKind = 'data' | 'receipt' | 'typing' | 'retry';
+
+export type OutboxEntry = {
+  /** The storage key (a sequence number). */
+  id: string;
+  destination: string;
+  kind: OutboxKind;
+  timestamp: number;
+  /** Encoded Content, unpadded. */
+  content: Uint8Array;
+  /** For data messages, the history entry whose status this send drives. */
+  messageKey: string | null;
+  /** Receipts/retries: the timestamps carried (merged while waiting). */
+  timestamps: number[];
+  receiptType: 'delivery' | 'read' | null;
+  /** Retry: the peer device whose session is rebuilt before sending. */
+  resetDeviceId: number | null;
+  attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
+  lastError: string | null;
+};
+
+export type ProcessedEnvelopeEntry = { at: number };
+
+export const sessionKey = (accountId: string, deviceId: number): string => `${accountId}.${deviceId}`;
+export const messageIndexKey = (conversationId: string, authorAccountId: string, timestamp: number): string =>
+  `${conversationId}/${authorAccountId}/${pad(timestamp)}`;
+export const kyberUsedKey = (kyberId: number, signedId: number, baseKey: Uint8Array): string =>
+  `${pad(kyberId, 8)}/${pad(signedId, 8)}/${Array.from(baseKey, (b) => b.toString(16).padStart(2, '0')).join('')}`;
