@@ -168,4 +168,35 @@ describe('SPQR between two of our states', () => {
       }
     }
   });
+
+  it('answers arbitrary bytes with an SpqrError and never changes the state', () => {
+    const [alice, bob] = pair();
+    for (let i = 0; i < 40; i++) {
+      bob.recv(alice.send());
+      alice.recv(bob.send());
+    }
+    const random = prng(11);
+    for (const party of [alice, bob]) {
+      const before = party.state.serialize();
+      const genuine = party === alice ? bob.send().message : alice.send().message;
+      for (let i = 0; i < 400; i++) {
+        let input: Uint8Array;
+        if (i % 2 === 0) {
+          input = genuine.slice(0, Math.floor(random() * (genuine.length + 1)));
+          if (input.length > 0) {
+            const at = Math.floor(random() * input.length);
+            input[at] = input[at]! ^ (1 << Math.floor(random() * 8));
+          }
+        } else {
+          input = Uint8Array.from({ length: Math.floor(random() * 48) }, () => Math.floor(random() * 256));
+        }
+        try {
+          spqrRecv(party.state, input);
+        } catch (e) {
+          expect(e).toBeInstanceOf(SpqrError);
+        }
+      }
+      expect(party.state.serialize()).toEqual(before);
+    }
+  });
 });
