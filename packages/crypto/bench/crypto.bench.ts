@@ -1,0 +1,234 @@
+/**
+ * Benchmark: @cove/crypto (built dist) against @signalapp/libsignal-client in the same process and run.
+ * Prints ops/s for each and the ratio ours/libsignal for session setup (bundle + first message + respond),
+ * steady one-direction messages, alternating messages (a DH ratchet step each), XEdDSA sign and verify, and
+ * session record serialize + deserialize. Not part of `npm test`; timing is reported, never asserted.
+ */
+import * as ours from '@cove/crypto';
+import * as libsignal from '@signalapp/libsignal-client';
+
+type Impl = typeof ours;
+const impls: [string, Impl][] = [
+  ['ours', ours],
+  ['libsignal', libsignal as unknown as Impl],
+];
+
+/** Minimum wall time per measurement: long enough to smooth out a shared, noisy machine. */
+const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 2000);
+
+async function measure(fn: () => Promise<number> | number): Promise<number> {
+  let ops = 0;
+  await fn(); // warm-up
+  const start = performance.now();
+  while (performance.now() - start < MIN_MS) ops += await fn();
+  return ops / ((performance.now() - start) / 1000);
+}
+
+/* eslint-disable @typescript-eslint/require-await -- store methods are async by interface; nothing to await here */
+function stores(impl: Impl, identity: ours.IdentityKeyPair, regId: number) {
+  class Sessions extends impl.SessionStore {
+    readonly m = new Map<string, ours.SessionRecord>();
+    async saveSession(a: ours.ProtocolAddress, r: ours.SessionRecord) {
+      this.m.set(a.toString(), r);
+    }
+    async getSession(a: ours.ProtocolAddress) {
+      return this.m.get(a.toString()) ?? null;
+    }
+    async getExistingSessions() {
+      return [];
+    }
+  }
+  class Identities extends impl.IdentityKeyStore {
+    async getIdentityKey() {
+      return identity.privateKey;
+    }
+    override async getIdentityKeyPair() {
+      return identity;
+    }
+    async getLocalRegistrationId() {
+      return regId;
+    }
+    async saveIdentity() {
+      return impl.IdentityChange.NewOrUnchanged;
+    }
+    async isTrustedIdentity() {
+      return true;
+    }
+    async getIdentity() {
+      return null;
+    }
+  }
+  class PreKeys extends impl.PreKeyStore {
+    readonly m = new Map<number, ours.PreKeyRecord>();
+    async savePreKey(id: number, r: ours.PreKeyRecord) {
+      this.m.set(id, r);
+    }
+    async getPreKey(id: number) {
+      return this.m.get(id)!;
+    }
+    async removePreKey(id: number) {
+      this.m.delete(id);
+    }
+  }
+  class Signed extends impl.SignedPreKeyStore {
+    readonly m = new Map<number, ours.SignedPreKeyRecord>();
+    async saveSignedPreKey(id: number, r: ours.SignedPreKeyRecord) {
+      this.m.set(id, r);
+    }
+    async getSignedPreKey(id: number) {
+      return this.m.get(id)!;
+    }
+  }
+  class Kyber extends impl.KyberPreKeyStore {
+    readonly m = new Map<number, ours.KyberPreKeyRecord>();
+    async saveKyberPreKey(id: number, r: ours.KyberPreKeyRecord) {
+      this.m.set(id, r);
+    }
+    async getKyberPreKey(id: number) {
+      return this.m.get(id)!;
+    }
+    async markKyberPreKeyUsed() {}
+  }
+  return {
+    sessions: new Sessions(),
+    identities: new Identities(),
+    preKeys: new PreKeys(),
+    signed: new Signed(),
+    kyber: new Kyber(),
+  };
+}
+/* eslint-enable @typescript-eslint/require-await */
+
+async function pair(impl: Impl) {
+  const aliceId = impl.IdentityKeyPair.generate();
+  const bobId = impl.IdentityKeyPair.generate();
+  const a = stores(impl, aliceId, 1);
+  const b = stores(impl, bobId, 2);
+  const A = impl.ProtocolAddress.new('9d0652a3-dcc3-4d11-975f-74d61598733e', 1);
+  const B = impl.ProtocolAddress.new('9d0652a3-dcc3-4d11-975f-74d61598733f', 1);
+  const spk = impl.PrivateKey.generate();
+  const spkSig = bobId.privateKey.sign(spk.getPublicKey().serialize());
+  await b.signed.saveSignedPreKey(1, impl.SignedPreKeyRecord.new(1, 0, spk.getPublicKey(), spk, spkSig));
+  const kem = impl.KEMKeyPair.generate();
+  const kemSig = bobId.privateKey.sign(kem.getPublicKey().serialize());
+  await b.kyber.saveKyberPreKey(1, impl.KyberPreKeyRecord.new(1, 0, kem, kemSig));
+  const bundle = impl.PreKeyBundle.new(
+    2,
+    1,
+    null,
+    null,
+    1,
+    spk.getPublicKey(),
+    spkSig,
+    bobId.publicKey,
+    1,
+    kem.getPublicKey(),
+    kemSig,
+  );
+  const msg = new Uint8Array(160).fill(0x42);
+
+  const send = async (fromA: boolean): Promise<void> => {
+    const [s, to, from, r] = fromA ? [a, B, A, b] : [b, A, B, a];
+    const ct = await impl.signalEncrypt(msg, to, from, s.sessions, s.identities);
+    if (ct.type() === Number(impl.CiphertextMessageType.PreKey)) {
+      await impl.signalDecryptPreKey(
+        impl.PreKeySignalMessage.deserialize(ct.serialize()),
+        from,
+        to,
+        r.sessions,
+        r.identities,
+        r.preKeys,
+        r.signed,
+        r.kyber,
+      );
+    } else {
+      await impl.signalDecrypt(impl.SignalMessage.deserialize(ct.serialize()), from, to, r.sessions, r.identities);
+    }
+  };
+  const setup = async (): Promise<void> => {
+    a.sessions.m.clear();
+    b.sessions.m.clear();
+    await impl.processPreKeyBundle(bundle, B, A, a.sessions, a.identities);
+    await send(true);
+  };
+  return { setup, send, a, B, aliceId };
+}
+
+const results: { name: string; ours: number; libsignal: number }[] = [];
+async function row(
+  name: string,
+  f: (impl: Impl) => Promise<() => Promise<number> | number> | (() => number),
+): Promise<void> {
+  const r: Record<string, number> = {};
+  for (const [label, impl] of impls) r[label] = await measure(await f(impl));
+  results.push({ name, ours: r.ours!, libsignal: r.libsignal! });
+  const x = results[results.length - 1]!;
+  console.log(
+    `${name.padEnd(38)} ${x.ours.toFixed(0).padStart(9)} ${x.libsignal.toFixed(0).padStart(11)} ${(x.ours / x.libsignal).toFixed(2).padStart(7)}`,
+  );
+}
+
+await ours.ready();
+console.log(
+  `@cove/crypto vs @signalapp/libsignal-client — ops/s (min ${MIN_MS} ms per figure), ${new Date().toISOString()}`,
+);
+console.log(`${'operation'.padEnd(38)} ${'ours'.padStart(9)} ${'libsignal'.padStart(11)} ${'ratio'.padStart(7)}`);
+
+await row('session setup (bundle+first msg+respond)', async (impl) => {
+  const p = await pair(impl);
+  return async () => {
+    await p.setup();
+    return 1;
+  };
+});
+await row('steady one-direction msgs (enc+dec)', async (impl) => {
+  const p = await pair(impl);
+  await p.setup();
+  await p.send(false);
+  return async () => {
+    for (let i = 0; i < 50; i++) await p.send(true);
+    return 50;
+  };
+});
+await row('alternating msgs (enc+dec, DH step each)', async (impl) => {
+  const p = await pair(impl);
+  await p.setup();
+  return async () => {
+    for (let i = 0; i < 25; i++) {
+      await p.send(false);
+      await p.send(true);
+    }
+    return 50;
+  };
+});
+await row('XEdDSA sign', (impl) => {
+  const k = impl.PrivateKey.generate();
+  const m = new Uint8Array(33).fill(5);
+  return () => {
+    for (let i = 0; i < 50; i++) k.sign(m);
+    return 50;
+  };
+});
+await row('XEdDSA verify', (impl) => {
+  const k = impl.PrivateKey.generate();
+  const m = new Uint8Array(33).fill(5);
+  const sig = k.sign(m);
+  const pub = k.getPublicKey();
+  return () => {
+    for (let i = 0; i < 50; i++) if (!pub.verify(m, sig)) throw new Error('verify failed');
+    return 50;
+  };
+});
+await row('session record serialize+deserialize', async (impl) => {
+  const p = await pair(impl);
+  await p.setup();
+  for (let i = 0; i < 20; i++) {
+    await p.send(i % 2 === 0);
+    await p.send(true);
+  }
+  const rec = (await p.a.sessions.getSession(p.B))!;
+  return () => {
+    for (let i = 0; i < 20; i++) impl.SessionRecord.deserialize(rec.serialize());
+    return 20;
+  };
+});
