@@ -1,0 +1,90 @@
+/**
+ * Two and three Node clients on one real server: register, look up, chat both ways, receipts, history paging.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+import { ClientErrorCode } from '../../packages/client/src/index.js';
+import { destroyClient, newClient, texts, transcript, until } from '../support/clients.js';
+import type { TestClient } from '../support/clients.js';
+import { startTestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+
+describe('Messenger between Node clients', () => {
+  let server: TestServer;
+  let alice: TestClient;
+  let bob: TestClient;
+  let carol: TestClient;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    alice = await newClient(server.url, 'alice');
+    bob = await newClient(server.url, 'bob');
+    carol = await newClient(server.url, 'carol');
+    await Promise.all([alice.messenger.connect(), bob.messenger.connect(), carol.messenger.connect()]);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const client of [alice, bob, carol]) if (client) await destroyClient(client);
+    await server?.close();
+  });
+
+  it('should look up users by username and refuse unknown ones', async () => {
+    expect(await alice.messenger.resolve('bob')).toBe(bob.accountId);
+    expect(await alice.messenger.resolve('BOB')).toBe(bob.accountId);
+    await expect(alice.messenger.resolve('nobody_here')).rejects.toMatchObject({ code: ClientErrorCode.UnknownUser });
+  });
+
+  it('should chat both ways with statuses reaching delivered, then read', async () => {
+    const sent = await alice.messenger.sendText('bob', 'hello bob');
+    expect(sent.status).toBe('sending');
+    await until('bob receives', async () => (await texts(bob, alice.accountId)).includes('hello bob'));
+    await until('delivered', async () => (await alice.messenger.message(sent.id))?.status === 'delivered');
+
+    await bob.messenger.sendText('alice', 'hi alice');
+    await until('alice receives', async () => (await texts(alice, bob.accountId)).includes('hi alice'));
+
+    const conversation = (await bob.messenger.conversations()).find((c) => c.peerAccountId === alice.accountId);
+    expect(conversation?.unreadCount).toBe(1);
+    expect(await bob.messenger.markRead(alice.accountId)).toBe(1);
+    await until('read', async () => (await alice.messenger.message(sent.id))?.status === 'read');
+    expect((await bob.messenger.conversations()).find((c) => c.peerAccountId === alice.accountId)?.unreadCount).toBe(0);
+    expect(alice.events.some((e) => e.type === 'receipt' && e.receiptType === 'read')).toBe(true);
+  });
+
+  it('should keep three-way conversations apart', async () => {
+    await carol.messenger.sendText('alice', 'carol to alice');
+    await carol.messenger.sendText('bob', 'carol to bob');
+    await until('alice gets carol', async () => (await texts(alice, carol.accountId)).includes('carol to alice'));
+    await until('bob gets carol', async () => (await texts(bob, carol.accountId)).includes('carol to bob'));
+    expect(await texts(alice, carol.accountId)).toEqual(['carol to alice']);
+    expect(await texts(bob, carol.accountId)).toEqual(['carol to bob']);
+    const conversations = await alice.messenger.conversations();
+    expect(conversations.map((c) => c.peerAccountId).sort()).toEqual([bob.accountId, carol.accountId].sort());
+  });
+
+  it('should page history newest first', async () => {
+    for (let i = 0; i < 7; i += 1) await alice.messenger.sendText('carol', `page ${i}`);
+    await until('carol has all', async () => (await texts(carol, alice.accountId, 'incoming')).length === 7);
+    const first = await carol.messenger.messages(alice.accountId, { limit: 3 });
+    expect(first.messages.map((m) => m.text)).toEqual(['page 6', 'page 5', 'page 4']);
+    const second = await carol.messenger.messages(alice.accountId, { limit: 3, before: first.nextCursor! });
+    expect(second.messages.map((m) => m.text)).toEqual(['page 3', 'page 2', 'page 1']);
+    const third = await carol.messenger.messages(alice.accountId, { limit: 3, before: second.nextCursor! });
+    // The oldest entry is carol's own message from the previous test.
+    expect(third.messages.map((m) => m.text)).toEqual(['page 0', 'carol to alice']);
+    expect(third.nextCursor).toBeNull();
+    const incoming = (await transcript(carol, alice.accountId)).filter((m) => m.direction === 'incoming');
+    expect(incoming.every((m) => m.status === 'received')).toBe(true);
+  });
+
+  it('should show the same safety number on both sides and mark it verified', async () => {
+    const fromAlice = await alice.messenger.safetyNumber('bob');
+    const fromBob = await bob.messenger.safetyNumber('alice');
+    expect(fromAlice.digits).toMatch(/^\d{60}$/);
+    expect(fromAlice.digits).toBe(fromBob.digits);
+    expect((await alice.messenger.identity('bob')).trust).toBe('trusted-first-use');
+    await expect(alice.messenger.verify('bob', '1'.repeat(60))).rejects.toMatchObject({ code: ClientErrorCode.IdentityChanged });
+    expect((await alice.messenger.verify('bob', fromBob.digits)).trust).toBe('verified');
+    expect((await alice.messenger.identity('bob')).trust).toBe('verified');
+  });
+});
