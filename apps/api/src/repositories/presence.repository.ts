@@ -22,8 +22,8 @@ export abstract class PresenceRepository {
   constructor(readonly instanceId: string) {}
 
   abstract start(): Promise<void>;
-  /** Records that `device` is connected here (replacing wherever it was before). */
-  abstract add(device: DeviceKey): Promise<void>;
+  /** Records that `device` is connected here; returns the other instance that held it before, if any. */
+  abstract add(device: DeviceKey): Promise<string | null>;
   /** Records that `device` left this instance (no effect if it has since connected elsewhere). */
   abstract remove(device: DeviceKey): Promise<void>;
   /** The live instance holding each device, or null when it is offline. */
@@ -78,9 +78,17 @@ export class RedisPresenceRepository extends PresenceRepository {
     }
   }
 
-  async add(device: DeviceKey): Promise<void> {
+  async add(device: DeviceKey): Promise<string | null> {
     this.local.add(device);
-    await this.client.set(this.deviceKey(device), this.instanceId, 'PX', this.options.deviceTtlMs);
+    const previous = (await this.client.call(
+      'SET',
+      this.deviceKey(device),
+      this.instanceId,
+      'PX',
+      String(this.options.deviceTtlMs),
+      'GET',
+    )) as string | null;
+    return previous !== null && previous !== this.instanceId ? previous : null;
   }
 
   async remove(device: DeviceKey): Promise<void> {
@@ -128,9 +136,9 @@ export class InProcessPresenceRepository extends PresenceRepository {
     return Promise.resolve();
   }
 
-  add(device: DeviceKey): Promise<void> {
+  add(device: DeviceKey): Promise<string | null> {
     this.local.add(device);
-    return Promise.resolve();
+    return Promise.resolve(null);
   }
 
   remove(device: DeviceKey): Promise<void> {
