@@ -9,7 +9,7 @@
  * bare wake-up). Transient push-service failures are retried by the job queue with backoff; 404/410 drop the
  * subscription. Logs carry ids and statuses only, never endpoints or payloads.
  */
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import { encodePushPayload, ErrorCode, type PushSubscriptionRequest } from '@cove/protocol';
 
 import { OnJob } from '../decorators.js';
@@ -26,6 +26,7 @@ import { PushSubscriptionRepository } from '../repositories/push-subscription.re
 import { WebPushRepository, type PushUrgency } from '../repositories/web-push.repository.js';
 import { ApiError } from './api-error.js';
 import { toEnvelope } from './message.service.js';
+import { SystemService } from './system.service.js';
 
 /**
  * Push-service TTLs: an urgent wake-up is kept up to a week for a phone that is off (capped by the envelope
@@ -45,7 +46,7 @@ const SWEEP_GRACE_MS = 30_000;
 const SWEEP_BATCH = 1_000;
 
 @Injectable()
-export class PushService {
+export class PushService implements OnModuleInit {
   constructor(
     private readonly config: ConfigRepository,
     private readonly subscriptions: PushSubscriptionRepository,
@@ -56,7 +57,13 @@ export class PushService {
     private readonly jobs: JobRepository,
     private readonly metrics: DeliveryMetricsRepository,
     private readonly logger: LoggingRepository,
+    @Optional() private readonly system?: SystemService,
   ) {}
+
+  /** Publishes the VAPID public key in `GET /v1/info` (the worker process has no HTTP API). */
+  onModuleInit(): void {
+    this.system?.setVapidKeyProvider({ publicKey: () => this.webPush.publicKey });
+  }
 
   get vapidPublicKey(): string {
     return this.webPush.publicKey;
