@@ -1,23 +1,21 @@
 /**
  * The Nest module of the API: repositories (infrastructure), services (rules), controllers and the WebSocket
- * gateway, plus the global auth guard, rate limiter and error filter. Built from an already validated
+ * gateway, plus the global auth guard, rate-limit guard and error filter. Built from an already validated
  * configuration so tests can boot several servers in one process.
  */
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { ThrottlerModule } from '@nestjs/throttler';
 import type { DestinationStream } from 'pino';
 
 import { AccountController } from './controllers/account.controller.js';
 import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
-import { RATE_LIMITS } from './controllers/rate-limits.js';
 import { SystemController } from './controllers/system.controller.js';
 import { WebSocketGatewayController } from './controllers/websocket.gateway.js';
 import { AuthGuard } from './middleware/auth.guard.js';
 import { ErrorFilter } from './middleware/error.filter.js';
-import { CoveThrottlerGuard } from './middleware/throttler.guard.js';
+import { RateLimitGuard } from './middleware/rate-limit.guard.js';
 import { AccountRepository } from './repositories/account.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
@@ -27,6 +25,7 @@ import { EnvelopeRepository } from './repositories/envelope.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
+import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AccountService } from './services/account.service.js';
 import { AuthService } from './services/auth.service.js';
@@ -44,12 +43,6 @@ export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
-      imports: [
-        ThrottlerModule.forRoot({
-          throttlers: [{ name: 'default', ...RATE_LIMITS.default }],
-          skipIf: () => !options.config.config.rateLimits,
-        }),
-      ],
       controllers: [AccountController, KeysController, MessageController, DeviceController, SystemController],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
@@ -72,6 +65,7 @@ export class AppModule {
           },
         },
         MetricsRepository,
+        RateLimitRepository,
         AccountRepository,
         DeviceRepository,
         PreKeyRepository,
@@ -87,7 +81,7 @@ export class AppModule {
         WebSocketService,
         WebSocketGatewayController,
         { provide: APP_GUARD, useClass: AuthGuard },
-        { provide: APP_GUARD, useClass: CoveThrottlerGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
       ],
     };

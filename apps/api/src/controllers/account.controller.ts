@@ -1,6 +1,5 @@
 /** HTTP routes of accounts and usernames; validation and rules live in the pipe and the account service. */
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { Throttle } from '@nestjs/throttler';
 import {
   CreateAccountRequest,
   SetUsernameRequest,
@@ -14,7 +13,7 @@ import { CurrentDevice, Public } from '../middleware/auth.guard.js';
 import { ZodPipe } from '../middleware/zod.pipe.js';
 import { AccountService } from '../services/account.service.js';
 import type { AuthenticatedDevice } from '../services/auth.service.js';
-import { RATE_LIMITS } from './rate-limits.js';
+import { RateLimit } from './rate-limits.js';
 
 @Controller('v1/accounts')
 export class AccountController {
@@ -22,7 +21,7 @@ export class AccountController {
 
   @Post()
   @Public()
-  @Throttle({ default: RATE_LIMITS.registration })
+  @RateLimit('registration')
   create(@Body(new ZodPipe(CreateAccountRequest)) body: CreateAccountRequest): Promise<CreateAccountResponse> {
     return this.accounts.create(body);
   }
@@ -42,7 +41,7 @@ export class AccountController {
   }
 
   @Get('username/:username')
-  @Throttle({ default: RATE_LIMITS.usernameLookup })
+  @RateLimit('usernameLookup')
   lookup(@Param('username', new ZodPipe(Username)) username: string): Promise<UsernameLookupResponse> {
     return this.accounts.lookup(username);
   }

@@ -1,6 +1,5 @@
 /** HTTP routes of devices: list, provisioning codes, linking, removal. Rules live in the device service. */
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { Throttle } from '@nestjs/throttler';
 import {
   DeviceId,
   LinkDeviceRequest,
@@ -14,7 +13,7 @@ import { CurrentDevice, Public } from '../middleware/auth.guard.js';
 import { ZodPipe } from '../middleware/zod.pipe.js';
 import type { AuthenticatedDevice } from '../services/auth.service.js';
 import { DeviceService } from '../services/device.service.js';
-import { RATE_LIMITS } from './rate-limits.js';
+import { RateLimit } from './rate-limits.js';
 
 @Controller('v1/devices')
 export class DeviceController {
@@ -32,7 +31,7 @@ export class DeviceController {
 
   @Post()
   @Public()
-  @Throttle({ default: RATE_LIMITS.link })
+  @RateLimit('link')
   link(@Body(new ZodPipe(LinkDeviceRequest)) body: LinkDeviceRequest): Promise<LinkDeviceResponse> {
     return this.devices.link(body);
   }

@@ -1,6 +1,5 @@
 /** HTTP routes of prekeys: upload, status, bundles (which consume one-time keys). Rules live in the prekey service. */
 import { Body, Controller, Get, HttpCode, Param, Put } from '@nestjs/common';
-import { Throttle } from '@nestjs/throttler';
 import {
   AccountId,
   DeviceId,
@@ -14,7 +13,7 @@ import { CurrentDevice } from '../middleware/auth.guard.js';
 import { ZodPipe } from '../middleware/zod.pipe.js';
 import type { AuthenticatedDevice } from '../services/auth.service.js';
 import { PreKeyService } from '../services/prekey.service.js';
-import { RATE_LIMITS } from './rate-limits.js';
+import { RateLimit } from './rate-limits.js';
 
 const DeviceSelector = z.union([z.literal('*').transform(() => null), z.coerce.number().pipe(DeviceId)]);
 
@@ -37,7 +36,7 @@ export class KeysController {
   }
 
   @Get(':accountId/:deviceId')
-  @Throttle({ default: RATE_LIMITS.preKeyBundle })
+  @RateLimit('preKeyBundle')
   bundles(
     @Param('accountId', new ZodPipe(AccountId)) accountId: string,
     @Param('deviceId', new ZodPipe(DeviceSelector)) deviceId: number | null,

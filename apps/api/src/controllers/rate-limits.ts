@@ -1,12 +1,15 @@
 /**
- * Rate limits per route (requests per window, per requester or per requester and target), each with its reason.
- * All are off with `RATE_LIMITS=off`.
+ * Rate limits per route (requests per window, per requester or per requester and target), each with its reason,
+ * and the `@RateLimit(name)` decorator that picks one. Routes without it use `default`. All are off with
+ * `RATE_LIMITS=off`.
  */
+import { SetMetadata } from '@nestjs/common';
+
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 export const RATE_LIMITS = {
-  /** Any authenticated or public call: far above what a client does, low enough to blunt floods. */
+  /** Any call: far above what a client does, low enough to blunt floods. */
   default: { limit: 1200, ttl: MINUTE },
   /** New accounts per address: a family behind one NAT registers a few, a bot registers thousands. */
   registration: { limit: 30, ttl: HOUR },
@@ -17,3 +20,10 @@ export const RATE_LIMITS = {
   /** Device links per address: a user links a handful of devices, ever. */
   link: { limit: 20, ttl: HOUR },
 } as const;
+
+export type RateLimitName = keyof typeof RATE_LIMITS;
+
+export const RATE_LIMIT_KEY = 'cove:rate-limit';
+
+/** Applies the named limit to a route; `null` exempts it (health checks, metrics). */
+export const RateLimit = (name: RateLimitName | null): MethodDecorator => SetMetadata(RATE_LIMIT_KEY, name);

@@ -3,13 +3,13 @@
  * ticket (authenticated). None of them reveals anything about users.
  */
 import { Controller, Get, Header, HttpCode, Post, Res } from '@nestjs/common';
-import { SkipThrottle } from '@nestjs/throttler';
 import type { InfoResponse, WebSocketTicketResponse } from '@cove/protocol';
 
 import { CurrentDevice, Public } from '../middleware/auth.guard.js';
 import type { AuthenticatedDevice } from '../services/auth.service.js';
 import { AuthService } from '../services/auth.service.js';
 import { SystemService } from '../services/system.service.js';
+import { RateLimit } from './rate-limits.js';
 
 type Response = { status(code: number): Response; type(t: string): Response; send(body: unknown): void };
 
@@ -39,7 +39,7 @@ export class SystemController {
 
   @Get('healthz')
   @Public()
-  @SkipThrottle()
+  @RateLimit(null)
   @Header('Cache-Control', 'no-store')
   health(): { status: 'ok' } {
     return { status: 'ok' };
@@ -47,7 +47,7 @@ export class SystemController {
 
   @Get('readyz')
   @Public()
-  @SkipThrottle()
+  @RateLimit(null)
   @HttpCode(200)
   async ready(@Res() response: Response): Promise<void> {
     const ok = await this.system.ready();
@@ -56,7 +56,7 @@ export class SystemController {
 
   @Get('metrics')
   @Public()
-  @SkipThrottle()
+  @RateLimit(null)
   async metrics(@Res() response: Response): Promise<void> {
     const { contentType, body } = await this.system.metrics();
     response.status(200).type(contentType).send(body);

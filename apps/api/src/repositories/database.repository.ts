@@ -36,10 +36,10 @@ export const SqlState = {
 export function sqlState(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as { code?: unknown; cause?: unknown; meta?: { code?: unknown }; originalCode?: unknown };
-  if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
-  if (typeof e.originalCode === 'string') return e.originalCode;
   if (e.code === 'P2002') return SqlState.UniqueViolation;
   if (e.code === 'P2003') return SqlState.ForeignKeyViolation;
+  if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && !e.code.startsWith('P')) return e.code;
+  if (typeof e.originalCode === 'string') return e.originalCode;
   if (typeof e.meta?.code === 'string') return e.meta.code;
   return e.cause ? sqlState(e.cause) : undefined;
 }

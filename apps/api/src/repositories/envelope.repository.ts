@@ -70,10 +70,10 @@ export class EnvelopeRepository {
       urgent: boolean;
       content: Bytes;
     }>(
-      `SELECT id::text AS id, guid, type, source_account_id, source_device_id, timestamp::float8 AS timestamp,
-              server_timestamp::float8 AS server_timestamp, urgent, content
-       FROM envelopes WHERE account_id = $1::uuid AND device_id = $2::smallint AND id > $3::bigint
-       ORDER BY id LIMIT $4`,
+      `SELECT e.id::text AS id, e.guid, e.type, e.source_account_id, e.source_device_id,
+              e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent, e.content
+       FROM envelopes e WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint AND e.id > $3::bigint
+       ORDER BY e.id LIMIT $4`,
       [accountId, deviceId, afterId, limit],
     );
     return rows.map((r) => ({

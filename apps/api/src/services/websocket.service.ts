@@ -13,8 +13,10 @@ import {
   ErrorCode,
   PingFrame,
   SendFrame,
+  SendMessagesRequest,
   type RequestId,
 } from '@cove/protocol';
+import { z } from 'zod';
 
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -22,6 +24,9 @@ import { WebSocketRepository, type WebSocketConnection } from '../repositories/w
 import { ApiError } from './api-error.js';
 import { AuthService, type AuthenticatedDevice } from './auth.service.js';
 import { MessageService, toEnvelope } from './message.service.js';
+
+/** A send frame's routing fields, checked before its message so a bad message gets a `result` like over HTTP. */
+const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: true }).extend({ message: z.unknown() });
 
 /** A client must authenticate this soon after connecting. */
 const AUTH_TIMEOUT_MS = 10_000;
@@ -91,17 +96,22 @@ export class WebSocketService implements OnModuleInit {
         return;
       }
       case 'send': {
-        const parsed = SendFrame.safeParse(frame);
-        if (!parsed.success) {
-          const tooBig = parsed.error.issues.some((i) => i.code === 'too_big');
-          return this.refuse(
-            connection,
-            requestId,
-            tooBig ? ErrorCode.PayloadTooLarge : ErrorCode.InvalidRequest,
-            `malformed send: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`,
-          );
+        const envelope = SendFrameEnvelope.safeParse(frame);
+        if (!envelope.success) {
+          return this.refuse(connection, requestId, ErrorCode.InvalidRequest, 'a send needs an id and a destination');
         }
-        void this.send(connection, parsed.data);
+        const message = SendMessagesRequest.safeParse((frame as { message?: unknown }).message);
+        if (!message.success) {
+          const tooBig = message.error.issues.some((i) => i.code === 'too_big');
+          const issue = message.error.issues[0];
+          const body = {
+            error: tooBig ? ErrorCode.PayloadTooLarge : ErrorCode.InvalidRequest,
+            message: `message.${issue?.path.join('.') ?? ''}: ${tooBig ? 'too large' : (issue?.message ?? 'invalid')}`,
+          };
+          connection.send(JSON.stringify({ type: 'result', id: envelope.data.id, status: tooBig ? 413 : 400, body }));
+          return;
+        }
+        void this.send(connection, { ...envelope.data, message: message.data });
         return;
       }
       case 'ping': {
