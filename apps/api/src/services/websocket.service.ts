@@ -23,6 +23,7 @@ import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { WebSocketRepository, type WebSocketConnection } from '../repositories/websocket.repository.js';
 import { ApiError } from './api-error.js';
 import { AuthService, type AuthenticatedDevice } from './auth.service.js';
+import { DeliveryService } from './delivery.service.js';
 import { MessageService, toEnvelope } from './message.service.js';
 
 /** A send frame's routing fields, checked before its message so a bad message gets a `result` like over HTTP. */
@@ -41,6 +42,7 @@ export class WebSocketService implements OnModuleInit {
     private readonly sockets: WebSocketRepository,
     private readonly auth: AuthService,
     private readonly messages: MessageService,
+    private readonly delivery: DeliveryService,
     private readonly metrics: MetricsRepository,
     private readonly logger: LoggingRepository,
   ) {}
@@ -57,6 +59,7 @@ export class WebSocketService implements OnModuleInit {
       onText: (c, text) => this.onText(c, text),
       onClose: (c) => {
         if (c.accountId) this.metrics.webSocketConnections.set(this.sockets.size);
+        if (c.accountId) this.delivery.disconnected({ accountId: c.accountId, deviceId: c.deviceId });
       },
     });
     connection.authTimer = setTimeout(() => {
@@ -65,6 +68,7 @@ export class WebSocketService implements OnModuleInit {
         connection.close(CloseCode.AuthTimeout, 'no auth frame in time');
       }
     }, AUTH_TIMEOUT_MS);
+    connection.authTimer.unref();
   }
 
   private onText(connection: WebSocketConnection, text: string): void {
@@ -164,6 +168,8 @@ export class WebSocketService implements OnModuleInit {
       previous.close(CloseCode.Replaced, 'replaced by a newer connection');
     }
     this.metrics.webSocketConnections.set(this.sockets.size);
+    /** Presence first: an envelope accepted elsewhere from now on is routed here (buffered while draining). */
+    await this.delivery.connected(device);
     connection.send(JSON.stringify({ type: 'ready', accountId: device.accountId, deviceId: device.deviceId }));
     await this.drain(connection, device);
   }
