@@ -4,7 +4,9 @@
  * messages with random interleaving, bursts, dropped messages and reordering inside a small window, long enough
  * for the SPQR braid to pass at least ten epochs; every delivered message must decrypt to what was sent.
  * The epoch each SignalMessage carries is read from its SPQR field, so the test proves the braid advanced in
- * both directions rather than assuming it.
+ * both directions rather than assuming it. Delivery schedules depend only on a seed, so every pairing sees the
+ * same deliveries: epochs, parity chunks and (under heavy cross-epoch reordering) the exact set of messages that
+ * fail must match libsignal's own run.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -169,6 +171,8 @@ interface Wire {
   plaintext: string;
   epoch: number;
   parity: boolean;
+  /** Held back on purpose (reordering tests). */
+  late?: boolean;
 }
 
 /** Chunks per value by SPQR message type: header ‖ MAC 3, key 36, ct1 30, ct2 ‖ MAC 5. */
@@ -286,16 +290,83 @@ async function converse(aliceLib: AnyLib, bobLib: AnyLib, seed: number, rounds: 
   return out;
 }
 
+type Verdict = 'ok' | 'duplicate' | 'failed';
+
+/**
+ * Heavy reordering across epoch boundaries: messages are delivered from anywhere in a long queue (some arrive
+ * hundreds of messages late, after the epoch they belong to has been left behind), a few are lost. The schedule
+ * depends only on the seed, never on outcomes, so every implementation pair sees the same deliveries and must
+ * reach the same verdict for each one.
+ */
+async function reorderHeavily(aliceLib: AnyLib, bobLib: AnyLib, seed: number, rounds: number): Promise<Verdict[]> {
+  const random = prng(seed);
+  const alice = makeParty(asLib(aliceLib), 1);
+  const bob = makeParty(asLib(bobLib), 2);
+  await alice.lib.processPreKeyBundle(
+    await bundleFor(bob, alice.lib),
+    alice.lib.ProtocolAddress.new(bob.address.name(), bob.address.deviceId()),
+    alice.address,
+    alice.sessions,
+    alice.identities,
+  );
+  const verdicts: Verdict[] = [];
+  const toBob: Wire[] = [];
+  const toAlice: Wire[] = [];
+  let n = 0;
+  // Alice's first message is delivered at once so that Bob has a session to answer from.
+  toBob.push(await send(alice, bob, `a${n++}`));
+  await receive(bob, alice, toBob.pop()!);
+  // Some messages are held back for 20–400 rounds (several epochs); the rest arrive in a window of four.
+  const held: { due: number; w: Wire; toBob: boolean }[] = [];
+  const deliver = async (round: number, queue: Wire[], at: Party, from: Party): Promise<void> => {
+    for (const h of held.filter((x) => x.due === round && x.toBob === (at === bob))) {
+      held.splice(held.indexOf(h), 1);
+      queue.push(h.w);
+    }
+    const count = Math.floor(random() * 4);
+    for (let i = 0; i < count && queue.length > 0; i++) {
+      const [w] = queue.splice(Math.floor(random() * Math.min(queue.length, 4)), 1) as [Wire];
+      if (random() < 0.04 && !w.late) {
+        held.push({ due: round + 20 + Math.floor(random() * 380), w: { ...w, late: true }, toBob: at === bob });
+        continue;
+      }
+      try {
+        await receive(at, from, w);
+        verdicts.push('ok');
+      } catch (e) {
+        verdicts.push((e as { code?: unknown }).code === 1 ? 'duplicate' : 'failed');
+      }
+    }
+  };
+  for (let round = 0; round < rounds; round++) {
+    const burstA = Math.floor(random() * 4);
+    const burstB = Math.floor(random() * 4);
+    for (let i = 0; i < burstA; i++) toBob.push(await send(alice, bob, `a${n++}`));
+    for (let i = 0; i < burstB; i++) toAlice.push(await send(bob, alice, `b${n++}`));
+    await deliver(round, toBob, bob, alice);
+    await deliver(round, toAlice, alice, bob);
+  }
+  return verdicts;
+}
+
+const SEED = 2;
+const ROUNDS = 600;
+
 describe('SPQR interop with libsignal-client 0.103 through whole sessions', () => {
-  it('libsignal ↔ libsignal (reference run of the same schedule)', async () => {
-    const r = await converse(libsignal, libsignal, 1, 600);
-    expect(Math.min(r.maxEpochAtoB, r.maxEpochBtoA)).toBeGreaterThanOrEqual(10);
-    expect(Math.min(r.parityAtoB, r.parityBtoA)).toBeGreaterThan(0);
+  let cached: Promise<Outcome> | null = null;
+  const referenceRun = (): Promise<Outcome> => (cached ??= converse(libsignal, libsignal, SEED, ROUNDS));
+
+  it('libsignal ↔ libsignal: reference run of the schedule', async () => {
+    const reference = await referenceRun();
+    expect(Math.min(reference.maxEpochAtoB, reference.maxEpochBtoA)).toBeGreaterThanOrEqual(10);
+    expect(Math.min(reference.parityAtoB, reference.parityBtoA)).toBeGreaterThan(0);
   }, 120_000);
 
   it('ours as Alice ↔ libsignal as Bob: keys agree past ten epochs with bursts, loss and reordering', async () => {
     await ours.ready();
-    const r = await converse(ours, libsignal, 2, 600);
+    const r = await converse(ours, libsignal, SEED, ROUNDS);
+    // The schedule does not depend on the implementation: the braid must progress exactly as libsignal's.
+    expect(r).toEqual(await referenceRun());
     expect(r.dropped).toBeGreaterThan(20);
     expect(Math.min(r.maxEpochAtoB, r.maxEpochBtoA)).toBeGreaterThanOrEqual(10);
     // Lagrange-coded chunks crossed between the implementations in both directions.
@@ -304,10 +375,25 @@ describe('SPQR interop with libsignal-client 0.103 through whole sessions', () =
 
   it('libsignal as Alice ↔ ours as Bob: keys agree past ten epochs with bursts, loss and reordering', async () => {
     await ours.ready();
-    const r = await converse(libsignal, ours, 3, 600);
+    const r = await converse(libsignal, ours, SEED, ROUNDS);
+    expect(r).toEqual(await referenceRun());
     expect(r.dropped).toBeGreaterThan(20);
     expect(Math.min(r.maxEpochAtoB, r.maxEpochBtoA)).toBeGreaterThanOrEqual(10);
     // Lagrange-coded chunks crossed between the implementations in both directions.
     expect(Math.min(r.parityAtoB, r.parityBtoA)).toBeGreaterThan(0);
   }, 120_000);
+
+  it('fails exactly where libsignal fails under heavy reordering across epochs, in every pairing', async () => {
+    await ours.ready();
+    const expected = await reorderHeavily(libsignal, libsignal, 9, 700);
+    expect(expected.filter((v) => v === 'failed').length).toBeGreaterThan(0);
+    expect(expected.filter((v) => v === 'ok').length).toBeGreaterThan(expected.length * 0.8);
+    for (const [a, b] of [
+      [ours, libsignal],
+      [libsignal, ours],
+      [ours, ours],
+    ] as const) {
+      expect(await reorderHeavily(a, b, 9, 700)).toEqual(expected);
+    }
+  }, 240_000);
 });
