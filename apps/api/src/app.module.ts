@@ -4,15 +4,18 @@
  * configuration so tests can boot several servers in one process.
  */
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import type { Agent } from 'node:https';
 import type { DestinationStream } from 'pino';
 
 import { AccountController } from './controllers/account.controller.js';
 import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
+import { PushController } from './controllers/push.controller.js';
 import { SystemController } from './controllers/system.controller.js';
 import { WebSocketGatewayController } from './controllers/websocket.gateway.js';
+import { deliveryProviders } from './delivery.providers.js';
 import { AuthGuard } from './middleware/auth.guard.js';
 import { ErrorFilter } from './middleware/error.filter.js';
 import { RateLimitGuard } from './middleware/rate-limit.guard.js';
@@ -36,14 +39,27 @@ import { PreKeyService } from './services/prekey.service.js';
 import { SystemService } from './services/system.service.js';
 import { WebSocketService } from './services/websocket.service.js';
 
-export type AppModuleOptions = { config: ConfigRepository; logDestination?: DestinationStream };
+export type AppModuleOptions = {
+  config: ConfigRepository;
+  logDestination?: DestinationStream;
+  /** HTTPS agent for Web Push requests (tests: one trusting a local push service). */
+  pushAgent?: Agent;
+};
 
 @Module({})
 export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
-      controllers: [AccountController, KeysController, MessageController, DeviceController, SystemController],
+      imports: [DiscoveryModule],
+      controllers: [
+        AccountController,
+        KeysController,
+        MessageController,
+        DeviceController,
+        SystemController,
+        PushController,
+      ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
         { provide: LoggingRepository, useValue: new LoggingRepository(options.config, options.logDestination) },
@@ -79,6 +95,7 @@ export class AppModule {
         DeviceService,
         SystemService,
         WebSocketService,
+        ...deliveryProviders({ role: 'api', pushAgent: options.pushAgent }),
         WebSocketGatewayController,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },

@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 
 import { existsSync } from 'node:fs';
+import type { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
@@ -33,6 +34,8 @@ export type CreateAppOptions = {
   env?: Record<string, string | undefined>;
   /** Receives every log line (tests). */
   logDestination?: DestinationStream;
+  /** HTTPS agent for Web Push requests (tests: one trusting a local push service's certificate). */
+  pushAgent?: Agent;
 };
 
 /** Paths the API owns; everything else may be the PWA. */
@@ -41,7 +44,11 @@ const API_PREFIXES = ['/v1/', '/healthz', '/readyz', '/metrics'];
 export async function createApp(options: CreateAppOptions = {}): Promise<RunningApp> {
   const config = ConfigRepository.fromEnv(options.env ?? process.env);
   const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({ config, ...(options.logDestination ? { logDestination: options.logDestination } : {}) }),
+    AppModule.forRoot({
+      config,
+      ...(options.logDestination ? { logDestination: options.logDestination } : {}),
+      ...(options.pushAgent ? { pushAgent: options.pushAgent } : {}),
+    }),
     { bodyParser: false, logger: false, abortOnError: false },
   );
   const logger = app.get(LoggingRepository);

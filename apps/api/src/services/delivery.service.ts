@@ -1,37 +1,195 @@
 /**
- * Live delivery, called once envelopes are durably stored: hands each envelope to its device's WebSocket on this
- * instance (if connected), and disconnects removed devices. Envelopes of a device not connected here simply wait
- * in the database until it connects (or, with push, until it is woken). This is the seam for cross-instance
- * delivery: routing through a bus replaces the direct local calls, not the callers.
+ * Routes envelopes once they are durably stored: to the device's WebSocket when it is connected to this instance,
+ * over the bus to the instance that holds it (presence, in Redis) when it is connected elsewhere, and otherwise to
+ * a coalesced Web Push wake-up. Also keeps presence current as devices connect and leave, closes a device's older
+ * connection on another instance, and disconnects removed devices wherever they are connected.
+ *
+ * Live paths are an optimisation over durable state: every envelope stays in the database until acknowledged, and a
+ * device (re)connecting anywhere drains its queue first. So a lost bus message or a dead instance costs latency,
+ * never an envelope. Per device, envelopes are handed on in acceptance order. Nothing here touches the database.
  */
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { CloseCode, type Envelope } from '@cove/protocol';
 
+import { BusRepository } from '../repositories/bus.repository.js';
+import { DeliveryMetricsRepository } from '../repositories/delivery-metrics.repository.js';
+import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
+import { PresenceRepository } from '../repositories/presence.repository.js';
 import { WebSocketRepository } from '../repositories/websocket.repository.js';
+import type { DeviceRef } from '../jobs.js';
+import { PushService } from './push.service.js';
 
 export type DeliveryTarget = { accountId: string; deviceId: number; guid: string; envelope: Envelope };
 
+/** Bus messages between instances. */
+type BusMessage =
+  | { kind: 'envelopes'; targets: DeliveryTarget[] }
+  | { kind: 'close'; accountId: string; deviceId: number; code: number; reason: string };
+
 @Injectable()
-export class DeliveryService {
+export class DeliveryService implements OnModuleInit, OnModuleDestroy {
+  /** Publishing is chained so routed envelopes leave in acceptance order even though presence lookups overlap. */
+  private routing: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly sockets: WebSocketRepository,
     private readonly metrics: MetricsRepository,
+    private readonly deliveryMetrics: DeliveryMetricsRepository,
+    private readonly presence: PresenceRepository,
+    private readonly bus: BusRepository,
+    private readonly push: PushService,
+    private readonly logger: LoggingRepository,
   ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.presence.start();
+    await this.bus.start(
+      (message) => this.receive(message as BusMessage),
+      () => this.resynchronise(),
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.routing;
+    await this.bus.close();
+    await this.presence.close();
+  }
 
   /** Called after the envelopes are committed, in acceptance order. */
   deliver(targets: DeliveryTarget[]): void {
+    const elsewhere: DeliveryTarget[] = [];
     let delivered = 0;
     for (const target of targets) {
-      const connection = this.sockets.get(target.accountId, target.deviceId);
-      if (!connection) continue;
-      if (connection.deliver(target.guid, JSON.stringify({ type: 'envelope', envelope: target.envelope }))) delivered++;
+      if (this.deliverLocally(target)) delivered++;
+      else elsewhere.push(target);
     }
-    if (delivered) this.metrics.envelopesDelivered.inc({ path: 'live' }, delivered);
+    if (delivered) {
+      this.metrics.envelopesDelivered.inc({ path: 'live' }, delivered);
+      this.deliveryMetrics.routed.inc({ route: 'local' }, delivered);
+    }
+    if (elsewhere.length) this.route(elsewhere);
   }
 
-  /** Closes the connection of a device that was removed. */
+  private deliverLocally(target: DeliveryTarget): boolean {
+    const connection = this.sockets.get(target.accountId, target.deviceId);
+    if (!connection) return false;
+    return connection.deliver(target.guid, JSON.stringify({ type: 'envelope', envelope: target.envelope }));
+  }
+
+  /** Devices not connected here: to their instance over the bus, or woken by push when connected nowhere. */
+  private route(targets: DeliveryTarget[]): void {
+    const keys = [...new Set(targets.map((t) => `${t.accountId}.${t.deviceId}`))];
+    const lookup = this.presence.lookup(keys);
+    this.routing = this.routing.then(async () => {
+      let owners: Map<string, string | null>;
+      try {
+        owners = await lookup;
+      } catch {
+        /** Presence unreachable: wake every device; one connected elsewhere simply ignores the push. */
+        owners = new Map();
+      }
+      const remote = new Map<string, DeliveryTarget[]>();
+      const offline = new Map<string, DeviceRef>();
+      for (const target of targets) {
+        const key = `${target.accountId}.${target.deviceId}`;
+        const owner = owners.get(key) ?? null;
+        if (owner && owner !== this.bus.instanceId) {
+          const list = remote.get(owner) ?? [];
+          list.push(target);
+          remote.set(owner, list);
+        } else {
+          offline.set(key, { accountId: target.accountId, deviceId: target.deviceId });
+        }
+      }
+      for (const [instance, list] of remote) {
+        this.bus.publish(instance, { kind: 'envelopes', targets: list } satisfies BusMessage);
+        this.deliveryMetrics.routed.inc({ route: 'remote' }, list.length);
+      }
+      if (offline.size) this.wake([...offline.values()]);
+    });
+  }
+
+  private wake(devices: DeviceRef[]): void {
+    this.deliveryMetrics.routed.inc({ route: 'offline' }, devices.length);
+    this.push.wake(devices).catch(() => {
+      /** The periodic push sweep finds devices whose wake-up could not be queued. */
+      this.logger.warn('could not queue push wake-ups', { devices: devices.length });
+    });
+  }
+
+  private receive(message: BusMessage): void {
+    switch (message.kind) {
+      case 'envelopes': {
+        const offline = new Map<string, DeviceRef>();
+        let delivered = 0;
+        for (const target of message.targets) {
+          if (this.deliverLocally(target)) delivered++;
+          else offline.set(`${target.accountId}.${target.deviceId}`, target);
+        }
+        if (delivered) this.metrics.envelopesDelivered.inc({ path: 'live' }, delivered);
+        if (offline.size) {
+          this.wake([...offline.values()].map(({ accountId, deviceId }) => ({ accountId, deviceId })));
+        }
+        return;
+      }
+      case 'close':
+        this.sockets.get(message.accountId, message.deviceId)?.close(message.code, message.reason);
+        return;
+    }
+  }
+
+  /**
+   * The bus reconnected: envelopes published meanwhile were lost to this instance's sockets. They are still stored,
+   * so the connected devices reconnect (to any instance) and drain their queues.
+   */
+  private resynchronise(): void {
+    this.deliveryMetrics.busGaps.inc();
+    this.logger.warn('bus reconnected; asking connected devices to resynchronise', { connections: this.sockets.size });
+    this.sockets.closeAll(CloseCode.GoingAway, 'reconnect to resynchronise');
+  }
+
+  /** A device authenticated on this instance: record presence, close its connection on another instance. */
+  async connected(device: DeviceRef): Promise<void> {
+    const key = `${device.accountId}.${device.deviceId}`;
+    try {
+      const previous = await this.presence.add(key);
+      if (previous) {
+        this.bus.publish(previous, {
+          kind: 'close',
+          accountId: device.accountId,
+          deviceId: device.deviceId,
+          code: CloseCode.Replaced,
+          reason: 'replaced by a newer connection',
+        } satisfies BusMessage);
+      }
+      this.seen(device);
+    } catch {
+      this.logger.warn('could not record presence', { accountId: device.accountId, deviceId: device.deviceId });
+    }
+  }
+
+  /** A connection closed: forget presence unless the device has a newer connection here. */
+  disconnected(device: DeviceRef): void {
+    if (this.sockets.get(device.accountId, device.deviceId)) return;
+    this.presence.remove(`${device.accountId}.${device.deviceId}`).catch(() => undefined);
+  }
+
+  /** The device fetched its queue over HTTP (e.g. a service worker woken by a push). */
+  seen(device: DeviceRef): void {
+    this.push.seen(device).catch(() => undefined);
+  }
+
+  /** Closes the connection of a device that was removed, on whichever instance holds it. */
   disconnectDevice(accountId: string, deviceId: number): void {
-    this.sockets.get(accountId, deviceId)?.close(CloseCode.DeviceRemoved, 'device removed');
+    const message: BusMessage = {
+      kind: 'close',
+      accountId,
+      deviceId,
+      code: CloseCode.DeviceRemoved,
+      reason: 'device removed',
+    };
+    this.sockets.get(accountId, deviceId)?.close(message.code, message.reason);
+    this.bus.broadcast(message);
   }
 }

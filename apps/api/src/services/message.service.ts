@@ -186,6 +186,8 @@ export class MessageService implements OnModuleDestroy {
   /** A page of the caller's stored envelopes, oldest first. */
   async list(device: AuthenticatedDevice, limit = ENVELOPE_PAGE_SIZE): Promise<EnvelopeListResponse> {
     const rows = await this.envelopes.page(device.accountId, device.deviceId, '0', limit + 1);
+    /** A device fetching its queue (e.g. a service worker woken by a push) may be woken again by the next envelope. */
+    this.delivery.seen(device);
     const more = rows.length > limit;
     return { envelopes: rows.slice(0, limit).map(toEnvelope), more };
   }

@@ -10,13 +10,19 @@
  * subscription. Logs carry ids and statuses only, never endpoints or payloads.
  */
 import { Injectable, Optional, type OnModuleInit } from '@nestjs/common';
-import { encodePushPayload, ErrorCode, type PushSubscriptionRequest } from '@cove/protocol';
+import {
+  encodePushPayload,
+  ErrorCode,
+  type Envelope,
+  type EnvelopeType,
+  type PushSubscriptionRequest,
+} from '@cove/protocol';
 
 import { OnJob } from '../decorators.js';
 import { JobName } from '../enum.js';
 import { PermanentJobError, RetryableJobError, type DeviceRef } from '../jobs.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
-import { EnvelopeRepository } from '../repositories/envelope.repository.js';
+import { EnvelopeRepository, type StoredEnvelope } from '../repositories/envelope.repository.js';
 import { JobRepository } from '../repositories/job.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MailboxRepository } from '../repositories/mailbox.repository.js';
@@ -25,7 +31,6 @@ import { PresenceRepository } from '../repositories/presence.repository.js';
 import { PushSubscriptionRepository } from '../repositories/push-subscription.repository.js';
 import { WebPushRepository, type PushUrgency } from '../repositories/web-push.repository.js';
 import { ApiError } from './api-error.js';
-import { toEnvelope } from './message.service.js';
 import { SystemService } from './system.service.js';
 
 /**
@@ -143,7 +148,7 @@ export class PushService implements OnModuleInit {
     const [oldest] = await this.envelopes.page(accountId, deviceId, '0', 1);
     const payload = encodePushPayload(
       oldest
-        ? { kind: 'envelope', pending: pending.count, envelope: toEnvelope(oldest) }
+        ? { kind: 'envelope', pending: pending.count, envelope: wireEnvelope(oldest) }
         : { kind: 'wake', pending: pending.count },
     );
     const urgency: PushUrgency = urgent ? 'high' : 'low';
@@ -185,4 +190,17 @@ export class PushService implements OnModuleInit {
     );
     if (devices.length) await this.wake(devices);
   }
+}
+
+/** The envelope as clients receive it (the same shape the message service sends over the socket). */
+function wireEnvelope(row: StoredEnvelope): Envelope {
+  return {
+    guid: row.guid,
+    type: row.type as EnvelopeType,
+    sourceAccountId: row.sourceAccountId,
+    sourceDeviceId: row.sourceDeviceId,
+    timestamp: row.timestamp,
+    serverTimestamp: row.serverTimestamp,
+    content: Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength).toString('base64'),
+  };
 }

@@ -39,7 +39,7 @@ export function defineContract(backend: Backend): void {
       expect(info.status).toBe(200);
       expect(info.body).toMatchObject({
         registration: 'open',
-        vapidPublicKey: null,
+        vapidPublicKey: expect.stringMatching(/^[A-Za-z0-9_-]{87}$/),
         limits: { maxDevicesPerAccount: 6 },
       });
       expect((await request(server, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
