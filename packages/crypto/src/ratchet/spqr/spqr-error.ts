@@ -12,8 +12,8 @@ export class SpqrError extends Error {
   override readonly name = 'SpqrError';
   readonly kind: SpqrErrorKind;
 
-  constructor(kind: SpqrErrorKind, message: string) {
-    super(`post-quantum ratchet error: ${message}`);
+  constructor(kind: SpqrErrorKind, message: string, options?: { cause?: unknown }) {
+    super(`post-quantum ratchet error: ${message}`, options);
     this.kind = kind;
   }
 }

@@ -47,7 +47,9 @@ const MAX_HISTORY = TRIM_SIZE + MAX_OOO_KEYS;
 const MAX_LINKS = 64;
 
 export class SpqrState {
+  /** @internal The key chain; read-only, shared with successor states. */
   readonly chain: Chain;
+  /** @internal The braid state; read-only, shared with successor states. */
   readonly braid: BraidState;
   #bytes: Uint8Array | null;
 
@@ -74,7 +76,7 @@ export class SpqrState {
       return new SpqrState(chain, braid, bytes.slice());
     } catch (e) {
       if (e instanceof SpqrError && e.kind === 'StateCorrupt') throw e;
-      throw new SpqrError('StateCorrupt', 'state decode failed');
+      throw new SpqrError('StateCorrupt', 'state decode failed', { cause: e });
     }
   }
 }
