@@ -87,3 +87,29 @@ describe('AES-256-CBC', () => {
     expect(aes256CbcDecrypt(key, iv, new Uint8Array(0))).toBeNull();
   });
 });
+
+describe('ML-KEM-1024 core of the Kyber1024 KEM (oracle: @noble/post-quantum)', () => {
+  it('encapsulates and decapsulates exactly like noble, including implicit rejection', async () => {
+    const { ml_kem1024 } = await import('@noble/post-quantum/ml-kem.js');
+    const { mlkem1024Decapsulate, mlkem1024EncapsulateWith } = await import('../src/primitives/kyber.js');
+    const rng = seededRng('mlkem');
+    for (let i = 0; i < 12; i++) {
+      const kp = ml_kem1024.keygen(rng(64));
+      const m = rng(32);
+      const theirs = ml_kem1024.encapsulate(kp.publicKey, m);
+      const ours = mlkem1024EncapsulateWith(kp.publicKey, m);
+      expect(hex(ours.cipherText)).toBe(hex(theirs.cipherText));
+      expect(hex(ours.sharedSecret)).toBe(hex(theirs.sharedSecret));
+      expect(hex(mlkem1024Decapsulate(ours.cipherText, kp.secretKey))).toBe(hex(theirs.sharedSecret));
+      const bad = ours.cipherText.slice();
+      bad[i * 97]! ^= 0x10;
+      expect(hex(mlkem1024Decapsulate(bad, kp.secretKey))).toBe(hex(ml_kem1024.decapsulate(bad, kp.secretKey)));
+    }
+  });
+
+  it('refuses a public key that fails the modulus check', async () => {
+    const { mlkem1024EncapsulateWith } = await import('../src/primitives/kyber.js');
+    const pk = new Uint8Array(1568).fill(0xff);
+    expect(() => mlkem1024EncapsulateWith(pk, new Uint8Array(32))).toThrow(/modulus/);
+  });
+});

@@ -10,7 +10,8 @@ import { bytesEqual, utf8 } from '../primitives/hash.js';
 import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
 import { clampScalar, x25519Agree, x25519GeneratePrivate, x25519PublicFromPrivate } from '../primitives/x25519.js';
-import { montgomeryToEdwardsY, xeddsaSign, xeddsaVerifyWithEdwardsY } from '../primitives/xeddsa.js';
+import type { XeddsaSigningKey } from '../primitives/xeddsa.js';
+import { montgomeryToEdwardsY, xeddsaSign, xeddsaSigningKey, xeddsaVerifyWithEdwardsY } from '../primitives/xeddsa.js';
 
 /** libsignal's key type byte for Curve25519 ("Djb"). */
 export const DJB_TYPE = 0x05;
@@ -90,9 +91,19 @@ export class PublicKey {
 export class PrivateKey {
   private readonly k: Uint8Array;
   private pub: PublicKey | null = null;
+  private signing: XeddsaSigningKey | null = null;
 
-  private constructor(k: Uint8Array) {
+  private constructor(k: Uint8Array, pub: PublicKey | null = null) {
     this.k = k;
+    this.pub = pub;
+  }
+
+  /**
+   * @internal Rebuilds a key pair from trusted storage (our own records) without recomputing the public key.
+   * Never use for keys from elsewhere: the public key is not checked against the private key.
+   */
+  static _fromTrustedPair(priv: Uint8Array, pub: PublicKey): PrivateKey {
+    return new PrivateKey(clampScalar(priv), pub);
   }
 
   static generate(rng: Rng = defaultRng): PrivateKey {
@@ -110,7 +121,8 @@ export class PrivateKey {
   }
 
   sign(msg: Uint8Array, rng: Rng = defaultRng): Uint8Array {
-    return xeddsaSign(this.k, msg, rng);
+    this.signing ??= xeddsaSigningKey(this.k);
+    return xeddsaSign(this.signing, msg, rng);
   }
 
   agree(otherKey: PublicKey): Uint8Array {

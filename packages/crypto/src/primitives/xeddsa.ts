@@ -33,16 +33,26 @@ function bigToBytesLE(x: bigint, len: number): Uint8Array {
   return out;
 }
 
-function modPow(base: bigint, exp: bigint, m: bigint): bigint {
-  let r = 1n;
-  let b = base % m;
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % m;
-    b = (b * b) % m;
-    e >>= 1n;
-  }
-  return r;
+/** x^(2^n) mod P. */
+function sqn(x: bigint, n: number): bigint {
+  for (let i = 0; i < n; i++) x = (x * x) % P;
+  return x;
+}
+
+/** z^(P−2) mod P (the inverse) with the standard 254-squaring, 11-multiplication addition chain. */
+function invert(z: bigint): bigint {
+  const z2 = (z * z) % P;
+  const z9 = (sqn(z2, 2) * z) % P;
+  const z11 = (z9 * z2) % P;
+  const z5_0 = (((z11 * z11) % P) * z9) % P;
+  const z10_0 = (sqn(z5_0, 5) * z5_0) % P;
+  const z20_0 = (sqn(z10_0, 10) * z10_0) % P;
+  const z40_0 = (sqn(z20_0, 20) * z20_0) % P;
+  const z50_0 = (sqn(z40_0, 10) * z10_0) % P;
+  const z100_0 = (sqn(z50_0, 50) * z50_0) % P;
+  const z200_0 = (sqn(z100_0, 100) * z100_0) % P;
+  const z250_0 = (sqn(z200_0, 50) * z50_0) % P;
+  return (sqn(z250_0, 5) * z11) % P;
 }
 
 /**
@@ -55,7 +65,7 @@ export function montgomeryToEdwardsY(u: Uint8Array): Uint8Array | null {
   const x = bytesToBigLE(uu) % P;
   const den = (x + 1n) % P;
   if (den === 0n) return null;
-  const y = (((x - 1n + P) % P) * modPow(den, P - 2n, P)) % P;
+  const y = (((x - 1n + P) % P) * invert(den)) % P;
   return bigToBytesLE(y, 32);
 }
 
@@ -65,11 +75,22 @@ function reduce32(k: Uint8Array): Uint8Array {
   return sodium().crypto_core_ed25519_scalar_reduce(wide);
 }
 
-/** Signs `message` with the X25519 private key `priv` (32 bytes, clamped). */
-export function xeddsaSign(priv: Uint8Array, message: Uint8Array, rng: Rng = defaultRng): Uint8Array {
-  const s = sodium();
+/** The per-key part of signing: the scalar a (reduced mod L) and its Edwards point A = aB. Cacheable. */
+export interface XeddsaSigningKey {
+  readonly priv: Uint8Array;
+  readonly a: Uint8Array;
+  readonly A: Uint8Array;
+}
+
+export function xeddsaSigningKey(priv: Uint8Array): XeddsaSigningKey {
   const a = reduce32(priv);
-  const A = s.crypto_scalarmult_ed25519_base_noclamp(a);
+  return { priv, a, A: sodium().crypto_scalarmult_ed25519_base_noclamp(a) };
+}
+
+/** Signs `message` with the X25519 private key `priv` (32 bytes, clamped). */
+export function xeddsaSign(key: Uint8Array | XeddsaSigningKey, message: Uint8Array, rng: Rng = defaultRng): Uint8Array {
+  const s = sodium();
+  const { priv, a, A } = key instanceof Uint8Array ? xeddsaSigningKey(key) : key;
   const signBit = (A[31] as number) & 0x80;
   const z = rng(64);
   const nonceInput = new Uint8Array(32 + 32 + message.length + 64);
