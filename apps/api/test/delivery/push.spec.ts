@@ -1,0 +1,219 @@
+/**
+ * Offline delivery by Web Push, end to end through the HTTP API, on BullMQ + Redis and on the in-process queue:
+ * subscriptions are checked against the allow-list; envelopes for a device with no live connection produce one
+ * coalesced wake-up at a local HTTPS push service that verifies the VAPID JWT and decrypts the payload (fixed size,
+ * nothing readable to the push service); transient answers are retried, 410 drops the subscription.
+ */
+import { randomBytes } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { decodePushPayload, PUSH_PAYLOAD_BYTES } from '@cove/protocol';
+
+import { Cluster, REDIS_URL, type Instance } from '../support/cluster.js';
+import { messagesFor, register, type TestDevice } from '../support/harness.js';
+import { PushReceiver, type TestSubscription } from '../support/push-receiver.js';
+
+/** RFC 8291 body: 86-byte header, the payload, its padding delimiter and the 16-byte tag. */
+const PUSH_BODY_BYTES = 86 + PUSH_PAYLOAD_BYTES + 1 + 16;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.each([
+  { mode: 'redis', redisUrl: REDIS_URL },
+  { mode: 'in-process', redisUrl: null },
+])('Web Push delivery ($mode)', ({ redisUrl }) => {
+  let receiver: PushReceiver;
+  let cluster: Cluster;
+  let server: Instance;
+  let sender: TestDevice;
+
+  beforeAll(async () => {
+    receiver = await PushReceiver.start();
+    cluster = await Cluster.create({
+      redisUrl,
+      pushAgent: receiver.agent,
+      env: {
+        PUSH_ALLOWED_HOSTS: '127.0.0.1,push.example',
+        PUSH_RETRY_DELAY: '100ms',
+        VAPID_SUBJECT: 'mailto:ops@cove.example',
+      },
+    });
+    server = await cluster.start();
+    sender = await register(server);
+  });
+
+  afterAll(async () => {
+    await cluster.close();
+    await receiver.close();
+  });
+
+  const subscribe = async (device: TestDevice, sub: TestSubscription) => {
+    const res = await device.request('PUT', '/v1/push/subscription', {
+      endpoint: sub.endpoint,
+      expirationTime: null,
+      keys: sub.keys,
+    });
+    expect(res.status).toBe(204);
+  };
+
+  const send = async (to: TestDevice, content = randomBytes(64).toString('base64'), urgent = true) => {
+    const res = await sender.request('PUT', `/v1/messages/${to.accountId}`, { ...messagesFor([to], content), urgent });
+    expect(res.status).toBe(200);
+    return content;
+  };
+
+  it('should publish the VAPID key the pushes are signed with', async () => {
+    const info = await sender.request('GET', '/v1/info');
+    expect(info.body.vapidPublicKey).toMatch(/^[A-Za-z0-9_-]{87}$/);
+    const phone = await register(server);
+    const sub = receiver.subscribe();
+    await subscribe(phone, sub);
+    await send(phone);
+    await receiver.waitFor(() => receiver.delivered(sub).length === 1);
+    expect(receiver.delivered(sub)[0]?.vapidKey).toBe(info.body.vapidPublicKey);
+  });
+
+  it('should refuse endpoints off the allow-list, non-https endpoints and malformed bodies', async () => {
+    const phone = await register(server);
+    const keys = receiver.subscribe().keys;
+    for (const endpoint of [
+      'https://evil.example/push/1',
+      'https://127.0.0.1.evil.example/push',
+      'http://127.0.0.1/push/1',
+      'https://user:pw@push.example/x',
+      'https://notpush.example/x',
+    ]) {
+      const res = await phone.request('PUT', '/v1/push/subscription', { endpoint, keys });
+      expect({ endpoint, status: res.status, error: res.body.error }).toEqual({
+        endpoint,
+        status: 400,
+        error: 'invalid_request',
+      });
+    }
+    expect(
+      (await phone.request('PUT', '/v1/push/subscription', { endpoint: 'https://a.push.example/x', keys })).status,
+    ).toBe(204);
+    expect((await phone.request('PUT', '/v1/push/subscription', { endpoint: 'https://push.example/x' })).status).toBe(
+      400,
+    );
+    expect(
+      (
+        await phone.request('PUT', '/v1/push/subscription', {
+          endpoint: 'https://push.example/x',
+          keys: { ...keys, auth: 'x' },
+        })
+      ).status,
+    ).toBe(400);
+    expect((await phone.request('DELETE', '/v1/push/subscription')).status).toBe(204);
+    expect((await phone.request('DELETE', '/v1/push/subscription')).status).toBe(204);
+    const anonymous = await fetch(`${server.url}/v1/push/subscription`, { method: 'DELETE' });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('should wake a sleeping device with one coalesced, fixed-size, opaque push', async () => {
+    const phone = await register(server);
+    const sub = receiver.subscribe();
+    await subscribe(phone, sub);
+    const contents: string[] = [];
+    await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        await sleep(i * 2);
+        contents.push(await send(phone, randomBytes(120).toString('base64'), true));
+      }),
+    );
+    await receiver.waitFor(() => receiver.delivered(sub).length >= 1);
+    await sleep(1_000);
+    expect(receiver.rejected).toEqual([]);
+    const pushes = receiver.delivered(sub);
+    expect(pushes).toHaveLength(1);
+    const [push] = pushes;
+    expect(push?.body.length).toBe(PUSH_BODY_BYTES);
+    expect(push?.payload?.length).toBe(PUSH_PAYLOAD_BYTES);
+    expect(push?.headers).toEqual({
+      ttl: String(7 * 24 * 3600),
+      urgency: 'high',
+      topic: 'cove-wake',
+      encoding: 'aes128gcm',
+    });
+    const decoded = decodePushPayload(new Uint8Array(push!.payload!));
+    if (decoded.kind !== 'envelope') throw new Error('expected the envelope in the push');
+    expect(contents).toContain(decoded.envelope.content);
+    expect(decoded.envelope.sourceAccountId).toBe(sender.accountId);
+    expect(decoded.pending).toBeGreaterThanOrEqual(1);
+    /** The push service sees nothing of the envelope: neither its bytes, nor their base64, nor its ids. */
+    for (const needle of [
+      Buffer.from(decoded.envelope.content, 'base64'),
+      Buffer.from(decoded.envelope.content),
+      Buffer.from(decoded.envelope.guid),
+      Buffer.from(sender.accountId),
+    ]) {
+      expect(push!.body.includes(needle)).toBe(false);
+    }
+
+    /** Once the device has fetched its queue, the next envelope wakes it again. */
+    const fetched = await phone.request('GET', '/v1/messages?limit=100');
+    expect(fetched.body.envelopes).toHaveLength(100);
+    await sleep(200);
+    await send(phone);
+    await receiver.waitFor(() => receiver.delivered(sub).length === 2);
+  });
+
+  it('should send a bare wake-up of the same size when the envelope does not fit', async () => {
+    const phone = await register(server);
+    const sub = receiver.subscribe();
+    await subscribe(phone, sub);
+    await send(phone, randomBytes(8_000).toString('base64'), false);
+    await receiver.waitFor(() => receiver.delivered(sub).length === 1);
+    const [push] = receiver.delivered(sub);
+    expect(push?.body.length).toBe(PUSH_BODY_BYTES);
+    expect(push?.headers.urgency).toBe('low');
+    expect(push?.headers.ttl).toBe('3600');
+    expect(decodePushPayload(new Uint8Array(push!.payload!))).toEqual({ kind: 'wake', pending: 1 });
+  });
+
+  it('should retry 429 and 500 with backoff and deliver exactly once', async () => {
+    const phone = await register(server);
+    const sub = receiver.subscribe([{ status: 429, headers: { 'Retry-After': '1' } }, 500, 503]);
+    await subscribe(phone, sub);
+    await send(phone);
+    await receiver.waitFor(() => receiver.delivered(sub).length === 1);
+    await sleep(500);
+    expect(receiver.for(sub).map((r) => r.status)).toEqual([429, 500, 503, 201]);
+    const [first, , , last] = receiver.for(sub);
+    /** Retry-After: 1 was honoured before the first retry. */
+    expect(receiver.for(sub)[1]!.at - first!.at).toBeGreaterThanOrEqual(900);
+    expect(last!.status).toBe(201);
+  });
+
+  it('should drop the subscription when the push service says it is gone', async () => {
+    const phone = await register(server);
+    const sub = receiver.subscribe([410]);
+    await subscribe(phone, sub);
+    await send(phone);
+    await receiver.waitFor(() => receiver.for(sub).length === 1);
+    const deadline = Date.now() + 5_000;
+    let rows: unknown[] = [1];
+    while (rows.length && Date.now() < deadline) {
+      rows = await server.query('SELECT 1 FROM push_subscriptions WHERE account_id = $1::uuid', [phone.accountId]);
+      await sleep(50);
+    }
+    expect(rows).toEqual([]);
+    await send(phone);
+    await sleep(700);
+    expect(receiver.for(sub)).toHaveLength(1);
+  });
+
+  it('should not push to a device that is connected', async () => {
+    const phone = await register(server);
+    const sub = receiver.subscribe();
+    await subscribe(phone, sub);
+    const socket = await phone.connect();
+    expect(await socket.drain()).toEqual([]);
+    const content = await send(phone);
+    const frame = await socket.next();
+    expect(frame.envelope.content).toBe(content);
+    await sleep(700);
+    expect(receiver.for(sub)).toEqual([]);
+    socket.close();
+  });
+});
