@@ -179,7 +179,7 @@ async function row(
 
 await ours.ready();
 console.log(
-  `@cove/crypto vs @signalapp/libsignal-client — ops/s (min ${MIN_MS} ms per figure), ${new Date().toISOString()}`,
+  `@cove/crypto vs @signalapp/libsignal-client — ops/s, best of ${ROUNDS} alternating rounds of ${MIN_MS} ms, ${new Date().toISOString()}`,
 );
 console.log(`${'operation'.padEnd(38)} ${'ours'.padStart(9)} ${'libsignal'.padStart(11)} ${'ratio'.padStart(7)}`);
 
