@@ -64,7 +64,8 @@ export class DatabaseRepository implements OnModuleDestroy {
     this.factory = factory;
     this.sql = sql;
     this.closeDriver = close;
-    this.prisma = new PrismaClient({ adapter: factory });
+    // Interactive transactions wait for a pooled connection; under load that takes longer than Prisma's 2 s default.
+    this.prisma = new PrismaClient({ adapter: factory, transactionOptions: { maxWait: 15_000, timeout: 30_000 } });
   }
 
   static create(config: ConfigRepository): DatabaseRepository {

@@ -1,0 +1,386 @@
+/**
+ * Delivery benchmark of the Cove server (not part of `npm test`). It starts the built API as a child process on a
+ * fresh PostgreSQL database (RATE_LIMITS=off), registers 2·N devices through the real HTTP API (keys signed with
+ * libsignal), connects them all over WebSocket, and makes N sender→receiver pairs exchange ~300-byte envelopes
+ * through `send` frames; receivers acknowledge every envelope. It reports, for each N:
+ *   - delivered messages/s with a closed loop (each sender keeps WINDOW sends in flight),
+ *   - p50/p99 latency from send to receipt at a fixed offered rate (5,000 msgs/s),
+ * and the server's resident memory per idle connection with 2,000 connected devices. The same load against a
+ * bare `ws` relay (bench/bare-relay.js: no database, no validation) gives the ceiling, and ratios against it.
+ *
+ * Usage: npm run bench -w apps/api   (env: PAIRS=100,1000  SECONDS=10  WINDOW=8  RATE=5000)
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as signal from '@signalapp/libsignal-client';
+import pg from 'pg';
+import WebSocket from 'ws';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PAIRS = (process.env.PAIRS ?? '100,1000').split(',').map(Number);
+const SECONDS = Number(process.env.SECONDS ?? 10);
+const WINDOW = Number(process.env.WINDOW ?? 8);
+const RATE = Number(process.env.RATE ?? 5000);
+const CONTENT_BYTES = 300;
+const ADMIN_URL = process.env.ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+const b64 = (bytes) => Buffer.from(bytes).toString('base64');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function rssKb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+}
+
+function startProcess(args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d.toString();
+      const m =
+        /listening (?:on http:\/\/127\.0\.0\.1:)?(\d+)/.exec(out) ??
+        /Cove API listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.on('exit', (code) => reject(new Error(`process exited ${code}: ${out}`)));
+  });
+}
+
+async function stopProcess(child) {
+  child.removeAllListeners('exit');
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([done, sleep(5000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** Registers one account through the API; keys are real (libsignal), the Kyber key pair is shared to save time. */
+async function registerDevice(url, kyberPublic) {
+  const identity = signal.IdentityKeyPair.generate();
+  const signed = signal.PrivateKey.generate().getPublicKey().serialize();
+  const secret = b64(randomBytes(32));
+  const registrationId = 1 + (randomBytes(2).readUInt16BE() % 16000);
+  const res = await fetch(`${url}/v1/accounts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      secret,
+      registrationId,
+      identityKey: b64(identity.publicKey.serialize()),
+      signedPreKey: { keyId: 1, publicKey: b64(signed), signature: b64(identity.privateKey.sign(signed)) },
+      kyberLastResortPreKey: {
+        keyId: 1,
+        publicKey: b64(kyberPublic),
+        signature: b64(identity.privateKey.sign(kyberPublic)),
+      },
+    }),
+  });
+  if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
+  const { accountId } = await res.json();
+  return { accountId, deviceId: 1, secret, registrationId };
+}
+
+function connect(wsUrl, device, onFrame) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+    ws.once('error', reject);
+    ws.once('open', () => {
+      ws.send(JSON.stringify({ type: 'auth', accountId: device.accountId, deviceId: 1, secret: device.secret }));
+    });
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.type === 'queue-empty') resolve(ws);
+      else onFrame(frame);
+    });
+  });
+}
+
+/** Content: 8 bytes of send time (ms, float64, this process's clock) + random padding, 300 bytes in all. */
+function makeContent() {
+  const buf = randomBytes(CONTENT_BYTES);
+  buf.writeDoubleLE(performance.now(), 0);
+  return buf.toString('base64');
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * Runs both load phases over `pairs` sender→receiver pairs already connected. `ackFrames` says whether receivers
+ * acknowledge (the bare relay has no acks).
+ */
+async function runLoad(pairs, ackFrames) {
+  const stats = { delivered: 0, latencies: [], recording: false };
+  let sendId = 0;
+  const inflight = new Map();
+  for (const pair of pairs) {
+    pair.receiverHandler = (frame) => {
+      if (frame.type !== 'envelope') return;
+      if (stats.recording) {
+        stats.delivered++;
+        stats.latencies.push(
+          performance.now() - Buffer.from(frame.envelope.content.slice(0, 12), 'base64').readDoubleLE(0),
+        );
+      }
+      if (ackFrames) {
+        pair.acks.push(frame.envelope.guid);
+        if (pair.acks.length === 1) {
+          setImmediate(() => {
+            pair.receiverWs.send(JSON.stringify({ type: 'ack', guids: pair.acks.splice(0, 100) }));
+          });
+        }
+      }
+    };
+    pair.senderHandler = (frame) => {
+      if (frame.type !== 'result') return;
+      const cb = inflight.get(frame.id);
+      inflight.delete(frame.id);
+      if (frame.status !== 200) throw new Error(`send refused: ${JSON.stringify(frame)}`);
+      cb?.();
+    };
+  }
+  const sendOne = (pair, done) => {
+    const id = ++sendId;
+    if (done) inflight.set(id, done);
+    pair.senderWs.send(
+      JSON.stringify({
+        type: 'send',
+        id,
+        destination: pair.receiver.accountId,
+        message: {
+          timestamp: Date.now(),
+          messages: [
+            {
+              destinationDeviceId: 1,
+              destinationRegistrationId: pair.receiver.registrationId,
+              type: 'whisper',
+              content: makeContent(),
+            },
+          ],
+        },
+      }),
+    );
+  };
+
+  // Phase 1: closed loop, WINDOW sends in flight per sender.
+  let running = true;
+  for (const pair of pairs) {
+    const loop = () => {
+      if (running) sendOne(pair, loop);
+    };
+    for (let i = 0; i < WINDOW; i++) loop();
+  }
+  await sleep(2000);
+  stats.recording = true;
+  const started = performance.now();
+  await sleep(SECONDS * 1000);
+  const elapsed = (performance.now() - started) / 1000;
+  stats.recording = false;
+  running = false;
+  const throughput = stats.delivered / elapsed;
+  const closedLatencies = stats.latencies.sort((a, b) => a - b);
+  await sleep(1500);
+
+  // Phase 2: open loop at RATE msgs/s offered, spread over the senders, in 5 ms ticks.
+  stats.delivered = 0;
+  stats.latencies = [];
+  stats.recording = true;
+  let offered = 0;
+  let next = 0;
+  const tickMs = 5;
+  const perTick = (RATE * tickMs) / 1000;
+  let carry = 0;
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    const due = ((performance.now() - t0) / 1000) * RATE - offered;
+    carry = Math.max(0, Math.min(due, perTick * 4));
+    for (let i = 0; i < Math.floor(carry); i++) {
+      sendOne(pairs[next++ % pairs.length]);
+      offered++;
+    }
+  }, tickMs);
+  await sleep(SECONDS * 1000);
+  clearInterval(timer);
+  const openElapsed = (performance.now() - t0) / 1000;
+  await sleep(1500);
+  stats.recording = false;
+  const openLatencies = stats.latencies.sort((a, b) => a - b);
+  return {
+    deliveredPerSecond: Math.round(throughput),
+    closedLoop: { p50: percentile(closedLatencies, 50), p99: percentile(closedLatencies, 99) },
+    offeredPerSecond: Math.round(offered / openElapsed),
+    openLoop: {
+      deliveredPerSecond: Math.round(stats.delivered / openElapsed),
+      p50: percentile(openLatencies, 50),
+      p99: percentile(openLatencies, 99),
+    },
+  };
+}
+
+async function connectPairs(wsUrl, devices) {
+  const pairs = [];
+  for (let i = 0; i + 1 < devices.length; i += 2) {
+    const pair = { sender: devices[i], receiver: devices[i + 1], acks: [] };
+    pair.senderWs = await connect(wsUrl, pair.sender, (f) => pair.senderHandler?.(f));
+    pair.receiverWs = await connect(wsUrl, pair.receiver, (f) => pair.receiverHandler?.(f));
+    pairs.push(pair);
+  }
+  return pairs;
+}
+
+function closePairs(pairs) {
+  for (const p of pairs) {
+    p.senderWs.terminate();
+    p.receiverWs.terminate();
+  }
+}
+
+async function benchCove(maxPairs) {
+  const database = `cove_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  const nodeArgs = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const { child, port } = await startProcess([...nodeArgs, join(ROOT, 'apps/api/dist/workers/api.js')], {
+    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
+    DATABASE_POOL_SIZE: '8',
+    RATE_LIMITS: 'off',
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    PWA_DIR: '/nonexistent',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const wsUrl = `ws://127.0.0.1:${port}/v1/websocket`;
+  const results = { server: 'cove', runs: [] };
+  try {
+    const kyber = signal.KEMKeyPair.generate().getPublicKey().serialize();
+    const devices = [];
+    const total = 2 * Math.max(...PAIRS);
+    while (devices.length < total) {
+      devices.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(20, total - devices.length) }, () => registerDevice(url, kyber)),
+        )),
+      );
+    }
+    // Idle memory: RSS before and after connecting 2,000 devices that then stay idle.
+    const idleCount = Math.min(2000, devices.length);
+    await sleep(1000);
+    const before = rssKb(child.pid);
+    const idle = await connectPairs(wsUrl, devices.slice(0, idleCount));
+    await sleep(3000);
+    const after = rssKb(child.pid);
+    results.idle = {
+      connections: idleCount,
+      rssBeforeKb: before,
+      rssAfterKb: after,
+      kbPerConnection: (after - before) / idleCount,
+    };
+    closePairs(idle);
+    await sleep(1000);
+    for (const n of PAIRS) {
+      const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
+      const run = await runLoad(pairs, true);
+      closePairs(pairs);
+      const left = await pgCount(database);
+      results.runs.push({ pairs: n, ...run, envelopesLeftUnacked: left });
+      await sleep(1000);
+    }
+  } finally {
+    await stopProcess(child);
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  }
+  return results;
+}
+
+async function pgCount(database) {
+  const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  await c.connect();
+  const { rows } = await c.query('SELECT count(*)::int AS n FROM envelopes');
+  await c.end();
+  return rows[0].n;
+}
+
+async function benchBare() {
+  const { child, port } = await startProcess([join(ROOT, 'bench/bare-relay.js')], { PORT: '0' });
+  const wsUrl = `ws://127.0.0.1:${port}`;
+  const results = { server: 'bare-ws', runs: [] };
+  try {
+    const total = 2 * Math.max(...PAIRS);
+    const devices = Array.from({ length: total }, () => ({
+      accountId: randomBytes(16).toString('hex'),
+      deviceId: 1,
+      secret: b64(randomBytes(32)),
+      registrationId: 1,
+    }));
+    await sleep(500);
+    const before = rssKb(child.pid);
+    const idleCount = Math.min(2000, devices.length);
+    const idle = await connectPairs(wsUrl, devices.slice(0, idleCount));
+    await sleep(3000);
+    const after = rssKb(child.pid);
+    results.idle = {
+      connections: idleCount,
+      rssBeforeKb: before,
+      rssAfterKb: after,
+      kbPerConnection: (after - before) / idleCount,
+    };
+    closePairs(idle);
+    await sleep(1000);
+    for (const n of PAIRS) {
+      const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
+      results.runs.push({ pairs: n, ...(await runLoad(pairs, false)) });
+      closePairs(pairs);
+      await sleep(1000);
+    }
+  } finally {
+    await stopProcess(child);
+  }
+  return results;
+}
+
+const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+
+async function main() {
+  const only = process.env.ONLY;
+  const bare =
+    only === 'cove'
+      ? { server: 'bare-ws', runs: [], idle: { kbPerConnection: NaN, connections: 0 } }
+      : await benchBare();
+  const cove =
+    only === 'bare' ? { server: 'cove', runs: [], idle: { kbPerConnection: NaN, connections: 0 } } : await benchCove();
+  const lines = [];
+  lines.push(`date: ${new Date().toISOString()}  window: ${WINDOW}  seconds: ${SECONDS}  offered rate: ${RATE}/s`);
+  for (const r of [bare, cove]) {
+    lines.push(
+      `${r.server}: idle RSS ${fmt(r.idle.kbPerConnection)} KB/connection (${r.idle.connections} connections)`,
+    );
+    for (const run of r.runs) {
+      const base = bare.runs.find((b) => b.pairs === run.pairs);
+      lines.push(
+        `${r.server} N=${run.pairs}: ${run.deliveredPerSecond} delivered msgs/s (closed loop p50 ${fmt(run.closedLoop.p50)} ms, p99 ${fmt(run.closedLoop.p99)} ms)` +
+          (r.server === 'cove' && base
+            ? `, ${(run.deliveredPerSecond / base.deliveredPerSecond).toFixed(2)}x bare ws`
+            : '') +
+          `; at ${run.offeredPerSecond}/s offered: ${run.openLoop.deliveredPerSecond}/s delivered, p50 ${fmt(run.openLoop.p50)} ms, p99 ${fmt(run.openLoop.p99)} ms` +
+          (run.envelopesLeftUnacked !== undefined ? `; ${run.envelopesLeftUnacked} envelopes left unacked` : ''),
+      );
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${JSON.stringify({ bare, cove })}\n`);
+}
+
+await main();
