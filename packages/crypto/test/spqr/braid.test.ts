@@ -5,11 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { BraidMessage, BraidState, EpochSecret } from '../../src/ratchet/spqr/braid.js';
 import { braidInitA, braidInitB, braidRecv, braidSend } from '../../src/ratchet/spqr/braid.js';
 import { MessageType } from '../../src/ratchet/spqr/message.js';
+import { ready } from '../../src/primitives/sodium.js';
 
 const rng = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -42,6 +43,8 @@ function recv(s: Side, m: BraidMessage): void {
 }
 
 describe('ML-KEM braid', () => {
+  beforeAll(ready);
+
   it('runs one epoch through every state and agrees on the epoch secret', () => {
     const key = rng(32);
     const a = side(braidInitA(key));

@@ -4,7 +4,7 @@
  */
 import { hkdfSync } from 'node:crypto';
 
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 
 import {
   MAX_JUMP,
@@ -15,6 +15,7 @@ import {
   chainStart,
 } from '../../src/ratchet/spqr/chain.js';
 import type { Chain } from '../../src/ratchet/spqr/chain.js';
+import { ready } from '../../src/primitives/sodium.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const hkdf = (salt: Uint8Array, ikm: Uint8Array, info: Uint8Array | string, len: number): Uint8Array =>
@@ -51,6 +52,8 @@ function sendN(chain: Chain, epoch: number, n: number): { chain: Chain; keys: st
 }
 
 describe('SPQR chain', () => {
+  beforeAll(ready);
+
   const authKey = new Uint8Array(32).fill(41);
 
   it('derives start and per-message keys exactly as defined (two spaces before "Start")', () => {

@@ -5,11 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { SpqrState } from '../../src/ratchet/spqr/index.js';
 import { SpqrError, SpqrState as State, spqrInitialState, spqrRecv, spqrSend } from '../../src/ratchet/spqr/index.js';
 import { decodeMessage, encodeMessage, MessageType } from '../../src/ratchet/spqr/message.js';
+import { ready } from '../../src/primitives/sodium.js';
 
 const rng = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
@@ -58,6 +59,8 @@ function pair(): [Party, Party] {
 }
 
 describe('SPQR between two of our states', () => {
+  beforeAll(ready);
+
   it('ping-pong agrees on every key and advances epochs in both roles', () => {
     const [alice, bob] = pair();
     const epochs = new Set<number>();

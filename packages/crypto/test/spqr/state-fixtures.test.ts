@@ -6,9 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 
 import { SpqrState, spqrRecv, spqrSend } from '../../src/ratchet/spqr/index.js';
+import { ready } from '../../src/primitives/sodium.js';
 
 interface Fixtures {
   format: number;
@@ -24,6 +25,8 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const rng = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
 describe('SPQR state format 1 fixtures', () => {
+  beforeAll(ready);
+
   it('covers every braid state and loads each one unchanged', () => {
     expect(Object.keys(fixtures.byTag).sort()).toEqual(
       [

@@ -31,7 +31,7 @@ function guard<T>(fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof SpqrError) throw e;
-    throw new SpqrError('Other', `internal failure (${e instanceof Error ? e.name : 'unknown'})`, { cause: e });
+    throw new SpqrError('Other', `internal failure: ${e instanceof Error ? e.message : 'unknown'}`, { cause: e });
   }
 }
 

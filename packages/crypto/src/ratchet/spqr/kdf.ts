@@ -1,11 +1,10 @@
 /**
- * The small set of symmetric helpers SPQR needs: HKDF-SHA256 with a 32-zero-byte salt by default, HMAC-SHA256,
- * big-endian integer encodings used in KDF labels, byte concatenation and a constant-time comparison. Built on
- * @noble/hashes so the module stays synchronous and needs no asynchronous library initialisation. Holds no state.
+ * The small set of symmetric helpers SPQR needs: HKDF-SHA256 and HMAC-SHA256 (the package's libsodium-backed
+ * primitives, about three times faster than a pure-JS HMAC on the per-message chain step, so `ready()` must have
+ * resolved), big-endian integer encodings used in KDF labels, ASCII labels, byte concatenation and a
+ * constant-time comparison. Holds no state.
  */
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { hkdf, hmacSha256 as hmac } from '../../primitives/hash.js';
 
 /** HKDF's "no salt" is a hash-length string of zeros (RFC 5869 §2.2); SPQR always passes it explicitly. */
 export const ZERO_SALT = new Uint8Array(32);
@@ -18,11 +17,11 @@ export function ascii(text: string): Uint8Array {
 }
 
 export function hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  return hkdf(sha256, ikm, salt, info, length);
+  return hkdf(ikm, salt, info, length);
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return hmac(sha256, key, data);
+  return hmac(key, data);
 }
 
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
