@@ -3,6 +3,8 @@
  * the class and function names of @signalapp/libsignal-client, so either can be imported under one name.
  * Call `await ready()` once before anything else.
  */
+import { hkdf as hkdfSha256 } from './primitives/hash.js';
+
 export { ready } from './primitives/sodium.js';
 export type { Rng } from './primitives/random.js';
 export { generateRegistrationId } from './primitives/random.js';
@@ -38,3 +40,13 @@ export {
   InMemoryKyberPreKeyStore,
 } from './storage/in-memory.js';
 export * as constants from './constants.js';
+
+/** HKDF-SHA256 with libsignal-client's argument order; a null salt means 32 zero bytes. */
+export function hkdf(
+  outputLength: number,
+  keyMaterial: Uint8Array,
+  label: Uint8Array,
+  salt: Uint8Array | null,
+): Uint8Array {
+  return hkdfSha256(keyMaterial, salt, label, outputLength);
+}

@@ -65,6 +65,17 @@ describe('HKDF-SHA256 (RFC 5869)', () => {
   });
 });
 
+describe('top-level hkdf export', () => {
+  it('takes libsignal-client arguments in the same order', async () => {
+    const ours = await import('../src/index.js');
+    const ikm = seededRng('top')(40);
+    const info = Uint8Array.of(1, 2, 3);
+    expect(hex(ours.hkdf(50, ikm, info, null))).toBe(
+      hex(libsignal.hkdf(50, new Uint8Array(ikm), new Uint8Array(info), null)),
+    );
+  });
+});
+
 describe('HMAC-SHA256 (RFC 4231 test case 2)', () => {
   it('handles keys that are not 32 bytes', () => {
     const mac = hmacSha256(new TextEncoder().encode('Jefe'), new TextEncoder().encode('what do ya want for nothing?'));
