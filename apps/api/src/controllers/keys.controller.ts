@@ -15,7 +15,7 @@ import type { AuthenticatedDevice } from '../services/auth.service.js';
 import { PreKeyService } from '../services/prekey.service.js';
 import { RateLimit } from './rate-limits.js';
 
-const DeviceSelector = z.union([z.literal('*').transform(() => null), z.coerce.number().pipe(DeviceId)]);
+export const DeviceSelector = z.union([z.literal('*').transform(() => null), z.coerce.number().pipe(DeviceId)]);
 
 @Controller('v1/keys')
 export class KeysController {

@@ -51,7 +51,7 @@ export class CryptoRepository {
    * a sound one-way function for them: a slow password hash would only add cost, not security.
    */
   hash(secret: Uint8Array): Bytes {
-    return createHash('sha256').update(secret).digest() as Bytes;
+    return createHash('sha256').update(secret).digest();
   }
 
   equal(a: Uint8Array, b: Uint8Array): boolean {

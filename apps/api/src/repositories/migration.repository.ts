@@ -79,12 +79,7 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationLis
       },
     })),
   );
-  let lockContent: string | null = null;
-  try {
-    lockContent = await readFile(join(dir, LOCKFILE), 'utf8');
-  } catch {
-    lockContent = null;
-  }
+  const lockContent = await readFile(join(dir, LOCKFILE), 'utf8').catch(() => null);
   return {
     baseDir: dir,
     lockfile: { path: LOCKFILE, content: lockContent },

@@ -81,7 +81,7 @@ export class WebSocketService implements OnModuleInit {
     }
     const type = typeof frame === 'object' && frame !== null ? (frame as { type?: unknown }).type : undefined;
     const id = (frame as { id?: unknown } | null)?.id;
-    const requestId = typeof id === 'string' || typeof id === 'number' ? (id as RequestId) : undefined;
+    const requestId = typeof id === 'string' || typeof id === 'number' ? id : undefined;
     if (connection.state === 'authenticating') {
       if (type !== 'auth') {
         this.metrics.webSocketClosed.inc({ reason: 'unauthenticated' });
