@@ -11,15 +11,33 @@ export type Msg = { type: number; bytes: Uint8Array };
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-/** Stores written once against the shared API; each persists records as their serialized bytes. */
+/**
+ * Stores written once against the shared API; each persists records as their serialized bytes, except that a
+ * session store may be switched to keep the record objects (`keepObjects`), for scenarios that send tens of
+ * thousands of messages. Snapshots still serialize, so a record changed in place would show.
+ */
 export function makeStores(impl: Impl, identity: ours.IdentityKeyPair, registrationId: number) {
   class Sessions extends impl.SessionStore {
-    readonly data = new Map<string, Uint8Array>();
+    readonly objects = new Map<string, ours.SessionRecord>();
+    readonly bytes = new Map<string, Uint8Array>();
+    keepObjects = false;
+    get data(): Map<string, Uint8Array> {
+      const all = new Map(this.bytes);
+      for (const [k, r] of this.objects) all.set(k, r.serialize());
+      return all;
+    }
+    clear(): void {
+      this.objects.clear();
+      this.bytes.clear();
+    }
     async saveSession(name: ours.ProtocolAddress, record: ours.SessionRecord) {
-      this.data.set(name.toString(), record.serialize());
+      if (this.keepObjects) this.objects.set(name.toString(), record);
+      else this.bytes.set(name.toString(), record.serialize());
     }
     async getSession(name: ours.ProtocolAddress) {
-      const b = this.data.get(name.toString());
+      const o = this.objects.get(name.toString());
+      if (o) return o;
+      const b = this.bytes.get(name.toString());
       return b ? impl.SessionRecord.deserialize(b) : null;
     }
     async getExistingSessions(addresses: ours.ProtocolAddress[]) {
@@ -143,7 +161,7 @@ export class Party {
 
   /** Forgets every session and known identity (keeps identity key and prekeys), like a restored device. */
   loseSessions(): void {
-    this.stores.sessions.data.clear();
+    this.stores.sessions.clear();
   }
 
   addressOf(other: Party): ours.ProtocolAddress {

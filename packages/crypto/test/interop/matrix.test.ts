@@ -203,6 +203,7 @@ describe.each(pairs)('%s → %s', (aName, bName) => {
     const alice = new Party(A, 'alice');
     const bob = new Party(B, 'bob');
     await establish(alice, bob);
+    alice.stores.sessions.keepObjects = true;
     const keep = new Map<number, Msg>();
     for (let i = 0; i <= 25_001; i++) {
       const m = await alice.encrypt(bob, text(`j${i}`));
