@@ -33,23 +33,23 @@ interface InFlight {
 
 class Party {
   state: SpqrState;
-  readonly inbox: InFlight[] = [];
-  sent = 0;
-  received = 0;
+  /** Store and reload the state after every step (checks every reachable state against the loader). */
+  reload = false;
   constructor(state: SpqrState) {
     this.state = state;
   }
+  private commit(next: SpqrState): void {
+    this.state = this.reload ? State.deserialize(next.serialize()) : next;
+  }
   send(): InFlight {
     const out = spqrSend(this.state, rng);
-    this.state = out.state;
-    this.sent++;
+    this.commit(out.state);
     return { message: out.message, key: out.key };
   }
   recv(m: InFlight): void {
     const out = spqrRecv(this.state, m.message);
     expect(Buffer.from(out.key).toString('hex')).toBe(Buffer.from(m.key).toString('hex'));
-    this.state = out.state;
-    this.received++;
+    this.commit(out.state);
   }
 }
 
@@ -78,6 +78,8 @@ describe('SPQR between two of our states', () => {
   it('keys agree with bursts, loss and reordering, passing many epochs', () => {
     const random = prng(7);
     const [alice, bob] = pair();
+    alice.reload = true;
+    bob.reload = true;
     const toBob: InFlight[] = [];
     const toAlice: InFlight[] = [];
     let dropped = 0;

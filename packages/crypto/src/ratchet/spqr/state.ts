@@ -39,6 +39,22 @@ const TAGS: readonly BraidTag[] = [
   'Ct2Sampled',
 ];
 
+/** States of the side that owns the key pair this epoch. */
+const SEND_EK: ReadonlySet<BraidTag> = new Set([
+  'KeysUnsampled',
+  'KeysSampled',
+  'HeaderSent',
+  'Ct1Received',
+  'EkSentCt1Received',
+]);
+/** send_ct states that have encapsulated, and so already added this epoch's secret to the chain. */
+const ENCAPSULATED: ReadonlySet<BraidTag> = new Set([
+  'Ct1Sampled',
+  'EkReceivedCt1Sampled',
+  'Ct1Acknowledged',
+  'Ct2Sampled',
+]);
+
 /** A decoder keeps at most n systematic plus n parity chunks. */
 const MAX_DECODER_FACTOR = 2;
 /** Keys a chain half may hold between garbage collections (see chain.ts). */
@@ -377,5 +393,10 @@ export function decodeState(bytes: Uint8Array): { chain: Chain; braid: BraidStat
   if (currentEpoch - sendEpoch >= linkCount) throw corrupt('send epoch not kept');
   const braid = readBraid(r);
   r.end();
+  // The braid and the chain move together: send_ct states that already encapsulated have added their epoch to
+  // the chain; every other state is one epoch ahead of it. Alice holds the key pair in odd epochs, Bob in even.
+  const encapsulated = ENCAPSULATED.has(braid.tag);
+  if (braid.epoch - currentEpoch !== (encapsulated ? 0 : 1)) throw corrupt('braid and chain epochs disagree');
+  if (SEND_EK.has(braid.tag) !== (braid.epoch % 2 === (dir === 'A2B' ? 1 : 0))) throw corrupt('wrong role');
   return { chain: { dir, currentEpoch, sendEpoch, links, nextRoot }, braid };
 }
