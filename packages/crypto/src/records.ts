@@ -50,6 +50,12 @@ export function recordWriter(): BinaryWriter {
   return new BinaryWriter().raw(Uint8Array.of(RECORD_FORMAT_VERSION));
 }
 
+/** A private key from our own record, paired with its stored public key (no scalar multiplication on load). */
+function storedPrivateKey(priv: Uint8Array, pub: PublicKey, operation: string): PrivateKey {
+  if (priv.length !== 32) fail(ErrorCode.InvalidRecord, operation, 'bad private key length');
+  return PrivateKey._fromTrustedPair(priv, pub);
+}
+
 function checkId(id: number, operation: string): void {
   if (!Number.isInteger(id) || id < 0 || id > 0xffffffff)
     fail(ErrorCode.InvalidArgument, operation, 'id must be a uint32');
@@ -70,11 +76,8 @@ export class PreKeyRecord {
   static deserialize(buffer: Uint8Array): PreKeyRecord {
     const op = 'PreKeyRecord_Deserialize';
     const f = readRecord(buffer, op);
-    return new PreKeyRecord(
-      fieldNumber(f, 1, op),
-      PublicKey.deserialize(fieldBytes(f, 2, op)),
-      PrivateKey.deserialize(fieldBytes(f, 3, op)),
-    );
+    const pub = PublicKey.deserialize(fieldBytes(f, 2, op));
+    return new PreKeyRecord(fieldNumber(f, 1, op), pub, storedPrivateKey(fieldBytes(f, 3, op), pub, op));
   }
 
   serialize(): Uint8Array {
@@ -122,11 +125,12 @@ export class SignedPreKeyRecord {
   static deserialize(buffer: Uint8Array): SignedPreKeyRecord {
     const op = 'SignedPreKeyRecord_Deserialize';
     const f = readRecord(buffer, op);
+    const pub = PublicKey.deserialize(fieldBytes(f, 2, op));
     return new SignedPreKeyRecord(
       fieldNumber(f, 1, op),
       fieldNumber(f, 5, op, 0),
-      PublicKey.deserialize(fieldBytes(f, 2, op)),
-      PrivateKey.deserialize(fieldBytes(f, 3, op)),
+      pub,
+      storedPrivateKey(fieldBytes(f, 3, op), pub, op),
       fieldBytes(f, 4, op),
     );
   }

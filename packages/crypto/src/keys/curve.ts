@@ -167,7 +167,9 @@ export class IdentityKeyPair {
       fail(ErrorCode.InvalidKey, 'IdentityKeyPair_Deserialize', 'protobuf encoding was invalid', { cause });
     }
     if (!pub || !priv) fail(ErrorCode.InvalidKey, 'IdentityKeyPair_Deserialize', 'missing key');
-    return new IdentityKeyPair(PublicKey.deserialize(pub), PrivateKey.deserialize(priv));
+    const publicKey = PublicKey.deserialize(pub);
+    if (priv.length !== 32) fail(ErrorCode.InvalidKey, 'IdentityKeyPair_Deserialize', 'bad private key length');
+    return new IdentityKeyPair(publicKey, PrivateKey._fromTrustedPair(priv, publicKey));
   }
 
   serialize(): Uint8Array {
