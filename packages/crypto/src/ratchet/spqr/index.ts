@@ -6,8 +6,10 @@
  * Public surface: `spqrInitialState`, `spqrSend`, `spqrRecv`, `SpqrState` (serialize / deserialize) and
  * `SpqrError`. The functions are pure and synchronous: they never mutate their input state and return its
  * successor, which the caller commits only once the whole decryption succeeded. Randomness comes from the
- * caller. Version V0 (an empty message, a peer without SPQR) is refused with `MinimumVersion`, as libsignal does
- * since it requires SPQR. This module does not encrypt anything itself and knows nothing about sessions.
+ * caller; like the rest of the package, key derivation needs `ready()` to have resolved once. Version V0 (an
+ * empty message, a peer without SPQR) is refused with `MinimumVersion`, as libsignal does since it requires SPQR;
+ * a later version than V1 is refused too (libsignal would skip the salt for it; no V1 peer sends one). This
+ * module does not encrypt anything itself and knows nothing about sessions.
  */
 import { braidInitA, braidInitB, braidRecv, braidSend } from './braid.js';
 import type { Rng } from './braid.js';
