@@ -36,6 +36,12 @@ function rssKb(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
 }
 
+/** User + system CPU seconds used so far by a process. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function startProcess(args, env) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
@@ -119,7 +125,7 @@ function percentile(sorted, p) {
  * Runs both load phases over `pairs` sender→receiver pairs already connected. `ackFrames` says whether receivers
  * acknowledge (the bare relay has no acks).
  */
-async function runLoad(pairs, ackFrames) {
+async function runLoad(pairs, ackFrames, serverPid) {
   const stats = { delivered: 0, latencies: [], recording: false };
   let sendId = 0;
   const inflight = new Map();
@@ -183,9 +189,14 @@ async function runLoad(pairs, ackFrames) {
   await sleep(2000);
   stats.recording = true;
   const started = performance.now();
+  const cpuBefore = cpuSeconds(serverPid);
+  const ownBefore = process.cpuUsage();
   await sleep(SECONDS * 1000);
   const elapsed = (performance.now() - started) / 1000;
   stats.recording = false;
+  const serverCpu = cpuSeconds(serverPid) - cpuBefore;
+  const own = process.cpuUsage(ownBefore);
+  const generatorCpu = (own.user + own.system) / 1e6;
   running = false;
   const throughput = stats.delivered / elapsed;
   const closedLatencies = stats.latencies.sort((a, b) => a - b);
@@ -217,6 +228,8 @@ async function runLoad(pairs, ackFrames) {
   const openLatencies = stats.latencies.sort((a, b) => a - b);
   return {
     deliveredPerSecond: Math.round(throughput),
+    serverCpuMicrosPerMessage: Math.round((serverCpu * 1e6) / Math.max(1, throughput * elapsed)),
+    generatorCpuMicrosPerMessage: Math.round((generatorCpu * 1e6) / Math.max(1, throughput * elapsed)),
     closedLoop: { p50: percentile(closedLatencies, 50), p99: percentile(closedLatencies, 99) },
     offeredPerSecond: Math.round(offered / openElapsed),
     openLoop: {
@@ -291,7 +304,7 @@ async function benchCove(maxPairs) {
     await sleep(1000);
     for (const n of PAIRS) {
       const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
-      const run = await runLoad(pairs, true);
+      const run = await runLoad(pairs, true, child.pid);
       closePairs(pairs);
       const left = await pgCount(database);
       results.runs.push({ pairs: n, ...run, envelopesLeftUnacked: left });
@@ -341,7 +354,7 @@ async function benchBare() {
     await sleep(1000);
     for (const n of PAIRS) {
       const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
-      results.runs.push({ pairs: n, ...(await runLoad(pairs, false)) });
+      results.runs.push({ pairs: n, ...(await runLoad(pairs, false, child.pid)) });
       closePairs(pairs);
       await sleep(1000);
     }
@@ -374,6 +387,7 @@ async function main() {
           (r.server === 'cove' && base
             ? `, ${(run.deliveredPerSecond / base.deliveredPerSecond).toFixed(2)}x bare ws`
             : '') +
+          `; server CPU ${run.serverCpuMicrosPerMessage} µs/msg, load generator ${run.generatorCpuMicrosPerMessage} µs/msg` +
           `; at ${run.offeredPerSecond}/s offered: ${run.openLoop.deliveredPerSecond}/s delivered, p50 ${fmt(run.openLoop.p50)} ms, p99 ${fmt(run.openLoop.p99)} ms` +
           (run.envelopesLeftUnacked !== undefined ? `; ${run.envelopesLeftUnacked} envelopes left unacked` : ''),
       );

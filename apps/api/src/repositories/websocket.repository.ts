@@ -6,6 +6,8 @@
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
+import type { Socket } from 'node:net';
+
 import type { WebSocket } from 'ws';
 
 /** A slow reader with this much unsent data is disconnected; it drains its queue from the database on reconnect. */
@@ -25,6 +27,7 @@ export class WebSocketConnection {
   /** Set by any traffic from the peer, cleared by each heartbeat round. */
   alive = true;
   authTimer: NodeJS.Timeout | undefined;
+  private corked = false;
   /** Envelopes (guid, frame text) that arrived live while the stored queue was being sent. */
   private pending: Array<[string, string]> | undefined;
 
@@ -44,7 +47,24 @@ export class WebSocketConnection {
       this.close(1013, 'reader too slow');
       return;
     }
+    this.cork();
     this.socket.send(text);
+  }
+
+  /**
+   * Holds this connection's writes until the current event-loop phase ends, so the frames of one group commit (an
+   * envelope burst, a sender's results) leave in one write system call instead of one each.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    const raw = (this.socket as unknown as { _socket?: Socket })._socket;
+    if (!raw) return;
+    this.corked = true;
+    raw.cork();
+    setImmediate(() => {
+      this.corked = false;
+      raw.uncork();
+    });
   }
 
   /** Sends a live envelope now, or after the stored queue when it is still being drained. */
