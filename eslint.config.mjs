@@ -20,6 +20,7 @@ export default tseslint.config(
       'apps/pwa/dev-dist/**',
       '**/*.cjs',
       'data/**',
+      'packages/*/bin/**',
     ],
   },
   js.configs.recommended,

@@ -83,7 +83,9 @@ describe('Messenger between Node clients', () => {
     expect(fromAlice.digits).toMatch(/^\d{60}$/);
     expect(fromAlice.digits).toBe(fromBob.digits);
     expect((await alice.messenger.identity('bob')).trust).toBe('trusted-first-use');
-    await expect(alice.messenger.verify('bob', '1'.repeat(60))).rejects.toMatchObject({ code: ClientErrorCode.IdentityChanged });
+    await expect(alice.messenger.verify('bob', '1'.repeat(60))).rejects.toMatchObject({
+      code: ClientErrorCode.IdentityChanged,
+    });
     expect((await alice.messenger.verify('bob', fromBob.digits)).trust).toBe('verified');
     expect((await alice.messenger.identity('bob')).trust).toBe('verified');
   });

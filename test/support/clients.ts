@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Messenger } from '../../packages/client/src/index.js';
-import type { HttpTransport, MessageEntry, MessengerEvent } from '../../packages/client/src/index.js';
+import type { HttpTransport, MessageEntry, MessengerEvent, SocketFactory } from '../../packages/client/src/index.js';
 import { createNodePlatform } from '../../packages/client/src/node/index.js';
 import type { NodePlatform } from '../../packages/client/src/node/index.js';
 
@@ -28,14 +28,20 @@ export async function until<T>(what: string, check: () => Promise<T> | T, timeou
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value as NonNullable<T>;
+    if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
 }
 
-export async function openClient(name: string, dataDir: string, options: { http?: HttpTransport } = {}): Promise<TestClient> {
-  const platform = await createNodePlatform({ dataDir, ...(options.http ? { http: options.http } : {}) });
+export type ClientOptions = { http?: HttpTransport; sockets?: SocketFactory };
+
+export async function openClient(name: string, dataDir: string, options: ClientOptions = {}): Promise<TestClient> {
+  const platform = await createNodePlatform({
+    dataDir,
+    ...(options.http ? { http: options.http } : {}),
+    ...(options.sockets ? { sockets: options.sockets } : {}),
+  });
   const messenger = await Messenger.open(platform);
   const events: MessengerEvent[] = [];
   messenger.subscribe((event) => events.push(event));
@@ -44,7 +50,11 @@ export async function openClient(name: string, dataDir: string, options: { http?
 }
 
 /** Registers a fresh client with a username on the server. */
-export async function newClient(serverUrl: string, username: string, options: { oneTimePreKeys?: number; http?: HttpTransport } = {}): Promise<TestClient> {
+export async function newClient(
+  serverUrl: string,
+  username: string,
+  options: { oneTimePreKeys?: number; http?: HttpTransport } = {},
+): Promise<TestClient> {
   const dataDir = await mkdtemp(join(tmpdir(), `cove-client-${username}-`));
   const client = await openClient(username, dataDir, options);
   const account = await client.messenger.register({
@@ -63,7 +73,7 @@ export async function stopClient(client: TestClient): Promise<void> {
 }
 
 /** Stops and reopens the client from its data directory (a restart). */
-export async function restartClient(client: TestClient, options: { http?: HttpTransport } = {}): Promise<TestClient> {
+export async function restartClient(client: TestClient, options: ClientOptions = {}): Promise<TestClient> {
   await stopClient(client);
   return openClient(client.name, client.dataDir, options);
 }
@@ -87,6 +97,12 @@ export async function transcript(client: TestClient, peerAccountId: string): Pro
   return all.reverse();
 }
 
-export async function texts(client: TestClient, peerAccountId: string, direction?: 'incoming' | 'outgoing'): Promise<string[]> {
-  return (await transcript(client, peerAccountId)).filter((m) => !direction || m.direction === direction).map((m) => m.text);
+export async function texts(
+  client: TestClient,
+  peerAccountId: string,
+  direction?: 'incoming' | 'outgoing',
+): Promise<string[]> {
+  return (await transcript(client, peerAccountId))
+    .filter((m) => !direction || m.direction === direction)
+    .map((m) => m.text);
 }

@@ -41,7 +41,8 @@ export type TestServerOptions = {
 const newestMtime = async (dir: string): Promise<number> => {
   let newest = 0;
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+    if (entry.isFile() && entry.name.endsWith('.ts'))
+      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
   }
   return newest;
 };
@@ -54,10 +55,14 @@ export async function ensureServerBuilt(): Promise<void> {
     await newestMtime(join(ROOT, 'packages/crypto/src')),
   );
   if (existsSync(ENTRY) && statSync(ENTRY).mtimeMs >= sources) return;
-  execFileSync('flock', ['/tmp/cove-api-build.lock', process.execPath, join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'apps/api'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    'flock',
+    ['/tmp/cove-api-build.lock', process.execPath, join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'apps/api'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {

@@ -19,14 +19,21 @@ import { isStatusAdvance, newConversation, putConversation, putMessage } from '.
 import type { Outbox } from './outbox.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { WriteOp } from './platform.js';
-import type { ContactEntry, ConversationEntry, MessageEntry, ProcessedEnvelopeEntry } from './records.js';
-import { messageIndexKey } from './records.js';
+import type {
+  ContactEntry,
+  ConversationEntry,
+  MessageEntry,
+  ProcessedEnvelopeEntry,
+  ProfileRecord,
+} from './records.js';
+import { messageIndexKey, metaKeys } from './records.js';
 import { decryptEnvelope } from './sealing.js';
 
 export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
 
 export class Inbox {
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly checkedClaims = new Set<string>();
 
   constructor(
     private readonly ctx: MessengerContext,
@@ -50,6 +57,21 @@ export class Inbox {
       () => this.inFlight.delete(task),
     );
     return task;
+  }
+
+  /**
+   * Whether the server maps `username` to `accountId`: a sender's claimed username is shown only when confirmed.
+   * Each claim is checked once per run; lookup failures count as unconfirmed.
+   */
+  private async confirmUsername(accountId: string, username: string): Promise<boolean> {
+    const key = `${accountId}/${username.toLowerCase()}`;
+    if (this.checkedClaims.has(key)) return false;
+    this.checkedClaims.add(key);
+    try {
+      return (await this.ctx.api.lookupUsername(username)) === accountId;
+    } catch {
+      return false;
+    }
   }
 
   /** Resolves when every envelope handed in so far has been processed. */
@@ -184,6 +206,24 @@ export class Inbox {
         const duplicate = existing !== undefined && existing.status !== 'undecryptable';
         writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' })));
         if (duplicate) return { writes, events, stored: false, kick: true };
+        let peerUsername = conversation.peerUsername;
+        if (
+          data.senderUsername &&
+          data.senderUsername !== peerUsername &&
+          (await this.confirmUsername(peer, data.senderUsername))
+        ) {
+          peerUsername = data.senderUsername;
+          const contact = await storage.get<ContactEntry>('contacts', peer);
+          writes.push(
+            { op: 'put', table: 'usernames', key: peerUsername.toLowerCase(), value: peer },
+            {
+              op: 'put',
+              table: 'contacts',
+              key: peer,
+              value: { accountId: peer, devices: null, ...contact, username: peerUsername, updatedAt: clock.now() },
+            },
+          );
+        }
         const message: MessageEntry = {
           id: existing?.id ?? `${conversation.id}/${ctx.sequencer.next()}`,
           conversationId: conversation.id,
@@ -202,6 +242,7 @@ export class Inbox {
         };
         const updated: ConversationEntry = {
           ...conversation,
+          peerUsername,
           lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
           lastMessageKey: message.id,
           unreadCount: conversation.unreadCount + 1,
@@ -237,10 +278,15 @@ export class Inbox {
       case 'retry': {
         // The peer rebuilt its session with us (this message arrived in it) and asks for what it could not read.
         let kick = false;
+        const profile = await storage.get<ProfileRecord>('meta', metaKeys.profile);
+        const unavailable: number[] = [];
         for (const timestamp of content.retry.timestamps) {
           const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
           const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
-          if (!message || message.direction !== 'outgoing') continue;
+          if (!message || message.direction !== 'outgoing') {
+            unavailable.push(timestamp);
+            continue;
+          }
           const resend = encodeContent({
             kind: 'data',
             data: {
@@ -248,6 +294,7 @@ export class Inbox {
               timestamp: message.timestamp,
               ...(message.quote ? { quote: message.quote } : {}),
               ...(message.expireTimerSeconds ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
+              ...(profile?.username ? { senderUsername: profile.username } : {}),
             },
           });
           writes.push(
@@ -263,7 +310,27 @@ export class Inbox {
           );
           kick = true;
         }
-        ctx.platform.logger.info('retry request', { accountId: peer, count: content.retry.timestamps.length });
+        if (unavailable.length > 0) {
+          writes.push(...(await mergeIntoOutbox(ctx, peer, 'retry-unavailable', unavailable)));
+          kick = true;
+        }
+        // The peer had nothing to re-send for these: they were receipts or typing indicators, not messages.
+        for (const timestamp of content.retry.unavailable ?? []) {
+          const indexKey = messageIndexKey(peer, peer, timestamp);
+          const key = await storage.get<string>('messageIndex', indexKey);
+          const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
+          if (!message || message.status !== 'undecryptable') continue;
+          writes.push(
+            { op: 'delete', table: 'messages', key: message.id },
+            { op: 'delete', table: 'messageIndex', key: indexKey },
+          );
+          events.push({ type: 'message-removed', conversationId: peer, messageId: message.id });
+        }
+        ctx.platform.logger.info('retry request', {
+          accountId: peer,
+          count: content.retry.timestamps.length,
+          unavailable: unavailable.length,
+        });
         return { writes, events, stored: true, kick };
       }
     }

@@ -259,6 +259,7 @@ export class Messenger {
     this.connection = null;
     this.outboxValue?.stop();
     await this.inboxValue?.drain();
+    await this.outboxValue?.idle();
   }
 
   /** Disconnects and waits for in-flight work; the platform's storage stays open (its owner closes it). */
@@ -304,6 +305,11 @@ export class Messenger {
     }
     await this.pruneProcessed();
     return result;
+  }
+
+  /** How many one-time prekeys the server still holds for this device. */
+  keyStatus(): Promise<{ preKeyCount: number; kyberPreKeyCount: number }> {
+    return this.ctx.api.keyStatus();
   }
 
   /** After PreKey messages consumed keys: check the server's counts once the burst is over. */
@@ -387,11 +393,13 @@ export class Messenger {
     if (accountId === ctx.account.accountId)
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
+    const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
     const content: Content = {
       kind: 'data',
       data: {
         text,
         timestamp,
+        ...(profile?.username ? { senderUsername: profile.username } : {}),
         ...(options.quote ? { quote: options.quote } : {}),
         ...(options.expireTimerSeconds ? { expireTimerSeconds: options.expireTimerSeconds } : {}),
       },
@@ -452,11 +460,13 @@ export class Messenger {
       throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     if (message.status !== 'failed') return message;
     const updated = await this.platform.locks.withLock(peerLock(message.conversationId), async () => {
+      const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
       const content = encodeContent({
         kind: 'data',
         data: {
           text: message.text,
           timestamp: message.timestamp,
+          ...(profile?.username ? { senderUsername: profile.username } : {}),
           ...(message.quote ? { quote: message.quote } : {}),
           ...(message.expireTimerSeconds ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
         },

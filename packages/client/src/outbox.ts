@@ -82,7 +82,7 @@ export const putOutboxEntry = (entry: OutboxEntry): WriteOp => ({
 export const mergeIntoOutbox = async (
   ctx: MessengerContext,
   destination: string,
-  kind: 'receipt' | 'retry',
+  kind: 'receipt' | 'retry' | 'retry-unavailable',
   timestamps: number[],
   options: { receiptType?: 'delivery' | 'read'; resetDeviceId?: number } = {},
 ): Promise<WriteOp[]> => {
@@ -122,6 +122,9 @@ const contentOf = (entry: OutboxEntry): Uint8Array => {
     return encodeContent(content);
   }
   if (entry.kind === 'retry') return encodeContent({ kind: 'retry', retry: { timestamps: entry.timestamps } });
+  if (entry.kind === 'retry-unavailable') {
+    return encodeContent({ kind: 'retry', retry: { timestamps: [], unavailable: entry.timestamps } });
+  }
   return entry.content;
 };
 
@@ -159,8 +162,16 @@ export class Outbox {
   kick(): void {
     if (this.stopped) return;
     void this.flush().catch((error: unknown) => {
-      this.ctx.platform.logger.warn('outbox pass failed', { error: errorCode(error) });
+      this.ctx.platform.logger.warn('outbox pass failed', {
+        error: errorCode(error),
+        name: error instanceof Error ? error.name : 'unknown',
+      });
     });
+  }
+
+  /** Resolves when no pass is running. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
   }
 
   /** Runs passes until nothing more is due now; resolves when done. */
@@ -339,10 +350,9 @@ export class Outbox {
       } catch (error) {
         if (error instanceof LibSignalErrorBase && error.code === ErrorCode.UntrustedIdentity) {
           // Record the new key (unverified, blocked) so that the user sees the change and can verify it.
-          if (zone.identityChanges.length > 0 || zone.operations().some((op) => op.table === 'identities')) {
-            await storage.commit(zone.operations().filter((op) => op.table === 'identities'));
-            await emitIdentityChanges(ctx, zone.identityChanges);
-          }
+          const identityWrites = zone.operations().filter((op) => op.table === 'identities');
+          if (identityWrites.length > 0) await storage.commit(identityWrites);
+          await emitIdentityChanges(ctx, zone.identityChanges);
           throw new ClientError(
             ClientErrorCode.IdentityChanged,
             "the contact's safety number changed: verify it before sending",

@@ -104,7 +104,8 @@ export type MessageEntry = {
   error: string | null;
 };
 
-export type OutboxKind = 'data' | 'receipt' | 'typing' | 'retry';
+/** `retry-unavailable` answers a retry request for timestamps that were not messages (receipts, typing). */
+export type OutboxKind = 'data' | 'receipt' | 'typing' | 'retry' | 'retry-unavailable';
 
 export type OutboxEntry = {
   /** The storage key (a sequence number). */

@@ -5,6 +5,8 @@
  */
 import {
   CiphertextMessageType,
+  ErrorCode,
+  LibSignalErrorBase,
   KEMPublicKey,
   PreKeyBundle,
   PreKeySignalMessage,
@@ -50,14 +52,23 @@ export const establishSession = async (
     KEMPublicKey.deserialize(bytes(device.kyberPreKey.publicKey)),
     bytes(device.kyberPreKey.signature),
   );
-  await processPreKeyBundle(
-    bundle,
-    ProtocolAddress.new(accountId, device.deviceId),
-    localAddress(zone),
-    zone.sessionStore,
-    zone.identityStore,
-    new Date(zone.now()),
-  );
+  const address = ProtocolAddress.new(accountId, device.deviceId);
+  try {
+    await processPreKeyBundle(
+      bundle,
+      address,
+      localAddress(zone),
+      zone.sessionStore,
+      zone.identityStore,
+      new Date(zone.now()),
+    );
+  } catch (error) {
+    // A verified contact's key changed: record the new key (unverified, blocked) so that the change is reported.
+    if (error instanceof LibSignalErrorBase && error.code === ErrorCode.UntrustedIdentity) {
+      await zone.identityStore.saveIdentity(address, bundle.identityKey());
+    }
+    throw error;
+  }
 };
 
 /** Whether a usable session with this device exists. */

@@ -15,16 +15,25 @@ export const MAX_TEXT_BYTES = 64 * 1024;
 export const MAX_TIMESTAMPS = 500;
 /** Longest quote excerpt in UTF-8 bytes: a preview, not a copy of the original. */
 export const MAX_QUOTE_BYTES = 2048;
+/** Longest claimed username: usernames are at most 32 ASCII characters. */
+export const MAX_USERNAME_BYTES = 32;
 /** Longest disappearing timer: one year. */
 export const MAX_EXPIRE_SECONDS = 365 * 24 * 3600;
 
 export type Quote = { timestamp: number; authorAccountId: string; text: string };
-export type DataMessage = { text: string; timestamp: number; quote?: Quote; expireTimerSeconds?: number };
+export type DataMessage = {
+  text: string;
+  timestamp: number;
+  quote?: Quote;
+  expireTimerSeconds?: number;
+  /** The sender's claimed username (confirm with a username lookup before trusting it). */
+  senderUsername?: string;
+};
 export type ReceiptType = 'delivery' | 'read';
 export type ReceiptMessage = { type: ReceiptType; timestamps: number[] };
 export type TypingAction = 'started' | 'stopped';
 export type TypingMessage = { timestamp: number; action: TypingAction };
-export type RetryRequest = { timestamps: number[] };
+export type RetryRequest = { timestamps: number[]; unavailable?: number[] };
 
 export type Content =
   | { kind: 'data'; data: DataMessage }
@@ -66,6 +75,7 @@ export const validateContent = (content: Content): void => {
         checkString(data.quote.authorAccountId, 64, 'quote.authorAccountId');
         checkString(data.quote.text, MAX_QUOTE_BYTES, 'quote.text');
       }
+      if (data.senderUsername !== undefined) checkString(data.senderUsername, MAX_USERNAME_BYTES, 'senderUsername');
       const expire = data.expireTimerSeconds ?? 0;
       if (!Number.isInteger(expire) || expire < 0 || expire > MAX_EXPIRE_SECONDS) {
         throw new ContentError('expireTimerSeconds out of range');
@@ -84,9 +94,14 @@ export const validateContent = (content: Content): void => {
       }
       checkTimestamp(content.typing.timestamp, 'typing.timestamp');
       return;
-    case 'retry':
-      checkTimestamps(content.retry.timestamps, 'retry.timestamps');
+    case 'retry': {
+      const unavailable = content.retry.unavailable ?? [];
+      if (content.retry.timestamps.length === 0 && unavailable.length === 0)
+        throw new ContentError('retry request is empty');
+      if (content.retry.timestamps.length > 0) checkTimestamps(content.retry.timestamps, 'retry.timestamps');
+      if (unavailable.length > 0) checkTimestamps(unavailable, 'retry.unavailable');
       return;
+    }
     default:
       throw new ContentError('unknown content kind');
   }
@@ -117,6 +132,7 @@ export const encodeContent = (content: Content): Uint8Array<ArrayBuffer> => {
         writer.join();
       }
       if (data.expireTimerSeconds) writer.tag(4, WireType.Varint).uint32(data.expireTimerSeconds);
+      if (data.senderUsername) writer.tag(5, WireType.LengthDelimited).string(data.senderUsername);
       writer.join();
       break;
     }
@@ -134,7 +150,8 @@ export const encodeContent = (content: Content): Uint8Array<ArrayBuffer> => {
       break;
     case 'retry':
       writer.tag(5, WireType.LengthDelimited).fork();
-      writeTimestamps(writer, 1, content.retry.timestamps);
+      if (content.retry.timestamps.length > 0) writeTimestamps(writer, 1, content.retry.timestamps);
+      if (content.retry.unavailable?.length) writeTimestamps(writer, 2, content.retry.unavailable);
       writer.join();
       break;
   }
@@ -240,11 +257,16 @@ const decodeData = (bytes: Uint8Array): DataMessage => {
         expectWire(wire, WireType.Varint, 'expireTimerSeconds');
         data.expireTimerSeconds = reader.uint32();
         return true;
+      case 5:
+        expectWire(wire, WireType.LengthDelimited, 'senderUsername');
+        data.senderUsername = readString(reader);
+        return true;
       default:
         return false;
     }
   });
   if (data.expireTimerSeconds === 0) delete data.expireTimerSeconds;
+  if (data.senderUsername === '') delete data.senderUsername;
   return data;
 };
 
@@ -292,12 +314,14 @@ const decodeTyping = (bytes: Uint8Array): TypingMessage => {
 
 const decodeRetry = (bytes: Uint8Array): RetryRequest => {
   const timestamps: number[] = [];
+  const unavailable: number[] = [];
   readMessage(bytes, (reader, fieldNo, wire) => {
-    if (fieldNo !== 1) return false;
-    readTimestamps(reader, wire, timestamps, 'retry.timestamps');
+    if (fieldNo === 1) readTimestamps(reader, wire, timestamps, 'retry.timestamps');
+    else if (fieldNo === 2) readTimestamps(reader, wire, unavailable, 'retry.unavailable');
+    else return false;
     return true;
   });
-  return { timestamps };
+  return unavailable.length > 0 ? { timestamps, unavailable } : { timestamps };
 };
 
 /** Parses protobuf bytes (already unpadded) into validated content. */

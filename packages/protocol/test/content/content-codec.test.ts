@@ -26,6 +26,7 @@ describe('Content codec', () => {
           text: 'earlier',
         },
         expireTimerSeconds: 3600,
+        senderUsername: 'alice.b',
       },
     };
     expect(roundTrip(content)).toEqual(content);
@@ -38,6 +39,8 @@ describe('Content codec', () => {
       { kind: 'typing', typing: { timestamp: 5, action: 'started' } },
       { kind: 'typing', typing: { timestamp: 6, action: 'stopped' } },
       { kind: 'retry', retry: { timestamps: [10, 11] } },
+      { kind: 'retry', retry: { timestamps: [], unavailable: [12] } },
+      { kind: 'retry', retry: { timestamps: [13], unavailable: [14, 15] } },
     ];
     for (const content of contents) expect(roundTrip(content)).toEqual(content);
   });

@@ -1,0 +1,359 @@
+/**
+ * The `cove` command-line client on the Node platform: `register`, `send`, `listen`, `safety-number`, `verify`,
+ * plus `whoami`, `conversations` and `history`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
+ * readable only by the owner); `--json` prints one JSON object per line for scripts; failures print one clear line
+ * on stderr and exit with a code from exit-codes.ts. It adds no messaging logic of its own.
+ */
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+import { Command, CommanderError } from 'commander';
+
+import { ClientError, ClientErrorCode } from '../../errors.js';
+import type { MessengerEvent } from '../../events.js';
+import { Messenger } from '../../messenger.js';
+import type { MessageEntry } from '../../records.js';
+import { formatSafetyNumber } from '../../trust.js';
+import { createNodePlatform } from '../node-platform.js';
+import type { NodePlatform } from '../node-platform.js';
+import { ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
+
+type GlobalOptions = { data?: string; json?: boolean };
+
+export type CliIo = {
+  out(line: string): void;
+  err(line: string): void;
+  /** Resolves when the user asks `listen` to stop (SIGINT/SIGTERM). */
+  stopSignal(): Promise<void>;
+};
+
+const processIo: CliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  stopSignal: () =>
+    new Promise((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    }),
+};
+
+const dataDirOf = (options: GlobalOptions): string =>
+  path.resolve(options.data ?? process.env.COVE_DATA ?? path.join(homedir(), '.cove'));
+
+class Session {
+  private constructor(
+    readonly platform: NodePlatform,
+    readonly messenger: Messenger,
+  ) {}
+
+  static async open(options: GlobalOptions, requireAccount = true): Promise<Session> {
+    const platform = await createNodePlatform({ dataDir: dataDirOf(options) });
+    try {
+      const messenger = await Messenger.open(platform);
+      if (requireAccount && !messenger.isRegistered) {
+        throw new ClientError(
+          ClientErrorCode.NotRegistered,
+          `no account in ${dataDirOf(options)}: run "cove register" first`,
+        );
+      }
+      return new Session(platform, messenger);
+    } catch (error) {
+      await platform.close();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.messenger.close();
+    await this.platform.close();
+  }
+}
+
+const withSession = async <T>(
+  options: GlobalOptions,
+  fn: (session: Session) => Promise<T>,
+  requireAccount = true,
+): Promise<T> => {
+  const session = await Session.open(options, requireAccount);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+};
+
+const time = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+
+const messageJson = (message: MessageEntry, peerUsername: string | null): Record<string, unknown> => ({
+  id: message.id,
+  conversation: message.conversationId,
+  peer: peerUsername,
+  direction: message.direction,
+  author: message.authorAccountId,
+  text: message.text,
+  timestamp: message.timestamp,
+  status: message.status,
+  ...(message.quote ? { quote: message.quote } : {}),
+});
+
+export const main = async (argv: string[], io: CliIo = processIo): Promise<number> => {
+  let exitCode: number = ExitCode.Ok;
+  const program = new Command();
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const print = (text: string, json: Record<string, unknown>): void =>
+    io.out(globals().json ? JSON.stringify(json) : text);
+
+  program
+    .name('cove')
+    .description('Cove: end-to-end encrypted messaging from the command line.')
+    .option('--data <dir>', 'state directory (default: $COVE_DATA or ~/.cove)')
+    .option('--json', 'print JSON lines instead of text')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('register')
+    .description('create an account on a server and store its keys in the data directory')
+    .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:3000')
+    .requiredOption('--username <name>', 'username (3-32 letters, digits, "_" or ".")')
+    .option('--invite <code>', 'invite code, when the server requires one')
+    .action(async (options: { server: string; username: string; invite?: string }) => {
+      await withSession(
+        globals(),
+        async ({ messenger }) => {
+          const account = await messenger.register({
+            serverUrl: options.server,
+            username: options.username,
+            ...(options.invite ? { inviteCode: options.invite } : {}),
+          });
+          print(`registered ${account.username ?? ''} (${account.accountId}) on ${account.serverUrl}`, {
+            type: 'registered',
+            ...account,
+          });
+        },
+        false,
+      );
+    });
+
+  program
+    .command('whoami')
+    .description('show this account')
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        const account = await messenger.account();
+        print(
+          `${account.username ?? '(no username)'} ${account.accountId} device ${account.deviceId} on ${account.serverUrl}`,
+          { type: 'account', ...account },
+        );
+      });
+    });
+
+  program
+    .command('send')
+    .description('send a text message and wait until the server has accepted it')
+    .argument('<username>', 'recipient username (or account id)')
+    .argument('<text>', 'message text')
+    .action(async (username: string, text: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const queued = await messenger.sendText(username, text);
+        await messenger.flushOutbox();
+        const message = (await messenger.message(queued.id)) ?? queued;
+        if (message.status === 'failed') {
+          const code =
+            message.error === ClientErrorCode.IdentityChanged
+              ? ClientErrorCode.IdentityChanged
+              : message.error === ClientErrorCode.UnknownUser
+                ? ClientErrorCode.UnknownUser
+                : ClientErrorCode.ServerError;
+          throw new ClientError(
+            code,
+            code === ClientErrorCode.IdentityChanged
+              ? `${username}'s safety number changed: compare it ("cove safety-number ${username}") and run "cove verify ${username}" before sending`
+              : `the message could not be sent (${message.error ?? 'error'})`,
+          );
+        }
+        if (message.status === 'sending') {
+          print(`queued for ${username}: the server is unreachable; it will be sent on the next run`, {
+            type: 'queued',
+            ...messageJson(message, username),
+          });
+          exitCode = ExitCode.Unreachable;
+          return;
+        }
+        print(`sent to ${username}`, { type: 'sent', ...messageJson(message, username) });
+      });
+    });
+
+  program
+    .command('listen')
+    .description('receive messages and print them as they arrive, until interrupted')
+    .option('--mark-read', 'send read receipts for the messages shown')
+    .option('--exit-when-idle', 'stop once every queued message has been received')
+    .action(async (options: { markRead?: boolean; exitWhenIdle?: boolean }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const usernames = new Map<string, string | null>();
+        const nameOf = async (accountId: string): Promise<string> => {
+          if (!usernames.has(accountId)) {
+            const conversation = await messenger
+              .conversations()
+              .then((list) => list.find((c) => c.peerAccountId === accountId));
+            usernames.set(accountId, conversation?.peerUsername ?? null);
+          }
+          return usernames.get(accountId) ?? accountId;
+        };
+        let chain = Promise.resolve();
+        const onEvent = (event: MessengerEvent): void => {
+          chain = chain.then(async () => {
+            if (
+              (event.type === 'message-added' || event.type === 'message-updated') &&
+              event.message.direction === 'incoming'
+            ) {
+              const message = event.message;
+              if (message.status === 'undecryptable' && event.type === 'message-updated') return;
+              const name = await nameOf(message.authorAccountId);
+              if (message.status === 'undecryptable') {
+                print(`[${time(message.storedAt)}] ${name}: (a message could not be decrypted; asking to resend)`, {
+                  type: 'undecryptable',
+                  ...messageJson(message, name),
+                });
+                return;
+              }
+              print(`[${time(message.timestamp)}] ${name}: ${message.text}`, {
+                type: 'message',
+                ...messageJson(message, name),
+              });
+              if (options.markRead) await messenger.markRead(message.conversationId);
+            } else if (event.type === 'identity-changed') {
+              const name = event.username ?? event.accountId;
+              print(`! the safety number with ${name} changed: compare it and run "cove verify ${name}"`, {
+                type: 'identity-changed',
+                accountId: event.accountId,
+                username: event.username,
+                wasVerified: event.wasVerified,
+              });
+            } else if (event.type === 'receipt' && globals().json) {
+              io.out(
+                JSON.stringify({
+                  type: 'receipt',
+                  conversation: event.conversationId,
+                  receipt: event.receiptType,
+                  timestamps: event.timestamps,
+                }),
+              );
+            } else if (event.type === 'connection' && globals().json) {
+              io.out(JSON.stringify({ type: 'connection', state: event.state }));
+            }
+          });
+        };
+        messenger.subscribe(onEvent);
+        const idle = messenger.waitForQueueEmpty();
+        await messenger.connect();
+        if (!globals().json) io.err(`listening as ${(await messenger.account()).username ?? ''} (Ctrl-C to stop)`);
+        if (options.exitWhenIdle) {
+          await idle;
+        } else {
+          await io.stopSignal();
+        }
+        await messenger.disconnect();
+        await chain;
+      });
+    });
+
+  program
+    .command('safety-number')
+    .description("show the safety number to compare with a contact's")
+    .argument('<username>', 'contact username (or account id)')
+    .action(async (username: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const identity = await messenger.identity(username);
+        if (!identity.safetyNumber)
+          throw new ClientError(ClientErrorCode.UnknownUser, `no identity key known for ${username}`);
+        print(
+          `${formatSafetyNumber(identity.safetyNumber.digits)}\n${identity.trust}${identity.blocked ? ' (changed: sending blocked until verified)' : ''}`,
+          {
+            type: 'safety-number',
+            username,
+            accountId: identity.accountId,
+            safetyNumber: identity.safetyNumber.digits,
+            trust: identity.trust,
+            blocked: identity.blocked,
+          },
+        );
+      });
+    });
+
+  program
+    .command('verify')
+    .description("mark a contact's identity key verified after comparing safety numbers")
+    .argument('<username>', 'contact username (or account id)')
+    .option('--safety-number <digits>', 'the number the contact read out (checked before marking verified)')
+    .action(async (username: string, options: { safetyNumber?: string }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const identity = await messenger.verify(username, options.safetyNumber);
+        print(`${username} is verified`, {
+          type: 'verified',
+          username,
+          accountId: identity.accountId,
+          trust: identity.trust,
+        });
+      });
+    });
+
+  program
+    .command('conversations')
+    .description('list conversations, most recent first')
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        for (const c of await messenger.conversations()) {
+          print(`${c.peerUsername ?? c.peerAccountId}${c.unreadCount ? ` (${c.unreadCount} unread)` : ''}`, {
+            type: 'conversation',
+            ...c,
+          });
+        }
+      });
+    });
+
+  program
+    .command('history')
+    .description('show the latest messages with a contact, oldest first')
+    .argument('<username>', 'contact username (or account id)')
+    .option('--limit <n>', 'how many messages', '20')
+    .action(async (username: string, options: { limit: string }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const limit = Number.parseInt(options.limit, 10);
+        if (!Number.isInteger(limit) || limit < 1)
+          throw new ClientError(ClientErrorCode.InvalidInput, '--limit must be a positive integer');
+        const page = await messenger.messages(username, { limit });
+        for (const m of [...page.messages].reverse()) {
+          const who = m.direction === 'outgoing' ? 'me' : username;
+          print(
+            `[${time(m.timestamp)}] ${who}: ${m.text} ${m.direction === 'outgoing' ? `(${m.status})` : ''}`.trimEnd(),
+            { type: 'message', ...messageJson(m, username) },
+          );
+        }
+      });
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return ExitCode.Ok;
+      return ExitCode.Usage;
+    }
+    const code = exitCodeFor(error);
+    const message = error instanceof Error ? error.message : String(error);
+    if (globals().json) io.err(JSON.stringify({ type: 'error', error: errorCodeFor(error), message }));
+    else io.err(`cove: ${message}`);
+    if (code === ExitCode.Failure && error instanceof Error && error.stack && process.env.COVE_DEBUG)
+      io.err(error.stack);
+    return code;
+  }
+  return exitCode;
+};

@@ -1,0 +1,158 @@
+/**
+ * The `cove` CLI spawned as a process against the real server: registration, sending and listening both ways, an
+ * offline recipient, a listener killed mid-stream, safety numbers and verification, every documented error with its
+ * exit code, and the canary check that the server kept no plaintext.
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+import { findOnServer } from '../support/canary.js';
+import { cove, ensureCliBuilt, listen } from '../support/cli.js';
+import type { Listener } from '../support/cli.js';
+import { startTestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+
+const CANARY = 'canary-cli-7f3a9c1e-plaintext';
+
+describe('cove CLI', () => {
+  let server: TestServer;
+  let root: string;
+  const dirs: Record<string, string> = {};
+  const listeners: Listener[] = [];
+
+  beforeAll(async () => {
+    await ensureCliBuilt();
+    server = await startTestServer();
+    root = await mkdtemp(join(tmpdir(), 'cove-cli-'));
+    for (const name of ['alice', 'bob', 'empty']) dirs[name] = join(root, name);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const listener of listeners) if (listener.child.exitCode === null) await listener.kill();
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('should register, keep keys private to the owner, and refuse a second registration', async () => {
+    const alice = await cove(dirs.alice!, ['register', '--server', server.url, '--username', 'cli_alice'], {
+      json: true,
+    });
+    expect(alice.code).toBe(0);
+    expect(JSON.parse(alice.lines[0]!)).toMatchObject({ type: 'registered', username: 'cli_alice', deviceId: 1 });
+    expect((await cove(dirs.bob!, ['register', '--server', server.url, '--username', 'cli_bob'])).code).toBe(0);
+    expect((await stat(dirs.alice!)).mode & 0o777).toBe(0o700);
+
+    const again = await cove(dirs.alice!, ['register', '--server', server.url, '--username', 'cli_other']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already holds an account/);
+    const taken = await cove(join(root, 'taken'), ['register', '--server', server.url, '--username', 'CLI_ALICE']);
+    expect(taken.code).toBe(6);
+    expect(taken.stderr).toMatch(/taken/);
+  });
+
+  it('should report errors with documented exit codes', async () => {
+    const notRegistered = await cove(dirs.empty!, ['send', 'cli_bob', 'hi'], { json: true });
+    expect(notRegistered.code).toBe(4);
+    expect(JSON.parse(notRegistered.stderr.trim())).toMatchObject({ type: 'error', error: 'not_registered' });
+    const unreachable = await cove(join(root, 'nowhere'), [
+      'register',
+      '--server',
+      'http://127.0.0.1:9',
+      '--username',
+      'lost',
+    ]);
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toMatch(/cannot reach the server/);
+    const unknown = await cove(dirs.alice!, ['send', 'nobody_at_all', 'hi']);
+    expect(unknown.code).toBe(5);
+    expect(unknown.stderr).toMatch(/no account has the username/);
+    const usage = await cove(dirs.alice!, ['send', 'cli_bob']);
+    expect(usage.code).toBe(2);
+  });
+
+  it('should send and print messages as they arrive, both ways', async () => {
+    const bobListener = listen(dirs.bob!);
+    listeners.push(bobListener);
+    await bobListener.waitFor('online', (e) => e.type === 'connection' && e.state === 'online');
+    const sent = await cove(dirs.alice!, ['send', 'cli_bob', `hello bob ${CANARY}`], { json: true });
+    expect(sent.code).toBe(0);
+    expect(JSON.parse(sent.lines[0]!)).toMatchObject({ type: 'sent', status: 'sent' });
+    const received = await bobListener.waitFor('message', (e) => e.type === 'message');
+    expect(received).toMatchObject({ text: `hello bob ${CANARY}`, peer: 'cli_alice', direction: 'incoming' });
+    expect(await bobListener.stop()).toBe(0);
+
+    expect((await cove(dirs.bob!, ['send', 'cli_alice', 'hello alice'])).code).toBe(0);
+    const aliceRun = await cove(dirs.alice!, ['listen', '--exit-when-idle'], { json: true });
+    expect(aliceRun.code).toBe(0);
+    const messages = aliceRun.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.type === 'message');
+    expect(messages.map((m) => m.text)).toEqual(['hello alice']);
+    // Bob's delivery receipt reached Alice's history.
+    const history = await cove(dirs.alice!, ['history', 'cli_bob'], { json: true });
+    const mine = history.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((m) => m.direction === 'outgoing');
+    expect(mine).toMatchObject({ status: 'delivered' });
+  });
+
+  it('should deliver to an offline recipient in order and once, even after the listener is killed', async () => {
+    for (const text of ['one', 'two', 'three'])
+      expect((await cove(dirs.alice!, ['send', 'cli_bob', text])).code).toBe(0);
+    const first = listen(dirs.bob!);
+    listeners.push(first);
+    await first.waitFor('three', (e) => e.type === 'message' && e.text === 'three');
+    expect(
+      first
+        .events()
+        .filter((e) => e.type === 'message')
+        .map((e) => e.text),
+    ).toEqual(['one', 'two', 'three']);
+    await first.kill();
+
+    expect((await cove(dirs.alice!, ['send', 'cli_bob', 'four'])).code).toBe(0);
+    const second = await cove(dirs.bob!, ['listen', '--exit-when-idle'], { json: true });
+    expect(second.code).toBe(0);
+    expect(
+      second.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((e) => e.type === 'message')
+        .map((e) => e.text),
+    ).toEqual(['four']);
+    const history = await cove(dirs.bob!, ['history', 'cli_alice', '--limit', '50'], { json: true });
+    const texts = history.lines
+      .map((l) => (JSON.parse(l) as { text: string }).text)
+      .filter((t) => ['one', 'two', 'three', 'four'].includes(t));
+    expect(texts).toEqual(['one', 'two', 'three', 'four']);
+  });
+
+  it('should show equal safety numbers and verify only a matching one', async () => {
+    const a = JSON.parse((await cove(dirs.alice!, ['safety-number', 'cli_bob'], { json: true })).lines[0]!) as {
+      safetyNumber: string;
+      trust: string;
+    };
+    const b = JSON.parse((await cove(dirs.bob!, ['safety-number', 'cli_alice'], { json: true })).lines[0]!) as {
+      safetyNumber: string;
+    };
+    expect(a.safetyNumber).toMatch(/^\d{60}$/);
+    expect(a.safetyNumber).toBe(b.safetyNumber);
+    expect(a.trust).toBe('trusted-first-use');
+    const text = await cove(dirs.alice!, ['safety-number', 'cli_bob']);
+    expect(text.lines[0]).toMatch(/^(\d{5} ){11}\d{5}$/);
+
+    const wrong = await cove(dirs.alice!, ['verify', 'cli_bob', '--safety-number', '0'.repeat(60)]);
+    expect(wrong.code).toBe(7);
+    expect((await cove(dirs.alice!, ['verify', 'cli_bob', '--safety-number', b.safetyNumber])).code).toBe(0);
+    const after = JSON.parse((await cove(dirs.alice!, ['safety-number', 'cli_bob'], { json: true })).lines[0]!) as {
+      trust: string;
+    };
+    expect(after.trust).toBe('verified');
+  });
+
+  it('should leave no plaintext on the server (canary)', async () => {
+    expect(await findOnServer(server, [CANARY, 'hello alice', 'three'])).toEqual([]);
+  });
+});

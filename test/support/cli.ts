@@ -1,0 +1,119 @@
+/**
+ * Runs the `cove` CLI (packages/client/bin/cove.js, built first when its sources changed) as a separate process
+ * for end-to-end tests: one-shot commands with their output and exit code, and long-running `listen` processes
+ * whose output lines can be awaited and which can be stopped or killed.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'packages/client/bin/cove.js');
+const ENTRY = join(ROOT, 'packages/client/dist/node/cli/main.js');
+
+const newestSource = async (): Promise<number> => {
+  let newest = 0;
+  for (const dir of ['packages/client/src', 'packages/protocol/src', 'packages/crypto/src']) {
+    for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true, recursive: true })) {
+      if (entry.isFile() && entry.name.endsWith('.ts'))
+        newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
+};
+
+export async function ensureCliBuilt(): Promise<void> {
+  if (existsSync(ENTRY) && statSync(ENTRY).mtimeMs >= (await newestSource())) return;
+  execFileSync(
+    'flock',
+    [
+      '/tmp/cove-client-build.lock',
+      process.execPath,
+      join(ROOT, 'node_modules/typescript/bin/tsc'),
+      '-b',
+      'packages/client',
+    ],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
+}
+
+export type CliResult = { code: number; stdout: string; stderr: string; lines: string[] };
+
+/** Runs one command to completion. */
+export async function cove(dataDir: string, args: string[], options: { json?: boolean } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, '--data', dataDir, ...(options.json ? ['--json'] : []), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', COVE_LOG_LEVEL: 'error' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const code = await new Promise<number>((done) => child.once('exit', (exit) => done(exit ?? -1)));
+  return { code, stdout, stderr, lines: stdout.split('\n').filter((l) => l !== '') };
+}
+
+export type Listener = {
+  child: ChildProcessWithoutNullStreams;
+  lines: string[];
+  stderr: string[];
+  /** Waits until a JSON line matching `predicate` was printed. */
+  waitFor(
+    what: string,
+    predicate: (event: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  events(): Record<string, unknown>[];
+  stop(): Promise<number>;
+  kill(): Promise<void>;
+};
+
+/** Starts `cove --json listen` and returns a handle. */
+export function listen(dataDir: string, extra: string[] = []): Listener {
+  const child = spawn(process.execPath, [BIN, '--data', dataDir, '--json', 'listen', ...extra], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', COVE_LOG_LEVEL: 'error' },
+  });
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  let buffer = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    lines.push(...parts.filter((l) => l !== ''));
+  });
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
+  const exited = new Promise<number>((done) => child.once('exit', (code, signal) => done(code ?? (signal ? -1 : 0))));
+  const events = (): Record<string, unknown>[] => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  return {
+    child,
+    lines,
+    stderr,
+    events,
+    async waitFor(what, predicate, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = events().find(predicate);
+        if (found) return found;
+        if (child.exitCode !== null)
+          throw new Error(`listener exited (${child.exitCode}) before ${what}: ${stderr.join('')}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
