@@ -161,7 +161,7 @@ describe.each(pairs)('%s → %s', (aName, bName) => {
     expect(dropped).toBeGreaterThan(10);
     expect(maxEpoch).toBeGreaterThanOrEqual(5);
     await chat(alice, bob, 2);
-  });
+  }, 120_000);
 
   it('reports duplicates as DuplicatedMessage and changes no state', async () => {
     const alice = new Party(A, 'alice');
