@@ -30,7 +30,7 @@ export default defineConfig({
     VitePWA({
       strategies: 'injectManifest',
       srcDir: 'src/platform/sw',
-      filename: 'service-worker.ts',
+      filename: 'sw.ts',
       registerType: 'prompt',
       injectRegister: false,
       injectManifest: {

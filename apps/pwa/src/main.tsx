@@ -8,6 +8,7 @@ import { BrowserCoveApp } from './app/cove-app.js';
 import { browserLanguages } from './platform/device.js';
 import { openCoveDatabase } from './platform/idb/database.js';
 import { readSettings } from './platform/settings.js';
+import { onOpenRequest } from './platform/sw-registration.js';
 import { AppRoot } from './ui/app-root.js';
 import { i18next, initI18n, pickLanguage } from './ui/i18n/index.js';
 import { AppContext } from './ui/use-app.js';
@@ -32,6 +33,10 @@ async function main(): Promise<void> {
       </AppContext.Provider>
     </StrictMode>,
   );
+  onOpenRequest((path) => {
+    globalThis.history.pushState(null, '', path);
+    globalThis.dispatchEvent(new PopStateEvent('popstate'));
+  });
   await app.start();
 }
 

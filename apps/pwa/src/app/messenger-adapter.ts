@@ -1,9 +1,37 @@
 /**
- * Adapts the messenger core's facade to the app's MessengerPort, and reads the server's public info.
+ * Adapts the messenger core (`Messenger` from `@cove/client`) to the app's MessengerPort over the browser
+ * platform, and reads the server's public info. One tab at a time holds the live connection (a Web Lock elects
+ * it; when that tab closes the next one takes over): the others send over HTTP and see new data through the
+ * commit broadcasts, so several tabs never fight over the device's socket. Decryption and session updates are
+ * serialized by the core's own locks, which the platform maps to Web Locks shared with the service worker.
  */
+import {
+  ClientError,
+  ClientErrorCode,
+  Messenger,
+  type AccountRecord,
+  type ContactEntry,
+  type ConversationEntry,
+  type IdentityEntry,
+  type MessageEntry,
+  type MessengerEvent,
+} from '@cove/client';
 import type { BrowserPlatform } from '../platform/browser-platform.js';
-import type { MessengerPort, RegistrationError } from './messenger-port.js';
+import { bytesToBase64 } from '../platform/codec.js';
+import type { LookupResult, MessengerPort, RegistrationError, SafetyNumber } from './messenger-port.js';
 import type { ServerInfo } from './model.js';
+
+/** How registration failures are shown; everything else is "something went wrong". */
+const REGISTRATION_ERRORS: Partial<Record<ClientErrorCode, RegistrationError>> = {
+  [ClientErrorCode.UsernameTaken]: 'taken',
+  [ClientErrorCode.InviteRequired]: 'invite',
+  [ClientErrorCode.InvalidInput]: 'invalid',
+  [ClientErrorCode.ServerUnreachable]: 'network',
+  [ClientErrorCode.RateLimited]: 'network',
+};
+
+/** The lock held by the tab that owns the live connection. */
+const CONNECTION_LOCK = 'connection';
 
 export async function fetchServerInfo(platform: BrowserPlatform, serverUrl: string): Promise<ServerInfo | null> {
   try {
@@ -20,15 +48,175 @@ export async function fetchServerInfo(platform: BrowserPlatform, serverUrl: stri
   }
 }
 
-export function loadMessenger(_platform: BrowserPlatform, _serverUrl: string): Promise<MessengerPort | null> {
-  return Promise.resolve(null);
+const utf8 = new TextEncoder();
+
+class MessengerAdapter implements MessengerPort {
+  private releaseLeadership: (() => void) | null = null;
+  private stopped = true;
+
+  constructor(
+    private readonly messenger: Messenger,
+    private readonly platform: BrowserPlatform,
+    readonly username: string,
+  ) {}
+
+  subscribe(listener: (event: MessengerEvent) => void): () => void {
+    return this.messenger.subscribe(listener);
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.platform.locks
+      .withLock(CONNECTION_LOCK, async () => {
+        if (this.stopped) return;
+        const released = new Promise<void>((resolve) => {
+          this.releaseLeadership = resolve;
+        });
+        try {
+          await this.messenger.connect();
+        } catch (error) {
+          this.platform.logger.warn('connect failed', { error: error instanceof ClientError ? error.code : 'unknown' });
+        }
+        await released;
+      })
+      .catch(() => undefined);
+    void this.messenger.flushOutbox().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.messenger.disconnect();
+    this.releaseLeadership?.();
+    this.releaseLeadership = null;
+  }
+
+  conversations(): Promise<ConversationEntry[]> {
+    return this.messenger.conversations();
+  }
+
+  async conversation(id: string): Promise<ConversationEntry | undefined> {
+    const stored = await this.platform.storage.get<ConversationEntry>('conversations', id);
+    if (stored) return stored;
+    const contact = await this.platform.storage.get<ContactEntry>('contacts', id);
+    if (!contact) return undefined;
+    return {
+      id,
+      peerAccountId: id,
+      peerUsername: contact.username,
+      createdAt: contact.updatedAt,
+      lastMessageAt: contact.updatedAt,
+      lastMessageKey: null,
+      unreadCount: 0,
+    };
+  }
+
+  async messages(conversationId: string, options: { limit: number; before?: string }): Promise<MessageEntry[]> {
+    return (await this.messenger.messages(conversationId, options)).messages;
+  }
+
+  message(id: string): Promise<MessageEntry | undefined> {
+    return this.messenger.message(id);
+  }
+
+  async startChat(username: string): Promise<LookupResult> {
+    try {
+      const accountId = await this.messenger.resolve(username);
+      const self = await this.messenger.account();
+      if (accountId === self.accountId) return { ok: false, error: 'self' };
+      const conversation = await this.conversation(accountId);
+      if (!conversation) return { ok: false, error: 'unknown' };
+      return { ok: true, conversation };
+    } catch (error) {
+      if (
+        error instanceof ClientError &&
+        (error.code === ClientErrorCode.UnknownUser || error.code === ClientErrorCode.InvalidInput)
+      )
+        return { ok: false, error: 'unknown' };
+      return { ok: false, error: 'network' };
+    }
+  }
+
+  async sendText(conversationId: string, text: string): Promise<void> {
+    await this.messenger.sendText(conversationId, text);
+  }
+
+  async retry(messageId: string): Promise<void> {
+    await this.messenger.retrySend(messageId);
+  }
+
+  async markRead(conversationId: string): Promise<void> {
+    await this.messenger.markRead(conversationId);
+  }
+
+  async typing(conversationId: string, started: boolean): Promise<void> {
+    await this.messenger.sendTyping(conversationId, started ? 'started' : 'stopped');
+  }
+
+  async trust(
+    conversationId: string,
+  ): Promise<{ trust: IdentityEntry['trust']; changedAt: number | null } | undefined> {
+    const identity = await this.platform.storage.get<IdentityEntry>('identities', conversationId);
+    return identity ? { trust: identity.trust, changedAt: identity.changedAt } : undefined;
+  }
+
+  async safetyNumber(conversationId: string): Promise<SafetyNumber> {
+    const identity = await this.messenger.identity(conversationId);
+    if (!identity.safetyNumber) throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known');
+    return {
+      digits: identity.safetyNumber.digits,
+      // The QR code carries the 60 digits: both sides compute the same number, so a scan compares directly.
+      scannable: identity.safetyNumber.digits,
+      trust: identity.trust === 'unknown' ? 'trusted-first-use' : identity.trust,
+      changedAt: identity.changedAt,
+    };
+  }
+
+  async verify(conversationId: string): Promise<void> {
+    await this.messenger.verify(conversationId);
+  }
+
+  /**
+   * Registers the push subscription with the server (`PUT /v1/push/subscription`), authenticated as this device.
+   * The core has no call for it, so the request is made here with the device credential from the account record.
+   */
+  async setPushSubscription(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void> {
+    const account = await this.platform.storage.get<AccountRecord>('meta', 'account');
+    if (!account) return;
+    const credential = `${account.accountId}.${account.deviceId}:${bytesToBase64(account.secret)}`;
+    const response = await this.platform.http.request({
+      method: 'PUT',
+      url: `${account.serverUrl}/v1/push/subscription`,
+      headers: { authorization: `Basic ${bytesToBase64(utf8.encode(credential))}`, 'content-type': 'application/json' },
+      body: JSON.stringify(subscription),
+    });
+    if (response.status >= 300) this.platform.logger.warn('push subscription refused', { status: response.status });
+  }
 }
 
-export function registerMessenger(
-  _platform: BrowserPlatform,
-  _serverUrl: string,
-  _username: string,
-  _inviteCode: string | null,
+/** Opens the messenger when this browser already holds an account; null otherwise. */
+export async function loadMessenger(platform: BrowserPlatform, _serverUrl: string): Promise<MessengerPort | null> {
+  const messenger = await Messenger.open(platform);
+  if (!messenger.isRegistered) return null;
+  const account = await messenger.account();
+  return new MessengerAdapter(messenger, platform, account.username ?? account.accountId.slice(0, 8));
+}
+
+/** Creates an account (keys are generated here, in the browser) and returns the ready messenger. */
+export async function registerMessenger(
+  platform: BrowserPlatform,
+  serverUrl: string,
+  username: string,
+  inviteCode: string | null,
 ): Promise<MessengerPort | RegistrationError> {
-  return Promise.resolve('other');
+  try {
+    const messenger = await Messenger.open(platform);
+    const account = await messenger.register({ serverUrl, username, ...(inviteCode ? { inviteCode } : {}) });
+    return new MessengerAdapter(messenger, platform, account.username ?? username);
+  } catch (error) {
+    if (error instanceof ClientError) {
+      return REGISTRATION_ERRORS[error.code] ?? 'other';
+    }
+    return 'other';
+  }
 }

@@ -43,4 +43,4 @@ export function decodeValue<T>(bytes: Uint8Array): T {
   }) as T;
 }
 
-export { fromBase64, toBase64 };
+export { fromBase64 as base64ToBytes, toBase64 as bytesToBase64 };

@@ -2,8 +2,6 @@
  * Browser capabilities the app uses outside the messenger core: preferred languages, connectivity, persistent
  * storage, notification permission, and QR scanning from the camera (jsqr on video frames). Page-only.
  */
-import jsQR from 'jsqr';
-
 export function browserLanguages(): readonly string[] {
   return navigator.languages.length > 0 ? navigator.languages : [navigator.language];
 }
@@ -55,6 +53,7 @@ const SCAN_INTERVAL_MS = 150;
 
 /** Streams the back camera into `video` and resolves with the first QR code read, or null if aborted. */
 export async function scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null> {
+  const { default: jsQR } = await import('jsqr');
   const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
   try {
     video.srcObject = stream;

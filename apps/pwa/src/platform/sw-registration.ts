@@ -11,7 +11,7 @@ export type UpdateHandle = {
   ready: Promise<ServiceWorkerRegistration | null>;
 };
 
-export function registerServiceWorker(url = '/service-worker.js'): UpdateHandle {
+export function registerServiceWorker(url = '/sw.js'): UpdateHandle {
   const listeners: (() => void)[] = [];
   let waiting = false;
   if (!('serviceWorker' in navigator)) {
@@ -39,4 +39,13 @@ export function registerServiceWorker(url = '/service-worker.js'): UpdateHandle 
     },
     ready,
   };
+}
+
+/** Calls `listener` with a path when the service worker asks this window to open a chat (notification tap). */
+export function onOpenRequest(listener: (path: string) => void): void {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.addEventListener('message', (event: MessageEvent<{ type?: string; path?: string }>) => {
+    if (event.data.type === 'open' && typeof event.data.path === 'string' && event.data.path.startsWith('/'))
+      listener(event.data.path);
+  });
 }

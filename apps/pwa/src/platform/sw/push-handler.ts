@@ -44,11 +44,13 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
       await platform.storage.close();
     }
     if (received.length === 0) return await generic();
+    if (received.every((m) => m.undecryptable)) return await generic();
     const byConversation = new Map<string, ReceivedMessage[]>();
     for (const m of received)
       byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
     for (const [conversationId, messages] of byConversation) {
-      const last = messages[messages.length - 1];
+      const readable = messages.filter((m) => !m.undecryptable);
+      const last = readable[readable.length - 1] ?? messages[messages.length - 1];
       if (!last) continue;
       const options = {
         tag: TAG_PREFIX + conversationId,

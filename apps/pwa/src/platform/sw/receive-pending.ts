@@ -1,11 +1,44 @@
 /**
- * Runs the messenger core's receive pipeline once from the service worker: fetch pending envelopes over HTTP,
- * decrypt, store and acknowledge them, and report what arrived for the notification.
+ * Runs the messenger core's receive pipeline once from the service worker: fetch the pending envelopes over HTTP,
+ * decrypt, store and acknowledge each (the core takes the same per-peer Web Locks as the pages, so a tab and the
+ * worker never decrypt for one peer at once), send the delivery receipts, and report what arrived so the worker
+ * can show it. It keeps no connection open.
  */
+import { Messenger, type ContactEntry, type MessageEntry } from '@cove/client';
 import type { BrowserPlatform } from '../browser-platform.js';
 
-export type ReceivedMessage = { conversationId: string; sender: string; text: string; timestamp: number };
+export type ReceivedMessage = {
+  conversationId: string;
+  sender: string;
+  text: string;
+  timestamp: number;
+  undecryptable: boolean;
+};
 
-export function receivePending(_platform: BrowserPlatform): Promise<ReceivedMessage[]> {
-  return Promise.resolve([]);
+export async function receivePending(platform: BrowserPlatform): Promise<ReceivedMessage[]> {
+  const messenger = await Messenger.open(platform);
+  if (!messenger.isRegistered) return [];
+  const arrived: MessageEntry[] = [];
+  const unsubscribe = messenger.subscribe((event) => {
+    if (event.type === 'message-added' && event.message.direction === 'incoming') arrived.push(event.message);
+  });
+  try {
+    await messenger.fetchPending();
+    await messenger.flushOutbox().catch(() => undefined);
+  } finally {
+    unsubscribe();
+    await messenger.close();
+  }
+  const received: ReceivedMessage[] = [];
+  for (const message of arrived) {
+    const contact = await platform.storage.get<ContactEntry>('contacts', message.authorAccountId);
+    received.push({
+      conversationId: message.conversationId,
+      sender: contact?.username ?? message.authorAccountId.slice(0, 8),
+      text: message.text,
+      timestamp: message.timestamp,
+      undecryptable: message.status === 'undecryptable',
+    });
+  }
+  return received;
 }

@@ -146,13 +146,17 @@ export function ChatView({
             <span id="chat-title" className="chat-title">
               {title}
               {conversation?.verified ? (
-                <span className="verified-badge" title={t('contact.verified')}>
+                <span className="verified-badge" aria-hidden="true">
                   <IconShieldCheck />
                 </span>
               ) : null}
             </span>
             <span className="chat-sub" aria-live="polite" data-testid="typing-indicator">
-              {typing ? t('chat.typing') : t('chat.encrypted')}
+              {typing
+                ? t('chat.typing')
+                : conversation?.verified
+                  ? `${t('contact.verified')} · ${t('chat.encrypted')}`
+                  : t('chat.encrypted')}
             </span>
           </span>
         </button>

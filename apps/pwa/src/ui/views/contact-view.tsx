@@ -2,7 +2,6 @@
  * The contact screen: the 60-digit safety number in twelve groups, its QR code, comparison by camera scan (where
  * a camera exists) or by pasting the other side's number, and "mark as verified".
  */
-import QRCode from 'qrcode';
 import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Avatar } from '../avatar.js';
@@ -25,17 +24,17 @@ export function ContactView({ conversationId, onBack }: { conversationId: string
   useEffect(() => {
     if (!safety) return;
     let cancelled = false;
-    QRCode.toString(safety.qrPayload, {
-      type: 'svg',
-      margin: 1,
-      errorCorrectionLevel: 'M',
-      color: { dark: '#0b1f24', light: '#ffffff' },
-    }).then(
-      (svg) => {
-        if (!cancelled) setQr(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`);
-      },
-      () => undefined,
-    );
+    const render = async () => {
+      const { default: QRCode } = await import('qrcode');
+      const svg = await QRCode.toString(safety.qrPayload, {
+        type: 'svg',
+        margin: 1,
+        errorCorrectionLevel: 'M',
+        color: { dark: '#0b1f24', light: '#ffffff' },
+      });
+      if (!cancelled) setQr(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`);
+    };
+    render().catch(() => undefined);
     return () => {
       cancelled = true;
     };

@@ -40,9 +40,9 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
         <img className="onboarding-logo" src="/icons/icon-192.png" alt="" width={72} height={72} />
         <h1>{t('onboarding.title')}</h1>
         <p className="muted">{t('onboarding.subtitle')}</p>
-        {offline && !info ? (
+        {!info ? (
           <p className="notice" role="status">
-            {t('onboarding.offline')}
+            {offline ? t('onboarding.offline') : t('onboarding.unreachable')}
           </p>
         ) : null}
         <form onSubmit={(e) => void submit(e)} noValidate>

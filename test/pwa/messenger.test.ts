@@ -1,0 +1,456 @@
+/**
+ * The PWA end to end, in Debian's Chromium against the real server: two profiles register, find each other and
+ * chat both ways until messages are read; history survives a reload and opens offline; a push delivered to the
+ * service worker with the app closed is decrypted and notified (with and without previews); two tabs of one
+ * profile share the device without decryption failures; safety numbers match and a key change shows the banner;
+ * the UI renders in Chinese; axe-core finds no serious violation; IndexedDB holds no plaintext message or private
+ * key. Screenshots of the main screens go to test-results/pwa/, figures to test-results/pwa/figures.json.
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
+
+import {
+  RESULTS,
+  UI_TIMEOUT,
+  buildPwaIfStale,
+  launchProfile,
+  messageWithText,
+  openChat,
+  register,
+  screenshot,
+  send,
+  startChat,
+  startServer,
+  type Profile,
+  type TestServer,
+} from './support/harness.js';
+import {
+  closeNotifications,
+  deliverPush,
+  dumpIndexedDb,
+  notifications,
+  replaceStoredIdentity,
+  seriousViolations,
+  waitForNotification,
+} from './support/inspect.js';
+
+/** Browser scenarios on a shared 2-core machine take a while; nothing here asserts on time. */
+const SLOW = 240_000;
+const suffix = Math.random().toString(36).slice(2, 7);
+const ALICE = `alice_${suffix}`;
+const BOB = `bob_${suffix}`;
+
+let server: TestServer;
+let aliceId = '';
+let alice: Profile;
+let bob: Profile;
+const figures: Record<string, unknown> = {};
+
+const statusOf = (page: Page, text: string) => messageWithText(page, text).getAttribute('data-status');
+
+async function waitForStatus(page: Page, text: string, status: string): Promise<void> {
+  await page.waitForFunction(
+    ([t, s]) =>
+      [...document.querySelectorAll('[data-testid="message"]')].some(
+        (el) => el.querySelector('.bubble-text')?.textContent === t && el.getAttribute('data-status') === s,
+      ),
+    [text, status] as const,
+    { timeout: UI_TIMEOUT },
+  );
+}
+
+const conversationIdOf = (page: Page) => decodeURIComponent(new URL(page.url()).pathname.split('/')[2] ?? '');
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+beforeAll(async () => {
+  buildPwaIfStale();
+  server = await startServer();
+}, SLOW);
+
+afterAll(async () => {
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, 'figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  // The last state of each profile, to explain a failure.
+  for (const profile of [alice, bob])
+    if (profile && !profile.page.isClosed())
+      await screenshot(profile.page, `zz-last-${profile.name}`).catch(() => undefined);
+  await alice?.close();
+  await bob?.close();
+  await server?.close();
+}, SLOW);
+
+describe('Cove PWA in Chromium', () => {
+  it(
+    'should register two profiles that find each other and chat both ways until read',
+    async () => {
+      const launchStarted = Date.now();
+      alice = await launchProfile('alice', server.url);
+      await alice.page.getByTestId('username-input').waitFor({ timeout: UI_TIMEOUT });
+      figures.coldLaunchToOnboardingMs = Date.now() - launchStarted;
+      await screenshot(alice.page, '01-onboarding');
+      bob = await launchProfile('bob', server.url);
+      await register(alice.page, ALICE);
+      await register(bob.page, BOB);
+      await screenshot(alice.page, '02-empty-list');
+
+      await startChat(alice.page, BOB);
+      await send(alice.page, 'Hello Bob 👋');
+      await waitForStatus(alice.page, 'Hello Bob 👋', 'sent');
+
+      const item = bob.page.locator(`[data-testid="conversation-item"][data-conversation="${ALICE}"]`);
+      await item.waitFor({ timeout: UI_TIMEOUT });
+      await expect(item.getByTestId('unread-count').textContent()).resolves.toBe('1');
+      await expect(item.textContent()).resolves.toContain('Hello Bob 👋');
+      await screenshot(bob.page, '03-conversation-list-unread');
+
+      await openChat(bob.page, ALICE);
+      aliceId = conversationIdOf(bob.page);
+      await messageWithText(bob.page, 'Hello Bob 👋').waitFor({ timeout: UI_TIMEOUT });
+      await waitForStatus(alice.page, 'Hello Bob 👋', 'read');
+
+      await send(bob.page, 'Hi Alice! 🎉');
+      await messageWithText(alice.page, 'Hi Alice! 🎉').waitFor({ timeout: UI_TIMEOUT });
+      await waitForStatus(bob.page, 'Hi Alice! 🎉', 'read');
+      await expect(bob.page.locator('.day-separator').first().textContent()).resolves.toBe('Today');
+      await screenshot(alice.page, '04-chat-desktop');
+
+      // Typing indicator: Alice types, Bob sees it.
+      await alice.page.getByTestId('message-input').fill('typing…');
+      await bob.page.getByTestId('typing-indicator').filter({ hasText: 'typing…' }).waitFor({ timeout: UI_TIMEOUT });
+      await alice.page.getByTestId('message-input').fill('');
+
+      // Send-to-display latency, Alice's click to the bubble in Bob's open chat (same machine clock).
+      const latencies: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        const text = `latency probe ${i}`;
+        const seen = bob.page.evaluate(
+          (t) =>
+            new Promise<number>((resolve) => {
+              const check = () =>
+                [...document.querySelectorAll('[data-testid="message"] .bubble-text')].some(
+                  (el) => el.textContent === t,
+                );
+              if (check()) return resolve(Date.now());
+              const observer = new MutationObserver(() => {
+                if (check()) {
+                  observer.disconnect();
+                  resolve(Date.now());
+                }
+              });
+              observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+            }),
+          text,
+        );
+        await alice.page.getByTestId('message-input').fill(text);
+        const sentAt = await alice.page.evaluate(() => {
+          const at = Date.now();
+          (document.querySelector('[data-testid="send-button"]') as HTMLButtonElement).click();
+          return at;
+        });
+        latencies.push((await seen) - sentAt);
+      }
+      figures.sendToDisplayMs = { p50: percentile(latencies, 50), p90: percentile(latencies, 90), samples: latencies };
+      await waitForStatus(alice.page, 'latency probe 14', 'read');
+    },
+    SLOW,
+  );
+
+  it(
+    'should keep conversations, messages and statuses after a reload',
+    async () => {
+      const started = Date.now();
+      await alice.page.reload();
+      await messageWithText(alice.page, 'Hi Alice! 🎉').waitFor({ timeout: UI_TIMEOUT });
+      figures.warmReloadToChatMs = Date.now() - started;
+      await expect(statusOf(alice.page, 'Hello Bob 👋')).resolves.toBe('read');
+      await alice.page.goto(server.url);
+      const listStarted = Date.now();
+      await alice.page.reload();
+      await alice.page.getByTestId('conversation-item').first().waitFor({ timeout: UI_TIMEOUT });
+      figures.warmLaunchToChatListMs = Date.now() - listStarted;
+      await expect(alice.page.getByTestId('conversation-item').first().textContent()).resolves.toContain(BOB);
+    },
+    SLOW,
+  );
+
+  it(
+    'should open offline from the precache and show the history',
+    async () => {
+      await alice.page.evaluate(async () => {
+        await navigator.serviceWorker.ready;
+      });
+      await alice.context.setOffline(true);
+      try {
+        await alice.page.goto(`${server.url}/`);
+        await openChat(alice.page, BOB);
+        await messageWithText(alice.page, 'Hi Alice! 🎉').waitFor({ timeout: UI_TIMEOUT });
+        await alice.page.getByText("You're offline").waitFor({ timeout: UI_TIMEOUT });
+        await screenshot(alice.page, '05-offline-history');
+      } finally {
+        await alice.context.setOffline(false);
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'should show equal 60-digit safety numbers on both sides, compare them and mark verified',
+    async () => {
+      await alice.page.goto(server.url);
+      await openChat(alice.page, BOB);
+      await alice.page.locator('.chat-peer').click();
+      const aliceNumber = (await alice.page.getByTestId('safety-number').textContent({ timeout: UI_TIMEOUT })) ?? '';
+      expect(aliceNumber).toMatch(/^\d{60}$/);
+      await alice.page.locator('img.qr').waitFor({ timeout: UI_TIMEOUT });
+      await screenshot(alice.page, '06-safety-number');
+
+      await bob.page.locator('.chat-peer').click();
+      const bobNumber = (await bob.page.getByTestId('safety-number').textContent({ timeout: UI_TIMEOUT })) ?? '';
+      expect(bobNumber).toBe(aliceNumber);
+
+      await bob.page.getByTestId('safety-compare-input').fill('12345 '.repeat(12));
+      await bob.page.getByTestId('safety-compare-button').click();
+      await expect(bob.page.getByTestId('safety-compare-result').getAttribute('class')).resolves.toBe('error');
+      await bob.page.getByTestId('safety-compare-input').fill(aliceNumber.replace(/(\d{5})/g, '$1 '));
+      await bob.page.getByTestId('safety-compare-button').click();
+      await expect(bob.page.getByTestId('safety-compare-result').getAttribute('class')).resolves.toBe('success');
+      await bob.page.getByTestId('mark-verified-button').click();
+      await bob.page.getByTestId('verification-state').filter({ hasText: 'Verified' }).waitFor({ timeout: UI_TIMEOUT });
+      await bob.page.goBack();
+    },
+    SLOW,
+  );
+
+  it(
+    "should show a banner when the contact's safety number changes",
+    async () => {
+      await alice.page.goto(server.url);
+      await openChat(alice.page, BOB);
+      const bobId = conversationIdOf(alice.page);
+      await replaceStoredIdentity(alice.page, bobId);
+      await bob.page.goto(server.url);
+      await openChat(bob.page, ALICE);
+      await send(bob.page, 'Still me, Bob');
+      await messageWithText(alice.page, 'Still me, Bob').waitFor({ timeout: UI_TIMEOUT });
+      const banner = alice.page.getByTestId('safety-changed-banner');
+      await banner.waitFor({ timeout: UI_TIMEOUT });
+      await screenshot(alice.page, '07-safety-number-changed');
+      // After comparing again, the banner goes away.
+      await banner.getByRole('button').click();
+      const number = (await alice.page.getByTestId('safety-number').textContent({ timeout: UI_TIMEOUT })) ?? '';
+      expect(number).toMatch(/^\d{60}$/);
+      await bob.page.locator('.chat-peer').click();
+      await expect(bob.page.getByTestId('safety-number').textContent({ timeout: UI_TIMEOUT })).resolves.toBe(number);
+      await alice.page.getByTestId('mark-verified-button').click();
+      await alice.page.goBack();
+      await alice.page.getByTestId('message-input').waitFor({ timeout: UI_TIMEOUT });
+      await expect(alice.page.getByTestId('safety-changed-banner').count()).resolves.toBe(0);
+    },
+    SLOW,
+  );
+
+  it(
+    'should decrypt a push in the service worker with the app closed and notify with the text, or without it when previews are off',
+    async () => {
+      const origin = server.url;
+      // Bob closes the app: only a blank tab stays (no client of the origin, no socket).
+      await bob.context.newPage();
+      await bob.page.close();
+      await alice.page.goto(origin);
+      await openChat(alice.page, BOB);
+      await send(alice.page, 'Push secret 42');
+      await waitForStatus(alice.page, 'Push secret 42', 'sent');
+
+      await deliverPush(bob.context, origin);
+      const shown = await waitForNotification(bob.context, origin, (n) => n.body.includes('Push secret 42'));
+      expect(shown.title).toBe(ALICE);
+      expect(shown.data).toEqual({ conversationId: aliceId });
+      // The worker stored the message and sent the delivery receipt.
+      await waitForStatus(alice.page, 'Push secret 42', 'delivered');
+      await closeNotifications(bob.context, origin);
+
+      // Previews off: the notification says only "New message".
+      bob.page = await bob.context.newPage();
+      await bob.page.goto(`${origin}/settings`);
+      await bob.page.getByTestId('previews-toggle').uncheck({ timeout: UI_TIMEOUT });
+      await expect(bob.page.getByTestId('previews-toggle').isChecked()).resolves.toBe(false);
+      await screenshot(bob.page, '08-settings');
+      await bob.page.close();
+      await send(alice.page, 'Hidden text 99');
+      await waitForStatus(alice.page, 'Hidden text 99', 'sent');
+      await deliverPush(bob.context, origin);
+      const hidden = await waitForNotification(bob.context, origin, (n) => n.title === 'New message');
+      expect(hidden.body).not.toContain('Hidden text 99');
+      const all = await notifications(bob.context, origin);
+      expect(all.some((n) => n.body.includes('Hidden text 99') || n.title.includes('Hidden'))).toBe(false);
+      await waitForStatus(alice.page, 'Hidden text 99', 'delivered');
+
+      // Opening the app shows what the worker received.
+      bob.page = await bob.context.newPage();
+      await bob.page.goto(origin);
+      await openChat(bob.page, ALICE);
+      await messageWithText(bob.page, 'Push secret 42').waitFor({ timeout: UI_TIMEOUT });
+      await messageWithText(bob.page, 'Hidden text 99').waitFor({ timeout: UI_TIMEOUT });
+    },
+    SLOW,
+  );
+
+  it(
+    'should let two tabs of one profile send and receive with no decryption failure',
+    async () => {
+      const second = await bob.context.newPage();
+      await second.goto(server.url);
+      await openChat(second, ALICE);
+      await send(bob.page, 'From tab one');
+      await send(second, 'From tab two');
+      await messageWithText(alice.page, 'From tab one').waitFor({ timeout: UI_TIMEOUT });
+      await messageWithText(alice.page, 'From tab two').waitFor({ timeout: UI_TIMEOUT });
+      for (let i = 0; i < 3; i++) await send(alice.page, `Reply ${i} to both tabs`);
+      for (const tab of [bob.page, second]) {
+        for (let i = 0; i < 3; i++)
+          await messageWithText(tab, `Reply ${i} to both tabs`).waitFor({ timeout: UI_TIMEOUT });
+        await messageWithText(tab, 'From tab one').waitFor({ timeout: UI_TIMEOUT });
+        await messageWithText(tab, 'From tab two').waitFor({ timeout: UI_TIMEOUT });
+        await expect(tab.locator('.bubble.undecryptable').count()).resolves.toBe(0);
+      }
+      await expect(alice.page.locator('.bubble.undecryptable').count()).resolves.toBe(0);
+      await waitForStatus(second, 'From tab two', 'read');
+      await second.close();
+    },
+    SLOW,
+  );
+
+  it(
+    'should keep no plaintext message or private key in IndexedDB',
+    async () => {
+      const { stores, decrypted } = await dumpIndexedDb(alice.page);
+      const raw = Object.values(stores).flat().join('\n');
+      for (const text of ['Hello Bob', 'Hi Alice', 'Push secret 42', 'latency probe', 'From tab one'])
+        expect(raw).not.toContain(text);
+      expect(raw).not.toContain('identityKeyPair');
+      expect(raw).toContain('CryptoKey(false)');
+      // The app itself can open the rows: the texts and the private key are in there, sealed.
+      const opened = decrypted.join('\n');
+      expect(opened).toContain('Hello Bob');
+      const keyPair = /"identityKeyPair":\{"\$bytes":"([^"]+)"\}/.exec(opened)?.[1];
+      expect(keyPair).toBeDefined();
+      const keyHex = Buffer.from(keyPair ?? '', 'base64').toString('hex');
+      expect(raw).not.toContain(keyHex.slice(-64));
+      // And the files Chromium keeps on disk hold none of it either.
+      const files: string[] = [];
+      const walk = (dir: string) => {
+        for (const e of readdirSync(dir, { withFileTypes: true })) {
+          const p = join(dir, e.name);
+          if (e.isDirectory()) walk(p);
+          else if (statSync(p).size < 50_000_000) files.push(p);
+        }
+      };
+      walk(join(alice.dir, 'Default', 'IndexedDB'));
+      expect(files.length).toBeGreaterThan(0);
+      const keyBytes = Buffer.from(keyPair ?? '', 'base64');
+      for (const file of files) {
+        const content = readFileSync(file);
+        for (const text of ['Hello Bob', 'Hi Alice!', 'latency probe 3']) {
+          expect(content.includes(Buffer.from(text, 'utf8'))).toBe(false);
+          expect(content.includes(Buffer.from(text, 'utf16le'))).toBe(false);
+        }
+        expect(content.includes(keyBytes.subarray(keyBytes.length - 32))).toBe(false);
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'should render in Chinese, from the browser language and from the language setting',
+    async () => {
+      const zh = await launchProfile('zh', server.url, { locale: 'zh-CN', viewport: { width: 360, height: 740 } });
+      try {
+        await zh.page.getByTestId('register-button').filter({ hasText: '创建账户' }).waitFor({ timeout: UI_TIMEOUT });
+        await expect(zh.page.locator('html').getAttribute('lang')).resolves.toBe('zh-CN');
+        await screenshot(zh.page, '09-onboarding-zh-360px');
+      } finally {
+        await zh.close();
+      }
+      await alice.page.goto(`${server.url}/settings`);
+      await alice.page.getByTestId('language-select').selectOption('zh-CN');
+      await alice.page.getByRole('heading', { name: '设置' }).waitFor({ timeout: UI_TIMEOUT });
+      await alice.page.goto(server.url);
+      await openChat(alice.page, BOB);
+      await alice.page
+        .getByTestId('send-button')
+        .and(alice.page.locator('[aria-label="发送"]'))
+        .waitFor({ timeout: UI_TIMEOUT });
+      await screenshot(alice.page, '10-chat-zh');
+      await alice.page.goto(`${server.url}/settings`);
+      await alice.page.getByTestId('language-select').selectOption('en');
+      await alice.page.getByRole('heading', { name: 'Settings' }).waitFor({ timeout: UI_TIMEOUT });
+    },
+    SLOW,
+  );
+
+  it(
+    'should have no serious accessibility violation on the main screens, from 360 px to desktop',
+    async () => {
+      const screens: [string, () => Promise<void>][] = [
+        [
+          'list',
+          async () => {
+            await alice.page.goto(server.url);
+            await alice.page.getByTestId('conversation-item').first().waitFor({ timeout: UI_TIMEOUT });
+          },
+        ],
+        ['chat', () => openChat(alice.page, BOB)],
+        [
+          'contact',
+          async () => {
+            await alice.page.locator('.chat-peer').click();
+            await alice.page.getByTestId('safety-number').waitFor({ timeout: UI_TIMEOUT });
+          },
+        ],
+        [
+          'settings',
+          async () => {
+            await alice.page.goto(`${server.url}/settings`);
+            await alice.page.getByTestId('language-select').waitFor({ timeout: UI_TIMEOUT });
+          },
+        ],
+        [
+          'new-chat',
+          async () => {
+            await alice.page.goto(server.url);
+            await alice.page.getByTestId('new-chat-button').click();
+            await alice.page.getByTestId('new-chat-username-input').waitFor({ timeout: UI_TIMEOUT });
+          },
+        ],
+      ];
+      const found: Record<string, unknown> = {};
+      for (const width of [360, 1100]) {
+        await alice.page.setViewportSize({ width, height: 760 });
+        for (const [name, open] of screens) {
+          await open();
+          const violations = await seriousViolations(alice.page);
+          if (violations.length > 0) found[`${name}@${width}`] = violations;
+          if (width === 360 && name === 'chat') await screenshot(alice.page, '11-chat-360px');
+          if (width === 360 && name === 'list') await screenshot(alice.page, '12-list-360px');
+        }
+      }
+      const fresh = await launchProfile('axe', server.url);
+      try {
+        await fresh.page.getByTestId('username-input').waitFor({ timeout: UI_TIMEOUT });
+        const violations = await seriousViolations(fresh.page);
+        if (violations.length > 0) found.onboarding = violations;
+      } finally {
+        await fresh.close();
+      }
+      expect(found).toEqual({});
+    },
+    SLOW,
+  );
+});

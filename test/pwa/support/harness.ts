@@ -1,0 +1,198 @@
+/**
+ * Browser test harness for the PWA: builds the app when its sources changed, runs the real API server in-process
+ * on a fresh PostgreSQL database (serving the built PWA on the same origin), and launches Chromium profiles
+ * (Debian's /usr/bin/chromium through playwright-core, a fresh user-data directory each) with helpers that drive
+ * the UI through its `data-testid` hooks. It asserts nothing itself.
+ */
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import pg from 'pg';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+import { createApp, type RunningApp } from '../../../apps/api/src/app.js';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const PWA = join(ROOT, 'apps/pwa');
+export const RESULTS = join(ROOT, 'test-results/pwa');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const ADMIN_DB = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name === 'dist') continue;
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Runs `vite build` unless apps/pwa/dist is newer than every source it is built from. */
+export function buildPwaIfStale(): void {
+  let built: number;
+  try {
+    built = statSync(join(PWA, 'dist/index.html')).mtimeMs;
+  } catch {
+    built = 0;
+  }
+  const sources = Math.max(
+    newestMtime(join(PWA, 'src')),
+    newestMtime(join(PWA, 'public')),
+    statSync(join(PWA, 'vite.config.ts')).mtimeMs,
+    ...['crypto', 'protocol', 'client'].map((p) => newestMtime(join(ROOT, 'packages', p, 'src'))),
+  );
+  if (built > sources) return;
+  // Jest sets NODE_ENV=test, which would make Vite bundle React's development build.
+  execFileSync(join(ROOT, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], {
+    cwd: PWA,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+}
+
+export type TestServer = { url: string; close(): Promise<void> };
+
+/** Starts the API (and PWA) on a random port over a fresh database that is dropped on close. */
+export async function startServer(extraEnv: Record<string, string> = {}): Promise<TestServer> {
+  const name = `cove_test_pwa_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: ADMIN_DB });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const dataDir = mkdtempSync(join(tmpdir(), 'cove-pwa-data-'));
+  let running: RunningApp;
+  try {
+    running = await createApp({
+      env: {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`,
+        DATA_DIR: dataDir,
+        PWA_DIR: join(PWA, 'dist'),
+        LOG_LEVEL: 'warn',
+        RATE_LIMITS: 'false',
+        VAPID_SUBJECT: 'mailto:ops@cove.test',
+        ...extraEnv,
+      },
+    });
+  } catch (error) {
+    await dropDatabase(name);
+    throw error;
+  }
+  // The service worker and WebSocket need a secure context: localhost counts, 127.0.0.1 does too in Chromium.
+  const url = running.url.replace('127.0.0.1', 'localhost');
+  return {
+    url,
+    close: async () => {
+      await running.close();
+      await dropDatabase(name);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function dropDatabase(name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_DB });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
+}
+
+export type Profile = {
+  name: string;
+  context: BrowserContext;
+  page: Page;
+  dir: string;
+  close(): Promise<void>;
+};
+
+/** Launches a Chromium profile with its own user-data directory and opens the app. */
+export async function launchProfile(
+  name: string,
+  url: string,
+  options: { locale?: string; viewport?: { width: number; height: number } } = {},
+): Promise<Profile> {
+  const dir = mkdtempSync(join(tmpdir(), `cove-pwa-${name}-`));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...(options.locale ? [`--lang=${options.locale}`] : [])],
+    viewport: options.viewport ?? { width: 1100, height: 760 },
+    locale: options.locale ?? 'en-US',
+    serviceWorkers: 'allow',
+  });
+  await context.grantPermissions(['notifications'], { origin: url });
+  // Browser-side warnings and errors go to a log next to the screenshots, to explain a failure.
+  mkdirSync(RESULTS, { recursive: true });
+  const log = join(RESULTS, `${name}-console.log`);
+  context.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning')
+      appendFileSync(log, `${new Date().toISOString()} ${message.type()} ${message.text()}\n`);
+  });
+  context.on('weberror', (error) =>
+    appendFileSync(log, `${new Date().toISOString()} pageerror ${error.error().message}\n`),
+  );
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(url);
+  return {
+    name,
+    context,
+    page,
+    dir,
+    close: async () => {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits (generously: the machine is shared) for the app's first screen. */
+export const UI_TIMEOUT = 60_000;
+
+export async function register(page: Page, username: string): Promise<void> {
+  await page.getByTestId('username-input').fill(username);
+  await page.getByTestId('register-button').click();
+  const done = page.getByTestId('welcome-done');
+  await done.waitFor({ timeout: UI_TIMEOUT });
+  await done.click();
+  await page.getByTestId('new-chat-button').waitFor({ timeout: UI_TIMEOUT });
+}
+
+export async function startChat(page: Page, username: string): Promise<void> {
+  await page.getByTestId('new-chat-button').click();
+  await page.getByTestId('new-chat-username-input').fill(username);
+  await page.getByTestId('new-chat-start-button').click();
+  await page.getByTestId('message-input').waitFor({ timeout: UI_TIMEOUT });
+}
+
+export async function openChat(page: Page, title: string): Promise<void> {
+  await page.locator(`[data-testid="conversation-item"][data-conversation="${title}"]`).click({ timeout: UI_TIMEOUT });
+  await page.getByTestId('message-input').waitFor({ timeout: UI_TIMEOUT });
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+  await page.getByTestId('message-input').fill(text);
+  await page.getByTestId('send-button').click();
+}
+
+/** The message bubble whose text is exactly `text`. */
+export const messageWithText = (page: Page, text: string) =>
+  page.getByTestId('message').filter({ has: page.locator('.bubble-text', { hasText: text }) });
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
+  await page.screenshot({ path: join(RESULTS, `${name}.png`) });
+}
