@@ -117,6 +117,20 @@ describe.each(pairs)('%s → %s', (aName, bName) => {
     expect(alice.stores.sessions.data.size).toBe(0);
   });
 
+  it('refuses a changed identity key with UntrustedIdentity (the same code in both implementations)', async () => {
+    const alice = new Party(A, 'alice');
+    const bob = new Party(B, 'bob');
+    await establish(alice, bob);
+    const impostor = new Party(B, 'impostor');
+    const forged = await impostor.newBundle(true);
+    const err = await alice.processBundle(bob, forged).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect((err as { code: number }).code).toBe(A.ErrorCode.UntrustedIdentity);
+    await chat(alice, bob, 1);
+  });
+
   it('runs 1,200 messages with random interleaving, bursts, reordering and drops across many SPQR epochs', async () => {
     const alice = new Party(A, 'alice');
     const bob = new Party(B, 'bob');
