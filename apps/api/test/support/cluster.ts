@@ -132,6 +132,45 @@ export class Cluster {
     return instance;
   }
 
+  /** A `npm run worker` process (the real entry point) on this cluster's database and Redis. */
+  async spawnWorker(extra: Record<string, string> = {}): Promise<{ stop(): Promise<void>; logs: string[] }> {
+    const child = spawn(
+      process.execPath,
+      ['--import', './apps/api/test/support/ts-register.mjs', 'apps/api/src/workers/worker.ts'],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, NODE_OPTIONS: '', ...this.env(extra) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.children.add(child);
+    const logs: string[] = [];
+    child.stderr?.on('data', (chunk: Buffer) => logs.push(chunk.toString('utf8')));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker did not start: ${logs.join('')}`)), 60_000);
+      child.stdout?.on('data', (chunk: Buffer) => {
+        logs.push(chunk.toString('utf8'));
+        if (chunk.toString('utf8').includes('Cove worker running')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`worker exited with ${code}: ${logs.join('')}`));
+      });
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    return {
+      logs,
+      stop: async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        await exited;
+        this.children.delete(child);
+      },
+    };
+  }
+
   /** An instance in a child process, which the test may SIGKILL. Its `query` goes through a separate pool. */
   async spawn(extra: Record<string, string> = {}): Promise<Instance> {
     const child = spawn(

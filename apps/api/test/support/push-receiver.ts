@@ -101,6 +101,11 @@ export class PushReceiver {
     return receiver;
   }
 
+  /** The receiver's certificate (PEM), e.g. for `NODE_EXTRA_CA_CERTS` of a child process. */
+  get certPath(): string {
+    return join(this.dir, 'cert.pem');
+  }
+
   get origin(): string {
     return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
