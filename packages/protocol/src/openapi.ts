@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import * as http from './http.js';
+import { PushSubscriptionRequest } from './push.js';
 
 type Schema = z.ZodType;
 
@@ -116,6 +117,22 @@ const routes: Route[] = [
     auth: true,
     ok: [204, null],
     errors: [[404, 'not_found']],
+  },
+  {
+    method: 'put',
+    path: '/v1/push/subscription',
+    summary: "Store the caller's Web Push subscription (the browser's PushSubscription.toJSON())",
+    auth: true,
+    body: PushSubscriptionRequest,
+    ok: [204, null],
+    errors: [[400, 'invalid_request: the endpoint is not https or not on the push-service allow-list']],
+  },
+  {
+    method: 'delete',
+    path: '/v1/push/subscription',
+    summary: "Remove the caller's Web Push subscription (idempotent)",
+    auth: true,
+    ok: [204, null],
   },
   {
     method: 'get',
