@@ -1,0 +1,401 @@
+/**
+ * Scale-out and offline-delivery benchmark of the Cove server (not part of `npm test`). It starts the built API
+ * (`apps/api/dist`) as child processes on a fresh PostgreSQL database and a unique Redis prefix, and measures:
+ *   1. delivered messages/s and p50/p99 send→receipt latency with N sender→receiver pairs (~300-byte envelopes,
+ *      `send` frames, every envelope acknowledged, WINDOW sends in flight per sender) on ONE instance, then with
+ *      the same clients spread over TWO instances (half of the pairs cross instances, through Redis pub/sub);
+ *   2. the time for a device that was offline to drain DRAIN queued envelopes on reconnect (auth → queue-empty,
+ *      every envelope received);
+ *   3. the delay from sending an envelope to a sleeping device to its Web Push request arriving at a local HTTPS
+ *      push service (an upper bound on "accepted → push left the server"), one envelope per device, PUSHES devices.
+ *
+ * Usage: npm run build && node bench/scale-out.bench.js
+ *   env: PAIRS=100  SECONDS=10  WINDOW=8  DRAIN=10000  PUSHES=200  REDIS_URL=redis://127.0.0.1:6379
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createECDH, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as signal from '@signalapp/libsignal-client';
+import pg from 'pg';
+import WebSocket from 'ws';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PAIRS = Number(process.env.PAIRS ?? 100);
+const SECONDS = Number(process.env.SECONDS ?? 10);
+const WINDOW = Number(process.env.WINDOW ?? 8);
+const DRAIN = Number(process.env.DRAIN ?? 10_000);
+const PUSHES = Number(process.env.PUSHES ?? 200);
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ADMIN_URL = process.env.ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const CONTENT_BYTES = 300;
+
+const b64 = (bytes) => Buffer.from(bytes).toString('base64');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const percentile = (sorted, p) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+
+/** Starts one API instance; resolves with its port once it listens. */
+function startInstance(env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'apps/api/dist/workers/api.js')], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d.toString();
+      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (m)
+        resolve({
+          child,
+          port: Number(m[1]),
+          url: `http://127.0.0.1:${m[1]}`,
+          ws: `ws://127.0.0.1:${m[1]}/v1/websocket`,
+        });
+    });
+    child.on('exit', (code) => reject(new Error(`instance exited ${code}: ${out}`)));
+  });
+}
+
+async function stopInstance(instance) {
+  instance.child.removeAllListeners('exit');
+  const done = new Promise((r) => instance.child.once('exit', r));
+  instance.child.kill('SIGTERM');
+  await Promise.race([done, sleep(5000)]);
+  if (instance.child.exitCode === null) instance.child.kill('SIGKILL');
+}
+
+async function registerDevice(url, kyberPublic) {
+  const identity = signal.IdentityKeyPair.generate();
+  const signed = signal.PrivateKey.generate().getPublicKey().serialize();
+  const secret = b64(randomBytes(32));
+  const registrationId = 1 + (randomBytes(2).readUInt16BE() % 16000);
+  const res = await fetch(`${url}/v1/accounts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      secret,
+      registrationId,
+      identityKey: b64(identity.publicKey.serialize()),
+      signedPreKey: { keyId: 1, publicKey: b64(signed), signature: b64(identity.privateKey.sign(signed)) },
+      kyberLastResortPreKey: {
+        keyId: 1,
+        publicKey: b64(kyberPublic),
+        signature: b64(identity.privateKey.sign(kyberPublic)),
+      },
+    }),
+  });
+  if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
+  const { accountId } = await res.json();
+  return { accountId, deviceId: 1, secret, registrationId };
+}
+
+async function registerMany(url, count) {
+  const kyber = signal.KEMKeyPair.generate().getPublicKey().serialize();
+  const devices = [];
+  while (devices.length < count) {
+    const batch = Math.min(20, count - devices.length);
+    devices.push(...(await Promise.all(Array.from({ length: batch }, () => registerDevice(url, kyber)))));
+  }
+  return devices;
+}
+
+/** Connects and authenticates; `onFrame` gets every frame; resolves at `queue-empty`. */
+function connect(wsUrl, device, onFrame) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+    ws.once('error', reject);
+    ws.once('open', () =>
+      ws.send(JSON.stringify({ type: 'auth', accountId: device.accountId, deviceId: 1, secret: device.secret })),
+    );
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.type === 'queue-empty') resolve(ws);
+      onFrame(frame);
+    });
+  });
+}
+
+function sendFrame(ws, id, receiver, content) {
+  ws.send(
+    JSON.stringify({
+      type: 'send',
+      id,
+      destination: receiver.accountId,
+      message: {
+        timestamp: Date.now(),
+        messages: [
+          { destinationDeviceId: 1, destinationRegistrationId: receiver.registrationId, type: 'whisper', content },
+        ],
+      },
+    }),
+  );
+}
+
+/** Content: send time (ms, float64, this process's clock) + random padding. */
+function timedContent() {
+  const buf = randomBytes(CONTENT_BYTES);
+  buf.writeDoubleLE(performance.now(), 0);
+  return buf.toString('base64');
+}
+
+/** Closed-loop load over pairs whose sockets may sit on different instances. */
+async function runLoad(pairs) {
+  const stats = { delivered: 0, latencies: [], recording: false };
+  let running = true;
+  let nextId = 0;
+  for (const pair of pairs) {
+    pair.onReceiver = (frame) => {
+      if (frame.type !== 'envelope') return;
+      if (stats.recording) {
+        stats.delivered++;
+        stats.latencies.push(
+          performance.now() - Buffer.from(frame.envelope.content.slice(0, 12), 'base64').readDoubleLE(0),
+        );
+      }
+      pair.acks.push(frame.envelope.guid);
+      if (pair.acks.length === 1)
+        setImmediate(() => pair.receiverWs.send(JSON.stringify({ type: 'ack', guids: pair.acks.splice(0, 100) })));
+    };
+    pair.onSender = (frame) => {
+      if (frame.type !== 'result') return;
+      if (frame.status !== 200) throw new Error(`send refused: ${JSON.stringify(frame)}`);
+      if (running) sendFrame(pair.senderWs, ++nextId, pair.receiver, timedContent());
+    };
+  }
+  for (const pair of pairs)
+    for (let i = 0; i < WINDOW; i++) sendFrame(pair.senderWs, ++nextId, pair.receiver, timedContent());
+  await sleep(2000);
+  stats.recording = true;
+  const started = performance.now();
+  await sleep(SECONDS * 1000);
+  const elapsed = (performance.now() - started) / 1000;
+  stats.recording = false;
+  running = false;
+  await sleep(1500);
+  const sorted = stats.latencies.sort((a, b) => a - b);
+  return { perSecond: Math.round(stats.delivered / elapsed), p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+async function connectPairs(devices, instanceOf) {
+  const pairs = [];
+  for (let i = 0; i + 1 < devices.length; i += 2) {
+    const k = i / 2;
+    const pair = { sender: devices[i], receiver: devices[i + 1], acks: [] };
+    pair.senderWs = await connect(instanceOf(k, 'sender').ws, pair.sender, (f) => pair.onSender?.(f));
+    pair.receiverWs = await connect(instanceOf(k, 'receiver').ws, pair.receiver, (f) => pair.onReceiver?.(f));
+    pairs.push(pair);
+  }
+  return pairs;
+}
+
+function closePairs(pairs) {
+  for (const p of pairs) {
+    p.senderWs.terminate();
+    p.receiverWs.terminate();
+  }
+}
+
+/** A local HTTPS push service (self-signed, trusted by the instances through NODE_EXTRA_CA_CERTS). */
+async function startPushService() {
+  const dir = mkdtempSync(join(tmpdir(), 'cove-bench-push-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const arrivals = new Map();
+  const server = createServer(
+    { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+    (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const id = req.url.split('/').pop();
+        if (!arrivals.has(id)) arrivals.set(id, performance.now());
+        res.writeHead(201);
+        res.end();
+      });
+    },
+  );
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    origin: `https://127.0.0.1:${server.address().port}`,
+    certPath: join(dir, 'cert.pem'),
+    arrivals,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A browser-side subscription key pair (the push service here does not decrypt, so only the public half matters). */
+function subscriptionKeys() {
+  const key = createECDH('prime256v1');
+  key.generateKeys();
+  return { p256dh: key.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
+}
+
+async function main() {
+  const database = `cove_bench_${randomBytes(5).toString('hex')}`;
+  const prefix = `cove-bench-${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  const push = await startPushService();
+  const env = {
+    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
+    DATABASE_POOL_SIZE: '8',
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    RATE_LIMITS: 'off',
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    PWA_DIR: '/nonexistent',
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'cove-bench-data-')),
+    PUSH_ALLOWED_HOSTS: '127.0.0.1',
+    NODE_EXTRA_CA_CERTS: push.certPath,
+  };
+  const results = { date: new Date().toISOString(), pairs: PAIRS, seconds: SECONDS, window: WINDOW };
+  const a = await startInstance(env);
+  let b;
+  try {
+    const devices = await registerMany(a.url, 2 * PAIRS);
+
+    // 1a. One instance.
+    let pairs = await connectPairs(devices, () => a);
+    results.one = await runLoad(pairs);
+    closePairs(pairs);
+    await sleep(1000);
+
+    // 1b. Two instances: senders alternate A/B, receivers alternate in pairs of pairs, so half the pairs cross.
+    b = await startInstance(env);
+    pairs = await connectPairs(devices, (k, role) => ((role === 'sender' ? k : Math.floor(k / 2)) % 2 === 0 ? a : b));
+    results.two = await runLoad(pairs);
+    results.twoOverOne = results.two.perSecond / results.one.perSecond;
+    closePairs(pairs);
+    await sleep(1000);
+
+    // 2. Offline drain.
+    const [sender, sleeper] = await registerMany(a.url, 2);
+    let acked = 0;
+    const senderWs = await connect(a.ws, sender, (f) => {
+      if (f.type === 'result') acked++;
+    });
+    for (let i = 0; i < DRAIN; i++) {
+      sendFrame(senderWs, i, sleeper, randomBytes(CONTENT_BYTES).toString('base64'));
+      if (i % 200 === 199) while (acked < i - 400) await sleep(5);
+    }
+    while (acked < DRAIN) await sleep(10);
+    let received = 0;
+    const drainStarted = performance.now();
+    let drainWs;
+    const drained = new Promise((resolve) => {
+      void connect(b.ws, sleeper, (f) => {
+        if (f.type === 'envelope') {
+          received++;
+          drainWs?.send(JSON.stringify({ type: 'ack', guids: [f.envelope.guid] }));
+        }
+        if (f.type === 'queue-empty') resolve(performance.now() - drainStarted);
+      }).then((ws) => (drainWs = ws));
+    });
+    results.drain = { envelopes: DRAIN, received: 0, ms: await drained };
+    results.drain.received = received;
+    drainWs?.terminate();
+    senderWs.terminate();
+
+    // 3. Push delay for sleeping devices (subscriptions on the local push service; one envelope each).
+    const [pushSender, ...sleepers] = await registerMany(a.url, PUSHES + 1);
+    for (const [i, d] of sleepers.entries()) {
+      const res = await fetch(`${a.url}/v1/push/subscription`, {
+        method: 'PUT',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Basic ${Buffer.from(`${d.accountId}.1:${d.secret}`).toString('base64')}`,
+        },
+        body: JSON.stringify({ endpoint: `${push.origin}/push/${i}`, keys: subscriptionKeys() }),
+      });
+      if (res.status !== 204) throw new Error(`subscribe: ${res.status}`);
+    }
+    const sentAt = new Map();
+    const pushWs = await connect(b.ws, pushSender, () => undefined);
+    for (const [i, d] of sleepers.entries()) {
+      sentAt.set(String(i), performance.now());
+      sendFrame(pushWs, i, d, randomBytes(CONTENT_BYTES).toString('base64'));
+      await sleep(20);
+    }
+    const deadline = Date.now() + 30_000;
+    while (push.arrivals.size < PUSHES && Date.now() < deadline) await sleep(50);
+    const delays = [...push.arrivals].map(([id, at]) => at - sentAt.get(id)).sort((x, y) => x - y);
+    for (const instance of [a, b]) {
+      const text = await (await fetch(`${instance.url}/metrics`)).text();
+      results.pushMetrics ??= [];
+      results.pushMetrics.push(
+        text
+          .split('\n')
+          .filter((l) =>
+            /^cove_(push_total|push_send_duration_seconds_(sum|count)|envelopes_routed_total|job_failures)/.test(l),
+          ),
+      );
+    }
+    results.push = {
+      devices: PUSHES,
+      arrived: delays.length,
+      p50: percentile(delays, 50),
+      p99: percentile(delays, 99),
+      max: delays.at(-1),
+    };
+    pushWs.terminate();
+  } finally {
+    if (b) await stopInstance(b);
+    await stopInstance(a);
+    await push.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+    rmSync(env.DATA_DIR, { recursive: true, force: true });
+  }
+  const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+  console.log(JSON.stringify(results, null, 2));
+  console.log(`\n| setup | delivered msgs/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |`);
+  console.log(
+    `| one instance, ${PAIRS} pairs | ${results.one.perSecond} | ${f(results.one.p50)} | ${f(results.one.p99)} |`,
+  );
+  console.log(
+    `| two instances, ${PAIRS} pairs (half cross) | ${results.two.perSecond} | ${f(results.two.p50)} | ${f(results.two.p99)} |`,
+  );
+  console.log(`\ntwo/one throughput ratio: ${results.twoOverOne.toFixed(2)}`);
+  console.log(`offline drain: ${results.drain.received}/${DRAIN} envelopes in ${f(results.drain.ms)} ms (goal ≤ 2000)`);
+  console.log(
+    `push delay (send → push at the push service), ${results.push.arrived}/${PUSHES}: p50 ${f(results.push.p50)} ms, p99 ${f(results.push.p99)} ms (goal p99 ≤ 200)`,
+  );
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
