@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,6 +40,21 @@ function rssKb(pid) {
 function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds of the PostgreSQL backends serving `database` (their process titles name it). */
+function databaseCpuSeconds(database) {
+  if (!database) return 0;
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.startsWith('postgres: ') && cmdline.includes(` ${database} `)) total += cpuSeconds(pid);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return total;
 }
 
 function startProcess(args, env) {
@@ -125,7 +140,7 @@ function percentile(sorted, p) {
  * Runs both load phases over `pairs` sender→receiver pairs already connected. `ackFrames` says whether receivers
  * acknowledge (the bare relay has no acks).
  */
-async function runLoad(pairs, ackFrames, serverPid) {
+async function runLoad(pairs, ackFrames, serverPid, database) {
   const stats = { delivered: 0, latencies: [], recording: false };
   let sendId = 0;
   const inflight = new Map();
@@ -190,11 +205,13 @@ async function runLoad(pairs, ackFrames, serverPid) {
   stats.recording = true;
   const started = performance.now();
   const cpuBefore = cpuSeconds(serverPid);
+  const dbBefore = databaseCpuSeconds(database);
   const ownBefore = process.cpuUsage();
   await sleep(SECONDS * 1000);
   const elapsed = (performance.now() - started) / 1000;
   stats.recording = false;
   const serverCpu = cpuSeconds(serverPid) - cpuBefore;
+  const databaseCpu = databaseCpuSeconds(database) - dbBefore;
   const own = process.cpuUsage(ownBefore);
   const generatorCpu = (own.user + own.system) / 1e6;
   running = false;
@@ -229,6 +246,7 @@ async function runLoad(pairs, ackFrames, serverPid) {
   return {
     deliveredPerSecond: Math.round(throughput),
     serverCpuMicrosPerMessage: Math.round((serverCpu * 1e6) / Math.max(1, throughput * elapsed)),
+    databaseCpuMicrosPerMessage: Math.round((databaseCpu * 1e6) / Math.max(1, throughput * elapsed)),
     generatorCpuMicrosPerMessage: Math.round((generatorCpu * 1e6) / Math.max(1, throughput * elapsed)),
     closedLoop: { p50: percentile(closedLatencies, 50), p99: percentile(closedLatencies, 99) },
     offeredPerSecond: Math.round(offered / openElapsed),
@@ -304,11 +322,21 @@ async function benchCove(maxPairs) {
     await sleep(1000);
     for (const n of PAIRS) {
       const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
-      const run = await runLoad(pairs, true, child.pid);
+      const run = await runLoad(pairs, true, child.pid, database);
       closePairs(pairs);
       const left = await pgCount(database);
       results.runs.push({ pairs: n, ...run, envelopesLeftUnacked: left });
       await sleep(1000);
+    }
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    for (const op of ['send', 'ack']) {
+      const sum = Number(
+        new RegExp(`cove_group_commit_batch_size_sum\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
+      );
+      const count = Number(
+        new RegExp(`cove_group_commit_batch_size_count\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
+      );
+      results[`${op}Batches`] = { count, meanSize: Math.round((sum / count) * 10) / 10 };
     }
   } finally {
     await stopProcess(child);
@@ -387,7 +415,9 @@ async function main() {
           (r.server === 'cove' && base
             ? `, ${(run.deliveredPerSecond / base.deliveredPerSecond).toFixed(2)}x bare ws`
             : '') +
-          `; server CPU ${run.serverCpuMicrosPerMessage} µs/msg, load generator ${run.generatorCpuMicrosPerMessage} µs/msg` +
+          `; CPU per message: server ${run.serverCpuMicrosPerMessage} µs` +
+          (run.databaseCpuMicrosPerMessage ? `, PostgreSQL ${run.databaseCpuMicrosPerMessage} µs` : '') +
+          `, load generator ${run.generatorCpuMicrosPerMessage} µs` +
           `; at ${run.offeredPerSecond}/s offered: ${run.openLoop.deliveredPerSecond}/s delivered, p50 ${fmt(run.openLoop.p50)} ms, p99 ${fmt(run.openLoop.p99)} ms` +
           (run.envelopesLeftUnacked !== undefined ? `; ${run.envelopesLeftUnacked} envelopes left unacked` : ''),
       );

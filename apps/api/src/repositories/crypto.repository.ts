@@ -10,6 +10,9 @@ import { KEMPublicKey, PublicKey, ready } from '@cove/crypto';
 
 import type { Bytes } from './database.repository.js';
 
+/** Random bytes drawn at once for envelope ids: one system call per ~400 ids instead of one each. */
+const ENTROPY_POOL_BYTES = 4096;
+
 @Injectable()
 export class CryptoRepository {
   /** Loads libsodium (WebAssembly) once; call before verifying. */
@@ -64,5 +67,27 @@ export class CryptoRepository {
 
   randomUUID(): string {
     return randomUUID();
+  }
+
+  private pool = Buffer.alloc(0);
+  private poolOffset = 0;
+
+  /**
+   * A time-ordered UUID (version 7, RFC 9562) for envelopes: consecutive ids land next to each other in the unique
+   * index, which keeps inserts cheap. It reveals the acceptance time, which `serverTimestamp` states anyway.
+   */
+  envelopeId(): string {
+    if (this.poolOffset + 10 > this.pool.length) {
+      this.pool = randomBytes(ENTROPY_POOL_BYTES);
+      this.poolOffset = 0;
+    }
+    const id = Buffer.allocUnsafe(16);
+    id.writeUIntBE(Date.now(), 0, 6);
+    this.pool.copy(id, 6, this.poolOffset, this.poolOffset + 10);
+    this.poolOffset += 10;
+    id[6] = ((id[6] ?? 0) & 0x0f) | 0x70;
+    id[8] = ((id[8] ?? 0) & 0x3f) | 0x80;
+    const h = id.toString('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 }

@@ -23,8 +23,8 @@ import { DeviceRepository, type DeviceMap } from '../repositories/device.reposit
 import {
   EnvelopeRepository,
   envelopeKey,
+  type CheckedEnvelopeRow,
   type EnvelopeKey,
-  type EnvelopeRow,
   type StoredEnvelope,
 } from '../repositories/envelope.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -141,22 +141,21 @@ export class MessageService implements OnModuleDestroy {
     return null;
   }
 
+  /**
+   * Stores a batch of sends in one statement that also checks each send against the current devices, then works
+   * out the refusal of each skipped send from the device lists (rare: a client with stale knowledge).
+   */
   private async acceptBatch(requests: SendRequest[], retry = true): Promise<SendResult[]> {
-    const deviceMap: DeviceMap = await this.devices.deviceMap([...new Set(requests.map((r) => r.destination))]);
     const serverTimestamp = Date.now();
-    const results: SendResult[] = [];
-    const rows: EnvelopeRow[] = [];
-    const targets: DeliveryTarget[] = [];
-    for (const request of requests) {
-      const refused = this.check(request, deviceMap.get(request.destination));
-      if (refused) {
-        results.push(refused);
-        continue;
-      }
-      results.push({ status: 200, body: { serverTimestamp } });
+    const rows: CheckedEnvelopeRow[] = [];
+    const targets: DeliveryTarget[][] = [];
+    requests.forEach((request, index) => {
+      const own: DeliveryTarget[] = [];
       for (const m of request.message.messages) {
-        const guid = this.crypto.randomUUID();
+        const guid = this.crypto.envelopeId();
         rows.push({
+          request: index,
+          registrationId: m.destinationRegistrationId,
           guid,
           accountId: request.destination,
           deviceId: m.destinationDeviceId,
@@ -168,7 +167,7 @@ export class MessageService implements OnModuleDestroy {
           urgent: request.message.urgent ?? true,
           content: Buffer.from(m.content, 'base64'),
         });
-        targets.push({
+        own.push({
           accountId: request.destination,
           deviceId: m.destinationDeviceId,
           guid,
@@ -183,11 +182,13 @@ export class MessageService implements OnModuleDestroy {
           },
         });
       }
-    }
+      targets.push(own);
+    });
+    let refused: Set<number>;
     try {
-      await this.envelopes.insert(rows);
+      refused = await this.envelopes.insertChecked(rows);
     } catch (error) {
-      // A device was removed between the device query and the insert: re-check each send on its own, in order.
+      // A device was removed between the check and the insert: re-check each send on its own, in order.
       if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
         const redone: SendResult[] = [];
         for (const request of requests) redone.push(...(await this.acceptBatch([request], requests.length > 1)));
@@ -195,8 +196,23 @@ export class MessageService implements OnModuleDestroy {
       }
       throw error;
     }
-    this.metrics.envelopesAccepted.inc(rows.length);
-    this.delivery.deliver(targets);
+    const results: SendResult[] = requests.map(() => ({ status: 200, body: { serverTimestamp } }));
+    if (refused.size) {
+      const refusedRequests = requests.filter((_, i) => refused.has(i));
+      const deviceMap: DeviceMap = await this.devices.deviceMap([
+        ...new Set(refusedRequests.map((r) => r.destination)),
+      ]);
+      for (const index of refused) {
+        const request = requests[index] as SendRequest;
+        // The devices changed since the statement ran (e.g. one was just linked): answer as of now, or retry once.
+        const now = this.check(request, deviceMap.get(request.destination));
+        const again = now ?? (retry ? (await this.acceptBatch([request], false))[0] : undefined);
+        results[index] = again ?? refusal(503, ErrorCode.Unavailable, 'the devices changed during the send; retry');
+      }
+    }
+    const accepted = targets.filter((_, i) => !refused.has(i)).flat();
+    this.metrics.envelopesAccepted.inc(accepted.length);
+    this.delivery.deliver(accepted);
     return results;
   }
 
