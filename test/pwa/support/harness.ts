@@ -119,13 +119,19 @@ export type Profile = {
   close(): Promise<void>;
 };
 
+/** Quits the profile's browser and starts it again on the same user-data directory (a cold start). */
+export async function restartProfile(profile: Profile, url: string): Promise<Profile> {
+  await profile.context.close();
+  return launchProfile(profile.name, url, { dir: profile.dir });
+}
+
 /** Launches a Chromium profile with its own user-data directory and opens the app. */
 export async function launchProfile(
   name: string,
   url: string,
-  options: { locale?: string; viewport?: { width: number; height: number } } = {},
+  options: { locale?: string; viewport?: { width: number; height: number }; dir?: string } = {},
 ): Promise<Profile> {
-  const dir = mkdtempSync(join(tmpdir(), `cove-pwa-${name}-`));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), `cove-pwa-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,

@@ -16,7 +16,8 @@ import { readSettings, writeSettings } from '../platform/settings.js';
 import { registerServiceWorker, type UpdateHandle } from '../platform/sw-registration.js';
 import { removePassphrase, setPassphrase, vaultMode, WrongPassphraseError } from '../platform/vault.js';
 import { CONTEXT_ID } from '../platform/browser-platform.js';
-import { loadMessenger, registerMessenger, fetchServerInfo } from './messenger-adapter.js';
+import { HistoryReader } from './history-reader.js';
+import { fetchServerInfo } from './server-info.js';
 import type { MessengerPort } from './messenger-port.js';
 import type {
   AppState,
@@ -56,6 +57,9 @@ export class BrowserCoveApp implements CoveApp {
   private db: CoveDatabase | null = null;
   private platform: BrowserPlatform | null = null;
   private messenger: MessengerPort | null = null;
+  /** Resolves once the messenger core has loaded (it is fetched after the first screen is shown). */
+  private messengerReady: Promise<MessengerPort | null> = Promise.resolve(null);
+  private reader: HistoryReader | null = null;
   private info: ServerInfo | null = null;
   private updates: UpdateHandle | null = null;
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -134,19 +138,31 @@ export class BrowserCoveApp implements CoveApp {
 
   private async enter(platform: BrowserPlatform): Promise<void> {
     this.platform = platform;
-    const messenger = await loadMessenger(platform, this.serverUrl);
-    if (messenger) {
-      this.attach(messenger);
+    const reader = new HistoryReader(platform.storage);
+    this.reader = reader;
+    const account = await reader.account();
+    if (account) {
+      // Show the conversations at once; the core (and libsodium) loads meanwhile.
+      this.set({ phase: { kind: 'ready', username: account.username ?? account.accountId.slice(0, 8) } });
+      this.messengerReady = this.loadCore(platform);
       return;
     }
     this.set({ phase: { kind: 'onboarding', info: null, offline: !device.isOnline() } });
-    this.info = await fetchServerInfo(platform, this.serverUrl);
+    this.info = await fetchServerInfo(platform.http, this.serverUrl);
     if (this.state.phase.kind === 'onboarding')
       this.set({ phase: { kind: 'onboarding', info: this.info, offline: !this.info } });
   }
 
+  private async loadCore(platform: BrowserPlatform): Promise<MessengerPort | null> {
+    const { loadMessenger } = await import('./messenger-adapter.js');
+    const messenger = await loadMessenger(platform);
+    if (messenger) this.attach(messenger);
+    return messenger;
+  }
+
   private attach(messenger: MessengerPort): void {
     this.messenger = messenger;
+    this.messengerReady = Promise.resolve(messenger);
     messenger.subscribe((event) => this.onEvent(event));
     messenger.start();
     this.set({ phase: { kind: 'ready', username: messenger.username } });
@@ -199,7 +215,7 @@ export class BrowserCoveApp implements CoveApp {
       const registration = await this.updates?.ready;
       const platform = this.platform;
       if (!registration || !platform || !this.messenger) return;
-      this.info ??= await fetchServerInfo(platform, this.serverUrl);
+      this.info ??= await fetchServerInfo(platform.http, this.serverUrl);
       if (!this.info?.vapidPublicKey) return;
       const subscription = await refreshPushSubscription(registration, this.info.vapidPublicKey);
       if (subscription) await this.messenger.setPushSubscription(subscription);
@@ -208,14 +224,16 @@ export class BrowserCoveApp implements CoveApp {
     }
   }
 
-  private requireMessenger(): MessengerPort {
-    if (!this.messenger) throw new Error('not registered');
-    return this.messenger;
+  private async requireMessenger(): Promise<MessengerPort> {
+    const messenger = this.messenger ?? (await this.messengerReady);
+    if (!messenger) throw new Error('not registered');
+    return messenger;
   }
 
   async register(username: string, inviteCode: string | null): Promise<RegisterResult> {
     const platform = this.platform;
     if (!platform) return { ok: false, error: 'other' };
+    const { registerMessenger } = await import('./messenger-adapter.js');
     const result = await registerMessenger(platform, this.serverUrl, username, inviteCode);
     if (typeof result === 'string') return { ok: false, error: result };
     this.attach(result);
@@ -235,19 +253,19 @@ export class BrowserCoveApp implements CoveApp {
   }
 
   async conversations(): Promise<ConversationSummary[]> {
-    const messenger = this.messenger;
-    if (!messenger) return [];
-    const entries = await messenger.conversations();
-    const summaries = await Promise.all(entries.map((c) => this.summarize(messenger, c.id)));
+    const reader = this.reader;
+    if (!reader) return [];
+    const entries = await reader.conversations();
+    const summaries = await Promise.all(entries.map((c) => this.summarize(reader, c.id)));
     return summaries.filter((s): s is ConversationSummary => s !== undefined);
   }
 
-  private async summarize(messenger: MessengerPort, id: string): Promise<ConversationSummary | undefined> {
-    const c = await messenger.conversation(id);
+  private async summarize(reader: HistoryReader, id: string): Promise<ConversationSummary | undefined> {
+    const c = await reader.conversation(id);
     if (!c) return undefined;
     const [last, trust] = await Promise.all([
-      c.lastMessageKey ? messenger.message(c.lastMessageKey) : Promise.resolve(undefined),
-      messenger.trust(id),
+      c.lastMessageKey ? reader.message(c.lastMessageKey) : Promise.resolve(undefined),
+      reader.trust(id),
     ]);
     const view = last ? toChatMessage(last) : undefined;
     return {
@@ -272,16 +290,16 @@ export class BrowserCoveApp implements CoveApp {
   }
 
   async conversation(id: string): Promise<ConversationSummary | undefined> {
-    return this.messenger ? this.summarize(this.messenger, id) : undefined;
+    return this.reader ? this.summarize(this.reader, id) : undefined;
   }
 
   async messages(conversationId: string, options: { before?: string; limit: number }): Promise<ChatMessage[]> {
-    if (!this.messenger) return [];
-    return (await this.messenger.messages(conversationId, options)).map(toChatMessage);
+    if (!this.reader) return [];
+    return (await this.reader.messages(conversationId, options)).map(toChatMessage);
   }
 
   async startChat(username: string): Promise<StartChatResult> {
-    const result = await this.requireMessenger().startChat(username);
+    const result = await (await this.requireMessenger()).startChat(username);
     if (!result.ok) return result;
     this.bump();
     return { ok: true, conversationId: result.conversation.id };
@@ -289,15 +307,15 @@ export class BrowserCoveApp implements CoveApp {
 
   async send(conversationId: string, text: string): Promise<void> {
     this.ownTyping.delete(conversationId);
-    await this.requireMessenger().sendText(conversationId, text);
+    await (await this.requireMessenger()).sendText(conversationId, text);
   }
 
-  retry(_conversationId: string, messageId: string): Promise<void> {
-    return this.requireMessenger().retry(messageId);
+  async retry(_conversationId: string, messageId: string): Promise<void> {
+    await (await this.requireMessenger()).retry(messageId);
   }
 
   async markRead(conversationId: string): Promise<void> {
-    await this.requireMessenger().markRead(conversationId);
+    await (await this.requireMessenger()).markRead(conversationId);
   }
 
   setTyping(conversationId: string, typing: boolean): void {
@@ -316,9 +334,9 @@ export class BrowserCoveApp implements CoveApp {
   }
 
   async safety(conversationId: string): Promise<SafetyInfo> {
-    const messenger = this.requireMessenger();
+    const messenger = await this.requireMessenger();
     const [conversation, number] = await Promise.all([
-      messenger.conversation(conversationId),
+      this.reader?.conversation(conversationId),
       messenger.safetyNumber(conversationId),
     ]);
     return {
@@ -331,14 +349,14 @@ export class BrowserCoveApp implements CoveApp {
   }
 
   async compareSafety(conversationId: string, scanned: string): Promise<boolean> {
-    const number = await this.requireMessenger().safetyNumber(conversationId);
+    const number = await (await this.requireMessenger()).safetyNumber(conversationId);
     const trimmed = scanned.trim();
     if (trimmed === number.scannable) return true;
     return trimmed.replace(/\D/g, '') === number.digits;
   }
 
   async markVerified(conversationId: string): Promise<void> {
-    await this.requireMessenger().verify(conversationId);
+    await (await this.requireMessenger()).verify(conversationId);
     this.bump();
   }
 

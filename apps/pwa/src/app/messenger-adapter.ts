@@ -5,21 +5,11 @@
  * commit broadcasts, so several tabs never fight over the device's socket. Decryption and session updates are
  * serialized by the core's own locks, which the platform maps to Web Locks shared with the service worker.
  */
-import {
-  ClientError,
-  ClientErrorCode,
-  Messenger,
-  type AccountRecord,
-  type ContactEntry,
-  type ConversationEntry,
-  type IdentityEntry,
-  type MessageEntry,
-  type MessengerEvent,
-} from '@cove/client';
+import { ClientError, ClientErrorCode, Messenger, type AccountRecord, type MessengerEvent } from '@cove/client';
 import type { BrowserPlatform } from '../platform/browser-platform.js';
 import { bytesToBase64 } from '../platform/codec.js';
 import type { LookupResult, MessengerPort, RegistrationError, SafetyNumber } from './messenger-port.js';
-import type { ServerInfo } from './model.js';
+import { HistoryReader } from './history-reader.js';
 
 /** How registration failures are shown; everything else is "something went wrong". */
 const REGISTRATION_ERRORS: Partial<Record<ClientErrorCode, RegistrationError>> = {
@@ -33,32 +23,20 @@ const REGISTRATION_ERRORS: Partial<Record<ClientErrorCode, RegistrationError>> =
 /** The lock held by the tab that owns the live connection. */
 const CONNECTION_LOCK = 'connection';
 
-export async function fetchServerInfo(platform: BrowserPlatform, serverUrl: string): Promise<ServerInfo | null> {
-  try {
-    const response = await platform.http.request({ method: 'GET', url: `${serverUrl}/v1/info`, headers: {} });
-    if (response.status !== 200) return null;
-    const body = JSON.parse(response.body) as Partial<ServerInfo>;
-    return {
-      name: typeof body.name === 'string' ? body.name : 'Cove',
-      registration: body.registration === 'invite' ? 'invite' : 'open',
-      vapidPublicKey: typeof body.vapidPublicKey === 'string' ? body.vapidPublicKey : null,
-    };
-  } catch {
-    return null;
-  }
-}
-
 const utf8 = new TextEncoder();
 
 class MessengerAdapter implements MessengerPort {
   private releaseLeadership: (() => void) | null = null;
   private stopped = true;
+  private readonly reader: HistoryReader;
 
   constructor(
     private readonly messenger: Messenger,
     private readonly platform: BrowserPlatform,
     readonly username: string,
-  ) {}
+  ) {
+    this.reader = new HistoryReader(platform.storage);
+  }
 
   subscribe(listener: (event: MessengerEvent) => void): () => void {
     return this.messenger.subscribe(listener);
@@ -91,40 +69,12 @@ class MessengerAdapter implements MessengerPort {
     this.releaseLeadership = null;
   }
 
-  conversations(): Promise<ConversationEntry[]> {
-    return this.messenger.conversations();
-  }
-
-  async conversation(id: string): Promise<ConversationEntry | undefined> {
-    const stored = await this.platform.storage.get<ConversationEntry>('conversations', id);
-    if (stored) return stored;
-    const contact = await this.platform.storage.get<ContactEntry>('contacts', id);
-    if (!contact) return undefined;
-    return {
-      id,
-      peerAccountId: id,
-      peerUsername: contact.username,
-      createdAt: contact.updatedAt,
-      lastMessageAt: contact.updatedAt,
-      lastMessageKey: null,
-      unreadCount: 0,
-    };
-  }
-
-  async messages(conversationId: string, options: { limit: number; before?: string }): Promise<MessageEntry[]> {
-    return (await this.messenger.messages(conversationId, options)).messages;
-  }
-
-  message(id: string): Promise<MessageEntry | undefined> {
-    return this.messenger.message(id);
-  }
-
   async startChat(username: string): Promise<LookupResult> {
     try {
       const accountId = await this.messenger.resolve(username);
       const self = await this.messenger.account();
       if (accountId === self.accountId) return { ok: false, error: 'self' };
-      const conversation = await this.conversation(accountId);
+      const conversation = await this.reader.conversation(accountId);
       if (!conversation) return { ok: false, error: 'unknown' };
       return { ok: true, conversation };
     } catch (error) {
@@ -151,13 +101,6 @@ class MessengerAdapter implements MessengerPort {
 
   async typing(conversationId: string, started: boolean): Promise<void> {
     await this.messenger.sendTyping(conversationId, started ? 'started' : 'stopped');
-  }
-
-  async trust(
-    conversationId: string,
-  ): Promise<{ trust: IdentityEntry['trust']; changedAt: number | null } | undefined> {
-    const identity = await this.platform.storage.get<IdentityEntry>('identities', conversationId);
-    return identity ? { trust: identity.trust, changedAt: identity.changedAt } : undefined;
   }
 
   async safetyNumber(conversationId: string): Promise<SafetyNumber> {
@@ -195,7 +138,7 @@ class MessengerAdapter implements MessengerPort {
 }
 
 /** Opens the messenger when this browser already holds an account; null otherwise. */
-export async function loadMessenger(platform: BrowserPlatform, _serverUrl: string): Promise<MessengerPort | null> {
+export async function loadMessenger(platform: BrowserPlatform): Promise<MessengerPort | null> {
   const messenger = await Messenger.open(platform);
   if (!messenger.isRegistered) return null;
   const account = await messenger.account();

@@ -1,9 +1,9 @@
 /**
- * The slice of the messenger core (`@cove/client`) that the app uses, named in one place so the app model depends
- * on behaviour, not on the core's internal layout. messenger-adapter.ts implements it over the core's facade.
- * Types only.
+ * The actions of the messenger core (`@cove/client`) that the app uses, named in one place so the app model
+ * depends on behaviour, not on the core's layout; reads go through history-reader.ts. messenger-adapter.ts
+ * implements it over the core's facade. Types only.
  */
-import type { ConversationEntry, MessageEntry, MessengerEvent, TrustLevel } from '@cove/client';
+import type { ConversationEntry, MessengerEvent, TrustLevel } from '@cove/client';
 
 export type SafetyNumber = { digits: string; scannable: string; trust: TrustLevel; changedAt: number | null };
 
@@ -18,17 +18,11 @@ export interface MessengerPort {
   /** Connects (WebSocket, prekey upkeep, outbox) and keeps reconnecting until `stop`. */
   start(): void;
   stop(): Promise<void>;
-  conversations(): Promise<ConversationEntry[]>;
-  conversation(id: string): Promise<ConversationEntry | undefined>;
-  messages(conversationId: string, options: { limit: number; before?: string }): Promise<MessageEntry[]>;
-  message(id: string): Promise<MessageEntry | undefined>;
   startChat(username: string): Promise<LookupResult>;
   sendText(conversationId: string, text: string): Promise<void>;
   retry(messageId: string): Promise<void>;
   markRead(conversationId: string): Promise<void>;
   typing(conversationId: string, started: boolean): Promise<void>;
-  /** The contact's identity trust, without computing the safety number. */
-  trust(conversationId: string): Promise<{ trust: TrustLevel; changedAt: number | null } | undefined>;
   safetyNumber(conversationId: string): Promise<SafetyNumber>;
   verify(conversationId: string): Promise<void>;
   setPushSubscription(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void>;

@@ -135,12 +135,7 @@ export function ChatView({
         <button type="button" className="icon-button back-button" onClick={onBack} aria-label={t('chat.back')}>
           <IconBack />
         </button>
-        <button
-          type="button"
-          className="chat-peer"
-          onClick={onContact}
-          aria-label={t('chat.openContact', { name: title })}
-        >
+        <button type="button" className="chat-peer" onClick={onContact} title={t('chat.openContact', { name: title })}>
           <Avatar name={title || '?'} size={38} />
           <span className="chat-peer-text">
             <span id="chat-title" className="chat-title">
