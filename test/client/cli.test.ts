@@ -152,6 +152,22 @@ describe('cove CLI', () => {
     expect(after.trust).toBe('verified');
   });
 
+  it('should keep a message queued while the server is down and send it on the next run', async () => {
+    await server.stop();
+    const queued = await cove(dirs.alice!, ['send', 'cli_bob', 'written while down'], { json: true });
+    expect(queued.code).toBe(3);
+    expect(JSON.parse(queued.lines[0]!)).toMatchObject({ type: 'queued', status: 'sending' });
+    expect((await cove(dirs.bob!, ['listen', '--exit-when-idle'])).code).toBe(3);
+    await server.start();
+
+    expect((await cove(dirs.alice!, ['listen', '--exit-when-idle'])).code).toBe(0);
+    const bobRun = await cove(dirs.bob!, ['listen', '--exit-when-idle'], { json: true });
+    const received = bobRun.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.type === 'message');
+    expect(received.map((m) => m.text)).toEqual(['written while down']);
+  });
+
   it('should leave no plaintext on the server (canary)', async () => {
     expect(await findOnServer(server, [CANARY, 'hello alice', 'three'])).toEqual([]);
   });

@@ -3,7 +3,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { ClientErrorCode } from '../../packages/client/src/index.js';
+import { ClientErrorCode } from '@cove/client';
+import { IdentityKeyPair } from '@cove/crypto';
+import { findOnServer } from '../support/canary.js';
 import { destroyClient, newClient, texts, transcript, until } from '../support/clients.js';
 import type { TestClient } from '../support/clients.js';
 import { startTestServer } from '../support/server.js';
@@ -88,5 +90,23 @@ describe('Messenger between Node clients', () => {
     });
     expect((await alice.messenger.verify('bob', fromBob.digits)).trust).toBe('verified');
     expect((await alice.messenger.identity('bob')).trust).toBe('verified');
+  });
+
+  it('should leave no plaintext, private key or credential on the server (canary)', async () => {
+    const canary = 'canary-e2e-5d1b0f9a-secret words';
+    await alice.messenger.sendText('bob', canary);
+    await until('bob has the canary', async () => (await texts(bob, alice.accountId)).includes(canary));
+    const secrets: (string | Uint8Array)[] = [canary, 'hello bob', 'hi alice', 'carol to alice', 'page 3'];
+    for (const client of [alice, bob, carol]) {
+      const account = (await client.platform.storage.get<{ identityKeyPair: Uint8Array; secret: Uint8Array }>(
+        'meta',
+        'account',
+      ))!;
+      secrets.push(
+        IdentityKeyPair.deserialize(new Uint8Array(account.identityKeyPair)).privateKey.serialize(),
+        account.secret,
+      );
+    }
+    expect(await findOnServer(server, secrets)).toEqual([]);
   });
 });

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { ClientErrorCode } from '../../packages/client/src/index.js';
-import type { HttpTransport, SocketFactory } from '../../packages/client/src/index.js';
-import { fetchTransport, wsSocketFactory } from '../../packages/client/src/node/index.js';
+import { ClientErrorCode } from '@cove/client';
+import type { HttpTransport, SocketFactory } from '@cove/client';
+import { fetchTransport, wsSocketFactory } from '@cove/client/node';
 import {
   destroyClient,
   newClient,
@@ -202,6 +202,77 @@ describe('Messenger under failures', () => {
     expect(identity.trust).toBe('unverified');
     expect(identity.blocked).toBe(true);
     expect(identity.safetyNumber?.digits).not.toBe(before.digits);
+  });
+
+  it('should follow 409 (extra device) and 410 (stale device) answers without the caller noticing', async () => {
+    const alice = track(await newClient(server.url, 'dev_alice'));
+    const bob = track(await newClient(server.url, 'dev_bob'));
+    await Promise.all([alice.messenger.connect(), bob.messenger.connect()]);
+    await alice.messenger.sendText('dev_bob', 'first');
+    await until('bob has first', async () => (await texts(bob, alice.accountId)).includes('first'));
+    type Contact = { devices: { deviceId: number; registrationId: number }[] };
+    const contact = (await alice.platform.storage.get<Contact>('contacts', bob.accountId))!;
+    expect(contact.devices.map((d) => d.deviceId)).toEqual([1]);
+
+    // Alice wrongly believes Bob has a second device (with a session): the server answers 409 extraDevices.
+    const session = (await alice.platform.storage.get('sessions', `${bob.accountId}.1`))!;
+    await alice.platform.storage.commit([
+      {
+        op: 'put',
+        table: 'contacts',
+        key: bob.accountId,
+        value: { ...contact, devices: [...contact.devices, { deviceId: 2, registrationId: 77 }] },
+      },
+      { op: 'put', table: 'sessions', key: `${bob.accountId}.2`, value: session },
+    ]);
+    const extra = await alice.messenger.sendText('dev_bob', 'after 409');
+    await until('bob has it', async () => (await texts(bob, alice.accountId)).includes('after 409'));
+    await until('sent', async () =>
+      ['sent', 'delivered'].includes((await alice.messenger.message(extra.id))?.status ?? ''),
+    );
+    expect(
+      (await alice.platform.storage.get<Contact>('contacts', bob.accountId))!.devices.map((d) => d.deviceId),
+    ).toEqual([1]);
+    expect(await alice.platform.storage.get('sessions', `${bob.accountId}.2`)).toBeUndefined();
+
+    // Alice holds a wrong registration id for Bob's device (as after a reinstall): the server answers 410.
+    const current = (await alice.platform.storage.get<Contact>('contacts', bob.accountId))!;
+    const wrong = (current.devices[0]!.registrationId % 16383) + 1;
+    await alice.platform.storage.commit([
+      {
+        op: 'put',
+        table: 'contacts',
+        key: bob.accountId,
+        value: { ...current, devices: [{ deviceId: 1, registrationId: wrong }] },
+      },
+    ]);
+    await alice.messenger.sendText('dev_bob', 'after 410');
+    await until('bob has it', async () => (await texts(bob, alice.accountId)).includes('after 410'));
+    expect((await alice.platform.storage.get<Contact>('contacts', bob.accountId))!.devices[0]!.registrationId).not.toBe(
+      wrong,
+    );
+    await bob.messenger.sendText('dev_alice', 'all good');
+    await until('alice has it', async () => (await texts(alice, bob.accountId)).includes('all good'));
+    expect(await texts(bob, alice.accountId, 'incoming')).toEqual(['first', 'after 409', 'after 410']);
+  });
+
+  it('should still decrypt a late PreKey message made before a signed prekey rotation', async () => {
+    const alice = track(await newClient(server.url, 'rot_alice'));
+    const bob = track(await newClient(server.url, 'rot_bob'));
+    // Alice fetches Bob's bundle (and builds a session) now, but sends only after Bob rotated his keys.
+    expect((await alice.messenger.identity('rot_bob')).trust).toBe('trusted-first-use');
+    const rotation = await bob.messenger.upkeep({ forceRotation: true });
+    expect(rotation).toMatchObject({ signedPreKey: true, kyberLastResort: true });
+    type Signed = { retiredAt: number | null };
+    const signed = await bob.platform.storage.list<Signed>('signedPreKeys');
+    expect(signed.map((e) => e.value.retiredAt === null)).toEqual([false, true]);
+
+    await bob.messenger.connect();
+    await alice.messenger.sendText('rot_bob', 'written with the old keys');
+    await until('bob decrypts it', async () =>
+      (await texts(bob, alice.accountId)).includes('written with the old keys'),
+    );
+    expect((await transcript(bob, alice.accountId)).map((m) => m.status)).toEqual(['received']);
   });
 
   it('should replenish prekeys after a burst of 150 new senders', async () => {

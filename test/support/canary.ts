@@ -4,10 +4,20 @@
  */
 import type { TestServer } from './server.js';
 
-const forms = (needle: string): string[] => {
-  const bytes = Buffer.from(needle, 'utf8');
-  return [needle, bytes.toString('hex'), bytes.toString('base64').replace(/=+$/, '')];
+/** A needle in every form it could be stored or logged in: text, hex, base64 (standard and url-safe), raw. */
+const forms = (needle: string | Uint8Array): string[] => {
+  const bytes = typeof needle === 'string' ? Buffer.from(needle, 'utf8') : Buffer.from(needle);
+  const base64 = bytes.toString('base64').replace(/=+$/, '');
+  return [
+    ...(typeof needle === 'string' ? [needle] : [bytes.toString('latin1')]),
+    bytes.toString('hex'),
+    base64,
+    bytes.toString('base64url'),
+  ];
 };
+
+const label = (needle: string | Uint8Array): string =>
+  typeof needle === 'string' ? needle : `bytes ${Buffer.from(needle).toString('hex').slice(0, 8)}…`;
 
 const render = (value: unknown): string[] => {
   if (value === null || value === undefined) return [];
@@ -19,7 +29,7 @@ const render = (value: unknown): string[] => {
   return [JSON.stringify(value)];
 };
 
-export async function findOnServer(server: TestServer, needles: string[]): Promise<string[]> {
+export async function findOnServer(server: TestServer, needles: (string | Uint8Array)[]): Promise<string[]> {
   const hits: string[] = [];
   const tables = await server.query<{ table_name: string }>(
     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
@@ -32,13 +42,13 @@ export async function findOnServer(server: TestServer, needles: string[]): Promi
         const texts = render(value);
         for (const needle of needles) {
           if (forms(needle).some((form) => texts.some((text) => text.includes(form))))
-            hits.push(`${table}.${column} contains ${needle}`);
+            hits.push(`${table}.${column} contains ${label(needle)}`);
         }
       }
     }
   }
   const logs = server.logs.join('');
   for (const needle of needles)
-    for (const form of forms(needle)) if (logs.includes(form)) hits.push(`server logs contain ${needle}`);
+    for (const form of forms(needle)) if (logs.includes(form)) hits.push(`server logs contain ${label(needle)}`);
   return hits;
 }

@@ -7,10 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Messenger } from '../../packages/client/src/index.js';
-import type { HttpTransport, MessageEntry, MessengerEvent, SocketFactory } from '../../packages/client/src/index.js';
-import { createNodePlatform } from '../../packages/client/src/node/index.js';
-import type { NodePlatform } from '../../packages/client/src/node/index.js';
+import { Messenger } from '@cove/client';
+import type { HttpTransport, MessageEntry, MessengerEvent, SocketFactory } from '@cove/client';
+import { createNodePlatform } from '@cove/client/node';
+import type { NodePlatform } from '@cove/client/node';
 
 export type TestClient = {
   name: string;

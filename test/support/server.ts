@@ -29,7 +29,10 @@ export type TestServer = {
   /** Runs SQL against the server's database (PostgreSQL only). */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   databaseName: string | null;
-  process: ChildProcess;
+  readonly process: ChildProcess;
+  /** Stops the server process (clients see it unreachable); `start()` brings it back on the same port and data. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -79,60 +82,42 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     await admin.end();
     databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${databaseName}`);
   }
-  const child = spawn(process.execPath, ['--enable-source-maps', ENTRY], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      DATABASE_URL: databaseUrl,
-      RATE_LIMITS: 'off',
-      LOG_LEVEL: 'debug',
-      PWA_DIR: join(dataDir, 'no-pwa'),
-      ...options.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   const logs: string[] = [];
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${logs.join('')}`)), START_TIMEOUT_MS);
-    const onData = (chunk: Buffer): void => {
-      const text = chunk.toString('utf8');
-      logs.push(text);
-      const match = /Cove API listening on (http:\/\/[0-9.]+:\d+)/.exec(logs.join(''));
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolveUrl(match[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${logs.join('')}`));
-    });
-  });
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    DATABASE_URL: databaseUrl,
+    RATE_LIMITS: 'off',
+    LOG_LEVEL: 'debug',
+    PWA_DIR: join(dataDir, 'no-pwa'),
+    ...options.env,
+  };
+  let running = await launch({ ...env, PORT: '0' }, logs);
+  const port = Number(new URL(running.url).port);
   const pool = databaseName ? new pg.Pool({ connectionString: databaseUrl, max: 2 }) : null;
   return {
-    url,
-    port: Number(new URL(url).port),
+    url: running.url,
+    port,
     logs,
     databaseName,
-    process: child,
+    get process() {
+      return running.child;
+    },
     async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
       if (!pool) throw new Error('query() needs the PostgreSQL backend');
       const result = await pool.query(sql, params);
       return result.rows as T[];
     },
+    async stop() {
+      await terminate(running.child);
+    },
+    async start() {
+      if (running.child.exitCode === null) return;
+      running = await launch({ ...env, PORT: String(port) }, logs);
+    },
     async close() {
-      if (child.exitCode === null) {
-        const exited = new Promise<void>((done) => child.once('exit', () => done()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await terminate(running.child);
       await pool?.end();
       if (databaseName) {
         const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -143,4 +128,41 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts the server process and resolves with its URL once it listens. */
+async function launch(env: Record<string, string>, logs: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--enable-source-maps', ENTRY], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const firstLine = logs.length;
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${logs.join('')}`)), START_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      logs.push(chunk.toString('utf8'));
+      const match = /Cove API listening on (http:\/\/[0-9.]+:\d+)/.exec(logs.slice(firstLine).join(''));
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${logs.join('')}`));
+    });
+  });
+  return { child, url };
+}
+
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
 }

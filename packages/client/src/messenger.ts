@@ -68,7 +68,7 @@ export class Messenger {
   private inboxValue: Inbox | null = null;
   private upkeepTimer = false;
   private queueEmptyWaiters: (() => void)[] = [];
-  private readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private readyWaiters: { resolve: () => void; reject: (error: Error) => void; failFast: boolean }[] = [];
   private closed = false;
 
   private constructor(
@@ -179,8 +179,12 @@ export class Messenger {
 
   // ---- connection -------------------------------------------------------------------------------------------
 
-  /** Opens the live connection (reconnecting until `disconnect`); resolves once the server said `ready`. */
-  async connect(): Promise<void> {
+  /**
+   * Opens the live connection (reconnecting until `disconnect`); resolves once the server said `ready`. With
+   * `failFast`, a first attempt that cannot reach the server rejects with `server_unreachable` (and stops) instead
+   * of waiting for the server to come back.
+   */
+  async connect(options: { failFast?: boolean } = {}): Promise<void> {
     const ctx = this.ctx;
     this.outbox.resume();
     if (!this.connection) {
@@ -226,13 +230,29 @@ export class Messenger {
       );
     }
     if (this.connection.isReady) return;
-    const readyPromise = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+    const readyPromise = new Promise<void>((resolve, reject) =>
+      this.readyWaiters.push({ resolve, reject, failFast: options.failFast ?? false }),
+    );
     this.connection.start();
     await readyPromise;
   }
 
   private onConnectionState(state: ConnectionState): void {
     emit(this.ctx, { type: 'connection', state });
+    if (state === 'offline' && this.readyWaiters.some((w) => w.failFast)) {
+      const failing = this.readyWaiters.filter((w) => w.failFast);
+      this.readyWaiters = this.readyWaiters.filter((w) => !w.failFast);
+      if (this.readyWaiters.length === 0) {
+        this.connection?.stop();
+        this.connection = null;
+      }
+      const error = new ClientError(
+        ClientErrorCode.ServerUnreachable,
+        `cannot reach the server at ${this.ctx.account.serverUrl}`,
+      );
+      for (const waiter of failing) waiter.reject(error);
+      return;
+    }
     if (state === 'unauthorized' || state === 'replaced' || state === 'removed' || state === 'stopped') {
       const waiters = this.readyWaiters;
       this.readyWaiters = [];

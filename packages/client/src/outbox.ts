@@ -154,7 +154,8 @@ export class Outbox {
   private rerun = false;
   private timer: TimerHandle | null = null;
   private stopped = false;
-  private ignoreBackoff = false;
+  /** The first pass after a start ignores backoff: a restart is a good moment to retry everything. */
+  private ignoreBackoff = true;
 
   constructor(private readonly ctx: MessengerContext) {}
 

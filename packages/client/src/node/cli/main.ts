@@ -248,13 +248,23 @@ export const main = async (argv: string[], io: CliIo = processIo): Promise<numbe
         };
         messenger.subscribe(onEvent);
         const idle = messenger.waitForQueueEmpty();
-        await messenger.connect();
+        // Timers are unref'd so that one-shot commands exit promptly; a listener keeps the process alive itself.
+        const keepAlive = options.exitWhenIdle ? null : setInterval(() => undefined, 60_000);
+        try {
+          await messenger.connect({ failFast: options.exitWhenIdle ?? false });
+        } catch (error) {
+          if (keepAlive) clearInterval(keepAlive);
+          throw error;
+        }
         if (!globals().json) io.err(`listening as ${(await messenger.account()).username ?? ''} (Ctrl-C to stop)`);
         if (options.exitWhenIdle) {
           await idle;
+          // Also deliver what waited in the outbox (receipts, messages queued while the server was down).
+          await messenger.flushOutbox();
         } else {
           await io.stopSignal();
         }
+        if (keepAlive) clearInterval(keepAlive);
         await messenger.disconnect();
         await chain;
       });
