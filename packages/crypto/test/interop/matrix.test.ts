@@ -34,7 +34,9 @@ async function expectRejected(receiver: Party, p: Promise<unknown>): Promise<voi
     () => null,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(Error);
+  // Not `toBeInstanceOf(Error)`: libsignal's native module builds its errors in the realm of the first test file
+  // that loaded it, and Jest gives every test file its own realm.
+  expect(err).not.toBeNull();
   expect(rejectionCodes(receiver.impl)).toContain((err as { code: number }).code);
 }
 
