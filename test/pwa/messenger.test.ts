@@ -470,4 +470,53 @@ describe('Cove PWA in Chromium', () => {
     },
     SLOW,
   );
+
+  it(
+    'should lock the local data behind a passphrase: unlock needed, and pushes notify without content meanwhile',
+    async () => {
+      const origin = server.url;
+      await alice.page.setViewportSize({ width: 1100, height: 760 });
+      await alice.page.goto(`${origin}/settings`);
+      await alice.page.getByTestId('passphrase-input').fill('correct horse battery');
+      await alice.page.getByTestId('passphrase-confirm-input').fill('correct horse battery');
+      await alice.page.getByTestId('passphrase-submit').click();
+      await alice.page.getByText('Passphrase set.').waitFor({ timeout: UI_TIMEOUT });
+      const header = await alice.page.evaluate(
+        () =>
+          new Promise<Record<string, unknown>>((resolve, reject) => {
+            const req = indexedDB.open('cove');
+            req.onsuccess = () => {
+              const get = req.result.transaction('meta').objectStore('meta').get('vault');
+              get.onsuccess = () => resolve(get.result as Record<string, unknown>);
+              get.onerror = () => reject(get.error ?? new Error('read failed'));
+            };
+          }),
+      );
+      expect(header.mode).toBe('passphrase');
+      expect(header).not.toHaveProperty('key');
+
+      // Closed app, locked vault: the worker cannot decrypt, so it says only that something arrived.
+      await alice.context.newPage();
+      await alice.page.close();
+      await send(bob.page, 'While you were locked');
+      await waitForStatus(bob.page, 'While you were locked', 'sent');
+      await deliverPush(alice.context, origin);
+      const locked = await waitForNotification(alice.context, origin, (n) => n.title === 'New message');
+      expect(locked.body).toBe('Unlock Cove to read it.');
+
+      alice.page = await alice.context.newPage();
+      await alice.page.goto(origin);
+      await alice.page.getByTestId('unlock-input').fill('wrong horse battery');
+      await alice.page.getByTestId('unlock-button').click();
+      await alice.page.getByText('That passphrase is not correct.').waitFor({ timeout: UI_TIMEOUT });
+      await screenshot(alice.page, '13-locked');
+      await alice.page.getByTestId('unlock-input').fill('correct horse battery');
+      await alice.page.getByTestId('unlock-button').click();
+      await openChat(alice.page, BOB);
+      await messageWithText(alice.page, 'Hello Bob 👋').waitFor({ timeout: UI_TIMEOUT });
+      await messageWithText(alice.page, 'While you were locked').waitFor({ timeout: UI_TIMEOUT });
+      await waitForStatus(bob.page, 'While you were locked', 'read');
+    },
+    SLOW,
+  );
 });

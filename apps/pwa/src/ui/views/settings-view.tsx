@@ -141,6 +141,7 @@ function PassphraseForm({ set }: { set: boolean }): ReactElement {
         <span>{set ? t('settings.currentPassphrase') : t('settings.newPassphrase')}</span>
         <input
           type="password"
+          data-testid="passphrase-input"
           autoComplete={set ? 'current-password' : 'new-password'}
           value={passphrase}
           onChange={(e) => setPassphrase(e.target.value)}
@@ -151,6 +152,7 @@ function PassphraseForm({ set }: { set: boolean }): ReactElement {
           <span>{t('settings.confirmPassphrase')}</span>
           <input
             type="password"
+            data-testid="passphrase-confirm-input"
             autoComplete="new-password"
             value={confirm}
             onChange={(e) => setConfirm(e.target.value)}
@@ -162,7 +164,7 @@ function PassphraseForm({ set }: { set: boolean }): ReactElement {
           {message.text}
         </p>
       ) : null}
-      <button type="submit" className="secondary" disabled={busy || !passphrase}>
+      <button type="submit" className="secondary" data-testid="passphrase-submit" disabled={busy || !passphrase}>
         {busy ? t('settings.working') : set ? t('settings.removePassphrase') : t('settings.setPassphrase')}
       </button>
     </form>
