@@ -179,3 +179,30 @@ describe('Kyber1024 KEM keys', () => {
     }
   });
 });
+
+describe('Montgomery → Edwards map and base-key canonicity', () => {
+  it('inverts libsodium’s Edwards → Montgomery map', async () => {
+    const { montgomeryToEdwardsY } = await import('../src/primitives/xeddsa.js');
+    const { sodium } = await import('../src/primitives/sodium.js');
+    const rng = seededRng('mont');
+    for (let i = 0; i < 20; i++) {
+      const u = PrivateKey.generate(rng).getPublicKey().getPublicKeyBytes();
+      const y = montgomeryToEdwardsY(u)!;
+      expect(hex(sodium().crypto_sign_ed25519_pk_to_curve25519(y))).toBe(hex(u));
+    }
+  });
+
+  it('accepts generated keys and refuses high-bit, unreduced and low-order base keys, as libsignal does', async () => {
+    const { isCanonicalBaseKey } = await import('../src/handshake/pqxdh.js');
+    const k = PrivateKey.generate().getPublicKey();
+    expect(isCanonicalBaseKey(k)).toBe(true);
+    const highBit = k.getPublicKeyBytes();
+    highBit[31]! |= 0x80;
+    const p = new Uint8Array(32).fill(0xff);
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    for (const raw of [highBit, p, new Uint8Array(32), Uint8Array.of(1, ...new Uint8Array(31))]) {
+      expect(isCanonicalBaseKey(PublicKey.deserialize(Uint8Array.of(5, ...raw)))).toBe(false);
+    }
+  });
+});

@@ -33,26 +33,40 @@ function bigToBytesLE(x: bigint, len: number): Uint8Array {
   return out;
 }
 
-/** x^(2^n) mod P. */
+/** 2^255 − 1: the low 255 bits. */
+const LOW255 = (1n << 255n) - 1n;
+
+/**
+ * Partial reduction mod P using 2^255 ≡ 19: two folds bring any product of two such values below 2^255 + 2^11,
+ * which is enough to keep multiplying; `invert` reduces fully at the end. Cheaper than BigInt division.
+ */
+function fold(x: bigint): bigint {
+  x = (x & LOW255) + (x >> 255n) * 19n;
+  return (x & LOW255) + (x >> 255n) * 19n;
+}
+
+/** x^(2^n), partially reduced. */
 function sqn(x: bigint, n: number): bigint {
-  for (let i = 0; i < n; i++) x = (x * x) % P;
+  for (let i = 0; i < n; i++) x = fold(x * x);
   return x;
 }
 
+const mul = (a: bigint, b: bigint): bigint => fold(a * b);
+
 /** z^(P−2) mod P (the inverse) with the standard 254-squaring, 11-multiplication addition chain. */
 function invert(z: bigint): bigint {
-  const z2 = (z * z) % P;
-  const z9 = (sqn(z2, 2) * z) % P;
-  const z11 = (z9 * z2) % P;
-  const z5_0 = (((z11 * z11) % P) * z9) % P;
-  const z10_0 = (sqn(z5_0, 5) * z5_0) % P;
-  const z20_0 = (sqn(z10_0, 10) * z10_0) % P;
-  const z40_0 = (sqn(z20_0, 20) * z20_0) % P;
-  const z50_0 = (sqn(z40_0, 10) * z10_0) % P;
-  const z100_0 = (sqn(z50_0, 50) * z50_0) % P;
-  const z200_0 = (sqn(z100_0, 100) * z100_0) % P;
-  const z250_0 = (sqn(z200_0, 50) * z50_0) % P;
-  return (sqn(z250_0, 5) * z11) % P;
+  const z2 = mul(z, z);
+  const z9 = mul(sqn(z2, 2), z);
+  const z11 = mul(z9, z2);
+  const z5_0 = mul(mul(z11, z11), z9);
+  const z10_0 = mul(sqn(z5_0, 5), z5_0);
+  const z20_0 = mul(sqn(z10_0, 10), z10_0);
+  const z40_0 = mul(sqn(z20_0, 20), z20_0);
+  const z50_0 = mul(sqn(z40_0, 10), z10_0);
+  const z100_0 = mul(sqn(z50_0, 50), z50_0);
+  const z200_0 = mul(sqn(z100_0, 100), z100_0);
+  const z250_0 = mul(sqn(z200_0, 50), z50_0);
+  return mul(sqn(z250_0, 5), z11) % P;
 }
 
 /**
