@@ -85,18 +85,30 @@ function nttInverse(f: Poly): void {
   for (let j = 0; j < N; j++) f[j] = ((f[j] as number) * INV_128) % Q;
 }
 
-/** acc += a ∘ b in the NTT domain (Algorithms 11 and 12). */
-function mulAcc(acc: Poly, a: Poly, b: Poly): void {
+/**
+ * Σₖ aₖ ∘ bₖ in the NTT domain (Algorithms 11 and 12). Reduction is deferred to one `%` per coefficient: each
+ * term is below 2·3329², so a sum of K = 4 terms stays below 2^27.
+ */
+function dot(as: readonly Poly[], bs: readonly Poly[]): Poly {
+  const out = new Int32Array(N);
   for (let i = 0; i < 128; i++) {
-    const a0 = a[2 * i] as number;
-    const a1 = a[2 * i + 1] as number;
-    const b0 = b[2 * i] as number;
-    const b1 = b[2 * i + 1] as number;
-    const c0 = (a0 * b0 + ((a1 * b1) % Q) * (GAMMAS[i] as number)) % Q;
-    const c1 = (a0 * b1 + a1 * b0) % Q;
-    acc[2 * i] = ((acc[2 * i] as number) + c0) % Q;
-    acc[2 * i + 1] = ((acc[2 * i + 1] as number) + c1) % Q;
+    const gamma = GAMMAS[i] as number;
+    let c0 = 0;
+    let c1 = 0;
+    for (let k = 0; k < as.length; k++) {
+      const a = as[k] as Poly;
+      const b = bs[k] as Poly;
+      const a0 = a[2 * i] as number;
+      const a1 = a[2 * i + 1] as number;
+      const b0 = b[2 * i] as number;
+      const b1 = b[2 * i + 1] as number;
+      c0 += a0 * b0 + ((a1 * b1) % Q) * gamma;
+      c1 += a0 * b1 + a1 * b0;
+    }
+    out[2 * i] = c0 % Q;
+    out[2 * i + 1] = c1 % Q;
   }
+  return out;
 }
 
 /** Algorithm 7: Â[i][j] from SHAKE128(ρ ‖ j ‖ i) by rejection sampling. */
@@ -227,15 +239,16 @@ function pkeEncrypt(tHat: Poly[], rho: Uint8Array, m: Uint8Array, r: Uint8Array)
   const e2 = sampleCbd2(r, nonce);
   const ct = new Uint8Array(KYBER1024_CIPHERTEXT_LENGTH);
   for (let i = 0; i < K; i++) {
-    const u = new Int32Array(N);
-    for (let j = 0; j < K; j++) mulAcc(u, (a[j] as Poly[])[i] as Poly, y[j] as Poly); // Âᵀ ∘ ŷ
+    const u = dot(
+      a.map((row) => row[i] as Poly),
+      y,
+    ); // (Âᵀ ∘ ŷ)[i]
     nttInverse(u);
     const e = e1[i] as Poly;
     for (let n = 0; n < N; n++) u[n] = ((u[n] as number) + (e[n] as number)) % Q;
     byteEncode(compress(u, DU), DU, ct, (i * N * DU) / 8);
   }
-  const v = new Int32Array(N);
-  for (let j = 0; j < K; j++) mulAcc(v, tHat[j] as Poly, y[j] as Poly);
+  const v = dot(tHat, y);
   nttInverse(v);
   for (let n = 0; n < N; n++) {
     const bit = ((m[n >> 3] as number) >> (n & 7)) & 1;
@@ -247,12 +260,15 @@ function pkeEncrypt(tHat: Poly[], rho: Uint8Array, m: Uint8Array, r: Uint8Array)
 
 /** Algorithm 15: K-PKE.Decrypt(dk_pke, c). */
 function pkeDecrypt(dkPke: Uint8Array, c: Uint8Array): Uint8Array {
-  const w = new Int32Array(N);
+  const s: Poly[] = [];
+  const u: Poly[] = [];
   for (let i = 0; i < K; i++) {
-    const u = decompress(byteDecode(c, (i * N * DU) / 8, DU), DU);
-    ntt(u);
-    mulAcc(w, byteDecode(dkPke, i * POLY_BYTES, 12), u);
+    const ui = decompress(byteDecode(c, (i * N * DU) / 8, DU), DU);
+    ntt(ui);
+    u.push(ui);
+    s.push(byteDecode(dkPke, i * POLY_BYTES, 12));
   }
+  const w = dot(s, u);
   nttInverse(w);
   const v = decompress(byteDecode(c, C1_BYTES, DV), DV);
   const m = new Uint8Array(32);
