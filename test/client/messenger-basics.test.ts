@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { ClientErrorCode } from '@cove/client';
+import { systemClock } from '@cove/client/node';
 import { IdentityKeyPair } from '@cove/crypto';
 import { findOnServer } from '../support/canary.js';
 import { destroyClient, newClient, texts, transcript, until } from '../support/clients.js';
@@ -90,6 +91,45 @@ describe('Messenger between Node clients', () => {
     });
     expect((await alice.messenger.verify('bob', fromBob.digits)).trust).toBe('verified');
     expect((await alice.messenger.identity('bob')).trust).toBe('verified');
+  });
+
+  it('should carry quotes and typing indicators', async () => {
+    const original = await alice.messenger.sendText('bob', 'quote me');
+    await until('bob has it', async () => (await texts(bob, alice.accountId)).includes('quote me'));
+    const quote = { timestamp: original.timestamp, authorAccountId: alice.accountId, text: 'quote me' };
+    await bob.messenger.sendText('alice', 'quoting you', { quote });
+    const reply = await until('alice has the reply', async () =>
+      (await transcript(alice, bob.accountId)).find((m) => m.text === 'quoting you'),
+    );
+    expect(reply.quote).toEqual(quote);
+
+    expect(await alice.messenger.sendTyping('bob', 'started')).toBe(true);
+    await until('bob sees alice typing', () =>
+      bob.events.some((e) => e.type === 'typing' && e.accountId === alice.accountId && e.action === 'started'),
+    );
+  });
+
+  it('should make disappearing messages disappear when their timer runs out', async () => {
+    let offset = 0;
+    const clock = { ...systemClock, now: () => Date.now() + offset };
+    const dave = await newClient(server.url, 'dave', { clock });
+    try {
+      await dave.messenger.connect();
+      await alice.messenger.sendText('dave', 'this will vanish', { expireTimerSeconds: 60 });
+      await alice.messenger.sendText('dave', 'this will stay');
+      await until('dave has both', async () => (await texts(dave, alice.accountId)).length === 2);
+      const vanishing = (await transcript(dave, alice.accountId)).find((m) => m.text === 'this will vanish')!;
+      expect(vanishing.expireTimerSeconds).toBe(60);
+      expect(await dave.messenger.sweepExpired()).toBe(0);
+
+      offset = 61_000;
+      expect(await texts(dave, alice.accountId)).toEqual(['this will stay']);
+      expect(await dave.messenger.sweepExpired()).toBe(1);
+      expect(await dave.platform.storage.get('messages', vanishing.id)).toBeUndefined();
+      expect(dave.events.some((e) => e.type === 'message-removed' && e.messageId === vanishing.id)).toBe(true);
+    } finally {
+      await destroyClient(dave);
+    }
   });
 
   it('should leave no plaintext, private key or credential on the server (canary)', async () => {

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Messenger } from '@cove/client';
-import type { HttpTransport, MessageEntry, MessengerEvent, SocketFactory } from '@cove/client';
-import { createNodePlatform } from '@cove/client/node';
+import type { Clock, HttpTransport, MessageEntry, MessengerEvent, SocketFactory } from '@cove/client';
+import { createNodePlatform, createStderrLogger } from '@cove/client/node';
 import type { NodePlatform } from '@cove/client/node';
 
 export type TestClient = {
@@ -34,13 +34,15 @@ export async function until<T>(what: string, check: () => Promise<T> | T, timeou
   }
 }
 
-export type ClientOptions = { http?: HttpTransport; sockets?: SocketFactory };
+export type ClientOptions = { http?: HttpTransport; sockets?: SocketFactory; clock?: Clock };
 
 export async function openClient(name: string, dataDir: string, options: ClientOptions = {}): Promise<TestClient> {
   const platform = await createNodePlatform({
     dataDir,
     ...(options.http ? { http: options.http } : {}),
     ...(options.sockets ? { sockets: options.sockets } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    logger: createStderrLogger('error'),
   });
   const messenger = await Messenger.open(platform);
   const events: MessengerEvent[] = [];
@@ -53,7 +55,7 @@ export async function openClient(name: string, dataDir: string, options: ClientO
 export async function newClient(
   serverUrl: string,
   username: string,
-  options: { oneTimePreKeys?: number; http?: HttpTransport } = {},
+  options: ClientOptions & { oneTimePreKeys?: number } = {},
 ): Promise<TestClient> {
   const dataDir = await mkdtemp(join(tmpdir(), `cove-client-${username}-`));
   const client = await openClient(username, dataDir, options);

@@ -35,3 +35,5 @@ export const PONG_TIMEOUT_MS = 10_000;
 export const SOCKET_SEND_TIMEOUT_MS = 15_000;
 /** Wait this long for `ready` after opening the socket. */
 export const SOCKET_AUTH_TIMEOUT_MS = 10_000;
+/** Look for expired disappearing messages this often while connected (they are hidden from queries at once). */
+export const EXPIRY_SWEEP_INTERVAL_MS = 60_000;

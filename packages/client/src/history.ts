@@ -5,7 +5,7 @@
  */
 import type { KeyValueStorage, WriteOp } from './platform.js';
 import type { ConversationEntry, MessageEntry, MessageStatus } from './records.js';
-import { messageIndexKey } from './records.js';
+import { messageIndexKey, pad } from './records.js';
 
 /** Largest page a caller may ask for: a screenful many times over, small enough for one IndexedDB cursor pass. */
 export const MAX_PAGE_SIZE = 500;
@@ -24,7 +24,15 @@ export const isStatusAdvance = (current: MessageStatus, next: MessageStatus): bo
 export type MessagePage = { messages: MessageEntry[]; nextCursor: string | null };
 
 export class History {
-  constructor(private readonly storage: KeyValueStorage) {}
+  constructor(
+    private readonly storage: KeyValueStorage,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  private visible(message: MessageEntry): boolean {
+    const expiry = expiresAt(message);
+    return expiry === null || expiry > this.now();
+  }
 
   /** Conversations, most recent activity first. */
   async conversations(): Promise<ConversationEntry[]> {
@@ -46,11 +54,14 @@ export class History {
       ...(options.before === undefined ? {} : { after: options.before }),
     });
     const page = entries.slice(0, limit).map((e) => e.value);
-    return { messages: page, nextCursor: entries.length > limit ? (page[page.length - 1]?.id ?? null) : null };
+    const nextCursor = entries.length > limit ? (page[page.length - 1]?.id ?? null) : null;
+    // Expired disappearing messages are hidden even before the sweeper deletes them.
+    return { messages: page.filter((m) => this.visible(m)), nextCursor };
   }
 
-  message(id: string): Promise<MessageEntry | undefined> {
-    return this.storage.get<MessageEntry>('messages', id);
+  async message(id: string): Promise<MessageEntry | undefined> {
+    const message = await this.storage.get<MessageEntry>('messages', id);
+    return message && this.visible(message) ? message : undefined;
   }
 
   /** The message with this author and sender timestamp in a conversation. */
@@ -67,14 +78,37 @@ export class History {
   }
 }
 
-/** Writes a new message and its index entry. */
-export const putMessage = (message: MessageEntry): WriteOp[] => [
-  { op: 'put', table: 'messages', key: message.id, value: message },
+/** Disappearing messages: meta keys "expiry/<expiresAt>/<messageId>", so the due ones come first in key order. */
+export const EXPIRY_PREFIX = 'expiry/';
+
+/** When a disappearing message is deleted: its timer runs from when it was stored (sent or received). */
+export const expiresAt = (message: MessageEntry): number | null =>
+  message.expireTimerSeconds ? message.storedAt + message.expireTimerSeconds * 1000 : null;
+
+/** Writes a new message, its index entry and, for a disappearing message, its expiry entry. */
+export const putMessage = (message: MessageEntry): WriteOp[] => {
+  const writes: WriteOp[] = [
+    { op: 'put', table: 'messages', key: message.id, value: message },
+    {
+      op: 'put',
+      table: 'messageIndex',
+      key: messageIndexKey(message.conversationId, message.authorAccountId, message.timestamp),
+      value: message.id,
+    },
+  ];
+  const expiry = expiresAt(message);
+  if (expiry !== null)
+    writes.push({ op: 'put', table: 'meta', key: `${EXPIRY_PREFIX}${pad(expiry)}/${message.id}`, value: message.id });
+  return writes;
+};
+
+/** Deletes a message with its index entry (its expiry entry is the sweeper's to delete). */
+export const deleteMessage = (message: MessageEntry): WriteOp[] => [
+  { op: 'delete', table: 'messages', key: message.id },
   {
-    op: 'put',
+    op: 'delete',
     table: 'messageIndex',
     key: messageIndexKey(message.conversationId, message.authorAccountId, message.timestamp),
-    value: message.id,
   },
 ];
 

@@ -13,18 +13,18 @@ import { ApiClient } from './api-client.js';
 import { createAccount, loadAccount, validateUsername } from './account.js';
 import type { RegisterOptions } from './account.js';
 import { ServerConnection } from './connection.js';
-import { PROCESSED_ENVELOPE_RETENTION_MS } from './constants.js';
+import { EXPIRY_SWEEP_INTERVAL_MS, PROCESSED_ENVELOPE_RETENTION_MS } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { emit, newZone, peerLock } from './context.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
 import { EventHub } from './events.js';
-import { History, newConversation, putConversation, putMessage } from './history.js';
+import { EXPIRY_PREFIX, History, deleteMessage, newConversation, putConversation, putMessage } from './history.js';
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
 import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
-import type { EventSink, Platform, WriteOp } from './platform.js';
+import type { EventSink, Platform, TimerHandle, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
 import type {
@@ -67,6 +67,7 @@ export class Messenger {
   private outboxValue: Outbox | null = null;
   private inboxValue: Inbox | null = null;
   private upkeepTimer = false;
+  private sweepTimer: TimerHandle | null = null;
   private queueEmptyWaiters: (() => void)[] = [];
   private readyWaiters: { resolve: () => void; reject: (error: Error) => void; failFast: boolean }[] = [];
   private closed = false;
@@ -104,7 +105,7 @@ export class Messenger {
       platform,
       account,
       api,
-      history: new History(platform.storage),
+      history: new History(platform.storage, () => platform.clock.now()),
       hub: this.hub,
       sink: this.options.events,
       sequencer: new Sequencer(platform.clock, platform.random),
@@ -219,6 +220,10 @@ export class Messenger {
             this.readyWaiters = [];
             for (const waiter of waiters) waiter.resolve();
             this.outbox.retryNow();
+            void this.sweepExpired().then(
+              () => this.scheduleSweep(),
+              () => this.scheduleSweep(),
+            );
             void this.upkeep().catch((error: unknown) =>
               this.platform.logger.warn('prekey upkeep failed', {
                 error: error instanceof Error ? error.message : 'unknown',
@@ -275,6 +280,8 @@ export class Messenger {
 
   /** Closes the live connection; queued sends stay in the outbox. */
   async disconnect(): Promise<void> {
+    if (this.sweepTimer) this.platform.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
     this.connection?.stop();
     this.connection = null;
     this.outboxValue?.stop();
@@ -325,6 +332,42 @@ export class Messenger {
     }
     await this.pruneProcessed();
     return result;
+  }
+
+  /** Deletes disappearing messages whose timer ran out; returns how many. Runs on connect and every minute while connected. */
+  async sweepExpired(): Promise<number> {
+    const ctx = this.ctx;
+    const { storage, clock, locks } = this.platform;
+    const due = (await storage.list<string>('meta', { prefix: EXPIRY_PREFIX, limit: 500 })).filter(
+      ({ key }) => Number(key.slice(EXPIRY_PREFIX.length, EXPIRY_PREFIX.length + 16)) <= clock.now(),
+    );
+    let removed = 0;
+    for (const { key, value: messageId } of due) {
+      const conversationId = messageId.slice(0, messageId.indexOf('/'));
+      const gone = await locks.withLock(peerLock(conversationId), async () => {
+        const message = await storage.get<MessageEntry>('messages', messageId);
+        await storage.commit([{ op: 'delete', table: 'meta', key }, ...(message ? deleteMessage(message) : [])]);
+        return message !== undefined;
+      });
+      if (gone) {
+        removed += 1;
+        emit(ctx, { type: 'message-removed', conversationId, messageId });
+      }
+    }
+    return removed;
+  }
+
+  private scheduleSweep(): void {
+    if (this.sweepTimer || this.closed) return;
+    this.sweepTimer = this.platform.clock.setTimeout(() => {
+      this.sweepTimer = null;
+      if (!this.connection) return;
+      void this.sweepExpired()
+        .catch((error: unknown) =>
+          this.platform.logger.warn('expiry sweep failed', { error: error instanceof Error ? error.name : 'unknown' }),
+        )
+        .then(() => this.scheduleSweep());
+    }, EXPIRY_SWEEP_INTERVAL_MS);
   }
 
   /** How many one-time prekeys the server still holds for this device. */
