@@ -14,12 +14,12 @@ const impls: [string, Impl][] = [
 ];
 
 /** Wall time per measurement round. */
-const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 1000);
+const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 800);
 /**
  * Rounds per figure, alternating ours and libsignal; the best round of each is reported. On a shared machine the
  * load changes from second to second, and the best round is the least disturbed one for both sides alike.
  */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 async function measure(fn: () => Promise<number> | number): Promise<number> {
   let ops = 0;
