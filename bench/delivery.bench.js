@@ -4,11 +4,11 @@
  * libsignal), connects them all over WebSocket, and makes N sender→receiver pairs exchange ~300-byte envelopes
  * through `send` frames; receivers acknowledge every envelope. It reports, for each N:
  *   - delivered messages/s with a closed loop (each sender keeps WINDOW sends in flight),
- *   - p50/p99 latency from send to receipt at a fixed offered rate (5,000 msgs/s),
+ *   - p50/p99 latency from send to receipt at fixed offered rates (1,000 and 5,000 msgs/s),
  * and the server's resident memory per idle connection with 2,000 connected devices. The same load against a
  * bare `ws` relay (bench/bare-relay.js: no database, no validation) gives the ceiling, and ratios against it.
  *
- * Usage: npm run bench -w apps/api   (env: PAIRS=100,1000  SECONDS=10  WINDOW=8  RATE=5000)
+ * Usage: npm run bench -w apps/api   (env: PAIRS=100,1000  SECONDS=10  WINDOW=8  RATES=1000,5000)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +24,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PAIRS = (process.env.PAIRS ?? '100,1000').split(',').map(Number);
 const SECONDS = Number(process.env.SECONDS ?? 10);
 const WINDOW = Number(process.env.WINDOW ?? 8);
-const RATE = Number(process.env.RATE ?? 5000);
+const RATES = (process.env.RATES ?? '1000,5000').split(',').map(Number);
 const CONTENT_BYTES = 300;
 const ADMIN_URL = process.env.ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -141,12 +141,17 @@ function percentile(sorted, p) {
  * acknowledge (the bare relay has no acks).
  */
 async function runLoad(pairs, ackFrames, serverPid, database) {
-  const stats = { delivered: 0, latencies: [], recording: false };
+  const stats = { delivered: 0, latencies: [], recording: false, sent: 0, received: 0 };
+  /** Waits until every envelope sent so far has arrived (at most 60 s), so one phase does not spill into the next. */
+  const quiesce = async () => {
+    for (let i = 0; i < 600 && stats.received < stats.sent; i++) await sleep(100);
+  };
   let sendId = 0;
   const inflight = new Map();
   for (const pair of pairs) {
     pair.receiverHandler = (frame) => {
       if (frame.type !== 'envelope') return;
+      stats.received++;
       if (stats.recording) {
         stats.delivered++;
         stats.latencies.push(
@@ -172,6 +177,7 @@ async function runLoad(pairs, ackFrames, serverPid, database) {
   }
   const sendOne = (pair, done) => {
     const id = ++sendId;
+    stats.sent++;
     if (done) inflight.set(id, done);
     pair.senderWs.send(
       JSON.stringify({
@@ -217,44 +223,46 @@ async function runLoad(pairs, ackFrames, serverPid, database) {
   running = false;
   const throughput = stats.delivered / elapsed;
   const closedLatencies = stats.latencies.sort((a, b) => a - b);
-  await sleep(1500);
+  await quiesce();
 
-  // Phase 2: open loop at RATE msgs/s offered, spread over the senders, in 5 ms ticks.
-  stats.delivered = 0;
-  stats.latencies = [];
-  stats.recording = true;
-  let offered = 0;
-  let next = 0;
-  const tickMs = 5;
-  const perTick = (RATE * tickMs) / 1000;
-  let carry = 0;
-  const t0 = performance.now();
-  const timer = setInterval(() => {
-    const due = ((performance.now() - t0) / 1000) * RATE - offered;
-    carry = Math.max(0, Math.min(due, perTick * 4));
-    for (let i = 0; i < Math.floor(carry); i++) {
-      sendOne(pairs[next++ % pairs.length]);
-      offered++;
-    }
-  }, tickMs);
-  await sleep(SECONDS * 1000);
-  clearInterval(timer);
-  const openElapsed = (performance.now() - t0) / 1000;
-  await sleep(1500);
-  stats.recording = false;
-  const openLatencies = stats.latencies.sort((a, b) => a - b);
+  // Phase 2: open loop at each offered rate, spread over the senders, in 5 ms ticks.
+  const openLoop = [];
+  for (const rate of RATES) {
+    stats.delivered = 0;
+    stats.latencies = [];
+    stats.recording = true;
+    let offered = 0;
+    let next = 0;
+    const tickMs = 5;
+    const t0 = performance.now();
+    const timer = setInterval(() => {
+      const due = Math.min(((performance.now() - t0) / 1000) * rate - offered, (rate * tickMs * 4) / 1000);
+      for (let i = 0; i < Math.floor(due); i++) {
+        sendOne(pairs[next++ % pairs.length]);
+        offered++;
+      }
+    }, tickMs);
+    await sleep(SECONDS * 1000);
+    clearInterval(timer);
+    const openElapsed = (performance.now() - t0) / 1000;
+    await quiesce();
+    stats.recording = false;
+    const latencies = stats.latencies.sort((a, b) => a - b);
+    openLoop.push({
+      rate,
+      offeredPerSecond: Math.round(offered / openElapsed),
+      deliveredPerSecond: Math.round(stats.delivered / openElapsed),
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+    });
+  }
   return {
     deliveredPerSecond: Math.round(throughput),
     serverCpuMicrosPerMessage: Math.round((serverCpu * 1e6) / Math.max(1, throughput * elapsed)),
     databaseCpuMicrosPerMessage: Math.round((databaseCpu * 1e6) / Math.max(1, throughput * elapsed)),
     generatorCpuMicrosPerMessage: Math.round((generatorCpu * 1e6) / Math.max(1, throughput * elapsed)),
     closedLoop: { p50: percentile(closedLatencies, 50), p99: percentile(closedLatencies, 99) },
-    offeredPerSecond: Math.round(offered / openElapsed),
-    openLoop: {
-      deliveredPerSecond: Math.round(stats.delivered / openElapsed),
-      p50: percentile(openLatencies, 50),
-      p99: percentile(openLatencies, 99),
-    },
+    openLoop,
   };
 }
 
@@ -323,6 +331,7 @@ async function benchCove(maxPairs) {
     for (const n of PAIRS) {
       const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
       const run = await runLoad(pairs, true, child.pid, database);
+      await sleep(1000);
       closePairs(pairs);
       const left = await pgCount(database);
       results.runs.push({ pairs: n, ...run, envelopesLeftUnacked: left });
@@ -336,7 +345,14 @@ async function benchCove(maxPairs) {
       const count = Number(
         new RegExp(`cove_group_commit_batch_size_count\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
       );
-      results[`${op}Batches`] = { count, meanSize: Math.round((sum / count) * 10) / 10 };
+      const seconds = Number(
+        new RegExp(`cove_group_commit_seconds_sum\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
+      );
+      results[`${op}Batches`] = {
+        count,
+        meanSize: Math.round((sum / count) * 10) / 10,
+        meanMs: Math.round((seconds / count) * 1e4) / 10,
+      };
     }
   } finally {
     await stopProcess(child);
@@ -403,7 +419,9 @@ async function main() {
   const cove =
     only === 'bare' ? { server: 'cove', runs: [], idle: { kbPerConnection: NaN, connections: 0 } } : await benchCove();
   const lines = [];
-  lines.push(`date: ${new Date().toISOString()}  window: ${WINDOW}  seconds: ${SECONDS}  offered rate: ${RATE}/s`);
+  lines.push(
+    `date: ${new Date().toISOString()}  window: ${WINDOW}  seconds: ${SECONDS}  offered rates: ${RATES.join(', ')}/s`,
+  );
   for (const r of [bare, cove]) {
     lines.push(
       `${r.server}: idle RSS ${fmt(r.idle.kbPerConnection)} KB/connection (${r.idle.connections} connections)`,
@@ -418,7 +436,12 @@ async function main() {
           `; CPU per message: server ${run.serverCpuMicrosPerMessage} µs` +
           (run.databaseCpuMicrosPerMessage ? `, PostgreSQL ${run.databaseCpuMicrosPerMessage} µs` : '') +
           `, load generator ${run.generatorCpuMicrosPerMessage} µs` +
-          `; at ${run.offeredPerSecond}/s offered: ${run.openLoop.deliveredPerSecond}/s delivered, p50 ${fmt(run.openLoop.p50)} ms, p99 ${fmt(run.openLoop.p99)} ms` +
+          run.openLoop
+            .map(
+              (o) =>
+                `; at ${o.offeredPerSecond}/s offered: ${o.deliveredPerSecond}/s delivered, p50 ${fmt(o.p50)} ms, p99 ${fmt(o.p99)} ms`,
+            )
+            .join('') +
           (run.envelopesLeftUnacked !== undefined ? `; ${run.envelopesLeftUnacked} envelopes left unacked` : ''),
       );
     }

@@ -51,6 +51,13 @@ export class MetricsRepository {
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
     registers: [this.registry],
   });
+  readonly groupCommitDuration = new Histogram({
+    name: 'cove_group_commit_seconds',
+    help: 'Time to write one group-committed batch',
+    labelNames: ['operation'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
   readonly preKeysClaimed = new Counter({
     name: 'cove_prekeys_claimed_total',
     help: 'Prekeys handed out in bundles, by kind (ec, kyber, kyber_last_resort)',

@@ -78,13 +78,19 @@ export class MessageService implements OnModuleDestroy {
         new Batcher<SendRequest, SendResult>((items) => this.acceptBatch(items), {
           maxBatch: MAX_SENDS_PER_BATCH,
           concurrency: 1,
-          onBatch: (n) => this.metrics.groupCommitBatch.observe({ operation: 'send' }, n),
+          onBatch: (n, seconds) => {
+            this.metrics.groupCommitBatch.observe({ operation: 'send' }, n);
+            this.metrics.groupCommitDuration.observe({ operation: 'send' }, seconds);
+          },
         }),
     );
     this.acks = new Batcher((items) => this.deleteBatch(items), {
       maxBatch: MAX_ACKS_PER_BATCH,
       concurrency: ACK_CONCURRENCY,
-      onBatch: (n) => this.metrics.groupCommitBatch.observe({ operation: 'ack' }, n),
+      onBatch: (n, seconds) => {
+        this.metrics.groupCommitBatch.observe({ operation: 'ack' }, n);
+        this.metrics.groupCommitDuration.observe({ operation: 'ack' }, seconds);
+      },
     });
   }
 

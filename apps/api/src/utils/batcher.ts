@@ -13,8 +13,8 @@ export type BatcherOptions = {
   maxBatch: number;
   /** Batches in flight at once. */
   concurrency: number;
-  /** Called with the size of each batch (metrics). */
-  onBatch?: (size: number) => void;
+  /** Called with the size and duration (seconds) of each batch (metrics). */
+  onBatch?: (size: number, seconds: number) => void;
 };
 
 export class Batcher<I, O> {
@@ -58,13 +58,14 @@ export class Batcher<I, O> {
   }
 
   private async run(batch: Array<Pending<I, O>>): Promise<void> {
-    this.options.onBatch?.(batch.length);
+    const started = performance.now();
     try {
       const results = await this.flush(batch.map((p) => p.item));
       batch.forEach((p, i) => p.resolve(results[i] as O));
     } catch (error) {
       for (const p of batch) p.reject(error);
     } finally {
+      this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
       this.running--;
       if (this.queue.length) this.drain();
     }
