@@ -7,7 +7,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import { findOnServer } from '../support/canary.js';
 import { cove, ensureCliBuilt, listen } from '../support/cli.js';
@@ -17,6 +17,8 @@ import type { TestServer } from '../support/server.js';
 
 const CANARY = 'canary-cli-7f3a9c1e-plaintext';
 
+/** Real processes on a shared 2-core machine: generous per-test limits (never a timing assertion). */
+jest.setTimeout(120_000);
 describe('cove CLI', () => {
   let server: TestServer;
   let root: string;

@@ -1,7 +1,7 @@
 /**
  * Two and three Node clients on one real server: register, look up, chat both ways, receipts, history paging.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import { ClientErrorCode } from '@cove/client';
 import { systemClock } from '@cove/client/node';
@@ -12,6 +12,8 @@ import type { TestClient } from '../support/clients.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
+/** Real processes on a shared 2-core machine: generous per-test limits (never a timing assertion). */
+jest.setTimeout(120_000);
 describe('Messenger between Node clients', () => {
   let server: TestServer;
   let alice: TestClient;

@@ -3,7 +3,7 @@
  * acknowledging, a restart with a non-empty outbox, a lost session, a substituted identity key, and a burst of
  * 150 new senders that drains the one-time prekeys.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import { ClientErrorCode } from '@cove/client';
 import type { HttpTransport, SocketFactory } from '@cove/client';
@@ -22,6 +22,8 @@ import type { TestClient } from '../support/clients.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
+/** Real processes on a shared 2-core machine: generous per-test limits (never a timing assertion). */
+jest.setTimeout(120_000);
 describe('Messenger under failures', () => {
   let server: TestServer;
   const clients: TestClient[] = [];
