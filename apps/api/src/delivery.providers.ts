@@ -37,11 +37,15 @@ export type DeliveryOptions = {
   pushAgent?: Agent | undefined;
 };
 
-/** Closes the Redis connections last, after every module has stopped using them. */
-class RedisLifecycle implements OnApplicationShutdown {
-  constructor(private readonly redis: RedisRepository | null) {}
+/** Closes the Redis connections and push-service connections last, after every module has stopped using them. */
+class ConnectionLifecycle implements OnApplicationShutdown {
+  constructor(
+    private readonly redis: RedisRepository | null,
+    private readonly webPush: WebPushRepository,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    this.webPush.close();
     await this.redis?.close();
   }
 }
@@ -67,9 +71,10 @@ export function deliveryProviders(options: DeliveryOptions): Provider[] {
       inject: [ConfigRepository],
     },
     {
-      provide: RedisLifecycle,
-      useFactory: (redis: RedisRepository | null) => new RedisLifecycle(redis),
-      inject: [REDIS],
+      provide: ConnectionLifecycle,
+      useFactory: (redis: RedisRepository | null, webPush: WebPushRepository) =>
+        new ConnectionLifecycle(redis, webPush),
+      inject: [REDIS, WebPushRepository],
     },
     {
       provide: JobRepository,

@@ -58,10 +58,11 @@ export class PushSubscriptionRepository {
   }
 
   async markWoken(accountId: string, deviceId: number, at: Date, urgent: boolean): Promise<void> {
-    await this.db.prisma.pushSubscription.updateMany({
-      where: { accountId, deviceId },
-      data: { wokenAt: at, wokenUrgent: urgent },
-    });
+    await this.db.sql.query(
+      `UPDATE push_subscriptions SET woken_at = $3::timestamptz, woken_urgent = $4::boolean
+       WHERE account_id = $1::uuid AND device_id = $2::smallint`,
+      [accountId, deviceId, at.toISOString(), urgent],
+    );
   }
 
   /** The device showed up (connected or fetched): the next envelope may wake it again. */

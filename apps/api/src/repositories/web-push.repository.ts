@@ -8,7 +8,7 @@
  * endpoint. It does not decide who gets a push, nor check the allow-list (the push service does both).
  */
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import type { Agent } from 'node:https';
+import { Agent } from 'node:https';
 import { join } from 'node:path';
 
 import webpush from 'web-push';
@@ -21,7 +21,7 @@ export type WebPushOptions = {
   keys?: VapidKeys | undefined;
   /** Give up on a push service that has not answered after this long (then retried as transient). */
   timeoutMs: number;
-  /** HTTPS agent for push requests (tests: one that trusts a local receiver's self-signed certificate). */
+  /** HTTPS agent for push requests (default: a keep-alive pool; tests: one trusting a local receiver's certificate). */
   agent?: Agent | undefined;
 };
 
@@ -45,11 +45,21 @@ const TOKEN_RENEW_MARGIN_S = 3600;
 /** Longest `Retry-After` honoured, so a hostile push service cannot park a job forever. */
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
+/**
+ * Connections kept open to each push service: a wake-up then costs one request on a warm TLS connection instead of
+ * a TCP and TLS handshake. Push services are few (one per browser vendor), so a small pool per origin suffices.
+ */
+const SOCKETS_PER_PUSH_SERVICE = 16;
+
 export class WebPushRepository {
   private keys: VapidKeys | undefined;
   private readonly tokens = new Map<string, { authorization: string; expiresAt: number }>();
+  private readonly agent: Agent;
 
-  constructor(private readonly options: WebPushOptions) {}
+  constructor(private readonly options: WebPushOptions) {
+    this.agent =
+      options.agent ?? new Agent({ keepAlive: true, maxSockets: SOCKETS_PER_PUSH_SERVICE, scheduling: 'lifo' });
+  }
 
   /** Loads or creates the VAPID keys; call once before sending. */
   async init(): Promise<void> {
@@ -76,6 +86,11 @@ export class WebPushRepository {
       this.keys = generated;
     }
     validate(this.options.subject, this.keys);
+  }
+
+  /** Closes the kept-alive connections to push services. */
+  close(): void {
+    if (!this.options.agent) this.agent.destroy();
   }
 
   /** The application server key browsers pass to `PushManager.subscribe` (base64url, uncompressed P-256). */
@@ -118,7 +133,7 @@ export class WebPushRepository {
         contentEncoding: 'aes128gcm',
         timeout: this.options.timeoutMs,
         ...(options.topic ? { topic: options.topic } : {}),
-        ...(this.options.agent ? { agent: this.options.agent } : {}),
+        agent: this.agent,
       });
       return { kind: 'sent', status: result.statusCode };
     } catch (error) {
