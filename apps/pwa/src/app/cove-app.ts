@@ -60,6 +60,7 @@ export class BrowserCoveApp implements CoveApp {
   /** Resolves once the messenger core has loaded (it is fetched after the first screen is shown). */
   private messengerReady: Promise<MessengerPort | null> = Promise.resolve(null);
   private reader: HistoryReader | null = null;
+  private vaultChannel: BroadcastChannel | null = null;
   private info: ServerInfo | null = null;
   private updates: UpdateHandle | null = null;
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -132,8 +133,9 @@ export class BrowserCoveApp implements CoveApp {
     commits.onmessage = (event: MessageEvent<CommitNotice>) => {
       if (event.data.origin !== CONTEXT_ID) this.bump();
     };
-    const vault = new BroadcastChannel(VAULT_CHANNEL);
-    vault.onmessage = () => globalThis.location.reload();
+    // A channel never hears its own messages: other tabs reload (and unlock again), this one does not.
+    this.vaultChannel = new BroadcastChannel(VAULT_CHANNEL);
+    this.vaultChannel.onmessage = () => globalThis.location.reload();
   }
 
   private async enter(platform: BrowserPlatform): Promise<void> {
@@ -382,11 +384,7 @@ export class BrowserCoveApp implements CoveApp {
       );
       platform.sealed.rekeyed(key);
       this.set({ passphraseSet: true });
-      if (typeof BroadcastChannel === 'function') {
-        const channel = new BroadcastChannel(VAULT_CHANNEL);
-        channel.postMessage({ changed: true });
-        channel.close();
-      }
+      this.vaultChannel?.postMessage({ changed: true });
     } finally {
       this.messenger?.start();
     }

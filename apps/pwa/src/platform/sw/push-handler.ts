@@ -14,6 +14,11 @@ import { receivePending, type ReceivedMessage } from './receive-pending.js';
 const TAG_PREFIX = 'cove:conversation:';
 /** The tag of the content-free notification. */
 const GENERIC_TAG = 'cove:new-message';
+/**
+ * If fetching and decrypting takes longer than this (a slow network, a busy device), a generic notification goes
+ * up meanwhile: the browser requires one, and the user should not wait. Processing continues behind it.
+ */
+const PATIENCE_MS = 15_000;
 /** Longest preview shown, in characters. */
 const PREVIEW_CHARS = 140;
 
@@ -38,9 +43,14 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
     const platform = await openBrowserPlatform('worker', db);
     if ('locked' in platform) return await generic(strings.lockedBody);
     let received: ReceivedMessage[];
+    const timer = setTimeout(() => void generic().catch(() => undefined), PATIENCE_MS);
     try {
       received = await receivePending(platform);
+    } catch (error) {
+      platform.logger.warn('push processing failed', { error: error instanceof Error ? error.name : 'unknown' });
+      throw error;
     } finally {
+      clearTimeout(timer);
       await platform.storage.close();
     }
     if (received.length === 0) return await generic();

@@ -115,8 +115,8 @@ export function ChatView({
     setDraft('');
     setEmojiOpen(false);
     if (typingTimer.current) clearTimeout(typingTimer.current);
-    app.setTyping(conversationId, false);
     stickToBottom.current = true;
+    // No "stopped typing" first: the message itself ends the indicator on the other side, one encryption sooner.
     void app.send(conversationId, text);
     input.current?.focus();
   };
