@@ -10,7 +10,6 @@ import type { DestinationStream } from 'pino';
 import { deliveryProviders } from './delivery.providers.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
-import { EnvelopeRepository } from './repositories/envelope.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 
@@ -35,7 +34,6 @@ export class WorkerModule {
           inject: [ConfigRepository],
         },
         MetricsRepository,
-        EnvelopeRepository,
         ...deliveryProviders({ role: 'worker' }),
       ],
     };

@@ -14,6 +14,22 @@ export type PendingSummary = {
   newestUrgentAt: number | null;
 };
 
+/** Everything a wake-up decision needs, read in one statement. */
+export type WakeContext = {
+  subscription: { endpoint: string; p256dh: string; auth: string; wokenAt: Date | null; wokenUrgent: boolean };
+  pending: PendingSummary;
+  /** The oldest waiting envelope, as stored (content as bytes). */
+  oldest: {
+    guid: string;
+    type: string;
+    sourceAccountId: string;
+    sourceDeviceId: number;
+    timestamp: number;
+    serverTimestamp: number;
+    content: Uint8Array;
+  } | null;
+};
+
 /** Rows deleted per statement when purging, so a large purge never holds long locks on the hot table. */
 const PURGE_CHUNK = 5_000;
 
@@ -29,6 +45,64 @@ export class MailboxRepository {
       [accountId, deviceId],
     );
     return { count: row?.n ?? 0, newestAt: row?.newest ?? null, newestUrgentAt: row?.newest_urgent ?? null };
+  }
+
+  /** The device's subscription, its waiting-envelope summary and oldest envelope; null without a subscription. */
+  async wakeContext(accountId: string, deviceId: number): Promise<WakeContext | null> {
+    const [row] = await this.db.sql.query<{
+      endpoint: string;
+      p256dh: string;
+      auth: string;
+      woken_at: Date | string | null;
+      woken_urgent: boolean;
+      n: number;
+      newest: number | null;
+      newest_urgent: number | null;
+      guid: string | null;
+      type: string | null;
+      source_account_id: string | null;
+      source_device_id: number | null;
+      timestamp: number | null;
+      server_timestamp: number | null;
+      content: Uint8Array | null;
+    }>(
+      `SELECT s.endpoint, s.p256dh, s.auth, s.woken_at, s.woken_urgent, q.n, q.newest, q.newest_urgent,
+              o.guid, o.type, o.source_account_id, o.source_device_id, o.timestamp::float8 AS timestamp,
+              o.server_timestamp::float8 AS server_timestamp, o.content
+       FROM push_subscriptions s
+       CROSS JOIN LATERAL (
+         SELECT count(*)::int AS n, max(e.server_timestamp)::float8 AS newest,
+                max(e.server_timestamp) FILTER (WHERE e.urgent)::float8 AS newest_urgent
+         FROM envelopes e WHERE e.account_id = s.account_id AND e.device_id = s.device_id) q
+       LEFT JOIN LATERAL (
+         SELECT * FROM envelopes e WHERE e.account_id = s.account_id AND e.device_id = s.device_id
+         ORDER BY e.id LIMIT 1) o ON true
+       WHERE s.account_id = $1::uuid AND s.device_id = $2::smallint`,
+      [accountId, deviceId],
+    );
+    if (!row) return null;
+    return {
+      subscription: {
+        endpoint: row.endpoint,
+        p256dh: row.p256dh,
+        auth: row.auth,
+        wokenAt: row.woken_at === null ? null : new Date(row.woken_at),
+        wokenUrgent: row.woken_urgent,
+      },
+      pending: { count: row.n, newestAt: row.newest, newestUrgentAt: row.newest_urgent },
+      oldest:
+        row.guid === null || row.content === null
+          ? null
+          : {
+              guid: row.guid,
+              type: row.type ?? '',
+              sourceAccountId: row.source_account_id ?? '',
+              sourceDeviceId: row.source_device_id ?? 0,
+              timestamp: row.timestamp ?? 0,
+              serverTimestamp: row.server_timestamp ?? 0,
+              content: row.content,
+            },
+    };
   }
 
   /**

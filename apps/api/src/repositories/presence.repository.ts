@@ -34,10 +34,17 @@ export abstract class PresenceRepository {
 /** Deletes a device's key only if it still names this instance (a reconnection elsewhere must survive). */
 const REMOVE_IF_OWNER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/**
+ * How long a positive heartbeat check is reused: saves a Redis round trip per routed batch, at the cost of sending
+ * to an instance that died in the last second (its devices reconnect elsewhere and drain, so nothing is lost).
+ */
+const ALIVE_CACHE_MS = 1_000;
+
 export class RedisPresenceRepository extends PresenceRepository {
   private readonly client: Redis;
   private readonly local = new Set<DeviceKey>();
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly aliveUntil = new Map<string, number>();
 
   constructor(
     instanceId: string,
@@ -100,12 +107,23 @@ export class RedisPresenceRepository extends PresenceRepository {
     const result = new Map<DeviceKey, string | null>();
     if (devices.length === 0) return result;
     const owners = await this.client.mget(devices.map((d) => this.deviceKey(d)));
-    const instances = [...new Set(owners.filter((o): o is string => o !== null && o !== this.instanceId))];
+    const now = Date.now();
     const alive = new Set<string>([this.instanceId]);
-    if (instances.length > 0) {
-      const beats = await this.client.mget(instances.map((i) => this.instanceKey(i)));
-      instances.forEach((instance, i) => {
-        if (beats[i] !== null) alive.add(instance);
+    const unknown: string[] = [];
+    for (const owner of new Set(owners)) {
+      if (owner === null || owner === this.instanceId) continue;
+      if ((this.aliveUntil.get(owner) ?? 0) > now) alive.add(owner);
+      else unknown.push(owner);
+    }
+    if (unknown.length > 0) {
+      const beats = await this.client.mget(unknown.map((i) => this.instanceKey(i)));
+      unknown.forEach((instance, i) => {
+        if (beats[i] === null) {
+          this.aliveUntil.delete(instance);
+          return;
+        }
+        alive.add(instance);
+        this.aliveUntil.set(instance, now + Math.min(ALIVE_CACHE_MS, this.options.instanceTtlMs / 3));
       });
     }
     devices.forEach((device, i) => {
