@@ -101,6 +101,26 @@ describe('cove CLI', () => {
     expect(mine).toMatchObject({ status: 'delivered' });
   });
 
+  it('should run other commands inside a listener that holds the data directory', async () => {
+    const bobListener = listen(dirs.bob!);
+    listeners.push(bobListener);
+    await bobListener.waitFor('online', (e) => e.type === 'connection' && e.state === 'online');
+    const sent = await cove(dirs.bob!, ['send', 'cli_alice', 'sent while listening'], { json: true });
+    expect(sent.code).toBe(0);
+    expect(JSON.parse(sent.lines[0]!)).toMatchObject({ type: 'sent', text: 'sent while listening' });
+    const whoami = await cove(dirs.bob!, ['whoami']);
+    expect(whoami.code).toBe(0);
+    expect(whoami.stdout).toMatch(/^cli_bob /);
+    expect((await cove(dirs.bob!, ['listen'])).code).toBe(2);
+    expect(await bobListener.stop()).toBe(0);
+
+    const aliceRun = await cove(dirs.alice!, ['listen', '--exit-when-idle'], { json: true });
+    const texts = aliceRun.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.type === 'message');
+    expect(texts.map((m) => m.text)).toEqual(['sent while listening']);
+  });
+
   it('should deliver to an offline recipient in order and once, even after the listener is killed', async () => {
     for (const text of ['one', 'two', 'three'])
       expect((await cove(dirs.alice!, ['send', 'cli_bob', text])).code).toBe(0);

@@ -17,6 +17,7 @@ import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
 import { ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
+import { forwardCommand, serveCommands } from './ipc.js';
 
 type GlobalOptions = { data?: string; json?: boolean };
 
@@ -69,18 +70,8 @@ class Session {
   }
 }
 
-const withSession = async <T>(
-  options: GlobalOptions,
-  fn: (session: Session) => Promise<T>,
-  requireAccount = true,
-): Promise<T> => {
-  const session = await Session.open(options, requireAccount);
-  try {
-    return await fn(session);
-  } finally {
-    await session.close();
-  }
-};
+/** The open data directory of a running `listen`, when a command was forwarded to it. */
+export type SharedSession = Pick<Session, 'platform' | 'messenger'>;
 
 const time = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 
@@ -96,8 +87,21 @@ const messageJson = (message: MessageEntry, peerUsername: string | null): Record
   ...(message.quote ? { quote: message.quote } : {}),
 });
 
-export const main = async (argv: string[], io: CliIo = processIo): Promise<number> => {
+export const main = async (argv: string[], io: CliIo = processIo, shared?: SharedSession): Promise<number> => {
   let exitCode: number = ExitCode.Ok;
+  const withSession = async <T>(
+    options: GlobalOptions,
+    fn: (session: SharedSession) => Promise<T>,
+    requireAccount = true,
+  ): Promise<T> => {
+    if (shared) return fn(shared);
+    const session = await Session.open(options, requireAccount);
+    try {
+      return await fn(session);
+    } finally {
+      await session.close();
+    }
+  };
   const program = new Command();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const print = (text: string, json: Record<string, unknown>): void =>
@@ -191,7 +195,10 @@ export const main = async (argv: string[], io: CliIo = processIo): Promise<numbe
     .option('--mark-read', 'send read receipts for the messages shown')
     .option('--exit-when-idle', 'stop once every queued message has been received')
     .action(async (options: { markRead?: boolean; exitWhenIdle?: boolean }) => {
-      await withSession(globals(), async ({ messenger }) => {
+      if (shared)
+        throw new ClientError(ClientErrorCode.InvalidInput, 'a listener is already running on this data directory');
+      await withSession(globals(), async (session) => {
+        const { messenger } = session;
         const usernames = new Map<string, string | null>();
         const nameOf = async (accountId: string): Promise<string> => {
           if (!usernames.has(accountId)) {
@@ -256,6 +263,18 @@ export const main = async (argv: string[], io: CliIo = processIo): Promise<numbe
           if (keepAlive) clearInterval(keepAlive);
           throw error;
         }
+        // Other cove commands on this data directory run inside this process while it listens.
+        const stopServing = await serveCommands(
+          dataDirOf(globals()),
+          (args, output) =>
+            main(['node', 'cove', ...args], { ...output, stopSignal: () => new Promise(() => undefined) }, session),
+          session.platform.logger,
+        ).catch((error: unknown) => {
+          session.platform.logger.warn('cannot serve other commands', {
+            error: error instanceof Error ? error.message : 'unknown',
+          });
+          return (): Promise<void> => Promise.resolve();
+        });
         if (!globals().json) io.err(`listening as ${(await messenger.account()).username ?? ''} (Ctrl-C to stop)`);
         if (options.exitWhenIdle) {
           await idle;
@@ -265,6 +284,7 @@ export const main = async (argv: string[], io: CliIo = processIo): Promise<numbe
           await io.stopSignal();
         }
         if (keepAlive) clearInterval(keepAlive);
+        await stopServing();
         await messenger.disconnect();
         await chain;
       });
@@ -356,6 +376,10 @@ export const main = async (argv: string[], io: CliIo = processIo): Promise<numbe
       )
         return ExitCode.Ok;
       return ExitCode.Usage;
+    }
+    if (!shared && error instanceof ClientError && error.code === ClientErrorCode.StorageLocked) {
+      const forwarded = await forwardCommand(dataDirOf(globals()), argv.slice(2), io);
+      if (forwarded !== null) return forwarded;
     }
     const code = exitCodeFor(error);
     const message = error instanceof Error ? error.message : String(error);
