@@ -290,7 +290,7 @@ async function benchCove(maxPairs) {
   await admin.connect();
   await admin.query(`CREATE DATABASE ${database}`);
   const nodeArgs = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const { child, port } = await startProcess([...nodeArgs, join(ROOT, 'apps/api/dist/workers/api.js')], {
+  const env = {
     DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
     DATABASE_POOL_SIZE: '8',
     RATE_LIMITS: 'off',
@@ -298,9 +298,11 @@ async function benchCove(maxPairs) {
     PORT: '0',
     HOST: '127.0.0.1',
     PWA_DIR: '/nonexistent',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const wsUrl = `ws://127.0.0.1:${port}/v1/websocket`;
+  };
+  const server = join(ROOT, 'apps/api/dist/workers/api.js');
+  let { child, port } = await startProcess([...nodeArgs, server], env);
+  let url = `http://127.0.0.1:${port}`;
+  let wsUrl = `ws://127.0.0.1:${port}/v1/websocket`;
   const results = { server: 'cove', runs: [] };
   try {
     const kyber = signal.KEMKeyPair.generate().getPublicKey().serialize();
@@ -313,7 +315,15 @@ async function benchCove(maxPairs) {
         )),
       );
     }
-    // Idle memory: RSS before and after connecting 2,000 devices that then stay idle.
+    // Idle memory is measured on a fresh server process (as for the bare relay): RSS before and after connecting
+    // 2,000 devices that then stay idle. Registration traffic would otherwise leave heap headroom that hides them.
+    await stopProcess(child);
+    ({ child, port } = await startProcess([...nodeArgs, server], env));
+    url = `http://127.0.0.1:${port}`;
+    wsUrl = `ws://127.0.0.1:${port}/v1/websocket`;
+    // Warm up the code paths a connection uses (authentication query, frame handling), then measure.
+    closePairs(await connectPairs(wsUrl, devices.slice(0, 100)));
+    await sleep(2000);
     const idleCount = Math.min(2000, devices.length);
     await sleep(1000);
     const before = rssKb(child.pid);
@@ -426,6 +436,12 @@ async function main() {
     lines.push(
       `${r.server}: idle RSS ${fmt(r.idle.kbPerConnection)} KB/connection (${r.idle.connections} connections)`,
     );
+    if (r.sendBatches) {
+      lines.push(
+        `${r.server}: group commit: ${r.sendBatches.count} send batches of ${r.sendBatches.meanSize} sends in ${r.sendBatches.meanMs} ms on average; ` +
+          `${r.ackBatches.count} ack batches of ${r.ackBatches.meanSize} in ${r.ackBatches.meanMs} ms`,
+      );
+    }
     for (const run of r.runs) {
       const base = bare.runs.find((b) => b.pairs === run.pairs);
       lines.push(
