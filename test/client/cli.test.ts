@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
+import { createNodePlatform, createStderrLogger } from '@cove/client/node';
+
 import { findOnServer } from '../support/canary.js';
 import { cove, ensureCliBuilt, listen } from '../support/cli.js';
 import type { Listener } from '../support/cli.js';
@@ -149,6 +151,33 @@ describe('cove CLI', () => {
       .map((l) => (JSON.parse(l) as { text: string }).text)
       .filter((t) => ['one', 'two', 'three', 'four'].includes(t));
     expect(texts).toEqual(['one', 'two', 'three', 'four']);
+  });
+
+  it('should recover the conversation after one side lost its session state', async () => {
+    // Bob's sessions vanish (a restored backup, a damaged disk) while no cove process runs.
+    const platform = await createNodePlatform({ dataDir: dirs.bob!, logger: createStderrLogger('silent') });
+    const sessions = await platform.storage.list('sessions');
+    expect(sessions.length).toBeGreaterThan(0);
+    await platform.storage.commit(
+      sessions.map(({ key }) => ({ op: 'delete' as const, table: 'sessions' as const, key })),
+    );
+    await platform.close();
+
+    expect((await cove(dirs.alice!, ['send', 'cli_bob', 'after the loss'])).code).toBe(0);
+    const events = async (dir: string): Promise<Record<string, unknown>[]> =>
+      (await cove(dir, ['listen', '--exit-when-idle'], { json: true })).lines.map(
+        (l) => JSON.parse(l) as Record<string, unknown>,
+      );
+    // Bob cannot read it, says so, and asks Alice (in a rebuilt session) to send it again.
+    expect((await events(dirs.bob!)).filter((e) => e.type === 'undecryptable')).toHaveLength(1);
+    // Alice answers the request by re-sending; Bob then reads it.
+    await events(dirs.alice!);
+    const recovered = (await events(dirs.bob!)).filter((e) => e.type === 'message');
+    expect(recovered.map((e) => e.text)).toEqual(['after the loss']);
+    const history = await cove(dirs.bob!, ['history', 'cli_alice', '--limit', '100'], { json: true });
+    const statuses = history.lines.map((l) => JSON.parse(l) as { text: string; status: string });
+    expect(statuses.filter((m) => m.status === 'undecryptable')).toEqual([]);
+    expect(statuses.filter((m) => m.text === 'after the loss')).toHaveLength(1);
   });
 
   it('should show equal safety numbers and verify only a matching one', async () => {
