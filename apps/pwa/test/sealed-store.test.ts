@@ -154,6 +154,26 @@ describe(SealedStore.name, () => {
     db.close();
   });
 
+  it("should see another context's writes even after caching what it opened", async () => {
+    const name = freshName();
+    const { db, store: first } = await openStore(name);
+    const key = await loadDataKey(db);
+    if (key === 'locked') throw new Error('unexpected lock');
+    const second = new SealedStore(db, key, `lock-${name}`);
+    await first.transaction((tx) => tx.put('sessions', 'peer.1', { counter: 1 }));
+    expect(await second.get('sessions', 'peer.1')).toEqual({ counter: 1 });
+    await first.transaction((tx) => tx.put('sessions', 'peer.1', { counter: 2 }));
+    expect(await second.get('sessions', 'peer.1')).toEqual({ counter: 2 });
+    await first.transaction((tx) => tx.delete('sessions', 'peer.1'));
+    expect(await second.get('sessions', 'peer.1')).toBeUndefined();
+    // What a reader gets is its own copy: changing it changes nothing stored or cached.
+    await first.transaction((tx) => tx.put('sessions', 'peer.2', { list: [1] }));
+    const copy = (await second.get<{ list: number[] }>('sessions', 'peer.2'))!;
+    copy.list.push(2);
+    expect(await second.get('sessions', 'peer.2')).toEqual({ list: [1] });
+    db.close();
+  });
+
   it('should notify listeners only after the commit, with the changed tables', async () => {
     const { db, store } = await openStore();
     const seen: string[][] = [];

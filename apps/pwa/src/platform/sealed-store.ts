@@ -6,7 +6,9 @@
  * are decrypted as the callback asks for them, writes are buffered, and at the end every write is sealed and all of
  * them are applied in ONE IndexedDB transaction, so an operation commits entirely or not at all. Isolation comes
  * from the cross-context store lock (locks.ts), which `transaction` holds for its whole duration. Listeners hear of
- * a commit only after it is durable. It does not define what the tables mean; the messenger core does.
+ * a commit only after it is durable. Every read still goes to IndexedDB (so it sees other tabs' writes), but a row
+ * whose nonce matches one this context already opened is not decrypted again: a fresh random nonce per write makes
+ * the nonce a version stamp. It does not define what the tables mean; the messenger core does.
  */
 import type { CoveDatabase, SealedRow } from './idb/schema.js';
 import { withLock, STORE_LOCK } from './locks.js';
@@ -62,8 +64,14 @@ function rangeFor(store: string, options: ListOptions): IDBKeyRange {
 
 const cell = (store: string, key: string): string => `${store}\u0000${key}`;
 
+/** Opened rows remembered per context: enough for a long chat page and the protocol state, a few MB at most. */
+const OPENED_CACHE_ENTRIES = 2_000;
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
 export class SealedStore {
   private readonly listeners = new Set<CommitListener>();
+  private readonly opened = new Map<string, { iv: Uint8Array; value: unknown }>();
 
   constructor(
     private readonly db: CoveDatabase,
@@ -74,6 +82,26 @@ export class SealedStore {
   /** Replaces the data key after the vault was re-keyed (passphrase added). */
   rekeyed(dataKey: CryptoKey): void {
     this.dataKey = dataKey;
+    this.opened.clear();
+  }
+
+  private remember(row: SealedRow, value: unknown): void {
+    const id = cell(row.store, row.key);
+    this.opened.delete(id);
+    this.opened.set(id, { iv: row.iv, value });
+    if (this.opened.size > OPENED_CACHE_ENTRIES) {
+      const oldest = this.opened.keys().next().value;
+      if (oldest !== undefined) this.opened.delete(oldest);
+    }
+  }
+
+  /** Decrypts a row, or reuses what this context opened for the same row version. Returns a private copy. */
+  private async open<T>(row: SealedRow): Promise<T> {
+    const known = this.opened.get(cell(row.store, row.key));
+    if (known && sameBytes(known.iv, row.iv)) return structuredClone(known.value) as T;
+    const value = await openRow<T>(this.dataKey, row);
+    this.remember(row, structuredClone(value));
+    return value;
   }
 
   /** The data key, for re-keying the vault (it is non-extractable: usable, never readable). */
@@ -90,13 +118,13 @@ export class SealedStore {
   /** Reads one value outside any transaction (no lock: a committed snapshot). */
   async get<T>(store: string, key: string): Promise<T | undefined> {
     const row = await this.db.get('records', [store, key]);
-    return row ? openRow<T>(this.dataKey, row) : undefined;
+    return row ? this.open<T>(row) : undefined;
   }
 
   /** Lists values outside any transaction (no lock: a committed snapshot). */
   async list<T>(store: string, options: ListOptions = {}): Promise<Entry<T>[]> {
     const rows = await this.readRows(store, options);
-    return Promise.all(rows.map(async (row) => ({ key: row.key, value: await openRow<T>(this.dataKey, row) })));
+    return Promise.all(rows.map(async (row) => ({ key: row.key, value: await this.open<T>(row) })));
   }
 
   private async readRows(store: string, options: ListOptions): Promise<SealedRow[]> {
@@ -183,6 +211,10 @@ export class SealedStore {
       else void tx.store.delete([w.store, w.key]);
     }
     await tx.done;
+    for (const w of sealed) {
+      if ('row' in w) this.remember(w.row, structuredClone(w.value));
+      else this.opened.delete(cell(w.store, w.key));
+    }
     const stores = new Set(writes.map((w) => w.store));
     for (const listener of this.listeners) listener(stores);
   }
