@@ -14,6 +14,7 @@ import type { Page } from 'playwright-core';
 
 import {
   RESULTS,
+  ROOT,
   UI_TIMEOUT,
   buildPwaIfStale,
   launchProfile,
@@ -516,6 +517,41 @@ describe('Cove PWA in Chromium', () => {
       await messageWithText(alice.page, 'Hello Bob 👋').waitFor({ timeout: UI_TIMEOUT });
       await messageWithText(alice.page, 'While you were locked').waitFor({ timeout: UI_TIMEOUT });
       await waitForStatus(bob.page, 'While you were locked', 'read');
+    },
+    SLOW,
+  );
+
+  it(
+    'should offer to reload when a new version is ready, and run the new version after the tap',
+    async () => {
+      const swPath = join(ROOT, 'apps/pwa/dist/sw.js');
+      const original = readFileSync(swPath, 'utf8');
+      // Any byte change to the worker script is a new version to the browser.
+      writeFileSync(swPath, `${original}\n// release ${Date.now()}\n`);
+      try {
+        await alice.page.goto(server.url);
+        await alice.page.evaluate(async () => {
+          await (await navigator.serviceWorker.getRegistration('/'))?.update();
+        });
+        const toast = alice.page.getByTestId('update-toast');
+        await toast.waitFor({ timeout: UI_TIMEOUT });
+        await screenshot(alice.page, '14-update-ready');
+        const reloaded = alice.page.waitForEvent('load', { timeout: UI_TIMEOUT });
+        await toast.getByRole('button').click();
+        await reloaded;
+        // The app is back (locked again if the passphrase test ran before).
+        await alice.page
+          .locator('[data-testid="unlock-input"], [data-testid="conversation-item"]')
+          .first()
+          .waitFor({ timeout: UI_TIMEOUT });
+        await expect(toast.count()).resolves.toBe(0);
+        const scriptUrl = await alice.page.evaluate(
+          async () => (await navigator.serviceWorker.getRegistration('/'))?.active?.scriptURL,
+        );
+        expect(scriptUrl).toBe(`${server.url}/sw.js`);
+      } finally {
+        writeFileSync(swPath, original);
+      }
     },
     SLOW,
   );
