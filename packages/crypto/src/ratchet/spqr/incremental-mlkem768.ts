@@ -6,15 +6,15 @@
  * - `encaps1` needs only the header: (K, r) = G(m ‖ H(ek)), then u = NTT⁻¹(Âᵀ ∘ NTT(r)) + e1 compressed to
  *   10 bits (ct1, 960 bytes). This is the part of K-PKE.Encrypt that does not involve t, written here from
  *   FIPS 203 (Algorithms 6–8, 9–12, 14 and §4.2.1);
- * - `encaps2` runs @noble/post-quantum's standard encapsulation on (t ‖ ρ, m), which reproduces u and yields
- *   v (ct2, 128 bytes); ct1 ‖ ct2 is an ordinary ML-KEM-768 ciphertext, so decapsulation is noble's.
+ * - `encaps2` runs libsodium's standard deterministic encapsulation on (t ‖ ρ, m), which reproduces u and
+ *   yields v (ct2, 128 bytes); ct1 ‖ ct2 is an ordinary ML-KEM-768 ciphertext, so decapsulation is libsodium's.
  *
- * Keys come from noble's key generation. The encapsulation "state" between the two halves is just m (32
- * bytes), so nothing large is kept or recomputed per message.
+ * Key generation, `encaps2` and decapsulation run on libsodium's ML-KEM-768 (`crypto_kem_mlkem768_*`,
+ * WebAssembly, several times faster than a pure-JS implementation); SHA-3 and SHAKE are libsodium's too.
+ * @noble/post-quantum's `ml_kem768` is the byte-exact oracle in the tests. The encapsulation "state" between
+ * the two halves is just m (32 bytes), so nothing large is kept or recomputed per message.
  */
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { sha3_256, sha3_512, shake128, shake256 } from '@noble/hashes/sha3.js';
-
+import { sodium } from '../../primitives/sodium.js';
 import { bytesEqual, concatBytes } from './kdf.js';
 
 export const HEADER_SIZE = 64;
@@ -100,14 +100,21 @@ function multiplyNttsAccumulate(acc: Int32Array, a: Int32Array, b: Int32Array): 
   }
 }
 
+/** SHAKE128 bytes squeezed for one SampleNTT: three rate blocks, enough in ~99% of cases; more on demand. */
+const SAMPLE_BYTES = 504;
+
 /** SampleNTT (FIPS 203 Algorithm 7): rejection sampling from SHAKE128(ρ ‖ j ‖ i). */
 function sampleNtt(rho: Uint8Array, j: number, i: number): Int32Array {
-  const xof = shake128.create({});
-  xof.update(concatBytes(rho, Uint8Array.of(j, i)));
+  const seed = new Uint8Array(34);
+  seed.set(rho);
+  seed[32] = j;
+  seed[33] = i;
   const out = new Int32Array(N);
   let count = 0;
-  while (count < N) {
-    const block = xof.xof(168);
+  for (let len = SAMPLE_BYTES; count < N; len *= 2) {
+    // XOF output is prefix-consistent: a longer squeeze extends the same stream, so restart the scan from 0.
+    const block = sodium().crypto_xof_shake128(len, seed);
+    count = 0;
     for (let p = 0; p + 3 <= block.length && count < N; p += 3) {
       const b0 = block[p] as number;
       const b1 = block[p + 1] as number;
@@ -123,7 +130,7 @@ function sampleNtt(rho: Uint8Array, j: number, i: number): Int32Array {
 
 /** SamplePolyCBD_2 (FIPS 203 Algorithm 8) over PRF_2(s, b) = SHAKE256(s ‖ b, 128). */
 function sampleCbd2(seed: Uint8Array, nonce: number): Int32Array {
-  const bytes = shake256(concatBytes(seed, Uint8Array.of(nonce)), { dkLen: ETA_BYTES });
+  const bytes = sodium().crypto_xof_shake256(ETA_BYTES, concatBytes(seed, Uint8Array.of(nonce)));
   const out = new Int32Array(N);
   for (let i = 0; i < N; i++) {
     const byte = bytes[i >> 1] as number;
@@ -164,15 +171,16 @@ export function keysFromDk(dk: Uint8Array): KeyPair {
   return { header: concatBytes(rho, hash), ek, dk };
 }
 
+/** FIPS 203 ML-KEM.KeyGen_internal(d, z) from the 64-byte seed d ‖ z. */
 export function generate(seed: Uint8Array): KeyPair {
-  const { secretKey } = ml_kem768.keygen(seed);
-  return keysFromDk(secretKey);
+  if (seed.length !== KEYGEN_SEED_SIZE) throw new RangeError('ML-KEM-768 key generation seed must be 64 bytes');
+  return keysFromDk(sodium().crypto_kem_mlkem768_seed_keypair(seed).privateKey);
 }
 
 /** The first half of encapsulation, from the header alone. Returns ct1 and the shared secret K. */
 export function encaps1(header: Uint8Array, m: Uint8Array): { ct1: Uint8Array; sharedSecret: Uint8Array } {
   const rho = header.subarray(0, 32);
-  const g = sha3_512(concatBytes(m, header.subarray(32, 64)));
+  const g = sodium().crypto_hash_sha3512(concatBytes(m, header.subarray(32, 64)));
   const sharedSecret = g.slice(0, 32);
   const r = g.subarray(32, 64);
   const rHat: Int32Array[] = [];
@@ -197,7 +205,7 @@ export function encaps1(header: Uint8Array, m: Uint8Array): { ct1: Uint8Array; s
 /** Whether a received encapsulation key belongs to a header (SHA3-256(t ‖ ρ) matches). */
 export function ekMatchesHeader(ek: Uint8Array, header: Uint8Array): boolean {
   if (ek.length !== EK_SIZE || header.length !== HEADER_SIZE) return false;
-  return bytesEqual(sha3_256(concatBytes(ek, header.subarray(0, 32))), header.subarray(32, 64));
+  return bytesEqual(sodium().crypto_hash_sha3256(concatBytes(ek, header.subarray(0, 32))), header.subarray(32, 64));
 }
 
 /**
@@ -205,10 +213,23 @@ export function ekMatchesHeader(ek: Uint8Array, header: Uint8Array): boolean {
  * encapsulation-key check (a coefficient ≥ q), which an honest peer never sends.
  */
 export function encaps2(header: Uint8Array, ek: Uint8Array, m: Uint8Array): Uint8Array {
-  const { cipherText } = ml_kem768.encapsulate(concatBytes(ek, header.subarray(0, 32)), m);
-  return cipherText.slice(CT1_SIZE);
+  if (ek.length !== EK_SIZE || header.length !== HEADER_SIZE || m.length !== ENCAPS_SEED_SIZE)
+    throw new RangeError('ML-KEM-768 encapsulation: bad input length');
+  // libsodium refuses (throws on) a key whose coefficients fail the FIPS 203 §7.2 modulus check.
+  const { ciphertext } = sodium().crypto_kem_mlkem768_enc_deterministic(concatBytes(ek, header.subarray(0, 32)), m);
+  return ciphertext.slice(CT1_SIZE);
 }
 
+/**
+ * FIPS 203 ML-KEM.Decaps with implicit rejection. The decapsulation-key check of FIPS 203 §7.3 (the embedded
+ * H(ek) matches ek) is done here, since libsodium does not do it; a key that fails it throws.
+ */
 export function decaps(dk: Uint8Array, ct1: Uint8Array, ct2: Uint8Array): Uint8Array {
-  return ml_kem768.decapsulate(concatBytes(ct1, ct2), dk);
+  if (dk.length !== DK_SIZE || ct1.length !== CT1_SIZE || ct2.length !== CT2_SIZE)
+    throw new RangeError('ML-KEM-768 decapsulation: bad input length');
+  const s = sodium();
+  const ekFull = dk.subarray(1152, 1152 + EK_SIZE + 32);
+  if (!bytesEqual(s.crypto_hash_sha3256(ekFull), dk.subarray(2336, 2368)))
+    throw new Error('ML-KEM-768 decapsulation key fails its hash check');
+  return s.crypto_kem_mlkem768_dec(concatBytes(ct1, ct2), dk);
 }
