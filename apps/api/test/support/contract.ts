@@ -15,6 +15,7 @@ import {
   TestIdentity,
   TestSocket,
   type Backend,
+  type Frame,
   type TestDevice,
   type TestServer,
 } from './harness.js';
@@ -407,7 +408,7 @@ export function defineContract(backend: Backend): void {
         `/v1/messages/${bob.accountId}`,
         messagesFor([bob], Buffer.from(content).toString('base64')),
       );
-    const text = (e: { content: string }) => Buffer.from(e.content, 'base64').toString();
+    const text = (e: Frame): string => Buffer.from(String(e.content), 'base64').toString();
 
     it('should deliver stored envelopes in order, then queue-empty, then live ones; ack deletes', async () => {
       for (let i = 0; i < 20; i++) await send(`stored ${i}`);
