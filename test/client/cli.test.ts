@@ -15,6 +15,7 @@ import { findOnServer } from '../support/canary.js';
 import { cove, ensureCliBuilt, listen } from '../support/cli.js';
 import type { Listener } from '../support/cli.js';
 import { startTestServer } from '../support/server.js';
+import { startTamperProxy } from '../support/tamper-proxy.js';
 import type { TestServer } from '../support/server.js';
 
 const CANARY = 'canary-cli-7f3a9c1e-plaintext';
@@ -201,6 +202,58 @@ describe('cove CLI', () => {
       trust: string;
     };
     expect(after.trust).toBe('verified');
+  });
+
+  it("should refuse to send when a verified contact's keys are substituted, and say so", async () => {
+    const proxy = await startTamperProxy(server.url);
+    try {
+      const carol = join(root, 'carol');
+      expect((await cove(carol, ['register', '--server', proxy.url, '--username', 'cli_carol'])).code).toBe(0);
+      expect(
+        (await cove(join(root, 'mallory'), ['register', '--server', server.url, '--username', 'cli_mallory'])).code,
+      ).toBe(0);
+      const whoami = async (dir: string): Promise<string> =>
+        (JSON.parse((await cove(dir, ['whoami'], { json: true })).lines[0]!) as { accountId: string }).accountId;
+      const bobId = await whoami(dirs.bob!);
+      const malloryId = await whoami(join(root, 'mallory'));
+
+      expect((await cove(carol, ['send', 'cli_bob', 'hello from carol'])).code).toBe(0);
+      const number = (
+        JSON.parse((await cove(dirs.bob!, ['safety-number', 'cli_carol'], { json: true })).lines[0]!) as {
+          safetyNumber: string;
+        }
+      ).safetyNumber;
+      expect((await cove(carol, ['verify', 'cli_bob', '--safety-number', number])).code).toBe(0);
+
+      // The "server" now hands out Mallory's keys for Bob, and Carol has to fetch them again.
+      proxy.substitute = { victim: bobId, impostor: malloryId };
+      const platform = await createNodePlatform({ dataDir: carol, logger: createStderrLogger('silent') });
+      const sessions = await platform.storage.list('sessions');
+      await platform.storage.commit(
+        sessions.map(({ key }) => ({ op: 'delete' as const, table: 'sessions' as const, key })),
+      );
+      await platform.close();
+
+      const refused = await cove(carol, ['send', 'cli_bob', 'meant for bob only']);
+      expect(refused.code).toBe(7);
+      expect(refused.stderr).toMatch(/safety number changed/);
+      const after = JSON.parse((await cove(carol, ['safety-number', 'cli_bob'], { json: true })).lines[0]!) as {
+        safetyNumber: string;
+        trust: string;
+        blocked: boolean;
+      };
+      expect(after).toMatchObject({ trust: 'unverified', blocked: true });
+      expect(after.safetyNumber).not.toBe(number);
+      const mallorySaw = await cove(join(root, 'mallory'), ['listen', '--exit-when-idle'], { json: true });
+      expect(mallorySaw.stdout).not.toContain('meant for bob only');
+      const bobSaw = await cove(dirs.bob!, ['listen', '--exit-when-idle'], { json: true });
+      const bobTexts = bobSaw.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((e) => e.type === 'message');
+      expect(bobTexts.map((m) => m.text)).toEqual(['hello from carol']);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('should keep a message queued while the server is down and send it on the next run', async () => {
