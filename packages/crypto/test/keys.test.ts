@@ -192,6 +192,35 @@ describe('Montgomery → Edwards map and base-key canonicity', () => {
     }
   });
 
+  it('maps any u (on or off the curve, edge values, unreduced) to (u − 1)/(u + 1) mod p, null for u = −1', async () => {
+    const { montgomeryToEdwardsY } = await import('../src/primitives/xeddsa.js');
+    const P = (1n << 255n) - 19n;
+    const toBig = (b: Uint8Array): bigint => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
+    const pow = (b: bigint, e: bigint): bigint => {
+      let r = 1n;
+      for (b %= P; e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) r = (r * b) % P;
+      return r;
+    };
+    const rng = seededRng('mont-any');
+    const inputs = [
+      new Uint8Array(32),
+      Uint8Array.of(1, ...new Uint8Array(31)),
+      Uint8Array.of(2, ...new Uint8Array(31)),
+    ];
+    for (let i = 0; i < 30; i++) inputs.push(rng(32));
+    const near = new Uint8Array(32).fill(0xff); // 2^256 − 1: top bit ignored, 2^255 − 1 ≡ 18 (unreduced)
+    inputs.push(near);
+    for (const u of inputs) {
+      const x = (toBig(u) & ((1n << 255n) - 1n)) % P;
+      const want = (((x - 1n + P) % P) * pow(x + 1n, P - 2n)) % P;
+      expect(toBig(montgomeryToEdwardsY(u)!)).toBe(want);
+    }
+    const minusOne = new Uint8Array(32).fill(0xff);
+    minusOne[0] = 0xec;
+    minusOne[31] = 0x7f;
+    expect(montgomeryToEdwardsY(minusOne)).toBeNull();
+  });
+
   it('accepts generated keys and refuses high-bit, unreduced and low-order base keys, as libsignal does', async () => {
     const { isCanonicalBaseKey } = await import('../src/handshake/pqxdh.js');
     const k = PrivateKey.generate().getPublicKey();

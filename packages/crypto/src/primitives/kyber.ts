@@ -54,6 +54,34 @@ const GAMMAS = new Int32Array(128);
 
 type Poly = Int32Array;
 
+/**
+ * Polynomial scratch space: one encapsulation or decapsulation needs at most 54 polynomials. Handing out fixed
+ * views of one preallocated buffer instead of a fresh 1 KiB Int32Array each (an off-heap allocation) removed
+ * most of the garbage-collection time Kyber caused. Every function here is synchronous and non-reentrant, so
+ * the pool is reset at the start of each top-level operation and wiped at its end (it held secret values).
+ */
+const POOL_POLYS = 64;
+const POOL = new Int32Array(POOL_POLYS * N);
+const POOL_VIEWS: Poly[] = Array.from({ length: POOL_POLYS }, (_, i) => POOL.subarray(i * N, (i + 1) * N));
+let poolUsed = 0;
+
+/** A scratch polynomial; its previous contents are arbitrary, so callers overwrite every coefficient. */
+function poly(): Poly {
+  const p = POOL_VIEWS[poolUsed++];
+  if (!p) throw new Error('Kyber1024: polynomial pool exhausted');
+  return p;
+}
+
+function withPool<T>(fn: () => T): T {
+  poolUsed = 0;
+  try {
+    return fn();
+  } finally {
+    POOL.fill(0, 0, poolUsed * N);
+    poolUsed = 0;
+  }
+}
+
 function ntt(f: Poly): void {
   let k = 1;
   for (let len = 128; len >= 2; len >>= 1) {
@@ -90,7 +118,7 @@ function nttInverse(f: Poly): void {
  * term is below 2·3329², so a sum of K = 4 terms stays below 2^27.
  */
 function dot(as: readonly Poly[], bs: readonly Poly[]): Poly {
-  const out = new Int32Array(N);
+  const out = poly();
   for (let i = 0; i < 128; i++) {
     const gamma = GAMMAS[i] as number;
     let c0 = 0;
@@ -117,7 +145,7 @@ function sampleNtt(rho: Uint8Array, j: number, i: number): Poly {
   seed.set(rho);
   seed[32] = j;
   seed[33] = i;
-  const out = new Int32Array(N);
+  const out = poly();
   let n = 0;
   for (let len = SAMPLE_BYTES; n < N; len *= 2) {
     // XOF output is prefix-consistent: a longer squeeze extends the same stream, so restart the scan from 0.
@@ -142,15 +170,17 @@ function sampleCbd2(s: Uint8Array, b: number): Poly {
   input.set(s);
   input[32] = b;
   const bytes = sodium().crypto_xof_shake256(ETA_BYTES, input);
-  const f = new Int32Array(N);
+  const f = poly();
   for (let i = 0; i < ETA_BYTES; i++) {
     const v = bytes[i] as number;
     const x0 = (v & 1) + ((v >> 1) & 1);
     const y0 = ((v >> 2) & 1) + ((v >> 3) & 1);
     const x1 = ((v >> 4) & 1) + ((v >> 5) & 1);
     const y1 = ((v >> 6) & 1) + ((v >> 7) & 1);
-    f[2 * i] = (x0 - y0 + Q) % Q;
-    f[2 * i + 1] = (x1 - y1 + Q) % Q;
+    const d0 = x0 - y0;
+    const d1 = x1 - y1;
+    f[2 * i] = d0 + ((d0 >> 31) & Q);
+    f[2 * i + 1] = d1 + ((d1 >> 31) & Q);
   }
   return f;
 }
@@ -173,7 +203,7 @@ function byteEncode(f: Poly, d: number, out: Uint8Array, offset: number): void {
 
 /** Algorithm 6 (ByteDecode_d); for d = 12 the values are not reduced (callers check them). */
 function byteDecode(b: Uint8Array, offset: number, d: number): Poly {
-  const f = new Int32Array(N);
+  const f = poly();
   const mask = (1 << d) - 1;
   let acc = 0;
   let bits = 0;
@@ -191,14 +221,14 @@ function byteDecode(b: Uint8Array, offset: number, d: number): Poly {
 }
 
 function compress(f: Poly, d: number): Poly {
-  const out = new Int32Array(N);
+  const out = poly();
   const mask = (1 << d) - 1;
   for (let i = 0; i < N; i++) out[i] = Math.floor(((f[i] as number) * (1 << d) + 1664) / Q) & mask;
   return out;
 }
 
 function decompress(f: Poly, d: number): Poly {
-  const out = new Int32Array(N);
+  const out = poly();
   for (let i = 0; i < N; i++) out[i] = ((f[i] as number) * Q + (1 << (d - 1))) >> d;
   return out;
 }
@@ -302,35 +332,39 @@ export function mlkem1024EncapsulateWith(
   m: Uint8Array,
 ): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
   if (publicKey.length !== KYBER1024_PUBLIC_KEY_LENGTH) throw new Error('bad Kyber1024 public key length');
-  const tHat = decodeT(publicKey);
-  if (!tHat) throw new Error('Kyber1024 public key fails the modulus check');
-  const s = sodium();
-  const kr = s.crypto_hash_sha3512(concat2(m, s.crypto_hash_sha3256(publicKey)));
-  const cipherText = pkeEncrypt(tHat, publicKey.subarray(T_BYTES), m, kr.subarray(32));
-  return { cipherText, sharedSecret: kr.slice(0, 32) };
+  return withPool(() => {
+    const tHat = decodeT(publicKey);
+    if (!tHat) throw new Error('Kyber1024 public key fails the modulus check');
+    const s = sodium();
+    const kr = s.crypto_hash_sha3512(concat2(m, s.crypto_hash_sha3256(publicKey)));
+    const cipherText = pkeEncrypt(tHat, publicKey.subarray(T_BYTES), m, kr.subarray(32));
+    return { cipherText, sharedSecret: kr.slice(0, 32) };
+  });
 }
 
 /** ML-KEM-1024 decapsulation (Algorithm 18) with implicit rejection, returning K̄. */
 export function mlkem1024Decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array {
   if (secretKey.length !== KYBER1024_SECRET_KEY_LENGTH) throw new Error('bad Kyber1024 secret key length');
   if (cipherText.length !== KYBER1024_CIPHERTEXT_LENGTH) throw new Error('bad Kyber1024 ciphertext length');
-  const s = sodium();
-  const dkPke = secretKey.subarray(0, T_BYTES);
-  const ek = secretKey.subarray(T_BYTES, T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH);
-  const h = secretKey.subarray(T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH, T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH + 32);
-  const z = secretKey.subarray(T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH + 32);
-  const tHat = decodeT(ek);
-  if (!tHat) throw new Error('Kyber1024 secret key embeds an invalid public key');
-  const m = pkeDecrypt(dkPke, cipherText);
-  const kr = s.crypto_hash_sha3512(concat2(m, h));
-  const again = pkeEncrypt(tHat, ek.subarray(T_BYTES), m, kr.subarray(32));
-  let diff = 0;
-  for (let i = 0; i < again.length; i++) diff |= (again[i] as number) ^ (cipherText[i] as number);
-  const rejected = s.crypto_xof_shake256(32, concat2(z, cipherText));
-  const out = new Uint8Array(32);
-  const mask = diff === 0 ? 0 : 0xff;
-  for (let i = 0; i < 32; i++) out[i] = ((kr[i] as number) & ~mask) | ((rejected[i] as number) & mask);
-  return out;
+  return withPool(() => {
+    const s = sodium();
+    const dkPke = secretKey.subarray(0, T_BYTES);
+    const ek = secretKey.subarray(T_BYTES, T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH);
+    const h = secretKey.subarray(T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH, T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH + 32);
+    const z = secretKey.subarray(T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH + 32);
+    const tHat = decodeT(ek);
+    if (!tHat) throw new Error('Kyber1024 secret key embeds an invalid public key');
+    const m = pkeDecrypt(dkPke, cipherText);
+    const kr = s.crypto_hash_sha3512(concat2(m, h));
+    const again = pkeEncrypt(tHat, ek.subarray(T_BYTES), m, kr.subarray(32));
+    let diff = 0;
+    for (let i = 0; i < again.length; i++) diff |= (again[i] as number) ^ (cipherText[i] as number);
+    const rejected = s.crypto_xof_shake256(32, concat2(z, cipherText));
+    const out = new Uint8Array(32);
+    const mask = diff === 0 ? 0 : 0xff;
+    for (let i = 0; i < 32; i++) out[i] = ((kr[i] as number) & ~mask) | ((rejected[i] as number) & mask);
+    return out;
+  });
 }
 
 export function kyber1024Encapsulate(

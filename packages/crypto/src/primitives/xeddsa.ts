@@ -33,40 +33,26 @@ function bigToBytesLE(x: bigint, len: number): Uint8Array {
   return out;
 }
 
-/** 2^255 − 1: the low 255 bits. */
-const LOW255 = (1n << 255n) - 1n;
-
 /**
- * Partial reduction mod P using 2^255 ≡ 19: two folds bring any product of two such values below 2^255 + 2^11,
- * which is enough to keep multiplying; `invert` reduces fully at the end. Cheaper than BigInt division.
+ * z⁻¹ mod P for 0 < z < P by the extended Euclidean algorithm: about 4× faster than Fermat's z^(P−2) in BigInt
+ * arithmetic. Variable-time, which is acceptable because it only ever inverts values derived from public keys
+ * (the Montgomery→Edwards map below); never use it on secrets.
  */
-function fold(x: bigint): bigint {
-  x = (x & LOW255) + (x >> 255n) * 19n;
-  return (x & LOW255) + (x >> 255n) * 19n;
-}
-
-/** x^(2^n), partially reduced. */
-function sqn(x: bigint, n: number): bigint {
-  for (let i = 0; i < n; i++) x = fold(x * x);
-  return x;
-}
-
-const mul = (a: bigint, b: bigint): bigint => fold(a * b);
-
-/** z^(P−2) mod P (the inverse) with the standard 254-squaring, 11-multiplication addition chain. */
-function invert(z: bigint): bigint {
-  const z2 = mul(z, z);
-  const z9 = mul(sqn(z2, 2), z);
-  const z11 = mul(z9, z2);
-  const z5_0 = mul(mul(z11, z11), z9);
-  const z10_0 = mul(sqn(z5_0, 5), z5_0);
-  const z20_0 = mul(sqn(z10_0, 10), z10_0);
-  const z40_0 = mul(sqn(z20_0, 20), z20_0);
-  const z50_0 = mul(sqn(z40_0, 10), z10_0);
-  const z100_0 = mul(sqn(z50_0, 50), z50_0);
-  const z200_0 = mul(sqn(z100_0, 100), z100_0);
-  const z250_0 = mul(sqn(z200_0, 50), z50_0);
-  return mul(sqn(z250_0, 5), z11) % P;
+function invertPublic(z: bigint): bigint {
+  let r0 = P;
+  let r1 = z;
+  let t0 = 0n;
+  let t1 = 1n;
+  while (r1 !== 0n) {
+    const q = r0 / r1;
+    const r2 = r0 - q * r1;
+    r0 = r1;
+    r1 = r2;
+    const t2 = t0 - q * t1;
+    t0 = t1;
+    t1 = t2;
+  }
+  return t0 < 0n ? t0 + P : t0;
 }
 
 /**
@@ -79,7 +65,7 @@ export function montgomeryToEdwardsY(u: Uint8Array): Uint8Array | null {
   const x = bytesToBigLE(uu) % P;
   const den = (x + 1n) % P;
   if (den === 0n) return null;
-  const y = (((x - 1n + P) % P) * invert(den)) % P;
+  const y = (((x - 1n + P) % P) * invertPublic(den)) % P;
   return bigToBytesLE(y, 32);
 }
 
