@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import * as libsignal from '@signalapp/libsignal-client';
 
 import {
@@ -182,6 +183,56 @@ describe('SignalMessage wire format', () => {
 });
 
 describe('PreKeySignalMessage wire format', () => {
+  it('encodes exactly as a general protobuf writer does, for every varint width and with or without prekey id', () => {
+    const rng = seededRng('pksm-encode');
+    const L = WireType.LengthDelimited;
+    const V = WireType.Varint;
+    const widths = [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455, 268_435_456, 0xffffffff];
+    for (let i = 0; i < widths.length; i++) {
+      const big = widths[i]!;
+      const small = widths[widths.length - 1 - i]!;
+      const base = PrivateKey.generate(rng).getPublicKey();
+      const identity = PrivateKey.generate(rng).getPublicKey();
+      const addresses = i % 2 === 0 ? rng(34 + i) : null;
+      const pq = i % 3 === 0 ? new Uint8Array(0) : rng(40 + i);
+      const macKey = rng(32);
+      const inner = SignalMessage._new(4, macKey, base, big, small, rng(16 * (i + 1)), identity, base, pq, addresses);
+      const innerBody = new BinaryWriter()
+        .tag(1, L)
+        .bytes(base.serialize())
+        .tag(2, V)
+        .uint32(big)
+        .tag(3, V)
+        .uint32(small);
+      innerBody.tag(4, L).bytes(inner.body());
+      if (pq.length > 0) innerBody.tag(5, L).bytes(pq);
+      if (addresses) innerBody.tag(6, L).bytes(addresses);
+      const innerBytes = inner.serialize();
+      expect(hex(innerBytes.subarray(1, innerBytes.length - 8))).toBe(hex(innerBody.finish()));
+      expect(innerBytes[0]).toBe(0x44);
+      expect(inner.verifyMac(identity, base, macKey)).toBe(true);
+
+      const kyberCiphertext = Uint8Array.of(8, ...rng(1568));
+      const preKeyId = i % 2 === 0 ? null : big;
+      const m = PreKeySignalMessage._create({
+        registrationId: small,
+        preKeyId,
+        signedPreKeyId: big,
+        kyberPreKeyId: small,
+        kyberCiphertext,
+        baseKey: base,
+        identityKey: identity,
+        message: inner,
+      });
+      const w = new BinaryWriter();
+      if (preKeyId !== null) w.tag(1, V).uint32(preKeyId);
+      w.tag(2, L).bytes(base.serialize()).tag(3, L).bytes(identity.serialize()).tag(4, L).bytes(innerBytes);
+      w.tag(5, V).uint32(small).tag(6, V).uint32(big).tag(7, V).uint32(small).tag(8, L).bytes(kyberCiphertext);
+      expect(hex(m.serialize())).toBe('44' + hex(w.finish()));
+      expect(PreKeySignalMessage.deserialize(m.serialize()).parsed.kyberPreKeyId).toBe(small);
+    }
+  });
+
   it('parses libsignal v3 messages as "X3DH no longer supported" and requires Kyber fields', () => {
     const rng = seededRng('pksm');
     const L = (k: PublicKey) => libsignal.PublicKey.deserialize(ab(k.serialize()));

@@ -4,7 +4,7 @@
  * Parsing is strict: wrong versions, wire types, missing required fields or bad keys give a typed
  * SignalClientError, never an exception from deep inside. Encryption and MAC keys come from the caller.
  */
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 
 import { ErrorCode, SignalClientError, fail } from '../errors.js';
 import { PublicKey } from '../keys/curve.js';
@@ -106,6 +106,50 @@ function decodeFields(
   }
 }
 
+/** A field of an outgoing message: a uint32 varint or a length-delimited byte string. */
+type OutField = readonly [no: number, value: number | Uint8Array];
+
+function varintLength(v: number): number {
+  let n = 1;
+  for (let x = v >>> 0; x >= 0x80; x >>>= 7) n++;
+  return n;
+}
+
+/**
+ * Encodes `version byte ‖ protobuf fields ‖ room for `trailer` bytes` in one exactly-sized buffer, field by field
+ * in the given order, as protobuf's encoding rules prescribe for these messages (field numbers below 16, so each
+ * tag is one byte; varints are uint32). Writing the few fields directly avoids a general-purpose writer's
+ * growing buffers, which cost as much as the rest of building a PreKeySignalMessage with its 1.5 KiB Kyber
+ * ciphertext.
+ */
+function encodeMessage(version: number, fields: readonly OutField[], trailer: number): Uint8Array {
+  let size = 1 + trailer;
+  for (const [, v] of fields) size += 1 + (typeof v === 'number' ? varintLength(v) : varintLength(v.length) + v.length);
+  const out = new Uint8Array(size);
+  out[0] = version;
+  let o = 1;
+  const varint = (value: number): void => {
+    let x = value >>> 0;
+    while (x >= 0x80) {
+      out[o++] = (x & 0x7f) | 0x80;
+      x >>>= 7;
+    }
+    out[o++] = x;
+  };
+  for (const [no, v] of fields) {
+    if (typeof v === 'number') {
+      out[o++] = (no << 3) | WireType.Varint;
+      varint(v);
+    } else {
+      out[o++] = (no << 3) | WireType.LengthDelimited;
+      varint(v.length);
+      out.set(v, o);
+      o += v.length;
+    }
+  }
+  return out;
+}
+
 export interface SignalMessageFields {
   messageVersion: number;
   senderRatchetKey: PublicKey;
@@ -135,23 +179,19 @@ export class SignalMessage implements CiphertextMessageConvertible {
     pqRatchet: Uint8Array,
     addresses: Uint8Array | null = null,
   ): SignalMessage {
-    const w = new BinaryWriter()
-      .tag(1, WireType.LengthDelimited)
-      .bytes(senderRatchetKey.serializedView())
-      .tag(2, WireType.Varint)
-      .uint32(counter)
-      .tag(3, WireType.Varint)
-      .uint32(previousCounter)
-      .tag(4, WireType.LengthDelimited)
-      .bytes(ciphertext);
-    if (pqRatchet.length > 0) w.tag(5, WireType.LengthDelimited).bytes(pqRatchet);
-    if (addresses) w.tag(6, WireType.LengthDelimited).bytes(addresses);
-    const body = w.finish();
-    const out = new Uint8Array(1 + body.length + MAC_LENGTH);
-    out[0] = ((messageVersion & 0xf) << 4) | CIPHERTEXT_MESSAGE_CURRENT_VERSION;
-    out.set(body, 1);
-    const mac = computeMac(senderIdentityKey, receiverIdentityKey, macKey, out.subarray(0, 1 + body.length));
-    out.set(mac.subarray(0, MAC_LENGTH), 1 + body.length);
+    const fields: OutField[] = [
+      [1, senderRatchetKey.serializedView()],
+      [2, counter],
+      [3, previousCounter],
+      [4, ciphertext],
+    ];
+    if (pqRatchet.length > 0) fields.push([5, pqRatchet]);
+    if (addresses) fields.push([6, addresses]);
+    const version = ((messageVersion & 0xf) << 4) | CIPHERTEXT_MESSAGE_CURRENT_VERSION;
+    const out = encodeMessage(version, fields, MAC_LENGTH);
+    const n = out.length - MAC_LENGTH;
+    const mac = computeMac(senderIdentityKey, receiverIdentityKey, macKey, out.subarray(0, n));
+    out.set(mac.subarray(0, MAC_LENGTH), n);
     return new SignalMessage(
       { messageVersion, senderRatchetKey, counter, previousCounter, ciphertext, pqRatchet, addresses },
       out,
@@ -262,26 +302,19 @@ export class PreKeySignalMessage implements CiphertextMessageConvertible {
 
   /** @internal Builds a v4 PreKeySignalMessage around an already MACed SignalMessage. */
   static _create(f: Omit<PreKeySignalMessageFields, 'messageVersion'>): PreKeySignalMessage {
-    const w = new BinaryWriter();
-    if (f.preKeyId !== null) w.tag(1, WireType.Varint).uint32(f.preKeyId);
-    w.tag(2, WireType.LengthDelimited)
-      .bytes(f.baseKey.serializedView())
-      .tag(3, WireType.LengthDelimited)
-      .bytes(f.identityKey.serializedView())
-      .tag(4, WireType.LengthDelimited)
-      .bytes(f.message.serializedView())
-      .tag(5, WireType.Varint)
-      .uint32(f.registrationId)
-      .tag(6, WireType.Varint)
-      .uint32(f.signedPreKeyId)
-      .tag(7, WireType.Varint)
-      .uint32(f.kyberPreKeyId)
-      .tag(8, WireType.LengthDelimited)
-      .bytes(f.kyberCiphertext);
-    const body = w.finish();
-    const out = new Uint8Array(1 + body.length);
-    out[0] = (CIPHERTEXT_MESSAGE_CURRENT_VERSION << 4) | CIPHERTEXT_MESSAGE_CURRENT_VERSION;
-    out.set(body, 1);
+    const fields: OutField[] = [];
+    if (f.preKeyId !== null) fields.push([1, f.preKeyId]);
+    fields.push(
+      [2, f.baseKey.serializedView()],
+      [3, f.identityKey.serializedView()],
+      [4, f.message.serializedView()],
+      [5, f.registrationId],
+      [6, f.signedPreKeyId],
+      [7, f.kyberPreKeyId],
+      [8, f.kyberCiphertext],
+    );
+    const version = (CIPHERTEXT_MESSAGE_CURRENT_VERSION << 4) | CIPHERTEXT_MESSAGE_CURRENT_VERSION;
+    const out = encodeMessage(version, fields, 0);
     return new PreKeySignalMessage({ ...f, messageVersion: CIPHERTEXT_MESSAGE_CURRENT_VERSION }, out);
   }
 
