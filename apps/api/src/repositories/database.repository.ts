@@ -59,6 +59,7 @@ export class DatabaseRepository implements OnModuleDestroy {
     sql: SqlExecutor,
     close: () => Promise<void>,
     private readonly prepare: () => Promise<void>,
+    private readonly migrate?: () => Promise<void>,
   ) {
     this.kind = kind;
     this.factory = factory;
@@ -86,6 +87,17 @@ export class DatabaseRepository implements OnModuleDestroy {
         sql,
         () => pool.end(),
         () => Promise.resolve(),
+        async () => {
+          // Migrations take a session-level advisory lock; on a connection of its own, closed right after, the
+          // lock goes with it instead of staying on a pooled connection and stalling the next instance's start.
+          const migrationPool = new pg.Pool({ connectionString: db.url, max: 1 });
+          migrationPool.on('error', () => undefined);
+          try {
+            await applyMigrations(new PrismaPg(migrationPool));
+          } finally {
+            await migrationPool.end();
+          }
+        },
       );
     }
     const dir = db.dir;
@@ -112,7 +124,8 @@ export class DatabaseRepository implements OnModuleDestroy {
   init(): Promise<void> {
     this.ready ??= (async () => {
       await this.prepare();
-      await applyMigrations(this.factory);
+      if (this.migrate) await this.migrate();
+      else await applyMigrations(this.factory);
     })();
     return this.ready;
   }
