@@ -134,6 +134,21 @@ describe('Messenger between Node clients', () => {
     }
   });
 
+  it('should receive over HTTP without a socket (a woken service worker) and send receipts', async () => {
+    const eve = await newClient(server.url, 'eve');
+    try {
+      const first = await alice.messenger.sendText('eve', 'fetched over http 1');
+      await alice.messenger.sendText('eve', 'fetched over http 2');
+      await until('sent', async () => (await alice.messenger.outboxSize()) === 0);
+      expect(await eve.messenger.fetchPending()).toEqual(['stored', 'stored']);
+      expect(await texts(eve, alice.accountId)).toEqual(['fetched over http 1', 'fetched over http 2']);
+      await until('delivered', async () => (await alice.messenger.message(first.id))?.status === 'delivered');
+      expect(await eve.messenger.fetchPending()).toEqual([]);
+    } finally {
+      await destroyClient(eve);
+    }
+  });
+
   it('should leave no plaintext, private key or credential on the server (canary)', async () => {
     const canary = 'canary-e2e-5d1b0f9a-secret words';
     await alice.messenger.sendText('bob', canary);

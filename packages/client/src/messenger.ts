@@ -298,7 +298,7 @@ export class Messenger {
 
   /**
    * Fetches and processes pending envelopes over HTTP (no socket: a service worker woken by a push, a cron job),
-   * acknowledging each after it is stored; returns what happened to each.
+   * acknowledging each after it is stored, then sends the resulting receipts; returns what happened to each.
    */
   async fetchPending(): Promise<InboxResult[]> {
     const { api } = this.ctx;
@@ -309,6 +309,8 @@ export class Messenger {
         results.push(await this.inbox.handle(envelope, (guid) => api.acknowledge(guid)));
       if (!page.more || page.envelopes.length === 0) break;
     }
+    // Delivery receipts (and re-sends) for what was just stored go out now: the caller may be a short-lived worker.
+    if (results.some((r) => r !== 'duplicate')) await this.outbox.flush();
     return results;
   }
 
