@@ -11,11 +11,10 @@ import * as device from '../platform/device.js';
 import { openCoveDatabase } from '../platform/idb/database.js';
 import type { CoveDatabase } from '../platform/idb/schema.js';
 import { refreshPushSubscription } from '../platform/push.js';
-import { COMMIT_CHANNEL, type CommitNotice } from '../platform/sealed-storage.js';
+import { listenToOtherContexts, type CrossContext } from '../platform/cross-context.js';
 import { readSettings, writeSettings } from '../platform/settings.js';
 import { registerServiceWorker, type UpdateHandle } from '../platform/sw-registration.js';
 import { removePassphrase, setPassphrase, vaultMode, WrongPassphraseError } from '../platform/vault.js';
-import { CONTEXT_ID } from '../platform/browser-platform.js';
 import { HistoryReader } from './history-reader.js';
 import { fetchServerInfo } from './server-info.js';
 import type { MessengerPort } from './messenger-port.js';
@@ -34,8 +33,6 @@ import type {
 const TYPING_EXPIRY_MS = 15_000;
 /** Re-send "typing started" at most this often while the user keeps typing. */
 const TYPING_REFRESH_MS = 10_000;
-/** Channel telling other tabs the vault key changed, so they reload and unlock again. */
-const VAULT_CHANNEL = 'cove:vault';
 
 const toChatMessage = (m: MessageEntry): ChatMessage => {
   const outgoing = m.direction === 'outgoing';
@@ -60,7 +57,7 @@ export class BrowserCoveApp implements CoveApp {
   /** Resolves once the messenger core has loaded (it is fetched after the first screen is shown). */
   private messengerReady: Promise<MessengerPort | null> = Promise.resolve(null);
   private reader: HistoryReader | null = null;
-  private vaultChannel: BroadcastChannel | null = null;
+  private crossContext: CrossContext | null = null;
   private info: ServerInfo | null = null;
   private updates: UpdateHandle | null = null;
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -116,7 +113,7 @@ export class BrowserCoveApp implements CoveApp {
     this.set({ settings, passphraseSet: (await vaultMode(db)) === 'passphrase' });
     device.onConnectivityChange((online) => this.set({ online }));
     void device.isPersisted().then((persisted) => this.set({ persisted }));
-    this.listenToOtherContexts();
+    this.crossContext = listenToOtherContexts(() => this.bump());
     this.updates = registerServiceWorker();
     this.updates.onUpdateReady(() => this.set({ updateReady: true }));
     const opened = await openBrowserPlatform('page', db);
@@ -125,17 +122,6 @@ export class BrowserCoveApp implements CoveApp {
       return;
     }
     await this.enter(opened);
-  }
-
-  private listenToOtherContexts(): void {
-    if (typeof BroadcastChannel !== 'function') return;
-    const commits = new BroadcastChannel(COMMIT_CHANNEL);
-    commits.onmessage = (event: MessageEvent<CommitNotice>) => {
-      if (event.data.origin !== CONTEXT_ID) this.bump();
-    };
-    // A channel never hears its own messages: other tabs reload (and unlock again), this one does not.
-    this.vaultChannel = new BroadcastChannel(VAULT_CHANNEL);
-    this.vaultChannel.onmessage = () => globalThis.location.reload();
   }
 
   private async enter(platform: BrowserPlatform): Promise<void> {
@@ -384,7 +370,7 @@ export class BrowserCoveApp implements CoveApp {
       );
       platform.sealed.rekeyed(key);
       this.set({ passphraseSet: true });
-      this.vaultChannel?.postMessage({ changed: true });
+      this.crossContext?.announceVaultChange();
     } finally {
       this.messenger?.start();
     }
