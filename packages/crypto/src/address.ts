@@ -35,6 +35,8 @@ export function serviceIdFixedWidth(name: string): Uint8Array | null {
 export class ProtocolAddress {
   private readonly _name: string;
   private readonly _deviceId: number;
+  /** The fixed-width ServiceId of the name, computed on first use (undefined: not yet; null: not a ServiceId). */
+  private fixedWidth: Uint8Array | null | undefined = undefined;
 
   private constructor(name: string, deviceId: number) {
     this._name = name;
@@ -62,12 +64,23 @@ export class ProtocolAddress {
   toString(): string {
     return `${this._name}.${this._deviceId}`;
   }
+
+  /** @internal The 17-byte fixed-width ServiceId of the name, or null; cached, callers must not mutate it. */
+  serviceIdFixedWidthView(): Uint8Array | null {
+    if (this.fixedWidth === undefined) this.fixedWidth = serviceIdFixedWidth(this._name);
+    return this.fixedWidth;
+  }
+}
+
+/** The cached form for our addresses; computed each time for address objects from elsewhere (same interface). */
+function fixedWidthOf(a: ProtocolAddress | { name(): string }): Uint8Array | null {
+  return a instanceof ProtocolAddress ? a.serviceIdFixedWidthView() : serviceIdFixedWidth(a.name());
 }
 
 /** sender ServiceId(17) ‖ sender device(1) ‖ recipient ServiceId(17) ‖ recipient device(1), or null (facts §7). */
 export function encodeAddresses(sender: ProtocolAddress, recipient: ProtocolAddress): Uint8Array | null {
-  const s = serviceIdFixedWidth(sender.name());
-  const r = serviceIdFixedWidth(recipient.name());
+  const s = fixedWidthOf(sender);
+  const r = fixedWidthOf(recipient);
   if (!s || !r) return null;
   const out = new Uint8Array(36);
   out.set(s, 0);
