@@ -35,6 +35,7 @@ describe.each([
       env: {
         PUSH_ALLOWED_HOSTS: '127.0.0.1,push.example',
         PUSH_RETRY_DELAY: '100ms',
+        PUSH_SWEEP_INTERVAL: '300ms',
         VAPID_SUBJECT: 'mailto:ops@cove.example',
       },
     });
@@ -201,6 +202,23 @@ describe.each([
     await send(phone);
     await sleep(700);
     expect(receiver.for(sub)).toHaveLength(1);
+  });
+
+  it('should wake a device whose wake-up was never queued, through the periodic sweep', async () => {
+    const phone = await register(server);
+    const sub = receiver.subscribe();
+    await subscribe(phone, sub);
+    /** An envelope stored a minute ago whose wake-up was lost (as if the queue had been unreachable). */
+    const acceptedAt = Date.now() - 60_000;
+    await server.query(
+      `INSERT INTO envelopes (guid, account_id, device_id, type, source_account_id, source_device_id, timestamp,
+                              server_timestamp, urgent, content)
+       VALUES (gen_random_uuid(), $1::uuid, 1, 'whisper', $2::uuid, 1, $3::bigint, $3::bigint, true, '\\x0102')`,
+      [phone.accountId, sender.accountId, acceptedAt],
+    );
+    await receiver.waitFor(() => receiver.delivered(sub).length === 1);
+    await sleep(1_000);
+    expect(receiver.delivered(sub)).toHaveLength(1);
   });
 
   it('should not push to a device that is connected', async () => {
