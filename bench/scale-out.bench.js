@@ -10,7 +10,8 @@
  *      push service (an upper bound on "accepted → push left the server"), one envelope per device, PUSHES devices.
  *
  * Usage: npm run build && node bench/scale-out.bench.js
- *   env: PAIRS=100  SECONDS=10  WINDOW=8  DRAIN=10000  PUSHES=200  REDIS_URL=redis://127.0.0.1:6379
+ *   env: PAIRS=100  SECONDS=10  WINDOW=8  ROUNDS=2  DRAIN=10000  PUSHES=200  REDIS_URL=redis://127.0.0.1:6379
+ * Phase 1 alternates one/two instances ROUNDS times and reports the means (and each round in the JSON).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createECDH, randomBytes } from 'node:crypto';
@@ -31,6 +32,7 @@ const SECONDS = Number(process.env.SECONDS ?? 10);
 const WINDOW = Number(process.env.WINDOW ?? 8);
 const DRAIN = Number(process.env.DRAIN ?? 10_000);
 const PUSHES = Number(process.env.PUSHES ?? 200);
+const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ADMIN_URL = process.env.ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CONTENT_BYTES = 300;
@@ -310,19 +312,30 @@ async function main() {
   try {
     const devices = await registerMany(a.url, 2 * PAIRS);
 
-    // 1a. One instance.
-    let pairs = await connectPairs(devices, () => a);
-    results.one = await runLoad(pairs);
-    closePairs(pairs);
-    await sleep(1000);
-
-    // 1b. Two instances: senders alternate A/B, receivers alternate in pairs of pairs, so half the pairs cross.
+    // 1. One instance, then the same clients over two (senders alternate A/B, receivers alternate in pairs of
+    //    pairs, so half the pairs cross instances); ROUNDS times, alternating, to spread the machine's load drift.
     b = await startInstance(env);
-    pairs = await connectPairs(devices, (k, role) => ((role === 'sender' ? k : Math.floor(k / 2)) % 2 === 0 ? a : b));
-    results.two = await runLoad(pairs);
+    results.rounds = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      let pairs = await connectPairs(devices, () => a);
+      const one = await runLoad(pairs);
+      closePairs(pairs);
+      await sleep(1000);
+      pairs = await connectPairs(devices, (k, role) => ((role === 'sender' ? k : Math.floor(k / 2)) % 2 === 0 ? a : b));
+      const two = await runLoad(pairs);
+      closePairs(pairs);
+      await sleep(1000);
+      results.rounds.push({ one, two, ratio: two.perSecond / one.perSecond });
+    }
+    const mean = (xs) => xs.reduce((x, y) => x + y, 0) / xs.length;
+    const summary = (key) => ({
+      perSecond: Math.round(mean(results.rounds.map((r) => r[key].perSecond))),
+      p50: mean(results.rounds.map((r) => r[key].p50)),
+      p99: mean(results.rounds.map((r) => r[key].p99)),
+    });
+    results.one = summary('one');
+    results.two = summary('two');
     results.twoOverOne = results.two.perSecond / results.one.perSecond;
-    closePairs(pairs);
-    await sleep(1000);
 
     // 2. Offline drain.
     const [sender, sleeper] = await registerMany(a.url, 2);
@@ -415,7 +428,9 @@ async function main() {
   console.log(
     `| two instances, ${PAIRS} pairs (half cross) | ${results.two.perSecond} | ${f(results.two.p50)} | ${f(results.two.p99)} |`,
   );
-  console.log(`\ntwo/one throughput ratio: ${results.twoOverOne.toFixed(2)}`);
+  console.log(
+    `\ntwo/one throughput ratio (mean of ${ROUNDS} alternating rounds): ${results.twoOverOne.toFixed(2)}; per round: ${results.rounds.map((r) => r.ratio.toFixed(2)).join(', ')}`,
+  );
   console.log(`offline drain: ${results.drain.received}/${DRAIN} envelopes in ${f(results.drain.ms)} ms (goal ≤ 2000)`);
   console.log(
     `push delay (accepted → push at the push service, server clock in the payload): p50 ${f(results.push.acceptedToPush.p50)} ms, p99 ${f(results.push.acceptedToPush.p99)} ms (goal p99 ≤ 200)`,
