@@ -18,6 +18,7 @@ import { removePassphrase, setPassphrase, vaultMode, WrongPassphraseError } from
 import { HistoryReader } from './history-reader.js';
 import { fetchServerInfo } from './server-info.js';
 import type { MessengerPort } from './messenger-port.js';
+import type * as CoreModuleValue from './messenger-adapter.js';
 import type {
   AppState,
   ChatMessage,
@@ -28,6 +29,8 @@ import type {
   ServerInfo,
   StartChatResult,
 } from './model.js';
+
+type CoreModule = typeof CoreModuleValue;
 
 /** A peer's "typing" expires after this long without a refresh, as in Signal, in case the "stopped" is lost. */
 const TYPING_EXPIRY_MS = 15_000;
@@ -58,6 +61,7 @@ export class BrowserCoveApp implements CoveApp {
   private messengerReady: Promise<MessengerPort | null> = Promise.resolve(null);
   private reader: HistoryReader | null = null;
   private crossContext: CrossContext | null = null;
+  private core: Promise<CoreModule> | null = null;
   private info: ServerInfo | null = null;
   private updates: UpdateHandle | null = null;
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -107,6 +111,9 @@ export class BrowserCoveApp implements CoveApp {
 
   /** Starts everything; resolves once the first screen is known. */
   async start(): Promise<void> {
+    // Fetch the core (and libsodium) in parallel with opening the database; the first screen does not wait for it.
+    this.core = import('./messenger-adapter.js');
+    this.core.catch(() => undefined);
     const db = await openCoveDatabase();
     this.db = db;
     const settings = await readSettings(db);
@@ -141,8 +148,13 @@ export class BrowserCoveApp implements CoveApp {
       this.set({ phase: { kind: 'onboarding', info: this.info, offline: !this.info } });
   }
 
+  private loadCoreModule(): Promise<CoreModule> {
+    this.core ??= import('./messenger-adapter.js');
+    return this.core;
+  }
+
   private async loadCore(platform: BrowserPlatform): Promise<MessengerPort | null> {
-    const { loadMessenger } = await import('./messenger-adapter.js');
+    const { loadMessenger } = await this.loadCoreModule();
     const messenger = await loadMessenger(platform);
     if (messenger) this.attach(messenger);
     return messenger;
@@ -221,7 +233,7 @@ export class BrowserCoveApp implements CoveApp {
   async register(username: string, inviteCode: string | null): Promise<RegisterResult> {
     const platform = this.platform;
     if (!platform) return { ok: false, error: 'other' };
-    const { registerMessenger } = await import('./messenger-adapter.js');
+    const { registerMessenger } = await this.loadCoreModule();
     const result = await registerMessenger(platform, this.serverUrl, username, inviteCode);
     if (typeof result === 'string') return { ok: false, error: result };
     this.attach(result);
