@@ -103,6 +103,8 @@ const EnvSchema = z.object({
   RETENTION_INTERVAL: duration.default(3_600_000),
   IDLE_DEVICE_AFTER: duration.default(90 * 86_400_000),
   PRESENCE_TTL: duration.default(15_000),
+  /** WebSocket heartbeat round: a connection answering no ping for a whole round is dropped. */
+  WS_HEARTBEAT_INTERVAL: duration.default(30_000),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -121,6 +123,7 @@ export type AppConfig = {
   trustProxy: boolean;
   pwaDir: string;
   version: string;
+  heartbeatIntervalMs: number;
   delivery: DeliveryConfig;
 };
 
@@ -182,6 +185,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     trustProxy: e.TRUST_PROXY,
     pwaDir: abs(e.PWA_DIR),
     version: '0.1.0',
+    heartbeatIntervalMs: e.WS_HEARTBEAT_INTERVAL,
     delivery: {
       redisPrefix: e.REDIS_PREFIX,
       instanceId: e.INSTANCE_ID,

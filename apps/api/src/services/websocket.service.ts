@@ -18,6 +18,7 @@ import {
 } from '@cove/protocol';
 import { z } from 'zod';
 
+import { ConfigRepository } from '../repositories/config.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { WebSocketRepository, type WebSocketConnection } from '../repositories/websocket.repository.js';
@@ -31,8 +32,6 @@ const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: tr
 
 /** A client must authenticate this soon after connecting. */
 const AUTH_TIMEOUT_MS = 10_000;
-/** Heartbeat round: a connection that answers no ping for a whole round is dead (browsers answer pings natively). */
-export const HEARTBEAT_INTERVAL_MS = 30_000;
 /** Envelopes per database page while draining a queue onto a socket. */
 const DRAIN_PAGE_SIZE = 500;
 
@@ -45,10 +44,12 @@ export class WebSocketService implements OnModuleInit {
     private readonly delivery: DeliveryService,
     private readonly metrics: MetricsRepository,
     private readonly logger: LoggingRepository,
+    private readonly config: ConfigRepository,
   ) {}
 
   onModuleInit(): void {
-    this.sockets.startHeartbeat(HEARTBEAT_INTERVAL_MS, () => {
+    // A connection that answers no ping for a whole round is dead (browsers answer protocol pings natively).
+    this.sockets.startHeartbeat(this.config.config.heartbeatIntervalMs, () => {
       this.metrics.webSocketClosed.inc({ reason: 'heartbeat' });
     });
   }

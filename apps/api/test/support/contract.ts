@@ -533,6 +533,27 @@ export function defineContract(backend: Backend): void {
       await server.query('DELETE FROM envelopes WHERE account_id = $1', [bob.accountId]);
     });
 
+    it('should drop a connection that stops answering heartbeats', async () => {
+      const dropped = async (): Promise<number> => {
+        const metrics = (await request<string>(server, 'GET', '/metrics')).body;
+        return Number(/cove_websocket_closed_total\{reason="heartbeat"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      };
+      const before = await dropped();
+      const socket = await bob.connect();
+      await socket.drain();
+      // The peer stops reading: it answers no more pings, like a phone that lost its network.
+      (socket.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      await waitFor(async () => (await dropped()) > before);
+      socket.ws.terminate();
+      // A live connection of the same device is unaffected by the heartbeat.
+      const live = await bob.connect();
+      await live.drain();
+      await new Promise((r) => setTimeout(r, 800));
+      live.sendJson({ type: 'ping', id: 'still here' });
+      expect(await live.next()).toEqual({ type: 'pong', id: 'still here' });
+      live.close();
+    });
+
     it('should disconnect a device removed while connected', async () => {
       const second = await link(bob);
       const socket = await second.connect();

@@ -42,6 +42,7 @@ export async function startServer(backend: Backend, env: Record<string, string> 
     LOG_LEVEL: 'info',
     PWA_DIR: '/nonexistent',
     DATA_DIR: '/tmp/cove-test-data',
+    WS_HEARTBEAT_INTERVAL: '250ms',
   };
   if (backend === 'postgres') {
     database = `cove_test_${randomBytes(6).toString('hex')}`;
