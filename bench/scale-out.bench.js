@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 import * as signal from '@signalapp/libsignal-client';
 import ece from 'http_ece';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
 
@@ -285,6 +286,18 @@ function subscriptionKeys() {
   return { ecdh, p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
 }
 
+/** Removes this run's queues, presence and heartbeat keys from the shared Redis. */
+async function deleteRedisPrefix(prefix) {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
 async function main() {
   const database = `cove_bench_${randomBytes(5).toString('hex')}`;
   const prefix = `cove-bench-${randomBytes(4).toString('hex')}`;
@@ -418,6 +431,7 @@ async function main() {
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
     rmSync(env.DATA_DIR, { recursive: true, force: true });
+    await deleteRedisPrefix(prefix);
   }
   const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
   console.log(JSON.stringify(results, null, 2));
