@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 
 import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -21,6 +22,9 @@ import { ConfigRepository } from './repositories/config.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { RawWsAdapter } from './repositories/websocket.repository.js';
+
+/** Idle HTTP keep-alive, longer than any client's or balancer's own (see where it is set). */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 export type RunningApp = {
   app: NestExpressApplication;
@@ -90,8 +94,16 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   servePwa(app, config.config.pwaDir);
   app.useWebSocketAdapter(new RawWsAdapter(app));
 
+  const httpServer = app.getHttpServer() as Server;
+  /**
+   * Idle keep-alive connections stay open longer than clients and load balancers keep theirs (undici: 4 s, common
+   * balancers: 60 s), so the server is never the side that closes a connection a client is just reusing, which the
+   * client would see as "other side closed" on a request the server never read.
+   */
+  httpServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  httpServer.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   await app.listen(config.config.port, config.config.host);
-  const address = app.getHttpServer().address() as AddressInfo;
+  const address = httpServer.address() as AddressInfo;
   const host = config.config.host === '0.0.0.0' ? '127.0.0.1' : config.config.host;
   logger.info('listening', { port: address.port, database: config.config.database.kind });
   return {

@@ -135,9 +135,13 @@ describe.each(backends)('delivery infrastructure ($name)', (backend) => {
       expect(attempts.get(1)).toHaveLength(3);
       expect(attempts.get(2)).toHaveLength(1);
       const [t0 = 0, t1 = 0, t2 = 0] = attempts.get(1) ?? [];
-      /** Exponential: the second wait is about twice the first (jitter ±20%), each at least ~the 20 ms base. */
-      expect(t1 - t0).toBeGreaterThanOrEqual(10);
-      expect(t2 - t1).toBeGreaterThanOrEqual(t1 - t0 - 15);
+      /**
+       * Exponential from a 20 ms base with ±20% jitter: the first wait is at least 16 ms and the second at least 32 ms.
+       * Only lower bounds are checked (a loaded machine makes waits longer, never shorter), with a few ms of slack for
+       * timer granularity; the second bound exceeds the largest possible first wait without doubling (24 ms).
+       */
+      expect(t1 - t0).toBeGreaterThanOrEqual(14);
+      expect(t2 - t1).toBeGreaterThanOrEqual(29);
       const counts = await env.jobs.counts(QueueName.Push);
       expect(counts.waiting + counts.active + counts.delayed).toBe(0);
     } finally {
