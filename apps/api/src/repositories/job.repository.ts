@@ -63,7 +63,10 @@ export class BullJobRepository extends JobRepository {
     super();
     const connection = redis.connect('queue');
     for (const name of Object.values(QueueName)) {
-      this.queues.set(name, new Queue(name, { connection, prefix: redis.prefix }));
+      const queue = new Queue(name, { connection, prefix: redis.prefix });
+      /** Connection errors are retried by ioredis; without a listener they would be printed as unhandled. */
+      queue.on('error', () => undefined);
+      this.queues.set(name, queue);
     }
   }
 
