@@ -202,7 +202,7 @@ describe('Montgomery → Edwards map and base-key canonicity', () => {
       return r;
     };
     const rng = seededRng('mont-any');
-    const inputs = [
+    const inputs: Uint8Array[] = [
       new Uint8Array(32),
       Uint8Array.of(1, ...new Uint8Array(31)),
       Uint8Array.of(2, ...new Uint8Array(31)),

@@ -28,7 +28,11 @@ describe('incremental ML-KEM-768', () => {
   beforeAll(ready);
 
   it('generates byte-identical FIPS 203 keys to the oracle for fixed and random seeds', () => {
-    const seeds = [new Uint8Array(64), new Uint8Array(64).fill(0xff), Uint8Array.from({ length: 64 }, (_, i) => i)];
+    const seeds: Uint8Array[] = [
+      new Uint8Array(64),
+      new Uint8Array(64).fill(0xff),
+      Uint8Array.from({ length: 64 }, (_, i) => i),
+    ];
     for (let i = 0; i < 20; i++) seeds.push(rand(64));
     for (const seed of seeds) {
       const { publicKey, secretKey } = ml_kem768.keygen(seed);
