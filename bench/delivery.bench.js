@@ -284,7 +284,7 @@ function closePairs(pairs) {
   }
 }
 
-async function benchCove(maxPairs) {
+async function benchCove() {
   const database = `cove_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -302,7 +302,7 @@ async function benchCove(maxPairs) {
   const server = join(ROOT, 'apps/api/dist/workers/api.js');
   let { child, port } = await startProcess([...nodeArgs, server], env);
   let url = `http://127.0.0.1:${port}`;
-  let wsUrl = `ws://127.0.0.1:${port}/v1/websocket`;
+  let wsUrl;
   const results = { server: 'cove', runs: [] };
   try {
     const kyber = signal.KEMKeyPair.generate().getPublicKey().serialize();

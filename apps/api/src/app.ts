@@ -94,7 +94,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   servePwa(app, config.config.pwaDir);
   app.useWebSocketAdapter(new RawWsAdapter(app));
 
-  const httpServer = app.getHttpServer() as Server;
+  const httpServer: Server = app.getHttpServer();
   /**
    * Idle keep-alive connections stay open longer than clients and load balancers keep theirs (undici: 4 s, common
    * balancers: 60 s), so the server is never the side that closes a connection a client is just reusing, which the

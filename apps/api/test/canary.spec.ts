@@ -113,7 +113,7 @@ describe('canary', () => {
       alice.stores.identityStore,
     );
     const ciphertext = await signal.signalEncrypt(
-      Buffer.from(CANARY) as unknown as Uint8Array<ArrayBuffer>,
+      Buffer.from(CANARY),
       bobAddress,
       aliceAddress,
       alice.stores.sessionStore,

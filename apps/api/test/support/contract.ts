@@ -293,7 +293,7 @@ export function defineContract(backend: Backend): void {
       expect(extra.status).toBe(409);
       expect(extra.body.extraDevices).toEqual([5]);
       const staleBody = messagesFor([bob, bob2]);
-      staleBody.messages[1]!.destinationRegistrationId = ((bob2.registrationId % 16000) + 1) as unknown;
+      staleBody.messages[1]!.destinationRegistrationId = (bob2.registrationId % 16000) + 1;
       const stale = await alice.request('PUT', `/v1/messages/${bob.accountId}`, staleBody);
       expect(stale.status).toBe(410);
       expect(stale.body).toMatchObject({ error: 'stale_devices', staleDevices: [2] });

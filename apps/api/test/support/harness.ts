@@ -172,7 +172,7 @@ export async function request<T = any>(
   }
   const response = await fetch(`${server.url}${path}`, init);
   const text = await response.text();
-  let parsed: unknown = text;
+  let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
   } catch {

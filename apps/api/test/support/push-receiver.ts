@@ -86,19 +86,20 @@ export class PushReceiver {
       { stdio: 'ignore' },
     );
     const cert = readFileSync(join(dir, 'cert.pem'));
-    let receiver: PushReceiver | undefined;
+    /** The server's handler needs the receiver, which needs the server: the holder breaks the cycle. */
+    const holder: { receiver?: PushReceiver } = {};
     const server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const answer = receiver?.handle(req.url ?? '', req.headers, Buffer.concat(chunks)) ?? { status: 500 };
+        const answer = holder.receiver?.handle(req.url ?? '', req.headers, Buffer.concat(chunks)) ?? { status: 500 };
         res.writeHead(answer.status, answer.headers ?? {});
         res.end();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    receiver = new PushReceiver(server, dir, cert);
-    return receiver;
+    holder.receiver = new PushReceiver(server, dir, cert);
+    return holder.receiver;
   }
 
   /** The receiver's certificate (PEM), e.g. for `NODE_EXTRA_CA_CERTS` of a child process. */

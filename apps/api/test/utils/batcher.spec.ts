@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { Batcher } from './batcher.js';
+import { Batcher } from '../../src/utils/batcher.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
