@@ -141,11 +141,18 @@ function dot(as: readonly Poly[], bs: readonly Poly[]): Poly {
 
 /** Algorithm 7: Â[i][j] from SHAKE128(ρ ‖ j ‖ i) by rejection sampling. */
 function sampleNtt(rho: Uint8Array, j: number, i: number): Poly {
+  return sampleNttInto(poly(), rho, j, i);
+}
+
+/**
+ * FIPS 203 Algorithm 7 (SampleNTT) into `out` (256 coefficients): rejection sampling of 12-bit values below q from
+ * SHAKE128(ρ ‖ j ‖ i). Shared by Kyber1024 and SPQR's ML-KEM-768, whose matrices are sampled the same way.
+ */
+export function sampleNttInto(out: Int32Array, rho: Uint8Array, j: number, i: number): Int32Array {
   const seed = new Uint8Array(34);
   seed.set(rho);
   seed[32] = j;
   seed[33] = i;
-  const out = poly();
   let n = 0;
   for (let len = SAMPLE_BYTES; n < N; len *= 2) {
     // XOF output is prefix-consistent: a longer squeeze extends the same stream, so restart the scan from 0.

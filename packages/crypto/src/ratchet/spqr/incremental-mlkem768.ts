@@ -14,6 +14,7 @@
  * @noble/post-quantum's `ml_kem768` is the byte-exact oracle in the tests. The encapsulation "state" between
  * the two halves is just m (32 bytes), so nothing large is kept or recomputed per message.
  */
+import { sampleNttInto } from '../../primitives/kyber.js';
 import { sodium } from '../../primitives/sodium.js';
 import { bytesEqual, concatBytes } from './kdf.js';
 
@@ -100,32 +101,9 @@ function multiplyNttsAccumulate(acc: Int32Array, a: Int32Array, b: Int32Array): 
   }
 }
 
-/** SHAKE128 bytes squeezed for one SampleNTT: three rate blocks, enough in ~99% of cases; more on demand. */
-const SAMPLE_BYTES = 504;
-
-/** SampleNTT (FIPS 203 Algorithm 7): rejection sampling from SHAKE128(ρ ‖ j ‖ i). */
+/** SampleNTT (FIPS 203 Algorithm 7), the same sampler as Kyber1024's. */
 function sampleNtt(rho: Uint8Array, j: number, i: number): Int32Array {
-  const seed = new Uint8Array(34);
-  seed.set(rho);
-  seed[32] = j;
-  seed[33] = i;
-  const out = new Int32Array(N);
-  let count = 0;
-  for (let len = SAMPLE_BYTES; count < N; len *= 2) {
-    // XOF output is prefix-consistent: a longer squeeze extends the same stream, so restart the scan from 0.
-    const block = sodium().crypto_xof_shake128(len, seed);
-    count = 0;
-    for (let p = 0; p + 3 <= block.length && count < N; p += 3) {
-      const b0 = block[p] as number;
-      const b1 = block[p + 1] as number;
-      const b2 = block[p + 2] as number;
-      const d1 = b0 | ((b1 & 0x0f) << 8);
-      const d2 = (b1 >> 4) | (b2 << 4);
-      if (d1 < Q) out[count++] = d1;
-      if (d2 < Q && count < N) out[count++] = d2;
-    }
-  }
-  return out;
+  return sampleNttInto(new Int32Array(N), rho, j, i);
 }
 
 /** SamplePolyCBD_2 (FIPS 203 Algorithm 8) over PRF_2(s, b) = SHAKE256(s ‖ b, 128). */

@@ -4,7 +4,7 @@
  * resolved), big-endian integer encodings used in KDF labels, ASCII labels, byte concatenation and a
  * constant-time comparison. Holds no state.
  */
-import { hkdf, hmacSha256 as hmac } from '../../primitives/hash.js';
+import { concat, hkdf, hmacSha256 as hmac } from '../../primitives/hash.js';
 
 /** HKDF's "no salt" is a hash-length string of zeros (RFC 5869 §2.2); SPQR always passes it explicitly. */
 export const ZERO_SALT = new Uint8Array(32);
@@ -24,17 +24,8 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   return hmac(key, data);
 }
 
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+/** Concatenation of byte strings (the package's one implementation). */
+export const concatBytes = concat;
 
 export function be32(value: number): Uint8Array {
   const out = new Uint8Array(4);
