@@ -267,9 +267,13 @@ describe('Cove PWA in Chromium', () => {
       await bob.page.locator('.chat-peer').click();
       await expect(bob.page.getByTestId('safety-number').textContent({ timeout: UI_TIMEOUT })).resolves.toBe(number);
       await alice.page.getByTestId('mark-verified-button').click();
+      await alice.page
+        .getByTestId('verification-state')
+        .filter({ hasText: 'Verified' })
+        .waitFor({ timeout: UI_TIMEOUT });
       await alice.page.goBack();
       await alice.page.getByTestId('message-input').waitFor({ timeout: UI_TIMEOUT });
-      await expect(alice.page.getByTestId('safety-changed-banner').count()).resolves.toBe(0);
+      await alice.page.getByTestId('safety-changed-banner').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
     },
     SLOW,
   );

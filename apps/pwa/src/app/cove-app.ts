@@ -369,6 +369,8 @@ export class BrowserCoveApp implements CoveApp {
 
   async setPreviews(previews: boolean): Promise<void> {
     if (!this.db) return;
+    // Show the switch in its new position at once (a controlled input would snap back until the write is done).
+    this.set({ settings: { ...this.state.settings, previews } });
     this.set({ settings: await writeSettings(this.db, { previews }) });
   }
 
