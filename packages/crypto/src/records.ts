@@ -50,6 +50,31 @@ export function recordWriter(): BinaryWriter {
   return new BinaryWriter().raw(Uint8Array.of(RECORD_FORMAT_VERSION));
 }
 
+/**
+ * The layout shared by signed EC and Kyber prekey records: 1 id, 2 public key, 3 private key, 4 signature,
+ * 5 timestamp. Saved records in test/fixtures pin it.
+ */
+function writeSignedKeyRecord(
+  id: number,
+  publicKey: Uint8Array,
+  privateKey: Uint8Array,
+  signature: Uint8Array,
+  timestamp: number,
+): Uint8Array {
+  return recordWriter()
+    .tag(1, WireType.Varint)
+    .uint32(id)
+    .tag(2, WireType.LengthDelimited)
+    .bytes(publicKey)
+    .tag(3, WireType.LengthDelimited)
+    .bytes(privateKey)
+    .tag(4, WireType.LengthDelimited)
+    .bytes(signature)
+    .tag(5, WireType.Varint)
+    .uint64(timestamp)
+    .finish();
+}
+
 /** A private key from our own record, paired with its stored public key (no scalar multiplication on load). */
 function storedPrivateKey(priv: Uint8Array, pub: PublicKey, operation: string): PrivateKey {
   if (priv.length !== 32) fail(ErrorCode.InvalidRecord, operation, 'bad private key length');
@@ -136,18 +161,7 @@ export class SignedPreKeyRecord {
   }
 
   serialize(): Uint8Array {
-    return recordWriter()
-      .tag(1, WireType.Varint)
-      .uint32(this._id)
-      .tag(2, WireType.LengthDelimited)
-      .bytes(this.pub.serializedView())
-      .tag(3, WireType.LengthDelimited)
-      .bytes(this.priv.serialize())
-      .tag(4, WireType.LengthDelimited)
-      .bytes(this.sig)
-      .tag(5, WireType.Varint)
-      .uint64(this._timestamp)
-      .finish();
+    return writeSignedKeyRecord(this._id, this.pub.serializedView(), this.priv.serialize(), this.sig, this._timestamp);
   }
 
   id(): number {
@@ -191,18 +205,13 @@ export class KyberPreKeyRecord {
   }
 
   serialize(): Uint8Array {
-    return recordWriter()
-      .tag(1, WireType.Varint)
-      .uint32(this._id)
-      .tag(2, WireType.LengthDelimited)
-      .bytes(this.kp.getPublicKey().serializedView())
-      .tag(3, WireType.LengthDelimited)
-      .bytes(this.kp.getSecretKey().serialize())
-      .tag(4, WireType.LengthDelimited)
-      .bytes(this.sig)
-      .tag(5, WireType.Varint)
-      .uint64(this._timestamp)
-      .finish();
+    return writeSignedKeyRecord(
+      this._id,
+      this.kp.getPublicKey().serializedView(),
+      this.kp.getSecretKey().serialize(),
+      this.sig,
+      this._timestamp,
+    );
   }
 
   id(): number {
