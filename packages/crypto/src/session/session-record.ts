@@ -1,8 +1,9 @@
 /**
  * `SessionRecord`: the current session state for one address plus up to 40 archived ones, with trial decryption
- * (current first, then archived, promoting the one that works) and versioned binary encoding. Every operation
- * that changes states works on a copy (`clone()`), so callers commit a record only after success. The format
- * (version byte 1 ‖ protobuf) is this package's own; it is not libsignal's internal format.
+ * of Whisper messages (current first, then archived, promoting the one that works), current-state-only decryption
+ * for PreKey messages, and versioned binary encoding. Every operation that changes states works on a copy
+ * (`clone()`), so callers commit a record only after success. The format (version byte 1 ‖ protobuf) is this
+ * package's own; it is not libsignal's internal format.
  */
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
@@ -138,8 +139,9 @@ export class SessionRecord {
   }
 
   /**
-   * @internal Trial decryption: the current state, then each archived state. Returns the plaintext and the updated
-   * record (a copy); `this` is never modified. DuplicatedMessage stops the search, as in libsignal.
+   * @internal Trial decryption of a Whisper message: the current state, then each archived state. Returns the
+   * plaintext and the updated record (a copy); `this` is never modified. DuplicatedMessage stops the search, as in
+   * libsignal. Never for PreKey messages (see `decryptWithCurrentState`).
    */
   decrypt(
     message: SignalMessage,
@@ -149,17 +151,8 @@ export class SessionRecord {
   ): { plaintext: Uint8Array; record: SessionRecord } {
     if (!this.current && this.previous.length === 0)
       fail(ErrorCode.SessionNotFound, operation, 'no session available to decrypt');
-    const attempt = (s: SessionState): DecryptResult | null => {
-      try {
-        return ratchetDecrypt(s, message, rng, unlimitedJumps(s));
-      } catch (e) {
-        if (e instanceof SignalClientError && e.code === ErrorCode.DuplicatedMessage) throw e;
-        if (e instanceof SignalClientError) return null;
-        throw e;
-      }
-    };
     if (this.current) {
-      const r = attempt(this.current);
+      const r = attempt(this.current, message, rng, unlimitedJumps);
       if (r) {
         const rec = this.clone();
         rec.current = r.state;
@@ -167,7 +160,7 @@ export class SessionRecord {
       }
     }
     for (let i = 0; i < this.previous.length; i++) {
-      const r = attempt(this.previous[i] as SessionState);
+      const r = attempt(this.previous[i] as SessionState, message, rng, unlimitedJumps);
       if (r) {
         const rec = this.clone();
         rec.previous.splice(i, 1);
@@ -178,9 +171,46 @@ export class SessionRecord {
     return fail(ErrorCode.InvalidMessage, operation, 'decryption failed');
   }
 
+  /**
+   * @internal Decryption by the current state alone, for the SignalMessage inside a PreKey message: the message's
+   * base key named that state (or it was just created from the message), and no other state may stand in for it,
+   * or a genuine but delayed Whisper message wrapped in a forged PreKey envelope would be accepted by an archived
+   * state and the forged envelope's prekey bookkeeping applied. Returns the plaintext and the updated record (a
+   * copy); `this` is never modified.
+   */
+  decryptWithCurrentState(
+    message: SignalMessage,
+    rng: Rng,
+    unlimitedJumps: (s: SessionState) => boolean,
+    operation: string,
+  ): { plaintext: Uint8Array; record: SessionRecord } {
+    if (!this.current) return fail(ErrorCode.SessionNotFound, operation, 'no session available to decrypt');
+    const r = attempt(this.current, message, rng, unlimitedJumps);
+    if (!r) return fail(ErrorCode.InvalidMessage, operation, 'decryption failed');
+    const rec = this.clone();
+    rec.current = r.state;
+    return { plaintext: r.plaintext, record: rec };
+  }
+
   private requireCurrent(operation: string): SessionState {
     if (!this.current) fail(ErrorCode.SessionNotFound, operation, 'no current session state');
     return this.current;
+  }
+}
+
+/** One state's decryption: null when it cannot decrypt the message; DuplicatedMessage and non-protocol errors pass. */
+function attempt(
+  s: SessionState,
+  message: SignalMessage,
+  rng: Rng,
+  unlimitedJumps: (s: SessionState) => boolean,
+): DecryptResult | null {
+  try {
+    return ratchetDecrypt(s, message, rng, unlimitedJumps(s));
+  } catch (e) {
+    if (e instanceof SignalClientError && e.code === ErrorCode.DuplicatedMessage) throw e;
+    if (e instanceof SignalClientError) return null;
+    throw e;
   }
 }
 
