@@ -93,6 +93,36 @@ describe('session layer', () => {
     });
   });
 
+  it('refuses a bundle whose Kyber key fails the FIPS 203 modulus check as InvalidKey, changing no store', async () => {
+    const alice = new Peer(UUIDS[0]);
+    const bob = new Peer(UUIDS[1]);
+    const b = await bob.bundle();
+    const kyber = b.kyberPreKeyPublic().serialize();
+    kyber[1] = 0xff; // coefficient 0 of t̂ = 0xfff ≥ q; still validly signed by Bob's identity
+    kyber[2] = kyber[2]! | 0x0f;
+    const bad = C.PreKeyBundle.new(
+      b.registrationId(),
+      1,
+      b.preKeyId(),
+      b.preKeyPublic(),
+      b.signedPreKeyId(),
+      b.signedPreKeyPublic(),
+      b.signedPreKeySignature(),
+      b.identityKey(),
+      b.kyberPreKeyId(),
+      C.KEMPublicKey.deserialize(kyber),
+      bob.identity.privateKey.sign(kyber),
+    );
+    const before = await alice.snapshotAll([bob]);
+    const err = await C.processPreKeyBundle(bad, bob.address, alice.address, alice.sessions, alice.identities).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(C.SignalClientError);
+    expect(err).toMatchObject({ code: C.ErrorCode.InvalidKey });
+    expect(await alice.snapshotAll([bob])).toBe(before);
+  });
+
   it('reports encryption without a session as SessionNotFound', async () => {
     const alice = new Peer(UUIDS[0]);
     const bob = new Peer(UUIDS[1]);

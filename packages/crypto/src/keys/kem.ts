@@ -8,6 +8,7 @@ import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
 import {
   KYBER1024_CIPHERTEXT_LENGTH,
+  KyberKeyCheckError,
   KYBER1024_PUBLIC_KEY_LENGTH,
   KYBER1024_SECRET_KEY_LENGTH,
   kyber1024Decapsulate,
@@ -23,6 +24,20 @@ function checkType(buf: Uint8Array, operation: string, rawLength: number, what: 
   if (buf[0] !== KYBER1024_TYPE)
     fail(ErrorCode.InvalidKey, operation, `bad KEM ${what} type <0x${(buf[0] ?? 0).toString(16).padStart(2, '0')}>`);
   if (buf.length !== rawLength + 1) fail(ErrorCode.InvalidKey, operation, `bad KEM ${what} length <${buf.length - 1}>`);
+}
+
+/**
+ * Runs a Kyber operation, reporting a key that fails the FIPS 203 modulus check as InvalidKey (libsignal's
+ * InvalidKey kind). The check runs where FIPS 203 puts it, on use, not on deserialize: libsignal-client 0.103
+ * deserializes such keys too.
+ */
+function checkedKey<T>(operation: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (cause) {
+    if (cause instanceof KyberKeyCheckError) return fail(ErrorCode.InvalidKey, operation, cause.message, { cause });
+    throw cause;
+  }
 }
 
 function prefixed(raw: Uint8Array): Uint8Array {
@@ -66,9 +81,14 @@ export class KEMPublicKey {
     return true;
   }
 
-  /** Encapsulates to this key: the ciphertext carries the 0x08 type byte, the secret is 32 bytes. */
+  /**
+   * Encapsulates to this key: the ciphertext carries the 0x08 type byte, the secret is 32 bytes. A key failing the
+   * FIPS 203 modulus check is an InvalidKey error (so a bundle carrying one is refused).
+   */
   encapsulate(rng: Rng = defaultRng): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
-    const { cipherText, sharedSecret } = kyber1024Encapsulate(this.serialized.subarray(1), rng);
+    const { cipherText, sharedSecret } = checkedKey('KyberPublicKey_Encapsulate', () =>
+      kyber1024Encapsulate(this.serialized.subarray(1), rng),
+    );
     return { ciphertext: prefixed(cipherText), sharedSecret };
   }
 }
@@ -94,13 +114,18 @@ export class KEMSecretKey {
     return this.serialized.slice();
   }
 
-  /** Decapsulates a 0x08-prefixed ciphertext; a wrong type or length is an InvalidMessage error. */
+  /**
+   * Decapsulates a 0x08-prefixed ciphertext; a wrong type or length is an InvalidMessage error, a secret key whose
+   * embedded public key fails the modulus check an InvalidKey error.
+   */
   decapsulate(ciphertext: Uint8Array): Uint8Array {
     if (ciphertext.length === 0 || ciphertext[0] !== KYBER1024_TYPE)
       fail(ErrorCode.InvalidMessage, 'KyberSecretKey_Decapsulate', 'wrong KEM key type');
     if (ciphertext.length !== KYBER1024_CIPHERTEXT_LENGTH + 1)
       fail(ErrorCode.InvalidMessage, 'KyberSecretKey_Decapsulate', 'bad KEM ciphertext length');
-    return kyber1024Decapsulate(ciphertext.subarray(1), this.serialized.subarray(1));
+    return checkedKey('KyberSecretKey_Decapsulate', () =>
+      kyber1024Decapsulate(ciphertext.subarray(1), this.serialized.subarray(1)),
+    );
   }
 }
 
