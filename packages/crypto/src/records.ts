@@ -1,13 +1,16 @@
 /**
  * Prekey records and the prekey bundle, with libsignal-client's constructors and accessors. Records serialize to
  * versioned bytes: one format-version byte, then a protobuf body; unknown versions are refused with InvalidRecord
- * so old bytes keep loading and newer bytes are never misread. Does not store anything.
+ * so old bytes keep loading and newer bytes are never misread. Records never print their private keys
+ * (redaction.ts). Does not store anything.
  */
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 import { ErrorCode, fail } from './errors.js';
 import { PrivateKey, PublicKey } from './keys/curve.js';
 import { KEMKeyPair, KEMPublicKey, KEMSecretKey } from './keys/kem.js';
+import type { PublicFacts, RedactedJson } from './redaction.js';
+import { INSPECT_CUSTOM, REDACTED, describeRedacted, redactedJson } from './redaction.js';
 
 /** Current record format version (the first byte of every serialized record). */
 export const RECORD_FORMAT_VERSION = 1;
@@ -87,11 +90,15 @@ function checkId(id: number, operation: string): void {
 }
 
 export class PreKeyRecord {
-  private constructor(
-    private readonly _id: number,
-    private readonly pub: PublicKey,
-    private readonly priv: PrivateKey,
-  ) {}
+  readonly #id: number;
+  readonly #pub: PublicKey;
+  readonly #priv: PrivateKey;
+
+  private constructor(id: number, pub: PublicKey, priv: PrivateKey) {
+    this.#id = id;
+    this.#pub = pub;
+    this.#priv = priv;
+  }
 
   static new(id: number, pubKey: PublicKey, privKey: PrivateKey): PreKeyRecord {
     checkId(id, 'PreKeyRecord_New');
@@ -108,33 +115,50 @@ export class PreKeyRecord {
   serialize(): Uint8Array {
     return recordWriter()
       .tag(1, WireType.Varint)
-      .uint32(this._id)
+      .uint32(this.#id)
       .tag(2, WireType.LengthDelimited)
-      .bytes(this.pub.serializedView())
+      .bytes(this.#pub.serializedView())
       .tag(3, WireType.LengthDelimited)
-      .bytes(this.priv.serialize())
+      .bytes(this.#priv.serialize())
       .finish();
   }
 
   id(): number {
-    return this._id;
+    return this.#id;
   }
   publicKey(): PublicKey {
-    return this.pub;
+    return this.#pub;
   }
   privateKey(): PrivateKey {
-    return this.priv;
+    return this.#priv;
+  }
+
+  /** The id and never the private key (see redaction.ts). */
+  toJSON(): RedactedJson {
+    return redactedJson('PreKeyRecord', { id: this.#id, privateKey: REDACTED });
+  }
+  toString(): string {
+    return describeRedacted('PreKeyRecord', { id: this.#id, privateKey: REDACTED });
+  }
+  [INSPECT_CUSTOM](): string {
+    return this.toString();
   }
 }
 
 export class SignedPreKeyRecord {
-  private constructor(
-    private readonly _id: number,
-    private readonly _timestamp: number,
-    private readonly pub: PublicKey,
-    private readonly priv: PrivateKey,
-    private readonly sig: Uint8Array,
-  ) {}
+  readonly #id: number;
+  readonly #timestamp: number;
+  readonly #pub: PublicKey;
+  readonly #priv: PrivateKey;
+  readonly #sig: Uint8Array;
+
+  private constructor(id: number, timestamp: number, pub: PublicKey, priv: PrivateKey, sig: Uint8Array) {
+    this.#id = id;
+    this.#timestamp = timestamp;
+    this.#pub = pub;
+    this.#priv = priv;
+    this.#sig = sig;
+  }
 
   static new(
     id: number,
@@ -161,33 +185,58 @@ export class SignedPreKeyRecord {
   }
 
   serialize(): Uint8Array {
-    return writeSignedKeyRecord(this._id, this.pub.serializedView(), this.priv.serialize(), this.sig, this._timestamp);
+    return writeSignedKeyRecord(
+      this.#id,
+      this.#pub.serializedView(),
+      this.#priv.serialize(),
+      this.#sig,
+      this.#timestamp,
+    );
   }
 
   id(): number {
-    return this._id;
+    return this.#id;
   }
   timestamp(): number {
-    return this._timestamp;
+    return this.#timestamp;
   }
   publicKey(): PublicKey {
-    return this.pub;
+    return this.#pub;
   }
   privateKey(): PrivateKey {
-    return this.priv;
+    return this.#priv;
   }
   signature(): Uint8Array {
-    return this.sig.slice();
+    return this.#sig.slice();
+  }
+
+  /** Id and timestamp, never the private key (see redaction.ts). */
+  toJSON(): RedactedJson {
+    return redactedJson('SignedPreKeyRecord', this.facts());
+  }
+  toString(): string {
+    return describeRedacted('SignedPreKeyRecord', this.facts());
+  }
+  [INSPECT_CUSTOM](): string {
+    return this.toString();
+  }
+  private facts(): PublicFacts {
+    return { id: this.#id, timestamp: this.#timestamp, privateKey: REDACTED };
   }
 }
 
 export class KyberPreKeyRecord {
-  private constructor(
-    private readonly _id: number,
-    private readonly _timestamp: number,
-    private readonly kp: KEMKeyPair,
-    private readonly sig: Uint8Array,
-  ) {}
+  readonly #id: number;
+  readonly #timestamp: number;
+  readonly #kp: KEMKeyPair;
+  readonly #sig: Uint8Array;
+
+  private constructor(id: number, timestamp: number, kp: KEMKeyPair, sig: Uint8Array) {
+    this.#id = id;
+    this.#timestamp = timestamp;
+    this.#kp = kp;
+    this.#sig = sig;
+  }
 
   static new(id: number, timestamp: number, keyPair: KEMKeyPair, signature: Uint8Array): KyberPreKeyRecord {
     checkId(id, 'KyberPreKeyRecord_New');
@@ -206,31 +255,45 @@ export class KyberPreKeyRecord {
 
   serialize(): Uint8Array {
     return writeSignedKeyRecord(
-      this._id,
-      this.kp.getPublicKey().serializedView(),
-      this.kp.getSecretKey().serialize(),
-      this.sig,
-      this._timestamp,
+      this.#id,
+      this.#kp.getPublicKey().serializedView(),
+      this.#kp.getSecretKey().serialize(),
+      this.#sig,
+      this.#timestamp,
     );
   }
 
   id(): number {
-    return this._id;
+    return this.#id;
   }
   timestamp(): number {
-    return this._timestamp;
+    return this.#timestamp;
   }
   keyPair(): KEMKeyPair {
-    return this.kp;
+    return this.#kp;
   }
   publicKey(): KEMPublicKey {
-    return this.kp.getPublicKey();
+    return this.#kp.getPublicKey();
   }
   secretKey(): KEMSecretKey {
-    return this.kp.getSecretKey();
+    return this.#kp.getSecretKey();
   }
   signature(): Uint8Array {
-    return this.sig.slice();
+    return this.#sig.slice();
+  }
+
+  /** Id and timestamp, never the secret key (see redaction.ts). */
+  toJSON(): RedactedJson {
+    return redactedJson('KyberPreKeyRecord', this.facts());
+  }
+  toString(): string {
+    return describeRedacted('KyberPreKeyRecord', this.facts());
+  }
+  [INSPECT_CUSTOM](): string {
+    return this.toString();
+  }
+  private facts(): PublicFacts {
+    return { id: this.#id, timestamp: this.#timestamp, secretKey: REDACTED };
   }
 }
 

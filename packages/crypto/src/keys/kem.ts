@@ -1,7 +1,7 @@
 /**
  * Kyber1024 KEM keys with libsignal's encodings: one type byte 0x08 followed by the raw key (1568-byte public,
  * 3168-byte secret) or ciphertext (1568 bytes). Other type bytes (0x0A ML-KEM-1024, 0x07 Kyber768) are refused,
- * as libsignal-client 0.103 refuses them. No storage.
+ * as libsignal-client 0.103 refuses them. Secret keys never print (redaction.ts). No storage.
  */
 import { ErrorCode, fail } from '../errors.js';
 import type { Rng } from '../primitives/random.js';
@@ -15,6 +15,8 @@ import {
   kyber1024Encapsulate,
   kyber1024Keygen,
 } from '../primitives/kyber.js';
+import type { RedactedJson } from '../redaction.js';
+import { INSPECT_CUSTOM, REDACTED, describeRedacted, redactedJson } from '../redaction.js';
 
 /** libsignal's KEM key type byte for Kyber1024 (facts §1). */
 export const KYBER1024_TYPE = 0x08;
@@ -94,10 +96,11 @@ export class KEMPublicKey {
 }
 
 export class KEMSecretKey {
-  private readonly serialized: Uint8Array;
+  /** 0x08 ‖ the 3168-byte secret key; `#private` so that no property walk can reach it. */
+  readonly #serialized: Uint8Array;
 
   private constructor(serialized: Uint8Array) {
-    this.serialized = serialized;
+    this.#serialized = serialized;
   }
 
   static deserialize(buf: Uint8Array): KEMSecretKey {
@@ -111,7 +114,7 @@ export class KEMSecretKey {
   }
 
   serialize(): Uint8Array {
-    return this.serialized.slice();
+    return this.#serialized.slice();
   }
 
   /**
@@ -124,18 +127,31 @@ export class KEMSecretKey {
     if (ciphertext.length !== KYBER1024_CIPHERTEXT_LENGTH + 1)
       fail(ErrorCode.InvalidMessage, 'KyberSecretKey_Decapsulate', 'bad KEM ciphertext length');
     return checkedKey('KyberSecretKey_Decapsulate', () =>
-      kyber1024Decapsulate(ciphertext.subarray(1), this.serialized.subarray(1)),
+      kyber1024Decapsulate(ciphertext.subarray(1), this.#serialized.subarray(1)),
     );
+  }
+
+  /** Never the key (see redaction.ts). */
+  toJSON(): RedactedJson {
+    return redactedJson('KEMSecretKey', { secretKey: REDACTED });
+  }
+
+  toString(): string {
+    return describeRedacted('KEMSecretKey', { secretKey: REDACTED });
+  }
+
+  [INSPECT_CUSTOM](): string {
+    return this.toString();
   }
 }
 
 export class KEMKeyPair {
-  private readonly pub: KEMPublicKey;
-  private readonly sec: KEMSecretKey;
+  readonly #pub: KEMPublicKey;
+  readonly #sec: KEMSecretKey;
 
   private constructor(pub: KEMPublicKey, sec: KEMSecretKey) {
-    this.pub = pub;
-    this.sec = sec;
+    this.#pub = pub;
+    this.#sec = sec;
   }
 
   static generate(rng: Rng = defaultRng): KEMKeyPair {
@@ -149,10 +165,23 @@ export class KEMKeyPair {
   }
 
   getPublicKey(): KEMPublicKey {
-    return this.pub;
+    return this.#pub;
   }
 
   getSecretKey(): KEMSecretKey {
-    return this.sec;
+    return this.#sec;
+  }
+
+  /** Never the secret key (see redaction.ts); the 1.5 KiB public key is left out as noise. */
+  toJSON(): RedactedJson {
+    return redactedJson('KEMKeyPair', { secretKey: REDACTED });
+  }
+
+  toString(): string {
+    return describeRedacted('KEMKeyPair', { secretKey: REDACTED });
+  }
+
+  [INSPECT_CUSTOM](): string {
+    return this.toString();
   }
 }

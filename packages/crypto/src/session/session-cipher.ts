@@ -92,7 +92,7 @@ export async function signalEncrypt(
 ): Promise<CiphertextMessage> {
   const op = 'SessionCipher_EncryptMessage';
   const record = await sessionStore.getSession(address);
-  const state = record?.currentState;
+  const state = record?._currentState();
   if (!record || !state) return fail(ErrorCode.SessionNotFound, op, `session with ${address.toString()} not found`);
   if (isExpired(state, now.getTime()))
     fail(ErrorCode.SessionNotFound, op, `session with ${address.toString()} has expired (unacknowledged)`);
@@ -154,7 +154,7 @@ export async function signalDecrypt(
   if (!record) return fail(ErrorCode.SessionNotFound, op, `no session for ${address.toString()}`);
   const { plaintext, record: updated } = record.decrypt(message, rng, selfSessionCheck(address, localAddress), op);
   checkAddresses(message, address, localAddress, op);
-  const state = updated.currentState as SessionState;
+  const state = updated._currentState() as SessionState;
   if (!(await identityStore.isTrustedIdentity(address, state.remoteIdentityKey, Direction.Receiving)))
     untrusted(address, op);
   await identityStore.saveIdentity(address, state.remoteIdentityKey);
@@ -185,7 +185,7 @@ async function namedState(
   operation: string,
 ): Promise<PreKeysUsed | null> {
   if (record.promoteMatchingSession(m.messageVersion, m.baseKey)) {
-    const named = record.currentState as SessionState;
+    const named = record._currentState() as SessionState;
     if (!named.remoteIdentityKey.equals(m.identityKey)) {
       fail(
         ErrorCode.InvalidMessage,
