@@ -31,14 +31,14 @@ describe('session layer', () => {
     const bob = new Peer(UUIDS[1]);
     await C.processPreKeyBundle(await bob.bundle(), bob.address, alice.address, alice.sessions, alice.identities);
     const m = await alice.encrypt(bob, 'for bob only');
-    const before = await bob.snapshot(alice);
+    const before = await bob.snapshotAll([alice]);
     await expect(bob.decrypt(alice, m, C.ProtocolAddress.new(UUIDS[2], 1))).rejects.toMatchObject({
       code: C.ErrorCode.InvalidMessage,
     });
     await expect(bob.decrypt(alice, m, C.ProtocolAddress.new(UUIDS[1], 2))).rejects.toMatchObject({
       code: C.ErrorCode.InvalidMessage,
     });
-    expect(await bob.snapshot(alice)).toBe(before);
+    expect(await bob.snapshotAll([alice])).toBe(before);
     expect(await bob.decrypt(alice, m)).toBe('for bob only');
   });
 
@@ -49,11 +49,13 @@ describe('session layer', () => {
     const m = await alice.encrypt(bob, 'once');
     expect(await bob.decrypt(alice, m)).toBe('once');
     bob.sessions.removeSession(alice.address);
+    const before = await bob.snapshotAll([alice]);
     await expect(bob.decrypt(alice, m)).rejects.toMatchObject({
       code: C.ErrorCode.InvalidMessage,
       message: 'reused base key',
     });
     expect(await bob.snapshot(alice)).toBe('none');
+    expect(await bob.snapshotAll([alice])).toBe(before);
   });
 
   it('leaves stores untouched when a PreKey message references an unknown prekey', async () => {
@@ -62,8 +64,10 @@ describe('session layer', () => {
     await C.processPreKeyBundle(await bob.bundle(), bob.address, alice.address, alice.sessions, alice.identities);
     const m = await alice.encrypt(bob, 'x');
     await bob.preKeys.removePreKey(1);
+    const before = await bob.snapshotAll([alice]);
     await expect(bob.decrypt(alice, m)).rejects.toMatchObject({ code: C.ErrorCode.InvalidPreKeyId });
     expect(await bob.snapshot(alice)).toBe('none');
+    expect(await bob.snapshotAll([alice])).toBe(before);
     expect(await bob.identities.getIdentity(alice.address)).toBeNull();
   });
 

@@ -69,9 +69,10 @@ class LoggedKyberPreKeyStore extends C.InMemoryKyberPreKeyStore {
     this.log.push(`saveKyberPreKey ${id}`);
     return super.saveKyberPreKey(id, record);
   }
+  /** Logged once the store accepted it: a refused mark (a reused base key) writes nothing. */
   override async markKyberPreKeyUsed(id: number, signedId: number, baseKey: C.PublicKey): Promise<void> {
-    this.log.push(`markKyberPreKeyUsed ${id}`);
     await super.markKyberPreKeyUsed(id, signedId, baseKey);
+    this.log.push(`markKyberPreKeyUsed ${id}`);
     this.marks.push(`${id}:${signedId}:${hexOf(baseKey.serialize())}`);
   }
 }
