@@ -141,6 +141,10 @@ export class Fingerprint {
     if (!Number.isInteger(iterations) || iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS) {
       fail(ErrorCode.InvalidArgument, 'Fingerprint_New', `invalid fingerprint iterations ${iterations}`);
     }
+    // The scannable form carries the version as a uint32 (libsignal-client refuses anything else too).
+    if (!Number.isInteger(version) || version < 0 || version > 0xffff_ffff) {
+      fail(ErrorCode.InvalidArgument, 'Fingerprint_New', `invalid fingerprint version ${version}`);
+    }
     const local = iterateHash(iterations, localIdentifier, localKey);
     const remote = iterateHash(iterations, remoteIdentifier, remoteKey);
     const l = displayHalf(local);

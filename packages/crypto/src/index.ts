@@ -3,6 +3,7 @@
  * the class and function names of @signalapp/libsignal-client, so either can be imported under one name.
  * Call `await ready()` once before anything else.
  */
+import { ErrorCode, fail } from './errors.js';
 import { hkdf as hkdfSha256 } from './primitives/hash.js';
 
 export { ready } from './primitives/sodium.js';
@@ -41,12 +42,20 @@ export {
 } from './storage/in-memory.js';
 export * as constants from './constants.js';
 
-/** HKDF-SHA256 with libsignal-client's argument order; a null salt means 32 zero bytes. */
+/** HKDF-SHA256's output limit: 255 blocks of 32 bytes (RFC 5869 §2.3). */
+const HKDF_MAX_OUTPUT = 255 * 32;
+
+/**
+ * HKDF-SHA256 with libsignal-client's argument order; a null salt means 32 zero bytes. A length outside
+ * 0..8160 is an InvalidArgument error.
+ */
 export function hkdf(
   outputLength: number,
   keyMaterial: Uint8Array,
   label: Uint8Array,
   salt: Uint8Array | null,
 ): Uint8Array {
+  if (!Number.isInteger(outputLength) || outputLength < 0 || outputLength > HKDF_MAX_OUTPUT)
+    fail(ErrorCode.InvalidArgument, 'HKDF_DeriveSecrets', `output length out of range (${outputLength})`);
   return hkdfSha256(keyMaterial, salt, label, outputLength);
 }

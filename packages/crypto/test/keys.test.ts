@@ -104,6 +104,28 @@ describe('XEdDSA', () => {
     expect(k.getPublicKey().verify(msg, sig.subarray(0, 63))).toBe(false);
   });
 
+  it('refuses a malleated signature (s + L, still below 2^253) that libsignal accepts: the check is s < L', () => {
+    const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+    const le = (b: Uint8Array): bigint => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
+    let checked = 0;
+    for (let i = 0; checked < 5; i++) {
+      const k = PrivateKey.generate(rng);
+      const msg = rng(24);
+      const sig = k.sign(msg, rng);
+      const signBit = sig[63]! & 0x80;
+      const s = le(Uint8Array.from(sig.subarray(32), (b, j) => (j === 31 ? b & 0x7f : b)));
+      const malleated = s + L;
+      if (malleated >= 1n << 253n) continue; // libsignal refuses these too (top bits set): not the edge case
+      const bad = sig.slice();
+      for (let j = 0; j < 32; j++) bad[32 + j] = Number((malleated >> BigInt(8 * j)) & 0xffn);
+      bad[63] = bad[63]! | signBit;
+      expect(libsignal.PublicKey.deserialize(ab(k.getPublicKey().serialize())).verify(ab(msg), ab(bad))).toBe(true);
+      expect(k.getPublicKey().verify(msg, bad)).toBe(false);
+      expect(k.getPublicKey().verify(msg, sig)).toBe(true);
+      checked++;
+    }
+  });
+
   it('signs deterministically for a given randomness', () => {
     const k = PrivateKey.generate(seededRng(1));
     expect(hex(k.sign(Uint8Array.of(1, 2, 3), seededRng(2)))).toBe(hex(k.sign(Uint8Array.of(1, 2, 3), seededRng(2))));
@@ -168,6 +190,26 @@ describe('Kyber1024 KEM keys', () => {
     const tampered = ciphertext.slice();
     tampered[100]! ^= 1;
     expect(hex(sec.decapsulate(tampered))).not.toBe(hex(sharedSecret));
+  });
+
+  it('reports a key failing the FIPS 203 modulus check as InvalidKey on use (deserialize accepts it, like libsignal)', () => {
+    const kp = KEMKeyPair.generate();
+    const bytes = kp.getPublicKey().serialize();
+    bytes[1] = 0xff; // coefficient 0 of t̂ = 0xfff ≥ q
+    bytes[2] = bytes[2]! | 0x0f;
+    const bad = KEMPublicKey.deserialize(bytes);
+    expect(() => libsignal.KEMPublicKey.deserialize(ab(bytes))).not.toThrow();
+    expect(() => bad.encapsulate()).toThrow(
+      expect.objectContaining({ name: 'SignalClientError', code: ErrorCode.InvalidKey }),
+    );
+    const secret = kp.getSecretKey().serialize();
+    const embedded = 1 + 1536; // the secret key embeds the public key after dk_pke
+    secret[embedded] = 0xff;
+    secret[embedded + 1] = secret[embedded + 1]! | 0x0f;
+    const { ciphertext } = kp.getPublicKey().encapsulate();
+    expect(() => KEMSecretKey.deserialize(secret).decapsulate(ciphertext)).toThrow(
+      expect.objectContaining({ name: 'SignalClientError', code: ErrorCode.InvalidKey }),
+    );
   });
 
   it('refuses other KEM type bytes like libsignal (0x0A, 0x07)', () => {

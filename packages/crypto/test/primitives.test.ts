@@ -119,8 +119,9 @@ describe('ML-KEM-1024 core of the Kyber1024 KEM (oracle: @noble/post-quantum)', 
   });
 
   it('refuses a public key that fails the modulus check', async () => {
-    const { mlkem1024EncapsulateWith } = await import('../src/primitives/kyber.js');
+    const { KyberKeyCheckError, mlkem1024EncapsulateWith } = await import('../src/primitives/kyber.js');
     const pk = new Uint8Array(1568).fill(0xff);
+    expect(() => mlkem1024EncapsulateWith(pk, new Uint8Array(32))).toThrow(KyberKeyCheckError);
     expect(() => mlkem1024EncapsulateWith(pk, new Uint8Array(32))).toThrow(/modulus/);
   });
 });

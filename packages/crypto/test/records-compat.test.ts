@@ -48,7 +48,7 @@ describe('records saved by format version 1 still load', () => {
     const bobAddr = C.ProtocolAddress.new(UUIDS[1], 1);
     const aliceRec = C.SessionRecord.deserialize(b(fx.aliceSession));
     const bobRec = C.SessionRecord.deserialize(b(fx.bobSession));
-    expect(aliceRec.archivedStates.length).toBe(1);
+    expect(aliceRec._archivedStates().length).toBe(1);
     expect(aliceRec.remoteRegistrationId()).toBe(fx.bobRegistrationId);
     expect(bobRec.localRegistrationId()).toBe(fx.bobRegistrationId);
 

@@ -31,14 +31,14 @@ describe('session layer', () => {
     const bob = new Peer(UUIDS[1]);
     await C.processPreKeyBundle(await bob.bundle(), bob.address, alice.address, alice.sessions, alice.identities);
     const m = await alice.encrypt(bob, 'for bob only');
-    const before = await bob.snapshot(alice);
+    const before = await bob.snapshotAll([alice]);
     await expect(bob.decrypt(alice, m, C.ProtocolAddress.new(UUIDS[2], 1))).rejects.toMatchObject({
       code: C.ErrorCode.InvalidMessage,
     });
     await expect(bob.decrypt(alice, m, C.ProtocolAddress.new(UUIDS[1], 2))).rejects.toMatchObject({
       code: C.ErrorCode.InvalidMessage,
     });
-    expect(await bob.snapshot(alice)).toBe(before);
+    expect(await bob.snapshotAll([alice])).toBe(before);
     expect(await bob.decrypt(alice, m)).toBe('for bob only');
   });
 
@@ -49,11 +49,13 @@ describe('session layer', () => {
     const m = await alice.encrypt(bob, 'once');
     expect(await bob.decrypt(alice, m)).toBe('once');
     bob.sessions.removeSession(alice.address);
+    const before = await bob.snapshotAll([alice]);
     await expect(bob.decrypt(alice, m)).rejects.toMatchObject({
       code: C.ErrorCode.InvalidMessage,
       message: 'reused base key',
     });
     expect(await bob.snapshot(alice)).toBe('none');
+    expect(await bob.snapshotAll([alice])).toBe(before);
   });
 
   it('leaves stores untouched when a PreKey message references an unknown prekey', async () => {
@@ -62,8 +64,10 @@ describe('session layer', () => {
     await C.processPreKeyBundle(await bob.bundle(), bob.address, alice.address, alice.sessions, alice.identities);
     const m = await alice.encrypt(bob, 'x');
     await bob.preKeys.removePreKey(1);
+    const before = await bob.snapshotAll([alice]);
     await expect(bob.decrypt(alice, m)).rejects.toMatchObject({ code: C.ErrorCode.InvalidPreKeyId });
     expect(await bob.snapshot(alice)).toBe('none');
+    expect(await bob.snapshotAll([alice])).toBe(before);
     expect(await bob.identities.getIdentity(alice.address)).toBeNull();
   });
 
@@ -93,6 +97,36 @@ describe('session layer', () => {
     });
   });
 
+  it('refuses a bundle whose Kyber key fails the FIPS 203 modulus check as InvalidKey, changing no store', async () => {
+    const alice = new Peer(UUIDS[0]);
+    const bob = new Peer(UUIDS[1]);
+    const b = await bob.bundle();
+    const kyber = b.kyberPreKeyPublic().serialize();
+    kyber[1] = 0xff; // coefficient 0 of t̂ = 0xfff ≥ q; still validly signed by Bob's identity
+    kyber[2] = kyber[2]! | 0x0f;
+    const bad = C.PreKeyBundle.new(
+      b.registrationId(),
+      1,
+      b.preKeyId(),
+      b.preKeyPublic(),
+      b.signedPreKeyId(),
+      b.signedPreKeyPublic(),
+      b.signedPreKeySignature(),
+      b.identityKey(),
+      b.kyberPreKeyId(),
+      C.KEMPublicKey.deserialize(kyber),
+      bob.identity.privateKey.sign(kyber),
+    );
+    const before = await alice.snapshotAll([bob]);
+    const err = await C.processPreKeyBundle(bad, bob.address, alice.address, alice.sessions, alice.identities).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(C.SignalClientError);
+    expect(err).toMatchObject({ code: C.ErrorCode.InvalidKey });
+    expect(await alice.snapshotAll([bob])).toBe(before);
+  });
+
   it('reports encryption without a session as SessionNotFound', async () => {
     const alice = new Peer(UUIDS[0]);
     const bob = new Peer(UUIDS[1]);
@@ -113,14 +147,14 @@ describe('session layer', () => {
       );
     }
     const record = (await alice.sessions.getSession(bob.address))!;
-    expect(record.archivedStates.length).toBe(C.constants.ARCHIVED_STATES_MAX_LENGTH);
+    expect(record._archivedStates().length).toBe(C.constants.ARCHIVED_STATES_MAX_LENGTH);
     const [a, b] = await established();
     for (let i = 0; i < 8; i++) {
       expect(await b.decrypt(a, await a.encrypt(b, `a${i}`))).toBe(`a${i}`);
       expect(await a.decrypt(b, await b.encrypt(a, `b${i}`))).toBe(`b${i}`);
     }
     const rec = (await a.sessions.getSession(b.address))!;
-    expect(rec.currentState!.receiverChains.length).toBe(C.constants.MAX_RECEIVER_CHAINS);
+    expect(rec._currentState()!.receiverChains.length).toBe(C.constants.MAX_RECEIVER_CHAINS);
   });
 
   it('keeps at most 2,000 skipped message keys per chain, dropping the oldest', async () => {
@@ -129,7 +163,7 @@ describe('session layer', () => {
     for (let i = 0; i < 2_100; i++) msgs.push(await alice.encrypt(bob, `m${i}`));
     expect(await bob.decrypt(alice, msgs[2_099]!)).toBe('m2099');
     const rec = (await bob.sessions.getSession(alice.address))!;
-    const chain = rec.currentState!.receiverChains.at(-1)!;
+    const chain = rec._currentState()!.receiverChains.at(-1)!;
     expect(chain.skipped.size).toBe(C.constants.MAX_MESSAGE_KEYS);
     expect(await bob.decrypt(alice, msgs[150]!)).toBe('m150');
     await expect(bob.decrypt(alice, msgs[50]!)).rejects.toMatchObject({ code: C.ErrorCode.DuplicatedMessage });

@@ -1,7 +1,8 @@
 /**
  * Curve25519 keys with libsignal's encodings: `PublicKey` (0x05 ‖ 32-byte u, trailing bytes tolerated as libsignal
  * tolerates them), `PrivateKey` (32 raw bytes, clamped on load) with XEdDSA signing and X25519 agreement, and
- * `IdentityKeyPair` (the IdentityKeyPairStructure protobuf). Randomness is injectable. No key storage.
+ * `IdentityKeyPair` (the IdentityKeyPairStructure protobuf). Randomness is injectable. Private keys never print
+ * (redaction.ts). No key storage.
  */
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
@@ -12,6 +13,8 @@ import { defaultRng } from '../primitives/random.js';
 import { clampScalar, x25519Agree, x25519GeneratePrivate, x25519PublicFromPrivate } from '../primitives/x25519.js';
 import type { XeddsaSigningKey } from '../primitives/xeddsa.js';
 import { montgomeryToEdwardsY, xeddsaSign, xeddsaSigningKey, xeddsaVerifyWithEdwardsY } from '../primitives/xeddsa.js';
+import type { PublicFacts, RedactedJson } from '../redaction.js';
+import { INSPECT_CUSTOM, REDACTED, describeRedacted, redactedJson } from '../redaction.js';
 
 /** libsignal's key type byte for Curve25519 ("Djb"). */
 export const DJB_TYPE = 0x05;
@@ -89,13 +92,15 @@ export class PublicKey {
 }
 
 export class PrivateKey {
-  private readonly k: Uint8Array;
-  private pub: PublicKey | null = null;
-  private signing: XeddsaSigningKey | null = null;
+  /** The clamped scalar; `#private` so that no property walk (inspect, JSON, spread) can reach it. */
+  readonly #k: Uint8Array;
+  #pub: PublicKey | null;
+  /** XEdDSA's per-key values (the scalar mod L and its point), cached after the first signature. */
+  #signing: XeddsaSigningKey | null = null;
 
   private constructor(k: Uint8Array, pub: PublicKey | null = null) {
-    this.k = k;
-    this.pub = pub;
+    this.#k = k;
+    this.#pub = pub;
   }
 
   /**
@@ -117,33 +122,56 @@ export class PrivateKey {
   }
 
   serialize(): Uint8Array {
-    return this.k.slice();
+    return this.#k.slice();
   }
 
   sign(msg: Uint8Array, rng: Rng = defaultRng): Uint8Array {
-    this.signing ??= xeddsaSigningKey(this.k);
-    return xeddsaSign(this.signing, msg, rng);
+    this.#signing ??= xeddsaSigningKey(this.#k);
+    return xeddsaSign(this.#signing, msg, rng);
   }
 
   agree(otherKey: PublicKey): Uint8Array {
-    const s = x25519Agree(this.k, otherKey.rawView());
+    const s = x25519Agree(this.#k, otherKey.rawView());
     if (!s) fail(ErrorCode.InvalidKeyAgreement, 'PrivateKey_Agree', 'invalid key agreement (low-order public key)');
     return s;
   }
 
   getPublicKey(): PublicKey {
-    this.pub ??= PublicKey.fromPublicKeyBytes(x25519PublicFromPrivate(this.k));
-    return this.pub;
+    this.#pub ??= PublicKey.fromPublicKeyBytes(x25519PublicFromPrivate(this.#k));
+    return this.#pub;
+  }
+
+  /** Never the key (see redaction.ts). */
+  toJSON(): RedactedJson {
+    return redactedJson('PrivateKey', { privateKey: REDACTED });
+  }
+
+  toString(): string {
+    return describeRedacted('PrivateKey', { privateKey: REDACTED });
+  }
+
+  [INSPECT_CUSTOM](): string {
+    return this.toString();
   }
 }
 
 export class IdentityKeyPair {
-  readonly publicKey: PublicKey;
-  readonly privateKey: PrivateKey;
+  readonly #publicKey: PublicKey;
+  readonly #privateKey: PrivateKey;
 
   constructor(publicKey: PublicKey, privateKey: PrivateKey) {
-    this.publicKey = publicKey;
-    this.privateKey = privateKey;
+    this.#publicKey = publicKey;
+    this.#privateKey = privateKey;
+  }
+
+  /** libsignal-client's `publicKey` property (a getter here, so the pair has no enumerable key fields). */
+  get publicKey(): PublicKey {
+    return this.#publicKey;
+  }
+
+  /** libsignal-client's `privateKey` property. */
+  get privateKey(): PrivateKey {
+    return this.#privateKey;
   }
 
   static generate(rng: Rng = defaultRng): IdentityKeyPair {
@@ -175,14 +203,31 @@ export class IdentityKeyPair {
   serialize(): Uint8Array {
     return new BinaryWriter()
       .tag(1, WireType.LengthDelimited)
-      .bytes(this.publicKey.serializedView())
+      .bytes(this.#publicKey.serializedView())
       .tag(2, WireType.LengthDelimited)
-      .bytes(this.privateKey.serialize())
+      .bytes(this.#privateKey.serialize())
       .finish();
   }
 
   signAlternateIdentity(other: PublicKey, rng: Rng = defaultRng): Uint8Array {
-    return this.privateKey.sign(alternateIdentityMessage(other), rng);
+    return this.#privateKey.sign(alternateIdentityMessage(other), rng);
+  }
+
+  /** The public key in hex and never the private key (see redaction.ts). */
+  toJSON(): RedactedJson {
+    return redactedJson('IdentityKeyPair', this.facts());
+  }
+
+  toString(): string {
+    return describeRedacted('IdentityKeyPair', this.facts());
+  }
+
+  [INSPECT_CUSTOM](): string {
+    return this.toString();
+  }
+
+  private facts(): PublicFacts {
+    return { publicKey: toHex(this.#publicKey.serializedView()), privateKey: REDACTED };
   }
 }
 
@@ -194,6 +239,12 @@ function alternateIdentityMessage(other: PublicKey): Uint8Array {
   m.set(label, 32);
   m.set(other.serializedView(), 32 + label.length);
   return m;
+}
+
+function toHex(b: Uint8Array): string {
+  let out = '';
+  for (const x of b) out += hex2(x);
+  return out;
 }
 
 function hex2(n: number): string {

@@ -12,6 +12,14 @@ import type { Rng } from './random.js';
 import { defaultRng } from './random.js';
 import { sodium } from './sodium.js';
 
+/**
+ * A key that fails the FIPS 203 §7.2 input checks (a coefficient of t̂ not below q). Its own class so that the key
+ * layer can report it as the typed invalid-key error without matching message text.
+ */
+export class KyberKeyCheckError extends Error {
+  override readonly name = 'KyberKeyCheckError';
+}
+
 export const KYBER1024_PUBLIC_KEY_LENGTH = 1568;
 export const KYBER1024_SECRET_KEY_LENGTH = 3168;
 export const KYBER1024_CIPHERTEXT_LENGTH = 1568;
@@ -341,7 +349,7 @@ export function mlkem1024EncapsulateWith(
   if (publicKey.length !== KYBER1024_PUBLIC_KEY_LENGTH) throw new Error('bad Kyber1024 public key length');
   return withPool(() => {
     const tHat = decodeT(publicKey);
-    if (!tHat) throw new Error('Kyber1024 public key fails the modulus check');
+    if (!tHat) throw new KyberKeyCheckError('Kyber1024 public key fails the modulus check');
     const s = sodium();
     const kr = s.crypto_hash_sha3512(concat2(m, s.crypto_hash_sha3256(publicKey)));
     const cipherText = pkeEncrypt(tHat, publicKey.subarray(T_BYTES), m, kr.subarray(32));
@@ -360,7 +368,7 @@ export function mlkem1024Decapsulate(cipherText: Uint8Array, secretKey: Uint8Arr
     const h = secretKey.subarray(T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH, T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH + 32);
     const z = secretKey.subarray(T_BYTES + KYBER1024_PUBLIC_KEY_LENGTH + 32);
     const tHat = decodeT(ek);
-    if (!tHat) throw new Error('Kyber1024 secret key embeds an invalid public key');
+    if (!tHat) throw new KyberKeyCheckError('Kyber1024 secret key embeds a public key that fails the modulus check');
     const m = pkeDecrypt(dkPke, cipherText);
     const kr = s.crypto_hash_sha3512(concat2(m, h));
     const again = pkeEncrypt(tHat, ek.subarray(T_BYTES), m, kr.subarray(32));

@@ -1,9 +1,11 @@
 /**
- * XEdDSA over Curve25519 exactly as libsignal signs and verifies (the libsignal-java-compatible variant): the
- * Edwards public key's sign bit is carried in bit 7 of the signature's last byte, the nonce hash is prefixed with
- * 0xFE‖0xFF×31, and verification accepts any s below 2^253 whose top bits are clear. Built on libsodium's Ed25519
- * scalar and point operations; the Montgomery→Edwards conversion uses BigInt field arithmetic because libsodium
- * has no such function. Not a general Ed25519 API.
+ * XEdDSA over Curve25519 as libsignal signs and verifies it (the libsignal-java-compatible variant): the Edwards
+ * public key's sign bit is carried in bit 7 of the signature's last byte and the nonce hash is prefixed with
+ * 0xFE‖0xFF×31. Verification is libsodium's Ed25519 check and so stricter than libsignal's: it requires a
+ * canonical s < L (libsignal only requires s's top three bits to be clear, s < 2^253) and refuses small-order keys
+ * and R values. Every honest signature passes both; a malleated one (s + L) passes only libsignal's. Built on
+ * libsodium's Ed25519 scalar and point operations; the Montgomery→Edwards conversion uses BigInt field arithmetic
+ * because libsodium has no such function. Not a general Ed25519 API.
  */
 import type { Rng } from './random.js';
 import { defaultRng } from './random.js';
@@ -115,8 +117,8 @@ export function xeddsaSign(key: Uint8Array | XeddsaSigningKey, message: Uint8Arr
 
 /**
  * Verifies an XEdDSA signature given the Edwards y encoding of the signer's key (see `montgomeryToEdwardsY`).
- * libsodium's verifier is slightly stricter than libsignal's on adversarial edge cases (non-canonical s ≥ L,
- * small-order keys); honest signatures always satisfy both.
+ * The top-bits check below is libsignal's (s < 2^253); libsodium then also requires s < L and refuses small-order
+ * keys and R, so non-canonical signatures libsignal would accept are refused here; honest ones pass both.
  */
 export function xeddsaVerifyWithEdwardsY(edY: Uint8Array | null, message: Uint8Array, signature: Uint8Array): boolean {
   if (edY === null || signature.length !== 64) return false;

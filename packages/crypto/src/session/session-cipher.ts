@@ -2,11 +2,14 @@
  * The session API of libsignal-client: `processPreKeyBundle`, `signalEncrypt`, `signalDecrypt` and
  * `signalDecryptPreKey`, same names and argument order, with optional trailing `now`/`rng` for tests. Each call
  * loads the record, computes on a copy and writes stores only after everything succeeded, so a failed
- * decryption changes no session, SPQR, identity or prekey state.
+ * decryption changes no session, SPQR, identity or prekey state. A Whisper message may be decrypted by any kept
+ * state (trial decryption); a PreKey message only by the state its base key names. Does not decide trust (the
+ * identity store does) nor persist anything itself.
  */
 import type { ProtocolAddress } from '../address.js';
 import { encodeAddresses } from '../address.js';
-import { ErrorCode, fail } from '../errors.js';
+import { ErrorCode, SignalClientError, fail } from '../errors.js';
+import type { PublicKey } from '../keys/curve.js';
 import { bytesEqual } from '../primitives/hash.js';
 import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
@@ -22,7 +25,12 @@ import type {
   SignedPreKeyStore,
 } from '../storage/stores.js';
 import { Direction } from '../storage/stores.js';
-import type { CiphertextMessage, PreKeySignalMessage, SignalMessage } from '../wire/messages.js';
+import type {
+  CiphertextMessage,
+  PreKeySignalMessage,
+  PreKeySignalMessageFields,
+  SignalMessage,
+} from '../wire/messages.js';
 import { PreKeySignalMessage as PreKeySignalMessageClass } from '../wire/messages.js';
 import { SessionRecord, isExpired } from './session-record.js';
 
@@ -84,7 +92,7 @@ export async function signalEncrypt(
 ): Promise<CiphertextMessage> {
   const op = 'SessionCipher_EncryptMessage';
   const record = await sessionStore.getSession(address);
-  const state = record?.currentState;
+  const state = record?._currentState();
   if (!record || !state) return fail(ErrorCode.SessionNotFound, op, `session with ${address.toString()} not found`);
   if (isExpired(state, now.getTime()))
     fail(ErrorCode.SessionNotFound, op, `session with ${address.toString()} has expired (unacknowledged)`);
@@ -146,7 +154,7 @@ export async function signalDecrypt(
   if (!record) return fail(ErrorCode.SessionNotFound, op, `no session for ${address.toString()}`);
   const { plaintext, record: updated } = record.decrypt(message, rng, selfSessionCheck(address, localAddress), op);
   checkAddresses(message, address, localAddress, op);
-  const state = updated.currentState as SessionState;
+  const state = updated._currentState() as SessionState;
   if (!(await identityStore.isTrustedIdentity(address, state.remoteIdentityKey, Direction.Receiving)))
     untrusted(address, op);
   await identityStore.saveIdentity(address, state.remoteIdentityKey);
@@ -154,6 +162,69 @@ export async function signalDecrypt(
   return plaintext;
 }
 
+/** What a PreKey message that created a new session consumed: committed only after it decrypted. */
+interface PreKeysUsed {
+  readonly preKeyId: number | null;
+  readonly signedPreKeyId: number;
+  readonly kyberPreKeyId: number;
+  readonly baseKey: PublicKey;
+}
+
+/**
+ * Makes the state a PreKey message names current in `record` (a copy): the existing state with the message's base
+ * key, whose remote identity must be the message's, or a new state built from the message and our prekeys.
+ * Returns the prekeys a new state used, null when an existing state was named.
+ */
+async function namedState(
+  m: Readonly<PreKeySignalMessageFields>,
+  record: SessionRecord,
+  identityStore: IdentityKeyStore,
+  prekeyStore: PreKeyStore,
+  signedPrekeyStore: SignedPreKeyStore,
+  kyberPrekeyStore: KyberPreKeyStore,
+  operation: string,
+): Promise<PreKeysUsed | null> {
+  if (record.promoteMatchingSession(m.messageVersion, m.baseKey)) {
+    const named = record._currentState() as SessionState;
+    if (!named.remoteIdentityKey.equals(m.identityKey)) {
+      fail(
+        ErrorCode.InvalidMessage,
+        operation,
+        'invalid PreKey message: remote identity key not consistent with previously-established session',
+      );
+    }
+    return null;
+  }
+  const signed = await signedPrekeyStore.getSignedPreKey(m.signedPreKeyId);
+  const kyber = await kyberPrekeyStore.getKyberPreKey(m.kyberPreKeyId);
+  const oneTime = m.preKeyId !== null ? await prekeyStore.getPreKey(m.preKeyId) : null;
+  const ourIdentity = await identityStore.getIdentityKeyPair();
+  const state = initializeBobSession({
+    ourIdentity,
+    localRegistrationId: await identityStore.getLocalRegistrationId(),
+    theirRegistrationId: m.registrationId,
+    ourSignedPreKey: signed.privateKey(),
+    ourOneTimePreKey: oneTime ? oneTime.privateKey() : null,
+    ourKyberSecretKey: kyber.secretKey(),
+    theirIdentityKey: m.identityKey,
+    theirBaseKey: m.baseKey,
+    kyberCiphertext: m.kyberCiphertext,
+  });
+  record.promoteState(state);
+  return {
+    preKeyId: m.preKeyId,
+    signedPreKeyId: m.signedPreKeyId,
+    kyberPreKeyId: m.kyberPreKeyId,
+    baseKey: m.baseKey,
+  };
+}
+
+/**
+ * Decrypts a PreKey message as libsignal does: only the state its base key names (an existing one, or a new one
+ * built from it) may decrypt it; an existing state whose remote identity differs from the message's is an invalid
+ * message. The Kyber used-mark, the identity, the session and the one-time prekey removal are written only after
+ * that state decrypted and the addresses matched, and only for a state the message created.
+ */
 export async function signalDecryptPreKey(
   message: PreKeySignalMessage,
   address: ProtocolAddress,
@@ -171,40 +242,22 @@ export async function signalDecryptPreKey(
   if (!(await identityStore.isTrustedIdentity(address, m.identityKey, Direction.Receiving))) untrusted(address, op);
 
   const record = existing ? existing.clone() : SessionRecord._newFresh();
-  let newSession = false;
-  if (!record.promoteMatchingSession(m.messageVersion, m.baseKey)) {
-    const signed = await signedPrekeyStore.getSignedPreKey(m.signedPreKeyId);
-    const kyber = await kyberPrekeyStore.getKyberPreKey(m.kyberPreKeyId);
-    const oneTime = m.preKeyId !== null ? await prekeyStore.getPreKey(m.preKeyId) : null;
-    const ourIdentity = await identityStore.getIdentityKeyPair();
-    const state = initializeBobSession({
-      ourIdentity,
-      localRegistrationId: await identityStore.getLocalRegistrationId(),
-      theirRegistrationId: m.registrationId,
-      ourSignedPreKey: signed.privateKey(),
-      ourOneTimePreKey: oneTime ? oneTime.privateKey() : null,
-      ourKyberSecretKey: kyber.secretKey(),
-      theirIdentityKey: m.identityKey,
-      theirBaseKey: m.baseKey,
-      kyberCiphertext: m.kyberCiphertext,
-    });
-    record.promoteState(state);
-    newSession = true;
-  }
+  const used = await namedState(m, record, identityStore, prekeyStore, signedPrekeyStore, kyberPrekeyStore, op);
   let result;
   try {
-    result = record.decrypt(m.message, rng, selfSessionCheck(address, localAddress), op);
+    result = record.decryptWithCurrentState(m.message, rng, selfSessionCheck(address, localAddress), op);
   } catch (e) {
-    if (e instanceof Error && 'code' in e && (e as { code: unknown }).code === ErrorCode.InvalidMessage) {
+    if (SignalClientError.is(e, ErrorCode.InvalidMessage)) {
       fail(ErrorCode.InvalidMessage, op, `invalid PreKey message: ${e.message}`, { cause: e });
     }
     throw e;
   }
   checkAddresses(m.message, address, localAddress, op);
 
-  if (newSession) await kyberPrekeyStore.markKyberPreKeyUsed(m.kyberPreKeyId, m.signedPreKeyId, m.baseKey);
+  // The Kyber used-mark goes first: a store may refuse a reused base key, and then nothing is written.
+  if (used) await kyberPrekeyStore.markKyberPreKeyUsed(used.kyberPreKeyId, used.signedPreKeyId, used.baseKey);
   await identityStore.saveIdentity(address, m.identityKey);
   await sessionStore.saveSession(address, result.record);
-  if (newSession && m.preKeyId !== null) await prekeyStore.removePreKey(m.preKeyId);
+  if (used && used.preKeyId !== null) await prekeyStore.removePreKey(used.preKeyId);
   return result.plaintext;
 }

@@ -46,6 +46,11 @@ export function makeStores(impl: Impl, identity: ours.IdentityKeyPair, registrat
   }
   class Identities extends impl.IdentityKeyStore {
     readonly known = new Map<string, ours.PublicKey>();
+    /**
+     * Trust every identity on receive (as Signal's apps do: a changed key is shown to the user, not refused);
+     * sending stays trust-on-first-use. Off by default.
+     */
+    trustOnReceive = false;
     async getIdentityKey() {
       return identity.privateKey;
     }
@@ -60,7 +65,8 @@ export function makeStores(impl: Impl, identity: ours.IdentityKeyPair, registrat
       this.known.set(name.toString(), key);
       return prev && !prev.equals(key) ? impl.IdentityChange.ReplacedExisting : impl.IdentityChange.NewOrUnchanged;
     }
-    async isTrustedIdentity(name: ours.ProtocolAddress, key: ours.PublicKey) {
+    async isTrustedIdentity(name: ours.ProtocolAddress, key: ours.PublicKey, direction: ours.Direction) {
+      if (this.trustOnReceive && direction === impl.Direction.Receiving) return true;
       const prev = this.known.get(name.toString());
       return !prev || prev.equals(key);
     }
@@ -263,14 +269,20 @@ export class Party {
     );
   }
 
-  /** Everything a failed decryption must leave untouched, as comparable bytes. */
+  /**
+   * Everything a rejected input must leave untouched, as comparable bytes: every session record, every saved
+   * identity, every one-time, signed and Kyber prekey record, and every Kyber used-mark.
+   */
   snapshot(): string {
     const s = this.stores;
+    const byKey = <K, V>(m: Map<K, V>): [K, V][] => [...m].sort(([a], [b]) => String(a).localeCompare(String(b)));
     const parts: string[] = [];
-    for (const [k, v] of [...s.sessions.data].sort()) parts.push(`s:${k}:${hexOf(v)}`);
-    for (const [k, v] of [...s.identities.known].sort()) parts.push(`i:${k}:${hexOf(v.serialize())}`);
-    parts.push(`p:${[...s.preKeys.data.keys()].sort().join(',')}`);
-    parts.push(`k:${[...s.kyberPreKeys.used].sort().join(',')}`);
+    for (const [k, v] of byKey(s.sessions.data)) parts.push(`session:${k}:${hexOf(v)}`);
+    for (const [k, v] of byKey(s.identities.known)) parts.push(`identity:${k}:${hexOf(v.serialize())}`);
+    for (const [k, v] of byKey(s.preKeys.data)) parts.push(`prekey:${k}:${hexOf(v)}`);
+    for (const [k, v] of byKey(s.signedPreKeys.data)) parts.push(`signed:${k}:${hexOf(v)}`);
+    for (const [k, v] of byKey(s.kyberPreKeys.data)) parts.push(`kyber:${k}:${hexOf(v)}`);
+    parts.push(`kyber-used:${[...s.kyberPreKeys.used].sort().join(',')}`);
     return parts.join('|');
   }
 }
@@ -291,6 +303,61 @@ export function spqrEpoch(impl: Impl, msg: Msg): number {
     shift += 7;
   }
   return v;
+}
+
+/** One protobuf field of a message: a varint or a length-delimited byte string. */
+export type ProtoField = { no: number; value: number | Uint8Array };
+
+/**
+ * Splits `version byte ‖ protobuf` into its fields, in order (varint and length-delimited fields only, as in
+ * every 1:1 message). Test-side and independent of either implementation, for building forgeries.
+ */
+export function readProtoFields(bytes: Uint8Array): { version: number; fields: ProtoField[] } {
+  let i = 1;
+  const varint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[i++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return v;
+      shift += 7;
+    }
+  };
+  const fields: ProtoField[] = [];
+  while (i < bytes.length) {
+    const tag = varint();
+    if ((tag & 7) === 0) fields.push({ no: tag >> 3, value: varint() });
+    else if ((tag & 7) === 2) {
+      const len = varint();
+      fields.push({ no: tag >> 3, value: bytes.slice(i, i + len) });
+      i += len;
+    } else throw new Error('unexpected wire type');
+  }
+  return { version: bytes[0]!, fields };
+}
+
+/** The inverse of `readProtoFields`: `version byte ‖ fields`, in the given order. */
+export function writeProtoFields(version: number, fields: readonly ProtoField[]): Uint8Array {
+  const out: number[] = [version];
+  const varint = (x: number): void => {
+    while (x >= 0x80) {
+      out.push((x & 0x7f) | 0x80);
+      x = Math.floor(x / 128);
+    }
+    out.push(x);
+  };
+  for (const { no, value } of fields) {
+    if (typeof value === 'number') {
+      varint(no << 3);
+      varint(value);
+    } else {
+      varint((no << 3) | 2);
+      varint(value.length);
+      out.push(...value);
+    }
+  }
+  return Uint8Array.from(out);
 }
 
 /** Extracts field 4 (the inner SignalMessage) of a PreKeySignalMessage. */
