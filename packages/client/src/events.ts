@@ -15,6 +15,11 @@ export type MessengerEvent =
   | { type: 'receipt'; conversationId: string; receiptType: 'delivery' | 'read'; timestamps: number[] }
   | { type: 'typing'; conversationId: string; accountId: string; action: 'started' | 'stopped' }
   | { type: 'identity-changed'; accountId: string; username: string | null; wasVerified: boolean; trust: TrustLevel }
+  /**
+   * A message decrypted but its content broke the rules (a value out of bounds, a malformed encoding): it was
+   * dropped and acknowledged. `reason` is a ContentErrorReason of @cove/protocol, or `malformed` for bad padding.
+   */
+  | { type: 'message-rejected'; accountId: string; deviceId: number; reason: string }
   | { type: 'connection'; state: ConnectionState }
   | { type: 'queue-empty' }
   | {

@@ -117,13 +117,22 @@ export class Inbox {
 
     let content: Content;
     try {
-      content = decodeContent(unpadContent(padded));
+      // Timestamps inside are held to a window around the server's timestamp of this envelope.
+      content = decodeContent(unpadContent(padded), { serverTimestamp: envelope.serverTimestamp });
     } catch (error) {
       if (!(error instanceof ContentError || error instanceof PaddingError)) throw error;
-      logger.warn('invalid content', { accountId: envelope.sourceAccountId, error: error.name });
+      const reason = error instanceof ContentError ? error.reason : 'malformed';
+      logger.warn('invalid content', { accountId: envelope.sourceAccountId, error: error.name, reason });
+      // A bad message is consumed (the session advanced, the envelope is acknowledged) and reported, never retried.
       await storage.commit([...zone.operations(), processed]);
       await emitIdentityChanges(ctx, zone.identityChanges);
-      return { result: 'ignored', events: [], kick: false };
+      const rejected: MessengerEvent = {
+        type: 'message-rejected',
+        accountId: envelope.sourceAccountId,
+        deviceId: envelope.sourceDeviceId,
+        reason,
+      };
+      return { result: 'ignored', events: [rejected], kick: false };
     }
 
     const applied = await this.apply(envelope, content);
@@ -274,6 +283,9 @@ export class Inbox {
       }
       case 'typing':
         events.push({ type: 'typing', conversationId: peer, accountId: peer, action: content.typing.action });
+        return { writes, events, stored: true, kick: false };
+      case 'null':
+        // Carries nothing (the other devices' share of a re-send that answered one device).
         return { writes, events, stored: true, kick: false };
       case 'retry': {
         // The peer rebuilt its session with us (this message arrived in it) and asks for what it could not read.
