@@ -9,14 +9,15 @@ import path from 'node:path';
 
 import { Command, CommanderError } from 'commander';
 
+import { escapeText } from '../../display.js';
 import { ClientError, ClientErrorCode } from '../../errors.js';
 import type { MessengerEvent } from '../../events.js';
 import { Messenger } from '../../messenger.js';
-import type { MessageEntry } from '../../records.js';
 import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
 import { ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
+import { conversationLine, jsonLine, messageJson, messageLine } from './format.js';
 import { forwardCommand, serveCommands } from './ipc.js';
 
 type GlobalOptions = { data?: string; json?: boolean };
@@ -73,20 +74,6 @@ class Session {
 /** The open data directory of a running `listen`, when a command was forwarded to it. */
 export type SharedSession = Pick<Session, 'platform' | 'messenger'>;
 
-const time = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
-
-const messageJson = (message: MessageEntry, peerUsername: string | null): Record<string, unknown> => ({
-  id: message.id,
-  conversation: message.conversationId,
-  peer: peerUsername,
-  direction: message.direction,
-  author: message.authorAccountId,
-  text: message.text,
-  timestamp: message.timestamp,
-  status: message.status,
-  ...(message.quote ? { quote: message.quote } : {}),
-});
-
 export const main = async (argv: string[], io: CliIo = processIo, shared?: SharedSession): Promise<number> => {
   let exitCode: number = ExitCode.Ok;
   const withSession = async <T>(
@@ -104,8 +91,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
   };
   const program = new Command();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const print = (text: string, json: Record<string, unknown>): void =>
-    io.out(globals().json ? JSON.stringify(json) : text);
+  /** Prints a line for people (`text`, with others' text already escaped) or its JSON form. */
+  const print = (text: string, json: Record<string, unknown>): void => io.out(globals().json ? jsonLine(json) : text);
 
   program
     .name('cove')
@@ -209,49 +196,72 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           }
           return usernames.get(accountId) ?? accountId;
         };
+        const show = async (event: MessengerEvent): Promise<void> => {
+          if (
+            (event.type === 'message-added' || event.type === 'message-updated') &&
+            event.message.direction === 'incoming'
+          ) {
+            const message = event.message;
+            if (message.status === 'undecryptable' && event.type === 'message-updated') return;
+            const name = await nameOf(message.authorAccountId);
+            if (message.status === 'undecryptable') {
+              print(
+                messageLine(message, name, {
+                  at: message.storedAt,
+                  body: '(a message could not be decrypted; asking to resend)',
+                }),
+                { type: 'undecryptable', ...messageJson(message, name) },
+              );
+              return;
+            }
+            print(messageLine(message, name), { type: 'message', ...messageJson(message, name) });
+            if (options.markRead) await messenger.markRead(message.conversationId);
+          } else if (event.type === 'identity-changed') {
+            const name = escapeText(event.username ?? event.accountId);
+            print(`! the safety number with ${name} changed: compare it and run "cove verify ${name}"`, {
+              type: 'identity-changed',
+              accountId: event.accountId,
+              username: event.username,
+              wasVerified: event.wasVerified,
+            });
+          } else if (event.type === 'message-rejected') {
+            const name = escapeText(await nameOf(event.accountId));
+            print(`! a message from ${name} was dropped: its content broke the rules (${escapeText(event.reason)})`, {
+              type: 'message-rejected',
+              accountId: event.accountId,
+              deviceId: event.deviceId,
+              reason: event.reason,
+            });
+          } else if (event.type === 'receipt' && globals().json) {
+            io.out(
+              jsonLine({
+                type: 'receipt',
+                conversation: event.conversationId,
+                receipt: event.receiptType,
+                timestamps: event.timestamps,
+              }),
+            );
+          } else if (event.type === 'connection' && globals().json) {
+            io.out(jsonLine({ type: 'connection', state: event.state }));
+          }
+        };
+        // One event at a time, in order; an event that cannot be shown is reported and never stops the listener.
         let chain = Promise.resolve();
         const onEvent = (event: MessengerEvent): void => {
-          chain = chain.then(async () => {
-            if (
-              (event.type === 'message-added' || event.type === 'message-updated') &&
-              event.message.direction === 'incoming'
-            ) {
-              const message = event.message;
-              if (message.status === 'undecryptable' && event.type === 'message-updated') return;
-              const name = await nameOf(message.authorAccountId);
-              if (message.status === 'undecryptable') {
-                print(`[${time(message.storedAt)}] ${name}: (a message could not be decrypted; asking to resend)`, {
-                  type: 'undecryptable',
-                  ...messageJson(message, name),
-                });
-                return;
+          chain = chain
+            .then(() => show(event))
+            .catch((error: unknown) => {
+              const name = error instanceof Error ? error.name : 'error';
+              try {
+                io.err(
+                  globals().json
+                    ? jsonLine({ type: 'error', error: 'display_failed', event: event.type })
+                    : `cove: could not show a ${event.type} event (${name})`,
+                );
+              } catch {
+                // Nothing left to report to.
               }
-              print(`[${time(message.timestamp)}] ${name}: ${message.text}`, {
-                type: 'message',
-                ...messageJson(message, name),
-              });
-              if (options.markRead) await messenger.markRead(message.conversationId);
-            } else if (event.type === 'identity-changed') {
-              const name = event.username ?? event.accountId;
-              print(`! the safety number with ${name} changed: compare it and run "cove verify ${name}"`, {
-                type: 'identity-changed',
-                accountId: event.accountId,
-                username: event.username,
-                wasVerified: event.wasVerified,
-              });
-            } else if (event.type === 'receipt' && globals().json) {
-              io.out(
-                JSON.stringify({
-                  type: 'receipt',
-                  conversation: event.conversationId,
-                  receipt: event.receiptType,
-                  timestamps: event.timestamps,
-                }),
-              );
-            } else if (event.type === 'connection' && globals().json) {
-              io.out(JSON.stringify({ type: 'connection', state: event.state }));
-            }
-          });
+            });
         };
         messenger.subscribe(onEvent);
         const idle = messenger.waitForQueueEmpty();
@@ -275,7 +285,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           });
           return (): Promise<void> => Promise.resolve();
         });
-        if (!globals().json) io.err(`listening as ${(await messenger.account()).username ?? ''} (Ctrl-C to stop)`);
+        if (!globals().json)
+          io.err(`listening as ${escapeText((await messenger.account()).username ?? '')} (Ctrl-C to stop)`);
         if (options.exitWhenIdle) {
           await idle;
           // Also deliver what waited in the outbox (receipts, messages queued while the server was down).
@@ -335,12 +346,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     .description('list conversations, most recent first')
     .action(async () => {
       await withSession(globals(), async ({ messenger }) => {
-        for (const c of await messenger.conversations()) {
-          print(`${c.peerUsername ?? c.peerAccountId}${c.unreadCount ? ` (${c.unreadCount} unread)` : ''}`, {
-            type: 'conversation',
-            ...c,
-          });
-        }
+        for (const c of await messenger.conversations()) print(conversationLine(c), { type: 'conversation', ...c });
       });
     });
 
@@ -357,10 +363,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         const page = await messenger.messages(username, { limit });
         for (const m of [...page.messages].reverse()) {
           const who = m.direction === 'outgoing' ? 'me' : username;
-          print(
-            `[${time(m.timestamp)}] ${who}: ${m.text} ${m.direction === 'outgoing' ? `(${m.status})` : ''}`.trimEnd(),
-            { type: 'message', ...messageJson(m, username) },
-          );
+          print(messageLine(m, who), { type: 'message', ...messageJson(m, username) });
         }
       });
     });
@@ -383,8 +386,9 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     }
     const code = exitCodeFor(error);
     const message = error instanceof Error ? error.message : String(error);
-    if (globals().json) io.err(JSON.stringify({ type: 'error', error: errorCodeFor(error), message }));
-    else io.err(`cove: ${message}`);
+    // The message may quote a server's answer: escaped like any text from others.
+    if (globals().json) io.err(jsonLine({ type: 'error', error: errorCodeFor(error), message }));
+    else io.err(`cove: ${escapeText(message)}`);
     if (code === ExitCode.Failure && error instanceof Error && error.stack && process.env.COVE_DEBUG)
       io.err(error.stack);
     return code;
