@@ -13,7 +13,12 @@ import { ApiClient } from './api-client.js';
 import { createAccount, loadAccount, validateUsername } from './account.js';
 import type { RegisterOptions } from './account.js';
 import { ServerConnection } from './connection.js';
-import { EXPIRY_SWEEP_INTERVAL_MS, PROCESSED_ENVELOPE_RETENTION_MS } from './constants.js';
+import {
+  BUDGET_WINDOW_MS,
+  EXPIRY_SWEEP_INTERVAL_MS,
+  OUTBOX_GIVE_UP_MS,
+  PROCESSED_ENVELOPE_RETENTION_MS,
+} from './constants.js';
 import type { MessengerContext } from './context.js';
 import { emit, newZone, peerLock } from './context.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
@@ -29,6 +34,7 @@ import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
 import type {
   AccountRecord,
+  BudgetEntry,
   ContactEntry,
   ConversationEntry,
   IdentityEntry,
@@ -37,7 +43,7 @@ import type {
   ProfileRecord,
   TrustLevel,
 } from './records.js';
-import { metaKeys } from './records.js';
+import { BUDGET_PREFIX, messageIndexKey, metaKeys } from './records.js';
 import { encryptForDevices, establishSession, hasUsableSession } from './sealing.js';
 import { Sequencer, TimestampSource } from './sequence.js';
 import { computeSafetyNumber } from './trust.js';
@@ -336,10 +342,14 @@ export class Messenger {
     return result;
   }
 
-  /** Deletes disappearing messages whose timer ran out; returns how many. Runs on connect and every minute while connected. */
+  /**
+   * Deletes disappearing messages whose timer ran out (returns how many) and re-send log entries past their window.
+   * Runs on connect and every minute while connected; reads hide both at once, before any sweep.
+   */
   async sweepExpired(): Promise<number> {
     const ctx = this.ctx;
     const { storage, clock, locks } = this.platform;
+    await this.pruneResendLog();
     const due = (await storage.list<string>('meta', { prefix: EXPIRY_PREFIX, limit: 500 })).filter(
       ({ key }) => Number(key.slice(EXPIRY_PREFIX.length, EXPIRY_PREFIX.length + 16)) <= clock.now(),
     );
@@ -392,9 +402,27 @@ export class Messenger {
     }, 2_000);
   }
 
+  /** Deletes re-send log entries whose window is over (oldest first, a bounded batch per call). */
+  private async pruneResendLog(): Promise<void> {
+    const { storage, clock } = this.platform;
+    const due = (await storage.list<string>('resendLog', { prefix: 'x/', limit: 500 })).filter(
+      ({ key }) => Number(key.slice(2, 18)) <= clock.now(),
+    );
+    if (due.length === 0) return;
+    await storage.commit(
+      due.flatMap(({ key, value }): WriteOp[] => [
+        { op: 'delete', table: 'resendLog', key },
+        { op: 'delete', table: 'resendLog', key: value },
+      ]),
+    );
+  }
+
   private async pruneProcessed(): Promise<void> {
     const { storage, clock } = this.platform;
     const writes: WriteOp[] = [];
+    for (const { key, value } of await storage.list<BudgetEntry>('meta', { prefix: BUDGET_PREFIX })) {
+      if (clock.now() - value.windowStart >= BUDGET_WINDOW_MS) writes.push({ op: 'delete', table: 'meta', key });
+    }
     for (const { key, value } of await storage.list<ProcessedEnvelopeEntry>('processedEnvelopes')) {
       if (clock.now() - value.at > PROCESSED_ENVELOPE_RETENTION_MS)
         writes.push({ op: 'delete', table: 'processedEnvelopes', key });
@@ -526,26 +554,37 @@ export class Messenger {
     if (message.status !== 'failed') return message;
     const updated = await this.platform.locks.withLock(peerLock(message.conversationId), async () => {
       const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
+      // A failed message never reached anyone; one older than a day takes a new timestamp, since receivers refuse
+      // send times that far behind the server's.
+      const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
+      const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
       const content = encodeContent({
         kind: 'data',
         data: {
           text: message.text,
-          timestamp: message.timestamp,
+          timestamp,
           ...(profile?.username ? { senderUsername: profile.username } : {}),
           ...(message.quote ? { quote: message.quote } : {}),
           ...(message.expireTimerSeconds ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
         },
       });
-      const next: MessageEntry = { ...message, status: 'sending', error: null };
+      const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
       const entry = newOutboxEntry(ctx, {
         destination: message.conversationId,
         kind: 'data',
-        timestamp: message.timestamp,
+        timestamp,
         content,
         messageKey: message.id,
       });
+      const index = (t: number): string => messageIndexKey(message.conversationId, message.authorAccountId, t);
       await this.platform.storage.commit([
         { op: 'put', table: 'messages', key: message.id, value: next },
+        ...(stale
+          ? [
+              { op: 'delete' as const, table: 'messageIndex' as const, key: index(message.timestamp) },
+              { op: 'put' as const, table: 'messageIndex' as const, key: index(timestamp), value: message.id },
+            ]
+          : []),
         putOutboxEntry(entry),
       ]);
       return next;
