@@ -6,17 +6,19 @@
  * GUID in ONE batch. Only then are the events emitted and the envelope acknowledged, so a crash at any point means a
  * redelivery that is recognized and shown once. Content that breaks the rules is dropped, acknowledged and reported
  * (`message-rejected`). An envelope that cannot be decrypted is recorded as an "undecryptable" placeholder and
- * answered with a retry request in a rebuilt session; the sender re-sends and the placeholder is replaced. A retry
+ * answered with a retry request in a rebuilt session (`session-reset`), at most MAX_SESSION_RESETS_PER_WINDOW times
+ * per device and window, then `session-reset-limited` and nothing more until the window ends; the sender re-sends
+ * and the placeholder is replaced. A retry
  * request is answered only from the re-send log: to the asking device, under the identity key the message was first
  * encrypted to, within the window and the per-device budget. It does not fetch or acknowledge by itself (the caller
  * passes the ack).
  */
 import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
-import { ContentError, PaddingError, decodeContent, unpadContent } from '@cove/protocol';
+import { ContentError, MAX_RETRY_TIMESTAMPS, PaddingError, decodeContent, unpadContent } from '@cove/protocol';
 import type { Content, Envelope } from '@cove/protocol';
 
 import { takeBudget } from './budget.js';
-import { MAX_RESENDS_PER_MESSAGE, MAX_RETRY_REQUESTS_PER_WINDOW } from './constants.js';
+import { MAX_RESENDS_PER_MESSAGE, MAX_RETRY_REQUESTS_PER_WINDOW, MAX_SESSION_RESETS_PER_WINDOW } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { emit, emitIdentityChanges, newZone, peerLock } from './context.js';
 import type { MessengerEvent } from './events.js';
@@ -29,6 +31,7 @@ import type {
   ContactEntry,
   ConversationEntry,
   MessageEntry,
+  OutboxEntry,
   ProcessedEnvelopeEntry,
   ResendLogEntry,
 } from './records.js';
@@ -164,10 +167,32 @@ export class Inbox {
     const { ctx } = this;
     const { storage, clock } = ctx.platform;
     const peer = envelope.sourceAccountId;
-    const conversation = await this.conversationFor(peer);
-    const indexKey = messageIndexKey(conversation.id, peer, envelope.timestamp);
+    const device = envelope.sourceDeviceId;
     const events: MessengerEvent[] = [];
     const writes: WriteOp[] = [processed];
+    // A request for this device still waiting takes the timestamp; otherwise a new reset needs the device's budget
+    // (garbage envelopes, which a server can inject, must not make us rebuild sessions without end).
+    const waiting = (await storage.list<OutboxEntry>('outbox')).some(
+      ({ value }) =>
+        value.destination === peer &&
+        value.kind === 'retry' &&
+        value.resetDeviceId === device &&
+        value.timestamps.length < MAX_RETRY_TIMESTAMPS,
+    );
+    if (!waiting) {
+      const budget = await takeBudget(storage, 'reset', peer, device, MAX_SESSION_RESETS_PER_WINDOW, clock.now());
+      writes.push(budget.write);
+      if (!budget.allowed) {
+        ctx.platform.logger.warn('session resets limited', { accountId: peer, deviceId: device });
+        if (budget.firstRefusal)
+          events.push({ type: 'session-reset-limited', accountId: peer, deviceId: device, until: budget.resetsAt });
+        await storage.commit(writes);
+        return { result: 'undecryptable', events, kick: false };
+      }
+      events.push({ type: 'session-reset', accountId: peer, deviceId: device });
+    }
+    const conversation = await this.conversationFor(peer);
+    const indexKey = messageIndexKey(conversation.id, peer, envelope.timestamp);
     if (!(await storage.get('messageIndex', indexKey))) {
       const message: MessageEntry = {
         id: `${conversation.id}/${ctx.sequencer.next()}`,
@@ -192,9 +217,7 @@ export class Inbox {
       writes.push(...putMessage(message), putConversation(updated));
       events.push({ type: 'message-added', message }, { type: 'conversation-updated', conversation: updated });
     }
-    writes.push(
-      ...(await mergeIntoOutbox(ctx, peer, 'retry', [envelope.timestamp], { resetDeviceId: envelope.sourceDeviceId })),
-    );
+    writes.push(...(await mergeIntoOutbox(ctx, peer, 'retry', [envelope.timestamp], { resetDeviceId: device })));
     await storage.commit(writes);
     return { result: 'undecryptable', events, kick: true };
   }

@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { Command, CommanderError } from 'commander';
 
-import { escapeText } from '../../display.js';
+import { escapeText, formatTimestamp } from '../../display.js';
 import { ClientError, ClientErrorCode } from '../../errors.js';
 import type { MessengerEvent } from '../../events.js';
 import { Messenger } from '../../messenger.js';
@@ -232,6 +232,20 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
               deviceId: event.deviceId,
               reason: event.reason,
             });
+          } else if (event.type === 'session-reset' && globals().json) {
+            // People already see the placeholder line ("could not be decrypted; asking to resend").
+            io.out(jsonLine({ type: 'session-reset', accountId: event.accountId, deviceId: event.deviceId }));
+          } else if (event.type === 'session-reset-limited') {
+            const name = escapeText(await nameOf(event.accountId));
+            print(
+              `! too many messages from ${name} (device ${event.deviceId}) could not be decrypted: ignoring them until ${formatTimestamp(event.until)}`,
+              {
+                type: 'session-reset-limited',
+                accountId: event.accountId,
+                deviceId: event.deviceId,
+                until: event.until,
+              },
+            );
           } else if (event.type === 'receipt' && globals().json) {
             io.out(
               jsonLine({
