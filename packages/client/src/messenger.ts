@@ -21,7 +21,7 @@ import {
 } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { emit, newZone, peerLock } from './context.js';
-import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
+import { ClientError, ClientErrorCode, SafetyNumberMismatchError, ServerResponseError } from './errors.js';
 import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
 import { EventHub } from './events.js';
 import { EXPIRY_PREFIX, History, deleteMessage, newConversation, putConversation, putMessage } from './history.js';
@@ -735,23 +735,25 @@ export class Messenger {
   }
 
   /**
-   * Marks the peer's current identity key verified (the user compared safety numbers); with `expected`, first
-   * checks that it equals the computed number. Unblocks sending after a change.
+   * Marks the peer's identity key verified — the key whose safety number is `expected`, the 60 digits the user
+   * compared (spaces allowed, as displayed). The digits are checked against the key held at the moment it is marked,
+   * under the peer's lock, so a key that changed after the number was shown is never marked: that, or any other
+   * difference, throws SafetyNumberMismatchError and changes nothing. Unblocks sending after a change.
    */
-  async verify(peer: string, expected?: string): Promise<ContactIdentity> {
+  async verify(peer: string, expected: string): Promise<ContactIdentity> {
+    if (typeof expected !== 'string')
+      throw new ClientError(ClientErrorCode.InvalidInput, 'pass the safety number the user compared');
+    const digits = expected.replace(/\s+/g, '');
+    if (!/^\d{60}$/.test(digits)) throw new ClientError(ClientErrorCode.InvalidInput, 'a safety number is 60 digits');
+    const ctx = this.ctx;
     const identity = await this.identity(peer);
-    if (!identity.safetyNumber)
-      throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
-    if (expected !== undefined && expected.replace(/\s+/g, '') !== identity.safetyNumber.digits) {
-      throw new ClientError(
-        ClientErrorCode.IdentityChanged,
-        'the safety numbers do not match: do not trust this contact',
-      );
-    }
-    await this.platform.locks.withLock(peerLock(identity.accountId), async () => {
-      const current = await this.platform.storage.get<IdentityEntry>('identities', identity.accountId);
-      if (!current) return;
-      await this.platform.storage.commit([
+    const { storage } = this.platform;
+    const verified = await this.platform.locks.withLock(peerLock(identity.accountId), async () => {
+      const current = await storage.get<IdentityEntry>('identities', identity.accountId);
+      if (!current) throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
+      const safetyNumber = computeSafetyNumber(ctx.account, identity.accountId, current);
+      if (safetyNumber.digits !== digits) throw new SafetyNumberMismatchError(identity.accountId);
+      await storage.commit([
         {
           op: 'put',
           table: 'identities',
@@ -759,8 +761,9 @@ export class Messenger {
           value: { ...current, trust: 'verified', blocked: false },
         },
       ]);
+      return { safetyNumber, changedAt: current.changedAt };
     });
-    return { ...identity, trust: 'verified', blocked: false };
+    return { ...identity, ...verified, trust: 'verified', blocked: false };
   }
 
   /** Forgets every session with a peer (they are rebuilt from fresh bundles on the next send). */

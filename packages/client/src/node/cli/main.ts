@@ -6,6 +6,7 @@
  */
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
 
 import { Command, CommanderError } from 'commander';
 
@@ -27,6 +28,10 @@ export type CliIo = {
   err(line: string): void;
   /** Resolves when the user asks `listen` to stop (SIGINT/SIGTERM). */
   stopSignal(): Promise<void>;
+  /** Whether a person at a terminal can answer questions (`ask`). */
+  interactive?: boolean;
+  /** Asks the person at the terminal and resolves with the answer line. */
+  ask?(question: string): Promise<string>;
 };
 
 const processIo: CliIo = {
@@ -37,6 +42,16 @@ const processIo: CliIo = {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
     }),
+  interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+  ask: async (question) => {
+    // The question goes to stderr, so stdout keeps only results.
+    const prompt = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return await prompt.question(question);
+    } finally {
+      prompt.close();
+    }
+  },
 };
 
 const dataDirOf = (options: GlobalOptions): string =>
@@ -291,7 +306,12 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         const stopServing = await serveCommands(
           dataDirOf(globals()),
           (args, output) =>
-            main(['node', 'cove', ...args], { ...output, stopSignal: () => new Promise(() => undefined) }, session),
+            // Forwarded commands have no terminal to ask questions on.
+            main(
+              ['node', 'cove', ...args],
+              { ...output, stopSignal: () => new Promise(() => undefined), interactive: false },
+              session,
+            ),
           session.platform.logger,
         ).catch((error: unknown) => {
           session.platform.logger.warn('cannot serve other commands', {
@@ -340,17 +360,43 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
 
   program
     .command('verify')
-    .description("mark a contact's identity key verified after comparing safety numbers")
+    .description(
+      "mark a contact's identity key verified after comparing safety numbers: with --safety-number, the number your " +
+        'contact reads out is checked; without it, the current number is shown and you confirm it (--yes in scripts)',
+    )
     .argument('<username>', 'contact username (or account id)')
     .option('--safety-number <digits>', 'the number the contact read out (checked before marking verified)')
-    .action(async (username: string, options: { safetyNumber?: string }) => {
+    .option('--yes', 'verify the number shown without asking (it is checked again as it is marked)')
+    .action(async (username: string, options: { safetyNumber?: string; yes?: boolean }) => {
       await withSession(globals(), async ({ messenger }) => {
-        const identity = await messenger.verify(username, options.safetyNumber);
+        let digits = options.safetyNumber;
+        if (digits === undefined) {
+          const shown = await messenger.identity(username);
+          if (!shown.safetyNumber)
+            throw new ClientError(ClientErrorCode.UnknownUser, `no identity key known for ${username}`);
+          digits = shown.safetyNumber.digits;
+          if (!options.yes) {
+            if (!io.interactive || !io.ask)
+              throw new ClientError(
+                ClientErrorCode.InvalidInput,
+                'pass --safety-number DIGITS (the number your contact reads out), or --yes to verify the number shown',
+              );
+            io.out(formatSafetyNumber(digits));
+            const answer = await io.ask(`Is this the number ${username} sees? [y/N] `);
+            if (!/^\s*y(es)?\s*$/i.test(answer))
+              throw new ClientError(ClientErrorCode.IdentityChanged, `${username} was not marked verified`);
+          } else if (!globals().json) {
+            io.out(formatSafetyNumber(digits));
+          }
+        }
+        // The digits are checked against the key held at the moment it is marked: a change meanwhile refuses.
+        const identity = await messenger.verify(username, digits);
         print(`${username} is verified`, {
           type: 'verified',
           username,
           accountId: identity.accountId,
           trust: identity.trust,
+          safetyNumber: digits.replace(/\s+/g, ''),
         });
       });
     });
