@@ -22,7 +22,7 @@ import { MAX_RESENDS_PER_MESSAGE, MAX_RETRY_REQUESTS_PER_WINDOW, MAX_SESSION_RES
 import type { MessengerContext } from './context.js';
 import { emit, emitIdentityChanges, newZone, peerLock } from './context.js';
 import type { MessengerEvent } from './events.js';
-import { isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
+import { isExpired, isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
 import type { Outbox } from './outbox.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { WriteOp } from './platform.js';
@@ -154,7 +154,8 @@ export class Inbox {
 
   private async conversationFor(peer: string): Promise<ConversationEntry> {
     const { storage, clock } = this.ctx.platform;
-    const existing = await storage.get<ConversationEntry>('conversations', peer);
+    // The summary as readers see it: expired disappearing messages neither counted nor pointed at.
+    const existing = await this.ctx.history.conversation(peer);
     if (existing) return existing;
     const contact = await storage.get<ContactEntry>('contacts', peer);
     return newConversation(peer, contact?.username ?? null, clock.now());
@@ -301,6 +302,8 @@ export class Inbox {
           const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
           const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
           if (!message || message.direction !== 'outgoing' || !isStatusAdvance(message.status, status)) continue;
+          // An expired disappearing message is gone for the user: it is not updated, and no event names it.
+          if (isExpired(message, clock.now())) continue;
           const updated: MessageEntry = { ...message, status, error: null };
           writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
           events.push({ type: 'message-updated', message: updated });

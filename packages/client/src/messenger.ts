@@ -24,7 +24,16 @@ import { emit, newZone, peerLock } from './context.js';
 import { ClientError, ClientErrorCode, SafetyNumberMismatchError, ServerResponseError } from './errors.js';
 import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
 import { EventHub } from './events.js';
-import { EXPIRY_PREFIX, History, deleteMessage, newConversation, putConversation, putMessage } from './history.js';
+import {
+  EXPIRY_PREFIX,
+  History,
+  deleteMessage,
+  isExpired,
+  newConversation,
+  putConversation,
+  putMessage,
+  withoutExpired,
+} from './history.js';
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
@@ -356,15 +365,28 @@ export class Messenger {
     let removed = 0;
     for (const { key, value: messageId } of due) {
       const conversationId = messageId.slice(0, messageId.indexOf('/'));
-      const gone = await locks.withLock(peerLock(conversationId), async () => {
+      const outcome = await locks.withLock(peerLock(conversationId), async () => {
         const message = await storage.get<MessageEntry>('messages', messageId);
-        await storage.commit([{ op: 'delete', table: 'meta', key }, ...(message ? deleteMessage(message) : [])]);
-        return message !== undefined;
+        const writes: WriteOp[] = [{ op: 'delete', table: 'meta', key }];
+        let conversation: ConversationEntry | undefined;
+        if (message) {
+          writes.push(...deleteMessage(message));
+          // The summary stops counting it and pointing at it, as reads already showed.
+          const current = await storage.get<ConversationEntry>('conversations', conversationId);
+          const updated = current && (await withoutExpired(storage, current, [message], clock.now()));
+          if (updated && updated !== current) {
+            conversation = updated;
+            writes.push(putConversation(updated));
+          }
+        }
+        await storage.commit(writes);
+        return { gone: message !== undefined, conversation };
       });
-      if (gone) {
+      if (outcome.gone) {
         removed += 1;
         emit(ctx, { type: 'message-removed', conversationId, messageId });
       }
+      if (outcome.conversation) emit(ctx, { type: 'conversation-updated', conversation: outcome.conversation });
     }
     return removed;
   }
@@ -506,7 +528,7 @@ export class Messenger {
     const { message, conversation } = await this.platform.locks.withLock(peerLock(accountId), async () => {
       const { storage, clock } = this.platform;
       const contact = await storage.get<ContactEntry>('contacts', accountId);
-      const existing = await storage.get<ConversationEntry>('conversations', accountId);
+      const existing = await ctx.history.conversation(accountId);
       const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
       const stored: MessageEntry = {
         id: `${base.id}/${ctx.sequencer.next()}`,
@@ -608,10 +630,15 @@ export class Messenger {
     const ctx = this.ctx;
     const { storage } = this.platform;
     const result = await this.platform.locks.withLock(peerLock(conversationId), async () => {
-      const conversation = await storage.get<ConversationEntry>('conversations', conversationId);
+      const conversation = await ctx.history.conversation(conversationId);
       if (!conversation) return null;
+      // Expired disappearing messages were never shown: no read receipt for them, and no event.
       const unread = (await storage.list<MessageEntry>('messages', { prefix: `${conversationId}/` })).filter(
-        ({ value }) => value.direction === 'incoming' && !value.read && value.status === 'received',
+        ({ value }) =>
+          value.direction === 'incoming' &&
+          !value.read &&
+          value.status === 'received' &&
+          !isExpired(value, this.platform.clock.now()),
       );
       const writes: WriteOp[] = unread.map(({ value }) => ({
         op: 'put',
