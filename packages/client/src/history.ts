@@ -123,10 +123,12 @@ export const dueExpiredMessages = async (
 ): Promise<Map<string, MessageEntry[]>> => {
   const due = new Map<string, MessageEntry[]>();
   let after: string | undefined;
+  // Small pages: usually the first entry is not due yet (the sweep runs every minute), and reads happen often.
+  const pageSize = 20;
   for (;;) {
     const page = await storage.list<string>('meta', {
       prefix: EXPIRY_PREFIX,
-      limit: 200,
+      limit: pageSize,
       ...(after === undefined ? {} : { after }),
     });
     for (const { key, value: messageId } of page) {
@@ -135,7 +137,7 @@ export const dueExpiredMessages = async (
       if (message && isExpired(message, now))
         due.set(message.conversationId, [...(due.get(message.conversationId) ?? []), message]);
     }
-    if (page.length < 200) return due;
+    if (page.length < pageSize) return due;
     after = page[page.length - 1]?.key;
   }
 };

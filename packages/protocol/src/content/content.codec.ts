@@ -47,7 +47,8 @@ export const MAX_TIMESTAMP_AHEAD_MS = 24 * 3600 * 1000;
  */
 export const MAX_TIMESTAMP_BEHIND_MS = 3 * 24 * 3600 * 1000;
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Account ids: UUIDs. Any case is accepted on encode; decode reads them in lower case (one spelling per id). */
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type Quote = { timestamp: number; authorAccountId: string; text: string };
 export type DataMessage = {
