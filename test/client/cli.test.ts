@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import { createNodePlatform, createStderrLogger } from '@cove/client/node';
 
+import { main } from '../../packages/client/src/node/cli/main.js';
+import type { CliIo } from '../../packages/client/src/node/cli/main.js';
+
 import { findOnServer } from '../support/canary.js';
 import { cove, ensureCliBuilt, listen } from '../support/cli.js';
 import type { Listener } from '../support/cli.js';
@@ -202,6 +205,56 @@ describe('cove CLI', () => {
       trust: string;
     };
     expect(after.trust).toBe('verified');
+  });
+
+  it('should verify without digits only after showing the number: --yes in scripts, a confirmation on a terminal', async () => {
+    const trust = async (): Promise<{ safetyNumber: string; trust: string }> =>
+      JSON.parse((await cove(dirs.bob!, ['safety-number', 'cli_alice'], { json: true })).lines[0]!) as {
+        safetyNumber: string;
+        trust: string;
+      };
+    const before = await trust();
+    expect(before.trust).toBe('trusted-first-use');
+
+    // No digits, no terminal, no --yes: nothing is marked.
+    const refused = await cove(dirs.bob!, ['verify', 'cli_alice']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--safety-number DIGITS .* or --yes/);
+    expect((await trust()).trust).toBe('trusted-first-use');
+
+    // On a terminal the number is shown first; "n" marks nothing, "y" marks the key whose number was shown.
+    const ask = (answer: string): { io: CliIo; lines: string[]; questions: string[] } => {
+      const lines: string[] = [];
+      const questions: string[] = [];
+      return {
+        lines,
+        questions,
+        io: {
+          out: (line) => lines.push(line),
+          err: (line) => lines.push(line),
+          stopSignal: () => new Promise(() => undefined),
+          interactive: true,
+          ask: (question) => {
+            questions.push(question);
+            return Promise.resolve(answer);
+          },
+        },
+      };
+    };
+    const no = ask('n');
+    expect(await main(['node', 'cove', '--data', dirs.bob!, 'verify', 'cli_alice'], no.io)).toBe(7);
+    expect(no.lines[0]).toBe(before.safetyNumber.replace(/(\d{5})(?=\d)/g, '$1 '));
+    expect(no.questions).toEqual(['Is this the number cli_alice sees? [y/N] ']);
+    expect((await trust()).trust).toBe('trusted-first-use');
+    const yes = ask('y');
+    expect(await main(['node', 'cove', '--data', dirs.bob!, 'verify', 'cli_alice'], yes.io)).toBe(0);
+    expect(yes.lines).toContain('cli_alice is verified');
+    expect(await trust()).toEqual({ ...before, trust: 'verified' });
+
+    // --yes verifies the digits it printed.
+    const scripted = await cove(dirs.bob!, ['verify', 'cli_alice', '--yes'], { json: true });
+    expect(scripted.code).toBe(0);
+    expect(JSON.parse(scripted.lines[0]!)).toMatchObject({ type: 'verified', safetyNumber: before.safetyNumber });
   });
 
   it("should refuse to send when a verified contact's keys are substituted, and say so", async () => {

@@ -18,6 +18,26 @@ export const FINGERPRINT_ITERATIONS = 5200;
 export const FINGERPRINT_VERSION = 2;
 /** Rebuild a session with the same peer device at most this often, so two broken sides cannot loop. */
 export const SESSION_RESET_INTERVAL_MS = 30_000;
+/**
+ * Sent messages stay re-sendable this long after the server first accepted them: long enough for a device that was
+ * offline overnight to ask, short enough that a credential or key obtained later cannot pull old plaintext.
+ */
+export const RESEND_WINDOW_MS = 24 * 3600 * 1000;
+/** Re-send one message to one device at most this often: a re-send that fails again may be asked for once more. */
+export const MAX_RESENDS_PER_MESSAGE = 2;
+/** Budgets (retry requests answered, session resets made) are counted per peer device over this window. */
+export const BUDGET_WINDOW_MS = 3600 * 1000;
+/**
+ * Answer at most this many retry requests per peer device per window: a device that lost its session asks once per
+ * run of undecryptable envelopes; more is a flood, and each answer costs encryptions and sends.
+ */
+export const MAX_RETRY_REQUESTS_PER_WINDOW = 10;
+/**
+ * Rebuild the session with one peer device (and ask it to re-send) at most this many times per window: garbage
+ * envelopes (which a server can inject) must not make this device churn sessions and prekeys without end. Past it
+ * the messenger reports `session-reset-limited` and stops until the window ends.
+ */
+export const MAX_SESSION_RESETS_PER_WINDOW = 5;
 /** Outbox retry backoff: first delay and cap. */
 export const OUTBOX_RETRY_BASE_MS = 1_000;
 export const OUTBOX_RETRY_MAX_MS = 5 * 60 * 1000;

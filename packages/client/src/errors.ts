@@ -34,13 +34,25 @@ export const ClientErrorCode = {
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
 export class ClientError extends Error {
-  override readonly name = 'ClientError';
+  override readonly name: string = 'ClientError';
   constructor(
     readonly code: ClientErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * `Messenger.verify` was given a safety number that is not the current one: the user compared digits of a key that
+ * is no longer the contact's (it changed meanwhile), or the numbers differ. Nothing was marked verified. The code is
+ * `identity_changed`, so callers that branch on codes treat it as "do not trust this contact".
+ */
+export class SafetyNumberMismatchError extends ClientError {
+  override readonly name = 'SafetyNumberMismatchError';
+  constructor(readonly accountId: string) {
+    super(ClientErrorCode.IdentityChanged, 'the safety numbers do not match: do not trust this contact');
   }
 }
 

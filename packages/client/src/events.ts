@@ -15,6 +15,22 @@ export type MessengerEvent =
   | { type: 'receipt'; conversationId: string; receiptType: 'delivery' | 'read'; timestamps: number[] }
   | { type: 'typing'; conversationId: string; accountId: string; action: 'started' | 'stopped' }
   | { type: 'identity-changed'; accountId: string; username: string | null; wasVerified: boolean; trust: TrustLevel }
+  /**
+   * A message decrypted but its content broke the rules (a value out of bounds, a malformed encoding): it was
+   * dropped and acknowledged. `reason` is a ContentErrorReason of @cove/protocol, or `malformed` for bad padding.
+   */
+  | { type: 'message-rejected'; accountId: string; deviceId: number; reason: string }
+  /**
+   * A message from this device could not be decrypted: the session with it is rebuilt (at most once per 30 s) and
+   * the device is asked to send again.
+   */
+  | { type: 'session-reset'; accountId: string; deviceId: number }
+  /**
+   * Too many undecryptable messages from this device this hour (garbage a server can inject): no more session
+   * rebuilds, requests or placeholders for it until `until` (ms since the epoch); its undecryptable envelopes are
+   * dropped meanwhile.
+   */
+  | { type: 'session-reset-limited'; accountId: string; deviceId: number; until: number }
   | { type: 'connection'; state: ConnectionState }
   | { type: 'queue-empty' }
   | {

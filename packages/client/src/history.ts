@@ -1,7 +1,9 @@
 /**
  * Conversation and message history: queries (conversations by recency, a conversation's messages newest first,
  * paged) and the write helpers the inbox and outbox use inside their batches (message statuses only move forward:
- * sending → sent → delivered → read). It does not send or receive anything.
+ * sending → sent → delivered → read). Every read hides disappearing messages whose timer ran out, before the sweep
+ * deletes them: pages and lookups skip them, and conversation summaries neither count them as unread nor point at
+ * them as the last message. It does not send or receive anything.
  */
 import type { KeyValueStorage, WriteOp } from './platform.js';
 import type { ConversationEntry, MessageEntry, MessageStatus } from './records.js';
@@ -30,33 +32,53 @@ export class History {
   ) {}
 
   private visible(message: MessageEntry): boolean {
-    const expiry = expiresAt(message);
-    return expiry === null || expiry > this.now();
+    return !isExpired(message, this.now());
   }
 
-  /** Conversations, most recent activity first. */
+  /** Conversations, most recent activity first, with expired messages taken out of their summaries. */
   async conversations(): Promise<ConversationEntry[]> {
     const entries = await this.storage.list<ConversationEntry>('conversations');
-    return entries.map((e) => e.value).sort((a, b) => b.lastMessageAt - a.lastMessageAt || (a.id < b.id ? -1 : 1));
+    const expired = await dueExpiredMessages(this.storage, this.now());
+    const conversations = await Promise.all(
+      entries.map(({ value }) => withoutExpired(this.storage, value, expired.get(value.id) ?? [], this.now())),
+    );
+    return conversations.sort((a, b) => b.lastMessageAt - a.lastMessageAt || (a.id < b.id ? -1 : 1));
   }
 
-  conversation(id: string): Promise<ConversationEntry | undefined> {
-    return this.storage.get<ConversationEntry>('conversations', id);
+  async conversation(id: string): Promise<ConversationEntry | undefined> {
+    const conversation = await this.storage.get<ConversationEntry>('conversations', id);
+    if (!conversation) return undefined;
+    const expired = await dueExpiredMessages(this.storage, this.now());
+    return withoutExpired(this.storage, conversation, expired.get(id) ?? [], this.now());
   }
 
-  /** A conversation's messages newest first; pass `nextCursor` back as `before` for the next (older) page. */
+  /**
+   * A conversation's visible messages newest first, up to `limit` (expired ones are skipped, not counted); pass
+   * `nextCursor` back as `before` for the next (older) page.
+   */
   async messages(conversationId: string, options: { limit?: number; before?: string } = {}): Promise<MessagePage> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), MAX_PAGE_SIZE);
-    const entries = await this.storage.list<MessageEntry>('messages', {
-      prefix: `${conversationId}/`,
-      reverse: true,
-      limit: limit + 1,
-      ...(options.before === undefined ? {} : { after: options.before }),
-    });
-    const page = entries.slice(0, limit).map((e) => e.value);
-    const nextCursor = entries.length > limit ? (page[page.length - 1]?.id ?? null) : null;
-    // Expired disappearing messages are hidden even before the sweeper deletes them.
-    return { messages: page.filter((m) => this.visible(m)), nextCursor };
+    const messages: MessageEntry[] = [];
+    let after = options.before;
+    let more = true;
+    while (messages.length < limit && more) {
+      const entries = await this.storage.list<MessageEntry>('messages', {
+        prefix: `${conversationId}/`,
+        reverse: true,
+        limit: limit + 1,
+        ...(after === undefined ? {} : { after }),
+      });
+      more = entries.length > limit;
+      for (const { key, value } of entries.slice(0, limit)) {
+        after = key;
+        if (messages.length === limit) {
+          more = true;
+          break;
+        }
+        if (this.visible(value)) messages.push(value);
+      }
+    }
+    return { messages, nextCursor: more ? (messages[messages.length - 1]?.id ?? null) : null };
   }
 
   async message(id: string): Promise<MessageEntry | undefined> {
@@ -74,7 +96,7 @@ export class History {
       'messageIndex',
       messageIndexKey(conversationId, authorAccountId, timestamp),
     );
-    return key === undefined ? undefined : this.storage.get<MessageEntry>('messages', key);
+    return key === undefined ? undefined : this.message(key);
   }
 }
 
@@ -84,6 +106,79 @@ export const EXPIRY_PREFIX = 'expiry/';
 /** When a disappearing message is deleted: its timer runs from when it was stored (sent or received). */
 export const expiresAt = (message: MessageEntry): number | null =>
   message.expireTimerSeconds ? message.storedAt + message.expireTimerSeconds * 1000 : null;
+
+/** Whether a disappearing message's timer has run out (it is hidden from every read from then on). */
+export const isExpired = (message: MessageEntry, now: number): boolean => {
+  const expiry = expiresAt(message);
+  return expiry !== null && expiry <= now;
+};
+
+/**
+ * Messages whose timer has run out but that the sweep has not deleted yet, by conversation, read from the expiry
+ * index (due entries come first in key order, so this stops at the first one still running).
+ */
+export const dueExpiredMessages = async (
+  storage: KeyValueStorage,
+  now: number,
+): Promise<Map<string, MessageEntry[]>> => {
+  const due = new Map<string, MessageEntry[]>();
+  let after: string | undefined;
+  // Small pages: usually the first entry is not due yet (the sweep runs every minute), and reads happen often.
+  const pageSize = 20;
+  for (;;) {
+    const page = await storage.list<string>('meta', {
+      prefix: EXPIRY_PREFIX,
+      limit: pageSize,
+      ...(after === undefined ? {} : { after }),
+    });
+    for (const { key, value: messageId } of page) {
+      if (Number(key.slice(EXPIRY_PREFIX.length, EXPIRY_PREFIX.length + 16)) > now) return due;
+      const message = await storage.get<MessageEntry>('messages', messageId);
+      if (message && isExpired(message, now))
+        due.set(message.conversationId, [...(due.get(message.conversationId) ?? []), message]);
+    }
+    if (page.length < pageSize) return due;
+    after = page[page.length - 1]?.key;
+  }
+};
+
+/**
+ * A conversation summary without the given expired messages: they no longer count as unread, and when the last
+ * message is one of them the summary points at the newest visible message instead (or at none).
+ */
+export const withoutExpired = async (
+  storage: KeyValueStorage,
+  conversation: ConversationEntry,
+  expired: MessageEntry[],
+  now: number,
+): Promise<ConversationEntry> => {
+  if (expired.length === 0) return conversation;
+  const unread = expired.filter((m) => m.direction === 'incoming' && !m.read && m.status === 'received').length;
+  let { lastMessageKey, lastMessageAt } = conversation;
+  if (lastMessageKey !== null && expired.some((m) => m.id === lastMessageKey)) {
+    let latest: MessageEntry | undefined;
+    let after: string | undefined;
+    while (!latest) {
+      const page = await storage.list<MessageEntry>('messages', {
+        prefix: `${conversation.id}/`,
+        reverse: true,
+        limit: 50,
+        ...(after === undefined ? {} : { after }),
+      });
+      latest = page.find(({ value }) => !isExpired(value, now) && !expired.some((m) => m.id === value.id))?.value;
+      if (page.length < 50) break;
+      after = page[page.length - 1]?.key;
+    }
+    lastMessageKey = latest?.id ?? null;
+    lastMessageAt = latest?.storedAt ?? conversation.createdAt;
+  }
+  return {
+    ...conversation,
+    unreadCount: Math.max(0, conversation.unreadCount - unread),
+    lastMessageKey,
+    lastMessageAt,
+  };
+};
 
 /** Writes a new message, its index entry and, for a disappearing message, its expiry entry. */
 export const putMessage = (message: MessageEntry): WriteOp[] => {

@@ -1,35 +1,46 @@
 /**
  * The receive pipeline, the same for socket and HTTP-fetched envelopes: under the sender's peer lock, skip GUIDs
- * already processed, decrypt in a ProtocolZone, decode the padded Content, apply it (store a message, advance
- * statuses on receipts, report typing, re-send on a retry request), and commit the session update, the prekey
- * removal, the history change, the delivery receipt to send and the processed GUID in ONE batch. Only then are the
- * events emitted and the envelope acknowledged, so a crash at any point means a redelivery that is recognized and
- * shown once. An envelope that cannot be decrypted is recorded as an "undecryptable" placeholder and answered with
- * a retry request in a rebuilt session; the sender re-sends and the placeholder is replaced. It does not fetch or
- * acknowledge by itself (the caller passes the ack).
+ * already processed, decrypt in a ProtocolZone, decode the padded Content (bounded around the envelope's server
+ * timestamp), apply it (store a message, advance statuses on receipts, report typing, answer a retry request), and
+ * commit the session update, the prekey removal, the history change, the delivery receipt to send and the processed
+ * GUID in ONE batch. Only then are the events emitted and the envelope acknowledged, so a crash at any point means a
+ * redelivery that is recognized and shown once. Content that breaks the rules is dropped, acknowledged and reported
+ * (`message-rejected`). An envelope that cannot be decrypted is recorded as an "undecryptable" placeholder and
+ * answered with a retry request in a rebuilt session (`session-reset`), at most MAX_SESSION_RESETS_PER_WINDOW times
+ * per device and window, then `session-reset-limited` and nothing more until the window ends; the sender re-sends
+ * and the placeholder is replaced. A retry
+ * request is answered only from the re-send log: to the asking device, under the identity key the message was first
+ * encrypted to, within the window and the per-device budget. It does not fetch or acknowledge by itself (the caller
+ * passes the ack).
  */
 import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
-import { ContentError, PaddingError, decodeContent, encodeContent, unpadContent } from '@cove/protocol';
+import { ContentError, MAX_RETRY_TIMESTAMPS, PaddingError, decodeContent, unpadContent } from '@cove/protocol';
 import type { Content, Envelope } from '@cove/protocol';
 
+import { takeBudget } from './budget.js';
+import { MAX_RESENDS_PER_MESSAGE, MAX_RETRY_REQUESTS_PER_WINDOW, MAX_SESSION_RESETS_PER_WINDOW } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { emit, emitIdentityChanges, newZone, peerLock } from './context.js';
 import type { MessengerEvent } from './events.js';
-import { isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
+import { isExpired, isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
 import type { Outbox } from './outbox.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { WriteOp } from './platform.js';
+import type { ProtocolZone } from './protocol-zone.js';
 import type {
   ContactEntry,
   ConversationEntry,
   MessageEntry,
+  OutboxEntry,
   ProcessedEnvelopeEntry,
-  ProfileRecord,
+  ResendLogEntry,
 } from './records.js';
-import { messageIndexKey, metaKeys } from './records.js';
+import { messageIndexKey, resendLogKey, sessionKey } from './records.js';
 import { decryptEnvelope } from './sealing.js';
 
 export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 export class Inbox {
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -117,16 +128,25 @@ export class Inbox {
 
     let content: Content;
     try {
-      content = decodeContent(unpadContent(padded));
+      // Timestamps inside are held to a window around the server's timestamp of this envelope.
+      content = decodeContent(unpadContent(padded), { serverTimestamp: envelope.serverTimestamp });
     } catch (error) {
       if (!(error instanceof ContentError || error instanceof PaddingError)) throw error;
-      logger.warn('invalid content', { accountId: envelope.sourceAccountId, error: error.name });
+      const reason = error instanceof ContentError ? error.reason : 'malformed';
+      logger.warn('invalid content', { accountId: envelope.sourceAccountId, error: error.name, reason });
+      // A bad message is consumed (the session advanced, the envelope is acknowledged) and reported, never retried.
       await storage.commit([...zone.operations(), processed]);
       await emitIdentityChanges(ctx, zone.identityChanges);
-      return { result: 'ignored', events: [], kick: false };
+      const rejected: MessengerEvent = {
+        type: 'message-rejected',
+        accountId: envelope.sourceAccountId,
+        deviceId: envelope.sourceDeviceId,
+        reason,
+      };
+      return { result: 'ignored', events: [rejected], kick: false };
     }
 
-    const applied = await this.apply(envelope, content);
+    const applied = await this.apply(envelope, content, zone);
     await storage.commit([...zone.operations(), ...applied.writes, processed]);
     await emitIdentityChanges(ctx, zone.identityChanges);
     return { result: applied.stored ? 'stored' : 'duplicate', events: applied.events, kick: applied.kick };
@@ -134,7 +154,8 @@ export class Inbox {
 
   private async conversationFor(peer: string): Promise<ConversationEntry> {
     const { storage, clock } = this.ctx.platform;
-    const existing = await storage.get<ConversationEntry>('conversations', peer);
+    // The summary as readers see it: expired disappearing messages neither counted nor pointed at.
+    const existing = await this.ctx.history.conversation(peer);
     if (existing) return existing;
     const contact = await storage.get<ContactEntry>('contacts', peer);
     return newConversation(peer, contact?.username ?? null, clock.now());
@@ -147,10 +168,32 @@ export class Inbox {
     const { ctx } = this;
     const { storage, clock } = ctx.platform;
     const peer = envelope.sourceAccountId;
-    const conversation = await this.conversationFor(peer);
-    const indexKey = messageIndexKey(conversation.id, peer, envelope.timestamp);
+    const device = envelope.sourceDeviceId;
     const events: MessengerEvent[] = [];
     const writes: WriteOp[] = [processed];
+    // A request for this device still waiting takes the timestamp; otherwise a new reset needs the device's budget
+    // (garbage envelopes, which a server can inject, must not make us rebuild sessions without end).
+    const waiting = (await storage.list<OutboxEntry>('outbox')).some(
+      ({ value }) =>
+        value.destination === peer &&
+        value.kind === 'retry' &&
+        value.resetDeviceId === device &&
+        value.timestamps.length < MAX_RETRY_TIMESTAMPS,
+    );
+    if (!waiting) {
+      const budget = await takeBudget(storage, 'reset', peer, device, MAX_SESSION_RESETS_PER_WINDOW, clock.now());
+      writes.push(budget.write);
+      if (!budget.allowed) {
+        ctx.platform.logger.warn('session resets limited', { accountId: peer, deviceId: device });
+        if (budget.firstRefusal)
+          events.push({ type: 'session-reset-limited', accountId: peer, deviceId: device, until: budget.resetsAt });
+        await storage.commit(writes);
+        return { result: 'undecryptable', events, kick: false };
+      }
+      events.push({ type: 'session-reset', accountId: peer, deviceId: device });
+    }
+    const conversation = await this.conversationFor(peer);
+    const indexKey = messageIndexKey(conversation.id, peer, envelope.timestamp);
     if (!(await storage.get('messageIndex', indexKey))) {
       const message: MessageEntry = {
         id: `${conversation.id}/${ctx.sequencer.next()}`,
@@ -175,9 +218,7 @@ export class Inbox {
       writes.push(...putMessage(message), putConversation(updated));
       events.push({ type: 'message-added', message }, { type: 'conversation-updated', conversation: updated });
     }
-    writes.push(
-      ...(await mergeIntoOutbox(ctx, peer, 'retry', [envelope.timestamp], { resetDeviceId: envelope.sourceDeviceId })),
-    );
+    writes.push(...(await mergeIntoOutbox(ctx, peer, 'retry', [envelope.timestamp], { resetDeviceId: device })));
     await storage.commit(writes);
     return { result: 'undecryptable', events, kick: true };
   }
@@ -185,6 +226,7 @@ export class Inbox {
   private async apply(
     envelope: Envelope,
     content: Content,
+    zone: ProtocolZone,
   ): Promise<{ writes: WriteOp[]; events: MessengerEvent[]; stored: boolean; kick: boolean }> {
     const { ctx } = this;
     const { storage, clock } = ctx.platform;
@@ -260,6 +302,8 @@ export class Inbox {
           const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
           const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
           if (!message || message.direction !== 'outgoing' || !isStatusAdvance(message.status, status)) continue;
+          // An expired disappearing message is gone for the user: it is not updated, and no event names it.
+          if (isExpired(message, clock.now())) continue;
           const updated: MessageEntry = { ...message, status, error: null };
           writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
           events.push({ type: 'message-updated', message: updated });
@@ -275,39 +319,62 @@ export class Inbox {
       case 'typing':
         events.push({ type: 'typing', conversationId: peer, accountId: peer, action: content.typing.action });
         return { writes, events, stored: true, kick: false };
+      case 'null':
+        // Carries nothing (the other devices' share of a re-send that answered one device).
+        return { writes, events, stored: true, kick: false };
       case 'retry': {
         // The peer rebuilt its session with us (this message arrived in it) and asks for what it could not read.
+        // Only what the re-send log holds for THIS device, under the identity key this request came with, within
+        // the window and the budgets, is sent again; the rest gets no answer (its placeholder stays on their side).
         let kick = false;
-        const profile = await storage.get<ProfileRecord>('meta', metaKeys.profile);
+        const device = envelope.sourceDeviceId;
+        const askingKey = zone.usedIdentities.get(sessionKey(peer, device));
         const unavailable: number[] = [];
-        for (const timestamp of content.retry.timestamps) {
+        let resent = 0;
+        let refused = 0;
+        let limited = false;
+        if (content.retry.timestamps.length > 0) {
+          const budget = await takeBudget(storage, 'retry', peer, device, MAX_RETRY_REQUESTS_PER_WINDOW, clock.now());
+          writes.push(budget.write);
+          limited = !budget.allowed;
+        }
+        for (const timestamp of limited ? [] : [...new Set(content.retry.timestamps)]) {
           const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
           const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
           if (!message || message.direction !== 'outgoing') {
             unavailable.push(timestamp);
             continue;
           }
-          const resend = encodeContent({
-            kind: 'data',
-            data: {
-              text: message.text,
-              timestamp: message.timestamp,
-              ...(message.quote ? { quote: message.quote } : {}),
-              ...(message.expireTimerSeconds ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
-              ...(profile?.username ? { senderUsername: profile.username } : {}),
-            },
-          });
+          const logKey = resendLogKey(peer, timestamp);
+          const logged = await storage.get<ResendLogEntry>('resendLog', logKey);
+          const index = logged?.devices.findIndex((d) => d.deviceId === device) ?? -1;
+          const sent = logged?.devices[index];
+          if (
+            !logged ||
+            !sent ||
+            logged.expiresAt <= clock.now() ||
+            !askingKey ||
+            !bytesEqual(new Uint8Array(sent.identityKey), askingKey) ||
+            sent.resent >= MAX_RESENDS_PER_MESSAGE
+          ) {
+            refused += 1;
+            continue;
+          }
+          const devices = logged.devices.map((d, i) => (i === index ? { ...d, resent: d.resent + 1 } : d));
           writes.push(
+            { op: 'put', table: 'resendLog', key: logKey, value: { ...logged, devices } },
             putOutboxEntry(
               newOutboxEntry(ctx, {
                 destination: peer,
-                kind: 'data',
-                timestamp: message.timestamp,
-                content: resend,
-                messageKey: message.id,
+                kind: 'resend',
+                timestamp,
+                content: new Uint8Array(logged.content),
+                deviceId: device,
+                identityKey: new Uint8Array(sent.identityKey),
               }),
             ),
           );
+          resent += 1;
           kick = true;
         }
         if (unavailable.length > 0) {
@@ -328,8 +395,12 @@ export class Inbox {
         }
         ctx.platform.logger.info('retry request', {
           accountId: peer,
+          deviceId: device,
           count: content.retry.timestamps.length,
+          resent,
+          refused,
           unavailable: unavailable.length,
+          limited,
         });
         return { writes, events, stored: true, kick };
       }

@@ -15,4 +15,5 @@ export type { UpkeepResult } from './prekeys.js';
 export { computeSafetyNumber, formatSafetyNumber, uuidBytes } from './trust.js';
 export type { SafetyNumber } from './trust.js';
 export { KeyedMutex } from './keyed-mutex.js';
+export { escapeText, formatTimestamp, hasUnsafeText } from './display.js';
 export * as constants from './constants.js';

@@ -13,13 +13,27 @@ import { ApiClient } from './api-client.js';
 import { createAccount, loadAccount, validateUsername } from './account.js';
 import type { RegisterOptions } from './account.js';
 import { ServerConnection } from './connection.js';
-import { EXPIRY_SWEEP_INTERVAL_MS, PROCESSED_ENVELOPE_RETENTION_MS } from './constants.js';
+import {
+  BUDGET_WINDOW_MS,
+  EXPIRY_SWEEP_INTERVAL_MS,
+  OUTBOX_GIVE_UP_MS,
+  PROCESSED_ENVELOPE_RETENTION_MS,
+} from './constants.js';
 import type { MessengerContext } from './context.js';
 import { emit, newZone, peerLock } from './context.js';
-import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
+import { ClientError, ClientErrorCode, SafetyNumberMismatchError, ServerResponseError } from './errors.js';
 import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
 import { EventHub } from './events.js';
-import { EXPIRY_PREFIX, History, deleteMessage, newConversation, putConversation, putMessage } from './history.js';
+import {
+  EXPIRY_PREFIX,
+  History,
+  deleteMessage,
+  isExpired,
+  newConversation,
+  putConversation,
+  putMessage,
+  withoutExpired,
+} from './history.js';
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
@@ -29,6 +43,7 @@ import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
 import type {
   AccountRecord,
+  BudgetEntry,
   ContactEntry,
   ConversationEntry,
   IdentityEntry,
@@ -37,7 +52,7 @@ import type {
   ProfileRecord,
   TrustLevel,
 } from './records.js';
-import { metaKeys } from './records.js';
+import { BUDGET_PREFIX, messageIndexKey, metaKeys } from './records.js';
 import { encryptForDevices, establishSession, hasUsableSession } from './sealing.js';
 import { Sequencer, TimestampSource } from './sequence.js';
 import { computeSafetyNumber } from './trust.js';
@@ -336,25 +351,42 @@ export class Messenger {
     return result;
   }
 
-  /** Deletes disappearing messages whose timer ran out; returns how many. Runs on connect and every minute while connected. */
+  /**
+   * Deletes disappearing messages whose timer ran out (returns how many) and re-send log entries past their window.
+   * Runs on connect and every minute while connected; reads hide both at once, before any sweep.
+   */
   async sweepExpired(): Promise<number> {
     const ctx = this.ctx;
     const { storage, clock, locks } = this.platform;
+    await this.pruneResendLog();
     const due = (await storage.list<string>('meta', { prefix: EXPIRY_PREFIX, limit: 500 })).filter(
       ({ key }) => Number(key.slice(EXPIRY_PREFIX.length, EXPIRY_PREFIX.length + 16)) <= clock.now(),
     );
     let removed = 0;
     for (const { key, value: messageId } of due) {
       const conversationId = messageId.slice(0, messageId.indexOf('/'));
-      const gone = await locks.withLock(peerLock(conversationId), async () => {
+      const outcome = await locks.withLock(peerLock(conversationId), async () => {
         const message = await storage.get<MessageEntry>('messages', messageId);
-        await storage.commit([{ op: 'delete', table: 'meta', key }, ...(message ? deleteMessage(message) : [])]);
-        return message !== undefined;
+        const writes: WriteOp[] = [{ op: 'delete', table: 'meta', key }];
+        let conversation: ConversationEntry | undefined;
+        if (message) {
+          writes.push(...deleteMessage(message));
+          // The summary stops counting it and pointing at it, as reads already showed.
+          const current = await storage.get<ConversationEntry>('conversations', conversationId);
+          const updated = current && (await withoutExpired(storage, current, [message], clock.now()));
+          if (updated && updated !== current) {
+            conversation = updated;
+            writes.push(putConversation(updated));
+          }
+        }
+        await storage.commit(writes);
+        return { gone: message !== undefined, conversation };
       });
-      if (gone) {
+      if (outcome.gone) {
         removed += 1;
         emit(ctx, { type: 'message-removed', conversationId, messageId });
       }
+      if (outcome.conversation) emit(ctx, { type: 'conversation-updated', conversation: outcome.conversation });
     }
     return removed;
   }
@@ -392,9 +424,27 @@ export class Messenger {
     }, 2_000);
   }
 
+  /** Deletes re-send log entries whose window is over (oldest first, a bounded batch per call). */
+  private async pruneResendLog(): Promise<void> {
+    const { storage, clock } = this.platform;
+    const due = (await storage.list<string>('resendLog', { prefix: 'x/', limit: 500 })).filter(
+      ({ key }) => Number(key.slice(2, 18)) <= clock.now(),
+    );
+    if (due.length === 0) return;
+    await storage.commit(
+      due.flatMap(({ key, value }): WriteOp[] => [
+        { op: 'delete', table: 'resendLog', key },
+        { op: 'delete', table: 'resendLog', key: value },
+      ]),
+    );
+  }
+
   private async pruneProcessed(): Promise<void> {
     const { storage, clock } = this.platform;
     const writes: WriteOp[] = [];
+    for (const { key, value } of await storage.list<BudgetEntry>('meta', { prefix: BUDGET_PREFIX })) {
+      if (clock.now() - value.windowStart >= BUDGET_WINDOW_MS) writes.push({ op: 'delete', table: 'meta', key });
+    }
     for (const { key, value } of await storage.list<ProcessedEnvelopeEntry>('processedEnvelopes')) {
       if (clock.now() - value.at > PROCESSED_ENVELOPE_RETENTION_MS)
         writes.push({ op: 'delete', table: 'processedEnvelopes', key });
@@ -478,7 +528,7 @@ export class Messenger {
     const { message, conversation } = await this.platform.locks.withLock(peerLock(accountId), async () => {
       const { storage, clock } = this.platform;
       const contact = await storage.get<ContactEntry>('contacts', accountId);
-      const existing = await storage.get<ConversationEntry>('conversations', accountId);
+      const existing = await ctx.history.conversation(accountId);
       const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
       const stored: MessageEntry = {
         id: `${base.id}/${ctx.sequencer.next()}`,
@@ -526,26 +576,37 @@ export class Messenger {
     if (message.status !== 'failed') return message;
     const updated = await this.platform.locks.withLock(peerLock(message.conversationId), async () => {
       const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
+      // A failed message never reached anyone; one older than a day takes a new timestamp, since receivers refuse
+      // send times that far behind the server's.
+      const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
+      const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
       const content = encodeContent({
         kind: 'data',
         data: {
           text: message.text,
-          timestamp: message.timestamp,
+          timestamp,
           ...(profile?.username ? { senderUsername: profile.username } : {}),
           ...(message.quote ? { quote: message.quote } : {}),
           ...(message.expireTimerSeconds ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
         },
       });
-      const next: MessageEntry = { ...message, status: 'sending', error: null };
+      const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
       const entry = newOutboxEntry(ctx, {
         destination: message.conversationId,
         kind: 'data',
-        timestamp: message.timestamp,
+        timestamp,
         content,
         messageKey: message.id,
       });
+      const index = (t: number): string => messageIndexKey(message.conversationId, message.authorAccountId, t);
       await this.platform.storage.commit([
         { op: 'put', table: 'messages', key: message.id, value: next },
+        ...(stale
+          ? [
+              { op: 'delete' as const, table: 'messageIndex' as const, key: index(message.timestamp) },
+              { op: 'put' as const, table: 'messageIndex' as const, key: index(timestamp), value: message.id },
+            ]
+          : []),
         putOutboxEntry(entry),
       ]);
       return next;
@@ -569,10 +630,15 @@ export class Messenger {
     const ctx = this.ctx;
     const { storage } = this.platform;
     const result = await this.platform.locks.withLock(peerLock(conversationId), async () => {
-      const conversation = await storage.get<ConversationEntry>('conversations', conversationId);
+      const conversation = await ctx.history.conversation(conversationId);
       if (!conversation) return null;
+      // Expired disappearing messages were never shown: no read receipt for them, and no event.
       const unread = (await storage.list<MessageEntry>('messages', { prefix: `${conversationId}/` })).filter(
-        ({ value }) => value.direction === 'incoming' && !value.read && value.status === 'received',
+        ({ value }) =>
+          value.direction === 'incoming' &&
+          !value.read &&
+          value.status === 'received' &&
+          !isExpired(value, this.platform.clock.now()),
       );
       const writes: WriteOp[] = unread.map(({ value }) => ({
         op: 'put',
@@ -696,23 +762,25 @@ export class Messenger {
   }
 
   /**
-   * Marks the peer's current identity key verified (the user compared safety numbers); with `expected`, first
-   * checks that it equals the computed number. Unblocks sending after a change.
+   * Marks the peer's identity key verified — the key whose safety number is `expected`, the 60 digits the user
+   * compared (spaces allowed, as displayed). The digits are checked against the key held at the moment it is marked,
+   * under the peer's lock, so a key that changed after the number was shown is never marked: that, or any other
+   * difference, throws SafetyNumberMismatchError and changes nothing. Unblocks sending after a change.
    */
-  async verify(peer: string, expected?: string): Promise<ContactIdentity> {
+  async verify(peer: string, expected: string): Promise<ContactIdentity> {
+    if (typeof expected !== 'string')
+      throw new ClientError(ClientErrorCode.InvalidInput, 'pass the safety number the user compared');
+    const digits = expected.replace(/\s+/g, '');
+    if (!/^\d{60}$/.test(digits)) throw new ClientError(ClientErrorCode.InvalidInput, 'a safety number is 60 digits');
+    const ctx = this.ctx;
     const identity = await this.identity(peer);
-    if (!identity.safetyNumber)
-      throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
-    if (expected !== undefined && expected.replace(/\s+/g, '') !== identity.safetyNumber.digits) {
-      throw new ClientError(
-        ClientErrorCode.IdentityChanged,
-        'the safety numbers do not match: do not trust this contact',
-      );
-    }
-    await this.platform.locks.withLock(peerLock(identity.accountId), async () => {
-      const current = await this.platform.storage.get<IdentityEntry>('identities', identity.accountId);
-      if (!current) return;
-      await this.platform.storage.commit([
+    const { storage } = this.platform;
+    const verified = await this.platform.locks.withLock(peerLock(identity.accountId), async () => {
+      const current = await storage.get<IdentityEntry>('identities', identity.accountId);
+      if (!current) throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
+      const safetyNumber = computeSafetyNumber(ctx.account, identity.accountId, current);
+      if (safetyNumber.digits !== digits) throw new SafetyNumberMismatchError(identity.accountId);
+      await storage.commit([
         {
           op: 'put',
           table: 'identities',
@@ -720,8 +788,9 @@ export class Messenger {
           value: { ...current, trust: 'verified', blocked: false },
         },
       ]);
+      return { safetyNumber, changedAt: current.changedAt };
     });
-    return { ...identity, trust: 'verified', blocked: false };
+    return { ...identity, ...verified, trust: 'verified', blocked: false };
   }
 
   /** Forgets every session with a peer (they are rebuilt from fresh bundles on the next send). */

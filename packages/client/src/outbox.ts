@@ -5,11 +5,15 @@
  * every current device of the recipient, establishing sessions from bundles as needed, and handles the server's
  * `409` (fetch missing devices, drop extra ones), `410` (rebuild stale sessions) and retry requests (rebuild one
  * device's session) transparently. Transient failures back off exponentially; permanent ones (unknown user,
- * changed identity of a verified contact, refused content) mark the message failed. Statuses of data messages go
- * sending → sent here, and → delivered → read when receipts arrive (inbox). It does not receive anything.
+ * changed identity of a verified contact, refused content) mark the message failed, and so does a message that
+ * waited a day (receivers refuse send times that old; a manual retry gives it a new one). Statuses of data messages
+ * go sending → sent here, and → delivered → read when receipts arrive (inbox). Every accepted data message is
+ * written to the re-send log with the devices it went to and the identity key each was encrypted to; a `resend`
+ * entry goes to its one device only, pinned to that key (any other key refuses the encryption). It does not receive
+ * anything.
  */
 import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
-import { encodeContent } from '@cove/protocol';
+import { MAX_RETRY_TIMESTAMPS, encodeContent } from '@cove/protocol';
 import type { Content, SendMessagesRequest } from '@cove/protocol';
 
 import type { SendOutcome } from './api-client.js';
@@ -19,14 +23,24 @@ import {
   OUTBOX_GIVE_UP_MS,
   OUTBOX_RETRY_BASE_MS,
   OUTBOX_RETRY_MAX_MS,
+  RESEND_WINDOW_MS,
   SESSION_RESET_INTERVAL_MS,
 } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { OUTBOX_LOCK, emit, emitIdentityChanges, newZone, peerLock } from './context.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
-import { isStatusAdvance } from './history.js';
+import { expiresAt, isStatusAdvance } from './history.js';
 import type { TimerHandle, WriteOp } from './platform.js';
-import type { ContactEntry, DeviceAddress, MessageEntry, OutboxEntry, OutboxKind } from './records.js';
+import type {
+  ContactEntry,
+  DeviceAddress,
+  MessageEntry,
+  OutboxEntry,
+  OutboxKind,
+  ResendDevice,
+  ResendLogEntry,
+} from './records.js';
+import { resendExpiryKey, resendLogKey, sessionKey } from './records.js';
 import { establishSession, encryptForDevices, hasUsableSession } from './sealing.js';
 
 /** Raised for failures worth retrying later (network, server busy, device list churn). */
@@ -35,6 +49,13 @@ class TransientError extends Error {
 }
 
 const resetKey = (accountId: string, deviceId: number): string => `reset:${accountId}.${deviceId}`;
+
+/** The devices a send was encrypted for, with the identity key each encryption used. */
+type Recipients = { deviceId: number; identityKey: Uint8Array }[];
+
+const NULL_CONTENT = encodeContent({ kind: 'null' });
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** Builds the write that creates an outbox entry. */
 export const newOutboxEntry = (
@@ -48,6 +69,8 @@ export const newOutboxEntry = (
     timestamps?: number[];
     receiptType?: 'delivery' | 'read' | null;
     resetDeviceId?: number | null;
+    deviceId?: number | null;
+    identityKey?: Uint8Array | null;
   },
 ): OutboxEntry => {
   const now = ctx.platform.clock.now();
@@ -61,6 +84,8 @@ export const newOutboxEntry = (
     timestamps: fields.timestamps ?? [],
     receiptType: fields.receiptType ?? null,
     resetDeviceId: fields.resetDeviceId ?? null,
+    ...(fields.deviceId === undefined ? {} : { deviceId: fields.deviceId }),
+    ...(fields.identityKey === undefined ? {} : { identityKey: fields.identityKey }),
     attempts: 0,
     nextAttemptAt: now,
     createdAt: now,
@@ -87,13 +112,15 @@ export const mergeIntoOutbox = async (
   options: { receiptType?: 'delivery' | 'read'; resetDeviceId?: number } = {},
 ): Promise<WriteOp[]> => {
   const entries = await ctx.platform.storage.list<OutboxEntry>('outbox');
+  // Receipts carry up to 500 timestamps, retry requests up to MAX_RETRY_TIMESTAMPS (the decoders' limits).
+  const cap = kind === 'receipt' ? 400 : MAX_RETRY_TIMESTAMPS;
   const existing = entries.find(
     ({ value }) =>
       value.destination === destination &&
       value.kind === kind &&
       value.receiptType === (options.receiptType ?? null) &&
       (kind !== 'retry' || value.resetDeviceId === (options.resetDeviceId ?? null)) &&
-      value.timestamps.length + timestamps.length <= 400,
+      value.timestamps.length + timestamps.length <= cap,
   )?.value;
   if (existing) {
     const merged = [...new Set([...existing.timestamps, ...timestamps])];
@@ -126,6 +153,45 @@ const contentOf = (entry: OutboxEntry): Uint8Array => {
     return encodeContent({ kind: 'retry', retry: { timestamps: [], unavailable: entry.timestamps } });
   }
   return entry.content;
+};
+
+/**
+ * The re-send log write for a data message the server accepted: a new entry, or new devices added to an existing
+ * one. A device already logged keeps the identity key of its FIRST encryption, and the expiry never moves.
+ */
+const logForResend = (
+  existing: ResendLogEntry | undefined,
+  entry: OutboxEntry,
+  recipients: Recipients,
+  now: number,
+  messageExpiry: number | null,
+): WriteOp[] => {
+  const devices: ResendDevice[] = existing ? [...existing.devices] : [];
+  for (const recipient of recipients)
+    if (!devices.some((d) => d.deviceId === recipient.deviceId))
+      devices.push({ deviceId: recipient.deviceId, identityKey: recipient.identityKey, resent: 0 });
+  const expiry = existing?.expiresAt ?? Math.min(now + RESEND_WINDOW_MS, messageExpiry ?? Infinity);
+  const logged: ResendLogEntry = existing
+    ? { ...existing, devices }
+    : {
+        peer: entry.destination,
+        timestamp: entry.timestamp,
+        content: entry.content,
+        devices,
+        createdAt: now,
+        expiresAt: expiry,
+      };
+  const writes: WriteOp[] = [
+    { op: 'put', table: 'resendLog', key: resendLogKey(entry.destination, entry.timestamp), value: logged },
+  ];
+  if (!existing)
+    writes.push({
+      op: 'put',
+      table: 'resendLog',
+      key: resendExpiryKey(expiry, entry.destination, entry.timestamp),
+      value: resendLogKey(entry.destination, entry.timestamp),
+    });
+  return writes;
 };
 
 const isPermanent = (error: unknown): boolean => {
@@ -223,9 +289,17 @@ export class Outbox {
         nextDue = Math.min(nextDue, entry.nextAttemptAt);
         continue;
       }
+      if (entry.kind === 'data' && clock.now() - entry.createdAt > OUTBOX_GIVE_UP_MS) {
+        // Receivers refuse a send time this old; the user can retry it (with a new timestamp). The reason shown is
+        // the last attempt's, when there was one.
+        const reason = entry.lastError ?? 'expired';
+        this.ctx.platform.logger.warn('send failed', { kind: entry.kind, error: reason });
+        await this.fail(entry, reason);
+        continue;
+      }
       try {
-        const serverTimestamp = await this.deliver(entry);
-        await this.complete(entry, serverTimestamp);
+        const { serverTimestamp, recipients } = await this.deliver(entry);
+        await this.complete(entry, serverTimestamp, recipients);
       } catch (error) {
         if (isPermanent(error) || clock.now() - entry.createdAt > OUTBOX_GIVE_UP_MS) {
           this.ctx.platform.logger.warn('send failed', { kind: entry.kind, error: errorCode(error) });
@@ -256,15 +330,18 @@ export class Outbox {
     }
   }
 
-  /** Encrypts and transmits one entry, following the server's device corrections; returns the server timestamp. */
-  private async deliver(entry: OutboxEntry): Promise<number> {
+  /**
+   * Encrypts and transmits one entry, following the server's device corrections; returns the server timestamp and
+   * the devices (with identity keys) of the send that was accepted.
+   */
+  private async deliver(entry: OutboxEntry): Promise<{ serverTimestamp: number; recipients: Recipients }> {
     const content = contentOf(entry);
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
-      const request = await this.prepare(entry, content, round === 0);
+      const { request, recipients } = await this.prepare(entry, content, round === 0);
       const outcome = await this.transmit(entry.destination, request);
       switch (outcome.kind) {
         case 'accepted':
-          return outcome.serverTimestamp;
+          return { serverTimestamp: outcome.serverTimestamp, recipients };
         case 'not-found':
           throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient account does not exist');
         case 'mismatched':
@@ -290,13 +367,26 @@ export class Outbox {
     return this.ctx.api.sendMessages(destination, request);
   }
 
-  /** Under the peer lock: make sure a session exists with every known device, then encrypt for each. */
-  private prepare(entry: OutboxEntry, content: Uint8Array, firstRound: boolean): Promise<SendMessagesRequest> {
+  /**
+   * Under the peer lock: make sure a session exists with every known device, then encrypt for each. A `resend`
+   * entry's content goes only to its device, under its pinned identity key; the other devices get a null message.
+   */
+  private prepare(
+    entry: OutboxEntry,
+    content: Uint8Array,
+    firstRound: boolean,
+  ): Promise<{ request: SendMessagesRequest; recipients: Recipients }> {
     const { ctx } = this;
     const peer = entry.destination;
     return ctx.platform.locks.withLock(peerLock(peer), async () => {
       const { storage, clock } = ctx.platform;
       const zone = newZone(ctx);
+      const target = entry.kind === 'resend' ? (entry.deviceId ?? null) : null;
+      if (entry.kind === 'resend') {
+        if (target === null || !entry.identityKey)
+          throw new ClientError(ClientErrorCode.InvalidInput, 'a re-send without its device and identity key');
+        zone.pinnedIdentities.set(sessionKey(peer, target), new Uint8Array(entry.identityKey));
+      }
       const writes: WriteOp[] = [];
       const contact: ContactEntry = (await storage.get<ContactEntry>('contacts', peer)) ?? {
         accountId: peer,
@@ -337,7 +427,24 @@ export class Outbox {
           }
           devices = current;
         }
-        const messages = await encryptForDevices(zone, peer, devices, content);
+        if (target !== null && !devices.some((d) => d.deviceId === target))
+          throw new ClientError(ClientErrorCode.InvalidInput, 'the device that asked for a re-send is gone');
+        const messages = await encryptForDevices(
+          zone,
+          peer,
+          devices,
+          target === null ? content : (deviceId) => (deviceId === target ? content : NULL_CONTENT),
+        );
+        const recipients: Recipients = devices.flatMap((d) => {
+          const identityKey = zone.usedIdentities.get(sessionKey(peer, d.deviceId));
+          return identityKey ? [{ deviceId: d.deviceId, identityKey }] : [];
+        });
+        if (target !== null) {
+          // Belt and braces: the pin already refused any other key inside the encryption.
+          const used = recipients.find((r) => r.deviceId === target)?.identityKey;
+          if (!used || !bytesEqual(used, new Uint8Array(entry.identityKey ?? [])))
+            throw new ClientError(ClientErrorCode.IdentityChanged, 'the re-send would go to another identity key');
+        }
         writes.push(...zone.operations(), {
           op: 'put',
           table: 'contacts',
@@ -347,7 +454,14 @@ export class Outbox {
         await storage.commit(writes);
         await emitIdentityChanges(ctx, zone.identityChanges);
         if (messages.length === 0) throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient has no devices');
-        return { timestamp: entry.timestamp, messages, urgent: entry.kind === 'data' || entry.kind === 'retry' };
+        return {
+          request: {
+            timestamp: entry.timestamp,
+            messages,
+            urgent: entry.kind === 'data' || entry.kind === 'retry' || entry.kind === 'resend',
+          },
+          recipients,
+        };
       } catch (error) {
         if (error instanceof LibSignalErrorBase && error.code === ErrorCode.UntrustedIdentity) {
           // Record the new key (unverified, blocked) so that the user sees the change and can verify it.
@@ -400,11 +514,14 @@ export class Outbox {
     });
   }
 
-  /** Marks a data message sent and removes the entry (keeping timestamps merged into it meanwhile). */
-  private complete(entry: OutboxEntry, serverTimestamp: number): Promise<void> {
+  /**
+   * Marks a data message sent, logs it for re-sending, and removes the entry (keeping timestamps merged into it
+   * meanwhile).
+   */
+  private complete(entry: OutboxEntry, serverTimestamp: number, recipients: Recipients): Promise<void> {
     const { ctx } = this;
     return ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
-      const { storage } = ctx.platform;
+      const { storage, clock } = ctx.platform;
       const writes: WriteOp[] = [];
       let updated: MessageEntry | undefined;
       const current = await storage.get<OutboxEntry>('outbox', entry.id);
@@ -413,6 +530,14 @@ export class Outbox {
         writes.push(putOutboxEntry({ ...current, timestamps: remaining, attempts: 0 }));
       } else {
         writes.push({ op: 'delete', table: 'outbox', key: entry.id });
+      }
+      if (entry.kind === 'data') {
+        const message = entry.messageKey ? await storage.get<MessageEntry>('messages', entry.messageKey) : undefined;
+        const existing = await storage.get<ResendLogEntry>(
+          'resendLog',
+          resendLogKey(entry.destination, entry.timestamp),
+        );
+        writes.push(...logForResend(existing, entry, recipients, clock.now(), message ? expiresAt(message) : null));
       }
       if (entry.messageKey) {
         const message = await storage.get<MessageEntry>('messages', entry.messageKey);

@@ -41,6 +41,11 @@ export const TABLES = [
   'outbox',
   /** Envelope GUIDs already processed (dedupe of redeliveries). */
   'processedEnvelopes',
+  /**
+   * Sent messages that may be re-sent on a retry request, for a day: to which device, under which identity key
+   * (records.ts ResendLogEntry), with an expiry index.
+   */
+  'resendLog',
 ] as const;
 
 export type TableName = (typeof TABLES)[number];

@@ -56,6 +56,13 @@ export class ProtocolZone {
   readonly identityChanges: IdentityChangeNotice[] = [];
   /** Prekey ids removed in this zone (a PreKey message consumed them). */
   readonly consumedPreKeys: number[] = [];
+  /**
+   * The identity key each address's session was last saved with in this zone (sessionKey → serialized key): after a
+   * decryption, the key of the device that sent; after an encryption, the key the message was encrypted to.
+   */
+  readonly usedIdentities = new Map<string, Uint8Array>();
+  /** Identity keys an encryption in this zone must use (sessionKey → serialized key); any other is untrusted. */
+  readonly pinnedIdentities = new Map<string, Uint8Array>();
 
   readonly sessionStore: ZoneSessionStore;
   readonly identityStore: ZoneIdentityStore;
@@ -151,6 +158,7 @@ export class ZoneIdentityStore extends IdentityKeyStore {
   override async saveIdentity(name: ProtocolAddress, key: PublicKey): Promise<IdentityChange> {
     const accountId = name.name();
     const serialized = key.serialize();
+    this.zone.usedIdentities.set(sessionKey(accountId, name.deviceId()), serialized);
     const existing = await this.zone.read<IdentityEntry>('identities', accountId);
     const now = this.zone.now();
     if (!existing) {
@@ -185,6 +193,8 @@ export class ZoneIdentityStore extends IdentityKeyStore {
 
   override async isTrustedIdentity(name: ProtocolAddress, key: PublicKey, direction: Direction): Promise<boolean> {
     if (direction === Direction.Receiving) return true;
+    const pinned = this.zone.pinnedIdentities.get(sessionKey(name.name(), name.deviceId()));
+    if (pinned && !bytesEqual(pinned, key.serialize())) return false;
     const existing = await this.zone.read<IdentityEntry>('identities', name.name());
     if (!existing) return true;
     if (bytesEqual(new Uint8Array(existing.publicKey), key.serialize())) return !existing.blocked;

@@ -104,8 +104,12 @@ export type MessageEntry = {
   error: string | null;
 };
 
-/** `retry-unavailable` answers a retry request for timestamps that were not messages (receipts, typing). */
-export type OutboxKind = 'data' | 'receipt' | 'typing' | 'retry' | 'retry-unavailable';
+/**
+ * `retry-unavailable` answers a retry request for timestamps that were not messages (receipts, typing); `resend`
+ * sends a logged message again to the one device that asked for it (the recipient's other devices get a null
+ * message, since a send must cover every device).
+ */
+export type OutboxKind = 'data' | 'receipt' | 'typing' | 'retry' | 'retry-unavailable' | 'resend';
 
 export type OutboxEntry = {
   /** The storage key (a sequence number). */
@@ -122,6 +126,10 @@ export type OutboxEntry = {
   receiptType: 'delivery' | 'read' | null;
   /** Retry: the peer device whose session is rebuilt before sending. */
   resetDeviceId: number | null;
+  /** Resend: the only device that gets the content (absent in entries stored before re-sends were logged). */
+  deviceId?: number | null;
+  /** Resend: the identity key the content was first encrypted to; any other key is refused. */
+  identityKey?: Uint8Array | null;
   attempts: number;
   nextAttemptAt: number;
   createdAt: number;
@@ -130,8 +138,36 @@ export type OutboxEntry = {
 
 export type ProcessedEnvelopeEntry = { at: number };
 
+/** One device a logged message was encrypted for, with the identity key of that first encryption. */
+export type ResendDevice = { deviceId: number; identityKey: Uint8Array; resent: number };
+
+/**
+ * A sent data message kept for re-sending on a retry request (table `resendLog`, key resendLogKey): its encoded
+ * Content, every device it was accepted for with the identity key it was first encrypted to, and when it stops
+ * being re-sendable (a day after it was first accepted, sooner for a disappearing message).
+ */
+export type ResendLogEntry = {
+  peer: string;
+  timestamp: number;
+  content: Uint8Array;
+  devices: ResendDevice[];
+  createdAt: number;
+  expiresAt: number;
+};
+
+/** A per-peer-device counter over a fixed window (retry requests answered, session resets made). */
+export type BudgetEntry = { windowStart: number; count: number; notified: boolean };
+
 export const sessionKey = (accountId: string, deviceId: number): string => `${accountId}.${deviceId}`;
 export const messageIndexKey = (conversationId: string, authorAccountId: string, timestamp: number): string =>
   `${conversationId}/${authorAccountId}/${pad(timestamp)}`;
+/** Resend log: the entry of a message, and its expiry index (due entries first in key order). */
+export const resendLogKey = (peer: string, timestamp: number): string => `m/${peer}/${pad(timestamp)}`;
+export const resendExpiryKey = (expiresAt: number, peer: string, timestamp: number): string =>
+  `x/${pad(expiresAt)}/${peer}/${pad(timestamp)}`;
+/** Meta keys of the per-peer-device budgets. */
+export const BUDGET_PREFIX = 'budget/';
+export const budgetKey = (kind: 'retry' | 'reset', accountId: string, deviceId: number): string =>
+  `${BUDGET_PREFIX}${kind}/${accountId}.${deviceId}`;
 export const kyberUsedKey = (kyberId: number, signedId: number, baseKey: Uint8Array): string =>
   `${pad(kyberId, 8)}/${pad(signedId, 8)}/${Array.from(baseKey, (b) => b.toString(16).padStart(2, '0')).join('')}`;

@@ -77,18 +77,21 @@ export const hasUsableSession = async (zone: ProtocolZone, accountId: string, de
   return record !== null && record.hasCurrentState(new Date(zone.now()));
 };
 
-/** Pads and encrypts content for each device (sessions must exist). */
+/**
+ * Pads and encrypts content for each device (sessions must exist); `content` may differ per device (a re-send goes
+ * to one device, the others get a null message).
+ */
 export const encryptForDevices = async (
   zone: ProtocolZone,
   accountId: string,
   devices: DeviceAddress[],
-  content: Uint8Array,
+  content: Uint8Array | ((deviceId: number) => Uint8Array),
 ): Promise<OutgoingMessage[]> => {
-  const padded = padContent(content);
+  const same = typeof content === 'function' ? null : padContent(content);
   const messages: OutgoingMessage[] = [];
   for (const device of devices) {
     const ciphertext = await signalEncrypt(
-      padded,
+      same ?? padContent((content as (deviceId: number) => Uint8Array)(device.deviceId)),
       ProtocolAddress.new(accountId, device.deviceId),
       localAddress(zone),
       zone.sessionStore,

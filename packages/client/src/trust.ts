@@ -45,5 +45,6 @@ export const computeSafetyNumber = (
   };
 };
 
-/** Groups 60 digits into twelve blocks of five, as apps display them. */
-export const formatSafetyNumber = (digits: string): string => digits.replace(/(\d{5})(?=\d)/g, '$1 ');
+/** Groups 60 digits into twelve blocks of five, as apps display them (total: a non-string gives ''). */
+export const formatSafetyNumber = (digits: string): string =>
+  typeof digits === 'string' ? digits.replace(/(\d{5})(?=\d)/g, '$1 ') : '';

@@ -107,10 +107,24 @@ describe('Outbox without a network', () => {
     expect((await restarted.message(other.id))?.status).toBe('failed');
     expect(await entries()).toEqual([]);
 
-    // The user retries a failed message: it goes back to sending, with a fresh outbox entry.
+    // The user retries a failed message: it goes back to sending, with a fresh outbox entry and, since it is older
+    // than a day (receivers refuse such send times), a new timestamp that its history entry follows.
     const again = await restarted.retrySend(first.id);
     expect(again.status).toBe('sending');
-    expect((await entries()).map((e) => e.messageKey)).toEqual([first.id]);
+    expect(again.timestamp).toBeGreaterThanOrEqual(clock.now());
+    expect((await entries()).map((e) => [e.messageKey, e.timestamp])).toEqual([[first.id, again.timestamp]]);
+    expect(
+      await platform.storage.get(
+        'messageIndex',
+        `${BOB}/${first.authorAccountId}/${String(again.timestamp).padStart(16, '0')}`,
+      ),
+    ).toBe(first.id);
+    expect(
+      await platform.storage.get(
+        'messageIndex',
+        `${BOB}/${first.authorAccountId}/${String(first.timestamp).padStart(16, '0')}`,
+      ),
+    ).toBeUndefined();
     await restarted.close();
   });
 

@@ -190,6 +190,9 @@ export class BrowserCoveApp implements CoveApp {
         return;
       case 'queue-empty':
       case 'prekeys-uploaded':
+      case 'message-rejected':
+      case 'session-reset':
+      case 'session-reset-limited':
         return;
     }
   }

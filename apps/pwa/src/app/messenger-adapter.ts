@@ -116,7 +116,10 @@ class MessengerAdapter implements MessengerPort {
   }
 
   async verify(conversationId: string): Promise<void> {
-    await this.messenger.verify(conversationId);
+    // The core now requires the digits the user compared; this passes the current ones until the verify screen
+    // hands over the digits it showed (the PWA's part of the fix).
+    const shown = await this.safetyNumber(conversationId);
+    await this.messenger.verify(conversationId, shown.digits);
   }
 
   /**

@@ -1,24 +1,54 @@
 /**
  * Encodes and decodes Cove's `Content` protobuf (schema: content.proto, package cove.content.v1) with the low-level
- * wire reader/writer of @bufbuild/protobuf, validating strictly: wrong wire types, out-of-range numbers, invalid
- * UTF-8, oversized fields, missing or duplicated bodies and newer versions are all refused with a ContentError.
- * Unknown fields are skipped so that older clients read newer content that only adds fields.
- * It does not pad or encrypt (see padding.ts and the client).
+ * wire reader/writer of @bufbuild/protobuf, validating strictly: wrong wire types, invalid UTF-8, oversized fields,
+ * missing or duplicated bodies, newer versions and every number outside its bound are refused with a ContentError
+ * that says why (`reason`). Every numeric field has a bound: timestamps lie in a window around the server timestamp
+ * of the envelope that carried them (when the caller passes it) and always inside JavaScript's date range, timers
+ * are at most a year, lists and strings have maximum lengths, ids and usernames have their formats. Unknown fields
+ * are skipped so that older clients read newer content that only adds fields.
+ * It does not pad or encrypt (see padding.ts and the client), and it does not clamp: a value out of bounds is refused.
  */
 import { BinaryReader, BinaryWriter, WireType, getTextEncoding } from '@bufbuild/protobuf/wire';
+
+import { USERNAME_PATTERN } from '../limits.js';
 
 /** The content format version this code writes and the newest it reads. */
 export const CONTENT_VERSION = 1;
 /** Longest message text in UTF-8 bytes: 64 KiB keeps a padded, encrypted envelope far below server size limits. */
 export const MAX_TEXT_BYTES = 64 * 1024;
-/** Most timestamps in one receipt or retry request: clients batch per conversation and flush often. */
+/** Most timestamps in one receipt: clients batch per conversation and flush often. */
 export const MAX_TIMESTAMPS = 500;
+/**
+ * Most timestamps in each list of a retry request: a device asks once per run of envelopes it could not decrypt
+ * and merges them while the request waits; more is a flood, and each entry can make the peer re-encrypt a message.
+ */
+export const MAX_RETRY_TIMESTAMPS = 100;
 /** Longest quote excerpt in UTF-8 bytes: a preview, not a copy of the original. */
 export const MAX_QUOTE_BYTES = 2048;
 /** Longest claimed username: usernames are at most 32 ASCII characters. */
 export const MAX_USERNAME_BYTES = 32;
 /** Longest disappearing timer: one year. */
 export const MAX_EXPIRE_SECONDS = 365 * 24 * 3600;
+/**
+ * Largest timestamp accepted anywhere: the last millisecond JavaScript's `Date` can represent (ECMA-262 §21.4.1.1).
+ * One past it and every date formatting of the value throws (`RangeError: Invalid time value`).
+ */
+export const MAX_TIMESTAMP_MS = 8_640_000_000_000_000;
+/**
+ * How far a send time may be ahead of the envelope's server timestamp: the sender's clock may be wrong by hours
+ * (time zones set as local time, a dead RTC battery); a day covers that and keeps future-dated messages from sorting
+ * above everything for longer.
+ */
+export const MAX_TIMESTAMP_AHEAD_MS = 24 * 3600 * 1000;
+/**
+ * How far a send time may be behind the envelope's server timestamp: a message waits at most a day in its sender's
+ * outbox (it is then marked failed, and a manual retry takes a new timestamp), may be re-sent on a retry request up
+ * to a day after it was first accepted, and its sender's clock may lag the server's by up to a day.
+ */
+export const MAX_TIMESTAMP_BEHIND_MS = 3 * 24 * 3600 * 1000;
+
+/** Account ids: UUIDs. Any case is accepted on encode; decode reads them in lower case (one spelling per id). */
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type Quote = { timestamp: number; authorAccountId: string; text: string };
 export type DataMessage = {
@@ -39,69 +69,133 @@ export type Content =
   | { kind: 'data'; data: DataMessage }
   | { kind: 'receipt'; receipt: ReceiptMessage }
   | { kind: 'typing'; typing: TypingMessage }
-  | { kind: 'retry'; retry: RetryRequest };
+  | { kind: 'retry'; retry: RetryRequest }
+  | { kind: 'null' };
 
-/** Raised for content that does not follow content.proto or Cove's limits. */
+/**
+ * Where decoded content came from: the server timestamp of its envelope, the reference for the timestamp windows.
+ * Without it only the absolute bounds apply (encoding, tests).
+ */
+export type ContentContext = { serverTimestamp: number };
+
+/** Why content was refused; stable values a client may show or count. */
+export const ContentErrorReason = {
+  /** Not a valid encoding of content.proto (truncated, wrong wire type, invalid UTF-8, no or two bodies). */
+  Malformed: 'malformed',
+  /** A number outside its bound (a timestamp outside its window, a timer over a year, an unknown enum value). */
+  OutOfRange: 'out_of_range',
+  /** A string or list longer than allowed. */
+  TooLarge: 'too_large',
+  /** A string that does not have its field's format (username, account id). */
+  InvalidFormat: 'invalid_format',
+  /** A newer content version than this code reads. */
+  Unsupported: 'unsupported',
+} as const;
+export type ContentErrorReason = (typeof ContentErrorReason)[keyof typeof ContentErrorReason];
+
+/** Raised for content that does not follow content.proto or Cove's limits; `reason` says which way. */
 export class ContentError extends Error {
   override readonly name = 'ContentError';
+  constructor(
+    message: string,
+    readonly reason: ContentErrorReason = ContentErrorReason.Malformed,
+  ) {
+    super(message);
+  }
 }
 
 const utf8Length = (value: string): number => getTextEncoding().encodeUtf8(value).length;
 
-const checkTimestamp = (value: number, field: string): void => {
-  if (!Number.isSafeInteger(value) || value < 0) throw new ContentError(`${field} must be a non-negative safe integer`);
+/** The inclusive bounds of the two kinds of timestamps, for a context (or none). */
+type Windows = { sentAt: [number, number]; reference: [number, number] };
+
+const windowsFor = (context: ContentContext | undefined): Windows => {
+  if (context === undefined) return { sentAt: [0, MAX_TIMESTAMP_MS], reference: [0, MAX_TIMESTAMP_MS] };
+  const server = context.serverTimestamp;
+  if (!Number.isSafeInteger(server) || server < 0 || server > MAX_TIMESTAMP_MS)
+    throw new ContentError('the envelope has no valid server timestamp', ContentErrorReason.OutOfRange);
+  const latest = Math.min(server + MAX_TIMESTAMP_AHEAD_MS, MAX_TIMESTAMP_MS);
+  return { sentAt: [Math.max(0, server - MAX_TIMESTAMP_BEHIND_MS), latest], reference: [0, latest] };
 };
 
-const checkTimestamps = (values: number[], field: string): void => {
-  if (values.length === 0) throw new ContentError(`${field} must not be empty`);
-  if (values.length > MAX_TIMESTAMPS) throw new ContentError(`${field} has more than ${MAX_TIMESTAMPS} entries`);
-  for (const value of values) checkTimestamp(value, field);
+const checkTimestamp = (value: number, [min, max]: [number, number], field: string): void => {
+  if (!Number.isSafeInteger(value))
+    throw new ContentError(`${field} must be an integer`, ContentErrorReason.OutOfRange);
+  if (value < min || value > max)
+    throw new ContentError(`${field} is outside its allowed window`, ContentErrorReason.OutOfRange);
+};
+
+const checkTimestamps = (
+  values: number[],
+  window: [number, number],
+  maxCount: number,
+  field: string,
+  allowEmpty = false,
+): void => {
+  if (!Array.isArray(values)) throw new ContentError(`${field} must be a list`);
+  if (values.length === 0 && !allowEmpty) throw new ContentError(`${field} must not be empty`);
+  if (values.length > maxCount)
+    throw new ContentError(`${field} has more than ${maxCount} entries`, ContentErrorReason.TooLarge);
+  for (const value of values) checkTimestamp(value, window, field);
 };
 
 const checkString = (value: string, max: number, field: string): void => {
   if (typeof value !== 'string') throw new ContentError(`${field} must be a string`);
-  if (utf8Length(value) > max) throw new ContentError(`${field} is longer than ${max} bytes`);
+  if (utf8Length(value) > max)
+    throw new ContentError(`${field} is longer than ${max} bytes`, ContentErrorReason.TooLarge);
 };
 
-/** Checks a Content value against the limits; encode and decode both call it. */
-export const validateContent = (content: Content): void => {
+/**
+ * Checks a Content value against every bound; encode and decode both call it (decode with the envelope's context,
+ * so the timestamp windows apply).
+ */
+export const validateContent = (content: Content, context?: ContentContext): void => {
+  const windows = windowsFor(context);
   switch (content.kind) {
     case 'data': {
       const { data } = content;
       checkString(data.text, MAX_TEXT_BYTES, 'text');
-      checkTimestamp(data.timestamp, 'timestamp');
+      checkTimestamp(data.timestamp, windows.sentAt, 'timestamp');
       if (data.quote) {
-        checkTimestamp(data.quote.timestamp, 'quote.timestamp');
+        checkTimestamp(data.quote.timestamp, windows.reference, 'quote.timestamp');
         checkString(data.quote.authorAccountId, 64, 'quote.authorAccountId');
+        if (!UUID_PATTERN.test(data.quote.authorAccountId))
+          throw new ContentError('quote.authorAccountId is not an account id', ContentErrorReason.InvalidFormat);
         checkString(data.quote.text, MAX_QUOTE_BYTES, 'quote.text');
       }
-      if (data.senderUsername !== undefined) checkString(data.senderUsername, MAX_USERNAME_BYTES, 'senderUsername');
+      if (data.senderUsername !== undefined) {
+        checkString(data.senderUsername, MAX_USERNAME_BYTES, 'senderUsername');
+        if (!USERNAME_PATTERN.test(data.senderUsername))
+          throw new ContentError('senderUsername is not a username', ContentErrorReason.InvalidFormat);
+      }
       const expire = data.expireTimerSeconds ?? 0;
       if (!Number.isInteger(expire) || expire < 0 || expire > MAX_EXPIRE_SECONDS) {
-        throw new ContentError('expireTimerSeconds out of range');
+        throw new ContentError('expireTimerSeconds out of range', ContentErrorReason.OutOfRange);
       }
       return;
     }
     case 'receipt':
       if (content.receipt.type !== 'delivery' && content.receipt.type !== 'read') {
-        throw new ContentError('unknown receipt type');
+        throw new ContentError('unknown receipt type', ContentErrorReason.OutOfRange);
       }
-      checkTimestamps(content.receipt.timestamps, 'receipt.timestamps');
+      checkTimestamps(content.receipt.timestamps, windows.reference, MAX_TIMESTAMPS, 'receipt.timestamps');
       return;
     case 'typing':
       if (content.typing.action !== 'started' && content.typing.action !== 'stopped') {
-        throw new ContentError('unknown typing action');
+        throw new ContentError('unknown typing action', ContentErrorReason.OutOfRange);
       }
-      checkTimestamp(content.typing.timestamp, 'typing.timestamp');
+      checkTimestamp(content.typing.timestamp, windows.sentAt, 'typing.timestamp');
       return;
     case 'retry': {
       const unavailable = content.retry.unavailable ?? [];
+      checkTimestamps(content.retry.timestamps, windows.reference, MAX_RETRY_TIMESTAMPS, 'retry.timestamps', true);
+      checkTimestamps(unavailable, windows.reference, MAX_RETRY_TIMESTAMPS, 'retry.unavailable', true);
       if (content.retry.timestamps.length === 0 && unavailable.length === 0)
         throw new ContentError('retry request is empty');
-      if (content.retry.timestamps.length > 0) checkTimestamps(content.retry.timestamps, 'retry.timestamps');
-      if (unavailable.length > 0) checkTimestamps(unavailable, 'retry.unavailable');
       return;
     }
+    case 'null':
+      return;
     default:
       throw new ContentError('unknown content kind');
   }
@@ -154,6 +248,9 @@ export const encodeContent = (content: Content): Uint8Array<ArrayBuffer> => {
       if (content.retry.unavailable?.length) writeTimestamps(writer, 2, content.retry.unavailable);
       writer.join();
       break;
+    case 'null':
+      writer.tag(6, WireType.LengthDelimited).fork().join();
+      break;
   }
   return writer.finish();
 };
@@ -173,10 +270,9 @@ const expectWire = (actual: WireType, expected: WireType, field: string): void =
 };
 
 const readUint64 = (reader: BinaryReader, field: string): number => {
-  const raw = reader.uint64();
-  const value = Number(raw);
-  if (BigInt(raw) > BigInt(Number.MAX_SAFE_INTEGER)) throw new ContentError(`${field} is too large`);
-  return value;
+  const raw = BigInt(reader.uint64());
+  if (raw > BigInt(MAX_TIMESTAMP_MS)) throw new ContentError(`${field} is too large`, ContentErrorReason.OutOfRange);
+  return Number(raw);
 };
 
 const readString = (reader: BinaryReader): string => {
@@ -199,15 +295,24 @@ const readMessage = (
   }
 };
 
-/** Reads `repeated uint64`, packed or not, appending to `into`. */
-const readTimestamps = (reader: BinaryReader, wire: WireType, into: number[], field: string): void => {
+/** Reads `repeated uint64`, packed or not, appending to `into`; stops at once past `maxCount` entries. */
+const readTimestamps = (
+  reader: BinaryReader,
+  wire: WireType,
+  into: number[],
+  maxCount: number,
+  field: string,
+): void => {
+  const tooMany = (): ContentError =>
+    new ContentError(`${field} has more than ${maxCount} entries`, ContentErrorReason.TooLarge);
   if (wire === WireType.Varint) {
     into.push(readUint64(reader, field));
+    if (into.length > maxCount) throw tooMany();
   } else if (wire === WireType.LengthDelimited) {
     const packed = new BinaryReader(reader.bytes());
     while (packed.pos < packed.len) {
       into.push(readUint64(packed, field));
-      if (into.length > MAX_TIMESTAMPS) throw new ContentError(`${field} has more than ${MAX_TIMESTAMPS} entries`);
+      if (into.length > maxCount) throw tooMany();
     }
   } else {
     throw new ContentError(`wrong wire type for ${field}`);
@@ -224,7 +329,7 @@ const decodeQuote = (bytes: Uint8Array): Quote => {
         return true;
       case 2:
         expectWire(wire, WireType.LengthDelimited, 'quote.authorAccountId');
-        quote.authorAccountId = readString(reader);
+        quote.authorAccountId = readString(reader).toLowerCase();
         return true;
       case 3:
         expectWire(wire, WireType.LengthDelimited, 'quote.text');
@@ -280,13 +385,14 @@ const decodeReceipt = (bytes: Uint8Array): ReceiptMessage => {
         typeNumber = reader.uint32();
         return true;
       case 2:
-        readTimestamps(reader, wire, timestamps, 'receipt.timestamps');
+        readTimestamps(reader, wire, timestamps, MAX_TIMESTAMPS, 'receipt.timestamps');
         return true;
       default:
         return false;
     }
   });
-  if (typeNumber !== 0 && typeNumber !== 1) throw new ContentError('unknown receipt type');
+  if (typeNumber !== 0 && typeNumber !== 1)
+    throw new ContentError('unknown receipt type', ContentErrorReason.OutOfRange);
   return { type: typeNumber === 1 ? 'read' : 'delivery', timestamps };
 };
 
@@ -307,7 +413,7 @@ const decodeTyping = (bytes: Uint8Array): TypingMessage => {
         return false;
     }
   });
-  if (action !== 0 && action !== 1) throw new ContentError('unknown typing action');
+  if (action !== 0 && action !== 1) throw new ContentError('unknown typing action', ContentErrorReason.OutOfRange);
   typing.action = action === 1 ? 'stopped' : 'started';
   return typing;
 };
@@ -316,16 +422,19 @@ const decodeRetry = (bytes: Uint8Array): RetryRequest => {
   const timestamps: number[] = [];
   const unavailable: number[] = [];
   readMessage(bytes, (reader, fieldNo, wire) => {
-    if (fieldNo === 1) readTimestamps(reader, wire, timestamps, 'retry.timestamps');
-    else if (fieldNo === 2) readTimestamps(reader, wire, unavailable, 'retry.unavailable');
+    if (fieldNo === 1) readTimestamps(reader, wire, timestamps, MAX_RETRY_TIMESTAMPS, 'retry.timestamps');
+    else if (fieldNo === 2) readTimestamps(reader, wire, unavailable, MAX_RETRY_TIMESTAMPS, 'retry.unavailable');
     else return false;
     return true;
   });
   return unavailable.length > 0 ? { timestamps, unavailable } : { timestamps };
 };
 
-/** Parses protobuf bytes (already unpadded) into validated content. */
-export const decodeContent = (bytes: Uint8Array): Content =>
+/**
+ * Parses protobuf bytes (already unpadded) into validated content. Pass the envelope's server timestamp as
+ * `context` so that timestamps are held to their windows; anything else throws a ContentError, never another error.
+ */
+export const decodeContent = (bytes: Uint8Array, context?: ContentContext): Content =>
   guarded(() => {
     let version: number | undefined;
     let content: Content | undefined;
@@ -355,14 +464,22 @@ export const decodeContent = (bytes: Uint8Array): Content =>
           expectWire(wire, WireType.LengthDelimited, 'retryRequest');
           setBody({ kind: 'retry', retry: decodeRetry(reader.bytes()) });
           return true;
+        case 6:
+          expectWire(wire, WireType.LengthDelimited, 'nullMessage');
+          readMessage(reader.bytes(), () => false);
+          setBody({ kind: 'null' });
+          return true;
         default:
           return false;
       }
     });
     if (version === undefined || version < 1) throw new ContentError('missing content version');
     if (version > CONTENT_VERSION)
-      throw new ContentError(`content version ${version} is newer than ${CONTENT_VERSION}`);
+      throw new ContentError(
+        `content version ${version} is newer than ${CONTENT_VERSION}`,
+        ContentErrorReason.Unsupported,
+      );
     if (!content) throw new ContentError('content has no body');
-    validateContent(content);
+    validateContent(content, context);
     return content;
   });

@@ -6,6 +6,7 @@ import {
   CONTENT_VERSION,
   ContentError,
   MAX_TEXT_BYTES,
+  MAX_TIMESTAMP_MS,
   decodeContent,
   encodeContent,
 } from '../../src/content/index.js';
@@ -35,19 +36,20 @@ describe('Content codec', () => {
   it('should round-trip receipts, typing and retry requests', () => {
     const contents: Content[] = [
       { kind: 'receipt', receipt: { type: 'delivery', timestamps: [1, 2, 3] } },
-      { kind: 'receipt', receipt: { type: 'read', timestamps: [Number.MAX_SAFE_INTEGER] } },
+      { kind: 'receipt', receipt: { type: 'read', timestamps: [MAX_TIMESTAMP_MS] } },
       { kind: 'typing', typing: { timestamp: 5, action: 'started' } },
       { kind: 'typing', typing: { timestamp: 6, action: 'stopped' } },
       { kind: 'retry', retry: { timestamps: [10, 11] } },
       { kind: 'retry', retry: { timestamps: [], unavailable: [12] } },
       { kind: 'retry', retry: { timestamps: [13], unavailable: [14, 15] } },
+      { kind: 'null' },
     ];
     for (const content of contents) expect(roundTrip(content)).toEqual(content);
   });
 
   it('should round-trip arbitrary data messages', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 200 }), fc.nat({ max: Number.MAX_SAFE_INTEGER }), (text, timestamp) => {
+      fc.property(fc.string({ maxLength: 200 }), fc.nat({ max: MAX_TIMESTAMP_MS }), (text, timestamp) => {
         const content: Content = { kind: 'data', data: { text, timestamp } };
         expect(roundTrip(content)).toEqual(content);
       }),
@@ -100,7 +102,7 @@ describe('Content codec', () => {
     expect(() => decodeContent(writer.finish())).toThrow(/UTF-8/);
   });
 
-  it('should refuse timestamps beyond the safe integer range', () => {
+  it('should refuse timestamps beyond the range of JavaScript dates', () => {
     const writer = new BinaryWriter().tag(1, WireType.Varint).uint32(1);
     writer.tag(4, WireType.LengthDelimited).fork();
     writer.tag(1, WireType.Varint).uint64(2n ** 60n);

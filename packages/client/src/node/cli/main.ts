@@ -6,17 +6,19 @@
  */
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
 
 import { Command, CommanderError } from 'commander';
 
+import { escapeText, formatTimestamp } from '../../display.js';
 import { ClientError, ClientErrorCode } from '../../errors.js';
 import type { MessengerEvent } from '../../events.js';
 import { Messenger } from '../../messenger.js';
-import type { MessageEntry } from '../../records.js';
 import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
 import { ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
+import { conversationLine, jsonLine, messageJson, messageLine } from './format.js';
 import { forwardCommand, serveCommands } from './ipc.js';
 
 type GlobalOptions = { data?: string; json?: boolean };
@@ -26,6 +28,10 @@ export type CliIo = {
   err(line: string): void;
   /** Resolves when the user asks `listen` to stop (SIGINT/SIGTERM). */
   stopSignal(): Promise<void>;
+  /** Whether a person at a terminal can answer questions (`ask`). */
+  interactive?: boolean;
+  /** Asks the person at the terminal and resolves with the answer line. */
+  ask?(question: string): Promise<string>;
 };
 
 const processIo: CliIo = {
@@ -36,6 +42,16 @@ const processIo: CliIo = {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
     }),
+  interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+  ask: async (question) => {
+    // The question goes to stderr, so stdout keeps only results.
+    const prompt = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return await prompt.question(question);
+    } finally {
+      prompt.close();
+    }
+  },
 };
 
 const dataDirOf = (options: GlobalOptions): string =>
@@ -73,20 +89,6 @@ class Session {
 /** The open data directory of a running `listen`, when a command was forwarded to it. */
 export type SharedSession = Pick<Session, 'platform' | 'messenger'>;
 
-const time = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
-
-const messageJson = (message: MessageEntry, peerUsername: string | null): Record<string, unknown> => ({
-  id: message.id,
-  conversation: message.conversationId,
-  peer: peerUsername,
-  direction: message.direction,
-  author: message.authorAccountId,
-  text: message.text,
-  timestamp: message.timestamp,
-  status: message.status,
-  ...(message.quote ? { quote: message.quote } : {}),
-});
-
 export const main = async (argv: string[], io: CliIo = processIo, shared?: SharedSession): Promise<number> => {
   let exitCode: number = ExitCode.Ok;
   const withSession = async <T>(
@@ -104,8 +106,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
   };
   const program = new Command();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const print = (text: string, json: Record<string, unknown>): void =>
-    io.out(globals().json ? JSON.stringify(json) : text);
+  /** Prints a line for people (`text`, with others' text already escaped) or its JSON form. */
+  const print = (text: string, json: Record<string, unknown>): void => io.out(globals().json ? jsonLine(json) : text);
 
   program
     .name('cove')
@@ -209,49 +211,86 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           }
           return usernames.get(accountId) ?? accountId;
         };
+        const show = async (event: MessengerEvent): Promise<void> => {
+          if (
+            (event.type === 'message-added' || event.type === 'message-updated') &&
+            event.message.direction === 'incoming'
+          ) {
+            const message = event.message;
+            if (message.status === 'undecryptable' && event.type === 'message-updated') return;
+            const name = await nameOf(message.authorAccountId);
+            if (message.status === 'undecryptable') {
+              print(
+                messageLine(message, name, {
+                  at: message.storedAt,
+                  body: '(a message could not be decrypted; asking to resend)',
+                }),
+                { type: 'undecryptable', ...messageJson(message, name) },
+              );
+              return;
+            }
+            print(messageLine(message, name), { type: 'message', ...messageJson(message, name) });
+            if (options.markRead) await messenger.markRead(message.conversationId);
+          } else if (event.type === 'identity-changed') {
+            const name = escapeText(event.username ?? event.accountId);
+            print(`! the safety number with ${name} changed: compare it and run "cove verify ${name}"`, {
+              type: 'identity-changed',
+              accountId: event.accountId,
+              username: event.username,
+              wasVerified: event.wasVerified,
+            });
+          } else if (event.type === 'message-rejected') {
+            const name = escapeText(await nameOf(event.accountId));
+            print(`! a message from ${name} was dropped: its content broke the rules (${escapeText(event.reason)})`, {
+              type: 'message-rejected',
+              accountId: event.accountId,
+              deviceId: event.deviceId,
+              reason: event.reason,
+            });
+          } else if (event.type === 'session-reset' && globals().json) {
+            // People already see the placeholder line ("could not be decrypted; asking to resend").
+            io.out(jsonLine({ type: 'session-reset', accountId: event.accountId, deviceId: event.deviceId }));
+          } else if (event.type === 'session-reset-limited') {
+            const name = escapeText(await nameOf(event.accountId));
+            print(
+              `! too many messages from ${name} (device ${event.deviceId}) could not be decrypted: ignoring them until ${formatTimestamp(event.until)}`,
+              {
+                type: 'session-reset-limited',
+                accountId: event.accountId,
+                deviceId: event.deviceId,
+                until: event.until,
+              },
+            );
+          } else if (event.type === 'receipt' && globals().json) {
+            io.out(
+              jsonLine({
+                type: 'receipt',
+                conversation: event.conversationId,
+                receipt: event.receiptType,
+                timestamps: event.timestamps,
+              }),
+            );
+          } else if (event.type === 'connection' && globals().json) {
+            io.out(jsonLine({ type: 'connection', state: event.state }));
+          }
+        };
+        // One event at a time, in order; an event that cannot be shown is reported and never stops the listener.
         let chain = Promise.resolve();
         const onEvent = (event: MessengerEvent): void => {
-          chain = chain.then(async () => {
-            if (
-              (event.type === 'message-added' || event.type === 'message-updated') &&
-              event.message.direction === 'incoming'
-            ) {
-              const message = event.message;
-              if (message.status === 'undecryptable' && event.type === 'message-updated') return;
-              const name = await nameOf(message.authorAccountId);
-              if (message.status === 'undecryptable') {
-                print(`[${time(message.storedAt)}] ${name}: (a message could not be decrypted; asking to resend)`, {
-                  type: 'undecryptable',
-                  ...messageJson(message, name),
-                });
-                return;
+          chain = chain
+            .then(() => show(event))
+            .catch((error: unknown) => {
+              const name = error instanceof Error ? error.name : 'error';
+              try {
+                io.err(
+                  globals().json
+                    ? jsonLine({ type: 'error', error: 'display_failed', event: event.type })
+                    : `cove: could not show a ${event.type} event (${name})`,
+                );
+              } catch {
+                // Nothing left to report to.
               }
-              print(`[${time(message.timestamp)}] ${name}: ${message.text}`, {
-                type: 'message',
-                ...messageJson(message, name),
-              });
-              if (options.markRead) await messenger.markRead(message.conversationId);
-            } else if (event.type === 'identity-changed') {
-              const name = event.username ?? event.accountId;
-              print(`! the safety number with ${name} changed: compare it and run "cove verify ${name}"`, {
-                type: 'identity-changed',
-                accountId: event.accountId,
-                username: event.username,
-                wasVerified: event.wasVerified,
-              });
-            } else if (event.type === 'receipt' && globals().json) {
-              io.out(
-                JSON.stringify({
-                  type: 'receipt',
-                  conversation: event.conversationId,
-                  receipt: event.receiptType,
-                  timestamps: event.timestamps,
-                }),
-              );
-            } else if (event.type === 'connection' && globals().json) {
-              io.out(JSON.stringify({ type: 'connection', state: event.state }));
-            }
-          });
+            });
         };
         messenger.subscribe(onEvent);
         const idle = messenger.waitForQueueEmpty();
@@ -267,7 +306,12 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         const stopServing = await serveCommands(
           dataDirOf(globals()),
           (args, output) =>
-            main(['node', 'cove', ...args], { ...output, stopSignal: () => new Promise(() => undefined) }, session),
+            // Forwarded commands have no terminal to ask questions on.
+            main(
+              ['node', 'cove', ...args],
+              { ...output, stopSignal: () => new Promise(() => undefined), interactive: false },
+              session,
+            ),
           session.platform.logger,
         ).catch((error: unknown) => {
           session.platform.logger.warn('cannot serve other commands', {
@@ -275,7 +319,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           });
           return (): Promise<void> => Promise.resolve();
         });
-        if (!globals().json) io.err(`listening as ${(await messenger.account()).username ?? ''} (Ctrl-C to stop)`);
+        if (!globals().json)
+          io.err(`listening as ${escapeText((await messenger.account()).username ?? '')} (Ctrl-C to stop)`);
         if (options.exitWhenIdle) {
           await idle;
           // Also deliver what waited in the outbox (receipts, messages queued while the server was down).
@@ -315,17 +360,43 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
 
   program
     .command('verify')
-    .description("mark a contact's identity key verified after comparing safety numbers")
+    .description(
+      "mark a contact's identity key verified after comparing safety numbers: with --safety-number, the number your " +
+        'contact reads out is checked; without it, the current number is shown and you confirm it (--yes in scripts)',
+    )
     .argument('<username>', 'contact username (or account id)')
     .option('--safety-number <digits>', 'the number the contact read out (checked before marking verified)')
-    .action(async (username: string, options: { safetyNumber?: string }) => {
+    .option('--yes', 'verify the number shown without asking (it is checked again as it is marked)')
+    .action(async (username: string, options: { safetyNumber?: string; yes?: boolean }) => {
       await withSession(globals(), async ({ messenger }) => {
-        const identity = await messenger.verify(username, options.safetyNumber);
+        let digits = options.safetyNumber;
+        if (digits === undefined) {
+          const shown = await messenger.identity(username);
+          if (!shown.safetyNumber)
+            throw new ClientError(ClientErrorCode.UnknownUser, `no identity key known for ${username}`);
+          digits = shown.safetyNumber.digits;
+          if (!options.yes) {
+            if (!io.interactive || !io.ask)
+              throw new ClientError(
+                ClientErrorCode.InvalidInput,
+                'pass --safety-number DIGITS (the number your contact reads out), or --yes to verify the number shown',
+              );
+            io.out(formatSafetyNumber(digits));
+            const answer = await io.ask(`Is this the number ${username} sees? [y/N] `);
+            if (!/^\s*y(es)?\s*$/i.test(answer))
+              throw new ClientError(ClientErrorCode.IdentityChanged, `${username} was not marked verified`);
+          } else if (!globals().json) {
+            io.out(formatSafetyNumber(digits));
+          }
+        }
+        // The digits are checked against the key held at the moment it is marked: a change meanwhile refuses.
+        const identity = await messenger.verify(username, digits);
         print(`${username} is verified`, {
           type: 'verified',
           username,
           accountId: identity.accountId,
           trust: identity.trust,
+          safetyNumber: digits.replace(/\s+/g, ''),
         });
       });
     });
@@ -335,12 +406,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     .description('list conversations, most recent first')
     .action(async () => {
       await withSession(globals(), async ({ messenger }) => {
-        for (const c of await messenger.conversations()) {
-          print(`${c.peerUsername ?? c.peerAccountId}${c.unreadCount ? ` (${c.unreadCount} unread)` : ''}`, {
-            type: 'conversation',
-            ...c,
-          });
-        }
+        for (const c of await messenger.conversations()) print(conversationLine(c), { type: 'conversation', ...c });
       });
     });
 
@@ -357,10 +423,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         const page = await messenger.messages(username, { limit });
         for (const m of [...page.messages].reverse()) {
           const who = m.direction === 'outgoing' ? 'me' : username;
-          print(
-            `[${time(m.timestamp)}] ${who}: ${m.text} ${m.direction === 'outgoing' ? `(${m.status})` : ''}`.trimEnd(),
-            { type: 'message', ...messageJson(m, username) },
-          );
+          print(messageLine(m, who), { type: 'message', ...messageJson(m, username) });
         }
       });
     });
@@ -383,8 +446,9 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     }
     const code = exitCodeFor(error);
     const message = error instanceof Error ? error.message : String(error);
-    if (globals().json) io.err(JSON.stringify({ type: 'error', error: errorCodeFor(error), message }));
-    else io.err(`cove: ${message}`);
+    // The message may quote a server's answer: escaped like any text from others.
+    if (globals().json) io.err(jsonLine({ type: 'error', error: errorCodeFor(error), message }));
+    else io.err(`cove: ${escapeText(message)}`);
     if (code === ExitCode.Failure && error instanceof Error && error.stack && process.env.COVE_DEBUG)
       io.err(error.stack);
     return code;

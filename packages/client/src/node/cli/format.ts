@@ -1,0 +1,74 @@
+/**
+ * How the `cove` CLI shows stored values: one line per message or conversation for people, one JSON object per line
+ * for scripts. Every function is total — it returns a string for any value, including hostile or corrupt stored
+ * records and values stored by older builds — so `listen`, `history` and `conversations` survive any content.
+ * Text from others is escaped (display.ts); JSON output stays exact (JSON.parse gives back the very same strings) but
+ * additionally writes DEL, C1 controls and bidi/line-separator characters as \u escapes, so that a JSON line printed
+ * on a terminal cannot drive it either. It does not print anything itself.
+ */
+import { escapeText, formatTimestamp, isUnsafeCodeUnit } from '../../display.js';
+
+type Loose = Record<string, unknown>;
+
+/** The fields of a record, or none for anything that is not a plain object. */
+const fieldsOf = (value: unknown): Loose =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+    ? (value as Loose)
+    : {};
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+/** One JSON line: exact for JSON readers, inert on a terminal; never throws (unprintable values become an error). */
+export const jsonLine = (value: unknown): string => {
+  let line: string | undefined;
+  try {
+    line = JSON.stringify(value);
+  } catch {
+    line = undefined;
+  }
+  line ??= JSON.stringify({ type: 'error', error: 'unprintable' });
+  // JSON.stringify escapes C0 controls but leaves DEL, C1 and the bidi characters raw. Outside strings JSON is
+  // ASCII, so each of them sits inside a string, where a \u escape reads back as the same character.
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < line.length; i += 1) {
+    const code = line.charCodeAt(i);
+    if (!isUnsafeCodeUnit(code)) continue;
+    out += `${line.slice(start, i)}\\u${code.toString(16).padStart(4, '0')}`;
+    start = i + 1;
+  }
+  return start === 0 ? line : out + line.slice(start);
+};
+
+/** `[time] who: text`, plus `(status)` for one's own messages; `time` is the message's timestamp unless given. */
+export const messageLine = (message: unknown, who: unknown, options: { at?: unknown; body?: string } = {}): string => {
+  const m = fieldsOf(message);
+  const at = 'at' in options ? options.at : m.timestamp;
+  const body = options.body ?? escapeText(text(m.text));
+  const status = m.direction === 'outgoing' ? ` (${escapeText(text(m.status))})` : '';
+  return `[${formatTimestamp(at)}] ${escapeText(text(who))}: ${body}${status}`.trimEnd();
+};
+
+/** A conversation: the peer's username (or account id) and the unread count. */
+export const conversationLine = (conversation: unknown): string => {
+  const c = fieldsOf(conversation);
+  const name = escapeText(text(c.peerUsername) || text(c.peerAccountId)) || '(unknown)';
+  const unread = typeof c.unreadCount === 'number' && Number.isFinite(c.unreadCount) ? c.unreadCount : 0;
+  return unread ? `${name} (${unread} unread)` : name;
+};
+
+/** The JSON fields of a message line (the exact stored values; jsonLine escapes what it must). */
+export const messageJson = (message: unknown, peerUsername: unknown): Record<string, unknown> => {
+  const m = fieldsOf(message);
+  return {
+    id: m.id,
+    conversation: m.conversationId,
+    peer: peerUsername,
+    direction: m.direction,
+    author: m.authorAccountId,
+    text: m.text,
+    timestamp: m.timestamp,
+    status: m.status,
+    ...(m.quote ? { quote: m.quote } : {}),
+  };
+};
