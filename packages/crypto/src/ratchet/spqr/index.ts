@@ -11,10 +11,11 @@
  * a later version than V1 is refused too (libsignal would skip the salt for it; no V1 peer sends one). This
  * module does not encrypt anything itself and knows nothing about sessions.
  */
-import { braidInitA, braidInitB, braidRecv, braidSend } from './braid.js';
+import { aliceBraid, bobBraid, braidOnReceive, braidOnSend } from './braid.js';
 import type { Rng } from './braid.js';
-import { chainAddEpoch, chainRecvKey, chainSendKey, chainStart } from './chain.js';
+import { addEpochSecret, openChain, receivingKey, sendingKey } from './chain.js';
 import type { SpqrDirection } from './chain.js';
+import { DEFAULT_JUMP_LIMIT } from './key-sequence.js';
 import { SPQR_VERSION_V1, decodeMessage, encodeMessage } from './message.js';
 import { SpqrError } from './spqr-error.js';
 import { SpqrState } from './state.js';
@@ -42,16 +43,16 @@ export function spqrInitialState(authKey: Uint8Array, direction: SpqrDirection):
     throw new SpqrError('Other', 'auth key must be 32 bytes');
   }
   if (direction !== 'A2B' && direction !== 'B2A') throw new SpqrError('Other', 'bad direction');
-  const braid = direction === 'A2B' ? braidInitA(authKey) : braidInitB(authKey);
-  return new SpqrState(chainStart(authKey, direction), braid);
+  const braid = direction === 'A2B' ? aliceBraid(authKey) : bobBraid(authKey);
+  return new SpqrState(openChain(authKey, direction), braid);
 }
 
 export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; message: Uint8Array; key: Uint8Array } {
   return guard(() => {
-    const sent = braidSend(state.braid, rng);
+    const sent = braidOnSend(state.braid, rng);
     let chain = state.chain;
-    if (sent.secret !== null) chain = chainAddEpoch(chain, sent.secret.epoch, sent.secret.secret);
-    const { chain: next, index, key } = chainSendKey(chain, sent.message.epoch - 1);
+    if (sent.secret !== null) chain = addEpochSecret(chain, sent.secret.epoch, sent.secret.secret);
+    const { chain: next, index, key } = sendingKey(chain, sent.message.epoch - 1);
     const message = encodeMessage({ ...sent.message, index });
     return { state: new SpqrState(next, sent.state), message, key };
   });
@@ -64,10 +65,10 @@ export function spqrRecv(state: SpqrState, message: Uint8Array): { state: SpqrSt
     if (version < SPQR_VERSION_V1) throw new SpqrError('MinimumVersion', 'Minimum version');
     if (version > SPQR_VERSION_V1) throw new SpqrError('Other', `unsupported version ${version}`);
     const msg = decodeMessage(message);
-    const received = braidRecv(state.braid, msg);
+    const received = braidOnReceive(state.braid, msg);
     let chain = state.chain;
-    if (received.secret !== null) chain = chainAddEpoch(chain, received.secret.epoch, received.secret.secret);
-    const { chain: next, key } = chainRecvKey(chain, msg.epoch - 1, msg.index);
+    if (received.secret !== null) chain = addEpochSecret(chain, received.secret.epoch, received.secret.secret);
+    const { chain: next, key } = receivingKey(chain, msg.epoch - 1, msg.index, DEFAULT_JUMP_LIMIT);
     return { state: new SpqrState(next, received.state), key };
   });
 }
