@@ -11,7 +11,7 @@ import { bytesEqual } from '../primitives/hash.js';
 import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
 import type { PreKeyBundle } from '../records.js';
-import { initializeAliceSession, initializeBobSession } from '../handshake/pqxdh.js';
+import { initializeAliceSession, initializeBobSession, isSameAccount } from '../handshake/pqxdh.js';
 import type { SessionState } from '../ratchet/session-state.js';
 import { ratchetEncrypt } from '../ratchet/session-state.js';
 import type {
@@ -42,7 +42,6 @@ export async function processPreKeyBundle(
   rng: Rng = defaultRng,
 ): Promise<void> {
   const op = 'SessionBuilder_ProcessPreKeyBundle';
-  void localAddress;
   const theirIdentity = bundle.identityKey();
   if (!(await identityStore.isTrustedIdentity(address, theirIdentity, Direction.Sending))) untrusted(address, op);
   if (!theirIdentity.verify(bundle.signedPreKeyPublic().serializedView(), bundle.signedPreKeySignature())) {
@@ -64,6 +63,7 @@ export async function processPreKeyBundle(
     theirOneTimePreKeyId: bundle.preKeyId(),
     theirKyberPreKey: bundle.kyberPreKeyPublic(),
     theirKyberPreKeyId: bundle.kyberPreKeyId(),
+    selfSession: isSameAccount(address, localAddress, theirIdentity, ourIdentity.publicKey),
     now: now.getTime(),
     rng,
   });
@@ -187,6 +187,7 @@ export async function signalDecryptPreKey(
       theirIdentityKey: m.identityKey,
       theirBaseKey: m.baseKey,
       kyberCiphertext: m.kyberCiphertext,
+      selfSession: isSameAccount(address, localAddress, m.identityKey, ourIdentity.publicKey),
     });
     record.promoteState(state);
     newSession = true;

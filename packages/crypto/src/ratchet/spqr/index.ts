@@ -3,7 +3,8 @@
  * Every Double Ratchet message carries one SPQR message (SignalMessage field 5), and every SPQR send or receive
  * yields a 32-byte key that salts that message's key derivation.
  *
- * Public surface: `spqrInitialState`, `spqrSend`, `spqrRecv`, `SpqrState` (serialize / deserialize) and
+ * Public surface: `spqrInitialState` (with `selfSession` for note-to-self sessions, which lifts the receiving
+ * jump limit for the life of the state), `spqrSend`, `spqrRecv`, `SpqrState` (serialize / deserialize) and
  * `SpqrError`. The functions are pure and synchronous: they never mutate their input state and return its
  * successor, which the caller commits only once the whole decryption succeeded. Randomness comes from the
  * caller; like the rest of the package, key derivation needs `ready()` to have resolved once. Version V0 (an
@@ -15,7 +16,7 @@ import { aliceBraid, bobBraid, braidOnReceive, braidOnSend } from './braid.js';
 import type { Rng } from './braid.js';
 import { addEpochSecret, openChain, receivingKey, sendingKey } from './chain.js';
 import type { SpqrDirection } from './chain.js';
-import { DEFAULT_JUMP_LIMIT } from './key-sequence.js';
+import { DEFAULT_JUMP_LIMIT, UNLIMITED_JUMPS } from './key-sequence.js';
 import { SPQR_VERSION_V1, decodeMessage, encodeMessage } from './message.js';
 import { SpqrError } from './spqr-error.js';
 import { SpqrState } from './state.js';
@@ -38,13 +39,23 @@ function guard<T>(fn: () => T): T {
   }
 }
 
-export function spqrInitialState(authKey: Uint8Array, direction: SpqrDirection): SpqrState {
+/** How a session's SPQR state is set up beyond its key and direction. */
+export interface SpqrOptions {
+  /**
+   * The session is between two devices of one account (note to self): messages may be any distance ahead, as in
+   * libsignal. Otherwise the receiving side refuses jumps of more than 25,000 (`KeyJump`). Kept in the state.
+   */
+  readonly selfSession?: boolean;
+}
+
+export function spqrInitialState(authKey: Uint8Array, direction: SpqrDirection, options: SpqrOptions = {}): SpqrState {
   if (!(authKey instanceof Uint8Array) || authKey.length !== SPQR_AUTH_KEY_SIZE) {
     throw new SpqrError('Other', 'auth key must be 32 bytes');
   }
   if (direction !== 'A2B' && direction !== 'B2A') throw new SpqrError('Other', 'bad direction');
   const braid = direction === 'A2B' ? aliceBraid(authKey) : bobBraid(authKey);
-  return new SpqrState(openChain(authKey, direction), braid);
+  const jumpLimit = options.selfSession === true ? UNLIMITED_JUMPS : DEFAULT_JUMP_LIMIT;
+  return new SpqrState(openChain(authKey, direction), braid, jumpLimit);
 }
 
 export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; message: Uint8Array; key: Uint8Array } {
@@ -54,7 +65,7 @@ export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; messag
     if (sent.secret !== null) chain = addEpochSecret(chain, sent.secret.epoch, sent.secret.secret);
     const { chain: next, index, key } = sendingKey(chain, sent.message.epoch - 1);
     const message = encodeMessage({ ...sent.message, index });
-    return { state: new SpqrState(next, sent.state), message, key };
+    return { state: new SpqrState(next, sent.state, state.jumpLimit), message, key };
   });
 }
 
@@ -68,7 +79,7 @@ export function spqrRecv(state: SpqrState, message: Uint8Array): { state: SpqrSt
     const received = braidOnReceive(state.braid, msg);
     let chain = state.chain;
     if (received.secret !== null) chain = addEpochSecret(chain, received.secret.epoch, received.secret.secret);
-    const { chain: next, key } = receivingKey(chain, msg.epoch - 1, msg.index, DEFAULT_JUMP_LIMIT);
-    return { state: new SpqrState(next, received.state), key };
+    const { chain: next, key } = receivingKey(chain, msg.epoch - 1, msg.index, state.jumpLimit);
+    return { state: new SpqrState(next, received.state, state.jumpLimit), key };
   });
 }

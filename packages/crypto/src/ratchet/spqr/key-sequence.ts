@@ -27,6 +27,12 @@ export const KEPT_KEY_WINDOW = 2_000;
  */
 export const DEFAULT_JUMP_LIMIT = 25_000;
 /**
+ * Forward jump a note-to-self session accepts (its two ends are devices of one account, facts §5): every chain
+ * index the wire can carry (a u32), so the limit never refuses, as libsignal lifts it for such sessions. The
+ * hashing a far index costs is then bounded only by that range.
+ */
+export const UNLIMITED_JUMPS = 0xffff_ffff;
+/**
  * Stored skipped keys that trigger a sweep of the ones behind the window: a tenth more than the window (plus
  * one), so a sweep runs at most once per two hundred stored keys instead of on every message.
  */

@@ -1,24 +1,29 @@
 /**
- * `SpqrState`, the immutable SPQR state of one session (key chain + braid), and its compact, versioned binary
- * form. Byte 0 is the format version (1); the rest is a hand-rolled layout of varints and fixed-size byte
- * strings, chosen so that saving and loading a session costs a few kilobytes of copying and no parsing library:
+ * `SpqrState`, the immutable SPQR state of one session (key chain + braid + the receiving jump limit fixed when
+ * the session was created), and its compact, versioned binary form. Byte 0 is the format version; the rest is a
+ * hand-rolled layout of varints and fixed-size byte strings, chosen so that saving and loading a session costs a
+ * few kilobytes of copying and no parsing library:
  *
- *   format(1) ‖ direction(1: 0 = A2B, 1 = B2A) ‖ chain ‖ braid
+ *   format 1: 0x01 ‖ body                      (the default jump limit, 25,000)
+ *   format 2: 0x02 ‖ varint jumpLimit ‖ body   (any other limit: note-to-self sessions)
+ *   body   = direction(1: 0 = A2B, 1 = B2A) ‖ chain ‖ braid
  *   chain  = varint newestEpoch ‖ varint sendingEpoch ‖ rootKey(32) ‖ varint epochs ‖ epochs × (seq sending ‖
  *            seq receiving)
  *   seq    = varint counter ‖ hasChainKey(1) ‖ [chainKey(32)] ‖ varint count ‖ count × (varint index ‖ key(32))
  *   braid  = tag(1) ‖ varint epoch ‖ authRoot(32) ‖ authMac(32) ‖ per-tag fields (keys, ciphertexts, chunk
  *            encoders as message ‖ varint next, chunk decoders as varint count ‖ count × (varint index ‖ 32 bytes))
  *
- * Loading validates every length, count, tag and range and reports any problem as SpqrError('StateCorrupt');
- * it never throws anything else. Later format versions must keep reading version 1.
+ * A state with the default limit is always written as format 1, byte for byte as before format 2 existed, and
+ * every format-1 state (all states saved before) loads with the default limit. Loading validates every length,
+ * count, tag and range and reports any problem as SpqrError('StateCorrupt'); it never throws anything else. Later
+ * format versions must keep reading versions 1 and 2.
  */
 import type { Authenticator } from './authenticator.js';
 import type { BraidState } from './braid-state.js';
 import { BRAID_TAGS, CT2_PAYLOAD_SIZE, ENCAPSULATED_TAGS, HEADER_PAYLOAD_SIZE, KEY_OWNER_TAGS } from './braid-state.js';
 import type { EpochKeys, KeyChain, SpqrDirection } from './chain.js';
 import type { KeySequence } from './key-sequence.js';
-import { KEPT_KEY_WINDOW, SWEEP_THRESHOLD } from './key-sequence.js';
+import { DEFAULT_JUMP_LIMIT, KEPT_KEY_WINDOW, SWEEP_THRESHOLD, UNLIMITED_JUMPS } from './key-sequence.js';
 import type { Decoder, Encoder } from './erasure-code.js';
 import { CT1_SIZE, DK_SIZE, EK_SIZE, ENCAPS_SEED_SIZE, HEADER_SIZE } from './incremental-mlkem768.js';
 import type { Chunk } from './message.js';
@@ -26,6 +31,8 @@ import { CHUNK_SIZE, readVarint, writeVarint } from './message.js';
 import { SpqrError } from './spqr-error.js';
 
 export const STATE_FORMAT_V1 = 1;
+/** Format 1 preceded by a jump limit other than the default. */
+export const STATE_FORMAT_V2 = 2;
 
 /** A decoder keeps at most n systematic plus n parity chunks. */
 const MAX_DECODER_FACTOR = 2;
@@ -39,12 +46,15 @@ export class SpqrState {
   readonly chain: KeyChain;
   /** @internal The braid state; read-only, shared with successor states. */
   readonly braid: BraidState;
+  /** How far ahead of its receiving chain a message may be; fixed when the session is created. */
+  readonly jumpLimit: number;
   #bytes: Uint8Array | null;
 
   /** @internal Use spqrInitialState or SpqrState.deserialize. */
-  constructor(chain: KeyChain, braid: BraidState, bytes: Uint8Array | null = null) {
+  constructor(chain: KeyChain, braid: BraidState, jumpLimit: number, bytes: Uint8Array | null = null) {
     this.chain = chain;
     this.braid = braid;
+    this.jumpLimit = jumpLimit;
     this.#bytes = bytes;
   }
 
@@ -54,14 +64,14 @@ export class SpqrState {
   }
 
   serialize(): Uint8Array {
-    this.#bytes ??= encodeState(this.chain, this.braid);
+    this.#bytes ??= encodeState(this.chain, this.braid, this.jumpLimit);
     return this.#bytes.slice();
   }
 
   static deserialize(bytes: Uint8Array): SpqrState {
     try {
-      const { chain, braid } = decodeState(bytes);
-      return new SpqrState(chain, braid, bytes.slice());
+      const { chain, braid, jumpLimit } = decodeState(bytes);
+      return new SpqrState(chain, braid, jumpLimit, bytes.slice());
     } catch (e) {
       if (e instanceof SpqrError && e.kind === 'StateCorrupt') throw e;
       throw new SpqrError('StateCorrupt', 'state decode failed', { cause: e });
@@ -206,9 +216,14 @@ function writeAuth(w: Writer, a: Authenticator): void {
   w.bytes(a.mac);
 }
 
-export function encodeState(chain: KeyChain, braid: BraidState): Uint8Array {
+export function encodeState(chain: KeyChain, braid: BraidState, jumpLimit: number): Uint8Array {
   const w = new Writer();
-  w.byte(STATE_FORMAT_V1);
+  if (jumpLimit === DEFAULT_JUMP_LIMIT) {
+    w.byte(STATE_FORMAT_V1);
+  } else {
+    w.byte(STATE_FORMAT_V2);
+    w.varint(jumpLimit);
+  }
   w.byte(chain.direction === 'A2B' ? 0 : 1);
   w.varint(chain.newestEpoch);
   w.varint(chain.sendingEpoch);
@@ -347,11 +362,13 @@ function readBraid(r: Reader): BraidState {
   throw corrupt('unknown braid state');
 }
 
-export function decodeState(bytes: Uint8Array): { chain: KeyChain; braid: BraidState } {
+export function decodeState(bytes: Uint8Array): { chain: KeyChain; braid: BraidState; jumpLimit: number } {
   if (!(bytes instanceof Uint8Array)) throw corrupt('not bytes');
   const r = new Reader(bytes);
   const format = r.byte();
-  if (format !== STATE_FORMAT_V1) throw corrupt(`unknown format ${format}`);
+  if (format !== STATE_FORMAT_V1 && format !== STATE_FORMAT_V2) throw corrupt(`unknown format ${format}`);
+  const jumpLimit = format === STATE_FORMAT_V1 ? DEFAULT_JUMP_LIMIT : r.varint(UNLIMITED_JUMPS);
+  if (jumpLimit === 0) throw corrupt('jump limit 0');
   const dirByte = r.byte();
   if (dirByte > 1) throw corrupt('bad direction');
   const direction: SpqrDirection = dirByte === 0 ? 'A2B' : 'B2A';
@@ -378,5 +395,5 @@ export function decodeState(bytes: Uint8Array): { chain: KeyChain; braid: BraidS
   if (KEY_OWNER_TAGS.has(braid.tag) !== (braid.epoch % 2 === (direction === 'A2B' ? 1 : 0))) {
     throw corrupt('wrong role');
   }
-  return { chain: { direction, newestEpoch, sendingEpoch, epochs, rootKey }, braid };
+  return { chain: { direction, newestEpoch, sendingEpoch, epochs, rootKey }, braid, jumpLimit };
 }
