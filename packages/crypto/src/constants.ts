@@ -3,7 +3,11 @@
  * Changing any of them changes interoperability or storage bounds.
  */
 
-/** Largest forward jump within one chain: bounds the work a single (possibly forged) message can cause. */
+/**
+ * Largest forward jump within one chain: bounds the work a single (possibly forged) message can cause. A
+ * note-to-self session (the peer is another device of our account) has no limit, as in libsignal; SPQR keeps the
+ * same value as its own default (ratchet/spqr/key-sequence.ts) and stores a session's limit in its state.
+ */
 export const MAX_FORWARD_JUMPS = 25_000;
 /** Skipped-message seeds kept per receiver chain: bounds storage; the oldest are dropped first. */
 export const MAX_MESSAGE_KEYS = 2_000;

@@ -2,8 +2,10 @@
  * PQXDH (facts §3): the initiator ("Alice") side from a verified prekey bundle and the responder ("Bob") side
  * from a PreKeySignalMessage, each producing the initial Double Ratchet + SPQR session state. The master secret
  * is 0xFF×32 ‖ DH1 ‖ DH2 ‖ DH3 ‖ [DH4] ‖ Kyber secret, expanded by HKDF into root key, chain key and the SPQR
- * auth key. Signature checks, trust decisions and stores are the caller's job (session/session-cipher.ts).
+ * auth key. Whether the session is a note-to-self one (fixed in its SPQR state) is the caller's to say.
+ * Signature checks, trust decisions and stores are the caller's job (session/session-cipher.ts).
  */
+import type { ProtocolAddress } from '../address.js';
 import { SESSION_VERSION } from '../constants.js';
 import { ErrorCode, fail } from '../errors.js';
 import type { PublicKey } from '../keys/curve.js';
@@ -36,6 +38,19 @@ function agree(priv: PrivateKey, pub: PublicKey): Uint8Array {
   }
 }
 
+/**
+ * Whether a session is a note to self: the peer is another device of our own account, with our account's name
+ * (ServiceId) and our identity key, as libsignal decides it (facts §5). Such a session lifts SPQR's jump limit.
+ */
+export function isSameAccount(
+  address: ProtocolAddress,
+  localAddress: ProtocolAddress,
+  theirIdentity: PublicKey,
+  ourIdentity: PublicKey,
+): boolean {
+  return address.name() === localAddress.name() && theirIdentity.equals(ourIdentity);
+}
+
 export interface AliceParameters {
   ourIdentity: { publicKey: PublicKey; privateKey: PrivateKey };
   localRegistrationId: number;
@@ -47,6 +62,8 @@ export interface AliceParameters {
   theirOneTimePreKeyId: number | null;
   theirKyberPreKey: KEMPublicKey;
   theirKyberPreKeyId: number;
+  /** The bundle is another device of our own account (note to self): SPQR accepts any forward jump. */
+  selfSession?: boolean;
   now: number;
   rng: Rng;
 }
@@ -83,7 +100,7 @@ export function initializeAliceSession(p: AliceParameters): SessionState {
       timestamp: p.now,
     },
     aliceBaseKey: base.getPublicKey(),
-    spqr: spqrInitialState(pqrAuthKey, 'A2B'),
+    spqr: spqrInitialState(pqrAuthKey, 'A2B', { selfSession: p.selfSession === true }),
   };
 }
 
@@ -110,6 +127,8 @@ export interface BobParameters {
   theirIdentityKey: PublicKey;
   theirBaseKey: PublicKey;
   kyberCiphertext: Uint8Array;
+  /** The message comes from another device of our own account (note to self): SPQR accepts any forward jump. */
+  selfSession?: boolean;
 }
 
 export function initializeBobSession(p: BobParameters): SessionState {
@@ -139,6 +158,6 @@ export function initializeBobSession(p: BobParameters): SessionState {
     receiverChains: [],
     pendingPreKey: null,
     aliceBaseKey: p.theirBaseKey,
-    spqr: spqrInitialState(pqrAuthKey, 'B2A'),
+    spqr: spqrInitialState(pqrAuthKey, 'B2A', { selfSession: p.selfSession === true }),
   };
 }

@@ -14,7 +14,7 @@ import { bytesEqual } from '../primitives/hash.js';
 import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
 import type { PreKeyBundle } from '../records.js';
-import { initializeAliceSession, initializeBobSession } from '../handshake/pqxdh.js';
+import { initializeAliceSession, initializeBobSession, isSameAccount } from '../handshake/pqxdh.js';
 import type { SessionState } from '../ratchet/session-state.js';
 import { ratchetEncrypt } from '../ratchet/session-state.js';
 import type {
@@ -50,7 +50,6 @@ export async function processPreKeyBundle(
   rng: Rng = defaultRng,
 ): Promise<void> {
   const op = 'SessionBuilder_ProcessPreKeyBundle';
-  void localAddress;
   const theirIdentity = bundle.identityKey();
   if (!(await identityStore.isTrustedIdentity(address, theirIdentity, Direction.Sending))) untrusted(address, op);
   if (!theirIdentity.verify(bundle.signedPreKeyPublic().serializedView(), bundle.signedPreKeySignature())) {
@@ -72,6 +71,7 @@ export async function processPreKeyBundle(
     theirOneTimePreKeyId: bundle.preKeyId(),
     theirKyberPreKey: bundle.kyberPreKeyPublic(),
     theirKyberPreKeyId: bundle.kyberPreKeyId(),
+    selfSession: isSameAccount(address, localAddress, theirIdentity, ourIdentity.publicKey),
     now: now.getTime(),
     rng,
   });
@@ -178,6 +178,7 @@ interface PreKeysUsed {
 async function namedState(
   m: Readonly<PreKeySignalMessageFields>,
   record: SessionRecord,
+  addresses: { address: ProtocolAddress; localAddress: ProtocolAddress },
   identityStore: IdentityKeyStore,
   prekeyStore: PreKeyStore,
   signedPrekeyStore: SignedPreKeyStore,
@@ -209,6 +210,7 @@ async function namedState(
     theirIdentityKey: m.identityKey,
     theirBaseKey: m.baseKey,
     kyberCiphertext: m.kyberCiphertext,
+    selfSession: isSameAccount(addresses.address, addresses.localAddress, m.identityKey, ourIdentity.publicKey),
   });
   record.promoteState(state);
   return {
@@ -242,7 +244,16 @@ export async function signalDecryptPreKey(
   if (!(await identityStore.isTrustedIdentity(address, m.identityKey, Direction.Receiving))) untrusted(address, op);
 
   const record = existing ? existing.clone() : SessionRecord._newFresh();
-  const used = await namedState(m, record, identityStore, prekeyStore, signedPrekeyStore, kyberPrekeyStore, op);
+  const used = await namedState(
+    m,
+    record,
+    { address, localAddress },
+    identityStore,
+    prekeyStore,
+    signedPrekeyStore,
+    kyberPrekeyStore,
+    op,
+  );
   let result;
   try {
     result = record.decryptWithCurrentState(m.message, rng, selfSessionCheck(address, localAddress), op);

@@ -30,6 +30,12 @@ export function makeStores(impl: Impl, identity: ours.IdentityKeyPair, registrat
       this.objects.clear();
       this.bytes.clear();
     }
+    /** Stores the kept record objects as bytes and stops keeping objects: the next load deserializes. */
+    flush(): void {
+      for (const [k, r] of this.objects) this.bytes.set(k, r.serialize());
+      this.objects.clear();
+      this.keepObjects = false;
+    }
     async saveSession(name: ours.ProtocolAddress, record: ours.SessionRecord) {
       if (this.keepObjects) this.objects.set(name.toString(), record);
       else this.bytes.set(name.toString(), record.serialize());
@@ -153,13 +159,20 @@ export class Party {
   readonly address: ours.ProtocolAddress;
   private nextKeyId = 1;
 
+  /**
+   * A new device with its own stores and registration id. With `account`, the device belongs to that party's
+   * account (same name and identity key pair, like a linked device); otherwise to a new account.
+   */
   constructor(
     readonly impl: Impl,
     readonly label: string,
     readonly deviceId = 1,
+    account?: Party,
   ) {
-    this.name = uuid();
-    this.identity = impl.IdentityKeyPair.generate();
+    this.name = account ? account.name : uuid();
+    this.identity = account
+      ? impl.IdentityKeyPair.deserialize(account.identity.serialize())
+      : impl.IdentityKeyPair.generate();
     this.registrationId = 1 + (nextUuid % 0x3ffe);
     this.stores = makeStores(impl, this.identity, this.registrationId);
     this.address = impl.ProtocolAddress.new(this.name, deviceId);

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { BraidMessage, BraidState, EpochSecret } from '../../src/ratchet/spqr/braid.js';
-import { braidInitA, braidInitB, braidRecv, braidSend } from '../../src/ratchet/spqr/braid.js';
+import { aliceBraid, bobBraid, braidOnReceive, braidOnSend } from '../../src/ratchet/spqr/braid.js';
 import { MessageType } from '../../src/ratchet/spqr/message.js';
 import { ready } from '../../src/primitives/sodium.js';
 
@@ -28,7 +28,7 @@ function side(state: BraidState): Side {
 }
 
 function send(s: Side): BraidMessage {
-  const r = braidSend(s.state, rng);
+  const r = braidOnSend(s.state, rng);
   s.state = r.state;
   if (r.secret) s.secrets.push(r.secret);
   if (s.tags.at(-1) !== s.state.tag) s.tags.push(s.state.tag);
@@ -36,7 +36,7 @@ function send(s: Side): BraidMessage {
 }
 
 function recv(s: Side, m: BraidMessage): void {
-  const r = braidRecv(s.state, m);
+  const r = braidOnReceive(s.state, m);
   s.state = r.state;
   if (r.secret) s.secrets.push(r.secret);
   if (s.tags.at(-1) !== s.state.tag) s.tags.push(s.state.tag);
@@ -47,8 +47,8 @@ describe('ML-KEM braid', () => {
 
   it('runs one epoch through every state and agrees on the epoch secret', () => {
     const key = rng(32);
-    const a = side(braidInitA(key));
-    const b = side(braidInitB(key));
+    const a = side(aliceBraid(key));
+    const b = side(bobBraid(key));
     for (let i = 0; i < 60 && a.secrets.length === 0; i++) {
       recv(b, send(a));
       recv(a, send(b));
@@ -78,8 +78,8 @@ describe('ML-KEM braid', () => {
 
   it('completes epochs from parity chunks when most messages are lost', () => {
     const key = rng(32);
-    const a = side(braidInitA(key));
-    const b = side(braidInitB(key));
+    const a = side(aliceBraid(key));
+    const b = side(bobBraid(key));
     let parity = 0;
     const limits: Partial<Record<MessageType, number>> = {
       [MessageType.Hdr]: 3,
@@ -112,26 +112,26 @@ describe('ML-KEM braid', () => {
   });
 
   it('ignores old epochs and refuses messages from too far ahead', () => {
-    const b = braidInitB(rng(32));
-    expect(braidRecv(b, { epoch: 1, type: MessageType.None, chunk: null }).state).toBe(b);
-    expect(() => braidRecv(b, { epoch: 2, type: MessageType.None, chunk: null })).toThrow(
+    const b = bobBraid(rng(32));
+    expect(braidOnReceive(b, { epoch: 1, type: MessageType.None, chunk: null }).state).toBe(b);
+    expect(() => braidOnReceive(b, { epoch: 2, type: MessageType.None, chunk: null })).toThrow(
       expect.objectContaining({ kind: 'Other' }),
     );
   });
 
   it('refuses a forged header, key or ciphertext and keeps the input state', () => {
     const key = rng(32);
-    const a = side(braidInitA(key));
-    const b = side(braidInitB(key));
+    const a = side(aliceBraid(key));
+    const b = side(bobBraid(key));
     // Forged header chunks: the MAC check fails once the header is complete.
     let forgedB = b.state;
     for (let i = 0; i < 2; i++) {
-      forgedB = braidRecv(forgedB, { epoch: 1, type: MessageType.Hdr, chunk: { index: i, data: rng(32) } }).state;
+      forgedB = braidOnReceive(forgedB, { epoch: 1, type: MessageType.Hdr, chunk: { index: i, data: rng(32) } }).state;
     }
     const before = snapshot(forgedB);
-    expect(() => braidRecv(forgedB, { epoch: 1, type: MessageType.Hdr, chunk: { index: 2, data: rng(32) } })).toThrow(
-      expect.objectContaining({ kind: 'Other' }),
-    );
+    expect(() =>
+      braidOnReceive(forgedB, { epoch: 1, type: MessageType.Hdr, chunk: { index: 2, data: rng(32) } }),
+    ).toThrow(expect.objectContaining({ kind: 'Other' }));
     expect(snapshot(forgedB)).toBe(before);
 
     // Genuine run until B has sent ct1 and waits for the key.
@@ -142,11 +142,15 @@ describe('ML-KEM braid', () => {
     // A key that does not match the header is refused when complete.
     let fakeEk: BraidState = b.state;
     for (let i = 0; i < 35; i++) {
-      fakeEk = braidRecv(fakeEk, { epoch: 1, type: MessageType.Ek, chunk: { index: 100 + i, data: rng(32) } }).state;
+      fakeEk = braidOnReceive(fakeEk, {
+        epoch: 1,
+        type: MessageType.Ek,
+        chunk: { index: 100 + i, data: rng(32) },
+      }).state;
     }
-    expect(() => braidRecv(fakeEk, { epoch: 1, type: MessageType.Ek, chunk: { index: 200, data: rng(32) } })).toThrow(
-      expect.objectContaining({ kind: 'Other' }),
-    );
+    expect(() =>
+      braidOnReceive(fakeEk, { epoch: 1, type: MessageType.Ek, chunk: { index: 200, data: rng(32) } }),
+    ).toThrow(expect.objectContaining({ kind: 'Other' }));
 
     // Continue genuinely until A waits for ct2; then forge the ciphertext MAC.
     while (a.state.tag !== 'EkSentCt1Received') {
@@ -160,17 +164,17 @@ describe('ML-KEM braid', () => {
       if (m.type === MessageType.Ct2) ct2Chunks.push(m);
     }
     // A already holds the first ct2 chunk; feed three genuine ones and one tampered.
-    for (const m of ct2Chunks.slice(1, 4)) forgedA = braidRecv(forgedA, m).state;
+    for (const m of ct2Chunks.slice(1, 4)) forgedA = braidOnReceive(forgedA, m).state;
     const last = ct2Chunks[4]!;
     const tampered = last.chunk!.data.slice();
     tampered[31] = tampered[31]! ^ 1;
     const held = snapshot(forgedA);
-    expect(() => braidRecv(forgedA, { ...last, chunk: { index: last.chunk!.index, data: tampered } })).toThrow(
+    expect(() => braidOnReceive(forgedA, { ...last, chunk: { index: last.chunk!.index, data: tampered } })).toThrow(
       expect.objectContaining({ kind: 'Other' }),
     );
     expect(snapshot(forgedA)).toBe(held);
     // The genuine chunk still completes the epoch.
-    const done = braidRecv(forgedA, last);
+    const done = braidOnReceive(forgedA, last);
     expect(done.secret?.epoch).toBe(1);
     expect(hex(done.secret!.secret)).toBe(hex(b.secrets[0]!.secret));
   });

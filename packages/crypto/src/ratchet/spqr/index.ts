@@ -3,7 +3,8 @@
  * Every Double Ratchet message carries one SPQR message (SignalMessage field 5), and every SPQR send or receive
  * yields a 32-byte key that salts that message's key derivation.
  *
- * Public surface: `spqrInitialState`, `spqrSend`, `spqrRecv`, `SpqrState` (serialize / deserialize) and
+ * Public surface: `spqrInitialState` (with `selfSession` for note-to-self sessions, which lifts the receiving
+ * jump limit for the life of the state), `spqrSend`, `spqrRecv`, `SpqrState` (serialize / deserialize) and
  * `SpqrError`. The functions are pure and synchronous: they never mutate their input state and return its
  * successor, which the caller commits only once the whole decryption succeeded. Randomness comes from the
  * caller; like the rest of the package, key derivation needs `ready()` to have resolved once. Version V0 (an
@@ -11,10 +12,11 @@
  * a later version than V1 is refused too (libsignal would skip the salt for it; no V1 peer sends one). This
  * module does not encrypt anything itself and knows nothing about sessions.
  */
-import { braidInitA, braidInitB, braidRecv, braidSend } from './braid.js';
+import { aliceBraid, bobBraid, braidOnReceive, braidOnSend } from './braid.js';
 import type { Rng } from './braid.js';
-import { chainAddEpoch, chainRecvKey, chainSendKey, chainStart } from './chain.js';
+import { addEpochSecret, openChain, receivingKey, sendingKey } from './chain.js';
 import type { SpqrDirection } from './chain.js';
+import { DEFAULT_JUMP_LIMIT, UNLIMITED_JUMPS } from './key-sequence.js';
 import { SPQR_VERSION_V1, decodeMessage, encodeMessage } from './message.js';
 import { SpqrError } from './spqr-error.js';
 import { SpqrState } from './state.js';
@@ -37,23 +39,33 @@ function guard<T>(fn: () => T): T {
   }
 }
 
-export function spqrInitialState(authKey: Uint8Array, direction: SpqrDirection): SpqrState {
+/** How a session's SPQR state is set up beyond its key and direction. */
+export interface SpqrOptions {
+  /**
+   * The session is between two devices of one account (note to self): messages may be any distance ahead, as in
+   * libsignal. Otherwise the receiving side refuses jumps of more than 25,000 (`KeyJump`). Kept in the state.
+   */
+  readonly selfSession?: boolean;
+}
+
+export function spqrInitialState(authKey: Uint8Array, direction: SpqrDirection, options: SpqrOptions = {}): SpqrState {
   if (!(authKey instanceof Uint8Array) || authKey.length !== SPQR_AUTH_KEY_SIZE) {
     throw new SpqrError('Other', 'auth key must be 32 bytes');
   }
   if (direction !== 'A2B' && direction !== 'B2A') throw new SpqrError('Other', 'bad direction');
-  const braid = direction === 'A2B' ? braidInitA(authKey) : braidInitB(authKey);
-  return new SpqrState(chainStart(authKey, direction), braid);
+  const braid = direction === 'A2B' ? aliceBraid(authKey) : bobBraid(authKey);
+  const jumpLimit = options.selfSession === true ? UNLIMITED_JUMPS : DEFAULT_JUMP_LIMIT;
+  return new SpqrState(openChain(authKey, direction), braid, jumpLimit);
 }
 
 export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; message: Uint8Array; key: Uint8Array } {
   return guard(() => {
-    const sent = braidSend(state.braid, rng);
+    const sent = braidOnSend(state.braid, rng);
     let chain = state.chain;
-    if (sent.secret !== null) chain = chainAddEpoch(chain, sent.secret.epoch, sent.secret.secret);
-    const { chain: next, index, key } = chainSendKey(chain, sent.message.epoch - 1);
+    if (sent.secret !== null) chain = addEpochSecret(chain, sent.secret.epoch, sent.secret.secret);
+    const { chain: next, index, key } = sendingKey(chain, sent.message.epoch - 1);
     const message = encodeMessage({ ...sent.message, index });
-    return { state: new SpqrState(next, sent.state), message, key };
+    return { state: new SpqrState(next, sent.state, state.jumpLimit), message, key };
   });
 }
 
@@ -64,10 +76,10 @@ export function spqrRecv(state: SpqrState, message: Uint8Array): { state: SpqrSt
     if (version < SPQR_VERSION_V1) throw new SpqrError('MinimumVersion', 'Minimum version');
     if (version > SPQR_VERSION_V1) throw new SpqrError('Other', `unsupported version ${version}`);
     const msg = decodeMessage(message);
-    const received = braidRecv(state.braid, msg);
+    const received = braidOnReceive(state.braid, msg);
     let chain = state.chain;
-    if (received.secret !== null) chain = chainAddEpoch(chain, received.secret.epoch, received.secret.secret);
-    const { chain: next, key } = chainRecvKey(chain, msg.epoch - 1, msg.index);
-    return { state: new SpqrState(next, received.state), key };
+    if (received.secret !== null) chain = addEpochSecret(chain, received.secret.epoch, received.secret.secret);
+    const { chain: next, key } = receivingKey(chain, msg.epoch - 1, msg.index, state.jumpLimit);
+    return { state: new SpqrState(next, received.state, state.jumpLimit), key };
   });
 }

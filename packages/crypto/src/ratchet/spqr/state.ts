@@ -1,22 +1,29 @@
 /**
- * `SpqrState`, the immutable SPQR state of one session (key chain + braid), and its compact, versioned binary
- * form. Byte 0 is the format version (1); the rest is a hand-rolled layout of varints and fixed-size byte
- * strings, chosen so that saving and loading a session costs a few kilobytes of copying and no parsing library:
+ * `SpqrState`, the immutable SPQR state of one session (key chain + braid + the receiving jump limit fixed when
+ * the session was created), and its compact, versioned binary form. Byte 0 is the format version; the rest is a
+ * hand-rolled layout of varints and fixed-size byte strings, chosen so that saving and loading a session costs a
+ * few kilobytes of copying and no parsing library:
  *
- *   format(1) ‖ direction(1: 0 = A2B, 1 = B2A) ‖ chain ‖ braid
- *   chain  = varint currentEpoch ‖ varint sendEpoch ‖ nextRoot(32) ‖ varint links ‖ links × (half send ‖ half recv)
- *   half   = varint ctr ‖ hasNext(1) ‖ [next(32)] ‖ varint count ‖ count × (varint index ‖ key(32))
+ *   format 1: 0x01 ‖ body                      (the default jump limit, 25,000)
+ *   format 2: 0x02 ‖ varint jumpLimit ‖ body   (any other limit: note-to-self sessions)
+ *   body   = direction(1: 0 = A2B, 1 = B2A) ‖ chain ‖ braid
+ *   chain  = varint newestEpoch ‖ varint sendingEpoch ‖ rootKey(32) ‖ varint epochs ‖ epochs × (seq sending ‖
+ *            seq receiving)
+ *   seq    = varint counter ‖ hasChainKey(1) ‖ [chainKey(32)] ‖ varint count ‖ count × (varint index ‖ key(32))
  *   braid  = tag(1) ‖ varint epoch ‖ authRoot(32) ‖ authMac(32) ‖ per-tag fields (keys, ciphertexts, chunk
  *            encoders as message ‖ varint next, chunk decoders as varint count ‖ count × (varint index ‖ 32 bytes))
  *
- * Loading validates every length, count, tag and range and reports any problem as SpqrError('StateCorrupt');
- * it never throws anything else. Later format versions must keep reading version 1.
+ * A state with the default limit is always written as format 1, byte for byte as before format 2 existed, and
+ * every format-1 state (all states saved before) loads with the default limit. Loading validates every length,
+ * count, tag and range and reports any problem as SpqrError('StateCorrupt'); it never throws anything else. Later
+ * format versions must keep reading versions 1 and 2.
  */
 import type { Authenticator } from './authenticator.js';
-import type { BraidState, BraidTag } from './braid.js';
-import { CT2_MSG_SIZE, HDR_MSG_SIZE } from './braid.js';
-import type { Chain, ChainHalf, ChainLink, SpqrDirection } from './chain.js';
-import { MAX_OOO_KEYS, TRIM_SIZE } from './chain.js';
+import type { BraidState } from './braid-state.js';
+import { BRAID_TAGS, CT2_PAYLOAD_SIZE, ENCAPSULATED_TAGS, HEADER_PAYLOAD_SIZE, KEY_OWNER_TAGS } from './braid-state.js';
+import type { EpochKeys, KeyChain, SpqrDirection } from './chain.js';
+import type { KeySequence } from './key-sequence.js';
+import { DEFAULT_JUMP_LIMIT, KEPT_KEY_WINDOW, SWEEP_THRESHOLD, UNLIMITED_JUMPS } from './key-sequence.js';
 import type { Decoder, Encoder } from './erasure-code.js';
 import { CT1_SIZE, DK_SIZE, EK_SIZE, ENCAPS_SEED_SIZE, HEADER_SIZE } from './incremental-mlkem768.js';
 import type { Chunk } from './message.js';
@@ -24,55 +31,30 @@ import { CHUNK_SIZE, readVarint, writeVarint } from './message.js';
 import { SpqrError } from './spqr-error.js';
 
 export const STATE_FORMAT_V1 = 1;
-
-const TAGS: readonly BraidTag[] = [
-  'KeysUnsampled',
-  'KeysSampled',
-  'HeaderSent',
-  'Ct1Received',
-  'EkSentCt1Received',
-  'NoHeaderReceived',
-  'HeaderReceived',
-  'Ct1Sampled',
-  'EkReceivedCt1Sampled',
-  'Ct1Acknowledged',
-  'Ct2Sampled',
-];
-
-/** States of the side that owns the key pair this epoch. */
-const SEND_EK: ReadonlySet<BraidTag> = new Set([
-  'KeysUnsampled',
-  'KeysSampled',
-  'HeaderSent',
-  'Ct1Received',
-  'EkSentCt1Received',
-]);
-/** send_ct states that have encapsulated, and so already added this epoch's secret to the chain. */
-const ENCAPSULATED: ReadonlySet<BraidTag> = new Set([
-  'Ct1Sampled',
-  'EkReceivedCt1Sampled',
-  'Ct1Acknowledged',
-  'Ct2Sampled',
-]);
+/** Format 1 preceded by a jump limit other than the default. */
+export const STATE_FORMAT_V2 = 2;
 
 /** A decoder keeps at most n systematic plus n parity chunks. */
 const MAX_DECODER_FACTOR = 2;
-/** Keys a chain half may hold between garbage collections (see chain.ts). */
-const MAX_HISTORY = TRIM_SIZE + MAX_OOO_KEYS;
-/** Links kept: the send epoch, one before it, and epochs added since the last send. */
-const MAX_LINKS = 64;
+/** Skipped keys a receiving sequence may hold between sweeps (see key-sequence.ts). */
+const MAX_HISTORY = SWEEP_THRESHOLD + KEPT_KEY_WINDOW;
+/** Epochs kept: the sending epoch, the one before it, and epochs added since the last send. */
+const MAX_EPOCHS_KEPT = 64;
 
 export class SpqrState {
   /** @internal The key chain; read-only, shared with successor states. */
-  readonly chain: Chain;
+  readonly chain: KeyChain;
   /** @internal The braid state; read-only, shared with successor states. */
   readonly braid: BraidState;
+  /** How far ahead of its receiving chain a message may be; fixed when the session is created. */
+  readonly jumpLimit: number;
   #bytes: Uint8Array | null;
 
   /** @internal Use spqrInitialState or SpqrState.deserialize. */
-  constructor(chain: Chain, braid: BraidState, bytes: Uint8Array | null = null) {
+  constructor(chain: KeyChain, braid: BraidState, jumpLimit: number, bytes: Uint8Array | null = null) {
     this.chain = chain;
     this.braid = braid;
+    this.jumpLimit = jumpLimit;
     this.#bytes = bytes;
   }
 
@@ -82,14 +64,14 @@ export class SpqrState {
   }
 
   serialize(): Uint8Array {
-    this.#bytes ??= encodeState(this.chain, this.braid);
+    this.#bytes ??= encodeState(this.chain, this.braid, this.jumpLimit);
     return this.#bytes.slice();
   }
 
   static deserialize(bytes: Uint8Array): SpqrState {
     try {
-      const { chain, braid } = decodeState(bytes);
-      return new SpqrState(chain, braid, bytes.slice());
+      const { chain, braid, jumpLimit } = decodeState(bytes);
+      return new SpqrState(chain, braid, jumpLimit, bytes.slice());
     } catch (e) {
       if (e instanceof SpqrError && e.kind === 'StateCorrupt') throw e;
       throw new SpqrError('StateCorrupt', 'state decode failed', { cause: e });
@@ -165,34 +147,34 @@ function corrupt(what: string): SpqrError {
   return new SpqrError('StateCorrupt', `state decode failed: ${what}`);
 }
 
-function writeHalf(w: Writer, h: ChainHalf): void {
-  w.varint(h.ctr);
-  if (h.next === null) {
+function writeSequence(w: Writer, seq: KeySequence): void {
+  w.varint(seq.counter);
+  if (seq.chainKey === null) {
     w.byte(0);
   } else {
     w.byte(1);
-    w.bytes(h.next);
+    w.bytes(seq.chainKey);
   }
-  w.varint(h.prev.size);
-  for (const [index, key] of h.prev) {
+  w.varint(seq.skipped.size);
+  for (const [index, key] of seq.skipped) {
     w.varint(index);
     w.bytes(key);
   }
 }
 
-function readHalf(r: Reader): ChainHalf {
-  const ctr = r.varint(0xffff_ffff);
-  const hasNext = r.byte();
-  if (hasNext > 1) throw corrupt('bad flag');
-  const next = hasNext === 1 ? r.bytes(32) : null;
+function readSequence(r: Reader): KeySequence {
+  const counter = r.varint(0xffff_ffff);
+  const hasChainKey = r.byte();
+  if (hasChainKey > 1) throw corrupt('bad flag');
+  const chainKey = hasChainKey === 1 ? r.bytes(32) : null;
   const count = r.varint(MAX_HISTORY);
-  const prev = new Map<number, Uint8Array>();
+  const skipped = new Map<number, Uint8Array>();
   for (let i = 0; i < count; i++) {
     const index = r.varint(0xffff_ffff);
-    if (index >= ctr || prev.has(index)) throw corrupt('bad key history');
-    prev.set(index, r.bytes(32));
+    if (index >= counter || skipped.has(index)) throw corrupt('bad key history');
+    skipped.set(index, r.bytes(32));
   }
-  return { ctr, next, prev };
+  return { counter, chainKey, skipped };
 }
 
 function writeEncoder(w: Writer, e: Encoder): void {
@@ -234,76 +216,81 @@ function writeAuth(w: Writer, a: Authenticator): void {
   w.bytes(a.mac);
 }
 
-export function encodeState(chain: Chain, braid: BraidState): Uint8Array {
+export function encodeState(chain: KeyChain, braid: BraidState, jumpLimit: number): Uint8Array {
   const w = new Writer();
-  w.byte(STATE_FORMAT_V1);
-  w.byte(chain.dir === 'A2B' ? 0 : 1);
-  w.varint(chain.currentEpoch);
-  w.varint(chain.sendEpoch);
-  w.bytes(chain.nextRoot);
-  w.varint(chain.links.length);
-  for (const link of chain.links) {
-    writeHalf(w, link.send);
-    writeHalf(w, link.recv);
+  if (jumpLimit === DEFAULT_JUMP_LIMIT) {
+    w.byte(STATE_FORMAT_V1);
+  } else {
+    w.byte(STATE_FORMAT_V2);
+    w.varint(jumpLimit);
   }
-  w.byte(TAGS.indexOf(braid.tag));
+  w.byte(chain.direction === 'A2B' ? 0 : 1);
+  w.varint(chain.newestEpoch);
+  w.varint(chain.sendingEpoch);
+  w.bytes(chain.rootKey);
+  w.varint(chain.epochs.length);
+  for (const keys of chain.epochs) {
+    writeSequence(w, keys.sending);
+    writeSequence(w, keys.receiving);
+  }
+  w.byte(BRAID_TAGS.indexOf(braid.tag));
   w.varint(braid.epoch);
   writeAuth(w, braid.auth);
   switch (braid.tag) {
     case 'KeysUnsampled':
       break;
     case 'KeysSampled':
-      w.bytes(braid.dk);
-      writeEncoder(w, braid.sendingHdr);
+      w.bytes(braid.decapsKey);
+      writeEncoder(w, braid.outgoing);
       break;
     case 'HeaderSent':
-      w.bytes(braid.dk);
-      writeEncoder(w, braid.sendingEk);
-      writeDecoder(w, braid.receivingCt1);
+      w.bytes(braid.decapsKey);
+      writeEncoder(w, braid.outgoing);
+      writeDecoder(w, braid.incoming);
       break;
     case 'Ct1Received':
-      w.bytes(braid.dk);
+      w.bytes(braid.decapsKey);
       w.bytes(braid.ct1);
-      writeEncoder(w, braid.sendingEk);
+      writeEncoder(w, braid.outgoing);
       break;
     case 'EkSentCt1Received':
-      w.bytes(braid.dk);
+      w.bytes(braid.decapsKey);
       w.bytes(braid.ct1);
-      writeDecoder(w, braid.receivingCt2);
+      writeDecoder(w, braid.incoming);
       break;
     case 'NoHeaderReceived':
-      writeDecoder(w, braid.receivingHdr);
+      writeDecoder(w, braid.incoming);
       break;
     case 'HeaderReceived':
-      w.bytes(braid.hdr);
+      w.bytes(braid.header);
       break;
     case 'Ct1Sampled':
-      w.bytes(braid.hdr);
-      w.bytes(braid.m);
-      writeEncoder(w, braid.sendingCt1);
-      writeDecoder(w, braid.receivingEk);
+      w.bytes(braid.header);
+      w.bytes(braid.encapsSeed);
+      writeEncoder(w, braid.outgoing);
+      writeDecoder(w, braid.incoming);
       break;
     case 'EkReceivedCt1Sampled':
-      w.bytes(braid.hdr);
-      w.bytes(braid.m);
-      w.bytes(braid.ek);
-      writeEncoder(w, braid.sendingCt1);
+      w.bytes(braid.header);
+      w.bytes(braid.encapsSeed);
+      w.bytes(braid.encapsKey);
+      writeEncoder(w, braid.outgoing);
       break;
     case 'Ct1Acknowledged':
-      w.bytes(braid.hdr);
-      w.bytes(braid.m);
+      w.bytes(braid.header);
+      w.bytes(braid.encapsSeed);
       w.bytes(braid.ct1);
-      writeDecoder(w, braid.receivingEk);
+      writeDecoder(w, braid.incoming);
       break;
     case 'Ct2Sampled':
-      writeEncoder(w, braid.sendingCt2);
+      writeEncoder(w, braid.outgoing);
       break;
   }
   return w.result();
 }
 
 function readBraid(r: Reader): BraidState {
-  const tag = TAGS[r.byte()];
+  const tag = BRAID_TAGS[r.byte()];
   if (tag === undefined) throw corrupt('unknown braid state');
   const epoch = r.varint();
   if (epoch === 0) throw corrupt('epoch 0');
@@ -313,90 +300,100 @@ function readBraid(r: Reader): BraidState {
     case 'KeysUnsampled':
       return { tag, ...base };
     case 'KeysSampled':
-      return { tag, ...base, dk: r.bytes(DK_SIZE), sendingHdr: readEncoder(r, HDR_MSG_SIZE) };
+      return { tag, ...base, decapsKey: r.bytes(DK_SIZE), outgoing: readEncoder(r, HEADER_PAYLOAD_SIZE) };
     case 'HeaderSent':
       return {
         tag,
         ...base,
-        dk: r.bytes(DK_SIZE),
-        sendingEk: readEncoder(r, EK_SIZE),
-        receivingCt1: readDecoder(r, CT1_SIZE),
+        decapsKey: r.bytes(DK_SIZE),
+        outgoing: readEncoder(r, EK_SIZE),
+        incoming: readDecoder(r, CT1_SIZE),
       };
     case 'Ct1Received':
-      return { tag, ...base, dk: r.bytes(DK_SIZE), ct1: r.bytes(CT1_SIZE), sendingEk: readEncoder(r, EK_SIZE) };
+      return {
+        tag,
+        ...base,
+        decapsKey: r.bytes(DK_SIZE),
+        ct1: r.bytes(CT1_SIZE),
+        outgoing: readEncoder(r, EK_SIZE),
+      };
     case 'EkSentCt1Received':
       return {
         tag,
         ...base,
-        dk: r.bytes(DK_SIZE),
+        decapsKey: r.bytes(DK_SIZE),
         ct1: r.bytes(CT1_SIZE),
-        receivingCt2: readDecoder(r, CT2_MSG_SIZE),
+        incoming: readDecoder(r, CT2_PAYLOAD_SIZE),
       };
     case 'NoHeaderReceived':
-      return { tag, ...base, receivingHdr: readDecoder(r, HDR_MSG_SIZE) };
+      return { tag, ...base, incoming: readDecoder(r, HEADER_PAYLOAD_SIZE) };
     case 'HeaderReceived':
-      return { tag, ...base, hdr: r.bytes(HEADER_SIZE) };
+      return { tag, ...base, header: r.bytes(HEADER_SIZE) };
     case 'Ct1Sampled':
       return {
         tag,
         ...base,
-        hdr: r.bytes(HEADER_SIZE),
-        m: r.bytes(ENCAPS_SEED_SIZE),
-        sendingCt1: readEncoder(r, CT1_SIZE),
-        receivingEk: readDecoder(r, EK_SIZE),
+        header: r.bytes(HEADER_SIZE),
+        encapsSeed: r.bytes(ENCAPS_SEED_SIZE),
+        outgoing: readEncoder(r, CT1_SIZE),
+        incoming: readDecoder(r, EK_SIZE),
       };
     case 'EkReceivedCt1Sampled':
       return {
         tag,
         ...base,
-        hdr: r.bytes(HEADER_SIZE),
-        m: r.bytes(ENCAPS_SEED_SIZE),
-        ek: r.bytes(EK_SIZE),
-        sendingCt1: readEncoder(r, CT1_SIZE),
+        header: r.bytes(HEADER_SIZE),
+        encapsSeed: r.bytes(ENCAPS_SEED_SIZE),
+        encapsKey: r.bytes(EK_SIZE),
+        outgoing: readEncoder(r, CT1_SIZE),
       };
     case 'Ct1Acknowledged':
       return {
         tag,
         ...base,
-        hdr: r.bytes(HEADER_SIZE),
-        m: r.bytes(ENCAPS_SEED_SIZE),
+        header: r.bytes(HEADER_SIZE),
+        encapsSeed: r.bytes(ENCAPS_SEED_SIZE),
         ct1: r.bytes(CT1_SIZE),
-        receivingEk: readDecoder(r, EK_SIZE),
+        incoming: readDecoder(r, EK_SIZE),
       };
     case 'Ct2Sampled':
-      return { tag, ...base, sendingCt2: readEncoder(r, CT2_MSG_SIZE) };
+      return { tag, ...base, outgoing: readEncoder(r, CT2_PAYLOAD_SIZE) };
   }
   throw corrupt('unknown braid state');
 }
 
-export function decodeState(bytes: Uint8Array): { chain: Chain; braid: BraidState } {
+export function decodeState(bytes: Uint8Array): { chain: KeyChain; braid: BraidState; jumpLimit: number } {
   if (!(bytes instanceof Uint8Array)) throw corrupt('not bytes');
   const r = new Reader(bytes);
   const format = r.byte();
-  if (format !== STATE_FORMAT_V1) throw corrupt(`unknown format ${format}`);
+  if (format !== STATE_FORMAT_V1 && format !== STATE_FORMAT_V2) throw corrupt(`unknown format ${format}`);
+  const jumpLimit = format === STATE_FORMAT_V1 ? DEFAULT_JUMP_LIMIT : r.varint(UNLIMITED_JUMPS);
+  if (jumpLimit === 0) throw corrupt('jump limit 0');
   const dirByte = r.byte();
   if (dirByte > 1) throw corrupt('bad direction');
-  const dir: SpqrDirection = dirByte === 0 ? 'A2B' : 'B2A';
-  const currentEpoch = r.varint();
-  const sendEpoch = r.varint();
-  if (sendEpoch > currentEpoch) throw corrupt('send epoch ahead of chain');
-  const nextRoot = r.bytes(32);
-  const linkCount = r.varint(MAX_LINKS);
-  if (linkCount === 0 || linkCount > currentEpoch + 1) throw corrupt('bad link count');
-  const links: ChainLink[] = [];
-  for (let i = 0; i < linkCount; i++) {
-    const send = readHalf(r);
-    const recv = readHalf(r);
-    if (recv.next === null) throw corrupt('receiving chain missing');
-    links.push({ send, recv });
+  const direction: SpqrDirection = dirByte === 0 ? 'A2B' : 'B2A';
+  const newestEpoch = r.varint();
+  const sendingEpoch = r.varint();
+  if (sendingEpoch > newestEpoch) throw corrupt('sending epoch ahead of chain');
+  const rootKey = r.bytes(32);
+  const epochCount = r.varint(MAX_EPOCHS_KEPT);
+  if (epochCount === 0 || epochCount > newestEpoch + 1) throw corrupt('bad epoch count');
+  const epochs: EpochKeys[] = [];
+  for (let i = 0; i < epochCount; i++) {
+    const sending = readSequence(r);
+    const receiving = readSequence(r);
+    if (receiving.chainKey === null) throw corrupt('receiving chain missing');
+    epochs.push({ sending, receiving });
   }
-  if (currentEpoch - sendEpoch >= linkCount) throw corrupt('send epoch not kept');
+  if (newestEpoch - sendingEpoch >= epochCount) throw corrupt('sending epoch not kept');
   const braid = readBraid(r);
   r.end();
-  // The braid and the chain move together: send_ct states that already encapsulated have added their epoch to
-  // the chain; every other state is one epoch ahead of it. Alice holds the key pair in odd epochs, Bob in even.
-  const encapsulated = ENCAPSULATED.has(braid.tag);
-  if (braid.epoch - currentEpoch !== (encapsulated ? 0 : 1)) throw corrupt('braid and chain epochs disagree');
-  if (SEND_EK.has(braid.tag) !== (braid.epoch % 2 === (dir === 'A2B' ? 1 : 0))) throw corrupt('wrong role');
-  return { chain: { dir, currentEpoch, sendEpoch, links, nextRoot }, braid };
+  // The braid and the chain move together: encapsulator states that already encapsulated have added their epoch
+  // to the chain; every other state is one epoch ahead of it. Alice owns the key in odd epochs, Bob in even.
+  const encapsulated = ENCAPSULATED_TAGS.has(braid.tag);
+  if (braid.epoch - newestEpoch !== (encapsulated ? 0 : 1)) throw corrupt('braid and chain epochs disagree');
+  if (KEY_OWNER_TAGS.has(braid.tag) !== (braid.epoch % 2 === (direction === 'A2B' ? 1 : 0))) {
+    throw corrupt('wrong role');
+  }
+  return { chain: { direction, newestEpoch, sendingEpoch, epochs, rootKey }, braid, jumpLimit };
 }
