@@ -27,6 +27,35 @@ export type CheckedEnvelopeRow = EnvelopeRow & { request: number; registrationId
 
 export type EnvelopeKey = { accountId: string; deviceId: number; guid: string };
 
+type EnvelopeColumns = {
+  id: string;
+  guid: string;
+  type: string;
+  source_account_id: string;
+  source_device_id: number;
+  timestamp: number;
+  server_timestamp: number;
+  urgent: boolean;
+  content: Bytes;
+};
+
+const SELECT_COLUMNS = `e.id::text AS id, e.guid, e.type, e.source_account_id, e.source_device_id,
+  e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent, e.content`;
+
+const stored = (accountId: string, deviceId: number, r: EnvelopeColumns): StoredEnvelope => ({
+  id: r.id,
+  guid: r.guid,
+  accountId,
+  deviceId,
+  type: r.type,
+  sourceAccountId: r.source_account_id,
+  sourceDeviceId: r.source_device_id,
+  timestamp: r.timestamp,
+  serverTimestamp: r.server_timestamp,
+  urgent: r.urgent,
+  content: r.content,
+});
+
 const INSERT_COLUMNS =
   'guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp, urgent, content';
 
@@ -120,38 +149,45 @@ export class EnvelopeRepository {
     return new Set(result.map((r) => r.request));
   }
 
-  /** Up to `limit` envelopes of a device with id greater than `afterId`, oldest first. */
-  async page(accountId: string, deviceId: number, afterId: string, limit: number): Promise<StoredEnvelope[]> {
-    const rows = await this.db.sql.query<{
-      id: string;
-      guid: string;
-      type: string;
-      source_account_id: string;
-      source_device_id: number;
-      timestamp: number;
-      server_timestamp: number;
-      urgent: boolean;
-      content: Bytes;
-    }>(
-      `SELECT e.id::text AS id, e.guid, e.type, e.source_account_id, e.source_device_id,
-              e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent, e.content
-       FROM envelopes e WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint AND e.id > $3::bigint
-       ORDER BY e.id LIMIT $4`,
-      [accountId, deviceId, afterId, limit],
+  /**
+   * Up to `limit` envelopes of a device with id greater than `afterId`, oldest first; with `maxBytes`, only as many as
+   * fit in that many content bytes (always at least one, so a page can hold one envelope larger than the budget).
+   * The byte bound is applied in the statement: rows beyond it are never read from storage or sent over.
+   */
+  async page(
+    accountId: string,
+    deviceId: number,
+    afterId: string,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<StoredEnvelope[]> {
+    const rows = await this.db.sql.query<EnvelopeColumns & { id: string }>(
+      maxBytes === undefined
+        ? `SELECT ${SELECT_COLUMNS} FROM envelopes e
+           WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint AND e.id > $3::bigint
+           ORDER BY e.id LIMIT $4`
+        : `SELECT ${SELECT_COLUMNS} FROM (
+             SELECT e.*, sum(octet_length(e.content)) OVER (ORDER BY e.id) - octet_length(e.content) AS before
+             FROM envelopes e
+             WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint AND e.id > $3::bigint
+             ORDER BY e.id LIMIT $4
+           ) e WHERE e.before < $5::bigint ORDER BY e.id`,
+      maxBytes === undefined ? [accountId, deviceId, afterId, limit] : [accountId, deviceId, afterId, limit, maxBytes],
     );
-    return rows.map((r) => ({
-      id: r.id,
-      guid: r.guid,
-      accountId,
-      deviceId,
-      type: r.type,
-      sourceAccountId: r.source_account_id,
-      sourceDeviceId: r.source_device_id,
-      timestamp: r.timestamp,
-      serverTimestamp: r.server_timestamp,
-      urgent: r.urgent,
-      content: r.content,
-    }));
+    return rows.map((r) => stored(accountId, deviceId, r));
+  }
+
+  /** The envelopes of a device among `guids` (those not deleted meanwhile), oldest first. */
+  async byGuids(accountId: string, deviceId: number, guids: string[]): Promise<StoredEnvelope[]> {
+    if (!guids.length) return [];
+    const rows = await this.db.sql.query<EnvelopeColumns & { id: string }>(
+      `SELECT ${SELECT_COLUMNS} FROM envelopes e
+       WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint
+         AND e.guid = ANY(string_to_array($3::text, ',')::uuid[])
+       ORDER BY e.id`,
+      [accountId, deviceId, guids.join(',')],
+    );
+    return rows.map((r) => stored(accountId, deviceId, r));
   }
 
   /** Deletes the envelopes that exist for their device; returns {@link envelopeKey}s of those deleted. */

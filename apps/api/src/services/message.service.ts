@@ -231,9 +231,14 @@ export class MessageService implements OnModuleDestroy {
     return { envelopes: rows.slice(0, limit).map(toEnvelope), more };
   }
 
-  /** Stored envelopes after `afterId` (for draining a queue onto a socket). */
-  async page(device: AuthenticatedDevice, afterId: string, limit: number): Promise<StoredEnvelope[]> {
-    return this.envelopes.page(device.accountId, device.deviceId, afterId, limit);
+  /** Stored envelopes after `afterId`, at most `limit` and about `maxBytes` of content (for draining onto a socket). */
+  async page(device: AuthenticatedDevice, afterId: string, limit: number, maxBytes: number): Promise<StoredEnvelope[]> {
+    return this.envelopes.page(device.accountId, device.deviceId, afterId, limit, maxBytes);
+  }
+
+  /** The caller's envelopes among `guids` still stored, oldest first (live envelopes a socket could not take). */
+  async byGuids(device: AuthenticatedDevice, guids: string[]): Promise<StoredEnvelope[]> {
+    return this.envelopes.byGuids(device.accountId, device.deviceId, guids);
   }
 
   /** Deletes one envelope of the caller; false when it is not the caller's (or already gone). */
