@@ -24,6 +24,17 @@ const duration = z
   })
   .refine((ms) => ms > 0, 'must be positive');
 
+/** `65536`, `64KiB`, `256MiB` or `1GiB` (a bare number is bytes); parsed to bytes. */
+const UNIT_BYTES = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 } as const;
+const size = z
+  .string()
+  .regex(/^\d+(B|KiB|MiB|GiB)?$/, 'must be a size such as 65536, 64KiB, 256MiB or 1GiB')
+  .transform((v) => {
+    const [, n = '0', unit = 'B'] = /^(\d+)(B|KiB|MiB|GiB)?$/.exec(v) ?? [];
+    return Number(n) * UNIT_BYTES[unit as keyof typeof UNIT_BYTES];
+  })
+  .refine((bytes) => bytes > 0 && Number.isSafeInteger(bytes), 'must be positive');
+
 /** The browser push services: Chrome/Edge (FCM), Firefox (Mozilla autopush), Windows (WNS), Safari (Apple). */
 export const DEFAULT_PUSH_ALLOWED_HOSTS = [
   'fcm.googleapis.com',
@@ -105,6 +116,16 @@ const EnvSchema = z.object({
   PRESENCE_TTL: duration.default(15_000),
   /** WebSocket heartbeat round: a connection answering no ping for a whole round is dropped. */
   WS_HEARTBEAT_INTERVAL: duration.default(30_000),
+  /**
+   * Undelivered envelopes one device may have waiting: a device offline for the whole `ENVELOPE_TTL` (30 days) with a
+   * few hundred envelopes a day (messages and receipts) stays below it; a flood stops here, not at the disk's end.
+   */
+  MAX_QUEUED_ENVELOPES: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  /**
+   * Bytes of content one device may have waiting: 4,096 maximum-size envelopes (ordinary ones are far smaller, so the
+   * count binds first); with 6 devices, at most 1.5 GiB per account however a sender behaves.
+   */
+  MAX_QUEUED_BYTES: size.default(256 * 1024 ** 2),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -124,6 +145,9 @@ export type AppConfig = {
   pwaDir: string;
   version: string;
   heartbeatIntervalMs: number;
+  /** Per-device queue caps, checked in the statement that stores a send. */
+  maxQueuedEnvelopes: number;
+  maxQueuedBytes: number;
   delivery: DeliveryConfig;
 };
 
@@ -186,6 +210,8 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     pwaDir: abs(e.PWA_DIR),
     version: '0.1.0',
     heartbeatIntervalMs: e.WS_HEARTBEAT_INTERVAL,
+    maxQueuedEnvelopes: e.MAX_QUEUED_ENVELOPES,
+    maxQueuedBytes: e.MAX_QUEUED_BYTES,
     delivery: {
       redisPrefix: e.REDIS_PREFIX,
       instanceId: e.INSTANCE_ID,

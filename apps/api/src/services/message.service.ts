@@ -1,9 +1,10 @@
 /**
  * Accepting, listing and acknowledging envelopes. A send is accepted only when it addresses exactly the recipient's
- * current devices (all of them, or for a send to oneself all the other ones) with their current registration ids;
- * then every envelope is stored in one statement before the answer (all or none). Concurrent sends and acks are
- * group-committed: one device-list query and one INSERT per batch, one DELETE per batch of acks. The same method
- * serves `PUT /v1/messages` and the WebSocket `send` frame. Content stays opaque; nothing here decrypts.
+ * current devices (all of them, or for a send to oneself all the other ones) with their current registration ids,
+ * and every destination device's queue has room for it (`MAX_QUEUED_ENVELOPES`, `MAX_QUEUED_BYTES`; else `507
+ * queue_full`); then every envelope is stored in one statement before the answer (all or none). Concurrent sends
+ * and acks are group-committed: one device-list query and one INSERT per batch, one DELETE per batch of acks. The
+ * same method serves `PUT /v1/messages` and the WebSocket `send` frame. Content stays opaque; nothing here decrypts.
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import {
@@ -17,6 +18,7 @@ import {
   type SendMessagesRequest,
 } from '@cove/protocol';
 
+import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { SqlState, sqlState } from '../repositories/database.repository.js';
 import { DeviceRepository, type DeviceMap } from '../repositories/device.repository.js';
@@ -25,6 +27,7 @@ import {
   envelopeKey,
   type CheckedEnvelopeRow,
   type EnvelopeKey,
+  type QueueCaps,
   type StoredEnvelope,
 } from '../repositories/envelope.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -64,14 +67,17 @@ const refusal = (status: number, error: string, message: string, extra: Record<s
 export class MessageService implements OnModuleDestroy {
   private readonly sends: Array<Batcher<SendRequest, SendResult>>;
   private readonly acks: Batcher<EnvelopeKey, boolean>;
+  private readonly caps: QueueCaps;
 
   constructor(
+    config: ConfigRepository,
     private readonly envelopes: EnvelopeRepository,
     private readonly devices: DeviceRepository,
     private readonly delivery: DeliveryService,
     private readonly crypto: CryptoRepository,
     private readonly metrics: MetricsRepository,
   ) {
+    this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
     this.sends = Array.from(
       { length: SEND_LANES },
       () =>
@@ -191,8 +197,9 @@ export class MessageService implements OnModuleDestroy {
       targets.push(own);
     });
     let refused: Set<number>;
+    let full: Map<number, number[]>;
     try {
-      refused = await this.envelopes.insertChecked(rows);
+      ({ refused, full } = await this.envelopes.insertChecked(rows, this.caps));
     } catch (error) {
       // A device was removed between the check and the insert: re-check each send on its own, in order.
       if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
@@ -202,7 +209,15 @@ export class MessageService implements OnModuleDestroy {
       }
       throw error;
     }
-    const results: SendResult[] = requests.map(() => ({ status: 200, body: { serverTimestamp } }));
+    const results: SendResult[] = requests.map((request, index) => {
+      const fullDevices = full.get(index);
+      if (!fullDevices) return { status: 200, body: { serverTimestamp } };
+      this.metrics.sendsRefused.inc({ reason: 'queue_full' });
+      return refusal(507, ErrorCode.QueueFull, 'a recipient device has too many undelivered envelopes; retry later', {
+        accountId: request.destination,
+        fullDevices,
+      });
+    });
     if (refused.size) {
       const refusedRequests = requests.filter((_, i) => refused.has(i));
       const deviceMap: DeviceMap = await this.devices.deviceMap([
@@ -216,7 +231,7 @@ export class MessageService implements OnModuleDestroy {
         results[index] = again ?? refusal(503, ErrorCode.Unavailable, 'the devices changed during the send; retry');
       }
     }
-    const accepted = targets.filter((_, i) => !refused.has(i)).flat();
+    const accepted = targets.filter((_, i) => !refused.has(i) && !full.has(i)).flat();
     this.metrics.envelopesAccepted.inc(accepted.length);
     this.delivery.deliver(accepted);
     return results;
