@@ -6,7 +6,9 @@
  * `409` (fetch missing devices, drop extra ones), `410` (rebuild stale sessions) and retry requests (rebuild one
  * device's session) transparently. Transient failures back off exponentially; permanent ones (unknown user,
  * changed identity of a verified contact, refused content) mark the message failed. Statuses of data messages go
- * sending → sent here, and → delivered → read when receipts arrive (inbox). It does not receive anything.
+ * sending → sent here, and → delivered → read when receipts arrive (inbox). A recipient whose queue is full on the
+ * server (`queue_full`) fails the message at once, with that code, so the user sees it and can retry later. It does
+ * not receive anything.
  */
 import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
 import { encodeContent } from '@cove/protocol';
@@ -133,7 +135,8 @@ const isPermanent = (error: unknown): boolean => {
     return (
       error.code === ClientErrorCode.UnknownUser ||
       error.code === ClientErrorCode.IdentityChanged ||
-      error.code === ClientErrorCode.InvalidInput
+      error.code === ClientErrorCode.InvalidInput ||
+      error.code === ClientErrorCode.QueueFull
     );
   }
   if (error instanceof ServerResponseError) return error.status >= 400 && error.status < 500 && error.status !== 408;
