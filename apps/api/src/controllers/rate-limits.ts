@@ -1,7 +1,8 @@
 /**
  * Rate limits per route (requests per window, per requester or per requester and target), each with its reason,
- * and the `@RateLimit(name)` decorator that picks one. Routes without it use `default`. All are off with
- * `RATE_LIMITS=off`.
+ * and the `@RateLimit(name)` decorator that picks one. Routes without it use `default`. `send` and
+ * `sendToRecipient` are applied by the message service to every send (HTTP and WebSocket), with the values from the
+ * configuration. All are off with `RATE_LIMITS=off`.
  */
 import { SetMetadata } from '@nestjs/common';
 
@@ -19,9 +20,22 @@ export const RATE_LIMITS = {
   preKeyBundle: { limit: 20, ttl: HOUR },
   /** Device links per address: a user links a handful of devices, ever. */
   link: { limit: 20, ttl: HOUR },
+  /**
+   * Sends per sender device, over HTTP and WebSocket alike (`RATE_LIMIT_SENDS`): 10 a second for a minute is far
+   * beyond a person (receipts are merged per peer) and still lets a bot answer many users; a flood stops here.
+   */
+  send: { limit: 600, ttl: MINUTE },
+  /**
+   * Sends per (sender device, recipient account) (`RATE_LIMIT_SENDS_PER_RECIPIENT`): two a second for a minute is a
+   * fast conversation; one sender cannot fill a recipient's queue in seconds.
+   */
+  sendToRecipient: { limit: 120, ttl: MINUTE },
 } as const;
 
 export type RateLimitName = keyof typeof RATE_LIMITS;
+
+/** At most `limit` requests per `ttl` milliseconds. */
+export type RateLimitWindow = { limit: number; ttl: number };
 
 export const RATE_LIMIT_KEY = 'cove:rate-limit';
 

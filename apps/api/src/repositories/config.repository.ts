@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 import { z } from 'zod';
 
+import { RATE_LIMITS, type RateLimitWindow } from '../controllers/rate-limits.js';
+
 /** Repository root, so that relative defaults do not depend on the working directory of `npm start -w`. */
 export const REPOSITORY_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
 
@@ -34,6 +36,17 @@ const size = z
     return Number(n) * UNIT_BYTES[unit as keyof typeof UNIT_BYTES];
   })
   .refine((bytes) => bytes > 0 && Number.isSafeInteger(bytes), 'must be positive');
+
+/** `600/1m`: at most 600 per minute (the window takes the units of a duration); parsed to `{ limit, ttl }`. */
+const rate = z
+  .string()
+  .regex(/^\d+\/\d+(ms|s|m|h|d)?$/, 'must be a rate such as 600/1m (a count per duration)')
+  .transform((v) => {
+    const [count = '0', window = '0'] = v.split('/');
+    const [, n = '0', unit = 's'] = /^(\d+)(ms|s|m|h|d)?$/.exec(window) ?? [];
+    return { limit: Number(count), ttl: Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS] };
+  })
+  .refine((r) => r.limit > 0 && r.ttl >= 1000, 'needs a positive count and a window of at least 1s');
 
 /** The browser push services: Chrome/Edge (FCM), Firefox (Mozilla autopush), Windows (WNS), Safari (Apple). */
 export const DEFAULT_PUSH_ALLOWED_HOSTS = [
@@ -65,6 +78,10 @@ const EnvSchema = z.object({
         .filter(Boolean),
     ),
   RATE_LIMITS: flag.default(true),
+  /** Sends per sender device (HTTP and WebSocket); the default and its reason are in `controllers/rate-limits.ts`. */
+  RATE_LIMIT_SENDS: rate.default(RATE_LIMITS.send),
+  /** Sends per (sender device, recipient account). */
+  RATE_LIMIT_SENDS_PER_RECIPIENT: rate.default(RATE_LIMITS.sendToRecipient),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -138,6 +155,8 @@ export type AppConfig = {
   registration: 'open' | 'invite';
   inviteCodes: string[];
   rateLimits: boolean;
+  /** The configured send limits (HTTP and WebSocket alike). */
+  sendRateLimits: { send: RateLimitWindow; sendToRecipient: RateLimitWindow };
   redisUrl: string | undefined;
   serverName: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -203,6 +222,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     registration: e.REGISTRATION,
     inviteCodes: e.INVITE_CODES,
     rateLimits: e.RATE_LIMITS,
+    sendRateLimits: { send: e.RATE_LIMIT_SENDS, sendToRecipient: e.RATE_LIMIT_SENDS_PER_RECIPIENT },
     redisUrl: e.REDIS_URL,
     serverName: e.SERVER_NAME,
     logLevel: e.LOG_LEVEL,

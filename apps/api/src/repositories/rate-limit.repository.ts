@@ -6,7 +6,8 @@
 import { Injectable } from '@nestjs/common';
 import rateLimiter from 'rate-limiter-flexible';
 
-import { RATE_LIMITS, type RateLimitName } from '../controllers/rate-limits.js';
+import { RATE_LIMITS, type RateLimitName, type RateLimitWindow } from '../controllers/rate-limits.js';
+import { ConfigRepository } from './config.repository.js';
 
 export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
@@ -14,8 +15,10 @@ export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterS
 export class RateLimitRepository {
   private readonly limiters = new Map<RateLimitName, InstanceType<typeof rateLimiter.RateLimiterMemory>>();
 
-  constructor() {
-    for (const [name, limit] of Object.entries(RATE_LIMITS) as Array<[RateLimitName, { limit: number; ttl: number }]>) {
+  constructor(config: ConfigRepository) {
+    /** The send limits come from the configuration (`RATE_LIMIT_SENDS`, `RATE_LIMIT_SENDS_PER_RECIPIENT`). */
+    const limits: Record<RateLimitName, RateLimitWindow> = { ...RATE_LIMITS, ...config.config.sendRateLimits };
+    for (const [name, limit] of Object.entries(limits) as Array<[RateLimitName, RateLimitWindow]>) {
       this.limiters.set(
         name,
         new rateLimiter.RateLimiterMemory({ keyPrefix: name, points: limit.limit, duration: limit.ttl / 1000 }),

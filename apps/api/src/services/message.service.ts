@@ -4,7 +4,8 @@
  * and every destination device's queue has room for it (`MAX_QUEUED_ENVELOPES`, `MAX_QUEUED_BYTES`; else `507
  * queue_full`); then every envelope is stored in one statement before the answer (all or none). Concurrent sends
  * and acks are group-committed: one device-list query and one INSERT per batch, one DELETE per batch of acks. The
- * same method serves `PUT /v1/messages` and the WebSocket `send` frame. Content stays opaque; nothing here decrypts.
+ * same method serves `PUT /v1/messages` and the WebSocket `send` frame, so the send rate limits (per sender device,
+ * per sender and recipient) cover both. Content stays opaque; nothing here decrypts.
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import {
@@ -31,6 +32,7 @@ import {
   type StoredEnvelope,
 } from '../repositories/envelope.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
+import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { Batcher } from '../utils/batcher.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget } from './delivery.service.js';
@@ -68,9 +70,11 @@ export class MessageService implements OnModuleDestroy {
   private readonly sends: Array<Batcher<SendRequest, SendResult>>;
   private readonly acks: Batcher<EnvelopeKey, boolean>;
   private readonly caps: QueueCaps;
+  private readonly rateLimits: boolean;
 
   constructor(
     config: ConfigRepository,
+    private readonly limits: RateLimitRepository,
     private readonly envelopes: EnvelopeRepository,
     private readonly devices: DeviceRepository,
     private readonly delivery: DeliveryService,
@@ -78,6 +82,7 @@ export class MessageService implements OnModuleDestroy {
     private readonly metrics: MetricsRepository,
   ) {
     this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
+    this.rateLimits = config.config.rateLimits;
     this.sends = Array.from(
       { length: SEND_LANES },
       () =>
@@ -100,8 +105,13 @@ export class MessageService implements OnModuleDestroy {
     });
   }
 
-  /** Validates sizes, then stores (group-committed) and delivers; resolves once durably stored or refused. */
+  /**
+   * Applies the send rate limits, validates sizes, then stores (group-committed) and delivers; resolves once durably
+   * stored or refused.
+   */
   async send(sender: AuthenticatedDevice, destination: string, message: SendMessagesRequest): Promise<SendResult> {
+    const limited = await this.rateLimit(sender, destination);
+    if (limited) return limited;
     let total = 0;
     for (const m of message.messages) {
       const size = (m.content.length * 3) / 4 - (m.content.endsWith('==') ? 2 : m.content.endsWith('=') ? 1 : 0);
@@ -123,6 +133,24 @@ export class MessageService implements OnModuleDestroy {
     }
     const lane = this.sends[laneOf(destination, SEND_LANES)] as Batcher<SendRequest, SendResult>;
     return lane.submit({ sender, destination, message });
+  }
+
+  /**
+   * One limiter for every send, whichever transport carried it: per sender device and per (sender device, recipient
+   * account), keyed on the canonical (lower-case) ids so that no spelling of an id starts a fresh count. `429
+   * rate_limited` with `retryAfter` (seconds; HTTP also sends it as `Retry-After`).
+   */
+  private async rateLimit(sender: AuthenticatedDevice, destination: string): Promise<SendResult | null> {
+    if (!this.rateLimits) return null;
+    const from = `${sender.accountId.toLowerCase()}.${sender.deviceId}`;
+    const verdicts = await Promise.all([
+      this.limits.consume('send', from),
+      this.limits.consume('sendToRecipient', `${from}>${destination.toLowerCase()}`),
+    ]);
+    const retryAfter = Math.max(0, ...verdicts.map((v) => (v.allowed ? 0 : v.retryAfterSeconds)));
+    if (!retryAfter) return null;
+    this.metrics.sendsRefused.inc({ reason: 'rate_limited' });
+    return refusal(429, ErrorCode.RateLimited, 'too many sends, retry later', { retryAfter });
   }
 
   private check(request: SendRequest, devices: Map<number, number> | undefined): SendResult | null {
