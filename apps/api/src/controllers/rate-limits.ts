@@ -32,6 +32,30 @@ export const RATE_LIMITS = {
   sendToRecipient: { limit: 120, ttl: MINUTE },
 } as const;
 
+/**
+ * Throttling of failed authentication (HTTP Basic, WebSocket credentials and tickets). After `perAddress` failures
+ * from one client address (an IPv6 client: its /64) within `window`, that address is locked out; after `perAccount`
+ * failures naming one account, that account is locked out for every address that has not authenticated as it within
+ * `trustedFor` (its own devices carry on). A lockout lasts `AUTH_LOCKOUT` (1 minute by default), doubling with each
+ * repeat within `strikesFor`, up to `maxLockout`. Device credentials and tickets are 256-bit random values, so this
+ * is not what keeps them from being guessed: it keeps floods of attempts from costing the database, and it would
+ * keep any weaker credential of the future from being guessed online.
+ */
+export const AUTH_THROTTLE = {
+  /** A client with a stale credential fails every request it makes; 20 is seconds of that, not a guessing rate. */
+  perAddress: 20,
+  /** Failures naming one account from addresses it was not seen at: a distributed attempt on one victim. */
+  perAccount: 10,
+  /** Failures older than this are forgotten. */
+  window: 15 * MINUTE,
+  /** An address where an account authenticated stays exempt from that account's lockout this long. */
+  trustedFor: 24 * HOUR,
+  /** Lockouts are remembered (and the next one doubles) this long. */
+  strikesFor: 24 * HOUR,
+  /** The longest lockout: a mistake costs at most this. */
+  maxLockout: HOUR,
+} as const;
+
 export type RateLimitName = keyof typeof RATE_LIMITS;
 
 /** At most `limit` requests per `ttl` milliseconds. */

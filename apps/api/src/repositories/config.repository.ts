@@ -82,6 +82,12 @@ const EnvSchema = z.object({
   RATE_LIMIT_SENDS: rate.default(RATE_LIMITS.send),
   /** Sends per (sender device, recipient account). */
   RATE_LIMIT_SENDS_PER_RECIPIENT: rate.default(RATE_LIMITS.sendToRecipient),
+  /**
+   * First lockout after repeated failed authentication from one address or against one account (limits in
+   * `AUTH_THROTTLE`); each repeat within a day doubles it, up to an hour. A minute stops a flood without locking a
+   * confused client out for long.
+   */
+  AUTH_LOCKOUT: duration.default(60_000),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -157,6 +163,7 @@ export type AppConfig = {
   rateLimits: boolean;
   /** The configured send limits (HTTP and WebSocket alike). */
   sendRateLimits: { send: RateLimitWindow; sendToRecipient: RateLimitWindow };
+  authLockoutMs: number;
   redisUrl: string | undefined;
   serverName: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -223,6 +230,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     inviteCodes: e.INVITE_CODES,
     rateLimits: e.RATE_LIMITS,
     sendRateLimits: { send: e.RATE_LIMIT_SENDS, sendToRecipient: e.RATE_LIMIT_SENDS_PER_RECIPIENT },
+    authLockoutMs: e.AUTH_LOCKOUT,
     redisUrl: e.REDIS_URL,
     serverName: e.SERVER_NAME,
     logLevel: e.LOG_LEVEL,

@@ -50,6 +50,8 @@ export class WebSocketConnection {
   state: ConnectionState = 'authenticating';
   accountId = '';
   deviceId = 0;
+  /** The client's address (as for HTTP requests), for the failed-authentication throttle. */
+  address: string | undefined;
   /** Set by any traffic from the peer, cleared by each heartbeat round. */
   alive = true;
   authTimer: NodeJS.Timeout | undefined;

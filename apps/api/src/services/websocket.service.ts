@@ -34,7 +34,8 @@ import {
   type WebSocketConnection,
 } from '../repositories/websocket.repository.js';
 import { ApiError } from './api-error.js';
-import { AuthService, type AuthenticatedDevice } from './auth.service.js';
+import { AuthThrottled } from './auth-throttle.service.js';
+import { AuthService, Unauthorized, type AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService } from './delivery.service.js';
 import { MessageService, toEnvelope } from './message.service.js';
 import type { StoredEnvelope } from '../repositories/envelope.repository.js';
@@ -74,8 +75,8 @@ export class WebSocketService implements OnModuleInit {
     });
   }
 
-  /** Takes over a freshly upgraded socket. */
-  accept(raw: unknown): void {
+  /** Takes over a freshly upgraded socket from the client at `address` (for the failed-authentication throttle). */
+  accept(raw: unknown, address?: string): void {
     const connection = this.sockets.adopt(raw, {
       onText: (c, text) => this.onText(c, text),
       onClose: (c) => {
@@ -84,6 +85,7 @@ export class WebSocketService implements OnModuleInit {
       },
       onBehind: (c) => void this.catchUp(c),
     });
+    connection.address = address;
     connection.authTimer = setTimeout(() => {
       if (connection.state === 'authenticating') {
         this.metrics.webSocketClosed.inc({ reason: 'auth_timeout' });
@@ -166,14 +168,19 @@ export class WebSocketService implements OnModuleInit {
     try {
       const ticket = AuthTicketFrame.safeParse(frame);
       if (ticket.success) {
-        device = await this.auth.redeemTicket(ticket.data.ticket);
+        device = await this.auth.redeemTicket(ticket.data.ticket, connection.address);
       } else {
         const credential = AuthCredentialFrame.safeParse(frame);
-        if (!credential.success) throw new ApiError(401, ErrorCode.Unauthorized, 'malformed auth frame');
+        if (!credential.success) throw new Unauthorized('malformed auth frame');
         const c = credential.data;
-        device = await this.auth.authenticate(c.accountId, c.deviceId, c.secret);
+        device = await this.auth.authenticate(c.accountId, c.deviceId, c.secret, connection.address);
       }
     } catch (error) {
+      if (error instanceof AuthThrottled) {
+        this.metrics.webSocketClosed.inc({ reason: 'auth_throttled' });
+        connection.close(CloseCode.AuthThrottled, `too many failed attempts, retry in ${error.retryAfterSeconds} s`);
+        return;
+      }
       if (!(error instanceof ApiError)) this.logger.error('websocket authentication failed', { kind: 'internal' });
       this.metrics.webSocketClosed.inc({ reason: 'unauthorized' });
       connection.close(CloseCode.Unauthorized, 'authentication failed');
