@@ -124,8 +124,12 @@ export class WebSocketConnection {
     return this.open;
   }
 
-  /** The buffer drained, or the connection closed: wake the waiting writers (they re-check). */
+  /**
+   * The buffer drained (progress, even if writers fill it again before the next heartbeat round), or the connection
+   * closed: wake the waiting writers (they re-check).
+   */
   wake(): void {
+    this.bufferedAtLastRound = undefined;
     const waiters = this.waiters;
     this.waiters = [];
     for (const resolve of waiters) resolve();
