@@ -26,6 +26,7 @@ import {
 import { z } from 'zod';
 
 import { ConfigRepository } from '../repositories/config.repository.js';
+import type { StoredEnvelope } from '../repositories/envelope.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import {
@@ -38,7 +39,6 @@ import { AuthThrottled } from './auth-throttle.service.js';
 import { AuthService, Unauthorized, type AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService } from './delivery.service.js';
 import { MessageService, toEnvelope } from './message.service.js';
-import type { StoredEnvelope } from '../repositories/envelope.repository.js';
 
 /** A send frame's routing fields, checked before its message so a bad message gets a `result` like over HTTP. */
 const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: true }).extend({ message: z.unknown() });
@@ -218,13 +218,12 @@ export class WebSocketService implements OnModuleInit {
         if (page.length < DRAIN_PAGE_SIZE && bytes < DRAIN_PAGE_BYTES) break;
         afterId = page[page.length - 1]?.id ?? afterId;
       }
-      if (!(await this.sendPending(connection, device, sent))) return;
+      /** `queue-empty` goes out in the same turn as the switch to live delivery: no live envelope comes before it. */
+      await this.sendPending(connection, device, sent, () => connection.send('{"type":"queue-empty"}'));
     } catch {
       this.logger.error('draining a queue failed', { kind: 'database' });
       connection.close(1011, 'temporary failure, reconnect');
-      return;
     }
-    connection.send('{"type":"queue-empty"}');
   }
 
   /** A live connection's buffer was full when an envelope arrived: send what was noted once it drains, then go live. */
@@ -240,18 +239,22 @@ export class WebSocketService implements OnModuleInit {
   /**
    * Sends the live envelopes noted while the connection drained or was behind, in arrival order, fetched back from
    * the database in small batches as the socket makes room; switches the connection to live delivery when none is
-   * left. False when the connection closed.
+   * left, calling `onLive` in the same turn. False when the connection closed.
    */
   private async sendPending(
     connection: WebSocketConnection,
     device: AuthenticatedDevice,
     sent?: Set<string>,
+    onLive?: () => void,
   ): Promise<boolean> {
     for (;;) {
       if (!(await connection.waitWritable())) return false;
       const guids = connection.takePending(PENDING_FETCH).filter((guid) => !sent?.has(guid));
       if (!guids.length) {
-        if (connection.goLive()) return true;
+        if (connection.goLive()) {
+          onLive?.();
+          return true;
+        }
         /** Either all taken ones were sent already and more are noted, or the connection is no longer pending. */
         if (connection.pendingCount && connection.open) continue;
         return connection.state === 'live';
