@@ -82,7 +82,8 @@ export class AuthThrottleService {
     let waitMs = address ? await this.counters.remaining(LOCKED.address, address) : 0;
     if (!waitMs && account) {
       const accountWaitMs = await this.counters.remaining(LOCKED.account, account);
-      const knownHere = address ? (await this.counters.remaining(KNOWN_AT, `${account}|${address}`)) > 0 : false;
+      const knownHere =
+        accountWaitMs > 0 && address ? (await this.counters.remaining(KNOWN_AT, `${account}|${address}`)) > 0 : false;
       if (!knownHere) waitMs = accountWaitMs;
     }
     if (!waitMs) return;
