@@ -17,6 +17,7 @@ import { SystemController } from './controllers/system.controller.js';
 import { WebSocketGatewayController } from './controllers/websocket.gateway.js';
 import { deliveryProviders } from './delivery.providers.js';
 import { AuthGuard } from './middleware/auth.guard.js';
+import { ClientAddressResolver } from './middleware/client-address.js';
 import { ErrorFilter } from './middleware/error.filter.js';
 import { RateLimitGuard } from './middleware/rate-limit.guard.js';
 import { AccountRepository } from './repositories/account.repository.js';
@@ -31,6 +32,7 @@ import { PreKeyRepository } from './repositories/prekey.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AccountService } from './services/account.service.js';
+import { AuthThrottleService } from './services/auth-throttle.service.js';
 import { AuthService } from './services/auth.service.js';
 import { DeliveryService } from './services/delivery.service.js';
 import { DeviceService } from './services/device.service.js';
@@ -87,6 +89,7 @@ export class AppModule {
         PreKeyRepository,
         EnvelopeRepository,
         WebSocketRepository,
+        AuthThrottleService,
         AuthService,
         PreKeyService,
         AccountService,
@@ -96,6 +99,7 @@ export class AppModule {
         SystemService,
         WebSocketService,
         ...deliveryProviders({ role: 'api', pushAgent: options.pushAgent }),
+        ClientAddressResolver,
         WebSocketGatewayController,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },

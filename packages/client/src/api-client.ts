@@ -2,7 +2,8 @@
  * Typed calls to the Cove server's HTTP API (`/v1/...`, contract in @cove/protocol), over the platform's HTTP
  * transport: JSON bodies, Basic credentials, responses validated with the shared zod schemas. Network failures
  * become ClientError(server_unreachable); error answers become ServerResponseError with the server's stable code,
- * except the ones callers act on (409/410 of a send), which are returned as values. No retries, no state.
+ * except the ones callers act on (409/410 of a send), which are returned as values, and the ones with a typed error
+ * (401, 429, and `507 queue_full`: {@link QueueFullError}). No retries, no state.
  */
 import {
   CreateAccountResponse,
@@ -12,6 +13,7 @@ import {
   KeyStatusResponse,
   MismatchedDevicesResponse,
   PreKeyBundleResponse,
+  QueueFullResponse,
   SendMessagesResponse,
   StaleDevicesResponse,
   UsernameLookupResponse,
@@ -27,7 +29,7 @@ import type {
   InfoResponse as Info,
 } from '@cove/protocol';
 
-import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
+import { ClientError, ClientErrorCode, QueueFullError, ServerResponseError } from './errors.js';
 import type { HttpRequest, HttpResponse, HttpTransport } from './platform.js';
 
 /** The part of a zod schema this client uses (keeps zod a dependency of @cove/protocol only). */
@@ -70,6 +72,10 @@ const responseError = (status: number, body: unknown): Error => {
     return new ClientError(ClientErrorCode.Unauthorized, "the server rejected this device's credentials");
   if (status === 429)
     return new ClientError(ClientErrorCode.RateLimited, 'the server is rate-limiting this device; try again later');
+  if (status === 507) {
+    const full = QueueFullResponse.safeParse(body);
+    if (full.success) return new QueueFullError(full.data.accountId, full.data.fullDevices);
+  }
   return new ServerResponseError(status, code, `server answered ${status} ${code}: ${message}`, body);
 };
 

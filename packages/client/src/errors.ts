@@ -22,6 +22,11 @@ export const ClientErrorCode = {
   InviteRequired: 'invite_required',
   /** Too many requests; try again later. */
   RateLimited: 'rate_limited',
+  /**
+   * The recipient has too many undelivered messages waiting on the server (one of its devices has been offline for
+   * long): nothing was stored; the message can be retried later ({@link QueueFullError}).
+   */
+  QueueFull: 'queue_full',
   /** Input that cannot be sent (too long, empty, bad username). */
   InvalidInput: 'invalid_input',
   /** A verified contact's identity key changed: compare safety numbers and verify again before sending. */
@@ -66,5 +71,20 @@ export class ServerResponseError extends Error {
     readonly body: unknown,
   ) {
     super(message);
+  }
+}
+
+/** A send refused because the queue of one or more of the recipient's devices is full on the server (`507`). */
+export class QueueFullError extends ClientError {
+  constructor(
+    /** The recipient's account id. */
+    readonly recipient: string,
+    /** Its devices whose queues are full. */
+    readonly devices: number[],
+  ) {
+    super(
+      ClientErrorCode.QueueFull,
+      `the recipient has too many undelivered messages on the server (devices ${devices.join(', ')}); try again later`,
+    );
   }
 }

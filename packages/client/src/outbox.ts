@@ -6,11 +6,12 @@
  * `409` (fetch missing devices, drop extra ones), `410` (rebuild stale sessions) and retry requests (rebuild one
  * device's session) transparently. Transient failures back off exponentially; permanent ones (unknown user,
  * changed identity of a verified contact, refused content) mark the message failed, and so does a message that
- * waited a day (receivers refuse send times that old; a manual retry gives it a new one). Statuses of data messages
- * go sending → sent here, and → delivered → read when receipts arrive (inbox). Every accepted data message is
- * written to the re-send log with the devices it went to and the identity key each was encrypted to; a `resend`
- * entry goes to its one device only, pinned to that key (any other key refuses the encryption). It does not receive
- * anything.
+ * waited a day (receivers refuse send times that old; a manual retry gives it a new one). A recipient whose queue is
+ * full on the server (`queue_full`) fails the message at once, with that code, so the user sees it and can retry
+ * later. Statuses of data messages go sending → sent here, and → delivered → read when receipts arrive (inbox).
+ * Every accepted data message is written to the re-send log with the devices it went to and the identity key each
+ * was encrypted to; a `resend` entry goes to its one device only, pinned to that key (any other key refuses the
+ * encryption). It does not receive anything.
  */
 import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
 import { MAX_RETRY_TIMESTAMPS, encodeContent } from '@cove/protocol';
@@ -199,7 +200,8 @@ const isPermanent = (error: unknown): boolean => {
     return (
       error.code === ClientErrorCode.UnknownUser ||
       error.code === ClientErrorCode.IdentityChanged ||
-      error.code === ClientErrorCode.InvalidInput
+      error.code === ClientErrorCode.InvalidInput ||
+      error.code === ClientErrorCode.QueueFull
     );
   }
   if (error instanceof ServerResponseError) return error.status >= 400 && error.status < 500 && error.status !== 408;

@@ -33,6 +33,12 @@ export const ErrorCode = {
   PayloadTooLarge: 'payload_too_large',
   /** 429: too many requests; retry after the `Retry-After` header. */
   RateLimited: 'rate_limited',
+  /**
+   * 507: a recipient device has too many undelivered envelopes (count or bytes); nothing of the send was stored. The
+   * body names the recipient (`accountId`) and the full devices (`fullDevices`). Retry later: it clears as the
+   * device receives its queue.
+   */
+  QueueFull: 'queue_full',
   /** 500: a bug or an infrastructure failure; nothing about it is disclosed. */
   Internal: 'internal_error',
   /** 503: the server is shutting down or its database is unreachable. */

@@ -86,6 +86,11 @@ export const CloseCode = {
   DeviceRemoved: 4004,
   /** No pong to the server's pings: the connection is considered dead. */
   HeartbeatTimeout: 4005,
+  /**
+   * Too many failed authentications from this address or against this account: the auth frame was not even checked.
+   * The reason says after how many seconds to retry (as HTTP's `429` with `Retry-After`).
+   */
+  AuthThrottled: 4029,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

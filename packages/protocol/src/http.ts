@@ -146,6 +146,8 @@ export const MismatchedDevicesResponse = ErrorResponse.extend({
   extraDevices: z.array(DeviceId),
 });
 export const StaleDevicesResponse = ErrorResponse.extend({ staleDevices: z.array(DeviceId) });
+/** `507 queue_full`: the recipient and which of its devices have no room for the send. */
+export const QueueFullResponse = ErrorResponse.extend({ accountId: AccountId, fullDevices: z.array(DeviceId) });
 
 export const Envelope = z.object({
   guid: Guid,
@@ -208,6 +210,7 @@ export type SendMessagesRequest = z.infer<typeof SendMessagesRequest>;
 export type SendMessagesResponse = z.infer<typeof SendMessagesResponse>;
 export type MismatchedDevicesResponse = z.infer<typeof MismatchedDevicesResponse>;
 export type StaleDevicesResponse = z.infer<typeof StaleDevicesResponse>;
+export type QueueFullResponse = z.infer<typeof QueueFullResponse>;
 export type Envelope = z.infer<typeof Envelope>;
 export type EnvelopeListResponse = z.infer<typeof EnvelopeListResponse>;
 export type DeviceInfo = z.infer<typeof DeviceInfo>;

@@ -101,6 +101,8 @@ const routes: Route[] = [
       [404, 'not_found: unknown account'],
       [409, 'mismatched_devices', http.MismatchedDevicesResponse],
       [410, 'stale_devices', http.StaleDevicesResponse],
+      [429, 'rate_limited: too many sends by this device, or to this recipient (Retry-After)'],
+      [507, 'queue_full: a recipient device has too many undelivered envelopes', http.QueueFullResponse],
     ],
   },
   {

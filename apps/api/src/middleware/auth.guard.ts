@@ -12,7 +12,12 @@ const PUBLIC = 'cove:public';
 /** Marks a route that needs no credentials. */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC, true);
 
-export type AuthenticatedRequest = { headers: Record<string, string | undefined>; device?: AuthenticatedDevice };
+export type AuthenticatedRequest = {
+  headers: Record<string, string | undefined>;
+  /** The client address as Express computes it (`TRUST_PROXY`), for the failed-authentication throttle. */
+  ip?: string;
+  device?: AuthenticatedDevice;
+};
 
 /** The authenticated device of the request. */
 export const CurrentDevice = createParamDecorator((_: unknown, context: ExecutionContext): AuthenticatedDevice => {
@@ -33,7 +38,7 @@ export class AuthGuard implements CanActivate {
     const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    request.device = await this.auth.authenticateHeader(request.headers.authorization);
+    request.device = await this.auth.authenticateHeader(request.headers.authorization, request.ip);
     return true;
   }
 }

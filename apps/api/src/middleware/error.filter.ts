@@ -1,7 +1,7 @@
 /**
  * Renders every error as `{ error, message }` with a stable code and no stack trace: refusals from services as
- * they are, framework errors (unknown route, bad method) by status, anything else as `500 internal_error` after
- * logging its kind (not its data).
+ * they are (with `Retry-After` when they carry `retryAfter`), framework errors (unknown route, bad method) by
+ * status, anything else as `500 internal_error` after logging its kind (not its data).
  */
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { ErrorCode } from '@cove/protocol';
@@ -9,7 +9,12 @@ import { ErrorCode } from '@cove/protocol';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { ApiError } from '../services/api-error.js';
 
-type Response = { status(code: number): Response; json(body: unknown): void; headersSent: boolean };
+type Response = {
+  status(code: number): Response;
+  json(body: unknown): void;
+  setHeader(name: string, value: string): void;
+  headersSent: boolean;
+};
 
 const BY_STATUS: Record<number, ErrorCode> = {
   400: ErrorCode.InvalidRequest,
@@ -31,6 +36,10 @@ export class ErrorFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     if (response.headersSent) return;
     if (exception instanceof ApiError) {
+      /** A refusal that says when to come back (`retryAfter`, seconds) says it in the standard header too. */
+      if (typeof exception.extra.retryAfter === 'number') {
+        response.setHeader('Retry-After', String(exception.extra.retryAfter));
+      }
       response.status(exception.getStatus()).json(exception.body);
       return;
     }

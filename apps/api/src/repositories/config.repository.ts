@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 import { z } from 'zod';
 
+import { RATE_LIMITS, type RateLimitWindow } from '../controllers/rate-limits.js';
+
 /** Repository root, so that relative defaults do not depend on the working directory of `npm start -w`. */
 export const REPOSITORY_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
 
@@ -23,6 +25,28 @@ const duration = z
     return Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
   })
   .refine((ms) => ms > 0, 'must be positive');
+
+/** `65536`, `64KiB`, `256MiB` or `1GiB` (a bare number is bytes); parsed to bytes. */
+const UNIT_BYTES = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 } as const;
+const size = z
+  .string()
+  .regex(/^\d+(B|KiB|MiB|GiB)?$/, 'must be a size such as 65536, 64KiB, 256MiB or 1GiB')
+  .transform((v) => {
+    const [, n = '0', unit = 'B'] = /^(\d+)(B|KiB|MiB|GiB)?$/.exec(v) ?? [];
+    return Number(n) * UNIT_BYTES[unit as keyof typeof UNIT_BYTES];
+  })
+  .refine((bytes) => bytes > 0 && Number.isSafeInteger(bytes), 'must be positive');
+
+/** `600/1m`: at most 600 per minute (the window takes the units of a duration); parsed to `{ limit, ttl }`. */
+const rate = z
+  .string()
+  .regex(/^\d+\/\d+(ms|s|m|h|d)?$/, 'must be a rate such as 600/1m (a count per duration)')
+  .transform((v) => {
+    const [count = '0', window = '0'] = v.split('/');
+    const [, n = '0', unit = 's'] = /^(\d+)(ms|s|m|h|d)?$/.exec(window) ?? [];
+    return { limit: Number(count), ttl: Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS] };
+  })
+  .refine((r) => r.limit > 0 && r.ttl >= 1000, 'needs a positive count and a window of at least 1s');
 
 /** The browser push services: Chrome/Edge (FCM), Firefox (Mozilla autopush), Windows (WNS), Safari (Apple). */
 export const DEFAULT_PUSH_ALLOWED_HOSTS = [
@@ -54,6 +78,16 @@ const EnvSchema = z.object({
         .filter(Boolean),
     ),
   RATE_LIMITS: flag.default(true),
+  /** Sends per sender device (HTTP and WebSocket); the default and its reason are in `controllers/rate-limits.ts`. */
+  RATE_LIMIT_SENDS: rate.default(RATE_LIMITS.send),
+  /** Sends per (sender device, recipient account). */
+  RATE_LIMIT_SENDS_PER_RECIPIENT: rate.default(RATE_LIMITS.sendToRecipient),
+  /**
+   * First lockout after repeated failed authentication from one address or against one account (limits in
+   * `AUTH_THROTTLE`); each repeat within a day doubles it, up to an hour. A minute stops a flood without locking a
+   * confused client out for long.
+   */
+  AUTH_LOCKOUT: duration.default(60_000),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -105,6 +139,16 @@ const EnvSchema = z.object({
   PRESENCE_TTL: duration.default(15_000),
   /** WebSocket heartbeat round: a connection answering no ping for a whole round is dropped. */
   WS_HEARTBEAT_INTERVAL: duration.default(30_000),
+  /**
+   * Undelivered envelopes one device may have waiting: a device offline for the whole `ENVELOPE_TTL` (30 days) with a
+   * few hundred envelopes a day (messages and receipts) stays below it; a flood stops here, not at the disk's end.
+   */
+  MAX_QUEUED_ENVELOPES: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  /**
+   * Bytes of content one device may have waiting: 4,096 maximum-size envelopes (ordinary ones are far smaller, so the
+   * count binds first); with 6 devices, at most 1.5 GiB per account however a sender behaves.
+   */
+  MAX_QUEUED_BYTES: size.default(256 * 1024 ** 2),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -117,6 +161,9 @@ export type AppConfig = {
   registration: 'open' | 'invite';
   inviteCodes: string[];
   rateLimits: boolean;
+  /** The configured send limits (HTTP and WebSocket alike). */
+  sendRateLimits: { send: RateLimitWindow; sendToRecipient: RateLimitWindow };
+  authLockoutMs: number;
   redisUrl: string | undefined;
   serverName: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -124,6 +171,9 @@ export type AppConfig = {
   pwaDir: string;
   version: string;
   heartbeatIntervalMs: number;
+  /** Per-device queue caps, checked in the statement that stores a send. */
+  maxQueuedEnvelopes: number;
+  maxQueuedBytes: number;
   delivery: DeliveryConfig;
 };
 
@@ -179,6 +229,8 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     registration: e.REGISTRATION,
     inviteCodes: e.INVITE_CODES,
     rateLimits: e.RATE_LIMITS,
+    sendRateLimits: { send: e.RATE_LIMIT_SENDS, sendToRecipient: e.RATE_LIMIT_SENDS_PER_RECIPIENT },
+    authLockoutMs: e.AUTH_LOCKOUT,
     redisUrl: e.REDIS_URL,
     serverName: e.SERVER_NAME,
     logLevel: e.LOG_LEVEL,
@@ -186,6 +238,8 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     pwaDir: abs(e.PWA_DIR),
     version: '0.1.0',
     heartbeatIntervalMs: e.WS_HEARTBEAT_INTERVAL,
+    maxQueuedEnvelopes: e.MAX_QUEUED_ENVELOPES,
+    maxQueuedBytes: e.MAX_QUEUED_BYTES,
     delivery: {
       redisPrefix: e.REDIS_PREFIX,
       instanceId: e.INSTANCE_ID,

@@ -27,6 +27,41 @@ export type CheckedEnvelopeRow = EnvelopeRow & { request: number; registrationId
 
 export type EnvelopeKey = { accountId: string; deviceId: number; guid: string };
 
+/** The most envelopes, and content bytes, one device may have waiting. */
+export type QueueCaps = { envelopes: number; bytes: number };
+
+/** Sends skipped by {@link EnvelopeRepository.insertChecked}, by number within the batch. */
+export type CheckedInsert = { refused: Set<number>; full: Map<number, number[]> };
+
+type EnvelopeColumns = {
+  id: string;
+  guid: string;
+  type: string;
+  source_account_id: string;
+  source_device_id: number;
+  timestamp: number;
+  server_timestamp: number;
+  urgent: boolean;
+  content: Bytes;
+};
+
+const SELECT_COLUMNS = `e.id::text AS id, e.guid, e.type, e.source_account_id, e.source_device_id,
+  e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent, e.content`;
+
+const stored = (accountId: string, deviceId: number, r: EnvelopeColumns): StoredEnvelope => ({
+  id: r.id,
+  guid: r.guid,
+  accountId,
+  deviceId,
+  type: r.type,
+  sourceAccountId: r.source_account_id,
+  sourceDeviceId: r.source_device_id,
+  timestamp: r.timestamp,
+  serverTimestamp: r.server_timestamp,
+  urgent: r.urgent,
+  content: r.content,
+});
+
 const INSERT_COLUMNS =
   'guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp, urgent, content';
 
@@ -62,13 +97,19 @@ export class EnvelopeRepository {
 
   /**
    * Stores the envelopes of every send whose rows address exactly the destination's current devices (all of them,
-   * minus the sender's own device for a send to oneself) with their current registration ids; the others are
-   * skipped. One statement: the device check and the insert happen in one round trip and one snapshot. Returns the
-   * numbers of the skipped sends (the caller works out why).
+   * minus the sender's own device for a send to oneself) with their current registration ids, and fit in every
+   * destination device's queue (`caps`: its stored envelopes and content bytes, plus those of the earlier sends of
+   * this batch); the others are skipped, all of their rows. One statement: the device check, the queue check and the
+   * insert happen in one round trip and one snapshot. Returns the skipped sends: `refused` by the device check (the
+   * caller works out why), `full` with their full devices.
+   *
+   * Two statements for the same device running at once (other instances; one lane per recipient runs one at a time
+   * within an instance) do not see each other's rows, so a queue can exceed its cap by at most one batch's rows for
+   * that device per other running instance.
    */
-  async insertChecked(rows: CheckedEnvelopeRow[]): Promise<Set<number>> {
-    if (!rows.length) return new Set();
-    const params: unknown[] = [];
+  async insertChecked(rows: CheckedEnvelopeRow[], caps: QueueCaps): Promise<CheckedInsert> {
+    if (!rows.length) return { refused: new Set(), full: new Map() };
+    const params: unknown[] = [caps.envelopes, caps.bytes];
     const tuples: string[] = [];
     for (const r of rows) {
       const n = params.length;
@@ -90,7 +131,7 @@ export class EnvelopeRepository {
         r.content,
       );
     }
-    const result = await this.db.sql.query<{ request: number }>(
+    const result = await this.db.sql.query<{ request: number; full_device: number | null }>(
       `WITH input (request, guid, account_id, device_id, registration_id, type, source_account_id, source_device_id,
                    timestamp, server_timestamp, urgent, content) AS (VALUES ${tuples.join(',')}),
        sends AS (SELECT DISTINCT request, account_id, source_account_id, source_device_id FROM input),
@@ -106,52 +147,89 @@ export class EnvelopeRepository {
            WHERE NOT (s.account_id = s.source_account_id AND c.id = s.source_device_id)
              AND NOT EXISTS (SELECT 1 FROM input i WHERE i.request = s.request AND i.device_id = c.id)
        ),
+       queued AS (
+         SELECT e.account_id, e.device_id, count(*) AS n, sum(octet_length(e.content)) AS bytes
+         FROM envelopes e JOIN (SELECT DISTINCT account_id, device_id FROM input) d
+           ON e.account_id = d.account_id AND e.device_id = d.device_id
+         GROUP BY e.account_id, e.device_id
+       ),
+       over_cap AS (
+         SELECT request, device_id FROM (
+           SELECT i.request, i.device_id,
+                  coalesce(q.n, 0) + count(*) OVER w AS n,
+                  coalesce(q.bytes, 0) + sum(octet_length(i.content)) OVER w AS bytes
+           FROM input i LEFT JOIN queued q ON q.account_id = i.account_id AND q.device_id = i.device_id
+           WHERE i.request NOT IN (SELECT request FROM refused)
+           WINDOW w AS (PARTITION BY i.account_id, i.device_id ORDER BY i.request)
+         ) cumulative
+         WHERE n > $1::bigint OR bytes > $2::bigint
+       ),
        stored AS (
          INSERT INTO envelopes (${INSERT_COLUMNS})
          SELECT guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp,
                 urgent, content
          FROM input WHERE request NOT IN (SELECT request FROM refused)
+                      AND request NOT IN (SELECT request FROM over_cap)
          ORDER BY request, device_id
          RETURNING 1
        )
-       SELECT DISTINCT request FROM refused`,
+       SELECT DISTINCT request, NULL::int AS full_device FROM refused
+       UNION ALL
+       SELECT request, device_id::int AS full_device FROM over_cap`,
       params,
     );
-    return new Set(result.map((r) => r.request));
+    const refused = new Set<number>();
+    const full = new Map<number, number[]>();
+    for (const r of result) {
+      if (r.full_device === null) refused.add(r.request);
+      else
+        full.set(
+          r.request,
+          [...(full.get(r.request) ?? []), r.full_device].sort((a, b) => a - b),
+        );
+    }
+    return { refused, full };
   }
 
-  /** Up to `limit` envelopes of a device with id greater than `afterId`, oldest first. */
-  async page(accountId: string, deviceId: number, afterId: string, limit: number): Promise<StoredEnvelope[]> {
-    const rows = await this.db.sql.query<{
-      id: string;
-      guid: string;
-      type: string;
-      source_account_id: string;
-      source_device_id: number;
-      timestamp: number;
-      server_timestamp: number;
-      urgent: boolean;
-      content: Bytes;
-    }>(
-      `SELECT e.id::text AS id, e.guid, e.type, e.source_account_id, e.source_device_id,
-              e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent, e.content
-       FROM envelopes e WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint AND e.id > $3::bigint
-       ORDER BY e.id LIMIT $4`,
-      [accountId, deviceId, afterId, limit],
+  /**
+   * Up to `limit` envelopes of a device with id greater than `afterId`, oldest first; with `maxBytes`, only as many as
+   * fit in that many content bytes (always at least one, so a page can hold one envelope larger than the budget).
+   * The byte bound is applied in the statement: rows beyond it are never read from storage or sent over.
+   */
+  async page(
+    accountId: string,
+    deviceId: number,
+    afterId: string,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<StoredEnvelope[]> {
+    const rows = await this.db.sql.query<EnvelopeColumns & { id: string }>(
+      maxBytes === undefined
+        ? `SELECT ${SELECT_COLUMNS} FROM envelopes e
+           WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint AND e.id > $3::bigint
+           ORDER BY e.id LIMIT $4`
+        : `SELECT ${SELECT_COLUMNS} FROM (
+             SELECT e.*, sum(octet_length(e.content)) OVER (ORDER BY e.id) - octet_length(e.content) AS before
+             FROM envelopes e
+             WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint AND e.id > $3::bigint
+             ORDER BY e.id LIMIT $4
+           ) e WHERE e.before < $5::bigint ORDER BY e.id`,
+      maxBytes === undefined ? [accountId, deviceId, afterId, limit] : [accountId, deviceId, afterId, limit, maxBytes],
     );
-    return rows.map((r) => ({
-      id: r.id,
-      guid: r.guid,
-      accountId,
-      deviceId,
-      type: r.type,
-      sourceAccountId: r.source_account_id,
-      sourceDeviceId: r.source_device_id,
-      timestamp: r.timestamp,
-      serverTimestamp: r.server_timestamp,
-      urgent: r.urgent,
-      content: r.content,
-    }));
+    return rows.map((r) => stored(accountId, deviceId, r));
+  }
+
+  /** The envelopes of a device among `guids` (those not deleted meanwhile), oldest first. */
+  async byGuids(accountId: string, deviceId: number, guids: string[]): Promise<StoredEnvelope[]> {
+    if (!guids.length) return [];
+    const rows = await this.db.sql.query<EnvelopeColumns & { id: string }>(
+      `SELECT ${SELECT_COLUMNS} FROM envelopes e
+       WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint
+         AND e.guid = ANY(string_to_array($3::text, ',')::uuid[])
+       ORDER BY e.id`,
+      [accountId, deviceId, guids.join(',')],
+    );
+    return rows.map((r) => stored(accountId, deviceId, r));
   }
 
   /** Deletes the envelopes that exist for their device; returns {@link envelopeKey}s of those deleted. */

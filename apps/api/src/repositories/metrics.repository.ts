@@ -69,6 +69,12 @@ export class MetricsRepository {
     help: 'Authenticated WebSocket connections on this instance',
     registers: [this.registry],
   });
+  readonly authRefused = new Counter({
+    name: 'cove_auth_refused_total',
+    help: 'Authentication attempts refused while rate limits are on: invalid credentials, or throttled (locked out)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly webSocketClosed = new Counter({
     name: 'cove_websocket_closed_total',
     help: 'WebSocket connections closed by the server, by reason',

@@ -1,8 +1,13 @@
 /**
  * The live WebSocket connections of this instance, keyed by `${accountId}.${deviceId}` (one per device: a new one
- * replaces the old), and the `ws` specifics: frame I/O, close codes, protocol-level heartbeats and backpressure.
- * A connection buffers envelopes that arrive while its stored queue is still being drained, so live envelopes never
- * overtake stored ones. What frames mean is the WebSocket service's business, not this module's.
+ * replaces the old), and the `ws` specifics: frame I/O, close codes, protocol-level heartbeats and flow control.
+ *
+ * Flow control: envelope frames are written only while the socket's buffer holds less than
+ * {@link WEBSOCKET_HIGH_WATER_BYTES}; whoever writes them waits for the buffer to drain ({@link
+ * WebSocketConnection.waitWritable}). While a connection's stored queue is being drained, or after a live envelope
+ * found its buffer full, live envelopes are not written but noted by guid (they are in the database) and sent by
+ * the WebSocket service after the ones before them, so they never overtake stored ones and never pile up in memory.
+ * What frames mean and where envelopes come from is the WebSocket service's business, not this module's.
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -10,28 +15,58 @@ import type { Socket } from 'node:net';
 
 import type { WebSocket } from 'ws';
 
-/** A slow reader with this much unsent data is disconnected; it drains its queue from the database on reconnect. */
+/**
+ * Envelope frames are written while less than this waits in a socket's buffer. 1 MiB keeps a fast link busy while
+ * the next page is read from the database (the kernel's own send buffer holds more), and bounds what a slow reader
+ * costs: at most this plus one frame (≈ 88 KiB) per connection.
+ */
+export const WEBSOCKET_HIGH_WATER_BYTES = 1024 * 1024;
+/**
+ * Control frames (results, pongs, errors) are not flow-controlled; a peer that lets this much pile up without reading
+ * is disconnected (it can only get there by sending requests and never reading the answers).
+ */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/**
+ * Live envelopes noted (by guid, ≈ 100 bytes each) for a connection that is draining or catching up. More means the
+ * reader is far behind: it is closed and drains from the database when it reconnects. Matches the default queue cap.
+ */
+const MAX_PENDING_ENVELOPES = 10_000;
 
-export type ConnectionState = 'authenticating' | 'draining' | 'live' | 'closed';
+/**
+ * `authenticating` until the auth frame succeeds; `draining` while the stored queue is sent (until `queue-empty`);
+ * `live` while envelopes are written as they arrive; `catching-up` after a live envelope found the socket's buffer
+ * full, until the envelopes noted meanwhile have been sent; `closed`.
+ */
+export type ConnectionState = 'authenticating' | 'draining' | 'live' | 'catching-up' | 'closed';
 
 export interface ConnectionHandlers {
   onText(connection: WebSocketConnection, text: string): void;
   onClose(connection: WebSocketConnection): void;
+  /** A live envelope found the socket's buffer full: send the noted envelopes once it drains ({@link takePending}). */
+  onBehind(connection: WebSocketConnection): void;
 }
 
 export class WebSocketConnection {
   state: ConnectionState = 'authenticating';
   accountId = '';
   deviceId = 0;
+  /** The client's address (as for HTTP requests), for the failed-authentication throttle. */
+  address: string | undefined;
   /** Set by any traffic from the peer, cleared by each heartbeat round. */
   alive = true;
   authTimer: NodeJS.Timeout | undefined;
   private corked = false;
-  /** Envelopes (guid, frame text) that arrived live while the stored queue was being sent. */
-  private pending: Array<[string, string]> | undefined;
+  /** Guids of live envelopes not written yet (draining or catching up), in arrival order. */
+  private pending: string[] = [];
+  /** Writers waiting for the buffer to drain below the high-water mark. */
+  private waiters: Array<() => void> = [];
+  /** The buffered amount seen by the last heartbeat round while a writer was waiting (no progress = stalled). */
+  private bufferedAtLastRound: number | undefined;
 
-  constructor(private readonly socket: WebSocket) {}
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly handlers: ConnectionHandlers,
+  ) {}
 
   get key(): string {
     return `${this.accountId}.${this.deviceId}`;
@@ -41,6 +76,12 @@ export class WebSocketConnection {
     return this.state !== 'closed' && this.socket.readyState === 1;
   }
 
+  /** Bytes written to this connection and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  /** Writes a frame now (control frames, and envelope frames whose writer checked {@link waitWritable}). */
   send(text: string): void {
     if (!this.open) return;
     if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
@@ -57,7 +98,7 @@ export class WebSocketConnection {
    */
   private cork(): void {
     if (this.corked) return;
-    const raw = (this.socket as unknown as { _socket?: Socket })._socket;
+    const raw = this.raw;
     if (!raw) return;
     this.corked = true;
     raw.cork();
@@ -67,15 +108,76 @@ export class WebSocketConnection {
     });
   }
 
-  /** Sends a live envelope now, or after the stored queue when it is still being drained. */
-  deliver(guid: string, text: string): boolean {
-    if (this.state === 'draining') {
-      (this.pending ??= []).push([guid, text]);
-      return true;
+  private get raw(): Socket | undefined {
+    return (this.socket as unknown as { _socket?: Socket })._socket;
+  }
+
+  /**
+   * Resolves true once less than the high-water mark waits in the buffer (at once if that is already so), false if
+   * the connection closed meanwhile. A peer that never reads is dropped by the heartbeat ({@link stalled}).
+   */
+  async waitWritable(): Promise<boolean> {
+    while (this.open && this.socket.bufferedAmount > WEBSOCKET_HIGH_WATER_BYTES) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
-    if (this.state !== 'live') return false;
-    this.send(text);
-    return true;
+    this.bufferedAtLastRound = undefined;
+    return this.open;
+  }
+
+  /**
+   * The buffer drained (progress, even if writers fill it again before the next heartbeat round), or the connection
+   * closed: wake the waiting writers (they re-check).
+   */
+  wake(): void {
+    this.bufferedAtLastRound = undefined;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * Called once per heartbeat round: true when a writer has been waiting since the previous round and the buffer
+   * did not shrink in between (the peer reads nothing, even if it still sends).
+   */
+  stalled(): boolean {
+    if (this.waiters.length === 0) {
+      this.bufferedAtLastRound = undefined;
+      return false;
+    }
+    const buffered = this.socket.bufferedAmount;
+    const stalled = this.bufferedAtLastRound !== undefined && buffered >= this.bufferedAtLastRound;
+    this.bufferedAtLastRound = buffered;
+    return stalled;
+  }
+
+  /**
+   * A live envelope, committed to the database: written now when the connection is live and its buffer has room,
+   * otherwise noted by guid and sent later, in order, by the WebSocket service. False when this connection cannot
+   * take it (not authenticated, closed, or too far behind: then it is closed and drains again on reconnect).
+   */
+  deliver(guid: string, text: string): boolean {
+    switch (this.state) {
+      case 'live':
+        if (this.socket.bufferedAmount <= WEBSOCKET_HIGH_WATER_BYTES) {
+          this.send(text);
+          return true;
+        }
+        this.state = 'catching-up';
+        this.pending.push(guid);
+        this.handlers.onBehind(this);
+        return true;
+      case 'draining':
+      case 'catching-up':
+        if (this.pending.length >= MAX_PENDING_ENVELOPES) {
+          this.close(1013, 'reader too slow');
+          return false;
+        }
+        this.pending.push(guid);
+        return true;
+      case 'authenticating':
+      case 'closed':
+        return false;
+    }
   }
 
   startDraining(): void {
@@ -83,19 +185,29 @@ export class WebSocketConnection {
     this.pending = [];
   }
 
-  /** Ends draining: returns the live envelopes buffered meanwhile and switches to live delivery. */
-  finishDraining(): Array<[string, string]> {
-    const pending = this.pending ?? [];
-    this.pending = undefined;
-    if (this.state === 'draining') this.state = 'live';
-    return pending;
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /** Up to `max` noted live envelopes, oldest first, removed from the list. */
+  takePending(max: number): string[] {
+    return this.pending.splice(0, max);
+  }
+
+  /**
+   * Switches to live delivery when no noted envelope is left (synchronously, so none can slip in between); false
+   * when some arrived meanwhile and must be sent first.
+   */
+  goLive(): boolean {
+    if (this.state !== 'draining' && this.state !== 'catching-up') return false;
+    if (this.pending.length) return false;
+    this.state = 'live';
+    return true;
   }
 
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
-    this.state = 'closed';
-    if (this.authTimer) clearTimeout(this.authTimer);
-    this.pending = undefined;
+    this.markClosed();
     try {
       this.socket.close(code, reason);
     } catch {
@@ -104,8 +216,16 @@ export class WebSocketConnection {
   }
 
   terminate(): void {
-    this.state = 'closed';
+    this.markClosed();
     this.socket.terminate();
+  }
+
+  /** The socket closed (either side): forget what was pending and release waiting writers. */
+  markClosed(): void {
+    this.state = 'closed';
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.pending = [];
+    this.wake();
   }
 
   ping(): void {
@@ -122,8 +242,10 @@ export class WebSocketRepository implements OnModuleDestroy {
   /** Takes over a raw `ws` socket handed over by the gateway. */
   adopt(raw: unknown, handlers: ConnectionHandlers): WebSocketConnection {
     const socket = raw as WebSocket;
-    const connection = new WebSocketConnection(socket);
+    const connection = new WebSocketConnection(socket, handlers);
     this.all.add(connection);
+    /** The kernel took everything buffered: writers waiting for room may go on. */
+    (socket as unknown as { _socket?: Socket })._socket?.on('drain', () => connection.wake());
     socket.on('message', (data, isBinary) => {
       connection.alive = true;
       if (isBinary) {
@@ -137,8 +259,7 @@ export class WebSocketRepository implements OnModuleDestroy {
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      connection.state = 'closed';
-      if (connection.authTimer) clearTimeout(connection.authTimer);
+      connection.markClosed();
       this.all.delete(connection);
       if (this.connections.get(connection.key) === connection) this.connections.delete(connection.key);
       handlers.onClose(connection);
@@ -161,12 +282,20 @@ export class WebSocketRepository implements OnModuleDestroy {
     return this.connections.size;
   }
 
-  /** Pings every connection each `intervalMs`; a connection silent for a whole round is terminated. */
-  startHeartbeat(intervalMs: number, onDead: (connection: WebSocketConnection) => void): void {
+  /**
+   * Pings every connection each `intervalMs`. A connection silent for a whole round is terminated (`heartbeat`), and
+   * so is one that read nothing for a whole round while envelopes waited for room in its buffer (`stalled`): a peer
+   * that keeps sending but never reads would otherwise hold its drain forever.
+   */
+  startHeartbeat(
+    intervalMs: number,
+    onDead: (connection: WebSocketConnection, reason: 'heartbeat' | 'stalled') => void,
+  ): void {
     this.heartbeat = setInterval(() => {
       for (const connection of this.all) {
-        if (!connection.alive) {
-          onDead(connection);
+        const reason = !connection.alive ? 'heartbeat' : connection.stalled() ? 'stalled' : undefined;
+        if (reason) {
+          onDead(connection, reason);
           connection.terminate();
           continue;
         }

@@ -1,7 +1,9 @@
 /**
  * Device authentication: the `Authorization: Basic base64("<accountId>.<deviceId>:<secret>")` header of HTTP calls,
  * the credential or single-use ticket of a WebSocket `auth` frame, and issuing those tickets. The stored credential
- * is a hash, compared in constant time. It does not decide what an authenticated device may do.
+ * is a hash, compared in constant time. Every attempt that presents a credential or ticket runs under the
+ * failed-authentication throttle (per client address and per account). It does not decide what an authenticated
+ * device may do.
  */
 import { Injectable } from '@nestjs/common';
 import { AccountId, DeviceId, ErrorCode, Secret } from '@cove/protocol';
@@ -9,6 +11,7 @@ import { AccountId, DeviceId, ErrorCode, Secret } from '@cove/protocol';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { DeviceRepository } from '../repositories/device.repository.js';
 import { ApiError } from './api-error.js';
+import { AuthThrottleService } from './auth-throttle.service.js';
 
 export type AuthenticatedDevice = { accountId: string; deviceId: number };
 
@@ -28,22 +31,40 @@ export class AuthService {
   constructor(
     private readonly devices: DeviceRepository,
     private readonly crypto: CryptoRepository,
+    private readonly throttle: AuthThrottleService,
   ) {}
 
-  /** Authenticates a Basic header; throws {@link Unauthorized}. */
-  async authenticateHeader(header: string | undefined): Promise<AuthenticatedDevice> {
+  /**
+   * Authenticates a Basic header sent from `address`; throws {@link Unauthorized} (no header at all is not counted as
+   * a failed attempt), or `AuthThrottled` (429) while the address or account is locked out.
+   */
+  async authenticateHeader(header: string | undefined, address?: string): Promise<AuthenticatedDevice> {
     if (!header?.startsWith('Basic ')) throw new Unauthorized();
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const user = decoded.slice(0, colon);
     const dot = user.lastIndexOf('.');
-    if (colon < 0 || dot < 0) throw new Unauthorized();
+    if (colon < 0 || dot < 0) {
+      return this.throttled(address, undefined, () => Promise.reject(new Unauthorized()));
+    }
     const deviceId = Number(user.slice(dot + 1));
-    return this.authenticate(user.slice(0, dot), deviceId, decoded.slice(colon + 1));
+    return this.authenticate(user.slice(0, dot), deviceId, decoded.slice(colon + 1), address);
   }
 
-  /** Authenticates a device credential; throws {@link Unauthorized}. */
-  async authenticate(accountId: string, deviceId: number, secret: string): Promise<AuthenticatedDevice> {
+  /** Authenticates a device credential presented from `address`; throws {@link Unauthorized} or `AuthThrottled`. */
+  authenticate(accountId: string, deviceId: number, secret: string, address?: string): Promise<AuthenticatedDevice> {
+    return this.throttled(address, accountId, () => this.verify(accountId, deviceId, secret));
+  }
+
+  private throttled(
+    address: string | undefined,
+    accountId: string | undefined,
+    attempt: () => Promise<AuthenticatedDevice>,
+  ): Promise<AuthenticatedDevice> {
+    return this.throttle.attempt(address, accountId, attempt, (error) => error instanceof Unauthorized);
+  }
+
+  private async verify(accountId: string, deviceId: number, secret: string): Promise<AuthenticatedDevice> {
     if (
       !AccountId.safeParse(accountId).success ||
       !DeviceId.safeParse(deviceId).success ||
@@ -67,8 +88,15 @@ export class AuthService {
     return { ticket: raw.toString('base64url'), expiresAt };
   }
 
-  /** Redeems a ticket (once); throws {@link Unauthorized} when unknown, used or expired. */
-  async redeemTicket(ticket: string): Promise<AuthenticatedDevice> {
+  /**
+   * Redeems a ticket (once) presented from `address`; throws {@link Unauthorized} when unknown, used or expired, or
+   * `AuthThrottled` while the address is locked out (the ticket is then left unused).
+   */
+  redeemTicket(ticket: string, address?: string): Promise<AuthenticatedDevice> {
+    return this.throttled(address, undefined, () => this.redeem(ticket));
+  }
+
+  private async redeem(ticket: string): Promise<AuthenticatedDevice> {
     const raw = Buffer.from(ticket, 'base64url');
     if (raw.length !== 32) throw new Unauthorized('unknown or expired ticket');
     const device = await this.devices.redeemTicket(this.crypto.hash(raw));

@@ -1,9 +1,11 @@
 /**
  * Accepting, listing and acknowledging envelopes. A send is accepted only when it addresses exactly the recipient's
- * current devices (all of them, or for a send to oneself all the other ones) with their current registration ids;
- * then every envelope is stored in one statement before the answer (all or none). Concurrent sends and acks are
- * group-committed: one device-list query and one INSERT per batch, one DELETE per batch of acks. The same method
- * serves `PUT /v1/messages` and the WebSocket `send` frame. Content stays opaque; nothing here decrypts.
+ * current devices (all of them, or for a send to oneself all the other ones) with their current registration ids,
+ * and every destination device's queue has room for it (`MAX_QUEUED_ENVELOPES`, `MAX_QUEUED_BYTES`; else `507
+ * queue_full`); then every envelope is stored in one statement before the answer (all or none). Concurrent sends
+ * and acks are group-committed: one device-list query and one INSERT per batch, one DELETE per batch of acks. The
+ * same method serves `PUT /v1/messages` and the WebSocket `send` frame, so the send rate limits (per sender device,
+ * per sender and recipient) cover both. Content stays opaque; nothing here decrypts.
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import {
@@ -17,6 +19,7 @@ import {
   type SendMessagesRequest,
 } from '@cove/protocol';
 
+import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { SqlState, sqlState } from '../repositories/database.repository.js';
 import { DeviceRepository, type DeviceMap } from '../repositories/device.repository.js';
@@ -25,9 +28,11 @@ import {
   envelopeKey,
   type CheckedEnvelopeRow,
   type EnvelopeKey,
+  type QueueCaps,
   type StoredEnvelope,
 } from '../repositories/envelope.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
+import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { Batcher } from '../utils/batcher.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget } from './delivery.service.js';
@@ -64,14 +69,20 @@ const refusal = (status: number, error: string, message: string, extra: Record<s
 export class MessageService implements OnModuleDestroy {
   private readonly sends: Array<Batcher<SendRequest, SendResult>>;
   private readonly acks: Batcher<EnvelopeKey, boolean>;
+  private readonly caps: QueueCaps;
+  private readonly rateLimits: boolean;
 
   constructor(
+    config: ConfigRepository,
+    private readonly limits: RateLimitRepository,
     private readonly envelopes: EnvelopeRepository,
     private readonly devices: DeviceRepository,
     private readonly delivery: DeliveryService,
     private readonly crypto: CryptoRepository,
     private readonly metrics: MetricsRepository,
   ) {
+    this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
+    this.rateLimits = config.config.rateLimits;
     this.sends = Array.from(
       { length: SEND_LANES },
       () =>
@@ -94,8 +105,13 @@ export class MessageService implements OnModuleDestroy {
     });
   }
 
-  /** Validates sizes, then stores (group-committed) and delivers; resolves once durably stored or refused. */
+  /**
+   * Applies the send rate limits, validates sizes, then stores (group-committed) and delivers; resolves once durably
+   * stored or refused.
+   */
   async send(sender: AuthenticatedDevice, destination: string, message: SendMessagesRequest): Promise<SendResult> {
+    const limited = await this.rateLimit(sender, destination);
+    if (limited) return limited;
     let total = 0;
     for (const m of message.messages) {
       const size = (m.content.length * 3) / 4 - (m.content.endsWith('==') ? 2 : m.content.endsWith('=') ? 1 : 0);
@@ -117,6 +133,24 @@ export class MessageService implements OnModuleDestroy {
     }
     const lane = this.sends[laneOf(destination, SEND_LANES)] as Batcher<SendRequest, SendResult>;
     return lane.submit({ sender, destination, message });
+  }
+
+  /**
+   * One limiter for every send, whichever transport carried it: per sender device and per (sender device, recipient
+   * account), keyed on the canonical (lower-case) ids so that no spelling of an id starts a fresh count. `429
+   * rate_limited` with `retryAfter` (seconds; HTTP also sends it as `Retry-After`).
+   */
+  private async rateLimit(sender: AuthenticatedDevice, destination: string): Promise<SendResult | null> {
+    if (!this.rateLimits) return null;
+    const from = `${sender.accountId.toLowerCase()}.${sender.deviceId}`;
+    const verdicts = await Promise.all([
+      this.limits.consume('send', from),
+      this.limits.consume('sendToRecipient', `${from}>${destination.toLowerCase()}`),
+    ]);
+    const retryAfter = Math.max(0, ...verdicts.map((v) => (v.allowed ? 0 : v.retryAfterSeconds)));
+    if (!retryAfter) return null;
+    this.metrics.sendsRefused.inc({ reason: 'rate_limited' });
+    return refusal(429, ErrorCode.RateLimited, 'too many sends, retry later', { retryAfter });
   }
 
   private check(request: SendRequest, devices: Map<number, number> | undefined): SendResult | null {
@@ -191,8 +225,9 @@ export class MessageService implements OnModuleDestroy {
       targets.push(own);
     });
     let refused: Set<number>;
+    let full: Map<number, number[]>;
     try {
-      refused = await this.envelopes.insertChecked(rows);
+      ({ refused, full } = await this.envelopes.insertChecked(rows, this.caps));
     } catch (error) {
       // A device was removed between the check and the insert: re-check each send on its own, in order.
       if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
@@ -202,7 +237,15 @@ export class MessageService implements OnModuleDestroy {
       }
       throw error;
     }
-    const results: SendResult[] = requests.map(() => ({ status: 200, body: { serverTimestamp } }));
+    const results: SendResult[] = requests.map((request, index) => {
+      const fullDevices = full.get(index);
+      if (!fullDevices) return { status: 200, body: { serverTimestamp } };
+      this.metrics.sendsRefused.inc({ reason: 'queue_full' });
+      return refusal(507, ErrorCode.QueueFull, 'a recipient device has too many undelivered envelopes; retry later', {
+        accountId: request.destination,
+        fullDevices,
+      });
+    });
     if (refused.size) {
       const refusedRequests = requests.filter((_, i) => refused.has(i));
       const deviceMap: DeviceMap = await this.devices.deviceMap([
@@ -216,7 +259,7 @@ export class MessageService implements OnModuleDestroy {
         results[index] = again ?? refusal(503, ErrorCode.Unavailable, 'the devices changed during the send; retry');
       }
     }
-    const accepted = targets.filter((_, i) => !refused.has(i)).flat();
+    const accepted = targets.filter((_, i) => !refused.has(i) && !full.has(i)).flat();
     this.metrics.envelopesAccepted.inc(accepted.length);
     this.delivery.deliver(accepted);
     return results;
@@ -231,9 +274,14 @@ export class MessageService implements OnModuleDestroy {
     return { envelopes: rows.slice(0, limit).map(toEnvelope), more };
   }
 
-  /** Stored envelopes after `afterId` (for draining a queue onto a socket). */
-  async page(device: AuthenticatedDevice, afterId: string, limit: number): Promise<StoredEnvelope[]> {
-    return this.envelopes.page(device.accountId, device.deviceId, afterId, limit);
+  /** Stored envelopes after `afterId`, at most `limit` and about `maxBytes` of content (for draining onto a socket). */
+  async page(device: AuthenticatedDevice, afterId: string, limit: number, maxBytes: number): Promise<StoredEnvelope[]> {
+    return this.envelopes.page(device.accountId, device.deviceId, afterId, limit, maxBytes);
+  }
+
+  /** The caller's envelopes among `guids` still stored, oldest first (live envelopes a socket could not take). */
+  async byGuids(device: AuthenticatedDevice, guids: string[]): Promise<StoredEnvelope[]> {
+    return this.envelopes.byGuids(device.accountId, device.deviceId, guids);
   }
 
   /** Deletes one envelope of the caller; false when it is not the caller's (or already gone). */

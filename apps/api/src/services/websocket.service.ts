@@ -2,7 +2,13 @@
  * The `/v1/websocket` protocol (frames in `@cove/protocol`): authentication by the first frame (ticket or
  * credential, never the URL), replacing an older connection of the same device, draining the stored queue in order
  * then `queue-empty`, live envelopes after, acks, sends with the same answers as `PUT /v1/messages`, app-level
- * pings, and error frames or closes for bad input. The socket mechanics live in the WebSocket repository.
+ * pings, and error frames or closes for bad input.
+ *
+ * Envelopes go out with flow control: the queue is read in pages bounded by count and bytes, and each envelope is
+ * written only when the socket's buffer has room, so a backlog of any size drains over one connection while the
+ * server holds at most a page and a buffer's worth of it. Live envelopes that arrive meanwhile (or that find a live
+ * socket's buffer full) are noted by guid and fetched back from the database after what precedes them. The socket
+ * mechanics live in the WebSocket repository.
  */
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import {
@@ -11,6 +17,7 @@ import {
   AuthTicketFrame,
   CloseCode,
   ErrorCode,
+  MAX_ENVELOPE_CONTENT_BYTES,
   PingFrame,
   SendFrame,
   SendMessagesRequest,
@@ -19,11 +26,17 @@ import {
 import { z } from 'zod';
 
 import { ConfigRepository } from '../repositories/config.repository.js';
+import type { StoredEnvelope } from '../repositories/envelope.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
-import { WebSocketRepository, type WebSocketConnection } from '../repositories/websocket.repository.js';
+import {
+  WEBSOCKET_HIGH_WATER_BYTES,
+  WebSocketRepository,
+  type WebSocketConnection,
+} from '../repositories/websocket.repository.js';
 import { ApiError } from './api-error.js';
-import { AuthService, type AuthenticatedDevice } from './auth.service.js';
+import { AuthThrottled } from './auth-throttle.service.js';
+import { AuthService, Unauthorized, type AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService } from './delivery.service.js';
 import { MessageService, toEnvelope } from './message.service.js';
 
@@ -32,8 +45,16 @@ const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: tr
 
 /** A client must authenticate this soon after connecting. */
 const AUTH_TIMEOUT_MS = 10_000;
-/** Envelopes per database page while draining a queue onto a socket. */
+/** Envelopes per database page while draining a queue onto a socket: one round trip for a typical backlog. */
 const DRAIN_PAGE_SIZE = 500;
+/**
+ * Content bytes per drain page (the first envelope always fits): a draining connection holds at most this plus the
+ * socket's high-water mark, however large its backlog. 1 MiB is 16 maximum-size envelopes, or a whole page of
+ * ordinary ones (a few hundred bytes each).
+ */
+export const DRAIN_PAGE_BYTES = 1024 * 1024;
+/** Noted live envelopes fetched back per query: as many maximum-size ones as fit in a drain page. */
+const PENDING_FETCH = Math.max(1, Math.floor(DRAIN_PAGE_BYTES / MAX_ENVELOPE_CONTENT_BYTES));
 
 @Injectable()
 export class WebSocketService implements OnModuleInit {
@@ -49,20 +70,22 @@ export class WebSocketService implements OnModuleInit {
 
   onModuleInit(): void {
     // A connection that answers no ping for a whole round is dead (browsers answer protocol pings natively).
-    this.sockets.startHeartbeat(this.config.config.heartbeatIntervalMs, () => {
-      this.metrics.webSocketClosed.inc({ reason: 'heartbeat' });
+    this.sockets.startHeartbeat(this.config.config.heartbeatIntervalMs, (_, reason) => {
+      this.metrics.webSocketClosed.inc({ reason });
     });
   }
 
-  /** Takes over a freshly upgraded socket. */
-  accept(raw: unknown): void {
+  /** Takes over a freshly upgraded socket from the client at `address` (for the failed-authentication throttle). */
+  accept(raw: unknown, address?: string): void {
     const connection = this.sockets.adopt(raw, {
       onText: (c, text) => this.onText(c, text),
       onClose: (c) => {
         if (c.accountId) this.metrics.webSocketConnections.set(this.sockets.size);
         if (c.accountId) this.delivery.disconnected({ accountId: c.accountId, deviceId: c.deviceId });
       },
+      onBehind: (c) => void this.catchUp(c),
     });
+    connection.address = address;
     connection.authTimer = setTimeout(() => {
       if (connection.state === 'authenticating') {
         this.metrics.webSocketClosed.inc({ reason: 'auth_timeout' });
@@ -145,14 +168,19 @@ export class WebSocketService implements OnModuleInit {
     try {
       const ticket = AuthTicketFrame.safeParse(frame);
       if (ticket.success) {
-        device = await this.auth.redeemTicket(ticket.data.ticket);
+        device = await this.auth.redeemTicket(ticket.data.ticket, connection.address);
       } else {
         const credential = AuthCredentialFrame.safeParse(frame);
-        if (!credential.success) throw new ApiError(401, ErrorCode.Unauthorized, 'malformed auth frame');
+        if (!credential.success) throw new Unauthorized('malformed auth frame');
         const c = credential.data;
-        device = await this.auth.authenticate(c.accountId, c.deviceId, c.secret);
+        device = await this.auth.authenticate(c.accountId, c.deviceId, c.secret, connection.address);
       }
     } catch (error) {
+      if (error instanceof AuthThrottled) {
+        this.metrics.webSocketClosed.inc({ reason: 'auth_throttled' });
+        connection.close(CloseCode.AuthThrottled, `too many failed attempts, retry in ${error.retryAfterSeconds} s`);
+        return;
+      }
       if (!(error instanceof ApiError)) this.logger.error('websocket authentication failed', { kind: 'internal' });
       this.metrics.webSocketClosed.inc({ reason: 'unauthorized' });
       connection.close(CloseCode.Unauthorized, 'authentication failed');
@@ -177,29 +205,75 @@ export class WebSocketService implements OnModuleInit {
 
   /** Sends the stored queue in order, then what arrived live meanwhile (minus duplicates), then `queue-empty`. */
   private async drain(connection: WebSocketConnection, device: AuthenticatedDevice): Promise<void> {
+    /** Guids written by this drain, so a live envelope that is also in a page is not sent twice. */
     const sent = new Set<string>();
     let afterId = '0';
     try {
       for (;;) {
-        const page = await this.messages.page(device, afterId, DRAIN_PAGE_SIZE);
-        if (!connection.open) return;
-        for (const row of page) {
-          sent.add(row.guid);
-          connection.send(JSON.stringify({ type: 'envelope', envelope: toEnvelope(row) }));
-        }
+        const page = await this.messages.page(device, afterId, DRAIN_PAGE_SIZE, DRAIN_PAGE_BYTES);
+        if (!(await this.write(connection, page, sent))) return;
         if (page.length) this.metrics.envelopesDelivered.inc({ path: 'stored' }, page.length);
-        if (page.length < DRAIN_PAGE_SIZE) break;
+        const bytes = page.reduce((sum, row) => sum + row.content.byteLength, 0);
+        /** A page cut short by its byte budget holds at least the budget: then more may follow. */
+        if (page.length < DRAIN_PAGE_SIZE && bytes < DRAIN_PAGE_BYTES) break;
         afterId = page[page.length - 1]?.id ?? afterId;
       }
+      /** `queue-empty` goes out in the same turn as the switch to live delivery: no live envelope comes before it. */
+      await this.sendPending(connection, device, sent, () => connection.send('{"type":"queue-empty"}'));
     } catch {
       this.logger.error('draining a queue failed', { kind: 'database' });
       connection.close(1011, 'temporary failure, reconnect');
-      return;
     }
-    for (const [guid, text] of connection.finishDraining()) {
-      if (!sent.has(guid)) connection.send(text);
+  }
+
+  /** A live connection's buffer was full when an envelope arrived: send what was noted once it drains, then go live. */
+  private async catchUp(connection: WebSocketConnection): Promise<void> {
+    try {
+      await this.sendPending(connection, { accountId: connection.accountId, deviceId: connection.deviceId });
+    } catch {
+      this.logger.error('catching up a connection failed', { kind: 'database' });
+      connection.close(1011, 'temporary failure, reconnect');
     }
-    connection.send('{"type":"queue-empty"}');
+  }
+
+  /**
+   * Sends the live envelopes noted while the connection drained or was behind, in arrival order, fetched back from
+   * the database in small batches as the socket makes room; switches the connection to live delivery when none is
+   * left, calling `onLive` in the same turn. False when the connection closed.
+   */
+  private async sendPending(
+    connection: WebSocketConnection,
+    device: AuthenticatedDevice,
+    sent?: Set<string>,
+    onLive?: () => void,
+  ): Promise<boolean> {
+    for (;;) {
+      if (!(await connection.waitWritable())) return false;
+      const guids = connection.takePending(PENDING_FETCH).filter((guid) => !sent?.has(guid));
+      if (!guids.length) {
+        if (connection.goLive()) {
+          onLive?.();
+          return true;
+        }
+        /** Either all taken ones were sent already and more are noted, or the connection is no longer pending. */
+        if (connection.pendingCount && connection.open) continue;
+        return connection.state === 'live';
+      }
+      const rows = new Map((await this.messages.byGuids(device, guids)).map((row) => [row.guid, row]));
+      const ordered = guids.flatMap((guid) => rows.get(guid) ?? []);
+      if (!(await this.write(connection, ordered, sent))) return false;
+    }
+  }
+
+  /** Writes envelope frames, each once the socket has room for it; false when the connection closed meanwhile. */
+  private async write(connection: WebSocketConnection, rows: StoredEnvelope[], sent?: Set<string>): Promise<boolean> {
+    for (const row of rows) {
+      if (connection.bufferedAmount > WEBSOCKET_HIGH_WATER_BYTES && !(await connection.waitWritable())) return false;
+      if (!connection.open) return false;
+      sent?.add(row.guid);
+      connection.send(JSON.stringify({ type: 'envelope', envelope: toEnvelope(row) }));
+    }
+    return connection.open;
   }
 
   private async send(connection: WebSocketConnection, frame: SendFrame): Promise<void> {

@@ -16,7 +16,10 @@ export const ExitCode = {
   NotRegistered: 4,
   /** No such user. */
   UnknownUser: 5,
-  /** The server refused: bad credentials, username taken, invite required, rate limited, server error. */
+  /**
+   * The server refused: bad credentials, username taken, invite required, rate limited, the recipient's queue full,
+   * server error.
+   */
   Refused: 6,
   /** A contact's safety number changed or did not match: verify before trusting. */
   IdentityChanged: 7,
@@ -46,6 +49,7 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.UsernameTaken:
       case ClientErrorCode.InviteRequired:
       case ClientErrorCode.RateLimited:
+      case ClientErrorCode.QueueFull:
       case ClientErrorCode.ServerError:
         return ExitCode.Refused;
     }

@@ -166,6 +166,12 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         await messenger.flushOutbox();
         const message = (await messenger.message(queued.id)) ?? queued;
         if (message.status === 'failed') {
+          if (message.error === ClientErrorCode.QueueFull) {
+            throw new ClientError(
+              ClientErrorCode.QueueFull,
+              `not sent: ${username} has too many undelivered messages waiting on the server (a device of theirs has been offline for long); try again later`,
+            );
+          }
           const code =
             message.error === ClientErrorCode.IdentityChanged
               ? ClientErrorCode.IdentityChanged
