@@ -22,6 +22,7 @@ import { ConfigRepository } from './repositories/config.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { RawWsAdapter } from './repositories/websocket.repository.js';
+import { ClientAddressResolver } from './utils/client-address.js';
 
 /** Idle HTTP keep-alive, longer than any client's or balancer's own (see where it is set). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -58,8 +59,19 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   const logger = app.get(LoggingRepository);
   const metrics = app.get(MetricsRepository);
   app.useLogger(logger);
-  app.set('trust proxy', config.config.trustProxy);
+  const addresses = new ClientAddressResolver(config.config.trustProxy);
+  app.set('trust proxy', (address: string, hop: number) => addresses.trusts(address, hop));
   app.disable('x-powered-by');
+
+  /**
+   * `req.ip` is the client address under `TRUST_PROXY`, resolved once here (Express would read the same header
+   * with its own parser; this keeps one rule and one spelling for every limit keyed by address).
+   */
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const ip = addresses.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    Object.defineProperty(req, 'ip', { value: ip, enumerable: true, configurable: true });
+    next();
+  });
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();

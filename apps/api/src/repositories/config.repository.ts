@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 import { z } from 'zod';
 
+import { parseTrustProxy, type TrustProxy } from '../utils/client-address.js';
+
 /** Repository root, so that relative defaults do not depend on the working directory of `npm start -w`. */
 export const REPOSITORY_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
 
@@ -61,7 +63,17 @@ const EnvSchema = z.object({
     .or(z.literal('').transform(() => undefined)),
   SERVER_NAME: z.string().min(1).max(64).default('Cove'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  TRUST_PROXY: flag.default(false),
+  TRUST_PROXY: z
+    .string()
+    .default('off')
+    .transform((v, ctx) => {
+      try {
+        return parseTrustProxy(v);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', input: v, message: error instanceof Error ? error.message : String(error) });
+        return z.NEVER;
+      }
+    }),
   PWA_DIR: z.string().min(1).default('apps/pwa/dist'),
   /** Embedded database location override (tests): `memory` keeps PGlite in memory. */
   PGLITE_DIR: z.string().min(1).optional(),
@@ -120,7 +132,8 @@ export type AppConfig = {
   redisUrl: string | undefined;
   serverName: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  trustProxy: boolean;
+  /** How far `X-Forwarded-For` is believed (see `utils/client-address.ts`). */
+  trustProxy: TrustProxy;
   pwaDir: string;
   version: string;
   heartbeatIntervalMs: number;
