@@ -26,6 +26,7 @@ import { DatabaseRepository } from './repositories/database.repository.js';
 import { DeviceRepository } from './repositories/device.repository.js';
 import { EnvelopeRepository } from './repositories/envelope.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
+import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
@@ -81,6 +82,7 @@ export class AppModule {
           },
         },
         MetricsRepository,
+        MetricsListenerRepository,
         RateLimitRepository,
         AccountRepository,
         DeviceRepository,

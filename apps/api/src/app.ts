@@ -20,6 +20,7 @@ import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
+import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { RawWsAdapter } from './repositories/websocket.repository.js';
 import { ClientAddressResolver } from './utils/client-address.js';
@@ -32,6 +33,8 @@ export type RunningApp = {
   /** `http://host:port` */
   url: string;
   port: number;
+  /** `http://host:port/metrics` of the separate metrics listener; null with `METRICS_PORT=off`. */
+  metricsUrl: string | null;
   close(): Promise<void>;
 };
 
@@ -43,7 +46,10 @@ export type CreateAppOptions = {
   pushAgent?: Agent;
 };
 
-/** Paths the API owns; everything else may be the PWA. */
+/**
+ * Paths the API owns; everything else may be the PWA. `/metrics` stays listed although the public port no longer
+ * serves it, so that it answers 404 rather than the app's index.html.
+ */
 const API_PREFIXES = ['/v1/', '/healthz', '/readyz', '/metrics'];
 
 export async function createApp(options: CreateAppOptions = {}): Promise<RunningApp> {
@@ -122,6 +128,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
     app,
     url: `http://${host}:${address.port}`,
     port: address.port,
+    metricsUrl: app.get(MetricsListenerRepository).url,
     close: () => app.close(),
   };
 }

@@ -85,6 +85,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
         LOG_LEVEL: 'warn',
         RATE_LIMITS: 'false',
         VAPID_SUBJECT: 'mailto:ops@cove.test',
+        METRICS_PORT: '0',
         ...extraEnv,
       },
     });

@@ -117,7 +117,26 @@ const EnvSchema = z.object({
   PRESENCE_TTL: duration.default(15_000),
   /** WebSocket heartbeat round: a connection answering no ping for a whole round is dropped. */
   WS_HEARTBEAT_INTERVAL: duration.default(30_000),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** 9464: where OpenTelemetry's Prometheus exporter listens by default, so scrape configs expecting app metrics there work. */
+  METRICS_PORT: z
+    .string()
+    .default('9464')
+    .transform((v, ctx) => {
+      if (v === 'off') return null;
+      if (/^\d{1,5}$/.test(v) && Number(v) <= 65535) return Number(v);
+      ctx.addIssue({ code: 'custom', input: v, message: 'must be a port number (0 picks a free one) or off' });
+      return z.NEVER;
+    }),
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters without spaces')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
 });
+
+/** Addresses only this machine can reach: metrics there need no token. */
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i;
 
 export type Env = z.input<typeof EnvSchema>;
 
@@ -137,6 +156,8 @@ export type AppConfig = {
   pwaDir: string;
   version: string;
   heartbeatIntervalMs: number;
+  /** The Prometheus listener, apart from the public port; null when `METRICS_PORT=off`. */
+  metrics: { host: string; port: number; token: string | undefined } | null;
   delivery: DeliveryConfig;
 };
 
@@ -180,6 +201,14 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
       'invalid configuration: WORKERS_IN_API=false needs REDIS_URL (a separate worker shares Redis)',
     );
   }
+  if (e.METRICS_PORT !== null && !e.METRICS_TOKEN && !LOOPBACK_HOSTS.test(e.METRICS_HOST)) {
+    throw new ConfigError(
+      'invalid configuration: METRICS_TOKEN is required when METRICS_HOST is not a loopback address (metrics show live traffic)',
+    );
+  }
+  if (e.METRICS_PORT !== null && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError('invalid configuration: METRICS_PORT must differ from PORT (metrics are never public)');
+  }
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(REPOSITORY_ROOT, p));
   const dataDir = abs(e.DATA_DIR);
   return {
@@ -199,6 +228,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     pwaDir: abs(e.PWA_DIR),
     version: '0.1.0',
     heartbeatIntervalMs: e.WS_HEARTBEAT_INTERVAL,
+    metrics: e.METRICS_PORT === null ? null : { host: e.METRICS_HOST, port: e.METRICS_PORT, token: e.METRICS_TOKEN },
     delivery: {
       redisPrefix: e.REDIS_PREFIX,
       instanceId: e.INSTANCE_ID,
