@@ -18,6 +18,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { DestinationStream } from 'pino';
 
 import { AppModule } from './app.module.js';
+import { contentSecurityPolicies, securityHeaders } from './middleware/security-headers.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
@@ -68,6 +69,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   const addresses = new ClientAddressResolver(config.config.trustProxy);
   app.set('trust proxy', (address: string, hop: number) => addresses.trusts(address, hop));
   app.disable('x-powered-by');
+  app.use(
+    securityHeaders({ hstsMaxAgeSeconds: config.config.hstsMaxAgeSeconds, cspReportUri: config.config.cspReportUri }),
+  );
 
   /**
    * `req.ip` is the client address under `TRUST_PROXY`, resolved once here (Express would read the same header
@@ -109,7 +113,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
       next(error);
     }
   });
-  servePwa(app, config.config.pwaDir);
+  servePwa(app, config.config.pwaDir, contentSecurityPolicies(config.config.cspReportUri).app);
   app.useWebSocketAdapter(new RawWsAdapter(app));
 
   const httpServer: Server = app.getHttpServer();
@@ -133,16 +137,32 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   };
 }
 
-/** Serves the built PWA, if present: static files, sw.js never cached, index.html for client-side routes. */
-function servePwa(app: NestExpressApplication, dir: string): void {
+/**
+ * A file under `assets/` whose name carries Vite's content hash (`index-C2BDkbqw.js`): its content never changes
+ * under that name, so browsers may keep it for a year without asking again.
+ */
+const HASHED_ASSET = /[\\/]assets[\\/][^\\/]+-[A-Za-z0-9_-]{8}\.[a-z0-9]+$/i;
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** Everything else (index.html, sw.js, the manifest, icons): cached, but revalidated before each use. */
+const REVALIDATE = 'no-cache';
+
+/** Documents and scripts, which run under the app's policy (a worker's policy is that of its script). */
+const APP_CODE = /\.(html|js|mjs)$/i;
+
+/**
+ * Serves the built PWA, if present: hashed assets cacheable for a year, everything else (index.html, the service
+ * worker, the manifest, icons) revalidated on every use so a new build takes effect at once, and index.html for
+ * client-side routes. Pages and scripts get the app's Content-Security-Policy.
+ */
+function servePwa(app: NestExpressApplication, dir: string, appPolicy: string): void {
   const index = join(dir, 'index.html');
   if (!existsSync(index)) return;
   const assets = express.static(dir, {
     index: false,
+    cacheControl: false,
     setHeaders: (res, path) => {
-      if (path.endsWith('sw.js') || path.endsWith('index.html') || path.endsWith('.webmanifest')) {
-        res.setHeader('Cache-Control', 'no-cache');
-      }
+      res.setHeader('Cache-Control', HASHED_ASSET.test(path) ? IMMUTABLE : REVALIDATE);
+      if (APP_CODE.test(path)) res.setHeader('Content-Security-Policy', appPolicy);
       if (path.endsWith('sw.js')) res.setHeader('Service-Worker-Allowed', '/');
     },
   });
@@ -151,8 +171,9 @@ function servePwa(app: NestExpressApplication, dir: string): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     assets(req, res, () => {
       if (!req.accepts('html')) return next();
-      res.setHeader('Cache-Control', 'no-cache');
-      res.sendFile(index);
+      res.setHeader('Cache-Control', REVALIDATE);
+      res.setHeader('Content-Security-Policy', appPolicy);
+      res.sendFile(index, { cacheControl: false });
     });
   });
 }

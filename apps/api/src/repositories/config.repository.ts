@@ -35,6 +35,9 @@ export const DEFAULT_PUSH_ALLOWED_HOSTS = [
   'push.apple.com',
 ];
 
+/** `HSTS=on`: one year, the max-age browsers' preload lists ask for and long enough to outlast any absence. */
+const HSTS_DEFAULT_MAX_AGE_S = 365 * 24 * 3600;
+
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -117,6 +120,27 @@ const EnvSchema = z.object({
   PRESENCE_TTL: duration.default(15_000),
   /** WebSocket heartbeat round: a connection answering no ping for a whole round is dropped. */
   WS_HEARTBEAT_INTERVAL: duration.default(30_000),
+  /** `off`, `on` (one year), or a max-age duration such as `180d`. */
+  HSTS: z
+    .string()
+    .default('off')
+    .transform((v, ctx) => {
+      if (['off', 'false', '0'].includes(v)) return null;
+      if (['on', 'true', '1'].includes(v)) return HSTS_DEFAULT_MAX_AGE_S;
+      const parsed = duration.safeParse(v);
+      if (parsed.success && parsed.data >= 1_000) return Math.floor(parsed.data / 1_000);
+      ctx.addIssue({ code: 'custom', input: v, message: 'must be off, on, or a max-age such as 180d' });
+      return z.NEVER;
+    }),
+  /** Absolute http(s) URL or a path; nothing that could end the CSP directive or start another. */
+  CSP_REPORT_URI: z
+    .string()
+    .regex(
+      /^(https?:\/\/[^\s;,'"]+|\/[^\s;,'"]*)$/,
+      'must be an http(s) URL or a path, without spaces, commas or semicolons',
+    )
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** 9464: where OpenTelemetry's Prometheus exporter listens by default, so scrape configs expecting app metrics there work. */
   METRICS_PORT: z
@@ -156,6 +180,10 @@ export type AppConfig = {
   pwaDir: string;
   version: string;
   heartbeatIntervalMs: number;
+  /** `Strict-Transport-Security` max-age in seconds; null when `HSTS=off`. */
+  hstsMaxAgeSeconds: number | null;
+  /** CSP `report-uri`; null when unset. */
+  cspReportUri: string | null;
   /** The Prometheus listener, apart from the public port; null when `METRICS_PORT=off`. */
   metrics: { host: string; port: number; token: string | undefined } | null;
   delivery: DeliveryConfig;
@@ -228,6 +256,8 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     pwaDir: abs(e.PWA_DIR),
     version: '0.1.0',
     heartbeatIntervalMs: e.WS_HEARTBEAT_INTERVAL,
+    hstsMaxAgeSeconds: e.HSTS,
+    cspReportUri: e.CSP_REPORT_URI ?? null,
     metrics: e.METRICS_PORT === null ? null : { host: e.METRICS_HOST, port: e.METRICS_PORT, token: e.METRICS_TOKEN },
     delivery: {
       redisPrefix: e.REDIS_PREFIX,
