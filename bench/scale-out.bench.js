@@ -319,7 +319,8 @@ async function main() {
     PWA_DIR: '/nonexistent',
     METRICS_PORT: '0',
     DATA_DIR: mkdtempSync(join(tmpdir(), 'cove-bench-data-')),
-    PUSH_ALLOWED_HOSTS: '127.0.0.1',
+    // The local push service listens on a random port, which the allow-list must name (443 otherwise).
+    PUSH_ALLOWED_HOSTS: new URL(push.origin).host,
     NODE_EXTRA_CA_CERTS: push.certPath,
   };
   const results = { date: new Date().toISOString(), pairs: PAIRS, seconds: SECONDS, window: WINDOW };

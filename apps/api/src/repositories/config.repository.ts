@@ -26,6 +26,15 @@ const duration = z
   })
   .refine((ms) => ms > 0, 'must be positive');
 
+/**
+ * Push services answer on HTTPS's port: an endpoint on any other port of an allowed host (`:6379`, `:22`) could
+ * only be a way to make the server talk to something that is not the push service.
+ */
+const HTTPS_PORT = 443;
+
+/** A host suffix a push endpoint may use, and the one port it may use there (443 unless the entry names another). */
+export type PushHost = { host: string; port: number };
+
 /** The browser push services: Chrome/Edge (FCM), Firefox (Mozilla autopush), Windows (WNS), Safari (Apple). */
 export const DEFAULT_PUSH_ALLOWED_HOSTS = [
   'fcm.googleapis.com',
@@ -104,12 +113,22 @@ const EnvSchema = z.object({
   PUSH_ALLOWED_HOSTS: z
     .string()
     .default(DEFAULT_PUSH_ALLOWED_HOSTS.join(','))
-    .transform((v) =>
-      v
-        .split(',')
-        .map((h) => h.trim().toLowerCase().replace(/^\./, ''))
-        .filter(Boolean),
-    ),
+    .transform((v, ctx) => {
+      const entries: PushHost[] = [];
+      for (const raw of v.split(',')) {
+        const text = raw.trim().toLowerCase().replace(/^\./, '');
+        if (!text) continue;
+        const match = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9.-]+))(?::(\d{1,5}))?$/.exec(text);
+        const port = match?.[3] === undefined ? HTTPS_PORT : Number(match[3]);
+        const host = match?.[1] ?? match?.[2];
+        if (!host || port < 1 || port > 65535) {
+          ctx.addIssue({ code: 'custom', input: v, message: `"${raw.trim()}" is not a host or host:port` });
+          return z.NEVER;
+        }
+        entries.push({ host, port });
+      }
+      return entries;
+    }),
   PUSH_TIMEOUT: duration.default(10_000),
   PUSH_RETRY_DELAY: duration.default(2_000),
   PUSH_RENOTIFY_AFTER: duration.default(15 * 60_000),
@@ -195,7 +214,7 @@ export type DeliveryConfig = {
   instanceId: string | undefined;
   workersInApi: boolean;
   vapid: { subject: string; keys: { publicKey: string; privateKey: string } | undefined };
-  pushAllowedHosts: string[];
+  pushAllowedHosts: PushHost[];
   pushTimeoutMs: number;
   pushRetryDelayMs: number;
   pushRenotifyAfterMs: number;
