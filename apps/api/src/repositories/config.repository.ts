@@ -89,6 +89,8 @@ const EnvSchema = z.object({
   PWA_DIR: z.string().min(1).default('apps/pwa/dist'),
   /** Embedded database location override (tests): `memory` keeps PGlite in memory. */
   PGLITE_DIR: z.string().min(1).optional(),
+  /** PGlite waits for the disk on every commit (as PostgreSQL does); `off` trades that for speed. */
+  PGLITE_FSYNC: flag.default(true),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
@@ -186,7 +188,8 @@ export type Env = z.input<typeof EnvSchema>;
 export type AppConfig = {
   port: number;
   host: string;
-  database: { kind: 'postgres'; url: string; poolSize: number } | { kind: 'pglite'; dir: string | null };
+  database:
+    { kind: 'postgres'; url: string; poolSize: number } | { kind: 'pglite'; dir: string | null; fsync: boolean };
   dataDir: string;
   registration: 'open' | 'invite';
   inviteCodes: string[];
@@ -263,7 +266,11 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     host: e.HOST,
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
-      : { kind: 'pglite', dir: e.PGLITE_DIR === 'memory' ? null : abs(e.PGLITE_DIR ?? `${dataDir}/pglite`) },
+      : {
+          kind: 'pglite',
+          dir: e.PGLITE_DIR === 'memory' ? null : abs(e.PGLITE_DIR ?? `${dataDir}/pglite`),
+          fsync: e.PGLITE_FSYNC,
+        },
     dataDir,
     registration: e.REGISTRATION,
     inviteCodes: e.INVITE_CODES,
