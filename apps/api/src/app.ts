@@ -1,7 +1,9 @@
 /**
- * Creates and starts the HTTP + WebSocket server from an environment: JSON body parsing with size limits and
- * JSON errors, access logs and metrics per route pattern, the raw `ws` adapter, and the PWA (when built) served
- * at `/` with an SPA fallback on the same origin as the API. Used by `workers/api.ts` and by the tests.
+ * Creates and starts the HTTP + WebSocket server from an environment: security headers on every response, the
+ * client address under `TRUST_PROXY` as `req.ip`, JSON body parsing with size limits and JSON errors, access logs
+ * and metrics per route pattern, the raw `ws` adapter, and the PWA (when built) served at `/` with an SPA fallback
+ * on the same origin as the API. Metrics are served by their own listener (a repository), not here. Used by
+ * `workers/api.ts` and by the tests.
  */
 import 'reflect-metadata';
 
@@ -142,6 +144,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
  * under that name, so browsers may keep it for a year without asking again.
  */
 const HASHED_ASSET = /[\\/]assets[\\/][^\\/]+-[A-Za-z0-9_-]{8}\.[a-z0-9]+$/i;
+/** A year, the longest max-age browsers honour; `immutable` spares even the revalidation a reload would do. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Everything else (index.html, sw.js, the manifest, icons): cached, but revalidated before each use. */
 const REVALIDATE = 'no-cache';
