@@ -69,7 +69,9 @@ function startProcess(args, env) {
       const m =
         /listening (?:on http:\/\/127\.0\.0\.1:)?(\d+)/.exec(out) ??
         /Cove API listening on http:\/\/[^:]+:(\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
+      // Cove prints its metrics listener's URL right after; the bare relay has none.
+      const metrics = /Cove API metrics on (http:\/\/\S+)/.exec(out);
+      if (m && (metrics || !out.includes('Cove API'))) resolve({ child, port: Number(m[1]), metricsUrl: metrics?.[1] });
     });
     child.on('exit', (code) => reject(new Error(`process exited ${code}: ${out}`)));
   });
@@ -298,9 +300,11 @@ async function benchCove() {
     PORT: '0',
     HOST: '127.0.0.1',
     PWA_DIR: '/nonexistent',
+    METRICS_PORT: '0',
   };
   const server = join(ROOT, 'apps/api/dist/workers/api.js');
   let { child, port } = await startProcess([...nodeArgs, server], env);
+  let metricsUrl;
   let url = `http://127.0.0.1:${port}`;
   let wsUrl;
   const results = { server: 'cove', runs: [] };
@@ -318,7 +322,7 @@ async function benchCove() {
     // Idle memory is measured on a fresh server process (as for the bare relay): RSS before and after connecting
     // 2,000 devices that then stay idle. Registration traffic would otherwise leave heap headroom that hides them.
     await stopProcess(child);
-    ({ child, port } = await startProcess([...nodeArgs, server], env));
+    ({ child, port, metricsUrl } = await startProcess([...nodeArgs, server], env));
     url = `http://127.0.0.1:${port}`;
     wsUrl = `ws://127.0.0.1:${port}/v1/websocket`;
     // Warm up the code paths a connection uses (authentication query, frame handling), then measure.
@@ -347,7 +351,7 @@ async function benchCove() {
       results.runs.push({ pairs: n, ...run, envelopesLeftUnacked: left });
       await sleep(1000);
     }
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await fetch(metricsUrl)).text();
     for (const op of ['send', 'ack']) {
       const sum = Number(
         new RegExp(`cove_group_commit_batch_size_sum\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],

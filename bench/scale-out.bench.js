@@ -54,12 +54,14 @@ function startInstance(env) {
     child.stdout.on('data', (d) => {
       out += d.toString();
       const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
-      if (m)
+      const metrics = /metrics on (http:\/\/\S+)/.exec(out);
+      if (m && metrics)
         resolve({
           child,
           port: Number(m[1]),
           url: `http://127.0.0.1:${m[1]}`,
           ws: `ws://127.0.0.1:${m[1]}/v1/websocket`,
+          metricsUrl: metrics[1],
         });
     });
     child.on('exit', (code) => reject(new Error(`instance exited ${code}: ${out}`)));
@@ -315,8 +317,10 @@ async function main() {
     PORT: '0',
     HOST: '127.0.0.1',
     PWA_DIR: '/nonexistent',
+    METRICS_PORT: '0',
     DATA_DIR: mkdtempSync(join(tmpdir(), 'cove-bench-data-')),
-    PUSH_ALLOWED_HOSTS: '127.0.0.1',
+    // The local push service listens on a random port, which the allow-list must name (443 otherwise).
+    PUSH_ALLOWED_HOSTS: new URL(push.origin).host,
     NODE_EXTRA_CA_CERTS: push.certPath,
   };
   const results = { date: new Date().toISOString(), pairs: PAIRS, seconds: SECONDS, window: WINDOW };
@@ -404,7 +408,7 @@ async function main() {
     while (push.arrivals.size < PUSHES && Date.now() < deadline) await sleep(50);
     const delays = [...push.arrivals].map(([id, at]) => at - sentAt.get(id)).sort((x, y) => x - y);
     for (const instance of [a, b]) {
-      const text = await (await fetch(`${instance.url}/metrics`)).text();
+      const text = await (await fetch(instance.metricsUrl)).text();
       results.pushMetrics ??= [];
       results.pushMetrics.push(
         text

@@ -9,7 +9,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 
 import {
@@ -26,6 +26,7 @@ import {
   send,
   startChat,
   startServer,
+  takeCspViolations,
   type Profile,
   type TestServer,
 } from './support/harness.js';
@@ -76,6 +77,11 @@ beforeAll(async () => {
   server = await startServer();
 }, SLOW);
 
+/** Any Content-Security-Policy violation in any page or worker fails the test it happened in. */
+afterEach(() => {
+  expect(takeCspViolations()).toEqual([]);
+});
+
 afterAll(async () => {
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, 'figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
@@ -86,6 +92,8 @@ afterAll(async () => {
   await alice?.close();
   await bob?.close();
   await server?.close();
+  // Reports that arrived after the last test's check.
+  expect(takeCspViolations()).toEqual([]);
 }, SLOW);
 
 describe('Cove PWA in Chromium', () => {

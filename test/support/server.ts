@@ -97,6 +97,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     RATE_LIMITS: 'off',
     LOG_LEVEL: 'debug',
     PWA_DIR: join(dataDir, 'no-pwa'),
+    METRICS_PORT: '0',
     ...options.env,
   };
   let running = await launch({ ...env, PORT: '0' }, logs);

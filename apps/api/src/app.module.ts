@@ -17,7 +17,7 @@ import { SystemController } from './controllers/system.controller.js';
 import { WebSocketGatewayController } from './controllers/websocket.gateway.js';
 import { deliveryProviders } from './delivery.providers.js';
 import { AuthGuard } from './middleware/auth.guard.js';
-import { ClientAddressResolver } from './middleware/client-address.js';
+import { WebSocketClientAddress } from './middleware/client-address.js';
 import { ErrorFilter } from './middleware/error.filter.js';
 import { RateLimitGuard } from './middleware/rate-limit.guard.js';
 import { AccountRepository } from './repositories/account.repository.js';
@@ -27,6 +27,7 @@ import { DatabaseRepository } from './repositories/database.repository.js';
 import { DeviceRepository } from './repositories/device.repository.js';
 import { EnvelopeRepository } from './repositories/envelope.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
+import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
@@ -83,6 +84,7 @@ export class AppModule {
           },
         },
         MetricsRepository,
+        MetricsListenerRepository,
         RateLimitRepository,
         AccountRepository,
         DeviceRepository,
@@ -99,7 +101,7 @@ export class AppModule {
         SystemService,
         WebSocketService,
         ...deliveryProviders({ role: 'api', pushAgent: options.pushAgent }),
-        ClientAddressResolver,
+        WebSocketClientAddress,
         WebSocketGatewayController,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },

@@ -1,7 +1,9 @@
 /**
- * Creates and starts the HTTP + WebSocket server from an environment: JSON body parsing with size limits and
- * JSON errors, access logs and metrics per route pattern, the raw `ws` adapter, and the PWA (when built) served
- * at `/` with an SPA fallback on the same origin as the API. Used by `workers/api.ts` and by the tests.
+ * Creates and starts the HTTP + WebSocket server from an environment: security headers on every response, the
+ * client address under `TRUST_PROXY` as `req.ip`, JSON body parsing with size limits and JSON errors, access logs
+ * and metrics per route pattern, the raw `ws` adapter, and the PWA (when built) served at `/` with an SPA fallback
+ * on the same origin as the API. Metrics are served by their own listener (a repository), not here. Used by
+ * `workers/api.ts` and by the tests.
  */
 import 'reflect-metadata';
 
@@ -18,10 +20,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { DestinationStream } from 'pino';
 
 import { AppModule } from './app.module.js';
+import { contentSecurityPolicies, securityHeaders } from './middleware/security-headers.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
+import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { RawWsAdapter } from './repositories/websocket.repository.js';
+import { ClientAddressResolver } from './utils/client-address.js';
 
 /** Idle HTTP keep-alive, longer than any client's or balancer's own (see where it is set). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -31,6 +36,8 @@ export type RunningApp = {
   /** `http://host:port` */
   url: string;
   port: number;
+  /** `http://host:port/metrics` of the separate metrics listener; null with `METRICS_PORT=off`. */
+  metricsUrl: string | null;
   close(): Promise<void>;
 };
 
@@ -42,7 +49,10 @@ export type CreateAppOptions = {
   pushAgent?: Agent;
 };
 
-/** Paths the API owns; everything else may be the PWA. */
+/**
+ * Paths the API owns; everything else may be the PWA. `/metrics` stays listed although the public port no longer
+ * serves it, so that it answers 404 rather than the app's index.html.
+ */
 const API_PREFIXES = ['/v1/', '/healthz', '/readyz', '/metrics'];
 
 export async function createApp(options: CreateAppOptions = {}): Promise<RunningApp> {
@@ -58,8 +68,22 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   const logger = app.get(LoggingRepository);
   const metrics = app.get(MetricsRepository);
   app.useLogger(logger);
-  app.set('trust proxy', config.config.trustProxy);
+  const addresses = new ClientAddressResolver(config.config.trustProxy);
+  app.set('trust proxy', (address: string, hop: number) => addresses.trusts(address, hop));
   app.disable('x-powered-by');
+  app.use(
+    securityHeaders({ hstsMaxAgeSeconds: config.config.hstsMaxAgeSeconds, cspReportUri: config.config.cspReportUri }),
+  );
+
+  /**
+   * `req.ip` is the client address under `TRUST_PROXY`, resolved once here (Express would read the same header
+   * with its own parser; this keeps one rule and one spelling for every limit keyed by address).
+   */
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const ip = addresses.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    Object.defineProperty(req, 'ip', { value: ip, enumerable: true, configurable: true });
+    next();
+  });
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
@@ -91,7 +115,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
       next(error);
     }
   });
-  servePwa(app, config.config.pwaDir);
+  servePwa(app, config.config.pwaDir, contentSecurityPolicies(config.config.cspReportUri).app);
   app.useWebSocketAdapter(new RawWsAdapter(app));
 
   const httpServer: Server = app.getHttpServer();
@@ -110,20 +134,38 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
     app,
     url: `http://${host}:${address.port}`,
     port: address.port,
+    metricsUrl: app.get(MetricsListenerRepository).url,
     close: () => app.close(),
   };
 }
 
-/** Serves the built PWA, if present: static files, sw.js never cached, index.html for client-side routes. */
-function servePwa(app: NestExpressApplication, dir: string): void {
+/**
+ * A file under `assets/` whose name carries Vite's content hash (`index-C2BDkbqw.js`): its content never changes
+ * under that name, so browsers may keep it for a year without asking again.
+ */
+const HASHED_ASSET = /[\\/]assets[\\/][^\\/]+-[A-Za-z0-9_-]{8}\.[a-z0-9]+$/i;
+/** A year, the longest max-age browsers honour; `immutable` spares even the revalidation a reload would do. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** Everything else (index.html, sw.js, the manifest, icons): cached, but revalidated before each use. */
+const REVALIDATE = 'no-cache';
+
+/** Documents and scripts, which run under the app's policy (a worker's policy is that of its script). */
+const APP_CODE = /\.(html|js|mjs)$/i;
+
+/**
+ * Serves the built PWA, if present: hashed assets cacheable for a year, everything else (index.html, the service
+ * worker, the manifest, icons) revalidated on every use so a new build takes effect at once, and index.html for
+ * client-side routes. Pages and scripts get the app's Content-Security-Policy.
+ */
+function servePwa(app: NestExpressApplication, dir: string, appPolicy: string): void {
   const index = join(dir, 'index.html');
   if (!existsSync(index)) return;
   const assets = express.static(dir, {
     index: false,
+    cacheControl: false,
     setHeaders: (res, path) => {
-      if (path.endsWith('sw.js') || path.endsWith('index.html') || path.endsWith('.webmanifest')) {
-        res.setHeader('Cache-Control', 'no-cache');
-      }
+      res.setHeader('Cache-Control', HASHED_ASSET.test(path) ? IMMUTABLE : REVALIDATE);
+      if (APP_CODE.test(path)) res.setHeader('Content-Security-Policy', appPolicy);
       if (path.endsWith('sw.js')) res.setHeader('Service-Worker-Allowed', '/');
     },
   });
@@ -132,8 +174,9 @@ function servePwa(app: NestExpressApplication, dir: string): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     assets(req, res, () => {
       if (!req.accepts('html')) return next();
-      res.setHeader('Cache-Control', 'no-cache');
-      res.sendFile(index);
+      res.setHeader('Cache-Control', REVALIDATE);
+      res.setHeader('Content-Security-Policy', appPolicy);
+      res.sendFile(index, { cacheControl: false });
     });
   });
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as signal from '@signalapp/libsignal-client';
 
-import { request, startServer, TestDevice, TestIdentity, type TestServer } from './support/harness.js';
+import { request, scrapeMetrics, startServer, TestDevice, TestIdentity, type TestServer } from './support/harness.js';
 import { MemoryStores } from './support/signal-stores.js';
 
 const CANARY = `canary-${randomBytes(8).toString('hex')}-plaintext`;
@@ -166,7 +166,7 @@ describe('canary', () => {
     aliceSocket.close();
     bobSocket.close();
 
-    const metrics = (await request<string>(server, 'GET', '/metrics')).body;
+    const metrics = await scrapeMetrics(server);
     const haystacks = {
       database: await dumpDatabase(server),
       logs: server.logs.join('\n'),

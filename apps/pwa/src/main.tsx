@@ -2,6 +2,7 @@
  * Entry point: styles, i18n in the browser's (or the saved) language, the app model, and the React tree. The API
  * is on the same origin as the app.
  */
+import './no-eval.js';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { BrowserCoveApp } from './app/cove-app.js';

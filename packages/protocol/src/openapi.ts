@@ -228,9 +228,6 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     if (route.auth) operation.security = [{ device: [] }];
     (paths[route.path] ??= {})[route.method] = operation;
   }
-  paths['/metrics'] = {
-    get: { summary: 'Prometheus metrics (text format)', responses: { '200': { description: 'OK' } } },
-  };
   return {
     openapi: '3.1.0',
     info: {

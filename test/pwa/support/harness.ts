@@ -2,10 +2,14 @@
  * Browser test harness for the PWA: builds the app when its sources changed, runs the real API server in-process
  * on a fresh PostgreSQL database (serving the built PWA on the same origin), and launches Chromium profiles
  * (Debian's /usr/bin/chromium through playwright-core, a fresh user-data directory each) with helpers that drive
- * the UI through its `data-testid` hooks. It asserts nothing itself.
+ * the UI through its `data-testid` hooks. It asserts nothing itself, but records every Content-Security-Policy
+ * violation of every page, frame and worker it opens (`securitypolicyviolation` events, the console's CSP errors,
+ * and the reports browsers send to the server's `report-uri`, which workers send too) for tests to fail on.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +67,40 @@ export function buildPwaIfStale(): void {
   });
 }
 
+/** CSP violations seen since the last `takeCspViolations()`, one line each (where, directive, what was blocked). */
+const cspViolations: string[] = [];
+
+/** Returns and forgets the CSP violations recorded so far; a test fails if this is not empty. */
+export function takeCspViolations(): string[] {
+  return cspViolations.splice(0);
+}
+
+/** Receives the CSP reports browsers POST to `report-uri` (from pages and from workers alike). */
+async function startCspReportCollector(): Promise<{ uri: string; close(): Promise<void> }> {
+  const collector = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      try {
+        const report = (JSON.parse(body) as { 'csp-report'?: Record<string, unknown> })['csp-report'] ?? {};
+        const where = String(report['document-uri']);
+        cspViolations.push(
+          `report ${where}: ${String(report['effective-directive'])} blocked ${String(report['blocked-uri'])}`,
+        );
+      } catch {
+        cspViolations.push(`report (unreadable): ${body.slice(0, 200)}`);
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  return {
+    uri: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/csp`,
+    close: () => new Promise<void>((resolve) => collector.close(() => resolve())),
+  };
+}
+
 export type TestServer = { url: string; close(): Promise<void> };
 
 /** Starts the API (and PWA) on a random port over a fresh database that is dropped on close. */
@@ -73,6 +111,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const dataDir = mkdtempSync(join(tmpdir(), 'cove-pwa-data-'));
+  const reports = await startCspReportCollector();
   let running: RunningApp;
   try {
     running = await createApp({
@@ -85,10 +124,13 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
         LOG_LEVEL: 'warn',
         RATE_LIMITS: 'false',
         VAPID_SUBJECT: 'mailto:ops@cove.test',
+        METRICS_PORT: '0',
+        CSP_REPORT_URI: reports.uri,
         ...extraEnv,
       },
     });
   } catch (error) {
+    await reports.close();
     await dropDatabase(name);
     throw error;
   }
@@ -98,6 +140,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
     url,
     close: async () => {
       await running.close();
+      await reports.close();
       await dropDatabase(name);
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -151,6 +194,7 @@ export async function launchProfile(
   context.on('weberror', (error) =>
     appendFileSync(log, `${new Date().toISOString()} pageerror ${error.error().message}\n`),
   );
+  await watchCsp(context, name);
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(url);
   return {
@@ -163,6 +207,31 @@ export async function launchProfile(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Records the CSP violations of every document of the context (an init script listens for
+ * `securitypolicyviolation` before any page script runs) and every CSP error the console shows, pages and
+ * workers alike. Violations inside workers also reach the report collector.
+ */
+async function watchCsp(context: BrowserContext, profile: string): Promise<void> {
+  await context.exposeBinding('__coveCspViolation', ({ frame }, line: string) => {
+    cspViolations.push(`${profile} ${frame.url()}: ${line}`);
+  });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      const where = `${event.sourceFile}:${event.lineNumber}`;
+      (globalThis as unknown as { __coveCspViolation?: (line: string) => void }).__coveCspViolation?.(
+        `${event.effectiveDirective} blocked ${event.blockedURI || 'inline'} (${where})`,
+      );
+    });
+  });
+  context.on('console', (message) => {
+    if (/Content[- ]Security[- ]Policy/i.test(message.text())) {
+      const where = message.worker()?.url() ?? message.page()?.url() ?? '?';
+      cspViolations.push(`${profile} console ${where}: ${message.text().slice(0, 300)}`);
+    }
+  });
 }
 
 /** Waits (generously: the machine is shared) for the app's first screen. */

@@ -1,6 +1,7 @@
 /**
- * Public system routes: server info, OpenAPI document, liveness, readiness, Prometheus metrics, and the WebSocket
- * ticket (authenticated). None of them reveals anything about users.
+ * Public system routes: server info, OpenAPI document, liveness, readiness, and the WebSocket ticket
+ * (authenticated). None of them reveals anything about users. Prometheus metrics are not here: they are served on
+ * their own listener (`repositories/metrics-listener.repository.ts`), never on the public port.
  */
 import { Controller, Get, Header, HttpCode, Post, Res } from '@nestjs/common';
 import type { InfoResponse, WebSocketTicketResponse } from '@cove/protocol';
@@ -11,7 +12,7 @@ import { AuthService } from '../services/auth.service.js';
 import { SystemService } from '../services/system.service.js';
 import { RateLimit } from './rate-limits.js';
 
-type Response = { status(code: number): Response; type(t: string): Response; send(body: unknown): void };
+type Response = { status(code: number): Response; send(body: unknown): void };
 
 @Controller()
 export class SystemController {
@@ -52,13 +53,5 @@ export class SystemController {
   async ready(@Res() response: Response): Promise<void> {
     const ok = await this.system.ready();
     response.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable' });
-  }
-
-  @Get('metrics')
-  @Public()
-  @RateLimit(null)
-  async metrics(@Res() response: Response): Promise<void> {
-    const { contentType, body } = await this.system.metrics();
-    response.status(200).type(contentType).send(body);
   }
 }

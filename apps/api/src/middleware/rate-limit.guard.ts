@@ -1,6 +1,6 @@
 /**
  * Global guard (after authentication) applying the route's rate limit, keyed per requester — the authenticated
- * device, else the client address — and, on routes with an `:accountId` target (prekey bundles, sends), per
+ * device, else the client address (`req.ip` under `TRUST_PROXY`; IPv6 per /64) — and, on routes with an `:accountId` target (prekey bundles, sends), per
  * (requester, target), so nobody can drain another user's prekeys. A refusal is `429 rate_limited` with
  * `Retry-After`. Disabled with `RATE_LIMITS=off`.
  */
@@ -12,6 +12,7 @@ import { RATE_LIMIT_KEY, type RateLimitName } from '../controllers/rate-limits.j
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { ApiError } from '../services/api-error.js';
+import { rateLimitAddressKey } from '../utils/client-address.js';
 import type { AuthenticatedRequest } from './auth.guard.js';
 
 type Request = AuthenticatedRequest & { ip?: string; params?: Record<string, string> };
@@ -33,7 +34,7 @@ export class RateLimitGuard implements CanActivate {
     const request = http.getRequest<Request>();
     const requester = request.device
       ? `${request.device.accountId}.${request.device.deviceId}`
-      : `ip:${request.ip ?? ''}`;
+      : `ip:${rateLimitAddressKey(request.ip ?? '')}`;
     const target = request.params?.accountId;
     const key = `${context.getClass().name}.${context.getHandler().name}:${requester}${target ? `>${target}` : ''}`;
     const verdict = await this.limits.consume(name ?? 'default', key);

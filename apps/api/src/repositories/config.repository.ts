@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 import { RATE_LIMITS, type RateLimitWindow } from '../controllers/rate-limits.js';
+import { parseTrustProxy, type TrustProxy } from '../utils/client-address.js';
 
 /** Repository root, so that relative defaults do not depend on the working directory of `npm start -w`. */
 export const REPOSITORY_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
@@ -47,6 +48,14 @@ const rate = z
     return { limit: Number(count), ttl: Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS] };
   })
   .refine((r) => r.limit > 0 && r.ttl >= 1000, 'needs a positive count and a window of at least 1s');
+/**
+ * Push services answer on HTTPS's port: an endpoint on any other port of an allowed host (`:6379`, `:22`) could
+ * only be a way to make the server talk to something that is not the push service.
+ */
+const HTTPS_PORT = 443;
+
+/** A host suffix a push endpoint may use, and the one port it may use there (443 unless the entry names another). */
+export type PushHost = { host: string; port: number };
 
 /** The browser push services: Chrome/Edge (FCM), Firefox (Mozilla autopush), Windows (WNS), Safari (Apple). */
 export const DEFAULT_PUSH_ALLOWED_HOSTS = [
@@ -56,6 +65,9 @@ export const DEFAULT_PUSH_ALLOWED_HOSTS = [
   'notify.windows.com',
   'push.apple.com',
 ];
+
+/** `HSTS=on`: one year, the max-age browsers' preload lists ask for and long enough to outlast any absence. */
+const HSTS_DEFAULT_MAX_AGE_S = 365 * 24 * 3600;
 
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -95,10 +107,22 @@ const EnvSchema = z.object({
     .or(z.literal('').transform(() => undefined)),
   SERVER_NAME: z.string().min(1).max(64).default('Cove'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  TRUST_PROXY: flag.default(false),
+  TRUST_PROXY: z
+    .string()
+    .default('off')
+    .transform((v, ctx) => {
+      try {
+        return parseTrustProxy(v);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', input: v, message: error instanceof Error ? error.message : String(error) });
+        return z.NEVER;
+      }
+    }),
   PWA_DIR: z.string().min(1).default('apps/pwa/dist'),
   /** Embedded database location override (tests): `memory` keeps PGlite in memory. */
   PGLITE_DIR: z.string().min(1).optional(),
+  /** PGlite waits for the disk on every commit (as PostgreSQL does); `off` trades that for speed. */
+  PGLITE_FSYNC: flag.default(true),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
@@ -123,12 +147,22 @@ const EnvSchema = z.object({
   PUSH_ALLOWED_HOSTS: z
     .string()
     .default(DEFAULT_PUSH_ALLOWED_HOSTS.join(','))
-    .transform((v) =>
-      v
-        .split(',')
-        .map((h) => h.trim().toLowerCase().replace(/^\./, ''))
-        .filter(Boolean),
-    ),
+    .transform((v, ctx) => {
+      const entries: PushHost[] = [];
+      for (const raw of v.split(',')) {
+        const text = raw.trim().toLowerCase().replace(/^\./, '');
+        if (!text) continue;
+        const match = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9.-]+))(?::(\d{1,5}))?$/.exec(text);
+        const port = match?.[3] === undefined ? HTTPS_PORT : Number(match[3]);
+        const host = match?.[1] ?? match?.[2];
+        if (!host || port < 1 || port > 65535) {
+          ctx.addIssue({ code: 'custom', input: v, message: `"${raw.trim()}" is not a host or host:port` });
+          return z.NEVER;
+        }
+        entries.push({ host, port });
+      }
+      return entries;
+    }),
   PUSH_TIMEOUT: duration.default(10_000),
   PUSH_RETRY_DELAY: duration.default(2_000),
   PUSH_RENOTIFY_AFTER: duration.default(15 * 60_000),
@@ -149,14 +183,55 @@ const EnvSchema = z.object({
    * count binds first); with 6 devices, at most 1.5 GiB per account however a sender behaves.
    */
   MAX_QUEUED_BYTES: size.default(256 * 1024 ** 2),
+  /** `off`, `on` (one year), or a max-age duration such as `180d`. */
+  HSTS: z
+    .string()
+    .default('off')
+    .transform((v, ctx) => {
+      if (['off', 'false', '0'].includes(v)) return null;
+      if (['on', 'true', '1'].includes(v)) return HSTS_DEFAULT_MAX_AGE_S;
+      const parsed = duration.safeParse(v);
+      if (parsed.success && parsed.data >= 1_000) return Math.floor(parsed.data / 1_000);
+      ctx.addIssue({ code: 'custom', input: v, message: 'must be off, on, or a max-age such as 180d' });
+      return z.NEVER;
+    }),
+  /** Absolute http(s) URL or a path; nothing that could end the CSP directive or start another. */
+  CSP_REPORT_URI: z
+    .string()
+    .regex(
+      /^(https?:\/\/[^\s;,'"]+|\/[^\s;,'"]*)$/,
+      'must be an http(s) URL or a path, without spaces, commas or semicolons',
+    )
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** 9464: where OpenTelemetry's Prometheus exporter listens by default, so scrape configs expecting app metrics there work. */
+  METRICS_PORT: z
+    .string()
+    .default('9464')
+    .transform((v, ctx) => {
+      if (v === 'off') return null;
+      if (/^\d{1,5}$/.test(v) && Number(v) <= 65535) return Number(v);
+      ctx.addIssue({ code: 'custom', input: v, message: 'must be a port number (0 picks a free one) or off' });
+      return z.NEVER;
+    }),
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters without spaces')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
 });
+
+/** Addresses only this machine can reach: metrics there need no token. */
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i;
 
 export type Env = z.input<typeof EnvSchema>;
 
 export type AppConfig = {
   port: number;
   host: string;
-  database: { kind: 'postgres'; url: string; poolSize: number } | { kind: 'pglite'; dir: string | null };
+  database:
+    { kind: 'postgres'; url: string; poolSize: number } | { kind: 'pglite'; dir: string | null; fsync: boolean };
   dataDir: string;
   registration: 'open' | 'invite';
   inviteCodes: string[];
@@ -167,13 +242,20 @@ export type AppConfig = {
   redisUrl: string | undefined;
   serverName: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  trustProxy: boolean;
+  /** How far `X-Forwarded-For` is believed (see `utils/client-address.ts`). */
+  trustProxy: TrustProxy;
   pwaDir: string;
   version: string;
   heartbeatIntervalMs: number;
   /** Per-device queue caps, checked in the statement that stores a send. */
   maxQueuedEnvelopes: number;
   maxQueuedBytes: number;
+  /** `Strict-Transport-Security` max-age in seconds; null when `HSTS=off`. */
+  hstsMaxAgeSeconds: number | null;
+  /** CSP `report-uri`; null when unset. */
+  cspReportUri: string | null;
+  /** The Prometheus listener, apart from the public port; null when `METRICS_PORT=off`. */
+  metrics: { host: string; port: number; token: string | undefined } | null;
   delivery: DeliveryConfig;
 };
 
@@ -183,7 +265,7 @@ export type DeliveryConfig = {
   instanceId: string | undefined;
   workersInApi: boolean;
   vapid: { subject: string; keys: { publicKey: string; privateKey: string } | undefined };
-  pushAllowedHosts: string[];
+  pushAllowedHosts: PushHost[];
   pushTimeoutMs: number;
   pushRetryDelayMs: number;
   pushRenotifyAfterMs: number;
@@ -217,6 +299,14 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
       'invalid configuration: WORKERS_IN_API=false needs REDIS_URL (a separate worker shares Redis)',
     );
   }
+  if (e.METRICS_PORT !== null && !e.METRICS_TOKEN && !LOOPBACK_HOSTS.test(e.METRICS_HOST)) {
+    throw new ConfigError(
+      'invalid configuration: METRICS_TOKEN is required when METRICS_HOST is not a loopback address (metrics show live traffic)',
+    );
+  }
+  if (e.METRICS_PORT !== null && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError('invalid configuration: METRICS_PORT must differ from PORT (metrics are never public)');
+  }
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(REPOSITORY_ROOT, p));
   const dataDir = abs(e.DATA_DIR);
   return {
@@ -224,7 +314,11 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     host: e.HOST,
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
-      : { kind: 'pglite', dir: e.PGLITE_DIR === 'memory' ? null : abs(e.PGLITE_DIR ?? `${dataDir}/pglite`) },
+      : {
+          kind: 'pglite',
+          dir: e.PGLITE_DIR === 'memory' ? null : abs(e.PGLITE_DIR ?? `${dataDir}/pglite`),
+          fsync: e.PGLITE_FSYNC,
+        },
     dataDir,
     registration: e.REGISTRATION,
     inviteCodes: e.INVITE_CODES,
@@ -240,6 +334,9 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     heartbeatIntervalMs: e.WS_HEARTBEAT_INTERVAL,
     maxQueuedEnvelopes: e.MAX_QUEUED_ENVELOPES,
     maxQueuedBytes: e.MAX_QUEUED_BYTES,
+    hstsMaxAgeSeconds: e.HSTS,
+    cspReportUri: e.CSP_REPORT_URI ?? null,
+    metrics: e.METRICS_PORT === null ? null : { host: e.METRICS_HOST, port: e.METRICS_PORT, token: e.METRICS_TOKEN },
     delivery: {
       redisPrefix: e.REDIS_PREFIX,
       instanceId: e.INSTANCE_ID,

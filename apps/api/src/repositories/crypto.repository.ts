@@ -1,10 +1,11 @@
 /**
  * Server-side cryptography: XEdDSA signature checks on uploaded prekeys (through `@cove/crypto`, the same code
- * clients run), parsing of serialized public keys, credential hashing, constant-time comparison and randomness.
+ * clients run), parsing of serialized public keys, credential hashing, keyed digests of configured secrets,
+ * constant-time comparison and randomness.
  * The server never holds a private key of any user; this module has none to hold.
  */
 import { Injectable } from '@nestjs/common';
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 
 import { KEMPublicKey, PublicKey, ready } from '@cove/crypto';
 
@@ -57,6 +58,18 @@ export class CryptoRepository {
     return createHash('sha256').update(secret).digest();
   }
 
+  /** Key of `keyedDigest`: random per process, so its digests mean nothing outside it and cannot be precomputed. */
+  private readonly digestKey = randomBytes(32);
+
+  /**
+   * HMAC-SHA-256 of a secret of any length (an invite code, a token) under this process's random key: 32 bytes
+   * whatever went in, so comparing two digests with `equal` says nothing about either secret's length or content.
+   */
+  keyedDigest(secret: Uint8Array): Bytes {
+    return createHmac('sha256', this.digestKey).update(secret).digest();
+  }
+
+  /** Constant-time for inputs of equal length (digests, hashes); unequal lengths return false at once. */
   equal(a: Uint8Array, b: Uint8Array): boolean {
     return a.length === b.length && timingSafeEqual(a, b);
   }

@@ -1,6 +1,6 @@
 /**
  * The database connection: PostgreSQL through a `pg` pool when DATABASE_URL is set, otherwise PGlite (PostgreSQL in
- * WebAssembly) in-process under DATA_DIR. It exposes the Prisma client (for ordinary reads and writes) and a thin
+ * WebAssembly) in-process under DATA_DIR, committing to disk as PostgreSQL does (`pglite-fsync.repository.ts`). It exposes the Prisma client (for ordinary reads and writes) and a thin
  * raw SQL executor on the same connections (for the hand-written hot-path statements), applies migrations on start
  * and reports readiness. Only repositories use it; it holds no business rules.
  */
@@ -16,6 +16,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import type { ConfigRepository } from './config.repository.js';
 import { applyMigrations } from './migration.repository.js';
+import { durablePGliteOptions } from './pglite-fsync.repository.js';
 
 /** Binary column values: Buffer (pg) or Uint8Array (PGlite) over a plain ArrayBuffer. */
 export type Bytes = Uint8Array<ArrayBuffer>;
@@ -101,7 +102,8 @@ export class DatabaseRepository implements OnModuleDestroy {
       );
     }
     const dir = db.dir;
-    const pglite = new PGlite(dir ?? undefined);
+    /** In memory there is nothing to flush; on disk, commits wait for it unless `PGLITE_FSYNC=off`. */
+    const pglite = dir && db.fsync ? new PGlite(durablePGliteOptions(dir)) : new PGlite(dir ?? undefined);
     const sql: SqlExecutor = {
       async query<T extends Row>(text: string, params: unknown[] = []) {
         const result = await pglite.query<T>(text, params);

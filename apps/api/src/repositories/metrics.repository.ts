@@ -1,5 +1,6 @@
 /**
- * Prometheus metrics (prom-client) on a registry owned by this server instance, served at `/metrics`. Labels are
+ * Prometheus metrics (prom-client) on a registry owned by this server instance, served at `/metrics` by the
+ * metrics listener (not the public port). Labels are
  * low-cardinality (route patterns, statuses, kinds): never account ids, device ids or anything from a message.
  */
 import { Injectable } from '@nestjs/common';

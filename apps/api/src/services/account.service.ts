@@ -14,19 +14,21 @@ import { PreKeyService } from './prekey.service.js';
 
 @Injectable()
 export class AccountService {
+  /** Keyed digests of the configured invite codes, made once: every comparison is between two 32-byte values. */
+  private readonly inviteCodeDigests: Uint8Array[];
+
   constructor(
     private readonly accounts: AccountRepository,
     private readonly preKeys: PreKeyService,
     private readonly crypto: CryptoRepository,
     private readonly config: ConfigRepository,
-  ) {}
+  ) {
+    this.inviteCodeDigests = config.config.inviteCodes.map((code) => crypto.keyedDigest(Buffer.from(code, 'utf8')));
+  }
 
   async create(body: CreateAccountRequest): Promise<CreateAccountResponse> {
-    const { registration, inviteCodes } = this.config.config;
-    if (registration === 'invite') {
-      const presented = Buffer.from(body.inviteCode ?? '');
-      const valid = inviteCodes.some((code) => this.crypto.equal(Buffer.from(code), presented));
-      if (!valid) throw new ApiError(403, ErrorCode.InviteRequired, 'a valid invite code is required to register');
+    if (this.config.config.registration === 'invite' && !this.isInviteCode(body.inviteCode ?? '')) {
+      throw new ApiError(403, ErrorCode.InviteRequired, 'a valid invite code is required to register');
     }
     const identityKey = this.preKeys.identityKey(body.identityKey);
     const keys = this.preKeys.check(identityKey, body);
@@ -49,6 +51,17 @@ export class AccountService {
     });
     if (!created) throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
     return { accountId, deviceId: 1 };
+  }
+
+  /**
+   * Whether `presented` is one of the invite codes, in time that depends on neither its length nor which code (if
+   * any) it matches: fixed-length digests compared in constant time, every code compared, no early exit.
+   */
+  private isInviteCode(presented: string): boolean {
+    const digest = this.crypto.keyedDigest(Buffer.from(presented, 'utf8'));
+    let found = false;
+    for (const code of this.inviteCodeDigests) found = this.crypto.equal(code, digest) || found;
+    return found;
   }
 
   async setUsername(device: AuthenticatedDevice, username: string): Promise<{ username: string }> {

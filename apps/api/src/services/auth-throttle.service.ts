@@ -11,7 +11,7 @@ import { Injectable } from '@nestjs/common';
 import { AccountId, ErrorCode } from '@cove/protocol';
 
 import { AUTH_THROTTLE } from '../controllers/rate-limits.js';
-import { addressKey } from '../middleware/client-address.js';
+import { rateLimitAddressKey } from '../utils/client-address.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -63,7 +63,7 @@ export class AuthThrottleService {
     isFailure: (error: unknown) => boolean,
   ): Promise<T> {
     if (!this.enabled) return attempt();
-    const address = addressKey(rawAddress);
+    const address = rawAddress === undefined ? undefined : rateLimitAddressKey(rawAddress);
     const account =
       claimedAccountId && AccountId.safeParse(claimedAccountId).success ? claimedAccountId.toLowerCase() : undefined;
     await this.check(address, account);

@@ -92,7 +92,10 @@ export class PushService implements OnModuleInit {
     return removed;
   }
 
-  /** https, default port or any port, no credentials, host equal to an allowed suffix or a subdomain of one. */
+  /**
+   * https, no credentials, host equal to an allowed suffix or a subdomain of one, and that entry's port: 443 (an
+   * explicit `:443` or none) unless the entry names another (`PUSH_ALLOWED_HOSTS=push.test:8443`, test services).
+   */
   isAllowedEndpoint(endpoint: string): boolean {
     let url: URL;
     try {
@@ -102,8 +105,10 @@ export class PushService implements OnModuleInit {
     }
     if (url.protocol !== 'https:' || url.username || url.password) return false;
     const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+    /** The URL parser drops a port equal to the scheme's default, so `:443` and no port both read as ''. */
+    const port = url.port === '' ? 443 : Number(url.port);
     return this.config.config.delivery.pushAllowedHosts.some(
-      (allowed) => host === allowed || host.endsWith(`.${allowed}`),
+      (allowed) => port === allowed.port && (host === allowed.host || host.endsWith(`.${allowed.host}`)),
     );
   }
 

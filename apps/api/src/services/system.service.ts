@@ -14,7 +14,6 @@ import {
 
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { DatabaseRepository } from '../repositories/database.repository.js';
-import { MetricsRepository } from '../repositories/metrics.repository.js';
 
 /** Set by the Web Push layer once VAPID keys exist; null until then. */
 export type VapidKeyProvider = { publicKey(): string | null };
@@ -27,7 +26,6 @@ export class SystemService {
   constructor(
     private readonly config: ConfigRepository,
     private readonly db: DatabaseRepository,
-    private readonly metricsRepository: MetricsRepository,
   ) {}
 
   setVapidKeyProvider(provider: VapidKeyProvider): void {
@@ -60,9 +58,5 @@ export class SystemService {
 
   ready(): Promise<boolean> {
     return this.db.isReachable();
-  }
-
-  metrics(): Promise<{ contentType: string; body: string }> {
-    return this.metricsRepository.render();
   }
 }

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.stdout.write(`Cove API listening on ${running.url}\n`);
+  if (running.metricsUrl) process.stdout.write(`Cove API metrics on ${running.metricsUrl}\n`);
 }
 
 main().catch((error: unknown) => {

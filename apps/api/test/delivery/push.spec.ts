@@ -5,12 +5,13 @@
  * nothing readable to the push service); transient answers are retried, 410 drops the subscription.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodePushPayload, PUSH_PAYLOAD_BYTES } from '@cove/protocol';
 
 import { Cluster, REDIS_URL, type Instance } from '../support/cluster.js';
-import { messagesFor, register, type TestDevice } from '../support/harness.js';
+import { messagesFor, register, scrapeMetrics, type TestDevice } from '../support/harness.js';
 import { PushReceiver, type TestSubscription } from '../support/push-receiver.js';
 
 /** RFC 8291 body: 86-byte header, the payload, its padding delimiter and the 16-byte tag. */
@@ -33,7 +34,7 @@ describe.each([
       redisUrl,
       pushAgent: receiver.agent,
       env: {
-        PUSH_ALLOWED_HOSTS: '127.0.0.1,push.example',
+        PUSH_ALLOWED_HOSTS: `${receiver.allowListEntry},push.example`,
         PUSH_RETRY_DELAY: '100ms',
         PUSH_SWEEP_INTERVAL: '300ms',
         VAPID_SUBJECT: 'mailto:ops@cove.example',
@@ -74,15 +75,23 @@ describe.each([
     expect(receiver.delivered(sub)[0]?.vapidKey).toBe(info.body.vapidPublicKey);
   });
 
-  it('should refuse endpoints off the allow-list, non-https endpoints and malformed bodies', async () => {
+  it('should refuse endpoints off the allow-list, non-https endpoints, other ports and malformed bodies', async () => {
     const phone = await register(server);
     const keys = receiver.subscribe().keys;
+    const receiverPort = Number(new URL(receiver.origin).port);
     for (const endpoint of [
       'https://evil.example/push/1',
       'https://127.0.0.1.evil.example/push',
       'http://127.0.0.1/push/1',
       'https://user:pw@push.example/x',
       'https://notpush.example/x',
+      // An allowed host on another port than 443 (Redis, SSH, an admin port…), or the receiver's host on 443.
+      'https://push.example:6379/x',
+      'https://a.push.example:8443/x',
+      'https://push.example:80/x',
+      `https://push.example:${receiverPort}/x`,
+      'https://127.0.0.1/x',
+      `https://127.0.0.1:${receiverPort + 1}/x`,
     ]) {
       const res = await phone.request('PUT', '/v1/push/subscription', { endpoint, keys });
       expect({ endpoint, status: res.status, error: res.body.error }).toEqual({
@@ -91,9 +100,10 @@ describe.each([
         error: 'invalid_request',
       });
     }
-    expect(
-      (await phone.request('PUT', '/v1/push/subscription', { endpoint: 'https://a.push.example/x', keys })).status,
-    ).toBe(204);
+    for (const endpoint of ['https://a.push.example/x', 'https://push.example:443/x', `${receiver.origin}/push/x`]) {
+      const res = await phone.request('PUT', '/v1/push/subscription', { endpoint, keys });
+      expect({ endpoint, status: res.status }).toEqual({ endpoint, status: 204 });
+    }
     expect((await phone.request('PUT', '/v1/push/subscription', { endpoint: 'https://push.example/x' })).status).toBe(
       400,
     );
@@ -219,6 +229,40 @@ describe.each([
     await receiver.waitFor(() => receiver.delivered(sub).length === 1);
     await sleep(1_000);
     expect(receiver.delivered(sub)).toHaveLength(1);
+  });
+
+  it('should never connect to a stored endpoint whose port the allow-list does not name, and drop it', async () => {
+    /** A plain TCP listener on the receiver's host: any connection to it is the server reaching a port it must not. */
+    const connections: number[] = [];
+    const trap = createServer((socket) => {
+      connections.push(Date.now());
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
+    try {
+      const phone = await register(server);
+      const sub = receiver.subscribe();
+      await subscribe(phone, sub);
+      /** As if stored before the port rule, or by a database writer that skipped the service's check. */
+      const stored = `https://127.0.0.1:${(trap.address() as AddressInfo).port}/push/${sub.id}`;
+      await server.query('UPDATE push_subscriptions SET endpoint = $2 WHERE account_id = $1::uuid', [
+        phone.accountId,
+        stored,
+      ]);
+      await send(phone);
+      const deadline = Date.now() + 10_000;
+      let rows: unknown[] = [1];
+      while (rows.length && Date.now() < deadline) {
+        await sleep(50);
+        rows = await server.query('SELECT 1 FROM push_subscriptions WHERE account_id = $1::uuid', [phone.accountId]);
+      }
+      expect(rows).toEqual([]);
+      expect(await scrapeMetrics(server)).toMatch(/^cove_push_total\{outcome="disallowed"\} [1-9]/m);
+      expect(connections).toEqual([]);
+      expect(receiver.for(sub)).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => trap.close(() => resolve()));
+    }
   });
 
   it('should not push to a device that is connected', async () => {

@@ -24,7 +24,7 @@ describe('push jobs across a Redis restart', () => {
     cluster = await Cluster.create({
       redisUrl: redis.url,
       pushAgent: receiver.agent,
-      env: { PUSH_ALLOWED_HOSTS: '127.0.0.1', PUSH_RETRY_DELAY: '3s', LOG_LEVEL: 'warn' },
+      env: { PUSH_ALLOWED_HOSTS: receiver.allowListEntry, PUSH_RETRY_DELAY: '3s', LOG_LEVEL: 'warn' },
     });
     server = await cluster.start();
   }, 60_000);

@@ -16,7 +16,7 @@ import { LoggingRepository } from '../../src/repositories/logging.repository.js'
 import { MetricsRepository } from '../../src/repositories/metrics.repository.js';
 import { JobService, PROCESS_ROLE } from '../../src/services/job.service.js';
 import { Cluster, REDIS_URL, type Instance } from '../support/cluster.js';
-import { messagesFor, register, request } from '../support/harness.js';
+import { messagesFor, register, scrapeMetrics } from '../support/harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOUR = 3_600_000;
@@ -77,7 +77,7 @@ describe.each([
     let metrics = '';
     while (Date.now() < deadline && !/^cove_idle_devices 1$/m.test(metrics)) {
       await sleep(100);
-      metrics = (await request(server, 'GET', '/metrics')).body as string;
+      metrics = await scrapeMetrics(server);
     }
     expect(metrics).toMatch(/^cove_idle_devices 1$/m);
     expect(metrics).toMatch(/^cove_idle_device_envelopes 3$/m);

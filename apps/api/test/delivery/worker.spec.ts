@@ -18,7 +18,7 @@ describe('separate worker process', () => {
     cluster = await Cluster.create({
       redisUrl: REDIS_URL,
       pushAgent: receiver.agent,
-      env: { PUSH_ALLOWED_HOSTS: '127.0.0.1', LOG_LEVEL: 'warn' },
+      env: { PUSH_ALLOWED_HOSTS: receiver.allowListEntry, LOG_LEVEL: 'warn' },
     });
     api = await cluster.start({ WORKERS_IN_API: 'false' });
   }, 60_000);

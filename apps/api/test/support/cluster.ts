@@ -93,6 +93,7 @@ export class Cluster {
       DATABASE_URL: this.database.url,
       DATABASE_POOL_SIZE: '5',
       REDIS_PREFIX: this.prefix,
+      METRICS_PORT: '0',
       ...(this.options.redisUrl ? { REDIS_URL: this.options.redisUrl } : {}),
       ...this.options.env,
       ...extra,

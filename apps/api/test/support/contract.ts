@@ -11,6 +11,7 @@ import {
   messagesFor,
   register,
   request,
+  scrapeMetrics,
   startServer,
   TestIdentity,
   TestSocket,
@@ -45,12 +46,11 @@ export function defineContract(backend: Backend): void {
       });
       expect((await request(server, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
       expect((await request(server, 'GET', '/readyz')).body).toEqual({ status: 'ok' });
-      const metrics = await request<string>(server, 'GET', '/metrics');
-      expect(metrics.status).toBe(200);
-      expect(metrics.body).toContain('cove_http_requests_total');
+      expect(await scrapeMetrics(server)).toContain('cove_http_requests_total');
       const openapi = await request(server, 'GET', '/v1/openapi.json');
       expect(openapi.body.openapi).toBe('3.1.0');
       expect(Object.keys(openapi.body.paths)).toContain('/v1/messages/{accountId}');
+      expect(Object.keys(openapi.body.paths)).not.toContain('/metrics');
     });
 
     it('should answer unknown routes with a JSON 404', async () => {
@@ -535,7 +535,7 @@ export function defineContract(backend: Backend): void {
 
     it('should drop a connection that stops answering heartbeats', async () => {
       const dropped = async (): Promise<number> => {
-        const metrics = (await request<string>(server, 'GET', '/metrics')).body;
+        const metrics = await scrapeMetrics(server);
         return Number(/cove_websocket_closed_total\{reason="heartbeat"\} (\d+)/.exec(metrics)?.[1] ?? 0);
       };
       const before = await dropped();

@@ -43,6 +43,8 @@ export async function startServer(backend: Backend, env: Record<string, string> 
     PWA_DIR: '/nonexistent',
     DATA_DIR: '/tmp/cove-test-data',
     WS_HEARTBEAT_INTERVAL: '250ms',
+    /** A free port per server: tests run side by side (and 9464 may be anyone's on a shared machine). */
+    METRICS_PORT: '0',
   };
   if (backend === 'postgres') {
     database = `cove_test_${randomBytes(6).toString('hex')}`;
@@ -179,6 +181,15 @@ export async function request<T = any>(
     parsed = text;
   }
   return { status: response.status, body: parsed as T, headers: response.headers };
+}
+
+/** The Prometheus text from the server's metrics listener (the public port has no `/metrics`). */
+export async function scrapeMetrics(server: Pick<TestServer, 'running'>, token?: string): Promise<string> {
+  const url = server.running.metricsUrl;
+  if (!url) throw new Error('the metrics listener is off (METRICS_PORT=off)');
+  const response = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  if (response.status !== 200) throw new Error(`metrics: ${response.status}`);
+  return response.text();
 }
 
 /** Registers a new account (device 1). */

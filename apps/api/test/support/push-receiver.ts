@@ -107,6 +107,11 @@ export class PushReceiver {
     return join(this.dir, 'cert.pem');
   }
 
+  /** The receiver as a `PUSH_ALLOWED_HOSTS` entry: its host and (not 443) its port. */
+  get allowListEntry(): string {
+    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
   get origin(): string {
     return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }

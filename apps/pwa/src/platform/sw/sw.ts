@@ -5,6 +5,7 @@
  * responses.
  */
 /// <reference lib="webworker" />
+import '../../no-eval.js';
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
 import { handlePush, type NotificationData } from './push-handler.js';
