@@ -237,7 +237,8 @@ describe('a peer that stops reading', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startServer('postgres', { WS_HEARTBEAT_INTERVAL: '300ms' });
+    // A round long enough that a reader draining 200 envelopes of 64 KiB on a loaded 2-core machine never looks stalled.
+    server = await startServer('postgres', { WS_HEARTBEAT_INTERVAL: '1500ms' });
   }, 180_000);
 
   afterAll(async () => {
