@@ -172,6 +172,79 @@ export async function replaceStoredIdentity(page: Page, accountId: string): Prom
   }, accountId);
 }
 
+/**
+ * Reads one sealed row of the app's storage as its JSON text (byte strings as `{ "$bytes": base64 }`), opened with
+ * the vault key the way the app opens it; undefined when absent. Device-key vaults only (no passphrase).
+ */
+export async function readSealedRow(page: Page, table: string, key: string): Promise<unknown> {
+  return page.evaluate(
+    async ([store, rowKey]) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const req = indexedDB.open('cove');
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error ?? new Error('open failed'));
+      });
+      const get = (name: string, k: IDBValidKey) =>
+        new Promise<unknown>((resolve, reject) => {
+          const req = db.transaction(name, 'readonly').objectStore(name).get(k);
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error ?? new Error('get failed'));
+        });
+      const { key: vaultKey } = (await get('meta', 'vault')) as { key: CryptoKey };
+      const row = (await get('records', [store, rowKey])) as
+        { iv: Uint8Array<ArrayBuffer>; data: Uint8Array<ArrayBuffer> } | undefined;
+      db.close();
+      if (!row) return undefined;
+      const aad = new TextEncoder().encode(`cove:row:v1\u0000${store}\u0000${rowKey}`);
+      const plain = await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: row.iv, additionalData: aad },
+        vaultKey,
+        row.data,
+      );
+      return JSON.parse(new TextDecoder().decode(plain)) as unknown;
+    },
+    [table, key] as const,
+  );
+}
+
+/**
+ * Writes one sealed row as the app would (same sealing, same key), with any JSON value: a stand-in for content
+ * the app stored from a hostile peer or from an older build. Device-key vaults only (no passphrase).
+ */
+export async function writeSealedRow(page: Page, table: string, key: string, value: unknown): Promise<void> {
+  await page.evaluate(
+    async ([store, rowKey, json]) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const req = indexedDB.open('cove');
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error ?? new Error('open failed'));
+      });
+      const vault = await new Promise<{ key: CryptoKey }>((resolve, reject) => {
+        const req = db.transaction('meta', 'readonly').objectStore('meta').get('vault');
+        req.onsuccess = () => resolve(req.result as { key: CryptoKey });
+        req.onerror = () => reject(req.error ?? new Error('get failed'));
+      });
+      const aad = new TextEncoder().encode(`cove:row:v1\u0000${store}\u0000${rowKey}`);
+      const iv = crypto.getRandomValues(new Uint8Array(12));
+      const data = new Uint8Array(
+        await crypto.subtle.encrypt(
+          { name: 'AES-GCM', iv, additionalData: aad },
+          vault.key,
+          new TextEncoder().encode(json),
+        ),
+      );
+      await new Promise<void>((resolve, reject) => {
+        const tx = db.transaction('records', 'readwrite');
+        tx.objectStore('records').put({ store, key: rowKey, iv, data });
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error ?? new Error('put failed'));
+      });
+      db.close();
+    },
+    [table, key, JSON.stringify(value)] as const,
+  );
+}
+
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 

@@ -4,7 +4,7 @@
  * user's actions on the messenger, the vault, settings, notifications, push and app updates. It holds no key
  * material itself and shows nothing; the UI renders its state.
  */
-import type { MessageEntry, MessengerEvent } from '@cove/client';
+import type { MessengerEvent } from '@cove/client';
 import type { BrowserPlatform } from '../platform/browser-platform.js';
 import { openBrowserPlatform, unlockBrowserPlatform } from '../platform/browser-platform.js';
 import * as device from '../platform/device.js';
@@ -17,6 +17,7 @@ import { registerServiceWorker, type UpdateHandle } from '../platform/sw-registr
 import { removePassphrase, setPassphrase, vaultMode, WrongPassphraseError } from '../platform/vault.js';
 import { HistoryReader } from './history-reader.js';
 import { fetchServerInfo } from './server-info.js';
+import { toChatMessage, toSummary } from './view-data.js';
 import type { MessengerPort } from './messenger-port.js';
 import type * as CoreModuleValue from './messenger-adapter.js';
 import type {
@@ -36,20 +37,6 @@ type CoreModule = typeof CoreModuleValue;
 const TYPING_EXPIRY_MS = 15_000;
 /** Re-send "typing started" at most this often while the user keeps typing. */
 const TYPING_REFRESH_MS = 10_000;
-
-const toChatMessage = (m: MessageEntry): ChatMessage => {
-  const outgoing = m.direction === 'outgoing';
-  const status = outgoing && m.status !== 'received' && m.status !== 'undecryptable' ? m.status : undefined;
-  return {
-    id: m.id,
-    conversationId: m.conversationId,
-    outgoing,
-    text: m.text,
-    sentAt: m.timestamp,
-    ...(status ? { status } : {}),
-    ...(m.status === 'undecryptable' ? { undecryptable: true } : {}),
-  };
-};
 
 export class BrowserCoveApp implements CoveApp {
   private state: AppState;
@@ -109,8 +96,18 @@ export class BrowserCoveApp implements CoveApp {
     });
   }
 
-  /** Starts everything; resolves once the first screen is known. */
+  /** Starts everything; resolves once the first screen is known. A failure shows the error screen. */
   async start(): Promise<void> {
+    try {
+      await this.startUp();
+    } catch (error) {
+      // eslint-disable-next-line no-console -- the only diagnostics sink in a page; the name carries no user data
+      console.error('[cove:app] start failed', error instanceof Error ? error.name : typeof error);
+      this.set({ phase: { kind: 'failed' } });
+    }
+  }
+
+  private async startUp(): Promise<void> {
     // Fetch the core (and libsodium) in parallel with opening the database; the first screen does not wait for it.
     this.core = import('./messenger-adapter.js');
     this.core.catch(() => undefined);
@@ -248,45 +245,28 @@ export class BrowserCoveApp implements CoveApp {
       return true;
     } catch (error) {
       if (error instanceof WrongPassphraseError) return false;
-      throw error;
+      // eslint-disable-next-line no-console -- the only diagnostics sink in a page; the name carries no user data
+      console.error('[cove:app] unlock failed', error instanceof Error ? error.name : typeof error);
+      this.set({ phase: { kind: 'failed' } });
+      return true;
     }
   }
 
   async conversations(): Promise<ConversationSummary[]> {
     const reader = this.reader;
     if (!reader) return [];
-    const entries = await reader.conversations();
-    const summaries = await Promise.all(entries.map((c) => this.summarize(reader, c.id)));
+    const ids = await reader.conversations();
+    const summaries = await Promise.all(ids.map((id) => this.summarize(reader, id)));
     return summaries.filter((s): s is ConversationSummary => s !== undefined);
   }
 
   private async summarize(reader: HistoryReader, id: string): Promise<ConversationSummary | undefined> {
     const c = await reader.conversation(id);
     if (!c) return undefined;
-    const [last, trust] = await Promise.all([
-      c.lastMessageKey ? reader.message(c.lastMessageKey) : Promise.resolve(undefined),
-      reader.trust(id),
-    ]);
-    const view = last ? toChatMessage(last) : undefined;
-    return {
-      id: c.id,
-      title: c.peerUsername ?? c.peerAccountId.slice(0, 8),
-      unread: c.unreadCount,
-      updatedAt: c.lastMessageAt,
-      identityChanged: trust?.trust === 'unverified' && trust.changedAt !== null,
-      verified: trust?.trust === 'verified',
-      ...(view
-        ? {
-            lastMessage: {
-              text: view.text,
-              at: view.sentAt,
-              outgoing: view.outgoing,
-              ...(view.status ? { status: view.status } : {}),
-              ...(view.undecryptable ? { undecryptable: true } : {}),
-            },
-          }
-        : {}),
-    };
+    const lastKey: unknown = c.lastMessageKey;
+    const [last, trust] = await Promise.all([reader.message(lastKey), reader.trust(id)]);
+    const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id) : undefined;
+    return toSummary(id, c, view, trust);
   }
 
   async conversation(id: string): Promise<ConversationSummary | undefined> {
@@ -295,7 +275,8 @@ export class BrowserCoveApp implements CoveApp {
 
   async messages(conversationId: string, options: { before?: string; limit: number }): Promise<ChatMessage[]> {
     if (!this.reader) return [];
-    return (await this.reader.messages(conversationId, options)).map(toChatMessage);
+    const entries = await this.reader.messages(conversationId, options);
+    return entries.map((e) => toChatMessage(e.key, e.value, conversationId));
   }
 
   async startChat(username: string): Promise<StartChatResult> {

@@ -7,6 +7,7 @@ import type {
   AccountRecord,
   ContactEntry,
   ConversationEntry,
+  Entry,
   IdentityEntry,
   KeyValueStorage,
   MessageEntry,
@@ -24,10 +25,14 @@ export class HistoryReader {
     return { accountId: account.accountId, username: profile?.username ?? null };
   }
 
-  /** Most recent activity first. */
-  async conversations(): Promise<ConversationEntry[]> {
+  /** Conversation ids (storage keys), most recent activity first; a value that is not a date sorts last. */
+  async conversations(): Promise<string[]> {
     const entries = await this.storage.list<ConversationEntry>('conversations');
-    return entries.map((e) => e.value).sort((a, b) => b.lastMessageAt - a.lastMessageAt || (a.id < b.id ? -1 : 1));
+    const at = (e: Entry<ConversationEntry>): number => {
+      const value = (e.value as Partial<ConversationEntry> | null)?.lastMessageAt;
+      return typeof value === 'number' && Number.isFinite(value) ? value : -Infinity;
+    };
+    return entries.sort((a, b) => at(b) - at(a) || (a.key < b.key ? -1 : 1)).map((e) => e.key);
   }
 
   /** A conversation, or a fresh one for a contact looked up but not written to yet. */
@@ -47,18 +52,18 @@ export class HistoryReader {
     };
   }
 
-  /** Newest first, older than `before` (a message id) when given. */
-  async messages(conversationId: string, options: { limit: number; before?: string }): Promise<MessageEntry[]> {
-    const entries = await this.storage.list<MessageEntry>('messages', {
+  /** Newest first, older than `before` (a message key) when given; each with its storage key. */
+  messages(conversationId: string, options: { limit: number; before?: string }): Promise<Entry<MessageEntry>[]> {
+    return this.storage.list<MessageEntry>('messages', {
       prefix: `${conversationId}/`,
       reverse: true,
       limit: options.limit,
       ...(options.before === undefined ? {} : { after: options.before }),
     });
-    return entries.map((e) => e.value);
   }
 
-  message(id: string): Promise<MessageEntry | undefined> {
+  message(id: unknown): Promise<MessageEntry | undefined> {
+    if (typeof id !== 'string') return Promise.resolve(undefined);
     return this.storage.get<MessageEntry>('messages', id);
   }
 

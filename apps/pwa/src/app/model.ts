@@ -11,18 +11,27 @@ export type ChatMessage = {
   conversationId: string;
   outgoing: boolean;
   text: string;
-  /** When it was sent (sender's clock), ms since the epoch. */
-  sentAt: number;
+  /** When it was sent (sender's clock), ms since the epoch; null when the stored value names no date. */
+  sentAt: number | null;
   /** Outgoing messages only. */
   status?: MessageStatus;
   /** An incoming message that could not be decrypted (the session is being repaired). */
   undecryptable?: boolean;
+  /** The stored message has no text the app can show (a malformed record); a placeholder is shown instead. */
+  unshowable?: boolean;
 };
 
 export type ConversationSummary = {
   id: string;
   title: string;
-  lastMessage?: { text: string; at: number; outgoing: boolean; status?: MessageStatus; undecryptable?: boolean };
+  lastMessage?: {
+    text: string;
+    at: number | null;
+    outgoing: boolean;
+    status?: MessageStatus;
+    undecryptable?: boolean;
+    unshowable?: boolean;
+  };
   unread: number;
   updatedAt: number;
   /** The contact's identity key changed and has not been verified since. */
@@ -53,7 +62,9 @@ export type Phase =
   | { kind: 'loading' }
   | { kind: 'locked' }
   | { kind: 'onboarding'; info: ServerInfo | null; offline: boolean }
-  | { kind: 'ready'; username: string };
+  | { kind: 'ready'; username: string }
+  /** Starting failed (storage unreadable, an unexpected error): the app shows an error screen. */
+  | { kind: 'failed' };
 
 export type AppState = {
   phase: Phase;

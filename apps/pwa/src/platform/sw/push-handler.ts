@@ -21,6 +21,12 @@ const GENERIC_TAG = 'cove:new-message';
 const PATIENCE_MS = 15_000;
 /** Longest preview shown, in characters. */
 const PREVIEW_CHARS = 140;
+/** ECMAScript dates cover ±8.64e15 ms (ECMA-262 §21.4.1.22); a notification timestamp outside is left out. */
+const MAX_DATE_MS = 8.64e15;
+
+/** The sender's timestamp when it names a real moment; a hostile value must not make the notification fail. */
+const notificationTime = (value: unknown): { timestamp?: number } =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_DATE_MS ? { timestamp: value } : {};
 
 export type NotificationData = { conversationId: string | null };
 
@@ -66,7 +72,7 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
         tag: TAG_PREFIX + conversationId,
         icon: '/icons/icon-192.png',
         badge: '/icons/icon-192.png',
-        timestamp: last.timestamp,
+        ...notificationTime(last.timestamp),
         data: { conversationId },
       };
       if (settings.previews) {

@@ -1,13 +1,15 @@
 /**
  * One conversation: messages with day separators and delivery marks, the typing indicator, failed-send retry, a
  * banner when the contact's safety number changed, and the composer (text and emoji). Viewing the chat marks
- * incoming messages read.
+ * incoming messages read. Each message renders inside its own error boundary: one that cannot be shown becomes a
+ * placeholder and the rest of the chat stays usable.
  */
-import { Fragment, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../app/model.js';
 import { Avatar } from '../avatar.js';
-import { formatDay, formatTime, isSameDay } from '../format.js';
+import { ErrorBoundary, MessageError } from '../error-boundary.js';
+import { formatDay, formatTime, isoTime, isSameDay } from '../format.js';
 import { IconAlert, IconBack, IconSend, IconShieldCheck, IconSmile, StatusMark } from '../icons.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
 
@@ -185,14 +187,14 @@ export function ChatView({
           const prev = messages[i - 1];
           const newDay = !prev || !isSameDay(prev.sentAt, m.sentAt);
           return (
-            <Fragment key={m.id}>
+            <ErrorBoundary key={m.id} fallback={() => <MessageError />}>
               {newDay ? (
                 <div className="day-separator" role="separator">
                   <span>{formatDay(m.sentAt, i18n.language, t)}</span>
                 </div>
               ) : null}
               <MessageBubble message={m} onRetry={() => void app.retry(conversationId, m.id)} />
-            </Fragment>
+            </ErrorBoundary>
           );
         })}
         {typing ? (
@@ -272,14 +274,18 @@ function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ()
   return (
     <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}>
       <div
-        className={`bubble${message.undecryptable ? ' undecryptable' : ''}${status === 'failed' ? ' failed' : ''}`}
+        className={`bubble${message.undecryptable || message.unshowable ? ' undecryptable' : ''}${status === 'failed' ? ' failed' : ''}`}
         data-testid="message"
         data-status={message.outgoing ? status : undefined}
         data-direction={message.outgoing ? 'out' : 'in'}
       >
-        <p className="bubble-text">{message.undecryptable ? t('chat.undecryptable') : message.text}</p>
+        <p className="bubble-text">
+          {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
+        </p>
         <span className="bubble-meta">
-          <time dateTime={new Date(message.sentAt).toISOString()}>{formatTime(message.sentAt, i18n.language)}</time>
+          <time dateTime={isoTime(message.sentAt)} title={message.sentAt === null ? t('time.unknown') : undefined}>
+            {formatTime(message.sentAt, i18n.language)}
+          </time>
           {message.outgoing && status ? (
             <span className={`mark mark-${status}`} role="img" aria-label={t(`status.${status}`)}>
               <StatusMark status={status} />
