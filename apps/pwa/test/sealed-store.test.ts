@@ -77,9 +77,14 @@ describe('vault', () => {
     db.close();
   });
 
-  it('should refuse a short passphrase', async () => {
+  it('should refuse a passphrase under ten characters, and derive new ones at the raised Argon2id cost', async () => {
     const { db, key } = await openStore();
     await expect(setPassphrase(db, key, 'abc')).rejects.toThrow(RangeError);
+    await expect(setPassphrase(db, key, '123456789')).rejects.toThrow(RangeError);
+    expect(await vaultMode(db)).toBe('device');
+    await setPassphrase(db, key, '1234567890');
+    const header = (await db.get('meta', 'vault')) as { opslimit: number; memlimit: number };
+    expect(header).toMatchObject({ opslimit: 3, memlimit: 96 * 1024 * 1024 });
     db.close();
   });
 });

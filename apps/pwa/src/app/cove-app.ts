@@ -14,7 +14,13 @@ import { refreshPushSubscription } from '../platform/push.js';
 import { listenToOtherContexts, type CrossContext } from '../platform/cross-context.js';
 import { readSettings, writeSettings } from '../platform/settings.js';
 import { registerServiceWorker, type UpdateHandle } from '../platform/sw-registration.js';
-import { removePassphrase, setPassphrase, vaultMode, WrongPassphraseError } from '../platform/vault.js';
+import {
+  MIN_PASSPHRASE_LENGTH,
+  removePassphrase,
+  setPassphrase,
+  vaultMode,
+  WrongPassphraseError,
+} from '../platform/vault.js';
 import { HistoryReader } from './history-reader.js';
 import { fetchServerInfo } from './server-info.js';
 import { toChatMessage, toSummary } from './view-data.js';
@@ -39,6 +45,7 @@ const TYPING_EXPIRY_MS = 15_000;
 const TYPING_REFRESH_MS = 10_000;
 
 export class BrowserCoveApp implements CoveApp {
+  readonly minPassphraseLength = MIN_PASSPHRASE_LENGTH;
   private state: AppState;
   private readonly listeners = new Set<() => void>();
   private db: CoveDatabase | null = null;
@@ -336,9 +343,10 @@ export class BrowserCoveApp implements CoveApp {
     return trimmed.replace(/\D/g, '') === number.digits;
   }
 
-  async markVerified(conversationId: string): Promise<void> {
-    await (await this.requireMessenger()).verify(conversationId);
+  async markVerified(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'> {
+    const result = await (await this.requireMessenger()).verify(conversationId, digitsShown);
     this.bump();
+    return result;
   }
 
   async setLanguage(language: string | null): Promise<void> {

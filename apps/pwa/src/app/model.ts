@@ -6,6 +6,9 @@
 
 export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
 
+/** Why an outgoing message failed, for the reasons the user can act on; anything else shows the plain retry. */
+export type FailureReason = 'queue_full' | 'identity_changed' | 'unknown_user' | 'too_long' | 'rate_limited';
+
 export type ChatMessage = {
   id: string;
   conversationId: string;
@@ -19,6 +22,10 @@ export type ChatMessage = {
   undecryptable?: boolean;
   /** The stored message has no text the app can show (a malformed record); a placeholder is shown instead. */
   unshowable?: boolean;
+  /** A disappearing message: when it disappears (ms since the epoch). */
+  expiresAt?: number;
+  /** A failed outgoing message: the reason, when it is one the user can act on. */
+  failure?: FailureReason;
 };
 
 export type ConversationSummary = {
@@ -87,6 +94,8 @@ export type StartChatResult =
   { ok: true; conversationId: string } | { ok: false; error: 'unknown' | 'self' | 'network' };
 
 export interface CoveApp {
+  /** Shortest passphrase the vault accepts, in characters. */
+  readonly minPassphraseLength: number;
   getState(): AppState;
   subscribe(listener: () => void): () => void;
 
@@ -106,7 +115,11 @@ export interface CoveApp {
   safety(conversationId: string): Promise<SafetyInfo>;
   /** True when the scanned or pasted text matches this conversation's safety number. */
   compareSafety(conversationId: string, scanned: string): Promise<boolean>;
-  markVerified(conversationId: string): Promise<void>;
+  /**
+   * Marks the contact verified, passing the digits the user was shown: `changed` (and nothing marked) when the
+   * safety number is no longer those digits.
+   */
+  markVerified(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'>;
 
   setLanguage(language: string | null): Promise<void>;
   setPreviews(previews: boolean): Promise<void>;

@@ -5,7 +5,8 @@
  * ids inside the values, name messages and conversations, because only keys are what the app pages and acts on.
  * It does not format anything for display (ui/format.ts does) and reads nothing itself.
  */
-import type { ChatMessage, ConversationSummary, MessageStatus } from './model.js';
+import { messageExpiry } from './history-reader.js';
+import type { ChatMessage, ConversationSummary, FailureReason, MessageStatus } from './model.js';
 
 const OUTGOING_STATUSES: ReadonlySet<string> = new Set<MessageStatus>([
   'sending',
@@ -18,6 +19,21 @@ const OUTGOING_STATUSES: ReadonlySet<string> = new Set<MessageStatus>([
 const MAX_DATE_MS = 8.64e15;
 /** Longest title shown for a contact: a username is at most 32 characters; anything longer is not one. */
 const MAX_TITLE_CHARS = 64;
+
+/**
+ * The core's failure codes (a `ClientError` code or the server's stable error code, packages/protocol errors.ts)
+ * that have a reason of their own in the UI. `queue_full` is the server's answer (HTTP 507) when the recipient's
+ * device holds too many undelivered envelopes.
+ */
+const FAILURE_REASONS: Readonly<Record<string, FailureReason>> = {
+  queue_full: 'queue_full',
+  identity_changed: 'identity_changed',
+  unknown_user: 'unknown_user',
+  not_found: 'unknown_user',
+  invalid_input: 'too_long',
+  payload_too_large: 'too_long',
+  rate_limited: 'rate_limited',
+};
 
 type Loose = Record<string, unknown>;
 
@@ -37,6 +53,11 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
   const outgoing = m.direction === 'outgoing';
   const status = outgoing && typeof m.status === 'string' && OUTGOING_STATUSES.has(m.status) ? m.status : undefined;
   const textOk = typeof m.text === 'string';
+  const expiresAt = messageExpiry(stored);
+  const failure =
+    status === 'failed' && typeof m.error === 'string' && Object.hasOwn(FAILURE_REASONS, m.error)
+      ? FAILURE_REASONS[m.error]
+      : undefined;
   return {
     id: key,
     conversationId,
@@ -46,6 +67,8 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
     ...(status ? { status: status as MessageStatus } : {}),
     ...(m.status === 'undecryptable' ? { undecryptable: true } : {}),
     ...(textOk ? {} : { unshowable: true }),
+    ...(expiresAt !== null && Number.isFinite(expiresAt) ? { expiresAt } : {}),
+    ...(failure ? { failure } : {}),
   };
 }
 

@@ -15,6 +15,10 @@ import { useApp, useAppState, useLive } from '../use-app.js';
 
 /** Messages loaded per page; more load when the user scrolls to the top. */
 const PAGE = 60;
+/** Re-read a moment after a disappearing message's expiry, so the reader's clock is surely past it. */
+const EXPIRY_SLACK_MS = 50;
+/** The longest delay setTimeout accepts (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Stop announcing "typing" after this long without a keystroke (Signal uses a similar few seconds). */
 const TYPING_IDLE_MS = 3_000;
 /** A small palette; the system keyboard offers every other emoji. */
@@ -58,8 +62,10 @@ export function ChatView({
   const app = useApp();
   const state = useAppState();
   const [limit, setLimit] = useState(PAGE);
-  const conversation = useLive(() => app.conversation(conversationId), [conversationId]);
-  const page = useLive(() => app.messages(conversationId, { limit }), [conversationId, limit]);
+  /** Bumped when a shown disappearing message's timer runs out, so the page is read again (without it). */
+  const [expiries, setExpiries] = useState(0);
+  const conversation = useLive(() => app.conversation(conversationId), [conversationId, expiries]);
+  const page = useLive(() => app.messages(conversationId, { limit }), [conversationId, limit, expiries]);
   const [draft, setDraft] = useState('');
   const [emojiOpen, setEmojiOpen] = useState(false);
   const scroller = useRef<HTMLDivElement>(null);
@@ -80,6 +86,15 @@ export function ChatView({
   useEffect(() => {
     if (unread > 0 && state.online !== undefined) void app.markRead(conversationId);
   }, [app, conversationId, unread, state.online, state.revision]);
+
+  useEffect(() => {
+    const next = Math.min(...(page ?? []).map((m) => m.expiresAt ?? Infinity));
+    if (!Number.isFinite(next)) return;
+    // setTimeout takes at most 2^31-1 ms; a later expiry is re-armed by the reload this triggers.
+    const delay = Math.min(Math.max(next - Date.now(), 0) + EXPIRY_SLACK_MS, MAX_TIMER_MS);
+    const timer = setTimeout(() => setExpiries((n) => n + 1), delay);
+    return () => clearTimeout(timer);
+  }, [page]);
 
   useLayoutEffect(() => {
     const el = scroller.current;
@@ -293,6 +308,11 @@ function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ()
           ) : null}
         </span>
       </div>
+      {status === 'failed' && message.failure ? (
+        <p className="failure-reason" data-testid="failure-reason">
+          {t(`chat.failure.${message.failure}`)}
+        </p>
+      ) : null}
       {status === 'failed' ? (
         <button type="button" className="retry" onClick={onRetry} data-testid="retry-button">
           {t('chat.retry')}
