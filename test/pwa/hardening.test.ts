@@ -3,13 +3,19 @@
  * clients as the peers: a stored message with hostile values (a timestamp past JavaScript's date range, a text
  * that is not a string, an unknown status) must leave the list and the chat usable, before and after a reload;
  * "Mark as verified" must refuse a safety number that changed after it was shown; a disappearing message must
- * vanish on time in a tab that is offline; a send refused with `queue_full` must say why. Screenshots go to
- * test-results/pwa/.
+ * vanish on time in a tab that is offline; a send refused with `queue_full` must say why; setting a passphrase
+ * while another tab and the service worker keep storing messages must leave every row readable and lose no
+ * message. Screenshots go to test-results/pwa/.
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { destroyClient, newClient, texts, until, type TestClient } from '../support/clients.js';
 import {
+  RESULTS,
+  ROOT,
   UI_TIMEOUT,
   buildPwaIfStale,
   launchProfile,
@@ -22,7 +28,8 @@ import {
   type Profile,
   type TestServer,
 } from './support/harness.js';
-import { readSealedRow, replaceStoredIdentity, writeSealedRow } from './support/inspect.js';
+import { deliverPush, readSealedRow, replaceStoredIdentity, writeSealedRow } from './support/inspect.js';
+import { checkAllRowsOpen } from './support/vault-check.js';
 
 /** Browser scenarios on a shared 2-core machine take a while; nothing here asserts on time. */
 const SLOW = 300_000;
@@ -31,6 +38,9 @@ const VICTIM = `victim_${suffix}`;
 
 let server: TestServer;
 let victim: Profile;
+const profiles: Profile[] = [];
+/** Durations seen on the way (never asserted): written to test-results/pwa/hardening-figures.json. */
+const figures: Record<string, number> = {};
 let peer: TestClient;
 let victimId = '';
 const clients: TestClient[] = [];
@@ -41,9 +51,12 @@ beforeAll(async () => {
 }, SLOW);
 
 afterAll(async () => {
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, 'hardening-figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
   if (victim && !victim.page.isClosed()) await screenshot(victim.page, 'zz-last-hardening').catch(() => undefined);
   for (const c of clients) await destroyClient(c);
   await victim?.close();
+  for (const p of profiles) await p.close().catch(() => undefined);
   await server?.close();
 }, SLOW);
 
@@ -228,4 +241,184 @@ describe('PWA hardening in Chromium', () => {
     },
     SLOW,
   );
+
+  it(
+    'should leave every row readable and lose no message when a passphrase is set while another tab and the service worker write',
+    async () => {
+      const PASSPHRASE = 'a passphrase set mid-stream';
+      const keyed = await launchProfile('keyed', server.url);
+      profiles.push(keyed);
+      const self = `keyed_${suffix}`;
+      await register(keyed.page, self);
+      const sender = await newClient(server.url, `sender_${suffix}`);
+      clients.push(sender);
+      await sender.messenger.connect();
+      const sent = ['stream 000'];
+      await sender.messenger.sendText(self, 'stream 000');
+      await openChat(keyed.page, sender.name);
+      await messageWithText(keyed.page, 'stream 000').waitFor({ timeout: UI_TIMEOUT });
+      // A second tab of the profile on the same chat: it takes the connection while the first one re-keys.
+      const second = await keyed.context.newPage();
+      await second.goto(server.url);
+      await openChat(second, sender.name);
+
+      // While the first tab sets the passphrase, the peer keeps writing (a message every ~150 ms), the second tab
+      // keeps sending (each send is a local commit first), and the service worker is woken to fetch and store.
+      let streaming = true;
+      const stream = (async () => {
+        for (let i = 1; streaming; i++) {
+          const text = `stream ${String(i).padStart(3, '0')}`;
+          await sender.messenger.sendText(self, text);
+          sent.push(text);
+          await new Promise((resolve) => setTimeout(resolve, 150));
+        }
+      })();
+      // Each send waits for its bubble (a local commit), so the tab's queue stays short on a loaded machine; when
+      // the tab reloads to its lock screen (or a send is refused), the loop ends.
+      const typing = (async () => {
+        for (let i = 1; streaming; i++) {
+          const text = `tab two ${String(i).padStart(3, '0')}`;
+          const shown = await send(second, text)
+            .then(() => messageWithText(second, text).waitFor({ timeout: 15_000 }))
+            .then(
+              () => true,
+              () => false,
+            );
+          if (!shown) break;
+        }
+      })();
+      const pushes = (async () => {
+        while (streaming) {
+          await deliverPush(keyed.context, server.url).catch(() => undefined);
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      })();
+      await keyed.page.goto(`${server.url}/settings`);
+      await messageWithText(second, 'stream 002').waitFor({ timeout: UI_TIMEOUT });
+      await keyed.page.getByTestId('passphrase-input').fill(PASSPHRASE);
+      await keyed.page.getByTestId('passphrase-confirm-input').fill(PASSPHRASE);
+      await keyed.page.getByTestId('passphrase-submit').click();
+      const started = Date.now();
+      await keyed.page.getByText('Passphrase set.').waitFor({ timeout: UI_TIMEOUT });
+      figures.passphraseSetDuringTrafficMs = Date.now() - started;
+      streaming = false;
+      await Promise.all([stream, typing, pushes]);
+      await sender.messenger.flushOutbox();
+
+      // Every row the profile holds opens under the keys now wrapped by the passphrase, all in one epoch.
+      const probe = await keyed.context.newPage();
+      await probe.goto(`${server.url}/icons/icon-192.png`);
+      const right = await checkAllRowsOpen(probe, PASSPHRASE);
+      expect(right.unreadable).toEqual([]);
+      expect(right.otherEpoch).toBe(0);
+      expect(right.rows).toBeGreaterThan(20);
+
+      // The other tab is locked now; unlocking it shows every message, including those sent during the change.
+      await second.getByTestId('unlock-input').waitFor({ timeout: UI_TIMEOUT });
+      await second.getByTestId('unlock-input').fill(PASSPHRASE);
+      const unlocking = Date.now();
+      await second.getByTestId('unlock-button').click();
+      await second.getByTestId('conversation-item').first().waitFor({ timeout: UI_TIMEOUT });
+      figures.unlockToListMs = Date.now() - unlocking;
+      await openChat(second, sender.name);
+      await messageWithText(second, sent[sent.length - 1] ?? '').waitFor({ timeout: UI_TIMEOUT });
+      // Every message is stored (those refused during the change were left on the server and fetched again):
+      // what the peer sent, and what the second tab sent that reached the peer.
+      const keyedId = await sender.messenger.resolve(self);
+      const received = (await texts(sender, keyedId)).filter((t) => t.startsWith('tab two'));
+      expect(received.length).toBeGreaterThan(0);
+      const missing = async () => {
+        const stored = (await checkAllRowsOpen(probe, PASSPHRASE)).plaintexts.join('\n');
+        return [...sent, ...received].filter((text) => !stored.includes(`"text":"${text}"`));
+      };
+      await until('every message stored', async () => (await missing()).length === 0, 120_000).catch(async () => {
+        throw new Error(`not stored: ${(await missing()).join(', ')}`);
+      });
+      await screenshot(second, '23-rekeyed-during-stream');
+      // New messages keep being stored, and the profile still unlocks after a reload.
+      await sender.messenger.sendText(self, 'after the change');
+      await messageWithText(second, 'after the change').waitFor({ timeout: UI_TIMEOUT });
+      await second.reload();
+      await second.getByTestId('unlock-input').fill(PASSPHRASE);
+      await second.getByTestId('unlock-button').click();
+      await openChat(second, sender.name);
+      await messageWithText(second, 'after the change').waitFor({ timeout: UI_TIMEOUT });
+      const after = await checkAllRowsOpen(probe, PASSPHRASE);
+      expect(after.unreadable).toEqual([]);
+      expect(after.otherEpoch).toBe(0);
+    },
+    SLOW,
+  );
+
+  it(
+    'should migrate a profile saved by the schema-version-1 build on open, keep its history and hide its metadata',
+    async () => {
+      const fixture = JSON.parse(
+        readFileSync(join(ROOT, 'apps/pwa/test/fixtures/profile-v1.json'), 'utf8'),
+      ) as LegacyFixture;
+      // A page of the origin that does not run the app writes the old database, as the old build left it.
+      const legacy = await launchProfile('legacy', `${server.url}/icons/icon-192.png`);
+      profiles.push(legacy);
+      await legacy.page.evaluate(async (data: LegacyFixture) => {
+        const bytes = (v: unknown): unknown =>
+          v !== null && typeof v === 'object' && '$bytes' in v
+            ? Uint8Array.from(atob((v as { $bytes: string }).$bytes), (c) => c.charCodeAt(0))
+            : v;
+        const db = await new Promise<IDBDatabase>((resolve, reject) => {
+          const req = indexedDB.open('cove', 1);
+          req.onupgradeneeded = () => {
+            req.result.createObjectStore('meta');
+            req.result.createObjectStore('records', { keyPath: ['store', 'key'] }).createIndex('by-store', 'store');
+          };
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error ?? new Error('open failed'));
+        });
+        await new Promise<void>((resolve, reject) => {
+          const tx = db.transaction(['meta', 'records'], 'readwrite');
+          for (const { key, value } of data.meta)
+            tx.objectStore('meta').put(Object.fromEntries(Object.entries(value).map(([k, v]) => [k, bytes(v)])), key);
+          for (const r of data.records)
+            tx.objectStore('records').put({ store: r.store, key: r.key, iv: bytes(r.iv), data: bytes(r.data) });
+          tx.oncomplete = () => resolve();
+          tx.onerror = () => reject(tx.error ?? new Error('write failed'));
+        });
+        db.close();
+      }, fixture);
+
+      await legacy.page.goto(server.url);
+      await legacy.page.getByTestId('unlock-input').fill(fixture.expected.passphrase);
+      await legacy.page.getByTestId('unlock-button').click();
+      const [carol, dave] = fixture.expected.conversations;
+      await openChat(legacy.page, carol!.peerUsername);
+      for (const text of carol!.texts) await messageWithText(legacy.page, text).waitFor({ timeout: UI_TIMEOUT });
+      await openChat(legacy.page, dave!.peerUsername);
+      await messageWithText(legacy.page, 'Legacy to Dave: noted').waitFor({ timeout: UI_TIMEOUT });
+      await screenshot(legacy.page, '24-migrated-v1-profile');
+
+      const probe = await legacy.context.newPage();
+      await probe.goto(`${server.url}/icons/icon-192.png`);
+      const migrated = await checkAllRowsOpen(probe, fixture.expected.passphrase);
+      expect(migrated.legacyRows).toBe(0);
+      expect(migrated.rows).toBeGreaterThanOrEqual(fixture.records.length);
+      expect(migrated.unreadable).toEqual([]);
+      expect(migrated.otherEpoch).toBe(0);
+      for (const c of fixture.expected.conversations) {
+        expect(migrated.visibleKeys).not.toContain(c.peerAccountId);
+        expect(migrated.visibleKeys).not.toContain(c.peerUsername);
+      }
+      expect(migrated.visibleKeys).not.toContain(fixture.expected.accountId);
+      expect(migrated.visibleKeys).not.toMatch(/\d{13}/);
+    },
+    SLOW,
+  );
 });
+
+type LegacyFixture = {
+  meta: { key: string; value: Record<string, unknown> }[];
+  records: { store: string; key: string; iv: unknown; data: unknown }[];
+  expected: {
+    passphrase: string;
+    accountId: string;
+    conversations: { peerUsername: string; peerAccountId: string; texts: string[] }[];
+  };
+};

@@ -10,7 +10,7 @@ import { toChatMessage } from '../src/app/view-data.js';
 import { openCoveDatabase } from '../src/platform/idb/database.js';
 import { SealedKeyValueStorage } from '../src/platform/sealed-storage.js';
 import { SealedStore } from '../src/platform/sealed-store.js';
-import { loadDataKey } from '../src/platform/vault.js';
+import { loadVaultKeys } from '../src/platform/vault.js';
 
 let counter = 0;
 const opened: { close(): void }[] = [];
@@ -21,7 +21,7 @@ const NOW = Date.UTC(2026, 10, 26, 12);
 
 async function storage() {
   const db = await openCoveDatabase(`history-${Date.now()}-${counter++}`);
-  const key = await loadDataKey(db);
+  const key = await loadVaultKeys(db);
   if (key === 'locked') throw new Error('unexpected lock');
   opened.push(db);
   return { db, storage: new SealedKeyValueStorage(new SealedStore(db, key), 'test') };

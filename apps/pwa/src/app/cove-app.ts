@@ -368,10 +368,8 @@ export class BrowserCoveApp implements CoveApp {
     if (!db || !platform) return;
     await this.messenger?.stop();
     try {
-      const key = await platform.locks.withLock('vault', () =>
-        setPassphrase(db, platform.sealed.currentKey(), passphrase),
-      );
-      platform.sealed.rekeyed(key);
+      // The vault takes its lock itself; the store switches to the new keys before any other commit can start.
+      await setPassphrase(db, platform.sealed.currentKeys(), passphrase, (keys) => platform.sealed.rekeyed(keys));
       this.set({ passphraseSet: true });
       this.crossContext?.announceVaultChange();
     } finally {

@@ -115,16 +115,26 @@ function PassphraseForm({ set }: { set: boolean }): ReactElement {
         return setMessage({ kind: 'error', text: t('settings.passphraseShort', { count: app.minPassphraseLength }) });
       if (passphrase !== confirm) return setMessage({ kind: 'error', text: t('settings.passphraseMismatch') });
       setBusy(true);
-      await app.setPassphrase(passphrase);
-      setBusy(false);
-      setMessage({ kind: 'success', text: t('settings.passphraseSaved') });
+      try {
+        await app.setPassphrase(passphrase);
+        setMessage({ kind: 'success', text: t('settings.passphraseSaved') });
+      } catch {
+        setMessage({ kind: 'error', text: t('settings.passphraseFailed') });
+      } finally {
+        setBusy(false);
+      }
     } else {
       setBusy(true);
-      const ok = await app.removePassphrase(passphrase);
-      setBusy(false);
-      setMessage(
-        ok ? { kind: 'success', text: t('settings.passphraseRemoved') } : { kind: 'error', text: t('lock.wrong') },
-      );
+      try {
+        const ok = await app.removePassphrase(passphrase);
+        setMessage(
+          ok ? { kind: 'success', text: t('settings.passphraseRemoved') } : { kind: 'error', text: t('lock.wrong') },
+        );
+      } catch {
+        setMessage({ kind: 'error', text: t('settings.passphraseFailed') });
+      } finally {
+        setBusy(false);
+      }
     }
     setPassphrase('');
     setConfirm('');
