@@ -7,6 +7,7 @@
 import { openBrowserPlatform } from '../browser-platform.js';
 import { openCoveDatabase } from '../idb/database.js';
 import { readSettings } from '../settings.js';
+import { VaultLockedError } from '../vault.js';
 import { notificationStrings } from './notification-text.js';
 import { receivePending, type ReceivedMessage } from './receive-pending.js';
 
@@ -84,7 +85,8 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
         await show(strings.newMessage, { ...options, body: strings.newMessageBody });
       }
     }
-  } catch {
-    await generic();
+  } catch (error) {
+    // A passphrase set by a tab while this push was handled locks the vault for the worker too.
+    await generic(error instanceof VaultLockedError ? strings.lockedBody : undefined);
   }
 }
