@@ -4,7 +4,7 @@
  * service worker with the app closed is decrypted and notified (with and without previews); two tabs of one
  * profile share the device without decryption failures; safety numbers match and a key change shows the banner;
  * the UI renders in Chinese; axe-core finds no serious violation; IndexedDB holds no plaintext message or private
- * key. Screenshots of the main screens go to test-results/pwa/, figures to test-results/pwa/figures.json.
+ * key, and no username, account id, time or table name in any key. Screenshots of the main screens go to test-results/pwa/, figures to test-results/pwa/figures.json.
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -358,7 +358,7 @@ describe('Cove PWA in Chromium', () => {
   );
 
   it(
-    'should keep no plaintext message or private key in IndexedDB',
+    'should keep no plaintext message or private key in IndexedDB, and no username, account id or time in any key',
     async () => {
       const { stores, decrypted } = await dumpIndexedDb(alice.page);
       const raw = Object.values(stores).flat().join('\n');
@@ -373,6 +373,19 @@ describe('Cove PWA in Chromium', () => {
       expect(keyPair).toBeDefined();
       const keyHex = Buffer.from(keyPair ?? '', 'base64').toString('hex');
       expect(raw).not.toContain(keyHex.slice(-64));
+      // Nor does anything readable name or date anyone: no username, account id or time in any key or index.
+      const accountIds = new Set(opened.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g));
+      expect(accountIds.size).toBeGreaterThanOrEqual(2);
+      for (const id of accountIds) expect(raw).not.toContain(id);
+      for (const name of [ALICE, BOB]) expect(raw).not.toContain(name);
+      const logicalKeys = decrypted.map((line) => line.slice(0, line.indexOf(' '))).join('\n');
+      const times = [
+        ...(logicalKeys.match(/\d{10,}/g) ?? []),
+        ...[...opened.matchAll(/"(?:timestamp|storedAt|serverTimestamp)":(\d{10,})/g)].map((m) => m[1] ?? ''),
+      ].map((t) => t.replace(/^0+/, '').slice(0, 10));
+      expect(times.length).toBeGreaterThan(20);
+      for (const time of new Set(times)) expect(raw).not.toContain(time);
+      for (const table of ['messages', 'sessions', 'identities', 'usernames']) expect(raw).not.toContain(table);
       // And the files Chromium keeps on disk hold none of it either.
       const files: string[] = [];
       const walk = (dir: string) => {

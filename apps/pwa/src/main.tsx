@@ -15,9 +15,17 @@ import { i18next, initI18n, pickLanguage } from './ui/i18n/index.js';
 import { AppContext } from './ui/use-app.js';
 import './ui/styles.css';
 
+/** The saved language, or none when storage cannot be read (the app itself then shows what went wrong). */
+async function savedLanguage(): Promise<string | null> {
+  try {
+    return (await readSettings(await openCoveDatabase())).language;
+  } catch {
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
-  const settings = await readSettings(await openCoveDatabase());
-  const language = pickLanguage(settings.language, browserLanguages());
+  const language = pickLanguage(await savedLanguage(), browserLanguages());
   await initI18n(language);
   document.documentElement.lang = language;
   const app = new BrowserCoveApp(globalThis.location.origin, async (setting) => {

@@ -1,8 +1,9 @@
 /**
  * In-browser inspection helpers for the PWA tests: reading the service worker's notifications, delivering a push
  * through the DevTools protocol, dumping IndexedDB as the browser stores it, and running axe-core. They read what
- * the app stored or showed; they never change the app's code paths, except `replaceStoredIdentity`, which plays
- * a contact's key change by rewriting one sealed row the way the app itself would.
+ * the app stored or showed; they never change the app's code paths, except `writeSealedRow` and
+ * `replaceStoredIdentity`, which write sealed rows the way the app itself would (to play a key change or content
+ * stored from a hostile peer).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -73,50 +74,104 @@ export async function closeNotifications(context: BrowserContext, origin: string
   });
 }
 
-/** Every value of every object store of the `cove` database, serialized to text as stored (ciphertexts in hex). */
+/**
+ * What the page-side row operations need: open the `cove` database, and name, seal and open rows exactly as the
+ * app's row-cipher.ts does (keyed-hash ids, table and partition tags, AES-GCM with id and epoch bound), with the
+ * device keys from the vault header. Passed to `page.evaluate` as source, so the tests share one copy of it.
+ */
+const ROW_TOOLS = `(() => {
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const b64url = (b) => btoa(String.fromCharCode(...b)).replace(/[+]/g, '-').replace(/[/]/g, '_').replace(/=+$/, '');
+  const partitioned = new Set(['messages', 'sessions', 'kyberPreKeysUsed', 'meta']);
+  const openDb = () => new Promise((resolve, reject) => {
+    const req = indexedDB.open('cove');
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  const request = (db, store, mode, fn) => new Promise((resolve, reject) => {
+    const tx = db.transaction(store, mode);
+    const req = fn(tx.objectStore(store));
+    tx.oncomplete = () => resolve(req ? req.result : undefined);
+    tx.onerror = () => reject(tx.error);
+  });
+  const tag = async (index, text) =>
+    b64url(new Uint8Array(await crypto.subtle.sign('HMAC', index, enc.encode(text))).subarray(0, 16));
+  const vault = async (db) => {
+    const header = await request(db, 'meta', 'readonly', (s) => s.get('vault'));
+    if (!header || header.mode !== 'device' || header.version !== 2) throw new Error('needs an unlocked v2 device vault');
+    return header;
+  };
+  const aad = (id, e) => enc.encode('cove:row:v2\\u0000' + id + '\\u0000' + e);
+  const open = async (header, row) =>
+    JSON.parse(dec.decode(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: row.iv, additionalData: aad(row.id, row.e) }, header.key, row.data)));
+  const rowId = (header, table, key) => tag(header.index, 'cove:row\\u0000' + table + '\\u0000' + key);
+  const seal = async (header, table, key, json) => {
+    const id = await rowId(header, table, key);
+    const t = await tag(header.index, 'cove:table\\u0000' + table);
+    const at = key.search(/[/.]/);
+    const p = partitioned.has(table) && at >= 0
+      ? await tag(header.index, 'cove:part\\u0000' + table + '\\u0000' + key.slice(0, at + 1))
+      : undefined;
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const plain = enc.encode('{"t":' + JSON.stringify(table) + ',"k":' + JSON.stringify(key) + ',"v":' + json + '}');
+    const data = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad(id, header.epoch) }, header.key, plain));
+    return { id, t, ...(p === undefined ? {} : { p }), e: header.epoch, iv, data };
+  };
+  return { openDb, request, vault, open, rowId, seal };
+})()`;
+
+/**
+ * Runs `body(tools, ...args)` in the page with the row tools. The whole call goes as one source string through the
+ * DevTools protocol (as `page.evaluate` sends any function), never through `eval` in the page, which the app's
+ * Content-Security-Policy forbids.
+ */
+async function withRowTools<A extends unknown[], R>(
+  page: Page,
+  body: (tools: RowTools, ...args: A) => Promise<R>,
+  ...args: A
+): Promise<R> {
+  return page.evaluate<R>(`(${body.toString()})(${ROW_TOOLS}, ...${JSON.stringify(args)})`);
+}
+
+type RowTools = {
+  openDb(): Promise<IDBDatabase>;
+  request<T>(
+    db: IDBDatabase,
+    store: string,
+    mode: IDBTransactionMode,
+    fn: (s: IDBObjectStore) => IDBRequest | void,
+  ): Promise<T>;
+  vault(db: IDBDatabase): Promise<{ key: CryptoKey; index: CryptoKey; epoch: number }>;
+  open(header: unknown, row: unknown): Promise<{ t: string; k: string; v: unknown }>;
+  rowId(header: unknown, table: string, key: string): Promise<string>;
+  seal(header: unknown, table: string, key: string, json: string): Promise<unknown>;
+};
+
+/**
+ * Every value of every object store of the `cove` database, serialized to text as stored (ciphertexts in hex),
+ * and every sealed row opened with the vault keys (`table/key plaintext`), to learn what must NOT appear raw.
+ */
 export async function dumpIndexedDb(page: Page): Promise<{ stores: Record<string, string[]>; decrypted: string[] }> {
-  return page.evaluate(async () => {
+  return withRowTools(page, async (t) => {
     const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
     const text = (v: unknown): string =>
       JSON.stringify(v, (_k, x: unknown) =>
         x instanceof Uint8Array ? `hex:${hex(x)}` : x instanceof CryptoKey ? `CryptoKey(${x.extractable})` : x,
       );
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const req = indexedDB.open('cove');
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error ?? new Error('open failed'));
-    });
-    const all = (store: string) =>
-      new Promise<{ keys: IDBValidKey[]; values: unknown[] }>((resolve, reject) => {
-        const tx = db.transaction(store, 'readonly');
-        const keys = tx.objectStore(store).getAllKeys();
-        const values = tx.objectStore(store).getAll();
-        tx.oncomplete = () => resolve({ keys: keys.result, values: values.result });
-        tx.onerror = () => reject(tx.error ?? new Error('read failed'));
-      });
+    const db = await t.openDb();
     const stores: Record<string, string[]> = {};
     for (const name of Array.from(db.objectStoreNames)) {
-      const { keys, values } = await all(name);
+      const keys = await t.request<IDBValidKey[]>(db, name, 'readonly', (s) => s.getAllKeys());
+      const values = await t.request<unknown[]>(db, name, 'readonly', (s) => s.getAll());
       stores[name] = values.map((v, i) => `${JSON.stringify(keys[i])} ${text(v)}`);
     }
-    // Open every sealed row with the vault key, as the app does, to learn what must NOT appear in the raw dump.
-    const { values: metaValues, keys: metaKeys } = await all('meta');
-    const vault = metaValues[metaKeys.indexOf('vault')] as { key: CryptoKey };
-    const { values: rows } = await all('records');
+    const header = await t.vault(db);
+    const rows = await t.request<unknown[]>(db, 'rows', 'readonly', (s) => s.getAll());
     const decrypted: string[] = [];
-    for (const row of rows as {
-      store: string;
-      key: string;
-      iv: Uint8Array<ArrayBuffer>;
-      data: Uint8Array<ArrayBuffer>;
-    }[]) {
-      const aad = new TextEncoder().encode(`cove:row:v1\u0000${row.store}\u0000${row.key}`);
-      const plain = await crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: row.iv, additionalData: aad },
-        vault.key,
-        row.data,
-      );
-      decrypted.push(`${row.store}/${row.key} ${new TextDecoder().decode(plain)}`);
+    for (const row of rows) {
+      const opened = await t.open(header, row);
+      decrypted.push(`${opened.t}/${opened.k} ${JSON.stringify(opened.v)}`);
     }
     db.close();
     return { stores, decrypted };
@@ -124,52 +179,58 @@ export async function dumpIndexedDb(page: Page): Promise<{ stores: Record<string
 }
 
 /**
+ * Reads one sealed row of the app's storage as its JSON value (byte strings as `{ "$bytes": base64 }`), opened
+ * with the vault keys the way the app opens it; undefined when absent. Device-key vaults only (no passphrase).
+ */
+export async function readSealedRow(page: Page, table: string, key: string): Promise<unknown> {
+  return withRowTools(
+    page,
+    async (t, store: string, rowKey: string) => {
+      const db = await t.openDb();
+      const header = await t.vault(db);
+      const id = await t.rowId(header, store, rowKey);
+      const row = await t.request<unknown>(db, 'rows', 'readonly', (s) => s.get(id));
+      db.close();
+      return row === undefined ? undefined : (await t.open(header, row)).v;
+    },
+    table,
+    key,
+  );
+}
+
+/**
+ * Writes one sealed row as the app would (same naming, sealing, keys and epoch), with any JSON value: a stand-in
+ * for content the app stored from a hostile peer or from an older build. Device-key vaults only (no passphrase).
+ */
+export async function writeSealedRow(page: Page, table: string, key: string, value: unknown): Promise<void> {
+  await withRowTools(
+    page,
+    async (t, store: string, rowKey: string, json: string) => {
+      const db = await t.openDb();
+      const header = await t.vault(db);
+      const row = await t.seal(header, store, rowKey, json);
+      await t.request(db, 'rows', 'readwrite', (s) => s.put(row));
+      db.close();
+    },
+    table,
+    key,
+    JSON.stringify(value),
+  );
+}
+
+/**
  * Replaces the identity key the app stored for a contact with another valid key, re-sealing the row with the
- * vault key: the next message from the real contact then looks like a key change, as after a reinstall.
+ * vault keys: the next message from the real contact then looks like a key change, as after a reinstall.
  */
 export async function replaceStoredIdentity(page: Page, accountId: string): Promise<void> {
-  await page.evaluate(async (id) => {
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const req = indexedDB.open('cove');
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error ?? new Error('open failed'));
-    });
-    const get = (store: string, key: IDBValidKey) =>
-      new Promise<unknown>((resolve, reject) => {
-        const req = db.transaction(store, 'readonly').objectStore(store).get(key);
-        req.onsuccess = () => resolve(req.result);
-        req.onerror = () => reject(req.error ?? new Error('get failed'));
-      });
-    const { key: vaultKey } = (await get('meta', 'vault')) as { key: CryptoKey };
-    const row = (await get('records', ['identities', id])) as {
-      store: string;
-      key: string;
-      iv: Uint8Array<ArrayBuffer>;
-      data: Uint8Array<ArrayBuffer>;
-    };
-    const aad = new TextEncoder().encode(`cove:row:v1\u0000identities\u0000${id}`);
-    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: row.iv, additionalData: aad }, vaultKey, row.data);
-    const value = JSON.parse(new TextDecoder().decode(plain)) as { publicKey: { $bytes: string } };
-    const fake = new Uint8Array(33);
-    crypto.getRandomValues(fake);
-    fake[0] = 5;
-    value.publicKey = { $bytes: btoa(String.fromCharCode(...fake)) };
-    const iv = crypto.getRandomValues(new Uint8Array(12));
-    const data = new Uint8Array(
-      await crypto.subtle.encrypt(
-        { name: 'AES-GCM', iv, additionalData: aad },
-        vaultKey,
-        new TextEncoder().encode(JSON.stringify(value)),
-      ),
-    );
-    await new Promise<void>((resolve, reject) => {
-      const tx = db.transaction('records', 'readwrite');
-      tx.objectStore('records').put({ store: 'identities', key: id, iv, data });
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error ?? new Error('put failed'));
-    });
-    db.close();
-  }, accountId);
+  const identity = (await readSealedRow(page, 'identities', accountId)) as Record<string, unknown>;
+  const fake = new Uint8Array(33);
+  crypto.getRandomValues(fake);
+  fake[0] = 5;
+  await writeSealedRow(page, 'identities', accountId, {
+    ...identity,
+    publicKey: { $bytes: Buffer.from(fake).toString('base64') },
+  });
 }
 
 const require = createRequire(import.meta.url);

@@ -4,7 +4,7 @@
  * user's actions on the messenger, the vault, settings, notifications, push and app updates. It holds no key
  * material itself and shows nothing; the UI renders its state.
  */
-import type { MessageEntry, MessengerEvent } from '@cove/client';
+import type { MessengerEvent } from '@cove/client';
 import type { BrowserPlatform } from '../platform/browser-platform.js';
 import { openBrowserPlatform, unlockBrowserPlatform } from '../platform/browser-platform.js';
 import * as device from '../platform/device.js';
@@ -14,9 +14,16 @@ import { refreshPushSubscription } from '../platform/push.js';
 import { listenToOtherContexts, type CrossContext } from '../platform/cross-context.js';
 import { readSettings, writeSettings } from '../platform/settings.js';
 import { registerServiceWorker, type UpdateHandle } from '../platform/sw-registration.js';
-import { removePassphrase, setPassphrase, vaultMode, WrongPassphraseError } from '../platform/vault.js';
+import {
+  MIN_PASSPHRASE_LENGTH,
+  removePassphrase,
+  setPassphrase,
+  vaultMode,
+  WrongPassphraseError,
+} from '../platform/vault.js';
 import { HistoryReader } from './history-reader.js';
 import { fetchServerInfo } from './server-info.js';
+import { toChatMessage, toSummary } from './view-data.js';
 import type { MessengerPort } from './messenger-port.js';
 import type * as CoreModuleValue from './messenger-adapter.js';
 import type {
@@ -37,21 +44,8 @@ const TYPING_EXPIRY_MS = 15_000;
 /** Re-send "typing started" at most this often while the user keeps typing. */
 const TYPING_REFRESH_MS = 10_000;
 
-const toChatMessage = (m: MessageEntry): ChatMessage => {
-  const outgoing = m.direction === 'outgoing';
-  const status = outgoing && m.status !== 'received' && m.status !== 'undecryptable' ? m.status : undefined;
-  return {
-    id: m.id,
-    conversationId: m.conversationId,
-    outgoing,
-    text: m.text,
-    sentAt: m.timestamp,
-    ...(status ? { status } : {}),
-    ...(m.status === 'undecryptable' ? { undecryptable: true } : {}),
-  };
-};
-
 export class BrowserCoveApp implements CoveApp {
+  readonly minPassphraseLength = MIN_PASSPHRASE_LENGTH;
   private state: AppState;
   private readonly listeners = new Set<() => void>();
   private db: CoveDatabase | null = null;
@@ -109,8 +103,18 @@ export class BrowserCoveApp implements CoveApp {
     });
   }
 
-  /** Starts everything; resolves once the first screen is known. */
+  /** Starts everything; resolves once the first screen is known. A failure shows the error screen. */
   async start(): Promise<void> {
+    try {
+      await this.startUp();
+    } catch (error) {
+      // eslint-disable-next-line no-console -- the only diagnostics sink in a page; the name carries no user data
+      console.error('[cove:app] start failed', error instanceof Error ? error.name : typeof error);
+      this.set({ phase: { kind: 'failed' } });
+    }
+  }
+
+  private async startUp(): Promise<void> {
     // Fetch the core (and libsodium) in parallel with opening the database; the first screen does not wait for it.
     this.core = import('./messenger-adapter.js');
     this.core.catch(() => undefined);
@@ -251,45 +255,28 @@ export class BrowserCoveApp implements CoveApp {
       return true;
     } catch (error) {
       if (error instanceof WrongPassphraseError) return false;
-      throw error;
+      // eslint-disable-next-line no-console -- the only diagnostics sink in a page; the name carries no user data
+      console.error('[cove:app] unlock failed', error instanceof Error ? error.name : typeof error);
+      this.set({ phase: { kind: 'failed' } });
+      return true;
     }
   }
 
   async conversations(): Promise<ConversationSummary[]> {
     const reader = this.reader;
     if (!reader) return [];
-    const entries = await reader.conversations();
-    const summaries = await Promise.all(entries.map((c) => this.summarize(reader, c.id)));
+    const ids = await reader.conversations();
+    const summaries = await Promise.all(ids.map((id) => this.summarize(reader, id)));
     return summaries.filter((s): s is ConversationSummary => s !== undefined);
   }
 
   private async summarize(reader: HistoryReader, id: string): Promise<ConversationSummary | undefined> {
     const c = await reader.conversation(id);
     if (!c) return undefined;
-    const [last, trust] = await Promise.all([
-      c.lastMessageKey ? reader.message(c.lastMessageKey) : Promise.resolve(undefined),
-      reader.trust(id),
-    ]);
-    const view = last ? toChatMessage(last) : undefined;
-    return {
-      id: c.id,
-      title: c.peerUsername ?? c.peerAccountId.slice(0, 8),
-      unread: c.unreadCount,
-      updatedAt: c.lastMessageAt,
-      identityChanged: trust?.trust === 'unverified' && trust.changedAt !== null,
-      verified: trust?.trust === 'verified',
-      ...(view
-        ? {
-            lastMessage: {
-              text: view.text,
-              at: view.sentAt,
-              outgoing: view.outgoing,
-              ...(view.status ? { status: view.status } : {}),
-              ...(view.undecryptable ? { undecryptable: true } : {}),
-            },
-          }
-        : {}),
-    };
+    const lastKey: unknown = c.lastMessageKey;
+    const [last, trust] = await Promise.all([reader.message(lastKey), reader.trust(id)]);
+    const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id) : undefined;
+    return toSummary(id, c, view, trust);
   }
 
   async conversation(id: string): Promise<ConversationSummary | undefined> {
@@ -298,7 +285,8 @@ export class BrowserCoveApp implements CoveApp {
 
   async messages(conversationId: string, options: { before?: string; limit: number }): Promise<ChatMessage[]> {
     if (!this.reader) return [];
-    return (await this.reader.messages(conversationId, options)).map(toChatMessage);
+    const entries = await this.reader.messages(conversationId, options);
+    return entries.map((e) => toChatMessage(e.key, e.value, conversationId));
   }
 
   async startChat(username: string): Promise<StartChatResult> {
@@ -358,9 +346,10 @@ export class BrowserCoveApp implements CoveApp {
     return trimmed.replace(/\D/g, '') === number.digits;
   }
 
-  async markVerified(conversationId: string): Promise<void> {
-    await (await this.requireMessenger()).verify(conversationId);
+  async markVerified(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'> {
+    const result = await (await this.requireMessenger()).verify(conversationId, digitsShown);
     this.bump();
+    return result;
   }
 
   async setLanguage(language: string | null): Promise<void> {
@@ -382,10 +371,8 @@ export class BrowserCoveApp implements CoveApp {
     if (!db || !platform) return;
     await this.messenger?.stop();
     try {
-      const key = await platform.locks.withLock('vault', () =>
-        setPassphrase(db, platform.sealed.currentKey(), passphrase),
-      );
-      platform.sealed.rekeyed(key);
+      // The vault takes its lock itself; the store switches to the new keys before any other commit can start.
+      await setPassphrase(db, platform.sealed.currentKeys(), passphrase, (keys) => platform.sealed.rekeyed(keys));
       this.set({ passphraseSet: true });
       this.crossContext?.announceVaultChange();
     } finally {

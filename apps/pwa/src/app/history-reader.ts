@@ -1,12 +1,15 @@
 /**
  * Reads the account, conversations and messages straight from the messenger core's tables (layout documented in
  * `@cove/client` records), so the chat list and history render before the core itself (and libsodium) has
- * loaded: the app shows what it has at once and becomes able to send a moment later. Read-only; it never writes.
+ * loaded: the app shows what it has at once and becomes able to send a moment later. Disappearing messages whose
+ * timer ran out are hidden here at once (the core's rule: the timer runs from when the message was stored), even
+ * when no sweep has deleted them yet, offline or in a tab that holds no connection. Read-only; it never writes.
  */
 import type {
   AccountRecord,
   ContactEntry,
   ConversationEntry,
+  Entry,
   IdentityEntry,
   KeyValueStorage,
   MessageEntry,
@@ -14,8 +17,26 @@ import type {
   TrustLevel,
 } from '@cove/client';
 
+/** When a stored message disappears (ms since the epoch), or null if it does not; any stored shape is accepted. */
+export function messageExpiry(message: unknown): number | null {
+  if (message === null || typeof message !== 'object') return null;
+  const { storedAt, expireTimerSeconds } = message as Partial<Record<keyof MessageEntry, unknown>>;
+  if (typeof expireTimerSeconds !== 'number' || !(expireTimerSeconds > 0)) return null;
+  // A timer without a valid store time cannot be placed in time: treat the message as already expired.
+  if (typeof storedAt !== 'number' || !Number.isFinite(storedAt)) return -Infinity;
+  return storedAt + expireTimerSeconds * 1000;
+}
+
 export class HistoryReader {
-  constructor(private readonly storage: KeyValueStorage) {}
+  constructor(
+    private readonly storage: KeyValueStorage,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  private visible(message: unknown): boolean {
+    const expiry = messageExpiry(message);
+    return expiry === null || expiry > this.now();
+  }
 
   async account(): Promise<{ accountId: string; username: string | null } | undefined> {
     const account = await this.storage.get<AccountRecord>('meta', 'account');
@@ -24,10 +45,14 @@ export class HistoryReader {
     return { accountId: account.accountId, username: profile?.username ?? null };
   }
 
-  /** Most recent activity first. */
-  async conversations(): Promise<ConversationEntry[]> {
+  /** Conversation ids (storage keys), most recent activity first; a value that is not a date sorts last. */
+  async conversations(): Promise<string[]> {
     const entries = await this.storage.list<ConversationEntry>('conversations');
-    return entries.map((e) => e.value).sort((a, b) => b.lastMessageAt - a.lastMessageAt || (a.id < b.id ? -1 : 1));
+    const at = (e: Entry<ConversationEntry>): number => {
+      const value = (e.value as Partial<ConversationEntry> | null)?.lastMessageAt;
+      return typeof value === 'number' && Number.isFinite(value) ? value : -Infinity;
+    };
+    return entries.sort((a, b) => at(b) - at(a) || (a.key < b.key ? -1 : 1)).map((e) => e.key);
   }
 
   /** A conversation, or a fresh one for a contact looked up but not written to yet. */
@@ -47,19 +72,32 @@ export class HistoryReader {
     };
   }
 
-  /** Newest first, older than `before` (a message id) when given. */
-  async messages(conversationId: string, options: { limit: number; before?: string }): Promise<MessageEntry[]> {
-    const entries = await this.storage.list<MessageEntry>('messages', {
-      prefix: `${conversationId}/`,
-      reverse: true,
-      limit: options.limit,
-      ...(options.before === undefined ? {} : { after: options.before }),
-    });
-    return entries.map((e) => e.value);
+  /**
+   * Newest first, older than `before` (a message key) when given; each with its storage key. Expired messages are
+   * skipped and the page is filled from older ones, so a short page still means "no more history".
+   */
+  async messages(conversationId: string, options: { limit: number; before?: string }): Promise<Entry<MessageEntry>[]> {
+    const page: Entry<MessageEntry>[] = [];
+    let after = options.before;
+    for (;;) {
+      const want = options.limit - page.length;
+      const batch = await this.storage.list<MessageEntry>('messages', {
+        prefix: `${conversationId}/`,
+        reverse: true,
+        limit: want,
+        ...(after === undefined ? {} : { after }),
+      });
+      page.push(...batch.filter((e) => this.visible(e.value)));
+      if (batch.length < want || page.length >= options.limit) return page;
+      after = batch[batch.length - 1]?.key;
+    }
   }
 
-  message(id: string): Promise<MessageEntry | undefined> {
-    return this.storage.get<MessageEntry>('messages', id);
+  /** One message by its key, unless it expired. */
+  async message(id: unknown): Promise<MessageEntry | undefined> {
+    if (typeof id !== 'string') return undefined;
+    const message = await this.storage.get<MessageEntry>('messages', id);
+    return message !== undefined && this.visible(message) ? message : undefined;
   }
 
   /** The contact's identity trust, without computing the safety number. */

@@ -4,10 +4,19 @@
  * it; when that tab closes the next one takes over): the others send over HTTP and see new data through the
  * commit broadcasts, so several tabs never fight over the device's socket. Decryption and session updates are
  * serialized by the core's own locks, which the platform maps to Web Locks shared with the service worker.
+ * Every tab also sweeps expired disappearing messages, on an interval and whenever it becomes visible.
  */
-import { ClientError, ClientErrorCode, Messenger, type AccountRecord, type MessengerEvent } from '@cove/client';
+import {
+  ClientError,
+  ClientErrorCode,
+  Messenger,
+  SafetyNumberMismatchError,
+  type AccountRecord,
+  type MessengerEvent,
+} from '@cove/client';
 import type { BrowserPlatform } from '../platform/browser-platform.js';
 import { bytesToBase64 } from '../platform/codec.js';
+import { onVisible } from '../platform/device.js';
 import type { LookupResult, MessengerPort, RegistrationError, SafetyNumber } from './messenger-port.js';
 import { HistoryReader } from './history-reader.js';
 
@@ -22,12 +31,19 @@ const REGISTRATION_ERRORS: Partial<Record<ClientErrorCode, RegistrationError>> =
 
 /** The lock held by the tab that owns the live connection. */
 const CONNECTION_LOCK = 'connection';
+/**
+ * How often every tab deletes disappearing messages whose timer ran out, whether or not it holds the connection
+ * (the core sweeps only while connected): the history reader hides them at once, this removes them from storage.
+ */
+const EXPIRY_SWEEP_MS = 15_000;
 
 const utf8 = new TextEncoder();
 
 class MessengerAdapter implements MessengerPort {
   private releaseLeadership: (() => void) | null = null;
   private stopped = true;
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  private stopVisibility: (() => void) | null = null;
   private readonly reader: HistoryReader;
 
   constructor(
@@ -60,10 +76,26 @@ class MessengerAdapter implements MessengerPort {
       })
       .catch(() => undefined);
     void this.messenger.flushOutbox().catch(() => undefined);
+    this.sweep();
+    this.sweepTimer = setInterval(() => this.sweep(), EXPIRY_SWEEP_MS);
+    this.stopVisibility = onVisible(() => this.sweep());
+  }
+
+  /** Deletes expired disappearing messages now; failures (a locked vault) wait for the next round. */
+  private sweep(): void {
+    void this.messenger
+      .sweepExpired()
+      .catch((error: unknown) =>
+        this.platform.logger.warn('expiry sweep failed', { error: error instanceof Error ? error.name : 'unknown' }),
+      );
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    this.stopVisibility?.();
+    this.stopVisibility = null;
     await this.messenger.disconnect();
     this.releaseLeadership?.();
     this.releaseLeadership = null;
@@ -115,11 +147,15 @@ class MessengerAdapter implements MessengerPort {
     };
   }
 
-  async verify(conversationId: string): Promise<void> {
-    // The core now requires the digits the user compared; this passes the current ones until the verify screen
-    // hands over the digits it showed (the PWA's part of the fix).
-    const shown = await this.safetyNumber(conversationId);
-    await this.messenger.verify(conversationId, shown.digits);
+  async verify(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'> {
+    try {
+      await this.messenger.verify(conversationId, digitsShown);
+      return 'verified';
+    } catch (error) {
+      // The key changed since the number was shown: nothing was marked, and the screen says so.
+      if (error instanceof SafetyNumberMismatchError) return 'changed';
+      throw error;
+    }
   }
 
   /**

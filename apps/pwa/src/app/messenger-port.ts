@@ -24,6 +24,10 @@ export interface MessengerPort {
   markRead(conversationId: string): Promise<void>;
   typing(conversationId: string, started: boolean): Promise<void>;
   safetyNumber(conversationId: string): Promise<SafetyNumber>;
-  verify(conversationId: string): Promise<void>;
+  /**
+   * Marks the contact verified if its safety number is still `digitsShown` (what the user compared); `changed` when
+   * the number moved on meanwhile (nothing is marked).
+   */
+  verify(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'>;
   setPushSubscription(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void>;
 }

@@ -6,23 +6,39 @@
 
 export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
 
+/** Why an outgoing message failed, for the reasons the user can act on; anything else shows the plain retry. */
+export type FailureReason = 'queue_full' | 'identity_changed' | 'unknown_user' | 'too_long' | 'rate_limited';
+
 export type ChatMessage = {
   id: string;
   conversationId: string;
   outgoing: boolean;
   text: string;
-  /** When it was sent (sender's clock), ms since the epoch. */
-  sentAt: number;
+  /** When it was sent (sender's clock), ms since the epoch; null when the stored value names no date. */
+  sentAt: number | null;
   /** Outgoing messages only. */
   status?: MessageStatus;
   /** An incoming message that could not be decrypted (the session is being repaired). */
   undecryptable?: boolean;
+  /** The stored message has no text the app can show (a malformed record); a placeholder is shown instead. */
+  unshowable?: boolean;
+  /** A disappearing message: when it disappears (ms since the epoch). */
+  expiresAt?: number;
+  /** A failed outgoing message: the reason, when it is one the user can act on. */
+  failure?: FailureReason;
 };
 
 export type ConversationSummary = {
   id: string;
   title: string;
-  lastMessage?: { text: string; at: number; outgoing: boolean; status?: MessageStatus; undecryptable?: boolean };
+  lastMessage?: {
+    text: string;
+    at: number | null;
+    outgoing: boolean;
+    status?: MessageStatus;
+    undecryptable?: boolean;
+    unshowable?: boolean;
+  };
   unread: number;
   updatedAt: number;
   /** The contact's identity key changed and has not been verified since. */
@@ -53,7 +69,9 @@ export type Phase =
   | { kind: 'loading' }
   | { kind: 'locked' }
   | { kind: 'onboarding'; info: ServerInfo | null; offline: boolean }
-  | { kind: 'ready'; username: string };
+  | { kind: 'ready'; username: string }
+  /** Starting failed (storage unreadable, an unexpected error): the app shows an error screen. */
+  | { kind: 'failed' };
 
 export type AppState = {
   phase: Phase;
@@ -76,6 +94,8 @@ export type StartChatResult =
   { ok: true; conversationId: string } | { ok: false; error: 'unknown' | 'self' | 'network' };
 
 export interface CoveApp {
+  /** Shortest passphrase the vault accepts, in characters. */
+  readonly minPassphraseLength: number;
   getState(): AppState;
   subscribe(listener: () => void): () => void;
 
@@ -95,7 +115,11 @@ export interface CoveApp {
   safety(conversationId: string): Promise<SafetyInfo>;
   /** True when the scanned or pasted text matches this conversation's safety number. */
   compareSafety(conversationId: string, scanned: string): Promise<boolean>;
-  markVerified(conversationId: string): Promise<void>;
+  /**
+   * Marks the contact verified, passing the digits the user was shown: `changed` (and nothing marked) when the
+   * safety number is no longer those digits.
+   */
+  markVerified(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'>;
 
   setLanguage(language: string | null): Promise<void>;
   setPreviews(previews: boolean): Promise<void>;

@@ -1,7 +1,8 @@
 /**
  * Composition root of the browser platform for the client core: sealed IndexedDB storage, fetch, WebSocket, the
  * real clock, WebCrypto randomness, Web Locks and a logger that keeps only warnings and errors (ids and codes,
- * never content). Used by pages and the service worker. Opening fails with `'locked'` while a passphrase is needed.
+ * never content). Used by pages and the service worker. Opening fails with `'locked'` while a passphrase is needed;
+ * opening also migrates a profile written by an older storage format (vault.ts).
  */
 import type { Clock, LockManager, Logger, Platform, Random, TimerHandle } from '@cove/client';
 import { openCoveDatabase } from './idb/database.js';
@@ -11,7 +12,7 @@ import { FetchTransport } from './net/http.js';
 import { BrowserSocketFactory } from './net/socket.js';
 import { SealedKeyValueStorage } from './sealed-storage.js';
 import { SealedStore } from './sealed-store.js';
-import { loadDataKey, unlockVault } from './vault.js';
+import { loadVaultKeys, unlockVault, type VaultKeys } from './vault.js';
 
 const clock: Clock = {
   now: () => Date.now(),
@@ -44,8 +45,9 @@ export type BrowserPlatform = Platform & { database: CoveDatabase; sealed: Seale
 /** A random id for this page or worker, to tell our own commit notices from other contexts'. */
 export const CONTEXT_ID = crypto.randomUUID();
 
-function assemble(db: CoveDatabase, key: CryptoKey, context: string): BrowserPlatform {
-  const sealed = new SealedStore(db, key);
+function assemble(db: CoveDatabase, keys: VaultKeys, context: string): BrowserPlatform {
+  // After a re-key elsewhere, the new keys are only available without a passphrase (else: locked until unlocked).
+  const sealed = new SealedStore(db, keys, () => loadVaultKeys(db));
   return {
     database: db,
     sealed,
@@ -65,9 +67,9 @@ export async function openBrowserPlatform(
   db?: CoveDatabase,
 ): Promise<BrowserPlatform | { locked: CoveDatabase }> {
   const database = db ?? (await openCoveDatabase());
-  const key = await loadDataKey(database);
-  if (key === 'locked') return { locked: database };
-  return assemble(database, key, context);
+  const keys = await loadVaultKeys(database);
+  if (keys === 'locked') return { locked: database };
+  return assemble(database, keys, context);
 }
 
 /** Opens a passphrase-protected platform; throws `WrongPassphraseError` on a wrong passphrase. */

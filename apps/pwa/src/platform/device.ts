@@ -1,6 +1,7 @@
 /**
- * Browser capabilities the app uses outside the messenger core: preferred languages, connectivity, persistent
- * storage, notification permission, and QR scanning from the camera (jsqr on video frames). Page-only.
+ * Browser capabilities the app uses outside the messenger core: preferred languages, connectivity, page
+ * visibility, persistent storage, notification permission, and QR scanning from the camera (jsqr on video
+ * frames). Page-only.
  */
 export function browserLanguages(): readonly string[] {
   return navigator.languages.length > 0 ? navigator.languages : [navigator.language];
@@ -19,6 +20,15 @@ export function onConnectivityChange(listener: (online: boolean) => void): () =>
     globalThis.removeEventListener('online', up);
     globalThis.removeEventListener('offline', down);
   };
+}
+
+/** Calls `listener` whenever the page becomes visible again (tab switched back, app brought to the front). */
+export function onVisible(listener: () => void): () => void {
+  const handler = () => {
+    if (document.visibilityState === 'visible') listener();
+  };
+  document.addEventListener('visibilitychange', handler);
+  return () => document.removeEventListener('visibilitychange', handler);
 }
 
 export async function isPersisted(): Promise<boolean | null> {

@@ -1,18 +1,27 @@
 /**
- * A transactional key-value store over IndexedDB in which every value is sealed with the vault's data key.
+ * A transactional key-value store over IndexedDB in which every row is sealed with the vault's data key and stored
+ * under an opaque keyed-hash id (row-cipher.ts): IndexedDB sees no table name, key, order or time.
  *
  * IndexedDB commits a transaction as soon as control returns to the event loop with no request pending, so no
- * WebCrypto call may sit inside one. Transactions here follow the read → compute → write pattern instead: reads
- * are decrypted as the callback asks for them, writes are buffered, and at the end every write is sealed and all of
- * them are applied in ONE IndexedDB transaction, so an operation commits entirely or not at all. Isolation comes
- * from the cross-context store lock (locks.ts), which `transaction` holds for its whole duration. Listeners hear of
- * a commit only after it is durable. Every read still goes to IndexedDB (so it sees other tabs' writes), but a row
- * whose nonce matches one this context already opened is not decrypted again: a fresh random nonce per write makes
- * the nonce a version stamp. It does not define what the tables mean; the messenger core does.
+ * WebCrypto call may sit inside one. Commits follow the read → compute → write pattern instead: every write is
+ * sealed first, then all of them are applied in ONE IndexedDB transaction, so an operation commits entirely or not
+ * at all. Each commit holds the vault lock shared (locks.ts) and, inside its transaction, checks that the vault is
+ * still in the epoch of the keys it sealed with: a context holding keys discarded by a re-key (another tab set a
+ * passphrase) never writes under them; it reloads the keys and retries, or fails with `VaultLockedError` when the
+ * vault now needs its passphrase. Reads of rows from another epoch do the same. Isolation between writers comes
+ * from the core's locks. Listeners hear of a commit only after it is durable.
+ *
+ * Listing reads the rows of a table (or, for a key prefix that is a partition, of that partition), learns their
+ * keys by opening them (an id's key never changes, so it is remembered), and orders them in memory; only the page
+ * asked for is opened in full. A row whose nonce matches one this context already opened is not decrypted again:
+ * a fresh random nonce per write makes the nonce a version stamp. It does not define what the tables mean; the
+ * messenger core does.
  */
-import type { CoveDatabase, SealedRow } from './idb/schema.js';
-import { withLock, STORE_LOCK } from './locks.js';
-import { openRow, sealRow } from './row-cipher.js';
+import type { IDBPObjectStore } from 'idb';
+import type { CoveDatabase, CoveSchema, SealedRow } from './idb/schema.js';
+import { withLock, withSharedLock, STORE_LOCK, VAULT_LOCK } from './locks.js';
+import { isPartitionPrefix, openRow, partitionTag, rowId, sealRow, tableTag } from './row-cipher.js';
+import { headerEpoch, StaleKeyError, VAULT_HEADER_KEY, VaultLockedError, vaultEpoch, type VaultKeys } from './vault.js';
 
 export type ListOptions = {
   /** Only keys starting with this prefix. */
@@ -39,56 +48,81 @@ export type BatchWrite =
 
 export type CommitListener = (stores: ReadonlySet<string>) => void;
 
-/** The highest code point, used to bound a prefix range. */
-const KEY_MAX = '\uffff';
-
-function rangeFor(store: string, options: ListOptions): IDBKeyRange {
-  const prefix = options.prefix ?? '';
-  let lower = prefix;
-  let upper = prefix + KEY_MAX;
-  let lowerOpen = false;
-  let upperOpen = false;
-  if (options.after !== undefined) {
-    if (options.reverse) {
-      if (options.after < upper) {
-        upper = options.after;
-        upperOpen = true;
-      }
-    } else if (options.after > lower) {
-      lower = options.after;
-      lowerOpen = true;
-    }
-  }
-  return IDBKeyRange.bound([store, lower], [store, upper], lowerOpen, upperOpen);
-}
+/** Where a context gets the vault's keys again after a re-key: the keys, or `'locked'` (a passphrase is needed). */
+export type KeyLoader = () => Promise<VaultKeys | 'locked'>;
 
 const cell = (store: string, key: string): string => `${store}\u0000${key}`;
 
 /** Opened rows remembered per context: enough for a long chat page and the protocol state, a few MB at most. */
 const OPENED_CACHE_ENTRIES = 2_000;
+/**
+ * Keys of row ids remembered per context, to order a table or partition without opening every row again: one
+ * short string per row, a few MB for the largest histories.
+ */
+const KEY_CACHE_ENTRIES = 200_000;
+/** A commit or read refused for a stale epoch is retried this often with reloaded keys (each re-key is one bump). */
+const STALE_RETRIES = 3;
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
+type RowsStore = IDBPObjectStore<CoveSchema, ['meta', 'rows'], 'rows', 'readonly'>;
+type PendingWrite = { store: string; key: string; value?: unknown; deleted: boolean };
+type SealedWrite = PendingWrite & { id: string; row: SealedRow | null };
+
 export class SealedStore {
   private readonly listeners = new Set<CommitListener>();
-  private readonly opened = new Map<string, { iv: Uint8Array; value: unknown }>();
+  private readonly opened = new Map<string, { iv: Uint8Array; key: string; value: unknown }>();
+  private readonly keyOfId = new Map<string, string>();
 
   constructor(
     private readonly db: CoveDatabase,
-    private dataKey: CryptoKey,
+    private keys: VaultKeys,
+    private readonly reload: KeyLoader = () => Promise.resolve('locked'),
     private readonly lockName: string = STORE_LOCK,
   ) {}
 
-  /** Replaces the data key after the vault was re-keyed (passphrase added). */
-  rekeyed(dataKey: CryptoKey): void {
-    this.dataKey = dataKey;
+  /** Replaces the keys after the vault was re-keyed (passphrase set) by this context. */
+  rekeyed(keys: VaultKeys): void {
+    this.keys = keys;
     this.opened.clear();
+    this.keyOfId.clear();
   }
 
-  private remember(row: SealedRow, value: unknown): void {
-    const id = cell(row.store, row.key);
-    this.opened.delete(id);
-    this.opened.set(id, { iv: row.iv, value });
+  /** The keys, for re-keying the vault (they are non-extractable: usable, never readable). */
+  currentKeys(): VaultKeys {
+    return this.keys;
+  }
+
+  /**
+   * Runs `attempt` with the current keys; when it meets another epoch, gets the vault's keys again (those another
+   * context installed) and retries. Throws `VaultLockedError` when the vault now needs its passphrase.
+   */
+  private async withFreshKeys<R>(attempt: (keys: VaultKeys) => Promise<R>): Promise<R> {
+    for (let tries = 0; ; tries++) {
+      const keys = this.keys;
+      try {
+        return await attempt(keys);
+      } catch (error) {
+        if (!(error instanceof StaleKeyError) || tries >= STALE_RETRIES) throw error;
+        if (this.keys !== keys) continue; // this context re-keyed meanwhile: simply retry
+        const held = await vaultEpoch(this.db);
+        if (held === keys.epoch) throw error; // the vault did not move: a row from another epoch, not stale keys
+        const reloaded = await this.reload();
+        if (reloaded === 'locked') throw new VaultLockedError();
+        if (this.keys === keys) this.rekeyed(reloaded);
+      }
+    }
+  }
+
+  private rememberKey(id: string, key: string): void {
+    if (this.keyOfId.size >= KEY_CACHE_ENTRIES) this.keyOfId.clear();
+    this.keyOfId.set(id, key);
+  }
+
+  private remember(row: SealedRow, key: string, value: unknown): void {
+    this.opened.delete(row.id);
+    this.opened.set(row.id, { iv: row.iv, key, value });
+    this.rememberKey(row.id, key);
     if (this.opened.size > OPENED_CACHE_ENTRIES) {
       const oldest = this.opened.keys().next().value;
       if (oldest !== undefined) this.opened.delete(oldest);
@@ -96,17 +130,13 @@ export class SealedStore {
   }
 
   /** Decrypts a row, or reuses what this context opened for the same row version. Returns a private copy. */
-  private async open<T>(row: SealedRow): Promise<T> {
-    const known = this.opened.get(cell(row.store, row.key));
-    if (known && sameBytes(known.iv, row.iv)) return structuredClone(known.value) as T;
-    const value = await openRow<T>(this.dataKey, row);
-    this.remember(row, structuredClone(value));
-    return value;
-  }
-
-  /** The data key, for re-keying the vault (it is non-extractable: usable, never readable). */
-  currentKey(): CryptoKey {
-    return this.dataKey;
+  private async open<T>(keys: VaultKeys, store: string, row: SealedRow): Promise<Entry<T>> {
+    if (row.e !== keys.epoch) throw new StaleKeyError(keys.epoch, row.e);
+    const known = this.opened.get(row.id);
+    if (known && sameBytes(known.iv, row.iv)) return { key: known.key, value: structuredClone(known.value) as T };
+    const { key, value } = await openRow<T>(keys, row, store);
+    this.remember(row, key, structuredClone(value));
+    return { key, value };
   }
 
   /** Registers a listener called after each commit with the names of the tables it changed. */
@@ -115,28 +145,85 @@ export class SealedStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** Reads one value outside any transaction (no lock: a committed snapshot). */
-  async get<T>(store: string, key: string): Promise<T | undefined> {
-    const row = await this.db.get('records', [store, key]);
-    return row ? this.open<T>(row) : undefined;
-  }
-
-  /** Lists values outside any transaction (no lock: a committed snapshot). */
-  async list<T>(store: string, options: ListOptions = {}): Promise<Entry<T>[]> {
-    const rows = await this.readRows(store, options);
-    return Promise.all(rows.map(async (row) => ({ key: row.key, value: await this.open<T>(row) })));
-  }
-
-  private async readRows(store: string, options: ListOptions): Promise<SealedRow[]> {
-    const tx = this.db.transaction('records', 'readonly');
-    const rows: SealedRow[] = [];
-    let cursor = await tx.store.openCursor(rangeFor(store, options), options.reverse ? 'prev' : 'next');
-    while (cursor && (options.limit === undefined || rows.length < options.limit)) {
-      rows.push(cursor.value);
-      cursor = await cursor.continue();
-    }
+  /**
+   * Runs one IndexedDB read on `rows` in a transaction that also reads the vault header, so a context whose keys
+   * belong to another epoch learns it (`StaleKeyError`) instead of finding nothing under ids its old index key names.
+   */
+  private async read<R>(keys: VaultKeys, fn: (rows: RowsStore) => Promise<R>): Promise<R> {
+    const tx = this.db.transaction(['meta', 'rows'], 'readonly');
+    const [header, result] = await Promise.all([
+      tx.objectStore('meta').get(VAULT_HEADER_KEY),
+      fn(tx.objectStore('rows')),
+    ]);
     await tx.done;
-    return rows;
+    const held = headerEpoch(header);
+    if (held !== keys.epoch) throw new StaleKeyError(keys.epoch, held);
+    return result;
+  }
+
+  /** Reads one value outside any transaction (no lock: a committed snapshot). */
+  get<T>(store: string, key: string): Promise<T | undefined> {
+    return this.withFreshKeys(async (keys) => {
+      const id = await rowId(keys.index, store, key);
+      const row = await this.read(keys, (rows) => rows.get(id));
+      return row ? (await this.open<T>(keys, store, row)).value : undefined;
+    });
+  }
+
+  /** Lists values outside any transaction (no lock: a committed snapshot), in key order. */
+  list<T>(store: string, options: ListOptions = {}): Promise<Entry<T>[]> {
+    return this.withFreshKeys(async (keys) => {
+      const selected = await this.select(keys, store, options);
+      return Promise.all(selected.map((row) => this.open<T>(keys, store, row)));
+    });
+  }
+
+  /** The rows of `store` (or of the partition `prefix` names) that a list with `options` returns, in order. */
+  private async select(keys: VaultKeys, store: string, options: ListOptions): Promise<SealedRow[]> {
+    const rows = await this.scope(keys, store, options.prefix ?? '');
+    const keyed = await Promise.all(rows.map(async (row) => ({ row, key: await this.keyOf(keys, store, row) })));
+    const prefix = options.prefix ?? '';
+    const after = options.after;
+    const matching = keyed.filter(
+      ({ key }) => key.startsWith(prefix) && (after === undefined || (options.reverse ? key < after : key > after)),
+    );
+    matching.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    if (options.reverse) matching.reverse();
+    const limited = options.limit === undefined ? matching : matching.slice(0, Math.max(options.limit, 0));
+    return limited.map((k) => k.row);
+  }
+
+  /** Every row of the table, or of one partition when the prefix is exactly a partition (one index read). */
+  private async scope(keys: VaultKeys, store: string, prefix: string): Promise<SealedRow[]> {
+    if (isPartitionPrefix(store, prefix)) {
+      const part = await partitionTag(keys.index, store, prefix);
+      return this.read(keys, (rows) => rows.index('by-part').getAll(part));
+    }
+    const table = await tableTag(keys.index, store);
+    return this.read(keys, (rows) => rows.index('by-table').getAll(table));
+  }
+
+  /** A row's key: remembered from an earlier opening (an id always names the same key), or learned by opening it. */
+  private async keyOf(keys: VaultKeys, store: string, row: SealedRow): Promise<string> {
+    if (row.e !== keys.epoch) throw new StaleKeyError(keys.epoch, row.e);
+    const known = this.keyOfId.get(row.id);
+    if (known !== undefined) return known;
+    return (await this.open(keys, store, row)).key;
+  }
+
+  /** Counts rows of a table (optionally under a key prefix), without decrypting when the prefix is a partition. */
+  count(store: string, prefix = ''): Promise<number> {
+    return this.withFreshKeys(async (keys) => {
+      if (prefix === '') {
+        const table = await tableTag(keys.index, store);
+        return this.read(keys, (rows) => rows.index('by-table').count(table));
+      }
+      if (isPartitionPrefix(store, prefix)) {
+        const part = await partitionTag(keys.index, store, prefix);
+        return this.read(keys, (rows) => rows.index('by-part').count(part));
+      }
+      return (await this.select(keys, store, { prefix })).length;
+    });
   }
 
   /**
@@ -145,7 +232,7 @@ export class SealedStore {
    */
   async transaction<T>(fn: (tx: SealedTransaction) => T | Promise<T>): Promise<T> {
     return withLock(this.lockName, async () => {
-      const writes = new Map<string, { store: string; key: string; value: unknown; deleted: boolean }>();
+      const writes = new Map<string, PendingWrite>();
       const view: SealedTransaction = {
         get: async <V>(store: string, key: string) => {
           const pending = writes.get(cell(store, key));
@@ -183,11 +270,6 @@ export class SealedStore {
     });
   }
 
-  /** Counts rows of a table (optionally under a key prefix) without decrypting them. */
-  async count(store: string, prefix = ''): Promise<number> {
-    return this.db.count('records', rangeFor(store, { prefix }));
-  }
-
   /**
    * Seals and applies puts and deletes atomically, in order (a later write to the same row wins), in ONE
    * IndexedDB transaction; nothing is applied if any step fails. The caller provides isolation (a lock).
@@ -201,21 +283,38 @@ export class SealedStore {
     await this.commit([...last.values()].map((w) => ({ ...w, deleted: w.op === 'delete' })));
   }
 
-  private async commit(writes: { store: string; key: string; value?: unknown; deleted: boolean }[]): Promise<void> {
-    const sealed = await Promise.all(
-      writes.map(async (w) => (w.deleted ? w : { ...w, row: await sealRow(this.dataKey, w.store, w.key, w.value) })),
-    );
-    const tx = this.db.transaction('records', 'readwrite');
+  private async commit(writes: PendingWrite[]): Promise<void> {
+    const sealed = await this.withFreshKeys((keys) => withSharedLock(VAULT_LOCK, () => this.commitOnce(keys, writes)));
     for (const w of sealed) {
-      if ('row' in w) void tx.store.put(w.row);
-      else void tx.store.delete([w.store, w.key]);
-    }
-    await tx.done;
-    for (const w of sealed) {
-      if ('row' in w) this.remember(w.row, structuredClone(w.value));
-      else this.opened.delete(cell(w.store, w.key));
+      if (w.row) this.remember(w.row, w.key, structuredClone(w.value));
+      else this.opened.delete(w.id);
     }
     const stores = new Set(writes.map((w) => w.store));
     for (const listener of this.listeners) listener(stores);
+  }
+
+  /** One attempt: seal with `keys`, then write everything in one transaction that first checks the epoch. */
+  private async commitOnce(keys: VaultKeys, writes: PendingWrite[]): Promise<SealedWrite[]> {
+    const sealed = await Promise.all(
+      writes.map(async (w): Promise<SealedWrite> => {
+        if (w.deleted) return { ...w, id: await rowId(keys.index, w.store, w.key), row: null };
+        const row = await sealRow(keys, w.store, w.key, w.value);
+        return { ...w, id: row.id, row };
+      }),
+    );
+    const tx = this.db.transaction(['meta', 'rows'], 'readwrite');
+    const held = headerEpoch(await tx.objectStore('meta').get(VAULT_HEADER_KEY));
+    if (held !== keys.epoch) {
+      tx.abort();
+      await tx.done.catch(() => undefined);
+      throw new StaleKeyError(keys.epoch, held);
+    }
+    const rows = tx.objectStore('rows');
+    for (const w of sealed) {
+      if (w.row) void rows.put(w.row);
+      else void rows.delete(w.id);
+    }
+    await tx.done;
+    return sealed;
   }
 }

@@ -2,10 +2,12 @@
  * The application frame: chooses the screen for the app's phase (loading, locked, onboarding, ready), routes
  * between the conversation list, a chat, a contact and settings through the URL path (so a notification can open
  * `/chat/<id>`), lays the list and the chat side by side on wide screens, and shows the offline and
- * "update ready" notices.
+ * "update ready" notices. Error boundaries at the root and around each pane keep a rendering failure local: the
+ * root one shows a readable error screen with reload and the settings.
  */
 import { useCallback, useEffect, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
+import { AppErrorScreen, ErrorBoundary, PaneError } from './error-boundary.js';
 import { useApp, useAppState } from './use-app.js';
 import { ChatView } from './views/chat-view.js';
 import { ContactView } from './views/contact-view.js';
@@ -40,8 +42,32 @@ function routePath(route: Route): string {
   }
 }
 
+/** Opens the settings route from anywhere (the error screen), as a link would. */
+function navigateToSettings(): void {
+  if (globalThis.location.pathname !== '/settings') globalThis.history.pushState(null, '', '/settings');
+  globalThis.dispatchEvent(new PopStateEvent('popstate'));
+}
+
 export function AppRoot(): ReactElement {
+  return (
+    <ErrorBoundary
+      fallback={(reset) => (
+        <AppErrorScreen
+          onSettings={() => {
+            navigateToSettings();
+            reset();
+          }}
+        />
+      )}
+    >
+      <AppFrame />
+    </ErrorBoundary>
+  );
+}
+
+function AppFrame(): ReactElement {
   const state = useAppState();
+  const [failedSettings, setFailedSettings] = useState(false);
   const { t } = useTranslation();
   const [welcome, setWelcome] = useState(false);
   const [wasOnboarding, setWasOnboarding] = useState(false);
@@ -73,6 +99,13 @@ export function AppRoot(): ReactElement {
     case 'ready':
       body = welcome ? <WelcomeSteps onDone={() => setWelcome(false)} /> : <Messenger />;
       break;
+    case 'failed':
+      body = failedSettings ? (
+        <SettingsView onBack={() => setFailedSettings(false)} />
+      ) : (
+        <AppErrorScreen onSettings={() => setFailedSettings(true)} />
+      );
+      break;
   }
   return (
     <>
@@ -101,6 +134,7 @@ function Messenger(): ReactElement {
     setRoute(next);
   }, []);
 
+  const { revision } = useAppState();
   const selected = route.name === 'chat' || route.name === 'contact' ? route.id : null;
   let detail: ReactElement | null = null;
   if (route.name === 'chat')
@@ -117,13 +151,29 @@ function Messenger(): ReactElement {
 
   return (
     <div className={`layout ${detail ? 'has-detail' : 'no-detail'}`}>
-      <ConversationList
-        selected={selected}
-        onOpen={(id) => go({ name: 'chat', id })}
-        onNewChat={() => setNewChat(true)}
-        onSettings={() => go({ name: 'settings' })}
-      />
-      <div className="detail-pane">{detail ?? <EmptyDetail />}</div>
+      <ErrorBoundary
+        resetKey={revision}
+        fallback={(reset) => (
+          <section className="list-pane">
+            <PaneError onRetry={reset} />
+          </section>
+        )}
+      >
+        <ConversationList
+          selected={selected}
+          onOpen={(id) => go({ name: 'chat', id })}
+          onNewChat={() => setNewChat(true)}
+          onSettings={() => go({ name: 'settings' })}
+        />
+      </ErrorBoundary>
+      <div className="detail-pane">
+        <ErrorBoundary
+          resetKey={routePath(route)}
+          fallback={(reset) => <PaneError onRetry={reset} onBack={() => go({ name: 'list' })} />}
+        >
+          {detail ?? <EmptyDetail />}
+        </ErrorBoundary>
+      </div>
       {newChat ? (
         <NewChatDialog
           onClose={() => setNewChat(false)}

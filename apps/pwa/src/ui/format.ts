@@ -1,43 +1,109 @@
 /**
- * Date and time formatting for the UI with Intl in the active language: message times, list timestamps and day
- * separators ("Today", "Yesterday", or a date). No user-facing literals: relative day names come from i18n.
+ * Formatting for the UI with Intl in the active language: message times, list timestamps, day separators ("Today",
+ * "Yesterday", or a date) and counts. Every function is total: any value a stored record can hold (a timestamp past
+ * JavaScript's date range, NaN, a string, a negative count) gives a neutral placeholder, never an exception, so one
+ * hostile message cannot take down a screen. No user-facing words: relative day names come from i18n.
  */
 import type { TFunction } from 'i18next';
 
 const DAY_MS = 86_400_000;
+/** ECMAScript dates cover ±8.64e15 ms around the epoch (ECMA-262 §21.4.1.22); anything outside has no date. */
+const MAX_DATE_MS = 8.64e15;
+/** Shown instead of a time or date that does not exist; a dash reads the same in every language. */
+export const NO_VALUE = '—';
+/** Counts above this show as "999+": a badge has room for four characters. */
+const MAX_COUNT_SHOWN = 999;
 
-function startOfDay(ms: number): number {
+/** The value as milliseconds since the epoch when it names a real date (with its day boundaries), else null. */
+export function validTime(value: unknown): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return null;
+  // One day of margin keeps `startOfDay` (which moves up to a day) inside the range too.
+  if (Math.abs(value) > MAX_DATE_MS - DAY_MS) return null;
+  return value;
+}
+
+function startOfDay(ms: number): number | null {
   const d = new Date(ms);
   d.setHours(0, 0, 0, 0);
-  return d.getTime();
+  const start = d.getTime();
+  return Number.isFinite(start) ? start : null;
 }
 
-export function formatTime(ms: number, language: string): string {
-  return new Intl.DateTimeFormat(language, { hour: 'numeric', minute: '2-digit' }).format(ms);
+/** Runs an Intl formatter, turning any refusal (an odd language tag, an engine limit) into the placeholder. */
+function safely(format: () => string): string {
+  try {
+    return format();
+  } catch {
+    return NO_VALUE;
+  }
 }
 
-export function formatDay(ms: number, language: string, t: TFunction, now = Date.now()): string {
-  const diff = Math.round((startOfDay(now) - startOfDay(ms)) / DAY_MS);
+/** Whole days from `ms`'s day to `now`'s day, or null when either is not a date. */
+function daysBefore(ms: number, now: number): number | null {
+  const a = startOfDay(ms);
+  const b = validTime(now) === null ? null : startOfDay(now);
+  return a === null || b === null ? null : Math.round((b - a) / DAY_MS);
+}
+
+export function formatTime(value: unknown, language: string): string {
+  const ms = validTime(value);
+  if (ms === null) return NO_VALUE;
+  return safely(() => new Intl.DateTimeFormat(language, { hour: 'numeric', minute: '2-digit' }).format(ms));
+}
+
+/** The ISO form for a `<time dateTime>` attribute, or undefined when the value is not a date. */
+export function isoTime(value: unknown): string | undefined {
+  const ms = validTime(value);
+  if (ms === null) return undefined;
+  try {
+    return new Date(ms).toISOString();
+  } catch {
+    return undefined;
+  }
+}
+
+export function formatDay(value: unknown, language: string, t: TFunction, now = Date.now()): string {
+  const ms = validTime(value);
+  if (ms === null) return NO_VALUE;
+  const diff = daysBefore(ms, now);
+  if (diff === null) return NO_VALUE;
   if (diff === 0) return t('time.today');
   if (diff === 1) return t('time.yesterday');
   const sameYear = new Date(ms).getFullYear() === new Date(now).getFullYear();
-  return new Intl.DateTimeFormat(language, {
-    weekday: diff < 7 ? 'long' : undefined,
-    month: 'long',
-    day: 'numeric',
-    year: sameYear ? undefined : 'numeric',
-  }).format(ms);
+  return safely(() =>
+    new Intl.DateTimeFormat(language, {
+      weekday: diff > 0 && diff < 7 ? 'long' : undefined,
+      month: 'long',
+      day: 'numeric',
+      year: sameYear ? undefined : 'numeric',
+    }).format(ms),
+  );
 }
 
 /** A compact timestamp for the conversation list: a time today, a weekday this week, else a short date. */
-export function formatListTime(ms: number, language: string, t: TFunction, now = Date.now()): string {
-  const diff = Math.round((startOfDay(now) - startOfDay(ms)) / DAY_MS);
+export function formatListTime(value: unknown, language: string, t: TFunction, now = Date.now()): string {
+  const ms = validTime(value);
+  if (ms === null) return NO_VALUE;
+  const diff = daysBefore(ms, now);
+  if (diff === null) return NO_VALUE;
   if (diff === 0) return formatTime(ms, language);
   if (diff === 1) return t('time.yesterday');
-  if (diff < 7) return new Intl.DateTimeFormat(language, { weekday: 'short' }).format(ms);
-  return new Intl.DateTimeFormat(language, { month: 'short', day: 'numeric' }).format(ms);
+  if (diff > 0 && diff < 7) return safely(() => new Intl.DateTimeFormat(language, { weekday: 'short' }).format(ms));
+  return safely(() => new Intl.DateTimeFormat(language, { month: 'short', day: 'numeric' }).format(ms));
 }
 
-export function isSameDay(a: number, b: number): boolean {
-  return startOfDay(a) === startOfDay(b);
+/** Whether two values fall on the same local day; two values that are not dates count as one (undated) day. */
+export function isSameDay(a: unknown, b: unknown): boolean {
+  const x = validTime(a);
+  const y = validTime(b);
+  if (x === null || y === null) return x === y;
+  return startOfDay(x) === startOfDay(y);
+}
+
+/** A count for a badge: a non-negative integer in the active language's digits, "999+" above that. */
+export function formatCount(value: unknown, language: string): string {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return NO_VALUE;
+  const shown = Math.min(Math.floor(value), MAX_COUNT_SHOWN);
+  const text = safely(() => new Intl.NumberFormat(language, { maximumFractionDigits: 0 }).format(shown));
+  return value > MAX_COUNT_SHOWN ? `${text}+` : text;
 }

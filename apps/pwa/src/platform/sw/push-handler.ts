@@ -7,6 +7,7 @@
 import { openBrowserPlatform } from '../browser-platform.js';
 import { openCoveDatabase } from '../idb/database.js';
 import { readSettings } from '../settings.js';
+import { VaultLockedError } from '../vault.js';
 import { notificationStrings } from './notification-text.js';
 import { receivePending, type ReceivedMessage } from './receive-pending.js';
 
@@ -21,6 +22,12 @@ const GENERIC_TAG = 'cove:new-message';
 const PATIENCE_MS = 15_000;
 /** Longest preview shown, in characters. */
 const PREVIEW_CHARS = 140;
+/** ECMAScript dates cover ±8.64e15 ms (ECMA-262 §21.4.1.22); a notification timestamp outside is left out. */
+const MAX_DATE_MS = 8.64e15;
+
+/** The sender's timestamp when it names a real moment; a hostile value must not make the notification fail. */
+const notificationTime = (value: unknown): { timestamp?: number } =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_DATE_MS ? { timestamp: value } : {};
 
 export type NotificationData = { conversationId: string | null };
 
@@ -66,7 +73,7 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
         tag: TAG_PREFIX + conversationId,
         icon: '/icons/icon-192.png',
         badge: '/icons/icon-192.png',
-        timestamp: last.timestamp,
+        ...notificationTime(last.timestamp),
         data: { conversationId },
       };
       if (settings.previews) {
@@ -78,7 +85,8 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
         await show(strings.newMessage, { ...options, body: strings.newMessageBody });
       }
     }
-  } catch {
-    await generic();
+  } catch (error) {
+    // A passphrase set by a tab while this push was handled locks the vault for the worker too.
+    await generic(error instanceof VaultLockedError ? strings.lockedBody : undefined);
   }
 }

@@ -2,7 +2,7 @@
  * Runs the messenger core's receive pipeline once from the service worker: fetch the pending envelopes over HTTP,
  * decrypt, store and acknowledge each (the core takes the same per-peer Web Locks as the pages, so a tab and the
  * worker never decrypt for one peer at once), send the delivery receipts, and report what arrived so the worker
- * can show it. It keeps no connection open.
+ * can show it, and delete the disappearing messages that expired meanwhile. It keeps no connection open.
  */
 import { Messenger, type ContactEntry, type MessageEntry } from '@cove/client';
 import type { BrowserPlatform } from '../browser-platform.js';
@@ -25,6 +25,8 @@ export async function receivePending(platform: BrowserPlatform): Promise<Receive
   try {
     await messenger.fetchPending();
     await messenger.flushOutbox().catch(() => undefined);
+    // Each wake-up also deletes disappearing messages whose timer ran out while no tab was open.
+    await messenger.sweepExpired().catch(() => undefined);
   } finally {
     unsubscribe();
     await messenger.close();

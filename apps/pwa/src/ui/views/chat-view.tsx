@@ -1,18 +1,24 @@
 /**
  * One conversation: messages with day separators and delivery marks, the typing indicator, failed-send retry, a
  * banner when the contact's safety number changed, and the composer (text and emoji). Viewing the chat marks
- * incoming messages read.
+ * incoming messages read. Each message renders inside its own error boundary: one that cannot be shown becomes a
+ * placeholder and the rest of the chat stays usable.
  */
-import { Fragment, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../app/model.js';
 import { Avatar } from '../avatar.js';
-import { formatDay, formatTime, isSameDay } from '../format.js';
+import { ErrorBoundary, MessageError } from '../error-boundary.js';
+import { formatDay, formatTime, isoTime, isSameDay } from '../format.js';
 import { IconAlert, IconBack, IconSend, IconShieldCheck, IconSmile, StatusMark } from '../icons.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
 
 /** Messages loaded per page; more load when the user scrolls to the top. */
 const PAGE = 60;
+/** Re-read a moment after a disappearing message's expiry, so the reader's clock is surely past it. */
+const EXPIRY_SLACK_MS = 50;
+/** The longest delay setTimeout accepts (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Stop announcing "typing" after this long without a keystroke (Signal uses a similar few seconds). */
 const TYPING_IDLE_MS = 3_000;
 /** A small palette; the system keyboard offers every other emoji. */
@@ -56,8 +62,10 @@ export function ChatView({
   const app = useApp();
   const state = useAppState();
   const [limit, setLimit] = useState(PAGE);
-  const conversation = useLive(() => app.conversation(conversationId), [conversationId]);
-  const page = useLive(() => app.messages(conversationId, { limit }), [conversationId, limit]);
+  /** Bumped when a shown disappearing message's timer runs out, so the page is read again (without it). */
+  const [expiries, setExpiries] = useState(0);
+  const conversation = useLive(() => app.conversation(conversationId), [conversationId, expiries]);
+  const page = useLive(() => app.messages(conversationId, { limit }), [conversationId, limit, expiries]);
   const [draft, setDraft] = useState('');
   const [emojiOpen, setEmojiOpen] = useState(false);
   const scroller = useRef<HTMLDivElement>(null);
@@ -78,6 +86,15 @@ export function ChatView({
   useEffect(() => {
     if (unread > 0 && state.online !== undefined) void app.markRead(conversationId);
   }, [app, conversationId, unread, state.online, state.revision]);
+
+  useEffect(() => {
+    const next = Math.min(...(page ?? []).map((m) => m.expiresAt ?? Infinity));
+    if (!Number.isFinite(next)) return;
+    // setTimeout takes at most 2^31-1 ms; a later expiry is re-armed by the reload this triggers.
+    const delay = Math.min(Math.max(next - Date.now(), 0) + EXPIRY_SLACK_MS, MAX_TIMER_MS);
+    const timer = setTimeout(() => setExpiries((n) => n + 1), delay);
+    return () => clearTimeout(timer);
+  }, [page]);
 
   useLayoutEffect(() => {
     const el = scroller.current;
@@ -185,14 +202,14 @@ export function ChatView({
           const prev = messages[i - 1];
           const newDay = !prev || !isSameDay(prev.sentAt, m.sentAt);
           return (
-            <Fragment key={m.id}>
+            <ErrorBoundary key={m.id} fallback={() => <MessageError />}>
               {newDay ? (
                 <div className="day-separator" role="separator">
                   <span>{formatDay(m.sentAt, i18n.language, t)}</span>
                 </div>
               ) : null}
               <MessageBubble message={m} onRetry={() => void app.retry(conversationId, m.id)} />
-            </Fragment>
+            </ErrorBoundary>
           );
         })}
         {typing ? (
@@ -272,14 +289,18 @@ function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ()
   return (
     <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}>
       <div
-        className={`bubble${message.undecryptable ? ' undecryptable' : ''}${status === 'failed' ? ' failed' : ''}`}
+        className={`bubble${message.undecryptable || message.unshowable ? ' undecryptable' : ''}${status === 'failed' ? ' failed' : ''}`}
         data-testid="message"
         data-status={message.outgoing ? status : undefined}
         data-direction={message.outgoing ? 'out' : 'in'}
       >
-        <p className="bubble-text">{message.undecryptable ? t('chat.undecryptable') : message.text}</p>
+        <p className="bubble-text">
+          {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
+        </p>
         <span className="bubble-meta">
-          <time dateTime={new Date(message.sentAt).toISOString()}>{formatTime(message.sentAt, i18n.language)}</time>
+          <time dateTime={isoTime(message.sentAt)} title={message.sentAt === null ? t('time.unknown') : undefined}>
+            {formatTime(message.sentAt, i18n.language)}
+          </time>
           {message.outgoing && status ? (
             <span className={`mark mark-${status}`} role="img" aria-label={t(`status.${status}`)}>
               <StatusMark status={status} />
@@ -287,6 +308,11 @@ function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: ()
           ) : null}
         </span>
       </div>
+      {status === 'failed' && message.failure ? (
+        <p className="failure-reason" data-testid="failure-reason">
+          {t(`chat.failure.${message.failure}`)}
+        </p>
+      ) : null}
       {status === 'failed' ? (
         <button type="button" className="retry" onClick={onRetry} data-testid="retry-button">
           {t('chat.retry')}

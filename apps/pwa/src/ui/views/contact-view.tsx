@@ -1,6 +1,7 @@
 /**
  * The contact screen: the 60-digit safety number in twelve groups, its QR code, comparison by camera scan (where
- * a camera exists) or by pasting the other side's number, and "mark as verified".
+ * a camera exists) or by pasting the other side's number, and "mark as verified", which passes the digits on
+ * screen so that a number that changed meanwhile is refused (and said so) instead of trusting a key never compared.
  */
 import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -19,6 +20,8 @@ export function ContactView({ conversationId, onBack }: { conversationId: string
   const [pasted, setPasted] = useState('');
   const [result, setResult] = useState<'match' | 'mismatch' | null>(null);
   const [scanning, setScanning] = useState(false);
+  /** Set when "Mark as verified" found the number changed since it was shown; cleared when a new number shows. */
+  const [changed, setChanged] = useState<string | null>(null);
   const video = useRef<HTMLVideoElement>(null);
 
   useEffect(() => {
@@ -52,6 +55,11 @@ export function ContactView({ conversationId, onBack }: { conversationId: string
     );
     return () => abort.abort();
   }, [scanning, app, conversationId]);
+
+  const markVerified = async (digitsShown: string) => {
+    const result = await app.markVerified(conversationId, digitsShown);
+    setChanged(result === 'changed' ? digitsShown : null);
+  };
 
   const compare = async () => {
     setResult((await app.compareSafety(conversationId, pasted)) ? 'match' : 'mismatch');
@@ -147,12 +155,18 @@ export function ContactView({ conversationId, onBack }: { conversationId: string
                 </p>
               ) : null}
             </div>
+            {changed !== null ? (
+              <div className="banner warn" role="alert" data-testid="verify-changed">
+                <IconAlert />
+                <p>{t('contact.numberChanged', { name: safety.title })}</p>
+              </div>
+            ) : null}
             {!safety.verified ? (
               <button
                 type="button"
                 className="primary wide"
                 data-testid="mark-verified-button"
-                onClick={() => void app.markVerified(conversationId)}
+                onClick={() => void markVerified(safety.digits)}
               >
                 {t('contact.markVerified')}
               </button>

@@ -1,11 +1,14 @@
 /**
  * The conversation list: newest activity first, each entry with avatar, name, last message (or a typing note),
- * time and unread count. Selecting an entry opens the chat.
+ * time and unread count. Selecting an entry opens the chat. Each entry renders inside its own error boundary, so
+ * one that cannot be shown leaves the others usable.
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Avatar } from '../avatar.js';
-import { formatListTime } from '../format.js';
+import type { ConversationSummary } from '../../app/model.js';
+import { ConversationError, ErrorBoundary } from '../error-boundary.js';
+import { formatCount, formatListTime } from '../format.js';
 import { IconAlert, IconPlus, IconSettings, StatusMark } from '../icons.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
 
@@ -20,7 +23,7 @@ export function ConversationList({
   onNewChat: () => void;
   onSettings: () => void;
 }): ReactElement {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const app = useApp();
   const state = useAppState();
   const conversations = useLive(() => app.conversations(), []);
@@ -63,65 +66,82 @@ export function ConversationList({
         </div>
       ) : (
         <ul className="conversations" aria-label={t('list.title')}>
-          {conversations.map((c) => {
-            const typing = state.typing.has(c.id);
-            const last = c.lastMessage;
-            const preview = typing
-              ? t('chat.typing')
-              : last?.undecryptable
-                ? t('chat.undecryptable')
-                : last
-                  ? last.outgoing
-                    ? t('list.you', { text: last.text })
-                    : last.text
-                  : t('list.noMessages');
-            return (
-              <li key={c.id}>
-                <button
-                  type="button"
-                  className={`conversation${selected === c.id ? ' selected' : ''}${c.unread ? ' unread' : ''}`}
-                  data-testid="conversation-item"
-                  data-conversation={c.title}
-                  aria-current={selected === c.id ? 'page' : undefined}
-                  onClick={() => onOpen(c.id)}
-                >
-                  <Avatar name={c.title} />
-                  <span className="conversation-body">
-                    <span className="conversation-top">
-                      <span className="conversation-title">{c.title}</span>
-                      {last ? (
-                        <time className="conversation-time">{formatListTime(last.at, i18n.language, t)}</time>
-                      ) : null}
-                    </span>
-                    <span className="conversation-bottom">
-                      {c.identityChanged ? (
-                        <span className="warn-icon" title={t('chat.identityChangedShort')}>
-                          <IconAlert />
-                        </span>
-                      ) : null}
-                      {last?.outgoing && last.status && !typing ? (
-                        <span className={`mark mark-${last.status}`}>
-                          <StatusMark status={last.status} />
-                        </span>
-                      ) : null}
-                      <span className={`conversation-preview${typing ? ' typing' : ''}`}>{preview}</span>
-                      {c.unread > 0 ? (
-                        <span
-                          className="badge"
-                          data-testid="unread-count"
-                          aria-label={t('list.unread', { count: c.unread })}
-                        >
-                          {c.unread}
-                        </span>
-                      ) : null}
-                    </span>
-                  </span>
-                </button>
-              </li>
-            );
-          })}
+          {conversations.map((c) => (
+            <ErrorBoundary key={c.id} fallback={() => <ConversationError />}>
+              <ConversationRow
+                conversation={c}
+                selected={selected === c.id}
+                typing={state.typing.has(c.id)}
+                onOpen={() => onOpen(c.id)}
+              />
+            </ErrorBoundary>
+          ))}
         </ul>
       )}
     </section>
+  );
+}
+
+function ConversationRow({
+  conversation: c,
+  selected,
+  typing,
+  onOpen,
+}: {
+  conversation: ConversationSummary;
+  selected: boolean;
+  typing: boolean;
+  onOpen: () => void;
+}): ReactElement {
+  const { t, i18n } = useTranslation();
+  const last = c.lastMessage;
+  const preview = typing
+    ? t('chat.typing')
+    : last?.undecryptable
+      ? t('chat.undecryptable')
+      : last?.unshowable
+        ? t('chat.unshowable')
+        : last
+          ? last.outgoing
+            ? t('list.you', { text: last.text })
+            : last.text
+          : t('list.noMessages');
+  return (
+    <li>
+      <button
+        type="button"
+        className={`conversation${selected ? ' selected' : ''}${c.unread ? ' unread' : ''}`}
+        data-testid="conversation-item"
+        data-conversation={c.title}
+        aria-current={selected ? 'page' : undefined}
+        onClick={onOpen}
+      >
+        <Avatar name={c.title} />
+        <span className="conversation-body">
+          <span className="conversation-top">
+            <span className="conversation-title">{c.title}</span>
+            {last ? <time className="conversation-time">{formatListTime(last.at, i18n.language, t)}</time> : null}
+          </span>
+          <span className="conversation-bottom">
+            {c.identityChanged ? (
+              <span className="warn-icon" title={t('chat.identityChangedShort')}>
+                <IconAlert />
+              </span>
+            ) : null}
+            {last?.outgoing && last.status && !typing ? (
+              <span className={`mark mark-${last.status}`}>
+                <StatusMark status={last.status} />
+              </span>
+            ) : null}
+            <span className={`conversation-preview${typing ? ' typing' : ''}`}>{preview}</span>
+            {c.unread > 0 ? (
+              <span className="badge" data-testid="unread-count" aria-label={t('list.unread', { count: c.unread })}>
+                {formatCount(c.unread, i18n.language)}
+              </span>
+            ) : null}
+          </span>
+        </span>
+      </button>
+    </li>
   );
 }

@@ -8,9 +8,6 @@ import { LANGUAGES } from '../i18n/index.js';
 import { IconBack } from '../icons.js';
 import { useApp, useAppState } from '../use-app.js';
 
-/** Matches the vault's minimum. */
-const MIN_PASSPHRASE = 6;
-
 export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
   const { t, i18n } = useTranslation();
   const app = useApp();
@@ -114,20 +111,30 @@ function PassphraseForm({ set }: { set: boolean }): ReactElement {
     event.preventDefault();
     setMessage(null);
     if (!set) {
-      if (passphrase.length < MIN_PASSPHRASE)
-        return setMessage({ kind: 'error', text: t('settings.passphraseShort', { count: MIN_PASSPHRASE }) });
+      if (passphrase.length < app.minPassphraseLength)
+        return setMessage({ kind: 'error', text: t('settings.passphraseShort', { count: app.minPassphraseLength }) });
       if (passphrase !== confirm) return setMessage({ kind: 'error', text: t('settings.passphraseMismatch') });
       setBusy(true);
-      await app.setPassphrase(passphrase);
-      setBusy(false);
-      setMessage({ kind: 'success', text: t('settings.passphraseSaved') });
+      try {
+        await app.setPassphrase(passphrase);
+        setMessage({ kind: 'success', text: t('settings.passphraseSaved') });
+      } catch {
+        setMessage({ kind: 'error', text: t('settings.passphraseFailed') });
+      } finally {
+        setBusy(false);
+      }
     } else {
       setBusy(true);
-      const ok = await app.removePassphrase(passphrase);
-      setBusy(false);
-      setMessage(
-        ok ? { kind: 'success', text: t('settings.passphraseRemoved') } : { kind: 'error', text: t('lock.wrong') },
-      );
+      try {
+        const ok = await app.removePassphrase(passphrase);
+        setMessage(
+          ok ? { kind: 'success', text: t('settings.passphraseRemoved') } : { kind: 'error', text: t('lock.wrong') },
+        );
+      } catch {
+        setMessage({ kind: 'error', text: t('settings.passphraseFailed') });
+      } finally {
+        setBusy(false);
+      }
     }
     setPassphrase('');
     setConfirm('');
@@ -136,7 +143,9 @@ function PassphraseForm({ set }: { set: boolean }): ReactElement {
   return (
     <form className="passphrase-form" onSubmit={(e) => void submit(e)}>
       <strong>{t('settings.passphrase')}</strong>
-      <small className="muted">{set ? t('settings.passphraseOn') : t('settings.passphraseHint')}</small>
+      <small className="muted">
+        {set ? t('settings.passphraseOn') : t('settings.passphraseHint', { count: app.minPassphraseLength })}
+      </small>
       <label className="field">
         <span>{set ? t('settings.currentPassphrase') : t('settings.newPassphrase')}</span>
         <input
