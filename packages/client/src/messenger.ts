@@ -61,7 +61,14 @@ import type { SafetyNumber } from './trust.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const utf8 = new TextEncoder();
 
-export type MessengerOptions = { events?: EventSink<MessengerEvent> };
+export type MessengerOptions = {
+  events?: EventSink<MessengerEvent>;
+  /**
+   * The server to talk to whatever URL the account was stored with: the PWA passes its own origin, since the server
+   * serves it and its Content-Security-Policy lets it reach no other (a server that moved keeps its browsers).
+   */
+  serverUrl?: string;
+};
 
 export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
 
@@ -109,8 +116,9 @@ export class Messenger {
     return this.ctxValue !== null;
   }
 
-  private attach(account: AccountRecord): void {
+  private attach(stored: AccountRecord): void {
     const { platform } = this;
+    const account = this.options.serverUrl ? { ...stored, serverUrl: this.options.serverUrl } : stored;
     const api = new ApiClient(account.serverUrl, platform.http, {
       accountId: account.accountId,
       deviceId: account.deviceId,

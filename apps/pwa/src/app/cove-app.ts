@@ -159,7 +159,7 @@ export class BrowserCoveApp implements CoveApp {
 
   private async loadCore(platform: BrowserPlatform): Promise<MessengerPort | null> {
     const { loadMessenger } = await this.loadCoreModule();
-    const messenger = await loadMessenger(platform);
+    const messenger = await loadMessenger(platform, this.serverUrl);
     if (messenger) this.attach(messenger);
     return messenger;
   }

@@ -177,8 +177,8 @@ class MessengerAdapter implements MessengerPort {
 }
 
 /** Opens the messenger when this browser already holds an account; null otherwise. */
-export async function loadMessenger(platform: BrowserPlatform): Promise<MessengerPort | null> {
-  const messenger = await Messenger.open(platform);
+export async function loadMessenger(platform: BrowserPlatform, serverUrl: string): Promise<MessengerPort | null> {
+  const messenger = await Messenger.open(platform, { serverUrl });
   if (!messenger.isRegistered) return null;
   const account = await messenger.account();
   return new MessengerAdapter(messenger, platform, account.username ?? account.accountId.slice(0, 8));
@@ -192,7 +192,7 @@ export async function registerMessenger(
   inviteCode: string | null,
 ): Promise<MessengerPort | RegistrationError> {
   try {
-    const messenger = await Messenger.open(platform);
+    const messenger = await Messenger.open(platform, { serverUrl });
     const account = await messenger.register({ serverUrl, username, ...(inviteCode ? { inviteCode } : {}) });
     return new MessengerAdapter(messenger, platform, account.username ?? username);
   } catch (error) {

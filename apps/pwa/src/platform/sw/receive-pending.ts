@@ -16,7 +16,8 @@ export type ReceivedMessage = {
 };
 
 export async function receivePending(platform: BrowserPlatform): Promise<ReceivedMessage[]> {
-  const messenger = await Messenger.open(platform);
+  // The server is the origin that served this worker, whatever URL the account was stored with (see MessengerOptions).
+  const messenger = await Messenger.open(platform, { serverUrl: self.location.origin });
   if (!messenger.isRegistered) return [];
   const arrived: MessageEntry[] = [];
   const unsubscribe = messenger.subscribe((event) => {
