@@ -1,7 +1,8 @@
 /**
  * Type-aware lint for the whole monorepo, plus the boundary rules that keep layers honest:
- * packages/crypto is pure (no Node, DOM, network or storage), only apps/api/src/repositories touches
- * infrastructure, and only apps/pwa/src/platform touches browser storage and service-worker APIs.
+ * packages/crypto and packages/protocol are pure (no Node, DOM, network, storage, timers or ambient randomness),
+ * only apps/api/src/repositories touches infrastructure, and only apps/pwa/src/platform touches browser storage and
+ * service-worker APIs.
  */
 import js from '@eslint/js';
 import globals from 'globals';
@@ -16,6 +17,34 @@ const infrastructure = [
   'pg',
   '@electric-sql/*',
   'pglite-prisma-adapter',
+];
+
+/** Imports a pure package may not use: Node's modules, and anything doing network, storage or UI. */
+const pureImports = (pkg) => [
+  {
+    group: ['node:*', 'fs', 'path', 'crypto', 'net', 'http', 'https', 'os', 'child_process'],
+    message: `${pkg} is pure: no Node imports.`,
+  },
+  {
+    group: ['ws', 'pg', '@prisma/*', 'idb', 'react', 'react-dom', '@signalapp/*'],
+    message: `${pkg} is pure: no network, storage or UI.`,
+  },
+];
+
+/** Globals a pure package may not touch: the DOM, network, storage, Node's process and buffers, timers. */
+const impureGlobals = [
+  'window',
+  'document',
+  'fetch',
+  'indexedDB',
+  'localStorage',
+  'navigator',
+  'WebSocket',
+  'XMLHttpRequest',
+  'process',
+  'Buffer',
+  'setTimeout',
+  'setInterval',
 ];
 
 export default tseslint.config(
@@ -92,36 +121,24 @@ export default tseslint.config(
     files: ['packages/crypto/src/**/*.ts'],
     languageOptions: { globals: {} },
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['node:*', 'fs', 'path', 'crypto', 'net', 'http', 'https', 'os', 'child_process'],
-              message: 'packages/crypto is pure: no Node imports.',
-            },
-            {
-              group: ['ws', 'pg', '@prisma/*', 'idb', 'react', 'react-dom', '@signalapp/*'],
-              message: 'packages/crypto is pure: no network, storage or UI.',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { patterns: pureImports('packages/crypto') }],
       'no-restricted-globals': [
         'error',
-        'window',
-        'document',
-        'fetch',
-        'indexedDB',
-        'localStorage',
-        'navigator',
-        'WebSocket',
-        'XMLHttpRequest',
-        'process',
-        'Buffer',
-        'setTimeout',
-        'setInterval',
+        ...impureGlobals,
         { name: 'crypto', message: 'Take randomness from primitives/random.ts (libsodium) so tests can inject it.' },
+      ],
+    },
+  },
+  {
+    /** Wire types are data: the server and every client (browser, service worker, Node) run the same code. */
+    files: ['packages/protocol/src/**/*.ts'],
+    languageOptions: { globals: {} },
+    rules: {
+      'no-restricted-imports': ['error', { patterns: pureImports('packages/protocol') }],
+      'no-restricted-globals': [
+        'error',
+        ...impureGlobals,
+        { name: 'crypto', message: 'packages/protocol does no cryptography: the server checks, clients encrypt.' },
       ],
     },
   },

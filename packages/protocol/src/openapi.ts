@@ -10,6 +10,13 @@ import { PushSubscriptionRequest } from './push.js';
 
 type Schema = z.ZodType;
 
+/** What a client may rely on in the document itself (`GET /v1/openapi.json`); the rest is OpenAPI 3.1. */
+const OpenApiDocumentResponse = z.looseObject({
+  openapi: z.literal('3.1.0'),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+});
+
 type Route = {
   method: 'get' | 'put' | 'post' | 'delete';
   path: string;
@@ -29,6 +36,13 @@ const routes: Route[] = [
     summary: 'Server name, registration policy, limits, VAPID key',
     auth: false,
     ok: [200, http.InfoResponse],
+  },
+  {
+    method: 'get',
+    path: '/v1/openapi.json',
+    summary: 'This document: the OpenAPI 3.1 description of the HTTP API',
+    auth: false,
+    ok: [200, OpenApiDocumentResponse],
   },
   {
     method: 'post',
@@ -191,12 +205,13 @@ const routes: Route[] = [
   },
 ];
 
-function jsonSchema(schema: Schema): unknown {
+/** The JSON Schema the document gives a zod schema (exported so a test can compare a route's own schema with it). */
+export function openApiSchema(schema: Schema): unknown {
   return z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'output', unrepresentable: 'any' });
 }
 
 function content(schema: Schema): unknown {
-  return { 'application/json': { schema: jsonSchema(schema) } };
+  return { 'application/json': { schema: openApiSchema(schema) } };
 }
 
 /** The OpenAPI 3.1 document for `version` of the server. */

@@ -1,0 +1,59 @@
+/**
+ * The Content values clients build and read (the public shape of content.proto, with timestamps as numbers and
+ * enums as words), the context a decode is checked in, and the one error type the codec throws.
+ * It does not encode, decode or check anything: see content.codec.ts and content.bounds.ts.
+ */
+
+export type Quote = { timestamp: number; authorAccountId: string; text: string };
+export type DataMessage = {
+  text: string;
+  timestamp: number;
+  quote?: Quote;
+  expireTimerSeconds?: number;
+  /** The sender's claimed username (confirm with a username lookup before trusting it). */
+  senderUsername?: string;
+};
+export type ReceiptType = 'delivery' | 'read';
+export type ReceiptMessage = { type: ReceiptType; timestamps: number[] };
+export type TypingAction = 'started' | 'stopped';
+export type TypingMessage = { timestamp: number; action: TypingAction };
+export type RetryRequest = { timestamps: number[]; unavailable?: number[] };
+
+export type Content =
+  | { kind: 'data'; data: DataMessage }
+  | { kind: 'receipt'; receipt: ReceiptMessage }
+  | { kind: 'typing'; typing: TypingMessage }
+  | { kind: 'retry'; retry: RetryRequest }
+  | { kind: 'null' };
+
+/**
+ * Where decoded content came from: the server timestamp of its envelope, the reference for the timestamp windows.
+ * Without it only the absolute bounds apply (encoding, tests).
+ */
+export type ContentContext = { serverTimestamp: number };
+
+/** Why content was refused; stable values a client may show or count. */
+export const ContentErrorReason = {
+  /** Not a valid encoding of content.proto (truncated, wrong wire type, invalid UTF-8, no or two bodies). */
+  Malformed: 'malformed',
+  /** A number outside its bound (a timestamp outside its window, a timer over a year, an unknown enum value). */
+  OutOfRange: 'out_of_range',
+  /** A string or list longer than allowed. */
+  TooLarge: 'too_large',
+  /** A string that does not have its field's format (username, account id). */
+  InvalidFormat: 'invalid_format',
+  /** A newer content version than this code reads. */
+  Unsupported: 'unsupported',
+} as const;
+export type ContentErrorReason = (typeof ContentErrorReason)[keyof typeof ContentErrorReason];
+
+/** Raised for content that does not follow content.proto or Cove's limits; `reason` says which way. */
+export class ContentError extends Error {
+  override readonly name = 'ContentError';
+  constructor(
+    message: string,
+    readonly reason: ContentErrorReason = ContentErrorReason.Malformed,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Holds the Content codec to what it did before: `fixtures/content-encodings.json` has the bytes the hand-written
+ * codec wrote for every kind of Content (each must still encode to exactly those bytes and decode to the same value),
+ * and `fixtures/content-decodings.json` has its verdict on 1,400 valid, mutated, hostile and protobuf-shaped inputs
+ * (the same content accepted, or a refusal with the same reason). See fixtures/record-content-fixtures.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+
+import { describe, expect, it } from '@jest/globals';
+
+import { ContentError, decodeContent, encodeContent } from '../../src/content/index.js';
+import type { Content, ContentErrorReason } from '../../src/content/index.js';
+
+type Encoding = { name: string; content: Content; hex: string; decoded: Content };
+type Decoding = { hex: string; serverTimestamp?: number } & ({ content: Content } | { reason: ContentErrorReason });
+
+const fixture = <T>(name: string): T =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as T;
+const encodings = fixture<Encoding[]>('content-encodings.json');
+const decodings = fixture<Decoding[]>('content-decodings.json');
+const bytes = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex, 'hex'));
+const hex = (value: Uint8Array): string => Buffer.from(value).toString('hex');
+
+/** What decoding gives: the content, or the reason of the ContentError (any other error fails the test). */
+const verdict = (input: Uint8Array, serverTimestamp?: number): { content: Content } | { reason: string } => {
+  try {
+    return { content: decodeContent(input, serverTimestamp === undefined ? undefined : { serverTimestamp }) };
+  } catch (error) {
+    expect(error).toBeInstanceOf(ContentError);
+    return { reason: (error as ContentError).reason };
+  }
+};
+
+describe('Content compatibility with the saved encodings', () => {
+  it.each(encodings.map((e) => [e.name, e] as const))('should encode and decode %s as before', (_name, saved) => {
+    expect(hex(encodeContent(saved.content))).toBe(saved.hex);
+    expect(decodeContent(bytes(saved.hex))).toEqual(saved.decoded);
+  });
+
+  it('should cover every kind of content', () => {
+    const kinds = new Set(encodings.map((e) => e.content.kind));
+    expect([...kinds].sort()).toEqual(['data', 'null', 'receipt', 'retry', 'typing']);
+  });
+
+  it('should give the saved verdict on every input of the corpus', () => {
+    const differences: string[] = [];
+    for (const saved of decodings) {
+      const { hex: input, serverTimestamp, ...expected } = saved;
+      const actual = verdict(bytes(input), serverTimestamp);
+      if (!isDeepStrictEqual(actual, expected))
+        differences.push(`${input} @${serverTimestamp}: ${JSON.stringify(expected)} -> ${JSON.stringify(actual)}`);
+    }
+    expect(differences).toEqual([]);
+    expect(decodings.filter((d) => 'content' in d).length).toBeGreaterThan(250);
+    expect(decodings.length).toBe(1400);
+  });
+});
