@@ -42,19 +42,32 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** CPU seconds of the PostgreSQL backends serving `database` (their process titles name it). */
-function databaseCpuSeconds(database) {
-  if (!database) return 0;
-  let total = 0;
+/**
+ * CPU seconds of each PostgreSQL backend serving `database` (their process titles name it), by pid. Compare two
+ * snapshots with {@link databaseCpuDelta}: a plain sum goes negative when a busy backend exits between them.
+ */
+function databaseCpuSnapshot(database) {
+  const byPid = new Map();
+  if (!database) return byPid;
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.startsWith('postgres: ') && cmdline.includes(` ${database} `)) total += cpuSeconds(pid);
+      if (cmdline.startsWith('postgres: ') && cmdline.includes(` ${database} `)) byPid.set(pid, cpuSeconds(pid));
     } catch {
       // The process ended meanwhile.
     }
   }
-  return total;
+  return byPid;
+}
+
+/**
+ * CPU seconds the backends used between two snapshots: growth of the ones alive at both, and all of the ones started
+ * since. A backend that exited in between is not counted (an undercount, printed as such by being low, never < 0).
+ */
+function databaseCpuDelta(before, after) {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
+  return Math.max(0, total);
 }
 
 function startProcess(args, env) {
@@ -213,13 +226,13 @@ async function runLoad(pairs, ackFrames, serverPid, database) {
   stats.recording = true;
   const started = performance.now();
   const cpuBefore = cpuSeconds(serverPid);
-  const dbBefore = databaseCpuSeconds(database);
+  const dbBefore = databaseCpuSnapshot(database);
   const ownBefore = process.cpuUsage();
   await sleep(SECONDS * 1000);
   const elapsed = (performance.now() - started) / 1000;
   stats.recording = false;
   const serverCpu = cpuSeconds(serverPid) - cpuBefore;
-  const databaseCpu = databaseCpuSeconds(database) - dbBefore;
+  const databaseCpu = databaseCpuDelta(dbBefore, databaseCpuSnapshot(database));
   const own = process.cpuUsage(ownBefore);
   const generatorCpu = (own.user + own.system) / 1e6;
   running = false;
