@@ -64,6 +64,31 @@ export interface EncryptResult {
   readonly message: SignalMessage;
 }
 
+/** What one send consumes: the successor state, the message seed, and SPQR's message and key for it. */
+export interface SendStep {
+  readonly state: SessionState;
+  readonly seed: Uint8Array;
+  readonly pq: { readonly message: Uint8Array; readonly key: Uint8Array };
+}
+
+/**
+ * The state transition of one send, without building the message: the sending chain steps once and SPQR sends
+ * once. `ratchetEncrypt` is this plus the encryption; tests use it alone to drop thousands of sends cheaply.
+ */
+export function ratchetSendStep(state: SessionState, rng: Rng): SendStep {
+  const chain = state.senderChain;
+  const pq = spqrSend(state.spqr, rng);
+  return {
+    seed: messageSeed(chain.chainKey),
+    pq,
+    state: {
+      ...state,
+      senderChain: { ...chain, chainKey: nextChainKey(chain.chainKey), index: chain.index + 1 },
+      spqr: pq.state,
+    },
+  };
+}
+
 /** Encrypts one message on the sending chain; `addresses` is the optional field-6 binding. */
 export function ratchetEncrypt(
   state: SessionState,
@@ -72,9 +97,8 @@ export function ratchetEncrypt(
   rng: Rng,
 ): EncryptResult {
   const chain = state.senderChain;
-  const seed = messageSeed(chain.chainKey);
-  const pq = spqrSend(state.spqr, rng);
-  const keys = deriveMessageKeys(seed, pq.key);
+  const step = ratchetSendStep(state, rng);
+  const keys = deriveMessageKeys(step.seed, step.pq.key);
   const ciphertext = aes256CbcEncrypt(keys.cipherKey, keys.iv, plaintext);
   const message = SignalMessage._new(
     state.sessionVersion,
@@ -85,17 +109,10 @@ export function ratchetEncrypt(
     ciphertext,
     state.localIdentityKey,
     state.remoteIdentityKey,
-    pq.message,
+    step.pq.message,
     addresses,
   );
-  return {
-    message,
-    state: {
-      ...state,
-      senderChain: { ...chain, chainKey: nextChainKey(chain.chainKey), index: chain.index + 1 },
-      spqr: pq.state,
-    },
-  };
+  return { message, state: step.state };
 }
 
 export interface DecryptResult {
