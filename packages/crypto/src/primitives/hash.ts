@@ -6,6 +6,7 @@
 import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 
+import { HKDF_MAX_OUTPUT } from '../constants.js';
 import { sodium } from './sodium.js';
 
 const ZERO32 = new Uint8Array(32);
@@ -43,7 +44,7 @@ export function hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Ui
 
 /** HKDF-SHA256 (RFC 5869). A null or empty salt means 32 zero bytes, as the RFC specifies. */
 export function hkdf(ikm: Uint8Array, salt: Uint8Array | null, info: Uint8Array, length: number): Uint8Array {
-  if (length < 0 || length > 255 * 32) throw new RangeError('hkdf: bad output length');
+  if (length < 0 || length > HKDF_MAX_OUTPUT) throw new RangeError('hkdf: bad output length');
   const prk = hmacSha256(salt && salt.length > 0 ? salt : ZERO32, ikm);
   const out = new Uint8Array(length);
   let prev: Uint8Array = new Uint8Array(0);

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 
 import { addEpochSecret, openChain, receivingKey, sendingKey } from '../../src/ratchet/spqr/chain.js';
 import type { KeyChain } from '../../src/ratchet/spqr/chain.js';
-import { DEFAULT_JUMP_LIMIT, KEPT_KEY_WINDOW } from '../../src/ratchet/spqr/key-sequence.js';
+import { SPQR_MAX_JUMP, SPQR_MAX_OOO_KEYS } from '../../src/constants.js';
 import { ready } from '../../src/primitives/sodium.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -35,7 +35,7 @@ function referenceKeys(start: Uint8Array, count: number): string[] {
 
 /** The receiving key with the default jump limit. */
 const recvKey = (chain: KeyChain, epoch: number, index: number): { chain: KeyChain; key: Uint8Array } =>
-  receivingKey(chain, epoch, index, DEFAULT_JUMP_LIMIT);
+  receivingKey(chain, epoch, index, SPQR_MAX_JUMP);
 
 function sendN(chain: KeyChain, epoch: number, n: number): { chain: KeyChain; keys: string[] } {
   const keys: string[] = [];
@@ -109,21 +109,21 @@ describe('SPQR chain', () => {
     a = recvKey(a, 0, 1).chain;
     expect(() => recvKey(a, 0, 1)).toThrow(expect.objectContaining({ kind: 'KeyAlreadyRequested' }));
     expect(() => recvKey(a, 0, 0)).toThrow(expect.objectContaining({ kind: 'KeyAlreadyRequested' }));
-    // Jump far ahead: keys more than KEPT_KEY_WINDOW behind are gone.
-    a = recvKey(a, 0, 2 + KEPT_KEY_WINDOW + 10).chain;
+    // Jump far ahead: keys more than SPQR_MAX_OOO_KEYS behind are gone.
+    a = recvKey(a, 0, 2 + SPQR_MAX_OOO_KEYS + 10).chain;
     expect(() => recvKey(a, 0, 5)).toThrow(expect.objectContaining({ kind: 'KeyTrimmed' }));
     // Keys inside the window are kept.
-    expect(recvKey(a, 0, 2 + KEPT_KEY_WINDOW + 9).key).toHaveLength(32);
+    expect(recvKey(a, 0, 2 + SPQR_MAX_OOO_KEYS + 9).key).toHaveLength(32);
   });
 
-  it('refuses jumps over DEFAULT_JUMP_LIMIT and allows exactly DEFAULT_JUMP_LIMIT', () => {
+  it('refuses jumps over SPQR_MAX_JUMP and allows exactly SPQR_MAX_JUMP', () => {
     const a = openChain(Buffer.from('1'), 'A2B');
-    expect(() => recvKey(a, 0, DEFAULT_JUMP_LIMIT + 1)).toThrow(expect.objectContaining({ kind: 'KeyJump' }));
-    const far = recvKey(a, 0, DEFAULT_JUMP_LIMIT);
+    expect(() => recvKey(a, 0, SPQR_MAX_JUMP + 1)).toThrow(expect.objectContaining({ kind: 'KeyJump' }));
+    const far = recvKey(a, 0, SPQR_MAX_JUMP);
     const ref = referenceKeys(hkdf(zero, Buffer.from('1'), 'Signal PQ Ratchet V1 Chain  Start', 96).slice(64, 96), 3);
     expect(far.key).toHaveLength(32);
     // Keys just behind the jump stay available, older ones were never stored.
-    expect(recvKey(far.chain, 0, DEFAULT_JUMP_LIMIT - 1).key).toHaveLength(32);
+    expect(recvKey(far.chain, 0, SPQR_MAX_JUMP - 1).key).toHaveLength(32);
     expect(() => recvKey(far.chain, 0, 2)).toThrow(expect.objectContaining({ kind: 'KeyTrimmed' }));
     expect(hex(recvKey(a, 0, 3).key)).toBe(ref[2]);
   });
@@ -132,9 +132,9 @@ describe('SPQR chain', () => {
     let a = openChain(Buffer.from('1'), 'A2B');
     for (let i = 1; i <= 6; i++) a = recvKey(a, 0, i * 1500).chain;
     const prev = a.epochs[0]!.receiving.skipped;
-    expect(prev.size).toBeLessThanOrEqual(Math.floor((KEPT_KEY_WINDOW * 11) / 10) + 1);
+    expect(prev.size).toBeLessThanOrEqual(Math.floor((SPQR_MAX_OOO_KEYS * 11) / 10) + 1);
     for (const index of prev.keys())
-      expect(index).toBeGreaterThanOrEqual(a.epochs[0]!.receiving.counter - KEPT_KEY_WINDOW - 1500);
+      expect(index).toBeGreaterThanOrEqual(a.epochs[0]!.receiving.counter - SPQR_MAX_OOO_KEYS - 1500);
   });
 
   it('keeps the send epoch and one before it, and rejects epochs out of range', () => {

@@ -12,11 +12,11 @@
  * a later version than V1 is refused too (libsignal would skip the salt for it; no V1 peer sends one). This
  * module does not encrypt anything itself and knows nothing about sessions.
  */
+import { SPQR_MAX_JUMP, SPQR_UNLIMITED_JUMPS } from '../../constants.js';
 import { aliceBraid, bobBraid, braidOnReceive, braidOnSend } from './braid.js';
 import type { Rng } from './braid.js';
 import { addEpochSecret, openChain, receivingKey, sendingKey } from './chain.js';
 import type { SpqrDirection } from './chain.js';
-import { DEFAULT_JUMP_LIMIT, UNLIMITED_JUMPS } from './key-sequence.js';
 import { SPQR_VERSION_V1, decodeMessage, encodeMessage } from './message.js';
 import { SpqrError } from './spqr-error.js';
 import { SpqrState } from './state.js';
@@ -54,7 +54,7 @@ export function spqrInitialState(authKey: Uint8Array, direction: SpqrDirection, 
   }
   if (direction !== 'A2B' && direction !== 'B2A') throw new SpqrError('Other', 'bad direction');
   const braid = direction === 'A2B' ? aliceBraid(authKey) : bobBraid(authKey);
-  const jumpLimit = options.selfSession === true ? UNLIMITED_JUMPS : DEFAULT_JUMP_LIMIT;
+  const jumpLimit = options.selfSession === true ? SPQR_UNLIMITED_JUMPS : SPQR_MAX_JUMP;
   return new SpqrState(openChain(authKey, direction), braid, jumpLimit);
 }
 
