@@ -8,7 +8,7 @@ import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { FINGERPRINT_MAX_ITERATIONS, FINGERPRINT_MIN_ITERATIONS } from './constants.js';
 import { ErrorCode, fail } from './errors.js';
 import type { PublicKey } from './keys/curve.js';
-import { constantTimeEqual } from './primitives/hash.js';
+import { constantTimeEqual } from './primitives/bytes.js';
 import { sodium } from './primitives/sodium.js';
 
 function iterateHash(iterations: number, id: Uint8Array, key: PublicKey): Uint8Array {

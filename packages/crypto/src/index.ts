@@ -8,6 +8,7 @@ import { ErrorCode, fail } from './errors.js';
 import { hkdf as hkdfSha256 } from './primitives/hash.js';
 
 export { ready } from './primitives/sodium.js';
+export { constantTimeEqual, equalBytes } from './primitives/bytes.js';
 export type { Rng } from './primitives/random.js';
 export { generateRegistrationId } from './primitives/random.js';
 export { ErrorCode, SignalClientError, LibSignalErrorBase } from './errors.js';

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as libsignal from '@signalapp/libsignal-client';
 
+import * as C from '../src/index.js';
 import { aes256CbcDecrypt, aes256CbcEncrypt } from '../src/primitives/aes.js';
 import { hkdf, hmacSha256 } from '../src/primitives/hash.js';
 import { ready } from '../src/primitives/sodium.js';
@@ -73,6 +74,24 @@ describe('top-level hkdf export', () => {
     expect(hex(ours.hkdf(50, ikm, info, null))).toBe(
       hex(libsignal.hkdf(50, new Uint8Array(ikm), new Uint8Array(info), null)),
     );
+  });
+});
+
+describe('byte comparisons', () => {
+  it.each([
+    ['equalBytes', C.equalBytes],
+    ['constantTimeEqual', C.constantTimeEqual],
+  ])('%s should tell equal strings from any difference in content or length', (_name, equal) => {
+    const a = Uint8Array.from({ length: 33 }, (_, i) => i);
+    expect(equal(a, a.slice())).toBe(true);
+    expect(equal(new Uint8Array(0), new Uint8Array(0))).toBe(true);
+    for (const at of [0, 16, 32]) {
+      const b = a.slice();
+      b[at] = (b[at] as number) ^ 0x80;
+      expect(equal(a, b)).toBe(false);
+    }
+    expect(equal(a, a.subarray(0, 32))).toBe(false);
+    expect(equal(a.subarray(0, 32), a)).toBe(false);
   });
 });
 

@@ -66,20 +66,6 @@ export function shake256Hash(data: Uint8Array, length: number): Uint8Array {
   return shake256(data, { dkLen: length });
 }
 
-/** Constant-time equality of two byte strings (length is not secret). */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
-  return d === 0;
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 export function utf8(s: string): Uint8Array {
   return utf8ToBytes(s);
 }

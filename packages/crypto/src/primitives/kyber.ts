@@ -8,6 +8,7 @@
  */
 import { ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
 
+import { constantTimeEqual } from './bytes.js';
 import type { Rng } from './random.js';
 import { defaultRng } from './random.js';
 import { sodium } from './sodium.js';
@@ -372,11 +373,9 @@ export function mlkem1024Decapsulate(cipherText: Uint8Array, secretKey: Uint8Arr
     const m = pkeDecrypt(dkPke, cipherText);
     const kr = s.crypto_hash_sha3512(concat2(m, h));
     const again = pkeEncrypt(tHat, ek.subarray(T_BYTES), m, kr.subarray(32));
-    let diff = 0;
-    for (let i = 0; i < again.length; i++) diff |= (again[i] as number) ^ (cipherText[i] as number);
     const rejected = s.crypto_xof_shake256(32, concat2(z, cipherText));
     const out = new Uint8Array(32);
-    const mask = diff === 0 ? 0 : 0xff;
+    const mask = constantTimeEqual(again, cipherText) ? 0 : 0xff;
     for (let i = 0; i < 32; i++) out[i] = ((kr[i] as number) & ~mask) | ((rejected[i] as number) & mask);
     return out;
   });

@@ -16,7 +16,8 @@
  */
 import { sampleNttInto } from '../../primitives/kyber.js';
 import { sodium } from '../../primitives/sodium.js';
-import { bytesEqual, concatBytes } from './kdf.js';
+import { constantTimeEqual, equalBytes } from '../../primitives/bytes.js';
+import { concatBytes } from './kdf.js';
 
 export const HEADER_SIZE = 64;
 export const EK_SIZE = 1152;
@@ -183,7 +184,7 @@ export function encaps1(header: Uint8Array, m: Uint8Array): { ct1: Uint8Array; s
 /** Whether a received encapsulation key belongs to a header (SHA3-256(t ‖ ρ) matches). */
 export function ekMatchesHeader(ek: Uint8Array, header: Uint8Array): boolean {
   if (ek.length !== EK_SIZE || header.length !== HEADER_SIZE) return false;
-  return bytesEqual(sodium().crypto_hash_sha3256(concatBytes(ek, header.subarray(0, 32))), header.subarray(32, 64));
+  return equalBytes(sodium().crypto_hash_sha3256(concatBytes(ek, header.subarray(0, 32))), header.subarray(32, 64));
 }
 
 /**
@@ -207,7 +208,7 @@ export function decaps(dk: Uint8Array, ct1: Uint8Array, ct2: Uint8Array): Uint8A
     throw new RangeError('ML-KEM-768 decapsulation: bad input length');
   const s = sodium();
   const ekFull = dk.subarray(1152, 1152 + EK_SIZE + 32);
-  if (!bytesEqual(s.crypto_hash_sha3256(ekFull), dk.subarray(2336, 2368)))
+  if (!constantTimeEqual(s.crypto_hash_sha3256(ekFull), dk.subarray(2336, 2368)))
     throw new Error('ML-KEM-768 decapsulation key fails its hash check');
   return s.crypto_kem_mlkem768_dec(concatBytes(ct1, ct2), dk);
 }
