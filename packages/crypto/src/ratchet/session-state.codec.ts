@@ -19,6 +19,8 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 
 import { MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS, SESSION_VERSION } from '../constants.js';
 import { PrivateKey, PublicKey } from '../keys/curve.js';
+import type { MessageSeed, RootKey } from './key-roles.js';
+import { asChainKey, asMessageSeed, asRootKey } from './key-roles.js';
 import type { PendingPreKey, ReceiverChain, SenderChain, SessionState } from './session-state.js';
 import { SpqrState } from './spqr/index.js';
 
@@ -105,7 +107,7 @@ function decodeSenderChain(buf: Uint8Array): SenderChain {
   return {
     ratchetPrivate,
     ratchetPublic: ratchetPrivate.getPublicKey(),
-    chainKey: key32(need(chainKey, 'chain key'), 'chain key'),
+    chainKey: asChainKey(key32(need(chainKey, 'chain key'), 'chain key')),
     index,
   };
 }
@@ -114,7 +116,7 @@ function decodeReceiverChain(buf: Uint8Array): ReceiverChain {
   let ratchetKey: Uint8Array | undefined;
   let chainKey: Uint8Array | undefined;
   let index = 0;
-  const skipped = new Map<number, Uint8Array>();
+  const skipped = new Map<number, MessageSeed>();
   each(buf, { 1: LD, 2: LD, 3: VI, 4: LD }, (no, r) => {
     if (no === 1) ratchetKey = r.bytes();
     else if (no === 2) chainKey = r.bytes();
@@ -126,13 +128,13 @@ function decodeReceiverChain(buf: Uint8Array): ReceiverChain {
         if (n === 1) counter = rr.uint32();
         else seed = rr.bytes();
       });
-      skipped.set(need(counter, 'skipped counter'), key32(need(seed, 'skipped seed'), 'skipped seed'));
+      skipped.set(need(counter, 'skipped counter'), asMessageSeed(key32(need(seed, 'skipped seed'), 'skipped seed')));
     }
   });
   if (skipped.size > MAX_MESSAGE_KEYS) throw new Error('too many skipped keys');
   return {
     ratchetKey: PublicKey.deserialize(need(ratchetKey, 'ratchet key')),
-    chainKey: key32(need(chainKey, 'chain key'), 'chain key'),
+    chainKey: asChainKey(key32(need(chainKey, 'chain key'), 'chain key')),
     index,
     skipped,
   };
@@ -170,7 +172,7 @@ export function decodeSessionState(buf: Uint8Array): SessionState {
   let remoteIdentityKey: PublicKey | undefined;
   let localRegistrationId = 0;
   let remoteRegistrationId = 0;
-  let rootKey: Uint8Array | undefined;
+  let rootKey: RootKey | undefined;
   let previousCounter = 0;
   let senderChain: SenderChain | undefined;
   const receiverChains: ReceiverChain[] = [];
@@ -195,7 +197,7 @@ export function decodeSessionState(buf: Uint8Array): SessionState {
         remoteRegistrationId = r.uint32();
         break;
       case 6:
-        rootKey = key32(r.bytes(), 'root key');
+        rootKey = asRootKey(key32(r.bytes(), 'root key'));
         break;
       case 7:
         previousCounter = r.uint32();

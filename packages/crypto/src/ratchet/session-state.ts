@@ -12,6 +12,7 @@ import { PrivateKey } from '../keys/curve.js';
 import { aes256CbcDecrypt, aes256CbcEncrypt } from '../primitives/aes.js';
 import type { Rng } from '../primitives/random.js';
 import { SignalMessage } from '../wire/messages.js';
+import type { ChainKey, MessageSeed, RootKey, SpqrMessageKey } from './key-roles.js';
 import { deriveMessageKeys, messageSeed, nextChainKey, rootStep } from './keys.js';
 import type { SpqrState } from './spqr/index.js';
 import { SpqrError, spqrRecv, spqrSend } from './spqr/index.js';
@@ -19,16 +20,16 @@ import { SpqrError, spqrRecv, spqrSend } from './spqr/index.js';
 export interface SenderChain {
   readonly ratchetPrivate: PrivateKey;
   readonly ratchetPublic: PublicKey;
-  readonly chainKey: Uint8Array;
+  readonly chainKey: ChainKey;
   readonly index: number;
 }
 
 export interface ReceiverChain {
   readonly ratchetKey: PublicKey;
-  readonly chainKey: Uint8Array;
+  readonly chainKey: ChainKey;
   readonly index: number;
   /** counter → message seed, oldest first. Never mutated once the chain object is published. */
-  readonly skipped: ReadonlyMap<number, Uint8Array>;
+  readonly skipped: ReadonlyMap<number, MessageSeed>;
 }
 
 export interface PendingPreKey {
@@ -47,7 +48,7 @@ export interface SessionState {
   readonly remoteIdentityKey: PublicKey;
   readonly localRegistrationId: number;
   readonly remoteRegistrationId: number;
-  readonly rootKey: Uint8Array;
+  readonly rootKey: RootKey;
   readonly previousCounter: number;
   readonly senderChain: SenderChain;
   /** Most recent last; at most MAX_RECEIVER_CHAINS. */
@@ -66,8 +67,8 @@ export interface EncryptResult {
 /** What one send consumes: the successor state, the message seed, and SPQR's message and key for it. */
 export interface SendStep {
   readonly state: SessionState;
-  readonly seed: Uint8Array;
-  readonly pq: { readonly message: Uint8Array; readonly key: Uint8Array };
+  readonly seed: MessageSeed;
+  readonly pq: { readonly message: Uint8Array; readonly key: SpqrMessageKey };
 }
 
 /**
@@ -175,7 +176,7 @@ export function ratchetDecrypt(
 
   // 2. The message seed for this counter.
   const counter = m.counter;
-  let seed: Uint8Array;
+  let seed: MessageSeed;
   let newChain: ReceiverChain;
   if (counter < chain.index) {
     const s = chain.skipped.get(counter);
@@ -194,7 +195,7 @@ export function ratchetDecrypt(
     const jump = counter - chain.index;
     if (jump > MAX_FORWARD_JUMPS && !unlimitedJumps) invalid('message from too far into the future');
     let ck = chain.chainKey;
-    let skipped: Map<number, Uint8Array> | null = null;
+    let skipped: Map<number, MessageSeed> | null = null;
     const keepFrom = counter - MAX_MESSAGE_KEYS;
     for (let i = chain.index; i < counter; i++) {
       if (i >= keepFrom) {
@@ -217,7 +218,7 @@ export function ratchetDecrypt(
   }
 
   // 3. SPQR: the salt for this message's keys.
-  let pq: { state: SpqrState; key: Uint8Array };
+  let pq: { state: SpqrState; key: SpqrMessageKey };
   try {
     pq = spqrRecv(state.spqr, m.pqRatchet);
   } catch (e) {

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { addEpochSecret, openChain, receivingKey, sendingKey } from '../../src/ratchet/spqr/chain.js';
 import type { KeyChain } from '../../src/ratchet/spqr/chain.js';
 import { SPQR_MAX_JUMP, SPQR_MAX_OOO_KEYS } from '../../src/constants.js';
+import { asSpqrEpochSecret } from '../../src/ratchet/key-roles.js';
 import { ready } from '../../src/primitives/sodium.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -68,11 +69,11 @@ describe('SPQR chain', () => {
     const gen0 = hkdf(zero, authKey, 'Signal PQ Ratchet V1 Chain  Start', 96);
     const secret = new Uint8Array(32).fill(7);
     const gen1 = hkdf(gen0.slice(0, 32), secret, 'Signal PQ Ratchet V1 Chain Add Epoch', 96);
-    const a = addEpochSecret(openChain(authKey, 'A2B'), 1, secret);
+    const a = addEpochSecret(openChain(authKey, 'A2B'), 1, asSpqrEpochSecret(secret));
     expect(a.newestEpoch).toBe(1);
     expect(hex(a.rootKey)).toBe(hex(gen1.slice(0, 32)));
     expect(sendN(a, 1, 3).keys).toEqual(referenceKeys(gen1.slice(32, 64), 3));
-    const b = addEpochSecret(openChain(authKey, 'B2A'), 1, secret);
+    const b = addEpochSecret(openChain(authKey, 'B2A'), 1, asSpqrEpochSecret(secret));
     expect(sendN(b, 1, 3).keys).toEqual(referenceKeys(gen1.slice(64, 96), 3));
   });
 
@@ -92,8 +93,8 @@ describe('SPQR chain', () => {
       b = r.chain;
       expect(hex(r.key)).toBe(key);
     }
-    a = addEpochSecret(a, 1, Uint8Array.of(2));
-    b = addEpochSecret(b, 1, Uint8Array.of(2));
+    a = addEpochSecret(a, 1, asSpqrEpochSecret(Uint8Array.of(2)));
+    b = addEpochSecret(b, 1, asSpqrEpochSecret(Uint8Array.of(2)));
     const r = sendingKey(a, 1);
     expect(r.index).toBe(1);
     expect(hex(recvKey(b, 1, 1).key)).toBe(hex(r.key));
@@ -140,8 +141,8 @@ describe('SPQR chain', () => {
   it('keeps the send epoch and one before it, and rejects epochs out of range', () => {
     let a = openChain(authKey, 'A2B');
     a = sendingKey(a, 0).chain;
-    a = addEpochSecret(a, 1, Uint8Array.of(1));
-    a = addEpochSecret(a, 2, Uint8Array.of(2));
+    a = addEpochSecret(a, 1, asSpqrEpochSecret(Uint8Array.of(1)));
+    a = addEpochSecret(a, 2, asSpqrEpochSecret(Uint8Array.of(2)));
     expect(a.epochs).toHaveLength(3);
     a = sendingKey(a, 2).chain;
     expect(a.epochs).toHaveLength(2);
@@ -150,7 +151,9 @@ describe('SPQR chain', () => {
     expect(recvKey(a, 1, 1).key).toHaveLength(32);
     expect(() => recvKey(a, 3, 1)).toThrow(expect.objectContaining({ kind: 'Other' }));
     expect(() => sendingKey(a, 1)).toThrow();
-    expect(() => addEpochSecret(a, 4, Uint8Array.of(4))).toThrow(expect.objectContaining({ kind: 'StateCorrupt' }));
+    expect(() => addEpochSecret(a, 4, asSpqrEpochSecret(Uint8Array.of(4)))).toThrow(
+      expect.objectContaining({ kind: 'StateCorrupt' }),
+    );
   });
 
   it('is persistent: operations never change their input', () => {
@@ -158,7 +161,7 @@ describe('SPQR chain', () => {
     const snapshot = JSON.stringify(a, (_k, v: unknown) => (v instanceof Uint8Array ? hex(v) : v));
     sendingKey(a, 0);
     recvKey(a, 0, 5);
-    addEpochSecret(a, 1, Uint8Array.of(1));
+    addEpochSecret(a, 1, asSpqrEpochSecret(Uint8Array.of(1)));
     expect(JSON.stringify(a, (_k, v: unknown) => (v instanceof Uint8Array ? hex(v) : v))).toBe(snapshot);
   });
 });

@@ -13,6 +13,7 @@
  * module does not encrypt anything itself and knows nothing about sessions.
  */
 import { SPQR_MAX_JUMP, SPQR_UNLIMITED_JUMPS } from '../../constants.js';
+import type { SpqrMessageKey } from '../key-roles.js';
 import { aliceBraid, bobBraid, braidOnReceive, braidOnSend } from './braid.js';
 import type { Rng } from './braid.js';
 import { addEpochSecret, openChain, receivingKey, sendingKey } from './chain.js';
@@ -58,7 +59,7 @@ export function spqrInitialState(authKey: Uint8Array, direction: SpqrDirection, 
   return new SpqrState(openChain(authKey, direction), braid, jumpLimit);
 }
 
-export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; message: Uint8Array; key: Uint8Array } {
+export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; message: Uint8Array; key: SpqrMessageKey } {
   return guard(() => {
     const sent = braidOnSend(state.braid, rng);
     let chain = state.chain;
@@ -69,7 +70,7 @@ export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; messag
   });
 }
 
-export function spqrRecv(state: SpqrState, message: Uint8Array): { state: SpqrState; key: Uint8Array } {
+export function spqrRecv(state: SpqrState, message: Uint8Array): { state: SpqrState; key: SpqrMessageKey } {
   return guard(() => {
     if (!(message instanceof Uint8Array)) throw new SpqrError('Malformed', 'message is not bytes');
     const version = message.length === 0 ? 0 : (message[0] as number);

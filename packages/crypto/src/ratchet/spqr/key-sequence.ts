@@ -14,6 +14,7 @@
  * directions or the braid (see chain.ts) and never sees a wire message; its limits live in constants.ts.
  */
 import { SPQR_MAX_OOO_KEYS, SPQR_SWEEP_THRESHOLD } from '../../constants.js';
+import type { SpqrChainKey, SpqrMessageKey } from '../key-roles.js';
 import { SpqrError } from './spqr-error.js';
 import { ZERO_SALT, ascii, be32, concatBytes, hkdfSha256 } from './kdf.js';
 
@@ -23,14 +24,14 @@ export interface KeySequence {
   /** Counter of the last key derived; 0 before the first. */
   readonly counter: number;
   /** Chain key for counter + 1; null for a sending sequence that will never send again. */
-  readonly chainKey: Uint8Array | null;
+  readonly chainKey: SpqrChainKey | null;
   /** Receiving only: keys skipped over, by counter, in the order they were derived. */
-  readonly skipped: ReadonlyMap<number, Uint8Array>;
+  readonly skipped: ReadonlyMap<number, SpqrMessageKey>;
 }
 
-const NONE: ReadonlyMap<number, Uint8Array> = new Map();
+const NONE: ReadonlyMap<number, SpqrMessageKey> = new Map();
 
-export function newSequence(chainKey: Uint8Array): KeySequence {
+export function newSequence(chainKey: SpqrChainKey): KeySequence {
   return { counter: 0, chainKey, skipped: NONE };
 }
 
@@ -39,18 +40,18 @@ export function retire(seq: KeySequence): KeySequence {
   return { counter: seq.counter, chainKey: null, skipped: seq.skipped };
 }
 
-function step(chainKey: Uint8Array, counter: number): { chainKey: Uint8Array; key: Uint8Array } {
+function step(chainKey: SpqrChainKey, counter: number): { chainKey: SpqrChainKey; key: SpqrMessageKey } {
   const out = hkdfSha256(ZERO_SALT, chainKey, concatBytes(be32(counter), STEP_LABEL), 64);
-  return { chainKey: out.slice(0, 32), key: out.slice(32, 64) };
+  return { chainKey: out.slice(0, 32) as SpqrChainKey, key: out.slice(32, 64) as SpqrMessageKey };
 }
 
-function liveKey(seq: KeySequence): Uint8Array {
+function liveKey(seq: KeySequence): SpqrChainKey {
   if (seq.chainKey === null) throw new SpqrError('Other', 'this key sequence was retired');
   return seq.chainKey;
 }
 
 /** The next key of a sending sequence, with its counter. */
-export function nextKey(seq: KeySequence): { seq: KeySequence; counter: number; key: Uint8Array } {
+export function nextKey(seq: KeySequence): { seq: KeySequence; counter: number; key: SpqrMessageKey } {
   const counter = seq.counter + 1;
   const { chainKey, key } = step(liveKey(seq), counter);
   return { seq: { counter, chainKey, skipped: seq.skipped }, counter, key };
@@ -62,7 +63,7 @@ export function nextKey(seq: KeySequence): { seq: KeySequence; counter: number; 
  * once from the store. Refusals: `KeyJump` (too far ahead), `KeyTrimmed` (behind the window),
  * `KeyAlreadyRequested` (inside the window but already handed out, or counter 0).
  */
-export function keyAt(seq: KeySequence, counter: number, jumpLimit: number): { seq: KeySequence; key: Uint8Array } {
+export function keyAt(seq: KeySequence, counter: number, jumpLimit: number): { seq: KeySequence; key: SpqrMessageKey } {
   if (counter > seq.counter) return stepForward(seq, counter, jumpLimit);
   if (seq.counter - counter > SPQR_MAX_OOO_KEYS) {
     throw new SpqrError('KeyTrimmed', `message key ${counter} is older than the ${SPQR_MAX_OOO_KEYS} kept`);
@@ -74,7 +75,7 @@ export function keyAt(seq: KeySequence, counter: number, jumpLimit: number): { s
   return { seq: { counter: seq.counter, chainKey: seq.chainKey, skipped }, key };
 }
 
-function stepForward(seq: KeySequence, target: number, jumpLimit: number): { seq: KeySequence; key: Uint8Array } {
+function stepForward(seq: KeySequence, target: number, jumpLimit: number): { seq: KeySequence; key: SpqrMessageKey } {
   if (target - seq.counter > jumpLimit) {
     throw new SpqrError('KeyJump', `message key ${target} is more than ${jumpLimit} ahead of ${seq.counter}`);
   }
@@ -82,7 +83,7 @@ function stepForward(seq: KeySequence, target: number, jumpLimit: number): { seq
   const keepFrom = target - SPQR_MAX_OOO_KEYS;
   // A jump longer than the window leaves every stored key behind it: the store starts afresh.
   const afresh = target - seq.counter > SPQR_MAX_OOO_KEYS;
-  let skipped: Map<number, Uint8Array> | null = afresh ? new Map() : null;
+  let skipped: Map<number, SpqrMessageKey> | null = afresh ? new Map() : null;
   for (let c = seq.counter + 1; c < target; c++) {
     const s = step(chainKey, c);
     chainKey = s.chainKey;
@@ -97,7 +98,7 @@ function stepForward(seq: KeySequence, target: number, jumpLimit: number): { seq
 }
 
 /** Drops stored keys more than one past the window behind `counter` (map order of the rest is kept). */
-function sweep(skipped: Map<number, Uint8Array>, counter: number): void {
+function sweep(skipped: Map<number, SpqrMessageKey>, counter: number): void {
   const oldest = counter - SPQR_MAX_OOO_KEYS - 1;
   for (const c of skipped.keys()) if (c < oldest) skipped.delete(c);
 }

@@ -26,6 +26,8 @@ import {
   SPQR_SWEEP_THRESHOLD,
   SPQR_UNLIMITED_JUMPS,
 } from '../../constants.js';
+import type { SpqrMessageKey } from '../key-roles.js';
+import { asSpqrChainKey, asSpqrMessageKey, asSpqrRootKey } from '../key-roles.js';
 import type { Authenticator } from './authenticator.js';
 import type { BraidState } from './braid-state.js';
 import { BRAID_TAGS, CT2_PAYLOAD_SIZE, ENCAPSULATED_TAGS, HEADER_PAYLOAD_SIZE, KEY_OWNER_TAGS } from './braid-state.js';
@@ -169,13 +171,13 @@ function readSequence(r: Reader): KeySequence {
   const counter = r.varint(0xffff_ffff);
   const hasChainKey = r.byte();
   if (hasChainKey > 1) throw corrupt('bad flag');
-  const chainKey = hasChainKey === 1 ? r.bytes(32) : null;
+  const chainKey = hasChainKey === 1 ? asSpqrChainKey(r.bytes(32)) : null;
   const count = r.varint(MAX_HISTORY);
-  const skipped = new Map<number, Uint8Array>();
+  const skipped = new Map<number, SpqrMessageKey>();
   for (let i = 0; i < count; i++) {
     const index = r.varint(0xffff_ffff);
     if (index >= counter || skipped.has(index)) throw corrupt('bad key history');
-    skipped.set(index, r.bytes(32));
+    skipped.set(index, asSpqrMessageKey(r.bytes(32)));
   }
   return { counter, chainKey, skipped };
 }
@@ -378,7 +380,7 @@ export function decodeState(bytes: Uint8Array): { chain: KeyChain; braid: BraidS
   const newestEpoch = r.varint();
   const sendingEpoch = r.varint();
   if (sendingEpoch > newestEpoch) throw corrupt('sending epoch ahead of chain');
-  const rootKey = r.bytes(32);
+  const rootKey = asSpqrRootKey(r.bytes(32));
   const epochCount = r.varint(SPQR_MAX_STORED_EPOCHS);
   if (epochCount === 0 || epochCount > newestEpoch + 1) throw corrupt('bad epoch count');
   const epochs: EpochKeys[] = [];
