@@ -91,14 +91,18 @@ type Fields = {
   bytes5?: Uint8Array;
 };
 
-/** Reads fields 1..5 (later occurrences win, unknown fields skipped, a known field with a wrong wire type refused). */
-function readFields(body: Uint8Array, operation: string): Fields {
+/**
+ * Reads fields 1..`lastField` (later occurrences win, unknown fields skipped, a known field with a wrong wire type
+ * refused), as libsignal's protobuf decoder does.
+ */
+function readFields(body: Uint8Array, lastField: 4 | 5, operation: string): Fields {
   const f: Fields = {};
   try {
     const r = new BinaryReader(body);
     while (r.pos < r.len) {
       const [no, wt] = r.tag();
-      const want = no === 2 || no === 3 ? WireType.Varint : no >= 1 && no <= 5 ? WireType.LengthDelimited : null;
+      const want =
+        no === 2 || no === 3 ? WireType.Varint : no >= 1 && no <= lastField ? WireType.LengthDelimited : null;
       if (want === null) {
         r.skip(wt, no);
         continue;
@@ -228,7 +232,7 @@ export class SenderKeyDistributionMessage {
   static deserialize(buffer: Uint8Array): SenderKeyDistributionMessage {
     const op = 'SenderKeyDistributionMessage_Deserialize';
     checkHeader(buffer, op);
-    const f = readFields(buffer.subarray(1), op);
+    const f = readFields(buffer.subarray(1), 5, op);
     const { distributionId, chainId, iteration, bytes4: chainKey, bytes5: signing } = f;
     if (
       distributionId?.length !== DISTRIBUTION_ID_LENGTH ||
@@ -359,7 +363,7 @@ export class SenderKeyMessage implements CiphertextMessageConvertible {
   static deserialize(buffer: Uint8Array): SenderKeyMessage {
     const op = 'SenderKeyMessage_Deserialize';
     checkHeader(buffer, op);
-    const f = readFields(buffer.subarray(1, buffer.length - SENDER_KEY_SIGNATURE_LENGTH), op);
+    const f = readFields(buffer.subarray(1, buffer.length - SENDER_KEY_SIGNATURE_LENGTH), 4, op);
     const { distributionId, chainId, iteration, bytes4: ciphertext } = f;
     if (
       distributionId?.length !== DISTRIBUTION_ID_LENGTH ||
