@@ -204,6 +204,18 @@ describe.each(pairings)('sender keys %s → %s', (senderName, receiverName) => {
     expect(await bob.receive(ALICE, atLimit)).toBe('far but allowed');
   }, 60_000);
 
+  it('should refuse a correctly signed message that does not decrypt, with no state change', async () => {
+    // Signed by the genuine signing key, 100 iterations ahead, ciphertext not under that chain's key: the
+    // signature passes, the jump is computed, the padding fails, and nothing may be kept (no skipped keys).
+    const signing = S.PrivateKey.generate();
+    const skdm = S.SenderKeyDistributionMessage._new(3, DIST, 9, 0, new Uint8Array(32).fill(5), signing.getPublicKey());
+    const bob = new Member(R, BOB);
+    await bob.receiveDistribution(ALICE, skdm.serialize());
+    const garbage = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff);
+    const bad = S.SenderKeyMessage._new(3, DIST, 9, 100, garbage, signing).serialize();
+    await expectRefused(bob, () => bob.receive(ALICE, bad), 'InvalidMessage');
+  });
+
   it('should keep MAX_MESSAGE_KEYS skipped keys and drop the oldest', async () => {
     const { alice, bob } = await setup();
     const sent: Uint8Array[] = [];
