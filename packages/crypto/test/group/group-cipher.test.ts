@@ -142,7 +142,7 @@ describe(C.SenderKeyRecord.name, () => {
     const sender = new C.InMemorySenderKeyStore();
     const skdm = await C.SenderKeyDistributionMessage.create(ALICE, DIST, sender);
     await C.processSenderKeyDistributionMessage(ALICE, skdm, store);
-    let last = new Uint8Array();
+    let last: Uint8Array = new Uint8Array();
     for (let i = 0; i < 10; i++) last = (await C.groupEncrypt(ALICE, DIST, sender, Uint8Array.of(i))).serialize();
     await C.groupDecrypt(ALICE, store, last);
     return (await store.getSenderKey(ALICE, DIST))!;
@@ -188,7 +188,7 @@ describe(C.SenderKeyRecord.name, () => {
         .findIndex((s) => s.signingPrivateKey !== null),
     ).toBe(4);
     const wrongPair = good.slice();
-    wrongPair[wrongPair.length - 2 - 1] ^= 1; // inside the last state's private key (it keeps no seeds)
+    wrongPair[wrongPair.length - 3]! ^= 1; // inside the last state's private key (it keeps no seeds)
     expect(await codeOf(() => C.SenderKeyRecord.deserialize(wrongPair))).toBe(E.InvalidRecord);
     expect(await codeOf(() => C.SenderKeyRecord.deserialize('x' as unknown as Uint8Array))).toBe(E.InvalidArgument);
   });
