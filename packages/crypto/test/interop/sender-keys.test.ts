@@ -328,7 +328,7 @@ describe.each(pairings)('sender keys %s → %s', (senderName, receiverName) => {
     await expectRefused(bob, () => bob.receive(ALICE, before), 'InvalidSignature');
   });
 
-  it(`should keep ${5} states per sender and distribution id, dropping the oldest`, async () => {
+  it(`should keep ${impls.ours.constants.MAX_SENDER_KEY_STATES} states per sender and distribution id, dropping the oldest`, async () => {
     const bob = new Member(R, BOB);
     const senders: Member[] = [];
     const first: Uint8Array[] = [];
@@ -340,6 +340,22 @@ describe.each(pairings)('sender keys %s → %s', (senderName, receiverName) => {
     }
     await expectRefused(bob, () => bob.receive(ALICE, first[0] as Uint8Array), 'NoSenderKeyState');
     for (let i = 1; i < 6; i++) expect(await bob.receive(ALICE, first[i] as Uint8Array)).toBe(`chain${i}`);
+  });
+
+  it('should count a replayed chain as the newest, so the oldest other chain is dropped', async () => {
+    const bob = new Member(R, BOB);
+    const skdms: Uint8Array[] = [];
+    const first: Uint8Array[] = [];
+    for (let i = 0; i < 6; i++) {
+      const a = new Member(S, ALICE);
+      skdms.push(await a.distribution());
+      first.push(await a.send(`chain${i}`));
+    }
+    for (let i = 0; i < 5; i++) await bob.receiveDistribution(ALICE, skdms[i] as Uint8Array);
+    await bob.receiveDistribution(ALICE, skdms[0] as Uint8Array); // replayed: kept, and now the newest
+    await bob.receiveDistribution(ALICE, skdms[5] as Uint8Array);
+    await expectRefused(bob, () => bob.receive(ALICE, first[1] as Uint8Array), 'NoSenderKeyState');
+    for (const i of [0, 2, 3, 4, 5]) expect(await bob.receive(ALICE, first[i] as Uint8Array)).toBe(`chain${i}`);
   });
 
   it('should give the same wire bytes for the distribution and group messages as the other implementation', () => {
