@@ -19,6 +19,7 @@ import {
   type SendMessagesRequest,
 } from '@cove/protocol';
 
+import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { SqlState, sqlState } from '../repositories/database.repository.js';
@@ -80,6 +81,7 @@ export class MessageService implements OnModuleDestroy {
     private readonly delivery: DeliveryService,
     private readonly crypto: CryptoRepository,
     private readonly metrics: MetricsRepository,
+    private readonly clock: Clock,
   ) {
     this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
     this.rateLimits = config.config.rateLimits;
@@ -186,7 +188,7 @@ export class MessageService implements OnModuleDestroy {
    * out the refusal of each skipped send from the device lists (rare: a client with stale knowledge).
    */
   private async acceptBatch(requests: SendRequest[], retry = true): Promise<SendResult[]> {
-    const serverTimestamp = Date.now();
+    const serverTimestamp = this.clock.now();
     const rows: CheckedEnvelopeRow[] = [];
     const targets: DeliveryTarget[][] = [];
     requests.forEach((request, index) => {

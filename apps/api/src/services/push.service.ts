@@ -21,6 +21,7 @@ import {
 import { OnJob } from '../decorators.js';
 import { JobName } from '../enum.js';
 import { PermanentJobError, RetryableJobError, type DeviceRef } from '../jobs.js';
+import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { JobRepository } from '../repositories/job.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
@@ -60,6 +61,7 @@ export class PushService implements OnModuleInit {
     private readonly jobs: JobRepository,
     private readonly metrics: DeliveryMetricsRepository,
     private readonly logger: LoggingRepository,
+    private readonly clock: Clock,
     @Optional() private readonly system?: SystemService,
   ) {}
 
@@ -124,7 +126,7 @@ export class PushService implements OnModuleInit {
 
   @OnJob(JobName.PushDevice)
   async handlePushDevice(device: DeviceRef): Promise<void> {
-    const started = Date.now();
+    const started = this.clock.now();
     const { accountId, deviceId } = device;
     const key = `${accountId}.${deviceId}`;
     /** One database statement and one presence lookup, side by side: this is the latency path of a wake-up. */
@@ -170,7 +172,7 @@ export class PushService implements OnModuleInit {
     this.metrics.pushes.inc({ outcome: outcome.kind });
     switch (outcome.kind) {
       case 'sent':
-        await this.subscriptions.markWoken(accountId, deviceId, new Date(), urgent);
+        await this.subscriptions.markWoken(accountId, deviceId, new Date(this.clock.now()), urgent);
         return;
       case 'gone':
         await this.subscriptions.removeEndpoint(accountId, deviceId, subscription.endpoint);
@@ -187,7 +189,7 @@ export class PushService implements OnModuleInit {
 
   @OnJob(JobName.PushSweep)
   async handleSweep(): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     const devices = await this.mailbox.awaitingWake(
       now - SWEEP_GRACE_MS,
       new Date(now - this.config.config.delivery.pushRenotifyAfterMs),
