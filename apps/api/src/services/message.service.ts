@@ -13,9 +13,7 @@ import {
   ErrorCode,
   MAX_ENVELOPE_CONTENT_BYTES,
   MAX_SEND_CONTENT_BYTES,
-  type Envelope,
   type EnvelopeListResponse,
-  type EnvelopeType,
   type SendMessagesRequest,
 } from '@cove/protocol';
 
@@ -37,6 +35,7 @@ import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { Batcher } from '../utils/batcher.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget } from './delivery.service.js';
+import { toEnvelope } from './envelope.mapper.js';
 
 /** The status and body `PUT /v1/messages` answers (also carried by a WebSocket `result` frame). */
 export type SendResult = { status: number; body: Record<string, unknown> };
@@ -303,16 +302,4 @@ export class MessageService implements OnModuleDestroy {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
-}
-
-export function toEnvelope(row: StoredEnvelope): Envelope {
-  return {
-    guid: row.guid,
-    type: row.type as EnvelopeType,
-    sourceAccountId: row.sourceAccountId,
-    sourceDeviceId: row.sourceDeviceId,
-    timestamp: row.timestamp,
-    serverTimestamp: row.serverTimestamp,
-    content: Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength).toString('base64'),
-  };
 }

@@ -10,13 +10,7 @@
  * subscription. Logs carry ids and statuses only, never endpoints or payloads.
  */
 import { Injectable, Optional, type OnModuleInit } from '@nestjs/common';
-import {
-  encodePushPayload,
-  ErrorCode,
-  type Envelope,
-  type EnvelopeType,
-  type PushSubscriptionRequest,
-} from '@cove/protocol';
+import { encodePushPayload, ErrorCode, type PushSubscriptionRequest } from '@cove/protocol';
 
 import { OnJob } from '../decorators.js';
 import { JobName } from '../enum.js';
@@ -25,12 +19,13 @@ import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { JobRepository } from '../repositories/job.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
-import { MailboxRepository, type WakeContext } from '../repositories/mailbox.repository.js';
+import { MailboxRepository } from '../repositories/mailbox.repository.js';
 import { DeliveryMetricsRepository } from '../repositories/delivery-metrics.repository.js';
 import { PresenceRepository } from '../repositories/presence.repository.js';
 import { PushSubscriptionRepository } from '../repositories/push-subscription.repository.js';
 import { WebPushRepository, type PushUrgency } from '../repositories/web-push.repository.js';
 import { ApiError } from './api-error.js';
+import { toEnvelope } from './envelope.mapper.js';
 import { SystemService } from './system.service.js';
 
 /**
@@ -155,7 +150,7 @@ export class PushService implements OnModuleInit {
     }
     const payload = encodePushPayload(
       oldest
-        ? { kind: 'envelope', pending: pending.count, envelope: wireEnvelope(oldest) }
+        ? { kind: 'envelope', pending: pending.count, envelope: toEnvelope(oldest) }
         : { kind: 'wake', pending: pending.count },
     );
     const urgency: PushUrgency = urgent ? 'high' : 'low';
@@ -197,17 +192,4 @@ export class PushService implements OnModuleInit {
     );
     if (devices.length) await this.wake(devices);
   }
-}
-
-/** The envelope as clients receive it (the same shape the message service sends over the socket). */
-function wireEnvelope(row: NonNullable<WakeContext['oldest']>): Envelope {
-  return {
-    guid: row.guid,
-    type: row.type as EnvelopeType,
-    sourceAccountId: row.sourceAccountId,
-    sourceDeviceId: row.sourceDeviceId,
-    timestamp: row.timestamp,
-    serverTimestamp: row.serverTimestamp,
-    content: Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength).toString('base64'),
-  };
 }
