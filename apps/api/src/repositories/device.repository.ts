@@ -149,6 +149,21 @@ export class DeviceRepository {
     return result.count > 0;
   }
 
+  /**
+   * Which of `devices` still exist, as `${accountId}.${deviceId}` keys (ids in canonical lower case). One statement
+   * for any number of devices: the revocation sweep over every live socket of an instance.
+   */
+  async existing(devices: Array<{ accountId: string; deviceId: number }>): Promise<Set<string>> {
+    if (!devices.length) return new Set();
+    const rows = await this.db.sql.query<{ account_id: string; id: number }>(
+      `SELECT d.account_id::text AS account_id, d.id FROM devices d
+       JOIN unnest(string_to_array($1::text, ',')::uuid[], string_to_array($2::text, ',')::smallint[]) AS v(account_id, id)
+         ON d.account_id = v.account_id AND d.id = v.id`,
+      [devices.map((d) => d.accountId).join(','), devices.map((d) => d.deviceId).join(',')],
+    );
+    return new Set(rows.map((r) => `${r.account_id}.${r.id}`));
+  }
+
   /** The account a live provisioning code belongs to (the code stays valid). */
   async provisioningAccount(codeHash: Bytes): Promise<string | null> {
     const code = await this.db.prisma.provisioningCode.findFirst({

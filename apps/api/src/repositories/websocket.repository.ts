@@ -282,6 +282,11 @@ export class WebSocketRepository implements OnModuleDestroy {
     return this.connections.size;
   }
 
+  /** Every authenticated connection of this instance (a snapshot). */
+  authenticated(): WebSocketConnection[] {
+    return [...this.connections.values()];
+  }
+
   /**
    * Pings every connection each `intervalMs`. A connection silent for a whole round is terminated (`heartbeat`), and
    * so is one that read nothing for a whole round while envelopes waited for room in its buffer (`stalled`): a peer

@@ -286,5 +286,10 @@ export class WebSocketService implements OnModuleInit {
       result = { status: 500, body: { error: ErrorCode.Internal, message: 'internal error' } };
     }
     connection.send(JSON.stringify({ type: 'result', id: frame.id, status: result.status, body: result.body }));
+    if (result.status === 401) {
+      /** The statement that would have stored the send found this connection's device removed: it goes too. */
+      this.metrics.webSocketClosed.inc({ reason: 'device_removed' });
+      connection.close(CloseCode.DeviceRemoved, 'device removed');
+    }
   }
 }
