@@ -97,8 +97,9 @@ export class DeviceRepository {
   }
 
   /**
-   * Consumes a provisioning code and adds a device with the next free id, in one transaction. Returns the new
-   * device id, or `invalid_code` / `limit_reached`.
+   * Consumes a provisioning code and adds a device with the next free id, in one transaction that holds the account
+   * row locked from before the device count to the insert, so concurrent links never exceed `maxDevices`. Returns
+   * the new device id, or `invalid_code` / `limit_reached`.
    */
   async link(
     codeHash: Bytes,
@@ -111,7 +112,14 @@ export class DeviceRepository {
         const codes = await tx.provisioningCode.findMany({ where: { codeHash, expiresAt: { gt: new Date() } } });
         const code = codes[0];
         if (!code) throw new Refusal('invalid_code');
-        await tx.provisioningCode.delete({ where: { codeHash } });
+        /** Deleting locks the code: of two links presenting it at once, the second finds it gone. */
+        const used = await tx.provisioningCode.deleteMany({ where: { codeHash } });
+        if (used.count !== 1) throw new Refusal('invalid_code');
+        /**
+         * Lock the account before counting its devices: concurrent links (each with its own code) would otherwise all
+         * count the same devices and together pass the limit. The lock is held until this transaction ends.
+         */
+        await tx.$queryRawUnsafe('SELECT 1 FROM accounts WHERE id = $1::uuid FOR UPDATE', code.accountId);
         const count = await tx.device.count({ where: { accountId: code.accountId } });
         const account = await tx.account.update({
           where: { id: code.accountId },
