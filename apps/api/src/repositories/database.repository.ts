@@ -45,6 +45,15 @@ export function sqlState(error: unknown): string | undefined {
   return e.cause ? sqlState(e.cause) : undefined;
 }
 
+/**
+ * A write that referenced a device which no longer exists: a foreign-key violation, or Prisma's "record to update
+ * not found" (P2025) for an update by key. Happens when a device is removed while one of its requests runs.
+ */
+export function isMissingDevice(error: unknown): boolean {
+  if (typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2025') return true;
+  return sqlState(error) === SqlState.ForeignKeyViolation;
+}
+
 export class DatabaseRepository implements OnModuleDestroy {
   readonly prisma: PrismaClient;
   readonly sql: SqlExecutor;

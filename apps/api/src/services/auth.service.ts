@@ -27,6 +27,13 @@ export class Unauthorized extends ApiError {
   }
 }
 
+/** The device authenticated, then was removed before its request could write (`401 unauthorized`). */
+export class DeviceRemoved extends Unauthorized {
+  constructor() {
+    super('this device was removed from its account');
+  }
+}
+
 @Injectable()
 export class AuthService {
   constructor(

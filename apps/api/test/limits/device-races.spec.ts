@@ -5,10 +5,22 @@
  * to land inside the request deterministically: an uncommitted `DELETE` holds the device row, the request
  * authenticates (it still sees the row) and blocks on it when it writes, then the `DELETE` commits.
  */
+import { randomBytes } from 'node:crypto';
+
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MAX_DEVICES_PER_ACCOUNT } from '@cove/protocol';
+import pg from 'pg';
 
-import { register, request, startServer, type Backend, type TestServer } from '../support/harness.js';
+import {
+  ADMIN_URL,
+  link,
+  register,
+  request,
+  startServer,
+  type Backend,
+  type TestDevice,
+  type TestServer,
+} from '../support/harness.js';
 
 const LINKS = MAX_DEVICES_PER_ACCOUNT + 4;
 
@@ -46,5 +58,78 @@ describe.each<Backend>(['postgres', 'pglite'])('concurrent links on %s', (backen
       [primary.accountId],
     );
     expect(row?.n).toBe(MAX_DEVICES_PER_ACCOUNT);
+  });
+});
+
+describe('a device removed during its own request', () => {
+  let server: TestServer;
+  let databaseUrl: string;
+
+  beforeAll(async () => {
+    server = await startServer('postgres');
+    const [row] = await server.query<{ name: string }>('SELECT current_database() AS name');
+    databaseUrl = ADMIN_URL.replace(/\/postgres$/, `/${row?.name ?? ''}`);
+  }, 180_000);
+
+  afterAll(async () => {
+    await server?.close();
+  }, 60_000);
+
+  /** Runs `call` while `device`'s removal is uncommitted, commits the removal once `call` waits on it. */
+  const removedDuring = async <T>(device: TestDevice, call: () => Promise<T>): Promise<T> => {
+    const remover = new pg.Client({ connectionString: databaseUrl });
+    await remover.connect();
+    try {
+      await remover.query('BEGIN');
+      await remover.query('DELETE FROM devices WHERE account_id = $1::uuid AND id = $2', [
+        device.accountId,
+        device.deviceId,
+      ]);
+      const pending = call();
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const waiting = await remover.query(
+          'SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()',
+        );
+        if (waiting.rowCount) break;
+        if (Date.now() > deadline) throw new Error('the request never waited on the removal');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await remover.query('COMMIT');
+      return await pending;
+    } finally {
+      await remover.end();
+    }
+  };
+
+  it('should answer PUT /v1/keys with 401 when the device is removed while it uploads', async () => {
+    const primary = await register(server);
+    const laptop = await link(primary);
+    const body = { preKeys: [primary.identity.preKey(500)] };
+    const res = await removedDuring(laptop, () => laptop.request('PUT', '/v1/keys', body));
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe('unauthorized');
+    const signedOnly = await link(primary);
+    const rotate = { signedPreKey: primary.identity.signedPreKey(7) };
+    const rotated = await removedDuring(signedOnly, () => signedOnly.request('PUT', '/v1/keys', rotate));
+    expect(rotated.status).toBe(401);
+    expect(server.logs.some((line) => line.includes('unhandled error'))).toBe(false);
+  });
+
+  it('should answer PUT /v1/push/subscription with 401 when the device is removed while it subscribes', async () => {
+    const primary = await register(server);
+    const laptop = await link(primary);
+    const p256dh = Buffer.concat([Buffer.from([4]), randomBytes(64)]).toString('base64url');
+    const body = {
+      endpoint: 'https://fcm.googleapis.com/fcm/send/removed-device',
+      keys: { p256dh, auth: randomBytes(16).toString('base64url') },
+    };
+    const res = await removedDuring(laptop, () => laptop.request('PUT', '/v1/push/subscription', body));
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe('unauthorized');
+    expect(
+      await server.query('SELECT 1 FROM push_subscriptions WHERE account_id = $1::uuid', [laptop.accountId]),
+    ).toEqual([]);
+    expect(server.logs.some((line) => line.includes('unhandled error'))).toBe(false);
   });
 });
