@@ -84,6 +84,9 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (code?.startsWith('08') && code.length === 5) return true;
   if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true;
   if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+  /** Prisma wraps the driver's error in `meta.driverAdapterError` (e.g. P2039 around a 57P03). */
+  const wrapped = (error as { meta?: { driverAdapterError?: unknown } }).meta?.driverAdapterError;
+  if (wrapped && isDatabaseUnavailable(wrapped, depth + 1)) return true;
   const errors = (error as { errors?: unknown }).errors;
   if (Array.isArray(errors) && errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) return true;
   return isDatabaseUnavailable(e.cause, depth + 1);
