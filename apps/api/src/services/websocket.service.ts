@@ -104,6 +104,12 @@ export class WebSocketService implements OnModuleInit {
     try {
       frame = JSON.parse(text);
     } catch {
+      if (connection.state === 'authenticating') {
+        /** Nothing to answer before authentication: a first frame that is not even JSON ends the connection. */
+        this.metrics.webSocketClosed.inc({ reason: 'unauthenticated' });
+        connection.close(CloseCode.PolicyViolation, 'the first frame must be a JSON auth frame');
+        return;
+      }
       this.refuse(connection, undefined, ErrorCode.MalformedJson, 'frame is not JSON');
       return;
     }
