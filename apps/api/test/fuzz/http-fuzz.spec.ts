@@ -85,7 +85,9 @@ describe('HTTP fuzzing', () => {
     );
   };
 
-  const encode = (value: string): string => encodeURIComponent(value);
+  /** Every UTF-8 byte percent-encoded (a lone surrogate becomes U+FFFD, as any client would send it). */
+  const encode = (value: string): string =>
+    [...Buffer.from(value, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 
   const call = (): fc.Arbitrary<Call> =>
     fc
