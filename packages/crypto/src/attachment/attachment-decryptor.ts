@@ -91,7 +91,7 @@ async function verify(source: AttachmentSource, secrets: AttachmentSecrets): Pro
   checkSecrets(secrets);
   const chunkKey = await importChunkKey(secrets.key);
   const chunkHashes = new Uint8Array(chunkCount(secrets.paddedSize) * ATTACHMENT_DIGEST_SIZE);
-  const digest = new DigestAccumulator();
+  const digest = new DigestAccumulator(secrets.key);
   const inFlight: Promise<[Uint8Array, boolean]>[] = [];
   let settled = 0;
   let firstBadChunk = -1;

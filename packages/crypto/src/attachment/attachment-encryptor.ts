@@ -45,7 +45,7 @@ class StreamingEncryptor implements AttachmentEncryptor {
   readonly #key: Uint8Array;
   readonly #chunkKey: ChunkKey;
   readonly #maxPlainSize: number;
-  readonly #digest = new DigestAccumulator();
+  readonly #digest: DigestAccumulator;
   #pending = new Uint8Array(ATTACHMENT_CHUNK_SIZE);
   readonly #inFlight: Promise<SealedPiece>[] = [];
   #pendingLength = 0;
@@ -59,6 +59,7 @@ class StreamingEncryptor implements AttachmentEncryptor {
     this.#key = key;
     this.#chunkKey = chunkKey;
     this.#maxPlainSize = maxPlainSize;
+    this.#digest = new DigestAccumulator(key);
   }
 
   async update(plaintext: Uint8Array): Promise<void> {

@@ -2,7 +2,7 @@
  * Cove's attachment format, version 1 (see docs/attachments.md for the decision and its reasons): the padded
  * plaintext is cut into chunks of 256 KiB, each sealed with AES-256-GCM under the attachment's fresh random key
  * with a nonce made of the chunk index and a last-chunk flag (the STREAM construction), and the digest is SHA-256
- * over a label and the SHA-256 of every sealed chunk. This module holds the constants and the size arithmetic;
+ * over a label, a commitment to the key and the SHA-256 of every sealed chunk. This module holds the constants and the size arithmetic;
  * it does no cryptography and no I/O.
  */
 import { AttachmentError } from './attachment-error.js';
@@ -31,6 +31,8 @@ export const ATTACHMENT_MAX_PADDED_SIZE = 2 * 1024 * 1024 * 1024;
 export const ATTACHMENT_PIPELINE_DEPTH = 4;
 /** Domain label of the digest, so it can never equal a plain SHA-256 of some other Cove value. */
 export const ATTACHMENT_DIGEST_LABEL = 'Cove attachment digest v1';
+/** Domain label of the key commitment folded into the digest. */
+export const ATTACHMENT_KEY_COMMITMENT_LABEL = 'Cove attachment key commitment v1';
 
 /** Number of chunks of a padded plaintext (never 0: padded sizes are at least 541). */
 export function chunkCount(paddedSize: number): number {

@@ -35,7 +35,9 @@ export function referenceEncrypt(
   padded.set(plaintext);
   const count = Math.ceil(paddedSize / REF_CHUNK);
   const sealed: Buffer[] = [];
-  const outer = createHash('sha256').update('Cove attachment digest v1');
+  const outer = createHash('sha256')
+    .update('Cove attachment digest v1')
+    .update(createHash('sha256').update('Cove attachment key commitment v1').update(key).digest());
   for (let i = 0; i < count; i++) {
     const cipher = createCipheriv('aes-256-gcm', key, referenceNonce(i, i === count - 1));
     const chunk = Buffer.concat([

@@ -26,9 +26,11 @@ import { collect, split } from './support.js';
 const SEALED = ATTACHMENT_CHUNK_SIZE + ATTACHMENT_TAG_SIZE;
 
 /** The digest a sender who controls the blob would compute for it (the format's digest rule, via node:crypto). */
-function senderDigest(blob: Uint8Array, paddedSize: number): Uint8Array {
+function senderDigest(blob: Uint8Array, paddedSize: number, key: Uint8Array): Uint8Array {
   const count = Math.ceil(paddedSize / ATTACHMENT_CHUNK_SIZE);
-  const outer = createHash('sha256').update('Cove attachment digest v1');
+  const outer = createHash('sha256')
+    .update('Cove attachment digest v1')
+    .update(createHash('sha256').update('Cove attachment key commitment v1').update(key).digest());
   for (let i = 0; i < count; i++) {
     const end = i === count - 1 ? blob.length : (i + 1) * SEALED;
     outer.update(
@@ -110,13 +112,18 @@ describe('attachment tampering', () => {
     await expectRefused(() => [r.blob], { ...r, digest: new Uint8Array(32) }, 'DigestMismatch');
   });
 
-  it('should refuse a wrong key with MacMismatch (the digest alone does not prove the key)', async () => {
-    await expectRefused(() => [r.blob], { ...r, key: flipped(r.key, 0) }, 'MacMismatch');
+  it('should refuse a wrong key with DigestMismatch: the digest commits to the key', async () => {
+    await expectRefused(() => [r.blob], { ...r, key: flipped(r.key, 0) }, 'DigestMismatch');
+  });
+
+  it('should refuse a wrong key whose digest was recomputed for it with MacMismatch (tags checked too)', async () => {
+    const key = flipped(r.key, 0);
+    await expectRefused(() => [r.blob], { ...r, key, digest: senderDigest(r.blob, r.paddedSize, key) }, 'MacMismatch');
   });
 
   it('should refuse a blob altered by its sender with a matching digest with MacMismatch', async () => {
     const bad = flipped(r.blob, SEALED + 7);
-    await expectRefused(() => [bad], { ...r, digest: senderDigest(bad, r.paddedSize) }, 'MacMismatch');
+    await expectRefused(() => [bad], { ...r, digest: senderDigest(bad, r.paddedSize, r.key) }, 'MacMismatch');
   });
 
   it('should refuse reordered chunks even with a recomputed digest (nonces bind the index)', async () => {
@@ -124,13 +131,13 @@ describe('attachment tampering', () => {
     swapped.set(r.blob.subarray(SEALED, 2 * SEALED), 0);
     swapped.set(r.blob.subarray(0, SEALED), SEALED);
     swapped.set(r.blob.subarray(2 * SEALED), 2 * SEALED);
-    await expectRefused(() => [swapped], { ...r, digest: senderDigest(swapped, r.paddedSize) }, 'MacMismatch');
+    await expectRefused(() => [swapped], { ...r, digest: senderDigest(swapped, r.paddedSize, r.key) }, 'MacMismatch');
   });
 
   it('should refuse a blob cut at a chunk boundary even with matching sizes and digest (last-chunk flag)', async () => {
     const cut = r.blob.subarray(0, 2 * SEALED);
     const paddedSize = 2 * ATTACHMENT_CHUNK_SIZE;
-    const secrets = { ...r, paddedSize, plainSize: paddedSize, digest: senderDigest(cut, paddedSize) };
+    const secrets = { ...r, paddedSize, plainSize: paddedSize, digest: senderDigest(cut, paddedSize, r.key) };
     await expectRefused(() => [cut], secrets, 'MacMismatch');
   });
 
