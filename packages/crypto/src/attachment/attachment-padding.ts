@@ -3,7 +3,7 @@
  * floor(1.05^k) for integer k, and never below 541 bytes — Signal's rule (max(541, floor(1.05^ceil(log_1.05 n))))
  * computed exactly. The bucket edges are derived once with integer arithmetic (21^k div 20^k), so every JavaScript
  * engine agrees on them to the byte, which a `Math.log`/`Math.pow` formula does not promise at the edges.
- * Leaks at most about 4.6 bits of the size (one of ~440 buckets up to 2 GiB) and costs at most 5 %.
+ * The padded size tells the size only to within 5 % (one of 313 buckets up to 2 GiB); the cost is at most 5 %.
  */
 import { AttachmentError } from './attachment-error.js';
 import { ATTACHMENT_MAX_PADDED_SIZE } from './attachment-format.js';
