@@ -4,6 +4,7 @@
  * reference must still reproduce the committed file, so neither side can drift alone.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from '@jest/globals';
 
@@ -11,7 +12,6 @@ import { decryptAttachmentBytes } from '../../src/attachment/index.js';
 
 import { patternPlaintext, referenceEncrypt } from './reference.js';
 import { encryptWithKey, fromHex, hex } from './support.js';
-import file from './vectors.json';
 
 type Vector = {
   name: string;
@@ -25,7 +25,8 @@ type Vector = {
   digest: string;
 };
 
-const vectors = file.vectors as Vector[];
+const vectors = (JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8')) as { vectors: Vector[] })
+  .vectors;
 const plaintextOf = (v: Vector): Uint8Array =>
   v.plaintext !== undefined ? fromHex(v.plaintext) : patternPlaintext(v.patternSize ?? 0);
 

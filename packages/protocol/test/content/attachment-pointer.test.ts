@@ -5,6 +5,7 @@
  * bounds nothing).
  */
 import { create, toBinary } from '@bufbuild/protobuf';
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
@@ -58,7 +59,9 @@ const withAttachments = (attachments: AttachmentPointer[], text = ''): Content =
 });
 
 /** Hostile bytes: the generated encoder writes whatever it is given. */
-const wire = (pointers: Partial<pb.AttachmentPointer>[]): Uint8Array =>
+type PointerInit = MessageInitShape<typeof pb.AttachmentPointerSchema>;
+
+const wire = (pointers: PointerInit[]): Uint8Array =>
   toBinary(
     pb.ContentSchema,
     create(pb.ContentSchema, {
@@ -74,7 +77,7 @@ const wire = (pointers: Partial<pb.AttachmentPointer>[]): Uint8Array =>
     }),
   );
 
-const wireOf = (p: AttachmentPointer): Partial<pb.AttachmentPointer> => ({
+const wireOf = (p: AttachmentPointer): PointerInit => ({
   ...p,
   paddedSize: BigInt(p.paddedSize),
   plainSize: BigInt(p.plainSize),
