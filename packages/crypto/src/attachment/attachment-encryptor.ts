@@ -71,6 +71,9 @@ class StreamingEncryptor implements AttachmentEncryptor {
         throw new AttachmentError('TooLarge', 'attachment larger than the allowed maximum');
       this.#plainSize += plaintext.length;
       await this.#absorb(plaintext);
+    } catch (error) {
+      if (!AttachmentError.is(error, 'TooLarge')) this.#done = true; // a chunk may be lost: the stream is unusable
+      throw error;
     } finally {
       this.#busy = false;
     }
@@ -99,7 +102,7 @@ class StreamingEncryptor implements AttachmentEncryptor {
   }
 
   #enter(): void {
-    if (this.#done) throw new AttachmentError('InvalidArgument', 'attachment encryptor already finished');
+    if (this.#done) throw new AttachmentError('InvalidArgument', 'attachment encryptor already finished or failed');
     if (this.#busy) throw new AttachmentError('InvalidArgument', 'attachment encryptor calls overlap');
     this.#busy = true;
   }

@@ -160,5 +160,6 @@ describe(createAttachmentEncryptor.name, () => {
         await enc.finish();
       })(),
     ).rejects.toThrow('disk full');
+    await expect(enc.update(new Uint8Array(1))).rejects.toMatchObject({ kind: 'InvalidArgument' });
   });
 });
