@@ -64,8 +64,8 @@ export function ChatView({
   const [limit, setLimit] = useState(PAGE);
   /** Bumped when a shown disappearing message's timer runs out, so the page is read again (without it). */
   const [expiries, setExpiries] = useState(0);
-  const conversation = useLive(() => app.conversation(conversationId), [conversationId, expiries]);
-  const page = useLive(() => app.messages(conversationId, { limit }), [conversationId, limit, expiries]);
+  const conversation = useLive(() => app.chat.conversation(conversationId), [conversationId, expiries]);
+  const page = useLive(() => app.chat.messages(conversationId, { limit }), [conversationId, limit, expiries]);
   const [draft, setDraft] = useState('');
   const [emojiOpen, setEmojiOpen] = useState(false);
   const scroller = useRef<HTMLDivElement>(null);
@@ -84,7 +84,7 @@ export function ChatView({
   }, [conversationId]);
 
   useEffect(() => {
-    if (unread > 0 && state.online !== undefined) void app.markRead(conversationId);
+    if (unread > 0 && state.online !== undefined) void app.chat.markRead(conversationId);
   }, [app, conversationId, unread, state.online, state.revision]);
 
   useEffect(() => {
@@ -104,7 +104,7 @@ export function ChatView({
   useEffect(
     () => () => {
       if (typingTimer.current) clearTimeout(typingTimer.current);
-      app.setTyping(conversationId, false);
+      app.chat.setTyping(conversationId, false);
     },
     [app, conversationId],
   );
@@ -119,11 +119,11 @@ export function ChatView({
   const noteTyping = (text: string) => {
     if (typingTimer.current) clearTimeout(typingTimer.current);
     if (!text) {
-      app.setTyping(conversationId, false);
+      app.chat.setTyping(conversationId, false);
       return;
     }
-    app.setTyping(conversationId, true);
-    typingTimer.current = setTimeout(() => app.setTyping(conversationId, false), TYPING_IDLE_MS);
+    app.chat.setTyping(conversationId, true);
+    typingTimer.current = setTimeout(() => app.chat.setTyping(conversationId, false), TYPING_IDLE_MS);
   };
 
   const send = () => {
@@ -134,7 +134,7 @@ export function ChatView({
     if (typingTimer.current) clearTimeout(typingTimer.current);
     stickToBottom.current = true;
     // No "stopped typing" first: the message itself ends the indicator on the other side, one encryption sooner.
-    void app.send(conversationId, text);
+    void app.chat.send(conversationId, text);
     input.current?.focus();
   };
 
@@ -208,7 +208,7 @@ export function ChatView({
                   <span>{formatDay(m.sentAt, i18n.language, t)}</span>
                 </div>
               ) : null}
-              <MessageBubble message={m} onRetry={() => void app.retry(conversationId, m.id)} />
+              <MessageBubble message={m} onRetry={() => void app.chat.retry(conversationId, m.id)} />
             </ErrorBoundary>
           );
         })}

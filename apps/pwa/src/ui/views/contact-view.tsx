@@ -15,7 +15,7 @@ const GROUP = 5;
 export function ContactView({ conversationId, onBack }: { conversationId: string; onBack: () => void }): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
-  const safety = useLive(() => app.safety(conversationId), [conversationId]);
+  const safety = useLive(() => app.contact.safety(conversationId), [conversationId]);
   const [qr, setQr] = useState<string | null>(null);
   const [pasted, setPasted] = useState('');
   const [result, setResult] = useState<'match' | 'mismatch' | null>(null);
@@ -46,10 +46,10 @@ export function ContactView({ conversationId, onBack }: { conversationId: string
   useEffect(() => {
     if (!scanning || !video.current) return;
     const abort = new AbortController();
-    app.scanQr(video.current, abort.signal).then(
+    app.contact.scanQr(video.current, abort.signal).then(
       async (text) => {
         setScanning(false);
-        if (text !== null) setResult((await app.compareSafety(conversationId, text)) ? 'match' : 'mismatch');
+        if (text !== null) setResult((await app.contact.compareSafety(conversationId, text)) ? 'match' : 'mismatch');
       },
       () => setScanning(false),
     );
@@ -57,12 +57,12 @@ export function ContactView({ conversationId, onBack }: { conversationId: string
   }, [scanning, app, conversationId]);
 
   const markVerified = async (digitsShown: string) => {
-    const result = await app.markVerified(conversationId, digitsShown);
+    const result = await app.contact.markVerified(conversationId, digitsShown);
     setChanged(result === 'changed' ? digitsShown : null);
   };
 
   const compare = async () => {
-    setResult((await app.compareSafety(conversationId, pasted)) ? 'match' : 'mismatch');
+    setResult((await app.contact.compareSafety(conversationId, pasted)) ? 'match' : 'mismatch');
   };
 
   const groups = safety ? (safety.digits.match(new RegExp(`.{1,${GROUP}}`, 'g')) ?? []) : [];
@@ -110,7 +110,7 @@ export function ContactView({ conversationId, onBack }: { conversationId: string
             </div>
             <div className="card">
               <h3>{t('contact.compare')}</h3>
-              {app.canScan() ? (
+              {app.contact.canScan() ? (
                 scanning ? (
                   <div className="scanner">
                     <video ref={video} muted playsInline aria-label={t('contact.camera')} />

@@ -37,7 +37,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
             <select
               data-testid="language-select"
               value={state.settings.language ?? ''}
-              onChange={(e) => void app.setLanguage(e.target.value || null)}
+              onChange={(e) => void app.settings.setLanguage(e.target.value || null)}
             >
               <option value="">
                 {t('settings.languageAuto', { current: LANGUAGES.find((l) => l.code === i18n.language)?.label ?? '' })}
@@ -62,7 +62,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
               role="switch"
               data-testid="previews-toggle"
               checked={state.settings.previews}
-              onChange={(e) => void app.setPreviews(e.target.checked)}
+              onChange={(e) => void app.settings.setPreviews(e.target.checked)}
             />
           </label>
           <div className="switch-row">
@@ -71,7 +71,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
               <small className="muted">{t(`settings.permissionState.${state.notifications}`)}</small>
             </span>
             {state.notifications === 'default' ? (
-              <button type="button" className="secondary small" onClick={() => void app.enableNotifications()}>
+              <button type="button" className="secondary small" onClick={() => void app.settings.enableNotifications()}>
                 {t('settings.enable')}
               </button>
             ) : null}
@@ -87,7 +87,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
               </small>
             </span>
             {!state.persisted ? (
-              <button type="button" className="secondary small" onClick={() => void app.requestPersistence()}>
+              <button type="button" className="secondary small" onClick={() => void app.settings.requestPersistence()}>
                 {t('settings.storageAction')}
               </button>
             ) : null}
@@ -111,12 +111,15 @@ function PassphraseForm({ set }: { set: boolean }): ReactElement {
     event.preventDefault();
     setMessage(null);
     if (!set) {
-      if (passphrase.length < app.minPassphraseLength)
-        return setMessage({ kind: 'error', text: t('settings.passphraseShort', { count: app.minPassphraseLength }) });
+      if (passphrase.length < app.settings.minPassphraseLength)
+        return setMessage({
+          kind: 'error',
+          text: t('settings.passphraseShort', { count: app.settings.minPassphraseLength }),
+        });
       if (passphrase !== confirm) return setMessage({ kind: 'error', text: t('settings.passphraseMismatch') });
       setBusy(true);
       try {
-        await app.setPassphrase(passphrase);
+        await app.settings.setPassphrase(passphrase);
         setMessage({ kind: 'success', text: t('settings.passphraseSaved') });
       } catch {
         setMessage({ kind: 'error', text: t('settings.passphraseFailed') });
@@ -126,7 +129,7 @@ function PassphraseForm({ set }: { set: boolean }): ReactElement {
     } else {
       setBusy(true);
       try {
-        const ok = await app.removePassphrase(passphrase);
+        const ok = await app.settings.removePassphrase(passphrase);
         setMessage(
           ok ? { kind: 'success', text: t('settings.passphraseRemoved') } : { kind: 'error', text: t('lock.wrong') },
         );
@@ -144,7 +147,7 @@ function PassphraseForm({ set }: { set: boolean }): ReactElement {
     <form className="passphrase-form" onSubmit={(e) => void submit(e)}>
       <strong>{t('settings.passphrase')}</strong>
       <small className="muted">
-        {set ? t('settings.passphraseOn') : t('settings.passphraseHint', { count: app.minPassphraseLength })}
+        {set ? t('settings.passphraseOn') : t('settings.passphraseHint', { count: app.settings.minPassphraseLength })}
       </small>
       <label className="field">
         <span>{set ? t('settings.currentPassphrase') : t('settings.newPassphrase')}</span>
