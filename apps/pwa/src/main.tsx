@@ -8,7 +8,7 @@ import { createRoot } from 'react-dom/client';
 import type { AppPlatform } from './app/app-platform.js';
 import { CoveAppShell } from './app/app-shell.js';
 import { createBrowserAppPlatform } from './platform/browser-app-platform.js';
-import { browserLanguages } from './platform/device.js';
+import { browserLanguages } from './platform/capabilities.js';
 import { openCoveDatabase } from './platform/idb/database.js';
 import { readSettings } from './platform/settings.js';
 import { onOpenRequest } from './platform/sw-registration.js';

@@ -18,8 +18,8 @@ import { PeerTyping, TYPING_EXPIRY_MS } from '../src/app/peer-typing.js';
 import { ChatViewModel, TYPING_REFRESH_MS } from '../src/app/view-models/chat-view-model.js';
 import { ListViewModel } from '../src/app/view-models/list-view-model.js';
 import { openCoveDatabase } from '../src/platform/idb/database.js';
-import { SealedKeyValueStorage } from '../src/platform/sealed-storage.js';
-import { SealedStore } from '../src/platform/sealed-store.js';
+import { AtRestStorage } from '../src/platform/at-rest-storage.js';
+import { EncryptedRowStore } from '../src/platform/encrypted-row-store.js';
 import { loadVaultKeys } from '../src/platform/vault.js';
 
 const NOW = Date.UTC(2026, 11, 6, 12);
@@ -29,12 +29,12 @@ afterEach(async () => {
   for (const handle of opened.splice(0)) await handle.close();
 });
 
-async function openStorage(): Promise<SealedKeyValueStorage> {
+async function openStorage(): Promise<AtRestStorage> {
   const db = await openCoveDatabase(`view-models-${Date.now()}-${counter++}`);
   opened.push(db);
   const keys = await loadVaultKeys(db);
   if (keys === 'locked') throw new Error('unexpected lock');
-  const storage = new SealedKeyValueStorage(new SealedStore(db, keys), 'test');
+  const storage = new AtRestStorage(new EncryptedRowStore(db, keys), 'test');
   // Its commit channel would keep the test process alive.
   opened.push(storage);
   return storage;

@@ -5,7 +5,7 @@
  * app shell. It adds no behaviour of its own.
  */
 import type { Platform } from '@cove/client';
-import * as device from './device.js';
+import * as capabilities from './capabilities.js';
 import { openBrowserPlatform, unlockBrowserPlatform, type BrowserPlatform } from './browser-platform.js';
 import { listenToOtherContexts } from './cross-context.js';
 import { openCoveDatabase } from './idb/database.js';
@@ -55,7 +55,7 @@ class BrowserVault {
     const platform = this.opened;
     if (!platform) throw new Error('vault not open');
     // The vault takes its lock itself; the store switches to the new keys before any other commit can start.
-    await setPassphrase(this.db, platform.sealed.currentKeys(), passphrase, (keys) => platform.sealed.rekeyed(keys));
+    await setPassphrase(this.db, platform.rows.currentKeys(), passphrase, (keys) => platform.rows.rekeyed(keys));
   }
 
   async removePassphrase(passphrase: string): Promise<boolean> {
@@ -73,15 +73,15 @@ class BrowserVault {
 export function createBrowserAppPlatform() {
   return {
     capabilities: {
-      isOnline: device.isOnline,
-      onConnectivityChange: device.onConnectivityChange,
-      onVisible: device.onVisible,
-      isPersisted: device.isPersisted,
-      requestPersistence: device.requestPersistence,
-      notificationPermission: device.notificationPermission,
-      requestNotificationPermission: device.requestNotificationPermission,
-      canScan: device.canScan,
-      scanQr: device.scanQr,
+      isOnline: capabilities.isOnline,
+      onConnectivityChange: capabilities.onConnectivityChange,
+      onVisible: capabilities.onVisible,
+      isPersisted: capabilities.isPersisted,
+      requestPersistence: capabilities.requestPersistence,
+      notificationPermission: capabilities.notificationPermission,
+      requestNotificationPermission: capabilities.requestNotificationPermission,
+      canScan: capabilities.canScan,
+      scanQr: capabilities.scanQr,
     },
     minPassphraseLength: MIN_PASSPHRASE_LENGTH,
     openVault: async () => new BrowserVault(await openCoveDatabase()),
