@@ -219,6 +219,42 @@ describe.each(PAIRS)('sealed sender v1, %s → %s', (sName, rName) => {
     expect(err.message).toMatch(/sender certificate key does not match|mismatch|does not match/i);
   });
 
+  it("refuses a certificate whose identity is not the inner message's (ours; libsignal relies on the session)", async () => {
+    const { server, alice, bob } = await setup();
+    // Mallory holds a certificate naming Alice's account with Mallory's own key (a server-signed lie) and seals
+    // Alice's genuine messages under it: the envelope and certificate check out, only the inner identity differs.
+    const mallory = new Party(alice.impl, 'mallory');
+    await mallory.stores.identities.saveIdentity(
+      alice.addressOf(bob),
+      alice.impl.PublicKey.deserialize(bob.identity.publicKey.serialize()),
+    );
+    const lie = server.certify(alice.impl, alice, { key: mallory.identity.publicKey });
+    const reseal = async (inner: ours.CiphertextMessage): Promise<Uint8Array> =>
+      alice.impl.sealedSenderEncrypt(
+        alice.impl.UnidentifiedSenderMessageContent.new(inner, lie, 0, null),
+        alice.addressOf(bob),
+        mallory.stores.identities,
+      );
+    const first = await innerMessage(alice, bob, 'prekey');
+    const prekeyForgery = await reseal(first);
+    if (bob.impl === impls.ours) {
+      const err = await refusedUnchanged(bob, () => sealedReceive(bob, prekeyForgery, server));
+      expect(err.message).toBe('sender certificate identity does not match the message');
+    } else {
+      // libsignal-client 0.103 accepts it (the content is Alice's and names Alice): ours is stricter on purpose.
+      expect(str((await sealedReceive(bob, prekeyForgery, server)).message())).toBe('prekey');
+      return;
+    }
+    // The genuine PreKey message, then a Whisper message under the lie.
+    const genuine = alice.impl.UnidentifiedSenderMessageContent.new(first, server.certify(alice.impl, alice), 0, null);
+    const sealed = await alice.impl.sealedSenderEncrypt(genuine, alice.addressOf(bob), alice.stores.identities);
+    expect(str((await sealedReceive(bob, sealed, server)).message())).toBe('prekey');
+    await alice.decrypt(bob, await bob.encrypt(alice, text('ack')));
+    const whisperForgery = await reseal(await innerMessage(alice, bob, 'whisper'));
+    const err = await refusedUnchanged(bob, () => sealedReceive(bob, whisperForgery, server));
+    expect(err.message).toBe('sender certificate identity does not match the message');
+  });
+
   it('refuses a message from our own device (self-send)', async () => {
     const { server, alice, bob } = await setup();
     // Alice's session and seal, but a certificate naming Bob's own account and device, for Bob's identity key:
