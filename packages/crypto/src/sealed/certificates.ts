@@ -6,10 +6,9 @@
  * signature, and the expiry against the caller's time. Does not resolve certificates that only reference a server
  * certificate by id (libsignal's built-in table of Signal's production keys): such bytes are refused on parse.
  */
-import { REVOKED_SERVER_CERTIFICATE_KEY_IDS } from '../constants.js';
+import { MAX_DEVICE_ID, MIN_DEVICE_ID, REVOKED_SERVER_CERTIFICATE_KEY_IDS } from '../constants.js';
 import { ErrorCode, fail } from '../errors.js';
 import { type PrivateKey, type PublicKey } from '../keys/curve.js';
-import { MAX_DEVICE_ID, MIN_DEVICE_ID } from '../constants.js';
 import { type Rng, defaultRng } from '../primitives/random.js';
 import { BinaryWriter, WireType, decodeFields, readPublicKey, required, uuidString } from './sealed-codec.js';
 

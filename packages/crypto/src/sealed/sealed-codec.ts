@@ -55,21 +55,10 @@ export function required<T>(value: T | undefined, operation: string, what: strin
   return value;
 }
 
-const HEX = /^[0-9a-f]{32}$/;
-
 /** The UUID string (lower-case, hyphenated) of 16 bytes. */
 export function uuidString(bytes: Uint8Array): string {
   const h = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-/** The 16 bytes of a UUID string, or null when it is not one. */
-export function uuidBytes(s: string): Uint8Array | null {
-  const h = s.replace(/-/g, '').toLowerCase();
-  if (!HEX.test(h) || s.length !== 36) return null;
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) out[i] = parseInt(h.slice(i * 2, i * 2 + 2), 16);
-  return out;
 }
 
 /** The ServiceId string of a 17-byte fixed-width ServiceId (0x00 ACI → plain UUID, 0x01 PNI → "PNI:" + UUID), or null. */

@@ -8,7 +8,7 @@
  * here: open them with `sealedSenderDecryptToUsmc` and the matching cipher.
  */
 import { SEALED_SENDER_V2_MAX_REGISTRATION_ID } from '../constants.js';
-import { ProtocolAddress, type ServiceIdLike } from '../address.js';
+import { ProtocolAddress, type ServiceIdLike, serviceIdFixedWidth } from '../address.js';
 import { ErrorCode, fail } from '../errors.js';
 import type { PublicKey } from '../keys/curve.js';
 import { concat } from '../primitives/hash.js';
@@ -24,7 +24,6 @@ import type {
 } from '../storage/stores.js';
 import { CiphertextMessageType, PreKeySignalMessage, SignalMessage } from '../wire/messages.js';
 import type { SenderCertificate } from './certificates.js';
-import { serviceIdFixedWidth } from '../address.js';
 import { openV1, sealV1 } from './sealed-sender-v1.js';
 import { SEALED_SENDER_V2_SENT_SERVICE_ID_VERSION_BYTE, openV2, sealV2 } from './sealed-sender-v2.js';
 import { ContentHint, UnidentifiedSenderMessageContent } from './unidentified-content.js';
