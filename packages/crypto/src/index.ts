@@ -42,6 +42,7 @@ export {
   InMemorySignedPreKeyStore,
   InMemoryKyberPreKeyStore,
 } from './storage/in-memory.js';
+export * from './sealed/index.js';
 export * as constants from './constants.js';
 
 /**

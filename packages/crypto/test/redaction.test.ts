@@ -154,6 +154,7 @@ const SECRET_HOLDERS = [
   'InMemoryPreKeyStore',
   'InMemorySignedPreKeyStore',
   'InMemoryKyberPreKeyStore',
+  'SealedSenderDecryptionResult',
 ];
 const PUBLIC_ONLY = [
   'PublicKey',
@@ -174,6 +175,10 @@ const PUBLIC_ONLY = [
   'PreKeyStore',
   'SignedPreKeyStore',
   'KyberPreKeyStore',
+  'ServerCertificate',
+  'SenderCertificate',
+  'UnidentifiedSenderMessageContent',
+  'SealedSenderMultiRecipientMessage',
 ];
 
 describe('secrets never print', () => {
@@ -271,5 +276,19 @@ describe('secrets never print', () => {
     await kyber.markKyberPreKeyUsed(1, 1, k.getPublicKey());
     expectNoLeak(kyber, [kem.getSecretKey().serialize()]);
     expect(inspect(kyber)).toBe('InMemoryKyberPreKeyStore { kyberPreKeys: 1, usedBaseKeys: 1 }');
+  });
+
+  it('SealedSenderDecryptionResult (the plaintext of a sealed message)', () => {
+    const plaintext = crypto.getRandomValues(new Uint8Array(64));
+    const result = new C.SealedSenderDecryptionResult(plaintext, {
+      uuid: '0c0e1a2b-3c4d-4e5f-8a6b-000000000001',
+      e164: null,
+      deviceId: 2,
+    });
+    expectNoLeak(result, [plaintext]);
+    expect(JSON.stringify(result)).toBe(
+      '{"type":"SealedSenderDecryptionResult","senderUuid":"0c0e1a2b-3c4d-4e5f-8a6b-000000000001","deviceId":2,"message":"[redacted]"}',
+    );
+    expect(Buffer.from(result.message()).equals(Buffer.from(plaintext))).toBe(true);
   });
 });
