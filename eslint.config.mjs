@@ -1,10 +1,13 @@
 /**
  * Type-aware lint for the whole monorepo, plus the boundary rules that keep layers honest:
  * packages/crypto and packages/protocol are pure (no Node, DOM, network, storage, timers or ambient randomness),
- * only apps/api/src/repositories touches infrastructure, and only apps/pwa/src/platform touches browser storage and
- * service-worker APIs.
+ * only apps/api/src/repositories touches infrastructure, the api's layers import only downwards
+ * (controllers → services → repositories), no module imports itself back through a cycle, only
+ * apps/pwa/src/platform touches browser storage and service-worker APIs, and the PWA's layers import downwards only
+ * (ui → app → platform).
  */
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -153,6 +156,53 @@ export default tseslint.config(
     },
   },
   {
+    /**
+     * Import cycles anywhere in the sources (tests and benchmarks may import freely). Resolution follows the ESM
+     * convention of the sources: `./x.js` names `./x.ts`.
+     */
+    files: ['{apps,packages}/*/src/**/*.{ts,tsx}'],
+    plugins: { 'import-x': importX },
+    settings: {
+      /** Packages are leaves here: a cycle through a dependency or a workspace package's build is not ours to find. */
+      'import-x/ignore': ['node_modules', '/dist/'],
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/resolver-next': [
+        createNodeResolver({
+          extensions: ['.ts', '.tsx', '.js', '.mjs', '.json', '.node'],
+          extensionAlias: { '.js': ['.ts', '.tsx', '.js'] },
+        }),
+      ],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  {
+    /** The api's layers: a controller calls services, a service calls repositories, never the other way round. */
+    files: ['apps/api/src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          basePath: 'apps/api/src',
+          zones: [
+            {
+              target: './controllers',
+              from: './repositories',
+              message: 'Controllers call services; only services use repositories.',
+            },
+            { target: './services', from: './controllers', message: 'Services never depend on controllers.' },
+            {
+              target: './repositories',
+              from: ['./services', './controllers'],
+              message: 'Repositories are the bottom layer: they know no service or controller.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['apps/pwa/src/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
   },
@@ -166,6 +216,43 @@ export default tseslint.config(
         {
           selector: "MemberExpression[object.name='self'][property.name='registration']",
           message: 'Only platform/ touches the service worker.',
+        },
+      ],
+    },
+  },
+  // PWA layering, ui → app → platform (apps/pwa/README.md): the UI renders the app's view models, the app layer
+  // receives the browser through its AppPlatform interface, and the platform (the service worker included) knows
+  // neither. Only main.tsx, the composition root, imports all three. Sources import `./x.js` for `./x.ts(x)`.
+  {
+    files: ['apps/pwa/src/**/*.{ts,tsx}'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [
+        createNodeResolver({ extensions: ['.ts', '.tsx', '.js'], extensionAlias: { '.js': ['.ts', '.tsx', '.js'] } }),
+      ],
+    },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          basePath: import.meta.dirname,
+          zones: [
+            {
+              target: 'apps/pwa/src/ui',
+              from: 'apps/pwa/src/platform',
+              message: 'The UI reaches the browser through the app layer (ui → app → platform).',
+            },
+            {
+              target: 'apps/pwa/src/app',
+              from: ['apps/pwa/src/ui', 'apps/pwa/src/platform'],
+              message: 'The app layer renders nothing and receives the platform (app/app-platform.ts) from main.tsx.',
+            },
+            {
+              target: 'apps/pwa/src/platform',
+              from: ['apps/pwa/src/app', 'apps/pwa/src/ui'],
+              message: 'The platform implements app/app-platform.ts by shape and imports neither the app nor the UI.',
+            },
+          ],
         },
       ],
     },

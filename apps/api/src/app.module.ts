@@ -21,6 +21,7 @@ import { WebSocketClientAddress } from './middleware/client-address.js';
 import { ErrorFilter } from './middleware/error.filter.js';
 import { RateLimitGuard } from './middleware/rate-limit.guard.js';
 import { AccountRepository } from './repositories/account.repository.js';
+import { Clock, SystemClock } from './repositories/clock.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
@@ -39,6 +40,7 @@ import { DeliveryService } from './services/delivery.service.js';
 import { DeviceService } from './services/device.service.js';
 import { MessageService } from './services/message.service.js';
 import { PreKeyService } from './services/prekey.service.js';
+import { RevocationService } from './services/revocation.service.js';
 import { SystemService } from './services/system.service.js';
 import { WebSocketService } from './services/websocket.service.js';
 
@@ -65,6 +67,7 @@ export class AppModule {
       ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
+        { provide: Clock, useClass: SystemClock },
         { provide: LoggingRepository, useValue: new LoggingRepository(options.config, options.logDestination) },
         {
           provide: DatabaseRepository,
@@ -100,6 +103,7 @@ export class AppModule {
         DeviceService,
         SystemService,
         WebSocketService,
+        RevocationService,
         ...deliveryProviders({ role: 'api', pushAgent: options.pushAgent }),
         WebSocketClientAddress,
         WebSocketGatewayController,

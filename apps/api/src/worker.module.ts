@@ -8,6 +8,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 
 import { deliveryProviders } from './delivery.providers.js';
+import { Clock, SystemClock } from './repositories/clock.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
@@ -23,6 +24,7 @@ export class WorkerModule {
       imports: [DiscoveryModule],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
+        { provide: Clock, useClass: SystemClock },
         { provide: LoggingRepository, useValue: new LoggingRepository(options.config, options.logDestination) },
         {
           provide: DatabaseRepository,

@@ -2,8 +2,10 @@
  * Benchmark: @cove/crypto (built dist) against @signalapp/libsignal-client in the same process and run.
  * Prints ops/s (over wall time and over CPU time) for each and the ratios ours/libsignal for session setup
  * (bundle + first message + respond), steady one-direction messages, alternating messages (a DH ratchet step
- * each), XEdDSA sign and verify, session record serialize + deserialize, and sender-key group messages (groupEncrypt + groupDecrypt, stores keeping
- * record objects) with sender-key record serialize + deserialize. Not part of `npm test`; timing is reported, never asserted.
+ * each), XEdDSA sign and verify, session record serialize + deserialize, sender-key group messages
+ * (groupEncrypt + groupDecrypt, stores keeping record objects) with sender-key record serialize + deserialize,
+ * and sealed sender v1 (seal a 1:1 message's content, open it, validate its certificate). Not part of
+ * `npm test`; timing is reported, never asserted.
  */
 import * as ours from '@cove/crypto';
 import * as libsignal from '@signalapp/libsignal-client';
@@ -306,3 +308,61 @@ await row('sender key record serialize+deserialize', async (impl) => {
     return 20;
   };
 });
+
+/* eslint-disable @typescript-eslint/require-await -- store methods are async by interface; nothing to await here */
+await row('sealed sender v1 (seal+open+validate)', async (impl) => {
+  const trustRoot = impl.PrivateKey.generate();
+  const serverKey = impl.PrivateKey.generate();
+  const serverCert = impl.ServerCertificate.new(1, serverKey.getPublicKey(), trustRoot);
+  const aliceId = impl.IdentityKeyPair.generate();
+  const bobId = impl.IdentityKeyPair.generate();
+  /** An identity store that knows one peer: sealing needs the recipient's key, opening only our own pair. */
+  const identities = (own: ours.IdentityKeyPair, peer: ours.PublicKey) =>
+    new (class extends impl.IdentityKeyStore {
+      async getIdentityKey() {
+        return own.privateKey;
+      }
+      override async getIdentityKeyPair() {
+        return own;
+      }
+      async getLocalRegistrationId() {
+        return 1;
+      }
+      async saveIdentity() {
+        return impl.IdentityChange.NewOrUnchanged;
+      }
+      async isTrustedIdentity() {
+        return true;
+      }
+      async getIdentity() {
+        return peer;
+      }
+    })();
+  const aliceStore = identities(aliceId, bobId.publicKey);
+  const bobStore = identities(bobId, aliceId.publicKey);
+  const aliceUuid = '9d0652a3-dcc3-4d11-975f-74d61598733e';
+  const bob = impl.ProtocolAddress.new('9d0652a3-dcc3-4d11-975f-74d61598733f', 1);
+  const cert = impl.SenderCertificate.new(aliceUuid, null, 1, aliceId.publicKey, 2 ** 50, serverCert, serverKey);
+  // A real Whisper message (160-byte plaintext) of a session; the sealing layer treats its bytes as opaque.
+  const p = await pair(impl);
+  await p.setup();
+  await p.send(false);
+  const inner = await impl.signalEncrypt(
+    new Uint8Array(160),
+    p.B,
+    impl.ProtocolAddress.new(aliceUuid, 1),
+    p.a.sessions,
+    p.a.identities,
+  );
+  const content = impl.UnidentifiedSenderMessageContent.new(inner, cert, impl.ContentHint.Default, null);
+  const root = trustRoot.getPublicKey();
+  return async () => {
+    for (let i = 0; i < 20; i++) {
+      const sealed = await impl.sealedSenderEncrypt(content, bob, aliceStore);
+      const opened = await impl.sealedSenderDecryptToUsmc(sealed, bobStore);
+      if (!opened.senderCertificate().validate(root, Date.now())) throw new Error('certificate refused');
+    }
+    return 20;
+  };
+});
+/* eslint-enable @typescript-eslint/require-await */

@@ -81,3 +81,16 @@ export const HKDF_MAX_OUTPUT = 255 * 32;
  * MAX_MESSAGE_KEYS above, as libsignal's group cipher does.
  */
 export const MAX_SENDER_KEY_STATES = 5;
+
+// ----- Sealed sender (sealed/) -----
+
+/**
+ * Server certificate key ids refused whatever their signature (libsignal's revocation list, facts §7): a leaked
+ * server key is retired by listing its id here.
+ */
+export const REVOKED_SERVER_CERTIFICATE_KEY_IDS: readonly number[] = [0xdeadc357];
+/**
+ * Largest registration id the sealed sender v2 sent form can carry: each device entry packs it into 14 bits
+ * (facts §7, `InvalidRegistrationId` above it).
+ */
+export const SEALED_SENDER_V2_MAX_REGISTRATION_ID = 0x3fff;

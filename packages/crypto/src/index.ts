@@ -46,6 +46,7 @@ export { SenderKeyDistributionMessage, SenderKeyMessage } from './group/sender-k
 export { SenderKeyRecord } from './group/sender-key-record.js';
 export { SenderKeyStore, InMemorySenderKeyStore } from './group/sender-key-store.js';
 export { processSenderKeyDistributionMessage, groupEncrypt, groupDecrypt } from './group/group-cipher.js';
+export * from './sealed/index.js';
 export * as constants from './constants.js';
 
 /**
@@ -62,3 +63,4 @@ export function hkdf(
     fail(ErrorCode.InvalidArgument, 'HKDF_DeriveSecrets', `output length out of range (${outputLength})`);
   return hkdfSha256(keyMaterial, salt, label, outputLength);
 }
+export * from './attachment/index.js';

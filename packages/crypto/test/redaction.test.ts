@@ -157,6 +157,7 @@ const SECRET_HOLDERS = [
   'SenderKeyDistributionMessage',
   'SenderKeyRecord',
   'InMemorySenderKeyStore',
+  'SealedSenderDecryptionResult',
 ];
 const PUBLIC_ONLY = [
   'PublicKey',
@@ -170,6 +171,7 @@ const PUBLIC_ONLY = [
   'DisplayableFingerprint',
   'ScannableFingerprint',
   'SignalClientError',
+  'AttachmentError',
   'LibSignalErrorBase',
   'SessionStore',
   'IdentityKeyStore',
@@ -178,6 +180,10 @@ const PUBLIC_ONLY = [
   'KyberPreKeyStore',
   'SenderKeyMessage',
   'SenderKeyStore',
+  'ServerCertificate',
+  'SenderCertificate',
+  'UnidentifiedSenderMessageContent',
+  'SealedSenderMultiRecipientMessage',
 ];
 
 describe('secrets never print', () => {
@@ -305,5 +311,19 @@ describe('secrets never print', () => {
     // A group message shows ids and a length, not its ciphertext.
     const m = C.SenderKeyMessage.deserialize(sent[0]!);
     expect(leak(inspect(m, { depth: Infinity }), m.ciphertext())).toBeNull();
+  });
+
+  it('SealedSenderDecryptionResult (the plaintext of a sealed message)', () => {
+    const plaintext = crypto.getRandomValues(new Uint8Array(64));
+    const result = new C.SealedSenderDecryptionResult(plaintext, {
+      uuid: '0c0e1a2b-3c4d-4e5f-8a6b-000000000001',
+      e164: null,
+      deviceId: 2,
+    });
+    expectNoLeak(result, [plaintext]);
+    expect(JSON.stringify(result)).toBe(
+      '{"type":"SealedSenderDecryptionResult","senderUuid":"0c0e1a2b-3c4d-4e5f-8a6b-000000000001","deviceId":2,"message":"[redacted]"}',
+    );
+    expect(Buffer.from(result.message()).equals(Buffer.from(plaintext))).toBe(true);
   });
 });

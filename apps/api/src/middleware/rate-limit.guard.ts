@@ -8,7 +8,8 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import { ErrorCode } from '@cove/protocol';
 
-import { RATE_LIMIT_KEY, type RateLimitName } from '../controllers/rate-limits.js';
+import { RATE_LIMIT_KEY } from '../controllers/rate-limits.js';
+import type { RateLimitName } from '../rate-limits.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { ApiError } from '../services/api-error.js';
@@ -35,7 +36,8 @@ export class RateLimitGuard implements CanActivate {
     const requester = request.device
       ? `${request.device.accountId}.${request.device.deviceId}`
       : `ip:${rateLimitAddressKey(request.ip ?? '')}`;
-    const target = request.params?.accountId;
+    /** The guard runs before the pipes: canonicalize the target here, or another spelling would start a new count. */
+    const target = request.params?.accountId?.toLowerCase();
     const key = `${context.getClass().name}.${context.getHandler().name}:${requester}${target ? `>${target}` : ''}`;
     const verdict = await this.limits.consume(name ?? 'default', key);
     if (verdict.allowed) return true;

@@ -8,11 +8,13 @@
 import { Injectable } from '@nestjs/common';
 import { AccountId, DeviceId, ErrorCode, Secret } from '@cove/protocol';
 
+import { Clock } from '../repositories/clock.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { DeviceRepository } from '../repositories/device.repository.js';
 import { ApiError } from './api-error.js';
 import { AuthThrottleService } from './auth-throttle.service.js';
 
+/** An authenticated device; `accountId` is always in its canonical lower-case spelling, whatever the client sent. */
 export type AuthenticatedDevice = { accountId: string; deviceId: number };
 
 /** Tickets only bridge an HTTP call and the WebSocket opened right after it. */
@@ -26,12 +28,20 @@ export class Unauthorized extends ApiError {
   }
 }
 
+/** The device authenticated, then was removed before its request could write (`401 unauthorized`). */
+export class DeviceRemoved extends Unauthorized {
+  constructor() {
+    super('this device was removed from its account');
+  }
+}
+
 @Injectable()
 export class AuthService {
   constructor(
     private readonly devices: DeviceRepository,
     private readonly crypto: CryptoRepository,
     private readonly throttle: AuthThrottleService,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -64,18 +74,17 @@ export class AuthService {
     return this.throttle.attempt(address, accountId, attempt, (error) => error instanceof Unauthorized);
   }
 
-  private async verify(accountId: string, deviceId: number, secret: string): Promise<AuthenticatedDevice> {
-    if (
-      !AccountId.safeParse(accountId).success ||
-      !DeviceId.safeParse(deviceId).success ||
-      !Secret.safeParse(secret).success
-    ) {
+  private async verify(claimedAccountId: string, deviceId: number, secret: string): Promise<AuthenticatedDevice> {
+    const account = AccountId.safeParse(claimedAccountId);
+    if (!account.success || !DeviceId.safeParse(deviceId).success || !Secret.safeParse(secret).success) {
       throw new Unauthorized();
     }
+    /** The canonical (lower-case) id: every rate-limit key, socket, presence entry and comparison uses this one. */
+    const accountId = account.data;
     const stored = await this.devices.credential(accountId, deviceId);
     const presented = this.crypto.hash(Buffer.from(secret, 'base64'));
     if (!stored || !this.crypto.equal(presented, stored.credentialHash)) throw new Unauthorized();
-    if (Date.now() - stored.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
+    if (this.clock.now() - stored.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
       void this.devices.touch(accountId, deviceId).catch(() => undefined);
     }
     return { accountId, deviceId };
@@ -83,7 +92,7 @@ export class AuthService {
 
   async issueTicket(device: AuthenticatedDevice): Promise<{ ticket: string; expiresAt: number }> {
     const raw = this.crypto.randomBytes(32);
-    const expiresAt = Date.now() + TICKET_TTL_MS;
+    const expiresAt = this.clock.now() + TICKET_TTL_MS;
     await this.devices.createTicket(this.crypto.hash(raw), device.accountId, device.deviceId, new Date(expiresAt));
     return { ticket: raw.toString('base64url'), expiresAt };
   }

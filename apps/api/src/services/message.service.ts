@@ -13,12 +13,11 @@ import {
   ErrorCode,
   MAX_ENVELOPE_CONTENT_BYTES,
   MAX_SEND_CONTENT_BYTES,
-  type Envelope,
   type EnvelopeListResponse,
-  type EnvelopeType,
   type SendMessagesRequest,
 } from '@cove/protocol';
 
+import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { SqlState, sqlState } from '../repositories/database.repository.js';
@@ -36,11 +35,15 @@ import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { Batcher } from '../utils/batcher.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget } from './delivery.service.js';
+import { toEnvelope } from './envelope.mapper.js';
 
 /** The status and body `PUT /v1/messages` answers (also carried by a WebSocket `result` frame). */
 export type SendResult = { status: number; body: Record<string, unknown> };
 
 type SendRequest = { sender: AuthenticatedDevice; destination: string; message: SendMessagesRequest };
+
+/** The message of a send refused because its own device was removed (`401 unauthorized`; a socket is then closed). */
+export const SENDER_REMOVED = 'this device was removed from its account';
 
 /** Sends per group commit: at most 6 envelopes each, so one INSERT has at most ~1,500 rows (15,000 parameters). */
 const MAX_SENDS_PER_BATCH = 256;
@@ -80,6 +83,7 @@ export class MessageService implements OnModuleDestroy {
     private readonly delivery: DeliveryService,
     private readonly crypto: CryptoRepository,
     private readonly metrics: MetricsRepository,
+    private readonly clock: Clock,
   ) {
     this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
     this.rateLimits = config.config.rateLimits;
@@ -186,7 +190,7 @@ export class MessageService implements OnModuleDestroy {
    * out the refusal of each skipped send from the device lists (rare: a client with stale knowledge).
    */
   private async acceptBatch(requests: SendRequest[], retry = true): Promise<SendResult[]> {
-    const serverTimestamp = Date.now();
+    const serverTimestamp = this.clock.now();
     const rows: CheckedEnvelopeRow[] = [];
     const targets: DeliveryTarget[][] = [];
     requests.forEach((request, index) => {
@@ -226,8 +230,9 @@ export class MessageService implements OnModuleDestroy {
     });
     let refused: Set<number>;
     let full: Map<number, number[]>;
+    let senderGone: Set<number>;
     try {
-      ({ refused, full } = await this.envelopes.insertChecked(rows, this.caps));
+      ({ refused, full, senderGone } = await this.envelopes.insertChecked(rows, this.caps));
     } catch (error) {
       // A device was removed between the check and the insert: re-check each send on its own, in order.
       if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
@@ -238,6 +243,10 @@ export class MessageService implements OnModuleDestroy {
       throw error;
     }
     const results: SendResult[] = requests.map((request, index) => {
+      if (senderGone.has(index)) {
+        this.metrics.sendsRefused.inc({ reason: 'sender_removed' });
+        return refusal(401, ErrorCode.Unauthorized, SENDER_REMOVED);
+      }
       const fullDevices = full.get(index);
       if (!fullDevices) return { status: 200, body: { serverTimestamp } };
       this.metrics.sendsRefused.inc({ reason: 'queue_full' });
@@ -259,7 +268,7 @@ export class MessageService implements OnModuleDestroy {
         results[index] = again ?? refusal(503, ErrorCode.Unavailable, 'the devices changed during the send; retry');
       }
     }
-    const accepted = targets.filter((_, i) => !refused.has(i) && !full.has(i)).flat();
+    const accepted = targets.filter((_, i) => !refused.has(i) && !full.has(i) && !senderGone.has(i)).flat();
     this.metrics.envelopesAccepted.inc(accepted.length);
     this.delivery.deliver(accepted);
     return results;
@@ -301,16 +310,4 @@ export class MessageService implements OnModuleDestroy {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
-}
-
-export function toEnvelope(row: StoredEnvelope): Envelope {
-  return {
-    guid: row.guid,
-    type: row.type as EnvelopeType,
-    sourceAccountId: row.sourceAccountId,
-    sourceDeviceId: row.sourceDeviceId,
-    timestamp: row.timestamp,
-    serverTimestamp: row.serverTimestamp,
-    content: Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength).toString('base64'),
-  };
 }
