@@ -85,7 +85,7 @@ describe('PWA hardening in Chromium', () => {
       await messageWithText(victim.page, 'Hello before the hostile one').waitFor({ timeout: UI_TIMEOUT });
 
       // What a crafted Content could have left in storage: JavaScript dates end at 8.64e15 ms.
-      const conversationId = peer.accountId;
+      const conversationId = `direct:${peer.accountId}`;
       const base = {
         conversationId,
         direction: 'incoming',
@@ -188,10 +188,10 @@ describe('PWA hardening in Chromium', () => {
   it(
     "should say why a send failed when the recipient's queue is full",
     async () => {
-      const key = laterMessageKey(peer.accountId, 3);
+      const key = laterMessageKey(`direct:${peer.accountId}`, 3);
       await writeSealedRow(victim.page, 'messages', key, {
         id: key,
-        conversationId: peer.accountId,
+        conversationId: `direct:${peer.accountId}`,
         direction: 'outgoing',
         authorAccountId: victimId,
         authorDeviceId: 1,

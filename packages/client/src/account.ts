@@ -14,6 +14,7 @@ import type { KeyValueStorage, Random, WriteOp } from './platform.js';
 import { generateKyberPreKey, generateKyberPreKeys, generatePreKeys, generateSignedPreKey } from './prekeys.js';
 import type { AccountRecord, PrekeyStateRecord, ProfileRecord } from './records.js';
 import { metaKeys } from './records.js';
+import { layoutWrite } from './storage-migrations.js';
 
 /** Bytes of the device credential: the server requires at least 32 (256 bits). */
 const SECRET_BYTES = 32;
@@ -117,6 +118,7 @@ export const createAccount = async (
     { op: 'put', table: 'meta', key: metaKeys.prekeyState, value: prekeyState },
     { op: 'put', table: 'meta', key: metaKeys.profile, value: profile },
     { op: 'put', table: 'meta', key: metaKeys.account, value: account },
+    layoutWrite(),
   ];
   await storage.commit(writes);
   return account;

@@ -26,6 +26,8 @@ export type MessengerContext = {
 
 /** Everything touching one peer's sessions and conversation runs under this lock (tabs and service worker included). */
 export const peerLock = (accountId: string): string => `cove:peer:${accountId}`;
+/** Storage migrations run once, whichever context opens the data first (tabs, service worker, processes). */
+export const STORAGE_LOCK = 'cove:storage';
 /** One outbox pass at a time across tabs, service worker and processes. */
 export const OUTBOX_LOCK = 'cove:outbox';
 

@@ -7,7 +7,7 @@
  */
 import type { KeyValueStorage, WriteOp } from './platform.js';
 import type { ConversationEntry, MessageEntry, MessageStatus } from './records.js';
-import { messageIndexKey, pad } from './records.js';
+import { directConversationId, messageIndexKey, pad } from './records.js';
 
 /** Largest page a caller may ask for: a screenful many times over, small enough for one IndexedDB cursor pass. */
 export const MAX_PAGE_SIZE = 500;
@@ -219,7 +219,7 @@ export const newConversation = (
   peerUsername: string | null,
   now: number,
 ): ConversationEntry => ({
-  id: peerAccountId,
+  id: directConversationId(peerAccountId),
   peerAccountId,
   peerUsername,
   createdAt: now,

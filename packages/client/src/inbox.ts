@@ -35,7 +35,7 @@ import type {
   ProcessedEnvelopeEntry,
   ResendLogEntry,
 } from './records.js';
-import { messageIndexKey, resendLogKey, sessionKey } from './records.js';
+import { directConversationId, messageIndexKey, resendLogKey, sessionKey } from './records.js';
 import { decryptEnvelope } from './sealing.js';
 
 export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
@@ -155,7 +155,7 @@ export class Inbox {
   private async conversationFor(peer: string): Promise<ConversationEntry> {
     const { storage, clock } = this.ctx.platform;
     // The summary as readers see it: expired disappearing messages neither counted nor pointed at.
-    const existing = await this.ctx.history.conversation(peer);
+    const existing = await this.ctx.history.conversation(directConversationId(peer));
     if (existing) return existing;
     const contact = await storage.get<ContactEntry>('contacts', peer);
     return newConversation(peer, contact?.username ?? null, clock.now());
@@ -231,6 +231,7 @@ export class Inbox {
     const { ctx } = this;
     const { storage, clock } = ctx.platform;
     const peer = envelope.sourceAccountId;
+    const conversationId = directConversationId(peer);
     const me = ctx.account.accountId;
     const writes: WriteOp[] = [];
     const events: MessengerEvent[] = [];
@@ -299,7 +300,7 @@ export class Inbox {
       case 'receipt': {
         const status = content.receipt.type === 'read' ? 'read' : 'delivered';
         for (const timestamp of content.receipt.timestamps) {
-          const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
+          const key = await storage.get<string>('messageIndex', messageIndexKey(conversationId, me, timestamp));
           const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
           if (!message || message.direction !== 'outgoing' || !isStatusAdvance(message.status, status)) continue;
           // An expired disappearing message is gone for the user: it is not updated, and no event names it.
@@ -310,14 +311,15 @@ export class Inbox {
         }
         events.push({
           type: 'receipt',
-          conversationId: peer,
+          conversationId,
+          accountId: peer,
           receiptType: content.receipt.type,
           timestamps: content.receipt.timestamps,
         });
         return { writes, events, stored: true, kick: false };
       }
       case 'typing':
-        events.push({ type: 'typing', conversationId: peer, accountId: peer, action: content.typing.action });
+        events.push({ type: 'typing', conversationId, accountId: peer, action: content.typing.action });
         return { writes, events, stored: true, kick: false };
       case 'null':
         // Carries nothing (the other devices' share of a re-send that answered one device).
@@ -339,7 +341,7 @@ export class Inbox {
           limited = !budget.allowed;
         }
         for (const timestamp of limited ? [] : [...new Set(content.retry.timestamps)]) {
-          const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
+          const key = await storage.get<string>('messageIndex', messageIndexKey(conversationId, me, timestamp));
           const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
           if (!message || message.direction !== 'outgoing') {
             unavailable.push(timestamp);
@@ -383,7 +385,7 @@ export class Inbox {
         }
         // The peer had nothing to re-send for these: they were receipts or typing indicators, not messages.
         for (const timestamp of content.retry.unavailable ?? []) {
-          const indexKey = messageIndexKey(peer, peer, timestamp);
+          const indexKey = messageIndexKey(conversationId, peer, timestamp);
           const key = await storage.get<string>('messageIndex', indexKey);
           const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
           if (!message || message.status !== 'undecryptable') continue;
@@ -391,7 +393,7 @@ export class Inbox {
             { op: 'delete', table: 'messages', key: message.id },
             { op: 'delete', table: 'messageIndex', key: indexKey },
           );
-          events.push({ type: 'message-removed', conversationId: peer, messageId: message.id });
+          events.push({ type: 'message-removed', conversationId, messageId: message.id });
         }
         ctx.platform.logger.info('retry request', {
           accountId: peer,

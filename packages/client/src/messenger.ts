@@ -20,7 +20,7 @@ import {
   PROCESSED_ENVELOPE_RETENTION_MS,
 } from './constants.js';
 import type { MessengerContext } from './context.js';
-import { emit, newZone, peerLock } from './context.js';
+import { STORAGE_LOCK, emit, newZone, peerLock } from './context.js';
 import { ClientError, ClientErrorCode, SafetyNumberMismatchError, ServerResponseError } from './errors.js';
 import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
 import { EventHub } from './events.js';
@@ -52,7 +52,15 @@ import type {
   ProfileRecord,
   TrustLevel,
 } from './records.js';
-import { BUDGET_PREFIX, messageIndexKey, metaKeys } from './records.js';
+import {
+  BUDGET_PREFIX,
+  conversationOfMessageKey,
+  directConversationId,
+  directPeerOf,
+  messageIndexKey,
+  metaKeys,
+} from './records.js';
+import { migrateStorage } from './storage-migrations.js';
 import { encryptForDevices, establishSession, hasUsableSession } from './sealing.js';
 import { Sequencer, TimestampSource } from './sequence.js';
 import { computeSafetyNumber } from './trust.js';
@@ -107,6 +115,9 @@ export class Messenger {
   static async open(platform: Platform, options: MessengerOptions = {}): Promise<Messenger> {
     await ready();
     const messenger = new Messenger(platform, options);
+    // Older stored data is brought to this build's layout before anything reads it (one commit; idempotent).
+    const migrated = await platform.locks.withLock(STORAGE_LOCK, () => migrateStorage(platform.storage));
+    for (const name of migrated) platform.logger.info('storage migrated', { migration: name });
     const account = await loadAccount(platform.storage);
     if (account) messenger.attach(account);
     return messenger;
@@ -372,8 +383,8 @@ export class Messenger {
     );
     let removed = 0;
     for (const { key, value: messageId } of due) {
-      const conversationId = messageId.slice(0, messageId.indexOf('/'));
-      const outcome = await locks.withLock(peerLock(conversationId), async () => {
+      const conversationId = conversationOfMessageKey(messageId);
+      const outcome = await locks.withLock(peerLock(directPeerOf(conversationId) ?? conversationId), async () => {
         const message = await storage.get<MessageEntry>('messages', messageId);
         const writes: WriteOp[] = [{ op: 'delete', table: 'meta', key }];
         let conversation: ConversationEntry | undefined;
@@ -481,7 +492,7 @@ export class Messenger {
           value: { accountId, devices: null, ...contact, username: peer, updatedAt: clock.now() },
         },
       ];
-      const conversation = await storage.get<ConversationEntry>('conversations', accountId);
+      const conversation = await storage.get<ConversationEntry>('conversations', directConversationId(accountId));
       if (conversation && conversation.peerUsername !== peer)
         writes.push(putConversation({ ...conversation, peerUsername: peer }));
       await storage.commit(writes);
@@ -489,8 +500,13 @@ export class Messenger {
     return accountId;
   }
 
-  /** The account id for a peer without asking the server when the username is already known. */
+  /**
+   * The account id for a peer — a username, an account id or a direct conversation id — without asking the server
+   * when the username is already known.
+   */
   private async resolveCached(peer: string): Promise<string> {
+    const direct = directPeerOf(peer);
+    if (direct !== null && UUID.test(direct)) return direct.toLowerCase();
     if (UUID.test(peer)) return peer.toLowerCase();
     const cached = await this.platform.storage.get<string>('usernames', peer.toLowerCase());
     return cached ?? this.resolve(peer);
@@ -536,7 +552,7 @@ export class Messenger {
     const { message, conversation } = await this.platform.locks.withLock(peerLock(accountId), async () => {
       const { storage, clock } = this.platform;
       const contact = await storage.get<ContactEntry>('contacts', accountId);
-      const existing = await ctx.history.conversation(accountId);
+      const existing = await ctx.history.conversation(directConversationId(accountId));
       const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
       const stored: MessageEntry = {
         id: `${base.id}/${ctx.sequencer.next()}`,
@@ -582,7 +598,9 @@ export class Messenger {
     if (!message || message.direction !== 'outgoing')
       throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     if (message.status !== 'failed') return message;
-    const updated = await this.platform.locks.withLock(peerLock(message.conversationId), async () => {
+    const peer = directPeerOf(message.conversationId);
+    if (peer === null) throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
+    const updated = await this.platform.locks.withLock(peerLock(peer), async () => {
       const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
       // A failed message never reached anyone; one older than a day takes a new timestamp, since receivers refuse
       // send times that far behind the server's.
@@ -600,7 +618,7 @@ export class Messenger {
       });
       const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
       const entry = newOutboxEntry(ctx, {
-        destination: message.conversationId,
+        destination: peer,
         kind: 'data',
         timestamp,
         content,
@@ -633,11 +651,13 @@ export class Messenger {
     return this.outbox.size();
   }
 
-  /** Marks a conversation read and sends read receipts for what was unread. */
-  async markRead(conversationId: string): Promise<number> {
+  /** Marks a conversation (named by its id, or by the peer) read and sends read receipts for what was unread. */
+  async markRead(peerOrConversation: string): Promise<number> {
     const ctx = this.ctx;
     const { storage } = this.platform;
-    const result = await this.platform.locks.withLock(peerLock(conversationId), async () => {
+    const peer = await this.resolveCached(peerOrConversation);
+    const conversationId = directConversationId(peer);
+    const result = await this.platform.locks.withLock(peerLock(peer), async () => {
       const conversation = await ctx.history.conversation(conversationId);
       if (!conversation) return null;
       // Expired disappearing messages were never shown: no read receipt for them, and no event.
@@ -658,7 +678,7 @@ export class Messenger {
       writes.push(putConversation(updated));
       const timestamps = unread.map(({ value }) => value.timestamp);
       if (timestamps.length > 0)
-        writes.push(...(await mergeIntoOutbox(ctx, conversationId, 'receipt', timestamps, { receiptType: 'read' })));
+        writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', timestamps, { receiptType: 'read' })));
       await storage.commit(writes);
       return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
     });
@@ -706,9 +726,10 @@ export class Messenger {
     return this.ctx.history.conversations();
   }
 
+  /** A conversation's messages, newest first; the conversation is named by its id or by the peer. */
   async messages(peerOrConversation: string, options: { limit?: number; before?: string } = {}): Promise<MessagePage> {
-    const id = await this.resolveCached(peerOrConversation);
-    return this.ctx.history.messages(id, options);
+    const peer = await this.resolveCached(peerOrConversation);
+    return this.ctx.history.messages(directConversationId(peer), options);
   }
 
   message(id: string): Promise<MessageEntry | undefined> {

@@ -31,9 +31,9 @@ export const TABLES = [
   'contacts',
   /** Username (lower case) to account id. */
   'usernames',
-  /** Conversations by peer account id. */
+  /** Conversations by conversation id (`direct:<accountId>`). */
   'conversations',
-  /** Messages by "<conversationId>/<sequence>" so that a prefix scan pages a conversation in order. */
+  /** Messages by "<conversationId>/<sequence>" (the conversation id contains no "/") so that a prefix scan pages a conversation in order. */
   'messages',
   /** "<conversationId>/<authorAccountId>/<timestamp>" to a message key (receipts, retries, dedupe). */
   'messageIndex',

@@ -12,7 +12,26 @@ export const metaKeys = {
   profile: 'profile',
   prekeyState: 'prekeyState',
   sequence: 'sequence',
+  /** The version of the key layout below the data was written in (storage-migrations.ts); absent: layout 1. */
+  storageLayout: 'storageLayout',
 } as const;
+
+/**
+ * Conversation ids: one per conversation, independent of how its messages are keyed. A direct conversation is
+ * `direct:<peer account id>`; a group will be `group:<group id>`.
+ */
+export const DIRECT_CONVERSATION_PREFIX = 'direct:';
+
+export const directConversationId = (accountId: string): string => `${DIRECT_CONVERSATION_PREFIX}${accountId}`;
+
+/** The peer of a direct conversation id, or null for any other id. */
+export const directPeerOf = (conversationId: string): string | null =>
+  conversationId.startsWith(DIRECT_CONVERSATION_PREFIX)
+    ? conversationId.slice(DIRECT_CONVERSATION_PREFIX.length)
+    : null;
+
+/** The conversation id of a message key ("<conversationId>/<sequence>"). */
+export const conversationOfMessageKey = (messageKey: string): string => messageKey.slice(0, messageKey.indexOf('/'));
 
 /** What registration creates; never changes afterwards. */
 export type AccountRecord = {
@@ -69,6 +88,7 @@ export type ContactEntry = {
 };
 
 export type ConversationEntry = {
+  /** The conversation id (storage key): `direct:<peerAccountId>`. */
   id: string;
   peerAccountId: string;
   peerUsername: string | null;
@@ -85,6 +105,7 @@ export type QuoteEntry = { timestamp: number; authorAccountId: string; text: str
 export type MessageEntry = {
   /** The storage key: "<conversationId>/<sequence>". */
   id: string;
+  /** The conversation id, `direct:<peer account id>` (the peer is the author of incoming messages). */
   conversationId: string;
   direction: 'incoming' | 'outgoing';
   authorAccountId: string;
@@ -159,6 +180,7 @@ export type ResendLogEntry = {
 export type BudgetEntry = { windowStart: number; count: number; notified: boolean };
 
 export const sessionKey = (accountId: string, deviceId: number): string => `${accountId}.${deviceId}`;
+/** Messages by conversation, author and sender timestamp (receipts, retries, dedupe). */
 export const messageIndexKey = (conversationId: string, authorAccountId: string, timestamp: number): string =>
   `${conversationId}/${authorAccountId}/${pad(timestamp)}`;
 /** Resend log: the entry of a message, and its expiry index (due entries first in key order). */

@@ -116,13 +116,13 @@ describe('Outbox without a network', () => {
     expect(
       await platform.storage.get(
         'messageIndex',
-        `${BOB}/${first.authorAccountId}/${String(again.timestamp).padStart(16, '0')}`,
+        `direct:${BOB}/${first.authorAccountId}/${String(again.timestamp).padStart(16, '0')}`,
       ),
     ).toBe(first.id);
     expect(
       await platform.storage.get(
         'messageIndex',
-        `${BOB}/${first.authorAccountId}/${String(first.timestamp).padStart(16, '0')}`,
+        `direct:${BOB}/${first.authorAccountId}/${String(first.timestamp).padStart(16, '0')}`,
       ),
     ).toBeUndefined();
     await restarted.close();
