@@ -15,6 +15,7 @@ import { generateKyberPreKey, generateKyberPreKeys, generatePreKeys, generateSig
 import type { AccountRecord, PrekeyStateRecord, ProfileRecord } from './records.js';
 import { metaKeys } from './records.js';
 import { layoutWrite } from './storage-migrations.js';
+import { readMeta } from './meta.js';
 
 /** Bytes of the device credential: the server requires at least 32 (256 bits). */
 const SECRET_BYTES = 32;
@@ -43,7 +44,7 @@ export const validateUsername = (username: string): void => {
 };
 
 export const loadAccount = (storage: KeyValueStorage): Promise<AccountRecord | undefined> =>
-  storage.get<AccountRecord>('meta', metaKeys.account);
+  readMeta(storage, 'account');
 
 export const createAccount = async (
   storage: KeyValueStorage,

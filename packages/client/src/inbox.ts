@@ -27,14 +27,7 @@ import type { Outbox } from './outbox.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
-import type {
-  ContactEntry,
-  ConversationEntry,
-  MessageEntry,
-  OutboxEntry,
-  ProcessedEnvelopeEntry,
-  ResendLogEntry,
-} from './records.js';
+import type { ConversationEntry, MessageEntry, ProcessedEnvelopeEntry } from './records.js';
 import { directConversationId, messageIndexKey, resendLogKey, sessionKey } from './records.js';
 import { decryptEnvelope } from './sealing.js';
 
@@ -157,7 +150,7 @@ export class Inbox {
     // The summary as readers see it: expired disappearing messages neither counted nor pointed at.
     const existing = await this.ctx.history.conversation(directConversationId(peer));
     if (existing) return existing;
-    const contact = await storage.get<ContactEntry>('contacts', peer);
+    const contact = await storage.get('contacts', peer);
     return newConversation(peer, contact?.username ?? null, clock.now());
   }
 
@@ -173,7 +166,7 @@ export class Inbox {
     const writes: WriteOp[] = [processed];
     // A request for this device still waiting takes the timestamp; otherwise a new reset needs the device's budget
     // (garbage envelopes, which a server can inject, must not make us rebuild sessions without end).
-    const waiting = (await storage.list<OutboxEntry>('outbox')).some(
+    const waiting = (await storage.list('outbox')).some(
       ({ value }) =>
         value.destination === peer &&
         value.kind === 'retry' &&
@@ -239,12 +232,8 @@ export class Inbox {
       case 'data': {
         const { data } = content;
         const conversation = await this.conversationFor(peer);
-        const existingKey = await storage.get<string>(
-          'messageIndex',
-          messageIndexKey(conversation.id, peer, data.timestamp),
-        );
-        const existing =
-          existingKey === undefined ? undefined : await storage.get<MessageEntry>('messages', existingKey);
+        const existingKey = await storage.get('messageIndex', messageIndexKey(conversation.id, peer, data.timestamp));
+        const existing = existingKey === undefined ? undefined : await storage.get('messages', existingKey);
         // A re-send of a message already shown (after a retry or a lost ack on the sender's side) is not shown twice.
         const duplicate = existing !== undefined && existing.status !== 'undecryptable';
         writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' })));
@@ -256,7 +245,7 @@ export class Inbox {
           (await this.confirmUsername(peer, data.senderUsername))
         ) {
           peerUsername = data.senderUsername;
-          const contact = await storage.get<ContactEntry>('contacts', peer);
+          const contact = await storage.get('contacts', peer);
           writes.push(
             { op: 'put', table: 'usernames', key: peerUsername.toLowerCase(), value: peer },
             {
@@ -300,8 +289,8 @@ export class Inbox {
       case 'receipt': {
         const status = content.receipt.type === 'read' ? 'read' : 'delivered';
         for (const timestamp of content.receipt.timestamps) {
-          const key = await storage.get<string>('messageIndex', messageIndexKey(conversationId, me, timestamp));
-          const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
+          const key = await storage.get('messageIndex', messageIndexKey(conversationId, me, timestamp));
+          const message = key === undefined ? undefined : await storage.get('messages', key);
           if (!message || message.direction !== 'outgoing' || !isStatusAdvance(message.status, status)) continue;
           // An expired disappearing message is gone for the user: it is not updated, and no event names it.
           if (isExpired(message, clock.now())) continue;
@@ -341,14 +330,16 @@ export class Inbox {
           limited = !budget.allowed;
         }
         for (const timestamp of limited ? [] : [...new Set(content.retry.timestamps)]) {
-          const key = await storage.get<string>('messageIndex', messageIndexKey(conversationId, me, timestamp));
-          const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
+          const key = await storage.get('messageIndex', messageIndexKey(conversationId, me, timestamp));
+          const message = key === undefined ? undefined : await storage.get('messages', key);
           if (!message || message.direction !== 'outgoing') {
             unavailable.push(timestamp);
             continue;
           }
           const logKey = resendLogKey(peer, timestamp);
-          const logged = await storage.get<ResendLogEntry>('resendLog', logKey);
+          const stored = await storage.get('resendLog', logKey);
+          // Entries are records; the expiry index beside them holds strings.
+          const logged = typeof stored === 'object' ? stored : undefined;
           const index = logged?.devices.findIndex((d) => d.deviceId === device) ?? -1;
           const sent = logged?.devices[index];
           if (
@@ -386,8 +377,8 @@ export class Inbox {
         // The peer had nothing to re-send for these: they were receipts or typing indicators, not messages.
         for (const timestamp of content.retry.unavailable ?? []) {
           const indexKey = messageIndexKey(conversationId, peer, timestamp);
-          const key = await storage.get<string>('messageIndex', indexKey);
-          const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
+          const key = await storage.get('messageIndex', indexKey);
+          const message = key === undefined ? undefined : await storage.get('messages', key);
           if (!message || message.status !== 'undecryptable') continue;
           writes.push(
             { op: 'delete', table: 'messages', key: message.id },

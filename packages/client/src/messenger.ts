@@ -41,17 +41,7 @@ import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbo
 import type { EventSink, Platform, TimerHandle, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
-import type {
-  AccountRecord,
-  BudgetEntry,
-  ContactEntry,
-  ConversationEntry,
-  IdentityEntry,
-  MessageEntry,
-  ProcessedEnvelopeEntry,
-  ProfileRecord,
-  TrustLevel,
-} from './records.js';
+import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord, TrustLevel } from './records.js';
 import {
   BUDGET_PREFIX,
   conversationOfMessageKey,
@@ -65,6 +55,7 @@ import { encryptForDevices, establishSession, hasUsableSession } from './sealing
 import { Sequencer, TimestampSource } from './sequence.js';
 import { computeSafetyNumber } from './trust.js';
 import type { SafetyNumber } from './trust.js';
+import { asBudget, readMeta } from './meta.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const utf8 = new TextEncoder();
@@ -184,7 +175,7 @@ export class Messenger {
 
   async account(): Promise<AccountInfo> {
     const { account } = this.ctx;
-    const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
+    const profile = await readMeta(this.platform.storage, 'profile');
     return {
       accountId: account.accountId,
       deviceId: account.deviceId,
@@ -378,20 +369,21 @@ export class Messenger {
     const ctx = this.ctx;
     const { storage, clock, locks } = this.platform;
     await this.pruneResendLog();
-    const due = (await storage.list<string>('meta', { prefix: EXPIRY_PREFIX, limit: 500 })).filter(
+    const due = (await storage.list('meta', { prefix: EXPIRY_PREFIX, limit: 500 })).filter(
       ({ key }) => Number(key.slice(EXPIRY_PREFIX.length, EXPIRY_PREFIX.length + 16)) <= clock.now(),
     );
     let removed = 0;
     for (const { key, value: messageId } of due) {
+      if (typeof messageId !== 'string') continue;
       const conversationId = conversationOfMessageKey(messageId);
       const outcome = await locks.withLock(peerLock(directPeerOf(conversationId) ?? conversationId), async () => {
-        const message = await storage.get<MessageEntry>('messages', messageId);
+        const message = await storage.get('messages', messageId);
         const writes: WriteOp[] = [{ op: 'delete', table: 'meta', key }];
         let conversation: ConversationEntry | undefined;
         if (message) {
           writes.push(...deleteMessage(message));
           // The summary stops counting it and pointing at it, as reads already showed.
-          const current = await storage.get<ConversationEntry>('conversations', conversationId);
+          const current = await storage.get('conversations', conversationId);
           const updated = current && (await withoutExpired(storage, current, [message], clock.now()));
           if (updated && updated !== current) {
             conversation = updated;
@@ -446,14 +438,14 @@ export class Messenger {
   /** Deletes re-send log entries whose window is over (oldest first, a bounded batch per call). */
   private async pruneResendLog(): Promise<void> {
     const { storage, clock } = this.platform;
-    const due = (await storage.list<string>('resendLog', { prefix: 'x/', limit: 500 })).filter(
+    const due = (await storage.list('resendLog', { prefix: 'x/', limit: 500 })).filter(
       ({ key }) => Number(key.slice(2, 18)) <= clock.now(),
     );
     if (due.length === 0) return;
     await storage.commit(
       due.flatMap(({ key, value }): WriteOp[] => [
         { op: 'delete', table: 'resendLog', key },
-        { op: 'delete', table: 'resendLog', key: value },
+        ...(typeof value === 'string' ? [{ op: 'delete' as const, table: 'resendLog' as const, key: value }] : []),
       ]),
     );
   }
@@ -461,10 +453,12 @@ export class Messenger {
   private async pruneProcessed(): Promise<void> {
     const { storage, clock } = this.platform;
     const writes: WriteOp[] = [];
-    for (const { key, value } of await storage.list<BudgetEntry>('meta', { prefix: BUDGET_PREFIX })) {
-      if (clock.now() - value.windowStart >= BUDGET_WINDOW_MS) writes.push({ op: 'delete', table: 'meta', key });
+    for (const { key, value } of await storage.list('meta', { prefix: BUDGET_PREFIX })) {
+      const budget = asBudget(value);
+      if (!budget || clock.now() - budget.windowStart >= BUDGET_WINDOW_MS)
+        writes.push({ op: 'delete', table: 'meta', key });
     }
-    for (const { key, value } of await storage.list<ProcessedEnvelopeEntry>('processedEnvelopes')) {
+    for (const { key, value } of await storage.list('processedEnvelopes')) {
       if (clock.now() - value.at > PROCESSED_ENVELOPE_RETENTION_MS)
         writes.push({ op: 'delete', table: 'processedEnvelopes', key });
     }
@@ -482,7 +476,7 @@ export class Messenger {
     if (!accountId) throw new ClientError(ClientErrorCode.UnknownUser, `no account has the username ${peer}`);
     await this.platform.locks.withLock(peerLock(accountId), async () => {
       const { storage, clock } = this.platform;
-      const contact = await storage.get<ContactEntry>('contacts', accountId);
+      const contact = await storage.get('contacts', accountId);
       const writes: WriteOp[] = [
         { op: 'put', table: 'usernames', key: peer.toLowerCase(), value: accountId },
         {
@@ -492,7 +486,7 @@ export class Messenger {
           value: { accountId, devices: null, ...contact, username: peer, updatedAt: clock.now() },
         },
       ];
-      const conversation = await storage.get<ConversationEntry>('conversations', directConversationId(accountId));
+      const conversation = await storage.get('conversations', directConversationId(accountId));
       if (conversation && conversation.peerUsername !== peer)
         writes.push(putConversation({ ...conversation, peerUsername: peer }));
       await storage.commit(writes);
@@ -508,7 +502,7 @@ export class Messenger {
     const direct = directPeerOf(peer);
     if (direct !== null && UUID.test(direct)) return direct.toLowerCase();
     if (UUID.test(peer)) return peer.toLowerCase();
-    const cached = await this.platform.storage.get<string>('usernames', peer.toLowerCase());
+    const cached = await this.platform.storage.get('usernames', peer.toLowerCase());
     return cached ?? this.resolve(peer);
   }
 
@@ -532,7 +526,7 @@ export class Messenger {
     if (accountId === ctx.account.accountId)
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
-    const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
+    const profile = await readMeta(this.platform.storage, 'profile');
     const content: Content = {
       kind: 'data',
       data: {
@@ -551,7 +545,7 @@ export class Messenger {
     }
     const { message, conversation } = await this.platform.locks.withLock(peerLock(accountId), async () => {
       const { storage, clock } = this.platform;
-      const contact = await storage.get<ContactEntry>('contacts', accountId);
+      const contact = await storage.get('contacts', accountId);
       const existing = await ctx.history.conversation(directConversationId(accountId));
       const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
       const stored: MessageEntry = {
@@ -601,7 +595,7 @@ export class Messenger {
     const peer = directPeerOf(message.conversationId);
     if (peer === null) throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     const updated = await this.platform.locks.withLock(peerLock(peer), async () => {
-      const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
+      const profile = await readMeta(this.platform.storage, 'profile');
       // A failed message never reached anyone; one older than a day takes a new timestamp, since receivers refuse
       // send times that far behind the server's.
       const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
@@ -661,7 +655,7 @@ export class Messenger {
       const conversation = await ctx.history.conversation(conversationId);
       if (!conversation) return null;
       // Expired disappearing messages were never shown: no read receipt for them, and no event.
-      const unread = (await storage.list<MessageEntry>('messages', { prefix: `${conversationId}/` })).filter(
+      const unread = (await storage.list('messages', { prefix: `${conversationId}/` })).filter(
         ({ value }) =>
           value.direction === 'incoming' &&
           !value.read &&
@@ -696,7 +690,7 @@ export class Messenger {
     const connection = this.connection;
     if (!connection?.isReady) return false;
     const request = await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const contact = await this.platform.storage.get<ContactEntry>('contacts', accountId);
+      const contact = await this.platform.storage.get('contacts', accountId);
       if (!contact?.devices?.length) return null;
       const zone = newZone(ctx);
       for (const device of contact.devices)
@@ -742,12 +736,12 @@ export class Messenger {
   async identity(peer: string): Promise<ContactIdentity> {
     const ctx = this.ctx;
     const accountId = await this.resolveCached(peer);
-    let identity = await this.platform.storage.get<IdentityEntry>('identities', accountId);
+    let identity = await this.platform.storage.get('identities', accountId);
     if (!identity) {
       await this.fetchIdentity(accountId);
-      identity = await this.platform.storage.get<IdentityEntry>('identities', accountId);
+      identity = await this.platform.storage.get('identities', accountId);
     }
-    const contact = await this.platform.storage.get<ContactEntry>('contacts', accountId);
+    const contact = await this.platform.storage.get('contacts', accountId);
     return {
       accountId,
       username: contact?.username ?? null,
@@ -768,7 +762,7 @@ export class Messenger {
       if (!bundle) throw new ClientError(ClientErrorCode.UnknownUser, 'no such account');
       const zone = newZone(ctx);
       for (const device of bundle.devices) await establishSession(zone, accountId, bundle.identityKey, device);
-      const contact = await storage.get<ContactEntry>('contacts', accountId);
+      const contact = await storage.get('contacts', accountId);
       const devices = bundle.devices.map((d) => ({ deviceId: d.deviceId, registrationId: d.registrationId }));
       await storage.commit([
         ...zone.operations(),
@@ -805,7 +799,7 @@ export class Messenger {
     const identity = await this.identity(peer);
     const { storage } = this.platform;
     const verified = await this.platform.locks.withLock(peerLock(identity.accountId), async () => {
-      const current = await storage.get<IdentityEntry>('identities', identity.accountId);
+      const current = await storage.get('identities', identity.accountId);
       if (!current) throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
       const safetyNumber = computeSafetyNumber(ctx.account, identity.accountId, current);
       if (safetyNumber.digits !== digits) throw new SafetyNumberMismatchError(identity.accountId);

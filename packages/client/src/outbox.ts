@@ -112,7 +112,7 @@ export const mergeIntoOutbox = async (
   timestamps: number[],
   options: { receiptType?: 'delivery' | 'read'; resetDeviceId?: number } = {},
 ): Promise<WriteOp[]> => {
-  const entries = await ctx.platform.storage.list<OutboxEntry>('outbox');
+  const entries = await ctx.platform.storage.list('outbox');
   // Receipts carry up to 500 timestamps, retry requests up to MAX_RETRY_TIMESTAMPS (the decoders' limits).
   const cap = kind === 'receipt' ? 400 : MAX_RETRY_TIMESTAMPS;
   const existing = entries.find(
@@ -278,7 +278,7 @@ export class Outbox {
 
   private async pass(): Promise<void> {
     const { storage, clock } = this.ctx.platform;
-    const entries = await storage.list<OutboxEntry>('outbox');
+    const entries = await storage.list('outbox');
     const ignoreBackoff = this.ignoreBackoff;
     this.ignoreBackoff = false;
     const blocked = new Set<string>();
@@ -390,7 +390,7 @@ export class Outbox {
         zone.pinnedIdentities.set(sessionKey(peer, target), new Uint8Array(entry.identityKey));
       }
       const writes: WriteOp[] = [];
-      const contact: ContactEntry = (await storage.get<ContactEntry>('contacts', peer)) ?? {
+      const contact: ContactEntry = (await storage.get('contacts', peer)) ?? {
         accountId: peer,
         username: null,
         devices: null,
@@ -399,8 +399,8 @@ export class Outbox {
       let devices: DeviceAddress[] | null = contact.devices;
       try {
         if (firstRound && entry.resetDeviceId !== null) {
-          const last = await storage.get<number>('meta', resetKey(peer, entry.resetDeviceId));
-          if (last === undefined || clock.now() - last >= SESSION_RESET_INTERVAL_MS) {
+          const last = await storage.get('meta', resetKey(peer, entry.resetDeviceId));
+          if (typeof last !== 'number' || clock.now() - last >= SESSION_RESET_INTERVAL_MS) {
             zone.sessionStore.deleteSession(peer, entry.resetDeviceId);
             writes.push({ op: 'put', table: 'meta', key: resetKey(peer, entry.resetDeviceId), value: clock.now() });
             ctx.platform.logger.info('rebuilding a session', { accountId: peer, deviceId: entry.resetDeviceId });
@@ -486,7 +486,7 @@ export class Outbox {
     return ctx.platform.locks.withLock(peerLock(peer), async () => {
       const { storage, clock } = ctx.platform;
       const zone = newZone(ctx);
-      const contact = (await storage.get<ContactEntry>('contacts', peer)) ?? {
+      const contact = (await storage.get('contacts', peer)) ?? {
         accountId: peer,
         username: null,
         devices: [],
@@ -526,7 +526,7 @@ export class Outbox {
       const { storage, clock } = ctx.platform;
       const writes: WriteOp[] = [];
       let updated: MessageEntry | undefined;
-      const current = await storage.get<OutboxEntry>('outbox', entry.id);
+      const current = await storage.get('outbox', entry.id);
       const remaining = current ? current.timestamps.filter((t) => !entry.timestamps.includes(t)) : [];
       if (current && remaining.length > 0) {
         writes.push(putOutboxEntry({ ...current, timestamps: remaining, attempts: 0 }));
@@ -534,15 +534,13 @@ export class Outbox {
         writes.push({ op: 'delete', table: 'outbox', key: entry.id });
       }
       if (entry.kind === 'data') {
-        const message = entry.messageKey ? await storage.get<MessageEntry>('messages', entry.messageKey) : undefined;
-        const existing = await storage.get<ResendLogEntry>(
-          'resendLog',
-          resendLogKey(entry.destination, entry.timestamp),
-        );
+        const message = entry.messageKey ? await storage.get('messages', entry.messageKey) : undefined;
+        const logged = await storage.get('resendLog', resendLogKey(entry.destination, entry.timestamp));
+        const existing = typeof logged === 'object' ? logged : undefined;
         writes.push(...logForResend(existing, entry, recipients, clock.now(), message ? expiresAt(message) : null));
       }
       if (entry.messageKey) {
-        const message = await storage.get<MessageEntry>('messages', entry.messageKey);
+        const message = await storage.get('messages', entry.messageKey);
         if (message && isStatusAdvance(message.status, 'sent')) {
           updated = { ...message, status: 'sent', serverTimestamp, error: null };
           writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
@@ -564,7 +562,7 @@ export class Outbox {
       const writes: WriteOp[] = [{ op: 'delete', table: 'outbox', key: entry.id }];
       let updated: MessageEntry | undefined;
       if (entry.messageKey) {
-        const message = await storage.get<MessageEntry>('messages', entry.messageKey);
+        const message = await storage.get('messages', entry.messageKey);
         if (message && message.status === 'sending') {
           updated = { ...message, status: 'failed', error: code };
           writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
@@ -580,7 +578,7 @@ export class Outbox {
     const delay = Math.min(OUTBOX_RETRY_MAX_MS, OUTBOX_RETRY_BASE_MS * 2 ** entry.attempts);
     const due = clock.now() + delay;
     await this.ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
-      const current = await storage.get<OutboxEntry>('outbox', entry.id);
+      const current = await storage.get('outbox', entry.id);
       if (!current) return;
       await storage.commit([
         putOutboxEntry({ ...current, attempts: current.attempts + 1, nextAttemptAt: due, lastError: code }),

@@ -193,3 +193,39 @@ export const budgetKey = (kind: 'retry' | 'reset', accountId: string, deviceId: 
   `${BUDGET_PREFIX}${kind}/${accountId}.${deviceId}`;
 export const kyberUsedKey = (kyberId: number, signedId: number, baseKey: Uint8Array): string =>
   `${pad(kyberId, 8)}/${pad(signedId, 8)}/${Array.from(baseKey, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+
+/** The fixed keys of the `meta` table and their rows. */
+export type MetaRows = {
+  account: AccountRecord;
+  profile: ProfileRecord;
+  prekeyState: PrekeyStateRecord;
+  storageLayout: number;
+};
+
+/**
+ * Any `meta` row: a fixed key's record, a budget (`budget/…`), a session-reset time (`reset/…`, ms), or an expiry
+ * index entry (`expiry/…`: the message key). Readers of a prefix narrow by shape.
+ */
+export type MetaValue = MetaRows[keyof MetaRows] | BudgetEntry | number | string;
+
+/** The row type of every table (platform.ts TABLES): what `get`, `list` and `commit` check against. */
+export type TableRows = {
+  meta: MetaValue;
+  preKeys: PreKeyEntry;
+  signedPreKeys: SignedPreKeyEntry;
+  kyberPreKeys: KyberPreKeyEntry;
+  kyberPreKeysUsed: KyberPreKeyUsedEntry;
+  sessions: SessionEntry;
+  identities: IdentityEntry;
+  contacts: ContactEntry;
+  /** Username (lower case) to account id. */
+  usernames: string;
+  conversations: ConversationEntry;
+  messages: MessageEntry;
+  /** To the message key. */
+  messageIndex: string;
+  outbox: OutboxEntry;
+  processedEnvelopes: ProcessedEnvelopeEntry;
+  /** Entries (`m/…`) and their expiry index (`x/…`: the entry's key). */
+  resendLog: ResendLogEntry | string;
+};

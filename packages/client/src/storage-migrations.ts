@@ -6,8 +6,8 @@
  * again) or the new one. Migrations are idempotent: a key already in the new layout is left as it is. It does not
  * touch the platform's own encoding of rows (the PWA's sealing, the CLI's files): only the core's tables.
  */
+import { readMeta } from './meta.js';
 import type { KeyValueStorage, WriteOp } from './platform.js';
-import type { ConversationEntry, MessageEntry, OutboxEntry } from './records.js';
 import { DIRECT_CONVERSATION_PREFIX, metaKeys } from './records.js';
 
 /** Before the layout was recorded. */
@@ -35,27 +35,37 @@ const conversationIds: Migration = {
   name: 'conversation ids',
   async run(storage) {
     const writes: WriteOp[] = [];
-    const move = <T extends ConversationEntry | MessageEntry | string>(
-      table: 'conversations' | 'messages' | 'messageIndex',
-      key: string,
-      value: T,
-    ): void => {
-      const next = toDirect(key);
-      if (next === key) return;
-      writes.push({ op: 'delete', table, key }, { op: 'put', table, key: next, value });
-    };
-    for (const { key, value } of await storage.list<ConversationEntry>('conversations')) {
+    for (const { key, value } of await storage.list('conversations')) {
+      if (toDirect(key) === key) continue;
       const id = toDirect(value.peerAccountId || key);
-      move('conversations', key, {
-        ...value,
-        id,
-        lastMessageKey: value.lastMessageKey === null ? null : toDirect(value.lastMessageKey),
-      });
+      const lastMessageKey = value.lastMessageKey === null ? null : toDirect(value.lastMessageKey);
+      writes.push(
+        { op: 'delete', table: 'conversations', key },
+        { op: 'put', table: 'conversations', key: id, value: { ...value, id, lastMessageKey } },
+      );
     }
-    for (const { key, value } of await storage.list<MessageEntry>('messages'))
-      move('messages', key, { ...value, id: toDirect(value.id), conversationId: toDirect(value.conversationId) });
-    for (const { key, value } of await storage.list<string>('messageIndex')) move('messageIndex', key, toDirect(value));
-    for (const { key, value } of await storage.list<string>('meta', { prefix: EXPIRY_PREFIX })) {
+    for (const { key, value } of await storage.list('messages')) {
+      if (toDirect(key) === key) continue;
+      const id = toDirect(value.id);
+      writes.push(
+        { op: 'delete', table: 'messages', key },
+        {
+          op: 'put',
+          table: 'messages',
+          key: toDirect(key),
+          value: { ...value, id, conversationId: toDirect(value.conversationId) },
+        },
+      );
+    }
+    for (const { key, value } of await storage.list('messageIndex')) {
+      if (toDirect(key) === key) continue;
+      writes.push(
+        { op: 'delete', table: 'messageIndex', key },
+        { op: 'put', table: 'messageIndex', key: toDirect(key), value: toDirect(value) },
+      );
+    }
+    for (const { key, value } of await storage.list('meta', { prefix: EXPIRY_PREFIX })) {
+      if (typeof value !== 'string') continue;
       const at = key.slice(0, EXPIRY_PREFIX.length + EXPIRY_TIME_WIDTH + 1);
       const messageKey = toDirect(value);
       if (messageKey === value) continue;
@@ -64,7 +74,7 @@ const conversationIds: Migration = {
         { op: 'put', table: 'meta', key: `${at}${messageKey}`, value: messageKey },
       );
     }
-    for (const { key, value } of await storage.list<OutboxEntry>('outbox')) {
+    for (const { key, value } of await storage.list('outbox')) {
       if (value.messageKey === null || value.messageKey.startsWith(DIRECT_CONVERSATION_PREFIX)) continue;
       writes.push({ op: 'put', table: 'outbox', key, value: { ...value, messageKey: toDirect(value.messageKey) } });
     }
@@ -80,7 +90,7 @@ export const STORAGE_LAYOUT = FIRST_LAYOUT + MIGRATIONS.length;
 
 /** The layout recorded in storage (1 when none is). */
 export const storedLayout = async (storage: KeyValueStorage): Promise<number> =>
-  (await storage.get<number>('meta', metaKeys.storageLayout)) ?? FIRST_LAYOUT;
+  (await readMeta(storage, 'storageLayout')) ?? FIRST_LAYOUT;
 
 /**
  * Brings stored data to STORAGE_LAYOUT in one commit (nothing to do: nothing written; no account yet: nothing

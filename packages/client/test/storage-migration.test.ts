@@ -165,9 +165,9 @@ describe('conversation-id migration of a CLI data directory', () => {
     const storage = await FileStorage.open(dir);
     const pristine = await dump(storage);
     const failing: KeyValueStorage = {
-      get: (table, key) => storage.get(table, key),
-      list: (table, options) => storage.list(table, options),
-      count: (table, options) => storage.count(table, options),
+      get: storage.get.bind(storage),
+      list: storage.list.bind(storage),
+      count: storage.count.bind(storage),
       commit: () => Promise.reject(new Error('disk full')),
       close: () => storage.close(),
     };
