@@ -3,61 +3,51 @@
  * keeps the server connection (socket, or HTTP fetches for a woken service worker), runs prekey upkeep on every
  * connect, sends text through the outbox, receives through the inbox, answers read receipts and typing, exposes
  * history, safety numbers and verification, and reports typed events after each commit. Peers can be named by
- * username or account id. It holds no state of its own beyond what the platform stores.
+ * username, account id or conversation id. It holds no state of its own beyond what the platform stores. The work
+ * lives in modules it composes: contacts.ts (naming peers, identity and trust), recipients.ts (bundles, sessions,
+ * devices), content-builder.ts (the data message), typing.ts, sweeps.ts, inbox.ts, outbox.ts, connection.ts.
  */
 import { IdentityKeyPair, ready } from '@cove/crypto';
-import { MAX_TEXT_BYTES, encodeContent } from '@cove/protocol';
-import type { Content, Quote } from '@cove/protocol';
+import { MAX_TEXT_BYTES } from '@cove/protocol';
+import type { Quote } from '@cove/protocol';
 
 import { ApiClient } from './api-client.js';
 import { createAccount, loadAccount, validateUsername } from './account.js';
 import type { RegisterOptions } from './account.js';
 import { ServerConnection } from './connection.js';
 import {
-  BUDGET_WINDOW_MS,
-  EXPIRY_SWEEP_INTERVAL_MS,
-  OUTBOX_GIVE_UP_MS,
-  PROCESSED_ENVELOPE_RETENTION_MS,
-} from './constants.js';
+  contactIdentity,
+  resetSessions,
+  resolveCached,
+  resolvePeer,
+  safetyNumberWith,
+  verifyContact,
+} from './contacts.js';
+import type { ContactIdentity } from './contacts.js';
+import { EXPIRY_SWEEP_INTERVAL_MS, OUTBOX_GIVE_UP_MS } from './constants.js';
+import { encodeDataMessage } from './content-builder.js';
 import type { MessengerContext } from './context.js';
-import { STORAGE_LOCK, emit, newZone, peerLock } from './context.js';
-import { ClientError, ClientErrorCode, SafetyNumberMismatchError, ServerResponseError } from './errors.js';
+import { STORAGE_LOCK, emit, peerLock } from './context.js';
+import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
 import { EventHub } from './events.js';
-import {
-  EXPIRY_PREFIX,
-  History,
-  deleteMessage,
-  isExpired,
-  newConversation,
-  putConversation,
-  putMessage,
-  withoutExpired,
-} from './history.js';
+import { History, isExpired, newConversation, putConversation, putMessage } from './history.js';
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
+import { readMeta } from './meta.js';
 import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { EventSink, Platform, TimerHandle, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
-import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord, TrustLevel } from './records.js';
-import {
-  BUDGET_PREFIX,
-  conversationOfMessageKey,
-  directConversationId,
-  directPeerOf,
-  messageIndexKey,
-  metaKeys,
-} from './records.js';
-import { migrateStorage } from './storage-migrations.js';
-import { encryptForDevices, establishSession, hasUsableSession } from './sealing.js';
+import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord } from './records.js';
+import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './records.js';
 import { Sequencer, TimestampSource } from './sequence.js';
-import { computeSafetyNumber } from './trust.js';
+import { migrateStorage } from './storage-migrations.js';
+import { pruneProcessed, sweepExpired } from './sweeps.js';
 import type { SafetyNumber } from './trust.js';
-import { asBudget, readMeta } from './meta.js';
+import { sendTyping } from './typing.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const utf8 = new TextEncoder();
 
 export type MessengerOptions = {
@@ -71,15 +61,7 @@ export type MessengerOptions = {
 
 export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
 
-export type ContactIdentity = {
-  accountId: string;
-  username: string | null;
-  trust: TrustLevel | 'unknown';
-  /** Sending is blocked until verify(): a verified key changed. */
-  blocked: boolean;
-  changedAt: number | null;
-  safetyNumber: SafetyNumber | null;
-};
+export type { ContactIdentity } from './contacts.js';
 
 export class Messenger {
   private readonly hub: EventHub;
@@ -357,7 +339,7 @@ export class Messenger {
     if (result.preKeys || result.kyberPreKeys || result.signedPreKey || result.kyberLastResort) {
       emit(ctx, { type: 'prekeys-uploaded', ...result });
     }
-    await this.pruneProcessed();
+    await pruneProcessed(this.platform);
     return result;
   }
 
@@ -365,41 +347,8 @@ export class Messenger {
    * Deletes disappearing messages whose timer ran out (returns how many) and re-send log entries past their window.
    * Runs on connect and every minute while connected; reads hide both at once, before any sweep.
    */
-  async sweepExpired(): Promise<number> {
-    const ctx = this.ctx;
-    const { storage, clock, locks } = this.platform;
-    await this.pruneResendLog();
-    const due = (await storage.list('meta', { prefix: EXPIRY_PREFIX, limit: 500 })).filter(
-      ({ key }) => Number(key.slice(EXPIRY_PREFIX.length, EXPIRY_PREFIX.length + 16)) <= clock.now(),
-    );
-    let removed = 0;
-    for (const { key, value: messageId } of due) {
-      if (typeof messageId !== 'string') continue;
-      const conversationId = conversationOfMessageKey(messageId);
-      const outcome = await locks.withLock(peerLock(directPeerOf(conversationId) ?? conversationId), async () => {
-        const message = await storage.get('messages', messageId);
-        const writes: WriteOp[] = [{ op: 'delete', table: 'meta', key }];
-        let conversation: ConversationEntry | undefined;
-        if (message) {
-          writes.push(...deleteMessage(message));
-          // The summary stops counting it and pointing at it, as reads already showed.
-          const current = await storage.get('conversations', conversationId);
-          const updated = current && (await withoutExpired(storage, current, [message], clock.now()));
-          if (updated && updated !== current) {
-            conversation = updated;
-            writes.push(putConversation(updated));
-          }
-        }
-        await storage.commit(writes);
-        return { gone: message !== undefined, conversation };
-      });
-      if (outcome.gone) {
-        removed += 1;
-        emit(ctx, { type: 'message-removed', conversationId, messageId });
-      }
-      if (outcome.conversation) emit(ctx, { type: 'conversation-updated', conversation: outcome.conversation });
-    }
-    return removed;
+  sweepExpired(): Promise<number> {
+    return sweepExpired(this.ctx);
   }
 
   private scheduleSweep(): void {
@@ -435,75 +384,15 @@ export class Messenger {
     }, 2_000);
   }
 
-  /** Deletes re-send log entries whose window is over (oldest first, a bounded batch per call). */
-  private async pruneResendLog(): Promise<void> {
-    const { storage, clock } = this.platform;
-    const due = (await storage.list('resendLog', { prefix: 'x/', limit: 500 })).filter(
-      ({ key }) => Number(key.slice(2, 18)) <= clock.now(),
-    );
-    if (due.length === 0) return;
-    await storage.commit(
-      due.flatMap(({ key, value }): WriteOp[] => [
-        { op: 'delete', table: 'resendLog', key },
-        ...(typeof value === 'string' ? [{ op: 'delete' as const, table: 'resendLog' as const, key: value }] : []),
-      ]),
-    );
-  }
-
-  private async pruneProcessed(): Promise<void> {
-    const { storage, clock } = this.platform;
-    const writes: WriteOp[] = [];
-    for (const { key, value } of await storage.list('meta', { prefix: BUDGET_PREFIX })) {
-      const budget = asBudget(value);
-      if (!budget || clock.now() - budget.windowStart >= BUDGET_WINDOW_MS)
-        writes.push({ op: 'delete', table: 'meta', key });
-    }
-    for (const { key, value } of await storage.list('processedEnvelopes')) {
-      if (clock.now() - value.at > PROCESSED_ENVELOPE_RETENTION_MS)
-        writes.push({ op: 'delete', table: 'processedEnvelopes', key });
-    }
-    if (writes.length > 0) await storage.commit(writes);
-  }
-
-  // ---- contacts ---------------------------------------------------------------------------------------------
+  // ---- contacts and trust -----------------------------------------------------------------------------------
 
   /** Resolves a username (asking the server) or an account id to an account id, remembering the username. */
-  async resolve(peer: string): Promise<string> {
-    const ctx = this.ctx;
-    if (UUID.test(peer)) return peer.toLowerCase();
-    validateUsername(peer);
-    const accountId = await ctx.api.lookupUsername(peer);
-    if (!accountId) throw new ClientError(ClientErrorCode.UnknownUser, `no account has the username ${peer}`);
-    await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const { storage, clock } = this.platform;
-      const contact = await storage.get('contacts', accountId);
-      const writes: WriteOp[] = [
-        { op: 'put', table: 'usernames', key: peer.toLowerCase(), value: accountId },
-        {
-          op: 'put',
-          table: 'contacts',
-          key: accountId,
-          value: { accountId, devices: null, ...contact, username: peer, updatedAt: clock.now() },
-        },
-      ];
-      const conversation = await storage.get('conversations', directConversationId(accountId));
-      if (conversation && conversation.peerUsername !== peer)
-        writes.push(putConversation({ ...conversation, peerUsername: peer }));
-      await storage.commit(writes);
-    });
-    return accountId;
+  resolve(peer: string): Promise<string> {
+    return resolvePeer(this.ctx, peer);
   }
 
-  /**
-   * The account id for a peer — a username, an account id or a direct conversation id — without asking the server
-   * when the username is already known.
-   */
-  private async resolveCached(peer: string): Promise<string> {
-    const direct = directPeerOf(peer);
-    if (direct !== null && UUID.test(direct)) return direct.toLowerCase();
-    if (UUID.test(peer)) return peer.toLowerCase();
-    const cached = await this.platform.storage.get('usernames', peer.toLowerCase());
-    return cached ?? this.resolve(peer);
+  private resolveCached(peer: string): Promise<string> {
+    return resolveCached(this.ctx, peer);
   }
 
   // ---- sending ----------------------------------------------------------------------------------------------
@@ -527,22 +416,7 @@ export class Messenger {
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
     const profile = await readMeta(this.platform.storage, 'profile');
-    const content: Content = {
-      kind: 'data',
-      data: {
-        text,
-        timestamp,
-        ...(profile?.username ? { senderUsername: profile.username } : {}),
-        ...(options.quote ? { quote: options.quote } : {}),
-        ...(options.expireTimerSeconds ? { expireTimerSeconds: options.expireTimerSeconds } : {}),
-      },
-    };
-    let encoded: Uint8Array;
-    try {
-      encoded = encodeContent(content);
-    } catch (error) {
-      throw new ClientError(ClientErrorCode.InvalidInput, error instanceof Error ? error.message : 'invalid message');
-    }
+    const encoded = encodeDataMessage({ text, timestamp, senderUsername: profile?.username, ...options });
     const { message, conversation } = await this.platform.locks.withLock(peerLock(accountId), async () => {
       const { storage, clock } = this.platform;
       const contact = await storage.get('contacts', accountId);
@@ -600,15 +474,12 @@ export class Messenger {
       // send times that far behind the server's.
       const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
       const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
-      const content = encodeContent({
-        kind: 'data',
-        data: {
-          text: message.text,
-          timestamp,
-          ...(profile?.username ? { senderUsername: profile.username } : {}),
-          ...(message.quote ? { quote: message.quote } : {}),
-          ...(message.expireTimerSeconds ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
-        },
+      const content = encodeDataMessage({
+        text: message.text,
+        timestamp,
+        senderUsername: profile?.username,
+        quote: message.quote,
+        expireTimerSeconds: message.expireTimerSeconds,
       });
       const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
       const entry = newOutboxEntry(ctx, {
@@ -684,34 +555,8 @@ export class Messenger {
   }
 
   /** Tells the peer that the user started or stopped typing: best effort, never queued, only with sessions in place. */
-  async sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
-    const ctx = this.ctx;
-    const accountId = await this.resolveCached(peer);
-    const connection = this.connection;
-    if (!connection?.isReady) return false;
-    const request = await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const contact = await this.platform.storage.get('contacts', accountId);
-      if (!contact?.devices?.length) return null;
-      const zone = newZone(ctx);
-      for (const device of contact.devices)
-        if (!(await hasUsableSession(zone, accountId, device.deviceId))) return null;
-      const timestamp = ctx.timestamps.next();
-      const messages = await encryptForDevices(
-        zone,
-        accountId,
-        contact.devices,
-        encodeContent({ kind: 'typing', typing: { timestamp, action } }),
-      );
-      await this.platform.storage.commit(zone.operations());
-      return { timestamp, messages, urgent: false };
-    });
-    if (!request) return false;
-    try {
-      const outcome = await connection.send(accountId, request);
-      return outcome.kind === 'accepted';
-    } catch {
-      return false;
-    }
+  sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
+    return sendTyping(this.ctx, peer, action);
   }
 
   // ---- history ----------------------------------------------------------------------------------------------
@@ -730,100 +575,26 @@ export class Messenger {
     return this.ctx.history.message(id);
   }
 
-  // ---- trust ------------------------------------------------------------------------------------------------
-
   /** The peer's identity state and safety number (null until a session was made or a key fetched). */
-  async identity(peer: string): Promise<ContactIdentity> {
-    const ctx = this.ctx;
-    const accountId = await this.resolveCached(peer);
-    let identity = await this.platform.storage.get('identities', accountId);
-    if (!identity) {
-      await this.fetchIdentity(accountId);
-      identity = await this.platform.storage.get('identities', accountId);
-    }
-    const contact = await this.platform.storage.get('contacts', accountId);
-    return {
-      accountId,
-      username: contact?.username ?? null,
-      trust: identity?.trust ?? 'unknown',
-      blocked: identity?.blocked ?? false,
-      changedAt: identity?.changedAt ?? null,
-      safetyNumber: identity ? computeSafetyNumber(ctx.account, accountId, identity) : null,
-    };
-  }
-
-  /** Learns a peer's identity key by building sessions with its devices (trust on first use). */
-  private async fetchIdentity(accountId: string): Promise<void> {
-    const ctx = this.ctx;
-    await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const { storage, clock } = this.platform;
-      if (await storage.get('identities', accountId)) return;
-      const bundle = await ctx.api.preKeyBundle(accountId, '*');
-      if (!bundle) throw new ClientError(ClientErrorCode.UnknownUser, 'no such account');
-      const zone = newZone(ctx);
-      for (const device of bundle.devices) await establishSession(zone, accountId, bundle.identityKey, device);
-      const contact = await storage.get('contacts', accountId);
-      const devices = bundle.devices.map((d) => ({ deviceId: d.deviceId, registrationId: d.registrationId }));
-      await storage.commit([
-        ...zone.operations(),
-        {
-          op: 'put',
-          table: 'contacts',
-          key: accountId,
-          value: { accountId, username: contact?.username ?? null, ...contact, devices, updatedAt: clock.now() },
-        },
-      ]);
-    });
+  identity(peer: string): Promise<ContactIdentity> {
+    return contactIdentity(this.ctx, peer);
   }
 
   /** The 60-digit safety number shared with a peer. */
-  async safetyNumber(peer: string): Promise<SafetyNumber> {
-    const identity = await this.identity(peer);
-    if (!identity.safetyNumber)
-      throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
-    return identity.safetyNumber;
+  safetyNumber(peer: string): Promise<SafetyNumber> {
+    return safetyNumberWith(this.ctx, peer);
   }
 
   /**
    * Marks the peer's identity key verified — the key whose safety number is `expected`, the 60 digits the user
-   * compared (spaces allowed, as displayed). The digits are checked against the key held at the moment it is marked,
-   * under the peer's lock, so a key that changed after the number was shown is never marked: that, or any other
-   * difference, throws SafetyNumberMismatchError and changes nothing. Unblocks sending after a change.
+   * compared; see contacts.ts verifyContact. Throws SafetyNumberMismatchError (and changes nothing) on any difference.
    */
-  async verify(peer: string, expected: string): Promise<ContactIdentity> {
-    if (typeof expected !== 'string')
-      throw new ClientError(ClientErrorCode.InvalidInput, 'pass the safety number the user compared');
-    const digits = expected.replace(/\s+/g, '');
-    if (!/^\d{60}$/.test(digits)) throw new ClientError(ClientErrorCode.InvalidInput, 'a safety number is 60 digits');
-    const ctx = this.ctx;
-    const identity = await this.identity(peer);
-    const { storage } = this.platform;
-    const verified = await this.platform.locks.withLock(peerLock(identity.accountId), async () => {
-      const current = await storage.get('identities', identity.accountId);
-      if (!current) throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
-      const safetyNumber = computeSafetyNumber(ctx.account, identity.accountId, current);
-      if (safetyNumber.digits !== digits) throw new SafetyNumberMismatchError(identity.accountId);
-      await storage.commit([
-        {
-          op: 'put',
-          table: 'identities',
-          key: identity.accountId,
-          value: { ...current, trust: 'verified', blocked: false },
-        },
-      ]);
-      return { safetyNumber, changedAt: current.changedAt };
-    });
-    return { ...identity, ...verified, trust: 'verified', blocked: false };
+  verify(peer: string, expected: string): Promise<ContactIdentity> {
+    return verifyContact(this.ctx, peer, expected);
   }
 
   /** Forgets every session with a peer (they are rebuilt from fresh bundles on the next send). */
-  async resetSessions(peer: string): Promise<void> {
-    const accountId = await this.resolveCached(peer);
-    await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const sessions = await this.platform.storage.list('sessions', { prefix: `${accountId}.` });
-      await this.platform.storage.commit(
-        sessions.map(({ key }) => ({ op: 'delete' as const, table: 'sessions' as const, key })),
-      );
-    });
+  resetSessions(peer: string): Promise<void> {
+    return resetSessions(this.ctx, peer);
   }
 }

@@ -32,17 +32,10 @@ import { OUTBOX_LOCK, emit, emitIdentityChanges, newZone, peerLock } from './con
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import { expiresAt, isStatusAdvance } from './history.js';
 import type { TimerHandle, WriteOp } from './platform.js';
-import type {
-  ContactEntry,
-  DeviceAddress,
-  MessageEntry,
-  OutboxEntry,
-  OutboxKind,
-  ResendDevice,
-  ResendLogEntry,
-} from './records.js';
+import type { DeviceAddress, MessageEntry, OutboxEntry, OutboxKind, ResendDevice, ResendLogEntry } from './records.js';
 import { resendExpiryKey, resendLogKey, sessionKey } from './records.js';
-import { establishSession, encryptForDevices, hasUsableSession } from './sealing.js';
+import { contactOrNew, connectDevices, putContactDevices } from './recipients.js';
+import { encryptForDevices, hasUsableSession } from './sealing.js';
 
 /** Raised for failures worth retrying later (network, server busy, device list churn). */
 class TransientError extends Error {
@@ -390,12 +383,7 @@ export class Outbox {
         zone.pinnedIdentities.set(sessionKey(peer, target), new Uint8Array(entry.identityKey));
       }
       const writes: WriteOp[] = [];
-      const contact: ContactEntry = (await storage.get('contacts', peer)) ?? {
-        accountId: peer,
-        username: null,
-        devices: null,
-        updatedAt: clock.now(),
-      };
+      const contact = contactOrNew(await storage.get('contacts', peer), peer, clock.now());
       let devices: DeviceAddress[] | null = contact.devices;
       try {
         if (firstRound && entry.resetDeviceId !== null) {
@@ -407,25 +395,13 @@ export class Outbox {
           }
         }
         if (devices === null || devices.length === 0) {
-          const bundle = await ctx.api.preKeyBundle(peer, '*');
-          if (!bundle) throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient account does not exist');
-          devices = [];
-          for (const device of bundle.devices) {
-            await establishSession(zone, peer, bundle.identityKey, device);
-            devices.push({ deviceId: device.deviceId, registrationId: device.registrationId });
-          }
+          devices = await connectDevices(ctx, zone, peer, 'all', 'the recipient account does not exist');
         } else {
+          // Devices without a usable session get one from a fresh bundle; those the server no longer has drop out.
           const current: DeviceAddress[] = [];
           for (const device of devices) {
-            if (await hasUsableSession(zone, peer, device.deviceId)) {
-              current.push(device);
-              continue;
-            }
-            const bundle = await ctx.api.preKeyBundle(peer, device.deviceId);
-            const fresh = bundle?.devices.find((d) => d.deviceId === device.deviceId);
-            if (!bundle || !fresh) continue;
-            await establishSession(zone, peer, bundle.identityKey, fresh);
-            current.push({ deviceId: fresh.deviceId, registrationId: fresh.registrationId });
+            if (await hasUsableSession(zone, peer, device.deviceId)) current.push(device);
+            else current.push(...(await connectDevices(ctx, zone, peer, [device.deviceId])));
           }
           devices = current;
         }
@@ -447,12 +423,7 @@ export class Outbox {
           if (!used || !bytesEqual(used, new Uint8Array(entry.identityKey ?? [])))
             throw new ClientError(ClientErrorCode.IdentityChanged, 'the re-send would go to another identity key');
         }
-        writes.push(...zone.operations(), {
-          op: 'put',
-          table: 'contacts',
-          key: peer,
-          value: { ...contact, devices, updatedAt: clock.now() },
-        });
+        writes.push(...zone.operations(), putContactDevices(contact, devices, clock.now()));
         await storage.commit(writes);
         await emitIdentityChanges(ctx, zone.identityChanges);
         if (messages.length === 0) throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient has no devices');
@@ -486,27 +457,13 @@ export class Outbox {
     return ctx.platform.locks.withLock(peerLock(peer), async () => {
       const { storage, clock } = ctx.platform;
       const zone = newZone(ctx);
-      const contact = (await storage.get('contacts', peer)) ?? {
-        accountId: peer,
-        username: null,
-        devices: [],
-        updatedAt: clock.now(),
-      };
+      const contact = contactOrNew(await storage.get('contacts', peer), peer, clock.now());
       let devices = (contact.devices ?? []).filter((d) => !extra.includes(d.deviceId) && !stale.includes(d.deviceId));
       for (const deviceId of [...extra, ...stale]) zone.sessionStore.deleteSession(peer, deviceId);
-      for (const deviceId of [...missing, ...stale]) {
-        const bundle = await ctx.api.preKeyBundle(peer, deviceId);
-        const device = bundle?.devices.find((d) => d.deviceId === deviceId);
-        if (!bundle || !device) continue;
-        await establishSession(zone, peer, bundle.identityKey, device);
-        devices = devices.filter((d) => d.deviceId !== deviceId);
-        devices.push({ deviceId, registrationId: device.registrationId });
-      }
+      const reached = await connectDevices(ctx, zone, peer, [...new Set([...missing, ...stale])]);
+      devices = [...devices.filter((d) => !reached.some((r) => r.deviceId === d.deviceId)), ...reached];
       devices.sort((a, b) => a.deviceId - b.deviceId);
-      await storage.commit([
-        ...zone.operations(),
-        { op: 'put', table: 'contacts', key: peer, value: { ...contact, devices, updatedAt: clock.now() } },
-      ]);
+      await storage.commit([...zone.operations(), putContactDevices(contact, devices, clock.now())]);
       await emitIdentityChanges(ctx, zone.identityChanges);
       ctx.platform.logger.info('device list corrected', {
         missing: missing.length,
