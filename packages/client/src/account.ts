@@ -12,8 +12,8 @@ import { PREKEY_BATCH } from './constants.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import type { KeyValueStorage, Random, WriteOp } from './platform.js';
 import { generateKyberPreKey, generateKyberPreKeys, generatePreKeys, generateSignedPreKey } from './prekeys.js';
-import type { AccountRecord, PrekeyStateRecord, ProfileRecord } from './records.js';
-import { metaKeys } from './records.js';
+import type { AccountRecord, PrekeyStateRecord, ProfileRecord } from './tables.js';
+import { metaKeys } from './tables.js';
 import { layoutWrite } from './storage-migrations.js';
 import { readMeta } from './meta.js';
 

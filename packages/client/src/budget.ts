@@ -5,8 +5,8 @@
  */
 import { BUDGET_WINDOW_MS } from './constants.js';
 import type { KeyValueStorage, WriteOp } from './platform.js';
-import type { BudgetEntry } from './records.js';
-import { budgetKey } from './records.js';
+import type { BudgetEntry } from './tables.js';
+import { budgetKey } from './tables.js';
 import { asBudget } from './meta.js';
 
 export type BudgetDecision = {

@@ -15,8 +15,8 @@ import { isExpired, isStatusAdvance, putConversation, putMessage } from './histo
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
-import type { ConversationEntry, MessageEntry } from './records.js';
-import { messageIndexKey, resendLogKey, sessionKey } from './records.js';
+import type { ConversationEntry, MessageEntry } from './tables.js';
+import { messageIndexKey, resendLogKey, sessionKey } from './tables.js';
 
 export type Applied = { writes: WriteOp[]; events: MessengerEvent[]; stored: boolean; kick: boolean };
 

@@ -9,7 +9,7 @@ import type { History } from './history.js';
 import type { EventSink, Platform } from './platform.js';
 import { ProtocolZone } from './protocol-zone.js';
 import type { IdentityChangeNotice } from './protocol-zone.js';
-import type { AccountRecord } from './records.js';
+import type { AccountRecord } from './tables.js';
 import type { Sequencer, TimestampSource } from './sequence.js';
 
 export type MessengerContext = {

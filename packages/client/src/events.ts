@@ -3,7 +3,7 @@
  * the state it describes has been committed, so a listener that reads storage in response sees it. This module
  * holds types and a small listener set; it stores nothing.
  */
-import type { ConversationEntry, MessageEntry, TrustLevel } from './records.js';
+import type { ConversationEntry, MessageEntry, TrustLevel } from './tables.js';
 
 export type ConnectionState = 'connecting' | 'online' | 'offline' | 'stopped' | 'unauthorized' | 'replaced' | 'removed';
 

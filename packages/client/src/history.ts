@@ -6,8 +6,8 @@
  * them as the last message. It does not send or receive anything.
  */
 import type { KeyValueStorage, WriteOp } from './platform.js';
-import type { ConversationEntry, MessageEntry, MessageStatus } from './records.js';
-import { directConversationId, messageIndexKey, pad } from './records.js';
+import type { ConversationEntry, MessageEntry, MessageStatus } from './tables.js';
+import { directConversationId, messageIndexKey, pad } from './tables.js';
 
 /** Largest page a caller may ask for: a screenful many times over, small enough for one IndexedDB cursor pass. */
 export const MAX_PAGE_SIZE = 500;

@@ -27,11 +27,11 @@ import type { Outbox } from './outbox.js';
 import { mergeIntoOutbox } from './outbox.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
-import type { ConversationEntry, MessageEntry, ProcessedEnvelopeEntry } from './records.js';
-import { directConversationId, messageIndexKey } from './records.js';
+import type { ConversationEntry, MessageEntry, ProcessedEnvelopeEntry } from './tables.js';
+import { directConversationId, messageIndexKey } from './tables.js';
 import { applyContent } from './content-handlers.js';
 import type { Applied, InboxTools } from './content-handlers.js';
-import { decryptEnvelope } from './sealing.js';
+import { decryptEnvelope } from './session-crypto.js';
 
 export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
 

@@ -40,8 +40,8 @@ import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbo
 import type { EventSink, Platform, TimerHandle, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
-import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord } from './records.js';
-import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './records.js';
+import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord } from './tables.js';
+import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './tables.js';
 import { Sequencer, TimestampSource } from './sequence.js';
 import { migrateStorage } from './storage-migrations.js';
 import { pruneProcessed, sweepExpired } from './sweeps.js';

@@ -2,10 +2,10 @@
  * Typed access to the `meta` table, which holds rows of several shapes: the fixed keys of MetaRows (account,
  * profile, prekey state, storage layout) are read and written only through `readMeta`/`metaPut`, typed by key; rows
  * under a prefix (budgets, session-reset times, the expiry index) are narrowed by shape where they are read. It
- * does not decide what is stored (records.ts) and writes nothing itself.
+ * does not decide what is stored (tables.ts) and writes nothing itself.
  */
 import type { KeyValueStorage, PutOp } from './platform.js';
-import type { BudgetEntry, MetaRows, MetaValue } from './records.js';
+import type { BudgetEntry, MetaRows, MetaValue } from './tables.js';
 
 /**
  * The row of a fixed meta key. The one unchecked step of the core's storage typing: a fixed key holds the type

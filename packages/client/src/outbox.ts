@@ -32,10 +32,10 @@ import { OUTBOX_LOCK, emit, emitIdentityChanges, newZone, peerLock } from './con
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import { expiresAt, isStatusAdvance } from './history.js';
 import type { TimerHandle, WriteOp } from './platform.js';
-import type { DeviceAddress, MessageEntry, OutboxEntry, OutboxKind, ResendDevice, ResendLogEntry } from './records.js';
-import { resendExpiryKey, resendLogKey, sessionKey } from './records.js';
+import type { DeviceAddress, MessageEntry, OutboxEntry, OutboxKind, ResendDevice, ResendLogEntry } from './tables.js';
+import { resendExpiryKey, resendLogKey, sessionKey } from './tables.js';
 import { contactOrNew, connectDevices, putContactDevices } from './recipients.js';
-import { encryptForDevices, hasUsableSession } from './sealing.js';
+import { encryptForDevices, hasUsableSession } from './session-crypto.js';
 
 /** Raised for failures worth retrying later (network, server busy, device list churn). */
 class TransientError extends Error {

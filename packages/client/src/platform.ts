@@ -10,7 +10,7 @@
  * that must not interleave (a peer's decryptions, the outbox) is serialized by the core with `locks`.
  * This module holds types only.
  */
-import type { TableRows } from './records.js';
+import type { TableRows } from './tables.js';
 
 /** Every table the core uses; a platform creates them up front (IndexedDB object stores). */
 export const TABLES = [
@@ -44,7 +44,7 @@ export const TABLES = [
   'processedEnvelopes',
   /**
    * Sent messages that may be re-sent on a retry request, for a day: to which device, under which identity key
-   * (records.ts ResendLogEntry), with an expiry index.
+   * (tables.ts ResendLogEntry), with an expiry index.
    */
   'resendLog',
 ] as const;
@@ -58,7 +58,7 @@ export type TableName = (typeof TABLES)[number];
 export type StoredValue =
   string | number | boolean | null | Uint8Array | StoredValue[] | { [key: string]: StoredValue | undefined };
 
-/** A row of `table`, as the core stores it (records.ts TableRows). */
+/** A row of `table`, as the core stores it (tables.ts TableRows). */
 export type Row<T extends TableName> = TableRows[T];
 
 export type PutOp<T extends TableName> = {

@@ -15,8 +15,8 @@ import type { KyberPreKey, PreKey, SignedPreKey, UploadKeysRequest } from '@cove
 import type { ApiClient } from './api-client.js';
 import { OLD_PREKEY_GRACE_MS, PREKEY_BATCH, PREKEY_LOW_WATER, SIGNED_PREKEY_ROTATION_MS } from './constants.js';
 import type { KeyValueStorage, Logger, WriteOp } from './platform.js';
-import type { KyberPreKeyEntry, PreKeyEntry, PrekeyStateRecord, SignedPreKeyEntry } from './records.js';
-import { metaKeys, pad } from './records.js';
+import type { KyberPreKeyEntry, PreKeyEntry, PrekeyStateRecord, SignedPreKeyEntry } from './tables.js';
+import { metaKeys, pad } from './tables.js';
 import { readMeta } from './meta.js';
 
 /** Ids wrap within libsignal's 24-bit range, skipping 0. */

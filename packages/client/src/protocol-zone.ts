@@ -34,8 +34,8 @@ import type {
   SessionEntry,
   SignedPreKeyEntry,
   TableRows,
-} from './records.js';
-import { kyberUsedKey, pad, sessionKey } from './records.js';
+} from './tables.js';
+import { kyberUsedKey, pad, sessionKey } from './tables.js';
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 

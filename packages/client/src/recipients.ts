@@ -8,8 +8,8 @@ import type { MessengerContext } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import type { PutOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
-import type { ContactEntry, DeviceAddress } from './records.js';
-import { establishSession } from './sealing.js';
+import type { ContactEntry, DeviceAddress } from './tables.js';
+import { establishSession } from './session-crypto.js';
 
 /**
  * Establishes sessions from fresh bundles: with every device of the peer (`'all'`: the peer must exist, or

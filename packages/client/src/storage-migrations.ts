@@ -8,7 +8,7 @@
  */
 import { readMeta } from './meta.js';
 import type { KeyValueStorage, WriteOp } from './platform.js';
-import { DIRECT_CONVERSATION_PREFIX, metaKeys } from './records.js';
+import { DIRECT_CONVERSATION_PREFIX, metaKeys } from './tables.js';
 
 /** Before the layout was recorded. */
 const FIRST_LAYOUT = 1;

@@ -10,8 +10,8 @@ import { emit, peerLock } from './context.js';
 import { EXPIRY_PREFIX, deleteMessage, putConversation, withoutExpired } from './history.js';
 import { asBudget } from './meta.js';
 import type { Platform, WriteOp } from './platform.js';
-import type { ConversationEntry } from './records.js';
-import { BUDGET_PREFIX, conversationOfMessageKey, directPeerOf } from './records.js';
+import type { ConversationEntry } from './tables.js';
+import { BUDGET_PREFIX, conversationOfMessageKey, directPeerOf } from './tables.js';
 
 /**
  * Deletes disappearing messages whose timer ran out (returns how many) and re-send log entries past their window.

@@ -8,7 +8,7 @@ import { encodeContent } from '@cove/protocol';
 import { resolveCached } from './contacts.js';
 import type { MessengerContext } from './context.js';
 import { newZone, peerLock } from './context.js';
-import { encryptForDevices, hasUsableSession } from './sealing.js';
+import { encryptForDevices, hasUsableSession } from './session-crypto.js';
 
 /** Tells the peer that the user started or stopped typing: best effort, never queued, only with sessions in place. */
 export const sendTyping = async (

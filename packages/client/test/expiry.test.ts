@@ -14,7 +14,7 @@ import type { MessengerEvent } from '../src/events.js';
 import { newConversation, putConversation, putMessage } from '../src/history.js';
 import { Messenger } from '../src/messenger.js';
 import type { Clock, HttpTransport, TimerHandle } from '../src/platform.js';
-import type { AccountRecord, ConversationEntry, MessageEntry, OutboxEntry } from '../src/records.js';
+import type { AccountRecord, ConversationEntry, MessageEntry, OutboxEntry } from '../src/tables.js';
 import { createNodePlatform, createStderrLogger } from '../src/node/node-platform.js';
 import type { NodePlatform } from '../src/node/node-platform.js';
 

@@ -7,7 +7,7 @@
  * on a terminal cannot drive it either. It does not print anything itself.
  */
 import { escapeText, formatTimestamp, isUnsafeCodeUnit } from '../../display.js';
-import { directPeerOf } from '../../records.js';
+import { directPeerOf } from '../../tables.js';
 
 type Loose = Record<string, unknown>;
 

@@ -1,7 +1,9 @@
 /**
- * The shapes of everything the core stores, and the key layout of each table (see platform.ts TABLES). Keys are
- * built so that the orderings the core needs are plain key orders: zero-padded numbers sort numerically, and a
- * conversation's messages share a prefix. This module holds types and key helpers only.
+ * The core's tables: the row type of every table (`TableRows`, which types storage reads and writes), the shapes of
+ * everything stored, conversation ids, and the key layout of each table (see platform.ts TABLES). Keys are built so
+ * that the orderings the core needs are plain key orders: zero-padded numbers sort numerically, and a conversation's
+ * messages share a prefix. This module holds types and key helpers only. (Not to be confused with the serialized
+ * protocol states that @cove/crypto calls records.)
  */
 
 /** Messages, outbox entries: fixed-width decimal so that string order is numeric order. */
