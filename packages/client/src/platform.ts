@@ -34,7 +34,10 @@ export const TABLES = [
   'usernames',
   /** Conversations by conversation id (`direct:<accountId>`). */
   'conversations',
-  /** Messages by "<conversationId>/<sequence>" (the conversation id contains no "/") so that a prefix scan pages a conversation in order. */
+  /**
+   * Messages by "<conversationId>/<sequence>" (a conversation id contains no "/") so that a prefix scan pages a
+   * conversation in order.
+   */
   'messages',
   /** "<conversationId>/<authorAccountId>/<timestamp>" to a message key (receipts, retries, dedupe). */
   'messageIndex',

@@ -23,7 +23,7 @@ type Migration = {
 const toDirect = (key: string): string =>
   key.startsWith(DIRECT_CONVERSATION_PREFIX) ? key : `${DIRECT_CONVERSATION_PREFIX}${key}`;
 
-/** Disappearing messages' expiry index (history.ts EXPIRY_PREFIX): "expiry/<expiresAt>/<messageKey>". */
+/** The expiry index as layout 1 wrote it, frozen here (history.ts EXPIRY_PREFIX): "expiry/<at>/<messageKey>". */
 const EXPIRY_PREFIX = 'expiry/';
 const EXPIRY_TIME_WIDTH = 16;
 
