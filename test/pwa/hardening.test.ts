@@ -153,7 +153,7 @@ describe('PWA hardening in Chromium', () => {
       await openChat(victim.page, peer.name);
       await peer.messenger.sendText(VICTIM, 'Vanishing soon', { expireTimerSeconds: 5 });
       await messageWithText(victim.page, 'Vanishing soon').waitFor({ timeout: UI_TIMEOUT });
-      const conversation = (await readSealedRow(victim.page, 'conversations', peer.accountId)) as {
+      const conversation = (await readSealedRow(victim.page, 'conversations', `direct:${peer.accountId}`)) as {
         lastMessageKey: string;
       };
       const key = conversation.lastMessageKey;
