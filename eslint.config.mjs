@@ -274,4 +274,20 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    /** The client core runs in browsers and service workers too: no Node globals outside src/node. */
+    files: ['packages/client/src/**/*.ts'],
+    ignores: ['packages/client/src/node/**'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['process', 'Buffer', 'require', 'module', '__dirname', '__filename', 'global', 'setImmediate'].map(
+          (name) => ({
+            name,
+            message: 'The client core is platform-free: reach Node through the Platform (src/node).',
+          }),
+        ),
+      ],
+    },
+  },
 );

@@ -123,7 +123,10 @@ describe('Hostile content and the cove CLI', () => {
 
   it('should keep history and conversations working over hostile values already stored', async () => {
     const platform = await createNodePlatform({ dataDir: bob, logger: createStderrLogger('silent') });
-    const conversation = (await platform.storage.get<ConversationEntry>('conversations', mallory.accountId))!;
+    const conversation = (await platform.storage.get<ConversationEntry>(
+      'conversations',
+      `direct:${mallory.accountId}`,
+    ))!;
     const stored: MessageEntry = {
       id: `${conversation.id}/99999999999999999ffffff`,
       conversationId: conversation.id,

@@ -85,7 +85,7 @@ describe('PWA hardening in Chromium', () => {
       await messageWithText(victim.page, 'Hello before the hostile one').waitFor({ timeout: UI_TIMEOUT });
 
       // What a crafted Content could have left in storage: JavaScript dates end at 8.64e15 ms.
-      const conversationId = peer.accountId;
+      const conversationId = `direct:${peer.accountId}`;
       const base = {
         conversationId,
         direction: 'incoming',
@@ -153,7 +153,7 @@ describe('PWA hardening in Chromium', () => {
       await openChat(victim.page, peer.name);
       await peer.messenger.sendText(VICTIM, 'Vanishing soon', { expireTimerSeconds: 5 });
       await messageWithText(victim.page, 'Vanishing soon').waitFor({ timeout: UI_TIMEOUT });
-      const conversation = (await readSealedRow(victim.page, 'conversations', peer.accountId)) as {
+      const conversation = (await readSealedRow(victim.page, 'conversations', `direct:${peer.accountId}`)) as {
         lastMessageKey: string;
       };
       const key = conversation.lastMessageKey;
@@ -188,10 +188,10 @@ describe('PWA hardening in Chromium', () => {
   it(
     "should say why a send failed when the recipient's queue is full",
     async () => {
-      const key = laterMessageKey(peer.accountId, 3);
+      const key = laterMessageKey(`direct:${peer.accountId}`, 3);
       await writeSealedRow(victim.page, 'messages', key, {
         id: key,
-        conversationId: peer.accountId,
+        conversationId: `direct:${peer.accountId}`,
         direction: 'outgoing',
         authorAccountId: victimId,
         authorDeviceId: 1,

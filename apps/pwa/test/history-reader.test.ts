@@ -31,8 +31,8 @@ async function storage() {
 }
 
 const message = (seq: number, patch: Partial<MessageEntry> = {}): MessageEntry => ({
-  id: `conv/${String(seq).padStart(23, '0')}`,
-  conversationId: 'conv',
+  id: `direct:conv/${String(seq).padStart(23, '0')}`,
+  conversationId: 'direct:conv',
   direction: 'incoming',
   authorAccountId: 'peer',
   authorDeviceId: 1,
@@ -61,7 +61,7 @@ describe(HistoryReader.name, () => {
     ];
     await kv.commit(messages.map((m) => ({ op: 'put', table: 'messages', key: m.id, value: m })));
     const conversation: ConversationEntry = {
-      id: 'conv',
+      id: 'direct:conv',
       peerAccountId: 'conv',
       peerUsername: 'peer',
       createdAt: NOW,
@@ -69,7 +69,7 @@ describe(HistoryReader.name, () => {
       lastMessageKey: messages[4]!.id,
       unreadCount: 0,
     };
-    await kv.commit([{ op: 'put', table: 'conversations', key: 'conv', value: conversation }]);
+    await kv.commit([{ op: 'put', table: 'conversations', key: 'direct:conv', value: conversation }]);
     const reader = new HistoryReader(kv, () => NOW);
 
     const firstPage = await reader.messages('conv', { limit: 2 });

@@ -112,21 +112,12 @@ async function visible(db: CoveDatabase): Promise<string> {
   return JSON.stringify([rows.map((r) => [r.id, r.t, r.p, r.e]), legacy.map((r) => [r.store, r.key])]);
 }
 
-/** The history as the app shows it, read with the fixture's clock (its disappearing message has a year to go). */
+/**
+ * The history as the app shows it, read with the fixture's clock (its disappearing message has a year to go), once
+ * the messenger core has opened the profile (and moved its conversations to their own ids, `direct:<peer>`).
+ */
 async function checkHistory(db: CoveDatabase, keys: VaultKeys): Promise<void> {
   const storage = new AtRestStorage(new EncryptedRowStore(db, keys), 'test');
-  const reader = new HistoryReader(storage, () => fixture.expected.createdAt);
-  expect(await reader.account()).toEqual({
-    accountId: fixture.expected.accountId,
-    username: fixture.expected.username,
-  });
-  const ids = await reader.conversations();
-  expect(ids.sort()).toEqual(fixture.expected.conversations.map((c) => c.peerAccountId).sort());
-  for (const c of fixture.expected.conversations) {
-    const page = await reader.messages(c.peerAccountId, { limit: 50 });
-    expect(page.map((e) => e.value.text).reverse()).toEqual(c.texts);
-    expect((await reader.conversation(c.peerAccountId))?.peerUsername).toBe(c.peerUsername);
-  }
   // The messenger core reads the migrated tables as well (account, contacts, identities, history); it needs no
   // network for that, so the network parts of its platform refuse to be used.
   const offline = () => {
@@ -152,6 +143,20 @@ async function checkHistory(db: CoveDatabase, keys: VaultKeys): Promise<void> {
   const identity = await messenger.identity(dave.peerAccountId);
   expect(identity.safetyNumber?.digits).toMatch(/^\d{60}$/);
   await messenger.close();
+
+  const reader = new HistoryReader(storage, () => fixture.expected.createdAt);
+  expect(await reader.account()).toEqual({
+    accountId: fixture.expected.accountId,
+    username: fixture.expected.username,
+  });
+  const ids = await reader.conversations();
+  expect(ids.sort()).toEqual(fixture.expected.conversations.map((c) => `direct:${c.peerAccountId}`).sort());
+  for (const c of fixture.expected.conversations) {
+    const page = await reader.messages(c.peerAccountId, { limit: 50 });
+    expect(page.map((e) => e.value.text).reverse()).toEqual(c.texts);
+    expect((await reader.conversation(c.peerAccountId))?.peerUsername).toBe(c.peerUsername);
+  }
+  await storage.close();
 }
 
 function expectNothingReadable(text: string): void {

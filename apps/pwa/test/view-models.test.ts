@@ -109,9 +109,10 @@ function session(reader: HistoryReader | null, messenger: MessengerPort | null):
   };
 }
 
-const conversation = (id: string, username: string, patch: Partial<ConversationEntry> = {}): ConversationEntry => ({
-  id,
-  peerAccountId: id,
+/** A direct conversation with `peer` as the core stores it (`direct:<account id>`). */
+const conversation = (peer: string, username: string, patch: Partial<ConversationEntry> = {}): ConversationEntry => ({
+  id: `direct:${peer}`,
+  peerAccountId: peer,
   peerUsername: username,
   createdAt: NOW - 3_600_000,
   lastMessageAt: NOW - 3_600_000,
@@ -120,11 +121,11 @@ const conversation = (id: string, username: string, patch: Partial<ConversationE
   ...patch,
 });
 
-const message = (conversationId: string, seq: number, patch: Partial<MessageEntry> = {}): MessageEntry => ({
-  id: `${conversationId}/${String(seq).padStart(23, '0')}`,
-  conversationId,
+const message = (peer: string, seq: number, patch: Partial<MessageEntry> = {}): MessageEntry => ({
+  id: `direct:${peer}/${String(seq).padStart(23, '0')}`,
+  conversationId: `direct:${peer}`,
   direction: 'incoming',
-  authorAccountId: conversationId,
+  authorAccountId: peer,
   authorDeviceId: 1,
   timestamp: NOW - 60_000 + seq,
   serverTimestamp: null,
@@ -160,13 +161,13 @@ async function seededReader(): Promise<HistoryReader> {
     {
       op: 'put',
       table: 'conversations',
-      key: 'bob',
+      key: 'direct:bob',
       value: conversation('bob', 'bob', { lastMessageKey: bobLast.id, lastMessageAt: NOW - 120_000 }),
     },
     {
       op: 'put',
       table: 'conversations',
-      key: 'carol',
+      key: 'direct:carol',
       value: conversation('carol', 'carol', {
         lastMessageKey: carolMessages[1]!.id,
         lastMessageAt: NOW - 30_000,
@@ -185,13 +186,13 @@ describe(ListViewModel.name, () => {
     const summaries = await list.conversations();
     expect(summaries.map((s) => s.title)).toEqual(['carol', 'bob']);
     expect(summaries[0]).toMatchObject({
-      id: 'carol',
+      id: 'direct:carol',
       unread: 2,
       identityChanged: true,
       verified: false,
       lastMessage: { text: 'latest from carol', outgoing: false },
     });
-    expect(summaries[1]).toMatchObject({ id: 'bob', unread: 0, identityChanged: false, verified: true });
+    expect(summaries[1]).toMatchObject({ id: 'direct:bob', unread: 0, identityChanged: false, verified: true });
     expect(summaries[1]?.lastMessage?.text).toBe('hi from bob');
   });
 
@@ -210,7 +211,7 @@ describe(ListViewModel.name, () => {
     expect(app.store.get().revision).toBe(0);
 
     messenger.lookup = { ok: true, conversation: conversation('dave', 'dave') };
-    expect(await list.startChat('dave')).toEqual({ ok: true, conversationId: 'dave' });
+    expect(await list.startChat('dave')).toEqual({ ok: true, conversationId: 'direct:dave' });
     await Promise.resolve();
     expect(app.store.get().revision).toBe(1);
     expect(messenger.calls).toEqual(['startChat nobody', 'startChat dave']);

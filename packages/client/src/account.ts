@@ -12,8 +12,10 @@ import { PREKEY_BATCH } from './constants.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import type { KeyValueStorage, Random, WriteOp } from './platform.js';
 import { generateKyberPreKey, generateKyberPreKeys, generatePreKeys, generateSignedPreKey } from './prekeys.js';
-import type { AccountRecord, PrekeyStateRecord, ProfileRecord } from './records.js';
-import { metaKeys } from './records.js';
+import type { AccountRecord, PrekeyStateRecord, ProfileRecord } from './tables.js';
+import { metaKeys } from './tables.js';
+import { layoutWrite } from './storage-migrations.js';
+import { readMeta } from './meta.js';
 
 /** Bytes of the device credential: the server requires at least 32 (256 bits). */
 const SECRET_BYTES = 32;
@@ -42,7 +44,7 @@ export const validateUsername = (username: string): void => {
 };
 
 export const loadAccount = (storage: KeyValueStorage): Promise<AccountRecord | undefined> =>
-  storage.get<AccountRecord>('meta', metaKeys.account);
+  readMeta(storage, 'account');
 
 export const createAccount = async (
   storage: KeyValueStorage,
@@ -117,6 +119,7 @@ export const createAccount = async (
     { op: 'put', table: 'meta', key: metaKeys.prekeyState, value: prekeyState },
     { op: 'put', table: 'meta', key: metaKeys.profile, value: profile },
     { op: 'put', table: 'meta', key: metaKeys.account, value: account },
+    layoutWrite(),
   ];
   await storage.commit(writes);
   return account;

@@ -5,8 +5,9 @@
  */
 import { BUDGET_WINDOW_MS } from './constants.js';
 import type { KeyValueStorage, WriteOp } from './platform.js';
-import type { BudgetEntry } from './records.js';
-import { budgetKey } from './records.js';
+import type { BudgetEntry } from './tables.js';
+import { budgetKey } from './tables.js';
+import { asBudget } from './meta.js';
 
 export type BudgetDecision = {
   /** Whether a unit was available (and is now taken). */
@@ -28,7 +29,7 @@ export const takeBudget = async (
   now: number,
 ): Promise<BudgetDecision> => {
   const key = budgetKey(kind, accountId, deviceId);
-  const stored = await storage.get<BudgetEntry>('meta', key);
+  const stored = asBudget(await storage.get('meta', key));
   // A window in the future (the clock went back) is treated as over, so a wrong clock cannot lock a peer out.
   const current =
     stored && now >= stored.windowStart && now - stored.windowStart < BUDGET_WINDOW_MS

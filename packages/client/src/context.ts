@@ -9,7 +9,7 @@ import type { History } from './history.js';
 import type { EventSink, Platform } from './platform.js';
 import { ProtocolZone } from './protocol-zone.js';
 import type { IdentityChangeNotice } from './protocol-zone.js';
-import type { AccountRecord, ContactEntry, IdentityEntry } from './records.js';
+import type { AccountRecord } from './tables.js';
 import type { Sequencer, TimestampSource } from './sequence.js';
 
 export type MessengerContext = {
@@ -26,6 +26,8 @@ export type MessengerContext = {
 
 /** Everything touching one peer's sessions and conversation runs under this lock (tabs and service worker included). */
 export const peerLock = (accountId: string): string => `cove:peer:${accountId}`;
+/** Storage migrations run once, whichever context opens the data first (tabs, service worker, processes). */
+export const STORAGE_LOCK = 'cove:storage';
 /** One outbox pass at a time across tabs, service worker and processes. */
 export const OUTBOX_LOCK = 'cove:outbox';
 
@@ -44,8 +46,8 @@ export const emit = (ctx: MessengerContext, event: MessengerEvent): void => {
 /** Reports identity changes collected by a committed zone. */
 export const emitIdentityChanges = async (ctx: MessengerContext, changes: IdentityChangeNotice[]): Promise<void> => {
   for (const change of changes) {
-    const contact = await ctx.platform.storage.get<ContactEntry>('contacts', change.accountId);
-    const identity = await ctx.platform.storage.get<IdentityEntry>('identities', change.accountId);
+    const contact = await ctx.platform.storage.get('contacts', change.accountId);
+    const identity = await ctx.platform.storage.get('identities', change.accountId);
     ctx.platform.logger.warn('identity key changed', { accountId: change.accountId });
     emit(ctx, {
       type: 'identity-changed',

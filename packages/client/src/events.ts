@@ -3,7 +3,7 @@
  * the state it describes has been committed, so a listener that reads storage in response sees it. This module
  * holds types and a small listener set; it stores nothing.
  */
-import type { ConversationEntry, MessageEntry, TrustLevel } from './records.js';
+import type { ConversationEntry, MessageEntry, TrustLevel } from './tables.js';
 
 export type ConnectionState = 'connecting' | 'online' | 'offline' | 'stopped' | 'unauthorized' | 'replaced' | 'removed';
 
@@ -12,7 +12,14 @@ export type MessengerEvent =
   | { type: 'message-updated'; message: MessageEntry }
   | { type: 'message-removed'; conversationId: string; messageId: string }
   | { type: 'conversation-updated'; conversation: ConversationEntry }
-  | { type: 'receipt'; conversationId: string; receiptType: 'delivery' | 'read'; timestamps: number[] }
+  | {
+      type: 'receipt';
+      conversationId: string;
+      /** The peer who sent the receipt. */
+      accountId: string;
+      receiptType: 'delivery' | 'read';
+      timestamps: number[];
+    }
   | { type: 'typing'; conversationId: string; accountId: string; action: 'started' | 'stopped' }
   | { type: 'identity-changed'; accountId: string; username: string | null; wasVerified: boolean; trust: TrustLevel }
   /**

@@ -6,8 +6,8 @@
  * them as the last message. It does not send or receive anything.
  */
 import type { KeyValueStorage, WriteOp } from './platform.js';
-import type { ConversationEntry, MessageEntry, MessageStatus } from './records.js';
-import { messageIndexKey, pad } from './records.js';
+import type { ConversationEntry, MessageEntry, MessageStatus } from './tables.js';
+import { directConversationId, messageIndexKey, pad } from './tables.js';
 
 /** Largest page a caller may ask for: a screenful many times over, small enough for one IndexedDB cursor pass. */
 export const MAX_PAGE_SIZE = 500;
@@ -37,7 +37,7 @@ export class History {
 
   /** Conversations, most recent activity first, with expired messages taken out of their summaries. */
   async conversations(): Promise<ConversationEntry[]> {
-    const entries = await this.storage.list<ConversationEntry>('conversations');
+    const entries = await this.storage.list('conversations');
     const expired = await dueExpiredMessages(this.storage, this.now());
     const conversations = await Promise.all(
       entries.map(({ value }) => withoutExpired(this.storage, value, expired.get(value.id) ?? [], this.now())),
@@ -46,7 +46,7 @@ export class History {
   }
 
   async conversation(id: string): Promise<ConversationEntry | undefined> {
-    const conversation = await this.storage.get<ConversationEntry>('conversations', id);
+    const conversation = await this.storage.get('conversations', id);
     if (!conversation) return undefined;
     const expired = await dueExpiredMessages(this.storage, this.now());
     return withoutExpired(this.storage, conversation, expired.get(id) ?? [], this.now());
@@ -62,7 +62,7 @@ export class History {
     let after = options.before;
     let more = true;
     while (messages.length < limit && more) {
-      const entries = await this.storage.list<MessageEntry>('messages', {
+      const entries = await this.storage.list('messages', {
         prefix: `${conversationId}/`,
         reverse: true,
         limit: limit + 1,
@@ -82,7 +82,7 @@ export class History {
   }
 
   async message(id: string): Promise<MessageEntry | undefined> {
-    const message = await this.storage.get<MessageEntry>('messages', id);
+    const message = await this.storage.get('messages', id);
     return message && this.visible(message) ? message : undefined;
   }
 
@@ -92,10 +92,7 @@ export class History {
     authorAccountId: string,
     timestamp: number,
   ): Promise<MessageEntry | undefined> {
-    const key = await this.storage.get<string>(
-      'messageIndex',
-      messageIndexKey(conversationId, authorAccountId, timestamp),
-    );
+    const key = await this.storage.get('messageIndex', messageIndexKey(conversationId, authorAccountId, timestamp));
     return key === undefined ? undefined : this.message(key);
   }
 }
@@ -126,14 +123,15 @@ export const dueExpiredMessages = async (
   // Small pages: usually the first entry is not due yet (the sweep runs every minute), and reads happen often.
   const pageSize = 20;
   for (;;) {
-    const page = await storage.list<string>('meta', {
+    const page = await storage.list('meta', {
       prefix: EXPIRY_PREFIX,
       limit: pageSize,
       ...(after === undefined ? {} : { after }),
     });
     for (const { key, value: messageId } of page) {
       if (Number(key.slice(EXPIRY_PREFIX.length, EXPIRY_PREFIX.length + 16)) > now) return due;
-      const message = await storage.get<MessageEntry>('messages', messageId);
+      if (typeof messageId !== 'string') continue;
+      const message = await storage.get('messages', messageId);
       if (message && isExpired(message, now))
         due.set(message.conversationId, [...(due.get(message.conversationId) ?? []), message]);
     }
@@ -159,7 +157,7 @@ export const withoutExpired = async (
     let latest: MessageEntry | undefined;
     let after: string | undefined;
     while (!latest) {
-      const page = await storage.list<MessageEntry>('messages', {
+      const page = await storage.list('messages', {
         prefix: `${conversation.id}/`,
         reverse: true,
         limit: 50,
@@ -219,7 +217,7 @@ export const newConversation = (
   peerUsername: string | null,
   now: number,
 ): ConversationEntry => ({
-  id: peerAccountId,
+  id: directConversationId(peerAccountId),
   peerAccountId,
   peerUsername,
   createdAt: now,

@@ -13,30 +13,25 @@
  * encrypted to, within the window and the per-device budget. It does not fetch or acknowledge by itself (the caller
  * passes the ack).
  */
-import { ErrorCode, LibSignalErrorBase, equalBytes } from '@cove/crypto';
+import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
 import { ContentError, MAX_RETRY_TIMESTAMPS, PaddingError, decodeContent, unpadContent } from '@cove/protocol';
 import type { Content, Envelope } from '@cove/protocol';
 
 import { takeBudget } from './budget.js';
-import { MAX_RESENDS_PER_MESSAGE, MAX_RETRY_REQUESTS_PER_WINDOW, MAX_SESSION_RESETS_PER_WINDOW } from './constants.js';
+import { MAX_SESSION_RESETS_PER_WINDOW } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { emit, emitIdentityChanges, newZone, peerLock } from './context.js';
 import type { MessengerEvent } from './events.js';
-import { isExpired, isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
+import { newConversation, putConversation, putMessage } from './history.js';
 import type { Outbox } from './outbox.js';
-import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
+import { mergeIntoOutbox } from './outbox.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
-import type {
-  ContactEntry,
-  ConversationEntry,
-  MessageEntry,
-  OutboxEntry,
-  ProcessedEnvelopeEntry,
-  ResendLogEntry,
-} from './records.js';
-import { messageIndexKey, resendLogKey, sessionKey } from './records.js';
-import { decryptEnvelope } from './sealing.js';
+import type { ConversationEntry, MessageEntry, ProcessedEnvelopeEntry } from './tables.js';
+import { directConversationId, messageIndexKey } from './tables.js';
+import { applyContent } from './content-handlers.js';
+import type { Applied, InboxTools } from './content-handlers.js';
+import { decryptEnvelope } from './session-crypto.js';
 
 export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
 
@@ -153,9 +148,9 @@ export class Inbox {
   private async conversationFor(peer: string): Promise<ConversationEntry> {
     const { storage, clock } = this.ctx.platform;
     // The summary as readers see it: expired disappearing messages neither counted nor pointed at.
-    const existing = await this.ctx.history.conversation(peer);
+    const existing = await this.ctx.history.conversation(directConversationId(peer));
     if (existing) return existing;
-    const contact = await storage.get<ContactEntry>('contacts', peer);
+    const contact = await storage.get('contacts', peer);
     return newConversation(peer, contact?.username ?? null, clock.now());
   }
 
@@ -171,7 +166,7 @@ export class Inbox {
     const writes: WriteOp[] = [processed];
     // A request for this device still waiting takes the timestamp; otherwise a new reset needs the device's budget
     // (garbage envelopes, which a server can inject, must not make us rebuild sessions without end).
-    const waiting = (await storage.list<OutboxEntry>('outbox')).some(
+    const waiting = (await storage.list('outbox')).some(
       ({ value }) =>
         value.destination === peer &&
         value.kind === 'retry' &&
@@ -221,187 +216,20 @@ export class Inbox {
     return { result: 'undecryptable', events, kick: true };
   }
 
-  private async apply(
-    envelope: Envelope,
-    content: Content,
-    zone: ProtocolZone,
-  ): Promise<{ writes: WriteOp[]; events: MessengerEvent[]; stored: boolean; kick: boolean }> {
-    const { ctx } = this;
-    const { storage, clock } = ctx.platform;
+  private apply(envelope: Envelope, content: Content, zone: ProtocolZone): Promise<Applied> {
     const peer = envelope.sourceAccountId;
-    const me = ctx.account.accountId;
-    const writes: WriteOp[] = [];
-    const events: MessengerEvent[] = [];
-    switch (content.kind) {
-      case 'data': {
-        const { data } = content;
-        const conversation = await this.conversationFor(peer);
-        const existingKey = await storage.get<string>(
-          'messageIndex',
-          messageIndexKey(conversation.id, peer, data.timestamp),
-        );
-        const existing =
-          existingKey === undefined ? undefined : await storage.get<MessageEntry>('messages', existingKey);
-        // A re-send of a message already shown (after a retry or a lost ack on the sender's side) is not shown twice.
-        const duplicate = existing !== undefined && existing.status !== 'undecryptable';
-        writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' })));
-        if (duplicate) return { writes, events, stored: false, kick: true };
-        let peerUsername = conversation.peerUsername;
-        if (
-          data.senderUsername &&
-          data.senderUsername !== peerUsername &&
-          (await this.confirmUsername(peer, data.senderUsername))
-        ) {
-          peerUsername = data.senderUsername;
-          const contact = await storage.get<ContactEntry>('contacts', peer);
-          writes.push(
-            { op: 'put', table: 'usernames', key: peerUsername.toLowerCase(), value: peer },
-            {
-              op: 'put',
-              table: 'contacts',
-              key: peer,
-              value: { accountId: peer, devices: null, ...contact, username: peerUsername, updatedAt: clock.now() },
-            },
-          );
-        }
-        const message: MessageEntry = {
-          id: existing?.id ?? `${conversation.id}/${ctx.sequencer.next()}`,
-          conversationId: conversation.id,
-          direction: 'incoming',
-          authorAccountId: peer,
-          authorDeviceId: envelope.sourceDeviceId,
-          timestamp: data.timestamp,
-          serverTimestamp: envelope.serverTimestamp,
-          storedAt: existing?.storedAt ?? clock.now(),
-          text: data.text,
-          quote: data.quote ?? null,
-          expireTimerSeconds: data.expireTimerSeconds ?? null,
-          status: 'received',
-          read: false,
-          error: null,
-        };
-        const updated: ConversationEntry = {
-          ...conversation,
-          peerUsername,
-          lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
-          lastMessageKey: message.id,
-          unreadCount: conversation.unreadCount + 1,
-        };
-        writes.push(...putMessage(message), putConversation(updated));
-        events.push(existing ? { type: 'message-updated', message } : { type: 'message-added', message }, {
-          type: 'conversation-updated',
-          conversation: updated,
-        });
-        return { writes, events, stored: true, kick: true };
-      }
-      case 'receipt': {
-        const status = content.receipt.type === 'read' ? 'read' : 'delivered';
-        for (const timestamp of content.receipt.timestamps) {
-          const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
-          const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
-          if (!message || message.direction !== 'outgoing' || !isStatusAdvance(message.status, status)) continue;
-          // An expired disappearing message is gone for the user: it is not updated, and no event names it.
-          if (isExpired(message, clock.now())) continue;
-          const updated: MessageEntry = { ...message, status, error: null };
-          writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
-          events.push({ type: 'message-updated', message: updated });
-        }
-        events.push({
-          type: 'receipt',
-          conversationId: peer,
-          receiptType: content.receipt.type,
-          timestamps: content.receipt.timestamps,
-        });
-        return { writes, events, stored: true, kick: false };
-      }
-      case 'typing':
-        events.push({ type: 'typing', conversationId: peer, accountId: peer, action: content.typing.action });
-        return { writes, events, stored: true, kick: false };
-      case 'null':
-        // Carries nothing (the other devices' share of a re-send that answered one device).
-        return { writes, events, stored: true, kick: false };
-      case 'retry': {
-        // The peer rebuilt its session with us (this message arrived in it) and asks for what it could not read.
-        // Only what the re-send log holds for THIS device, under the identity key this request came with, within
-        // the window and the budgets, is sent again; the rest gets no answer (its placeholder stays on their side).
-        let kick = false;
-        const device = envelope.sourceDeviceId;
-        const askingKey = zone.usedIdentities.get(sessionKey(peer, device));
-        const unavailable: number[] = [];
-        let resent = 0;
-        let refused = 0;
-        let limited = false;
-        if (content.retry.timestamps.length > 0) {
-          const budget = await takeBudget(storage, 'retry', peer, device, MAX_RETRY_REQUESTS_PER_WINDOW, clock.now());
-          writes.push(budget.write);
-          limited = !budget.allowed;
-        }
-        for (const timestamp of limited ? [] : [...new Set(content.retry.timestamps)]) {
-          const key = await storage.get<string>('messageIndex', messageIndexKey(peer, me, timestamp));
-          const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
-          if (!message || message.direction !== 'outgoing') {
-            unavailable.push(timestamp);
-            continue;
-          }
-          const logKey = resendLogKey(peer, timestamp);
-          const logged = await storage.get<ResendLogEntry>('resendLog', logKey);
-          const index = logged?.devices.findIndex((d) => d.deviceId === device) ?? -1;
-          const sent = logged?.devices[index];
-          if (
-            !logged ||
-            !sent ||
-            logged.expiresAt <= clock.now() ||
-            !askingKey ||
-            !equalBytes(new Uint8Array(sent.identityKey), askingKey) ||
-            sent.resent >= MAX_RESENDS_PER_MESSAGE
-          ) {
-            refused += 1;
-            continue;
-          }
-          const devices = logged.devices.map((d, i) => (i === index ? { ...d, resent: d.resent + 1 } : d));
-          writes.push(
-            { op: 'put', table: 'resendLog', key: logKey, value: { ...logged, devices } },
-            putOutboxEntry(
-              newOutboxEntry(ctx, {
-                destination: peer,
-                kind: 'resend',
-                timestamp,
-                content: new Uint8Array(logged.content),
-                deviceId: device,
-                identityKey: new Uint8Array(sent.identityKey),
-              }),
-            ),
-          );
-          resent += 1;
-          kick = true;
-        }
-        if (unavailable.length > 0) {
-          writes.push(...(await mergeIntoOutbox(ctx, peer, 'retry-unavailable', unavailable)));
-          kick = true;
-        }
-        // The peer had nothing to re-send for these: they were receipts or typing indicators, not messages.
-        for (const timestamp of content.retry.unavailable ?? []) {
-          const indexKey = messageIndexKey(peer, peer, timestamp);
-          const key = await storage.get<string>('messageIndex', indexKey);
-          const message = key === undefined ? undefined : await storage.get<MessageEntry>('messages', key);
-          if (!message || message.status !== 'undecryptable') continue;
-          writes.push(
-            { op: 'delete', table: 'messages', key: message.id },
-            { op: 'delete', table: 'messageIndex', key: indexKey },
-          );
-          events.push({ type: 'message-removed', conversationId: peer, messageId: message.id });
-        }
-        ctx.platform.logger.info('retry request', {
-          accountId: peer,
-          deviceId: device,
-          count: content.retry.timestamps.length,
-          resent,
-          refused,
-          unavailable: unavailable.length,
-          limited,
-        });
-        return { writes, events, stored: true, kick };
-      }
-    }
+    const tools: InboxTools = {
+      conversationFor: (id) => this.conversationFor(id),
+      confirmUsername: (id, username) => this.confirmUsername(id, username),
+    };
+    return applyContent(content.kind, {
+      ctx: this.ctx,
+      tools,
+      envelope,
+      content,
+      zone,
+      peer,
+      conversationId: directConversationId(peer),
+    });
   }
 }

@@ -5,7 +5,7 @@
 export * from './platform.js';
 export * from './errors.js';
 export * from './events.js';
-export * from './records.js';
+export * from './tables.js';
 export * from './messenger.js';
 export { History, MAX_PAGE_SIZE, isStatusAdvance } from './history.js';
 export type { MessagePage } from './history.js';

@@ -3,62 +3,51 @@
  * keeps the server connection (socket, or HTTP fetches for a woken service worker), runs prekey upkeep on every
  * connect, sends text through the outbox, receives through the inbox, answers read receipts and typing, exposes
  * history, safety numbers and verification, and reports typed events after each commit. Peers can be named by
- * username or account id. It holds no state of its own beyond what the platform stores.
+ * username, account id or conversation id. It holds no state of its own beyond what the platform stores. The work
+ * lives in modules it composes: contacts.ts (naming peers, identity and trust), recipients.ts (bundles, sessions,
+ * devices), content-builder.ts (the data message), typing.ts, sweeps.ts, inbox.ts, outbox.ts, connection.ts.
  */
 import { IdentityKeyPair, ready } from '@cove/crypto';
-import { MAX_TEXT_BYTES, encodeContent } from '@cove/protocol';
-import type { Content, Quote } from '@cove/protocol';
+import { MAX_TEXT_BYTES } from '@cove/protocol';
+import type { Quote } from '@cove/protocol';
 
 import { ApiClient } from './api-client.js';
 import { createAccount, loadAccount, validateUsername } from './account.js';
 import type { RegisterOptions } from './account.js';
 import { ServerConnection } from './connection.js';
 import {
-  BUDGET_WINDOW_MS,
-  EXPIRY_SWEEP_INTERVAL_MS,
-  OUTBOX_GIVE_UP_MS,
-  PROCESSED_ENVELOPE_RETENTION_MS,
-} from './constants.js';
+  contactIdentity,
+  resetSessions,
+  resolveCached,
+  resolvePeer,
+  safetyNumberWith,
+  verifyContact,
+} from './contacts.js';
+import type { ContactIdentity } from './contacts.js';
+import { EXPIRY_SWEEP_INTERVAL_MS, OUTBOX_GIVE_UP_MS } from './constants.js';
+import { encodeDataMessage } from './content-builder.js';
 import type { MessengerContext } from './context.js';
-import { emit, newZone, peerLock } from './context.js';
-import { ClientError, ClientErrorCode, SafetyNumberMismatchError, ServerResponseError } from './errors.js';
+import { STORAGE_LOCK, emit, peerLock } from './context.js';
+import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
 import { EventHub } from './events.js';
-import {
-  EXPIRY_PREFIX,
-  History,
-  deleteMessage,
-  isExpired,
-  newConversation,
-  putConversation,
-  putMessage,
-  withoutExpired,
-} from './history.js';
+import { History, isExpired, newConversation, putConversation, putMessage } from './history.js';
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
+import { readMeta } from './meta.js';
 import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { EventSink, Platform, TimerHandle, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
-import type {
-  AccountRecord,
-  BudgetEntry,
-  ContactEntry,
-  ConversationEntry,
-  IdentityEntry,
-  MessageEntry,
-  ProcessedEnvelopeEntry,
-  ProfileRecord,
-  TrustLevel,
-} from './records.js';
-import { BUDGET_PREFIX, messageIndexKey, metaKeys } from './records.js';
-import { encryptForDevices, establishSession, hasUsableSession } from './sealing.js';
+import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord } from './tables.js';
+import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './tables.js';
 import { Sequencer, TimestampSource } from './sequence.js';
-import { computeSafetyNumber } from './trust.js';
+import { migrateStorage } from './storage-migrations.js';
+import { pruneProcessed, sweepExpired } from './sweeps.js';
 import type { SafetyNumber } from './trust.js';
+import { sendTyping } from './typing.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const utf8 = new TextEncoder();
 
 export type MessengerOptions = {
@@ -72,15 +61,7 @@ export type MessengerOptions = {
 
 export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
 
-export type ContactIdentity = {
-  accountId: string;
-  username: string | null;
-  trust: TrustLevel | 'unknown';
-  /** Sending is blocked until verify(): a verified key changed. */
-  blocked: boolean;
-  changedAt: number | null;
-  safetyNumber: SafetyNumber | null;
-};
+export type { ContactIdentity } from './contacts.js';
 
 export class Messenger {
   private readonly hub: EventHub;
@@ -107,6 +88,9 @@ export class Messenger {
   static async open(platform: Platform, options: MessengerOptions = {}): Promise<Messenger> {
     await ready();
     const messenger = new Messenger(platform, options);
+    // Older stored data is brought to this build's layout before anything reads it (one commit; idempotent).
+    const migrated = await platform.locks.withLock(STORAGE_LOCK, () => migrateStorage(platform.storage));
+    for (const name of migrated) platform.logger.info('storage migrated', { migration: name });
     const account = await loadAccount(platform.storage);
     if (account) messenger.attach(account);
     return messenger;
@@ -173,7 +157,7 @@ export class Messenger {
 
   async account(): Promise<AccountInfo> {
     const { account } = this.ctx;
-    const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
+    const profile = await readMeta(this.platform.storage, 'profile');
     return {
       accountId: account.accountId,
       deviceId: account.deviceId,
@@ -355,7 +339,7 @@ export class Messenger {
     if (result.preKeys || result.kyberPreKeys || result.signedPreKey || result.kyberLastResort) {
       emit(ctx, { type: 'prekeys-uploaded', ...result });
     }
-    await this.pruneProcessed();
+    await pruneProcessed(this.platform);
     return result;
   }
 
@@ -363,40 +347,8 @@ export class Messenger {
    * Deletes disappearing messages whose timer ran out (returns how many) and re-send log entries past their window.
    * Runs on connect and every minute while connected; reads hide both at once, before any sweep.
    */
-  async sweepExpired(): Promise<number> {
-    const ctx = this.ctx;
-    const { storage, clock, locks } = this.platform;
-    await this.pruneResendLog();
-    const due = (await storage.list<string>('meta', { prefix: EXPIRY_PREFIX, limit: 500 })).filter(
-      ({ key }) => Number(key.slice(EXPIRY_PREFIX.length, EXPIRY_PREFIX.length + 16)) <= clock.now(),
-    );
-    let removed = 0;
-    for (const { key, value: messageId } of due) {
-      const conversationId = messageId.slice(0, messageId.indexOf('/'));
-      const outcome = await locks.withLock(peerLock(conversationId), async () => {
-        const message = await storage.get<MessageEntry>('messages', messageId);
-        const writes: WriteOp[] = [{ op: 'delete', table: 'meta', key }];
-        let conversation: ConversationEntry | undefined;
-        if (message) {
-          writes.push(...deleteMessage(message));
-          // The summary stops counting it and pointing at it, as reads already showed.
-          const current = await storage.get<ConversationEntry>('conversations', conversationId);
-          const updated = current && (await withoutExpired(storage, current, [message], clock.now()));
-          if (updated && updated !== current) {
-            conversation = updated;
-            writes.push(putConversation(updated));
-          }
-        }
-        await storage.commit(writes);
-        return { gone: message !== undefined, conversation };
-      });
-      if (outcome.gone) {
-        removed += 1;
-        emit(ctx, { type: 'message-removed', conversationId, messageId });
-      }
-      if (outcome.conversation) emit(ctx, { type: 'conversation-updated', conversation: outcome.conversation });
-    }
-    return removed;
+  sweepExpired(): Promise<number> {
+    return sweepExpired(this.ctx);
   }
 
   private scheduleSweep(): void {
@@ -432,68 +384,15 @@ export class Messenger {
     }, 2_000);
   }
 
-  /** Deletes re-send log entries whose window is over (oldest first, a bounded batch per call). */
-  private async pruneResendLog(): Promise<void> {
-    const { storage, clock } = this.platform;
-    const due = (await storage.list<string>('resendLog', { prefix: 'x/', limit: 500 })).filter(
-      ({ key }) => Number(key.slice(2, 18)) <= clock.now(),
-    );
-    if (due.length === 0) return;
-    await storage.commit(
-      due.flatMap(({ key, value }): WriteOp[] => [
-        { op: 'delete', table: 'resendLog', key },
-        { op: 'delete', table: 'resendLog', key: value },
-      ]),
-    );
-  }
-
-  private async pruneProcessed(): Promise<void> {
-    const { storage, clock } = this.platform;
-    const writes: WriteOp[] = [];
-    for (const { key, value } of await storage.list<BudgetEntry>('meta', { prefix: BUDGET_PREFIX })) {
-      if (clock.now() - value.windowStart >= BUDGET_WINDOW_MS) writes.push({ op: 'delete', table: 'meta', key });
-    }
-    for (const { key, value } of await storage.list<ProcessedEnvelopeEntry>('processedEnvelopes')) {
-      if (clock.now() - value.at > PROCESSED_ENVELOPE_RETENTION_MS)
-        writes.push({ op: 'delete', table: 'processedEnvelopes', key });
-    }
-    if (writes.length > 0) await storage.commit(writes);
-  }
-
-  // ---- contacts ---------------------------------------------------------------------------------------------
+  // ---- contacts and trust -----------------------------------------------------------------------------------
 
   /** Resolves a username (asking the server) or an account id to an account id, remembering the username. */
-  async resolve(peer: string): Promise<string> {
-    const ctx = this.ctx;
-    if (UUID.test(peer)) return peer.toLowerCase();
-    validateUsername(peer);
-    const accountId = await ctx.api.lookupUsername(peer);
-    if (!accountId) throw new ClientError(ClientErrorCode.UnknownUser, `no account has the username ${peer}`);
-    await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const { storage, clock } = this.platform;
-      const contact = await storage.get<ContactEntry>('contacts', accountId);
-      const writes: WriteOp[] = [
-        { op: 'put', table: 'usernames', key: peer.toLowerCase(), value: accountId },
-        {
-          op: 'put',
-          table: 'contacts',
-          key: accountId,
-          value: { accountId, devices: null, ...contact, username: peer, updatedAt: clock.now() },
-        },
-      ];
-      const conversation = await storage.get<ConversationEntry>('conversations', accountId);
-      if (conversation && conversation.peerUsername !== peer)
-        writes.push(putConversation({ ...conversation, peerUsername: peer }));
-      await storage.commit(writes);
-    });
-    return accountId;
+  resolve(peer: string): Promise<string> {
+    return resolvePeer(this.ctx, peer);
   }
 
-  /** The account id for a peer without asking the server when the username is already known. */
-  private async resolveCached(peer: string): Promise<string> {
-    if (UUID.test(peer)) return peer.toLowerCase();
-    const cached = await this.platform.storage.get<string>('usernames', peer.toLowerCase());
-    return cached ?? this.resolve(peer);
+  private resolveCached(peer: string): Promise<string> {
+    return resolveCached(this.ctx, peer);
   }
 
   // ---- sending ----------------------------------------------------------------------------------------------
@@ -516,27 +415,12 @@ export class Messenger {
     if (accountId === ctx.account.accountId)
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
-    const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
-    const content: Content = {
-      kind: 'data',
-      data: {
-        text,
-        timestamp,
-        ...(profile?.username ? { senderUsername: profile.username } : {}),
-        ...(options.quote ? { quote: options.quote } : {}),
-        ...(options.expireTimerSeconds ? { expireTimerSeconds: options.expireTimerSeconds } : {}),
-      },
-    };
-    let encoded: Uint8Array;
-    try {
-      encoded = encodeContent(content);
-    } catch (error) {
-      throw new ClientError(ClientErrorCode.InvalidInput, error instanceof Error ? error.message : 'invalid message');
-    }
+    const profile = await readMeta(this.platform.storage, 'profile');
+    const encoded = encodeDataMessage({ text, timestamp, senderUsername: profile?.username, ...options });
     const { message, conversation } = await this.platform.locks.withLock(peerLock(accountId), async () => {
       const { storage, clock } = this.platform;
-      const contact = await storage.get<ContactEntry>('contacts', accountId);
-      const existing = await ctx.history.conversation(accountId);
+      const contact = await storage.get('contacts', accountId);
+      const existing = await ctx.history.conversation(directConversationId(accountId));
       const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
       const stored: MessageEntry = {
         id: `${base.id}/${ctx.sequencer.next()}`,
@@ -582,25 +466,24 @@ export class Messenger {
     if (!message || message.direction !== 'outgoing')
       throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     if (message.status !== 'failed') return message;
-    const updated = await this.platform.locks.withLock(peerLock(message.conversationId), async () => {
-      const profile = await this.platform.storage.get<ProfileRecord>('meta', metaKeys.profile);
+    const peer = directPeerOf(message.conversationId);
+    if (peer === null) throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
+    const updated = await this.platform.locks.withLock(peerLock(peer), async () => {
+      const profile = await readMeta(this.platform.storage, 'profile');
       // A failed message never reached anyone; one older than a day takes a new timestamp, since receivers refuse
       // send times that far behind the server's.
       const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
       const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
-      const content = encodeContent({
-        kind: 'data',
-        data: {
-          text: message.text,
-          timestamp,
-          ...(profile?.username ? { senderUsername: profile.username } : {}),
-          ...(message.quote ? { quote: message.quote } : {}),
-          ...(message.expireTimerSeconds ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
-        },
+      const content = encodeDataMessage({
+        text: message.text,
+        timestamp,
+        senderUsername: profile?.username,
+        quote: message.quote,
+        expireTimerSeconds: message.expireTimerSeconds,
       });
       const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
       const entry = newOutboxEntry(ctx, {
-        destination: message.conversationId,
+        destination: peer,
         kind: 'data',
         timestamp,
         content,
@@ -633,15 +516,17 @@ export class Messenger {
     return this.outbox.size();
   }
 
-  /** Marks a conversation read and sends read receipts for what was unread. */
-  async markRead(conversationId: string): Promise<number> {
+  /** Marks a conversation (named by its id, or by the peer) read and sends read receipts for what was unread. */
+  async markRead(peerOrConversation: string): Promise<number> {
     const ctx = this.ctx;
     const { storage } = this.platform;
-    const result = await this.platform.locks.withLock(peerLock(conversationId), async () => {
+    const peer = await this.resolveCached(peerOrConversation);
+    const conversationId = directConversationId(peer);
+    const result = await this.platform.locks.withLock(peerLock(peer), async () => {
       const conversation = await ctx.history.conversation(conversationId);
       if (!conversation) return null;
       // Expired disappearing messages were never shown: no read receipt for them, and no event.
-      const unread = (await storage.list<MessageEntry>('messages', { prefix: `${conversationId}/` })).filter(
+      const unread = (await storage.list('messages', { prefix: `${conversationId}/` })).filter(
         ({ value }) =>
           value.direction === 'incoming' &&
           !value.read &&
@@ -658,7 +543,7 @@ export class Messenger {
       writes.push(putConversation(updated));
       const timestamps = unread.map(({ value }) => value.timestamp);
       if (timestamps.length > 0)
-        writes.push(...(await mergeIntoOutbox(ctx, conversationId, 'receipt', timestamps, { receiptType: 'read' })));
+        writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', timestamps, { receiptType: 'read' })));
       await storage.commit(writes);
       return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
     });
@@ -670,34 +555,8 @@ export class Messenger {
   }
 
   /** Tells the peer that the user started or stopped typing: best effort, never queued, only with sessions in place. */
-  async sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
-    const ctx = this.ctx;
-    const accountId = await this.resolveCached(peer);
-    const connection = this.connection;
-    if (!connection?.isReady) return false;
-    const request = await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const contact = await this.platform.storage.get<ContactEntry>('contacts', accountId);
-      if (!contact?.devices?.length) return null;
-      const zone = newZone(ctx);
-      for (const device of contact.devices)
-        if (!(await hasUsableSession(zone, accountId, device.deviceId))) return null;
-      const timestamp = ctx.timestamps.next();
-      const messages = await encryptForDevices(
-        zone,
-        accountId,
-        contact.devices,
-        encodeContent({ kind: 'typing', typing: { timestamp, action } }),
-      );
-      await this.platform.storage.commit(zone.operations());
-      return { timestamp, messages, urgent: false };
-    });
-    if (!request) return false;
-    try {
-      const outcome = await connection.send(accountId, request);
-      return outcome.kind === 'accepted';
-    } catch {
-      return false;
-    }
+  sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
+    return sendTyping(this.ctx, peer, action);
   }
 
   // ---- history ----------------------------------------------------------------------------------------------
@@ -706,109 +565,36 @@ export class Messenger {
     return this.ctx.history.conversations();
   }
 
+  /** A conversation's messages, newest first; the conversation is named by its id or by the peer. */
   async messages(peerOrConversation: string, options: { limit?: number; before?: string } = {}): Promise<MessagePage> {
-    const id = await this.resolveCached(peerOrConversation);
-    return this.ctx.history.messages(id, options);
+    const peer = await this.resolveCached(peerOrConversation);
+    return this.ctx.history.messages(directConversationId(peer), options);
   }
 
   message(id: string): Promise<MessageEntry | undefined> {
     return this.ctx.history.message(id);
   }
 
-  // ---- trust ------------------------------------------------------------------------------------------------
-
   /** The peer's identity state and safety number (null until a session was made or a key fetched). */
-  async identity(peer: string): Promise<ContactIdentity> {
-    const ctx = this.ctx;
-    const accountId = await this.resolveCached(peer);
-    let identity = await this.platform.storage.get<IdentityEntry>('identities', accountId);
-    if (!identity) {
-      await this.fetchIdentity(accountId);
-      identity = await this.platform.storage.get<IdentityEntry>('identities', accountId);
-    }
-    const contact = await this.platform.storage.get<ContactEntry>('contacts', accountId);
-    return {
-      accountId,
-      username: contact?.username ?? null,
-      trust: identity?.trust ?? 'unknown',
-      blocked: identity?.blocked ?? false,
-      changedAt: identity?.changedAt ?? null,
-      safetyNumber: identity ? computeSafetyNumber(ctx.account, accountId, identity) : null,
-    };
-  }
-
-  /** Learns a peer's identity key by building sessions with its devices (trust on first use). */
-  private async fetchIdentity(accountId: string): Promise<void> {
-    const ctx = this.ctx;
-    await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const { storage, clock } = this.platform;
-      if (await storage.get('identities', accountId)) return;
-      const bundle = await ctx.api.preKeyBundle(accountId, '*');
-      if (!bundle) throw new ClientError(ClientErrorCode.UnknownUser, 'no such account');
-      const zone = newZone(ctx);
-      for (const device of bundle.devices) await establishSession(zone, accountId, bundle.identityKey, device);
-      const contact = await storage.get<ContactEntry>('contacts', accountId);
-      const devices = bundle.devices.map((d) => ({ deviceId: d.deviceId, registrationId: d.registrationId }));
-      await storage.commit([
-        ...zone.operations(),
-        {
-          op: 'put',
-          table: 'contacts',
-          key: accountId,
-          value: { accountId, username: contact?.username ?? null, ...contact, devices, updatedAt: clock.now() },
-        },
-      ]);
-    });
+  identity(peer: string): Promise<ContactIdentity> {
+    return contactIdentity(this.ctx, peer);
   }
 
   /** The 60-digit safety number shared with a peer. */
-  async safetyNumber(peer: string): Promise<SafetyNumber> {
-    const identity = await this.identity(peer);
-    if (!identity.safetyNumber)
-      throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
-    return identity.safetyNumber;
+  safetyNumber(peer: string): Promise<SafetyNumber> {
+    return safetyNumberWith(this.ctx, peer);
   }
 
   /**
    * Marks the peer's identity key verified — the key whose safety number is `expected`, the 60 digits the user
-   * compared (spaces allowed, as displayed). The digits are checked against the key held at the moment it is marked,
-   * under the peer's lock, so a key that changed after the number was shown is never marked: that, or any other
-   * difference, throws SafetyNumberMismatchError and changes nothing. Unblocks sending after a change.
+   * compared; see contacts.ts verifyContact. Throws SafetyNumberMismatchError (and changes nothing) on any difference.
    */
-  async verify(peer: string, expected: string): Promise<ContactIdentity> {
-    if (typeof expected !== 'string')
-      throw new ClientError(ClientErrorCode.InvalidInput, 'pass the safety number the user compared');
-    const digits = expected.replace(/\s+/g, '');
-    if (!/^\d{60}$/.test(digits)) throw new ClientError(ClientErrorCode.InvalidInput, 'a safety number is 60 digits');
-    const ctx = this.ctx;
-    const identity = await this.identity(peer);
-    const { storage } = this.platform;
-    const verified = await this.platform.locks.withLock(peerLock(identity.accountId), async () => {
-      const current = await storage.get<IdentityEntry>('identities', identity.accountId);
-      if (!current) throw new ClientError(ClientErrorCode.UnknownUser, 'no identity key known for this contact');
-      const safetyNumber = computeSafetyNumber(ctx.account, identity.accountId, current);
-      if (safetyNumber.digits !== digits) throw new SafetyNumberMismatchError(identity.accountId);
-      await storage.commit([
-        {
-          op: 'put',
-          table: 'identities',
-          key: identity.accountId,
-          value: { ...current, trust: 'verified', blocked: false },
-        },
-      ]);
-      return { safetyNumber, changedAt: current.changedAt };
-    });
-    return { ...identity, ...verified, trust: 'verified', blocked: false };
+  verify(peer: string, expected: string): Promise<ContactIdentity> {
+    return verifyContact(this.ctx, peer, expected);
   }
 
   /** Forgets every session with a peer (they are rebuilt from fresh bundles on the next send). */
-  async resetSessions(peer: string): Promise<void> {
-    const accountId = await this.resolveCached(peer);
-    await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const sessions = await this.platform.storage.list('sessions', { prefix: `${accountId}.` });
-      await this.platform.storage.commit(
-        sessions.map(({ key }) => ({ op: 'delete' as const, table: 'sessions' as const, key })),
-      );
-    });
+  resetSessions(peer: string): Promise<void> {
+    return resetSessions(this.ctx, peer);
   }
 }

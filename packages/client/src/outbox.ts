@@ -32,17 +32,10 @@ import { OUTBOX_LOCK, emit, emitIdentityChanges, newZone, peerLock } from './con
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import { expiresAt, isStatusAdvance } from './history.js';
 import type { TimerHandle, WriteOp } from './platform.js';
-import type {
-  ContactEntry,
-  DeviceAddress,
-  MessageEntry,
-  OutboxEntry,
-  OutboxKind,
-  ResendDevice,
-  ResendLogEntry,
-} from './records.js';
-import { resendExpiryKey, resendLogKey, sessionKey } from './records.js';
-import { establishSession, encryptForDevices, hasUsableSession } from './sealing.js';
+import type { DeviceAddress, MessageEntry, OutboxEntry, OutboxKind, ResendDevice, ResendLogEntry } from './tables.js';
+import { resendExpiryKey, resendLogKey, sessionKey } from './tables.js';
+import { contactOrNew, connectDevices, putContactDevices } from './recipients.js';
+import { encryptForDevices, hasUsableSession } from './session-crypto.js';
 
 /** Raised for failures worth retrying later (network, server busy, device list churn). */
 class TransientError extends Error {
@@ -110,7 +103,7 @@ export const mergeIntoOutbox = async (
   timestamps: number[],
   options: { receiptType?: 'delivery' | 'read'; resetDeviceId?: number } = {},
 ): Promise<WriteOp[]> => {
-  const entries = await ctx.platform.storage.list<OutboxEntry>('outbox');
+  const entries = await ctx.platform.storage.list('outbox');
   // Receipts carry up to 500 timestamps, retry requests up to MAX_RETRY_TIMESTAMPS (the decoders' limits).
   const cap = kind === 'receipt' ? 400 : MAX_RETRY_TIMESTAMPS;
   const existing = entries.find(
@@ -276,7 +269,7 @@ export class Outbox {
 
   private async pass(): Promise<void> {
     const { storage, clock } = this.ctx.platform;
-    const entries = await storage.list<OutboxEntry>('outbox');
+    const entries = await storage.list('outbox');
     const ignoreBackoff = this.ignoreBackoff;
     this.ignoreBackoff = false;
     const blocked = new Set<string>();
@@ -388,42 +381,25 @@ export class Outbox {
         zone.pinnedIdentities.set(sessionKey(peer, target), new Uint8Array(entry.identityKey));
       }
       const writes: WriteOp[] = [];
-      const contact: ContactEntry = (await storage.get<ContactEntry>('contacts', peer)) ?? {
-        accountId: peer,
-        username: null,
-        devices: null,
-        updatedAt: clock.now(),
-      };
+      const contact = contactOrNew(await storage.get('contacts', peer), peer, clock.now());
       let devices: DeviceAddress[] | null = contact.devices;
       try {
         if (firstRound && entry.resetDeviceId !== null) {
-          const last = await storage.get<number>('meta', resetKey(peer, entry.resetDeviceId));
-          if (last === undefined || clock.now() - last >= SESSION_RESET_INTERVAL_MS) {
+          const last = await storage.get('meta', resetKey(peer, entry.resetDeviceId));
+          if (typeof last !== 'number' || clock.now() - last >= SESSION_RESET_INTERVAL_MS) {
             zone.sessionStore.deleteSession(peer, entry.resetDeviceId);
             writes.push({ op: 'put', table: 'meta', key: resetKey(peer, entry.resetDeviceId), value: clock.now() });
             ctx.platform.logger.info('rebuilding a session', { accountId: peer, deviceId: entry.resetDeviceId });
           }
         }
         if (devices === null || devices.length === 0) {
-          const bundle = await ctx.api.preKeyBundle(peer, '*');
-          if (!bundle) throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient account does not exist');
-          devices = [];
-          for (const device of bundle.devices) {
-            await establishSession(zone, peer, bundle.identityKey, device);
-            devices.push({ deviceId: device.deviceId, registrationId: device.registrationId });
-          }
+          devices = await connectDevices(ctx, zone, peer, 'all', 'the recipient account does not exist');
         } else {
+          // Devices without a usable session get one from a fresh bundle; those the server no longer has drop out.
           const current: DeviceAddress[] = [];
           for (const device of devices) {
-            if (await hasUsableSession(zone, peer, device.deviceId)) {
-              current.push(device);
-              continue;
-            }
-            const bundle = await ctx.api.preKeyBundle(peer, device.deviceId);
-            const fresh = bundle?.devices.find((d) => d.deviceId === device.deviceId);
-            if (!bundle || !fresh) continue;
-            await establishSession(zone, peer, bundle.identityKey, fresh);
-            current.push({ deviceId: fresh.deviceId, registrationId: fresh.registrationId });
+            if (await hasUsableSession(zone, peer, device.deviceId)) current.push(device);
+            else current.push(...(await connectDevices(ctx, zone, peer, [device.deviceId])));
           }
           devices = current;
         }
@@ -445,12 +421,7 @@ export class Outbox {
           if (!used || !equalBytes(used, new Uint8Array(entry.identityKey ?? [])))
             throw new ClientError(ClientErrorCode.IdentityChanged, 'the re-send would go to another identity key');
         }
-        writes.push(...zone.operations(), {
-          op: 'put',
-          table: 'contacts',
-          key: peer,
-          value: { ...contact, devices, updatedAt: clock.now() },
-        });
+        writes.push(...zone.operations(), putContactDevices(contact, devices, clock.now()));
         await storage.commit(writes);
         await emitIdentityChanges(ctx, zone.identityChanges);
         if (messages.length === 0) throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient has no devices');
@@ -484,27 +455,13 @@ export class Outbox {
     return ctx.platform.locks.withLock(peerLock(peer), async () => {
       const { storage, clock } = ctx.platform;
       const zone = newZone(ctx);
-      const contact = (await storage.get<ContactEntry>('contacts', peer)) ?? {
-        accountId: peer,
-        username: null,
-        devices: [],
-        updatedAt: clock.now(),
-      };
+      const contact = contactOrNew(await storage.get('contacts', peer), peer, clock.now());
       let devices = (contact.devices ?? []).filter((d) => !extra.includes(d.deviceId) && !stale.includes(d.deviceId));
       for (const deviceId of [...extra, ...stale]) zone.sessionStore.deleteSession(peer, deviceId);
-      for (const deviceId of [...missing, ...stale]) {
-        const bundle = await ctx.api.preKeyBundle(peer, deviceId);
-        const device = bundle?.devices.find((d) => d.deviceId === deviceId);
-        if (!bundle || !device) continue;
-        await establishSession(zone, peer, bundle.identityKey, device);
-        devices = devices.filter((d) => d.deviceId !== deviceId);
-        devices.push({ deviceId, registrationId: device.registrationId });
-      }
+      const reached = await connectDevices(ctx, zone, peer, [...new Set([...missing, ...stale])]);
+      devices = [...devices.filter((d) => !reached.some((r) => r.deviceId === d.deviceId)), ...reached];
       devices.sort((a, b) => a.deviceId - b.deviceId);
-      await storage.commit([
-        ...zone.operations(),
-        { op: 'put', table: 'contacts', key: peer, value: { ...contact, devices, updatedAt: clock.now() } },
-      ]);
+      await storage.commit([...zone.operations(), putContactDevices(contact, devices, clock.now())]);
       await emitIdentityChanges(ctx, zone.identityChanges);
       ctx.platform.logger.info('device list corrected', {
         missing: missing.length,
@@ -524,7 +481,7 @@ export class Outbox {
       const { storage, clock } = ctx.platform;
       const writes: WriteOp[] = [];
       let updated: MessageEntry | undefined;
-      const current = await storage.get<OutboxEntry>('outbox', entry.id);
+      const current = await storage.get('outbox', entry.id);
       const remaining = current ? current.timestamps.filter((t) => !entry.timestamps.includes(t)) : [];
       if (current && remaining.length > 0) {
         writes.push(putOutboxEntry({ ...current, timestamps: remaining, attempts: 0 }));
@@ -532,15 +489,13 @@ export class Outbox {
         writes.push({ op: 'delete', table: 'outbox', key: entry.id });
       }
       if (entry.kind === 'data') {
-        const message = entry.messageKey ? await storage.get<MessageEntry>('messages', entry.messageKey) : undefined;
-        const existing = await storage.get<ResendLogEntry>(
-          'resendLog',
-          resendLogKey(entry.destination, entry.timestamp),
-        );
+        const message = entry.messageKey ? await storage.get('messages', entry.messageKey) : undefined;
+        const logged = await storage.get('resendLog', resendLogKey(entry.destination, entry.timestamp));
+        const existing = typeof logged === 'object' ? logged : undefined;
         writes.push(...logForResend(existing, entry, recipients, clock.now(), message ? expiresAt(message) : null));
       }
       if (entry.messageKey) {
-        const message = await storage.get<MessageEntry>('messages', entry.messageKey);
+        const message = await storage.get('messages', entry.messageKey);
         if (message && isStatusAdvance(message.status, 'sent')) {
           updated = { ...message, status: 'sent', serverTimestamp, error: null };
           writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
@@ -562,7 +517,7 @@ export class Outbox {
       const writes: WriteOp[] = [{ op: 'delete', table: 'outbox', key: entry.id }];
       let updated: MessageEntry | undefined;
       if (entry.messageKey) {
-        const message = await storage.get<MessageEntry>('messages', entry.messageKey);
+        const message = await storage.get('messages', entry.messageKey);
         if (message && message.status === 'sending') {
           updated = { ...message, status: 'failed', error: code };
           writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
@@ -578,7 +533,7 @@ export class Outbox {
     const delay = Math.min(OUTBOX_RETRY_MAX_MS, OUTBOX_RETRY_BASE_MS * 2 ** entry.attempts);
     const due = clock.now() + delay;
     await this.ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
-      const current = await storage.get<OutboxEntry>('outbox', entry.id);
+      const current = await storage.get('outbox', entry.id);
       if (!current) return;
       await storage.commit([
         putOutboxEntry({ ...current, attempts: current.attempts + 1, nextAttemptAt: due, lastError: code }),

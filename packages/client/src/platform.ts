@@ -10,6 +10,7 @@
  * that must not interleave (a peer's decryptions, the outbox) is serialized by the core with `locks`.
  * This module holds types only.
  */
+import type { TableRows } from './tables.js';
 
 /** Every table the core uses; a platform creates them up front (IndexedDB object stores). */
 export const TABLES = [
@@ -31,9 +32,12 @@ export const TABLES = [
   'contacts',
   /** Username (lower case) to account id. */
   'usernames',
-  /** Conversations by peer account id. */
+  /** Conversations by conversation id (`direct:<accountId>`). */
   'conversations',
-  /** Messages by "<conversationId>/<sequence>" so that a prefix scan pages a conversation in order. */
+  /**
+   * Messages by "<conversationId>/<sequence>" (a conversation id contains no "/") so that a prefix scan pages a
+   * conversation in order.
+   */
   'messages',
   /** "<conversationId>/<authorAccountId>/<timestamp>" to a message key (receipts, retries, dedupe). */
   'messageIndex',
@@ -43,7 +47,7 @@ export const TABLES = [
   'processedEnvelopes',
   /**
    * Sent messages that may be re-sent on a retry request, for a day: to which device, under which identity key
-   * (records.ts ResendLogEntry), with an expiry index.
+   * (tables.ts ResendLogEntry), with an expiry index.
    */
   'resendLog',
 ] as const;
@@ -57,9 +61,19 @@ export type TableName = (typeof TABLES)[number];
 export type StoredValue =
   string | number | boolean | null | Uint8Array | StoredValue[] | { [key: string]: StoredValue | undefined };
 
-export type WriteOp =
-  | { readonly op: 'put'; readonly table: TableName; readonly key: string; readonly value: StoredValue }
-  | { readonly op: 'delete'; readonly table: TableName; readonly key: string };
+/** A row of `table`, as the core stores it (tables.ts TableRows). */
+export type Row<T extends TableName> = TableRows[T];
+
+export type PutOp<T extends TableName> = {
+  readonly op: 'put';
+  readonly table: T;
+  readonly key: string;
+  readonly value: TableRows[T];
+};
+export type DeleteOp<T extends TableName> = { readonly op: 'delete'; readonly table: T; readonly key: string };
+
+/** One write: a put carries a row of its table's type. */
+export type WriteOp<T extends TableName = TableName> = { [K in T]: PutOp<K> | DeleteOp<K> }[T];
 
 export type ListOptions = {
   /** Only keys starting with this prefix. */
@@ -76,8 +90,12 @@ export type Entry<T> = { key: string; value: T };
 
 /** Transactional key-value storage: string keys ordered by UTF-16 code units, as IndexedDB orders them. */
 export interface KeyValueStorage {
-  get<T extends StoredValue>(table: TableName, key: string): Promise<T | undefined>;
-  list<T extends StoredValue>(table: TableName, options?: ListOptions): Promise<Entry<T>[]>;
+  get<T extends TableName>(table: T, key: string): Promise<TableRows[T] | undefined>;
+  /** Unchecked: for readers outside the core that name the row type themselves (the core never uses it). */
+  get<V extends StoredValue>(table: TableName, key: string): Promise<V | undefined>;
+  list<T extends TableName>(table: T, options?: ListOptions): Promise<Entry<TableRows[T]>[]>;
+  /** Unchecked: for readers outside the core that name the row type themselves (the core never uses it). */
+  list<V extends StoredValue>(table: TableName, options?: ListOptions): Promise<Entry<V>[]>;
   count(table: TableName, options?: Pick<ListOptions, 'prefix'>): Promise<number>;
   /** Applies every operation atomically, in order, durably; rejects (and applies nothing) on failure. */
   commit(batch: readonly WriteOp[]): Promise<void>;

@@ -15,8 +15,9 @@ import type { KyberPreKey, PreKey, SignedPreKey, UploadKeysRequest } from '@cove
 import type { ApiClient } from './api-client.js';
 import { OLD_PREKEY_GRACE_MS, PREKEY_BATCH, PREKEY_LOW_WATER, SIGNED_PREKEY_ROTATION_MS } from './constants.js';
 import type { KeyValueStorage, Logger, WriteOp } from './platform.js';
-import type { KyberPreKeyEntry, PreKeyEntry, PrekeyStateRecord, SignedPreKeyEntry } from './records.js';
-import { metaKeys, pad } from './records.js';
+import type { KyberPreKeyEntry, PreKeyEntry, PrekeyStateRecord, SignedPreKeyEntry } from './tables.js';
+import { metaKeys, pad } from './tables.js';
+import { readMeta } from './meta.js';
 
 /** Ids wrap within libsignal's 24-bit range, skipping 0. */
 const nextId = (id: number): number => (id >= MAX_PREKEY_ID ? 1 : id + 1);
@@ -105,7 +106,7 @@ export const runPrekeyUpkeep = async (options: {
   forceRotation?: boolean;
 }): Promise<UpkeepResult> => {
   const { storage, api, identity, now } = options;
-  const state = await storage.get<PrekeyStateRecord>('meta', metaKeys.prekeyState);
+  const state = await readMeta(storage, 'prekeyState');
   if (!state) throw new Error('prekey state missing');
   const status = await api.keyStatus();
   const writes: WriteOp[] = [];
@@ -166,19 +167,23 @@ const retire = async (
   id: number,
   now: number,
 ): Promise<WriteOp[]> => {
-  const entry = await storage.get<SignedPreKeyEntry | KyberPreKeyEntry>(table, pad(id, 8));
-  if (!entry || entry.retiredAt !== null) return [];
-  return [{ op: 'put', table, key: pad(id, 8), value: { ...entry, retiredAt: now } }];
+  const key = pad(id, 8);
+  if (table === 'signedPreKeys') {
+    const entry = await storage.get(table, key);
+    return entry && entry.retiredAt === null ? [{ op: 'put', table, key, value: { ...entry, retiredAt: now } }] : [];
+  }
+  const entry = await storage.get(table, key);
+  return entry && entry.retiredAt === null ? [{ op: 'put', table, key, value: { ...entry, retiredAt: now } }] : [];
 };
 
 /** Deletes retired signed and last-resort keys (and their used-base-key marks) past the grace period. */
 const expireRetired = async (storage: KeyValueStorage, now: number): Promise<WriteOp[]> => {
   const writes: WriteOp[] = [];
-  for (const { key, value } of await storage.list<SignedPreKeyEntry>('signedPreKeys')) {
+  for (const { key, value } of await storage.list('signedPreKeys')) {
     if (value.retiredAt !== null && now - value.retiredAt >= OLD_PREKEY_GRACE_MS)
       writes.push({ op: 'delete', table: 'signedPreKeys', key });
   }
-  for (const { key, value } of await storage.list<KyberPreKeyEntry>('kyberPreKeys')) {
+  for (const { key, value } of await storage.list('kyberPreKeys')) {
     if (value.lastResort && value.retiredAt !== null && now - value.retiredAt >= OLD_PREKEY_GRACE_MS) {
       writes.push({ op: 'delete', table: 'kyberPreKeys', key });
       for (const used of await storage.list('kyberPreKeysUsed', { prefix: `${key}/` })) {

@@ -26,7 +26,7 @@ import {
 } from '@cove/crypto';
 import type { ProtocolAddress, PrivateKey } from '@cove/crypto';
 
-import type { KeyValueStorage, StoredValue, TableName, WriteOp } from './platform.js';
+import type { DeleteOp, KeyValueStorage, PutOp, TableName, WriteOp } from './platform.js';
 import type {
   AccountRecord,
   IdentityEntry,
@@ -34,8 +34,9 @@ import type {
   PreKeyEntry,
   SessionEntry,
   SignedPreKeyEntry,
-} from './records.js';
-import { kyberUsedKey, pad, sessionKey } from './records.js';
+  TableRows,
+} from './tables.js';
+import { kyberUsedKey, pad, sessionKey } from './tables.js';
 
 export type IdentityChangeNotice = {
   accountId: string;
@@ -81,18 +82,24 @@ export class ProtocolZone {
     this.kyberPreKeyStore = new ZoneKyberPreKeyStore(this);
   }
 
-  async read<T extends StoredValue>(table: TableName, key: string): Promise<T | undefined> {
+  /** A row as this zone will commit it: its own pending write first, else storage. */
+  async read<T extends TableName>(table: T, key: string): Promise<TableRows[T] | undefined> {
     const pending = this.writes.get(`${table}\u0000${key}`);
-    if (pending) return pending.op === 'put' ? (structuredClone(pending.value) as T) : undefined;
-    return this.storage.get<T>(table, key);
+    // A pending write under "<table>\0<key>" was made by put() below for that same table, so its value has that
+    // table's row type (the map's value type cannot say so).
+    if (pending) return pending.op === 'put' ? (structuredClone(pending.value) as TableRows[T]) : undefined;
+    return this.storage.get(table, key);
   }
 
-  put(table: TableName, key: string, value: StoredValue): void {
-    this.writes.set(`${table}\u0000${key}`, { op: 'put', table, key, value });
+  put<T extends TableName>(table: T, key: string, value: TableRows[T]): void {
+    const op: PutOp<T> = { op: 'put', table, key, value };
+    // Every PutOp<T> is a WriteOp; TypeScript cannot widen one whose table is still generic.
+    this.writes.set(`${table}\u0000${key}`, op as WriteOp);
   }
 
-  delete(table: TableName, key: string): void {
-    this.writes.set(`${table}\u0000${key}`, { op: 'delete', table, key });
+  delete<T extends TableName>(table: T, key: string): void {
+    const op: DeleteOp<T> = { op: 'delete', table, key };
+    this.writes.set(`${table}\u0000${key}`, op as WriteOp);
   }
 
   /** The buffered writes, to be committed with the rest of the operation's batch. */
@@ -113,7 +120,7 @@ export class ZoneSessionStore extends SessionStore {
   }
 
   override async getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
-    const entry = await this.zone.read<SessionEntry>('sessions', sessionKey(name.name(), name.deviceId()));
+    const entry = await this.zone.read('sessions', sessionKey(name.name(), name.deviceId()));
     return entry ? SessionRecord.deserialize(new Uint8Array(entry.record)) : null;
   }
 
@@ -158,7 +165,7 @@ export class ZoneIdentityStore extends IdentityKeyStore {
     const accountId = name.name();
     const serialized = key.serialize();
     this.zone.usedIdentities.set(sessionKey(accountId, name.deviceId()), serialized);
-    const existing = await this.zone.read<IdentityEntry>('identities', accountId);
+    const existing = await this.zone.read('identities', accountId);
     const now = this.zone.now();
     if (!existing) {
       const entry: IdentityEntry = {
@@ -194,14 +201,14 @@ export class ZoneIdentityStore extends IdentityKeyStore {
     if (direction === Direction.Receiving) return true;
     const pinned = this.zone.pinnedIdentities.get(sessionKey(name.name(), name.deviceId()));
     if (pinned && !equalBytes(pinned, key.serialize())) return false;
-    const existing = await this.zone.read<IdentityEntry>('identities', name.name());
+    const existing = await this.zone.read('identities', name.name());
     if (!existing) return true;
     if (equalBytes(new Uint8Array(existing.publicKey), key.serialize())) return !existing.blocked;
     return existing.trust !== 'verified' && !existing.blocked;
   }
 
   override async getIdentity(name: ProtocolAddress): Promise<PublicKey | null> {
-    const existing = await this.zone.read<IdentityEntry>('identities', name.name());
+    const existing = await this.zone.read('identities', name.name());
     return existing ? PublicKey.deserialize(new Uint8Array(existing.publicKey)) : null;
   }
 }
@@ -218,7 +225,7 @@ export class ZonePreKeyStore extends PreKeyStore {
   }
 
   override async getPreKey(id: number): Promise<PreKeyRecord> {
-    const entry = await this.zone.read<PreKeyEntry>('preKeys', pad(id, 8));
+    const entry = await this.zone.read('preKeys', pad(id, 8));
     if (!entry) throw new MissingKeyError(`no prekey ${id}`);
     return PreKeyRecord.deserialize(new Uint8Array(entry.record));
   }
@@ -242,7 +249,7 @@ export class ZoneSignedPreKeyStore extends SignedPreKeyStore {
   }
 
   override async getSignedPreKey(id: number): Promise<SignedPreKeyRecord> {
-    const entry = await this.zone.read<SignedPreKeyEntry>('signedPreKeys', pad(id, 8));
+    const entry = await this.zone.read('signedPreKeys', pad(id, 8));
     if (!entry) throw new MissingKeyError(`no signed prekey ${id}`);
     return SignedPreKeyRecord.deserialize(new Uint8Array(entry.record));
   }
@@ -265,14 +272,14 @@ export class ZoneKyberPreKeyStore extends KyberPreKeyStore {
   }
 
   override async getKyberPreKey(id: number): Promise<KyberPreKeyRecord> {
-    const entry = await this.zone.read<KyberPreKeyEntry>('kyberPreKeys', pad(id, 8));
+    const entry = await this.zone.read('kyberPreKeys', pad(id, 8));
     if (!entry) throw new MissingKeyError(`no Kyber prekey ${id}`);
     return KyberPreKeyRecord.deserialize(new Uint8Array(entry.record));
   }
 
   /** One-time Kyber keys are deleted once used; a last-resort key records the base key so it is never reused. */
   override async markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: PublicKey): Promise<void> {
-    const entry = await this.zone.read<KyberPreKeyEntry>('kyberPreKeys', pad(id, 8));
+    const entry = await this.zone.read('kyberPreKeys', pad(id, 8));
     if (!entry) throw new MissingKeyError(`no Kyber prekey ${id}`);
     if (!entry.lastResort) {
       this.zone.delete('kyberPreKeys', pad(id, 8));

@@ -4,7 +4,7 @@
  * same key. Not a clock: only the order matters.
  */
 import type { Clock, Random } from './platform.js';
-import { pad } from './records.js';
+import { pad } from './tables.js';
 
 export class Sequencer {
   private last = 0;

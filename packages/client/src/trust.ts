@@ -7,7 +7,7 @@
 import { Fingerprint, IdentityKeyPair, PublicKey } from '@cove/crypto';
 
 import { FINGERPRINT_ITERATIONS, FINGERPRINT_VERSION } from './constants.js';
-import type { AccountRecord, IdentityEntry } from './records.js';
+import type { AccountRecord, IdentityEntry } from './tables.js';
 
 /** The 16 bytes of a UUID string (the ACI ServiceId binary used as fingerprint identifier). */
 export const uuidBytes = (uuid: string): Uint8Array<ArrayBuffer> => {

@@ -14,12 +14,13 @@ import type { MessengerEvent } from '../src/events.js';
 import { newConversation, putConversation, putMessage } from '../src/history.js';
 import { Messenger } from '../src/messenger.js';
 import type { Clock, HttpTransport, TimerHandle } from '../src/platform.js';
-import type { AccountRecord, ConversationEntry, MessageEntry, OutboxEntry } from '../src/records.js';
+import type { AccountRecord, ConversationEntry, MessageEntry, OutboxEntry } from '../src/tables.js';
 import { createNodePlatform, createStderrLogger } from '../src/node/node-platform.js';
 import type { NodePlatform } from '../src/node/node-platform.js';
 
 const ME = '11111111-1111-4111-8111-111111111111';
 const BOB = '22222222-2222-4222-8222-222222222222';
+const CONVERSATION = `direct:${BOB}`;
 const T = 1_800_000_000_000;
 
 const manualClock = (start: number): Clock & { set(ms: number): void } => {
@@ -33,8 +34,8 @@ const manualClock = (start: number): Clock & { set(ms: number): void } => {
 };
 
 const incoming = (id: string, storedAt: number, timer: number | null, text: string): MessageEntry => ({
-  id: `${BOB}/${id}`,
-  conversationId: BOB,
+  id: `${CONVERSATION}/${id}`,
+  conversationId: CONVERSATION,
   direction: 'incoming',
   authorAccountId: BOB,
   authorDeviceId: 1,
@@ -111,7 +112,7 @@ describe('Expired disappearing messages', () => {
     expect(await messenger.message(vanishes.id)).toBeUndefined();
     // The summary no longer counts it or points at it.
     expect(await messenger.conversations()).toMatchObject([
-      { id: BOB, unreadCount: 1, lastMessageKey: stays.id, lastMessageAt: stays.storedAt },
+      { id: CONVERSATION, unreadCount: 1, lastMessageKey: stays.id, lastMessageAt: stays.storedAt },
     ]);
     // Reading the conversation acknowledges only what the user could see.
     expect(await messenger.markRead(BOB)).toBe(1);
@@ -128,10 +129,10 @@ describe('Expired disappearing messages', () => {
     clock.set(T + 61_000);
     expect(await messenger.sweepExpired()).toBe(1);
     expect(await platform.storage.get('messages', vanishes.id)).toBeUndefined();
-    const stored = await platform.storage.get<ConversationEntry>('conversations', BOB);
+    const stored = await platform.storage.get<ConversationEntry>('conversations', CONVERSATION);
     expect(stored).toMatchObject({ unreadCount: 1, lastMessageKey: stays.id, lastMessageAt: stays.storedAt });
     expect(await messenger.conversations()).toEqual([stored]);
-    expect(events).toContainEqual({ type: 'message-removed', conversationId: BOB, messageId: vanishes.id });
+    expect(events).toContainEqual({ type: 'message-removed', conversationId: CONVERSATION, messageId: vanishes.id });
     expect(events).toContainEqual({ type: 'conversation-updated', conversation: stored });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { isStatusAdvance } from '../src/history.js';
-import type { MessageStatus } from '../src/records.js';
+import type { MessageStatus } from '../src/tables.js';
 
 describe('outgoing status machine', () => {
   const order: MessageStatus[] = ['sending', 'sent', 'delivered', 'read'];

@@ -8,7 +8,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/gl
 import { OUTBOX_GIVE_UP_MS, OUTBOX_RETRY_BASE_MS } from '../src/constants.js';
 import { Messenger } from '../src/messenger.js';
 import type { Clock, HttpTransport, TimerHandle } from '../src/platform.js';
-import type { AccountRecord, OutboxEntry } from '../src/records.js';
+import type { AccountRecord, OutboxEntry } from '../src/tables.js';
 import { createNodePlatform, createStderrLogger } from '../src/node/node-platform.js';
 import type { NodePlatform } from '../src/node/node-platform.js';
 
@@ -116,13 +116,13 @@ describe('Outbox without a network', () => {
     expect(
       await platform.storage.get(
         'messageIndex',
-        `${BOB}/${first.authorAccountId}/${String(again.timestamp).padStart(16, '0')}`,
+        `direct:${BOB}/${first.authorAccountId}/${String(again.timestamp).padStart(16, '0')}`,
       ),
     ).toBe(first.id);
     expect(
       await platform.storage.get(
         'messageIndex',
-        `${BOB}/${first.authorAccountId}/${String(first.timestamp).padStart(16, '0')}`,
+        `direct:${BOB}/${first.authorAccountId}/${String(first.timestamp).padStart(16, '0')}`,
       ),
     ).toBeUndefined();
     await restarted.close();

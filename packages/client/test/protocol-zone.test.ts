@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { ProtocolZone } from '../src/protocol-zone.js';
 import type { KeyValueStorage, StoredValue, TableName, WriteOp } from '../src/platform.js';
 import { generateKyberPreKey, generatePreKeys, generateSignedPreKey } from '../src/prekeys.js';
-import type { AccountRecord, IdentityEntry } from '../src/records.js';
-import { decryptEnvelope, encryptForDevices, establishSession } from '../src/sealing.js';
+import type { AccountRecord, IdentityEntry } from '../src/tables.js';
+import { decryptEnvelope, encryptForDevices, establishSession } from '../src/session-crypto.js';
 
 /** A minimal in-memory KeyValueStorage (the file-backed one is tested on its own). */
 class MemoryStorage implements KeyValueStorage {

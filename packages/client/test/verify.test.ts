@@ -14,7 +14,7 @@ import { peerLock } from '../src/context.js';
 import { ClientErrorCode, SafetyNumberMismatchError } from '../src/errors.js';
 import { Messenger } from '../src/messenger.js';
 import type { HttpTransport, LockManager } from '../src/platform.js';
-import type { AccountRecord, IdentityEntry } from '../src/records.js';
+import type { AccountRecord, IdentityEntry } from '../src/tables.js';
 import { createNodePlatform, createStderrLogger } from '../src/node/node-platform.js';
 import type { NodePlatform } from '../src/node/node-platform.js';
 import { computeSafetyNumber, formatSafetyNumber } from '../src/trust.js';

@@ -27,6 +27,10 @@ export function messageExpiry(message: unknown): number | null {
   return storedAt + expireTimerSeconds * 1000;
 }
 
+/** The core's conversation id (`direct:<account id>`) for a route id that is either that or a peer's account id. */
+const conversationKey = (id: string): string => (id.startsWith('direct:') ? id : `direct:${id}`);
+const peerOf = (id: string): string => (id.startsWith('direct:') ? id.slice('direct:'.length) : id);
+
 export class HistoryReader {
   constructor(
     private readonly storage: KeyValueStorage,
@@ -57,13 +61,13 @@ export class HistoryReader {
 
   /** A conversation, or a fresh one for a contact looked up but not written to yet. */
   async conversation(id: string): Promise<ConversationEntry | undefined> {
-    const stored = await this.storage.get<ConversationEntry>('conversations', id);
+    const stored = await this.storage.get<ConversationEntry>('conversations', conversationKey(id));
     if (stored) return stored;
-    const contact = await this.storage.get<ContactEntry>('contacts', id);
+    const contact = await this.storage.get<ContactEntry>('contacts', peerOf(id));
     if (!contact) return undefined;
     return {
-      id,
-      peerAccountId: id,
+      id: conversationKey(id),
+      peerAccountId: peerOf(id),
       peerUsername: contact.username,
       createdAt: contact.updatedAt,
       lastMessageAt: contact.updatedAt,
@@ -82,7 +86,7 @@ export class HistoryReader {
     for (;;) {
       const want = options.limit - page.length;
       const batch = await this.storage.list<MessageEntry>('messages', {
-        prefix: `${conversationId}/`,
+        prefix: `${conversationKey(conversationId)}/`,
         reverse: true,
         limit: want,
         ...(after === undefined ? {} : { after }),
@@ -102,7 +106,7 @@ export class HistoryReader {
 
   /** The contact's identity trust, without computing the safety number. */
   async trust(conversationId: string): Promise<{ trust: TrustLevel; changedAt: number | null } | undefined> {
-    const identity = await this.storage.get<IdentityEntry>('identities', conversationId);
+    const identity = await this.storage.get<IdentityEntry>('identities', peerOf(conversationId));
     return identity ? { trust: identity.trust, changedAt: identity.changedAt } : undefined;
   }
 }

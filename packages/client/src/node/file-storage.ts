@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { ClientError, ClientErrorCode } from '../errors.js';
-import type { Entry, KeyValueStorage, ListOptions, StoredValue, TableName, WriteOp } from '../platform.js';
+import type { Entry, KeyValueStorage, ListOptions, Row, StoredValue, TableName, WriteOp } from '../platform.js';
 import { TABLES } from '../platform.js';
 
 /** Fold the journal into a snapshot beyond this size: replay stays fast while snapshots stay rare. */
@@ -129,8 +129,9 @@ export class FileStorage implements KeyValueStorage {
       }
       let ops: WriteOp[];
       try {
+        // What commit() wrote: the same operations, with their byte strings encoded.
         ops = (JSON.parse(body) as WriteOp[]).map((op) =>
-          op.op === 'put' ? { ...op, value: decodeValue(op.value) } : op,
+          op.op === 'put' ? ({ ...op, value: decodeValue(op.value) } as WriteOp) : op,
         );
       } catch (error) {
         throw corrupt('the journal has an unreadable record', error);
@@ -150,9 +151,11 @@ export class FileStorage implements KeyValueStorage {
     }
   }
 
-  get<T extends StoredValue>(table: TableName, key: string): Promise<T | undefined> {
+  get<T extends TableName>(table: T, key: string): Promise<Row<T> | undefined>;
+  get<V extends StoredValue>(table: TableName, key: string): Promise<V | undefined>;
+  get(table: TableName, key: string): Promise<StoredValue | undefined> {
     const value = this.table(table).get(key);
-    return Promise.resolve(value === undefined ? undefined : (structuredClone(value) as T));
+    return Promise.resolve(value === undefined ? undefined : structuredClone(value));
   }
 
   private keys(table: TableName, options: ListOptions): string[] {
@@ -163,13 +166,15 @@ export class FileStorage implements KeyValueStorage {
     return keys;
   }
 
-  list<T extends StoredValue>(table: TableName, options: ListOptions = {}): Promise<Entry<T>[]> {
+  list<T extends TableName>(table: T, options?: ListOptions): Promise<Entry<Row<T>>[]>;
+  list<V extends StoredValue>(table: TableName, options?: ListOptions): Promise<Entry<V>[]>;
+  list(table: TableName, options: ListOptions = {}): Promise<Entry<StoredValue>[]> {
     let keys = this.keys(table, options);
     const { after } = options;
     if (after !== undefined) keys = keys.filter((key) => (options.reverse ? key < after : key > after));
     if (options.limit !== undefined) keys = keys.slice(0, options.limit);
     const data = this.table(table);
-    return Promise.resolve(keys.map((key) => ({ key, value: structuredClone(data.get(key)) as T })));
+    return Promise.resolve(keys.map((key) => ({ key, value: structuredClone(data.get(key) ?? null) })));
   }
 
   count(table: TableName, options: Pick<ListOptions, 'prefix'> = {}): Promise<number> {

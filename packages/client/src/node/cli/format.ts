@@ -7,6 +7,7 @@
  * on a terminal cannot drive it either. It does not print anything itself.
  */
 import { escapeText, formatTimestamp, isUnsafeCodeUnit } from '../../display.js';
+import { directPeerOf } from '../../tables.js';
 
 type Loose = Record<string, unknown>;
 
@@ -57,12 +58,18 @@ export const conversationLine = (conversation: unknown): string => {
   return unread ? `${name} (${unread} unread)` : name;
 };
 
-/** The JSON fields of a message line (the exact stored values; jsonLine escapes what it must). */
+/**
+ * The JSON fields of a message line (the exact stored values; jsonLine escapes what it must). `conversation` is the
+ * peer's account id, as it always was; `conversationId` the conversation's own id.
+ */
 export const messageJson = (message: unknown, peerUsername: unknown): Record<string, unknown> => {
   const m = fieldsOf(message);
+  const conversationId = m.conversationId;
   return {
     id: m.id,
-    conversation: m.conversationId,
+    conversation:
+      typeof conversationId === 'string' ? (directPeerOf(conversationId) ?? conversationId) : conversationId,
+    conversationId,
     peer: peerUsername,
     direction: m.direction,
     author: m.authorAccountId,

@@ -271,7 +271,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             io.out(
               jsonLine({
                 type: 'receipt',
-                conversation: event.conversationId,
+                conversation: event.accountId,
+                conversationId: event.conversationId,
                 receipt: event.receiptType,
                 timestamps: event.timestamps,
               }),

@@ -1,7 +1,9 @@
 /**
- * The shapes of everything the core stores, and the key layout of each table (see platform.ts TABLES). Keys are
- * built so that the orderings the core needs are plain key orders: zero-padded numbers sort numerically, and a
- * conversation's messages share a prefix. This module holds types and key helpers only.
+ * The core's tables: the row type of every table (`TableRows`, which types storage reads and writes), the shapes of
+ * everything stored, conversation ids, and the key layout of each table (see platform.ts TABLES). Keys are built so
+ * that the orderings the core needs are plain key orders: zero-padded numbers sort numerically, and a conversation's
+ * messages share a prefix. This module holds types and key helpers only. (Not to be confused with the serialized
+ * protocol states that @cove/crypto calls records.)
  */
 
 /** Messages, outbox entries: fixed-width decimal so that string order is numeric order. */
@@ -12,7 +14,26 @@ export const metaKeys = {
   profile: 'profile',
   prekeyState: 'prekeyState',
   sequence: 'sequence',
+  /** The version of the key layout below the data was written in (storage-migrations.ts); absent: layout 1. */
+  storageLayout: 'storageLayout',
 } as const;
+
+/**
+ * Conversation ids: one per conversation, independent of how its messages are keyed. A direct conversation is
+ * `direct:<peer account id>`; a group will be `group:<group id>`.
+ */
+export const DIRECT_CONVERSATION_PREFIX = 'direct:';
+
+export const directConversationId = (accountId: string): string => `${DIRECT_CONVERSATION_PREFIX}${accountId}`;
+
+/** The peer of a direct conversation id, or null for any other id. */
+export const directPeerOf = (conversationId: string): string | null =>
+  conversationId.startsWith(DIRECT_CONVERSATION_PREFIX)
+    ? conversationId.slice(DIRECT_CONVERSATION_PREFIX.length)
+    : null;
+
+/** The conversation id of a message key ("<conversationId>/<sequence>"). */
+export const conversationOfMessageKey = (messageKey: string): string => messageKey.slice(0, messageKey.indexOf('/'));
 
 /** What registration creates; never changes afterwards. */
 export type AccountRecord = {
@@ -69,6 +90,7 @@ export type ContactEntry = {
 };
 
 export type ConversationEntry = {
+  /** The conversation id (storage key): `direct:<peerAccountId>`. */
   id: string;
   peerAccountId: string;
   peerUsername: string | null;
@@ -85,6 +107,7 @@ export type QuoteEntry = { timestamp: number; authorAccountId: string; text: str
 export type MessageEntry = {
   /** The storage key: "<conversationId>/<sequence>". */
   id: string;
+  /** The conversation id, `direct:<peer account id>` (the peer is the author of incoming messages). */
   conversationId: string;
   direction: 'incoming' | 'outgoing';
   authorAccountId: string;
@@ -159,6 +182,7 @@ export type ResendLogEntry = {
 export type BudgetEntry = { windowStart: number; count: number; notified: boolean };
 
 export const sessionKey = (accountId: string, deviceId: number): string => `${accountId}.${deviceId}`;
+/** Messages by conversation, author and sender timestamp (receipts, retries, dedupe). */
 export const messageIndexKey = (conversationId: string, authorAccountId: string, timestamp: number): string =>
   `${conversationId}/${authorAccountId}/${pad(timestamp)}`;
 /** Resend log: the entry of a message, and its expiry index (due entries first in key order). */
@@ -171,3 +195,39 @@ export const budgetKey = (kind: 'retry' | 'reset', accountId: string, deviceId: 
   `${BUDGET_PREFIX}${kind}/${accountId}.${deviceId}`;
 export const kyberUsedKey = (kyberId: number, signedId: number, baseKey: Uint8Array): string =>
   `${pad(kyberId, 8)}/${pad(signedId, 8)}/${Array.from(baseKey, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+
+/** The fixed keys of the `meta` table and their rows. */
+export type MetaRows = {
+  account: AccountRecord;
+  profile: ProfileRecord;
+  prekeyState: PrekeyStateRecord;
+  storageLayout: number;
+};
+
+/**
+ * Any `meta` row: a fixed key's record, a budget (`budget/…`), a session-reset time (`reset/…`, ms), or an expiry
+ * index entry (`expiry/…`: the message key). Readers of a prefix narrow by shape.
+ */
+export type MetaValue = MetaRows[keyof MetaRows] | BudgetEntry | number | string;
+
+/** The row type of every table (platform.ts TABLES): what `get`, `list` and `commit` check against. */
+export type TableRows = {
+  meta: MetaValue;
+  preKeys: PreKeyEntry;
+  signedPreKeys: SignedPreKeyEntry;
+  kyberPreKeys: KyberPreKeyEntry;
+  kyberPreKeysUsed: KyberPreKeyUsedEntry;
+  sessions: SessionEntry;
+  identities: IdentityEntry;
+  contacts: ContactEntry;
+  /** Username (lower case) to account id. */
+  usernames: string;
+  conversations: ConversationEntry;
+  messages: MessageEntry;
+  /** To the message key. */
+  messageIndex: string;
+  outbox: OutboxEntry;
+  processedEnvelopes: ProcessedEnvelopeEntry;
+  /** Entries (`m/…`) and their expiry index (`x/…`: the entry's key). */
+  resendLog: ResendLogEntry | string;
+};

@@ -1,5 +1,6 @@
 /**
- * The crypto steps of sending and receiving, over a ProtocolZone: establishing sessions from server prekey bundles,
+ * Session encryption — the Signal-session crypto steps of sending and receiving, over a ProtocolZone (not encryption
+ * at rest, which platforms do, e.g. the PWA's sealed storage): establishing sessions from server prekey bundles,
  * encrypting padded content for each device of a recipient, and decrypting an envelope. Every state change lands in
  * the zone (committed by the caller). It does not talk to the network or decide retries.
  */
@@ -22,7 +23,7 @@ import { fromBase64, padContent, toBase64 } from '@cove/protocol';
 import type { Envelope, OutgoingMessage, PreKeyBundleDevice } from '@cove/protocol';
 
 import type { ProtocolZone } from './protocol-zone.js';
-import type { DeviceAddress } from './records.js';
+import type { DeviceAddress } from './tables.js';
 
 /** The numeric type of a PreKeySignalMessage, as `CiphertextMessage.type()` reports it. */
 const PREKEY_MESSAGE_TYPE: number = CiphertextMessageType.PreKey;

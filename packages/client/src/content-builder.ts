@@ -1,0 +1,37 @@
+/**
+ * Builds the Content of a data message (text, timestamp, the sender's username, an optional quote and timer) in one
+ * place, for a first send and for a retry, and encodes it. Input that breaks the codec's bounds becomes an
+ * InvalidInput error. It stores and sends nothing.
+ */
+import { encodeContent } from '@cove/protocol';
+import type { Content, Quote } from '@cove/protocol';
+
+import { ClientError, ClientErrorCode } from './errors.js';
+
+export type DataMessageFields = {
+  text: string;
+  timestamp: number;
+  senderUsername: string | null | undefined;
+  quote?: Quote | null | undefined;
+  expireTimerSeconds?: number | null | undefined;
+};
+
+export const dataContent = (fields: DataMessageFields): Content => ({
+  kind: 'data',
+  data: {
+    text: fields.text,
+    timestamp: fields.timestamp,
+    ...(fields.senderUsername ? { senderUsername: fields.senderUsername } : {}),
+    ...(fields.quote ? { quote: fields.quote } : {}),
+    ...(fields.expireTimerSeconds ? { expireTimerSeconds: fields.expireTimerSeconds } : {}),
+  },
+});
+
+/** The encoded data message (unpadded), or InvalidInput when a value is out of the codec's bounds. */
+export const encodeDataMessage = (fields: DataMessageFields): Uint8Array => {
+  try {
+    return encodeContent(dataContent(fields));
+  } catch (error) {
+    throw new ClientError(ClientErrorCode.InvalidInput, error instanceof Error ? error.message : 'invalid message');
+  }
+};
