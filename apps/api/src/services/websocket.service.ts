@@ -41,6 +41,7 @@ import { AuthService, Unauthorized, type AuthenticatedDevice } from './auth.serv
 import { DeliveryService } from './delivery.service.js';
 import { toEnvelope } from './envelope.mapper.js';
 import { MessageService } from './message.service.js';
+import { failedResult, okResult, type RequestResult } from './result.mapper.js';
 
 /** A send frame's routing fields, checked before its message so a bad message gets a `result` like over HTTP. */
 const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: true }).extend({ message: z.unknown() });
@@ -304,20 +305,14 @@ export class WebSocketService implements OnModuleInit {
 
   private async send(connection: WebSocketConnection, frame: SendFrame): Promise<void> {
     const device = { accountId: connection.accountId, deviceId: connection.deviceId };
-    let result;
+    let result: RequestResult;
     try {
-      result = await this.messages.send(device, frame.destination, frame.message);
+      result = okResult(await this.messages.send(device, frame.destination, frame.message));
     } catch (error) {
-      if (isDatabaseUnavailable(error)) {
-        this.logger.warn('websocket send failed', { kind: 'database_unavailable' });
-        result = {
-          status: 503,
-          body: { error: ErrorCode.Unavailable, message: 'the database is unavailable; retry later' },
-        };
-      } else {
-        this.logger.error('websocket send failed', { kind: 'internal' });
-        result = { status: 500, body: { error: ErrorCode.Internal, message: 'internal error' } };
-      }
+      const failed = failedResult(error);
+      if (failed.kind === 'unavailable') this.logger.warn('websocket send failed', { kind: 'database_unavailable' });
+      if (failed.kind === 'internal') this.logger.error('websocket send failed', { kind: 'internal' });
+      result = { status: failed.status, body: failed.body };
     }
     connection.send(JSON.stringify({ type: 'result', id: frame.id, status: result.status, body: result.body }));
     if (result.status === 401) {
