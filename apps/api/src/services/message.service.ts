@@ -1,11 +1,13 @@
 /**
  * Accepting, listing and acknowledging envelopes. A send is accepted only when it addresses exactly the recipient's
- * current devices (all of them, or for a send to oneself all the other ones) with their current registration ids,
- * and every destination device's queue has room for it (`MAX_QUEUED_ENVELOPES`, `MAX_QUEUED_BYTES`; else `507
+ * current devices (all of them, or for a send to oneself all the other ones) with their current registration ids
+ * (the rule of `device-coverage.ts`: checked by the storing statement, explained here with the same function), and
+ * every destination device's queue has room for it (`MAX_QUEUED_ENVELOPES`, `MAX_QUEUED_BYTES`; else `507
  * queue_full`); then every envelope is stored in one statement before the answer (all or none). Concurrent sends
- * and acks are group-committed: one device-list query and one INSERT per batch, one DELETE per batch of acks. The
+ * and acks are group-committed: one checking INSERT per batch of sends, one DELETE per batch of acks. The
  * same method serves `PUT /v1/messages` and the WebSocket `send` frame, so the send rate limits (per sender device,
- * per sender and recipient) cover both. Content stays opaque; nothing here decrypts.
+ * per sender and recipient) cover both. Refusals are thrown as `ApiError`s. Content stays opaque; nothing here
+ * decrypts.
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import {
@@ -37,6 +39,7 @@ import { Batcher } from '../utils/batcher.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget } from './delivery.service.js';
+import { coverageRefusal, deviceCoverage } from './device-coverage.js';
 import { toEnvelope } from './envelope.mapper.js';
 
 /** What one send of a group commit came to: stored (the answer) or refused (thrown to its submitter). */
@@ -166,32 +169,27 @@ export class MessageService implements OnModuleDestroy {
     throw new ApiError(429, ErrorCode.RateLimited, 'too many sends, retry later', { retryAfter });
   }
 
+  /**
+   * Why storage refused a send, as of `devices` (the destination's current devices): `404` for an account with none,
+   * else the {@link coverageRefusal} of the rule; null when the send covers them exactly (they changed meanwhile).
+   */
   private check(request: SendRequest, devices: Map<number, number> | undefined): ApiError | null {
     if (!devices || devices.size === 0) {
       this.metrics.sendsRefused.inc({ reason: 'not_found' });
       return new ApiError(404, ErrorCode.NotFound, 'no such account');
     }
-    const toSelf = request.destination === request.sender.accountId;
-    const expected = [...devices.keys()].filter((id) => !(toSelf && id === request.sender.deviceId));
-    const given = new Set(request.message.messages.map((m) => m.destinationDeviceId));
-    const missingDevices = expected.filter((id) => !given.has(id)).sort((a, b) => a - b);
-    const extraDevices = [...given].filter((id) => !expected.includes(id)).sort((a, b) => a - b);
-    if (missingDevices.length || extraDevices.length) {
-      this.metrics.sendsRefused.inc({ reason: 'mismatched_devices' });
-      return new ApiError(409, ErrorCode.MismatchedDevices, 'the send does not cover exactly the current devices', {
-        missingDevices,
-        extraDevices,
-      });
-    }
-    const staleDevices = request.message.messages
-      .filter((m) => devices.get(m.destinationDeviceId) !== m.destinationRegistrationId)
-      .map((m) => m.destinationDeviceId)
-      .sort((a, b) => a - b);
-    if (staleDevices.length) {
-      this.metrics.sendsRefused.inc({ reason: 'stale_devices' });
-      return new ApiError(410, ErrorCode.StaleDevices, 'registration ids changed', { staleDevices });
-    }
-    return null;
+    const addressed = request.message.messages.map((m) => ({
+      deviceId: m.destinationDeviceId,
+      registrationId: m.destinationRegistrationId,
+    }));
+    const refusal = coverageRefusal(
+      deviceCoverage(devices, addressed, {
+        toSelf: request.destination === request.sender.accountId,
+        sourceDeviceId: request.sender.deviceId,
+      }),
+    );
+    if (refusal) this.metrics.sendsRefused.inc({ reason: refusal.code });
+    return refusal;
   }
 
   /**
