@@ -6,13 +6,12 @@ import {
   Guid,
   SendMessagesRequest,
   type EnvelopeListResponse,
-  type ErrorCode,
+  type SendMessagesResponse,
 } from '@cove/protocol';
 import { z } from 'zod';
 
 import { CurrentDevice } from '../middleware/auth.guard.js';
 import { ZodPipe } from '../middleware/zod.pipe.js';
-import { ApiError } from '../services/api-error.js';
 import type { AuthenticatedDevice } from '../services/auth.service.js';
 import { MessageService } from '../services/message.service.js';
 
@@ -24,17 +23,12 @@ export class MessageController {
 
   @Put(':accountId')
   @HttpCode(200)
-  async send(
+  send(
     @CurrentDevice() device: AuthenticatedDevice,
     @Param('accountId', new ZodPipe(AccountId)) accountId: string,
     @Body(new ZodPipe(SendMessagesRequest)) body: SendMessagesRequest,
-  ): Promise<Record<string, unknown>> {
-    const result = await this.messages.send(device, accountId, body);
-    if (result.status !== 200) {
-      const { error, message, ...extra } = result.body as { error: ErrorCode; message: string };
-      throw new ApiError(result.status, error, message, extra);
-    }
-    return result.body;
+  ): Promise<SendMessagesResponse> {
+    return this.messages.send(device, accountId, body);
   }
 
   @Get()
@@ -47,12 +41,7 @@ export class MessageController {
 
   @Delete(':guid')
   @HttpCode(204)
-  async ack(
-    @CurrentDevice() device: AuthenticatedDevice,
-    @Param('guid', new ZodPipe(Guid)) guid: string,
-  ): Promise<void> {
-    if (!(await this.messages.ack(device, guid))) {
-      throw new ApiError(404, 'not_found', 'no such envelope for this device');
-    }
+  ack(@CurrentDevice() device: AuthenticatedDevice, @Param('guid', new ZodPipe(Guid)) guid: string): Promise<void> {
+    return this.messages.acknowledge(device, guid);
   }
 }

@@ -109,6 +109,13 @@ export class EnvelopeRepository {
    * Returns the skipped sends: `senderGone`, `refused` by the device check (the caller works out why), `full` with
    * their full devices.
    *
+   * The device check (the `refused` CTE) is the rule of `services/device-coverage.ts` in SQL, evaluated in the
+   * statement's snapshot so a device linked or removed after the caller last looked cannot slip through: a send is
+   * refused when a row names a device that is not current (extra), names it with another registration id (stale) or
+   * names the sending device on a send to oneself (extra), or when a current device other than that one has no row
+   * (missing). That is exactly "`deviceCoverage` is not empty"; the unit tier's in-memory twin and this statement
+   * are both checked against that function on one table of cases (`test/support/device-coverage-cases.ts`).
+   *
    * Two statements for the same device running at once (other instances; one lane per recipient runs one at a time
    * within an instance) do not see each other's rows, so a queue can exceed its cap by at most one batch's rows for
    * that device per other running instance.

@@ -1,11 +1,13 @@
 /**
  * Accepting, listing and acknowledging envelopes. A send is accepted only when it addresses exactly the recipient's
- * current devices (all of them, or for a send to oneself all the other ones) with their current registration ids,
- * and every destination device's queue has room for it (`MAX_QUEUED_ENVELOPES`, `MAX_QUEUED_BYTES`; else `507
+ * current devices (all of them, or for a send to oneself all the other ones) with their current registration ids
+ * (the rule of `device-coverage.ts`: checked by the storing statement, explained here with the same function), and
+ * every destination device's queue has room for it (`MAX_QUEUED_ENVELOPES`, `MAX_QUEUED_BYTES`; else `507
  * queue_full`); then every envelope is stored in one statement before the answer (all or none). Concurrent sends
- * and acks are group-committed: one device-list query and one INSERT per batch, one DELETE per batch of acks. The
+ * and acks are group-committed: one checking INSERT per batch of sends, one DELETE per batch of acks. The
  * same method serves `PUT /v1/messages` and the WebSocket `send` frame, so the send rate limits (per sender device,
- * per sender and recipient) cover both. Content stays opaque; nothing here decrypts.
+ * per sender and recipient) cover both. Refusals are thrown as `ApiError`s. Content stays opaque; nothing here
+ * decrypts.
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import {
@@ -15,6 +17,7 @@ import {
   MAX_SEND_CONTENT_BYTES,
   type EnvelopeListResponse,
   type SendMessagesRequest,
+  type SendMessagesResponse,
 } from '@cove/protocol';
 
 import { Clock } from '../repositories/clock.repository.js';
@@ -33,12 +36,14 @@ import {
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { Batcher } from '../utils/batcher.js';
+import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget } from './delivery.service.js';
+import { coverageRefusal, deviceCoverage } from './device-coverage.js';
 import { toEnvelope } from './envelope.mapper.js';
 
-/** The status and body `PUT /v1/messages` answers (also carried by a WebSocket `result` frame). */
-export type SendResult = { status: number; body: Record<string, unknown> };
+/** What one send of a group commit came to: stored (the answer) or refused (thrown to its submitter). */
+type SendOutcome = SendMessagesResponse | ApiError;
 
 type SendRequest = { sender: AuthenticatedDevice; destination: string; message: SendMessagesRequest };
 
@@ -63,14 +68,9 @@ function laneOf(accountId: string, lanes: number): number {
   return Number.parseInt(accountId.slice(-4), 16) % lanes || 0;
 }
 
-const refusal = (status: number, error: string, message: string, extra: Record<string, unknown> = {}): SendResult => ({
-  status,
-  body: { error, message, ...extra },
-});
-
 @Injectable()
 export class MessageService implements OnModuleDestroy {
-  private readonly sends: Array<Batcher<SendRequest, SendResult>>;
+  private readonly sends: Array<Batcher<SendRequest, SendOutcome>>;
   private readonly acks: Batcher<EnvelopeKey, boolean>;
   private readonly caps: QueueCaps;
   private readonly rateLimits: boolean;
@@ -90,7 +90,7 @@ export class MessageService implements OnModuleDestroy {
     this.sends = Array.from(
       { length: SEND_LANES },
       () =>
-        new Batcher<SendRequest, SendResult>((items) => this.acceptBatch(items), {
+        new Batcher<SendRequest, SendOutcome>((items) => this.acceptBatch(items), {
           maxBatch: MAX_SENDS_PER_BATCH,
           concurrency: 1,
           onBatch: (n, seconds) => {
@@ -111,16 +111,20 @@ export class MessageService implements OnModuleDestroy {
 
   /**
    * Applies the send rate limits, validates sizes, then stores (group-committed) and delivers; resolves once durably
-   * stored or refused.
+   * stored, or throws the refusal as an {@link ApiError} (`429`, `413`, `400`, `404`, `409`, `410`, `401`, `507`,
+   * `503`).
    */
-  async send(sender: AuthenticatedDevice, destination: string, message: SendMessagesRequest): Promise<SendResult> {
-    const limited = await this.rateLimit(sender, destination);
-    if (limited) return limited;
+  async send(
+    sender: AuthenticatedDevice,
+    destination: string,
+    message: SendMessagesRequest,
+  ): Promise<SendMessagesResponse> {
+    await this.rateLimit(sender, destination);
     let total = 0;
     for (const m of message.messages) {
       const size = (m.content.length * 3) / 4 - (m.content.endsWith('==') ? 2 : m.content.endsWith('=') ? 1 : 0);
       if (size > MAX_ENVELOPE_CONTENT_BYTES) {
-        return refusal(
+        throw new ApiError(
           413,
           ErrorCode.PayloadTooLarge,
           `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`,
@@ -129,14 +133,22 @@ export class MessageService implements OnModuleDestroy {
       total += size;
     }
     if (total > MAX_SEND_CONTENT_BYTES) {
-      return refusal(413, ErrorCode.PayloadTooLarge, `a send is larger than ${MAX_SEND_CONTENT_BYTES} bytes`);
+      throw new ApiError(413, ErrorCode.PayloadTooLarge, `a send is larger than ${MAX_SEND_CONTENT_BYTES} bytes`);
     }
     const ids = message.messages.map((m) => m.destinationDeviceId);
     if (new Set(ids).size !== ids.length) {
-      return refusal(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
+      throw new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
     }
-    const lane = this.sends[laneOf(destination, SEND_LANES)] as Batcher<SendRequest, SendResult>;
-    return lane.submit({ sender, destination, message });
+    const lane = this.sends[laneOf(destination, SEND_LANES)] as Batcher<SendRequest, SendOutcome>;
+    const outcome = await lane.submit({ sender, destination, message });
+    if (outcome instanceof ApiError) throw outcome;
+    return outcome;
+  }
+
+  /** Deletes one envelope of the caller; `404 not_found` when it is not the caller's (or already gone). */
+  async acknowledge(device: AuthenticatedDevice, guid: string): Promise<void> {
+    if (!(await this.ack(device, guid)))
+      throw new ApiError(404, ErrorCode.NotFound, 'no such envelope for this device');
   }
 
   /**
@@ -144,52 +156,47 @@ export class MessageService implements OnModuleDestroy {
    * account), keyed on the canonical (lower-case) ids so that no spelling of an id starts a fresh count. `429
    * rate_limited` with `retryAfter` (seconds; HTTP also sends it as `Retry-After`).
    */
-  private async rateLimit(sender: AuthenticatedDevice, destination: string): Promise<SendResult | null> {
-    if (!this.rateLimits) return null;
+  private async rateLimit(sender: AuthenticatedDevice, destination: string): Promise<void> {
+    if (!this.rateLimits) return;
     const from = `${sender.accountId.toLowerCase()}.${sender.deviceId}`;
     const verdicts = await Promise.all([
       this.limits.consume('send', from),
       this.limits.consume('sendToRecipient', `${from}>${destination.toLowerCase()}`),
     ]);
     const retryAfter = Math.max(0, ...verdicts.map((v) => (v.allowed ? 0 : v.retryAfterSeconds)));
-    if (!retryAfter) return null;
+    if (!retryAfter) return;
     this.metrics.sendsRefused.inc({ reason: 'rate_limited' });
-    return refusal(429, ErrorCode.RateLimited, 'too many sends, retry later', { retryAfter });
+    throw new ApiError(429, ErrorCode.RateLimited, 'too many sends, retry later', { retryAfter });
   }
 
-  private check(request: SendRequest, devices: Map<number, number> | undefined): SendResult | null {
+  /**
+   * Why storage refused a send, as of `devices` (the destination's current devices): `404` for an account with none,
+   * else the {@link coverageRefusal} of the rule; null when the send covers them exactly (they changed meanwhile).
+   */
+  private check(request: SendRequest, devices: Map<number, number> | undefined): ApiError | null {
     if (!devices || devices.size === 0) {
       this.metrics.sendsRefused.inc({ reason: 'not_found' });
-      return refusal(404, ErrorCode.NotFound, 'no such account');
+      return new ApiError(404, ErrorCode.NotFound, 'no such account');
     }
-    const toSelf = request.destination === request.sender.accountId;
-    const expected = [...devices.keys()].filter((id) => !(toSelf && id === request.sender.deviceId));
-    const given = new Set(request.message.messages.map((m) => m.destinationDeviceId));
-    const missingDevices = expected.filter((id) => !given.has(id)).sort((a, b) => a - b);
-    const extraDevices = [...given].filter((id) => !expected.includes(id)).sort((a, b) => a - b);
-    if (missingDevices.length || extraDevices.length) {
-      this.metrics.sendsRefused.inc({ reason: 'mismatched_devices' });
-      return refusal(409, ErrorCode.MismatchedDevices, 'the send does not cover exactly the current devices', {
-        missingDevices,
-        extraDevices,
-      });
-    }
-    const staleDevices = request.message.messages
-      .filter((m) => devices.get(m.destinationDeviceId) !== m.destinationRegistrationId)
-      .map((m) => m.destinationDeviceId)
-      .sort((a, b) => a - b);
-    if (staleDevices.length) {
-      this.metrics.sendsRefused.inc({ reason: 'stale_devices' });
-      return refusal(410, ErrorCode.StaleDevices, 'registration ids changed', { staleDevices });
-    }
-    return null;
+    const addressed = request.message.messages.map((m) => ({
+      deviceId: m.destinationDeviceId,
+      registrationId: m.destinationRegistrationId,
+    }));
+    const refusal = coverageRefusal(
+      deviceCoverage(devices, addressed, {
+        toSelf: request.destination === request.sender.accountId,
+        sourceDeviceId: request.sender.deviceId,
+      }),
+    );
+    if (refusal) this.metrics.sendsRefused.inc({ reason: refusal.code });
+    return refusal;
   }
 
   /**
    * Stores a batch of sends in one statement that also checks each send against the current devices, then works
    * out the refusal of each skipped send from the device lists (rare: a client with stale knowledge).
    */
-  private async acceptBatch(requests: SendRequest[], retry = true): Promise<SendResult[]> {
+  private async acceptBatch(requests: SendRequest[], retry = true): Promise<SendOutcome[]> {
     const serverTimestamp = this.clock.now();
     const rows: CheckedEnvelopeRow[] = [];
     const targets: DeliveryTarget[][] = [];
@@ -236,24 +243,29 @@ export class MessageService implements OnModuleDestroy {
     } catch (error) {
       // A device was removed between the check and the insert: re-check each send on its own, in order.
       if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
-        const redone: SendResult[] = [];
+        const redone: SendOutcome[] = [];
         for (const request of requests) redone.push(...(await this.acceptBatch([request], requests.length > 1)));
         return redone;
       }
       throw error;
     }
-    const results: SendResult[] = requests.map((request, index) => {
+    const results: SendOutcome[] = requests.map((request, index) => {
       if (senderGone.has(index)) {
         this.metrics.sendsRefused.inc({ reason: 'sender_removed' });
-        return refusal(401, ErrorCode.Unauthorized, SENDER_REMOVED);
+        return new ApiError(401, ErrorCode.Unauthorized, SENDER_REMOVED);
       }
       const fullDevices = full.get(index);
-      if (!fullDevices) return { status: 200, body: { serverTimestamp } };
+      if (!fullDevices) return { serverTimestamp };
       this.metrics.sendsRefused.inc({ reason: 'queue_full' });
-      return refusal(507, ErrorCode.QueueFull, 'a recipient device has too many undelivered envelopes; retry later', {
-        accountId: request.destination,
-        fullDevices,
-      });
+      return new ApiError(
+        507,
+        ErrorCode.QueueFull,
+        'a recipient device has too many undelivered envelopes; retry later',
+        {
+          accountId: request.destination,
+          fullDevices,
+        },
+      );
     });
     if (refused.size) {
       const refusedRequests = requests.filter((_, i) => refused.has(i));
@@ -265,7 +277,8 @@ export class MessageService implements OnModuleDestroy {
         // The devices changed since the statement ran (e.g. one was just linked): answer as of now, or retry once.
         const now = this.check(request, deviceMap.get(request.destination));
         const again = now ?? (retry ? (await this.acceptBatch([request], false))[0] : undefined);
-        results[index] = again ?? refusal(503, ErrorCode.Unavailable, 'the devices changed during the send; retry');
+        results[index] =
+          again ?? new ApiError(503, ErrorCode.Unavailable, 'the devices changed during the send; retry');
       }
     }
     const accepted = targets.filter((_, i) => !refused.has(i) && !full.has(i) && !senderGone.has(i)).flat();

@@ -41,6 +41,7 @@ import { AuthService, Unauthorized, type AuthenticatedDevice } from './auth.serv
 import { DeliveryService } from './delivery.service.js';
 import { toEnvelope } from './envelope.mapper.js';
 import { MessageService } from './message.service.js';
+import { failedResult, okResult, type RequestResult } from './result.mapper.js';
 
 /** A send frame's routing fields, checked before its message so a bad message gets a `result` like over HTTP. */
 const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: true }).extend({ message: z.unknown() });
@@ -143,12 +144,13 @@ export class WebSocketService implements OnModuleInit {
         if (!message.success) {
           const tooBig = message.error.issues.some((i) => i.code === 'too_big');
           const issue = message.error.issues[0];
-          const body = {
-            error: tooBig ? ErrorCode.PayloadTooLarge : ErrorCode.InvalidRequest,
-            message: `message.${issue?.path.join('.') ?? ''}: ${tooBig ? 'too large' : (issue?.message ?? 'invalid')}`,
-          };
-          connection.send(JSON.stringify({ type: 'result', id: envelope.data.id, status: tooBig ? 413 : 400, body }));
-          return;
+          /** The refusal `PUT /v1/messages` gives the same body (its validation pipe), as a `result` frame. */
+          const refusal = new ApiError(
+            tooBig ? 413 : 400,
+            tooBig ? ErrorCode.PayloadTooLarge : ErrorCode.InvalidRequest,
+            `message.${issue?.path.join('.') ?? ''}: ${tooBig ? 'too large' : (issue?.message ?? 'invalid')}`,
+          );
+          return this.answer(connection, envelope.data.id, failedResult(refusal));
         }
         void this.send(connection, { ...envelope.data, message: message.data });
         return;
@@ -304,26 +306,25 @@ export class WebSocketService implements OnModuleInit {
 
   private async send(connection: WebSocketConnection, frame: SendFrame): Promise<void> {
     const device = { accountId: connection.accountId, deviceId: connection.deviceId };
-    let result;
+    let result: RequestResult;
     try {
-      result = await this.messages.send(device, frame.destination, frame.message);
+      result = okResult(await this.messages.send(device, frame.destination, frame.message));
     } catch (error) {
-      if (isDatabaseUnavailable(error)) {
-        this.logger.warn('websocket send failed', { kind: 'database_unavailable' });
-        result = {
-          status: 503,
-          body: { error: ErrorCode.Unavailable, message: 'the database is unavailable; retry later' },
-        };
-      } else {
-        this.logger.error('websocket send failed', { kind: 'internal' });
-        result = { status: 500, body: { error: ErrorCode.Internal, message: 'internal error' } };
-      }
+      const failed = failedResult(error);
+      if (failed.kind === 'unavailable') this.logger.warn('websocket send failed', { kind: 'database_unavailable' });
+      if (failed.kind === 'internal') this.logger.error('websocket send failed', { kind: 'internal' });
+      result = { status: failed.status, body: failed.body };
     }
-    connection.send(JSON.stringify({ type: 'result', id: frame.id, status: result.status, body: result.body }));
+    this.answer(connection, frame.id, result);
     if (result.status === 401) {
       /** The statement that would have stored the send found this connection's device removed: it goes too. */
       this.metrics.webSocketClosed.inc({ reason: 'device_removed' });
       connection.close(CloseCode.DeviceRemoved, 'device removed');
     }
+  }
+
+  /** The `result` frame answering the request `id`. */
+  private answer(connection: WebSocketConnection, id: RequestId, result: RequestResult): void {
+    connection.send(JSON.stringify({ type: 'result', id, status: result.status, body: result.body }));
   }
 }

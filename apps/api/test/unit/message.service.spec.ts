@@ -13,8 +13,10 @@ import {
   type SendMessagesRequest,
 } from '@cove/protocol';
 
+import { ApiError } from '../../src/services/api-error.js';
 import type { AuthenticatedDevice } from '../../src/services/auth.service.js';
 import { MessageService } from '../../src/services/message.service.js';
+import { failedResult, okResult, type RequestResult } from '../../src/services/result.mapper.js';
 import { FIXED_START_MS } from './support/fixed-clock.js';
 import { newUnitContext, type UnitContext } from './support/unit-context.js';
 
@@ -32,14 +34,13 @@ describe(MessageService.name, () => {
     destinationRegistrationId: registrationId,
     content: content(bytes),
   });
-  const send = (
-    messages: OutgoingMessage[],
-    from = alice,
-    destination = bob.accountId,
-  ): ReturnType<MessageService['send']> => {
-    const request: SendMessagesRequest = { timestamp: 1_700_000_000_000, messages };
-    return ctx.messages.send(from, destination, request);
-  };
+  const request = (messages: OutgoingMessage[]): SendMessagesRequest => ({ timestamp: 1_700_000_000_000, messages });
+  /** A send's answer as status and body, the way both transports render it (a refusal is thrown as an ApiError). */
+  const send = (messages: OutgoingMessage[], from = alice, destination = bob.accountId): Promise<RequestResult> =>
+    ctx.messages.send(from, destination, request(messages)).then(okResult, (error: unknown) => {
+      expect(error).toBeInstanceOf(ApiError);
+      return failedResult(error);
+    });
 
   const start = async (env: Record<string, string> = {}) => {
     ctx = await newUnitContext(env);
@@ -104,6 +105,7 @@ describe(MessageService.name, () => {
       ctx.addDevice(bob.accountId, 3, 778);
       const result = await send([to(1, bobRegistration), to(4, 1)]);
       expect(result).toEqual({
+        kind: 'refused',
         status: 409,
         body: {
           error: ErrorCode.MismatchedDevices,
@@ -186,6 +188,38 @@ describe(MessageService.name, () => {
     });
   });
 
+  describe('refusals', () => {
+    beforeEach(async () => {
+      await start();
+    });
+
+    it('should throw an ApiError carrying the status, the code and the extra fields', async () => {
+      ctx.addDevice(bob.accountId, 2, 777);
+      const refusal = ctx.messages.send(alice, bob.accountId, request([to(1, bobRegistration), to(2, 778)]));
+      await expect(refusal).rejects.toBeInstanceOf(ApiError);
+      const error = (await refusal.catch((e: unknown) => e)) as ApiError;
+      expect(error.getStatus()).toBe(410);
+      expect(error.code).toBe(ErrorCode.StaleDevices);
+      expect(error.extra).toEqual({ staleDevices: [2] });
+      expect(error.body).toEqual({ error: ErrorCode.StaleDevices, message: error.message, staleDevices: [2] });
+    });
+
+    it('should resolve with the response body only when the send is stored', async () => {
+      await expect(ctx.messages.send(alice, bob.accountId, request([to(1, bobRegistration)]))).resolves.toEqual({
+        serverTimestamp: FIXED_START_MS,
+      });
+    });
+
+    it('should throw 401 for a sender whose device was removed, and store nothing', async () => {
+      const alice2 = ctx.addDevice(alice.accountId, 2, 555);
+      ctx.db.removeDevice(alice.accountId, 2);
+      const refusal = ctx.messages.send(alice2, bob.accountId, request([to(1, bobRegistration)]));
+      await expect(refusal).rejects.toMatchObject({ code: ErrorCode.Unauthorized });
+      await expect(refusal.catch((e: unknown) => (e as ApiError).getStatus())).resolves.toBe(401);
+      expect(ctx.db.envelopes).toHaveLength(0);
+    });
+  });
+
   describe('list and ack', () => {
     beforeEach(async () => {
       await start();
@@ -216,6 +250,19 @@ describe(MessageService.name, () => {
       expect(await ctx.messages.ack(alice, guid)).toBe(false);
       expect(await ctx.messages.ack(bob, guid)).toBe(true);
       expect(await ctx.messages.ack(bob, guid)).toBe(false);
+      expect(ctx.db.envelopes).toHaveLength(0);
+    });
+
+    it("should throw 404 not_found from acknowledge when the envelope is not the caller's", async () => {
+      await send([to(1, bobRegistration)]);
+      const guid = ctx.db.envelopes[0]?.guid ?? '';
+      const refusal = ctx.messages.acknowledge(alice, guid).catch((e: unknown) => failedResult(e));
+      await expect(refusal).resolves.toEqual({
+        kind: 'refused',
+        status: 404,
+        body: { error: ErrorCode.NotFound, message: 'no such envelope for this device' },
+      });
+      await expect(ctx.messages.acknowledge(bob, guid)).resolves.toBeUndefined();
       expect(ctx.db.envelopes).toHaveLength(0);
     });
   });

@@ -314,7 +314,8 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
    * send whose rows do not address exactly the destination's current devices
    * (minus the sender's own device for a send to oneself) with their registration ids is refused whole; of the
    * others, in request order, a send that would take a destination device past `caps` (counting the earlier sends of
-   * the batch) is skipped whole with its full devices; the rest are stored.
+   * the batch) is skipped whole with its full devices; the rest are stored. Written apart from `deviceCoverage` on
+   * purpose: `device-coverage.spec.ts` checks that both refuse the same sends of one table of cases.
    */
   insertChecked(rows: CheckedEnvelopeRow[], caps: QueueCaps): Promise<CheckedInsert> {
     this.batches.push(rows);
