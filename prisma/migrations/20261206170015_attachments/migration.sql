@@ -15,3 +15,6 @@ CREATE INDEX "attachments_account_id_idx" ON "attachments"("account_id");
 
 -- CreateIndex
 CREATE INDEX "attachments_created_at_idx" ON "attachments"("created_at");
+
+-- CreateIndex
+CREATE INDEX "attachments_completed_at_idx" ON "attachments"("completed_at");
