@@ -205,7 +205,7 @@ const routes: Route[] = [
     ok: [201, null],
     errors: [
       [413, 'attachment_too_large: Upload-Length above ATTACHMENT_MAX_BYTES'],
-      [507, 'attachment_quota: the account\'s attachments would exceed ATTACHMENT_QUOTA_BYTES'],
+      [507, "attachment_quota: the account's attachments would exceed ATTACHMENT_QUOTA_BYTES"],
     ],
   },
   {

@@ -20,11 +20,7 @@ export class AttachmentController {
   @Post('tus')
   @HttpCode(201)
   @RateLimit('attachmentUpload')
-  async create(
-    @CurrentDevice() device: AuthenticatedDevice,
-    @Req() req: Request,
-    @Res() res: Response,
-  ): Promise<void> {
+  async create(@CurrentDevice() device: AuthenticatedDevice, @Req() req: Request, @Res() res: Response): Promise<void> {
     await this.attachments.create(device, req, res);
   }
 

@@ -4,8 +4,8 @@
  * S3 `ListParts` call that s3rver and some S3-compatible stores lack. The disk store keeps the finished file where
  * tus wrote it (`DATA_DIR/attachments/<id>`); the S3 store streams it to the bucket with `@aws-sdk/lib-storage`
  * (multipart, bounded memory) before the final PATCH is answered, then deletes the staged copy. Reads are streams of
- * a byte range, never whole files in memory. Any tus `Upload-Metadata` is dropped before tus sees it: the server
- * keeps no names or types, only bytes. This module checks no credentials, sizes or quotas (the attachment service
+ * a byte range, never whole files in memory. Any tus `Upload-Metadata` is replaced by an empty set before the upload
+ * is written: the server keeps no names or types, only bytes. This module checks no credentials, sizes or quotas (the attachment service
  * does) and never logs.
  */
 import { createReadStream } from 'node:fs';
@@ -79,6 +79,8 @@ export abstract class AttachmentStoreRepository {
         if (!id) throw new Error('tus creation without a reserved id');
         return id;
       },
+      /** `Upload-Metadata` (a file name, a type) is never stored: the upload keeps an empty metadata set. */
+      onUploadCreate: () => Promise.resolve({ metadata: {} }),
       /** tus would quote an unexpected error's message (an S3 error names the key, i.e. the id): say nothing. */
       onResponseError: (_req, error) =>
         'status_code' in error ? undefined : { status_code: 500, body: 'internal error\n' },
@@ -96,7 +98,6 @@ export abstract class AttachmentStoreRepository {
 
   /** Lets tus answer a POST, HEAD or PATCH under `TUS_PATH` (credentials and ownership already checked). */
   async handleTus(req: IncomingMessage, res: ServerResponse, context: TusRequestContext): Promise<void> {
-    delete req.headers['upload-metadata'];
     this.contexts.set(req, context);
     await this.tus.handle(req, res);
   }

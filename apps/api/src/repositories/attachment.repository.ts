@@ -77,10 +77,7 @@ export class AttachmentRepository {
   async listPurgeable(finishedBefore: Date, abandonedBefore: Date, limit: number): Promise<AttachmentRecord[]> {
     const rows = await this.db.prisma.attachment.findMany({
       where: {
-        OR: [
-          { completedAt: { lt: finishedBefore } },
-          { completedAt: null, createdAt: { lt: abandonedBefore } },
-        ],
+        OR: [{ completedAt: { lt: finishedBefore } }, { completedAt: null, createdAt: { lt: abandonedBefore } }],
       },
       orderBy: { createdAt: 'asc' },
       take: limit,

@@ -65,7 +65,7 @@ export function decideRange(header: string | undefined, size: number): RangeDeci
   }
   const start = Number(first);
   const end = last === '' ? size - 1 : Number(last);
-  if (end < start) return whole;
+  if (last !== '' && end < start) return whole;
   if (start >= size) return { status: 416 };
   return { status: 206, range: { start, end: Math.min(end, size - 1) } };
 }
@@ -87,7 +87,11 @@ export class AttachmentService {
   /** tus creation (`POST`): checks the declared length and the quota, reserves an id, then lets tus create it. */
   async create(device: AuthenticatedDevice, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const declared = req.headers['upload-length'];
-    if (req.headers['upload-defer-length'] !== undefined || typeof declared !== 'string' || !/^\d{1,16}$/.test(declared)) {
+    if (
+      req.headers['upload-defer-length'] !== undefined ||
+      typeof declared !== 'string' ||
+      !/^\d{1,16}$/.test(declared)
+    ) {
       this.metrics.uploads.inc({ outcome: 'no_length' });
       throw new ApiError(400, ErrorCode.InvalidRequest, 'Upload-Length is required (deferred length is not supported)');
     }
