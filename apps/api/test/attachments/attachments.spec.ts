@@ -69,7 +69,7 @@ describe.each<StoreKind>(['disk', 's3'])('attachments (%s store)', (store) => {
         'upload-length': String(bytes.length),
         'content-type': 'application/offset+octet-stream',
       },
-      body: bytes,
+      body: new Uint8Array(bytes),
     });
     expect(response.status).toBe(201);
     expect(response.headers.get('upload-offset')).toBe(String(bytes.length));

@@ -124,7 +124,7 @@ export async function patch(device: TestDevice, id: string, offset: number, byte
         'upload-offset': String(offset),
         'content-type': 'application/offset+octet-stream',
       },
-      body: bytes,
+      body: new Uint8Array(bytes),
     }),
   );
 }
