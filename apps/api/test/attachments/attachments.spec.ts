@@ -132,6 +132,11 @@ describe.each<StoreKind>(['disk', 's3'])('attachments (%s store)', (store) => {
     expect((await download(bob, '..%2F..%2Fetc%2Fpasswd')).status).toBe(404);
   });
 
+  it('should publish the size limit and the quota in /v1/info', async () => {
+    const info = await alice.request('GET', '/v1/info');
+    expect(info.body.limits).toMatchObject({ maxAttachmentBytes: MAX, attachmentQuotaBytes: QUOTA });
+  });
+
   it('should refuse uploads above the maximum size with 413 attachment_too_large, and uploads without a length', async () => {
     const tooLarge = await create(alice, MAX + 1);
     expect(tooLarge.status).toBe(413);
