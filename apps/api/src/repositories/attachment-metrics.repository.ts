@@ -42,7 +42,7 @@ export class AttachmentMetricsRepository {
     });
     this.purged = new Counter({
       name: 'cove_attachments_purged_total',
-      help: 'Attachments deleted by the purge job, by reason (expired, abandoned)',
+      help: 'Attachments deleted by the purge job, by reason (expired, abandoned, orphaned)',
       labelNames: ['reason'],
       registers,
     });

@@ -9,7 +9,7 @@
  * does) and never logs.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -107,6 +107,22 @@ export abstract class AttachmentStoreRepository {
 
   /** Deletes the attachment's bytes, staged or finished, wherever they are; nothing happens when there are none. */
   async remove(id: string): Promise<void> {
+    await this.removeStaged(id);
+  }
+
+  /** Ids of the files in this process's upload directory last written before `before`. */
+  async listLocal(before: Date): Promise<string[]> {
+    const ids: string[] = [];
+    for (const name of await readdir(this.uploadDir).catch(() => [])) {
+      if (name.endsWith('.json')) continue;
+      const info = await stat(join(this.uploadDir, name)).catch(() => null);
+      if (info?.isFile() && info.mtime < before) ids.push(name);
+    }
+    return ids;
+  }
+
+  /** Deletes a file of this process's upload directory (and tus's record of it). */
+  async removeLocal(id: string): Promise<void> {
     await this.removeStaged(id);
   }
 

@@ -85,6 +85,12 @@ export class AttachmentRepository {
     return rows.map((row) => ({ ...row, size: Number(row.size) }));
   }
 
+  /** Which of `ids` have a row. */
+  async existing(ids: string[]): Promise<string[]> {
+    const rows = await this.db.prisma.attachment.findMany({ where: { id: { in: ids } }, select: { id: true } });
+    return rows.map((row) => row.id);
+  }
+
   async remove(id: string): Promise<void> {
     await this.db.prisma.attachment.deleteMany({ where: { id } });
   }

@@ -116,11 +116,13 @@ export class AttachmentService {
       });
     }
     this.metrics.uploads.inc({ outcome: 'created' });
+    let created = false;
     try {
       await this.store.handleTus(req, res, { newId: id, onFinished: (done) => this.finished(done) });
+      created = res.statusCode < 400;
     } finally {
-      /** tus refused the creation (e.g. no `Tus-Resumable`): release the reservation at once. */
-      if (res.statusCode >= 400) await this.discard(id);
+      /** tus refused or failed the creation (e.g. no `Tus-Resumable`): release the reservation at once. */
+      if (!created) await this.discard(id);
     }
   }
 
@@ -212,8 +214,28 @@ export class AttachmentService {
       }
       if (rows.length < PURGE_BATCH || removed === 0) break;
     }
+    counts.abandoned += await this.sweepOrphans(abandonedBefore);
     if (counts.expired + counts.abandoned > 0) this.logger.info('attachments purged', counts);
     return counts;
+  }
+
+  /**
+   * Deletes this process's staged or stored files older than `before` that no row accounts for (left by a crash
+   * between tus writing and the row's deletion, or rows purged by another instance); returns how many.
+   */
+  private async sweepOrphans(before: Date): Promise<number> {
+    let removed = 0;
+    const candidates = (await this.store.listLocal(before)).filter((id) => ATTACHMENT_ID_PATTERN.test(id));
+    for (let i = 0; i < candidates.length; i += PURGE_BATCH) {
+      const batch = candidates.slice(i, i + PURGE_BATCH);
+      const known = new Set(await this.attachments.existing(batch));
+      for (const id of batch.filter((candidate) => !known.has(candidate))) {
+        await this.store.removeLocal(id);
+        removed += 1;
+        this.metrics.purged.inc({ reason: 'orphaned' });
+      }
+    }
+    return removed;
   }
 
   private async finished(id: string): Promise<void> {

@@ -6,6 +6,8 @@
  * the client's ciphertext and nothing readable besides (no file names from tus metadata, no ids or markers in logs).
  */
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
@@ -234,6 +236,25 @@ describe.each<StoreKind>(['disk', 's3'])('attachments (%s store)', (store) => {
     expect(later.abandoned).toBeGreaterThanOrEqual(1);
     expect(await server.query('SELECT id FROM attachments WHERE id = $1', [unfinishedFresh])).toHaveLength(0);
     expect((await download(bob, fresh)).status).toBe(200);
+  });
+
+  it('should delete old files of its upload directory that no row accounts for, and nothing else', async () => {
+    const service = server.running.app.get(AttachmentService);
+    const kept = await upload(alice, randomFile(2000));
+    const dir = join(server.dataDir, store === 'disk' ? 'attachments' : 'attachments-staging');
+    const orphan = randomBytes(24).toString('base64url');
+    const young = randomBytes(24).toString('base64url');
+    await writeFile(join(dir, orphan), randomFile(100));
+    await writeFile(join(dir, young), randomFile(100));
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await utimes(join(dir, orphan), twoDaysAgo, twoDaysAgo);
+    if (store === 'disk') await utimes(join(dir, kept), twoDaysAgo, twoDaysAgo);
+    const result = await service.purge(Date.now());
+    expect(result.abandoned).toBeGreaterThanOrEqual(1);
+    const names = (await server.files()).map((f) => f.path);
+    expect(names.some((p) => p.endsWith(orphan))).toBe(false);
+    expect(names.some((p) => p.endsWith(young))).toBe(true);
+    expect((await download(bob, kept)).status).toBe(200);
   });
 
   it('should keep only the ciphertext it was given: no plaintext, file name, id or marker on disk, in S3 or in logs', async () => {
