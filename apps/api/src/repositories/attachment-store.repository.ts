@@ -37,7 +37,7 @@ export type TusRequestContext = {
   /** The id of the upload a creation request (POST) makes, reserved by the caller beforehand. */
   newId?: string;
   /** Runs after the last byte is stored where downloads read it, before tus answers the final request. */
-  onFinished(id: string): Promise<void>;
+  onFinished: (id: string) => Promise<void>;
 };
 
 /** Inclusive byte range. */
@@ -49,6 +49,8 @@ export abstract class AttachmentStoreRepository {
   readonly kind: 'disk' | 's3';
   private readonly tus: Server;
   private readonly contexts = new WeakMap<IncomingMessage, TusRequestContext>();
+  /** Finishes under way in this process, so a HEAD and the last PATCH never finalize one upload twice at once. */
+  private readonly finishing = new Map<string, Promise<void>>();
 
   protected constructor(
     kind: 'disk' | 's3',
@@ -85,8 +87,7 @@ export abstract class AttachmentStoreRepository {
       onResponseError: (_req, error) =>
         'status_code' in error ? undefined : { status_code: 500, body: 'internal error\n' },
       onUploadFinish: async (req, upload) => {
-        await this.finalize(upload.id);
-        await contextOf(req as TusRequest).onFinished(upload.id);
+        await this.finish(upload.id, contextOf(req as TusRequest).onFinished);
         return {};
       },
     });
@@ -100,6 +101,34 @@ export abstract class AttachmentStoreRepository {
   async handleTus(req: IncomingMessage, res: ServerResponse, context: TusRequestContext): Promise<void> {
     this.contexts.set(req, context);
     await this.tus.handle(req, res);
+  }
+
+  /**
+   * Finishes an upload whose bytes are all staged but whose finishing failed (e.g. S3 was unreachable when the last
+   * PATCH arrived, which tus answered with 500 after storing the bytes): true if it is finished now. Without this,
+   * a client's HEAD would report the whole length and the attachment would never become downloadable.
+   */
+  async finishIfWhole(id: string, size: number, onFinished: (id: string) => Promise<void>): Promise<boolean> {
+    const staged = await stat(this.stagedPath(id)).catch(() => null);
+    if (staged?.size !== size) return false;
+    await this.finish(id, onFinished);
+    return true;
+  }
+
+  private async finish(id: string, onFinished: (id: string) => Promise<void>): Promise<void> {
+    let running = this.finishing.get(id);
+    if (!running) {
+      running = (async () => {
+        try {
+          await this.finalize(id);
+          await onFinished(id);
+        } finally {
+          this.finishing.delete(id);
+        }
+      })();
+      this.finishing.set(id, running);
+    }
+    await running;
   }
 
   /** Bytes of a finished attachment in `range`, as a stream. */

@@ -129,7 +129,12 @@ export class AttachmentService {
   /** tus `HEAD` (offset) and `PATCH` (more bytes) on the caller's own upload. */
   async resume(device: AuthenticatedDevice, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const row = await this.ownUpload(device, id);
-    if (row.completedAt) {
+    /** A HEAD on an upload whose bytes all arrived but whose finishing failed finishes it first. */
+    const finishedNow =
+      !row.completedAt && req.method === 'HEAD'
+        ? await this.store.finishIfWhole(id, row.size, (done) => this.finished(done)).catch(() => false)
+        : false;
+    if (row.completedAt || finishedNow) {
       /** Finished (and perhaps no longer staged): the offset is the whole length; more bytes do not fit. */
       res.setHeader('Tus-Resumable', TUS_VERSION);
       res.setHeader('Upload-Offset', String(row.size));
@@ -240,12 +245,13 @@ export class AttachmentService {
 
   private async finished(id: string): Promise<void> {
     const completed = await this.attachments.complete(id, new Date());
+    const row = await this.attachments.find(id);
     if (!completed) {
+      if (row?.completedAt) return;
       /** Deleted while the last bytes arrived: do not keep bytes nobody accounts for. */
       await this.store.remove(id);
       throw new TusRefusal(404, 'upload no longer exists');
     }
-    const row = await this.attachments.find(id);
     this.metrics.uploads.inc({ outcome: 'completed' });
     this.metrics.bytesStored.inc(row?.size ?? 0);
   }

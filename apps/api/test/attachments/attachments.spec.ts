@@ -124,6 +124,32 @@ describe.each<StoreKind>(['disk', 's3'])('attachments (%s store)', (store) => {
     expect((await patch(alice, id, bytes.length, new Uint8Array(1))).status).toBe(409);
   }, 60_000);
 
+  (store === 's3' ? it : it.skip)(
+    'should finish on HEAD an upload whose last PATCH was stored but could not reach S3, so it becomes downloadable',
+    async () => {
+      const bytes = randomFile(300_000);
+      const created = await create(alice, bytes.length);
+      const id = created.id ?? '';
+      expect((await patch(alice, id, 0, bytes.subarray(0, 100_000))).status).toBe(204);
+      await server.stopS3();
+      try {
+        const last = await patch(alice, id, 100_000, bytes.subarray(100_000));
+        expect(last.status).toBe(500);
+        expect(String(last.body)).not.toContain(id);
+      } finally {
+        await server.startS3();
+      }
+      expect((await download(bob, id)).status).toBe(404);
+      const offset = await head(alice, id);
+      expect(offset.status).toBe(200);
+      expect(offset.headers.get('upload-offset')).toBe(String(bytes.length));
+      const got = await download(bob, id);
+      expect(got.status).toBe(200);
+      expect(got.bytes.equals(bytes)).toBe(true);
+    },
+    60_000,
+  );
+
   it('should not serve an unfinished upload, nor unknown or malformed ids', async () => {
     const created = await create(alice, 1000);
     const id = created.id ?? '';

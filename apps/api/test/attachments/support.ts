@@ -25,6 +25,9 @@ export type AttachmentServer = TestServer & {
   s3Dir: string | null;
   /** Every file under DATA_DIR and the S3 directory, with its bytes. */
   files(): Promise<Array<{ path: string; bytes: Buffer }>>;
+  /** Stops the S3 server (an outage), and starts it again on the same port and directory. */
+  stopS3(): Promise<void>;
+  startS3(): Promise<void>;
 };
 
 async function walk(dir: string): Promise<string[]> {
@@ -45,19 +48,17 @@ export async function startAttachmentServer(
   const dataDir = await mkdtemp(join(tmpdir(), 'cove-att-'));
   let s3: S3rver | null = null;
   let s3Dir: string | null = null;
+  let s3Port = 0;
+  const runS3 = async (dir: string, port: number): Promise<number> => {
+    s3 = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
+    return (await s3.run()).port;
+  };
   const storeEnv: Record<string, string> = { DATA_DIR: dataDir, ATTACHMENT_STORE: store };
   if (store === 's3') {
     s3Dir = await mkdtemp(join(tmpdir(), 'cove-s3-'));
-    s3 = new S3rver({
-      port: 0,
-      address: '127.0.0.1',
-      silent: true,
-      directory: s3Dir,
-      configureBuckets: [{ name: BUCKET }],
-    });
-    const { port } = await s3.run();
+    s3Port = await runS3(s3Dir, 0);
     Object.assign(storeEnv, {
-      S3_ENDPOINT: `http://127.0.0.1:${port}`,
+      S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
       S3_BUCKET: BUCKET,
       S3_REGION: 'us-east-1',
       S3_ACCESS_KEY_ID: 'S3RVER',
@@ -78,6 +79,13 @@ export async function startAttachmentServer(
         if ((await stat(path)).isFile()) files.push({ path, bytes: await readFile(path) });
       }
       return files;
+    },
+    async stopS3() {
+      await s3?.close();
+      s3 = null;
+    },
+    async startS3() {
+      if (s3Dir) await runS3(s3Dir, s3Port);
     },
     async close() {
       await server.close();
