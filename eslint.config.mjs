@@ -1,10 +1,12 @@
 /**
  * Type-aware lint for the whole monorepo, plus the boundary rules that keep layers honest:
  * packages/crypto and packages/protocol are pure (no Node, DOM, network, storage, timers or ambient randomness),
- * only apps/api/src/repositories touches infrastructure, and only apps/pwa/src/platform touches browser storage and
- * service-worker APIs.
+ * only apps/api/src/repositories touches infrastructure, the api's layers import only downwards
+ * (controllers → services → repositories), no module imports itself back through a cycle, and only
+ * apps/pwa/src/platform touches browser storage and service-worker APIs.
  */
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -151,6 +153,53 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: infrastructure, message: 'Only apps/api/src/repositories touches infrastructure.' }] },
+      ],
+    },
+  },
+  {
+    /**
+     * Import cycles anywhere in the sources (tests and benchmarks may import freely). Resolution follows the ESM
+     * convention of the sources: `./x.js` names `./x.ts`.
+     */
+    files: ['{apps,packages}/*/src/**/*.{ts,tsx}'],
+    plugins: { 'import-x': importX },
+    settings: {
+      /** Packages are leaves here: a cycle through a dependency or a workspace package's build is not ours to find. */
+      'import-x/ignore': ['node_modules', '/dist/'],
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/resolver-next': [
+        createNodeResolver({
+          extensions: ['.ts', '.tsx', '.js', '.mjs', '.json', '.node'],
+          extensionAlias: { '.js': ['.ts', '.tsx', '.js'] },
+        }),
+      ],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  {
+    /** The api's layers: a controller calls services, a service calls repositories, never the other way round. */
+    files: ['apps/api/src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          basePath: 'apps/api/src',
+          zones: [
+            {
+              target: './controllers',
+              from: './repositories',
+              message: 'Controllers call services; only services use repositories.',
+            },
+            { target: './services', from: './controllers', message: 'Services never depend on controllers.' },
+            {
+              target: './repositories',
+              from: ['./services', './controllers'],
+              message: 'Repositories are the bottom layer: they know no service or controller.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -2,6 +2,11 @@
  * Jest configuration for the whole monorepo: one project per package, all in ESM mode with SWC transforming
  * TypeScript (type checking is `npm run typecheck`'s job). Workspace packages resolve to their sources, so tests
  * never depend on a stale build.
+ *
+ * The server's tests are two projects, one per tier: `api-unit` (service specs in `apps/api/test/unit` against
+ * in-memory repositories: no database, no network) and `api` (everything else there: real PostgreSQL, PGlite and
+ * Redis). `npm run test:unit`, `test:medium` and `test:e2e` select projects by tier (see `package.json`); `npm test`
+ * runs every project once.
  */
 const swc = [
   '@swc/jest',
@@ -44,7 +49,8 @@ export default {
     project('packages/crypto', 'crypto'),
     project('packages/protocol', 'protocol'),
     project('packages/client', 'client'),
-    project('apps/api', 'api'),
+    project('apps/api', 'api-unit', { testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] }),
+    project('apps/api', 'api', { testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/test/unit/'] }),
     project('apps/pwa', 'pwa'),
     {
       ...project('test', 'e2e'),

@@ -23,6 +23,7 @@ import { WebSocketClientAddress } from './middleware/client-address.js';
 import { ErrorFilter } from './middleware/error.filter.js';
 import { RateLimitGuard } from './middleware/rate-limit.guard.js';
 import { AccountRepository } from './repositories/account.repository.js';
+import { Clock, SystemClock } from './repositories/clock.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { CryptoRepository } from './repositories/crypto.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
@@ -68,6 +69,7 @@ export class AppModule {
       ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
+        { provide: Clock, useClass: SystemClock },
         { provide: LoggingRepository, useValue: new LoggingRepository(options.config, options.logDestination) },
         {
           provide: DatabaseRepository,

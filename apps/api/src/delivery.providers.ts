@@ -12,7 +12,9 @@ import type { OnApplicationShutdown, Provider } from '@nestjs/common';
 import { BusRepository, InProcessBusRepository, RedisBusRepository } from './repositories/bus.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { DeliveryMetricsRepository } from './repositories/delivery-metrics.repository.js';
-import { BullJobRepository, InProcessJobRepository, JobRepository } from './repositories/job.repository.js';
+import { BullJobRepository } from './repositories/bullmq-job.repository.js';
+import { InProcessJobRepository } from './repositories/in-process-job.repository.js';
+import { JobRepository } from './repositories/job.repository.js';
 import { MailboxRepository } from './repositories/mailbox.repository.js';
 import {
   InProcessPresenceRepository,

@@ -9,6 +9,7 @@ import type { DestinationStream } from 'pino';
 
 import { attachmentProviders } from './attachment.providers.js';
 import { deliveryProviders } from './delivery.providers.js';
+import { Clock, SystemClock } from './repositories/clock.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
 import { DatabaseRepository } from './repositories/database.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
@@ -24,6 +25,7 @@ export class WorkerModule {
       imports: [DiscoveryModule],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
+        { provide: Clock, useClass: SystemClock },
         { provide: LoggingRepository, useValue: new LoggingRepository(options.config, options.logDestination) },
         {
           provide: DatabaseRepository,

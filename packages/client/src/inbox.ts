@@ -13,7 +13,7 @@
  * encrypted to, within the window and the per-device budget. It does not fetch or acknowledge by itself (the caller
  * passes the ack).
  */
-import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
+import { ErrorCode, LibSignalErrorBase, equalBytes } from '@cove/crypto';
 import { ContentError, MAX_RETRY_TIMESTAMPS, PaddingError, decodeContent, unpadContent } from '@cove/protocol';
 import type { Content, Envelope } from '@cove/protocol';
 
@@ -39,8 +39,6 @@ import { messageIndexKey, resendLogKey, sessionKey } from './records.js';
 import { decryptEnvelope } from './sealing.js';
 
 export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
-
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 export class Inbox {
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -354,7 +352,7 @@ export class Inbox {
             !sent ||
             logged.expiresAt <= clock.now() ||
             !askingKey ||
-            !bytesEqual(new Uint8Array(sent.identityKey), askingKey) ||
+            !equalBytes(new Uint8Array(sent.identityKey), askingKey) ||
             sent.resent >= MAX_RESENDS_PER_MESSAGE
           ) {
             refused += 1;

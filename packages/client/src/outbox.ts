@@ -13,7 +13,7 @@
  * was encrypted to; a `resend` entry goes to its one device only, pinned to that key (any other key refuses the
  * encryption). It does not receive anything.
  */
-import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
+import { ErrorCode, LibSignalErrorBase, equalBytes } from '@cove/crypto';
 import { MAX_RETRY_TIMESTAMPS, encodeContent } from '@cove/protocol';
 import type { Content, SendMessagesRequest } from '@cove/protocol';
 
@@ -55,8 +55,6 @@ const resetKey = (accountId: string, deviceId: number): string => `reset:${accou
 type Recipients = { deviceId: number; identityKey: Uint8Array }[];
 
 const NULL_CONTENT = encodeContent({ kind: 'null' });
-
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** Builds the write that creates an outbox entry. */
 export const newOutboxEntry = (
@@ -444,7 +442,7 @@ export class Outbox {
         if (target !== null) {
           // Belt and braces: the pin already refused any other key inside the encryption.
           const used = recipients.find((r) => r.deviceId === target)?.identityKey;
-          if (!used || !bytesEqual(used, new Uint8Array(entry.identityKey ?? [])))
+          if (!used || !equalBytes(used, new Uint8Array(entry.identityKey ?? [])))
             throw new ClientError(ClientErrorCode.IdentityChanged, 'the re-send would go to another identity key');
         }
         writes.push(...zone.operations(), {

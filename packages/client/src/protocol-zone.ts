@@ -22,6 +22,7 @@ import {
   SessionStore,
   SignedPreKeyRecord,
   SignedPreKeyStore,
+  equalBytes,
 } from '@cove/crypto';
 import type { ProtocolAddress, PrivateKey } from '@cove/crypto';
 
@@ -35,8 +36,6 @@ import type {
   SignedPreKeyEntry,
 } from './records.js';
 import { kyberUsedKey, pad, sessionKey } from './records.js';
-
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 export type IdentityChangeNotice = {
   accountId: string;
@@ -172,7 +171,7 @@ export class ZoneIdentityStore extends IdentityKeyStore {
       this.zone.put('identities', accountId, entry);
       return IdentityChange.NewOrUnchanged;
     }
-    if (bytesEqual(new Uint8Array(existing.publicKey), serialized)) return IdentityChange.NewOrUnchanged;
+    if (equalBytes(new Uint8Array(existing.publicKey), serialized)) return IdentityChange.NewOrUnchanged;
     const wasVerified = existing.trust === 'verified';
     const entry: IdentityEntry = {
       publicKey: serialized,
@@ -194,10 +193,10 @@ export class ZoneIdentityStore extends IdentityKeyStore {
   override async isTrustedIdentity(name: ProtocolAddress, key: PublicKey, direction: Direction): Promise<boolean> {
     if (direction === Direction.Receiving) return true;
     const pinned = this.zone.pinnedIdentities.get(sessionKey(name.name(), name.deviceId()));
-    if (pinned && !bytesEqual(pinned, key.serialize())) return false;
+    if (pinned && !equalBytes(pinned, key.serialize())) return false;
     const existing = await this.zone.read<IdentityEntry>('identities', name.name());
     if (!existing) return true;
-    if (bytesEqual(new Uint8Array(existing.publicKey), key.serialize())) return !existing.blocked;
+    if (equalBytes(new Uint8Array(existing.publicKey), key.serialize())) return !existing.blocked;
     return existing.trust !== 'verified' && !existing.blocked;
   }
 

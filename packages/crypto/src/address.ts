@@ -3,11 +3,8 @@
  * message `addresses` binding needs: an ACI is a plain UUID string, a PNI is "PNI:" + UUID, and both map to the
  * 17-byte fixed-width form (kind byte ‖ UUID). Names that are not ServiceIds are allowed but carry no binding.
  */
+import { MAX_DEVICE_ID, MIN_DEVICE_ID } from './constants.js';
 import { ErrorCode, fail } from './errors.js';
-
-/** libsignal's DeviceId range (rust/core/src/address.rs). */
-export const MIN_DEVICE_ID = 1;
-export const MAX_DEVICE_ID = 127;
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 

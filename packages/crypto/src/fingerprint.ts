@@ -5,14 +5,11 @@
  */
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
+import { FINGERPRINT_MAX_ITERATIONS, FINGERPRINT_MIN_ITERATIONS } from './constants.js';
 import { ErrorCode, fail } from './errors.js';
 import type { PublicKey } from './keys/curve.js';
-import { constantTimeEqual } from './primitives/hash.js';
+import { constantTimeEqual } from './primitives/bytes.js';
 import { sodium } from './primitives/sodium.js';
-
-/** libsignal's accepted iteration range (fingerprint.rs). */
-const MIN_ITERATIONS = 2;
-const MAX_ITERATIONS = 1_000_000;
 
 function iterateHash(iterations: number, id: Uint8Array, key: PublicKey): Uint8Array {
   const s = sodium();
@@ -138,7 +135,11 @@ export class Fingerprint {
     remoteIdentifier: Uint8Array,
     remoteKey: PublicKey,
   ): Fingerprint {
-    if (!Number.isInteger(iterations) || iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS) {
+    if (
+      !Number.isInteger(iterations) ||
+      iterations < FINGERPRINT_MIN_ITERATIONS ||
+      iterations > FINGERPRINT_MAX_ITERATIONS
+    ) {
       fail(ErrorCode.InvalidArgument, 'Fingerprint_New', `invalid fingerprint iterations ${iterations}`);
     }
     // The scannable form carries the version as a uint32 (libsignal-client refuses anything else too).

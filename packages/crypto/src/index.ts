@@ -3,10 +3,12 @@
  * the class and function names of @signalapp/libsignal-client, so either can be imported under one name.
  * Call `await ready()` once before anything else.
  */
+import { HKDF_MAX_OUTPUT } from './constants.js';
 import { ErrorCode, fail } from './errors.js';
 import { hkdf as hkdfSha256 } from './primitives/hash.js';
 
 export { ready } from './primitives/sodium.js';
+export { constantTimeEqual, equalBytes } from './primitives/bytes.js';
 export type { Rng } from './primitives/random.js';
 export { generateRegistrationId } from './primitives/random.js';
 export { ErrorCode, SignalClientError, LibSignalErrorBase } from './errors.js';
@@ -41,9 +43,6 @@ export {
   InMemoryKyberPreKeyStore,
 } from './storage/in-memory.js';
 export * as constants from './constants.js';
-
-/** HKDF-SHA256's output limit: 255 blocks of 32 bytes (RFC 5869 §2.3). */
-const HKDF_MAX_OUTPUT = 255 * 32;
 
 /**
  * HKDF-SHA256 with libsignal-client's argument order; a null salt means 32 zero bytes. A length outside

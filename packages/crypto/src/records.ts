@@ -7,7 +7,7 @@
  */
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
-import { MAX_DEVICE_ID, MIN_DEVICE_ID } from './address.js';
+import { MAX_DEVICE_ID, MIN_DEVICE_ID } from './constants.js';
 import { ErrorCode, SignalClientError, fail } from './errors.js';
 import { PrivateKey, PublicKey } from './keys/curve.js';
 import { KEMKeyPair, KEMPublicKey, KEMSecretKey } from './keys/kem.js';

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { sha3_256, sha3_512 } from '@noble/hashes/sha3.js';
 import * as libsignal from '@signalapp/libsignal-client';
 
+import * as C from '../src/index.js';
 import { aes256CbcDecrypt, aes256CbcEncrypt } from '../src/primitives/aes.js';
 import { hkdf, hmacSha256 } from '../src/primitives/hash.js';
 import { ready } from '../src/primitives/sodium.js';
@@ -76,6 +78,24 @@ describe('top-level hkdf export', () => {
   });
 });
 
+describe('byte comparisons', () => {
+  it.each([
+    ['equalBytes', C.equalBytes],
+    ['constantTimeEqual', C.constantTimeEqual],
+  ])('%s should tell equal strings from any difference in content or length', (_name, equal) => {
+    const a = Uint8Array.from({ length: 33 }, (_, i) => i);
+    expect(equal(a, a.slice())).toBe(true);
+    expect(equal(new Uint8Array(0), new Uint8Array(0))).toBe(true);
+    for (const at of [0, 16, 32]) {
+      const b = a.slice();
+      b[at] = (b[at] as number) ^ 0x80;
+      expect(equal(a, b)).toBe(false);
+    }
+    expect(equal(a, a.subarray(0, 32))).toBe(false);
+    expect(equal(a.subarray(0, 32), a)).toBe(false);
+  });
+});
+
 describe('HMAC-SHA256 (RFC 4231 test case 2)', () => {
   it('handles keys that are not 32 bytes', () => {
     const mac = hmacSha256(new TextEncoder().encode('Jefe'), new TextEncoder().encode('what do ya want for nothing?'));
@@ -115,6 +135,29 @@ describe('ML-KEM-1024 core of the Kyber1024 KEM (oracle: @noble/post-quantum)', 
       const bad = ours.cipherText.slice();
       bad[i * 97]! ^= 0x10;
       expect(hex(mlkem1024Decapsulate(bad, kp.secretKey))).toBe(hex(ml_kem1024.decapsulate(bad, kp.secretKey)));
+    }
+  });
+
+  it('should run ML-KEM-768 on the same core exactly like noble (both parameter sets share one core)', async () => {
+    const { ml_kem768 } = await import('@noble/post-quantum/ml-kem.js');
+    const { ML_KEM_768, encryptUOnly, mlKemDecapsulate, mlKemEncapsulateWith } =
+      await import('../src/primitives/ml-kem.js');
+    const rng = seededRng('mlkem768');
+    for (let i = 0; i < 8; i++) {
+      const kp = ml_kem768.keygen(rng(64));
+      const m = rng(32);
+      const theirs = ml_kem768.encapsulate(kp.publicKey, m);
+      const ours = mlKemEncapsulateWith(ML_KEM_768, kp.publicKey, m)!;
+      expect(hex(ours.cipherText)).toBe(hex(theirs.cipherText));
+      expect(hex(ours.sharedSecret)).toBe(hex(theirs.sharedSecret));
+      expect(hex(mlKemDecapsulate(ML_KEM_768, kp.secretKey, ours.cipherText)!)).toBe(hex(theirs.sharedSecret));
+      const bad = ours.cipherText.slice();
+      bad[i * 131]! ^= 0x01;
+      expect(hex(mlKemDecapsulate(ML_KEM_768, kp.secretKey, bad)!)).toBe(hex(ml_kem768.decapsulate(bad, kp.secretKey)));
+      // u alone, from ρ and the randomness r of G(m ‖ H(ek)), is the ciphertext's first 960 bytes.
+      const g = sha3_512(new Uint8Array([...m, ...sha3_256(kp.publicKey)]));
+      const u = encryptUOnly(ML_KEM_768, kp.publicKey.subarray(1152), g.subarray(32));
+      expect(hex(u)).toBe(hex(theirs.cipherText.subarray(0, 960)));
     }
   });
 

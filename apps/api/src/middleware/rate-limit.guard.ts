@@ -8,7 +8,8 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import { ErrorCode } from '@cove/protocol';
 
-import { RATE_LIMIT_KEY, type RateLimitName } from '../controllers/rate-limits.js';
+import { RATE_LIMIT_KEY } from '../controllers/rate-limits.js';
+import type { RateLimitName } from '../rate-limits.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { ApiError } from '../services/api-error.js';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { z } from 'zod';
 
-import { RATE_LIMITS, type RateLimitWindow } from '../controllers/rate-limits.js';
+import { RATE_LIMITS, type RateLimitWindow } from '../rate-limits.js';
 import { parseTrustProxy, type TrustProxy } from '../utils/client-address.js';
 
 /** Repository root, so that relative defaults do not depend on the working directory of `npm start -w`. */
@@ -90,7 +90,7 @@ const EnvSchema = z.object({
         .filter(Boolean),
     ),
   RATE_LIMITS: flag.default(true),
-  /** Sends per sender device (HTTP and WebSocket); the default and its reason are in `controllers/rate-limits.ts`. */
+  /** Sends per sender device (HTTP and WebSocket); the default and its reason are in `rate-limits.ts`. */
   RATE_LIMIT_SENDS: rate.default(RATE_LIMITS.send),
   /** Sends per (sender device, recipient account). */
   RATE_LIMIT_SENDS_PER_RECIPIENT: rate.default(RATE_LIMITS.sendToRecipient),

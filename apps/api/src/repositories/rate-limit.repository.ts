@@ -8,7 +8,7 @@
 import { Injectable } from '@nestjs/common';
 import rateLimiter from 'rate-limiter-flexible';
 
-import { RATE_LIMITS, type RateLimitName, type RateLimitWindow } from '../controllers/rate-limits.js';
+import { RATE_LIMITS, type RateLimitName, type RateLimitWindow } from '../rate-limits.js';
 import { ConfigRepository } from './config.repository.js';
 
 export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };

@@ -20,6 +20,7 @@ import { JobName } from '../enum.js';
 import { AttachmentMetricsRepository } from '../repositories/attachment-metrics.repository.js';
 import { AttachmentStoreRepository, type ByteRange } from '../repositories/attachment-store.repository.js';
 import { AttachmentRepository, type AttachmentRecord } from '../repositories/attachment.repository.js';
+import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { ApiError } from './api-error.js';
@@ -78,6 +79,7 @@ export class AttachmentService {
     private readonly store: AttachmentStoreRepository,
     private readonly metrics: AttachmentMetricsRepository,
     private readonly logger: LoggingRepository,
+    private readonly clock: Clock,
   ) {}
 
   private get limits(): ConfigRepository['config']['attachments'] {
@@ -105,7 +107,7 @@ export class AttachmentService {
     }
     const id = randomBytes(ID_BYTES).toString('base64url');
     const outcome = await this.attachments.reserve(
-      { id, accountId: device.accountId, deviceId: device.deviceId, size, createdAt: new Date() },
+      { id, accountId: device.accountId, deviceId: device.deviceId, size, createdAt: new Date(this.clock.now()) },
       this.limits.quotaBytes,
     );
     if (!outcome.reserved) {
@@ -159,7 +161,7 @@ export class AttachmentService {
   /** Streams a finished, unexpired attachment (whole or one range) to `res`. */
   async download(id: string, rangeHeader: string | undefined, res: ServerResponse): Promise<void> {
     const row = ATTACHMENT_ID_PATTERN.test(id) ? await this.attachments.find(id) : null;
-    if (!row?.completedAt || row.completedAt.getTime() + this.limits.ttlMs <= Date.now()) throw this.notFound();
+    if (!row?.completedAt || row.completedAt.getTime() + this.limits.ttlMs <= this.clock.now()) throw this.notFound();
     const decision = decideRange(rangeHeader, row.size);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Accept-Ranges', 'bytes');
@@ -192,7 +194,7 @@ export class AttachmentService {
 
   @OnJob(JobName.PurgeAttachments)
   async handlePurge(): Promise<void> {
-    await this.purge(Date.now());
+    await this.purge(this.clock.now());
   }
 
   /** Deletes attachments finished more than `ATTACHMENT_TTL` and uploads abandoned for `ATTACHMENT_ABANDON_AFTER`. */
@@ -244,7 +246,7 @@ export class AttachmentService {
   }
 
   private async finished(id: string): Promise<void> {
-    const completed = await this.attachments.complete(id, new Date());
+    const completed = await this.attachments.complete(id, new Date(this.clock.now()));
     const row = await this.attachments.find(id);
     if (!completed) {
       if (row?.completedAt) return;

@@ -10,7 +10,7 @@
 import { Injectable } from '@nestjs/common';
 import { AccountId, ErrorCode } from '@cove/protocol';
 
-import { AUTH_THROTTLE } from '../controllers/rate-limits.js';
+import { AUTH_THROTTLE } from '../rate-limits.js';
 import { rateLimitAddressKey } from '../utils/client-address.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';

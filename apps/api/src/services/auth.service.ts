@@ -8,6 +8,7 @@
 import { Injectable } from '@nestjs/common';
 import { AccountId, DeviceId, ErrorCode, Secret } from '@cove/protocol';
 
+import { Clock } from '../repositories/clock.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { DeviceRepository } from '../repositories/device.repository.js';
 import { ApiError } from './api-error.js';
@@ -32,6 +33,7 @@ export class AuthService {
     private readonly devices: DeviceRepository,
     private readonly crypto: CryptoRepository,
     private readonly throttle: AuthThrottleService,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -75,7 +77,7 @@ export class AuthService {
     const stored = await this.devices.credential(accountId, deviceId);
     const presented = this.crypto.hash(Buffer.from(secret, 'base64'));
     if (!stored || !this.crypto.equal(presented, stored.credentialHash)) throw new Unauthorized();
-    if (Date.now() - stored.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
+    if (this.clock.now() - stored.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
       void this.devices.touch(accountId, deviceId).catch(() => undefined);
     }
     return { accountId, deviceId };
@@ -83,7 +85,7 @@ export class AuthService {
 
   async issueTicket(device: AuthenticatedDevice): Promise<{ ticket: string; expiresAt: number }> {
     const raw = this.crypto.randomBytes(32);
-    const expiresAt = Date.now() + TICKET_TTL_MS;
+    const expiresAt = this.clock.now() + TICKET_TTL_MS;
     await this.devices.createTicket(this.crypto.hash(raw), device.accountId, device.deviceId, new Date(expiresAt));
     return { ticket: raw.toString('base64url'), expiresAt };
   }

@@ -16,6 +16,7 @@ import {
 } from '@cove/protocol';
 
 import { AccountRepository } from '../repositories/account.repository.js';
+import { Clock } from '../repositories/clock.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { DeviceRepository } from '../repositories/device.repository.js';
 import { ApiError } from './api-error.js';
@@ -36,6 +37,7 @@ export class DeviceService {
     private readonly preKeys: PreKeyService,
     private readonly crypto: CryptoRepository,
     private readonly delivery: DeliveryService,
+    private readonly clock: Clock,
   ) {}
 
   async list(device: AuthenticatedDevice): Promise<DeviceListResponse> {
@@ -53,7 +55,7 @@ export class DeviceService {
   async provisioningCode(device: AuthenticatedDevice): Promise<ProvisioningCodeResponse> {
     this.requirePrimary(device);
     const raw = this.crypto.randomBytes(32);
-    const expiresAt = Date.now() + PROVISIONING_CODE_TTL_MS;
+    const expiresAt = this.clock.now() + PROVISIONING_CODE_TTL_MS;
     await this.devices.createProvisioningCode(device.accountId, this.crypto.hash(raw), new Date(expiresAt));
     return { code: raw.toString('base64url'), expiresAt };
   }

@@ -13,12 +13,11 @@ import {
   ErrorCode,
   MAX_ENVELOPE_CONTENT_BYTES,
   MAX_SEND_CONTENT_BYTES,
-  type Envelope,
   type EnvelopeListResponse,
-  type EnvelopeType,
   type SendMessagesRequest,
 } from '@cove/protocol';
 
+import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { SqlState, sqlState } from '../repositories/database.repository.js';
@@ -36,6 +35,7 @@ import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { Batcher } from '../utils/batcher.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget } from './delivery.service.js';
+import { toEnvelope } from './envelope.mapper.js';
 
 /** The status and body `PUT /v1/messages` answers (also carried by a WebSocket `result` frame). */
 export type SendResult = { status: number; body: Record<string, unknown> };
@@ -80,6 +80,7 @@ export class MessageService implements OnModuleDestroy {
     private readonly delivery: DeliveryService,
     private readonly crypto: CryptoRepository,
     private readonly metrics: MetricsRepository,
+    private readonly clock: Clock,
   ) {
     this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
     this.rateLimits = config.config.rateLimits;
@@ -186,7 +187,7 @@ export class MessageService implements OnModuleDestroy {
    * out the refusal of each skipped send from the device lists (rare: a client with stale knowledge).
    */
   private async acceptBatch(requests: SendRequest[], retry = true): Promise<SendResult[]> {
-    const serverTimestamp = Date.now();
+    const serverTimestamp = this.clock.now();
     const rows: CheckedEnvelopeRow[] = [];
     const targets: DeliveryTarget[][] = [];
     requests.forEach((request, index) => {
@@ -301,16 +302,4 @@ export class MessageService implements OnModuleDestroy {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
-}
-
-export function toEnvelope(row: StoredEnvelope): Envelope {
-  return {
-    guid: row.guid,
-    type: row.type as EnvelopeType,
-    sourceAccountId: row.sourceAccountId,
-    sourceDeviceId: row.sourceDeviceId,
-    timestamp: row.timestamp,
-    serverTimestamp: row.serverTimestamp,
-    content: Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength).toString('base64'),
-  };
 }

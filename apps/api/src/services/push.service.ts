@@ -10,26 +10,22 @@
  * subscription. Logs carry ids and statuses only, never endpoints or payloads.
  */
 import { Injectable, Optional, type OnModuleInit } from '@nestjs/common';
-import {
-  encodePushPayload,
-  ErrorCode,
-  type Envelope,
-  type EnvelopeType,
-  type PushSubscriptionRequest,
-} from '@cove/protocol';
+import { encodePushPayload, ErrorCode, type PushSubscriptionRequest } from '@cove/protocol';
 
 import { OnJob } from '../decorators.js';
 import { JobName } from '../enum.js';
 import { PermanentJobError, RetryableJobError, type DeviceRef } from '../jobs.js';
+import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { JobRepository } from '../repositories/job.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
-import { MailboxRepository, type WakeContext } from '../repositories/mailbox.repository.js';
+import { MailboxRepository } from '../repositories/mailbox.repository.js';
 import { DeliveryMetricsRepository } from '../repositories/delivery-metrics.repository.js';
 import { PresenceRepository } from '../repositories/presence.repository.js';
 import { PushSubscriptionRepository } from '../repositories/push-subscription.repository.js';
 import { WebPushRepository, type PushUrgency } from '../repositories/web-push.repository.js';
 import { ApiError } from './api-error.js';
+import { toEnvelope } from './envelope.mapper.js';
 import { SystemService } from './system.service.js';
 
 /**
@@ -60,6 +56,7 @@ export class PushService implements OnModuleInit {
     private readonly jobs: JobRepository,
     private readonly metrics: DeliveryMetricsRepository,
     private readonly logger: LoggingRepository,
+    private readonly clock: Clock,
     @Optional() private readonly system?: SystemService,
   ) {}
 
@@ -124,7 +121,7 @@ export class PushService implements OnModuleInit {
 
   @OnJob(JobName.PushDevice)
   async handlePushDevice(device: DeviceRef): Promise<void> {
-    const started = Date.now();
+    const started = this.clock.now();
     const { accountId, deviceId } = device;
     const key = `${accountId}.${deviceId}`;
     /** One database statement and one presence lookup, side by side: this is the latency path of a wake-up. */
@@ -153,7 +150,7 @@ export class PushService implements OnModuleInit {
     }
     const payload = encodePushPayload(
       oldest
-        ? { kind: 'envelope', pending: pending.count, envelope: wireEnvelope(oldest) }
+        ? { kind: 'envelope', pending: pending.count, envelope: toEnvelope(oldest) }
         : { kind: 'wake', pending: pending.count },
     );
     const urgency: PushUrgency = urgent ? 'high' : 'low';
@@ -170,7 +167,7 @@ export class PushService implements OnModuleInit {
     this.metrics.pushes.inc({ outcome: outcome.kind });
     switch (outcome.kind) {
       case 'sent':
-        await this.subscriptions.markWoken(accountId, deviceId, new Date(), urgent);
+        await this.subscriptions.markWoken(accountId, deviceId, new Date(this.clock.now()), urgent);
         return;
       case 'gone':
         await this.subscriptions.removeEndpoint(accountId, deviceId, subscription.endpoint);
@@ -187,7 +184,7 @@ export class PushService implements OnModuleInit {
 
   @OnJob(JobName.PushSweep)
   async handleSweep(): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     const devices = await this.mailbox.awaitingWake(
       now - SWEEP_GRACE_MS,
       new Date(now - this.config.config.delivery.pushRenotifyAfterMs),
@@ -195,17 +192,4 @@ export class PushService implements OnModuleInit {
     );
     if (devices.length) await this.wake(devices);
   }
-}
-
-/** The envelope as clients receive it (the same shape the message service sends over the socket). */
-function wireEnvelope(row: NonNullable<WakeContext['oldest']>): Envelope {
-  return {
-    guid: row.guid,
-    type: row.type as EnvelopeType,
-    sourceAccountId: row.sourceAccountId,
-    sourceDeviceId: row.sourceDeviceId,
-    timestamp: row.timestamp,
-    serverTimestamp: row.serverTimestamp,
-    content: Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength).toString('base64'),
-  };
 }

@@ -7,6 +7,7 @@ import { Injectable } from '@nestjs/common';
 
 import { OnJob } from '../decorators.js';
 import { JobName } from '../enum.js';
+import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MailboxRepository } from '../repositories/mailbox.repository.js';
@@ -19,16 +20,17 @@ export class RetentionService {
     private readonly mailbox: MailboxRepository,
     private readonly metrics: DeliveryMetricsRepository,
     private readonly logger: LoggingRepository,
+    private readonly clock: Clock,
   ) {}
 
   @OnJob(JobName.PurgeExpiredEnvelopes)
   async handlePurge(): Promise<void> {
-    await this.purgeExpired(Date.now());
+    await this.purgeExpired(this.clock.now());
   }
 
   @OnJob(JobName.ReportIdleDevices)
   async handleReportIdle(): Promise<void> {
-    await this.reportIdle(Date.now());
+    await this.reportIdle(this.clock.now());
   }
 
   /** Deletes envelopes accepted more than `ENVELOPE_TTL` before `now`; returns how many. */

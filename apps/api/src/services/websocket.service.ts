@@ -38,7 +38,8 @@ import { ApiError } from './api-error.js';
 import { AuthThrottled } from './auth-throttle.service.js';
 import { AuthService, Unauthorized, type AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService } from './delivery.service.js';
-import { MessageService, toEnvelope } from './message.service.js';
+import { toEnvelope } from './envelope.mapper.js';
+import { MessageService } from './message.service.js';
 
 /** A send frame's routing fields, checked before its message so a bad message gets a `result` like over HTTP. */
 const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: true }).extend({ message: z.unknown() });

@@ -17,11 +17,9 @@ import {
   RedisBusRepository,
   type BusRepository,
 } from '../../src/repositories/bus.repository.js';
-import {
-  BullJobRepository,
-  InProcessJobRepository,
-  type JobRepository,
-} from '../../src/repositories/job.repository.js';
+import { BullJobRepository } from '../../src/repositories/bullmq-job.repository.js';
+import { InProcessJobRepository } from '../../src/repositories/in-process-job.repository.js';
+import type { JobRepository } from '../../src/repositories/job.repository.js';
 import {
   InProcessPresenceRepository,
   RedisPresenceRepository,

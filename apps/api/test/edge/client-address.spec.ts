@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 
 import { afterAll, describe, expect, it } from '@jest/globals';
 
-import { RATE_LIMITS } from '../../src/controllers/rate-limits.js';
+import { RATE_LIMITS } from '../../src/rate-limits.js';
 import { ConfigError, parseConfig } from '../../src/repositories/config.repository.js';
 import { request, startServer, type TestServer } from '../support/harness.js';
 

@@ -11,7 +11,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
 
-import { AUTH_THROTTLE } from '../../src/controllers/rate-limits.js';
+import { AUTH_THROTTLE } from '../../src/rate-limits.js';
 import { register, startServer, type TestDevice, type TestServer } from '../support/harness.js';
 
 /** The first lockout in this suite (the default is a minute); each repeat doubles it. */

@@ -15,6 +15,8 @@ import { concat, hkdf, utf8 } from '../primitives/hash.js';
 import type { Rng } from '../primitives/random.js';
 import { sodium } from '../primitives/sodium.js';
 import { montgomeryToEdwardsY } from '../primitives/xeddsa.js';
+import type { ChainKey, RootKey } from '../ratchet/key-roles.js';
+import { asChainKey, asRootKey } from '../ratchet/key-roles.js';
 import { rootStep } from '../ratchet/keys.js';
 import type { SessionState } from '../ratchet/session-state.js';
 import { spqrInitialState } from '../ratchet/spqr/index.js';
@@ -25,9 +27,13 @@ const DISCONTINUITY = new Uint8Array(32).fill(0xff);
 function deriveInitial(
   dhs: Uint8Array[],
   kemSecret: Uint8Array,
-): { rootKey: Uint8Array; chainKey: Uint8Array; pqrAuthKey: Uint8Array } {
+): { rootKey: RootKey; chainKey: ChainKey; pqrAuthKey: Uint8Array } {
   const okm = hkdf(concat(DISCONTINUITY, ...dhs, kemSecret), null, PQXDH_INFO, 96);
-  return { rootKey: okm.slice(0, 32), chainKey: okm.slice(32, 64), pqrAuthKey: okm.slice(64, 96) };
+  return {
+    rootKey: asRootKey(okm.slice(0, 32)),
+    chainKey: asChainKey(okm.slice(32, 64)),
+    pqrAuthKey: okm.slice(64, 96),
+  };
 }
 
 function agree(priv: PrivateKey, pub: PublicKey): Uint8Array {

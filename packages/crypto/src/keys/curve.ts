@@ -7,7 +7,8 @@
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 import { ErrorCode, fail } from '../errors.js';
-import { bytesEqual, utf8 } from '../primitives/hash.js';
+import { equalBytes } from '../primitives/bytes.js';
+import { utf8 } from '../primitives/hash.js';
 import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
 import { clampScalar, x25519Agree, x25519GeneratePrivate, x25519PublicFromPrivate } from '../primitives/x25519.js';
@@ -78,7 +79,7 @@ export class PublicKey {
   }
 
   equals(other: PublicKey): boolean {
-    return bytesEqual(this.u, other.u);
+    return equalBytes(this.u, other.u);
   }
 
   /** Orders keys by their serialized bytes: negative, zero or positive. */

@@ -6,6 +6,7 @@
 import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 
+import { HKDF_MAX_OUTPUT } from '../constants.js';
 import { sodium } from './sodium.js';
 
 const ZERO32 = new Uint8Array(32);
@@ -43,7 +44,7 @@ export function hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Ui
 
 /** HKDF-SHA256 (RFC 5869). A null or empty salt means 32 zero bytes, as the RFC specifies. */
 export function hkdf(ikm: Uint8Array, salt: Uint8Array | null, info: Uint8Array, length: number): Uint8Array {
-  if (length < 0 || length > 255 * 32) throw new RangeError('hkdf: bad output length');
+  if (length < 0 || length > HKDF_MAX_OUTPUT) throw new RangeError('hkdf: bad output length');
   const prk = hmacSha256(salt && salt.length > 0 ? salt : ZERO32, ikm);
   const out = new Uint8Array(length);
   let prev: Uint8Array = new Uint8Array(0);
@@ -63,20 +64,6 @@ export function sha3_256Hash(data: Uint8Array): Uint8Array {
 
 export function shake256Hash(data: Uint8Array, length: number): Uint8Array {
   return shake256(data, { dkLen: length });
-}
-
-/** Constant-time equality of two byte strings (length is not secret). */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
-  return d === 0;
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export function utf8(s: string): Uint8Array {

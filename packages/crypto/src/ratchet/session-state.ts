@@ -2,34 +2,34 @@
  * One Double Ratchet session state with its SPQR state, as an immutable value: `ratchetEncrypt` and
  * `ratchetDecrypt` never modify their input and return the successor state, so a caller commits only after the
  * whole operation succeeded (a failed decryption changes nothing). Skipped message keys are kept as seeds,
- * because the final keys depend on each message's SPQR key. Also the state's versioned binary encoding.
- * Does not choose among states (see session/session-record.ts) nor touch stores.
+ * because the final keys depend on each message's SPQR key. Only ratchet logic: the binary encoding is
+ * session-state.codec.ts's. Does not choose among states (see session/session-record.ts) nor touch stores.
  */
-import type { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-
-import { MAX_FORWARD_JUMPS, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS, SESSION_VERSION } from '../constants.js';
+import { MAX_FORWARD_JUMPS, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from '../constants.js';
 import { ErrorCode, SignalClientError, fail } from '../errors.js';
-import { PrivateKey, PublicKey } from '../keys/curve.js';
+import type { PublicKey } from '../keys/curve.js';
+import { PrivateKey } from '../keys/curve.js';
 import { aes256CbcDecrypt, aes256CbcEncrypt } from '../primitives/aes.js';
 import type { Rng } from '../primitives/random.js';
 import { SignalMessage } from '../wire/messages.js';
+import type { ChainKey, MessageSeed, RootKey, SpqrMessageKey } from './key-roles.js';
 import { deriveMessageKeys, messageSeed, nextChainKey, rootStep } from './keys.js';
-import { SpqrError, SpqrState, spqrRecv, spqrSend } from './spqr/index.js';
+import type { SpqrState } from './spqr/index.js';
+import { SpqrError, spqrRecv, spqrSend } from './spqr/index.js';
 
 export interface SenderChain {
   readonly ratchetPrivate: PrivateKey;
   readonly ratchetPublic: PublicKey;
-  readonly chainKey: Uint8Array;
+  readonly chainKey: ChainKey;
   readonly index: number;
 }
 
 export interface ReceiverChain {
   readonly ratchetKey: PublicKey;
-  readonly chainKey: Uint8Array;
+  readonly chainKey: ChainKey;
   readonly index: number;
   /** counter → message seed, oldest first. Never mutated once the chain object is published. */
-  readonly skipped: ReadonlyMap<number, Uint8Array>;
+  readonly skipped: ReadonlyMap<number, MessageSeed>;
 }
 
 export interface PendingPreKey {
@@ -48,7 +48,7 @@ export interface SessionState {
   readonly remoteIdentityKey: PublicKey;
   readonly localRegistrationId: number;
   readonly remoteRegistrationId: number;
-  readonly rootKey: Uint8Array;
+  readonly rootKey: RootKey;
   readonly previousCounter: number;
   readonly senderChain: SenderChain;
   /** Most recent last; at most MAX_RECEIVER_CHAINS. */
@@ -64,6 +64,31 @@ export interface EncryptResult {
   readonly message: SignalMessage;
 }
 
+/** What one send consumes: the successor state, the message seed, and SPQR's message and key for it. */
+export interface SendStep {
+  readonly state: SessionState;
+  readonly seed: MessageSeed;
+  readonly pq: { readonly message: Uint8Array; readonly key: SpqrMessageKey };
+}
+
+/**
+ * The state transition of one send, without building the message: the sending chain steps once and SPQR sends
+ * once. `ratchetEncrypt` is this plus the encryption; tests use it alone to drop thousands of sends cheaply.
+ */
+export function ratchetSendStep(state: SessionState, rng: Rng): SendStep {
+  const chain = state.senderChain;
+  const pq = spqrSend(state.spqr, rng);
+  return {
+    seed: messageSeed(chain.chainKey),
+    pq,
+    state: {
+      ...state,
+      senderChain: { ...chain, chainKey: nextChainKey(chain.chainKey), index: chain.index + 1 },
+      spqr: pq.state,
+    },
+  };
+}
+
 /** Encrypts one message on the sending chain; `addresses` is the optional field-6 binding. */
 export function ratchetEncrypt(
   state: SessionState,
@@ -72,9 +97,8 @@ export function ratchetEncrypt(
   rng: Rng,
 ): EncryptResult {
   const chain = state.senderChain;
-  const seed = messageSeed(chain.chainKey);
-  const pq = spqrSend(state.spqr, rng);
-  const keys = deriveMessageKeys(seed, pq.key);
+  const step = ratchetSendStep(state, rng);
+  const keys = deriveMessageKeys(step.seed, step.pq.key);
   const ciphertext = aes256CbcEncrypt(keys.cipherKey, keys.iv, plaintext);
   const message = SignalMessage._new(
     state.sessionVersion,
@@ -85,17 +109,10 @@ export function ratchetEncrypt(
     ciphertext,
     state.localIdentityKey,
     state.remoteIdentityKey,
-    pq.message,
+    step.pq.message,
     addresses,
   );
-  return {
-    message,
-    state: {
-      ...state,
-      senderChain: { ...chain, chainKey: nextChainKey(chain.chainKey), index: chain.index + 1 },
-      spqr: pq.state,
-    },
-  };
+  return { message, state: step.state };
 }
 
 export interface DecryptResult {
@@ -159,7 +176,7 @@ export function ratchetDecrypt(
 
   // 2. The message seed for this counter.
   const counter = m.counter;
-  let seed: Uint8Array;
+  let seed: MessageSeed;
   let newChain: ReceiverChain;
   if (counter < chain.index) {
     const s = chain.skipped.get(counter);
@@ -178,7 +195,7 @@ export function ratchetDecrypt(
     const jump = counter - chain.index;
     if (jump > MAX_FORWARD_JUMPS && !unlimitedJumps) invalid('message from too far into the future');
     let ck = chain.chainKey;
-    let skipped: Map<number, Uint8Array> | null = null;
+    let skipped: Map<number, MessageSeed> | null = null;
     const keepFrom = counter - MAX_MESSAGE_KEYS;
     for (let i = chain.index; i < counter; i++) {
       if (i >= keepFrom) {
@@ -201,7 +218,7 @@ export function ratchetDecrypt(
   }
 
   // 3. SPQR: the salt for this message's keys.
-  let pq: { state: SpqrState; key: Uint8Array };
+  let pq: { state: SpqrState; key: SpqrMessageKey };
   try {
     pq = spqrRecv(state.spqr, m.pqRatchet);
   } catch (e) {
@@ -229,228 +246,5 @@ export function ratchetDecrypt(
   return {
     plaintext,
     state: { ...state, rootKey, senderChain, previousCounter, receiverChains, pendingPreKey: null, spqr: pq.state },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Binary encoding (protobuf body; the record adds the format version byte).
-//   SessionState: 1 version, 2 local identity, 3 remote identity, 4 local reg id, 5 remote reg id, 6 root key,
-//   7 previous counter, 8 sender chain, 9 receiver chain (repeated, oldest first), 10 pending prekey,
-//   11 alice base key, 12 SPQR state.
-//   SenderChain: 1 private key, 2 chain key, 3 index, 4 public key.   ReceiverChain: 1 ratchet key, 2 chain key,
-//   3 index, 4 skipped (repeated { 1 counter, 2 seed }).   PendingPreKey: 1 prekey id (optional), 2 signed prekey
-//   id, 3 kyber prekey id, 4 kyber ciphertext, 5 base key, 6 timestamp (uint64 ms).
-// Decoding is field-specific and BigInt-free on the hot path; unknown fields are skipped for forward compatibility.
-// ---------------------------------------------------------------------------------------------------------------
-
-const LD = WireType.LengthDelimited;
-const VI = WireType.Varint;
-
-export function encodeSessionState(s: SessionState, w: BinaryWriter): void {
-  w.tag(1, VI).uint32(s.sessionVersion);
-  w.tag(2, LD).bytes(s.localIdentityKey.serializedView());
-  w.tag(3, LD).bytes(s.remoteIdentityKey.serializedView());
-  w.tag(4, VI).uint32(s.localRegistrationId);
-  w.tag(5, VI).uint32(s.remoteRegistrationId);
-  w.tag(6, LD).bytes(s.rootKey);
-  w.tag(7, VI).uint32(s.previousCounter);
-  w.tag(8, LD).fork();
-  w.tag(1, LD).bytes(s.senderChain.ratchetPrivate.serialize());
-  w.tag(2, LD).bytes(s.senderChain.chainKey);
-  w.tag(3, VI).uint32(s.senderChain.index);
-  w.tag(4, LD).bytes(s.senderChain.ratchetPublic.serializedView());
-  w.join();
-  for (const c of s.receiverChains) {
-    w.tag(9, LD).fork();
-    w.tag(1, LD).bytes(c.ratchetKey.serializedView());
-    w.tag(2, LD).bytes(c.chainKey);
-    w.tag(3, VI).uint32(c.index);
-    for (const [counter, seed] of c.skipped) {
-      w.tag(4, LD).fork().tag(1, VI).uint32(counter).tag(2, LD).bytes(seed).join();
-    }
-    w.join();
-  }
-  const p = s.pendingPreKey;
-  if (p) {
-    w.tag(10, LD).fork();
-    if (p.preKeyId !== null) w.tag(1, VI).uint32(p.preKeyId);
-    w.tag(2, VI).uint32(p.signedPreKeyId);
-    w.tag(3, VI).uint32(p.kyberPreKeyId);
-    w.tag(4, LD).bytes(p.kyberCiphertext);
-    w.tag(5, LD).bytes(p.baseKey.serializedView());
-    w.tag(6, VI).uint64(p.timestamp);
-    w.join();
-  }
-  w.tag(11, LD).bytes(s.aliceBaseKey.serializedView());
-  w.tag(12, LD).bytes(s.spqr.serialize());
-}
-
-/** Reads one message's fields, calling `on` for each; wire types must match `want` or the record is corrupt. */
-function each(buf: Uint8Array, want: Record<number, WireType>, on: (no: number, r: BinaryReader) => void): void {
-  const r = new BinaryReader(buf);
-  while (r.pos < r.len) {
-    const [no, wt] = r.tag();
-    const expected = want[no];
-    if (expected === undefined) {
-      r.skip(wt, no);
-      continue;
-    }
-    if (expected !== wt) throw new Error(`bad wire type for field ${no}`);
-    on(no, r);
-  }
-}
-
-function need<T>(v: T | undefined, what: string): T {
-  if (v === undefined) throw new Error(`missing ${what}`);
-  return v;
-}
-
-function key32(b: Uint8Array, what: string): Uint8Array {
-  if (b.length !== 32) throw new Error(`bad ${what}`);
-  return b.slice();
-}
-
-function decodeSenderChain(buf: Uint8Array): SenderChain {
-  let priv: Uint8Array | undefined;
-  let chainKey: Uint8Array | undefined;
-  let index = 0;
-  let pub: Uint8Array | undefined;
-  each(buf, { 1: LD, 2: LD, 3: VI, 4: LD }, (no, r) => {
-    if (no === 1) priv = r.bytes();
-    else if (no === 2) chainKey = r.bytes();
-    else if (no === 3) index = r.uint32();
-    else pub = r.bytes();
-  });
-  const p = key32(need(priv, 'sender ratchet key'), 'sender ratchet key');
-  const ratchetPrivate = pub ? PrivateKey._fromTrustedPair(p, PublicKey.deserialize(pub)) : PrivateKey.deserialize(p);
-  return {
-    ratchetPrivate,
-    ratchetPublic: ratchetPrivate.getPublicKey(),
-    chainKey: key32(need(chainKey, 'chain key'), 'chain key'),
-    index,
-  };
-}
-
-function decodeReceiverChain(buf: Uint8Array): ReceiverChain {
-  let ratchetKey: Uint8Array | undefined;
-  let chainKey: Uint8Array | undefined;
-  let index = 0;
-  const skipped = new Map<number, Uint8Array>();
-  each(buf, { 1: LD, 2: LD, 3: VI, 4: LD }, (no, r) => {
-    if (no === 1) ratchetKey = r.bytes();
-    else if (no === 2) chainKey = r.bytes();
-    else if (no === 3) index = r.uint32();
-    else {
-      let counter: number | undefined;
-      let seed: Uint8Array | undefined;
-      each(r.bytes(), { 1: VI, 2: LD }, (n, rr) => {
-        if (n === 1) counter = rr.uint32();
-        else seed = rr.bytes();
-      });
-      skipped.set(need(counter, 'skipped counter'), key32(need(seed, 'skipped seed'), 'skipped seed'));
-    }
-  });
-  if (skipped.size > MAX_MESSAGE_KEYS) throw new Error('too many skipped keys');
-  return {
-    ratchetKey: PublicKey.deserialize(need(ratchetKey, 'ratchet key')),
-    chainKey: key32(need(chainKey, 'chain key'), 'chain key'),
-    index,
-    skipped,
-  };
-}
-
-function decodePending(buf: Uint8Array): PendingPreKey {
-  let preKeyId: number | null = null;
-  let signedPreKeyId: number | undefined;
-  let kyberPreKeyId: number | undefined;
-  let kyberCiphertext: Uint8Array | undefined;
-  let baseKey: Uint8Array | undefined;
-  let timestamp = 0;
-  each(buf, { 1: VI, 2: VI, 3: VI, 4: LD, 5: LD, 6: VI }, (no, r) => {
-    if (no === 1) preKeyId = r.uint32();
-    else if (no === 2) signedPreKeyId = r.uint32();
-    else if (no === 3) kyberPreKeyId = r.uint32();
-    else if (no === 4) kyberCiphertext = r.bytes().slice();
-    else if (no === 5) baseKey = r.bytes();
-    else timestamp = Number(r.uint64());
-  });
-  return {
-    preKeyId,
-    signedPreKeyId: need(signedPreKeyId, 'signed prekey id'),
-    kyberPreKeyId: need(kyberPreKeyId, 'kyber prekey id'),
-    kyberCiphertext: need(kyberCiphertext, 'kyber ciphertext'),
-    baseKey: PublicKey.deserialize(need(baseKey, 'base key')),
-    timestamp,
-  };
-}
-
-/** Decodes a state; throws plain Errors (or SpqrError) that the record layer maps to InvalidRecord. */
-export function decodeSessionState(buf: Uint8Array): SessionState {
-  let sessionVersion: number | undefined;
-  let localIdentityKey: PublicKey | undefined;
-  let remoteIdentityKey: PublicKey | undefined;
-  let localRegistrationId = 0;
-  let remoteRegistrationId = 0;
-  let rootKey: Uint8Array | undefined;
-  let previousCounter = 0;
-  let senderChain: SenderChain | undefined;
-  const receiverChains: ReceiverChain[] = [];
-  let pendingPreKey: PendingPreKey | null = null;
-  let aliceBaseKey: PublicKey | undefined;
-  let spqr: SpqrState | undefined;
-  each(buf, { 1: VI, 2: LD, 3: LD, 4: VI, 5: VI, 6: LD, 7: VI, 8: LD, 9: LD, 10: LD, 11: LD, 12: LD }, (no, r) => {
-    switch (no) {
-      case 1:
-        sessionVersion = r.uint32();
-        break;
-      case 2:
-        localIdentityKey = PublicKey.deserialize(r.bytes());
-        break;
-      case 3:
-        remoteIdentityKey = PublicKey.deserialize(r.bytes());
-        break;
-      case 4:
-        localRegistrationId = r.uint32();
-        break;
-      case 5:
-        remoteRegistrationId = r.uint32();
-        break;
-      case 6:
-        rootKey = key32(r.bytes(), 'root key');
-        break;
-      case 7:
-        previousCounter = r.uint32();
-        break;
-      case 8:
-        senderChain = decodeSenderChain(r.bytes());
-        break;
-      case 9:
-        receiverChains.push(decodeReceiverChain(r.bytes()));
-        break;
-      case 10:
-        pendingPreKey = decodePending(r.bytes());
-        break;
-      case 11:
-        aliceBaseKey = PublicKey.deserialize(r.bytes());
-        break;
-      default:
-        spqr = SpqrState.deserialize(r.bytes());
-    }
-  });
-  if (sessionVersion !== SESSION_VERSION) throw new Error('unsupported session version');
-  if (receiverChains.length > MAX_RECEIVER_CHAINS) throw new Error('too many receiver chains');
-  return {
-    sessionVersion,
-    localIdentityKey: need(localIdentityKey, 'local identity'),
-    remoteIdentityKey: need(remoteIdentityKey, 'remote identity'),
-    localRegistrationId,
-    remoteRegistrationId,
-    rootKey: need(rootKey, 'root key'),
-    previousCounter,
-    senderChain: need(senderChain, 'sender chain'),
-    receiverChains,
-    pendingPreKey,
-    aliceBaseKey: need(aliceBaseKey, 'base key'),
-    spqr: need(spqr, 'SPQR state'),
   };
 }

@@ -10,7 +10,7 @@ import type { ProtocolAddress } from '../address.js';
 import { encodeAddresses } from '../address.js';
 import { ErrorCode, SignalClientError, fail } from '../errors.js';
 import type { PublicKey } from '../keys/curve.js';
-import { bytesEqual } from '../primitives/hash.js';
+import { equalBytes } from '../primitives/bytes.js';
 import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
 import type { PreKeyBundle } from '../records.js';
@@ -132,7 +132,7 @@ function checkAddresses(
   const present = message.parsed.addresses;
   if (present === null) return;
   const expected = encodeAddresses(address, localAddress);
-  if (!expected || !bytesEqual(expected, present))
+  if (!expected || !equalBytes(expected, present))
     fail(ErrorCode.InvalidMessage, operation, 'decryption failed: message addresses do not match');
 }
 

@@ -9,7 +9,8 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { ErrorCode, SignalClientError, fail } from '../errors.js';
 import { PublicKey } from '../keys/curve.js';
 import { KYBER1024_TYPE } from '../keys/kem.js';
-import { constantTimeEqual, hmacSha256 } from '../primitives/hash.js';
+import { constantTimeEqual } from '../primitives/bytes.js';
+import { hmacSha256 } from '../primitives/hash.js';
 import { KYBER1024_CIPHERTEXT_LENGTH } from '../primitives/kyber.js';
 
 /** The current 1:1 message version (facts §2: 4 = PQXDH; 3 = pre-Kyber). */

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 
 import { addEpochSecret, openChain, receivingKey, sendingKey } from '../../src/ratchet/spqr/chain.js';
 import type { KeyChain } from '../../src/ratchet/spqr/chain.js';
-import { DEFAULT_JUMP_LIMIT, KEPT_KEY_WINDOW } from '../../src/ratchet/spqr/key-sequence.js';
+import { SPQR_MAX_JUMP, SPQR_MAX_OOO_KEYS } from '../../src/constants.js';
+import { asSpqrEpochSecret } from '../../src/ratchet/key-roles.js';
 import { ready } from '../../src/primitives/sodium.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -35,7 +36,7 @@ function referenceKeys(start: Uint8Array, count: number): string[] {
 
 /** The receiving key with the default jump limit. */
 const recvKey = (chain: KeyChain, epoch: number, index: number): { chain: KeyChain; key: Uint8Array } =>
-  receivingKey(chain, epoch, index, DEFAULT_JUMP_LIMIT);
+  receivingKey(chain, epoch, index, SPQR_MAX_JUMP);
 
 function sendN(chain: KeyChain, epoch: number, n: number): { chain: KeyChain; keys: string[] } {
   const keys: string[] = [];
@@ -68,11 +69,11 @@ describe('SPQR chain', () => {
     const gen0 = hkdf(zero, authKey, 'Signal PQ Ratchet V1 Chain  Start', 96);
     const secret = new Uint8Array(32).fill(7);
     const gen1 = hkdf(gen0.slice(0, 32), secret, 'Signal PQ Ratchet V1 Chain Add Epoch', 96);
-    const a = addEpochSecret(openChain(authKey, 'A2B'), 1, secret);
+    const a = addEpochSecret(openChain(authKey, 'A2B'), 1, asSpqrEpochSecret(secret));
     expect(a.newestEpoch).toBe(1);
     expect(hex(a.rootKey)).toBe(hex(gen1.slice(0, 32)));
     expect(sendN(a, 1, 3).keys).toEqual(referenceKeys(gen1.slice(32, 64), 3));
-    const b = addEpochSecret(openChain(authKey, 'B2A'), 1, secret);
+    const b = addEpochSecret(openChain(authKey, 'B2A'), 1, asSpqrEpochSecret(secret));
     expect(sendN(b, 1, 3).keys).toEqual(referenceKeys(gen1.slice(64, 96), 3));
   });
 
@@ -92,8 +93,8 @@ describe('SPQR chain', () => {
       b = r.chain;
       expect(hex(r.key)).toBe(key);
     }
-    a = addEpochSecret(a, 1, Uint8Array.of(2));
-    b = addEpochSecret(b, 1, Uint8Array.of(2));
+    a = addEpochSecret(a, 1, asSpqrEpochSecret(Uint8Array.of(2)));
+    b = addEpochSecret(b, 1, asSpqrEpochSecret(Uint8Array.of(2)));
     const r = sendingKey(a, 1);
     expect(r.index).toBe(1);
     expect(hex(recvKey(b, 1, 1).key)).toBe(hex(r.key));
@@ -109,21 +110,21 @@ describe('SPQR chain', () => {
     a = recvKey(a, 0, 1).chain;
     expect(() => recvKey(a, 0, 1)).toThrow(expect.objectContaining({ kind: 'KeyAlreadyRequested' }));
     expect(() => recvKey(a, 0, 0)).toThrow(expect.objectContaining({ kind: 'KeyAlreadyRequested' }));
-    // Jump far ahead: keys more than KEPT_KEY_WINDOW behind are gone.
-    a = recvKey(a, 0, 2 + KEPT_KEY_WINDOW + 10).chain;
+    // Jump far ahead: keys more than SPQR_MAX_OOO_KEYS behind are gone.
+    a = recvKey(a, 0, 2 + SPQR_MAX_OOO_KEYS + 10).chain;
     expect(() => recvKey(a, 0, 5)).toThrow(expect.objectContaining({ kind: 'KeyTrimmed' }));
     // Keys inside the window are kept.
-    expect(recvKey(a, 0, 2 + KEPT_KEY_WINDOW + 9).key).toHaveLength(32);
+    expect(recvKey(a, 0, 2 + SPQR_MAX_OOO_KEYS + 9).key).toHaveLength(32);
   });
 
-  it('refuses jumps over DEFAULT_JUMP_LIMIT and allows exactly DEFAULT_JUMP_LIMIT', () => {
+  it('refuses jumps over SPQR_MAX_JUMP and allows exactly SPQR_MAX_JUMP', () => {
     const a = openChain(Buffer.from('1'), 'A2B');
-    expect(() => recvKey(a, 0, DEFAULT_JUMP_LIMIT + 1)).toThrow(expect.objectContaining({ kind: 'KeyJump' }));
-    const far = recvKey(a, 0, DEFAULT_JUMP_LIMIT);
+    expect(() => recvKey(a, 0, SPQR_MAX_JUMP + 1)).toThrow(expect.objectContaining({ kind: 'KeyJump' }));
+    const far = recvKey(a, 0, SPQR_MAX_JUMP);
     const ref = referenceKeys(hkdf(zero, Buffer.from('1'), 'Signal PQ Ratchet V1 Chain  Start', 96).slice(64, 96), 3);
     expect(far.key).toHaveLength(32);
     // Keys just behind the jump stay available, older ones were never stored.
-    expect(recvKey(far.chain, 0, DEFAULT_JUMP_LIMIT - 1).key).toHaveLength(32);
+    expect(recvKey(far.chain, 0, SPQR_MAX_JUMP - 1).key).toHaveLength(32);
     expect(() => recvKey(far.chain, 0, 2)).toThrow(expect.objectContaining({ kind: 'KeyTrimmed' }));
     expect(hex(recvKey(a, 0, 3).key)).toBe(ref[2]);
   });
@@ -132,16 +133,16 @@ describe('SPQR chain', () => {
     let a = openChain(Buffer.from('1'), 'A2B');
     for (let i = 1; i <= 6; i++) a = recvKey(a, 0, i * 1500).chain;
     const prev = a.epochs[0]!.receiving.skipped;
-    expect(prev.size).toBeLessThanOrEqual(Math.floor((KEPT_KEY_WINDOW * 11) / 10) + 1);
+    expect(prev.size).toBeLessThanOrEqual(Math.floor((SPQR_MAX_OOO_KEYS * 11) / 10) + 1);
     for (const index of prev.keys())
-      expect(index).toBeGreaterThanOrEqual(a.epochs[0]!.receiving.counter - KEPT_KEY_WINDOW - 1500);
+      expect(index).toBeGreaterThanOrEqual(a.epochs[0]!.receiving.counter - SPQR_MAX_OOO_KEYS - 1500);
   });
 
   it('keeps the send epoch and one before it, and rejects epochs out of range', () => {
     let a = openChain(authKey, 'A2B');
     a = sendingKey(a, 0).chain;
-    a = addEpochSecret(a, 1, Uint8Array.of(1));
-    a = addEpochSecret(a, 2, Uint8Array.of(2));
+    a = addEpochSecret(a, 1, asSpqrEpochSecret(Uint8Array.of(1)));
+    a = addEpochSecret(a, 2, asSpqrEpochSecret(Uint8Array.of(2)));
     expect(a.epochs).toHaveLength(3);
     a = sendingKey(a, 2).chain;
     expect(a.epochs).toHaveLength(2);
@@ -150,7 +151,9 @@ describe('SPQR chain', () => {
     expect(recvKey(a, 1, 1).key).toHaveLength(32);
     expect(() => recvKey(a, 3, 1)).toThrow(expect.objectContaining({ kind: 'Other' }));
     expect(() => sendingKey(a, 1)).toThrow();
-    expect(() => addEpochSecret(a, 4, Uint8Array.of(4))).toThrow(expect.objectContaining({ kind: 'StateCorrupt' }));
+    expect(() => addEpochSecret(a, 4, asSpqrEpochSecret(Uint8Array.of(4)))).toThrow(
+      expect.objectContaining({ kind: 'StateCorrupt' }),
+    );
   });
 
   it('is persistent: operations never change their input', () => {
@@ -158,7 +161,7 @@ describe('SPQR chain', () => {
     const snapshot = JSON.stringify(a, (_k, v: unknown) => (v instanceof Uint8Array ? hex(v) : v));
     sendingKey(a, 0);
     recvKey(a, 0, 5);
-    addEpochSecret(a, 1, Uint8Array.of(1));
+    addEpochSecret(a, 1, asSpqrEpochSecret(Uint8Array.of(1)));
     expect(JSON.stringify(a, (_k, v: unknown) => (v instanceof Uint8Array ? hex(v) : v))).toBe(snapshot);
   });
 });

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 
 import { beforeAll, describe, expect, it } from '@jest/globals';
 
-import { DEFAULT_JUMP_LIMIT, UNLIMITED_JUMPS } from '../../src/ratchet/spqr/key-sequence.js';
+import { SPQR_MAX_JUMP, SPQR_UNLIMITED_JUMPS } from '../../src/constants.js';
 import type { SpqrState } from '../../src/ratchet/spqr/index.js';
 import { SpqrState as State, spqrInitialState, spqrRecv, spqrSend } from '../../src/ratchet/spqr/index.js';
 import { ready } from '../../src/primitives/sodium.js';
@@ -41,7 +41,7 @@ describe('SPQR jump limit', () => {
 
   it('should refuse a gap of 25,010 with KeyJump in a session between two accounts, changing nothing', () => {
     const { bob, last } = afterGap(false);
-    expect(bob.jumpLimit).toBe(DEFAULT_JUMP_LIMIT);
+    expect(bob.jumpLimit).toBe(SPQR_MAX_JUMP);
     const before = bob.serialize();
     expect(() => spqrRecv(bob, last.message)).toThrow(expect.objectContaining({ kind: 'KeyJump' }));
     expect(bob.serialize()).toEqual(before);
@@ -49,10 +49,10 @@ describe('SPQR jump limit', () => {
 
   it('should accept a gap of 25,010 in a note-to-self session, after a save and a load', () => {
     const { bob, last } = afterGap(true);
-    expect(bob.jumpLimit).toBe(UNLIMITED_JUMPS);
+    expect(bob.jumpLimit).toBe(SPQR_UNLIMITED_JUMPS);
     const received = spqrRecv(bob, last.message);
     expect(hex(received.key)).toBe(hex(last.key));
-    expect(received.state.jumpLimit).toBe(UNLIMITED_JUMPS);
+    expect(received.state.jumpLimit).toBe(SPQR_UNLIMITED_JUMPS);
   });
 
   it('should write format 1 for the default limit and format 2 with the limit otherwise', () => {
@@ -64,7 +64,7 @@ describe('SPQR jump limit', () => {
     // Format 2 is format 1 with the varint limit (0xffffffff: ff ff ff ff 0f) after the format byte.
     expect(hex(self)).toBe(`02ffffffff0f${hex(normal.subarray(1))}`);
     const loaded = State.deserialize(self);
-    expect(loaded.jumpLimit).toBe(UNLIMITED_JUMPS);
+    expect(loaded.jumpLimit).toBe(SPQR_UNLIMITED_JUMPS);
     expect(hex(loaded.serialize())).toBe(hex(self));
     expect(hex(spqrSend(loaded, rng).state.serialize()).slice(0, 12)).toBe('02ffffffff0f');
   });
@@ -75,7 +75,7 @@ describe('SPQR jump limit', () => {
     };
     for (const h of Object.values(fixtures.byTag)) {
       const state = State.deserialize(new Uint8Array(Buffer.from(h, 'hex')));
-      expect(state.jumpLimit).toBe(DEFAULT_JUMP_LIMIT);
+      expect(state.jumpLimit).toBe(SPQR_MAX_JUMP);
       expect(spqrSend(state, rng).state.serialize()[0]).toBe(1);
     }
   });

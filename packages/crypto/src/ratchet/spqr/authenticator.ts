@@ -9,7 +9,8 @@
  *
  * Values are immutable; `update` returns a new authenticator.
  */
-import { ZERO_SALT, be64, bytesEqual, concatBytes, hkdfSha256, hmacSha256, ascii } from './kdf.js';
+import { constantTimeEqual } from '../../primitives/bytes.js';
+import { ZERO_SALT, be64, concatBytes, hkdfSha256, hmacSha256, ascii } from './kdf.js';
 
 export const MAC_SIZE = 32;
 
@@ -40,9 +41,9 @@ export function macCiphertext(auth: Authenticator, epoch: number, ct: Uint8Array
 }
 
 export function verifyHeader(auth: Authenticator, epoch: number, header: Uint8Array, mac: Uint8Array): boolean {
-  return bytesEqual(macHeader(auth, epoch, header), mac);
+  return constantTimeEqual(macHeader(auth, epoch, header), mac);
 }
 
 export function verifyCiphertext(auth: Authenticator, epoch: number, ct: Uint8Array, mac: Uint8Array): boolean {
-  return bytesEqual(macCiphertext(auth, epoch, ct), mac);
+  return constantTimeEqual(macCiphertext(auth, epoch, ct), mac);
 }

@@ -10,6 +10,7 @@
  * `BRAID_TAGS`, which therefore must never be reordered. This module defines no transitions (braid-key-owner.ts,
  * braid-encapsulator.ts, braid.ts) and derives no message keys (chain.ts).
  */
+import type { SpqrEpochSecret } from '../key-roles.js';
 import type { Authenticator } from './authenticator.js';
 import { MAC_SIZE } from './authenticator.js';
 import type { Decoder, Encoder } from './erasure-code.js';
@@ -116,7 +117,7 @@ export interface BraidMessage {
 /** A freshly agreed secret and the epoch it belongs to. */
 export interface EpochSecret {
   readonly epoch: number;
-  readonly secret: Uint8Array;
+  readonly secret: SpqrEpochSecret;
 }
 
 /** What sending in a state yields. */
@@ -150,7 +151,8 @@ const SECRET_LABEL = ascii('Signal_PQCKA_V1_MLKEM768:SCKA Key');
 
 /** The epoch secret from an ML-KEM shared secret: HKDF(0³², ss, label ‖ be64(epoch), 32). */
 export function deriveEpochSecret(sharedSecret: Uint8Array, epoch: number): EpochSecret {
-  return { epoch, secret: hkdfSha256(ZERO_SALT, sharedSecret, concatBytes(SECRET_LABEL, be64(epoch)), 32) };
+  const secret = hkdfSha256(ZERO_SALT, sharedSecret, concatBytes(SECRET_LABEL, be64(epoch)), 32);
+  return { epoch, secret: secret as SpqrEpochSecret };
 }
 
 /** Entry into the key-owner role of `epoch`: nothing sampled yet. */

@@ -13,6 +13,7 @@
  * Epochs are added strictly in order. All values are immutable; operations return a new chain. Per-direction key
  * derivation and the out-of-order window live in key-sequence.ts; this module does not run the braid.
  */
+import type { SpqrChainKey, SpqrEpochSecret, SpqrMessageKey, SpqrRootKey } from '../key-roles.js';
 import type { KeySequence } from './key-sequence.js';
 import { keyAt, newSequence, nextKey, retire } from './key-sequence.js';
 import { SpqrError } from './spqr-error.js';
@@ -39,15 +40,15 @@ export interface KeyChain {
   /** Keys of epochs newestEpoch − epochs.length + 1 … newestEpoch, oldest first. */
   readonly epochs: readonly EpochKeys[];
   /** Root key the next epoch secret is mixed into. */
-  readonly rootKey: Uint8Array;
+  readonly rootKey: SpqrRootKey;
 }
 
-function split(chain: { direction: SpqrDirection }, out: Uint8Array): { rootKey: Uint8Array; keys: EpochKeys } {
-  const aliceToBob = newSequence(out.slice(32, 64));
-  const bobToAlice = newSequence(out.slice(64, 96));
+function split(chain: { direction: SpqrDirection }, out: Uint8Array): { rootKey: SpqrRootKey; keys: EpochKeys } {
+  const aliceToBob = newSequence(out.slice(32, 64) as SpqrChainKey);
+  const bobToAlice = newSequence(out.slice(64, 96) as SpqrChainKey);
   const alice = chain.direction === 'A2B';
   return {
-    rootKey: out.slice(0, 32),
+    rootKey: out.slice(0, 32) as SpqrRootKey,
     keys: { sending: alice ? aliceToBob : bobToAlice, receiving: alice ? bobToAlice : aliceToBob },
   };
 }
@@ -58,7 +59,7 @@ export function openChain(authKey: Uint8Array, direction: SpqrDirection): KeyCha
 }
 
 /** Mixes the secret of `epoch`, which must directly follow the newest one, into the chain. */
-export function addEpochSecret(chain: KeyChain, epoch: number, secret: Uint8Array): KeyChain {
+export function addEpochSecret(chain: KeyChain, epoch: number, secret: SpqrEpochSecret): KeyChain {
   if (epoch !== chain.newestEpoch + 1) {
     throw new SpqrError('StateCorrupt', `epoch ${epoch} cannot follow epoch ${chain.newestEpoch}`);
   }
@@ -73,7 +74,7 @@ function position(chain: KeyChain, epoch: number): number {
 }
 
 /** The next sending key of `epoch`, with its index; moving to a newer epoch drops what §8.10 says to drop. */
-export function sendingKey(chain: KeyChain, epoch: number): { chain: KeyChain; index: number; key: Uint8Array } {
+export function sendingKey(chain: KeyChain, epoch: number): { chain: KeyChain; index: number; key: SpqrMessageKey } {
   if (epoch <= chain.newestEpoch && epoch < chain.sendingEpoch) {
     throw new SpqrError('StateCorrupt', `cannot send in epoch ${epoch} after sending in ${chain.sendingEpoch}`);
   }
@@ -101,7 +102,7 @@ export function receivingKey(
   epoch: number,
   index: number,
   jumpLimit: number,
-): { chain: KeyChain; key: Uint8Array } {
+): { chain: KeyChain; key: SpqrMessageKey } {
   const at = position(chain, epoch);
   const current = chain.epochs[at] as EpochKeys;
   const { seq, key } = keyAt(current.receiving, index, jumpLimit);

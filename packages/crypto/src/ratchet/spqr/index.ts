@@ -12,11 +12,12 @@
  * a later version than V1 is refused too (libsignal would skip the salt for it; no V1 peer sends one). This
  * module does not encrypt anything itself and knows nothing about sessions.
  */
+import { SPQR_MAX_JUMP, SPQR_UNLIMITED_JUMPS } from '../../constants.js';
+import type { SpqrMessageKey } from '../key-roles.js';
 import { aliceBraid, bobBraid, braidOnReceive, braidOnSend } from './braid.js';
 import type { Rng } from './braid.js';
 import { addEpochSecret, openChain, receivingKey, sendingKey } from './chain.js';
 import type { SpqrDirection } from './chain.js';
-import { DEFAULT_JUMP_LIMIT, UNLIMITED_JUMPS } from './key-sequence.js';
 import { SPQR_VERSION_V1, decodeMessage, encodeMessage } from './message.js';
 import { SpqrError } from './spqr-error.js';
 import { SpqrState } from './state.js';
@@ -54,11 +55,11 @@ export function spqrInitialState(authKey: Uint8Array, direction: SpqrDirection, 
   }
   if (direction !== 'A2B' && direction !== 'B2A') throw new SpqrError('Other', 'bad direction');
   const braid = direction === 'A2B' ? aliceBraid(authKey) : bobBraid(authKey);
-  const jumpLimit = options.selfSession === true ? UNLIMITED_JUMPS : DEFAULT_JUMP_LIMIT;
+  const jumpLimit = options.selfSession === true ? SPQR_UNLIMITED_JUMPS : SPQR_MAX_JUMP;
   return new SpqrState(openChain(authKey, direction), braid, jumpLimit);
 }
 
-export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; message: Uint8Array; key: Uint8Array } {
+export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; message: Uint8Array; key: SpqrMessageKey } {
   return guard(() => {
     const sent = braidOnSend(state.braid, rng);
     let chain = state.chain;
@@ -69,7 +70,7 @@ export function spqrSend(state: SpqrState, rng: Rng): { state: SpqrState; messag
   });
 }
 
-export function spqrRecv(state: SpqrState, message: Uint8Array): { state: SpqrState; key: Uint8Array } {
+export function spqrRecv(state: SpqrState, message: Uint8Array): { state: SpqrState; key: SpqrMessageKey } {
   return guard(() => {
     if (!(message instanceof Uint8Array)) throw new SpqrError('Malformed', 'message is not bytes');
     const version = message.length === 0 ? 0 : (message[0] as number);

@@ -1,8 +1,8 @@
 /**
  * The small set of symmetric helpers SPQR needs: HKDF-SHA256 and HMAC-SHA256 (the package's libsodium-backed
  * primitives, about three times faster than a pure-JS HMAC on the per-message chain step, so `ready()` must have
- * resolved), big-endian integer encodings used in KDF labels, ASCII labels, byte concatenation and a
- * constant-time comparison. Holds no state.
+ * resolved), big-endian integer encodings used in KDF labels, ASCII labels, and byte concatenation.
+ * Byte comparisons are primitives/bytes.ts's. Holds no state.
  */
 import { concat, hkdf, hmacSha256 as hmac } from '../../primitives/hash.js';
 
@@ -40,12 +40,4 @@ export function be64(value: number): Uint8Array {
   view.setUint32(0, Math.floor(value / 0x1_0000_0000), false);
   view.setUint32(4, value >>> 0, false);
   return out;
-}
-
-/** Constant-time equality for equal-length inputs; unequal lengths compare unequal. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
 }

@@ -18,12 +18,21 @@
  * count, tag and range and reports any problem as SpqrError('StateCorrupt'); it never throws anything else. Later
  * format versions must keep reading versions 1 and 2.
  */
+import {
+  SPQR_MAX_DECODER_CHUNK_FACTOR,
+  SPQR_MAX_JUMP,
+  SPQR_MAX_OOO_KEYS,
+  SPQR_MAX_STORED_EPOCHS,
+  SPQR_SWEEP_THRESHOLD,
+  SPQR_UNLIMITED_JUMPS,
+} from '../../constants.js';
+import type { SpqrMessageKey } from '../key-roles.js';
+import { asSpqrChainKey, asSpqrMessageKey, asSpqrRootKey } from '../key-roles.js';
 import type { Authenticator } from './authenticator.js';
 import type { BraidState } from './braid-state.js';
 import { BRAID_TAGS, CT2_PAYLOAD_SIZE, ENCAPSULATED_TAGS, HEADER_PAYLOAD_SIZE, KEY_OWNER_TAGS } from './braid-state.js';
 import type { EpochKeys, KeyChain, SpqrDirection } from './chain.js';
 import type { KeySequence } from './key-sequence.js';
-import { DEFAULT_JUMP_LIMIT, KEPT_KEY_WINDOW, SWEEP_THRESHOLD, UNLIMITED_JUMPS } from './key-sequence.js';
 import type { Decoder, Encoder } from './erasure-code.js';
 import { CT1_SIZE, DK_SIZE, EK_SIZE, ENCAPS_SEED_SIZE, HEADER_SIZE } from './incremental-mlkem768.js';
 import type { Chunk } from './message.js';
@@ -34,12 +43,8 @@ export const STATE_FORMAT_V1 = 1;
 /** Format 1 preceded by a jump limit other than the default. */
 export const STATE_FORMAT_V2 = 2;
 
-/** A decoder keeps at most n systematic plus n parity chunks. */
-const MAX_DECODER_FACTOR = 2;
 /** Skipped keys a receiving sequence may hold between sweeps (see key-sequence.ts). */
-const MAX_HISTORY = SWEEP_THRESHOLD + KEPT_KEY_WINDOW;
-/** Epochs kept: the sending epoch, the one before it, and epochs added since the last send. */
-const MAX_EPOCHS_KEPT = 64;
+const MAX_HISTORY = SPQR_SWEEP_THRESHOLD + SPQR_MAX_OOO_KEYS;
 
 export class SpqrState {
   /** @internal The key chain; read-only, shared with successor states. */
@@ -166,13 +171,13 @@ function readSequence(r: Reader): KeySequence {
   const counter = r.varint(0xffff_ffff);
   const hasChainKey = r.byte();
   if (hasChainKey > 1) throw corrupt('bad flag');
-  const chainKey = hasChainKey === 1 ? r.bytes(32) : null;
+  const chainKey = hasChainKey === 1 ? asSpqrChainKey(r.bytes(32)) : null;
   const count = r.varint(MAX_HISTORY);
-  const skipped = new Map<number, Uint8Array>();
+  const skipped = new Map<number, SpqrMessageKey>();
   for (let i = 0; i < count; i++) {
     const index = r.varint(0xffff_ffff);
     if (index >= counter || skipped.has(index)) throw corrupt('bad key history');
-    skipped.set(index, r.bytes(32));
+    skipped.set(index, asSpqrMessageKey(r.bytes(32)));
   }
   return { counter, chainKey, skipped };
 }
@@ -197,7 +202,7 @@ function writeDecoder(w: Writer, d: Decoder): void {
 
 function readDecoder(r: Reader, size: number): Decoder {
   const n = size / CHUNK_SIZE;
-  const count = r.varint(MAX_DECODER_FACTOR * n);
+  const count = r.varint(SPQR_MAX_DECODER_CHUNK_FACTOR * n);
   const chunks: Chunk[] = [];
   const seen = new Set<number>();
   for (let i = 0; i < count; i++) {
@@ -218,7 +223,7 @@ function writeAuth(w: Writer, a: Authenticator): void {
 
 export function encodeState(chain: KeyChain, braid: BraidState, jumpLimit: number): Uint8Array {
   const w = new Writer();
-  if (jumpLimit === DEFAULT_JUMP_LIMIT) {
+  if (jumpLimit === SPQR_MAX_JUMP) {
     w.byte(STATE_FORMAT_V1);
   } else {
     w.byte(STATE_FORMAT_V2);
@@ -367,7 +372,7 @@ export function decodeState(bytes: Uint8Array): { chain: KeyChain; braid: BraidS
   const r = new Reader(bytes);
   const format = r.byte();
   if (format !== STATE_FORMAT_V1 && format !== STATE_FORMAT_V2) throw corrupt(`unknown format ${format}`);
-  const jumpLimit = format === STATE_FORMAT_V1 ? DEFAULT_JUMP_LIMIT : r.varint(UNLIMITED_JUMPS);
+  const jumpLimit = format === STATE_FORMAT_V1 ? SPQR_MAX_JUMP : r.varint(SPQR_UNLIMITED_JUMPS);
   if (jumpLimit === 0) throw corrupt('jump limit 0');
   const dirByte = r.byte();
   if (dirByte > 1) throw corrupt('bad direction');
@@ -375,8 +380,8 @@ export function decodeState(bytes: Uint8Array): { chain: KeyChain; braid: BraidS
   const newestEpoch = r.varint();
   const sendingEpoch = r.varint();
   if (sendingEpoch > newestEpoch) throw corrupt('sending epoch ahead of chain');
-  const rootKey = r.bytes(32);
-  const epochCount = r.varint(MAX_EPOCHS_KEPT);
+  const rootKey = asSpqrRootKey(r.bytes(32));
+  const epochCount = r.varint(SPQR_MAX_STORED_EPOCHS);
   if (epochCount === 0 || epochCount > newestEpoch + 1) throw corrupt('bad epoch count');
   const epochs: EpochKeys[] = [];
   for (let i = 0; i < epochCount; i++) {

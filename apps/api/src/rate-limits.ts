@@ -1,0 +1,66 @@
+/**
+ * Every request limit of the server with its reason: the per-route rate limits (requests per window, per requester
+ * or per requester and target), the send limits the message service applies to every send (HTTP and WebSocket;
+ * defaults here, values from the configuration), and the failed-authentication throttle. Data only: the
+ * `@RateLimit(name)` decorator lives with the controllers, the counters in `RateLimitRepository`, and the rules that
+ * apply them in the rate-limit guard and the services. All are off with `RATE_LIMITS=off`.
+ */
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+export const RATE_LIMITS = {
+  /** Any call: far above what a client does, low enough to blunt floods. */
+  default: { limit: 1200, ttl: MINUTE },
+  /** New accounts per address: a family behind one NAT registers a few, a bot registers thousands. */
+  registration: { limit: 30, ttl: HOUR },
+  /** Username lookups per device: enumerating the namespace must be slow. */
+  usernameLookup: { limit: 60, ttl: MINUTE },
+  /** Bundle fetches per (requester, target): sessions are rare; 200 one-time keys must not be drainable quickly. */
+  preKeyBundle: { limit: 20, ttl: HOUR },
+  /** Device links per address: a user links a handful of devices, ever. */
+  link: { limit: 20, ttl: HOUR },
+  /**
+   * Sends per sender device, over HTTP and WebSocket alike (`RATE_LIMIT_SENDS`): 10 a second for a minute is far
+   * beyond a person (receipts are merged per peer) and still lets a bot answer many users; a flood stops here.
+   */
+  send: { limit: 600, ttl: MINUTE },
+  /**
+   * Sends per (sender device, recipient account) (`RATE_LIMIT_SENDS_PER_RECIPIENT`): two a second for a minute is a
+   * fast conversation; one sender cannot fill a recipient's queue in seconds.
+   */
+  sendToRecipient: { limit: 120, ttl: MINUTE },
+  /**
+   * New attachment uploads per device (`RATE_LIMIT_ATTACHMENTS`): an album of 100 photos a few times an hour is a
+   * person; each upload also counts against the storage quota, so this only stops a flood of tiny ones.
+   */
+  attachmentUpload: { limit: 300, ttl: HOUR },
+} as const;
+
+/**
+ * Throttling of failed authentication (HTTP Basic, WebSocket credentials and tickets). After `perAddress` failures
+ * from one client address (an IPv6 client: its /64) within `window`, that address is locked out; after `perAccount`
+ * failures naming one account, that account is locked out for every address that has not authenticated as it within
+ * `trustedFor` (its own devices carry on). A lockout lasts `AUTH_LOCKOUT` (1 minute by default), doubling with each
+ * repeat within `strikesFor`, up to `maxLockout`. Device credentials and tickets are 256-bit random values, so this
+ * is not what keeps them from being guessed: it keeps floods of attempts from costing the database, and it would
+ * keep any weaker credential of the future from being guessed online.
+ */
+export const AUTH_THROTTLE = {
+  /** A client with a stale credential fails every request it makes; 20 is seconds of that, not a guessing rate. */
+  perAddress: 20,
+  /** Failures naming one account from addresses it was not seen at: a distributed attempt on one victim. */
+  perAccount: 10,
+  /** Failures older than this are forgotten. */
+  window: 15 * MINUTE,
+  /** An address where an account authenticated stays exempt from that account's lockout this long. */
+  trustedFor: 24 * HOUR,
+  /** Lockouts are remembered (and the next one doubles) this long. */
+  strikesFor: 24 * HOUR,
+  /** The longest lockout: a mistake costs at most this. */
+  maxLockout: HOUR,
+} as const;
+
+export type RateLimitName = keyof typeof RATE_LIMITS;
+
+/** At most `limit` requests per `ttl` milliseconds. */
+export type RateLimitWindow = { limit: number; ttl: number };

@@ -1,0 +1,30 @@
+/**
+ * The one mapping from a stored envelope (content as bytes, from the envelope or mailbox repository) to the wire
+ * `Envelope` clients receive, whether in a `GET /v1/messages` page, a WebSocket `envelope` frame or a push payload.
+ * It reads and copies nothing else: which envelopes go out, and to whom, is the services' business.
+ */
+import type { Envelope, EnvelopeType } from '@cove/protocol';
+
+/** The stored fields a client sees; both the envelope and the mailbox repositories' rows have them. */
+export type EnvelopeRecord = {
+  guid: string;
+  type: string;
+  sourceAccountId: string;
+  sourceDeviceId: number;
+  timestamp: number;
+  serverTimestamp: number;
+  content: Uint8Array;
+};
+
+export function toEnvelope(row: EnvelopeRecord): Envelope {
+  return {
+    guid: row.guid,
+    /** Only the message service writes `type`, from a request already checked against `EnvelopeType`. */
+    type: row.type as EnvelopeType,
+    sourceAccountId: row.sourceAccountId,
+    sourceDeviceId: row.sourceDeviceId,
+    timestamp: row.timestamp,
+    serverTimestamp: row.serverTimestamp,
+    content: Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength).toString('base64'),
+  };
+}

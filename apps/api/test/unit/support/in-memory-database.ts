@@ -1,0 +1,522 @@
+/**
+ * In-memory twins of the database repositories the services use, over one shared `InMemoryDatabase` (so that, as
+ * in PostgreSQL, removing a device takes its keys and envelopes with it). Each twin keeps the contract its real
+ * repository documents (atomic all-or-none writes, case-insensitive usernames, one claim per key, the send check
+ * and queue caps of `insertChecked`) so service specs run the services' rules against honest storage without a
+ * database. They do not emulate SQL, concurrency between instances, or durability; the medium tier covers those.
+ */
+import type { AccountRepository, NewAccount } from '../../../src/repositories/account.repository.js';
+import type { Bytes } from '../../../src/repositories/database.repository.js';
+import type {
+  DeviceKeys,
+  DeviceMap,
+  DeviceRecord,
+  DeviceRepository,
+} from '../../../src/repositories/device.repository.js';
+import {
+  envelopeKey,
+  type CheckedEnvelopeRow,
+  type CheckedInsert,
+  type EnvelopeKey,
+  type EnvelopeRepository,
+  type EnvelopeRow,
+  type QueueCaps,
+  type StoredEnvelope,
+} from '../../../src/repositories/envelope.repository.js';
+import type { MailboxRepository, PendingSummary, WakeContext } from '../../../src/repositories/mailbox.repository.js';
+import type {
+  PreKeyRepository,
+  StoredPreKey,
+  StoredSignedPreKey,
+} from '../../../src/repositories/prekey.repository.js';
+import type {
+  PushSubscriptionRecord,
+  PushSubscriptionRepository,
+} from '../../../src/repositories/push-subscription.repository.js';
+import type { Public } from './twins.js';
+
+export type MemoryDevice = {
+  accountId: string;
+  deviceId: number;
+  registrationId: number;
+  credentialHash: Bytes;
+  signedPreKey: StoredSignedPreKey;
+  kyberLastResortPreKey: StoredSignedPreKey;
+  createdAt: Date;
+  lastSeenAt: Date;
+};
+
+type MemoryAccount = { id: string; identityKey: Bytes; username: string | null; nextDeviceId: number };
+
+const deviceKey = (accountId: string, deviceId: number): string => `${accountId}.${deviceId}`;
+
+/** The rows every twin reads and writes. Tests may inspect them directly. */
+export class InMemoryDatabase {
+  readonly accounts = new Map<string, MemoryAccount>();
+  readonly devices = new Map<string, MemoryDevice>();
+  readonly preKeys = new Map<string, StoredPreKey[]>();
+  readonly kyberPreKeys = new Map<string, StoredSignedPreKey[]>();
+  readonly envelopes: StoredEnvelope[] = [];
+  readonly subscriptions = new Map<string, PushSubscriptionRecord>();
+  private nextEnvelopeId = 1;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  device(accountId: string, deviceId: number): MemoryDevice | undefined {
+    return this.devices.get(deviceKey(accountId, deviceId));
+  }
+
+  devicesOf(accountId: string): MemoryDevice[] {
+    return [...this.devices.values()].filter((d) => d.accountId === accountId).sort((a, b) => a.deviceId - b.deviceId);
+  }
+
+  addDevice(device: Omit<MemoryDevice, 'createdAt' | 'lastSeenAt'>): MemoryDevice {
+    const at = new Date(this.now());
+    const row: MemoryDevice = { ...device, createdAt: at, lastSeenAt: at };
+    this.devices.set(deviceKey(device.accountId, device.deviceId), row);
+    return row;
+  }
+
+  /** Removes a device and, like the foreign keys' cascade, its keys, envelopes and subscription. */
+  removeDevice(accountId: string, deviceId: number): boolean {
+    const key = deviceKey(accountId, deviceId);
+    if (!this.devices.delete(key)) return false;
+    this.preKeys.delete(key);
+    this.kyberPreKeys.delete(key);
+    this.subscriptions.delete(key);
+    for (let i = this.envelopes.length - 1; i >= 0; i--) {
+      const e = this.envelopes[i] as StoredEnvelope;
+      if (e.accountId === accountId && e.deviceId === deviceId) this.envelopes.splice(i, 1);
+    }
+    return true;
+  }
+
+  storeEnvelopes(rows: EnvelopeRow[]): void {
+    for (const r of rows) {
+      const { guid, accountId, deviceId, type, sourceAccountId, sourceDeviceId, timestamp, serverTimestamp } = r;
+      this.envelopes.push({
+        id: String(this.nextEnvelopeId++),
+        guid,
+        accountId,
+        deviceId,
+        type,
+        sourceAccountId,
+        sourceDeviceId,
+        timestamp,
+        serverTimestamp,
+        urgent: r.urgent,
+        content: r.content,
+      });
+    }
+  }
+
+  envelopesOf(accountId: string, deviceId: number): StoredEnvelope[] {
+    return this.envelopes.filter((e) => e.accountId === accountId && e.deviceId === deviceId);
+  }
+
+  /** Inserts or replaces one-time keys by id (as `insertDeviceKeys`). */
+  putKeys(accountId: string, deviceId: number, preKeys: StoredPreKey[], kyberPreKeys: StoredSignedPreKey[]): void {
+    const key = deviceKey(accountId, deviceId);
+    const merge = <K extends { keyId: number }>(old: K[] | undefined, added: K[]): K[] => [
+      ...(old ?? []).filter((k) => !added.some((a) => a.keyId === k.keyId)),
+      ...added,
+    ];
+    this.preKeys.set(key, merge(this.preKeys.get(key), preKeys));
+    this.kyberPreKeys.set(key, merge(this.kyberPreKeys.get(key), kyberPreKeys));
+  }
+}
+
+export class InMemoryAccountRepository implements Public<AccountRepository> {
+  constructor(private readonly db: InMemoryDatabase) {}
+
+  create(account: NewAccount): Promise<boolean> {
+    const usernameKey = account.username?.toLowerCase();
+    if (usernameKey !== undefined && this.holder(usernameKey) !== undefined) return Promise.resolve(false);
+    this.db.accounts.set(account.id, {
+      id: account.id,
+      identityKey: account.identityKey,
+      username: account.username ?? null,
+      nextDeviceId: 2,
+    });
+    const d = account.device;
+    this.db.addDevice({
+      accountId: account.id,
+      deviceId: 1,
+      registrationId: d.registrationId,
+      credentialHash: d.credentialHash,
+      signedPreKey: d.signedPreKey,
+      kyberLastResortPreKey: d.kyberLastResortPreKey,
+    });
+    this.db.putKeys(account.id, 1, d.preKeys, d.kyberPreKeys);
+    return Promise.resolve(true);
+  }
+
+  identityKey(accountId: string): Promise<Bytes | null> {
+    return Promise.resolve(this.db.accounts.get(accountId)?.identityKey ?? null);
+  }
+
+  setUsername(accountId: string, username: string): Promise<boolean> {
+    const holder = this.holder(username.toLowerCase());
+    if (holder !== undefined && holder !== accountId) return Promise.resolve(false);
+    const account = this.db.accounts.get(accountId);
+    if (account) account.username = username;
+    return Promise.resolve(true);
+  }
+
+  clearUsername(accountId: string): Promise<void> {
+    const account = this.db.accounts.get(accountId);
+    if (account) account.username = null;
+    return Promise.resolve();
+  }
+
+  findByUsername(username: string): Promise<string | null> {
+    return Promise.resolve(this.holder(username.toLowerCase()) ?? null);
+  }
+
+  private holder(usernameKey: string): string | undefined {
+    return [...this.db.accounts.values()].find((a) => a.username?.toLowerCase() === usernameKey)?.id;
+  }
+}
+
+export class InMemoryPreKeyRepository implements Public<PreKeyRepository> {
+  constructor(private readonly db: InMemoryDatabase) {}
+
+  upload(
+    accountId: string,
+    deviceId: number,
+    keys: {
+      preKeys: StoredPreKey[];
+      kyberPreKeys: StoredSignedPreKey[];
+      signedPreKey?: StoredSignedPreKey;
+      kyberLastResortPreKey?: StoredSignedPreKey;
+    },
+    caps: { maxStored: number },
+  ): Promise<'ok' | 'limit_reached'> {
+    const key = deviceKey(accountId, deviceId);
+    const before = { ec: this.db.preKeys.get(key), kyber: this.db.kyberPreKeys.get(key) };
+    this.db.putKeys(accountId, deviceId, keys.preKeys, keys.kyberPreKeys);
+    if (
+      (this.db.preKeys.get(key)?.length ?? 0) > caps.maxStored ||
+      (this.db.kyberPreKeys.get(key)?.length ?? 0) > caps.maxStored
+    ) {
+      /** All or none, as the real transaction: the keys written above are rolled back. */
+      this.db.preKeys.set(key, before.ec ?? []);
+      this.db.kyberPreKeys.set(key, before.kyber ?? []);
+      return Promise.resolve('limit_reached');
+    }
+    const device = this.db.device(accountId, deviceId);
+    if (device && keys.signedPreKey) device.signedPreKey = keys.signedPreKey;
+    if (device && keys.kyberLastResortPreKey) device.kyberLastResortPreKey = keys.kyberLastResortPreKey;
+    return Promise.resolve('ok');
+  }
+
+  counts(accountId: string, deviceId: number): Promise<{ preKeyCount: number; kyberPreKeyCount: number }> {
+    const key = deviceKey(accountId, deviceId);
+    return Promise.resolve({
+      preKeyCount: this.db.preKeys.get(key)?.length ?? 0,
+      kyberPreKeyCount: this.db.kyberPreKeys.get(key)?.length ?? 0,
+    });
+  }
+
+  claimPreKey(accountId: string, deviceId: number): Promise<StoredPreKey | null> {
+    return Promise.resolve(claimLowest(this.db.preKeys, deviceKey(accountId, deviceId)));
+  }
+
+  claimKyberPreKey(accountId: string, deviceId: number): Promise<StoredSignedPreKey | null> {
+    return Promise.resolve(claimLowest(this.db.kyberPreKeys, deviceKey(accountId, deviceId)));
+  }
+}
+
+/** Removes and returns the key with the lowest id (the real claim's `ORDER BY key_id LIMIT 1`). */
+function claimLowest<K extends { keyId: number }>(table: Map<string, K[]>, key: string): K | null {
+  const keys = table.get(key) ?? [];
+  const lowest = keys.reduce<K | null>((low, k) => (low === null || k.keyId < low.keyId ? k : low), null);
+  if (lowest)
+    table.set(
+      key,
+      keys.filter((k) => k !== lowest),
+    );
+  return lowest;
+}
+
+/** The device-repository members the prekey, message and auth rules read. */
+export type DeviceReads = 'credential' | 'touch' | 'list' | 'keys' | 'deviceMap' | 'remove';
+
+export class InMemoryDeviceRepository implements Pick<DeviceRepository, DeviceReads> {
+  constructor(
+    private readonly db: InMemoryDatabase,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  credential(accountId: string, deviceId: number): Promise<{ credentialHash: Bytes; lastSeenAt: Date } | null> {
+    const d = this.db.device(accountId, deviceId);
+    return Promise.resolve(d ? { credentialHash: d.credentialHash, lastSeenAt: d.lastSeenAt } : null);
+  }
+
+  touch(accountId: string, deviceId: number): Promise<void> {
+    const d = this.db.device(accountId, deviceId);
+    if (d) d.lastSeenAt = new Date(this.now());
+    return Promise.resolve();
+  }
+
+  list(accountId: string): Promise<DeviceRecord[]> {
+    return Promise.resolve(
+      this.db.devicesOf(accountId).map(({ deviceId, registrationId, createdAt, lastSeenAt }) => ({
+        accountId,
+        deviceId,
+        registrationId,
+        createdAt,
+        lastSeenAt,
+      })),
+    );
+  }
+
+  keys(accountId: string, deviceId: number | null): Promise<DeviceKeys[]> {
+    return Promise.resolve(
+      this.db
+        .devicesOf(accountId)
+        .filter((d) => deviceId === null || d.deviceId === deviceId)
+        .map(({ deviceId: id, registrationId, signedPreKey, kyberLastResortPreKey }) => ({
+          deviceId: id,
+          registrationId,
+          signedPreKey,
+          kyberLastResortPreKey,
+        })),
+    );
+  }
+
+  deviceMap(accountIds: string[]): Promise<DeviceMap> {
+    const map: DeviceMap = new Map();
+    for (const id of accountIds) {
+      map.set(id, new Map(this.db.devicesOf(id).map((d) => [d.deviceId, d.registrationId])));
+    }
+    return Promise.resolve(map);
+  }
+
+  remove(accountId: string, deviceId: number): Promise<boolean> {
+    return Promise.resolve(this.db.removeDevice(accountId, deviceId));
+  }
+}
+
+export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
+  /** Rows of each `insertChecked` call, for specs that assert what one group commit wrote. */
+  readonly batches: CheckedEnvelopeRow[][] = [];
+
+  constructor(private readonly db: InMemoryDatabase) {}
+
+  insert(rows: EnvelopeRow[]): Promise<void> {
+    this.db.storeEnvelopes(rows);
+    return Promise.resolve();
+  }
+
+  /**
+   * The contract of the real statement: a send whose rows do not address exactly the destination's current devices
+   * (minus the sender's own device for a send to oneself) with their registration ids is refused whole; of the
+   * others, in request order, a send that would take a destination device past `caps` (counting the earlier sends of
+   * the batch) is skipped whole with its full devices; the rest are stored.
+   */
+  insertChecked(rows: CheckedEnvelopeRow[], caps: QueueCaps): Promise<CheckedInsert> {
+    this.batches.push(rows);
+    const refused = new Set<number>();
+    const full = new Map<number, number[]>();
+    const requests = [...new Set(rows.map((r) => r.request))].sort((a, b) => a - b);
+    const queued = new Map<string, { n: number; bytes: number }>();
+    const queueOf = (accountId: string, deviceId: number): { n: number; bytes: number } => {
+      const key = deviceKey(accountId, deviceId);
+      let q = queued.get(key);
+      if (!q) {
+        const stored = this.db.envelopesOf(accountId, deviceId);
+        q = { n: stored.length, bytes: stored.reduce((sum, e) => sum + e.content.byteLength, 0) };
+        queued.set(key, q);
+      }
+      return q;
+    };
+    const accepted: CheckedEnvelopeRow[] = [];
+    for (const request of requests) {
+      const own = rows.filter((r) => r.request === request);
+      const first = own[0] as CheckedEnvelopeRow;
+      const toSelf = first.accountId === first.sourceAccountId;
+      const current = this.db
+        .devicesOf(first.accountId)
+        .filter((d) => !(toSelf && d.deviceId === first.sourceDeviceId));
+      const addressed = own.every((r) =>
+        current.some((d) => d.deviceId === r.deviceId && d.registrationId === r.registrationId),
+      );
+      const covered = current.every((d) => own.some((r) => r.deviceId === d.deviceId));
+      if (!addressed || !covered) {
+        refused.add(request);
+        continue;
+      }
+      const over = own
+        .filter((r) => {
+          const q = queueOf(r.accountId, r.deviceId);
+          /** Counted even when skipped, as the statement's running window counts every unrefused send. */
+          q.n += 1;
+          q.bytes += r.content.byteLength;
+          return q.n > caps.envelopes || q.bytes > caps.bytes;
+        })
+        .map((r) => r.deviceId)
+        .sort((a, b) => a - b);
+      if (over.length) full.set(request, over);
+      else accepted.push(...own);
+    }
+    this.db.storeEnvelopes(accepted);
+    return Promise.resolve({ refused, full });
+  }
+
+  page(
+    accountId: string,
+    deviceId: number,
+    afterId: string,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<StoredEnvelope[]> {
+    const rows = this.db
+      .envelopesOf(accountId, deviceId)
+      .filter((e) => Number(e.id) > Number(afterId))
+      .slice(0, limit);
+    if (maxBytes === undefined) return Promise.resolve(rows);
+    let before = 0;
+    return Promise.resolve(
+      rows.filter((e) => {
+        const fits = before < maxBytes;
+        before += e.content.byteLength;
+        return fits;
+      }),
+    );
+  }
+
+  byGuids(accountId: string, deviceId: number, guids: string[]): Promise<StoredEnvelope[]> {
+    return Promise.resolve(this.db.envelopesOf(accountId, deviceId).filter((e) => guids.includes(e.guid)));
+  }
+
+  delete(keys: EnvelopeKey[]): Promise<Set<string>> {
+    const deleted = new Set<string>();
+    for (const k of keys) {
+      const index = this.db.envelopes.findIndex(
+        (e) => e.guid === k.guid && e.accountId === k.accountId && e.deviceId === k.deviceId,
+      );
+      if (index >= 0) {
+        this.db.envelopes.splice(index, 1);
+        deleted.add(envelopeKey(k));
+      }
+    }
+    return Promise.resolve(deleted);
+  }
+}
+
+export class InMemoryPushSubscriptionRepository implements Public<PushSubscriptionRepository> {
+  constructor(private readonly db: InMemoryDatabase) {}
+
+  upsert(accountId: string, deviceId: number, endpoint: string, p256dh: string, auth: string): Promise<void> {
+    this.db.subscriptions.set(deviceKey(accountId, deviceId), {
+      accountId,
+      deviceId,
+      endpoint,
+      p256dh,
+      auth,
+      wokenAt: null,
+      wokenUrgent: false,
+    });
+    return Promise.resolve();
+  }
+
+  get(accountId: string, deviceId: number): Promise<PushSubscriptionRecord | null> {
+    const s = this.db.subscriptions.get(deviceKey(accountId, deviceId));
+    return Promise.resolve(s ? { ...s } : null);
+  }
+
+  remove(accountId: string, deviceId: number): Promise<boolean> {
+    return Promise.resolve(this.db.subscriptions.delete(deviceKey(accountId, deviceId)));
+  }
+
+  removeEndpoint(accountId: string, deviceId: number, endpoint: string): Promise<boolean> {
+    const key = deviceKey(accountId, deviceId);
+    if (this.db.subscriptions.get(key)?.endpoint !== endpoint) return Promise.resolve(false);
+    return Promise.resolve(this.db.subscriptions.delete(key));
+  }
+
+  markWoken(accountId: string, deviceId: number, at: Date, urgent: boolean): Promise<void> {
+    const s = this.db.subscriptions.get(deviceKey(accountId, deviceId));
+    if (s) Object.assign(s, { wokenAt: at, wokenUrgent: urgent });
+    return Promise.resolve();
+  }
+
+  clearWoken(accountId: string, deviceId: number): Promise<void> {
+    const s = this.db.subscriptions.get(deviceKey(accountId, deviceId));
+    if (s) Object.assign(s, { wokenAt: null, wokenUrgent: false });
+    return Promise.resolve();
+  }
+
+  count(): Promise<number> {
+    return Promise.resolve(this.db.subscriptions.size);
+  }
+}
+
+export class InMemoryMailboxRepository implements Public<MailboxRepository> {
+  constructor(private readonly db: InMemoryDatabase) {}
+
+  pending(accountId: string, deviceId: number): Promise<PendingSummary> {
+    return Promise.resolve(summary(this.db.envelopesOf(accountId, deviceId)));
+  }
+
+  wakeContext(accountId: string, deviceId: number): Promise<WakeContext | null> {
+    const s = this.db.subscriptions.get(deviceKey(accountId, deviceId));
+    if (!s) return Promise.resolve(null);
+    const waiting = this.db.envelopesOf(accountId, deviceId);
+    const oldest = waiting[0];
+    return Promise.resolve({
+      subscription: {
+        endpoint: s.endpoint,
+        p256dh: s.p256dh,
+        auth: s.auth,
+        wokenAt: s.wokenAt,
+        wokenUrgent: s.wokenUrgent,
+      },
+      pending: summary(waiting),
+      oldest: oldest
+        ? {
+            guid: oldest.guid,
+            type: oldest.type,
+            sourceAccountId: oldest.sourceAccountId,
+            sourceDeviceId: oldest.sourceDeviceId,
+            timestamp: oldest.timestamp,
+            serverTimestamp: oldest.serverTimestamp,
+            content: oldest.content,
+          }
+        : null,
+    });
+  }
+
+  awaitingWake(
+    unwokenBefore: number,
+    renotifyBefore: Date,
+    limit: number,
+  ): Promise<Array<{ accountId: string; deviceId: number }>> {
+    const due = [...this.db.subscriptions.values()].filter((s) => {
+      const waiting = this.db.envelopesOf(s.accountId, s.deviceId);
+      if (s.wokenAt === null) return waiting.some((e) => e.serverTimestamp < unwokenBefore);
+      const woken = s.wokenAt.getTime();
+      return woken < renotifyBefore.getTime() && waiting.some((e) => e.serverTimestamp > woken);
+    });
+    return Promise.resolve(due.slice(0, limit).map(({ accountId, deviceId }) => ({ accountId, deviceId })));
+  }
+
+  purgeAcceptedBefore(before: number): Promise<number> {
+    const expired = this.db.envelopes.filter((e) => e.serverTimestamp < before);
+    for (const e of expired) this.db.envelopes.splice(this.db.envelopes.indexOf(e), 1);
+    return Promise.resolve(expired.length);
+  }
+
+  idleDevices(before: Date): Promise<{ devices: number; envelopes: number }> {
+    const idle = [...this.db.devices.values()].filter((d) => d.lastSeenAt < before);
+    const envelopes = idle.reduce((n, d) => n + this.db.envelopesOf(d.accountId, d.deviceId).length, 0);
+    return Promise.resolve({ devices: idle.length, envelopes });
+  }
+}
+
+function summary(waiting: StoredEnvelope[]): PendingSummary {
+  const newest = (rows: StoredEnvelope[]): number | null =>
+    rows.length ? Math.max(...rows.map((e) => e.serverTimestamp)) : null;
+  return { count: waiting.length, newestAt: newest(waiting), newestUrgentAt: newest(waiting.filter((e) => e.urgent)) };
+}
