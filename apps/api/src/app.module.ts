@@ -42,6 +42,7 @@ import { DeliveryService } from './services/delivery.service.js';
 import { DeviceService } from './services/device.service.js';
 import { MessageService } from './services/message.service.js';
 import { PreKeyService } from './services/prekey.service.js';
+import { RevocationService } from './services/revocation.service.js';
 import { SystemService } from './services/system.service.js';
 import { WebSocketService } from './services/websocket.service.js';
 
@@ -105,6 +106,7 @@ export class AppModule {
         DeviceService,
         SystemService,
         WebSocketService,
+        RevocationService,
         ...deliveryProviders({ role: 'api', pushAgent: options.pushAgent }),
         ...attachmentProviders(),
         WebSocketClientAddress,

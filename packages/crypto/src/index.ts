@@ -58,3 +58,4 @@ export function hkdf(
     fail(ErrorCode.InvalidArgument, 'HKDF_DeriveSecrets', `output length out of range (${outputLength})`);
   return hkdfSha256(keyMaterial, salt, label, outputLength);
 }
+export * from './attachment/index.js';

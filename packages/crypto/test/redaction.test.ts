@@ -167,6 +167,7 @@ const PUBLIC_ONLY = [
   'DisplayableFingerprint',
   'ScannableFingerprint',
   'SignalClientError',
+  'AttachmentError',
   'LibSignalErrorBase',
   'SessionStore',
   'IdentityKeyStore',

@@ -80,6 +80,8 @@ export const CloseCode = {
   Unauthorized: 4001,
   /** No auth frame in time. */
   AuthTimeout: 4002,
+  /** A temporary condition on the server (e.g. its database is unavailable): reconnect after a pause. */
+  TryAgainLater: 1013,
   /** The same device connected again; this older connection is closed. */
   Replaced: 4003,
   /** The device was removed from its account. */

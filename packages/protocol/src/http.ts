@@ -43,12 +43,20 @@ function base64Bytes(min: number, max: number, description: string): z.ZodString
     .describe(description);
 }
 
-export const AccountId = z.uuid().describe('Account id (UUID)');
+/**
+ * Ids are UUIDs in one canonical spelling, lower case: PostgreSQL compares uuids regardless of case, so a server
+ * keying rate limits, sockets, presence or acks on the raw string would see `ABC…` and `abc…` as two ids. Every
+ * schema below that carries an id lower-cases it while parsing (the JSON schema and the type stay a plain uuid).
+ */
+export const AccountId = z
+  .uuid()
+  .toLowerCase()
+  .describe('Account id (UUID; read in any case, canonical in lower case)');
 export const DeviceId = z.number().int().min(1).max(MAX_DEVICE_ID).describe('Device id within the account');
 export const RegistrationId = z.number().int().min(1).max(MAX_REGISTRATION_ID);
 export const KeyId = z.number().int().min(0).max(MAX_PREKEY_ID);
 export const Timestamp = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe('Milliseconds since the epoch');
-export const Guid = z.uuid().describe('Envelope id assigned by the server');
+export const Guid = z.uuid().toLowerCase().describe('Envelope id assigned by the server (canonical in lower case)');
 export const Username = z.string().regex(USERNAME_PATTERN, '3-32 letters, digits, "_" or "."');
 
 /** A serialized libsignal EC public key: 0x05 then 32 bytes. */

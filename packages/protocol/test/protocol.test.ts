@@ -2,14 +2,18 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
 import {
+  AccountId,
   AckFrame,
+  AuthCredentialFrame,
   Base64Error,
   buildOpenApiDocument,
   ClientFrame,
   CreateAccountRequest,
   EcPublicKey,
   fromBase64,
+  Guid,
   KyberPublicKey,
+  SendFrame,
   SendMessagesRequest,
   Signature,
   toBase64,
@@ -72,6 +76,29 @@ describe('key schemas', () => {
     expect(SendMessagesRequest.safeParse({ timestamp: 1, messages: [message] }).success).toBe(true);
     expect(SendMessagesRequest.safeParse({ timestamp: 1, messages: [] }).success).toBe(false);
     expect(SendMessagesRequest.safeParse({ timestamp: 1, messages: [{ ...message, type: 'x' }] }).success).toBe(false);
+  });
+});
+
+describe('ids', () => {
+  it('should read an account id or guid in any case as its one lower-case spelling, in every schema carrying it', () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.array(fc.boolean(), { minLength: 36, maxLength: 36 }), (uuid, upper) => {
+        const spelled = [...uuid].map((c, i) => (upper[i] ? c.toUpperCase() : c.toLowerCase())).join('');
+        const canonical = uuid.toLowerCase();
+        expect(AccountId.parse(spelled)).toBe(canonical);
+        expect(Guid.parse(spelled)).toBe(canonical);
+        expect(AckFrame.parse({ type: 'ack', guids: [spelled] }).guids).toEqual([canonical]);
+        const message = {
+          timestamp: 1,
+          messages: [{ destinationDeviceId: 1, destinationRegistrationId: 1, type: 'whisper', content: 'AAAA' }],
+        };
+        expect(SendFrame.parse({ type: 'send', id: 1, destination: spelled, message }).destination).toBe(canonical);
+        const auth = { type: 'auth', accountId: spelled, deviceId: 1, secret: toBase64(bytes(32)) };
+        expect(AuthCredentialFrame.parse(auth).accountId).toBe(canonical);
+      }),
+      { numRuns: 200 },
+    );
+    expect(AccountId.safeParse('not-a-uuid').success).toBe(false);
   });
 });
 

@@ -1,11 +1,13 @@
 /**
  * Renders every error as `{ error, message }` with a stable code and no stack trace: refusals from services as
  * they are (with `Retry-After` when they carry `retryAfter`), framework errors (unknown route, bad method) by
- * status, anything else as `500 internal_error` after logging its kind (not its data).
+ * status, an unreachable database as `503 unavailable` (with `Retry-After`), anything else as `500 internal_error`
+ * after logging its kind (not its data).
  */
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { ErrorCode } from '@cove/protocol';
 
+import { isDatabaseUnavailable } from '../repositories/database.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { ApiError } from '../services/api-error.js';
 
@@ -15,6 +17,9 @@ type Response = {
   setHeader(name: string, value: string): void;
   headersSent: boolean;
 };
+
+/** A database restart takes seconds: ask clients to come back soon, not to hammer it. */
+const UNAVAILABLE_RETRY_AFTER_S = 2;
 
 const BY_STATUS: Record<number, ErrorCode> = {
   400: ErrorCode.InvalidRequest,
@@ -47,6 +52,15 @@ export class ErrorFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const error = BY_STATUS[status] ?? (status < 500 ? ErrorCode.InvalidRequest : ErrorCode.Internal);
       response.status(status).json({ error, message: status === 404 ? 'no such route' : exception.message });
+      return;
+    }
+    if (isDatabaseUnavailable(exception)) {
+      /** Down, restarting or unreachable: nothing is wrong with the request; the client retries. */
+      this.logger.warn('database unavailable', {
+        kind: exception instanceof Error ? exception.name : typeof exception,
+      });
+      response.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
+      response.status(503).json({ error: ErrorCode.Unavailable, message: 'the database is unavailable; retry later' });
       return;
     }
     // The message may quote input (e.g. a driver error citing a value), so only the type and call sites are logged.

@@ -36,7 +36,8 @@ export class RateLimitGuard implements CanActivate {
     const requester = request.device
       ? `${request.device.accountId}.${request.device.deviceId}`
       : `ip:${rateLimitAddressKey(request.ip ?? '')}`;
-    const target = request.params?.accountId;
+    /** The guard runs before the pipes: canonicalize the target here, or another spelling would start a new count. */
+    const target = request.params?.accountId?.toLowerCase();
     const key = `${context.getClass().name}.${context.getHandler().name}:${requester}${target ? `>${target}` : ''}`;
     const verdict = await this.limits.consume(name ?? 'default', key);
     if (verdict.allowed) return true;

@@ -174,6 +174,11 @@ const EnvSchema = z.object({
   /** WebSocket heartbeat round: a connection answering no ping for a whole round is dropped. */
   WS_HEARTBEAT_INTERVAL: duration.default(30_000),
   /**
+   * How often each instance checks that the device of every live socket still exists. Removal closes sockets over the
+   * bus at once; the bus is at most once, so this bounds how long a missed close can last.
+   */
+  WS_DEVICE_CHECK_INTERVAL: duration.default(60_000),
+  /**
    * Undelivered envelopes one device may have waiting: a device offline for the whole `ENVELOPE_TTL` (30 days) with a
    * few hundred envelopes a day (messages and receipts) stays below it; a flood stops here, not at the disk's end.
    */
@@ -273,6 +278,8 @@ export type AppConfig = {
   pwaDir: string;
   version: string;
   heartbeatIntervalMs: number;
+  /** `WS_DEVICE_CHECK_INTERVAL`: the revocation sweep over live sockets. */
+  deviceCheckIntervalMs: number;
   /** Per-device queue caps, checked in the statement that stores a send. */
   maxQueuedEnvelopes: number;
   maxQueuedBytes: number;
@@ -383,6 +390,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     pwaDir: abs(e.PWA_DIR),
     version: '0.1.0',
     heartbeatIntervalMs: e.WS_HEARTBEAT_INTERVAL,
+    deviceCheckIntervalMs: e.WS_DEVICE_CHECK_INTERVAL,
     maxQueuedEnvelopes: e.MAX_QUEUED_ENVELOPES,
     maxQueuedBytes: e.MAX_QUEUED_BYTES,
     hstsMaxAgeSeconds: e.HSTS,

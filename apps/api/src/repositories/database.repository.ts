@@ -45,6 +45,68 @@ export function sqlState(error: unknown): string | undefined {
   return e.cause ? sqlState(e.cause) : undefined;
 }
 
+/** SQLSTATEs meaning "the server is going away or not accepting work", not "your statement is wrong". */
+const UNAVAILABLE_STATES = new Set([
+  '57P01', // admin_shutdown: the server is stopping (e.g. `pg_ctl restart -m fast`)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: starting up or shutting down
+  '53300', // too_many_connections
+]);
+/** Socket-level failures of the connection to the database. */
+const UNAVAILABLE_SYSCALLS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
+/** Prisma's codes for an unreachable database, a closed connection and a connection-pool timeout. */
+const UNAVAILABLE_PRISMA = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+/** Driver-adapter error kinds with the same meaning. */
+const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
+/** `pg`'s own messages for a connection that went away or could not be made in time. */
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Connection closed|ended by the other party/i;
+
+/**
+ * Whether an error means the database cannot be reached right now (down, restarting, connection lost or pool
+ * timed out): the request may succeed later, so callers answer `503 unavailable`, never `500`. Looks through
+ * wrapped causes.
+ */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 5) return false;
+  const e = error as { code?: unknown; kind?: unknown; message?: unknown; cause?: unknown; originalCode?: unknown };
+  const code = typeof e.code === 'string' ? e.code : typeof e.originalCode === 'string' ? e.originalCode : undefined;
+  if (code && (UNAVAILABLE_STATES.has(code) || UNAVAILABLE_SYSCALLS.has(code) || UNAVAILABLE_PRISMA.has(code)))
+    return true;
+  if (code?.startsWith('08') && code.length === 5) return true;
+  if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true;
+  if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+  /** Prisma wraps the driver's error in `meta.driverAdapterError` (e.g. P2039 around a 57P03). */
+  const wrapped = (error as { meta?: { driverAdapterError?: unknown } }).meta?.driverAdapterError;
+  if (wrapped && isDatabaseUnavailable(wrapped, depth + 1)) return true;
+  const errors = (error as { errors?: unknown }).errors;
+  if (Array.isArray(errors) && errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) return true;
+  return isDatabaseUnavailable(e.cause, depth + 1);
+}
+
+/**
+ * A write that referenced a device which no longer exists: a foreign-key violation, or Prisma's "record to update
+ * not found" (P2025) for an update by key. Happens when a device is removed while one of its requests runs.
+ */
+export function isMissingDevice(error: unknown): boolean {
+  if (typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2025') return true;
+  return sqlState(error) === SqlState.ForeignKeyViolation;
+}
+
+/**
+ * How long a query waits for a connection (a new one, or a free one of the pool) before failing as unavailable:
+ * without it, a database host that drops packets would hold every request forever. Far above any healthy wait.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export class DatabaseRepository implements OnModuleDestroy {
   readonly prisma: PrismaClient;
   readonly sql: SqlExecutor;
@@ -73,7 +135,11 @@ export class DatabaseRepository implements OnModuleDestroy {
   static create(config: ConfigRepository): DatabaseRepository {
     const db = config.config.database;
     if (db.kind === 'postgres') {
-      const pool = new pg.Pool({ connectionString: db.url, max: db.poolSize });
+      const pool = new pg.Pool({
+        connectionString: db.url,
+        max: db.poolSize,
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      });
       // An idle client's error (e.g. the server restarting) must not crash the process; the pool replaces it.
       pool.on('error', () => undefined);
       const sql: SqlExecutor = {

@@ -97,8 +97,9 @@ export class DeviceRepository {
   }
 
   /**
-   * Consumes a provisioning code and adds a device with the next free id, in one transaction. Returns the new
-   * device id, or `invalid_code` / `limit_reached`.
+   * Consumes a provisioning code and adds a device with the next free id, in one transaction that holds the account
+   * row locked from before the device count to the insert, so concurrent links never exceed `maxDevices`. Returns
+   * the new device id, or `invalid_code` / `limit_reached`.
    */
   async link(
     codeHash: Bytes,
@@ -111,7 +112,14 @@ export class DeviceRepository {
         const codes = await tx.provisioningCode.findMany({ where: { codeHash, expiresAt: { gt: new Date() } } });
         const code = codes[0];
         if (!code) throw new Refusal('invalid_code');
-        await tx.provisioningCode.delete({ where: { codeHash } });
+        /** Deleting locks the code: of two links presenting it at once, the second finds it gone. */
+        const used = await tx.provisioningCode.deleteMany({ where: { codeHash } });
+        if (used.count !== 1) throw new Refusal('invalid_code');
+        /**
+         * Lock the account before counting its devices: concurrent links (each with its own code) would otherwise all
+         * count the same devices and together pass the limit. The lock is held until this transaction ends.
+         */
+        await tx.$queryRawUnsafe('SELECT 1 FROM accounts WHERE id = $1::uuid FOR UPDATE', code.accountId);
         const count = await tx.device.count({ where: { accountId: code.accountId } });
         const account = await tx.account.update({
           where: { id: code.accountId },
@@ -147,6 +155,21 @@ export class DeviceRepository {
   async remove(accountId: string, deviceId: number): Promise<boolean> {
     const result = await this.db.prisma.device.deleteMany({ where: { accountId, id: deviceId } });
     return result.count > 0;
+  }
+
+  /**
+   * Which of `devices` still exist, as `${accountId}.${deviceId}` keys (ids in canonical lower case). One statement
+   * for any number of devices: the revocation sweep over every live socket of an instance.
+   */
+  async existing(devices: Array<{ accountId: string; deviceId: number }>): Promise<Set<string>> {
+    if (!devices.length) return new Set();
+    const rows = await this.db.sql.query<{ account_id: string; id: number }>(
+      `SELECT d.account_id::text AS account_id, d.id FROM devices d
+       JOIN unnest(string_to_array($1::text, ',')::uuid[], string_to_array($2::text, ',')::smallint[]) AS v(account_id, id)
+         ON d.account_id = v.account_id AND d.id = v.id`,
+      [devices.map((d) => d.accountId).join(','), devices.map((d) => d.deviceId).join(',')],
+    );
+    return new Set(rows.map((r) => `${r.account_id}.${r.id}`));
   }
 
   /** The account a live provisioning code belongs to (the code stays valid). */

@@ -30,8 +30,11 @@ export type EnvelopeKey = { accountId: string; deviceId: number; guid: string };
 /** The most envelopes, and content bytes, one device may have waiting. */
 export type QueueCaps = { envelopes: number; bytes: number };
 
-/** Sends skipped by {@link EnvelopeRepository.insertChecked}, by number within the batch. */
-export type CheckedInsert = { refused: Set<number>; full: Map<number, number[]> };
+/**
+ * Sends skipped by {@link EnvelopeRepository.insertChecked}, by number within the batch: `senderGone` when the
+ * sending device no longer exists, `refused` by the device check, `full` with their full devices.
+ */
+export type CheckedInsert = { refused: Set<number>; full: Map<number, number[]>; senderGone: Set<number> };
 
 type EnvelopeColumns = {
   id: string;
@@ -100,15 +103,18 @@ export class EnvelopeRepository {
    * minus the sender's own device for a send to oneself) with their current registration ids, and fit in every
    * destination device's queue (`caps`: its stored envelopes and content bytes, plus those of the earlier sends of
    * this batch); the others are skipped, all of their rows. One statement: the device check, the queue check and the
-   * insert happen in one round trip and one snapshot. Returns the skipped sends: `refused` by the device check (the
-   * caller works out why), `full` with their full devices.
+   * insert happen in one round trip and one snapshot. A send is stored only if its sending device exists: its row is
+   * locked (`FOR KEY SHARE`) by the statement, so a removal either commits first (the send is skipped as
+   * `senderGone`) or waits until the envelopes are stored — a removed device can never add to anyone's queue.
+   * Returns the skipped sends: `senderGone`, `refused` by the device check (the caller works out why), `full` with
+   * their full devices.
    *
    * Two statements for the same device running at once (other instances; one lane per recipient runs one at a time
    * within an instance) do not see each other's rows, so a queue can exceed its cap by at most one batch's rows for
    * that device per other running instance.
    */
   async insertChecked(rows: CheckedEnvelopeRow[], caps: QueueCaps): Promise<CheckedInsert> {
-    if (!rows.length) return { refused: new Set(), full: new Map() };
+    if (!rows.length) return { refused: new Set(), full: new Map(), senderGone: new Set() };
     const params: unknown[] = [caps.envelopes, caps.bytes];
     const tuples: string[] = [];
     for (const r of rows) {
@@ -131,10 +137,20 @@ export class EnvelopeRepository {
         r.content,
       );
     }
-    const result = await this.db.sql.query<{ request: number; full_device: number | null }>(
+    const result = await this.db.sql.query<{
+      request: number;
+      kind: 'refused' | 'full' | 'gone';
+      full_device: number | null;
+    }>(
       `WITH input (request, guid, account_id, device_id, registration_id, type, source_account_id, source_device_id,
                    timestamp, server_timestamp, urgent, content) AS (VALUES ${tuples.join(',')}),
        sends AS (SELECT DISTINCT request, account_id, source_account_id, source_device_id FROM input),
+       senders AS (SELECT d.account_id, d.id FROM devices d
+                   WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
+                   FOR KEY SHARE),
+       gone AS (SELECT s.request FROM sends s
+                WHERE NOT EXISTS (SELECT 1 FROM senders d
+                                  WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
        current AS (SELECT account_id, id, registration_id FROM devices
                    WHERE account_id IN (SELECT account_id FROM sends)),
        refused AS (
@@ -159,7 +175,7 @@ export class EnvelopeRepository {
                   coalesce(q.n, 0) + count(*) OVER w AS n,
                   coalesce(q.bytes, 0) + sum(octet_length(i.content)) OVER w AS bytes
            FROM input i LEFT JOIN queued q ON q.account_id = i.account_id AND q.device_id = i.device_id
-           WHERE i.request NOT IN (SELECT request FROM refused)
+           WHERE i.request NOT IN (SELECT request FROM refused) AND i.request NOT IN (SELECT request FROM gone)
            WINDOW w AS (PARTITION BY i.account_id, i.device_id ORDER BY i.request)
          ) cumulative
          WHERE n > $1::bigint OR bytes > $2::bigint
@@ -170,25 +186,32 @@ export class EnvelopeRepository {
                 urgent, content
          FROM input WHERE request NOT IN (SELECT request FROM refused)
                       AND request NOT IN (SELECT request FROM over_cap)
+                      AND request NOT IN (SELECT request FROM gone)
          ORDER BY request, device_id
          RETURNING 1
        )
-       SELECT DISTINCT request, NULL::int AS full_device FROM refused
+       SELECT DISTINCT request, 'gone' AS kind, NULL::int AS full_device FROM gone
        UNION ALL
-       SELECT request, device_id::int AS full_device FROM over_cap`,
+       SELECT DISTINCT request, 'refused' AS kind, NULL::int AS full_device FROM refused
+         WHERE request NOT IN (SELECT request FROM gone)
+       UNION ALL
+       SELECT request, 'full' AS kind, device_id::int AS full_device FROM over_cap
+         WHERE request NOT IN (SELECT request FROM gone)`,
       params,
     );
     const refused = new Set<number>();
     const full = new Map<number, number[]>();
+    const senderGone = new Set<number>();
     for (const r of result) {
-      if (r.full_device === null) refused.add(r.request);
+      if (r.kind === 'gone') senderGone.add(r.request);
+      else if (r.kind === 'refused' || r.full_device === null) refused.add(r.request);
       else
         full.set(
           r.request,
           [...(full.get(r.request) ?? []), r.full_device].sort((a, b) => a - b),
         );
     }
-    return { refused, full };
+    return { refused, full, senderGone };
   }
 
   /**

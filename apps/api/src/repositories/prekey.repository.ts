@@ -6,7 +6,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import type { Prisma } from '../generated/prisma/client.js';
-import { type Bytes, DatabaseRepository } from './database.repository.js';
+import { type Bytes, DatabaseRepository, isMissingDevice } from './database.repository.js';
 
 export type StoredPreKey = { keyId: number; publicKey: Bytes };
 export type StoredSignedPreKey = { keyId: number; publicKey: Bytes; signature: Bytes };
@@ -78,7 +78,7 @@ export class PreKeyRepository {
       kyberLastResortPreKey?: StoredSignedPreKey;
     },
     caps: { maxStored: number },
-  ): Promise<'ok' | 'limit_reached'> {
+  ): Promise<'ok' | 'limit_reached' | 'device_gone'> {
     return this.db.prisma
       .$transaction(async (tx) => {
         await insertDeviceKeys(tx, accountId, deviceId, keys.preKeys, keys.kyberPreKeys);
@@ -107,6 +107,8 @@ export class PreKeyRepository {
       })
       .catch((error: unknown) => {
         if (error instanceof LimitReached) return 'limit_reached' as const;
+        /** The device was removed after its request was authenticated: its keys have nowhere to go. */
+        if (isMissingDevice(error)) return 'device_gone' as const;
         throw error;
       });
   }

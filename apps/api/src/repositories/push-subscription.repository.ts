@@ -5,7 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 
-import { DatabaseRepository } from './database.repository.js';
+import { DatabaseRepository, isMissingDevice } from './database.repository.js';
 
 export type PushSubscriptionRecord = {
   accountId: string;
@@ -21,13 +21,22 @@ export type PushSubscriptionRecord = {
 export class PushSubscriptionRepository {
   constructor(private readonly db: DatabaseRepository) {}
 
-  /** Stores or replaces the device's subscription; a new subscription has not been woken. */
-  async upsert(accountId: string, deviceId: number, endpoint: string, p256dh: string, auth: string): Promise<void> {
-    await this.db.prisma.pushSubscription.upsert({
-      where: { accountId_deviceId: { accountId, deviceId } },
-      create: { accountId, deviceId, endpoint, p256dh, auth },
-      update: { endpoint, p256dh, auth, wokenAt: null, wokenUrgent: false },
-    });
+  /**
+   * Stores or replaces the device's subscription (a new subscription has not been woken); false when the device no
+   * longer exists (removed after authenticating).
+   */
+  async upsert(accountId: string, deviceId: number, endpoint: string, p256dh: string, auth: string): Promise<boolean> {
+    try {
+      await this.db.prisma.pushSubscription.upsert({
+        where: { accountId_deviceId: { accountId, deviceId } },
+        create: { accountId, deviceId, endpoint, p256dh, auth },
+        update: { endpoint, p256dh, auth, wokenAt: null, wokenUrgent: false },
+      });
+      return true;
+    } catch (error) {
+      if (isMissingDevice(error)) return false;
+      throw error;
+    }
   }
 
   async get(accountId: string, deviceId: number): Promise<PushSubscriptionRecord | null> {

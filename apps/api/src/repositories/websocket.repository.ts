@@ -32,6 +32,13 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
  */
 const MAX_PENDING_ENVELOPES = 10_000;
 
+/** Close code and reason for the frame errors `ws` reports by code (RFC 6455 §7.4.1). */
+const FRAME_ERRORS: Record<string, [number, string]> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: [1009, 'frame too large'],
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: [1009, 'frame too large'],
+  WS_ERR_INVALID_UTF8: [1007, 'text frame is not valid UTF-8'],
+};
+
 /**
  * `authenticating` until the auth frame succeeds; `draining` while the stored queue is sent (until `queue-empty`);
  * `live` while envelopes are written as they arrive; `catching-up` after a live envelope found the socket's buffer
@@ -258,6 +265,16 @@ export class WebSocketRepository implements OnModuleDestroy {
       connection.alive = true;
     });
     socket.on('error', () => undefined);
+    /**
+     * `ws` closes a socket whose frame it cannot read (too large, bad UTF-8, protocol errors) with a code but no
+     * reason; listening first, we close it the same way with one (ws's own close then finds it closing already).
+     */
+    (
+      socket as unknown as { _receiver?: { prependListener(event: 'error', cb: (e: { code?: string }) => void): void } }
+    )._receiver?.prependListener('error', (error) => {
+      const [code, reason] = FRAME_ERRORS[error.code ?? ''] ?? [1002, 'malformed frame'];
+      connection.close(code, reason);
+    });
     socket.on('close', () => {
       connection.markClosed();
       this.all.delete(connection);
@@ -280,6 +297,11 @@ export class WebSocketRepository implements OnModuleDestroy {
 
   get size(): number {
     return this.connections.size;
+  }
+
+  /** Every authenticated connection of this instance (a snapshot). */
+  authenticated(): WebSocketConnection[] {
+    return [...this.connections.values()];
   }
 
   /**

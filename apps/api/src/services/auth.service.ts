@@ -14,6 +14,7 @@ import { DeviceRepository } from '../repositories/device.repository.js';
 import { ApiError } from './api-error.js';
 import { AuthThrottleService } from './auth-throttle.service.js';
 
+/** An authenticated device; `accountId` is always in its canonical lower-case spelling, whatever the client sent. */
 export type AuthenticatedDevice = { accountId: string; deviceId: number };
 
 /** Tickets only bridge an HTTP call and the WebSocket opened right after it. */
@@ -24,6 +25,13 @@ const LAST_SEEN_RESOLUTION_MS = 60 * 60 * 1000;
 export class Unauthorized extends ApiError {
   constructor(message = 'missing or invalid credentials') {
     super(401, ErrorCode.Unauthorized, message);
+  }
+}
+
+/** The device authenticated, then was removed before its request could write (`401 unauthorized`). */
+export class DeviceRemoved extends Unauthorized {
+  constructor() {
+    super('this device was removed from its account');
   }
 }
 
@@ -66,14 +74,13 @@ export class AuthService {
     return this.throttle.attempt(address, accountId, attempt, (error) => error instanceof Unauthorized);
   }
 
-  private async verify(accountId: string, deviceId: number, secret: string): Promise<AuthenticatedDevice> {
-    if (
-      !AccountId.safeParse(accountId).success ||
-      !DeviceId.safeParse(deviceId).success ||
-      !Secret.safeParse(secret).success
-    ) {
+  private async verify(claimedAccountId: string, deviceId: number, secret: string): Promise<AuthenticatedDevice> {
+    const account = AccountId.safeParse(claimedAccountId);
+    if (!account.success || !DeviceId.safeParse(deviceId).success || !Secret.safeParse(secret).success) {
       throw new Unauthorized();
     }
+    /** The canonical (lower-case) id: every rate-limit key, socket, presence entry and comparison uses this one. */
+    const accountId = account.data;
     const stored = await this.devices.credential(accountId, deviceId);
     const presented = this.crypto.hash(Buffer.from(secret, 'base64'));
     if (!stored || !this.crypto.equal(presented, stored.credentialHash)) throw new Unauthorized();

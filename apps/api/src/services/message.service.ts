@@ -42,6 +42,9 @@ export type SendResult = { status: number; body: Record<string, unknown> };
 
 type SendRequest = { sender: AuthenticatedDevice; destination: string; message: SendMessagesRequest };
 
+/** The message of a send refused because its own device was removed (`401 unauthorized`; a socket is then closed). */
+export const SENDER_REMOVED = 'this device was removed from its account';
+
 /** Sends per group commit: at most 6 envelopes each, so one INSERT has at most ~1,500 rows (15,000 parameters). */
 const MAX_SENDS_PER_BATCH = 256;
 /** Acks per group commit. */
@@ -227,8 +230,9 @@ export class MessageService implements OnModuleDestroy {
     });
     let refused: Set<number>;
     let full: Map<number, number[]>;
+    let senderGone: Set<number>;
     try {
-      ({ refused, full } = await this.envelopes.insertChecked(rows, this.caps));
+      ({ refused, full, senderGone } = await this.envelopes.insertChecked(rows, this.caps));
     } catch (error) {
       // A device was removed between the check and the insert: re-check each send on its own, in order.
       if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
@@ -239,6 +243,10 @@ export class MessageService implements OnModuleDestroy {
       throw error;
     }
     const results: SendResult[] = requests.map((request, index) => {
+      if (senderGone.has(index)) {
+        this.metrics.sendsRefused.inc({ reason: 'sender_removed' });
+        return refusal(401, ErrorCode.Unauthorized, SENDER_REMOVED);
+      }
       const fullDevices = full.get(index);
       if (!fullDevices) return { status: 200, body: { serverTimestamp } };
       this.metrics.sendsRefused.inc({ reason: 'queue_full' });
@@ -260,7 +268,7 @@ export class MessageService implements OnModuleDestroy {
         results[index] = again ?? refusal(503, ErrorCode.Unavailable, 'the devices changed during the send; retry');
       }
     }
-    const accepted = targets.filter((_, i) => !refused.has(i) && !full.has(i)).flat();
+    const accepted = targets.filter((_, i) => !refused.has(i) && !full.has(i) && !senderGone.has(i)).flat();
     this.metrics.envelopesAccepted.inc(accepted.length);
     this.delivery.deliver(accepted);
     return results;

@@ -22,7 +22,7 @@ import { MetricsRepository } from '../repositories/metrics.repository.js';
 import type { Bytes } from '../repositories/database.repository.js';
 import { PreKeyRepository, type StoredPreKey, type StoredSignedPreKey } from '../repositories/prekey.repository.js';
 import { ApiError } from './api-error.js';
-import type { AuthenticatedDevice } from './auth.service.js';
+import { DeviceRemoved, type AuthenticatedDevice } from './auth.service.js';
 
 export type CheckedKeys = {
   signedPreKey?: StoredSignedPreKey;
@@ -109,6 +109,7 @@ export class PreKeyService {
     const result = await this.preKeys.upload(device.accountId, device.deviceId, keys, {
       maxStored: MAX_STORED_PREKEYS,
     });
+    if (result === 'device_gone') throw new DeviceRemoved();
     if (result === 'limit_reached') {
       throw new ApiError(
         409,

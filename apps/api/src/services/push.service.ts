@@ -25,6 +25,7 @@ import { PresenceRepository } from '../repositories/presence.repository.js';
 import { PushSubscriptionRepository } from '../repositories/push-subscription.repository.js';
 import { WebPushRepository, type PushUrgency } from '../repositories/web-push.repository.js';
 import { ApiError } from './api-error.js';
+import { DeviceRemoved } from './auth.service.js';
 import { toEnvelope } from './envelope.mapper.js';
 import { SystemService } from './system.service.js';
 
@@ -78,7 +79,17 @@ export class PushService implements OnModuleInit {
         'the endpoint must be an https URL of a push service this server allows',
       );
     }
-    await this.subscriptions.upsert(device.accountId, device.deviceId, body.endpoint, body.keys.p256dh, body.keys.auth);
+    if (
+      !(await this.subscriptions.upsert(
+        device.accountId,
+        device.deviceId,
+        body.endpoint,
+        body.keys.p256dh,
+        body.keys.auth,
+      ))
+    ) {
+      throw new DeviceRemoved();
+    }
     this.metrics.pushSubscriptionChanges.inc({ change: 'subscribed' });
   }
 

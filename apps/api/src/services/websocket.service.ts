@@ -26,6 +26,7 @@ import {
 import { z } from 'zod';
 
 import { ConfigRepository } from '../repositories/config.repository.js';
+import { isDatabaseUnavailable } from '../repositories/database.repository.js';
 import type { StoredEnvelope } from '../repositories/envelope.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -43,6 +44,9 @@ import { MessageService } from './message.service.js';
 
 /** A send frame's routing fields, checked before its message so a bad message gets a `result` like over HTTP. */
 const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: true }).extend({ message: z.unknown() });
+
+/** The close reason (with `1013`) when the database cannot be reached: reconnect later, nothing was lost. */
+const DATABASE_UNAVAILABLE = 'database unavailable, retry later';
 
 /** A client must authenticate this soon after connecting. */
 const AUTH_TIMEOUT_MS = 10_000;
@@ -101,6 +105,12 @@ export class WebSocketService implements OnModuleInit {
     try {
       frame = JSON.parse(text);
     } catch {
+      if (connection.state === 'authenticating') {
+        /** Nothing to answer before authentication: a first frame that is not even JSON ends the connection. */
+        this.metrics.webSocketClosed.inc({ reason: 'unauthenticated' });
+        connection.close(CloseCode.PolicyViolation, 'the first frame must be a JSON auth frame');
+        return;
+      }
       this.refuse(connection, undefined, ErrorCode.MalformedJson, 'frame is not JSON');
       return;
     }
@@ -182,6 +192,11 @@ export class WebSocketService implements OnModuleInit {
         connection.close(CloseCode.AuthThrottled, `too many failed attempts, retry in ${error.retryAfterSeconds} s`);
         return;
       }
+      if (isDatabaseUnavailable(error)) {
+        this.metrics.webSocketClosed.inc({ reason: 'unavailable' });
+        connection.close(CloseCode.TryAgainLater, DATABASE_UNAVAILABLE);
+        return;
+      }
       if (!(error instanceof ApiError)) this.logger.error('websocket authentication failed', { kind: 'internal' });
       this.metrics.webSocketClosed.inc({ reason: 'unauthorized' });
       connection.close(CloseCode.Unauthorized, 'authentication failed');
@@ -221,9 +236,8 @@ export class WebSocketService implements OnModuleInit {
       }
       /** `queue-empty` goes out in the same turn as the switch to live delivery: no live envelope comes before it. */
       await this.sendPending(connection, device, sent, () => connection.send('{"type":"queue-empty"}'));
-    } catch {
-      this.logger.error('draining a queue failed', { kind: 'database' });
-      connection.close(1011, 'temporary failure, reconnect');
+    } catch (error) {
+      this.failed(connection, error, 'draining a queue failed');
     }
   }
 
@@ -231,10 +245,21 @@ export class WebSocketService implements OnModuleInit {
   private async catchUp(connection: WebSocketConnection): Promise<void> {
     try {
       await this.sendPending(connection, { accountId: connection.accountId, deviceId: connection.deviceId });
-    } catch {
-      this.logger.error('catching up a connection failed', { kind: 'database' });
-      connection.close(1011, 'temporary failure, reconnect');
+    } catch (error) {
+      this.failed(connection, error, 'catching up a connection failed');
     }
+  }
+
+  /** A database read for a connection failed: close it so that the client reconnects and drains again. */
+  private failed(connection: WebSocketConnection, error: unknown, what: string): void {
+    if (isDatabaseUnavailable(error)) {
+      this.logger.warn(what, { kind: 'database_unavailable' });
+      this.metrics.webSocketClosed.inc({ reason: 'unavailable' });
+      connection.close(CloseCode.TryAgainLater, DATABASE_UNAVAILABLE);
+      return;
+    }
+    this.logger.error(what, { kind: 'database' });
+    connection.close(1011, 'temporary failure, reconnect');
   }
 
   /**
@@ -282,10 +307,23 @@ export class WebSocketService implements OnModuleInit {
     let result;
     try {
       result = await this.messages.send(device, frame.destination, frame.message);
-    } catch {
-      this.logger.error('websocket send failed', { kind: 'internal' });
-      result = { status: 500, body: { error: ErrorCode.Internal, message: 'internal error' } };
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) {
+        this.logger.warn('websocket send failed', { kind: 'database_unavailable' });
+        result = {
+          status: 503,
+          body: { error: ErrorCode.Unavailable, message: 'the database is unavailable; retry later' },
+        };
+      } else {
+        this.logger.error('websocket send failed', { kind: 'internal' });
+        result = { status: 500, body: { error: ErrorCode.Internal, message: 'internal error' } };
+      }
     }
     connection.send(JSON.stringify({ type: 'result', id: frame.id, status: result.status, body: result.body }));
+    if (result.status === 401) {
+      /** The statement that would have stored the send found this connection's device removed: it goes too. */
+      this.metrics.webSocketClosed.inc({ reason: 'device_removed' });
+      connection.close(CloseCode.DeviceRemoved, 'device removed');
+    }
   }
 }

@@ -10,7 +10,7 @@ import { getTextEncoding } from '@bufbuild/protobuf/wire';
 
 import { USERNAME_PATTERN } from '../limits.js';
 import { ContentError, ContentErrorReason } from './content.types.js';
-import type { Content, ContentContext } from './content.types.js';
+import type { AttachmentPointer, Content, ContentContext } from './content.types.js';
 
 /** Longest message text in UTF-8 bytes: 64 KiB keeps a padded, encrypted envelope far below server size limits. */
 export const MAX_TEXT_BYTES = 64 * 1024;
@@ -44,6 +44,56 @@ export const MAX_TIMESTAMP_AHEAD_MS = 24 * 3600 * 1000;
  * to a day after it was first accepted, and its sender's clock may lag the server's by up to a day.
  */
 export const MAX_TIMESTAMP_BEHIND_MS = 3 * 24 * 3600 * 1000;
+/** Most attachments in one message: an album of 32 photos; more is a flood a receiver would download at once. */
+export const MAX_ATTACHMENTS = 32;
+/** Attachment key and digest length of attachment format v1 (docs/attachments.md): AES-256 key, SHA-256 digest. */
+export const ATTACHMENT_KEY_BYTES = 32;
+export const ATTACHMENT_DIGEST_BYTES = 32;
+/**
+ * Largest padded attachment size on the wire: 2 GiB, the format's own maximum, far above the server's upload cap
+ * (100 MiB by default), which is policy and may change without a wire change.
+ */
+export const MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024;
+/** Storage ids are the server's unguessable ids; the alphabet keeps them safe in a URL path and a file name. */
+const STORAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** Longest content type: RFC 6838 caps type and subtype at 127 characters each; parameters fit in the rest. */
+export const MAX_CONTENT_TYPE_BYTES = 255;
+/** `type/subtype` in RFC 6838's restricted-name characters, then optional parameters in printable ASCII. */
+const CONTENT_TYPE_PATTERN =
+  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\s*;[\x20-\x7e]*)?$/;
+/** Longest file name, in characters (code points): what common file systems allow (255). */
+export const MAX_FILE_NAME_CHARS = 255;
+/**
+ * Bidirectional controls a file name may not contain: they make "photo\u202Egpj.exe" display as "photoexe.jpg"
+ * (ALM, LRM, RLM, the embeddings and overrides U+202A–U+202E, the isolates U+2066–U+2069).
+ */
+const BIDI_CONTROLS = new Set([
+  0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069,
+]);
+
+/** A file name holds no control character (C0, DEL, C1), no path separator and no bidirectional control. */
+const isFileName = (name: string): boolean => {
+  if (name === '.' || name === '..') return false;
+  for (const char of name) {
+    const code = char.codePointAt(0) ?? 0;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || char === '/' || char === '\\' || BIDI_CONTROLS.has(code))
+      return false;
+  }
+  return true;
+};
+/** Largest image dimension: 65,535 pixels, the limit of JPEG, PNG in practice, and WebP. */
+export const MAX_IMAGE_DIMENSION = 65_535;
+/** Largest thumbnail: 64 KiB; a preview, and the whole content must still fit one envelope (64 KiB). */
+export const MAX_THUMBNAIL_BYTES = 64 * 1024;
+/** BlurHash length: 6 characters for 1 × 1 components up to 166 for 9 × 9 (the format's maximum). */
+const BLURHASH_PATTERN = /^[0-9A-Za-z#$%*+,\-.:;=?@[\]^_{|}~]{6,166}$/;
+/** Longest duration: 31 days in ms, longer than any recording Cove makes; keeps formatting of it ordinary. */
+export const MAX_DURATION_MS = 31 * 24 * 3600 * 1000;
+/** Largest voice-note waveform: 1 KiB of one-byte samples is more than any screen draws. */
+export const MAX_WAVEFORM_BYTES = 1024;
+/** Longest caption, in characters (code points): Signal's and WhatsApp's captions are of this order. */
+export const MAX_CAPTION_CHARS = 2000;
+
 /** Longest quoted author id in UTF-8 bytes: a UUID is 36; the format check below refuses anything else anyway. */
 const MAX_ACCOUNT_ID_BYTES = 64;
 
@@ -85,6 +135,63 @@ const checkTimestamps = (
   for (const value of values) checkTimestamp(value, window, field);
 };
 
+const isUint = (value: unknown, max: number): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= max;
+
+const checkBytes = (value: unknown, min: number, max: number, field: string): void => {
+  if (!(value instanceof Uint8Array)) throw new ContentError(`${field} must be bytes`);
+  if (value.length > max) throw new ContentError(`${field} is longer than ${max} bytes`, ContentErrorReason.TooLarge);
+  if (value.length < min) throw new ContentError(`${field} is too short`, ContentErrorReason.InvalidFormat);
+};
+
+/** Bounds a string's length in code points, counting no further than the bound (a hostile string may be long). */
+const checkChars = (value: unknown, max: number, field: string): void => {
+  if (typeof value !== 'string') throw new ContentError(`${field} must be a string`);
+  let count = 0;
+  for (const _ of value) if (++count > max) break;
+  if (count > max) throw new ContentError(`${field} is longer than ${max} characters`, ContentErrorReason.TooLarge);
+};
+
+/** Checks one attachment pointer; `field` names it in errors ("attachments[3]"). */
+const checkAttachment = (pointer: AttachmentPointer, field: string): void => {
+  if (typeof pointer !== 'object' || pointer === null) throw new ContentError(`${field} must be an object`);
+  if (typeof pointer.storageId !== 'string' || !STORAGE_ID_PATTERN.test(pointer.storageId))
+    throw new ContentError(`${field}.storageId is not a storage id`, ContentErrorReason.InvalidFormat);
+  checkBytes(pointer.key, ATTACHMENT_KEY_BYTES, ATTACHMENT_KEY_BYTES, `${field}.key`);
+  checkBytes(pointer.digest, ATTACHMENT_DIGEST_BYTES, ATTACHMENT_DIGEST_BYTES, `${field}.digest`);
+  if (!isUint(pointer.paddedSize, MAX_ATTACHMENT_BYTES) || pointer.paddedSize < 1)
+    throw new ContentError(`${field}.paddedSize out of range`, ContentErrorReason.OutOfRange);
+  if (!isUint(pointer.plainSize, pointer.paddedSize))
+    throw new ContentError(`${field}.plainSize out of range`, ContentErrorReason.OutOfRange);
+  checkString(pointer.contentType, MAX_CONTENT_TYPE_BYTES, `${field}.contentType`);
+  if (!CONTENT_TYPE_PATTERN.test(pointer.contentType))
+    throw new ContentError(`${field}.contentType is not a MIME type`, ContentErrorReason.InvalidFormat);
+  if (pointer.fileName !== undefined) {
+    checkChars(pointer.fileName, MAX_FILE_NAME_CHARS, `${field}.fileName`);
+    if (!isFileName(pointer.fileName))
+      throw new ContentError(`${field}.fileName is not a file name`, ContentErrorReason.InvalidFormat);
+  }
+  for (const [value, name] of [
+    [pointer.width, 'width'],
+    [pointer.height, 'height'],
+  ] as const)
+    if (value !== undefined && !isUint(value, MAX_IMAGE_DIMENSION))
+      throw new ContentError(`${field}.${name} out of range`, ContentErrorReason.OutOfRange);
+  if (pointer.thumbnail !== undefined) checkBytes(pointer.thumbnail, 0, MAX_THUMBNAIL_BYTES, `${field}.thumbnail`);
+  if (pointer.blurhash !== undefined) {
+    if (typeof pointer.blurhash !== 'string' || !BLURHASH_PATTERN.test(pointer.blurhash))
+      throw new ContentError(`${field}.blurhash is not a BlurHash`, ContentErrorReason.InvalidFormat);
+  }
+  if (pointer.durationMs !== undefined && !isUint(pointer.durationMs, MAX_DURATION_MS))
+    throw new ContentError(`${field}.durationMs out of range`, ContentErrorReason.OutOfRange);
+  if (pointer.waveform !== undefined) checkBytes(pointer.waveform, 0, MAX_WAVEFORM_BYTES, `${field}.waveform`);
+  if (pointer.voiceNote !== undefined && typeof pointer.voiceNote !== 'boolean')
+    throw new ContentError(`${field}.voiceNote must be a boolean`);
+  if (pointer.voiceNote === true && !/^audio\//i.test(pointer.contentType))
+    throw new ContentError(`${field} is a voice note without an audio type`, ContentErrorReason.InvalidFormat);
+  if (pointer.caption !== undefined) checkChars(pointer.caption, MAX_CAPTION_CHARS, `${field}.caption`);
+};
+
 const checkString = (value: string, max: number, field: string): void => {
   if (typeof value !== 'string') throw new ContentError(`${field} must be a string`);
   if (utf8Length(value) > max)
@@ -113,6 +220,12 @@ export const validateContent = (content: Content, context?: ContentContext): voi
         checkString(data.senderUsername, MAX_USERNAME_BYTES, 'senderUsername');
         if (!USERNAME_PATTERN.test(data.senderUsername))
           throw new ContentError('senderUsername is not a username', ContentErrorReason.InvalidFormat);
+      }
+      if (data.attachments !== undefined) {
+        if (!Array.isArray(data.attachments)) throw new ContentError('attachments must be a list');
+        if (data.attachments.length > MAX_ATTACHMENTS)
+          throw new ContentError(`attachments has more than ${MAX_ATTACHMENTS} entries`, ContentErrorReason.TooLarge);
+        data.attachments.forEach((pointer, i) => checkAttachment(pointer, `attachments[${i}]`));
       }
       const expire = data.expireTimerSeconds ?? 0;
       if (!Number.isInteger(expire) || expire < 0 || expire > MAX_EXPIRE_SECONDS) {

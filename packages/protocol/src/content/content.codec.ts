@@ -9,9 +9,16 @@
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 
-import { MAX_RETRY_TIMESTAMPS, MAX_TIMESTAMPS, MAX_TIMESTAMP_MS, validateContent } from './content.bounds.js';
+import {
+  MAX_ATTACHMENTS,
+  MAX_RETRY_TIMESTAMPS,
+  MAX_TIMESTAMPS,
+  MAX_TIMESTAMP_MS,
+  validateContent,
+} from './content.bounds.js';
 import { ContentError, ContentErrorReason } from './content.types.js';
 import type {
+  AttachmentPointer,
   Content,
   ContentContext,
   DataMessage,
@@ -32,6 +39,7 @@ const WIRE_RULES: WireRules = {
     [pb.ReceiptMessageSchema.field.timestamps, MAX_TIMESTAMPS],
     [pb.RetryRequestSchema.field.timestamps, MAX_RETRY_TIMESTAMPS],
     [pb.RetryRequestSchema.field.unavailable, MAX_RETRY_TIMESTAMPS],
+    [pb.DataMessageSchema.field.attachments, MAX_ATTACHMENTS],
   ]),
   maxUint64: BigInt(MAX_TIMESTAMP_MS),
 };
@@ -41,6 +49,25 @@ const WIRE_RULES: WireRules = {
  * 100 levels of unknown groups under any field), so it never refuses what the check accepted.
  */
 const DECODE_RECURSION_LIMIT = 200;
+
+const toPointer = (pointer: AttachmentPointer): pb.AttachmentPointer =>
+  create(pb.AttachmentPointerSchema, {
+    storageId: pointer.storageId,
+    key: pointer.key,
+    digest: pointer.digest,
+    paddedSize: BigInt(pointer.paddedSize),
+    plainSize: BigInt(pointer.plainSize),
+    contentType: pointer.contentType,
+    fileName: pointer.fileName ?? '',
+    width: pointer.width ?? 0,
+    height: pointer.height ?? 0,
+    thumbnail: pointer.thumbnail ?? new Uint8Array(0),
+    blurhash: pointer.blurhash ?? '',
+    durationMs: pointer.durationMs ?? 0,
+    waveform: pointer.waveform ?? new Uint8Array(0),
+    voiceNote: pointer.voiceNote ?? false,
+    caption: pointer.caption ?? '',
+  });
 
 const toMessage = (content: Content): pb.Content => {
   switch (content.kind) {
@@ -61,6 +88,7 @@ const toMessage = (content: Content): pb.Content => {
           : {}),
         expireTimerSeconds: data.expireTimerSeconds ?? 0,
         senderUsername: data.senderUsername ?? '',
+        attachments: (data.attachments ?? []).map(toPointer),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'dataMessage', value } });
     }
@@ -106,6 +134,30 @@ const timestampOf = (value: bigint | undefined, field: string): number => {
   return Number(raw);
 };
 
+/** A decoded size as a number; the wire check already refused values past 2^53 (content.bounds.ts bounds it). */
+const sizeOf = (value: bigint, field: string): number => timestampOf(value, field);
+
+const fromPointer = (message: pb.AttachmentPointer): AttachmentPointer => {
+  const pointer: AttachmentPointer = {
+    storageId: message.storageId,
+    key: message.key,
+    digest: message.digest,
+    paddedSize: sizeOf(message.paddedSize, 'attachment.paddedSize'),
+    plainSize: sizeOf(message.plainSize, 'attachment.plainSize'),
+    contentType: message.contentType,
+  };
+  if (message.fileName !== '') pointer.fileName = message.fileName;
+  if (message.width !== 0) pointer.width = message.width;
+  if (message.height !== 0) pointer.height = message.height;
+  if (message.thumbnail.length > 0) pointer.thumbnail = message.thumbnail;
+  if (message.blurhash !== '') pointer.blurhash = message.blurhash;
+  if (message.durationMs !== 0) pointer.durationMs = message.durationMs;
+  if (message.waveform.length > 0) pointer.waveform = message.waveform;
+  if (message.voiceNote) pointer.voiceNote = true;
+  if (message.caption !== '') pointer.caption = message.caption;
+  return pointer;
+};
+
 const fromData = (message: pb.DataMessage): DataMessage => {
   const data: DataMessage = { text: message.text ?? '', timestamp: timestampOf(message.timestamp, 'timestamp') };
   if (message.quote) {
@@ -117,6 +169,7 @@ const fromData = (message: pb.DataMessage): DataMessage => {
   }
   if (message.expireTimerSeconds !== 0) data.expireTimerSeconds = message.expireTimerSeconds;
   if (message.senderUsername !== '') data.senderUsername = message.senderUsername;
+  if (message.attachments.length > 0) data.attachments = message.attachments.map(fromPointer);
   return data;
 };
 

@@ -5,6 +5,33 @@
  */
 
 export type Quote = { timestamp: number; authorAccountId: string; text: string };
+/**
+ * Where an attachment's encrypted blob is stored and how to verify and decrypt it (format v1, docs/attachments.md),
+ * with what a receiver shows before downloading it. Optional fields are absent when unknown or empty.
+ */
+export type AttachmentPointer = {
+  /** The server's id of the blob. */
+  storageId: string;
+  /** The attachment's own AES-256 key (32 bytes). Secret: never log a pointer. */
+  key: Uint8Array;
+  /** The blob's digest (32 bytes), verified before any plaintext is released. */
+  digest: Uint8Array;
+  /** Padded plaintext size (the size bucket); fixes the blob's length. */
+  paddedSize: number;
+  /** The file's own size (≤ paddedSize). */
+  plainSize: number;
+  /** MIME type, e.g. "image/jpeg". */
+  contentType: string;
+  fileName?: string;
+  width?: number;
+  height?: number;
+  thumbnail?: Uint8Array;
+  blurhash?: string;
+  durationMs?: number;
+  waveform?: Uint8Array;
+  voiceNote?: boolean;
+  caption?: string;
+};
 export type DataMessage = {
   text: string;
   timestamp: number;
@@ -12,6 +39,8 @@ export type DataMessage = {
   expireTimerSeconds?: number;
   /** The sender's claimed username (confirm with a username lookup before trusting it). */
   senderUsername?: string;
+  /** Files, images and voice notes sent with the message (at most 32); absent when there are none. */
+  attachments?: AttachmentPointer[];
 };
 export type ReceiptType = 'delivery' | 'read';
 export type ReceiptMessage = { type: ReceiptType; timestamps: number[] };

@@ -310,7 +310,8 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
   }
 
   /**
-   * The contract of the real statement: a send whose rows do not address exactly the destination's current devices
+   * The contract of the real statement: a send whose sending device no longer exists is skipped as `senderGone`; a
+   * send whose rows do not address exactly the destination's current devices
    * (minus the sender's own device for a send to oneself) with their registration ids is refused whole; of the
    * others, in request order, a send that would take a destination device past `caps` (counting the earlier sends of
    * the batch) is skipped whole with its full devices; the rest are stored.
@@ -319,6 +320,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
     this.batches.push(rows);
     const refused = new Set<number>();
     const full = new Map<number, number[]>();
+    const senderGone = new Set<number>();
     const requests = [...new Set(rows.map((r) => r.request))].sort((a, b) => a - b);
     const queued = new Map<string, { n: number; bytes: number }>();
     const queueOf = (accountId: string, deviceId: number): { n: number; bytes: number } => {
@@ -335,6 +337,10 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
     for (const request of requests) {
       const own = rows.filter((r) => r.request === request);
       const first = own[0] as CheckedEnvelopeRow;
+      if (!this.db.device(first.sourceAccountId, first.sourceDeviceId)) {
+        senderGone.add(request);
+        continue;
+      }
       const toSelf = first.accountId === first.sourceAccountId;
       const current = this.db
         .devicesOf(first.accountId)
@@ -361,7 +367,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
       else accepted.push(...own);
     }
     this.db.storeEnvelopes(accepted);
-    return Promise.resolve({ refused, full });
+    return Promise.resolve({ refused, full, senderGone });
   }
 
   page(
@@ -408,7 +414,8 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
 export class InMemoryPushSubscriptionRepository implements Public<PushSubscriptionRepository> {
   constructor(private readonly db: InMemoryDatabase) {}
 
-  upsert(accountId: string, deviceId: number, endpoint: string, p256dh: string, auth: string): Promise<void> {
+  upsert(accountId: string, deviceId: number, endpoint: string, p256dh: string, auth: string): Promise<boolean> {
+    if (!this.db.device(accountId, deviceId)) return Promise.resolve(false);
     this.db.subscriptions.set(deviceKey(accountId, deviceId), {
       accountId,
       deviceId,
@@ -418,7 +425,7 @@ export class InMemoryPushSubscriptionRepository implements Public<PushSubscripti
       wokenAt: null,
       wokenUrgent: false,
     });
-    return Promise.resolve();
+    return Promise.resolve(true);
   }
 
   get(accountId: string, deviceId: number): Promise<PushSubscriptionRecord | null> {

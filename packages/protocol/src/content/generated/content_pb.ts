@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file content.proto.
  */
 export const file_content: GenFile = /*@__PURE__*/
-  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEivAIKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIAEIGCgRib2R5IrwBCgtEYXRhTWVzc2FnZRIRCgR0ZXh0GAEgASgJSACIAQESFgoJdGltZXN0YW1wGAIgASgESAGIAQESKgoFcXVvdGUYAyABKAsyFi5jb3ZlLmNvbnRlbnQudjEuUXVvdGVIAogBARIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgEIAEoDRIXCg9zZW5kZXJfdXNlcm5hbWUYBSABKAlCBwoFX3RleHRCDAoKX3RpbWVzdGFtcEIICgZfcXVvdGUifwoFUXVvdGUSFgoJdGltZXN0YW1wGAEgASgESACIAQESHgoRYXV0aG9yX2FjY291bnRfaWQYAiABKAlIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQFCDAoKX3RpbWVzdGFtcEIUChJfYXV0aG9yX2FjY291bnRfaWRCBwoFX3RleHQihgEKDlJlY2VpcHRNZXNzYWdlEjcKBHR5cGUYASABKA4yJC5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZUgAiAEBEhIKCnRpbWVzdGFtcHMYAiADKAQiHgoEVHlwZRIMCghERUxJVkVSWRAAEggKBFJFQUQQAUIHCgVfdHlwZSKgAQoNVHlwaW5nTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARI6CgZhY3Rpb24YAiABKA4yJS5jb3ZlLmNvbnRlbnQudjEuVHlwaW5nTWVzc2FnZS5BY3Rpb25IAYgBASIiCgZBY3Rpb24SCwoHU1RBUlRFRBAAEgsKB1NUT1BQRUQQAUIMCgpfdGltZXN0YW1wQgkKB19hY3Rpb24iNwoMUmV0cnlSZXF1ZXN0EhIKCnRpbWVzdGFtcHMYASADKAQSEwoLdW5hdmFpbGFibGUYAiADKAQiDQoLTnVsbE1lc3NhZ2ViBnByb3RvMw");
+  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEivAIKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIAEIGCgRib2R5IvUBCgtEYXRhTWVzc2FnZRIRCgR0ZXh0GAEgASgJSACIAQESFgoJdGltZXN0YW1wGAIgASgESAGIAQESKgoFcXVvdGUYAyABKAsyFi5jb3ZlLmNvbnRlbnQudjEuUXVvdGVIAogBARIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgEIAEoDRIXCg9zZW5kZXJfdXNlcm5hbWUYBSABKAkSNwoLYXR0YWNobWVudHMYBiADKAsyIi5jb3ZlLmNvbnRlbnQudjEuQXR0YWNobWVudFBvaW50ZXJCBwoFX3RleHRCDAoKX3RpbWVzdGFtcEIICgZfcXVvdGUipgIKEUF0dGFjaG1lbnRQb2ludGVyEhIKCnN0b3JhZ2VfaWQYASABKAkSCwoDa2V5GAIgASgMEg4KBmRpZ2VzdBgDIAEoDBITCgtwYWRkZWRfc2l6ZRgEIAEoBBISCgpwbGFpbl9zaXplGAUgASgEEhQKDGNvbnRlbnRfdHlwZRgGIAEoCRIRCglmaWxlX25hbWUYByABKAkSDQoFd2lkdGgYCCABKA0SDgoGaGVpZ2h0GAkgASgNEhEKCXRodW1ibmFpbBgKIAEoDBIQCghibHVyaGFzaBgLIAEoCRITCgtkdXJhdGlvbl9tcxgMIAEoDRIQCgh3YXZlZm9ybRgNIAEoDBISCgp2b2ljZV9ub3RlGA4gASgIEg8KB2NhcHRpb24YDyABKAkifwoFUXVvdGUSFgoJdGltZXN0YW1wGAEgASgESACIAQESHgoRYXV0aG9yX2FjY291bnRfaWQYAiABKAlIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQFCDAoKX3RpbWVzdGFtcEIUChJfYXV0aG9yX2FjY291bnRfaWRCBwoFX3RleHQihgEKDlJlY2VpcHRNZXNzYWdlEjcKBHR5cGUYASABKA4yJC5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZUgAiAEBEhIKCnRpbWVzdGFtcHMYAiADKAQiHgoEVHlwZRIMCghERUxJVkVSWRAAEggKBFJFQUQQAUIHCgVfdHlwZSKgAQoNVHlwaW5nTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARI6CgZhY3Rpb24YAiABKA4yJS5jb3ZlLmNvbnRlbnQudjEuVHlwaW5nTWVzc2FnZS5BY3Rpb25IAYgBASIiCgZBY3Rpb24SCwoHU1RBUlRFRBAAEgsKB1NUT1BQRUQQAUIMCgpfdGltZXN0YW1wQgkKB19hY3Rpb24iNwoMUmV0cnlSZXF1ZXN0EhIKCnRpbWVzdGFtcHMYASADKAQSEwoLdW5hdmFpbGFibGUYAiADKAQiDQoLTnVsbE1lc3NhZ2ViBnByb3RvMw");
 
 /**
  * @generated from message cove.content.v1.Content
@@ -114,6 +114,13 @@ export type DataMessage = Message<"cove.content.v1.DataMessage"> & {
    * @generated from field: string sender_username = 5;
    */
   senderUsername: string;
+
+  /**
+   * Files, images and voice notes sent with this message (the text, if any, goes with them). At most 32.
+   *
+   * @generated from field: repeated cove.content.v1.AttachmentPointer attachments = 6;
+   */
+  attachments: AttachmentPointer[];
 };
 
 /**
@@ -122,6 +129,126 @@ export type DataMessage = Message<"cove.content.v1.DataMessage"> & {
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
   messageDesc(file_content, 1);
+
+/**
+ * Where an attachment's encrypted blob is stored and how to check and decrypt it (format v1, docs/attachments.md),
+ * with what a receiver shows before downloading it. The key and digest exist only inside the end-to-end encrypted
+ * content; the server sees the blob, its size and its storage id. Bounds: content.bounds.ts.
+ *
+ * @generated from message cove.content.v1.AttachmentPointer
+ */
+export type AttachmentPointer = Message<"cove.content.v1.AttachmentPointer"> & {
+  /**
+   * The server's id of the blob (what the upload returned): 1 to 128 letters, digits, "-" or "_".
+   *
+   * @generated from field: string storage_id = 1;
+   */
+  storageId: string;
+
+  /**
+   * The attachment's own AES-256 key: 32 bytes, fresh for every attachment.
+   *
+   * @generated from field: bytes key = 2;
+   */
+  key: Uint8Array;
+
+  /**
+   * The blob's digest (SHA-256 over its chunks' SHA-256s): 32 bytes; checked before any plaintext is released.
+   *
+   * @generated from field: bytes digest = 3;
+   */
+  digest: Uint8Array;
+
+  /**
+   * Size of the padded plaintext (the size bucket); fixes the blob's length. 1 to 2 GiB.
+   *
+   * @generated from field: uint64 padded_size = 4;
+   */
+  paddedSize: bigint;
+
+  /**
+   * Size of the file itself (at most padded_size); the padding after it is dropped.
+   *
+   * @generated from field: uint64 plain_size = 5;
+   */
+  plainSize: bigint;
+
+  /**
+   * MIME type, e.g. "image/jpeg", "audio/ogg; codecs=opus".
+   *
+   * @generated from field: string content_type = 6;
+   */
+  contentType: string;
+
+  /**
+   * The file's name as the sender gives it, for display and saving: at most 255 characters, no path separators,
+   * control or bidirectional-override characters. Receivers still choose where to save it.
+   *
+   * @generated from field: string file_name = 7;
+   */
+  fileName: string;
+
+  /**
+   * Image or video dimensions in pixels; 0 when unknown.
+   *
+   * @generated from field: uint32 width = 8;
+   */
+  width: number;
+
+  /**
+   * @generated from field: uint32 height = 9;
+   */
+  height: number;
+
+  /**
+   * A small preview image (e.g. a JPEG a few KiB large), shown until the attachment is downloaded. At most 64 KiB.
+   *
+   * @generated from field: bytes thumbnail = 10;
+   */
+  thumbnail: Uint8Array;
+
+  /**
+   * A BlurHash of the image, shown when there is no thumbnail: 6 to 166 base-83 characters (up to 9 × 9 components).
+   *
+   * @generated from field: string blurhash = 11;
+   */
+  blurhash: string;
+
+  /**
+   * Length of audio or video in milliseconds; 0 when unknown.
+   *
+   * @generated from field: uint32 duration_ms = 12;
+   */
+  durationMs: number;
+
+  /**
+   * Voice notes: loudness samples for drawing the waveform, one byte each. At most 1 KiB.
+   *
+   * @generated from field: bytes waveform = 13;
+   */
+  waveform: Uint8Array;
+
+  /**
+   * Shown as a voice note (a player, not a file card); content_type is then audio/*.
+   *
+   * @generated from field: bool voice_note = 14;
+   */
+  voiceNote: boolean;
+
+  /**
+   * Text shown with this attachment. At most 2,000 characters.
+   *
+   * @generated from field: string caption = 15;
+   */
+  caption: string;
+};
+
+/**
+ * Describes the message cove.content.v1.AttachmentPointer.
+ * Use `create(AttachmentPointerSchema)` to create a new message.
+ */
+export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
+  messageDesc(file_content, 2);
 
 /**
  * @generated from message cove.content.v1.Quote
@@ -154,7 +281,7 @@ export type Quote = Message<"cove.content.v1.Quote"> & {
  * Use `create(QuoteSchema)` to create a new message.
  */
 export const QuoteSchema: GenMessage<Quote> = /*@__PURE__*/
-  messageDesc(file_content, 2);
+  messageDesc(file_content, 3);
 
 /**
  * @generated from message cove.content.v1.ReceiptMessage
@@ -178,7 +305,7 @@ export type ReceiptMessage = Message<"cove.content.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_content, 3);
+  messageDesc(file_content, 4);
 
 /**
  * @generated from enum cove.content.v1.ReceiptMessage.Type
@@ -199,7 +326,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum cove.content.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_content, 3, 0);
+  enumDesc(file_content, 4, 0);
 
 /**
  * @generated from message cove.content.v1.TypingMessage
@@ -221,7 +348,7 @@ export type TypingMessage = Message<"cove.content.v1.TypingMessage"> & {
  * Use `create(TypingMessageSchema)` to create a new message.
  */
 export const TypingMessageSchema: GenMessage<TypingMessage> = /*@__PURE__*/
-  messageDesc(file_content, 4);
+  messageDesc(file_content, 5);
 
 /**
  * @generated from enum cove.content.v1.TypingMessage.Action
@@ -242,7 +369,7 @@ export enum TypingMessage_Action {
  * Describes the enum cove.content.v1.TypingMessage.Action.
  */
 export const TypingMessage_ActionSchema: GenEnum<TypingMessage_Action> = /*@__PURE__*/
-  enumDesc(file_content, 4, 0);
+  enumDesc(file_content, 5, 0);
 
 /**
  * Sent (in a freshly established session) by a device that could not decrypt messages from this peer: the peer
@@ -269,7 +396,7 @@ export type RetryRequest = Message<"cove.content.v1.RetryRequest"> & {
  * Use `create(RetryRequestSchema)` to create a new message.
  */
 export const RetryRequestSchema: GenMessage<RetryRequest> = /*@__PURE__*/
-  messageDesc(file_content, 5);
+  messageDesc(file_content, 6);
 
 /**
  * Carries nothing. A re-send answers only the device that asked, but the server takes a send only when it covers
@@ -285,5 +412,5 @@ export type NullMessage = Message<"cove.content.v1.NullMessage"> & {
  * Use `create(NullMessageSchema)` to create a new message.
  */
 export const NullMessageSchema: GenMessage<NullMessage> = /*@__PURE__*/
-  messageDesc(file_content, 6);
+  messageDesc(file_content, 7);
 

@@ -1,0 +1,182 @@
+/**
+ * Verify-then-decrypt for attachment blobs, streaming with bounded memory. The source is re-readable (a function
+ * returning a fresh iteration of the blob: a downloaded file, a cache entry). Pass 1 reads the whole blob, checks
+ * its length against the pointer's padded size, its digest (constant time) and every chunk's AES-GCM tag, and
+ * releases nothing; pass 2 reads it again and releases plaintext chunk by chunk, each only after its bytes hash to
+ * what pass 1 verified, so a source that changes between the passes is refused (`SourceChanged`). Padding is
+ * stripped using the pointer's plain size. Does not download, cache or write files.
+ */
+import { constantTimeEqual, DigestAccumulator } from './attachment-digest.js';
+import { AttachmentError } from './attachment-error.js';
+import {
+  ATTACHMENT_CHUNK_SIZE,
+  ATTACHMENT_DIGEST_SIZE,
+  ATTACHMENT_PIPELINE_DEPTH,
+  ATTACHMENT_TAG_SIZE,
+  type AttachmentSecrets,
+  blobSize,
+  checkSecrets,
+  chunkCount,
+  chunkNonce,
+  chunkPlainSize,
+} from './attachment-format.js';
+import { importChunkKey, openChunk, sha256Native, type ChunkKey } from './web-crypto.js';
+
+/** A re-readable blob: each call starts a new iteration from the first byte. */
+export type AttachmentSource = () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+type SealedChunk = { readonly index: number; readonly sealed: Uint8Array; readonly last: boolean };
+
+/**
+ * Cuts the source into the sealed chunks the padded size implies. More bytes than expected fail as soon as they
+ * arrive; fewer fail at the end. Full chunks that arrive whole are passed through without copying.
+ */
+async function* sealedChunks(source: AttachmentSource, paddedSize: number): AsyncGenerator<SealedChunk> {
+  const count = chunkCount(paddedSize);
+  const expected = blobSize(paddedSize);
+  const sizeOf = (index: number): number => chunkPlainSize(paddedSize, index) + ATTACHMENT_TAG_SIZE;
+  let index = 0;
+  let buffer = new Uint8Array(sizeOf(0));
+  let filled = 0;
+  let total = 0;
+  for await (const piece of source()) {
+    if (!(piece instanceof Uint8Array))
+      throw new AttachmentError('InvalidArgument', 'attachment source must yield Uint8Array pieces');
+    total += piece.length;
+    if (total > expected) throw new AttachmentError('SizeMismatch', 'attachment blob longer than its pointer says');
+    let offset = 0;
+    while (offset < piece.length) {
+      const want = buffer.length - filled;
+      if (filled === 0 && piece.length - offset >= want) {
+        yield { index, sealed: piece.subarray(offset, offset + want), last: index === count - 1 };
+        offset += want;
+      } else {
+        const take = Math.min(want, piece.length - offset);
+        buffer.set(piece.subarray(offset, offset + take), filled);
+        filled += take;
+        offset += take;
+        if (filled < buffer.length) continue;
+        yield { index, sealed: buffer, last: index === count - 1 };
+      }
+      index++;
+      filled = 0;
+      if (index < count) buffer = new Uint8Array(sizeOf(index));
+    }
+  }
+  if (total !== expected) throw new AttachmentError('SizeMismatch', 'attachment blob shorter than its pointer says');
+}
+
+/** Pass 1's tag check: decrypts, wipes the plaintext at once, and reports only whether the tag held. */
+async function tagIsValid(key: ChunkKey, index: number, last: boolean, sealed: Uint8Array): Promise<boolean> {
+  try {
+    (await openChunk(key, chunkNonce(index, last), sealed, index)).fill(0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function openOrNull(key: ChunkKey, index: number, last: boolean, sealed: Uint8Array): Promise<Uint8Array | null> {
+  try {
+    return await openChunk(key, chunkNonce(index, last), sealed, index);
+  } catch {
+    return null;
+  }
+}
+
+/** Proof that pass 1 succeeded: the hash of every verified sealed chunk, for pass 2 to compare against. */
+type Verified = { readonly chunkHashes: Uint8Array; readonly chunkKey: ChunkKey };
+
+async function verify(source: AttachmentSource, secrets: AttachmentSecrets): Promise<Verified> {
+  checkSecrets(secrets);
+  const chunkKey = await importChunkKey(secrets.key);
+  const chunkHashes = new Uint8Array(chunkCount(secrets.paddedSize) * ATTACHMENT_DIGEST_SIZE);
+  const digest = new DigestAccumulator(secrets.key);
+  const inFlight: Promise<[Uint8Array, boolean]>[] = [];
+  let settled = 0;
+  let firstBadChunk = -1;
+  const settle = async (): Promise<void> => {
+    const next = inFlight.shift();
+    if (!next) return;
+    const [hash, tagValid] = await next;
+    if (!tagValid && firstBadChunk < 0) firstBadChunk = settled;
+    chunkHashes.set(hash, settled * ATTACHMENT_DIGEST_SIZE);
+    digest.add(hash);
+    settled++;
+  };
+  try {
+    for await (const { index, sealed, last } of sealedChunks(source, secrets.paddedSize)) {
+      inFlight.push(quiet(Promise.all([sha256Native(sealed), tagIsValid(chunkKey, index, last, sealed)])));
+      if (inFlight.length >= ATTACHMENT_PIPELINE_DEPTH) await settle();
+    }
+    while (inFlight.length > 0) await settle();
+  } finally {
+    inFlight.length = 0;
+  }
+  if (!constantTimeEqual(digest.digest(), secrets.digest))
+    throw new AttachmentError('DigestMismatch', 'attachment digest does not match its pointer');
+  if (firstBadChunk >= 0)
+    throw new AttachmentError('MacMismatch', `attachment chunk ${firstBadChunk} failed authentication`);
+  return { chunkHashes, chunkKey };
+}
+
+/** Marks a promise as handled (it is awaited later, in order) so an early exit leaves no unhandled rejection. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/**
+ * Checks a blob against its pointer without releasing any plaintext: length, digest, then every chunk's tag.
+ * Throws `AttachmentError` (`InvalidArgument`, `SizeMismatch`, `DigestMismatch`, `MacMismatch`).
+ */
+export async function verifyAttachment(source: AttachmentSource, secrets: AttachmentSecrets): Promise<void> {
+  await verify(source, secrets);
+}
+
+/**
+ * Verifies the whole blob first (see `verifyAttachment`), then yields the plaintext in pieces of at most 256 KiB,
+ * padding stripped. Nothing is yielded unless the whole blob verified; a source that changes between the passes
+ * fails with `SourceChanged` before the changed chunk is released.
+ */
+export async function* decryptAttachment(
+  source: AttachmentSource,
+  secrets: AttachmentSecrets,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const { chunkHashes, chunkKey } = await verify(source, secrets);
+  const inFlight: Promise<[Uint8Array, Uint8Array | null]>[] = [];
+  let settled = 0;
+  const settle = async (): Promise<Uint8Array | null> => {
+    const next = inFlight.shift();
+    if (!next) return null;
+    const [hash, plaintext] = await next;
+    const index = settled++;
+    const verified = chunkHashes.subarray(index * ATTACHMENT_DIGEST_SIZE, (index + 1) * ATTACHMENT_DIGEST_SIZE);
+    if (!constantTimeEqual(hash, verified) || plaintext === null)
+      throw new AttachmentError('SourceChanged', `attachment chunk ${index} changed after verification`);
+    const keep = Math.min(plaintext.length, Math.max(0, secrets.plainSize - index * ATTACHMENT_CHUNK_SIZE));
+    return plaintext.subarray(0, keep);
+  };
+  for await (const { index, sealed, last } of sealedChunks(source, secrets.paddedSize)) {
+    inFlight.push(quiet(Promise.all([sha256Native(sealed), openOrNull(chunkKey, index, last, sealed)])));
+    if (inFlight.length >= ATTACHMENT_PIPELINE_DEPTH) {
+      const plaintext = await settle();
+      if (plaintext && plaintext.length > 0) yield plaintext;
+    }
+  }
+  while (inFlight.length > 0) {
+    const plaintext = await settle();
+    if (plaintext && plaintext.length > 0) yield plaintext;
+  }
+}
+
+/** Verifies and decrypts a blob held in memory (small files, tests). */
+export async function decryptAttachmentBytes(blob: Uint8Array, secrets: AttachmentSecrets): Promise<Uint8Array> {
+  const out = new Uint8Array(secrets.plainSize);
+  let offset = 0;
+  for await (const piece of decryptAttachment(() => [blob], secrets)) {
+    out.set(piece, offset);
+    offset += piece.length;
+  }
+  return out;
+}
