@@ -2,8 +2,9 @@
  * Type-aware lint for the whole monorepo, plus the boundary rules that keep layers honest:
  * packages/crypto and packages/protocol are pure (no Node, DOM, network, storage, timers or ambient randomness),
  * only apps/api/src/repositories touches infrastructure, the api's layers import only downwards
- * (controllers → services → repositories), no module imports itself back through a cycle, and only
- * apps/pwa/src/platform touches browser storage and service-worker APIs.
+ * (controllers → services → repositories), no module imports itself back through a cycle, only
+ * apps/pwa/src/platform touches browser storage and service-worker APIs, and the PWA's layers import downwards only
+ * (ui → app → platform).
  */
 import js from '@eslint/js';
 import { createNodeResolver, importX } from 'eslint-plugin-import-x';
@@ -217,6 +218,43 @@ export default tseslint.config(
         {
           selector: "MemberExpression[object.name='self'][property.name='registration']",
           message: 'Only platform/ touches the service worker.',
+        },
+      ],
+    },
+  },
+  // PWA layering, ui → app → platform (apps/pwa/README.md): the UI renders the app's view models, the app layer
+  // receives the browser through its AppPlatform interface, and the platform (the service worker included) knows
+  // neither. Only main.tsx, the composition root, imports all three. Sources import `./x.js` for `./x.ts(x)`.
+  {
+    files: ['apps/pwa/src/**/*.{ts,tsx}'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [
+        createNodeResolver({ extensions: ['.ts', '.tsx', '.js'], extensionAlias: { '.js': ['.ts', '.tsx', '.js'] } }),
+      ],
+    },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          basePath: import.meta.dirname,
+          zones: [
+            {
+              target: 'apps/pwa/src/ui',
+              from: 'apps/pwa/src/platform',
+              message: 'The UI reaches the browser through the app layer (ui → app → platform).',
+            },
+            {
+              target: 'apps/pwa/src/app',
+              from: ['apps/pwa/src/ui', 'apps/pwa/src/platform'],
+              message: 'The app layer renders nothing and receives the platform (app/app-platform.ts) from main.tsx.',
+            },
+            {
+              target: 'apps/pwa/src/platform',
+              from: ['apps/pwa/src/app', 'apps/pwa/src/ui'],
+              message: 'The platform implements app/app-platform.ts by shape and imports neither the app nor the UI.',
+            },
+          ],
         },
       ],
     },

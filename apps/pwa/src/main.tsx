@@ -1,12 +1,14 @@
 /**
- * Entry point: styles, i18n in the browser's (or the saved) language, the app model, and the React tree. The API
- * is on the same origin as the app.
+ * Entry point and composition root: styles, i18n in the browser's (or the saved) language, the browser platform
+ * handed to the app shell, and the React tree. The API is on the same origin as the app.
  */
 import './no-eval.js';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { BrowserCoveApp } from './app/cove-app.js';
-import { browserLanguages } from './platform/device.js';
+import type { AppPlatform } from './app/app-platform.js';
+import { CoveAppShell } from './app/app-shell.js';
+import { createBrowserAppPlatform } from './platform/browser-app-platform.js';
+import { browserLanguages } from './platform/capabilities.js';
 import { openCoveDatabase } from './platform/idb/database.js';
 import { readSettings } from './platform/settings.js';
 import { onOpenRequest } from './platform/sw-registration.js';
@@ -28,10 +30,14 @@ async function main(): Promise<void> {
   const language = pickLanguage(await savedLanguage(), browserLanguages());
   await initI18n(language);
   document.documentElement.lang = language;
-  const app = new BrowserCoveApp(globalThis.location.origin, async (setting) => {
-    const next = pickLanguage(setting, browserLanguages());
-    await i18next.changeLanguage(next);
-    document.documentElement.lang = next;
+  const platform: AppPlatform = createBrowserAppPlatform();
+  const app = new CoveAppShell(platform, {
+    serverUrl: globalThis.location.origin,
+    onLanguage: async (setting) => {
+      const next = pickLanguage(setting, browserLanguages());
+      await i18next.changeLanguage(next);
+      document.documentElement.lang = next;
+    },
   });
   const root = document.getElementById('root');
   if (!root) throw new Error('#root missing');

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Window } from 'happy-dom';
-import type { AppState, ChatMessage, ConversationSummary, CoveApp } from '../src/app/model.js';
+import type { AppState, ChatMessage, ChatScreen, ConversationSummary, CoveApp, ListScreen } from '../src/app/model.js';
 
 /** react-dom decides at load whether a DOM exists, so the globals come first and the UI modules after. */
 const window = new Window({ url: 'http://localhost/' });
@@ -44,18 +44,22 @@ const baseState: AppState = {
 };
 
 /** A stub app model: only what the views under test call. */
-function stubApp(overrides: Partial<CoveApp> & { state?: () => AppState }): CoveApp {
+function stubApp(
+  overrides: { state?: () => AppState; list?: Partial<ListScreen>; chat?: Partial<ChatScreen> } = {},
+): CoveApp {
   const noop = () => Promise.resolve();
   return {
     getState: overrides.state ?? (() => baseState),
     subscribe: () => () => undefined,
-    conversations: () => Promise.resolve([]),
-    conversation: () => Promise.resolve(undefined),
-    messages: () => Promise.resolve([]),
-    markRead: noop,
-    setTyping: () => undefined,
-    ...overrides,
-  } as CoveApp;
+    list: { conversations: () => Promise.resolve([]), ...overrides.list },
+    chat: {
+      conversation: () => Promise.resolve(undefined),
+      messages: () => Promise.resolve([]),
+      markRead: noop,
+      setTyping: () => undefined,
+      ...overrides.chat,
+    },
+  } as unknown as CoveApp;
 }
 
 /** Something React refuses to render as a child: an object where text belongs. */
@@ -97,8 +101,10 @@ describe('error boundaries', () => {
       sentAt: NOW,
     });
     const app = stubApp({
-      messages: () =>
-        Promise.resolve([message('c/3', 'third'), message('c/2', NOT_RENDERABLE), message('c/1', 'first')]),
+      chat: {
+        messages: () =>
+          Promise.resolve([message('c/3', 'third'), message('c/2', NOT_RENDERABLE), message('c/1', 'first')]),
+      },
     });
     await render(
       app,
@@ -124,8 +130,10 @@ describe('error boundaries', () => {
       verified: false,
     });
     const app = stubApp({
-      conversations: () =>
-        Promise.resolve([summary('a', 'alice'), summary('b', NOT_RENDERABLE), summary('c', 'carol')]),
+      list: {
+        conversations: () =>
+          Promise.resolve([summary('a', 'alice'), summary('b', NOT_RENDERABLE), summary('c', 'carol')]),
+      },
     });
     await render(
       app,

@@ -1,5 +1,5 @@
 /**
- * Unit tests of the PWA's own history reader over the real sealed storage (fake-indexeddb): disappearing messages
+ * Unit tests of the PWA's own history reader over the real encrypted-at-rest storage (fake-indexeddb): disappearing messages
  * whose timer ran out are hidden on read, before any sweep deleted them, and pages are filled past them.
  */
 import 'fake-indexeddb/auto';
@@ -8,14 +8,14 @@ import type { ConversationEntry, MessageEntry } from '@cove/client';
 import { HistoryReader } from '../src/app/history-reader.js';
 import { toChatMessage } from '../src/app/view-data.js';
 import { openCoveDatabase } from '../src/platform/idb/database.js';
-import { SealedKeyValueStorage } from '../src/platform/sealed-storage.js';
-import { SealedStore } from '../src/platform/sealed-store.js';
+import { AtRestStorage } from '../src/platform/at-rest-storage.js';
+import { EncryptedRowStore } from '../src/platform/encrypted-row-store.js';
 import { loadVaultKeys } from '../src/platform/vault.js';
 
 let counter = 0;
-const opened: { close(): void }[] = [];
-afterEach(() => {
-  for (const db of opened.splice(0)) db.close();
+const opened: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const handle of opened.splice(0)) await handle.close();
 });
 const NOW = Date.UTC(2026, 10, 26, 12);
 
@@ -24,7 +24,10 @@ async function storage() {
   const key = await loadVaultKeys(db);
   if (key === 'locked') throw new Error('unexpected lock');
   opened.push(db);
-  return { db, storage: new SealedKeyValueStorage(new SealedStore(db, key), 'test') };
+  const kv = new AtRestStorage(new EncryptedRowStore(db, key), 'test');
+  // Its commit channel would keep the test process alive.
+  opened.push(kv);
+  return { db, storage: kv };
 }
 
 const message = (seq: number, patch: Partial<MessageEntry> = {}): MessageEntry => ({

@@ -14,8 +14,8 @@ import sodium from 'libsodium-wrappers-sumo';
 import { HistoryReader } from '../src/app/history-reader.js';
 import { openCoveDatabase } from '../src/platform/idb/database.js';
 import { MIGRATIONS, type CoveDatabase, type CoveSchema, type LegacyRow } from '../src/platform/idb/schema.js';
-import { SealedKeyValueStorage } from '../src/platform/sealed-storage.js';
-import { SealedStore } from '../src/platform/sealed-store.js';
+import { AtRestStorage } from '../src/platform/at-rest-storage.js';
+import { EncryptedRowStore } from '../src/platform/encrypted-row-store.js';
 import {
   loadVaultKeys,
   removePassphrase,
@@ -114,7 +114,7 @@ async function visible(db: CoveDatabase): Promise<string> {
 
 /** The history as the app shows it, read with the fixture's clock (its disappearing message has a year to go). */
 async function checkHistory(db: CoveDatabase, keys: VaultKeys): Promise<void> {
-  const storage = new SealedKeyValueStorage(new SealedStore(db, keys), 'test');
+  const storage = new AtRestStorage(new EncryptedRowStore(db, keys), 'test');
   const reader = new HistoryReader(storage, () => fixture.expected.createdAt);
   expect(await reader.account()).toEqual({
     accountId: fixture.expected.accountId,

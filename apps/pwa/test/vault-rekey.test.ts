@@ -1,5 +1,5 @@
 /**
- * Re-keying the vault while other contexts write (issue 9, finding 3): each `SealedStore` here stands for one
+ * Re-keying the vault while other contexts write (issue 9, finding 3): each `EncryptedRowStore` here stands for one
  * context (a tab, the service worker) on the same IndexedDB (fake-indexeddb), holding its own copy of the keys.
  * Setting a passphrase must never leave a row sealed under a discarded key: writers that race it are either
  * re-sealed with everything else or refused with a typed error, and a context holding old keys reloads them and
@@ -11,7 +11,7 @@ import { openCoveDatabase } from '../src/platform/idb/database.js';
 import type { CoveDatabase } from '../src/platform/idb/schema.js';
 import { VAULT_LOCK, withLock, withSharedLock } from '../src/platform/locks.js';
 import { openRow } from '../src/platform/row-cipher.js';
-import { SealedStore } from '../src/platform/sealed-store.js';
+import { EncryptedRowStore } from '../src/platform/encrypted-row-store.js';
 import {
   StaleKeyError,
   VaultLockedError,
@@ -35,7 +35,7 @@ async function profile() {
   opened.push(db);
   const keys = (await loadVaultKeys(db)) as VaultKeys;
   /** A context: its own store and its own copy of the keys, reloading them the way the browser platform does. */
-  const context = () => new SealedStore(db, keys, () => loadVaultKeys(db));
+  const context = () => new EncryptedRowStore(db, keys, () => loadVaultKeys(db));
   return { db, keys, context };
 }
 
@@ -70,7 +70,7 @@ describe('re-keying with concurrent writers', () => {
     expect(await db.getAll('rows')).toEqual(before);
     const unlocked = await unlockVault(db, PASSPHRASE);
     expect(await unreadable(db, unlocked)).toEqual([]);
-    expect(await new SealedStore(db, unlocked).list('messages')).toEqual([{ key: 'c/1', value: 'before' }]);
+    expect(await new EncryptedRowStore(db, unlocked).list('messages')).toEqual([{ key: 'c/1', value: 'before' }]);
   });
 
   it('should reload the keys and retry when the new ones are available', async () => {
@@ -124,11 +124,11 @@ describe('re-keying with concurrent writers', () => {
 
     const unlocked = await unlockVault(db, PASSPHRASE);
     expect(await unreadable(db, unlocked)).toEqual([]);
-    const stored = (await new SealedStore(db, unlocked).list<string>('messages')).map((e) => e.key);
+    const stored = (await new EncryptedRowStore(db, unlocked).list<string>('messages')).map((e) => e.key);
     for (const key of committed) expect(stored).toContain(key);
     // The tab that set the passphrase keeps working with the new keys, and new messages keep being stored.
     await tab.apply([{ op: 'put', store: 'messages', key: 'after/1', value: 'new' }]);
-    expect(await new SealedStore(db, unlocked).get('messages', 'after/1')).toBe('new');
+    expect(await new EncryptedRowStore(db, unlocked).get('messages', 'after/1')).toBe('new');
   });
 
   it('should refuse a re-key from keys of an old epoch', async () => {

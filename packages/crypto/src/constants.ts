@@ -71,3 +71,26 @@ export const FINGERPRINT_MIN_ITERATIONS = 2;
 export const FINGERPRINT_MAX_ITERATIONS = 1_000_000;
 /** HKDF-SHA256's output limit: 255 blocks of 32 bytes (RFC 5869 §2.3). */
 export const HKDF_MAX_OUTPUT = 255 * 32;
+
+// ----- Sender keys (group/) -----
+
+/**
+ * Sender-key states kept per (sender, distribution id): libsignal's MAX_SENDER_KEY_STATES (facts §5). A sender
+ * that rotated its key a few times is still readable for its late messages; storage stays bounded. The oldest
+ * state is dropped first. Forward jumps and kept out-of-order keys per state use MAX_FORWARD_JUMPS and
+ * MAX_MESSAGE_KEYS above, as libsignal's group cipher does.
+ */
+export const MAX_SENDER_KEY_STATES = 5;
+
+// ----- Sealed sender (sealed/) -----
+
+/**
+ * Server certificate key ids refused whatever their signature (libsignal's revocation list, facts §7): a leaked
+ * server key is retired by listing its id here.
+ */
+export const REVOKED_SERVER_CERTIFICATE_KEY_IDS: readonly number[] = [0xdeadc357];
+/**
+ * Largest registration id the sealed sender v2 sent form can carry: each device entry packs it into 14 bits
+ * (facts §7, `InvalidRegistrationId` above it).
+ */
+export const SEALED_SENDER_V2_MAX_REGISTRATION_ID = 0x3fff;

@@ -37,6 +37,8 @@ export enum ErrorCode {
   FingerprintVersionMismatch = 1010,
   /** The key agreement produced an invalid (all-zero) secret or a non-canonical key. libsignal: Generic. */
   InvalidKeyAgreement = 1011,
+  /** No sender-key state for the sender, distribution id and chain id (group/). libsignal: Generic. */
+  NoSenderKeyState = 1020,
 }
 
 export class SignalClientError extends Error {

@@ -42,6 +42,11 @@ export {
   InMemorySignedPreKeyStore,
   InMemoryKyberPreKeyStore,
 } from './storage/in-memory.js';
+export { SenderKeyDistributionMessage, SenderKeyMessage } from './group/sender-key-messages.js';
+export { SenderKeyRecord } from './group/sender-key-record.js';
+export { SenderKeyStore, InMemorySenderKeyStore } from './group/sender-key-store.js';
+export { processSenderKeyDistributionMessage, groupEncrypt, groupDecrypt } from './group/group-cipher.js';
+export * from './sealed/index.js';
 export * as constants from './constants.js';
 
 /**

@@ -154,6 +154,10 @@ const SECRET_HOLDERS = [
   'InMemoryPreKeyStore',
   'InMemorySignedPreKeyStore',
   'InMemoryKyberPreKeyStore',
+  'SenderKeyDistributionMessage',
+  'SenderKeyRecord',
+  'InMemorySenderKeyStore',
+  'SealedSenderDecryptionResult',
 ];
 const PUBLIC_ONLY = [
   'PublicKey',
@@ -174,6 +178,12 @@ const PUBLIC_ONLY = [
   'PreKeyStore',
   'SignedPreKeyStore',
   'KyberPreKeyStore',
+  'SenderKeyMessage',
+  'SenderKeyStore',
+  'ServerCertificate',
+  'SenderCertificate',
+  'UnidentifiedSenderMessageContent',
+  'SealedSenderMultiRecipientMessage',
 ];
 
 describe('secrets never print', () => {
@@ -271,5 +281,49 @@ describe('secrets never print', () => {
     await kyber.markKyberPreKeyUsed(1, 1, k.getPublicKey());
     expectNoLeak(kyber, [kem.getSecretKey().serialize()]);
     expect(inspect(kyber)).toBe('InMemoryKyberPreKeyStore { kyberPreKeys: 1, usedBaseKeys: 1 }');
+  });
+
+  it('sender keys: our record, a received record with kept keys, distribution messages, the store', async () => {
+    const alice = C.ProtocolAddress.new(UUIDS[0], 1);
+    const dist = 'd1d1d1d1-7000-11eb-b32a-33b8a8a487a6';
+    const ours = new C.InMemorySenderKeyStore();
+    const skdm = await C.SenderKeyDistributionMessage.create(alice, dist, ours);
+    const theirs = new C.InMemorySenderKeyStore();
+    await C.processSenderKeyDistributionMessage(alice, skdm, theirs);
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < 5; i++) sent.push((await C.groupEncrypt(alice, dist, ours, Uint8Array.of(i))).serialize());
+    await C.groupDecrypt(alice, theirs, sent[4]!); // keeps four seeds
+    const mine = (await ours.getSenderKey(alice, dist))!;
+    const received = (await theirs.getSenderKey(alice, dist))!;
+    const state = mine._currentState()!;
+    const kept = received._currentState()!.messageKeys.map((k) => k.seed);
+    expect(kept.length).toBe(4);
+    const secrets = [skdm.chainKey(), state.chainKey, ...privateSecrets(state.signingPrivateKey!)];
+    expectNoLeak(skdm, [skdm.chainKey()]);
+    expectNoLeak(C.SenderKeyDistributionMessage.deserialize(skdm.serialize()), [skdm.chainKey()]);
+    expectNoLeak(mine, secrets);
+    expectNoLeak(received, [received._currentState()!.chainKey, ...kept]);
+    expectNoLeak(ours, secrets);
+    expectNoLeak(theirs, kept);
+    expect(String(mine)).toBe('SenderKeyRecord { states: 1, keys: [redacted] }');
+    expect(inspect(ours)).toBe('InMemorySenderKeyStore { senderKeys: 1 }');
+    expect(JSON.stringify(skdm)).toContain('"chainKey":"[redacted]"');
+    // A group message shows ids and a length, not its ciphertext.
+    const m = C.SenderKeyMessage.deserialize(sent[0]!);
+    expect(leak(inspect(m, { depth: Infinity }), m.ciphertext())).toBeNull();
+  });
+
+  it('SealedSenderDecryptionResult (the plaintext of a sealed message)', () => {
+    const plaintext = crypto.getRandomValues(new Uint8Array(64));
+    const result = new C.SealedSenderDecryptionResult(plaintext, {
+      uuid: '0c0e1a2b-3c4d-4e5f-8a6b-000000000001',
+      e164: null,
+      deviceId: 2,
+    });
+    expectNoLeak(result, [plaintext]);
+    expect(JSON.stringify(result)).toBe(
+      '{"type":"SealedSenderDecryptionResult","senderUuid":"0c0e1a2b-3c4d-4e5f-8a6b-000000000001","deviceId":2,"message":"[redacted]"}',
+    );
+    expect(Buffer.from(result.message()).equals(Buffer.from(plaintext))).toBe(true);
   });
 });

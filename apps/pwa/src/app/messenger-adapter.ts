@@ -1,6 +1,6 @@
 /**
- * Adapts the messenger core (`Messenger` from `@cove/client`) to the app's MessengerPort over the browser
- * platform, and reads the server's public info. One tab at a time holds the live connection (a Web Lock elects
+ * Adapts the messenger core (`Messenger` from `@cove/client`) to the app's MessengerPort over the core's platform
+ * (the browser's, handed in by the app shell). One tab at a time holds the live connection (a Web Lock elects
  * it; when that tab closes the next one takes over): the others send over HTTP and see new data through the
  * commit broadcasts, so several tabs never fight over the device's socket. Decryption and session updates are
  * serialized by the core's own locks, which the platform maps to Web Locks shared with the service worker.
@@ -13,10 +13,10 @@ import {
   SafetyNumberMismatchError,
   type AccountRecord,
   type MessengerEvent,
+  type Platform,
 } from '@cove/client';
-import type { BrowserPlatform } from '../platform/browser-platform.js';
-import { bytesToBase64 } from '../platform/codec.js';
-import { onVisible } from '../platform/device.js';
+import { toBase64 } from '@cove/protocol';
+import type { Capabilities } from './app-platform.js';
 import type { LookupResult, MessengerPort, RegistrationError, SafetyNumber } from './messenger-port.js';
 import { HistoryReader } from './history-reader.js';
 
@@ -48,7 +48,8 @@ class MessengerAdapter implements MessengerPort {
 
   constructor(
     private readonly messenger: Messenger,
-    private readonly platform: BrowserPlatform,
+    private readonly platform: Platform,
+    private readonly onVisible: Capabilities['onVisible'],
     readonly username: string,
   ) {
     this.reader = new HistoryReader(platform.storage);
@@ -78,7 +79,7 @@ class MessengerAdapter implements MessengerPort {
     void this.messenger.flushOutbox().catch(() => undefined);
     this.sweep();
     this.sweepTimer = setInterval(() => this.sweep(), EXPIRY_SWEEP_MS);
-    this.stopVisibility = onVisible(() => this.sweep());
+    this.stopVisibility = this.onVisible(() => this.sweep());
   }
 
   /** Deletes expired disappearing messages now; failures (a locked vault) wait for the next round. */
@@ -165,11 +166,11 @@ class MessengerAdapter implements MessengerPort {
   async setPushSubscription(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void> {
     const account = await this.platform.storage.get<AccountRecord>('meta', 'account');
     if (!account) return;
-    const credential = `${account.accountId}.${account.deviceId}:${bytesToBase64(account.secret)}`;
+    const credential = `${account.accountId}.${account.deviceId}:${toBase64(account.secret)}`;
     const response = await this.platform.http.request({
       method: 'PUT',
       url: `${account.serverUrl}/v1/push/subscription`,
-      headers: { authorization: `Basic ${bytesToBase64(utf8.encode(credential))}`, 'content-type': 'application/json' },
+      headers: { authorization: `Basic ${toBase64(utf8.encode(credential))}`, 'content-type': 'application/json' },
       body: JSON.stringify(subscription),
     });
     if (response.status >= 300) this.platform.logger.warn('push subscription refused', { status: response.status });
@@ -177,16 +178,21 @@ class MessengerAdapter implements MessengerPort {
 }
 
 /** Opens the messenger when this browser already holds an account; null otherwise. */
-export async function loadMessenger(platform: BrowserPlatform, serverUrl: string): Promise<MessengerPort | null> {
+export async function loadMessenger(
+  platform: Platform,
+  onVisible: Capabilities['onVisible'],
+  serverUrl: string,
+): Promise<MessengerPort | null> {
   const messenger = await Messenger.open(platform, { serverUrl });
   if (!messenger.isRegistered) return null;
   const account = await messenger.account();
-  return new MessengerAdapter(messenger, platform, account.username ?? account.accountId.slice(0, 8));
+  return new MessengerAdapter(messenger, platform, onVisible, account.username ?? account.accountId.slice(0, 8));
 }
 
 /** Creates an account (keys are generated here, in the browser) and returns the ready messenger. */
 export async function registerMessenger(
-  platform: BrowserPlatform,
+  platform: Platform,
+  onVisible: Capabilities['onVisible'],
   serverUrl: string,
   username: string,
   inviteCode: string | null,
@@ -194,7 +200,7 @@ export async function registerMessenger(
   try {
     const messenger = await Messenger.open(platform, { serverUrl });
     const account = await messenger.register({ serverUrl, username, ...(inviteCode ? { inviteCode } : {}) });
-    return new MessengerAdapter(messenger, platform, account.username ?? username);
+    return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username);
   } catch (error) {
     if (error instanceof ClientError) {
       return REGISTRATION_ERRORS[error.code] ?? 'other';

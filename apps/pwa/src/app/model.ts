@@ -1,7 +1,7 @@
 /**
- * What the UI can see and do: plain view data and one interface, `CoveApp`, implemented over the messenger core
- * and the browser platform (cove-app.ts). The UI imports only these types, so it never touches storage, crypto or
- * browser APIs. Types only.
+ * What the UI can see and do: plain view data, the app shell `CoveApp` (shared state) and one view-model interface
+ * per screen, implemented in app-shell.ts and view-models/. The UI imports only these types, so it never touches
+ * storage, crypto or browser APIs. Types only.
  */
 
 export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
@@ -93,25 +93,26 @@ export type RegisterResult = { ok: true } | { ok: false; error: 'taken' | 'inval
 export type StartChatResult =
   { ok: true; conversationId: string } | { ok: false; error: 'unknown' | 'self' | 'network' };
 
-export interface CoveApp {
-  /** Shortest passphrase the vault accepts, in characters. */
-  readonly minPassphraseLength: number;
-  getState(): AppState;
-  subscribe(listener: () => void): () => void;
-
-  register(username: string, inviteCode: string | null): Promise<RegisterResult>;
-  unlock(passphrase: string): Promise<boolean>;
-
+/** The conversation list and the new-chat dialog. */
+export interface ListScreen {
+  /** Every conversation, most recent activity first. */
   conversations(): Promise<ConversationSummary[]>;
+  startChat(username: string): Promise<StartChatResult>;
+}
+
+/** One open conversation. */
+export interface ChatScreen {
   conversation(id: string): Promise<ConversationSummary | undefined>;
   /** Newest first, `limit` at most, older than `before` (a message id) when given. */
   messages(conversationId: string, options: { before?: string; limit: number }): Promise<ChatMessage[]>;
-  startChat(username: string): Promise<StartChatResult>;
   send(conversationId: string, text: string): Promise<void>;
   retry(conversationId: string, messageId: string): Promise<void>;
   markRead(conversationId: string): Promise<void>;
   setTyping(conversationId: string, typing: boolean): void;
+}
 
+/** A contact's safety number: show, compare (camera or paste), mark verified. */
+export interface ContactScreen {
   safety(conversationId: string): Promise<SafetyInfo>;
   /** True when the scanned or pasted text matches this conversation's safety number. */
   compareSafety(conversationId: string, scanned: string): Promise<boolean>;
@@ -120,16 +121,41 @@ export interface CoveApp {
    * safety number is no longer those digits.
    */
   markVerified(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'>;
+  /** Camera QR scanning, when the device has a camera. */
+  canScan(): boolean;
+  scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
+}
 
+/** Asking the browser for what the app works better with; both must follow a tap. */
+export interface PermissionRequests {
+  requestPersistence(): Promise<boolean>;
+  enableNotifications(): Promise<AppState['notifications']>;
+}
+
+export interface SettingsScreen extends PermissionRequests {
+  /** Shortest passphrase the vault accepts, in characters. */
+  readonly minPassphraseLength: number;
   setLanguage(language: string | null): Promise<void>;
   setPreviews(previews: boolean): Promise<void>;
   setPassphrase(passphrase: string): Promise<void>;
   removePassphrase(passphrase: string): Promise<boolean>;
-  requestPersistence(): Promise<boolean>;
-  enableNotifications(): Promise<AppState['notifications']>;
+}
+
+/** Creating the account (then the welcome steps) and unlocking a passphrase-protected vault. */
+export interface OnboardingScreen extends PermissionRequests {
+  register(username: string, inviteCode: string | null): Promise<RegisterResult>;
+  unlock(passphrase: string): Promise<boolean>;
+}
+
+/** The app shell: the state every screen shares, and one view model per screen. */
+export interface CoveApp {
+  getState(): AppState;
+  subscribe(listener: () => void): () => void;
   applyUpdate(): void;
 
-  /** Camera QR scanning, when the device has a camera. */
-  canScan(): boolean;
-  scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
+  readonly list: ListScreen;
+  readonly chat: ChatScreen;
+  readonly contact: ContactScreen;
+  readonly settings: SettingsScreen;
+  readonly onboarding: OnboardingScreen;
 }

@@ -1,5 +1,5 @@
 /**
- * Composition root of the browser platform for the client core: sealed IndexedDB storage, fetch, WebSocket, the
+ * Composition root of the browser platform for the client core: IndexedDB storage encrypted at rest, fetch, WebSocket, the
  * real clock, WebCrypto randomness, Web Locks and a logger that keeps only warnings and errors (ids and codes,
  * never content). Used by pages and the service worker. Opening fails with `'locked'` while a passphrase is needed;
  * opening also migrates a profile written by an older storage format (vault.ts).
@@ -10,8 +10,8 @@ import type { CoveDatabase } from './idb/schema.js';
 import { withLock } from './locks.js';
 import { FetchTransport } from './net/http.js';
 import { BrowserSocketFactory } from './net/socket.js';
-import { SealedKeyValueStorage } from './sealed-storage.js';
-import { SealedStore } from './sealed-store.js';
+import { AtRestStorage } from './at-rest-storage.js';
+import { EncryptedRowStore } from './encrypted-row-store.js';
 import { loadVaultKeys, unlockVault, type VaultKeys } from './vault.js';
 
 const clock: Clock = {
@@ -40,18 +40,18 @@ function consoleLogger(context: string): Logger {
   };
 }
 
-export type BrowserPlatform = Platform & { database: CoveDatabase; sealed: SealedStore };
+export type BrowserPlatform = Platform & { database: CoveDatabase; rows: EncryptedRowStore };
 
 /** A random id for this page or worker, to tell our own commit notices from other contexts'. */
 export const CONTEXT_ID = crypto.randomUUID();
 
 function assemble(db: CoveDatabase, keys: VaultKeys, context: string): BrowserPlatform {
   // After a re-key elsewhere, the new keys are only available without a passphrase (else: locked until unlocked).
-  const sealed = new SealedStore(db, keys, () => loadVaultKeys(db));
+  const rows = new EncryptedRowStore(db, keys, () => loadVaultKeys(db));
   return {
     database: db,
-    sealed,
-    storage: new SealedKeyValueStorage(sealed, CONTEXT_ID),
+    rows,
+    storage: new AtRestStorage(rows, CONTEXT_ID),
     http: new FetchTransport(),
     sockets: new BrowserSocketFactory(),
     clock,

@@ -1,6 +1,6 @@
 /**
  * Turns stored values into bytes and back: JSON, with `Uint8Array` kept as tagged base64 so key material and
- * ciphertexts survive the round trip. It does not encrypt (sealed-store.ts does) and rejects what JSON cannot hold.
+ * ciphertexts survive the round trip. It does not encrypt (encrypted-row-store.ts does) and rejects what JSON cannot hold.
  */
 
 const BYTES_TAG = '$bytes';

@@ -1,10 +1,10 @@
 /**
  * How a page hears about the other contexts of the origin (tabs, the service worker): their committed changes
- * (BroadcastChannel notices from sealed-storage.ts) and a change of the vault key, after which a page must reload
+ * (BroadcastChannel notices from at-rest-storage.ts) and a change of the vault key, after which a page must reload
  * and unlock again. A channel never hears its own messages, so the announcing page keeps running.
  */
 import { CONTEXT_ID } from './browser-platform.js';
-import { COMMIT_CHANNEL, type CommitNotice } from './sealed-storage.js';
+import { COMMIT_CHANNEL, type CommitNotice } from './at-rest-storage.js';
 
 /** Channel telling other tabs the vault key changed. */
 const VAULT_CHANNEL = 'cove:vault';

@@ -13,7 +13,7 @@
  * It does not manage keys (vault.ts) nor touch IndexedDB.
  */
 import { decodeValue, encodeValue } from './codec.js';
-import type { LegacyRow, SealedRow } from './idb/schema.js';
+import type { LegacyRow, EncryptedRow } from './idb/schema.js';
 
 /** AES-GCM's standard nonce size; random nonces are safe far beyond the number of writes a device makes. */
 const IV_BYTES = 12;
@@ -88,7 +88,7 @@ function rowAad(id: string, epoch: number): Uint8Array<ArrayBuffer> {
 }
 
 /** Encrypts `value` as row `key` of `table` under `keys` (the payload is `{ t: table, k: key, v: value }`). */
-export async function sealRow(keys: VaultKeys, table: string, key: string, value: unknown): Promise<SealedRow> {
+export async function sealRow(keys: VaultKeys, table: string, key: string, value: unknown): Promise<EncryptedRow> {
   const partition = PARTITIONED_TABLES.has(table) ? partitionOf(key) : null;
   const [id, t, p] = await Promise.all([
     rowId(keys.index, table, key),
@@ -119,7 +119,7 @@ export type OpenedRow<T> = { table: string; key: string; value: T };
  * Decrypts a row and checks that it is the row its id names (and, when given, of `table`); returns its table, key
  * and value. Throws if it was tampered with, moved, or sealed under another key or epoch.
  */
-export async function openRow<T>(keys: VaultKeys, row: SealedRow, table?: string): Promise<OpenedRow<T>> {
+export async function openRow<T>(keys: VaultKeys, row: EncryptedRow, table?: string): Promise<OpenedRow<T>> {
   const plain = new Uint8Array(
     await crypto.subtle.decrypt(
       { name: 'AES-GCM', iv: row.iv as Uint8Array<ArrayBuffer>, additionalData: rowAad(row.id, row.e) },

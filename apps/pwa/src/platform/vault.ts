@@ -10,14 +10,14 @@
  * Re-keying (setting a passphrase: a non-extractable key cannot be wrapped, so new keys are drawn; migrating a
  * schema-version-1 profile) re-seals every row and bumps the epoch. It derives the new keys first, then holds the
  * vault lock (locks.ts) exclusively for its whole read-modify-write, while every commit holds it shared
- * (sealed-store.ts); a commit also checks, inside its IndexedDB transaction, that the header's epoch is the one
+ * (encrypted-row-store.ts); a commit also checks, inside its IndexedDB transaction, that the header's epoch is the one
  * its keys belong to, so a context still holding discarded keys is refused (`StaleKeyError`), reloads the keys and
  * retries, or learns that the vault is now locked. It does not remember the passphrase, and keeps unlocked keys
  * only in the memory of the context that unlocked them.
  */
 import { withLock, VAULT_LOCK } from './locks.js';
 import { openLegacyRow, openRow, sealRow, type VaultKeys } from './row-cipher.js';
-import type { CoveDatabase, SealedRow } from './idb/schema.js';
+import type { CoveDatabase, EncryptedRow } from './idb/schema.js';
 
 export type { VaultKeys } from './row-cipher.js';
 
@@ -333,7 +333,7 @@ export async function setPassphrase(
       const held = await vaultEpoch(db);
       if (held !== current.epoch) throw new StaleKeyError(current.epoch, held);
       const rows = await db.getAll('rows');
-      const resealed: SealedRow[] = await Promise.all(
+      const resealed: EncryptedRow[] = await Promise.all(
         rows.map(async (row) => {
           const { table, key, value } = await openRow(current, row);
           return sealRow(next, table, key, value);

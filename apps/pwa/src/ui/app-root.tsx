@@ -97,7 +97,7 @@ function AppFrame(): ReactElement {
       body = <OnboardingView info={state.phase.info} offline={state.phase.offline} />;
       break;
     case 'ready':
-      body = welcome ? <WelcomeSteps onDone={() => setWelcome(false)} /> : <Messenger />;
+      body = welcome ? <WelcomeSteps onDone={() => setWelcome(false)} /> : <MessengerScreen />;
       break;
     case 'failed':
       body = failedSettings ? (
@@ -115,7 +115,7 @@ function AppFrame(): ReactElement {
   );
 }
 
-function Messenger(): ReactElement {
+function MessengerScreen(): ReactElement {
   const [route, setRoute] = useState<Route>(() => parseRoute(globalThis.location.pathname));
   const [newChat, setNewChat] = useState(false);
 

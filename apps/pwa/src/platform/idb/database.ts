@@ -1,6 +1,6 @@
 /**
  * Opens the Cove IndexedDB database and runs the pending schema migrations. Shared by pages and the service
- * worker. It does not encrypt anything (see vault.ts and sealed-store.ts) and does not cache connections across
+ * worker. It does not encrypt anything (see vault.ts and encrypted-row-store.ts) and does not cache connections across
  * database names, so tests can open isolated databases.
  */
 import { openDB } from 'idb';

@@ -10,7 +10,7 @@ import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
  * One encrypted row (schema version 2 on). Nothing in it is readable: `id`, `t` and `p` are keyed hashes (see
  * row-cipher.ts), `data` seals the core's table and real key with the value.
  */
-export type SealedRow = {
+export type EncryptedRow = {
   /** HMAC of the core's table and key: the IndexedDB key. */
   id: string;
   /** HMAC of the table: lists and counts a table. */
@@ -34,7 +34,7 @@ export interface CoveSchema extends DBSchema {
   /** Version 1 rows, readable keys; emptied by the migration to `rows`, kept so older data is never lost. */
   records: { key: [string, string]; value: LegacyRow; indexes: { 'by-store': string } };
   /** Every record that holds keys, sessions, contacts or messages, encrypted at rest under opaque keys. */
-  rows: { key: string; value: SealedRow; indexes: { 'by-table': string; 'by-part': string } };
+  rows: { key: string; value: EncryptedRow; indexes: { 'by-table': string; 'by-part': string } };
 }
 
 export type CoveDatabase = IDBPDatabase<CoveSchema>;

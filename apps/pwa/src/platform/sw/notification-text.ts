@@ -1,9 +1,9 @@
 /**
- * The few strings the service worker shows in notifications, in the user's language, from the same locale files
+ * The few strings the service worker shows in notifications, in the user's language, from the same locale files (src/locales/)
  * as the UI (the worker does not load i18next). It does not decide whether previews are shown.
  */
-import en from '../../ui/i18n/locales/en.json';
-import zhCN from '../../ui/i18n/locales/zh-CN.json';
+import en from '../../locales/en.json';
+import zhCN from '../../locales/zh-CN.json';
 
 export type NotificationStrings = { newMessage: string; newMessageBody: string; lockedBody: string };
 

@@ -1,5 +1,5 @@
 /**
- * What the service worker does on a push: open the same sealed stores as the page, let the messenger core fetch,
+ * What the service worker does on a push: open the same encrypted stores as the page, let the messenger core fetch,
  * decrypt, store and acknowledge the pending envelopes (under the same Web Locks the pages use), and ALWAYS show a
  * notification: sender and text per conversation, or "New message" when previews are off, the vault is locked, or
  * anything failed. A tap opens the conversation. It does not keep a connection open.

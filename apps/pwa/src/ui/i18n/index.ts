@@ -5,8 +5,8 @@
  */
 import i18next, { type i18n } from 'i18next';
 import { initReactI18next } from 'react-i18next';
-import en from './locales/en.json';
-import zhCN from './locales/zh-CN.json';
+import en from '../../locales/en.json';
+import zhCN from '../../locales/zh-CN.json';
 
 export const LANGUAGES = [
   { code: 'en', label: 'English' },

@@ -26,7 +26,7 @@ export function ConversationList({
   const { t } = useTranslation();
   const app = useApp();
   const state = useAppState();
-  const conversations = useLive(() => app.conversations(), []);
+  const conversations = useLive(() => app.list.conversations(), []);
   const username = state.phase.kind === 'ready' ? state.phase.username : '';
 
   return (

@@ -15,7 +15,7 @@ export function LockView(): ReactElement {
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setBusy(true);
-    const ok = await app.unlock(passphrase);
+    const ok = await app.onboarding.unlock(passphrase);
     setBusy(false);
     setWrong(!ok);
     if (ok) setPassphrase('');

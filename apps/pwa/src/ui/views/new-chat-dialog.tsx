@@ -31,7 +31,7 @@ export function NewChatDialog({
     if (!name) return;
     setBusy(true);
     setError(null);
-    const result = await app.startChat(name);
+    const result = await app.list.startChat(name);
     setBusy(false);
     if (result.ok) onOpened(result.conversationId);
     else setError(t(`newChat.errors.${result.error}`, { name }));

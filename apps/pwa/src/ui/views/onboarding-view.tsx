@@ -29,7 +29,7 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
     }
     setBusy(true);
     setError(null);
-    const result = await app.register(name, needsInvite ? invite.trim() : null);
+    const result = await app.onboarding.register(name, needsInvite ? invite.trim() : null);
     setBusy(false);
     if (!result.ok) setError(t(`onboarding.errors.${result.error}`));
   };
@@ -110,7 +110,7 @@ export function WelcomeSteps({ onDone }: { onDone: () => void }): ReactElement {
             <button
               type="button"
               className="secondary"
-              onClick={() => void app.requestPersistence()}
+              onClick={() => void app.onboarding.requestPersistence()}
               disabled={state.persisted === true}
             >
               {state.persisted ? t('welcome.done') : t('welcome.storageAction')}
@@ -124,7 +124,7 @@ export function WelcomeSteps({ onDone }: { onDone: () => void }): ReactElement {
             <button
               type="button"
               className="secondary"
-              onClick={() => void app.enableNotifications()}
+              onClick={() => void app.onboarding.enableNotifications()}
               disabled={state.notifications !== 'default'}
             >
               {t(`welcome.notify.${state.notifications}`)}

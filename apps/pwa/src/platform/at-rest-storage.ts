@@ -1,23 +1,23 @@
 /**
- * The client core's `KeyValueStorage` on the sealed IndexedDB store: every table of the core is a logical table
+ * The client core's `KeyValueStorage` on the encrypted row store (encrypted-row-store.ts): every table of the core is a logical table
  * of `records`, every value sealed with the vault key, every `commit` one IndexedDB transaction. After a commit it
  * tells the other tabs and the service worker which tables changed (BroadcastChannel), so their views refresh.
  * It does not lock: the core serializes its own work through the platform's Web Locks.
  */
 import type { Entry, KeyValueStorage, ListOptions, StoredValue, TableName, WriteOp } from '@cove/client';
-import type { SealedStore } from './sealed-store.js';
+import type { EncryptedRowStore } from './encrypted-row-store.js';
 
 /** Channel on which every context of the origin announces committed table changes. */
 export const COMMIT_CHANNEL = 'cove:commits';
 
 export type CommitNotice = { tables: string[]; origin: string };
 
-export class SealedKeyValueStorage implements KeyValueStorage {
+export class AtRestStorage implements KeyValueStorage {
   private readonly channel: BroadcastChannel | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly store: SealedStore,
+    private readonly store: EncryptedRowStore,
     private readonly contextId: string,
   ) {
     this.channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(COMMIT_CHANNEL) : undefined;

@@ -10,7 +10,7 @@ import { openCoveDatabase } from '../src/platform/idb/database.js';
 import { SCHEMA_VERSION, type CoveDatabase } from '../src/platform/idb/schema.js';
 import { encodeValue } from '../src/platform/codec.js';
 import { RowMismatchError, rowId, tableTag } from '../src/platform/row-cipher.js';
-import { SealedStore } from '../src/platform/sealed-store.js';
+import { EncryptedRowStore } from '../src/platform/encrypted-row-store.js';
 import {
   WrongPassphraseError,
   loadVaultKeys,
@@ -39,7 +39,7 @@ async function openStore(name = freshName()) {
   const db = await openDb(name);
   const keys = await loadVaultKeys(db);
   if (keys === 'locked') throw new Error('unexpected lock');
-  return { db, keys, store: new SealedStore(db, keys, () => loadVaultKeys(db), `lock-${name}`) };
+  return { db, keys, store: new EncryptedRowStore(db, keys, () => loadVaultKeys(db), `lock-${name}`) };
 }
 
 const contains = (haystack: Uint8Array, needle: string): boolean =>
@@ -88,7 +88,7 @@ describe('vault', () => {
     await expect(unlockVault(db, 'wrong horse!')).rejects.toBeInstanceOf(WrongPassphraseError);
     const unlocked = await unlockVault(db, 'correct horse');
     expect(unlocked.epoch).toBe(2);
-    const reopened = new SealedStore(db, unlocked);
+    const reopened = new EncryptedRowStore(db, unlocked);
     expect(await reopened.get('messages', 'm1')).toEqual({ text: 'hello at rest', bytes: new Uint8Array([1, 2, 3]) });
     const meta = await db.get('meta', 'vault');
     expect(meta).not.toHaveProperty('key');
@@ -97,7 +97,7 @@ describe('vault', () => {
     const device = await removePassphrase(db, 'correct horse');
     expect(device.epoch).toBe(2);
     expect(await vaultMode(db)).toBe('device');
-    expect(await new SealedStore(db, device).get('messages', 'm1')).toMatchObject({ text: 'hello at rest' });
+    expect(await new EncryptedRowStore(db, device).get('messages', 'm1')).toMatchObject({ text: 'hello at rest' });
     expect(((await loadVaultKeys(db)) as VaultKeys).epoch).toBe(2);
   });
 
@@ -112,7 +112,7 @@ describe('vault', () => {
   });
 });
 
-describe(SealedStore.name, () => {
+describe(EncryptedRowStore.name, () => {
   it('should store no plaintext and no readable key, table, time or order in IndexedDB', async () => {
     const { db, store } = await openStore();
     const account = '44d077ee-8580-4767-a5cc-12126d905a09';
@@ -145,7 +145,7 @@ describe(SealedStore.name, () => {
     const bobId = await rowId(keys.index, 'sessions', 'bob.1');
     const alice = (await db.get('rows', aliceId))!;
     await db.put('rows', { ...alice, id: bobId });
-    await expect(new SealedStore(db, keys).get('sessions', 'bob.1')).rejects.toThrow();
+    await expect(new EncryptedRowStore(db, keys).get('sessions', 'bob.1')).rejects.toThrow();
 
     // Sealed correctly for its id, but claiming another table: refused after decryption.
     const id = await rowId(keys.index, 'identities', 'k');
@@ -159,7 +159,7 @@ describe(SealedStore.name, () => {
       ),
     );
     await db.put('rows', { id, t: await tableTag(keys.index, 'identities'), e: keys.epoch, iv, data });
-    await expect(new SealedStore(db, keys).get('identities', 'k')).rejects.toBeInstanceOf(RowMismatchError);
+    await expect(new EncryptedRowStore(db, keys).get('identities', 'k')).rejects.toBeInstanceOf(RowMismatchError);
   });
 
   it('should name a row by its table and key: the same key in two tables are two rows', async () => {
@@ -255,7 +255,7 @@ describe(SealedStore.name, () => {
     const name = freshName();
     const { db, store: first } = await openStore(name);
     const keys = (await loadVaultKeys(db)) as VaultKeys;
-    const second = new SealedStore(db, keys, undefined, `lock-${name}`);
+    const second = new EncryptedRowStore(db, keys, undefined, `lock-${name}`);
     await first.transaction((tx) => tx.put('sessions', 'peer.1', { counter: 1 }));
     expect(await second.get('sessions', 'peer.1')).toEqual({ counter: 1 });
     await first.transaction((tx) => tx.put('sessions', 'peer.1', { counter: 2 }));

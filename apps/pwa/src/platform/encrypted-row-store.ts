@@ -18,7 +18,7 @@
  * messenger core does.
  */
 import type { IDBPObjectStore } from 'idb';
-import type { CoveDatabase, CoveSchema, SealedRow } from './idb/schema.js';
+import type { CoveDatabase, CoveSchema, EncryptedRow } from './idb/schema.js';
 import { withLock, withSharedLock, STORE_LOCK, VAULT_LOCK } from './locks.js';
 import { isPartitionPrefix, openRow, partitionTag, rowId, sealRow, tableTag } from './row-cipher.js';
 import { headerEpoch, StaleKeyError, VAULT_HEADER_KEY, VaultLockedError, vaultEpoch, type VaultKeys } from './vault.js';
@@ -36,7 +36,7 @@ export type ListOptions = {
 export type Entry<T> = { key: string; value: T };
 
 /** The view a transaction callback gets: reads see the transaction's own writes. */
-export interface SealedTransaction {
+export interface RowStoreTransaction {
   get<T>(store: string, key: string): Promise<T | undefined>;
   list<T>(store: string, options?: ListOptions): Promise<Entry<T>[]>;
   put(store: string, key: string, value: unknown): void;
@@ -67,9 +67,9 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.leng
 
 type RowsStore = IDBPObjectStore<CoveSchema, ['meta', 'rows'], 'rows', 'readonly'>;
 type PendingWrite = { store: string; key: string; value?: unknown; deleted: boolean };
-type SealedWrite = PendingWrite & { id: string; row: SealedRow | null };
+type EncryptedWrite = PendingWrite & { id: string; row: EncryptedRow | null };
 
-export class SealedStore {
+export class EncryptedRowStore {
   private readonly listeners = new Set<CommitListener>();
   private readonly opened = new Map<string, { iv: Uint8Array; key: string; value: unknown }>();
   private readonly keyOfId = new Map<string, string>();
@@ -119,7 +119,7 @@ export class SealedStore {
     this.keyOfId.set(id, key);
   }
 
-  private remember(row: SealedRow, key: string, value: unknown): void {
+  private remember(row: EncryptedRow, key: string, value: unknown): void {
     this.opened.delete(row.id);
     this.opened.set(row.id, { iv: row.iv, key, value });
     this.rememberKey(row.id, key);
@@ -130,7 +130,7 @@ export class SealedStore {
   }
 
   /** Decrypts a row, or reuses what this context opened for the same row version. Returns a private copy. */
-  private async open<T>(keys: VaultKeys, store: string, row: SealedRow): Promise<Entry<T>> {
+  private async open<T>(keys: VaultKeys, store: string, row: EncryptedRow): Promise<Entry<T>> {
     if (row.e !== keys.epoch) throw new StaleKeyError(keys.epoch, row.e);
     const known = this.opened.get(row.id);
     if (known && sameBytes(known.iv, row.iv)) return { key: known.key, value: structuredClone(known.value) as T };
@@ -179,7 +179,7 @@ export class SealedStore {
   }
 
   /** The rows of `store` (or of the partition `prefix` names) that a list with `options` returns, in order. */
-  private async select(keys: VaultKeys, store: string, options: ListOptions): Promise<SealedRow[]> {
+  private async select(keys: VaultKeys, store: string, options: ListOptions): Promise<EncryptedRow[]> {
     const rows = await this.scope(keys, store, options.prefix ?? '');
     const keyed = await Promise.all(rows.map(async (row) => ({ row, key: await this.keyOf(keys, store, row) })));
     const prefix = options.prefix ?? '';
@@ -194,7 +194,7 @@ export class SealedStore {
   }
 
   /** Every row of the table, or of one partition when the prefix is exactly a partition (one index read). */
-  private async scope(keys: VaultKeys, store: string, prefix: string): Promise<SealedRow[]> {
+  private async scope(keys: VaultKeys, store: string, prefix: string): Promise<EncryptedRow[]> {
     if (isPartitionPrefix(store, prefix)) {
       const part = await partitionTag(keys.index, store, prefix);
       return this.read(keys, (rows) => rows.index('by-part').getAll(part));
@@ -204,7 +204,7 @@ export class SealedStore {
   }
 
   /** A row's key: remembered from an earlier opening (an id always names the same key), or learned by opening it. */
-  private async keyOf(keys: VaultKeys, store: string, row: SealedRow): Promise<string> {
+  private async keyOf(keys: VaultKeys, store: string, row: EncryptedRow): Promise<string> {
     if (row.e !== keys.epoch) throw new StaleKeyError(keys.epoch, row.e);
     const known = this.keyOfId.get(row.id);
     if (known !== undefined) return known;
@@ -230,10 +230,10 @@ export class SealedStore {
    * Runs `fn` under the store lock and commits its writes atomically. If `fn` throws, nothing is written and the
    * error propagates. Returns what `fn` returns.
    */
-  async transaction<T>(fn: (tx: SealedTransaction) => T | Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: RowStoreTransaction) => T | Promise<T>): Promise<T> {
     return withLock(this.lockName, async () => {
       const writes = new Map<string, PendingWrite>();
-      const view: SealedTransaction = {
+      const view: RowStoreTransaction = {
         get: async <V>(store: string, key: string) => {
           const pending = writes.get(cell(store, key));
           if (pending) return pending.deleted ? undefined : (structuredClone(pending.value) as V);
@@ -294,9 +294,9 @@ export class SealedStore {
   }
 
   /** One attempt: seal with `keys`, then write everything in one transaction that first checks the epoch. */
-  private async commitOnce(keys: VaultKeys, writes: PendingWrite[]): Promise<SealedWrite[]> {
+  private async commitOnce(keys: VaultKeys, writes: PendingWrite[]): Promise<EncryptedWrite[]> {
     const sealed = await Promise.all(
-      writes.map(async (w): Promise<SealedWrite> => {
+      writes.map(async (w): Promise<EncryptedWrite> => {
         if (w.deleted) return { ...w, id: await rowId(keys.index, w.store, w.key), row: null };
         const row = await sealRow(keys, w.store, w.key, w.value);
         return { ...w, id: row.id, row };

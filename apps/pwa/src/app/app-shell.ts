@@ -1,0 +1,244 @@
+/**
+ * The app shell (`CoveApp`): owns the start-up sequence (open the vault, unlock, load or create the account,
+ * connect), turns messenger events and other contexts' commits into state changes, keeps the push subscription
+ * current, and hands one view model per screen to the UI. It receives the browser through `AppPlatform` and imports
+ * nothing from `platform/`; it holds no key material and shows nothing.
+ */
+import type { MessengerEvent, Platform } from '@cove/client';
+import type { AppPlatform, CrossContext, ServiceWorkerHandle, Vault } from './app-platform.js';
+import type { AppSession } from './app-session.js';
+import { AppStateStore } from './app-state-store.js';
+import { HistoryReader } from './history-reader.js';
+import type { MessengerPort } from './messenger-port.js';
+import type * as CoreModuleValue from './messenger-adapter.js';
+import type { AppState, CoveApp, RegisterResult, ServerInfo } from './model.js';
+import { PeerTyping } from './peer-typing.js';
+import { fetchServerInfo } from './server-info.js';
+import { ChatViewModel } from './view-models/chat-view-model.js';
+import { ContactViewModel } from './view-models/contact-view-model.js';
+import { ListViewModel } from './view-models/list-view-model.js';
+import { OnboardingViewModel } from './view-models/onboarding-view-model.js';
+import { PermissionRequestsModel } from './view-models/permission-requests.js';
+import { SettingsViewModel } from './view-models/settings-view-model.js';
+
+type CoreModule = typeof CoreModuleValue;
+
+/** The messenger core and libsodium, in their own chunk: the first screen does not wait for them. */
+const importCore = (): Promise<CoreModule> => import('./messenger-adapter.js');
+
+export type AppShellOptions = {
+  /** The server's origin (the app is served by it). */
+  serverUrl: string;
+  /** The language setting changed (null: follow the browser). */
+  onLanguage: (setting: string | null) => Promise<void>;
+};
+
+export class CoveAppShell implements CoveApp, AppSession {
+  readonly store: AppStateStore;
+  readonly list: ListViewModel;
+  readonly chat: ChatViewModel;
+  readonly contact: ContactViewModel;
+  readonly settings: SettingsViewModel;
+  readonly onboarding: OnboardingViewModel;
+  private openedVault: Vault | null = null;
+  private corePlatform: Platform | null = null;
+  private loadedMessenger: MessengerPort | null = null;
+  /** Resolves once the messenger core has loaded (it is fetched after the first screen is shown). */
+  private messengerReady: Promise<MessengerPort | null> = Promise.resolve(null);
+  private historyReader: HistoryReader | null = null;
+  private crossContext: CrossContext | null = null;
+  private core: Promise<CoreModule> | null = null;
+  private info: ServerInfo | null = null;
+  private updates: ServiceWorkerHandle | null = null;
+  private readonly peerTyping: PeerTyping;
+
+  constructor(
+    readonly platform: AppPlatform,
+    private readonly options: AppShellOptions,
+  ) {
+    const { capabilities } = platform;
+    this.store = new AppStateStore({
+      phase: { kind: 'loading' },
+      online: capabilities.isOnline(),
+      updateReady: false,
+      revision: 0,
+      typing: new Set(),
+      settings: { language: null, previews: true },
+      passphraseSet: false,
+      notifications: capabilities.notificationPermission(),
+      persisted: null,
+    });
+    this.peerTyping = new PeerTyping(this.store);
+    const permissions = new PermissionRequestsModel(this, () => this.refreshPush());
+    this.list = new ListViewModel(this);
+    this.chat = new ChatViewModel(this);
+    this.contact = new ContactViewModel(this, capabilities);
+    this.settings = new SettingsViewModel(
+      this,
+      permissions,
+      () => this.crossContext,
+      options.onLanguage,
+      platform.minPassphraseLength,
+    );
+    this.onboarding = new OnboardingViewModel(this, permissions, {
+      register: (username, inviteCode) => this.register(username, inviteCode),
+      enter: (corePlatform) => this.enter(corePlatform),
+    });
+  }
+
+  getState(): AppState {
+    return this.store.get();
+  }
+
+  subscribe(listener: () => void): () => void {
+    return this.store.subscribe(listener);
+  }
+
+  applyUpdate(): void {
+    this.updates?.apply();
+  }
+
+  vault(): Vault | null {
+    return this.openedVault;
+  }
+
+  reader(): HistoryReader | null {
+    return this.historyReader;
+  }
+
+  messenger(): MessengerPort | null {
+    return this.loadedMessenger;
+  }
+
+  async requireMessenger(): Promise<MessengerPort> {
+    const messenger = this.loadedMessenger ?? (await this.messengerReady);
+    if (!messenger) throw new Error('not registered');
+    return messenger;
+  }
+
+  /** Starts everything; resolves once the first screen is known. A failure shows the error screen. */
+  async start(): Promise<void> {
+    try {
+      await this.startUp();
+    } catch (error) {
+      // eslint-disable-next-line no-console -- the only diagnostics sink in a page; the name carries no user data
+      console.error('[cove:app] start failed', error instanceof Error ? error.name : typeof error);
+      this.store.set({ phase: { kind: 'failed' } });
+    }
+  }
+
+  private async startUp(): Promise<void> {
+    // Fetch the core (and libsodium) in parallel with opening the database; the first screen does not wait for it.
+    this.core = importCore();
+    this.core.catch(() => undefined);
+    const { capabilities } = this.platform;
+    const vault = await this.platform.openVault();
+    this.openedVault = vault;
+    const settings = await vault.readSettings();
+    this.store.set({ settings, passphraseSet: await vault.hasPassphrase() });
+    capabilities.onConnectivityChange((online) => this.store.set({ online }));
+    void capabilities.isPersisted().then((persisted) => this.store.set({ persisted }));
+    this.crossContext = this.platform.listenToOtherContexts(() => this.store.bump());
+    this.updates = this.platform.registerServiceWorker();
+    this.updates.onUpdateReady(() => this.store.set({ updateReady: true }));
+    const opened = await vault.open();
+    if (opened === 'locked') {
+      this.store.set({ phase: { kind: 'locked' } });
+      return;
+    }
+    await this.enter(opened);
+  }
+
+  private async enter(corePlatform: Platform): Promise<void> {
+    this.corePlatform = corePlatform;
+    const reader = new HistoryReader(corePlatform.storage);
+    this.historyReader = reader;
+    const account = await reader.account();
+    if (account) {
+      // Show the conversations at once; the core (and libsodium) loads meanwhile.
+      this.store.set({ phase: { kind: 'ready', username: account.username ?? account.accountId.slice(0, 8) } });
+      this.messengerReady = this.loadCore(corePlatform);
+      return;
+    }
+    this.store.set({ phase: { kind: 'onboarding', info: null, offline: !this.platform.capabilities.isOnline() } });
+    this.info = await fetchServerInfo(corePlatform.http, this.options.serverUrl);
+    if (this.store.get().phase.kind === 'onboarding')
+      this.store.set({ phase: { kind: 'onboarding', info: this.info, offline: !this.info } });
+  }
+
+  private loadCoreModule(): Promise<CoreModule> {
+    this.core ??= importCore();
+    return this.core;
+  }
+
+  /** Visibility changes, for the messenger's expiry sweeps. */
+  private readonly onVisible = (listener: () => void): (() => void) => this.platform.capabilities.onVisible(listener);
+
+  private async loadCore(corePlatform: Platform): Promise<MessengerPort | null> {
+    const { loadMessenger } = await this.loadCoreModule();
+    const messenger = await loadMessenger(corePlatform, this.onVisible, this.options.serverUrl);
+    if (messenger) this.attach(messenger);
+    return messenger;
+  }
+
+  private async register(username: string, inviteCode: string | null): Promise<RegisterResult> {
+    const corePlatform = this.corePlatform;
+    if (!corePlatform) return { ok: false, error: 'other' };
+    const { registerMessenger } = await this.loadCoreModule();
+    const result = await registerMessenger(corePlatform, this.onVisible, this.options.serverUrl, username, inviteCode);
+    if (typeof result === 'string') return { ok: false, error: result };
+    this.attach(result);
+    return { ok: true };
+  }
+
+  private attach(messenger: MessengerPort): void {
+    this.loadedMessenger = messenger;
+    this.messengerReady = Promise.resolve(messenger);
+    messenger.subscribe((event) => this.onEvent(event));
+    messenger.start();
+    this.store.set({ phase: { kind: 'ready', username: messenger.username } });
+    void this.refreshPush();
+  }
+
+  private onEvent(event: MessengerEvent): void {
+    switch (event.type) {
+      case 'typing':
+        this.peerTyping.set(event.conversationId, event.action === 'started');
+        return;
+      case 'message-added':
+        if (event.message.direction === 'incoming') this.peerTyping.set(event.message.conversationId, false);
+        this.store.bump();
+        return;
+      case 'message-updated':
+      case 'message-removed':
+      case 'conversation-updated':
+      case 'receipt':
+      case 'identity-changed':
+        this.store.bump();
+        return;
+      case 'connection':
+        if (event.state === 'online') this.store.set({ online: true });
+        return;
+      case 'queue-empty':
+      case 'prekeys-uploaded':
+      case 'message-rejected':
+      case 'session-reset':
+      case 'session-reset-limited':
+        return;
+    }
+  }
+
+  private async refreshPush(): Promise<void> {
+    try {
+      const registration = await this.updates?.ready;
+      const corePlatform = this.corePlatform;
+      if (!registration || !corePlatform || !this.loadedMessenger) return;
+      this.info ??= await fetchServerInfo(corePlatform.http, this.options.serverUrl);
+      if (!this.info?.vapidPublicKey) return;
+      const subscription = await this.platform.refreshPushSubscription(registration, this.info.vapidPublicKey);
+      if (subscription) await this.loadedMessenger.setPushSubscription(subscription);
+    } catch {
+      // Push is an optimisation: without it the app still receives everything when opened.
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The view model of the screens before the messenger: registration (the keys are generated in the browser by the
+ * core), unlocking a passphrase-protected vault, and the welcome steps' permission requests. What happens once the
+ * account or the platform is there (attaching the messenger, showing the list) is the app shell's, called back.
+ */
+import type { Platform } from '@cove/client';
+import type { AppSession } from '../app-session.js';
+import type { AppState, OnboardingScreen, PermissionRequests, RegisterResult } from '../model.js';
+
+/** What the shell does for onboarding: create the account, and enter an unlocked profile. */
+export interface OnboardingActions {
+  register(username: string, inviteCode: string | null): Promise<RegisterResult>;
+  enter(platform: Platform): Promise<void>;
+}
+
+export class OnboardingViewModel implements OnboardingScreen {
+  constructor(
+    private readonly session: AppSession,
+    private readonly permissions: PermissionRequests,
+    private readonly actions: OnboardingActions,
+  ) {}
+
+  register(username: string, inviteCode: string | null): Promise<RegisterResult> {
+    return this.actions.register(username, inviteCode);
+  }
+
+  async unlock(passphrase: string): Promise<boolean> {
+    const vault = this.session.vault();
+    if (!vault) return false;
+    try {
+      const platform = await vault.unlock(passphrase);
+      if (platform === 'wrong-passphrase') return false;
+      await this.actions.enter(platform);
+      return true;
+    } catch (error) {
+      // eslint-disable-next-line no-console -- the only diagnostics sink in a page; the name carries no user data
+      console.error('[cove:app] unlock failed', error instanceof Error ? error.name : typeof error);
+      this.session.store.set({ phase: { kind: 'failed' } });
+      return true;
+    }
+  }
+
+  requestPersistence(): Promise<boolean> {
+    return this.permissions.requestPersistence();
+  }
+
+  enableNotifications(): Promise<AppState['notifications']> {
+    return this.permissions.enableNotifications();
+  }
+}

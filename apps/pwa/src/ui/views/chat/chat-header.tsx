@@ -1,0 +1,71 @@
+/**
+ * The chat's toolbar: back, the contact (avatar, name, verified badge) as a button to the contact screen, and the
+ * line under the name (typing, or encrypted/verified); then the banners for a changed safety number and for being
+ * offline. Display only: it loads nothing.
+ */
+import type { ReactElement } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { ConversationSummary } from '../../../app/model.js';
+import { Avatar } from '../../avatar.js';
+import { IconAlert, IconBack, IconShieldCheck } from '../../icons.js';
+
+export function ChatHeader({
+  conversation,
+  typing,
+  online,
+  onBack,
+  onContact,
+}: {
+  conversation: ConversationSummary | undefined;
+  typing: boolean;
+  online: boolean;
+  onBack: () => void;
+  onContact: () => void;
+}): ReactElement {
+  const { t } = useTranslation();
+  const title = conversation?.title ?? '';
+  return (
+    <>
+      <header className="toolbar chat-toolbar">
+        <button type="button" className="icon-button back-button" onClick={onBack} aria-label={t('chat.back')}>
+          <IconBack />
+        </button>
+        <button type="button" className="chat-peer" onClick={onContact} title={t('chat.openContact', { name: title })}>
+          <Avatar name={title || '?'} size={38} />
+          <span className="chat-peer-text">
+            <span id="chat-title" className="chat-title">
+              {title}
+              {conversation?.verified ? (
+                <span className="verified-badge" aria-hidden="true">
+                  <IconShieldCheck />
+                </span>
+              ) : null}
+            </span>
+            <span className="chat-sub" aria-live="polite" data-testid="typing-indicator">
+              {typing
+                ? t('chat.typing')
+                : conversation?.verified
+                  ? `${t('contact.verified')} · ${t('chat.encrypted')}`
+                  : t('chat.encrypted')}
+            </span>
+          </span>
+        </button>
+      </header>
+
+      {conversation?.identityChanged ? (
+        <div className="banner warn" role="alert" data-testid="safety-changed-banner">
+          <IconAlert />
+          <p>{t('chat.identityChanged', { name: title })}</p>
+          <button type="button" className="secondary small" onClick={onContact}>
+            {t('chat.verify')}
+          </button>
+        </div>
+      ) : null}
+      {!online ? (
+        <div className="banner info" role="status">
+          <p>{t('app.offline')}</p>
+        </div>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,48 @@
+/**
+ * One message: its text (or the placeholder of an undecryptable or unshowable one), time, delivery mark, and for a
+ * failed send the reason the user can act on and the retry button. Display only.
+ */
+import type { ReactElement } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { ChatMessage } from '../../../app/model.js';
+import { formatTime, isoTime } from '../../format.js';
+import { StatusMark } from '../../icons.js';
+
+export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: () => void }): ReactElement {
+  const { t, i18n } = useTranslation();
+  const status = message.status;
+  return (
+    <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}>
+      <div
+        className={`bubble${message.undecryptable || message.unshowable ? ' undecryptable' : ''}${status === 'failed' ? ' failed' : ''}`}
+        data-testid="message"
+        data-status={message.outgoing ? status : undefined}
+        data-direction={message.outgoing ? 'out' : 'in'}
+      >
+        <p className="bubble-text">
+          {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
+        </p>
+        <span className="bubble-meta">
+          <time dateTime={isoTime(message.sentAt)} title={message.sentAt === null ? t('time.unknown') : undefined}>
+            {formatTime(message.sentAt, i18n.language)}
+          </time>
+          {message.outgoing && status ? (
+            <span className={`mark mark-${status}`} role="img" aria-label={t(`status.${status}`)}>
+              <StatusMark status={status} />
+            </span>
+          ) : null}
+        </span>
+      </div>
+      {status === 'failed' && message.failure ? (
+        <p className="failure-reason" data-testid="failure-reason">
+          {t(`chat.failure.${message.failure}`)}
+        </p>
+      ) : null}
+      {status === 'failed' ? (
+        <button type="button" className="retry" onClick={onRetry} data-testid="retry-button">
+          {t('chat.retry')}
+        </button>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,112 @@
+/**
+ * The sections of the settings screen, each a card: the account, appearance (language), notifications (previews
+ * and permission) and privacy (persistent storage and the passphrase). They read the app state and call the
+ * settings view model; they keep no state of their own beyond the passphrase form's fields.
+ */
+import type { ReactElement } from 'react';
+import { useTranslation } from 'react-i18next';
+import { LANGUAGES } from '../../i18n/index.js';
+import { useApp, useAppState } from '../../use-app.js';
+import { PassphraseForm } from './passphrase-form.js';
+
+export function AccountSection(): ReactElement {
+  const { t } = useTranslation();
+  const state = useAppState();
+  const username = state.phase.kind === 'ready' ? state.phase.username : '';
+  return (
+    <div className="card">
+      <h2>{t('settings.account')}</h2>
+      <p>
+        <span className="muted">{t('settings.username')}</span> <strong>@{username}</strong>
+      </p>
+    </div>
+  );
+}
+
+export function AppearanceSection(): ReactElement {
+  const { t, i18n } = useTranslation();
+  const app = useApp();
+  const state = useAppState();
+  return (
+    <div className="card">
+      <h2>{t('settings.appearance')}</h2>
+      <label className="field">
+        <span>{t('settings.language')}</span>
+        <select
+          data-testid="language-select"
+          value={state.settings.language ?? ''}
+          onChange={(e) => void app.settings.setLanguage(e.target.value || null)}
+        >
+          <option value="">
+            {t('settings.languageAuto', { current: LANGUAGES.find((l) => l.code === i18n.language)?.label ?? '' })}
+          </option>
+          {LANGUAGES.map((l) => (
+            <option key={l.code} value={l.code} lang={l.code}>
+              {l.label}
+            </option>
+          ))}
+        </select>
+      </label>
+    </div>
+  );
+}
+
+export function NotificationsSection(): ReactElement {
+  const { t } = useTranslation();
+  const app = useApp();
+  const state = useAppState();
+  return (
+    <div className="card">
+      <h2>{t('settings.notifications')}</h2>
+      <label className="switch-row">
+        <span>
+          <strong>{t('settings.previews')}</strong>
+          <small className="muted">{t('settings.previewsHint')}</small>
+        </span>
+        <input
+          type="checkbox"
+          role="switch"
+          data-testid="previews-toggle"
+          checked={state.settings.previews}
+          onChange={(e) => void app.settings.setPreviews(e.target.checked)}
+        />
+      </label>
+      <div className="switch-row">
+        <span>
+          <strong>{t('settings.permission')}</strong>
+          <small className="muted">{t(`settings.permissionState.${state.notifications}`)}</small>
+        </span>
+        {state.notifications === 'default' ? (
+          <button type="button" className="secondary small" onClick={() => void app.settings.enableNotifications()}>
+            {t('settings.enable')}
+          </button>
+        ) : null}
+      </div>
+    </div>
+  );
+}
+
+export function PrivacySection(): ReactElement {
+  const { t } = useTranslation();
+  const app = useApp();
+  const state = useAppState();
+  return (
+    <div className="card">
+      <h2>{t('settings.privacy')}</h2>
+      <div className="switch-row">
+        <span>
+          <strong>{t('settings.storage')}</strong>
+          <small className="muted">
+            {state.persisted ? t('settings.storagePersisted') : t('settings.storageBestEffort')}
+          </small>
+        </span>
+        {!state.persisted ? (
+          <button type="button" className="secondary small" onClick={() => void app.settings.requestPersistence()}>
+            {t('settings.storageAction')}
+          </button>
+        ) : null}
+      </div>
+      <PassphraseForm set={state.passphraseSet} />
+    </div>
+  );
+}

@@ -1,0 +1,391 @@
+/**
+ * Unit tests of the app layer's view models and shell over the real encrypted-at-rest storage (fake-indexeddb) and
+ * the real history reader, with a recording fake of the messenger port and an in-memory fake of the app-level
+ * platform: the list's summaries and order, starting a chat, the chat's pages, sending, the typing throttle, the
+ * peer-typing state and the shell's first screens. Nothing here loads the messenger core or touches a browser API.
+ */
+import 'fake-indexeddb/auto';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import type { ConversationEntry, HttpRequest, HttpResponse, IdentityEntry, MessageEntry, Platform } from '@cove/client';
+import type { AppPlatform, Capabilities, Vault } from '../src/app/app-platform.js';
+import type { AppSession } from '../src/app/app-session.js';
+import { CoveAppShell } from '../src/app/app-shell.js';
+import { AppStateStore } from '../src/app/app-state-store.js';
+import { HistoryReader } from '../src/app/history-reader.js';
+import type { LookupResult, MessengerPort, SafetyNumber } from '../src/app/messenger-port.js';
+import type { AppState } from '../src/app/model.js';
+import { PeerTyping, TYPING_EXPIRY_MS } from '../src/app/peer-typing.js';
+import { ChatViewModel, TYPING_REFRESH_MS } from '../src/app/view-models/chat-view-model.js';
+import { ListViewModel } from '../src/app/view-models/list-view-model.js';
+import { openCoveDatabase } from '../src/platform/idb/database.js';
+import { AtRestStorage } from '../src/platform/at-rest-storage.js';
+import { EncryptedRowStore } from '../src/platform/encrypted-row-store.js';
+import { loadVaultKeys } from '../src/platform/vault.js';
+
+const NOW = Date.UTC(2026, 11, 6, 12);
+let counter = 0;
+const opened: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const handle of opened.splice(0)) await handle.close();
+});
+
+async function openStorage(): Promise<AtRestStorage> {
+  const db = await openCoveDatabase(`view-models-${Date.now()}-${counter++}`);
+  opened.push(db);
+  const keys = await loadVaultKeys(db);
+  if (keys === 'locked') throw new Error('unexpected lock');
+  const storage = new AtRestStorage(new EncryptedRowStore(db, keys), 'test');
+  // Its commit channel would keep the test process alive.
+  opened.push(storage);
+  return storage;
+}
+
+const initialState = (): AppState => ({
+  phase: { kind: 'ready', username: 'me' },
+  online: true,
+  updateReady: false,
+  revision: 0,
+  typing: new Set(),
+  settings: { language: null, previews: true },
+  passphraseSet: false,
+  notifications: 'default',
+  persisted: null,
+});
+
+/** A messenger port that records every call and answers from a script. */
+class RecordingMessenger implements MessengerPort {
+  readonly username = 'me';
+  readonly calls: string[] = [];
+  lookup: LookupResult = { ok: false, error: 'unknown' };
+  subscribe(): () => void {
+    return () => undefined;
+  }
+  start(): void {
+    this.calls.push('start');
+  }
+  stop(): Promise<void> {
+    this.calls.push('stop');
+    return Promise.resolve();
+  }
+  startChat(username: string): Promise<LookupResult> {
+    this.calls.push(`startChat ${username}`);
+    return Promise.resolve(this.lookup);
+  }
+  sendText(conversationId: string, text: string): Promise<void> {
+    this.calls.push(`send ${conversationId} ${text}`);
+    return Promise.resolve();
+  }
+  retry(messageId: string): Promise<void> {
+    this.calls.push(`retry ${messageId}`);
+    return Promise.resolve();
+  }
+  markRead(conversationId: string): Promise<void> {
+    this.calls.push(`markRead ${conversationId}`);
+    return Promise.resolve();
+  }
+  typing(conversationId: string, started: boolean): Promise<void> {
+    this.calls.push(`typing ${conversationId} ${started ? 'started' : 'stopped'}`);
+    return Promise.resolve();
+  }
+  safetyNumber(): Promise<SafetyNumber> {
+    return Promise.reject(new Error('not scripted'));
+  }
+  verify(): Promise<'verified' | 'changed'> {
+    return Promise.reject(new Error('not scripted'));
+  }
+  setPushSubscription(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function session(reader: HistoryReader | null, messenger: MessengerPort | null): AppSession {
+  return {
+    store: new AppStateStore(initialState()),
+    platform: {} as AppPlatform,
+    vault: () => null,
+    reader: () => reader,
+    messenger: () => messenger,
+    requireMessenger: () => (messenger ? Promise.resolve(messenger) : Promise.reject(new Error('not registered'))),
+  };
+}
+
+const conversation = (id: string, username: string, patch: Partial<ConversationEntry> = {}): ConversationEntry => ({
+  id,
+  peerAccountId: id,
+  peerUsername: username,
+  createdAt: NOW - 3_600_000,
+  lastMessageAt: NOW - 3_600_000,
+  lastMessageKey: null,
+  unreadCount: 0,
+  ...patch,
+});
+
+const message = (conversationId: string, seq: number, patch: Partial<MessageEntry> = {}): MessageEntry => ({
+  id: `${conversationId}/${String(seq).padStart(23, '0')}`,
+  conversationId,
+  direction: 'incoming',
+  authorAccountId: conversationId,
+  authorDeviceId: 1,
+  timestamp: NOW - 60_000 + seq,
+  serverTimestamp: null,
+  storedAt: NOW - 60_000,
+  text: `message ${seq}`,
+  quote: null,
+  expireTimerSeconds: null,
+  status: 'received',
+  read: true,
+  error: null,
+  ...patch,
+});
+
+/** Two conversations: bob (older, verified, read) and carol (newer, two unread, her key changed). */
+async function seededReader(): Promise<HistoryReader> {
+  const storage = await openStorage();
+  const bobLast = message('bob', 1, { text: 'hi from bob' });
+  const carolMessages = [message('carol', 1), message('carol', 2, { text: 'latest from carol', read: false })];
+  const identity = (trust: IdentityEntry['trust'], changedAt: number | null): IdentityEntry => ({
+    publicKey: new Uint8Array(33),
+    trust,
+    firstSeenAt: NOW - 7_200_000,
+    changedAt,
+    blocked: false,
+  });
+  await storage.commit([
+    ...[bobLast, ...carolMessages].map((m) => ({
+      op: 'put' as const,
+      table: 'messages' as const,
+      key: m.id,
+      value: m,
+    })),
+    {
+      op: 'put',
+      table: 'conversations',
+      key: 'bob',
+      value: conversation('bob', 'bob', { lastMessageKey: bobLast.id, lastMessageAt: NOW - 120_000 }),
+    },
+    {
+      op: 'put',
+      table: 'conversations',
+      key: 'carol',
+      value: conversation('carol', 'carol', {
+        lastMessageKey: carolMessages[1]!.id,
+        lastMessageAt: NOW - 30_000,
+        unreadCount: 2,
+      }),
+    },
+    { op: 'put', table: 'identities', key: 'bob', value: identity('verified', null) },
+    { op: 'put', table: 'identities', key: 'carol', value: identity('unverified', NOW - 60_000) },
+  ]);
+  return new HistoryReader(storage, () => NOW);
+}
+
+describe(ListViewModel.name, () => {
+  it('should list conversations most recent first, with their last message, unread count and trust', async () => {
+    const list = new ListViewModel(session(await seededReader(), null));
+    const summaries = await list.conversations();
+    expect(summaries.map((s) => s.title)).toEqual(['carol', 'bob']);
+    expect(summaries[0]).toMatchObject({
+      id: 'carol',
+      unread: 2,
+      identityChanged: true,
+      verified: false,
+      lastMessage: { text: 'latest from carol', outgoing: false },
+    });
+    expect(summaries[1]).toMatchObject({ id: 'bob', unread: 0, identityChanged: false, verified: true });
+    expect(summaries[1]?.lastMessage?.text).toBe('hi from bob');
+  });
+
+  it('should list nothing before a profile is open, and start no chat without the core', async () => {
+    const list = new ListViewModel(session(null, null));
+    expect(await list.conversations()).toEqual([]);
+    await expect(list.startChat('dave')).rejects.toThrow('not registered');
+  });
+
+  it('should open a looked-up chat and refresh the views, and pass a failed lookup through', async () => {
+    const messenger = new RecordingMessenger();
+    const app = session(await seededReader(), messenger);
+    const list = new ListViewModel(app);
+    expect(await list.startChat('nobody')).toEqual({ ok: false, error: 'unknown' });
+    await Promise.resolve();
+    expect(app.store.get().revision).toBe(0);
+
+    messenger.lookup = { ok: true, conversation: conversation('dave', 'dave') };
+    expect(await list.startChat('dave')).toEqual({ ok: true, conversationId: 'dave' });
+    await Promise.resolve();
+    expect(app.store.get().revision).toBe(1);
+    expect(messenger.calls).toEqual(['startChat nobody', 'startChat dave']);
+  });
+});
+
+describe(ChatViewModel.name, () => {
+  it('should read the header summary and pages of history, newest first', async () => {
+    const chat = new ChatViewModel(session(await seededReader(), null));
+    expect(await chat.conversation('carol')).toMatchObject({ title: 'carol', unread: 2, identityChanged: true });
+    expect(await chat.conversation('nobody')).toBeUndefined();
+    const page = await chat.messages('carol', { limit: 1 });
+    expect(page.map((m) => m.text)).toEqual(['latest from carol']);
+    const older = await chat.messages('carol', { limit: 5, before: page[0]!.id });
+    expect(older.map((m) => [m.text, m.conversationId, m.outgoing])).toEqual([['message 1', 'carol', false]]);
+  });
+
+  it('should send, retry and mark read through the messenger', async () => {
+    const messenger = new RecordingMessenger();
+    const chat = new ChatViewModel(session(await seededReader(), messenger));
+    await chat.send('carol', 'hello');
+    await chat.retry('carol', 'carol/1');
+    await chat.markRead('carol');
+    expect(messenger.calls).toEqual(['send carol hello', 'retry carol/1', 'markRead carol']);
+  });
+
+  it('should announce typing once per refresh interval, stop only after a start, and start again after a send', async () => {
+    const messenger = new RecordingMessenger();
+    let now = NOW;
+    const chat = new ChatViewModel(session(null, messenger), () => now);
+    chat.setTyping('carol', false); // nothing started: nothing to stop
+    chat.setTyping('carol', true);
+    now += TYPING_REFRESH_MS - 1;
+    chat.setTyping('carol', true); // within the interval: no new notice
+    now += 1;
+    chat.setTyping('carol', true); // the interval passed: refresh
+    chat.setTyping('carol', false);
+    chat.setTyping('carol', false); // already stopped
+    chat.setTyping('carol', true);
+    await chat.send('carol', 'done'); // the message ends the indicator on the other side
+    chat.setTyping('carol', true);
+    expect(messenger.calls).toEqual([
+      'typing carol started',
+      'typing carol started',
+      'typing carol stopped',
+      'typing carol started',
+      'send carol done',
+      'typing carol started',
+    ]);
+  });
+
+  it('should send no typing notice before the core has loaded', () => {
+    const chat = new ChatViewModel(session(null, null));
+    expect(() => chat.setTyping('carol', true)).not.toThrow();
+  });
+});
+
+describe(PeerTyping.name, () => {
+  it('should mark a typing contact until stopped, and publish a state only on change', () => {
+    const store = new AppStateStore(initialState());
+    let published = 0;
+    store.subscribe(() => published++);
+    const typing = new PeerTyping(store);
+    typing.set('carol', true);
+    expect([...store.get().typing]).toEqual(['carol']);
+    typing.set('bob', false);
+    expect(published).toBe(1);
+    typing.set('carol', false);
+    expect(store.get().typing.size).toBe(0);
+    expect(published).toBe(2);
+    expect(TYPING_EXPIRY_MS).toBeGreaterThan(TYPING_REFRESH_MS);
+  });
+});
+
+/** An in-memory app-level platform: capabilities answer from fields, the vault from a script. */
+function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { online?: (online: boolean) => void } } {
+  const listeners: { online?: (online: boolean) => void } = {};
+  const capabilities: Capabilities = {
+    isOnline: () => true,
+    onConnectivityChange: (listener) => {
+      listeners.online = listener;
+      return () => undefined;
+    },
+    onVisible: () => () => undefined,
+    isPersisted: () => Promise.resolve(true),
+    requestPersistence: () => Promise.resolve(true),
+    notificationPermission: () => 'default',
+    requestNotificationPermission: () => Promise.resolve('denied'),
+    canScan: () => false,
+    scanQr: () => Promise.resolve(null),
+  };
+  const fullVault: Vault = {
+    readSettings: () => Promise.resolve({ language: 'zh-CN', previews: false }),
+    writeSettings: (patch) => Promise.resolve({ language: null, previews: true, ...patch }),
+    hasPassphrase: () => Promise.resolve(false),
+    open: () => Promise.resolve('locked'),
+    unlock: () => Promise.resolve('wrong-passphrase'),
+    setPassphrase: () => Promise.resolve(),
+    removePassphrase: () => Promise.resolve(false),
+    ...vault,
+  };
+  return {
+    listeners,
+    capabilities,
+    minPassphraseLength: 10,
+    openVault: () => Promise.resolve(fullVault),
+    registerServiceWorker: () => ({
+      onUpdateReady: () => undefined,
+      apply: () => undefined,
+      ready: Promise.resolve(null),
+    }),
+    listenToOtherContexts: () => ({ announceVaultChange: () => undefined }),
+    refreshPushSubscription: () => Promise.resolve(null),
+  };
+}
+
+describe(CoveAppShell.name, () => {
+  it('should show the lock screen with the saved settings, and stay locked on a wrong passphrase', async () => {
+    const platform = fakePlatform({ hasPassphrase: () => Promise.resolve(true) });
+    const app = new CoveAppShell(platform, { serverUrl: 'https://cove.test', onLanguage: () => Promise.resolve() });
+    expect(app.getState().phase.kind).toBe('loading');
+    await app.start();
+    expect(app.getState()).toMatchObject({
+      phase: { kind: 'locked' },
+      passphraseSet: true,
+      settings: { language: 'zh-CN', previews: false },
+      persisted: true,
+    });
+    expect(await app.onboarding.unlock('not the passphrase')).toBe(false);
+    expect(app.getState().phase.kind).toBe('locked');
+    platform.listeners.online?.(false);
+    expect(app.getState().online).toBe(false);
+    expect(app.settings.minPassphraseLength).toBe(10);
+  });
+
+  it('should onboard a profile without an account, with the server info read over the core platform', async () => {
+    const storage = await openStorage();
+    const requests: string[] = [];
+    const core = {
+      storage,
+      http: {
+        request: (request: HttpRequest): Promise<HttpResponse> => {
+          requests.push(`${request.method} ${request.url}`);
+          const body = JSON.stringify({ name: 'Test Cove', registration: 'invite', vapidPublicKey: null });
+          return Promise.resolve({ status: 200, headers: {}, body });
+        },
+      },
+    } as unknown as Platform;
+    const app = new CoveAppShell(fakePlatform({ open: () => Promise.resolve(core) }), {
+      serverUrl: 'https://cove.test',
+      onLanguage: () => Promise.resolve(),
+    });
+    await app.start();
+    expect(app.getState().phase).toEqual({
+      kind: 'onboarding',
+      info: { name: 'Test Cove', registration: 'invite', vapidPublicKey: null },
+      offline: false,
+    });
+    expect(requests).toEqual(['GET https://cove.test/v1/info']);
+    expect(await app.list.conversations()).toEqual([]);
+  });
+
+  it('should show the error screen when storage cannot be opened', async () => {
+    const platform = fakePlatform({});
+    platform.openVault = () => Promise.reject(new Error('blocked'));
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args);
+    try {
+      const app = new CoveAppShell(platform, { serverUrl: 'https://cove.test', onLanguage: () => Promise.resolve() });
+      await app.start();
+      expect(app.getState().phase.kind).toBe('failed');
+      expect(errors).toEqual([['[cove:app] start failed', 'Error']]);
+    } finally {
+      console.error = original;
+    }
+  });
+});
