@@ -20,6 +20,8 @@ const infrastructure = [
   'pg',
   '@electric-sql/*',
   'pglite-prisma-adapter',
+  '@tus/*',
+  '@aws-sdk/*',
 ];
 
 /** Imports a pure package may not use: Node's modules, and anything doing network, storage or UI. */

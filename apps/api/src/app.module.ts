@@ -8,7 +8,9 @@ import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import type { Agent } from 'node:https';
 import type { DestinationStream } from 'pino';
 
+import { attachmentProviders } from './attachment.providers.js';
 import { AccountController } from './controllers/account.controller.js';
+import { AttachmentController } from './controllers/attachment.controller.js';
 import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
@@ -64,6 +66,7 @@ export class AppModule {
         DeviceController,
         SystemController,
         PushController,
+        AttachmentController,
       ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
@@ -105,6 +108,7 @@ export class AppModule {
         WebSocketService,
         RevocationService,
         ...deliveryProviders({ role: 'api', pushAgent: options.pushAgent }),
+        ...attachmentProviders(),
         WebSocketClientAddress,
         WebSocketGatewayController,
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -20,4 +20,6 @@ export enum JobName {
   PurgeExpiredEnvelopes = 'purge-expired-envelopes',
   /** Count devices idle past `IDLE_DEVICE_AFTER` into the metrics (never deletes them). */
   ReportIdleDevices = 'report-idle-devices',
+  /** Delete attachments past `ATTACHMENT_TTL` and uploads abandoned past `ATTACHMENT_ABANDON_AFTER`. */
+  PurgeAttachments = 'purge-attachments',
 }

@@ -14,6 +14,7 @@ export type JobDataMap = {
   [JobName.PushSweep]: Record<string, never>;
   [JobName.PurgeExpiredEnvelopes]: Record<string, never>;
   [JobName.ReportIdleDevices]: Record<string, never>;
+  [JobName.PurgeAttachments]: Record<string, never>;
 };
 
 export type JobItem = { [K in JobName]: { name: K; data: JobDataMap[K] } }[JobName];
@@ -53,6 +54,13 @@ export const JOB_DEFINITIONS: { [K in JobName]: JobDefinition<K> } = {
     queue: QueueName.Maintenance,
     attempts: 1,
     coalesceKey: () => 'idle',
+    repeat: 'retention',
+  },
+  [JobName.PurgeAttachments]: {
+    queue: QueueName.Maintenance,
+    /** Like the envelope purge: what fails now is found again at the next interval. */
+    attempts: 1,
+    coalesceKey: () => 'purge-attachments',
     repeat: 'retention',
   },
 };

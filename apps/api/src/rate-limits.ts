@@ -29,6 +29,11 @@ export const RATE_LIMITS = {
    * fast conversation; one sender cannot fill a recipient's queue in seconds.
    */
   sendToRecipient: { limit: 120, ttl: MINUTE },
+  /**
+   * New attachment uploads per device (`RATE_LIMIT_ATTACHMENTS`): an album of 100 photos a few times an hour is a
+   * person; each upload also counts against the storage quota, so this only stops a flood of tiny ones.
+   */
+  attachmentUpload: { limit: 300, ttl: HOUR },
 } as const;
 
 /**

@@ -7,6 +7,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 
+import { attachmentProviders } from './attachment.providers.js';
 import { deliveryProviders } from './delivery.providers.js';
 import { Clock, SystemClock } from './repositories/clock.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
@@ -37,6 +38,7 @@ export class WorkerModule {
         },
         MetricsRepository,
         ...deliveryProviders({ role: 'worker' }),
+        ...attachmentProviders(),
       ],
     };
   }

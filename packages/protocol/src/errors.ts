@@ -31,6 +31,10 @@ export const ErrorCode = {
   StaleDevices: 'stale_devices',
   /** 413: a body, frame or envelope is larger than allowed. */
   PayloadTooLarge: 'payload_too_large',
+  /** 413: an attachment upload declares more bytes than `ATTACHMENT_MAX_BYTES` (or no length at all: 400). */
+  AttachmentTooLarge: 'attachment_too_large',
+  /** 507: the account's attachments (finished and in progress) would exceed `ATTACHMENT_QUOTA_BYTES`. */
+  AttachmentQuota: 'attachment_quota',
   /** 429: too many requests; retry after the `Retry-After` header. */
   RateLimited: 'rate_limited',
   /**

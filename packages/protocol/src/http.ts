@@ -94,6 +94,12 @@ export const InfoResponse = z.object({
     maxWebSocketFrameBytes: z.number().int(),
     maxStoredPreKeys: z.number().int(),
     maxPreKeysPerUpload: z.number().int(),
+    maxAttachmentBytes: z.number().int().optional().describe('Largest attachment upload (ATTACHMENT_MAX_BYTES)'),
+    attachmentQuotaBytes: z
+      .number()
+      .int()
+      .optional()
+      .describe('Attachment bytes one account may hold, unfinished uploads included (ATTACHMENT_QUOTA_BYTES)'),
   }),
 });
 

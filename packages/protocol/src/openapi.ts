@@ -18,7 +18,7 @@ const OpenApiDocumentResponse = z.looseObject({
 });
 
 type Route = {
-  method: 'get' | 'put' | 'post' | 'delete';
+  method: 'get' | 'put' | 'post' | 'delete' | 'head' | 'patch';
   path: string;
   summary: string;
   auth: boolean;
@@ -194,6 +194,58 @@ const routes: Route[] = [
     summary: 'A single-use, short-lived ticket to authenticate /v1/websocket',
     auth: true,
     ok: [201, http.WebSocketTicketResponse],
+  },
+  {
+    method: 'post',
+    path: '/v1/attachments/tus',
+    summary:
+      'tus creation (Tus-Resumable: 1.0.0, Upload-Length required, optional creation-with-upload body); 201 with a ' +
+      'relative Location ending in the 32-character attachment id. Upload-Metadata is discarded.',
+    auth: true,
+    ok: [201, null],
+    errors: [
+      [413, 'attachment_too_large: Upload-Length above ATTACHMENT_MAX_BYTES'],
+      [507, "attachment_quota: the account's attachments would exceed ATTACHMENT_QUOTA_BYTES"],
+    ],
+  },
+  {
+    method: 'head',
+    path: '/v1/attachments/tus/{id}',
+    summary: "tus offset of the caller's own upload (Upload-Offset, Upload-Length)",
+    auth: true,
+    ok: [200, null],
+    errors: [[404, 'not_found: no such upload of this device']],
+  },
+  {
+    method: 'patch',
+    path: '/v1/attachments/tus/{id}',
+    summary: 'tus append (Content-Type: application/offset+octet-stream, Upload-Offset); 204 with the new offset',
+    auth: true,
+    ok: [204, null],
+    errors: [
+      [404, 'not_found: no such upload of this device'],
+      [409, 'invalid_request: Upload-Offset does not match, or the upload is already complete'],
+    ],
+  },
+  {
+    method: 'delete',
+    path: '/v1/attachments/tus/{id}',
+    summary: "Delete the caller's own upload, finished or not (frees quota)",
+    auth: true,
+    ok: [204, null],
+    errors: [[404, 'not_found: no such upload of this device']],
+  },
+  {
+    method: 'get',
+    path: '/v1/attachments/{id}',
+    summary:
+      'A finished attachment as application/octet-stream (no-store); one Range gives 206, an unsatisfiable one 416',
+    auth: true,
+    ok: [200, null],
+    errors: [
+      [404, 'not_found: unknown, unfinished or expired attachment'],
+      [416, 'invalid_request: range outside the attachment'],
+    ],
   },
   { method: 'get', path: '/healthz', summary: 'Liveness', auth: false, ok: [200, http.HealthResponse] },
   {

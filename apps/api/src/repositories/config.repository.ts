@@ -225,6 +225,32 @@ const EnvSchema = z.object({
     .regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters without spaces')
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  /** Where finished attachments live: `disk` (under DATA_DIR, the default) or `s3` (the S3_* variables). */
+  ATTACHMENT_STORE: z.enum(['disk', 's3']).default('disk'),
+  /** Largest attachment: 100 MiB holds a long video; the client pads to a bucket below it. */
+  ATTACHMENT_MAX_BYTES: size.default(100 * 1024 ** 2),
+  /** Bytes one account may hold (finished and in progress): ten maximum-size files live for the whole TTL. */
+  ATTACHMENT_QUOTA_BYTES: size.default(1024 ** 3),
+  /** Attachments are deleted this long after their upload finished, like envelopes (`ENVELOPE_TTL`). */
+  ATTACHMENT_TTL: duration.default(30 * 86_400_000),
+  /** An upload unfinished this long after it was created is abandoned: its bytes and quota are released. */
+  ATTACHMENT_ABANDON_AFTER: duration.default(86_400_000),
+  /** New uploads per device; the default and its reason are in `controllers/rate-limits.ts`. */
+  RATE_LIMIT_ATTACHMENTS: rate.default(RATE_LIMITS.attachmentUpload),
+  S3_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, 'must be an http(s) URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+    .optional(),
+  S3_REGION: z.string().min(1).max(64).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /** Path-style URLs (`endpoint/bucket/key`): needed by MinIO, Garage and most self-hosted stores. */
+  S3_FORCE_PATH_STYLE: flag.default(true),
 });
 
 /** Addresses only this machine can reach: metrics there need no token. */
@@ -264,6 +290,25 @@ export type AppConfig = {
   /** The Prometheus listener, apart from the public port; null when `METRICS_PORT=off`. */
   metrics: { host: string; port: number; token: string | undefined } | null;
   delivery: DeliveryConfig;
+  attachments: AttachmentConfig;
+};
+
+/** Attachment storage and its limits (sizes in bytes, durations in milliseconds). */
+export type AttachmentConfig = {
+  store: 'disk' | 's3';
+  maxBytes: number;
+  quotaBytes: number;
+  ttlMs: number;
+  abandonAfterMs: number;
+  uploadRateLimit: RateLimitWindow;
+  /** Set when `store` is `s3`; credentials fall back to the AWS SDK's own chain (environment, instance role). */
+  s3: {
+    endpoint: string | undefined;
+    bucket: string;
+    region: string;
+    credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+    forcePathStyle: boolean;
+  } | null;
 };
 
 /** Push, cross-instance delivery and retention (durations in milliseconds). */
@@ -313,6 +358,12 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
   }
   if (e.METRICS_PORT !== null && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
     throw new ConfigError('invalid configuration: METRICS_PORT must differ from PORT (metrics are never public)');
+  }
+  if (e.ATTACHMENT_STORE === 's3' && !e.S3_BUCKET) {
+    throw new ConfigError('invalid configuration: ATTACHMENT_STORE=s3 needs S3_BUCKET');
+  }
+  if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) {
+    throw new ConfigError('invalid configuration: set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither');
   }
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(REPOSITORY_ROOT, p));
   const dataDir = abs(e.DATA_DIR);
@@ -365,6 +416,27 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
       retentionIntervalMs: e.RETENTION_INTERVAL,
       idleDeviceAfterMs: e.IDLE_DEVICE_AFTER,
       presenceTtlMs: e.PRESENCE_TTL,
+    },
+    attachments: {
+      store: e.ATTACHMENT_STORE,
+      maxBytes: e.ATTACHMENT_MAX_BYTES,
+      quotaBytes: e.ATTACHMENT_QUOTA_BYTES,
+      ttlMs: e.ATTACHMENT_TTL,
+      abandonAfterMs: e.ATTACHMENT_ABANDON_AFTER,
+      uploadRateLimit: e.RATE_LIMIT_ATTACHMENTS,
+      s3:
+        e.ATTACHMENT_STORE === 's3' && e.S3_BUCKET
+          ? {
+              endpoint: e.S3_ENDPOINT,
+              bucket: e.S3_BUCKET,
+              region: e.S3_REGION,
+              credentials:
+                e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
+                  ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
+                  : undefined,
+              forcePathStyle: e.S3_FORCE_PATH_STYLE,
+            }
+          : null,
     },
   };
 }

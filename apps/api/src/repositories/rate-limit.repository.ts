@@ -20,7 +20,11 @@ export class RateLimitRepository {
 
   constructor(config: ConfigRepository) {
     /** The send limits come from the configuration (`RATE_LIMIT_SENDS`, `RATE_LIMIT_SENDS_PER_RECIPIENT`). */
-    const limits: Record<RateLimitName, RateLimitWindow> = { ...RATE_LIMITS, ...config.config.sendRateLimits };
+    const limits: Record<RateLimitName, RateLimitWindow> = {
+      ...RATE_LIMITS,
+      ...config.config.sendRateLimits,
+      attachmentUpload: config.config.attachments.uploadRateLimit,
+    };
     for (const [name, limit] of Object.entries(limits) as Array<[RateLimitName, RateLimitWindow]>) {
       this.limiters.set(
         name,

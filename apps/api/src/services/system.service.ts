@@ -47,6 +47,8 @@ export class SystemService {
         maxWebSocketFrameBytes: MAX_WEBSOCKET_FRAME_BYTES,
         maxStoredPreKeys: MAX_STORED_PREKEYS,
         maxPreKeysPerUpload: MAX_PREKEYS_PER_UPLOAD,
+        maxAttachmentBytes: this.config.config.attachments.maxBytes,
+        attachmentQuotaBytes: this.config.config.attachments.quotaBytes,
       },
     };
   }

@@ -125,6 +125,11 @@ describe(JobService.name, () => {
     idle(): Promise<void> {
       return Promise.resolve();
     }
+
+    @OnJob(JobName.PurgeAttachments)
+    purgeAttachments(): Promise<void> {
+      return Promise.resolve();
+    }
   }
 
   const boot = async (handlers: Array<new (...args: never[]) => unknown>) => {

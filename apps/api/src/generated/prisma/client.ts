@@ -82,3 +82,11 @@ export type WebSocketTicket = Prisma.WebSocketTicketModel
  * the allow-list; p256dh/auth are the browser's public encryption key and auth secret for RFC 8291.
  */
 export type PushSubscription = Prisma.PushSubscriptionModel
+/**
+ * Model Attachment
+ * An encrypted attachment blob uploaded with tus (the bytes live on disk under DATA_DIR or in S3, not here). The
+ * server knows only who uploaded how many bytes when; `id` is a random capability (192 bits, base64url) that the
+ * sender puts in its end-to-end encrypted message. No foreign key: a row outlives its uploader's device until its
+ * blob is deleted by the expiry job, so no blob is ever left without a row pointing at it.
+ */
+export type Attachment = Prisma.AttachmentModel
