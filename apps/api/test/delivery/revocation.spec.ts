@@ -159,8 +159,9 @@ describe('removed devices', () => {
     // Nothing is stored once the removal has returned, and every 200 is stored (an unanswered send may be too).
     expect(stored).toBe(storedWhenRemoved);
     expect(stored).toBeGreaterThanOrEqual(ok);
+    // How many sends win the race depends on the machine's load (on a busy machine all 200 may commit before the
+    // removal does); what must hold either way is checked above and below.
     expect(stored).toBeLessThanOrEqual(ok + (total - statuses.size));
-    expect(stored).toBeLessThan(total);
     const [queued] = await a.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM envelopes WHERE account_id = $1::uuid',
       [recipient.accountId],
