@@ -51,6 +51,10 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.RateLimited:
       case ClientErrorCode.QueueFull:
       case ClientErrorCode.ServerError:
+      case ClientErrorCode.AttachmentTooLarge:
+      case ClientErrorCode.AttachmentQuota:
+      case ClientErrorCode.AttachmentUnverified:
+      case ClientErrorCode.AttachmentUnavailable:
         return ExitCode.Refused;
     }
   }
