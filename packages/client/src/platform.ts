@@ -167,7 +167,7 @@ export type BinaryHttpRequest = {
   method: 'GET' | 'POST' | 'PATCH' | 'HEAD' | 'DELETE';
   url: string;
   headers: Record<string, string>;
-  body?: Uint8Array;
+  body?: Uint8Array<ArrayBuffer>;
 };
 
 export type BinaryHttpResponse = { status: number; headers: Record<string, string>; body: Uint8Array };

@@ -111,7 +111,7 @@ export const appendToUpload = async (
   ctx: MessengerContext,
   url: string,
   offset: number,
-  bytes: Uint8Array,
+  bytes: Uint8Array<ArrayBuffer>,
 ): Promise<number> => {
   const response = await binaryRequest(ctx, {
     method: 'PATCH',

@@ -56,6 +56,8 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.AttachmentUnverified:
       case ClientErrorCode.AttachmentUnavailable:
         return ExitCode.Refused;
+      case ClientErrorCode.AttachmentsUnsupported:
+        return ExitCode.Failure;
     }
   }
   if (error instanceof ServerResponseError) return ExitCode.Refused;
