@@ -24,12 +24,12 @@ export const createMemoryBlobStore = (): AttachmentBlobStore => {
     return out;
   };
   return {
-    append(id, bytes) {
+    async append(id, bytes) {
+      await Promise.resolve();
       checkBlobId(id);
       const pieces = blobs.get(id) ?? [];
       pieces.push(bytes.slice());
       blobs.set(id, pieces);
-      return Promise.resolve();
     },
     async *read(id, options = {}) {
       checkBlobId(id);
@@ -42,19 +42,20 @@ export const createMemoryBlobStore = (): AttachmentBlobStore => {
         await Promise.resolve();
       }
     },
-    size(id) {
+    async size(id) {
+      await Promise.resolve();
       checkBlobId(id);
-      return Promise.resolve(blobs.has(id) ? flatten(id).length : null);
+      return blobs.has(id) ? flatten(id).length : null;
     },
-    truncate(id, length) {
+    async truncate(id, length) {
+      await Promise.resolve();
       checkBlobId(id);
       if (blobs.has(id)) blobs.set(id, [flatten(id).slice(0, length)]);
-      return Promise.resolve();
     },
-    delete(id) {
+    async delete(id) {
+      await Promise.resolve();
       checkBlobId(id);
       blobs.delete(id);
-      return Promise.resolve();
     },
   };
 };
