@@ -178,6 +178,33 @@ describe('Messenger attachments', () => {
     expect(Buffer.compare(await collect(bob.messenger.readAttachment(received.id, 0)), bytes)).toBe(0);
   });
 
+  it('should upload again from where the server stands when a failed attachment message is retried', async () => {
+    const refusing: BinaryHttpTransport = {
+      request: (request) =>
+        request.method === 'PATCH'
+          ? Promise.resolve({ status: 404, headers: {}, body: new TextEncoder().encode('{"error":"not_found"}') })
+          : fetchBinaryTransport.request(request),
+    };
+    alice = await restartClient(alice, { binaryHttp: refusing });
+    await alice.messenger.connect();
+    const bytes = randomBytes(300_000);
+    const sent = await alice.messenger.sendAttachment('att_m_bob', { source: bytes, contentType: 'text/plain' });
+    await alice.messenger.flushOutbox();
+    expect(await alice.messenger.message(sent.id)).toMatchObject({
+      status: 'failed',
+      error: ClientErrorCode.AttachmentUnavailable,
+    });
+
+    alice = await restartClient(alice);
+    await alice.messenger.connect();
+    await alice.messenger.retrySend(sent.id);
+    await until('sent on retry', async () => (await alice.messenger.message(sent.id))?.status !== 'sending');
+    expect((await alice.messenger.message(sent.id))?.status).not.toBe('failed');
+    const received = await incomingAttachment(bob, alice, (await alice.messenger.message(sent.id))!.timestamp - 1);
+    await bob.messenger.downloadAttachment(received.id, 0);
+    expect(Buffer.compare(await collect(bob.messenger.readAttachment(received.id, 0)), bytes)).toBe(0);
+  });
+
   it('should mark a blob altered in transit as failing verification and release nothing', async () => {
     const altering: BinaryHttpTransport = {
       request: async (request) => {

@@ -18,6 +18,7 @@ import {
   downloadAttachment,
   pointerOf,
   readAttachment,
+  uploadsForRetry,
 } from './attachments/attachment-service.js';
 import type { OutgoingAttachment } from './attachments/attachment-service.js';
 import { sendAttachmentMessage } from './attachments/send-attachment.js';
@@ -558,13 +559,10 @@ export class Messenger {
         attachments: message.attachments?.map(pointerOf) ?? null,
       });
       const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
-      const entry = newOutboxEntry(ctx, {
-        destination: peer,
-        kind: 'data',
-        timestamp,
-        content,
-        messageKey: message.id,
-      });
+      const entry = {
+        ...newOutboxEntry(ctx, { destination: peer, kind: 'data', timestamp, content, messageKey: message.id }),
+        ...(message.attachments?.length ? { uploads: uploadsForRetry(ctx, message) } : {}),
+      };
       const index = (t: number): string => messageIndexKey(message.conversationId, message.authorAccountId, t);
       await this.platform.storage.commit([
         { op: 'put', table: 'messages', key: message.id, value: next },

@@ -19,7 +19,7 @@ import type { MessengerContext } from '../context.js';
 import { emit, peerLock } from '../context.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import type { AttachmentBlobStore } from '../platform.js';
-import type { AttachmentEntry, OutboxEntry, PendingUpload } from '../tables.js';
+import type { AttachmentEntry, MessageEntry, OutboxEntry, PendingUpload } from '../tables.js';
 import { conversationOfMessageKey, directPeerOf } from '../tables.js';
 import { newBlobId } from './blob-id.js';
 import {
@@ -151,6 +151,21 @@ export const prepareOutgoing = async (
     throw error;
   }
 };
+
+/**
+ * The upload states of a failed message being retried: each blob's upload at the URL its storage id names (the
+ * server's `Location` is `/v1/attachments/tus/<id>`); the first HEAD tells how much of it the server already holds
+ * (all of it when the message failed after its uploads). An upload the server dropped meanwhile fails the retry with
+ * `attachment_unavailable`.
+ */
+export const uploadsForRetry = (ctx: MessengerContext, message: MessageEntry): PendingUpload[] =>
+  (message.attachments ?? []).map((a) => ({
+    uploadUrl: new URL(`/v1/attachments/tus/${encodeURIComponent(a.storageId)}`, ctx.account.serverUrl).toString(),
+    blobId: a.blobId,
+    blobSize: attachmentBlobSize(a.paddedSize),
+    offset: 0,
+    done: false,
+  }));
 
 /** Commits an outbox entry's upload state (the entry may have changed meanwhile: only `uploads` is replaced). */
 const saveUploads = async (ctx: MessengerContext, entry: OutboxEntry, uploads: PendingUpload[]): Promise<void> => {
