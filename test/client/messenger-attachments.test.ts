@@ -5,7 +5,7 @@
  * altered in transit marked as failing verification with nothing released.
  */
 import { randomBytes } from 'node:crypto';
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -203,6 +203,22 @@ describe('Messenger attachments', () => {
     const received = await incomingAttachment(bob, alice, (await alice.messenger.message(sent.id))!.timestamp - 1);
     await bob.messenger.downloadAttachment(received.id, 0);
     expect(Buffer.compare(await collect(bob.messenger.readAttachment(received.id, 0)), bytes)).toBe(0);
+  });
+
+  it('should refuse a caption out of bounds and keep neither the blob nor the upload', async () => {
+    const blobs = async (): Promise<number> => (await readdir(join(alice.dataDir, BLOB_DIRECTORY))).length;
+    const before = await blobs();
+    const [{ count: uploadsBefore }] = await server.query<{ count: string }>('SELECT count(*) FROM attachments');
+    await expect(
+      alice.messenger.sendAttachment('att_m_bob', {
+        source: randomBytes(1000),
+        contentType: 'text/plain',
+        caption: 'x'.repeat(5000),
+      }),
+    ).rejects.toMatchObject({ code: ClientErrorCode.InvalidInput });
+    expect(await blobs()).toBe(before);
+    const [{ count: uploadsAfter }] = await server.query<{ count: string }>('SELECT count(*) FROM attachments');
+    expect(uploadsAfter).toBe(uploadsBefore);
   });
 
   it('should mark a blob altered in transit as failing verification and release nothing', async () => {

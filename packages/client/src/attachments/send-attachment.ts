@@ -11,10 +11,11 @@ import { encodeDataMessage } from '../content-builder.js';
 import { newConversation, putConversation, putMessage } from '../history.js';
 import { readMeta } from '../meta.js';
 import { newOutboxEntry, putOutboxEntry } from '../outbox.js';
-import type { ConversationEntry, MessageEntry } from '../tables.js';
+import type { AttachmentEntry, ConversationEntry, MessageEntry, PendingUpload } from '../tables.js';
 import { directConversationId } from '../tables.js';
 import type { OutgoingAttachment } from './attachment-service.js';
 import { pointerOf, prepareOutgoing } from './attachment-service.js';
+import { deleteUpload } from './tus-client.js';
 
 export const sendAttachmentMessage = async (
   ctx: MessengerContext,
@@ -22,6 +23,23 @@ export const sendAttachmentMessage = async (
   input: OutgoingAttachment & { expireTimerSeconds?: number },
 ): Promise<MessageEntry> => {
   const { entry: attachment, upload } = await prepareOutgoing(ctx, input);
+  try {
+    return await commitAttachmentMessage(ctx, accountId, input, attachment, upload);
+  } catch (error) {
+    // Nothing refers to the blob or the upload (a caption out of bounds, storage failing): neither is kept.
+    await ctx.platform.attachments?.delete(attachment.blobId);
+    await deleteUpload(ctx, upload.uploadUrl);
+    throw error;
+  }
+};
+
+const commitAttachmentMessage = async (
+  ctx: MessengerContext,
+  accountId: string,
+  input: OutgoingAttachment & { expireTimerSeconds?: number },
+  attachment: AttachmentEntry,
+  upload: PendingUpload,
+): Promise<MessageEntry> => {
   const timestamp = ctx.timestamps.next();
   const profile = await readMeta(ctx.platform.storage, 'profile');
   // The caption travels in the pointer (per attachment) and as the message text, so older readers still show it.

@@ -127,3 +127,15 @@ export const appendToUpload = async (
   if (response.status !== 204 && response.status !== 200) throw attachmentHttpError(response);
   return offsetOf(response);
 };
+
+/** Deletes an upload (finished or not), freeing its quota; best effort: a failure is only logged. */
+export const deleteUpload = async (ctx: MessengerContext, url: string): Promise<void> => {
+  try {
+    const response = await binaryRequest(ctx, { method: 'DELETE', url, headers: { 'tus-resumable': TUS_VERSION } });
+    if (response.status !== 204 && response.status !== 404) throw attachmentHttpError(response);
+  } catch (error) {
+    ctx.platform.logger.info('attachment upload not deleted', {
+      error: error instanceof ClientError ? error.code : 'unknown',
+    });
+  }
+};
