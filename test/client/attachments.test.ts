@@ -24,6 +24,9 @@ const MIB = 1024 * 1024;
 /** Small enough that a too-large file is cheap to make, large enough for the 5 MiB transfer (padded ≤ 5 %). */
 const MAX_BYTES = 7 * MIB;
 
+/** Room for every other test's uploads (about 14 MiB), so that the last test can fill it. */
+const QUOTA_BYTES = 24 * MIB;
+
 jest.setTimeout(180_000);
 
 /** A forwarding proxy that can drop the Nth PATCH (the connection dies mid-upload), and counts PATCH bytes. */
@@ -111,7 +114,9 @@ describe('attachments through the cove CLI', () => {
 
   beforeAll(async () => {
     await ensureCliBuilt();
-    server = await startTestServer({ env: { ATTACHMENT_MAX_BYTES: String(MAX_BYTES) } });
+    server = await startTestServer({
+      env: { ATTACHMENT_MAX_BYTES: String(MAX_BYTES), ATTACHMENT_QUOTA_BYTES: String(QUOTA_BYTES) },
+    });
     proxy = await startUploadProxy(server.url);
     root = await mkdtemp(join(tmpdir(), 'cove-att-'));
     alice = join(root, 'alice');
@@ -227,5 +232,21 @@ describe('attachments through the cove CLI', () => {
     expect(text.stderr).toMatch(/too large.*at most 7 MiB/);
     const json = await cove(alice, ['send', 'att_bob', '--file', file], { json: true });
     expect(JSON.parse(json.stderr.trim())).toMatchObject({ type: 'error', error: 'attachment_too_large' });
+  });
+
+  it('should answer a full attachment quota with its code and a clear message, queueing nothing', async () => {
+    const file = join(root, 'filler.bin');
+    await writeFile(file, randomBytes(3 * MIB));
+    let refused: Awaited<ReturnType<typeof cove>> | null = null;
+    for (let sent = 0; sent < 10 && !refused; sent += 1) {
+      const result = await cove(alice, ['send', 'att_bob', '--file', file], { json: true });
+      if (result.code !== 0) refused = result;
+    }
+    expect(refused?.code).toBe(6);
+    expect(JSON.parse(refused!.stderr.trim())).toMatchObject({ type: 'error', error: 'attachment_quota' });
+    const text = await cove(alice, ['send', 'att_bob', '--file', file]);
+    expect(text.stderr).toMatch(/attachment storage on the server is full/);
+    // Nothing was queued for the refused files: the next send goes out at once.
+    expect((await cove(alice, ['send', 'att_bob', 'still here'])).code).toBe(0);
   });
 });
