@@ -191,6 +191,16 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         if (!stat?.isFile()) throw new ClientError(ClientErrorCode.InvalidInput, `cannot read the file ${file}`);
       }
       await withSession(globals(), async ({ messenger }) => {
+        // People at a terminal see the upload advance (one line per piece); scripts get only the result.
+        const unsubscribe =
+          file !== undefined && io.interactive && !globals().json
+            ? messenger.subscribe((event) => {
+                if (event.type === 'attachment-progress' && event.direction === 'upload')
+                  io.err(
+                    `uploading: ${(event.sent / 1048576).toFixed(1)} of ${(event.total / 1048576).toFixed(1)} MiB`,
+                  );
+              })
+            : () => false;
         const queued =
           file === undefined
             ? await messenger.sendText(username, text ?? '')
@@ -202,6 +212,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
                 ...(options.voice !== undefined ? { voiceNote: true } : {}),
               });
         await messenger.flushOutbox();
+        unsubscribe();
         const message = (await messenger.message(queued.id)) ?? queued;
         if (message.status === 'failed') {
           if (message.error === ClientErrorCode.QueueFull) {
