@@ -5,7 +5,9 @@
  * history, safety numbers and verification, and reports typed events after each commit. Peers can be named by
  * username, account id or conversation id. It holds no state of its own beyond what the platform stores. The work
  * lives in modules it composes: contacts.ts (naming peers, identity and trust), recipients.ts (bundles, sessions,
- * devices), content-builder.ts (the data message), typing.ts, sweeps.ts, inbox.ts, outbox.ts, connection.ts.
+ * devices), content-builder.ts (the data message), messenger-connection.ts (being online: socket lifecycle wired to
+ * the inbox and outbox, queue-empty, sweeps and upkeep on connect, HTTP fetches), typing.ts, sweeps.ts, inbox.ts,
+ * outbox.ts.
  */
 import { IdentityKeyPair, ready } from '@cove/crypto';
 import { MAX_TEXT_BYTES } from '@cove/protocol';
@@ -24,7 +26,6 @@ import type { OutgoingAttachment } from './attachments/attachment-service.js';
 import { sendAttachmentMessage } from './attachments/send-attachment.js';
 import { createAccount, loadAccount, validateUsername } from './account.js';
 import type { RegisterOptions } from './account.js';
-import { ServerConnection } from './connection.js';
 import {
   contactIdentity,
   resetSessions,
@@ -34,7 +35,7 @@ import {
   verifyContact,
 } from './contacts.js';
 import type { ContactIdentity } from './contacts.js';
-import { EXPIRY_SWEEP_INTERVAL_MS, OUTBOX_GIVE_UP_MS } from './constants.js';
+import { OUTBOX_GIVE_UP_MS } from './constants.js';
 import { encodeDataMessage } from './content-builder.js';
 import type { MessengerContext } from './context.js';
 import { STORAGE_LOCK, emit, peerLock } from './context.js';
@@ -45,9 +46,10 @@ import { History, deleteMessage, isExpired, newConversation, putConversation, pu
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
+import { MessengerConnection } from './messenger-connection.js';
 import { readMeta } from './meta.js';
 import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
-import type { EventSink, Platform, TimerHandle, WriteOp } from './platform.js';
+import type { EventSink, Platform, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
 import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord } from './tables.js';
@@ -75,14 +77,11 @@ export type { ContactIdentity } from './contacts.js';
 
 export class Messenger {
   private readonly hub: EventHub;
-  private connection: ServerConnection | null = null;
+  private readonly link: MessengerConnection;
   private ctxValue: MessengerContext | null = null;
   private outboxValue: Outbox | null = null;
   private inboxValue: Inbox | null = null;
   private upkeepTimer = false;
-  private sweepTimer: TimerHandle | null = null;
-  private queueEmptyWaiters: (() => void)[] = [];
-  private readyWaiters: { resolve: () => void; reject: (error: Error) => void; failFast: boolean }[] = [];
   private closed = false;
   private readonly downloads = new Map<string, Promise<void>>();
 
@@ -93,6 +92,7 @@ export class Messenger {
     this.hub = new EventHub((error) =>
       platform.logger.warn('event listener threw', { error: error instanceof Error ? error.name : 'unknown' }),
     );
+    this.link = new MessengerConnection(platform, { upkeep: () => this.upkeep(), isClosed: () => this.closed });
   }
 
   /** Opens the messenger over a platform's storage; `isRegistered` tells whether an account exists yet. */
@@ -128,12 +128,13 @@ export class Messenger {
       sink: this.options.events,
       sequencer: new Sequencer(platform.clock, platform.random),
       timestamps: new TimestampSource(platform.clock),
-      connection: () => this.connection,
+      connection: () => this.link.socket,
     };
     this.ctxValue = ctx;
     this.hub.subscribe((event) => this.autoDownload(event));
     this.outboxValue = new Outbox(ctx);
     this.inboxValue = new Inbox(ctx, this.outboxValue, () => this.scheduleUpkeep());
+    this.link.attach({ ctx, inbox: this.inboxValue, outbox: this.outboxValue });
   }
 
   private get ctx(): MessengerContext {
@@ -144,11 +145,6 @@ export class Messenger {
   private get outbox(): Outbox {
     if (!this.outboxValue) throw new ClientError(ClientErrorCode.NotRegistered, 'no account here: register first');
     return this.outboxValue;
-  }
-
-  private get inbox(): Inbox {
-    if (!this.inboxValue) throw new ClientError(ClientErrorCode.NotRegistered, 'no account here: register first');
-    return this.inboxValue;
   }
 
   /** Creates an account on a server and stores it here. */
@@ -204,108 +200,22 @@ export class Messenger {
    * `failFast`, a first attempt that cannot reach the server rejects with `server_unreachable` (and stops) instead
    * of waiting for the server to come back.
    */
-  async connect(options: { failFast?: boolean } = {}): Promise<void> {
-    const ctx = this.ctx;
-    this.outbox.resume();
-    if (!this.connection) {
-      this.connection = new ServerConnection(
-        ctx.api.webSocketUrl,
-        { accountId: ctx.account.accountId, deviceId: ctx.account.deviceId, secret: ctx.account.secret },
-        this.platform.sockets,
-        this.platform.clock,
-        this.platform.logger,
-        {
-          onEnvelope: (envelope) => {
-            void this.inbox
-              .handle(envelope, (guid) => {
-                this.connection?.ack([guid]);
-              })
-              .catch((error: unknown) =>
-                this.platform.logger.error('envelope processing failed', {
-                  error: error instanceof Error ? error.name : 'unknown',
-                }),
-              );
-          },
-          onQueueEmpty: () => {
-            void this.inbox.drain().then(() => {
-              emit(ctx, { type: 'queue-empty' });
-              const waiters = this.queueEmptyWaiters;
-              this.queueEmptyWaiters = [];
-              for (const resolve of waiters) resolve();
-            });
-          },
-          onReady: () => {
-            const waiters = this.readyWaiters;
-            this.readyWaiters = [];
-            for (const waiter of waiters) waiter.resolve();
-            this.outbox.retryNow();
-            void this.sweepExpired().then(
-              () => this.scheduleSweep(),
-              () => this.scheduleSweep(),
-            );
-            void this.upkeep().catch((error: unknown) =>
-              this.platform.logger.warn('prekey upkeep failed', {
-                error: error instanceof Error ? error.message : 'unknown',
-              }),
-            );
-          },
-          onState: (state) => this.onConnectionState(state),
-        },
-      );
-    }
-    if (this.connection.isReady) return;
-    const readyPromise = new Promise<void>((resolve, reject) =>
-      this.readyWaiters.push({ resolve, reject, failFast: options.failFast ?? false }),
-    );
-    this.connection.start();
-    await readyPromise;
-  }
-
-  private onConnectionState(state: ConnectionState): void {
-    emit(this.ctx, { type: 'connection', state });
-    if (state === 'offline' && this.readyWaiters.some((w) => w.failFast)) {
-      const failing = this.readyWaiters.filter((w) => w.failFast);
-      this.readyWaiters = this.readyWaiters.filter((w) => !w.failFast);
-      if (this.readyWaiters.length === 0) {
-        this.connection?.stop();
-        this.connection = null;
-      }
-      const error = new ClientError(
-        ClientErrorCode.ServerUnreachable,
-        `cannot reach the server at ${this.ctx.account.serverUrl}`,
-      );
-      for (const waiter of failing) waiter.reject(error);
-      return;
-    }
-    if (state === 'unauthorized' || state === 'replaced' || state === 'removed' || state === 'stopped') {
-      const waiters = this.readyWaiters;
-      this.readyWaiters = [];
-      const error =
-        state === 'unauthorized'
-          ? new ClientError(ClientErrorCode.Unauthorized, "the server rejected this device's credentials")
-          : new ClientError(ClientErrorCode.ServerError, `connection ${state}`);
-      for (const waiter of waiters) waiter.reject(error);
-    }
+  connect(options: { failFast?: boolean } = {}): Promise<void> {
+    return this.link.connect(options);
   }
 
   get connectionState(): ConnectionState {
-    return this.connection?.currentState ?? 'stopped';
+    return this.link.state;
   }
 
   /** Resolves at the next `queue-empty` (all stored envelopes delivered and processed). */
   waitForQueueEmpty(): Promise<void> {
-    return new Promise((resolve) => this.queueEmptyWaiters.push(resolve));
+    return this.link.waitForQueueEmpty();
   }
 
   /** Closes the live connection; queued sends stay in the outbox. */
-  async disconnect(): Promise<void> {
-    if (this.sweepTimer) this.platform.clock.clearTimeout(this.sweepTimer);
-    this.sweepTimer = null;
-    this.connection?.stop();
-    this.connection = null;
-    this.outboxValue?.stop();
-    await this.inboxValue?.drain();
-    await this.outboxValue?.idle();
+  disconnect(): Promise<void> {
+    return this.link.disconnect();
   }
 
   /** Disconnects and waits for in-flight work; the platform's storage stays open (its owner closes it). */
@@ -319,18 +229,8 @@ export class Messenger {
    * Fetches and processes pending envelopes over HTTP (no socket: a service worker woken by a push, a cron job),
    * acknowledging each after it is stored, then sends the resulting receipts; returns what happened to each.
    */
-  async fetchPending(): Promise<InboxResult[]> {
-    const { api } = this.ctx;
-    const results: InboxResult[] = [];
-    for (;;) {
-      const page = await api.fetchEnvelopes();
-      for (const envelope of page.envelopes)
-        results.push(await this.inbox.handle(envelope, (guid) => api.acknowledge(guid)));
-      if (!page.more || page.envelopes.length === 0) break;
-    }
-    // Delivery receipts (and re-sends) for what was just stored go out now: the caller may be a short-lived worker.
-    if (results.some((r) => r !== 'duplicate')) await this.outbox.flush();
-    return results;
+  fetchPending(): Promise<InboxResult[]> {
+    return this.link.fetchPending();
   }
 
   // ---- prekeys ----------------------------------------------------------------------------------------------
@@ -361,19 +261,6 @@ export class Messenger {
    */
   sweepExpired(): Promise<number> {
     return sweepExpired(this.ctx);
-  }
-
-  private scheduleSweep(): void {
-    if (this.sweepTimer || this.closed) return;
-    this.sweepTimer = this.platform.clock.setTimeout(() => {
-      this.sweepTimer = null;
-      if (!this.connection) return;
-      void this.sweepExpired()
-        .catch((error: unknown) =>
-          this.platform.logger.warn('expiry sweep failed', { error: error instanceof Error ? error.name : 'unknown' }),
-        )
-        .then(() => this.scheduleSweep());
-    }, EXPIRY_SWEEP_INTERVAL_MS);
   }
 
   /** How many one-time prekeys the server still holds for this device. */
