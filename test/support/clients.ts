@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Messenger } from '@cove/client';
-import type { Clock, HttpTransport, MessageEntry, MessengerEvent, SocketFactory } from '@cove/client';
+import type {
+  BinaryHttpTransport,
+  Clock,
+  HttpTransport,
+  MessageEntry,
+  MessengerEvent,
+  SocketFactory,
+} from '@cove/client';
 import { createNodePlatform, createStderrLogger } from '@cove/client/node';
 import type { NodePlatform } from '@cove/client/node';
 
@@ -34,12 +41,18 @@ export async function until<T>(what: string, check: () => Promise<T> | T, timeou
   }
 }
 
-export type ClientOptions = { http?: HttpTransport; sockets?: SocketFactory; clock?: Clock };
+export type ClientOptions = {
+  http?: HttpTransport;
+  binaryHttp?: BinaryHttpTransport;
+  sockets?: SocketFactory;
+  clock?: Clock;
+};
 
 export async function openClient(name: string, dataDir: string, options: ClientOptions = {}): Promise<TestClient> {
   const platform = await createNodePlatform({
     dataDir,
     ...(options.http ? { http: options.http } : {}),
+    ...(options.binaryHttp ? { binaryHttp: options.binaryHttp } : {}),
     ...(options.sockets ? { sockets: options.sockets } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     logger: createStderrLogger('error'),

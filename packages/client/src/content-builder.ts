@@ -4,7 +4,7 @@
  * InvalidInput error. It stores and sends nothing.
  */
 import { encodeContent } from '@cove/protocol';
-import type { Content, Quote } from '@cove/protocol';
+import type { AttachmentPointer, Content, Quote } from '@cove/protocol';
 
 import { ClientError, ClientErrorCode } from './errors.js';
 
@@ -14,6 +14,7 @@ export type DataMessageFields = {
   senderUsername: string | null | undefined;
   quote?: Quote | null | undefined;
   expireTimerSeconds?: number | null | undefined;
+  attachments?: AttachmentPointer[] | null | undefined;
 };
 
 export const dataContent = (fields: DataMessageFields): Content => ({
@@ -24,6 +25,7 @@ export const dataContent = (fields: DataMessageFields): Content => ({
     ...(fields.senderUsername ? { senderUsername: fields.senderUsername } : {}),
     ...(fields.quote ? { quote: fields.quote } : {}),
     ...(fields.expireTimerSeconds ? { expireTimerSeconds: fields.expireTimerSeconds } : {}),
+    ...(fields.attachments && fields.attachments.length > 0 ? { attachments: fields.attachments } : {}),
   },
 });
 

@@ -8,6 +8,7 @@
 import { equalBytes } from '@cove/crypto';
 import type { Content, Envelope } from '@cove/protocol';
 
+import { entryOfPointer } from './attachments/attachment-service.js';
 import { takeBudget } from './budget.js';
 import { MAX_RESENDS_PER_MESSAGE, MAX_RETRY_REQUESTS_PER_WINDOW } from './constants.js';
 import type { MessengerContext } from './context.js';
@@ -90,6 +91,7 @@ const applyData: ContentHandler<'data'> = async (input) => {
     status: 'received',
     read: false,
     error: null,
+    ...(data.attachments ? { attachments: data.attachments.map((pointer) => entryOfPointer(ctx, pointer)) } : {}),
   };
   const updated: ConversationEntry = {
     ...conversation,

@@ -27,6 +27,16 @@ export const ClientErrorCode = {
    * long): nothing was stored; the message can be retried later ({@link QueueFullError}).
    */
   QueueFull: 'queue_full',
+  /** The attachment is larger than the server accepts (`413 attachment_too_large`). */
+  AttachmentTooLarge: 'attachment_too_large',
+  /** The account's attachment storage on the server is full (`507 attachment_quota`). */
+  AttachmentQuota: 'attachment_quota',
+  /** A downloaded attachment failed its digest or tag check: nothing of it was decrypted or shown. */
+  AttachmentUnverified: 'attachment_unverified',
+  /** The attachment is gone from the server (expired or deleted) or not downloaded here. */
+  AttachmentUnavailable: 'attachment_unavailable',
+  /** This platform has no attachment support (no blob store or binary HTTP). */
+  AttachmentsUnsupported: 'attachments_unsupported',
   /** Input that cannot be sent (too long, empty, bad username). */
   InvalidInput: 'invalid_input',
   /** A verified contact's identity key changed: compare safety numbers and verify again before sending. */

@@ -39,6 +39,18 @@ export type MessengerEvent =
    */
   | { type: 'session-reset-limited'; accountId: string; deviceId: number; until: number }
   | { type: 'connection'; state: ConnectionState }
+  /**
+   * Bytes of an attachment moved: `sent` of `total` ciphertext bytes, uploaded (`direction: 'upload'`) or
+   * downloaded. Not committed state: progress is reported as it happens.
+   */
+  | {
+      type: 'attachment-progress';
+      messageId: string;
+      index: number;
+      direction: 'upload' | 'download';
+      sent: number;
+      total: number;
+    }
   | { type: 'queue-empty' }
   | {
       type: 'prekeys-uploaded';

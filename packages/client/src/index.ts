@@ -17,3 +17,4 @@ export type { SafetyNumber } from './trust.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export { escapeText, formatTimestamp, hasUnsafeText } from './display.js';
 export * as constants from './constants.js';
+export { createMemoryBlobStore } from './attachments/memory-blob-store.js';

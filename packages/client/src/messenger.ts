@@ -14,6 +14,16 @@ import { MAX_TEXT_BYTES } from '@cove/protocol';
 import type { Quote } from '@cove/protocol';
 
 import { ApiClient } from './api-client.js';
+import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
+import {
+  AUTO_DOWNLOAD_MAX_BYTES,
+  downloadAttachment,
+  pointerOf,
+  readAttachment,
+  uploadsForRetry,
+} from './attachments/attachment-service.js';
+import type { OutgoingAttachment } from './attachments/attachment-service.js';
+import { sendAttachmentMessage } from './attachments/send-attachment.js';
 import { createAccount, loadAccount, validateUsername } from './account.js';
 import type { RegisterOptions } from './account.js';
 import {
@@ -32,7 +42,7 @@ import { STORAGE_LOCK, emit, peerLock } from './context.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
 import { EventHub } from './events.js';
-import { History, isExpired, newConversation, putConversation, putMessage } from './history.js';
+import { History, deleteMessage, isExpired, newConversation, putConversation, putMessage } from './history.js';
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
@@ -73,6 +83,7 @@ export class Messenger {
   private inboxValue: Inbox | null = null;
   private upkeepTimer = false;
   private closed = false;
+  private readonly downloads = new Map<string, Promise<void>>();
 
   private constructor(
     readonly platform: Platform,
@@ -120,6 +131,7 @@ export class Messenger {
       connection: () => this.link.socket,
     };
     this.ctxValue = ctx;
+    this.hub.subscribe((event) => this.autoDownload(event));
     this.outboxValue = new Outbox(ctx);
     this.inboxValue = new Inbox(ctx, this.outboxValue, () => this.scheduleUpkeep());
     this.link.attach({ ctx, inbox: this.inboxValue, outbox: this.outboxValue });
@@ -346,6 +358,70 @@ export class Messenger {
     return message;
   }
 
+  /**
+   * Sends a file, image or voice note (with an optional caption): encrypts it into local ciphertext, creates its
+   * upload (size and quota refused here with `attachment_too_large` / `attachment_quota`), commits the message and
+   * its outbox entry (with the upload state) at once, and lets the outbox upload — resumably, with
+   * `attachment-progress` events — and then send the message. Resolves once it is persisted.
+   */
+  async sendAttachment(
+    peer: string,
+    attachment: OutgoingAttachment & { expireTimerSeconds?: number },
+  ): Promise<MessageEntry> {
+    const ctx = this.ctx;
+    const accountId = await this.resolveCached(peer);
+    if (accountId === ctx.account.accountId)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
+    const message = await sendAttachmentMessage(ctx, accountId, attachment);
+    this.outbox.kick();
+    return message;
+  }
+
+  /**
+   * Downloads (resuming what is on this device) and verifies a message's attachment; afterwards it is readable with
+   * `readAttachment`. A blob failing verification is dropped, the attachment marked `failed`
+   * (`attachment_unverified`) and this throws ClientError(attachment_unverified).
+   */
+  downloadAttachment(messageId: string, index: number): Promise<void> {
+    const key = `${messageId}#${index}`;
+    const running = this.downloads.get(key);
+    if (running) return running;
+    const download = downloadAttachment(this.ctx, messageId, index).finally(() => this.downloads.delete(key));
+    this.downloads.set(key, download);
+    return download;
+  }
+
+  /** The plaintext of a downloaded attachment; nothing is yielded unless the whole blob verifies. */
+  readAttachment(messageId: string, index: number): AsyncIterable<Uint8Array> {
+    return readAttachment(this.ctx, messageId, index);
+  }
+
+  /** Deletes a message here (not on the peer's devices), with its attachments' local blobs. */
+  async deleteMessage(messageId: string): Promise<boolean> {
+    const ctx = this.ctx;
+    const message = await ctx.history.message(messageId);
+    if (!message) return false;
+    const peer = directPeerOf(message.conversationId) ?? message.conversationId;
+    await this.platform.locks.withLock(peerLock(peer), () => this.platform.storage.commit(deleteMessage(message)));
+    await deleteAttachmentBlobs(this.platform, message);
+    emit(ctx, { type: 'message-removed', conversationId: message.conversationId, messageId });
+    return true;
+  }
+
+  /** Small incoming attachments are fetched as soon as their message is stored (AUTO_DOWNLOAD_MAX_BYTES). */
+  private autoDownload(event: MessengerEvent): void {
+    if (event.type !== 'message-added' || event.message.direction !== 'incoming') return;
+    const { message } = event;
+    message.attachments?.forEach((attachment, index) => {
+      if (attachment.state !== 'remote' || attachment.plainSize > AUTO_DOWNLOAD_MAX_BYTES) return;
+      void this.downloadAttachment(message.id, index).catch((error: unknown) =>
+        this.platform.logger.info('attachment not downloaded', {
+          error: error instanceof ClientError ? error.code : 'unknown',
+        }),
+      );
+    });
+  }
+
   /** Queues a failed message again. */
   async retrySend(messageId: string): Promise<MessageEntry> {
     const ctx = this.ctx;
@@ -367,15 +443,13 @@ export class Messenger {
         senderUsername: profile?.username,
         quote: message.quote,
         expireTimerSeconds: message.expireTimerSeconds,
+        attachments: message.attachments?.map(pointerOf) ?? null,
       });
       const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
-      const entry = newOutboxEntry(ctx, {
-        destination: peer,
-        kind: 'data',
-        timestamp,
-        content,
-        messageKey: message.id,
-      });
+      const entry = {
+        ...newOutboxEntry(ctx, { destination: peer, kind: 'data', timestamp, content, messageKey: message.id }),
+        ...(message.attachments?.length ? { uploads: uploadsForRetry(ctx, message) } : {}),
+      };
       const index = (t: number): string => messageIndexKey(message.conversationId, message.authorAccountId, t);
       await this.platform.storage.commit([
         { op: 'put', table: 'messages', key: message.id, value: next },

@@ -13,6 +13,7 @@
  * was encrypted to; a `resend` entry goes to its one device only, pinned to that key (any other key refuses the
  * encryption). It does not receive anything.
  */
+import { runUploads } from './attachments/attachment-service.js';
 import { ErrorCode, LibSignalErrorBase, equalBytes } from '@cove/crypto';
 import { MAX_RETRY_TIMESTAMPS, encodeContent } from '@cove/protocol';
 import type { Content, SendMessagesRequest } from '@cove/protocol';
@@ -192,7 +193,11 @@ const isPermanent = (error: unknown): boolean => {
       error.code === ClientErrorCode.UnknownUser ||
       error.code === ClientErrorCode.IdentityChanged ||
       error.code === ClientErrorCode.InvalidInput ||
-      error.code === ClientErrorCode.QueueFull
+      error.code === ClientErrorCode.QueueFull ||
+      error.code === ClientErrorCode.AttachmentTooLarge ||
+      error.code === ClientErrorCode.AttachmentQuota ||
+      error.code === ClientErrorCode.AttachmentUnavailable ||
+      error.code === ClientErrorCode.AttachmentsUnsupported
     );
   }
   if (error instanceof ServerResponseError) return error.status >= 400 && error.status < 500 && error.status !== 408;
@@ -291,6 +296,8 @@ export class Outbox {
         continue;
       }
       try {
+        // Attachments first: the message names blobs the server must hold before its recipient asks for them.
+        await runUploads(this.ctx, entry);
         const { serverTimestamp, recipients } = await this.deliver(entry);
         await this.complete(entry, serverTimestamp, recipients);
       } catch (error) {

@@ -162,9 +162,50 @@ export interface EventSink<E> {
   emit(event: E): void;
 }
 
+/** A binary HTTP request (attachment uploads and ranged downloads). */
+export type BinaryHttpRequest = {
+  method: 'GET' | 'POST' | 'PATCH' | 'HEAD' | 'DELETE';
+  url: string;
+  headers: Record<string, string>;
+  body?: Uint8Array<ArrayBuffer>;
+};
+
+export type BinaryHttpResponse = { status: number; headers: Record<string, string>; body: Uint8Array };
+
+/**
+ * Binary HTTP: bodies are bytes both ways. Callers bound each request's size (attachment pieces of a few MiB), so an
+ * implementation may hold one body in memory. Rejects only when no response arrived. Header names in lower case.
+ */
+export interface BinaryHttpTransport {
+  request(request: BinaryHttpRequest): Promise<BinaryHttpResponse>;
+}
+
+/**
+ * Local storage of attachment blobs, by an id the core chooses (1–128 of `A–Z a–z 0–9 _ -`). It only ever holds
+ * CIPHERTEXT — the blob exactly as uploaded or downloaded (format v1, docs/attachments.md); the keys live in the
+ * message rows, which the platform stores like any other row. Decrypted files are written only where a user asked
+ * (a CLI save path, a browser download), never here.
+ *
+ * Contract: `append` adds bytes at the end (creating the blob), durably before it resolves; `read` yields the bytes
+ * from `offset` (default 0) to the end, or `length` of them, in pieces of any size, and may be called again for a
+ * second pass; `size` is the stored length or null when there is no such blob; `delete` is idempotent; `truncate`
+ * cuts a blob to a length (a download resuming after a partial write).
+ */
+export interface AttachmentBlobStore {
+  append(id: string, bytes: Uint8Array): Promise<void>;
+  read(id: string, options?: { offset?: number; length?: number }): AsyncIterable<Uint8Array>;
+  size(id: string): Promise<number | null>;
+  truncate(id: string, length: number): Promise<void>;
+  delete(id: string): Promise<void>;
+}
+
 export type Platform = {
   storage: KeyValueStorage;
   http: HttpTransport;
+  /** Binary HTTP for attachments; absent on platforms without attachment support yet. */
+  binaryHttp?: BinaryHttpTransport;
+  /** Attachment blobs (ciphertext); absent on platforms without attachment support yet. */
+  attachments?: AttachmentBlobStore;
   sockets: SocketFactory;
   clock: Clock;
   random: Random;

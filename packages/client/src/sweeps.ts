@@ -7,6 +7,7 @@
 import { BUDGET_WINDOW_MS, PROCESSED_ENVELOPE_RETENTION_MS } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
+import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
 import { EXPIRY_PREFIX, deleteMessage, putConversation, withoutExpired } from './history.js';
 import { asBudget } from './meta.js';
 import type { Platform, WriteOp } from './platform.js';
@@ -42,6 +43,8 @@ export const sweepExpired = async (ctx: MessengerContext): Promise<number> => {
         }
       }
       await storage.commit(writes);
+      // Its attachments' local blobs go with it (after the commit: a crash leaves only unreferenced ciphertext).
+      if (message) await deleteAttachmentBlobs(ctx.platform, message);
       return { gone: message !== undefined, conversation };
     });
     if (outcome.gone) {

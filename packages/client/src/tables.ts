@@ -102,6 +102,39 @@ export type ConversationEntry = {
 
 export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'received' | 'undecryptable';
 
+/**
+ * An attachment of a message: the pointer as it travels (key, digest, sizes, metadata; secret, stored like the rest
+ * of the row) and where its ciphertext is on this device. `state`: `remote` (not downloaded yet), `local` (the blob
+ * is in the platform's blob store under `blobId`, verified when it was downloaded), `failed` (the blob failed
+ * verification or could not be fetched: `error` says which; no plaintext was ever released).
+ */
+export type AttachmentEntry = {
+  storageId: string;
+  key: Uint8Array;
+  digest: Uint8Array;
+  paddedSize: number;
+  plainSize: number;
+  contentType: string;
+  fileName: string | null;
+  width: number | null;
+  height: number | null;
+  thumbnail: Uint8Array | null;
+  durationMs: number | null;
+  waveform: Uint8Array | null;
+  voiceNote: boolean;
+  caption: string | null;
+  blobId: string;
+  state: 'remote' | 'local' | 'failed';
+  error: string | null;
+};
+
+/**
+ * The upload state of one outgoing attachment, in its outbox entry (committed with the history entry): the tus
+ * upload URL, the blob's id in the local store and length, and the last offset the server confirmed. The key and
+ * digest are in the entry's encoded content and the message row. `done` once the server holds all of it.
+ */
+export type PendingUpload = { uploadUrl: string; blobId: string; blobSize: number; offset: number; done: boolean };
+
 export type QuoteEntry = { timestamp: number; authorAccountId: string; text: string };
 
 export type MessageEntry = {
@@ -125,6 +158,8 @@ export type MessageEntry = {
   read: boolean;
   /** Outgoing failures and undecryptable placeholders: a short reason code. */
   error: string | null;
+  /** Files, images, voice notes (absent on messages without any, and on rows stored before attachments existed). */
+  attachments?: AttachmentEntry[];
 };
 
 /**
@@ -153,6 +188,8 @@ export type OutboxEntry = {
   deviceId?: number | null;
   /** Resend: the identity key the content was first encrypted to; any other key is refused. */
   identityKey?: Uint8Array | null;
+  /** Data messages with attachments: their uploads, finished before the content is sent. */
+  uploads?: PendingUpload[];
   attempts: number;
   nextAttemptAt: number;
   createdAt: number;

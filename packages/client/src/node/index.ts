@@ -4,3 +4,4 @@
  */
 export * from './file-storage.js';
 export * from './node-platform.js';
+export * from './file-blob-store.js';

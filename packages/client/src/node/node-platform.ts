@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import type {
+  BinaryHttpTransport,
   ClientSocket,
   Clock,
   HttpRequest,
@@ -25,6 +26,7 @@ import type {
   SocketFactory,
   TimerHandle,
 } from '../platform.js';
+import { createFileBlobStore } from './file-blob-store.js';
 import { FileStorage } from './file-storage.js';
 
 /** Give up on an HTTP request after this long: long enough for a slow server, short enough for a CLI user. */
@@ -44,6 +46,25 @@ export const fetchTransport: HttpTransport = {
       headers[key] = value;
     });
     return { status: response.status, headers, body: await response.text() };
+  },
+};
+
+/** Attachment pieces are a few MiB: allow a slow link a minute per request before giving up (then resume). */
+const BINARY_HTTP_TIMEOUT_MS = 60_000;
+
+export const fetchBinaryTransport: BinaryHttpTransport = {
+  async request(request) {
+    const response = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body ?? null,
+      signal: AbortSignal.timeout(BINARY_HTTP_TIMEOUT_MS),
+    });
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, key) => {
+      headers[key.toLowerCase()] = value;
+    });
+    return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
   },
 };
 
@@ -150,6 +171,7 @@ export type NodePlatformOptions = {
   dataDir: string;
   logger?: Logger;
   http?: HttpTransport;
+  binaryHttp?: BinaryHttpTransport;
   sockets?: SocketFactory;
   clock?: Clock;
 };
@@ -177,6 +199,8 @@ export const createNodePlatform = async (options: NodePlatformOptions): Promise<
   return {
     storage,
     http: options.http ?? fetchTransport,
+    binaryHttp: options.binaryHttp ?? fetchBinaryTransport,
+    attachments: createFileBlobStore(options.dataDir),
     sockets: options.sockets ?? wsSocketFactory,
     clock: options.clock ?? systemClock,
     random: nodeRandom,

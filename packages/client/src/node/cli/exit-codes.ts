@@ -51,7 +51,13 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.RateLimited:
       case ClientErrorCode.QueueFull:
       case ClientErrorCode.ServerError:
+      case ClientErrorCode.AttachmentTooLarge:
+      case ClientErrorCode.AttachmentQuota:
+      case ClientErrorCode.AttachmentUnverified:
+      case ClientErrorCode.AttachmentUnavailable:
         return ExitCode.Refused;
+      case ClientErrorCode.AttachmentsUnsupported:
+        return ExitCode.Failure;
     }
   }
   if (error instanceof ServerResponseError) return ExitCode.Refused;

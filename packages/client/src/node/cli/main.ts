@@ -4,6 +4,7 @@
  * readable only by the owner); `--json` prints one JSON object per line for scripts; failures print one clear line
  * on stderr and exit with a code from exit-codes.ts. It adds no messaging logic of its own.
  */
+import { createReadStream, promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -13,15 +14,21 @@ import { Command, CommanderError } from 'commander';
 import { escapeText, formatTimestamp } from '../../display.js';
 import { ClientError, ClientErrorCode } from '../../errors.js';
 import type { MessengerEvent } from '../../events.js';
+import type { MessageEntry } from '../../tables.js';
 import { Messenger } from '../../messenger.js';
 import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
+import { contentTypeOf, saveAttachmentFile } from './attachment-files.js';
 import { ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
 import { conversationLine, jsonLine, messageJson, messageLine } from './format.js';
 import { forwardCommand, serveCommands } from './ipc.js';
 
 type GlobalOptions = { data?: string; json?: boolean };
+type SendOptions = { file?: string; voice?: string; caption?: string };
+type SavedAttachment =
+  | { path: string; size: number; sha256: string; contentType: string; voiceNote: boolean; caption: string | null }
+  | { error: string; fileName: string | null; contentType: string; voiceNote: boolean; caption: string | null };
 
 export type CliIo = {
   out(line: string): void;
@@ -157,13 +164,55 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
 
   program
     .command('send')
-    .description('send a text message and wait until the server has accepted it')
+    .description('send a text message, a file or a voice note and wait until the server has accepted it')
     .argument('<username>', 'recipient username (or account id)')
-    .argument('<text>', 'message text')
-    .action(async (username: string, text: string) => {
+    .argument('[text]', 'message text (with --file or --voice: not allowed, use --caption)')
+    .option('--file <path>', 'send this file (encrypted on this device)')
+    .option('--voice <path>', 'send this audio file as a voice note')
+    .option('--caption <text>', 'caption of the file or voice note')
+    .action(async (username: string, text: string | undefined, options: SendOptions) => {
+      const file = options.file ?? options.voice;
+      if (options.file !== undefined && options.voice !== undefined)
+        throw new ClientError(ClientErrorCode.InvalidInput, 'give --file or --voice, not both');
+      if (file === undefined && text === undefined)
+        throw new ClientError(ClientErrorCode.InvalidInput, 'give the message text, --file PATH or --voice PATH');
+      if (file !== undefined && text !== undefined)
+        throw new ClientError(ClientErrorCode.InvalidInput, 'with --file or --voice, give the text as --caption');
+      if (file === undefined && options.caption !== undefined)
+        throw new ClientError(ClientErrorCode.InvalidInput, '--caption goes with --file or --voice');
+      const contentType = file === undefined ? '' : contentTypeOf(file);
+      if (options.voice !== undefined && !contentType.startsWith('audio/'))
+        throw new ClientError(
+          ClientErrorCode.InvalidInput,
+          'a voice note must be an audio file (.ogg, .opus, .mp3, .m4a, .aac, .wav, .flac, .weba)',
+        );
+      if (file !== undefined) {
+        const stat = await fs.stat(file).catch(() => null);
+        if (!stat?.isFile()) throw new ClientError(ClientErrorCode.InvalidInput, `cannot read the file ${file}`);
+      }
       await withSession(globals(), async ({ messenger }) => {
-        const queued = await messenger.sendText(username, text);
+        // People at a terminal see the upload advance (one line per piece); scripts get only the result.
+        const unsubscribe =
+          file !== undefined && io.interactive && !globals().json
+            ? messenger.subscribe((event) => {
+                if (event.type === 'attachment-progress' && event.direction === 'upload')
+                  io.err(
+                    `uploading: ${(event.sent / 1048576).toFixed(1)} of ${(event.total / 1048576).toFixed(1)} MiB`,
+                  );
+              })
+            : () => false;
+        const queued =
+          file === undefined
+            ? await messenger.sendText(username, text ?? '')
+            : await messenger.sendAttachment(username, {
+                source: createReadStream(file) as AsyncIterable<Uint8Array>,
+                contentType,
+                fileName: path.basename(file),
+                ...(options.caption !== undefined ? { caption: options.caption } : {}),
+                ...(options.voice !== undefined ? { voiceNote: true } : {}),
+              });
         await messenger.flushOutbox();
+        unsubscribe();
         const message = (await messenger.message(queued.id)) ?? queued;
         if (message.status === 'failed') {
           if (message.error === ClientErrorCode.QueueFull) {
@@ -172,6 +221,12 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
               `not sent: ${username} has too many undelivered messages waiting on the server (a device of theirs has been offline for long); try again later`,
             );
           }
+          if (
+            message.error === ClientErrorCode.AttachmentTooLarge ||
+            message.error === ClientErrorCode.AttachmentQuota ||
+            message.error === ClientErrorCode.AttachmentUnavailable
+          )
+            throw new ClientError(message.error, `the attachment could not be sent (${message.error})`);
           const code =
             message.error === ClientErrorCode.IdentityChanged
               ? ClientErrorCode.IdentityChanged
@@ -202,7 +257,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     .description('receive messages and print them as they arrive, until interrupted')
     .option('--mark-read', 'send read receipts for the messages shown')
     .option('--exit-when-idle', 'stop once every queued message has been received')
-    .action(async (options: { markRead?: boolean; exitWhenIdle?: boolean }) => {
+    .option('--save-to <dir>', 'save received attachments here (default: DIR/attachments of the data directory)')
+    .action(async (options: { markRead?: boolean; exitWhenIdle?: boolean; saveTo?: string }) => {
       if (shared)
         throw new ClientError(ClientErrorCode.InvalidInput, 'a listener is already running on this data directory');
       await withSession(globals(), async (session) => {
@@ -217,6 +273,33 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           }
           return usernames.get(accountId) ?? accountId;
         };
+        const shownMessages = new Set<string>();
+        const saveDir = path.resolve(options.saveTo ?? path.join(dataDirOf(globals()), 'attachments'));
+        /** Downloads, verifies and saves each attachment of an incoming message (decrypted, under a safe name). */
+        const saveAll = async (message: MessageEntry): Promise<SavedAttachment[]> => {
+          const saved: SavedAttachment[] = [];
+          for (const [index, attachment] of (message.attachments ?? []).entries()) {
+            const common = {
+              contentType: attachment.contentType,
+              voiceNote: attachment.voiceNote,
+              caption: attachment.caption,
+            };
+            try {
+              await messenger.downloadAttachment(message.id, index);
+              const file = await saveAttachmentFile(
+                saveDir,
+                attachment.fileName,
+                attachment.contentType,
+                messenger.readAttachment(message.id, index),
+              );
+              saved.push({ ...file, ...common });
+            } catch (error) {
+              if (!(error instanceof ClientError)) throw error;
+              saved.push({ error: error.code, fileName: attachment.fileName, ...common });
+            }
+          }
+          return saved;
+        };
         const show = async (event: MessengerEvent): Promise<void> => {
           if (
             (event.type === 'message-added' || event.type === 'message-updated') &&
@@ -224,6 +307,9 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           ) {
             const message = event.message;
             if (message.status === 'undecryptable' && event.type === 'message-updated') return;
+            // An attachment's download state changing is not a new message.
+            if (message.status === 'received' && shownMessages.has(message.id)) return;
+            if (message.status === 'received') shownMessages.add(message.id);
             const name = await nameOf(message.authorAccountId);
             if (message.status === 'undecryptable') {
               print(
@@ -235,7 +321,20 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
               );
               return;
             }
-            print(messageLine(message, name), { type: 'message', ...messageJson(message, name) });
+            const saved = await saveAll(message);
+            const lines = [
+              messageLine(message, name),
+              ...saved.map((a) =>
+                'error' in a
+                  ? `  ! attachment ${escapeText(a.fileName ?? '')} failed verification: not saved`
+                  : `  attachment ${escapeText(path.basename(a.path))} (${a.size} bytes${a.voiceNote ? ', voice note' : ''}) saved to ${escapeText(a.path)}`,
+              ),
+            ];
+            print(lines.join('\n'), {
+              type: 'message',
+              ...messageJson(message, name),
+              ...(saved.length > 0 ? { attachments: saved } : {}),
+            });
             if (options.markRead) await messenger.markRead(message.conversationId);
           } else if (event.type === 'identity-changed') {
             const name = escapeText(event.username ?? event.accountId);
