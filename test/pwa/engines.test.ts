@@ -116,9 +116,9 @@ describe('Cove PWA on Chromium, Firefox and WebKit', () => {
         await openChat(other, USER[engine]);
         await waitForMessage(other, `Hello ${partner} from ${engine} 👋`);
         await send(other, `你好 ${engine}, ${partner} here`);
-        await waitForMessage(profile(engine).tab, `Hello ${partner} from ${engine} 👋`, 'read');
         await profile(engine).tab.goto(server.url);
         await openChat(profile(engine).tab, USER[partner]);
+        await waitForMessage(profile(engine).tab, `Hello ${partner} from ${engine} 👋`, 'read');
         await waitForMessage(profile(engine).tab, `你好 ${engine}, ${partner} here`);
         await waitForMessage(other, `你好 ${engine}, ${partner} here`, 'read');
         expect(await undecryptableCount(profile(engine).tab)).toBe(0);
@@ -157,7 +157,9 @@ describe('Cove PWA on Chromium, Firefox and WebKit', () => {
       // WebKitGTK has no PushManager; Chromium and Firefox have one.
       expect(hasPushManager).toBe(engine !== 'webkit');
       if (hasPushManager) {
-        expect(await tab.evaluate(() => document.querySelector('[data-testid="push-unavailable"]') === null)).toBe(true);
+        expect(await tab.evaluate(() => document.querySelector('[data-testid="push-unavailable"]') === null)).toBe(
+          true,
+        );
         await waitForSelector(tab, 'body', 'Notification permission');
       } else {
         const reason = await waitUntil(tab, 'the push message', () =>

@@ -8,7 +8,13 @@ import { join } from 'node:path';
 
 import { chromium, type Page } from 'playwright-core';
 
-import { pageExpression, type EngineDriver, type EngineProfile, type EngineTab, type PageFunction } from './engine-driver.js';
+import {
+  pageExpression,
+  type EngineDriver,
+  type EngineProfile,
+  type EngineTab,
+  type PageFunction,
+} from './engine-driver.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'];
@@ -26,7 +32,7 @@ function tabOf(page: Page): EngineTab {
     fill: (selector, text) => page.locator(selector).first().fill(text),
     pressEnter: (selector) => page.locator(selector).first().press('Enter'),
     evaluate: <A extends unknown[], R>(fn: PageFunction<A, R>, ...args: A) =>
-      page.evaluate(pageExpression(fn, args)) as Promise<R>,
+      page.evaluate<R>(pageExpression(fn, args)),
     screenshot: async (path) => {
       await page.screenshot({ path });
     },

@@ -81,7 +81,7 @@ export async function waitUntil<A extends unknown[], R>(
 ): Promise<NonNullable<R>> {
   trace(`wait ${what}`);
   const deadline = Date.now() + WAIT_TIMEOUT_MS;
-  let lastError: unknown = null;
+  let lastError: string | null = null;
   for (;;) {
     try {
       const value = await Promise.race([
@@ -90,16 +90,16 @@ export async function waitUntil<A extends unknown[], R>(
           setTimeout(() => reject(new Error('the page did not answer')), EVALUATE_TIMEOUT_MS),
         ),
       ]);
-      if (value) return value as NonNullable<R>;
+      if (value) return value;
     } catch (error) {
       // A navigation in progress destroys the context; try again.
-      lastError = error;
+      lastError = error instanceof Error ? error.message : String(error);
     }
     if (Date.now() > deadline) {
       const shot = process.env.ENGINES_TRACE ? `${process.env.ENGINES_TRACE}-${Date.now()}.png` : null;
       if (shot) await tab.screenshot(shot).catch(() => undefined);
       trace(`timeout ${what}${shot ? ` (${shot})` : ''}`);
-      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`);
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

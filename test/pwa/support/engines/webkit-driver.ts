@@ -177,7 +177,11 @@ export const webkitDriver: EngineDriver = {
     const port = await freePort();
     const driver = spawn(DRIVER, [`--port=${port}`, '--host=127.0.0.1'], {
       stdio: 'ignore',
-      env: { ...process.env, DISPLAY: xvfb.display, ...(options.locale ? { LANGUAGE: options.locale.replace('-', '_') } : {}) },
+      env: {
+        ...process.env,
+        DISPLAY: xvfb.display,
+        ...(options.locale ? { LANGUAGE: options.locale.replace('-', '_') } : {}),
+      },
     });
     const base = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + DRIVER_START_MS;
