@@ -23,8 +23,8 @@ const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 /** WebDriver's key code for Enter. */
 const ENTER = '\uE007';
-/** Characters WebKitWebDriver cannot type (outside the Basic Multilingual Plane: emoji and the like). */
-const ASTRAL = /[\u{10000}-\u{10FFFF}]/u;
+/** Characters WebKitWebDriver's key input drops or mangles: emoji and anything else beyond Latin-1 (CJK too). */
+const UNTYPABLE = /[^\u0000-\u00FF]/u;
 /** How long WebKitWebDriver may take to listen after it starts. */
 const DRIVER_START_MS = 20_000;
 
@@ -133,12 +133,12 @@ function tabOf(session: WebDriverSession, handle: string): EngineTab {
       await inTab(async () => {
         await session.send('POST', `/element/${element}/clear`);
         if (!text) return;
-        if (!ASTRAL.test(text)) {
+        if (!UNTYPABLE.test(text)) {
           await session.send('POST', `/element/${element}/value`, { text });
           return;
         }
-        // WebKitWebDriver drops characters outside the Basic Multilingual Plane (emoji) when it types; the
-        // editing command inserts them through the same input events a keyboard's text input fires.
+        // WebKitWebDriver drops emoji when it types; the editing command inserts such text through the same input
+        // events a keyboard's text input (an input method) fires.
         await session.send('POST', '/execute/sync', {
           script: `const [el, t] = arguments; el.focus(); document.execCommand('insertText', false, t);`,
           args: [{ [ELEMENT]: element }, text],
