@@ -251,27 +251,39 @@ describe('Cove PWA on Chromium, Firefox and WebKit', () => {
     SLOW,
   );
 
-  it.each(ENGINES)(
+  /** Locks, fails with a wrong passphrase, unlocks, and the device still receives. */
+  const passphraseScenario = async (engine: EngineName): Promise<void> => {
+    const { tab } = profile(engine);
+    const partner = PARTNER[engine];
+    await setPassphrase(tab, server.url, `correct horse ${engine}`);
+    await tab.reload();
+    await unlock(tab, `wrong horse ${engine}`);
+    await waitForSelector(tab, 'body', 'That passphrase is not correct.');
+    await unlock(tab, `correct horse ${engine}`);
+    await waitForGone(tab, byTestId('unlock-input'));
+    await openChat(tab, USER[partner]);
+    await waitForMessage(tab, `你好 ${engine}, ${partner} here`);
+    // Still a working device after the re-encryption: a message arrives and decrypts.
+    const other = profile(partner).tab;
+    await other.goto(server.url);
+    await openChat(other, USER[engine]);
+    await send(other, `After the ${engine} lock`);
+    await waitForMessage(tab, `After the ${engine} lock`);
+    expect(await undecryptableCount(tab)).toBe(0);
+  };
+
+  it.each(['chromium', 'firefox'] as const)(
     'should lock the %s profile behind a passphrase and open it only with the right one',
-    async (engine) => {
-      const { tab } = profile(engine);
-      const partner = PARTNER[engine];
-      await setPassphrase(tab, server.url, `correct horse ${engine}`);
-      await tab.reload();
-      await unlock(tab, `wrong horse ${engine}`);
-      await waitForSelector(tab, 'body', 'That passphrase is not correct.');
-      await unlock(tab, `correct horse ${engine}`);
-      await waitForGone(tab, byTestId('unlock-input'));
-      await openChat(tab, USER[partner]);
-      await waitForMessage(tab, `你好 ${engine}, ${partner} here`);
-      // Still a working device after the re-encryption: a message arrives and decrypts.
-      const other = profile(partner).tab;
-      await other.goto(server.url);
-      await openChat(other, USER[engine]);
-      await send(other, `After the ${engine} lock`);
-      await waitForMessage(tab, `After the ${engine} lock`);
-      expect(await undecryptableCount(tab)).toBe(0);
-    },
+    passphraseScenario,
+    SLOW,
+  );
+
+  // Known bug, found by this suite (docs/browsers.md): in WebKitGTK, setting a passphrase never finishes (the
+  // button stays on "Working…", no error). `it.failing` keeps the scenario running, so the fix turns this red and
+  // the line moves into the test above.
+  it.failing(
+    'should lock the webkit profile behind a passphrase and open it only with the right one (known bug)',
+    () => passphraseScenario('webkit'),
     SLOW,
   );
 });
