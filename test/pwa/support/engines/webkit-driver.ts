@@ -23,8 +23,8 @@ const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 /** WebDriver's key code for Enter. */
 const ENTER = '\uE007';
-/** Characters WebKitWebDriver's key input drops or mangles: emoji and anything else beyond Latin-1 (CJK too). */
-const UNTYPABLE = /[^\u0000-\u00FF]/u;
+/** Characters WebKitWebDriver's key input drops or mangles: emoji and anything else beyond Latin-1 (CJK too), and control characters. */
+const UNTYPABLE = /[^ -\u00FF]/u;
 /** How long WebKitWebDriver may take to listen after it starts. */
 const DRIVER_START_MS = 20_000;
 
