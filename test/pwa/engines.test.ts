@@ -44,10 +44,16 @@ import { RESULTS, buildPwaIfStale, startServer, takeCspViolations, type TestServ
 
 /** Three browsers on a shared 2-core machine; nothing here asserts on time. */
 const SLOW = 240_000;
-const DRIVERS: readonly EngineDriver[] = [chromiumDriver, firefoxDriver, webkitDriver];
+/** `COVE_ENGINES=chromium,firefox` runs a subset (to tell an engine's failure from the others'); default: all three. */
+const SELECTED = (process.env.COVE_ENGINES ?? 'chromium,firefox,webkit').split(',');
+const DRIVERS: readonly EngineDriver[] = [chromiumDriver, firefoxDriver, webkitDriver].filter((d) =>
+  SELECTED.includes(d.engine),
+);
 const ENGINES = DRIVERS.map((d) => d.engine);
-/** Each engine's chat partner, a ring so that every engine talks to both others. */
-const PARTNER: Record<EngineName, EngineName> = { chromium: 'firefox', firefox: 'webkit', webkit: 'chromium' };
+/** Each engine's chat partner, the next in a ring (Chromium→Firefox→WebKit→Chromium): every engine talks to both others. */
+const PARTNER = Object.fromEntries(
+  ENGINES.map((engine, i) => [engine, ENGINES[(i + 1) % ENGINES.length] ?? engine]),
+) as Record<EngineName, EngineName>;
 const suffix = Math.random().toString(36).slice(2, 7);
 const USER: Record<EngineName, string> = {
   chromium: `chromium_${suffix}`,
@@ -272,7 +278,7 @@ describe('Cove PWA on Chromium, Firefox and WebKit', () => {
     expect(await undecryptableCount(tab)).toBe(0);
   };
 
-  it.each(['chromium', 'firefox'] as const)(
+  it.each(ENGINES.filter((engine) => engine !== 'webkit'))(
     'should lock the %s profile behind a passphrase and open it only with the right one',
     passphraseScenario,
     SLOW,
@@ -281,7 +287,7 @@ describe('Cove PWA on Chromium, Firefox and WebKit', () => {
   // Known bug, found by this suite (docs/browsers.md): in WebKitGTK, setting a passphrase never finishes (the
   // button stays on "Working…", no error). `it.failing` keeps the scenario running, so the fix turns this red and
   // the line moves into the test above.
-  it.failing(
+  (ENGINES.includes('webkit') ? it.failing : it.skip)(
     'should lock the webkit profile behind a passphrase and open it only with the right one (known bug)',
     () => passphraseScenario('webkit'),
     SLOW,
