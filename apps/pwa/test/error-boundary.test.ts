@@ -40,6 +40,7 @@ const baseState: AppState = {
   settings: { language: 'en', previews: true },
   passphraseSet: false,
   notifications: 'default',
+  push: 'supported',
   persisted: true,
 };
 

@@ -49,6 +49,7 @@ const initialState = (): AppState => ({
   settings: { language: null, previews: true },
   passphraseSet: false,
   notifications: 'default',
+  push: 'supported',
   persisted: null,
 });
 
@@ -299,6 +300,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     isPersisted: () => Promise.resolve(true),
     requestPersistence: () => Promise.resolve(true),
     notificationPermission: () => 'default',
+    pushSupport: () => 'supported',
     requestNotificationPermission: () => Promise.resolve('denied'),
     canScan: () => false,
     scanQr: () => Promise.resolve(null),

@@ -9,6 +9,9 @@ import type { Settings } from './model.js';
 
 export type NotificationPermission = 'default' | 'granted' | 'denied' | 'unsupported';
 
+/** Push here: works, needs Cove on the iOS home screen first, or this browser has none. */
+export type PushSupport = 'supported' | 'needs-home-screen' | 'unsupported';
+
 export type PushSubscriptionJson = { endpoint: string; keys: { p256dh: string; auth: string } };
 
 /** Browser capabilities outside the messenger core. */
@@ -23,6 +26,8 @@ export interface Capabilities {
   notificationPermission(): NotificationPermission;
   /** Must be called from a tap. */
   requestNotificationPermission(): Promise<NotificationPermission>;
+  /** Whether this browser can receive pushes (and so show notifications while Cove is closed). */
+  pushSupport(): PushSupport;
   canScan(): boolean;
   /** Streams the camera into `video` and resolves with the first QR code read, or null if aborted. */
   scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;

@@ -66,6 +66,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       settings: { language: null, previews: true },
       passphraseSet: false,
       notifications: capabilities.notificationPermission(),
+      push: capabilities.pushSupport(),
       persisted: null,
     });
     this.peerTyping = new PeerTyping(this.store);

@@ -85,6 +85,8 @@ export type AppState = {
   settings: Settings;
   passphraseSet: boolean;
   notifications: 'default' | 'granted' | 'denied' | 'unsupported';
+  /** Whether notifications can work at all here; when not, the UI says why instead of offering a permission. */
+  push: 'supported' | 'needs-home-screen' | 'unsupported';
   persisted: boolean | null;
 };
 

@@ -81,6 +81,7 @@ export function createBrowserAppPlatform() {
       notificationPermission: capabilities.notificationPermission,
       requestNotificationPermission: capabilities.requestNotificationPermission,
       canScan: capabilities.canScan,
+      pushSupport: capabilities.pushSupport,
       scanQr: capabilities.scanQr,
     },
     minPassphraseLength: MIN_PASSPHRASE_LENGTH,

@@ -1,7 +1,9 @@
 /**
  * Browser capabilities the app uses outside the messenger core: preferred languages, connectivity, page
- * visibility, persistent storage, notification permission, and QR scanning from the camera (jsqr on video
- * frames). Page-only.
+ * visibility, persistent storage, notification permission, push support (feature-detected, with iOS's
+ * home-screen rule), the MediaRecorder format this engine can record, and QR scanning from the camera (jsqr on
+ * video frames). Page-only. The decisions are pure functions over what was detected, so they are unit-tested
+ * without a browser; nothing here sniffs an engine by name except iOS, whose rule depends on it.
  */
 export function browserLanguages(): readonly string[] {
   return navigator.languages.length > 0 ? navigator.languages : [navigator.language];
@@ -87,4 +89,65 @@ export async function scanQr(video: HTMLVideoElement, signal: AbortSignal): Prom
     for (const track of stream.getTracks()) track.stop();
     video.srcObject = null;
   }
+}
+
+/** What push can do here: works, would work once Cove is on the iOS home screen, or not at all in this browser. */
+export type PushSupport = 'supported' | 'needs-home-screen' | 'unsupported';
+
+/** What `detectPushSupport` looks at, gathered by `pushEnvironment()`. */
+export type PushEnvironment = {
+  serviceWorker: boolean;
+  pushManager: boolean;
+  notification: boolean;
+  /** iPhone or iPad, where every browser is WebKit and Web Push exists only for home-screen apps. */
+  ios: boolean;
+  /** Opened from the home screen (`display-mode: standalone`, or Safari's `navigator.standalone`). */
+  standalone: boolean;
+};
+
+export function detectPushSupport(env: PushEnvironment): PushSupport {
+  if (env.serviceWorker && env.pushManager && env.notification) return 'supported';
+  // iOS Safari hides PushManager and Notification outside a home-screen app; installed, they appear.
+  if (env.ios && !env.standalone) return 'needs-home-screen';
+  return 'unsupported';
+}
+
+/** iPadOS reports itself as a Mac; a Mac has no touch points, an iPad has five. */
+export function isIosUserAgent(userAgent: string, maxTouchPoints: number): boolean {
+  return /iPhone|iPad|iPod/.test(userAgent) || (/Macintosh/.test(userAgent) && maxTouchPoints > 1);
+}
+
+export function pushEnvironment(): PushEnvironment {
+  const safari = navigator as Navigator & { standalone?: boolean };
+  return {
+    serviceWorker: 'serviceWorker' in navigator,
+    pushManager: typeof globalThis.PushManager === 'function',
+    notification: typeof globalThis.Notification === 'function',
+    ios: isIosUserAgent(navigator.userAgent, navigator.maxTouchPoints),
+    standalone: safari.standalone === true || globalThis.matchMedia?.('(display-mode: standalone)').matches === true,
+  };
+}
+
+export function pushSupport(): PushSupport {
+  return detectPushSupport(pushEnvironment());
+}
+
+/**
+ * Voice-note containers in order of preference: Opus in WebM (Chromium, Firefox), Opus in Ogg (Firefox), AAC in
+ * MP4 (WebKit records nothing else). All three engines play all of them.
+ */
+export const RECORDING_TYPES = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/mp4'] as const;
+
+/** The first of `RECORDING_TYPES` that `isTypeSupported` accepts, or null when this browser cannot record audio. */
+export function chooseRecordingType(isTypeSupported: ((type: string) => boolean) | null): string | null {
+  if (!isTypeSupported) return null;
+  return RECORDING_TYPES.find((type) => isTypeSupported(type)) ?? null;
+}
+
+/** The MediaRecorder type for a voice note in this browser, or null when it has no MediaRecorder. */
+export function preferredRecordingType(): string | null {
+  const recorder = globalThis.MediaRecorder as typeof MediaRecorder | undefined;
+  return chooseRecordingType(
+    typeof recorder?.isTypeSupported === 'function' ? (type) => recorder.isTypeSupported(type) : null,
+  );
 }

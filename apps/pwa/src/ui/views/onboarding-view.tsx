@@ -7,6 +7,7 @@ import { useState, type FormEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ServerInfo } from '../../app/model.js';
 import { useApp, useAppState } from '../use-app.js';
+import { PushUnavailable } from './platform-limits/push-unavailable.js';
 
 /** Mirrors the server's username rule so the user hears about a typo before a round trip. */
 const USERNAME_PATTERN = /^[A-Za-z0-9_.]{3,32}$/;
@@ -117,18 +118,24 @@ export function WelcomeSteps({ onDone }: { onDone: () => void }): ReactElement {
             </button>
           </li>
           <li>
-            <div>
-              <strong>{t('welcome.notifyTitle')}</strong>
-              <p className="muted">{t('welcome.notifyText')}</p>
-            </div>
-            <button
-              type="button"
-              className="secondary"
-              onClick={() => void app.onboarding.enableNotifications()}
-              disabled={state.notifications !== 'default'}
-            >
-              {t(`welcome.notify.${state.notifications}`)}
-            </button>
+            {state.push !== 'supported' ? (
+              <PushUnavailable push={state.push} />
+            ) : (
+              <>
+                <div>
+                  <strong>{t('welcome.notifyTitle')}</strong>
+                  <p className="muted">{t('welcome.notifyText')}</p>
+                </div>
+                <button
+                  type="button"
+                  className="secondary"
+                  onClick={() => void app.onboarding.enableNotifications()}
+                  disabled={state.notifications !== 'default'}
+                >
+                  {t(`welcome.notify.${state.notifications}`)}
+                </button>
+              </>
+            )}
           </li>
         </ul>
         <button type="button" className="primary wide" data-testid="welcome-done" onClick={onDone}>

@@ -7,6 +7,7 @@ import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { LANGUAGES } from '../../i18n/index.js';
 import { useApp, useAppState } from '../../use-app.js';
+import { PushUnavailable } from '../platform-limits/push-unavailable.js';
 import { PassphraseForm } from './passphrase-form.js';
 
 export function AccountSection(): ReactElement {
@@ -71,17 +72,23 @@ export function NotificationsSection(): ReactElement {
           onChange={(e) => void app.settings.setPreviews(e.target.checked)}
         />
       </label>
-      <div className="switch-row">
-        <span>
-          <strong>{t('settings.permission')}</strong>
-          <small className="muted">{t(`settings.permissionState.${state.notifications}`)}</small>
-        </span>
-        {state.notifications === 'default' ? (
-          <button type="button" className="secondary small" onClick={() => void app.settings.enableNotifications()}>
-            {t('settings.enable')}
-          </button>
-        ) : null}
-      </div>
+      {state.push !== 'supported' ? (
+        <div className="switch-row">
+          <PushUnavailable push={state.push} />
+        </div>
+      ) : (
+        <div className="switch-row">
+          <span>
+            <strong>{t('settings.permission')}</strong>
+            <small className="muted">{t(`settings.permissionState.${state.notifications}`)}</small>
+          </span>
+          {state.notifications === 'default' ? (
+            <button type="button" className="secondary small" onClick={() => void app.settings.enableNotifications()}>
+              {t('settings.enable')}
+            </button>
+          ) : null}
+        </div>
+      )}
     </div>
   );
 }

@@ -1,0 +1,92 @@
+/**
+ * Cove's user steps written once over the engine driver: register, start or open a chat, send, wait for a message
+ * (and its status), read the safety number, set and enter a passphrase, switch the language. Each waits for the
+ * screen it leads to; none asserts beyond that.
+ */
+import { byTestId, selectOption, waitForSelector, waitUntil, type EngineTab } from './engine-driver.js';
+
+export async function register(tab: EngineTab, username: string): Promise<void> {
+  await waitForSelector(tab, byTestId('username-input'));
+  await tab.fill(byTestId('username-input'), username);
+  await tab.click(byTestId('register-button'));
+  await waitForSelector(tab, byTestId('welcome-done'));
+  await tab.click(byTestId('welcome-done'));
+  await waitForSelector(tab, byTestId('new-chat-button'));
+}
+
+export async function startChat(tab: EngineTab, username: string): Promise<void> {
+  await waitForSelector(tab, byTestId('new-chat-button'));
+  await tab.click(byTestId('new-chat-button'));
+  await waitForSelector(tab, byTestId('new-chat-username-input'));
+  await tab.fill(byTestId('new-chat-username-input'), username);
+  await tab.click(byTestId('new-chat-start-button'));
+  await waitForSelector(tab, byTestId('message-input'));
+}
+
+export async function openChat(tab: EngineTab, title: string): Promise<void> {
+  const item = byTestId('conversation-item', `[data-conversation="${title}"]`);
+  await waitForSelector(tab, item);
+  await tab.click(item);
+  await waitForSelector(tab, byTestId('message-input'));
+}
+
+export async function send(tab: EngineTab, text: string): Promise<void> {
+  await tab.fill(byTestId('message-input'), text);
+  await tab.click(byTestId('send-button'));
+}
+
+/** Message statuses in the order a sent message goes through them. */
+const STATUS_ORDER = ['pending', 'sent', 'delivered', 'read'];
+
+/**
+ * Waits for the bubble whose text is exactly `text` and, if `status` is given, whose `data-status` has reached it
+ * (a message waited for as "sent" may already be "delivered" when it is first seen).
+ */
+export async function waitForMessage(tab: EngineTab, text: string, status?: string): Promise<void> {
+  const accepted = status ? STATUS_ORDER.slice(STATUS_ORDER.indexOf(status)) : null;
+  await waitUntil(
+    tab,
+    `message "${text}"${status ? ` ${status}` : ''}`,
+    (t: string, ok: string[] | null) =>
+      [...document.querySelectorAll('[data-testid="message"]')].some(
+        (el) =>
+          el.querySelector('.bubble-text')?.textContent === t &&
+          (ok === null || ok.includes(el.getAttribute('data-status') ?? '')),
+      ),
+    text,
+    accepted,
+  );
+}
+
+export function undecryptableCount(tab: EngineTab): Promise<number> {
+  return tab.evaluate(() => document.querySelectorAll('.bubble.undecryptable').length);
+}
+
+/** Opens the contact screen from the open chat and returns the 60-digit safety number. */
+export async function safetyNumber(tab: EngineTab): Promise<string> {
+  await tab.click('.chat-peer');
+  return waitUntil(tab, 'a safety number', () => {
+    const text = document.querySelector('[data-testid="safety-number"]')?.textContent ?? '';
+    return /^\d{60}$/.test(text) ? text : null;
+  });
+}
+
+export async function setPassphrase(tab: EngineTab, origin: string, passphrase: string): Promise<void> {
+  await tab.goto(`${origin}/settings`);
+  await waitForSelector(tab, byTestId('passphrase-input'));
+  await tab.fill(byTestId('passphrase-input'), passphrase);
+  await tab.fill(byTestId('passphrase-confirm-input'), passphrase);
+  await tab.click(byTestId('passphrase-submit'));
+  await waitForSelector(tab, 'body', 'Passphrase set.');
+}
+
+export async function unlock(tab: EngineTab, passphrase: string): Promise<void> {
+  await waitForSelector(tab, byTestId('unlock-input'));
+  await tab.fill(byTestId('unlock-input'), passphrase);
+  await tab.click(byTestId('unlock-button'));
+}
+
+export async function setLanguage(tab: EngineTab, origin: string, language: string): Promise<void> {
+  await tab.goto(`${origin}/settings`);
+  await selectOption(tab, byTestId('language-select'), language);
+}

@@ -1,0 +1,86 @@
+/**
+ * The engine driver for Debian's Firefox ESR through puppeteer-core over WebDriver BiDi: a fresh profile
+ * directory per launch (with the language preference when asked), headless, service workers and notifications
+ * allowed by preference. Network loss is emulated by puppeteer's offline mode where the BiDi protocol offers it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import puppeteer, { type Page } from 'puppeteer-core';
+
+import {
+  pageExpression,
+  type EngineDriver,
+  type EngineProfile,
+  type EngineTab,
+  type PageFunction,
+} from './engine-driver.js';
+
+const FIREFOX = '/usr/bin/firefox-esr';
+
+function tabOf(page: Page): EngineTab {
+  return {
+    goto: async (url) => {
+      await page.goto(url);
+    },
+    reload: async () => {
+      await page.reload();
+    },
+    url: () => Promise.resolve(page.url()),
+    click: (selector) => page.locator(selector).click(),
+    fill: (selector, text) => page.locator(selector).fill(text),
+    pressEnter: async (selector) => {
+      await page.focus(selector);
+      await page.keyboard.press('Enter');
+    },
+    evaluate: <A extends unknown[], R>(fn: PageFunction<A, R>, ...args: A) =>
+      page.evaluate(pageExpression(fn, args)) as Promise<R>,
+    screenshot: async (path) => {
+      await page.screenshot({ path });
+    },
+    close: () => page.close(),
+  };
+}
+
+export const firefoxDriver: EngineDriver = {
+  engine: 'firefox',
+  async launch(name, options = {}): Promise<EngineProfile> {
+    const dir = mkdtempSync(join(tmpdir(), `cove-engines-firefox-${name}-`));
+    const browser = await puppeteer.launch({
+      browser: 'firefox',
+      executablePath: FIREFOX,
+      headless: true,
+      userDataDir: dir,
+      defaultViewport: { width: 1100, height: 760 },
+      extraPrefsFirefox: {
+        'intl.accept_languages': options.locale ?? 'en-US',
+        'permissions.default.desktop-notification': 1,
+        'dom.serviceWorkers.enabled': true,
+        'dom.serviceWorkers.testing.enabled': true,
+      },
+    });
+    const page = (await browser.pages())[0] ?? (await browser.newPage());
+    const pages = [page];
+    return {
+      engine: 'firefox',
+      name,
+      tab: tabOf(page),
+      async newTab(url) {
+        const next = await browser.newPage();
+        pages.push(next);
+        await next.goto(url);
+        return tabOf(next);
+      },
+      offline: {
+        async set(offline: boolean) {
+          for (const p of pages) if (!p.isClosed()) await p.setOfflineMode(offline);
+        },
+      },
+      async close() {
+        await browser.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
