@@ -220,6 +220,8 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'connection':
         if (event.state === 'online') this.store.set({ online: true });
         return;
+      // The PWA shows no attachments yet (issue 11's PWA part): their progress has no view to move.
+      case 'attachment-progress':
       case 'queue-empty':
       case 'prekeys-uploaded':
       case 'message-rejected':
