@@ -42,7 +42,7 @@ import { STORAGE_LOCK, emit, peerLock } from './context.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import type { ConnectionState, MessengerEvent, MessengerListener } from './events.js';
 import { EventHub } from './events.js';
-import { History, deleteMessage, isExpired, newConversation, putConversation, putMessage } from './history.js';
+import { History, deleteMessage, isExpired, putConversation } from './history.js';
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
@@ -55,6 +55,7 @@ import type { UpkeepResult } from './prekeys.js';
 import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord } from './tables.js';
 import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './tables.js';
 import { Sequencer, TimestampSource } from './sequence.js';
+import { storeOutgoingMessage } from './outgoing-message.js';
 import { migrateStorage } from './storage-migrations.js';
 import { pruneProcessed, sweepExpired } from './sweeps.js';
 import type { SafetyNumber } from './trust.js';
@@ -316,44 +317,13 @@ export class Messenger {
     const timestamp = ctx.timestamps.next();
     const profile = await readMeta(this.platform.storage, 'profile');
     const encoded = encodeDataMessage({ text, timestamp, senderUsername: profile?.username, ...options });
-    const { message, conversation } = await this.platform.locks.withLock(peerLock(accountId), async () => {
-      const { storage, clock } = this.platform;
-      const contact = await storage.get('contacts', accountId);
-      const existing = await ctx.history.conversation(directConversationId(accountId));
-      const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
-      const stored: MessageEntry = {
-        id: `${base.id}/${ctx.sequencer.next()}`,
-        conversationId: base.id,
-        direction: 'outgoing',
-        authorAccountId: ctx.account.accountId,
-        authorDeviceId: ctx.account.deviceId,
-        timestamp,
-        serverTimestamp: null,
-        storedAt: clock.now(),
-        text,
-        quote: options.quote ?? null,
-        expireTimerSeconds: options.expireTimerSeconds ?? null,
-        status: 'sending',
-        read: true,
-        error: null,
-      };
-      const updated: ConversationEntry = {
-        ...base,
-        lastMessageAt: Math.max(base.lastMessageAt, stored.storedAt),
-        lastMessageKey: stored.id,
-      };
-      const entry = newOutboxEntry(ctx, {
-        destination: accountId,
-        kind: 'data',
-        timestamp,
-        content: encoded,
-        messageKey: stored.id,
-      });
-      await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry)]);
-      return { message: stored, conversation: updated };
+    const message = await storeOutgoingMessage(ctx, accountId, {
+      timestamp,
+      text,
+      quote: options.quote ?? null,
+      expireTimerSeconds: options.expireTimerSeconds ?? null,
+      content: encoded,
     });
-    emit(ctx, { type: 'message-added', message });
-    emit(ctx, { type: 'conversation-updated', conversation });
     this.outbox.kick();
     return message;
   }

@@ -6,13 +6,10 @@
  * not upload or send itself.
  */
 import type { MessengerContext } from '../context.js';
-import { emit, peerLock } from '../context.js';
 import { encodeDataMessage } from '../content-builder.js';
-import { newConversation, putConversation, putMessage } from '../history.js';
 import { readMeta } from '../meta.js';
-import { newOutboxEntry, putOutboxEntry } from '../outbox.js';
-import type { AttachmentEntry, ConversationEntry, MessageEntry, PendingUpload } from '../tables.js';
-import { directConversationId } from '../tables.js';
+import { storeOutgoingMessage } from '../outgoing-message.js';
+import type { AttachmentEntry, MessageEntry, PendingUpload } from '../tables.js';
 import type { OutgoingAttachment } from './attachment-service.js';
 import { pointerOf, prepareOutgoing } from './attachment-service.js';
 import { deleteUpload } from './tus-client.js';
@@ -51,41 +48,13 @@ const commitAttachmentMessage = async (
     expireTimerSeconds: input.expireTimerSeconds ?? null,
     attachments: [pointerOf(attachment)],
   });
-  const { message, conversation } = await ctx.platform.locks.withLock(peerLock(accountId), async () => {
-    const { storage, clock } = ctx.platform;
-    const contact = await storage.get('contacts', accountId);
-    const existing = await ctx.history.conversation(directConversationId(accountId));
-    const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
-    const stored: MessageEntry = {
-      id: `${base.id}/${ctx.sequencer.next()}`,
-      conversationId: base.id,
-      direction: 'outgoing',
-      authorAccountId: ctx.account.accountId,
-      authorDeviceId: ctx.account.deviceId,
-      timestamp,
-      serverTimestamp: null,
-      storedAt: clock.now(),
-      text,
-      quote: null,
-      expireTimerSeconds: input.expireTimerSeconds ?? null,
-      status: 'sending',
-      read: true,
-      error: null,
-      attachments: [attachment],
-    };
-    const updated: ConversationEntry = {
-      ...base,
-      lastMessageAt: Math.max(base.lastMessageAt, stored.storedAt),
-      lastMessageKey: stored.id,
-    };
-    const entry = {
-      ...newOutboxEntry(ctx, { destination: accountId, kind: 'data', timestamp, content, messageKey: stored.id }),
-      uploads: [upload],
-    };
-    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry)]);
-    return { message: stored, conversation: updated };
+  return storeOutgoingMessage(ctx, accountId, {
+    timestamp,
+    text,
+    quote: null,
+    expireTimerSeconds: input.expireTimerSeconds ?? null,
+    content,
+    attachments: [attachment],
+    uploads: [upload],
   });
-  emit(ctx, { type: 'message-added', message });
-  emit(ctx, { type: 'conversation-updated', conversation });
-  return message;
 };

@@ -1,0 +1,73 @@
+/**
+ * Storing an outgoing data message: its history entry (status `sending`), the conversation's summary and its outbox
+ * entry, committed in ONE batch under the peer's lock, then the events. Text and attachment sends share it. It does
+ * not encode content (the caller passes the encoded data message) and does not send: the outbox delivers.
+ */
+import type { MessengerContext } from './context.js';
+import { emit, peerLock } from './context.js';
+import { newConversation, putConversation, putMessage } from './history.js';
+import { newOutboxEntry, putOutboxEntry } from './outbox.js';
+import type { AttachmentEntry, ConversationEntry, MessageEntry, PendingUpload, QuoteEntry } from './tables.js';
+import { directConversationId } from './tables.js';
+
+export type OutgoingMessage = {
+  timestamp: number;
+  text: string;
+  quote: QuoteEntry | null;
+  expireTimerSeconds: number | null;
+  /** The encoded data message the outbox encrypts and sends. */
+  content: Uint8Array;
+  attachments?: AttachmentEntry[];
+  /** Uploads the outbox finishes before it sends (attachments). */
+  uploads?: PendingUpload[];
+};
+
+export const storeOutgoingMessage = async (
+  ctx: MessengerContext,
+  accountId: string,
+  outgoing: OutgoingMessage,
+): Promise<MessageEntry> => {
+  const { message, conversation } = await ctx.platform.locks.withLock(peerLock(accountId), async () => {
+    const { storage, clock } = ctx.platform;
+    const contact = await storage.get('contacts', accountId);
+    const existing = await ctx.history.conversation(directConversationId(accountId));
+    const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
+    const stored: MessageEntry = {
+      id: `${base.id}/${ctx.sequencer.next()}`,
+      conversationId: base.id,
+      direction: 'outgoing',
+      authorAccountId: ctx.account.accountId,
+      authorDeviceId: ctx.account.deviceId,
+      timestamp: outgoing.timestamp,
+      serverTimestamp: null,
+      storedAt: clock.now(),
+      text: outgoing.text,
+      quote: outgoing.quote,
+      expireTimerSeconds: outgoing.expireTimerSeconds,
+      status: 'sending',
+      read: true,
+      error: null,
+      ...(outgoing.attachments ? { attachments: outgoing.attachments } : {}),
+    };
+    const updated: ConversationEntry = {
+      ...base,
+      lastMessageAt: Math.max(base.lastMessageAt, stored.storedAt),
+      lastMessageKey: stored.id,
+    };
+    const entry = {
+      ...newOutboxEntry(ctx, {
+        destination: accountId,
+        kind: 'data',
+        timestamp: outgoing.timestamp,
+        content: outgoing.content,
+        messageKey: stored.id,
+      }),
+      ...(outgoing.uploads ? { uploads: outgoing.uploads } : {}),
+    };
+    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry)]);
+    return { message: stored, conversation: updated };
+  });
+  emit(ctx, { type: 'message-added', message });
+  emit(ctx, { type: 'conversation-updated', conversation });
+  return message;
+};
