@@ -22,6 +22,15 @@ export type EnvelopeRow = {
 
 export type StoredEnvelope = EnvelopeRow & { id: string };
 
+/**
+ * The stored fields a client sees of an envelope (content as bytes): what the services' wire mapping reads, from a
+ * stored envelope or from the mailbox's wake-up read.
+ */
+export type EnvelopeRecord = Pick<
+  EnvelopeRow,
+  'guid' | 'type' | 'sourceAccountId' | 'sourceDeviceId' | 'timestamp' | 'serverTimestamp'
+> & { content: Uint8Array };
+
 /** A row of a send: `request` numbers the send within its batch, `registrationId` is the one the sender expects. */
 export type CheckedEnvelopeRow = EnvelopeRow & { request: number; registrationId: number };
 

@@ -6,6 +6,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { DatabaseRepository } from './database.repository.js';
+import type { EnvelopeRecord } from './envelope.repository.js';
 
 export type PendingSummary = {
   count: number;
@@ -19,15 +20,7 @@ export type WakeContext = {
   subscription: { endpoint: string; p256dh: string; auth: string; wokenAt: Date | null; wokenUrgent: boolean };
   pending: PendingSummary;
   /** The oldest waiting envelope, as stored (content as bytes). */
-  oldest: {
-    guid: string;
-    type: string;
-    sourceAccountId: string;
-    sourceDeviceId: number;
-    timestamp: number;
-    serverTimestamp: number;
-    content: Uint8Array;
-  } | null;
+  oldest: EnvelopeRecord | null;
 };
 
 /** Rows deleted per statement when purging, so a large purge never holds long locks on the hot table. */

@@ -5,16 +5,7 @@
  */
 import type { Envelope, EnvelopeType } from '@cove/protocol';
 
-/** The stored fields a client sees; both the envelope and the mailbox repositories' rows have them. */
-export type EnvelopeRecord = {
-  guid: string;
-  type: string;
-  sourceAccountId: string;
-  sourceDeviceId: number;
-  timestamp: number;
-  serverTimestamp: number;
-  content: Uint8Array;
-};
+import type { EnvelopeRecord } from '../repositories/envelope.repository.js';
 
 export function toEnvelope(row: EnvelopeRecord): Envelope {
   return {
