@@ -75,3 +75,13 @@ export function fail(
 ): never {
   throw new SignalClientError(code, operation, message, extra);
 }
+
+/** libsignal's refusal of a wire message whose protobuf does not parse (every message decoder says it the same way). */
+export function failInvalidProtobuf(operation: string, cause?: unknown): never {
+  return fail(
+    ErrorCode.InvalidMessage,
+    operation,
+    'protobuf encoding was invalid',
+    cause === undefined ? undefined : { cause },
+  );
+}

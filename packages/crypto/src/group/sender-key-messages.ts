@@ -11,7 +11,7 @@
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 import type { ProtocolAddress } from '../address.js';
-import { ErrorCode, fail } from '../errors.js';
+import { ErrorCode, fail, failInvalidProtobuf } from '../errors.js';
 import { PrivateKey, PublicKey } from '../keys/curve.js';
 import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
@@ -57,15 +57,6 @@ function checkU32(v: number, what: string, operation: string): void {
     fail(ErrorCode.InvalidArgument, operation, `${what} out of range`);
 }
 
-function invalidProto(operation: string, cause?: unknown): never {
-  return fail(
-    ErrorCode.InvalidMessage,
-    operation,
-    'protobuf encoding was invalid',
-    cause === undefined ? undefined : { cause },
-  );
-}
-
 /** libsignal's length, then version-nibble checks shared by both messages. */
 function checkHeader(buf: Uint8Array, operation: string): void {
   if (!(buf instanceof Uint8Array)) fail(ErrorCode.InvalidArgument, operation, 'expected bytes');
@@ -107,7 +98,7 @@ function readFields(body: Uint8Array, lastField: 4 | 5, operation: string): Fiel
         r.skip(wt, no);
         continue;
       }
-      if (wt !== want) invalidProto(operation);
+      if (wt !== want) failInvalidProtobuf(operation);
       if (no === 1) f.distributionId = r.bytes();
       else if (no === 2) f.chainId = r.uint32();
       else if (no === 3) f.iteration = r.uint32();
@@ -116,7 +107,7 @@ function readFields(body: Uint8Array, lastField: 4 | 5, operation: string): Fiel
     }
   } catch (cause) {
     if (cause instanceof Error && cause.name === 'SignalClientError') throw cause;
-    invalidProto(operation, cause);
+    failInvalidProtobuf(operation, cause);
   }
   return f;
 }
@@ -241,7 +232,7 @@ export class SenderKeyDistributionMessage {
       chainKey?.length !== CHAIN_KEY_LENGTH ||
       signing?.length !== SIGNING_KEY_LENGTH
     )
-      invalidProto(op);
+      failInvalidProtobuf(op);
     const signingKey = PublicKey.deserialize(signing);
     return new SenderKeyDistributionMessage(
       distributionId.slice(),
@@ -371,7 +362,7 @@ export class SenderKeyMessage implements CiphertextMessageConvertible {
       iteration === undefined ||
       ciphertext === undefined
     )
-      invalidProto(op);
+      failInvalidProtobuf(op);
     return new SenderKeyMessage(
       distributionId.slice(),
       chainId,

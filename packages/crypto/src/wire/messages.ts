@@ -6,7 +6,7 @@
  */
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 
-import { ErrorCode, SignalClientError, fail } from '../errors.js';
+import { ErrorCode, SignalClientError, fail, failInvalidProtobuf } from '../errors.js';
 import { PublicKey } from '../keys/curve.js';
 import { KYBER1024_TYPE } from '../keys/kem.js';
 import { constantTimeEqual } from '../primitives/bytes.js';
@@ -64,15 +64,6 @@ function checkVersionByte(b: number, operation: string): number {
   return v;
 }
 
-function invalidProto(operation: string, cause?: unknown): never {
-  return fail(
-    ErrorCode.InvalidMessage,
-    operation,
-    'protobuf encoding was invalid',
-    cause === undefined ? undefined : { cause },
-  );
-}
-
 function readKey(bytes: Uint8Array, operation: string): PublicKey {
   try {
     return PublicKey.deserialize(bytes);
@@ -97,13 +88,13 @@ function decodeFields(
         r.skip(wt, no);
         continue;
       }
-      if (expected !== wt) invalidProto(operation);
+      if (expected !== wt) failInvalidProtobuf(operation);
       onField(no, r);
     }
-    if (r.pos !== r.len) invalidProto(operation);
+    if (r.pos !== r.len) failInvalidProtobuf(operation);
   } catch (e) {
     if (e instanceof SignalClientError) throw e;
-    invalidProto(operation, e);
+    failInvalidProtobuf(operation, e);
   }
 }
 
@@ -236,7 +227,7 @@ export class SignalMessage implements CiphertextMessageConvertible {
         }
       },
     );
-    if (ratchetKey === undefined || counter === undefined || ciphertext === undefined) invalidProto(op);
+    if (ratchetKey === undefined || counter === undefined || ciphertext === undefined) failInvalidProtobuf(op);
     const senderRatchetKey = readKey(ratchetKey, op);
     return new SignalMessage(
       { messageVersion, senderRatchetKey, counter, previousCounter, ciphertext, pqRatchet, addresses },
@@ -361,7 +352,7 @@ export class PreKeySignalMessage implements CiphertextMessageConvertible {
       }
     });
     if (signedPreKeyId === undefined || baseKey === undefined || identityKey === undefined || message === undefined)
-      invalidProto(op);
+      failInvalidProtobuf(op);
     if (messageVersion === CIPHERTEXT_MESSAGE_PRE_KYBER_VERSION) {
       fail(ErrorCode.InvalidMessage, op, 'X3DH no longer supported');
     }
