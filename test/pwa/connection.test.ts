@@ -29,6 +29,8 @@ import {
 } from './support/harness.js';
 
 const SLOW = 300_000;
+/** Long enough for the client's reconnect backoff to reach its cap (10 s) while the server is down. */
+const BACKOFF_AT_CAP_MS = 12_000;
 const suffix = Math.random().toString(36).slice(2, 7);
 
 let server: TestServer;
@@ -41,7 +43,9 @@ beforeAll(async () => {
   server = await startServer();
 }, SLOW);
 
-afterEach(() => {
+afterEach(async () => {
+  // A failed scenario must not leave the server stopped for the next one.
+  await server.resume();
   expect(takeCspViolations()).toEqual([]);
 });
 
@@ -74,7 +78,7 @@ describe('Connection state in Chromium', () => {
         profiles.push(profile);
         const { page } = profile;
         await register(page, me);
-        const indicator = page.locator('[data-testid="connection-state"]');
+        const indicator = page.locator('[data-testid="connection-state"]:visible');
         await expect(indicator.count()).resolves.toBe(0);
 
         // A second tab does not hold the connection: it hears the state from the one that does.
@@ -89,11 +93,11 @@ describe('Connection state in Chromium', () => {
         );
 
         await server.pause();
-        const down = page.locator('[data-testid="connection-state"][data-state="unreachable"]');
+        const down = page.locator('[data-testid="connection-state"][data-state="unreachable"]:visible');
         await down.waitFor({ timeout: UI_TIMEOUT });
         await expect(down.textContent()).resolves.toContain(unreachable);
         await second
-          .locator('[data-testid="connection-state"][data-state="unreachable"]')
+          .locator('[data-testid="connection-state"][data-state="unreachable"]:visible')
           .waitFor({ timeout: UI_TIMEOUT });
         await screenshot(page, `connection-unreachable-${tag}`);
 
@@ -114,20 +118,27 @@ describe('Connection state in Chromium', () => {
           UI_TIMEOUT,
         );
         figures[`${tag}: server back → message delivered (ms)`] = Date.now() - back;
-        await second.locator('[data-testid="connection-state"]').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+        await second
+          .locator('[data-testid="connection-state"]:visible')
+          .waitFor({ state: 'detached', timeout: UI_TIMEOUT });
 
-        // "Retry now" does not wait for the backoff.
+        // "Retry now" does not wait for the backoff: let it grow to its cap first (the unit tests pin the policy).
         await server.pause();
         await down.waitFor({ timeout: UI_TIMEOUT });
+        await new Promise((resolve) => setTimeout(resolve, BACKOFF_AT_CAP_MS));
         await server.resume();
         const tapped = Date.now();
-        await down.getByRole('button').click();
+        // The scheduled retry may win the race with the tap; either way the indicator must go.
+        await down
+          .getByRole('button')
+          .click({ timeout: 5_000 })
+          .catch(() => undefined);
         await indicator.waitFor({ state: 'detached', timeout: UI_TIMEOUT });
         figures[`${tag}: retry tapped → online (ms)`] = Date.now() - tapped;
 
         // The browser's own network: "Offline", and back at once when it returns.
         await profile.context.setOffline(true);
-        const off = page.locator('[data-testid="connection-state"][data-state="offline"]');
+        const off = page.locator('[data-testid="connection-state"][data-state="offline"]:visible');
         await off.waitFor({ timeout: UI_TIMEOUT });
         await expect(off.textContent()).resolves.toContain(offline);
         await screenshot(page, `connection-offline-${tag}`);
