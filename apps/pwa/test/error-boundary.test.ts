@@ -34,6 +34,8 @@ const NOW = Date.UTC(2026, 10, 26, 12);
 const baseState: AppState = {
   phase: { kind: 'ready', username: 'me' },
   online: true,
+  server: 'online',
+  connection: null,
   updateReady: false,
   revision: 0,
   typing: new Set(),

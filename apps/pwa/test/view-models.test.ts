@@ -43,6 +43,8 @@ async function openStorage(): Promise<AtRestStorage> {
 const initialState = (): AppState => ({
   phase: { kind: 'ready', username: 'me' },
   online: true,
+  server: 'online',
+  connection: null,
   updateReady: false,
   revision: 0,
   typing: new Set(),
@@ -67,6 +69,12 @@ class RecordingMessenger implements MessengerPort {
   stop(): Promise<void> {
     this.calls.push('stop');
     return Promise.resolve();
+  }
+  holdsConnection(): boolean {
+    return true;
+  }
+  reconnectNow(): void {
+    this.calls.push('reconnectNow');
   }
   startChat(username: string): Promise<LookupResult> {
     this.calls.push(`startChat ${username}`);
@@ -297,6 +305,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
       return () => undefined;
     },
     onVisible: () => () => undefined,
+    showUnread: () => undefined,
     isPersisted: () => Promise.resolve(true),
     requestPersistence: () => Promise.resolve(true),
     notificationPermission: () => 'default',
@@ -325,7 +334,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
       apply: () => undefined,
       ready: Promise.resolve(null),
     }),
-    listenToOtherContexts: () => ({ announceVaultChange: () => undefined }),
+    listenToOtherContexts: () => ({ announceVaultChange: () => undefined, announceServerLink: () => undefined }),
     refreshPushSubscription: () => Promise.resolve(null),
   };
 }

@@ -209,6 +209,14 @@ export class Messenger {
     return this.link.state;
   }
 
+  /**
+   * Retries the connection now instead of waiting out the backoff, or checks a live one with a ping: for when the
+   * network comes back or the user returns to the app. Does nothing when not connecting.
+   */
+  reconnectNow(): void {
+    this.link.reconnectNow();
+  }
+
   /** Resolves at the next `queue-empty` (all stored envelopes delivered and processed). */
   waitForQueueEmpty(): Promise<void> {
     return this.link.waitForQueueEmpty();

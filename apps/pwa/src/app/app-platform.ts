@@ -5,7 +5,7 @@
  * so nothing in `app/` imports `platform/`; tests pass a fake. Types only: no implementation, no browser API.
  */
 import type { Platform } from '@cove/client';
-import type { Settings } from './model.js';
+import type { ServerLink, Settings } from './model.js';
 
 export type NotificationPermission = 'default' | 'granted' | 'denied' | 'unsupported';
 
@@ -18,8 +18,10 @@ export type PushSubscriptionJson = { endpoint: string; keys: { p256dh: string; a
 export interface Capabilities {
   isOnline(): boolean;
   onConnectivityChange(listener: (online: boolean) => void): () => void;
-  /** Calls `listener` whenever the page becomes visible again. */
+  /** Calls `listener` whenever the page becomes visible or focused again (the user came back). */
   onVisible(listener: () => void): () => void;
+  /** Shows the number of unread messages in the tab title and on the installed app's badge (0 clears both). */
+  showUnread(count: number): void;
   isPersisted(): Promise<boolean | null>;
   /** Must follow a user gesture in some browsers. */
   requestPersistence(): Promise<boolean>;
@@ -60,7 +62,19 @@ export interface ServiceWorkerHandle {
 export interface CrossContext {
   /** Tells the other tabs the vault's keys changed (they reload). */
   announceVaultChange(): void;
+  /** Tells the other tabs how the server link looks from the tab holding the connection. */
+  announceServerLink(link: ServerLink): void;
 }
+
+/** What a tab hears from the others. */
+export type OtherContextHandlers = {
+  /** Another context committed to storage. */
+  onCommit(): void;
+  /** The tab holding the connection reports its server link. */
+  onServerLink(link: ServerLink): void;
+  /** Another tab asks for the link: answer with ours when we hold the connection, else null (stay silent). */
+  serverLinkToShare(): ServerLink | null;
+};
 
 export interface AppPlatform {
   readonly capabilities: Capabilities;
@@ -68,8 +82,8 @@ export interface AppPlatform {
   readonly minPassphraseLength: number;
   openVault(): Promise<Vault>;
   registerServiceWorker(): ServiceWorkerHandle;
-  /** Calls `onCommit` whenever another context commits to storage. */
-  listenToOtherContexts(onCommit: () => void): CrossContext;
+  /** Listens to the other tabs and the service worker; see OtherContextHandlers. */
+  listenToOtherContexts(handlers: OtherContextHandlers): CrossContext;
   /** The push subscription for `vapidPublicKey`, or null when push is unavailable or not permitted. */
   refreshPushSubscription(
     registration: ServiceWorkerRegistration,

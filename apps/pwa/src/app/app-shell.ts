@@ -14,6 +14,8 @@ import type * as CoreModuleValue from './messenger-adapter.js';
 import type { AppState, CoveApp, RegisterResult, ServerInfo } from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
+import { connectionStatus, ServerLinkTracker } from './server-link.js';
+import { countOrZero } from './view-data.js';
 import { ChatViewModel } from './view-models/chat-view-model.js';
 import { ContactViewModel } from './view-models/contact-view-model.js';
 import { ListViewModel } from './view-models/list-view-model.js';
@@ -51,6 +53,11 @@ export class CoveAppShell implements CoveApp, AppSession {
   private info: ServerInfo | null = null;
   private updates: ServiceWorkerHandle | null = null;
   private readonly peerTyping: PeerTyping;
+  private readonly serverLink = new ServerLinkTracker();
+  /** The revision the unread count was last computed for, and whether a computation runs or is wanted again. */
+  private unreadRevision = -1;
+  private unreadRunning = false;
+  private unreadAgain = false;
 
   constructor(
     readonly platform: AppPlatform,
@@ -60,6 +67,8 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.store = new AppStateStore({
       phase: { kind: 'loading' },
       online: capabilities.isOnline(),
+      server: 'unknown',
+      connection: connectionStatus(capabilities.isOnline(), 'unknown'),
       updateReady: false,
       revision: 0,
       typing: new Set(),
@@ -70,6 +79,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       persisted: null,
     });
     this.peerTyping = new PeerTyping(this.store);
+    this.store.subscribe(() => this.onStateChange());
     const permissions = new PermissionRequestsModel(this, () => this.refreshPush());
     this.list = new ListViewModel(this);
     this.chat = new ChatViewModel(this);
@@ -97,6 +107,10 @@ export class CoveAppShell implements CoveApp, AppSession {
 
   applyUpdate(): void {
     this.updates?.apply();
+  }
+
+  reconnectNow(): void {
+    this.loadedMessenger?.reconnectNow();
   }
 
   vault(): Vault | null {
@@ -137,9 +151,18 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.openedVault = vault;
     const settings = await vault.readSettings();
     this.store.set({ settings, passphraseSet: await vault.hasPassphrase() });
-    capabilities.onConnectivityChange((online) => this.store.set({ online }));
+    capabilities.onConnectivityChange((online) => {
+      this.setLink({ online });
+      if (online) this.loadedMessenger?.reconnectNow();
+    });
     void capabilities.isPersisted().then((persisted) => this.store.set({ persisted }));
-    this.crossContext = this.platform.listenToOtherContexts(() => this.store.bump());
+    this.crossContext = this.platform.listenToOtherContexts({
+      onCommit: () => this.store.bump(),
+      onServerLink: (server) => {
+        if (!this.loadedMessenger?.holdsConnection()) this.setLink({ server });
+      },
+      serverLinkToShare: () => (this.loadedMessenger?.holdsConnection() ? this.serverLink.current : null),
+    });
     this.updates = this.platform.registerServiceWorker();
     this.updates.onUpdateReady(() => this.store.set({ updateReady: true }));
     const opened = await vault.open();
@@ -217,9 +240,13 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'identity-changed':
         this.store.bump();
         return;
-      case 'connection':
-        if (event.state === 'online') this.store.set({ online: true });
+      case 'connection': {
+        const server = this.serverLink.next(event.state);
+        // A server that answers proves a network, whatever navigator.onLine thought.
+        this.setLink(event.state === 'online' ? { server, online: true } : { server });
+        this.crossContext?.announceServerLink(server);
         return;
+      }
       // The PWA shows no attachments yet (issue 11's PWA part): their progress has no view to move.
       case 'attachment-progress':
       case 'queue-empty':
@@ -228,6 +255,43 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'session-reset':
       case 'session-reset-limited':
         return;
+    }
+  }
+
+  /** Changes the browser's connectivity or the server link, and with them what the indicator says. */
+  private setLink(patch: Partial<Pick<AppState, 'online' | 'server'>>): void {
+    const { online, server } = { ...this.store.get(), ...patch };
+    this.store.set({ ...patch, connection: connectionStatus(online, server) });
+  }
+
+  /** Recounts the unread messages for the title and the app badge when the data changed. */
+  private onStateChange(): void {
+    const { revision, phase } = this.store.get();
+    if (phase.kind !== 'ready' || revision === this.unreadRevision) return;
+    this.unreadRevision = revision;
+    if (this.unreadRunning) {
+      this.unreadAgain = true;
+      return;
+    }
+    void this.countUnread();
+  }
+
+  private async countUnread(): Promise<void> {
+    const reader = this.historyReader;
+    if (!reader) return;
+    this.unreadRunning = true;
+    try {
+      do {
+        this.unreadAgain = false;
+        const ids = await reader.conversations();
+        const conversations = await Promise.all(ids.map((id) => reader.conversation(id)));
+        const total = conversations.reduce((sum, c) => sum + countOrZero(c?.unreadCount), 0);
+        this.platform.capabilities.showUnread(total);
+      } while (this.unreadAgain);
+    } catch {
+      // A locked or closing vault: the next change counts again.
+    } finally {
+      this.unreadRunning = false;
     }
   }
 

@@ -41,6 +41,7 @@ const utf8 = new TextEncoder();
 
 class MessengerAdapter implements MessengerPort {
   private releaseLeadership: (() => void) | null = null;
+  private leading = false;
   private stopped = true;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private stopVisibility: (() => void) | null = null;
@@ -68,18 +69,31 @@ class MessengerAdapter implements MessengerPort {
         const released = new Promise<void>((resolve) => {
           this.releaseLeadership = resolve;
         });
+        this.leading = true;
         try {
           await this.messenger.connect();
         } catch (error) {
           this.platform.logger.warn('connect failed', { error: error instanceof ClientError ? error.code : 'unknown' });
         }
         await released;
+        this.leading = false;
       })
       .catch(() => undefined);
     void this.messenger.flushOutbox().catch(() => undefined);
     this.sweep();
     this.sweepTimer = setInterval(() => this.sweep(), EXPIRY_SWEEP_MS);
-    this.stopVisibility = this.onVisible(() => this.sweep());
+    this.stopVisibility = this.onVisible(() => {
+      this.sweep();
+      this.reconnectNow();
+    });
+  }
+
+  holdsConnection(): boolean {
+    return this.leading;
+  }
+
+  reconnectNow(): void {
+    if (this.leading) this.messenger.reconnectNow();
   }
 
   /** Deletes expired disappearing messages now; failures (a locked vault) wait for the next round. */

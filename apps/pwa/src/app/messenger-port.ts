@@ -18,6 +18,10 @@ export interface MessengerPort {
   /** Connects (WebSocket, prekey upkeep, outbox) and keeps reconnecting until `stop`. */
   start(): void;
   stop(): Promise<void>;
+  /** Whether this tab holds the live connection (one tab does; the others hear about it). */
+  holdsConnection(): boolean;
+  /** Retries the connection at once (the network or the user came back) instead of waiting out the backoff. */
+  reconnectNow(): void;
   startChat(username: string): Promise<LookupResult>;
   sendText(conversationId: string, text: string): Promise<void>;
   retry(messageId: string): Promise<void>;

@@ -73,9 +73,20 @@ export type Phase =
   /** Starting failed (storage unreadable, an unexpected error): the app shows an error screen. */
   | { kind: 'failed' };
 
+/** The link to the server as the core sees it: `unknown` until the tab holding the connection has said anything. */
+export type ServerLink = 'unknown' | 'online' | 'connecting' | 'unreachable' | 'signed-out';
+
+/** What the connection indicator shows; null when there is nothing to say (online). */
+export type ConnectionStatus = 'offline' | 'connecting' | 'unreachable' | 'signed-out' | null;
+
 export type AppState = {
   phase: Phase;
+  /** The browser says it has a network. */
   online: boolean;
+  /** The link to the server as the tab holding the connection sees it (shared with the other tabs). */
+  server: ServerLink;
+  /** What the connection indicator says, from the two above (server-link.ts). */
+  connection: ConnectionStatus;
   /** A new version of the app is installed and waiting. */
   updateReady: boolean;
   /** Bumped whenever conversations or messages change, so views reload. */
@@ -154,6 +165,8 @@ export interface CoveApp {
   getState(): AppState;
   subscribe(listener: () => void): () => void;
   applyUpdate(): void;
+  /** Tries the server again now (the "Retry now" of the connection indicator). */
+  reconnectNow(): void;
 
   readonly list: ListScreen;
   readonly chat: ChatScreen;

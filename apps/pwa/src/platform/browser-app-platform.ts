@@ -76,6 +76,7 @@ export function createBrowserAppPlatform() {
       isOnline: capabilities.isOnline,
       onConnectivityChange: capabilities.onConnectivityChange,
       onVisible: capabilities.onVisible,
+      showUnread: capabilities.showUnread,
       isPersisted: capabilities.isPersisted,
       requestPersistence: capabilities.requestPersistence,
       notificationPermission: capabilities.notificationPermission,

@@ -24,13 +24,37 @@ export function onConnectivityChange(listener: (online: boolean) => void): () =>
   };
 }
 
-/** Calls `listener` whenever the page becomes visible again (tab switched back, app brought to the front). */
+/**
+ * Calls `listener` whenever the user comes back: the page becomes visible (tab switched back, app brought to the
+ * front) or the window gets the focus again (another window was in front of a visible page).
+ */
 export function onVisible(listener: () => void): () => void {
   const handler = () => {
     if (document.visibilityState === 'visible') listener();
   };
   document.addEventListener('visibilitychange', handler);
-  return () => document.removeEventListener('visibilitychange', handler);
+  globalThis.addEventListener('focus', handler);
+  return () => {
+    document.removeEventListener('visibilitychange', handler);
+    globalThis.removeEventListener('focus', handler);
+  };
+}
+
+/** The page title without an unread count, as index.html sets it. */
+const BASE_TITLE = 'Cove';
+
+/**
+ * Shows the unread count in the tab title ("(3) Cove") and on the installed app's icon (Badging API, where the
+ * browser has it; a refused badge is not an error worth reporting). 0 clears both.
+ */
+export function showUnread(count: number): void {
+  document.title = count > 0 ? `(${count > 999 ? '999+' : String(count)}) ${BASE_TITLE}` : BASE_TITLE;
+  const badging = navigator as Navigator & {
+    setAppBadge?: (count: number) => Promise<void>;
+    clearAppBadge?: () => Promise<void>;
+  };
+  const done = count > 0 ? badging.setAppBadge?.(count) : badging.clearAppBadge?.();
+  done?.catch(() => undefined);
 }
 
 export async function isPersisted(): Promise<boolean | null> {

@@ -62,13 +62,7 @@ export function ChatView({
 
   return (
     <section className="chat-pane" aria-labelledby="chat-title">
-      <ChatHeader
-        conversation={conversation}
-        typing={typing}
-        online={state.online}
-        onBack={onBack}
-        onContact={onContact}
-      />
+      <ChatHeader conversation={conversation} typing={typing} onBack={onBack} onContact={onContact} />
       <MessageList
         messages={messages}
         loaded={page !== undefined}

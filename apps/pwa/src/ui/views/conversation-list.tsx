@@ -11,6 +11,7 @@ import { ConversationError, ErrorBoundary } from '../error-boundary.js';
 import { formatCount, formatListTime } from '../format.js';
 import { IconAlert, IconPlus, IconSettings, StatusMark } from '../icons.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
+import { ConnectionState } from './connection-state.js';
 
 export function ConversationList({
   selected,
@@ -55,6 +56,7 @@ export function ConversationList({
           <IconPlus />
         </button>
       </header>
+      <ConnectionState />
       {conversations === undefined ? (
         <div className="list-empty" aria-busy="true" />
       ) : conversations.length === 0 ? (
