@@ -318,6 +318,12 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
   return {
     listeners,
     capabilities,
+    voice: {
+      canRecord: () => false,
+      start: () => Promise.resolve('unsupported'),
+      playable: () => ({ url: 'blob:test', revoke: () => undefined }),
+    },
+    emoji: () => Promise.resolve({ group: () => Promise.resolve([]), search: () => Promise.resolve([]) }),
     minPassphraseLength: 10,
     openVault: () => Promise.resolve(fullVault),
     registerServiceWorker: () => ({

@@ -16,6 +16,8 @@ import type { NextFunction, Request, Response } from 'express';
  *   WebAssembly (no `eval`, no inline script, no `new Function`).
  * - `style-src 'self'`: the bundled stylesheet; React sets `style` through the CSSOM, which CSP allows.
  * - `img-src 'self' data:`: icons, and the contact QR code rendered as an SVG `data:` URL.
+ * - `media-src 'self' blob:`: voice notes play from `blob:` URLs of their decrypted bytes, made by the page itself
+ *   (a `blob:` URL names memory of this origin only; nothing loads from elsewhere).
  * - `connect-src 'self'`: the API over fetch and the WebSocket (CSP Level 3 browsers extend `'self'` to `ws:` and
  *   `wss:` on the same host and port).
  * - `worker-src 'self'`: the service worker.
@@ -27,6 +29,7 @@ const APP_POLICY = [
   "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self'",
   "img-src 'self' data:",
+  "media-src 'self' blob:",
   "connect-src 'self'",
   "worker-src 'self'",
   "manifest-src 'self'",

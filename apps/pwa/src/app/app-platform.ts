@@ -62,8 +62,46 @@ export interface CrossContext {
   announceVaultChange(): void;
 }
 
+/** Why recording a voice note cannot start, in the words the UI explains. */
+export type RecordingFailure = 'denied' | 'no-microphone' | 'unsupported' | 'failed';
+
+/** A finished voice note: the recorded bytes, their container type, the exact duration and ~64 loudness bytes. */
+export type RecordedVoice = { bytes: Uint8Array; contentType: string; durationMs: number; waveform: Uint8Array };
+
+/** A voice note being recorded. */
+export interface VoiceRecording {
+  elapsedMs(): number;
+  /** Stops and resolves with the recording; rejects when nothing usable was recorded. */
+  stop(): Promise<RecordedVoice>;
+  /** Stops and discards everything. */
+  cancel(): void;
+}
+
+/** The microphone, for voice notes (MediaRecorder in the type this engine records). */
+export interface VoiceRecorder {
+  canRecord(): boolean;
+  /** Must follow a tap (the permission prompt). */
+  start(): Promise<VoiceRecording | RecordingFailure>;
+  /** A URL the page can play `bytes` from, and its release. */
+  playable(bytes: Uint8Array, contentType: string): { url: string; revoke: () => void };
+}
+
+/** One emoji as the picker shows it: the character(s) and its name in the data's language. */
+export type EmojiEntry = { unicode: string; name: string };
+
+/** Emoji data in one language, served by Cove itself. */
+export interface EmojiSource {
+  /** The emoji of one group (0 smileys … 9 flags), in the standard order. */
+  group(group: number): Promise<EmojiEntry[]>;
+  /** Emoji whose name or keywords start with the words of `query`. */
+  search(query: string): Promise<EmojiEntry[]>;
+}
+
 export interface AppPlatform {
   readonly capabilities: Capabilities;
+  readonly voice: VoiceRecorder;
+  /** The emoji data for a UI language (Chinese names for `zh*`); loaded on first use. */
+  emoji(language: string): Promise<EmojiSource>;
   /** Shortest passphrase the vault accepts, in characters. */
   readonly minPassphraseLength: number;
   openVault(): Promise<Vault>;

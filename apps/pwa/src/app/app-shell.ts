@@ -5,7 +5,7 @@
  * nothing from `platform/`; it holds no key material and shows nothing.
  */
 import type { MessengerEvent, Platform } from '@cove/client';
-import type { AppPlatform, CrossContext, ServiceWorkerHandle, Vault } from './app-platform.js';
+import type { AppPlatform, CrossContext, EmojiSource, ServiceWorkerHandle, Vault } from './app-platform.js';
 import type { AppSession } from './app-session.js';
 import { AppStateStore } from './app-state-store.js';
 import { HistoryReader } from './history-reader.js';
@@ -20,6 +20,7 @@ import { ListViewModel } from './view-models/list-view-model.js';
 import { OnboardingViewModel } from './view-models/onboarding-view-model.js';
 import { PermissionRequestsModel } from './view-models/permission-requests.js';
 import { SettingsViewModel } from './view-models/settings-view-model.js';
+import { VoiceViewModel } from './view-models/voice-view-model.js';
 
 type CoreModule = typeof CoreModuleValue;
 
@@ -38,6 +39,8 @@ export class CoveAppShell implements CoveApp, AppSession {
   readonly list: ListViewModel;
   readonly chat: ChatViewModel;
   readonly contact: ContactViewModel;
+  readonly voice: VoiceViewModel;
+  readonly emoji: (language: string) => Promise<EmojiSource>;
   readonly settings: SettingsViewModel;
   readonly onboarding: OnboardingViewModel;
   private openedVault: Vault | null = null;
@@ -74,6 +77,8 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.list = new ListViewModel(this);
     this.chat = new ChatViewModel(this);
     this.contact = new ContactViewModel(this, capabilities);
+    this.voice = new VoiceViewModel(this, platform.voice);
+    this.emoji = (language) => platform.emoji(language);
     this.settings = new SettingsViewModel(
       this,
       permissions,

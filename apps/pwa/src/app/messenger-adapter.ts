@@ -124,6 +124,42 @@ class MessengerAdapter implements MessengerPort {
     await this.messenger.sendText(conversationId, text);
   }
 
+  async sendVoiceNote(
+    conversationId: string,
+    voice: { bytes: Uint8Array; contentType: string; durationMs: number; waveform: Uint8Array },
+  ): Promise<void> {
+    await this.messenger.sendAttachment(conversationId, {
+      source: voice.bytes,
+      contentType: voice.contentType,
+      voiceNote: true,
+      durationMs: voice.durationMs,
+      ...(voice.waveform.length > 0 ? { waveform: voice.waveform } : {}),
+    });
+  }
+
+  async attachmentBytes(messageId: string, index: number): Promise<Uint8Array> {
+    const read = async () => {
+      const pieces: Uint8Array[] = [];
+      for await (const piece of this.messenger.readAttachment(messageId, index)) pieces.push(piece);
+      return pieces;
+    };
+    let pieces: Uint8Array[];
+    try {
+      pieces = await read();
+    } catch {
+      // Not on this device yet (above the auto-download size, or still arriving): fetch and verify, then read.
+      await this.messenger.downloadAttachment(messageId, index);
+      pieces = await read();
+    }
+    const bytes = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const piece of pieces) {
+      bytes.set(piece, offset);
+      offset += piece.length;
+    }
+    return bytes;
+  }
+
   async retry(messageId: string): Promise<void> {
     await this.messenger.retrySend(messageId);
   }

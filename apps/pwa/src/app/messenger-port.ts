@@ -21,6 +21,13 @@ export interface MessengerPort {
   startChat(username: string): Promise<LookupResult>;
   sendText(conversationId: string, text: string): Promise<void>;
   retry(messageId: string): Promise<void>;
+  /** Sends a recorded voice note (encrypted, uploaded and sent by the core's outbox). */
+  sendVoiceNote(
+    conversationId: string,
+    voice: { bytes: Uint8Array; contentType: string; durationMs: number; waveform: Uint8Array },
+  ): Promise<void>;
+  /** The verified plaintext of a message's attachment, downloading it first when it is not on this device. */
+  attachmentBytes(messageId: string, index: number): Promise<Uint8Array>;
   markRead(conversationId: string): Promise<void>;
   typing(conversationId: string, started: boolean): Promise<void>;
   safetyNumber(conversationId: string): Promise<SafetyNumber>;

@@ -3,6 +3,9 @@
  * per screen, implemented in app-shell.ts and view-models/. The UI imports only these types, so it never touches
  * storage, crypto or browser APIs. Types only.
  */
+import type { EmojiEntry, EmojiSource, RecordedVoice, RecordingFailure, VoiceRecording } from './app-platform.js';
+
+export type { EmojiEntry, EmojiSource, RecordedVoice, RecordingFailure, VoiceRecording };
 
 export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
 
@@ -26,6 +29,21 @@ export type ChatMessage = {
   expiresAt?: number;
   /** A failed outgoing message: the reason, when it is one the user can act on. */
   failure?: FailureReason;
+  /** A voice note (the message's first attachment with the voice flag). */
+  voice?: VoiceNote;
+};
+
+/** A voice note as the player shows it. */
+export type VoiceNote = {
+  /** Index of the attachment in the message. */
+  index: number;
+  /** From the pointer; null when the sender gave none (the player then reads it from the audio). */
+  durationMs: number | null;
+  /** Loudness bars, 0–255 each; empty when the sender gave none. */
+  waveform: readonly number[];
+  contentType: string;
+  /** `remote` (not downloaded yet), `local` (playable) or `failed` (could not be verified or fetched). */
+  state: 'remote' | 'local' | 'failed';
 };
 
 export type ConversationSummary = {
@@ -113,6 +131,20 @@ export interface ChatScreen {
   setTyping(conversationId: string, typing: boolean): void;
 }
 
+/** Recording, sending and playing voice notes. */
+export interface VoiceScreen {
+  /** Whether this browser can record (a microphone API and a recording format). */
+  canRecord(): boolean;
+  /** Must follow a tap. */
+  startRecording(): Promise<VoiceRecording | RecordingFailure>;
+  send(conversationId: string, recording: RecordedVoice): Promise<void>;
+  /** A playable URL of a voice note's audio (downloading and verifying it first), and its release. */
+  open(messageId: string, index: number, contentType: string): Promise<{ url: string; revoke: () => void }>;
+  /** Whether it was played on this device since the app started, and marking it. */
+  played(messageId: string): boolean;
+  markPlayed(messageId: string): void;
+}
+
 /** A contact's safety number: show, compare (camera or paste), mark verified. */
 export interface ContactScreen {
   safety(conversationId: string): Promise<SafetyInfo>;
@@ -158,6 +190,9 @@ export interface CoveApp {
   readonly list: ListScreen;
   readonly chat: ChatScreen;
   readonly contact: ContactScreen;
+  readonly voice: VoiceScreen;
+  /** The composer's emoji picker: the data for a UI language (loaded on first use). */
+  emoji(language: string): Promise<EmojiSource>;
   readonly settings: SettingsScreen;
   readonly onboarding: OnboardingScreen;
 }

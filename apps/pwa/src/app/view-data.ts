@@ -7,6 +7,7 @@
  */
 import { messageExpiry } from './history-reader.js';
 import type { ChatMessage, ConversationSummary, FailureReason, MessageStatus } from './model.js';
+import { voiceNoteOf } from './voice-data.js';
 
 const OUTGOING_STATUSES: ReadonlySet<string> = new Set<MessageStatus>([
   'sending',
@@ -54,6 +55,7 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
   const status = outgoing && typeof m.status === 'string' && OUTGOING_STATUSES.has(m.status) ? m.status : undefined;
   const textOk = typeof m.text === 'string';
   const expiresAt = messageExpiry(stored);
+  const voice = voiceNoteOf(m.attachments);
   const failure =
     status === 'failed' && typeof m.error === 'string' && Object.hasOwn(FAILURE_REASONS, m.error)
       ? FAILURE_REASONS[m.error]
@@ -69,6 +71,7 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
     ...(textOk ? {} : { unshowable: true }),
     ...(expiresAt !== null && Number.isFinite(expiresAt) ? { expiresAt } : {}),
     ...(failure ? { failure } : {}),
+    ...(voice ? { voice } : {}),
   };
 }
 

@@ -1,43 +1,21 @@
 /**
  * The message composer: the text field (Enter sends, Shift+Enter breaks the line, nothing during IME
- * composition), the emoji palette and the send button, with the user's typing notices (started on input, stopped
- * after a pause, on clearing the field or on leaving the chat). Sending hands the trimmed text to `onSend`.
+ * composition), the emoji picker (loaded on first open; the chosen emoji goes in at the caret), the voice-note
+ * recorder (its button shows while the field is empty) and the send button, with the user's typing notices
+ * (started on input, stopped after a pause, on clearing the field or on leaving the chat). Sending hands the
+ * trimmed text to `onSend`.
  */
-import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { IconSend, IconSmile } from '../../icons.js';
 import { useApp } from '../../use-app.js';
+import { RecordButton, RecordingBar, RecordingFailureNotice, useVoiceRecorder } from './voice-recorder-bar.js';
+
+/** The picker and its emoji database load only when first opened, so the first screen's bundle does not grow. */
+const EmojiPicker = lazy(() => import('./emoji-picker.js').then((m) => ({ default: m.EmojiPicker })));
 
 /** Stop announcing "typing" after this long without a keystroke (Signal uses a similar few seconds). */
 const TYPING_IDLE_MS = 3_000;
-/** A small palette; the system keyboard offers every other emoji. */
-const EMOJI = [
-  '😀',
-  '😂',
-  '😊',
-  '😍',
-  '🥰',
-  '😘',
-  '😎',
-  '🤔',
-  '😅',
-  '😭',
-  '😡',
-  '👍',
-  '👎',
-  '👏',
-  '🙏',
-  '💪',
-  '🎉',
-  '❤️',
-  '🔥',
-  '✨',
-  '☕',
-  '🍕',
-  '🌊',
-  '🚀',
-];
-
 export function Composer({
   conversationId,
   onSend,
@@ -51,6 +29,7 @@ export function Composer({
   const [emojiOpen, setEmojiOpen] = useState(false);
   const input = useRef<HTMLTextAreaElement>(null);
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const voice = useVoiceRecorder(conversationId);
 
   useEffect(() => {
     setDraft('');
@@ -93,29 +72,46 @@ export function Composer({
     }
   };
 
+  /** Puts `emoji` where the caret is (replacing a selection), and the caret after it. */
+  const insertEmoji = (emoji: string) => {
+    const field = input.current;
+    const start = field?.selectionStart ?? draft.length;
+    const end = field?.selectionEnd ?? draft.length;
+    const next = draft.slice(0, start) + emoji + draft.slice(end);
+    setDraft(next);
+    noteTyping(next);
+    requestAnimationFrame(() => {
+      if (!field) return;
+      field.focus();
+      field.setSelectionRange(start + emoji.length, start + emoji.length);
+    });
+  };
+
+  if (voice.phase === 'recording' || voice.phase === 'sending')
+    return (
+      <footer className="composer">
+        <RecordingBar
+          elapsedMs={voice.elapsedMs}
+          sending={voice.phase === 'sending'}
+          onCancel={voice.cancel}
+          onSend={voice.finish}
+        />
+      </footer>
+    );
+
   return (
     <footer className="composer">
+      {voice.failure ? <RecordingFailureNotice failure={voice.failure} onDismiss={voice.dismiss} /> : null}
       {emojiOpen ? (
-        <div className="emoji-panel" role="group" aria-label={t('chat.emoji')}>
-          {EMOJI.map((e) => (
-            <button
-              key={e}
-              type="button"
-              className="emoji"
-              onClick={() => {
-                setDraft((d) => d + e);
-                input.current?.focus();
-              }}
-            >
-              {e}
-            </button>
-          ))}
-        </div>
+        <Suspense fallback={<div className="emoji-picker" aria-busy="true" />}>
+          <EmojiPicker onPick={insertEmoji} />
+        </Suspense>
       ) : null}
       <div className="composer-row">
         <button
           type="button"
           className="icon-button"
+          data-testid="emoji-button"
           aria-label={t('chat.emoji')}
           aria-expanded={emojiOpen}
           onClick={() => setEmojiOpen((o) => !o)}
@@ -138,6 +134,7 @@ export function Composer({
           }}
           onKeyDown={onKeyDown}
         />
+        {draft.trim() ? null : <RecordButton busy={voice.phase === 'starting'} onClick={voice.start} />}
         <button
           type="button"
           className="send-button"

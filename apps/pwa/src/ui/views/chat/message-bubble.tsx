@@ -6,11 +6,15 @@ import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
 import { formatTime, isoTime } from '../../format.js';
+import { isLargeEmoji } from '../../emoji-only.js';
 import { StatusMark } from '../../icons.js';
+import { VoicePlayer } from './voice-player.js';
 
 export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: () => void }): ReactElement {
   const { t, i18n } = useTranslation();
   const status = message.status;
+  const shown = !message.undecryptable && !message.unshowable;
+  const largeEmoji = shown && !message.voice && isLargeEmoji(message.text);
   return (
     <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}>
       <div
@@ -18,10 +22,16 @@ export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRe
         data-testid="message"
         data-status={message.outgoing ? status : undefined}
         data-direction={message.outgoing ? 'out' : 'in'}
+        data-kind={shown && message.voice ? 'voice' : 'text'}
       >
-        <p className="bubble-text">
-          {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
-        </p>
+        {shown && message.voice ? (
+          <VoicePlayer messageId={message.id} voice={message.voice} outgoing={message.outgoing} />
+        ) : null}
+        {shown && message.voice && !message.text ? null : (
+          <p className={`bubble-text${largeEmoji ? ' emoji-only' : ''}`} data-emoji-only={largeEmoji ? 'true' : undefined}>
+            {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
+          </p>
+        )}
         <span className="bubble-meta">
           <time dateTime={isoTime(message.sentAt)} title={message.sentAt === null ? t('time.unknown') : undefined}>
             {formatTime(message.sentAt, i18n.language)}
