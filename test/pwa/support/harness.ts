@@ -172,13 +172,13 @@ export async function restartProfile(profile: Profile, url: string): Promise<Pro
 export async function launchProfile(
   name: string,
   url: string,
-  options: { locale?: string; viewport?: { width: number; height: number }; dir?: string } = {},
+  options: { locale?: string; viewport?: { width: number; height: number }; dir?: string; args?: string[] } = {},
 ): Promise<Profile> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), `cove-pwa-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [...CHROMIUM_ARGS, ...(options.locale ? [`--lang=${options.locale}`] : [])],
+    args: [...CHROMIUM_ARGS, ...(options.locale ? [`--lang=${options.locale}`] : []), ...(options.args ?? [])],
     viewport: options.viewport ?? { width: 1100, height: 760 },
     locale: options.locale ?? 'en-US',
     serviceWorkers: 'allow',
