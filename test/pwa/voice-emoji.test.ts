@@ -76,6 +76,14 @@ function watchRequests(profile: Profile): void {
   });
 }
 
+async function setLanguage(page: Page, language: 'en' | 'zh-CN'): Promise<void> {
+  await page.goto(`${server.url}/settings`);
+  await page.getByTestId('language-select').selectOption(language);
+  await page.getByRole('heading', { name: language === 'en' ? 'Settings' : '设置' }).waitFor({ timeout: UI_TIMEOUT });
+  await page.goto(server.url);
+  await openChat(page, BOB);
+}
+
 const voiceMessages = (page: Page) => page.locator('[data-testid="message"][data-kind="voice"]');
 
 async function audioState(page: Page, index: number) {
@@ -248,10 +256,7 @@ describe('voice notes in the PWA', () => {
       expect(await voiceMessages(bob.page).count()).toBe(1);
       await screenshot(alice.page, 'voice-04-denied');
 
-      await alice.page.goto(`${server.url}/settings`);
-      await alice.page.getByTestId('language-select').selectOption('zh-CN');
-      await alice.page.goto(server.url);
-      await openChat(alice.page, BOB);
+      await setLanguage(alice.page, 'zh-CN');
       await alice.page.getByTestId('voice-record-button').click();
       await failure.waitFor({ timeout: UI_TIMEOUT });
       expect(await failure.textContent()).toContain('权限被拒绝');
@@ -265,6 +270,7 @@ describe('emoji picker', () => {
   it(
     'should search in Chinese (the UI is 简体中文), insert at the caret, and precache its data',
     async () => {
+      await setLanguage(alice.page, 'zh-CN');
       await alice.page.getByTestId('message-input').fill('ab');
       await alice.page.getByTestId('message-input').evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(1, 1));
       await alice.page.getByTestId('emoji-button').click();
@@ -281,9 +287,6 @@ describe('emoji picker', () => {
       );
       expect(cached).toEqual([true, true]);
       await alice.page.getByTestId('message-input').fill('');
-      await alice.page.goto(`${server.url}/settings`);
-      await alice.page.getByTestId('language-select').selectOption('en');
-      await alice.page.getByRole('heading', { name: 'Settings' }).waitFor({ timeout: UI_TIMEOUT });
     },
     SLOW,
   );
@@ -291,8 +294,7 @@ describe('emoji picker', () => {
   it(
     'should search in English, send the chosen emoji, and show an emoji-only message large',
     async () => {
-      await alice.page.goto(server.url);
-      await openChat(alice.page, BOB);
+      await setLanguage(alice.page, 'en');
       await alice.page.getByTestId('emoji-button').click();
       await alice.page.getByTestId('emoji-search').fill('rocket');
       const rocket = alice.page.locator('[data-testid="emoji-option"][data-emoji="🚀"]');
