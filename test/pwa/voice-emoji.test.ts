@@ -312,7 +312,9 @@ describe('emoji picker', () => {
       await alice.page.getByTestId('emoji-empty').waitFor({ timeout: UI_TIMEOUT });
       await expect(alice.page.getByTestId('message-input').inputValue()).resolves.toBe('🚀');
       await alice.page.getByTestId('send-button').click();
-      const big = bob.page.getByTestId('message').filter({ has: bob.page.locator('.bubble-text', { hasText: /^🚀$/u }) });
+      const big = bob.page
+        .getByTestId('message')
+        .filter({ has: bob.page.locator('.bubble-text', { hasText: /^🚀$/u }) });
       await big.waitFor({ timeout: UI_TIMEOUT });
       expect(await big.locator('.bubble-text').getAttribute('data-emoji-only')).toBe('true');
       await send(alice.page, 'text 🚀');

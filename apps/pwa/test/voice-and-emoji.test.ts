@@ -71,8 +71,7 @@ describe('voiceNoteOf', () => {
 
 describe('emoji-only messages', () => {
   it('should count one to three emoji (graphemes: families, flags, skin tones, keycaps) as large', () => {
-    for (const text of ['😀', '👍🏽', '👨‍👩‍👧‍👦', '🇨🇳', '1️⃣', '❤️', '😀 😂 🚀', ' 🎉 '])
-      expect(isLargeEmoji(text)).toBe(true);
+    for (const text of ['😀', '👍🏽', '👨‍👩‍👧‍👦', '🇨🇳', '1️⃣', '❤️', '😀 😂 🚀', ' 🎉 ']) expect(isLargeEmoji(text)).toBe(true);
     expect(emojiOnlyCount('👨‍👩‍👧‍👦🇨🇳')).toBe(2);
   });
 

@@ -68,7 +68,14 @@ export async function oggOpusTone(browserPage: Page, seconds: number): Promise<B
       const pcm = new Float32Array(frames);
       for (let i = 0; i < frames; i += 1) pcm[i] = 0.6 * Math.sin((2 * Math.PI * 440 * i) / rate);
       encoder.encode(
-        new AudioData({ format: 'f32', sampleRate: rate, numberOfFrames: frames, numberOfChannels: 1, timestamp: 0, data: pcm }),
+        new AudioData({
+          format: 'f32',
+          sampleRate: rate,
+          numberOfFrames: frames,
+          numberOfChannels: 1,
+          timestamp: 0,
+          data: pcm,
+        }),
       );
       await encoder.flush();
       encoder.close();

@@ -30,7 +30,8 @@ function bars(value: unknown): number[] {
 export function voiceNoteOf(attachments: unknown): VoiceNote | undefined {
   if (!Array.isArray(attachments)) return undefined;
   const index = attachments.findIndex(
-    (a) => isRecord(a) && a.voiceNote === true && typeof a.contentType === 'string' && a.contentType.startsWith('audio/'),
+    (a) =>
+      isRecord(a) && a.voiceNote === true && typeof a.contentType === 'string' && a.contentType.startsWith('audio/'),
   );
   if (index < 0) return undefined;
   const a = attachments[index] as Loose;

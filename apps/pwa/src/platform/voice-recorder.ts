@@ -86,7 +86,7 @@ export async function startVoiceRecording(): Promise<VoiceRecording | RecordingF
       return {
         bytes,
         // Container type without codec parameters: what the pointer's content type and the players expect.
-        contentType: contentType.split(';')[0]!.trim(),
+        contentType: (contentType.split(';')[0] ?? contentType).trim(),
         durationMs: Math.round(decoded ? decoded.duration * 1000 : wallMs),
         waveform: decoded ? waveformOf(mixDown(decoded.channels)) : new Uint8Array(0),
       };

@@ -35,6 +35,7 @@ export function mixDown(channels: readonly Float32Array[]): Float32Array {
   if (!first) return new Float32Array(0);
   if (channels.length === 1) return first;
   const mixed = new Float32Array(first.length);
-  for (const channel of channels) for (let i = 0; i < mixed.length; i += 1) mixed[i]! += (channel[i] ?? 0) / channels.length;
+  for (const channel of channels)
+    for (let i = 0; i < mixed.length; i += 1) mixed[i] = (mixed[i] ?? 0) + (channel[i] ?? 0) / channels.length;
   return mixed;
 }

@@ -28,7 +28,10 @@ export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRe
           <VoicePlayer messageId={message.id} voice={message.voice} outgoing={message.outgoing} />
         ) : null}
         {shown && message.voice && !message.text ? null : (
-          <p className={`bubble-text${largeEmoji ? ' emoji-only' : ''}`} data-emoji-only={largeEmoji ? 'true' : undefined}>
+          <p
+            className={`bubble-text${largeEmoji ? ' emoji-only' : ''}`}
+            data-emoji-only={largeEmoji ? 'true' : undefined}
+          >
             {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
           </p>
         )}

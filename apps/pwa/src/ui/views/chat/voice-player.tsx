@@ -134,7 +134,10 @@ export function VoicePlayer({
   };
 
   return (
-    <div className="voice-player" data-testid="voice-player" data-played={played ? 'true' : 'false'}
+    <div
+      className="voice-player"
+      data-testid="voice-player"
+      data-played={played ? 'true' : 'false'}
       data-duration-ms={Math.round(total * 1000)}
     >
       <button
