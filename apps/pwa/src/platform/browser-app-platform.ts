@@ -8,6 +8,7 @@ import type { Platform } from '@cove/client';
 import * as capabilities from './capabilities.js';
 import { openBrowserPlatform, unlockBrowserPlatform, type BrowserPlatform } from './browser-platform.js';
 import { listenToOtherContexts } from './cross-context.js';
+import { isImageType, prepareImage } from './media.js';
 import { openCoveDatabase } from './idb/database.js';
 import type { CoveDatabase } from './idb/schema.js';
 import { refreshPushSubscription } from './push.js';
@@ -84,6 +85,7 @@ export function createBrowserAppPlatform() {
       pushSupport: capabilities.pushSupport,
       scanQr: capabilities.scanQr,
     },
+    media: { prepareImage, isImageType },
     minPassphraseLength: MIN_PASSPHRASE_LENGTH,
     openVault: async () => new BrowserVault(await openCoveDatabase()),
     registerServiceWorker: () => registerServiceWorker(),

@@ -1,11 +1,13 @@
 /**
  * The message composer: the text field (Enter sends, Shift+Enter breaks the line, nothing during IME
  * composition), the emoji palette and the send button, with the user's typing notices (started on input, stopped
- * after a pause, on clearing the field or on leaving the chat). Sending hands the trimmed text to `onSend`.
+ * after a pause, on clearing the field or on leaving the chat). Sending hands the trimmed text to `onSend`. Files
+ * come from the attach button (a file picker, several at once), on touch devices also from the camera, and from
+ * pasting; they go to `onFiles` (the chat shows the preview sheet).
  */
-import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
+import { useEffect, useRef, useState, type ClipboardEvent, type KeyboardEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
-import { IconSend, IconSmile } from '../../icons.js';
+import { IconCamera, IconPaperclip, IconSend, IconSmile } from '../../icons.js';
 import { useApp } from '../../use-app.js';
 
 /** Stop announcing "typing" after this long without a keystroke (Signal uses a similar few seconds). */
@@ -41,15 +43,19 @@ const EMOJI = [
 export function Composer({
   conversationId,
   onSend,
+  onFiles,
 }: {
   conversationId: string;
   onSend: (text: string) => void;
+  onFiles: (files: File[]) => void;
 }): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
   const [draft, setDraft] = useState('');
   const [emojiOpen, setEmojiOpen] = useState(false);
   const input = useRef<HTMLTextAreaElement>(null);
+  const filePicker = useRef<HTMLInputElement>(null);
+  const camera = useRef<HTMLInputElement>(null);
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   useEffect(() => {
@@ -84,6 +90,20 @@ export function Composer({
     // No "stopped typing" first: the message itself ends the indicator on the other side, one encryption sooner.
     onSend(text);
     input.current?.focus();
+  };
+
+  const picked = (list: FileList | null, reset: HTMLInputElement | null) => {
+    const files = list ? Array.from(list) : [];
+    // Cleared so that picking the same file again fires `change` again.
+    if (reset) reset.value = '';
+    if (files.length > 0) onFiles(files);
+  };
+
+  const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
+    const files = Array.from(event.clipboardData.files);
+    if (files.length === 0) return;
+    event.preventDefault();
+    onFiles(files);
   };
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -122,6 +142,41 @@ export function Composer({
         >
           <IconSmile />
         </button>
+        <button
+          type="button"
+          className="icon-button"
+          data-testid="attach-button"
+          aria-label={t('attachment.attach')}
+          onClick={() => filePicker.current?.click()}
+        >
+          <IconPaperclip />
+        </button>
+        <button
+          type="button"
+          className="icon-button camera-button"
+          data-testid="camera-button"
+          aria-label={t('attachment.camera')}
+          onClick={() => camera.current?.click()}
+        >
+          <IconCamera />
+        </button>
+        <input
+          ref={filePicker}
+          type="file"
+          multiple
+          hidden
+          data-testid="attachment-input"
+          onChange={(e) => picked(e.target.files, e.target)}
+        />
+        <input
+          ref={camera}
+          type="file"
+          accept="image/*"
+          capture="environment"
+          hidden
+          data-testid="camera-input"
+          onChange={(e) => picked(e.target.files, e.target)}
+        />
         <label className="visually-hidden" htmlFor="message-input">
           {t('chat.placeholder')}
         </label>
@@ -137,6 +192,7 @@ export function Composer({
             noteTyping(e.target.value);
           }}
           onKeyDown={onKeyDown}
+          onPaste={onPaste}
         />
         <button
           type="button"
