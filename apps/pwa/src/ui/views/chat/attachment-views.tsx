@@ -143,6 +143,8 @@ function ImageAttachment({ message, a }: { message: ChatMessage; a: AttachmentVi
   const [url, setUrl] = useState<string | null>(() => imageUrls.get(key) ?? null);
   const [openFailure, setOpenFailure] = useState<AttachmentFailure | null>(null);
   const [viewing, setViewing] = useState(false);
+  /** The verified bytes are no image this browser can show (the sender's doing): it becomes a file card. */
+  const [undecodable, setUndecodable] = useState(false);
   const { busy, failure, download } = useDownload(message, a);
 
   useEffect(() => {
@@ -165,6 +167,7 @@ function ImageAttachment({ message, a }: { message: ChatMessage; a: AttachmentVi
   }, [app, a.state, a.index, key, message.id, url]);
 
   const error = a.state === 'failed' ? (a.error ?? 'unavailable') : (openFailure ?? failure);
+  if (undecodable) return <FileAttachment message={message} a={a} />;
   if (error === 'unverified' || (a.state === 'failed' && !busy))
     return (
       <Failure
@@ -182,7 +185,12 @@ function ImageAttachment({ message, a }: { message: ChatMessage; a: AttachmentVi
           aria-label={t('attachment.open')}
           onClick={() => setViewing(true)}
         >
-          <img src={url} alt={a.caption ?? t('attachment.photo')} data-testid="attachment-image" />
+          <img
+            src={url}
+            alt={a.caption ?? t('attachment.photo')}
+            data-testid="attachment-image"
+            onError={() => setUndecodable(true)}
+          />
         </button>
       ) : a.thumbnail ? (
         <img src={a.thumbnail} alt="" className="attachment-thumbnail" data-testid="attachment-thumbnail" />
