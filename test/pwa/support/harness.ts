@@ -101,7 +101,12 @@ async function startCspReportCollector(): Promise<{ uri: string; close(): Promis
   };
 }
 
-export type TestServer = { url: string; close(): Promise<void> };
+export type TestServer = {
+  url: string;
+  /** The server's DATA_DIR (attachment ciphertext lives under `attachments/`). */
+  dataDir: string;
+  close(): Promise<void>;
+};
 
 /** Starts the API (and PWA) on a random port over a fresh database that is dropped on close. */
 export async function startServer(extraEnv: Record<string, string> = {}): Promise<TestServer> {
@@ -138,6 +143,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
   const url = running.url.replace('127.0.0.1', 'localhost');
   return {
     url,
+    dataDir,
     close: async () => {
       await running.close();
       await reports.close();

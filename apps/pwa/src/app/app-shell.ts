@@ -71,6 +71,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       notifications: capabilities.notificationPermission(),
       push: capabilities.pushSupport(),
       persisted: null,
+      progress: new Map(),
     });
     this.peerTyping = new PeerTyping(this.store);
     const permissions = new PermissionRequestsModel(this, () => this.refreshPush());
@@ -225,8 +226,15 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'connection':
         if (event.state === 'online') this.store.set({ online: true });
         return;
-      // The PWA shows no attachments yet (issue 11's PWA part): their progress has no view to move.
-      case 'attachment-progress':
+      case 'attachment-progress': {
+        // Progress is not committed state: it lives here while bytes move and is dropped once all of them did.
+        const progress = new Map(this.store.get().progress);
+        const key = `${event.messageId}#${event.index}`;
+        if (event.sent >= event.total) progress.delete(key);
+        else progress.set(key, { direction: event.direction, sent: event.sent, total: event.total });
+        this.store.set({ progress });
+        return;
+      }
       case 'queue-empty':
       case 'prekeys-uploaded':
       case 'message-rejected':

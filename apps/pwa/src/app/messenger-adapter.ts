@@ -13,11 +13,13 @@ import {
   SafetyNumberMismatchError,
   type AccountRecord,
   type MessengerEvent,
+  type OutgoingAttachment,
   type Platform,
 } from '@cove/client';
 import { toBase64 } from '@cove/protocol';
 import type { Capabilities } from './app-platform.js';
 import type { LookupResult, MessengerPort, RegistrationError, SafetyNumber } from './messenger-port.js';
+import type { AttachmentFailure } from './model.js';
 import { HistoryReader } from './history-reader.js';
 
 /** How registration failures are shown; everything else is "something went wrong". */
@@ -28,6 +30,20 @@ const REGISTRATION_ERRORS: Partial<Record<ClientErrorCode, RegistrationError>> =
   [ClientErrorCode.ServerUnreachable]: 'network',
   [ClientErrorCode.RateLimited]: 'network',
 };
+
+/** The attachment failures the UI explains in words of their own; anything else is "something went wrong". */
+const ATTACHMENT_FAILURES: Partial<Record<ClientErrorCode, AttachmentFailure>> = {
+  [ClientErrorCode.AttachmentTooLarge]: 'too_large',
+  [ClientErrorCode.AttachmentQuota]: 'quota',
+  [ClientErrorCode.RateLimited]: 'rate_limited',
+  [ClientErrorCode.ServerUnreachable]: 'network',
+  [ClientErrorCode.AttachmentUnverified]: 'unverified',
+  [ClientErrorCode.AttachmentUnavailable]: 'unavailable',
+  [ClientErrorCode.AttachmentsUnsupported]: 'unsupported',
+};
+
+const attachmentFailure = (error: unknown): AttachmentFailure =>
+  error instanceof ClientError ? (ATTACHMENT_FAILURES[error.code] ?? 'other') : 'other';
 
 /** The lock held by the tab that owns the live connection. */
 const CONNECTION_LOCK = 'connection';
@@ -124,40 +140,37 @@ class MessengerAdapter implements MessengerPort {
     await this.messenger.sendText(conversationId, text);
   }
 
-  async sendVoiceNote(
-    conversationId: string,
-    voice: { bytes: Uint8Array; contentType: string; durationMs: number; waveform: Uint8Array },
-  ): Promise<void> {
-    await this.messenger.sendAttachment(conversationId, {
-      source: voice.bytes,
-      contentType: voice.contentType,
-      voiceNote: true,
-      durationMs: voice.durationMs,
-      ...(voice.waveform.length > 0 ? { waveform: voice.waveform } : {}),
-    });
+  async sendAttachment(conversationId: string, attachment: OutgoingAttachment): Promise<AttachmentFailure | null> {
+    try {
+      await this.messenger.sendAttachment(conversationId, attachment);
+      return null;
+    } catch (error) {
+      this.platform.logger.warn('attachment not sent', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      });
+      return attachmentFailure(error);
+    }
   }
 
-  async attachmentBytes(messageId: string, index: number): Promise<Uint8Array> {
-    const read = async () => {
-      const pieces: Uint8Array[] = [];
-      for await (const piece of this.messenger.readAttachment(messageId, index)) pieces.push(piece);
-      return pieces;
-    };
-    let pieces: Uint8Array[];
+  async downloadAttachment(messageId: string, index: number): Promise<AttachmentFailure | null> {
     try {
-      pieces = await read();
-    } catch {
-      // Not on this device yet (above the auto-download size, or still arriving): fetch and verify, then read.
       await this.messenger.downloadAttachment(messageId, index);
-      pieces = await read();
+      return null;
+    } catch (error) {
+      return attachmentFailure(error);
     }
-    const bytes = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const piece of pieces) {
-      bytes.set(piece, offset);
-      offset += piece.length;
+  }
+
+  async openAttachment(messageId: string, index: number, type: string): Promise<Blob | AttachmentFailure> {
+    try {
+      // A Blob of pieces: the browser may keep a large one on disk rather than in memory.
+      const pieces: Uint8Array<ArrayBuffer>[] = [];
+      for await (const piece of this.messenger.readAttachment(messageId, index))
+        pieces.push(piece as Uint8Array<ArrayBuffer>);
+      return new Blob(pieces, { type });
+    } catch (error) {
+      return attachmentFailure(error);
     }
-    return bytes;
   }
 
   async retry(messageId: string): Promise<void> {

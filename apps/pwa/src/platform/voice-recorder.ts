@@ -2,7 +2,7 @@
  * Recording a voice note from the microphone: `getUserMedia` for audio, `MediaRecorder` in the type
  * `preferredRecordingType` detects (Opus in WebM or Ogg, AAC in MP4 on WebKit), and on stop the recording decoded
  * once (Web Audio) for its exact duration and its waveform. Page-only. It does not send, store or play anything;
- * the microphone is released on stop, cancel and every failure. `playableUrl` turns received bytes into a URL the
+ * the microphone is released on stop, cancel and every failure. `playableUrl` turns a received note into a URL the
  * page's `<audio>` plays.
  */
 import { preferredRecordingType } from './capabilities.js';
@@ -111,8 +111,8 @@ async function decode(bytes: Uint8Array): Promise<{ duration: number; channels: 
   }
 }
 
-/** An object URL the page's `<audio>` can play `bytes` from (the CSP allows `media-src blob:`), and its release. */
-export function playableUrl(bytes: Uint8Array, contentType: string): { url: string; revoke: () => void } {
-  const url = URL.createObjectURL(new Blob([bytes.slice()], { type: contentType }));
+/** An object URL the page's `<audio>` can play `audio` from (the CSP allows `media-src blob:`), and its release. */
+export function playableUrl(audio: Blob): { url: string; revoke: () => void } {
+  const url = URL.createObjectURL(audio);
   return { url, revoke: () => URL.revokeObjectURL(url) };
 }

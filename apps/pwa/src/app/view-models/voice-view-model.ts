@@ -6,7 +6,7 @@
  */
 import type { AppSession } from '../app-session.js';
 import type { VoiceRecorder } from '../app-platform.js';
-import type { RecordedVoice, RecordingFailure, VoiceRecording, VoiceScreen } from '../model.js';
+import type { AttachmentFailure, RecordedVoice, RecordingFailure, VoiceRecording, VoiceScreen } from '../model.js';
 
 export class VoiceViewModel implements VoiceScreen {
   private readonly playedIds = new Set<string>();
@@ -24,13 +24,24 @@ export class VoiceViewModel implements VoiceScreen {
     return this.recorder.start();
   }
 
-  async send(conversationId: string, recording: RecordedVoice): Promise<void> {
-    await (await this.session.requireMessenger()).sendVoiceNote(conversationId, recording);
+  async send(conversationId: string, recording: RecordedVoice): Promise<AttachmentFailure | null> {
+    return (await this.session.requireMessenger()).sendAttachment(conversationId, {
+      source: recording.bytes,
+      contentType: recording.contentType,
+      voiceNote: true,
+      durationMs: recording.durationMs,
+      ...(recording.waveform.length > 0 ? { waveform: recording.waveform } : {}),
+    });
   }
 
   async open(messageId: string, index: number, contentType: string): Promise<{ url: string; revoke: () => void }> {
-    const bytes = await (await this.session.requireMessenger()).attachmentBytes(messageId, index);
-    return this.recorder.playable(bytes, contentType);
+    const messenger = await this.session.requireMessenger();
+    // Downloading is a no-op for a note already on this device (sent from here, or fetched automatically).
+    const failure = await messenger.downloadAttachment(messageId, index);
+    if (failure) throw new Error(`voice note unavailable: ${failure}`);
+    const audio = await messenger.openAttachment(messageId, index, contentType);
+    if (typeof audio === 'string') throw new Error(`voice note unavailable: ${audio}`);
+    return this.recorder.playable(audio);
   }
 
   played(messageId: string): boolean {

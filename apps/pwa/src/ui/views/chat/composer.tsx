@@ -3,11 +3,21 @@
  * composition), the emoji picker (loaded on first open; the chosen emoji goes in at the caret), the voice-note
  * recorder (its button shows while the field is empty) and the send button, with the user's typing notices
  * (started on input, stopped after a pause, on clearing the field or on leaving the chat). Sending hands the
- * trimmed text to `onSend`.
+ * trimmed text to `onSend`. Files come from the attach button (a file picker, several at once), on touch devices
+ * also from the camera, and from pasting; they go to `onFiles` (the chat shows the preview sheet).
  */
-import { lazy, Suspense, useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
+import {
+  lazy,
+  Suspense,
+  useEffect,
+  useRef,
+  useState,
+  type ClipboardEvent,
+  type KeyboardEvent,
+  type ReactElement,
+} from 'react';
 import { useTranslation } from 'react-i18next';
-import { IconSend, IconSmile } from '../../icons.js';
+import { IconCamera, IconPaperclip, IconSend, IconSmile } from '../../icons.js';
 import { useApp } from '../../use-app.js';
 import { RecordButton, RecordingBar, RecordingFailureNotice, useVoiceRecorder } from './voice-recorder-bar.js';
 
@@ -19,15 +29,19 @@ const TYPING_IDLE_MS = 3_000;
 export function Composer({
   conversationId,
   onSend,
+  onFiles,
 }: {
   conversationId: string;
   onSend: (text: string) => void;
+  onFiles: (files: File[]) => void;
 }): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
   const [draft, setDraft] = useState('');
   const [emojiOpen, setEmojiOpen] = useState(false);
   const input = useRef<HTMLTextAreaElement>(null);
+  const filePicker = useRef<HTMLInputElement>(null);
+  const camera = useRef<HTMLInputElement>(null);
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const voice = useVoiceRecorder(conversationId);
 
@@ -63,6 +77,20 @@ export function Composer({
     // No "stopped typing" first: the message itself ends the indicator on the other side, one encryption sooner.
     onSend(text);
     input.current?.focus();
+  };
+
+  const picked = (list: FileList | null, reset: HTMLInputElement | null) => {
+    const files = list ? Array.from(list) : [];
+    // Cleared so that picking the same file again fires `change` again.
+    if (reset) reset.value = '';
+    if (files.length > 0) onFiles(files);
+  };
+
+  const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
+    const files = Array.from(event.clipboardData.files);
+    if (files.length === 0) return;
+    event.preventDefault();
+    onFiles(files);
   };
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -118,6 +146,41 @@ export function Composer({
         >
           <IconSmile />
         </button>
+        <button
+          type="button"
+          className="icon-button"
+          data-testid="attach-button"
+          aria-label={t('attachment.attach')}
+          onClick={() => filePicker.current?.click()}
+        >
+          <IconPaperclip />
+        </button>
+        <button
+          type="button"
+          className="icon-button camera-button"
+          data-testid="camera-button"
+          aria-label={t('attachment.camera')}
+          onClick={() => camera.current?.click()}
+        >
+          <IconCamera />
+        </button>
+        <input
+          ref={filePicker}
+          type="file"
+          multiple
+          hidden
+          data-testid="attachment-input"
+          onChange={(e) => picked(e.target.files, e.target)}
+        />
+        <input
+          ref={camera}
+          type="file"
+          accept="image/*"
+          capture="environment"
+          hidden
+          data-testid="camera-input"
+          onChange={(e) => picked(e.target.files, e.target)}
+        />
         <label className="visually-hidden" htmlFor="message-input">
           {t('chat.placeholder')}
         </label>
@@ -133,6 +196,7 @@ export function Composer({
             noteTyping(e.target.value);
           }}
           onKeyDown={onKeyDown}
+          onPaste={onPaste}
         />
         {draft.trim() ? null : <RecordButton busy={voice.phase === 'starting'} onClick={voice.start} />}
         <button

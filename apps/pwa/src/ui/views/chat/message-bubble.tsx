@@ -1,6 +1,7 @@
 /**
  * One message: its text (or the placeholder of an undecryptable or unshowable one), time, delivery mark, and for a
- * failed send the reason the user can act on and the retry button. Display only.
+ * failed send the reason the user can act on and the retry button; photos, files and voice notes above the caption
+ * (`data-kind` says which). Display only.
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -8,13 +9,13 @@ import type { ChatMessage } from '../../../app/model.js';
 import { formatTime, isoTime } from '../../format.js';
 import { isLargeEmoji } from '../../emoji-only.js';
 import { StatusMark } from '../../icons.js';
-import { VoicePlayer } from './voice-player.js';
+import { MessageAttachments } from './attachment-views.js';
 
 export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: () => void }): ReactElement {
   const { t, i18n } = useTranslation();
   const status = message.status;
   const shown = !message.undecryptable && !message.unshowable;
-  const largeEmoji = shown && !message.voice && isLargeEmoji(message.text);
+  const largeEmoji = shown && !message.attachments?.length && isLargeEmoji(message.text);
   return (
     <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}>
       <div
@@ -22,12 +23,10 @@ export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRe
         data-testid="message"
         data-status={message.outgoing ? status : undefined}
         data-direction={message.outgoing ? 'out' : 'in'}
-        data-kind={shown && message.voice ? 'voice' : 'text'}
+        data-kind={message.kind}
       >
-        {shown && message.voice ? (
-          <VoicePlayer messageId={message.id} voice={message.voice} outgoing={message.outgoing} />
-        ) : null}
-        {shown && message.voice && !message.text ? null : (
+        <MessageAttachments message={message} />
+        {message.attachments?.length && !message.text ? null : (
           <p
             className={`bubble-text${largeEmoji ? ' emoji-only' : ''}`}
             data-emoji-only={largeEmoji ? 'true' : undefined}

@@ -80,6 +80,9 @@ export function useVoiceRecorder(conversationId: string): {
       void current
         .stop()
         .then((voice) => app.voice.send(conversationId, voice))
+        .then((refused) => {
+          if (refused) setFailure('failed');
+        })
         .catch(() => setFailure('failed'))
         .finally(() => setPhase('idle'));
     },
