@@ -325,6 +325,17 @@ describe('emoji picker', () => {
         locator.locator('.bubble-text').evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
       expect(await size(big)).toBeGreaterThan(2 * (await size(normal)));
       await screenshot(bob.page, 'voice-06-emoji-large');
+      // The phone layout in dark mode: the voice player, the picker and large emoji fit 390 px.
+      await alice.page.setViewportSize({ width: 390, height: 844 });
+      await alice.page.emulateMedia({ colorScheme: 'dark' });
+      await alice.page.getByTestId('emoji-button').click();
+      await alice.page.getByTestId('emoji-option').first().waitFor({ timeout: UI_TIMEOUT });
+      const overflow = await alice.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+      expect(overflow).toBe(false);
+      await screenshot(alice.page, 'voice-07-phone-dark');
+      await alice.page.getByTestId('emoji-button').click();
+      await alice.page.emulateMedia({ colorScheme: 'light' });
+      await alice.page.setViewportSize({ width: 1100, height: 760 });
     },
     SLOW,
   );
