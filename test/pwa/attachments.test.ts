@@ -417,6 +417,38 @@ describe('PWA attachments in Chromium', () => {
   );
 
   it(
+    'should lay attachments out on a phone screen in dark mode and on a desktop in light mode',
+    async () => {
+      const page = bob.page;
+      await openChat(page, ALICE);
+      try {
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.emulateMedia({ colorScheme: 'dark' });
+        await page.locator('[data-testid="message"][data-kind="image"]').first().scrollIntoViewIfNeeded();
+        await screenshot(page, 'att-phone-dark');
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+        await page.getByTestId('attachment-input').setInputFiles({
+          name: 'notes.txt',
+          mimeType: 'text/plain',
+          buffer: Buffer.from('notes'),
+        });
+        await page.getByTestId('attachment-preview').waitFor({ timeout: UI_TIMEOUT });
+        await screenshot(page, 'att-preview-phone-dark');
+        await page.getByTestId('attachment-cancel').click();
+        await page.getByTestId('attachment-preview').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+        await page.setViewportSize({ width: 1280, height: 800 });
+        await page.emulateMedia({ colorScheme: 'light' });
+        await screenshot(page, 'att-desktop-light');
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+      } finally {
+        await page.setViewportSize({ width: 1100, height: 760 });
+        await page.emulateMedia({ colorScheme: null });
+      }
+    },
+    SLOW,
+  );
+
+  it(
     'should render hostile pointer values from a forged sender as inert, bounded content',
     async () => {
       let mallory: TestClient | null = null;
