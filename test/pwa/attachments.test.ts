@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import type { Locator, Page } from 'playwright-core';
 
 import { newClient, destroyClient, type TestClient } from '../support/clients.js';
-import { cove, ensureCliBuilt } from '../support/cli.js';
+import { cove, ensureCliBuilt, listen } from '../support/cli.js';
 import {
   UI_TIMEOUT,
   buildPwaIfStale,
@@ -52,6 +52,7 @@ let server: TestServer;
 let alice: Profile;
 let bob: Profile;
 let root: string;
+const carolDir = (): string => join(root, 'carol');
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -164,10 +165,13 @@ const lastMessage = (page: Page, kind: string): Locator =>
 /** Picks files in the composer, optionally captions them, and sends them from the preview sheet. */
 async function sendFiles(
   page: Page,
-  files: { name: string; mimeType: string; buffer: Buffer }[],
+  files: ({ name: string; mimeType: string; buffer: Buffer } | string)[],
   caption?: string,
 ): Promise<void> {
-  await page.getByTestId('attachment-input').setInputFiles(files);
+  // Large files go by path: a buffer would travel base64-encoded through the DevTools protocol.
+  const paths = files.filter((f): f is string => typeof f === 'string');
+  const buffers = files.filter((f) => typeof f !== 'string');
+  await page.getByTestId('attachment-input').setInputFiles(paths.length > 0 ? paths : buffers);
   const sheet = page.getByTestId('attachment-preview');
   await sheet.waitFor({ timeout: UI_TIMEOUT });
   if (caption) await page.getByTestId('attachment-caption').fill(caption);
@@ -304,7 +308,9 @@ describe('PWA attachments in Chromium', () => {
     'should resume an upload cut off by going offline and complete it',
     async () => {
       const big = randomBytes(9 * MIB);
-      await sendFiles(alice.page, [{ name: 'video.bin', mimeType: 'application/octet-stream', buffer: big }]);
+      const bigFile = join(root, 'video.bin');
+      await writeFile(bigFile, big);
+      await sendFiles(alice.page, [bigFile]);
       const sent = lastMessage(alice.page, 'file');
       // The first 4 MiB piece reached the server: the bar shows a percentage.
       await sent.locator('[data-testid="attachment-progress"][aria-valuenow]').waitFor({ timeout: SLOW - 60_000 });
@@ -322,34 +328,43 @@ describe('PWA attachments in Chromium', () => {
   );
 
   it(
-    'should exchange files with the cove CLI both ways with identical bytes',
+    'should receive a file sent by the cove CLI with identical bytes',
     async () => {
-      const carolDir = join(root, 'carol');
-      expect((await cove(carolDir, ['register', '--server', server.url, '--username', CAROL])).code).toBe(0);
+      expect((await cove(carolDir(), ['register', '--server', server.url, '--username', CAROL])).code).toBe(0);
       const fromCli = randomBytes(700_000);
       const cliFile = join(root, 'from-cli.bin');
       await writeFile(cliFile, fromCli);
-      const sentByCli = await cove(carolDir, ['send', ALICE, '--file', cliFile, '--caption', 'from the terminal']);
+      const sentByCli = await cove(carolDir(), ['send', ALICE, '--file', cliFile, '--caption', 'from the terminal']);
       expect(sentByCli.code).toBe(0);
       await openChat(alice.page, CAROL);
       const card = lastMessage(alice.page, 'file');
       await card.getByText('from-cli.bin').waitFor({ timeout: UI_TIMEOUT });
       const got = await downloadFrom(alice.page, card.getByTestId('attachment-download'));
       expect(sha256(got)).toBe(sha256(fromCli));
+    },
+    SLOW,
+  );
 
+  it(
+    'should send a file to `cove listen --save-to` with identical bytes',
+    async () => {
+      await openChat(alice.page, CAROL);
       const fromPwa = randomBytes(1_300_000);
-      await sendFiles(alice.page, [{ name: 'from-pwa.bin', mimeType: 'application/octet-stream', buffer: fromPwa }]);
-      await waitForStatus(lastMessage(alice.page, 'file'), ['sent', 'delivered', 'read']);
-      const saveTo = join(root, 'carol-saved');
-      const listened = await cove(carolDir, ['listen', '--exit-when-idle', '--save-to', saveTo], { json: true });
-      expect(listened.code).toBe(0);
-      const saved = listened.lines
-        .map((l) => JSON.parse(l) as { type?: string; attachments?: { path: string; sha256: string }[] })
-        .flatMap((e) => (e.type === 'message' ? (e.attachments ?? []) : []));
-      const match = saved.find((a) => a.sha256 === sha256(fromPwa));
-      expect(match).toBeDefined();
-      expect(sha256(await readFile(match?.path ?? ''))).toBe(sha256(fromPwa));
-      await openChat(alice.page, BOB);
+      const listener = listen(carolDir(), ['--save-to', join(root, 'carol-saved')]);
+      try {
+        await sendFiles(alice.page, [{ name: 'from-pwa.bin', mimeType: 'application/octet-stream', buffer: fromPwa }]);
+        const event = await listener.waitFor(
+          'the file from the PWA',
+          (e) => e.type === 'message' && Array.isArray(e.attachments) && e.attachments.length > 0,
+          SLOW - 60_000,
+        );
+        const [saved] = event.attachments as { path?: string; sha256?: string; error?: string }[];
+        expect(saved?.error).toBeUndefined();
+        expect(saved?.sha256).toBe(sha256(fromPwa));
+        expect(sha256(await readFile(saved?.path ?? ''))).toBe(sha256(fromPwa));
+      } finally {
+        await listener.stop();
+      }
     },
     SLOW,
   );
@@ -357,10 +372,11 @@ describe('PWA attachments in Chromium', () => {
   it(
     'should refuse a file over the server limit with the reason in words',
     async () => {
+      await openChat(alice.page, BOB);
       const before = await alice.page.locator('[data-testid="message"]').count();
-      await sendFiles(alice.page, [
-        { name: 'too-big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(MAX_BYTES + MIB, 7) },
-      ]);
+      const tooBig = join(root, 'too-big.bin');
+      await writeFile(tooBig, Buffer.alloc(MAX_BYTES + MIB, 7));
+      await sendFiles(alice.page, [tooBig]);
       const error = alice.page.getByTestId('attachment-send-error');
       await error.waitFor({ timeout: SLOW - 60_000 });
       await expect(error.getAttribute('data-error')).resolves.toBe('too_large');
@@ -375,6 +391,7 @@ describe('PWA attachments in Chromium', () => {
   it(
     'should refuse a blob tampered with on the server by its digest, showing the error and saving nothing',
     async () => {
+      await openChat(alice.page, BOB);
       const file = randomBytes(3 * MIB);
       await sendFiles(alice.page, [{ name: 'contract.bin', mimeType: 'application/octet-stream', buffer: file }]);
       await waitForStatus(lastMessage(alice.page, 'file'), ['sent', 'delivered', 'read']);
@@ -395,6 +412,38 @@ describe('PWA attachments in Chromium', () => {
       await screenshot(bob.page, 'att-unverified');
       expect(downloads).toBe(0);
       await expect(card.getByTestId('attachment-download').count()).resolves.toBe(0);
+    },
+    SLOW,
+  );
+
+  it(
+    'should lay attachments out on a phone screen in dark mode and on a desktop in light mode',
+    async () => {
+      const page = bob.page;
+      await openChat(page, ALICE);
+      try {
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.emulateMedia({ colorScheme: 'dark' });
+        await page.locator('[data-testid="message"][data-kind="image"]').first().scrollIntoViewIfNeeded();
+        await screenshot(page, 'att-phone-dark');
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+        await page.getByTestId('attachment-input').setInputFiles({
+          name: 'notes.txt',
+          mimeType: 'text/plain',
+          buffer: Buffer.from('notes'),
+        });
+        await page.getByTestId('attachment-preview').waitFor({ timeout: UI_TIMEOUT });
+        await screenshot(page, 'att-preview-phone-dark');
+        await page.getByTestId('attachment-cancel').click();
+        await page.getByTestId('attachment-preview').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+        await page.setViewportSize({ width: 1280, height: 800 });
+        await page.emulateMedia({ colorScheme: 'light' });
+        await screenshot(page, 'att-desktop-light');
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+      } finally {
+        await page.setViewportSize({ width: 1100, height: 760 });
+        await page.emulateMedia({ colorScheme: null });
+      }
     },
     SLOW,
   );

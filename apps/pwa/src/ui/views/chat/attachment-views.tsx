@@ -235,7 +235,8 @@ function ImageAttachment({ message, a }: { message: ChatMessage; a: AttachmentVi
 function typeTag(contentType: string): string {
   if (contentType === 'application/pdf') return 'PDF';
   const [major, minor = ''] = contentType.split('/');
-  if (major === 'image' || major === 'audio' || major === 'video' || major === 'text') return major.toUpperCase();
+  const tags: Readonly<Record<string, string>> = { image: 'IMG', audio: 'AUD', video: 'VID', text: 'TXT' };
+  if (major !== undefined && Object.hasOwn(tags, major)) return tags[major] ?? 'FILE';
   if (/zip|tar|compressed|7z|rar/.test(minor)) return 'ZIP';
   return 'FILE';
 }
