@@ -206,18 +206,16 @@ async function waitForStatus(message: Locator, statuses: string[]): Promise<void
     );
 }
 
-/** The newest finished upload's ciphertext file on the server's disk. */
-async function newestBlobOnServer(): Promise<string> {
+/** The ciphertext files on the server's disk whose length is within [min, max) bytes. */
+async function blobsOnServer(min: number, max: number): Promise<string[]> {
   const dir = join(server.dataDir, 'attachments');
-  const names = (await readdir(dir)).filter((n) => !n.includes('.'));
-  let newest: { path: string; at: number } | null = null;
-  for (const name of names) {
-    const path = join(dir, name);
-    const info = await stat(path);
-    if (info.isFile() && (!newest || info.mtimeMs > newest.at)) newest = { path, at: info.mtimeMs };
+  const found: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (name.includes('.')) continue;
+    const info = await stat(join(dir, name));
+    if (info.isFile() && info.size >= min && info.size < max) found.push(join(dir, name));
   }
-  if (!newest) throw new Error('no attachment on the server disk');
-  return newest.path;
+  return found;
 }
 
 beforeAll(async () => {
@@ -395,10 +393,14 @@ describe('PWA attachments in Chromium', () => {
       const file = randomBytes(3 * MIB);
       await sendFiles(alice.page, [{ name: 'contract.bin', mimeType: 'application/octet-stream', buffer: file }]);
       await waitForStatus(lastMessage(alice.page, 'file'), ['sent', 'delivered', 'read']);
-      const blob = await newestBlobOnServer();
-      const stored = await readFile(blob);
-      stored[1000] = (stored[1000] ?? 0) ^ 0x01;
-      await writeFile(blob, stored);
+      // Every blob of this size bucket is changed (the PDF's too, which bob already holds verified): one is this file's.
+      const blobs = await blobsOnServer(3 * MIB, 3 * MIB + 400_000);
+      expect(blobs.length).toBeGreaterThan(0);
+      for (const blob of blobs) {
+        const stored = await readFile(blob);
+        stored[1000] = (stored[1000] ?? 0) ^ 0x01;
+        await writeFile(blob, stored);
+      }
 
       const card = lastMessage(bob.page, 'file');
       await card.getByText('contract.bin').waitFor({ timeout: UI_TIMEOUT });
@@ -406,7 +408,12 @@ describe('PWA attachments in Chromium', () => {
       bob.page.on('download', () => downloads++);
       await card.getByTestId('attachment-download').click();
       const error = card.getByTestId('attachment-error');
-      await error.waitFor({ timeout: SLOW - 60_000 });
+      const saved = bob.page.waitForEvent('download', { timeout: SLOW - 60_000 }).then(() => 'saved');
+      saved.catch(() => undefined);
+      // A download here would mean the changed blob was accepted: fail at once rather than wait.
+      await expect(Promise.race([error.waitFor({ timeout: SLOW - 60_000 }).then(() => 'error'), saved])).resolves.toBe(
+        'error',
+      );
       await expect(error.getAttribute('data-error')).resolves.toBe('unverified');
       await expect(error.textContent()).resolves.toMatch(/security check/);
       await screenshot(bob.page, 'att-unverified');
@@ -483,8 +490,9 @@ describe('PWA attachments in Chromium', () => {
         });
         await mallory.messenger.flushOutbox();
         await openChat(bob.page, MALLORY);
-        await bob.page.getByText('page.html').waitFor({ timeout: SLOW - 60_000 });
-        await bob.page.getByText('javascript:alert(document.domain)').waitFor({ timeout: UI_TIMEOUT });
+        const names = bob.page.getByTestId('attachment-file-name');
+        await names.filter({ hasText: 'page.html' }).waitFor({ timeout: SLOW - 60_000 });
+        await names.filter({ hasText: 'javascript:alert(document.domain)' }).waitFor({ timeout: UI_TIMEOUT });
         await screenshot(bob.page, 'att-hostile');
         // The SVG is a file card, never an image; nothing anywhere links to javascript:.
         expect(await bob.page.locator('[data-testid="message"][data-kind="image"]').count()).toBe(1);
