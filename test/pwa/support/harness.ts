@@ -103,11 +103,13 @@ async function startCspReportCollector(): Promise<{ uri: string; close(): Promis
 
 export type TestServer = {
   url: string;
-  close(): Promise<void>;
   /** Stops the server (its sockets close, its port answers nothing) and keeps its database and data for `resume`. */
   pause(): Promise<void>;
   /** Starts the server again on the same port, database and data directory. */
   resume(): Promise<void>;
+  /** The server's DATA_DIR (attachment ciphertext lives under `attachments/`). */
+  dataDir: string;
+  close(): Promise<void>;
 };
 
 /** Starts the API (and PWA) on a random port over a fresh database that is dropped on close. */
@@ -152,6 +154,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
     resume: async () => {
       running ??= await createApp({ env: env(port) });
     },
+    dataDir,
     close: async () => {
       await running?.close();
       await reports.close();
@@ -186,13 +189,13 @@ export async function restartProfile(profile: Profile, url: string): Promise<Pro
 export async function launchProfile(
   name: string,
   url: string,
-  options: { locale?: string; viewport?: { width: number; height: number }; dir?: string } = {},
+  options: { locale?: string; viewport?: { width: number; height: number }; dir?: string; args?: string[] } = {},
 ): Promise<Profile> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), `cove-pwa-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [...CHROMIUM_ARGS, ...(options.locale ? [`--lang=${options.locale}`] : [])],
+    args: [...CHROMIUM_ARGS, ...(options.locale ? [`--lang=${options.locale}`] : []), ...(options.args ?? [])],
     viewport: options.viewport ?? { width: 1100, height: 760 },
     locale: options.locale ?? 'en-US',
     serviceWorkers: 'allow',

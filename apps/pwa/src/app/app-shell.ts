@@ -5,7 +5,7 @@
  * nothing from `platform/`; it holds no key material and shows nothing.
  */
 import type { MessengerEvent, Platform } from '@cove/client';
-import type { AppPlatform, CrossContext, ServiceWorkerHandle, Vault } from './app-platform.js';
+import type { AppPlatform, CrossContext, EmojiSource, ServiceWorkerHandle, Vault } from './app-platform.js';
 import type { AppSession } from './app-session.js';
 import { AppStateStore } from './app-state-store.js';
 import { HistoryReader } from './history-reader.js';
@@ -22,6 +22,7 @@ import { ListViewModel } from './view-models/list-view-model.js';
 import { OnboardingViewModel } from './view-models/onboarding-view-model.js';
 import { PermissionRequestsModel } from './view-models/permission-requests.js';
 import { SettingsViewModel } from './view-models/settings-view-model.js';
+import { VoiceViewModel } from './view-models/voice-view-model.js';
 
 type CoreModule = typeof CoreModuleValue;
 
@@ -40,6 +41,8 @@ export class CoveAppShell implements CoveApp, AppSession {
   readonly list: ListViewModel;
   readonly chat: ChatViewModel;
   readonly contact: ContactViewModel;
+  readonly voice: VoiceViewModel;
+  readonly emoji: (language: string) => Promise<EmojiSource>;
   readonly settings: SettingsViewModel;
   readonly onboarding: OnboardingViewModel;
   private openedVault: Vault | null = null;
@@ -77,6 +80,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       notifications: capabilities.notificationPermission(),
       push: capabilities.pushSupport(),
       persisted: null,
+      progress: new Map(),
     });
     this.peerTyping = new PeerTyping(this.store);
     this.store.subscribe(() => this.onStateChange());
@@ -84,6 +88,8 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.list = new ListViewModel(this);
     this.chat = new ChatViewModel(this);
     this.contact = new ContactViewModel(this, capabilities);
+    this.voice = new VoiceViewModel(this, platform.voice);
+    this.emoji = (language) => platform.emoji(language);
     this.settings = new SettingsViewModel(
       this,
       permissions,
@@ -247,8 +253,15 @@ export class CoveAppShell implements CoveApp, AppSession {
         this.crossContext?.announceServerLink(server);
         return;
       }
-      // The PWA shows no attachments yet (issue 11's PWA part): their progress has no view to move.
-      case 'attachment-progress':
+      case 'attachment-progress': {
+        // Progress is not committed state: it lives here while bytes move and is dropped once all of them did.
+        const progress = new Map(this.store.get().progress);
+        const key = `${event.messageId}#${event.index}`;
+        if (event.sent >= event.total) progress.delete(key);
+        else progress.set(key, { direction: event.direction, sent: event.sent, total: event.total });
+        this.store.set({ progress });
+        return;
+      }
       case 'queue-empty':
       case 'prekeys-uploaded':
       case 'message-rejected':

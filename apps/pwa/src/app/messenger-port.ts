@@ -3,7 +3,8 @@
  * depends on behaviour, not on the core's layout; reads go through history-reader.ts. messenger-adapter.ts
  * implements it over the core's facade. Types only.
  */
-import type { ConversationEntry, MessengerEvent, TrustLevel } from '@cove/client';
+import type { ConversationEntry, MessengerEvent, OutgoingAttachment, TrustLevel } from '@cove/client';
+import type { AttachmentFailure } from './model.js';
 
 export type SafetyNumber = { digits: string; scannable: string; trust: TrustLevel; changedAt: number | null };
 
@@ -24,6 +25,15 @@ export interface MessengerPort {
   reconnectNow(): void;
   startChat(username: string): Promise<LookupResult>;
   sendText(conversationId: string, text: string): Promise<void>;
+  /**
+   * Sends one file (photo, voice note, document) with its metadata; resolves once the message is stored (the upload
+   * then runs in the outbox), or with why it was refused before anything was stored (too large, quota, network).
+   */
+  sendAttachment(conversationId: string, attachment: OutgoingAttachment): Promise<AttachmentFailure | null>;
+  /** Downloads and verifies a message's attachment; null when done, or why it failed. */
+  downloadAttachment(messageId: string, index: number): Promise<AttachmentFailure | null>;
+  /** The verified plaintext of a downloaded attachment as a Blob of `type`, or why it cannot be had. */
+  openAttachment(messageId: string, index: number, type: string): Promise<Blob | AttachmentFailure>;
   retry(messageId: string): Promise<void>;
   markRead(conversationId: string): Promise<void>;
   typing(conversationId: string, started: boolean): Promise<void>;

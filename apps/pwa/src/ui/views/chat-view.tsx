@@ -1,13 +1,19 @@
 /**
  * One conversation: the header with its banners, the message history and the composer (components in `chat/`).
  * This view loads the conversation and its newest page (growing when the user scrolls up), re-reads it when a shown
- * disappearing message's timer runs out, and marks incoming messages read while the chat is open.
+ * disappearing message's timer runs out, and marks incoming messages read while the chat is open. Files picked,
+ * pasted or dropped onto the chat open the preview sheet (loaded on first use); a refusal (too large, storage full)
+ * is shown above the composer in plain words.
  */
-import { useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
+import { lazy, Suspense, useEffect, useMemo, useRef, useState, type DragEvent, type ReactElement } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { AttachmentFailure, OutgoingFile } from '../../app/model.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
 import { ChatHeader } from './chat/chat-header.js';
 import { Composer } from './chat/composer.js';
 import { MessageList } from './chat/message-list.js';
+
+const AttachmentSheet = lazy(async () => ({ default: (await import('./chat/attachment-sheet.js')).AttachmentSheet }));
 
 /** Messages loaded per page; more load when the user scrolls to the top. */
 const PAGE = 60;
@@ -26,7 +32,11 @@ export function ChatView({
   onContact: () => void;
 }): ReactElement {
   const app = useApp();
+  const { t } = useTranslation();
   const state = useAppState();
+  const [picked, setPicked] = useState<File[] | null>(null);
+  const [sendFailure, setSendFailure] = useState<AttachmentFailure | null>(null);
+  const [dragging, setDragging] = useState(false);
   const [limit, setLimit] = useState(PAGE);
   /** Bumped when a shown disappearing message's timer runs out, so the page is read again (without it). */
   const [expiries, setExpiries] = useState(0);
@@ -40,6 +50,8 @@ export function ChatView({
   useEffect(() => {
     setLimit(PAGE);
     stickToBottom.current = true;
+    setPicked(null);
+    setSendFailure(null);
   }, [conversationId]);
 
   useEffect(() => {
@@ -60,8 +72,39 @@ export function ChatView({
     void app.chat.send(conversationId, text);
   };
 
+  const sendFiles = (items: OutgoingFile[]) => {
+    setPicked(null);
+    setSendFailure(null);
+    stickToBottom.current = true;
+    void (async () => setSendFailure(await app.chat.sendFiles(conversationId, items)))();
+  };
+
+  const hasFiles = (event: DragEvent) => Array.from(event.dataTransfer.types).includes('Files');
+  const onDragOver = (event: DragEvent) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'copy';
+    setDragging(true);
+  };
+  const onDrop = (event: DragEvent) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    setDragging(false);
+    const files = Array.from(event.dataTransfer.files);
+    if (files.length > 0) setPicked(files);
+  };
+
   return (
-    <section className="chat-pane" aria-labelledby="chat-title">
+    <section
+      className={`chat-pane${dragging ? ' dragging' : ''}`}
+      aria-labelledby="chat-title"
+      data-drop-label={t('attachment.dropHere')}
+      onDragOver={onDragOver}
+      onDragLeave={(e) => {
+        if (e.currentTarget === e.target) setDragging(false);
+      }}
+      onDrop={onDrop}
+    >
       <ChatHeader conversation={conversation} typing={typing} onBack={onBack} onContact={onContact} />
       <MessageList
         messages={messages}
@@ -72,7 +115,17 @@ export function ChatView({
         onLoadMore={() => setLimit((l) => l + PAGE)}
         onRetry={(messageId) => void app.chat.retry(conversationId, messageId)}
       />
-      <Composer conversationId={conversationId} onSend={send} />
+      {sendFailure ? (
+        <p className="error composer-error" role="alert" data-testid="attachment-send-error" data-error={sendFailure}>
+          {t(`attachment.failure.${sendFailure}`)}
+        </p>
+      ) : null}
+      <Composer conversationId={conversationId} onSend={send} onFiles={setPicked} />
+      {picked ? (
+        <Suspense fallback={null}>
+          <AttachmentSheet files={picked} onCancel={() => setPicked(null)} onSend={sendFiles} />
+        </Suspense>
+      ) : null}
     </section>
   );
 }

@@ -1,16 +1,21 @@
 /**
  * One message: its text (or the placeholder of an undecryptable or unshowable one), time, delivery mark, and for a
- * failed send the reason the user can act on and the retry button. Display only.
+ * failed send the reason the user can act on and the retry button; photos, files and voice notes above the caption
+ * (`data-kind` says which). Display only.
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
 import { formatTime, isoTime } from '../../format.js';
+import { isLargeEmoji } from '../../emoji-only.js';
 import { StatusMark } from '../../icons.js';
+import { MessageAttachments } from './attachment-views.js';
 
 export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: () => void }): ReactElement {
   const { t, i18n } = useTranslation();
   const status = message.status;
+  const shown = !message.undecryptable && !message.unshowable;
+  const largeEmoji = shown && !message.attachments?.length && isLargeEmoji(message.text);
   return (
     <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}>
       <div
@@ -18,10 +23,17 @@ export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRe
         data-testid="message"
         data-status={message.outgoing ? status : undefined}
         data-direction={message.outgoing ? 'out' : 'in'}
+        data-kind={message.kind}
       >
-        <p className="bubble-text">
-          {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
-        </p>
+        <MessageAttachments message={message} />
+        {message.attachments?.length && !message.text ? null : (
+          <p
+            className={`bubble-text${largeEmoji ? ' emoji-only' : ''}`}
+            data-emoji-only={largeEmoji ? 'true' : undefined}
+          >
+            {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
+          </p>
+        )}
         <span className="bubble-meta">
           <time dateTime={isoTime(message.sentAt)} title={message.sentAt === null ? t('time.unknown') : undefined}>
             {formatTime(message.sentAt, i18n.language)}
