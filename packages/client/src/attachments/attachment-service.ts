@@ -17,9 +17,11 @@ import type { AttachmentPointer } from '@cove/protocol';
 
 import type { MessengerContext } from '../context.js';
 import { emit, peerLock } from '../context.js';
-import { ClientError, ClientErrorCode } from '../errors.js';
+import { encodeDataMessage } from '../content-builder.js';
+import { ClientError, ClientErrorCode, ServerResponseError } from '../errors.js';
+import { readMeta } from '../meta.js';
 import type { AttachmentBlobStore } from '../platform.js';
-import type { AttachmentEntry, MessageEntry, OutboxEntry, PendingUpload } from '../tables.js';
+import type { AttachmentEntry, MessageEntry, OutboxEntry, PendingUpload, SavedCopy } from '../tables.js';
 import { conversationOfMessageKey, directPeerOf } from '../tables.js';
 import { newBlobId } from './blob-id.js';
 import {
@@ -28,6 +30,7 @@ import {
   binaryHttpOf,
   binaryRequest,
   createUpload,
+  deleteUpload,
   uploadOffset,
 } from './tus-client.js';
 
@@ -106,9 +109,34 @@ export const entryOfPointer = (ctx: MessengerContext, p: AttachmentPointer): Att
   error: null,
 });
 
+/** The storage id an upload URL names (the server's `Location` is `/v1/attachments/tus/<id>`). */
+const storageIdOf = (uploadUrl: string): string => decodeURIComponent(new URL(uploadUrl).pathname.split('/').pop() ?? '');
+
+/** Failures that leave a send queued, to be retried with backoff like a text: the server unreachable or failing. */
+const isDeferrable = (error: unknown): boolean =>
+  (error instanceof ClientError && error.code === ClientErrorCode.ServerUnreachable) ||
+  (error instanceof ServerResponseError && error.status >= 500);
+
+/**
+ * Creates the upload now when the server answers (so a file too large, a full quota or a rate limit is refused at
+ * once), or returns null when it cannot be reached: the uploader creates it later.
+ */
+const createUploadOrDefer = async (ctx: MessengerContext, blobSize: number): Promise<string | null> => {
+  try {
+    return await createUpload(ctx, blobSize);
+  } catch (error) {
+    if (!isDeferrable(error)) throw error;
+    ctx.platform.logger.info('attachment upload deferred', {
+      error: error instanceof ClientError ? error.code : 'server_error',
+    });
+    return null;
+  }
+};
+
 /**
  * Encrypts one outgoing file into the blob store and creates its upload on the server (which checks size and quota
- * now, before anything is queued). Returns the entry (state `local`) and the upload state for the outbox.
+ * now, before anything is queued; an unreachable server leaves the upload to be created by the uploader). Returns
+ * the entry (state `local`) and the upload state for the outbox.
  */
 export const prepareOutgoing = async (
   ctx: MessengerContext,
@@ -123,9 +151,9 @@ export const prepareOutgoing = async (
     if (input.source instanceof Uint8Array) await encryptor.update(input.source);
     else for await (const piece of input.source) await encryptor.update(piece);
     const secrets = await encryptor.finish();
-    const uploadUrl = await createUpload(ctx, secrets.blobSize);
+    const uploadUrl = await createUploadOrDefer(ctx, secrets.blobSize);
     const entry: AttachmentEntry = {
-      storageId: new URL(uploadUrl).pathname.split('/').pop() ?? '',
+      storageId: uploadUrl === null ? '' : storageIdOf(uploadUrl),
       key: secrets.key,
       digest: secrets.digest,
       paddedSize: secrets.paddedSize,
@@ -160,35 +188,104 @@ export const prepareOutgoing = async (
  */
 export const uploadsForRetry = (ctx: MessengerContext, message: MessageEntry): PendingUpload[] =>
   (message.attachments ?? []).map((a) => ({
-    uploadUrl: new URL(`/v1/attachments/tus/${encodeURIComponent(a.storageId)}`, ctx.account.serverUrl).toString(),
+    // An upload never created (the message failed before the server could be reached) is created by the uploader.
+    uploadUrl:
+      a.storageId === ''
+        ? null
+        : new URL(`/v1/attachments/tus/${encodeURIComponent(a.storageId)}`, ctx.account.serverUrl).toString(),
     blobId: a.blobId,
     blobSize: attachmentBlobSize(a.paddedSize),
     offset: 0,
     done: false,
   }));
 
-/** Commits an outbox entry's upload state (the entry may have changed meanwhile: only `uploads` is replaced). */
-const saveUploads = async (ctx: MessengerContext, entry: OutboxEntry, uploads: PendingUpload[]): Promise<void> => {
-  await ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
+/**
+ * Commits an outbox entry's upload state (the entry may have changed meanwhile: only `uploads` is replaced); false
+ * when the entry is gone (its message was deleted, or it failed meanwhile): the upload should stop.
+ */
+const saveUploads = async (ctx: MessengerContext, entry: OutboxEntry, uploads: PendingUpload[]): Promise<boolean> =>
+  ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
     const current = await ctx.platform.storage.get('outbox', entry.id);
-    if (!current) return;
+    if (!current) return false;
     await ctx.platform.storage.commit([{ op: 'put', table: 'outbox', key: entry.id, value: { ...current, uploads } }]);
+    return true;
   });
-};
 
 /**
- * Uploads whatever of an outbox entry's attachments the server does not hold yet, from the offset the server
- * reports (HEAD), one piece at a time, committing the offset after each; throws (ServerUnreachable and the like) for
- * the outbox to retry later, from where it stopped.
+ * An upload the uploader just created: its storage id goes into the message's attachment, and once every upload
+ * of the entry exists, the content (with the pointers) is encoded into the entry, all in one commit. False when the
+ * entry or its message is gone.
  */
-export const runUploads = async (ctx: MessengerContext, entry: OutboxEntry): Promise<void> => {
-  if (!entry.uploads?.some((u) => !u.done)) return;
+const recordCreatedUpload = async (
+  ctx: MessengerContext,
+  entry: OutboxEntry,
+  index: number,
+  uploads: PendingUpload[],
+): Promise<boolean> =>
+  ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
+    const { storage } = ctx.platform;
+    const current = await storage.get('outbox', entry.id);
+    const message = entry.messageKey ? await storage.get('messages', entry.messageKey) : undefined;
+    const uploadUrl = uploads[index]?.uploadUrl;
+    if (!current || !message?.attachments?.[index] || !uploadUrl) return false;
+    const attachments = message.attachments.map((a, i) =>
+      i === index ? { ...a, storageId: storageIdOf(uploadUrl) } : a,
+    );
+    const updated: MessageEntry = { ...message, attachments };
+    const profile = await readMeta(storage, 'profile');
+    const content = uploads.every((u) => u.uploadUrl !== null)
+      ? encodeDataMessage({
+          text: message.text,
+          timestamp: current.timestamp,
+          senderUsername: profile?.username,
+          quote: message.quote,
+          expireTimerSeconds: message.expireTimerSeconds,
+          attachments: attachments.map(pointerOf),
+        })
+      : current.content;
+    await storage.commit([
+      { op: 'put', table: 'messages', key: message.id, value: updated },
+      { op: 'put', table: 'outbox', key: entry.id, value: { ...current, uploads, content } },
+    ]);
+    emit(ctx, { type: 'message-updated', message: updated });
+    return true;
+  });
+
+/** Whether an outbox entry still has attachment bytes to put on the server before it can be sent. */
+export const hasPendingUploads = (entry: OutboxEntry): boolean => entry.uploads?.some((u) => !u.done) ?? false;
+
+/** How an upload run ended: everything is on the server, the entry went away, or the uploader was stopped. */
+export type UploadOutcome = 'uploaded' | 'cancelled' | 'stopped';
+
+/**
+ * Uploads whatever of an outbox entry's attachments the server does not hold yet — creating an upload the server
+ * could not be asked for when the file was sent — from the offset the server reports (HEAD), one piece at a time,
+ * committing the offset after each; throws (ServerUnreachable and the like) for the uploader to retry later, from
+ * where it stopped. `stopped` is asked between pieces.
+ */
+export const runUploads = async (
+  ctx: MessengerContext,
+  entry: OutboxEntry,
+  stopped: () => boolean = () => false,
+): Promise<UploadOutcome> => {
+  if (!entry.uploads || !hasPendingUploads(entry)) return 'uploaded';
   const store = storeOf(ctx);
   const uploads = entry.uploads.map((u) => ({ ...u }));
+  /** An upload that nothing will send any more is deleted on the server, freeing the sender's quota. */
+  const cancel = async (url: string | null): Promise<UploadOutcome> => {
+    if (url !== null) await deleteUpload(ctx, url);
+    return 'cancelled';
+  };
   for (const [index, upload] of uploads.entries()) {
     if (upload.done) continue;
-    let offset = await uploadOffset(ctx, upload.uploadUrl);
+    if (upload.uploadUrl === null) {
+      upload.uploadUrl = await createUpload(ctx, upload.blobSize);
+      if (!(await recordCreatedUpload(ctx, entry, index, uploads))) return cancel(upload.uploadUrl);
+    }
+    const url = upload.uploadUrl;
+    let offset = await uploadOffset(ctx, url);
     while (offset < upload.blobSize) {
+      if (stopped()) return 'stopped';
       const length = Math.min(ATTACHMENT_PIECE_BYTES, upload.blobSize - offset);
       const piece = new Uint8Array(length);
       let filled = 0;
@@ -196,10 +293,14 @@ export const runUploads = async (ctx: MessengerContext, entry: OutboxEntry): Pro
         piece.set(bytes, filled);
         filled += bytes.length;
       }
-      if (filled !== length) throw new ClientError(ClientErrorCode.StorageCorrupt, 'an attachment blob is missing');
-      offset = await appendToUpload(ctx, upload.uploadUrl, offset, piece);
+      if (filled !== length) {
+        // The blob went with its message (deleted meanwhile), or the device lost it.
+        if (!(await ctx.platform.storage.get('outbox', entry.id))) return cancel(url);
+        throw new ClientError(ClientErrorCode.StorageCorrupt, 'an attachment blob is missing');
+      }
+      offset = await appendToUpload(ctx, url, offset, piece);
       upload.offset = offset;
-      await saveUploads(ctx, entry, uploads);
+      if (!(await saveUploads(ctx, entry, uploads))) return cancel(url);
       if (entry.messageKey)
         emit(ctx, {
           type: 'attachment-progress',
@@ -212,8 +313,9 @@ export const runUploads = async (ctx: MessengerContext, entry: OutboxEntry): Pro
     }
     upload.done = true;
     upload.offset = upload.blobSize;
-    await saveUploads(ctx, entry, uploads);
+    if (!(await saveUploads(ctx, entry, uploads))) return cancel(url);
   }
+  return 'uploaded';
 };
 
 /** Updates one attachment of a stored message under its peer's lock; returns the updated entry. */
@@ -234,6 +336,14 @@ const updateAttachment = async (
     emit(ctx, { type: 'message-updated', message: updated });
   });
 };
+
+/** Records where a shell saved a decrypted copy of an attachment (see AttachmentEntry.savedCopy). */
+export const recordSavedCopy = (
+  ctx: MessengerContext,
+  messageId: string,
+  index: number,
+  savedCopy: SavedCopy,
+): Promise<void> => updateAttachment(ctx, messageId, index, { savedCopy });
 
 const attachmentOf = async (ctx: MessengerContext, messageId: string, index: number): Promise<AttachmentEntry> => {
   const message = await ctx.history.message(messageId);
