@@ -6,7 +6,7 @@
  * hex, base64), and so is the blob store of both devices. The receiver still gets identical bytes.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -119,6 +119,12 @@ describe.each(['disk', 's3'] as const)('attachment canary with the client core, 
     await alice.messenger.flushOutbox();
     expect((await alice.messenger.message(partial.id))?.status).toBe('sending');
     expect(patches).toBeGreaterThanOrEqual(2);
+
+    // The search itself finds the marker where it is in plain (so an empty result below means something).
+    const control = await mkdtemp(join(tmpdir(), 'cove-canary-control-'));
+    await writeFile(join(control, 'plain'), bytes.subarray(1000, 1100));
+    expect(await filesWith([control], marker)).toHaveLength(1);
+    await rm(control, { recursive: true, force: true });
 
     const serverFiles = await walk(dataDir);
     expect(serverFiles.length).toBeGreaterThan(0);
