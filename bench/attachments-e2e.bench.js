@@ -97,7 +97,18 @@ function startServer(dir, env) {
   });
 }
 
-/** Samples the server's RSS (20 ms) and V8 heap (100 ms, from its metrics) while `fn` runs; returns peak growth. */
+/** CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`. */
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // Fields 14 and 15 of stat (utime, stime), counted from the state field (3): indexes 11 and 12; clock ticks of 10 ms.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+
+/**
+ * Samples the server's RSS (20 ms) and V8 heap (100 ms, from its metrics) while `fn` runs; returns peak growth and
+ * the CPU seconds the server and this process (both clients) spent: on a loaded machine wall time mostly measures
+ * the wait for a core, and CPU time is what each transfer costs.
+ */
 async function sampled(pid, metricsUrl, fn) {
   const heapMiB = async () => {
     const text = await (await fetch(metricsUrl)).text();
@@ -117,11 +128,16 @@ async function sampled(pid, metricsUrl, fn) {
     }
   })();
   const started = performance.now();
+  const serverCpu = cpuSeconds(pid);
+  const clientCpu = process.cpuUsage();
   try {
     const value = await fn();
+    const client = process.cpuUsage(clientCpu);
     return {
       value,
       seconds: (performance.now() - started) / 1000,
+      serverCpuSeconds: round1(cpuSeconds(pid) - serverCpu),
+      clientCpuSeconds: round1((client.user + client.system) / 1e6),
       rssBeforeMiB: Math.round(rssBefore),
       rssGrowthMiB: round1(rssPeak - rssBefore),
       heapGrowthMiB: round1(heapPeak - heapBefore),
@@ -194,10 +210,16 @@ async function plainUpload(url, authorization, file, size, chunk) {
 }
 
 async function plainRound(url, client, file, size, outFile) {
+  const started = performance.now();
   const id = await plainUpload(url, client.authorization, file, size, PLAIN_CHUNK);
+  const uploaded = performance.now();
   const res = await fetch(`${url}/v1/attachments/${id}`, { headers: { authorization: client.authorization } });
   if (res.status !== 200) throw new Error(`download: ${res.status}`);
   const saved = await saveAndHash(res.body, outFile);
+  saved.stages = {
+    upload: round1((uploaded - started) / 1000),
+    'download+write': round1((performance.now() - uploaded) / 1000),
+  };
   await fetch(`${url}/v1/attachments/tus/${id}`, {
     method: 'DELETE',
     headers: { authorization: client.authorization, 'tus-resumable': '1.0.0' },
@@ -223,19 +245,32 @@ async function e2eRound(alice, bob, file, outFile) {
   const unsubscribe = bob.messenger.subscribe((event) => {
     if (event.type === 'message-added' && event.message.attachments) arrivals.push(event.message);
   });
+  const stages = {};
+  let mark = performance.now();
+  const stage = (name) => {
+    const now = performance.now();
+    stages[name] = round1((now - mark) / 1000);
+    mark = now;
+  };
   const sent = await alice.messenger.sendAttachment(bob.accountId, {
     source: createReadStream(file),
     contentType: 'application/octet-stream',
     fileName: 'bench.bin',
   });
+  stage('encrypt');
   await alice.messenger.flushOutbox();
+  stage('upload+send');
   const status = (await alice.messenger.message(sent.id))?.status;
   if (status !== 'sent' && status !== 'delivered') throw new Error(`alice's message is ${status}`);
   const message =
     arrivals.find((m) => m.timestamp === sent.timestamp) ?? (await incoming(bob, sent.timestamp));
   unsubscribe();
+  stage('receive');
   await bob.messenger.downloadAttachment(message.id, 0);
+  stage('download+verify');
   const saved = await saveAndHash(bob.messenger.readAttachment(message.id, 0), outFile);
+  stage('decrypt+write');
+  saved.stages = stages;
   // Both sides' blobs and the upload go: the next round starts from the same state.
   await bob.messenger.deleteMessage(message.id);
   await alice.messenger.deleteMessage(sent.id);
@@ -285,6 +320,8 @@ async function main() {
     const load = loadavg().map((n) => n.toFixed(1));
     const plain = [];
     const e2e = [];
+    const plainCpu = [];
+    const e2eCpu = [];
     for (let round = 0; round < ROUNDS; round++) {
       const p = await sampled(pid, metricsUrl, () => plainRound(server.url, alice, file, size, join(dir, 'plain.out')));
       const e = await sampled(pid, metricsUrl, () => e2eRound(alice, bob, file, join(dir, 'e2e.out')));
@@ -295,9 +332,13 @@ async function main() {
         if (r.value.sha256 !== expected || r.value.size !== size) throw new Error(`${kind}: bytes differ`);
       plain.push(SIZE_MIB / p.seconds);
       e2e.push(SIZE_MIB / e.seconds);
+      plainCpu.push(p.clientCpuSeconds + p.serverCpuSeconds);
+      e2eCpu.push(e.clientCpuSeconds + e.serverCpuSeconds);
       process.stdout.write(
         `round ${round + 1}: plain ${round1(SIZE_MIB / p.seconds)} MiB/s (server RSS +${p.rssGrowthMiB} MiB, heap +${p.heapGrowthMiB} MiB), ` +
-          `end to end ${round1(SIZE_MIB / e.seconds)} MiB/s (server RSS +${e.rssGrowthMiB} MiB, heap +${e.heapGrowthMiB} MiB)\n`,
+          `end to end ${round1(SIZE_MIB / e.seconds)} MiB/s (server RSS +${e.rssGrowthMiB} MiB, heap +${e.heapGrowthMiB} MiB); ` +
+          `seconds: plain ${JSON.stringify(p.value.stages)}, end to end ${JSON.stringify(e.value.stages)}; ` +
+          `CPU s (client/server): plain ${p.clientCpuSeconds}/${p.serverCpuSeconds}, end to end ${e.clientCpuSeconds}/${e.serverCpuSeconds}\n`,
       );
     }
 
@@ -334,6 +375,9 @@ async function main() {
       plainMiBps: round1(median(plain)),
       endToEndMiBps: round1(median(e2e)),
       ratio: Math.round((median(e2e) / median(plain)) * 100) / 100,
+      plainCpuSeconds: median(plainCpu),
+      endToEndCpuSeconds: median(e2eCpu),
+      cpuRatio: Math.round((median(plainCpu) / median(e2eCpu)) * 100) / 100,
       memory: {
         sizeMiB: MEMORY_MIB,
         clientCoreUpload: {
