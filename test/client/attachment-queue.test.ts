@@ -2,8 +2,9 @@
  * Attachment uploads beside the outbox, between in-process Node messengers on the real server: texts written after a
  * file (to the same contact and to another) go out while its upload is held, and the file follows once uploaded,
  * staying where it was written in the sender's history; a file sent while the server is down is queued (its upload
- * created later), retried with backoff and delivered with identical bytes when the server is back; a message
- * deleted mid-upload is never sent and its upload is deleted on the server.
+ * created later), retried with backoff and delivered with identical bytes when the server is back; a download cut
+ * off mid-way resumes from what the device holds; a message deleted mid-upload is never sent and its upload is
+ * deleted on the server.
  */
 import { randomBytes } from 'node:crypto';
 import { access } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { BinaryHttpTransport, MessageEntry } from '@cove/client';
 import { BLOB_DIRECTORY, fetchBinaryTransport } from '@cove/client/node';
 
-import { destroyClient, newClient, transcript, until } from '../support/clients.js';
+import { destroyClient, newClient, restartClient, transcript, until } from '../support/clients.js';
 import type { TestClient } from '../support/clients.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
@@ -164,6 +165,35 @@ describe('attachment uploads beside the outbox', () => {
     });
     await until('auto-downloaded', async () => (await bob.messenger.message(incoming.id))?.attachments?.[0]?.state === 'local');
     expect(Buffer.compare(await collect(bob.messenger.readAttachment(incoming.id, 0)), bytes)).toBe(0);
+  });
+
+  it('should resume a download cut off mid-way from what the device holds, verifying it as it arrives', async () => {
+    const bytes = randomBytes(9 * MIB);
+    const file = await alice.messenger.sendAttachment('attq_bob', { source: bytes, contentType: 'application/zip' });
+    await alice.messenger.flushOutbox();
+    const incoming = await received(bob, alice, file.timestamp);
+    const ranges: string[] = [];
+    let gets = 0;
+    const cutting: BinaryHttpTransport = {
+      request: (request) => {
+        if (request.method !== 'GET') return fetchBinaryTransport.request(request);
+        ranges.push(request.headers.range ?? '');
+        return ++gets === 2 ? Promise.reject(new Error('connection reset')) : fetchBinaryTransport.request(request);
+      },
+    };
+    bob = await restartClient(bob, { binaryHttp: cutting });
+    await expect(bob.messenger.downloadAttachment(incoming.id, 0)).rejects.toMatchObject({ code: 'server_unreachable' });
+    const partial = (await bob.messenger.message(incoming.id))!;
+    expect(partial.attachments![0]!.state).toBe('remote');
+    const held = (await bob.platform.attachments!.size(partial.attachments![0]!.blobId))!;
+    expect(held).toBeGreaterThan(0);
+
+    await bob.messenger.downloadAttachment(incoming.id, 0);
+    // The second attempt asked only for what the device did not hold.
+    expect(ranges[2]).toBe(`bytes=${held}-${held + 4 * MIB - 1}`);
+    expect((await bob.messenger.message(incoming.id))!.attachments![0]!.state).toBe('local');
+    expect(Buffer.compare(await collect(bob.messenger.readAttachment(incoming.id, 0)), bytes)).toBe(0);
+    await bob.messenger.connect();
   });
 
   it('should never send a message deleted mid-upload, and delete its upload on the server', async () => {
