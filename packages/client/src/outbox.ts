@@ -1,6 +1,8 @@
 /**
  * The outbox: a persisted send queue. Content is stored (with its history entry) BEFORE any network send; a pass
- * sends due entries in order — one at a time per recipient, so a recipient sees them in order — and survives
+ * sends due entries in order — one at a time per recipient, so a recipient sees them in order, except that an
+ * entry whose attachments are still uploading (attachments/upload-queue.ts) is left for later and holds up nothing
+ * behind it — and survives
  * restarts and reconnects because it only deletes an entry once the server accepted it. Each send encrypts for
  * every current device of the recipient, establishing sessions from bundles as needed, and handles the server's
  * `409` (fetch missing devices, drop extra ones), `410` (rebuild stale sessions) and retry requests (rebuild one

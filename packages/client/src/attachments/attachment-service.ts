@@ -1,8 +1,9 @@
 /**
  * Attachments in the client core: encrypting an outgoing file (streamed, into the local blob store as ciphertext),
- * creating its tus upload, uploading what the outbox entry says is missing (resuming from the server's offset after
- * a restart or a dropped connection, the offset committed after every piece), downloading an incoming blob with
- * ranged requests (resuming from what is on disk), verifying its digest and tags before it is marked usable, and
+ * creating its tus upload (now, or later when the server cannot be reached), uploading what the outbox entry says
+ * is missing (resuming from the server's offset after a restart or a dropped connection, the offset committed after
+ * every piece; upload-queue.ts decides when), downloading an incoming blob with ranged requests (resuming from what
+ * is on disk), verifying its digest and tags as it arrives, before it is marked usable, and
  * releasing plaintext only from a verified blob. Progress is reported as `attachment-progress` events. It does not
  * build or send the message (messenger.ts, outbox.ts) and never writes plaintext anywhere.
  */
