@@ -375,8 +375,8 @@ async function main() {
       plainMiBps: round1(median(plain)),
       endToEndMiBps: round1(median(e2e)),
       ratio: Math.round((median(e2e) / median(plain)) * 100) / 100,
-      plainCpuSeconds: median(plainCpu),
-      endToEndCpuSeconds: median(e2eCpu),
+      plainCpuSeconds: round1(median(plainCpu)),
+      endToEndCpuSeconds: round1(median(e2eCpu)),
       cpuRatio: Math.round((median(plainCpu) / median(e2eCpu)) * 100) / 100,
       memory: {
         sizeMiB: MEMORY_MIB,
