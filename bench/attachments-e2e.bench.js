@@ -262,8 +262,7 @@ async function e2eRound(alice, bob, file, outFile) {
   stage('upload+send');
   const status = (await alice.messenger.message(sent.id))?.status;
   if (status !== 'sent' && status !== 'delivered') throw new Error(`alice's message is ${status}`);
-  const message =
-    arrivals.find((m) => m.timestamp === sent.timestamp) ?? (await incoming(bob, sent.timestamp));
+  const message = arrivals.find((m) => m.timestamp === sent.timestamp) ?? (await incoming(bob, sent.timestamp));
   unsubscribe();
   stage('receive');
   await bob.messenger.downloadAttachment(message.id, 0);

@@ -71,7 +71,13 @@ describe.each(['disk', 's3'] as const)('attachment canary with the client core, 
     const env: Record<string, string> = { DATA_DIR: dataDir, ATTACHMENT_STORE: store };
     if (store === 's3') {
       s3Dir = await mkdtemp(join(tmpdir(), 'cove-canary-s3-'));
-      s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir, configureBuckets: [{ name: BUCKET }] });
+      s3 = new S3rver({
+        port: 0,
+        address: '127.0.0.1',
+        silent: true,
+        directory: s3Dir,
+        configureBuckets: [{ name: BUCKET }],
+      });
       const { port } = await s3.run();
       Object.assign(env, {
         S3_ENDPOINT: `http://127.0.0.1:${port}`,
@@ -98,7 +104,12 @@ describe.each(['disk', 's3'] as const)('attachment canary with the client core, 
     const bytes = Buffer.from(`${marker}\n`.repeat(Math.ceil((5 * MIB) / (marker.length + 1))));
     const fileName = `${marker}.txt`;
     const caption = `caption ${marker}`;
-    const sent = await alice.messenger.sendAttachment(bob.accountId, { source: bytes, contentType: 'text/plain', fileName, caption });
+    const sent = await alice.messenger.sendAttachment(bob.accountId, {
+      source: bytes,
+      contentType: 'text/plain',
+      fileName,
+      caption,
+    });
     await alice.messenger.flushOutbox();
     const incoming = await until('received', async () =>
       (await transcript(bob, alice.accountId)).find((m) => m.timestamp === sent.timestamp),
@@ -132,8 +143,8 @@ describe.each(['disk', 's3'] as const)('attachment canary with the client core, 
     expect(await filesWith([dataDir, ...(s3Dir ? [s3Dir] : [])], marker)).toEqual([]);
     expect(await findOnServer(server, [marker, fileName, caption])).toEqual([]);
     // The devices keep attachments as ciphertext too.
-    expect(
-      await filesWith([join(alice.dataDir, BLOB_DIRECTORY), join(bob.dataDir, BLOB_DIRECTORY)], marker),
-    ).toEqual([]);
+    expect(await filesWith([join(alice.dataDir, BLOB_DIRECTORY), join(bob.dataDir, BLOB_DIRECTORY)], marker)).toEqual(
+      [],
+    );
   });
 });

@@ -70,7 +70,9 @@ const isOut = (status: string | undefined): boolean => status === 'sent' || stat
 
 /** The incoming message from `from` with this sender timestamp, once it is there. */
 const received = (client: TestClient, from: TestClient, timestamp: number): Promise<MessageEntry> =>
-  until('message received', async () => (await transcript(client, from.accountId)).find((m) => m.timestamp === timestamp));
+  until('message received', async () =>
+    (await transcript(client, from.accountId)).find((m) => m.timestamp === timestamp),
+  );
 
 describe('attachment uploads beside the outbox', () => {
   let server: TestServer;
@@ -108,7 +110,10 @@ describe('attachment uploads beside the outbox', () => {
     );
     const toBob = await alice.messenger.sendText('attq_bob', 'written after the file');
     const toCarol = await alice.messenger.sendText('attq_carol', 'to carol meanwhile');
-    await until('texts sent', async () => isOut(await statusOf(alice, toBob.id)) && isOut(await statusOf(alice, toCarol.id)));
+    await until(
+      'texts sent',
+      async () => isOut(await statusOf(alice, toBob.id)) && isOut(await statusOf(alice, toCarol.id)),
+    );
     expect((await received(bob, alice, toBob.timestamp)).text).toBe('written after the file');
     expect((await received(carol, alice, toCarol.timestamp)).text).toBe('to carol meanwhile');
     // The file is still uploading: not sent, and not with bob.
@@ -163,7 +168,10 @@ describe('attachment uploads beside the outbox', () => {
       caption: 'written offline',
       plainSize: bytes.length,
     });
-    await until('auto-downloaded', async () => (await bob.messenger.message(incoming.id))?.attachments?.[0]?.state === 'local');
+    await until(
+      'auto-downloaded',
+      async () => (await bob.messenger.message(incoming.id))?.attachments?.[0]?.state === 'local',
+    );
     expect(Buffer.compare(await collect(bob.messenger.readAttachment(incoming.id, 0)), bytes)).toBe(0);
   });
 
@@ -182,7 +190,9 @@ describe('attachment uploads beside the outbox', () => {
       },
     };
     bob = await restartClient(bob, { binaryHttp: cutting });
-    await expect(bob.messenger.downloadAttachment(incoming.id, 0)).rejects.toMatchObject({ code: 'server_unreachable' });
+    await expect(bob.messenger.downloadAttachment(incoming.id, 0)).rejects.toMatchObject({
+      code: 'server_unreachable',
+    });
     const partial = (await bob.messenger.message(incoming.id))!;
     expect(partial.attachments![0]!.state).toBe('remote');
     const held = (await bob.platform.attachments!.size(partial.attachments![0]!.blobId))!;
@@ -199,7 +209,10 @@ describe('attachment uploads beside the outbox', () => {
   it('should never send a message deleted mid-upload, and delete its upload on the server', async () => {
     uploads.hold = true;
     uploads.patches = 0;
-    const file = await alice.messenger.sendAttachment('attq_bob', { source: randomBytes(9 * MIB), contentType: 'video/mp4' });
+    const file = await alice.messenger.sendAttachment('attq_bob', {
+      source: randomBytes(9 * MIB),
+      contentType: 'video/mp4',
+    });
     const storageId = file.attachments![0]!.storageId;
     const blob = join(alice.dataDir, BLOB_DIRECTORY, file.attachments![0]!.blobId);
     await until('first piece up', () =>

@@ -437,13 +437,13 @@ export class Messenger {
       const content = uncreated
         ? new Uint8Array(0)
         : encodeDataMessage({
-        text: message.text,
-        timestamp,
-        senderUsername: profile?.username,
-        quote: message.quote,
-        expireTimerSeconds: message.expireTimerSeconds,
-        attachments: message.attachments?.map(pointerOf) ?? null,
-      });
+            text: message.text,
+            timestamp,
+            senderUsername: profile?.username,
+            quote: message.quote,
+            expireTimerSeconds: message.expireTimerSeconds,
+            attachments: message.attachments?.map(pointerOf) ?? null,
+          });
       const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
       const entry = {
         ...newOutboxEntry(ctx, { destination: peer, kind: 'data', timestamp, content, messageKey: message.id }),

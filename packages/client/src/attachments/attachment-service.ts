@@ -145,7 +145,8 @@ const blobWriter = (
 };
 
 /** The storage id an upload URL names (the server's `Location` is `/v1/attachments/tus/<id>`). */
-const storageIdOf = (uploadUrl: string): string => decodeURIComponent(new URL(uploadUrl).pathname.split('/').pop() ?? '');
+const storageIdOf = (uploadUrl: string): string =>
+  decodeURIComponent(new URL(uploadUrl).pathname.split('/').pop() ?? '');
 
 /** Failures that leave a send queued, to be retried with backoff like a text: the server unreachable or failing. */
 const isDeferrable = (error: unknown): boolean =>

@@ -544,7 +544,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
   program
     .command('delete')
     .description(
-      'delete a message on this device (not on the contact\'s), with its attachments: the encrypted local copies ' +
+      "delete a message on this device (not on the contact's), with its attachments: the encrypted local copies " +
         'and the files listen saved for it (when they are still those files); a message not sent yet is not sent',
     )
     .argument('<message-id>', 'the message id (the "id" of history --json)')
