@@ -257,8 +257,10 @@ export class Outbox {
    */
   async drain(): Promise<void> {
     await this.flush();
+    const uploaded = this.uploads.completed;
     await this.uploads.flush();
-    await this.flush();
+    // Only a finished upload makes something new sendable; otherwise one pass is all that was due.
+    if (this.uploads.completed !== uploaded) await this.flush();
   }
 
   /** Runs passes until nothing more is due now; resolves when done. */

@@ -33,6 +33,8 @@ export class UploadQueue {
   private stopped = false;
   /** The first pass after a start (or a reconnect) ignores backoff, as the outbox does. */
   private ignoreBackoff = true;
+  /** Entries whose uploads this queue finished (drain() asks whether a run made a message sendable). */
+  completed = 0;
 
   constructor(
     private readonly ctx: MessengerContext,
@@ -105,6 +107,7 @@ export class UploadQueue {
         if (outcome === 'stopped') return;
         if (outcome === 'uploaded') {
           await this.markUploaded(entry);
+          this.completed += 1;
           this.hooks.uploaded();
         }
       } catch (error) {
