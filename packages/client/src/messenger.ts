@@ -20,8 +20,10 @@ import {
   downloadAttachment,
   pointerOf,
   readAttachment,
+  recordSavedCopy,
   uploadsForRetry,
 } from './attachments/attachment-service.js';
+import { deleteUpload } from './attachments/tus-client.js';
 import type { OutgoingAttachment } from './attachments/attachment-service.js';
 import { sendAttachmentMessage } from './attachments/send-attachment.js';
 import { createAccount, loadAccount, validateUsername } from './account.js';
@@ -52,7 +54,7 @@ import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbo
 import type { EventSink, Platform, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
-import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord } from './tables.js';
+import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord, SavedCopy } from './tables.js';
 import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './tables.js';
 import { Sequencer, TimestampSource } from './sequence.js';
 import { storeOutgoingMessage } from './outgoing-message.js';
@@ -369,18 +371,41 @@ export class Messenger {
     return download;
   }
 
+  /**
+   * Records where a decrypted copy of an attachment was saved on this device (path, size, SHA-256 as written), so
+   * that history can show it and deleting the message can remove it (the shell removes the file: the core has no
+   * file system).
+   */
+  recordSavedCopy(messageId: string, index: number, copy: SavedCopy): Promise<void> {
+    return recordSavedCopy(this.ctx, messageId, index, copy);
+  }
+
   /** The plaintext of a downloaded attachment; nothing is yielded unless the whole blob verifies. */
   readAttachment(messageId: string, index: number): AsyncIterable<Uint8Array> {
     return readAttachment(this.ctx, messageId, index);
   }
 
-  /** Deletes a message here (not on the peer's devices), with its attachments' local blobs. */
+  /**
+   * Deletes a message here (not on the peer's devices), with its attachments' local blobs. One still queued is not
+   * sent any more: its outbox entry goes in the same commit, and its unfinished uploads are deleted on the server
+   * (best effort; the uploader stops at its next piece).
+   */
   async deleteMessage(messageId: string): Promise<boolean> {
     const ctx = this.ctx;
     const message = await ctx.history.message(messageId);
     if (!message) return false;
     const peer = directPeerOf(message.conversationId) ?? message.conversationId;
-    await this.platform.locks.withLock(peerLock(peer), () => this.platform.storage.commit(deleteMessage(message)));
+    const queued = await this.platform.locks.withLock(peerLock(peer), async () => {
+      const entries = (await this.platform.storage.list('outbox')).filter((e) => e.value.messageKey === message.id);
+      await this.platform.storage.commit([
+        ...deleteMessage(message),
+        ...entries.map(({ key }) => ({ op: 'delete' as const, table: 'outbox' as const, key })),
+      ]);
+      return entries.map(({ value }) => value);
+    });
+    for (const entry of queued)
+      for (const upload of entry.uploads ?? [])
+        if (!upload.done && upload.uploadUrl !== null) await deleteUpload(ctx, upload.uploadUrl);
     await deleteAttachmentBlobs(this.platform, message);
     emit(ctx, { type: 'message-removed', conversationId: message.conversationId, messageId });
     return true;
@@ -415,14 +440,18 @@ export class Messenger {
       // send times that far behind the server's.
       const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
       const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
-      const content = encodeDataMessage({
-        text: message.text,
-        timestamp,
-        senderUsername: profile?.username,
-        quote: message.quote,
-        expireTimerSeconds: message.expireTimerSeconds,
-        attachments: message.attachments?.map(pointerOf) ?? null,
-      });
+      // An attachment whose upload was never created has no storage id yet: the uploader encodes the content.
+      const uncreated = message.attachments?.some((a) => a.storageId === '') ?? false;
+      const content = uncreated
+        ? new Uint8Array(0)
+        : encodeDataMessage({
+            text: message.text,
+            timestamp,
+            senderUsername: profile?.username,
+            quote: message.quote,
+            expireTimerSeconds: message.expireTimerSeconds,
+            attachments: message.attachments?.map(pointerOf) ?? null,
+          });
       const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
       const entry = {
         ...newOutboxEntry(ctx, { destination: peer, kind: 'data', timestamp, content, messageKey: message.id }),
@@ -446,9 +475,12 @@ export class Messenger {
     return updated;
   }
 
-  /** Delivers everything due in the outbox now; resolves when the pass is over. */
+  /**
+   * Delivers everything due in the outbox now, attachment uploads included (to their end, or to a failure that
+   * leaves them queued); resolves when that is over.
+   */
   async flushOutbox(): Promise<void> {
-    await this.outbox.flush();
+    await this.outbox.drain();
   }
 
   outboxSize(): Promise<number> {

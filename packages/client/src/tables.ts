@@ -126,14 +126,30 @@ export type AttachmentEntry = {
   blobId: string;
   state: 'remote' | 'local' | 'failed';
   error: string | null;
+  /**
+   * Where a shell saved a decrypted copy on this device (the CLI's `listen`), with its size and SHA-256 as written:
+   * shown by `history`, and removed with the message when the file there is still that copy. Absent when none.
+   */
+  savedCopy?: SavedCopy | null;
 };
+
+/** A decrypted copy of an attachment a shell wrote outside the blob store. */
+export type SavedCopy = { path: string; size: number; sha256: string };
 
 /**
  * The upload state of one outgoing attachment, in its outbox entry (committed with the history entry): the tus
  * upload URL, the blob's id in the local store and length, and the last offset the server confirmed. The key and
  * digest are in the entry's encoded content and the message row. `done` once the server holds all of it.
+ * `uploadUrl` is null while the upload is not created yet (the server was unreachable when the file was sent): the
+ * uploader creates it, then writes the storage id into the message and the entry's content (empty until then).
  */
-export type PendingUpload = { uploadUrl: string; blobId: string; blobSize: number; offset: number; done: boolean };
+export type PendingUpload = {
+  uploadUrl: string | null;
+  blobId: string;
+  blobSize: number;
+  offset: number;
+  done: boolean;
+};
 
 export type QuoteEntry = { timestamp: number; authorAccountId: string; text: string };
 

@@ -79,3 +79,44 @@ export const messageJson = (message: unknown, peerUsername: unknown): Record<str
     ...(m.quote ? { quote: m.quote } : {}),
   };
 };
+
+const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+
+/**
+ * An attachment of a stored message in JSON: when a decrypted copy was saved here, exactly listen's shape
+ * (`{ path, contentType, size, sha256, voiceNote, caption }`); otherwise what is known of it and its `state`
+ * (`remote`: not downloaded, `local`: downloaded, not saved, `failed`: with `error`).
+ */
+export const attachmentJson = (attachment: unknown): Record<string, unknown> => {
+  const a = fieldsOf(attachment);
+  const saved = fieldsOf(a.savedCopy);
+  const common = { contentType: a.contentType, voiceNote: a.voiceNote === true, caption: a.caption ?? null };
+  if (typeof saved.path === 'string')
+    return {
+      path: saved.path,
+      contentType: common.contentType,
+      size: saved.size,
+      sha256: saved.sha256,
+      voiceNote: common.voiceNote,
+      caption: common.caption,
+    };
+  return {
+    fileName: a.fileName ?? null,
+    ...common,
+    size: a.plainSize,
+    state: a.state,
+    ...(a.error ? { error: a.error } : {}),
+  };
+};
+
+/** An attachment under its message line: its name, size and where it was saved (or why it was not). */
+export const attachmentLine = (attachment: unknown): string => {
+  const a = fieldsOf(attachment);
+  const saved = fieldsOf(a.savedCopy);
+  const name = escapeText(text(a.fileName)) || '(unnamed)';
+  const size = `${count(a.plainSize)} bytes${a.voiceNote === true ? ', voice note' : ''}`;
+  if (typeof saved.path === 'string') return `  attachment ${name} (${size}) saved to ${escapeText(saved.path)}`;
+  if (a.state === 'failed') return `  ! attachment ${name} (${size}) failed: ${escapeText(text(a.error)) || 'error'}`;
+  if (a.state === 'remote') return `  attachment ${name} (${size}) not downloaded`;
+  return `  attachment ${name} (${size})`;
+};

@@ -1,6 +1,6 @@
 /**
  * The `cove` command-line client on the Node platform: `register`, `send`, `listen`, `safety-number`, `verify`,
- * plus `whoami`, `conversations` and `history`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
+ * plus `whoami`, `conversations`, `history` and `delete`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
  * readable only by the owner); `--json` prints one JSON object per line for scripts; failures print one clear line
  * on stderr and exit with a code from exit-codes.ts. It adds no messaging logic of its own.
  */
@@ -19,9 +19,9 @@ import { Messenger } from '../../messenger.js';
 import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
-import { contentTypeOf, saveAttachmentFile } from './attachment-files.js';
+import { contentTypeOf, removeSavedCopy, saveAttachmentFile } from './attachment-files.js';
 import { ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
-import { conversationLine, jsonLine, messageJson, messageLine } from './format.js';
+import { attachmentJson, attachmentLine, conversationLine, jsonLine, messageJson, messageLine } from './format.js';
 import { forwardCommand, serveCommands } from './ipc.js';
 
 type GlobalOptions = { data?: string; json?: boolean };
@@ -292,6 +292,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
                 attachment.contentType,
                 messenger.readAttachment(message.id, index),
               );
+              // Recorded with the message: `history` shows it, and deleting the message removes this copy.
+              await messenger.recordSavedCopy(message.id, index, file);
               saved.push({ ...file, ...common });
             } catch (error) {
               if (!(error instanceof ClientError)) throw error;
@@ -529,8 +531,38 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         const page = await messenger.messages(username, { limit });
         for (const m of [...page.messages].reverse()) {
           const who = m.direction === 'outgoing' ? 'me' : username;
-          print(messageLine(m, who), { type: 'message', ...messageJson(m, username) });
+          const attachments = m.attachments ?? [];
+          print([messageLine(m, who), ...attachments.map(attachmentLine)].join('\n'), {
+            type: 'message',
+            ...messageJson(m, username),
+            ...(attachments.length > 0 ? { attachments: attachments.map(attachmentJson) } : {}),
+          });
         }
+      });
+    });
+
+  program
+    .command('delete')
+    .description(
+      "delete a message on this device (not on the contact's), with its attachments: the encrypted local copies " +
+        'and the files listen saved for it (when they are still those files); a message not sent yet is not sent',
+    )
+    .argument('<message-id>', 'the message id (the "id" of history --json)')
+    .action(async (messageId: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const message = await messenger.message(messageId);
+        if (!message) throw new ClientError(ClientErrorCode.InvalidInput, 'no such message');
+        const removed: string[] = [];
+        for (const attachment of message.attachments ?? []) {
+          const copy = attachment.savedCopy;
+          if (copy && (await removeSavedCopy(copy))) removed.push(copy.path);
+        }
+        await messenger.deleteMessage(messageId);
+        print([`deleted ${escapeText(messageId)}`, ...removed.map((p) => `  removed ${escapeText(p)}`)].join('\n'), {
+          type: 'deleted',
+          id: messageId,
+          removed,
+        });
       });
     });
 
