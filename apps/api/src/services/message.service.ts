@@ -90,7 +90,7 @@ function base64Size(text: string): number {
   return (text.length * 3) / 4 - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
 }
 
-/** Skipped devices (`accountId.deviceId` keys) as the `queueFull` list of a multi-recipient answer, ascending. */
+/** Skipped devices (`accountId.deviceId` keys) as the `queueFull` list of a multi-recipient answer, by account id. */
 function queueFullList(skipped: Set<string>): Array<{ accountId: string; fullDevices: number[] }> {
   const byAccount = new Map<string, number[]>();
   for (const key of skipped) {
@@ -98,7 +98,9 @@ function queueFullList(skipped: Set<string>): Array<{ accountId: string; fullDev
     const accountId = key.slice(0, dot);
     byAccount.set(accountId, [...(byAccount.get(accountId) ?? []), Number(key.slice(dot + 1))]);
   }
-  return [...byAccount].map(([accountId, ids]) => ({ accountId, fullDevices: ids.sort((a, b) => a - b) }));
+  return [...byAccount]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([accountId, ids]) => ({ accountId, fullDevices: ids.sort((a, b) => a - b) }));
 }
 
 /** A stable lane for an account id (its last hex digits). */
