@@ -306,7 +306,12 @@ describe(`${MessageService.name} multi-recipient`, () => {
         .send(alice.device, bob.device.accountId, {
           timestamp: TIMESTAMP,
           messages: [
-            { type: 'whisper', destinationDeviceId: 1, destinationRegistrationId: bob.registrationId, content: CONTENT },
+            {
+              type: 'whisper',
+              destinationDeviceId: 1,
+              destinationRegistrationId: bob.registrationId,
+              content: CONTENT,
+            },
           ],
         })
         .then(okResult, failedResult);
