@@ -232,7 +232,8 @@ describe.each<Backend>(['postgres', 'pglite'])('multi-recipient sends (%s)', (ba
       status: 409,
       body: { error: 'mismatched_devices', accounts: [{ accountId: alice.accountId, extraDevices: [1] }] },
     });
-    socket.sendJson({ type: 'send-multi', id: 'g4', ...send });
+    /** The body's fields flat in the frame (the frame's own `type` kept): refused, the body goes in `message`. */
+    socket.sendJson({ ...send, type: 'send-multi', id: 'g4' });
     expect(await socket.next()).toMatchObject({ type: 'result', id: 'g4', status: 400 });
     socket.sendJson({ type: 'send-multi', message: send });
     expect(await socket.next()).toMatchObject({ type: 'error', error: 'invalid_request' });
