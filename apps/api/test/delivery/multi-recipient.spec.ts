@@ -2,7 +2,7 @@
  * Multi-recipient (group) sends through the running server, on PostgreSQL and on PGlite: `PUT /v1/messages/multi`
  * and the `send-multi` frame store one `shared_payloads` row for N device rows (counted in the tables), refusals
  * name every failing recipient and store nothing, the payload goes with its last row (acknowledged over HTTP or the
- * socket, expired, or its device removed), live and offline delivery, online-only sends, full queues skipped,
+ * socket, expired, or its device removed), live delivery, offline devices handed to the push path then drained, online-only sends, full queues skipped,
  * hostile bodies, and a removed device that tries to send. Delivery across two instances over Redis is the last
  * block (PostgreSQL only: instances share a database).
  */
@@ -11,7 +11,15 @@ import { randomBytes } from 'node:crypto';
 
 import { RetentionService } from '../../src/services/retention.service.js';
 import { Cluster, REDIS_URL } from '../support/cluster.js';
-import { link, register, startServer, TestDevice, type Backend, type TestServer } from '../support/harness.js';
+import {
+  link,
+  register,
+  scrapeMetrics,
+  startServer,
+  TestDevice,
+  type Backend,
+  type TestServer,
+} from '../support/harness.js';
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
@@ -109,11 +117,20 @@ describe.each<Backend>(['postgres', 'pglite'])('multi-recipient sends (%s)', (ba
     live.close();
   }, 60_000);
 
-  it('should drain a stored group envelope to a device that connects later', async () => {
+  /** Envelopes handed to the push path (devices connected nowhere), from the metrics listener. */
+  const routedOffline = async (): Promise<number> => {
+    const match = /cove_envelopes_routed_total\{route="offline"\} (\d+)/.exec(await scrapeMetrics(server));
+    return Number(match?.[1] ?? 0);
+  };
+
+  it('should wake offline devices by push and drain the group envelope when they connect', async () => {
     const alice = await register(server);
     const bob = await register(server);
-    const send = body([recipient(bob)]);
+    const bob2 = await link(bob);
+    const before = await routedOffline();
+    const send = body([recipient(bob, bob2)]);
     expect((await alice.request('PUT', '/v1/messages/multi', send)).status).toBe(200);
+    await waitFor(async () => (await routedOffline()) === before + 2);
     const socket = await bob.connect();
     const [envelope] = await socket.drain();
     expect(envelope).toMatchObject({ type: 'senderkey', content: send.content, sourceAccountId: alice.accountId });
@@ -314,6 +331,7 @@ describe.each<Backend>(['postgres', 'pglite'])('multi-recipient sends (%s)', (ba
     expect(await socket.drain()).toEqual([]);
     const before = await server.query<{ n: number }>('SELECT count(*)::int AS n FROM shared_payloads');
     const send = body([recipient(bob), recipient(carol)], { online: true });
+    const offlineBefore = await routedOffline();
     const res = await alice.request('PUT', '/v1/messages/multi', send);
     expect(res.body).toEqual({ serverTimestamp: expect.any(Number), stored: 0 });
     expect(await socket.next()).toMatchObject({ type: 'envelope', envelope: { content: send.content } });
@@ -321,6 +339,8 @@ describe.each<Backend>(['postgres', 'pglite'])('multi-recipient sends (%s)', (ba
     const after = await server.query<{ n: number }>('SELECT count(*)::int AS n FROM shared_payloads');
     expect(after[0]?.n).toBe(before[0]?.n);
     expect((await carol.request('GET', '/v1/messages')).body.envelopes).toEqual([]);
+    /** Nothing stored, so the offline device is not woken. */
+    expect(await routedOffline()).toBe(offlineBefore);
     socket.close();
   });
 

@@ -374,6 +374,6 @@ describe('SendMultiRequest', () => {
 
   it('should carry the same body as the message of a send-multi frame', () => {
     expect(SendMultiFrame.safeParse({ type: 'send-multi', id: 1, message: body([one(1)]) }).success).toBe(true);
-    expect(SendMultiFrame.safeParse({ type: 'send-multi', id: 1, ...body([one(1)]) }).success).toBe(false);
+    expect(SendMultiFrame.safeParse({ ...body([one(1)]), type: 'send-multi', id: 1 }).success).toBe(false);
   });
 });
