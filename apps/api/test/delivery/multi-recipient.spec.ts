@@ -42,7 +42,7 @@ describe.each<Backend>(['postgres', 'pglite'])('multi-recipient sends (%s)', (ba
   beforeAll(async () => {
     /** A heartbeat round of 10 s: on a loaded machine PGlite can hold the event loop past the harness's 250 ms. */
     server = await startServer(backend, { MAX_QUEUED_ENVELOPES: '5', LOG_LEVEL: 'warn', WS_HEARTBEAT_INTERVAL: '10s' });
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await server.close();
