@@ -46,6 +46,54 @@ export type SendOutcome =
 
 const utf8 = new TextEncoder();
 
+/** One recipient account of a multi-recipient send, with every device it is sent to. */
+export type MultiRecipient = { accountId: string; devices: { deviceId: number; registrationId: number }[] };
+
+/** A multi-recipient send (`PUT /v1/messages/multi`, socket frame `send-multi`): one ciphertext for every device. */
+export type MultiSendRequest = {
+  type: 'senderkey';
+  /** The shared ciphertext, base64. */
+  content: string;
+  timestamp: number;
+  urgent?: boolean;
+  online?: boolean;
+  recipients: MultiRecipient[];
+};
+
+/** The outcome of a multi-recipient send: accepted, or the device corrections of every failing recipient at once. */
+export type MultiSendOutcome =
+  | { kind: 'accepted'; serverTimestamp: number }
+  | { kind: 'mismatched'; accounts: { accountId: string; missingDevices: number[]; extraDevices: number[] }[] }
+  | { kind: 'stale'; accounts: { accountId: string; staleDevices: number[] }[] };
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+const numbers = (value: unknown): number[] =>
+  Array.isArray(value) ? value.filter((n): n is number => Number.isInteger(n) && (n as number) > 0) : [];
+
+/** Interprets a multi-recipient send's status and body (HTTP response or socket result frame alike). */
+export const multiSendOutcome = (status: number, body: unknown): MultiSendOutcome => {
+  if (status === 200) return { kind: 'accepted', serverTimestamp: SendMessagesResponse.parse(body).serverTimestamp };
+  const accounts = isRecord(body) && Array.isArray(body.accounts) ? body.accounts.filter(isRecord) : null;
+  if (status === 409 && accounts)
+    return {
+      kind: 'mismatched',
+      accounts: accounts.map((a) => ({
+        accountId: String(a.accountId).toLowerCase(),
+        missingDevices: numbers(a.missingDevices),
+        extraDevices: numbers(a.extraDevices),
+      })),
+    };
+  if (status === 410 && accounts)
+    return {
+      kind: 'stale',
+      accounts: accounts.map((a) => ({
+        accountId: String(a.accountId).toLowerCase(),
+        staleDevices: numbers(a.staleDevices),
+      })),
+    };
+  throw responseError(status, body);
+};
+
 export const basicAuth = (credentials: Credentials): string =>
   `Basic ${toBase64(utf8.encode(`${credentials.accountId}.${credentials.deviceId}:${toBase64(credentials.secret)}`))}`;
 
@@ -205,6 +253,12 @@ export class ApiClient {
   async sendMessages(destination: string, request: SendMessagesRequest): Promise<SendOutcome> {
     const response = await this.call('PUT', `/v1/messages/${destination}`, request);
     return sendOutcome(response.status, response.body);
+  }
+
+  /** One ciphertext for many recipients' devices, in one request. */
+  async sendMulti(request: MultiSendRequest): Promise<MultiSendOutcome> {
+    const response = await this.call('PUT', '/v1/messages/multi', request);
+    return multiSendOutcome(response.status, response.body);
   }
 
   async fetchEnvelopes(): Promise<{ envelopes: Envelope[]; more: boolean }> {
