@@ -55,9 +55,24 @@ import type { UpkeepResult } from './prekeys.js';
 import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord } from './tables.js';
 import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './tables.js';
 import { Sequencer, TimestampSource } from './sequence.js';
+import {
+  addMembers,
+  createGroup,
+  getGroup,
+  groupIdOrThrow,
+  leaveGroup,
+  listGroups,
+  makeAdmin,
+  removeMembers,
+  sendGroupText,
+  setGroupTitle,
+} from './group-actions.js';
+import type { GroupEntry } from './tables.js';
+import { groupConversationId, groupOf } from './tables.js';
 import { storeOutgoingMessage } from './outgoing-message.js';
 import { migrateStorage } from './storage-migrations.js';
 import { pruneProcessed, sweepExpired } from './sweeps.js';
+import { groupLock } from './groups.js';
 import type { SafetyNumber } from './trust.js';
 import { sendTyping } from './typing.js';
 
@@ -438,6 +453,71 @@ export class Messenger {
     return updated;
   }
 
+  // ---- groups -----------------------------------------------------------------------------------------------
+
+  /**
+   * Creates a group (we are its admin) with members named by username or account id, and sends each of them its
+   * state pairwise. Its conversation is `group:<id>`.
+   */
+  createGroup(title: string, members: string[]): Promise<GroupEntry> {
+    return this.afterGroupChange(createGroup(this.ctx, title, members));
+  }
+
+  /** Adds members (admins only); they receive the current state, not the history. */
+  addMembers(groupId: string, members: string[]): Promise<GroupEntry> {
+    return this.afterGroupChange(addMembers(this.ctx, groupId, members));
+  }
+
+  /** Removes members (admins only); our sender key is rotated before our next message, as every member's is. */
+  removeMembers(groupId: string, members: string[]): Promise<GroupEntry> {
+    return this.afterGroupChange(removeMembers(this.ctx, groupId, members));
+  }
+
+  /** Leaves a group: the others are told and rotate their sender keys. */
+  leaveGroup(groupId: string): Promise<GroupEntry> {
+    return this.afterGroupChange(leaveGroup(this.ctx, groupId));
+  }
+
+  /** Renames a group (admins only). */
+  setGroupTitle(groupId: string, title: string): Promise<GroupEntry> {
+    return this.afterGroupChange(setGroupTitle(this.ctx, groupId, title));
+  }
+
+  /** Makes a member an admin (admins only). */
+  makeAdmin(groupId: string, member: string): Promise<GroupEntry> {
+    return this.afterGroupChange(makeAdmin(this.ctx, groupId, member));
+  }
+
+  /**
+   * Sends a text to a group: stored with its outbox entry, then encrypted once with our sender key and sent in one
+   * multi-recipient request (our key first goes pairwise to member devices that lack it).
+   */
+  async sendGroupText(groupId: string, text: string): Promise<MessageEntry> {
+    const message = await sendGroupText(this.ctx, groupId, text);
+    this.outbox.kick();
+    return message;
+  }
+
+  /** The groups held here (those we left or were removed from have `active: false`). */
+  listGroups(): Promise<GroupEntry[]> {
+    return listGroups(this.ctx);
+  }
+
+  group(groupId: string): Promise<GroupEntry | undefined> {
+    return getGroup(this.ctx, groupId);
+  }
+
+  /** How many multi-recipient requests this messenger made (one per group message send attempt). */
+  get multiRecipientRequests(): number {
+    return this.outbox.multiRequests;
+  }
+
+  private async afterGroupChange(change: Promise<GroupEntry>): Promise<GroupEntry> {
+    const group = await change;
+    this.outbox.kick();
+    return group;
+  }
+
   /** Delivers everything due in the outbox now; resolves when the pass is over. */
   async flushOutbox(): Promise<void> {
     await this.outbox.flush();
@@ -451,6 +531,7 @@ export class Messenger {
   async markRead(peerOrConversation: string): Promise<number> {
     const ctx = this.ctx;
     const { storage } = this.platform;
+    if (groupOf(peerOrConversation) !== null) return this.markGroupRead(groupIdOrThrow(peerOrConversation));
     const peer = await this.resolveCached(peerOrConversation);
     const conversationId = directConversationId(peer);
     const result = await this.platform.locks.withLock(peerLock(peer), async () => {
@@ -485,6 +566,30 @@ export class Messenger {
     return result.messages.length;
   }
 
+  /** Marks a group conversation read here (group messages get no read receipts). */
+  private async markGroupRead(groupId: string): Promise<number> {
+    const ctx = this.ctx;
+    const { storage } = this.platform;
+    const conversationId = groupConversationId(groupId);
+    const result = await this.platform.locks.withLock(groupLock(groupId), async () => {
+      const conversation = await ctx.history.conversation(conversationId);
+      if (!conversation) return null;
+      const unread = (await storage.list('messages', { prefix: `${conversationId}/` })).filter(
+        ({ value }) => value.direction === 'incoming' && !value.read,
+      );
+      const updated: ConversationEntry = { ...conversation, unreadCount: 0 };
+      await storage.commit([
+        ...unread.map(({ value }): WriteOp => ({ op: 'put', table: 'messages', key: value.id, value: { ...value, read: true } })),
+        putConversation(updated),
+      ]);
+      return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
+    });
+    if (!result) return 0;
+    for (const message of result.messages) emit(ctx, { type: 'message-updated', message });
+    emit(ctx, { type: 'conversation-updated', conversation: result.updated });
+    return result.messages.length;
+  }
+
   /** Tells the peer that the user started or stopped typing: best effort, never queued, only with sessions in place. */
   sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
     return sendTyping(this.ctx, peer, action);
@@ -498,6 +603,8 @@ export class Messenger {
 
   /** A conversation's messages, newest first; the conversation is named by its id or by the peer. */
   async messages(peerOrConversation: string, options: { limit?: number; before?: string } = {}): Promise<MessagePage> {
+    if (groupOf(peerOrConversation) !== null)
+      return this.ctx.history.messages(groupConversationId(groupIdOrThrow(peerOrConversation)), options);
     const peer = await this.resolveCached(peerOrConversation);
     return this.ctx.history.messages(directConversationId(peer), options);
   }
