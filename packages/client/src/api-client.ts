@@ -12,9 +12,13 @@ import {
   InfoResponse,
   KeyStatusResponse,
   MismatchedDevicesResponse,
+  MultiRecipientMismatchedDevicesResponse,
+  MultiRecipientNotFoundResponse,
+  MultiRecipientStaleDevicesResponse,
   PreKeyBundleResponse,
   QueueFullResponse,
   SendMessagesResponse,
+  SendMultiResponse,
   StaleDevicesResponse,
   UsernameLookupResponse,
   toBase64,
@@ -23,6 +27,7 @@ import type {
   CreateAccountRequest,
   Envelope,
   SendMessagesRequest,
+  SendMultiRequest,
   UploadKeysRequest,
   KeyStatusResponse as KeyStatus,
   PreKeyBundleResponse as PreKeyBundle,
@@ -46,51 +51,34 @@ export type SendOutcome =
 
 const utf8 = new TextEncoder();
 
-/** One recipient account of a multi-recipient send, with every device it is sent to. */
-export type MultiRecipient = { accountId: string; devices: { deviceId: number; registrationId: number }[] };
-
-/** A multi-recipient send (`PUT /v1/messages/multi`, socket frame `send-multi`): one ciphertext for every device. */
-export type MultiSendRequest = {
-  type: 'senderkey';
-  /** The shared ciphertext, base64. */
-  content: string;
-  timestamp: number;
-  urgent?: boolean;
-  online?: boolean;
-  recipients: MultiRecipient[];
-};
-
-/** The outcome of a multi-recipient send: accepted, or the device corrections of every failing recipient at once. */
+/** The outcome of a multi-recipient send: accepted, or the corrections of every failing recipient at once. */
 export type MultiSendOutcome =
-  | { kind: 'accepted'; serverTimestamp: number }
-  | { kind: 'mismatched'; accounts: { accountId: string; missingDevices: number[]; extraDevices: number[] }[] }
-  | { kind: 'stale'; accounts: { accountId: string; staleDevices: number[] }[] };
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
-const numbers = (value: unknown): number[] =>
-  Array.isArray(value) ? value.filter((n): n is number => Number.isInteger(n) && (n as number) > 0) : [];
+  | { kind: 'accepted'; serverTimestamp: number; queueFull: { accountId: string; fullDevices: number[] }[] }
+  | {
+      kind: 'mismatched';
+      accounts: { accountId: string; missingDevices: number[]; extraDevices: number[]; staleDevices: number[] }[];
+    }
+  | { kind: 'stale'; accounts: { accountId: string; staleDevices: number[] }[] }
+  | { kind: 'not-found'; accounts: string[] };
 
 /** Interprets a multi-recipient send's status and body (HTTP response or socket result frame alike). */
 export const multiSendOutcome = (status: number, body: unknown): MultiSendOutcome => {
-  if (status === 200) return { kind: 'accepted', serverTimestamp: SendMessagesResponse.parse(body).serverTimestamp };
-  const accounts = isRecord(body) && Array.isArray(body.accounts) ? body.accounts.filter(isRecord) : null;
-  if (status === 409 && accounts)
-    return {
-      kind: 'mismatched',
-      accounts: accounts.map((a) => ({
-        accountId: String(a.accountId).toLowerCase(),
-        missingDevices: numbers(a.missingDevices),
-        extraDevices: numbers(a.extraDevices),
-      })),
-    };
-  if (status === 410 && accounts)
-    return {
-      kind: 'stale',
-      accounts: accounts.map((a) => ({
-        accountId: String(a.accountId).toLowerCase(),
-        staleDevices: numbers(a.staleDevices),
-      })),
-    };
+  if (status === 200) {
+    const accepted = SendMultiResponse.parse(body);
+    return { kind: 'accepted', serverTimestamp: accepted.serverTimestamp, queueFull: accepted.queueFull ?? [] };
+  }
+  if (status === 409) {
+    const parsed = MultiRecipientMismatchedDevicesResponse.safeParse(body);
+    if (parsed.success) return { kind: 'mismatched', accounts: parsed.data.accounts };
+  }
+  if (status === 410) {
+    const parsed = MultiRecipientStaleDevicesResponse.safeParse(body);
+    if (parsed.success) return { kind: 'stale', accounts: parsed.data.accounts };
+  }
+  if (status === 404) {
+    const parsed = MultiRecipientNotFoundResponse.safeParse(body);
+    if (parsed.success) return { kind: 'not-found', accounts: parsed.data.accounts.map((a) => a.accountId) };
+  }
   throw responseError(status, body);
 };
 
@@ -256,7 +244,7 @@ export class ApiClient {
   }
 
   /** One ciphertext for many recipients' devices, in one request. */
-  async sendMulti(request: MultiSendRequest): Promise<MultiSendOutcome> {
+  async sendMulti(request: SendMultiRequest): Promise<MultiSendOutcome> {
     const response = await this.call('PUT', '/v1/messages/multi', request);
     return multiSendOutcome(response.status, response.body);
   }

@@ -19,7 +19,10 @@ import {
 } from '@cove/crypto';
 import { encodeContent, padContent, toBase64 } from '@cove/protocol';
 
-import type { MultiRecipient, MultiSendOutcome, MultiSendRequest } from './api-client.js';
+import type { MultiRecipient, SendMultiRequest } from '@cove/protocol';
+
+import type { MultiSendOutcome } from './api-client.js';
+import { SocketSendError } from './connection.js';
 import { MAX_DEVICE_SYNC_ROUNDS, RESEND_WINDOW_MS } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { newZone } from './context.js';
@@ -146,8 +149,17 @@ export class GroupSender {
     return message.serialize();
   }
 
-  private async transmit(request: MultiSendRequest): Promise<MultiSendOutcome> {
+  /** One request: over the socket when it is up, else HTTP (a socket that fails before sending falls back). */
+  private async transmit(request: SendMultiRequest): Promise<MultiSendOutcome> {
     this.onRequest();
+    const connection = this.ctx.connection();
+    if (connection?.isReady) {
+      try {
+        return await connection.sendMulti(request);
+      } catch (error) {
+        if (!(error instanceof SocketSendError)) throw error;
+      }
+    }
     return this.ctx.api.sendMulti(request);
   }
 
@@ -161,12 +173,15 @@ export class GroupSender {
     const groupId = groupOf(entry.destination);
     if (groupId === null) throw new ClientError(ClientErrorCode.InvalidInput, 'not a group destination');
     const me = ctx.account.accountId;
+    /** Accounts the server says no longer exist: left out of this message. */
+    const gone = new Set<string>();
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
       const group = await storage.get('groups', groupId);
       if (!group || !group.active) throw new ClientError(ClientErrorCode.InvalidInput, 'you are not in this group');
       const members = group.members.map((m) => m.accountId).filter((a) => a !== me);
       const own = await this.ownKey(groupId);
       const unreachable = await this.distribute(groupId, own, members, entry.timestamp);
+      for (const accountId of gone) unreachable.add(accountId);
       const recipients: MultiRecipient[] = [];
       for (const accountId of members) {
         if (unreachable.has(accountId)) continue;
@@ -187,11 +202,21 @@ export class GroupSender {
       });
       switch (outcome.kind) {
         case 'accepted':
+          if (outcome.queueFull.length > 0)
+            ctx.platform.logger.warn('group message skipped full queues', { accounts: outcome.queueFull.length });
           await this.logForResend(groupId, entry, recipients);
           return { serverTimestamp: outcome.serverTimestamp };
+        case 'not-found':
+          for (const accountId of outcome.accounts) gone.add(accountId);
+          break;
         case 'mismatched':
           for (const account of outcome.accounts)
-            await this.pairwise.correctDevices(account.accountId, account.missingDevices, account.extraDevices, []);
+            await this.pairwise.correctDevices(
+              account.accountId,
+              account.missingDevices,
+              account.extraDevices,
+              account.staleDevices,
+            );
           break;
         case 'stale':
           for (const account of outcome.accounts)
