@@ -8,9 +8,15 @@
 
 type Pending<I, O> = { item: I; resolve: (value: O) => void; reject: (error: unknown) => void };
 
-export type BatcherOptions = {
+export type BatcherOptions<I = unknown> = {
   /** Most operations in one batch (bounds statement size and latency). */
   maxBatch: number;
+  /**
+   * With `weight`, a batch also stops before its operations' total weight passes `maxWeight` (it always takes at
+   * least one): e.g. rows of a statement when one operation may carry thousands.
+   */
+  weight?: (item: I) => number;
+  maxWeight?: number;
   /** Batches in flight at once. */
   concurrency: number;
   /** Called with the size and duration (seconds) of each batch (metrics). */
@@ -24,7 +30,7 @@ export class Batcher<I, O> {
 
   constructor(
     private readonly flush: (items: I[]) => Promise<O[]>,
-    private readonly options: BatcherOptions,
+    private readonly options: BatcherOptions<I>,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -51,10 +57,25 @@ export class Batcher<I, O> {
 
   private drain(): void {
     while (this.running < this.options.concurrency && this.queue.length) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
+      const batch = this.queue.splice(0, this.takes());
       this.running++;
       void this.run(batch);
     }
+  }
+
+  /** How many queued operations the next batch takes: up to `maxBatch`, and up to `maxWeight` when weighed. */
+  private takes(): number {
+    const { weight, maxWeight, maxBatch } = this.options;
+    if (!weight || maxWeight === undefined) return maxBatch;
+    let total = 0;
+    let count = 0;
+    for (const pending of this.queue) {
+      if (count >= maxBatch) break;
+      total += weight(pending.item);
+      if (count > 0 && total > maxWeight) break;
+      count++;
+    }
+    return count;
   }
 
   private async run(batch: Array<Pending<I, O>>): Promise<void> {
