@@ -343,3 +343,27 @@ describe('group messages through the inbox', () => {
     expect(toHex(fromHex(GROUP_ID))).toBe(GROUP_ID);
   });
 });
+
+describe('groups on data saved by an older build', () => {
+  it('should open the layout-1 CLI fixture and hold a group next to its direct conversations', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cove-groups-fixture-'));
+    await fs.cp(new URL('./fixtures/cli-data-v1', import.meta.url), dir, { recursive: true });
+    const offline: HttpTransport = { request: () => Promise.reject(new Error('connect ECONNREFUSED')) };
+    const platform = await createNodePlatform({ dataDir: dir, http: offline, logger: createStderrLogger('silent') });
+    try {
+      const messenger = await Messenger.open(platform);
+      const direct = await messenger.conversations();
+      expect(direct.length).toBeGreaterThan(0);
+      const peer = direct[0]!.peerAccountId;
+      const created = await messenger.createGroup('Old friends', [peer]);
+      expect((await messenger.listGroups()).map((g) => g.id)).toEqual([created.id]);
+      const ids = (await messenger.conversations()).map((c) => c.id);
+      expect(ids).toContain(groupConversationId(created.id));
+      for (const c of direct) expect(ids).toContain(c.id);
+      await messenger.close();
+    } finally {
+      await platform.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
