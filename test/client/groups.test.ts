@@ -138,7 +138,11 @@ describe('group chats between clients', () => {
       members: held.members.map((m) => (m.accountId === ben.accountId ? { ...m, role: 'admin' as const } : m)),
       title: 'Taken over',
     };
-    const ctx = { platform: ben.platform, sequencer: { next: () => `${Date.now()}` }, timestamps: { next: () => Date.now() } };
+    const ctx = {
+      platform: ben.platform,
+      sequencer: { next: () => `${Date.now()}` },
+      timestamps: { next: () => Date.now() },
+    };
     // Ben's own client would refuse this change; it is written straight into his outbox, as a modified client would.
     const entry = newOutboxEntry(ctx as never, {
       destination: ann.accountId,
@@ -168,7 +172,11 @@ describe('group chats between clients', () => {
     const captured = wire.multi.slice(before).at(-1)!;
     expect(captured.recipients.map((r) => r.accountId)).not.toContain(cat.accountId);
     // Cat takes the ciphertext anyway and tries every sender key she holds: none opens it.
-    const zone = new ProtocolZone(cat.platform.storage, (await cat.platform.storage.get('meta', 'account')) as never, Date.now);
+    const zone = new ProtocolZone(
+      cat.platform.storage,
+      (await cat.platform.storage.get('meta', 'account')) as never,
+      Date.now,
+    );
     const annDevice = ProtocolAddress.new(ann.accountId, (await ann.messenger.account()).deviceId);
     await expect(
       groupDecrypt(annDevice, zone.senderKeyStore, new Uint8Array(fromBase64(captured.content))),
@@ -196,7 +204,13 @@ describe('group chats between clients', () => {
 
   it('should keep group titles, ids, master keys and plaintext off the server', async () => {
     const held = (await ann.messenger.group(group.id))!;
-    const hits = await findOnServer(server, [title, secretText, 'welcome dan', held.id, new Uint8Array(held.masterKey)]);
+    const hits = await findOnServer(server, [
+      title,
+      secretText,
+      'welcome dan',
+      held.id,
+      new Uint8Array(held.masterKey),
+    ]);
     expect(hits).toEqual([]);
   });
 });
@@ -218,7 +232,10 @@ describe('a 100-member group on one server', () => {
 
   it('should send each message in one request to all 99 other members', async () => {
     const [admin, ...rest] = clients as [TestClient, ...TestClient[]];
-    const group = await admin.messenger.createGroup('Hundred', rest.map((c) => c.name));
+    const group = await admin.messenger.createGroup(
+      'Hundred',
+      rest.map((c) => c.name),
+    );
     await admin.messenger.flushOutbox();
     const before = admin.messenger.multiRecipientRequests;
     await admin.messenger.sendGroupText(group.id, 'first to a hundred');

@@ -29,7 +29,11 @@ export type ConnectionHandlers = {
 };
 
 /** A send waiting for its `result`: `settle` interprets the status and body (and may throw: then `reject`). */
-type PendingSend = { settle: (status: number, body: unknown) => void; reject: (error: Error) => void; timer: TimerHandle };
+type PendingSend = {
+  settle: (status: number, body: unknown) => void;
+  reject: (error: Error) => void;
+  timer: TimerHandle;
+};
 
 /** Raised for a socket send that got no answer (closed connection, timeout); the caller retries elsewhere. */
 export class SocketSendError extends Error {

@@ -5,7 +5,12 @@
  * processed GUID), the events to emit after that commit, whether the content counts as stored, and whether the
  * outbox has new work. Handlers never commit, emit or acknowledge themselves.
  */
-import { ProtocolAddress, SenderKeyDistributionMessage, equalBytes, processSenderKeyDistributionMessage } from '@cove/crypto';
+import {
+  ProtocolAddress,
+  SenderKeyDistributionMessage,
+  equalBytes,
+  processSenderKeyDistributionMessage,
+} from '@cove/crypto';
 import type { Content, Envelope } from '@cove/protocol';
 
 import { entryOfPointer } from './attachments/attachment-service.js';
@@ -302,7 +307,11 @@ const applyGroupData = async (input: HandlerInput<'data'>): Promise<Applied> => 
   const existing = existingKey === undefined ? undefined : await storage.get('messages', existingKey);
   if (existing !== undefined) return { writes: [], events: [], stored: false, kick: false };
   let username = member.username;
-  if (data.senderUsername && data.senderUsername !== username && (await tools.confirmUsername(peer, data.senderUsername)))
+  if (
+    data.senderUsername &&
+    data.senderUsername !== username &&
+    (await tools.confirmUsername(peer, data.senderUsername))
+  )
     username = data.senderUsername;
   const conversation = groupConversation(await ctx.history.conversation(conversationId), group, clock.now());
   const message: MessageEntry = {

@@ -217,7 +217,11 @@ export const makeAdmin = async (ctx: MessengerContext, groupId: string, peer: st
 };
 
 /** Stores a text for the group (status `sending`) with its outbox entry in one commit; the outbox sends it. */
-export const sendGroupText = async (ctx: MessengerContext, groupIdInput: string, text: string): Promise<MessageEntry> => {
+export const sendGroupText = async (
+  ctx: MessengerContext,
+  groupIdInput: string,
+  text: string,
+): Promise<MessageEntry> => {
   if (text.length === 0) throw new ClientError(ClientErrorCode.InvalidInput, 'the message is empty');
   if (utf8.encode(text).length > MAX_TEXT_BYTES)
     throw new ClientError(ClientErrorCode.InvalidInput, `the message is longer than ${MAX_TEXT_BYTES} bytes`);

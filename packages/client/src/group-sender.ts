@@ -12,11 +12,7 @@
  * lock while it sends, or a peer lock while it takes the group lock. It does not decide who is a member (groups.ts)
  * and does not receive (content-handlers.ts, inbox.ts).
  */
-import {
-  ProtocolAddress,
-  SenderKeyDistributionMessage,
-  groupEncrypt,
-} from '@cove/crypto';
+import { ProtocolAddress, SenderKeyDistributionMessage, groupEncrypt } from '@cove/crypto';
 import { encodeContent, padContent, toBase64 } from '@cove/protocol';
 
 import type { MultiRecipient, SendMultiRequest } from '@cove/protocol';
@@ -81,7 +77,10 @@ export class GroupSender {
       const distributionId = newDistributionId((n) => random.bytes(n));
       await SenderKeyDistributionMessage.create(this.me, distributionId, zone.senderKeyStore, (n) => random.bytes(n));
       const own: OwnSenderKeyEntry = { distributionId, holders: [], createdAt: clock.now() };
-      await storage.commit([...zone.operations(), { op: 'put', table: 'senderKeys', key: ownSenderKeyKey(groupId), value: own }]);
+      await storage.commit([
+        ...zone.operations(),
+        { op: 'put', table: 'senderKeys', key: ownSenderKeyKey(groupId), value: own },
+      ]);
       ctx.platform.logger.info('group sender key created', { groupId: groupId.slice(0, 8) });
       return own;
     });
@@ -101,15 +100,22 @@ export class GroupSender {
    * Sends our sender key pairwise to every member account with a device lacking it; returns the accounts that
    * could not be reached (unknown, or a verified contact whose key changed): they are left out of this message.
    */
-  private async distribute(groupId: string, own: OwnSenderKeyEntry, members: string[], timestamp: number): Promise<Set<string>> {
+  private async distribute(
+    groupId: string,
+    own: OwnSenderKeyEntry,
+    members: string[],
+    timestamp: number,
+  ): Promise<Set<string>> {
     const { ctx } = this;
     const { storage } = ctx.platform;
     const unreachable = new Set<string>();
     const added: string[] = [];
     let content: Uint8Array | null = null;
+    const holders = new Set(own.holders);
     for (const accountId of members) {
       const devices = (await storage.get('contacts', accountId))?.devices ?? null;
-      if (devices && devices.length > 0 && devices.every((d) => own.holders.includes(holderKey(accountId, d)))) continue;
+      if (devices && devices.length > 0 && devices.every((d) => holders.has(holderKey(accountId, d))))
+        continue;
       content ??= await this.distributionContent(groupId, own.distributionId);
       try {
         const reached = await this.pairwise.sendPairwise(accountId, content, timestamp);
@@ -189,7 +195,9 @@ export class GroupSender {
         if (devices.length > 0) recipients.push({ accountId, devices: devices.map((d) => ({ ...d })) });
       }
       // Our own other devices get the message too (they are members through our account).
-      const mine = ((await storage.get('contacts', me))?.devices ?? []).filter((d) => d.deviceId !== ctx.account.deviceId);
+      const mine = ((await storage.get('contacts', me))?.devices ?? []).filter(
+        (d) => d.deviceId !== ctx.account.deviceId,
+      );
       if (mine.length > 0) recipients.push({ accountId: me, devices: mine });
       if (recipients.length === 0) return { serverTimestamp: ctx.platform.clock.now() };
       const ciphertext = await this.encrypt(own.distributionId, entry.content);

@@ -18,13 +18,7 @@
 import type { Content, GroupUpdate } from '@cove/protocol';
 
 import type { WriteOp } from './platform.js';
-import type {
-  ConversationEntry,
-  GroupChange,
-  GroupEntry,
-  GroupMemberEntry,
-  MessageEntry,
-} from './tables.js';
+import type { ConversationEntry, GroupChange, GroupEntry, GroupMemberEntry, MessageEntry } from './tables.js';
 import { groupConversationId, memberKeyKey, ownSenderKeyKey } from './tables.js';
 
 /** Group state changes (a read-modify-write of the group row) run under this lock; taken after a peer lock, never before. */
@@ -152,7 +146,8 @@ export const changesBetween = (previous: GroupEntry | undefined, next: GroupEntr
   const added = next.members.filter((m) => !memberOf(previous, m.accountId));
   const removed = previous.members.filter((m) => !memberOf(next, m.accountId));
   if (added.length > 0) changes.push({ ...base, kind: 'added', members: added });
-  if (removed.length === 1 && removed[0]?.accountId === actor) changes.push({ ...base, kind: 'left', members: removed });
+  if (removed.length === 1 && removed[0]?.accountId === actor)
+    changes.push({ ...base, kind: 'left', members: removed });
   else if (removed.length > 0) changes.push({ ...base, kind: 'removed', members: removed });
   const promoted = next.members.filter((m) => m.role === 'admin' && memberOf(previous, m.accountId)?.role === 'member');
   if (promoted.length > 0) changes.push({ ...base, kind: 'admin', members: promoted });

@@ -272,7 +272,12 @@ export class Inbox {
     }
     writes.push(...(await mergeIntoOutbox(ctx, peer, 'retry', [envelope.timestamp])));
     await storage.commit(writes);
-    events.push({ type: 'group-message-undecryptable', accountId: peer, deviceId: device, timestamp: envelope.timestamp });
+    events.push({
+      type: 'group-message-undecryptable',
+      accountId: peer,
+      deviceId: device,
+      timestamp: envelope.timestamp,
+    });
     return { result: 'undecryptable', events, kick: true };
   }
 

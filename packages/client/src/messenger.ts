@@ -579,7 +579,12 @@ export class Messenger {
       );
       const updated: ConversationEntry = { ...conversation, unreadCount: 0 };
       await storage.commit([
-        ...unread.map(({ value }): WriteOp => ({ op: 'put', table: 'messages', key: value.id, value: { ...value, read: true } })),
+        ...unread.map(({ value }): WriteOp => ({
+          op: 'put',
+          table: 'messages',
+          key: value.id,
+          value: { ...value, read: true },
+        })),
         putConversation(updated),
       ]);
       return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };

@@ -310,7 +310,10 @@ export class ZoneSenderKeyStore extends SenderKeyStore {
   }
 
   override async getSenderKey(sender: ProtocolAddress, distributionId: string): Promise<SenderKeyRecord | null> {
-    const entry = await this.zone.read('senderKeys', senderKeyRecordKey(sender.name(), sender.deviceId(), distributionId));
+    const entry = await this.zone.read(
+      'senderKeys',
+      senderKeyRecordKey(sender.name(), sender.deviceId(), distributionId),
+    );
     // Rows under "r/" are records; the other prefixes of the table hold other shapes.
     return entry && 'record' in entry ? SenderKeyRecord.deserialize(new Uint8Array(entry.record)) : null;
   }

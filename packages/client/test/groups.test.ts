@@ -68,7 +68,11 @@ const update = (g: GroupEntry, overrides: Partial<GroupUpdate> = {}): GroupUpdat
   masterKey: new Uint8Array(g.masterKey),
   revision: g.revision,
   title: g.title,
-  members: g.members.map((m) => ({ accountId: m.accountId, role: m.role, ...(m.username ? { username: m.username } : {}) })),
+  members: g.members.map((m) => ({
+    accountId: m.accountId,
+    role: m.role,
+    ...(m.username ? { username: m.username } : {}),
+  })),
   timestamp: NOW,
   ...overrides,
 });
@@ -78,7 +82,13 @@ describe('group update rules', () => {
   const withoutTom = held.members.filter((m) => m.accountId !== TOM);
 
   it('should apply an admin’s newer revision and name what changed', () => {
-    const verdict = judgeUpdate(held, update(held, { revision: 4, members: update(held).members.slice(0, 2) }), ME, SAM, NOW);
+    const verdict = judgeUpdate(
+      held,
+      update(held, { revision: 4, members: update(held).members.slice(0, 2) }),
+      ME,
+      SAM,
+      NOW,
+    );
     expect(verdict.apply).toBe(true);
     if (!verdict.apply) return;
     expect(verdict.changes.map((c) => [c.kind, c.members.map((m) => m.accountId)])).toEqual([['removed', [TOM]]]);
@@ -162,7 +172,12 @@ describe('group messages through the inbox', () => {
         return Promise.reject(new Error('connect ECONNREFUSED'));
       },
     };
-    platform = await createNodePlatform({ dataDir: dir, http, clock: stillClock(), logger: createStderrLogger('silent') });
+    platform = await createNodePlatform({
+      dataDir: dir,
+      http,
+      clock: stillClock(),
+      logger: createStderrLogger('silent'),
+    });
     const account: AccountRecord = {
       serverUrl: 'http://127.0.0.1:9',
       accountId: ME,
@@ -190,8 +205,16 @@ describe('group messages through the inbox', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const plantSenderKey = async (accountId: string, deviceId: number, message: SenderKeyDistributionMessage): Promise<void> => {
-    const zone = new ProtocolZone(platform.storage, (await platform.storage.get('meta', 'account')) as AccountRecord, () => NOW);
+  const plantSenderKey = async (
+    accountId: string,
+    deviceId: number,
+    message: SenderKeyDistributionMessage,
+  ): Promise<void> => {
+    const zone = new ProtocolZone(
+      platform.storage,
+      (await platform.storage.get('meta', 'account')) as AccountRecord,
+      () => NOW,
+    );
     await processSenderKeyDistributionMessage(ProtocolAddress.new(accountId, deviceId), message, zone.senderKeyStore);
     await platform.storage.commit([
       ...zone.operations(),
@@ -302,7 +325,11 @@ describe('group messages through the inbox', () => {
         op: 'put',
         table: 'senderKeys',
         key: ownSenderKeyKey(GROUP_ID),
-        value: { distributionId: '9d2a0c55-0000-4000-8000-000000000001', holders: [`${SAM}.1.7`, `${TOM}.1.8`], createdAt: NOW },
+        value: {
+          distributionId: '9d2a0c55-0000-4000-8000-000000000001',
+          holders: [`${SAM}.1.7`, `${TOM}.1.8`],
+          createdAt: NOW,
+        },
       },
     ]);
     const updated = await messenger.removeMembers(GROUP_ID, [SAM]);
@@ -312,7 +339,9 @@ describe('group messages through the inbox', () => {
     expect(await platform.storage.get('senderKeys', ownSenderKeyKey(GROUP_ID))).toBeUndefined();
     expect(await platform.storage.get('senderKeys', memberKeyKey(GROUP_ID, SAM, 1))).toBeUndefined();
     // Sam and Tom both get the new state pairwise (Sam so that he knows he is out).
-    const updates = (await platform.storage.list('outbox')).map((e) => e.value).filter((e) => e.kind === 'group-control');
+    const updates = (await platform.storage.list('outbox'))
+      .map((e) => e.value)
+      .filter((e) => e.kind === 'group-control');
     expect(updates.map((e) => e.destination).sort()).toEqual([SAM, TOM].sort());
     // A system line says so.
     const lines = (await messenger.messages(groupConversationId(GROUP_ID))).messages;
@@ -330,7 +359,9 @@ describe('group messages through the inbox', () => {
         op: 'put',
         table: 'groups',
         key: GROUP_ID,
-        value: group({ members: group().members.map((m) => ({ ...m, role: m.accountId === ME ? 'member' : 'admin' })) }),
+        value: group({
+          members: group().members.map((m) => ({ ...m, role: m.accountId === ME ? 'member' : 'admin' })),
+        }),
       },
     ]);
     await expect(messenger.removeMembers(GROUP_ID, [SAM])).rejects.toThrow('only an admin');

@@ -289,7 +289,10 @@ export const validateContent = (content: Content, context?: ContentContext): voi
       if (!Array.isArray(update.members) || update.members.length === 0)
         throw new ContentError('groupUpdate.members must be a non-empty list');
       if (update.members.length > MAX_GROUP_MEMBERS)
-        throw new ContentError(`groupUpdate.members has more than ${MAX_GROUP_MEMBERS} entries`, ContentErrorReason.TooLarge);
+        throw new ContentError(
+          `groupUpdate.members has more than ${MAX_GROUP_MEMBERS} entries`,
+          ContentErrorReason.TooLarge,
+        );
       const seen = new Set<string>();
       update.members.forEach((member, i) => {
         const field = `groupUpdate.members[${i}]`;

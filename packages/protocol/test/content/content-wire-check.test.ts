@@ -136,7 +136,12 @@ describe('Content wire check', () => {
         (writer) => {
           writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32));
           writer.tag(2, WireType.LengthDelimited).bytes(new Uint8Array(32));
-          writer.tag(7, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).bytes(new Uint8Array(16)).join();
+          writer
+            .tag(7, WireType.LengthDelimited)
+            .fork()
+            .tag(1, WireType.LengthDelimited)
+            .bytes(new Uint8Array(16))
+            .join();
         },
       ],
       [pb.GroupContextSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32))],

@@ -75,7 +75,10 @@ describe('group content', () => {
         kind: 'sender-key',
         senderKey: { groupId: new Uint8Array(32).fill(3), distributionMessage: new Uint8Array(90).fill(4) },
       },
-      { kind: 'data', data: { text: 'hi', timestamp: TIMESTAMP, group: { id: new Uint8Array(32).fill(1), revision: 5 } } },
+      {
+        kind: 'data',
+        data: { text: 'hi', timestamp: TIMESTAMP, group: { id: new Uint8Array(32).fill(1), revision: 5 } },
+      },
     ];
     for (const content of contents) expect(decodeContent(encodeContent(content), ctx)).toEqual(content);
   });
@@ -83,7 +86,10 @@ describe('group content', () => {
   it('should fit a 1,000-member state, usernames included, in one padded envelope', () => {
     const big = encodeContent({
       kind: 'group-update',
-      groupUpdate: { ...state(MAX_GROUP_MEMBERS), members: state(MAX_GROUP_MEMBERS).members.map((m) => ({ ...m, username: 'u'.repeat(32) })) },
+      groupUpdate: {
+        ...state(MAX_GROUP_MEMBERS),
+        members: state(MAX_GROUP_MEMBERS).members.map((m) => ({ ...m, username: 'u'.repeat(32) })),
+      },
     });
     // A Signal message adds under 100 bytes of header and MAC to the padded plaintext.
     expect(padContent(big).length + 100).toBeLessThan(MAX_ENVELOPE_CONTENT_BYTES);
@@ -96,7 +102,12 @@ describe('group content', () => {
       { title: 'x'.repeat(MAX_GROUP_TITLE_CHARS + 1) },
       { members: [] },
       { members: [{ accountId: 'not-a-uuid', role: 'admin' }] },
-      { members: [{ accountId: uuid(1), role: 'admin' }, { accountId: uuid(1).toUpperCase(), role: 'member' }] },
+      {
+        members: [
+          { accountId: uuid(1), role: 'admin' },
+          { accountId: uuid(1).toUpperCase(), role: 'member' },
+        ],
+      },
       { members: [{ accountId: uuid(1), role: 'admin', username: 'bad name!' }] },
       { revision: 2 ** 32 },
       { timestamp: TIMESTAMP + 8.64e15 },
@@ -111,11 +122,13 @@ describe('group content', () => {
     expect(reasonOf(wire({ members: [create(pb.GroupMemberSchema, { accountId: new Uint8Array(15) })] }))).toBe(
       'invalid_format',
     );
-    expect(reasonOf(wire({ members: [create(pb.GroupMemberSchema, { accountId: new Uint8Array(16), role: 7 })] }))).toBe(
-      'out_of_range',
-    );
+    expect(
+      reasonOf(wire({ members: [create(pb.GroupMemberSchema, { accountId: new Uint8Array(16), role: 7 })] })),
+    ).toBe('out_of_range');
     const tooMany = Array.from({ length: MAX_GROUP_MEMBERS + 1 }, (_, i) =>
-      create(pb.GroupMemberSchema, { accountId: Uint8Array.from({ length: 16 }, (_, j) => (j < 2 ? (i >> (8 * j)) & 255 : 0)) }),
+      create(pb.GroupMemberSchema, {
+        accountId: Uint8Array.from({ length: 16 }, (_, j) => (j < 2 ? (i >> (8 * j)) & 255 : 0)),
+      }),
     );
     expect(reasonOf(wire({ members: tooMany }))).toBe('too_large');
     expect(reasonOf(wire({ timestamp: BigInt(TIMESTAMP + 2 * 86_400_000) }))).toBe('out_of_range');

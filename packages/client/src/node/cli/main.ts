@@ -176,14 +176,20 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       if (options.group !== undefined) {
         const groupText = usernameArg;
         if (groupText === undefined || text !== undefined || options.file || options.voice)
-          throw new ClientError(ClientErrorCode.InvalidInput, 'with --group give only the text: cove send --group ID TEXT');
+          throw new ClientError(
+            ClientErrorCode.InvalidInput,
+            'with --group give only the text: cove send --group ID TEXT',
+          );
         await withSession(globals(), async ({ messenger }) => {
           const queued = await messenger.sendGroupText(options.group ?? '', groupText);
           await messenger.flushOutbox();
           const message = (await messenger.message(queued.id)) ?? queued;
           const groupId = groupOf(message.conversationId);
           if (message.status === 'failed')
-            throw new ClientError(ClientErrorCode.ServerError, `the message could not be sent (${message.error ?? 'error'})`);
+            throw new ClientError(
+              ClientErrorCode.ServerError,
+              `the message could not be sent (${message.error ?? 'error'})`,
+            );
           if (message.status === 'sending') {
             print('queued for the group: the server is unreachable; it will be sent on the next run', {
               type: 'queued',
@@ -345,10 +351,13 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
                 : ((await messenger.group(groupId))?.members.find((m) => m.accountId === message.authorAccountId)
                     ?.username ?? (await nameOf(message.authorAccountId)));
             if (message.system && groupId !== null) {
-              print(`[${formatTimestamp(message.timestamp)}] group ${groupId.slice(0, 12)}: ${escapeText(message.text)}`, {
-                type: 'group-update',
-                ...messageJson(message, name),
-              });
+              print(
+                `[${formatTimestamp(message.timestamp)}] group ${groupId.slice(0, 12)}: ${escapeText(message.text)}`,
+                {
+                  type: 'group-update',
+                  ...messageJson(message, name),
+                },
+              );
               return;
             }
             if (message.status === 'undecryptable') {
@@ -564,7 +573,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     });
 
   const group = program.command('group').description('create and manage group chats');
-  const printGroup = (verb: string, g: unknown): void => print(`${verb} ${groupLine(g)}`, { type: 'group', ...groupJson(g) });
+  const printGroup = (verb: string, g: unknown): void =>
+    print(`${verb} ${groupLine(g)}`, { type: 'group', ...groupJson(g) });
   group
     .command('create')
     .description('create a group with these members (you are its admin); prints its id')
