@@ -72,7 +72,7 @@ import { groupConversationId, groupOf } from './tables.js';
 import { storeOutgoingMessage } from './outgoing-message.js';
 import { migrateStorage } from './storage-migrations.js';
 import { pruneProcessed, sweepExpired } from './sweeps.js';
-import { groupLock } from './groups.js';
+import { fromHex, groupLock } from './groups.js';
 import type { SafetyNumber } from './trust.js';
 import { sendTyping } from './typing.js';
 
@@ -414,6 +414,7 @@ export class Messenger {
     if (!message || message.direction !== 'outgoing')
       throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     if (message.status !== 'failed') return message;
+    if (groupOf(message.conversationId) !== null) return this.retryGroupSend(message);
     const peer = directPeerOf(message.conversationId);
     if (peer === null) throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     const updated = await this.platform.locks.withLock(peerLock(peer), async () => {
@@ -516,6 +517,49 @@ export class Messenger {
     const group = await change;
     this.outbox.kick();
     return group;
+  }
+
+  /** Queues a failed group message again (a new timestamp when the old one is a day old, as for 1:1). */
+  private async retryGroupSend(message: MessageEntry): Promise<MessageEntry> {
+    const ctx = this.ctx;
+    const groupId = groupOf(message.conversationId) ?? '';
+    const updated = await this.platform.locks.withLock(groupLock(groupId), async () => {
+      const group = await this.platform.storage.get('groups', groupId);
+      if (!group?.active) throw new ClientError(ClientErrorCode.InvalidInput, 'you are no longer in this group');
+      const profile = await readMeta(this.platform.storage, 'profile');
+      const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
+      const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
+      const content = encodeDataMessage({
+        text: message.text,
+        timestamp,
+        senderUsername: profile?.username,
+        expireTimerSeconds: message.expireTimerSeconds,
+        group: { id: fromHex(groupId), revision: group.revision },
+      });
+      const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
+      const index = (t: number): string => messageIndexKey(message.conversationId, message.authorAccountId, t);
+      const entry = newOutboxEntry(ctx, {
+        destination: message.conversationId,
+        kind: 'group',
+        timestamp,
+        content,
+        messageKey: message.id,
+      });
+      await this.platform.storage.commit([
+        { op: 'put', table: 'messages', key: message.id, value: next },
+        ...(stale
+          ? [
+              { op: 'delete' as const, table: 'messageIndex' as const, key: index(message.timestamp) },
+              { op: 'put' as const, table: 'messageIndex' as const, key: index(timestamp), value: message.id },
+            ]
+          : []),
+        putOutboxEntry(entry),
+      ]);
+      return next;
+    });
+    emit(ctx, { type: 'message-updated', message: updated });
+    this.outbox.kick();
+    return updated;
   }
 
   /** Delivers everything due in the outbox now; resolves when the pass is over. */

@@ -353,6 +353,23 @@ describe('group messages through the inbox', () => {
     expect(await snapshot()).toBe(before);
   });
 
+  it('should queue a failed group message again with retrySend', async () => {
+    const sent = await messenger.sendGroupText(GROUP_ID, 'try again');
+    const queued = (await platform.storage.list('outbox')).map((e) => e.value).filter((e) => e.kind === 'group');
+    expect(queued.map((e) => [e.destination, e.messageKey])).toEqual([[groupConversationId(GROUP_ID), sent.id]]);
+    // As the outbox leaves a message it gave up on: failed, its entry gone.
+    await platform.storage.commit([
+      { op: 'put', table: 'messages', key: sent.id, value: { ...sent, status: 'failed', error: 'expired' } },
+      { op: 'delete', table: 'outbox', key: queued[0]!.id },
+    ]);
+    const retried = await messenger.retrySend(sent.id);
+    expect(retried).toMatchObject({ status: 'sending', timestamp: sent.timestamp, error: null });
+    const again = (await platform.storage.list('outbox')).map((e) => e.value).filter((e) => e.kind === 'group');
+    expect(again.map((e) => [e.destination, e.messageKey, e.timestamp])).toEqual([
+      [groupConversationId(GROUP_ID), sent.id, sent.timestamp],
+    ]);
+  });
+
   it('should refuse group changes by a member who is not an admin, here too', async () => {
     await platform.storage.commit([
       {
