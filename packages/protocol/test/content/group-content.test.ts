@@ -5,6 +5,7 @@
  * bounds nothing.
  */
 import { create, toBinary } from '@bufbuild/protobuf';
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import { describe, expect, it } from '@jest/globals';
 
 import {
@@ -47,7 +48,7 @@ const reasonOf = (bytes: Uint8Array): string | undefined => {
   }
 };
 
-const wire = (update: Partial<pb.GroupUpdate>): Uint8Array =>
+const wire = (update: MessageInitShape<typeof pb.GroupUpdateSchema>): Uint8Array =>
   toBinary(
     pb.ContentSchema,
     create(pb.ContentSchema, {
@@ -123,7 +124,11 @@ describe('group content', () => {
       'invalid_format',
     );
     expect(
-      reasonOf(wire({ members: [create(pb.GroupMemberSchema, { accountId: new Uint8Array(16), role: 7 })] })),
+      reasonOf(
+        wire({
+          members: [create(pb.GroupMemberSchema, { accountId: new Uint8Array(16), role: 7 as pb.GroupMember_Role })],
+        }),
+      ),
     ).toBe('out_of_range');
     const tooMany = Array.from({ length: MAX_GROUP_MEMBERS + 1 }, (_, i) =>
       create(pb.GroupMemberSchema, {
