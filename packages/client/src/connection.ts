@@ -7,10 +7,10 @@
  * what to send.
  */
 import { CloseCode, ServerFrame, toBase64 } from '@cove/protocol';
-import type { Envelope, SendMessagesRequest } from '@cove/protocol';
+import type { Envelope, SendMessagesRequest, SendMultiRequest } from '@cove/protocol';
 
-import type { Credentials, SendOutcome } from './api-client.js';
-import { sendOutcome } from './api-client.js';
+import type { Credentials, MultiSendOutcome, SendOutcome } from './api-client.js';
+import { multiSendOutcome, sendOutcome } from './api-client.js';
 import {
   PING_INTERVAL_MS,
   PONG_TIMEOUT_MS,
@@ -30,7 +30,12 @@ export type ConnectionHandlers = {
   onState(state: ConnectionState): void;
 };
 
-type PendingSend = { resolve: (outcome: SendOutcome) => void; reject: (error: Error) => void; timer: TimerHandle };
+/** A send waiting for its `result`: `settle` interprets the status and body (and may throw: then `reject`). */
+type PendingSend = {
+  settle: (status: number, body: unknown) => void;
+  reject: (error: Error) => void;
+  timer: TimerHandle;
+};
 
 /** Raised for a socket send that got no answer (closed connection, timeout); the caller retries elsewhere. */
 export class SocketSendError extends Error {
@@ -240,7 +245,7 @@ export class ServerConnection {
         this.pending.delete(frame.id);
         this.clock.clearTimeout(pending.timer);
         try {
-          pending.resolve(sendOutcome(frame.status, frame.body));
+          pending.settle(frame.status, frame.body);
         } catch (error) {
           pending.reject(error as Error);
         }
@@ -269,15 +274,24 @@ export class ServerConnection {
 
   /** Sends over the socket; rejects with SocketSendError when it cannot (the caller uses HTTP instead). */
   send(destination: string, message: SendMessagesRequest): Promise<SendOutcome> {
+    return this.request({ type: 'send', destination, message }, sendOutcome);
+  }
+
+  /** A multi-recipient send (`send-multi`) over the socket; rejects with SocketSendError when it cannot. */
+  sendMulti(message: SendMultiRequest): Promise<MultiSendOutcome> {
+    return this.request({ type: 'send-multi', message }, multiSendOutcome);
+  }
+
+  private request<T>(frame: Record<string, unknown>, interpret: (status: number, body: unknown) => T): Promise<T> {
     const socket = this.socket;
     if (!socket || !this.ready) return Promise.reject(new SocketSendError('not connected'));
     const id = this.nextId++;
-    return new Promise<SendOutcome>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         if (this.pending.delete(id)) reject(new SocketSendError('no answer to a send frame'));
       }, SOCKET_SEND_TIMEOUT_MS);
-      this.pending.set(id, { resolve, reject, timer });
-      socket.send(JSON.stringify({ type: 'send', id, destination, message }));
+      this.pending.set(id, { settle: (status, body) => resolve(interpret(status, body)), reject, timer });
+      socket.send(JSON.stringify({ ...frame, id }));
     });
   }
 }

@@ -40,6 +40,8 @@ import type { DeviceAddress, MessageEntry, OutboxEntry, OutboxKind, ResendDevice
 import { resendExpiryKey, resendLogKey, sessionKey } from './tables.js';
 import { contactOrNew, connectDevices, putContactDevices } from './recipients.js';
 import { encryptForDevices, hasUsableSession } from './session-crypto.js';
+import { GroupSender } from './group-sender.js';
+import type { PairwiseSender } from './group-sender.js';
 
 /** Raised for failures worth retrying later (network, server busy, device list churn). */
 class TransientError extends Error {
@@ -216,7 +218,11 @@ const errorCode = (error: unknown): string => {
   return 'error';
 };
 
-export class Outbox {
+export class Outbox implements PairwiseSender {
+  /** Group messages: sender-key distribution and one multi-recipient request per message (group-sender.ts). */
+  readonly groups: GroupSender;
+  /** Multi-recipient requests made by this outbox (tests and benchmarks count them). */
+  multiRequests = 0;
   private running: Promise<void> | null = null;
   private rerun = false;
   private timer: TimerHandle | null = null;
@@ -232,6 +238,17 @@ export class Outbox {
       uploaded: () => this.kick(),
       failed: (entry, error) => this.handleFailure(entry, error),
     });
+    this.groups = new GroupSender(ctx, this, () => {
+      this.multiRequests += 1;
+    });
+  }
+
+  /** Sends content to every device of one account now, inside the running pass (group control content). */
+  async sendPairwise(accountId: string, content: Uint8Array, timestamp: number): Promise<DeviceAddress[]> {
+    const entry = newOutboxEntry(this.ctx, { destination: accountId, kind: 'group-control', timestamp, content });
+    const { recipients } = await this.deliver(entry);
+    const devices = (await this.ctx.platform.storage.get('contacts', accountId))?.devices ?? [];
+    return devices.filter((d) => recipients.some((r) => r.deviceId === d.deviceId));
   }
 
   /** Starts a pass soon (coalesced with a running one). */
@@ -327,8 +344,13 @@ export class Outbox {
       // The message names blobs the server must hold before its recipient asks for them: sent once uploaded.
       if (uploading) continue;
       try {
-        const { serverTimestamp, recipients } = await this.deliver(entry);
-        await this.complete(entry, serverTimestamp, recipients);
+        if (entry.kind === 'group') {
+          const { serverTimestamp } = await this.groups.deliver(entry);
+          await this.complete(entry, serverTimestamp, []);
+        } else {
+          const { serverTimestamp, recipients } = await this.deliver(entry);
+          await this.complete(entry, serverTimestamp, recipients);
+        }
       } catch (error) {
         const due = await this.handleFailure(entry, error);
         if (due !== null) {
@@ -458,7 +480,11 @@ export class Outbox {
           request: {
             timestamp: entry.timestamp,
             messages,
-            urgent: entry.kind === 'data' || entry.kind === 'retry' || entry.kind === 'resend',
+            urgent:
+              entry.kind === 'data' ||
+              entry.kind === 'retry' ||
+              entry.kind === 'resend' ||
+              entry.kind === 'group-control',
           },
           recipients,
         };
@@ -479,7 +505,7 @@ export class Outbox {
   }
 
   /** Under the peer lock: drop extra devices, rebuild stale ones, add missing ones from fresh bundles. */
-  private correctDevices(peer: string, missing: number[], extra: number[], stale: number[]): Promise<void> {
+  correctDevices(peer: string, missing: number[], extra: number[], stale: number[]): Promise<void> {
     const { ctx } = this;
     return ctx.platform.locks.withLock(peerLock(peer), async () => {
       const { storage, clock } = ctx.platform;

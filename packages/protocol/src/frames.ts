@@ -12,15 +12,7 @@
  */
 import { z } from 'zod';
 
-import {
-  AccountId,
-  DeviceId,
-  Envelope,
-  Guid,
-  Secret,
-  SendMessagesRequest,
-  SendMultiRequest,
-} from './http.js';
+import { AccountId, DeviceId, Envelope, Guid, Secret, SendMessagesRequest, SendMultiRequest } from './http.js';
 import { MAX_ACKS_PER_FRAME } from './limits.js';
 
 /** Correlates a `send` with its `result` (and an erroneous frame with its `error`). */

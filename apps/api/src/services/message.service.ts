@@ -59,8 +59,7 @@ type MultiOutcome = SendMultiResponse | ApiError;
 type MultiRequest = { sender: AuthenticatedDevice; message: SendMultiRequest };
 
 /** Recipient devices of a multi-recipient send (its weight in a group commit). */
-const deviceCount = (message: SendMultiRequest): number =>
-  message.recipients.reduce((n, r) => n + r.devices.length, 0);
+const deviceCount = (message: SendMultiRequest): number => message.recipients.reduce((n, r) => n + r.devices.length, 0);
 
 /** The message of a send refused because its own device was removed (`401 unauthorized`; a socket is then closed). */
 export const SENDER_REMOVED = 'this device was removed from its account';
@@ -212,7 +211,11 @@ export class MessageService implements OnModuleDestroy {
   async sendMulti(sender: AuthenticatedDevice, message: SendMultiRequest): Promise<SendMultiResponse> {
     await this.rateLimitMulti(sender, message);
     if (base64Size(message.content) > MAX_ENVELOPE_CONTENT_BYTES) {
-      throw new ApiError(413, ErrorCode.PayloadTooLarge, `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`);
+      throw new ApiError(
+        413,
+        ErrorCode.PayloadTooLarge,
+        `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`,
+      );
     }
     const outcome = await this.multiSends.submit({ sender, message });
     if (outcome instanceof ApiError) throw outcome;
@@ -311,7 +314,9 @@ export class MessageService implements OnModuleDestroy {
     const { refused, senderGone, full } = outcome;
     let deviceMap: DeviceMap = new Map();
     if (refused.size) {
-      const accounts = requests.filter((_, i) => refused.has(i)).flatMap((r) => r.message.recipients.map((x) => x.accountId));
+      const accounts = requests
+        .filter((_, i) => refused.has(i))
+        .flatMap((r) => r.message.recipients.map((x) => x.accountId));
       deviceMap = await this.devices.deviceMap([...new Set(accounts)]);
     }
     const results: MultiOutcome[] = [];

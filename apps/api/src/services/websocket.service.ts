@@ -144,7 +144,8 @@ export class WebSocketService implements OnModuleInit {
           return this.refuse(connection, requestId, ErrorCode.InvalidRequest, 'a send needs an id and a destination');
         }
         const message = SendMessagesRequest.safeParse((frame as { message?: unknown }).message);
-        if (!message.success) return this.answer(connection, envelope.data.id, failedResult(validationRefusal(message.error)));
+        if (!message.success)
+          return this.answer(connection, envelope.data.id, failedResult(validationRefusal(message.error)));
         void this.send(connection, { ...envelope.data, message: message.data });
         return;
       }

@@ -42,7 +42,10 @@ describe('HTTP fuzzing', () => {
         timestamp: Date.now(),
         recipients: [
           { accountId: bob.accountId, devices: [{ deviceId: 1, registrationId: bob.registrationId }] },
-          { accountId: alice.accountId, devices: [{ deviceId: laptop.deviceId, registrationId: laptop.registrationId }] },
+          {
+            accountId: alice.accountId,
+            devices: [{ deviceId: laptop.deviceId, registrationId: laptop.registrationId }],
+          },
         ],
       },
       link: { ...linkBody, provisioningCode: code.body.code },

@@ -239,11 +239,13 @@ export class CoveAppShell implements CoveApp, AppSession {
         if (event.message.direction === 'incoming') this.peerTyping.set(event.message.conversationId, false);
         this.store.bump();
         return;
+      // A group's change (`group-updated`) refreshes the list too: groups have no screen of their own yet.
       case 'message-updated':
       case 'message-removed':
       case 'conversation-updated':
       case 'receipt':
       case 'identity-changed':
+      case 'group-updated':
         this.store.bump();
         return;
       case 'connection': {
@@ -267,6 +269,8 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'message-rejected':
       case 'session-reset':
       case 'session-reset-limited':
+      case 'group-update-rejected':
+      case 'group-message-undecryptable':
         return;
     }
   }

@@ -395,9 +395,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
       const accounts = [...new Set(own.map((t) => t.accountId))];
       const covered = accounts.every((accountId) => {
         const toSelf = accountId === send.sourceAccountId;
-        const current = this.db
-          .devicesOf(accountId)
-          .filter((d) => !(toSelf && d.deviceId === send.sourceDeviceId));
+        const current = this.db.devicesOf(accountId).filter((d) => !(toSelf && d.deviceId === send.sourceDeviceId));
         const rows = own.filter((t) => t.accountId === accountId);
         return (
           rows.every((r) => current.some((d) => d.deviceId === r.deviceId && d.registrationId === r.registrationId)) &&

@@ -7,7 +7,7 @@
  * on a terminal cannot drive it either. It does not print anything itself.
  */
 import { escapeText, formatTimestamp, isUnsafeCodeUnit } from '../../display.js';
-import { directPeerOf } from '../../tables.js';
+import { directPeerOf, groupOf } from '../../tables.js';
 
 type Loose = Record<string, unknown>;
 
@@ -53,7 +53,10 @@ export const messageLine = (message: unknown, who: unknown, options: { at?: unkn
 /** A conversation: the peer's username (or account id) and the unread count. */
 export const conversationLine = (conversation: unknown): string => {
   const c = fieldsOf(conversation);
-  const name = escapeText(text(c.peerUsername) || text(c.peerAccountId)) || '(unknown)';
+  const name =
+    (c.kind === 'group' ? `${escapeText(text(c.title))} (group ${escapeText(text(c.groupId))})` : '') ||
+    escapeText(text(c.peerUsername) || text(c.peerAccountId)) ||
+    '(unknown)';
   const unread = typeof c.unreadCount === 'number' && Number.isFinite(c.unreadCount) ? c.unreadCount : 0;
   return unread ? `${name} (${unread} unread)` : name;
 };
@@ -77,6 +80,31 @@ export const messageJson = (message: unknown, peerUsername: unknown): Record<str
     timestamp: m.timestamp,
     status: m.status,
     ...(m.quote ? { quote: m.quote } : {}),
+    ...(typeof conversationId === 'string' && groupOf(conversationId) !== null
+      ? { groupId: groupOf(conversationId), username: peerUsername }
+      : {}),
+    ...(m.system ? { system: m.system } : {}),
+  };
+};
+
+/** A group for `cove group list`: its name, id, member count and our standing. */
+export const groupLine = (group: unknown): string => {
+  const g = fieldsOf(group);
+  const members = Array.isArray(g.members) ? g.members.length : 0;
+  const standing = g.active === false ? ' (left)' : '';
+  return `${escapeText(text(g.title)) || '(unnamed)'} ${escapeText(text(g.id))} ${members} members${standing}`;
+};
+
+/** The JSON of a group (no master key: it never leaves the device, not even to a script's output). */
+export const groupJson = (group: unknown): Record<string, unknown> => {
+  const g = fieldsOf(group);
+  const members = Array.isArray(g.members) ? g.members.map(fieldsOf) : [];
+  return {
+    groupId: g.id,
+    title: g.title,
+    revision: g.revision,
+    active: g.active,
+    members: members.map((m) => ({ accountId: m.accountId, username: m.username, role: m.role })),
   };
 };
 
