@@ -84,4 +84,81 @@ describe(Batcher.name, () => {
     expect(seen[0]?.[0]).toBe(2);
     expect(seen[0]?.[1]).toBeGreaterThanOrEqual(0);
   });
+
+  it('should start a batch at once when none is in flight, without waiting for more operations', async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number, number>(
+      (items) => {
+        batches.push(items);
+        return Promise.resolve(items);
+      },
+      { maxBatch: 100, concurrency: 1 },
+    );
+    const one = batcher.submit(1);
+    await tick();
+    expect(batches).toEqual([[1]]);
+    await expect(one).resolves.toBe(1);
+  });
+
+  it('should start a second batch while one is in flight and release answers and turns in start order', async () => {
+    const events: string[] = [];
+    const releases: Array<() => void> = [];
+    const batcher = new Batcher<number, number>(
+      async (items, turn) => {
+        const name = items.join('+');
+        events.push(`start ${name}`);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        events.push(`stored ${name}`);
+        await turn;
+        events.push(`handed on ${name}`);
+        return items;
+      },
+      { maxBatch: 100, concurrency: 2 },
+    );
+    const first = batcher.submit(1).then((v) => events.push(`answer ${v}`));
+    await tick();
+    const second = [batcher.submit(2), batcher.submit(3)].map((p) => p.then((v) => events.push(`answer ${v}`)));
+    await tick();
+    expect(events).toEqual(['start 1', 'start 2+3']);
+    // The second statement returns first: it still waits for the first batch before handing on and answering.
+    releases[1]?.();
+    await tick();
+    expect(events).toEqual(['start 1', 'start 2+3', 'stored 2+3']);
+    releases[0]?.();
+    await Promise.all([first, ...second]);
+    expect(events).toEqual([
+      'start 1',
+      'start 2+3',
+      'stored 2+3',
+      'stored 1',
+      'handed on 1',
+      'answer 1',
+      'handed on 2+3',
+      'answer 2',
+      'answer 3',
+    ]);
+  });
+
+  it('should give the next batch its turn even when an earlier batch failed', async () => {
+    const releases: Array<() => void> = [];
+    let calls = 0;
+    const batcher = new Batcher<number, number>(
+      async (items, turn) => {
+        const call = ++calls;
+        await new Promise<void>((resolve) => releases.push(resolve));
+        if (call === 1) throw new Error('connection lost');
+        await turn;
+        return items;
+      },
+      { maxBatch: 100, concurrency: 2 },
+    );
+    const failed = batcher.submit(1);
+    await tick();
+    const next = batcher.submit(2);
+    await tick();
+    releases[1]?.();
+    releases[0]?.();
+    await expect(failed).rejects.toThrow('connection lost');
+    await expect(next).resolves.toBe(2);
+  });
 });
