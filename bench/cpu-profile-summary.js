@@ -38,7 +38,7 @@ const RULES = [
     'socket I/O (node streams)',
   ],
   [(u) => /^node:/.test(u), 'other Node internals (timers, promises, buffers)'],
-  [(u, f) => !u, 'native builtins (Buffer, crypto, writev…)'],
+  [(u) => !u, 'native builtins (Buffer, crypto, writev…)'],
   [() => true, 'other dependencies'],
 ];
 

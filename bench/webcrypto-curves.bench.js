@@ -10,10 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.N ?? 2000);
 
 /**
@@ -136,7 +134,6 @@ async function inChromium() {
       async ([source, n]) => {
         const sodium = (await import('/libsodium-wrappers.mjs')).default;
         await sodium.ready;
-        // eslint-disable-next-line no-new-func
         const fn = new Function(`return (${source})`)();
         return fn(sodium, n, () => null);
       },

@@ -55,11 +55,17 @@ const MAX_SENDS_PER_BATCH = 256;
 /** Acks per group commit. */
 const MAX_ACKS_PER_BATCH = 1000;
 /**
- * Independent group-commit lanes. A recipient always maps to the same lane and a lane has one batch in flight, so
- * each recipient's envelopes are stored and delivered in acceptance order, while lanes overlap their round trips
- * (the database commits several batches per fsync). Below the default pool size of 10 connections.
+ * Independent group-commit lanes. A recipient always maps to the same lane, and a lane hands stored envelopes on in
+ * acceptance order (its batches finish in start order), so each recipient's envelopes are delivered in that order,
+ * while lanes overlap their round trips (the database commits several batches per fsync).
  */
-const SEND_LANES = 4;
+const SEND_LANES = Number(process.env.COVE_SEND_LANES ?? 4);
+/**
+ * Batches of one lane in flight at once (pipelining): sends arriving while a batch commits start the next one on
+ * another connection instead of waiting for it. Lanes × this + {@link ACK_CONCURRENCY} stays within the default pool
+ * of 10 connections.
+ */
+const SEND_COMMITS_PER_LANE = Number(process.env.COVE_SEND_INFLIGHT ?? 1);
 /** Ack deletes need no order; two batches in flight overlap their round trips. */
 const ACK_CONCURRENCY = 2;
 
@@ -90,9 +96,9 @@ export class MessageService implements OnModuleDestroy {
     this.sends = Array.from(
       { length: SEND_LANES },
       () =>
-        new Batcher<SendRequest, SendOutcome>((items) => this.acceptBatch(items), {
+        new Batcher<SendRequest, SendOutcome>((items, turn) => this.acceptBatch(items, turn), {
           maxBatch: MAX_SENDS_PER_BATCH,
-          concurrency: 1,
+          concurrency: SEND_COMMITS_PER_LANE,
           onBatch: (n, seconds) => {
             this.metrics.groupCommitBatch.observe({ operation: 'send' }, n);
             this.metrics.groupCommitDuration.observe({ operation: 'send' }, seconds);
@@ -196,7 +202,7 @@ export class MessageService implements OnModuleDestroy {
    * Stores a batch of sends in one statement that also checks each send against the current devices, then works
    * out the refusal of each skipped send from the device lists (rare: a client with stale knowledge).
    */
-  private async acceptBatch(requests: SendRequest[], retry = true): Promise<SendOutcome[]> {
+  private async acceptBatch(requests: SendRequest[], turn: Promise<void>, retry = true): Promise<SendOutcome[]> {
     const serverTimestamp = this.clock.now();
     const rows: CheckedEnvelopeRow[] = [];
     const targets: DeliveryTarget[][] = [];
@@ -244,7 +250,7 @@ export class MessageService implements OnModuleDestroy {
       // A device was removed between the check and the insert: re-check each send on its own, in order.
       if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
         const redone: SendOutcome[] = [];
-        for (const request of requests) redone.push(...(await this.acceptBatch([request], requests.length > 1)));
+        for (const request of requests) redone.push(...(await this.acceptBatch([request], turn, requests.length > 1)));
         return redone;
       }
       throw error;
@@ -276,13 +282,15 @@ export class MessageService implements OnModuleDestroy {
         const request = requests[index] as SendRequest;
         // The devices changed since the statement ran (e.g. one was just linked): answer as of now, or retry once.
         const now = this.check(request, deviceMap.get(request.destination));
-        const again = now ?? (retry ? (await this.acceptBatch([request], false))[0] : undefined);
+        const again = now ?? (retry ? (await this.acceptBatch([request], turn, false))[0] : undefined);
         results[index] =
           again ?? new ApiError(503, ErrorCode.Unavailable, 'the devices changed during the send; retry');
       }
     }
     const accepted = targets.filter((_, i) => !refused.has(i) && !full.has(i) && !senderGone.has(i)).flat();
     this.metrics.envelopesAccepted.inc(accepted.length);
+    // An earlier batch of this lane may still be committing: its envelopes go out first (per-device order).
+    await turn;
     this.delivery.deliver(accepted);
     return results;
   }
