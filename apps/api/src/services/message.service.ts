@@ -55,28 +55,27 @@ const MAX_SENDS_PER_BATCH = 256;
 /** Acks per group commit. */
 const MAX_ACKS_PER_BATCH = 1000;
 /**
- * Independent group-commit lanes. A recipient always maps to the same lane, and a lane hands stored envelopes on in
- * acceptance order (its batches finish in start order), so each recipient's envelopes are delivered in that order,
- * while lanes overlap their round trips (the database commits several batches per fsync).
+ * Send batches in flight at once, each on its own connection: sends arriving while batches commit start the next
+ * one as soon as a connection is free. One recipient's sends are never in two batches at once (the batcher's key),
+ * so they are stored and delivered in acceptance order and each statement's queue-cap check sees every earlier
+ * send to that recipient; other recipients' sends overlap. With {@link ACK_CONCURRENCY} this stays within the
+ * default pool of 10 connections (the delivery benchmark runs with 8).
  */
-const SEND_LANES = Number(process.env.COVE_SEND_LANES ?? 4);
-/**
- * Batches of one lane in flight at once (pipelining): sends arriving while a batch commits start the next one on
- * another connection instead of waiting for it. Lanes × this + {@link ACK_CONCURRENCY} stays within the default pool
- * of 10 connections.
- */
-const SEND_COMMITS_PER_LANE = Number(process.env.COVE_SEND_INFLIGHT ?? 1);
+const SEND_CONCURRENCY = 4;
 /** Ack deletes need no order; two batches in flight overlap their round trips. */
 const ACK_CONCURRENCY = 2;
 
-/** A stable lane for an account id (its last hex digits). */
-function laneOf(accountId: string, lanes: number): number {
-  return Number.parseInt(accountId.slice(-4), 16) % lanes || 0;
+/**
+ * The batcher's key of a recipient: its account id's hex digits, lower-case, so that every spelling PostgreSQL
+ * reads as the same uuid (case, hyphens, braces) is one key and cannot slip two batches past one queue cap.
+ */
+function recipientKey(accountId: string): string {
+  return accountId.toLowerCase().replace(/[^0-9a-f]/g, '');
 }
 
 @Injectable()
 export class MessageService implements OnModuleDestroy {
-  private readonly sends: Array<Batcher<SendRequest, SendOutcome>>;
+  private readonly sends: Batcher<SendRequest, SendOutcome>;
   private readonly acks: Batcher<EnvelopeKey, boolean>;
   private readonly caps: QueueCaps;
   private readonly rateLimits: boolean;
@@ -93,18 +92,15 @@ export class MessageService implements OnModuleDestroy {
   ) {
     this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
     this.rateLimits = config.config.rateLimits;
-    this.sends = Array.from(
-      { length: SEND_LANES },
-      () =>
-        new Batcher<SendRequest, SendOutcome>((items, turn) => this.acceptBatch(items, turn), {
-          maxBatch: MAX_SENDS_PER_BATCH,
-          concurrency: SEND_COMMITS_PER_LANE,
-          onBatch: (n, seconds) => {
-            this.metrics.groupCommitBatch.observe({ operation: 'send' }, n);
-            this.metrics.groupCommitDuration.observe({ operation: 'send' }, seconds);
-          },
-        }),
-    );
+    this.sends = new Batcher<SendRequest, SendOutcome>((items) => this.acceptBatch(items), {
+      maxBatch: MAX_SENDS_PER_BATCH,
+      concurrency: SEND_CONCURRENCY,
+      keyOf: (request) => recipientKey(request.destination),
+      onBatch: (n, seconds) => {
+        this.metrics.groupCommitBatch.observe({ operation: 'send' }, n);
+        this.metrics.groupCommitDuration.observe({ operation: 'send' }, seconds);
+      },
+    });
     this.acks = new Batcher((items) => this.deleteBatch(items), {
       maxBatch: MAX_ACKS_PER_BATCH,
       concurrency: ACK_CONCURRENCY,
@@ -145,8 +141,7 @@ export class MessageService implements OnModuleDestroy {
     if (new Set(ids).size !== ids.length) {
       throw new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
     }
-    const lane = this.sends[laneOf(destination, SEND_LANES)] as Batcher<SendRequest, SendOutcome>;
-    const outcome = await lane.submit({ sender, destination, message });
+    const outcome = await this.sends.submit({ sender, destination, message });
     if (outcome instanceof ApiError) throw outcome;
     return outcome;
   }
@@ -202,7 +197,7 @@ export class MessageService implements OnModuleDestroy {
    * Stores a batch of sends in one statement that also checks each send against the current devices, then works
    * out the refusal of each skipped send from the device lists (rare: a client with stale knowledge).
    */
-  private async acceptBatch(requests: SendRequest[], turn: Promise<void>, retry = true): Promise<SendOutcome[]> {
+  private async acceptBatch(requests: SendRequest[], retry = true): Promise<SendOutcome[]> {
     const serverTimestamp = this.clock.now();
     const rows: CheckedEnvelopeRow[] = [];
     const targets: DeliveryTarget[][] = [];
@@ -250,7 +245,7 @@ export class MessageService implements OnModuleDestroy {
       // A device was removed between the check and the insert: re-check each send on its own, in order.
       if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
         const redone: SendOutcome[] = [];
-        for (const request of requests) redone.push(...(await this.acceptBatch([request], turn, requests.length > 1)));
+        for (const request of requests) redone.push(...(await this.acceptBatch([request], requests.length > 1)));
         return redone;
       }
       throw error;
@@ -282,15 +277,13 @@ export class MessageService implements OnModuleDestroy {
         const request = requests[index] as SendRequest;
         // The devices changed since the statement ran (e.g. one was just linked): answer as of now, or retry once.
         const now = this.check(request, deviceMap.get(request.destination));
-        const again = now ?? (retry ? (await this.acceptBatch([request], turn, false))[0] : undefined);
+        const again = now ?? (retry ? (await this.acceptBatch([request], false))[0] : undefined);
         results[index] =
           again ?? new ApiError(503, ErrorCode.Unavailable, 'the devices changed during the send; retry');
       }
     }
     const accepted = targets.filter((_, i) => !refused.has(i) && !full.has(i) && !senderGone.has(i)).flat();
     this.metrics.envelopesAccepted.inc(accepted.length);
-    // An earlier batch of this lane may still be committing: its envelopes go out first (per-device order).
-    await turn;
     this.delivery.deliver(accepted);
     return results;
   }
@@ -327,7 +320,7 @@ export class MessageService implements OnModuleDestroy {
 
   /** Waits for pending batches on shutdown. */
   async onModuleDestroy(): Promise<void> {
-    for (let i = 0; i < 100 && (this.sends.some((b) => b.backlog) || this.acks.backlog); i++) {
+    for (let i = 0; i < 100 && (this.sends.backlog || this.acks.backlog); i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }

@@ -1,47 +1,52 @@
 /**
- * Group commit, pipelined: an operation submitted while no batch is in flight starts a batch at once (after the
+ * Group commit, pipelined: an operation submitted while a connection is free starts a batch at once (after the
  * current event-loop phase, so the frames of one socket read share it); operations submitted while `concurrency`
  * batches are in flight are collected and written together by the next batch, at most `maxBatch` at a time. So N
  * concurrent operations cost one statement (and one fsync) instead of N, and an idle database never waits for a
  * batch to fill. Every submitter is answered only after the batch that holds its operation has completed, so an
- * answer still means "durably done". Batches may overlap (`concurrency` > 1) but finish in start order: each flush
- * gets a `turn` promise that settles once every earlier batch has finished, to await before anything whose order
- * matters (e.g. handing stored envelopes on), and answers are released in start order too. It does not retry; the
- * flush function decides what failure means for each operation.
+ * answer still means "durably done".
+ *
+ * With `keyOf`, operations of one key (e.g. one recipient) are never in two batches at once: a batch takes, in
+ * submission order, only operations whose key no batch in flight holds, and the others wait for the next one. So
+ * the operations of one key are written one batch after another, in submission order, and a statement checking a
+ * per-key limit sees every earlier operation of that key, while operations of other keys overlap on other
+ * connections. Without `keyOf` and with `concurrency` 1, batches run one after another in submission order. It
+ * does not retry; the flush function decides what failure means for each operation.
  */
 
-type Pending<I, O> = { item: I; resolve: (value: O) => void; reject: (error: unknown) => void };
+type Pending<I, O> = {
+  item: I;
+  key: string | undefined;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+};
 
-export type BatcherOptions = {
+export type BatcherOptions<I> = {
   /** Most operations in one batch (bounds statement size and latency). */
   maxBatch: number;
-  /** Batches in flight at once. */
+  /** Batches in flight at once (each holds one database connection). */
   concurrency: number;
+  /** Operations of one key never overlap (see above). */
+  keyOf?: (item: I) => string;
   /** Called with the size and duration (seconds) of each batch (metrics). */
   onBatch?: (size: number, seconds: number) => void;
 };
-
-/**
- * Writes a batch. `turn` settles (never rejects) once every batch started before this one has finished; with
- * `concurrency` 1 it has already settled.
- */
-export type BatchFlush<I, O> = (items: I[], turn: Promise<void>) => Promise<O[]>;
 
 export class Batcher<I, O> {
   private queue: Array<Pending<I, O>> = [];
   private running = 0;
   private scheduled = false;
-  /** Settles when the most recently started batch has finished (and so, in turn, every earlier one). */
-  private last: Promise<void> = Promise.resolve();
+  /** Keys held by the batches in flight. */
+  private readonly busy = new Set<string>();
 
   constructor(
-    private readonly flush: BatchFlush<I, O>,
-    private readonly options: BatcherOptions,
+    private readonly flush: (items: I[]) => Promise<O[]>,
+    private readonly options: BatcherOptions<I>,
   ) {}
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, key: this.options.keyOf?.(item), resolve, reject });
       this.schedule();
     });
   }
@@ -49,11 +54,6 @@ export class Batcher<I, O> {
   /** Operations not yet written. */
   get backlog(): number {
     return this.queue.length;
-  }
-
-  /** Batches being written. */
-  get inFlight(): number {
-    return this.running;
   }
 
   /** Starts a batch after the current I/O phase, so operations arriving in the same event-loop turn share it. */
@@ -68,35 +68,46 @@ export class Batcher<I, O> {
 
   private drain(): void {
     while (this.running < this.options.concurrency && this.queue.length) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
+      const batch = this.take();
+      if (!batch.length) return;
       this.running++;
-      const turn = this.last;
-      let finished!: () => void;
-      this.last = new Promise<void>((resolve) => (finished = resolve));
-      void this.run(batch, turn, finished);
+      void this.run(batch);
     }
   }
 
-  private async run(batch: Array<Pending<I, O>>, turn: Promise<void>, finished: () => void): Promise<void> {
-    const started = performance.now();
-    let settle: () => void;
-    try {
-      const results = await this.flush(
-        batch.map((p) => p.item),
-        turn,
-      );
-      settle = () => batch.forEach((p, i) => p.resolve(results[i] as O));
-    } catch (error) {
-      settle = () => {
-        for (const p of batch) p.reject(error);
-      };
+  /** The next batch: the oldest operations whose keys no batch in flight holds, at most `maxBatch`. */
+  private take(): Array<Pending<I, O>> {
+    if (!this.options.keyOf) return this.queue.splice(0, this.options.maxBatch);
+    const batch: Array<Pending<I, O>> = [];
+    const rest: Array<Pending<I, O>> = [];
+    const taken = new Set<string>();
+    for (const p of this.queue) {
+      const key = p.key as string;
+      if (batch.length < this.options.maxBatch && !this.busy.has(key)) {
+        batch.push(p);
+        taken.add(key);
+      } else {
+        // Its key is in flight (or the batch is full): it waits, and so does every later operation of its key.
+        rest.push(p);
+      }
     }
-    // Answers leave in start order even when a later batch's statement returned first.
-    await turn;
-    settle();
-    this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
-    this.running--;
-    finished();
-    if (this.queue.length) this.drain();
+    for (const key of taken) this.busy.add(key);
+    this.queue = rest;
+    return batch;
+  }
+
+  private async run(batch: Array<Pending<I, O>>): Promise<void> {
+    const started = performance.now();
+    try {
+      const results = await this.flush(batch.map((p) => p.item));
+      batch.forEach((p, i) => p.resolve(results[i] as O));
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+    } finally {
+      this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
+      for (const p of batch) if (p.key !== undefined) this.busy.delete(p.key);
+      this.running--;
+      if (this.queue.length) this.drain();
+    }
   }
 }

@@ -100,65 +100,60 @@ describe(Batcher.name, () => {
     await expect(one).resolves.toBe(1);
   });
 
-  it('should start a second batch while one is in flight and release answers and turns in start order', async () => {
-    const events: string[] = [];
+  it('should start a batch for other keys while one is in flight, and hold back operations of a key in flight', async () => {
+    const batches: string[][] = [];
     const releases: Array<() => void> = [];
-    const batcher = new Batcher<number, number>(
-      async (items, turn) => {
-        const name = items.join('+');
-        events.push(`start ${name}`);
+    const batcher = new Batcher<string, string>(
+      async (items) => {
+        batches.push(items);
         await new Promise<void>((resolve) => releases.push(resolve));
-        events.push(`stored ${name}`);
-        await turn;
-        events.push(`handed on ${name}`);
         return items;
       },
-      { maxBatch: 100, concurrency: 2 },
+      { maxBatch: 100, concurrency: 2, keyOf: (item) => item.slice(0, 1) },
     );
-    const first = batcher.submit(1).then((v) => events.push(`answer ${v}`));
+    const answers = [batcher.submit('a1')];
     await tick();
-    const second = [batcher.submit(2), batcher.submit(3)].map((p) => p.then((v) => events.push(`answer ${v}`)));
+    answers.push(...['a2', 'b1', 'a3', 'b2'].map((item) => batcher.submit(item)));
     await tick();
-    expect(events).toEqual(['start 1', 'start 2+3']);
-    // The second statement returns first: it still waits for the first batch before handing on and answering.
+    // "a" is in flight: its later sends wait (in order), "b" goes at once on the second connection.
+    expect(batches).toEqual([['a1'], ['b1', 'b2']]);
     releases[1]?.();
     await tick();
-    expect(events).toEqual(['start 1', 'start 2+3', 'stored 2+3']);
+    expect(batches).toEqual([['a1'], ['b1', 'b2']]);
     releases[0]?.();
-    await Promise.all([first, ...second]);
-    expect(events).toEqual([
-      'start 1',
-      'start 2+3',
-      'stored 2+3',
-      'stored 1',
-      'handed on 1',
-      'answer 1',
-      'handed on 2+3',
-      'answer 2',
-      'answer 3',
-    ]);
+    await tick();
+    expect(batches).toEqual([['a1'], ['b1', 'b2'], ['a2', 'a3']]);
+    releases[2]?.();
+    await expect(Promise.all(answers)).resolves.toEqual(['a1', 'a2', 'b1', 'a3', 'b2']);
   });
 
-  it('should give the next batch its turn even when an earlier batch failed', async () => {
-    const releases: Array<() => void> = [];
-    let calls = 0;
-    const batcher = new Batcher<number, number>(
-      async (items, turn) => {
-        const call = ++calls;
-        await new Promise<void>((resolve) => releases.push(resolve));
-        if (call === 1) throw new Error('connection lost');
-        await turn;
+  it('should never hold one key in two batches at once, and write each key in submission order', async () => {
+    const inFlight = new Set<string>();
+    const written: string[] = [];
+    let overlap = false;
+    const batcher = new Batcher<string, string>(
+      async (items) => {
+        const keys = new Set(items.map((i) => i.split(':')[0] as string));
+        for (const k of keys) if (inFlight.has(k)) overlap = true;
+        for (const k of keys) inFlight.add(k);
+        await new Promise((resolve) => setTimeout(resolve, 1 + (items.length % 3)));
+        for (const k of keys) inFlight.delete(k);
+        written.push(...items);
         return items;
       },
-      { maxBatch: 100, concurrency: 2 },
+      { maxBatch: 3, concurrency: 3, keyOf: (item) => item.split(':')[0] as string },
     );
-    const failed = batcher.submit(1);
-    await tick();
-    const next = batcher.submit(2);
-    await tick();
-    releases[1]?.();
-    releases[0]?.();
-    await expect(failed).rejects.toThrow('connection lost');
-    await expect(next).resolves.toBe(2);
+    const items = Array.from({ length: 60 }, (_, i) => `${'abcd'[(i * 7) % 4]}:${i}`);
+    const pending: Array<Promise<string>> = [];
+    for (const [i, item] of items.entries()) {
+      pending.push(batcher.submit(item));
+      if (i % 5 === 0) await tick();
+    }
+    await Promise.all(pending);
+    expect(overlap).toBe(false);
+    for (const key of 'abcd') {
+      const order = (list: string[]) => list.filter((item) => item.startsWith(`${key}:`));
+      expect(order(written)).toEqual(order(items));
+    }
   });
 });
