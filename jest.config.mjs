@@ -47,7 +47,7 @@ const project = (dir, name, extra = {}) => ({
 export default {
   projects: [
     project('packages/crypto', 'crypto'),
-    // The interop suite again with Node's native X25519 (what `@cove/client/node` chooses at start) instead of
+    // The interop suite again with Node's native X25519 (`useNodeX25519` of `@cove/client/node`, opt-in) instead of
     // libsodium's WebAssembly: both implementations must interoperate with libsignal.
     project('packages/crypto', 'crypto-node-x25519', {
       testMatch: ['<rootDir>/test/interop/**/*.test.ts', '<rootDir>/test/primitives.test.ts'],

@@ -102,7 +102,28 @@ async function inNode() {
     const u = process.cpuUsage();
     return u.user + u.system;
   };
-  print(`Node ${process.version}`, await measure(sodium, N, cpu));
+  const rows = await measure(sodium, N, cpu);
+  // What @cove/client/node uses: node:crypto KeyObjects (synchronous), through the same checked backend.
+  const { nodeX25519 } = await import('@cove/client/node');
+  const a = sodium.randombytes_buf(32);
+  const bPublic = sodium.crypto_scalarmult_base(sodium.randombytes_buf(32));
+  const sk = nodeX25519.privateHandle(a);
+  const pk = nodeX25519.publicHandle(bPublic);
+  const sync = (name, op) => {
+    for (let i = 0; i < 200; i++) op();
+    const c0 = cpu();
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) op();
+    rows.push({ name, wallUs: ((performance.now() - t0) * 1000) / N, cpuUs: (cpu() - c0) / N });
+  };
+  sync('X25519 agreement: node:crypto, KeyObjects cached', () => nodeX25519.agree(sk, pk));
+  sync('X25519 import private key (JWK): node:crypto', () => nodeX25519.privateHandle(a));
+  sync('X25519 import public key (JWK): node:crypto', () => nodeX25519.publicHandle(bPublic));
+  sync('X25519 agreement: node:crypto, both keys imported', () =>
+    nodeX25519.agree(nodeX25519.privateHandle(a), nodeX25519.publicHandle(bPublic)),
+  );
+  sync('X25519 public key from private: node:crypto', () => nodeX25519.publicFromPrivate(nodeX25519.privateHandle(a)));
+  print(`Node ${process.version}`, rows);
 }
 
 async function inChromium() {

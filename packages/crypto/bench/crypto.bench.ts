@@ -14,7 +14,7 @@ import * as libsignal from '@signalapp/libsignal-client';
 type Impl = typeof ours;
 /**
  * Ours runs twice, with each X25519 implementation (`ours` on libsodium's WebAssembly, the default and the
- * browser's; `ours/node` on Node's native one, what `@cove/client/node` chooses at start), switched before each of
+ * browser's; `ours/node` on Node's native one, `useNodeX25519` of `@cove/client/node`), switched before each of
  * its rounds; libsignal is the baseline of the same run.
  */
 const impls: [string, Impl, ours.X25519Backend | null][] = [

@@ -10,8 +10,6 @@ import path from 'node:path';
 
 import WebSocket from 'ws';
 
-import { ready } from '@cove/crypto';
-
 import { ClientError, ClientErrorCode } from '../errors.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import type {
@@ -30,7 +28,6 @@ import type {
 } from '../platform.js';
 import { createFileBlobStore } from './file-blob-store.js';
 import { FileStorage } from './file-storage.js';
-import { useNodeX25519 } from './node-x25519.js';
 
 /** Give up on an HTTP request after this long: long enough for a slow server, short enough for a CLI user. */
 const HTTP_TIMEOUT_MS = 20_000;
@@ -180,9 +177,6 @@ export type NodePlatformOptions = {
 };
 
 export const createNodePlatform = async (options: NodePlatformOptions): Promise<NodePlatform> => {
-  // The process's X25519 implementation is chosen once, here at start: Node's native one (checked first).
-  await ready();
-  useNodeX25519();
   await fs.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const release = await claimDirectory(options.dataDir);
   let storage: FileStorage;
