@@ -76,11 +76,13 @@ const MAX_MULTI_DEVICES_PER_BATCH = 6000;
 /** Acks per group commit. */
 const MAX_ACKS_PER_BATCH = 1000;
 /**
- * Independent group-commit lanes. A recipient always maps to the same lane and a lane has one batch in flight, so
- * each recipient's envelopes are stored and delivered in acceptance order, while lanes overlap their round trips
- * (the database commits several batches per fsync). Below the default pool size of 10 connections.
+ * Send batches in flight at once, each on its own connection: sends arriving while batches commit start the next
+ * one as soon as a connection is free. One recipient's sends are never in two batches at once (the batcher's key),
+ * so they are stored and delivered in acceptance order and each statement's queue-cap check sees every earlier
+ * send to that recipient; other recipients' sends overlap. With {@link ACK_CONCURRENCY} this stays within the
+ * default pool of 10 connections (the delivery benchmark runs with 8).
  */
-const SEND_LANES = 4;
+const SEND_CONCURRENCY = 4;
 /** Ack deletes need no order; two batches in flight overlap their round trips. */
 const ACK_CONCURRENCY = 2;
 
@@ -102,17 +104,20 @@ function queueFullList(skipped: Set<string>): Array<{ accountId: string; fullDev
     .map(([accountId, ids]) => ({ accountId, fullDevices: ids.sort((a, b) => a - b) }));
 }
 
-/** A stable lane for an account id (its last hex digits). */
-function laneOf(accountId: string, lanes: number): number {
-  return Number.parseInt(accountId.slice(-4), 16) % lanes || 0;
+/**
+ * The batcher's key of a recipient: its account id's hex digits, lower-case, so that every spelling PostgreSQL
+ * reads as the same uuid (case, hyphens, braces) is one key and cannot slip two batches past one queue cap.
+ */
+function recipientKey(accountId: string): string {
+  return accountId.toLowerCase().replace(/[^0-9a-f]/g, '');
 }
 
 @Injectable()
 export class MessageService implements OnModuleDestroy {
-  private readonly sends: Array<Batcher<SendRequest, SendOutcome>>;
+  private readonly sends: Batcher<SendRequest, SendOutcome>;
   /**
    * One lane for every multi-recipient send: a send reaches many recipients (so it cannot keep to one recipient's
-   * lane), and one batch in flight keeps acceptance order among them.
+   * key), and one batch in flight keeps acceptance order among them.
    */
   private readonly multiSends: Batcher<MultiRequest, MultiOutcome>;
   private readonly acks: Batcher<EnvelopeKey, boolean>;
@@ -131,18 +136,15 @@ export class MessageService implements OnModuleDestroy {
   ) {
     this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
     this.rateLimits = config.config.rateLimits;
-    this.sends = Array.from(
-      { length: SEND_LANES },
-      () =>
-        new Batcher<SendRequest, SendOutcome>((items) => this.acceptBatch(items), {
-          maxBatch: MAX_SENDS_PER_BATCH,
-          concurrency: 1,
-          onBatch: (n, seconds) => {
-            this.metrics.groupCommitBatch.observe({ operation: 'send' }, n);
-            this.metrics.groupCommitDuration.observe({ operation: 'send' }, seconds);
-          },
-        }),
-    );
+    this.sends = new Batcher<SendRequest, SendOutcome>((items) => this.acceptBatch(items), {
+      maxBatch: MAX_SENDS_PER_BATCH,
+      concurrency: SEND_CONCURRENCY,
+      keyOf: (request) => recipientKey(request.destination),
+      onBatch: (n, seconds) => {
+        this.metrics.groupCommitBatch.observe({ operation: 'send' }, n);
+        this.metrics.groupCommitDuration.observe({ operation: 'send' }, seconds);
+      },
+    });
     this.multiSends = new Batcher<MultiRequest, MultiOutcome>((items) => this.acceptMultiBatch(items), {
       maxBatch: MAX_MULTI_SENDS_PER_BATCH,
       weight: (item) => deviceCount(item.message),
@@ -193,8 +195,7 @@ export class MessageService implements OnModuleDestroy {
     if (new Set(ids).size !== ids.length) {
       throw new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
     }
-    const lane = this.sends[laneOf(destination, SEND_LANES)] as Batcher<SendRequest, SendOutcome>;
-    const outcome = await lane.submit({ sender, destination, message });
+    const outcome = await this.sends.submit({ sender, destination, message });
     if (outcome instanceof ApiError) throw outcome;
     return outcome;
   }
@@ -510,11 +511,7 @@ export class MessageService implements OnModuleDestroy {
 
   /** Waits for pending batches on shutdown. */
   async onModuleDestroy(): Promise<void> {
-    for (
-      let i = 0;
-      i < 100 && (this.sends.some((b) => b.backlog) || this.multiSends.backlog || this.acks.backlog);
-      i++
-    ) {
+    for (let i = 0; i < 100 && (this.sends.backlog || this.multiSends.backlog || this.acks.backlog); i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
