@@ -45,11 +45,12 @@ import { RESULTS, buildPwaIfStale, startServer, takeCspViolations, type TestServ
 /** Three browsers on a shared 2-core machine; nothing here asserts on time. */
 const SLOW = 240_000;
 /**
- * `COVE_ENGINES=chromium,firefox,webkit` picks the engines. Default: Chromium and Firefox. WebKitGTK is opt-in until
- * its intermittent hangs (passphrase lock never finishing, screens left empty for a minute, a language switch not
- * taking — `docs/browsers.md`) are found and fixed: a suite that fails by chance would teach everyone to ignore it.
+ * `COVE_ENGINES` picks a subset of the engines (comma-separated); by default all three run. WebKit's hangs (a
+ * passphrase that never finished, screens left empty, a language switch not taking) were one PWA bug: a page
+ * suspended into WebKit's back/forward cache with an IndexedDB transaction in flight blocked every later
+ * transaction of the origin; `platform/idb/back-forward-guard.ts` fixes it (docs/browsers.md).
  */
-const SELECTED = (process.env.COVE_ENGINES ?? 'chromium,firefox').split(',');
+const SELECTED = (process.env.COVE_ENGINES ?? 'chromium,firefox,webkit').split(',');
 const DRIVERS: readonly EngineDriver[] = [chromiumDriver, firefoxDriver, webkitDriver].filter((d) =>
   SELECTED.includes(d.engine),
 );
@@ -290,18 +291,9 @@ describe('Cove PWA on Chromium, Firefox and WebKit', () => {
     expect(await undecryptableCount(tab)).toBe(0);
   };
 
-  it.each(ENGINES.filter((engine) => engine !== 'webkit'))(
+  it.each(ENGINES)(
     'should lock the %s profile behind a passphrase and open it only with the right one',
     passphraseScenario,
-    SLOW,
-  );
-
-  // Known bug, found by this suite (docs/browsers.md): in WebKitGTK, setting a passphrase never finishes (the
-  // button stays on "Working…", no error). `it.failing` keeps the scenario running, so the fix turns this red and
-  // the line moves into the test above.
-  (ENGINES.includes('webkit') ? it.failing : it.skip)(
-    'should lock the webkit profile behind a passphrase and open it only with the right one (known bug)',
-    () => passphraseScenario('webkit'),
     SLOW,
   );
 });

@@ -10,6 +10,7 @@ import type { ConversationSummary } from '../../app/model.js';
 import { ConversationError, ErrorBoundary } from '../error-boundary.js';
 import { formatCount, formatListTime } from '../format.js';
 import { IconAlert, IconPlus, IconSettings, StatusMark } from '../icons.js';
+import { InstallBanner } from './platform-limits/install-banner.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
 
 export function ConversationList({
@@ -55,6 +56,7 @@ export function ConversationList({
           <IconPlus />
         </button>
       </header>
+      <InstallBanner />
       {conversations === undefined ? (
         <div className="list-empty" aria-busy="true" />
       ) : conversations.length === 0 ? (
