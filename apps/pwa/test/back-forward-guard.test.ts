@@ -27,7 +27,10 @@ async function open(name: string): Promise<CoveDatabase> {
 type Listener = (event: { persisted: boolean }) => void;
 
 /** A page whose pagehide/pageshow the test fires. */
-function fakePage(): PageLifecycle & { fire(type: 'pagehide' | 'pageshow', persisted: boolean): void; reloads: number } {
+function fakePage(): PageLifecycle & {
+  fire(type: 'pagehide' | 'pageshow', persisted: boolean): void;
+  reloads: number;
+} {
   const listeners: { type: string; listener: Listener }[] = [];
   const page = {
     reloads: 0,

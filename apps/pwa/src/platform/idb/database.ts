@@ -1,8 +1,8 @@
 /**
  * Opens the Cove IndexedDB database and runs the pending schema migrations. Shared by pages and the service
  * worker; in a page, its transactions are aborted when the page goes into the back/forward cache
- * (back-forward-guard.ts). It does not encrypt anything (see vault.ts and encrypted-row-store.ts) and does not cache connections across
- * database names, so tests can open isolated databases.
+ * (back-forward-guard.ts). It does not encrypt anything (see vault.ts and encrypted-row-store.ts) and does not
+ * cache connections across database names, so tests can open isolated databases.
  */
 import { openDB } from 'idb';
 import { guardTransactions } from './back-forward-guard.js';
