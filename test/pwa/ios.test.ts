@@ -25,6 +25,8 @@ import {
 } from './support/harness.js';
 
 const SLOW = 240_000;
+/** Registration draws keys and uploads prekeys: over a minute when several browser suites share the 2 cores. */
+const REGISTER_TIMEOUT = 180_000;
 /** Safari on an iPhone (iOS 18); Apple gives the page no other sign of the platform than this. */
 const IPHONE_SAFARI =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
@@ -99,7 +101,7 @@ describe('Cove on an iPhone, in Safari and from the home screen', () => {
       await page.getByTestId('username-input').fill(`iphone_${suffix}`);
       await page.getByTestId('register-button').click();
       const welcome = page.getByTestId('welcome-done');
-      await welcome.waitFor({ timeout: UI_TIMEOUT });
+      await welcome.waitFor({ timeout: REGISTER_TIMEOUT });
       const reason = page.locator('[data-testid="push-unavailable"]');
       await expect(reason.getAttribute('data-reason')).resolves.toBe('needs-home-screen');
       await expect(reason.textContent()).resolves.toContain('Notifications need Cove on your home screen');
