@@ -57,12 +57,18 @@ function stateFor(page: PageLifecycle): GuardState {
   return state;
 }
 
-/** The page's lifecycle, or null in a worker (no back/forward cache there). */
+/** The page's lifecycle, or null in a worker (no document, no back/forward cache); typed for both builds. */
 export function browserPage(): PageLifecycle | null {
-  if (typeof window === 'undefined' || typeof window.addEventListener !== 'function') return null;
+  const scope = globalThis as unknown as {
+    document?: unknown;
+    location?: { reload(): void };
+    addEventListener?: (type: string, listener: (event: { persisted: boolean }) => void) => void;
+  };
+  const { location, addEventListener } = scope;
+  if (scope.document === undefined || !location || typeof addEventListener !== 'function') return null;
   return {
-    addEventListener: (type, listener) => window.addEventListener(type, listener),
-    reload: () => window.location.reload(),
+    addEventListener: (type, listener) => addEventListener.call(globalThis, type, listener),
+    reload: () => location.reload(),
   };
 }
 
