@@ -121,7 +121,7 @@ export async function waitUntil<A extends unknown[], R>(
 /**
  * What the page looked like when a wait gave up, for the error message: its path, load state, the Web Locks held
  * and waited for in its origin (a lock held by a context that never releases it stalls every waiter), and the
- * start of its text. Never content beyond the screen's first line of text.
+ * first 120 characters of its text (the suite's own test data).
  */
 async function pageState(tab: EngineTab): Promise<string> {
   const state = tab.evaluate(async () => {
