@@ -130,9 +130,12 @@ export type PushEnvironment = {
 };
 
 export function detectPushSupport(env: PushEnvironment): PushSupport {
-  if (env.serviceWorker && env.pushManager && env.notification) return 'supported';
-  // iOS Safari hides PushManager and Notification outside a home-screen app; installed, they appear.
+  // On iOS, Web Push is for home-screen apps only (iOS 16.4+): Safari hides PushManager and Notification in a tab,
+  // and a tab that exposed them would still not get a subscription Apple delivers to. Apple gives the page no
+  // signal of this but the platform (the user agent) and the display mode, so here, and only here, the rule is
+  // read from the user agent: push is offered after installation, never before.
   if (env.ios && !env.standalone) return 'needs-home-screen';
+  if (env.serviceWorker && env.pushManager && env.notification) return 'supported';
   return 'unsupported';
 }
 

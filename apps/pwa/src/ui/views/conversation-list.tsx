@@ -11,6 +11,7 @@ import type { ConversationSummary } from '../../app/model.js';
 import { ConversationError, ErrorBoundary } from '../error-boundary.js';
 import { formatCount, formatListTime } from '../format.js';
 import { IconAlert, IconPlus, IconSettings, StatusMark } from '../icons.js';
+import { InstallBanner } from './platform-limits/install-banner.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
 import { ConnectionState } from './connection-state.js';
 
@@ -58,6 +59,7 @@ export function ConversationList({
         </button>
       </header>
       <ConnectionState />
+      <InstallBanner />
       {conversations === undefined ? (
         <div className="list-empty" aria-busy="true" />
       ) : conversations.length === 0 ? (
