@@ -97,6 +97,29 @@ class RecordingMessenger implements MessengerPort {
   setPushSubscription(): Promise<void> {
     return Promise.resolve();
   }
+  react(messageId: string, emoji: string, remove: boolean): Promise<void> {
+    this.calls.push(`react ${messageId} ${emoji}${remove ? ' remove' : ''}`);
+    return Promise.resolve();
+  }
+  edit(messageId: string, text: string): Promise<void> {
+    this.calls.push(`edit ${messageId} ${text}`);
+    return Promise.resolve();
+  }
+  deleteForMe(messageId: string): Promise<void> {
+    this.calls.push(`deleteForMe ${messageId}`);
+    return Promise.resolve();
+  }
+  deleteForEveryone(messageId: string): Promise<void> {
+    this.calls.push(`deleteForEveryone ${messageId}`);
+    return Promise.resolve();
+  }
+  forward(messageId: string, to: string): Promise<void> {
+    this.calls.push(`forward ${messageId} ${to}`);
+    return Promise.resolve();
+  }
+  messageInfo(): Promise<null> {
+    return Promise.resolve(null);
+  }
 }
 
 function session(reader: HistoryReader | null, messenger: MessengerPort | null): AppSession {
@@ -304,6 +327,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     requestNotificationPermission: () => Promise.resolve('denied'),
     canScan: () => false,
     scanQr: () => Promise.resolve(null),
+    copyText: () => Promise.resolve(true),
   };
   const fullVault: Vault = {
     readSettings: () => Promise.resolve({ language: 'zh-CN', previews: false }),

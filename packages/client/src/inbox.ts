@@ -17,6 +17,7 @@ import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
 import { ContentError, MAX_RETRY_TIMESTAMPS, PaddingError, decodeContent, unpadContent } from '@cove/protocol';
 import type { Content, Envelope } from '@cove/protocol';
 
+import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
 import { takeBudget } from './budget.js';
 import { MAX_SESSION_RESETS_PER_WINDOW } from './constants.js';
 import type { MessengerContext } from './context.js';
@@ -142,6 +143,7 @@ export class Inbox {
     const applied = await this.apply(envelope, content, zone);
     await storage.commit([...zone.operations(), ...applied.writes, processed]);
     await emitIdentityChanges(ctx, zone.identityChanges);
+    for (const message of applied.discardBlobsOf ?? []) await deleteAttachmentBlobs(ctx.platform, message);
     return { result: applied.stored ? 'stored' : 'duplicate', events: applied.events, kick: applied.kick };
   }
 

@@ -287,7 +287,7 @@ export class Outbox {
         nextDue = Math.min(nextDue, entry.nextAttemptAt);
         continue;
       }
-      if (entry.kind === 'data' && clock.now() - entry.createdAt > OUTBOX_GIVE_UP_MS) {
+      if ((entry.kind === 'data' || entry.kind === 'action') && clock.now() - entry.createdAt > OUTBOX_GIVE_UP_MS) {
         // Receivers refuse a send time this old; the user can retry it (with a new timestamp). The reason shown is
         // the last attempt's, when there was one.
         const reason = entry.lastError ?? 'expired';
@@ -436,7 +436,7 @@ export class Outbox {
           request: {
             timestamp: entry.timestamp,
             messages,
-            urgent: entry.kind === 'data' || entry.kind === 'retry' || entry.kind === 'resend',
+            urgent: entry.kind === 'data' || entry.kind === 'action' || entry.kind === 'retry' || entry.kind === 'resend',
           },
           recipients,
         };

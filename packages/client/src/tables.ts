@@ -137,6 +137,15 @@ export type PendingUpload = { uploadUrl: string; blobId: string; blobSize: numbe
 
 export type QuoteEntry = { timestamp: number; authorAccountId: string; text: string };
 
+/** One person's reaction to a message (one per person: a newer one replaces it); `timestamp` is its send time. */
+export type ReactionEntry = { authorAccountId: string; emoji: string; timestamp: number };
+
+/** An earlier text of an edited message, with the time it was written (the original's or an edit's send time). */
+export type EditVersion = { text: string; timestamp: number };
+
+/** Delivery and read times of an outgoing message at one recipient (server timestamps of the receipts). */
+export type RecipientReceipts = { accountId: string; deliveredAt: number | null; readAt: number | null };
+
 export type MessageEntry = {
   /** The storage key: "<conversationId>/<sequence>". */
   id: string;
@@ -160,14 +169,24 @@ export type MessageEntry = {
   error: string | null;
   /** Files, images, voice notes (absent on messages without any, and on rows stored before attachments existed). */
   attachments?: AttachmentEntry[];
+  /** Reactions, one per person (absent: none). */
+  reactions?: ReactionEntry[];
+  /** Edited: the earlier texts, oldest first, and the send time of the edit that wrote `text` (absent: never edited). */
+  edits?: EditVersion[];
+  editedAt?: number;
+  /** Deleted for everyone at this time: text, quote, attachments, reactions and edits are gone (a placeholder). */
+  deletedAt?: number;
+  /** Outgoing: delivery and read times per recipient, from their receipts (absent: none yet). */
+  receipts?: RecipientReceipts[];
 };
 
 /**
- * `retry-unavailable` answers a retry request for timestamps that were not messages (receipts, typing); `resend`
+ * `action` carries a reaction, an edit or a delete for everyone (encoded content; its history change was committed with
+ * it; it is not logged for re-sending). `retry-unavailable` answers a retry request for timestamps that were not messages (receipts, typing); `resend`
  * sends a logged message again to the one device that asked for it (the recipient's other devices get a null
  * message, since a send must cover every device).
  */
-export type OutboxKind = 'data' | 'receipt' | 'typing' | 'retry' | 'retry-unavailable' | 'resend';
+export type OutboxKind = 'data' | 'receipt' | 'typing' | 'retry' | 'retry-unavailable' | 'resend' | 'action';
 
 export type OutboxEntry = {
   /** The storage key (a sequence number). */

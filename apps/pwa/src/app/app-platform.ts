@@ -31,6 +31,8 @@ export interface Capabilities {
   canScan(): boolean;
   /** Streams the camera into `video` and resolves with the first QR code read, or null if aborted. */
   scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
+  /** Puts text on the clipboard (after a tap); false when the browser refused or has no clipboard. */
+  copyText(text: string): Promise<boolean>;
 }
 
 /** The local profile: its keys (encrypted at rest), its passphrase and its non-secret settings. */

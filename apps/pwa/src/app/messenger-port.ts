@@ -3,7 +3,7 @@
  * depends on behaviour, not on the core's layout; reads go through history-reader.ts. messenger-adapter.ts
  * implements it over the core's facade. Types only.
  */
-import type { ConversationEntry, MessengerEvent, TrustLevel } from '@cove/client';
+import type { ConversationEntry, MessageInfo, MessengerEvent, TrustLevel } from '@cove/client';
 
 export type SafetyNumber = { digits: string; scannable: string; trust: TrustLevel; changedAt: number | null };
 
@@ -19,7 +19,13 @@ export interface MessengerPort {
   start(): void;
   stop(): Promise<void>;
   startChat(username: string): Promise<LookupResult>;
-  sendText(conversationId: string, text: string): Promise<void>;
+  sendText(conversationId: string, text: string, replyTo?: string): Promise<void>;
+  react(messageId: string, emoji: string, remove: boolean): Promise<void>;
+  edit(messageId: string, text: string): Promise<void>;
+  deleteForMe(messageId: string): Promise<void>;
+  deleteForEveryone(messageId: string): Promise<void>;
+  forward(messageId: string, toConversationId: string): Promise<void>;
+  messageInfo(messageId: string): Promise<MessageInfo | null>;
   retry(messageId: string): Promise<void>;
   markRead(conversationId: string): Promise<void>;
   typing(conversationId: string, started: boolean): Promise<void>;

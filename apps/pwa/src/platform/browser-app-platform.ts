@@ -83,6 +83,7 @@ export function createBrowserAppPlatform() {
       canScan: capabilities.canScan,
       pushSupport: capabilities.pushSupport,
       scanQr: capabilities.scanQr,
+      copyText: capabilities.copyText,
     },
     minPassphraseLength: MIN_PASSPHRASE_LENGTH,
     openVault: async () => new BrowserVault(await openCoveDatabase()),

@@ -15,6 +15,7 @@ import { escapeText, formatTimestamp } from '../../display.js';
 import { ClientError, ClientErrorCode } from '../../errors.js';
 import type { MessengerEvent } from '../../events.js';
 import type { MessageEntry } from '../../tables.js';
+import { directConversationId } from '../../tables.js';
 import { Messenger } from '../../messenger.js';
 import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform } from '../node-platform.js';
@@ -366,6 +367,45 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
                 until: event.until,
               },
             );
+          } else if (
+            event.type === 'reaction' ||
+            event.type === 'message-edited' ||
+            event.type === 'message-deleted'
+          ) {
+            const name = await nameOf(event.accountId);
+            const { message } = event;
+            const common = {
+              conversation: event.accountId,
+              conversationId: event.conversationId,
+              peer: name,
+              author: event.accountId,
+              messageId: message.id,
+              targetAuthor: message.authorAccountId,
+              targetTimestamp: message.timestamp,
+            };
+            const who = escapeText(name);
+            if (event.type === 'reaction') {
+              const target = message.authorAccountId === event.accountId ? 'their' : 'your';
+              print(
+                event.remove
+                  ? `${who} removed their reaction to ${target} message ${escapeText(message.id)}`
+                  : `${who} reacted ${escapeText(event.emoji)} to ${target} message ${escapeText(message.id)}`,
+                { type: 'reaction', ...common, emoji: event.emoji, remove: event.remove },
+              );
+            } else if (event.type === 'message-edited') {
+              print(`${who} edited message ${escapeText(message.id)}: ${escapeText(message.text)}`, {
+                type: 'edit',
+                ...common,
+                text: message.text,
+                editedAt: message.editedAt,
+              });
+            } else {
+              print(`${who} deleted message ${escapeText(message.id)}`, {
+                type: 'delete',
+                ...common,
+                deletedAt: message.deletedAt,
+              });
+            }
           } else if (event.type === 'receipt' && globals().json) {
             io.out(
               jsonLine({
@@ -531,6 +571,89 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           const who = m.direction === 'outgoing' ? 'me' : username;
           print(messageLine(m, who), { type: 'message', ...messageJson(m, username) });
         }
+      });
+    });
+
+  /** The message MESSAGE_ID (the `id` that `history --json` and `listen --json` print) of the chat with USERNAME. */
+  const messageOf = async (messenger: Messenger, username: string, messageId: string): Promise<MessageEntry> => {
+    const accountId = await messenger.resolve(username);
+    const message = await messenger.message(messageId);
+    if (!message || message.conversationId !== directConversationId(accountId))
+      throw new ClientError(ClientErrorCode.InvalidInput, `no message ${messageId} in the chat with ${username}`);
+    return message;
+  };
+  /** Waits until the action left (or is queued), then prints the changed message. */
+  const reportAction = async (
+    messenger: Messenger,
+    username: string,
+    message: MessageEntry,
+    type: string,
+    line: string,
+  ): Promise<void> => {
+    await messenger.flushOutbox();
+    const pending = (await messenger.outboxSize()) > 0;
+    const current = (await messenger.message(message.id)) ?? message;
+    print(pending ? `${line} (queued: the server is unreachable; sent on the next run)` : line, {
+      type,
+      queued: pending,
+      ...messageJson(current, username),
+    });
+    if (pending) exitCode = ExitCode.Unreachable;
+  };
+
+  program
+    .command('react')
+    .description('react to a message with one emoji (replacing your earlier reaction), or remove your reaction')
+    .argument('<username>', 'contact username (or account id)')
+    .argument('<message-id>', 'the message id, as "history --json" prints it')
+    .argument('<emoji>', 'one emoji')
+    .option('--remove', 'take your reaction away')
+    .action(async (username: string, messageId: string, emoji: string, options: { remove?: boolean }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        await messageOf(messenger, username, messageId);
+        const updated = options.remove
+          ? await messenger.removeReaction(messageId, emoji)
+          : await messenger.sendReaction(messageId, emoji);
+        await reportAction(
+          messenger,
+          username,
+          updated,
+          'reacted',
+          options.remove ? `removed your reaction` : `reacted ${escapeText(emoji)}`,
+        );
+      });
+    });
+
+  program
+    .command('delete')
+    .description('delete a message here, or with --for-everyone one of yours (sent within 24 hours) everywhere')
+    .argument('<username>', 'contact username (or account id)')
+    .argument('<message-id>', 'the message id, as "history --json" prints it')
+    .option('--for-everyone', "also delete it on the contact's devices (your own messages, within 24 hours)")
+    .action(async (username: string, messageId: string, options: { forEveryone?: boolean }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const message = await messageOf(messenger, username, messageId);
+        if (options.forEveryone) {
+          const updated = await messenger.deleteForEveryone(messageId);
+          await reportAction(messenger, username, updated, 'deleted', 'deleted for everyone');
+          return;
+        }
+        await messenger.deleteForMe(messageId);
+        print('deleted here', { type: 'deleted', forEveryone: false, ...messageJson(message, username) });
+      });
+    });
+
+  program
+    .command('edit')
+    .description('give one of your messages (sent within 24 hours) a new text')
+    .argument('<username>', 'contact username (or account id)')
+    .argument('<message-id>', 'the message id, as "history --json" prints it')
+    .argument('<text>', 'the new text')
+    .action(async (username: string, messageId: string, text: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        await messageOf(messenger, username, messageId);
+        const updated = await messenger.editMessage(messageId, text);
+        await reportAction(messenger, username, updated, 'edited', 'edited');
       });
     });
 

@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file content.proto.
  */
 export const file_content: GenFile = /*@__PURE__*/
-  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEivAIKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIAEIGCgRib2R5IvUBCgtEYXRhTWVzc2FnZRIRCgR0ZXh0GAEgASgJSACIAQESFgoJdGltZXN0YW1wGAIgASgESAGIAQESKgoFcXVvdGUYAyABKAsyFi5jb3ZlLmNvbnRlbnQudjEuUXVvdGVIAogBARIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgEIAEoDRIXCg9zZW5kZXJfdXNlcm5hbWUYBSABKAkSNwoLYXR0YWNobWVudHMYBiADKAsyIi5jb3ZlLmNvbnRlbnQudjEuQXR0YWNobWVudFBvaW50ZXJCBwoFX3RleHRCDAoKX3RpbWVzdGFtcEIICgZfcXVvdGUipgIKEUF0dGFjaG1lbnRQb2ludGVyEhIKCnN0b3JhZ2VfaWQYASABKAkSCwoDa2V5GAIgASgMEg4KBmRpZ2VzdBgDIAEoDBITCgtwYWRkZWRfc2l6ZRgEIAEoBBISCgpwbGFpbl9zaXplGAUgASgEEhQKDGNvbnRlbnRfdHlwZRgGIAEoCRIRCglmaWxlX25hbWUYByABKAkSDQoFd2lkdGgYCCABKA0SDgoGaGVpZ2h0GAkgASgNEhEKCXRodW1ibmFpbBgKIAEoDBIQCghibHVyaGFzaBgLIAEoCRITCgtkdXJhdGlvbl9tcxgMIAEoDRIQCgh3YXZlZm9ybRgNIAEoDBISCgp2b2ljZV9ub3RlGA4gASgIEg8KB2NhcHRpb24YDyABKAkifwoFUXVvdGUSFgoJdGltZXN0YW1wGAEgASgESACIAQESHgoRYXV0aG9yX2FjY291bnRfaWQYAiABKAlIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQFCDAoKX3RpbWVzdGFtcEIUChJfYXV0aG9yX2FjY291bnRfaWRCBwoFX3RleHQihgEKDlJlY2VpcHRNZXNzYWdlEjcKBHR5cGUYASABKA4yJC5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZUgAiAEBEhIKCnRpbWVzdGFtcHMYAiADKAQiHgoEVHlwZRIMCghERUxJVkVSWRAAEggKBFJFQUQQAUIHCgVfdHlwZSKgAQoNVHlwaW5nTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARI6CgZhY3Rpb24YAiABKA4yJS5jb3ZlLmNvbnRlbnQudjEuVHlwaW5nTWVzc2FnZS5BY3Rpb25IAYgBASIiCgZBY3Rpb24SCwoHU1RBUlRFRBAAEgsKB1NUT1BQRUQQAUIMCgpfdGltZXN0YW1wQgkKB19hY3Rpb24iNwoMUmV0cnlSZXF1ZXN0EhIKCnRpbWVzdGFtcHMYASADKAQSEwoLdW5hdmFpbGFibGUYAiADKAQiDQoLTnVsbE1lc3NhZ2ViBnByb3RvMw");
+  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEi6gMKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIAEIGCgRib2R5IvUBCgtEYXRhTWVzc2FnZRIRCgR0ZXh0GAEgASgJSACIAQESFgoJdGltZXN0YW1wGAIgASgESAGIAQESKgoFcXVvdGUYAyABKAsyFi5jb3ZlLmNvbnRlbnQudjEuUXVvdGVIAogBARIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgEIAEoDRIXCg9zZW5kZXJfdXNlcm5hbWUYBSABKAkSNwoLYXR0YWNobWVudHMYBiADKAsyIi5jb3ZlLmNvbnRlbnQudjEuQXR0YWNobWVudFBvaW50ZXJCBwoFX3RleHRCDAoKX3RpbWVzdGFtcEIICgZfcXVvdGUipgIKEUF0dGFjaG1lbnRQb2ludGVyEhIKCnN0b3JhZ2VfaWQYASABKAkSCwoDa2V5GAIgASgMEg4KBmRpZ2VzdBgDIAEoDBITCgtwYWRkZWRfc2l6ZRgEIAEoBBISCgpwbGFpbl9zaXplGAUgASgEEhQKDGNvbnRlbnRfdHlwZRgGIAEoCRIRCglmaWxlX25hbWUYByABKAkSDQoFd2lkdGgYCCABKA0SDgoGaGVpZ2h0GAkgASgNEhEKCXRodW1ibmFpbBgKIAEoDBIQCghibHVyaGFzaBgLIAEoCRITCgtkdXJhdGlvbl9tcxgMIAEoDRIQCgh3YXZlZm9ybRgNIAEoDBISCgp2b2ljZV9ub3RlGA4gASgIEg8KB2NhcHRpb24YDyABKAkifwoFUXVvdGUSFgoJdGltZXN0YW1wGAEgASgESACIAQESHgoRYXV0aG9yX2FjY291bnRfaWQYAiABKAlIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQFCDAoKX3RpbWVzdGFtcEIUChJfYXV0aG9yX2FjY291bnRfaWRCBwoFX3RleHQihgEKDlJlY2VpcHRNZXNzYWdlEjcKBHR5cGUYASABKA4yJC5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZUgAiAEBEhIKCnRpbWVzdGFtcHMYAiADKAQiHgoEVHlwZRIMCghERUxJVkVSWRAAEggKBFJFQUQQAUIHCgVfdHlwZSKgAQoNVHlwaW5nTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARI6CgZhY3Rpb24YAiABKA4yJS5jb3ZlLmNvbnRlbnQudjEuVHlwaW5nTWVzc2FnZS5BY3Rpb25IAYgBASIiCgZBY3Rpb24SCwoHU1RBUlRFRBAAEgsKB1NUT1BQRUQQAUIMCgpfdGltZXN0YW1wQgkKB19hY3Rpb24iNwoMUmV0cnlSZXF1ZXN0EhIKCnRpbWVzdGFtcHMYASADKAQSEwoLdW5hdmFpbGFibGUYAiADKAQiDQoLTnVsbE1lc3NhZ2Ui3QEKD1JlYWN0aW9uTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARISCgVlbW9qaRgCIAEoCUgBiAEBEiUKGHRhcmdldF9hdXRob3JfYWNjb3VudF9pZBgDIAEoCUgCiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYBCABKARIA4gBARIOCgZyZW1vdmUYBSABKAhCDAoKX3RpbWVzdGFtcEIICgZfZW1vamlCGwoZX3RhcmdldF9hdXRob3JfYWNjb3VudF9pZEITChFfdGFyZ2V0X3RpbWVzdGFtcCJpCg1EZWxldGVNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYAiABKARIAYgBAUIMCgpfdGltZXN0YW1wQhMKEV90YXJnZXRfdGltZXN0YW1wIoMBCgtFZGl0TWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIdChB0YXJnZXRfdGltZXN0YW1wGAIgASgESAGIAQESEQoEdGV4dBgDIAEoCUgCiAEBQgwKCl90aW1lc3RhbXBCEwoRX3RhcmdldF90aW1lc3RhbXBCBwoFX3RleHRiBnByb3RvMw");
 
 /**
  * @generated from message cove.content.v1.Content
@@ -69,6 +69,24 @@ export type Content = Message<"cove.content.v1.Content"> & {
      */
     value: NullMessage;
     case: "nullMessage";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.ReactionMessage reaction_message = 7;
+     */
+    value: ReactionMessage;
+    case: "reactionMessage";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.DeleteMessage delete_message = 8;
+     */
+    value: DeleteMessage;
+    case: "deleteMessage";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.EditMessage edit_message = 9;
+     */
+    value: EditMessage;
+    case: "editMessage";
   } | { case: undefined; value?: undefined };
 };
 
@@ -413,4 +431,111 @@ export type NullMessage = Message<"cove.content.v1.NullMessage"> & {
  */
 export const NullMessageSchema: GenMessage<NullMessage> = /*@__PURE__*/
   messageDesc(file_content, 7);
+
+/**
+ * A reaction to a message (Signal's DataMessage.Reaction): one per person per message, a new one replacing the last;
+ * `remove` takes the sender's reaction away. The target is named by its author and send time, like a quote.
+ *
+ * @generated from message cove.content.v1.ReactionMessage
+ */
+export type ReactionMessage = Message<"cove.content.v1.ReactionMessage"> & {
+  /**
+   * Sender's clock in ms (a send time, bounded like DataMessage.timestamp); a later reaction replaces an earlier one.
+   *
+   * @generated from field: optional uint64 timestamp = 1;
+   */
+  timestamp?: bigint | undefined;
+
+  /**
+   * Exactly one emoji (an RGI emoji sequence, at most 64 bytes): anything else is refused.
+   *
+   * @generated from field: optional string emoji = 2;
+   */
+  emoji?: string | undefined;
+
+  /**
+   * Account id (UUID, read in lower case) and send time of the message reacted to.
+   *
+   * @generated from field: optional string target_author_account_id = 3;
+   */
+  targetAuthorAccountId?: string | undefined;
+
+  /**
+   * @generated from field: optional uint64 target_timestamp = 4;
+   */
+  targetTimestamp?: bigint | undefined;
+
+  /**
+   * Takes the sender's reaction to the target away (`emoji` names the one removed).
+   *
+   * @generated from field: bool remove = 5;
+   */
+  remove: boolean;
+};
+
+/**
+ * Describes the message cove.content.v1.ReactionMessage.
+ * Use `create(ReactionMessageSchema)` to create a new message.
+ */
+export const ReactionMessageSchema: GenMessage<ReactionMessage> = /*@__PURE__*/
+  messageDesc(file_content, 8);
+
+/**
+ * Delete for everyone: the sender's own message with this send time is replaced by a "deleted" placeholder on every
+ * device that has it. Receivers only ever look the target up among the SENDER's messages, so nobody can delete
+ * another person's message, and refuse it when the target is older than the window (see content.bounds.ts).
+ *
+ * @generated from message cove.content.v1.DeleteMessage
+ */
+export type DeleteMessage = Message<"cove.content.v1.DeleteMessage"> & {
+  /**
+   * @generated from field: optional uint64 timestamp = 1;
+   */
+  timestamp?: bigint | undefined;
+
+  /**
+   * @generated from field: optional uint64 target_timestamp = 2;
+   */
+  targetTimestamp?: bigint | undefined;
+};
+
+/**
+ * Describes the message cove.content.v1.DeleteMessage.
+ * Use `create(DeleteMessageSchema)` to create a new message.
+ */
+export const DeleteMessageSchema: GenMessage<DeleteMessage> = /*@__PURE__*/
+  messageDesc(file_content, 9);
+
+/**
+ * Edit (Signal's EditMessage): the sender's own message with this send time gets a new text; receivers keep the
+ * earlier versions as its history. Only the text changes (quote and attachments stay); the same author and window
+ * rules as DeleteMessage apply, and a message is edited at most MAX_EDITS times.
+ *
+ * @generated from message cove.content.v1.EditMessage
+ */
+export type EditMessage = Message<"cove.content.v1.EditMessage"> & {
+  /**
+   * @generated from field: optional uint64 timestamp = 1;
+   */
+  timestamp?: bigint | undefined;
+
+  /**
+   * @generated from field: optional uint64 target_timestamp = 2;
+   */
+  targetTimestamp?: bigint | undefined;
+
+  /**
+   * The new text: 1 byte to MAX_TEXT_BYTES.
+   *
+   * @generated from field: optional string text = 3;
+   */
+  text?: string | undefined;
+};
+
+/**
+ * Describes the message cove.content.v1.EditMessage.
+ * Use `create(EditMessageSchema)` to create a new message.
+ */
+export const EditMessageSchema: GenMessage<EditMessage> = /*@__PURE__*/
+  messageDesc(file_content, 10);
 
