@@ -256,7 +256,7 @@ const NOTHING: Applied = { writes: [], events: [], stored: true, kick: false };
 
 /** The stored message a peer's action names (never an expired one), or undefined. */
 const targetOf = async (
-  input: HandlerInput<'reaction' | 'edit' | 'delete'>,
+  input: Pick<HandlerInput<'reaction'>, 'ctx' | 'conversationId'>,
   author: string,
   timestamp: number,
 ): Promise<MessageEntry | undefined> => {

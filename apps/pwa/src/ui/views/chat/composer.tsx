@@ -3,7 +3,7 @@
  * composition), the emoji palette and the send button, with the user's typing notices (started on input, stopped
  * after a pause, on clearing the field or on leaving the chat). Sending hands the trimmed text to `onSend`.
  */
-import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { IconSend, IconSmile } from '../../icons.js';
 import { useApp } from '../../use-app.js';
@@ -41,9 +41,15 @@ const EMOJI = [
 export function Composer({
   conversationId,
   onSend,
+  banner,
+  preset,
 }: {
   conversationId: string;
   onSend: (text: string) => void;
+  /** Shown above the field (the reply or edit preview). */
+  banner?: ReactNode;
+  /** Text to put in the field when it changes (editing a message); `key` changes with each request. */
+  preset?: { key: string; text: string } | null;
 }): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
@@ -56,6 +62,13 @@ export function Composer({
     setDraft('');
     input.current?.focus();
   }, [conversationId]);
+
+  useEffect(() => {
+    if (!preset) return;
+    setDraft(preset.text);
+    input.current?.focus();
+    // Only a new preset request (its key) sets the field; typing afterwards is the user's.
+  }, [preset?.key]);
 
   useEffect(
     () => () => {
@@ -95,6 +108,7 @@ export function Composer({
 
   return (
     <footer className="composer">
+      {banner}
       {emojiOpen ? (
         <div className="emoji-panel" role="group" aria-label={t('chat.emoji')}>
           {EMOJI.map((e) => (

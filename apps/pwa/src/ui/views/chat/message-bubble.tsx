@@ -1,28 +1,54 @@
 /**
- * One message: its text (or the placeholder of an undecryptable or unshowable one), time, delivery mark, and for a
- * failed send the reason the user can act on and the retry button. Display only.
+ * One message: its text (or the placeholder of an undecryptable, unshowable or deleted one), a reply's quoted block,
+ * time, "edited" mark, delivery mark, reactions below, and for a failed send the reason the user can act on and the
+ * retry button. Display only.
  */
-import type { ReactElement } from 'react';
+import type { ReactElement, ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
 import { formatTime, isoTime } from '../../format.js';
 import { StatusMark } from '../../icons.js';
+import { quoteAnchorId } from './quote-preview.js';
 
-export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: () => void }): ReactElement {
+export function MessageBubble({
+  message,
+  onRetry,
+  quote,
+  footer,
+}: {
+  message: ChatMessage;
+  onRetry: () => void;
+  /** The quoted block of a reply, shown above the text. */
+  quote?: ReactNode;
+  /** Shown under the bubble (reaction chips). */
+  footer?: ReactNode;
+}): ReactElement {
   const { t, i18n } = useTranslation();
   const status = message.status;
   return (
-    <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}>
+    <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`} id={quoteAnchorId(message.outgoing, message.sentAt)}>
       <div
         className={`bubble${message.undecryptable || message.unshowable ? ' undecryptable' : ''}${status === 'failed' ? ' failed' : ''}`}
         data-testid="message"
         data-status={message.outgoing ? status : undefined}
         data-direction={message.outgoing ? 'out' : 'in'}
       >
-        <p className="bubble-text">
-          {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
-        </p>
+        {message.deleted ? null : quote}
+        {message.deleted ? (
+          <p className="bubble-text deleted" data-testid="deleted-placeholder">
+            {t('actions.deleted')}
+          </p>
+        ) : (
+          <p className="bubble-text">
+            {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
+          </p>
+        )}
         <span className="bubble-meta">
+          {message.edits && !message.deleted ? (
+            <span className="edited-mark" data-testid="edited-mark">
+              {t('actions.edited')}
+            </span>
+          ) : null}
           <time dateTime={isoTime(message.sentAt)} title={message.sentAt === null ? t('time.unknown') : undefined}>
             {formatTime(message.sentAt, i18n.language)}
           </time>
@@ -33,6 +59,7 @@ export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRe
           ) : null}
         </span>
       </div>
+      {footer}
       {status === 'failed' && message.failure ? (
         <p className="failure-reason" data-testid="failure-reason">
           {t(`chat.failure.${message.failure}`)}
