@@ -227,6 +227,10 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'message-rejected':
       case 'session-reset':
       case 'session-reset-limited':
+      case 'reaction':
+      case 'message-edited':
+      case 'message-deleted':
+        // Reactions, edits and deletes also come as `message-updated`, which redraws.
         return;
     }
   }

@@ -131,6 +131,11 @@ describe('Content wire check', () => {
       [pb.QuoteSchema.typeName, (writer) => writer.tag(2, WireType.LengthDelimited).string(AUTHOR)],
       [pb.ReceiptMessageSchema.typeName, (writer) => writer.tag(2, WireType.Varint).uint64(1)],
       [pb.RetryRequestSchema.typeName, (writer) => writer.tag(1, WireType.Varint).uint64(1)],
+      [
+        pb.ReactionMessageSchema.typeName,
+        (writer) => writer.tag(2, WireType.LengthDelimited).string('👍').tag(3, WireType.LengthDelimited).string(AUTHOR),
+      ],
+      [pb.EditMessageSchema.typeName, (writer) => writer.tag(3, WireType.LengthDelimited).string('edited')],
     ]);
     let checked = 0;
     for (const { desc, path } of messages()) {
