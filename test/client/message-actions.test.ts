@@ -225,7 +225,7 @@ describe('Message actions between clients', () => {
     // A valid reaction last: once it shows, everything before it was processed.
     await send({
       kind: 'reaction',
-      reaction: { timestamp: ++t, emoji: '🎉', targetAuthorAccountId: mallory.accountId, targetTimestamp: own },
+      reaction: { timestamp: t + 1, emoji: '🎉', targetAuthorAccountId: mallory.accountId, targetTimestamp: own },
     });
     const fresh = await until('the last reaction arrives', async () => {
       const m = (await transcript(bob, mallory.accountId)).find((x) => x.timestamp === own);
