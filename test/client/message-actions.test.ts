@@ -175,11 +175,11 @@ describe('Message actions between clients', () => {
   it('should refuse forged, late, excessive, duplicate and hostile actions and leave messages untouched', async () => {
     const sent = await alice.messenger.sendText('ma_bob', 'only alice may change this');
     const target = await until('bob has it', () => find(bob, alice.accountId, 'only alice may change this'));
-    // Mallory's own messages: one fresh, one sent 47 h before the envelope (inside the content window of 3 days,
-    // outside the 24 h + 24 h edit window).
+    // Mallory's own messages: one fresh, one sent 60 h before the envelope (inside the content window of 3 days,
+    // outside the receivers' 24 h + 24 h edit window).
     const now = Date.now();
     const own = now - 1000;
-    const old = now - 47 * HOUR - 30 * 60 * 1000;
+    const old = now - 60 * HOUR;
     for (const [timestamp, text] of [
       [own, 'mallory fresh'],
       [old, 'mallory old'],
@@ -198,7 +198,12 @@ describe('Message actions between clients', () => {
     await send({ kind: 'delete', delete: { timestamp: ++t, targetTimestamp: sent.timestamp } });
     await send({
       kind: 'reaction',
-      reaction: { timestamp: ++t, emoji: '💩', targetAuthorAccountId: alice.accountId, targetTimestamp: sent.timestamp },
+      reaction: {
+        timestamp: ++t,
+        emoji: '💩',
+        targetAuthorAccountId: alice.accountId,
+        targetTimestamp: sent.timestamp,
+      },
     });
     // Late: mallory's own message, older than the window.
     await send({ kind: 'edit', edit: { timestamp: ++t, targetTimestamp: old, text: 'too late' } });

@@ -9,7 +9,14 @@
  * It does not sync actions to one's own other devices (sent messages are not synced either), and an action for a
  * message this device does not have (yet) is ignored, not held.
  */
-import { MAX_EDITS, MAX_TEXT_BYTES, MODIFY_GRACE_MS, MODIFY_WINDOW_MS, encodeContent, isReactionEmoji } from '@cove/protocol';
+import {
+  MAX_EDITS,
+  MAX_TEXT_BYTES,
+  MODIFY_GRACE_MS,
+  MODIFY_WINDOW_MS,
+  encodeContent,
+  isReactionEmoji,
+} from '@cove/protocol';
 import type { Content } from '@cove/protocol';
 
 import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
@@ -177,8 +184,7 @@ export const sendReaction = async (
   const { peer } = await actionTarget(ctx, messageId);
   const me = ctx.account.accountId;
   const { updated } = await commitAction(ctx, messageId, peer, (message, timestamp) => {
-    if (message.deletedAt !== undefined)
-      throw new ClientError(ClientErrorCode.InvalidInput, 'the message was deleted');
+    if (message.deletedAt !== undefined) throw new ClientError(ClientErrorCode.InvalidInput, 'the message was deleted');
     const current = message.reactions?.find((r) => r.authorAccountId === me);
     if (remove && !current) throw new ClientError(ClientErrorCode.InvalidInput, 'no reaction to remove');
     const changed = withReaction(message, { authorAccountId: me, emoji, timestamp, remove });
@@ -206,8 +212,12 @@ const ownModifiable = (ctx: MessengerContext, message: MessageEntry, timestamp: 
     throw new ClientError(ClientErrorCode.InvalidInput, 'only your own messages can be changed for everyone');
   const refusal = modifyRefusal(message, timestamp, ctx.platform.clock.now(), MODIFY_WINDOW_MS);
   if (refusal === 'too_old')
-    throw new ClientError(ClientErrorCode.InvalidInput, 'the message is older than 24 hours and can no longer be changed');
-  if (refusal !== null) throw new ClientError(ClientErrorCode.InvalidInput, `the message cannot be changed (${refusal})`);
+    throw new ClientError(
+      ClientErrorCode.InvalidInput,
+      'the message is older than 24 hours and can no longer be changed',
+    );
+  if (refusal !== null)
+    throw new ClientError(ClientErrorCode.InvalidInput, `the message cannot be changed (${refusal})`);
 };
 
 /** Gives one of this user's messages (sent within 24 hours) a new text; the peer keeps the earlier one as history. */
@@ -223,7 +233,10 @@ export const editMessage = async (ctx: MessengerContext, messageId: string, text
       throw new ClientError(ClientErrorCode.InvalidInput, `a message can be edited at most ${MAX_EDITS} times`);
     const changed = withEdit(message, { text, timestamp }, ctx.platform.clock.now(), MODIFY_WINDOW_MS);
     if (!changed) throw new ClientError(ClientErrorCode.InvalidInput, 'the message cannot be edited');
-    return { updated: changed, content: { kind: 'edit', edit: { timestamp, targetTimestamp: message.timestamp, text } } };
+    return {
+      updated: changed,
+      content: { kind: 'edit', edit: { timestamp, targetTimestamp: message.timestamp, text } },
+    };
   });
   return updated;
 };

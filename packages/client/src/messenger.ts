@@ -46,12 +46,7 @@ import { History, deleteMessage, isExpired, putConversation } from './history.js
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
-import {
-  deleteForEveryone,
-  editMessage,
-  messageInfo,
-  sendReaction,
-} from './message-actions.js';
+import { deleteForEveryone, editMessage, messageInfo, sendReaction } from './message-actions.js';
 import type { MessageInfo } from './message-actions.js';
 import { MessengerConnection } from './messenger-connection.js';
 import { readMeta } from './meta.js';

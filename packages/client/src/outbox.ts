@@ -436,7 +436,8 @@ export class Outbox {
           request: {
             timestamp: entry.timestamp,
             messages,
-            urgent: entry.kind === 'data' || entry.kind === 'action' || entry.kind === 'retry' || entry.kind === 'resend',
+            urgent:
+              entry.kind === 'data' || entry.kind === 'action' || entry.kind === 'retry' || entry.kind === 'resend',
           },
           recipients,
         };

@@ -133,7 +133,8 @@ describe('Content wire check', () => {
       [pb.RetryRequestSchema.typeName, (writer) => writer.tag(1, WireType.Varint).uint64(1)],
       [
         pb.ReactionMessageSchema.typeName,
-        (writer) => writer.tag(2, WireType.LengthDelimited).string('👍').tag(3, WireType.LengthDelimited).string(AUTHOR),
+        (writer) =>
+          writer.tag(2, WireType.LengthDelimited).string('👍').tag(3, WireType.LengthDelimited).string(AUTHOR),
       ],
       [pb.EditMessageSchema.typeName, (writer) => writer.tag(3, WireType.LengthDelimited).string('edited')],
     ]);

@@ -367,11 +367,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
                 until: event.until,
               },
             );
-          } else if (
-            event.type === 'reaction' ||
-            event.type === 'message-edited' ||
-            event.type === 'message-deleted'
-          ) {
+          } else if (event.type === 'reaction' || event.type === 'message-edited' || event.type === 'message-deleted') {
             const name = await nameOf(event.accountId);
             const { message } = event;
             const common = {

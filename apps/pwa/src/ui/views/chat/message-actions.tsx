@@ -117,13 +117,7 @@ export function MessageWithActions({
         </button>
       ) : null}
       {open ? (
-        <ActionsMenu
-          message={message}
-          canModify={canModify}
-          mine={mine}
-          onAction={act}
-          onClose={() => close(true)}
-        />
+        <ActionsMenu message={message} canModify={canModify} mine={mine} onAction={act} onClose={() => close(true)} />
       ) : null}
     </div>
   );

@@ -26,7 +26,10 @@ export function MessageBubble({
   const { t, i18n } = useTranslation();
   const status = message.status;
   return (
-    <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`} id={quoteAnchorId(message.outgoing, message.sentAt)}>
+    <div
+      className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}
+      id={quoteAnchorId(message.outgoing, message.sentAt)}
+    >
       <div
         className={`bubble${message.undecryptable || message.unshowable ? ' undecryptable' : ''}${status === 'failed' ? ' failed' : ''}`}
         data-testid="message"

@@ -163,12 +163,7 @@ export function DeleteDialog({
           {t('actions.deleteForMe')}
         </button>
         {forEveryone && !message.deleted ? (
-          <button
-            type="button"
-            className="danger"
-            data-testid="confirm-delete-everyone"
-            onClick={() => onDelete(true)}
-          >
+          <button type="button" className="danger" data-testid="confirm-delete-everyone" onClick={() => onDelete(true)}>
             {t('actions.deleteForEveryone')}
           </button>
         ) : null}

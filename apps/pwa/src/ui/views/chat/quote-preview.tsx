@@ -8,8 +8,7 @@ import type { QuotedMessage } from '../../../app/model.js';
 import { IconClose } from '../../icons.js';
 
 export type ComposerMode =
-  | { kind: 'reply'; messageId: string; text: string; byMe: boolean }
-  | { kind: 'edit'; messageId: string; text: string };
+  { kind: 'reply'; messageId: string; text: string; byMe: boolean } | { kind: 'edit'; messageId: string; text: string };
 
 export function QuotePreview({ mode, onCancel }: { mode: ComposerMode; onCancel: () => void }): ReactElement {
   const { t } = useTranslation();
