@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
-import { ClientErrorCode } from '@cove/client';
+import { ClientErrorCode, resendLogKey } from '@cove/client';
 import type { MessageEntry } from '@cove/client';
 import { encodeContent } from '@cove/protocol';
 import type { Content } from '@cove/protocol';
@@ -136,6 +136,8 @@ describe('Message actions between clients', () => {
     expect(gone).toMatchObject({ text: '', quote: null });
     expect(gone.reactions).toBeUndefined();
     expect(await stored(alice, sent.id)).toMatchObject({ text: '' });
+    // Nothing left for a retry request to bring back.
+    expect(await alice.platform.storage.get('resendLog', resendLogKey(bob.accountId, sent.timestamp))).toBeUndefined();
     // No reaction or edit for a deleted message.
     await expect(bob.messenger.sendReaction(received.id, '👍')).rejects.toMatchObject({
       code: ClientErrorCode.InvalidInput,
