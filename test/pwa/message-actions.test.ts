@@ -4,8 +4,13 @@
  * (Enter, arrows, Escape gives focus back); Bob reacts from the quick bar and Alice sees the `reaction` chip; Bob
  * replies with a quote and Alice's bubble shows the quoted block; Alice edits (Bob sees the new text with
  * "已编辑") and deletes for everyone (Bob sees "此消息已被删除"); message info shows delivered and read times; axe
- * finds no serious violation with the menu open. Screenshots in light and dark go to test-results/pwa/.
+ * finds no serious violation with the menu open. Screenshots in light and dark go to test-results/pwa/. Then the
+ * `cove` CLI (a real process) and the PWA react, edit and delete for everyone in both directions.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 
@@ -25,6 +30,7 @@ import {
   type TestServer,
 } from './support/harness.js';
 import { seriousViolations } from './support/inspect.js';
+import { cove, ensureCliBuilt } from '../support/cli.js';
 
 /** Browser scenarios on a shared 2-core machine take a while; nothing here asserts on time. */
 const SLOW = 300_000;
@@ -49,9 +55,13 @@ async function openMenu(page: Page, text: string): Promise<void> {
   await page.getByTestId('message-actions').waitFor({ timeout: UI_TIMEOUT });
 }
 
+let root = '';
+
 beforeAll(async () => {
   buildPwaIfStale();
+  await ensureCliBuilt();
   server = await startServer();
+  root = await mkdtemp(join(tmpdir(), 'cove-actions-interop-'));
 }, SLOW);
 
 afterEach(() => {
@@ -65,6 +75,7 @@ afterAll(async () => {
   await alice?.close();
   await bob?.close();
   await server?.close();
+  if (root) await rm(root, { recursive: true, force: true });
 }, SLOW);
 
 describe('Message actions in the PWA', () => {
@@ -173,6 +184,72 @@ describe('Message actions in the PWA', () => {
       await alice.page.keyboard.press('Escape');
       await bob.page.emulateMedia({ colorScheme: 'dark' });
       await screenshot(bob.page, 'actions-04-chat-phone-dark-zh');
+    },
+    SLOW,
+  );
+  it(
+    'should interoperate with the cove CLI: reactions, edits and deletes both ways',
+    async () => {
+      const CAROL = `ma_carol_${suffix}`;
+      const carol = join(root, 'carol');
+      const json = (stdout: string) =>
+        stdout
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect((await cove(carol, ['register', '--server', server.url, '--username', CAROL])).code).toBe(0);
+      expect((await cove(carol, ['send', ALICE, 'from the terminal'])).code).toBe(0);
+      expect((await cove(carol, ['send', ALICE, 'terminal typo'])).code).toBe(0);
+      expect((await cove(carol, ['send', ALICE, 'terminal regret'])).code).toBe(0);
+      await openChat(alice.page, CAROL);
+      await messageWithText(alice.page, 'terminal regret').waitFor({ timeout: UI_TIMEOUT });
+
+      // The CLI edits and deletes its own messages and reacts to Alice's; the PWA shows all three.
+      await send(alice.page, 'from the browser');
+      await messageWithText(alice.page, 'from the browser').waitFor({ timeout: UI_TIMEOUT });
+      let history: Record<string, unknown>[] = [];
+      for (let i = 0; i < 60 && !history.some((m) => m.text === 'from the browser'); i += 1) {
+        expect((await cove(carol, ['listen', '--exit-when-idle'], { json: true })).code).toBe(0);
+        history = json((await cove(carol, ['history', ALICE], { json: true })).stdout);
+      }
+      const idOf = (text: string) => history.find((m) => m.text === text)?.id as string;
+      expect((await cove(carol, ['edit', ALICE, idOf('terminal typo'), 'terminal fixed'])).code).toBe(0);
+      expect((await cove(carol, ['delete', ALICE, idOf('terminal regret'), '--for-everyone'])).code).toBe(0);
+      expect((await cove(carol, ['react', ALICE, idOf('from the browser'), '🎉'])).code).toBe(0);
+      await rowWithText(alice.page, 'terminal fixed').getByTestId('edited-mark').waitFor({ timeout: UI_TIMEOUT });
+      await alice.page.getByTestId('deleted-placeholder').first().waitFor({ timeout: UI_TIMEOUT });
+      await expect(messageWithText(alice.page, 'terminal regret').count()).resolves.toBe(0);
+      await rowWithText(alice.page, 'from the browser')
+        .locator('[data-testid="reaction"][data-emoji="🎉"]')
+        .waitFor({ timeout: UI_TIMEOUT });
+
+      // The PWA reacts, edits and deletes; `cove listen --json` reports each.
+      await openMenu(alice.page, 'from the terminal');
+      await alice.page.locator('[data-testid="quick-reaction"][data-emoji="❤️"]').click();
+      await openMenu(alice.page, 'from the browser');
+      await alice.page.getByTestId('action-edit').click();
+      await send(alice.page, 'edited in the browser');
+      await rowWithText(alice.page, 'edited in the browser')
+        .getByTestId('edited-mark')
+        .waitFor({ timeout: UI_TIMEOUT });
+      await send(alice.page, 'browser regret');
+      await openMenu(alice.page, 'browser regret');
+      await alice.page.getByTestId('action-delete').click();
+      await alice.page.getByTestId('confirm-delete-everyone').click();
+      await alice.page.getByTestId('deleted-placeholder').nth(1).waitFor({ timeout: UI_TIMEOUT });
+      const seen: Record<string, unknown>[] = [];
+      for (let i = 0; i < 60 && !seen.some((e) => e.type === 'delete'); i += 1) {
+        const run = await cove(carol, ['listen', '--exit-when-idle'], { json: true });
+        expect(run.code).toBe(0);
+        seen.push(...json(run.stdout));
+      }
+      expect(seen.find((e) => e.type === 'reaction')).toMatchObject({ emoji: '❤️', remove: false });
+      expect(seen.find((e) => e.type === 'edit')).toMatchObject({ text: 'edited in the browser' });
+      expect(seen.find((e) => e.type === 'delete')).toBeDefined();
+      const text = (await cove(carol, ['history', ALICE])).stdout;
+      expect(text).toContain('edited in the browser (edited)');
+      expect(text).toMatch(/from the terminal \[❤️ 1\]/);
+      expect(text).toContain('(this message was deleted)');
     },
     SLOW,
   );
