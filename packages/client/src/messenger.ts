@@ -452,7 +452,7 @@ export class Messenger {
   async retrySend(messageId: string): Promise<MessageEntry> {
     const ctx = this.ctx;
     const message = await ctx.history.message(messageId);
-    if (!message || message.direction !== 'outgoing')
+    if (!message || message.direction !== 'outgoing' || message.deletedAt !== undefined)
       throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     if (message.status !== 'failed') return message;
     const peer = directPeerOf(message.conversationId);

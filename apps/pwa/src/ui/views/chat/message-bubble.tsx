@@ -68,7 +68,7 @@ export function MessageBubble({
           {t(`chat.failure.${message.failure}`)}
         </p>
       ) : null}
-      {status === 'failed' ? (
+      {status === 'failed' && !message.deleted ? (
         <button type="button" className="retry" onClick={onRetry} data-testid="retry-button">
           {t('chat.retry')}
         </button>
