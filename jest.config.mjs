@@ -47,6 +47,13 @@ const project = (dir, name, extra = {}) => ({
 export default {
   projects: [
     project('packages/crypto', 'crypto'),
+    // The interop suite again with Node's native X25519 (`useNodeX25519` of `@cove/client/node`, opt-in) instead of
+    // libsodium's WebAssembly: both implementations must interoperate with libsignal.
+    project('packages/crypto', 'crypto-node-x25519', {
+      testMatch: ['<rootDir>/test/interop/**/*.test.ts', '<rootDir>/test/primitives.test.ts'],
+      setupFiles: ['<rootDir>/test/support/use-node-x25519.ts'],
+      globals: { COVE_X25519: 'node:crypto' },
+    }),
     project('packages/protocol', 'protocol'),
     project('packages/client', 'client'),
     project('apps/api', 'api-unit', { testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] }),

@@ -8,7 +8,8 @@
  * and the server's resident memory per idle connection with 2,000 connected devices. The same load against a
  * bare `ws` relay (bench/bare-relay.js: no database, no validation) gives the ceiling, and ratios against it.
  *
- * Usage: npm run bench -w apps/api   (env: PAIRS=100,1000  SECONDS=10  WINDOW=8  RATES=1000,5000)
+ * Usage: npm run bench -w apps/api   (env: PAIRS=100,1000  SECONDS=10  WINDOW=8  RATES=1000,5000; API_ENTRY=<path of
+ * another build's apps/api/dist/workers/api.js> benches that build instead, e.g. a baseline checkout in the same run)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -315,7 +316,7 @@ async function benchCove() {
     PWA_DIR: '/nonexistent',
     METRICS_PORT: '0',
   };
-  const server = join(ROOT, 'apps/api/dist/workers/api.js');
+  const server = process.env.API_ENTRY ?? join(ROOT, 'apps/api/dist/workers/api.js');
   let { child, port } = await startProcess([...nodeArgs, server], env);
   let metricsUrl;
   let url = `http://127.0.0.1:${port}`;

@@ -3,9 +3,11 @@
  * (`injectManifest`) with the precache list of the app shell. Workspace packages resolve to their sources. In
  * development `/v1` (HTTP and the WebSocket) is proxied to the API server on port 3000.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 
 const source = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
@@ -14,6 +16,27 @@ const source = (path: string): string => fileURLToPath(new URL(path, import.meta
 const THEME_COLOR = '#0e7c86';
 /** Precaching skips larger files; libsodium's inlined WASM makes the crypto chunk about 1 MB before gzip. */
 const MAX_PRECACHE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The emoji picker's data, served by Cove itself (no CDN): emojibase's English and Chinese names and keywords from
+ * `emoji-picker-element-data`, written to `/emoji-data/<locale>.json` (the URLs of platform/emoji-data.ts) and
+ * precached like the app shell so the picker works offline.
+ */
+function emojiData(): Plugin {
+  const require = createRequire(import.meta.url);
+  const locales = { en: 'en/emojibase/data.json', zh: 'zh/emojibase/data.json' } as const;
+  return {
+    name: 'cove-emoji-data',
+    generateBundle() {
+      for (const [locale, file] of Object.entries(locales))
+        this.emitFile({
+          type: 'asset',
+          fileName: `emoji-data/${locale}.json`,
+          source: readFileSync(require.resolve(`emoji-picker-element-data/${file}`)),
+        });
+    },
+  };
+}
 
 export default defineConfig({
   resolve: {
@@ -27,6 +50,7 @@ export default defineConfig({
   server: { proxy: { '/v1': { target: 'http://localhost:3000', ws: true } } },
   plugins: [
     react(),
+    emojiData(),
     VitePWA({
       strategies: 'injectManifest',
       srcDir: 'src/platform/sw',
@@ -34,7 +58,7 @@ export default defineConfig({
       registerType: 'prompt',
       injectRegister: false,
       injectManifest: {
-        globPatterns: ['**/*.{js,css,html,png,svg,webmanifest,wasm}'],
+        globPatterns: ['**/*.{js,css,html,png,svg,webmanifest,wasm}', 'emoji-data/*.json'],
         maximumFileSizeToCacheInBytes: MAX_PRECACHE_BYTES,
       },
       includeAssets: ['icons/favicon-64.png', 'icons/apple-touch-icon.png'],

@@ -2,7 +2,9 @@
  * Attachments end to end with real `cove` processes and the real server: a ≥ 5 MiB file from CLI to CLI with
  * identical bytes and sha256, a caption, a voice note, an upload cut off mid-way that resumes on the next run, a
  * blob tampered with on the server refused by the digest check (nothing saved), hostile file names sanitized and
- * never overwriting, a too-large file answered with its code, and no plaintext marker in what the server stores.
+ * never overwriting, a too-large file answered with its code, and no plaintext marker in what the server stores; a
+ * file sent while the server is unreachable queued and delivered on the next run; attachments in `history` as
+ * `listen` saved them; `delete` removing a message's local blob and saved file (not a file the user changed).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -34,6 +36,8 @@ type UploadProxy = {
   url: string;
   /** Drop the PATCH with this number (counted in `patches`). */
   dropPatch: number | null;
+  /** Drop every request (the server unreachable). */
+  down: boolean;
   patches: number;
   patchBytes: number;
   close(): Promise<void>;
@@ -41,8 +45,19 @@ type UploadProxy = {
 
 const startUploadProxy = async (target: string): Promise<UploadProxy> => {
   const upstream = new URL(target);
-  const proxy: UploadProxy = { url: '', dropPatch: null, patches: 0, patchBytes: 0, close: () => Promise.resolve() };
+  const proxy: UploadProxy = {
+    url: '',
+    dropPatch: null,
+    down: false,
+    patches: 0,
+    patchBytes: 0,
+    close: () => Promise.resolve(),
+  };
   const server = http.createServer((req, res) => {
+    if (proxy.down) {
+      req.socket.destroy();
+      return;
+    }
     if (req.method === 'PATCH') {
       proxy.patches += 1;
       if (proxy.dropPatch !== null && proxy.patches === proxy.dropPatch) {
@@ -193,6 +208,75 @@ describe('attachments through the cove CLI', () => {
     const messages = await bobReceives(join(root, 'inbox-resume'));
     const withFile = messages.find((m) => Array.isArray(m.attachments));
     expect((withFile!.attachments as SavedJson[])[0]).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
+  });
+
+  it('should queue a file sent while the server is unreachable and deliver it on the next run', async () => {
+    const file = join(root, 'offline.bin');
+    const bytes = makeFile(200_000);
+    await writeFile(file, bytes);
+    proxy.down = true;
+    const first = await cove(alice, ['send', 'att_bob', '--file', file, '--caption', 'sent offline'], { json: true });
+    proxy.down = false;
+    expect(first.code).toBe(3);
+    expect(JSON.parse(first.lines[0]!)).toMatchObject({ type: 'queued', status: 'sending', text: 'sent offline' });
+    expect((await cove(alice, ['send', 'att_bob', 'back online'])).code).toBe(0);
+    const messages = await bobReceives(join(root, 'inbox-offline'));
+    const withFile = messages.find((m) => m.text === 'sent offline');
+    expect((withFile!.attachments as SavedJson[])[0]).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
+    expect(messages.some((m) => m.text === 'back online')).toBe(true);
+  });
+
+  it('should list attachments in history as listen saved them, and delete a message with its files', async () => {
+    const file = join(root, 'kept.pdf');
+    const bytes = makeFile(30_000);
+    await writeFile(file, bytes);
+    expect((await cove(alice, ['send', 'att_bob', '--file', file, '--caption', 'in history'])).code).toBe(0);
+    const saveTo = join(root, 'inbox-history');
+    const [message] = await bobReceives(saveTo);
+    const [saved] = message!.attachments as SavedJson[];
+
+    const json = await cove(bob, ['history', 'att_alice', '--limit', '50'], { json: true });
+    expect(json.code).toBe(0);
+    const listed = json.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((m) => m.id === message!.id);
+    expect(listed!.attachments).toEqual([saved]);
+    // Alice's own copy: no saved file, what is known of it and its state.
+    const mine = (await cove(alice, ['history', 'att_bob', '--limit', '50'], { json: true })).lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((m) => m.text === 'in history');
+    expect(mine!.attachments).toEqual([
+      {
+        fileName: 'kept.pdf',
+        contentType: 'application/pdf',
+        voiceNote: false,
+        caption: 'in history',
+        size: bytes.length,
+        state: 'local',
+      },
+    ]);
+    const text = await cove(bob, ['history', 'att_alice', '--limit', '50']);
+    expect(text.stdout).toContain(`  attachment kept.pdf (${bytes.length} bytes) saved to ${saved!.path}`);
+
+    const blobsBefore = (await readdir(join(bob, 'attachment-blobs')).catch(() => [])).length;
+    const deleted = await cove(bob, ['delete', message!.id as string], { json: true });
+    expect(deleted.code).toBe(0);
+    expect(JSON.parse(deleted.lines[0]!)).toEqual({ type: 'deleted', id: message!.id, removed: [saved!.path] });
+    expect(await readFile(saved!.path).catch(() => null)).toBeNull();
+    expect((await readdir(join(bob, 'attachment-blobs')).catch(() => [])).length).toBe(blobsBefore - 1);
+    const after = await cove(bob, ['history', 'att_alice', '--limit', '50'], { json: true });
+    expect(after.lines.some((l) => (JSON.parse(l) as Record<string, unknown>).id === message!.id)).toBe(false);
+    expect((await cove(bob, ['delete', message!.id as string])).code).toBe(2);
+  });
+
+  it('should leave a saved file the user changed when its message is deleted', async () => {
+    const file = join(root, 'edited.txt');
+    await writeFile(file, makeFile(5000));
+    expect((await cove(alice, ['send', 'att_bob', '--file', file])).code).toBe(0);
+    const [message] = await bobReceives(join(root, 'inbox-edited'));
+    const [saved] = message!.attachments as SavedJson[];
+    await writeFile(saved!.path, 'my own notes now');
+    const deleted = await cove(bob, ['delete', message!.id as string], { json: true });
+    expect(JSON.parse(deleted.lines[0]!)).toMatchObject({ type: 'deleted', removed: [] });
+    expect(await readFile(saved!.path, 'utf8')).toBe('my own notes now');
   });
 
   it('should refuse a blob tampered with on the server and save nothing', async () => {

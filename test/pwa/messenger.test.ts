@@ -217,7 +217,9 @@ describe('Cove PWA in Chromium', () => {
         await alice.page.goto(`${server.url}/`);
         await openChat(alice.page, BOB);
         await messageWithText(alice.page, 'Hi Alice! 🎉').waitFor({ timeout: UI_TIMEOUT });
-        await alice.page.getByText("You're offline").waitFor({ timeout: UI_TIMEOUT });
+        const offline = alice.page.locator('[data-testid="connection-state"][data-state="offline"]:visible');
+        await offline.waitFor({ timeout: UI_TIMEOUT });
+        await expect(offline.textContent()).resolves.toContain("You're offline");
         await screenshot(alice.page, '05-offline-history');
       } finally {
         await alice.context.setOffline(false);

@@ -30,6 +30,12 @@ export const RATE_LIMITS = {
    */
   sendToRecipient: { limit: 120, ttl: MINUTE },
   /**
+   * Recipient devices of multi-recipient (group) sends per sender device (`RATE_LIMIT_SEND_DEVICES`): one request can
+   * reach 6,000 devices, so counting requests alone would let one device write millions of rows a minute. 30,000 is
+   * fifteen messages a minute to the largest group with two devices per member, or 150 to a 100-device group.
+   */
+  sendDevices: { limit: 30_000, ttl: MINUTE },
+  /**
    * New attachment uploads per device (`RATE_LIMIT_ATTACHMENTS`): an album of 100 photos a few times an hour is a
    * person; each upload also counts against the storage quota, so this only stops a flood of tiny ones.
    */

@@ -39,6 +39,10 @@ describe('detectPushSupport', () => {
     );
   });
 
+  it('should not offer push in an iOS Safari tab even where it exposes PushManager: only after installation', () => {
+    expect(detectPushSupport({ ...FULL, ios: true, standalone: false })).toBe('needs-home-screen');
+  });
+
   it('should report no push where a piece is missing, on iOS once installed too', () => {
     expect(detectPushSupport({ ...FULL, pushManager: false })).toBe('unsupported');
     expect(detectPushSupport({ ...FULL, serviceWorker: false })).toBe('unsupported');

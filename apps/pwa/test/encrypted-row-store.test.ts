@@ -55,7 +55,7 @@ describe('openCoveDatabase', () => {
   it('should create every store of the current schema version', async () => {
     const db = await openDb();
     expect(db.version).toBe(SCHEMA_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['meta', 'records', 'rows']);
+    expect([...db.objectStoreNames].sort()).toEqual(['blobChunks', 'meta', 'records', 'rows']);
   });
 });
 

@@ -34,10 +34,13 @@ const NOW = Date.UTC(2026, 10, 26, 12);
 const baseState: AppState = {
   phase: { kind: 'ready', username: 'me' },
   online: true,
+  server: 'online',
+  connection: null,
   updateReady: false,
   revision: 0,
   typing: new Set(),
   settings: { language: 'en', previews: true },
+  progress: new Map(),
   passphraseSet: false,
   notifications: 'default',
   push: 'supported',
@@ -95,6 +98,7 @@ describe('error boundaries', () => {
   it('should replace only the message that fails to render, keeping the chat and its composer', async () => {
     const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     const message = (id: string, text: string): ChatMessage => ({
+      kind: 'text',
       id,
       conversationId: 'c',
       outgoing: false,

@@ -107,6 +107,7 @@ describe('view data', () => {
       id: 'conv/1',
       conversationId: 'conv',
       outgoing: true,
+      kind: 'text',
       text: '',
       sentAt: null,
       unshowable: true,
@@ -116,6 +117,7 @@ describe('view data', () => {
       id: 'k',
       conversationId: 'c',
       outgoing: false,
+      kind: 'text',
       text: 'hi',
       sentAt: NOW,
     });

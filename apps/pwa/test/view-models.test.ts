@@ -6,14 +6,22 @@
  */
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { ConversationEntry, HttpRequest, HttpResponse, IdentityEntry, MessageEntry, Platform } from '@cove/client';
+import type {
+  ConversationEntry,
+  HttpRequest,
+  HttpResponse,
+  IdentityEntry,
+  MessageEntry,
+  OutgoingAttachment,
+  Platform,
+} from '@cove/client';
 import type { AppPlatform, Capabilities, Vault } from '../src/app/app-platform.js';
 import type { AppSession } from '../src/app/app-session.js';
 import { CoveAppShell } from '../src/app/app-shell.js';
 import { AppStateStore } from '../src/app/app-state-store.js';
 import { HistoryReader } from '../src/app/history-reader.js';
 import type { LookupResult, MessengerPort, SafetyNumber } from '../src/app/messenger-port.js';
-import type { AppState } from '../src/app/model.js';
+import type { AppState, AttachmentFailure } from '../src/app/model.js';
 import { PeerTyping, TYPING_EXPIRY_MS } from '../src/app/peer-typing.js';
 import { ChatViewModel, TYPING_REFRESH_MS } from '../src/app/view-models/chat-view-model.js';
 import { ListViewModel } from '../src/app/view-models/list-view-model.js';
@@ -43,6 +51,8 @@ async function openStorage(): Promise<AtRestStorage> {
 const initialState = (): AppState => ({
   phase: { kind: 'ready', username: 'me' },
   online: true,
+  server: 'online',
+  connection: null,
   updateReady: false,
   revision: 0,
   typing: new Set(),
@@ -51,6 +61,7 @@ const initialState = (): AppState => ({
   notifications: 'default',
   push: 'supported',
   persisted: null,
+  progress: new Map(),
 });
 
 /** A messenger port that records every call and answers from a script. */
@@ -58,6 +69,7 @@ class RecordingMessenger implements MessengerPort {
   readonly username = 'me';
   readonly calls: string[] = [];
   lookup: LookupResult = { ok: false, error: 'unknown' };
+  attachmentFailure: AttachmentFailure | null = null;
   subscribe(): () => void {
     return () => undefined;
   }
@@ -67,6 +79,12 @@ class RecordingMessenger implements MessengerPort {
   stop(): Promise<void> {
     this.calls.push('stop');
     return Promise.resolve();
+  }
+  holdsConnection(): boolean {
+    return true;
+  }
+  reconnectNow(): void {
+    this.calls.push('reconnectNow');
   }
   startChat(username: string): Promise<LookupResult> {
     this.calls.push(`startChat ${username}`);
@@ -79,6 +97,18 @@ class RecordingMessenger implements MessengerPort {
   retry(messageId: string): Promise<void> {
     this.calls.push(`retry ${messageId}`);
     return Promise.resolve();
+  }
+  sendAttachment(conversationId: string, attachment: OutgoingAttachment): Promise<AttachmentFailure | null> {
+    this.calls.push(`sendAttachment ${conversationId} ${attachment.contentType} ${attachment.fileName ?? ''}`);
+    return Promise.resolve(this.attachmentFailure);
+  }
+  downloadAttachment(messageId: string, index: number): Promise<AttachmentFailure | null> {
+    this.calls.push(`download ${messageId} ${index}`);
+    return Promise.resolve(null);
+  }
+  openAttachment(messageId: string, index: number, type: string): Promise<Blob | AttachmentFailure> {
+    this.calls.push(`open ${messageId} ${index} ${type}`);
+    return Promise.resolve(new Blob([], { type }));
   }
   markRead(conversationId: string): Promise<void> {
     this.calls.push(`markRead ${conversationId}`);
@@ -306,7 +336,14 @@ describe(ChatViewModel.name, () => {
       'deleteForEveryone carol/2',
       'forward carol/1 dave',
     ]);
-    const own = { id: 'x', conversationId: 'carol', outgoing: true, text: 'mine', status: 'read' as const };
+    const own = {
+      id: 'x',
+      conversationId: 'carol',
+      outgoing: true,
+      text: 'mine',
+      status: 'read' as const,
+      kind: 'text' as const,
+    };
     expect(chat.canModify({ ...own, sentAt: NOW - 1000 })).toBe(true);
     expect(chat.canModify({ ...own, sentAt: NOW - 24 * 3600 * 1000 })).toBe(false);
     expect(chat.canModify({ ...own, sentAt: null })).toBe(false);
@@ -348,6 +385,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
       return () => undefined;
     },
     onVisible: () => () => undefined,
+    showUnread: () => undefined,
     isPersisted: () => Promise.resolve(true),
     requestPersistence: () => Promise.resolve(true),
     notificationPermission: () => 'default',
@@ -370,6 +408,13 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
   return {
     listeners,
     capabilities,
+    voice: {
+      canRecord: () => false,
+      start: () => Promise.resolve('unsupported'),
+      playable: () => ({ url: 'blob:test', revoke: () => undefined }),
+    },
+    emoji: () => Promise.resolve({ group: () => Promise.resolve([]), search: () => Promise.resolve([]) }),
+    media: { isImageType: () => false, prepareImage: () => Promise.resolve(null) },
     minPassphraseLength: 10,
     openVault: () => Promise.resolve(fullVault),
     registerServiceWorker: () => ({
@@ -377,7 +422,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
       apply: () => undefined,
       ready: Promise.resolve(null),
     }),
-    listenToOtherContexts: () => ({ announceVaultChange: () => undefined }),
+    listenToOtherContexts: () => ({ announceVaultChange: () => undefined, announceServerLink: () => undefined }),
     refreshPushSubscription: () => Promise.resolve(null),
   };
 }

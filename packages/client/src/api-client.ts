@@ -12,9 +12,13 @@ import {
   InfoResponse,
   KeyStatusResponse,
   MismatchedDevicesResponse,
+  MultiRecipientMismatchedDevicesResponse,
+  MultiRecipientNotFoundResponse,
+  MultiRecipientStaleDevicesResponse,
   PreKeyBundleResponse,
   QueueFullResponse,
   SendMessagesResponse,
+  SendMultiResponse,
   StaleDevicesResponse,
   UsernameLookupResponse,
   toBase64,
@@ -23,6 +27,7 @@ import type {
   CreateAccountRequest,
   Envelope,
   SendMessagesRequest,
+  SendMultiRequest,
   UploadKeysRequest,
   KeyStatusResponse as KeyStatus,
   PreKeyBundleResponse as PreKeyBundle,
@@ -45,6 +50,37 @@ export type SendOutcome =
   | { kind: 'not-found' };
 
 const utf8 = new TextEncoder();
+
+/** The outcome of a multi-recipient send: accepted, or the corrections of every failing recipient at once. */
+export type MultiSendOutcome =
+  | { kind: 'accepted'; serverTimestamp: number; queueFull: { accountId: string; fullDevices: number[] }[] }
+  | {
+      kind: 'mismatched';
+      accounts: { accountId: string; missingDevices: number[]; extraDevices: number[]; staleDevices: number[] }[];
+    }
+  | { kind: 'stale'; accounts: { accountId: string; staleDevices: number[] }[] }
+  | { kind: 'not-found'; accounts: string[] };
+
+/** Interprets a multi-recipient send's status and body (HTTP response or socket result frame alike). */
+export const multiSendOutcome = (status: number, body: unknown): MultiSendOutcome => {
+  if (status === 200) {
+    const accepted = SendMultiResponse.parse(body);
+    return { kind: 'accepted', serverTimestamp: accepted.serverTimestamp, queueFull: accepted.queueFull ?? [] };
+  }
+  if (status === 409) {
+    const parsed = MultiRecipientMismatchedDevicesResponse.safeParse(body);
+    if (parsed.success) return { kind: 'mismatched', accounts: parsed.data.accounts };
+  }
+  if (status === 410) {
+    const parsed = MultiRecipientStaleDevicesResponse.safeParse(body);
+    if (parsed.success) return { kind: 'stale', accounts: parsed.data.accounts };
+  }
+  if (status === 404) {
+    const parsed = MultiRecipientNotFoundResponse.safeParse(body);
+    if (parsed.success) return { kind: 'not-found', accounts: parsed.data.accounts.map((a) => a.accountId) };
+  }
+  throw responseError(status, body);
+};
 
 export const basicAuth = (credentials: Credentials): string =>
   `Basic ${toBase64(utf8.encode(`${credentials.accountId}.${credentials.deviceId}:${toBase64(credentials.secret)}`))}`;
@@ -205,6 +241,12 @@ export class ApiClient {
   async sendMessages(destination: string, request: SendMessagesRequest): Promise<SendOutcome> {
     const response = await this.call('PUT', `/v1/messages/${destination}`, request);
     return sendOutcome(response.status, response.body);
+  }
+
+  /** One ciphertext for many recipients' devices, in one request. */
+  async sendMulti(request: SendMultiRequest): Promise<MultiSendOutcome> {
+    const response = await this.call('PUT', '/v1/messages/multi', request);
+    return multiSendOutcome(response.status, response.body);
   }
 
   async fetchEnvelopes(): Promise<{ envelopes: Envelope[]; more: boolean }> {

@@ -2,24 +2,26 @@
  * The live connection to the server's WebSocket (`/v1/websocket`, frames in @cove/protocol): authenticates with the
  * device credential in the first frame, passes envelopes and the `queue-empty` marker to the inbox, sends acks,
  * carries sends (a `send` frame answered by a `result` with the same id), pings to detect dead connections, and
- * reconnects with exponential backoff — except after an unauthorized, replaced or removed close, which stop it.
- * It does not decrypt, store or decide what to send.
+ * reconnects with jittered exponential backoff — except after an unauthorized, replaced or removed close, which stop
+ * it — or at once when asked (`reconnectNow`: the network or the user came back). It does not decrypt, store or decide
+ * what to send.
  */
 import { CloseCode, ServerFrame, toBase64 } from '@cove/protocol';
-import type { Envelope, SendMessagesRequest } from '@cove/protocol';
+import type { Envelope, SendMessagesRequest, SendMultiRequest } from '@cove/protocol';
 
-import type { Credentials, SendOutcome } from './api-client.js';
-import { sendOutcome } from './api-client.js';
+import type { Credentials, MultiSendOutcome, SendOutcome } from './api-client.js';
+import { multiSendOutcome, sendOutcome } from './api-client.js';
 import {
   PING_INTERVAL_MS,
   PONG_TIMEOUT_MS,
   RECONNECT_BASE_MS,
+  RECONNECT_JITTER,
   RECONNECT_MAX_MS,
   SOCKET_AUTH_TIMEOUT_MS,
   SOCKET_SEND_TIMEOUT_MS,
 } from './constants.js';
 import type { ConnectionState } from './events.js';
-import type { ClientSocket, Clock, Logger, SocketFactory, TimerHandle } from './platform.js';
+import type { ClientSocket, Clock, Logger, Random, SocketFactory, TimerHandle } from './platform.js';
 
 export type ConnectionHandlers = {
   onEnvelope(envelope: Envelope): void;
@@ -28,7 +30,12 @@ export type ConnectionHandlers = {
   onState(state: ConnectionState): void;
 };
 
-type PendingSend = { resolve: (outcome: SendOutcome) => void; reject: (error: Error) => void; timer: TimerHandle };
+/** A send waiting for its `result`: `settle` interprets the status and body (and may throw: then `reject`). */
+type PendingSend = {
+  settle: (status: number, body: unknown) => void;
+  reject: (error: Error) => void;
+  timer: TimerHandle;
+};
 
 /** Raised for a socket send that got no answer (closed connection, timeout); the caller retries elsewhere. */
 export class SocketSendError extends Error {
@@ -55,6 +62,7 @@ export class ServerConnection {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly handlers: ConnectionHandlers,
+    private readonly random: Random,
   ) {}
 
   get isReady(): boolean {
@@ -148,7 +156,9 @@ export class ServerConnection {
   }
 
   private scheduleReconnect(): void {
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** this.attempts);
+    const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** this.attempts);
+    const [byte = 0] = this.random.bytes(1);
+    const delay = Math.round(ceiling * (1 - RECONNECT_JITTER * (byte / 255)));
     this.attempts += 1;
     this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = null;
@@ -156,20 +166,48 @@ export class ServerConnection {
     }, delay);
   }
 
+  /**
+   * Tries now instead of waiting out the backoff: called when the network returns or the page becomes visible or
+   * focused. While waiting to reconnect it opens at once (and restarts the backoff); while connected it pings, so a
+   * connection that died silently (a laptop that slept) is noticed within PONG_TIMEOUT_MS instead of the next
+   * heartbeat. Does nothing when stopped or while an attempt is already under way.
+   */
+  reconnectNow(): void {
+    if (this.stopped) return;
+    if (this.reconnectTimer) {
+      this.clock.clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+      this.attempts = 0;
+      this.open();
+      return;
+    }
+    const socket = this.socket;
+    if (!socket || !this.ready || this.pongTimer) return;
+    if (this.pingTimer) this.clock.clearTimeout(this.pingTimer);
+    this.pingTimer = null;
+    this.sendPing(socket);
+  }
+
   private schedulePing(): void {
+    if (this.pingTimer) this.clock.clearTimeout(this.pingTimer);
     this.pingTimer = this.clock.setTimeout(() => {
+      this.pingTimer = null;
       const socket = this.socket;
       if (!socket || !this.ready) return;
-      socket.send(JSON.stringify({ type: 'ping' }));
-      this.pongTimer = this.clock.setTimeout(() => {
-        if (this.socket === socket) {
-          this.logger.info('no pong: dropping the connection');
-          socket.close(4000, 'heartbeat timeout');
-          // Some sockets never report the close of a dead TCP connection: act as if it closed.
-          socket.onClose(1006, 'heartbeat timeout');
-        }
-      }, PONG_TIMEOUT_MS);
+      this.sendPing(socket);
     }, PING_INTERVAL_MS);
+  }
+
+  private sendPing(socket: ClientSocket): void {
+    socket.send(JSON.stringify({ type: 'ping' }));
+    this.pongTimer = this.clock.setTimeout(() => {
+      if (this.socket === socket) {
+        this.logger.info('no pong: dropping the connection');
+        socket.close(4000, 'heartbeat timeout');
+        // Some sockets never report the close of a dead TCP connection: act as if it closed.
+        socket.onClose(1006, 'heartbeat timeout');
+      }
+    }, PONG_TIMEOUT_MS);
   }
 
   private onFrame(text: string): void {
@@ -207,7 +245,7 @@ export class ServerConnection {
         this.pending.delete(frame.id);
         this.clock.clearTimeout(pending.timer);
         try {
-          pending.resolve(sendOutcome(frame.status, frame.body));
+          pending.settle(frame.status, frame.body);
         } catch (error) {
           pending.reject(error as Error);
         }
@@ -236,15 +274,24 @@ export class ServerConnection {
 
   /** Sends over the socket; rejects with SocketSendError when it cannot (the caller uses HTTP instead). */
   send(destination: string, message: SendMessagesRequest): Promise<SendOutcome> {
+    return this.request({ type: 'send', destination, message }, sendOutcome);
+  }
+
+  /** A multi-recipient send (`send-multi`) over the socket; rejects with SocketSendError when it cannot. */
+  sendMulti(message: SendMultiRequest): Promise<MultiSendOutcome> {
+    return this.request({ type: 'send-multi', message }, multiSendOutcome);
+  }
+
+  private request<T>(frame: Record<string, unknown>, interpret: (status: number, body: unknown) => T): Promise<T> {
     const socket = this.socket;
     if (!socket || !this.ready) return Promise.reject(new SocketSendError('not connected'));
     const id = this.nextId++;
-    return new Promise<SendOutcome>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         if (this.pending.delete(id)) reject(new SocketSendError('no answer to a send frame'));
       }, SOCKET_SEND_TIMEOUT_MS);
-      this.pending.set(id, { resolve, reject, timer });
-      socket.send(JSON.stringify({ type: 'send', id, destination, message }));
+      this.pending.set(id, { settle: (status, body) => resolve(interpret(status, body)), reject, timer });
+      socket.send(JSON.stringify({ ...frame, id }));
     });
   }
 }

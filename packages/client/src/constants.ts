@@ -45,9 +45,15 @@ export const OUTBOX_RETRY_MAX_MS = 5 * 60 * 1000;
 export const OUTBOX_GIVE_UP_MS = 24 * 3600 * 1000;
 /** Rounds of 409/410 handling for one send before treating it as a transient failure. */
 export const MAX_DEVICE_SYNC_ROUNDS = 4;
-/** WebSocket reconnect backoff: first delay and cap. */
+/**
+ * WebSocket reconnect backoff: first delay and cap. The cap is short because a queued message waits for the socket:
+ * a user whose server came back should see it leave within seconds (it was 30 s and a message went out ~29 s after a
+ * restart). Each delay is jittered down by up to RECONNECT_JITTER of itself so a crowd of clients does not return
+ * in lockstep after a restart; a page regaining the network or the user's attention retries at once (reconnectNow).
+ */
 export const RECONNECT_BASE_MS = 500;
-export const RECONNECT_MAX_MS = 30_000;
+export const RECONNECT_MAX_MS = 10_000;
+export const RECONNECT_JITTER = 0.5;
 /** Heartbeat: ping this often and drop the connection when the pong does not come back within the timeout. */
 export const PING_INTERVAL_MS = 25_000;
 export const PONG_TIMEOUT_MS = 10_000;

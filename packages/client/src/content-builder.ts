@@ -4,7 +4,7 @@
  * InvalidInput error. It stores and sends nothing.
  */
 import { encodeContent } from '@cove/protocol';
-import type { AttachmentPointer, Content, Quote } from '@cove/protocol';
+import type { AttachmentPointer, Content, GroupContext, Quote } from '@cove/protocol';
 
 import { ClientError, ClientErrorCode } from './errors.js';
 
@@ -15,6 +15,8 @@ export type DataMessageFields = {
   quote?: Quote | null | undefined;
   expireTimerSeconds?: number | null | undefined;
   attachments?: AttachmentPointer[] | null | undefined;
+  /** Group messages: the group and the revision we hold. */
+  group?: GroupContext | null | undefined;
 };
 
 export const dataContent = (fields: DataMessageFields): Content => ({
@@ -26,6 +28,7 @@ export const dataContent = (fields: DataMessageFields): Content => ({
     ...(fields.quote ? { quote: fields.quote } : {}),
     ...(fields.expireTimerSeconds ? { expireTimerSeconds: fields.expireTimerSeconds } : {}),
     ...(fields.attachments && fields.attachments.length > 0 ? { attachments: fields.attachments } : {}),
+    ...(fields.group ? { group: fields.group } : {}),
   },
 });
 

@@ -5,7 +5,12 @@
  * processed GUID), the events to emit after that commit, whether the content counts as stored, and whether the
  * outbox has new work. Handlers never commit, emit or acknowledge themselves.
  */
-import { equalBytes } from '@cove/crypto';
+import {
+  ProtocolAddress,
+  SenderKeyDistributionMessage,
+  equalBytes,
+  processSenderKeyDistributionMessage,
+} from '@cove/crypto';
 import type { Content, Envelope } from '@cove/protocol';
 
 import { entryOfPointer } from './attachments/attachment-service.js';
@@ -19,7 +24,24 @@ import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
 import type { ConversationEntry, MessageEntry } from './tables.js';
-import { messageIndexKey, resendLogKey, sessionKey } from './tables.js';
+import {
+  groupConversationId,
+  groupResendLogKey,
+  memberKeyKey,
+  messageIndexKey,
+  ownSenderKeyKey,
+  resendLogKey,
+  sessionKey,
+} from './tables.js';
+import {
+  accountOfMemberKey,
+  groupConversation,
+  judgeUpdate,
+  memberKeyPrefix,
+  memberOf,
+  revisionWrites,
+  toHex,
+} from './groups.js';
 
 export type Applied = {
   writes: WriteOp[];
@@ -45,6 +67,11 @@ export type HandlerInput<K extends Content['kind']> = {
   /** The sender's account id, and the id of the conversation with them. */
   peer: string;
   conversationId: string;
+  /**
+   * Set when the content came in a sender-key envelope: the distribution id of the chain that decrypted it, which
+   * must be the one the sending device gave us for the group the message names.
+   */
+  senderKeyDistributionId?: string;
 };
 
 export type ContentHandler<K extends Content['kind']> = (input: HandlerInput<K>) => Promise<Applied>;
@@ -54,6 +81,7 @@ export type ContentHandler<K extends Content['kind']> = (input: HandlerInput<K>)
  * delivery receipt.
  */
 const applyData: ContentHandler<'data'> = async (input) => {
+  if (input.content.data.group || input.senderKeyDistributionId !== undefined) return applyGroupData(input);
   const { ctx, tools, envelope, content, peer } = input;
   const { storage, clock } = ctx.platform;
   const writes: WriteOp[] = [];
@@ -187,7 +215,14 @@ const applyRetry: ContentHandler<'retry'> = async (input) => {
     const key = await storage.get('messageIndex', messageIndexKey(conversationId, me, timestamp));
     const message = key === undefined ? undefined : await storage.get('messages', key);
     if (!message || message.direction !== 'outgoing') {
-      unavailable.push(timestamp);
+      const group = await groupResend(input, timestamp, askingKey);
+      if (group === null) unavailable.push(timestamp);
+      else if (group.length === 0) refused += 1;
+      else {
+        writes.push(...group);
+        resent += 1;
+        kick = true;
+      }
       continue;
     }
     const logKey = resendLogKey(peer, timestamp);
@@ -362,6 +397,208 @@ const applyDelete: ContentHandler<'delete'> = async (input) => {
   };
 };
 
+const ignored = (events: MessengerEvent[] = []): Applied => ({ writes: [], events, stored: false, kick: false });
+
+/**
+ * A group message (in a sender-key envelope, or re-sent over a 1:1 session): accepted only from a current member of
+ * a group we are in and, in a sender-key envelope, only on the chain that member's device gave us for this group;
+ * stored once in the group's conversation. No delivery receipts for group messages.
+ */
+const applyGroupData = async (input: HandlerInput<'data'>): Promise<Applied> => {
+  const { ctx, tools, envelope, content, peer } = input;
+  const { storage, clock, logger } = ctx.platform;
+  const { data } = content;
+  const rejected = (why: string): Applied => {
+    logger.warn('group message refused', { accountId: peer, deviceId: envelope.sourceDeviceId, why });
+    return ignored([
+      { type: 'message-rejected', accountId: peer, deviceId: envelope.sourceDeviceId, reason: 'group_refused' },
+    ]);
+  };
+  if (!data.group) return rejected('no group');
+  const groupId = toHex(data.group.id);
+  const group = await storage.get('groups', groupId);
+  if (!group || !group.active) return rejected('unknown group');
+  const member = memberOf(group, peer);
+  if (!member) return rejected('not a member');
+  if (input.senderKeyDistributionId !== undefined) {
+    const given = await storage.get('senderKeys', memberKeyKey(groupId, peer, envelope.sourceDeviceId));
+    if (!given || !('distributionId' in given) || given.distributionId !== input.senderKeyDistributionId)
+      return rejected('not the chain this device gave for the group');
+  }
+  const conversationId = groupConversationId(groupId);
+  const existingKey = await storage.get('messageIndex', messageIndexKey(conversationId, peer, data.timestamp));
+  const existing = existingKey === undefined ? undefined : await storage.get('messages', existingKey);
+  if (existing !== undefined) return { writes: [], events: [], stored: false, kick: false };
+  let username = member.username;
+  if (
+    data.senderUsername &&
+    data.senderUsername !== username &&
+    (await tools.confirmUsername(peer, data.senderUsername))
+  )
+    username = data.senderUsername;
+  const conversation = groupConversation(await ctx.history.conversation(conversationId), group, clock.now());
+  const message: MessageEntry = {
+    id: `${conversationId}/${ctx.sequencer.next()}`,
+    conversationId,
+    direction: 'incoming',
+    authorAccountId: peer,
+    authorDeviceId: envelope.sourceDeviceId,
+    timestamp: data.timestamp,
+    serverTimestamp: envelope.serverTimestamp,
+    storedAt: clock.now(),
+    text: data.text,
+    quote: data.quote ?? null,
+    expireTimerSeconds: data.expireTimerSeconds ?? null,
+    status: 'received',
+    read: false,
+    error: null,
+    ...(data.attachments ? { attachments: data.attachments.map((pointer) => entryOfPointer(ctx, pointer)) } : {}),
+  };
+  const updated: ConversationEntry = {
+    ...conversation,
+    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
+    lastMessageKey: message.id,
+    unreadCount: conversation.unreadCount + 1,
+  };
+  const writes: WriteOp[] = [...putMessage(message), putConversation(updated)];
+  if (username !== member.username) {
+    const members = group.members.map((m) => (m.accountId === peer ? { ...m, username } : m));
+    writes.push({ op: 'put', table: 'groups', key: groupId, value: { ...group, members } });
+  }
+  return {
+    writes,
+    events: [
+      { type: 'message-added', message },
+      { type: 'conversation-updated', conversation: updated },
+    ],
+    stored: true,
+    kick: false,
+  };
+};
+
+/** A group update: applied only by the rules of groups.ts judgeUpdate; anything else is ignored and reported. */
+const applyGroupUpdate: ContentHandler<'group-update'> = async (input) => {
+  const { ctx, content, peer, envelope } = input;
+  const { storage, clock, logger } = ctx.platform;
+  const update = content.groupUpdate;
+  const groupId = toHex(update.id);
+  const existing = await storage.get('groups', groupId);
+  const verdict = judgeUpdate(existing, update, peer, ctx.account.accountId, clock.now());
+  if (!verdict.apply) {
+    logger.warn('group update ignored', { accountId: peer, deviceId: envelope.sourceDeviceId, reason: verdict.reason });
+    return ignored([{ type: 'group-update-rejected', groupId, accountId: peer, reason: verdict.reason }]);
+  }
+  const contact = await storage.get('contacts', peer);
+  const actor = memberOf(verdict.next, peer) ??
+    (existing ? memberOf(existing, peer) : undefined) ?? { accountId: peer, username: contact?.username ?? null };
+  const memberKeyRows = (await storage.list('senderKeys', { prefix: memberKeyPrefix(groupId) })).map(({ key }) => ({
+    key,
+    accountId: accountOfMemberKey(groupId, key),
+  }));
+  const { writes, lines, conversation } = revisionWrites({
+    previous: existing,
+    next: verdict.next,
+    changes: verdict.changes,
+    actor,
+    me: ctx.account.accountId,
+    timestamp: update.timestamp,
+    conversation: await ctx.history.conversation(groupConversationId(groupId)),
+    nextSequence: () => ctx.sequencer.next(),
+    now: clock.now(),
+    memberKeyRows,
+  });
+  const events: MessengerEvent[] = lines.map((message) => ({ type: 'message-added', message }));
+  events.push({ type: 'conversation-updated', conversation }, { type: 'group-updated', group: verdict.next });
+  return { writes, events, stored: true, kick: false };
+};
+
+/**
+ * A member's sender key for a group, arriving on the 1:1 session with that member's device: stored under THAT
+ * device's address (so nobody can hand us a chain as someone else), with the distribution id recorded as the only
+ * one accepted from the device for the group. Refused for a group we hold that does not list the sender; kept for a
+ * group we do not hold yet (the update adding us may come after it, from another member).
+ */
+const applySenderKey: ContentHandler<'sender-key'> = async (input) => {
+  const { ctx, content, peer, envelope, zone } = input;
+  const { storage, clock, logger } = ctx.platform;
+  const groupId = toHex(content.senderKey.groupId);
+  const group = await storage.get('groups', groupId);
+  const device = envelope.sourceDeviceId;
+  if (group && (!group.active || !memberOf(group, peer))) {
+    logger.warn('sender key refused', { accountId: peer, deviceId: device, why: 'not a member' });
+    return ignored([{ type: 'message-rejected', accountId: peer, deviceId: device, reason: 'group_refused' }]);
+  }
+  let message: SenderKeyDistributionMessage;
+  try {
+    message = SenderKeyDistributionMessage.deserialize(content.senderKey.distributionMessage);
+  } catch {
+    logger.warn('sender key refused', { accountId: peer, deviceId: device, why: 'malformed' });
+    return ignored([{ type: 'message-rejected', accountId: peer, deviceId: device, reason: 'malformed' }]);
+  }
+  const distributionId = message.distributionId();
+  await processSenderKeyDistributionMessage(ProtocolAddress.new(peer, device), message, zone.senderKeyStore);
+  const key = memberKeyKey(groupId, peer, device);
+  const previous = await storage.get('senderKeys', key);
+  if (previous && 'distributionId' in previous && previous.distributionId !== distributionId)
+    zone.senderKeyStore.deleteSenderKey(peer, device, previous.distributionId);
+  return {
+    writes: [{ op: 'put', table: 'senderKeys', key, value: { distributionId, updatedAt: clock.now() } }],
+    events: [],
+    stored: true,
+    kick: false,
+  };
+};
+
+/**
+ * A retry request naming a group message we sent: answered from the group re-send log under the same rules as
+ * 1:1 (this device, the identity key its member had, the window and the per-message budget), pairwise; the device
+ * is also dropped from our sender key's holders so that the next group message sends it our key again.
+ */
+const groupResend = async (
+  input: HandlerInput<'retry'>,
+  timestamp: number,
+  askingKey: Uint8Array | undefined,
+): Promise<WriteOp[] | null> => {
+  const { ctx, envelope, peer } = input;
+  const { storage, clock } = ctx.platform;
+  const logKey = groupResendLogKey(timestamp);
+  const stored = await storage.get('resendLog', logKey);
+  const logged = typeof stored === 'object' ? stored : undefined;
+  if (!logged) return null;
+  const device = envelope.sourceDeviceId;
+  const index = logged.devices.findIndex((d) => d.accountId === peer && d.deviceId === device);
+  const sent = logged.devices[index];
+  if (
+    !sent ||
+    logged.expiresAt <= clock.now() ||
+    !askingKey ||
+    !equalBytes(new Uint8Array(sent.identityKey), askingKey) ||
+    sent.resent >= MAX_RESENDS_PER_MESSAGE
+  )
+    return [];
+  const devices = logged.devices.map((d, i) => (i === index ? { ...d, resent: d.resent + 1 } : d));
+  const writes: WriteOp[] = [
+    { op: 'put', table: 'resendLog', key: logKey, value: { ...logged, devices } },
+    putOutboxEntry(
+      newOutboxEntry(ctx, {
+        destination: peer,
+        kind: 'resend',
+        timestamp,
+        content: new Uint8Array(logged.content),
+        deviceId: device,
+        identityKey: new Uint8Array(sent.identityKey),
+      }),
+    ),
+  ];
+  const groupId = logged.peer.slice('group:'.length);
+  const own = await storage.get('senderKeys', ownSenderKeyKey(groupId));
+  if (own && 'holders' in own) {
+    const holders = own.holders.filter((h) => !h.startsWith(`${peer}.${device}.`));
+    writes.push({ op: 'put', table: 'senderKeys', key: ownSenderKeyKey(groupId), value: { ...own, holders } });
+  }
+  return writes;
+};
+
 /** Every content kind and its handler: adding a kind to Content makes this table incomplete until it has one. */
 export const CONTENT_HANDLERS: { [K in Content['kind']]: ContentHandler<K> } = {
   data: applyData,
@@ -372,6 +609,8 @@ export const CONTENT_HANDLERS: { [K in Content['kind']]: ContentHandler<K> } = {
   reaction: applyReaction,
   edit: applyEdit,
   delete: applyDelete,
+  'group-update': applyGroupUpdate,
+  'sender-key': applySenderKey,
 };
 
 /** Runs the handler of a content kind. */

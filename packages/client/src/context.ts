@@ -30,6 +30,11 @@ export const peerLock = (accountId: string): string => `cove:peer:${accountId}`;
 export const STORAGE_LOCK = 'cove:storage';
 /** One outbox pass at a time across tabs, service worker and processes. */
 export const OUTBOX_LOCK = 'cove:outbox';
+/**
+ * One attachment uploader at a time across tabs and processes; held apart from OUTBOX_LOCK so that a long upload
+ * never holds up the sends queued behind it.
+ */
+export const UPLOAD_LOCK = 'cove:uploads';
 
 export const newZone = (ctx: MessengerContext): ProtocolZone =>
   new ProtocolZone(ctx.platform.storage, ctx.account, () => ctx.platform.clock.now());

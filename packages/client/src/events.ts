@@ -3,7 +3,7 @@
  * the state it describes has been committed, so a listener that reads storage in response sees it. This module
  * holds types and a small listener set; it stores nothing.
  */
-import type { ConversationEntry, MessageEntry, TrustLevel } from './tables.js';
+import type { ConversationEntry, GroupEntry, MessageEntry, TrustLevel } from './tables.js';
 
 export type ConnectionState = 'connecting' | 'online' | 'offline' | 'stopped' | 'unauthorized' | 'replaced' | 'removed';
 
@@ -54,6 +54,15 @@ export type MessengerEvent =
    */
   | { type: 'session-reset-limited'; accountId: string; deviceId: number; until: number }
   | { type: 'connection'; state: ConnectionState }
+  /** A group's state changed (a new revision applied, made here or received); its system lines come as messages. */
+  | { type: 'group-updated'; group: GroupEntry }
+  /**
+   * A group update was ignored: `stale` (not newer than ours, or a duplicate), `forbidden` (its sender may not make
+   * that change), `not-member` (a group we are not in), `forged` (another master key under a known id).
+   */
+  | { type: 'group-update-rejected'; groupId: string; accountId: string; reason: string }
+  /** A group message from this device could not be decrypted: the sender is asked to send it again (pairwise). */
+  | { type: 'group-message-undecryptable'; accountId: string; deviceId: number; timestamp: number }
   /**
    * Bytes of an attachment moved: `sent` of `total` ciphertext bytes, uploaded (`direction: 'upload'`) or
    * downloaded. Not committed state: progress is reported as it happens.

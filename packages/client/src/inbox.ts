@@ -13,8 +13,15 @@
  * encrypted to, within the window and the per-device budget. It does not fetch or acknowledge by itself (the caller
  * passes the ack).
  */
-import { ErrorCode, LibSignalErrorBase } from '@cove/crypto';
-import { ContentError, MAX_RETRY_TIMESTAMPS, PaddingError, decodeContent, unpadContent } from '@cove/protocol';
+import { ErrorCode, LibSignalErrorBase, ProtocolAddress, SenderKeyMessage, groupDecrypt } from '@cove/crypto';
+import {
+  ContentError,
+  MAX_RETRY_TIMESTAMPS,
+  PaddingError,
+  decodeContent,
+  fromBase64,
+  unpadContent,
+} from '@cove/protocol';
 import type { Content, Envelope } from '@cove/protocol';
 
 import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
@@ -33,6 +40,18 @@ import { directConversationId, messageIndexKey } from './tables.js';
 import { applyContent } from './content-handlers.js';
 import type { Applied, InboxTools } from './content-handlers.js';
 import { decryptEnvelope } from './session-crypto.js';
+import { groupLock, toHex } from './groups.js';
+import { groupConversationId } from './tables.js';
+
+/** Envelopes encrypted with a group member's sender key (one ciphertext for every member device). */
+const isSenderKeyEnvelope = (envelope: Envelope): boolean => (envelope.type as string) === 'senderkey';
+
+/** The group whose state a content changes (its row or its conversation): taken under that group's lock. */
+const groupOfContent = (content: Content): string | null => {
+  if (content.kind === 'group-update') return toHex(content.groupUpdate.id);
+  if (content.kind === 'data' && content.data.group) return toHex(content.data.group.id);
+  return null;
+};
 
 export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
 
@@ -100,6 +119,8 @@ export class Inbox {
       return { result: 'ignored', events: [], kick: false };
     }
 
+    if (isSenderKeyEnvelope(envelope)) return this.processGroup(envelope, processed);
+
     const zone = newZone(ctx);
     let padded: Uint8Array;
     try {
@@ -140,11 +161,133 @@ export class Inbox {
       return { result: 'ignored', events: [rejected], kick: false };
     }
 
-    const applied = await this.apply(envelope, content, zone);
-    await storage.commit([...zone.operations(), ...applied.writes, processed]);
+    const groupId = groupOfContent(content);
+    const applyAndCommit = async (): Promise<Applied> => {
+      const applied = await this.apply(envelope, content, zone);
+      await storage.commit([...zone.operations(), ...applied.writes, processed]);
+      return applied;
+    };
+    // A group's row and conversation are changed by several peers' pipelines: one at a time (peer lock, then group).
+    const applied =
+      groupId === null ? await applyAndCommit() : await ctx.platform.locks.withLock(groupLock(groupId), applyAndCommit);
     await emitIdentityChanges(ctx, zone.identityChanges);
     for (const message of applied.discardBlobsOf ?? []) await deleteAttachmentBlobs(ctx.platform, message);
     return { result: applied.stored ? 'stored' : 'duplicate', events: applied.events, kick: applied.kick };
+  }
+
+  /**
+   * A sender-key envelope: decrypted with the sending device's chain, decoded, and accepted only as a group data
+   * message from a member on the chain that device gave us for that group (content-handlers.ts); a refusal changes
+   * nothing but the processed GUID. An undecryptable one asks its sender, pairwise, to send it again (within the
+   * device's reset budget, since a server can inject garbage).
+   */
+  private async processGroup(
+    envelope: Envelope,
+    processed: WriteOp,
+  ): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
+    const { ctx } = this;
+    const { storage, logger } = ctx.platform;
+    const zone = newZone(ctx);
+    const sender = ProtocolAddress.new(envelope.sourceAccountId, envelope.sourceDeviceId);
+    let padded: Uint8Array;
+    let distributionId: string;
+    try {
+      const body = new Uint8Array(fromBase64(envelope.content));
+      distributionId = SenderKeyMessage.deserialize(body).distributionId();
+      padded = await groupDecrypt(sender, zone.senderKeyStore, body);
+    } catch (error) {
+      if (error instanceof LibSignalErrorBase && error.code === ErrorCode.DuplicatedMessage) {
+        await storage.commit([processed]);
+        return { result: 'duplicate', events: [], kick: false };
+      }
+      logger.warn('undecryptable group envelope', {
+        accountId: envelope.sourceAccountId,
+        deviceId: envelope.sourceDeviceId,
+        error:
+          error instanceof LibSignalErrorBase ? String(error.code) : error instanceof Error ? error.name : 'unknown',
+      });
+      return this.requestGroupResend(envelope, processed);
+    }
+    let content: Content;
+    try {
+      content = decodeContent(unpadContent(padded), { serverTimestamp: envelope.serverTimestamp });
+    } catch (error) {
+      if (!(error instanceof ContentError || error instanceof PaddingError)) throw error;
+      const reason = error instanceof ContentError ? error.reason : 'malformed';
+      logger.warn('invalid group content', { accountId: envelope.sourceAccountId, error: error.name, reason });
+      await storage.commit([processed]);
+      const rejected: MessengerEvent = {
+        type: 'message-rejected',
+        accountId: envelope.sourceAccountId,
+        deviceId: envelope.sourceDeviceId,
+        reason,
+      };
+      return { result: 'ignored', events: [rejected], kick: false };
+    }
+    const groupId = content.kind === 'data' && content.data.group ? toHex(content.data.group.id) : null;
+    if (content.kind !== 'data' || groupId === null) {
+      // Only group messages travel with sender keys; anything else in one is refused (nothing applied).
+      await storage.commit([processed]);
+      const rejected: MessengerEvent = {
+        type: 'message-rejected',
+        accountId: envelope.sourceAccountId,
+        deviceId: envelope.sourceDeviceId,
+        reason: 'group_refused',
+      };
+      return { result: 'ignored', events: [rejected], kick: false };
+    }
+    const applied = await ctx.platform.locks.withLock(groupLock(groupId), async () => {
+      const result = await applyContent('data', {
+        ctx,
+        tools: this.tools(),
+        envelope,
+        content,
+        zone,
+        peer: envelope.sourceAccountId,
+        conversationId: groupConversationId(groupId),
+        senderKeyDistributionId: distributionId,
+      });
+      // A refused message leaves the sender's chain where it was: only the processed GUID is recorded.
+      await storage.commit(result.stored ? [...zone.operations(), ...result.writes, processed] : [processed]);
+      return result;
+    });
+    return { result: applied.stored ? 'stored' : 'ignored', events: applied.events, kick: applied.kick };
+  }
+
+  private async requestGroupResend(
+    envelope: Envelope,
+    processed: WriteOp,
+  ): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
+    const { ctx } = this;
+    const { storage, clock } = ctx.platform;
+    const peer = envelope.sourceAccountId;
+    const device = envelope.sourceDeviceId;
+    const writes: WriteOp[] = [processed];
+    const events: MessengerEvent[] = [];
+    const budget = await takeBudget(storage, 'reset', peer, device, MAX_SESSION_RESETS_PER_WINDOW, clock.now());
+    writes.push(budget.write);
+    if (!budget.allowed) {
+      if (budget.firstRefusal)
+        events.push({ type: 'session-reset-limited', accountId: peer, deviceId: device, until: budget.resetsAt });
+      await storage.commit(writes);
+      return { result: 'undecryptable', events, kick: false };
+    }
+    writes.push(...(await mergeIntoOutbox(ctx, peer, 'retry', [envelope.timestamp])));
+    await storage.commit(writes);
+    events.push({
+      type: 'group-message-undecryptable',
+      accountId: peer,
+      deviceId: device,
+      timestamp: envelope.timestamp,
+    });
+    return { result: 'undecryptable', events, kick: true };
+  }
+
+  private tools(): InboxTools {
+    return {
+      conversationFor: (id) => this.conversationFor(id),
+      confirmUsername: (id, username) => this.confirmUsername(id, username),
+    };
   }
 
   private async conversationFor(peer: string): Promise<ConversationEntry> {
@@ -220,13 +363,9 @@ export class Inbox {
 
   private apply(envelope: Envelope, content: Content, zone: ProtocolZone): Promise<Applied> {
     const peer = envelope.sourceAccountId;
-    const tools: InboxTools = {
-      conversationFor: (id) => this.conversationFor(id),
-      confirmUsername: (id, username) => this.confirmUsername(id, username),
-    };
     return applyContent(content.kind, {
       ctx: this.ctx,
-      tools,
+      tools: this.tools(),
       envelope,
       content,
       zone,

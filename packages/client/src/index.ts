@@ -19,3 +19,5 @@ export { KeyedMutex } from './keyed-mutex.js';
 export { escapeText, formatTimestamp, hasUnsafeText } from './display.js';
 export * as constants from './constants.js';
 export { createMemoryBlobStore } from './attachments/memory-blob-store.js';
+export type { OutgoingAttachment } from './attachments/attachment-service.js';
+export { AUTO_DOWNLOAD_MAX_BYTES } from './attachments/attachment-service.js';

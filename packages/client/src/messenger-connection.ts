@@ -113,6 +113,7 @@ export class MessengerConnection {
           },
           onState: (state) => this.onConnectionState(state),
         },
+        this.platform.random,
       );
     }
     if (this.connection.isReady) return;
@@ -149,6 +150,11 @@ export class MessengerConnection {
           : new ClientError(ClientErrorCode.ServerError, `connection ${state}`);
       for (const waiter of waiters) waiter.reject(error);
     }
+  }
+
+  /** Reconnects at once instead of waiting out the backoff (the network or the user came back); see connection.ts. */
+  reconnectNow(): void {
+    this.connection?.reconnectNow();
   }
 
   /** Resolves at the next `queue-empty` (all stored envelopes delivered and processed). */

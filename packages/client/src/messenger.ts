@@ -20,8 +20,10 @@ import {
   downloadAttachment,
   pointerOf,
   readAttachment,
+  recordSavedCopy,
   uploadsForRetry,
 } from './attachments/attachment-service.js';
+import { deleteUpload } from './attachments/tus-client.js';
 import type { OutgoingAttachment } from './attachments/attachment-service.js';
 import { sendAttachmentMessage } from './attachments/send-attachment.js';
 import { createAccount, loadAccount, validateUsername } from './account.js';
@@ -54,12 +56,27 @@ import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbo
 import type { EventSink, Platform, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
-import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord } from './tables.js';
+import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord, SavedCopy } from './tables.js';
 import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './tables.js';
 import { Sequencer, TimestampSource } from './sequence.js';
+import {
+  addMembers,
+  createGroup,
+  getGroup,
+  groupIdOrThrow,
+  leaveGroup,
+  listGroups,
+  makeAdmin,
+  removeMembers,
+  sendGroupText,
+  setGroupTitle,
+} from './group-actions.js';
+import type { GroupEntry } from './tables.js';
+import { groupConversationId, groupOf } from './tables.js';
 import { storeOutgoingMessage } from './outgoing-message.js';
 import { migrateStorage } from './storage-migrations.js';
 import { pruneProcessed, sweepExpired } from './sweeps.js';
+import { fromHex, groupLock } from './groups.js';
 import type { SafetyNumber } from './trust.js';
 import { sendTyping } from './typing.js';
 
@@ -209,6 +226,14 @@ export class Messenger {
 
   get connectionState(): ConnectionState {
     return this.link.state;
+  }
+
+  /**
+   * Retries the connection now instead of waiting out the backoff, or checks a live one with a ping: for when the
+   * network comes back or the user returns to the app. Does nothing when not connecting.
+   */
+  reconnectNow(): void {
+    this.link.reconnectNow();
   }
 
   /** Resolves at the next `queue-empty` (all stored envelopes delivered and processed). */
@@ -363,18 +388,41 @@ export class Messenger {
     return download;
   }
 
+  /**
+   * Records where a decrypted copy of an attachment was saved on this device (path, size, SHA-256 as written), so
+   * that history can show it and deleting the message can remove it (the shell removes the file: the core has no
+   * file system).
+   */
+  recordSavedCopy(messageId: string, index: number, copy: SavedCopy): Promise<void> {
+    return recordSavedCopy(this.ctx, messageId, index, copy);
+  }
+
   /** The plaintext of a downloaded attachment; nothing is yielded unless the whole blob verifies. */
   readAttachment(messageId: string, index: number): AsyncIterable<Uint8Array> {
     return readAttachment(this.ctx, messageId, index);
   }
 
-  /** Deletes a message here (not on the peer's devices), with its attachments' local blobs. */
+  /**
+   * Deletes a message here (not on the peer's devices), with its attachments' local blobs. One still queued is not
+   * sent any more: its outbox entry goes in the same commit, and its unfinished uploads are deleted on the server
+   * (best effort; the uploader stops at its next piece).
+   */
   async deleteMessage(messageId: string): Promise<boolean> {
     const ctx = this.ctx;
     const message = await ctx.history.message(messageId);
     if (!message) return false;
     const peer = directPeerOf(message.conversationId) ?? message.conversationId;
-    await this.platform.locks.withLock(peerLock(peer), () => this.platform.storage.commit(deleteMessage(message)));
+    const queued = await this.platform.locks.withLock(peerLock(peer), async () => {
+      const entries = (await this.platform.storage.list('outbox')).filter((e) => e.value.messageKey === message.id);
+      await this.platform.storage.commit([
+        ...deleteMessage(message),
+        ...entries.map(({ key }) => ({ op: 'delete' as const, table: 'outbox' as const, key })),
+      ]);
+      return entries.map(({ value }) => value);
+    });
+    for (const entry of queued)
+      for (const upload of entry.uploads ?? [])
+        if (!upload.done && upload.uploadUrl !== null) await deleteUpload(ctx, upload.uploadUrl);
     await deleteAttachmentBlobs(this.platform, message);
     emit(ctx, { type: 'message-removed', conversationId: message.conversationId, messageId });
     return true;
@@ -455,6 +503,7 @@ export class Messenger {
     if (!message || message.direction !== 'outgoing' || message.deletedAt !== undefined)
       throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     if (message.status !== 'failed') return message;
+    if (groupOf(message.conversationId) !== null) return this.retryGroupSend(message);
     const peer = directPeerOf(message.conversationId);
     if (peer === null) throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     const updated = await this.platform.locks.withLock(peerLock(peer), async () => {
@@ -463,14 +512,18 @@ export class Messenger {
       // send times that far behind the server's.
       const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
       const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
-      const content = encodeDataMessage({
-        text: message.text,
-        timestamp,
-        senderUsername: profile?.username,
-        quote: message.quote,
-        expireTimerSeconds: message.expireTimerSeconds,
-        attachments: message.attachments?.map(pointerOf) ?? null,
-      });
+      // An attachment whose upload was never created has no storage id yet: the uploader encodes the content.
+      const uncreated = message.attachments?.some((a) => a.storageId === '') ?? false;
+      const content = uncreated
+        ? new Uint8Array(0)
+        : encodeDataMessage({
+            text: message.text,
+            timestamp,
+            senderUsername: profile?.username,
+            quote: message.quote,
+            expireTimerSeconds: message.expireTimerSeconds,
+            attachments: message.attachments?.map(pointerOf) ?? null,
+          });
       const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
       const entry = {
         ...newOutboxEntry(ctx, { destination: peer, kind: 'data', timestamp, content, messageKey: message.id }),
@@ -494,9 +547,120 @@ export class Messenger {
     return updated;
   }
 
-  /** Delivers everything due in the outbox now; resolves when the pass is over. */
+  // ---- groups -----------------------------------------------------------------------------------------------
+
+  /**
+   * Creates a group (we are its admin) with members named by username or account id, and sends each of them its
+   * state pairwise. Its conversation is `group:<id>`.
+   */
+  createGroup(title: string, members: string[]): Promise<GroupEntry> {
+    return this.afterGroupChange(createGroup(this.ctx, title, members));
+  }
+
+  /** Adds members (admins only); they receive the current state, not the history. */
+  addMembers(groupId: string, members: string[]): Promise<GroupEntry> {
+    return this.afterGroupChange(addMembers(this.ctx, groupId, members));
+  }
+
+  /** Removes members (admins only); our sender key is rotated before our next message, as every member's is. */
+  removeMembers(groupId: string, members: string[]): Promise<GroupEntry> {
+    return this.afterGroupChange(removeMembers(this.ctx, groupId, members));
+  }
+
+  /** Leaves a group: the others are told and rotate their sender keys. */
+  leaveGroup(groupId: string): Promise<GroupEntry> {
+    return this.afterGroupChange(leaveGroup(this.ctx, groupId));
+  }
+
+  /** Renames a group (admins only). */
+  setGroupTitle(groupId: string, title: string): Promise<GroupEntry> {
+    return this.afterGroupChange(setGroupTitle(this.ctx, groupId, title));
+  }
+
+  /** Makes a member an admin (admins only). */
+  makeAdmin(groupId: string, member: string): Promise<GroupEntry> {
+    return this.afterGroupChange(makeAdmin(this.ctx, groupId, member));
+  }
+
+  /**
+   * Sends a text to a group: stored with its outbox entry, then encrypted once with our sender key and sent in one
+   * multi-recipient request (our key first goes pairwise to member devices that lack it).
+   */
+  async sendGroupText(groupId: string, text: string): Promise<MessageEntry> {
+    const message = await sendGroupText(this.ctx, groupId, text);
+    this.outbox.kick();
+    return message;
+  }
+
+  /** The groups held here (those we left or were removed from have `active: false`). */
+  listGroups(): Promise<GroupEntry[]> {
+    return listGroups(this.ctx);
+  }
+
+  group(groupId: string): Promise<GroupEntry | undefined> {
+    return getGroup(this.ctx, groupId);
+  }
+
+  /** How many multi-recipient requests this messenger made (one per group message send attempt). */
+  get multiRecipientRequests(): number {
+    return this.outbox.multiRequests;
+  }
+
+  private async afterGroupChange(change: Promise<GroupEntry>): Promise<GroupEntry> {
+    const group = await change;
+    this.outbox.kick();
+    return group;
+  }
+
+  /** Queues a failed group message again (a new timestamp when the old one is a day old, as for 1:1). */
+  private async retryGroupSend(message: MessageEntry): Promise<MessageEntry> {
+    const ctx = this.ctx;
+    const groupId = groupOf(message.conversationId) ?? '';
+    const updated = await this.platform.locks.withLock(groupLock(groupId), async () => {
+      const group = await this.platform.storage.get('groups', groupId);
+      if (!group?.active) throw new ClientError(ClientErrorCode.InvalidInput, 'you are no longer in this group');
+      const profile = await readMeta(this.platform.storage, 'profile');
+      const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
+      const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
+      const content = encodeDataMessage({
+        text: message.text,
+        timestamp,
+        senderUsername: profile?.username,
+        expireTimerSeconds: message.expireTimerSeconds,
+        group: { id: fromHex(groupId), revision: group.revision },
+      });
+      const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
+      const index = (t: number): string => messageIndexKey(message.conversationId, message.authorAccountId, t);
+      const entry = newOutboxEntry(ctx, {
+        destination: message.conversationId,
+        kind: 'group',
+        timestamp,
+        content,
+        messageKey: message.id,
+      });
+      await this.platform.storage.commit([
+        { op: 'put', table: 'messages', key: message.id, value: next },
+        ...(stale
+          ? [
+              { op: 'delete' as const, table: 'messageIndex' as const, key: index(message.timestamp) },
+              { op: 'put' as const, table: 'messageIndex' as const, key: index(timestamp), value: message.id },
+            ]
+          : []),
+        putOutboxEntry(entry),
+      ]);
+      return next;
+    });
+    emit(ctx, { type: 'message-updated', message: updated });
+    this.outbox.kick();
+    return updated;
+  }
+
+  /**
+   * Delivers everything due in the outbox now, attachment uploads included (to their end, or to a failure that
+   * leaves them queued); resolves when that is over.
+   */
   async flushOutbox(): Promise<void> {
-    await this.outbox.flush();
+    await this.outbox.drain();
   }
 
   outboxSize(): Promise<number> {
@@ -507,6 +671,7 @@ export class Messenger {
   async markRead(peerOrConversation: string): Promise<number> {
     const ctx = this.ctx;
     const { storage } = this.platform;
+    if (groupOf(peerOrConversation) !== null) return this.markGroupRead(groupIdOrThrow(peerOrConversation));
     const peer = await this.resolveCached(peerOrConversation);
     const conversationId = directConversationId(peer);
     const result = await this.platform.locks.withLock(peerLock(peer), async () => {
@@ -541,6 +706,35 @@ export class Messenger {
     return result.messages.length;
   }
 
+  /** Marks a group conversation read here (group messages get no read receipts). */
+  private async markGroupRead(groupId: string): Promise<number> {
+    const ctx = this.ctx;
+    const { storage } = this.platform;
+    const conversationId = groupConversationId(groupId);
+    const result = await this.platform.locks.withLock(groupLock(groupId), async () => {
+      const conversation = await ctx.history.conversation(conversationId);
+      if (!conversation) return null;
+      const unread = (await storage.list('messages', { prefix: `${conversationId}/` })).filter(
+        ({ value }) => value.direction === 'incoming' && !value.read,
+      );
+      const updated: ConversationEntry = { ...conversation, unreadCount: 0 };
+      await storage.commit([
+        ...unread.map(({ value }): WriteOp => ({
+          op: 'put',
+          table: 'messages',
+          key: value.id,
+          value: { ...value, read: true },
+        })),
+        putConversation(updated),
+      ]);
+      return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
+    });
+    if (!result) return 0;
+    for (const message of result.messages) emit(ctx, { type: 'message-updated', message });
+    emit(ctx, { type: 'conversation-updated', conversation: result.updated });
+    return result.messages.length;
+  }
+
   /** Tells the peer that the user started or stopped typing: best effort, never queued, only with sessions in place. */
   sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
     return sendTyping(this.ctx, peer, action);
@@ -554,6 +748,8 @@ export class Messenger {
 
   /** A conversation's messages, newest first; the conversation is named by its id or by the peer. */
   async messages(peerOrConversation: string, options: { limit?: number; before?: string } = {}): Promise<MessagePage> {
+    if (groupOf(peerOrConversation) !== null)
+      return this.ctx.history.messages(groupConversationId(groupIdOrThrow(peerOrConversation)), options);
     const peer = await this.resolveCached(peerOrConversation);
     return this.ctx.history.messages(directConversationId(peer), options);
   }

@@ -1,6 +1,8 @@
 /**
  * The outbox: a persisted send queue. Content is stored (with its history entry) BEFORE any network send; a pass
- * sends due entries in order — one at a time per recipient, so a recipient sees them in order — and survives
+ * sends due entries in order — one at a time per recipient, so a recipient sees them in order, except that an
+ * entry whose attachments are still uploading (attachments/upload-queue.ts) is left for later and holds up nothing
+ * behind it — and survives
  * restarts and reconnects because it only deletes an entry once the server accepted it. Each send encrypts for
  * every current device of the recipient, establishing sessions from bundles as needed, and handles the server's
  * `409` (fetch missing devices, drop extra ones), `410` (rebuild stale sessions) and retry requests (rebuild one
@@ -13,7 +15,8 @@
  * was encrypted to; a `resend` entry goes to its one device only, pinned to that key (any other key refuses the
  * encryption). It does not receive anything.
  */
-import { runUploads } from './attachments/attachment-service.js';
+import { hasPendingUploads } from './attachments/attachment-service.js';
+import { UploadQueue } from './attachments/upload-queue.js';
 import { ErrorCode, LibSignalErrorBase, equalBytes } from '@cove/crypto';
 import { MAX_RETRY_TIMESTAMPS, encodeContent } from '@cove/protocol';
 import type { Content, SendMessagesRequest } from '@cove/protocol';
@@ -37,6 +40,8 @@ import type { DeviceAddress, MessageEntry, OutboxEntry, OutboxKind, ResendDevice
 import { resendExpiryKey, resendLogKey, sessionKey } from './tables.js';
 import { contactOrNew, connectDevices, putContactDevices } from './recipients.js';
 import { encryptForDevices, hasUsableSession } from './session-crypto.js';
+import { GroupSender } from './group-sender.js';
+import type { PairwiseSender } from './group-sender.js';
 
 /** Raised for failures worth retrying later (network, server busy, device list churn). */
 class TransientError extends Error {
@@ -213,7 +218,11 @@ const errorCode = (error: unknown): string => {
   return 'error';
 };
 
-export class Outbox {
+export class Outbox implements PairwiseSender {
+  /** Group messages: sender-key distribution and one multi-recipient request per message (group-sender.ts). */
+  readonly groups: GroupSender;
+  /** Multi-recipient requests made by this outbox (tests and benchmarks count them). */
+  multiRequests = 0;
   private running: Promise<void> | null = null;
   private rerun = false;
   private timer: TimerHandle | null = null;
@@ -221,7 +230,26 @@ export class Outbox {
   /** The first pass after a start ignores backoff: a restart is a good moment to retry everything. */
   private ignoreBackoff = true;
 
-  constructor(private readonly ctx: MessengerContext) {}
+  /** Attachment uploads run beside the passes, so that a long one holds up nothing queued behind it. */
+  private readonly uploads: UploadQueue;
+
+  constructor(private readonly ctx: MessengerContext) {
+    this.uploads = new UploadQueue(ctx, {
+      uploaded: () => this.kick(),
+      failed: (entry, error) => this.handleFailure(entry, error),
+    });
+    this.groups = new GroupSender(ctx, this, () => {
+      this.multiRequests += 1;
+    });
+  }
+
+  /** Sends content to every device of one account now, inside the running pass (group control content). */
+  async sendPairwise(accountId: string, content: Uint8Array, timestamp: number): Promise<DeviceAddress[]> {
+    const entry = newOutboxEntry(this.ctx, { destination: accountId, kind: 'group-control', timestamp, content });
+    const { recipients } = await this.deliver(entry);
+    const devices = (await this.ctx.platform.storage.get('contacts', accountId))?.devices ?? [];
+    return devices.filter((d) => recipients.some((r) => r.deviceId === d.deviceId));
+  }
 
   /** Starts a pass soon (coalesced with a running one). */
   kick(): void {
@@ -234,9 +262,22 @@ export class Outbox {
     });
   }
 
-  /** Resolves when no pass is running. */
+  /** Resolves when no pass and no upload is running. */
   async idle(): Promise<void> {
     while (this.running) await this.running.catch(() => undefined);
+    await this.uploads.idle();
+  }
+
+  /**
+   * Sends what is due, runs the uploads that are due to their end (or to a failure that reschedules them), then
+   * sends what they made ready; resolves when all of that is over.
+   */
+  async drain(): Promise<void> {
+    await this.flush();
+    const uploaded = this.uploads.completed;
+    await this.uploads.flush();
+    // Only a finished upload makes something new sendable; otherwise one pass is all that was due.
+    if (this.uploads.completed !== uploaded) await this.flush();
   }
 
   /** Runs passes until nothing more is due now; resolves when done. */
@@ -262,10 +303,12 @@ export class Outbox {
     this.stopped = true;
     if (this.timer) this.ctx.platform.clock.clearTimeout(this.timer);
     this.timer = null;
+    this.uploads.stop();
   }
 
   resume(): void {
     this.stopped = false;
+    this.uploads.resume();
   }
 
   async size(): Promise<number> {
@@ -279,10 +322,13 @@ export class Outbox {
     this.ignoreBackoff = false;
     const blocked = new Set<string>();
     let nextDue = Infinity;
+    const uploadsWaiting = entries.some(({ value }) => hasPendingUploads(value));
     for (const { value: entry } of entries) {
       if (this.stopped) return;
-      if (blocked.has(entry.destination)) continue;
-      if (entry.nextAttemptAt > clock.now() && !ignoreBackoff) {
+      // An entry still uploading is the uploader's (its backoff too) and blocks nothing behind it.
+      const uploading = hasPendingUploads(entry);
+      if (blocked.has(entry.destination) && !uploading) continue;
+      if (!uploading && entry.nextAttemptAt > clock.now() && !ignoreBackoff) {
         blocked.add(entry.destination);
         nextDue = Math.min(nextDue, entry.nextAttemptAt);
         continue;
@@ -295,28 +341,26 @@ export class Outbox {
         await this.fail(entry, reason);
         continue;
       }
+      // The message names blobs the server must hold before its recipient asks for them: sent once uploaded.
+      if (uploading) continue;
       try {
-        // Attachments first: the message names blobs the server must hold before its recipient asks for them.
-        await runUploads(this.ctx, entry);
-        const { serverTimestamp, recipients } = await this.deliver(entry);
-        await this.complete(entry, serverTimestamp, recipients);
-      } catch (error) {
-        if (isPermanent(error) || clock.now() - entry.createdAt > OUTBOX_GIVE_UP_MS) {
-          this.ctx.platform.logger.warn('send failed', { kind: entry.kind, error: errorCode(error) });
-          await this.fail(entry, errorCode(error));
+        if (entry.kind === 'group') {
+          const { serverTimestamp } = await this.groups.deliver(entry);
+          await this.complete(entry, serverTimestamp, []);
         } else {
-          this.ctx.platform.logger.info('send deferred', {
-            kind: entry.kind,
-            error: errorCode(error),
-            attempts: entry.attempts + 1,
-          });
-          const due = await this.reschedule(entry, errorCode(error));
+          const { serverTimestamp, recipients } = await this.deliver(entry);
+          await this.complete(entry, serverTimestamp, recipients);
+        }
+      } catch (error) {
+        const due = await this.handleFailure(entry, error);
+        if (due !== null) {
           blocked.add(entry.destination);
           nextDue = Math.min(nextDue, due);
           if (error instanceof ClientError && error.code === ClientErrorCode.ServerUnreachable) break;
         }
       }
     }
+    if (uploadsWaiting && !this.stopped) this.uploads.kick();
     if (this.timer) clock.clearTimeout(this.timer);
     this.timer = null;
     if (nextDue !== Infinity && !this.stopped) {
@@ -437,7 +481,11 @@ export class Outbox {
             timestamp: entry.timestamp,
             messages,
             urgent:
-              entry.kind === 'data' || entry.kind === 'action' || entry.kind === 'retry' || entry.kind === 'resend',
+              entry.kind === 'data' ||
+              entry.kind === 'action' ||
+              entry.kind === 'retry' ||
+              entry.kind === 'resend' ||
+              entry.kind === 'group-control',
           },
           recipients,
         };
@@ -458,7 +506,7 @@ export class Outbox {
   }
 
   /** Under the peer lock: drop extra devices, rebuild stale ones, add missing ones from fresh bundles. */
-  private correctDevices(peer: string, missing: number[], extra: number[], stale: number[]): Promise<void> {
+  correctDevices(peer: string, missing: number[], extra: number[], stale: number[]): Promise<void> {
     const { ctx } = this;
     return ctx.platform.locks.withLock(peerLock(peer), async () => {
       const { storage, clock } = ctx.platform;
@@ -553,6 +601,25 @@ export class Outbox {
   /** Makes every waiting entry due now (after a reconnect): the next pass ignores backoff once. */
   retryNow(): void {
     this.ignoreBackoff = true;
+    this.uploads.retryNow();
     this.kick();
+  }
+
+  /**
+   * A send or an upload that failed: permanently (or after a day of trying) the message is marked failed and null
+   * returned; otherwise the entry is rescheduled with exponential backoff and the time it is due returned.
+   */
+  private async handleFailure(entry: OutboxEntry, error: unknown): Promise<number | null> {
+    if (isPermanent(error) || this.ctx.platform.clock.now() - entry.createdAt > OUTBOX_GIVE_UP_MS) {
+      this.ctx.platform.logger.warn('send failed', { kind: entry.kind, error: errorCode(error) });
+      await this.fail(entry, errorCode(error));
+      return null;
+    }
+    this.ctx.platform.logger.info('send deferred', {
+      kind: entry.kind,
+      error: errorCode(error),
+      attempts: entry.attempts + 1,
+    });
+    return this.reschedule(entry, errorCode(error));
   }
 }

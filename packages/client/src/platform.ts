@@ -50,6 +50,10 @@ export const TABLES = [
    * (tables.ts ResendLogEntry), with an expiry index.
    */
   'resendLog',
+  /** Groups this device is or was a member of, by group id (tables.ts GroupEntry). */
+  'groups',
+  /** Sender-key chains of group members, our own sender key per group, member devices' distribution ids. */
+  'senderKeys',
 ] as const;
 
 export type TableName = (typeof TABLES)[number];

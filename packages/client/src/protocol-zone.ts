@@ -1,6 +1,6 @@
 /**
  * A protocol zone: the Signal stores (@cove/crypto's SessionStore, IdentityKeyStore, PreKeyStore, SignedPreKeyStore,
- * KyberPreKeyStore) as thin adapters over platform storage, with reads going to storage and writes buffered in
+ * KyberPreKeyStore, SenderKeyStore) as thin adapters over platform storage, with reads going to storage and writes buffered in
  * memory. One decryption or encryption runs against a zone; its buffered writes are then committed in ONE storage
  * batch together with the operation's other effects (the inbox entry, the processed GUID), so a decryption and its
  * state update commit together or not at all (read-compute-write). Discarding the zone discards every change.
@@ -18,6 +18,8 @@ import {
   PreKeyRecord,
   PreKeyStore,
   PublicKey,
+  SenderKeyRecord,
+  SenderKeyStore,
   SessionRecord,
   SessionStore,
   SignedPreKeyRecord,
@@ -32,11 +34,12 @@ import type {
   IdentityEntry,
   KyberPreKeyEntry,
   PreKeyEntry,
+  SenderKeyEntry,
   SessionEntry,
   SignedPreKeyEntry,
   TableRows,
 } from './tables.js';
-import { kyberUsedKey, pad, sessionKey } from './tables.js';
+import { kyberUsedKey, pad, senderKeyRecordKey, sessionKey } from './tables.js';
 
 export type IdentityChangeNotice = {
   accountId: string;
@@ -69,6 +72,7 @@ export class ProtocolZone {
   readonly preKeyStore: ZonePreKeyStore;
   readonly signedPreKeyStore: ZoneSignedPreKeyStore;
   readonly kyberPreKeyStore: ZoneKyberPreKeyStore;
+  readonly senderKeyStore: ZoneSenderKeyStore;
 
   constructor(
     readonly storage: KeyValueStorage,
@@ -80,6 +84,7 @@ export class ProtocolZone {
     this.preKeyStore = new ZonePreKeyStore(this);
     this.signedPreKeyStore = new ZoneSignedPreKeyStore(this);
     this.kyberPreKeyStore = new ZoneKyberPreKeyStore(this);
+    this.senderKeyStore = new ZoneSenderKeyStore(this);
   }
 
   /** A row as this zone will commit it: its own pending write first, else storage. */
@@ -289,5 +294,32 @@ export class ZoneKyberPreKeyStore extends KyberPreKeyStore {
     if (await this.zone.read('kyberPreKeysUsed', usedKey))
       throw new Error('reused base key with a last-resort Kyber prekey');
     this.zone.put('kyberPreKeysUsed', usedKey, { at: this.zone.now() });
+  }
+}
+
+/** Group members' sender-key chains (and our own), by sender address and distribution id (table `senderKeys`). */
+export class ZoneSenderKeyStore extends SenderKeyStore {
+  constructor(private readonly zone: ProtocolZone) {
+    super();
+  }
+
+  override saveSenderKey(sender: ProtocolAddress, distributionId: string, record: SenderKeyRecord): Promise<void> {
+    const entry: SenderKeyEntry = { record: record.serialize(), updatedAt: this.zone.now() };
+    this.zone.put('senderKeys', senderKeyRecordKey(sender.name(), sender.deviceId(), distributionId), entry);
+    return Promise.resolve();
+  }
+
+  override async getSenderKey(sender: ProtocolAddress, distributionId: string): Promise<SenderKeyRecord | null> {
+    const entry = await this.zone.read(
+      'senderKeys',
+      senderKeyRecordKey(sender.name(), sender.deviceId(), distributionId),
+    );
+    // Rows under "r/" are records; the other prefixes of the table hold other shapes.
+    return entry && 'record' in entry ? SenderKeyRecord.deserialize(new Uint8Array(entry.record)) : null;
+  }
+
+  /** Forgets a sender device's chain for one distribution id (a removed member, a replaced key). */
+  deleteSenderKey(accountId: string, deviceId: number, distributionId: string): void {
+    this.zone.delete('senderKeys', senderKeyRecordKey(accountId, deviceId, distributionId));
   }
 }

@@ -6,6 +6,8 @@
  * protocol states that @cove/crypto calls records.)
  */
 
+import type { AttachmentPointer } from '@cove/protocol';
+
 /** Messages, outbox entries: fixed-width decimal so that string order is numeric order. */
 export const pad = (value: number, width = 16): string => value.toString().padStart(width, '0');
 
@@ -25,6 +27,15 @@ export const metaKeys = {
 export const DIRECT_CONVERSATION_PREFIX = 'direct:';
 
 export const directConversationId = (accountId: string): string => `${DIRECT_CONVERSATION_PREFIX}${accountId}`;
+
+/** Group conversations: `group:<group id>` (the id in lower-case hex, 64 characters). */
+export const GROUP_CONVERSATION_PREFIX = 'group:';
+
+export const groupConversationId = (groupId: string): string => `${GROUP_CONVERSATION_PREFIX}${groupId}`;
+
+/** The group id of a group conversation id, or null for any other id. */
+export const groupOf = (conversationId: string): string | null =>
+  conversationId.startsWith(GROUP_CONVERSATION_PREFIX) ? conversationId.slice(GROUP_CONVERSATION_PREFIX.length) : null;
 
 /** The peer of a direct conversation id, or null for any other id. */
 export const directPeerOf = (conversationId: string): string | null =>
@@ -90,8 +101,14 @@ export type ContactEntry = {
 };
 
 export type ConversationEntry = {
-  /** The conversation id (storage key): `direct:<peerAccountId>`. */
+  /** The conversation id (storage key): `direct:<peerAccountId>` or `group:<groupId>`. */
   id: string;
+  /** `direct` or `group` (absent on rows written before groups: direct; layout 3 writes it everywhere). */
+  kind?: 'direct' | 'group';
+  /** Groups: the group id (the state is in table `groups`); the title is copied here for lists. */
+  groupId?: string;
+  title?: string;
+  /** Direct conversations: the peer; groups: the empty string. */
   peerAccountId: string;
   peerUsername: string | null;
   createdAt: number;
@@ -126,14 +143,30 @@ export type AttachmentEntry = {
   blobId: string;
   state: 'remote' | 'local' | 'failed';
   error: string | null;
+  /**
+   * Where a shell saved a decrypted copy on this device (the CLI's `listen`), with its size and SHA-256 as written:
+   * shown by `history`, and removed with the message when the file there is still that copy. Absent when none.
+   */
+  savedCopy?: SavedCopy | null;
 };
+
+/** A decrypted copy of an attachment a shell wrote outside the blob store. */
+export type SavedCopy = { path: string; size: number; sha256: string };
 
 /**
  * The upload state of one outgoing attachment, in its outbox entry (committed with the history entry): the tus
  * upload URL, the blob's id in the local store and length, and the last offset the server confirmed. The key and
  * digest are in the entry's encoded content and the message row. `done` once the server holds all of it.
+ * `uploadUrl` is null while the upload is not created yet (the server was unreachable when the file was sent): the
+ * uploader creates it, then writes the storage id into the message and the entry's content (empty until then).
  */
-export type PendingUpload = { uploadUrl: string; blobId: string; blobSize: number; offset: number; done: boolean };
+export type PendingUpload = {
+  uploadUrl: string | null;
+  blobId: string;
+  blobSize: number;
+  offset: number;
+  done: boolean;
+};
 
 export type QuoteEntry = { timestamp: number; authorAccountId: string; text: string };
 
@@ -178,7 +211,61 @@ export type MessageEntry = {
   deletedAt?: number;
   /** Outgoing: delivery and read times per recipient, from their receipts (absent: none yet). */
   receipts?: RecipientReceipts[];
+  /** A group's system line ("Ann added Ben"): what changed, by whom (the author); `text` is an English rendering. */
+  system?: GroupChange;
 };
+
+export type GroupRole = 'admin' | 'member';
+export type GroupMemberEntry = { accountId: string; role: GroupRole; username: string | null };
+
+/**
+ * One change between two revisions of a group, as a system line shows it: `created`, members `added`, `removed`
+ * or who `left`, a new `title`, members made `admin`, a new `timer`. Account ids with the usernames known then.
+ */
+export type GroupChange = {
+  kind: 'created' | 'added' | 'removed' | 'left' | 'title' | 'admin' | 'timer' | 'description';
+  revision: number;
+  members: GroupMemberEntry[];
+  title: string | null;
+  expireTimerSeconds: number | null;
+};
+
+/**
+ * A group as this member's client holds it (table `groups`, key: the id in hex): the state of its latest applied
+ * revision and whether we are still in it. The master key and the member list never leave the members' devices
+ * (the server sees neither). Our own sender key for it is in `senderKeys` (ownSenderKeyKey).
+ */
+export type GroupEntry = {
+  id: string;
+  masterKey: Uint8Array;
+  revision: number;
+  title: string;
+  description: string | null;
+  /** An attachment pointer (as @cove/protocol's AttachmentPointer), when the group has an avatar. */
+  avatar: AttachmentPointer | null;
+  members: GroupMemberEntry[];
+  expireTimerSeconds: number | null;
+  /** False once we left or were removed: nothing is sent, and nothing more is accepted but a re-adding update. */
+  active: boolean;
+  createdAt: number;
+  updatedAt: number;
+};
+
+/**
+ * Our sender key for one group: the distribution id of our current chain (a UUID; the chain itself is a
+ * `senderKeys` record under our own address) and the member devices that hold it ("<account>.<device>.<reg id>").
+ * Deleted on rotation (a member removed or left): the next send starts a new chain and distributes it afresh.
+ */
+export type OwnSenderKeyEntry = { distributionId: string; holders: string[]; createdAt: number };
+
+/** A member device's sender key chain (serialized SenderKeyRecord) for one distribution id. */
+export type SenderKeyEntry = { record: Uint8Array; updatedAt: number };
+
+/**
+ * Which distribution id a member device last gave us for a group: only messages on it are accepted from that
+ * device for that group (a removed member's or another group's chain is refused).
+ */
+export type MemberKeyEntry = { distributionId: string; updatedAt: number };
 
 /**
  * `action` carries a reaction, an edit or a delete for everyone (encoded content; its history change was committed with
@@ -186,7 +273,19 @@ export type MessageEntry = {
  * sends a logged message again to the one device that asked for it (the recipient's other devices get a null
  * message, since a send must cover every device).
  */
-export type OutboxKind = 'data' | 'receipt' | 'typing' | 'retry' | 'retry-unavailable' | 'resend' | 'action';
+export type OutboxKind =
+  | 'data'
+  | 'receipt'
+  | 'typing'
+  | 'retry'
+  | 'retry-unavailable'
+  | 'resend'
+  /** A group message: encrypted once with our sender key, sent in one multi-recipient request (destination: `group:<id>`). */
+  | 'group'
+  /** Pairwise control content for groups (a group update, our sender key): the content as is, to every device. */
+  | 'group-control'
+  /** A reaction, an edit or a delete for everyone (see above). */
+  | 'action';
 
 export type OutboxEntry = {
   /** The storage key (a sequence number). */
@@ -218,7 +317,13 @@ export type OutboxEntry = {
 export type ProcessedEnvelopeEntry = { at: number };
 
 /** One device a logged message was encrypted for, with the identity key of that first encryption. */
-export type ResendDevice = { deviceId: number; identityKey: Uint8Array; resent: number };
+export type ResendDevice = {
+  deviceId: number;
+  identityKey: Uint8Array;
+  resent: number;
+  /** Group messages (logged under groupResendLogKey): the member account the device belongs to. */
+  accountId?: string;
+};
 
 /**
  * A sent data message kept for re-sending on a retry request (table `resendLog`, key resendLogKey): its encoded
@@ -238,6 +343,14 @@ export type ResendLogEntry = {
 export type BudgetEntry = { windowStart: number; count: number; notified: boolean };
 
 export const sessionKey = (accountId: string, deviceId: number): string => `${accountId}.${deviceId}`;
+/** senderKeys: a chain record of a sender device, our own sender key of a group, a member device's distribution id. */
+export const senderKeyRecordKey = (accountId: string, deviceId: number, distributionId: string): string =>
+  `r/${accountId}.${deviceId}/${distributionId.toLowerCase()}`;
+export const ownSenderKeyKey = (groupId: string): string => `o/${groupId}`;
+export const memberKeyKey = (groupId: string, accountId: string, deviceId: number): string =>
+  `m/${groupId}/${accountId}.${deviceId}`;
+/** A group message we sent, kept for re-sending on a retry request (resendLog; peer = the group conversation). */
+export const groupResendLogKey = (timestamp: number): string => `g/${pad(timestamp)}`;
 /** Messages by conversation, author and sender timestamp (receipts, retries, dedupe). */
 export const messageIndexKey = (conversationId: string, authorAccountId: string, timestamp: number): string =>
   `${conversationId}/${authorAccountId}/${pad(timestamp)}`;
@@ -286,4 +399,8 @@ export type TableRows = {
   processedEnvelopes: ProcessedEnvelopeEntry;
   /** Entries (`m/…`) and their expiry index (`x/…`: the entry's key). */
   resendLog: ResendLogEntry | string;
+  /** Groups by id (hex). */
+  groups: GroupEntry;
+  /** Sender keys: member chains (`r/…`), our own per group (`o/…`), member distribution ids (`m/…`). */
+  senderKeys: SenderKeyEntry | OwnSenderKeyEntry | MemberKeyEntry;
 };

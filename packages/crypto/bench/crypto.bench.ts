@@ -8,12 +8,19 @@
  * `npm test`; timing is reported, never asserted.
  */
 import * as ours from '@cove/crypto';
+import { nodeX25519 } from '@cove/client/node';
 import * as libsignal from '@signalapp/libsignal-client';
 
 type Impl = typeof ours;
-const impls: [string, Impl][] = [
-  ['ours', ours],
-  ['libsignal', libsignal as unknown as Impl],
+/**
+ * Ours runs twice, with each X25519 implementation (`ours` on libsodium's WebAssembly, the default and the
+ * browser's; `ours/node` on Node's native one, `useNodeX25519` of `@cove/client/node`), switched before each of
+ * its rounds; libsignal is the baseline of the same run.
+ */
+const impls: [string, Impl, ours.X25519Backend | null][] = [
+  ['ours', ours, null],
+  ['ours/node', ours, nodeX25519],
+  ['libsignal', libsignal as unknown as Impl, null],
 ];
 
 /** Wall time per measurement round. */
@@ -209,18 +216,24 @@ async function row(
   const wall: Record<string, number> = {};
   const cpu: Record<string, number> = {};
   const fns = new Map<string, () => Promise<number> | number>();
-  for (const [label, impl] of impls) fns.set(label, await f(impl));
+  for (const [label, impl, x25519] of impls) {
+    ours.useX25519Backend(x25519);
+    fns.set(label, await f(impl));
+  }
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [label] of impls) {
+    for (const [label, , x25519] of impls) {
+      ours.useX25519Backend(x25519);
       const m = await measure(fns.get(label)!);
       wall[label] = Math.max(wall[label] ?? 0, m.wall);
       cpu[label] = Math.max(cpu[label] ?? 0, m.cpu);
     }
   }
   const n = (x: number, w: number): string => x.toFixed(0).padStart(w);
+  const r = (a: number, b: number): string => (a / b).toFixed(2).padStart(6);
+  const node = 'ours/node';
   console.log(
-    `${name.padEnd(38)} ${n(wall.ours!, 9)} ${n(wall.libsignal!, 11)} ${(wall.ours! / wall.libsignal!).toFixed(2).padStart(7)}` +
-      ` ${n(cpu.ours!, 10)} ${n(cpu.libsignal!, 10)} ${(cpu.ours! / cpu.libsignal!).toFixed(2).padStart(7)}`,
+    `${name.padEnd(38)} ${n(wall.ours!, 8)} ${n(wall[node]!, 9)} ${n(wall.libsignal!, 9)} ${r(wall.ours!, wall.libsignal!)} ${r(wall[node]!, wall.libsignal!)}` +
+      ` ${n(cpu.ours!, 8)} ${n(cpu[node]!, 9)} ${n(cpu.libsignal!, 9)} ${r(cpu.ours!, cpu.libsignal!)} ${r(cpu[node]!, cpu.libsignal!)}`,
   );
 }
 
@@ -228,11 +241,9 @@ await ours.ready();
 console.log(
   `@cove/crypto vs @signalapp/libsignal-client — ops/s, best of ${ROUNDS} alternating rounds of ${MIN_MS} ms, ${new Date().toISOString()}`,
 );
-console.log(`${''.padEnd(38)} ${'--- ops/s (wall time) ---'.padStart(29)} ${'--- ops/CPU-second ---'.padStart(29)}`);
-console.log(
-  `${'operation'.padEnd(38)} ${'ours'.padStart(9)} ${'libsignal'.padStart(11)} ${'ratio'.padStart(7)}` +
-    ` ${'ours'.padStart(10)} ${'libsignal'.padStart(10)} ${'ratio'.padStart(7)}`,
-);
+console.log(`${''.padEnd(38)} ${'--- ops/s (wall time) ---'.padStart(43)} ${'--- ops/CPU-second ---'.padStart(43)}`);
+const heads = `${'ours'.padStart(8)} ${'ours/node'.padStart(9)} ${'libsignal'.padStart(9)} ${'ratio'.padStart(6)} ${'r/node'.padStart(6)}`;
+console.log(`${'operation'.padEnd(38)} ${heads} ${heads}`);
 
 await row('session setup (bundle+first msg+respond)', async (impl) => {
   const p = await pair(impl);

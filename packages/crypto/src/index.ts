@@ -8,6 +8,8 @@ import { ErrorCode, fail } from './errors.js';
 import { hkdf as hkdfSha256 } from './primitives/hash.js';
 
 export { ready } from './primitives/sodium.js';
+export type { X25519Backend } from './primitives/x25519.js';
+export { libsodiumX25519, useX25519Backend, x25519Backend } from './primitives/x25519.js';
 export { constantTimeEqual, equalBytes } from './primitives/bytes.js';
 export type { Rng } from './primitives/random.js';
 export { generateRegistrationId } from './primitives/random.js';

@@ -32,6 +32,11 @@ describe('X25519 (RFC 7748 §6.1)', () => {
 
   it('refuses a low-order public key (all-zero output)', () => {
     expect(x25519Agree(alicePriv, new Uint8Array(32))).toBeNull();
+    // u = 1 (order 4) and a point of order 8 (from the list in libsodium's and curve25519-dalek's tests).
+    expect(x25519Agree(alicePriv, unhex(`01${'00'.repeat(31)}`))).toBeNull();
+    expect(
+      x25519Agree(alicePriv, unhex('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800')),
+    ).toBeNull();
   });
 });
 

@@ -4,14 +4,15 @@
  * Flow: the client's first frame is `auth` (a single-use ticket from `POST /v1/websocket/ticket`, or the device
  * credential itself — never in the URL). The server answers `ready`, then sends every stored envelope in order
  * (`envelope`), then `queue-empty`, then new envelopes as they arrive. The client acknowledges with `ack`; only then
- * is an envelope deleted. `send` works like `PUT /v1/messages/{accountId}` and is answered by a `result` with the same
- * `id` and the same status and body the HTTP call would return. `ping` is answered by `pong` (browsers cannot send
+ * is an envelope deleted. `send` works like `PUT /v1/messages/{accountId}` (and `send-multi` like
+ * `PUT /v1/messages/multi`) and is answered by a `result` with the same `id` and the same status and body the HTTP
+ * call would return. `ping` is answered by `pong` (browsers cannot send
  * protocol-level pings). Bad frames are answered by `error`; fatal conditions close the socket with a
  * {@link CloseCode} and a reason. This module does no I/O.
  */
 import { z } from 'zod';
 
-import { AccountId, DeviceId, Envelope, Guid, Secret, SendMessagesRequest } from './http.js';
+import { AccountId, DeviceId, Envelope, Guid, Secret, SendMessagesRequest, SendMultiRequest } from './http.js';
 import { MAX_ACKS_PER_FRAME } from './limits.js';
 
 /** Correlates a `send` with its `result` (and an erroneous frame with its `error`). */
@@ -32,6 +33,15 @@ export const SendFrame = z.strictObject({
   destination: AccountId,
   message: SendMessagesRequest,
 });
+/**
+ * `send-multi` works like `PUT /v1/messages/multi` and is answered by a `result` with the same `id`, status and
+ * body. As in `send`, the HTTP body travels as `message` (flat fields would collide: the body has its own `type`).
+ */
+export const SendMultiFrame = z.strictObject({
+  type: z.literal('send-multi'),
+  id: RequestId,
+  message: SendMultiRequest,
+});
 export const PingFrame = z.strictObject({ type: z.literal('ping'), id: RequestId.optional() });
 
 /** Every frame a client may send, by `type`: parse the JSON, pick the schema by `type`, validate. */
@@ -39,9 +49,17 @@ export const ClientFrameSchemas = {
   auth: AuthFrame,
   ack: AckFrame,
   send: SendFrame,
+  'send-multi': SendMultiFrame,
   ping: PingFrame,
 } as const;
-export const ClientFrame = z.union([AuthTicketFrame, AuthCredentialFrame, AckFrame, SendFrame, PingFrame]);
+export const ClientFrame = z.union([
+  AuthTicketFrame,
+  AuthCredentialFrame,
+  AckFrame,
+  SendFrame,
+  SendMultiFrame,
+  PingFrame,
+]);
 
 export const ReadyFrame = z.object({ type: z.literal('ready'), accountId: AccountId, deviceId: DeviceId });
 export const EnvelopeFrame = z.object({ type: z.literal('envelope'), envelope: Envelope });
@@ -100,6 +118,7 @@ export type RequestId = z.infer<typeof RequestId>;
 export type AuthFrame = z.infer<typeof AuthFrame>;
 export type AckFrame = z.infer<typeof AckFrame>;
 export type SendFrame = z.infer<typeof SendFrame>;
+export type SendMultiFrame = z.infer<typeof SendMultiFrame>;
 export type PingFrame = z.infer<typeof PingFrame>;
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type ReadyFrame = z.infer<typeof ReadyFrame>;

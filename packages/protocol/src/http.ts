@@ -13,6 +13,8 @@ import {
   MAX_DEVICE_ID,
   MAX_DEVICES_PER_ACCOUNT,
   MAX_ENVELOPE_CONTENT_BYTES,
+  MAX_MULTI_RECIPIENT_ACCOUNTS,
+  MAX_MULTI_RECIPIENT_DEVICES,
   MAX_PREKEY_ID,
   MAX_PREKEYS_PER_UPLOAD,
   MAX_REGISTRATION_ID,
@@ -94,6 +96,16 @@ export const InfoResponse = z.object({
     maxWebSocketFrameBytes: z.number().int(),
     maxStoredPreKeys: z.number().int(),
     maxPreKeysPerUpload: z.number().int(),
+    maxMultiRecipientAccounts: z
+      .number()
+      .int()
+      .optional()
+      .describe('Recipient accounts of one multi-recipient send (PUT /v1/messages/multi)'),
+    maxMultiRecipientDevices: z
+      .number()
+      .int()
+      .optional()
+      .describe('Recipient devices, all accounts together, of one multi-recipient send'),
     maxAttachmentBytes: z.number().int().optional().describe('Largest attachment upload (ATTACHMENT_MAX_BYTES)'),
     attachmentQuotaBytes: z
       .number()
@@ -140,13 +152,24 @@ export const PreKeyBundleDevice = z.object({
 });
 export const PreKeyBundleResponse = z.object({ identityKey: EcPublicKey, devices: z.array(PreKeyBundleDevice) });
 
-/** Envelope types the server accepts; it never looks inside `content`. */
-export const EnvelopeType = z.enum(['prekey', 'whisper']);
+/**
+ * Envelope types a recipient may receive; the server never looks inside `content`. `prekey` and `whisper` are 1:1
+ * Signal messages (one ciphertext per device, `PUT /v1/messages/{accountId}`); `senderkey` is a libsignal
+ * SenderKeyMessage (a group message, the same bytes for every recipient device, `PUT /v1/messages/multi`).
+ */
+export const EnvelopeType = z.enum(['prekey', 'whisper', 'senderkey']);
+/** Types of a 1:1 send: each device gets its own ciphertext. */
+export const DirectEnvelopeType = z.enum(['prekey', 'whisper']);
+/**
+ * Types of a multi-recipient send: one ciphertext for every recipient device, stored once. `sealed-v2` (libsignal's
+ * multi-recipient sealed sender, from which the server extracts each recipient's part) is reserved for this path.
+ */
+export const MultiRecipientEnvelopeType = z.enum(['senderkey']);
 
 export const OutgoingMessage = z.strictObject({
   destinationDeviceId: DeviceId,
   destinationRegistrationId: RegistrationId,
-  type: EnvelopeType,
+  type: DirectEnvelopeType,
   content: EnvelopeContent,
 });
 export const SendMessagesRequest = z.strictObject({
@@ -162,6 +185,104 @@ export const MismatchedDevicesResponse = ErrorResponse.extend({
 export const StaleDevicesResponse = ErrorResponse.extend({ staleDevices: z.array(DeviceId) });
 /** `507 queue_full`: the recipient and which of its devices have no room for the send. */
 export const QueueFullResponse = ErrorResponse.extend({ accountId: AccountId, fullDevices: z.array(DeviceId) });
+
+/** One recipient device of a multi-recipient send, with the registration id the sender believes it has. */
+export const MultiRecipientDevice = z.strictObject({ deviceId: DeviceId, registrationId: RegistrationId });
+/**
+ * One recipient account of a multi-recipient send and the devices addressed: exactly its current devices (for the
+ * sender's own account, all its other devices), each once.
+ */
+export const MultiRecipient = z.strictObject({
+  accountId: AccountId,
+  devices: z.array(MultiRecipientDevice).min(1).max(MAX_DEVICES_PER_ACCOUNT),
+});
+
+/** The fields of a multi-recipient send (`PUT /v1/messages/multi`, and the `message` of a `send-multi` frame). */
+const sendMultiFields = {
+  type: MultiRecipientEnvelopeType,
+  content: EnvelopeContent.describe('The one ciphertext every recipient device receives, base64'),
+  timestamp: Timestamp,
+  urgent: z.boolean().optional().describe('Wake offline devices at once (default true)'),
+  online: z
+    .boolean()
+    .optional()
+    .describe('Deliver only to devices connected now and store nothing (e.g. typing indicators); default false'),
+  recipients: z.array(MultiRecipient).min(1).max(MAX_MULTI_RECIPIENT_ACCOUNTS),
+};
+
+/**
+ * Refuses what a schema of one field cannot: an account listed twice, a device listed twice within its account
+ * (`invalid_request`), and more recipient devices than {@link MAX_MULTI_RECIPIENT_DEVICES} all accounts together
+ * (`too_big`, answered `413` like the other size limits). Ids are compared in their canonical (lower-case) form.
+ */
+function checkMultiRecipients(
+  value: { recipients: Array<z.infer<typeof MultiRecipient>> },
+  ctx: z.RefinementCtx,
+): void {
+  const accounts = new Set<string>();
+  let devices = 0;
+  value.recipients.forEach((recipient, index) => {
+    if (accounts.has(recipient.accountId)) {
+      ctx.addIssue({ code: 'custom', path: ['recipients', index, 'accountId'], message: 'an account appears twice' });
+    }
+    accounts.add(recipient.accountId);
+    const ids = new Set(recipient.devices.map((d) => d.deviceId));
+    if (ids.size !== recipient.devices.length) {
+      ctx.addIssue({ code: 'custom', path: ['recipients', index, 'devices'], message: 'a device appears twice' });
+    }
+    devices += recipient.devices.length;
+  });
+  if (devices > MAX_MULTI_RECIPIENT_DEVICES) {
+    ctx.addIssue({
+      code: 'too_big',
+      origin: 'array',
+      maximum: MAX_MULTI_RECIPIENT_DEVICES,
+      inclusive: true,
+      input: devices,
+      path: ['recipients'],
+      message: `more than ${MAX_MULTI_RECIPIENT_DEVICES} recipient devices`,
+    });
+  }
+}
+
+/** `PUT /v1/messages/multi`: one ciphertext for many devices of many accounts (a group message). */
+export const SendMultiRequest = z.strictObject(sendMultiFields).superRefine(checkMultiRecipients);
+/**
+ * `200`: stored for `stored` devices (0 for an `online` send, which stores nothing). Devices whose queue was full
+ * are skipped (the others still get the message) and listed in `queueFull`. No envelope guids: the sender never
+ * needs them, and only the recipient device may acknowledge its envelope.
+ */
+export const SendMultiResponse = z.object({
+  serverTimestamp: Timestamp,
+  stored: z.number().int().min(0).describe('Devices the message was stored for'),
+  queueFull: z
+    .array(z.object({ accountId: AccountId, fullDevices: z.array(DeviceId) }))
+    .optional()
+    .describe('Devices skipped because their queue is full (present only when there are any)'),
+});
+/**
+ * `409 mismatched_devices` of a multi-recipient send: every recipient whose current devices the send does not cover
+ * exactly. `staleDevices` lists that recipient's addressed devices with a changed registration id too, and recipients
+ * with only stale devices are listed with empty `missingDevices`/`extraDevices`, so one answer repairs everything.
+ */
+export const MultiRecipientMismatchedDevicesResponse = ErrorResponse.extend({
+  accounts: z.array(
+    z.object({
+      accountId: AccountId,
+      missingDevices: z.array(DeviceId),
+      extraDevices: z.array(DeviceId),
+      staleDevices: z.array(DeviceId),
+    }),
+  ),
+});
+/** `410 stale_devices` of a multi-recipient send (nothing missing or extra anywhere): every recipient concerned. */
+export const MultiRecipientStaleDevicesResponse = ErrorResponse.extend({
+  accounts: z.array(z.object({ accountId: AccountId, staleDevices: z.array(DeviceId) })),
+});
+/** `404 not_found` of a multi-recipient send: every recipient account that does not exist. */
+export const MultiRecipientNotFoundResponse = ErrorResponse.extend({
+  accounts: z.array(z.object({ accountId: AccountId })),
+});
 
 export const Envelope = z.object({
   guid: Guid,
@@ -219,6 +340,15 @@ export type KeyStatusResponse = z.infer<typeof KeyStatusResponse>;
 export type PreKeyBundleDevice = z.infer<typeof PreKeyBundleDevice>;
 export type PreKeyBundleResponse = z.infer<typeof PreKeyBundleResponse>;
 export type EnvelopeType = z.infer<typeof EnvelopeType>;
+export type DirectEnvelopeType = z.infer<typeof DirectEnvelopeType>;
+export type MultiRecipientEnvelopeType = z.infer<typeof MultiRecipientEnvelopeType>;
+export type MultiRecipientDevice = z.infer<typeof MultiRecipientDevice>;
+export type MultiRecipient = z.infer<typeof MultiRecipient>;
+export type SendMultiRequest = z.infer<typeof SendMultiRequest>;
+export type SendMultiResponse = z.infer<typeof SendMultiResponse>;
+export type MultiRecipientMismatchedDevicesResponse = z.infer<typeof MultiRecipientMismatchedDevicesResponse>;
+export type MultiRecipientStaleDevicesResponse = z.infer<typeof MultiRecipientStaleDevicesResponse>;
+export type MultiRecipientNotFoundResponse = z.infer<typeof MultiRecipientNotFoundResponse>;
 export type OutgoingMessage = z.infer<typeof OutgoingMessage>;
 export type SendMessagesRequest = z.infer<typeof SendMessagesRequest>;
 export type SendMessagesResponse = z.infer<typeof SendMessagesResponse>;

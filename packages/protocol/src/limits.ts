@@ -27,6 +27,19 @@ export const MAX_ENVELOPE_CONTENT_BYTES = 64 * 1024;
 /** Sum of envelope contents in one send (every device of one recipient). */
 export const MAX_SEND_CONTENT_BYTES = 256 * 1024;
 
+/**
+ * Recipient accounts of one multi-recipient send (`PUT /v1/messages/multi`, `send-multi`): a group has at most 1,000
+ * members, and its sender is among them only for its own other devices, so 1,000 accounts cover the largest group.
+ */
+export const MAX_MULTI_RECIPIENT_ACCOUNTS = 1000;
+
+/**
+ * Recipient devices of one multi-recipient send: every member of the largest group with the most devices an account
+ * may have. The body stays below both transports' limits: 6,000 device entries (~40 bytes of JSON each) plus 1,000
+ * account entries (~70 bytes) plus the largest content in base64 (~87 KB) is ~400 KB < 512 KiB.
+ */
+export const MAX_MULTI_RECIPIENT_DEVICES = MAX_MULTI_RECIPIENT_ACCOUNTS * MAX_DEVICES_PER_ACCOUNT;
+
 /** Any HTTP JSON body: 100 Kyber prekeys of 1,569 bytes in base64 plus signatures are ~300 KB. */
 export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
 

@@ -106,6 +106,21 @@ const routes: Route[] = [
   },
   {
     method: 'put',
+    path: '/v1/messages/multi',
+    summary:
+      'Send one ciphertext (a sender-key group message) to many devices of many accounts: checked in one pass, stored once',
+    auth: true,
+    body: http.SendMultiRequest,
+    ok: [200, http.SendMultiResponse],
+    errors: [
+      [404, 'not_found: every unknown recipient account', http.MultiRecipientNotFoundResponse],
+      [409, 'mismatched_devices: every recipient not covered exactly', http.MultiRecipientMismatchedDevicesResponse],
+      [410, 'stale_devices: every recipient with changed registration ids', http.MultiRecipientStaleDevicesResponse],
+      [429, 'rate_limited: too many sends or recipient devices by this device, or to a recipient (Retry-After)'],
+    ],
+  },
+  {
+    method: 'put',
     path: '/v1/messages/{accountId}',
     summary: "Send one envelope to each of the recipient's current devices, atomically",
     auth: true,

@@ -101,7 +101,16 @@ async function startCspReportCollector(): Promise<{ uri: string; close(): Promis
   };
 }
 
-export type TestServer = { url: string; close(): Promise<void> };
+export type TestServer = {
+  url: string;
+  /** Stops the server (its sockets close, its port answers nothing) and keeps its database and data for `resume`. */
+  pause(): Promise<void>;
+  /** Starts the server again on the same port, database and data directory. */
+  resume(): Promise<void>;
+  /** The server's DATA_DIR (attachment ciphertext lives under `attachments/`). */
+  dataDir: string;
+  close(): Promise<void>;
+};
 
 /** Starts the API (and PWA) on a random port over a fresh database that is dropped on close. */
 export async function startServer(extraEnv: Record<string, string> = {}): Promise<TestServer> {
@@ -112,23 +121,22 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
   await admin.end();
   const dataDir = mkdtempSync(join(tmpdir(), 'cove-pwa-data-'));
   const reports = await startCspReportCollector();
-  let running: RunningApp;
+  const env = (port: number): Record<string, string> => ({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`,
+    DATA_DIR: dataDir,
+    PWA_DIR: join(PWA, 'dist'),
+    LOG_LEVEL: 'warn',
+    RATE_LIMITS: 'false',
+    VAPID_SUBJECT: 'mailto:ops@cove.test',
+    METRICS_PORT: '0',
+    CSP_REPORT_URI: reports.uri,
+    ...extraEnv,
+  });
+  let running: RunningApp | null;
   try {
-    running = await createApp({
-      env: {
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`,
-        DATA_DIR: dataDir,
-        PWA_DIR: join(PWA, 'dist'),
-        LOG_LEVEL: 'warn',
-        RATE_LIMITS: 'false',
-        VAPID_SUBJECT: 'mailto:ops@cove.test',
-        METRICS_PORT: '0',
-        CSP_REPORT_URI: reports.uri,
-        ...extraEnv,
-      },
-    });
+    running = await createApp({ env: env(0) });
   } catch (error) {
     await reports.close();
     await dropDatabase(name);
@@ -136,10 +144,19 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
   }
   // The service worker and WebSocket need a secure context: localhost counts, 127.0.0.1 does too in Chromium.
   const url = running.url.replace('127.0.0.1', 'localhost');
+  const port = running.port;
   return {
     url,
+    pause: async () => {
+      await running?.close();
+      running = null;
+    },
+    resume: async () => {
+      running ??= await createApp({ env: env(port) });
+    },
+    dataDir,
     close: async () => {
-      await running.close();
+      await running?.close();
       await reports.close();
       await dropDatabase(name);
       rmSync(dataDir, { recursive: true, force: true });
@@ -172,13 +189,13 @@ export async function restartProfile(profile: Profile, url: string): Promise<Pro
 export async function launchProfile(
   name: string,
   url: string,
-  options: { locale?: string; viewport?: { width: number; height: number }; dir?: string } = {},
+  options: { locale?: string; viewport?: { width: number; height: number }; dir?: string; args?: string[] } = {},
 ): Promise<Profile> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), `cove-pwa-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [...CHROMIUM_ARGS, ...(options.locale ? [`--lang=${options.locale}`] : [])],
+    args: [...CHROMIUM_ARGS, ...(options.locale ? [`--lang=${options.locale}`] : []), ...(options.args ?? [])],
     viewport: options.viewport ?? { width: 1100, height: 760 },
     locale: options.locale ?? 'en-US',
     serviceWorkers: 'allow',

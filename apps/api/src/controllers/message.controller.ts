@@ -1,12 +1,14 @@
-/** HTTP routes of envelopes: send, list, acknowledge. Rules and group commit live in the message service. */
+/** HTTP routes of envelopes: send (1:1 and multi-recipient), list, acknowledge. Rules and group commit live in the message service. */
 import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query } from '@nestjs/common';
 import {
   AccountId,
   ENVELOPE_PAGE_SIZE,
   Guid,
   SendMessagesRequest,
+  SendMultiRequest,
   type EnvelopeListResponse,
   type SendMessagesResponse,
+  type SendMultiResponse,
 } from '@cove/protocol';
 import { z } from 'zod';
 
@@ -20,6 +22,16 @@ const Limit = z.coerce.number().int().min(1).max(ENVELOPE_PAGE_SIZE).optional();
 @Controller('v1/messages')
 export class MessageController {
   constructor(private readonly messages: MessageService) {}
+
+  /** Declared before `:accountId`, which would otherwise take `multi` for an account id. */
+  @Put('multi')
+  @HttpCode(200)
+  sendMulti(
+    @CurrentDevice() device: AuthenticatedDevice,
+    @Body(new ZodPipe(SendMultiRequest)) body: SendMultiRequest,
+  ): Promise<SendMultiResponse> {
+    return this.messages.sendMulti(device, body);
+  }
 
   @Put(':accountId')
   @HttpCode(200)

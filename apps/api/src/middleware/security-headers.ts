@@ -15,7 +15,9 @@ import type { NextFunction, Request, Response } from 'express';
  * - `script-src 'self' 'wasm-unsafe-eval'`: the bundled scripts; `wasm-unsafe-eval` lets libsodium compile its
  *   WebAssembly (no `eval`, no inline script, no `new Function`).
  * - `style-src 'self'`: the bundled stylesheet; React sets `style` through the CSSOM, which CSP allows.
- * - `img-src 'self' data:`: icons, and the contact QR code rendered as an SVG `data:` URL.
+ * - `img-src 'self' data: blob:`: icons, the contact QR code rendered as an SVG `data:` URL, attachment thumbnails
+ *   (`data:`) and decrypted photos, which the page itself makes into `blob:` URLs (only this origin's own objects).
+ * - `media-src 'self' blob:`: decrypted voice notes and audio, played from `blob:` URLs the page made.
  * - `connect-src 'self'`: the API over fetch and the WebSocket (CSP Level 3 browsers extend `'self'` to `ws:` and
  *   `wss:` on the same host and port).
  * - `worker-src 'self'`: the service worker.
@@ -26,7 +28,8 @@ const APP_POLICY = [
   "default-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self'",
-  "img-src 'self' data:",
+  "img-src 'self' data: blob:",
+  "media-src 'self' blob:",
   "connect-src 'self'",
   "worker-src 'self'",
   "manifest-src 'self'",

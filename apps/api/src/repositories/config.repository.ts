@@ -94,6 +94,8 @@ const EnvSchema = z.object({
   RATE_LIMIT_SENDS: rate.default(RATE_LIMITS.send),
   /** Sends per (sender device, recipient account). */
   RATE_LIMIT_SENDS_PER_RECIPIENT: rate.default(RATE_LIMITS.sendToRecipient),
+  /** Recipient devices of multi-recipient sends per sender device (the fan-out one device may cause). */
+  RATE_LIMIT_SEND_DEVICES: rate.default(RATE_LIMITS.sendDevices),
   /**
    * First lockout after repeated failed authentication from one address or against one account (limits in
    * `AUTH_THROTTLE`); each repeat within a day doubles it, up to an hour. A minute stops a flood without locking a
@@ -268,7 +270,7 @@ export type AppConfig = {
   inviteCodes: string[];
   rateLimits: boolean;
   /** The configured send limits (HTTP and WebSocket alike). */
-  sendRateLimits: { send: RateLimitWindow; sendToRecipient: RateLimitWindow };
+  sendRateLimits: { send: RateLimitWindow; sendToRecipient: RateLimitWindow; sendDevices: RateLimitWindow };
   authLockoutMs: number;
   redisUrl: string | undefined;
   serverName: string;
@@ -381,7 +383,11 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     registration: e.REGISTRATION,
     inviteCodes: e.INVITE_CODES,
     rateLimits: e.RATE_LIMITS,
-    sendRateLimits: { send: e.RATE_LIMIT_SENDS, sendToRecipient: e.RATE_LIMIT_SENDS_PER_RECIPIENT },
+    sendRateLimits: {
+      send: e.RATE_LIMIT_SENDS,
+      sendToRecipient: e.RATE_LIMIT_SENDS_PER_RECIPIENT,
+      sendDevices: e.RATE_LIMIT_SEND_DEVICES,
+    },
     authLockoutMs: e.AUTH_LOCKOUT,
     redisUrl: e.REDIS_URL,
     serverName: e.SERVER_NAME,

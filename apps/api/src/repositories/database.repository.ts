@@ -15,7 +15,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 
 import { PrismaClient } from '../generated/prisma/client.js';
 import type { ConfigRepository } from './config.repository.js';
-import { applyMigrations } from './migration.repository.js';
+import { applyMigrations, withWholeScripts } from './migration.repository.js';
 import { durablePGliteOptions } from './pglite-fsync.repository.js';
 
 /** Binary column values: Buffer (pg) or Uint8Array (PGlite) over a plain ArrayBuffer. */
@@ -160,7 +160,9 @@ export class DatabaseRepository implements OnModuleDestroy {
           const migrationPool = new pg.Pool({ connectionString: db.url, max: 1 });
           migrationPool.on('error', () => undefined);
           try {
-            await applyMigrations(new PrismaPg(migrationPool));
+            await applyMigrations(
+              withWholeScripts(new PrismaPg(migrationPool), (script) => migrationPool.query(script)),
+            );
           } finally {
             await migrationPool.end();
           }

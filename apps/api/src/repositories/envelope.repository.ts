@@ -3,6 +3,12 @@
  * group-committed batch of sends, one DELETE for a batch of acknowledgements, and ordered pages of a device's
  * queue. The statement returning means the rows are durable (PostgreSQL commits with fsync before answering).
  * Content is opaque bytes. Which envelopes to write is decided by the message service.
+ *
+ * A multi-recipient send stores its ciphertext once in `shared_payloads` and one envelope row per device pointing at
+ * it (`payload_id`, the row's own `content` being the device's part: empty for `senderkey`); every read here hands
+ * out the row's content followed by the payload's, so a device sees one ordinary envelope either way. A payload is
+ * deleted with its last row by a trigger of the migration (see `20261206200000_shared_payloads`), whatever deletes
+ * the rows; the retention job sweeps what concurrent deletions leave (`MailboxRepository.purgeOrphanPayloads`).
  */
 import { Injectable } from '@nestjs/common';
 import { type Bytes, DatabaseRepository } from './database.repository.js';
@@ -45,6 +51,38 @@ export type QueueCaps = { envelopes: number; bytes: number };
  */
 export type CheckedInsert = { refused: Set<number>; full: Map<number, number[]>; senderGone: Set<number> };
 
+/**
+ * One multi-recipient send of a batch (`request` numbers it): the ciphertext stored once for all its devices, and
+ * whether to store at all (`store` false: an online-only send, checked but never stored).
+ */
+export type MultiSendRow = {
+  request: number;
+  type: string;
+  sourceAccountId: string;
+  sourceDeviceId: number;
+  timestamp: number;
+  serverTimestamp: number;
+  urgent: boolean;
+  store: boolean;
+  content: Bytes;
+};
+
+/** One recipient device of a multi-recipient send, with the guid its envelope gets and the registration id expected. */
+export type MultiTargetRow = {
+  request: number;
+  guid: string;
+  accountId: string;
+  deviceId: number;
+  registrationId: number;
+};
+
+/**
+ * What {@link EnvelopeRepository.insertMulti} did with each send, by number within the batch: `senderGone` when the
+ * sending device no longer exists, `refused` by the device check (nothing stored), and for the others the devices
+ * skipped because their queue is full (`full`, keyed `accountId.deviceId`; every other device's envelope is stored).
+ */
+export type MultiInsert = { refused: Set<number>; senderGone: Set<number>; full: Map<number, Set<string>> };
+
 type EnvelopeColumns = {
   id: string;
   guid: string;
@@ -57,8 +95,17 @@ type EnvelopeColumns = {
   content: Bytes;
 };
 
+/** A device's content: its own bytes, followed by the shared payload's for a multi-recipient envelope. */
+export const DELIVERED_CONTENT = `CASE WHEN e.payload_id IS NULL THEN e.content
+  ELSE e.content || (SELECT p.content FROM shared_payloads p WHERE p.id = e.payload_id) END`;
+
+/** The bytes an envelope takes in its device's queue (what the queue caps and drain pages count). */
+export const QUEUED_BYTES = `(octet_length(e.content) + CASE WHEN e.payload_id IS NULL THEN 0
+  ELSE coalesce((SELECT octet_length(p.content) FROM shared_payloads p WHERE p.id = e.payload_id), 0) END)`;
+
 const SELECT_COLUMNS = `e.id::text AS id, e.guid, e.type, e.source_account_id, e.source_device_id,
-  e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent, e.content`;
+  e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent,
+  ${DELIVERED_CONTENT} AS content`;
 
 const stored = (accountId: string, deviceId: number, r: EnvelopeColumns): StoredEnvelope => ({
   id: r.id,
@@ -180,7 +227,7 @@ export class EnvelopeRepository {
              AND NOT EXISTS (SELECT 1 FROM input i WHERE i.request = s.request AND i.device_id = c.id)
        ),
        queued AS (
-         SELECT e.account_id, e.device_id, count(*) AS n, sum(octet_length(e.content)) AS bytes
+         SELECT e.account_id, e.device_id, count(*) AS n, sum(${QUEUED_BYTES}) AS bytes
          FROM envelopes e JOIN (SELECT DISTINCT account_id, device_id FROM input) d
            ON e.account_id = d.account_id AND e.device_id = d.device_id
          GROUP BY e.account_id, e.device_id
@@ -231,6 +278,144 @@ export class EnvelopeRepository {
   }
 
   /**
+   * Stores a batch of multi-recipient sends in one statement: for each send whose sending device exists (locked
+   * `FOR KEY SHARE`, as in {@link insertChecked}) and whose targets address exactly the current devices of every
+   * recipient account (for the sender's own account, all but the sending device) with their current registration
+   * ids — the rule of `services/device-coverage.ts`, here over all the send's accounts at once: one failing account
+   * refuses the whole send — it inserts the ciphertext once into `shared_payloads` (its id drawn from the sequence, so
+   * the envelope rows of the same statement can reference it) and one envelope row per target device, with an empty
+   * own part. A target device whose queue (`caps`, counting its stored envelopes with their shared payloads and this
+   * batch's earlier sends) would overflow is skipped and reported in `full`; the others are stored. A send with
+   * `store` false is only checked. Per-row values travel as comma-joined arrays (`unnest`), so a send to 6,000
+   * devices is a handful of parameters.
+   */
+  async insertMulti(sends: MultiSendRow[], targets: MultiTargetRow[], caps: QueueCaps): Promise<MultiInsert> {
+    const outcome: MultiInsert = { refused: new Set(), senderGone: new Set(), full: new Map() };
+    if (!sends.length) return outcome;
+    const params: unknown[] = [
+      caps.envelopes,
+      caps.bytes,
+      targets.map((t) => t.request).join(','),
+      targets.map((t) => t.guid).join(','),
+      targets.map((t) => t.accountId).join(','),
+      targets.map((t) => t.deviceId).join(','),
+      targets.map((t) => t.registrationId).join(','),
+    ];
+    const tuples: string[] = [];
+    for (const r of sends) {
+      const n = params.length;
+      tuples.push(
+        `($${n + 1}::int,$${n + 2}::varchar,$${n + 3}::uuid,$${n + 4}::smallint,$${n + 5}::bigint,$${n + 6}::bigint,$${n + 7}::boolean,$${n + 8}::boolean,$${n + 9}::bytea)`,
+      );
+      params.push(
+        r.request,
+        r.type,
+        r.sourceAccountId,
+        r.sourceDeviceId,
+        r.timestamp,
+        r.serverTimestamp,
+        r.urgent,
+        r.store,
+        r.content,
+      );
+    }
+    const result = await this.db.sql.query<{
+      request: number;
+      kind: 'refused' | 'full' | 'gone';
+      account_id: string | null;
+      device_id: number | null;
+    }>(
+      `WITH sends (request, type, source_account_id, source_device_id, timestamp, server_timestamp, urgent, store,
+                   content) AS (VALUES ${tuples.join(',')}),
+       input AS (
+         SELECT * FROM unnest(string_to_array($3::text, ',')::int[], string_to_array($4::text, ',')::uuid[],
+                              string_to_array($5::text, ',')::uuid[], string_to_array($6::text, ',')::smallint[],
+                              string_to_array($7::text, ',')::int[])
+                  AS t(request, guid, account_id, device_id, registration_id)),
+       senders AS (SELECT d.account_id, d.id FROM devices d
+                   WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
+                   FOR KEY SHARE),
+       gone AS (SELECT s.request FROM sends s
+                WHERE NOT EXISTS (SELECT 1 FROM senders d
+                                  WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
+       current AS (SELECT account_id, id, registration_id FROM devices
+                   WHERE account_id IN (SELECT DISTINCT account_id FROM input)),
+       refused AS (
+         SELECT i.request FROM input i JOIN sends s ON s.request = i.request
+           LEFT JOIN current c ON c.account_id = i.account_id AND c.id = i.device_id
+           WHERE c.id IS NULL OR c.registration_id <> i.registration_id
+              OR (i.account_id = s.source_account_id AND i.device_id = s.source_device_id)
+         UNION
+         SELECT r.request FROM (SELECT DISTINCT request, account_id FROM input) r
+           JOIN sends s ON s.request = r.request
+           JOIN current c ON c.account_id = r.account_id
+           WHERE NOT (c.account_id = s.source_account_id AND c.id = s.source_device_id)
+             AND NOT EXISTS (SELECT 1 FROM input i
+                             WHERE i.request = r.request AND i.account_id = c.account_id AND i.device_id = c.id)
+       ),
+       accepted AS (SELECT * FROM sends
+                    WHERE request NOT IN (SELECT request FROM refused) AND request NOT IN (SELECT request FROM gone)),
+       targets AS (SELECT i.request, i.guid, i.account_id, i.device_id, octet_length(a.content) AS bytes
+                   FROM input i JOIN accepted a ON a.request = i.request WHERE a.store),
+       queued AS (
+         SELECT e.account_id, e.device_id, count(*) AS n, sum(${QUEUED_BYTES}) AS bytes
+         FROM envelopes e JOIN (SELECT DISTINCT account_id, device_id FROM targets) d
+           ON e.account_id = d.account_id AND e.device_id = d.device_id
+         GROUP BY e.account_id, e.device_id
+       ),
+       over_cap AS (
+         SELECT request, account_id, device_id FROM (
+           SELECT t.request, t.account_id, t.device_id,
+                  coalesce(q.n, 0) + count(*) OVER w AS n,
+                  coalesce(q.bytes, 0) + sum(t.bytes) OVER w AS bytes
+           FROM targets t LEFT JOIN queued q ON q.account_id = t.account_id AND q.device_id = t.device_id
+           WINDOW w AS (PARTITION BY t.account_id, t.device_id ORDER BY t.request)
+         ) cumulative
+         WHERE n > $1::bigint OR bytes > $2::bigint
+       ),
+       storing AS (
+         SELECT t.* FROM targets t
+         WHERE NOT EXISTS (SELECT 1 FROM over_cap o WHERE o.request = t.request AND o.account_id = t.account_id
+                                                    AND o.device_id = t.device_id)
+       ),
+       payload_ids AS MATERIALIZED (
+         SELECT a.request, nextval(pg_get_serial_sequence('shared_payloads', 'id')) AS id FROM accepted a
+         WHERE a.request IN (SELECT request FROM storing)
+       ),
+       payloads AS (
+         INSERT INTO shared_payloads (id, content)
+         SELECT p.id, a.content FROM payload_ids p JOIN accepted a ON a.request = p.request
+         RETURNING 1
+       ),
+       stored AS (
+         INSERT INTO envelopes (${INSERT_COLUMNS}, payload_id)
+         SELECT s.guid, s.account_id, s.device_id, a.type, a.source_account_id, a.source_device_id, a.timestamp,
+                a.server_timestamp, a.urgent, ''::bytea, p.id
+         FROM storing s JOIN accepted a ON a.request = s.request JOIN payload_ids p ON p.request = s.request
+         ORDER BY s.request, s.account_id, s.device_id
+         RETURNING 1
+       )
+       SELECT request, 'gone' AS kind, NULL::text AS account_id, NULL::int AS device_id FROM gone
+       UNION ALL
+       SELECT DISTINCT request, 'refused' AS kind, NULL::text, NULL::int FROM refused
+         WHERE request NOT IN (SELECT request FROM gone)
+       UNION ALL
+       SELECT request, 'full' AS kind, account_id::text, device_id::int FROM over_cap`,
+      params,
+    );
+    for (const r of result) {
+      if (r.kind === 'gone') outcome.senderGone.add(r.request);
+      else if (r.kind === 'refused') outcome.refused.add(r.request);
+      else {
+        const full = outcome.full.get(r.request) ?? new Set<string>();
+        full.add(`${r.account_id ?? ''}.${r.device_id ?? 0}`);
+        outcome.full.set(r.request, full);
+      }
+    }
+    return outcome;
+  }
+
+  /**
    * Up to `limit` envelopes of a device with id greater than `afterId`, oldest first; with `maxBytes`, only as many as
    * fit in that many content bytes (always at least one, so a page can hold one envelope larger than the budget).
    * The byte bound is applied in the statement: rows beyond it are never read from storage or sent over.
@@ -248,7 +433,7 @@ export class EnvelopeRepository {
            WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint AND e.id > $3::bigint
            ORDER BY e.id LIMIT $4`
         : `SELECT ${SELECT_COLUMNS} FROM (
-             SELECT e.*, sum(octet_length(e.content)) OVER (ORDER BY e.id) - octet_length(e.content) AS before
+             SELECT e.*, sum(${QUEUED_BYTES}) OVER (ORDER BY e.id) - ${QUEUED_BYTES} AS before
              FROM envelopes e
              WHERE e.account_id = $1::uuid AND e.device_id = $2::smallint AND e.id > $3::bigint
              ORDER BY e.id LIMIT $4

@@ -1,12 +1,12 @@
 /**
  * Read-mostly views over the envelope queues for push and retention: what is waiting for one device, which
- * subscribed devices have waiting envelopes but no (recent) wake-up, purging envelopes past their lifetime, and
- * counting idle devices. Sending, paging and acknowledging envelopes belong to the envelope repository.
+ * subscribed devices have waiting envelopes but no (recent) wake-up, purging envelopes past their lifetime (and shared
+ * payloads left without envelopes), and counting idle devices. Sending, paging and acknowledging envelopes belong to the envelope repository.
  */
 import { Injectable } from '@nestjs/common';
 
 import { DatabaseRepository } from './database.repository.js';
-import type { EnvelopeRecord } from './envelope.repository.js';
+import { DELIVERED_CONTENT, type EnvelopeRecord } from './envelope.repository.js';
 
 export type PendingSummary = {
   count: number;
@@ -61,14 +61,15 @@ export class MailboxRepository {
     }>(
       `SELECT s.endpoint, s.p256dh, s.auth, s.woken_at, s.woken_urgent, q.n, q.newest, q.newest_urgent,
               o.guid, o.type, o.source_account_id, o.source_device_id, o.timestamp::float8 AS timestamp,
-              o.server_timestamp::float8 AS server_timestamp, o.content
+              o.server_timestamp::float8 AS server_timestamp, o.delivered AS content
        FROM push_subscriptions s
        CROSS JOIN LATERAL (
          SELECT count(*)::int AS n, max(e.server_timestamp)::float8 AS newest,
                 max(e.server_timestamp) FILTER (WHERE e.urgent)::float8 AS newest_urgent
          FROM envelopes e WHERE e.account_id = s.account_id AND e.device_id = s.device_id) q
        LEFT JOIN LATERAL (
-         SELECT * FROM envelopes e WHERE e.account_id = s.account_id AND e.device_id = s.device_id
+         SELECT e.*, ${DELIVERED_CONTENT} AS delivered FROM envelopes e
+         WHERE e.account_id = s.account_id AND e.device_id = s.device_id
          ORDER BY e.id LIMIT 1) o ON true
        WHERE s.account_id = $1::uuid AND s.device_id = $2::smallint`,
       [accountId, deviceId],
@@ -130,6 +131,28 @@ export class MailboxRepository {
               deleted AS (DELETE FROM envelopes e USING doomed d WHERE e.id = d.id RETURNING 1)
          SELECT count(*)::int AS n FROM deleted`,
         [before],
+      );
+      const n = rows[0]?.n ?? 0;
+      total += n;
+      if (n < PURGE_CHUNK) return total;
+    }
+  }
+
+  /**
+   * Deletes shared payloads no envelope row references any more: those whose last rows were deleted by two
+   * transactions at once (each saw the other's row, so neither's trigger removed the payload). A payload is inserted
+   * in the same statement as its rows, so one without rows is never about to get some. Returns how many.
+   */
+  async purgeOrphanPayloads(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await this.db.sql.query<{ n: number }>(
+        `WITH doomed AS (SELECT p.id FROM shared_payloads p
+                         WHERE NOT EXISTS (SELECT 1 FROM envelopes e WHERE e.payload_id = p.id)
+                         LIMIT ${PURGE_CHUNK}),
+              deleted AS (DELETE FROM shared_payloads p USING doomed d WHERE p.id = d.id
+                          AND NOT EXISTS (SELECT 1 FROM envelopes e WHERE e.payload_id = p.id) RETURNING 1)
+         SELECT count(*)::int AS n FROM deleted`,
       );
       const n = rows[0]?.n ?? 0;
       total += n;

@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 import { PGlite } from '@electric-sql/pglite';
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
-import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { bindMigrationAwareSqlAdapterFactory, DriverAdapterError } from '@prisma/driver-adapter-utils';
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 
@@ -64,6 +64,44 @@ async function openEngine(factory: SqlMigrationAwareDriverAdapterFactory, schema
     ignoreLog,
     bindMigrationAwareSqlAdapterFactory(factory),
   );
+}
+
+/**
+ * Prisma's PostgreSQL adapter runs a migration script by splitting it at every `;`, which cuts a statement that
+ * contains one (a PL/pgSQL function body, a `;` in a comment or string). This wraps a factory so that its adapters
+ * send each script whole through `runScript` instead — for PostgreSQL one simple-protocol query, which runs every
+ * statement of it in one implicit transaction (a failing migration leaves nothing half-applied). Errors are handed
+ * to the engine as the adapter would hand them.
+ */
+export function withWholeScripts(
+  factory: SqlMigrationAwareDriverAdapterFactory,
+  runScript: (script: string) => Promise<unknown>,
+): SqlMigrationAwareDriverAdapterFactory {
+  const whole = (adapter: SqlDriverAdapter): SqlDriverAdapter => {
+    adapter.executeScript = async (script: string): Promise<void> => {
+      try {
+        await runScript(script);
+      } catch (error) {
+        const e = error as { code?: string; severity?: string; detail?: string; column?: string; hint?: string };
+        throw new DriverAdapterError({
+          kind: 'postgres',
+          code: e.code ?? 'XX000',
+          severity: e.severity ?? 'ERROR',
+          message: error instanceof Error ? error.message : String(error),
+          detail: e.detail,
+          column: e.column,
+          hint: e.hint,
+        });
+      }
+    };
+    return adapter;
+  };
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => whole(await factory.connect()),
+    connectToShadowDb: async () => whole(await factory.connectToShadowDb()),
+  };
 }
 
 /** Reads the committed migrations in the engine's format. */

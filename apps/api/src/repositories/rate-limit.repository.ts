@@ -64,11 +64,12 @@ export class RateLimitRepository {
     return bucket;
   }
 
-  async consume(name: RateLimitName, key: string): Promise<RateLimitVerdict> {
+  /** Counts `points` events of `key` against the named limit (a multi-recipient send counts its devices). */
+  async consume(name: RateLimitName, key: string, points = 1): Promise<RateLimitVerdict> {
     const limiter = this.limiters.get(name);
     if (!limiter) return { allowed: true };
     try {
-      await limiter.consume(key);
+      await limiter.consume(key, points);
       return { allowed: true };
     } catch (rejection) {
       if (rejection instanceof Error) throw rejection;

@@ -1,5 +1,5 @@
 /**
- * Routes envelopes once they are durably stored: to the device's WebSocket when it is connected to this instance,
+ * Routes envelopes once they are durably stored (a multi-recipient one once for all its devices): to the device's WebSocket when it is connected to this instance,
  * over the bus to the instance that holds it (presence, in Redis) when it is connected elsewhere, and otherwise to
  * a coalesced Web Push wake-up. Also keeps presence current as devices connect and leave, closes a device's older
  * connection on another instance, and disconnects removed devices wherever they are connected.
@@ -22,9 +22,19 @@ import { PushService } from './push.service.js';
 
 export type DeliveryTarget = { accountId: string; deviceId: number; guid: string; envelope: Envelope };
 
+/** A device of a multi-recipient send and the guid of its envelope. */
+export type SharedDeliveryDevice = { accountId: string; deviceId: number; guid: string };
+
+/**
+ * One multi-recipient envelope (everything but the guid) for many devices: carried once per instance on the bus,
+ * not once per device. `online`: nothing was stored, so devices connected nowhere are not woken.
+ */
+export type SharedDelivery = { envelope: Omit<Envelope, 'guid'>; devices: SharedDeliveryDevice[]; online: boolean };
+
 /** Bus messages between instances. */
 type BusMessage =
   | { kind: 'envelopes'; targets: DeliveryTarget[] }
+  | { kind: 'shared'; envelope: Omit<Envelope, 'guid'>; devices: SharedDeliveryDevice[]; online: boolean }
   | { kind: 'close'; accountId: string; deviceId: number; code: number; reason: string };
 
 @Injectable()
@@ -69,6 +79,53 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
       this.deliveryMetrics.routed.inc({ route: 'local' }, delivered);
     }
     if (elsewhere.length) this.route(elsewhere);
+  }
+
+  /**
+   * Called after a multi-recipient send is committed (or, `online`, checked): each device's frame is the shared
+   * envelope with its own guid, written to its socket here, sent over the bus (once per instance, with the device
+   * list) to where it is connected, or — unless `online` — left to a push wake-up.
+   */
+  deliverShared(shared: SharedDelivery): void {
+    const frame = sharedFrame(shared.envelope);
+    const elsewhere: SharedDeliveryDevice[] = [];
+    let delivered = 0;
+    for (const device of shared.devices) {
+      if (this.sockets.get(device.accountId, device.deviceId)?.deliver(device.guid, frame(device.guid))) delivered++;
+      else elsewhere.push(device);
+    }
+    if (delivered) {
+      this.metrics.envelopesDelivered.inc({ path: 'live' }, delivered);
+      this.deliveryMetrics.routed.inc({ route: 'local' }, delivered);
+    }
+    if (!elsewhere.length) return;
+    const keys = elsewhere.map((d) => `${d.accountId}.${d.deviceId}`);
+    const lookup = this.presence.lookup([...new Set(keys)]);
+    this.routing = this.routing.then(async () => {
+      let owners: Map<string, string | null>;
+      try {
+        owners = await lookup;
+      } catch {
+        owners = new Map();
+      }
+      const remote = new Map<string, SharedDeliveryDevice[]>();
+      const offline: DeviceRef[] = [];
+      for (const device of elsewhere) {
+        const owner = owners.get(`${device.accountId}.${device.deviceId}`) ?? null;
+        if (owner && owner !== this.bus.instanceId) remote.set(owner, [...(remote.get(owner) ?? []), device]);
+        else offline.push({ accountId: device.accountId, deviceId: device.deviceId });
+      }
+      for (const [instance, devices] of remote) {
+        this.bus.publish(instance, {
+          kind: 'shared',
+          envelope: shared.envelope,
+          devices,
+          online: shared.online,
+        } satisfies BusMessage);
+        this.deliveryMetrics.routed.inc({ route: 'remote' }, devices.length);
+      }
+      if (offline.length && !shared.online) this.wake(offline);
+    });
   }
 
   private deliverLocally(target: DeliveryTarget): boolean {
@@ -133,6 +190,18 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
         }
         return;
       }
+      case 'shared': {
+        const frame = sharedFrame(message.envelope);
+        const offline: DeviceRef[] = [];
+        let delivered = 0;
+        for (const d of message.devices) {
+          if (this.sockets.get(d.accountId, d.deviceId)?.deliver(d.guid, frame(d.guid))) delivered++;
+          else offline.push({ accountId: d.accountId, deviceId: d.deviceId });
+        }
+        if (delivered) this.metrics.envelopesDelivered.inc({ path: 'live' }, delivered);
+        if (offline.length && !message.online) this.wake(offline);
+        return;
+      }
       case 'close':
         this.sockets.get(message.accountId, message.deviceId)?.close(message.code, message.reason);
         return;
@@ -192,4 +261,13 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     this.sockets.get(accountId, deviceId)?.close(message.code, message.reason);
     this.bus.broadcast(message);
   }
+}
+
+/**
+ * The `envelope` frame of a shared envelope for one guid, the same JSON as `toEnvelope`'s object (guid first): the
+ * large part (the content) is serialized once for all devices.
+ */
+function sharedFrame(envelope: Omit<Envelope, 'guid'>): (guid: string) => string {
+  const rest = JSON.stringify(envelope).slice(1);
+  return (guid) => `{"type":"envelope","envelope":{"guid":${JSON.stringify(guid)},${rest}}`;
 }

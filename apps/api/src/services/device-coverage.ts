@@ -5,7 +5,8 @@
  * answer for it (`409 mismatched_devices` with `missingDevices`/`extraDevices` first, else `410 stale_devices` with
  * `staleDevices`). The message service uses them to explain a send that the storing statement refused
  * (`EnvelopeRepository.insertChecked`, whose `refused` condition is this rule in SQL, checked at commit time), against
- * fresh device rows. No I/O here; an unknown account (no devices at all) is the caller's `404`.
+ * fresh device rows. `multiCoverageRefusal` applies the same rule to every account of a multi-recipient send. No I/O
+ * here; an unknown account (no devices at all) is the caller's `404`.
  */
 import { ErrorCode } from '@cove/protocol';
 
@@ -61,4 +62,42 @@ export function coverageRefusal(coverage: DeviceCoverage): ApiError | null {
   if (staleDevices.length)
     return new ApiError(410, ErrorCode.StaleDevices, 'registration ids changed', { staleDevices });
   return null;
+}
+
+/** One recipient account of a multi-recipient send and the devices it addresses. */
+export type AddressedAccount = { accountId: string; devices: readonly AddressedDevice[] };
+
+/**
+ * The refusal of a multi-recipient send, the same rule applied to every recipient account at once (`devices` maps
+ * each account to its current devices; an absent or empty one does not exist): `404 not_found` listing every unknown
+ * account, else `409 mismatched_devices` listing every account with missing or extra devices — and, so that one
+ * answer repairs everything, every account with stale ones, each entry with all three lists — else
+ * `410 stale_devices` listing every account with stale devices; null when the send covers every account exactly.
+ * `sender` is the sending device: on its own account the send must address all its other devices.
+ */
+export function multiCoverageRefusal(
+  devices: ReadonlyMap<string, ReadonlyMap<number, number>>,
+  recipients: readonly AddressedAccount[],
+  sender: { accountId: string; deviceId: number },
+): ApiError | null {
+  const unknown = recipients.filter((r) => !devices.get(r.accountId)?.size).map((r) => ({ accountId: r.accountId }));
+  if (unknown.length) return new ApiError(404, ErrorCode.NotFound, 'no such account', { accounts: unknown });
+  const failing = recipients
+    .map((r) => ({
+      accountId: r.accountId,
+      ...deviceCoverage(devices.get(r.accountId) ?? new Map(), r.devices, {
+        toSelf: r.accountId === sender.accountId,
+        sourceDeviceId: sender.deviceId,
+      }),
+    }))
+    .filter((c) => !coversExactly(c));
+  if (!failing.length) return null;
+  if (failing.some((c) => c.missingDevices.length || c.extraDevices.length)) {
+    return new ApiError(409, ErrorCode.MismatchedDevices, 'the send does not cover exactly the current devices', {
+      accounts: failing,
+    });
+  }
+  return new ApiError(410, ErrorCode.StaleDevices, 'registration ids changed', {
+    accounts: failing.map(({ accountId, staleDevices }) => ({ accountId, staleDevices })),
+  });
 }

@@ -6,7 +6,9 @@
  * queue_full`); then every envelope is stored in one statement before the answer (all or none). Concurrent sends
  * and acks are group-committed: one checking INSERT per batch of sends, one DELETE per batch of acks. The
  * same method serves `PUT /v1/messages` and the WebSocket `send` frame, so the send rate limits (per sender device,
- * per sender and recipient) cover both. Refusals are thrown as `ApiError`s. Content stays opaque; nothing here
+ * per sender and recipient) cover both. Multi-recipient (group) sends — `PUT /v1/messages/multi` and `send-multi` —
+ * follow the same rule for every recipient account at once, store their one ciphertext once, and have their own
+ * group-commit lane. Refusals are thrown as `ApiError`s. Content stays opaque; nothing here
  * decrypts.
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
@@ -18,6 +20,8 @@ import {
   type EnvelopeListResponse,
   type SendMessagesRequest,
   type SendMessagesResponse,
+  type SendMultiRequest,
+  type SendMultiResponse,
 } from '@cove/protocol';
 
 import { Clock } from '../repositories/clock.repository.js';
@@ -30,6 +34,8 @@ import {
   envelopeKey,
   type CheckedEnvelopeRow,
   type EnvelopeKey,
+  type MultiSendRow,
+  type MultiTargetRow,
   type QueueCaps,
   type StoredEnvelope,
 } from '../repositories/envelope.repository.js';
@@ -38,8 +44,8 @@ import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import { Batcher } from '../utils/batcher.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
-import { DeliveryService, type DeliveryTarget } from './delivery.service.js';
-import { coverageRefusal, deviceCoverage } from './device-coverage.js';
+import { DeliveryService, type DeliveryTarget, type SharedDeliveryDevice } from './delivery.service.js';
+import { coverageRefusal, deviceCoverage, multiCoverageRefusal } from './device-coverage.js';
 import { toEnvelope } from './envelope.mapper.js';
 
 /** What one send of a group commit came to: stored (the answer) or refused (thrown to its submitter). */
@@ -47,30 +53,73 @@ type SendOutcome = SendMessagesResponse | ApiError;
 
 type SendRequest = { sender: AuthenticatedDevice; destination: string; message: SendMessagesRequest };
 
+/** What one multi-recipient send of a group commit came to. */
+type MultiOutcome = SendMultiResponse | ApiError;
+
+type MultiRequest = { sender: AuthenticatedDevice; message: SendMultiRequest };
+
+/** Recipient devices of a multi-recipient send (its weight in a group commit). */
+const deviceCount = (message: SendMultiRequest): number => message.recipients.reduce((n, r) => n + r.devices.length, 0);
+
 /** The message of a send refused because its own device was removed (`401 unauthorized`; a socket is then closed). */
 export const SENDER_REMOVED = 'this device was removed from its account';
 
 /** Sends per group commit: at most 6 envelopes each, so one INSERT has at most ~1,500 rows (15,000 parameters). */
 const MAX_SENDS_PER_BATCH = 256;
+/** Multi-recipient sends per group commit: many small group messages share a statement. */
+const MAX_MULTI_SENDS_PER_BATCH = 64;
+/**
+ * Target devices per multi-recipient group commit: one send to the largest group (6,000 devices) fits alone, while
+ * the statement's row set stays a few hundred kilobytes of parameters (they travel as joined arrays).
+ */
+const MAX_MULTI_DEVICES_PER_BATCH = 6000;
 /** Acks per group commit. */
 const MAX_ACKS_PER_BATCH = 1000;
 /**
- * Independent group-commit lanes. A recipient always maps to the same lane and a lane has one batch in flight, so
- * each recipient's envelopes are stored and delivered in acceptance order, while lanes overlap their round trips
- * (the database commits several batches per fsync). Below the default pool size of 10 connections.
+ * Send batches in flight at once, each on its own connection: sends arriving while batches commit start the next
+ * one as soon as a connection is free. One recipient's sends are never in two batches at once (the batcher's key),
+ * so they are stored and delivered in acceptance order and each statement's queue-cap check sees every earlier
+ * send to that recipient; other recipients' sends overlap. With {@link ACK_CONCURRENCY} this stays within the
+ * default pool of 10 connections (the delivery benchmark runs with 8).
  */
-const SEND_LANES = 4;
+const SEND_CONCURRENCY = 4;
 /** Ack deletes need no order; two batches in flight overlap their round trips. */
 const ACK_CONCURRENCY = 2;
 
-/** A stable lane for an account id (its last hex digits). */
-function laneOf(accountId: string, lanes: number): number {
-  return Number.parseInt(accountId.slice(-4), 16) % lanes || 0;
+/** Bytes a standard base64 string decodes to. */
+function base64Size(text: string): number {
+  return (text.length * 3) / 4 - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
+}
+
+/** Skipped devices (`accountId.deviceId` keys) as the `queueFull` list of a multi-recipient answer, by account id. */
+function queueFullList(skipped: Set<string>): Array<{ accountId: string; fullDevices: number[] }> {
+  const byAccount = new Map<string, number[]>();
+  for (const key of skipped) {
+    const dot = key.lastIndexOf('.');
+    const accountId = key.slice(0, dot);
+    byAccount.set(accountId, [...(byAccount.get(accountId) ?? []), Number(key.slice(dot + 1))]);
+  }
+  return [...byAccount]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([accountId, ids]) => ({ accountId, fullDevices: ids.sort((a, b) => a - b) }));
+}
+
+/**
+ * The batcher's key of a recipient: its account id's hex digits, lower-case, so that every spelling PostgreSQL
+ * reads as the same uuid (case, hyphens, braces) is one key and cannot slip two batches past one queue cap.
+ */
+function recipientKey(accountId: string): string {
+  return accountId.toLowerCase().replace(/[^0-9a-f]/g, '');
 }
 
 @Injectable()
 export class MessageService implements OnModuleDestroy {
-  private readonly sends: Array<Batcher<SendRequest, SendOutcome>>;
+  private readonly sends: Batcher<SendRequest, SendOutcome>;
+  /**
+   * One lane for every multi-recipient send: a send reaches many recipients (so it cannot keep to one recipient's
+   * key), and one batch in flight keeps acceptance order among them.
+   */
+  private readonly multiSends: Batcher<MultiRequest, MultiOutcome>;
   private readonly acks: Batcher<EnvelopeKey, boolean>;
   private readonly caps: QueueCaps;
   private readonly rateLimits: boolean;
@@ -87,18 +136,25 @@ export class MessageService implements OnModuleDestroy {
   ) {
     this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
     this.rateLimits = config.config.rateLimits;
-    this.sends = Array.from(
-      { length: SEND_LANES },
-      () =>
-        new Batcher<SendRequest, SendOutcome>((items) => this.acceptBatch(items), {
-          maxBatch: MAX_SENDS_PER_BATCH,
-          concurrency: 1,
-          onBatch: (n, seconds) => {
-            this.metrics.groupCommitBatch.observe({ operation: 'send' }, n);
-            this.metrics.groupCommitDuration.observe({ operation: 'send' }, seconds);
-          },
-        }),
-    );
+    this.sends = new Batcher<SendRequest, SendOutcome>((items) => this.acceptBatch(items), {
+      maxBatch: MAX_SENDS_PER_BATCH,
+      concurrency: SEND_CONCURRENCY,
+      keyOf: (request) => recipientKey(request.destination),
+      onBatch: (n, seconds) => {
+        this.metrics.groupCommitBatch.observe({ operation: 'send' }, n);
+        this.metrics.groupCommitDuration.observe({ operation: 'send' }, seconds);
+      },
+    });
+    this.multiSends = new Batcher<MultiRequest, MultiOutcome>((items) => this.acceptMultiBatch(items), {
+      maxBatch: MAX_MULTI_SENDS_PER_BATCH,
+      weight: (item) => deviceCount(item.message),
+      maxWeight: MAX_MULTI_DEVICES_PER_BATCH,
+      concurrency: 1,
+      onBatch: (n, seconds) => {
+        this.metrics.groupCommitBatch.observe({ operation: 'send-multi' }, n);
+        this.metrics.groupCommitDuration.observe({ operation: 'send-multi' }, seconds);
+      },
+    });
     this.acks = new Batcher((items) => this.deleteBatch(items), {
       maxBatch: MAX_ACKS_PER_BATCH,
       concurrency: ACK_CONCURRENCY,
@@ -122,7 +178,7 @@ export class MessageService implements OnModuleDestroy {
     await this.rateLimit(sender, destination);
     let total = 0;
     for (const m of message.messages) {
-      const size = (m.content.length * 3) / 4 - (m.content.endsWith('==') ? 2 : m.content.endsWith('=') ? 1 : 0);
+      const size = base64Size(m.content);
       if (size > MAX_ENVELOPE_CONTENT_BYTES) {
         throw new ApiError(
           413,
@@ -139,8 +195,30 @@ export class MessageService implements OnModuleDestroy {
     if (new Set(ids).size !== ids.length) {
       throw new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
     }
-    const lane = this.sends[laneOf(destination, SEND_LANES)] as Batcher<SendRequest, SendOutcome>;
-    const outcome = await lane.submit({ sender, destination, message });
+    const outcome = await this.sends.submit({ sender, destination, message });
+    if (outcome instanceof ApiError) throw outcome;
+    return outcome;
+  }
+
+  /**
+   * A multi-recipient send (`PUT /v1/messages/multi`, the `send-multi` frame): one ciphertext for every addressed
+   * device of every recipient account. Applies the send rate limits (once per request, once per recipient account,
+   * and the recipient devices against `sendDevices`), then checks every recipient in one statement that stores the
+   * ciphertext once with a row per device, or nothing (`404`, `409`, `410` listing every failing recipient, `401` when
+   * the sender was removed); full device queues are skipped and reported. An `online` send is checked the same way,
+   * stored nowhere and handed only to connected devices. Schema checks (duplicates, counts, sizes of the base64) come
+   * before: the controller's and the socket's validation.
+   */
+  async sendMulti(sender: AuthenticatedDevice, message: SendMultiRequest): Promise<SendMultiResponse> {
+    await this.rateLimitMulti(sender, message);
+    if (base64Size(message.content) > MAX_ENVELOPE_CONTENT_BYTES) {
+      throw new ApiError(
+        413,
+        ErrorCode.PayloadTooLarge,
+        `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`,
+      );
+    }
+    const outcome = await this.multiSends.submit({ sender, message });
     if (outcome instanceof ApiError) throw outcome;
     return outcome;
   }
@@ -167,6 +245,120 @@ export class MessageService implements OnModuleDestroy {
     if (!retryAfter) return;
     this.metrics.sendsRefused.inc({ reason: 'rate_limited' });
     throw new ApiError(429, ErrorCode.RateLimited, 'too many sends, retry later', { retryAfter });
+  }
+
+  /**
+   * The send limits for a multi-recipient send, all counted before any verdict (as for a 1:1 send): the request once
+   * per sender device, once per (sender device, recipient account) — a group message is one message to each member —
+   * and its recipient devices against the fan-out limit. `429 rate_limited` with the longest `retryAfter`.
+   */
+  private async rateLimitMulti(sender: AuthenticatedDevice, message: SendMultiRequest): Promise<void> {
+    if (!this.rateLimits) return;
+    const from = `${sender.accountId.toLowerCase()}.${sender.deviceId}`;
+    const verdicts = await Promise.all([
+      this.limits.consume('send', from),
+      this.limits.consume('sendDevices', from, deviceCount(message)),
+      ...message.recipients.map((r) => this.limits.consume('sendToRecipient', `${from}>${r.accountId.toLowerCase()}`)),
+    ]);
+    const retryAfter = Math.max(0, ...verdicts.map((v) => (v.allowed ? 0 : v.retryAfterSeconds)));
+    if (!retryAfter) return;
+    this.metrics.sendsRefused.inc({ reason: 'rate_limited' });
+    throw new ApiError(429, ErrorCode.RateLimited, 'too many sends, retry later', { retryAfter });
+  }
+
+  /**
+   * Stores a batch of multi-recipient sends in one statement (`EnvelopeRepository.insertMulti`), works out the
+   * refusal of each refused send from fresh device lists (every recipient named), and hands the stored envelopes —
+   * or, for an online send, the addressed devices — to delivery.
+   */
+  private async acceptMultiBatch(requests: MultiRequest[], retry = true): Promise<MultiOutcome[]> {
+    const serverTimestamp = this.clock.now();
+    const sends: MultiSendRow[] = [];
+    const targets: MultiTargetRow[] = [];
+    requests.forEach((request, index) => {
+      const m = request.message;
+      sends.push({
+        request: index,
+        type: m.type,
+        sourceAccountId: request.sender.accountId,
+        sourceDeviceId: request.sender.deviceId,
+        timestamp: m.timestamp,
+        serverTimestamp,
+        urgent: m.urgent ?? true,
+        store: !m.online,
+        content: Buffer.from(m.content, 'base64'),
+      });
+      for (const r of m.recipients) {
+        for (const d of r.devices) {
+          targets.push({
+            request: index,
+            guid: this.crypto.envelopeId(),
+            accountId: r.accountId,
+            deviceId: d.deviceId,
+            registrationId: d.registrationId,
+          });
+        }
+      }
+    });
+    let outcome: Awaited<ReturnType<EnvelopeRepository['insertMulti']>>;
+    try {
+      outcome = await this.envelopes.insertMulti(sends, targets, this.caps);
+    } catch (error) {
+      // A device was removed between the check and the insert: re-check each send on its own, in order.
+      if (retry && sqlState(error) === SqlState.ForeignKeyViolation) {
+        const redone: MultiOutcome[] = [];
+        for (const request of requests) redone.push(...(await this.acceptMultiBatch([request], requests.length > 1)));
+        return redone;
+      }
+      throw error;
+    }
+    const { refused, senderGone, full } = outcome;
+    let deviceMap: DeviceMap = new Map();
+    if (refused.size) {
+      const accounts = requests
+        .filter((_, i) => refused.has(i))
+        .flatMap((r) => r.message.recipients.map((x) => x.accountId));
+      deviceMap = await this.devices.deviceMap([...new Set(accounts)]);
+    }
+    const results: MultiOutcome[] = [];
+    for (const [index, request] of requests.entries()) {
+      if (senderGone.has(index)) {
+        this.metrics.sendsRefused.inc({ reason: 'sender_removed' });
+        results.push(new ApiError(401, ErrorCode.Unauthorized, SENDER_REMOVED));
+        continue;
+      }
+      if (refused.has(index)) {
+        const refusal = multiCoverageRefusal(deviceMap, request.message.recipients, request.sender);
+        if (refusal) this.metrics.sendsRefused.inc({ reason: refusal.code });
+        // The devices changed since the statement ran (e.g. one was just linked): answer as of now, or retry once.
+        const again = refusal ?? (retry ? (await this.acceptMultiBatch([request], false))[0] : undefined);
+        results.push(again ?? new ApiError(503, ErrorCode.Unavailable, 'the devices changed during the send; retry'));
+        continue;
+      }
+      const skipped = full.get(index) ?? new Set<string>();
+      const devices: SharedDeliveryDevice[] = targets
+        .filter((t) => t.request === index && !skipped.has(`${t.accountId}.${t.deviceId}`))
+        .map(({ accountId, deviceId, guid }) => ({ accountId, deviceId, guid }));
+      const online = request.message.online ?? false;
+      if (!online) this.metrics.envelopesAccepted.inc(devices.length);
+      if (skipped.size) this.metrics.sendsRefused.inc({ reason: 'queue_full' }, skipped.size);
+      this.delivery.deliverShared({
+        envelope: {
+          type: request.message.type,
+          sourceAccountId: request.sender.accountId,
+          sourceDeviceId: request.sender.deviceId,
+          timestamp: request.message.timestamp,
+          serverTimestamp,
+          content: request.message.content,
+        },
+        devices,
+        online,
+      });
+      const response: SendMultiResponse = { serverTimestamp, stored: online ? 0 : devices.length };
+      if (skipped.size) response.queueFull = queueFullList(skipped);
+      results.push(response);
+    }
+    return results;
   }
 
   /**
@@ -319,7 +511,7 @@ export class MessageService implements OnModuleDestroy {
 
   /** Waits for pending batches on shutdown. */
   async onModuleDestroy(): Promise<void> {
-    for (let i = 0; i < 100 && (this.sends.some((b) => b.backlog) || this.acks.backlog); i++) {
+    for (let i = 0; i < 100 && (this.sends.backlog || this.multiSends.backlog || this.acks.backlog); i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }

@@ -1,7 +1,8 @@
 /**
  * Retention: envelopes nobody acknowledged within `ENVELOPE_TTL` are deleted by a repeatable job, and devices idle
  * past `IDLE_DEVICE_AFTER` are counted into the metrics for the operator — never deleted automatically, since a
- * device that comes back after a long trip must still find its account. Nothing else is purged here.
+ * device that comes back after a long trip must still find its account. The same job removes shared payloads
+ * (multi-recipient ciphertexts) that no envelope row references any more. Nothing else is purged here.
  */
 import { Injectable } from '@nestjs/common';
 
@@ -40,6 +41,9 @@ export class RetentionService {
       this.metrics.envelopesExpired.inc(purged);
       this.logger.info('expired envelopes purged', { count: purged });
     }
+    /** Expired rows took their shared payloads with them (trigger); this catches the ones concurrent deletes left. */
+    const orphans = await this.mailbox.purgeOrphanPayloads();
+    if (orphans > 0) this.logger.info('orphaned shared payloads purged', { count: orphans });
     return purged;
   }
 

@@ -1,7 +1,8 @@
 /**
  * The `/v1/websocket` protocol (frames in `@cove/protocol`): authentication by the first frame (ticket or
  * credential, never the URL), replacing an older connection of the same device, draining the stored queue in order
- * then `queue-empty`, live envelopes after, acks, sends with the same answers as `PUT /v1/messages`, app-level
+ * then `queue-empty`, live envelopes after, acks, sends (`send`, `send-multi`) with the same answers as
+ * `PUT /v1/messages/{accountId}` and `PUT /v1/messages/multi`, app-level
  * pings, and error frames or closes for bad input.
  *
  * Envelopes go out with flow control: the queue is read in pages bounded by count and bytes, and each envelope is
@@ -19,9 +20,11 @@ import {
   ErrorCode,
   MAX_ENVELOPE_CONTENT_BYTES,
   PingFrame,
+  RequestId,
   SendFrame,
   SendMessagesRequest,
-  type RequestId,
+  SendMultiRequest,
+  type SendMultiFrame,
 } from '@cove/protocol';
 import { z } from 'zod';
 
@@ -141,18 +144,27 @@ export class WebSocketService implements OnModuleInit {
           return this.refuse(connection, requestId, ErrorCode.InvalidRequest, 'a send needs an id and a destination');
         }
         const message = SendMessagesRequest.safeParse((frame as { message?: unknown }).message);
-        if (!message.success) {
-          const tooBig = message.error.issues.some((i) => i.code === 'too_big');
-          const issue = message.error.issues[0];
-          /** The refusal `PUT /v1/messages` gives the same body (its validation pipe), as a `result` frame. */
-          const refusal = new ApiError(
-            tooBig ? 413 : 400,
-            tooBig ? ErrorCode.PayloadTooLarge : ErrorCode.InvalidRequest,
-            `message.${issue?.path.join('.') ?? ''}: ${tooBig ? 'too large' : (issue?.message ?? 'invalid')}`,
-          );
-          return this.answer(connection, envelope.data.id, failedResult(refusal));
-        }
+        if (!message.success)
+          return this.answer(connection, envelope.data.id, failedResult(validationRefusal(message.error)));
         void this.send(connection, { ...envelope.data, message: message.data });
+        return;
+      }
+      case 'send-multi': {
+        if (!RequestId.safeParse(requestId).success) {
+          return this.refuse(connection, requestId, ErrorCode.InvalidRequest, 'a send-multi needs an id');
+        }
+        const id = requestId as RequestId;
+        const extra = Object.keys(frame as object).filter((k) => !['type', 'id', 'message'].includes(k));
+        if (extra.length) {
+          return this.answer(
+            connection,
+            id,
+            failedResult(new ApiError(400, ErrorCode.InvalidRequest, `${extra[0] ?? ''}: unrecognized key`)),
+          );
+        }
+        const message = SendMultiRequest.safeParse((frame as { message?: unknown }).message);
+        if (!message.success) return this.answer(connection, id, failedResult(validationRefusal(message.error)));
+        void this.sendMulti(connection, { type: 'send-multi', id, message: message.data });
         return;
       }
       case 'ping': {
@@ -306,16 +318,21 @@ export class WebSocketService implements OnModuleInit {
 
   private async send(connection: WebSocketConnection, frame: SendFrame): Promise<void> {
     const device = { accountId: connection.accountId, deviceId: connection.deviceId };
+    await this.respond(connection, frame.id, () => this.messages.send(device, frame.destination, frame.message));
+  }
+
+  /** Runs a send and answers it with a `result` frame; a send refused because the device is gone closes the socket. */
+  private async respond(connection: WebSocketConnection, id: RequestId, run: () => Promise<object>): Promise<void> {
     let result: RequestResult;
     try {
-      result = okResult(await this.messages.send(device, frame.destination, frame.message));
+      result = okResult(await run());
     } catch (error) {
       const failed = failedResult(error);
       if (failed.kind === 'unavailable') this.logger.warn('websocket send failed', { kind: 'database_unavailable' });
       if (failed.kind === 'internal') this.logger.error('websocket send failed', { kind: 'internal' });
       result = { status: failed.status, body: failed.body };
     }
-    this.answer(connection, frame.id, result);
+    this.answer(connection, id, result);
     if (result.status === 401) {
       /** The statement that would have stored the send found this connection's device removed: it goes too. */
       this.metrics.webSocketClosed.inc({ reason: 'device_removed' });
@@ -323,8 +340,27 @@ export class WebSocketService implements OnModuleInit {
     }
   }
 
+  private async sendMulti(connection: WebSocketConnection, frame: SendMultiFrame): Promise<void> {
+    const device = { accountId: connection.accountId, deviceId: connection.deviceId };
+    await this.respond(connection, frame.id, () => this.messages.sendMulti(device, frame.message));
+  }
+
   /** The `result` frame answering the request `id`. */
   private answer(connection: WebSocketConnection, id: RequestId, result: RequestResult): void {
     connection.send(JSON.stringify({ type: 'result', id, status: result.status, body: result.body }));
   }
+}
+
+/**
+ * The refusal the HTTP validation pipe gives a body that does not match its schema, as `message.<path>` (the body
+ * travels as `message` in the frame): `413 payload_too_large` for a too-large value, else `400 invalid_request`.
+ */
+function validationRefusal(error: z.ZodError): ApiError {
+  const tooBig = error.issues.some((i) => i.code === 'too_big');
+  const issue = error.issues[0];
+  return new ApiError(
+    tooBig ? 413 : 400,
+    tooBig ? ErrorCode.PayloadTooLarge : ErrorCode.InvalidRequest,
+    `message.${issue?.path.join('.') ?? ''}: ${tooBig ? 'too large' : (issue?.message ?? 'invalid')}`,
+  );
 }

@@ -1,18 +1,39 @@
 /**
- * Group commit: operations submitted while a batch is being written are collected and written together by the next
- * batch, so N concurrent operations cost one statement (and one fsync) instead of N. Every submitter is answered
- * only after the batch that holds its operation has completed, so an answer still means "durably done". With
- * `concurrency` 1 batches run one after another and keep submission order. It does not retry; the flush function
- * decides what failure means for each operation.
+ * Group commit, pipelined: an operation submitted while a connection is free starts a batch at once (after the
+ * current event-loop phase, so the frames of one socket read share it); operations submitted while `concurrency`
+ * batches are in flight are collected and written together by the next batch, at most `maxBatch` at a time. So N
+ * concurrent operations cost one statement (and one fsync) instead of N, and an idle database never waits for a
+ * batch to fill. Every submitter is answered only after the batch that holds its operation has completed, so an
+ * answer still means "durably done".
+ *
+ * With `keyOf`, operations of one key (e.g. one recipient) are never in two batches at once: a batch takes, in
+ * submission order, only operations whose key no batch in flight holds, and the others wait for the next one. So
+ * the operations of one key are written one batch after another, in submission order, and a statement checking a
+ * per-key limit sees every earlier operation of that key, while operations of other keys overlap on other
+ * connections. Without `keyOf` and with `concurrency` 1, batches run one after another in submission order. It
+ * does not retry; the flush function decides what failure means for each operation.
  */
 
-type Pending<I, O> = { item: I; resolve: (value: O) => void; reject: (error: unknown) => void };
+type Pending<I, O> = {
+  item: I;
+  key: string | undefined;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+};
 
-export type BatcherOptions = {
+export type BatcherOptions<I> = {
   /** Most operations in one batch (bounds statement size and latency). */
   maxBatch: number;
-  /** Batches in flight at once. */
+  /**
+   * With `weight`, a batch also stops before its operations' total weight passes `maxWeight` (it always takes at
+   * least one): e.g. rows of a statement when one operation may carry thousands.
+   */
+  weight?: (item: I) => number;
+  maxWeight?: number;
+  /** Batches in flight at once (each holds one database connection). */
   concurrency: number;
+  /** Operations of one key never overlap (see above). */
+  keyOf?: (item: I) => string;
   /** Called with the size and duration (seconds) of each batch (metrics). */
   onBatch?: (size: number, seconds: number) => void;
 };
@@ -21,15 +42,17 @@ export class Batcher<I, O> {
   private queue: Array<Pending<I, O>> = [];
   private running = 0;
   private scheduled = false;
+  /** Keys held by the batches in flight. */
+  private readonly busy = new Set<string>();
 
   constructor(
     private readonly flush: (items: I[]) => Promise<O[]>,
-    private readonly options: BatcherOptions,
+    private readonly options: BatcherOptions<I>,
   ) {}
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, key: this.options.keyOf?.(item), resolve, reject });
       this.schedule();
     });
   }
@@ -51,10 +74,42 @@ export class Batcher<I, O> {
 
   private drain(): void {
     while (this.running < this.options.concurrency && this.queue.length) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
+      const batch = this.take();
+      if (!batch.length) return;
       this.running++;
       void this.run(batch);
     }
+  }
+
+  /**
+   * The next batch: the oldest operations whose keys no batch in flight holds, at most `maxBatch`, and up to
+   * `maxWeight` when weighed (then it stops at the first operation that does not fit, keeping submission order).
+   */
+  private take(): Array<Pending<I, O>> {
+    const { keyOf, weight, maxWeight, maxBatch } = this.options;
+    const weighed = weight !== undefined && maxWeight !== undefined;
+    if (!keyOf && !weighed) return this.queue.splice(0, maxBatch);
+    const batch: Array<Pending<I, O>> = [];
+    const rest: Array<Pending<I, O>> = [];
+    const taken = new Set<string>();
+    let total = 0;
+    let full = false;
+    for (const p of this.queue) {
+      const free = p.key === undefined || !this.busy.has(p.key);
+      const load = weight && maxWeight !== undefined ? weight(p.item) : 0;
+      if (!full && maxWeight !== undefined && batch.length > 0 && total + load > maxWeight) full = true;
+      if (!full && batch.length < maxBatch && free) {
+        batch.push(p);
+        total += load;
+        if (p.key !== undefined) taken.add(p.key);
+      } else {
+        // Its key is in flight (or the batch is full): it waits, and so does every later operation of its key.
+        rest.push(p);
+      }
+    }
+    for (const key of taken) this.busy.add(key);
+    this.queue = rest;
+    return batch;
   }
 
   private async run(batch: Array<Pending<I, O>>): Promise<void> {
@@ -66,6 +121,7 @@ export class Batcher<I, O> {
       for (const p of batch) p.reject(error);
     } finally {
       this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
+      for (const p of batch) if (p.key !== undefined) this.busy.delete(p.key);
       this.running--;
       if (this.queue.length) this.drain();
     }

@@ -36,6 +36,18 @@ describe('HTTP fuzzing', () => {
       username: { username: 'fuzz_name' },
       keys: { preKeys: [alice.identity.preKey(90)], signedPreKey: alice.identity.signedPreKey(9) },
       send: messagesFor([bob]),
+      sendMulti: {
+        type: 'senderkey',
+        content: randomBytes(64).toString('base64'),
+        timestamp: Date.now(),
+        recipients: [
+          { accountId: bob.accountId, devices: [{ deviceId: 1, registrationId: bob.registrationId }] },
+          {
+            accountId: alice.accountId,
+            devices: [{ deviceId: laptop.deviceId, registrationId: laptop.registrationId }],
+          },
+        ],
+      },
       link: { ...linkBody, provisioningCode: code.body.code },
       push: {
         endpoint: 'https://fcm.googleapis.com/fcm/send/fuzz',
@@ -122,6 +134,11 @@ describe('HTTP fuzzing', () => {
             method: fc.constant('PUT'),
             path: accountParam().map((id) => `/v1/messages/${encode(id)}`),
             name: fc.constant('send'),
+          }),
+          fc.record({
+            method: fc.constant('PUT'),
+            path: fc.constantFrom('/v1/messages/multi', '/v1/messages/MULTI', '/v1/messages/multi/'),
+            name: fc.constant('sendMulti'),
           }),
           fc.record({
             method: fc.constant('GET'),

@@ -13,6 +13,7 @@ const TABLES: Array<[string, string]> = [
   ['pre_keys', 'account_id, device_id, key_id'],
   ['kyber_pre_keys', 'account_id, device_id, key_id'],
   ['envelopes', 'id'],
+  ['shared_payloads', 'id'],
   ['provisioning_codes', 'code_hash'],
   ['websocket_tickets', 'ticket_hash'],
   ['push_subscriptions', 'account_id, device_id'],

@@ -48,8 +48,20 @@ describe('WebSocket fuzzing', () => {
 
   const frames = (): fc.Arbitrary<Fuzzed> => {
     const send = { type: 'send', id: 1, destination: bob.accountId, message: messagesFor([bob]) };
+    const sendMulti = {
+      type: 'send-multi',
+      id: 2,
+      message: {
+        type: 'senderkey',
+        content: 'AAAA',
+        timestamp: 1,
+        recipients: [{ accountId: bob.accountId, devices: [{ deviceId: 1, registrationId: bob.registrationId }] }],
+      },
+    };
     const typed = fc.oneof(
       mutated(send),
+      mutated(sendMulti),
+      fc.record({ type: fc.constant('send-multi'), id: hostileJson(), message: hostileJson() }),
       mutated({ type: 'ack', guids: ['00000000-0000-4000-8000-000000000000'] }),
       mutated({ type: 'ping', id: 'p' }),
       mutated({ type: 'auth', accountId: alice.accountId, deviceId: 1, secret: 'AAAA' }),

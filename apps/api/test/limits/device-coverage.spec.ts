@@ -1,7 +1,8 @@
 /**
  * The table of `test/support/device-coverage-cases.ts` against the real thing, on PostgreSQL and PGlite: the
  * `insertChecked` statement refuses exactly the sends `deviceCoverage` finds wrong (its SQL is the same rule), and
- * `PUT /v1/messages` answers each with `coverageRefusal`'s status and body, byte for byte. Races between a send and
+ * `PUT /v1/messages` answers each with `coverageRefusal`'s status and body, byte for byte; `PUT /v1/messages/multi`
+ * gives each case, as its only recipient, the same verdict and lists it with the same devices. Races between a send and
  * a device change are `device-races.spec.ts`'s.
  */
 import { randomUUID } from 'node:crypto';
@@ -88,6 +89,36 @@ function defineDeviceCoverage(backend: Backend): void {
       );
       expect(stored[0]?.n).toBe(0);
     });
+
+    /** The same rule for one recipient of a multi-recipient send: the same verdict, as that recipient's entry. */
+    it.each(COVERAGE_CASES.filter((c) => c.addressed.length > 0).map((c) => [c.name, c] as const))(
+      'multi-recipient: %s',
+      async (_, c) => {
+        const { recipient, from } = await seat(c);
+        const res = await from.request('PUT', '/v1/messages/multi', {
+          type: 'senderkey',
+          content: 'AAAA',
+          timestamp: 1,
+          recipients: [{ accountId: recipient.accountId, devices: c.addressed }],
+        });
+        const stored = await server.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM envelopes WHERE account_id = $1',
+          [recipient.accountId],
+        );
+        if (c.status === 200) {
+          expect(res.status).toBe(200);
+          expect(stored[0]?.n).toBe(c.addressed.length);
+          return;
+        }
+        expect(res.status).toBe(c.status);
+        expect(res.body.accounts).toEqual([
+          c.status === 409
+            ? { accountId: recipient.accountId, ...c.expected }
+            : { accountId: recipient.accountId, staleDevices: c.expected.staleDevices },
+        ]);
+        expect(stored[0]?.n).toBe(0);
+      },
+    );
   });
 }
 

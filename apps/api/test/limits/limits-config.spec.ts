@@ -11,6 +11,7 @@ describe('limits configuration', () => {
     expect(config.sendRateLimits).toEqual({
       send: { limit: 600, ttl: 60_000 },
       sendToRecipient: { limit: 120, ttl: 60_000 },
+      sendDevices: { limit: 30_000, ttl: 60_000 },
     });
     expect(config.authLockoutMs).toBe(60_000);
   });
@@ -21,6 +22,7 @@ describe('limits configuration', () => {
       MAX_QUEUED_BYTES: '64MiB',
       RATE_LIMIT_SENDS: '100/10s',
       RATE_LIMIT_SENDS_PER_RECIPIENT: '30/1m',
+      RATE_LIMIT_SEND_DEVICES: '5000/30s',
       AUTH_LOCKOUT: '5m',
     });
     expect(config.maxQueuedEnvelopes).toBe(500);
@@ -28,6 +30,7 @@ describe('limits configuration', () => {
     expect(config.sendRateLimits).toEqual({
       send: { limit: 100, ttl: 10_000 },
       sendToRecipient: { limit: 30, ttl: 60_000 },
+      sendDevices: { limit: 5000, ttl: 30_000 },
     });
     expect(config.authLockoutMs).toBe(300_000);
     expect(parseConfig({ MAX_QUEUED_BYTES: '1048576' }).maxQueuedBytes).toBe(1_048_576);
@@ -41,6 +44,7 @@ describe('limits configuration', () => {
     ['RATE_LIMIT_SENDS', '600'],
     ['RATE_LIMIT_SENDS', '0/1m'],
     ['RATE_LIMIT_SENDS_PER_RECIPIENT', '5/500ms'],
+    ['RATE_LIMIT_SEND_DEVICES', '0/1m'],
     ['AUTH_LOCKOUT', '0s'],
   ])('should refuse %s=%s with a message naming it', (name, value) => {
     expect(() => parseConfig({ [name]: value })).toThrow(ConfigError);

@@ -84,4 +84,76 @@ describe(Batcher.name, () => {
     expect(seen[0]?.[0]).toBe(2);
     expect(seen[0]?.[1]).toBeGreaterThanOrEqual(0);
   });
+
+  it('should start a batch at once when none is in flight, without waiting for more operations', async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number, number>(
+      (items) => {
+        batches.push(items);
+        return Promise.resolve(items);
+      },
+      { maxBatch: 100, concurrency: 1 },
+    );
+    const one = batcher.submit(1);
+    await tick();
+    expect(batches).toEqual([[1]]);
+    await expect(one).resolves.toBe(1);
+  });
+
+  it('should start a batch for other keys while one is in flight, and hold back operations of a key in flight', async () => {
+    const batches: string[][] = [];
+    const releases: Array<() => void> = [];
+    const batcher = new Batcher<string, string>(
+      async (items) => {
+        batches.push(items);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        return items;
+      },
+      { maxBatch: 100, concurrency: 2, keyOf: (item) => item.slice(0, 1) },
+    );
+    const answers = [batcher.submit('a1')];
+    await tick();
+    answers.push(...['a2', 'b1', 'a3', 'b2'].map((item) => batcher.submit(item)));
+    await tick();
+    // "a" is in flight: its later sends wait (in order), "b" goes at once on the second connection.
+    expect(batches).toEqual([['a1'], ['b1', 'b2']]);
+    releases[1]?.();
+    await tick();
+    expect(batches).toEqual([['a1'], ['b1', 'b2']]);
+    releases[0]?.();
+    await tick();
+    expect(batches).toEqual([['a1'], ['b1', 'b2'], ['a2', 'a3']]);
+    releases[2]?.();
+    await expect(Promise.all(answers)).resolves.toEqual(['a1', 'a2', 'b1', 'a3', 'b2']);
+  });
+
+  it('should never hold one key in two batches at once, and write each key in submission order', async () => {
+    const inFlight = new Set<string>();
+    const written: string[] = [];
+    let overlap = false;
+    const batcher = new Batcher<string, string>(
+      async (items) => {
+        const keys = new Set(items.map((i) => i.split(':')[0] as string));
+        for (const k of keys) if (inFlight.has(k)) overlap = true;
+        for (const k of keys) inFlight.add(k);
+        await new Promise((resolve) => setTimeout(resolve, 1 + (items.length % 3)));
+        for (const k of keys) inFlight.delete(k);
+        written.push(...items);
+        return items;
+      },
+      { maxBatch: 3, concurrency: 3, keyOf: (item) => item.split(':')[0] as string },
+    );
+    const items = Array.from({ length: 60 }, (_, i) => `${'abcd'[(i * 7) % 4]}:${i}`);
+    const pending: Array<Promise<string>> = [];
+    for (const [i, item] of items.entries()) {
+      pending.push(batcher.submit(item));
+      if (i % 5 === 0) await tick();
+    }
+    await Promise.all(pending);
+    expect(overlap).toBe(false);
+    for (const key of 'abcd') {
+      const order = (list: string[]) => list.filter((item) => item.startsWith(`${key}:`));
+      expect(order(written)).toEqual(order(items));
+    }
+  });
 });

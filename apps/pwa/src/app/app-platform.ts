@@ -1,11 +1,11 @@
 /**
  * What the app layer needs from the browser, as interfaces: capabilities (connectivity, visibility, permissions,
- * camera scanning), the vault (open, unlock, passphrase, settings), the service worker (updates, push) and the other
+ * camera scanning), photo preparation, the vault (open, unlock, passphrase, settings), the service worker (updates, push) and the other
  * contexts of the origin. `platform/browser-app-platform.ts` implements it and `main.tsx` hands it to the app shell,
  * so nothing in `app/` imports `platform/`; tests pass a fake. Types only: no implementation, no browser API.
  */
 import type { Platform } from '@cove/client';
-import type { Settings } from './model.js';
+import type { ServerLink, Settings } from './model.js';
 
 export type NotificationPermission = 'default' | 'granted' | 'denied' | 'unsupported';
 
@@ -18,8 +18,10 @@ export type PushSubscriptionJson = { endpoint: string; keys: { p256dh: string; a
 export interface Capabilities {
   isOnline(): boolean;
   onConnectivityChange(listener: (online: boolean) => void): () => void;
-  /** Calls `listener` whenever the page becomes visible again. */
+  /** Calls `listener` whenever the page becomes visible or focused again (the user came back). */
   onVisible(listener: () => void): () => void;
+  /** Shows the number of unread messages in the tab title and on the installed app's badge (0 clears both). */
+  showUnread(count: number): void;
   isPersisted(): Promise<boolean | null>;
   /** Must follow a user gesture in some browsers. */
   requestPersistence(): Promise<boolean>;
@@ -33,6 +35,17 @@ export interface Capabilities {
   scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
   /** Puts text on the clipboard (after a tap); false when the browser refused or has no clipboard. */
   copyText(text: string): Promise<boolean>;
+}
+
+/** A photo re-encoded without its metadata (EXIF, GPS), with its size in pixels and a small JPEG thumbnail. */
+export type PreparedImage = { blob: Blob; contentType: string; width: number; height: number; thumbnail: Uint8Array };
+
+/** Photos before sending. */
+export interface Media {
+  /** Whether the type names an image format (one the browser may decode and so strip). */
+  isImageType(type: string): boolean;
+  /** Re-encodes a photo (orientation applied, metadata dropped); null when this browser cannot decode it. */
+  prepareImage(file: Blob): Promise<PreparedImage | null>;
 }
 
 /** The local profile: its keys (encrypted at rest), its passphrase and its non-secret settings. */
@@ -62,16 +75,67 @@ export interface ServiceWorkerHandle {
 export interface CrossContext {
   /** Tells the other tabs the vault's keys changed (they reload). */
   announceVaultChange(): void;
+  /** Tells the other tabs how the server link looks from the tab holding the connection. */
+  announceServerLink(link: ServerLink): void;
+}
+
+/** What a tab hears from the others. */
+export type OtherContextHandlers = {
+  /** Another context committed to storage. */
+  onCommit(): void;
+  /** The tab holding the connection reports its server link. */
+  onServerLink(link: ServerLink): void;
+  /** Another tab asks for the link: answer with ours when we hold the connection, else null (stay silent). */
+  serverLinkToShare(): ServerLink | null;
+};
+
+/** Why recording a voice note cannot start, in the words the UI explains. */
+export type RecordingFailure = 'denied' | 'no-microphone' | 'unsupported' | 'failed';
+
+/** A finished voice note: the recorded bytes, their container type, the exact duration and ~64 loudness bytes. */
+export type RecordedVoice = { bytes: Uint8Array; contentType: string; durationMs: number; waveform: Uint8Array };
+
+/** A voice note being recorded. */
+export interface VoiceRecording {
+  elapsedMs(): number;
+  /** Stops and resolves with the recording; rejects when nothing usable was recorded. */
+  stop(): Promise<RecordedVoice>;
+  /** Stops and discards everything. */
+  cancel(): void;
+}
+
+/** The microphone, for voice notes (MediaRecorder in the type this engine records). */
+export interface VoiceRecorder {
+  canRecord(): boolean;
+  /** Must follow a tap (the permission prompt). */
+  start(): Promise<VoiceRecording | RecordingFailure>;
+  /** A URL the page can play `audio` from, and its release. */
+  playable(audio: Blob): { url: string; revoke: () => void };
+}
+
+/** One emoji as the picker shows it: the character(s) and its name in the data's language. */
+export type EmojiEntry = { unicode: string; name: string };
+
+/** Emoji data in one language, served by Cove itself. */
+export interface EmojiSource {
+  /** The emoji of one group (0 smileys … 9 flags), in the standard order. */
+  group(group: number): Promise<EmojiEntry[]>;
+  /** Emoji whose name or keywords start with the words of `query`. */
+  search(query: string): Promise<EmojiEntry[]>;
 }
 
 export interface AppPlatform {
   readonly capabilities: Capabilities;
+  readonly voice: VoiceRecorder;
+  /** The emoji data for a UI language (Chinese names for `zh*`); loaded on first use. */
+  emoji(language: string): Promise<EmojiSource>;
+  readonly media: Media;
   /** Shortest passphrase the vault accepts, in characters. */
   readonly minPassphraseLength: number;
   openVault(): Promise<Vault>;
   registerServiceWorker(): ServiceWorkerHandle;
-  /** Calls `onCommit` whenever another context commits to storage. */
-  listenToOtherContexts(onCommit: () => void): CrossContext;
+  /** Listens to the other tabs and the service worker; see OtherContextHandlers. */
+  listenToOtherContexts(handlers: OtherContextHandlers): CrossContext;
   /** The push subscription for `vapidPublicKey`, or null when push is unavailable or not permitted. */
   refreshPushSubscription(
     registration: ServiceWorkerRegistration,

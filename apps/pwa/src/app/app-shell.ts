@@ -5,7 +5,7 @@
  * nothing from `platform/`; it holds no key material and shows nothing.
  */
 import type { MessengerEvent, Platform } from '@cove/client';
-import type { AppPlatform, CrossContext, ServiceWorkerHandle, Vault } from './app-platform.js';
+import type { AppPlatform, CrossContext, EmojiSource, ServiceWorkerHandle, Vault } from './app-platform.js';
 import type { AppSession } from './app-session.js';
 import { AppStateStore } from './app-state-store.js';
 import { HistoryReader } from './history-reader.js';
@@ -14,12 +14,15 @@ import type * as CoreModuleValue from './messenger-adapter.js';
 import type { AppState, CoveApp, RegisterResult, ServerInfo } from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
+import { connectionStatus, ServerLinkTracker } from './server-link.js';
+import { countOrZero } from './view-data.js';
 import { ChatViewModel } from './view-models/chat-view-model.js';
 import { ContactViewModel } from './view-models/contact-view-model.js';
 import { ListViewModel } from './view-models/list-view-model.js';
 import { OnboardingViewModel } from './view-models/onboarding-view-model.js';
 import { PermissionRequestsModel } from './view-models/permission-requests.js';
 import { SettingsViewModel } from './view-models/settings-view-model.js';
+import { VoiceViewModel } from './view-models/voice-view-model.js';
 
 type CoreModule = typeof CoreModuleValue;
 
@@ -38,6 +41,8 @@ export class CoveAppShell implements CoveApp, AppSession {
   readonly list: ListViewModel;
   readonly chat: ChatViewModel;
   readonly contact: ContactViewModel;
+  readonly voice: VoiceViewModel;
+  readonly emoji: (language: string) => Promise<EmojiSource>;
   readonly settings: SettingsViewModel;
   readonly onboarding: OnboardingViewModel;
   private openedVault: Vault | null = null;
@@ -51,6 +56,11 @@ export class CoveAppShell implements CoveApp, AppSession {
   private info: ServerInfo | null = null;
   private updates: ServiceWorkerHandle | null = null;
   private readonly peerTyping: PeerTyping;
+  private readonly serverLink = new ServerLinkTracker();
+  /** The revision the unread count was last computed for, and whether a computation runs or is wanted again. */
+  private unreadRevision = -1;
+  private unreadRunning = false;
+  private unreadAgain = false;
 
   constructor(
     readonly platform: AppPlatform,
@@ -60,6 +70,8 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.store = new AppStateStore({
       phase: { kind: 'loading' },
       online: capabilities.isOnline(),
+      server: 'unknown',
+      connection: connectionStatus(capabilities.isOnline(), 'unknown'),
       updateReady: false,
       revision: 0,
       typing: new Set(),
@@ -68,12 +80,16 @@ export class CoveAppShell implements CoveApp, AppSession {
       notifications: capabilities.notificationPermission(),
       push: capabilities.pushSupport(),
       persisted: null,
+      progress: new Map(),
     });
     this.peerTyping = new PeerTyping(this.store);
+    this.store.subscribe(() => this.onStateChange());
     const permissions = new PermissionRequestsModel(this, () => this.refreshPush());
     this.list = new ListViewModel(this);
     this.chat = new ChatViewModel(this);
     this.contact = new ContactViewModel(this, capabilities);
+    this.voice = new VoiceViewModel(this, platform.voice);
+    this.emoji = (language) => platform.emoji(language);
     this.settings = new SettingsViewModel(
       this,
       permissions,
@@ -97,6 +113,10 @@ export class CoveAppShell implements CoveApp, AppSession {
 
   applyUpdate(): void {
     this.updates?.apply();
+  }
+
+  reconnectNow(): void {
+    this.loadedMessenger?.reconnectNow();
   }
 
   vault(): Vault | null {
@@ -137,9 +157,18 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.openedVault = vault;
     const settings = await vault.readSettings();
     this.store.set({ settings, passphraseSet: await vault.hasPassphrase() });
-    capabilities.onConnectivityChange((online) => this.store.set({ online }));
+    capabilities.onConnectivityChange((online) => {
+      this.setLink({ online });
+      if (online) this.loadedMessenger?.reconnectNow();
+    });
     void capabilities.isPersisted().then((persisted) => this.store.set({ persisted }));
-    this.crossContext = this.platform.listenToOtherContexts(() => this.store.bump());
+    this.crossContext = this.platform.listenToOtherContexts({
+      onCommit: () => this.store.bump(),
+      onServerLink: (server) => {
+        if (!this.loadedMessenger?.holdsConnection()) this.setLink({ server });
+      },
+      serverLinkToShare: () => (this.loadedMessenger?.holdsConnection() ? this.serverLink.current : null),
+    });
     this.updates = this.platform.registerServiceWorker();
     this.updates.onUpdateReady(() => this.store.set({ updateReady: true }));
     const opened = await vault.open();
@@ -210,18 +239,31 @@ export class CoveAppShell implements CoveApp, AppSession {
         if (event.message.direction === 'incoming') this.peerTyping.set(event.message.conversationId, false);
         this.store.bump();
         return;
+      // A group's change (`group-updated`) refreshes the list too: groups have no screen of their own yet.
       case 'message-updated':
       case 'message-removed':
       case 'conversation-updated':
       case 'receipt':
       case 'identity-changed':
+      case 'group-updated':
         this.store.bump();
         return;
-      case 'connection':
-        if (event.state === 'online') this.store.set({ online: true });
+      case 'connection': {
+        const server = this.serverLink.next(event.state);
+        // A server that answers proves a network, whatever navigator.onLine thought.
+        this.setLink(event.state === 'online' ? { server, online: true } : { server });
+        this.crossContext?.announceServerLink(server);
         return;
-      // The PWA shows no attachments yet (issue 11's PWA part): their progress has no view to move.
-      case 'attachment-progress':
+      }
+      case 'attachment-progress': {
+        // Progress is not committed state: it lives here while bytes move and is dropped once all of them did.
+        const progress = new Map(this.store.get().progress);
+        const key = `${event.messageId}#${event.index}`;
+        if (event.sent >= event.total) progress.delete(key);
+        else progress.set(key, { direction: event.direction, sent: event.sent, total: event.total });
+        this.store.set({ progress });
+        return;
+      }
       case 'queue-empty':
       case 'prekeys-uploaded':
       case 'message-rejected':
@@ -230,8 +272,47 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'reaction':
       case 'message-edited':
       case 'message-deleted':
+      case 'group-update-rejected':
+      case 'group-message-undecryptable':
         // Reactions, edits and deletes also come as `message-updated`, which redraws.
         return;
+    }
+  }
+
+  /** Changes the browser's connectivity or the server link, and with them what the indicator says. */
+  private setLink(patch: Partial<Pick<AppState, 'online' | 'server'>>): void {
+    const { online, server } = { ...this.store.get(), ...patch };
+    this.store.set({ ...patch, connection: connectionStatus(online, server) });
+  }
+
+  /** Recounts the unread messages for the title and the app badge when the data changed. */
+  private onStateChange(): void {
+    const { revision, phase } = this.store.get();
+    if (phase.kind !== 'ready' || revision === this.unreadRevision) return;
+    this.unreadRevision = revision;
+    if (this.unreadRunning) {
+      this.unreadAgain = true;
+      return;
+    }
+    void this.countUnread();
+  }
+
+  private async countUnread(): Promise<void> {
+    const reader = this.historyReader;
+    if (!reader) return;
+    this.unreadRunning = true;
+    try {
+      do {
+        this.unreadAgain = false;
+        const ids = await reader.conversations();
+        const conversations = await Promise.all(ids.map((id) => reader.conversation(id)));
+        const total = conversations.reduce((sum, c) => sum + countOrZero(c?.unreadCount), 0);
+        this.platform.capabilities.showUnread(total);
+      } while (this.unreadAgain);
+    } catch {
+      // A locked or closing vault: the next change counts again.
+    } finally {
+      this.unreadRunning = false;
     }
   }
 

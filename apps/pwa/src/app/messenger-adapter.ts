@@ -14,11 +14,13 @@ import {
   type AccountRecord,
   type MessageInfo,
   type MessengerEvent,
+  type OutgoingAttachment,
   type Platform,
 } from '@cove/client';
 import { toBase64 } from '@cove/protocol';
 import type { Capabilities } from './app-platform.js';
 import type { LookupResult, MessengerPort, RegistrationError, SafetyNumber } from './messenger-port.js';
+import type { AttachmentFailure } from './model.js';
 import { HistoryReader } from './history-reader.js';
 
 /** How registration failures are shown; everything else is "something went wrong". */
@@ -29,6 +31,20 @@ const REGISTRATION_ERRORS: Partial<Record<ClientErrorCode, RegistrationError>> =
   [ClientErrorCode.ServerUnreachable]: 'network',
   [ClientErrorCode.RateLimited]: 'network',
 };
+
+/** The attachment failures the UI explains in words of their own; anything else is "something went wrong". */
+const ATTACHMENT_FAILURES: Partial<Record<ClientErrorCode, AttachmentFailure>> = {
+  [ClientErrorCode.AttachmentTooLarge]: 'too_large',
+  [ClientErrorCode.AttachmentQuota]: 'quota',
+  [ClientErrorCode.RateLimited]: 'rate_limited',
+  [ClientErrorCode.ServerUnreachable]: 'network',
+  [ClientErrorCode.AttachmentUnverified]: 'unverified',
+  [ClientErrorCode.AttachmentUnavailable]: 'unavailable',
+  [ClientErrorCode.AttachmentsUnsupported]: 'unsupported',
+};
+
+const attachmentFailure = (error: unknown): AttachmentFailure =>
+  error instanceof ClientError ? (ATTACHMENT_FAILURES[error.code] ?? 'other') : 'other';
 
 /** The lock held by the tab that owns the live connection. */
 const CONNECTION_LOCK = 'connection';
@@ -50,6 +66,7 @@ const quoteExcerpt = (text: string): string => {
 
 class MessengerAdapter implements MessengerPort {
   private releaseLeadership: (() => void) | null = null;
+  private leading = false;
   private stopped = true;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private stopVisibility: (() => void) | null = null;
@@ -77,18 +94,31 @@ class MessengerAdapter implements MessengerPort {
         const released = new Promise<void>((resolve) => {
           this.releaseLeadership = resolve;
         });
+        this.leading = true;
         try {
           await this.messenger.connect();
         } catch (error) {
           this.platform.logger.warn('connect failed', { error: error instanceof ClientError ? error.code : 'unknown' });
         }
         await released;
+        this.leading = false;
       })
       .catch(() => undefined);
     void this.messenger.flushOutbox().catch(() => undefined);
     this.sweep();
     this.sweepTimer = setInterval(() => this.sweep(), EXPIRY_SWEEP_MS);
-    this.stopVisibility = this.onVisible(() => this.sweep());
+    this.stopVisibility = this.onVisible(() => {
+      this.sweep();
+      this.reconnectNow();
+    });
+  }
+
+  holdsConnection(): boolean {
+    return this.leading;
+  }
+
+  reconnectNow(): void {
+    if (this.leading) this.messenger.reconnectNow();
   }
 
   /** Deletes expired disappearing messages now; failures (a locked vault) wait for the next round. */
@@ -169,6 +199,39 @@ class MessengerAdapter implements MessengerPort {
 
   messageInfo(messageId: string): Promise<MessageInfo | null> {
     return this.messenger.messageInfo(messageId);
+  }
+
+  async sendAttachment(conversationId: string, attachment: OutgoingAttachment): Promise<AttachmentFailure | null> {
+    try {
+      await this.messenger.sendAttachment(conversationId, attachment);
+      return null;
+    } catch (error) {
+      this.platform.logger.warn('attachment not sent', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      });
+      return attachmentFailure(error);
+    }
+  }
+
+  async downloadAttachment(messageId: string, index: number): Promise<AttachmentFailure | null> {
+    try {
+      await this.messenger.downloadAttachment(messageId, index);
+      return null;
+    } catch (error) {
+      return attachmentFailure(error);
+    }
+  }
+
+  async openAttachment(messageId: string, index: number, type: string): Promise<Blob | AttachmentFailure> {
+    try {
+      // A Blob of pieces: the browser may keep a large one on disk rather than in memory.
+      const pieces: Uint8Array<ArrayBuffer>[] = [];
+      for await (const piece of this.messenger.readAttachment(messageId, index))
+        pieces.push(piece as Uint8Array<ArrayBuffer>);
+      return new Blob(pieces, { type });
+    } catch (error) {
+      return attachmentFailure(error);
+    }
   }
 
   async retry(messageId: string): Promise<void> {

@@ -3,7 +3,8 @@
  * depends on behaviour, not on the core's layout; reads go through history-reader.ts. messenger-adapter.ts
  * implements it over the core's facade. Types only.
  */
-import type { ConversationEntry, MessageInfo, MessengerEvent, TrustLevel } from '@cove/client';
+import type { ConversationEntry, MessageInfo, MessengerEvent, OutgoingAttachment, TrustLevel } from '@cove/client';
+import type { AttachmentFailure } from './model.js';
 
 export type SafetyNumber = { digits: string; scannable: string; trust: TrustLevel; changedAt: number | null };
 
@@ -18,6 +19,10 @@ export interface MessengerPort {
   /** Connects (WebSocket, prekey upkeep, outbox) and keeps reconnecting until `stop`. */
   start(): void;
   stop(): Promise<void>;
+  /** Whether this tab holds the live connection (one tab does; the others hear about it). */
+  holdsConnection(): boolean;
+  /** Retries the connection at once (the network or the user came back) instead of waiting out the backoff. */
+  reconnectNow(): void;
   startChat(username: string): Promise<LookupResult>;
   sendText(conversationId: string, text: string, replyTo?: string): Promise<void>;
   react(messageId: string, emoji: string, remove: boolean): Promise<void>;
@@ -26,6 +31,15 @@ export interface MessengerPort {
   deleteForEveryone(messageId: string): Promise<void>;
   forward(messageId: string, toConversationId: string): Promise<void>;
   messageInfo(messageId: string): Promise<MessageInfo | null>;
+  /**
+   * Sends one file (photo, voice note, document) with its metadata; resolves once the message is stored (the upload
+   * then runs in the outbox), or with why it was refused before anything was stored (too large, quota, network).
+   */
+  sendAttachment(conversationId: string, attachment: OutgoingAttachment): Promise<AttachmentFailure | null>;
+  /** Downloads and verifies a message's attachment; null when done, or why it failed. */
+  downloadAttachment(messageId: string, index: number): Promise<AttachmentFailure | null>;
+  /** The verified plaintext of a downloaded attachment as a Blob of `type`, or why it cannot be had. */
+  openAttachment(messageId: string, index: number, type: string): Promise<Blob | AttachmentFailure>;
   retry(messageId: string): Promise<void>;
   markRead(conversationId: string): Promise<void>;
   typing(conversationId: string, started: boolean): Promise<void>;

@@ -3,11 +3,69 @@
  * per screen, implemented in app-shell.ts and view-models/. The UI imports only these types, so it never touches
  * storage, crypto or browser APIs. Types only.
  */
+import type { EmojiEntry, EmojiSource, RecordedVoice, RecordingFailure, VoiceRecording } from './app-platform.js';
+
+export type { EmojiEntry, EmojiSource, RecordedVoice, RecordingFailure, VoiceRecording };
 
 export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
 
 /** Why an outgoing message failed, for the reasons the user can act on; anything else shows the plain retry. */
 export type FailureReason = 'queue_full' | 'identity_changed' | 'unknown_user' | 'too_long' | 'rate_limited';
+
+/** What a message mainly is, for its bubble (`data-kind`) and for previews. */
+export type MessageKind = 'text' | 'image' | 'voice' | 'file';
+
+/**
+ * Why an attachment could not be sent, downloaded or opened: the server's limits (`too_large`: 413
+ * attachment_too_large, `quota`: 507 attachment_quota, `rate_limited`), no connection, a blob failing its digest
+ * check (`unverified`), gone from the server (`unavailable`), or anything else.
+ */
+export type AttachmentFailure =
+  'too_large' | 'quota' | 'rate_limited' | 'network' | 'unverified' | 'unavailable' | 'unsupported' | 'other';
+
+/** One attachment as the chat shows it; every value bounded, whatever the pointer said. */
+export type AttachmentView = {
+  index: number;
+  /** How it is shown: a photo the chat renders itself, a voice note, or a file card. */
+  kind: Exclude<MessageKind, 'text'>;
+  /** The pointer's content type, lower case, at most 100 characters (`application/octet-stream` when unusable). */
+  contentType: string;
+  /** Shown (never used as a URL): the name the sender gave, or null. */
+  fileName: string | null;
+  /** Plain size in bytes. */
+  size: number;
+  /** Pixels, when given and sensible (1–65,535). */
+  width: number | null;
+  height: number | null;
+  /** The sender's thumbnail as a `data:` URL, only when its bytes are a JPEG, PNG or WebP. */
+  thumbnail: string | null;
+  voiceNote: boolean;
+  durationMs: number | null;
+  waveform: Uint8Array | null;
+  caption: string | null;
+  /** `remote`: not on this device yet; `local`: downloaded and verified; `failed`: see `error`. */
+  state: 'remote' | 'local' | 'failed';
+  error: 'unverified' | 'unavailable' | null;
+  /** Small enough to fetch without asking (the core's auto-download threshold). */
+  autoDownload: boolean;
+};
+
+/** Bytes of an attachment moved so far (ciphertext), while an upload or download runs. */
+export type AttachmentProgress = { direction: 'upload' | 'download'; sent: number; total: number };
+
+/** A file the user picked, dropped or pasted, ready to send (photos already re-encoded without metadata). */
+export type OutgoingFile = {
+  blob: Blob;
+  contentType: string;
+  fileName: string | null;
+  caption?: string;
+  width?: number;
+  height?: number;
+  thumbnail?: Uint8Array;
+  voiceNote?: boolean;
+  durationMs?: number;
+  waveform?: Uint8Array;
+};
 
 export type ChatMessage = {
   id: string;
@@ -36,6 +94,25 @@ export type ChatMessage = {
   quote?: QuotedMessage;
   /** Has files or a voice note (forwarding and editing do not apply). */
   hasAttachments?: boolean;
+  /** `text` unless it carries an attachment (then the first one's kind). */
+  kind: MessageKind;
+  /** Photos, voice notes and files (the caption is `text`). */
+  attachments?: AttachmentView[];
+  /** A voice note (the message's first attachment with the voice flag). */
+  voice?: VoiceNote;
+};
+
+/** A voice note as the player shows it. */
+export type VoiceNote = {
+  /** Index of the attachment in the message. */
+  index: number;
+  /** From the pointer; null when the sender gave none (the player then reads it from the audio). */
+  durationMs: number | null;
+  /** Loudness bars, 0–255 each; empty when the sender gave none. */
+  waveform: readonly number[];
+  contentType: string;
+  /** `remote` (not downloaded yet), `local` (playable) or `failed` (could not be verified or fetched). */
+  state: 'remote' | 'local' | 'failed';
 };
 
 export type ReactionCount = { emoji: string; count: number; mine: boolean };
@@ -56,6 +133,9 @@ export type ConversationSummary = {
   title: string;
   lastMessage?: {
     text: string;
+    kind: MessageKind;
+    /** The file's name, for a file message (the list shows it like a notification does). */
+    fileName?: string | null;
     at: number | null;
     outgoing: boolean;
     status?: MessageStatus;
@@ -96,9 +176,20 @@ export type Phase =
   /** Starting failed (storage unreadable, an unexpected error): the app shows an error screen. */
   | { kind: 'failed' };
 
+/** The link to the server as the core sees it: `unknown` until the tab holding the connection has said anything. */
+export type ServerLink = 'unknown' | 'online' | 'connecting' | 'unreachable' | 'signed-out';
+
+/** What the connection indicator shows; null when there is nothing to say (online). */
+export type ConnectionStatus = 'offline' | 'connecting' | 'unreachable' | 'signed-out' | null;
+
 export type AppState = {
   phase: Phase;
+  /** The browser says it has a network. */
   online: boolean;
+  /** The link to the server as the tab holding the connection sees it (shared with the other tabs). */
+  server: ServerLink;
+  /** What the connection indicator says, from the two above (server-link.ts). */
+  connection: ConnectionStatus;
   /** A new version of the app is installed and waiting. */
   updateReady: boolean;
   /** Bumped whenever conversations or messages change, so views reload. */
@@ -111,6 +202,8 @@ export type AppState = {
   /** Whether notifications can work at all here; when not, the UI says why instead of offering a permission. */
   push: 'supported' | 'needs-home-screen' | 'unsupported';
   persisted: boolean | null;
+  /** Attachments moving right now, by `<message id>#<index>`. */
+  progress: ReadonlyMap<string, AttachmentProgress>;
 };
 
 export type RegisterResult = { ok: true } | { ok: false; error: 'taken' | 'invalid' | 'invite' | 'network' | 'other' };
@@ -132,6 +225,16 @@ export interface ChatScreen {
   messages(conversationId: string, options: { before?: string; limit: number }): Promise<ChatMessage[]>;
   send(conversationId: string, text: string): Promise<void>;
   retry(conversationId: string, messageId: string): Promise<void>;
+  /** Sends files one message each, in order; stops at and returns the first refusal (nothing of it is stored). */
+  sendFiles(conversationId: string, files: readonly OutgoingFile[]): Promise<AttachmentFailure | null>;
+  /** Whether a picked file is a photo the preview should re-encode. */
+  isImage(type: string): boolean;
+  /** Re-encodes a photo without metadata for the preview sheet; null when it cannot be decoded (sent as a file). */
+  prepareImage(file: Blob): Promise<PreparedImageView | null>;
+  /** Downloads and verifies an attachment; null when done. */
+  download(messageId: string, index: number): Promise<AttachmentFailure | null>;
+  /** The verified plaintext of a downloaded attachment (a safe type for images, octet-stream for files). */
+  open(messageId: string, index: number, purpose: 'view' | 'save'): Promise<Blob | AttachmentFailure>;
   markRead(conversationId: string): Promise<void>;
   setTyping(conversationId: string, typing: boolean): void;
   /** Replies to a message: sends `text` quoting it. */
@@ -148,6 +251,30 @@ export interface ChatScreen {
   /** Whether the user may still edit or delete this message for everyone (own, not deleted, within 24 hours). */
   canModify(message: ChatMessage): boolean;
 }
+
+/** Recording, sending and playing voice notes. */
+export interface VoiceScreen {
+  /** Whether this browser can record (a microphone API and a recording format). */
+  canRecord(): boolean;
+  /** Must follow a tap. */
+  startRecording(): Promise<VoiceRecording | RecordingFailure>;
+  /** Sends the recording as a voice note; null when stored for sending, or why it was refused. */
+  send(conversationId: string, recording: RecordedVoice): Promise<AttachmentFailure | null>;
+  /** A playable URL of a voice note's audio (downloading and verifying it first), and its release. */
+  open(messageId: string, index: number, contentType: string): Promise<{ url: string; revoke: () => void }>;
+  /** Whether it was played on this device since the app started, and marking it. */
+  played(messageId: string): boolean;
+  markPlayed(messageId: string): void;
+}
+
+/** A photo prepared for sending, as the preview shows it. */
+export type PreparedImageView = {
+  blob: Blob;
+  contentType: string;
+  width: number;
+  height: number;
+  thumbnail: Uint8Array;
+};
 
 /** A contact's safety number: show, compare (camera or paste), mark verified. */
 export interface ContactScreen {
@@ -190,10 +317,15 @@ export interface CoveApp {
   getState(): AppState;
   subscribe(listener: () => void): () => void;
   applyUpdate(): void;
+  /** Tries the server again now (the "Retry now" of the connection indicator). */
+  reconnectNow(): void;
 
   readonly list: ListScreen;
   readonly chat: ChatScreen;
   readonly contact: ContactScreen;
+  readonly voice: VoiceScreen;
+  /** The composer's emoji picker: the data for a UI language (loaded on first use). */
+  emoji(language: string): Promise<EmojiSource>;
   readonly settings: SettingsScreen;
   readonly onboarding: OnboardingScreen;
 }

@@ -6,7 +6,16 @@
  * It does not format anything for display (ui/format.ts does) and reads nothing itself.
  */
 import { messageExpiry } from './history-reader.js';
-import type { ChatMessage, ConversationSummary, FailureReason, MessageStatus, ReactionCount } from './model.js';
+import type {
+  AttachmentView,
+  ChatMessage,
+  ConversationSummary,
+  FailureReason,
+  MessageKind,
+  MessageStatus,
+  ReactionCount,
+} from './model.js';
+import { voiceNoteOf } from './voice-data.js';
 
 const OUTGOING_STATUSES: ReadonlySet<string> = new Set<MessageStatus>([
   'sending',
@@ -37,6 +46,25 @@ const FAILURE_REASONS: Readonly<Record<string, FailureReason>> = {
   rate_limited: 'rate_limited',
 };
 
+/**
+ * The core's AUTO_DOWNLOAD_MAX_BYTES (packages/client attachment-service.ts), repeated here so the first screen does
+ * not load the core for one number; a unit test holds them equal.
+ */
+export const AUTO_DOWNLOAD_MAX_BYTES = 2 * 1024 * 1024;
+/** Attachments shown per message: the pointer bound (content.bounds.ts) is 32. */
+const MAX_ATTACHMENTS = 32;
+/** Largest dimension a pointer may name (content.bounds.ts): beyond it the value is ignored. */
+const MAX_DIMENSION = 65_535;
+/** A content type longer than this is no MIME type anyone sends; it is shown as a generic file. */
+const MAX_TYPE_CHARS = 100;
+/** Longest file name shown: the pointer bound is 255 characters. */
+const MAX_NAME_CHARS = 255;
+/** Largest size believed: the attachment format's 2 GiB bound. */
+const MAX_SIZE = 2 ** 31;
+/** Images the chat renders itself; anything else (SVG, TIFF, HEIC, unknown) is a file card. */
+const RENDERED_IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
+const MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/;
+
 type Loose = Record<string, unknown>;
 
 const record = (value: unknown): Loose => (value !== null && typeof value === 'object' ? (value as Loose) : {});
@@ -49,6 +77,73 @@ export const timeOrNull = (value: unknown): number | null =>
 export const countOrZero = (value: unknown): number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0;
 
+const dimension = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_DIMENSION ? value : null;
+
+/** The pointer's content type when it is a well-formed MIME type (parameters dropped), else a generic one. */
+export function safeContentType(value: unknown): string {
+  if (typeof value !== 'string' || value.length > MAX_TYPE_CHARS) return 'application/octet-stream';
+  const bare = (value.split(';')[0] ?? '').trim().toLowerCase();
+  return MIME.test(bare) ? bare : 'application/octet-stream';
+}
+
+/** The thumbnail as a `data:` URL when its bytes start like a JPEG, PNG or WebP; anything else is not shown. */
+export function thumbnailUrl(value: unknown): string | null {
+  if (!(value instanceof Uint8Array) || value.length < 12) return null;
+  const b = value;
+  const type =
+    b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff
+      ? 'image/jpeg'
+      : b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47
+        ? 'image/png'
+        : b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45
+          ? 'image/webp'
+          : null;
+  if (!type) return null;
+  let binary = '';
+  for (let i = 0; i < b.length; i += 0x8000) binary += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return `data:${type};base64,${btoa(binary)}`;
+}
+
+/** An attachment of a stored message, every field bounded. */
+export function toAttachmentView(stored: unknown, index: number): AttachmentView {
+  const a = record(stored);
+  const size =
+    typeof a.plainSize === 'number' && Number.isSafeInteger(a.plainSize) && a.plainSize >= 0 ? a.plainSize : 0;
+  const state = a.state === 'local' || a.state === 'failed' ? a.state : 'remote';
+  const name =
+    typeof a.fileName === 'string' && a.fileName.length > 0
+      ? // Control characters never reach the screen (the pointer bounds refuse them; stored rows are not trusted).
+        // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+        a.fileName.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '').slice(0, MAX_NAME_CHARS)
+      : null;
+  const contentType = safeContentType(a.contentType);
+  const voiceNote = a.voiceNote === true;
+  return {
+    index,
+    kind: voiceNote ? 'voice' : RENDERED_IMAGE_TYPES.has(contentType) ? 'image' : 'file',
+    contentType,
+    fileName: name || null,
+    size: Math.min(size, MAX_SIZE),
+    width: dimension(a.width),
+    height: dimension(a.height),
+    thumbnail: thumbnailUrl(a.thumbnail),
+    voiceNote,
+    durationMs:
+      typeof a.durationMs === 'number' && Number.isFinite(a.durationMs) && a.durationMs >= 0 ? a.durationMs : null,
+    waveform: a.waveform instanceof Uint8Array ? a.waveform : null,
+    caption: typeof a.caption === 'string' ? a.caption : null,
+    state,
+    error: state !== 'failed' ? null : a.error === 'attachment_unverified' ? 'unverified' : 'unavailable',
+    autoDownload: size <= AUTO_DOWNLOAD_MAX_BYTES,
+  };
+}
+
+/** The kind of a message from its first attachment. */
+export function kindOf(attachments: readonly AttachmentView[]): MessageKind {
+  return attachments[0]?.kind ?? 'text';
+}
+
 /** A stored message as the chat shows it; `key` is its storage key. */
 export function toChatMessage(key: string, stored: unknown, conversationId: string): ChatMessage {
   const m = record(stored);
@@ -56,6 +151,10 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
   const status = outgoing && typeof m.status === 'string' && OUTGOING_STATUSES.has(m.status) ? m.status : undefined;
   const textOk = typeof m.text === 'string';
   const expiresAt = messageExpiry(stored);
+  const attachments = Array.isArray(m.attachments)
+    ? m.attachments.slice(0, MAX_ATTACHMENTS).map((a, i) => toAttachmentView(a, i))
+    : [];
+  const voice = voiceNoteOf(m.attachments);
   const failure =
     status === 'failed' && typeof m.error === 'string' && Object.hasOwn(FAILURE_REASONS, m.error)
       ? FAILURE_REASONS[m.error]
@@ -71,6 +170,9 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
     ...(textOk ? {} : { unshowable: true }),
     ...(expiresAt !== null && Number.isFinite(expiresAt) ? { expiresAt } : {}),
     ...(failure ? { failure } : {}),
+    kind: kindOf(attachments),
+    ...(attachments.length > 0 ? { attachments } : {}),
+    ...(voice ? { voice } : {}),
     ...actionFields(m, conversationId),
   };
 }
@@ -124,6 +226,8 @@ export function toSummary(
       ? {
           lastMessage: {
             text: last.text,
+            kind: last.kind,
+            ...(last.kind === 'file' ? { fileName: last.attachments?.[0]?.fileName ?? null } : {}),
             at: last.sentAt,
             outgoing: last.outgoing,
             ...(last.status ? { status: last.status } : {}),

@@ -8,12 +8,15 @@ import type { Platform } from '@cove/client';
 import * as capabilities from './capabilities.js';
 import { openBrowserPlatform, unlockBrowserPlatform, type BrowserPlatform } from './browser-platform.js';
 import { listenToOtherContexts } from './cross-context.js';
+import { emojiSource } from './emoji-data.js';
+import { isImageType, prepareImage } from './media.js';
 import { openCoveDatabase } from './idb/database.js';
 import type { CoveDatabase } from './idb/schema.js';
 import { refreshPushSubscription } from './push.js';
 import { readSettings, writeSettings, type StoredSettings } from './settings.js';
 import { registerServiceWorker } from './sw-registration.js';
 import { MIN_PASSPHRASE_LENGTH, removePassphrase, setPassphrase, vaultMode, WrongPassphraseError } from './vault.js';
+import { canRecordVoice, playableUrl, startVoiceRecording } from './voice-recorder.js';
 
 /** The page's profile in IndexedDB, its keys and its settings. */
 class BrowserVault {
@@ -76,6 +79,7 @@ export function createBrowserAppPlatform() {
       isOnline: capabilities.isOnline,
       onConnectivityChange: capabilities.onConnectivityChange,
       onVisible: capabilities.onVisible,
+      showUnread: capabilities.showUnread,
       isPersisted: capabilities.isPersisted,
       requestPersistence: capabilities.requestPersistence,
       notificationPermission: capabilities.notificationPermission,
@@ -85,6 +89,13 @@ export function createBrowserAppPlatform() {
       scanQr: capabilities.scanQr,
       copyText: capabilities.copyText,
     },
+    voice: {
+      canRecord: canRecordVoice,
+      start: startVoiceRecording,
+      playable: playableUrl,
+    },
+    emoji: emojiSource,
+    media: { prepareImage, isImageType },
     minPassphraseLength: MIN_PASSPHRASE_LENGTH,
     openVault: async () => new BrowserVault(await openCoveDatabase()),
     registerServiceWorker: () => registerServiceWorker(),

@@ -1,5 +1,6 @@
 /**
- * Composition root of the browser platform for the client core: IndexedDB storage encrypted at rest, fetch, WebSocket, the
+ * Composition root of the browser platform for the client core: IndexedDB storage encrypted at rest (rows and
+ * attachment blobs), fetch (text and binary), WebSocket, the
  * real clock, WebCrypto randomness, Web Locks and a logger that keeps only warnings and errors (ids and codes,
  * never content). Used by pages and the service worker. Opening fails with `'locked'` while a passphrase is needed;
  * opening also migrates a profile written by an older storage format (vault.ts).
@@ -8,9 +9,11 @@ import type { Clock, LockManager, Logger, Platform, Random, TimerHandle } from '
 import { openCoveDatabase } from './idb/database.js';
 import type { CoveDatabase } from './idb/schema.js';
 import { withLock } from './locks.js';
+import { FetchBinaryTransport } from './net/binary-http.js';
 import { FetchTransport } from './net/http.js';
 import { BrowserSocketFactory } from './net/socket.js';
 import { AtRestStorage } from './at-rest-storage.js';
+import { EncryptedBlobStore } from './encrypted-blob-store.js';
 import { EncryptedRowStore } from './encrypted-row-store.js';
 import { loadVaultKeys, unlockVault, type VaultKeys } from './vault.js';
 
@@ -53,6 +56,8 @@ function assemble(db: CoveDatabase, keys: VaultKeys, context: string): BrowserPl
     rows,
     storage: new AtRestStorage(rows, CONTEXT_ID),
     http: new FetchTransport(),
+    binaryHttp: new FetchBinaryTransport(),
+    attachments: new EncryptedBlobStore(db, rows),
     sockets: new BrowserSocketFactory(),
     clock,
     random,

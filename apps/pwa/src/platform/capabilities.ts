@@ -24,13 +24,37 @@ export function onConnectivityChange(listener: (online: boolean) => void): () =>
   };
 }
 
-/** Calls `listener` whenever the page becomes visible again (tab switched back, app brought to the front). */
+/**
+ * Calls `listener` whenever the user comes back: the page becomes visible (tab switched back, app brought to the
+ * front) or the window gets the focus again (another window was in front of a visible page).
+ */
 export function onVisible(listener: () => void): () => void {
   const handler = () => {
     if (document.visibilityState === 'visible') listener();
   };
   document.addEventListener('visibilitychange', handler);
-  return () => document.removeEventListener('visibilitychange', handler);
+  globalThis.addEventListener('focus', handler);
+  return () => {
+    document.removeEventListener('visibilitychange', handler);
+    globalThis.removeEventListener('focus', handler);
+  };
+}
+
+/** The page title without an unread count, as index.html sets it. */
+const BASE_TITLE = 'Cove';
+
+/**
+ * Shows the unread count in the tab title ("(3) Cove") and on the installed app's icon (Badging API, where the
+ * browser has it; a refused badge is not an error worth reporting). 0 clears both.
+ */
+export function showUnread(count: number): void {
+  document.title = count > 0 ? `(${count > 999 ? '999+' : String(count)}) ${BASE_TITLE}` : BASE_TITLE;
+  const badging = navigator as Navigator & {
+    setAppBadge?: (count: number) => Promise<void>;
+    clearAppBadge?: () => Promise<void>;
+  };
+  const done = count > 0 ? badging.setAppBadge?.(count) : badging.clearAppBadge?.();
+  done?.catch(() => undefined);
 }
 
 /** Copies text to the clipboard; false when the browser has no clipboard API or refused (no focus, no gesture). */
@@ -117,9 +141,12 @@ export type PushEnvironment = {
 };
 
 export function detectPushSupport(env: PushEnvironment): PushSupport {
-  if (env.serviceWorker && env.pushManager && env.notification) return 'supported';
-  // iOS Safari hides PushManager and Notification outside a home-screen app; installed, they appear.
+  // On iOS, Web Push is for home-screen apps only (iOS 16.4+): Safari hides PushManager and Notification in a tab,
+  // and a tab that exposed them would still not get a subscription Apple delivers to. Apple gives the page no
+  // signal of this but the platform (the user agent) and the display mode, so here, and only here, the rule is
+  // read from the user agent: push is offered after installation, never before.
   if (env.ios && !env.standalone) return 'needs-home-screen';
+  if (env.serviceWorker && env.pushManager && env.notification) return 'supported';
   return 'unsupported';
 }
 

@@ -107,3 +107,30 @@ export function formatCount(value: unknown, language: string): string {
   const text = safely(() => new Intl.NumberFormat(language, { maximumFractionDigits: 0 }).format(shown));
   return value > MAX_COUNT_SHOWN ? `${text}+` : text;
 }
+
+const SIZE_UNITS = ['B', 'KB', 'MB', 'GB'] as const;
+
+/** A byte count for people (1,000-based like the platforms' file managers); total: anything else shows "—". */
+export function formatBytes(value: unknown, language: string): string {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return NO_VALUE;
+  let n = value;
+  let unit = 0;
+  while (n >= 1000 && unit < SIZE_UNITS.length - 1) {
+    n /= 1000;
+    unit += 1;
+  }
+  const digits = unit === 0 || n >= 100 ? 0 : 1;
+  const shown = safely(() => new Intl.NumberFormat(language, { maximumFractionDigits: digits }).format(n));
+  return `${shown} ${SIZE_UNITS[unit]}`;
+}
+
+/** A duration as m:ss (h:mm:ss past an hour); total. */
+export function formatDuration(ms: unknown): string {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return NO_VALUE;
+  const total = Math.round(ms / 1000);
+  const s = total % 60;
+  const m = Math.floor(total / 60) % 60;
+  const h = Math.floor(total / 3600);
+  const ss = String(s).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}

@@ -73,6 +73,25 @@ export const IconCamera = (): ReactElement => (
   </svg>
 );
 
+export const IconPaperclip = (): ReactElement => (
+  <svg {...base}>
+    <path
+      d="M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5"
+      {...stroke}
+    />
+  </svg>
+);
+export const IconDownload = (): ReactElement => (
+  <svg {...base}>
+    <path d="M12 3v12M7 10l5 5 5-5M5 21h14" {...stroke} />
+  </svg>
+);
+export const IconFile = (): ReactElement => (
+  <svg {...base}>
+    <path d="M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z" {...stroke} />
+    <path d="M14 2v6h6" {...stroke} />
+  </svg>
+);
 /** Delivery marks: one tick sent, two delivered, two filled read, a clock while sending. */
 export const StatusMark = ({ status }: { status: string }): ReactElement => {
   const small = { width: 16, height: 16, viewBox: '0 0 24 24', fill: 'none', 'aria-hidden': true } as const;

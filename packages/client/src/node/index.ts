@@ -5,3 +5,4 @@
 export * from './file-storage.js';
 export * from './node-platform.js';
 export * from './file-blob-store.js';
+export * from './node-x25519.js';

@@ -11,7 +11,8 @@ import { equalBytes } from '../primitives/bytes.js';
 import { utf8 } from '../primitives/hash.js';
 import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
-import { clampScalar, x25519Agree, x25519GeneratePrivate, x25519PublicFromPrivate } from '../primitives/x25519.js';
+import type { HandleSlot, X25519Backend } from '../primitives/x25519.js';
+import { agreeHandles, clampScalar, privateHandle, publicHandle, x25519GeneratePrivate } from '../primitives/x25519.js';
 import type { XeddsaSigningKey } from '../primitives/xeddsa.js';
 import { montgomeryToEdwardsY, xeddsaSign, xeddsaSigningKey, xeddsaVerifyWithEdwardsY } from '../primitives/xeddsa.js';
 import type { PublicFacts, RedactedJson } from '../redaction.js';
@@ -24,6 +25,8 @@ export class PublicKey {
   private readonly u: Uint8Array;
   private serialized: Uint8Array | null = null;
   private edY: Uint8Array | null | undefined = undefined;
+  /** The X25519 implementation's prepared form of this key, made on first agreement (see primitives/x25519.ts). */
+  #x25519: HandleSlot = null;
 
   private constructor(u: Uint8Array) {
     this.u = u;
@@ -69,6 +72,12 @@ export class PublicKey {
     return this.u;
   }
 
+  /** @internal This key prepared for the X25519 implementation in use (cached). */
+  x25519Handle(): unknown {
+    this.#x25519 = publicHandle(this.#x25519, this.u);
+    return this.#x25519.handle;
+  }
+
   verify(msg: Uint8Array, sig: Uint8Array): boolean {
     if (this.edY === undefined) this.edY = montgomeryToEdwardsY(this.u);
     return xeddsaVerifyWithEdwardsY(this.edY, msg, sig);
@@ -98,6 +107,8 @@ export class PrivateKey {
   #pub: PublicKey | null;
   /** XEdDSA's per-key values (the scalar mod L and its point), cached after the first signature. */
   #signing: XeddsaSigningKey | null = null;
+  /** The X25519 implementation's prepared form of the scalar, made on first use (see primitives/x25519.ts). */
+  #x25519: HandleSlot = null;
 
   private constructor(k: Uint8Array, pub: PublicKey | null = null) {
     this.#k = k;
@@ -132,14 +143,27 @@ export class PrivateKey {
   }
 
   agree(otherKey: PublicKey): Uint8Array {
-    const s = x25519Agree(this.#k, otherKey.rawView());
+    const s = agreeHandles(this.x25519Handle(), otherKey.x25519Handle());
     if (!s) fail(ErrorCode.InvalidKeyAgreement, 'PrivateKey_Agree', 'invalid key agreement (low-order public key)');
     return s;
   }
 
   getPublicKey(): PublicKey {
-    this.#pub ??= PublicKey.fromPublicKeyBytes(x25519PublicFromPrivate(this.#k));
+    if (!this.#pub) {
+      const slot = this.#x25519Slot();
+      this.#pub = PublicKey.fromPublicKeyBytes(slot.backend.publicFromPrivate(slot.handle));
+    }
     return this.#pub;
+  }
+
+  /** This scalar prepared for the X25519 implementation in use (cached). */
+  private x25519Handle(): unknown {
+    return this.#x25519Slot().handle;
+  }
+
+  #x25519Slot(): { backend: X25519Backend; handle: unknown } {
+    this.#x25519 = privateHandle(this.#x25519, this.#k);
+    return this.#x25519;
   }
 
   /** Never the key (see redaction.ts). */

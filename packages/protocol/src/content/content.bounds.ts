@@ -118,6 +118,21 @@ export const MODIFY_WINDOW_MS = 24 * 3600 * 1000;
 export const MODIFY_GRACE_MS = 24 * 3600 * 1000;
 /** Most edits of one message: Signal's limit (10); each keeps a version in the message's history. */
 export const MAX_EDITS = 10;
+/** Group ids and master keys: 32 random bytes (collision-free ids, a 256-bit key). */
+export const GROUP_ID_BYTES = 32;
+export const GROUP_MASTER_KEY_BYTES = 32;
+/** Most members in a group: the size Cove supports (issue 14); a 1,000-member state still fits one envelope. */
+export const MAX_GROUP_MEMBERS = 1000;
+/** Longest group title and description, in characters (code points): names and blurbs, not documents. */
+export const MAX_GROUP_TITLE_CHARS = 128;
+export const MAX_GROUP_DESCRIPTION_CHARS = 2048;
+/**
+ * Highest group revision: one change a second for over a hundred years, and far below 2^32 so that the next
+ * revision of any accepted one still fits the wire field.
+ */
+export const MAX_GROUP_REVISION = 0xffff_0000;
+/** Longest serialized sender-key distribution message: about 90 bytes in practice; room for libsignal's extensions. */
+export const MAX_SENDER_KEY_DISTRIBUTION_BYTES = 256;
 
 /** Longest quoted author id in UTF-8 bytes: a UUID is 36; the format check below refuses anything else anyway. */
 const MAX_ACCOUNT_ID_BYTES = 64;
@@ -252,6 +267,11 @@ export const validateContent = (content: Content, context?: ContentContext): voi
           throw new ContentError(`attachments has more than ${MAX_ATTACHMENTS} entries`, ContentErrorReason.TooLarge);
         data.attachments.forEach((pointer, i) => checkAttachment(pointer, `attachments[${i}]`));
       }
+      if (data.group !== undefined) {
+        checkBytes(data.group.id, GROUP_ID_BYTES, GROUP_ID_BYTES, 'group.id');
+        if (!isUint(data.group.revision, MAX_GROUP_REVISION))
+          throw new ContentError('group.revision out of range', ContentErrorReason.OutOfRange);
+      }
       const expire = data.expireTimerSeconds ?? 0;
       if (!Number.isInteger(expire) || expire < 0 || expire > MAX_EXPIRE_SECONDS) {
         throw new ContentError('expireTimerSeconds out of range', ContentErrorReason.OutOfRange);
@@ -303,6 +323,54 @@ export const validateContent = (content: Content, context?: ContentContext): voi
       checkTimestamp(content.edit.targetTimestamp, windows.reference, 'edit.targetTimestamp');
       checkString(content.edit.text, MAX_TEXT_BYTES, 'edit.text');
       if (content.edit.text.length === 0) throw new ContentError('edit.text must not be empty');
+      return;
+    case 'group-update': {
+      const update = content.groupUpdate;
+      checkBytes(update.id, GROUP_ID_BYTES, GROUP_ID_BYTES, 'groupUpdate.id');
+      checkBytes(update.masterKey, GROUP_MASTER_KEY_BYTES, GROUP_MASTER_KEY_BYTES, 'groupUpdate.masterKey');
+      if (!isUint(update.revision, MAX_GROUP_REVISION))
+        throw new ContentError('groupUpdate.revision out of range', ContentErrorReason.OutOfRange);
+      checkChars(update.title, MAX_GROUP_TITLE_CHARS, 'groupUpdate.title');
+      if (update.description !== undefined)
+        checkChars(update.description, MAX_GROUP_DESCRIPTION_CHARS, 'groupUpdate.description');
+      if (update.avatar !== undefined) checkAttachment(update.avatar, 'groupUpdate.avatar');
+      if (!Array.isArray(update.members) || update.members.length === 0)
+        throw new ContentError('groupUpdate.members must be a non-empty list');
+      if (update.members.length > MAX_GROUP_MEMBERS)
+        throw new ContentError(
+          `groupUpdate.members has more than ${MAX_GROUP_MEMBERS} entries`,
+          ContentErrorReason.TooLarge,
+        );
+      const seen = new Set<string>();
+      update.members.forEach((member, i) => {
+        const field = `groupUpdate.members[${i}]`;
+        if (typeof member.accountId !== 'string' || !UUID_PATTERN.test(member.accountId))
+          throw new ContentError(`${field}.accountId is not an account id`, ContentErrorReason.InvalidFormat);
+        const id = member.accountId.toLowerCase();
+        if (seen.has(id)) throw new ContentError(`${field} is listed twice`, ContentErrorReason.InvalidFormat);
+        seen.add(id);
+        if (member.role !== 'admin' && member.role !== 'member')
+          throw new ContentError(`${field}.role is unknown`, ContentErrorReason.OutOfRange);
+        if (member.username !== undefined) {
+          checkString(member.username, MAX_USERNAME_BYTES, `${field}.username`);
+          if (!USERNAME_PATTERN.test(member.username))
+            throw new ContentError(`${field}.username is not a username`, ContentErrorReason.InvalidFormat);
+        }
+      });
+      const timer = update.expireTimerSeconds ?? 0;
+      if (!isUint(timer, MAX_EXPIRE_SECONDS))
+        throw new ContentError('groupUpdate.expireTimerSeconds out of range', ContentErrorReason.OutOfRange);
+      checkTimestamp(update.timestamp, windows.sentAt, 'groupUpdate.timestamp');
+      return;
+    }
+    case 'sender-key':
+      checkBytes(content.senderKey.groupId, GROUP_ID_BYTES, GROUP_ID_BYTES, 'senderKey.groupId');
+      checkBytes(
+        content.senderKey.distributionMessage,
+        1,
+        MAX_SENDER_KEY_DISTRIBUTION_BYTES,
+        'senderKey.distributionMessage',
+      );
       return;
     default:
       throw new ContentError('unknown content kind');

@@ -11,6 +11,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 
 import {
   MAX_ATTACHMENTS,
+  MAX_GROUP_MEMBERS,
   MAX_RETRY_TIMESTAMPS,
   MAX_TIMESTAMPS,
   MAX_TIMESTAMP_MS,
@@ -23,6 +24,8 @@ import type {
   ContentContext,
   DataMessage,
   ReactionMessage,
+  GroupMember,
+  GroupUpdate,
   ReceiptMessage,
   RetryRequest,
   TypingMessage,
@@ -41,6 +44,7 @@ const WIRE_RULES: WireRules = {
     [pb.RetryRequestSchema.field.timestamps, MAX_RETRY_TIMESTAMPS],
     [pb.RetryRequestSchema.field.unavailable, MAX_RETRY_TIMESTAMPS],
     [pb.DataMessageSchema.field.attachments, MAX_ATTACHMENTS],
+    [pb.GroupUpdateSchema.field.members, MAX_GROUP_MEMBERS],
   ]),
   maxUint64: BigInt(MAX_TIMESTAMP_MS),
 };
@@ -70,6 +74,41 @@ const toPointer = (pointer: AttachmentPointer): pb.AttachmentPointer =>
     caption: pointer.caption ?? '',
   });
 
+/** A UUID string as its 16 bytes (bounds already checked the format). */
+const uuidToBytes = (id: string): Uint8Array => {
+  const hex = id.replace(/-/g, '');
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+};
+
+/** 16 bytes as a lower-case dashed UUID; any other length is malformed. */
+const uuidFromBytes = (bytes: Uint8Array, field: string): string => {
+  if (bytes.length !== 16) throw new ContentError(`${field} is not 16 bytes`, ContentErrorReason.InvalidFormat);
+  const h = Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+};
+
+const toMember = (member: GroupMember): pb.GroupMember =>
+  create(pb.GroupMemberSchema, {
+    accountId: uuidToBytes(member.accountId),
+    role: member.role === 'admin' ? pb.GroupMember_Role.ADMIN : pb.GroupMember_Role.MEMBER,
+    username: member.username ?? '',
+  });
+
+const toGroupUpdate = (update: GroupUpdate): pb.GroupUpdate =>
+  create(pb.GroupUpdateSchema, {
+    id: update.id,
+    masterKey: update.masterKey,
+    revision: update.revision,
+    title: update.title,
+    description: update.description ?? '',
+    ...(update.avatar ? { avatar: toPointer(update.avatar) } : {}),
+    members: update.members.map(toMember),
+    expireTimerSeconds: update.expireTimerSeconds ?? 0,
+    timestamp: BigInt(update.timestamp),
+  });
+
 const toMessage = (content: Content): pb.Content => {
   switch (content.kind) {
     case 'data': {
@@ -90,6 +129,7 @@ const toMessage = (content: Content): pb.Content => {
         expireTimerSeconds: data.expireTimerSeconds ?? 0,
         senderUsername: data.senderUsername ?? '',
         attachments: (data.attachments ?? []).map(toPointer),
+        ...(data.group ? { group: { id: data.group.id, revision: data.group.revision } } : {}),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'dataMessage', value } });
     }
@@ -145,6 +185,22 @@ const toMessage = (content: Content): pb.Content => {
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'editMessage', value } });
     }
+    case 'group-update':
+      return create(pb.ContentSchema, {
+        version: CONTENT_VERSION,
+        body: { case: 'groupUpdate', value: toGroupUpdate(content.groupUpdate) },
+      });
+    case 'sender-key':
+      return create(pb.ContentSchema, {
+        version: CONTENT_VERSION,
+        body: {
+          case: 'senderKeyDistribution',
+          value: create(pb.SenderKeyDistributionSchema, {
+            groupId: content.senderKey.groupId,
+            distributionMessage: content.senderKey.distributionMessage,
+          }),
+        },
+      });
   }
 };
 
@@ -197,7 +253,40 @@ const fromData = (message: pb.DataMessage): DataMessage => {
   if (message.expireTimerSeconds !== 0) data.expireTimerSeconds = message.expireTimerSeconds;
   if (message.senderUsername !== '') data.senderUsername = message.senderUsername;
   if (message.attachments.length > 0) data.attachments = message.attachments.map(fromPointer);
+  if (message.group) data.group = { id: message.group.id, revision: message.group.revision };
   return data;
+};
+
+const fromMember = (member: pb.GroupMember, i: number): GroupMember => {
+  const field = `groupUpdate.members[${i}]`;
+  const accountId = uuidFromBytes(member.accountId, `${field}.accountId`);
+  let role: GroupMember['role'];
+  switch (member.role) {
+    case pb.GroupMember_Role.ADMIN:
+      role = 'admin';
+      break;
+    case pb.GroupMember_Role.MEMBER:
+      role = 'member';
+      break;
+    default:
+      throw new ContentError(`${field}.role is unknown`, ContentErrorReason.OutOfRange);
+  }
+  return member.username === '' ? { accountId, role } : { accountId, role, username: member.username };
+};
+
+const fromGroupUpdate = (message: pb.GroupUpdate): GroupUpdate => {
+  const update: GroupUpdate = {
+    id: message.id,
+    masterKey: message.masterKey,
+    revision: message.revision,
+    title: message.title,
+    members: message.members.map(fromMember),
+    timestamp: timestampOf(message.timestamp, 'groupUpdate.timestamp'),
+  };
+  if (message.description !== '') update.description = message.description;
+  if (message.avatar) update.avatar = fromPointer(message.avatar);
+  if (message.expireTimerSeconds !== 0) update.expireTimerSeconds = message.expireTimerSeconds;
+  return update;
 };
 
 const fromReceipt = (message: pb.ReceiptMessage): ReceiptMessage => {
@@ -278,6 +367,13 @@ const fromMessage = (message: pb.Content): Content => {
           targetTimestamp: timestampOf(body.value.targetTimestamp, 'edit.targetTimestamp'),
           text: body.value.text ?? '',
         },
+      };
+    case 'groupUpdate':
+      return { kind: 'group-update', groupUpdate: fromGroupUpdate(body.value) };
+    case 'senderKeyDistribution':
+      return {
+        kind: 'sender-key',
+        senderKey: { groupId: body.value.groupId, distributionMessage: body.value.distributionMessage },
       };
     case undefined:
       throw new ContentError('content has no body');

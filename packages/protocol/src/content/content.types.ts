@@ -41,7 +41,32 @@ export type DataMessage = {
   senderUsername?: string;
   /** Files, images and voice notes sent with the message (at most 32); absent when there are none. */
   attachments?: AttachmentPointer[];
+  /** Group messages: the group (32-byte id) and the state revision the sender had; absent on 1:1 messages. */
+  group?: GroupContext;
 };
+export type GroupContext = { id: Uint8Array; revision: number };
+export type GroupRole = 'admin' | 'member';
+export type GroupMember = {
+  /** Lower-case UUID (16 bytes on the wire). */
+  accountId: string;
+  role: GroupRole;
+  /** Claimed username, display only; absent when the writer knew none. */
+  username?: string;
+};
+/** A group's whole state at one revision (see content.proto GroupUpdate). */
+export type GroupUpdate = {
+  id: Uint8Array;
+  masterKey: Uint8Array;
+  revision: number;
+  title: string;
+  description?: string;
+  avatar?: AttachmentPointer;
+  members: GroupMember[];
+  expireTimerSeconds?: number;
+  timestamp: number;
+};
+/** A member's serialized SenderKeyDistributionMessage for one group. */
+export type SenderKeyDistribution = { groupId: Uint8Array; distributionMessage: Uint8Array };
 export type ReceiptType = 'delivery' | 'read';
 export type ReceiptMessage = { type: ReceiptType; timestamps: number[] };
 export type TypingAction = 'started' | 'stopped';
@@ -71,7 +96,9 @@ export type Content =
   | { kind: 'null' }
   | { kind: 'reaction'; reaction: ReactionMessage }
   | { kind: 'delete'; delete: DeleteMessage }
-  | { kind: 'edit'; edit: EditMessage };
+  | { kind: 'edit'; edit: EditMessage }
+  | { kind: 'group-update'; groupUpdate: GroupUpdate }
+  | { kind: 'sender-key'; senderKey: SenderKeyDistribution };
 
 /**
  * Where decoded content came from: the server timestamp of its envelope, the reference for the timestamp windows.

@@ -95,6 +95,25 @@ const assertWithinBounds = (content: Content, server: number): void => {
       return;
     case 'null':
       return;
+    case 'group-update': {
+      const update = content.groupUpdate;
+      sentAt(update.timestamp);
+      expect(update.id.length).toBe(32);
+      expect(update.masterKey.length).toBe(32);
+      expect(update.members.length).toBeGreaterThan(0);
+      expect(update.members.length).toBeLessThanOrEqual(1000);
+      expect([...update.title].length).toBeLessThanOrEqual(128);
+      for (const member of update.members) {
+        expect(member.accountId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        expect(['admin', 'member']).toContain(member.role);
+      }
+      return;
+    }
+    case 'sender-key':
+      expect(content.senderKey.groupId.length).toBe(32);
+      expect(content.senderKey.distributionMessage.length).toBeGreaterThan(0);
+      expect(content.senderKey.distributionMessage.length).toBeLessThanOrEqual(256);
+      return;
   }
 };
 

@@ -137,11 +137,57 @@ describe('Content wire check', () => {
           writer.tag(2, WireType.LengthDelimited).string('👍').tag(3, WireType.LengthDelimited).string(AUTHOR),
       ],
       [pb.EditMessageSchema.typeName, (writer) => writer.tag(3, WireType.LengthDelimited).string('edited')],
+      [
+        pb.GroupUpdateSchema.typeName,
+        (writer) => {
+          writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32));
+          writer.tag(2, WireType.LengthDelimited).bytes(new Uint8Array(32));
+          writer
+            .tag(7, WireType.LengthDelimited)
+            .fork()
+            .tag(1, WireType.LengthDelimited)
+            .bytes(new Uint8Array(16))
+            .join();
+        },
+      ],
+      [pb.GroupContextSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32))],
+      [
+        pb.SenderKeyDistributionSchema.typeName,
+        (writer) => {
+          writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32));
+          writer.tag(2, WireType.LengthDelimited).bytes(new Uint8Array(1));
+        },
+      ],
+      [
+        pb.AttachmentPointerSchema.typeName,
+        (writer) => {
+          writer.tag(1, WireType.LengthDelimited).string('id');
+          writer.tag(2, WireType.LengthDelimited).bytes(new Uint8Array(32));
+          writer.tag(3, WireType.LengthDelimited).bytes(new Uint8Array(32));
+          writer.tag(4, WireType.Varint).uint64(1);
+          writer.tag(6, WireType.LengthDelimited).string('a/b');
+        },
+      ],
     ]);
+    /** Like `inside`, with the messages enclosing the one tested made valid too (a group update's avatar). */
+    const insideValid = (path: number[], write: (writer: BinaryWriter) => void): Uint8Array => {
+      const writer = new BinaryWriter().tag(1, WireType.Varint).uint32(1);
+      let desc: DescMessage = pb.ContentSchema;
+      for (const no of path) {
+        if (desc !== pb.ContentSchema) minimal.get(desc.typeName)?.(writer);
+        writer.tag(no, WireType.LengthDelimited).fork();
+        const next = desc.fields.find((f) => f.number === no);
+        if (next?.fieldKind !== 'message') throw new Error('path leaves the messages');
+        desc = next.message;
+      }
+      write(writer);
+      for (let i = 0; i < path.length; i += 1) writer.join();
+      return writer.finish();
+    };
     let checked = 0;
     for (const { desc, path } of messages()) {
       for (const wire of WIRE_TYPES) {
-        const bytes = inside(path, (writer) => {
+        const bytes = insideValid(path, (writer) => {
           record(writer, 1000, wire);
           minimal.get(desc.typeName)?.(writer);
           record(writer, 1001, wire);

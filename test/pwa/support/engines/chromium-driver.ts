@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 
 import {
+  consoleLog,
   pageExpression,
   type EngineDriver,
   type EngineProfile,
@@ -52,6 +53,9 @@ export const chromiumDriver: EngineDriver = {
       locale: options.locale ?? 'en-US',
       serviceWorkers: 'allow',
     });
+    const log = consoleLog('chromium');
+    context.on('console', (message) => log(`${name} ${message.type()} ${message.text()}`));
+    context.on('weberror', (error) => log(`${name} pageerror ${error.error().message}`));
     const page = context.pages()[0] ?? (await context.newPage());
     return {
       engine: 'chromium',

@@ -5,11 +5,26 @@
  */
 import { byTestId, selectOption, waitForSelector, waitUntil, type EngineTab } from './engine-driver.js';
 
+/**
+ * Taps "Create account" again after "Can't reach the server", as a user would: with several browser suites on two
+ * cores, the first connection can miss its deadline. Any other error, or a third miss, fails the step.
+ */
+const REGISTER_ATTEMPTS = 3;
+
 export async function register(tab: EngineTab, username: string): Promise<void> {
   await waitForSelector(tab, byTestId('username-input'));
   await tab.fill(byTestId('username-input'), username);
-  await tab.click(byTestId('register-button'));
-  await waitForSelector(tab, byTestId('welcome-done'));
+  for (let attempt = 1; ; attempt++) {
+    await tab.click(byTestId('register-button'));
+    const outcome = await waitUntil(tab, 'the welcome screen or an error', () =>
+      document.querySelector('[data-testid="welcome-done"]')
+        ? 'welcome'
+        : (document.querySelector('.onboarding [role="alert"]')?.textContent ?? null),
+    );
+    if (outcome === 'welcome') break;
+    if (!outcome.includes("Can't reach the server") || attempt >= REGISTER_ATTEMPTS)
+      throw new Error(`registration failed: ${outcome}`);
+  }
   await tab.click(byTestId('welcome-done'));
   await waitForSelector(tab, byTestId('new-chat-button'));
 }

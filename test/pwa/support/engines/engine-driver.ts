@@ -5,7 +5,9 @@
  * types and evaluates. Waiting is done here once, by polling `evaluate`, so every engine waits the same way. It
  * asserts nothing and knows nothing about Cove beyond `data-testid` selectors.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type EngineName = 'chromium' | 'firefox' | 'webkit';
 
@@ -66,6 +68,16 @@ const POLL_MS = 100;
 
 export const byTestId = (testId: string, extra = ''): string => `[data-testid="${testId}"]${extra}`;
 
+/** Where each engine's browser console goes, one file per engine, to explain a failure. */
+const CONSOLE_DIR = fileURLToPath(new URL('../../../../test-results/pwa/', import.meta.url));
+
+/** Appends console lines of `engine`'s pages and workers to test-results/pwa/engines-<engine>-console.log. */
+export function consoleLog(engine: EngineName): (line: string) => void {
+  mkdirSync(CONSOLE_DIR, { recursive: true });
+  const file = join(CONSOLE_DIR, `engines-${engine}-console.log`);
+  return (line) => appendFileSync(file, `${new Date().toISOString()} ${line.trimEnd()}\n`);
+}
+
 /** With ENGINES_TRACE=<file>, every wait is logged there as it starts, to see where a scenario stands. */
 export function trace(line: string): void {
   const file = process.env.ENGINES_TRACE;
@@ -98,11 +110,35 @@ export async function waitUntil<A extends unknown[], R>(
     if (Date.now() > deadline) {
       const shot = process.env.ENGINES_TRACE ? `${process.env.ENGINES_TRACE}-${Date.now()}.png` : null;
       if (shot) await tab.screenshot(shot).catch(() => undefined);
-      trace(`timeout ${what}${shot ? ` (${shot})` : ''}`);
-      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`);
+      const state = await pageState(tab);
+      trace(`timeout ${what}${shot ? ` (${shot})` : ''}: ${state}`);
+      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}; page: ${state}`);
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/**
+ * What the page looked like when a wait gave up, for the error message: its path, load state, the Web Locks held
+ * and waited for in its origin (a lock held by a context that never releases it stalls every waiter), and the
+ * first 120 characters of its text (the suite's own test data).
+ */
+async function pageState(tab: EngineTab): Promise<string> {
+  const state = tab.evaluate(async () => {
+    const locks = (await navigator.locks?.query?.()) ?? {};
+    const names = (list?: LockInfo[]) => (list ?? []).map((l) => `${l.name ?? '?'}:${l.mode ?? '?'}`).join(',');
+    return JSON.stringify({
+      path: location.pathname,
+      ready: document.readyState,
+      held: names(locks.held),
+      pending: names(locks.pending),
+      text: (document.body?.innerText ?? '').slice(0, 120),
+    });
+  });
+  return Promise.race([
+    state,
+    new Promise<string>((resolve) => setTimeout(() => resolve('(the page did not answer)'), EVALUATE_TIMEOUT_MS)),
+  ]).catch((error: unknown) => `(unreadable: ${error instanceof Error ? error.message : String(error)})`);
 }
 
 /** Waits for an element matching `selector` (whose text contains `text`, if given) and returns its text. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import puppeteer, { type Page } from 'puppeteer-core';
 
 import {
+  consoleLog,
   pageExpression,
   type EngineDriver,
   type EngineProfile,
@@ -60,7 +61,13 @@ export const firefoxDriver: EngineDriver = {
         'dom.serviceWorkers.testing.enabled': true,
       },
     });
+    const log = consoleLog('firefox');
+    const watch = (p: Page): void => {
+      p.on('console', (message) => log(`${name} ${message.type()} ${message.text()}`));
+      p.on('pageerror', (error) => log(`${name} pageerror ${error instanceof Error ? error.message : String(error)}`));
+    };
     const page = (await browser.pages())[0] ?? (await browser.newPage());
+    watch(page);
     const pages = [page];
     return {
       engine: 'firefox',
@@ -68,6 +75,7 @@ export const firefoxDriver: EngineDriver = {
       tab: tabOf(page),
       async newTab(url) {
         const next = await browser.newPage();
+        watch(next);
         pages.push(next);
         await next.goto(url);
         return tabOf(next);

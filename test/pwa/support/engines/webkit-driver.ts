@@ -196,7 +196,10 @@ export const webkitDriver: EngineDriver = {
     }
     const session = await WebDriverSession.create(base, {
       browserName: 'MiniBrowser',
-      'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation', '--geometry=1100x760'] },
+      'webkitgtk:browserOptions': {
+        binary: MINIBROWSER,
+        args: ['--automation', '--geometry=1100x760'],
+      },
       timeouts: { script: WAIT_TIMEOUT_MS, pageLoad: WAIT_TIMEOUT_MS },
     });
     const first = String(await session.send('GET', '/window'));

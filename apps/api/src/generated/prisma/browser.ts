@@ -43,6 +43,13 @@ export type KyberPreKey = Prisma.KyberPreKeyModel
  */
 export type Envelope = Prisma.EnvelopeModel
 /**
+ * Model SharedPayload
+ * One ciphertext of a multi-recipient send (a sender-key group message), stored once and referenced by one envelope
+ * row per recipient device. Deleted with its last envelope row (a trigger of the migration, plus the retention job
+ * for rows deleted concurrently); never deleted while a row references it (the foreign key restricts).
+ */
+export type SharedPayload = Prisma.SharedPayloadModel
+/**
  * Model ProvisioningCode
  * Single-use codes a primary device issues so that a new device can join its account (stored hashed).
  */

@@ -10,14 +10,19 @@ import type {
   WebPushRepository,
 } from '../../../src/repositories/web-push.repository.js';
 import type { AuthenticatedDevice } from '../../../src/services/auth.service.js';
-import type { DeliveryService, DeliveryTarget } from '../../../src/services/delivery.service.js';
+import type { DeliveryService, DeliveryTarget, SharedDelivery } from '../../../src/services/delivery.service.js';
 
-export class RecordingDelivery implements Pick<DeliveryService, 'deliver' | 'seen'> {
+export class RecordingDelivery implements Pick<DeliveryService, 'deliver' | 'deliverShared' | 'seen'> {
   readonly delivered: DeliveryTarget[][] = [];
+  readonly shared: SharedDelivery[] = [];
   readonly seenDevices: AuthenticatedDevice[] = [];
 
   deliver(targets: DeliveryTarget[]): void {
     this.delivered.push(targets);
+  }
+
+  deliverShared(shared: SharedDelivery): void {
+    this.shared.push(shared);
   }
 
   seen(device: AuthenticatedDevice): void {

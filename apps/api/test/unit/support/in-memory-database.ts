@@ -20,6 +20,9 @@ import {
   type EnvelopeKey,
   type EnvelopeRepository,
   type EnvelopeRow,
+  type MultiInsert,
+  type MultiSendRow,
+  type MultiTargetRow,
   type QueueCaps,
   type StoredEnvelope,
 } from '../../../src/repositories/envelope.repository.js';
@@ -371,6 +374,73 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
     return Promise.resolve({ refused, full, senderGone });
   }
 
+  /**
+   * The contract of the real statement: a send whose sending device is gone is `senderGone`; a send that does not
+   * address exactly the current devices of every recipient account (for the sender's own account all but the sending
+   * device), with their registration ids, is refused whole; of the others, in request order, each target device whose
+   * queue would pass `caps` (counting the earlier sends of the batch) is skipped into `full` and every other device
+   * gets a row. The rows of one send share one content buffer: stored once, as the real shared payload. A send with
+   * `store` false is only checked. Written apart from `deviceCoverage`, like `insertChecked`.
+   */
+  insertMulti(sends: MultiSendRow[], targets: MultiTargetRow[], caps: QueueCaps): Promise<MultiInsert> {
+    const outcome: MultiInsert = { refused: new Set(), senderGone: new Set(), full: new Map() };
+    const queued = new Map<string, { n: number; bytes: number }>();
+    const stored: EnvelopeRow[] = [];
+    for (const send of [...sends].sort((a, b) => a.request - b.request)) {
+      if (!this.db.device(send.sourceAccountId, send.sourceDeviceId)) {
+        outcome.senderGone.add(send.request);
+        continue;
+      }
+      const own = targets.filter((t) => t.request === send.request);
+      const accounts = [...new Set(own.map((t) => t.accountId))];
+      const covered = accounts.every((accountId) => {
+        const toSelf = accountId === send.sourceAccountId;
+        const current = this.db.devicesOf(accountId).filter((d) => !(toSelf && d.deviceId === send.sourceDeviceId));
+        const rows = own.filter((t) => t.accountId === accountId);
+        return (
+          rows.every((r) => current.some((d) => d.deviceId === r.deviceId && d.registrationId === r.registrationId)) &&
+          current.every((d) => rows.some((r) => r.deviceId === d.deviceId))
+        );
+      });
+      if (!covered) {
+        outcome.refused.add(send.request);
+        continue;
+      }
+      if (!send.store) continue;
+      const skipped = new Set<string>();
+      for (const t of own) {
+        const key = deviceKey(t.accountId, t.deviceId);
+        let q = queued.get(key);
+        if (!q) {
+          const waiting = this.db.envelopesOf(t.accountId, t.deviceId);
+          q = { n: waiting.length, bytes: waiting.reduce((sum, e) => sum + e.content.byteLength, 0) };
+          queued.set(key, q);
+        }
+        q.n += 1;
+        q.bytes += send.content.byteLength;
+        if (q.n > caps.envelopes || q.bytes > caps.bytes) {
+          skipped.add(key);
+          continue;
+        }
+        stored.push({
+          guid: t.guid,
+          accountId: t.accountId,
+          deviceId: t.deviceId,
+          type: send.type,
+          sourceAccountId: send.sourceAccountId,
+          sourceDeviceId: send.sourceDeviceId,
+          timestamp: send.timestamp,
+          serverTimestamp: send.serverTimestamp,
+          urgent: send.urgent,
+          content: send.content,
+        });
+      }
+      if (skipped.size) outcome.full.set(send.request, skipped);
+    }
+    this.db.storeEnvelopes(stored);
+    return Promise.resolve(outcome);
+  }
+
   page(
     accountId: string,
     deviceId: number,
@@ -514,6 +584,11 @@ export class InMemoryMailboxRepository implements Public<MailboxRepository> {
     const expired = this.db.envelopes.filter((e) => e.serverTimestamp < before);
     for (const e of expired) this.db.envelopes.splice(this.db.envelopes.indexOf(e), 1);
     return Promise.resolve(expired.length);
+  }
+
+  /** Nothing to sweep: the rows of a send share one buffer, which goes with the last of them. */
+  purgeOrphanPayloads(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   idleDevices(before: Date): Promise<{ devices: number; envelopes: number }> {

@@ -79,7 +79,7 @@ export async function newUnitContext(env: Record<string, string> = {}) {
       new RateLimitRepository(config),
       twin<EnvelopeRepository>(envelopes),
       devices,
-      partialTwin<DeliveryService, 'deliver' | 'seen'>(delivery),
+      partialTwin<DeliveryService, 'deliver' | 'deliverShared' | 'seen'>(delivery),
       crypto,
       metrics,
       clock,

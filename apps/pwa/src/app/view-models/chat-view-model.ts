@@ -1,14 +1,41 @@
 /**
  * One conversation's view model: its summary and pages of history (read from storage), sending, retrying,
  * marking read and the message actions (reply, react, edit, delete, forward, info: through the core), and the user's own typing notices, throttled so a long burst of keystrokes
- * sends "started" once per refresh interval and "stopped" only after a "started". It renders nothing and keeps no
- * timers of its own; the view decides when the user stopped typing.
+ * sends "started" once per refresh interval and "stopped" only after a "started". Attachments: files are streamed
+ * from their Blob into the core (never read whole here), photos re-encoded without metadata first (the platform's
+ * media), downloads and the verified plaintext handed to the view. It renders nothing and keeps no timers of its
+ * own; the view decides when the user stopped typing.
  */
 import type { AppSession } from '../app-session.js';
 import { summarizeConversation } from '../conversation-summaries.js';
 import { MODIFY_WINDOW_MS } from '@cove/protocol';
-import type { ChatMessage, ChatScreen, ConversationSummary, MessageInfoView } from '../model.js';
-import { timeOrNull, toChatMessage } from '../view-data.js';
+import type {
+  AttachmentFailure,
+  ChatMessage,
+  ChatScreen,
+  ConversationSummary,
+  MessageInfoView,
+  OutgoingFile,
+  PreparedImageView,
+} from '../model.js';
+import { safeContentType, timeOrNull, toChatMessage } from '../view-data.js';
+
+/** Images handed to an `<img>` as what they are; anything else is opened as opaque bytes (downloaded, never shown). */
+const VIEWABLE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
+
+/** A Blob's bytes as pieces, read as the encryptor consumes them (a 100 MiB file is never in memory whole). */
+async function* piecesOf(blob: Blob): AsyncIterable<Uint8Array> {
+  const reader = blob.stream().getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
 
 /** Re-send "typing started" at most this often while the user keeps typing. */
 export const TYPING_REFRESH_MS = 10_000;
@@ -38,6 +65,51 @@ export class ChatViewModel implements ChatScreen {
     // The message itself ends the indicator on the other side, so the next keystroke announces typing again.
     this.ownTyping.delete(conversationId);
     await (await this.session.requireMessenger()).sendText(conversationId, text);
+  }
+
+  async sendFiles(conversationId: string, files: readonly OutgoingFile[]): Promise<AttachmentFailure | null> {
+    const messenger = await this.session.requireMessenger();
+    for (const file of files) {
+      const failure = await messenger.sendAttachment(conversationId, {
+        source: piecesOf(file.blob),
+        contentType: safeContentType(file.contentType),
+        ...(file.fileName ? { fileName: file.fileName } : {}),
+        ...(file.caption ? { caption: file.caption } : {}),
+        ...(file.width ? { width: file.width } : {}),
+        ...(file.height ? { height: file.height } : {}),
+        ...(file.thumbnail && file.thumbnail.length > 0 ? { thumbnail: file.thumbnail } : {}),
+        ...(file.voiceNote ? { voiceNote: true } : {}),
+        ...(file.durationMs !== undefined ? { durationMs: file.durationMs } : {}),
+        ...(file.waveform ? { waveform: file.waveform } : {}),
+      });
+      if (failure) return failure;
+    }
+    return null;
+  }
+
+  isImage(type: string): boolean {
+    return this.session.platform.media.isImageType(type);
+  }
+
+  prepareImage(file: Blob): Promise<PreparedImageView | null> {
+    return this.session.platform.media.prepareImage(file);
+  }
+
+  async download(messageId: string, index: number): Promise<AttachmentFailure | null> {
+    return (await this.session.requireMessenger()).downloadAttachment(messageId, index);
+  }
+
+  async open(messageId: string, index: number, purpose: 'view' | 'save'): Promise<Blob | AttachmentFailure> {
+    const messenger = await this.session.requireMessenger();
+    const stored = await this.session.reader()?.message(messageId);
+    const type = safeContentType(stored?.attachments?.[index]?.contentType);
+    // Only known image types are given their type, and only for viewing; a save is opaque bytes, so a hostile
+    // `text/html` can never be rendered by the browser from this origin.
+    return messenger.openAttachment(
+      messageId,
+      index,
+      purpose === 'view' && VIEWABLE_TYPES.has(type) ? type : 'application/octet-stream',
+    );
   }
 
   async retry(_conversationId: string, messageId: string): Promise<void> {

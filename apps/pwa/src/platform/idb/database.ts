@@ -1,9 +1,11 @@
 /**
  * Opens the Cove IndexedDB database and runs the pending schema migrations. Shared by pages and the service
- * worker. It does not encrypt anything (see vault.ts and encrypted-row-store.ts) and does not cache connections across
- * database names, so tests can open isolated databases.
+ * worker; in a page, its transactions are aborted when the page goes into the back/forward cache
+ * (back-forward-guard.ts). It does not encrypt anything (see vault.ts and encrypted-row-store.ts) and does not
+ * cache connections across database names, so tests can open isolated databases.
  */
 import { openDB } from 'idb';
+import { guardTransactions } from './back-forward-guard.js';
 import { MIGRATIONS, SCHEMA_VERSION, type CoveDatabase, type CoveSchema } from './schema.js';
 
 /** The production database name; tests pass their own. */
@@ -23,5 +25,6 @@ export async function openCoveDatabase(name: string = DEFAULT_DB_NAME): Promise<
     },
   });
   db.addEventListener('versionchange', () => db.close());
-  return db;
+  // In a page: no transaction of this connection may outlive the page's move into the back/forward cache.
+  return guardTransactions(db);
 }

@@ -25,6 +25,22 @@ export type EncryptedRow = {
   data: Uint8Array;
 };
 
+/**
+ * One piece of a locally stored attachment blob (schema version 3 on), sealed with that blob's own AES-GCM key,
+ * which lives only in the blob's row of the encrypted row store (encrypted-blob-store.ts). `b` is a random
+ * reference (not the blob's id), `o` the offset of the piece's first byte in the blob.
+ */
+export type BlobChunk = {
+  /** Random 128-bit reference of the blob, hex. */
+  b: string;
+  /** Offset of this piece in the blob. */
+  o: number;
+  /** AES-GCM nonce, 12 bytes. */
+  iv: Uint8Array;
+  /** AES-GCM ciphertext of the piece, the reference and offset bound as additional data. */
+  data: Uint8Array;
+};
+
 /** A row as schema version 1 stored it (table and key readable); only read to migrate it. */
 export type LegacyRow = { store: string; key: string; iv: Uint8Array; data: Uint8Array };
 
@@ -35,6 +51,8 @@ export interface CoveSchema extends DBSchema {
   records: { key: [string, string]; value: LegacyRow; indexes: { 'by-store': string } };
   /** Every record that holds keys, sessions, contacts or messages, encrypted at rest under opaque keys. */
   rows: { key: string; value: EncryptedRow; indexes: { 'by-table': string; 'by-part': string } };
+  /** Attachment ciphertext stored on this device, in sealed pieces keyed by [blob reference, offset]. */
+  blobChunks: { key: [string, number]; value: BlobChunk };
 }
 
 export type CoveDatabase = IDBPDatabase<CoveSchema>;
@@ -54,6 +72,10 @@ export const MIGRATIONS: readonly Migration[] = [
     const rows = db.createObjectStore('rows', { keyPath: 'id' });
     rows.createIndex('by-table', 't');
     rows.createIndex('by-part', 'p');
+  },
+  // v3: attachment blobs, in sealed pieces (encrypted-blob-store.ts).
+  (db) => {
+    db.createObjectStore('blobChunks', { keyPath: ['b', 'o'] });
   },
 ];
 

@@ -1,14 +1,15 @@
 /**
  * What the service worker does on a push: open the same encrypted stores as the page, let the messenger core fetch,
  * decrypt, store and acknowledge the pending envelopes (under the same Web Locks the pages use), and ALWAYS show a
- * notification: sender and text per conversation, or "New message" when previews are off, the vault is locked, or
+ * notification: sender and text per conversation (a photo, voice note or file without a caption as "Photo", "Voice
+ * message" or its name), or "New message" when previews are off, the vault is locked, or
  * anything failed. A tap opens the conversation. It does not keep a connection open.
  */
 import { openBrowserPlatform } from '../browser-platform.js';
 import { openCoveDatabase } from '../idb/database.js';
 import { readSettings } from '../settings.js';
 import { VaultLockedError } from '../vault.js';
-import { notificationStrings } from './notification-text.js';
+import { notificationBody, notificationStrings } from './notification-text.js';
 import { receivePending, type ReceivedMessage } from './receive-pending.js';
 
 /** One notification per conversation, replaced as more messages arrive. */
@@ -78,7 +79,8 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
       };
       if (settings.previews) {
         const body = messages
-          .map((m) => (m.text.length > PREVIEW_CHARS ? `${m.text.slice(0, PREVIEW_CHARS)}…` : m.text))
+          .map((m) => notificationBody(m, strings))
+          .map((text) => (text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text))
           .join('\n');
         await show(last.sender, { ...options, body });
       } else {

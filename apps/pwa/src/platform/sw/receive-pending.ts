@@ -13,6 +13,19 @@ export type ReceivedMessage = {
   text: string;
   timestamp: number;
   undecryptable: boolean;
+  /** What the first attachment is (photo, voice note, file), for the notification; null for a text message. */
+  attachment: { kind: 'image' | 'voice' | 'file'; fileName: string | null } | null;
+};
+
+/** Photos the chat shows as photos (the rest are files), as the app's view data decides. */
+const PHOTO_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
+
+const attachmentOf = (message: MessageEntry): ReceivedMessage['attachment'] => {
+  const first = message.attachments?.[0];
+  if (!first) return null;
+  const type = typeof first.contentType === 'string' ? first.contentType.split(';')[0]?.trim().toLowerCase() : '';
+  const kind = first.voiceNote ? 'voice' : PHOTO_TYPES.has(type ?? '') ? 'image' : 'file';
+  return { kind, fileName: typeof first.fileName === 'string' ? first.fileName : null };
 };
 
 export async function receivePending(platform: BrowserPlatform): Promise<ReceivedMessage[]> {
@@ -41,6 +54,7 @@ export async function receivePending(platform: BrowserPlatform): Promise<Receive
       text: message.text,
       timestamp: message.timestamp,
       undecryptable: message.status === 'undecryptable',
+      attachment: attachmentOf(message),
     });
   }
   return received;

@@ -3,10 +3,13 @@
  * with the message actions' state: the reply or edit shown above the composer, and the info, delete and forward
  * dialogs.
  * This view loads the conversation and its newest page (growing when the user scrolls up), re-reads it when a shown
- * disappearing message's timer runs out, and marks incoming messages read while the chat is open.
+ * disappearing message's timer runs out, and marks incoming messages read while the chat is open. Files picked,
+ * pasted or dropped onto the chat open the preview sheet (loaded on first use); a refusal (too large, storage full)
+ * is shown above the composer in plain words.
  */
-import { useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
+import { lazy, Suspense, useEffect, useMemo, useRef, useState, type DragEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
+import type { AttachmentFailure, OutgoingFile } from '../../app/model.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
 import { ChatHeader } from './chat/chat-header.js';
 import { Composer } from './chat/composer.js';
@@ -15,6 +18,8 @@ import type { ChatMessage } from '../../app/model.js';
 import type { MessageAction } from './chat/message-actions.js';
 import { DeleteDialog, ForwardDialog, MessageInfoDialog } from './chat/message-info-dialog.js';
 import { QuotePreview, type ComposerMode } from './chat/quote-preview.js';
+
+const AttachmentSheet = lazy(async () => ({ default: (await import('./chat/attachment-sheet.js')).AttachmentSheet }));
 
 /** Messages loaded per page; more load when the user scrolls to the top. */
 const PAGE = 60;
@@ -35,6 +40,9 @@ export function ChatView({
   const app = useApp();
   const { t } = useTranslation();
   const state = useAppState();
+  const [picked, setPicked] = useState<File[] | null>(null);
+  const [sendFailure, setSendFailure] = useState<AttachmentFailure | null>(null);
+  const [dragging, setDragging] = useState(false);
   const [limit, setLimit] = useState(PAGE);
   /** Bumped when a shown disappearing message's timer runs out, so the page is read again (without it). */
   const [expiries, setExpiries] = useState(0);
@@ -48,6 +56,8 @@ export function ChatView({
   useEffect(() => {
     setLimit(PAGE);
     stickToBottom.current = true;
+    setPicked(null);
+    setSendFailure(null);
   }, [conversationId]);
 
   useEffect(() => {
@@ -106,15 +116,40 @@ export function ChatView({
     }
   };
 
+  const sendFiles = (items: OutgoingFile[]) => {
+    setPicked(null);
+    setSendFailure(null);
+    stickToBottom.current = true;
+    void (async () => setSendFailure(await app.chat.sendFiles(conversationId, items)))();
+  };
+
+  const hasFiles = (event: DragEvent) => Array.from(event.dataTransfer.types).includes('Files');
+  const onDragOver = (event: DragEvent) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'copy';
+    setDragging(true);
+  };
+  const onDrop = (event: DragEvent) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    setDragging(false);
+    const files = Array.from(event.dataTransfer.files);
+    if (files.length > 0) setPicked(files);
+  };
+
   return (
-    <section className="chat-pane" aria-labelledby="chat-title">
-      <ChatHeader
-        conversation={conversation}
-        typing={typing}
-        online={state.online}
-        onBack={onBack}
-        onContact={onContact}
-      />
+    <section
+      className={`chat-pane${dragging ? ' dragging' : ''}`}
+      aria-labelledby="chat-title"
+      data-drop-label={t('attachment.dropHere')}
+      onDragOver={onDragOver}
+      onDragLeave={(e) => {
+        if (e.currentTarget === e.target) setDragging(false);
+      }}
+      onDrop={onDrop}
+    >
+      <ChatHeader conversation={conversation} typing={typing} onBack={onBack} onContact={onContact} />
       <MessageList
         messages={messages}
         loaded={page !== undefined}
@@ -125,6 +160,11 @@ export function ChatView({
         onRetry={(messageId) => void app.chat.retry(conversationId, messageId)}
         actions={{ canModify: (m) => app.chat.canModify(m), onAction }}
       />
+      {sendFailure ? (
+        <p className="error composer-error" role="alert" data-testid="attachment-send-error" data-error={sendFailure}>
+          {t(`attachment.failure.${sendFailure}`)}
+        </p>
+      ) : null}
       {notice ? (
         <p className="action-notice" role="status" data-testid="action-notice">
           {notice}
@@ -133,6 +173,7 @@ export function ChatView({
       <Composer
         conversationId={conversationId}
         onSend={send}
+        onFiles={setPicked}
         banner={mode ? <QuotePreview mode={mode} onCancel={() => setMode(null)} /> : null}
         preset={mode?.kind === 'edit' ? { key: mode.messageId, text: mode.text } : null}
       />
@@ -159,6 +200,11 @@ export function ChatView({
             void app.chat.forward(id, to).then(() => setNotice(t('actions.forwarded')), failed);
           }}
         />
+      ) : null}
+      {picked ? (
+        <Suspense fallback={null}>
+          <AttachmentSheet files={picked} onCancel={() => setPicked(null)} onSend={sendFiles} />
+        </Suspense>
       ) : null}
     </section>
   );

@@ -3,6 +3,7 @@
  * time and unread count. Selecting an entry opens the chat. Each entry renders inside its own error boundary, so
  * one that cannot be shown leaves the others usable.
  */
+import type { TFunction } from 'i18next';
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Avatar } from '../avatar.js';
@@ -10,7 +11,9 @@ import type { ConversationSummary } from '../../app/model.js';
 import { ConversationError, ErrorBoundary } from '../error-boundary.js';
 import { formatCount, formatListTime } from '../format.js';
 import { IconAlert, IconPlus, IconSettings, StatusMark } from '../icons.js';
+import { InstallBanner } from './platform-limits/install-banner.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
+import { ConnectionState } from './connection-state.js';
 
 export function ConversationList({
   selected,
@@ -55,6 +58,8 @@ export function ConversationList({
           <IconPlus />
         </button>
       </header>
+      <ConnectionState />
+      <InstallBanner />
       {conversations === undefined ? (
         <div className="list-empty" aria-busy="true" />
       ) : conversations.length === 0 ? (
@@ -82,6 +87,17 @@ export function ConversationList({
   );
 }
 
+/**
+ * The last message as the list previews it: its text, or for a photo, voice note or file without a caption what it
+ * is ("Photo", "Voice message", the file's name), as notifications say it.
+ */
+function lastText(last: NonNullable<ConversationSummary['lastMessage']>, t: TFunction): string {
+  if (last.text || last.kind === 'text') return last.text;
+  if (last.kind === 'image') return t('notification.photo');
+  if (last.kind === 'voice') return t('notification.voice');
+  return t('notification.file', { name: last.fileName ?? t('attachment.file') });
+}
+
 function ConversationRow({
   conversation: c,
   selected,
@@ -103,8 +119,8 @@ function ConversationRow({
         ? t('chat.unshowable')
         : last
           ? last.outgoing
-            ? t('list.you', { text: last.text })
-            : last.text
+            ? t('list.you', { text: lastText(last, t) })
+            : lastText(last, t)
           : t('list.noMessages');
   return (
     <li>

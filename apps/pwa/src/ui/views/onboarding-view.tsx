@@ -7,6 +7,7 @@ import { useState, type FormEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ServerInfo } from '../../app/model.js';
 import { useApp, useAppState } from '../use-app.js';
+import { InstallBanner } from './platform-limits/install-banner.js';
 import { PushUnavailable } from './platform-limits/push-unavailable.js';
 
 /** Mirrors the server's username rule so the user hears about a typo before a round trip. */
@@ -41,6 +42,7 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
         <img className="onboarding-logo" src="/icons/icon-192.png" alt="" width={72} height={72} />
         <h1>{t('onboarding.title')}</h1>
         <p className="muted">{t('onboarding.subtitle')}</p>
+        <InstallBanner />
         {!info ? (
           <p className="notice" role="status">
             {offline ? t('onboarding.offline') : t('onboarding.unreachable')}

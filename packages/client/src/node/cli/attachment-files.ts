@@ -3,11 +3,11 @@
  * saving a received attachment's plaintext under a directory with a SAFE name — never a path from the sender: the
  * name is reduced to letters, digits, `.`, `-`, `_` and spaces, without leading dots, bounded in length, and an
  * existing file is never overwritten (a ` (n)` suffix is added). The plaintext goes to a hidden temporary file first
- * and gets its name only once all of it verified and was written, so a failure leaves no partial file. It has no
- * messaging logic.
+ * and gets its name only once all of it verified and was written, so a failure leaves no partial file. A saved copy is
+ * removed (with its message) only while it is still the file that was written. It has no messaging logic.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -99,4 +99,18 @@ export const saveAttachmentFile = async (
   } finally {
     await fs.rm(temp, { force: true });
   }
+};
+
+/**
+ * Removes a saved copy when the file at its path is still that copy (same size and SHA-256): a file the user
+ * replaced or edited since is left alone. True when it was removed.
+ */
+export const removeSavedCopy = async (copy: SavedFile): Promise<boolean> => {
+  const stat = await fs.lstat(copy.path).catch(() => null);
+  if (!stat?.isFile() || stat.size !== copy.size) return false;
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(copy.path)) hash.update(piece as Buffer);
+  if (hash.digest('hex') !== copy.sha256) return false;
+  await fs.rm(copy.path, { force: true });
+  return true;
 };

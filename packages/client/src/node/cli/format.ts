@@ -7,7 +7,7 @@
  * on a terminal cannot drive it either. It does not print anything itself.
  */
 import { escapeText, formatTimestamp, isUnsafeCodeUnit } from '../../display.js';
-import { directPeerOf } from '../../tables.js';
+import { directPeerOf, groupOf } from '../../tables.js';
 
 type Loose = Record<string, unknown>;
 
@@ -73,7 +73,10 @@ export const messageLine = (message: unknown, who: unknown, options: { at?: unkn
 /** A conversation: the peer's username (or account id) and the unread count. */
 export const conversationLine = (conversation: unknown): string => {
   const c = fieldsOf(conversation);
-  const name = escapeText(text(c.peerUsername) || text(c.peerAccountId)) || '(unknown)';
+  const name =
+    (c.kind === 'group' ? `${escapeText(text(c.title))} (group ${escapeText(text(c.groupId))})` : '') ||
+    escapeText(text(c.peerUsername) || text(c.peerAccountId)) ||
+    '(unknown)';
   const unread = typeof c.unreadCount === 'number' && Number.isFinite(c.unreadCount) ? c.unreadCount : 0;
   return unread ? `${name} (${unread} unread)` : name;
 };
@@ -107,5 +110,71 @@ export const messageJson = (message: unknown, peerUsername: unknown): Record<str
       : {}),
     ...(m.editedAt !== undefined ? { editedAt: m.editedAt, edits: m.edits } : {}),
     ...(m.deletedAt !== undefined ? { deleted: true, deletedAt: m.deletedAt } : {}),
+    ...(typeof conversationId === 'string' && groupOf(conversationId) !== null
+      ? { groupId: groupOf(conversationId), username: peerUsername }
+      : {}),
+    ...(m.system ? { system: m.system } : {}),
   };
+};
+
+/** A group for `cove group list`: its name, id, member count and our standing. */
+export const groupLine = (group: unknown): string => {
+  const g = fieldsOf(group);
+  const members = Array.isArray(g.members) ? g.members.length : 0;
+  const standing = g.active === false ? ' (left)' : '';
+  return `${escapeText(text(g.title)) || '(unnamed)'} ${escapeText(text(g.id))} ${members} members${standing}`;
+};
+
+/** The JSON of a group (no master key: it never leaves the device, not even to a script's output). */
+export const groupJson = (group: unknown): Record<string, unknown> => {
+  const g = fieldsOf(group);
+  const members = Array.isArray(g.members) ? g.members.map(fieldsOf) : [];
+  return {
+    groupId: g.id,
+    title: g.title,
+    revision: g.revision,
+    active: g.active,
+    members: members.map((m) => ({ accountId: m.accountId, username: m.username, role: m.role })),
+  };
+};
+
+const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+
+/**
+ * An attachment of a stored message in JSON: when a decrypted copy was saved here, exactly listen's shape
+ * (`{ path, contentType, size, sha256, voiceNote, caption }`); otherwise what is known of it and its `state`
+ * (`remote`: not downloaded, `local`: downloaded, not saved, `failed`: with `error`).
+ */
+export const attachmentJson = (attachment: unknown): Record<string, unknown> => {
+  const a = fieldsOf(attachment);
+  const saved = fieldsOf(a.savedCopy);
+  const common = { contentType: a.contentType, voiceNote: a.voiceNote === true, caption: a.caption ?? null };
+  if (typeof saved.path === 'string')
+    return {
+      path: saved.path,
+      contentType: common.contentType,
+      size: saved.size,
+      sha256: saved.sha256,
+      voiceNote: common.voiceNote,
+      caption: common.caption,
+    };
+  return {
+    fileName: a.fileName ?? null,
+    ...common,
+    size: a.plainSize,
+    state: a.state,
+    ...(a.error ? { error: a.error } : {}),
+  };
+};
+
+/** An attachment under its message line: its name, size and where it was saved (or why it was not). */
+export const attachmentLine = (attachment: unknown): string => {
+  const a = fieldsOf(attachment);
+  const saved = fieldsOf(a.savedCopy);
+  const name = escapeText(text(a.fileName)) || '(unnamed)';
+  const size = `${count(a.plainSize)} bytes${a.voiceNote === true ? ', voice note' : ''}`;
+  if (typeof saved.path === 'string') return `  attachment ${name} (${size}) saved to ${escapeText(saved.path)}`;
+  if (a.state === 'failed') return `  ! attachment ${name} (${size}) failed: ${escapeText(text(a.error)) || 'error'}`;
+  if (a.state === 'remote') return `  attachment ${name} (${size}) not downloaded`;
+  return `  attachment ${name} (${size})`;
 };

@@ -1,6 +1,6 @@
 /**
  * The `cove` command-line client on the Node platform: `register`, `send`, `listen`, `safety-number`, `verify`,
- * plus `whoami`, `conversations` and `history`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
+ * plus `whoami`, `conversations`, `history` and `delete`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
  * readable only by the owner); `--json` prints one JSON object per line for scripts; failures print one clear line
  * on stderr and exit with a code from exit-codes.ts. It adds no messaging logic of its own.
  */
@@ -20,13 +20,23 @@ import { Messenger } from '../../messenger.js';
 import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
-import { contentTypeOf, saveAttachmentFile } from './attachment-files.js';
+import { contentTypeOf, removeSavedCopy, saveAttachmentFile } from './attachment-files.js';
 import { ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
-import { conversationLine, jsonLine, messageJson, messageLine } from './format.js';
+import {
+  attachmentJson,
+  attachmentLine,
+  conversationLine,
+  groupJson,
+  groupLine,
+  jsonLine,
+  messageJson,
+  messageLine,
+} from './format.js';
+import { groupOf } from '../../tables.js';
 import { forwardCommand, serveCommands } from './ipc.js';
 
 type GlobalOptions = { data?: string; json?: boolean };
-type SendOptions = { file?: string; voice?: string; caption?: string };
+type SendOptions = { file?: string; voice?: string; caption?: string; group?: string };
 type SavedAttachment =
   | { path: string; size: number; sha256: string; contentType: string; voiceNote: boolean; caption: string | null }
   | { error: string; fileName: string | null; contentType: string; voiceNote: boolean; caption: string | null };
@@ -166,12 +176,45 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
   program
     .command('send')
     .description('send a text message, a file or a voice note and wait until the server has accepted it')
-    .argument('<username>', 'recipient username (or account id)')
+    .argument('[username]', 'recipient username (or account id); with --group, the text')
     .argument('[text]', 'message text (with --file or --voice: not allowed, use --caption)')
     .option('--file <path>', 'send this file (encrypted on this device)')
     .option('--voice <path>', 'send this audio file as a voice note')
     .option('--caption <text>', 'caption of the file or voice note')
-    .action(async (username: string, text: string | undefined, options: SendOptions) => {
+    .option('--group <id>', 'send the text to this group (cove group list shows the ids)')
+    .action(async (usernameArg: string | undefined, text: string | undefined, options: SendOptions) => {
+      if (options.group !== undefined) {
+        const groupText = usernameArg;
+        if (groupText === undefined || text !== undefined || options.file || options.voice)
+          throw new ClientError(
+            ClientErrorCode.InvalidInput,
+            'with --group give only the text: cove send --group ID TEXT',
+          );
+        await withSession(globals(), async ({ messenger }) => {
+          const queued = await messenger.sendGroupText(options.group ?? '', groupText);
+          await messenger.flushOutbox();
+          const message = (await messenger.message(queued.id)) ?? queued;
+          const groupId = groupOf(message.conversationId);
+          if (message.status === 'failed')
+            throw new ClientError(
+              ClientErrorCode.ServerError,
+              `the message could not be sent (${message.error ?? 'error'})`,
+            );
+          if (message.status === 'sending') {
+            print('queued for the group: the server is unreachable; it will be sent on the next run', {
+              type: 'queued',
+              ...messageJson(message, null),
+              groupId,
+            });
+            exitCode = ExitCode.Unreachable;
+            return;
+          }
+          print(`sent to the group ${groupId ?? ''}`, { type: 'sent', ...messageJson(message, null), groupId });
+        });
+        return;
+      }
+      if (usernameArg === undefined) throw new ClientError(ClientErrorCode.InvalidInput, 'give the recipient');
+      const username = usernameArg;
       const file = options.file ?? options.voice;
       if (options.file !== undefined && options.voice !== undefined)
         throw new ClientError(ClientErrorCode.InvalidInput, 'give --file or --voice, not both');
@@ -293,6 +336,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
                 attachment.contentType,
                 messenger.readAttachment(message.id, index),
               );
+              // Recorded with the message: `history` shows it, and deleting the message removes this copy.
+              await messenger.recordSavedCopy(message.id, index, file);
               saved.push({ ...file, ...common });
             } catch (error) {
               if (!(error instanceof ClientError)) throw error;
@@ -311,7 +356,22 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             // An attachment's download state changing is not a new message.
             if (message.status === 'received' && shownMessages.has(message.id)) return;
             if (message.status === 'received') shownMessages.add(message.id);
-            const name = await nameOf(message.authorAccountId);
+            const groupId = groupOf(message.conversationId);
+            const name =
+              groupId === null
+                ? await nameOf(message.authorAccountId)
+                : ((await messenger.group(groupId))?.members.find((m) => m.accountId === message.authorAccountId)
+                    ?.username ?? (await nameOf(message.authorAccountId)));
+            if (message.system && groupId !== null) {
+              print(
+                `[${formatTimestamp(message.timestamp)}] group ${groupId.slice(0, 12)}: ${escapeText(message.text)}`,
+                {
+                  type: 'group-update',
+                  ...messageJson(message, name),
+                },
+              );
+              return;
+            }
             if (message.status === 'undecryptable') {
               print(
                 messageLine(message, name, {
@@ -412,6 +472,22 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
                 timestamps: event.timestamps,
               }),
             );
+          } else if (event.type === 'group-update-rejected') {
+            const name = escapeText(await nameOf(event.accountId));
+            print(`! a group change from ${name} was ignored (${escapeText(event.reason)})`, {
+              type: 'group-update-rejected',
+              groupId: event.groupId,
+              accountId: event.accountId,
+              reason: event.reason,
+            });
+          } else if (event.type === 'group-message-undecryptable') {
+            const name = escapeText(await nameOf(event.accountId));
+            print(`! a group message from ${name} could not be decrypted; asking to resend`, {
+              type: 'group-undecryptable',
+              accountId: event.accountId,
+              deviceId: event.deviceId,
+              timestamp: event.timestamp,
+            });
           } else if (event.type === 'connection' && globals().json) {
             io.out(jsonLine({ type: 'connection', state: event.state }));
           }
@@ -543,6 +619,65 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       });
     });
 
+  const group = program.command('group').description('create and manage group chats');
+  const printGroup = (verb: string, g: unknown): void =>
+    print(`${verb} ${groupLine(g)}`, { type: 'group', ...groupJson(g) });
+  group
+    .command('create')
+    .description('create a group with these members (you are its admin); prints its id')
+    .argument('<name>', 'the group name')
+    .argument('<usernames...>', 'members (usernames or account ids)')
+    .action(async (name: string, usernames: string[]) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const created = await messenger.createGroup(name, usernames);
+        await messenger.flushOutbox();
+        io.out(globals().json ? jsonLine({ groupId: created.id }) : created.id);
+      });
+    });
+  group
+    .command('add')
+    .description('add members to a group (admins)')
+    .argument('<id>', 'group id')
+    .argument('<usernames...>', 'members to add')
+    .action(async (id: string, usernames: string[]) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const changed = await messenger.addMembers(id, usernames);
+        await messenger.flushOutbox();
+        printGroup('updated', changed);
+      });
+    });
+  group
+    .command('remove')
+    .description('remove members from a group (admins)')
+    .argument('<id>', 'group id')
+    .argument('<usernames...>', 'members to remove')
+    .action(async (id: string, usernames: string[]) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const changed = await messenger.removeMembers(id, usernames);
+        await messenger.flushOutbox();
+        printGroup('updated', changed);
+      });
+    });
+  group
+    .command('leave')
+    .description('leave a group')
+    .argument('<id>', 'group id')
+    .action(async (id: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const changed = await messenger.leaveGroup(id);
+        await messenger.flushOutbox();
+        printGroup('left', changed);
+      });
+    });
+  group
+    .command('list')
+    .description('list groups, most recently changed first')
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        for (const g of await messenger.listGroups()) print(groupLine(g), { type: 'group', ...groupJson(g) });
+      });
+    });
+
   program
     .command('conversations')
     .description('list conversations, most recent first')
@@ -565,7 +700,12 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         const page = await messenger.messages(username, { limit });
         for (const m of [...page.messages].reverse()) {
           const who = m.direction === 'outgoing' ? 'me' : username;
-          print(messageLine(m, who), { type: 'message', ...messageJson(m, username) });
+          const attachments = m.attachments ?? [];
+          print([messageLine(m, who), ...attachments.map(attachmentLine)].join('\n'), {
+            type: 'message',
+            ...messageJson(m, username),
+            ...(attachments.length > 0 ? { attachments: attachments.map(attachmentJson) } : {}),
+          });
         }
       });
     });
@@ -581,7 +721,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
   /** Waits until the action left (or is queued), then prints the changed message. */
   const reportAction = async (
     messenger: Messenger,
-    username: string,
+    username: string | null,
     message: MessageEntry,
     type: string,
     line: string,
@@ -622,20 +762,42 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
 
   program
     .command('delete')
-    .description('delete a message here, or with --for-everyone one of yours (sent within 24 hours) everywhere')
-    .argument('<username>', 'contact username (or account id)')
-    .argument('<message-id>', 'the message id, as "history --json" prints it')
+    .description(
+      "delete a message on this device (not on the contact's), with its attachments: the encrypted local copies " +
+        'and the files listen saved for it (when they are still those files); a message not sent yet is not sent. ' +
+        'With --for-everyone, one of yours (sent within 24 hours) becomes a "deleted" placeholder everywhere',
+    )
+    .usage('[options] [username] <message-id>')
+    .argument('<first>', 'the message id (the "id" of history --json), or the contact username (or account id)')
+    .argument('[message-id]', 'the message id, when a username comes first (checked to be in that chat)')
     .option('--for-everyone', "also delete it on the contact's devices (your own messages, within 24 hours)")
-    .action(async (username: string, messageId: string, options: { forEveryone?: boolean }) => {
+    .action(async (first: string, second: string | undefined, options: { forEveryone?: boolean }) => {
+      const username = second === undefined ? undefined : first;
+      const messageId = second ?? first;
       await withSession(globals(), async ({ messenger }) => {
-        const message = await messageOf(messenger, username, messageId);
+        const message =
+          username === undefined ? await messenger.message(messageId) : await messageOf(messenger, username, messageId);
+        if (!message) throw new ClientError(ClientErrorCode.InvalidInput, 'no such message');
         if (options.forEveryone) {
           const updated = await messenger.deleteForEveryone(messageId);
-          await reportAction(messenger, username, updated, 'deleted', 'deleted for everyone');
+          const peer =
+            username ??
+            (await messenger.conversations()).find((c) => c.id === message.conversationId)?.peerUsername ??
+            null;
+          await reportAction(messenger, peer, updated, 'deleted', 'deleted for everyone');
           return;
         }
-        await messenger.deleteForMe(messageId);
-        print('deleted here', { type: 'deleted', forEveryone: false, ...messageJson(message, username) });
+        const removed: string[] = [];
+        for (const attachment of message.attachments ?? []) {
+          const copy = attachment.savedCopy;
+          if (copy && (await removeSavedCopy(copy))) removed.push(copy.path);
+        }
+        await messenger.deleteMessage(messageId);
+        print([`deleted ${escapeText(messageId)}`, ...removed.map((p) => `  removed ${escapeText(p)}`)].join('\n'), {
+          type: 'deleted',
+          id: messageId,
+          removed,
+        });
       });
     });
 

@@ -402,6 +402,7 @@ export const ModelName = {
   PreKey: 'PreKey',
   KyberPreKey: 'KyberPreKey',
   Envelope: 'Envelope',
+  SharedPayload: 'SharedPayload',
   ProvisioningCode: 'ProvisioningCode',
   WebSocketTicket: 'WebSocketTicket',
   PushSubscription: 'PushSubscription',
@@ -421,7 +422,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "provisioningCode" | "webSocketTicket" | "pushSubscription" | "attachment"
+    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "webSocketTicket" | "pushSubscription" | "attachment"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -792,6 +793,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         count: {
           args: Prisma.EnvelopeCountArgs<ExtArgs>
           result: runtime.Types.Utils.Optional<Prisma.EnvelopeCountAggregateOutputType> | number
+        }
+      }
+    }
+    SharedPayload: {
+      payload: Prisma.$SharedPayloadPayload<ExtArgs>
+      fields: Prisma.SharedPayloadFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SharedPayloadFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SharedPayloadFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload>
+        }
+        findFirst: {
+          args: Prisma.SharedPayloadFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SharedPayloadFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload>
+        }
+        findMany: {
+          args: Prisma.SharedPayloadFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload>[]
+        }
+        create: {
+          args: Prisma.SharedPayloadCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload>
+        }
+        createMany: {
+          args: Prisma.SharedPayloadCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SharedPayloadCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload>[]
+        }
+        delete: {
+          args: Prisma.SharedPayloadDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload>
+        }
+        update: {
+          args: Prisma.SharedPayloadUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload>
+        }
+        deleteMany: {
+          args: Prisma.SharedPayloadDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SharedPayloadUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SharedPayloadUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload>[]
+        }
+        upsert: {
+          args: Prisma.SharedPayloadUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SharedPayloadPayload>
+        }
+        aggregate: {
+          args: Prisma.SharedPayloadAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSharedPayload>
+        }
+        groupBy: {
+          args: Prisma.SharedPayloadGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SharedPayloadGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SharedPayloadCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SharedPayloadCountAggregateOutputType> | number
         }
       }
     }
@@ -1192,10 +1267,19 @@ export const EnvelopeScalarFieldEnum = {
   timestamp: 'timestamp',
   serverTimestamp: 'serverTimestamp',
   urgent: 'urgent',
-  content: 'content'
+  content: 'content',
+  payloadId: 'payloadId'
 } as const
 
 export type EnvelopeScalarFieldEnum = (typeof EnvelopeScalarFieldEnum)[keyof typeof EnvelopeScalarFieldEnum]
+
+
+export const SharedPayloadScalarFieldEnum = {
+  id: 'id',
+  content: 'content'
+} as const
+
+export type SharedPayloadScalarFieldEnum = (typeof SharedPayloadScalarFieldEnum)[keyof typeof SharedPayloadScalarFieldEnum]
 
 
 export const ProvisioningCodeScalarFieldEnum = {
@@ -1519,6 +1603,7 @@ export type GlobalOmitConfig = {
   preKey?: Prisma.PreKeyOmit
   kyberPreKey?: Prisma.KyberPreKeyOmit
   envelope?: Prisma.EnvelopeOmit
+  sharedPayload?: Prisma.SharedPayloadOmit
   provisioningCode?: Prisma.ProvisioningCodeOmit
   webSocketTicket?: Prisma.WebSocketTicketOmit
   pushSubscription?: Prisma.PushSubscriptionOmit

@@ -56,6 +56,7 @@ export const ModelName = {
   PreKey: 'PreKey',
   KyberPreKey: 'KyberPreKey',
   Envelope: 'Envelope',
+  SharedPayload: 'SharedPayload',
   ProvisioningCode: 'ProvisioningCode',
   WebSocketTicket: 'WebSocketTicket',
   PushSubscription: 'PushSubscription',
@@ -140,10 +141,19 @@ export const EnvelopeScalarFieldEnum = {
   timestamp: 'timestamp',
   serverTimestamp: 'serverTimestamp',
   urgent: 'urgent',
-  content: 'content'
+  content: 'content',
+  payloadId: 'payloadId'
 } as const
 
 export type EnvelopeScalarFieldEnum = (typeof EnvelopeScalarFieldEnum)[keyof typeof EnvelopeScalarFieldEnum]
+
+
+export const SharedPayloadScalarFieldEnum = {
+  id: 'id',
+  content: 'content'
+} as const
+
+export type SharedPayloadScalarFieldEnum = (typeof SharedPayloadScalarFieldEnum)[keyof typeof SharedPayloadScalarFieldEnum]
 
 
 export const ProvisioningCodeScalarFieldEnum = {

@@ -32,6 +32,7 @@ export type EnvelopeAvgAggregateOutputType = {
   sourceDeviceId: number | null
   timestamp: number | null
   serverTimestamp: number | null
+  payloadId: number | null
 }
 
 export type EnvelopeSumAggregateOutputType = {
@@ -40,6 +41,7 @@ export type EnvelopeSumAggregateOutputType = {
   sourceDeviceId: number | null
   timestamp: bigint | null
   serverTimestamp: bigint | null
+  payloadId: bigint | null
 }
 
 export type EnvelopeMinAggregateOutputType = {
@@ -54,6 +56,7 @@ export type EnvelopeMinAggregateOutputType = {
   serverTimestamp: bigint | null
   urgent: boolean | null
   content: runtime.Bytes | null
+  payloadId: bigint | null
 }
 
 export type EnvelopeMaxAggregateOutputType = {
@@ -68,6 +71,7 @@ export type EnvelopeMaxAggregateOutputType = {
   serverTimestamp: bigint | null
   urgent: boolean | null
   content: runtime.Bytes | null
+  payloadId: bigint | null
 }
 
 export type EnvelopeCountAggregateOutputType = {
@@ -82,6 +86,7 @@ export type EnvelopeCountAggregateOutputType = {
   serverTimestamp: number
   urgent: number
   content: number
+  payloadId: number
   _all: number
 }
 
@@ -92,6 +97,7 @@ export type EnvelopeAvgAggregateInputType = {
   sourceDeviceId?: true
   timestamp?: true
   serverTimestamp?: true
+  payloadId?: true
 }
 
 export type EnvelopeSumAggregateInputType = {
@@ -100,6 +106,7 @@ export type EnvelopeSumAggregateInputType = {
   sourceDeviceId?: true
   timestamp?: true
   serverTimestamp?: true
+  payloadId?: true
 }
 
 export type EnvelopeMinAggregateInputType = {
@@ -114,6 +121,7 @@ export type EnvelopeMinAggregateInputType = {
   serverTimestamp?: true
   urgent?: true
   content?: true
+  payloadId?: true
 }
 
 export type EnvelopeMaxAggregateInputType = {
@@ -128,6 +136,7 @@ export type EnvelopeMaxAggregateInputType = {
   serverTimestamp?: true
   urgent?: true
   content?: true
+  payloadId?: true
 }
 
 export type EnvelopeCountAggregateInputType = {
@@ -142,6 +151,7 @@ export type EnvelopeCountAggregateInputType = {
   serverTimestamp?: true
   urgent?: true
   content?: true
+  payloadId?: true
   _all?: true
 }
 
@@ -243,6 +253,7 @@ export type EnvelopeGroupByOutputType = {
   serverTimestamp: bigint
   urgent: boolean
   content: runtime.Bytes
+  payloadId: bigint | null
   _count: EnvelopeCountAggregateOutputType | null
   _avg: EnvelopeAvgAggregateOutputType | null
   _sum: EnvelopeSumAggregateOutputType | null
@@ -280,7 +291,9 @@ export type EnvelopeWhereInput = {
   serverTimestamp?: Prisma.BigIntFilter<"Envelope"> | bigint | number
   urgent?: Prisma.BoolFilter<"Envelope"> | boolean
   content?: Prisma.BytesFilter<"Envelope"> | runtime.Bytes
+  payloadId?: Prisma.BigIntNullableFilter<"Envelope"> | bigint | number | null
   device?: Prisma.XOR<Prisma.DeviceScalarRelationFilter, Prisma.DeviceWhereInput>
+  payload?: Prisma.XOR<Prisma.SharedPayloadNullableScalarRelationFilter, Prisma.SharedPayloadWhereInput> | null
 }
 
 export type EnvelopeOrderByWithRelationInput = {
@@ -295,7 +308,9 @@ export type EnvelopeOrderByWithRelationInput = {
   serverTimestamp?: Prisma.SortOrder
   urgent?: Prisma.SortOrder
   content?: Prisma.SortOrder
+  payloadId?: Prisma.SortOrderInput | Prisma.SortOrder
   device?: Prisma.DeviceOrderByWithRelationInput
+  payload?: Prisma.SharedPayloadOrderByWithRelationInput
 }
 
 export type EnvelopeWhereUniqueInput = Prisma.AtLeast<{
@@ -313,7 +328,9 @@ export type EnvelopeWhereUniqueInput = Prisma.AtLeast<{
   serverTimestamp?: Prisma.BigIntFilter<"Envelope"> | bigint | number
   urgent?: Prisma.BoolFilter<"Envelope"> | boolean
   content?: Prisma.BytesFilter<"Envelope"> | runtime.Bytes
+  payloadId?: Prisma.BigIntNullableFilter<"Envelope"> | bigint | number | null
   device?: Prisma.XOR<Prisma.DeviceScalarRelationFilter, Prisma.DeviceWhereInput>
+  payload?: Prisma.XOR<Prisma.SharedPayloadNullableScalarRelationFilter, Prisma.SharedPayloadWhereInput> | null
 }, "id" | "guid">
 
 export type EnvelopeOrderByWithAggregationInput = {
@@ -328,6 +345,7 @@ export type EnvelopeOrderByWithAggregationInput = {
   serverTimestamp?: Prisma.SortOrder
   urgent?: Prisma.SortOrder
   content?: Prisma.SortOrder
+  payloadId?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.EnvelopeCountOrderByAggregateInput
   _avg?: Prisma.EnvelopeAvgOrderByAggregateInput
   _max?: Prisma.EnvelopeMaxOrderByAggregateInput
@@ -350,6 +368,7 @@ export type EnvelopeScalarWhereWithAggregatesInput = {
   serverTimestamp?: Prisma.BigIntWithAggregatesFilter<"Envelope"> | bigint | number
   urgent?: Prisma.BoolWithAggregatesFilter<"Envelope"> | boolean
   content?: Prisma.BytesWithAggregatesFilter<"Envelope"> | runtime.Bytes
+  payloadId?: Prisma.BigIntNullableWithAggregatesFilter<"Envelope"> | bigint | number | null
 }
 
 export type EnvelopeCreateInput = {
@@ -363,6 +382,7 @@ export type EnvelopeCreateInput = {
   urgent?: boolean
   content: runtime.Bytes
   device: Prisma.DeviceCreateNestedOneWithoutEnvelopesInput
+  payload?: Prisma.SharedPayloadCreateNestedOneWithoutEnvelopesInput
 }
 
 export type EnvelopeUncheckedCreateInput = {
@@ -377,6 +397,7 @@ export type EnvelopeUncheckedCreateInput = {
   serverTimestamp: bigint | number
   urgent?: boolean
   content: runtime.Bytes
+  payloadId?: bigint | number | null
 }
 
 export type EnvelopeUpdateInput = {
@@ -390,6 +411,7 @@ export type EnvelopeUpdateInput = {
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
   content?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   device?: Prisma.DeviceUpdateOneRequiredWithoutEnvelopesNestedInput
+  payload?: Prisma.SharedPayloadUpdateOneWithoutEnvelopesNestedInput
 }
 
 export type EnvelopeUncheckedUpdateInput = {
@@ -404,6 +426,7 @@ export type EnvelopeUncheckedUpdateInput = {
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
   content?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  payloadId?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
 }
 
 export type EnvelopeCreateManyInput = {
@@ -418,6 +441,7 @@ export type EnvelopeCreateManyInput = {
   serverTimestamp: bigint | number
   urgent?: boolean
   content: runtime.Bytes
+  payloadId?: bigint | number | null
 }
 
 export type EnvelopeUpdateManyMutationInput = {
@@ -444,6 +468,7 @@ export type EnvelopeUncheckedUpdateManyInput = {
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
   content?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  payloadId?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
 }
 
 export type EnvelopeListRelationFilter = {
@@ -468,6 +493,7 @@ export type EnvelopeCountOrderByAggregateInput = {
   serverTimestamp?: Prisma.SortOrder
   urgent?: Prisma.SortOrder
   content?: Prisma.SortOrder
+  payloadId?: Prisma.SortOrder
 }
 
 export type EnvelopeAvgOrderByAggregateInput = {
@@ -476,6 +502,7 @@ export type EnvelopeAvgOrderByAggregateInput = {
   sourceDeviceId?: Prisma.SortOrder
   timestamp?: Prisma.SortOrder
   serverTimestamp?: Prisma.SortOrder
+  payloadId?: Prisma.SortOrder
 }
 
 export type EnvelopeMaxOrderByAggregateInput = {
@@ -490,6 +517,7 @@ export type EnvelopeMaxOrderByAggregateInput = {
   serverTimestamp?: Prisma.SortOrder
   urgent?: Prisma.SortOrder
   content?: Prisma.SortOrder
+  payloadId?: Prisma.SortOrder
 }
 
 export type EnvelopeMinOrderByAggregateInput = {
@@ -504,6 +532,7 @@ export type EnvelopeMinOrderByAggregateInput = {
   serverTimestamp?: Prisma.SortOrder
   urgent?: Prisma.SortOrder
   content?: Prisma.SortOrder
+  payloadId?: Prisma.SortOrder
 }
 
 export type EnvelopeSumOrderByAggregateInput = {
@@ -512,6 +541,7 @@ export type EnvelopeSumOrderByAggregateInput = {
   sourceDeviceId?: Prisma.SortOrder
   timestamp?: Prisma.SortOrder
   serverTimestamp?: Prisma.SortOrder
+  payloadId?: Prisma.SortOrder
 }
 
 export type EnvelopeCreateNestedManyWithoutDeviceInput = {
@@ -568,6 +598,56 @@ export type BoolFieldUpdateOperationsInput = {
   set?: boolean
 }
 
+export type NullableBigIntFieldUpdateOperationsInput = {
+  set?: bigint | number | null
+  increment?: bigint | number
+  decrement?: bigint | number
+  multiply?: bigint | number
+  divide?: bigint | number
+}
+
+export type EnvelopeCreateNestedManyWithoutPayloadInput = {
+  create?: Prisma.XOR<Prisma.EnvelopeCreateWithoutPayloadInput, Prisma.EnvelopeUncheckedCreateWithoutPayloadInput> | Prisma.EnvelopeCreateWithoutPayloadInput[] | Prisma.EnvelopeUncheckedCreateWithoutPayloadInput[]
+  connectOrCreate?: Prisma.EnvelopeCreateOrConnectWithoutPayloadInput | Prisma.EnvelopeCreateOrConnectWithoutPayloadInput[]
+  createMany?: Prisma.EnvelopeCreateManyPayloadInputEnvelope
+  connect?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+}
+
+export type EnvelopeUncheckedCreateNestedManyWithoutPayloadInput = {
+  create?: Prisma.XOR<Prisma.EnvelopeCreateWithoutPayloadInput, Prisma.EnvelopeUncheckedCreateWithoutPayloadInput> | Prisma.EnvelopeCreateWithoutPayloadInput[] | Prisma.EnvelopeUncheckedCreateWithoutPayloadInput[]
+  connectOrCreate?: Prisma.EnvelopeCreateOrConnectWithoutPayloadInput | Prisma.EnvelopeCreateOrConnectWithoutPayloadInput[]
+  createMany?: Prisma.EnvelopeCreateManyPayloadInputEnvelope
+  connect?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+}
+
+export type EnvelopeUpdateManyWithoutPayloadNestedInput = {
+  create?: Prisma.XOR<Prisma.EnvelopeCreateWithoutPayloadInput, Prisma.EnvelopeUncheckedCreateWithoutPayloadInput> | Prisma.EnvelopeCreateWithoutPayloadInput[] | Prisma.EnvelopeUncheckedCreateWithoutPayloadInput[]
+  connectOrCreate?: Prisma.EnvelopeCreateOrConnectWithoutPayloadInput | Prisma.EnvelopeCreateOrConnectWithoutPayloadInput[]
+  upsert?: Prisma.EnvelopeUpsertWithWhereUniqueWithoutPayloadInput | Prisma.EnvelopeUpsertWithWhereUniqueWithoutPayloadInput[]
+  createMany?: Prisma.EnvelopeCreateManyPayloadInputEnvelope
+  set?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+  disconnect?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+  delete?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+  connect?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+  update?: Prisma.EnvelopeUpdateWithWhereUniqueWithoutPayloadInput | Prisma.EnvelopeUpdateWithWhereUniqueWithoutPayloadInput[]
+  updateMany?: Prisma.EnvelopeUpdateManyWithWhereWithoutPayloadInput | Prisma.EnvelopeUpdateManyWithWhereWithoutPayloadInput[]
+  deleteMany?: Prisma.EnvelopeScalarWhereInput | Prisma.EnvelopeScalarWhereInput[]
+}
+
+export type EnvelopeUncheckedUpdateManyWithoutPayloadNestedInput = {
+  create?: Prisma.XOR<Prisma.EnvelopeCreateWithoutPayloadInput, Prisma.EnvelopeUncheckedCreateWithoutPayloadInput> | Prisma.EnvelopeCreateWithoutPayloadInput[] | Prisma.EnvelopeUncheckedCreateWithoutPayloadInput[]
+  connectOrCreate?: Prisma.EnvelopeCreateOrConnectWithoutPayloadInput | Prisma.EnvelopeCreateOrConnectWithoutPayloadInput[]
+  upsert?: Prisma.EnvelopeUpsertWithWhereUniqueWithoutPayloadInput | Prisma.EnvelopeUpsertWithWhereUniqueWithoutPayloadInput[]
+  createMany?: Prisma.EnvelopeCreateManyPayloadInputEnvelope
+  set?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+  disconnect?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+  delete?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+  connect?: Prisma.EnvelopeWhereUniqueInput | Prisma.EnvelopeWhereUniqueInput[]
+  update?: Prisma.EnvelopeUpdateWithWhereUniqueWithoutPayloadInput | Prisma.EnvelopeUpdateWithWhereUniqueWithoutPayloadInput[]
+  updateMany?: Prisma.EnvelopeUpdateManyWithWhereWithoutPayloadInput | Prisma.EnvelopeUpdateManyWithWhereWithoutPayloadInput[]
+  deleteMany?: Prisma.EnvelopeScalarWhereInput | Prisma.EnvelopeScalarWhereInput[]
+}
+
 export type EnvelopeCreateWithoutDeviceInput = {
   id?: bigint | number
   guid: string
@@ -578,6 +658,7 @@ export type EnvelopeCreateWithoutDeviceInput = {
   serverTimestamp: bigint | number
   urgent?: boolean
   content: runtime.Bytes
+  payload?: Prisma.SharedPayloadCreateNestedOneWithoutEnvelopesInput
 }
 
 export type EnvelopeUncheckedCreateWithoutDeviceInput = {
@@ -590,6 +671,7 @@ export type EnvelopeUncheckedCreateWithoutDeviceInput = {
   serverTimestamp: bigint | number
   urgent?: boolean
   content: runtime.Bytes
+  payloadId?: bigint | number | null
 }
 
 export type EnvelopeCreateOrConnectWithoutDeviceInput = {
@@ -633,6 +715,60 @@ export type EnvelopeScalarWhereInput = {
   serverTimestamp?: Prisma.BigIntFilter<"Envelope"> | bigint | number
   urgent?: Prisma.BoolFilter<"Envelope"> | boolean
   content?: Prisma.BytesFilter<"Envelope"> | runtime.Bytes
+  payloadId?: Prisma.BigIntNullableFilter<"Envelope"> | bigint | number | null
+}
+
+export type EnvelopeCreateWithoutPayloadInput = {
+  id?: bigint | number
+  guid: string
+  type: string
+  sourceAccountId: string
+  sourceDeviceId: number
+  timestamp: bigint | number
+  serverTimestamp: bigint | number
+  urgent?: boolean
+  content: runtime.Bytes
+  device: Prisma.DeviceCreateNestedOneWithoutEnvelopesInput
+}
+
+export type EnvelopeUncheckedCreateWithoutPayloadInput = {
+  id?: bigint | number
+  guid: string
+  accountId: string
+  deviceId: number
+  type: string
+  sourceAccountId: string
+  sourceDeviceId: number
+  timestamp: bigint | number
+  serverTimestamp: bigint | number
+  urgent?: boolean
+  content: runtime.Bytes
+}
+
+export type EnvelopeCreateOrConnectWithoutPayloadInput = {
+  where: Prisma.EnvelopeWhereUniqueInput
+  create: Prisma.XOR<Prisma.EnvelopeCreateWithoutPayloadInput, Prisma.EnvelopeUncheckedCreateWithoutPayloadInput>
+}
+
+export type EnvelopeCreateManyPayloadInputEnvelope = {
+  data: Prisma.EnvelopeCreateManyPayloadInput | Prisma.EnvelopeCreateManyPayloadInput[]
+  skipDuplicates?: boolean
+}
+
+export type EnvelopeUpsertWithWhereUniqueWithoutPayloadInput = {
+  where: Prisma.EnvelopeWhereUniqueInput
+  update: Prisma.XOR<Prisma.EnvelopeUpdateWithoutPayloadInput, Prisma.EnvelopeUncheckedUpdateWithoutPayloadInput>
+  create: Prisma.XOR<Prisma.EnvelopeCreateWithoutPayloadInput, Prisma.EnvelopeUncheckedCreateWithoutPayloadInput>
+}
+
+export type EnvelopeUpdateWithWhereUniqueWithoutPayloadInput = {
+  where: Prisma.EnvelopeWhereUniqueInput
+  data: Prisma.XOR<Prisma.EnvelopeUpdateWithoutPayloadInput, Prisma.EnvelopeUncheckedUpdateWithoutPayloadInput>
+}
+
+export type EnvelopeUpdateManyWithWhereWithoutPayloadInput = {
+  where: Prisma.EnvelopeScalarWhereInput
+  data: Prisma.XOR<Prisma.EnvelopeUpdateManyMutationInput, Prisma.EnvelopeUncheckedUpdateManyWithoutPayloadInput>
 }
 
 export type EnvelopeCreateManyDeviceInput = {
@@ -645,6 +781,7 @@ export type EnvelopeCreateManyDeviceInput = {
   serverTimestamp: bigint | number
   urgent?: boolean
   content: runtime.Bytes
+  payloadId?: bigint | number | null
 }
 
 export type EnvelopeUpdateWithoutDeviceInput = {
@@ -657,6 +794,7 @@ export type EnvelopeUpdateWithoutDeviceInput = {
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
   content?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  payload?: Prisma.SharedPayloadUpdateOneWithoutEnvelopesNestedInput
 }
 
 export type EnvelopeUncheckedUpdateWithoutDeviceInput = {
@@ -669,11 +807,68 @@ export type EnvelopeUncheckedUpdateWithoutDeviceInput = {
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
   content?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  payloadId?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
 }
 
 export type EnvelopeUncheckedUpdateManyWithoutDeviceInput = {
   id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   guid?: Prisma.StringFieldUpdateOperationsInput | string
+  type?: Prisma.StringFieldUpdateOperationsInput | string
+  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
+  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  content?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  payloadId?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+}
+
+export type EnvelopeCreateManyPayloadInput = {
+  id?: bigint | number
+  guid: string
+  accountId: string
+  deviceId: number
+  type: string
+  sourceAccountId: string
+  sourceDeviceId: number
+  timestamp: bigint | number
+  serverTimestamp: bigint | number
+  urgent?: boolean
+  content: runtime.Bytes
+}
+
+export type EnvelopeUpdateWithoutPayloadInput = {
+  id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  guid?: Prisma.StringFieldUpdateOperationsInput | string
+  type?: Prisma.StringFieldUpdateOperationsInput | string
+  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
+  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  content?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  device?: Prisma.DeviceUpdateOneRequiredWithoutEnvelopesNestedInput
+}
+
+export type EnvelopeUncheckedUpdateWithoutPayloadInput = {
+  id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  guid?: Prisma.StringFieldUpdateOperationsInput | string
+  accountId?: Prisma.StringFieldUpdateOperationsInput | string
+  deviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  type?: Prisma.StringFieldUpdateOperationsInput | string
+  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
+  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  content?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+}
+
+export type EnvelopeUncheckedUpdateManyWithoutPayloadInput = {
+  id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  guid?: Prisma.StringFieldUpdateOperationsInput | string
+  accountId?: Prisma.StringFieldUpdateOperationsInput | string
+  deviceId?: Prisma.IntFieldUpdateOperationsInput | number
   type?: Prisma.StringFieldUpdateOperationsInput | string
   sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
   sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
@@ -697,7 +892,9 @@ export type EnvelopeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs
   serverTimestamp?: boolean
   urgent?: boolean
   content?: boolean
+  payloadId?: boolean
   device?: boolean | Prisma.DeviceDefaultArgs<ExtArgs>
+  payload?: boolean | Prisma.Envelope$payloadArgs<ExtArgs>
 }, ExtArgs["result"]["envelope"]>
 
 export type EnvelopeSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -712,7 +909,9 @@ export type EnvelopeSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exte
   serverTimestamp?: boolean
   urgent?: boolean
   content?: boolean
+  payloadId?: boolean
   device?: boolean | Prisma.DeviceDefaultArgs<ExtArgs>
+  payload?: boolean | Prisma.Envelope$payloadArgs<ExtArgs>
 }, ExtArgs["result"]["envelope"]>
 
 export type EnvelopeSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -727,7 +926,9 @@ export type EnvelopeSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exte
   serverTimestamp?: boolean
   urgent?: boolean
   content?: boolean
+  payloadId?: boolean
   device?: boolean | Prisma.DeviceDefaultArgs<ExtArgs>
+  payload?: boolean | Prisma.Envelope$payloadArgs<ExtArgs>
 }, ExtArgs["result"]["envelope"]>
 
 export type EnvelopeSelectScalar = {
@@ -742,23 +943,28 @@ export type EnvelopeSelectScalar = {
   serverTimestamp?: boolean
   urgent?: boolean
   content?: boolean
+  payloadId?: boolean
 }
 
-export type EnvelopeOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "guid" | "accountId" | "deviceId" | "type" | "sourceAccountId" | "sourceDeviceId" | "timestamp" | "serverTimestamp" | "urgent" | "content", ExtArgs["result"]["envelope"]>
+export type EnvelopeOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "guid" | "accountId" | "deviceId" | "type" | "sourceAccountId" | "sourceDeviceId" | "timestamp" | "serverTimestamp" | "urgent" | "content" | "payloadId", ExtArgs["result"]["envelope"]>
 export type EnvelopeInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   device?: boolean | Prisma.DeviceDefaultArgs<ExtArgs>
+  payload?: boolean | Prisma.Envelope$payloadArgs<ExtArgs>
 }
 export type EnvelopeIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   device?: boolean | Prisma.DeviceDefaultArgs<ExtArgs>
+  payload?: boolean | Prisma.Envelope$payloadArgs<ExtArgs>
 }
 export type EnvelopeIncludeUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   device?: boolean | Prisma.DeviceDefaultArgs<ExtArgs>
+  payload?: boolean | Prisma.Envelope$payloadArgs<ExtArgs>
 }
 
 export type $EnvelopePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "Envelope"
   objects: {
     device: Prisma.$DevicePayload<ExtArgs>
+    payload: Prisma.$SharedPayloadPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: bigint
@@ -771,7 +977,15 @@ export type $EnvelopePayload<ExtArgs extends runtime.Types.Extensions.InternalAr
     timestamp: bigint
     serverTimestamp: bigint
     urgent: boolean
+    /**
+     * The device's own ciphertext; for a multi-recipient send, the device's part (empty for `senderkey`), delivered
+     * followed by the shared payload's content.
+     */
     content: runtime.Bytes
+    /**
+     * The shared ciphertext of a multi-recipient send, stored once for all its devices (null for a 1:1 envelope).
+     */
+    payloadId: bigint | null
   }, ExtArgs["result"]["envelope"]>
   composites: {}
 }
@@ -1167,6 +1381,7 @@ readonly fields: EnvelopeFieldRefs;
 export interface Prisma__EnvelopeClient<T, Null = never, ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs, GlobalOmitOptions = {}> extends Prisma.PrismaPromise<T> {
   readonly [Symbol.toStringTag]: "PrismaPromise"
   device<T extends Prisma.DeviceDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.DeviceDefaultArgs<ExtArgs>>): Prisma.Prisma__DeviceClient<runtime.Types.Result.GetResult<Prisma.$DevicePayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
+  payload<T extends Prisma.Envelope$payloadArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Envelope$payloadArgs<ExtArgs>>): Prisma.Prisma__SharedPayloadClient<runtime.Types.Result.GetResult<Prisma.$SharedPayloadPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1207,6 +1422,7 @@ export interface EnvelopeFieldRefs {
   readonly serverTimestamp: Prisma.FieldRef<"Envelope", 'BigInt'>
   readonly urgent: Prisma.FieldRef<"Envelope", 'Boolean'>
   readonly content: Prisma.FieldRef<"Envelope", 'Bytes'>
+  readonly payloadId: Prisma.FieldRef<"Envelope", 'BigInt'>
 }
     
 
@@ -1605,6 +1821,25 @@ export type EnvelopeDeleteManyArgs<ExtArgs extends runtime.Types.Extensions.Inte
    * Limit how many Envelopes to delete.
    */
   limit?: number
+}
+
+/**
+ * Envelope.payload
+ */
+export type Envelope$payloadArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the SharedPayload
+   */
+  select?: Prisma.SharedPayloadSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the SharedPayload
+   */
+  omit?: Prisma.SharedPayloadOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.SharedPayloadInclude<ExtArgs> | null
+  where?: Prisma.SharedPayloadWhereInput
 }
 
 /**

@@ -1,24 +1,23 @@
 /**
  * The chat's toolbar: back, the contact (avatar, name, verified badge) as a button to the contact screen, and the
- * line under the name (typing, or encrypted/verified); then the banners for a changed safety number and for being
- * offline. Display only: it loads nothing.
+ * line under the name (typing, or encrypted/verified); then the banners for a changed safety number and for the
+ * connection (connection-state.tsx). Display only: it loads nothing.
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ConversationSummary } from '../../../app/model.js';
 import { Avatar } from '../../avatar.js';
 import { IconAlert, IconBack, IconShieldCheck } from '../../icons.js';
+import { ConnectionState } from '../connection-state.js';
 
 export function ChatHeader({
   conversation,
   typing,
-  online,
   onBack,
   onContact,
 }: {
   conversation: ConversationSummary | undefined;
   typing: boolean;
-  online: boolean;
   onBack: () => void;
   onContact: () => void;
 }): ReactElement {
@@ -61,11 +60,7 @@ export function ChatHeader({
           </button>
         </div>
       ) : null}
-      {!online ? (
-        <div className="banner info" role="status">
-          <p>{t('app.offline')}</p>
-        </div>
-      ) : null}
+      <ConnectionState />
     </>
   );
 }

@@ -1,51 +1,42 @@
 /**
  * The message composer: the text field (Enter sends, Shift+Enter breaks the line, nothing during IME
- * composition), the emoji palette and the send button, with the user's typing notices (started on input, stopped
- * after a pause, on clearing the field or on leaving the chat). Sending hands the trimmed text to `onSend`.
+ * composition), the emoji picker (loaded on first open; the chosen emoji goes in at the caret), the voice-note
+ * recorder (its button shows while the field is empty) and the send button, with the user's typing notices
+ * (started on input, stopped after a pause, on clearing the field or on leaving the chat). Sending hands the
+ * trimmed text to `onSend`. Files come from the attach button (a file picker, several at once), on touch devices
+ * also from the camera, and from pasting; they go to `onFiles` (the chat shows the preview sheet).
  */
-import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement, type ReactNode } from 'react';
+import {
+  lazy,
+  Suspense,
+  useEffect,
+  useRef,
+  useState,
+  type ClipboardEvent,
+  type KeyboardEvent,
+  type ReactElement,
+  type ReactNode,
+} from 'react';
 import { useTranslation } from 'react-i18next';
-import { IconSend, IconSmile } from '../../icons.js';
+import { IconCamera, IconPaperclip, IconSend, IconSmile } from '../../icons.js';
 import { useApp } from '../../use-app.js';
+import { RecordButton, RecordingBar, RecordingFailureNotice, useVoiceRecorder } from './voice-recorder-bar.js';
+
+/** The picker and its emoji database load only when first opened, so the first screen's bundle does not grow. */
+const EmojiPicker = lazy(() => import('./emoji-picker.js').then((m) => ({ default: m.EmojiPicker })));
 
 /** Stop announcing "typing" after this long without a keystroke (Signal uses a similar few seconds). */
 const TYPING_IDLE_MS = 3_000;
-/** A small palette; the system keyboard offers every other emoji. */
-const EMOJI = [
-  '😀',
-  '😂',
-  '😊',
-  '😍',
-  '🥰',
-  '😘',
-  '😎',
-  '🤔',
-  '😅',
-  '😭',
-  '😡',
-  '👍',
-  '👎',
-  '👏',
-  '🙏',
-  '💪',
-  '🎉',
-  '❤️',
-  '🔥',
-  '✨',
-  '☕',
-  '🍕',
-  '🌊',
-  '🚀',
-];
-
 export function Composer({
   conversationId,
   onSend,
+  onFiles,
   banner,
   preset,
 }: {
   conversationId: string;
   onSend: (text: string) => void;
+  onFiles: (files: File[]) => void;
   /** Shown above the field (the reply or edit preview). */
   banner?: ReactNode;
   /** Text to put in the field when it changes (editing a message); `key` changes with each request. */
@@ -56,7 +47,10 @@ export function Composer({
   const [draft, setDraft] = useState('');
   const [emojiOpen, setEmojiOpen] = useState(false);
   const input = useRef<HTMLTextAreaElement>(null);
+  const filePicker = useRef<HTMLInputElement>(null);
+  const camera = useRef<HTMLInputElement>(null);
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const voice = useVoiceRecorder(conversationId);
 
   useEffect(() => {
     setDraft('');
@@ -99,6 +93,20 @@ export function Composer({
     input.current?.focus();
   };
 
+  const picked = (list: FileList | null, reset: HTMLInputElement | null) => {
+    const files = list ? Array.from(list) : [];
+    // Cleared so that picking the same file again fires `change` again.
+    if (reset) reset.value = '';
+    if (files.length > 0) onFiles(files);
+  };
+
+  const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
+    const files = Array.from(event.clipboardData.files);
+    if (files.length === 0) return;
+    event.preventDefault();
+    onFiles(files);
+  };
+
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
       event.preventDefault();
@@ -106,36 +114,88 @@ export function Composer({
     }
   };
 
+  /** Puts `emoji` where the caret is (replacing a selection), and the caret after it. */
+  const insertEmoji = (emoji: string) => {
+    const field = input.current;
+    const start = field?.selectionStart ?? draft.length;
+    const end = field?.selectionEnd ?? draft.length;
+    const next = draft.slice(0, start) + emoji + draft.slice(end);
+    setDraft(next);
+    noteTyping(next);
+    requestAnimationFrame(() => {
+      if (!field) return;
+      field.focus();
+      field.setSelectionRange(start + emoji.length, start + emoji.length);
+    });
+  };
+
+  if (voice.phase === 'recording' || voice.phase === 'sending')
+    return (
+      <footer className="composer">
+        <RecordingBar
+          elapsedMs={voice.elapsedMs}
+          sending={voice.phase === 'sending'}
+          onCancel={voice.cancel}
+          onSend={voice.finish}
+        />
+      </footer>
+    );
+
   return (
     <footer className="composer">
       {banner}
+      {voice.failure ? <RecordingFailureNotice failure={voice.failure} onDismiss={voice.dismiss} /> : null}
       {emojiOpen ? (
-        <div className="emoji-panel" role="group" aria-label={t('chat.emoji')}>
-          {EMOJI.map((e) => (
-            <button
-              key={e}
-              type="button"
-              className="emoji"
-              onClick={() => {
-                setDraft((d) => d + e);
-                input.current?.focus();
-              }}
-            >
-              {e}
-            </button>
-          ))}
-        </div>
+        <Suspense fallback={<div className="emoji-picker" aria-busy="true" />}>
+          <EmojiPicker onPick={insertEmoji} />
+        </Suspense>
       ) : null}
       <div className="composer-row">
         <button
           type="button"
           className="icon-button"
+          data-testid="emoji-button"
           aria-label={t('chat.emoji')}
           aria-expanded={emojiOpen}
           onClick={() => setEmojiOpen((o) => !o)}
         >
           <IconSmile />
         </button>
+        <button
+          type="button"
+          className="icon-button"
+          data-testid="attach-button"
+          aria-label={t('attachment.attach')}
+          onClick={() => filePicker.current?.click()}
+        >
+          <IconPaperclip />
+        </button>
+        <button
+          type="button"
+          className="icon-button camera-button"
+          data-testid="camera-button"
+          aria-label={t('attachment.camera')}
+          onClick={() => camera.current?.click()}
+        >
+          <IconCamera />
+        </button>
+        <input
+          ref={filePicker}
+          type="file"
+          multiple
+          hidden
+          data-testid="attachment-input"
+          onChange={(e) => picked(e.target.files, e.target)}
+        />
+        <input
+          ref={camera}
+          type="file"
+          accept="image/*"
+          capture="environment"
+          hidden
+          data-testid="camera-input"
+          onChange={(e) => picked(e.target.files, e.target)}
+        />
         <label className="visually-hidden" htmlFor="message-input">
           {t('chat.placeholder')}
         </label>
@@ -151,7 +211,9 @@ export function Composer({
             noteTyping(e.target.value);
           }}
           onKeyDown={onKeyDown}
+          onPaste={onPaste}
         />
+        {draft.trim() ? null : <RecordButton busy={voice.phase === 'starting'} onClick={voice.start} />}
         <button
           type="button"
           className="send-button"

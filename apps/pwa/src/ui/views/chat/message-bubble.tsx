@@ -1,14 +1,16 @@
 /**
  * One message: its text (or the placeholder of an undecryptable, unshowable or deleted one), a reply's quoted block,
  * time, "edited" mark, delivery mark, reactions below, and for a failed send the reason the user can act on and the
- * retry button. Display only.
+ * retry button; photos, files and voice notes above the caption (`data-kind` says which). Display only.
  */
 import type { ReactElement, ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
 import { formatTime, isoTime } from '../../format.js';
+import { isLargeEmoji } from '../../emoji-only.js';
 import { StatusMark } from '../../icons.js';
 import { quoteAnchorId } from './quote-preview.js';
+import { MessageAttachments } from './attachment-views.js';
 
 export function MessageBubble({
   message,
@@ -25,6 +27,8 @@ export function MessageBubble({
 }): ReactElement {
   const { t, i18n } = useTranslation();
   const status = message.status;
+  const shown = !message.undecryptable && !message.unshowable;
+  const largeEmoji = shown && !message.attachments?.length && isLargeEmoji(message.text);
   return (
     <div
       className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}
@@ -35,14 +39,19 @@ export function MessageBubble({
         data-testid="message"
         data-status={message.outgoing ? status : undefined}
         data-direction={message.outgoing ? 'out' : 'in'}
+        data-kind={message.kind}
       >
         {message.deleted ? null : quote}
+        {message.deleted ? null : <MessageAttachments message={message} />}
         {message.deleted ? (
           <p className="bubble-text deleted" data-testid="deleted-placeholder">
             {t('actions.deleted')}
           </p>
-        ) : (
-          <p className="bubble-text">
+        ) : message.attachments?.length && !message.text ? null : (
+          <p
+            className={`bubble-text${largeEmoji ? ' emoji-only' : ''}`}
+            data-emoji-only={largeEmoji ? 'true' : undefined}
+          >
             {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
           </p>
         )}

@@ -1,0 +1,273 @@
+/**
+ * Sending to a group with sender keys: our sender key per group (a distribution id and a chain under our own
+ * address, created on first use and after every rotation), its distribution — a SenderKeyDistributionMessage sent
+ * pairwise, over the existing 1:1 sessions, to every member device that does not hold it yet — and then the group
+ * message itself, encrypted ONCE with `groupEncrypt` and sent in ONE multi-recipient request naming every member
+ * device. The server's corrections come for all failing recipients at once (`409` missing/extra devices, `410`
+ * stale devices); they are repaired as for 1:1 (new devices get sessions from fresh bundles and then our sender
+ * key; gone devices are dropped) and the message is sent again. Each accepted message is logged for re-sending
+ * (pairwise, to the one device that asks, under the identity key its member had) for a day.
+ *
+ * It runs inside an outbox pass (the outbox calls `deliver` for entries of kind `group`) and never holds the group
+ * lock while it sends, or a peer lock while it takes the group lock. It does not decide who is a member (groups.ts)
+ * and does not receive (content-handlers.ts, inbox.ts).
+ */
+import { ProtocolAddress, SenderKeyDistributionMessage, groupEncrypt } from '@cove/crypto';
+import { encodeContent, padContent, toBase64 } from '@cove/protocol';
+
+import type { MultiRecipient, SendMultiRequest } from '@cove/protocol';
+
+import type { MultiSendOutcome } from './api-client.js';
+import { SocketSendError } from './connection.js';
+import { MAX_DEVICE_SYNC_ROUNDS, RESEND_WINDOW_MS } from './constants.js';
+import type { MessengerContext } from './context.js';
+import { newZone } from './context.js';
+import { ClientError, ClientErrorCode } from './errors.js';
+import { fromHex, groupLock } from './groups.js';
+import type { WriteOp } from './platform.js';
+import type { DeviceAddress, OutboxEntry, OwnSenderKeyEntry, ResendDevice, ResendLogEntry } from './tables.js';
+import { groupOf, groupResendLogKey, ownSenderKeyKey, resendExpiryKey } from './tables.js';
+
+/** What the group sender borrows from the outbox: a pairwise send to every device of one account, and its repairs. */
+export interface PairwiseSender {
+  /** Encrypts `content` for every device of `accountId` (sessions made as needed) and sends it; the devices reached. */
+  sendPairwise(accountId: string, content: Uint8Array, timestamp: number): Promise<DeviceAddress[]>;
+  /** Drops extra devices, rebuilds stale ones and adds missing ones of an account (as after a 1:1 409/410). */
+  correctDevices(accountId: string, missing: number[], extra: number[], stale: number[]): Promise<void>;
+}
+
+/** Raised when a group send should be tried again later (device lists kept changing). */
+export class GroupSendDeferred extends Error {
+  override readonly name = 'GroupSendDeferred';
+}
+
+/** How a device that holds our sender key is remembered: a re-registered device (new registration id) does not. */
+export const holderKey = (accountId: string, device: DeviceAddress): string =>
+  `${accountId}.${device.deviceId}.${device.registrationId}`;
+
+/** A random distribution id (a version-4 UUID), libsignal's form. */
+const newDistributionId = (random: (n: number) => Uint8Array): string => {
+  const b = random(16);
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+};
+
+export class GroupSender {
+  constructor(
+    private readonly ctx: MessengerContext,
+    private readonly pairwise: PairwiseSender,
+    /** Counts multi-recipient requests made (benchmarks and tests read it). */
+    private readonly onRequest: () => void = () => undefined,
+  ) {}
+
+  private get me(): ProtocolAddress {
+    return ProtocolAddress.new(this.ctx.account.accountId, this.ctx.account.deviceId);
+  }
+
+  /** Our sender key for a group: the current one, or a new chain (first send, or after a rotation). */
+  private ownKey(groupId: string): Promise<OwnSenderKeyEntry> {
+    const { ctx } = this;
+    return ctx.platform.locks.withLock(groupLock(groupId), async () => {
+      const { storage, clock, random } = ctx.platform;
+      const existing = await storage.get('senderKeys', ownSenderKeyKey(groupId));
+      if (existing && 'holders' in existing) return existing;
+      const zone = newZone(ctx);
+      const distributionId = newDistributionId((n) => random.bytes(n));
+      await SenderKeyDistributionMessage.create(this.me, distributionId, zone.senderKeyStore, (n) => random.bytes(n));
+      const own: OwnSenderKeyEntry = { distributionId, holders: [], createdAt: clock.now() };
+      await storage.commit([
+        ...zone.operations(),
+        { op: 'put', table: 'senderKeys', key: ownSenderKeyKey(groupId), value: own },
+      ]);
+      ctx.platform.logger.info('group sender key created', { groupId: groupId.slice(0, 8) });
+      return own;
+    });
+  }
+
+  /** Our distribution message for the chain `distributionId`, as pairwise content. */
+  private async distributionContent(groupId: string, distributionId: string): Promise<Uint8Array> {
+    const zone = newZone(this.ctx);
+    const message = await SenderKeyDistributionMessage.create(this.me, distributionId, zone.senderKeyStore);
+    return encodeContent({
+      kind: 'sender-key',
+      senderKey: { groupId: fromHex(groupId), distributionMessage: message.serialize() },
+    });
+  }
+
+  /**
+   * Sends our sender key pairwise to every member account with a device lacking it; returns the accounts that
+   * could not be reached (unknown, or a verified contact whose key changed): they are left out of this message.
+   */
+  private async distribute(
+    groupId: string,
+    own: OwnSenderKeyEntry,
+    members: string[],
+    timestamp: number,
+  ): Promise<Set<string>> {
+    const { ctx } = this;
+    const { storage } = ctx.platform;
+    const unreachable = new Set<string>();
+    const added: string[] = [];
+    let content: Uint8Array | null = null;
+    const holders = new Set(own.holders);
+    for (const accountId of members) {
+      const devices = (await storage.get('contacts', accountId))?.devices ?? null;
+      if (devices && devices.length > 0 && devices.every((d) => holders.has(holderKey(accountId, d)))) continue;
+      content ??= await this.distributionContent(groupId, own.distributionId);
+      try {
+        const reached = await this.pairwise.sendPairwise(accountId, content, timestamp);
+        added.push(...reached.map((d) => holderKey(accountId, d)));
+      } catch (error) {
+        if (
+          error instanceof ClientError &&
+          (error.code === ClientErrorCode.UnknownUser || error.code === ClientErrorCode.IdentityChanged)
+        ) {
+          ctx.platform.logger.warn('group member unreachable', { accountId, error: error.code });
+          unreachable.add(accountId);
+          continue;
+        }
+        throw error;
+      }
+    }
+    if (added.length > 0) {
+      await ctx.platform.locks.withLock(groupLock(groupId), async () => {
+        const current = await storage.get('senderKeys', ownSenderKeyKey(groupId));
+        // A rotation meanwhile (a member removed) made these holders of a chain no longer in use.
+        if (!current || !('holders' in current) || current.distributionId !== own.distributionId) return;
+        const holders = [...new Set([...current.holders, ...added])];
+        own.holders = holders;
+        await storage.commit([
+          { op: 'put', table: 'senderKeys', key: ownSenderKeyKey(groupId), value: { ...current, holders } },
+        ]);
+      });
+    }
+    return unreachable;
+  }
+
+  /** Encrypts the padded content once on our current chain (the chain's step is committed before it is sent). */
+  private async encrypt(distributionId: string, content: Uint8Array): Promise<Uint8Array> {
+    const zone = newZone(this.ctx);
+    const message = await groupEncrypt(this.me, distributionId, zone.senderKeyStore, padContent(content));
+    await this.ctx.platform.storage.commit(zone.operations());
+    return message.serialize();
+  }
+
+  /** One request: over the socket when it is up, else HTTP (a socket that fails before sending falls back). */
+  private async transmit(request: SendMultiRequest): Promise<MultiSendOutcome> {
+    this.onRequest();
+    const connection = this.ctx.connection();
+    if (connection?.isReady) {
+      try {
+        return await connection.sendMulti(request);
+      } catch (error) {
+        if (!(error instanceof SocketSendError)) throw error;
+      }
+    }
+    return this.ctx.api.sendMulti(request);
+  }
+
+  /**
+   * Delivers one outbox entry of kind `group`: distribution, one encryption, one request, repairs; returns the
+   * server timestamp of the accepted send.
+   */
+  async deliver(entry: OutboxEntry): Promise<{ serverTimestamp: number }> {
+    const { ctx } = this;
+    const { storage } = ctx.platform;
+    const groupId = groupOf(entry.destination);
+    if (groupId === null) throw new ClientError(ClientErrorCode.InvalidInput, 'not a group destination');
+    const me = ctx.account.accountId;
+    /** Accounts the server says no longer exist: left out of this message. */
+    const gone = new Set<string>();
+    for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
+      const group = await storage.get('groups', groupId);
+      if (!group || !group.active) throw new ClientError(ClientErrorCode.InvalidInput, 'you are not in this group');
+      const members = group.members.map((m) => m.accountId).filter((a) => a !== me);
+      const own = await this.ownKey(groupId);
+      const unreachable = await this.distribute(groupId, own, members, entry.timestamp);
+      for (const accountId of gone) unreachable.add(accountId);
+      const recipients: MultiRecipient[] = [];
+      for (const accountId of members) {
+        if (unreachable.has(accountId)) continue;
+        const devices = (await storage.get('contacts', accountId))?.devices ?? [];
+        if (devices.length > 0) recipients.push({ accountId, devices: devices.map((d) => ({ ...d })) });
+      }
+      // Our own other devices get the message too (they are members through our account).
+      const mine = ((await storage.get('contacts', me))?.devices ?? []).filter(
+        (d) => d.deviceId !== ctx.account.deviceId,
+      );
+      if (mine.length > 0) recipients.push({ accountId: me, devices: mine });
+      if (recipients.length === 0) return { serverTimestamp: ctx.platform.clock.now() };
+      const ciphertext = await this.encrypt(own.distributionId, entry.content);
+      const outcome = await this.transmit({
+        type: 'senderkey',
+        content: toBase64(ciphertext),
+        timestamp: entry.timestamp,
+        urgent: true,
+        recipients,
+      });
+      switch (outcome.kind) {
+        case 'accepted':
+          if (outcome.queueFull.length > 0)
+            ctx.platform.logger.warn('group message skipped full queues', { accounts: outcome.queueFull.length });
+          await this.logForResend(groupId, entry, recipients);
+          return { serverTimestamp: outcome.serverTimestamp };
+        case 'not-found':
+          for (const accountId of outcome.accounts) gone.add(accountId);
+          break;
+        case 'mismatched':
+          for (const account of outcome.accounts)
+            await this.pairwise.correctDevices(
+              account.accountId,
+              account.missingDevices,
+              account.extraDevices,
+              account.staleDevices,
+            );
+          break;
+        case 'stale':
+          for (const account of outcome.accounts)
+            await this.pairwise.correctDevices(account.accountId, [], [], account.staleDevices);
+          break;
+      }
+    }
+    throw new GroupSendDeferred("the group's device lists kept changing");
+  }
+
+  /** The re-send log entry of an accepted group message: every device, with its member's identity key now. */
+  private async logForResend(groupId: string, entry: OutboxEntry, recipients: MultiRecipient[]): Promise<void> {
+    const { storage, clock } = this.ctx.platform;
+    const devices: ResendDevice[] = [];
+    for (const recipient of recipients) {
+      const identity = await storage.get('identities', recipient.accountId);
+      if (!identity) continue;
+      for (const device of recipient.devices)
+        devices.push({
+          accountId: recipient.accountId,
+          deviceId: device.deviceId,
+          identityKey: new Uint8Array(identity.publicKey),
+          resent: 0,
+        });
+    }
+    const now = clock.now();
+    const peer = `group:${groupId}`;
+    const logged: ResendLogEntry = {
+      peer,
+      timestamp: entry.timestamp,
+      content: entry.content,
+      devices,
+      createdAt: now,
+      expiresAt: now + RESEND_WINDOW_MS,
+    };
+    const writes: WriteOp[] = [
+      { op: 'put', table: 'resendLog', key: groupResendLogKey(entry.timestamp), value: logged },
+      {
+        op: 'put',
+        table: 'resendLog',
+        key: resendExpiryKey(logged.expiresAt, peer, entry.timestamp),
+        value: groupResendLogKey(entry.timestamp),
+      },
+    ];
+    await storage.commit(writes);
+  }
+}
