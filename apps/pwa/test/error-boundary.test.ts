@@ -61,6 +61,7 @@ function stubApp(
       messages: () => Promise.resolve([]),
       markRead: noop,
       setTyping: () => undefined,
+      canModify: () => false,
       ...overrides.chat,
     },
   } as unknown as CoveApp;

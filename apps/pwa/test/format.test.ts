@@ -123,6 +123,45 @@ describe('view data', () => {
     });
   });
 
+  it('should show reactions, edits, quotes and deletion from any stored value, and nothing malformed', () => {
+    const peer = '22222222-2222-4222-8222-222222222222';
+    const conversation = `direct:${peer}`;
+    const view = toChatMessage(
+      'k',
+      {
+        direction: 'incoming',
+        text: 'now',
+        timestamp: 1,
+        reactions: [
+          { authorAccountId: peer, emoji: '👍' },
+          { authorAccountId: 'me', emoji: '👍' },
+          { authorAccountId: peer, emoji: 42 },
+          { authorAccountId: peer, emoji: 'x'.repeat(5000) },
+          null,
+        ],
+        edits: [{ text: 'before', timestamp: 9e99 }, 'junk'],
+        quote: { text: 'quoted', authorAccountId: peer, timestamp: 5 },
+      },
+      conversation,
+    );
+    expect(view.reactions).toEqual([{ emoji: '👍', count: 2, mine: true }]);
+    expect(view.edits).toEqual([
+      { text: 'before', at: null },
+      { text: '', at: null },
+    ]);
+    expect(view.quote).toEqual({ text: 'quoted', byMe: false, sentAt: 5 });
+    const deleted = toChatMessage(
+      'k',
+      { direction: 'outgoing', text: 'secret', deletedAt: 3, reactions: 'x' },
+      conversation,
+    );
+    expect(deleted).toMatchObject({ deleted: true, text: '' });
+    expect(deleted.reactions).toBeUndefined();
+    expect(
+      toChatMessage('k', { text: 'a', reactions: 'not a list', edits: {}, quote: 7 }, conversation),
+    ).not.toHaveProperty('reactions');
+  });
+
   it('should turn a conversation with hostile fields into a safe summary', () => {
     const summary = toSummary(
       'acct-1234-5678',

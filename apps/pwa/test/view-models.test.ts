@@ -127,6 +127,29 @@ class RecordingMessenger implements MessengerPort {
   setPushSubscription(): Promise<void> {
     return Promise.resolve();
   }
+  react(messageId: string, emoji: string, remove: boolean): Promise<void> {
+    this.calls.push(`react ${messageId} ${emoji}${remove ? ' remove' : ''}`);
+    return Promise.resolve();
+  }
+  edit(messageId: string, text: string): Promise<void> {
+    this.calls.push(`edit ${messageId} ${text}`);
+    return Promise.resolve();
+  }
+  deleteForMe(messageId: string): Promise<void> {
+    this.calls.push(`deleteForMe ${messageId}`);
+    return Promise.resolve();
+  }
+  deleteForEveryone(messageId: string): Promise<void> {
+    this.calls.push(`deleteForEveryone ${messageId}`);
+    return Promise.resolve();
+  }
+  forward(messageId: string, to: string): Promise<void> {
+    this.calls.push(`forward ${messageId} ${to}`);
+    return Promise.resolve();
+  }
+  messageInfo(): Promise<null> {
+    return Promise.resolve(null);
+  }
 }
 
 function session(reader: HistoryReader | null, messenger: MessengerPort | null): AppSession {
@@ -294,6 +317,41 @@ describe(ChatViewModel.name, () => {
     ]);
   });
 
+  it('should pass message actions to the messenger, and offer edit and delete for everyone only within 24 hours', async () => {
+    const messenger = new RecordingMessenger();
+    const chat = new ChatViewModel(session(null, messenger), () => NOW);
+    await chat.reply('carol', 'carol/1', 'a reply');
+    await chat.react('carol/1', '👍', false);
+    await chat.react('carol/1', '👍', true);
+    await chat.edit('carol/2', 'new text');
+    await chat.deleteForMe('carol/3');
+    await chat.deleteForEveryone('carol/2');
+    await chat.forward('carol/1', 'dave');
+    expect(messenger.calls).toEqual([
+      'send carol a reply',
+      'react carol/1 👍',
+      'react carol/1 👍 remove',
+      'edit carol/2 new text',
+      'deleteForMe carol/3',
+      'deleteForEveryone carol/2',
+      'forward carol/1 dave',
+    ]);
+    const own = {
+      id: 'x',
+      conversationId: 'carol',
+      outgoing: true,
+      text: 'mine',
+      status: 'read' as const,
+      kind: 'text' as const,
+    };
+    expect(chat.canModify({ ...own, sentAt: NOW - 1000 })).toBe(true);
+    expect(chat.canModify({ ...own, sentAt: NOW - 24 * 3600 * 1000 })).toBe(false);
+    expect(chat.canModify({ ...own, sentAt: null })).toBe(false);
+    expect(chat.canModify({ ...own, sentAt: NOW, deleted: true })).toBe(false);
+    expect(chat.canModify({ ...own, sentAt: NOW, status: 'failed' })).toBe(false);
+    expect(chat.canModify({ ...own, sentAt: NOW, outgoing: false })).toBe(false);
+  });
+
   it('should send no typing notice before the core has loaded', () => {
     const chat = new ChatViewModel(session(null, null));
     expect(() => chat.setTyping('carol', true)).not.toThrow();
@@ -335,6 +393,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     requestNotificationPermission: () => Promise.resolve('denied'),
     canScan: () => false,
     scanQr: () => Promise.resolve(null),
+    copyText: () => Promise.resolve(true),
   };
   const fullVault: Vault = {
     readSettings: () => Promise.resolve({ language: 'zh-CN', previews: false }),

@@ -19,6 +19,7 @@ import { MAX_RESENDS_PER_MESSAGE, MAX_RETRY_REQUESTS_PER_WINDOW } from './consta
 import type { MessengerContext } from './context.js';
 import type { MessengerEvent } from './events.js';
 import { isExpired, isStatusAdvance, putConversation, putMessage } from './history.js';
+import { RECEIVE_MODIFY_WINDOW_MS, withDeletion, withEdit, withReaction, withReceipt } from './message-actions.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
@@ -42,7 +43,14 @@ import {
   toHex,
 } from './groups.js';
 
-export type Applied = { writes: WriteOp[]; events: MessengerEvent[]; stored: boolean; kick: boolean };
+export type Applied = {
+  writes: WriteOp[];
+  events: MessengerEvent[];
+  stored: boolean;
+  kick: boolean;
+  /** Messages whose local attachment blobs go once the writes are committed (deleted for everyone). */
+  discardBlobsOf?: MessageEntry[];
+};
 
 /** What the inbox lends its handlers: the summary of a peer's conversation, and the username check. */
 export type InboxTools = {
@@ -147,10 +155,15 @@ const applyReceipt: ContentHandler<'receipt'> = async (input) => {
   for (const timestamp of content.receipt.timestamps) {
     const key = await storage.get('messageIndex', messageIndexKey(conversationId, me, timestamp));
     const message = key === undefined ? undefined : await storage.get('messages', key);
-    if (!message || message.direction !== 'outgoing' || !isStatusAdvance(message.status, status)) continue;
+    if (!message || message.direction !== 'outgoing') continue;
     // An expired disappearing message is gone for the user: it is not updated, and no event names it.
     if (isExpired(message, clock.now())) continue;
-    const updated: MessageEntry = { ...message, status, error: null };
+    // Message info shows when each recipient got and read it (the receipt's server time), even when the status
+    // does not move (a delivery receipt arriving after the read one).
+    const timed = withReceipt(message, peer, content.receipt.type, input.envelope.serverTimestamp);
+    const advance = isStatusAdvance(message.status, status);
+    if (!advance && !timed) continue;
+    const updated: MessageEntry = advance ? { ...(timed ?? message), status, error: null } : (timed ?? message);
     writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
     events.push({ type: 'message-updated', message: updated });
   }
@@ -272,6 +285,116 @@ const applyRetry: ContentHandler<'retry'> = async (input) => {
     limited,
   });
   return { writes, events, stored: true, kick };
+};
+
+const NOTHING: Applied = { writes: [], events: [], stored: true, kick: false };
+
+/** The stored message a peer's action names (never an expired one), or undefined. */
+const targetOf = async (
+  input: Pick<HandlerInput<'reaction'>, 'ctx' | 'conversationId'>,
+  author: string,
+  timestamp: number,
+): Promise<MessageEntry | undefined> => {
+  const { storage, clock } = input.ctx.platform;
+  const key = await storage.get('messageIndex', messageIndexKey(input.conversationId, author, timestamp));
+  const message = key === undefined ? undefined : await storage.get('messages', key);
+  return message && !isExpired(message, clock.now()) ? message : undefined;
+};
+
+/**
+ * A reaction: to one of the peer's messages or one of ours (nobody else's exists in a direct conversation), one per
+ * person, a newer one replacing the older. A reaction to a message this device does not have is ignored.
+ */
+const applyReaction: ContentHandler<'reaction'> = async (input) => {
+  const { ctx, content, peer, conversationId } = input;
+  const { reaction } = content;
+  const author = reaction.targetAuthorAccountId;
+  if (author !== peer && author !== ctx.account.accountId) return NOTHING;
+  const message = await targetOf(input, author, reaction.targetTimestamp);
+  const updated = message
+    ? withReaction(message, {
+        authorAccountId: peer,
+        emoji: reaction.emoji,
+        timestamp: reaction.timestamp,
+        remove: reaction.remove ?? false,
+      })
+    : null;
+  if (!updated) {
+    ctx.platform.logger.info('reaction ignored', { accountId: peer, known: message !== undefined });
+    return NOTHING;
+  }
+  return {
+    writes: [{ op: 'put', table: 'messages', key: updated.id, value: updated }],
+    events: [
+      { type: 'message-updated', message: updated },
+      {
+        type: 'reaction',
+        conversationId,
+        accountId: peer,
+        message: updated,
+        emoji: reaction.emoji,
+        remove: reaction.remove ?? false,
+      },
+    ],
+    stored: true,
+    kick: false,
+  };
+};
+
+/**
+ * An edit: only of the SENDER's own message (the target is looked up among the sender's messages, so a forged edit
+ * of anyone else's finds nothing), within the receive window, at most MAX_EDITS times; earlier texts are kept.
+ */
+const applyEdit: ContentHandler<'edit'> = async (input) => {
+  const { ctx, content, envelope, peer, conversationId } = input;
+  const message = await targetOf(input, peer, content.edit.targetTimestamp);
+  const updated = message
+    ? withEdit(
+        message,
+        { text: content.edit.text, timestamp: content.edit.timestamp },
+        envelope.serverTimestamp,
+        RECEIVE_MODIFY_WINDOW_MS,
+      )
+    : null;
+  if (!updated) {
+    ctx.platform.logger.info('edit ignored', { accountId: peer, known: message !== undefined });
+    return NOTHING;
+  }
+  return {
+    writes: [{ op: 'put', table: 'messages', key: updated.id, value: updated }],
+    events: [
+      { type: 'message-updated', message: updated },
+      { type: 'message-edited', conversationId, accountId: peer, message: updated },
+    ],
+    stored: true,
+    kick: false,
+  };
+};
+
+/**
+ * Delete for everyone: only of the sender's own message, within the receive window; the message becomes a
+ * placeholder and its local attachment blobs are deleted after the commit.
+ */
+const applyDelete: ContentHandler<'delete'> = async (input) => {
+  const { ctx, content, envelope, peer, conversationId } = input;
+  const message = await targetOf(input, peer, content.delete.targetTimestamp);
+  const updated = message
+    ? withDeletion(message, content.delete.timestamp, envelope.serverTimestamp, RECEIVE_MODIFY_WINDOW_MS)
+    : null;
+  if (!message || !updated) {
+    ctx.platform.logger.info('delete ignored', { accountId: peer, known: message !== undefined });
+    return NOTHING;
+  }
+  return {
+    writes: [{ op: 'put', table: 'messages', key: updated.id, value: updated }],
+    events: [
+      { type: 'message-updated', message: updated },
+      { type: 'message-deleted', conversationId, accountId: peer, message: updated },
+    ],
+    stored: true,
+    kick: false,
+    discardBlobsOf: [message],
+  };
 };
 
 const ignored = (events: MessengerEvent[] = []): Applied => ({ writes: [], events, stored: false, kick: false });
@@ -483,6 +606,9 @@ export const CONTENT_HANDLERS: { [K in Content['kind']]: ContentHandler<K> } = {
   typing: applyTyping,
   null: applyNull,
   retry: applyRetry,
+  reaction: applyReaction,
+  edit: applyEdit,
+  delete: applyDelete,
   'group-update': applyGroupUpdate,
   'sender-key': applySenderKey,
 };

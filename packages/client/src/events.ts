@@ -21,6 +21,21 @@ export type MessengerEvent =
       timestamps: number[];
     }
   | { type: 'typing'; conversationId: string; accountId: string; action: 'started' | 'stopped' }
+  /**
+   * The peer (`accountId`) reacted to a message, edited one of theirs or deleted one of theirs for everyone; `message`
+   * is the stored result (also reported as `message-updated`). This device's own actions report `message-updated`
+   * only.
+   */
+  | {
+      type: 'reaction';
+      conversationId: string;
+      accountId: string;
+      message: MessageEntry;
+      emoji: string;
+      remove: boolean;
+    }
+  | { type: 'message-edited'; conversationId: string; accountId: string; message: MessageEntry }
+  | { type: 'message-deleted'; conversationId: string; accountId: string; message: MessageEntry }
   | { type: 'identity-changed'; accountId: string; username: string | null; wasVerified: boolean; trust: TrustLevel }
   /**
    * A message decrypted but its content broke the rules (a value out of bounds, a malformed encoding): it was

@@ -24,6 +24,7 @@ import {
 } from '@cove/protocol';
 import type { Content, Envelope } from '@cove/protocol';
 
+import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
 import { takeBudget } from './budget.js';
 import { MAX_SESSION_RESETS_PER_WINDOW } from './constants.js';
 import type { MessengerContext } from './context.js';
@@ -170,6 +171,7 @@ export class Inbox {
     const applied =
       groupId === null ? await applyAndCommit() : await ctx.platform.locks.withLock(groupLock(groupId), applyAndCommit);
     await emitIdentityChanges(ctx, zone.identityChanges);
+    for (const message of applied.discardBlobsOf ?? []) await deleteAttachmentBlobs(ctx.platform, message);
     return { result: applied.stored ? 'stored' : 'duplicate', events: applied.events, kick: applied.kick };
   }
 

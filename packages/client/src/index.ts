@@ -12,6 +12,7 @@ export type { MessagePage } from './history.js';
 export type { RegisterOptions } from './account.js';
 export type { InboxResult } from './inbox.js';
 export type { UpkeepResult } from './prekeys.js';
+export type { MessageInfo } from './message-actions.js';
 export { computeSafetyNumber, formatSafetyNumber, uuidBytes } from './trust.js';
 export type { SafetyNumber } from './trust.js';
 export { KeyedMutex } from './keyed-mutex.js';

@@ -48,6 +48,8 @@ import { History, deleteMessage, isExpired, putConversation } from './history.js
 import type { MessagePage } from './history.js';
 import { Inbox } from './inbox.js';
 import type { InboxResult } from './inbox.js';
+import { deleteForEveryone, editMessage, messageInfo, sendReaction } from './message-actions.js';
+import type { MessageInfo } from './message-actions.js';
 import { MessengerConnection } from './messenger-connection.js';
 import { readMeta } from './meta.js';
 import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
@@ -426,6 +428,60 @@ export class Messenger {
     return true;
   }
 
+  /** Deletes a message on this device only (its attachments' local blobs too); the peer keeps it. */
+  deleteForMe(messageId: string): Promise<boolean> {
+    return this.deleteMessage(messageId);
+  }
+
+  /**
+   * Deletes one of this user's messages, sent within the last 24 hours, for everyone: it becomes a "deleted"
+   * placeholder here at once and on the peer's devices when they receive the deletion.
+   */
+  async deleteForEveryone(messageId: string): Promise<MessageEntry> {
+    const message = await deleteForEveryone(this.ctx, messageId);
+    this.outbox.kick();
+    return message;
+  }
+
+  /** Reacts to a message with one emoji, replacing this user's earlier reaction to it. */
+  async sendReaction(messageId: string, emoji: string): Promise<MessageEntry> {
+    const message = await sendReaction(this.ctx, messageId, emoji);
+    this.outbox.kick();
+    return message;
+  }
+
+  /** Takes this user's reaction to a message away. */
+  async removeReaction(messageId: string, emoji: string): Promise<MessageEntry> {
+    const message = await sendReaction(this.ctx, messageId, emoji, true);
+    this.outbox.kick();
+    return message;
+  }
+
+  /** Gives one of this user's messages, sent within the last 24 hours, a new text (at most 10 times). */
+  async editMessage(messageId: string, text: string): Promise<MessageEntry> {
+    const message = await editMessage(this.ctx, messageId, text);
+    this.outbox.kick();
+    return message;
+  }
+
+  /**
+   * Sends a message's text to another conversation as a new message of this user's. Messages with attachments are
+   * refused (their files would have to be uploaded again; not done yet), and so are deleted ones.
+   */
+  async forward(messageId: string, peer: string): Promise<MessageEntry> {
+    const message = await this.ctx.history.message(messageId);
+    if (!message || message.status === 'undecryptable' || message.deletedAt !== undefined)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'no such message');
+    if (message.attachments?.length)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'forwarding attachments is not supported yet');
+    return this.sendText(peer, message.text);
+  }
+
+  /** When a message was sent, stored, edited or deleted and, for one's own, delivered and read per recipient. */
+  messageInfo(messageId: string): Promise<MessageInfo | null> {
+    return messageInfo(this.ctx, messageId);
+  }
+
   /** Small incoming attachments are fetched as soon as their message is stored (AUTO_DOWNLOAD_MAX_BYTES). */
   private autoDownload(event: MessengerEvent): void {
     if (event.type !== 'message-added' || event.message.direction !== 'incoming') return;
@@ -444,7 +500,7 @@ export class Messenger {
   async retrySend(messageId: string): Promise<MessageEntry> {
     const ctx = this.ctx;
     const message = await ctx.history.message(messageId);
-    if (!message || message.direction !== 'outgoing')
+    if (!message || message.direction !== 'outgoing' || message.deletedAt !== undefined)
       throw new ClientError(ClientErrorCode.InvalidInput, 'no such outgoing message');
     if (message.status !== 'failed') return message;
     if (groupOf(message.conversationId) !== null) return this.retryGroupSend(message);

@@ -333,7 +333,7 @@ export class Outbox implements PairwiseSender {
         nextDue = Math.min(nextDue, entry.nextAttemptAt);
         continue;
       }
-      if (entry.kind === 'data' && clock.now() - entry.createdAt > OUTBOX_GIVE_UP_MS) {
+      if ((entry.kind === 'data' || entry.kind === 'action') && clock.now() - entry.createdAt > OUTBOX_GIVE_UP_MS) {
         // Receivers refuse a send time this old; the user can retry it (with a new timestamp). The reason shown is
         // the last attempt's, when there was one.
         const reason = entry.lastError ?? 'expired';
@@ -482,6 +482,7 @@ export class Outbox implements PairwiseSender {
             messages,
             urgent:
               entry.kind === 'data' ||
+              entry.kind === 'action' ||
               entry.kind === 'retry' ||
               entry.kind === 'resend' ||
               entry.kind === 'group-control',

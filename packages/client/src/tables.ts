@@ -170,6 +170,15 @@ export type PendingUpload = {
 
 export type QuoteEntry = { timestamp: number; authorAccountId: string; text: string };
 
+/** One person's reaction to a message (one per person: a newer one replaces it); `timestamp` is its send time. */
+export type ReactionEntry = { authorAccountId: string; emoji: string; timestamp: number };
+
+/** An earlier text of an edited message, with the time it was written (the original's or an edit's send time). */
+export type EditVersion = { text: string; timestamp: number };
+
+/** Delivery and read times of an outgoing message at one recipient (server timestamps of the receipts). */
+export type RecipientReceipts = { accountId: string; deliveredAt: number | null; readAt: number | null };
+
 export type MessageEntry = {
   /** The storage key: "<conversationId>/<sequence>". */
   id: string;
@@ -193,6 +202,15 @@ export type MessageEntry = {
   error: string | null;
   /** Files, images, voice notes (absent on messages without any, and on rows stored before attachments existed). */
   attachments?: AttachmentEntry[];
+  /** Reactions, one per person (absent: none). */
+  reactions?: ReactionEntry[];
+  /** Edited: the earlier texts, oldest first, and the send time of the edit that wrote `text` (absent: never edited). */
+  edits?: EditVersion[];
+  editedAt?: number;
+  /** Deleted for everyone at this time: text, quote, attachments, reactions and edits are gone (a placeholder). */
+  deletedAt?: number;
+  /** Outgoing: delivery and read times per recipient, from their receipts (absent: none yet). */
+  receipts?: RecipientReceipts[];
   /** A group's system line ("Ann added Ben"): what changed, by whom (the author); `text` is an English rendering. */
   system?: GroupChange;
 };
@@ -250,7 +268,8 @@ export type SenderKeyEntry = { record: Uint8Array; updatedAt: number };
 export type MemberKeyEntry = { distributionId: string; updatedAt: number };
 
 /**
- * `retry-unavailable` answers a retry request for timestamps that were not messages (receipts, typing); `resend`
+ * `action` carries a reaction, an edit or a delete for everyone (encoded content; its history change was committed with
+ * it; it is not logged for re-sending). `retry-unavailable` answers a retry request for timestamps that were not messages (receipts, typing); `resend`
  * sends a logged message again to the one device that asked for it (the recipient's other devices get a null
  * message, since a send must cover every device).
  */
@@ -264,7 +283,9 @@ export type OutboxKind =
   /** A group message: encrypted once with our sender key, sent in one multi-recipient request (destination: `group:<id>`). */
   | 'group'
   /** Pairwise control content for groups (a group update, our sender key): the content as is, to every device. */
-  | 'group-control';
+  | 'group-control'
+  /** A reaction, an edit or a delete for everyone (see above). */
+  | 'action';
 
 export type OutboxEntry = {
   /** The storage key (a sequence number). */

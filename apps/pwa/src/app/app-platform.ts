@@ -33,6 +33,8 @@ export interface Capabilities {
   canScan(): boolean;
   /** Streams the camera into `video` and resolves with the first QR code read, or null if aborted. */
   scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
+  /** Puts text on the clipboard (after a tap); false when the browser refused or has no clipboard. */
+  copyText(text: string): Promise<boolean>;
 }
 
 /** A photo re-encoded without its metadata (EXIF, GPS), with its size in pixels and a small JPEG thumbnail. */

@@ -269,8 +269,12 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'message-rejected':
       case 'session-reset':
       case 'session-reset-limited':
+      case 'reaction':
+      case 'message-edited':
+      case 'message-deleted':
       case 'group-update-rejected':
       case 'group-message-undecryptable':
+        // Reactions, edits and deletes also come as `message-updated`, which redraws.
         return;
     }
   }

@@ -12,6 +12,7 @@ import {
   Messenger,
   SafetyNumberMismatchError,
   type AccountRecord,
+  type MessageInfo,
   type MessengerEvent,
   type OutgoingAttachment,
   type Platform,
@@ -54,6 +55,14 @@ const CONNECTION_LOCK = 'connection';
 const EXPIRY_SWEEP_MS = 15_000;
 
 const utf8 = new TextEncoder();
+
+/** A quote carries an excerpt, not a copy: the protocol's bound is 2,048 bytes; 200 characters is a preview. */
+const QUOTE_EXCERPT_CHARS = 200;
+
+const quoteExcerpt = (text: string): string => {
+  const chars = [...text];
+  return chars.length > QUOTE_EXCERPT_CHARS ? `${chars.slice(0, QUOTE_EXCERPT_CHARS).join('')}…` : text;
+};
 
 class MessengerAdapter implements MessengerPort {
   private releaseLeadership: (() => void) | null = null;
@@ -150,8 +159,46 @@ class MessengerAdapter implements MessengerPort {
     }
   }
 
-  async sendText(conversationId: string, text: string): Promise<void> {
-    await this.messenger.sendText(conversationId, text);
+  async sendText(conversationId: string, text: string, replyTo?: string): Promise<void> {
+    const quoted = replyTo === undefined ? undefined : await this.messenger.message(replyTo);
+    await this.messenger.sendText(
+      conversationId,
+      text,
+      quoted && quoted.deletedAt === undefined
+        ? {
+            quote: {
+              timestamp: quoted.timestamp,
+              authorAccountId: quoted.authorAccountId,
+              text: quoteExcerpt(quoted.text),
+            },
+          }
+        : {},
+    );
+  }
+
+  async react(messageId: string, emoji: string, remove: boolean): Promise<void> {
+    if (remove) await this.messenger.removeReaction(messageId, emoji);
+    else await this.messenger.sendReaction(messageId, emoji);
+  }
+
+  async edit(messageId: string, text: string): Promise<void> {
+    await this.messenger.editMessage(messageId, text);
+  }
+
+  async deleteForMe(messageId: string): Promise<void> {
+    await this.messenger.deleteForMe(messageId);
+  }
+
+  async deleteForEveryone(messageId: string): Promise<void> {
+    await this.messenger.deleteForEveryone(messageId);
+  }
+
+  async forward(messageId: string, toConversationId: string): Promise<void> {
+    await this.messenger.forward(messageId, toConversationId);
+  }
+
+  messageInfo(messageId: string): Promise<MessageInfo | null> {
+    return this.messenger.messageInfo(messageId);
   }
 
   async sendAttachment(conversationId: string, attachment: OutgoingAttachment): Promise<AttachmentFailure | null> {

@@ -3,7 +3,7 @@
  * depends on behaviour, not on the core's layout; reads go through history-reader.ts. messenger-adapter.ts
  * implements it over the core's facade. Types only.
  */
-import type { ConversationEntry, MessengerEvent, OutgoingAttachment, TrustLevel } from '@cove/client';
+import type { ConversationEntry, MessageInfo, MessengerEvent, OutgoingAttachment, TrustLevel } from '@cove/client';
 import type { AttachmentFailure } from './model.js';
 
 export type SafetyNumber = { digits: string; scannable: string; trust: TrustLevel; changedAt: number | null };
@@ -24,7 +24,13 @@ export interface MessengerPort {
   /** Retries the connection at once (the network or the user came back) instead of waiting out the backoff. */
   reconnectNow(): void;
   startChat(username: string): Promise<LookupResult>;
-  sendText(conversationId: string, text: string): Promise<void>;
+  sendText(conversationId: string, text: string, replyTo?: string): Promise<void>;
+  react(messageId: string, emoji: string, remove: boolean): Promise<void>;
+  edit(messageId: string, text: string): Promise<void>;
+  deleteForMe(messageId: string): Promise<void>;
+  deleteForEveryone(messageId: string): Promise<void>;
+  forward(messageId: string, toConversationId: string): Promise<void>;
+  messageInfo(messageId: string): Promise<MessageInfo | null>;
   /**
    * Sends one file (photo, voice note, document) with its metadata; resolves once the message is stored (the upload
    * then runs in the outbox), or with why it was refused before anything was stored (too large, quota, network).

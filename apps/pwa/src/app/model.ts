@@ -84,6 +84,16 @@ export type ChatMessage = {
   expiresAt?: number;
   /** A failed outgoing message: the reason, when it is one the user can act on. */
   failure?: FailureReason;
+  /** Reactions grouped by emoji, with whether one of them is the user's own (absent: none). */
+  reactions?: ReactionCount[];
+  /** Edited: the earlier texts, oldest first (absent: never edited). */
+  edits?: { text: string; at: number | null }[];
+  /** Deleted for everyone: a placeholder without text. */
+  deleted?: boolean;
+  /** The message this one replies to, as quoted in it. */
+  quote?: QuotedMessage;
+  /** Has files or a voice note (forwarding and editing do not apply). */
+  hasAttachments?: boolean;
   /** `text` unless it carries an attachment (then the first one's kind). */
   kind: MessageKind;
   /** Photos, voice notes and files (the caption is `text`). */
@@ -103,6 +113,19 @@ export type VoiceNote = {
   contentType: string;
   /** `remote` (not downloaded yet), `local` (playable) or `failed` (could not be verified or fetched). */
   state: 'remote' | 'local' | 'failed';
+};
+
+export type ReactionCount = { emoji: string; count: number; mine: boolean };
+
+/** A quote inside a reply: the quoted text, whether the user wrote it, and the original's send time. */
+export type QuotedMessage = { text: string; byMe: boolean; sentAt: number | null };
+
+/** When a message was sent and, for one's own, delivered and read (message info). */
+export type MessageInfoView = {
+  sentAt: number | null;
+  serverAt: number | null;
+  editedAt: number | null;
+  recipients: { name: string; deliveredAt: number | null; readAt: number | null }[];
 };
 
 export type ConversationSummary = {
@@ -214,6 +237,19 @@ export interface ChatScreen {
   open(messageId: string, index: number, purpose: 'view' | 'save'): Promise<Blob | AttachmentFailure>;
   markRead(conversationId: string): Promise<void>;
   setTyping(conversationId: string, typing: boolean): void;
+  /** Replies to a message: sends `text` quoting it. */
+  reply(conversationId: string, messageId: string, text: string): Promise<void>;
+  /** Sets (or with `remove`, takes away) the user's reaction to a message. */
+  react(messageId: string, emoji: string, remove: boolean): Promise<void>;
+  edit(messageId: string, text: string): Promise<void>;
+  deleteForMe(messageId: string): Promise<void>;
+  deleteForEveryone(messageId: string): Promise<void>;
+  forward(messageId: string, toConversationId: string): Promise<void>;
+  info(messageId: string): Promise<MessageInfoView | null>;
+  /** Copies a message's text; false when the browser refused. */
+  copy(text: string): Promise<boolean>;
+  /** Whether the user may still edit or delete this message for everyone (own, not deleted, within 24 hours). */
+  canModify(message: ChatMessage): boolean;
 }
 
 /** Recording, sending and playing voice notes. */

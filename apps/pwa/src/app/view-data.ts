@@ -13,6 +13,7 @@ import type {
   FailureReason,
   MessageKind,
   MessageStatus,
+  ReactionCount,
 } from './model.js';
 import { voiceNoteOf } from './voice-data.js';
 
@@ -25,6 +26,8 @@ const OUTGOING_STATUSES: ReadonlySet<string> = new Set<MessageStatus>([
 ]);
 /** ECMAScript dates cover ±8.64e15 ms (ECMA-262 §21.4.1.22); a timestamp outside names no moment. */
 const MAX_DATE_MS = 8.64e15;
+/** Longest reaction shown: one emoji (the protocol refuses more); a longer stored value is not one. */
+const MAX_EMOJI_CHARS = 32;
 /** Longest title shown for a contact: a username is at most 32 characters; anything longer is not one. */
 const MAX_TITLE_CHARS = 64;
 
@@ -170,7 +173,36 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
     kind: kindOf(attachments),
     ...(attachments.length > 0 ? { attachments } : {}),
     ...(voice ? { voice } : {}),
+    ...actionFields(m, conversationId),
   };
+}
+
+/** Reactions, edits, deletion, quote and attachments of a stored message, each ignored when malformed. */
+function actionFields(m: Loose, conversationId: string): Partial<ChatMessage> {
+  const peer = conversationId.startsWith('direct:') ? conversationId.slice('direct:'.length) : null;
+  const fields: Partial<ChatMessage> = {};
+  if (m.deletedAt !== undefined && m.deletedAt !== null) return { deleted: true, text: '' };
+  if (Array.isArray(m.reactions)) {
+    const counts = new Map<string, ReactionCount>();
+    for (const item of m.reactions as unknown[]) {
+      const r = record(item);
+      if (typeof r.emoji !== 'string' || r.emoji.length === 0 || r.emoji.length > MAX_EMOJI_CHARS) continue;
+      const mine = r.authorAccountId !== peer;
+      const current = counts.get(r.emoji) ?? { emoji: r.emoji, count: 0, mine: false };
+      counts.set(r.emoji, { ...current, count: current.count + 1, mine: current.mine || mine });
+    }
+    if (counts.size > 0) fields.reactions = [...counts.values()];
+  }
+  if (Array.isArray(m.edits) && m.edits.length > 0)
+    fields.edits = (m.edits as unknown[]).map((item) => {
+      const e = record(item);
+      return { text: typeof e.text === 'string' ? e.text : '', at: timeOrNull(e.timestamp) };
+    });
+  const quote = record(m.quote);
+  if (m.quote !== null && typeof quote.text === 'string')
+    fields.quote = { text: quote.text, byMe: quote.authorAccountId !== peer, sentAt: timeOrNull(quote.timestamp) };
+  if (Array.isArray(m.attachments) && m.attachments.length > 0) fields.hasAttachments = true;
+  return fields;
 }
 
 /** A conversation as the list shows it, with its last message (already converted) and the contact's trust. */

@@ -87,6 +87,7 @@ export function createBrowserAppPlatform() {
       canScan: capabilities.canScan,
       pushSupport: capabilities.pushSupport,
       scanQr: capabilities.scanQr,
+      copyText: capabilities.copyText,
     },
     voice: {
       canRecord: canRecordVoice,

@@ -57,6 +57,17 @@ export function showUnread(count: number): void {
   done?.catch(() => undefined);
 }
 
+/** Copies text to the clipboard; false when the browser has no clipboard API or refused (no focus, no gesture). */
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    if (!navigator.clipboard?.writeText) return false;
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function isPersisted(): Promise<boolean | null> {
   if (!navigator.storage?.persisted) return null;
   return navigator.storage.persisted();

@@ -94,6 +94,30 @@ export const MAX_WAVEFORM_BYTES = 1024;
 /** Longest caption, in characters (code points): Signal's and WhatsApp's captions are of this order. */
 export const MAX_CAPTION_CHARS = 2000;
 
+/**
+ * Longest reaction emoji in UTF-8 bytes: the longest RGI emoji sequences (families and couples with skin tones joined
+ * by ZWJ) take 35 bytes; 64 leaves room for newer ones while refusing text smuggled in as a "reaction".
+ */
+export const MAX_EMOJI_BYTES = 64;
+/**
+ * One emoji: an RGI emoji sequence (Unicode's recommended-for-general-interchange set, with skin tones, flags, keycaps
+ * and ZWJ sequences) and nothing else — no text, controls, bidi characters or several emoji. Built at run time
+ * because the `v` flag is newer than the compile target; every supported runtime (Node 20, current browsers) has it.
+ */
+const EMOJI_PATTERN = new RegExp('^\\p{RGI_Emoji}$', 'v');
+/** Whether a string is exactly one emoji within MAX_EMOJI_BYTES (what a reaction may carry). */
+export const isReactionEmoji = (value: unknown): value is string =>
+  typeof value === 'string' && utf8Length(value) <= MAX_EMOJI_BYTES && EMOJI_PATTERN.test(value);
+/**
+ * How long after sending a message its author may still edit it or delete it for everyone: 24 hours, as Signal.
+ * Senders refuse older targets (`MODIFY_WINDOW_MS`); receivers allow MODIFY_GRACE_MS more, measured from the target's
+ * send time to the server timestamp of the edit's envelope, for an edit that waited in its sender's outbox or on
+ * the server while the receiver was offline.
+ */
+export const MODIFY_WINDOW_MS = 24 * 3600 * 1000;
+export const MODIFY_GRACE_MS = 24 * 3600 * 1000;
+/** Most edits of one message: Signal's limit (10); each keeps a version in the message's history. */
+export const MAX_EDITS = 10;
 /** Group ids and master keys: 32 random bytes (collision-free ids, a 256-bit key). */
 export const GROUP_ID_BYTES = 32;
 export const GROUP_MASTER_KEY_BYTES = 32;
@@ -275,6 +299,30 @@ export const validateContent = (content: Content, context?: ContentContext): voi
       return;
     }
     case 'null':
+      return;
+    case 'reaction': {
+      const { reaction } = content;
+      checkTimestamp(reaction.timestamp, windows.sentAt, 'reaction.timestamp');
+      checkTimestamp(reaction.targetTimestamp, windows.reference, 'reaction.targetTimestamp');
+      checkString(reaction.targetAuthorAccountId, MAX_ACCOUNT_ID_BYTES, 'reaction.targetAuthorAccountId');
+      if (!UUID_PATTERN.test(reaction.targetAuthorAccountId))
+        throw new ContentError('reaction.targetAuthorAccountId is not an account id', ContentErrorReason.InvalidFormat);
+      checkString(reaction.emoji, MAX_EMOJI_BYTES, 'reaction.emoji');
+      if (!isReactionEmoji(reaction.emoji))
+        throw new ContentError('reaction.emoji is not one emoji', ContentErrorReason.InvalidFormat);
+      if (reaction.remove !== undefined && typeof reaction.remove !== 'boolean')
+        throw new ContentError('reaction.remove must be a boolean');
+      return;
+    }
+    case 'delete':
+      checkTimestamp(content.delete.timestamp, windows.sentAt, 'delete.timestamp');
+      checkTimestamp(content.delete.targetTimestamp, windows.reference, 'delete.targetTimestamp');
+      return;
+    case 'edit':
+      checkTimestamp(content.edit.timestamp, windows.sentAt, 'edit.timestamp');
+      checkTimestamp(content.edit.targetTimestamp, windows.reference, 'edit.targetTimestamp');
+      checkString(content.edit.text, MAX_TEXT_BYTES, 'edit.text');
+      if (content.edit.text.length === 0) throw new ContentError('edit.text must not be empty');
       return;
     case 'group-update': {
       const update = content.groupUpdate;

@@ -23,6 +23,7 @@ import type {
   Content,
   ContentContext,
   DataMessage,
+  ReactionMessage,
   GroupMember,
   GroupUpdate,
   ReceiptMessage,
@@ -158,6 +159,32 @@ const toMessage = (content: Content): pb.Content => {
         version: CONTENT_VERSION,
         body: { case: 'nullMessage', value: create(pb.NullMessageSchema) },
       });
+    case 'reaction': {
+      const { reaction } = content;
+      const value = create(pb.ReactionMessageSchema, {
+        timestamp: BigInt(reaction.timestamp),
+        emoji: reaction.emoji,
+        targetAuthorAccountId: reaction.targetAuthorAccountId,
+        targetTimestamp: BigInt(reaction.targetTimestamp),
+        remove: reaction.remove ?? false,
+      });
+      return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'reactionMessage', value } });
+    }
+    case 'delete': {
+      const value = create(pb.DeleteMessageSchema, {
+        timestamp: BigInt(content.delete.timestamp),
+        targetTimestamp: BigInt(content.delete.targetTimestamp),
+      });
+      return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'deleteMessage', value } });
+    }
+    case 'edit': {
+      const value = create(pb.EditMessageSchema, {
+        timestamp: BigInt(content.edit.timestamp),
+        targetTimestamp: BigInt(content.edit.targetTimestamp),
+        text: content.edit.text,
+      });
+      return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'editMessage', value } });
+    }
     case 'group-update':
       return create(pb.ContentSchema, {
         version: CONTENT_VERSION,
@@ -292,6 +319,17 @@ const fromRetry = (message: pb.RetryRequest): RetryRequest => {
   return unavailable.length > 0 ? { timestamps, unavailable } : { timestamps };
 };
 
+const fromReaction = (message: pb.ReactionMessage): ReactionMessage => {
+  const reaction: ReactionMessage = {
+    timestamp: timestampOf(message.timestamp, 'reaction.timestamp'),
+    emoji: message.emoji ?? '',
+    targetAuthorAccountId: (message.targetAuthorAccountId ?? '').toLowerCase(),
+    targetTimestamp: timestampOf(message.targetTimestamp, 'reaction.targetTimestamp'),
+  };
+  if (message.remove) reaction.remove = true;
+  return reaction;
+};
+
 const fromMessage = (message: pb.Content): Content => {
   if (message.version < 1) throw new ContentError('missing content version');
   if (message.version > CONTENT_VERSION)
@@ -311,6 +349,25 @@ const fromMessage = (message: pb.Content): Content => {
       return { kind: 'retry', retry: fromRetry(body.value) };
     case 'nullMessage':
       return { kind: 'null' };
+    case 'reactionMessage':
+      return { kind: 'reaction', reaction: fromReaction(body.value) };
+    case 'deleteMessage':
+      return {
+        kind: 'delete',
+        delete: {
+          timestamp: timestampOf(body.value.timestamp, 'delete.timestamp'),
+          targetTimestamp: timestampOf(body.value.targetTimestamp, 'delete.targetTimestamp'),
+        },
+      };
+    case 'editMessage':
+      return {
+        kind: 'edit',
+        edit: {
+          timestamp: timestampOf(body.value.timestamp, 'edit.timestamp'),
+          targetTimestamp: timestampOf(body.value.targetTimestamp, 'edit.targetTimestamp'),
+          text: body.value.text ?? '',
+        },
+      };
     case 'groupUpdate':
       return { kind: 'group-update', groupUpdate: fromGroupUpdate(body.value) };
     case 'senderKeyDistribution':

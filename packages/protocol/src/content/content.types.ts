@@ -72,6 +72,21 @@ export type ReceiptMessage = { type: ReceiptType; timestamps: number[] };
 export type TypingAction = 'started' | 'stopped';
 export type TypingMessage = { timestamp: number; action: TypingAction };
 export type RetryRequest = { timestamps: number[]; unavailable?: number[] };
+/**
+ * A reaction (one emoji) to the message of `targetAuthorAccountId` sent at `targetTimestamp`; `remove` takes the
+ * sender's reaction away. `timestamp` is the reaction's own send time: a later one replaces an earlier one.
+ */
+export type ReactionMessage = {
+  timestamp: number;
+  emoji: string;
+  targetAuthorAccountId: string;
+  targetTimestamp: number;
+  remove?: boolean;
+};
+/** Delete for everyone of the sender's own message sent at `targetTimestamp`. */
+export type DeleteMessage = { timestamp: number; targetTimestamp: number };
+/** A new text for the sender's own message sent at `targetTimestamp`. */
+export type EditMessage = { timestamp: number; targetTimestamp: number; text: string };
 
 export type Content =
   | { kind: 'data'; data: DataMessage }
@@ -79,6 +94,9 @@ export type Content =
   | { kind: 'typing'; typing: TypingMessage }
   | { kind: 'retry'; retry: RetryRequest }
   | { kind: 'null' }
+  | { kind: 'reaction'; reaction: ReactionMessage }
+  | { kind: 'delete'; delete: DeleteMessage }
+  | { kind: 'edit'; edit: EditMessage }
   | { kind: 'group-update'; groupUpdate: GroupUpdate }
   | { kind: 'sender-key'; senderKey: SenderKeyDistribution };
 

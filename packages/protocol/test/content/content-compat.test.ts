@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 
+import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from '@jest/globals';
 
 import { ContentError, decodeContent, encodeContent } from '../../src/content/index.js';
@@ -32,6 +33,24 @@ const verdict = (input: Uint8Array, serverTimestamp?: number): { content: Conten
   }
 };
 
+/** Content fields added after the corpus was recorded (reaction, delete, edit). */
+const NEW_BODIES = new Set([7, 8, 9]);
+
+/** Whether the top level of `input` holds one of NEW_BODIES (as far as it parses). */
+const holdsNewBody = (input: Uint8Array): boolean => {
+  const reader = new BinaryReader(input);
+  try {
+    while (reader.pos < reader.len) {
+      const [field, wireType] = reader.tag();
+      if (NEW_BODIES.has(field)) return true;
+      reader.skip(wireType, field);
+    }
+  } catch {
+    return false;
+  }
+  return false;
+};
+
 describe('Content compatibility with the saved encodings', () => {
   it.each(encodings.map((e) => [e.name, e] as const))('should encode and decode %s as before', (_name, saved) => {
     expect(hex(encodeContent(saved.content))).toBe(saved.hex);
@@ -45,13 +64,22 @@ describe('Content compatibility with the saved encodings', () => {
 
   it('should give the saved verdict on every input of the corpus', () => {
     const differences: string[] = [];
+    let renamed = 0;
     for (const saved of decodings) {
       const { hex: input, serverTimestamp, ...expected } = saved;
+      // Content fields 7-9 were unknown (skipped) when the corpus was recorded and are now the reaction, delete and
+      // edit bodies (message-actions.test.ts bounds them): an input holding one is no longer the same question.
+      if (holdsNewBody(bytes(input))) {
+        renamed += 1;
+        continue;
+      }
       const actual = verdict(bytes(input), serverTimestamp);
       if (!isDeepStrictEqual(actual, expected))
         differences.push(`${input} @${serverTimestamp}: ${JSON.stringify(expected)} -> ${JSON.stringify(actual)}`);
     }
     expect(differences).toEqual([]);
+    // Mutated inputs that happened to hold those fields (107 of 1,400): the corpus still answers for the rest.
+    expect(renamed).toBeLessThan(140);
     expect(decodings.filter((d) => 'content' in d).length).toBeGreaterThan(250);
     expect(decodings.length).toBe(1400);
   });

@@ -73,6 +73,26 @@ const assertWithinBounds = (content: Content, server: number): void => {
       unavailable.forEach(reference);
       return;
     }
+    case 'reaction':
+      sentAt(content.reaction.timestamp);
+      reference(content.reaction.targetTimestamp);
+      expect(content.reaction.targetAuthorAccountId).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+      );
+      // One emoji: never text, whitespace or a control character, and at most 64 bytes.
+      expect(bytesOf(content.reaction.emoji)).toBeLessThanOrEqual(64);
+      expect(content.reaction.emoji).not.toMatch(/[\p{L}\p{Z}\p{Cc}]/u);
+      return;
+    case 'delete':
+      sentAt(content.delete.timestamp);
+      reference(content.delete.targetTimestamp);
+      return;
+    case 'edit':
+      sentAt(content.edit.timestamp);
+      reference(content.edit.targetTimestamp);
+      expect(content.edit.text.length).toBeGreaterThan(0);
+      expect(bytesOf(content.edit.text)).toBeLessThanOrEqual(64 * 1024);
+      return;
     case 'null':
       return;
     case 'group-update': {

@@ -132,6 +132,12 @@ describe('Content wire check', () => {
       [pb.ReceiptMessageSchema.typeName, (writer) => writer.tag(2, WireType.Varint).uint64(1)],
       [pb.RetryRequestSchema.typeName, (writer) => writer.tag(1, WireType.Varint).uint64(1)],
       [
+        pb.ReactionMessageSchema.typeName,
+        (writer) =>
+          writer.tag(2, WireType.LengthDelimited).string('👍').tag(3, WireType.LengthDelimited).string(AUTHOR),
+      ],
+      [pb.EditMessageSchema.typeName, (writer) => writer.tag(3, WireType.LengthDelimited).string('edited')],
+      [
         pb.GroupUpdateSchema.typeName,
         (writer) => {
           writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32));

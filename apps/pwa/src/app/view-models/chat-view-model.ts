@@ -1,6 +1,6 @@
 /**
- * One conversation's view model: its summary and pages of history (read from storage), sending, retrying and
- * marking read (through the core), and the user's own typing notices, throttled so a long burst of keystrokes
+ * One conversation's view model: its summary and pages of history (read from storage), sending, retrying,
+ * marking read and the message actions (reply, react, edit, delete, forward, info: through the core), and the user's own typing notices, throttled so a long burst of keystrokes
  * sends "started" once per refresh interval and "stopped" only after a "started". Attachments: files are streamed
  * from their Blob into the core (never read whole here), photos re-encoded without metadata first (the platform's
  * media), downloads and the verified plaintext handed to the view. It renders nothing and keeps no timers of its
@@ -8,15 +8,17 @@
  */
 import type { AppSession } from '../app-session.js';
 import { summarizeConversation } from '../conversation-summaries.js';
+import { MODIFY_WINDOW_MS } from '@cove/protocol';
 import type {
   AttachmentFailure,
   ChatMessage,
   ChatScreen,
   ConversationSummary,
+  MessageInfoView,
   OutgoingFile,
   PreparedImageView,
 } from '../model.js';
-import { safeContentType, toChatMessage } from '../view-data.js';
+import { safeContentType, timeOrNull, toChatMessage } from '../view-data.js';
 
 /** Images handed to an `<img>` as what they are; anything else is opened as opaque bytes (downloaded, never shown). */
 const VIEWABLE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
@@ -116,6 +118,60 @@ export class ChatViewModel implements ChatScreen {
 
   async markRead(conversationId: string): Promise<void> {
     await (await this.session.requireMessenger()).markRead(conversationId);
+  }
+
+  async reply(conversationId: string, messageId: string, text: string): Promise<void> {
+    this.ownTyping.delete(conversationId);
+    await (await this.session.requireMessenger()).sendText(conversationId, text, messageId);
+  }
+
+  async react(messageId: string, emoji: string, remove: boolean): Promise<void> {
+    await (await this.session.requireMessenger()).react(messageId, emoji, remove);
+  }
+
+  async edit(messageId: string, text: string): Promise<void> {
+    await (await this.session.requireMessenger()).edit(messageId, text);
+  }
+
+  async deleteForMe(messageId: string): Promise<void> {
+    await (await this.session.requireMessenger()).deleteForMe(messageId);
+  }
+
+  async deleteForEveryone(messageId: string): Promise<void> {
+    await (await this.session.requireMessenger()).deleteForEveryone(messageId);
+  }
+
+  async forward(messageId: string, toConversationId: string): Promise<void> {
+    await (await this.session.requireMessenger()).forward(messageId, toConversationId);
+  }
+
+  async info(messageId: string): Promise<MessageInfoView | null> {
+    const info = await (await this.session.requireMessenger()).messageInfo(messageId);
+    if (!info) return null;
+    return {
+      sentAt: timeOrNull(info.sentAt),
+      serverAt: timeOrNull(info.serverTimestamp),
+      editedAt: timeOrNull(info.editedAt),
+      recipients: info.recipients.map((r) => ({
+        name: r.username ?? r.accountId.slice(0, 8),
+        deliveredAt: timeOrNull(r.deliveredAt),
+        readAt: timeOrNull(r.readAt),
+      })),
+    };
+  }
+
+  copy(text: string): Promise<boolean> {
+    return this.session.platform.capabilities.copyText(text);
+  }
+
+  canModify(message: ChatMessage): boolean {
+    return (
+      message.outgoing &&
+      !message.deleted &&
+      message.status !== 'failed' &&
+      message.sentAt !== null &&
+      this.now() - message.sentAt < MODIFY_WINDOW_MS
+    );
   }
 
   setTyping(conversationId: string, typing: boolean): void {

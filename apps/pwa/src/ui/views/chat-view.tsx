@@ -1,5 +1,7 @@
 /**
- * One conversation: the header with its banners, the message history and the composer (components in `chat/`).
+ * One conversation: the header with its banners, the message history and the composer (components in `chat/`),
+ * with the message actions' state: the reply or edit shown above the composer, and the info, delete and forward
+ * dialogs.
  * This view loads the conversation and its newest page (growing when the user scrolls up), re-reads it when a shown
  * disappearing message's timer runs out, and marks incoming messages read while the chat is open. Files picked,
  * pasted or dropped onto the chat open the preview sheet (loaded on first use); a refusal (too large, storage full)
@@ -12,6 +14,10 @@ import { useApp, useAppState, useLive } from '../use-app.js';
 import { ChatHeader } from './chat/chat-header.js';
 import { Composer } from './chat/composer.js';
 import { MessageList } from './chat/message-list.js';
+import type { ChatMessage } from '../../app/model.js';
+import type { MessageAction } from './chat/message-actions.js';
+import { DeleteDialog, ForwardDialog, MessageInfoDialog } from './chat/message-info-dialog.js';
+import { QuotePreview, type ComposerMode } from './chat/quote-preview.js';
 
 const AttachmentSheet = lazy(async () => ({ default: (await import('./chat/attachment-sheet.js')).AttachmentSheet }));
 
@@ -67,9 +73,47 @@ export function ChatView({
     return () => clearTimeout(timer);
   }, [page]);
 
+  /** Replying to or editing a message (the composer shows it above the field), or neither. */
+  const [mode, setMode] = useState<ComposerMode | null>(null);
+  const [dialog, setDialog] = useState<{ kind: 'info' | 'delete' | 'forward'; message: ChatMessage } | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  useEffect(() => {
+    setMode(null);
+    setDialog(null);
+  }, [conversationId]);
+
+  const failed = () => setNotice(t('actions.failed'));
+
   const send = (text: string) => {
     stickToBottom.current = true;
-    void app.chat.send(conversationId, text);
+    const current = mode;
+    setMode(null);
+    if (current?.kind === 'edit') void app.chat.edit(current.messageId, text).catch(failed);
+    else if (current?.kind === 'reply') void app.chat.reply(conversationId, current.messageId, text).catch(failed);
+    else void app.chat.send(conversationId, text);
+  };
+
+  const onAction = (message: ChatMessage, action: MessageAction) => {
+    setNotice(null);
+    switch (action.kind) {
+      case 'reply':
+        setMode({ kind: 'reply', messageId: message.id, text: message.text, byMe: message.outgoing });
+        return;
+      case 'edit':
+        setMode({ kind: 'edit', messageId: message.id, text: message.text });
+        return;
+      case 'react':
+        void app.chat.react(message.id, action.emoji, action.remove).catch(failed);
+        return;
+      case 'copy':
+        void app.chat.copy(message.text).then((ok) => setNotice(ok ? t('actions.copied') : t('actions.copyFailed')));
+        return;
+      case 'forward':
+      case 'delete':
+      case 'info':
+        setDialog({ kind: action.kind, message });
+    }
   };
 
   const sendFiles = (items: OutgoingFile[]) => {
@@ -114,13 +158,49 @@ export function ChatView({
         stickToBottom={stickToBottom}
         onLoadMore={() => setLimit((l) => l + PAGE)}
         onRetry={(messageId) => void app.chat.retry(conversationId, messageId)}
+        actions={{ canModify: (m) => app.chat.canModify(m), onAction }}
       />
       {sendFailure ? (
         <p className="error composer-error" role="alert" data-testid="attachment-send-error" data-error={sendFailure}>
           {t(`attachment.failure.${sendFailure}`)}
         </p>
       ) : null}
-      <Composer conversationId={conversationId} onSend={send} onFiles={setPicked} />
+      {notice ? (
+        <p className="action-notice" role="status" data-testid="action-notice">
+          {notice}
+        </p>
+      ) : null}
+      <Composer
+        conversationId={conversationId}
+        onSend={send}
+        onFiles={setPicked}
+        banner={mode ? <QuotePreview mode={mode} onCancel={() => setMode(null)} /> : null}
+        preset={mode?.kind === 'edit' ? { key: mode.messageId, text: mode.text } : null}
+      />
+      {dialog?.kind === 'info' ? <MessageInfoDialog message={dialog.message} onClose={() => setDialog(null)} /> : null}
+      {dialog?.kind === 'delete' ? (
+        <DeleteDialog
+          message={dialog.message}
+          forEveryone={app.chat.canModify(dialog.message)}
+          onClose={() => setDialog(null)}
+          onDelete={(everyone) => {
+            const { id } = dialog.message;
+            setDialog(null);
+            void (everyone ? app.chat.deleteForEveryone(id) : app.chat.deleteForMe(id)).catch(failed);
+          }}
+        />
+      ) : null}
+      {dialog?.kind === 'forward' ? (
+        <ForwardDialog
+          currentConversationId={conversationId}
+          onClose={() => setDialog(null)}
+          onForward={(to) => {
+            const { id } = dialog.message;
+            setDialog(null);
+            void app.chat.forward(id, to).then(() => setNotice(t('actions.forwarded')), failed);
+          }}
+        />
+      ) : null}
       {picked ? (
         <Suspense fallback={null}>
           <AttachmentSheet files={picked} onCancel={() => setPicked(null)} onSend={sendFiles} />

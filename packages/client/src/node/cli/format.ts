@@ -41,13 +41,33 @@ export const jsonLine = (value: unknown): string => {
   return start === 0 ? line : out + line.slice(start);
 };
 
-/** `[time] who: text`, plus `(status)` for one's own messages; `time` is the message's timestamp unless given. */
+/** A message's reactions as `[👍 alice-id, …]` material: each emoji with how many gave it, in first-seen order. */
+const reactionCounts = (value: unknown): { emoji: string; count: number }[] => {
+  const counts = new Map<string, number>();
+  if (Array.isArray(value))
+    for (const reaction of value as unknown[]) {
+      const emoji = text(fieldsOf(reaction).emoji);
+      if (emoji !== '') counts.set(emoji, (counts.get(emoji) ?? 0) + 1);
+    }
+  return [...counts].map(([emoji, count]) => ({ emoji, count }));
+};
+
+/**
+ * `[time] who: text`, plus `(edited)` for an edited message, its reactions (`[👍 2]`) and `(status)` for one's own
+ * messages; a message deleted for everyone reads "(this message was deleted)". `time` is the message's timestamp
+ * unless given.
+ */
 export const messageLine = (message: unknown, who: unknown, options: { at?: unknown; body?: string } = {}): string => {
   const m = fieldsOf(message);
   const at = 'at' in options ? options.at : m.timestamp;
-  const body = options.body ?? escapeText(text(m.text));
+  const deleted = m.deletedAt !== undefined && m.deletedAt !== null;
+  const body = options.body ?? (deleted ? '(this message was deleted)' : escapeText(text(m.text)));
+  const edited = !deleted && m.editedAt !== undefined && m.editedAt !== null ? ' (edited)' : '';
+  const reactions = reactionCounts(m.reactions)
+    .map(({ emoji, count }) => `${escapeText(emoji)} ${count}`)
+    .join(', ');
   const status = m.direction === 'outgoing' ? ` (${escapeText(text(m.status))})` : '';
-  return `[${formatTimestamp(at)}] ${escapeText(text(who))}: ${body}${status}`.trimEnd();
+  return `[${formatTimestamp(at)}] ${escapeText(text(who))}: ${body}${edited}${reactions ? ` [${reactions}]` : ''}${status}`.trimEnd();
 };
 
 /** A conversation: the peer's username (or account id) and the unread count. */
@@ -80,6 +100,16 @@ export const messageJson = (message: unknown, peerUsername: unknown): Record<str
     timestamp: m.timestamp,
     status: m.status,
     ...(m.quote ? { quote: m.quote } : {}),
+    ...(Array.isArray(m.reactions) && m.reactions.length > 0
+      ? {
+          reactions: (m.reactions as unknown[]).map((r) => {
+            const reaction = fieldsOf(r);
+            return { author: reaction.authorAccountId, emoji: reaction.emoji, timestamp: reaction.timestamp };
+          }),
+        }
+      : {}),
+    ...(m.editedAt !== undefined ? { editedAt: m.editedAt, edits: m.edits } : {}),
+    ...(m.deletedAt !== undefined ? { deleted: true, deletedAt: m.deletedAt } : {}),
     ...(typeof conversationId === 'string' && groupOf(conversationId) !== null
       ? { groupId: groupOf(conversationId), username: peerUsername }
       : {}),

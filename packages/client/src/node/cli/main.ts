@@ -15,6 +15,7 @@ import { escapeText, formatTimestamp } from '../../display.js';
 import { ClientError, ClientErrorCode } from '../../errors.js';
 import type { MessengerEvent } from '../../events.js';
 import type { MessageEntry } from '../../tables.js';
+import { directConversationId } from '../../tables.js';
 import { Messenger } from '../../messenger.js';
 import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform } from '../node-platform.js';
@@ -426,6 +427,41 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
                 until: event.until,
               },
             );
+          } else if (event.type === 'reaction' || event.type === 'message-edited' || event.type === 'message-deleted') {
+            const name = await nameOf(event.accountId);
+            const { message } = event;
+            const common = {
+              conversation: event.accountId,
+              conversationId: event.conversationId,
+              peer: name,
+              author: event.accountId,
+              messageId: message.id,
+              targetAuthor: message.authorAccountId,
+              targetTimestamp: message.timestamp,
+            };
+            const who = escapeText(name);
+            if (event.type === 'reaction') {
+              const target = message.authorAccountId === event.accountId ? 'their' : 'your';
+              print(
+                event.remove
+                  ? `${who} removed their reaction to ${target} message ${escapeText(message.id)}`
+                  : `${who} reacted ${escapeText(event.emoji)} to ${target} message ${escapeText(message.id)}`,
+                { type: 'reaction', ...common, emoji: event.emoji, remove: event.remove },
+              );
+            } else if (event.type === 'message-edited') {
+              print(`${who} edited message ${escapeText(message.id)}: ${escapeText(message.text)}`, {
+                type: 'edit',
+                ...common,
+                text: message.text,
+                editedAt: message.editedAt,
+              });
+            } else {
+              print(`${who} deleted message ${escapeText(message.id)}`, {
+                type: 'delete',
+                ...common,
+                deletedAt: message.deletedAt,
+              });
+            }
           } else if (event.type === 'receipt' && globals().json) {
             io.out(
               jsonLine({
@@ -674,17 +710,83 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       });
     });
 
+  /** The message MESSAGE_ID (the `id` that `history --json` and `listen --json` print) of the chat with USERNAME. */
+  const messageOf = async (messenger: Messenger, username: string, messageId: string): Promise<MessageEntry> => {
+    const accountId = await messenger.resolve(username);
+    const message = await messenger.message(messageId);
+    if (!message || message.conversationId !== directConversationId(accountId))
+      throw new ClientError(ClientErrorCode.InvalidInput, `no message ${messageId} in the chat with ${username}`);
+    return message;
+  };
+  /** Waits until the action left (or is queued), then prints the changed message. */
+  const reportAction = async (
+    messenger: Messenger,
+    username: string | null,
+    message: MessageEntry,
+    type: string,
+    line: string,
+  ): Promise<void> => {
+    await messenger.flushOutbox();
+    const pending = (await messenger.outboxSize()) > 0;
+    const current = (await messenger.message(message.id)) ?? message;
+    print(pending ? `${line} (queued: the server is unreachable; sent on the next run)` : line, {
+      type,
+      queued: pending,
+      ...messageJson(current, username),
+    });
+    if (pending) exitCode = ExitCode.Unreachable;
+  };
+
+  program
+    .command('react')
+    .description('react to a message with one emoji (replacing your earlier reaction), or remove your reaction')
+    .argument('<username>', 'contact username (or account id)')
+    .argument('<message-id>', 'the message id, as "history --json" prints it')
+    .argument('<emoji>', 'one emoji')
+    .option('--remove', 'take your reaction away')
+    .action(async (username: string, messageId: string, emoji: string, options: { remove?: boolean }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        await messageOf(messenger, username, messageId);
+        const updated = options.remove
+          ? await messenger.removeReaction(messageId, emoji)
+          : await messenger.sendReaction(messageId, emoji);
+        await reportAction(
+          messenger,
+          username,
+          updated,
+          'reacted',
+          options.remove ? `removed your reaction` : `reacted ${escapeText(emoji)}`,
+        );
+      });
+    });
+
   program
     .command('delete')
     .description(
       "delete a message on this device (not on the contact's), with its attachments: the encrypted local copies " +
-        'and the files listen saved for it (when they are still those files); a message not sent yet is not sent',
+        'and the files listen saved for it (when they are still those files); a message not sent yet is not sent. ' +
+        'With --for-everyone, one of yours (sent within 24 hours) becomes a "deleted" placeholder everywhere',
     )
-    .argument('<message-id>', 'the message id (the "id" of history --json)')
-    .action(async (messageId: string) => {
+    .usage('[options] [username] <message-id>')
+    .argument('<first>', 'the message id (the "id" of history --json), or the contact username (or account id)')
+    .argument('[message-id]', 'the message id, when a username comes first (checked to be in that chat)')
+    .option('--for-everyone', "also delete it on the contact's devices (your own messages, within 24 hours)")
+    .action(async (first: string, second: string | undefined, options: { forEveryone?: boolean }) => {
+      const username = second === undefined ? undefined : first;
+      const messageId = second ?? first;
       await withSession(globals(), async ({ messenger }) => {
-        const message = await messenger.message(messageId);
+        const message =
+          username === undefined ? await messenger.message(messageId) : await messageOf(messenger, username, messageId);
         if (!message) throw new ClientError(ClientErrorCode.InvalidInput, 'no such message');
+        if (options.forEveryone) {
+          const updated = await messenger.deleteForEveryone(messageId);
+          const peer =
+            username ??
+            (await messenger.conversations()).find((c) => c.id === message.conversationId)?.peerUsername ??
+            null;
+          await reportAction(messenger, peer, updated, 'deleted', 'deleted for everyone');
+          return;
+        }
         const removed: string[] = [];
         for (const attachment of message.attachments ?? []) {
           const copy = attachment.savedCopy;
@@ -696,6 +798,20 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           id: messageId,
           removed,
         });
+      });
+    });
+
+  program
+    .command('edit')
+    .description('give one of your messages (sent within 24 hours) a new text')
+    .argument('<username>', 'contact username (or account id)')
+    .argument('<message-id>', 'the message id, as "history --json" prints it')
+    .argument('<text>', 'the new text')
+    .action(async (username: string, messageId: string, text: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        await messageOf(messenger, username, messageId);
+        const updated = await messenger.editMessage(messageId, text);
+        await reportAction(messenger, username, updated, 'edited', 'edited');
       });
     });
 

@@ -15,6 +15,7 @@ import {
   type ClipboardEvent,
   type KeyboardEvent,
   type ReactElement,
+  type ReactNode,
 } from 'react';
 import { useTranslation } from 'react-i18next';
 import { IconCamera, IconPaperclip, IconSend, IconSmile } from '../../icons.js';
@@ -30,10 +31,16 @@ export function Composer({
   conversationId,
   onSend,
   onFiles,
+  banner,
+  preset,
 }: {
   conversationId: string;
   onSend: (text: string) => void;
   onFiles: (files: File[]) => void;
+  /** Shown above the field (the reply or edit preview). */
+  banner?: ReactNode;
+  /** Text to put in the field when it changes (editing a message); `key` changes with each request. */
+  preset?: { key: string; text: string } | null;
 }): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
@@ -49,6 +56,13 @@ export function Composer({
     setDraft('');
     input.current?.focus();
   }, [conversationId]);
+
+  useEffect(() => {
+    if (!preset) return;
+    setDraft(preset.text);
+    input.current?.focus();
+    // Only a new preset request (its key) sets the field; typing afterwards is the user's.
+  }, [preset?.key]);
 
   useEffect(
     () => () => {
@@ -129,6 +143,7 @@ export function Composer({
 
   return (
     <footer className="composer">
+      {banner}
       {voice.failure ? <RecordingFailureNotice failure={voice.failure} onDismiss={voice.dismiss} /> : null}
       {emojiOpen ? (
         <Suspense fallback={<div className="emoji-picker" aria-busy="true" />}>

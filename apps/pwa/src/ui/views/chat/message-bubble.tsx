@@ -1,23 +1,39 @@
 /**
- * One message: its text (or the placeholder of an undecryptable or unshowable one), time, delivery mark, and for a
- * failed send the reason the user can act on and the retry button; photos, files and voice notes above the caption
- * (`data-kind` says which). Display only.
+ * One message: its text (or the placeholder of an undecryptable, unshowable or deleted one), a reply's quoted block,
+ * time, "edited" mark, delivery mark, reactions below, and for a failed send the reason the user can act on and the
+ * retry button; photos, files and voice notes above the caption (`data-kind` says which). Display only.
  */
-import type { ReactElement } from 'react';
+import type { ReactElement, ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
 import { formatTime, isoTime } from '../../format.js';
 import { isLargeEmoji } from '../../emoji-only.js';
 import { StatusMark } from '../../icons.js';
+import { quoteAnchorId } from './quote-preview.js';
 import { MessageAttachments } from './attachment-views.js';
 
-export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRetry: () => void }): ReactElement {
+export function MessageBubble({
+  message,
+  onRetry,
+  quote,
+  footer,
+}: {
+  message: ChatMessage;
+  onRetry: () => void;
+  /** The quoted block of a reply, shown above the text. */
+  quote?: ReactNode;
+  /** Shown under the bubble (reaction chips). */
+  footer?: ReactNode;
+}): ReactElement {
   const { t, i18n } = useTranslation();
   const status = message.status;
   const shown = !message.undecryptable && !message.unshowable;
   const largeEmoji = shown && !message.attachments?.length && isLargeEmoji(message.text);
   return (
-    <div className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}>
+    <div
+      className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}
+      id={quoteAnchorId(message.outgoing, message.sentAt)}
+    >
       <div
         className={`bubble${message.undecryptable || message.unshowable ? ' undecryptable' : ''}${status === 'failed' ? ' failed' : ''}`}
         data-testid="message"
@@ -25,8 +41,13 @@ export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRe
         data-direction={message.outgoing ? 'out' : 'in'}
         data-kind={message.kind}
       >
-        <MessageAttachments message={message} />
-        {message.attachments?.length && !message.text ? null : (
+        {message.deleted ? null : quote}
+        {message.deleted ? null : <MessageAttachments message={message} />}
+        {message.deleted ? (
+          <p className="bubble-text deleted" data-testid="deleted-placeholder">
+            {t('actions.deleted')}
+          </p>
+        ) : message.attachments?.length && !message.text ? null : (
           <p
             className={`bubble-text${largeEmoji ? ' emoji-only' : ''}`}
             data-emoji-only={largeEmoji ? 'true' : undefined}
@@ -35,6 +56,11 @@ export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRe
           </p>
         )}
         <span className="bubble-meta">
+          {message.edits && !message.deleted ? (
+            <span className="edited-mark" data-testid="edited-mark">
+              {t('actions.edited')}
+            </span>
+          ) : null}
           <time dateTime={isoTime(message.sentAt)} title={message.sentAt === null ? t('time.unknown') : undefined}>
             {formatTime(message.sentAt, i18n.language)}
           </time>
@@ -45,12 +71,13 @@ export function MessageBubble({ message, onRetry }: { message: ChatMessage; onRe
           ) : null}
         </span>
       </div>
+      {footer}
       {status === 'failed' && message.failure ? (
         <p className="failure-reason" data-testid="failure-reason">
           {t(`chat.failure.${message.failure}`)}
         </p>
       ) : null}
-      {status === 'failed' ? (
+      {status === 'failed' && !message.deleted ? (
         <button type="button" className="retry" onClick={onRetry} data-testid="retry-button">
           {t('chat.retry')}
         </button>

@@ -9,9 +9,12 @@ import type { ChatMessage } from '../../../app/model.js';
 import { ErrorBoundary, MessageError } from '../../error-boundary.js';
 import { formatDay, isSameDay } from '../../format.js';
 import { MessageBubble } from './message-bubble.js';
+import { MessageWithActions, type MessageAction } from './message-actions.js';
 
 /** Within this many pixels of the bottom, new messages keep the view scrolled down. */
 const STICK_PX = 80;
+/** How long a quoted original stays highlighted after a tap on its quote scrolled to it. */
+const FLASH_MS = 1200;
 /** Within this many pixels of the top, the next older page is asked for. */
 const LOAD_MORE_PX = 40;
 
@@ -23,6 +26,7 @@ export function MessageList({
   stickToBottom,
   onLoadMore,
   onRetry,
+  actions,
 }: {
   /** Oldest first. */
   messages: readonly ChatMessage[];
@@ -35,6 +39,11 @@ export function MessageList({
   stickToBottom: RefObject<boolean>;
   onLoadMore: () => void;
   onRetry: (messageId: string) => void;
+  /** Message actions (menu, reactions, quotes); without them messages render plain. */
+  actions?: {
+    canModify: (message: ChatMessage) => boolean;
+    onAction: (message: ChatMessage, action: MessageAction) => void;
+  };
 }): ReactElement {
   const { t, i18n } = useTranslation();
   const scroller = useRef<HTMLDivElement>(null);
@@ -64,7 +73,23 @@ export function MessageList({
                 <span>{formatDay(m.sentAt, i18n.language, t)}</span>
               </div>
             ) : null}
-            <MessageBubble message={m} onRetry={() => onRetry(m.id)} />
+            {actions ? (
+              <MessageWithActions
+                message={m}
+                canModify={actions.canModify(m)}
+                onAction={actions.onAction}
+                onRetry={() => onRetry(m.id)}
+                onOpenQuote={(anchorId) => {
+                  const target = scroller.current?.querySelector<HTMLElement>(`#${CSS.escape(anchorId)}`);
+                  if (!target) return;
+                  target.scrollIntoView({ block: 'center' });
+                  target.classList.add('flash');
+                  setTimeout(() => target.classList.remove('flash'), FLASH_MS);
+                }}
+              />
+            ) : (
+              <MessageBubble message={m} onRetry={() => onRetry(m.id)} />
+            )}
           </ErrorBoundary>
         );
       })}
