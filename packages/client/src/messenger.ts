@@ -56,7 +56,14 @@ import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbo
 import type { EventSink, Platform, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
-import type { AccountRecord, ConversationEntry, MessageEntry, ProfileRecord, SavedCopy } from './tables.js';
+import type {
+  AccountRecord,
+  ConversationEntry,
+  MessageEntry,
+  OutboxEntry,
+  ProfileRecord,
+  SavedCopy,
+} from './tables.js';
 import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './tables.js';
 import { Sequencer, TimestampSource } from './sequence.js';
 import {
@@ -524,27 +531,36 @@ export class Messenger {
             expireTimerSeconds: message.expireTimerSeconds,
             attachments: message.attachments?.map(pointerOf) ?? null,
           });
-      const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
       const entry = {
         ...newOutboxEntry(ctx, { destination: peer, kind: 'data', timestamp, content, messageKey: message.id }),
         ...(message.attachments?.length ? { uploads: uploadsForRetry(ctx, message) } : {}),
       };
-      const index = (t: number): string => messageIndexKey(message.conversationId, message.authorAccountId, t);
-      await this.platform.storage.commit([
-        { op: 'put', table: 'messages', key: message.id, value: next },
-        ...(stale
-          ? [
-              { op: 'delete' as const, table: 'messageIndex' as const, key: index(message.timestamp) },
-              { op: 'put' as const, table: 'messageIndex' as const, key: index(timestamp), value: message.id },
-            ]
-          : []),
-        putOutboxEntry(entry),
-      ]);
-      return next;
+      return this.requeue(message, timestamp, entry);
     });
     emit(ctx, { type: 'message-updated', message: updated });
     this.outbox.kick();
     return updated;
+  }
+
+  /**
+   * Stores a failed outgoing message as sending again, at `timestamp` (its time index moved when that changed),
+   * together with its new outbox entry, in one commit; returns the stored message. Callers hold the peer's or the
+   * group's lock.
+   */
+  private async requeue(message: MessageEntry, timestamp: number, entry: OutboxEntry): Promise<MessageEntry> {
+    const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
+    const index = (t: number): string => messageIndexKey(message.conversationId, message.authorAccountId, t);
+    await this.platform.storage.commit([
+      { op: 'put', table: 'messages', key: message.id, value: next },
+      ...(timestamp !== message.timestamp
+        ? [
+            { op: 'delete' as const, table: 'messageIndex' as const, key: index(message.timestamp) },
+            { op: 'put' as const, table: 'messageIndex' as const, key: index(timestamp), value: message.id },
+          ]
+        : []),
+      putOutboxEntry(entry),
+    ]);
+    return next;
   }
 
   // ---- groups -----------------------------------------------------------------------------------------------
@@ -629,8 +645,6 @@ export class Messenger {
         expireTimerSeconds: message.expireTimerSeconds,
         group: { id: fromHex(groupId), revision: group.revision },
       });
-      const next: MessageEntry = { ...message, timestamp, status: 'sending', error: null };
-      const index = (t: number): string => messageIndexKey(message.conversationId, message.authorAccountId, t);
       const entry = newOutboxEntry(ctx, {
         destination: message.conversationId,
         kind: 'group',
@@ -638,17 +652,7 @@ export class Messenger {
         content,
         messageKey: message.id,
       });
-      await this.platform.storage.commit([
-        { op: 'put', table: 'messages', key: message.id, value: next },
-        ...(stale
-          ? [
-              { op: 'delete' as const, table: 'messageIndex' as const, key: index(message.timestamp) },
-              { op: 'put' as const, table: 'messageIndex' as const, key: index(timestamp), value: message.id },
-            ]
-          : []),
-        putOutboxEntry(entry),
-      ]);
-      return next;
+      return this.requeue(message, timestamp, entry);
     });
     emit(ctx, { type: 'message-updated', message: updated });
     this.outbox.kick();
