@@ -74,11 +74,21 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
       if (this.deliverLocally(target)) delivered++;
       else elsewhere.push(target);
     }
-    if (delivered) {
-      this.metrics.envelopesDelivered.inc({ path: 'live' }, delivered);
-      this.deliveryMetrics.routed.inc({ route: 'local' }, delivered);
+    this.countLive(delivered);
+    if (elsewhere.length) {
+      this.routeElsewhere(
+        elsewhere,
+        (instance, list) => this.bus.publish(instance, { kind: 'envelopes', targets: list } satisfies BusMessage),
+        true,
+      );
     }
-    if (elsewhere.length) this.route(elsewhere);
+  }
+
+  /** Envelopes written to sockets of this instance. */
+  private countLive(delivered: number): void {
+    if (!delivered) return;
+    this.metrics.envelopesDelivered.inc({ path: 'live' }, delivered);
+    this.deliveryMetrics.routed.inc({ route: 'local' }, delivered);
   }
 
   /**
@@ -94,38 +104,19 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
       if (this.sockets.get(device.accountId, device.deviceId)?.deliver(device.guid, frame(device.guid))) delivered++;
       else elsewhere.push(device);
     }
-    if (delivered) {
-      this.metrics.envelopesDelivered.inc({ path: 'live' }, delivered);
-      this.deliveryMetrics.routed.inc({ route: 'local' }, delivered);
-    }
+    this.countLive(delivered);
     if (!elsewhere.length) return;
-    const keys = elsewhere.map((d) => `${d.accountId}.${d.deviceId}`);
-    const lookup = this.presence.lookup([...new Set(keys)]);
-    this.routing = this.routing.then(async () => {
-      let owners: Map<string, string | null>;
-      try {
-        owners = await lookup;
-      } catch {
-        owners = new Map();
-      }
-      const remote = new Map<string, SharedDeliveryDevice[]>();
-      const offline: DeviceRef[] = [];
-      for (const device of elsewhere) {
-        const owner = owners.get(`${device.accountId}.${device.deviceId}`) ?? null;
-        if (owner && owner !== this.bus.instanceId) remote.set(owner, [...(remote.get(owner) ?? []), device]);
-        else offline.push({ accountId: device.accountId, deviceId: device.deviceId });
-      }
-      for (const [instance, devices] of remote) {
+    this.routeElsewhere(
+      elsewhere,
+      (instance, devices) =>
         this.bus.publish(instance, {
           kind: 'shared',
           envelope: shared.envelope,
           devices,
           online: shared.online,
-        } satisfies BusMessage);
-        this.deliveryMetrics.routed.inc({ route: 'remote' }, devices.length);
-      }
-      if (offline.length && !shared.online) this.wake(offline);
-    });
+        } satisfies BusMessage),
+      !shared.online,
+    );
   }
 
   private deliverLocally(target: DeliveryTarget): boolean {
@@ -134,10 +125,18 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
     return connection.deliver(target.guid, JSON.stringify({ type: 'envelope', envelope: target.envelope }));
   }
 
-  /** Devices not connected here: to their instance over the bus, or woken by push when connected nowhere. */
-  private route(targets: DeliveryTarget[]): void {
-    const keys = [...new Set(targets.map((t) => `${t.accountId}.${t.deviceId}`))];
-    const lookup = this.presence.lookup(keys);
+  /**
+   * Devices not connected here, routed once presence answers (in acceptance order, on the routing chain): to the
+   * instance holding each over the bus (`publish`, once per instance with its devices), or, with `wakeOffline`, woken
+   * by one push per device connected nowhere.
+   */
+  private routeElsewhere<T extends DeviceRef>(
+    devices: T[],
+    publish: (instance: string, list: T[]) => void,
+    wakeOffline: boolean,
+  ): void {
+    const key = (d: DeviceRef): string => `${d.accountId}.${d.deviceId}`;
+    const lookup = this.presence.lookup([...new Set(devices.map(key))]);
     this.routing = this.routing.then(async () => {
       let owners: Map<string, string | null>;
       try {
@@ -146,24 +145,21 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
         /** Presence unreachable: wake every device; one connected elsewhere simply ignores the push. */
         owners = new Map();
       }
-      const remote = new Map<string, DeliveryTarget[]>();
+      const remote = new Map<string, T[]>();
       const offline = new Map<string, DeviceRef>();
-      for (const target of targets) {
-        const key = `${target.accountId}.${target.deviceId}`;
-        const owner = owners.get(key) ?? null;
+      for (const device of devices) {
+        const owner = owners.get(key(device)) ?? null;
         if (owner && owner !== this.bus.instanceId) {
-          const list = remote.get(owner) ?? [];
-          list.push(target);
-          remote.set(owner, list);
-        } else {
-          offline.set(key, { accountId: target.accountId, deviceId: target.deviceId });
-        }
+          const list = remote.get(owner);
+          if (list) list.push(device);
+          else remote.set(owner, [device]);
+        } else offline.set(key(device), { accountId: device.accountId, deviceId: device.deviceId });
       }
       for (const [instance, list] of remote) {
-        this.bus.publish(instance, { kind: 'envelopes', targets: list } satisfies BusMessage);
+        publish(instance, list);
         this.deliveryMetrics.routed.inc({ route: 'remote' }, list.length);
       }
-      if (offline.size) this.wake([...offline.values()]);
+      if (offline.size && wakeOffline) this.wake([...offline.values()]);
     });
   }
 
