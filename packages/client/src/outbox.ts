@@ -22,6 +22,7 @@ import { MAX_RETRY_TIMESTAMPS, encodeContent } from '@cove/protocol';
 import type { Content, SendMessagesRequest } from '@cove/protocol';
 
 import type { SendOutcome } from './api-client.js';
+import { CoalescedPasses } from './coalesced-passes.js';
 import { SocketSendError } from './connection.js';
 import {
   MAX_DEVICE_SYNC_ROUNDS,
@@ -223,8 +224,7 @@ export class Outbox implements PairwiseSender {
   readonly groups: GroupSender;
   /** Multi-recipient requests made by this outbox (tests and benchmarks count them). */
   multiRequests = 0;
-  private running: Promise<void> | null = null;
-  private rerun = false;
+  private readonly passes: CoalescedPasses;
   private timer: TimerHandle | null = null;
   private stopped = false;
   /** The first pass after a start ignores backoff: a restart is a good moment to retry everything. */
@@ -234,6 +234,12 @@ export class Outbox implements PairwiseSender {
   private readonly uploads: UploadQueue;
 
   constructor(private readonly ctx: MessengerContext) {
+    this.passes = new CoalescedPasses(
+      ctx.platform.locks,
+      OUTBOX_LOCK,
+      () => this.pass(),
+      () => this.stopped,
+    );
     this.uploads = new UploadQueue(ctx, {
       uploaded: () => this.kick(),
       failed: (entry, error) => this.handleFailure(entry, error),
@@ -264,7 +270,7 @@ export class Outbox implements PairwiseSender {
 
   /** Resolves when no pass and no upload is running. */
   async idle(): Promise<void> {
-    while (this.running) await this.running.catch(() => undefined);
+    await this.passes.idle();
     await this.uploads.idle();
   }
 
@@ -281,22 +287,8 @@ export class Outbox implements PairwiseSender {
   }
 
   /** Runs passes until nothing more is due now; resolves when done. */
-  async flush(): Promise<void> {
-    if (this.running) {
-      this.rerun = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.rerun = false;
-          await this.ctx.platform.locks.withLock(OUTBOX_LOCK, () => this.pass());
-        } while (this.rerun && !this.stopped);
-      } finally {
-        this.running = null;
-      }
-    })();
-    return this.running;
+  flush(): Promise<void> {
+    return this.passes.run();
   }
 
   stop(): void {
@@ -562,7 +554,7 @@ export class Outbox implements PairwiseSender {
       }
       await storage.commit(writes);
       if (updated) emit(ctx, { type: 'message-updated', message: updated });
-      if (remaining.length > 0) this.rerun = true;
+      if (remaining.length > 0) this.passes.again();
     });
   }
 

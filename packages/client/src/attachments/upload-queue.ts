@@ -9,6 +9,7 @@
  * it when it arrives, after any text sent during the upload. It does not encrypt or send messages (outbox.ts) and
  * decides nothing about failures: the outbox's rules (permanent or retried, give up after a day) apply.
  */
+import { CoalescedPasses } from '../coalesced-passes.js';
 import type { MessengerContext } from '../context.js';
 import { UPLOAD_LOCK, peerLock } from '../context.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
@@ -27,8 +28,7 @@ export type UploadQueueHooks = {
 };
 
 export class UploadQueue {
-  private running: Promise<void> | null = null;
-  private rerun = false;
+  private readonly passes: CoalescedPasses;
   private timer: TimerHandle | null = null;
   private stopped = false;
   /** The first pass after a start (or a reconnect) ignores backoff, as the outbox does. */
@@ -39,7 +39,14 @@ export class UploadQueue {
   constructor(
     private readonly ctx: MessengerContext,
     private readonly hooks: UploadQueueHooks,
-  ) {}
+  ) {
+    this.passes = new CoalescedPasses(
+      ctx.platform.locks,
+      UPLOAD_LOCK,
+      () => this.pass(),
+      () => this.stopped,
+    );
+  }
 
   /** Starts a pass soon (coalesced with a running one). */
   kick(): void {
@@ -50,27 +57,13 @@ export class UploadQueue {
   }
 
   /** Runs passes until no upload is due now; resolves when done. */
-  async flush(): Promise<void> {
-    if (this.running) {
-      this.rerun = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.rerun = false;
-          await this.ctx.platform.locks.withLock(UPLOAD_LOCK, () => this.pass());
-        } while (this.rerun && !this.stopped);
-      } finally {
-        this.running = null;
-      }
-    })();
-    return this.running;
+  flush(): Promise<void> {
+    return this.passes.run();
   }
 
   /** Resolves when no pass is running. */
-  async idle(): Promise<void> {
-    while (this.running) await this.running.catch(() => undefined);
+  idle(): Promise<void> {
+    return this.passes.idle();
   }
 
   /** Stops between pieces (a piece in flight finishes; its offset is committed); uploads resume on the next start. */
