@@ -14,7 +14,8 @@ import {
   RECONNECT_MAX_MS,
 } from '../src/constants.js';
 import type { ConnectionState } from '../src/events.js';
-import type { ClientSocket, Clock, Random, SocketFactory, TimerHandle } from '../src/platform.js';
+import type { Clock, Random, TimerHandle } from '../src/platform.js';
+import { scriptedSockets, type ScriptedSocket } from './support/scripted-sockets.js';
 
 type Timer = { handle: TimerHandle; ms: number; callback: () => void };
 
@@ -43,33 +44,6 @@ const handClock = () => {
   return { clock, timers, fire };
 };
 
-type FakeSocket = ClientSocket & { sent: string[]; closed: boolean };
-
-const sockets = (): SocketFactory & { opened: FakeSocket[] } => {
-  const opened: FakeSocket[] = [];
-  return {
-    opened,
-    connect: () => {
-      const socket: FakeSocket = {
-        sent: [],
-        closed: false,
-        onOpen: () => undefined,
-        onMessage: () => undefined,
-        onClose: () => undefined,
-        onError: () => undefined,
-        send(text) {
-          this.sent.push(text);
-        },
-        close() {
-          this.closed = true;
-        },
-      };
-      opened.push(socket);
-      return socket;
-    },
-  };
-};
-
 /** Random bytes from a fixed list, so the jitter of each delay is known. */
 const scriptedRandom = (values: number[]): Random => {
   let i = 0;
@@ -80,7 +54,7 @@ const silent = { debug: () => undefined, info: () => undefined, warn: () => unde
 
 const setup = (random: Random = scriptedRandom([0])) => {
   const { clock, timers, fire } = handClock();
-  const factory = sockets();
+  const factory = scriptedSockets();
   const states: ConnectionState[] = [];
   const connection = new ServerConnection(
     'ws://cove.test/v1/websocket',
@@ -96,7 +70,7 @@ const setup = (random: Random = scriptedRandom([0])) => {
     },
     random,
   );
-  const ready = (socket: FakeSocket): void => {
+  const ready = (socket: ScriptedSocket): void => {
     socket.onOpen();
     socket.onMessage(JSON.stringify({ type: 'ready', accountId: '11111111-1111-4111-8111-111111111111', deviceId: 1 }));
   };

@@ -10,9 +10,10 @@ import { EXPIRY_SWEEP_INTERVAL_MS } from '../src/constants.js';
 import { ClientError, ClientErrorCode } from '../src/errors.js';
 import type { MessengerEvent } from '../src/events.js';
 import { Messenger } from '../src/messenger.js';
-import type { ClientSocket, Clock, HttpTransport, SocketFactory, TimerHandle } from '../src/platform.js';
+import type { Clock, HttpTransport, TimerHandle } from '../src/platform.js';
 import type { AccountRecord } from '../src/tables.js';
 import { createNodePlatform, createStderrLogger } from '../src/node/node-platform.js';
+import { scriptedSockets, type ScriptedSocket } from './support/scripted-sockets.js';
 import type { NodePlatform } from '../src/node/node-platform.js';
 
 const ACCOUNT_ID = '11111111-1111-4111-8111-111111111111';
@@ -31,34 +32,6 @@ const manualClock = (start: number): Clock & { pending(ms: number): number } => 
       timers.delete(handle);
     },
     pending: (ms) => [...timers.values()].filter((delay) => delay === ms).length,
-  };
-};
-
-/** The server's side of each socket the messenger opens: the test plays its frames and closes. */
-type ScriptedSocket = ClientSocket & { sent: string[]; closed: boolean };
-
-const scriptedSockets = (): SocketFactory & { opened: ScriptedSocket[] } => {
-  const opened: ScriptedSocket[] = [];
-  return {
-    opened,
-    connect: () => {
-      const socket: ScriptedSocket = {
-        sent: [],
-        closed: false,
-        onOpen: () => undefined,
-        onMessage: () => undefined,
-        onClose: () => undefined,
-        onError: () => undefined,
-        send(text) {
-          this.sent.push(text);
-        },
-        close() {
-          this.closed = true;
-        },
-      };
-      opened.push(socket);
-      return socket;
-    },
   };
 };
 
