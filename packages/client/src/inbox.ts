@@ -55,6 +55,10 @@ const groupOfContent = (content: Content): string | null => {
 
 export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
 
+/** What a log line may say about a failed decryption: the library's error code or the error's name, no content. */
+const decryptFailureLabel = (error: unknown): string =>
+  error instanceof LibSignalErrorBase ? String(error.code) : error instanceof Error ? error.name : 'unknown';
+
 export class Inbox {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly checkedClaims = new Set<string>();
@@ -134,8 +138,7 @@ export class Inbox {
         accountId: envelope.sourceAccountId,
         deviceId: envelope.sourceDeviceId,
         type: envelope.type,
-        error:
-          error instanceof LibSignalErrorBase ? String(error.code) : error instanceof Error ? error.name : 'unknown',
+        error: decryptFailureLabel(error),
       });
       return this.recordUndecryptable(envelope, processed);
     }
@@ -203,8 +206,7 @@ export class Inbox {
       logger.warn('undecryptable group envelope', {
         accountId: envelope.sourceAccountId,
         deviceId: envelope.sourceDeviceId,
-        error:
-          error instanceof LibSignalErrorBase ? String(error.code) : error instanceof Error ? error.name : 'unknown',
+        error: decryptFailureLabel(error),
       });
       return this.requestGroupResend(envelope, processed);
     }
