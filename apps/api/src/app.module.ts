@@ -35,6 +35,7 @@ import { MetricsRepository } from './repositories/metrics.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
+import { AccountDeletionService } from './services/account-deletion.service.js';
 import { AccountService } from './services/account.service.js';
 import { AuthThrottleService } from './services/auth-throttle.service.js';
 import { AuthService } from './services/auth.service.js';
@@ -101,6 +102,7 @@ export class AppModule {
         AuthService,
         PreKeyService,
         AccountService,
+        AccountDeletionService,
         DeliveryService,
         MessageService,
         DeviceService,

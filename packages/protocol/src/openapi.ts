@@ -73,6 +73,15 @@ const routes: Route[] = [
     ok: [204, null],
   },
   {
+    method: 'delete',
+    path: '/v1/accounts/me',
+    summary:
+      "Delete the caller's account (primary device only): devices, keys, queued envelopes, attachments, push subscriptions and username; live connections close with 4006",
+    auth: true,
+    ok: [204, null],
+    errors: [[403, 'forbidden: not the primary device']],
+  },
+  {
     method: 'get',
     path: '/v1/accounts/username/{username}',
     summary: 'Look up an account by username (case-insensitive)',
@@ -195,11 +204,12 @@ const routes: Route[] = [
   {
     method: 'delete',
     path: '/v1/devices/{deviceId}',
-    summary: 'Primary device only: remove a linked device with its keys, envelopes and credential',
+    summary:
+      'Remove a linked device with its keys, envelopes and credential: the primary removes any, a linked device itself',
     auth: true,
     ok: [204, null],
     errors: [
-      [403, 'forbidden: not the primary device, or removing the primary'],
+      [403, 'forbidden: another device removed by a linked device, or removing the primary'],
       [404, 'not_found'],
     ],
   },

@@ -246,14 +246,13 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Closes the connection of a device that was removed, on whichever instance holds it. */
-  disconnectDevice(accountId: string, deviceId: number): void {
-    const message: BusMessage = {
-      kind: 'close',
-      accountId,
-      deviceId,
-      code: CloseCode.DeviceRemoved,
-      reason: 'device removed',
-    };
+  disconnectDevice(
+    accountId: string,
+    deviceId: number,
+    code: CloseCode = CloseCode.DeviceRemoved,
+    reason = 'device removed',
+  ): void {
+    const message: BusMessage = { kind: 'close', accountId, deviceId, code, reason };
     this.sockets.get(accountId, deviceId)?.close(message.code, message.reason);
     this.bus.broadcast(message);
   }

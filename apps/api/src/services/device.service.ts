@@ -1,6 +1,6 @@
 /**
  * Devices of an account: listing, linking a new device with a single-use provisioning code issued by the primary
- * device, and removal (primary only; the device's keys, queued envelopes and credential go with it, and its live
+ * device, and removal (by the primary, or a linked device removing itself; the device's keys, queued envelopes and credential go with it, and its live
  * connection is closed). Transferring the identity private key to a new device is the clients' business, not the
  * server's: the server never sees it.
  */
@@ -93,8 +93,9 @@ export class DeviceService {
     return result;
   }
 
+  /** The primary removes any other device; a linked device may remove itself (logging out). */
   async remove(device: AuthenticatedDevice, deviceId: number): Promise<void> {
-    this.requirePrimary(device);
+    if (deviceId !== device.deviceId) this.requirePrimary(device);
     if (deviceId === PRIMARY_DEVICE_ID) {
       throw new ApiError(403, ErrorCode.Forbidden, 'the primary device cannot be removed');
     }

@@ -176,6 +176,14 @@ export class InMemoryAccountRepository implements Public<AccountRepository> {
     return Promise.resolve(this.holder(username.toLowerCase()) ?? null);
   }
 
+  /** Like the cascade from the account row: its devices, their keys, envelopes and subscriptions, and the username. */
+  remove(accountId: string): Promise<number[] | null> {
+    if (!this.db.accounts.delete(accountId)) return Promise.resolve(null);
+    const devices = this.db.devicesOf(accountId).map((d) => d.deviceId);
+    for (const deviceId of devices) this.db.removeDevice(accountId, deviceId);
+    return Promise.resolve(devices);
+  }
+
   private holder(usernameKey: string): string | undefined {
     return [...this.db.accounts.values()].find((a) => a.username?.toLowerCase() === usernameKey)?.id;
   }
