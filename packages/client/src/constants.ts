@@ -63,3 +63,6 @@ export const SOCKET_SEND_TIMEOUT_MS = 15_000;
 export const SOCKET_AUTH_TIMEOUT_MS = 10_000;
 /** Look for expired disappearing messages this often while connected (they are hidden from queries at once). */
 export const EXPIRY_SWEEP_INTERVAL_MS = 60_000;
+
+/** The device that registered the account: the server lets only it manage devices and delete the account. */
+export const PRIMARY_DEVICE_ID = 1;

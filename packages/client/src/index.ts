@@ -16,6 +16,18 @@ export type { MessageInfo } from './message-actions.js';
 export { computeSafetyNumber, formatSafetyNumber, uuidBytes } from './trust.js';
 export type { SafetyNumber } from './trust.js';
 export { KeyedMutex } from './keyed-mutex.js';
+export {
+  CHAT_PREFERENCES_PREFIX,
+  MAX_PINNED,
+  MUTED_FOREVER,
+  changeChatPreferences,
+  isArchived,
+  isMuted,
+  readChatPreference,
+  readChatPreferences,
+  toChatPreferences,
+} from './chat-preferences.js';
+export type { ChatPreferencesChange } from './chat-preferences.js';
 export { escapeText, formatTimestamp, hasUnsafeText } from './display.js';
 export * as constants from './constants.js';
 export { createMemoryBlobStore } from './attachments/memory-blob-store.js';

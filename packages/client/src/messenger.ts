@@ -37,7 +37,7 @@ import {
   verifyContact,
 } from './contacts.js';
 import type { ContactIdentity } from './contacts.js';
-import { OUTBOX_GIVE_UP_MS } from './constants.js';
+import { OUTBOX_GIVE_UP_MS, PRIMARY_DEVICE_ID } from './constants.js';
 import { encodeDataMessage } from './content-builder.js';
 import type { MessengerContext } from './context.js';
 import { STORAGE_LOCK, emit, peerLock } from './context.js';
@@ -101,6 +101,10 @@ export type MessengerOptions = {
 export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
 
 export type { ContactIdentity } from './contacts.js';
+
+/** The server no longer accepts this device's credentials: it (or its account) was removed. */
+const alreadyGone = (error: unknown): boolean =>
+  error instanceof ClientError && error.code === ClientErrorCode.Unauthorized;
 
 export class Messenger {
   private readonly hub: EventHub;
@@ -214,6 +218,50 @@ export class Messenger {
     await this.platform.storage.commit([
       { op: 'put', table: 'meta', key: metaKeys.profile, value: { username } satisfies ProfileRecord },
     ]);
+  }
+
+  /**
+   * Signs this device out on the server: a linked device is removed from the account (its keys, queue and credential
+   * go); the primary device cannot be removed, so only its push subscription is forgotten (the account stays, its
+   * messages wait on the server until they expire). Then closes the connection; on failure (no server) nothing
+   * changed and the messenger runs on. Returns which of the two happened. The local data is the caller's to wipe:
+   * the core does not own the platform's storage.
+   */
+  async logout(): Promise<'device-removed' | 'primary-kept'> {
+    const { api, account } = this.ctx;
+    let outcome: 'device-removed' | 'primary-kept' = 'primary-kept';
+    try {
+      if (account.deviceId !== PRIMARY_DEVICE_ID) {
+        await api.removeDevice(account.deviceId);
+        outcome = 'device-removed';
+      } else {
+        await api.deletePushSubscription();
+      }
+    } catch (error) {
+      // Refused credentials: the device (or its account) is already gone, so nothing is left to sign out of. A refusal
+      // of the push step alone (no subscription stored) leaves nothing to remove either. No server at all is a failure.
+      if (!alreadyGone(error) && !(error instanceof ServerResponseError && outcome === 'primary-kept')) throw error;
+    }
+    await this.close();
+    this.platform.logger.info('logged out', { deviceId: account.deviceId, outcome });
+    return outcome;
+  }
+
+  /**
+   * Deletes the account on the server (only from the primary device; `invalid_input` from a linked one): every
+   * device, key, queued message, attachment and the username. Then closes the connection; on failure nothing changed.
+   * The local data is the caller's to wipe.
+   */
+  async deleteAccount(): Promise<void> {
+    const { api, account } = this.ctx;
+    if (account.deviceId !== PRIMARY_DEVICE_ID)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'only the primary device (device 1) can delete the account');
+    await api.deleteAccount().catch((error: unknown) => {
+      // Refused credentials: the account was deleted already (by this device in another tab, say).
+      if (!alreadyGone(error)) throw error;
+    });
+    await this.close();
+    this.platform.logger.info('account deleted', { accountId: account.accountId });
   }
 
   subscribe(listener: MessengerListener): () => void {

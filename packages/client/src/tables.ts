@@ -373,11 +373,21 @@ export type MetaRows = {
   storageLayout: number;
 };
 
+/** A conversation's preferences on this device (`chat/<conversation id>`, see chat-preferences.ts). */
+export type ChatPreferencesRecord = {
+  /** Muted until this time (ms since the epoch; `MUTED_FOREVER` for good), or null. */
+  mutedUntil: number | null;
+  /** When it was pinned (orders the pinned ones), or null. */
+  pinnedAt: number | null;
+  /** Archived: the conversation's last message key when it was archived ('' for none), or null when not archived. */
+  archivedAfter: string | null;
+};
+
 /**
- * Any `meta` row: a fixed key's record, a budget (`budget/…`), a session-reset time (`reset/…`, ms), or an expiry
+ * Any `meta` row: a fixed key's record, a chat's preferences (`chat/…`), a budget (`budget/…`), a session-reset time (`reset/…`, ms), or an expiry
  * index entry (`expiry/…`: the message key). Readers of a prefix narrow by shape.
  */
-export type MetaValue = MetaRows[keyof MetaRows] | BudgetEntry | number | string;
+export type MetaValue = MetaRows[keyof MetaRows] | ChatPreferencesRecord | BudgetEntry | number | string;
 
 /** The row type of every table (platform.ts TABLES): what `get`, `list` and `commit` check against. */
 export type TableRows = {
