@@ -57,6 +57,7 @@ const initialState = (): AppState => ({
   revision: 0,
   typing: new Set(),
   settings: { language: null, previews: true },
+  theme: 'system',
   passphraseSet: false,
   notifications: 'default',
   push: 'supported',
@@ -127,6 +128,14 @@ class RecordingMessenger implements MessengerPort {
   setPushSubscription(): Promise<void> {
     return Promise.resolve();
   }
+  logout(): Promise<void> {
+    this.calls.push('logout');
+    return Promise.resolve();
+  }
+  deleteAccount(): Promise<void> {
+    this.calls.push('deleteAccount');
+    return Promise.resolve();
+  }
   react(messageId: string, emoji: string, remove: boolean): Promise<void> {
     this.calls.push(`react ${messageId} ${emoji}${remove ? ' remove' : ''}`);
     return Promise.resolve();
@@ -157,6 +166,7 @@ function session(reader: HistoryReader | null, messenger: MessengerPort | null):
     store: new AppStateStore(initialState()),
     platform: {} as AppPlatform,
     vault: () => null,
+    profile: () => null,
     reader: () => reader,
     messenger: () => messenger,
     requireMessenger: () => (messenger ? Promise.resolve(messenger) : Promise.reject(new Error('not registered'))),
@@ -394,6 +404,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     canScan: () => false,
     scanQr: () => Promise.resolve(null),
     copyText: () => Promise.resolve(true),
+    reload: () => undefined,
   };
   const fullVault: Vault = {
     readSettings: () => Promise.resolve({ language: 'zh-CN', previews: false }),
@@ -403,6 +414,8 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     unlock: () => Promise.resolve('wrong-passphrase'),
     setPassphrase: () => Promise.resolve(),
     removePassphrase: () => Promise.resolve(false),
+    changePassphrase: () => Promise.resolve(false),
+    wipe: () => Promise.resolve(),
     ...vault,
   };
   return {
@@ -416,6 +429,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     emoji: () => Promise.resolve({ group: () => Promise.resolve([]), search: () => Promise.resolve([]) }),
     media: { isImageType: () => false, prepareImage: () => Promise.resolve(null) },
     minPassphraseLength: 10,
+    theme: { read: () => 'system', write: () => undefined, onChange: () => () => undefined },
     openVault: () => Promise.resolve(fullVault),
     registerServiceWorker: () => ({
       onUpdateReady: () => undefined,

@@ -5,6 +5,7 @@
  * nothing from `platform/`; it holds no key material and shows nothing.
  */
 import type { MessengerEvent, Platform } from '@cove/client';
+import { isMuted, toChatPreferences } from '@cove/client/chat-preferences';
 import type { AppPlatform, CrossContext, EmojiSource, ServiceWorkerHandle, Vault } from './app-platform.js';
 import type { AppSession } from './app-session.js';
 import { AppStateStore } from './app-state-store.js';
@@ -76,6 +77,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       revision: 0,
       typing: new Set(),
       settings: { language: null, previews: true },
+      theme: platform.theme.read(),
       passphraseSet: false,
       notifications: capabilities.notificationPermission(),
       push: capabilities.pushSupport(),
@@ -83,6 +85,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       progress: new Map(),
     });
     this.peerTyping = new PeerTyping(this.store);
+    platform.theme.onChange((theme) => this.store.set({ theme }));
     this.store.subscribe(() => this.onStateChange());
     const permissions = new PermissionRequestsModel(this, () => this.refreshPush());
     this.list = new ListViewModel(this);
@@ -125,6 +128,10 @@ export class CoveAppShell implements CoveApp, AppSession {
 
   reader(): HistoryReader | null {
     return this.historyReader;
+  }
+
+  profile(): Platform | null {
+    return this.corePlatform;
   }
 
   messenger(): MessengerPort | null {
@@ -304,9 +311,15 @@ export class CoveAppShell implements CoveApp, AppSession {
     try {
       do {
         this.unreadAgain = false;
-        const ids = await reader.conversations();
+        const [ids, preferences] = await Promise.all([reader.conversations(), reader.chatPreferences()]);
         const conversations = await Promise.all(ids.map((id) => reader.conversation(id)));
-        const total = conversations.reduce((sum, c) => sum + countOrZero(c?.unreadCount), 0);
+        const now = Date.now();
+        // Muted conversations count neither in the title nor on the badge (as in Signal).
+        const total = conversations.reduce(
+          (sum, c) =>
+            c && isMuted(toChatPreferences(preferences.get(c.id)), now) ? sum : sum + countOrZero(c?.unreadCount),
+          0,
+        );
         this.platform.capabilities.showUnread(total);
       } while (this.unreadAgain);
     } catch {

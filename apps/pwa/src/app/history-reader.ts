@@ -16,6 +16,7 @@ import type {
   ProfileRecord,
   TrustLevel,
 } from '@cove/client';
+import { readChatPreferences, type ChatPreferencesRecord } from '@cove/client/chat-preferences';
 
 /** When a stored message disappears (ms since the epoch), or null if it does not; any stored shape is accepted. */
 export function messageExpiry(message: unknown): number | null {
@@ -102,6 +103,11 @@ export class HistoryReader {
     if (typeof id !== 'string') return undefined;
     const message = await this.storage.get<MessageEntry>('messages', id);
     return message !== undefined && this.visible(message) ? message : undefined;
+  }
+
+  /** Every conversation's mute, pin and archive state, by conversation id. */
+  chatPreferences(): Promise<Map<string, ChatPreferencesRecord>> {
+    return readChatPreferences(this.storage);
   }
 
   /** The contact's identity trust, without computing the safety number. */

@@ -269,6 +269,16 @@ class MessengerAdapter implements MessengerPort {
     }
   }
 
+  async logout(): Promise<void> {
+    await this.messenger.logout();
+    await this.stop();
+  }
+
+  async deleteAccount(): Promise<void> {
+    await this.messenger.deleteAccount();
+    await this.stop();
+  }
+
   /**
    * Registers the push subscription with the server (`PUT /v1/push/subscription`), authenticated as this device.
    * The core has no call for it, so the request is made here with the device credential from the account record.

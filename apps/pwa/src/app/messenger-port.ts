@@ -50,4 +50,11 @@ export interface MessengerPort {
    */
   verify(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'>;
   setPushSubscription(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void>;
+  /**
+   * Signs this device out on the server (a linked device is removed; the primary forgets its push subscription) and
+   * stops; rejects (with the core's error, nothing changed) when the server cannot be reached.
+   */
+  logout(): Promise<void>;
+  /** Deletes the account on the server (primary only) and stops; rejects with the core's error otherwise. */
+  deleteAccount(): Promise<void>;
 }

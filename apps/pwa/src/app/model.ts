@@ -147,7 +147,23 @@ export type ConversationSummary = {
   /** The contact's identity key changed and has not been verified since. */
   identityChanged: boolean;
   verified: boolean;
+  /** Muted (no notification, not in the unread badge): until when (ms since the epoch; `MUTED_FOREVER` for good). */
+  mutedUntil?: number;
+  /** Pinned to the top of the list (at most `MAX_PINNED`, in the order pinned). */
+  pinned?: true;
+  /** In the Archived folder. */
+  archived?: true;
 };
+
+/** How long a mute lasts (Signal's choices). */
+export type MuteDuration = '1h' | '8h' | '1w' | 'always';
+
+/** The colour theme: the system's setting, or the user's choice. */
+export type ThemeChoice = 'system' | 'light' | 'dark';
+
+/** What logging out or deleting the account came to; `network`: the server could not be reached, nothing changed. */
+export type AccountActionResult =
+  { ok: true } | { ok: false; error: 'network' | 'not-primary' | 'wrong-confirmation' | 'other' };
 
 export type SafetyInfo = {
   title: string;
@@ -197,6 +213,8 @@ export type AppState = {
   /** Conversation ids with the contact typing right now. */
   typing: ReadonlySet<string>;
   settings: Settings;
+  /** The colour theme chosen on this device (shared by its tabs). */
+  theme: ThemeChoice;
   passphraseSet: boolean;
   notifications: 'default' | 'granted' | 'denied' | 'unsupported';
   /** Whether notifications can work at all here; when not, the UI says why instead of offering a permission. */
@@ -216,6 +234,12 @@ export interface ListScreen {
   /** Every conversation, most recent activity first. */
   conversations(): Promise<ConversationSummary[]>;
   startChat(username: string): Promise<StartChatResult>;
+  /** Mutes a conversation for a while or for good; null unmutes. */
+  mute(conversationId: string, duration: MuteDuration | null): Promise<void>;
+  /** Pins or unpins; `limit` when `MAX_PINNED` conversations are pinned already. */
+  pin(conversationId: string, pinned: boolean): Promise<'ok' | 'limit'>;
+  /** Moves a conversation into the Archived folder or back. */
+  archive(conversationId: string, archived: boolean): Promise<void>;
 }
 
 /** One open conversation. */
@@ -304,6 +328,18 @@ export interface SettingsScreen extends PermissionRequests {
   setPreviews(previews: boolean): Promise<void>;
   setPassphrase(passphrase: string): Promise<void>;
   removePassphrase(passphrase: string): Promise<boolean>;
+  /** Re-seals the vault's keys under `next` after checking `current`; false when `current` is wrong. */
+  changePassphrase(current: string, next: string): Promise<boolean>;
+  /** Forgets the keys in every tab of this browser (they show the lock screen); only with a passphrase set. */
+  lockNow(): void;
+  setTheme(theme: ThemeChoice): void;
+  /**
+   * Signs this device out (a linked device is removed from the account; the primary keeps the account on the server
+   * but forgets its push subscription) and wipes this browser's data in every tab.
+   */
+  logout(): Promise<AccountActionResult>;
+  /** Deletes the account on the server (`confirmation` must be the username) and wipes this browser's data. */
+  deleteAccount(confirmation: string): Promise<AccountActionResult>;
 }
 
 /** Creating the account (then the welcome steps) and unlocking a passphrase-protected vault. */

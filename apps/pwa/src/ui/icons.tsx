@@ -93,6 +93,27 @@ export const IconFile = (): ReactElement => (
   </svg>
 );
 /** Delivery marks: one tick sent, two delivered, two filled read, a clock while sending. */
+/** A bell struck through: the conversation is muted. */
+export const IconMuted = (): ReactElement => (
+  <svg {...base} width={16} height={16}>
+    <path
+      d="M13.7 21a2 2 0 0 1-3.4 0M18.6 13A17.9 17.9 0 0 1 18 8M6.3 6.3A6 6 0 0 0 6 8c0 7-3 9-3 9h14M18 8a6 6 0 0 0-9.3-5M2 2l20 20"
+      {...stroke}
+    />
+  </svg>
+);
+/** A pushpin: the conversation is pinned. */
+export const IconPin = (): ReactElement => (
+  <svg {...base} width={16} height={16}>
+    <path d="M12 17v5M9 10.8V4h6v6.8l3 3.2v2H6v-2l3-3.2z" {...stroke} />
+  </svg>
+);
+/** A box with a lid: the Archived folder. */
+export const IconArchive = (): ReactElement => (
+  <svg {...base}>
+    <path d="M21 8v13H3V8M1 3h22v5H1zM10 12h4" {...stroke} />
+  </svg>
+);
 export const StatusMark = ({ status }: { status: string }): ReactElement => {
   const small = { width: 16, height: 16, viewBox: '0 0 24 24', fill: 'none', 'aria-hidden': true } as const;
   switch (status) {
