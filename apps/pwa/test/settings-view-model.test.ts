@@ -11,7 +11,10 @@ import type { MessengerPort } from '../src/app/messenger-port.js';
 import type { AppState } from '../src/app/model.js';
 import { SettingsViewModel } from '../src/app/view-models/settings-view-model.js';
 
-function setup(options: { fail?: unknown; passphraseSet?: boolean } = {}) {
+/** A failure as the core throws them: an Error carrying a client `code` or a server `errorCode`. */
+const failure = (fields: { code?: string; errorCode?: string }): Error => Object.assign(new Error('refused'), fields);
+
+function setup(options: { fail?: Error; passphraseSet?: boolean } = {}) {
   const calls: string[] = [];
   const state: AppState = {
     phase: { kind: 'ready', username: 'Alice_01' },
@@ -82,12 +85,12 @@ describe(SettingsViewModel.name, () => {
   });
 
   it('should wipe nothing when the server step fails, and name why', async () => {
-    const offline = setup({ fail: { code: 'server_unreachable' } });
+    const offline = setup({ fail: failure({ code: 'server_unreachable' }) });
     await expect(offline.model.logout()).resolves.toEqual({ ok: false, error: 'network' });
     expect(offline.calls).toEqual(['server:logout']);
-    const linked = setup({ fail: { code: 'invalid_input' } });
+    const linked = setup({ fail: failure({ code: 'invalid_input' }) });
     await expect(linked.model.deleteAccount('alice_01')).resolves.toEqual({ ok: false, error: 'not-primary' });
-    const forbidden = setup({ fail: { status: 403, errorCode: 'forbidden' } });
+    const forbidden = setup({ fail: failure({ errorCode: 'forbidden' }) });
     await expect(forbidden.model.deleteAccount('alice_01')).resolves.toEqual({ ok: false, error: 'not-primary' });
     const broken = setup({ fail: new Error('boom') });
     await expect(broken.model.logout()).resolves.toEqual({ ok: false, error: 'other' });
