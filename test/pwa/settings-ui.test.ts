@@ -25,7 +25,6 @@ import {
   UI_TIMEOUT,
   buildPwaIfStale,
   launchProfile,
-  messageWithText,
   openChat,
   register,
   screenshot,
@@ -398,10 +397,8 @@ describe('Chat list and account controls', () => {
       await send(bob.page, 'are you there?');
       await waitForStatus(bob.page, 'are you there?', 'failed');
       const gone = String(((zh.chat as Record<string, unknown>).failure as Record<string, string>).unknown_user);
-      await messageWithText(bob.page, 'are you there?')
-        .getByTestId('failure-reason')
-        .filter({ hasText: gone })
-        .waitFor({ timeout: UI_TIMEOUT });
+      // The reason sits under the failed bubble (the only failed message of this chat).
+      await bob.page.getByTestId('failure-reason').filter({ hasText: gone }).waitFor({ timeout: UI_TIMEOUT });
 
       // Bob logs out (his vault has a passphrase): a reload shows onboarding, and no row of his profile is left.
       await navigate(bob.page, '/settings');
