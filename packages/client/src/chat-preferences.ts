@@ -58,7 +58,10 @@ export async function readChatPreferences(storage: KeyValueStorage): Promise<Map
   return new Map(entries.map((e) => [e.key.slice(CHAT_PREFERENCES_PREFIX.length), toChatPreferences(e.value)]));
 }
 
-export async function readChatPreference(storage: KeyValueStorage, conversationId: string): Promise<ChatPreferencesRecord> {
+export async function readChatPreference(
+  storage: KeyValueStorage,
+  conversationId: string,
+): Promise<ChatPreferencesRecord> {
   return toChatPreferences(await storage.get<ChatPreferencesRecord>('meta', CHAT_PREFERENCES_PREFIX + conversationId));
 }
 

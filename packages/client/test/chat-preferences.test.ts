@@ -93,7 +93,13 @@ describe('chat preferences', () => {
     const muted = await readChatPreference(storage, 'direct:a');
     expect(isArchived(muted, { lastMessageKey: 'direct:a/0000000000000009' }, now)).toBe(true);
     // An empty conversation archived: any message brings it back.
-    await changeChatPreferences(storage, locks, 'direct:b', { kind: 'archive', archived: true, lastMessageKey: null }, now);
+    await changeChatPreferences(
+      storage,
+      locks,
+      'direct:b',
+      { kind: 'archive', archived: true, lastMessageKey: null },
+      now,
+    );
     const empty = await readChatPreference(storage, 'direct:b');
     expect(isArchived(empty, { lastMessageKey: null }, now)).toBe(true);
     expect(isArchived(empty, { lastMessageKey: 'direct:b/0000000000000001' }, now)).toBe(false);

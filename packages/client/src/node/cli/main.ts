@@ -1,6 +1,6 @@
 /**
  * The `cove` command-line client on the Node platform: `register`, `send`, `listen`, `safety-number`, `verify`,
- * plus `whoami`, `conversations`, `history` and `delete`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
+ * plus `whoami`, `conversations`, `history`, `delete`, `logout` and `account delete`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
  * readable only by the owner); `--json` prints one JSON object per line for scripts; failures print one clear line
  * on stderr and exit with a code from exit-codes.ts. It adds no messaging logic of its own.
  */
@@ -18,7 +18,7 @@ import type { MessageEntry } from '../../tables.js';
 import { directConversationId } from '../../tables.js';
 import { Messenger } from '../../messenger.js';
 import { formatSafetyNumber } from '../../trust.js';
-import { createNodePlatform } from '../node-platform.js';
+import { createNodePlatform, wipeDataDirectory } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
 import { contentTypeOf, removeSavedCopy, saveAttachmentFile } from './attachment-files.js';
 import { ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
@@ -171,6 +171,45 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           { type: 'account', ...account },
         );
       });
+    });
+
+  /** Runs a leaving step in its own session (not through a running `listen`), then deletes the local data. */
+  const leave = async (step: (messenger: Messenger) => Promise<void>): Promise<void> => {
+    if (shared) throw new ClientError(ClientErrorCode.InvalidInput, 'stop "cove listen" on this data directory first');
+    await withSession(globals(), ({ messenger }) => step(messenger));
+    await wipeDataDirectory(dataDirOf(globals()));
+  };
+
+  program
+    .command('logout')
+    .description('sign this device out (a linked device is removed from the account) and delete its local data')
+    .action(async () => {
+      let outcome = '';
+      await leave(async (messenger) => {
+        outcome = await messenger.logout();
+      });
+      print(
+        outcome === 'device-removed'
+          ? 'logged out: this device was removed from the account and its data deleted'
+          : 'logged out: local data deleted (the primary device cannot be removed; the account stays on the server)',
+        { type: 'logged-out', outcome },
+      );
+    });
+
+  program
+    .command('account')
+    .description('manage the account')
+    .command('delete')
+    .description('delete the account on the server (primary device only) and the local data: cannot be undone')
+    .option('--yes', 'confirm: the account, its username and everything the server holds for it are deleted')
+    .action(async (options: { yes?: boolean }) => {
+      if (!options.yes)
+        throw new ClientError(
+          ClientErrorCode.InvalidInput,
+          'this deletes the account for good: run "cove account delete --yes" to confirm',
+        );
+      await leave((messenger) => messenger.deleteAccount());
+      print('account deleted on the server; local data deleted', { type: 'account-deleted' });
     });
 
   program
