@@ -17,9 +17,9 @@ const SAFE_PROTOCOLS: ReadonlySet<string> = new Set(['http:', 'https:', 'mailto:
  * Where a link may start: a scheme we accept or "www.", not glued to a Latin letter or digit before it (so
  * "xhttps://" or "javascripthttp://" are not links; Chinese text often runs straight into an address, "看https://…",
  * and that is one). ASCII only on purpose: a look-alike letter ("һttps", with a Cyrillic һ) is not the scheme.
- * `[^\s<>"]` ends it at white space and at characters no typed address contains.
+ * `[^\s<>"\p{Cc}]` ends it at white space, control characters and characters no typed address contains.
  */
-const CANDIDATE = /(?<![A-Za-z0-9_])(?:https?:\/\/|mailto:|www\.)[^\s<>"\u0000-\u001f\u007f]+/giu;
+const CANDIDATE = /(?<![A-Za-z0-9_])(?:https?:\/\/|mailto:|www\.)[^\s<>"\p{Cc}]+/giu;
 
 /** Punctuation that ends a sentence rather than the address (ASCII, and the CJK full-width forms). */
 const TRAILING = /[.,;:!?'"*_~\u3001\u3002\uff0c\uff01\uff1f\uff1a\uff1b\u300d\u300f\u201d\u2019\u2026]$/u;
