@@ -78,7 +78,10 @@ describe('Disappearing-message timer and drafts', () => {
     }
 
     await alice.messenger.setExpireTimer(bob.accountId, null);
-    await until('bob turned off', async () => (await conversationOf(bob, alice.accountId))?.expireTimerSeconds === null);
+    await until(
+      'bob turned off',
+      async () => (await conversationOf(bob, alice.accountId))?.expireTimerSeconds === null,
+    );
     const lines = (await transcript(bob, alice.accountId)).filter((m) => m.system?.kind === 'timer');
     expect(lines.at(-1)?.text).toBe('timer_alice turned off disappearing messages');
     const after = await bob.messenger.sendText('timer_alice', 'stays now');

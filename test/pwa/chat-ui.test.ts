@@ -192,7 +192,10 @@ describe('Reading and writing in the PWA', () => {
       // Disappearing messages: Bob sets 30 s; both see the line and the timer; a message vanishes on both sides.
       await bob.page.getByTestId('disappearing-button').click();
       await bob.page.locator('[data-testid="disappearing-option"][data-seconds="30"]').click();
-      await bob.page.getByTestId('system-line').filter({ hasText: '你将限时消息设为' }).waitFor({ timeout: UI_TIMEOUT });
+      await bob.page
+        .getByTestId('system-line')
+        .filter({ hasText: '你将限时消息设为' })
+        .waitFor({ timeout: UI_TIMEOUT });
       await alice.page
         .getByTestId('system-line')
         .filter({ hasText: `${BOB} set disappearing messages to 30 seconds` })

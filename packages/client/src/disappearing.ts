@@ -40,6 +40,4 @@ export const timerChange = (seconds: number | null): GroupChange => ({
 
 /** An English rendering of a timer change, stored as the line's text (UIs render `system` in their language). */
 export const timerText = (actor: string, seconds: number | null): string =>
-  seconds === null
-    ? `${actor} turned off disappearing messages`
-    : `${actor} set disappearing messages to ${seconds} s`;
+  seconds === null ? `${actor} turned off disappearing messages` : `${actor} set disappearing messages to ${seconds} s`;

@@ -25,7 +25,9 @@ export const saveDraft = async (storage: KeyValueStorage, conversationId: string
     throw new ClientError(ClientErrorCode.InvalidInput, `the draft is longer than ${MAX_TEXT_BYTES} bytes`);
   const key = draftKey(conversationId);
   await storage.commit(
-    text.trim().length === 0 ? [{ op: 'delete', table: 'meta', key }] : [{ op: 'put', table: 'meta', key, value: text }],
+    text.trim().length === 0
+      ? [{ op: 'delete', table: 'meta', key }]
+      : [{ op: 'put', table: 'meta', key, value: text }],
   );
 };
 

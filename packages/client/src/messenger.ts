@@ -587,13 +587,13 @@ export class Messenger {
               expireTimerUpdate: true,
             })
           : encodeDataMessage({
-            text: message.text,
-            timestamp,
-            senderUsername: profile?.username,
-            quote: message.quote,
-            expireTimerSeconds: message.expireTimerSeconds,
-            attachments: message.attachments?.map(pointerOf) ?? null,
-          });
+              text: message.text,
+              timestamp,
+              senderUsername: profile?.username,
+              quote: message.quote,
+              expireTimerSeconds: message.expireTimerSeconds,
+              attachments: message.attachments?.map(pointerOf) ?? null,
+            });
       const entry = {
         ...newOutboxEntry(ctx, { destination: peer, kind: 'data', timestamp, content, messageKey: message.id }),
         ...(message.attachments?.length ? { uploads: uploadsForRetry(ctx, message) } : {}),

@@ -288,7 +288,10 @@ export async function landmarkViolations(page: Page): Promise<AxeViolation[]> {
       }
     ).axe;
     const result = await axe.run(document, {
-      runOnly: { type: 'rule', values: ['landmark-one-main', 'region', 'landmark-no-duplicate-main', 'landmark-unique'] },
+      runOnly: {
+        type: 'rule',
+        values: ['landmark-one-main', 'region', 'landmark-no-duplicate-main', 'landmark-unique'],
+      },
     });
     return result.violations.map((v) => ({
       id: v.id,

@@ -281,7 +281,10 @@ export const validateContent = (content: Content, context?: ContentContext): voi
       // A timer change is only that: a "setting" that also carried a message could hide the text behind a system line.
       if (
         data.expireTimerUpdate === true &&
-        (data.text !== '' || data.quote !== undefined || (data.attachments?.length ?? 0) > 0 || data.group !== undefined)
+        (data.text !== '' ||
+          data.quote !== undefined ||
+          (data.attachments?.length ?? 0) > 0 ||
+          data.group !== undefined)
       )
         throw new ContentError('a timer update carries no message', ContentErrorReason.InvalidFormat);
       return;

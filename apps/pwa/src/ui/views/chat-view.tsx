@@ -161,6 +161,7 @@ export function ChatView({
         }
       />
       <MessageList
+        key={conversationId}
         messages={messages}
         loaded={page !== undefined}
         hasMore={page !== undefined && page.length >= limit}

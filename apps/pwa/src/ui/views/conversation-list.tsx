@@ -120,14 +120,14 @@ function ConversationRow({
     : c.draft
       ? t('list.draft', { text: c.draft })
       : last?.undecryptable
-      ? t('chat.undecryptable')
-      : last?.unshowable
-        ? t('chat.unshowable')
-        : last
-          ? last.outgoing
-            ? t('list.you', { text: lastText(last, t, i18n.language) })
-            : lastText(last, t, i18n.language)
-          : t('list.noMessages');
+        ? t('chat.undecryptable')
+        : last?.unshowable
+          ? t('chat.unshowable')
+          : last
+            ? last.outgoing
+              ? t('list.you', { text: lastText(last, t, i18n.language) })
+              : lastText(last, t, i18n.language)
+            : t('list.noMessages');
   return (
     <li>
       <button

@@ -101,9 +101,10 @@ export function Composer({
 
   useLayoutEffect(() => {
     const field = input.current;
-    if (!field) return;
+    const view = field?.ownerDocument.defaultView;
+    if (!field || !view) return;
     // Measured from the content: shrink to one line first, then take the text's height up to MAX_LINES lines.
-    const style = getComputedStyle(field);
+    const style = view.getComputedStyle(field);
     const line = parseFloat(style.lineHeight) || 23;
     const chrome =
       parseFloat(style.paddingTop) +

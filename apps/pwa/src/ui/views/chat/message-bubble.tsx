@@ -83,7 +83,9 @@ export function MessageBubble({
               className="expiry-mark"
               data-testid="expiry-mark"
               role="img"
-              aria-label={t('disappearing.expiresIn', { time: formatTimer((message.expiresAt - Date.now()) / 1000, i18n.language, 'short') })}
+              aria-label={t('disappearing.expiresIn', {
+                time: formatTimer((message.expiresAt - Date.now()) / 1000, i18n.language, 'short'),
+              })}
             >
               <IconTimer />
             </span>
