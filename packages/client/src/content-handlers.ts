@@ -11,6 +11,7 @@ import {
   equalBytes,
   processSenderKeyDistributionMessage,
 } from '@cove/crypto';
+import { timerChange, timerText } from './disappearing.js';
 import type { Content, Envelope } from '@cove/protocol';
 
 import { entryOfPointer } from './attachments/attachment-service.js';
@@ -129,15 +130,28 @@ const applyData: ContentHandler<'data'> = async (input) => {
     error: null,
     ...(data.attachments ? { attachments: data.attachments.map((pointer) => entryOfPointer(ctx, pointer)) } : {}),
   };
+  // A timer update (the codec refused one carrying a message): a system line, not unread, and the new timer.
+  const timer = data.expireTimerUpdate ? (data.expireTimerSeconds ?? null) : undefined;
+  const stored: MessageEntry =
+    timer === undefined
+      ? message
+      : {
+          ...message,
+          text: timerText(peerUsername ?? 'They', timer),
+          expireTimerSeconds: null,
+          read: true,
+          system: timerChange(timer),
+        };
   const updated: ConversationEntry = {
     ...conversation,
     peerUsername,
-    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
-    lastMessageKey: message.id,
-    unreadCount: conversation.unreadCount + 1,
+    lastMessageAt: Math.max(conversation.lastMessageAt, stored.storedAt),
+    lastMessageKey: stored.id,
+    unreadCount: conversation.unreadCount + (timer === undefined ? 1 : 0),
+    ...(timer === undefined ? {} : { expireTimerSeconds: timer }),
   };
-  writes.push(...putMessage(message), putConversation(updated));
-  events.push(existing ? { type: 'message-updated', message } : { type: 'message-added', message }, {
+  writes.push(...putMessage(stored), putConversation(updated));
+  events.push(existing ? { type: 'message-updated', message: stored } : { type: 'message-added', message: stored }, {
     type: 'conversation-updated',
     conversation: updated,
   });

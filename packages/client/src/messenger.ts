@@ -39,6 +39,8 @@ import {
 import type { ContactIdentity } from './contacts.js';
 import { OUTBOX_GIVE_UP_MS } from './constants.js';
 import { encodeDataMessage } from './content-builder.js';
+import { checkTimer, conversationTimer, timerChange, timerText } from './disappearing.js';
+import { readDraft, saveDraft } from './drafts.js';
 import type { MessengerContext } from './context.js';
 import { STORAGE_LOCK, emit, peerLock } from './context.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
@@ -350,16 +352,63 @@ export class Messenger {
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
     const profile = await readMeta(this.platform.storage, 'profile');
-    const encoded = encodeDataMessage({ text, timestamp, senderUsername: profile?.username, ...options });
+    // Without an explicit timer, a message carries the conversation's (disappearing messages, set by either side).
+    const expireTimerSeconds = options.expireTimerSeconds ?? (await this.timerWith(accountId)) ?? undefined;
+    const encoded = encodeDataMessage({
+      text,
+      timestamp,
+      senderUsername: profile?.username,
+      ...options,
+      expireTimerSeconds,
+    });
     const message = await storeOutgoingMessage(ctx, accountId, {
       timestamp,
       text,
       quote: options.quote ?? null,
-      expireTimerSeconds: options.expireTimerSeconds ?? null,
+      expireTimerSeconds: expireTimerSeconds ?? null,
       content: encoded,
     });
     this.outbox.kick();
     return message;
+  }
+
+  /**
+   * Sets the disappearing-message timer of a direct conversation (seconds; 0 or null turns it off): stores the
+   * system line ("You set disappearing messages to …") and the conversation's timer in one commit and sends the
+   * update, after which both sides' messages carry it. Returns the system line.
+   */
+  async setExpireTimer(peer: string, seconds: number | null): Promise<MessageEntry> {
+    const ctx = this.ctx;
+    const timer = checkTimer(seconds);
+    if (groupOf(peer) !== null)
+      throw new ClientError(ClientErrorCode.InvalidInput, "a group's timer is part of the group's state");
+    const accountId = await this.resolveCached(peer);
+    if (accountId === ctx.account.accountId)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
+    const timestamp = ctx.timestamps.next();
+    const profile = await readMeta(this.platform.storage, 'profile');
+    const content = encodeDataMessage({
+      text: '',
+      timestamp,
+      senderUsername: profile?.username,
+      expireTimerSeconds: timer,
+      expireTimerUpdate: true,
+    });
+    const message = await storeOutgoingMessage(ctx, accountId, {
+      timestamp,
+      text: timerText('You', timer),
+      quote: null,
+      expireTimerSeconds: null,
+      content,
+      timerChange: { system: timerChange(timer), seconds: timer },
+    });
+    this.outbox.kick();
+    return message;
+  }
+
+  /** The disappearing-message timer of the direct conversation with an account (null: off). */
+  private async timerWith(accountId: string): Promise<number | null> {
+    return conversationTimer(await this.ctx.history.conversation(directConversationId(accountId)));
   }
 
   /**
@@ -376,7 +425,11 @@ export class Messenger {
     const accountId = await this.resolveCached(peer);
     if (accountId === ctx.account.accountId)
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
-    const message = await sendAttachmentMessage(ctx, accountId, attachment);
+    const timer = attachment.expireTimerSeconds ?? (await this.timerWith(accountId));
+    const message = await sendAttachmentMessage(ctx, accountId, {
+      ...attachment,
+      ...(timer ? { expireTimerSeconds: timer } : {}),
+    });
     this.outbox.kick();
     return message;
   }
@@ -521,16 +574,26 @@ export class Messenger {
       const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
       // An attachment whose upload was never created has no storage id yet: the uploader encodes the content.
       const uncreated = message.attachments?.some((a) => a.storageId === '') ?? false;
+      // A timer update goes out again as the update it was (its stored text is only the line's English rendering).
+      const timerUpdate = message.system?.kind === 'timer' ? message.system : null;
       const content = uncreated
         ? new Uint8Array(0)
-        : encodeDataMessage({
-            text: message.text,
-            timestamp,
-            senderUsername: profile?.username,
-            quote: message.quote,
-            expireTimerSeconds: message.expireTimerSeconds,
-            attachments: message.attachments?.map(pointerOf) ?? null,
-          });
+        : timerUpdate
+          ? encodeDataMessage({
+              text: '',
+              timestamp,
+              senderUsername: profile?.username,
+              expireTimerSeconds: timerUpdate.expireTimerSeconds,
+              expireTimerUpdate: true,
+            })
+          : encodeDataMessage({
+              text: message.text,
+              timestamp,
+              senderUsername: profile?.username,
+              quote: message.quote,
+              expireTimerSeconds: message.expireTimerSeconds,
+              attachments: message.attachments?.map(pointerOf) ?? null,
+            });
       const entry = {
         ...newOutboxEntry(ctx, { destination: peer, kind: 'data', timestamp, content, messageKey: message.id }),
         ...(message.attachments?.length ? { uploads: uploadsForRetry(ctx, message) } : {}),
@@ -760,6 +823,16 @@ export class Messenger {
 
   message(id: string): Promise<MessageEntry | undefined> {
     return this.ctx.history.message(id);
+  }
+
+  /** Saves the unsent text of a conversation (blank: removes it), sealed at rest like every row. */
+  setDraft(conversationId: string, text: string): Promise<void> {
+    return saveDraft(this.platform.storage, conversationId, text);
+  }
+
+  /** The unsent text of a conversation, or the empty string. */
+  draft(conversationId: string): Promise<string> {
+    return readDraft(this.platform.storage, conversationId);
   }
 
   /** The peer's identity state and safety number (null until a session was made or a key fetched). */

@@ -115,6 +115,11 @@ export type ConversationEntry = {
   lastMessageAt: number;
   lastMessageKey: string | null;
   unreadCount: number;
+  /**
+   * Direct conversations: the disappearing-message timer our messages carry, in seconds (null or absent: off); set
+   * by either side with a timer update (a system line in the history).
+   */
+  expireTimerSeconds?: number | null;
 };
 
 export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'received' | 'undecryptable';
