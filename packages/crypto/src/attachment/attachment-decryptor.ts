@@ -135,6 +135,31 @@ export async function verifyAttachment(source: AttachmentSource, secrets: Attach
 }
 
 /**
+ * `verifyAttachment`, returning the SHA-256 of every sealed chunk it verified (32 bytes per chunk, in order). A
+ * reader keeps them with the blob and later decrypts it in one pass with `decryptVerifiedAttachment`, instead of
+ * verifying the whole blob again. The list is not secret and needs no protection: it is checked against the digest.
+ */
+export async function verifyAttachmentChunks(source: AttachmentSource, secrets: AttachmentSecrets): Promise<Uint8Array> {
+  return (await verify(source, secrets)).chunkHashes;
+}
+
+/**
+ * Checks a list of chunk hashes (as `verifyAttachmentChunks` returned) against the pointer: the right length for
+ * the padded size, and the digest they and the key make equals the pointer's (constant time). Then they name the
+ * sender's exact chunks, so a chunk whose bytes hash to its entry is the sender's. Throws `InvalidArgument` (wrong
+ * length) or `DigestMismatch`.
+ */
+function checkChunkHashes(secrets: AttachmentSecrets, chunkHashes: Uint8Array): void {
+  if (!(chunkHashes instanceof Uint8Array) || chunkHashes.length !== chunkCount(secrets.paddedSize) * ATTACHMENT_DIGEST_SIZE)
+    throw new AttachmentError('InvalidArgument', 'attachment chunk hash list has the wrong length');
+  const digest = new DigestAccumulator(secrets.key);
+  for (let at = 0; at < chunkHashes.length; at += ATTACHMENT_DIGEST_SIZE)
+    digest.add(chunkHashes.subarray(at, at + ATTACHMENT_DIGEST_SIZE));
+  if (!constantTimeEqual(digest.digest(), secrets.digest))
+    throw new AttachmentError('DigestMismatch', 'attachment chunk hashes do not match its digest');
+}
+
+/**
  * Verifies the whole blob first (see `verifyAttachment`), then yields the plaintext in pieces of at most 256 KiB,
  * padding stripped. Nothing is yielded unless the whole blob verified; a source that changes between the passes
  * fails with `SourceChanged` before the changed chunk is released.
@@ -143,7 +168,32 @@ export async function* decryptAttachment(
   source: AttachmentSource,
   secrets: AttachmentSecrets,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const { chunkHashes, chunkKey } = await verify(source, secrets);
+  yield* release(source, secrets, await verify(source, secrets));
+}
+
+/**
+ * Decrypts a blob verified before (by `verifyAttachmentChunks`, when it was downloaded) in ONE pass: the chunk
+ * hashes are checked against the pointer's digest first (`DigestMismatch`, nothing read), then each chunk is
+ * released only once its bytes hash to its entry in the list and its tag holds; a chunk that does not
+ * (the stored blob changed since it was verified) fails with `SourceChanged` before any of its plaintext is out.
+ * The same guarantees as `decryptAttachment`'s second pass, without reading and checking the blob a first time.
+ */
+export async function* decryptVerifiedAttachment(
+  source: AttachmentSource,
+  secrets: AttachmentSecrets,
+  chunkHashes: Uint8Array,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  checkSecrets(secrets);
+  checkChunkHashes(secrets, chunkHashes);
+  yield* release(source, secrets, { chunkHashes, chunkKey: await importChunkKey(secrets.key) });
+}
+
+/** Pass 2: releases plaintext chunk by chunk, each after its hash matches the verified list and its tag holds. */
+async function* release(
+  source: AttachmentSource,
+  secrets: AttachmentSecrets,
+  { chunkHashes, chunkKey }: Verified,
+): AsyncGenerator<Uint8Array, void, undefined> {
   const inFlight: Promise<[Uint8Array, Uint8Array | null]>[] = [];
   let settled = 0;
   const settle = async (): Promise<Uint8Array | null> => {

@@ -26,5 +26,7 @@ export {
   type AttachmentSource,
   decryptAttachment,
   decryptAttachmentBytes,
+  decryptVerifiedAttachment,
   verifyAttachment,
+  verifyAttachmentChunks,
 } from './attachment-decryptor.js';

@@ -250,6 +250,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             ? await messenger.sendText(username, text ?? '')
             : await messenger.sendAttachment(username, {
                 source: createReadStream(file) as AsyncIterable<Uint8Array>,
+                // Known in advance: the upload runs while the file is encrypted (a file changing meanwhile is refused).
+                size: (await fs.stat(file)).size,
                 contentType,
                 fileName: path.basename(file),
                 ...(options.caption !== undefined ? { caption: options.caption } : {}),
