@@ -13,6 +13,7 @@ import {
   attachmentPaddedSize,
   createAttachmentEncryptor,
   decryptAttachment,
+  decryptAttachmentAsItArrives,
   decryptVerifiedAttachment,
   verifyAttachmentChunks,
 } from '@cove/crypto';
@@ -473,17 +474,17 @@ const attachmentOf = async (ctx: MessengerContext, messageId: string, index: num
 };
 
 /**
- * Downloads, resumably, and verifies one attachment; afterwards it is `local` or `failed` (and this throws). The
- * verification reads the blob as it arrives — what this device already holds, then each ranged GET as it is stored
- * — so a download costs no extra pass over the file (bench/attachments-e2e.bench.js), and the next GET is already
- * on its way while a piece is stored and checked (two pieces in memory at most). The chunk hashes it verified are
- * kept with the entry, so reading the attachment later decrypts in one pass. Nothing is marked `local` or decrypted
- * before the whole blob verified.
+ * The blob of an incoming attachment as it is downloaded, resumably: what this device already holds, then ranged
+ * GETs from there, each piece stored (appended) before it is passed on, the next GET already on its way while a
+ * piece is stored and checked (two pieces in memory at most). A 404 marks the attachment `unavailable`.
  */
-export const downloadAttachment = async (ctx: MessengerContext, messageId: string, index: number): Promise<void> => {
-  const store = storeOf(ctx);
-  const attachment = await attachmentOf(ctx, messageId, index);
-  if (attachment.state === 'local') return;
+const downloadSource = async (
+  ctx: MessengerContext,
+  store: AttachmentBlobStore,
+  attachment: AttachmentEntry,
+  messageId: string,
+  index: number,
+): Promise<() => AsyncIterable<Uint8Array>> => {
   const total = attachmentBlobSize(attachment.paddedSize);
   let held = (await store.size(attachment.blobId)) ?? 0;
   if (held > total) {
@@ -495,7 +496,7 @@ export const downloadAttachment = async (ctx: MessengerContext, messageId: strin
     const end = Math.min(total, offset + ATTACHMENT_PIECE_BYTES) - 1;
     return quiet(binaryRequest(ctx, { method: 'GET', url, headers: { range: `bytes=${offset}-${end}` } }));
   };
-  async function* blob(): AsyncIterable<Uint8Array> {
+  return async function* blob(): AsyncIterable<Uint8Array> {
     if (held > 0) yield* store.read(attachment.blobId, { offset: 0, length: held });
     let offset = held;
     let next = offset < total ? get(offset) : null;
@@ -520,21 +521,85 @@ export const downloadAttachment = async (ctx: MessengerContext, messageId: strin
       emit(ctx, { type: 'attachment-progress', messageId, index, direction: 'download', sent: offset, total });
       yield usable;
     }
-  }
+  };
+};
+
+/**
+ * A downloaded blob that is not what the sender's digest names (tampered, truncated, or lying about its size): it
+ * is dropped, and the message shows that this attachment failed verification. Other errors are rethrown as they are.
+ */
+const refuseBlob = async (
+  ctx: MessengerContext,
+  store: AttachmentBlobStore,
+  attachment: AttachmentEntry,
+  messageId: string,
+  index: number,
+  error: unknown,
+): Promise<never> => {
+  if (!(error instanceof AttachmentError)) throw error;
+  await store.delete(attachment.blobId);
+  await updateAttachment(ctx, messageId, index, { state: 'failed', error: ClientErrorCode.AttachmentUnverified });
+  ctx.platform.logger.warn('attachment failed verification', { kind: error.kind });
+  throw new ClientError(ClientErrorCode.AttachmentUnverified, 'the attachment failed verification');
+};
+
+/**
+ * Downloads, resumably, and verifies one attachment; afterwards it is `local` or `failed` (and this throws). The
+ * verification reads the blob as it arrives (downloadSource), so a download costs no extra pass over the file
+ * (bench/attachments-e2e.bench.js). The chunk hashes it verified are kept with the entry, so reading the attachment
+ * later decrypts in one pass. Nothing is marked `local` or decrypted before the whole blob verified.
+ */
+export const downloadAttachment = async (ctx: MessengerContext, messageId: string, index: number): Promise<void> => {
+  const store = storeOf(ctx);
+  const attachment = await attachmentOf(ctx, messageId, index);
+  if (attachment.state === 'local') return;
+  const blob = await downloadSource(ctx, store, attachment, messageId, index);
   let chunkHashes: Uint8Array;
   try {
     chunkHashes = await verifyAttachmentChunks(blob, attachment);
   } catch (error) {
-    if (!(error instanceof AttachmentError)) throw error;
-    // The blob is not what the sender's digest names (tampered, truncated, or lying about its size): it is dropped,
-    // and the message shows that this attachment failed verification. Nothing of it was decrypted.
-    await store.delete(attachment.blobId);
-    await updateAttachment(ctx, messageId, index, { state: 'failed', error: ClientErrorCode.AttachmentUnverified });
-    ctx.platform.logger.warn('attachment failed verification', { kind: error.kind });
-    throw new ClientError(ClientErrorCode.AttachmentUnverified, 'the attachment failed verification');
+    return refuseBlob(ctx, store, attachment, messageId, index, error);
   }
   await updateAttachment(ctx, messageId, index, { state: 'local', error: null, chunkHashes });
 };
+
+/**
+ * Downloads (resumably), verifies and decrypts one attachment in ONE pass, for a caller that saves it where the
+ * user does not see it until this ends (the CLI's hidden partial file, renamed once complete): each chunk's
+ * plaintext is yielded once its tag holds (a chunk altered in transit is refused before any of it is out), and the
+ * digest, the length and the end of the blob are checked after the last one. When this completes, the attachment is
+ * `local` (with its chunk hashes) exactly as after `downloadAttachment`; when it throws, what it yielded must be
+ * dropped, and a blob failing verification is dropped and marked `failed` (`attachment_unverified`). An attachment
+ * already on the device is read with `readAttachment`.
+ */
+export async function* downloadAndDecryptAttachment(
+  ctx: MessengerContext,
+  messageId: string,
+  index: number,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const store = storeOf(ctx);
+  const attachment = await attachmentOf(ctx, messageId, index);
+  if (attachment.state === 'local') {
+    yield* readAttachment(ctx, messageId, index);
+    return;
+  }
+  const blob = await downloadSource(ctx, store, attachment, messageId, index);
+  const pass = decryptAttachmentAsItArrives(blob, attachment);
+  let chunkHashes: Uint8Array;
+  try {
+    for (;;) {
+      const step = await pass.next();
+      if (step.done) {
+        chunkHashes = step.value;
+        break;
+      }
+      yield step.value;
+    }
+  } catch (error) {
+    return refuseBlob(ctx, store, attachment, messageId, index, error);
+  }
+  await updateAttachment(ctx, messageId, index, { state: 'local', error: null, chunkHashes });
+}
 
 /**
  * The plaintext of a downloaded attachment. With the chunk hashes its download verified, in one pass: the hashes

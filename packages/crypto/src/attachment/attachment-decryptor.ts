@@ -220,6 +220,57 @@ async function* release(
   }
 }
 
+/**
+ * One pass over a blob as it arrives (a download): yields each chunk's plaintext, padding stripped, as soon as its
+ * AES-GCM tag holds under the pointer's key, and returns the chunk hashes (for `decryptVerifiedAttachment` later).
+ * A chunk changed by anyone without the key fails its tag (`MacMismatch`) before any of its plaintext is out, and the
+ * nonces bind each chunk to its place. What only the end can tell is checked there: the length (`SizeMismatch`), the
+ * last-chunk flag (a blob cut at a chunk boundary) and the digest (`DigestMismatch`), which commits to the key and
+ * binds every chunk. So until this generator RETURNS, what it released is an authentic prefix, not yet the whole,
+ * committed attachment: a caller must keep it where the user does not see it (a temporary file, memory) and drop it
+ * when this throws. Use `decryptAttachment` where nothing may be released before the whole blob verified.
+ */
+export async function* decryptAttachmentAsItArrives(
+  source: AttachmentSource,
+  secrets: AttachmentSecrets,
+): AsyncGenerator<Uint8Array, Uint8Array, undefined> {
+  checkSecrets(secrets);
+  const chunkKey = await importChunkKey(secrets.key);
+  const chunkHashes = new Uint8Array(chunkCount(secrets.paddedSize) * ATTACHMENT_DIGEST_SIZE);
+  const digest = new DigestAccumulator(secrets.key);
+  const inFlight: Promise<[Uint8Array, Uint8Array | null]>[] = [];
+  let settled = 0;
+  const settle = async (): Promise<Uint8Array | null> => {
+    const next = inFlight.shift();
+    if (!next) return null;
+    const [hash, plaintext] = await next;
+    const index = settled++;
+    if (plaintext === null) throw new AttachmentError('MacMismatch', `attachment chunk ${index} failed authentication`);
+    chunkHashes.set(hash, index * ATTACHMENT_DIGEST_SIZE);
+    digest.add(hash);
+    const keep = Math.min(plaintext.length, Math.max(0, secrets.plainSize - index * ATTACHMENT_CHUNK_SIZE));
+    return plaintext.subarray(0, keep);
+  };
+  try {
+    for await (const { index, sealed, last } of sealedChunks(source, secrets.paddedSize)) {
+      inFlight.push(quiet(Promise.all([sha256Native(sealed), openOrNull(chunkKey, index, last, sealed)])));
+      if (inFlight.length >= ATTACHMENT_PIPELINE_DEPTH) {
+        const plaintext = await settle();
+        if (plaintext && plaintext.length > 0) yield plaintext;
+      }
+    }
+    while (inFlight.length > 0) {
+      const plaintext = await settle();
+      if (plaintext && plaintext.length > 0) yield plaintext;
+    }
+  } finally {
+    inFlight.length = 0;
+  }
+  if (!constantTimeEqual(digest.digest(), secrets.digest))
+    throw new AttachmentError('DigestMismatch', 'attachment digest does not match its pointer');
+  return chunkHashes;
+}
+
 /** Verifies and decrypts a blob held in memory (small files, tests). */
 export async function decryptAttachmentBytes(blob: Uint8Array, secrets: AttachmentSecrets): Promise<Uint8Array> {
   const out = new Uint8Array(secrets.plainSize);

@@ -25,6 +25,7 @@ export {
 export {
   type AttachmentSource,
   decryptAttachment,
+  decryptAttachmentAsItArrives,
   decryptAttachmentBytes,
   decryptVerifiedAttachment,
   verifyAttachment,
