@@ -255,7 +255,7 @@ export const prepareOutgoing = async (
     const secrets = await encryptor.finish();
     await writer.flush();
     const uploaded = early ? await early.finish() : 0;
-    if (expectedBlobSize !== null && secrets.blobSize !== expectedBlobSize)
+    if (input.size !== undefined && secrets.plainSize !== input.size)
       throw new ClientError(ClientErrorCode.InvalidInput, 'the file changed size while it was read');
     if (expectedBlobSize === null) uploadUrl = await createUploadOrDefer(ctx, secrets.blobSize);
     const entry: AttachmentEntry = {
