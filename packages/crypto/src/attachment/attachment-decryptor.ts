@@ -139,7 +139,10 @@ export async function verifyAttachment(source: AttachmentSource, secrets: Attach
  * reader keeps them with the blob and later decrypts it in one pass with `decryptVerifiedAttachment`, instead of
  * verifying the whole blob again. The list is not secret and needs no protection: it is checked against the digest.
  */
-export async function verifyAttachmentChunks(source: AttachmentSource, secrets: AttachmentSecrets): Promise<Uint8Array> {
+export async function verifyAttachmentChunks(
+  source: AttachmentSource,
+  secrets: AttachmentSecrets,
+): Promise<Uint8Array> {
   return (await verify(source, secrets)).chunkHashes;
 }
 
@@ -150,7 +153,10 @@ export async function verifyAttachmentChunks(source: AttachmentSource, secrets: 
  * length) or `DigestMismatch`.
  */
 function checkChunkHashes(secrets: AttachmentSecrets, chunkHashes: Uint8Array): void {
-  if (!(chunkHashes instanceof Uint8Array) || chunkHashes.length !== chunkCount(secrets.paddedSize) * ATTACHMENT_DIGEST_SIZE)
+  if (
+    !(chunkHashes instanceof Uint8Array) ||
+    chunkHashes.length !== chunkCount(secrets.paddedSize) * ATTACHMENT_DIGEST_SIZE
+  )
     throw new AttachmentError('InvalidArgument', 'attachment chunk hash list has the wrong length');
   const digest = new DigestAccumulator(secrets.key);
   for (let at = 0; at < chunkHashes.length; at += ATTACHMENT_DIGEST_SIZE)
