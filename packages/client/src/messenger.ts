@@ -19,6 +19,7 @@ import {
   AUTO_DOWNLOAD_MAX_BYTES,
   downloadAttachment,
   pointerOf,
+  downloadAndDecryptAttachment,
   readAttachment,
   recordSavedCopy,
   uploadsForRetry,
@@ -446,6 +447,36 @@ export class Messenger {
     const download = downloadAttachment(this.ctx, messageId, index).finally(() => this.downloads.delete(key));
     this.downloads.set(key, download);
     return download;
+  }
+
+  /**
+   * Downloads, verifies and decrypts a message's attachment in one pass (see downloadAndDecryptAttachment): plaintext
+   * comes out as each chunk's tag holds, and only a run that ends without throwing delivered the whole, verified
+   * attachment, so a caller keeps what it gets out of sight (a hidden partial file) until then. An attachment already
+   * downloaded is read (`readAttachment`); one being downloaded by `downloadAttachment` is read once that ends.
+   */
+  async *downloadAndDecryptAttachment(messageId: string, index: number): AsyncIterable<Uint8Array> {
+    const key = `${messageId}#${index}`;
+    const running = this.downloads.get(key);
+    if (running) {
+      await running;
+      yield* readAttachment(this.ctx, messageId, index);
+      return;
+    }
+    let finished: () => void = () => undefined;
+    // While this runs, downloadAttachment for the same attachment waits for it, then finds it local (or not).
+    this.downloads.set(
+      key,
+      new Promise<void>((resolve) => {
+        finished = resolve;
+      }),
+    );
+    try {
+      yield* downloadAndDecryptAttachment(this.ctx, messageId, index);
+    } finally {
+      this.downloads.delete(key);
+      finished();
+    }
   }
 
   /**

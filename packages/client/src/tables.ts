@@ -153,6 +153,12 @@ export type AttachmentEntry = {
    * shown by `history`, and removed with the message when the file there is still that copy. Absent when none.
    */
   savedCopy?: SavedCopy | null;
+  /**
+   * The SHA-256 of every sealed chunk of the local blob, as verified when it was downloaded (32 bytes per chunk):
+   * reading the attachment checks them against the digest and then decrypts in one pass instead of verifying the
+   * whole blob again. Absent (older rows, the sender's own blobs): the read verifies first.
+   */
+  chunkHashes?: Uint8Array | null;
 };
 
 /** A decrypted copy of an attachment a shell wrote outside the blob store. */
