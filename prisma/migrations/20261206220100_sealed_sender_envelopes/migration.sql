@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "envelopes" ALTER COLUMN "source_account_id" DROP NOT NULL,
+ALTER COLUMN "source_device_id" DROP NOT NULL;
