@@ -50,6 +50,9 @@ import { decryptEnvelope, type OpenEnvelope } from './session-crypto.js';
 import { groupLock, toHex } from './groups.js';
 import { groupConversationId } from './tables.js';
 
+/** Sealed envelopes are opened and processed under this lock, one at a time (then under their sender's lock). */
+const SEALED_INBOX_LOCK = 'cove:sealed-inbox';
+
 /** Envelopes encrypted with a group member's sender key (one ciphertext for every member device). */
 const isSenderKeyEnvelope = (envelope: Envelope): boolean => (envelope.type as string) === 'senderkey';
 
@@ -81,12 +84,15 @@ export class Inbox {
 
   /** Processes one envelope and then calls `ack`; resolves after both. */
   handle(envelope: Envelope, ack: (guid: string) => Promise<void> | void): Promise<InboxResult> {
-    const task = this.open(envelope)
-      .then((opened) =>
-        opened === null
-          ? this.refuseSealed(envelope)
-          : this.ctx.platform.locks.withLock(peerLock(opened.sourceAccountId), () => this.process(opened)),
-      )
+    const { locks } = this.ctx.platform;
+    const run = async (): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> => {
+      const opened = await this.open(envelope);
+      if (opened === null) return this.refuseSealed(envelope);
+      return locks.withLock(peerLock(opened.sourceAccountId), () => this.process(opened));
+    };
+    // Sealed envelopes name their sender only once opened: they are opened and processed one at a time, in arrival
+    // order, so that one sender's messages keep their order (and a session's first message comes before the rest).
+    const task = (envelope.type === 'unidentified-sender' ? locks.withLock(SEALED_INBOX_LOCK, run) : run())
       .then(async ({ result, events, kick }) => {
         for (const event of events) emit(this.ctx, event);
         await ack(envelope.guid);
