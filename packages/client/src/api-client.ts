@@ -268,7 +268,9 @@ export class ApiClient {
    * {@link UnidentifiedAccessDeniedError} when the key is refused.
    */
   async sendSealed(destination: string, request: SendMessagesRequest, accessKey: string): Promise<SendOutcome> {
-    const response = await this.call('PUT', `/v1/messages/${destination}`, request, { unidentifiedAccessKey: accessKey });
+    const response = await this.call('PUT', `/v1/messages/${destination}`, request, {
+      unidentifiedAccessKey: accessKey,
+    });
     return sendOutcome(response.status, response.body);
   }
 

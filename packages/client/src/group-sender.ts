@@ -292,7 +292,9 @@ export class GroupSender {
       });
     } catch (error) {
       // A device without a usable session (or an identity that changed): this message goes identified.
-      this.ctx.platform.logger.warn('cannot seal a group message', { error: error instanceof Error ? error.name : 'unknown' });
+      this.ctx.platform.logger.warn('cannot seal a group message', {
+        error: error instanceof Error ? error.name : 'unknown',
+      });
       return null;
     }
     this.onRequest();

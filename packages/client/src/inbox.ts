@@ -92,13 +92,14 @@ export class Inbox {
     };
     // Sealed envelopes name their sender only once opened: they are opened and processed one at a time, in arrival
     // order, so that one sender's messages keep their order (and a session's first message comes before the rest).
-    const task = (envelope.type === 'unidentified-sender' ? locks.withLock(SEALED_INBOX_LOCK, run) : run())
-      .then(async ({ result, events, kick }) => {
+    const task = (envelope.type === 'unidentified-sender' ? locks.withLock(SEALED_INBOX_LOCK, run) : run()).then(
+      async ({ result, events, kick }) => {
         for (const event of events) emit(this.ctx, event);
         await ack(envelope.guid);
         if (kick) this.outbox.kick();
         return result;
-      });
+      },
+    );
     this.inFlight.add(task);
     void task.then(
       () => this.inFlight.delete(task),
@@ -162,7 +163,9 @@ export class Inbox {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  private async process(envelope: OpenEnvelope): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
+  private async process(
+    envelope: OpenEnvelope,
+  ): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
     const { ctx } = this;
     const { storage, clock, logger } = ctx.platform;
     const processed: WriteOp = {

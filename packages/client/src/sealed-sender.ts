@@ -117,7 +117,9 @@ export class SealedSender {
       await storage.commit([{ op: 'put', table: 'meta', key: CERTIFICATE_META_KEY, value: response.certificate }]);
       return (this.certificate = certificate);
     } catch (error) {
-      this.ctx.platform.logger.warn('no sender certificate', { error: error instanceof Error ? error.name : 'unknown' });
+      this.ctx.platform.logger.warn('no sender certificate', {
+        error: error instanceof Error ? error.name : 'unknown',
+      });
       return null;
     }
   }
@@ -176,7 +178,8 @@ export class SealedSender {
     } catch {
       root = null;
     }
-    if (!root || !certificate.validate(root, envelope.serverTimestamp)) return { ok: false, reason: 'certificate_invalid' };
+    if (!root || !certificate.validate(root, envelope.serverTimestamp))
+      return { ok: false, reason: 'certificate_invalid' };
     const sender = certificate.senderUuid();
     const deviceId = certificate.senderDeviceId();
     if (sender === this.ctx.account.accountId && deviceId === this.ctx.account.deviceId)

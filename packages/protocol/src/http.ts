@@ -325,7 +325,9 @@ export const AccountAttributesRequest = z.strictObject({
 
 /** `GET /v1/certificate/delivery`: a short-lived sender certificate of the caller's device, signed by the server. */
 export const SenderCertificateResponse = z.object({
-  certificate: z.string().describe("libsignal SenderCertificate (the caller's account, device and identity key), base64"),
+  certificate: z
+    .string()
+    .describe("libsignal SenderCertificate (the caller's account, device and identity key), base64"),
   expiresAt: Timestamp.describe('When the certificate expires (ms since the epoch)'),
 });
 

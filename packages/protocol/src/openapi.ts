@@ -126,7 +126,7 @@ const routes: Route[] = [
     path: '/v1/messages/multi',
     summary:
       'Send one ciphertext (a sender-key group message) to many devices of many accounts: checked in one pass, stored ' +
-      'once. Without credentials and with Unidentified-Access-Key (XOR of the recipients\' keys): a sealed-sender v2 ' +
+      "once. Without credentials and with Unidentified-Access-Key (XOR of the recipients' keys): a sealed-sender v2 " +
       'message (SendSealedMultiRequest) whose recipients the server reads from it',
     auth: true,
     unidentified: true,
@@ -337,7 +337,8 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     }
     const operation: Record<string, unknown> = { summary: route.summary, parameters, responses };
     if (route.body) operation.requestBody = { required: true, content: content(route.body) };
-    if (route.auth) operation.security = route.unidentified ? [{ device: [] }, { unidentifiedAccess: [] }] : [{ device: [] }];
+    if (route.auth)
+      operation.security = route.unidentified ? [{ device: [] }, { unidentifiedAccess: [] }] : [{ device: [] }];
     (paths[route.path] ??= {})[route.method] = operation;
   }
   return {

@@ -99,7 +99,8 @@ const sourceOf = (sender: AuthenticatedDevice | null): Pick<Envelope, 'sourceAcc
   sender ? { sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId } : {};
 
 /** Recipient devices of a multi-recipient send (its weight in a group commit). */
-const deviceCount = (message: Pick<SendMultiRequest, 'recipients'>): number => message.recipients.reduce((n, r) => n + r.devices.length, 0);
+const deviceCount = (message: Pick<SendMultiRequest, 'recipients'>): number =>
+  message.recipients.reduce((n, r) => n + r.devices.length, 0);
 
 /** The message of a send refused because its own device was removed (`401 unauthorized`; a socket is then closed). */
 export const SENDER_REMOVED = 'this device was removed from its account';
@@ -217,7 +218,11 @@ export class MessageService implements OnModuleDestroy {
     message: SendMessagesRequest,
   ): Promise<SendMessagesResponse> {
     if (message.messages.some((m) => m.type === 'unidentified-sender')) {
-      throw new ApiError(400, ErrorCode.InvalidRequest, 'sealed (unidentified-sender) envelopes go without credentials');
+      throw new ApiError(
+        400,
+        ErrorCode.InvalidRequest,
+        'sealed (unidentified-sender) envelopes go without credentials',
+      );
     }
     await this.rateLimit(sender, destination);
     return this.submitSend(sender, destination, message);

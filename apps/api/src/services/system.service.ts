@@ -43,7 +43,9 @@ export class SystemService {
       version: c.version,
       registration: c.registration,
       vapidPublicKey: this.vapid?.publicKey() ?? null,
-      ...(this.certificates.trustRootPublicKey() ? { sealedSenderTrustRoot: this.certificates.trustRootPublicKey() } : {}),
+      ...(this.certificates.trustRootPublicKey()
+        ? { sealedSenderTrustRoot: this.certificates.trustRootPublicKey() }
+        : {}),
       limits: {
         maxDevicesPerAccount: MAX_DEVICES_PER_ACCOUNT,
         maxEnvelopeContentBytes: MAX_ENVELOPE_CONTENT_BYTES,

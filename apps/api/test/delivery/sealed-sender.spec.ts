@@ -122,10 +122,13 @@ describe.each<Backend>(['postgres', 'pglite'])('sealed sender (%s)', (backend) =
     /** No way to ask for another account: the route takes no parameter, and without credentials it is refused. */
     expect((await request(server, 'GET', '/v1/certificate/delivery')).status).toBe(401);
     expect((await request(server, 'GET', `/v1/certificate/delivery?accountId=${bob.accountId}`)).status).toBe(401);
-    const mine = await alice.request<{ certificate: string }>('GET', `/v1/certificate/delivery?accountId=${bob.accountId}`);
-    expect(
-      signal.SenderCertificate.deserialize(Buffer.from(mine.body.certificate, 'base64')).senderUuid(),
-    ).toBe(alice.accountId);
+    const mine = await alice.request<{ certificate: string }>(
+      'GET',
+      `/v1/certificate/delivery?accountId=${bob.accountId}`,
+    );
+    expect(signal.SenderCertificate.deserialize(Buffer.from(mine.body.certificate, 'base64')).senderUuid()).toBe(
+      alice.accountId,
+    );
   });
 
   it('should validate account attributes', async () => {
@@ -134,9 +137,9 @@ describe.each<Backend>(['postgres', 'pglite'])('sealed sender (%s)', (backend) =
     for (const body of bad) {
       expect((await alice.request('PUT', '/v1/accounts/attributes', body)).status).toBe(400);
     }
-    expect((await request(server, 'PUT', '/v1/accounts/attributes', { unrestrictedUnidentifiedAccess: true })).status).toBe(
-      401,
-    );
+    expect(
+      (await request(server, 'PUT', '/v1/accounts/attributes', { unrestrictedUnidentifiedAccess: true })).status,
+    ).toBe(401);
     expect((await alice.request('PUT', '/v1/accounts/attributes', { unidentifiedAccessKey: null })).status).toBe(204);
   });
 
@@ -189,7 +192,10 @@ describe.each<Backend>(['postgres', 'pglite'])('sealed sender (%s)', (backend) =
     expect(identifiedSealed.status).toBe(400);
     const sealedWhisper = await sealedSend(
       bob.accountId,
-      { ...sealedBody([bob, bob2]), messages: sealedBody([bob, bob2]).messages.map((m) => ({ ...m, type: 'whisper' })) },
+      {
+        ...sealedBody([bob, bob2]),
+        messages: sealedBody([bob, bob2]).messages.map((m) => ({ ...m, type: 'whisper' })),
+      },
       key,
     );
     expect(sealedWhisper.status).toBe(400);
@@ -202,7 +208,10 @@ describe.each<Backend>(['postgres', 'pglite'])('sealed sender (%s)', (backend) =
     expect(missing.body).toMatchObject({ error: 'mismatched_devices', missingDevices: [bob2.deviceId] });
     const stale = await sealedSend(
       bob.accountId,
-      sealedBody([bob, new TestDevice(server, bob.accountId, bob2.deviceId, '', (bob2.registrationId % 16000) + 1, bob.identity)]),
+      sealedBody([
+        bob,
+        new TestDevice(server, bob.accountId, bob2.deviceId, '', (bob2.registrationId % 16000) + 1, bob.identity),
+      ]),
       key,
     );
     expect(stale.status).toBe(410);
@@ -221,9 +230,9 @@ describe.each<Backend>(['postgres', 'pglite'])('sealed sender (%s)', (backend) =
     const dave = await register(server);
     const refused = await sealedSend(dave.accountId, sealedBody([dave]), b64(Buffer.alloc(16)));
     expect(refused.status).toBe(401);
-    expect((await dave.request('PUT', '/v1/accounts/attributes', { unrestrictedUnidentifiedAccess: true })).status).toBe(
-      204,
-    );
+    expect(
+      (await dave.request('PUT', '/v1/accounts/attributes', { unrestrictedUnidentifiedAccess: true })).status,
+    ).toBe(204);
     expect((await sealedSend(dave.accountId, sealedBody([dave]), b64(Buffer.alloc(16)))).status).toBe(200);
     const rows = await rowsOf(dave.accountId);
     expect(rows.map((r) => [r.source_account_id, r.source_device_id])).toEqual([[null, null]]);
@@ -255,10 +264,21 @@ describe.each<Backend>(['postgres', 'pglite'])('sealed sender (%s)', (backend) =
     expect((await send(partial)).status).toBe(401);
     const garbage = await send(combined, randomBytes(200));
     expect(garbage.status).toBe(400);
-    const missingDevice = await send(combined, multiRecipientMessage(accounts.map((a) => a.slice(0, 1)), shared).bytes);
+    const missingDevice = await send(
+      combined,
+      multiRecipientMessage(
+        accounts.map((a) => a.slice(0, 1)),
+        shared,
+      ).bytes,
+    );
     expect(missingDevice.status).toBe(409);
     expect(missingDevice.body.accounts).toEqual([
-      { accountId: members[0]!.device.accountId, missingDevices: [second.deviceId], extraDevices: [], staleDevices: [] },
+      {
+        accountId: members[0]!.device.accountId,
+        missingDevices: [second.deviceId],
+        extraDevices: [],
+        staleDevices: [],
+      },
     ]);
     const stranger = new TestDevice(server, '00000000-0000-4000-8000-000000000000', 1, '', 1, second.identity);
     const unknown = await send(combined, multiRecipientMessage([...accounts, [stranger]], shared).bytes);
@@ -316,9 +336,9 @@ describe('sealed sender rate limits', () => {
   it('should limit sealed sends per recipient without knowing who sends them', async () => {
     const erin = await register(server);
     const accessKey = randomBytes(16);
-    expect((await erin.request('PUT', '/v1/accounts/attributes', { unidentifiedAccessKey: b64(accessKey) })).status).toBe(
-      204,
-    );
+    expect(
+      (await erin.request('PUT', '/v1/accounts/attributes', { unidentifiedAccessKey: b64(accessKey) })).status,
+    ).toBe(204);
     const sealedSend = () =>
       request(server, 'PUT', `/v1/messages/${erin.accountId}`, sealedBody([erin]), {
         'unidentified-access-key': b64(accessKey),

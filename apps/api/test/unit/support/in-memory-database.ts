@@ -193,10 +193,14 @@ export class InMemoryAccountRepository implements Public<AccountRepository> {
     return Promise.resolve(found);
   }
 
-  setUnidentifiedAccess(accountId: string, attributes: { accessKey?: Bytes | null; unrestricted?: boolean }): Promise<void> {
+  setUnidentifiedAccess(
+    accountId: string,
+    attributes: { accessKey?: Bytes | null; unrestricted?: boolean },
+  ): Promise<void> {
     const account = this.db.accounts.get(accountId);
     if (account && attributes.accessKey !== undefined) account.unidentifiedAccessKey = attributes.accessKey;
-    if (account && attributes.unrestricted !== undefined) account.unrestrictedUnidentifiedAccess = attributes.unrestricted;
+    if (account && attributes.unrestricted !== undefined)
+      account.unrestrictedUnidentifiedAccess = attributes.unrestricted;
     return Promise.resolve();
   }
 
