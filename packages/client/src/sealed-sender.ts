@@ -39,13 +39,13 @@ const deniedMetaKey = (accountId: string): string => `sealed/denied/${accountId}
 const ACCESS_KEY_BYTES = 16;
 
 const INNER_TYPES: ReadonlyMap<number, EnvelopeType> = new Map([
-  [CiphertextMessageType.PreKey as number, 'prekey'],
-  [CiphertextMessageType.Whisper as number, 'whisper'],
-  [CiphertextMessageType.SenderKey as number, 'senderkey'],
+  [CiphertextMessageType.PreKey, 'prekey'],
+  [CiphertextMessageType.Whisper, 'whisper'],
+  [CiphertextMessageType.SenderKey, 'senderkey'],
 ]);
 const OUTER_TYPES: ReadonlyMap<string, number> = new Map([
-  ['prekey', CiphertextMessageType.PreKey as number],
-  ['whisper', CiphertextMessageType.Whisper as number],
+  ['prekey', CiphertextMessageType.PreKey],
+  ['whisper', CiphertextMessageType.Whisper],
 ]);
 
 /** Why a sealed envelope was refused (for logs and tests: no sender can be named, we do not know it). */
