@@ -11,8 +11,10 @@ import {
   equalBytes,
   processSenderKeyDistributionMessage,
 } from '@cove/crypto';
+import type { Content } from '@cove/protocol';
+
 import { timerChange, timerText } from './disappearing.js';
-import type { Content, Envelope } from '@cove/protocol';
+import type { OpenEnvelope } from './session-crypto.js';
 
 import { entryOfPointer } from './attachments/attachment-service.js';
 import { takeBudget } from './budget.js';
@@ -62,7 +64,7 @@ export type InboxTools = {
 export type HandlerInput<K extends Content['kind']> = {
   ctx: MessengerContext;
   tools: InboxTools;
-  envelope: Envelope;
+  envelope: OpenEnvelope;
   content: Extract<Content, { kind: K }>;
   zone: ProtocolZone;
   /** The sender's account id, and the id of the conversation with them. */

@@ -10,7 +10,7 @@
  * outbox.ts.
  */
 import { IdentityKeyPair, ready } from '@cove/crypto';
-import { MAX_TEXT_BYTES } from '@cove/protocol';
+import { MAX_TEXT_BYTES, toBase64 } from '@cove/protocol';
 import type { Quote } from '@cove/protocol';
 
 import { ApiClient } from './api-client.js';
@@ -330,6 +330,32 @@ export class Messenger {
 
   private resolveCached(peer: string): Promise<string> {
     return resolveCached(this.ctx, peer);
+  }
+
+  // ---- sealed sender ----------------------------------------------------------------------------------------
+
+  /**
+   * The unidentified access key known for a contact (sealed sender): undefined until one is set, which the profile
+   * layer does once it learns the contact's profile key. While one is known, sends to that contact go sealed.
+   */
+  async accessKeyFor(peer: string): Promise<Uint8Array | undefined> {
+    return this.outbox.sealed.accessKeyFor(await this.resolveCached(peer));
+  }
+
+  /** Records (or with null forgets) a contact's unidentified access key; a new key lifts an earlier refusal. */
+  async setAccessKey(peer: string, key: Uint8Array | null): Promise<void> {
+    await this.outbox.sealed.setAccessKey(await this.resolveCached(peer), key);
+  }
+
+  /**
+   * Publishes this account's own unidentified access key (16 bytes; null removes it) and whether anyone may send it
+   * sealed messages (`PUT /v1/accounts/attributes`).
+   */
+  async setOwnUnidentifiedAccess(key: Uint8Array | null, unrestricted?: boolean): Promise<void> {
+    await this.ctx.api.setAccountAttributes({
+      unidentifiedAccessKey: key === null ? null : toBase64(key),
+      ...(unrestricted === undefined ? {} : { unrestrictedUnidentifiedAccess: unrestricted }),
+    });
   }
 
   // ---- sending ----------------------------------------------------------------------------------------------
