@@ -66,3 +66,8 @@ export const EXPIRY_SWEEP_INTERVAL_MS = 60_000;
 
 /** The device that registered the account: the server lets only it manage devices and delete the account. */
 export const PRIMARY_DEVICE_ID = 1;
+/**
+ * A sender certificate (sealed sender) is replaced when it has less than this left: it lives a day, so a client
+ * refreshes about twice a day and never seals with one that could expire while the message waits in a queue.
+ */
+export const SENDER_CERTIFICATE_REFRESH_MS = 12 * 60 * 60 * 1000;

@@ -1,6 +1,7 @@
 /**
  * Builds the conversation summaries the list and the chat header show, from the history reader: the stored
- * conversation, its last visible message, the contact's trust and the conversation's mute, pin and archive state,
+ * conversation, its last visible message, its draft, the contact's trust and the conversation's mute, pin and archive
+ * state,
  * through the total view-data conversions. The list comes pinned first (at most `MAX_PINNED`, in the order pinned),
  * then by recent activity. Read only; it does not load the messenger core.
  */
@@ -46,14 +47,21 @@ export async function summarizeConversation(
   const c = await reader.conversation(id);
   if (!c) return undefined;
   const lastKey: unknown = c.lastMessageKey;
-  const [last, trust, stored] = await Promise.all([
+  const [last, trust, draft, stored] = await Promise.all([
     reader.message(lastKey),
     reader.trust(id),
+    reader.draft(id),
     preferences ? Promise.resolve(undefined) : reader.chatPreferences(),
   ]);
   const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id) : undefined;
   const own = preferences ?? toChatPreferences(stored?.get(c.id));
-  return withPreferences(toSummary(id, c, view, trust), own, lastKey, pinned ?? pinnedIds(stored).includes(c.id), now);
+  return withPreferences(
+    toSummary(id, c, view, trust, draft),
+    own,
+    lastKey,
+    pinned ?? pinnedIds(stored).includes(c.id),
+    now,
+  );
 }
 
 /** The pinned conversation ids in the order pinned, at most `MAX_PINNED` (more can only come from a damaged store). */

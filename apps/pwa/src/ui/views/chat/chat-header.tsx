@@ -1,8 +1,8 @@
 /**
  * The chat's toolbar: back, the contact (avatar, name, verified badge, muted mark) as a button to the contact screen,
- * the line under the name (typing, or encrypted/verified) and the conversation's options (mute, pin, archive:
- * chat-options-menu.tsx); then the banners for a changed safety number and for the connection
- * (connection-state.tsx). Display only: it loads nothing.
+ * the line under the name (typing, or encrypted/verified), the disappearing-messages timer (timer-menu.tsx) and the
+ * conversation's options (mute, pin, archive: chat-options-menu.tsx); then the banners for a changed safety number
+ * and for the connection (connection-state.tsx). Display only: it loads nothing.
  */
 import { useRef, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -11,17 +11,21 @@ import { Avatar } from '../../avatar.js';
 import { IconAlert, IconBack, IconMuted, IconShieldCheck } from '../../icons.js';
 import { ChatOptionsMenu } from '../chat-options-menu.js';
 import { ConnectionState } from '../connection-state.js';
+import { TimerMenu } from './timer-menu.js';
 
 export function ChatHeader({
   conversation,
   typing,
   onBack,
   onContact,
+  onTimer,
 }: {
   conversation: ConversationSummary | undefined;
   typing: boolean;
   onBack: () => void;
   onContact: () => void;
+  /** Sets the disappearing-message timer; absent where the conversation has no such setting here (groups). */
+  onTimer?: (seconds: number | null) => void;
 }): ReactElement {
   const { t } = useTranslation();
   const title = conversation?.title ?? '';
@@ -59,6 +63,9 @@ export function ChatHeader({
             </span>
           </span>
         </button>
+        {onTimer && conversation ? (
+          <TimerMenu seconds={conversation.expireTimerSeconds ?? null} onChoose={onTimer} />
+        ) : null}
         {conversation ? (
           <button
             ref={trigger}
