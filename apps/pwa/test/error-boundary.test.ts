@@ -147,6 +147,7 @@ describe('error boundaries', () => {
         selected: null,
         onOpen: () => undefined,
         onNewChat: () => undefined,
+        onNewGroup: () => undefined,
         onSettings: () => undefined,
       }),
     );

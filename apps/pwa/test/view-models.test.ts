@@ -127,6 +127,27 @@ class RecordingMessenger implements MessengerPort {
   setPushSubscription(): Promise<void> {
     return Promise.resolve();
   }
+  lookupMember(username: string): ReturnType<MessengerPort['lookupMember']> {
+    this.calls.push(`lookupMember ${username}`);
+    return Promise.resolve(
+      username === 'ghost'
+        ? { ok: false, error: 'unknown' }
+        : { ok: true, value: { accountId: `id-${username}`, username } },
+    );
+  }
+  createGroup(title: string, members: string[]): ReturnType<MessengerPort['createGroup']> {
+    this.calls.push(`createGroup ${title} ${members.join(',')}`);
+    return Promise.resolve({ ok: true, value: `group:${'ab'.repeat(32)}` });
+  }
+  changeGroup(
+    groupId: string,
+    change: Parameters<MessengerPort['changeGroup']>[1],
+  ): ReturnType<MessengerPort['changeGroup']> {
+    this.calls.push(`changeGroup ${groupId} ${JSON.stringify(change)}`);
+    return Promise.resolve(
+      change.kind === 'rename' ? { ok: false, error: 'forbidden' } : { ok: true, value: undefined },
+    );
+  }
   react(messageId: string, emoji: string, remove: boolean): Promise<void> {
     this.calls.push(`react ${messageId} ${emoji}${remove ? ' remove' : ''}`);
     return Promise.resolve();

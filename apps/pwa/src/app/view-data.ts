@@ -14,6 +14,7 @@ import type {
   MessageKind,
   MessageStatus,
   ReactionCount,
+  SystemLine,
 } from './model.js';
 import { voiceNoteOf } from './voice-data.js';
 
@@ -144,9 +145,80 @@ export function kindOf(attachments: readonly AttachmentView[]): MessageKind {
   return attachments[0]?.kind ?? 'text';
 }
 
-/** A stored message as the chat shows it; `key` is its storage key. */
-export function toChatMessage(key: string, stored: unknown, conversationId: string): ChatMessage {
+/** Control and bidirectional-override characters never reach the screen in a name (names are other people's claims). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+const UNSAFE_NAME = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A name as shown: unsafe characters removed, at most MAX_TITLE_CHARS characters; null when nothing is left. */
+export const safeName = (value: unknown): string | null => {
+  if (typeof value !== 'string') return null;
+  const clean = [...value.replace(UNSAFE_NAME, '').trim()].slice(0, MAX_TITLE_CHARS).join('');
+  return clean.length > 0 ? clean : null;
+};
+
+/** Who is who in a group conversation: the user's account id and the names known for members. */
+export type GroupNames = { me: string; names: ReadonlyMap<string, string> };
+
+/** A member's display name: the known name, else the start of the account id. */
+export const nameIn = (names: GroupNames, accountId: unknown): string =>
+  typeof accountId === 'string' ? (names.names.get(accountId) ?? accountId.slice(0, 8)) : '?';
+
+const SYSTEM_KINDS: ReadonlySet<string> = new Set([
+  'created',
+  'added',
+  'removed',
+  'left',
+  'title',
+  'admin',
+  'timer',
+  'description',
+]);
+
+/** A stored group change as its system line; null when malformed. */
+function toSystemLine(value: unknown, author: unknown, names: GroupNames): SystemLine | null {
+  const c = record(value);
+  if (typeof c.kind !== 'string' || !SYSTEM_KINDS.has(c.kind)) return null;
+  const members = Array.isArray(c.members)
+    ? c.members.slice(0, MAX_SYSTEM_NAMES).map((item) => {
+        const member = record(item);
+        return member.accountId === names.me
+          ? ''
+          : (names.names.get(String(member.accountId)) ??
+              safeName(member.username) ??
+              String(member.accountId).slice(0, 8));
+      })
+    : [];
+  return {
+    kind: c.kind as SystemLine['kind'],
+    actor: author === names.me ? null : nameIn(names, author),
+    members,
+    title: safeName(c.title),
+    expireTimerSeconds: countOrZero(c.expireTimerSeconds) || null,
+  };
+}
+
+/** Names listed in one system line; a larger change says "and N more" through the UI's join. */
+const MAX_SYSTEM_NAMES = 50;
+
+/**
+ * A stored message as the chat shows it; `key` is its storage key. In a group conversation (`group` given), other
+ * members' messages carry their sender and system lines their change.
+ */
+export function toChatMessage(key: string, stored: unknown, conversationId: string, group?: GroupNames): ChatMessage {
   const m = record(stored);
+  if (group && m.system !== undefined && m.system !== null) {
+    const system = toSystemLine(m.system, m.authorAccountId, group);
+    if (system)
+      return {
+        id: key,
+        conversationId,
+        outgoing: false,
+        text: '',
+        sentAt: timeOrNull(m.timestamp),
+        kind: 'text',
+        system,
+      };
+  }
   const outgoing = m.direction === 'outgoing';
   const status = outgoing && typeof m.status === 'string' && OUTGOING_STATUSES.has(m.status) ? m.status : undefined;
   const textOk = typeof m.text === 'string';
@@ -173,6 +245,14 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
     kind: kindOf(attachments),
     ...(attachments.length > 0 ? { attachments } : {}),
     ...(voice ? { voice } : {}),
+    ...(group && !outgoing
+      ? {
+          sender: {
+            accountId: typeof m.authorAccountId === 'string' ? m.authorAccountId : '',
+            name: nameIn(group, m.authorAccountId),
+          },
+        }
+      : {}),
     ...actionFields(m, conversationId),
   };
 }
@@ -214,10 +294,12 @@ export function toSummary(
 ): ConversationSummary {
   const c = record(stored);
   const username = typeof c.peerUsername === 'string' && c.peerUsername.length > 0 ? c.peerUsername : null;
-  const title = (username ?? id.slice(0, 8)).slice(0, MAX_TITLE_CHARS);
+  const isGroup = c.kind === 'group' || id.startsWith('group:');
+  const title = isGroup ? (safeName(c.title) ?? '…') : (username ?? id.slice(0, 8)).slice(0, MAX_TITLE_CHARS);
   return {
     id,
     title,
+    ...(isGroup ? { group: true } : {}),
     unread: countOrZero(c.unreadCount),
     updatedAt: timeOrNull(c.lastMessageAt) ?? 0,
     identityChanged: trust?.trust === 'unverified' && trust.changedAt !== null && trust.changedAt !== undefined,
@@ -233,6 +315,8 @@ export function toSummary(
             ...(last.status ? { status: last.status } : {}),
             ...(last.undecryptable ? { undecryptable: true } : {}),
             ...(last.unshowable ? { unshowable: true } : {}),
+            ...(last.sender ? { sender: last.sender.name } : {}),
+            ...(last.system ? { system: last.system } : {}),
           },
         }
       : {}),

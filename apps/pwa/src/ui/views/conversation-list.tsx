@@ -10,7 +10,8 @@ import { Avatar } from '../avatar.js';
 import type { ConversationSummary } from '../../app/model.js';
 import { ConversationError, ErrorBoundary } from '../error-boundary.js';
 import { formatCount, formatListTime } from '../format.js';
-import { IconAlert, IconPlus, IconSettings, StatusMark } from '../icons.js';
+import { systemText } from '../group-text.js';
+import { IconAlert, IconGroup, IconPlus, IconSettings, StatusMark } from '../icons.js';
 import { InstallBanner } from './platform-limits/install-banner.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
 import { ConnectionState } from './connection-state.js';
@@ -19,11 +20,13 @@ export function ConversationList({
   selected,
   onOpen,
   onNewChat,
+  onNewGroup,
   onSettings,
 }: {
   selected: string | null;
   onOpen: (id: string) => void;
   onNewChat: () => void;
+  onNewGroup: () => void;
   onSettings: () => void;
 }): ReactElement {
   const { t } = useTranslation();
@@ -47,6 +50,15 @@ export function ConversationList({
           data-testid="settings-button"
         >
           <IconSettings />
+        </button>
+        <button
+          type="button"
+          className="icon-button"
+          onClick={onNewGroup}
+          aria-label={t('list.newGroup')}
+          data-testid="new-group-button"
+        >
+          <IconGroup />
         </button>
         <button
           type="button"
@@ -91,7 +103,8 @@ export function ConversationList({
  * The last message as the list previews it: its text, or for a photo, voice note or file without a caption what it
  * is ("Photo", "Voice message", the file's name), as notifications say it.
  */
-function lastText(last: NonNullable<ConversationSummary['lastMessage']>, t: TFunction): string {
+function lastText(last: NonNullable<ConversationSummary['lastMessage']>, t: TFunction, language: string): string {
+  if (last.system) return systemText(last.system, t, language);
   if (last.text || last.kind === 'text') return last.text;
   if (last.kind === 'image') return t('notification.photo');
   if (last.kind === 'voice') return t('notification.voice');
@@ -118,9 +131,13 @@ function ConversationRow({
       : last?.unshowable
         ? t('chat.unshowable')
         : last
-          ? last.outgoing
-            ? t('list.you', { text: lastText(last, t) })
-            : lastText(last, t)
+          ? last.system
+            ? lastText(last, t, i18n.language)
+            : last.outgoing
+              ? t('list.you', { text: lastText(last, t, i18n.language) })
+              : last.sender
+                ? t('list.sender', { name: last.sender, text: lastText(last, t, i18n.language) })
+                : lastText(last, t, i18n.language)
           : t('list.noMessages');
   return (
     <li>
@@ -129,6 +146,7 @@ function ConversationRow({
         className={`conversation${selected ? ' selected' : ''}${c.unread ? ' unread' : ''}`}
         data-testid="conversation-item"
         data-conversation={c.title}
+        data-kind={c.group ? 'group' : 'direct'}
         aria-current={selected ? 'page' : undefined}
         onClick={onOpen}
       >
@@ -144,7 +162,7 @@ function ConversationRow({
                 <IconAlert />
               </span>
             ) : null}
-            {last?.outgoing && last.status && !typing ? (
+            {last?.outgoing && last.status && !last.system && !typing ? (
               <span className={`mark mark-${last.status}`}>
                 <StatusMark status={last.status} />
               </span>

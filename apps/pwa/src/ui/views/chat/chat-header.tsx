@@ -1,7 +1,8 @@
 /**
  * The chat's toolbar: back, the contact (avatar, name, verified badge) as a button to the contact screen, and the
  * line under the name (typing, or encrypted/verified); then the banners for a changed safety number and for the
- * connection (connection-state.tsx). Display only: it loads nothing.
+ * connection (connection-state.tsx). For a group the same button opens the group info (`group-info-button`).
+ * Display only: it loads nothing.
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -29,7 +30,13 @@ export function ChatHeader({
         <button type="button" className="icon-button back-button" onClick={onBack} aria-label={t('chat.back')}>
           <IconBack />
         </button>
-        <button type="button" className="chat-peer" onClick={onContact} title={t('chat.openContact', { name: title })}>
+        <button
+          type="button"
+          className="chat-peer"
+          onClick={onContact}
+          title={conversation?.group ? t('group.openInfo', { name: title }) : t('chat.openContact', { name: title })}
+          data-testid={conversation?.group ? 'group-info-button' : undefined}
+        >
           <Avatar name={title || '?'} size={38} />
           <span className="chat-peer-text">
             <span id="chat-title" className="chat-title">

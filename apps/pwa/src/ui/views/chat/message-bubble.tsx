@@ -1,7 +1,8 @@
 /**
  * One message: its text (or the placeholder of an undecryptable, unshowable or deleted one), a reply's quoted block,
  * time, "edited" mark, delivery mark, reactions below, and for a failed send the reason the user can act on and the
- * retry button; photos, files and voice notes above the caption (`data-kind` says which). Display only.
+ * retry button; photos, files and voice notes above the caption (`data-kind` says which). In a group, another
+ * member's message starts with their name in their colour (`message-sender`). Display only.
  */
 import type { ReactElement, ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -9,6 +10,7 @@ import type { ChatMessage } from '../../../app/model.js';
 import { formatTime, isoTime } from '../../format.js';
 import { isLargeEmoji } from '../../emoji-only.js';
 import { StatusMark } from '../../icons.js';
+import { memberColourClass } from '../../member-colour.js';
 import { quoteAnchorId } from './quote-preview.js';
 import { MessageAttachments } from './attachment-views.js';
 
@@ -41,6 +43,11 @@ export function MessageBubble({
         data-direction={message.outgoing ? 'out' : 'in'}
         data-kind={message.kind}
       >
+        {message.sender ? (
+          <span className={`bubble-sender ${memberColourClass(message.sender.accountId)}`} data-testid="message-sender">
+            {message.sender.name}
+          </span>
+        ) : null}
         {message.deleted ? null : quote}
         {message.deleted ? null : <MessageAttachments message={message} />}
         {message.deleted ? (

@@ -8,6 +8,7 @@ import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
 import { ErrorBoundary, MessageError } from '../../error-boundary.js';
 import { formatDay, isSameDay } from '../../format.js';
+import { systemText } from '../../group-text.js';
 import { MessageBubble } from './message-bubble.js';
 import { MessageWithActions, type MessageAction } from './message-actions.js';
 
@@ -27,7 +28,10 @@ export function MessageList({
   onLoadMore,
   onRetry,
   actions,
+  inGroup = false,
 }: {
+  /** A group chat: system lines, sender names, and only the actions the core supports in groups. */
+  inGroup?: boolean;
   /** Oldest first. */
   messages: readonly ChatMessage[];
   /** False until the first page has been read (no "empty" note meanwhile). */
@@ -73,8 +77,13 @@ export function MessageList({
                 <span>{formatDay(m.sentAt, i18n.language, t)}</span>
               </div>
             ) : null}
-            {actions ? (
+            {m.system ? (
+              <p className="system-line" data-testid="system-line" data-kind={m.system.kind}>
+                {systemText(m.system, t, i18n.language)}
+              </p>
+            ) : actions ? (
               <MessageWithActions
+                inGroup={inGroup}
                 message={m}
                 canModify={actions.canModify(m)}
                 onAction={actions.onAction}
