@@ -26,7 +26,6 @@ import {
   launchProfile,
   messageWithText,
   register,
-  restartProfile,
   screenshot,
   send,
   startServer,
@@ -243,7 +242,11 @@ describe('Group chats in the PWA', () => {
       await ann.page.getByTestId('group-title').filter({ hasText: RENAMED }).waitFor({ timeout: UI_TIMEOUT });
       await ann.page.goBack();
       await systemLine(ann.page, `You renamed the group to “${RENAMED}”`).waitFor({ timeout: UI_TIMEOUT });
-      ben = await restartProfile(ben, server.url);
+      ben = await launchProfile(ben.name, server.url, {
+        dir: ben.dir,
+        locale: 'zh-CN',
+        viewport: { width: 390, height: 844 },
+      });
       const renamed = item(ben.page, RENAMED);
       await renamed.getByTestId('unread-count').waitFor({ timeout: UI_TIMEOUT });
       await renamed.click();
@@ -251,6 +254,10 @@ describe('Group chats in the PWA', () => {
       await systemLine(ben.page, `${ANN} 将群组重命名为“${RENAMED}”`).waitFor({ timeout: UI_TIMEOUT });
       // History from before the restart is still there.
       await messageWithText(ben.page, 'hello team').waitFor({ timeout: UI_TIMEOUT });
+      // A former member's messages keep their name.
+      await expect(
+        messageWithText(ben.page, 'cat on the cli').getByTestId('message-sender').textContent(),
+      ).resolves.toBe(CAT);
       await expect(seriousViolations(ben.page)).resolves.toEqual([]);
 
       // Ann makes Ben an admin: his info now offers the admin actions. Then he leaves.

@@ -15,6 +15,36 @@ export async function groupNames(reader: HistoryReader, conversationId: string):
   return namesOf(reader, group, account.accountId);
 }
 
+/**
+ * The names with those of people who are no longer members added (authors of older messages): from the contacts
+ * the core knows, else from the system lines among `messages` (each names its members as known then).
+ */
+export async function withFormerMembers(
+  reader: HistoryReader,
+  names: GroupNames,
+  messages: readonly unknown[],
+): Promise<GroupNames> {
+  const known = new Map(names.names);
+  const missing = new Set<string>();
+  for (const message of messages) {
+    const m = (message ?? {}) as { authorAccountId?: unknown; system?: { members?: unknown } };
+    if (typeof m.authorAccountId === 'string' && !known.has(m.authorAccountId)) missing.add(m.authorAccountId);
+    const members = Array.isArray(m.system?.members) ? (m.system.members as unknown[]) : [];
+    for (const member of members) {
+      const { accountId, username } = (member ?? {}) as { accountId?: unknown; username?: unknown };
+      const name = safeName(username);
+      if (typeof accountId === 'string' && name && !known.has(accountId)) known.set(accountId, name);
+    }
+  }
+  await Promise.all(
+    [...missing].map(async (accountId) => {
+      const name = safeName(await reader.username(accountId));
+      if (name) known.set(accountId, name);
+    }),
+  );
+  return { me: names.me, names: known };
+}
+
 export async function namesOf(reader: HistoryReader, group: GroupEntry, me: string): Promise<GroupNames> {
   const names = new Map<string, string>();
   const members = Array.isArray(group.members) ? group.members : [];

@@ -8,7 +8,7 @@
  */
 import type { AppSession } from '../app-session.js';
 import { summarizeConversation } from '../conversation-summaries.js';
-import { groupNames } from '../group-names.js';
+import { groupNames, withFormerMembers } from '../group-names.js';
 import { MODIFY_WINDOW_MS } from '@cove/protocol';
 import type {
   AttachmentFailure,
@@ -58,10 +58,12 @@ export class ChatViewModel implements ChatScreen {
   async messages(conversationId: string, options: { before?: string; limit: number }): Promise<ChatMessage[]> {
     const reader = this.session.reader();
     if (!reader) return [];
-    const [entries, names] = await Promise.all([
+    const [entries, current] = await Promise.all([
       reader.messages(conversationId, options),
       groupNames(reader, conversationId),
     ]);
+    const values = entries.map((e) => e.value);
+    const names = current && (await withFormerMembers(reader, current, values));
     return entries.map((e) => toChatMessage(e.key, e.value, conversationId, names));
   }
 
