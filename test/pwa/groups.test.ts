@@ -173,7 +173,7 @@ describe('Group chats in the PWA', () => {
 
       // Eve forges an admin-only change (a rename making herself admin), as a modified client would send it; then
       // a group message behind it. Ann gets the message and ignores the update.
-      const held = (await until('eve holds the group', () => eve.messenger.group(groupId)))!;
+      const held = await until('eve holds the group', () => eve.messenger.group(groupId));
       const forged = {
         ...held,
         revision: held.revision + 1,
