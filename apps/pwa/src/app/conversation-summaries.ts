@@ -15,14 +15,15 @@ export async function summarizeConversation(
   const c = await reader.conversation(id);
   if (!c) return undefined;
   const lastKey: unknown = c.lastMessageKey;
-  const [last, trust, names, group] = await Promise.all([
+  const [last, trust, names, group, draft] = await Promise.all([
     reader.message(lastKey),
     reader.trust(id),
     groupNames(reader, id),
     reader.group(id),
+    reader.draft(id),
   ]);
   const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id, names) : undefined;
-  const summary = toSummary(id, c, view, trust);
+  const summary = toSummary(id, c, view, trust, draft);
   return group && group.active === false ? { ...summary, inactive: true } : summary;
 }
 

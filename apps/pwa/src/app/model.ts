@@ -100,16 +100,25 @@ export type ChatMessage = {
   attachments?: AttachmentView[];
   /** A voice note (the message's first attachment with the voice flag). */
   voice?: VoiceNote;
+  /** Who wrote an incoming message (account id), so consecutive bubbles group per sender (also in groups). */
+  author?: string;
   /** Group messages from someone else: who wrote it (the chat shows the name in the member's colour). */
   sender?: MessageSender;
-  /** A group's system line ("Ann added Ben"), rendered in the UI's language instead of a bubble. */
+  /**
+   * A system line instead of a message, rendered in the UI's language: a group change ("Ann added Ben") or, in any
+   * conversation, the disappearing-message timer set or turned off.
+   */
   system?: SystemLine;
 };
 
 /** The author of a group message: account id (for the stable colour) and the name shown. */
 export type MessageSender = { accountId: string; name: string };
 
-/** One change to a group, as its system line says it; names are display names, `actor` null when it was the user. */
+/**
+ * One change to a conversation, as its system line says it (the core stores both as a GroupChange): a group change,
+ * or a timer change (`timer`, `expireTimerSeconds` null when turned off) in a group or a direct conversation. Names
+ * are display names; `actor` is null when it was the user (in a direct conversation the chat names the peer).
+ */
 export type SystemLine = {
   kind: 'created' | 'added' | 'removed' | 'left' | 'title' | 'admin' | 'timer' | 'description';
   actor: string | null;
@@ -178,7 +187,7 @@ export type ConversationSummary = {
     unshowable?: boolean;
     /** Group messages from someone else: the sender's name (the list prefixes it). */
     sender?: string;
-    /** The last message is a system line: the list renders it in the UI's language. */
+    /** The last message is a system line (group change or timer): the list renders it in the UI's language. */
     system?: SystemLine;
   };
   unread: number;
@@ -186,7 +195,11 @@ export type ConversationSummary = {
   group?: boolean;
   /** A group the user left or was removed from: history stays readable, nothing can be sent. */
   inactive?: boolean;
+  /** Direct conversations: the disappearing-message timer in seconds; absent when off. */
+  expireTimerSeconds?: number;
   updatedAt: number;
+  /** Text typed but not sent yet (the list shows "Draft: …"); absent when there is none. */
+  draft?: string;
   /** The contact's identity key changed and has not been verified since. */
   identityChanged: boolean;
   verified: boolean;
@@ -309,6 +322,12 @@ export interface ChatScreen {
   copy(text: string): Promise<boolean>;
   /** Whether the user may still edit or delete this message for everyone (own, not deleted, within 24 hours). */
   canModify(message: ChatMessage): boolean;
+  /** Sets a direct conversation's disappearing-message timer (seconds; null turns it off) on both sides. */
+  setTimer(conversationId: string, seconds: number | null): Promise<void>;
+  /** The conversation's unsent text ('' when none). */
+  draft(conversationId: string): Promise<string>;
+  /** Keeps the unsent text (sealed at rest like every row; blank removes it). */
+  saveDraft(conversationId: string, text: string): Promise<void>;
 }
 
 /** Recording, sending and playing voice notes. */

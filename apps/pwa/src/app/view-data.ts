@@ -31,6 +31,10 @@ const MAX_DATE_MS = 8.64e15;
 const MAX_EMOJI_CHARS = 32;
 /** Longest title shown for a contact: a username is at most 32 characters; anything longer is not one. */
 const MAX_TITLE_CHARS = 64;
+/** The longest timer shown (the protocol's bound, a year): anything else stored is not a timer line. */
+const MAX_TIMER_SECONDS = 365 * 24 * 3600;
+/** A draft in the list is one line: more than this is never visible. */
+const MAX_DRAFT_PREVIEW_CHARS = 200;
 
 /**
  * The core's failure codes (a `ClientError` code or the server's stable error code, packages/protocol errors.ts)
@@ -174,10 +178,37 @@ const SYSTEM_KINDS: ReadonlySet<string> = new Set([
   'description',
 ]);
 
-/** A stored group change as its system line; null when malformed. */
-function toSystemLine(value: unknown, author: unknown, names: GroupNames): SystemLine | null {
+/**
+ * A timer change's seconds: null when turned off (null, absent or 0), the seconds when a whole number within the
+ * bound, undefined when malformed (then the line is not a timer line).
+ */
+function timerSeconds(value: unknown): number | null | undefined {
+  if (value === null || value === undefined || value === 0) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_SECONDS) return undefined;
+  return value;
+}
+
+/**
+ * A stored change (the core's GroupChange, for a group or a direct conversation's timer) as its system line; null
+ * when malformed. In a group (`names` given) every kind is one and names come from the group; in a direct
+ * conversation only a timer change is, `actor` null when the user made it, else the author's account id start (the
+ * chat names the peer).
+ */
+function toSystemLine(value: unknown, m: Loose, names: GroupNames | undefined): SystemLine | null {
   const c = record(value);
   if (typeof c.kind !== 'string' || !SYSTEM_KINDS.has(c.kind)) return null;
+  if (!names && c.kind !== 'timer') return null;
+  const seconds = c.kind === 'timer' ? timerSeconds(c.expireTimerSeconds) : countOrZero(c.expireTimerSeconds) || null;
+  if (seconds === undefined) return null;
+  const author = m.authorAccountId;
+  if (!names)
+    return {
+      kind: 'timer',
+      actor: m.direction === 'outgoing' ? null : typeof author === 'string' ? author.slice(0, 8) : '?',
+      members: [],
+      title: null,
+      expireTimerSeconds: seconds,
+    };
   const members = Array.isArray(c.members)
     ? c.members.slice(0, MAX_SYSTEM_NAMES).map((item) => {
         const member = record(item);
@@ -193,7 +224,7 @@ function toSystemLine(value: unknown, author: unknown, names: GroupNames): Syste
     actor: author === names.me ? null : nameIn(names, author),
     members,
     title: safeName(c.title),
-    expireTimerSeconds: countOrZero(c.expireTimerSeconds) || null,
+    expireTimerSeconds: seconds,
   };
 }
 
@@ -202,17 +233,18 @@ const MAX_SYSTEM_NAMES = 50;
 
 /**
  * A stored message as the chat shows it; `key` is its storage key. In a group conversation (`group` given), other
- * members' messages carry their sender and system lines their change.
+ * members' messages carry their sender and system lines their change; in any conversation a timer change is a
+ * system line.
  */
 export function toChatMessage(key: string, stored: unknown, conversationId: string, group?: GroupNames): ChatMessage {
   const m = record(stored);
-  if (group && m.system !== undefined && m.system !== null) {
-    const system = toSystemLine(m.system, m.authorAccountId, group);
+  if (m.system !== undefined && m.system !== null) {
+    const system = toSystemLine(m.system, m, group);
     if (system)
       return {
         id: key,
         conversationId,
-        outgoing: false,
+        outgoing: m.direction === 'outgoing',
         text: '',
         sentAt: timeOrNull(m.timestamp),
         kind: 'text',
@@ -245,6 +277,7 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
     kind: kindOf(attachments),
     ...(attachments.length > 0 ? { attachments } : {}),
     ...(voice ? { voice } : {}),
+    ...(!outgoing && typeof m.authorAccountId === 'string' ? { author: m.authorAccountId } : {}),
     ...(group && !outgoing
       ? {
           sender: {
@@ -255,6 +288,13 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
       : {}),
     ...actionFields(m, conversationId),
   };
+}
+
+/** A conversation's stored timer, when it is one (a positive whole number of seconds within the bound). */
+function timerField(value: unknown): Pick<ConversationSummary, 'expireTimerSeconds'> {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_TIMER_SECONDS
+    ? { expireTimerSeconds: value }
+    : {};
 }
 
 /** Reactions, edits, deletion, quote and attachments of a stored message, each ignored when malformed. */
@@ -291,6 +331,7 @@ export function toSummary(
   stored: unknown,
   last: ChatMessage | undefined,
   trust: { trust: unknown; changedAt: unknown } | undefined,
+  draft = '',
 ): ConversationSummary {
   const c = record(stored);
   const username = typeof c.peerUsername === 'string' && c.peerUsername.length > 0 ? c.peerUsername : null;
@@ -304,6 +345,9 @@ export function toSummary(
     updatedAt: timeOrNull(c.lastMessageAt) ?? 0,
     identityChanged: trust?.trust === 'unverified' && trust.changedAt !== null && trust.changedAt !== undefined,
     verified: trust?.trust === 'verified',
+    ...timerField(c.expireTimerSeconds),
+    // The list shows one line of it: a long draft is cut here, not carried whole through every re-render.
+    ...(draft.trim() ? { draft: draft.slice(0, MAX_DRAFT_PREVIEW_CHARS) } : {}),
     ...(last
       ? {
           lastMessage: {

@@ -151,8 +151,15 @@ export function ChatView({
       }}
       onDrop={onDrop}
     >
-      <ChatHeader conversation={conversation} typing={typing} onBack={onBack} onContact={onContact} />
+      <ChatHeader
+        conversation={conversation}
+        typing={typing}
+        onBack={onBack}
+        onContact={onContact}
+        onTimer={inGroup ? undefined : (seconds) => void app.chat.setTimer(conversationId, seconds).catch(failed)}
+      />
       <MessageList
+        key={conversationId}
         messages={messages}
         loaded={page !== undefined}
         hasMore={page !== undefined && page.length >= limit}
@@ -162,6 +169,7 @@ export function ChatView({
         onRetry={(messageId) => void app.chat.retry(conversationId, messageId)}
         actions={{ canModify: (m) => app.chat.canModify(m), onAction }}
         inGroup={inGroup}
+        peerName={conversation?.title ?? ''}
       />
       {sendFailure ? (
         <p className="error composer-error" role="alert" data-testid="attachment-send-error" data-error={sendFailure}>

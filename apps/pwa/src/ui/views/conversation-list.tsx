@@ -103,8 +103,14 @@ export function ConversationList({
  * The last message as the list previews it: its text, or for a photo, voice note or file without a caption what it
  * is ("Photo", "Voice message", the file's name), as notifications say it.
  */
-function lastText(last: NonNullable<ConversationSummary['lastMessage']>, t: TFunction, language: string): string {
-  if (last.system) return systemText(last.system, t, language);
+function lastText(
+  last: NonNullable<ConversationSummary['lastMessage']>,
+  t: TFunction,
+  language: string,
+  /** Direct conversations: the peer, who made every system line the user did not. */
+  peerName?: string,
+): string {
+  if (last.system) return systemText(last.system, t, language, peerName);
   if (last.text || last.kind === 'text') return last.text;
   if (last.kind === 'image') return t('notification.photo');
   if (last.kind === 'voice') return t('notification.voice');
@@ -126,19 +132,21 @@ function ConversationRow({
   const last = c.lastMessage;
   const preview = typing
     ? t('chat.typing')
-    : last?.undecryptable
-      ? t('chat.undecryptable')
-      : last?.unshowable
-        ? t('chat.unshowable')
-        : last
-          ? last.system
-            ? lastText(last, t, i18n.language)
-            : last.outgoing
-              ? t('list.you', { text: lastText(last, t, i18n.language) })
-              : last.sender
-                ? t('list.sender', { name: last.sender, text: lastText(last, t, i18n.language) })
-                : lastText(last, t, i18n.language)
-          : t('list.noMessages');
+    : c.draft
+      ? t('list.draft', { text: c.draft })
+      : last?.undecryptable
+        ? t('chat.undecryptable')
+        : last?.unshowable
+          ? t('chat.unshowable')
+          : last
+            ? last.system
+              ? lastText(last, t, i18n.language, c.group ? undefined : c.title)
+              : last.outgoing
+                ? t('list.you', { text: lastText(last, t, i18n.language) })
+                : last.sender
+                  ? t('list.sender', { name: last.sender, text: lastText(last, t, i18n.language) })
+                  : lastText(last, t, i18n.language)
+            : t('list.noMessages');
   return (
     <li>
       <button
@@ -167,7 +175,12 @@ function ConversationRow({
                 <StatusMark status={last.status} />
               </span>
             ) : null}
-            <span className={`conversation-preview${typing ? ' typing' : ''}`}>{preview}</span>
+            <span
+              className={`conversation-preview${typing ? ' typing' : c.draft ? ' draft' : ''}`}
+              data-testid="conversation-preview"
+            >
+              {preview}
+            </span>
             {c.unread > 0 ? (
               <span className="badge" data-testid="unread-count" aria-label={t('list.unread', { count: c.unread })}>
                 {formatCount(c.unread, i18n.language)}
