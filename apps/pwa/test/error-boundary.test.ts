@@ -150,6 +150,7 @@ describe('error boundaries', () => {
         selected: null,
         onOpen: () => undefined,
         onNewChat: () => undefined,
+        onNewGroup: () => undefined,
         onSettings: () => undefined,
       }),
     );

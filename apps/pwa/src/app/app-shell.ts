@@ -19,6 +19,7 @@ import { connectionStatus, ServerLinkTracker } from './server-link.js';
 import { countOrZero } from './view-data.js';
 import { ChatViewModel } from './view-models/chat-view-model.js';
 import { ContactViewModel } from './view-models/contact-view-model.js';
+import { GroupViewModel } from './view-models/group-view-model.js';
 import { ListViewModel } from './view-models/list-view-model.js';
 import { OnboardingViewModel } from './view-models/onboarding-view-model.js';
 import { PermissionRequestsModel } from './view-models/permission-requests.js';
@@ -42,6 +43,7 @@ export class CoveAppShell implements CoveApp, AppSession {
   readonly list: ListViewModel;
   readonly chat: ChatViewModel;
   readonly contact: ContactViewModel;
+  readonly group: GroupViewModel;
   readonly voice: VoiceViewModel;
   readonly emoji: (language: string) => Promise<EmojiSource>;
   readonly settings: SettingsViewModel;
@@ -91,6 +93,7 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.list = new ListViewModel(this);
     this.chat = new ChatViewModel(this);
     this.contact = new ContactViewModel(this, capabilities);
+    this.group = new GroupViewModel(this);
     this.voice = new VoiceViewModel(this, platform.voice);
     this.emoji = (language) => platform.emoji(language);
     this.settings = new SettingsViewModel(
@@ -246,7 +249,7 @@ export class CoveAppShell implements CoveApp, AppSession {
         if (event.message.direction === 'incoming') this.peerTyping.set(event.message.conversationId, false);
         this.store.bump();
         return;
-      // A group's change (`group-updated`) refreshes the list too: groups have no screen of their own yet.
+      // A group's change (`group-updated`) redraws the list, the chat header and the group info.
       case 'message-updated':
       case 'message-removed':
       case 'conversation-updated':

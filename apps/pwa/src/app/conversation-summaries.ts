@@ -1,9 +1,9 @@
 /**
  * Builds the conversation summaries the list and the chat header show, from the history reader: the stored
- * conversation, its last visible message, its draft, the contact's trust and the conversation's mute, pin and archive
- * state,
- * through the total view-data conversions. The list comes pinned first (at most `MAX_PINNED`, in the order pinned),
- * then by recent activity. Read only; it does not load the messenger core.
+ * conversation, its last visible message, its draft, the contact's trust (for a group: its members' names and
+ * whether the user is still in it) and the conversation's mute, pin and archive state, through the total view-data
+ * conversions. The list comes pinned first (at most `MAX_PINNED`, in the order pinned), then by recent activity.
+ * Read only; it does not load the messenger core.
  */
 import {
   isArchived,
@@ -12,6 +12,8 @@ import {
   toChatPreferences,
   type ChatPreferencesRecord,
 } from '@cove/client/chat-preferences';
+
+import { groupNames } from './group-names.js';
 import type { HistoryReader } from './history-reader.js';
 import type { ConversationSummary } from './model.js';
 import { toChatMessage, toSummary } from './view-data.js';
@@ -47,16 +49,19 @@ export async function summarizeConversation(
   const c = await reader.conversation(id);
   if (!c) return undefined;
   const lastKey: unknown = c.lastMessageKey;
-  const [last, trust, draft, stored] = await Promise.all([
+  const [last, trust, draft, stored, names, group] = await Promise.all([
     reader.message(lastKey),
     reader.trust(id),
     reader.draft(id),
     preferences ? Promise.resolve(undefined) : reader.chatPreferences(),
+    groupNames(reader, id),
+    reader.group(id),
   ]);
-  const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id) : undefined;
+  const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id, names) : undefined;
   const own = preferences ?? toChatPreferences(stored?.get(c.id));
+  const summary = toSummary(id, c, view, trust, draft);
   return withPreferences(
-    toSummary(id, c, view, trust, draft),
+    group && group.active === false ? { ...summary, inactive: true } : summary,
     own,
     lastKey,
     pinned ?? pinnedIds(stored).includes(c.id),

@@ -12,6 +12,13 @@ export const IconPlus = (): ReactElement => (
     <path d="M12 5v14M5 12h14" {...stroke} />
   </svg>
 );
+export const IconGroup = (): ReactElement => (
+  <svg {...base}>
+    <circle cx="9" cy="8" r="3.2" {...stroke} />
+    <path d="M3 19c.6-3.2 3-5 6-5s5.4 1.8 6 5" {...stroke} />
+    <path d="M16 5.2a3 3 0 0 1 0 5.6M18 14.4c1.6.7 2.7 2.3 3 4.6" {...stroke} />
+  </svg>
+);
 export const IconSettings = (): ReactElement => (
   <svg {...base}>
     <circle cx="12" cy="12" r="3" {...stroke} />

@@ -14,7 +14,7 @@ import { openCoveDatabase } from '../idb/database.js';
 import { isMuted, readChatPreferences } from '@cove/client/chat-preferences';
 import { readSettings } from '../settings.js';
 import { VaultLockedError } from '../vault.js';
-import { notificationBody, notificationStrings } from './notification-text.js';
+import { notificationBody, notificationStrings, notificationTitle } from './notification-text.js';
 import { receivePending, type ReceivedMessage } from './receive-pending.js';
 
 /** One notification per conversation, replaced as more messages arrive. */
@@ -96,7 +96,7 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
           .map((m) => notificationBody(m, strings))
           .map((text) => (text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text))
           .join('\n');
-        await show(last.sender, { ...options, body });
+        await show(notificationTitle(last.sender, last.group, strings), { ...options, body });
       } else {
         await show(strings.newMessage, { ...options, body: strings.newMessageBody });
       }

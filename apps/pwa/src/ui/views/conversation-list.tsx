@@ -11,8 +11,19 @@ import { useTranslation } from 'react-i18next';
 import { Avatar } from '../avatar.js';
 import type { ConversationSummary } from '../../app/model.js';
 import { ConversationError, ErrorBoundary } from '../error-boundary.js';
-import { formatCount, formatTimer, formatListTime } from '../format.js';
-import { IconAlert, IconArchive, IconBack, IconMuted, IconPin, IconPlus, IconSettings, StatusMark } from '../icons.js';
+import { formatCount, formatListTime } from '../format.js';
+import { systemText } from '../group-text.js';
+import {
+  IconAlert,
+  IconArchive,
+  IconBack,
+  IconGroup,
+  IconMuted,
+  IconPin,
+  IconPlus,
+  IconSettings,
+  StatusMark,
+} from '../icons.js';
 import { ChatOptionsMenu } from './chat-options-menu.js';
 import { InstallBanner } from './platform-limits/install-banner.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
@@ -22,11 +33,13 @@ export function ConversationList({
   selected,
   onOpen,
   onNewChat,
+  onNewGroup,
   onSettings,
 }: {
   selected: string | null;
   onOpen: (id: string) => void;
   onNewChat: () => void;
+  onNewGroup: () => void;
   onSettings: () => void;
 }): ReactElement {
   const { t } = useTranslation();
@@ -80,6 +93,15 @@ export function ConversationList({
               data-testid="settings-button"
             >
               <IconSettings />
+            </button>
+            <button
+              type="button"
+              className="icon-button"
+              onClick={onNewGroup}
+              aria-label={t('list.newGroup')}
+              data-testid="new-group-button"
+            >
+              <IconGroup />
             </button>
             <button
               type="button"
@@ -154,11 +176,14 @@ const LONG_PRESS_SLOP_PX = 10;
  * The last message as the list previews it: its text, or for a photo, voice note or file without a caption what it
  * is ("Photo", "Voice message", the file's name), as notifications say it.
  */
-function lastText(last: NonNullable<ConversationSummary['lastMessage']>, t: TFunction, language: string): string {
-  if (last.system)
-    return last.system.seconds === null
-      ? t('disappearing.off')
-      : t('disappearing.setTo', { time: formatTimer(last.system.seconds, language) });
+function lastText(
+  last: NonNullable<ConversationSummary['lastMessage']>,
+  t: TFunction,
+  language: string,
+  /** Direct conversations: the peer, who made every system line the user did not. */
+  peerName?: string,
+): string {
+  if (last.system) return systemText(last.system, t, language, peerName);
   if (last.text || last.kind === 'text') return last.text;
   if (last.kind === 'image') return t('notification.photo');
   if (last.kind === 'voice') return t('notification.voice');
@@ -197,9 +222,13 @@ function ConversationRow({
         : last?.unshowable
           ? t('chat.unshowable')
           : last
-            ? last.outgoing
-              ? t('list.you', { text: lastText(last, t, i18n.language) })
-              : lastText(last, t, i18n.language)
+            ? last.system
+              ? lastText(last, t, i18n.language, c.group ? undefined : c.title)
+              : last.outgoing
+                ? t('list.you', { text: lastText(last, t, i18n.language) })
+                : last.sender
+                  ? t('list.sender', { name: last.sender, text: lastText(last, t, i18n.language) })
+                  : lastText(last, t, i18n.language)
             : t('list.noMessages');
   const muted = c.mutedUntil !== undefined;
   const onRowKey = (event: KeyboardEvent<HTMLButtonElement>) => {
@@ -239,6 +268,7 @@ function ConversationRow({
         data-conversation={c.title}
         data-pinned={c.pinned ? 'true' : undefined}
         data-muted={muted ? 'true' : undefined}
+        data-kind={c.group ? 'group' : 'direct'}
         aria-current={selected ? 'page' : undefined}
         onKeyDown={onRowKey}
         onClick={() => {
@@ -272,7 +302,7 @@ function ConversationRow({
                 <IconAlert />
               </span>
             ) : null}
-            {last?.outgoing && last.status && !typing ? (
+            {last?.outgoing && last.status && !last.system && !typing ? (
               <span className={`mark mark-${last.status}`}>
                 <StatusMark status={last.status} />
               </span>

@@ -1,6 +1,7 @@
 /**
- * The chat's toolbar: back, the contact (avatar, name, verified badge, muted mark) as a button to the contact screen,
- * the line under the name (typing, or encrypted/verified), the disappearing-messages timer (timer-menu.tsx) and the
+ * The chat's toolbar: back, the contact (avatar, name, verified badge, muted mark) as a button to the contact screen
+ * (for a group the same button opens the group info, `group-info-button`), the line under the name (typing, or
+ * encrypted/verified), the disappearing-messages timer (timer-menu.tsx; direct conversations only) and the
  * conversation's options (mute, pin, archive: chat-options-menu.tsx); then the banners for a changed safety number
  * and for the connection (connection-state.tsx). Display only: it loads nothing.
  */
@@ -38,7 +39,13 @@ export function ChatHeader({
         <button type="button" className="icon-button back-button" onClick={onBack} aria-label={t('chat.back')}>
           <IconBack />
         </button>
-        <button type="button" className="chat-peer" onClick={onContact} title={t('chat.openContact', { name: title })}>
+        <button
+          type="button"
+          className="chat-peer"
+          onClick={onContact}
+          title={conversation?.group ? t('group.openInfo', { name: title }) : t('chat.openContact', { name: title })}
+          data-testid={conversation?.group ? 'group-info-button' : undefined}
+        >
           <Avatar name={title || '?'} size={38} />
           <span className="chat-peer-text">
             <span id="chat-title" className="chat-title">
