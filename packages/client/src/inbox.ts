@@ -77,6 +77,7 @@ export class Inbox {
         for (const event of events) emit(this.ctx, event);
         await ack(envelope.guid);
         if (kick) this.outbox.kick();
+        await this.noteSibling(envelope);
         return result;
       });
     this.inFlight.add(task);
@@ -117,8 +118,8 @@ export class Inbox {
       value: { at: clock.now() } satisfies ProcessedEnvelopeEntry,
     };
     if (await storage.get('processedEnvelopes', envelope.guid)) return { result: 'duplicate', events: [], kick: false };
-    if (envelope.sourceAccountId === ctx.account.accountId) {
-      // Messages from this account's other devices (sync) are not supported yet: drop them, acknowledged.
+    if (envelope.sourceAccountId === ctx.account.accountId && envelope.sourceDeviceId === ctx.account.deviceId) {
+      // Nothing this device sent comes back to it (the server never addresses the sending device): dropped.
       await storage.commit([processed]);
       return { result: 'ignored', events: [], kick: false };
     }
@@ -176,6 +177,15 @@ export class Inbox {
     await emitIdentityChanges(ctx, zone.identityChanges);
     for (const message of applied.discardBlobsOf ?? []) await deleteAttachmentBlobs(ctx.platform, message);
     return { result: applied.stored ? 'stored' : 'duplicate', events: applied.events, kick: applied.kick };
+  }
+
+  /** A device of our own account we did not know yet (just linked): our device list is refreshed from the server. */
+  private async noteSibling(envelope: Envelope): Promise<void> {
+    const { account, platform } = this.ctx;
+    if (envelope.sourceAccountId !== account.accountId || envelope.sourceDeviceId === account.deviceId) return;
+    const known = (await platform.storage.get('contacts', account.accountId))?.devices ?? null;
+    if (known?.some((d) => d.deviceId === envelope.sourceDeviceId)) return;
+    void this.outbox.refreshSiblings().catch(() => undefined);
   }
 
   /**

@@ -10,8 +10,8 @@
  * outbox.ts.
  */
 import { IdentityKeyPair, PrivateKey, decryptDeviceName, ready } from '@cove/crypto';
-import { MAX_TEXT_BYTES, fromBase64 } from '@cove/protocol';
-import type { Quote } from '@cove/protocol';
+import { MAX_TEXT_BYTES, encodeContent, fromBase64 } from '@cove/protocol';
+import type { Quote, ReadPosition } from '@cove/protocol';
 
 import { ApiClient } from './api-client.js';
 import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
@@ -118,6 +118,17 @@ export type LinkOptions = {
   /** This device's name in the device list (encrypted: the server cannot read it). */
   deviceName?: string;
 };
+
+/** The outbox entry telling our other devices that a conversation was read here up to a message. */
+const readSyncEntry = (ctx: MessengerContext, position: ReadPosition): WriteOp =>
+  putOutboxEntry(
+    newOutboxEntry(ctx, {
+      destination: ctx.account.accountId,
+      kind: 'sync',
+      timestamp: ctx.timestamps.next(),
+      content: encodeContent({ kind: 'sync', sync: { type: 'read', positions: [position] } }),
+    }),
+  );
 
 export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
 
@@ -231,6 +242,17 @@ export class Messenger {
       { oneTimePreKeys: options.oneTimePreKeys, deviceName: options.deviceName },
     );
     this.attach(account);
+    // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling).
+    await this.platform.storage.commit([
+      putOutboxEntry(
+        newOutboxEntry(this.ctx, {
+          destination: account.accountId,
+          kind: 'sync',
+          timestamp: this.ctx.timestamps.next(),
+          content: encodeContent({ kind: 'null' }),
+        }),
+      ),
+    ]);
     this.platform.logger.info('linked', { accountId: account.accountId, deviceId: account.deviceId });
     return this.account();
   }
@@ -379,6 +401,12 @@ export class Messenger {
       emit(ctx, { type: 'prekeys-uploaded', ...result });
     }
     await pruneProcessed(this.platform);
+    // Our own other devices as the server lists them now (linked or removed since), for sent transcripts and syncs.
+    await this.outbox.refreshSiblings().catch((error: unknown) => {
+      this.platform.logger.warn('could not refresh the device list', {
+        error: error instanceof Error ? error.name : 'unknown',
+      });
+    });
     return result;
   }
 
@@ -790,8 +818,10 @@ export class Messenger {
       const updated: ConversationEntry = { ...conversation, unreadCount: 0 };
       writes.push(putConversation(updated));
       const timestamps = unread.map(({ value }) => value.timestamp);
-      if (timestamps.length > 0)
+      if (timestamps.length > 0) {
         writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', timestamps, { receiptType: 'read' })));
+        writes.push(readSyncEntry(ctx, { peerAccountId: peer, timestamp: Math.max(...timestamps) }));
+      }
       await storage.commit(writes);
       return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
     });
@@ -822,12 +852,21 @@ export class Messenger {
           value: { ...value, read: true },
         })),
         putConversation(updated),
+        ...(unread.length > 0
+          ? [
+              readSyncEntry(ctx, {
+                groupId: fromHex(groupId),
+                timestamp: Math.max(...unread.map(({ value }) => value.timestamp)),
+              }),
+            ]
+          : []),
       ]);
       return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
     });
     if (!result) return 0;
     for (const message of result.messages) emit(ctx, { type: 'message-updated', message });
     emit(ctx, { type: 'conversation-updated', conversation: result.updated });
+    if (result.messages.length > 0) this.outbox.kick();
     return result.messages.length;
   }
 
