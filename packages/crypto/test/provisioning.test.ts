@@ -6,6 +6,8 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 
 import {
+  decryptDeviceName,
+  encryptDeviceName,
   ErrorCode,
   openProvisioningMessage,
   PrivateKey,
@@ -71,5 +73,24 @@ describe('provisioning cipher', () => {
     const forged = sealed.slice();
     forged.set(PublicKey.deserialize(Uint8Array.of(5, ...new Uint8Array(32))).serialize(), 1);
     expectInvalid(() => openProvisioningMessage(recipient, ADDRESS, forged));
+  });
+});
+
+describe('device names', () => {
+  beforeAll(async () => {
+    await ready();
+  });
+
+  it('should decrypt only with the identity key that encrypted it, and refuse any change', () => {
+    const identity = PrivateKey.generate();
+    const name = new TextEncoder().encode('Work laptop');
+    const sealed = encryptDeviceName(identity, name);
+    expect(sealed.length).toBe(12 + name.length + 16);
+    expect(decryptDeviceName(identity, sealed)).toEqual(name);
+    expectInvalid(() => decryptDeviceName(PrivateKey.generate(), sealed));
+    const tampered = sealed.slice();
+    tampered[0] = (tampered[0] ?? 0) ^ 1;
+    expectInvalid(() => decryptDeviceName(identity, tampered));
+    expectInvalid(() => decryptDeviceName(identity, sealed.subarray(0, 20)));
   });
 });
