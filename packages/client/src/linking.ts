@@ -8,7 +8,8 @@
  * the URI, asks the server for a fresh provisioning code (primary only), and seals and relays the message. It does
  * not ask the user to confirm: that is the caller's (CLI, PWA) business before calling it.
  */
-import { IdentityKeyPair, PrivateKey, PublicKey, openProvisioningMessage, sealProvisioningMessage } from '@cove/crypto';
+import type { PrivateKey } from '@cove/crypto';
+import { IdentityKeyPair, PublicKey, openProvisioningMessage, sealProvisioningMessage } from '@cove/crypto';
 import {
   PROVISIONING_CHANNEL_TTL_MS,
   ProvisioningAddress,
