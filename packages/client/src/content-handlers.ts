@@ -629,7 +629,7 @@ const applySentTranscript = async (
   const me = ctx.account.accountId;
   const data = sync.message;
   let conversation: ConversationEntry;
-  if (sync.destinationAccountId !== undefined) {
+  if (!data.group && sync.destinationAccountId !== undefined) {
     const peer = sync.destinationAccountId;
     if (peer === me) return ignored();
     const contact = await storage.get('contacts', peer);

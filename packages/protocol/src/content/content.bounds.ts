@@ -380,10 +380,10 @@ export const validateContent = (content: Content, context?: ContentContext): voi
       if (sync.type === 'sent') {
         // The message is held to the same bounds as one received directly.
         validateContent({ kind: 'data', data: sync.message }, context);
-        const direct = sync.destinationAccountId !== undefined;
-        if (direct === (sync.message.group !== undefined))
-          throw new ContentError('a sent transcript names exactly one destination: an account or a group');
-        if (direct && !UUID_PATTERN.test(sync.destinationAccountId ?? ''))
+        // A group message's transcript goes to its group (a destination account beside it is not used).
+        if (sync.message.group === undefined && sync.destinationAccountId === undefined)
+          throw new ContentError('a sent transcript names no destination: an account or a group');
+        if (sync.destinationAccountId !== undefined && !UUID_PATTERN.test(sync.destinationAccountId))
           throw new ContentError('sent.destinationAccountId is not an account id', ContentErrorReason.InvalidFormat);
         return;
       }

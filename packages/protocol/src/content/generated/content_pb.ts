@@ -155,7 +155,8 @@ export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
 
 /**
  * A message this device sent, so that the other devices show it in the conversation too: the DataMessage as it went
- * out, to one account (`destination_account_id`) or to a group (the group context inside the message).
+ * out, to one account (`destination_account_id`) or to a group (the group context inside the message, which wins
+ * over a destination account).
  *
  * @generated from message cove.content.v1.SentTranscript
  */
