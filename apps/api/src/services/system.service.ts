@@ -15,6 +15,7 @@ import {
 
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { DatabaseRepository } from '../repositories/database.repository.js';
+import { CertificateService } from './certificate.service.js';
 
 /** Set by the Web Push layer once VAPID keys exist; null until then. */
 export type VapidKeyProvider = { publicKey(): string | null };
@@ -27,6 +28,7 @@ export class SystemService {
   constructor(
     private readonly config: ConfigRepository,
     private readonly db: DatabaseRepository,
+    private readonly certificates: CertificateService,
   ) {}
 
   setVapidKeyProvider(provider: VapidKeyProvider): void {
@@ -40,6 +42,9 @@ export class SystemService {
       version: c.version,
       registration: c.registration,
       vapidPublicKey: this.vapid?.publicKey() ?? null,
+      ...(this.certificates.trustRootPublicKey()
+        ? { sealedSenderTrustRoot: this.certificates.trustRootPublicKey() }
+        : {}),
       limits: {
         maxDevicesPerAccount: c.maxDevices,
         maxEnvelopeContentBytes: MAX_ENVELOPE_CONTENT_BYTES,

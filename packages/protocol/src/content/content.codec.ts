@@ -130,6 +130,7 @@ const toData = (data: DataMessage): pb.DataMessage => {
     senderUsername: data.senderUsername ?? '',
     attachments: (data.attachments ?? []).map(toPointer),
     ...(data.group ? { group: { id: data.group.id, revision: data.group.revision } } : {}),
+    ...(data.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
   });
 };
 
@@ -290,6 +291,7 @@ const fromData = (message: pb.DataMessage): DataMessage => {
   if (message.senderUsername !== '') data.senderUsername = message.senderUsername;
   if (message.attachments.length > 0) data.attachments = message.attachments.map(fromPointer);
   if (message.group) data.group = { id: message.group.id, revision: message.group.revision };
+  if (message.expireTimerUpdate) data.expireTimerUpdate = true;
   return data;
 };
 

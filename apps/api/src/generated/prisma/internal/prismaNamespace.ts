@@ -1211,6 +1211,8 @@ export const AccountScalarFieldEnum = {
   username: 'username',
   usernameKey: 'usernameKey',
   nextDeviceId: 'nextDeviceId',
+  unidentifiedAccessKey: 'unidentifiedAccessKey',
+  unrestrictedUnidentifiedAccess: 'unrestrictedUnidentifiedAccess',
   createdAt: 'createdAt'
 } as const
 
@@ -1401,6 +1403,13 @@ export type ListIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel,
 
 
 /**
+ * Reference to a field of type 'Boolean'
+ */
+export type BooleanFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Boolean'>
+    
+
+
+/**
  * Reference to a field of type 'DateTime'
  */
 export type DateTimeFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'DateTime'>
@@ -1425,13 +1434,6 @@ export type BigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 
  * Reference to a field of type 'BigInt[]'
  */
 export type ListBigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'BigInt[]'>
-    
-
-
-/**
- * Reference to a field of type 'Boolean'
- */
-export type BooleanFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Boolean'>
     
 
 

@@ -643,10 +643,6 @@ export type DeviceUncheckedUpdateManyWithoutAccountNestedInput = {
   deleteMany?: Prisma.DeviceScalarWhereInput | Prisma.DeviceScalarWhereInput[]
 }
 
-export type NullableBytesFieldUpdateOperationsInput = {
-  set?: runtime.Bytes | null
-}
-
 export type DeviceCreateNestedOneWithoutPreKeysInput = {
   create?: Prisma.XOR<Prisma.DeviceCreateWithoutPreKeysInput, Prisma.DeviceUncheckedCreateWithoutPreKeysInput>
   connectOrCreate?: Prisma.DeviceCreateOrConnectWithoutPreKeysInput
