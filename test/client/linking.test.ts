@@ -2,9 +2,10 @@
  * Linking devices and syncing between them, on a real server: a second device linked through the Messenger API and
  * a third through `cove link` (the URI on its own line) both become full devices of the account, with its contacts
  * and their verified states; every device shows every message of a conversation, sent ones included (sent
- * transcripts), and a conversation read on one device is read on the others; a transcript forged by another account
- * is refused; device names reach the server only encrypted; a removed device's socket closes and it stops
- * receiving, and a peer drops it; a linked device cannot remove others; the account stops at 8 devices.
+ * transcripts), and a conversation read on one device is read on the others; a 1:1 disappearing timer set on one
+ * device reaches the others; a transcript forged by another account is refused; device names reach the server only
+ * encrypted; a removed device's socket closes and it stops receiving, and a peer drops it; a linked device cannot
+ * remove others; the account stops at 8 devices.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -157,6 +158,37 @@ describe('linked devices', () => {
         const conversation = (await device.messenger.conversations()).find((c) => c.peerAccountId === bob.accountId);
         return conversation?.unreadCount === 0;
       });
+  });
+
+  it("should carry a conversation's disappearing timer to the other devices", async () => {
+    const conversationOf = async (client: TestClient) =>
+      (await client.messenger.conversations()).find((c) => c.peerAccountId === bob.accountId);
+    await phone.messenger.setExpireTimer(bob.accountId, 3600);
+    for (const device of [alice, laptop]) {
+      await until(`${device.name} takes the timer`, async () => (await conversationOf(device))?.expireTimerSeconds);
+      expect((await conversationOf(device))?.expireTimerSeconds).toBe(3600);
+      const line = (await transcript(device, bob.accountId)).find((m) => m.system?.kind === 'timer');
+      expect(line).toMatchObject({ direction: 'outgoing', text: 'You set disappearing messages to 3600 s' });
+      expect(line?.system).toMatchObject({ expireTimerSeconds: 3600 });
+    }
+    await until('bob takes the timer', async () =>
+      (await bob.messenger.conversations()).some(
+        (c) => c.peerAccountId === alice.accountId && c.expireTimerSeconds === 3600,
+      ),
+    );
+    // The next message from another of alice's devices carries it.
+    await alice.messenger.sendText('link_bob', 'after the timer');
+    await until('bob gets it with the timer', async () =>
+      (await transcript(bob, alice.accountId)).some(
+        (m) => m.text === 'after the timer' && m.expireTimerSeconds === 3600,
+      ),
+    );
+    await laptop.messenger.setExpireTimer(bob.accountId, null);
+    for (const device of [alice, phone])
+      await until(
+        `${device.name} turns it off`,
+        async () => (await conversationOf(device))?.expireTimerSeconds === null,
+      );
   });
 
   it('should refuse a sent transcript or read sync forged by another account', async () => {
