@@ -9,9 +9,9 @@
  * the inbox and outbox, queue-empty, sweeps and upkeep on connect, HTTP fetches), typing.ts, sweeps.ts, inbox.ts,
  * outbox.ts.
  */
-import { IdentityKeyPair, ready } from '@cove/crypto';
-import { MAX_TEXT_BYTES, toBase64 } from '@cove/protocol';
-import type { Quote } from '@cove/protocol';
+import { IdentityKeyPair, PrivateKey, decryptDeviceName, ready } from '@cove/crypto';
+import { MAX_TEXT_BYTES, encodeContent, fromBase64, toBase64 } from '@cove/protocol';
+import type { Quote, ReadPosition } from '@cove/protocol';
 
 import { ApiClient } from './api-client.js';
 import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
@@ -27,7 +27,8 @@ import {
 import { deleteUpload } from './attachments/tus-client.js';
 import type { OutgoingAttachment } from './attachments/attachment-service.js';
 import { sendAttachmentMessage } from './attachments/send-attachment.js';
-import { createAccount, loadAccount, validateUsername } from './account.js';
+import { createAccount, createLinkedAccount, loadAccount, validateUsername } from './account.js';
+import { openProvisioning, sendProvisioning, waitForProvisioning } from './linking.js';
 import type { RegisterOptions } from './account.js';
 import {
   contactIdentity,
@@ -100,6 +101,37 @@ export type MessengerOptions = {
    */
   serverUrl?: string;
 };
+
+/** One device of this account as `devices()` lists it (times in milliseconds; `current`: this device). */
+export type DeviceEntry = {
+  deviceId: number;
+  /** The name it gave itself, decrypted here; null when it gave none (or it does not decrypt). */
+  name: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+  current: boolean;
+};
+
+export type LinkOptions = {
+  serverUrl: string;
+  /** Called once with the link URI to show (as text and QR code) while the new device waits. */
+  onLinkUri: (uri: string) => void;
+  /** One-time prekeys of each kind to upload (default PREKEY_BATCH). */
+  oneTimePreKeys?: number;
+  /** This device's name in the device list (encrypted: the server cannot read it). */
+  deviceName?: string;
+};
+
+/** The outbox entry telling our other devices that a conversation was read here up to a message. */
+const readSyncEntry = (ctx: MessengerContext, position: ReadPosition): WriteOp =>
+  putOutboxEntry(
+    newOutboxEntry(ctx, {
+      destination: ctx.account.accountId,
+      kind: 'sync',
+      timestamp: ctx.timestamps.next(),
+      content: encodeContent({ kind: 'sync', sync: { type: 'read', positions: [position] } }),
+    }),
+  );
 
 export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
 
@@ -195,6 +227,88 @@ export class Messenger {
     this.attach(account);
     this.platform.logger.info('registered', { accountId: account.accountId, deviceId: account.deviceId });
     return this.account();
+  }
+
+  /**
+   * Links this (empty) storage as a new device of an existing account: waits on a provisioning channel for the
+   * account an existing device sends (see linking.ts), then registers with it and stores it.
+   */
+  async linkNewDevice(options: LinkOptions): Promise<AccountInfo> {
+    if (this.ctxValue) throw new ClientError(ClientErrorCode.AlreadyRegistered, 'this data already holds an account');
+    const api = new ApiClient(options.serverUrl, this.platform.http);
+    const ephemeral = PrivateKey.generate((n) => this.platform.random.bytes(n));
+    const { address, sealed } = await waitForProvisioning(this.platform, api, ephemeral, options.onLinkUri);
+    const provisioned = openProvisioning(ephemeral, address, sealed, this.platform.clock.now());
+    const account = await createLinkedAccount(
+      this.platform.storage,
+      api,
+      this.platform.random,
+      this.platform.clock.now(),
+      provisioned,
+      provisioned.writes,
+      { oneTimePreKeys: options.oneTimePreKeys, deviceName: options.deviceName },
+    );
+    this.attach(account);
+    // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling).
+    await this.platform.storage.commit([
+      putOutboxEntry(
+        newOutboxEntry(this.ctx, {
+          destination: account.accountId,
+          kind: 'sync',
+          timestamp: this.ctx.timestamps.next(),
+          content: encodeContent({ kind: 'null' }),
+        }),
+      ),
+    ]);
+    this.platform.logger.info('linked', { accountId: account.accountId, deviceId: account.deviceId });
+    return this.account();
+  }
+
+  /** Primary device only: sends this account to the new device that shows `uri` (after the user confirmed). */
+  async addDevice(uri: string): Promise<void> {
+    const { account, api } = this.ctx;
+    const profile = await readMeta(this.platform.storage, 'profile');
+    await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri);
+  }
+
+  /** This account's devices, oldest first. */
+  async devices(): Promise<DeviceEntry[]> {
+    const { account, api } = this.ctx;
+    const list = await api.devices();
+    const identity = IdentityKeyPair.deserialize(account.identityKeyPair);
+    const nameOf = (sealed: string | null): string | null => {
+      if (sealed === null) return null;
+      try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(
+          decryptDeviceName(identity.privateKey, fromBase64(sealed)),
+        );
+      } catch {
+        return null;
+      }
+    };
+    return list.devices
+      .map((d) => ({
+        deviceId: d.deviceId,
+        name: nameOf(d.name),
+        createdAt: d.createdAt,
+        lastSeenAt: d.lastSeenAt,
+        current: d.deviceId === account.deviceId,
+      }))
+      .sort((a, b) => a.deviceId - b.deviceId);
+  }
+
+  /** Primary device only: removes another device of this account (its keys, queue and credential go with it). */
+  async removeDevice(deviceId: number): Promise<void> {
+    const { api } = this.ctx;
+    try {
+      await api.removeDevice(deviceId);
+    } catch (error) {
+      if (error instanceof ServerResponseError && error.errorCode === 'forbidden')
+        throw new ClientError(ClientErrorCode.NotPrimary, 'only the primary device can remove devices (not itself)');
+      if (error instanceof ServerResponseError && error.errorCode === 'not_found')
+        throw new ClientError(ClientErrorCode.InvalidInput, `this account has no device ${deviceId}`);
+      throw error;
+    }
   }
 
   async account(): Promise<AccountInfo> {
@@ -338,6 +452,12 @@ export class Messenger {
       emit(ctx, { type: 'prekeys-uploaded', ...result });
     }
     await pruneProcessed(this.platform);
+    // Our own other devices as the server lists them now (linked or removed since), for sent transcripts and syncs.
+    await this.outbox.refreshSiblings().catch((error: unknown) => {
+      this.platform.logger.warn('could not refresh the device list', {
+        error: error instanceof Error ? error.name : 'unknown',
+      });
+    });
     return result;
   }
 
@@ -866,8 +986,10 @@ export class Messenger {
       const updated: ConversationEntry = { ...conversation, unreadCount: 0 };
       writes.push(putConversation(updated));
       const timestamps = unread.map(({ value }) => value.timestamp);
-      if (timestamps.length > 0)
+      if (timestamps.length > 0) {
         writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', timestamps, { receiptType: 'read' })));
+        writes.push(readSyncEntry(ctx, { peerAccountId: peer, timestamp: Math.max(...timestamps) }));
+      }
       await storage.commit(writes);
       return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
     });
@@ -898,12 +1020,21 @@ export class Messenger {
           value: { ...value, read: true },
         })),
         putConversation(updated),
+        ...(unread.length > 0
+          ? [
+              readSyncEntry(ctx, {
+                groupId: fromHex(groupId),
+                timestamp: Math.max(...unread.map(({ value }) => value.timestamp)),
+              }),
+            ]
+          : []),
       ]);
       return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
     });
     if (!result) return 0;
     for (const message of result.messages) emit(ctx, { type: 'message-updated', message });
     emit(ctx, { type: 'conversation-updated', conversation: result.updated });
+    if (result.messages.length > 0) this.outbox.kick();
     return result.messages.length;
   }
 

@@ -296,7 +296,12 @@ export type OutboxKind =
   /** Pairwise control content for groups (a group update, our sender key): the content as is, to every device. */
   | 'group-control'
   /** A reaction, an edit or a delete for everyone (see above). */
-  | 'action';
+  | 'action'
+  /**
+   * To this account's own other devices (destination: our own account id): a sent transcript, a read sync, or a null
+   * message announcing a newly linked device. Skipped when the account has no other device.
+   */
+  | 'sync';
 
 export type OutboxEntry = {
   /** The storage key (a sequence number). */

@@ -66,3 +66,9 @@ export function hkdf(
   return hkdfSha256(keyMaterial, salt, label, outputLength);
 }
 export * from './attachment/index.js';
+export {
+  sealProvisioningMessage,
+  openProvisioningMessage,
+  PROVISIONING_VERSION,
+} from './provisioning/provisioning-cipher.js';
+export { encryptDeviceName, decryptDeviceName } from './provisioning/device-name.js';

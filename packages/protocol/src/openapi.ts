@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import * as http from './http.js';
+import { ProvisioningSendRequest } from './provisioning.js';
 import { PushSubscriptionRequest } from './push.js';
 
 type Schema = z.ZodType;
@@ -234,6 +235,18 @@ const routes: Route[] = [
     errors: [
       [403, 'forbidden: another device removed by a linked device, or removing the primary'],
       [404, 'not_found'],
+    ],
+  },
+  {
+    method: 'put',
+    path: '/v1/provisioning/{address}',
+    summary: 'Relay one opaque message to the device waiting on the provisioning channel at this address (once)',
+    auth: true,
+    body: ProvisioningSendRequest,
+    ok: [204, null],
+    errors: [
+      [404, 'not_found: unknown, expired or already used address'],
+      [413, 'payload_too_large'],
     ],
   },
   {

@@ -41,6 +41,7 @@ export class AccountRepository {
                 kyberLastResortKeyId: d.kyberLastResortPreKey.keyId,
                 kyberLastResortKey: d.kyberLastResortPreKey.publicKey,
                 kyberLastResortSignature: d.kyberLastResortPreKey.signature,
+                name: d.name ?? null,
               },
             },
           },

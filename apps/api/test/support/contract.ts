@@ -42,7 +42,7 @@ export function defineContract(backend: Backend): void {
       expect(info.body).toMatchObject({
         registration: 'open',
         vapidPublicKey: expect.stringMatching(/^[A-Za-z0-9_-]{87}$/),
-        limits: { maxDevicesPerAccount: 6 },
+        limits: { maxDevicesPerAccount: 8 },
       });
       expect((await request(server, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
       expect((await request(server, 'GET', '/readyz')).body).toEqual({ status: 'ok' });

@@ -45,6 +45,8 @@ export type MemoryDevice = {
   credentialHash: Bytes;
   signedPreKey: StoredSignedPreKey;
   kyberLastResortPreKey: StoredSignedPreKey;
+  /** The encrypted device name (opaque bytes), when the device gave one. */
+  name?: Bytes | null;
   createdAt: Date;
   lastSeenAt: Date;
 };
@@ -156,6 +158,7 @@ export class InMemoryAccountRepository implements Public<AccountRepository> {
       credentialHash: d.credentialHash,
       signedPreKey: d.signedPreKey,
       kyberLastResortPreKey: d.kyberLastResortPreKey,
+      name: d.name ?? null,
     });
     this.db.putKeys(account.id, 1, d.preKeys, d.kyberPreKeys);
     return Promise.resolve(true);
@@ -304,12 +307,13 @@ export class InMemoryDeviceRepository implements Pick<DeviceRepository, DeviceRe
 
   list(accountId: string): Promise<DeviceRecord[]> {
     return Promise.resolve(
-      this.db.devicesOf(accountId).map(({ deviceId, registrationId, createdAt, lastSeenAt }) => ({
+      this.db.devicesOf(accountId).map(({ deviceId, registrationId, createdAt, lastSeenAt, name }) => ({
         accountId,
         deviceId,
         registrationId,
         createdAt,
         lastSeenAt,
+        name: name ?? null,
       })),
     );
   }

@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file content.proto.
  */
 export const file_content: GenFile = /*@__PURE__*/
-  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEi6wQKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI0Cgxncm91cF91cGRhdGUYECABKAsyHC5jb3ZlLmNvbnRlbnQudjEuR3JvdXBVcGRhdGVIABJJChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgRIAEoCzImLmNvdmUuY29udGVudC52MS5TZW5kZXJLZXlEaXN0cmlidXRpb25IAEIGCgRib2R5IsACCgtEYXRhTWVzc2FnZRIRCgR0ZXh0GAEgASgJSACIAQESFgoJdGltZXN0YW1wGAIgASgESAGIAQESKgoFcXVvdGUYAyABKAsyFi5jb3ZlLmNvbnRlbnQudjEuUXVvdGVIAogBARIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgEIAEoDRIXCg9zZW5kZXJfdXNlcm5hbWUYBSABKAkSNwoLYXR0YWNobWVudHMYBiADKAsyIi5jb3ZlLmNvbnRlbnQudjEuQXR0YWNobWVudFBvaW50ZXISLAoFZ3JvdXAYECABKAsyHS5jb3ZlLmNvbnRlbnQudjEuR3JvdXBDb250ZXh0EhsKE2V4cGlyZV90aW1lcl91cGRhdGUYFCABKAhCBwoFX3RleHRCDAoKX3RpbWVzdGFtcEIICgZfcXVvdGUiLAoMR3JvdXBDb250ZXh0EgoKAmlkGAEgASgMEhAKCHJldmlzaW9uGAIgASgNIoMBCgtHcm91cE1lbWJlchISCgphY2NvdW50X2lkGAEgASgMEi8KBHJvbGUYAiABKA4yIS5jb3ZlLmNvbnRlbnQudjEuR3JvdXBNZW1iZXIuUm9sZRIQCgh1c2VybmFtZRgDIAEoCSIdCgRSb2xlEgoKBk1FTUJFUhAAEgkKBUFETUlOEAEiigIKC0dyb3VwVXBkYXRlEgoKAmlkGAEgASgMEhIKCm1hc3Rlcl9rZXkYAiABKAwSEAoIcmV2aXNpb24YAyABKA0SDQoFdGl0bGUYBCABKAkSEwoLZGVzY3JpcHRpb24YBSABKAkSMgoGYXZhdGFyGAYgASgLMiIuY292ZS5jb250ZW50LnYxLkF0dGFjaG1lbnRQb2ludGVyEi0KB21lbWJlcnMYByADKAsyHC5jb3ZlLmNvbnRlbnQudjEuR3JvdXBNZW1iZXISHAoUZXhwaXJlX3RpbWVyX3NlY29uZHMYCCABKA0SFgoJdGltZXN0YW1wGAkgASgESACIAQFCDAoKX3RpbWVzdGFtcCJHChVTZW5kZXJLZXlEaXN0cmlidXRpb24SEAoIZ3JvdXBfaWQYASABKAwSHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYAiABKAwipgIKEUF0dGFjaG1lbnRQb2ludGVyEhIKCnN0b3JhZ2VfaWQYASABKAkSCwoDa2V5GAIgASgMEg4KBmRpZ2VzdBgDIAEoDBITCgtwYWRkZWRfc2l6ZRgEIAEoBBISCgpwbGFpbl9zaXplGAUgASgEEhQKDGNvbnRlbnRfdHlwZRgGIAEoCRIRCglmaWxlX25hbWUYByABKAkSDQoFd2lkdGgYCCABKA0SDgoGaGVpZ2h0GAkgASgNEhEKCXRodW1ibmFpbBgKIAEoDBIQCghibHVyaGFzaBgLIAEoCRITCgtkdXJhdGlvbl9tcxgMIAEoDRIQCgh3YXZlZm9ybRgNIAEoDBISCgp2b2ljZV9ub3RlGA4gASgIEg8KB2NhcHRpb24YDyABKAkifwoFUXVvdGUSFgoJdGltZXN0YW1wGAEgASgESACIAQESHgoRYXV0aG9yX2FjY291bnRfaWQYAiABKAlIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQFCDAoKX3RpbWVzdGFtcEIUChJfYXV0aG9yX2FjY291bnRfaWRCBwoFX3RleHQihgEKDlJlY2VpcHRNZXNzYWdlEjcKBHR5cGUYASABKA4yJC5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZUgAiAEBEhIKCnRpbWVzdGFtcHMYAiADKAQiHgoEVHlwZRIMCghERUxJVkVSWRAAEggKBFJFQUQQAUIHCgVfdHlwZSKgAQoNVHlwaW5nTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARI6CgZhY3Rpb24YAiABKA4yJS5jb3ZlLmNvbnRlbnQudjEuVHlwaW5nTWVzc2FnZS5BY3Rpb25IAYgBASIiCgZBY3Rpb24SCwoHU1RBUlRFRBAAEgsKB1NUT1BQRUQQAUIMCgpfdGltZXN0YW1wQgkKB19hY3Rpb24iNwoMUmV0cnlSZXF1ZXN0EhIKCnRpbWVzdGFtcHMYASADKAQSEwoLdW5hdmFpbGFibGUYAiADKAQiDQoLTnVsbE1lc3NhZ2Ui3QEKD1JlYWN0aW9uTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARISCgVlbW9qaRgCIAEoCUgBiAEBEiUKGHRhcmdldF9hdXRob3JfYWNjb3VudF9pZBgDIAEoCUgCiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYBCABKARIA4gBARIOCgZyZW1vdmUYBSABKAhCDAoKX3RpbWVzdGFtcEIICgZfZW1vamlCGwoZX3RhcmdldF9hdXRob3JfYWNjb3VudF9pZEITChFfdGFyZ2V0X3RpbWVzdGFtcCJpCg1EZWxldGVNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYAiABKARIAYgBAUIMCgpfdGltZXN0YW1wQhMKEV90YXJnZXRfdGltZXN0YW1wIoMBCgtFZGl0TWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIdChB0YXJnZXRfdGltZXN0YW1wGAIgASgESAGIAQESEQoEdGV4dBgDIAEoCUgCiAEBQgwKCl90aW1lc3RhbXBCEwoRX3RhcmdldF90aW1lc3RhbXBCBwoFX3RleHRiBnByb3RvMw");
+  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEioQUKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI0Cgxncm91cF91cGRhdGUYECABKAsyHC5jb3ZlLmNvbnRlbnQudjEuR3JvdXBVcGRhdGVIABJJChdzZW5kZXJfa2V5X2Rpc3RyaWJ1dGlvbhgRIAEoCzImLmNvdmUuY29udGVudC52MS5TZW5kZXJLZXlEaXN0cmlidXRpb25IABI0CgxzeW5jX21lc3NhZ2UYFCABKAsyHC5jb3ZlLmNvbnRlbnQudjEuU3luY01lc3NhZ2VIAEIGCgRib2R5InEKC1N5bmNNZXNzYWdlEi8KBHNlbnQYASABKAsyHy5jb3ZlLmNvbnRlbnQudjEuU2VudFRyYW5zY3JpcHRIABIpCgRyZWFkGAIgASgLMhkuY292ZS5jb250ZW50LnYxLlJlYWRTeW5jSABCBgoEYm9keSJ/Cg5TZW50VHJhbnNjcmlwdBIjChZkZXN0aW5hdGlvbl9hY2NvdW50X2lkGAEgASgJSACIAQESLQoHbWVzc2FnZRgCIAEoCzIcLmNvdmUuY29udGVudC52MS5EYXRhTWVzc2FnZUIZChdfZGVzdGluYXRpb25fYWNjb3VudF9pZCI8CghSZWFkU3luYxIwCglwb3NpdGlvbnMYASADKAsyHS5jb3ZlLmNvbnRlbnQudjEuUmVhZFBvc2l0aW9uIngKDFJlYWRQb3NpdGlvbhIcCg9wZWVyX2FjY291bnRfaWQYASABKAlIAIgBARIQCghncm91cF9pZBgCIAEoDBIWCgl0aW1lc3RhbXAYAyABKARIAYgBAUISChBfcGVlcl9hY2NvdW50X2lkQgwKCl90aW1lc3RhbXAiwAIKC0RhdGFNZXNzYWdlEhEKBHRleHQYASABKAlIAIgBARIWCgl0aW1lc3RhbXAYAiABKARIAYgBARIqCgVxdW90ZRgDIAEoCzIWLmNvdmUuY29udGVudC52MS5RdW90ZUgCiAEBEhwKFGV4cGlyZV90aW1lcl9zZWNvbmRzGAQgASgNEhcKD3NlbmRlcl91c2VybmFtZRgFIAEoCRI3CgthdHRhY2htZW50cxgGIAMoCzIiLmNvdmUuY29udGVudC52MS5BdHRhY2htZW50UG9pbnRlchIsCgVncm91cBgQIAEoCzIdLmNvdmUuY29udGVudC52MS5Hcm91cENvbnRleHQSGwoTZXhwaXJlX3RpbWVyX3VwZGF0ZRgUIAEoCEIHCgVfdGV4dEIMCgpfdGltZXN0YW1wQggKBl9xdW90ZSIsCgxHcm91cENvbnRleHQSCgoCaWQYASABKAwSEAoIcmV2aXNpb24YAiABKA0igwEKC0dyb3VwTWVtYmVyEhIKCmFjY291bnRfaWQYASABKAwSLwoEcm9sZRgCIAEoDjIhLmNvdmUuY29udGVudC52MS5Hcm91cE1lbWJlci5Sb2xlEhAKCHVzZXJuYW1lGAMgASgJIh0KBFJvbGUSCgoGTUVNQkVSEAASCQoFQURNSU4QASKKAgoLR3JvdXBVcGRhdGUSCgoCaWQYASABKAwSEgoKbWFzdGVyX2tleRgCIAEoDBIQCghyZXZpc2lvbhgDIAEoDRINCgV0aXRsZRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIyCgZhdmF0YXIYBiABKAsyIi5jb3ZlLmNvbnRlbnQudjEuQXR0YWNobWVudFBvaW50ZXISLQoHbWVtYmVycxgHIAMoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cE1lbWJlchIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgIIAEoDRIWCgl0aW1lc3RhbXAYCSABKARIAIgBAUIMCgpfdGltZXN0YW1wIkcKFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIcChRkaXN0cmlidXRpb25fbWVzc2FnZRgCIAEoDCKmAgoRQXR0YWNobWVudFBvaW50ZXISEgoKc3RvcmFnZV9pZBgBIAEoCRILCgNrZXkYAiABKAwSDgoGZGlnZXN0GAMgASgMEhMKC3BhZGRlZF9zaXplGAQgASgEEhIKCnBsYWluX3NpemUYBSABKAQSFAoMY29udGVudF90eXBlGAYgASgJEhEKCWZpbGVfbmFtZRgHIAEoCRINCgV3aWR0aBgIIAEoDRIOCgZoZWlnaHQYCSABKA0SEQoJdGh1bWJuYWlsGAogASgMEhAKCGJsdXJoYXNoGAsgASgJEhMKC2R1cmF0aW9uX21zGAwgASgNEhAKCHdhdmVmb3JtGA0gASgMEhIKCnZvaWNlX25vdGUYDiABKAgSDwoHY2FwdGlvbhgPIAEoCSJ/CgVRdW90ZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIeChFhdXRob3JfYWNjb3VudF9pZBgCIAEoCUgBiAEBEhEKBHRleHQYAyABKAlIAogBAUIMCgpfdGltZXN0YW1wQhQKEl9hdXRob3JfYWNjb3VudF9pZEIHCgVfdGV4dCKGAQoOUmVjZWlwdE1lc3NhZ2USNwoEdHlwZRgBIAEoDjIkLmNvdmUuY29udGVudC52MS5SZWNlaXB0TWVzc2FnZS5UeXBlSACIAQESEgoKdGltZXN0YW1wcxgCIAMoBCIeCgRUeXBlEgwKCERFTElWRVJZEAASCAoEUkVBRBABQgcKBV90eXBlIqABCg1UeXBpbmdNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEjoKBmFjdGlvbhgCIAEoDjIlLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlLkFjdGlvbkgBiAEBIiIKBkFjdGlvbhILCgdTVEFSVEVEEAASCwoHU1RPUFBFRBABQgwKCl90aW1lc3RhbXBCCQoHX2FjdGlvbiI3CgxSZXRyeVJlcXVlc3QSEgoKdGltZXN0YW1wcxgBIAMoBBITCgt1bmF2YWlsYWJsZRgCIAMoBCINCgtOdWxsTWVzc2FnZSLdAQoPUmVhY3Rpb25NZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEhIKBWVtb2ppGAIgASgJSAGIAQESJQoYdGFyZ2V0X2F1dGhvcl9hY2NvdW50X2lkGAMgASgJSAKIAQESHQoQdGFyZ2V0X3RpbWVzdGFtcBgEIAEoBEgDiAEBEg4KBnJlbW92ZRgFIAEoCEIMCgpfdGltZXN0YW1wQggKBl9lbW9qaUIbChlfdGFyZ2V0X2F1dGhvcl9hY2NvdW50X2lkQhMKEV90YXJnZXRfdGltZXN0YW1wImkKDURlbGV0ZU1lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESHQoQdGFyZ2V0X3RpbWVzdGFtcBgCIAEoBEgBiAEBQgwKCl90aW1lc3RhbXBCEwoRX3RhcmdldF90aW1lc3RhbXAigwEKC0VkaXRNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYAiABKARIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQFCDAoKX3RpbWVzdGFtcEITChFfdGFyZ2V0X3RpbWVzdGFtcEIHCgVfdGV4dGIGcHJvdG8z");
 
 /**
  * @generated from message cove.content.v1.Content
@@ -103,6 +103,15 @@ export type Content = Message<"cove.content.v1.Content"> & {
      */
     value: SenderKeyDistribution;
     case: "senderKeyDistribution";
+  } | {
+    /**
+     * Between one account's own devices (fields 20 to 29 are reserved for these syncs). Receivers accept it only from
+     * a device of their own account.
+     *
+     * @generated from field: cove.content.v1.SyncMessage sync_message = 20;
+     */
+    value: SyncMessage;
+    case: "syncMessage";
   } | { case: undefined; value?: undefined };
 };
 
@@ -112,6 +121,114 @@ export type Content = Message<"cove.content.v1.Content"> & {
  */
 export const ContentSchema: GenMessage<Content> = /*@__PURE__*/
   messageDesc(file_content, 0);
+
+/**
+ * What one device of an account tells the account's other devices.
+ *
+ * @generated from message cove.content.v1.SyncMessage
+ */
+export type SyncMessage = Message<"cove.content.v1.SyncMessage"> & {
+  /**
+   * @generated from oneof cove.content.v1.SyncMessage.body
+   */
+  body: {
+    /**
+     * @generated from field: cove.content.v1.SentTranscript sent = 1;
+     */
+    value: SentTranscript;
+    case: "sent";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.ReadSync read = 2;
+     */
+    value: ReadSync;
+    case: "read";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message cove.content.v1.SyncMessage.
+ * Use `create(SyncMessageSchema)` to create a new message.
+ */
+export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
+  messageDesc(file_content, 1);
+
+/**
+ * A message this device sent, so that the other devices show it in the conversation too: the DataMessage as it went
+ * out, to one account (`destination_account_id`) or to a group (the group context inside the message, which wins
+ * over a destination account).
+ *
+ * @generated from message cove.content.v1.SentTranscript
+ */
+export type SentTranscript = Message<"cove.content.v1.SentTranscript"> & {
+  /**
+   * @generated from field: optional string destination_account_id = 1;
+   */
+  destinationAccountId?: string | undefined;
+
+  /**
+   * @generated from field: cove.content.v1.DataMessage message = 2;
+   */
+  message?: DataMessage | undefined;
+};
+
+/**
+ * Describes the message cove.content.v1.SentTranscript.
+ * Use `create(SentTranscriptSchema)` to create a new message.
+ */
+export const SentTranscriptSchema: GenMessage<SentTranscript> = /*@__PURE__*/
+  messageDesc(file_content, 2);
+
+/**
+ * Messages read on this device, by conversation: the others mark incoming messages up to `timestamp` read too. At most
+ * 100 entries.
+ *
+ * @generated from message cove.content.v1.ReadSync
+ */
+export type ReadSync = Message<"cove.content.v1.ReadSync"> & {
+  /**
+   * @generated from field: repeated cove.content.v1.ReadPosition positions = 1;
+   */
+  positions: ReadPosition[];
+};
+
+/**
+ * Describes the message cove.content.v1.ReadSync.
+ * Use `create(ReadSyncSchema)` to create a new message.
+ */
+export const ReadSyncSchema: GenMessage<ReadSync> = /*@__PURE__*/
+  messageDesc(file_content, 3);
+
+/**
+ * @generated from message cove.content.v1.ReadPosition
+ */
+export type ReadPosition = Message<"cove.content.v1.ReadPosition"> & {
+  /**
+   * One of: the peer of a direct conversation (account id), or a group id (32 bytes).
+   *
+   * @generated from field: optional string peer_account_id = 1;
+   */
+  peerAccountId?: string | undefined;
+
+  /**
+   * @generated from field: bytes group_id = 2;
+   */
+  groupId: Uint8Array;
+
+  /**
+   * The send time of the newest message read.
+   *
+   * @generated from field: optional uint64 timestamp = 3;
+   */
+  timestamp?: bigint | undefined;
+};
+
+/**
+ * Describes the message cove.content.v1.ReadPosition.
+ * Use `create(ReadPositionSchema)` to create a new message.
+ */
+export const ReadPositionSchema: GenMessage<ReadPosition> = /*@__PURE__*/
+  messageDesc(file_content, 4);
 
 /**
  * @generated from message cove.content.v1.DataMessage
@@ -179,7 +296,7 @@ export type DataMessage = Message<"cove.content.v1.DataMessage"> & {
  * Use `create(DataMessageSchema)` to create a new message.
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
-  messageDesc(file_content, 1);
+  messageDesc(file_content, 5);
 
 /**
  * Names a group in a message: its 32-byte random id and the revision of its state the sender had.
@@ -203,7 +320,7 @@ export type GroupContext = Message<"cove.content.v1.GroupContext"> & {
  * Use `create(GroupContextSchema)` to create a new message.
  */
 export const GroupContextSchema: GenMessage<GroupContext> = /*@__PURE__*/
-  messageDesc(file_content, 2);
+  messageDesc(file_content, 6);
 
 /**
  * One member of a group as its state lists it.
@@ -236,7 +353,7 @@ export type GroupMember = Message<"cove.content.v1.GroupMember"> & {
  * Use `create(GroupMemberSchema)` to create a new message.
  */
 export const GroupMemberSchema: GenMessage<GroupMember> = /*@__PURE__*/
-  messageDesc(file_content, 3);
+  messageDesc(file_content, 7);
 
 /**
  * @generated from enum cove.content.v1.GroupMember.Role
@@ -257,7 +374,7 @@ export enum GroupMember_Role {
  * Describes the enum cove.content.v1.GroupMember.Role.
  */
 export const GroupMember_RoleSchema: GenEnum<GroupMember_Role> = /*@__PURE__*/
-  enumDesc(file_content, 3, 0);
+  enumDesc(file_content, 7, 0);
 
 /**
  * A group's whole state at one revision, sent by an admin over 1:1 sessions to every member device (and by a
@@ -323,7 +440,7 @@ export type GroupUpdate = Message<"cove.content.v1.GroupUpdate"> & {
  * Use `create(GroupUpdateSchema)` to create a new message.
  */
 export const GroupUpdateSchema: GenMessage<GroupUpdate> = /*@__PURE__*/
-  messageDesc(file_content, 4);
+  messageDesc(file_content, 8);
 
 /**
  * A member's sender key for one group (libsignal's SenderKeyDistributionMessage, serialized), sent over the 1:1
@@ -350,7 +467,7 @@ export type SenderKeyDistribution = Message<"cove.content.v1.SenderKeyDistributi
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_content, 5);
+  messageDesc(file_content, 9);
 
 /**
  * Where an attachment's encrypted blob is stored and how to check and decrypt it (format v1, docs/attachments.md),
@@ -470,7 +587,7 @@ export type AttachmentPointer = Message<"cove.content.v1.AttachmentPointer"> & {
  * Use `create(AttachmentPointerSchema)` to create a new message.
  */
 export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
-  messageDesc(file_content, 6);
+  messageDesc(file_content, 10);
 
 /**
  * @generated from message cove.content.v1.Quote
@@ -503,7 +620,7 @@ export type Quote = Message<"cove.content.v1.Quote"> & {
  * Use `create(QuoteSchema)` to create a new message.
  */
 export const QuoteSchema: GenMessage<Quote> = /*@__PURE__*/
-  messageDesc(file_content, 7);
+  messageDesc(file_content, 11);
 
 /**
  * @generated from message cove.content.v1.ReceiptMessage
@@ -527,7 +644,7 @@ export type ReceiptMessage = Message<"cove.content.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_content, 8);
+  messageDesc(file_content, 12);
 
 /**
  * @generated from enum cove.content.v1.ReceiptMessage.Type
@@ -548,7 +665,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum cove.content.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_content, 8, 0);
+  enumDesc(file_content, 12, 0);
 
 /**
  * @generated from message cove.content.v1.TypingMessage
@@ -570,7 +687,7 @@ export type TypingMessage = Message<"cove.content.v1.TypingMessage"> & {
  * Use `create(TypingMessageSchema)` to create a new message.
  */
 export const TypingMessageSchema: GenMessage<TypingMessage> = /*@__PURE__*/
-  messageDesc(file_content, 9);
+  messageDesc(file_content, 13);
 
 /**
  * @generated from enum cove.content.v1.TypingMessage.Action
@@ -591,7 +708,7 @@ export enum TypingMessage_Action {
  * Describes the enum cove.content.v1.TypingMessage.Action.
  */
 export const TypingMessage_ActionSchema: GenEnum<TypingMessage_Action> = /*@__PURE__*/
-  enumDesc(file_content, 9, 0);
+  enumDesc(file_content, 13, 0);
 
 /**
  * Sent (in a freshly established session) by a device that could not decrypt messages from this peer: the peer
@@ -618,7 +735,7 @@ export type RetryRequest = Message<"cove.content.v1.RetryRequest"> & {
  * Use `create(RetryRequestSchema)` to create a new message.
  */
 export const RetryRequestSchema: GenMessage<RetryRequest> = /*@__PURE__*/
-  messageDesc(file_content, 10);
+  messageDesc(file_content, 14);
 
 /**
  * Carries nothing. A re-send answers only the device that asked, but the server takes a send only when it covers
@@ -634,7 +751,7 @@ export type NullMessage = Message<"cove.content.v1.NullMessage"> & {
  * Use `create(NullMessageSchema)` to create a new message.
  */
 export const NullMessageSchema: GenMessage<NullMessage> = /*@__PURE__*/
-  messageDesc(file_content, 11);
+  messageDesc(file_content, 15);
 
 /**
  * A reaction to a message (Signal's DataMessage.Reaction): one per person per message, a new one replacing the last;
@@ -682,7 +799,7 @@ export type ReactionMessage = Message<"cove.content.v1.ReactionMessage"> & {
  * Use `create(ReactionMessageSchema)` to create a new message.
  */
 export const ReactionMessageSchema: GenMessage<ReactionMessage> = /*@__PURE__*/
-  messageDesc(file_content, 12);
+  messageDesc(file_content, 16);
 
 /**
  * Delete for everyone: the sender's own message with this send time is replaced by a "deleted" placeholder on every
@@ -708,7 +825,7 @@ export type DeleteMessage = Message<"cove.content.v1.DeleteMessage"> & {
  * Use `create(DeleteMessageSchema)` to create a new message.
  */
 export const DeleteMessageSchema: GenMessage<DeleteMessage> = /*@__PURE__*/
-  messageDesc(file_content, 13);
+  messageDesc(file_content, 17);
 
 /**
  * Edit (Signal's EditMessage): the sender's own message with this send time gets a new text; receivers keep the
@@ -741,5 +858,5 @@ export type EditMessage = Message<"cove.content.v1.EditMessage"> & {
  * Use `create(EditMessageSchema)` to create a new message.
  */
 export const EditMessageSchema: GenMessage<EditMessage> = /*@__PURE__*/
-  messageDesc(file_content, 14);
+  messageDesc(file_content, 18);
 
