@@ -304,13 +304,6 @@ export class ApiClient {
     return this.expect(EnvelopeListResponse, 'GET', '/v1/messages');
   }
 
-  /** Removes a device of this account (`DELETE /v1/devices/{id}`); one already gone (404) counts as removed. */
-  async removeDevice(deviceId: number): Promise<void> {
-    const response = await this.call('DELETE', `/v1/devices/${deviceId}`);
-    if (response.status === 404) return;
-    if (response.status < 200 || response.status >= 300) throw responseError(response.status, response.body);
-  }
-
   /** Deletes this account and everything the server holds for it (`DELETE /v1/accounts/me`, primary only). */
   deleteAccount(): Promise<void> {
     return this.expectEmpty('DELETE', '/v1/accounts/me');
@@ -346,6 +339,7 @@ export class ApiClient {
     return this.expect(DeviceListResponse, 'GET', '/v1/devices');
   }
 
+  /** Removes a device of this account (`DELETE /v1/devices/{id}`): another one (primary only), or this one (logging out). */
   async removeDevice(deviceId: number): Promise<void> {
     await this.expectEmpty('DELETE', `/v1/devices/${deviceId}`);
   }
