@@ -41,6 +41,8 @@ export const ClientErrorCode = {
   InvalidInput: 'invalid_input',
   /** A verified contact's identity key changed: compare safety numbers and verify again before sending. */
   IdentityChanged: 'identity_changed',
+  /** The peer is on this user's block list: unblock them before sending. */
+  Blocked: 'blocked',
   /** The local data directory is used by another process. */
   StorageLocked: 'storage_locked',
   /** Local state is unreadable. */

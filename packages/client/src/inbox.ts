@@ -42,6 +42,17 @@ import type { Applied, InboxTools } from './content-handlers.js';
 import { decryptEnvelope } from './session-crypto.js';
 import { groupLock, toHex } from './groups.js';
 import { groupConversationId } from './tables.js';
+import { isBlocked } from './requests.js';
+
+/**
+ * What a blocked sender may still change: their sender-key chains (kept in step, unseen) and the state of a group
+ * we already share (membership stays right for everyone else). Everything else from them is dropped unseen.
+ */
+const passesBlock = async (ctx: MessengerContext, content: Content): Promise<boolean> => {
+  if (content.kind === 'sender-key') return true;
+  if (content.kind !== 'group-update') return false;
+  return (await ctx.platform.storage.get('groups', toHex(content.groupUpdate.id))) !== undefined;
+};
 
 /** Envelopes encrypted with a group member's sender key (one ciphertext for every member device). */
 const isSenderKeyEnvelope = (envelope: Envelope): boolean => (envelope.type as string) === 'senderkey';
@@ -134,6 +145,11 @@ export class Inbox {
         await storage.commit([processed]);
         return { result: 'duplicate', events: [], kick: false };
       }
+      if (await isBlocked(storage, envelope.sourceAccountId)) {
+        // No placeholder and no retry request for a blocked sender: nothing is shown and nothing is answered.
+        await storage.commit([processed]);
+        return { result: 'ignored', events: [], kick: false };
+      }
       logger.warn('undecryptable envelope', {
         accountId: envelope.sourceAccountId,
         deviceId: envelope.sourceDeviceId,
@@ -162,6 +178,13 @@ export class Inbox {
         reason,
       };
       return { result: 'ignored', events: [rejected], kick: false };
+    }
+
+    if ((await isBlocked(storage, envelope.sourceAccountId)) && !(await passesBlock(ctx, content))) {
+      // The session advanced (kept in step for an unblock); the content is dropped unseen and unanswered.
+      await storage.commit([...zone.operations(), processed]);
+      logger.info('blocked sender dropped', { accountId: envelope.sourceAccountId, kind: content.kind });
+      return { result: 'ignored', events: [], kick: false };
     }
 
     const groupId = groupOfContent(content);
@@ -203,6 +226,10 @@ export class Inbox {
         await storage.commit([processed]);
         return { result: 'duplicate', events: [], kick: false };
       }
+      if (await isBlocked(storage, envelope.sourceAccountId)) {
+        await storage.commit([processed]);
+        return { result: 'ignored', events: [], kick: false };
+      }
       logger.warn('undecryptable group envelope', {
         accountId: envelope.sourceAccountId,
         deviceId: envelope.sourceDeviceId,
@@ -225,6 +252,12 @@ export class Inbox {
         reason,
       };
       return { result: 'ignored', events: [rejected], kick: false };
+    }
+    if (await isBlocked(storage, envelope.sourceAccountId)) {
+      // A blocked member's group message: their chain advanced (kept in step), the message is dropped unseen.
+      await storage.commit([...zone.operations(), processed]);
+      logger.info('blocked sender dropped', { accountId: envelope.sourceAccountId, kind: 'group' });
+      return { result: 'ignored', events: [], kick: false };
     }
     const groupId = content.kind === 'data' && content.data.group ? toHex(content.data.group.id) : null;
     if (content.kind !== 'data' || groupId === null) {
@@ -298,7 +331,8 @@ export class Inbox {
     const existing = await this.ctx.history.conversation(directConversationId(peer));
     if (existing) return existing;
     const contact = await storage.get('contacts', peer);
-    return newConversation(peer, contact?.username ?? null, clock.now());
+    // No conversation yet: whoever this is, they are not a contact, and this is a message request.
+    return { ...newConversation(peer, contact?.username ?? null, clock.now()), request: true };
   }
 
   private async recordUndecryptable(
