@@ -7,6 +7,7 @@
 import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
+import { heldReadReceipts } from './requests.js';
 import { newConversation, putConversation, putMessage } from './history.js';
 import { newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { AttachmentEntry, ConversationEntry, MessageEntry, PendingUpload, QuoteEntry } from './tables.js';
@@ -36,8 +37,8 @@ export const storeOutgoingMessage = async (
       throw new ClientError(ClientErrorCode.Blocked, 'this contact is blocked: unblock them to send');
     const existing = await ctx.history.conversation(directConversationId(accountId));
     // Writing to someone makes them a contact: a request the user answers by writing is accepted (requests.ts).
-    const { request: _request, ...base } =
-      existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
+    const { request, ...base } = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
+    const held = request === true ? await heldReadReceipts(ctx, accountId) : [];
     const stored: MessageEntry = {
       id: `${base.id}/${ctx.sequencer.next()}`,
       conversationId: base.id,
@@ -70,7 +71,7 @@ export const storeOutgoingMessage = async (
       }),
       ...(outgoing.uploads ? { uploads: outgoing.uploads } : {}),
     };
-    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry)]);
+    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry), ...held]);
     return { message: stored, conversation: updated };
   });
   emit(ctx, { type: 'message-added', message });

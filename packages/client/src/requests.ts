@@ -60,6 +60,18 @@ const conversationIdOf = async (ctx: MessengerContext, peerOrConversation: strin
     : directConversationId(await resolveCached(ctx, peerOrConversation));
 
 /**
+ * The read receipts held back while a direct conversation was a request: for the messages the user read in it,
+ * to go out now that it is accepted (callers hold the peer's lock and commit the writes).
+ */
+export const heldReadReceipts = async (ctx: MessengerContext, peer: string): Promise<WriteOp[]> => {
+  const read = (await ctx.platform.storage.list('messages', { prefix: `${directConversationId(peer)}/` }))
+    .map(({ value }) => value)
+    .filter((m) => m.direction === 'incoming' && m.read && m.status === 'received' && m.deletedAt === undefined)
+    .map((m) => m.timestamp);
+  return read.length > 0 ? mergeIntoOutbox(ctx, peer, 'receipt', read, { receiptType: 'read' }) : [];
+};
+
+/**
  * Accepts a request (a direct conversation or a group): it becomes an ordinary conversation, and the read receipts
  * held back for messages already read in it go out. Accepting a blocked peer unblocks them. Accepting what is not a
  * request changes nothing (a direct conversation that does not exist yet is created: the user added the peer).
@@ -95,18 +107,9 @@ export const acceptConversation = async (
       const { blockedAt: _blockedAt, ...rest } = contact;
       writes.push({ op: 'put', table: 'contacts', key: peer, value: rest });
     }
-    let receipts = false;
-    if (wasRequest === true) {
-      // The messages the user read while it was a request: their read receipts were held back until now.
-      const read = (await storage.list('messages', { prefix: `${conversationId}/` }))
-        .map(({ value }) => value)
-        .filter((m) => m.direction === 'incoming' && m.read && m.status === 'received' && m.deletedAt === undefined)
-        .map((m) => m.timestamp);
-      if (read.length > 0) {
-        writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', read, { receiptType: 'read' })));
-        receipts = true;
-      }
-    }
+    const held = wasRequest === true ? await heldReadReceipts(ctx, peer) : [];
+    writes.push(...held);
+    const receipts = held.length > 0;
     await storage.commit(writes);
     return { accepted, unblocked, receipts };
   });
