@@ -134,6 +134,8 @@ describe('error boundaries', () => {
       updatedAt: NOW,
       identityChanged: false,
       verified: false,
+      request: false,
+      blocked: false,
     });
     const app = stubApp({
       list: {
@@ -146,6 +148,7 @@ describe('error boundaries', () => {
       createElement(ConversationList, {
         selected: null,
         onOpen: () => undefined,
+        onOpenMessage: () => undefined,
         onNewChat: () => undefined,
         onSettings: () => undefined,
       }),

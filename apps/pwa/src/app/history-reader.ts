@@ -104,6 +104,13 @@ export class HistoryReader {
     return message !== undefined && this.visible(message) ? message : undefined;
   }
 
+  /** Whether the peer of a direct conversation is on the block list (requests.ts in the core). */
+  async blocked(conversationId: string): Promise<boolean> {
+    if (conversationId.startsWith('group:')) return false;
+    const contact = await this.storage.get<ContactEntry>('contacts', peerOf(conversationId));
+    return typeof contact?.blockedAt === 'number';
+  }
+
   /** The contact's identity trust, without computing the safety number. */
   async trust(conversationId: string): Promise<{ trust: TrustLevel; changedAt: number | null } | undefined> {
     const identity = await this.storage.get<IdentityEntry>('identities', peerOf(conversationId));

@@ -147,7 +147,28 @@ export type ConversationSummary = {
   /** The contact's identity key changed and has not been verified since. */
   identityChanged: boolean;
   verified: boolean;
+  /** A message request: someone who is not a contact wrote first; answered with accept, block or delete. */
+  request: boolean;
+  /** The peer is on the block list (the list hides the conversation; settings lists it). */
+  blocked: boolean;
 };
+
+/** One search hit: a conversation by its name, or a message with an excerpt (matched parts marked). */
+export type SearchHit = {
+  kind: 'conversation' | 'message';
+  conversationId: string;
+  /** The message's key; absent for a conversation hit. */
+  messageId?: string;
+  /** The conversation's name, with the matched parts for a conversation hit. */
+  title: string;
+  titleParts: { text: string; match: boolean }[];
+  snippet: { text: string; match: boolean }[];
+  at: number | null;
+  outgoing: boolean;
+};
+
+/** A blocked person as settings lists them. */
+export type BlockedContact = { accountId: string; name: string };
 
 export type SafetyInfo = {
   title: string;
@@ -216,6 +237,8 @@ export interface ListScreen {
   /** Every conversation, most recent activity first. */
   conversations(): Promise<ConversationSummary[]>;
   startChat(username: string): Promise<StartChatResult>;
+  /** Searches conversations and messages on this device (needs the core; nothing is indexed at rest). */
+  search(query: string): Promise<SearchHit[]>;
 }
 
 /** One open conversation. */
@@ -250,6 +273,10 @@ export interface ChatScreen {
   copy(text: string): Promise<boolean>;
   /** Whether the user may still edit or delete this message for everyone (own, not deleted, within 24 hours). */
   canModify(message: ChatMessage): boolean;
+  /** Message requests: accept (read receipts held back go out), block the sender, or delete with its history. */
+  accept(conversationId: string): Promise<void>;
+  block(conversationId: string): Promise<void>;
+  deleteConversation(conversationId: string): Promise<void>;
 }
 
 /** Recording, sending and playing voice notes. */
@@ -304,6 +331,9 @@ export interface SettingsScreen extends PermissionRequests {
   setPreviews(previews: boolean): Promise<void>;
   setPassphrase(passphrase: string): Promise<void>;
   removePassphrase(passphrase: string): Promise<boolean>;
+  /** The block list, most recently blocked first, and taking someone off it. */
+  blocked(): Promise<BlockedContact[]>;
+  unblock(accountId: string): Promise<void>;
 }
 
 /** Creating the account (then the welcome steps) and unlocking a passphrase-protected vault. */

@@ -211,6 +211,7 @@ export function toSummary(
   stored: unknown,
   last: ChatMessage | undefined,
   trust: { trust: unknown; changedAt: unknown } | undefined,
+  blocked = false,
 ): ConversationSummary {
   const c = record(stored);
   const username = typeof c.peerUsername === 'string' && c.peerUsername.length > 0 ? c.peerUsername : null;
@@ -222,6 +223,8 @@ export function toSummary(
     updatedAt: timeOrNull(c.lastMessageAt) ?? 0,
     identityChanged: trust?.trust === 'unverified' && trust.changedAt !== null && trust.changedAt !== undefined,
     verified: trust?.trust === 'verified',
+    request: c.request === true,
+    blocked,
     ...(last
       ? {
           lastMessage: {

@@ -1,11 +1,14 @@
 /**
  * The settings screen's view model: language, notification previews, persistent storage and notification
  * permission, and the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and the other
- * tabs are told to reload; remove). It renders nothing and holds no key material; the vault does the cryptography.
+ * tabs are told to reload; remove), and the block list (with unblock). It renders nothing and holds no key material; the vault does the cryptography.
  */
 import type { CrossContext } from '../app-platform.js';
 import type { AppSession } from '../app-session.js';
-import type { AppState, PermissionRequests, SettingsScreen } from '../model.js';
+import type { AppState, BlockedContact, PermissionRequests, SettingsScreen } from '../model.js';
+
+/** Longest name shown for a blocked person: a username is at most 32 characters; anything longer is not one. */
+const MAX_NAME_CHARS = 64;
 
 export class SettingsViewModel implements SettingsScreen {
   constructor(
@@ -46,6 +49,19 @@ export class SettingsViewModel implements SettingsScreen {
     } finally {
       messenger?.start();
     }
+  }
+
+  async blocked(): Promise<BlockedContact[]> {
+    const messenger = await this.session.requireMessenger();
+    return (await messenger.blocked()).map(({ accountId, username }) => ({
+      accountId,
+      name: (username ?? accountId.slice(0, 8)).slice(0, MAX_NAME_CHARS),
+    }));
+  }
+
+  async unblock(accountId: string): Promise<void> {
+    await (await this.session.requireMessenger()).unblock(accountId);
+    this.session.store.bump();
   }
 
   async removePassphrase(passphrase: string): Promise<boolean> {

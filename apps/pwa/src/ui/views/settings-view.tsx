@@ -1,6 +1,6 @@
 /**
  * Settings: the toolbar and the sections (`settings/`): account, language, notification previews and permission,
- * persistent storage, and the passphrase that locks the local data.
+ * persistent storage, the passphrase that locks the local data, and the block list.
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -11,6 +11,7 @@ import {
   NotificationsSection,
   PrivacySection,
 } from './settings/settings-sections.js';
+import { BlockedSection } from './settings/blocked-section.js';
 
 export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
   const { t } = useTranslation();
@@ -29,6 +30,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />
+        <BlockedSection />
       </div>
     </section>
   );
