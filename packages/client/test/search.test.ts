@@ -51,7 +51,9 @@ describe('search', () => {
   });
 
   it('should handle mixed scripts and emoji', () => {
-    expect(highlights('新iPhone发布会 🎉 tomorrow', 'iphone 发布')).toEqual(['iPhone', '发布']);
+    // Adjacent matches merge into one highlight.
+    expect(highlights('新iPhone发布会 🎉 tomorrow', 'iphone 发布')).toEqual(['iPhone发布']);
+    expect(highlights('新 iPhone 发布会', 'iphone 发布')).toEqual(['iPhone', '发布']);
     expect(highlights('party 🎉🎉 tonight', '🎉')).toEqual(['🎉🎉']);
     expect(highlights('party 🎉 tonight', '🍕')).toBeNull();
     expect(highlights('👍🏽 ok', '👍🏽')).toEqual(['👍🏽']);
