@@ -117,9 +117,7 @@ describe('Message requests and blocking', () => {
     await mallory.messenger.sendGroupText(group.id, 'group spam');
     await mallory.messenger.flushOutbox();
     await until('dave gets it', async () =>
-      (await dave.messenger.messages(`group:${group.id}`, { limit: 50 })).messages.some(
-        (m) => m.text === 'group spam',
-      ),
+      (await dave.messenger.messages(`group:${group.id}`, { limit: 50 })).messages.some((m) => m.text === 'group spam'),
     );
     await sleep(1_000);
     const bobGroup = (await bob.messenger.messages(`group:${group.id}`, { limit: 50 })).messages;

@@ -61,7 +61,14 @@ export const searchLocal = async (
   for (const conversation of conversations) {
     const title = titleOf(conversation);
     const ranges = title === null ? null : matchText(title, terms);
-    if (ranges) results.push({ kind: 'conversation', conversationId: conversation.id, title, ranges, at: conversation.lastMessageAt });
+    if (ranges)
+      results.push({
+        kind: 'conversation',
+        conversationId: conversation.id,
+        title,
+        ranges,
+        at: conversation.lastMessageAt,
+      });
   }
   const now = clock.now();
   const messages: SearchResult[] = [];

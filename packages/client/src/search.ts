@@ -100,8 +100,7 @@ export const parseQuery = (query: string): QueryTerm[] => {
 /** Every index at which `needle` occurs in `haystack`. */
 const occurrences = (haystack: string, needle: string): number[] => {
   const found: number[] = [];
-  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length))
-    found.push(at);
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) found.push(at);
   return found;
 };
 

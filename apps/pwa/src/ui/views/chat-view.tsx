@@ -197,7 +197,9 @@ export function ChatView({
           {notice}
         </p>
       ) : null}
-      {conversation?.blocked || conversation?.request ? <RequestBar conversation={conversation} onGone={onBack} /> : null}
+      {conversation?.blocked || conversation?.request ? (
+        <RequestBar conversation={conversation} onGone={onBack} />
+      ) : null}
       {conversation?.blocked ? null : (
         <Composer
           conversationId={conversationId}

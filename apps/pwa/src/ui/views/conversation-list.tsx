@@ -73,9 +73,7 @@ export function ConversationList({
       <ConnectionState />
       <InstallBanner />
       <SearchBox query={query} onQuery={setQuery} />
-      {searching ? (
-        <SearchResults query={query} onOpen={onOpen} onOpenMessage={onOpenMessage} />
-      ) : null}
+      {searching ? <SearchResults query={query} onOpen={onOpen} onOpenMessage={onOpenMessage} /> : null}
       {!searching && requests.length > 0 ? (
         <section className="requests-section" aria-labelledby="requests-title" data-testid="requests-section">
           <h2 id="requests-title" className="list-section-title">
@@ -84,7 +82,12 @@ export function ConversationList({
           <ul className="conversations" aria-labelledby="requests-title">
             {requests.map((c) => (
               <ErrorBoundary key={c.id} fallback={() => <ConversationError />}>
-                <ConversationRow conversation={c} selected={selected === c.id} typing={false} onOpen={() => onOpen(c.id)} />
+                <ConversationRow
+                  conversation={c}
+                  selected={selected === c.id}
+                  typing={false}
+                  onOpen={() => onOpen(c.id)}
+                />
               </ErrorBoundary>
             ))}
           </ul>
