@@ -7,8 +7,8 @@
  */
 import type { MessengerContext } from './context.js';
 import { isExpired } from './history.js';
-import type { ConversationEntry } from './tables.js';
-import { matchText, parseQuery, snippetParts } from './search.js';
+import type { ConversationEntry, MessageEntry } from './tables.js';
+import { matchText, matchesQuery, parseQuery, snippetParts } from './search.js';
 import type { MatchRange, SnippetPart } from './search.js';
 
 /** Most results returned when the caller names no limit. */
@@ -71,28 +71,31 @@ export const searchLocal = async (
       });
   }
   const now = clock.now();
-  const messages: SearchResult[] = [];
+  // First which messages match (a cheap test per row), then ranges and snippets for the ones returned only.
+  const found: { message: MessageEntry; text: string }[] = [];
   for (const { value: message } of await storage.list('messages')) {
-    const conversation = byId.get(message.conversationId);
-    if (!conversation) continue;
+    if (!byId.has(message.conversationId)) continue;
     if (message.system || message.deletedAt !== undefined || message.status === 'undecryptable') continue;
     if (isExpired(message, now)) continue;
     // The text (a caption included), else the names of its files.
-    const names = (message.attachments ?? []).map((a) => a.fileName ?? '').join(' ');
-    const own = matchText(message.text, terms);
-    const text = own ? message.text : names;
-    const ranges = own ?? matchText(names, terms);
-    if (!ranges) continue;
-    messages.push({
+    if (matchesQuery(message.text, terms)) found.push({ message, text: message.text });
+    else {
+      const names = (message.attachments ?? []).map((a) => a.fileName ?? '').join(' ');
+      if (matchesQuery(names, terms)) found.push({ message, text: names });
+    }
+  }
+  found.sort((a, b) => b.message.timestamp - a.message.timestamp);
+  const messages = found.slice(0, Math.max(0, limit - results.length)).map(({ message, text }): SearchResult => {
+    const conversation = byId.get(message.conversationId);
+    return {
       kind: 'message',
       conversationId: message.conversationId,
-      title: titleOf(conversation),
+      title: conversation ? titleOf(conversation) : null,
       messageId: message.id,
       outgoing: message.direction === 'outgoing',
       at: message.timestamp,
-      snippet: snippetParts(text, ranges),
-    });
-  }
-  messages.sort((a, b) => b.at - a.at);
+      snippet: snippetParts(text, matchText(text, terms) ?? []),
+    };
+  });
   return [...results, ...messages].slice(0, limit);
 };

@@ -19,6 +19,7 @@ const ELLIPSIS = '…';
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u30fc\u3005]/u;
 const WORD = /[\p{L}\p{N}]/u;
 const MARKS = /\p{M}/gu;
+const FINAL_SIGMA = /ς/g;
 
 /** A text folded for matching: `text[i]` came from the original's UTF-16 range `[starts[i], ends[i])`. */
 export type FoldedText = { text: string; starts: number[]; ends: number[] };
@@ -28,8 +29,19 @@ export type MatchRange = { start: number; end: number };
 
 export type QueryTerm = { kind: 'word' | 'cjk' | 'literal'; text: string };
 
-/** Folds one code point: compatibility decomposition, combining marks dropped, lower case. */
-const foldChar = (char: string): string => char.normalize('NFKD').replace(MARKS, '').toLowerCase();
+/**
+ * Folds one code point: compatibility decomposition, combining marks dropped, lower case (final sigma as sigma, so
+ * that folding a whole text and folding it character by character agree). ASCII takes a shortcut: it is most text,
+ * and normalizing it changes nothing.
+ */
+const foldChar = (char: string): string => {
+  if (char.length === 1 && char.charCodeAt(0) < 0x80) return char.toLowerCase();
+  return char.normalize('NFKD').replace(MARKS, '').toLowerCase().replace(FINAL_SIGMA, 'σ');
+};
+
+/** The whole text folded at once, without offsets: a cheap first test that every term can be in it. */
+const quickFold = (text: string): string =>
+  text.normalize('NFKD').replace(MARKS, '').toLowerCase().replace(FINAL_SIGMA, 'σ');
 
 /** Folds a text for matching, keeping where each folded character came from. */
 export const foldText = (original: string): FoldedText => {
@@ -104,12 +116,39 @@ const occurrences = (haystack: string, needle: string): number[] => {
   return found;
 };
 
+/** Whether the character before `at` in `folded` ends a word run (so a word starting at `at` is not a word start). */
+const continuesWord = (folded: string, at: number): boolean => {
+  if (at === 0) return false;
+  const before = folded.codePointAt(at - 1);
+  const code =
+    before !== undefined && before >= 0xdc00 && before <= 0xdfff && at >= 2 ? folded.codePointAt(at - 2) : before;
+  if (code === undefined) return false;
+  const char = String.fromCodePoint(code);
+  return WORD.test(char) && !CJK.test(char);
+};
+
+/**
+ * Whether `text` matches the query — the same answer as `matchText(...) !== null`, without computing ranges: for
+ * scanning many texts, then computing ranges only for those shown.
+ */
+export const matchesQuery = (text: string, terms: readonly QueryTerm[]): boolean => {
+  if (terms.length === 0 || text.length === 0) return false;
+  const folded = quickFold(text);
+  return terms.every((term) => {
+    if (term.kind !== 'word') return folded.includes(term.text);
+    return occurrences(folded, term.text).some((at) => !continuesWord(folded, at));
+  });
+};
+
 /**
  * Where the query's terms are in `text` (original offsets, sorted, overlaps merged), or null when some term is not
  * there. An empty query matches nothing.
  */
 export const matchText = (text: string, terms: readonly QueryTerm[]): MatchRange[] | null => {
   if (terms.length === 0 || text.length === 0) return null;
+  // Every kind of term is a substring of the folded text where it matches: most texts are ruled out here.
+  const quick = quickFold(text);
+  if (terms.some((term) => !quick.includes(term.text))) return null;
   const folded = foldText(text);
   const runs = runsOf(folded.text);
   const hits: { start: number; end: number }[] = [];
