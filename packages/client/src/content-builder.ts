@@ -17,6 +17,8 @@ export type DataMessageFields = {
   attachments?: AttachmentPointer[] | null | undefined;
   /** Group messages: the group and the revision we hold. */
   group?: GroupContext | null | undefined;
+  /** Only sets the 1:1 conversation's disappearing-message timer (to `expireTimerSeconds`; absent: off). */
+  expireTimerUpdate?: boolean;
 };
 
 export const dataContent = (fields: DataMessageFields): Content => ({
@@ -29,6 +31,7 @@ export const dataContent = (fields: DataMessageFields): Content => ({
     ...(fields.expireTimerSeconds ? { expireTimerSeconds: fields.expireTimerSeconds } : {}),
     ...(fields.attachments && fields.attachments.length > 0 ? { attachments: fields.attachments } : {}),
     ...(fields.group ? { group: fields.group } : {}),
+    ...(fields.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
   },
 });
 

@@ -15,6 +15,7 @@ export type { UpkeepResult } from './prekeys.js';
 export type { MessageInfo } from './message-actions.js';
 export { computeSafetyNumber, formatSafetyNumber, uuidBytes } from './trust.js';
 export type { SafetyNumber } from './trust.js';
+export { DRAFT_PREFIX, draftKey } from './drafts.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export { escapeText, formatTimestamp, hasUnsafeText } from './display.js';
 export * as constants from './constants.js';

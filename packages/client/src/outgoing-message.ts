@@ -10,7 +10,14 @@ import { ClientError, ClientErrorCode } from './errors.js';
 import { heldReadReceipts } from './requests.js';
 import { newConversation, putConversation, putMessage } from './history.js';
 import { newOutboxEntry, putOutboxEntry } from './outbox.js';
-import type { AttachmentEntry, ConversationEntry, MessageEntry, PendingUpload, QuoteEntry } from './tables.js';
+import type {
+  AttachmentEntry,
+  ConversationEntry,
+  GroupChange,
+  MessageEntry,
+  PendingUpload,
+  QuoteEntry,
+} from './tables.js';
 import { directConversationId } from './tables.js';
 
 export type OutgoingMessage = {
@@ -23,6 +30,8 @@ export type OutgoingMessage = {
   attachments?: AttachmentEntry[];
   /** Uploads the outbox finishes before it sends (attachments). */
   uploads?: PendingUpload[];
+  /** A timer update: the system line stored for it, and the conversation's new timer (committed with it). */
+  timerChange?: { system: GroupChange; seconds: number | null };
 };
 
 export const storeOutgoingMessage = async (
@@ -55,9 +64,11 @@ export const storeOutgoingMessage = async (
       read: true,
       error: null,
       ...(outgoing.attachments ? { attachments: outgoing.attachments } : {}),
+      ...(outgoing.timerChange ? { system: outgoing.timerChange.system } : {}),
     };
     const updated: ConversationEntry = {
       ...base,
+      ...(outgoing.timerChange ? { expireTimerSeconds: outgoing.timerChange.seconds } : {}),
       lastMessageAt: Math.max(base.lastMessageAt, stored.storedAt),
       lastMessageKey: stored.id,
     };

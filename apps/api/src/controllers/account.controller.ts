@@ -1,6 +1,7 @@
 /** HTTP routes of accounts and usernames; validation and rules live in the pipe and the account service. */
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import {
+  AccountAttributesRequest,
   CreateAccountRequest,
   SetUsernameRequest,
   Username,
@@ -24,6 +25,15 @@ export class AccountController {
   @RateLimit('registration')
   create(@Body(new ZodPipe(CreateAccountRequest)) body: CreateAccountRequest): Promise<CreateAccountResponse> {
     return this.accounts.create(body);
+  }
+
+  @Put('attributes')
+  @HttpCode(204)
+  setAttributes(
+    @CurrentDevice() device: AuthenticatedDevice,
+    @Body(new ZodPipe(AccountAttributesRequest)) body: AccountAttributesRequest,
+  ): Promise<void> {
+    return this.accounts.setAttributes(device, body);
   }
 
   @Put('username')

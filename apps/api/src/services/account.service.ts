@@ -3,7 +3,12 @@
  * regard to case) and lookups. It never sees a private key or a plaintext credential beyond hashing it.
  */
 import { Injectable } from '@nestjs/common';
-import { ErrorCode, type CreateAccountRequest, type CreateAccountResponse } from '@cove/protocol';
+import {
+  ErrorCode,
+  type AccountAttributesRequest,
+  type CreateAccountRequest,
+  type CreateAccountResponse,
+} from '@cove/protocol';
 
 import { AccountRepository } from '../repositories/account.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
@@ -69,6 +74,26 @@ export class AccountService {
       throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
     }
     return { username };
+  }
+
+  /**
+   * Sets the sealed-sender attributes (`PUT /v1/accounts/attributes`): the unidentified access key (null removes it:
+   * then only an account open to anyone takes sealed sends) and whether anyone may send it sealed messages.
+   */
+  async setAttributes(device: AuthenticatedDevice, body: AccountAttributesRequest): Promise<void> {
+    await this.accounts.setUnidentifiedAccess(device.accountId, {
+      ...(body.unidentifiedAccessKey === undefined
+        ? {}
+        : {
+            accessKey:
+              body.unidentifiedAccessKey === null
+                ? null
+                : new Uint8Array(Buffer.from(body.unidentifiedAccessKey, 'base64')),
+          }),
+      ...(body.unrestrictedUnidentifiedAccess === undefined
+        ? {}
+        : { unrestricted: body.unrestrictedUnidentifiedAccess }),
+    });
   }
 
   async deleteUsername(device: AuthenticatedDevice): Promise<void> {

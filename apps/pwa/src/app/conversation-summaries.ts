@@ -14,9 +14,14 @@ export async function summarizeConversation(
   const c = await reader.conversation(id);
   if (!c) return undefined;
   const lastKey: unknown = c.lastMessageKey;
-  const [last, trust, blocked] = await Promise.all([reader.message(lastKey), reader.trust(id), reader.blocked(id)]);
+  const [last, trust, blocked, draft] = await Promise.all([
+    reader.message(lastKey),
+    reader.trust(id),
+    reader.blocked(id),
+    reader.draft(id),
+  ]);
   const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id) : undefined;
-  return toSummary(id, c, view, trust, blocked);
+  return toSummary(id, c, view, trust, draft, blocked);
 }
 
 /** Every conversation, most recent activity first; one that cannot be read is left out. */

@@ -130,6 +130,7 @@ const toMessage = (content: Content): pb.Content => {
         senderUsername: data.senderUsername ?? '',
         attachments: (data.attachments ?? []).map(toPointer),
         ...(data.group ? { group: { id: data.group.id, revision: data.group.revision } } : {}),
+        ...(data.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'dataMessage', value } });
     }
@@ -254,6 +255,7 @@ const fromData = (message: pb.DataMessage): DataMessage => {
   if (message.senderUsername !== '') data.senderUsername = message.senderUsername;
   if (message.attachments.length > 0) data.attachments = message.attachments.map(fromPointer);
   if (message.group) data.group = { id: message.group.id, revision: message.group.revision };
+  if (message.expireTimerUpdate) data.expireTimerUpdate = true;
   return data;
 };
 

@@ -43,6 +43,11 @@ export type DataMessage = {
   attachments?: AttachmentPointer[];
   /** Group messages: the group (32-byte id) and the state revision the sender had; absent on 1:1 messages. */
   group?: GroupContext;
+  /**
+   * Only sets the 1:1 conversation's disappearing-message timer to `expireTimerSeconds` (absent: off); such a
+   * message has no text, quote, attachment or group.
+   */
+  expireTimerUpdate?: boolean;
 };
 export type GroupContext = { id: Uint8Array; revision: number };
 export type GroupRole = 'admin' | 'member';

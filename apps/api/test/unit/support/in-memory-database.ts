@@ -49,7 +49,14 @@ export type MemoryDevice = {
   lastSeenAt: Date;
 };
 
-type MemoryAccount = { id: string; identityKey: Bytes; username: string | null; nextDeviceId: number };
+type MemoryAccount = {
+  id: string;
+  identityKey: Bytes;
+  username: string | null;
+  nextDeviceId: number;
+  unidentifiedAccessKey?: Bytes | null;
+  unrestrictedUnidentifiedAccess?: boolean;
+};
 
 const deviceKey = (accountId: string, deviceId: number): string => `${accountId}.${deviceId}`;
 
@@ -169,6 +176,31 @@ export class InMemoryAccountRepository implements Public<AccountRepository> {
   clearUsername(accountId: string): Promise<void> {
     const account = this.db.accounts.get(accountId);
     if (account) account.username = null;
+    return Promise.resolve();
+  }
+
+  unidentifiedAccess(accountIds: string[]): Promise<Map<string, { accessKey: Bytes | null; unrestricted: boolean }>> {
+    const found = new Map<string, { accessKey: Bytes | null; unrestricted: boolean }>();
+    for (const id of accountIds) {
+      const account = this.db.accounts.get(id);
+      if (account) {
+        found.set(id, {
+          accessKey: account.unidentifiedAccessKey ?? null,
+          unrestricted: account.unrestrictedUnidentifiedAccess ?? false,
+        });
+      }
+    }
+    return Promise.resolve(found);
+  }
+
+  setUnidentifiedAccess(
+    accountId: string,
+    attributes: { accessKey?: Bytes | null; unrestricted?: boolean },
+  ): Promise<void> {
+    const account = this.db.accounts.get(accountId);
+    if (account && attributes.accessKey !== undefined) account.unidentifiedAccessKey = attributes.accessKey;
+    if (account && attributes.unrestricted !== undefined)
+      account.unrestrictedUnidentifiedAccess = attributes.unrestricted;
     return Promise.resolve();
   }
 
@@ -341,7 +373,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
     for (const request of requests) {
       const own = rows.filter((r) => r.request === request);
       const first = own[0] as CheckedEnvelopeRow;
-      if (!this.db.device(first.sourceAccountId, first.sourceDeviceId)) {
+      if (first.sourceAccountId !== null && !this.db.device(first.sourceAccountId, first.sourceDeviceId ?? 0)) {
         senderGone.add(request);
         continue;
       }
@@ -387,7 +419,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
     const queued = new Map<string, { n: number; bytes: number }>();
     const stored: EnvelopeRow[] = [];
     for (const send of [...sends].sort((a, b) => a.request - b.request)) {
-      if (!this.db.device(send.sourceAccountId, send.sourceDeviceId)) {
+      if (send.sourceAccountId !== null && !this.db.device(send.sourceAccountId, send.sourceDeviceId ?? 0)) {
         outcome.senderGone.add(send.request);
         continue;
       }
@@ -417,7 +449,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
           queued.set(key, q);
         }
         q.n += 1;
-        q.bytes += send.content.byteLength;
+        q.bytes += send.content.byteLength + (t.own?.byteLength ?? 0);
         if (q.n > caps.envelopes || q.bytes > caps.bytes) {
           skipped.add(key);
           continue;
@@ -432,7 +464,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
           timestamp: send.timestamp,
           serverTimestamp: send.serverTimestamp,
           urgent: send.urgent,
-          content: send.content,
+          content: t.own ? new Uint8Array(Buffer.concat([t.own, send.content])) : send.content,
         });
       }
       if (skipped.size) outcome.full.set(send.request, skipped);

@@ -1211,6 +1211,8 @@ export const AccountScalarFieldEnum = {
   username: 'username',
   usernameKey: 'usernameKey',
   nextDeviceId: 'nextDeviceId',
+  unidentifiedAccessKey: 'unidentifiedAccessKey',
+  unrestrictedUnidentifiedAccess: 'unrestrictedUnidentifiedAccess',
   createdAt: 'createdAt'
 } as const
 
@@ -1400,6 +1402,13 @@ export type ListIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel,
 
 
 /**
+ * Reference to a field of type 'Boolean'
+ */
+export type BooleanFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Boolean'>
+    
+
+
+/**
  * Reference to a field of type 'DateTime'
  */
 export type DateTimeFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'DateTime'>
@@ -1424,13 +1433,6 @@ export type BigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 
  * Reference to a field of type 'BigInt[]'
  */
 export type ListBigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'BigInt[]'>
-    
-
-
-/**
- * Reference to a field of type 'Boolean'
- */
-export type BooleanFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Boolean'>
     
 
 

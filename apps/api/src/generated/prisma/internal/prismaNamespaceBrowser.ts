@@ -85,6 +85,8 @@ export const AccountScalarFieldEnum = {
   username: 'username',
   usernameKey: 'usernameKey',
   nextDeviceId: 'nextDeviceId',
+  unidentifiedAccessKey: 'unidentifiedAccessKey',
+  unrestrictedUnidentifiedAccess: 'unrestrictedUnidentifiedAccess',
   createdAt: 'createdAt'
 } as const
 

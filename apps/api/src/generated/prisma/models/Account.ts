@@ -40,6 +40,8 @@ export type AccountMinAggregateOutputType = {
   username: string | null
   usernameKey: string | null
   nextDeviceId: number | null
+  unidentifiedAccessKey: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess: boolean | null
   createdAt: Date | null
 }
 
@@ -49,6 +51,8 @@ export type AccountMaxAggregateOutputType = {
   username: string | null
   usernameKey: string | null
   nextDeviceId: number | null
+  unidentifiedAccessKey: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess: boolean | null
   createdAt: Date | null
 }
 
@@ -58,6 +62,8 @@ export type AccountCountAggregateOutputType = {
   username: number
   usernameKey: number
   nextDeviceId: number
+  unidentifiedAccessKey: number
+  unrestrictedUnidentifiedAccess: number
   createdAt: number
   _all: number
 }
@@ -77,6 +83,8 @@ export type AccountMinAggregateInputType = {
   username?: true
   usernameKey?: true
   nextDeviceId?: true
+  unidentifiedAccessKey?: true
+  unrestrictedUnidentifiedAccess?: true
   createdAt?: true
 }
 
@@ -86,6 +94,8 @@ export type AccountMaxAggregateInputType = {
   username?: true
   usernameKey?: true
   nextDeviceId?: true
+  unidentifiedAccessKey?: true
+  unrestrictedUnidentifiedAccess?: true
   createdAt?: true
 }
 
@@ -95,6 +105,8 @@ export type AccountCountAggregateInputType = {
   username?: true
   usernameKey?: true
   nextDeviceId?: true
+  unidentifiedAccessKey?: true
+  unrestrictedUnidentifiedAccess?: true
   createdAt?: true
   _all?: true
 }
@@ -191,6 +203,8 @@ export type AccountGroupByOutputType = {
   username: string | null
   usernameKey: string | null
   nextDeviceId: number
+  unidentifiedAccessKey: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess: boolean
   createdAt: Date
   _count: AccountCountAggregateOutputType | null
   _avg: AccountAvgAggregateOutputType | null
@@ -223,6 +237,8 @@ export type AccountWhereInput = {
   username?: Prisma.StringNullableFilter<"Account"> | string | null
   usernameKey?: Prisma.StringNullableFilter<"Account"> | string | null
   nextDeviceId?: Prisma.IntFilter<"Account"> | number
+  unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
@@ -234,6 +250,8 @@ export type AccountOrderByWithRelationInput = {
   username?: Prisma.SortOrderInput | Prisma.SortOrder
   usernameKey?: Prisma.SortOrderInput | Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   devices?: Prisma.DeviceOrderByRelationAggregateInput
   provisioningCodes?: Prisma.ProvisioningCodeOrderByRelationAggregateInput
@@ -248,6 +266,8 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   identityKey?: Prisma.BytesFilter<"Account"> | runtime.Bytes
   username?: Prisma.StringNullableFilter<"Account"> | string | null
   nextDeviceId?: Prisma.IntFilter<"Account"> | number
+  unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
@@ -259,6 +279,8 @@ export type AccountOrderByWithAggregationInput = {
   username?: Prisma.SortOrderInput | Prisma.SortOrder
   usernameKey?: Prisma.SortOrderInput | Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.AccountCountOrderByAggregateInput
   _avg?: Prisma.AccountAvgOrderByAggregateInput
@@ -276,6 +298,8 @@ export type AccountScalarWhereWithAggregatesInput = {
   username?: Prisma.StringNullableWithAggregatesFilter<"Account"> | string | null
   usernameKey?: Prisma.StringNullableWithAggregatesFilter<"Account"> | string | null
   nextDeviceId?: Prisma.IntWithAggregatesFilter<"Account"> | number
+  unidentifiedAccessKey?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolWithAggregatesFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Account"> | Date | string
 }
 
@@ -285,6 +309,8 @@ export type AccountCreateInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
@@ -296,6 +322,8 @@ export type AccountUncheckedCreateInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
@@ -307,6 +335,8 @@ export type AccountUpdateInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
@@ -318,6 +348,8 @@ export type AccountUncheckedUpdateInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
@@ -329,6 +361,8 @@ export type AccountCreateManyInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
 }
 
@@ -338,6 +372,8 @@ export type AccountUpdateManyMutationInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -347,6 +383,8 @@ export type AccountUncheckedUpdateManyInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -356,6 +394,8 @@ export type AccountCountOrderByAggregateInput = {
   username?: Prisma.SortOrder
   usernameKey?: Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -369,6 +409,8 @@ export type AccountMaxOrderByAggregateInput = {
   username?: Prisma.SortOrder
   usernameKey?: Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -378,6 +420,8 @@ export type AccountMinOrderByAggregateInput = {
   username?: Prisma.SortOrder
   usernameKey?: Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -408,6 +452,14 @@ export type IntFieldUpdateOperationsInput = {
   decrement?: number
   multiply?: number
   divide?: number
+}
+
+export type NullableBytesFieldUpdateOperationsInput = {
+  set?: runtime.Bytes | null
+}
+
+export type BoolFieldUpdateOperationsInput = {
+  set?: boolean
 }
 
 export type DateTimeFieldUpdateOperationsInput = {
@@ -448,6 +500,8 @@ export type AccountCreateWithoutDevicesInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
 }
@@ -458,6 +512,8 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
 }
@@ -484,6 +540,8 @@ export type AccountUpdateWithoutDevicesInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
 }
@@ -494,6 +552,8 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
 }
@@ -504,6 +564,8 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
 }
@@ -514,6 +576,8 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
 }
@@ -540,6 +604,8 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
 }
@@ -550,6 +616,8 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
 }
@@ -600,6 +668,8 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   username?: boolean
   usernameKey?: boolean
   nextDeviceId?: boolean
+  unidentifiedAccessKey?: boolean
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
@@ -612,6 +682,8 @@ export type AccountSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   username?: boolean
   usernameKey?: boolean
   nextDeviceId?: boolean
+  unidentifiedAccessKey?: boolean
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["account"]>
 
@@ -621,6 +693,8 @@ export type AccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   username?: boolean
   usernameKey?: boolean
   nextDeviceId?: boolean
+  unidentifiedAccessKey?: boolean
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["account"]>
 
@@ -630,10 +704,12 @@ export type AccountSelectScalar = {
   username?: boolean
   usernameKey?: boolean
   nextDeviceId?: boolean
+  unidentifiedAccessKey?: boolean
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
 }
 
-export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "createdAt", ExtArgs["result"]["account"]>
+export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "createdAt", ExtArgs["result"]["account"]>
 export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
@@ -666,6 +742,15 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      * Next device id to hand out; ids are never reused within an account.
      */
     nextDeviceId: number
+    /**
+     * Sealed sender: 16 bytes derived from the profile key (set by the client); a send without credentials carrying
+     * it in `Unidentified-Access-Key` may reach this account. Null until the client sets one.
+     */
+    unidentifiedAccessKey: runtime.Bytes | null
+    /**
+     * Whether anyone may send this account sealed messages, without the access key (default: contacts only).
+     */
+    unrestrictedUnidentifiedAccess: boolean
     createdAt: Date
   }, ExtArgs["result"]["account"]>
   composites: {}
@@ -1097,6 +1182,8 @@ export interface AccountFieldRefs {
   readonly username: Prisma.FieldRef<"Account", 'String'>
   readonly usernameKey: Prisma.FieldRef<"Account", 'String'>
   readonly nextDeviceId: Prisma.FieldRef<"Account", 'Int'>
+  readonly unidentifiedAccessKey: Prisma.FieldRef<"Account", 'Bytes'>
+  readonly unrestrictedUnidentifiedAccess: Prisma.FieldRef<"Account", 'Boolean'>
   readonly createdAt: Prisma.FieldRef<"Account", 'DateTime'>
 }
     
