@@ -16,7 +16,9 @@
  * A sealed (`unidentified-sender`) envelope is first opened (sealed-sender.ts: certificate checked against the pinned
  * trust root and time, and against the sender's identity key) into the ordinary envelope it carries, which then goes
  * through the same pipeline under its sender's lock; one that cannot be opened or whose certificate is refused is
- * dropped, acknowledged and logged (its sender is unknown, so nobody can be asked to send it again).
+ * dropped, acknowledged and logged (its sender is unknown, so nobody can be asked to send it again). The block list
+ * and the message-request rules (requests.ts) apply to the sender found inside the seal, exactly as to a named one:
+ * a blocked sender's sealed message is dropped unseen and unanswered once opened.
  */
 import { ErrorCode, LibSignalErrorBase, ProtocolAddress, SenderKeyMessage, groupDecrypt } from '@cove/crypto';
 import {
