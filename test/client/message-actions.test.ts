@@ -156,6 +156,8 @@ describe('Message actions between clients', () => {
   it('should report delivery and read times in message info, and forward text', async () => {
     const sent = await alice.messenger.sendText('ma_bob', 'info please');
     await until('delivered', async () => (await stored(alice, sent.id))?.status === 'delivered');
+    // Alice wrote first and Bob never answered: a message request, read receipts only once he accepts.
+    await bob.messenger.accept(alice.accountId);
     await bob.messenger.markRead(alice.accountId);
     const info = await until('read time', async () => {
       const i = await alice.messenger.messageInfo(sent.id);

@@ -5,7 +5,8 @@
  * the sender's account id — and the recipient sees the right author; a wrong access key is refused by the server, the
  * client falls back to an identified send at once and remembers; a group message goes sealed (v2) to 50 members in
  * one request; and, on a server signing certificates that live 3 seconds, a message sealed under an expired
- * certificate (its sender's clock runs late) is refused by the receiver.
+ * certificate (its sender's clock runs late) is refused by the receiver; and a blocked sender's sealed message is
+ * dropped once opened (the block list applies to the sender inside the seal), with no receipt, until unblocked.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -149,6 +150,49 @@ describe('sealed sender between clients', () => {
     expect(later.map((r) => (r.headers.authorization ? 'identified' : 'sealed'))).toEqual(['identified']);
     await cat.messenger.fetchPending();
     expect(await texts(cat, ann.accountId, 'incoming')).toEqual(['first try', 'second try']);
+  });
+
+  it('should drop a blocked sender’s sealed message once opened, unseen and unanswered, and resume on unblock', async () => {
+    // Ben's queue emptied first (Ann's last receipts); then the block list names Ann, whose envelope names no one
+    // until Ben opens it.
+    await ben.messenger.fetchPending();
+    expect(await storedFor(ben.accountId)).toEqual([]);
+    expect(await ben.messenger.block(ann.accountId)).toBe(true);
+    const before = annWire.sends.length;
+    const eventsBefore = ben.events.length;
+    const benSendsBefore = benWire.sends.length;
+    const dropped = await ann.messenger.sendText('sealed_ben', 'sealed spam');
+    await ann.messenger.flushOutbox();
+    const toBen = annWire.sends.slice(before).filter((r) => r.url.endsWith(`/v1/messages/${ben.accountId}`));
+    expect(toBen.length).toBeGreaterThan(0);
+    expect(sealedSends(toBen)).toHaveLength(toBen.length);
+    const stored = await storedFor(ben.accountId);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ source_account_id: null, type: 'unidentified-sender' });
+
+    expect(await ben.messenger.fetchPending()).toEqual(['ignored']);
+    expect(await texts(ben, ann.accountId, 'incoming')).not.toContain('sealed spam');
+    expect(
+      ben.events
+        .slice(eventsBefore)
+        .some((e) => e.type === 'message-added' || e.type === 'typing' || e.type === 'message-rejected'),
+    ).toBe(false);
+    // No delivery receipt goes back: Ann's message stays "sent".
+    await ben.messenger.flushOutbox();
+    expect(benWire.sends.slice(benSendsBefore).filter((r) => r.url.endsWith(`/v1/messages/${ann.accountId}`))).toEqual(
+      [],
+    );
+    await ann.messenger.fetchPending();
+    expect((await ann.messenger.message(dropped.id))?.status).toBe('sent');
+
+    // Unblocked: the session stayed in step, the next sealed message arrives; the dropped one stays dropped.
+    expect(await ben.messenger.unblock(ann.accountId)).toBe(true);
+    await ann.messenger.sendText('sealed_ben', 'after unblock');
+    await ann.messenger.flushOutbox();
+    expect(await ben.messenger.fetchPending()).toEqual(['stored']);
+    const received = await texts(ben, ann.accountId, 'incoming');
+    expect(received).toContain('after unblock');
+    expect(received).not.toContain('sealed spam');
   });
 });
 

@@ -142,6 +142,9 @@ describe('Reading and writing in the PWA', () => {
       await expect(anchors.getAttribute('rel')).resolves.toBe('noopener noreferrer');
       await expect(anchors.getAttribute('target')).resolves.toBe('_blank');
       await expect(bob.page.locator('a[href^="javascript" i]').count()).resolves.toBe(0);
+      // Alice is not Bob's contact yet: her chat is a message request, whose read receipts go out once accepted.
+      await bob.page.getByTestId('request-accept').click();
+      await bob.page.getByTestId('request-bar').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
 
       // Grouped bubbles: three quick messages form one run with one visible time; a day separator says 今天.
       await send(alice.page, 'group one');

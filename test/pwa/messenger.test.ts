@@ -123,6 +123,8 @@ describe('Cove PWA in Chromium', () => {
       await openChat(bob.page, ALICE);
       aliceId = conversationIdOf(bob.page);
       await messageWithText(bob.page, 'Hello Bob 👋').waitFor({ timeout: UI_TIMEOUT });
+      // Alice is not Bob's contact yet: a message request, whose read receipts go out once Bob accepts.
+      await bob.page.getByTestId('request-accept').click();
       await waitForStatus(alice.page, 'Hello Bob 👋', 'read');
 
       await send(bob.page, 'Hi Alice! 🎉');

@@ -137,6 +137,8 @@ describe('error boundaries', () => {
       updatedAt: NOW,
       identityChanged: false,
       verified: false,
+      request: false,
+      blocked: false,
     });
     const app = stubApp({
       list: {
@@ -149,6 +151,7 @@ describe('error boundaries', () => {
       createElement(ConversationList, {
         selected: null,
         onOpen: () => undefined,
+        onOpenMessage: () => undefined,
         onNewChat: () => undefined,
         onNewGroup: () => undefined,
         onSettings: () => undefined,

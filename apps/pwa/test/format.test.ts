@@ -176,6 +176,8 @@ describe('view data', () => {
       updatedAt: 0,
       identityChanged: false,
       verified: true,
+      request: false,
+      blocked: false,
     });
     expect(toSummary('a', { unreadCount: -3, lastMessageAt: NaN }, undefined, undefined)).toMatchObject({
       unread: 0,

@@ -15,6 +15,7 @@ import type {
   MessageEntry,
   OutgoingAttachment,
   Platform,
+  SearchResult,
 } from '@cove/client';
 import type { AppPlatform, Capabilities, Vault } from '../src/app/app-platform.js';
 import type { AppSession } from '../src/app/app-session.js';
@@ -166,6 +167,30 @@ class RecordingMessenger implements MessengerPort {
     return Promise.resolve(
       change.kind === 'rename' ? { ok: false, error: 'forbidden' } : { ok: true, value: undefined },
     );
+  }
+  accept(conversationId: string): Promise<void> {
+    this.calls.push(`accept ${conversationId}`);
+    return Promise.resolve();
+  }
+  block(conversationId: string): Promise<void> {
+    this.calls.push(`block ${conversationId}`);
+    return Promise.resolve();
+  }
+  unblock(accountId: string): Promise<void> {
+    this.calls.push(`unblock ${accountId}`);
+    return Promise.resolve();
+  }
+  blocked(): Promise<{ accountId: string; username: string | null }[]> {
+    return Promise.resolve([]);
+  }
+  deleteConversation(conversationId: string): Promise<void> {
+    this.calls.push(`deleteConversation ${conversationId}`);
+    return Promise.resolve();
+  }
+  searchResults: SearchResult[] = [];
+  search(query: string): Promise<SearchResult[]> {
+    this.calls.push(`search ${query}`);
+    return Promise.resolve(this.searchResults);
   }
   react(messageId: string, emoji: string, remove: boolean): Promise<void> {
     this.calls.push(`react ${messageId} ${emoji}${remove ? ' remove' : ''}`);
@@ -422,6 +447,53 @@ describe(GroupViewModel.name, () => {
       `changeGroup ${groupId} {"kind":"remove","members":["bob"]}`,
       `changeGroup ${groupId} {"kind":"rename","title":"New"}`,
     ]);
+  });
+});
+
+describe('search and message requests in the view models', () => {
+  it('should map search hits with highlighted title parts and skip empty queries', async () => {
+    const messenger = new RecordingMessenger();
+    const list = new ListViewModel(session(null, messenger));
+    expect(await list.search('   ')).toEqual([]);
+    messenger.searchResults = [
+      { kind: 'conversation', conversationId: 'direct:x', title: 'carol', ranges: [{ start: 0, end: 3 }], at: NOW },
+      {
+        kind: 'message',
+        conversationId: 'direct:y',
+        title: null,
+        messageId: 'direct:y/7',
+        outgoing: true,
+        at: Number.MAX_VALUE,
+        snippet: [
+          { text: '今天', match: false },
+          { text: '开会', match: true },
+        ],
+      },
+    ];
+    const hits = await list.search('car');
+    expect(hits[0]).toMatchObject({
+      kind: 'conversation',
+      title: 'carol',
+      titleParts: [
+        { text: 'car', match: true },
+        { text: 'ol', match: false },
+      ],
+    });
+    // No title: the account id's start; a time no date can hold: none.
+    expect(hits[1]).toMatchObject({ kind: 'message', title: 'y', messageId: 'direct:y/7', at: null, outgoing: true });
+    expect(messenger.calls).toEqual(['search car']);
+  });
+
+  it('should accept, block and delete through the messenger and refresh the views', async () => {
+    const messenger = new RecordingMessenger();
+    const app = session(null, messenger);
+    const chat = new ChatViewModel(app);
+    await chat.accept('direct:x');
+    await chat.block('direct:y');
+    await chat.deleteConversation('direct:z');
+    expect(messenger.calls).toEqual(['accept direct:x', 'block direct:y', 'deleteConversation direct:z']);
+    await Promise.resolve();
+    expect(app.store.get().revision).toBe(3);
   });
 });
 

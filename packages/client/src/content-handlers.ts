@@ -24,6 +24,7 @@ import type { MessengerEvent } from './events.js';
 import { isExpired, isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
 import { RECEIVE_MODIFY_WINDOW_MS, withDeletion, withEdit, withReaction, withReceipt } from './message-actions.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
+import { isContact } from './requests.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
 import type { ConversationEntry, MessageEntry } from './tables.js';
@@ -194,14 +195,22 @@ const applyReceipt: ContentHandler<'receipt'> = async (input) => {
   return { writes, events, stored: true, kick: false };
 };
 
-/** A typing indicator: only reported. */
-const applyTyping: ContentHandler<'typing'> = ({ content, peer, conversationId }) =>
-  Promise.resolve({
+const NOTHING: Applied = { writes: [], events: [], stored: true, kick: false };
+
+/**
+ * A typing indicator: only reported, and only in a conversation the user has accepted (from a stranger, or in a
+ * request, it is dropped: an indicator must not conjure a conversation or make a request look active).
+ */
+const applyTyping: ContentHandler<'typing'> = async ({ ctx, content, peer, conversationId }) => {
+  const conversation = await ctx.platform.storage.get('conversations', conversationId);
+  if (!conversation || conversation.request === true) return NOTHING;
+  return {
     writes: [],
     events: [{ type: 'typing', conversationId, accountId: peer, action: content.typing.action }],
     stored: true,
     kick: false,
-  });
+  };
+};
 
 /** Carries nothing (the other devices' share of a re-send that answered one device). */
 const applyNull: ContentHandler<'null'> = () => Promise.resolve({ writes: [], events: [], stored: true, kick: false });
@@ -303,8 +312,6 @@ const applyRetry: ContentHandler<'retry'> = async (input) => {
   });
   return { writes, events, stored: true, kick };
 };
-
-const NOTHING: Applied = { writes: [], events: [], stored: true, kick: false };
 
 /** The stored message a peer's action names (never an expired one), or undefined. */
 const targetOf = async (
@@ -524,9 +531,15 @@ const applyGroupUpdate: ContentHandler<'group-update'> = async (input) => {
     now: clock.now(),
     memberKeyRows,
   });
+  // Added to a group we did not hold by someone who is not a contact: a message request, until accepted.
+  const invited = !existing && verdict.next.active && !(await isContact(storage, peer));
+  const shown: ConversationEntry = invited ? { ...conversation, request: true, invitedBy: peer } : conversation;
+  const finalWrites = invited
+    ? writes.map((w): WriteOp => (w.op === 'put' && w.table === 'conversations' ? putConversation(shown) : w))
+    : writes;
   const events: MessengerEvent[] = lines.map((message) => ({ type: 'message-added', message }));
-  events.push({ type: 'conversation-updated', conversation }, { type: 'group-updated', group: verdict.next });
-  return { writes, events, stored: true, kick: false };
+  events.push({ type: 'conversation-updated', conversation: shown }, { type: 'group-updated', group: verdict.next });
+  return { writes: finalWrites, events, stored: true, kick: false };
 };
 
 /**

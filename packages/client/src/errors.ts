@@ -50,6 +50,8 @@ export const ClientErrorCode = {
   NotPrimary: 'not_primary',
   /** The account already has as many devices as the server allows. */
   DeviceLimit: 'device_limit',
+  /** The peer is on this user's block list: unblock them before sending. */
+  Blocked: 'blocked',
   /** The local data directory is used by another process. */
   StorageLocked: 'storage_locked',
   /** Local state is unreadable. */

@@ -12,6 +12,10 @@ export type MessengerEvent =
   | { type: 'message-updated'; message: MessageEntry }
   | { type: 'message-removed'; conversationId: string; messageId: string }
   | { type: 'conversation-updated'; conversation: ConversationEntry }
+  /** A conversation and its history were deleted on this device (requests.ts deleteConversation). */
+  | { type: 'conversation-removed'; conversationId: string }
+  /** A peer was put on the block list or taken off it. */
+  | { type: 'block-list-changed'; accountId: string; blocked: boolean }
   | {
       type: 'receipt';
       conversationId: string;

@@ -16,7 +16,9 @@
  * A sealed (`unidentified-sender`) envelope is first opened (sealed-sender.ts: certificate checked against the pinned
  * trust root and time, and against the sender's identity key) into the ordinary envelope it carries, which then goes
  * through the same pipeline under its sender's lock; one that cannot be opened or whose certificate is refused is
- * dropped, acknowledged and logged (its sender is unknown, so nobody can be asked to send it again).
+ * dropped, acknowledged and logged (its sender is unknown, so nobody can be asked to send it again). The block list
+ * and the message-request rules (requests.ts) apply to the sender found inside the seal, exactly as to a named one:
+ * a blocked sender's sealed message is dropped unseen and unanswered once opened.
  */
 import { ErrorCode, LibSignalErrorBase, ProtocolAddress, SenderKeyMessage, groupDecrypt } from '@cove/crypto';
 import {
@@ -49,6 +51,17 @@ import type { Applied, InboxTools } from './content-handlers.js';
 import { decryptEnvelope, type OpenEnvelope } from './session-crypto.js';
 import { groupLock, toHex } from './groups.js';
 import { groupConversationId } from './tables.js';
+import { isBlocked } from './requests.js';
+
+/**
+ * What a blocked sender may still change: their sender-key chains (kept in step, unseen) and the state of a group
+ * we already share (membership stays right for everyone else). Everything else from them is dropped unseen.
+ */
+const passesBlock = async (ctx: MessengerContext, content: Content): Promise<boolean> => {
+  if (content.kind === 'sender-key') return true;
+  if (content.kind !== 'group-update') return false;
+  return (await ctx.platform.storage.get('groups', toHex(content.groupUpdate.id))) !== undefined;
+};
 
 /** Sealed envelopes are opened and processed under this lock, one at a time (then under their sender's lock). */
 const SEALED_INBOX_LOCK = 'cove:sealed-inbox';
@@ -196,6 +209,11 @@ export class Inbox {
         await storage.commit([processed]);
         return { result: 'duplicate', events: [], kick: false };
       }
+      if (await isBlocked(storage, envelope.sourceAccountId)) {
+        // No placeholder and no retry request for a blocked sender: nothing is shown and nothing is answered.
+        await storage.commit([processed]);
+        return { result: 'ignored', events: [], kick: false };
+      }
       logger.warn('undecryptable envelope', {
         accountId: envelope.sourceAccountId,
         deviceId: envelope.sourceDeviceId,
@@ -224,6 +242,13 @@ export class Inbox {
         reason,
       };
       return { result: 'ignored', events: [rejected], kick: false };
+    }
+
+    if ((await isBlocked(storage, envelope.sourceAccountId)) && !(await passesBlock(ctx, content))) {
+      // The session advanced (kept in step for an unblock); the content is dropped unseen and unanswered.
+      await storage.commit([...zone.operations(), processed]);
+      logger.info('blocked sender dropped', { accountId: envelope.sourceAccountId, kind: content.kind });
+      return { result: 'ignored', events: [], kick: false };
     }
 
     const groupId = groupOfContent(content);
@@ -274,6 +299,10 @@ export class Inbox {
         await storage.commit([processed]);
         return { result: 'duplicate', events: [], kick: false };
       }
+      if (await isBlocked(storage, envelope.sourceAccountId)) {
+        await storage.commit([processed]);
+        return { result: 'ignored', events: [], kick: false };
+      }
       logger.warn('undecryptable group envelope', {
         accountId: envelope.sourceAccountId,
         deviceId: envelope.sourceDeviceId,
@@ -296,6 +325,12 @@ export class Inbox {
         reason,
       };
       return { result: 'ignored', events: [rejected], kick: false };
+    }
+    if (await isBlocked(storage, envelope.sourceAccountId)) {
+      // A blocked member's group message: their chain advanced (kept in step), the message is dropped unseen.
+      await storage.commit([...zone.operations(), processed]);
+      logger.info('blocked sender dropped', { accountId: envelope.sourceAccountId, kind: 'group' });
+      return { result: 'ignored', events: [], kick: false };
     }
     const groupId = content.kind === 'data' && content.data.group ? toHex(content.data.group.id) : null;
     if (content.kind !== 'data' || groupId === null) {
@@ -369,7 +404,8 @@ export class Inbox {
     const existing = await this.ctx.history.conversation(directConversationId(peer));
     if (existing) return existing;
     const contact = await storage.get('contacts', peer);
-    return newConversation(peer, contact?.username ?? null, clock.now());
+    // No conversation yet: whoever this is, they are not a contact, and this is a message request.
+    return { ...newConversation(peer, contact?.username ?? null, clock.now()), request: true };
   }
 
   private async recordUndecryptable(

@@ -34,3 +34,14 @@ export * as constants from './constants.js';
 export { createMemoryBlobStore } from './attachments/memory-blob-store.js';
 export type { OutgoingAttachment } from './attachments/attachment-service.js';
 export { AUTO_DOWNLOAD_MAX_BYTES } from './attachments/attachment-service.js';
+export {
+  bigrams,
+  foldText,
+  matchText,
+  matchesQuery,
+  parseQuery,
+  searchTokens,
+  snippetParts,
+  MAX_QUERY_CHARS,
+} from './search.js';
+export type { FoldedText, MatchRange, QueryTerm, SnippetPart } from './search.js';

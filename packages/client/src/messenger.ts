@@ -90,6 +90,18 @@ import { pruneProcessed, sweepExpired } from './sweeps.js';
 import { fromHex, groupLock } from './groups.js';
 import type { SafetyNumber } from './trust.js';
 import { sendTyping } from './typing.js';
+import {
+  acceptConversation,
+  blockPeer,
+  blockedPeers,
+  deleteConversation,
+  isAccepted,
+  pendingRequests,
+  unblockPeer,
+} from './requests.js';
+import type { BlockedPeer } from './requests.js';
+import { searchLocal } from './search-local.js';
+import type { SearchResult } from './search-local.js';
 
 const utf8 = new TextEncoder();
 
@@ -136,6 +148,8 @@ const readSyncEntry = (ctx: MessengerContext, position: ReadPosition): WriteOp =
 export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
 
 export type { ContactIdentity } from './contacts.js';
+export type { BlockedPeer } from './requests.js';
+export type { SearchResult } from './search-local.js';
 
 /** The server no longer accepts this device's credentials: it (or its account) was removed. */
 const alreadyGone = (error: unknown): boolean =>
@@ -987,7 +1001,10 @@ export class Messenger {
       writes.push(putConversation(updated));
       const timestamps = unread.map(({ value }) => value.timestamp);
       if (timestamps.length > 0) {
-        writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', timestamps, { receiptType: 'read' })));
+        // A message request gets no read receipts until accepted (they go out then: requests.ts); one's own other
+        // devices still learn it was read.
+        if (conversation.request !== true)
+          writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', timestamps, { receiptType: 'read' })));
         writes.push(readSyncEntry(ctx, { peerAccountId: peer, timestamp: Math.max(...timestamps) }));
       }
       await storage.commit(writes);
@@ -998,6 +1015,58 @@ export class Messenger {
     emit(ctx, { type: 'conversation-updated', conversation: result.updated });
     if (result.messages.length > 0) this.outbox.kick();
     return result.messages.length;
+  }
+
+  // ---- message requests and the block list (requests.ts) ------------------------------------------------------
+
+  /**
+   * Whether the user accepted this peer (a contact: username, account id or direct conversation id) or this group
+   * conversation. Read receipts, typing indicators and the profile are shared only when it is true.
+   */
+  isAccepted(peerOrConversation: string): Promise<boolean> {
+    return isAccepted(this.ctx, peerOrConversation);
+  }
+
+  /** Conversations that are message requests waiting for an answer (not those of blocked peers), newest first. */
+  requests(): Promise<ConversationEntry[]> {
+    return pendingRequests(this.ctx);
+  }
+
+  /** Accepts a message request (a peer or a group conversation); the read receipts held back go out. */
+  async accept(peerOrConversation: string): Promise<ConversationEntry> {
+    const conversation = await acceptConversation(this.ctx, peerOrConversation);
+    this.outbox.kick();
+    return conversation;
+  }
+
+  /** Puts a peer on the block list: their messages are dropped unseen, nothing is sent to them. */
+  block(peer: string): Promise<boolean> {
+    return blockPeer(this.ctx, peer);
+  }
+
+  /** Takes a peer off the block list. */
+  unblock(peer: string): Promise<boolean> {
+    return unblockPeer(this.ctx, peer);
+  }
+
+  /** The block list, most recently blocked first. */
+  blocked(): Promise<BlockedPeer[]> {
+    return blockedPeers(this.ctx);
+  }
+
+  /** Deletes a conversation with its history on this device (a group is left first). */
+  async deleteConversation(peerOrConversation: string): Promise<boolean> {
+    const deleted = await deleteConversation(this.ctx, peerOrConversation);
+    this.outbox.kick();
+    return deleted;
+  }
+
+  /**
+   * Searches conversations (by name or username) and messages on this device, in memory over decrypted rows: no
+   * index is stored (search.ts). Newest messages first.
+   */
+  search(query: string, options: { limit?: number } = {}): Promise<SearchResult[]> {
+    return searchLocal(this.ctx, query, options);
   }
 
   /** Marks a group conversation read here (group messages get no read receipts). */
@@ -1039,7 +1108,9 @@ export class Messenger {
   }
 
   /** Tells the peer that the user started or stopped typing: best effort, never queued, only with sessions in place. */
-  sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
+  async sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
+    // Nothing tells a stranger (or a blocked peer) that the user is looking at their message.
+    if (!(await isAccepted(this.ctx, peer))) return false;
     return sendTyping(this.ctx, peer, action);
   }
 

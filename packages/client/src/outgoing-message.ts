@@ -1,10 +1,13 @@
 /**
  * Storing an outgoing data message: its history entry (status `sending`), the conversation's summary and its outbox
  * entry, committed in ONE batch under the peer's lock, then the events. Text and attachment sends share it. It does
- * not encode content (the caller passes the encoded data message) and does not send: the outbox delivers.
+ * not encode content (the caller passes the encoded data message) and does not send: the outbox delivers. Sending to
+ * a blocked peer is refused (`blocked`); writing in a message request accepts it.
  */
 import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
+import { ClientError, ClientErrorCode } from './errors.js';
+import { heldReadReceipts } from './requests.js';
 import { newConversation, putConversation, putMessage } from './history.js';
 import { newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type {
@@ -39,8 +42,12 @@ export const storeOutgoingMessage = async (
   const { message, conversation } = await ctx.platform.locks.withLock(peerLock(accountId), async () => {
     const { storage, clock } = ctx.platform;
     const contact = await storage.get('contacts', accountId);
+    if (contact?.blockedAt !== undefined)
+      throw new ClientError(ClientErrorCode.Blocked, 'this contact is blocked: unblock them to send');
     const existing = await ctx.history.conversation(directConversationId(accountId));
-    const base = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
+    // Writing to someone makes them a contact: a request the user answers by writing is accepted (requests.ts).
+    const { request, ...base } = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
+    const held = request === true ? await heldReadReceipts(ctx, accountId) : [];
     const stored: MessageEntry = {
       id: `${base.id}/${ctx.sequencer.next()}`,
       conversationId: base.id,
@@ -75,7 +82,7 @@ export const storeOutgoingMessage = async (
       }),
       ...(outgoing.uploads ? { uploads: outgoing.uploads } : {}),
     };
-    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry)]);
+    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry), ...held]);
     return { message: stored, conversation: updated };
   });
   emit(ctx, { type: 'message-added', message });

@@ -98,6 +98,8 @@ export type ContactEntry = {
   /** Devices as last learned from a bundle or a 409/410 answer (null: unknown yet). */
   devices: DeviceAddress[] | null;
   updatedAt: number;
+  /** On the block list since then (requests.ts): their messages are dropped, nothing is sent to them. */
+  blockedAt?: number;
 };
 
 export type ConversationEntry = {
@@ -115,6 +117,14 @@ export type ConversationEntry = {
   lastMessageAt: number;
   lastMessageKey: string | null;
   unreadCount: number;
+  /**
+   * A message request (requests.ts): set when someone who is not a contact started this conversation — a stranger's
+   * first direct message, or a group a non-contact added us to — and cleared when the user accepts or writes in it.
+   * Absent means accepted (every row written before requests existed is one the user already had).
+   */
+  request?: boolean;
+  /** Groups that are requests: who added us (shown, and blocked by "Block"). */
+  invitedBy?: string;
   /**
    * Direct conversations: the disappearing-message timer our messages carry, in seconds (null or absent: off); set
    * by either side with a timer update (a system line in the history).

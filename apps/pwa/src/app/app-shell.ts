@@ -256,6 +256,8 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'receipt':
       case 'identity-changed':
       case 'group-updated':
+      case 'conversation-removed':
+      case 'block-list-changed':
         this.store.bump();
         return;
       case 'connection': {

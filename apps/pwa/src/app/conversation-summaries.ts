@@ -49,17 +49,18 @@ export async function summarizeConversation(
   const c = await reader.conversation(id);
   if (!c) return undefined;
   const lastKey: unknown = c.lastMessageKey;
-  const [last, trust, draft, stored, names, group] = await Promise.all([
+  const [last, trust, draft, stored, names, group, blocked] = await Promise.all([
     reader.message(lastKey),
     reader.trust(id),
     reader.draft(id),
     preferences ? Promise.resolve(undefined) : reader.chatPreferences(),
     groupNames(reader, id),
     reader.group(id),
+    reader.blocked(id),
   ]);
   const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id, names) : undefined;
   const own = preferences ?? toChatPreferences(stored?.get(c.id));
-  const summary = toSummary(id, c, view, trust, draft);
+  const summary = toSummary(id, c, view, trust, draft, blocked);
   return withPreferences(
     group && group.active === false ? { ...summary, inactive: true } : summary,
     own,

@@ -141,6 +141,13 @@ export class HistoryReader {
     return typeof contact?.username === 'string' ? contact.username : null;
   }
 
+  /** Whether the peer of a direct conversation is on the block list (requests.ts in the core). */
+  async blocked(conversationId: string): Promise<boolean> {
+    if (conversationId.startsWith('group:')) return false;
+    const contact = await this.storage.get<ContactEntry>('contacts', peerOf(conversationId));
+    return typeof contact?.blockedAt === 'number';
+  }
+
   /** The contact's identity trust, without computing the safety number. */
   async trust(conversationId: string): Promise<{ trust: TrustLevel; changedAt: number | null } | undefined> {
     if (groupIdOf(conversationId) !== null) return undefined;

@@ -12,10 +12,12 @@ import {
   Messenger,
   SafetyNumberMismatchError,
   type AccountRecord,
+  type ConversationEntry,
   type MessageInfo,
   type MessengerEvent,
   type OutgoingAttachment,
   type Platform,
+  type SearchResult,
 } from '@cove/client';
 import { toBase64 } from '@cove/protocol';
 import type { Capabilities } from './app-platform.js';
@@ -369,6 +371,36 @@ class MessengerAdapter implements MessengerPort {
     } catch (error) {
       return { ok: false, error: groupError(error) };
     }
+  }
+
+  async accept(conversationId: string): Promise<void> {
+    await this.messenger.accept(conversationId);
+  }
+
+  async block(conversationId: string): Promise<void> {
+    const group = conversationId.startsWith('group:')
+      ? await this.platform.storage.get<ConversationEntry>('conversations', conversationId)
+      : undefined;
+    // A group request is blocked by blocking whoever added us, then leaving it.
+    const peer = group ? group.invitedBy : conversationId;
+    if (peer) await this.messenger.block(peer);
+    if (group) await this.messenger.deleteConversation(conversationId);
+  }
+
+  async unblock(accountId: string): Promise<void> {
+    await this.messenger.unblock(accountId);
+  }
+
+  async blocked(): Promise<{ accountId: string; username: string | null }[]> {
+    return (await this.messenger.blocked()).map(({ accountId, username }) => ({ accountId, username }));
+  }
+
+  async deleteConversation(conversationId: string): Promise<void> {
+    await this.messenger.deleteConversation(conversationId);
+  }
+
+  search(query: string, limit: number): Promise<SearchResult[]> {
+    return this.messenger.search(query, { limit });
   }
 
   /**

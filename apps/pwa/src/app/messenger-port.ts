@@ -3,7 +3,14 @@
  * depends on behaviour, not on the core's layout; reads go through history-reader.ts. messenger-adapter.ts
  * implements it over the core's facade. Types only.
  */
-import type { ConversationEntry, MessageInfo, MessengerEvent, OutgoingAttachment, TrustLevel } from '@cove/client';
+import type {
+  ConversationEntry,
+  MessageInfo,
+  MessengerEvent,
+  OutgoingAttachment,
+  SearchResult,
+  TrustLevel,
+} from '@cove/client';
 import type { AttachmentFailure } from './model.js';
 
 export type SafetyNumber = { digits: string; scannable: string; trust: TrustLevel; changedAt: number | null };
@@ -71,6 +78,15 @@ export interface MessengerPort {
       | { kind: 'rename'; title: string }
       | { kind: 'leave' },
   ): Promise<GroupResult>;
+  /** Message requests and the block list (the core's requests.ts). */
+  accept(conversationId: string): Promise<void>;
+  block(conversationId: string): Promise<void>;
+  unblock(accountId: string): Promise<void>;
+  blocked(): Promise<{ accountId: string; username: string | null }[]>;
+  /** Deletes a conversation and its history on this device (a group is left first). */
+  deleteConversation(conversationId: string): Promise<void>;
+  /** Local search over conversations and messages (in memory; nothing is indexed at rest). */
+  search(query: string, limit: number): Promise<SearchResult[]>;
   setPushSubscription(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void>;
   /**
    * Signs this device out on the server (a linked device is removed; the primary forgets its push subscription) and

@@ -209,6 +209,10 @@ export type ConversationSummary = {
   pinned?: true;
   /** In the Archived folder. */
   archived?: true;
+  /** A message request: someone who is not a contact wrote first; answered with accept, block or delete. */
+  request: boolean;
+  /** The peer is on the block list (the list hides the conversation; settings lists it). */
+  blocked: boolean;
 };
 
 /** How long a mute lasts (Signal's choices). */
@@ -220,6 +224,23 @@ export type ThemeChoice = 'system' | 'light' | 'dark';
 /** What logging out or deleting the account came to; `network`: the server could not be reached, nothing changed. */
 export type AccountActionResult =
   { ok: true } | { ok: false; error: 'network' | 'not-primary' | 'wrong-confirmation' | 'other' };
+
+/** One search hit: a conversation by its name, or a message with an excerpt (matched parts marked). */
+export type SearchHit = {
+  kind: 'conversation' | 'message';
+  conversationId: string;
+  /** The message's key; absent for a conversation hit. */
+  messageId?: string;
+  /** The conversation's name, with the matched parts for a conversation hit. */
+  title: string;
+  titleParts: { text: string; match: boolean }[];
+  snippet: { text: string; match: boolean }[];
+  at: number | null;
+  outgoing: boolean;
+};
+
+/** A blocked person as settings lists them. */
+export type BlockedContact = { accountId: string; name: string };
 
 export type SafetyInfo = {
   title: string;
@@ -312,6 +333,8 @@ export interface ListScreen {
   pin(conversationId: string, pinned: boolean): Promise<'ok' | 'limit'>;
   /** Moves a conversation into the Archived folder or back. */
   archive(conversationId: string, archived: boolean): Promise<void>;
+  /** Searches conversations and messages on this device (needs the core; nothing is indexed at rest). */
+  search(query: string): Promise<SearchHit[]>;
 }
 
 /** One open conversation. */
@@ -346,6 +369,10 @@ export interface ChatScreen {
   copy(text: string): Promise<boolean>;
   /** Whether the user may still edit or delete this message for everyone (own, not deleted, within 24 hours). */
   canModify(message: ChatMessage): boolean;
+  /** Message requests: accept (read receipts held back go out), block the sender, or delete with its history. */
+  accept(conversationId: string): Promise<void>;
+  block(conversationId: string): Promise<void>;
+  deleteConversation(conversationId: string): Promise<void>;
   /** Sets a direct conversation's disappearing-message timer (seconds; null turns it off) on both sides. */
   setTimer(conversationId: string, seconds: number | null): Promise<void>;
   /** The conversation's unsent text ('' when none). */
@@ -418,6 +445,9 @@ export interface SettingsScreen extends PermissionRequests {
   logout(): Promise<AccountActionResult>;
   /** Deletes the account on the server (`confirmation` must be the username) and wipes this browser's data. */
   deleteAccount(confirmation: string): Promise<AccountActionResult>;
+  /** The block list, most recently blocked first, and taking someone off it. */
+  blocked(): Promise<BlockedContact[]>;
+  unblock(accountId: string): Promise<void>;
 }
 
 /** Creating the account (then the welcome steps) and unlocking a passphrase-protected vault. */

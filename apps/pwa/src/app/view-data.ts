@@ -332,6 +332,7 @@ export function toSummary(
   last: ChatMessage | undefined,
   trust: { trust: unknown; changedAt: unknown } | undefined,
   draft = '',
+  blocked = false,
 ): ConversationSummary {
   const c = record(stored);
   const username = typeof c.peerUsername === 'string' && c.peerUsername.length > 0 ? c.peerUsername : null;
@@ -345,6 +346,8 @@ export function toSummary(
     updatedAt: timeOrNull(c.lastMessageAt) ?? 0,
     identityChanged: trust?.trust === 'unverified' && trust.changedAt !== null && trust.changedAt !== undefined,
     verified: trust?.trust === 'verified',
+    request: c.request === true,
+    blocked,
     ...timerField(c.expireTimerSeconds),
     // The list shows one line of it: a long draft is cut here, not carried whole through every re-render.
     ...(draft.trim() ? { draft: draft.slice(0, MAX_DRAFT_PREVIEW_CHARS) } : {}),

@@ -19,7 +19,12 @@ import { NewGroupDialog } from './views/new-group-dialog.js';
 import { OnboardingView, WelcomeSteps } from './views/onboarding-view.js';
 import { SettingsView } from './views/settings-view.js';
 
-type Route = { name: 'list' } | { name: 'chat'; id: string } | { name: 'contact'; id: string } | { name: 'settings' };
+/** A chat route may name a message to scroll to (a search result); that stays out of the URL. */
+type Route =
+  | { name: 'list' }
+  | { name: 'chat'; id: string; focus?: { messageId: string; nonce: number } }
+  | { name: 'contact'; id: string }
+  | { name: 'settings' };
 
 export function parseRoute(path: string): Route {
   const chat = /^\/chat\/([^/]+)(\/contact)?\/?$/.exec(path);
@@ -144,6 +149,7 @@ function MessengerScreen(): ReactElement {
     detail = (
       <ChatView
         conversationId={route.id}
+        focus={route.focus ?? null}
         onBack={() => go({ name: 'list' })}
         onContact={() => go({ name: 'contact', id: route.id })}
       />
@@ -170,6 +176,7 @@ function MessengerScreen(): ReactElement {
         <ConversationList
           selected={selected}
           onOpen={(id) => go({ name: 'chat', id })}
+          onOpenMessage={(id, messageId) => go({ name: 'chat', id, focus: { messageId, nonce: Date.now() } })}
           onNewChat={() => setNewChat(true)}
           onNewGroup={() => setNewGroup(true)}
           onSettings={() => go({ name: 'settings' })}

@@ -67,6 +67,22 @@ export class ChatViewModel implements ChatScreen {
     return entries.map((e) => toChatMessage(e.key, e.value, conversationId, names));
   }
 
+  async accept(conversationId: string): Promise<void> {
+    await (await this.session.requireMessenger()).accept(conversationId);
+    this.session.store.bump();
+  }
+
+  async block(conversationId: string): Promise<void> {
+    await (await this.session.requireMessenger()).block(conversationId);
+    this.session.store.bump();
+  }
+
+  async deleteConversation(conversationId: string): Promise<void> {
+    this.ownTyping.delete(conversationId);
+    await (await this.session.requireMessenger()).deleteConversation(conversationId);
+    this.session.store.bump();
+  }
+
   async send(conversationId: string, text: string): Promise<void> {
     // The message itself ends the indicator on the other side, so the next keystroke announces typing again.
     this.ownTyping.delete(conversationId);

@@ -1,14 +1,15 @@
 /**
  * The conversation list's view model: the summaries, pinned first then most recent (read straight from storage, so
- * the list shows before the core has loaded), starting a chat by username (which needs the core), and each
- * conversation's mute, pin and archive state (stored sealed with the core's rows, so every tab and the service
+ * the list shows before the core has loaded), starting a chat by username and searching (both need the core), and
+ * each conversation's mute, pin and archive state (stored sealed with the core's rows, so every tab and the service
  * worker see a change as soon as it is committed). An archived conversation that a new message brought back is
  * written back as unarchived when the list sees it, so muting it later does not hide it again. It renders nothing.
  */
 import { changeChatPreferences, MUTED_FOREVER, type ChatPreferencesChange } from '@cove/client/chat-preferences';
 import type { AppSession } from '../app-session.js';
 import { summarizeConversations } from '../conversation-summaries.js';
-import type { ConversationSummary, ListScreen, MuteDuration, StartChatResult } from '../model.js';
+import type { ConversationSummary, ListScreen, MuteDuration, SearchHit, StartChatResult } from '../model.js';
+import { timeOrNull } from '../view-data.js';
 
 const HOUR_MS = 3_600_000;
 /** How long each mute choice lasts. */
@@ -17,6 +18,11 @@ const MUTE_MS: Record<Exclude<MuteDuration, 'always'>, number> = {
   '8h': 8 * HOUR_MS,
   '1w': 168 * HOUR_MS,
 };
+
+/** Hits shown for one query: a screenful several times over (refining the query is the way to the rest). */
+const SEARCH_LIMIT = 100;
+/** Longest title shown for a hit (a username is at most 32 characters, a group title at most 128). */
+const MAX_TITLE_CHARS = 128;
 
 export class ListViewModel implements ListScreen {
   constructor(private readonly session: AppSession) {}
@@ -31,6 +37,48 @@ export class ListViewModel implements ListScreen {
         void this.change(s.id, { kind: 'archive', archived: false, lastMessageKey: null }).catch(() => undefined);
     }
     return summaries;
+  }
+
+  /**
+   * Searches through the core (in memory over decrypted rows: no index is kept at rest). A conversation hit is named
+   * as the list names it; results of blocked peers are left out by the core.
+   */
+  async search(query: string): Promise<SearchHit[]> {
+    if (query.trim() === '') return [];
+    const messenger = await this.session.requireMessenger();
+    const results = await messenger.search(query, SEARCH_LIMIT);
+    return results.map((r): SearchHit => {
+      const title = (r.title ?? r.conversationId.replace(/^direct:/, '').slice(0, 8)).slice(0, MAX_TITLE_CHARS);
+      if (r.kind === 'conversation') {
+        const parts: SearchHit['titleParts'] = [];
+        let at = 0;
+        for (const range of r.ranges) {
+          if (range.start > at) parts.push({ text: title.slice(at, range.start), match: false });
+          parts.push({ text: title.slice(range.start, range.end), match: true });
+          at = range.end;
+        }
+        if (at < title.length) parts.push({ text: title.slice(at), match: false });
+        return {
+          kind: 'conversation',
+          conversationId: r.conversationId,
+          title,
+          titleParts: parts,
+          snippet: [],
+          at: timeOrNull(r.at),
+          outgoing: false,
+        };
+      }
+      return {
+        kind: 'message',
+        conversationId: r.conversationId,
+        messageId: r.messageId,
+        title,
+        titleParts: [{ text: title, match: false }],
+        snippet: r.snippet,
+        at: timeOrNull(r.at),
+        outgoing: r.outgoing,
+      };
+    });
   }
 
   async startChat(username: string): Promise<StartChatResult> {

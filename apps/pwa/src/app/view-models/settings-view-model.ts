@@ -1,14 +1,25 @@
 /**
  * The settings screen's view model: language, colour theme, notification previews, persistent storage and
  * notification permission, the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and
- * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), and
- * leaving: log out and delete the account (the server first, then this browser's data is wiped and every tab
- * reloads into onboarding). It renders nothing and holds no key material; the vault does the cryptography.
+ * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), the
+ * block list (with unblock), and leaving: log out and delete the account (the server first, then this browser's data
+ * is wiped and every tab reloads into onboarding). It renders nothing and holds no key material; the vault does the
+ * cryptography.
  */
 import type { CrossContext } from '../app-platform.js';
 import type { AppSession } from '../app-session.js';
-import type { AccountActionResult, AppState, PermissionRequests, SettingsScreen, ThemeChoice } from '../model.js';
+import type {
+  AccountActionResult,
+  AppState,
+  BlockedContact,
+  PermissionRequests,
+  SettingsScreen,
+  ThemeChoice,
+} from '../model.js';
 import type { MessengerPort } from '../messenger-port.js';
+
+/** Longest name shown for a blocked person: a username is at most 32 characters; anything longer is not one. */
+const MAX_NAME_CHARS = 64;
 
 export class SettingsViewModel implements SettingsScreen {
   constructor(
@@ -49,6 +60,19 @@ export class SettingsViewModel implements SettingsScreen {
     } finally {
       messenger?.start();
     }
+  }
+
+  async blocked(): Promise<BlockedContact[]> {
+    const messenger = await this.session.requireMessenger();
+    return (await messenger.blocked()).map(({ accountId, username }) => ({
+      accountId,
+      name: (username ?? accountId.slice(0, 8)).slice(0, MAX_NAME_CHARS),
+    }));
+  }
+
+  async unblock(accountId: string): Promise<void> {
+    await (await this.session.requireMessenger()).unblock(accountId);
+    this.session.store.bump();
   }
 
   async removePassphrase(passphrase: string): Promise<boolean> {

@@ -8,6 +8,8 @@ import zhCN from '../../locales/zh-CN.json';
 export type NotificationStrings = {
   newMessage: string;
   newMessageBody: string;
+  /** The title for a message request (from someone not accepted yet): no name, no text. */
+  request: string;
   lockedBody: string;
   /** A photo without a caption. */
   photo: string;

@@ -2,7 +2,8 @@
  * What the service worker does on a push: open the same encrypted stores as the page, let the messenger core fetch,
  * decrypt, store and acknowledge the pending envelopes (under the same Web Locks the pages use), and ALWAYS show a
  * notification: sender and text per conversation (a photo, voice note or file without a caption as "Photo", "Voice
- * message" or its name), or "New message" when previews are off, the vault is locked, or
+ * message" or its name), "Message request" alone for a message from someone not accepted yet, or "New message"
+ * when previews are off, the vault is locked, or
  * anything failed. A tap opens the conversation. It does not keep a connection open.
  *
  * Muted conversations (chat preferences, read from the same sealed storage) make no notification. When everything
@@ -91,7 +92,10 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
         ...notificationTime(last.timestamp),
         data: { conversationId },
       };
-      if (settings.previews) {
+      if (messages.some((m) => m.request)) {
+        // A stranger's message: neither their name nor their text, whatever the preview setting.
+        await show(strings.request, { ...options, body: strings.newMessageBody });
+      } else if (settings.previews) {
         const body = messages
           .map((m) => notificationBody(m, strings))
           .map((text) => (text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text))

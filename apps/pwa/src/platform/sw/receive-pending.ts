@@ -2,7 +2,7 @@
  * Runs the messenger core's receive pipeline once from the service worker: fetch the pending envelopes over HTTP,
  * decrypt, store and acknowledge each (the core takes the same per-peer Web Locks as the pages, so a tab and the
  * worker never decrypt for one peer at once), send the delivery receipts, and report what arrived so the worker
- * can show it, and delete the disappearing messages that expired meanwhile. It keeps no connection open.
+ * can show it (whether each came as a message request), and delete the disappearing messages that expired meanwhile. It keeps no connection open.
  */
 import { Messenger, type ContactEntry, type GroupEntry, type MessageEntry } from '@cove/client';
 import type { BrowserPlatform } from '../browser-platform.js';
@@ -15,6 +15,8 @@ export type ReceivedMessage = {
   text: string;
   timestamp: number;
   undecryptable: boolean;
+  /** From someone not accepted yet (a message request): the notification says only "Message request". */
+  request: boolean;
   /** What the first attachment is (photo, voice note, file), for the notification; null for a text message. */
   attachment: { kind: 'image' | 'voice' | 'file'; fileName: string | null } | null;
 };
@@ -38,6 +40,7 @@ export async function receivePending(platform: BrowserPlatform): Promise<Receive
   const messenger = await Messenger.open(platform, { serverUrl: self.location.origin });
   if (!messenger.isRegistered) return [];
   const arrived: MessageEntry[] = [];
+  const requests = new Set<string>();
   const unsubscribe = messenger.subscribe((event) => {
     // A group's system lines ("Ann added Ben") are history, not messages to be notified of.
     if (event.type === 'message-added' && event.message.direction === 'incoming' && !event.message.system)
@@ -48,6 +51,8 @@ export async function receivePending(platform: BrowserPlatform): Promise<Receive
     await messenger.flushOutbox().catch(() => undefined);
     // Each wake-up also deletes disappearing messages whose timer ran out while no tab was open.
     await messenger.sweepExpired().catch(() => undefined);
+    for (const id of new Set(arrived.map((m) => m.conversationId)))
+      if (!(await messenger.isAccepted(id).catch(() => false))) requests.add(id);
   } finally {
     unsubscribe();
     await messenger.close();
@@ -66,6 +71,7 @@ export async function receivePending(platform: BrowserPlatform): Promise<Receive
       text: message.text,
       timestamp: message.timestamp,
       undecryptable: message.status === 'undecryptable',
+      request: requests.has(message.conversationId),
       attachment: attachmentOf(message),
     });
   }

@@ -1,7 +1,8 @@
 /**
  * One conversation: the header with its banners, the message history and the composer (components in `chat/`),
  * with the message actions' state: the reply or edit shown above the composer, and the info, delete and forward
- * dialogs.
+ * dialogs. A message request shows its answer bar (accept, block, delete) above the composer
+ * (writing accepts it, as in the core); a blocked person's chat shows unblock and delete instead of the composer. A message opened from search is scrolled to and highlighted for a moment.
  * This view loads the conversation and its newest page (growing when the user scrolls up), re-reads it when a shown
  * disappearing message's timer runs out, and marks incoming messages read while the chat is open. Files picked,
  * pasted or dropped onto the chat open the preview sheet (loaded on first use); a refusal (too large, storage full)
@@ -19,6 +20,7 @@ import type { ChatMessage } from '../../app/model.js';
 import type { MessageAction } from './chat/message-actions.js';
 import { DeleteDialog, ForwardDialog, MessageInfoDialog } from './chat/message-info-dialog.js';
 import { QuotePreview, type ComposerMode } from './chat/quote-preview.js';
+import { RequestBar } from './chat/request-bar.js';
 
 const AttachmentSheet = lazy(async () => ({ default: (await import('./chat/attachment-sheet.js')).AttachmentSheet }));
 
@@ -29,12 +31,18 @@ const EXPIRY_SLACK_MS = 50;
 /** The longest delay setTimeout accepts (2^31-1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** How long a message opened from search stays highlighted. */
+const FOCUS_HIGHLIGHT_MS = 2_500;
+
 export function ChatView({
   conversationId,
+  focus = null,
   onBack,
   onContact,
 }: {
   conversationId: string;
+  /** A message to scroll to and highlight briefly (opened from search); `nonce` repeats it for the same message. */
+  focus?: { messageId: string; nonce: number } | null;
   onBack: () => void;
   onContact: () => void;
 }): ReactElement {
@@ -74,6 +82,25 @@ export function ChatView({
     const timer = setTimeout(() => setExpiries((n) => n + 1), delay);
     return () => clearTimeout(timer);
   }, [page]);
+
+  // A message opened from search: load older pages until it is in, then scroll to it and mark it for a moment.
+  const focused = useRef<number | null>(null);
+  useEffect(() => {
+    if (!focus || !page || focused.current === focus.nonce) return;
+    if (!page.some((m) => m.id === focus.messageId)) {
+      if (page.length >= limit) setLimit((l) => l + PAGE);
+      else focused.current = focus.nonce;
+      return;
+    }
+    focused.current = focus.nonce;
+    stickToBottom.current = false;
+    const element = document.querySelector(`[data-message-id="${CSS.escape(focus.messageId)}"]`);
+    if (!element) return;
+    element.scrollIntoView({ block: 'center' });
+    element.classList.add('search-focus');
+    const timer = setTimeout(() => element.classList.remove('search-focus'), FOCUS_HIGHLIGHT_MS);
+    return () => clearTimeout(timer);
+  }, [focus, page, limit]);
 
   /** Replying to or editing a message (the composer shows it above the field), or neither. */
   const [mode, setMode] = useState<ComposerMode | null>(null);
@@ -181,11 +208,14 @@ export function ChatView({
           {notice}
         </p>
       ) : null}
+      {conversation?.blocked || conversation?.request ? (
+        <RequestBar conversation={conversation} onGone={onBack} />
+      ) : null}
       {conversation?.inactive ? (
         <p className="composer-closed muted" role="status" data-testid="group-inactive">
           {t('group.inactive')}
         </p>
-      ) : (
+      ) : conversation?.blocked ? null : (
         <Composer
           conversationId={conversationId}
           onSend={send}

@@ -1,15 +1,18 @@
 /**
  * The conversation list: pinned chats on top (in the order pinned), then newest activity first, each entry with
- * avatar, name, last message (or a typing note), time, unread count and the muted and pinned marks; archived chats
- * behind an "Archived" entry at the end, which opens them as a list of their own. Selecting an entry opens the chat;
- * its options (mute, pin, archive) open from a "⋯" button, right click, the context-menu key or a long press. Each
- * entry renders inside its own error boundary, so one that cannot be shown leaves the others usable.
+ * avatar, name, last message (or a typing note), time, unread count and the muted and pinned marks; message
+ * requests in a section of their own above it; blocked people's conversations hidden; archived chats behind an
+ * "Archived" entry at the end, which opens them as a list of their own. A search box above the list replaces it
+ * with results (conversations by name, messages with the match highlighted), searched again as messages arrive.
+ * Selecting an entry opens the chat (a message result scrolled to the message); its options (mute, pin, archive)
+ * open from a "⋯" button, right click, the context-menu key or a long press. Each entry renders inside its own
+ * error boundary, so one that cannot be shown leaves the others usable.
  */
 import type { TFunction } from 'i18next';
 import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Avatar } from '../avatar.js';
-import type { ConversationSummary } from '../../app/model.js';
+import type { ConversationSummary, SearchHit } from '../../app/model.js';
 import { ConversationError, ErrorBoundary } from '../error-boundary.js';
 import { formatCount, formatListTime } from '../format.js';
 import { systemText } from '../group-text.js';
@@ -32,21 +35,30 @@ import { ConnectionState } from './connection-state.js';
 export function ConversationList({
   selected,
   onOpen,
+  onOpenMessage,
   onNewChat,
   onNewGroup,
   onSettings,
 }: {
   selected: string | null;
   onOpen: (id: string) => void;
+  /** Opens a conversation scrolled to one of its messages (a search result). */
+  onOpenMessage: (id: string, messageId: string) => void;
   onNewChat: () => void;
   onNewGroup: () => void;
   onSettings: () => void;
 }): ReactElement {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const app = useApp();
   const state = useAppState();
-  const conversations = useLive(() => app.list.conversations(), []);
+  const all = useLive(() => app.list.conversations(), []);
   const username = state.phase.kind === 'ready' ? state.phase.username : '';
+  const [query, setQuery] = useState('');
+  const searching = query.trim() !== '';
+  // Blocked peers' conversations are hidden (settings lists them); requests have a section of their own.
+  const visible = all?.filter((c) => !c.blocked);
+  const requests = visible?.filter((c) => c.request) ?? [];
+  const conversations = visible?.filter((c) => !c.request);
   const [showArchived, setShowArchived] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const archived = conversations?.filter((c) => c.archived) ?? [];
@@ -117,14 +129,36 @@ export function ConversationList({
       </header>
       <ConnectionState />
       <InstallBanner />
+      <SearchBox query={query} onQuery={setQuery} />
+      {searching ? <SearchResults query={query} onOpen={onOpen} onOpenMessage={onOpenMessage} /> : null}
       {notice ? (
         <p className="list-notice" role="status" data-testid="list-notice">
           {notice}
         </p>
       ) : null}
-      {shown === undefined ? (
+      {!searching && !showArchived && requests.length > 0 ? (
+        <section className="requests-section" aria-labelledby="requests-title" data-testid="requests-section">
+          <h2 id="requests-title" className="list-section-title">
+            {t('requests.title')} <span className="badge">{formatCount(requests.length, i18n.language)}</span>
+          </h2>
+          <ul className="conversations" aria-labelledby="requests-title">
+            {requests.map((c) => (
+              <ErrorBoundary key={c.id} fallback={() => <ConversationError />}>
+                <ConversationRow
+                  conversation={c}
+                  selected={selected === c.id}
+                  typing={false}
+                  onOpen={() => onOpen(c.id)}
+                  onNotice={setNotice}
+                />
+              </ErrorBoundary>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+      {searching ? null : shown === undefined ? (
         <div className="list-empty" aria-busy="true" />
-      ) : shown.length === 0 && archived.length === 0 ? (
+      ) : shown.length === 0 && archived.length === 0 && requests.length === 0 ? (
         <div className="list-empty">
           <p className="muted">{t('list.empty')}</p>
           <button type="button" className="primary" onClick={onNewChat}>
@@ -269,6 +303,7 @@ function ConversationRow({
         data-pinned={c.pinned ? 'true' : undefined}
         data-muted={muted ? 'true' : undefined}
         data-kind={c.group ? 'group' : 'direct'}
+        data-request={c.request ? 'true' : undefined}
         aria-current={selected ? 'page' : undefined}
         onKeyDown={onRowKey}
         onClick={() => {
@@ -294,6 +329,7 @@ function ConversationRow({
                 <IconPin />
               </span>
             ) : null}
+            {c.request ? <span className="request-tag">{t('requests.badge')}</span> : null}
             {last ? <time className="conversation-time">{formatListTime(last.at, i18n.language, t)}</time> : null}
           </span>
           <span className="conversation-bottom">
@@ -349,5 +385,125 @@ function ConversationRow({
         />
       ) : null}
     </li>
+  );
+}
+
+/** How long typing pauses before the search runs (each keystroke would otherwise decrypt every message again). */
+const SEARCH_DEBOUNCE_MS = 150;
+
+function SearchBox({ query, onQuery }: { query: string; onQuery: (query: string) => void }): ReactElement {
+  const { t } = useTranslation();
+  return (
+    <div className="search-box" role="search">
+      <input
+        type="search"
+        value={query}
+        onChange={(e) => onQuery(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') onQuery('');
+        }}
+        placeholder={t('search.placeholder')}
+        aria-label={t('search.label')}
+        data-testid="search-input"
+        autoComplete="off"
+        spellCheck={false}
+        maxLength={256}
+      />
+    </div>
+  );
+}
+
+function SearchResults({
+  query,
+  onOpen,
+  onOpenMessage,
+}: {
+  query: string;
+  onOpen: (id: string) => void;
+  onOpenMessage: (id: string, messageId: string) => void;
+}): ReactElement {
+  const { t, i18n } = useTranslation();
+  const app = useApp();
+  const { revision } = useAppState();
+  const [hits, setHits] = useState<SearchHit[] | null | 'failed'>(null);
+  useEffect(() => {
+    let current = true;
+    const timer = setTimeout(() => {
+      app.list.search(query).then(
+        (found) => current && setHits(found),
+        () => current && setHits('failed'),
+      );
+    }, SEARCH_DEBOUNCE_MS);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [app, query, revision]);
+  if (hits === null) return <div className="list-empty" aria-busy="true" />;
+  if (hits === 'failed')
+    return (
+      <p className="list-empty muted" role="status">
+        {t('search.failed')}
+      </p>
+    );
+  if (hits.length === 0)
+    return (
+      <p className="list-empty muted" role="status" data-testid="search-empty">
+        {t('search.none', { query: query.trim() })}
+      </p>
+    );
+  return (
+    <ul className="conversations search-results" aria-label={t('search.results')}>
+      {hits.map((hit) => (
+        <li key={hit.messageId ?? hit.conversationId}>
+          <button
+            type="button"
+            className="conversation search-result"
+            data-testid="search-result"
+            data-kind={hit.kind}
+            onClick={() =>
+              hit.messageId ? onOpenMessage(hit.conversationId, hit.messageId) : onOpen(hit.conversationId)
+            }
+          >
+            <Avatar name={hit.title} />
+            <span className="conversation-body">
+              <span className="conversation-top">
+                <span className="conversation-title">
+                  <Highlighted parts={hit.titleParts} />
+                </span>
+                {hit.kind === 'message' ? (
+                  <time className="conversation-time">{formatListTime(hit.at, i18n.language, t)}</time>
+                ) : null}
+              </span>
+              {hit.kind === 'message' ? (
+                <span className="conversation-bottom">
+                  <span className="conversation-preview search-snippet">
+                    {hit.outgoing ? `${t('search.you')}: ` : null}
+                    <Highlighted parts={hit.snippet} />
+                  </span>
+                </span>
+              ) : null}
+            </span>
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Text with its matched parts marked. */
+function Highlighted({ parts }: { parts: readonly { text: string; match: boolean }[] }): ReactElement {
+  return (
+    <>
+      {parts.map((part, i) =>
+        part.match ? (
+          <mark key={i} data-testid="search-match">
+            {part.text}
+          </mark>
+        ) : (
+          <span key={i}>{part.text}</span>
+        ),
+      )}
+    </>
   );
 }

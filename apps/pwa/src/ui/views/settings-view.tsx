@@ -1,7 +1,7 @@
 /**
  * Settings: the toolbar and the sections (`settings/`): account, language and colour theme, notification previews
- * and permission, persistent storage, the passphrase that locks the local data and "lock now", and leaving (log out,
- * delete the account).
+ * and permission, persistent storage, the passphrase that locks the local data and "lock now", the block list, and
+ * leaving (log out, delete the account).
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -12,6 +12,7 @@ import {
   NotificationsSection,
   PrivacySection,
 } from './settings/settings-sections.js';
+import { BlockedSection } from './settings/blocked-section.js';
 import { LeaveSection } from './settings/leave-section.js';
 
 export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
@@ -31,6 +32,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />
+        <BlockedSection />
         <LeaveSection />
       </div>
     </section>

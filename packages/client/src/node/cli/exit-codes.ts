@@ -39,6 +39,7 @@ export const exitCodeFor = (error: unknown): ExitCode => {
         return ExitCode.UnknownUser;
       case ClientErrorCode.InvalidInput:
       case ClientErrorCode.AlreadyRegistered:
+      case ClientErrorCode.Blocked:
         return ExitCode.Usage;
       case ClientErrorCode.IdentityChanged:
         return ExitCode.IdentityChanged;

@@ -1,6 +1,8 @@
 /**
  * The `cove` command-line client on the Node platform: `register`, `send`, `listen`, `safety-number`, `verify`,
- * plus `whoami`, `conversations`, `history`, `delete`, `logout` and `account delete`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
+ * plus `whoami`, `conversations`, `history`, `delete`, `search`, message requests (`requests`, `accept`), the block
+ * list (`block`, `unblock`, `blocked`), `logout`, `account delete`, `link` and `devices`. State lives in `--data DIR`
+ * (default $COVE_DATA or ~/.cove; files
  * readable only by the owner); `--json` prints one JSON object per line for scripts; failures print one clear line
  * on stderr and exit with a code from exit-codes.ts. It adds no messaging logic of its own.
  */
@@ -805,6 +807,98 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     .action(async () => {
       await withSession(globals(), async ({ messenger }) => {
         for (const c of await messenger.conversations()) print(conversationLine(c), { type: 'conversation', ...c });
+      });
+    });
+
+  program
+    .command('requests')
+    .description('list message requests: conversations started by people who are not your contacts')
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        for (const c of await messenger.requests())
+          print(`${conversationLine(c)} (request)`, { type: 'request', ...c });
+      });
+    });
+
+  program
+    .command('accept')
+    .description('accept a message request (a username, or a group id for a group invitation)')
+    .argument('<username>', 'who wrote to you (username or account id), or a group id')
+    .action(async (username: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const target = /^[0-9a-f]{64}$/i.test(username) ? `group:${username.toLowerCase()}` : username;
+        const conversation = await messenger.accept(target);
+        await messenger.flushOutbox();
+        print(`accepted ${conversationLine(conversation)}`, { type: 'accepted', conversationId: conversation.id });
+      });
+    });
+
+  program
+    .command('block')
+    .description('block someone: their messages are dropped unseen and you cannot write to them until you unblock')
+    .argument('<username>', 'username or account id')
+    .action(async (username: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const accountId = await messenger.resolve(username);
+        const changed = await messenger.block(accountId);
+        print(changed ? `blocked ${username}` : `${username} was already blocked`, {
+          type: 'blocked',
+          username,
+          accountId,
+          changed,
+        });
+      });
+    });
+
+  program
+    .command('unblock')
+    .description('take someone off your block list')
+    .argument('<username>', 'username or account id')
+    .action(async (username: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const accountId = await messenger.resolve(username);
+        const changed = await messenger.unblock(accountId);
+        print(changed ? `unblocked ${username}` : `${username} was not blocked`, {
+          type: 'unblocked',
+          username,
+          accountId,
+          changed,
+        });
+      });
+    });
+
+  program
+    .command('blocked')
+    .description('list blocked people, most recently blocked first')
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        for (const b of await messenger.blocked())
+          print(`${escapeText(b.username ?? b.accountId)} (blocked ${formatTimestamp(b.blockedAt)})`, {
+            type: 'blocked-peer',
+            ...b,
+          });
+      });
+    });
+
+  program
+    .command('search')
+    .description('search conversations and messages on this device (words, word starts, Chinese and Japanese text)')
+    .argument('<query...>', 'what to look for')
+    .option('--limit <n>', 'how many results', '20')
+    .action(async (query: string[], options: { limit: string }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const limit = Number.parseInt(options.limit, 10);
+        if (!Number.isInteger(limit) || limit < 1)
+          throw new ClientError(ClientErrorCode.InvalidInput, '--limit must be a positive integer');
+        for (const r of await messenger.search(query.join(' '), { limit })) {
+          const where = escapeText(r.title ?? r.conversationId);
+          if (r.kind === 'conversation') print(`${where}`, { type: 'search-result', ...r });
+          else
+            print(
+              `${formatTimestamp(r.at)} ${where}: ${escapeText(r.snippet.map((p) => (p.match ? `[${p.text}]` : p.text)).join(''))}`,
+              { type: 'search-result', ...r, text: r.snippet.map((p) => p.text).join('') },
+            );
+        }
       });
     });
 

@@ -52,6 +52,7 @@ export function MessageBubble({
       <div
         className={`bubble${message.undecryptable || message.unshowable ? ' undecryptable' : ''}${status === 'failed' ? ' failed' : ''}`}
         data-testid="message"
+        data-message-id={message.id}
         data-status={message.outgoing ? status : undefined}
         data-direction={message.outgoing ? 'out' : 'in'}
         data-kind={message.kind}
