@@ -66,3 +66,4 @@ export function hkdf(
   return hkdfSha256(keyMaterial, salt, label, outputLength);
 }
 export * from './attachment/index.js';
+export * from './profile/index.js';
