@@ -20,7 +20,10 @@ import {
   MAX_REGISTRATION_ID,
   MAX_SECRET_BYTES,
   MIN_SECRET_BYTES,
+  PROFILE_CIPHERTEXT_SIZES,
+  PROFILE_VERSION_PATTERN,
   SIGNATURE_BYTES,
+  UNIDENTIFIED_ACCESS_KEY_BYTES,
   USERNAME_PATTERN,
 } from './limits.js';
 
@@ -130,7 +133,54 @@ export const CreateAccountResponse = z.object({ accountId: AccountId, deviceId: 
 
 export const SetUsernameRequest = z.strictObject({ username: Username });
 export const UsernameResponse = z.object({ username: Username });
-export const UsernameLookupResponse = z.object({ accountId: AccountId });
+export const UsernameLookupResponse = z.object({
+  accountId: AccountId,
+  username: Username.optional().describe("The username as its owner spelled it (the canonical display spelling)"),
+});
+
+/** Account attributes (docs/profiles.md): what sealed sender needs to authorize a send without credentials. */
+export const SetAccountAttributesRequest = z.strictObject({
+  unidentifiedAccessKey: fixedBase64(
+    UNIDENTIFIED_ACCESS_KEY_BYTES,
+    'Unidentified access key derived from the profile key (16 bytes), base64',
+  ),
+  unrestrictedUnidentifiedAccess: z
+    .boolean()
+    .default(false)
+    .describe('Accept sealed messages from anyone, not only from holders of the access key'),
+});
+
+export const ProfileVersion = z
+  .string()
+  .regex(PROFILE_VERSION_PATTERN, 'must be 64 lower-case hex digits')
+  .describe('Profile version derived from the profile key (64 hex digits)');
+
+const profileField = (field: keyof typeof PROFILE_CIPHERTEXT_SIZES, description: string): z.ZodString => {
+  const sizes = PROFILE_CIPHERTEXT_SIZES[field];
+  return base64Bytes(
+    sizes[0],
+    sizes[sizes.length - 1] as number,
+    `${description}, encrypted with the profile key, base64 of ${sizes.join(', ')} bytes`,
+  );
+};
+export const ProfileName = profileField('name', 'Display name');
+export const ProfileAbout = profileField('about', 'About line with its emoji');
+export const ProfileAvatar = profileField('avatar', 'Avatar image');
+
+/** The caller's profile: ciphertext only, under the version of its current profile key. Absent fields are cleared. */
+export const SetProfileRequest = z.strictObject({
+  version: ProfileVersion,
+  name: ProfileName.optional(),
+  about: ProfileAbout.optional(),
+  avatar: ProfileAvatar.optional(),
+});
+export const ProfileResponse = z.object({
+  accountId: AccountId,
+  version: ProfileVersion,
+  name: ProfileName.optional(),
+  about: ProfileAbout.optional(),
+  avatar: ProfileAvatar.optional(),
+});
 
 export const UploadKeysRequest = z.strictObject({
   preKeys: preKeyList.optional(),
@@ -335,6 +385,9 @@ export type CreateAccountResponse = z.infer<typeof CreateAccountResponse>;
 export type SetUsernameRequest = z.infer<typeof SetUsernameRequest>;
 export type UsernameResponse = z.infer<typeof UsernameResponse>;
 export type UsernameLookupResponse = z.infer<typeof UsernameLookupResponse>;
+export type SetAccountAttributesRequest = z.infer<typeof SetAccountAttributesRequest>;
+export type SetProfileRequest = z.infer<typeof SetProfileRequest>;
+export type ProfileResponse = z.infer<typeof ProfileResponse>;
 export type UploadKeysRequest = z.infer<typeof UploadKeysRequest>;
 export type KeyStatusResponse = z.infer<typeof KeyStatusResponse>;
 export type PreKeyBundleDevice = z.infer<typeof PreKeyBundleDevice>;

@@ -130,6 +130,7 @@ const toMessage = (content: Content): pb.Content => {
         senderUsername: data.senderUsername ?? '',
         attachments: (data.attachments ?? []).map(toPointer),
         ...(data.group ? { group: { id: data.group.id, revision: data.group.revision } } : {}),
+        ...(data.profileKey ? { profileKey: data.profileKey } : {}),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'dataMessage', value } });
     }
@@ -201,6 +202,14 @@ const toMessage = (content: Content): pb.Content => {
           }),
         },
       });
+    case 'profile-key':
+      return create(pb.ContentSchema, {
+        version: CONTENT_VERSION,
+        body: {
+          case: 'profileKeyUpdate',
+          value: create(pb.ProfileKeyUpdateSchema, { profileKey: content.profileKey }),
+        },
+      });
   }
 };
 
@@ -254,6 +263,7 @@ const fromData = (message: pb.DataMessage): DataMessage => {
   if (message.senderUsername !== '') data.senderUsername = message.senderUsername;
   if (message.attachments.length > 0) data.attachments = message.attachments.map(fromPointer);
   if (message.group) data.group = { id: message.group.id, revision: message.group.revision };
+  if (message.profileKey.length > 0) data.profileKey = message.profileKey;
   return data;
 };
 
@@ -375,6 +385,8 @@ const fromMessage = (message: pb.Content): Content => {
         kind: 'sender-key',
         senderKey: { groupId: body.value.groupId, distributionMessage: body.value.distributionMessage },
       };
+    case 'profileKeyUpdate':
+      return { kind: 'profile-key', profileKey: body.value.profileKey };
     case undefined:
       throw new ContentError('content has no body');
   }

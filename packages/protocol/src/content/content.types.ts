@@ -43,6 +43,8 @@ export type DataMessage = {
   attachments?: AttachmentPointer[];
   /** Group messages: the group (32-byte id) and the state revision the sender had; absent on 1:1 messages. */
   group?: GroupContext;
+  /** The sender's profile key (32 bytes): only with the first message to a peer and after it changes. Secret. */
+  profileKey?: Uint8Array;
 };
 export type GroupContext = { id: Uint8Array; revision: number };
 export type GroupRole = 'admin' | 'member';
@@ -98,7 +100,8 @@ export type Content =
   | { kind: 'delete'; delete: DeleteMessage }
   | { kind: 'edit'; edit: EditMessage }
   | { kind: 'group-update'; groupUpdate: GroupUpdate }
-  | { kind: 'sender-key'; senderKey: SenderKeyDistribution };
+  | { kind: 'sender-key'; senderKey: SenderKeyDistribution }
+  | { kind: 'profile-key'; profileKey: Uint8Array };
 
 /**
  * Where decoded content came from: the server timestamp of its envelope, the reference for the timestamp windows.
