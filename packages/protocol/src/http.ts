@@ -158,8 +158,8 @@ export const ProfileVersion = z
 const profileField = (field: keyof typeof PROFILE_CIPHERTEXT_SIZES, description: string): z.ZodString => {
   const sizes = PROFILE_CIPHERTEXT_SIZES[field];
   return base64Bytes(
-    sizes[0],
-    sizes[sizes.length - 1] as number,
+    Math.min(...sizes),
+    Math.max(...sizes),
     `${description}, encrypted with the profile key, base64 of ${sizes.join(', ')} bytes`,
   );
 };
