@@ -14,6 +14,7 @@ import { AttachmentController } from './controllers/attachment.controller.js';
 import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
+import { ProfileController } from './controllers/profile.controller.js';
 import { PushController } from './controllers/push.controller.js';
 import { SystemController } from './controllers/system.controller.js';
 import { WebSocketGatewayController } from './controllers/websocket.gateway.js';
@@ -33,6 +34,7 @@ import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
+import { ProfileRepository } from './repositories/profile.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AccountService } from './services/account.service.js';
@@ -42,6 +44,7 @@ import { DeliveryService } from './services/delivery.service.js';
 import { DeviceService } from './services/device.service.js';
 import { MessageService } from './services/message.service.js';
 import { PreKeyService } from './services/prekey.service.js';
+import { ProfileService } from './services/profile.service.js';
 import { RevocationService } from './services/revocation.service.js';
 import { SystemService } from './services/system.service.js';
 import { WebSocketService } from './services/websocket.service.js';
@@ -67,6 +70,7 @@ export class AppModule {
         SystemController,
         PushController,
         AttachmentController,
+        ProfileController,
       ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
@@ -96,11 +100,13 @@ export class AppModule {
         DeviceRepository,
         PreKeyRepository,
         EnvelopeRepository,
+        ProfileRepository,
         WebSocketRepository,
         AuthThrottleService,
         AuthService,
         PreKeyService,
         AccountService,
+        ProfileService,
         DeliveryService,
         MessageService,
         DeviceService,

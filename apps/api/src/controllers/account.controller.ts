@@ -2,6 +2,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import {
   CreateAccountRequest,
+  SetAccountAttributesRequest,
   SetUsernameRequest,
   Username,
   type CreateAccountResponse,
@@ -38,6 +39,15 @@ export class AccountController {
   @HttpCode(204)
   deleteUsername(@CurrentDevice() device: AuthenticatedDevice): Promise<void> {
     return this.accounts.deleteUsername(device);
+  }
+
+  @Put('attributes')
+  @HttpCode(204)
+  setAttributes(
+    @CurrentDevice() device: AuthenticatedDevice,
+    @Body(new ZodPipe(SetAccountAttributesRequest)) body: SetAccountAttributesRequest,
+  ): Promise<void> {
+    return this.accounts.setAttributes(device, body);
   }
 
   @Get('username/:username')

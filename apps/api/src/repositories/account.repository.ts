@@ -77,11 +77,19 @@ export class AccountRepository {
     await this.db.prisma.account.update({ where: { id: accountId }, data: { username: null, usernameKey: null } });
   }
 
-  async findByUsername(username: string): Promise<string | null> {
+  async findByUsername(username: string): Promise<{ id: string; username: string } | null> {
     const row = await this.db.prisma.account.findUnique({
       where: { usernameKey: username.toLowerCase() },
-      select: { id: true },
+      select: { id: true, username: true },
     });
-    return row?.id ?? null;
+    return row?.username ? { id: row.id, username: row.username } : null;
+  }
+
+  /** Sets the sealed-sender attributes (docs/profiles.md). */
+  async setAttributes(
+    accountId: string,
+    attributes: { unidentifiedAccessKey: Bytes; unrestrictedUnidentifiedAccess: boolean },
+  ): Promise<void> {
+    await this.db.prisma.account.update({ where: { id: accountId }, data: attributes });
   }
 }

@@ -1,9 +1,14 @@
 /**
  * Accounts: registration (open or by invitation, keys checked before anything is stored), usernames (unique without
- * regard to case) and lookups. It never sees a private key or a plaintext credential beyond hashing it.
+ * regard to case), lookups and the sealed-sender account attributes. It never sees a private key or a plaintext credential beyond hashing it.
  */
 import { Injectable } from '@nestjs/common';
-import { ErrorCode, type CreateAccountRequest, type CreateAccountResponse } from '@cove/protocol';
+import {
+  ErrorCode,
+  type CreateAccountRequest,
+  type CreateAccountResponse,
+  type SetAccountAttributesRequest,
+} from '@cove/protocol';
 
 import { AccountRepository } from '../repositories/account.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
@@ -75,9 +80,18 @@ export class AccountService {
     await this.accounts.clearUsername(device.accountId);
   }
 
-  async lookup(username: string): Promise<{ accountId: string }> {
-    const accountId = await this.accounts.findByUsername(username);
-    if (!accountId) throw new ApiError(404, ErrorCode.NotFound, 'no account has this username');
-    return { accountId };
+  /** The account holding `username` in any case, with the spelling its owner chose (the one clients display). */
+  async lookup(username: string): Promise<{ accountId: string; username: string }> {
+    const found = await this.accounts.findByUsername(username);
+    if (!found) throw new ApiError(404, ErrorCode.NotFound, 'no account has this username');
+    return { accountId: found.id, username: found.username };
+  }
+
+  /** Stores the caller's unidentified access key and sealed-sender policy (the schema fixed the key's length). */
+  async setAttributes(device: AuthenticatedDevice, body: SetAccountAttributesRequest): Promise<void> {
+    await this.accounts.setAttributes(device.accountId, {
+      unidentifiedAccessKey: Buffer.from(body.unidentifiedAccessKey, 'base64'),
+      unrestrictedUnidentifiedAccess: body.unrestrictedUnidentifiedAccess,
+    });
   }
 }

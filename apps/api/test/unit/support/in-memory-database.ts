@@ -49,7 +49,14 @@ export type MemoryDevice = {
   lastSeenAt: Date;
 };
 
-type MemoryAccount = { id: string; identityKey: Bytes; username: string | null; nextDeviceId: number };
+type MemoryAccount = {
+  id: string;
+  identityKey: Bytes;
+  username: string | null;
+  nextDeviceId: number;
+  unidentifiedAccessKey?: Bytes;
+  unrestrictedUnidentifiedAccess?: boolean;
+};
 
 const deviceKey = (accountId: string, deviceId: number): string => `${accountId}.${deviceId}`;
 
@@ -172,8 +179,19 @@ export class InMemoryAccountRepository implements Public<AccountRepository> {
     return Promise.resolve();
   }
 
-  findByUsername(username: string): Promise<string | null> {
-    return Promise.resolve(this.holder(username.toLowerCase()) ?? null);
+  findByUsername(username: string): Promise<{ id: string; username: string } | null> {
+    const id = this.holder(username.toLowerCase());
+    const spelled = id === undefined ? null : this.db.accounts.get(id)?.username;
+    return Promise.resolve(id !== undefined && spelled ? { id, username: spelled } : null);
+  }
+
+  setAttributes(
+    accountId: string,
+    attributes: { unidentifiedAccessKey: Bytes; unrestrictedUnidentifiedAccess: boolean },
+  ): Promise<void> {
+    const account = this.db.accounts.get(accountId);
+    if (account) Object.assign(account, attributes);
+    return Promise.resolve();
   }
 
   private holder(usernameKey: string): string | undefined {

@@ -40,6 +40,8 @@ export type AccountMinAggregateOutputType = {
   username: string | null
   usernameKey: string | null
   nextDeviceId: number | null
+  unidentifiedAccessKey: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess: boolean | null
   createdAt: Date | null
 }
 
@@ -49,6 +51,8 @@ export type AccountMaxAggregateOutputType = {
   username: string | null
   usernameKey: string | null
   nextDeviceId: number | null
+  unidentifiedAccessKey: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess: boolean | null
   createdAt: Date | null
 }
 
@@ -58,6 +62,8 @@ export type AccountCountAggregateOutputType = {
   username: number
   usernameKey: number
   nextDeviceId: number
+  unidentifiedAccessKey: number
+  unrestrictedUnidentifiedAccess: number
   createdAt: number
   _all: number
 }
@@ -77,6 +83,8 @@ export type AccountMinAggregateInputType = {
   username?: true
   usernameKey?: true
   nextDeviceId?: true
+  unidentifiedAccessKey?: true
+  unrestrictedUnidentifiedAccess?: true
   createdAt?: true
 }
 
@@ -86,6 +94,8 @@ export type AccountMaxAggregateInputType = {
   username?: true
   usernameKey?: true
   nextDeviceId?: true
+  unidentifiedAccessKey?: true
+  unrestrictedUnidentifiedAccess?: true
   createdAt?: true
 }
 
@@ -95,6 +105,8 @@ export type AccountCountAggregateInputType = {
   username?: true
   usernameKey?: true
   nextDeviceId?: true
+  unidentifiedAccessKey?: true
+  unrestrictedUnidentifiedAccess?: true
   createdAt?: true
   _all?: true
 }
@@ -191,6 +203,8 @@ export type AccountGroupByOutputType = {
   username: string | null
   usernameKey: string | null
   nextDeviceId: number
+  unidentifiedAccessKey: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess: boolean
   createdAt: Date
   _count: AccountCountAggregateOutputType | null
   _avg: AccountAvgAggregateOutputType | null
@@ -223,9 +237,12 @@ export type AccountWhereInput = {
   username?: Prisma.StringNullableFilter<"Account"> | string | null
   usernameKey?: Prisma.StringNullableFilter<"Account"> | string | null
   nextDeviceId?: Prisma.IntFilter<"Account"> | number
+  unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
+  profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
 }
 
 export type AccountOrderByWithRelationInput = {
@@ -234,9 +251,12 @@ export type AccountOrderByWithRelationInput = {
   username?: Prisma.SortOrderInput | Prisma.SortOrder
   usernameKey?: Prisma.SortOrderInput | Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   devices?: Prisma.DeviceOrderByRelationAggregateInput
   provisioningCodes?: Prisma.ProvisioningCodeOrderByRelationAggregateInput
+  profile?: Prisma.ProfileOrderByWithRelationInput
 }
 
 export type AccountWhereUniqueInput = Prisma.AtLeast<{
@@ -248,9 +268,12 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   identityKey?: Prisma.BytesFilter<"Account"> | runtime.Bytes
   username?: Prisma.StringNullableFilter<"Account"> | string | null
   nextDeviceId?: Prisma.IntFilter<"Account"> | number
+  unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
+  profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
 }, "id" | "usernameKey">
 
 export type AccountOrderByWithAggregationInput = {
@@ -259,6 +282,8 @@ export type AccountOrderByWithAggregationInput = {
   username?: Prisma.SortOrderInput | Prisma.SortOrder
   usernameKey?: Prisma.SortOrderInput | Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.AccountCountOrderByAggregateInput
   _avg?: Prisma.AccountAvgOrderByAggregateInput
@@ -276,6 +301,8 @@ export type AccountScalarWhereWithAggregatesInput = {
   username?: Prisma.StringNullableWithAggregatesFilter<"Account"> | string | null
   usernameKey?: Prisma.StringNullableWithAggregatesFilter<"Account"> | string | null
   nextDeviceId?: Prisma.IntWithAggregatesFilter<"Account"> | number
+  unidentifiedAccessKey?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolWithAggregatesFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Account"> | Date | string
 }
 
@@ -285,9 +312,12 @@ export type AccountCreateInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateInput = {
@@ -296,9 +326,12 @@ export type AccountUncheckedCreateInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUpdateInput = {
@@ -307,9 +340,12 @@ export type AccountUpdateInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateInput = {
@@ -318,9 +354,12 @@ export type AccountUncheckedUpdateInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateManyInput = {
@@ -329,6 +368,8 @@ export type AccountCreateManyInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
 }
 
@@ -338,6 +379,8 @@ export type AccountUpdateManyMutationInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -347,6 +390,8 @@ export type AccountUncheckedUpdateManyInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -356,6 +401,8 @@ export type AccountCountOrderByAggregateInput = {
   username?: Prisma.SortOrder
   usernameKey?: Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -369,6 +416,8 @@ export type AccountMaxOrderByAggregateInput = {
   username?: Prisma.SortOrder
   usernameKey?: Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -378,6 +427,8 @@ export type AccountMinOrderByAggregateInput = {
   username?: Prisma.SortOrder
   usernameKey?: Prisma.SortOrder
   nextDeviceId?: Prisma.SortOrder
+  unidentifiedAccessKey?: Prisma.SortOrder
+  unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -408,6 +459,14 @@ export type IntFieldUpdateOperationsInput = {
   decrement?: number
   multiply?: number
   divide?: number
+}
+
+export type NullableBytesFieldUpdateOperationsInput = {
+  set?: runtime.Bytes | null
+}
+
+export type BoolFieldUpdateOperationsInput = {
+  set?: boolean
 }
 
 export type DateTimeFieldUpdateOperationsInput = {
@@ -442,14 +501,31 @@ export type AccountUpdateOneRequiredWithoutProvisioningCodesNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.AccountUpdateToOneWithWhereWithoutProvisioningCodesInput, Prisma.AccountUpdateWithoutProvisioningCodesInput>, Prisma.AccountUncheckedUpdateWithoutProvisioningCodesInput>
 }
 
+export type AccountCreateNestedOneWithoutProfileInput = {
+  create?: Prisma.XOR<Prisma.AccountCreateWithoutProfileInput, Prisma.AccountUncheckedCreateWithoutProfileInput>
+  connectOrCreate?: Prisma.AccountCreateOrConnectWithoutProfileInput
+  connect?: Prisma.AccountWhereUniqueInput
+}
+
+export type AccountUpdateOneRequiredWithoutProfileNestedInput = {
+  create?: Prisma.XOR<Prisma.AccountCreateWithoutProfileInput, Prisma.AccountUncheckedCreateWithoutProfileInput>
+  connectOrCreate?: Prisma.AccountCreateOrConnectWithoutProfileInput
+  upsert?: Prisma.AccountUpsertWithoutProfileInput
+  connect?: Prisma.AccountWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.AccountUpdateToOneWithWhereWithoutProfileInput, Prisma.AccountUpdateWithoutProfileInput>, Prisma.AccountUncheckedUpdateWithoutProfileInput>
+}
+
 export type AccountCreateWithoutDevicesInput = {
   id: string
   identityKey: runtime.Bytes
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutDevicesInput = {
@@ -458,8 +534,11 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutDevicesInput = {
@@ -484,8 +563,11 @@ export type AccountUpdateWithoutDevicesInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutDevicesInput = {
@@ -494,8 +576,11 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateWithoutProvisioningCodesInput = {
@@ -504,8 +589,11 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
@@ -514,8 +602,11 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   username?: string | null
   usernameKey?: string | null
   nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutProvisioningCodesInput = {
@@ -540,8 +631,11 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
@@ -550,8 +644,79 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
+}
+
+export type AccountCreateWithoutProfileInput = {
+  id: string
+  identityKey: runtime.Bytes
+  username?: string | null
+  usernameKey?: string | null
+  nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
+  createdAt?: Date | string
+  devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
+  provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+}
+
+export type AccountUncheckedCreateWithoutProfileInput = {
+  id: string
+  identityKey: runtime.Bytes
+  username?: string | null
+  usernameKey?: string | null
+  nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
+  createdAt?: Date | string
+  devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
+  provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+}
+
+export type AccountCreateOrConnectWithoutProfileInput = {
+  where: Prisma.AccountWhereUniqueInput
+  create: Prisma.XOR<Prisma.AccountCreateWithoutProfileInput, Prisma.AccountUncheckedCreateWithoutProfileInput>
+}
+
+export type AccountUpsertWithoutProfileInput = {
+  update: Prisma.XOR<Prisma.AccountUpdateWithoutProfileInput, Prisma.AccountUncheckedUpdateWithoutProfileInput>
+  create: Prisma.XOR<Prisma.AccountCreateWithoutProfileInput, Prisma.AccountUncheckedCreateWithoutProfileInput>
+  where?: Prisma.AccountWhereInput
+}
+
+export type AccountUpdateToOneWithWhereWithoutProfileInput = {
+  where?: Prisma.AccountWhereInput
+  data: Prisma.XOR<Prisma.AccountUpdateWithoutProfileInput, Prisma.AccountUncheckedUpdateWithoutProfileInput>
+}
+
+export type AccountUpdateWithoutProfileInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  identityKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
+  provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+}
+
+export type AccountUncheckedUpdateWithoutProfileInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  identityKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
+  provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
 }
 
 
@@ -600,9 +765,12 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   username?: boolean
   usernameKey?: boolean
   nextDeviceId?: boolean
+  unidentifiedAccessKey?: boolean
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
+  profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
   _count?: boolean | Prisma.AccountCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["account"]>
 
@@ -612,6 +780,8 @@ export type AccountSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   username?: boolean
   usernameKey?: boolean
   nextDeviceId?: boolean
+  unidentifiedAccessKey?: boolean
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["account"]>
 
@@ -621,6 +791,8 @@ export type AccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   username?: boolean
   usernameKey?: boolean
   nextDeviceId?: boolean
+  unidentifiedAccessKey?: boolean
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["account"]>
 
@@ -630,13 +802,16 @@ export type AccountSelectScalar = {
   username?: boolean
   usernameKey?: boolean
   nextDeviceId?: boolean
+  unidentifiedAccessKey?: boolean
+  unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
 }
 
-export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "createdAt", ExtArgs["result"]["account"]>
+export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "createdAt", ExtArgs["result"]["account"]>
 export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
+  profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
   _count?: boolean | Prisma.AccountCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type AccountIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -647,6 +822,7 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
   objects: {
     devices: Prisma.$DevicePayload<ExtArgs>[]
     provisioningCodes: Prisma.$ProvisioningCodePayload<ExtArgs>[]
+    profile: Prisma.$ProfilePayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -666,6 +842,14 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      * Next device id to hand out; ids are never reused within an account.
      */
     nextDeviceId: number
+    /**
+     * Sealed sender: 16 bytes derived from the profile key (docs/profiles.md); null until the owner uploads it.
+     */
+    unidentifiedAccessKey: runtime.Bytes | null
+    /**
+     * Sealed sender: accept unidentified sends from anyone, not only holders of the access key.
+     */
+    unrestrictedUnidentifiedAccess: boolean
     createdAt: Date
   }, ExtArgs["result"]["account"]>
   composites: {}
@@ -1063,6 +1247,7 @@ export interface Prisma__AccountClient<T, Null = never, ExtArgs extends runtime.
   readonly [Symbol.toStringTag]: "PrismaPromise"
   devices<T extends Prisma.Account$devicesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$devicesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$DevicePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   provisioningCodes<T extends Prisma.Account$provisioningCodesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$provisioningCodesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ProvisioningCodePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  profile<T extends Prisma.Account$profileArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$profileArgs<ExtArgs>>): Prisma.Prisma__ProfileClient<runtime.Types.Result.GetResult<Prisma.$ProfilePayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1097,6 +1282,8 @@ export interface AccountFieldRefs {
   readonly username: Prisma.FieldRef<"Account", 'String'>
   readonly usernameKey: Prisma.FieldRef<"Account", 'String'>
   readonly nextDeviceId: Prisma.FieldRef<"Account", 'Int'>
+  readonly unidentifiedAccessKey: Prisma.FieldRef<"Account", 'Bytes'>
+  readonly unrestrictedUnidentifiedAccess: Prisma.FieldRef<"Account", 'Boolean'>
   readonly createdAt: Prisma.FieldRef<"Account", 'DateTime'>
 }
     
@@ -1536,6 +1723,25 @@ export type Account$provisioningCodesArgs<ExtArgs extends runtime.Types.Extensio
   take?: number
   skip?: number
   distinct?: Prisma.ProvisioningCodeScalarFieldEnum | Prisma.ProvisioningCodeScalarFieldEnum[]
+}
+
+/**
+ * Account.profile
+ */
+export type Account$profileArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Profile
+   */
+  select?: Prisma.ProfileSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Profile
+   */
+  omit?: Prisma.ProfileOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.ProfileInclude<ExtArgs> | null
+  where?: Prisma.ProfileWhereInput
 }
 
 /**
