@@ -81,6 +81,18 @@ import {
 import type { GroupEntry } from './tables.js';
 import { groupConversationId, groupOf } from './tables.js';
 import { storeOutgoingMessage } from './outgoing-message.js';
+import {
+  contactDisplayName,
+  contactProfile,
+  ownVersion,
+  profileKeyToShare,
+  readOwnProfile,
+  rotateOwnProfileKey,
+  setContactNickname,
+  setOwnProfile,
+  syncOwnProfile,
+} from './profiles.js';
+import type { ProfileInput } from './profiles.js';
 import { migrateStorage } from './storage-migrations.js';
 import { pruneProcessed, sweepExpired } from './sweeps.js';
 import { fromHex, groupLock } from './groups.js';
@@ -96,6 +108,29 @@ export type MessengerOptions = {
    * serves it and its Content-Security-Policy lets it reach no other (a server that moved keeps its browsers).
    */
   serverUrl?: string;
+};
+
+/** This account's profile as the owner sees it. */
+export type OwnProfile = {
+  name: string;
+  about: string;
+  aboutEmoji: string;
+  avatar: Uint8Array | null;
+  /** The version of the current profile key (what contacts fetch with). */
+  version: string;
+};
+
+/** A contact with everything the UI shows of them (see Messenger.contact). */
+export type ContactView = {
+  accountId: string;
+  username: string | null;
+  nickname: string | null;
+  profileName: string | null;
+  about: string | null;
+  aboutEmoji: string | null;
+  avatar: Uint8Array | null;
+  hasProfileKey: boolean;
+  displayName: string;
 };
 
 export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
@@ -127,7 +162,9 @@ export class Messenger {
     await ready();
     const messenger = new Messenger(platform, options);
     // Older stored data is brought to this build's layout before anything reads it (one commit; idempotent).
-    const migrated = await platform.locks.withLock(STORAGE_LOCK, () => migrateStorage(platform.storage));
+    const migrated = await platform.locks.withLock(STORAGE_LOCK, () =>
+      migrateStorage(platform.storage, { random: platform.random, now: platform.clock.now() }),
+    );
     for (const name of migrated) platform.logger.info('storage migrated', { migration: name });
     const account = await loadAccount(platform.storage);
     if (account) messenger.attach(account);
@@ -159,6 +196,7 @@ export class Messenger {
     };
     this.ctxValue = ctx;
     this.hub.subscribe((event) => this.autoDownload(event));
+    this.hub.subscribe((event) => this.refreshProfileOn(event));
     this.outboxValue = new Outbox(ctx);
     this.inboxValue = new Inbox(ctx, this.outboxValue, () => this.scheduleUpkeep());
     this.link.attach({ ctx, inbox: this.inboxValue, outbox: this.outboxValue });
@@ -287,7 +325,93 @@ export class Messenger {
       emit(ctx, { type: 'prekeys-uploaded', ...result });
     }
     await pruneProcessed(this.platform);
+    // The profile and access key of this key reach the server (after registration, an upgrade or a failed upload).
+    await syncOwnProfile(ctx).catch((error: unknown) =>
+      this.platform.logger.warn('profile upload failed', { error: error instanceof ClientError ? error.code : 'unknown' }),
+    );
     return result;
+  }
+
+  // ---- profiles ---------------------------------------------------------------------------------------------
+
+  /** This account's profile as stored here (name, about, emoji, avatar) and the version of its current key. */
+  async profile(): Promise<OwnProfile> {
+    const ctx = this.ctx;
+    const record = await readOwnProfile(ctx);
+    return {
+      name: record.name,
+      about: record.about,
+      aboutEmoji: record.aboutEmoji,
+      avatar: record.avatar,
+      version: ownVersion(ctx, record),
+    };
+  }
+
+  /**
+   * Sets profile fields (absent ones unchanged; `avatar: null` removes it): checked (name at most 26 characters,
+   * about at most 140, one emoji, avatar at most 128 KiB), encrypted with the profile key and stored on the server.
+   */
+  async setProfile(input: ProfileInput): Promise<OwnProfile> {
+    await setOwnProfile(this.ctx, input);
+    return this.profile();
+  }
+
+  /**
+   * Makes a new profile key (call after blocking someone, naming them in `except`): the old key reads nothing any
+   * more, and every other contact that had it gets the new one.
+   */
+  async rotateProfileKey(options: { except?: string[] } = {}): Promise<void> {
+    const except = await Promise.all((options.except ?? []).map((peer) => this.resolveCached(peer)));
+    await rotateOwnProfileKey(this.ctx, except);
+    this.outbox.kick();
+  }
+
+  /**
+   * A contact as the UI names it: username as the server spells it, their profile (fetched under their profile key,
+   * cached for an hour unless `refresh`), the nickname set here, and `displayName` (nickname, else profile name,
+   * else username).
+   */
+  async contact(peer: string, options: { refresh?: boolean } = {}): Promise<ContactView> {
+    const ctx = this.ctx;
+    const accountId = await this.resolveCached(peer);
+    let profile = null;
+    try {
+      profile = await contactProfile(ctx, accountId, { force: options.refresh ?? false });
+    } catch (error) {
+      // Offline or a server error: the cached profile (if any) stands.
+      this.platform.logger.debug('profile fetch failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      });
+    }
+    const contact = await this.platform.storage.get('contacts', accountId);
+    profile ??= contact?.profile ?? null;
+    return {
+      accountId,
+      username: contact?.username ?? null,
+      nickname: contact?.nickname ?? null,
+      profileName: profile?.name ?? null,
+      about: profile?.about ?? null,
+      aboutEmoji: profile?.aboutEmoji ?? null,
+      avatar: profile?.avatar ?? null,
+      hasProfileKey: contact?.profileKey !== undefined,
+      displayName: contactDisplayName(contact) ?? accountId,
+    };
+  }
+
+  /** Sets the local nickname of a contact (null or empty removes it); it overrides their profile name here only. */
+  async setNickname(peer: string, nickname: string | null): Promise<void> {
+    await setContactNickname(this.ctx, await this.resolveCached(peer), nickname);
+  }
+
+  /** Fetches a contact's profile in the background when their key arrives or changes (errors only logged). */
+  private refreshProfileOn(event: MessengerEvent): void {
+    if (event.type !== 'contact-updated' || !this.ctxValue || this.closed) return;
+    const ctx = this.ctxValue;
+    void contactProfile(ctx, event.accountId).catch((error: unknown) =>
+      this.platform.logger.debug('profile fetch failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      }),
+    );
   }
 
   /**
@@ -350,13 +474,22 @@ export class Messenger {
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
     const profile = await readMeta(this.platform.storage, 'profile');
-    const encoded = encodeDataMessage({ text, timestamp, senderUsername: profile?.username, ...options });
+    // Our profile key goes with the first message to this peer and the first after it changed.
+    const share = await profileKeyToShare(ctx, accountId);
+    const encoded = encodeDataMessage({
+      text,
+      timestamp,
+      senderUsername: profile?.username,
+      ...options,
+      profileKey: share?.profileKey ?? null,
+    });
     const message = await storeOutgoingMessage(ctx, accountId, {
       timestamp,
       text,
       quote: options.quote ?? null,
       expireTimerSeconds: options.expireTimerSeconds ?? null,
       content: encoded,
+      ...(share ? { contactUpdate: share.shared } : {}),
     });
     this.outbox.kick();
     return message;

@@ -7,7 +7,15 @@ import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
 import { newConversation, putConversation, putMessage } from './history.js';
 import { newOutboxEntry, putOutboxEntry } from './outbox.js';
-import type { AttachmentEntry, ConversationEntry, MessageEntry, PendingUpload, QuoteEntry } from './tables.js';
+import type { WriteOp } from './platform.js';
+import type {
+  AttachmentEntry,
+  ContactEntry,
+  ConversationEntry,
+  MessageEntry,
+  PendingUpload,
+  QuoteEntry,
+} from './tables.js';
 import { directConversationId } from './tables.js';
 
 export type OutgoingMessage = {
@@ -20,6 +28,8 @@ export type OutgoingMessage = {
   attachments?: AttachmentEntry[];
   /** Uploads the outbox finishes before it sends (attachments). */
   uploads?: PendingUpload[];
+  /** A change to the peer's contact row committed with the message (our profile key recorded as shared). */
+  contactUpdate?: (contact: ContactEntry) => ContactEntry;
 };
 
 export const storeOutgoingMessage = async (
@@ -64,7 +74,19 @@ export const storeOutgoingMessage = async (
       }),
       ...(outgoing.uploads ? { uploads: outgoing.uploads } : {}),
     };
-    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry)]);
+    const contactWrites: WriteOp[] = outgoing.contactUpdate
+      ? [
+          {
+            op: 'put',
+            table: 'contacts',
+            key: accountId,
+            value: outgoing.contactUpdate(
+              contact ?? { accountId, username: null, devices: null, updatedAt: clock.now() },
+            ),
+          },
+        ]
+      : [];
+    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry), ...contactWrites]);
     return { message: stored, conversation: updated };
   });
   emit(ctx, { type: 'message-added', message });
