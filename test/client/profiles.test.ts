@@ -5,6 +5,10 @@
  * the account whose session carried it, rotation leaves the old key reading nothing while contacts get the new one,
  * the access key derived from the key is on the account, and the server holds no plaintext of the profile.
  */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import type { AccountRecord } from '@cove/client';
@@ -13,6 +17,7 @@ import { encodeContent, PROFILE_CIPHERTEXT_SIZES } from '@cove/protocol';
 import { findOnServer } from '../support/canary.js';
 import { destroyClient, newClient, texts, until } from '../support/clients.js';
 import type { TestClient } from '../support/clients.js';
+import { cove } from '../support/cli.js';
 import { RawDevice } from '../support/raw-device.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
@@ -178,6 +183,52 @@ describe('Encrypted profiles between Node clients', () => {
     expect(Buffer.from(carolsRow!.profileKey!)).toEqual(Buffer.from(oldKey));
     const refreshed = await carol.messenger.contact(alice.accountId, { refresh: true });
     expect([refreshed.profileName, refreshed.avatar, refreshed.displayName]).toEqual([null, null, 'Pf_Alice']);
+  });
+
+  it('should set and show profiles from the CLI, with JPEG metadata removed from the avatar', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cove-cli-profile-'));
+    expect((await cove(dir, ['register', '--server', server.url, '--username', 'Pf_Cli'])).code).toBe(0);
+    // A JPEG with an EXIF segment holding a GPS-like marker, and a comment.
+    const exif = Buffer.from('Exif\0\0GPS-SECRET-48.8584N');
+    const jpeg = Buffer.concat([
+      Buffer.from([0xff, 0xd8]),
+      Buffer.from([0xff, 0xe0, 0x00, 0x06]),
+      Buffer.from('JFIF'),
+      Buffer.from([0xff, 0xe1, 0x00, exif.length + 2]),
+      exif,
+      Buffer.from([0xff, 0xfe, 0x00, 0x07]),
+      Buffer.from('hello'),
+      Buffer.from([0xff, 0xda, 0x00, 0x02, 0x11, 0x22, 0xff, 0xd9]),
+    ]);
+    const file = join(dir, 'me.jpg');
+    await writeFile(file, jpeg);
+    const set = await cove(dir, ['profile', 'set', '--name', 'Cli Person', '--about', 'from a terminal', '--avatar', file], {
+      json: true,
+    });
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.lines[0]!)).toMatchObject({ type: 'profile', name: 'Cli Person', about: 'from a terminal' });
+    const bad = await cove(dir, ['profile', 'set', '--avatar', join(dir, '..')]);
+    expect(bad.code).not.toBe(0);
+    expect((await cove(dir, ['send', 'pf_bob', 'hello from the cli'])).code).toBe(0);
+    const cli = await until('bob has the cli profile', async () => {
+      const contacts = await bob.platform.storage.list('contacts');
+      const row = contacts.find((c) => c.value.username === 'Pf_Cli');
+      return row ? await bob.messenger.contact(row.key).then((c) => (c.profileName === 'Cli Person' ? c : null)) : null;
+    });
+    expect(Buffer.from(cli.avatar!).includes('GPS-SECRET')).toBe(false);
+    expect(Buffer.from(cli.avatar!).includes('JFIF')).toBe(true);
+
+    // Bob answers; the CLI then shows Bob's profile (none set: his username) and its own.
+    await bob.messenger.setProfile({ name: 'Bob B.' });
+    await bob.messenger.sendText(cli.accountId, 'hi cli');
+    await until('the cli has bob’s key', async () => {
+      await cove(dir, ['listen', '--exit-when-idle']);
+      const got = await cove(dir, ['profile', 'get', 'PF_BOB', '--refresh'], { json: true });
+      const line = JSON.parse(got.lines[got.lines.length - 1] ?? '{}') as { name?: string; username?: string };
+      return line.name === 'Bob B.' && line.username === 'Pf_Bob';
+    }, 60_000);
+    const own = await cove(dir, ['profile', 'get']);
+    expect(own.stdout).toContain('name: Cli Person');
   });
 
   it('should leave no plaintext of the profile on the server', async () => {
