@@ -160,7 +160,10 @@ describe('Encrypted profiles between Node clients', () => {
   it('should make the old key useless after a rotation, and re-share the new key except with the excluded', async () => {
     // Carol gets Alice's current key too.
     await alice.messenger.sendText('pf_carol', 'hi carol');
-    await until('carol has the profile', async () => (await carol.messenger.contact(alice.accountId)).profileName === NAME);
+    await until(
+      'carol has the profile',
+      async () => (await carol.messenger.contact(alice.accountId)).profileName === NAME,
+    );
     const oldKey = (await carol.platform.storage.get('contacts', alice.accountId))!.profileKey!;
     const oldVersion = profileKeyVersion(oldKey, alice.accountId);
     expect(await getProfile(bob, alice.accountId, oldVersion)).toBe(200);
@@ -176,7 +179,10 @@ describe('Encrypted profiles between Node clients', () => {
       const row = await bob.platform.storage.get('contacts', alice.accountId);
       return row?.profileKey && profileKeyVersion(row.profileKey, alice.accountId) === newVersion;
     });
-    await until('bob reads the profile', async () => (await bob.messenger.contact(alice.accountId)).profileName === NAME);
+    await until(
+      'bob reads the profile',
+      async () => (await bob.messenger.contact(alice.accountId)).profileName === NAME,
+    );
     // Carol (excluded) still holds the old key, which now reads nothing.
     await until('alice sent everything', async () => (await alice.messenger.outboxSize()) === 0);
     const carolsRow = await carol.platform.storage.get('contacts', alice.accountId);
@@ -202,9 +208,13 @@ describe('Encrypted profiles between Node clients', () => {
     ]);
     const file = join(dir, 'me.jpg');
     await writeFile(file, jpeg);
-    const set = await cove(dir, ['profile', 'set', '--name', 'Cli Person', '--about', 'from a terminal', '--avatar', file], {
-      json: true,
-    });
+    const set = await cove(
+      dir,
+      ['profile', 'set', '--name', 'Cli Person', '--about', 'from a terminal', '--avatar', file],
+      {
+        json: true,
+      },
+    );
     expect(set.code).toBe(0);
     expect(JSON.parse(set.lines[0]!)).toMatchObject({ type: 'profile', name: 'Cli Person', about: 'from a terminal' });
     const bad = await cove(dir, ['profile', 'set', '--avatar', join(dir, '..')]);
@@ -221,12 +231,16 @@ describe('Encrypted profiles between Node clients', () => {
     // Bob answers; the CLI then shows Bob's profile (none set: his username) and its own.
     await bob.messenger.setProfile({ name: 'Bob B.' });
     await bob.messenger.sendText(cli.accountId, 'hi cli');
-    await until('the cli has bob’s key', async () => {
-      await cove(dir, ['listen', '--exit-when-idle']);
-      const got = await cove(dir, ['profile', 'get', 'PF_BOB', '--refresh'], { json: true });
-      const line = JSON.parse(got.lines[got.lines.length - 1] ?? '{}') as { name?: string; username?: string };
-      return line.name === 'Bob B.' && line.username === 'Pf_Bob';
-    }, 60_000);
+    await until(
+      'the cli has bob’s key',
+      async () => {
+        await cove(dir, ['listen', '--exit-when-idle']);
+        const got = await cove(dir, ['profile', 'get', 'PF_BOB', '--refresh'], { json: true });
+        const line = JSON.parse(got.lines[got.lines.length - 1] ?? '{}') as { name?: string; username?: string };
+        return line.name === 'Bob B.' && line.username === 'Pf_Bob';
+      },
+      60_000,
+    );
     const own = await cove(dir, ['profile', 'get']);
     expect(own.stdout).toContain('name: Cli Person');
   });

@@ -327,7 +327,9 @@ export class Messenger {
     await pruneProcessed(this.platform);
     // The profile and access key of this key reach the server (after registration, an upgrade or a failed upload).
     await syncOwnProfile(ctx).catch((error: unknown) =>
-      this.platform.logger.warn('profile upload failed', { error: error instanceof ClientError ? error.code : 'unknown' }),
+      this.platform.logger.warn('profile upload failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      }),
     );
     return result;
   }

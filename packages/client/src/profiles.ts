@@ -58,8 +58,7 @@ const checkText = (value: string, max: number, what: string, maxBytes: number): 
     throw new ClientError(ClientErrorCode.InvalidInput, `${what} contains control or direction characters`);
   if (graphemeCount(text) > max)
     throw new ClientError(ClientErrorCode.InvalidInput, `${what} is longer than ${max} characters`);
-  if (utf8.encode(text).length > maxBytes)
-    throw new ClientError(ClientErrorCode.InvalidInput, `${what} is too long`);
+  if (utf8.encode(text).length > maxBytes) throw new ClientError(ClientErrorCode.InvalidInput, `${what} is too long`);
   return text;
 };
 
@@ -126,7 +125,9 @@ const publish = async (ctx: MessengerContext, record: OwnProfileRecord): Promise
   const version = ownVersion(ctx, record);
   await ctx.api.setProfile({
     version,
-    ...(record.name ? { name: b64(encryptProfileField(key, accountId, 'name', utf8.encode(record.name), random)) } : {}),
+    ...(record.name
+      ? { name: b64(encryptProfileField(key, accountId, 'name', utf8.encode(record.name), random)) }
+      : {}),
     ...(record.about || record.aboutEmoji
       ? {
           about: b64(

@@ -125,7 +125,10 @@ export const storedLayout = async (storage: KeyValueStorage): Promise<number> =>
  * stored, registration records the layout). Returns the names of the migrations applied. Data from a newer build
  * is refused rather than misread.
  */
-export const migrateStorage = async (storage: KeyValueStorage, env: MigrationEnv = DEFAULT_ENV()): Promise<string[]> => {
+export const migrateStorage = async (
+  storage: KeyValueStorage,
+  env: MigrationEnv = DEFAULT_ENV(),
+): Promise<string[]> => {
   if ((await storage.get('meta', metaKeys.account)) === undefined) return [];
   const from = await storedLayout(storage);
   if (from > STORAGE_LAYOUT)

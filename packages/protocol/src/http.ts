@@ -135,7 +135,7 @@ export const SetUsernameRequest = z.strictObject({ username: Username });
 export const UsernameResponse = z.object({ username: Username });
 export const UsernameLookupResponse = z.object({
   accountId: AccountId,
-  username: Username.optional().describe("The username as its owner spelled it (the canonical display spelling)"),
+  username: Username.optional().describe('The username as its owner spelled it (the canonical display spelling)'),
 });
 
 /** Account attributes (docs/profiles.md): what sealed sender needs to authorize a send without credentials. */

@@ -42,7 +42,8 @@ export class ProfileService {
   async get(accountId: string, version: string): Promise<ProfileResponse> {
     const stored = await this.profiles.get(accountId);
     // One answer for every miss (no account, no profile, another version): a caller learns only that it lacks the key.
-    if (!stored || stored.version !== version) throw new ApiError(404, ErrorCode.NotFound, 'no profile of this version');
+    if (!stored || stored.version !== version)
+      throw new ApiError(404, ErrorCode.NotFound, 'no profile of this version');
     const response: ProfileResponse = { accountId, version };
     const name = encodeField(stored.name);
     const about = encodeField(stored.about);

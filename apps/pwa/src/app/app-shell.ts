@@ -246,6 +246,9 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'receipt':
       case 'identity-changed':
       case 'group-updated':
+      // A contact's profile name, avatar or nickname changed: titles and avatars redraw.
+      case 'contact-updated':
+      case 'profile-updated':
         this.store.bump();
         return;
       case 'connection': {

@@ -130,7 +130,10 @@ export type MessageInfoView = {
 
 export type ConversationSummary = {
   id: string;
+  /** The contact's nickname here, else their profile name, else their username (docs/profiles.md). */
   title: string;
+  /** Their profile avatar (image bytes, decrypted), when they have one. */
+  avatar?: Uint8Array;
   lastMessage?: {
     text: string;
     kind: MessageKind;

@@ -274,7 +274,8 @@ export const validateContent = (content: Content, context?: ContentContext): voi
         if (!isUint(data.group.revision, MAX_GROUP_REVISION))
           throw new ContentError('group.revision out of range', ContentErrorReason.OutOfRange);
       }
-      if (data.profileKey !== undefined) checkBytes(data.profileKey, PROFILE_KEY_BYTES, PROFILE_KEY_BYTES, 'profileKey');
+      if (data.profileKey !== undefined)
+        checkBytes(data.profileKey, PROFILE_KEY_BYTES, PROFILE_KEY_BYTES, 'profileKey');
       const expire = data.expireTimerSeconds ?? 0;
       if (!Number.isInteger(expire) || expire < 0 || expire > MAX_EXPIRE_SECONDS) {
         throw new ContentError('expireTimerSeconds out of range', ContentErrorReason.OutOfRange);

@@ -132,7 +132,7 @@ function ConversationRow({
         aria-current={selected ? 'page' : undefined}
         onClick={onOpen}
       >
-        <Avatar name={c.title} />
+        <Avatar name={c.title} {...(c.avatar ? { image: c.avatar } : {})} />
         <span className="conversation-body">
           <span className="conversation-top">
             <span className="conversation-title">{c.title}</span>

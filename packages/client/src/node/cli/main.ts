@@ -686,7 +686,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       });
     });
 
-  const profile = program.command('profile').description('your encrypted profile, and your contacts\' profiles');
+  const profile = program.command('profile').description("your encrypted profile, and your contacts' profiles");
   profile
     .command('set')
     .description(

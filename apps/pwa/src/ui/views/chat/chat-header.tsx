@@ -30,7 +30,7 @@ export function ChatHeader({
           <IconBack />
         </button>
         <button type="button" className="chat-peer" onClick={onContact} title={t('chat.openContact', { name: title })}>
-          <Avatar name={title || '?'} size={38} />
+          <Avatar name={title || '?'} size={38} {...(conversation?.avatar ? { image: conversation.avatar } : {})} />
           <span className="chat-peer-text">
             <span id="chat-title" className="chat-title">
               {title}
