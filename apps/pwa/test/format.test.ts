@@ -201,7 +201,7 @@ describe('view data', () => {
     const hostile = toSummary('direct:b', stored, undefined, undefined, names(42, { name: 'x' }, 'not bytes'));
     expect(hostile.title).toBe('Bob_UX');
     expect(hostile.avatar).toBeUndefined();
-    expect([...toSummary('direct:b', stored, undefined, undefined, names("🇨🇳".repeat(40), null)).title]).toHaveLength(
+    expect([...toSummary('direct:b', stored, undefined, undefined, names('🇨🇳'.repeat(40), null)).title]).toHaveLength(
       64,
     );
   });
