@@ -19,7 +19,7 @@ import {
 } from '@cove/client';
 import { toBase64 } from '@cove/protocol';
 import type { Capabilities } from './app-platform.js';
-import type { LookupResult, MessengerPort, RegistrationError, SafetyNumber } from './messenger-port.js';
+import type { LookupResult, MessengerPort, OwnProfileView, RegistrationError, SafetyNumber } from './messenger-port.js';
 import type { AttachmentFailure } from './model.js';
 import { HistoryReader } from './history-reader.js';
 
@@ -256,6 +256,40 @@ class MessengerAdapter implements MessengerPort {
       trust: identity.trust === 'unknown' ? 'trusted-first-use' : identity.trust,
       changedAt: identity.changedAt,
     };
+  }
+
+  async profile(): Promise<OwnProfileView> {
+    const own = await this.messenger.profile();
+    return { name: own.name, about: own.about, avatar: own.avatar };
+  }
+
+  async setProfile(input: {
+    name?: string;
+    about?: string;
+    avatar?: Uint8Array | null;
+  }): Promise<'saved' | 'invalid' | 'network'> {
+    try {
+      await this.messenger.setProfile(input);
+      return 'saved';
+    } catch (error) {
+      if (error instanceof ClientError && error.code === ClientErrorCode.InvalidInput) return 'invalid';
+      if (error instanceof ClientError) return 'network';
+      throw error;
+    }
+  }
+
+  async nickname(conversationId: string): Promise<string | null> {
+    return (await this.messenger.contact(conversationId)).nickname;
+  }
+
+  async setNickname(conversationId: string, nickname: string | null): Promise<'saved' | 'invalid'> {
+    try {
+      await this.messenger.setNickname(conversationId, nickname);
+      return 'saved';
+    } catch (error) {
+      if (error instanceof ClientError && error.code === ClientErrorCode.InvalidInput) return 'invalid';
+      throw error;
+    }
   }
 
   async verify(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'> {

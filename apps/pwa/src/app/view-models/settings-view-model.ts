@@ -1,11 +1,11 @@
 /**
- * The settings screen's view model: language, notification previews, persistent storage and notification
+ * The settings screen's view model: the encrypted profile (name, about, avatar cropped by the platform), language, notification previews, persistent storage and notification
  * permission, and the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and the other
  * tabs are told to reload; remove). It renders nothing and holds no key material; the vault does the cryptography.
  */
 import type { CrossContext } from '../app-platform.js';
 import type { AppSession } from '../app-session.js';
-import type { AppState, PermissionRequests, SettingsScreen } from '../model.js';
+import type { AppState, PermissionRequests, ProfileForm, ProfileSaveResult, SettingsScreen } from '../model.js';
 
 export class SettingsViewModel implements SettingsScreen {
   constructor(
@@ -15,6 +15,28 @@ export class SettingsViewModel implements SettingsScreen {
     private readonly onLanguage: (setting: string | null) => Promise<void>,
     readonly minPassphraseLength: number,
   ) {}
+
+  async profile(): Promise<ProfileForm> {
+    return (await this.session.requireMessenger()).profile();
+  }
+
+  async saveProfile(fields: { name: string; about: string }, avatarFile?: Blob | null): Promise<ProfileSaveResult> {
+    let avatar: Uint8Array | undefined;
+    if (avatarFile) {
+      const cropped = await this.session.platform.media.cropAvatar(avatarFile);
+      if (!cropped) return 'bad-image';
+      avatar = cropped;
+    }
+    const result = await (
+      await this.session.requireMessenger()
+    ).setProfile({
+      name: fields.name,
+      about: fields.about,
+      ...(avatar ? { avatar } : {}),
+    });
+    this.session.store.bump();
+    return result;
+  }
 
   async setLanguage(language: string | null): Promise<void> {
     const vault = this.session.vault();

@@ -3,6 +3,7 @@
  * scan or paste (`contact/safety-compare-panel.tsx`), and "mark as verified", which passes the digits on screen so
  * that a number that changed meanwhile is refused (and said so) instead of trusting a key never compared.
  */
+import { NicknameField } from './contact/nickname-field.js';
 import { useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { IconAlert, IconBack } from '../icons.js';
@@ -36,6 +37,7 @@ export function ContactView({ conversationId, onBack }: { conversationId: string
         {safety ? (
           <>
             <SafetyNumberPanel safety={safety} />
+            <NicknameField conversationId={conversationId} />
             <SafetyComparePanel conversationId={conversationId} />
             {changed !== null ? (
               <div className="banner warn" role="alert" data-testid="verify-changed">

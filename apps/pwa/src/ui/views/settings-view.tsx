@@ -1,5 +1,5 @@
 /**
- * Settings: the toolbar and the sections (`settings/`): account, language, notification previews and permission,
+ * Settings: the toolbar and the sections (`settings/`): account, profile, language, notification previews and permission,
  * persistent storage, and the passphrase that locks the local data.
  */
 import type { ReactElement } from 'react';
@@ -11,6 +11,7 @@ import {
   NotificationsSection,
   PrivacySection,
 } from './settings/settings-sections.js';
+import { ProfileSection } from './settings/profile-section.js';
 
 export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
   const { t } = useTranslation();
@@ -26,6 +27,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
       </header>
       <div className="contact-body">
         <AccountSection />
+        <ProfileSection />
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />
