@@ -97,7 +97,7 @@ describe('Profiles in Chromium', () => {
         return c.profileName === '测试用户' ? c : null;
       });
       expect(mine.about).toBe('在路上');
-      expect([...(mine.avatar ?? []).subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+      expect([...(mine.avatar ?? new Uint8Array(0)).subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
 
       // The reply carries the peer's profile key; the PWA fetches and decrypts the profile.
       await peer.messenger.sendText(myId, '你好呀');

@@ -7,7 +7,7 @@
 import { createCipheriv } from 'node:crypto';
 
 import { describe, expect, it } from '@jest/globals';
-import { ProfileKey } from '@signalapp/libsignal-client/zkgroup.js';
+import { ProfileKey } from '@signalapp/libsignal-client/dist/zkgroup/index.js';
 
 import * as C from '../../src/index.js';
 import { seededRng } from '../support/seeded-rng.js';
