@@ -239,14 +239,14 @@ export class CoveAppShell implements CoveApp, AppSession {
         if (event.message.direction === 'incoming') this.peerTyping.set(event.message.conversationId, false);
         this.store.bump();
         return;
-      // A group's change (`group-updated`) refreshes the list too: groups have no screen of their own yet.
+      // A group's change (`group-updated`) refreshes the list too: groups have no screen of their own yet. So does
+      // a contact's profile name, avatar or nickname (`contact-updated`): titles and avatars redraw.
       case 'message-updated':
       case 'message-removed':
       case 'conversation-updated':
       case 'receipt':
       case 'identity-changed':
       case 'group-updated':
-      // A contact's profile name, avatar or nickname changed: titles and avatars redraw.
       case 'contact-updated':
       case 'profile-updated':
         this.store.bump();

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 
-import { BinaryReader } from '@bufbuild/protobuf/wire';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from '@jest/globals';
 
 import { ContentError, decodeContent, encodeContent } from '../../src/content/index.js';
@@ -46,7 +46,7 @@ const holdsField = (input: Uint8Array, fields: Set<number>, inner?: Set<number>)
     while (reader.pos < reader.len) {
       const [field, wireType] = reader.tag();
       if (fields.has(field)) return true;
-      if (inner && field === DATA_MESSAGE && wireType === 2) {
+      if (inner && field === DATA_MESSAGE && wireType === WireType.LengthDelimited) {
         if (holdsField(reader.bytes(), inner)) return true;
         continue;
       }
