@@ -21,6 +21,7 @@ import {
   type Profile,
   type TestServer,
 } from './support/harness.js';
+import { seriousViolations } from './support/inspect.js';
 
 const SLOW = 300_000;
 const suffix = Math.random().toString(36).slice(2, 7);
@@ -76,6 +77,7 @@ describe('Profiles in Chromium', () => {
       await page.getByTestId('profile-save').click();
       await page.getByTestId('profile-status').filter({ hasText: '资料已保存' }).waitFor({ timeout: UI_TIMEOUT });
       await screenshot(page, 'profiles-settings-zh');
+      expect(await seriousViolations(page)).toEqual([]);
       await page
         .getByRole('button', { name: /返回|Back/ })
         .first()
@@ -124,6 +126,7 @@ describe('Profiles in Chromium', () => {
       await page.locator('.chat-peer').click();
       await page.getByTestId('nickname-input').fill('小明同学');
       await page.getByTestId('nickname-save').click();
+      expect(await seriousViolations(page)).toEqual([]);
       await page
         .getByRole('button', { name: /返回|Back/ })
         .first()
