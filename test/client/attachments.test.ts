@@ -31,10 +31,13 @@ const QUOTA_BYTES = 24 * MIB;
 
 jest.setTimeout(180_000);
 
-/** A forwarding proxy that can drop the Nth PATCH (the connection dies mid-upload), and counts PATCH bytes. */
+/**
+ * A forwarding proxy that can drop every PATCH from the Nth on (the connection dies mid-upload and stays down for the
+ * run: the upload made while the file is encrypted and the uploader's retry both meet it), and counts PATCH bytes.
+ */
 type UploadProxy = {
   url: string;
-  /** Drop the PATCH with this number (counted in `patches`). */
+  /** Drop the PATCH with this number and every later one (counted in `patches`). */
   dropPatch: number | null;
   /** Drop every request (the server unreachable). */
   down: boolean;
@@ -60,7 +63,7 @@ const startUploadProxy = async (target: string): Promise<UploadProxy> => {
     }
     if (req.method === 'PATCH') {
       proxy.patches += 1;
-      if (proxy.dropPatch !== null && proxy.patches === proxy.dropPatch) {
+      if (proxy.dropPatch !== null && proxy.patches >= proxy.dropPatch) {
         req.socket.destroy();
         return;
       }

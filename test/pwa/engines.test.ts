@@ -8,11 +8,14 @@
  * driver cannot perform (going offline in WebKitGTK) is skipped with its reason printed and written to
  * test-results/pwa/engines-skipped.json; nothing else is skipped. Differences found are in docs/browsers.md.
  *
- * Attachments across engines (a photo and a voice note recorded in one engine and played in another, with
- * `preferredRecordingType()` choosing the container) belong in this file once the PWA sends attachments.
+ * Attachments across engines: each engine sends its partner a photo chosen from disk and a voice note recorded
+ * from the engine's own fake microphone in the container that engine records (WebKit: MP4/AAC; Chromium: WebM;
+ * Firefox: WebM or Ogg), and the partner shows the photo at its size and plays the note.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 
@@ -30,11 +33,15 @@ import { firefoxDriver } from './support/engines/firefox-driver.js';
 import { webkitDriver } from './support/engines/webkit-driver.js';
 import {
   openChat,
+  playReceivedVoiceNote,
+  recordVoiceNote,
   register,
   safetyNumber,
   send,
+  sendPhoto,
   setLanguage,
   setPassphrase,
+  shownPhotoSize,
   startChat,
   undecryptableCount,
   unlock,
@@ -70,6 +77,39 @@ const USER: Record<EngineName, string> = {
   firefox: `firefox_${suffix}`,
   webkit: `webkit_${suffix}`,
 };
+
+/** A PNG of a colour gradient, `width`×`height`, made here so every engine decodes the same file. */
+function gradientPng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'ascii');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // truecolour RGB
+  const rows = Buffer.alloc(height * (1 + width * 3));
+  for (let y = 0; y < height; y++) {
+    const row = y * (1 + width * 3); // filter byte 0 (none), then RGB
+    for (let x = 0; x < width; x++) {
+      rows[row + 1 + x * 3] = Math.round((255 * x) / width);
+      rows[row + 2 + x * 3] = Math.round((255 * y) / height);
+      rows[row + 3 + x * 3] = 128;
+    }
+  }
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([
+    signature,
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 let server: TestServer;
 const profiles = new Map<EngineName, EngineProfile>();
@@ -160,6 +200,45 @@ describe('Cove PWA on Chromium, Firefox and WebKit', () => {
         await waitForMessage(other, `你好 ${engine}, ${partner} here`, 'read');
         expect(await undecryptableCount(profile(engine).tab)).toBe(0);
         expect(await undecryptableCount(other)).toBe(0);
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'should show a photo and play a voice note that the partner engine sent, whatever container it recorded',
+    async () => {
+      const work = mkdtempSync(join(tmpdir(), 'cove-engines-media-'));
+      const photo = join(work, 'gradient.png');
+      writeFileSync(photo, gradientPng(320, 240));
+      try {
+        for (const engine of ENGINES) {
+          const { tab } = profile(engine);
+          const partner = PARTNER[engine];
+          await tab.goto(server.url);
+          await openChat(tab, USER[partner]);
+          const recorded = await tab.evaluate(() =>
+            ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/mp4'].filter((t) =>
+              MediaRecorder.isTypeSupported(t),
+            ),
+          );
+          process.stdout.write(`engines: ${engine} records ${recorded.join(', ')}\n`);
+          await sendPhoto(tab, photo, `Photo from ${engine}`);
+          await recordVoiceNote(tab, 2);
+        }
+        for (const engine of ENGINES) {
+          const partner = PARTNER[engine];
+          const other = profile(partner).tab;
+          await other.goto(server.url);
+          await openChat(other, USER[engine]);
+          expect(await shownPhotoSize(other, `Photo from ${engine}`)).toBe('320x240');
+          const durationMs = await playReceivedVoiceNote(other);
+          expect(durationMs).toBeGreaterThan(1_000);
+          expect(durationMs).toBeLessThan(10_000);
+          expect(await undecryptableCount(other)).toBe(0);
+        }
+      } finally {
+        rmSync(work, { recursive: true, force: true });
       }
     },
     SLOW,

@@ -6,7 +6,9 @@
  * PushManager, push is offered on iOS only after installation. The same iPhone opened from the home screen
  * (`navigator.standalone`) shows no banner. The home-screen metadata is served: `apple-touch-icon` (a real 180×180
  * PNG), the `apple-mobile-web-app-*` metas, `viewport-fit=cover`, and the manifest's icons at their stated sizes.
- * Layout at 390 px wide must not scroll sideways with the banner shown.
+ * Layout at 390 px wide must not scroll sideways with the banner shown. Safe areas are emulated with Chromium's
+ * safe-area override (an iPhone's notch, home indicator and landscape sides): no control of the chat list or the
+ * chat lies under them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,6 +79,38 @@ async function iphone(options: { locale?: string; standalone?: boolean } = {}): 
   return page;
 }
 
+/** An iPhone 14's safe-area insets in CSS pixels: the notch and the home indicator upright, the sides on its side. */
+const PORTRAIT_INSETS = { top: 47, bottom: 34, left: 0, right: 0 };
+const LANDSCAPE_INSETS = { top: 0, bottom: 21, left: 47, right: 47 };
+
+/** Makes the page report these safe-area insets to `env(safe-area-inset-*)`, as the phone would. */
+async function setSafeArea(page: Page, insets: typeof PORTRAIT_INSETS): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  // Not in playwright-core's protocol types yet; Chromium 136 and later have it.
+  await cdp.send('Emulation.setSafeAreaInsetsOverride' as never, { insets } as never);
+}
+
+/**
+ * Every visible control (buttons, inputs, links, text areas) whose box reaches into an inset, as "testid-or-label:
+ * edge"; empty when all keep clear.
+ */
+function controlsUnderInsets(page: Page, insets: typeof PORTRAIT_INSETS): Promise<string[]> {
+  return page.evaluate((i) => {
+    const found: string[] = [];
+    const { innerWidth: w, innerHeight: h } = window;
+    for (const el of document.querySelectorAll<HTMLElement>('button, input, textarea, select, a[href]')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+      const name = el.dataset.testid ?? el.getAttribute('aria-label') ?? el.tagName;
+      if (r.top < i.top) found.push(`${name}: top ${r.top}`);
+      if (r.bottom > h - i.bottom) found.push(`${name}: bottom ${r.bottom}`);
+      if (r.left < i.left) found.push(`${name}: left ${r.left}`);
+      if (r.right > w - i.right) found.push(`${name}: right ${r.right}`);
+    }
+    return found;
+  }, insets);
+}
+
 /** PNG width and height from the IHDR chunk, after checking the signature. */
 function pngSize(bytes: Uint8Array): { width: number; height: number } {
   const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -145,6 +179,39 @@ describe('Cove on an iPhone, in Safari and from the home screen', () => {
       await page.getByTestId('username-input').waitFor({ timeout: UI_TIMEOUT });
       expect(await page.evaluate(() => (navigator as Navigator & { standalone?: boolean }).standalone)).toBe(true);
       expect(await page.getByTestId('install-banner').count()).toBe(0);
+    },
+    SLOW,
+  );
+
+  it(
+    'should keep every control of the list and the chat clear of the notch, the home indicator and the sides',
+    async () => {
+      const page = await iphone({ standalone: true });
+      await setSafeArea(page, PORTRAIT_INSETS);
+      await page.getByTestId('username-input').fill(`notch_${suffix}`);
+      await page.getByTestId('register-button').click();
+      await page.getByTestId('welcome-done').waitFor({ timeout: REGISTER_TIMEOUT });
+      await page.getByTestId('welcome-done').click();
+      await page.getByTestId('new-chat-button').waitFor({ timeout: UI_TIMEOUT });
+      expect(await controlsUnderInsets(page, PORTRAIT_INSETS)).toEqual([]);
+
+      await page.getByTestId('new-chat-button').click();
+      // A chat with the account the first scenario registered (a chat with oneself is refused).
+      await page.getByTestId('new-chat-username-input').fill(`iphone_${suffix}`);
+      await page.getByTestId('new-chat-start-button').click();
+      await page.getByTestId('message-input').waitFor({ timeout: UI_TIMEOUT });
+      expect(await controlsUnderInsets(page, PORTRAIT_INSETS)).toEqual([]);
+      // The composer sits above the home indicator, not merely inside the viewport.
+      const composerBottom = await page
+        .getByTestId('message-input')
+        .evaluate((el) => el.getBoundingClientRect().bottom);
+      expect(composerBottom).toBeLessThanOrEqual(844 - PORTRAIT_INSETS.bottom);
+      await page.screenshot({ path: join(RESULTS, 'ios-safe-area-portrait.png') });
+
+      await page.setViewportSize({ width: 844, height: 390 });
+      await setSafeArea(page, LANDSCAPE_INSETS);
+      expect(await controlsUnderInsets(page, LANDSCAPE_INSETS)).toEqual([]);
+      await page.screenshot({ path: join(RESULTS, 'ios-safe-area-landscape.png') });
     },
     SLOW,
   );

@@ -330,7 +330,7 @@ export class RawDevice {
       for (const envelope of page.envelopes) {
         const entry: Received = { envelope };
         try {
-          const address = this.address(envelope.sourceAccountId, envelope.sourceDeviceId);
+          const address = this.address(envelope.sourceAccountId ?? '', envelope.sourceDeviceId ?? 0);
           const local = this.address(this.accountId, this.deviceId);
           const padded =
             envelope.type === 'prekey'

@@ -11,6 +11,7 @@ import type { DestinationStream } from 'pino';
 import { attachmentProviders } from './attachment.providers.js';
 import { AccountController } from './controllers/account.controller.js';
 import { AttachmentController } from './controllers/attachment.controller.js';
+import { CertificateController } from './controllers/certificate.controller.js';
 import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
@@ -36,10 +37,12 @@ import { MetricsRepository } from './repositories/metrics.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
 import { ProfileRepository } from './repositories/profile.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
+import { TrustRootRepository } from './repositories/trust-root.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AccountService } from './services/account.service.js';
 import { AuthThrottleService } from './services/auth-throttle.service.js';
 import { AuthService } from './services/auth.service.js';
+import { CertificateService } from './services/certificate.service.js';
 import { DeliveryService } from './services/delivery.service.js';
 import { DeviceService } from './services/device.service.js';
 import { MessageService } from './services/message.service.js';
@@ -71,6 +74,7 @@ export class AppModule {
         PushController,
         AttachmentController,
         ProfileController,
+        CertificateController,
       ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
@@ -105,6 +109,8 @@ export class AppModule {
         AuthThrottleService,
         AuthService,
         PreKeyService,
+        TrustRootRepository,
+        CertificateService,
         AccountService,
         ProfileService,
         DeliveryService,

@@ -43,6 +43,13 @@ export const RATE_LIMITS = {
    */
   sendDevices: { limit: 30_000, ttl: MINUTE },
   /**
+   * Sealed (unidentified) sends to one recipient account, from every address together
+   * (`RATE_LIMIT_SEALED_SENDS_PER_RECIPIENT`): the sender is unknown, so
+   * this is what keeps a flood from many addresses off one person's queue. 20 a second is many busy groups at once.
+   * (Per address, sealed sends count against `send`, `sendToRecipient` and `sendDevices` keyed by the address.)
+   */
+  sealedToRecipient: { limit: 1200, ttl: MINUTE },
+  /**
    * New attachment uploads per device (`RATE_LIMIT_ATTACHMENTS`): an album of 100 photos a few times an hour is a
    * person; each upload also counts against the storage quota, so this only stops a flood of tiny ones.
    */

@@ -62,6 +62,8 @@ function stubApp(
       markRead: noop,
       setTyping: () => undefined,
       canModify: () => false,
+      draft: () => Promise.resolve(''),
+      saveDraft: noop,
       ...overrides.chat,
     },
   } as unknown as CoveApp;

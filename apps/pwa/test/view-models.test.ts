@@ -114,6 +114,14 @@ class RecordingMessenger implements MessengerPort {
     this.calls.push(`markRead ${conversationId}`);
     return Promise.resolve();
   }
+  setExpireTimer(conversationId: string, seconds: number | null): Promise<void> {
+    this.calls.push(`setExpireTimer ${conversationId} ${seconds ?? 'off'}`);
+    return Promise.resolve();
+  }
+  setDraft(conversationId: string, text: string): Promise<void> {
+    this.calls.push(`setDraft ${conversationId} ${text}`);
+    return Promise.resolve();
+  }
   typing(conversationId: string, started: boolean): Promise<void> {
     this.calls.push(`typing ${conversationId} ${started ? 'started' : 'stopped'}`);
     return Promise.resolve();

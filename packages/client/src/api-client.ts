@@ -18,6 +18,7 @@ import {
   PreKeyBundleResponse,
   ProfileResponse,
   QueueFullResponse,
+  SenderCertificateResponse,
   SendMessagesResponse,
   SendMultiResponse,
   StaleDevicesResponse,
@@ -25,11 +26,13 @@ import {
   toBase64,
 } from '@cove/protocol';
 import type {
+  AccountAttributesRequest,
   CreateAccountRequest,
   Envelope,
   SendMessagesRequest,
   SendMultiRequest,
-  SetAccountAttributesRequest,
+  SendSealedMultiRequest,
+  SenderCertificateResponse as SenderCertificateBody,
   SetProfileRequest,
   UploadKeysRequest,
   KeyStatusResponse as KeyStatus,
@@ -37,7 +40,13 @@ import type {
   InfoResponse as Info,
 } from '@cove/protocol';
 
-import { ClientError, ClientErrorCode, QueueFullError, ServerResponseError } from './errors.js';
+import {
+  ClientError,
+  ClientErrorCode,
+  QueueFullError,
+  ServerResponseError,
+  UnidentifiedAccessDeniedError,
+} from './errors.js';
 import type { HttpRequest, HttpResponse, HttpTransport } from './platform.js';
 
 /** The part of a zod schema this client uses (keeps zod a dependency of @cove/protocol only). */
@@ -107,6 +116,8 @@ const responseError = (status: number, body: unknown): Error => {
   const parsed = ErrorResponse.safeParse(body);
   const code = parsed.success ? parsed.data.error : 'unknown';
   const message = parsed.success ? parsed.data.message : `HTTP ${status}`;
+  if (status === 401 && code === 'unidentified_access_denied')
+    return new UnidentifiedAccessDeniedError('the recipient refused this unidentified access key');
   if (status === 401)
     return new ClientError(ClientErrorCode.Unauthorized, "the server rejected this device's credentials");
   if (status === 429)
@@ -142,15 +153,17 @@ export class ApiClient {
     return `${this.base.replace(/^http/, 'ws')}/v1/websocket`;
   }
 
+  /** `auth`: send the device's credentials; a string instead: send none, and this unidentified access key (base64). */
   private async call(
     method: HttpRequest['method'],
     path: string,
     body?: unknown,
-    auth = true,
+    auth: boolean | { unidentifiedAccessKey: string } = true,
   ): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (auth) {
+    if (typeof auth === 'object') headers['unidentified-access-key'] = auth.unidentifiedAccessKey;
+    else if (auth) {
       if (!this.credentials) throw new ClientError(ClientErrorCode.NotRegistered, 'no account: register first');
       headers.authorization = basicAuth(this.credentials);
     }
@@ -187,7 +200,7 @@ export class ApiClient {
     method: HttpRequest['method'],
     path: string,
     body?: unknown,
-    auth = true,
+    auth: boolean = true,
   ): Promise<T> {
     const response = await this.call(method, path, body, auth);
     if (response.status < 200 || response.status >= 300) throw responseError(response.status, response.body);
@@ -244,10 +257,6 @@ export class ApiClient {
     return ProfileResponse.parse(response.body);
   }
 
-  async setAttributes(request: SetAccountAttributesRequest): Promise<void> {
-    await this.expectEmpty('PUT', '/v1/accounts/attributes', request);
-  }
-
   async uploadKeys(request: UploadKeysRequest): Promise<void> {
     await this.expectEmpty('PUT', '/v1/keys', request);
   }
@@ -273,6 +282,33 @@ export class ApiClient {
   async sendMulti(request: SendMultiRequest): Promise<MultiSendOutcome> {
     const response = await this.call('PUT', '/v1/messages/multi', request);
     return multiSendOutcome(response.status, response.body);
+  }
+
+  /**
+   * A sealed-sender send without credentials, authorized by the recipient's access key (base64); throws
+   * {@link UnidentifiedAccessDeniedError} when the key is refused.
+   */
+  async sendSealed(destination: string, request: SendMessagesRequest, accessKey: string): Promise<SendOutcome> {
+    const response = await this.call('PUT', `/v1/messages/${destination}`, request, {
+      unidentifiedAccessKey: accessKey,
+    });
+    return sendOutcome(response.status, response.body);
+  }
+
+  /** A sealed v2 multi-recipient send without credentials, authorized by the XOR of the recipients' access keys. */
+  async sendSealedMulti(request: SendSealedMultiRequest, accessKey: string): Promise<MultiSendOutcome> {
+    const response = await this.call('PUT', '/v1/messages/multi', request, { unidentifiedAccessKey: accessKey });
+    return multiSendOutcome(response.status, response.body);
+  }
+
+  /** A short-lived sender certificate of this device (sealed sender). */
+  senderCertificate(): Promise<SenderCertificateBody> {
+    return this.expect(SenderCertificateResponse, 'GET', '/v1/certificate/delivery');
+  }
+
+  /** Sets this account's unidentified access key and whether anyone may send it sealed messages. */
+  async setAccountAttributes(request: AccountAttributesRequest): Promise<void> {
+    await this.expectEmpty('PUT', '/v1/accounts/attributes', request);
   }
 
   async fetchEnvelopes(): Promise<{ envelopes: Envelope[]; more: boolean }> {

@@ -63,3 +63,8 @@ export const SOCKET_SEND_TIMEOUT_MS = 15_000;
 export const SOCKET_AUTH_TIMEOUT_MS = 10_000;
 /** Look for expired disappearing messages this often while connected (they are hidden from queries at once). */
 export const EXPIRY_SWEEP_INTERVAL_MS = 60_000;
+/**
+ * A sender certificate (sealed sender) is replaced when it has less than this left: it lives a day, so a client
+ * refreshes about twice a day and never seals with one that could expire while the message waits in a queue.
+ */
+export const SENDER_CERTIFICATE_REFRESH_MS = 12 * 60 * 60 * 1000;

@@ -11,7 +11,10 @@ import {
   equalBytes,
   processSenderKeyDistributionMessage,
 } from '@cove/crypto';
-import type { Content, Envelope } from '@cove/protocol';
+import type { Content } from '@cove/protocol';
+
+import { timerChange, timerText } from './disappearing.js';
+import type { OpenEnvelope } from './session-crypto.js';
 
 import { entryOfPointer } from './attachments/attachment-service.js';
 import { takeBudget } from './budget.js';
@@ -22,6 +25,7 @@ import { isExpired, isStatusAdvance, putConversation, putMessage } from './histo
 import { RECEIVE_MODIFY_WINDOW_MS, withDeletion, withEdit, withReaction, withReceipt } from './message-actions.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import { acceptProfileKey } from './profiles.js';
+import { forgetRefusal } from './sealed-sender.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
 import type { ConversationEntry, MessageEntry } from './tables.js';
@@ -62,7 +66,7 @@ export type InboxTools = {
 export type HandlerInput<K extends Content['kind']> = {
   ctx: MessengerContext;
   tools: InboxTools;
-  envelope: Envelope;
+  envelope: OpenEnvelope;
   content: Extract<Content, { kind: K }>;
   zone: ProtocolZone;
   /** The sender's account id, and the id of the conversation with them. */
@@ -130,15 +134,28 @@ const applyData: ContentHandler<'data'> = async (input) => {
     error: null,
     ...(data.attachments ? { attachments: data.attachments.map((pointer) => entryOfPointer(ctx, pointer)) } : {}),
   };
+  // A timer update (the codec refused one carrying a message): a system line, not unread, and the new timer.
+  const timer = data.expireTimerUpdate ? (data.expireTimerSeconds ?? null) : undefined;
+  const stored: MessageEntry =
+    timer === undefined
+      ? message
+      : {
+          ...message,
+          text: timerText(peerUsername ?? 'They', timer),
+          expireTimerSeconds: null,
+          read: true,
+          system: timerChange(timer),
+        };
   const updated: ConversationEntry = {
     ...conversation,
     peerUsername,
-    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
-    lastMessageKey: message.id,
-    unreadCount: conversation.unreadCount + 1,
+    lastMessageAt: Math.max(conversation.lastMessageAt, stored.storedAt),
+    lastMessageKey: stored.id,
+    unreadCount: conversation.unreadCount + (timer === undefined ? 1 : 0),
+    ...(timer === undefined ? {} : { expireTimerSeconds: timer }),
   };
-  writes.push(...putMessage(message), putConversation(updated));
-  events.push(existing ? { type: 'message-updated', message } : { type: 'message-added', message }, {
+  writes.push(...putMessage(stored), putConversation(updated));
+  events.push(existing ? { type: 'message-updated', message: stored } : { type: 'message-added', message: stored }, {
     type: 'conversation-updated',
     conversation: updated,
   });
@@ -625,7 +642,11 @@ const withProfileKey = async (
     applied.writes.push(...writes);
     changed = writes.length > 0;
   }
-  if (changed) applied.events.push({ type: 'contact-updated', accountId: peer });
+  if (changed) {
+    // Their new key gives a new access key: a refusal of the old one no longer holds.
+    applied.writes.push(forgetRefusal(peer));
+    applied.events.push({ type: 'contact-updated', accountId: peer });
+  }
   return applied;
 };
 

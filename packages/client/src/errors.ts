@@ -98,3 +98,11 @@ export class QueueFullError extends ClientError {
     );
   }
 }
+
+/**
+ * A send without credentials (sealed sender) refused with `401 unidentified_access_denied`: the access key we hold
+ * for the recipient is not theirs (or they take no sealed messages). The caller sends identified and remembers.
+ */
+export class UnidentifiedAccessDeniedError extends Error {
+  override readonly name = 'UnidentifiedAccessDeniedError';
+}

@@ -8,12 +8,27 @@
  * key; gone devices are dropped) and the message is sent again. Each accepted message is logged for re-sending
  * (pairwise, to the one device that asks, under the identity key its member had) for a day.
  *
+ * Sealed sender: when every member account has a usable unidentified access key and we hold a sender certificate,
+ * the one sender-key ciphertext is wrapped in a sealed v2 message (libsignal's SealedSenderMultiRecipientMessage,
+ * addressed to every member device through its 1:1 session) and sent without credentials, authorized by the XOR of
+ * the members' keys: the server learns the recipients but not the sender. A `401` for that key sends the same
+ * message identified at once. Our own other devices are addressed identified (the message then goes identified).
+ *
  * It runs inside an outbox pass (the outbox calls `deliver` for entries of kind `group`) and never holds the group
  * lock while it sends, or a peer lock while it takes the group lock. It does not decide who is a member (groups.ts)
  * and does not receive (content-handlers.ts, inbox.ts).
  */
-import { ProtocolAddress, SenderKeyDistributionMessage, groupEncrypt } from '@cove/crypto';
-import { encodeContent, padContent, toBase64 } from '@cove/protocol';
+import {
+  CiphertextMessageType,
+  ContentHint,
+  ProtocolAddress,
+  SenderKeyDistributionMessage,
+  UnidentifiedSenderMessageContent,
+  groupEncrypt,
+  sealedSenderMultiRecipientEncrypt,
+} from '@cove/crypto';
+import type { SenderCertificate } from '@cove/crypto';
+import { encodeContent, fromBase64, padContent, toBase64 } from '@cove/protocol';
 
 import type { MultiRecipient, SendMultiRequest } from '@cove/protocol';
 
@@ -22,11 +37,12 @@ import { SocketSendError } from './connection.js';
 import { MAX_DEVICE_SYNC_ROUNDS, RESEND_WINDOW_MS } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { newZone } from './context.js';
-import { ClientError, ClientErrorCode } from './errors.js';
+import { ClientError, ClientErrorCode, UnidentifiedAccessDeniedError } from './errors.js';
 import { fromHex, groupLock } from './groups.js';
 import type { WriteOp } from './platform.js';
 import type { DeviceAddress, OutboxEntry, OwnSenderKeyEntry, ResendDevice, ResendLogEntry } from './tables.js';
 import { groupOf, groupResendLogKey, ownSenderKeyKey, resendExpiryKey } from './tables.js';
+import type { SealedSender } from './sealed-sender.js';
 
 /** What the group sender borrows from the outbox: a pairwise send to every device of one account, and its repairs. */
 export interface PairwiseSender {
@@ -34,12 +50,16 @@ export interface PairwiseSender {
   sendPairwise(accountId: string, content: Uint8Array, timestamp: number): Promise<DeviceAddress[]>;
   /** Drops extra devices, rebuilds stale ones and adds missing ones of an account (as after a 1:1 409/410). */
   correctDevices(accountId: string, missing: number[], extra: number[], stale: number[]): Promise<void>;
+  /** Access keys and the sender certificate of sealed sends. */
+  readonly sealed: SealedSender;
 }
 
 /** Raised when a group send should be tried again later (device lists kept changing). */
 export class GroupSendDeferred extends Error {
   override readonly name = 'GroupSendDeferred';
 }
+
+const fromBase64Bytes = (text: string): Uint8Array => new Uint8Array(fromBase64(text));
 
 /** How a device that holds our sender key is remembered: a re-registered device (new registration id) does not. */
 export const holderKey = (accountId: string, device: DeviceAddress): string =>
@@ -200,13 +220,14 @@ export class GroupSender {
       if (mine.length > 0) recipients.push({ accountId: me, devices: mine });
       if (recipients.length === 0) return { serverTimestamp: ctx.platform.clock.now() };
       const ciphertext = await this.encrypt(own.distributionId, entry.content);
-      const outcome = await this.transmit({
+      const request: SendMultiRequest = {
         type: 'senderkey',
         content: toBase64(ciphertext),
         timestamp: entry.timestamp,
         urgent: true,
         recipients,
-      });
+      };
+      const outcome = (await this.transmitSealed(groupId, request, ciphertext)) ?? (await this.transmit(request));
       switch (outcome.kind) {
         case 'accepted':
           if (outcome.queueFull.length > 0)
@@ -232,6 +253,66 @@ export class GroupSender {
       }
     }
     throw new GroupSendDeferred("the group's device lists kept changing");
+  }
+
+  /**
+   * The sealed v2 form of `request` sent without credentials, when every recipient account has a usable access key
+   * and a certificate is at hand; null to send it identified (not possible, or the combined key was refused).
+   */
+  private async transmitSealed(
+    groupId: string,
+    request: SendMultiRequest,
+    ciphertext: Uint8Array,
+  ): Promise<MultiSendOutcome | null> {
+    const sealed = this.pairwise.sealed;
+    const combined = new Uint8Array(16);
+    for (const recipient of request.recipients) {
+      const key = await sealed.usableAccessKey(recipient.accountId);
+      if (!key) return null;
+      fromBase64Bytes(key).forEach((byte, i) => (combined[i] = (combined[i] as number) ^ byte));
+    }
+    const certificate: SenderCertificate | null = await sealed.senderCertificate();
+    if (!certificate) return null;
+    const zone = newZone(this.ctx);
+    const content = UnidentifiedSenderMessageContent.new(
+      { type: () => CiphertextMessageType.SenderKey, serialize: () => ciphertext },
+      certificate,
+      ContentHint.Default,
+      fromHex(groupId),
+    );
+    let message: Uint8Array;
+    try {
+      message = await sealedSenderMultiRecipientEncrypt({
+        content,
+        recipients: request.recipients.flatMap((r) =>
+          r.devices.map((d) => ProtocolAddress.new(r.accountId, d.deviceId)),
+        ),
+        identityStore: zone.identityStore,
+        sessionStore: zone.sessionStore,
+      });
+    } catch (error) {
+      // A device without a usable session (or an identity that changed): this message goes identified.
+      this.ctx.platform.logger.warn('cannot seal a group message', {
+        error: error instanceof Error ? error.name : 'unknown',
+      });
+      return null;
+    }
+    this.onRequest();
+    try {
+      return await this.ctx.api.sendSealedMulti(
+        {
+          type: 'unidentified-sender',
+          content: toBase64(message),
+          timestamp: request.timestamp,
+          ...(request.urgent === undefined ? {} : { urgent: request.urgent }),
+        },
+        toBase64(combined),
+      );
+    } catch (error) {
+      if (!(error instanceof UnidentifiedAccessDeniedError)) throw error;
+      this.ctx.platform.logger.info('sealed group send refused, sending identified', { groupId: groupId.slice(0, 8) });
+      return null;
+    }
   }
 
   /** The re-send log entry of an accepted group message: every device, with its member's identity key now. */

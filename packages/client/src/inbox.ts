@@ -12,6 +12,11 @@
  * request is answered only from the re-send log: to the asking device, under the identity key the message was first
  * encrypted to, within the window and the per-device budget. It does not fetch or acknowledge by itself (the caller
  * passes the ack).
+ *
+ * A sealed (`unidentified-sender`) envelope is first opened (sealed-sender.ts: certificate checked against the pinned
+ * trust root and time, and against the sender's identity key) into the ordinary envelope it carries, which then goes
+ * through the same pipeline under its sender's lock; one that cannot be opened or whose certificate is refused is
+ * dropped, acknowledged and logged (its sender is unknown, so nobody can be asked to send it again).
  */
 import { ErrorCode, LibSignalErrorBase, ProtocolAddress, SenderKeyMessage, groupDecrypt } from '@cove/crypto';
 import {
@@ -23,6 +28,8 @@ import {
   unpadContent,
 } from '@cove/protocol';
 import type { Content, Envelope } from '@cove/protocol';
+
+import { SealedSender } from './sealed-sender.js';
 
 import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
 import { takeBudget } from './budget.js';
@@ -39,9 +46,12 @@ import type { ConversationEntry, MessageEntry, ProcessedEnvelopeEntry } from './
 import { directConversationId, messageIndexKey } from './tables.js';
 import { applyContent } from './content-handlers.js';
 import type { Applied, InboxTools } from './content-handlers.js';
-import { decryptEnvelope } from './session-crypto.js';
+import { decryptEnvelope, type OpenEnvelope } from './session-crypto.js';
 import { groupLock, toHex } from './groups.js';
 import { groupConversationId } from './tables.js';
+
+/** Sealed envelopes are opened and processed under this lock, one at a time (then under their sender's lock). */
+const SEALED_INBOX_LOCK = 'cove:sealed-inbox';
 
 /** Envelopes encrypted with a group member's sender key (one ciphertext for every member device). */
 const isSenderKeyEnvelope = (envelope: Envelope): boolean => (envelope.type as string) === 'senderkey';
@@ -62,29 +72,75 @@ const decryptFailureLabel = (error: unknown): string =>
 export class Inbox {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly checkedClaims = new Set<string>();
+  private readonly sealed: SealedSender;
 
   constructor(
     private readonly ctx: MessengerContext,
     private readonly outbox: Outbox,
     private readonly onPreKeyConsumed: () => void,
-  ) {}
+  ) {
+    this.sealed = new SealedSender(ctx);
+  }
 
   /** Processes one envelope and then calls `ack`; resolves after both. */
   handle(envelope: Envelope, ack: (guid: string) => Promise<void> | void): Promise<InboxResult> {
-    const task = this.ctx.platform.locks
-      .withLock(peerLock(envelope.sourceAccountId), () => this.process(envelope))
-      .then(async ({ result, events, kick }) => {
+    const { locks } = this.ctx.platform;
+    const run = async (): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> => {
+      const opened = await this.open(envelope);
+      if (opened === null) return this.refuseSealed(envelope);
+      return locks.withLock(peerLock(opened.sourceAccountId), () => this.process(opened));
+    };
+    // Sealed envelopes name their sender only once opened: they are opened and processed one at a time, in arrival
+    // order, so that one sender's messages keep their order (and a session's first message comes before the rest).
+    const task = (envelope.type === 'unidentified-sender' ? locks.withLock(SEALED_INBOX_LOCK, run) : run()).then(
+      async ({ result, events, kick }) => {
         for (const event of events) emit(this.ctx, event);
         await ack(envelope.guid);
         if (kick) this.outbox.kick();
         return result;
-      });
+      },
+    );
     this.inFlight.add(task);
     void task.then(
       () => this.inFlight.delete(task),
       () => this.inFlight.delete(task),
     );
     return task;
+  }
+
+  /**
+   * The envelope with its sender: as it came, or a sealed one opened; null for a sealed one refused (or an
+   * identified one without a sender, which a server must never send).
+   */
+  private async open(envelope: Envelope): Promise<OpenEnvelope | null> {
+    if (envelope.type !== 'unidentified-sender') {
+      const { sourceAccountId, sourceDeviceId } = envelope;
+      return sourceAccountId !== undefined && sourceDeviceId !== undefined
+        ? { ...envelope, sourceAccountId, sourceDeviceId }
+        : null;
+    }
+    if (await this.ctx.platform.storage.get('processedEnvelopes', envelope.guid)) return null;
+    const unsealed = await this.sealed.unseal(envelope);
+    if (unsealed.ok) return unsealed.envelope as OpenEnvelope;
+    this.ctx.platform.logger.warn('sealed envelope refused', { reason: unsealed.reason });
+    return null;
+  }
+
+  /** A sealed envelope that could not be opened (or was processed already): recorded as processed, nothing else. */
+  private async refuseSealed(
+    envelope: Envelope,
+  ): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
+    const { storage, clock } = this.ctx.platform;
+    if (await storage.get('processedEnvelopes', envelope.guid)) return { result: 'duplicate', events: [], kick: false };
+    await storage.commit([
+      {
+        op: 'put',
+        table: 'processedEnvelopes',
+        key: envelope.guid,
+        value: { at: clock.now() } satisfies ProcessedEnvelopeEntry,
+      },
+    ]);
+    return { result: 'ignored', events: [], kick: false };
   }
 
   /**
@@ -109,7 +165,9 @@ export class Inbox {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  private async process(envelope: Envelope): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
+  private async process(
+    envelope: OpenEnvelope,
+  ): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
     const { ctx } = this;
     const { storage, clock, logger } = ctx.platform;
     const processed: WriteOp = {
@@ -187,7 +245,7 @@ export class Inbox {
    * device's reset budget, since a server can inject garbage).
    */
   private async processGroup(
-    envelope: Envelope,
+    envelope: OpenEnvelope,
     processed: WriteOp,
   ): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
     const { ctx } = this;
@@ -259,7 +317,7 @@ export class Inbox {
   }
 
   private async requestGroupResend(
-    envelope: Envelope,
+    envelope: OpenEnvelope,
     processed: WriteOp,
   ): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
     const { ctx } = this;
@@ -304,7 +362,7 @@ export class Inbox {
   }
 
   private async recordUndecryptable(
-    envelope: Envelope,
+    envelope: OpenEnvelope,
     processed: WriteOp,
   ): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> {
     const { ctx } = this;
@@ -365,7 +423,7 @@ export class Inbox {
     return { result: 'undecryptable', events, kick: true };
   }
 
-  private apply(envelope: Envelope, content: Content, zone: ProtocolZone): Promise<Applied> {
+  private apply(envelope: OpenEnvelope, content: Content, zone: ProtocolZone): Promise<Applied> {
     const peer = envelope.sourceAccountId;
     return applyContent(content.kind, {
       ctx: this.ctx,

@@ -24,6 +24,7 @@ export {
 } from './profiles.js';
 export { computeSafetyNumber, formatSafetyNumber, uuidBytes } from './trust.js';
 export type { SafetyNumber } from './trust.js';
+export { DRAFT_PREFIX, draftKey } from './drafts.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export { escapeText, formatTimestamp, hasUnsafeText } from './display.js';
 export * as constants from './constants.js';

@@ -10,7 +10,7 @@
  * outbox.ts.
  */
 import { IdentityKeyPair, ready } from '@cove/crypto';
-import { MAX_TEXT_BYTES } from '@cove/protocol';
+import { MAX_TEXT_BYTES, toBase64 } from '@cove/protocol';
 import type { Quote } from '@cove/protocol';
 
 import { ApiClient } from './api-client.js';
@@ -19,6 +19,7 @@ import {
   AUTO_DOWNLOAD_MAX_BYTES,
   downloadAttachment,
   pointerOf,
+  downloadAndDecryptAttachment,
   readAttachment,
   recordSavedCopy,
   uploadsForRetry,
@@ -39,6 +40,8 @@ import {
 import type { ContactIdentity } from './contacts.js';
 import { OUTBOX_GIVE_UP_MS } from './constants.js';
 import { encodeDataMessage } from './content-builder.js';
+import { checkTimer, conversationTimer, timerChange, timerText } from './disappearing.js';
+import { readDraft, saveDraft } from './drafts.js';
 import type { MessengerContext } from './context.js';
 import { STORAGE_LOCK, emit, peerLock } from './context.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
@@ -455,6 +458,37 @@ export class Messenger {
     return resolveCached(this.ctx, peer);
   }
 
+  // ---- sealed sender ----------------------------------------------------------------------------------------
+
+  /**
+   * The unidentified access key known for a contact (sealed sender): the one derived from the profile key they sent
+   * us, or one set with {@link setAccessKey}; undefined while neither is known. While one is known, sends to that
+   * contact go sealed.
+   */
+  async accessKeyFor(peer: string): Promise<Uint8Array | undefined> {
+    return this.outbox.sealed.accessKeyFor(await this.resolveCached(peer));
+  }
+
+  /**
+   * Records (or with null forgets) an explicit unidentified access key for a contact, which wins over the one derived
+   * from their profile key (not needed once they sent us their profile key); a new key lifts an earlier refusal.
+   */
+  async setAccessKey(peer: string, key: Uint8Array | null): Promise<void> {
+    await this.outbox.sealed.setAccessKey(await this.resolveCached(peer), key);
+  }
+
+  /**
+   * Publishes this account's own unidentified access key (16 bytes; null removes it) and whether anyone may send it
+   * sealed messages (`PUT /v1/accounts/attributes`). The key derived from our profile key is uploaded on its own (at
+   * registration, sync and rotation); this overrides it until the profile key next changes.
+   */
+  async setOwnUnidentifiedAccess(key: Uint8Array | null, unrestricted?: boolean): Promise<void> {
+    await this.ctx.api.setAccountAttributes({
+      unidentifiedAccessKey: key === null ? null : toBase64(key),
+      ...(unrestricted === undefined ? {} : { unrestrictedUnidentifiedAccess: unrestricted }),
+    });
+  }
+
   // ---- sending ----------------------------------------------------------------------------------------------
 
   /**
@@ -478,23 +512,65 @@ export class Messenger {
     const profile = await readMeta(this.platform.storage, 'profile');
     // Our profile key goes with the first message to this peer and the first after it changed.
     const share = await profileKeyToShare(ctx, accountId);
+    // Without an explicit timer, a message carries the conversation's (disappearing messages, set by either side).
+    const expireTimerSeconds = options.expireTimerSeconds ?? (await this.timerWith(accountId)) ?? undefined;
     const encoded = encodeDataMessage({
       text,
       timestamp,
       senderUsername: profile?.username,
       ...options,
       profileKey: share?.profileKey ?? null,
+      expireTimerSeconds,
     });
     const message = await storeOutgoingMessage(ctx, accountId, {
       timestamp,
       text,
       quote: options.quote ?? null,
-      expireTimerSeconds: options.expireTimerSeconds ?? null,
+      expireTimerSeconds: expireTimerSeconds ?? null,
       content: encoded,
       ...(share ? { contactUpdate: share.shared } : {}),
     });
     this.outbox.kick();
     return message;
+  }
+
+  /**
+   * Sets the disappearing-message timer of a direct conversation (seconds; 0 or null turns it off): stores the
+   * system line ("You set disappearing messages to …") and the conversation's timer in one commit and sends the
+   * update, after which both sides' messages carry it. Returns the system line.
+   */
+  async setExpireTimer(peer: string, seconds: number | null): Promise<MessageEntry> {
+    const ctx = this.ctx;
+    const timer = checkTimer(seconds);
+    if (groupOf(peer) !== null)
+      throw new ClientError(ClientErrorCode.InvalidInput, "a group's timer is part of the group's state");
+    const accountId = await this.resolveCached(peer);
+    if (accountId === ctx.account.accountId)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
+    const timestamp = ctx.timestamps.next();
+    const profile = await readMeta(this.platform.storage, 'profile');
+    const content = encodeDataMessage({
+      text: '',
+      timestamp,
+      senderUsername: profile?.username,
+      expireTimerSeconds: timer,
+      expireTimerUpdate: true,
+    });
+    const message = await storeOutgoingMessage(ctx, accountId, {
+      timestamp,
+      text: timerText('You', timer),
+      quote: null,
+      expireTimerSeconds: null,
+      content,
+      timerChange: { system: timerChange(timer), seconds: timer },
+    });
+    this.outbox.kick();
+    return message;
+  }
+
+  /** The disappearing-message timer of the direct conversation with an account (null: off). */
+  private async timerWith(accountId: string): Promise<number | null> {
+    return conversationTimer(await this.ctx.history.conversation(directConversationId(accountId)));
   }
 
   /**
@@ -511,7 +587,11 @@ export class Messenger {
     const accountId = await this.resolveCached(peer);
     if (accountId === ctx.account.accountId)
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
-    const message = await sendAttachmentMessage(ctx, accountId, attachment);
+    const timer = attachment.expireTimerSeconds ?? (await this.timerWith(accountId));
+    const message = await sendAttachmentMessage(ctx, accountId, {
+      ...attachment,
+      ...(timer ? { expireTimerSeconds: timer } : {}),
+    });
     this.outbox.kick();
     return message;
   }
@@ -528,6 +608,36 @@ export class Messenger {
     const download = downloadAttachment(this.ctx, messageId, index).finally(() => this.downloads.delete(key));
     this.downloads.set(key, download);
     return download;
+  }
+
+  /**
+   * Downloads, verifies and decrypts a message's attachment in one pass (see downloadAndDecryptAttachment): plaintext
+   * comes out as each chunk's tag holds, and only a run that ends without throwing delivered the whole, verified
+   * attachment, so a caller keeps what it gets out of sight (a hidden partial file) until then. An attachment already
+   * downloaded is read (`readAttachment`); one being downloaded by `downloadAttachment` is read once that ends.
+   */
+  async *downloadAndDecryptAttachment(messageId: string, index: number): AsyncIterable<Uint8Array> {
+    const key = `${messageId}#${index}`;
+    const running = this.downloads.get(key);
+    if (running) {
+      await running;
+      yield* readAttachment(this.ctx, messageId, index);
+      return;
+    }
+    let finished: () => void = () => undefined;
+    // While this runs, downloadAttachment for the same attachment waits for it, then finds it local (or not).
+    this.downloads.set(
+      key,
+      new Promise<void>((resolve) => {
+        finished = resolve;
+      }),
+    );
+    try {
+      yield* downloadAndDecryptAttachment(this.ctx, messageId, index);
+    } finally {
+      this.downloads.delete(key);
+      finished();
+    }
   }
 
   /**
@@ -656,16 +766,26 @@ export class Messenger {
       const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
       // An attachment whose upload was never created has no storage id yet: the uploader encodes the content.
       const uncreated = message.attachments?.some((a) => a.storageId === '') ?? false;
+      // A timer update goes out again as the update it was (its stored text is only the line's English rendering).
+      const timerUpdate = message.system?.kind === 'timer' ? message.system : null;
       const content = uncreated
         ? new Uint8Array(0)
-        : encodeDataMessage({
-            text: message.text,
-            timestamp,
-            senderUsername: profile?.username,
-            quote: message.quote,
-            expireTimerSeconds: message.expireTimerSeconds,
-            attachments: message.attachments?.map(pointerOf) ?? null,
-          });
+        : timerUpdate
+          ? encodeDataMessage({
+              text: '',
+              timestamp,
+              senderUsername: profile?.username,
+              expireTimerSeconds: timerUpdate.expireTimerSeconds,
+              expireTimerUpdate: true,
+            })
+          : encodeDataMessage({
+              text: message.text,
+              timestamp,
+              senderUsername: profile?.username,
+              quote: message.quote,
+              expireTimerSeconds: message.expireTimerSeconds,
+              attachments: message.attachments?.map(pointerOf) ?? null,
+            });
       const entry = {
         ...newOutboxEntry(ctx, { destination: peer, kind: 'data', timestamp, content, messageKey: message.id }),
         ...(message.attachments?.length ? { uploads: uploadsForRetry(ctx, message) } : {}),
@@ -895,6 +1015,16 @@ export class Messenger {
 
   message(id: string): Promise<MessageEntry | undefined> {
     return this.ctx.history.message(id);
+  }
+
+  /** Saves the unsent text of a conversation (blank: removes it), sealed at rest like every row. */
+  setDraft(conversationId: string, text: string): Promise<void> {
+    return saveDraft(this.platform.storage, conversationId, text);
+  }
+
+  /** The unsent text of a conversation, or the empty string. */
+  draft(conversationId: string): Promise<string> {
+    return readDraft(this.platform.storage, conversationId);
   }
 
   /** The peer's identity state and safety number (null until a session was made or a key fetched). */

@@ -13,11 +13,15 @@
  * later. Statuses of data messages go sending → sent here, and → delivered → read when receipts arrive (inbox).
  * Every accepted data message is written to the re-send log with the devices it went to and the identity key each
  * was encrypted to; a `resend` entry goes to its one device only, pinned to that key (any other key refuses the
- * encryption). It does not receive anything.
+ * encryption). Sends to a recipient whose unidentified access key is known go sealed (sealed-sender.ts): each device's
+ * ciphertext is sealed under our sender certificate and sent over HTTP without credentials; a `401` for the key is
+ * remembered and the entry goes identified at once (device corrections work the same either way). It does not
+ * receive anything.
  */
 import { hasPendingUploads } from './attachments/attachment-service.js';
 import { UploadQueue } from './attachments/upload-queue.js';
 import { ErrorCode, LibSignalErrorBase, equalBytes } from '@cove/crypto';
+import type { SenderCertificate } from '@cove/crypto';
 import { MAX_RETRY_TIMESTAMPS, encodeContent } from '@cove/protocol';
 import type { Content, SendMessagesRequest } from '@cove/protocol';
 
@@ -34,7 +38,7 @@ import {
 } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { OUTBOX_LOCK, emit, emitIdentityChanges, newZone, peerLock } from './context.js';
-import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
+import { ClientError, ClientErrorCode, ServerResponseError, UnidentifiedAccessDeniedError } from './errors.js';
 import { expiresAt, isStatusAdvance } from './history.js';
 import type { TimerHandle, WriteOp } from './platform.js';
 import type { DeviceAddress, MessageEntry, OutboxEntry, OutboxKind, ResendDevice, ResendLogEntry } from './tables.js';
@@ -42,6 +46,7 @@ import { resendExpiryKey, resendLogKey, sessionKey } from './tables.js';
 import { contactOrNew, connectDevices, putContactDevices } from './recipients.js';
 import { encryptForDevices, hasUsableSession } from './session-crypto.js';
 import { GroupSender } from './group-sender.js';
+import { SealedSender } from './sealed-sender.js';
 import type { PairwiseSender } from './group-sender.js';
 
 /** Raised for failures worth retrying later (network, server busy, device list churn). */
@@ -233,7 +238,11 @@ export class Outbox implements PairwiseSender {
   /** Attachment uploads run beside the passes, so that a long one holds up nothing queued behind it. */
   private readonly uploads: UploadQueue;
 
+  /** Access keys, certificate and sealing of sealed-sender sends. */
+  readonly sealed: SealedSender;
+
   constructor(private readonly ctx: MessengerContext) {
+    this.sealed = new SealedSender(ctx);
     this.passes = new CoalescedPasses(
       ctx.platform.locks,
       OUTBOX_LOCK,
@@ -372,9 +381,22 @@ export class Outbox implements PairwiseSender {
    */
   private async deliver(entry: OutboxEntry): Promise<{ serverTimestamp: number; recipients: Recipients }> {
     const content = contentOf(entry);
+    let sealed = await this.sealedAccess(entry.destination);
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
-      const { request, recipients } = await this.prepare(entry, content, round === 0);
-      const outcome = await this.transmit(entry.destination, request);
+      const { request, recipients } = await this.prepare(entry, content, round === 0, sealed?.certificate ?? null);
+      let outcome: SendOutcome;
+      try {
+        outcome = sealed
+          ? await this.ctx.api.sendSealed(entry.destination, request, sealed.accessKey)
+          : await this.transmit(entry.destination, request);
+      } catch (error) {
+        if (!(sealed && error instanceof UnidentifiedAccessDeniedError)) throw error;
+        // The key is not (or no longer) the recipient's: remember, and send this one identified right away.
+        await this.sealed.markDenied(entry.destination);
+        sealed = null;
+        round -= 1;
+        continue;
+      }
       switch (outcome.kind) {
         case 'accepted':
           return { serverTimestamp: outcome.serverTimestamp, recipients };
@@ -389,6 +411,16 @@ export class Outbox implements PairwiseSender {
       }
     }
     throw new TransientError("the recipient's device list kept changing");
+  }
+
+  /** The access key and certificate to send sealed to `destination` with; null to send identified. */
+  private async sealedAccess(
+    destination: string,
+  ): Promise<{ accessKey: string; certificate: SenderCertificate } | null> {
+    const accessKey = await this.sealed.usableAccessKey(destination);
+    if (!accessKey) return null;
+    const certificate = await this.sealed.senderCertificate();
+    return certificate ? { accessKey, certificate } : null;
   }
 
   private async transmit(destination: string, request: SendMessagesRequest): Promise<SendOutcome> {
@@ -411,6 +443,7 @@ export class Outbox implements PairwiseSender {
     entry: OutboxEntry,
     content: Uint8Array,
     firstRound: boolean,
+    certificate: SenderCertificate | null,
   ): Promise<{ request: SendMessagesRequest; recipients: Recipients }> {
     const { ctx } = this;
     const peer = entry.destination;
@@ -448,12 +481,13 @@ export class Outbox implements PairwiseSender {
         }
         if (target !== null && !devices.some((d) => d.deviceId === target))
           throw new ClientError(ClientErrorCode.InvalidInput, 'the device that asked for a re-send is gone');
-        const messages = await encryptForDevices(
+        const encrypted = await encryptForDevices(
           zone,
           peer,
           devices,
           target === null ? content : (deviceId) => (deviceId === target ? content : NULL_CONTENT),
         );
+        const messages = certificate ? await this.sealed.seal(zone, peer, encrypted, certificate) : encrypted;
         const recipients: Recipients = devices.flatMap((d) => {
           const identityKey = zone.usedIdentities.get(sessionKey(peer, d.deviceId));
           return identityKey ? [{ deviceId: d.deviceId, identityKey }] : [];

@@ -12,6 +12,7 @@ import type {
   AttachmentEntry,
   ContactEntry,
   ConversationEntry,
+  GroupChange,
   MessageEntry,
   PendingUpload,
   QuoteEntry,
@@ -30,6 +31,8 @@ export type OutgoingMessage = {
   uploads?: PendingUpload[];
   /** A change to the peer's contact row committed with the message (our profile key recorded as shared). */
   contactUpdate?: (contact: ContactEntry) => ContactEntry;
+  /** A timer update: the system line stored for it, and the conversation's new timer (committed with it). */
+  timerChange?: { system: GroupChange; seconds: number | null };
 };
 
 export const storeOutgoingMessage = async (
@@ -58,9 +61,11 @@ export const storeOutgoingMessage = async (
       read: true,
       error: null,
       ...(outgoing.attachments ? { attachments: outgoing.attachments } : {}),
+      ...(outgoing.timerChange ? { system: outgoing.timerChange.system } : {}),
     };
     const updated: ConversationEntry = {
       ...base,
+      ...(outgoing.timerChange ? { expireTimerSeconds: outgoing.timerChange.seconds } : {}),
       lastMessageAt: Math.max(base.lastMessageAt, stored.storedAt),
       lastMessageKey: stored.id,
     };

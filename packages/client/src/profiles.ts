@@ -138,10 +138,8 @@ const publish = async (ctx: MessengerContext, record: OwnProfileRecord): Promise
     ...(record.avatar ? { avatar: b64(encryptProfileField(key, accountId, 'avatar', record.avatar, random)) } : {}),
   });
   if (!record.accessKeyUploaded) {
-    await ctx.api.setAttributes({
-      unidentifiedAccessKey: b64(deriveAccessKey(key)),
-      unrestrictedUnidentifiedAccess: false,
-    });
+    // Only the key: whether anyone may send us sealed messages is a separate setting, left as it is.
+    await ctx.api.setAccountAttributes({ unidentifiedAccessKey: b64(deriveAccessKey(key)) });
   }
   return { ...record, uploadedVersion: version, accessKeyUploaded: true };
 };

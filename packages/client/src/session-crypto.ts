@@ -28,6 +28,9 @@ import type { DeviceAddress } from './tables.js';
 /** The numeric type of a PreKeySignalMessage, as `CiphertextMessage.type()` reports it. */
 const PREKEY_MESSAGE_TYPE: number = CiphertextMessageType.PreKey;
 
+/** An envelope whose sender is known: an identified one as the server sends it, or a sealed one once opened. */
+export type OpenEnvelope = Envelope & { sourceAccountId: string; sourceDeviceId: number };
+
 const bytes = (base64: string): Uint8Array<ArrayBuffer> => new Uint8Array(fromBase64(base64));
 
 export const localAddress = (zone: ProtocolZone): ProtocolAddress =>
@@ -110,7 +113,7 @@ export const encryptForDevices = async (
 };
 
 /** Decrypts an envelope's content to padded plaintext. */
-export const decryptEnvelope = async (zone: ProtocolZone, envelope: Envelope): Promise<Uint8Array> => {
+export const decryptEnvelope = async (zone: ProtocolZone, envelope: OpenEnvelope): Promise<Uint8Array> => {
   const address = ProtocolAddress.new(envelope.sourceAccountId, envelope.sourceDeviceId);
   const body = bytes(envelope.content);
   if (envelope.type === 'prekey') {

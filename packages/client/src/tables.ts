@@ -153,6 +153,11 @@ export type ConversationEntry = {
   lastMessageAt: number;
   lastMessageKey: string | null;
   unreadCount: number;
+  /**
+   * Direct conversations: the disappearing-message timer our messages carry, in seconds (null or absent: off); set
+   * by either side with a timer update (a system line in the history).
+   */
+  expireTimerSeconds?: number | null;
 };
 
 export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'received' | 'undecryptable';
@@ -186,6 +191,12 @@ export type AttachmentEntry = {
    * shown by `history`, and removed with the message when the file there is still that copy. Absent when none.
    */
   savedCopy?: SavedCopy | null;
+  /**
+   * The SHA-256 of every sealed chunk of the local blob, as verified when it was downloaded (32 bytes per chunk):
+   * reading the attachment checks them against the digest and then decrypts in one pass instead of verifying the
+   * whole blob again. Absent (older rows, the sender's own blobs): the read verifies first.
+   */
+  chunkHashes?: Uint8Array | null;
 };
 
 /** A decrypted copy of an attachment a shell wrote outside the blob store. */

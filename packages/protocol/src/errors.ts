@@ -15,6 +15,11 @@ export const ErrorCode = {
   InvalidSignature: 'invalid_signature',
   /** 401: missing, malformed or wrong credentials, or an unknown / used ticket. */
   Unauthorized: 'unauthorized',
+  /**
+   * 401: a send without credentials (sealed sender) whose `Unidentified-Access-Key` is missing, malformed or not the
+   * recipient's (for a multi-recipient send: not the XOR of every recipient's key). Fall back to an identified send.
+   */
+  UnidentifiedAccessDenied: 'unidentified_access_denied',
   /** 403: authenticated but not allowed (e.g. a linked device removing devices, wrong invite code). */
   Forbidden: 'forbidden',
   /** 403: the invite code is missing or unknown while registration is by invitation. */

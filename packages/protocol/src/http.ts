@@ -18,6 +18,7 @@ import {
   MAX_PREKEY_ID,
   MAX_PREKEYS_PER_UPLOAD,
   MAX_REGISTRATION_ID,
+  MAX_SEALED_MULTI_RECIPIENT_BYTES,
   MAX_SECRET_BYTES,
   MIN_SECRET_BYTES,
   PROFILE_CIPHERTEXT_SIZES,
@@ -91,6 +92,9 @@ export const InfoResponse = z.object({
   version: z.string(),
   registration: z.enum(['open', 'invite']),
   vapidPublicKey: z.string().nullable().describe('Web Push application server key (base64url), null until enabled'),
+  sealedSenderTrustRoot: EcPublicKey.optional().describe(
+    'Public key of the sealed-sender trust root: sender certificates are valid only under it (clients pin it)',
+  ),
   limits: z.object({
     maxDevicesPerAccount: z.number().int(),
     maxEnvelopeContentBytes: z.number().int(),
@@ -136,18 +140,6 @@ export const UsernameResponse = z.object({ username: Username });
 export const UsernameLookupResponse = z.object({
   accountId: AccountId,
   username: Username.optional().describe('The username as its owner spelled it (the canonical display spelling)'),
-});
-
-/** Account attributes (docs/profiles.md): what sealed sender needs to authorize a send without credentials. */
-export const SetAccountAttributesRequest = z.strictObject({
-  unidentifiedAccessKey: fixedBase64(
-    UNIDENTIFIED_ACCESS_KEY_BYTES,
-    'Unidentified access key derived from the profile key (16 bytes), base64',
-  ),
-  unrestrictedUnidentifiedAccess: z
-    .boolean()
-    .default(false)
-    .describe('Accept sealed messages from anyone, not only from holders of the access key'),
 });
 
 export const ProfileVersion = z
@@ -207,9 +199,12 @@ export const PreKeyBundleResponse = z.object({ identityKey: EcPublicKey, devices
  * Signal messages (one ciphertext per device, `PUT /v1/messages/{accountId}`); `senderkey` is a libsignal
  * SenderKeyMessage (a group message, the same bytes for every recipient device, `PUT /v1/messages/multi`).
  */
-export const EnvelopeType = z.enum(['prekey', 'whisper', 'senderkey']);
-/** Types of a 1:1 send: each device gets its own ciphertext. */
-export const DirectEnvelopeType = z.enum(['prekey', 'whisper']);
+export const EnvelopeType = z.enum(['prekey', 'whisper', 'senderkey', 'unidentified-sender']);
+/**
+ * Types of a 1:1 send: each device gets its own ciphertext. `unidentified-sender` (a sealed-sender message: libsignal's
+ * v1 envelope, or a recipient's part of a v2 one) is the only type of a send without credentials, and only there.
+ */
+export const DirectEnvelopeType = z.enum(['prekey', 'whisper', 'unidentified-sender']);
 /**
  * Types of a multi-recipient send: one ciphertext for every recipient device, stored once. `sealed-v2` (libsignal's
  * multi-recipient sealed sender, from which the server extracts each recipient's part) is reserved for this path.
@@ -334,11 +329,50 @@ export const MultiRecipientNotFoundResponse = ErrorResponse.extend({
   accounts: z.array(z.object({ accountId: AccountId })),
 });
 
+/**
+ * `PUT /v1/messages/multi` without credentials and with `Unidentified-Access-Key` (the XOR of every recipient's key):
+ * libsignal's SealedSenderMultiRecipientMessage (sent form), from which the server takes the recipients, their devices
+ * and registration ids, and cuts each recipient's part; every device gets an `unidentified-sender` envelope.
+ */
+export const SendSealedMultiRequest = z.strictObject({
+  type: z.literal('unidentified-sender'),
+  content: base64Bytes(1, MAX_SEALED_MULTI_RECIPIENT_BYTES, 'SealedSenderMultiRecipientMessage (sent form), base64'),
+  timestamp: Timestamp,
+  urgent: z.boolean().optional().describe('Wake offline devices at once (default true)'),
+  online: z
+    .boolean()
+    .optional()
+    .describe('Deliver only to devices connected now and store nothing (e.g. typing indicators); default false'),
+});
+
+/** The body of `PUT /v1/messages/multi`: an identified send, or (without credentials) a sealed v2 one. */
+export const SendMultiRouteRequest = z.discriminatedUnion('type', [SendMultiRequest, SendSealedMultiRequest]);
+
+/** An unidentified access key: 16 bytes, base64. */
+export const UnidentifiedAccessKey = fixedBase64(UNIDENTIFIED_ACCESS_KEY_BYTES, 'Unidentified access key (16 bytes)');
+
+/**
+ * `PUT /v1/accounts/attributes`: the account's unidentified access key (derived from its profile key; null removes
+ * it) and whether anyone may send it sealed messages without the key. Absent fields are left as they are.
+ */
+export const AccountAttributesRequest = z.strictObject({
+  unidentifiedAccessKey: UnidentifiedAccessKey.nullable().optional(),
+  unrestrictedUnidentifiedAccess: z.boolean().optional(),
+});
+
+/** `GET /v1/certificate/delivery`: a short-lived sender certificate of the caller's device, signed by the server. */
+export const SenderCertificateResponse = z.object({
+  certificate: z
+    .string()
+    .describe("libsignal SenderCertificate (the caller's account, device and identity key), base64"),
+  expiresAt: Timestamp.describe('When the certificate expires (ms since the epoch)'),
+});
+
 export const Envelope = z.object({
   guid: Guid,
   type: EnvelopeType,
-  sourceAccountId: AccountId,
-  sourceDeviceId: DeviceId,
+  sourceAccountId: AccountId.optional().describe('The sender; absent for `unidentified-sender` (sealed sender)'),
+  sourceDeviceId: DeviceId.optional().describe("The sender's device; absent for `unidentified-sender`"),
   timestamp: Timestamp.describe("The sender's timestamp"),
   serverTimestamp: Timestamp.describe('When the server accepted it'),
   content: z.string().describe('Opaque encrypted message, base64'),
@@ -385,7 +419,6 @@ export type CreateAccountResponse = z.infer<typeof CreateAccountResponse>;
 export type SetUsernameRequest = z.infer<typeof SetUsernameRequest>;
 export type UsernameResponse = z.infer<typeof UsernameResponse>;
 export type UsernameLookupResponse = z.infer<typeof UsernameLookupResponse>;
-export type SetAccountAttributesRequest = z.infer<typeof SetAccountAttributesRequest>;
 export type SetProfileRequest = z.infer<typeof SetProfileRequest>;
 export type ProfileResponse = z.infer<typeof ProfileResponse>;
 export type UploadKeysRequest = z.infer<typeof UploadKeysRequest>;
@@ -409,6 +442,10 @@ export type MismatchedDevicesResponse = z.infer<typeof MismatchedDevicesResponse
 export type StaleDevicesResponse = z.infer<typeof StaleDevicesResponse>;
 export type QueueFullResponse = z.infer<typeof QueueFullResponse>;
 export type Envelope = z.infer<typeof Envelope>;
+export type SendSealedMultiRequest = z.infer<typeof SendSealedMultiRequest>;
+export type SendMultiRouteRequest = z.infer<typeof SendMultiRouteRequest>;
+export type AccountAttributesRequest = z.infer<typeof AccountAttributesRequest>;
+export type SenderCertificateResponse = z.infer<typeof SenderCertificateResponse>;
 export type EnvelopeListResponse = z.infer<typeof EnvelopeListResponse>;
 export type DeviceInfo = z.infer<typeof DeviceInfo>;
 export type DeviceListResponse = z.infer<typeof DeviceListResponse>;

@@ -40,6 +40,17 @@ export const MAX_MULTI_RECIPIENT_ACCOUNTS = 1000;
  */
 export const MAX_MULTI_RECIPIENT_DEVICES = MAX_MULTI_RECIPIENT_ACCOUNTS * MAX_DEVICES_PER_ACCOUNT;
 
+/** Bytes of an unidentified access key (`Unidentified-Access-Key`), derived from the profile key as in Signal. */
+export const UNIDENTIFIED_ACCESS_KEY_BYTES = 16;
+/**
+ * A sealed multi-recipient message (libsignal's SealedSenderMultiRecipientMessage): the largest content plus, for each
+ * of the most recipient accounts, its 17-byte ServiceId, three bytes per device of the most devices and 48 bytes of
+ * key material, plus the header. ~150 KB, ~200 KB in base64: below both transports' body limits.
+ */
+export const MAX_SEALED_MULTI_RECIPIENT_BYTES =
+  MAX_ENVELOPE_CONTENT_BYTES + 16 + MAX_MULTI_RECIPIENT_ACCOUNTS * (17 + 3 * MAX_DEVICES_PER_ACCOUNT + 48);
+/** Sender certificates live this long: a stolen one is useless after a day; clients refresh well before. */
+export const SENDER_CERTIFICATE_LIFETIME_MS = 24 * 60 * 60 * 1000;
 /** Any HTTP JSON body: 100 Kyber prekeys of 1,569 bytes in base64 plus signatures are ~300 KB. */
 export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
 
@@ -77,6 +88,3 @@ export const PROFILE_CIPHERTEXT_SIZES = {
 
 /** Profile versions are 32 bytes of HKDF output written as 64 lower-case hex digits (docs/profiles.md). */
 export const PROFILE_VERSION_PATTERN = /^[0-9a-f]{64}$/;
-
-/** The unidentified access key (sealed sender) is 16 bytes, as Signal's. */
-export const UNIDENTIFIED_ACCESS_KEY_BYTES = 16;

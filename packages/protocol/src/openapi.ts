@@ -22,6 +22,8 @@ type Route = {
   path: string;
   summary: string;
   auth: boolean;
+  /** Also accepts a send without credentials authorized by `Unidentified-Access-Key` (sealed sender). */
+  unidentified?: boolean;
   body?: Schema;
   /** Success status and its body (`null` for no body). */
   ok: [number, Schema | null];
@@ -33,7 +35,7 @@ const routes: Route[] = [
   {
     method: 'get',
     path: '/v1/info',
-    summary: 'Server name, registration policy, limits, VAPID key',
+    summary: 'Server name, registration policy, limits, VAPID key, sealed-sender trust root',
     auth: false,
     ok: [200, http.InfoResponse],
   },
@@ -82,14 +84,6 @@ const routes: Route[] = [
   },
   {
     method: 'put',
-    path: '/v1/accounts/attributes',
-    summary: "Set the caller's unidentified access key (derived from its profile key) and sealed-sender policy",
-    auth: true,
-    body: http.SetAccountAttributesRequest,
-    ok: [204, null],
-  },
-  {
-    method: 'put',
     path: '/v1/profile',
     summary: "Store the caller's encrypted profile under the version of its current profile key (ciphertext only)",
     auth: true,
@@ -131,11 +125,29 @@ const routes: Route[] = [
   },
   {
     method: 'put',
+    path: '/v1/accounts/attributes',
+    summary: "Set the account's unidentified access key and whether anyone may send it sealed messages",
+    auth: true,
+    body: http.AccountAttributesRequest,
+    ok: [204, null],
+  },
+  {
+    method: 'get',
+    path: '/v1/certificate/delivery',
+    summary: "A short-lived sender certificate (sealed sender) of the caller's account, device and identity key",
+    auth: true,
+    ok: [200, http.SenderCertificateResponse],
+  },
+  {
+    method: 'put',
     path: '/v1/messages/multi',
     summary:
-      'Send one ciphertext (a sender-key group message) to many devices of many accounts: checked in one pass, stored once',
+      'Send one ciphertext (a sender-key group message) to many devices of many accounts: checked in one pass, stored ' +
+      "once. Without credentials and with Unidentified-Access-Key (XOR of the recipients' keys): a sealed-sender v2 " +
+      'message (SendSealedMultiRequest) whose recipients the server reads from it',
     auth: true,
-    body: http.SendMultiRequest,
+    unidentified: true,
+    body: http.SendMultiRouteRequest,
     ok: [200, http.SendMultiResponse],
     errors: [
       [404, 'not_found: every unknown recipient account', http.MultiRecipientNotFoundResponse],
@@ -147,8 +159,11 @@ const routes: Route[] = [
   {
     method: 'put',
     path: '/v1/messages/{accountId}',
-    summary: "Send one envelope to each of the recipient's current devices, atomically",
+    summary:
+      "Send one envelope to each of the recipient's current devices, atomically. Without credentials and with " +
+      'Unidentified-Access-Key: a sealed-sender send (type unidentified-sender), stored with no sender',
     auth: true,
+    unidentified: true,
     body: http.SendMessagesRequest,
     ok: [200, http.SendMessagesResponse],
     errors: [
@@ -326,13 +341,21 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '413': { description: 'payload_too_large', content: error },
       '429': { description: 'rate_limited', content: error },
     };
-    if (route.auth) responses['401'] = { description: 'unauthorized', content: error };
+    if (route.auth) {
+      responses['401'] = {
+        description: route.unidentified
+          ? 'unauthorized, or unidentified_access_denied (wrong or missing access key of a send without credentials)'
+          : 'unauthorized',
+        content: error,
+      };
+    }
     for (const [status, description, schema] of route.errors ?? []) {
       responses[String(status)] = { description, content: schema ? content(schema) : error };
     }
     const operation: Record<string, unknown> = { summary: route.summary, parameters, responses };
     if (route.body) operation.requestBody = { required: true, content: content(route.body) };
-    if (route.auth) operation.security = [{ device: [] }];
+    if (route.auth)
+      operation.security = route.unidentified ? [{ device: [] }, { unidentifiedAccess: [] }] : [{ device: [] }];
     (paths[route.path] ??= {})[route.method] = operation;
   }
   return {
@@ -350,6 +373,14 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
           type: 'http',
           scheme: 'basic',
           description: 'Basic base64("<accountId>.<deviceId>:<secret>"), secret being the base64 device credential',
+        },
+        unidentifiedAccess: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Unidentified-Access-Key',
+          description:
+            "Sealed sender, instead of credentials: base64 of the recipient's 16-byte unidentified access key (XOR of " +
+            'every recipient key for a multi-recipient send)',
         },
       },
     },

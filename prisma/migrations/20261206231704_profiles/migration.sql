@@ -1,7 +1,3 @@
--- AlterTable
-ALTER TABLE "accounts" ADD COLUMN     "unidentified_access_key" BYTEA,
-ADD COLUMN     "unrestricted_unidentified_access" BOOLEAN NOT NULL DEFAULT false;
-
 -- CreateTable
 CREATE TABLE "profiles" (
     "account_id" UUID NOT NULL,

@@ -1,8 +1,8 @@
 /** HTTP routes of accounts and usernames; validation and rules live in the pipe and the account service. */
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import {
+  AccountAttributesRequest,
   CreateAccountRequest,
-  SetAccountAttributesRequest,
   SetUsernameRequest,
   Username,
   type CreateAccountResponse,
@@ -27,6 +27,15 @@ export class AccountController {
     return this.accounts.create(body);
   }
 
+  @Put('attributes')
+  @HttpCode(204)
+  setAttributes(
+    @CurrentDevice() device: AuthenticatedDevice,
+    @Body(new ZodPipe(AccountAttributesRequest)) body: AccountAttributesRequest,
+  ): Promise<void> {
+    return this.accounts.setAttributes(device, body);
+  }
+
   @Put('username')
   setUsername(
     @CurrentDevice() device: AuthenticatedDevice,
@@ -39,15 +48,6 @@ export class AccountController {
   @HttpCode(204)
   deleteUsername(@CurrentDevice() device: AuthenticatedDevice): Promise<void> {
     return this.accounts.deleteUsername(device);
-  }
-
-  @Put('attributes')
-  @HttpCode(204)
-  setAttributes(
-    @CurrentDevice() device: AuthenticatedDevice,
-    @Body(new ZodPipe(SetAccountAttributesRequest)) body: SetAccountAttributesRequest,
-  ): Promise<void> {
-    return this.accounts.setAttributes(device, body);
   }
 
   @Get('username/:username')

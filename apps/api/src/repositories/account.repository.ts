@@ -77,19 +77,39 @@ export class AccountRepository {
     await this.db.prisma.account.update({ where: { id: accountId }, data: { username: null, usernameKey: null } });
   }
 
+  /** Whether unidentified (sealed) sends may reach it: its access key (null when unset) and its open setting. */
+  async unidentifiedAccess(
+    accountIds: string[],
+  ): Promise<Map<string, { accessKey: Bytes | null; unrestricted: boolean }>> {
+    if (!accountIds.length) return new Map();
+    const rows = await this.db.prisma.account.findMany({
+      where: { id: { in: accountIds } },
+      select: { id: true, unidentifiedAccessKey: true, unrestrictedUnidentifiedAccess: true },
+    });
+    return new Map(
+      rows.map((r) => [r.id, { accessKey: r.unidentifiedAccessKey, unrestricted: r.unrestrictedUnidentifiedAccess }]),
+    );
+  }
+
+  /** Sets the account's sealed-sender attributes; `undefined` leaves a field as it is. */
+  async setUnidentifiedAccess(
+    accountId: string,
+    attributes: { accessKey?: Bytes | null; unrestricted?: boolean },
+  ): Promise<void> {
+    await this.db.prisma.account.update({
+      where: { id: accountId },
+      data: {
+        ...(attributes.accessKey === undefined ? {} : { unidentifiedAccessKey: attributes.accessKey }),
+        ...(attributes.unrestricted === undefined ? {} : { unrestrictedUnidentifiedAccess: attributes.unrestricted }),
+      },
+    });
+  }
+
   async findByUsername(username: string): Promise<{ id: string; username: string } | null> {
     const row = await this.db.prisma.account.findUnique({
       where: { usernameKey: username.toLowerCase() },
       select: { id: true, username: true },
     });
     return row?.username ? { id: row.id, username: row.username } : null;
-  }
-
-  /** Sets the sealed-sender attributes (docs/profiles.md). */
-  async setAttributes(
-    accountId: string,
-    attributes: { unidentifiedAccessKey: Bytes; unrestrictedUnidentifiedAccess: boolean },
-  ): Promise<void> {
-    await this.db.prisma.account.update({ where: { id: accountId }, data: attributes });
   }
 }

@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { z } from 'zod';
+import { SENDER_CERTIFICATE_LIFETIME_MS } from '@cove/protocol';
 
 import { RATE_LIMITS, type RateLimitWindow } from '../rate-limits.js';
 import { parseTrustProxy, type TrustProxy } from '../utils/client-address.js';
@@ -96,6 +97,8 @@ const EnvSchema = z.object({
   RATE_LIMIT_SENDS_PER_RECIPIENT: rate.default(RATE_LIMITS.sendToRecipient),
   /** Recipient devices of multi-recipient sends per sender device (the fan-out one device may cause). */
   RATE_LIMIT_SEND_DEVICES: rate.default(RATE_LIMITS.sendDevices),
+  /** Sealed (unidentified) sends per recipient account, from every address together. */
+  RATE_LIMIT_SEALED_SENDS_PER_RECIPIENT: rate.default(RATE_LIMITS.sealedToRecipient),
   /**
    * First lockout after repeated failed authentication from one address or against one account (limits in
    * `AUTH_THROTTLE`); each repeat within a day doubles it, up to an hour. A minute stops a flood without locking a
@@ -108,6 +111,19 @@ const EnvSchema = z.object({
     .optional()
     .or(z.literal('').transform(() => undefined)),
   SERVER_NAME: z.string().min(1).max(64).default('Cove'),
+  /**
+   * Sealed sender's trust root (base64 of a 32-byte Curve25519 private key), shared by every instance; unset = generated
+   * on first start and kept in `DATA_DIR/sealed-sender-trust-root.json` (mode 0600).
+   */
+  SEALED_SENDER_TRUST_ROOT_PRIVATE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be base64 of 32 bytes')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  /** Key id of the server certificate (its key is derived from the trust root and the id): change it to rotate. */
+  SEALED_SENDER_SERVER_KEY_ID: z.coerce.number().int().min(1).max(0xffff_ffff).default(1),
+  /** Lifetime of the sender certificates the server signs. */
+  SEALED_SENDER_CERTIFICATE_LIFETIME: duration.default(SENDER_CERTIFICATE_LIFETIME_MS),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: z
     .string()
@@ -270,10 +286,17 @@ export type AppConfig = {
   inviteCodes: string[];
   rateLimits: boolean;
   /** The configured send limits (HTTP and WebSocket alike). */
-  sendRateLimits: { send: RateLimitWindow; sendToRecipient: RateLimitWindow; sendDevices: RateLimitWindow };
+  sendRateLimits: {
+    send: RateLimitWindow;
+    sendToRecipient: RateLimitWindow;
+    sendDevices: RateLimitWindow;
+    sealedToRecipient: RateLimitWindow;
+  };
   authLockoutMs: number;
   redisUrl: string | undefined;
   serverName: string;
+  /** Sealed sender: the configured trust root private key (32 bytes; undefined = generated under `dataDir`). */
+  sealedSender: { trustRootPrivateKey: Uint8Array | undefined; serverKeyId: number; certificateLifetimeMs: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How far `X-Forwarded-For` is believed (see `utils/client-address.ts`). */
   trustProxy: TrustProxy;
@@ -387,10 +410,18 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
       send: e.RATE_LIMIT_SENDS,
       sendToRecipient: e.RATE_LIMIT_SENDS_PER_RECIPIENT,
       sendDevices: e.RATE_LIMIT_SEND_DEVICES,
+      sealedToRecipient: e.RATE_LIMIT_SEALED_SENDS_PER_RECIPIENT,
     },
     authLockoutMs: e.AUTH_LOCKOUT,
     redisUrl: e.REDIS_URL,
     serverName: e.SERVER_NAME,
+    sealedSender: {
+      trustRootPrivateKey: e.SEALED_SENDER_TRUST_ROOT_PRIVATE_KEY
+        ? new Uint8Array(Buffer.from(e.SEALED_SENDER_TRUST_ROOT_PRIVATE_KEY, 'base64'))
+        : undefined,
+      serverKeyId: e.SEALED_SENDER_SERVER_KEY_ID,
+      certificateLifetimeMs: e.SEALED_SENDER_CERTIFICATE_LIFETIME,
+    },
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     pwaDir: abs(e.PWA_DIR),

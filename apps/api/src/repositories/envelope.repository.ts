@@ -18,8 +18,9 @@ export type EnvelopeRow = {
   accountId: string;
   deviceId: number;
   type: string;
-  sourceAccountId: string;
-  sourceDeviceId: number;
+  /** Null for a sealed-sender envelope: the server never learns who sent it. */
+  sourceAccountId: string | null;
+  sourceDeviceId: number | null;
   timestamp: number;
   serverTimestamp: number;
   urgent: boolean;
@@ -58,8 +59,9 @@ export type CheckedInsert = { refused: Set<number>; full: Map<number, number[]>;
 export type MultiSendRow = {
   request: number;
   type: string;
-  sourceAccountId: string;
-  sourceDeviceId: number;
+  /** Null for a sealed (unidentified) send: there is no sending device to check or record. */
+  sourceAccountId: string | null;
+  sourceDeviceId: number | null;
   timestamp: number;
   serverTimestamp: number;
   urgent: boolean;
@@ -67,13 +69,18 @@ export type MultiSendRow = {
   content: Bytes;
 };
 
-/** One recipient device of a multi-recipient send, with the guid its envelope gets and the registration id expected. */
+/**
+ * One recipient device of a multi-recipient send, with the guid its envelope gets and the registration id expected;
+ * `own` is the device's own part delivered before the shared ciphertext (a sealed v2 recipient's header; empty when
+ * absent).
+ */
 export type MultiTargetRow = {
   request: number;
   guid: string;
   accountId: string;
   deviceId: number;
   registrationId: number;
+  own?: Bytes;
 };
 
 /**
@@ -87,8 +94,8 @@ type EnvelopeColumns = {
   id: string;
   guid: string;
   type: string;
-  source_account_id: string;
-  source_device_id: number;
+  source_account_id: string | null;
+  source_device_id: number | null;
   timestamp: number;
   server_timestamp: number;
   urgent: boolean;
@@ -212,7 +219,8 @@ export class EnvelopeRepository {
                    WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
                    FOR KEY SHARE),
        gone AS (SELECT s.request FROM sends s
-                WHERE NOT EXISTS (SELECT 1 FROM senders d
+                WHERE s.source_account_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM senders d
                                   WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
        current AS (SELECT account_id, id, registration_id FROM devices
                    WHERE account_id IN (SELECT account_id FROM sends)),
@@ -223,7 +231,7 @@ export class EnvelopeRepository {
               OR (i.account_id = i.source_account_id AND i.device_id = i.source_device_id)
          UNION
          SELECT s.request FROM sends s JOIN current c ON c.account_id = s.account_id
-           WHERE NOT (s.account_id = s.source_account_id AND c.id = s.source_device_id)
+           WHERE NOT coalesce(s.account_id = s.source_account_id AND c.id = s.source_device_id, false)
              AND NOT EXISTS (SELECT 1 FROM input i WHERE i.request = s.request AND i.device_id = c.id)
        ),
        queued AS (
@@ -283,8 +291,9 @@ export class EnvelopeRepository {
    * recipient account (for the sender's own account, all but the sending device) with their current registration
    * ids — the rule of `services/device-coverage.ts`, here over all the send's accounts at once: one failing account
    * refuses the whole send — it inserts the ciphertext once into `shared_payloads` (its id drawn from the sequence, so
-   * the envelope rows of the same statement can reference it) and one envelope row per target device, with an empty
-   * own part. A target device whose queue (`caps`, counting its stored envelopes with their shared payloads and this
+   * the envelope rows of the same statement can reference it) and one envelope row per target device, with the
+   * target's own part (empty unless given: a sealed v2 recipient's header). A send with no source (sealed) has no
+   * sending device to check and is stored with null source columns. A target device whose queue (`caps`, counting its stored envelopes with their shared payloads and this
    * batch's earlier sends) would overflow is skipped and reported in `full`; the others are stored. A send with
    * `store` false is only checked. Per-row values travel as comma-joined arrays (`unnest`), so a send to 6,000
    * devices is a handful of parameters.
@@ -300,6 +309,7 @@ export class EnvelopeRepository {
       targets.map((t) => t.accountId).join(','),
       targets.map((t) => t.deviceId).join(','),
       targets.map((t) => t.registrationId).join(','),
+      targets.map((t) => (t.own ? Buffer.from(t.own).toString('hex') : '')).join(','),
     ];
     const tuples: string[] = [];
     for (const r of sends) {
@@ -330,13 +340,14 @@ export class EnvelopeRepository {
        input AS (
          SELECT * FROM unnest(string_to_array($3::text, ',')::int[], string_to_array($4::text, ',')::uuid[],
                               string_to_array($5::text, ',')::uuid[], string_to_array($6::text, ',')::smallint[],
-                              string_to_array($7::text, ',')::int[])
-                  AS t(request, guid, account_id, device_id, registration_id)),
+                              string_to_array($7::text, ',')::int[], string_to_array($8::text, ','))
+                  AS t(request, guid, account_id, device_id, registration_id, own_hex)),
        senders AS (SELECT d.account_id, d.id FROM devices d
                    WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
                    FOR KEY SHARE),
        gone AS (SELECT s.request FROM sends s
-                WHERE NOT EXISTS (SELECT 1 FROM senders d
+                WHERE s.source_account_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM senders d
                                   WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
        current AS (SELECT account_id, id, registration_id FROM devices
                    WHERE account_id IN (SELECT DISTINCT account_id FROM input)),
@@ -349,13 +360,14 @@ export class EnvelopeRepository {
          SELECT r.request FROM (SELECT DISTINCT request, account_id FROM input) r
            JOIN sends s ON s.request = r.request
            JOIN current c ON c.account_id = r.account_id
-           WHERE NOT (c.account_id = s.source_account_id AND c.id = s.source_device_id)
+           WHERE NOT coalesce(c.account_id = s.source_account_id AND c.id = s.source_device_id, false)
              AND NOT EXISTS (SELECT 1 FROM input i
                              WHERE i.request = r.request AND i.account_id = c.account_id AND i.device_id = c.id)
        ),
        accepted AS (SELECT * FROM sends
                     WHERE request NOT IN (SELECT request FROM refused) AND request NOT IN (SELECT request FROM gone)),
-       targets AS (SELECT i.request, i.guid, i.account_id, i.device_id, octet_length(a.content) AS bytes
+       targets AS (SELECT i.request, i.guid, i.account_id, i.device_id, coalesce(decode(i.own_hex, 'hex'), ''::bytea) AS own,
+                          octet_length(a.content) + coalesce(octet_length(decode(i.own_hex, 'hex')), 0) AS bytes
                    FROM input i JOIN accepted a ON a.request = i.request WHERE a.store),
        queued AS (
          SELECT e.account_id, e.device_id, count(*) AS n, sum(${QUEUED_BYTES}) AS bytes
@@ -390,7 +402,7 @@ export class EnvelopeRepository {
        stored AS (
          INSERT INTO envelopes (${INSERT_COLUMNS}, payload_id)
          SELECT s.guid, s.account_id, s.device_id, a.type, a.source_account_id, a.source_device_id, a.timestamp,
-                a.server_timestamp, a.urgent, ''::bytea, p.id
+                a.server_timestamp, a.urgent, s.own, p.id
          FROM storing s JOIN accepted a ON a.request = s.request JOIN payload_ids p ON p.request = s.request
          ORDER BY s.request, s.account_id, s.device_id
          RETURNING 1

@@ -90,8 +90,8 @@ export class MailboxRepository {
           : {
               guid: row.guid,
               type: row.type ?? '',
-              sourceAccountId: row.source_account_id ?? '',
-              sourceDeviceId: row.source_device_id ?? 0,
+              sourceAccountId: row.source_account_id,
+              sourceDeviceId: row.source_device_id,
               timestamp: row.timestamp ?? 0,
               serverTimestamp: row.server_timestamp ?? 0,
               content: row.content,

@@ -1,13 +1,14 @@
 /**
  * Accounts: registration (open or by invitation, keys checked before anything is stored), usernames (unique without
- * regard to case), lookups and the sealed-sender account attributes. It never sees a private key or a plaintext credential beyond hashing it.
+ * regard to case), lookups (with the owner's spelling) and the sealed-sender account attributes. It never sees a
+ * private key or a plaintext credential beyond hashing it.
  */
 import { Injectable } from '@nestjs/common';
 import {
   ErrorCode,
+  type AccountAttributesRequest,
   type CreateAccountRequest,
   type CreateAccountResponse,
-  type SetAccountAttributesRequest,
 } from '@cove/protocol';
 
 import { AccountRepository } from '../repositories/account.repository.js';
@@ -76,6 +77,26 @@ export class AccountService {
     return { username };
   }
 
+  /**
+   * Sets the sealed-sender attributes (`PUT /v1/accounts/attributes`): the unidentified access key (null removes it:
+   * then only an account open to anyone takes sealed sends) and whether anyone may send it sealed messages.
+   */
+  async setAttributes(device: AuthenticatedDevice, body: AccountAttributesRequest): Promise<void> {
+    await this.accounts.setUnidentifiedAccess(device.accountId, {
+      ...(body.unidentifiedAccessKey === undefined
+        ? {}
+        : {
+            accessKey:
+              body.unidentifiedAccessKey === null
+                ? null
+                : new Uint8Array(Buffer.from(body.unidentifiedAccessKey, 'base64')),
+          }),
+      ...(body.unrestrictedUnidentifiedAccess === undefined
+        ? {}
+        : { unrestricted: body.unrestrictedUnidentifiedAccess }),
+    });
+  }
+
   async deleteUsername(device: AuthenticatedDevice): Promise<void> {
     await this.accounts.clearUsername(device.accountId);
   }
@@ -85,13 +106,5 @@ export class AccountService {
     const found = await this.accounts.findByUsername(username);
     if (!found) throw new ApiError(404, ErrorCode.NotFound, 'no account has this username');
     return { accountId: found.id, username: found.username };
-  }
-
-  /** Stores the caller's unidentified access key and sealed-sender policy (the schema fixed the key's length). */
-  async setAttributes(device: AuthenticatedDevice, body: SetAccountAttributesRequest): Promise<void> {
-    await this.accounts.setAttributes(device.accountId, {
-      unidentifiedAccessKey: Buffer.from(body.unidentifiedAccessKey, 'base64'),
-      unrestrictedUnidentifiedAccess: body.unrestrictedUnidentifiedAccess,
-    });
   }
 }

@@ -73,12 +73,13 @@ export type AddressedAccount = { accountId: string; devices: readonly AddressedD
  * account, else `409 mismatched_devices` listing every account with missing or extra devices — and, so that one
  * answer repairs everything, every account with stale ones, each entry with all three lists — else
  * `410 stale_devices` listing every account with stale devices; null when the send covers every account exactly.
- * `sender` is the sending device: on its own account the send must address all its other devices.
+ * `sender` is the sending device: on its own account the send must address all its other devices (null for a sealed
+ * send, which must address every device of every recipient).
  */
 export function multiCoverageRefusal(
   devices: ReadonlyMap<string, ReadonlyMap<number, number>>,
   recipients: readonly AddressedAccount[],
-  sender: { accountId: string; deviceId: number },
+  sender: { accountId: string; deviceId: number } | null,
 ): ApiError | null {
   const unknown = recipients.filter((r) => !devices.get(r.accountId)?.size).map((r) => ({ accountId: r.accountId }));
   if (unknown.length) return new ApiError(404, ErrorCode.NotFound, 'no such account', { accounts: unknown });
@@ -86,8 +87,8 @@ export function multiCoverageRefusal(
     .map((r) => ({
       accountId: r.accountId,
       ...deviceCoverage(devices.get(r.accountId) ?? new Map(), r.devices, {
-        toSelf: r.accountId === sender.accountId,
-        sourceDeviceId: sender.deviceId,
+        toSelf: r.accountId === sender?.accountId,
+        sourceDeviceId: sender?.deviceId ?? 0,
       }),
     }))
     .filter((c) => !coversExactly(c));

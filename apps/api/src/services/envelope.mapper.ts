@@ -12,8 +12,9 @@ export function toEnvelope(row: EnvelopeRecord): Envelope {
     guid: row.guid,
     /** Only the message service writes `type`, from a request already checked against `EnvelopeType`. */
     type: row.type as EnvelopeType,
-    sourceAccountId: row.sourceAccountId,
-    sourceDeviceId: row.sourceDeviceId,
+    /** A sealed-sender envelope has no sender: the fields are left out (never null on the wire). */
+    ...(row.sourceAccountId === null ? {} : { sourceAccountId: row.sourceAccountId }),
+    ...(row.sourceDeviceId === null ? {} : { sourceDeviceId: row.sourceDeviceId }),
     timestamp: row.timestamp,
     serverTimestamp: row.serverTimestamp,
     content: Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength).toString('base64'),

@@ -10,24 +10,42 @@
  * follow the same rule for every recipient account at once, store their one ciphertext once, and have their own
  * group-commit lane. Refusals are thrown as `ApiError`s. Content stays opaque; nothing here
  * decrypts.
+ *
+ * Sealed sender: a send without credentials (`sendUnidentified`, `sendSealedMulti`) is authorized by the recipient's
+ * unidentified access key (compared in constant time; or the recipient accepts sealed messages from anyone), limited
+ * per client address and per recipient, and stored and delivered as `unidentified-sender` envelopes with no source
+ * account or device: the server never learns the sender. A sealed multi-recipient send is libsignal's
+ * SealedSenderMultiRecipientMessage, whose recipients and devices the server reads (the only parsing done here) and
+ * whose per-recipient parts it cuts with `@cove/crypto`: the shared ciphertext is stored once, each device row holds
+ * its recipient's 49-byte header.
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { SealedSenderMultiRecipientMessage } from '@cove/crypto';
 import {
   ENVELOPE_PAGE_SIZE,
   ErrorCode,
+  MAX_DEVICES_PER_ACCOUNT,
   MAX_ENVELOPE_CONTENT_BYTES,
+  MAX_MULTI_RECIPIENT_ACCOUNTS,
+  MAX_MULTI_RECIPIENT_DEVICES,
   MAX_SEND_CONTENT_BYTES,
+  UNIDENTIFIED_ACCESS_KEY_BYTES,
+  type Envelope,
   type EnvelopeListResponse,
+  type EnvelopeType,
+  type MultiRecipient,
   type SendMessagesRequest,
   type SendMessagesResponse,
   type SendMultiRequest,
   type SendMultiResponse,
+  type SendSealedMultiRequest,
 } from '@cove/protocol';
 
+import { AccountRepository } from '../repositories/account.repository.js';
 import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
-import { SqlState, sqlState } from '../repositories/database.repository.js';
+import { type Bytes, SqlState, sqlState } from '../repositories/database.repository.js';
 import { DeviceRepository, type DeviceMap } from '../repositories/device.repository.js';
 import {
   EnvelopeRepository,
@@ -51,15 +69,38 @@ import { toEnvelope } from './envelope.mapper.js';
 /** What one send of a group commit came to: stored (the answer) or refused (thrown to its submitter). */
 type SendOutcome = SendMessagesResponse | ApiError;
 
-type SendRequest = { sender: AuthenticatedDevice; destination: string; message: SendMessagesRequest };
+/** `sender` is null for a sealed (unidentified) send: nothing of it names or checks a sending device. */
+type SendRequest = { sender: AuthenticatedDevice | null; destination: string; message: SendMessagesRequest };
 
 /** What one multi-recipient send of a group commit came to. */
 type MultiOutcome = SendMultiResponse | ApiError;
 
-type MultiRequest = { sender: AuthenticatedDevice; message: SendMultiRequest };
+/** A multi-recipient send as the group commit sees it; `type` may be `unidentified-sender` (a sealed v2 send). */
+type MultiMessage = Omit<SendMultiRequest, 'type'> & { type: EnvelopeType };
+
+/**
+ * `sender` null: a sealed v2 send, whose `message.content` is the shared ciphertext and `own` each recipient
+ * account's header (delivered before it).
+ */
+type MultiRequest = { sender: AuthenticatedDevice | null; message: MultiMessage; own?: ReadonlyMap<string, Bytes> };
+
+/** Who sent a request without credentials: its claimed access key (header value) and its client address key. */
+export type UnidentifiedSender = { accessKey: string; address: string };
+
+/** The part of a sealed v2 message that differs per recipient: the version byte, C (32 bytes) and AT (16 bytes). */
+const SEALED_V2_RECIPIENT_HEADER_BYTES = 1 + 32 + 16;
+
+/** The refusal of a send without credentials whose access key does not open the recipient(s). */
+const accessDenied = (): ApiError =>
+  new ApiError(401, ErrorCode.UnidentifiedAccessDenied, 'the unidentified access key does not match the recipient');
+
+/** An envelope's sender fields: absent for a sealed send (never null on the wire). */
+const sourceOf = (sender: AuthenticatedDevice | null): Pick<Envelope, 'sourceAccountId' | 'sourceDeviceId'> =>
+  sender ? { sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId } : {};
 
 /** Recipient devices of a multi-recipient send (its weight in a group commit). */
-const deviceCount = (message: SendMultiRequest): number => message.recipients.reduce((n, r) => n + r.devices.length, 0);
+const deviceCount = (message: Pick<SendMultiRequest, 'recipients'>): number =>
+  message.recipients.reduce((n, r) => n + r.devices.length, 0);
 
 /** The message of a send refused because its own device was removed (`401 unauthorized`; a socket is then closed). */
 export const SENDER_REMOVED = 'this device was removed from its account';
@@ -129,6 +170,7 @@ export class MessageService implements OnModuleDestroy {
     private readonly limits: RateLimitRepository,
     private readonly envelopes: EnvelopeRepository,
     private readonly devices: DeviceRepository,
+    private readonly accounts: AccountRepository,
     private readonly delivery: DeliveryService,
     private readonly crypto: CryptoRepository,
     private readonly metrics: MetricsRepository,
@@ -175,7 +217,54 @@ export class MessageService implements OnModuleDestroy {
     destination: string,
     message: SendMessagesRequest,
   ): Promise<SendMessagesResponse> {
+    if (message.messages.some((m) => m.type === 'unidentified-sender')) {
+      throw new ApiError(
+        400,
+        ErrorCode.InvalidRequest,
+        'sealed (unidentified-sender) envelopes go without credentials',
+      );
+    }
     await this.rateLimit(sender, destination);
+    return this.submitSend(sender, destination, message);
+  }
+
+  /**
+   * A send without credentials (sealed sender) to `destination`: every envelope `unidentified-sender`, the access key
+   * the recipient's (or the recipient open to anyone), else `401 unidentified_access_denied`; `404` for an unknown
+   * account. Limited per client address and per recipient; then stored with no sender, like {@link send}.
+   */
+  async sendUnidentified(
+    from: UnidentifiedSender,
+    destination: string,
+    message: SendMessagesRequest,
+  ): Promise<SendMessagesResponse> {
+    if (message.messages.some((m) => m.type !== 'unidentified-sender')) {
+      throw new ApiError(400, ErrorCode.InvalidRequest, 'a send without credentials carries unidentified-sender only');
+    }
+    await this.rateLimitUnidentified(from, [destination], 0);
+    const access = await this.accounts.unidentifiedAccess([destination]);
+    const recipient = access.get(destination);
+    if (!recipient) {
+      this.metrics.sendsRefused.inc({ reason: 'not_found' });
+      throw new ApiError(404, ErrorCode.NotFound, 'no such account');
+    }
+    const presented = this.accessKeyBytes(from.accessKey);
+    const allowed =
+      recipient.unrestricted ||
+      (presented !== null && recipient.accessKey !== null && this.crypto.equal(presented, recipient.accessKey));
+    if (!allowed) {
+      this.metrics.sendsRefused.inc({ reason: 'unidentified_access_denied' });
+      throw accessDenied();
+    }
+    return this.submitSend(null, destination, message);
+  }
+
+  /** Sizes, duplicates, then the group commit: the common part of identified and sealed 1:1 sends. */
+  private async submitSend(
+    sender: AuthenticatedDevice | null,
+    destination: string,
+    message: SendMessagesRequest,
+  ): Promise<SendMessagesResponse> {
     let total = 0;
     for (const m of message.messages) {
       const size = base64Size(m.content);
@@ -221,6 +310,122 @@ export class MessageService implements OnModuleDestroy {
     const outcome = await this.multiSends.submit({ sender, message });
     if (outcome instanceof ApiError) throw outcome;
     return outcome;
+  }
+
+  /**
+   * A sealed multi-recipient send (`PUT /v1/messages/multi` without credentials): `content` is libsignal's
+   * SealedSenderMultiRecipientMessage. Its recipients (ACIs only) and their devices and registration ids are read
+   * from it (`400` when it does not parse, `413` beyond the multi-recipient limits); unknown accounts are `404`; the
+   * access key must be the XOR of every recipient's key (a recipient open to anyone and without a key adds nothing),
+   * else `401 unidentified_access_denied`. Then it is checked and stored like {@link sendMulti}, with no sender:
+   * each device gets its recipient's part (`unidentified-sender`).
+   */
+  async sendSealedMulti(from: UnidentifiedSender, message: SendSealedMultiRequest): Promise<SendMultiResponse> {
+    let parsed: SealedSenderMultiRecipientMessage;
+    try {
+      parsed = new SealedSenderMultiRecipientMessage(Buffer.from(message.content, 'base64'));
+    } catch {
+      throw new ApiError(400, ErrorCode.InvalidRequest, 'content is not a sealed sender multi-recipient message');
+    }
+    const byServiceId = parsed.recipientsByServiceIdString();
+    const entries = Object.entries(byServiceId);
+    if (!entries.length) throw new ApiError(400, ErrorCode.InvalidRequest, 'the message has no recipient');
+    const recipients: MultiRecipient[] = [];
+    let deviceTotal = 0;
+    for (const [serviceId, r] of entries) {
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(serviceId)) {
+        throw new ApiError(400, ErrorCode.InvalidRequest, 'recipients must be account ids (ACIs)');
+      }
+      if (r.deviceIds.length > MAX_DEVICES_PER_ACCOUNT) {
+        throw new ApiError(400, ErrorCode.InvalidRequest, 'a recipient has more devices than an account may have');
+      }
+      deviceTotal += r.deviceIds.length;
+      recipients.push({
+        accountId: serviceId,
+        devices: r.deviceIds.map((deviceId, i) => ({ deviceId, registrationId: r.registrationIds[i] ?? 0 })),
+      });
+    }
+    if (recipients.length > MAX_MULTI_RECIPIENT_ACCOUNTS || deviceTotal > MAX_MULTI_RECIPIENT_DEVICES) {
+      throw new ApiError(413, ErrorCode.PayloadTooLarge, 'more recipients than one multi-recipient send may have');
+    }
+    const accountIds = recipients.map((r) => r.accountId);
+    await this.rateLimitUnidentified(from, accountIds, deviceTotal);
+    const access = await this.accounts.unidentifiedAccess(accountIds);
+    const unknown = accountIds.filter((id) => !access.has(id));
+    if (unknown.length) {
+      this.metrics.sendsRefused.inc({ reason: 'not_found' });
+      throw new ApiError(404, ErrorCode.NotFound, 'no such account', {
+        accounts: unknown.map((accountId) => ({ accountId })),
+      });
+    }
+    const combined = new Uint8Array(UNIDENTIFIED_ACCESS_KEY_BYTES);
+    let keyed = true;
+    for (const id of accountIds) {
+      const recipient = access.get(id);
+      if (recipient?.accessKey?.length === UNIDENTIFIED_ACCESS_KEY_BYTES) {
+        recipient.accessKey.forEach((byte, i) => (combined[i] = (combined[i] as number) ^ byte));
+      } else if (!recipient?.unrestricted) keyed = false;
+    }
+    const presented = this.accessKeyBytes(from.accessKey);
+    if (!keyed || presented === null || !this.crypto.equal(presented, combined)) {
+      this.metrics.sendsRefused.inc({ reason: 'unidentified_access_denied' });
+      throw accessDenied();
+    }
+    const own = new Map<string, Bytes>();
+    let shared: Uint8Array | undefined;
+    for (const [serviceId, r] of entries) {
+      const part = parsed.messageForRecipient(r);
+      own.set(serviceId, new Uint8Array(part.subarray(0, SEALED_V2_RECIPIENT_HEADER_BYTES)));
+      shared ??= part.subarray(SEALED_V2_RECIPIENT_HEADER_BYTES);
+    }
+    const content = shared ?? new Uint8Array();
+    if (content.byteLength > MAX_ENVELOPE_CONTENT_BYTES) {
+      throw new ApiError(
+        413,
+        ErrorCode.PayloadTooLarge,
+        `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`,
+      );
+    }
+    const outcome = await this.multiSends.submit({
+      sender: null,
+      own,
+      message: {
+        type: 'unidentified-sender',
+        content: Buffer.from(content).toString('base64'),
+        timestamp: message.timestamp,
+        ...(message.urgent === undefined ? {} : { urgent: message.urgent }),
+        ...(message.online === undefined ? {} : { online: message.online }),
+        recipients,
+      },
+    });
+    if (outcome instanceof ApiError) throw outcome;
+    return outcome;
+  }
+
+  /** The presented access key's bytes; null when it is not base64 of exactly 16 bytes. */
+  private accessKeyBytes(header: string): Uint8Array | null {
+    if (!/^[A-Za-z0-9+/]{22}==$/.test(header)) return null;
+    return new Uint8Array(Buffer.from(header, 'base64'));
+  }
+
+  /**
+   * The send limits of a send without credentials, keyed by the client address where an identified send uses its
+   * device (`send`, `sendToRecipient` per recipient, `sendDevices` for a multi-recipient send's devices), plus
+   * `sealedToRecipient` per recipient account from every address together. `429 rate_limited` with `retryAfter`.
+   */
+  private async rateLimitUnidentified(from: UnidentifiedSender, recipients: string[], devices: number): Promise<void> {
+    if (!this.rateLimits) return;
+    const key = `ip:${from.address}`;
+    const verdicts = await Promise.all([
+      this.limits.consume('send', key),
+      ...(devices ? [this.limits.consume('sendDevices', key, devices)] : []),
+      ...recipients.map((r) => this.limits.consume('sendToRecipient', `${key}>${r.toLowerCase()}`)),
+      ...recipients.map((r) => this.limits.consume('sealedToRecipient', r.toLowerCase())),
+    ]);
+    const retryAfter = Math.max(0, ...verdicts.map((v) => (v.allowed ? 0 : v.retryAfterSeconds)));
+    if (!retryAfter) return;
+    this.metrics.sendsRefused.inc({ reason: 'rate_limited' });
+    throw new ApiError(429, ErrorCode.RateLimited, 'too many sends, retry later', { retryAfter });
   }
 
   /** Deletes one envelope of the caller; `404 not_found` when it is not the caller's (or already gone). */
@@ -280,8 +485,8 @@ export class MessageService implements OnModuleDestroy {
       sends.push({
         request: index,
         type: m.type,
-        sourceAccountId: request.sender.accountId,
-        sourceDeviceId: request.sender.deviceId,
+        sourceAccountId: request.sender?.accountId ?? null,
+        sourceDeviceId: request.sender?.deviceId ?? null,
         timestamp: m.timestamp,
         serverTimestamp,
         urgent: m.urgent ?? true,
@@ -290,12 +495,14 @@ export class MessageService implements OnModuleDestroy {
       });
       for (const r of m.recipients) {
         for (const d of r.devices) {
+          const own = request.own?.get(r.accountId);
           targets.push({
             request: index,
             guid: this.crypto.envelopeId(),
             accountId: r.accountId,
             deviceId: d.deviceId,
             registrationId: d.registrationId,
+            ...(own ? { own } : {}),
           });
         }
       }
@@ -342,18 +549,24 @@ export class MessageService implements OnModuleDestroy {
       const online = request.message.online ?? false;
       if (!online) this.metrics.envelopesAccepted.inc(devices.length);
       if (skipped.size) this.metrics.sendsRefused.inc({ reason: 'queue_full' }, skipped.size);
-      this.delivery.deliverShared({
-        envelope: {
-          type: request.message.type,
-          sourceAccountId: request.sender.accountId,
-          sourceDeviceId: request.sender.deviceId,
-          timestamp: request.message.timestamp,
-          serverTimestamp,
-          content: request.message.content,
-        },
-        devices,
-        online,
-      });
+      const envelope = {
+        type: request.message.type,
+        ...sourceOf(request.sender),
+        timestamp: request.message.timestamp,
+        serverTimestamp,
+        content: request.message.content,
+      };
+      if (!request.own) this.delivery.deliverShared({ envelope, devices, online });
+      else {
+        // Sealed v2: each recipient account's devices share its own header before the shared ciphertext.
+        const shared = Buffer.from(request.message.content, 'base64');
+        for (const [accountId, own] of request.own) {
+          const ofAccount = devices.filter((d) => d.accountId === accountId);
+          if (!ofAccount.length) continue;
+          const content = Buffer.concat([own, shared]).toString('base64');
+          this.delivery.deliverShared({ envelope: { ...envelope, content }, devices: ofAccount, online });
+        }
+      }
       const response: SendMultiResponse = { serverTimestamp, stored: online ? 0 : devices.length };
       if (skipped.size) response.queueFull = queueFullList(skipped);
       results.push(response);
@@ -376,8 +589,8 @@ export class MessageService implements OnModuleDestroy {
     }));
     const refusal = coverageRefusal(
       deviceCoverage(devices, addressed, {
-        toSelf: request.destination === request.sender.accountId,
-        sourceDeviceId: request.sender.deviceId,
+        toSelf: request.destination === request.sender?.accountId,
+        sourceDeviceId: request.sender?.deviceId ?? 0,
       }),
     );
     if (refusal) this.metrics.sendsRefused.inc({ reason: refusal.code });
@@ -403,8 +616,8 @@ export class MessageService implements OnModuleDestroy {
           accountId: request.destination,
           deviceId: m.destinationDeviceId,
           type: m.type,
-          sourceAccountId: request.sender.accountId,
-          sourceDeviceId: request.sender.deviceId,
+          sourceAccountId: request.sender?.accountId ?? null,
+          sourceDeviceId: request.sender?.deviceId ?? null,
           timestamp: request.message.timestamp,
           serverTimestamp,
           urgent: request.message.urgent ?? true,
@@ -417,8 +630,7 @@ export class MessageService implements OnModuleDestroy {
           envelope: {
             guid,
             type: m.type,
-            sourceAccountId: request.sender.accountId,
-            sourceDeviceId: request.sender.deviceId,
+            ...sourceOf(request.sender),
             timestamp: request.message.timestamp,
             serverTimestamp,
             content: m.content,

@@ -16,6 +16,7 @@ import {
 
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { DatabaseRepository } from '../repositories/database.repository.js';
+import { CertificateService } from './certificate.service.js';
 
 /** Set by the Web Push layer once VAPID keys exist; null until then. */
 export type VapidKeyProvider = { publicKey(): string | null };
@@ -28,6 +29,7 @@ export class SystemService {
   constructor(
     private readonly config: ConfigRepository,
     private readonly db: DatabaseRepository,
+    private readonly certificates: CertificateService,
   ) {}
 
   setVapidKeyProvider(provider: VapidKeyProvider): void {
@@ -41,6 +43,9 @@ export class SystemService {
       version: c.version,
       registration: c.registration,
       vapidPublicKey: this.vapid?.publicKey() ?? null,
+      ...(this.certificates.trustRootPublicKey()
+        ? { sealedSenderTrustRoot: this.certificates.trustRootPublicKey() }
+        : {}),
       limits: {
         maxDevicesPerAccount: MAX_DEVICES_PER_ACCOUNT,
         maxEnvelopeContentBytes: MAX_ENVELOPE_CONTENT_BYTES,

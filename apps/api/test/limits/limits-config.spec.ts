@@ -12,6 +12,7 @@ describe('limits configuration', () => {
       send: { limit: 600, ttl: 60_000 },
       sendToRecipient: { limit: 120, ttl: 60_000 },
       sendDevices: { limit: 30_000, ttl: 60_000 },
+      sealedToRecipient: { limit: 1200, ttl: 60_000 },
     });
     expect(config.authLockoutMs).toBe(60_000);
   });
@@ -23,6 +24,7 @@ describe('limits configuration', () => {
       RATE_LIMIT_SENDS: '100/10s',
       RATE_LIMIT_SENDS_PER_RECIPIENT: '30/1m',
       RATE_LIMIT_SEND_DEVICES: '5000/30s',
+      RATE_LIMIT_SEALED_SENDS_PER_RECIPIENT: '50/1m',
       AUTH_LOCKOUT: '5m',
     });
     expect(config.maxQueuedEnvelopes).toBe(500);
@@ -31,6 +33,7 @@ describe('limits configuration', () => {
       send: { limit: 100, ttl: 10_000 },
       sendToRecipient: { limit: 30, ttl: 60_000 },
       sendDevices: { limit: 5000, ttl: 30_000 },
+      sealedToRecipient: { limit: 50, ttl: 60_000 },
     });
     expect(config.authLockoutMs).toBe(300_000);
     expect(parseConfig({ MAX_QUEUED_BYTES: '1048576' }).maxQueuedBytes).toBe(1_048_576);

@@ -7,6 +7,7 @@ import { MAX_DEVICES_PER_ACCOUNT, MAX_ENVELOPE_CONTENT_BYTES, MAX_STORED_PREKEYS
 
 import type { DatabaseRepository } from '../../src/repositories/database.repository.js';
 import { SystemService } from '../../src/services/system.service.js';
+import type { CertificateService } from '../../src/services/certificate.service.js';
 import { partialTwin } from './support/twins.js';
 import { newUnitContext, type UnitContext } from './support/unit-context.js';
 
@@ -33,7 +34,11 @@ describe(SystemService.name, () => {
 
   it('should publish the VAPID key once the push layer has registered it', () => {
     const database = partialTwin<DatabaseRepository, 'isReachable'>({ isReachable: () => Promise.resolve(true) });
-    const bare = new SystemService(ctx.config, database);
+    const bare = new SystemService(
+      ctx.config,
+      database,
+      partialTwin<CertificateService, 'trustRootPublicKey'>({ trustRootPublicKey: () => undefined }),
+    );
     expect(bare.info().vapidPublicKey).toBeNull();
     ctx.push.onModuleInit();
     expect(ctx.system.info().vapidPublicKey).toBe(ctx.webPush.publicKey);

@@ -14,9 +14,14 @@ export async function summarizeConversation(
   const c = await reader.conversation(id);
   if (!c) return undefined;
   const lastKey: unknown = c.lastMessageKey;
-  const [last, trust, names] = await Promise.all([reader.message(lastKey), reader.trust(id), reader.contactNames(id)]);
+  const [last, trust, names, draft] = await Promise.all([
+    reader.message(lastKey),
+    reader.trust(id),
+    reader.contactNames(id),
+    reader.draft(id),
+  ]);
   const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id) : undefined;
-  return toSummary(id, c, view, trust, names);
+  return toSummary(id, c, view, trust, names, draft);
 }
 
 /** Every conversation, most recent activity first; one that cannot be read is left out. */

@@ -16,6 +16,7 @@ import type {
   ProfileRecord,
   TrustLevel,
 } from '@cove/client';
+import { DRAFT_PREFIX } from '@cove/client';
 
 /** When a stored message disappears (ms since the epoch), or null if it does not; any stored shape is accepted. */
 export function messageExpiry(message: unknown): number | null {
@@ -57,6 +58,13 @@ export class HistoryReader {
       return typeof value === 'number' && Number.isFinite(value) ? value : -Infinity;
     };
     return entries.sort((a, b) => at(b) - at(a) || (a.key < b.key ? -1 : 1)).map((e) => e.key);
+  }
+
+  /** The conversation's unsent text ('' when none, or when the stored value is not text). */
+  async draft(id: string): Promise<string> {
+    const key = id.includes(':') ? id : conversationKey(id);
+    const value: unknown = await this.storage.get<string>('meta', `${DRAFT_PREFIX}${key}`);
+    return typeof value === 'string' ? value : '';
   }
 
   /** A conversation, or a fresh one for a contact looked up but not written to yet. */

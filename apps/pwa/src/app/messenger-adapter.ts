@@ -56,6 +56,9 @@ const EXPIRY_SWEEP_MS = 15_000;
 
 const utf8 = new TextEncoder();
 
+/** The core's conversation id for a route id: a bare account id names the direct conversation with it. */
+export const conversationKeyOf = (id: string): string => (id.includes(':') ? id : `direct:${id}`);
+
 /** A quote carries an excerpt, not a copy: the protocol's bound is 2,048 bytes; 200 characters is a preview. */
 const QUOTE_EXCERPT_CHARS = 200;
 
@@ -240,6 +243,14 @@ class MessengerAdapter implements MessengerPort {
 
   async markRead(conversationId: string): Promise<void> {
     await this.messenger.markRead(conversationId);
+  }
+
+  async setExpireTimer(conversationId: string, seconds: number | null): Promise<void> {
+    await this.messenger.setExpireTimer(conversationId, seconds);
+  }
+
+  async setDraft(conversationId: string, text: string): Promise<void> {
+    await this.messenger.setDraft(conversationKeyOf(conversationId), text);
   }
 
   async typing(conversationId: string, started: boolean): Promise<void> {

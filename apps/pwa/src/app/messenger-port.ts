@@ -44,6 +44,10 @@ export interface MessengerPort {
   openAttachment(messageId: string, index: number, type: string): Promise<Blob | AttachmentFailure>;
   retry(messageId: string): Promise<void>;
   markRead(conversationId: string): Promise<void>;
+  /** Sets a direct conversation's disappearing-message timer (null: off) and tells the peer. */
+  setExpireTimer(conversationId: string, seconds: number | null): Promise<void>;
+  /** Keeps a conversation's unsent text (blank removes it). */
+  setDraft(conversationId: string, text: string): Promise<void>;
   typing(conversationId: string, started: boolean): Promise<void>;
   safetyNumber(conversationId: string): Promise<SafetyNumber>;
   /** This account's profile as stored here (docs/profiles.md). */

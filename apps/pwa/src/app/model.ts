@@ -100,6 +100,10 @@ export type ChatMessage = {
   attachments?: AttachmentView[];
   /** A voice note (the message's first attachment with the voice flag). */
   voice?: VoiceNote;
+  /** Who wrote an incoming message (account id), so a group chat groups bubbles per sender. */
+  author?: string;
+  /** A system line instead of a message: the disappearing-message timer was set (seconds) or turned off (null). */
+  system?: { kind: 'timer'; seconds: number | null };
 };
 
 /** A voice note as the player shows it. */
@@ -144,9 +148,15 @@ export type ConversationSummary = {
     status?: MessageStatus;
     undecryptable?: boolean;
     unshowable?: boolean;
+    /** The last line is a timer change (the list says it in the UI's language). */
+    system?: ChatMessage['system'];
   };
   unread: number;
+  /** Direct conversations: the disappearing-message timer in seconds; absent when off. */
+  expireTimerSeconds?: number;
   updatedAt: number;
+  /** Text typed but not sent yet (the list shows "Draft: …"); absent when there is none. */
+  draft?: string;
   /** The contact's identity key changed and has not been verified since. */
   identityChanged: boolean;
   verified: boolean;
@@ -253,6 +263,12 @@ export interface ChatScreen {
   copy(text: string): Promise<boolean>;
   /** Whether the user may still edit or delete this message for everyone (own, not deleted, within 24 hours). */
   canModify(message: ChatMessage): boolean;
+  /** Sets a direct conversation's disappearing-message timer (seconds; null turns it off) on both sides. */
+  setTimer(conversationId: string, seconds: number | null): Promise<void>;
+  /** The conversation's unsent text ('' when none). */
+  draft(conversationId: string): Promise<string>;
+  /** Keeps the unsent text (sealed at rest like every row; blank removes it). */
+  saveDraft(conversationId: string, text: string): Promise<void>;
 }
 
 /** Recording, sending and playing voice notes. */

@@ -30,6 +30,8 @@ const MAX_DATE_MS = 8.64e15;
 const MAX_EMOJI_CHARS = 32;
 /** Longest title shown for a contact: a username is at most 32 characters; anything longer is not one. */
 const MAX_TITLE_CHARS = 64;
+/** A draft in the list is one line: more than this is never visible. */
+const MAX_DRAFT_PREVIEW_CHARS = 200;
 
 /**
  * The core's failure codes (a `ClientError` code or the server's stable error code, packages/protocol errors.ts)
@@ -173,8 +175,31 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
     kind: kindOf(attachments),
     ...(attachments.length > 0 ? { attachments } : {}),
     ...(voice ? { voice } : {}),
+    ...(!outgoing && typeof m.authorAccountId === 'string' ? { author: m.authorAccountId } : {}),
+    ...systemField(m.system),
     ...actionFields(m, conversationId),
   };
+}
+
+/** The longest timer shown (the protocol's bound, a year): anything else stored is not a timer line. */
+const MAX_TIMER_SECONDS = 365 * 24 * 3600;
+
+/** A conversation's stored timer, when it is one (a positive whole number of seconds within the bound). */
+function timerField(value: unknown): Pick<ConversationSummary, 'expireTimerSeconds'> {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_TIMER_SECONDS
+    ? { expireTimerSeconds: value }
+    : {};
+}
+
+/** A stored timer change as the system line the chat shows; any other or malformed value shows nothing special. */
+function systemField(value: unknown): Pick<ChatMessage, 'system'> {
+  const s = record(value);
+  if (s.kind !== 'timer') return {};
+  const seconds = s.expireTimerSeconds;
+  if (seconds === null || seconds === undefined || seconds === 0) return { system: { kind: 'timer', seconds: null } };
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TIMER_SECONDS)
+    return {};
+  return { system: { kind: 'timer', seconds } };
 }
 
 /** Reactions, edits, deletion, quote and attachments of a stored message, each ignored when malformed. */
@@ -212,6 +237,7 @@ export function toSummary(
   last: ChatMessage | undefined,
   trust: { trust: unknown; changedAt: unknown } | undefined,
   names?: { nickname: unknown; profileName: unknown; avatar: unknown },
+  draft = '',
 ): ConversationSummary {
   const c = record(stored);
   const text = (value: unknown): string | null => (typeof value === 'string' && value.length > 0 ? value : null);
@@ -227,6 +253,9 @@ export function toSummary(
     updatedAt: timeOrNull(c.lastMessageAt) ?? 0,
     identityChanged: trust?.trust === 'unverified' && trust.changedAt !== null && trust.changedAt !== undefined,
     verified: trust?.trust === 'verified',
+    ...timerField(c.expireTimerSeconds),
+    // The list shows one line of it: a long draft is cut here, not carried whole through every re-render.
+    ...(draft.trim() ? { draft: draft.slice(0, MAX_DRAFT_PREVIEW_CHARS) } : {}),
     ...(last
       ? {
           lastMessage: {
@@ -238,6 +267,7 @@ export function toSummary(
             ...(last.status ? { status: last.status } : {}),
             ...(last.undecryptable ? { undecryptable: true } : {}),
             ...(last.unshowable ? { unshowable: true } : {}),
+            ...(last.system ? { system: last.system } : {}),
           },
         }
       : {}),

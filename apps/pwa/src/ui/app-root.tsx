@@ -150,7 +150,7 @@ function MessengerScreen(): ReactElement {
   else if (route.name === 'settings') detail = <SettingsView onBack={() => go({ name: 'list' })} />;
 
   return (
-    <div className={`layout ${detail ? 'has-detail' : 'no-detail'}`}>
+    <main className={`layout ${detail ? 'has-detail' : 'no-detail'}`}>
       <ErrorBoundary
         resetKey={revision}
         fallback={(reset) => (
@@ -183,7 +183,7 @@ function MessengerScreen(): ReactElement {
           }}
         />
       ) : null}
-    </div>
+    </main>
   );
 }
 

@@ -134,3 +134,24 @@ export function formatDuration(ms: unknown): string {
   const ss = String(s).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
+
+/** Units for durations, largest first, in seconds. */
+const DURATION_UNITS: readonly (readonly [Intl.NumberFormatOptions['unit'], number])[] = [
+  ['week', 604_800],
+  ['day', 86_400],
+  ['hour', 3_600],
+  ['minute', 60],
+  ['second', 1],
+];
+
+/**
+ * A duration in its largest whole unit, in the language's words ("1 hour", "4 weeks", "30 秒"; `short`: "1 hr"), for
+ * disappearing-message timers and what remains of one; a negative or non-number value reads as 0 seconds.
+ */
+export function formatTimer(seconds: unknown, language: string, display: 'long' | 'short' = 'long'): string {
+  const value = typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
+  const [unit, size] = DURATION_UNITS.find(([, s]) => value >= s) ?? ['second', 1];
+  // Rounded up: "1 min" left until the last second, never "0".
+  const amount = Math.max(Math.ceil(value / size - 1e-9), value === 0 ? 0 : 1);
+  return safely(() => new Intl.NumberFormat(language, { style: 'unit', unit, unitDisplay: display }).format(amount));
+}

@@ -5,6 +5,7 @@ import type { ReactElement } from 'react';
 
 const base = { width: 22, height: 22, viewBox: '0 0 24 24', fill: 'none', 'aria-hidden': true } as const;
 const stroke = { stroke: 'currentColor', strokeWidth: 2, strokeLinecap: 'round', strokeLinejoin: 'round' } as const;
+const tickStroke = { strokeWidth: 2.2, strokeLinecap: 'round', strokeLinejoin: 'round', fill: 'none' } as const;
 
 export const IconPlus = (): ReactElement => (
   <svg {...base}>
@@ -45,6 +46,13 @@ export const IconShieldCheck = (): ReactElement => (
   <svg {...base}>
     <path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z" {...stroke} />
     <path d="M9 12l2 2 4-4" {...stroke} />
+  </svg>
+);
+/** A stopwatch: disappearing messages (the header's timer, a message's countdown mark). */
+export const IconTimer = (): ReactElement => (
+  <svg {...base}>
+    <circle cx="12" cy="13" r="8" {...stroke} />
+    <path d="M12 9v4l2.5 2.5M9.5 2h5M12 2v3" {...stroke} />
   </svg>
 );
 export const IconAlert = (): ReactElement => (
@@ -114,6 +122,14 @@ export const StatusMark = ({ status }: { status: string }): ReactElement => {
         <svg {...small}>
           <circle cx="12" cy="12" r="9" {...stroke} />
           <path d="M12 8v5M12 16h.01" {...stroke} />
+        </svg>
+      );
+    case 'read':
+      // Read differs from delivered in shape too (a filled disc behind the two ticks), not only in colour.
+      return (
+        <svg {...small}>
+          <circle cx="12" cy="12" r="11.5" fill="currentColor" />
+          <path d="M4.5 12.5l3.5 3.5 7-8M11 15.5l.5.5 7-8" stroke="var(--read-check)" {...tickStroke} />
         </svg>
       );
     default:

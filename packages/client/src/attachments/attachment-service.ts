@@ -10,9 +10,12 @@
 import {
   AttachmentError,
   attachmentBlobSize,
+  attachmentPaddedSize,
   createAttachmentEncryptor,
   decryptAttachment,
-  verifyAttachment,
+  decryptAttachmentAsItArrives,
+  decryptVerifiedAttachment,
+  verifyAttachmentChunks,
 } from '@cove/crypto';
 import type { AttachmentPointer } from '@cove/protocol';
 
@@ -21,7 +24,7 @@ import { emit, peerLock } from '../context.js';
 import { encodeDataMessage } from '../content-builder.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from '../errors.js';
 import { readMeta } from '../meta.js';
-import type { AttachmentBlobStore } from '../platform.js';
+import type { AttachmentBlobStore, BinaryHttpResponse } from '../platform.js';
 import type { AttachmentEntry, MessageEntry, OutboxEntry, PendingUpload, SavedCopy } from '../tables.js';
 import { conversationOfMessageKey, directPeerOf } from '../tables.js';
 import { newBlobId } from './blob-id.js';
@@ -62,6 +65,12 @@ export type OutgoingAttachment = {
   width?: number;
   height?: number;
   thumbnail?: Uint8Array;
+  /**
+   * The file's length in bytes, when known before it is read (a file on disk, a browser `File`). Then the upload is
+   * created first and each encrypted piece is PATCHed while the rest is still being encrypted; a source yielding
+   * another number of bytes is refused (`invalid_input`). Without it, the file is encrypted first, then uploaded.
+   */
+  size?: number;
 };
 
 const storeOf = (ctx: MessengerContext): AttachmentBlobStore => {
@@ -114,11 +123,13 @@ export const entryOfPointer = (ctx: MessengerContext, p: AttachmentPointer): Att
  * Encrypted output gathered into ATTACHMENT_PIECE_BYTES runs before it goes to the blob store: one append (an fsync
  * on Node) per run instead of one per 256 KiB chunk, which halved the time to encrypt a 50 MiB file into the store
  * (bench/attachments-e2e.bench.js). Each piece is copied in as it comes, so the encryptor may reuse its buffers.
- * Nothing needs to be durable before the message is committed, which happens after `flush`.
+ * Nothing needs to be durable before the message is committed, which happens after `flush`. With an early upload,
+ * each run is also handed to it as it is stored (a fresh buffer per run: nothing writes to a run once handed on).
  */
 const blobWriter = (
   store: AttachmentBlobStore,
   blobId: string,
+  early: EarlyUpload | null,
 ): { write(piece: Uint8Array): Promise<void>; flush(): Promise<void> } => {
   let run = new Uint8Array(ATTACHMENT_PIECE_BYTES);
   let filled = 0;
@@ -127,7 +138,7 @@ const blobWriter = (
     const full = run.subarray(0, filled);
     run = new Uint8Array(ATTACHMENT_PIECE_BYTES);
     filled = 0;
-    await store.append(blobId, full);
+    await Promise.all([store.append(blobId, full), early?.push(full)]);
   };
   return {
     async write(piece) {
@@ -142,6 +153,51 @@ const blobWriter = (
     },
     flush,
   };
+};
+
+/**
+ * The upload of a file of known size while it is still being encrypted: each stored run is PATCHed in order, one
+ * request in flight, and `push` waits for the one before (so at most two runs are held and encryption is paced by
+ * the upload). It only ever saves time: the first failure (server unreachable, an unexpected offset) stops it
+ * quietly, and the uploader carries on from the offset the server reports (HEAD), as after any interruption; the
+ * message is committed with the offset reached. Progress events start with the uploader (there is no message yet).
+ */
+type EarlyUpload = { push(run: Uint8Array<ArrayBuffer>): Promise<void>; finish(): Promise<number> };
+
+const earlyUpload = (ctx: MessengerContext, url: string): EarlyUpload => {
+  let offset = 0;
+  let stopped = false;
+  let chain: Promise<void> = Promise.resolve();
+  const send = async (run: Uint8Array<ArrayBuffer>): Promise<void> => {
+    if (stopped) return;
+    try {
+      const confirmed = await appendToUpload(ctx, url, offset, run);
+      if (confirmed === offset + run.length) offset = confirmed;
+      else stopped = true;
+    } catch (error) {
+      stopped = true;
+      ctx.platform.logger.info('attachment upload left to the uploader', {
+        error: error instanceof ClientError ? error.code : 'server_error',
+      });
+    }
+  };
+  return {
+    async push(run) {
+      const previous = chain;
+      chain = previous.then(() => send(run));
+      await previous;
+    },
+    async finish() {
+      await chain;
+      return offset;
+    },
+  };
+};
+
+/** Marks a promise as handled (it is awaited later, or dropped on an early exit) so it cannot go unhandled. */
+const quiet = <T>(promise: Promise<T>): Promise<T> => {
+  promise.catch(() => undefined);
+  return promise;
 };
 
 /** The storage id an upload URL names (the server's `Location` is `/v1/attachments/tus/<id>`). */
@@ -180,8 +236,17 @@ export const prepareOutgoing = async (
 ): Promise<{ entry: AttachmentEntry; upload: PendingUpload }> => {
   const store = storeOf(ctx);
   const blobId = newBlobId(ctx.platform.random);
+  if (input.size !== undefined && (!Number.isSafeInteger(input.size) || input.size < 0))
+    throw new ClientError(ClientErrorCode.InvalidInput, 'the file size must be a whole number of bytes');
+  let uploadUrl: string | null = null;
+  let early: EarlyUpload | null = null;
   try {
-    const writer = blobWriter(store, blobId);
+    const expectedBlobSize = input.size === undefined ? null : attachmentBlobSize(attachmentPaddedSize(input.size));
+    if (expectedBlobSize !== null) {
+      uploadUrl = await createUploadOrDefer(ctx, expectedBlobSize);
+      if (uploadUrl !== null) early = earlyUpload(ctx, uploadUrl);
+    }
+    const writer = blobWriter(store, blobId, early);
     const encryptor = await createAttachmentEncryptor((piece) => writer.write(piece), {
       rng: (n) => ctx.platform.random.bytes(n),
     });
@@ -189,7 +254,10 @@ export const prepareOutgoing = async (
     else for await (const piece of input.source) await encryptor.update(piece);
     const secrets = await encryptor.finish();
     await writer.flush();
-    const uploadUrl = await createUploadOrDefer(ctx, secrets.blobSize);
+    const uploaded = early ? await early.finish() : 0;
+    if (input.size !== undefined && secrets.plainSize !== input.size)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'the file changed size while it was read');
+    if (expectedBlobSize === null) uploadUrl = await createUploadOrDefer(ctx, secrets.blobSize);
     const entry: AttachmentEntry = {
       storageId: uploadUrl === null ? '' : storageIdOf(uploadUrl),
       key: secrets.key,
@@ -209,9 +277,14 @@ export const prepareOutgoing = async (
       state: 'local',
       error: null,
     };
-    return { entry, upload: { uploadUrl, blobId, blobSize: secrets.blobSize, offset: 0, done: false } };
+    const done = uploaded === secrets.blobSize;
+    return { entry, upload: { uploadUrl, blobId, blobSize: secrets.blobSize, offset: uploaded, done } };
   } catch (error) {
     await store.delete(blobId);
+    if (uploadUrl !== null) {
+      await early?.finish();
+      await deleteUpload(ctx, uploadUrl);
+    }
     if (error instanceof AttachmentError)
       throw new ClientError(ClientErrorCode.AttachmentTooLarge, 'the file is too large to send');
     throw error;
@@ -321,22 +394,32 @@ export const runUploads = async (
       if (!(await recordCreatedUpload(ctx, entry, index, uploads))) return cancel(upload.uploadUrl);
     }
     const url = upload.uploadUrl;
+    /** The piece at `at`, or null when the store holds less (the blob went with its message, or the device lost it). */
+    const readPiece = async (at: number): Promise<{ at: number; bytes: Uint8Array<ArrayBuffer> } | null> => {
+      const length = Math.min(ATTACHMENT_PIECE_BYTES, upload.blobSize - at);
+      const bytes = new Uint8Array(length);
+      let filled = 0;
+      for await (const read of store.read(upload.blobId, { offset: at, length })) {
+        bytes.set(read, filled);
+        filled += read.length;
+      }
+      return filled === length ? { at, bytes } : null;
+    };
     let offset = await uploadOffset(ctx, url);
+    // The next piece is read from the store while the current one is PATCHed (two pieces in memory at most).
+    let next = offset < upload.blobSize ? quiet(readPiece(offset)) : null;
     while (offset < upload.blobSize) {
       if (stopped()) return 'stopped';
-      const length = Math.min(ATTACHMENT_PIECE_BYTES, upload.blobSize - offset);
-      const piece = new Uint8Array(length);
-      let filled = 0;
-      for await (const bytes of store.read(upload.blobId, { offset, length })) {
-        piece.set(bytes, filled);
-        filled += bytes.length;
-      }
-      if (filled !== length) {
-        // The blob went with its message (deleted meanwhile), or the device lost it.
+      let piece = await (next ?? readPiece(offset));
+      // The server confirmed another offset than asked for (a 409 answered with the offset it holds): read from there.
+      if (piece !== null && piece.at !== offset) piece = await readPiece(offset);
+      if (piece === null) {
         if (!(await ctx.platform.storage.get('outbox', entry.id))) return cancel(url);
         throw new ClientError(ClientErrorCode.StorageCorrupt, 'an attachment blob is missing');
       }
-      offset = await appendToUpload(ctx, url, offset, piece);
+      const following = offset + piece.bytes.length;
+      next = following < upload.blobSize ? quiet(readPiece(following)) : null;
+      offset = await appendToUpload(ctx, url, offset, piece.bytes);
       upload.offset = offset;
       if (!(await saveUploads(ctx, entry, uploads))) return cancel(url);
       if (entry.messageKey)
@@ -391,15 +474,17 @@ const attachmentOf = async (ctx: MessengerContext, messageId: string, index: num
 };
 
 /**
- * Downloads, resumably, and verifies one attachment; afterwards it is `local` or `failed` (and this throws). The
- * verification reads the blob as it arrives — what this device already holds, then each ranged GET as it is stored
- * — so a download costs no extra pass over the file (bench/attachments-e2e.bench.js); nothing is marked `local` or
- * decrypted before the whole blob verified.
+ * The blob of an incoming attachment as it is downloaded, resumably: what this device already holds, then ranged
+ * GETs from there, each piece stored (appended) before it is passed on, the next GET already on its way while a
+ * piece is stored and checked (two pieces in memory at most). A 404 marks the attachment `unavailable`.
  */
-export const downloadAttachment = async (ctx: MessengerContext, messageId: string, index: number): Promise<void> => {
-  const store = storeOf(ctx);
-  const attachment = await attachmentOf(ctx, messageId, index);
-  if (attachment.state === 'local') return;
+const downloadSource = async (
+  ctx: MessengerContext,
+  store: AttachmentBlobStore,
+  attachment: AttachmentEntry,
+  messageId: string,
+  index: number,
+): Promise<() => AsyncIterable<Uint8Array>> => {
   const total = attachmentBlobSize(attachment.paddedSize);
   let held = (await store.size(attachment.blobId)) ?? 0;
   if (held > total) {
@@ -407,12 +492,17 @@ export const downloadAttachment = async (ctx: MessengerContext, messageId: strin
     held = 0;
   }
   const url = new URL(`/v1/attachments/${encodeURIComponent(attachment.storageId)}`, ctx.account.serverUrl).toString();
-  async function* blob(): AsyncIterable<Uint8Array> {
+  const get = (offset: number): Promise<BinaryHttpResponse> => {
+    const end = Math.min(total, offset + ATTACHMENT_PIECE_BYTES) - 1;
+    return quiet(binaryRequest(ctx, { method: 'GET', url, headers: { range: `bytes=${offset}-${end}` } }));
+  };
+  return async function* blob(): AsyncIterable<Uint8Array> {
     if (held > 0) yield* store.read(attachment.blobId, { offset: 0, length: held });
     let offset = held;
-    while (offset < total) {
-      const end = Math.min(total, offset + ATTACHMENT_PIECE_BYTES) - 1;
-      const response = await binaryRequest(ctx, { method: 'GET', url, headers: { range: `bytes=${offset}-${end}` } });
+    let next = offset < total ? get(offset) : null;
+    while (next !== null) {
+      const response = await next;
+      next = null;
       if (response.status === 404) {
         await updateAttachment(ctx, messageId, index, {
           state: 'failed',
@@ -425,30 +515,98 @@ export const downloadAttachment = async (ctx: MessengerContext, messageId: strin
       const body = response.status === 200 ? response.body.subarray(offset) : response.body;
       const usable = body.subarray(0, Math.min(body.length, total - offset));
       if (usable.length === 0) return;
+      if (response.status === 206 && offset + usable.length < total) next = get(offset + usable.length);
       await store.append(attachment.blobId, usable);
       offset += usable.length;
       emit(ctx, { type: 'attachment-progress', messageId, index, direction: 'download', sent: offset, total });
       yield usable;
-      if (response.status === 200) return;
     }
-  }
-  try {
-    await verifyAttachment(blob, attachment);
-  } catch (error) {
-    if (!(error instanceof AttachmentError)) throw error;
-    // The blob is not what the sender's digest names (tampered, truncated, or lying about its size): it is dropped,
-    // and the message shows that this attachment failed verification. Nothing of it was decrypted.
-    await store.delete(attachment.blobId);
-    await updateAttachment(ctx, messageId, index, { state: 'failed', error: ClientErrorCode.AttachmentUnverified });
-    ctx.platform.logger.warn('attachment failed verification', { kind: error.kind });
-    throw new ClientError(ClientErrorCode.AttachmentUnverified, 'the attachment failed verification');
-  }
-  await updateAttachment(ctx, messageId, index, { state: 'local', error: null });
+  };
 };
 
 /**
- * The plaintext of a downloaded attachment, verified again as it is read (decryptAttachment's two passes): nothing
- * is yielded unless the whole blob verifies.
+ * A downloaded blob that is not what the sender's digest names (tampered, truncated, or lying about its size): it
+ * is dropped, and the message shows that this attachment failed verification. Other errors are rethrown as they are.
+ */
+const refuseBlob = async (
+  ctx: MessengerContext,
+  store: AttachmentBlobStore,
+  attachment: AttachmentEntry,
+  messageId: string,
+  index: number,
+  error: unknown,
+): Promise<never> => {
+  if (!(error instanceof AttachmentError)) throw error;
+  await store.delete(attachment.blobId);
+  await updateAttachment(ctx, messageId, index, { state: 'failed', error: ClientErrorCode.AttachmentUnverified });
+  ctx.platform.logger.warn('attachment failed verification', { kind: error.kind });
+  throw new ClientError(ClientErrorCode.AttachmentUnverified, 'the attachment failed verification');
+};
+
+/**
+ * Downloads, resumably, and verifies one attachment; afterwards it is `local` or `failed` (and this throws). The
+ * verification reads the blob as it arrives (downloadSource), so a download costs no extra pass over the file
+ * (bench/attachments-e2e.bench.js). The chunk hashes it verified are kept with the entry, so reading the attachment
+ * later decrypts in one pass. Nothing is marked `local` or decrypted before the whole blob verified.
+ */
+export const downloadAttachment = async (ctx: MessengerContext, messageId: string, index: number): Promise<void> => {
+  const store = storeOf(ctx);
+  const attachment = await attachmentOf(ctx, messageId, index);
+  if (attachment.state === 'local') return;
+  const blob = await downloadSource(ctx, store, attachment, messageId, index);
+  let chunkHashes: Uint8Array;
+  try {
+    chunkHashes = await verifyAttachmentChunks(blob, attachment);
+  } catch (error) {
+    return refuseBlob(ctx, store, attachment, messageId, index, error);
+  }
+  await updateAttachment(ctx, messageId, index, { state: 'local', error: null, chunkHashes });
+};
+
+/**
+ * Downloads (resumably), verifies and decrypts one attachment in ONE pass, for a caller that saves it where the
+ * user does not see it until this ends (the CLI's hidden partial file, renamed once complete): each chunk's
+ * plaintext is yielded once its tag holds (a chunk altered in transit is refused before any of it is out), and the
+ * digest, the length and the end of the blob are checked after the last one. When this completes, the attachment is
+ * `local` (with its chunk hashes) exactly as after `downloadAttachment`; when it throws, what it yielded must be
+ * dropped, and a blob failing verification is dropped and marked `failed` (`attachment_unverified`). An attachment
+ * already on the device is read with `readAttachment`.
+ */
+export async function* downloadAndDecryptAttachment(
+  ctx: MessengerContext,
+  messageId: string,
+  index: number,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const store = storeOf(ctx);
+  const attachment = await attachmentOf(ctx, messageId, index);
+  if (attachment.state === 'local') {
+    yield* readAttachment(ctx, messageId, index);
+    return;
+  }
+  const blob = await downloadSource(ctx, store, attachment, messageId, index);
+  const pass = decryptAttachmentAsItArrives(blob, attachment);
+  let chunkHashes: Uint8Array;
+  try {
+    for (;;) {
+      const step = await pass.next();
+      if (step.done) {
+        chunkHashes = step.value;
+        break;
+      }
+      yield step.value;
+    }
+  } catch (error) {
+    return refuseBlob(ctx, store, attachment, messageId, index, error);
+  }
+  await updateAttachment(ctx, messageId, index, { state: 'local', error: null, chunkHashes });
+}
+
+/**
+ * The plaintext of a downloaded attachment. With the chunk hashes its download verified, in one pass: the hashes
+ * are checked against the digest, then every chunk is released only once it hashes to its entry and its tag holds
+ * (a blob changed on the device since is refused at the first changed chunk, none of whose plaintext is yielded).
+ * Without them (the sender's own blobs, rows from before), decryptAttachment's two passes: nothing is yielded unless
+ * the whole blob verifies.
  */
 export async function* readAttachment(
   ctx: MessengerContext,
@@ -466,8 +624,11 @@ export async function* readAttachment(
         ? 'the attachment failed verification'
         : 'the attachment is not downloaded',
     );
+  const source = (): AsyncIterable<Uint8Array> => store.read(attachment.blobId);
   try {
-    yield* decryptAttachment(() => store.read(attachment.blobId), attachment);
+    yield* attachment.chunkHashes
+      ? decryptVerifiedAttachment(source, attachment, attachment.chunkHashes)
+      : decryptAttachment(source, attachment);
   } catch (error) {
     if (error instanceof AttachmentError)
       throw new ClientError(ClientErrorCode.AttachmentUnverified, 'the attachment failed verification');

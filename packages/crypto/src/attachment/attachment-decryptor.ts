@@ -135,6 +135,37 @@ export async function verifyAttachment(source: AttachmentSource, secrets: Attach
 }
 
 /**
+ * `verifyAttachment`, returning the SHA-256 of every sealed chunk it verified (32 bytes per chunk, in order). A
+ * reader keeps them with the blob and later decrypts it in one pass with `decryptVerifiedAttachment`, instead of
+ * verifying the whole blob again. The list is not secret and needs no protection: it is checked against the digest.
+ */
+export async function verifyAttachmentChunks(
+  source: AttachmentSource,
+  secrets: AttachmentSecrets,
+): Promise<Uint8Array> {
+  return (await verify(source, secrets)).chunkHashes;
+}
+
+/**
+ * Checks a list of chunk hashes (as `verifyAttachmentChunks` returned) against the pointer: the right length for
+ * the padded size, and the digest they and the key make equals the pointer's (constant time). Then they name the
+ * sender's exact chunks, so a chunk whose bytes hash to its entry is the sender's. Throws `InvalidArgument` (wrong
+ * length) or `DigestMismatch`.
+ */
+function checkChunkHashes(secrets: AttachmentSecrets, chunkHashes: Uint8Array): void {
+  if (
+    !(chunkHashes instanceof Uint8Array) ||
+    chunkHashes.length !== chunkCount(secrets.paddedSize) * ATTACHMENT_DIGEST_SIZE
+  )
+    throw new AttachmentError('InvalidArgument', 'attachment chunk hash list has the wrong length');
+  const digest = new DigestAccumulator(secrets.key);
+  for (let at = 0; at < chunkHashes.length; at += ATTACHMENT_DIGEST_SIZE)
+    digest.add(chunkHashes.subarray(at, at + ATTACHMENT_DIGEST_SIZE));
+  if (!constantTimeEqual(digest.digest(), secrets.digest))
+    throw new AttachmentError('DigestMismatch', 'attachment chunk hashes do not match its digest');
+}
+
+/**
  * Verifies the whole blob first (see `verifyAttachment`), then yields the plaintext in pieces of at most 256 KiB,
  * padding stripped. Nothing is yielded unless the whole blob verified; a source that changes between the passes
  * fails with `SourceChanged` before the changed chunk is released.
@@ -143,7 +174,32 @@ export async function* decryptAttachment(
   source: AttachmentSource,
   secrets: AttachmentSecrets,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const { chunkHashes, chunkKey } = await verify(source, secrets);
+  yield* release(source, secrets, await verify(source, secrets));
+}
+
+/**
+ * Decrypts a blob verified before (by `verifyAttachmentChunks`, when it was downloaded) in ONE pass: the chunk
+ * hashes are checked against the pointer's digest first (`DigestMismatch`, nothing read), then each chunk is
+ * released only once its bytes hash to its entry in the list and its tag holds; a chunk that does not
+ * (the stored blob changed since it was verified) fails with `SourceChanged` before any of its plaintext is out.
+ * The same guarantees as `decryptAttachment`'s second pass, without reading and checking the blob a first time.
+ */
+export async function* decryptVerifiedAttachment(
+  source: AttachmentSource,
+  secrets: AttachmentSecrets,
+  chunkHashes: Uint8Array,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  checkSecrets(secrets);
+  checkChunkHashes(secrets, chunkHashes);
+  yield* release(source, secrets, { chunkHashes, chunkKey: await importChunkKey(secrets.key) });
+}
+
+/** Pass 2: releases plaintext chunk by chunk, each after its hash matches the verified list and its tag holds. */
+async function* release(
+  source: AttachmentSource,
+  secrets: AttachmentSecrets,
+  { chunkHashes, chunkKey }: Verified,
+): AsyncGenerator<Uint8Array, void, undefined> {
   const inFlight: Promise<[Uint8Array, Uint8Array | null]>[] = [];
   let settled = 0;
   const settle = async (): Promise<Uint8Array | null> => {
@@ -168,6 +224,57 @@ export async function* decryptAttachment(
     const plaintext = await settle();
     if (plaintext && plaintext.length > 0) yield plaintext;
   }
+}
+
+/**
+ * One pass over a blob as it arrives (a download): yields each chunk's plaintext, padding stripped, as soon as its
+ * AES-GCM tag holds under the pointer's key, and returns the chunk hashes (for `decryptVerifiedAttachment` later).
+ * A chunk changed by anyone without the key fails its tag (`MacMismatch`) before any of its plaintext is out, and the
+ * nonces bind each chunk to its place. What only the end can tell is checked there: the length (`SizeMismatch`), the
+ * last-chunk flag (a blob cut at a chunk boundary) and the digest (`DigestMismatch`), which commits to the key and
+ * binds every chunk. So until this generator RETURNS, what it released is an authentic prefix, not yet the whole,
+ * committed attachment: a caller must keep it where the user does not see it (a temporary file, memory) and drop it
+ * when this throws. Use `decryptAttachment` where nothing may be released before the whole blob verified.
+ */
+export async function* decryptAttachmentAsItArrives(
+  source: AttachmentSource,
+  secrets: AttachmentSecrets,
+): AsyncGenerator<Uint8Array, Uint8Array, undefined> {
+  checkSecrets(secrets);
+  const chunkKey = await importChunkKey(secrets.key);
+  const chunkHashes = new Uint8Array(chunkCount(secrets.paddedSize) * ATTACHMENT_DIGEST_SIZE);
+  const digest = new DigestAccumulator(secrets.key);
+  const inFlight: Promise<[Uint8Array, Uint8Array | null]>[] = [];
+  let settled = 0;
+  const settle = async (): Promise<Uint8Array | null> => {
+    const next = inFlight.shift();
+    if (!next) return null;
+    const [hash, plaintext] = await next;
+    const index = settled++;
+    if (plaintext === null) throw new AttachmentError('MacMismatch', `attachment chunk ${index} failed authentication`);
+    chunkHashes.set(hash, index * ATTACHMENT_DIGEST_SIZE);
+    digest.add(hash);
+    const keep = Math.min(plaintext.length, Math.max(0, secrets.plainSize - index * ATTACHMENT_CHUNK_SIZE));
+    return plaintext.subarray(0, keep);
+  };
+  try {
+    for await (const { index, sealed, last } of sealedChunks(source, secrets.paddedSize)) {
+      inFlight.push(quiet(Promise.all([sha256Native(sealed), openOrNull(chunkKey, index, last, sealed)])));
+      if (inFlight.length >= ATTACHMENT_PIPELINE_DEPTH) {
+        const plaintext = await settle();
+        if (plaintext && plaintext.length > 0) yield plaintext;
+      }
+    }
+    while (inFlight.length > 0) {
+      const plaintext = await settle();
+      if (plaintext && plaintext.length > 0) yield plaintext;
+    }
+  } finally {
+    inFlight.length = 0;
+  }
+  if (!constantTimeEqual(digest.digest(), secrets.digest))
+    throw new AttachmentError('DigestMismatch', 'attachment digest does not match its pointer');
+  return chunkHashes;
 }
 
 /** Verifies and decrypts a blob held in memory (small files, tests). */

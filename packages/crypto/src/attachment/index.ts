@@ -25,6 +25,9 @@ export {
 export {
   type AttachmentSource,
   decryptAttachment,
+  decryptAttachmentAsItArrives,
   decryptAttachmentBytes,
+  decryptVerifiedAttachment,
   verifyAttachment,
+  verifyAttachmentChunks,
 } from './attachment-decryptor.js';

@@ -280,6 +280,17 @@ export const validateContent = (content: Content, context?: ContentContext): voi
       if (!Number.isInteger(expire) || expire < 0 || expire > MAX_EXPIRE_SECONDS) {
         throw new ContentError('expireTimerSeconds out of range', ContentErrorReason.OutOfRange);
       }
+      if (data.expireTimerUpdate !== undefined && typeof data.expireTimerUpdate !== 'boolean')
+        throw new ContentError('expireTimerUpdate must be a boolean');
+      // A timer change is only that: a "setting" that also carried a message could hide the text behind a system line.
+      if (
+        data.expireTimerUpdate === true &&
+        (data.text !== '' ||
+          data.quote !== undefined ||
+          (data.attachments?.length ?? 0) > 0 ||
+          data.group !== undefined)
+      )
+        throw new ContentError('a timer update carries no message', ContentErrorReason.InvalidFormat);
       return;
     }
     case 'receipt':

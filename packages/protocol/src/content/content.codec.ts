@@ -131,6 +131,7 @@ const toMessage = (content: Content): pb.Content => {
         attachments: (data.attachments ?? []).map(toPointer),
         ...(data.group ? { group: { id: data.group.id, revision: data.group.revision } } : {}),
         ...(data.profileKey ? { profileKey: data.profileKey } : {}),
+        ...(data.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'dataMessage', value } });
     }
@@ -264,6 +265,7 @@ const fromData = (message: pb.DataMessage): DataMessage => {
   if (message.attachments.length > 0) data.attachments = message.attachments.map(fromPointer);
   if (message.group) data.group = { id: message.group.id, revision: message.group.revision };
   if (message.profileKey.length > 0) data.profileKey = message.profileKey;
+  if (message.expireTimerUpdate) data.expireTimerUpdate = true;
   return data;
 };
 

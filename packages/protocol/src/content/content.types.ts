@@ -45,6 +45,11 @@ export type DataMessage = {
   group?: GroupContext;
   /** The sender's profile key (32 bytes): only with the first message to a peer and after it changes. Secret. */
   profileKey?: Uint8Array;
+  /**
+   * Only sets the 1:1 conversation's disappearing-message timer to `expireTimerSeconds` (absent: off); such a
+   * message has no text, quote, attachment or group.
+   */
+  expireTimerUpdate?: boolean;
 };
 export type GroupContext = { id: Uint8Array; revision: number };
 export type GroupRole = 'admin' | 'member';

@@ -18,7 +18,16 @@ import {
 } from './engine-driver.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  // A fake microphone (a generated beep) granted without a prompt, for voice notes.
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+];
 
 function tabOf(page: Page): EngineTab {
   return {
@@ -31,6 +40,7 @@ function tabOf(page: Page): EngineTab {
     url: () => Promise.resolve(page.url()),
     click: (selector) => page.locator(selector).first().click(),
     fill: (selector, text) => page.locator(selector).first().fill(text),
+    upload: (selector, path) => page.locator(selector).first().setInputFiles(path),
     pressEnter: (selector) => page.locator(selector).first().press('Enter'),
     evaluate: <A extends unknown[], R>(fn: PageFunction<A, R>, ...args: A) =>
       page.evaluate<R>(pageExpression(fn, args)),

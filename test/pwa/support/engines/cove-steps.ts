@@ -3,7 +3,7 @@
  * (and its status), read the safety number, set and enter a passphrase, switch the language. Each waits for the
  * screen it leads to; none asserts beyond that.
  */
-import { byTestId, selectOption, waitForSelector, waitUntil, type EngineTab } from './engine-driver.js';
+import { byTestId, selectOption, waitForGone, waitForSelector, waitUntil, type EngineTab } from './engine-driver.js';
 
 /**
  * Taps "Create account" again after "Can't reach the server", as a user would: with several browser suites on two
@@ -104,4 +104,64 @@ export async function unlock(tab: EngineTab, passphrase: string): Promise<void> 
 export async function setLanguage(tab: EngineTab, origin: string, language: string): Promise<void> {
   await tab.goto(`${origin}/settings`);
   await selectOption(tab, byTestId('language-select'), language);
+}
+
+/** Chooses the image at `path` in the open chat, captions it, and sends it from the preview sheet. */
+export async function sendPhoto(tab: EngineTab, path: string, caption: string): Promise<void> {
+  await tab.upload(byTestId('attachment-input'), path);
+  await waitForSelector(tab, byTestId('attachment-preview'));
+  await tab.fill(byTestId('attachment-caption'), caption);
+  await tab.click(byTestId('attachment-send'));
+  await waitForGone(tab, byTestId('attachment-preview'));
+}
+
+/** Records a voice note of about `seconds` from the microphone in the open chat (tap, wait, tap again to send). */
+export async function recordVoiceNote(tab: EngineTab, seconds: number): Promise<void> {
+  await tab.click(byTestId('voice-record-button'));
+  await waitForSelector(tab, byTestId('voice-recording-time'), `0:${String(seconds).padStart(2, '0')}`);
+  await tab.click(byTestId('voice-record-button'));
+  await waitForGone(tab, byTestId('voice-recording'));
+}
+
+/** The natural size of the newest received-or-sent photo in the open chat, once it has decoded. */
+export function shownPhotoSize(tab: EngineTab, caption: string): Promise<string> {
+  return waitUntil(
+    tab,
+    `the photo "${caption}" decoded`,
+    (c: string) => {
+      for (const el of document.querySelectorAll('[data-testid="message"][data-kind="image"]')) {
+        if (el.querySelector('.bubble-text')?.textContent !== c) continue;
+        const img = el.querySelector<HTMLImageElement>('img[data-testid="attachment-image"]');
+        if (img?.complete && img.naturalWidth > 0) return `${img.naturalWidth}x${img.naturalHeight}`;
+      }
+      return null;
+    },
+    caption,
+  );
+}
+
+/**
+ * Plays the received voice note in the open chat and waits until its audio has played past 0.3 s (or to its end);
+ * returns the duration the player shows, in milliseconds.
+ */
+export async function playReceivedVoiceNote(tab: EngineTab): Promise<number> {
+  const note = '[data-testid="message"][data-kind="voice"][data-direction="in"]';
+  await waitForSelector(tab, `${note} [data-testid="voice-play"]:not([disabled])`);
+  const duration = await waitUntil(
+    tab,
+    'the voice note duration',
+    (s: string) => document.querySelector(`${s} [data-testid="voice-player"]`)?.getAttribute('data-duration-ms'),
+    note,
+  );
+  await tab.click(`${note} [data-testid="voice-play"]`);
+  await waitUntil(
+    tab,
+    'the voice note playing',
+    (s: string) => {
+      const audio = document.querySelector<HTMLAudioElement>(`${s} audio`);
+      return audio !== null && (audio.ended || audio.currentTime > 0.3);
+    },
+    note,
+  );
+  return Number(duration);
 }

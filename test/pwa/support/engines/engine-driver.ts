@@ -27,6 +27,8 @@ export interface EngineTab {
   click(selector: string): Promise<void>;
   /** Replaces the text of the input matching the selector by typing `text`. */
   fill(selector: string, text: string): Promise<void>;
+  /** Chooses the file at `path` (on this machine) in the `<input type="file">` matching the selector, as a file picker does. */
+  upload(selector: string, path: string): Promise<void>;
   /** Presses Enter in the element matching the selector. */
   pressEnter(selector: string): Promise<void>;
   evaluate<A extends unknown[], R>(fn: PageFunction<A, R>, ...args: A): Promise<R>;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import puppeteer, { type Page } from 'puppeteer-core';
+import puppeteer, { type ElementHandle, type Page } from 'puppeteer-core';
 
 import {
   consoleLog,
@@ -31,6 +31,11 @@ function tabOf(page: Page): EngineTab {
     url: () => Promise.resolve(page.url()),
     click: (selector) => page.locator(selector).click(),
     fill: (selector, text) => page.locator(selector).fill(text),
+    upload: async (selector, path) => {
+      const input = await page.waitForSelector(selector);
+      if (!input) throw new Error(`no ${selector}`);
+      await (input as ElementHandle<HTMLInputElement>).uploadFile(path);
+    },
     pressEnter: async (selector) => {
       await page.focus(selector);
       await page.keyboard.press('Enter');
@@ -59,6 +64,9 @@ export const firefoxDriver: EngineDriver = {
         'permissions.default.desktop-notification': 1,
         'dom.serviceWorkers.enabled': true,
         'dom.serviceWorkers.testing.enabled': true,
+        // A fake microphone (a generated tone) that needs no permission prompt, for voice notes.
+        'media.navigator.streams.fake': true,
+        'media.navigator.permission.disabled': true,
       },
     });
     const log = consoleLog('firefox');

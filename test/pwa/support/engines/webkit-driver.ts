@@ -145,6 +145,11 @@ function tabOf(session: WebDriverSession, handle: string): EngineTab {
         });
       });
     },
+    upload: async (selector, path) => {
+      // WebDriver's Element Send Keys on a file input chooses the files whose paths are sent.
+      const element = await find(selector);
+      await inTab(() => session.send('POST', `/element/${element}/value`, { text: path }));
+    },
     pressEnter: async (selector) => {
       const element = await find(selector);
       await inTab(() => session.send('POST', `/element/${element}/value`, { text: ENTER }));
@@ -198,7 +203,13 @@ export const webkitDriver: EngineDriver = {
       browserName: 'MiniBrowser',
       'webkitgtk:browserOptions': {
         binary: MINIBROWSER,
-        args: ['--automation', '--geometry=1100x760'],
+        args: [
+          '--automation',
+          '--geometry=1100x760',
+          // WebKit's mock microphone (a generated tone), granted without a prompt in automation, for voice notes.
+          '--enable-media-stream=true',
+          '--enable-mock-capture-devices=true',
+        ],
       },
       timeouts: { script: WAIT_TIMEOUT_MS, pageLoad: WAIT_TIMEOUT_MS },
     });

@@ -54,7 +54,7 @@ type MemoryAccount = {
   identityKey: Bytes;
   username: string | null;
   nextDeviceId: number;
-  unidentifiedAccessKey?: Bytes;
+  unidentifiedAccessKey?: Bytes | null;
   unrestrictedUnidentifiedAccess?: boolean;
 };
 
@@ -179,19 +179,35 @@ export class InMemoryAccountRepository implements Public<AccountRepository> {
     return Promise.resolve();
   }
 
+  unidentifiedAccess(accountIds: string[]): Promise<Map<string, { accessKey: Bytes | null; unrestricted: boolean }>> {
+    const found = new Map<string, { accessKey: Bytes | null; unrestricted: boolean }>();
+    for (const id of accountIds) {
+      const account = this.db.accounts.get(id);
+      if (account) {
+        found.set(id, {
+          accessKey: account.unidentifiedAccessKey ?? null,
+          unrestricted: account.unrestrictedUnidentifiedAccess ?? false,
+        });
+      }
+    }
+    return Promise.resolve(found);
+  }
+
+  setUnidentifiedAccess(
+    accountId: string,
+    attributes: { accessKey?: Bytes | null; unrestricted?: boolean },
+  ): Promise<void> {
+    const account = this.db.accounts.get(accountId);
+    if (account && attributes.accessKey !== undefined) account.unidentifiedAccessKey = attributes.accessKey;
+    if (account && attributes.unrestricted !== undefined)
+      account.unrestrictedUnidentifiedAccess = attributes.unrestricted;
+    return Promise.resolve();
+  }
+
   findByUsername(username: string): Promise<{ id: string; username: string } | null> {
     const id = this.holder(username.toLowerCase());
     const spelled = id === undefined ? null : this.db.accounts.get(id)?.username;
     return Promise.resolve(id !== undefined && spelled ? { id, username: spelled } : null);
-  }
-
-  setAttributes(
-    accountId: string,
-    attributes: { unidentifiedAccessKey: Bytes; unrestrictedUnidentifiedAccess: boolean },
-  ): Promise<void> {
-    const account = this.db.accounts.get(accountId);
-    if (account) Object.assign(account, attributes);
-    return Promise.resolve();
   }
 
   private holder(usernameKey: string): string | undefined {
@@ -359,7 +375,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
     for (const request of requests) {
       const own = rows.filter((r) => r.request === request);
       const first = own[0] as CheckedEnvelopeRow;
-      if (!this.db.device(first.sourceAccountId, first.sourceDeviceId)) {
+      if (first.sourceAccountId !== null && !this.db.device(first.sourceAccountId, first.sourceDeviceId ?? 0)) {
         senderGone.add(request);
         continue;
       }
@@ -405,7 +421,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
     const queued = new Map<string, { n: number; bytes: number }>();
     const stored: EnvelopeRow[] = [];
     for (const send of [...sends].sort((a, b) => a.request - b.request)) {
-      if (!this.db.device(send.sourceAccountId, send.sourceDeviceId)) {
+      if (send.sourceAccountId !== null && !this.db.device(send.sourceAccountId, send.sourceDeviceId ?? 0)) {
         outcome.senderGone.add(send.request);
         continue;
       }
@@ -435,7 +451,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
           queued.set(key, q);
         }
         q.n += 1;
-        q.bytes += send.content.byteLength;
+        q.bytes += send.content.byteLength + (t.own?.byteLength ?? 0);
         if (q.n > caps.envelopes || q.bytes > caps.bytes) {
           skipped.add(key);
           continue;
@@ -450,7 +466,7 @@ export class InMemoryEnvelopeRepository implements Public<EnvelopeRepository> {
           timestamp: send.timestamp,
           serverTimestamp: send.serverTimestamp,
           urgent: send.urgent,
-          content: send.content,
+          content: t.own ? new Uint8Array(Buffer.concat([t.own, send.content])) : send.content,
         });
       }
       if (skipped.size) outcome.full.set(send.request, skipped);

@@ -21,6 +21,7 @@ import type { PushSubscriptionRepository } from '../../../src/repositories/push-
 import { RateLimitRepository } from '../../../src/repositories/rate-limit.repository.js';
 import type { WebPushRepository } from '../../../src/repositories/web-push.repository.js';
 import { AccountService } from '../../../src/services/account.service.js';
+import type { CertificateService } from '../../../src/services/certificate.service.js';
 import type { AuthenticatedDevice } from '../../../src/services/auth.service.js';
 import type { DeliveryService } from '../../../src/services/delivery.service.js';
 import { MessageService } from '../../../src/services/message.service.js';
@@ -69,7 +70,11 @@ export async function newUnitContext(env: Record<string, string> = {}) {
   const database = partialTwin<DatabaseRepository, 'isReachable'>({ isReachable: () => Promise.resolve(reachable) });
 
   const preKeys = new PreKeyService(crypto, preKeyRepository, devices, accounts, metrics);
-  const system = new SystemService(config, database);
+  const system = new SystemService(
+    config,
+    database,
+    partialTwin<CertificateService, 'trustRootPublicKey'>({ trustRootPublicKey: () => undefined }),
+  );
   const services = {
     preKeys,
     system,
@@ -79,6 +84,7 @@ export async function newUnitContext(env: Record<string, string> = {}) {
       new RateLimitRepository(config),
       twin<EnvelopeRepository>(envelopes),
       devices,
+      accounts,
       partialTwin<DeliveryService, 'deliver' | 'deliverShared' | 'seen'>(delivery),
       crypto,
       metrics,

@@ -174,6 +174,20 @@ export class ChatViewModel implements ChatScreen {
     );
   }
 
+  async setTimer(conversationId: string, seconds: number | null): Promise<void> {
+    await (await this.session.requireMessenger()).setExpireTimer(conversationId, seconds);
+  }
+
+  async draft(conversationId: string): Promise<string> {
+    return (await this.session.reader()?.draft(conversationId)) ?? '';
+  }
+
+  async saveDraft(conversationId: string, text: string): Promise<void> {
+    await (await this.session.requireMessenger()).setDraft(conversationId, text);
+    // The list's "Draft: …" preview reads it back on the next revision.
+    this.session.store.bump();
+  }
+
   setTyping(conversationId: string, typing: boolean): void {
     const messenger = this.session.messenger();
     if (!messenger) return;

@@ -149,8 +149,19 @@ export function ChatView({
       }}
       onDrop={onDrop}
     >
-      <ChatHeader conversation={conversation} typing={typing} onBack={onBack} onContact={onContact} />
+      <ChatHeader
+        conversation={conversation}
+        typing={typing}
+        onBack={onBack}
+        onContact={onContact}
+        onTimer={
+          conversationId.startsWith('group:')
+            ? undefined
+            : (seconds) => void app.chat.setTimer(conversationId, seconds).catch(failed)
+        }
+      />
       <MessageList
+        key={conversationId}
         messages={messages}
         loaded={page !== undefined}
         hasMore={page !== undefined && page.length >= limit}
@@ -159,6 +170,7 @@ export function ChatView({
         onLoadMore={() => setLimit((l) => l + PAGE)}
         onRetry={(messageId) => void app.chat.retry(conversationId, messageId)}
         actions={{ canModify: (m) => app.chat.canModify(m), onAction }}
+        peerName={conversation?.title ?? ''}
       />
       {sendFailure ? (
         <p className="error composer-error" role="alert" data-testid="attachment-send-error" data-error={sendFailure}>

@@ -9,7 +9,7 @@ import { useTranslation } from 'react-i18next';
 import { Avatar } from '../avatar.js';
 import type { ConversationSummary } from '../../app/model.js';
 import { ConversationError, ErrorBoundary } from '../error-boundary.js';
-import { formatCount, formatListTime } from '../format.js';
+import { formatCount, formatTimer, formatListTime } from '../format.js';
 import { IconAlert, IconPlus, IconSettings, StatusMark } from '../icons.js';
 import { InstallBanner } from './platform-limits/install-banner.js';
 import { useApp, useAppState, useLive } from '../use-app.js';
@@ -91,7 +91,11 @@ export function ConversationList({
  * The last message as the list previews it: its text, or for a photo, voice note or file without a caption what it
  * is ("Photo", "Voice message", the file's name), as notifications say it.
  */
-function lastText(last: NonNullable<ConversationSummary['lastMessage']>, t: TFunction): string {
+function lastText(last: NonNullable<ConversationSummary['lastMessage']>, t: TFunction, language: string): string {
+  if (last.system)
+    return last.system.seconds === null
+      ? t('disappearing.off')
+      : t('disappearing.setTo', { time: formatTimer(last.system.seconds, language) });
   if (last.text || last.kind === 'text') return last.text;
   if (last.kind === 'image') return t('notification.photo');
   if (last.kind === 'voice') return t('notification.voice');
@@ -113,15 +117,17 @@ function ConversationRow({
   const last = c.lastMessage;
   const preview = typing
     ? t('chat.typing')
-    : last?.undecryptable
-      ? t('chat.undecryptable')
-      : last?.unshowable
-        ? t('chat.unshowable')
-        : last
-          ? last.outgoing
-            ? t('list.you', { text: lastText(last, t) })
-            : lastText(last, t)
-          : t('list.noMessages');
+    : c.draft
+      ? t('list.draft', { text: c.draft })
+      : last?.undecryptable
+        ? t('chat.undecryptable')
+        : last?.unshowable
+          ? t('chat.unshowable')
+          : last
+            ? last.outgoing
+              ? t('list.you', { text: lastText(last, t, i18n.language) })
+              : lastText(last, t, i18n.language)
+            : t('list.noMessages');
   return (
     <li>
       <button
@@ -149,7 +155,12 @@ function ConversationRow({
                 <StatusMark status={last.status} />
               </span>
             ) : null}
-            <span className={`conversation-preview${typing ? ' typing' : ''}`}>{preview}</span>
+            <span
+              className={`conversation-preview${typing ? ' typing' : c.draft ? ' draft' : ''}`}
+              data-testid="conversation-preview"
+            >
+              {preview}
+            </span>
             {c.unread > 0 ? (
               <span className="badge" data-testid="unread-count" aria-label={t('list.unread', { count: c.unread })}>
                 {formatCount(c.unread, i18n.language)}

@@ -37,10 +37,11 @@ export function LockView(): ReactElement {
             value={passphrase}
             onChange={(e) => setPassphrase(e.target.value)}
             aria-invalid={wrong || undefined}
+            aria-describedby={wrong ? 'unlock-error' : undefined}
           />
         </label>
         {wrong ? (
-          <p className="error" role="alert">
+          <p className="error" role="alert" id="unlock-error">
             {t('lock.wrong')}
           </p>
         ) : null}

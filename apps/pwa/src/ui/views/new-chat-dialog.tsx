@@ -55,12 +55,17 @@ export function NewChatDialog({
             autoComplete="off"
             spellCheck={false}
             value={username}
-            onChange={(e) => setUsername(e.target.value)}
+            onChange={(e) => {
+              setUsername(e.target.value);
+              setError(null);
+            }}
             placeholder={t('newChat.placeholder')}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? 'new-chat-error' : undefined}
           />
         </label>
         {error ? (
-          <p className="error" role="alert">
+          <p className="error" role="alert" id="new-chat-error" data-testid="field-error">
             {error}
           </p>
         ) : null}

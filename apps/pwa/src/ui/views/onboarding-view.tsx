@@ -59,7 +59,7 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
               spellCheck={false}
               value={username}
               onChange={(e) => setUsername(e.target.value)}
-              aria-describedby="username-hint"
+              aria-describedby={error ? 'username-error username-hint' : 'username-hint'}
               aria-invalid={error ? true : undefined}
               required
             />
@@ -81,7 +81,7 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
             </label>
           ) : null}
           {error ? (
-            <p className="error" role="alert">
+            <p className="error" role="alert" id="username-error" data-testid="field-error">
               {error}
             </p>
           ) : null}
@@ -139,11 +139,20 @@ function WelcomeProfileStep(): ReactElement {
   );
 }
 
-/** Shown once after registration: persistent storage and notifications, each from an explicit tap. */
+/**
+ * Shown once after registration: persistent storage and notifications, each from an explicit tap. When the browser
+ * declines to keep the data, or notifications are blocked for the site, it says so and what the user can do.
+ */
 export function WelcomeSteps({ onDone }: { onDone: () => void }): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
   const state = useAppState();
+  /** The browser answered "Keep" with no (Chromium decides by engagement, Firefox asks, Safari rarely grants). */
+  const [storageDeclined, setStorageDeclined] = useState(false);
+  const keep = async () => {
+    const granted = await app.onboarding.requestPersistence();
+    setStorageDeclined(!granted);
+  };
   return (
     <main className="onboarding">
       <div className="onboarding-card">
@@ -153,11 +162,17 @@ export function WelcomeSteps({ onDone }: { onDone: () => void }): ReactElement {
             <div>
               <strong>{t('welcome.storageTitle')}</strong>
               <p className="muted">{t('welcome.storageText')}</p>
+              {storageDeclined && state.persisted !== true ? (
+                <p className="hint" role="status" data-testid="storage-declined">
+                  {t('welcome.storageDeclined')}
+                </p>
+              ) : null}
             </div>
             <button
               type="button"
               className="secondary"
-              onClick={() => void app.onboarding.requestPersistence()}
+              data-testid="storage-keep"
+              onClick={() => void keep()}
               disabled={state.persisted === true}
             >
               {state.persisted ? t('welcome.done') : t('welcome.storageAction')}
@@ -172,6 +187,11 @@ export function WelcomeSteps({ onDone }: { onDone: () => void }): ReactElement {
                 <div>
                   <strong>{t('welcome.notifyTitle')}</strong>
                   <p className="muted">{t('welcome.notifyText')}</p>
+                  {state.notifications === 'denied' ? (
+                    <p className="hint" data-testid="notifications-blocked">
+                      {t('welcome.notifyBlocked')}
+                    </p>
+                  ) : null}
                 </div>
                 <button
                   type="button"

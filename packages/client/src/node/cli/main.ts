@@ -258,6 +258,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             ? await messenger.sendText(username, text ?? '')
             : await messenger.sendAttachment(username, {
                 source: createReadStream(file) as AsyncIterable<Uint8Array>,
+                // Known in advance: the upload runs while the file is encrypted (a file changing meanwhile is refused).
+                size: (await fs.stat(file)).size,
                 contentType,
                 fileName: path.basename(file),
                 ...(options.caption !== undefined ? { caption: options.caption } : {}),
@@ -337,12 +339,13 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
               caption: attachment.caption,
             };
             try {
-              await messenger.downloadAttachment(message.id, index);
+              // One pass: downloaded, checked and decrypted into a hidden partial file, named only once all of it
+              // verified (a failure removes it).
               const file = await saveAttachmentFile(
                 saveDir,
                 attachment.fileName,
                 attachment.contentType,
-                messenger.readAttachment(message.id, index),
+                messenger.downloadAndDecryptAttachment(message.id, index),
               );
               // Recorded with the message: `history` shows it, and deleting the message removes this copy.
               await messenger.recordSavedCopy(message.id, index, file);

@@ -843,11 +843,12 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      */
     nextDeviceId: number
     /**
-     * Sealed sender: 16 bytes derived from the profile key (docs/profiles.md); null until the owner uploads it.
+     * Sealed sender: 16 bytes derived from the profile key (set by the client); a send without credentials carrying
+     * it in `Unidentified-Access-Key` may reach this account. Null until the client sets one.
      */
     unidentifiedAccessKey: runtime.Bytes | null
     /**
-     * Sealed sender: accept unidentified sends from anyone, not only holders of the access key.
+     * Whether anyone may send this account sealed messages, without the access key (default: contacts only).
      */
     unrestrictedUnidentifiedAccess: boolean
     createdAt: Date

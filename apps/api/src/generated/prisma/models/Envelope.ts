@@ -247,8 +247,8 @@ export type EnvelopeGroupByOutputType = {
   accountId: string
   deviceId: number
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId: string | null
+  sourceDeviceId: number | null
   timestamp: bigint
   serverTimestamp: bigint
   urgent: boolean
@@ -285,8 +285,8 @@ export type EnvelopeWhereInput = {
   accountId?: Prisma.UuidFilter<"Envelope"> | string
   deviceId?: Prisma.IntFilter<"Envelope"> | number
   type?: Prisma.StringFilter<"Envelope"> | string
-  sourceAccountId?: Prisma.UuidFilter<"Envelope"> | string
-  sourceDeviceId?: Prisma.IntFilter<"Envelope"> | number
+  sourceAccountId?: Prisma.UuidNullableFilter<"Envelope"> | string | null
+  sourceDeviceId?: Prisma.IntNullableFilter<"Envelope"> | number | null
   timestamp?: Prisma.BigIntFilter<"Envelope"> | bigint | number
   serverTimestamp?: Prisma.BigIntFilter<"Envelope"> | bigint | number
   urgent?: Prisma.BoolFilter<"Envelope"> | boolean
@@ -302,8 +302,8 @@ export type EnvelopeOrderByWithRelationInput = {
   accountId?: Prisma.SortOrder
   deviceId?: Prisma.SortOrder
   type?: Prisma.SortOrder
-  sourceAccountId?: Prisma.SortOrder
-  sourceDeviceId?: Prisma.SortOrder
+  sourceAccountId?: Prisma.SortOrderInput | Prisma.SortOrder
+  sourceDeviceId?: Prisma.SortOrderInput | Prisma.SortOrder
   timestamp?: Prisma.SortOrder
   serverTimestamp?: Prisma.SortOrder
   urgent?: Prisma.SortOrder
@@ -322,8 +322,8 @@ export type EnvelopeWhereUniqueInput = Prisma.AtLeast<{
   accountId?: Prisma.UuidFilter<"Envelope"> | string
   deviceId?: Prisma.IntFilter<"Envelope"> | number
   type?: Prisma.StringFilter<"Envelope"> | string
-  sourceAccountId?: Prisma.UuidFilter<"Envelope"> | string
-  sourceDeviceId?: Prisma.IntFilter<"Envelope"> | number
+  sourceAccountId?: Prisma.UuidNullableFilter<"Envelope"> | string | null
+  sourceDeviceId?: Prisma.IntNullableFilter<"Envelope"> | number | null
   timestamp?: Prisma.BigIntFilter<"Envelope"> | bigint | number
   serverTimestamp?: Prisma.BigIntFilter<"Envelope"> | bigint | number
   urgent?: Prisma.BoolFilter<"Envelope"> | boolean
@@ -339,8 +339,8 @@ export type EnvelopeOrderByWithAggregationInput = {
   accountId?: Prisma.SortOrder
   deviceId?: Prisma.SortOrder
   type?: Prisma.SortOrder
-  sourceAccountId?: Prisma.SortOrder
-  sourceDeviceId?: Prisma.SortOrder
+  sourceAccountId?: Prisma.SortOrderInput | Prisma.SortOrder
+  sourceDeviceId?: Prisma.SortOrderInput | Prisma.SortOrder
   timestamp?: Prisma.SortOrder
   serverTimestamp?: Prisma.SortOrder
   urgent?: Prisma.SortOrder
@@ -362,8 +362,8 @@ export type EnvelopeScalarWhereWithAggregatesInput = {
   accountId?: Prisma.UuidWithAggregatesFilter<"Envelope"> | string
   deviceId?: Prisma.IntWithAggregatesFilter<"Envelope"> | number
   type?: Prisma.StringWithAggregatesFilter<"Envelope"> | string
-  sourceAccountId?: Prisma.UuidWithAggregatesFilter<"Envelope"> | string
-  sourceDeviceId?: Prisma.IntWithAggregatesFilter<"Envelope"> | number
+  sourceAccountId?: Prisma.UuidNullableWithAggregatesFilter<"Envelope"> | string | null
+  sourceDeviceId?: Prisma.IntNullableWithAggregatesFilter<"Envelope"> | number | null
   timestamp?: Prisma.BigIntWithAggregatesFilter<"Envelope"> | bigint | number
   serverTimestamp?: Prisma.BigIntWithAggregatesFilter<"Envelope"> | bigint | number
   urgent?: Prisma.BoolWithAggregatesFilter<"Envelope"> | boolean
@@ -375,8 +375,8 @@ export type EnvelopeCreateInput = {
   id?: bigint | number
   guid: string
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId?: string | null
+  sourceDeviceId?: number | null
   timestamp: bigint | number
   serverTimestamp: bigint | number
   urgent?: boolean
@@ -391,8 +391,8 @@ export type EnvelopeUncheckedCreateInput = {
   accountId: string
   deviceId: number
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId?: string | null
+  sourceDeviceId?: number | null
   timestamp: bigint | number
   serverTimestamp: bigint | number
   urgent?: boolean
@@ -404,8 +404,8 @@ export type EnvelopeUpdateInput = {
   id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   guid?: Prisma.StringFieldUpdateOperationsInput | string
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -420,8 +420,8 @@ export type EnvelopeUncheckedUpdateInput = {
   accountId?: Prisma.StringFieldUpdateOperationsInput | string
   deviceId?: Prisma.IntFieldUpdateOperationsInput | number
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -435,8 +435,8 @@ export type EnvelopeCreateManyInput = {
   accountId: string
   deviceId: number
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId?: string | null
+  sourceDeviceId?: number | null
   timestamp: bigint | number
   serverTimestamp: bigint | number
   urgent?: boolean
@@ -448,8 +448,8 @@ export type EnvelopeUpdateManyMutationInput = {
   id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   guid?: Prisma.StringFieldUpdateOperationsInput | string
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -462,8 +462,8 @@ export type EnvelopeUncheckedUpdateManyInput = {
   accountId?: Prisma.StringFieldUpdateOperationsInput | string
   deviceId?: Prisma.IntFieldUpdateOperationsInput | number
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -594,6 +594,14 @@ export type BigIntFieldUpdateOperationsInput = {
   divide?: bigint | number
 }
 
+export type NullableIntFieldUpdateOperationsInput = {
+  set?: number | null
+  increment?: number
+  decrement?: number
+  multiply?: number
+  divide?: number
+}
+
 export type NullableBigIntFieldUpdateOperationsInput = {
   set?: bigint | number | null
   increment?: bigint | number
@@ -648,8 +656,8 @@ export type EnvelopeCreateWithoutDeviceInput = {
   id?: bigint | number
   guid: string
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId?: string | null
+  sourceDeviceId?: number | null
   timestamp: bigint | number
   serverTimestamp: bigint | number
   urgent?: boolean
@@ -661,8 +669,8 @@ export type EnvelopeUncheckedCreateWithoutDeviceInput = {
   id?: bigint | number
   guid: string
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId?: string | null
+  sourceDeviceId?: number | null
   timestamp: bigint | number
   serverTimestamp: bigint | number
   urgent?: boolean
@@ -705,8 +713,8 @@ export type EnvelopeScalarWhereInput = {
   accountId?: Prisma.UuidFilter<"Envelope"> | string
   deviceId?: Prisma.IntFilter<"Envelope"> | number
   type?: Prisma.StringFilter<"Envelope"> | string
-  sourceAccountId?: Prisma.UuidFilter<"Envelope"> | string
-  sourceDeviceId?: Prisma.IntFilter<"Envelope"> | number
+  sourceAccountId?: Prisma.UuidNullableFilter<"Envelope"> | string | null
+  sourceDeviceId?: Prisma.IntNullableFilter<"Envelope"> | number | null
   timestamp?: Prisma.BigIntFilter<"Envelope"> | bigint | number
   serverTimestamp?: Prisma.BigIntFilter<"Envelope"> | bigint | number
   urgent?: Prisma.BoolFilter<"Envelope"> | boolean
@@ -718,8 +726,8 @@ export type EnvelopeCreateWithoutPayloadInput = {
   id?: bigint | number
   guid: string
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId?: string | null
+  sourceDeviceId?: number | null
   timestamp: bigint | number
   serverTimestamp: bigint | number
   urgent?: boolean
@@ -733,8 +741,8 @@ export type EnvelopeUncheckedCreateWithoutPayloadInput = {
   accountId: string
   deviceId: number
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId?: string | null
+  sourceDeviceId?: number | null
   timestamp: bigint | number
   serverTimestamp: bigint | number
   urgent?: boolean
@@ -771,8 +779,8 @@ export type EnvelopeCreateManyDeviceInput = {
   id?: bigint | number
   guid: string
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId?: string | null
+  sourceDeviceId?: number | null
   timestamp: bigint | number
   serverTimestamp: bigint | number
   urgent?: boolean
@@ -784,8 +792,8 @@ export type EnvelopeUpdateWithoutDeviceInput = {
   id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   guid?: Prisma.StringFieldUpdateOperationsInput | string
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -797,8 +805,8 @@ export type EnvelopeUncheckedUpdateWithoutDeviceInput = {
   id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   guid?: Prisma.StringFieldUpdateOperationsInput | string
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -810,8 +818,8 @@ export type EnvelopeUncheckedUpdateManyWithoutDeviceInput = {
   id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   guid?: Prisma.StringFieldUpdateOperationsInput | string
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -825,8 +833,8 @@ export type EnvelopeCreateManyPayloadInput = {
   accountId: string
   deviceId: number
   type: string
-  sourceAccountId: string
-  sourceDeviceId: number
+  sourceAccountId?: string | null
+  sourceDeviceId?: number | null
   timestamp: bigint | number
   serverTimestamp: bigint | number
   urgent?: boolean
@@ -837,8 +845,8 @@ export type EnvelopeUpdateWithoutPayloadInput = {
   id?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   guid?: Prisma.StringFieldUpdateOperationsInput | string
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -852,8 +860,8 @@ export type EnvelopeUncheckedUpdateWithoutPayloadInput = {
   accountId?: Prisma.StringFieldUpdateOperationsInput | string
   deviceId?: Prisma.IntFieldUpdateOperationsInput | number
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -866,8 +874,8 @@ export type EnvelopeUncheckedUpdateManyWithoutPayloadInput = {
   accountId?: Prisma.StringFieldUpdateOperationsInput | string
   deviceId?: Prisma.IntFieldUpdateOperationsInput | number
   type?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceAccountId?: Prisma.StringFieldUpdateOperationsInput | string
-  sourceDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  sourceAccountId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  sourceDeviceId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   timestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   serverTimestamp?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   urgent?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -968,8 +976,12 @@ export type $EnvelopePayload<ExtArgs extends runtime.Types.Extensions.InternalAr
     accountId: string
     deviceId: number
     type: string
-    sourceAccountId: string
-    sourceDeviceId: number
+    /**
+     * The sending account and device; null for a sealed-sender (`unidentified-sender`) envelope, whose sender the
+     * server never learns.
+     */
+    sourceAccountId: string | null
+    sourceDeviceId: number | null
     timestamp: bigint
     serverTimestamp: bigint
     urgent: boolean

@@ -1,6 +1,6 @@
 /**
  * The chat's toolbar: back, the contact (avatar, name, verified badge) as a button to the contact screen, and the
- * line under the name (typing, or encrypted/verified); then the banners for a changed safety number and for the
+ * line under the name (typing, or encrypted/verified), the disappearing-messages timer (timer-menu.tsx); then the banners for a changed safety number and for the
  * connection (connection-state.tsx). Display only: it loads nothing.
  */
 import type { ReactElement } from 'react';
@@ -9,17 +9,21 @@ import type { ConversationSummary } from '../../../app/model.js';
 import { Avatar } from '../../avatar.js';
 import { IconAlert, IconBack, IconShieldCheck } from '../../icons.js';
 import { ConnectionState } from '../connection-state.js';
+import { TimerMenu } from './timer-menu.js';
 
 export function ChatHeader({
   conversation,
   typing,
   onBack,
   onContact,
+  onTimer,
 }: {
   conversation: ConversationSummary | undefined;
   typing: boolean;
   onBack: () => void;
   onContact: () => void;
+  /** Sets the disappearing-message timer; absent where the conversation has no such setting here (groups). */
+  onTimer?: (seconds: number | null) => void;
 }): ReactElement {
   const { t } = useTranslation();
   const title = conversation?.title ?? '';
@@ -49,6 +53,9 @@ export function ChatHeader({
             </span>
           </span>
         </button>
+        {onTimer && conversation ? (
+          <TimerMenu seconds={conversation.expireTimerSeconds ?? null} onChoose={onTimer} />
+        ) : null}
       </header>
 
       {conversation?.identityChanged ? (

@@ -1,6 +1,8 @@
 /**
- * The message composer: the text field (Enter sends, Shift+Enter breaks the line, nothing during IME
- * composition), the emoji picker (loaded on first open; the chosen emoji goes in at the caret), the voice-note
+ * The message composer: the text field, growing with its text up to about six lines and scrolling beyond (on a
+ * keyboard Enter sends and Shift+Enter breaks the line; on a touch screen Enter breaks the line and the send button
+ * sends; nothing during IME composition), the conversation's draft (read when the chat opens, saved after a pause
+ * in typing and when leaving the chat, cleared on send), the emoji picker (loaded on first open; the chosen emoji goes in at the caret), the voice-note
  * recorder (its button shows while the field is empty) and the send button, with the user's typing notices
  * (started on input, stopped after a pause, on clearing the field or on leaving the chat). Sending hands the
  * trimmed text to `onSend`. Files come from the attach button (a file picker, several at once), on touch devices
@@ -10,6 +12,7 @@ import {
   lazy,
   Suspense,
   useEffect,
+  useLayoutEffect,
   useRef,
   useState,
   type ClipboardEvent,
@@ -27,6 +30,16 @@ const EmojiPicker = lazy(() => import('./emoji-picker.js').then((m) => ({ defaul
 
 /** Stop announcing "typing" after this long without a keystroke (Signal uses a similar few seconds). */
 const TYPING_IDLE_MS = 3_000;
+/** Save the draft this long after the last keystroke: one sealed write per pause, not one per key. */
+const DRAFT_SAVE_MS = 400;
+/** The field grows up to this many lines, then scrolls (Signal and WhatsApp stop at about six too). */
+const MAX_LINES = 6;
+
+/**
+ * Whether the main pointer is a finger (a phone or tablet without a mouse): there Enter breaks the line, as the
+ * on-screen keyboard's return key does in Signal and WhatsApp, and the send button sends.
+ */
+const touchFirst = (): boolean => window.matchMedia?.('(hover: none) and (pointer: coarse)').matches === true;
 export function Composer({
   conversationId,
   onSend,
@@ -51,11 +64,59 @@ export function Composer({
   const camera = useRef<HTMLInputElement>(null);
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const voice = useVoiceRecorder(conversationId);
+  /** The text waiting to be saved as this conversation's draft (null: nothing pending). */
+  const pendingDraft = useRef<string | null>(null);
+  const draftTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  const flushDraft = () => {
+    if (draftTimer.current) clearTimeout(draftTimer.current);
+    draftTimer.current = null;
+    const text = pendingDraft.current;
+    pendingDraft.current = null;
+    if (text !== null) void app.chat.saveDraft(conversationId, text).catch(() => undefined);
+  };
+
+  const noteDraft = (text: string) => {
+    // Editing a sent message is not a draft of a new one.
+    if (preset) return;
+    pendingDraft.current = text;
+    if (draftTimer.current) clearTimeout(draftTimer.current);
+    draftTimer.current = setTimeout(flushDraft, DRAFT_SAVE_MS);
+  };
 
   useEffect(() => {
+    let current = true;
     setDraft('');
     input.current?.focus();
-  }, [conversationId]);
+    void app.chat.draft(conversationId).then((saved) => {
+      // Only if the user has not started typing meanwhile.
+      if (current && saved) setDraft((typed) => typed || saved);
+    });
+    return () => {
+      current = false;
+      // Leaving the chat (or the app unmounting it) saves what was typed at once.
+      flushDraft();
+    };
+  }, [app, conversationId]);
+
+  useLayoutEffect(() => {
+    const field = input.current;
+    const view = field?.ownerDocument.defaultView;
+    if (!field || !view) return;
+    // Measured from the content: shrink to one line first, then take the text's height up to MAX_LINES lines.
+    const style = view.getComputedStyle(field);
+    const line = parseFloat(style.lineHeight) || 23;
+    const chrome =
+      parseFloat(style.paddingTop) +
+      parseFloat(style.paddingBottom) +
+      parseFloat(style.borderTopWidth) +
+      parseFloat(style.borderBottomWidth);
+    field.style.height = 'auto';
+    const max = Math.ceil(line * MAX_LINES + chrome);
+    const wanted = field.scrollHeight + parseFloat(style.borderTopWidth) + parseFloat(style.borderBottomWidth);
+    field.style.height = `${Math.min(wanted, max)}px`;
+    field.style.overflowY = wanted > max ? 'auto' : 'hidden';
+  }, [draft]);
 
   useEffect(() => {
     if (!preset) return;
@@ -86,6 +147,9 @@ export function Composer({
     const text = draft.trim();
     if (!text) return;
     setDraft('');
+    if (draftTimer.current) clearTimeout(draftTimer.current);
+    pendingDraft.current = null;
+    void app.chat.saveDraft(conversationId, '').catch(() => undefined);
     setEmojiOpen(false);
     if (typingTimer.current) clearTimeout(typingTimer.current);
     // No "stopped typing" first: the message itself ends the indicator on the other side, one encryption sooner.
@@ -108,7 +172,7 @@ export function Composer({
   };
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing && !touchFirst()) {
       event.preventDefault();
       send();
     }
@@ -122,6 +186,7 @@ export function Composer({
     const next = draft.slice(0, start) + emoji + draft.slice(end);
     setDraft(next);
     noteTyping(next);
+    noteDraft(next);
     requestAnimationFrame(() => {
       if (!field) return;
       field.focus();
@@ -209,6 +274,7 @@ export function Composer({
           onChange={(e) => {
             setDraft(e.target.value);
             noteTyping(e.target.value);
+            noteDraft(e.target.value);
           }}
           onKeyDown={onKeyDown}
           onPaste={onPaste}

@@ -9,7 +9,7 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
-import { MessageBubble } from './message-bubble.js';
+import { MessageBubble, type GroupPosition } from './message-bubble.js';
 import { QuotedBlock } from './quote-preview.js';
 import { QuickReactionBar, ReactionChips } from './reaction-bar.js';
 
@@ -33,8 +33,11 @@ export function MessageWithActions({
   onAction,
   onRetry,
   onOpenQuote,
+  position = 'single',
 }: {
   message: ChatMessage;
+  /** Where the message sits in its group of consecutive messages (message-bubble.tsx). */
+  position?: GroupPosition;
   canModify: boolean;
   onAction: (message: ChatMessage, action: MessageAction) => void;
   onRetry: () => void;
@@ -91,6 +94,7 @@ export function MessageWithActions({
     >
       <MessageBubble
         message={message}
+        position={position}
         onRetry={onRetry}
         quote={message.quote ? <QuotedBlock quote={message.quote} onOpen={onOpenQuote} /> : null}
         footer={

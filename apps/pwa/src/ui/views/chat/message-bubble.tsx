@@ -1,24 +1,34 @@
 /**
  * One message: its text (or the placeholder of an undecryptable, unshowable or deleted one), a reply's quoted block,
  * time, "edited" mark, delivery mark, reactions below, and for a failed send the reason the user can act on and the
- * retry button; photos, files and voice notes above the caption (`data-kind` says which). Display only.
+ * retry button; photos, files and voice notes above the caption (`data-kind` says which). Consecutive messages of
+ * one sender form a group (`position`): one tail and one visible time, on the group's last bubble (the others keep
+ * their time for screen readers, and show their mark only when it differs: sending or failed). A disappearing
+ * message carries a timer mark. Display only.
  */
 import type { ReactElement, ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
 import { formatTime, isoTime } from '../../format.js';
 import { isLargeEmoji } from '../../emoji-only.js';
-import { StatusMark } from '../../icons.js';
+import { IconTimer, StatusMark } from '../../icons.js';
+import { formatTimer } from '../../format.js';
 import { quoteAnchorId } from './quote-preview.js';
 import { MessageAttachments } from './attachment-views.js';
+import { MessageText } from './message-text.js';
+
+/** A message's place in its group of consecutive messages from one sender (message-list.tsx decides). */
+export type GroupPosition = 'single' | 'first' | 'middle' | 'last';
 
 export function MessageBubble({
   message,
   onRetry,
   quote,
   footer,
+  position = 'single',
 }: {
   message: ChatMessage;
+  position?: GroupPosition;
   onRetry: () => void;
   /** The quoted block of a reply, shown above the text. */
   quote?: ReactNode;
@@ -29,9 +39,13 @@ export function MessageBubble({
   const status = message.status;
   const shown = !message.undecryptable && !message.unshowable;
   const largeEmoji = shown && !message.attachments?.length && isLargeEmoji(message.text);
+  /** The group's last bubble carries the time and the tail; inner ones only what differs from it. */
+  const ends = position === 'single' || position === 'last';
+  const markShown = message.outgoing && status && (ends || status === 'sending' || status === 'failed');
   return (
     <div
-      className={`bubble-row ${message.outgoing ? 'out' : 'in'}`}
+      className={`bubble-row ${message.outgoing ? 'out' : 'in'} group-${position}`}
+      data-group={position}
       id={quoteAnchorId(message.outgoing, message.sentAt)}
     >
       <div
@@ -52,19 +66,43 @@ export function MessageBubble({
             className={`bubble-text${largeEmoji ? ' emoji-only' : ''}`}
             data-emoji-only={largeEmoji ? 'true' : undefined}
           >
-            {message.undecryptable ? t('chat.undecryptable') : message.unshowable ? t('chat.unshowable') : message.text}
+            {message.undecryptable ? (
+              t('chat.undecryptable')
+            ) : message.unshowable ? (
+              t('chat.unshowable')
+            ) : largeEmoji ? (
+              message.text
+            ) : (
+              <MessageText text={message.text} />
+            )}
           </p>
         )}
-        <span className="bubble-meta">
+        <span className={`bubble-meta${ends ? '' : ' inner'}`}>
+          {message.expiresAt !== undefined ? (
+            <span
+              className="expiry-mark"
+              data-testid="expiry-mark"
+              role="img"
+              aria-label={t('disappearing.expiresIn', {
+                time: formatTimer((message.expiresAt - Date.now()) / 1000, i18n.language, 'short'),
+              })}
+            >
+              <IconTimer />
+            </span>
+          ) : null}
           {message.edits && !message.deleted ? (
             <span className="edited-mark" data-testid="edited-mark">
               {t('actions.edited')}
             </span>
           ) : null}
-          <time dateTime={isoTime(message.sentAt)} title={message.sentAt === null ? t('time.unknown') : undefined}>
+          <time
+            dateTime={isoTime(message.sentAt)}
+            title={message.sentAt === null ? t('time.unknown') : undefined}
+            className={ends ? undefined : 'visually-hidden'}
+          >
             {formatTime(message.sentAt, i18n.language)}
           </time>
-          {message.outgoing && status ? (
+          {markShown ? (
             <span className={`mark mark-${status}`} role="img" aria-label={t(`status.${status}`)}>
               <StatusMark status={status} />
             </span>

@@ -1,18 +1,34 @@
 /**
  * Comparing safety numbers: scanning the other side's QR code with the camera (where one exists) or pasting their
- * number, and saying whether it matches. It marks nothing verified; the contact view does that.
+ * number, and saying whether it matches (and telling the contact view, which then changes what it offers). Without
+ * a usable camera it says so and why, instead of offering a button that cannot work. It marks nothing verified;
+ * the contact view does that.
  */
 import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { IconCamera } from '../../icons.js';
 import { useApp } from '../../use-app.js';
 
-export function SafetyComparePanel({ conversationId }: { conversationId: string }): ReactElement {
+export type CompareResult = 'match' | 'mismatch' | null;
+
+export function SafetyComparePanel({
+  conversationId,
+  onResult,
+}: {
+  conversationId: string;
+  onResult?: (result: CompareResult) => void;
+}): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
   const [pasted, setPasted] = useState('');
-  const [result, setResult] = useState<'match' | 'mismatch' | null>(null);
+  const [result, setShownResult] = useState<CompareResult>(null);
   const [scanning, setScanning] = useState(false);
+  /** The camera could not be opened (refused, in use, none after all). */
+  const [cameraFailed, setCameraFailed] = useState(false);
+  const setResult = (next: CompareResult) => {
+    setShownResult(next);
+    onResult?.(next);
+  };
   const video = useRef<HTMLVideoElement>(null);
 
   useEffect(() => {
@@ -23,7 +39,10 @@ export function SafetyComparePanel({ conversationId }: { conversationId: string 
         setScanning(false);
         if (text !== null) setResult((await app.contact.compareSafety(conversationId, text)) ? 'match' : 'mismatch');
       },
-      () => setScanning(false),
+      () => {
+        setScanning(false);
+        setCameraFailed(true);
+      },
     );
     return () => abort.abort();
   }, [scanning, app, conversationId]);
@@ -44,11 +63,29 @@ export function SafetyComparePanel({ conversationId }: { conversationId: string 
             </button>
           </div>
         ) : (
-          <button type="button" className="secondary" onClick={() => setScanning(true)}>
-            <IconCamera /> {t('contact.scan')}
-          </button>
+          <>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => {
+                setCameraFailed(false);
+                setScanning(true);
+              }}
+            >
+              <IconCamera /> {t('contact.scan')}
+            </button>
+            {cameraFailed ? (
+              <p className="hint" role="status" data-testid="scan-failed">
+                {t('contact.scanFailed')}
+              </p>
+            ) : null}
+          </>
         )
-      ) : null}
+      ) : (
+        <p className="hint" data-testid="scan-unavailable">
+          {t('contact.scanUnavailable')}
+        </p>
+      )}
       <label className="field">
         <span>{t('contact.paste')}</span>
         <textarea
@@ -74,6 +111,16 @@ export function SafetyComparePanel({ conversationId }: { conversationId: string 
         <p className={result === 'match' ? 'success' : 'error'} role="status" data-testid="safety-compare-result">
           {result === 'match' ? t('contact.match') : t('contact.mismatch')}
         </p>
+      ) : null}
+      {result === 'mismatch' ? (
+        <div className="mismatch-advice" data-testid="mismatch-advice">
+          <p>{t('contact.mismatchWhat')}</p>
+          <ul>
+            <li>{t('contact.mismatchStep1')}</li>
+            <li>{t('contact.mismatchStep2')}</li>
+            <li>{t('contact.mismatchStep3')}</li>
+          </ul>
+        </div>
       ) : null}
     </div>
   );
