@@ -480,11 +480,12 @@ export class Messenger {
   /**
    * Publishes this account's own unidentified access key (16 bytes; null removes it) and whether anyone may send it
    * sealed messages (`PUT /v1/accounts/attributes`). The key derived from our profile key is uploaded on its own (at
-   * registration, sync and rotation); this overrides it until the profile key next changes.
+   * registration, sync and rotation); this overrides it until the profile key next changes. With `key` undefined only
+   * the open setting changes.
    */
-  async setOwnUnidentifiedAccess(key: Uint8Array | null, unrestricted?: boolean): Promise<void> {
+  async setOwnUnidentifiedAccess(key: Uint8Array | null | undefined, unrestricted?: boolean): Promise<void> {
     await this.ctx.api.setAccountAttributes({
-      unidentifiedAccessKey: key === null ? null : toBase64(key),
+      ...(key === undefined ? {} : { unidentifiedAccessKey: key === null ? null : toBase64(key) }),
       ...(unrestricted === undefined ? {} : { unrestrictedUnidentifiedAccess: unrestricted }),
     });
   }

@@ -161,10 +161,17 @@ describe.each<Backend>(['pglite', 'postgres'])('profiles on %s', (backend) => {
       { unidentifiedAccessKey: b64(new Uint8Array(32)) },
       { unidentifiedAccessKey: b64(accessKey), unrestrictedUnidentifiedAccess: 'yes' },
       { unidentifiedAccessKey: b64(accessKey), accountId: bob.accountId },
-      {},
     ]) {
       expect((await alice.request('PUT', '/v1/accounts/attributes', body)).status).toBe(400);
     }
+    // One endpoint with sealed sender's: absent fields are left as they are, so an empty body changes nothing.
+    expect((await alice.request('PUT', '/v1/accounts/attributes', {})).status).toBe(204);
+    const kept = await server.query<{ unidentified_access_key: Uint8Array; unrestricted_unidentified_access: boolean }>(
+      'SELECT unidentified_access_key, unrestricted_unidentified_access FROM accounts WHERE id = $1',
+      [alice.accountId],
+    );
+    expect(Buffer.from(kept[0]?.unidentified_access_key ?? [])).toEqual(Buffer.from(accessKey));
+    expect(kept[0]?.unrestricted_unidentified_access).toBe(true);
     expect((await request(server, 'PUT', '/v1/accounts/attributes', open)).status).toBe(401);
   });
 
