@@ -172,6 +172,13 @@ describe('sealed sender between clients', () => {
       const dotsKey = (await fay.platform.storage.get('contacts', dot.accountId))?.profileKey;
       expect(dotsKey).toBeInstanceOf(Uint8Array);
       expect(await fay.messenger.accessKeyFor(dot.accountId)).toEqual(deriveAccessKey(dotsKey!));
+      const [published] = await server.query<{ unidentified_access_key: Uint8Array | null }>(
+        'SELECT unidentified_access_key FROM accounts WHERE id = $1::uuid',
+        [dot.accountId],
+      );
+      expect(Buffer.from(published?.unidentified_access_key ?? []).toString('hex')).toBe(
+        Buffer.from(deriveAccessKey(dotsKey!)).toString('hex'),
+      );
       await fay.messenger.sendText('sealed_dot', 'sealed back, with my key');
       await fay.messenger.flushOutbox();
       expect(toDot().length).toBeGreaterThanOrEqual(2); // the delivery receipt and the reply

@@ -228,6 +228,13 @@ export class Messenger {
     );
     this.attach(account);
     this.platform.logger.info('registered', { accountId: account.accountId, deviceId: account.deviceId });
+    // The new profile key's (empty) profile and access key go up now, so contacts that get the key can send sealed
+    // at once; a failure is retried by the next upkeep.
+    await syncOwnProfile(this.ctx).catch((error: unknown) =>
+      this.platform.logger.warn('profile upload failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      }),
+    );
     return this.account();
   }
 
