@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig, transformWithOxc, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 
 const source = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
@@ -38,11 +38,44 @@ function emojiData(): Plugin {
   };
 }
 
+/**
+ * The colour theme before the first paint: `src/platform/theme-boot.ts`, compiled on its own to a classic script
+ * `/theme-boot.js` (no imports, no module wrapper: a module script would be deferred and merged into the app's entry)
+ * and loaded synchronously from the head, so the page never shows the wrong theme first. Same origin, so the CSP
+ * (`script-src 'self'`) allows it; precached like every other script.
+ */
+function themeBoot(): Plugin {
+  const file = source('src/platform/theme-boot.ts');
+  const compile = async (): Promise<string> => {
+    const { code } = await transformWithOxc(readFileSync(file, 'utf8'), file, { lang: 'ts' });
+    // The module marker that keeps TypeScript's isolated modules happy has no place in a classic script, and the
+    // script's names stay out of the page's global scope.
+    return `(() => {\n${code.replace(/^export\s*\{\s*\};?\s*$/m, '')}\n})();\n`;
+  };
+  return {
+    name: 'cove-theme-boot',
+    configureServer(server) {
+      server.middlewares.use('/theme-boot.js', (_req, res, next) => {
+        compile().then((code) => {
+          res.setHeader('content-type', 'text/javascript');
+          res.end(code);
+        }, next);
+      });
+    },
+    async generateBundle() {
+      this.emitFile({ type: 'asset', fileName: 'theme-boot.js', source: await compile() });
+    },
+    transformIndexHtml: () => [{ tag: 'script', attrs: { src: '/theme-boot.js' }, injectTo: 'head' }],
+  };
+}
+
 export default defineConfig({
   resolve: {
     alias: {
       '@cove/crypto': source('../../packages/crypto/src/index.ts'),
       '@cove/protocol': source('../../packages/protocol/src/index.ts'),
+      // Per-chat preferences without the rest of the core: the list reads them before the core chunk has loaded.
+      '@cove/client/chat-preferences': source('../../packages/client/src/chat-preferences.ts'),
       '@cove/client': source('../../packages/client/src/index.ts'),
     },
   },
@@ -51,6 +84,7 @@ export default defineConfig({
   plugins: [
     react(),
     emojiData(),
+    themeBoot(),
     VitePWA({
       strategies: 'injectManifest',
       srcDir: 'src/platform/sw',

@@ -122,3 +122,52 @@ export function listen(dataDir: string, extra: string[] = []): Listener {
     },
   };
 }
+
+export type RunningCommand = {
+  lines: string[];
+  stderr: string[];
+  /** Waits until a stdout line matches `predicate`; returns it. */
+  waitForLine(what: string, predicate: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  kill(): Promise<void>;
+};
+
+/** Starts any long-running command (`cove link`) and collects its output lines. */
+export function start(dataDir: string, args: string[]): RunningCommand {
+  const child = spawn(process.execPath, [BIN, '--data', dataDir, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', COVE_LOG_LEVEL: 'error' },
+  });
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  let buffer = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    lines.push(...parts.filter((l) => l !== ''));
+  });
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
+  const exited = new Promise<number>((done) => child.once('exit', (code, signal) => done(code ?? (signal ? -1 : 0))));
+  return {
+    lines,
+    stderr,
+    exited,
+    async waitForLine(what, predicate, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines.find(predicate);
+        if (found !== undefined) return found;
+        if (child.exitCode !== null)
+          throw new Error(`command exited (${child.exitCode}) before ${what}: ${stderr.join('')}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

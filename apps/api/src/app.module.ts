@@ -16,10 +16,12 @@ import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
 import { ProfileController } from './controllers/profile.controller.js';
+import { ProvisioningController } from './controllers/provisioning.controller.js';
+import { ProvisioningGatewayController } from './controllers/provisioning.gateway.js';
 import { PushController } from './controllers/push.controller.js';
 import { SystemController } from './controllers/system.controller.js';
 import { WebSocketGatewayController } from './controllers/websocket.gateway.js';
-import { deliveryProviders } from './delivery.providers.js';
+import { deliveryProviders, INSTANCE_ID, REDIS } from './delivery.providers.js';
 import { AuthGuard } from './middleware/auth.guard.js';
 import { WebSocketClientAddress } from './middleware/client-address.js';
 import { ErrorFilter } from './middleware/error.filter.js';
@@ -36,9 +38,16 @@ import { MetricsListenerRepository } from './repositories/metrics-listener.repos
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
 import { ProfileRepository } from './repositories/profile.repository.js';
+import {
+  InProcessProvisioningRepository,
+  ProvisioningRepository,
+  RedisProvisioningRepository,
+} from './repositories/provisioning.repository.js';
+import type { RedisRepository } from './repositories/redis.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { TrustRootRepository } from './repositories/trust-root.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
+import { AccountDeletionService } from './services/account-deletion.service.js';
 import { AccountService } from './services/account.service.js';
 import { AuthThrottleService } from './services/auth-throttle.service.js';
 import { AuthService } from './services/auth.service.js';
@@ -48,6 +57,7 @@ import { DeviceService } from './services/device.service.js';
 import { MessageService } from './services/message.service.js';
 import { PreKeyService } from './services/prekey.service.js';
 import { ProfileService } from './services/profile.service.js';
+import { ProvisioningService } from './services/provisioning.service.js';
 import { RevocationService } from './services/revocation.service.js';
 import { SystemService } from './services/system.service.js';
 import { WebSocketService } from './services/websocket.service.js';
@@ -74,6 +84,7 @@ export class AppModule {
         PushController,
         AttachmentController,
         ProfileController,
+        ProvisioningController,
         CertificateController,
       ],
       providers: [
@@ -113,16 +124,25 @@ export class AppModule {
         CertificateService,
         AccountService,
         ProfileService,
+        AccountDeletionService,
         DeliveryService,
         MessageService,
         DeviceService,
         SystemService,
         WebSocketService,
         RevocationService,
+        ProvisioningService,
+        {
+          provide: ProvisioningRepository,
+          useFactory: (id: string, redis: RedisRepository | null) =>
+            redis ? new RedisProvisioningRepository(id, redis) : new InProcessProvisioningRepository(id),
+          inject: [INSTANCE_ID, REDIS],
+        },
         ...deliveryProviders({ role: 'api', pushAgent: options.pushAgent }),
         ...attachmentProviders(),
         WebSocketClientAddress,
         WebSocketGatewayController,
+        ProvisioningGatewayController,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },

@@ -27,6 +27,11 @@ export const RATE_LIMITS = {
   /** Device links per address: a user links a handful of devices, ever. */
   link: { limit: 20, ttl: HOUR },
   /**
+   * Provisioning channels opened per address, and provisioning messages sent per device: a channel lives 10 minutes
+   * and a person links a few devices, so 60 an hour allows a screen left open all hour, not a flood of channels.
+   */
+  provisioning: { limit: 60, ttl: HOUR },
+  /**
    * Sends per sender device, over HTTP and WebSocket alike (`RATE_LIMIT_SENDS`): 10 a second for a minute is far
    * beyond a person (receipts are merged per peer) and still lets a bot answer many users; a flood stops here.
    */

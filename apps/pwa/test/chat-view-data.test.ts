@@ -27,13 +27,31 @@ describe('chat view data', () => {
 
   it('should turn a stored timer change into a system line, on or off, and ignore malformed ones', () => {
     const base = { direction: 'incoming', authorAccountId: 'a', text: 'x', timestamp: 1, status: 'received' };
+    const line = (actor: string | null, seconds: number | null) => ({
+      kind: 'timer',
+      actor,
+      members: [],
+      title: null,
+      expireTimerSeconds: seconds,
+    });
     expect(
       toChatMessage('k', { ...base, system: { kind: 'timer', expireTimerSeconds: 30 } }, 'direct:a').system,
-    ).toEqual({ kind: 'timer', seconds: 30 });
+    ).toEqual(line('a', 30));
     expect(
       toChatMessage('k', { ...base, system: { kind: 'timer', expireTimerSeconds: null } }, 'direct:a').system,
-    ).toEqual({ kind: 'timer', seconds: null });
-    for (const bad of [{ kind: 'timer', expireTimerSeconds: -1 }, { kind: 'title' }, 'timer', 7])
+    ).toEqual(line('a', null));
+    const mine = { ...base, direction: 'outgoing', status: 'sent', system: { kind: 'timer', expireTimerSeconds: 60 } };
+    expect(toChatMessage('k', mine, 'direct:a').system).toEqual(line(null, 60));
+    // A group change is no line in a direct conversation; a timer out of bounds is no timer line anywhere.
+    for (const bad of [
+      { kind: 'timer', expireTimerSeconds: -1 },
+      { kind: 'timer', expireTimerSeconds: 1.5 },
+      { kind: 'timer', expireTimerSeconds: 1e12 },
+      { kind: 'title' },
+      { kind: 'added', members: [] },
+      'timer',
+      7,
+    ])
       expect(toChatMessage('k', { ...base, system: bad }, 'direct:a').system).toBeUndefined();
     expect(toChatMessage('k', base, 'direct:a').author).toBe('a');
   });

@@ -40,6 +40,7 @@ const baseState: AppState = {
   revision: 0,
   typing: new Set(),
   settings: { language: 'en', previews: true },
+  theme: 'system',
   progress: new Map(),
   passphraseSet: false,
   notifications: 'default',
@@ -149,6 +150,7 @@ describe('error boundaries', () => {
         selected: null,
         onOpen: () => undefined,
         onNewChat: () => undefined,
+        onNewGroup: () => undefined,
         onSettings: () => undefined,
       }),
     );

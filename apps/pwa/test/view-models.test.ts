@@ -7,6 +7,7 @@
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type {
+  GroupEntry,
   ConversationEntry,
   HttpRequest,
   HttpResponse,
@@ -24,6 +25,7 @@ import type { LookupResult, MessengerPort, SafetyNumber } from '../src/app/messe
 import type { AppState, AttachmentFailure } from '../src/app/model.js';
 import { PeerTyping, TYPING_EXPIRY_MS } from '../src/app/peer-typing.js';
 import { ChatViewModel, TYPING_REFRESH_MS } from '../src/app/view-models/chat-view-model.js';
+import { GroupViewModel } from '../src/app/view-models/group-view-model.js';
 import { ListViewModel } from '../src/app/view-models/list-view-model.js';
 import { openCoveDatabase } from '../src/platform/idb/database.js';
 import { AtRestStorage } from '../src/platform/at-rest-storage.js';
@@ -57,6 +59,7 @@ const initialState = (): AppState => ({
   revision: 0,
   typing: new Set(),
   settings: { language: null, previews: true },
+  theme: 'system',
   passphraseSet: false,
   notifications: 'default',
   push: 'supported',
@@ -149,6 +152,35 @@ class RecordingMessenger implements MessengerPort {
   setPushSubscription(): Promise<void> {
     return Promise.resolve();
   }
+  logout(): Promise<void> {
+    this.calls.push('logout');
+    return Promise.resolve();
+  }
+  deleteAccount(): Promise<void> {
+    this.calls.push('deleteAccount');
+    return Promise.resolve();
+  }
+  lookupMember(username: string): ReturnType<MessengerPort['lookupMember']> {
+    this.calls.push(`lookupMember ${username}`);
+    return Promise.resolve(
+      username === 'ghost'
+        ? { ok: false, error: 'unknown' }
+        : { ok: true, value: { accountId: `id-${username}`, username } },
+    );
+  }
+  createGroup(title: string, members: string[]): ReturnType<MessengerPort['createGroup']> {
+    this.calls.push(`createGroup ${title} ${members.join(',')}`);
+    return Promise.resolve({ ok: true, value: `group:${'ab'.repeat(32)}` });
+  }
+  changeGroup(
+    groupId: string,
+    change: Parameters<MessengerPort['changeGroup']>[1],
+  ): ReturnType<MessengerPort['changeGroup']> {
+    this.calls.push(`changeGroup ${groupId} ${JSON.stringify(change)}`);
+    return Promise.resolve(
+      change.kind === 'rename' ? { ok: false, error: 'forbidden' } : { ok: true, value: undefined },
+    );
+  }
   react(messageId: string, emoji: string, remove: boolean): Promise<void> {
     this.calls.push(`react ${messageId} ${emoji}${remove ? ' remove' : ''}`);
     return Promise.resolve();
@@ -179,6 +211,7 @@ function session(reader: HistoryReader | null, messenger: MessengerPort | null):
     store: new AppStateStore(initialState()),
     platform: {} as AppPlatform,
     vault: () => null,
+    profile: () => null,
     reader: () => reader,
     messenger: () => messenger,
     requireMessenger: () => (messenger ? Promise.resolve(messenger) : Promise.reject(new Error('not registered'))),
@@ -291,6 +324,118 @@ describe(ListViewModel.name, () => {
     await Promise.resolve();
     expect(app.store.get().revision).toBe(1);
     expect(messenger.calls).toEqual(['startChat nobody', 'startChat dave']);
+  });
+});
+
+describe(GroupViewModel.name, () => {
+  const groupId = 'cd'.repeat(32);
+  const groupConversation = `group:${groupId}`;
+
+  /** The seeded profile plus a group of three (the user is `me`, a member; ann is the admin) and its messages. */
+  async function groupReader(active = true): Promise<HistoryReader> {
+    const storage = await openStorage();
+    const group: GroupEntry = {
+      id: groupId,
+      masterKey: new Uint8Array(32),
+      revision: 3,
+      title: 'Hikers',
+      description: null,
+      avatar: null,
+      members: [
+        { accountId: 'me', role: 'member', username: 'me' },
+        { accountId: 'ann', role: 'admin', username: 'ann' },
+        { accountId: 'bob', role: 'member', username: null },
+      ],
+      expireTimerSeconds: null,
+      active,
+      createdAt: NOW,
+      updatedAt: NOW,
+    };
+    const fromCat = message('x', 1, {
+      id: `${groupConversation}/1`,
+      conversationId: groupConversation,
+      authorAccountId: 'cat',
+      text: 'cat was here',
+    });
+    const removal = message('x', 2, {
+      id: `${groupConversation}/2`,
+      conversationId: groupConversation,
+      authorAccountId: 'ann',
+      text: 'ann removed cat',
+      system: {
+        kind: 'removed',
+        revision: 3,
+        members: [{ accountId: 'cat', role: 'member', username: 'cat' }],
+        title: null,
+        expireTimerSeconds: null,
+      },
+    });
+    await storage.commit([
+      { op: 'put', table: 'meta', key: 'account', value: { accountId: 'me' } as never },
+      { op: 'put', table: 'groups', key: groupId, value: group },
+      {
+        op: 'put',
+        table: 'contacts',
+        key: 'bob',
+        value: { accountId: 'bob', username: 'bob', devices: null, updatedAt: NOW },
+      },
+      ...[fromCat, removal].map((m) => ({ op: 'put' as const, table: 'messages' as const, key: m.id, value: m })),
+      {
+        op: 'put',
+        table: 'conversations',
+        key: groupConversation,
+        value: {
+          ...conversation('', ''),
+          id: groupConversation,
+          kind: 'group',
+          groupId,
+          title: 'Hikers',
+          lastMessageKey: removal.id,
+        },
+      },
+    ]);
+    return new HistoryReader(storage, () => NOW);
+  }
+
+  it('should show a member the group with roles and no admin rights, and names from contacts or the state', async () => {
+    const groups = new GroupViewModel(session(await groupReader(), null));
+    const info = await groups.info(groupConversation);
+    expect(info).toMatchObject({ title: 'Hikers', admin: false, active: true });
+    expect(info?.members.map((m) => [m.name, m.role, m.me])).toEqual([
+      ['ann', 'admin', false],
+      ['me', 'member', true],
+      ['bob', 'member', false],
+    ]);
+    expect(await groups.info('direct:bob')).toBeUndefined();
+  });
+
+  it('should list the group with its title and render former members by name in its history', async () => {
+    const reader = await groupReader(false);
+    const [summary] = await new ListViewModel(session(reader, null)).conversations();
+    expect(summary).toMatchObject({ id: groupConversation, title: 'Hikers', group: true, inactive: true });
+    expect(summary?.lastMessage?.system).toMatchObject({ kind: 'removed', actor: 'ann', members: ['cat'] });
+    const page = await new ChatViewModel(session(reader, null)).messages(groupConversation, { limit: 10 });
+    expect(page.find((m) => m.text === 'cat was here')?.sender).toEqual({ accountId: 'cat', name: 'cat' });
+    expect((await new GroupViewModel(session(reader, null)).info(groupConversation))?.admin).toBe(false);
+  });
+
+  it('should pass changes to the core by group id and report its refusals', async () => {
+    const messenger = new RecordingMessenger();
+    const app = session(await groupReader(), messenger);
+    const groups = new GroupViewModel(app);
+    expect(await groups.checkMember('ghost')).toEqual({ ok: false, error: 'unknown' });
+    expect(await groups.checkMember('dave')).toEqual({ ok: true, username: 'dave' });
+    expect(await groups.create('  Team ', ['dave'])).toEqual({ ok: true, conversationId: `group:${'ab'.repeat(32)}` });
+    expect(await groups.remove(groupConversation, 'bob')).toEqual({ ok: true });
+    expect(await groups.rename(groupConversation, 'New')).toEqual({ ok: false, error: 'forbidden' });
+    expect(await groups.leave('direct:bob')).toEqual({ ok: false, error: 'invalid' });
+    expect(messenger.calls).toEqual([
+      'lookupMember ghost',
+      'lookupMember dave',
+      'createGroup Team dave',
+      `changeGroup ${groupId} {"kind":"remove","members":["bob"]}`,
+      `changeGroup ${groupId} {"kind":"rename","title":"New"}`,
+    ]);
   });
 });
 
@@ -416,6 +561,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     canScan: () => false,
     scanQr: () => Promise.resolve(null),
     copyText: () => Promise.resolve(true),
+    reload: () => undefined,
   };
   const fullVault: Vault = {
     readSettings: () => Promise.resolve({ language: 'zh-CN', previews: false }),
@@ -425,6 +571,8 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     unlock: () => Promise.resolve('wrong-passphrase'),
     setPassphrase: () => Promise.resolve(),
     removePassphrase: () => Promise.resolve(false),
+    changePassphrase: () => Promise.resolve(false),
+    wipe: () => Promise.resolve(),
     ...vault,
   };
   return {
@@ -442,6 +590,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
       cropAvatar: () => Promise.resolve(null),
     },
     minPassphraseLength: 10,
+    theme: { read: () => 'system', write: () => undefined, onChange: () => () => undefined },
     openVault: () => Promise.resolve(fullVault),
     registerServiceWorker: () => ({
       onUpdateReady: () => undefined,

@@ -7,7 +7,10 @@
  */
 import {
   CreateAccountResponse,
+  DeviceListResponse,
   EnvelopeListResponse,
+  LinkDeviceResponse,
+  ProvisioningCodeResponse,
   ErrorResponse,
   InfoResponse,
   KeyStatusResponse,
@@ -38,6 +41,8 @@ import type {
   KeyStatusResponse as KeyStatus,
   PreKeyBundleResponse as PreKeyBundle,
   InfoResponse as Info,
+  DeviceListResponse as DeviceList,
+  LinkDeviceRequest,
 } from '@cove/protocol';
 
 import {
@@ -146,6 +151,11 @@ export class ApiClient {
 
   setCredentials(credentials: Credentials): void {
     this.credentials = credentials;
+  }
+
+  /** The provisioning channel's WebSocket URL of this server. */
+  get provisioningUrl(): string {
+    return `${this.base.replace(/^http/, 'ws')}/v1/provisioning`;
   }
 
   /** The WebSocket URL of this server. */
@@ -315,9 +325,43 @@ export class ApiClient {
     return this.expect(EnvelopeListResponse, 'GET', '/v1/messages');
   }
 
+  /** Deletes this account and everything the server holds for it (`DELETE /v1/accounts/me`, primary only). */
+  deleteAccount(): Promise<void> {
+    return this.expectEmpty('DELETE', '/v1/accounts/me');
+  }
+
+  /** Forgets this device's push subscription (`DELETE /v1/push/subscription`). */
+  deletePushSubscription(): Promise<void> {
+    return this.expectEmpty('DELETE', '/v1/push/subscription');
+  }
+
   async acknowledge(guid: string): Promise<void> {
     const response = await this.call('DELETE', `/v1/messages/${guid}`);
     if (response.status === 404) return;
     if (response.status < 200 || response.status >= 300) throw responseError(response.status, response.body);
+  }
+
+  /** Primary device only: a single-use code a new device links with. */
+  async provisioningCode(): Promise<string> {
+    return (await this.expect(ProvisioningCodeResponse, 'POST', '/v1/devices/provisioning-code')).code;
+  }
+
+  /** Registers this (new) device on an account with a provisioning code. */
+  linkDevice(request: LinkDeviceRequest): Promise<{ accountId: string; deviceId: number }> {
+    return this.expect(LinkDeviceResponse, 'POST', '/v1/devices', request, false);
+  }
+
+  /** Relays one sealed provisioning message to the channel at `address`. */
+  async sendProvisioningMessage(address: string, body: Uint8Array): Promise<void> {
+    await this.expectEmpty('PUT', `/v1/provisioning/${address}`, { body: toBase64(body) });
+  }
+
+  devices(): Promise<DeviceList> {
+    return this.expect(DeviceListResponse, 'GET', '/v1/devices');
+  }
+
+  /** Removes a device of this account (`DELETE /v1/devices/{id}`): another one (primary only), or this one (logging out). */
+  async removeDevice(deviceId: number): Promise<void> {
+    await this.expectEmpty('DELETE', `/v1/devices/${deviceId}`);
   }
 }

@@ -63,6 +63,9 @@ export const SOCKET_SEND_TIMEOUT_MS = 15_000;
 export const SOCKET_AUTH_TIMEOUT_MS = 10_000;
 /** Look for expired disappearing messages this often while connected (they are hidden from queries at once). */
 export const EXPIRY_SWEEP_INTERVAL_MS = 60_000;
+
+/** The device that registered the account: the server lets only it manage devices and delete the account. */
+export const PRIMARY_DEVICE_ID = 1;
 /**
  * A sender certificate (sealed sender) is replaced when it has less than this left: it lives a day, so a client
  * refreshes about twice a day and never seals with one that could expire while the message waits in a queue.

@@ -21,7 +21,7 @@ import { takeBudget } from './budget.js';
 import { MAX_RESENDS_PER_MESSAGE, MAX_RETRY_REQUESTS_PER_WINDOW } from './constants.js';
 import type { MessengerContext } from './context.js';
 import type { MessengerEvent } from './events.js';
-import { isExpired, isStatusAdvance, putConversation, putMessage } from './history.js';
+import { isExpired, isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
 import { RECEIVE_MODIFY_WINDOW_MS, withDeletion, withEdit, withReaction, withReceipt } from './message-actions.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import { acceptProfileKey } from './profiles.js';
@@ -30,6 +30,7 @@ import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
 import type { ConversationEntry, MessageEntry } from './tables.js';
 import {
+  directConversationId,
   groupConversationId,
   groupResendLogKey,
   memberKeyKey,
@@ -660,6 +661,122 @@ const applyDataWithProfileKey: ContentHandler<'data'> = async (input) => {
 const applyProfileKeyUpdate: ContentHandler<'profile-key'> = async (input) =>
   withProfileKey(input, { writes: [], events: [], stored: false, kick: false }, input.content.profileKey);
 
+/**
+ * A sync from one of this account's own devices: a message it sent (stored here as our own outgoing message, once, in
+ * its conversation) or conversations read there (incoming messages up to the position marked read here, without
+ * sending read receipts again). Accepted ONLY from our own account: anyone else's is dropped and reported.
+ */
+const applySync: ContentHandler<'sync'> = async (input) => {
+  const { ctx, envelope, content, peer } = input;
+  const me = ctx.account.accountId;
+  if (peer !== me || envelope.sourceDeviceId === ctx.account.deviceId) {
+    ctx.platform.logger.warn('sync from another account refused', {
+      accountId: peer,
+      deviceId: envelope.sourceDeviceId,
+    });
+    return ignored([
+      { type: 'message-rejected', accountId: peer, deviceId: envelope.sourceDeviceId, reason: 'sync_refused' },
+    ]);
+  }
+  return content.sync.type === 'sent' ? applySentTranscript(input, content.sync) : applyReadSync(input, content.sync);
+};
+
+const applySentTranscript = async (
+  input: HandlerInput<'sync'>,
+  sync: Extract<Content, { kind: 'sync' }>['sync'] & { type: 'sent' },
+): Promise<Applied> => {
+  const { ctx, envelope } = input;
+  const { storage, clock } = ctx.platform;
+  const me = ctx.account.accountId;
+  const data = sync.message;
+  let conversation: ConversationEntry;
+  if (!data.group && sync.destinationAccountId !== undefined) {
+    const peer = sync.destinationAccountId;
+    if (peer === me) return ignored();
+    const contact = await storage.get('contacts', peer);
+    conversation =
+      (await ctx.history.conversation(directConversationId(peer))) ??
+      newConversation(peer, contact?.username ?? null, clock.now());
+  } else {
+    const groupId = data.group ? toHex(data.group.id) : '';
+    const group = await storage.get('groups', groupId);
+    // A group this device does not know (it was linked after joining): nothing to show the message in.
+    if (!group) return ignored();
+    conversation = groupConversation(await ctx.history.conversation(groupConversationId(groupId)), group, clock.now());
+  }
+  const indexKey = messageIndexKey(conversation.id, me, data.timestamp);
+  if ((await storage.get('messageIndex', indexKey)) !== undefined) return ignored();
+  // A 1:1 timer change made on another of our devices: the same system line and conversation timer as there (a
+  // group's timer travels in its group update instead).
+  const timer = data.expireTimerUpdate && !data.group ? (data.expireTimerSeconds ?? null) : undefined;
+  const message: MessageEntry = {
+    id: `${conversation.id}/${ctx.sequencer.next()}`,
+    conversationId: conversation.id,
+    direction: 'outgoing',
+    authorAccountId: me,
+    authorDeviceId: envelope.sourceDeviceId,
+    timestamp: data.timestamp,
+    serverTimestamp: envelope.serverTimestamp,
+    storedAt: clock.now(),
+    text: timer === undefined ? data.text : timerText('You', timer),
+    quote: data.quote ?? null,
+    expireTimerSeconds: timer === undefined ? (data.expireTimerSeconds ?? null) : null,
+    status: 'sent',
+    read: true,
+    error: null,
+    ...(data.attachments ? { attachments: data.attachments.map((pointer) => entryOfPointer(ctx, pointer)) } : {}),
+    ...(timer === undefined ? {} : { system: timerChange(timer) }),
+  };
+  const updated: ConversationEntry = {
+    ...conversation,
+    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
+    lastMessageKey: message.id,
+    ...(timer === undefined ? {} : { expireTimerSeconds: timer }),
+  };
+  return {
+    writes: [...putMessage(message), putConversation(updated)],
+    events: [
+      { type: 'message-added', message },
+      { type: 'conversation-updated', conversation: updated },
+    ],
+    stored: true,
+    kick: false,
+  };
+};
+
+const applyReadSync = async (
+  input: HandlerInput<'sync'>,
+  sync: Extract<Content, { kind: 'sync' }>['sync'] & { type: 'read' },
+): Promise<Applied> => {
+  const { ctx } = input;
+  const { storage } = ctx.platform;
+  const writes: WriteOp[] = [];
+  const events: MessengerEvent[] = [];
+  for (const position of sync.positions) {
+    const conversationId =
+      position.peerAccountId !== undefined
+        ? directConversationId(position.peerAccountId)
+        : groupConversationId(toHex(position.groupId ?? new Uint8Array(0)));
+    const conversation = await ctx.history.conversation(conversationId);
+    if (!conversation || conversation.unreadCount === 0) continue;
+    let unread = 0;
+    for (const { value: message } of await storage.list('messages', { prefix: `${conversationId}/` })) {
+      if (message.direction !== 'incoming' || message.read) continue;
+      if (message.timestamp > position.timestamp) {
+        unread += 1;
+        continue;
+      }
+      const read: MessageEntry = { ...message, read: true };
+      writes.push({ op: 'put', table: 'messages', key: message.id, value: read });
+      events.push({ type: 'message-updated', message: read });
+    }
+    const updated: ConversationEntry = { ...conversation, unreadCount: unread };
+    writes.push(putConversation(updated));
+    events.push({ type: 'conversation-updated', conversation: updated });
+  }
+  return { writes, events, stored: true, kick: false };
+};
+
 /** Every content kind and its handler: adding a kind to Content makes this table incomplete until it has one. */
 export const CONTENT_HANDLERS: { [K in Content['kind']]: ContentHandler<K> } = {
   data: applyDataWithProfileKey,
@@ -673,6 +790,7 @@ export const CONTENT_HANDLERS: { [K in Content['kind']]: ContentHandler<K> } = {
   'group-update': applyGroupUpdate,
   'sender-key': applySenderKey,
   'profile-key': applyProfileKeyUpdate,
+  sync: applySync,
 };
 
 /** Runs the handler of a content kind. */

@@ -41,6 +41,15 @@ export const ClientErrorCode = {
   InvalidInput: 'invalid_input',
   /** A verified contact's identity key changed: compare safety numbers and verify again before sending. */
   IdentityChanged: 'identity_changed',
+  /**
+   * Linking failed: the link URI is malformed, the provisioning channel closed or expired, or its message was
+   * tampered with, replayed or too old.
+   */
+  LinkFailed: 'link_failed',
+  /** Only the account's primary device (device 1) may do this (link or remove devices). */
+  NotPrimary: 'not_primary',
+  /** The account already has as many devices as the server allows. */
+  DeviceLimit: 'device_limit',
   /** The local data directory is used by another process. */
   StorageLocked: 'storage_locked',
   /** Local state is unreadable. */

@@ -85,9 +85,12 @@ export class Inbox {
   /** Processes one envelope and then calls `ack`; resolves after both. */
   handle(envelope: Envelope, ack: (guid: string) => Promise<void> | void): Promise<InboxResult> {
     const { locks } = this.ctx.platform;
+    // The sender as found after opening (for a sealed envelope, its certificate's sender), for noteSibling.
+    let sender: OpenEnvelope | null = null;
     const run = async (): Promise<{ result: InboxResult; events: MessengerEvent[]; kick: boolean }> => {
       const opened = await this.open(envelope);
       if (opened === null) return this.refuseSealed(envelope);
+      sender = opened;
       return locks.withLock(peerLock(opened.sourceAccountId), () => this.process(opened));
     };
     // Sealed envelopes name their sender only once opened: they are opened and processed one at a time, in arrival
@@ -97,6 +100,7 @@ export class Inbox {
         for (const event of events) emit(this.ctx, event);
         await ack(envelope.guid);
         if (kick) this.outbox.kick();
+        if (sender !== null) await this.noteSibling(sender);
         return result;
       },
     );
@@ -177,8 +181,8 @@ export class Inbox {
       value: { at: clock.now() } satisfies ProcessedEnvelopeEntry,
     };
     if (await storage.get('processedEnvelopes', envelope.guid)) return { result: 'duplicate', events: [], kick: false };
-    if (envelope.sourceAccountId === ctx.account.accountId) {
-      // Messages from this account's other devices (sync) are not supported yet: drop them, acknowledged.
+    if (envelope.sourceAccountId === ctx.account.accountId && envelope.sourceDeviceId === ctx.account.deviceId) {
+      // Nothing this device sent comes back to it (the server never addresses the sending device): dropped.
       await storage.commit([processed]);
       return { result: 'ignored', events: [], kick: false };
     }
@@ -236,6 +240,15 @@ export class Inbox {
     await emitIdentityChanges(ctx, zone.identityChanges);
     for (const message of applied.discardBlobsOf ?? []) await deleteAttachmentBlobs(ctx.platform, message);
     return { result: applied.stored ? 'stored' : 'duplicate', events: applied.events, kick: applied.kick };
+  }
+
+  /** A device of our own account we did not know yet (just linked): our device list is refreshed from the server. */
+  private async noteSibling(envelope: Envelope): Promise<void> {
+    const { account, platform } = this.ctx;
+    if (envelope.sourceAccountId !== account.accountId || envelope.sourceDeviceId === account.deviceId) return;
+    const known = (await platform.storage.get('contacts', account.accountId))?.devices ?? null;
+    if (known?.some((d) => d.deviceId === envelope.sourceDeviceId)) return;
+    void this.outbox.refreshSiblings().catch(() => undefined);
   }
 
   /**

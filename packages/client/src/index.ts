@@ -26,6 +26,18 @@ export { computeSafetyNumber, formatSafetyNumber, uuidBytes } from './trust.js';
 export type { SafetyNumber } from './trust.js';
 export { DRAFT_PREFIX, draftKey } from './drafts.js';
 export { KeyedMutex } from './keyed-mutex.js';
+export {
+  CHAT_PREFERENCES_PREFIX,
+  MAX_PINNED,
+  MUTED_FOREVER,
+  changeChatPreferences,
+  isArchived,
+  isMuted,
+  readChatPreference,
+  readChatPreferences,
+  toChatPreferences,
+} from './chat-preferences.js';
+export type { ChatPreferencesChange } from './chat-preferences.js';
 export { escapeText, formatTimestamp, hasUnsafeText } from './display.js';
 export * as constants from './constants.js';
 export { createMemoryBlobStore } from './attachments/memory-blob-store.js';

@@ -9,9 +9,9 @@
  * the inbox and outbox, queue-empty, sweeps and upkeep on connect, HTTP fetches), typing.ts, sweeps.ts, inbox.ts,
  * outbox.ts.
  */
-import { IdentityKeyPair, ready } from '@cove/crypto';
-import { MAX_TEXT_BYTES, toBase64 } from '@cove/protocol';
-import type { Quote } from '@cove/protocol';
+import { IdentityKeyPair, PrivateKey, decryptDeviceName, profileKeyVersion, ready } from '@cove/crypto';
+import { MAX_TEXT_BYTES, encodeContent, fromBase64, toBase64 } from '@cove/protocol';
+import type { Quote, ReadPosition } from '@cove/protocol';
 
 import { ApiClient } from './api-client.js';
 import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
@@ -27,7 +27,8 @@ import {
 import { deleteUpload } from './attachments/tus-client.js';
 import type { OutgoingAttachment } from './attachments/attachment-service.js';
 import { sendAttachmentMessage } from './attachments/send-attachment.js';
-import { createAccount, loadAccount, validateUsername } from './account.js';
+import { createAccount, createLinkedAccount, loadAccount, validateUsername } from './account.js';
+import { openProvisioning, sendProvisioning, waitForProvisioning } from './linking.js';
 import type { RegisterOptions } from './account.js';
 import {
   contactIdentity,
@@ -38,7 +39,7 @@ import {
   verifyContact,
 } from './contacts.js';
 import type { ContactIdentity } from './contacts.js';
-import { OUTBOX_GIVE_UP_MS } from './constants.js';
+import { OUTBOX_GIVE_UP_MS, PRIMARY_DEVICE_ID } from './constants.js';
 import { encodeDataMessage } from './content-builder.js';
 import { checkTimer, conversationTimer, timerChange, timerText } from './disappearing.js';
 import { readDraft, saveDraft } from './drafts.js';
@@ -54,7 +55,7 @@ import type { InboxResult } from './inbox.js';
 import { deleteForEveryone, editMessage, messageInfo, sendReaction } from './message-actions.js';
 import type { MessageInfo } from './message-actions.js';
 import { MessengerConnection } from './messenger-connection.js';
-import { readMeta } from './meta.js';
+import { metaPut, readMeta } from './meta.js';
 import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { EventSink, Platform, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
@@ -94,6 +95,8 @@ import {
   setContactNickname,
   setOwnProfile,
   syncOwnProfile,
+  newOwnProfile,
+  restoreOwnProfile,
 } from './profiles.js';
 import type { ProfileInput } from './profiles.js';
 import { migrateStorage } from './storage-migrations.js';
@@ -136,9 +139,44 @@ export type ContactView = {
   displayName: string;
 };
 
+/** One device of this account as `devices()` lists it (times in milliseconds; `current`: this device). */
+export type DeviceEntry = {
+  deviceId: number;
+  /** The name it gave itself, decrypted here; null when it gave none (or it does not decrypt). */
+  name: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+  current: boolean;
+};
+
+export type LinkOptions = {
+  serverUrl: string;
+  /** Called once with the link URI to show (as text and QR code) while the new device waits. */
+  onLinkUri: (uri: string) => void;
+  /** One-time prekeys of each kind to upload (default PREKEY_BATCH). */
+  oneTimePreKeys?: number;
+  /** This device's name in the device list (encrypted: the server cannot read it). */
+  deviceName?: string;
+};
+
+/** The outbox entry telling our other devices that a conversation was read here up to a message. */
+const readSyncEntry = (ctx: MessengerContext, position: ReadPosition): WriteOp =>
+  putOutboxEntry(
+    newOutboxEntry(ctx, {
+      destination: ctx.account.accountId,
+      kind: 'sync',
+      timestamp: ctx.timestamps.next(),
+      content: encodeContent({ kind: 'sync', sync: { type: 'read', positions: [position] } }),
+    }),
+  );
+
 export type AccountInfo = { accountId: string; deviceId: number; username: string | null; serverUrl: string };
 
 export type { ContactIdentity } from './contacts.js';
+
+/** The server no longer accepts this device's credentials: it (or its account) was removed. */
+const alreadyGone = (error: unknown): boolean =>
+  error instanceof ClientError && error.code === ClientErrorCode.Unauthorized;
 
 export class Messenger {
   private readonly hub: EventHub;
@@ -238,6 +276,108 @@ export class Messenger {
     return this.account();
   }
 
+  /**
+   * Links this (empty) storage as a new device of an existing account: waits on a provisioning channel for the
+   * account an existing device sends (see linking.ts), then registers with it and stores it.
+   */
+  async linkNewDevice(options: LinkOptions): Promise<AccountInfo> {
+    if (this.ctxValue) throw new ClientError(ClientErrorCode.AlreadyRegistered, 'this data already holds an account');
+    const api = new ApiClient(options.serverUrl, this.platform.http);
+    const ephemeral = PrivateKey.generate((n) => this.platform.random.bytes(n));
+    const { address, sealed } = await waitForProvisioning(this.platform, api, ephemeral, options.onLinkUri);
+    const provisioned = openProvisioning(ephemeral, address, sealed, this.platform.clock.now());
+    const { profileKey } = provisioned;
+    // The account's profile key, already on the server with its access key: kept, so that this device neither
+    // replaces the profile nor changes the key contacts send sealed messages with (its fields are fetched below).
+    const ownProfile = profileKey
+      ? [
+          metaPut('ownProfile', {
+            ...newOwnProfile(this.platform.random, this.platform.clock.now()),
+            profileKey,
+            uploadedVersion: profileKeyVersion(profileKey, provisioned.accountId),
+            accessKeyUploaded: true,
+          }),
+        ]
+      : [];
+    const account = await createLinkedAccount(
+      this.platform.storage,
+      api,
+      this.platform.random,
+      this.platform.clock.now(),
+      provisioned,
+      [...provisioned.writes, ...ownProfile],
+      { oneTimePreKeys: options.oneTimePreKeys, deviceName: options.deviceName },
+    );
+    this.attach(account);
+    if (profileKey)
+      await restoreOwnProfile(this.ctx).catch((error: unknown) =>
+        this.platform.logger.warn('could not fetch the own profile', {
+          error: error instanceof ClientError ? error.code : 'unknown',
+        }),
+      );
+    // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling).
+    await this.platform.storage.commit([
+      putOutboxEntry(
+        newOutboxEntry(this.ctx, {
+          destination: account.accountId,
+          kind: 'sync',
+          timestamp: this.ctx.timestamps.next(),
+          content: encodeContent({ kind: 'null' }),
+        }),
+      ),
+    ]);
+    this.platform.logger.info('linked', { accountId: account.accountId, deviceId: account.deviceId });
+    return this.account();
+  }
+
+  /** Primary device only: sends this account to the new device that shows `uri` (after the user confirmed). */
+  async addDevice(uri: string): Promise<void> {
+    const { account, api } = this.ctx;
+    const profile = await readMeta(this.platform.storage, 'profile');
+    const own = await readOwnProfile(this.ctx);
+    await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri, own.profileKey);
+  }
+
+  /** This account's devices, oldest first. */
+  async devices(): Promise<DeviceEntry[]> {
+    const { account, api } = this.ctx;
+    const list = await api.devices();
+    const identity = IdentityKeyPair.deserialize(account.identityKeyPair);
+    const nameOf = (sealed: string | null): string | null => {
+      if (sealed === null) return null;
+      try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(
+          decryptDeviceName(identity.privateKey, fromBase64(sealed)),
+        );
+      } catch {
+        return null;
+      }
+    };
+    return list.devices
+      .map((d) => ({
+        deviceId: d.deviceId,
+        name: nameOf(d.name),
+        createdAt: d.createdAt,
+        lastSeenAt: d.lastSeenAt,
+        current: d.deviceId === account.deviceId,
+      }))
+      .sort((a, b) => a.deviceId - b.deviceId);
+  }
+
+  /** Primary device only: removes another device of this account (its keys, queue and credential go with it). */
+  async removeDevice(deviceId: number): Promise<void> {
+    const { api } = this.ctx;
+    try {
+      await api.removeDevice(deviceId);
+    } catch (error) {
+      if (error instanceof ServerResponseError && error.errorCode === 'forbidden')
+        throw new ClientError(ClientErrorCode.NotPrimary, 'only the primary device can remove devices (not itself)');
+      if (error instanceof ServerResponseError && error.errorCode === 'not_found')
+        throw new ClientError(ClientErrorCode.InvalidInput, `this account has no device ${deviceId}`);
+      throw error;
+    }
+  }
+
   async account(): Promise<AccountInfo> {
     const { account } = this.ctx;
     const profile = await readMeta(this.platform.storage, 'profile');
@@ -262,6 +402,50 @@ export class Messenger {
     await this.platform.storage.commit([
       { op: 'put', table: 'meta', key: metaKeys.profile, value: { username } satisfies ProfileRecord },
     ]);
+  }
+
+  /**
+   * Signs this device out on the server: a linked device is removed from the account (its keys, queue and credential
+   * go); the primary device cannot be removed, so only its push subscription is forgotten (the account stays, its
+   * messages wait on the server until they expire). Then closes the connection; on failure (no server) nothing
+   * changed and the messenger runs on. Returns which of the two happened. The local data is the caller's to wipe:
+   * the core does not own the platform's storage.
+   */
+  async logout(): Promise<'device-removed' | 'primary-kept'> {
+    const { api, account } = this.ctx;
+    let outcome: 'device-removed' | 'primary-kept' = 'primary-kept';
+    try {
+      if (account.deviceId !== PRIMARY_DEVICE_ID) {
+        await api.removeDevice(account.deviceId);
+        outcome = 'device-removed';
+      } else {
+        await api.deletePushSubscription();
+      }
+    } catch (error) {
+      // Refused credentials: the device (or its account) is already gone, so nothing is left to sign out of. A refusal
+      // of the push step alone (no subscription stored) leaves nothing to remove either. No server at all is a failure.
+      if (!alreadyGone(error) && !(error instanceof ServerResponseError && outcome === 'primary-kept')) throw error;
+    }
+    await this.close();
+    this.platform.logger.info('logged out', { deviceId: account.deviceId, outcome });
+    return outcome;
+  }
+
+  /**
+   * Deletes the account on the server (only from the primary device; `invalid_input` from a linked one): every
+   * device, key, queued message, attachment and the username. Then closes the connection; on failure nothing changed.
+   * The local data is the caller's to wipe.
+   */
+  async deleteAccount(): Promise<void> {
+    const { api, account } = this.ctx;
+    if (account.deviceId !== PRIMARY_DEVICE_ID)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'only the primary device (device 1) can delete the account');
+    await api.deleteAccount().catch((error: unknown) => {
+      // Refused credentials: the account was deleted already (by this device in another tab, say).
+      if (!alreadyGone(error)) throw error;
+    });
+    await this.close();
+    this.platform.logger.info('account deleted', { accountId: account.accountId });
   }
 
   subscribe(listener: MessengerListener): () => void {
@@ -341,6 +525,12 @@ export class Messenger {
         error: error instanceof ClientError ? error.code : 'unknown',
       }),
     );
+    // Our own other devices as the server lists them now (linked or removed since), for sent transcripts and syncs.
+    await this.outbox.refreshSiblings().catch((error: unknown) => {
+      this.platform.logger.warn('could not refresh the device list', {
+        error: error instanceof Error ? error.name : 'unknown',
+      });
+    });
     return result;
   }
 
@@ -961,8 +1151,10 @@ export class Messenger {
       const updated: ConversationEntry = { ...conversation, unreadCount: 0 };
       writes.push(putConversation(updated));
       const timestamps = unread.map(({ value }) => value.timestamp);
-      if (timestamps.length > 0)
+      if (timestamps.length > 0) {
         writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', timestamps, { receiptType: 'read' })));
+        writes.push(readSyncEntry(ctx, { peerAccountId: peer, timestamp: Math.max(...timestamps) }));
+      }
       await storage.commit(writes);
       return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
     });
@@ -993,12 +1185,21 @@ export class Messenger {
           value: { ...value, read: true },
         })),
         putConversation(updated),
+        ...(unread.length > 0
+          ? [
+              readSyncEntry(ctx, {
+                groupId: fromHex(groupId),
+                timestamp: Math.max(...unread.map(({ value }) => value.timestamp)),
+              }),
+            ]
+          : []),
       ]);
       return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
     });
     if (!result) return 0;
     for (const message of result.messages) emit(ctx, { type: 'message-updated', message });
     emit(ctx, { type: 'conversation-updated', conversation: result.updated });
+    if (result.messages.length > 0) this.outbox.kick();
     return result.messages.length;
   }
 

@@ -22,7 +22,7 @@ import { hasPendingUploads } from './attachments/attachment-service.js';
 import { UploadQueue } from './attachments/upload-queue.js';
 import { ErrorCode, LibSignalErrorBase, equalBytes } from '@cove/crypto';
 import type { SenderCertificate } from '@cove/crypto';
-import { MAX_RETRY_TIMESTAMPS, encodeContent } from '@cove/protocol';
+import { MAX_RETRY_TIMESTAMPS, decodeContent, encodeContent } from '@cove/protocol';
 import type { Content, SendMessagesRequest } from '@cove/protocol';
 
 import type { SendOutcome } from './api-client.js';
@@ -142,6 +142,30 @@ export const mergeIntoOutbox = async (
       }),
     ),
   ];
+};
+
+/**
+ * The sent transcript of a data or group message the server accepted (the message as it went out, with its
+ * destination), for our own other devices; null for any other entry.
+ */
+const sentTranscriptOf = (entry: OutboxEntry, me: string): Uint8Array | null => {
+  if ((entry.kind !== 'data' && entry.kind !== 'group') || entry.destination === me) return null;
+  let content: Content;
+  try {
+    content = decodeContent(entry.content);
+  } catch {
+    return null;
+  }
+  if (content.kind !== 'data') return null;
+  const direct = entry.kind === 'data' && !content.data.group;
+  return encodeContent({
+    kind: 'sync',
+    sync: {
+      type: 'sent',
+      ...(direct ? { destinationAccountId: entry.destination } : {}),
+      message: content.data,
+    },
+  });
 };
 
 const contentOf = (entry: OutboxEntry): Uint8Array => {
@@ -376,11 +400,38 @@ export class Outbox implements PairwiseSender {
   }
 
   /**
+   * This account's other devices, from the server (`GET /v1/devices`), brought into the stored device list of our own
+   * account: new ones get sessions from fresh bundles, removed ones lose theirs, re-registered ones are rebuilt.
+   * Returns how many other devices there are.
+   */
+  async refreshSiblings(): Promise<number> {
+    const { ctx } = this;
+    const me = ctx.account.accountId;
+    const listed = (await ctx.api.devices()).devices.filter((d) => d.deviceId !== ctx.account.deviceId);
+    const known = (await ctx.platform.storage.get('contacts', me))?.devices ?? null;
+    const missing = listed.filter((d) => !known?.some((k) => k.deviceId === d.deviceId)).map((d) => d.deviceId);
+    const extra = (known ?? []).filter((k) => !listed.some((d) => d.deviceId === k.deviceId)).map((k) => k.deviceId);
+    const stale = listed
+      .filter((d) => known?.some((k) => k.deviceId === d.deviceId && k.registrationId !== d.registrationId))
+      .map((d) => d.deviceId);
+    if (known === null || missing.length > 0 || extra.length > 0 || stale.length > 0)
+      await this.correctDevices(me, missing, extra, stale);
+    return listed.length;
+  }
+
+  /**
    * Encrypts and transmits one entry, following the server's device corrections; returns the server timestamp and
    * the devices (with identity keys) of the send that was accepted.
    */
   private async deliver(entry: OutboxEntry): Promise<{ serverTimestamp: number; recipients: Recipients }> {
     const content = contentOf(entry);
+    if (entry.destination === this.ctx.account.accountId) {
+      // To our own other devices: known from the server when not yet stored; with none, there is nothing to send.
+      const known = (await this.ctx.platform.storage.get('contacts', entry.destination))?.devices ?? null;
+      const siblings = known === null ? await this.refreshSiblings() : known.length;
+      if (siblings === 0) return { serverTimestamp: this.ctx.platform.clock.now(), recipients: [] };
+    }
+    // Never sealed to our own account (usableAccessKey refuses it): the server knows our devices belong together.
     let sealed = await this.sealedAccess(entry.destination);
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
       const { request, recipients } = await this.prepare(entry, content, round === 0, sealed?.certificate ?? null);
@@ -470,6 +521,8 @@ export class Outbox implements PairwiseSender {
         }
         if (devices === null || devices.length === 0) {
           devices = await connectDevices(ctx, zone, peer, 'all', 'the recipient account does not exist');
+          // A send to our own account goes to the other devices only.
+          if (peer === ctx.account.accountId) devices = devices.filter((d) => d.deviceId !== ctx.account.deviceId);
         } else {
           // Devices without a usable session get one from a fresh bundle; those the server no longer has drop out.
           const current: DeviceAddress[] = [];
@@ -511,7 +564,8 @@ export class Outbox implements PairwiseSender {
               entry.kind === 'action' ||
               entry.kind === 'retry' ||
               entry.kind === 'resend' ||
-              entry.kind === 'group-control',
+              entry.kind === 'group-control' ||
+              entry.kind === 'sync',
           },
           recipients,
         };
@@ -570,6 +624,20 @@ export class Outbox implements PairwiseSender {
       } else {
         writes.push({ op: 'delete', table: 'outbox', key: entry.id });
       }
+      const transcript = sentTranscriptOf(entry, ctx.account.accountId);
+      if (transcript) {
+        // Our other devices show what this one sent: queued in the commit that marks it sent.
+        writes.push(
+          putOutboxEntry(
+            newOutboxEntry(ctx, {
+              destination: ctx.account.accountId,
+              kind: 'sync',
+              timestamp: entry.timestamp,
+              content: transcript,
+            }),
+          ),
+        );
+      }
       if (entry.kind === 'data') {
         const message = entry.messageKey ? await storage.get('messages', entry.messageKey) : undefined;
         const logged = await storage.get('resendLog', resendLogKey(entry.destination, entry.timestamp));
@@ -588,7 +656,7 @@ export class Outbox implements PairwiseSender {
       }
       await storage.commit(writes);
       if (updated) emit(ctx, { type: 'message-updated', message: updated });
-      if (remaining.length > 0) this.passes.again();
+      if (remaining.length > 0 || transcript) this.passes.again();
     });
   }
 

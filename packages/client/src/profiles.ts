@@ -285,6 +285,61 @@ const decryptText = (key: Uint8Array, accountId: string, field: 'name', value?: 
   }
 };
 
+/** Fetches and decrypts an account's profile with its key; a field that fails to decrypt is absent. */
+const fetchProfile = async (
+  ctx: MessengerContext,
+  accountId: string,
+  key: Uint8Array,
+): Promise<{ name: string | null; about: string | null; aboutEmoji: string | null; avatar: Uint8Array | null }> => {
+  const response = await ctx.api.getProfile(accountId, profileKeyVersion(key, accountId));
+  let about: { text: string; emoji: string } | null = null;
+  let avatar: Uint8Array | null = null;
+  if (response?.about !== undefined) {
+    try {
+      about = decodeAbout(decryptProfileField(key, accountId, 'about', fromB64(response.about)));
+    } catch {
+      about = null;
+    }
+  }
+  if (response?.avatar !== undefined) {
+    try {
+      avatar = decryptProfileField(key, accountId, 'avatar', fromB64(response.avatar));
+    } catch {
+      avatar = null;
+    }
+  }
+  return {
+    name: decryptText(key, accountId, 'name', response?.name) || null,
+    about: about?.text || null,
+    aboutEmoji: about?.emoji || null,
+    avatar: avatar && avatar.length > 0 ? avatar : null,
+  };
+};
+
+/**
+ * On a newly linked device holding the account's profile key (from the provisioning message): the profile's fields as
+ * the server holds them, so that an edit here keeps what another device set. Best effort; changes nothing on the server.
+ */
+export const restoreOwnProfile = async (ctx: MessengerContext): Promise<void> => {
+  const record = await readOwnProfile(ctx);
+  const fields = await fetchProfile(ctx, ctx.account.accountId, record.profileKey);
+  await ctx.platform.locks.withLock(PROFILE_LOCK, async () => {
+    const latest = await readOwnProfile(ctx);
+    // Changed here meanwhile (an edit or a rotation): that is newer than what was fetched.
+    if (!equalBytes(latest.profileKey, record.profileKey) || latest.name || latest.about || latest.avatar) return;
+    await ctx.platform.storage.commit([
+      metaPut('ownProfile', {
+        ...latest,
+        name: fields.name ?? '',
+        about: fields.about ?? '',
+        aboutEmoji: fields.aboutEmoji ?? '',
+        avatar: fields.avatar,
+      }),
+    ]);
+  });
+  emit(ctx, { type: 'profile-updated' });
+};
+
 /**
  * A contact's profile: cached when fetched under their current key less than an hour ago (or `force`), else fetched
  * and decrypted. Null when we hold no key of theirs. A field that fails to decrypt is treated as absent.
@@ -302,31 +357,7 @@ export const contactProfile = async (
   const cached = contact.profile;
   if (cached && cached.version === version && !options.force && clock.now() - cached.fetchedAt < PROFILE_REFRESH_MS)
     return cached;
-  const response = await ctx.api.getProfile(accountId, version);
-  let about: { text: string; emoji: string } | null = null;
-  let avatar: Uint8Array | null = null;
-  if (response?.about !== undefined) {
-    try {
-      about = decodeAbout(decryptProfileField(key, accountId, 'about', fromB64(response.about)));
-    } catch {
-      about = null;
-    }
-  }
-  if (response?.avatar !== undefined) {
-    try {
-      avatar = decryptProfileField(key, accountId, 'avatar', fromB64(response.avatar));
-    } catch {
-      avatar = null;
-    }
-  }
-  const profile: ContactProfile = {
-    name: decryptText(key, accountId, 'name', response?.name) || null,
-    about: about?.text || null,
-    aboutEmoji: about?.emoji || null,
-    avatar: avatar && avatar.length > 0 ? avatar : null,
-    version,
-    fetchedAt: clock.now(),
-  };
+  const profile: ContactProfile = { ...(await fetchProfile(ctx, accountId, key)), version, fetchedAt: clock.now() };
   const changed = await ctx.platform.locks.withLock(peerLock(accountId), async () => {
     const latest = await storage.get('contacts', accountId);
     // The key changed while we fetched: this profile belongs to the old one.

@@ -203,6 +203,9 @@ export class ZoneIdentityStore extends IdentityKeyStore {
   }
 
   override async isTrustedIdentity(name: ProtocolAddress, key: PublicKey, direction: Direction): Promise<boolean> {
+    // Our own other devices hold our identity key: a sibling under any other key (one a server added) gets nothing.
+    if (name.name() === this.zone.account.accountId)
+      return equalBytes(this.keyPair().publicKey.serialize(), key.serialize());
     if (direction === Direction.Receiving) return true;
     const pinned = this.zone.pinnedIdentities.get(sessionKey(name.name(), name.deviceId()));
     if (pinned && !equalBytes(pinned, key.serialize())) return false;

@@ -336,7 +336,12 @@ export type OutboxKind =
   /** A reaction, an edit or a delete for everyone (see above). */
   | 'action'
   /** Our new profile key after a rotation, to every device of a contact that had the old one. */
-  | 'profile-key';
+  | 'profile-key'
+  /**
+   * To this account's own other devices (destination: our own account id): a sent transcript, a read sync, or a null
+   * message announcing a newly linked device. Skipped when the account has no other device.
+   */
+  | 'sync';
 
 export type OutboxEntry = {
   /** The storage key (a sequence number). */
@@ -425,11 +430,22 @@ export type MetaRows = {
   storageLayout: number;
 };
 
+/** A conversation's preferences on this device (`chat/<conversation id>`, see chat-preferences.ts). */
+export type ChatPreferencesRecord = {
+  /** Muted until this time (ms since the epoch; `MUTED_FOREVER` for good), or null. */
+  mutedUntil: number | null;
+  /** When it was pinned (orders the pinned ones), or null. */
+  pinnedAt: number | null;
+  /** Archived: the conversation's last message key when it was archived ('' for none), or null when not archived. */
+  archivedAfter: string | null;
+};
+
 /**
- * Any `meta` row: a fixed key's record, a budget (`budget/…`), a session-reset time (`reset/…`, ms), or an expiry
- * index entry (`expiry/…`: the message key). Readers of a prefix narrow by shape.
+ * Any `meta` row: a fixed key's record, a chat's preferences (`chat/…`), a budget (`budget/…`), a session-reset time
+ * (`reset/…`, ms), a conversation's draft (`draft/…`: the text) or an expiry index entry (`expiry/…`: the message
+ * key). Readers of a prefix narrow by shape.
  */
-export type MetaValue = MetaRows[keyof MetaRows] | BudgetEntry | number | string;
+export type MetaValue = MetaRows[keyof MetaRows] | ChatPreferencesRecord | BudgetEntry | number | string;
 
 /** The row type of every table (platform.ts TABLES): what `get`, `list` and `commit` check against. */
 export type TableRows = {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { IdentityKeyPair, ready } from '@cove/crypto';
+import { decodeContent } from '@cove/protocol';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 
 import type { MessengerEvent } from '../src/events.js';
@@ -116,8 +117,14 @@ describe('Expired disappearing messages', () => {
     ]);
     // Reading the conversation acknowledges only what the user could see.
     expect(await messenger.markRead(BOB)).toBe(1);
-    const receipts = (await platform.storage.list<OutboxEntry>('outbox')).map((e) => e.value);
+    const queued = (await platform.storage.list<OutboxEntry>('outbox')).map((e) => e.value);
+    const receipts = queued.filter((e) => e.kind === 'receipt');
     expect(receipts).toMatchObject([{ kind: 'receipt', receiptType: 'read', timestamps: [stays.timestamp] }]);
+    // The account's other devices are told up to which message it was read: the one shown, not the expired one.
+    const syncs = queued.filter((e) => e.kind === 'sync').map((e) => decodeContent(new Uint8Array(e.content)));
+    expect(syncs).toMatchObject([
+      { kind: 'sync', sync: { type: 'read', positions: [{ peerAccountId: BOB, timestamp: stays.timestamp }] } },
+    ]);
     const shown = JSON.stringify(events);
     expect(shown).not.toContain('this vanishes');
     expect(shown).not.toContain(vanishes.id);

@@ -67,3 +67,9 @@ export function hkdf(
 }
 export * from './attachment/index.js';
 export * from './profile/index.js';
+export {
+  sealProvisioningMessage,
+  openProvisioningMessage,
+  PROVISIONING_VERSION,
+} from './provisioning/provisioning-cipher.js';
+export { encryptDeviceName, decryptDeviceName } from './provisioning/device-name.js';

@@ -106,6 +106,8 @@ export const CloseCode = {
   DeviceRemoved: 4004,
   /** No pong to the server's pings: the connection is considered dead. */
   HeartbeatTimeout: 4005,
+  /** The account was deleted (by one of its devices): every device's connection closes; do not reconnect. */
+  AccountDeleted: 4006,
   /**
    * Too many failed authentications from this address or against this account: the auth frame was not even checked.
    * The reason says after how many seconds to retry (as HTTP's `429` with `Retry-After`).

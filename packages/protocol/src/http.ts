@@ -122,6 +122,12 @@ export const InfoResponse = z.object({
   }),
 });
 
+/**
+ * A device name encrypted by the client (nonce, ciphertext and tag; the server cannot read it): 28 bytes of overhead
+ * plus a name of at most 100 bytes of UTF-8.
+ */
+export const DeviceName = base64Bytes(29, 128, 'Device name, encrypted with a key derived from the identity key');
+
 export const CreateAccountRequest = z.strictObject({
   username: Username.optional(),
   inviteCode: z.string().min(1).max(128).optional(),
@@ -132,6 +138,7 @@ export const CreateAccountRequest = z.strictObject({
   kyberLastResortPreKey: KyberPreKey,
   preKeys: preKeyList.optional(),
   kyberPreKeys: kyberPreKeyList.optional(),
+  name: DeviceName.optional(),
 });
 export const CreateAccountResponse = z.object({ accountId: AccountId, deviceId: DeviceId });
 
@@ -384,6 +391,8 @@ export const DeviceInfo = z.object({
   registrationId: RegistrationId,
   createdAt: Timestamp,
   lastSeenAt: Timestamp,
+  /** The encrypted device name (standard base64), or null when the device gave none. */
+  name: z.string().nullable(),
 });
 export const DeviceListResponse = z.object({ devices: z.array(DeviceInfo) });
 
@@ -399,6 +408,7 @@ export const LinkDeviceRequest = z.strictObject({
   kyberLastResortPreKey: KyberPreKey,
   preKeys: preKeyList.optional(),
   kyberPreKeys: kyberPreKeyList.optional(),
+  name: DeviceName.optional(),
 });
 export const LinkDeviceResponse = CreateAccountResponse;
 

@@ -9,4 +9,5 @@ export * from './frames.js';
 export * from './http.js';
 export * from './limits.js';
 export * from './openapi.js';
+export * from './provisioning.js';
 export * from './push.js';

@@ -3,8 +3,11 @@
  * publishes them in `GET /v1/info`; clients use them to size their uploads. Nothing here is configurable at run time.
  */
 
-/** A primary plus five linked devices, as in Signal: enough for phone, laptop and a few browsers. */
-export const MAX_DEVICES_PER_ACCOUNT = 6;
+/**
+ * A primary plus seven linked devices: phone, laptop, tablet, work browser and a few more. The server's `MAX_DEVICES`
+ * may lower it, never raise it (send bodies are sized for this many devices per account).
+ */
+export const MAX_DEVICES_PER_ACCOUNT = 8;
 
 /** Device ids fit in 7 bits in Signal's protocol address encoding; ids are never reused below this bound. */
 export const MAX_DEVICE_ID = 127;
@@ -35,10 +38,19 @@ export const MAX_MULTI_RECIPIENT_ACCOUNTS = 1000;
 
 /**
  * Recipient devices of one multi-recipient send: every member of the largest group with the most devices an account
- * may have. The body stays below both transports' limits: 6,000 device entries (~40 bytes of JSON each) plus 1,000
- * account entries (~70 bytes) plus the largest content in base64 (~87 KB) is ~400 KB < 512 KiB.
+ * may have. The body stays below both transports' limits: 8,000 device entries (~40 bytes of JSON each) plus 1,000
+ * account entries (~70 bytes) plus the largest content in base64 (~87 KB) is ~480 KB < 512 KiB.
  */
 export const MAX_MULTI_RECIPIENT_DEVICES = MAX_MULTI_RECIPIENT_ACCOUNTS * MAX_DEVICES_PER_ACCOUNT;
+
+/**
+ * One provisioning message (ciphertext bytes): the identity key pair, ids and a code are ~300 bytes; the rest is the
+ * contact list with verified states and settings (~150 bytes a contact), so 128 KiB carries ~800 contacts.
+ */
+export const MAX_PROVISIONING_MESSAGE_BYTES = 128 * 1024;
+
+/** How long a provisioning channel waits for its message: time to scan a QR code and confirm on the other device. */
+export const PROVISIONING_CHANNEL_TTL_MS = 10 * 60 * 1000;
 
 /** Bytes of an unidentified access key (`Unidentified-Access-Key`), derived from the profile key as in Signal. */
 export const UNIDENTIFIED_ACCESS_KEY_BYTES = 16;

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import * as http from './http.js';
+import { ProvisioningSendRequest } from './provisioning.js';
 import { PushSubscriptionRequest } from './push.js';
 
 type Schema = z.ZodType;
@@ -73,6 +74,15 @@ const routes: Route[] = [
     summary: "Remove the caller's username",
     auth: true,
     ok: [204, null],
+  },
+  {
+    method: 'delete',
+    path: '/v1/accounts/me',
+    summary:
+      "Delete the caller's account (primary device only): devices, keys, queued envelopes, attachments, push subscriptions and username; live connections close with 4006",
+    auth: true,
+    ok: [204, null],
+    errors: [[403, 'forbidden: not the primary device']],
   },
   {
     method: 'get',
@@ -235,12 +245,25 @@ const routes: Route[] = [
   {
     method: 'delete',
     path: '/v1/devices/{deviceId}',
-    summary: 'Primary device only: remove a linked device with its keys, envelopes and credential',
+    summary:
+      'Remove a linked device with its keys, envelopes and credential: the primary removes any, a linked device itself',
     auth: true,
     ok: [204, null],
     errors: [
-      [403, 'forbidden: not the primary device, or removing the primary'],
+      [403, 'forbidden: another device removed by a linked device, or removing the primary'],
       [404, 'not_found'],
+    ],
+  },
+  {
+    method: 'put',
+    path: '/v1/provisioning/{address}',
+    summary: 'Relay one opaque message to the device waiting on the provisioning channel at this address (once)',
+    auth: true,
+    body: ProvisioningSendRequest,
+    ok: [204, null],
+    errors: [
+      [404, 'not_found: unknown, expired or already used address'],
+      [413, 'payload_too_large'],
     ],
   },
   {

@@ -12,13 +12,17 @@ import {
 
 import { CurrentDevice, Public } from '../middleware/auth.guard.js';
 import { ZodPipe } from '../middleware/zod.pipe.js';
+import { AccountDeletionService } from '../services/account-deletion.service.js';
 import { AccountService } from '../services/account.service.js';
 import type { AuthenticatedDevice } from '../services/auth.service.js';
 import { RateLimit } from './rate-limits.js';
 
 @Controller('v1/accounts')
 export class AccountController {
-  constructor(private readonly accounts: AccountService) {}
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly deletion: AccountDeletionService,
+  ) {}
 
   @Post()
   @Public()
@@ -48,6 +52,13 @@ export class AccountController {
   @HttpCode(204)
   deleteUsername(@CurrentDevice() device: AuthenticatedDevice): Promise<void> {
     return this.accounts.deleteUsername(device);
+  }
+
+  /** Deletes the caller's account and everything the server holds for it (primary device only). */
+  @Delete('me')
+  @HttpCode(204)
+  deleteAccount(@CurrentDevice() device: AuthenticatedDevice): Promise<void> {
+    return this.deletion.deleteAccount(device);
   }
 
   @Get('username/:username')

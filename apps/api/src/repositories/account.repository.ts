@@ -41,6 +41,7 @@ export class AccountRepository {
                 kyberLastResortKeyId: d.kyberLastResortPreKey.keyId,
                 kyberLastResortKey: d.kyberLastResortPreKey.publicKey,
                 kyberLastResortSignature: d.kyberLastResortPreKey.signature,
+                name: d.name ?? null,
               },
             },
           },
@@ -111,5 +112,19 @@ export class AccountRepository {
       select: { id: true, username: true },
     });
     return row?.username ? { id: row.id, username: row.username } : null;
+  }
+
+  /**
+   * Deletes the account in one transaction and returns the ids its devices had (null when there was no such account).
+   * Foreign keys cascade from the account row to its devices, their one-time and signed keys, queued envelopes (their
+   * shared payloads follow by trigger), WebSocket tickets, push subscriptions and provisioning codes; the username
+   * lives on the row and is free again at commit. Attachment rows have no foreign key: the caller removes them.
+   */
+  async remove(accountId: string): Promise<number[] | null> {
+    return this.db.prisma.$transaction(async (tx) => {
+      const devices = await tx.device.findMany({ where: { accountId }, select: { id: true } });
+      const deleted = await tx.account.deleteMany({ where: { id: accountId } });
+      return deleted.count ? devices.map((d) => d.id) : null;
+    });
   }
 }

@@ -91,6 +91,12 @@ export class AttachmentRepository {
     return rows.map((row) => row.id);
   }
 
+  /** Ids of every attachment row of one account, finished or not. */
+  async idsOfAccount(accountId: string): Promise<string[]> {
+    const rows = await this.db.prisma.attachment.findMany({ where: { accountId }, select: { id: true } });
+    return rows.map((r) => r.id);
+  }
+
   async remove(id: string): Promise<void> {
     await this.db.prisma.attachment.deleteMany({ where: { id } });
   }

@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { MAX_DEVICES_PER_ACCOUNT, PROVISIONING_CHANNEL_TTL_MS } from '@cove/protocol';
 import { z } from 'zod';
 import { SENDER_CERTIFICATE_LIFETIME_MS } from '@cove/protocol';
 
@@ -200,6 +201,9 @@ const EnvSchema = z.object({
    * Undelivered envelopes one device may have waiting: a device offline for the whole `ENVELOPE_TTL` (30 days) with a
    * few hundred envelopes a day (messages and receipts) stays below it; a flood stops here, not at the disk's end.
    */
+  /** Devices per account: at most the wire bound (send bodies are sized for it), lower for a stricter server. */
+  MAX_DEVICES: z.coerce.number().int().min(1).max(MAX_DEVICES_PER_ACCOUNT).default(MAX_DEVICES_PER_ACCOUNT),
+  PROVISIONING_TTL: duration.default(PROVISIONING_CHANNEL_TTL_MS),
   MAX_QUEUED_ENVELOPES: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   /**
    * Bytes of content one device may have waiting: 4,096 maximum-size envelopes (ordinary ones are far smaller, so the
@@ -307,6 +311,10 @@ export type AppConfig = {
   deviceCheckIntervalMs: number;
   /** Per-device queue caps, checked in the statement that stores a send. */
   maxQueuedEnvelopes: number;
+  /** `MAX_DEVICES`: devices one account may have, the primary included. */
+  maxDevices: number;
+  /** `PROVISIONING_TTL`: how long a provisioning channel waits for its message. */
+  provisioningTtlMs: number;
   maxQueuedBytes: number;
   /** `Strict-Transport-Security` max-age in seconds; null when `HSTS=off`. */
   hstsMaxAgeSeconds: number | null;
@@ -429,6 +437,8 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     heartbeatIntervalMs: e.WS_HEARTBEAT_INTERVAL,
     deviceCheckIntervalMs: e.WS_DEVICE_CHECK_INTERVAL,
     maxQueuedEnvelopes: e.MAX_QUEUED_ENVELOPES,
+    maxDevices: e.MAX_DEVICES,
+    provisioningTtlMs: e.PROVISIONING_TTL,
     maxQueuedBytes: e.MAX_QUEUED_BYTES,
     hstsMaxAgeSeconds: e.HSTS,
     cspReportUri: e.CSP_REPORT_URI ?? null,

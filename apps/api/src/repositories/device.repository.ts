@@ -14,6 +14,8 @@ export type NewDevice = {
   kyberLastResortPreKey: StoredSignedPreKey;
   preKeys: StoredPreKey[];
   kyberPreKeys: StoredSignedPreKey[];
+  /** The encrypted name (opaque to the server). */
+  name?: Bytes | undefined;
 };
 
 export type DeviceRecord = {
@@ -22,6 +24,7 @@ export type DeviceRecord = {
   registrationId: number;
   createdAt: Date;
   lastSeenAt: Date;
+  name: Bytes | null;
 };
 
 export type DeviceKeys = {
@@ -53,7 +56,7 @@ export class DeviceRepository {
     const rows = await this.db.prisma.device.findMany({
       where: { accountId },
       orderBy: { id: 'asc' },
-      select: { id: true, registrationId: true, createdAt: true, lastSeenAt: true },
+      select: { id: true, registrationId: true, createdAt: true, lastSeenAt: true, name: true },
     });
     return rows.map((r) => ({
       accountId,
@@ -61,6 +64,7 @@ export class DeviceRepository {
       registrationId: r.registrationId,
       createdAt: r.createdAt,
       lastSeenAt: r.lastSeenAt,
+      name: r.name,
     }));
   }
 
@@ -140,6 +144,7 @@ export class DeviceRepository {
             kyberLastResortKeyId: device.kyberLastResortPreKey.keyId,
             kyberLastResortKey: device.kyberLastResortPreKey.publicKey,
             kyberLastResortSignature: device.kyberLastResortPreKey.signature,
+            name: device.name ?? null,
           },
         });
         await insertDeviceKeys(tx, code.accountId, deviceId, device.preKeys, device.kyberPreKeys);

@@ -76,6 +76,12 @@ export class MetricsRepository {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly provisioningChannels = new Counter({
+    name: 'cove_provisioning_channels_total',
+    help: 'Provisioning channels opened, delivered and expired',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
   readonly webSocketClosed = new Counter({
     name: 'cove_websocket_closed_total',
     help: 'WebSocket connections closed by the server, by reason',

@@ -53,6 +53,7 @@ export class AccountService {
         kyberLastResortPreKey: keys.kyberLastResortPreKey,
         preKeys: keys.preKeys,
         kyberPreKeys: keys.kyberPreKeys,
+        name: body.name === undefined ? undefined : new Uint8Array(Buffer.from(body.name, 'base64')),
       },
     });
     if (!created) throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');

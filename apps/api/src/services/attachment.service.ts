@@ -158,6 +158,25 @@ export class AttachmentService {
     await this.discard(id);
   }
 
+  /**
+   * Deletes every upload of a deleted account, blob then row. A blob the store fails to delete keeps its row, so the
+   * expiry job retries it; returns how many were removed.
+   */
+  async removeAccount(accountId: string): Promise<number> {
+    let removed = 0;
+    for (const id of await this.attachments.idsOfAccount(accountId)) {
+      try {
+        await this.discard(id);
+        removed += 1;
+      } catch (error) {
+        this.logger.warn('attachment of a deleted account not deleted', {
+          kind: error instanceof Error ? error.name : 'unknown',
+        });
+      }
+    }
+    return removed;
+  }
+
   /** Streams a finished, unexpired attachment (whole or one range) to `res`. */
   async download(id: string, rangeHeader: string | undefined, res: ServerResponse): Promise<void> {
     const row = ATTACHMENT_ID_PATTERN.test(id) ? await this.attachments.find(id) : null;

@@ -35,12 +35,17 @@ export type SharedDelivery = { envelope: Omit<Envelope, 'guid'>; devices: Shared
 type BusMessage =
   | { kind: 'envelopes'; targets: DeliveryTarget[] }
   | { kind: 'shared'; envelope: Omit<Envelope, 'guid'>; devices: SharedDeliveryDevice[]; online: boolean }
-  | { kind: 'close'; accountId: string; deviceId: number; code: number; reason: string };
+  | { kind: 'close'; accountId: string; deviceId: number; code: number; reason: string }
+  | { kind: 'provisioning'; address: string; body: string };
+
+/** Hands a provisioning body to the channel waiting at `address` on this instance. */
+export type ProvisioningHandler = (address: string, body: string) => void;
 
 @Injectable()
 export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   /** Publishing is chained so routed envelopes leave in acceptance order even though presence lookups overlap. */
   private routing: Promise<void> = Promise.resolve();
+  private provisioning: ProvisioningHandler = () => undefined;
 
   constructor(
     private readonly sockets: WebSocketRepository,
@@ -201,6 +206,9 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
       case 'close':
         this.sockets.get(message.accountId, message.deviceId)?.close(message.code, message.reason);
         return;
+      case 'provisioning':
+        this.provisioning(message.address, message.body);
+        return;
     }
   }
 
@@ -246,16 +254,26 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Closes the connection of a device that was removed, on whichever instance holds it. */
-  disconnectDevice(accountId: string, deviceId: number): void {
-    const message: BusMessage = {
-      kind: 'close',
-      accountId,
-      deviceId,
-      code: CloseCode.DeviceRemoved,
-      reason: 'device removed',
-    };
+  disconnectDevice(
+    accountId: string,
+    deviceId: number,
+    code: CloseCode = CloseCode.DeviceRemoved,
+    reason = 'device removed',
+  ): void {
+    const message: BusMessage = { kind: 'close', accountId, deviceId, code, reason };
     this.sockets.get(accountId, deviceId)?.close(message.code, message.reason);
     this.bus.broadcast(message);
+  }
+
+  /** Who receives provisioning bodies relayed to this instance (the provisioning service). */
+  onProvisioning(handler: ProvisioningHandler): void {
+    this.provisioning = handler;
+  }
+
+  /** Relays a provisioning body to the instance holding its channel (this one included). */
+  relayProvisioning(instanceId: string, address: string, body: string): void {
+    if (instanceId === this.bus.instanceId) this.provisioning(address, body);
+    else this.bus.publish(instanceId, { kind: 'provisioning', address, body } satisfies BusMessage);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Devices of an account: listing, linking a new device with a single-use provisioning code issued by the primary
- * device, and removal (primary only; the device's keys, queued envelopes and credential go with it, and its live
+ * device, and removal (by the primary, or a linked device removing itself; the device's keys, queued envelopes and credential go with it, and its live
  * connection is closed). Transferring the identity private key to a new device is the clients' business, not the
  * server's: the server never sees it.
  */
@@ -8,7 +8,6 @@ import { Injectable } from '@nestjs/common';
 import {
   ErrorCode,
   MAX_DEVICE_ID,
-  MAX_DEVICES_PER_ACCOUNT,
   type DeviceListResponse,
   type LinkDeviceRequest,
   type LinkDeviceResponse,
@@ -17,6 +16,7 @@ import {
 
 import { AccountRepository } from '../repositories/account.repository.js';
 import { Clock } from '../repositories/clock.repository.js';
+import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { DeviceRepository } from '../repositories/device.repository.js';
 import { ApiError } from './api-error.js';
@@ -38,6 +38,7 @@ export class DeviceService {
     private readonly crypto: CryptoRepository,
     private readonly delivery: DeliveryService,
     private readonly clock: Clock,
+    private readonly config: ConfigRepository,
   ) {}
 
   async list(device: AuthenticatedDevice): Promise<DeviceListResponse> {
@@ -48,6 +49,7 @@ export class DeviceService {
         registrationId: d.registrationId,
         createdAt: d.createdAt.getTime(),
         lastSeenAt: d.lastSeenAt.getTime(),
+        name: d.name ? Buffer.from(d.name).toString('base64') : null,
       })),
     };
   }
@@ -80,21 +82,27 @@ export class DeviceService {
         kyberLastResortPreKey: keys.kyberLastResortPreKey,
         preKeys: keys.preKeys,
         kyberPreKeys: keys.kyberPreKeys,
+        name: body.name === undefined ? undefined : new Uint8Array(Buffer.from(body.name, 'base64')),
       },
-      MAX_DEVICES_PER_ACCOUNT,
+      this.config.config.maxDevices,
       MAX_DEVICE_ID,
     );
     if (result === 'invalid_code') {
       throw new ApiError(403, ErrorCode.Forbidden, 'unknown, used or expired provisioning code');
     }
     if (result === 'limit_reached') {
-      throw new ApiError(409, ErrorCode.LimitReached, `an account has at most ${MAX_DEVICES_PER_ACCOUNT} devices`);
+      throw new ApiError(
+        409,
+        ErrorCode.LimitReached,
+        `an account has at most ${this.config.config.maxDevices} devices`,
+      );
     }
     return result;
   }
 
+  /** The primary removes any other device; a linked device may remove itself (logging out). */
   async remove(device: AuthenticatedDevice, deviceId: number): Promise<void> {
-    this.requirePrimary(device);
+    if (deviceId !== device.deviceId) this.requirePrimary(device);
     if (deviceId === PRIMARY_DEVICE_ID) {
       throw new ApiError(403, ErrorCode.Forbidden, 'the primary device cannot be removed');
     }

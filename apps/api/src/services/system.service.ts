@@ -2,7 +2,6 @@
 import { Injectable } from '@nestjs/common';
 import {
   buildOpenApiDocument,
-  MAX_DEVICES_PER_ACCOUNT,
   MAX_ENVELOPE_CONTENT_BYTES,
   MAX_HTTP_BODY_BYTES,
   MAX_MULTI_RECIPIENT_ACCOUNTS,
@@ -47,7 +46,7 @@ export class SystemService {
         ? { sealedSenderTrustRoot: this.certificates.trustRootPublicKey() }
         : {}),
       limits: {
-        maxDevicesPerAccount: MAX_DEVICES_PER_ACCOUNT,
+        maxDevicesPerAccount: c.maxDevices,
         maxEnvelopeContentBytes: MAX_ENVELOPE_CONTENT_BYTES,
         maxSendContentBytes: MAX_SEND_CONTENT_BYTES,
         maxHttpBodyBytes: MAX_HTTP_BODY_BYTES,

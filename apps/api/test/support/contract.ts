@@ -42,7 +42,7 @@ export function defineContract(backend: Backend): void {
       expect(info.body).toMatchObject({
         registration: 'open',
         vapidPublicKey: expect.stringMatching(/^[A-Za-z0-9_-]{87}$/),
-        limits: { maxDevicesPerAccount: 6 },
+        limits: { maxDevicesPerAccount: 8 },
       });
       expect((await request(server, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
       expect((await request(server, 'GET', '/readyz')).body).toEqual({ status: 'ok' });
@@ -262,6 +262,105 @@ export function defineContract(backend: Backend): void {
       expect((await request(server, 'POST', '/v1/devices', { ...body, provisioningCode: code })).status).toBe(201);
       const again = await request(server, 'POST', '/v1/devices', { ...body, provisioningCode: code });
       expect(again.status).toBe(403);
+    });
+  });
+
+  describe('DELETE /v1/accounts/me', () => {
+    const count = async (table: string, accountId: string): Promise<number> =>
+      (
+        await server.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE account_id = $1`, [accountId])
+      )[0]!.n;
+
+    /** A real tus upload of a few bytes; returns its id. */
+    const uploadAttachment = async (device: TestDevice): Promise<string> => {
+      const headers = { authorization: device.authorization, 'tus-resumable': '1.0.0' };
+      const created = await fetch(`${server.url}/v1/attachments/tus`, {
+        method: 'POST',
+        headers: { ...headers, 'upload-length': '16' },
+      });
+      expect(created.status).toBe(201);
+      const id = created.headers.get('location')!.split('/').pop()!;
+      const sent = await fetch(`${server.url}/v1/attachments/tus/${id}`, {
+        method: 'PATCH',
+        headers: { ...headers, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+        body: new Uint8Array(randomBytes(16)),
+      });
+      expect(sent.status).toBe(204);
+      return id;
+    };
+
+    it('should let a linked device remove itself but no other device', async () => {
+      const primary = await register(server);
+      const second = await link(primary);
+      const third = await link(primary);
+      expect((await second.request('DELETE', `/v1/devices/${third.deviceId}`)).status).toBe(403);
+      const socket = await second.connect();
+      await socket.drain();
+      expect((await second.request('DELETE', `/v1/devices/${second.deviceId}`)).status).toBe(204);
+      expect((await socket.waitClosed()).code).toBe(4004);
+      expect((await second.request('GET', '/v1/devices')).status).toBe(401);
+      expect((await third.request('GET', '/v1/devices')).status).toBe(200);
+    });
+
+    it('should remove everything of the account, close its sockets, free its username, and refuse it after', async () => {
+      const name = uniqueName();
+      const primary = await register(server, { username: name, preKeys: 3 });
+      const second = await link(primary, 2);
+      const peer = await register(server);
+      // Queued envelopes for both devices, an attachment, a push subscription and a live socket of the other device.
+      expect(
+        (await peer.request('PUT', `/v1/messages/${primary.accountId}`, messagesFor([primary, second]))).status,
+      ).toBe(200);
+      const attachment = await uploadAttachment(primary);
+      const p256dh = Buffer.concat([Buffer.from([4]), randomBytes(64)]).toString('base64url');
+      const subscribed = await second.request('PUT', '/v1/push/subscription', {
+        endpoint: `https://fcm.googleapis.com/fcm/send/${randomBytes(8).toString('hex')}`,
+        expirationTime: null,
+        keys: { p256dh, auth: randomBytes(16).toString('base64url') },
+      });
+      expect(subscribed.status).toBe(204);
+      const socket = await second.connect();
+      await socket.drain();
+      for (const table of ['devices', 'pre_keys', 'envelopes', 'push_subscriptions', 'attachments'])
+        expect(await count(table, primary.accountId)).toBeGreaterThan(0);
+
+      // Only the primary may delete the account.
+      expect((await second.request('DELETE', '/v1/accounts/me')).status).toBe(403);
+      expect((await primary.request('DELETE', '/v1/accounts/me')).status).toBe(204);
+
+      const closed = await socket.waitClosed();
+      expect(closed.code).toBe(4006);
+      expect(closed.reason).toBe('account deleted');
+      for (const table of [
+        'devices',
+        'pre_keys',
+        'kyber_pre_keys',
+        'envelopes',
+        'push_subscriptions',
+        'websocket_tickets',
+        'provisioning_codes',
+        'attachments',
+      ])
+        expect(await count(table, primary.accountId)).toBe(0);
+      expect(await server.query('SELECT 1 FROM accounts WHERE id = $1', [primary.accountId])).toHaveLength(0);
+      expect((await peer.request('GET', `/v1/attachments/${attachment}`)).status).toBe(404);
+
+      // The old credentials are refused, over HTTP and on a new socket.
+      expect((await primary.request('GET', '/v1/devices')).status).toBe(401);
+      expect((await primary.request('DELETE', '/v1/accounts/me')).status).toBe(401);
+      const again = await TestSocket.open(server.wsUrl);
+      again.sendJson({ type: 'auth', accountId: primary.accountId, deviceId: 1, secret: primary.secret });
+      expect((await again.waitClosed()).code).toBe(4001);
+
+      // A peer sending to it, or fetching its keys or username, learns it is gone (404 not_found).
+      const send = await peer.request('PUT', `/v1/messages/${primary.accountId}`, messagesFor([primary, second]));
+      expect(send.status).toBe(404);
+      expect(send.body.error).toBe('not_found');
+      expect((await peer.request('GET', `/v1/keys/${primary.accountId}/*`)).status).toBe(404);
+      expect((await peer.request('GET', `/v1/accounts/username/${name}`)).status).toBe(404);
+      // The username is free again.
+      const next = await register(server, { username: name });
+      expect((await next.request('GET', `/v1/accounts/username/${name}`)).body.accountId).toBe(next.accountId);
     });
   });
 

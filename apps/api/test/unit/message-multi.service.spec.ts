@@ -9,6 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
   ErrorCode,
+  MAX_DEVICES_PER_ACCOUNT,
   MAX_ENVELOPE_CONTENT_BYTES,
   MAX_MULTI_RECIPIENT_ACCOUNTS,
   MAX_MULTI_RECIPIENT_DEVICES,
@@ -366,9 +367,11 @@ describe('SendMultiRequest', () => {
   it('should refuse more accounts or devices than the limits as too_big (413)', () => {
     const accounts = Array.from({ length: MAX_MULTI_RECIPIENT_ACCOUNTS + 1 }, (_, i) => one(i + 1));
     expect(issues(body(accounts))).toContain('too_big');
-    const six = Array.from({ length: 6 }, (_, i) => ({ deviceId: i + 1, registrationId: 5 }));
-    const atLimit = Array.from({ length: MAX_MULTI_RECIPIENT_DEVICES / 6 }, (_, i) => one(i + 1, six));
-    /** 1,000 accounts of six devices are exactly the device limit: the largest group with every device. */
+    const full = Array.from({ length: MAX_DEVICES_PER_ACCOUNT }, (_, i) => ({ deviceId: i + 1, registrationId: 5 }));
+    const atLimit = Array.from({ length: MAX_MULTI_RECIPIENT_DEVICES / MAX_DEVICES_PER_ACCOUNT }, (_, i) =>
+      one(i + 1, full),
+    );
+    /** 1,000 accounts with every device they may have are exactly the device limit: the largest group. */
     expect(issues(body(atLimit))).toEqual([]);
   });
 

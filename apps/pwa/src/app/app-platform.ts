@@ -5,7 +5,7 @@
  * so nothing in `app/` imports `platform/`; tests pass a fake. Types only: no implementation, no browser API.
  */
 import type { Platform } from '@cove/client';
-import type { ServerLink, Settings } from './model.js';
+import type { ServerLink, Settings, ThemeChoice } from './model.js';
 
 export type NotificationPermission = 'default' | 'granted' | 'denied' | 'unsupported';
 
@@ -35,6 +35,16 @@ export interface Capabilities {
   scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
   /** Puts text on the clipboard (after a tap); false when the browser refused or has no clipboard. */
   copyText(text: string): Promise<boolean>;
+  /** Reloads the page (after locking or wiping: the memory of this tab goes with it). */
+  reload(): void;
+}
+
+/** The colour theme choice of this browser (applied before the first paint; other tabs follow). */
+export interface ThemeStore {
+  read(): ThemeChoice;
+  write(choice: ThemeChoice): void;
+  /** Another tab changed it. */
+  onChange(listener: (choice: ThemeChoice) => void): () => void;
 }
 
 /** A photo re-encoded without its metadata (EXIF, GPS), with its size in pixels and a small JPEG thumbnail. */
@@ -63,6 +73,14 @@ export interface Vault {
   setPassphrase(passphrase: string): Promise<void>;
   /** False when `passphrase` is wrong. */
   removePassphrase(passphrase: string): Promise<boolean>;
+  /** Re-wraps the same keys under `next` (no row changes); false when `current` is wrong. */
+  changePassphrase(current: string, next: string): Promise<boolean>;
+  /**
+   * Deletes everything this browser keeps for the user: every IndexedDB database of the origin (the other tabs'
+   * connections close on the deletion), caches other than the app's own files, the push subscription and shown
+   * notifications, local and session storage. The app's files stay, so it opens (at onboarding) offline too.
+   */
+  wipe(): Promise<void>;
 }
 
 /** The registered service worker: a waiting new version, and push. */
@@ -75,7 +93,7 @@ export interface ServiceWorkerHandle {
 
 /** The other tabs and the service worker of this origin. */
 export interface CrossContext {
-  /** Tells the other tabs the vault's keys changed (they reload). */
+  /** Tells the other tabs the vault's keys changed, were locked or wiped (they reload). */
   announceVaultChange(): void;
   /** Tells the other tabs how the server link looks from the tab holding the connection. */
   announceServerLink(link: ServerLink): void;
@@ -132,6 +150,7 @@ export interface AppPlatform {
   /** The emoji data for a UI language (Chinese names for `zh*`); loaded on first use. */
   emoji(language: string): Promise<EmojiSource>;
   readonly media: Media;
+  readonly theme: ThemeStore;
   /** Shortest passphrase the vault accepts, in characters. */
   readonly minPassphraseLength: number;
   openVault(): Promise<Vault>;

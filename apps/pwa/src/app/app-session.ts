@@ -3,6 +3,7 @@
  * profile, the messenger once the core has loaded, and the platform. The shell implements it; view-model tests
  * implement it with fakes. Types only.
  */
+import type { KeyValueStorage, LockManager } from '@cove/client';
 import type { AppPlatform, Vault } from './app-platform.js';
 import type { AppStateStore } from './app-state-store.js';
 import type { HistoryReader } from './history-reader.js';
@@ -13,6 +14,8 @@ export interface AppSession {
   readonly platform: AppPlatform;
   /** The opened vault; null before start-up has opened storage. */
   vault(): Vault | null;
+  /** The opened profile's storage and locks (for the app's own rows); null while locked or before start-up. */
+  profile(): { storage: KeyValueStorage; locks: LockManager } | null;
   /** The reader over the opened profile; null while locked or before start-up. */
   reader(): HistoryReader | null;
   /** The messenger if the core is loaded and the account exists, else null (no waiting). */

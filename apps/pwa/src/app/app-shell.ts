@@ -5,6 +5,7 @@
  * nothing from `platform/`; it holds no key material and shows nothing.
  */
 import type { MessengerEvent, Platform } from '@cove/client';
+import { isMuted, toChatPreferences } from '@cove/client/chat-preferences';
 import type { AppPlatform, CrossContext, EmojiSource, ServiceWorkerHandle, Vault } from './app-platform.js';
 import type { AppSession } from './app-session.js';
 import { AppStateStore } from './app-state-store.js';
@@ -18,6 +19,7 @@ import { connectionStatus, ServerLinkTracker } from './server-link.js';
 import { countOrZero } from './view-data.js';
 import { ChatViewModel } from './view-models/chat-view-model.js';
 import { ContactViewModel } from './view-models/contact-view-model.js';
+import { GroupViewModel } from './view-models/group-view-model.js';
 import { ListViewModel } from './view-models/list-view-model.js';
 import { OnboardingViewModel } from './view-models/onboarding-view-model.js';
 import { PermissionRequestsModel } from './view-models/permission-requests.js';
@@ -41,6 +43,7 @@ export class CoveAppShell implements CoveApp, AppSession {
   readonly list: ListViewModel;
   readonly chat: ChatViewModel;
   readonly contact: ContactViewModel;
+  readonly group: GroupViewModel;
   readonly voice: VoiceViewModel;
   readonly emoji: (language: string) => Promise<EmojiSource>;
   readonly settings: SettingsViewModel;
@@ -76,6 +79,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       revision: 0,
       typing: new Set(),
       settings: { language: null, previews: true },
+      theme: platform.theme.read(),
       passphraseSet: false,
       notifications: capabilities.notificationPermission(),
       push: capabilities.pushSupport(),
@@ -83,11 +87,13 @@ export class CoveAppShell implements CoveApp, AppSession {
       progress: new Map(),
     });
     this.peerTyping = new PeerTyping(this.store);
+    platform.theme.onChange((theme) => this.store.set({ theme }));
     this.store.subscribe(() => this.onStateChange());
     const permissions = new PermissionRequestsModel(this, () => this.refreshPush());
     this.list = new ListViewModel(this);
     this.chat = new ChatViewModel(this);
     this.contact = new ContactViewModel(this, capabilities);
+    this.group = new GroupViewModel(this);
     this.voice = new VoiceViewModel(this, platform.voice);
     this.emoji = (language) => platform.emoji(language);
     this.settings = new SettingsViewModel(
@@ -125,6 +131,10 @@ export class CoveAppShell implements CoveApp, AppSession {
 
   reader(): HistoryReader | null {
     return this.historyReader;
+  }
+
+  profile(): Platform | null {
+    return this.corePlatform;
   }
 
   messenger(): MessengerPort | null {
@@ -239,8 +249,8 @@ export class CoveAppShell implements CoveApp, AppSession {
         if (event.message.direction === 'incoming') this.peerTyping.set(event.message.conversationId, false);
         this.store.bump();
         return;
-      // A group's change (`group-updated`) refreshes the list too: groups have no screen of their own yet. So does
-      // a contact's profile name, avatar or nickname (`contact-updated`): titles and avatars redraw.
+      // A group's change (`group-updated`) redraws the list, the chat header and the group info. So does a contact's
+      // profile name, avatar or nickname (`contact-updated`): titles and avatars redraw.
       case 'message-updated':
       case 'message-removed':
       case 'conversation-updated':
@@ -307,9 +317,15 @@ export class CoveAppShell implements CoveApp, AppSession {
     try {
       do {
         this.unreadAgain = false;
-        const ids = await reader.conversations();
+        const [ids, preferences] = await Promise.all([reader.conversations(), reader.chatPreferences()]);
         const conversations = await Promise.all(ids.map((id) => reader.conversation(id)));
-        const total = conversations.reduce((sum, c) => sum + countOrZero(c?.unreadCount), 0);
+        const now = Date.now();
+        // Muted conversations count neither in the title nor on the badge (as in Signal).
+        const total = conversations.reduce(
+          (sum, c) =>
+            c && isMuted(toChatPreferences(preferences.get(c.id)), now) ? sum : sum + countOrZero(c?.unreadCount),
+          0,
+        );
         this.platform.capabilities.showUnread(total);
       } while (this.unreadAgain);
     } catch {

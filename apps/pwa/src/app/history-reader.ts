@@ -10,12 +10,14 @@ import type {
   ContactEntry,
   ConversationEntry,
   Entry,
+  GroupEntry,
   IdentityEntry,
   KeyValueStorage,
   MessageEntry,
   ProfileRecord,
   TrustLevel,
 } from '@cove/client';
+import { readChatPreferences, type ChatPreferencesRecord } from '@cove/client/chat-preferences';
 import { DRAFT_PREFIX } from '@cove/client';
 
 /** When a stored message disappears (ms since the epoch), or null if it does not; any stored shape is accepted. */
@@ -28,9 +30,18 @@ export function messageExpiry(message: unknown): number | null {
   return storedAt + expireTimerSeconds * 1000;
 }
 
-/** The core's conversation id (`direct:<account id>`) for a route id that is either that or a peer's account id. */
-const conversationKey = (id: string): string => (id.startsWith('direct:') ? id : `direct:${id}`);
+/**
+ * The core's conversation id for a route id: `group:<id>` and `direct:<account id>` as they are, a bare account id
+ * as its direct conversation.
+ */
+const conversationKey = (id: string): string =>
+  id.startsWith('direct:') || id.startsWith(GROUP_PREFIX) ? id : `direct:${id}`;
 const peerOf = (id: string): string => (id.startsWith('direct:') ? id.slice('direct:'.length) : id);
+const GROUP_PREFIX = 'group:';
+
+/** The group id of a group conversation id, or null. */
+export const groupIdOf = (id: string): string | null =>
+  id.startsWith(GROUP_PREFIX) ? id.slice(GROUP_PREFIX.length) : null;
 
 export class HistoryReader {
   constructor(
@@ -71,6 +82,7 @@ export class HistoryReader {
   async conversation(id: string): Promise<ConversationEntry | undefined> {
     const stored = await this.storage.get<ConversationEntry>('conversations', conversationKey(id));
     if (stored) return stored;
+    if (groupIdOf(id) !== null) return undefined;
     const contact = await this.storage.get<ContactEntry>('contacts', peerOf(id));
     if (!contact) return undefined;
     return {
@@ -125,8 +137,26 @@ export class HistoryReader {
     return { nickname: contact.nickname, profileName: contact.profile?.name, avatar: contact.profile?.avatar };
   }
 
+  /** Every conversation's mute, pin and archive state, by conversation id. */
+  chatPreferences(): Promise<Map<string, ChatPreferencesRecord>> {
+    return readChatPreferences(this.storage);
+  }
+
+  /** A group's state as this member's client holds it, for a group conversation id. */
+  async group(conversationId: string): Promise<GroupEntry | undefined> {
+    const groupId = groupIdOf(conversationId);
+    return groupId === null ? undefined : this.storage.get<GroupEntry>('groups', groupId);
+  }
+
+  /** The username the core learned for an account (from a lookup or a message), or null. */
+  async username(accountId: string): Promise<string | null> {
+    const contact = await this.storage.get<ContactEntry>('contacts', accountId);
+    return typeof contact?.username === 'string' ? contact.username : null;
+  }
+
   /** The contact's identity trust, without computing the safety number. */
   async trust(conversationId: string): Promise<{ trust: TrustLevel; changedAt: number | null } | undefined> {
+    if (groupIdOf(conversationId) !== null) return undefined;
     const identity = await this.storage.get<IdentityEntry>('identities', peerOf(conversationId));
     return identity ? { trust: identity.trust, changedAt: identity.changedAt } : undefined;
   }

@@ -19,7 +19,15 @@ import {
 } from '@cove/client';
 import { toBase64 } from '@cove/protocol';
 import type { Capabilities } from './app-platform.js';
-import type { LookupResult, MessengerPort, OwnProfileView, RegistrationError, SafetyNumber } from './messenger-port.js';
+import type {
+  GroupError,
+  GroupResult,
+  LookupResult,
+  MessengerPort,
+  OwnProfileView,
+  RegistrationError,
+  SafetyNumber,
+} from './messenger-port.js';
 import type { AttachmentFailure } from './model.js';
 import { HistoryReader } from './history-reader.js';
 
@@ -45,6 +53,19 @@ const ATTACHMENT_FAILURES: Partial<Record<ClientErrorCode, AttachmentFailure>> =
 
 const attachmentFailure = (error: unknown): AttachmentFailure =>
   error instanceof ClientError ? (ATTACHMENT_FAILURES[error.code] ?? 'other') : 'other';
+
+/** How a refused group call is shown: unknown names, no network, not allowed; anything else is invalid input. */
+const groupError = (error: unknown): GroupError => {
+  if (!(error instanceof ClientError)) return 'invalid';
+  if (error.code === ClientErrorCode.UnknownUser) return 'unknown';
+  if (error.code === ClientErrorCode.ServerUnreachable || error.code === ClientErrorCode.RateLimited) return 'network';
+  // The core says "only an admin can change this group" / "no longer in this group" as InvalidInput.
+  if (error.code === ClientErrorCode.InvalidInput && /admin|no longer/.test(error.message)) return 'forbidden';
+  return 'invalid';
+};
+
+const GROUP_PREFIX = 'group:';
+const isGroupConversation = (id: string): boolean => id.startsWith(GROUP_PREFIX);
 
 /** The lock held by the tab that owns the live connection. */
 const CONNECTION_LOCK = 'connection';
@@ -163,6 +184,11 @@ class MessengerAdapter implements MessengerPort {
   }
 
   async sendText(conversationId: string, text: string, replyTo?: string): Promise<void> {
+    // Groups carry plain texts (the core has no quotes for them yet).
+    if (isGroupConversation(conversationId)) {
+      await this.messenger.sendGroupText(conversationId, text);
+      return;
+    }
     const quoted = replyTo === undefined ? undefined : await this.messenger.message(replyTo);
     await this.messenger.sendText(
       conversationId,
@@ -197,6 +223,13 @@ class MessengerAdapter implements MessengerPort {
   }
 
   async forward(messageId: string, toConversationId: string): Promise<void> {
+    if (isGroupConversation(toConversationId)) {
+      const message = await this.messenger.message(messageId);
+      if (!message || message.deletedAt !== undefined || message.attachments?.length || message.system)
+        throw new ClientError(ClientErrorCode.InvalidInput, 'this message cannot be forwarded');
+      await this.messenger.sendGroupText(toConversationId, message.text);
+      return;
+    }
     await this.messenger.forward(messageId, toConversationId);
   }
 
@@ -254,6 +287,8 @@ class MessengerAdapter implements MessengerPort {
   }
 
   async typing(conversationId: string, started: boolean): Promise<void> {
+    // Typing notices are pairwise in the core; groups have none yet.
+    if (isGroupConversation(conversationId)) return;
     await this.messenger.sendTyping(conversationId, started ? 'started' : 'stopped');
   }
 
@@ -311,6 +346,63 @@ class MessengerAdapter implements MessengerPort {
       // The key changed since the number was shown: nothing was marked, and the screen says so.
       if (error instanceof SafetyNumberMismatchError) return 'changed';
       throw error;
+    }
+  }
+
+  async logout(): Promise<void> {
+    await this.messenger.logout();
+    await this.stop();
+  }
+
+  async deleteAccount(): Promise<void> {
+    await this.messenger.deleteAccount();
+    await this.stop();
+  }
+
+  async lookupMember(username: string): Promise<GroupResult<{ accountId: string; username: string }>> {
+    try {
+      const accountId = await this.messenger.resolve(username);
+      const self = await this.messenger.account();
+      if (accountId === self.accountId) return { ok: false, error: 'self' };
+      const known = await this.reader.conversation(accountId);
+      return { ok: true, value: { accountId, username: known?.peerUsername ?? username } };
+    } catch (error) {
+      const reason = groupError(error);
+      return { ok: false, error: reason === 'invalid' ? 'unknown' : reason };
+    }
+  }
+
+  async createGroup(title: string, members: string[]): Promise<GroupResult<string>> {
+    try {
+      const group = await this.messenger.createGroup(title, members);
+      return { ok: true, value: `${GROUP_PREFIX}${group.id}` };
+    } catch (error) {
+      return { ok: false, error: groupError(error) };
+    }
+  }
+
+  async changeGroup(groupId: string, change: Parameters<MessengerPort['changeGroup']>[1]): Promise<GroupResult> {
+    try {
+      switch (change.kind) {
+        case 'add':
+          await this.messenger.addMembers(groupId, change.members);
+          break;
+        case 'remove':
+          await this.messenger.removeMembers(groupId, change.members);
+          break;
+        case 'admin':
+          await this.messenger.makeAdmin(groupId, change.member);
+          break;
+        case 'rename':
+          await this.messenger.setGroupTitle(groupId, change.title);
+          break;
+        case 'leave':
+          await this.messenger.leaveGroup(groupId);
+          break;
+      }
+      return { ok: true, value: undefined };
+    } catch (error) {
+      return { ok: false, error: groupError(error) };
     }
   }
 

@@ -13,6 +13,11 @@ export type SafetyNumber = { digits: string; scannable: string; trust: TrustLeve
 export type LookupResult =
   { ok: true; conversation: ConversationEntry } | { ok: false; error: 'unknown' | 'self' | 'network' };
 
+/** A group change the core refused or could not make: see GroupFailure in model.ts. */
+export type GroupError = 'unknown' | 'self' | 'network' | 'forbidden' | 'invalid';
+
+export type GroupResult<T = undefined> = { ok: true; value: T } | { ok: false; error: GroupError };
+
 export type RegistrationError = 'taken' | 'invalid' | 'invite' | 'network' | 'other';
 
 export interface MessengerPort {
@@ -66,5 +71,25 @@ export interface MessengerPort {
    * the number moved on meanwhile (nothing is marked).
    */
   verify(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'>;
+  /** Resolves a username on the server: its account id and canonical spelling. */
+  lookupMember(username: string): Promise<GroupResult<{ accountId: string; username: string }>>;
+  /** Creates a group with the user as admin; the value is its conversation id (`group:<id>`). */
+  createGroup(title: string, members: string[]): Promise<GroupResult<string>>;
+  /** Admin changes and leaving; `members` are usernames or account ids. The core refuses what the user may not do. */
+  changeGroup(
+    groupId: string,
+    change:
+      | { kind: 'add' | 'remove'; members: string[] }
+      | { kind: 'admin'; member: string }
+      | { kind: 'rename'; title: string }
+      | { kind: 'leave' },
+  ): Promise<GroupResult>;
   setPushSubscription(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void>;
+  /**
+   * Signs this device out on the server (a linked device is removed; the primary forgets its push subscription) and
+   * stops; rejects (with the core's error, nothing changed) when the server cannot be reached.
+   */
+  logout(): Promise<void>;
+  /** Deletes the account on the server (primary only) and stops; rejects with the core's error otherwise. */
+  deleteAccount(): Promise<void>;
 }

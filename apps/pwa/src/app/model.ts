@@ -100,11 +100,51 @@ export type ChatMessage = {
   attachments?: AttachmentView[];
   /** A voice note (the message's first attachment with the voice flag). */
   voice?: VoiceNote;
-  /** Who wrote an incoming message (account id), so a group chat groups bubbles per sender. */
+  /** Who wrote an incoming message (account id), so consecutive bubbles group per sender (also in groups). */
   author?: string;
-  /** A system line instead of a message: the disappearing-message timer was set (seconds) or turned off (null). */
-  system?: { kind: 'timer'; seconds: number | null };
+  /** Group messages from someone else: who wrote it (the chat shows the name in the member's colour). */
+  sender?: MessageSender;
+  /**
+   * A system line instead of a message, rendered in the UI's language: a group change ("Ann added Ben") or, in any
+   * conversation, the disappearing-message timer set or turned off.
+   */
+  system?: SystemLine;
 };
+
+/** The author of a group message: account id (for the stable colour) and the name shown. */
+export type MessageSender = { accountId: string; name: string };
+
+/**
+ * One change to a conversation, as its system line says it (the core stores both as a GroupChange): a group change,
+ * or a timer change (`timer`, `expireTimerSeconds` null when turned off) in a group or a direct conversation. Names
+ * are display names; `actor` is null when it was the user (in a direct conversation the chat names the peer).
+ */
+export type SystemLine = {
+  kind: 'created' | 'added' | 'removed' | 'left' | 'title' | 'admin' | 'timer' | 'description';
+  actor: string | null;
+  members: string[];
+  title: string | null;
+  expireTimerSeconds: number | null;
+};
+
+/** A group member as the group info lists it. */
+export type GroupMemberView = { accountId: string; name: string; role: 'admin' | 'member'; me: boolean };
+
+/** A group as its info screen shows it. */
+export type GroupInfoView = {
+  conversationId: string;
+  title: string;
+  members: GroupMemberView[];
+  /** The user is an admin (may add, remove, promote, rename). */
+  admin: boolean;
+  /** The user is still a member (false once left or removed). */
+  active: boolean;
+};
+
+/** Why a group action failed, for the user: a name the server does not know, no network, or not allowed. */
+export type GroupFailure = 'unknown' | 'self' | 'network' | 'forbidden' | 'invalid';
+
+export type GroupActionResult = { ok: true } | { ok: false; error: GroupFailure };
 
 /** A voice note as the player shows it. */
 export type VoiceNote = {
@@ -148,10 +188,16 @@ export type ConversationSummary = {
     status?: MessageStatus;
     undecryptable?: boolean;
     unshowable?: boolean;
-    /** The last line is a timer change (the list says it in the UI's language). */
-    system?: ChatMessage['system'];
+    /** Group messages from someone else: the sender's name (the list prefixes it). */
+    sender?: string;
+    /** The last message is a system line (group change or timer): the list renders it in the UI's language. */
+    system?: SystemLine;
   };
   unread: number;
+  /** A group conversation (no safety number; the header opens the group info). */
+  group?: boolean;
+  /** A group the user left or was removed from: history stays readable, nothing can be sent. */
+  inactive?: boolean;
   /** Direct conversations: the disappearing-message timer in seconds; absent when off. */
   expireTimerSeconds?: number;
   updatedAt: number;
@@ -160,7 +206,23 @@ export type ConversationSummary = {
   /** The contact's identity key changed and has not been verified since. */
   identityChanged: boolean;
   verified: boolean;
+  /** Muted (no notification, not in the unread badge): until when (ms since the epoch; `MUTED_FOREVER` for good). */
+  mutedUntil?: number;
+  /** Pinned to the top of the list (at most `MAX_PINNED`, in the order pinned). */
+  pinned?: true;
+  /** In the Archived folder. */
+  archived?: true;
 };
+
+/** How long a mute lasts (Signal's choices). */
+export type MuteDuration = '1h' | '8h' | '1w' | 'always';
+
+/** The colour theme: the system's setting, or the user's choice. */
+export type ThemeChoice = 'system' | 'light' | 'dark';
+
+/** What logging out or deleting the account came to; `network`: the server could not be reached, nothing changed. */
+export type AccountActionResult =
+  { ok: true } | { ok: false; error: 'network' | 'not-primary' | 'wrong-confirmation' | 'other' };
 
 export type SafetyInfo = {
   title: string;
@@ -210,6 +272,8 @@ export type AppState = {
   /** Conversation ids with the contact typing right now. */
   typing: ReadonlySet<string>;
   settings: Settings;
+  /** The colour theme chosen on this device (shared by its tabs). */
+  theme: ThemeChoice;
   passphraseSet: boolean;
   notifications: 'default' | 'granted' | 'denied' | 'unsupported';
   /** Whether notifications can work at all here; when not, the UI says why instead of offering a permission. */
@@ -224,11 +288,33 @@ export type RegisterResult = { ok: true } | { ok: false; error: 'taken' | 'inval
 export type StartChatResult =
   { ok: true; conversationId: string } | { ok: false; error: 'unknown' | 'self' | 'network' };
 
+/** Creating groups, their info screen and the admins' changes; every call re-checks with the core. */
+export interface GroupScreen {
+  /** Checks that a username exists on the server (for the new-group member chips); the canonical name when it does. */
+  checkMember(username: string): Promise<{ ok: true; username: string } | { ok: false; error: GroupFailure }>;
+  create(
+    title: string,
+    usernames: string[],
+  ): Promise<{ ok: true; conversationId: string } | { ok: false; error: GroupFailure }>;
+  info(conversationId: string): Promise<GroupInfoView | undefined>;
+  add(conversationId: string, usernames: string[]): Promise<GroupActionResult>;
+  remove(conversationId: string, accountId: string): Promise<GroupActionResult>;
+  makeAdmin(conversationId: string, accountId: string): Promise<GroupActionResult>;
+  rename(conversationId: string, title: string): Promise<GroupActionResult>;
+  leave(conversationId: string): Promise<GroupActionResult>;
+}
+
 /** The conversation list and the new-chat dialog. */
 export interface ListScreen {
   /** Every conversation, most recent activity first. */
   conversations(): Promise<ConversationSummary[]>;
   startChat(username: string): Promise<StartChatResult>;
+  /** Mutes a conversation for a while or for good; null unmutes. */
+  mute(conversationId: string, duration: MuteDuration | null): Promise<void>;
+  /** Pins or unpins; `limit` when `MAX_PINNED` conversations are pinned already. */
+  pin(conversationId: string, pinned: boolean): Promise<'ok' | 'limit'>;
+  /** Moves a conversation into the Archived folder or back. */
+  archive(conversationId: string, archived: boolean): Promise<void>;
 }
 
 /** One open conversation. */
@@ -335,6 +421,18 @@ export interface SettingsScreen extends PermissionRequests {
   setPreviews(previews: boolean): Promise<void>;
   setPassphrase(passphrase: string): Promise<void>;
   removePassphrase(passphrase: string): Promise<boolean>;
+  /** Re-seals the vault's keys under `next` after checking `current`; false when `current` is wrong. */
+  changePassphrase(current: string, next: string): Promise<boolean>;
+  /** Forgets the keys in every tab of this browser (they show the lock screen); only with a passphrase set. */
+  lockNow(): void;
+  setTheme(theme: ThemeChoice): void;
+  /**
+   * Signs this device out (a linked device is removed from the account; the primary keeps the account on the server
+   * but forgets its push subscription) and wipes this browser's data in every tab.
+   */
+  logout(): Promise<AccountActionResult>;
+  /** Deletes the account on the server (`confirmation` must be the username) and wipes this browser's data. */
+  deleteAccount(confirmation: string): Promise<AccountActionResult>;
 }
 
 /** Creating the account (then the welcome steps) and unlocking a passphrase-protected vault. */
@@ -354,6 +452,7 @@ export interface CoveApp {
   readonly list: ListScreen;
   readonly chat: ChatScreen;
   readonly contact: ContactScreen;
+  readonly group: GroupScreen;
   readonly voice: VoiceScreen;
   /** The composer's emoji picker: the data for a UI language (loaded on first use). */
   emoji(language: string): Promise<EmojiSource>;

@@ -14,6 +14,7 @@ import type {
   MessageKind,
   MessageStatus,
   ReactionCount,
+  SystemLine,
 } from './model.js';
 import { voiceNoteOf } from './voice-data.js';
 
@@ -30,6 +31,8 @@ const MAX_DATE_MS = 8.64e15;
 const MAX_EMOJI_CHARS = 32;
 /** Longest title shown for a contact: a username is at most 32 characters; anything longer is not one. */
 const MAX_TITLE_CHARS = 64;
+/** The longest timer shown (the protocol's bound, a year): anything else stored is not a timer line. */
+const MAX_TIMER_SECONDS = 365 * 24 * 3600;
 /** A draft in the list is one line: more than this is never visible. */
 const MAX_DRAFT_PREVIEW_CHARS = 200;
 
@@ -146,9 +149,108 @@ export function kindOf(attachments: readonly AttachmentView[]): MessageKind {
   return attachments[0]?.kind ?? 'text';
 }
 
-/** A stored message as the chat shows it; `key` is its storage key. */
-export function toChatMessage(key: string, stored: unknown, conversationId: string): ChatMessage {
+/** Control and bidirectional-override characters never reach the screen in a name (names are other people's claims). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+const UNSAFE_NAME = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A name as shown: unsafe characters removed, at most MAX_TITLE_CHARS characters; null when nothing is left. */
+export const safeName = (value: unknown): string | null => {
+  if (typeof value !== 'string') return null;
+  const clean = [...value.replace(UNSAFE_NAME, '').trim()].slice(0, MAX_TITLE_CHARS).join('');
+  return clean.length > 0 ? clean : null;
+};
+
+/** Who is who in a group conversation: the user's account id and the names known for members. */
+export type GroupNames = { me: string; names: ReadonlyMap<string, string> };
+
+/** A member's display name: the known name, else the start of the account id. */
+export const nameIn = (names: GroupNames, accountId: unknown): string =>
+  typeof accountId === 'string' ? (names.names.get(accountId) ?? accountId.slice(0, 8)) : '?';
+
+const SYSTEM_KINDS: ReadonlySet<string> = new Set([
+  'created',
+  'added',
+  'removed',
+  'left',
+  'title',
+  'admin',
+  'timer',
+  'description',
+]);
+
+/**
+ * A timer change's seconds: null when turned off (null, absent or 0), the seconds when a whole number within the
+ * bound, undefined when malformed (then the line is not a timer line).
+ */
+function timerSeconds(value: unknown): number | null | undefined {
+  if (value === null || value === undefined || value === 0) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_SECONDS) return undefined;
+  return value;
+}
+
+/**
+ * A stored change (the core's GroupChange, for a group or a direct conversation's timer) as its system line; null
+ * when malformed. In a group (`names` given) every kind is one and names come from the group; in a direct
+ * conversation only a timer change is, `actor` null when the user made it, else the author's account id start (the
+ * chat names the peer).
+ */
+function toSystemLine(value: unknown, m: Loose, names: GroupNames | undefined): SystemLine | null {
+  const c = record(value);
+  if (typeof c.kind !== 'string' || !SYSTEM_KINDS.has(c.kind)) return null;
+  if (!names && c.kind !== 'timer') return null;
+  const seconds = c.kind === 'timer' ? timerSeconds(c.expireTimerSeconds) : countOrZero(c.expireTimerSeconds) || null;
+  if (seconds === undefined) return null;
+  const author = m.authorAccountId;
+  if (!names)
+    return {
+      kind: 'timer',
+      actor: m.direction === 'outgoing' ? null : typeof author === 'string' ? author.slice(0, 8) : '?',
+      members: [],
+      title: null,
+      expireTimerSeconds: seconds,
+    };
+  const members = Array.isArray(c.members)
+    ? c.members.slice(0, MAX_SYSTEM_NAMES).map((item) => {
+        const member = record(item);
+        return member.accountId === names.me
+          ? ''
+          : (names.names.get(String(member.accountId)) ??
+              safeName(member.username) ??
+              String(member.accountId).slice(0, 8));
+      })
+    : [];
+  return {
+    kind: c.kind as SystemLine['kind'],
+    actor: author === names.me ? null : nameIn(names, author),
+    members,
+    title: safeName(c.title),
+    expireTimerSeconds: seconds,
+  };
+}
+
+/** Names listed in one system line; a larger change says "and N more" through the UI's join. */
+const MAX_SYSTEM_NAMES = 50;
+
+/**
+ * A stored message as the chat shows it; `key` is its storage key. In a group conversation (`group` given), other
+ * members' messages carry their sender and system lines their change; in any conversation a timer change is a
+ * system line.
+ */
+export function toChatMessage(key: string, stored: unknown, conversationId: string, group?: GroupNames): ChatMessage {
   const m = record(stored);
+  if (m.system !== undefined && m.system !== null) {
+    const system = toSystemLine(m.system, m, group);
+    if (system)
+      return {
+        id: key,
+        conversationId,
+        outgoing: m.direction === 'outgoing',
+        text: '',
+        sentAt: timeOrNull(m.timestamp),
+        kind: 'text',
+        system,
+      };
+  }
   const outgoing = m.direction === 'outgoing';
   const status = outgoing && typeof m.status === 'string' && OUTGOING_STATUSES.has(m.status) ? m.status : undefined;
   const textOk = typeof m.text === 'string';
@@ -176,30 +278,23 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
     ...(attachments.length > 0 ? { attachments } : {}),
     ...(voice ? { voice } : {}),
     ...(!outgoing && typeof m.authorAccountId === 'string' ? { author: m.authorAccountId } : {}),
-    ...systemField(m.system),
+    ...(group && !outgoing
+      ? {
+          sender: {
+            accountId: typeof m.authorAccountId === 'string' ? m.authorAccountId : '',
+            name: nameIn(group, m.authorAccountId),
+          },
+        }
+      : {}),
     ...actionFields(m, conversationId),
   };
 }
-
-/** The longest timer shown (the protocol's bound, a year): anything else stored is not a timer line. */
-const MAX_TIMER_SECONDS = 365 * 24 * 3600;
 
 /** A conversation's stored timer, when it is one (a positive whole number of seconds within the bound). */
 function timerField(value: unknown): Pick<ConversationSummary, 'expireTimerSeconds'> {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_TIMER_SECONDS
     ? { expireTimerSeconds: value }
     : {};
-}
-
-/** A stored timer change as the system line the chat shows; any other or malformed value shows nothing special. */
-function systemField(value: unknown): Pick<ChatMessage, 'system'> {
-  const s = record(value);
-  if (s.kind !== 'timer') return {};
-  const seconds = s.expireTimerSeconds;
-  if (seconds === null || seconds === undefined || seconds === 0) return { system: { kind: 'timer', seconds: null } };
-  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TIMER_SECONDS)
-    return {};
-  return { system: { kind: 'timer', seconds } };
 }
 
 /** Reactions, edits, deletion, quote and attachments of a stored message, each ignored when malformed. */
@@ -241,13 +336,16 @@ export function toSummary(
 ): ConversationSummary {
   const c = record(stored);
   const text = (value: unknown): string | null => (typeof value === 'string' && value.length > 0 ? value : null);
-  // The nickname set here, else the profile name, else the username as the server spells it (docs/profiles.md).
-  const name = text(names?.nickname) ?? text(names?.profileName) ?? text(c.peerUsername);
-  const title = [...(name ?? id.slice(0, 8))].slice(0, MAX_TITLE_CHARS).join('');
-  const avatar = names?.avatar instanceof Uint8Array && names.avatar.length > 0 ? names.avatar : undefined;
+  const isGroup = c.kind === 'group' || id.startsWith('group:');
+  // A group: its title. A contact: the nickname set here, else the profile name, else the username as the server
+  // spells it (docs/profiles.md).
+  const name = isGroup ? null : (text(names?.nickname) ?? text(names?.profileName) ?? text(c.peerUsername));
+  const title = isGroup ? (safeName(c.title) ?? '…') : [...(name ?? id.slice(0, 8))].slice(0, MAX_TITLE_CHARS).join('');
+  const avatar = !isGroup && names?.avatar instanceof Uint8Array && names.avatar.length > 0 ? names.avatar : undefined;
   return {
     id,
     title,
+    ...(isGroup ? { group: true } : {}),
     ...(avatar ? { avatar } : {}),
     unread: countOrZero(c.unreadCount),
     updatedAt: timeOrNull(c.lastMessageAt) ?? 0,
@@ -267,6 +365,7 @@ export function toSummary(
             ...(last.status ? { status: last.status } : {}),
             ...(last.undecryptable ? { undecryptable: true } : {}),
             ...(last.unshowable ? { unshowable: true } : {}),
+            ...(last.sender ? { sender: last.sender.name } : {}),
             ...(last.system ? { system: last.system } : {}),
           },
         }

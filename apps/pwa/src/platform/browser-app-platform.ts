@@ -1,8 +1,8 @@
 /**
  * The browser behind the app layer: implements the app's `AppPlatform` (declared in `app/app-platform.ts`; matched
  * by shape, so this layer imports nothing from `app/`) over the modules of this folder: capabilities, the vault
- * and its settings in IndexedDB, the service worker, cross-context notices and push. `main.tsx` wires it into the
- * app shell. It adds no behaviour of its own.
+ * and its settings in IndexedDB (and wiping it), the colour theme, the service worker, cross-context notices and
+ * push. `main.tsx` wires it into the app shell. It adds no behaviour of its own.
  */
 import type { Platform } from '@cove/client';
 import * as capabilities from './capabilities.js';
@@ -15,7 +15,16 @@ import type { CoveDatabase } from './idb/schema.js';
 import { refreshPushSubscription } from './push.js';
 import { readSettings, writeSettings, type StoredSettings } from './settings.js';
 import { registerServiceWorker } from './sw-registration.js';
-import { MIN_PASSPHRASE_LENGTH, removePassphrase, setPassphrase, vaultMode, WrongPassphraseError } from './vault.js';
+import { onThemeChange, readTheme, writeTheme } from './theme.js';
+import {
+  changePassphrase,
+  MIN_PASSPHRASE_LENGTH,
+  removePassphrase,
+  setPassphrase,
+  vaultMode,
+  WrongPassphraseError,
+} from './vault.js';
+import { wipeLocalData } from './wipe.js';
 import { canRecordVoice, playableUrl, startVoiceRecording } from './voice-recorder.js';
 
 /** The page's profile in IndexedDB, its keys and its settings. */
@@ -61,6 +70,20 @@ class BrowserVault {
     await setPassphrase(this.db, platform.rows.currentKeys(), passphrase, (keys) => platform.rows.rekeyed(keys));
   }
 
+  async changePassphrase(current: string, next: string): Promise<boolean> {
+    try {
+      await changePassphrase(this.db, current, next);
+      return true;
+    } catch (error) {
+      if (error instanceof WrongPassphraseError) return false;
+      throw error;
+    }
+  }
+
+  wipe(): Promise<void> {
+    return wipeLocalData();
+  }
+
   async removePassphrase(passphrase: string): Promise<boolean> {
     try {
       await removePassphrase(this.db, passphrase);
@@ -88,7 +111,9 @@ export function createBrowserAppPlatform() {
       pushSupport: capabilities.pushSupport,
       scanQr: capabilities.scanQr,
       copyText: capabilities.copyText,
+      reload: () => globalThis.location.reload(),
     },
+    theme: { read: readTheme, write: writeTheme, onChange: onThemeChange },
     voice: {
       canRecord: canRecordVoice,
       start: startVoiceRecording,

@@ -368,3 +368,45 @@ export async function removePassphrase(db: CoveDatabase, passphrase: string): Pr
     return keys;
   });
 }
+
+/**
+ * Changes the passphrase: checks `current` by unwrapping the keys, then wraps the same key bytes under `next`
+ * (fresh salt and nonce, this build's Argon2id cost), same epoch: no row changes, and the other tabs keep working with
+ * the keys they hold. Throws `WrongPassphraseError` when `current` is wrong, and `StaleKeyError` when the vault
+ * changed between the check and the write (another tab changed or removed the passphrase meanwhile: nothing is
+ * written, the user tries again).
+ */
+export async function changePassphrase(db: CoveDatabase, current: string, next: string): Promise<void> {
+  if (next.length < MIN_PASSPHRASE_LENGTH) throw new RangeError('passphrase too short');
+  const header = await readHeader(db);
+  if (header?.mode !== 'passphrase' || header.version !== 2) throw new Error('no passphrase is set');
+  const raw = await unwrapRaw(header, current);
+  try {
+    const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+    const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+    const kek = await deriveWrappingKey(next, salt, ARGON_OPSLIMIT, ARGON_MEMLIMIT);
+    const changed: PassphraseHeader = {
+      version: 2,
+      mode: 'passphrase',
+      epoch: header.epoch,
+      salt,
+      opslimit: ARGON_OPSLIMIT,
+      memlimit: ARGON_MEMLIMIT,
+      iv,
+      wrapped: await wrap(kek, iv, raw, header.epoch),
+    };
+    await withLock(VAULT_LOCK, async () => {
+      const still = await readHeader(db);
+      const same =
+        still?.mode === 'passphrase' &&
+        still.version === 2 &&
+        still.epoch === header.epoch &&
+        still.wrapped.length === header.wrapped.length &&
+        still.wrapped.every((byte, i) => byte === header.wrapped[i]);
+      if (!same) throw new StaleKeyError(header.epoch, headerEpoch(still));
+      await db.put('meta', changed, HEADER_KEY);
+    });
+  } finally {
+    raw.fill(0);
+  }
+}

@@ -12,8 +12,10 @@ import { useApp, useAppState } from './use-app.js';
 import { ChatView } from './views/chat-view.js';
 import { ContactView } from './views/contact-view.js';
 import { ConversationList } from './views/conversation-list.js';
+import { GroupInfoView } from './views/group-info-view.js';
 import { LockView } from './views/lock-view.js';
 import { NewChatDialog } from './views/new-chat-dialog.js';
+import { NewGroupDialog } from './views/new-group-dialog.js';
 import { OnboardingView, WelcomeSteps } from './views/onboarding-view.js';
 import { SettingsView } from './views/settings-view.js';
 
@@ -118,6 +120,7 @@ function AppFrame(): ReactElement {
 function MessengerScreen(): ReactElement {
   const [route, setRoute] = useState<Route>(() => parseRoute(globalThis.location.pathname));
   const [newChat, setNewChat] = useState(false);
+  const [newGroup, setNewGroup] = useState(false);
 
   useEffect(() => {
     const onPop = () => setRoute(parseRoute(globalThis.location.pathname));
@@ -146,7 +149,12 @@ function MessengerScreen(): ReactElement {
       />
     );
   else if (route.name === 'contact')
-    detail = <ContactView conversationId={route.id} onBack={() => go({ name: 'chat', id: route.id })} />;
+    // A group's "contact" screen is its info: members, roles and the admins' changes.
+    detail = route.id.startsWith('group:') ? (
+      <GroupInfoView conversationId={route.id} onBack={() => go({ name: 'chat', id: route.id })} />
+    ) : (
+      <ContactView conversationId={route.id} onBack={() => go({ name: 'chat', id: route.id })} />
+    );
   else if (route.name === 'settings') detail = <SettingsView onBack={() => go({ name: 'list' })} />;
 
   return (
@@ -163,6 +171,7 @@ function MessengerScreen(): ReactElement {
           selected={selected}
           onOpen={(id) => go({ name: 'chat', id })}
           onNewChat={() => setNewChat(true)}
+          onNewGroup={() => setNewGroup(true)}
           onSettings={() => go({ name: 'settings' })}
         />
       </ErrorBoundary>
@@ -179,6 +188,15 @@ function MessengerScreen(): ReactElement {
           onClose={() => setNewChat(false)}
           onOpened={(id) => {
             setNewChat(false);
+            go({ name: 'chat', id });
+          }}
+        />
+      ) : null}
+      {newGroup ? (
+        <NewGroupDialog
+          onClose={() => setNewGroup(false)}
+          onOpened={(id) => {
+            setNewGroup(false);
             go({ name: 'chat', id });
           }}
         />

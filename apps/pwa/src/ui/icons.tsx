@@ -12,6 +12,13 @@ export const IconPlus = (): ReactElement => (
     <path d="M12 5v14M5 12h14" {...stroke} />
   </svg>
 );
+export const IconGroup = (): ReactElement => (
+  <svg {...base}>
+    <circle cx="9" cy="8" r="3.2" {...stroke} />
+    <path d="M3 19c.6-3.2 3-5 6-5s5.4 1.8 6 5" {...stroke} />
+    <path d="M16 5.2a3 3 0 0 1 0 5.6M18 14.4c1.6.7 2.7 2.3 3 4.6" {...stroke} />
+  </svg>
+);
 export const IconSettings = (): ReactElement => (
   <svg {...base}>
     <circle cx="12" cy="12" r="3" {...stroke} />
@@ -101,6 +108,27 @@ export const IconFile = (): ReactElement => (
   </svg>
 );
 /** Delivery marks: one tick sent, two delivered, two filled read, a clock while sending. */
+/** A bell struck through: the conversation is muted. */
+export const IconMuted = (): ReactElement => (
+  <svg {...base} width={16} height={16}>
+    <path
+      d="M13.7 21a2 2 0 0 1-3.4 0M18.6 13A17.9 17.9 0 0 1 18 8M6.3 6.3A6 6 0 0 0 6 8c0 7-3 9-3 9h14M18 8a6 6 0 0 0-9.3-5M2 2l20 20"
+      {...stroke}
+    />
+  </svg>
+);
+/** A pushpin: the conversation is pinned. */
+export const IconPin = (): ReactElement => (
+  <svg {...base} width={16} height={16}>
+    <path d="M12 17v5M9 10.8V4h6v6.8l3 3.2v2H6v-2l3-3.2z" {...stroke} />
+  </svg>
+);
+/** A box with a lid: the Archived folder. */
+export const IconArchive = (): ReactElement => (
+  <svg {...base}>
+    <path d="M21 8v13H3V8M1 3h22v5H1zM10 12h4" {...stroke} />
+  </svg>
+);
 export const StatusMark = ({ status }: { status: string }): ReactElement => {
   const small = { width: 16, height: 16, viewBox: '0 0 24 24', fill: 'none', 'aria-hidden': true } as const;
   switch (status) {

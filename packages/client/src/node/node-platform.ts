@@ -213,3 +213,21 @@ export const createNodePlatform = async (options: NodePlatformOptions): Promise<
     },
   };
 };
+
+/** What a data directory holds of Cove's own (storage-file names, the blob directory, the lock and the IPC socket). */
+const OWN_ENTRY = /^(state\.json(\.tmp)?|journal-\d+\.log|attachment-blobs|lock|cove\.sock)$/;
+
+/**
+ * Deletes Cove's files from a data directory after logging out or deleting the account (the platform must be closed):
+ * the stored state, the attachment blobs, the lock and the socket; anything else (a file the user put there) stays,
+ * and the directory goes only when nothing else is left.
+ */
+export const wipeDataDirectory = async (dataDir: string): Promise<void> => {
+  const entries = await fs.readdir(dataDir).catch(() => [] as string[]);
+  await Promise.all(
+    entries
+      .filter((name) => OWN_ENTRY.test(name))
+      .map((name) => fs.rm(path.join(dataDir, name), { recursive: true, force: true })),
+  );
+  await fs.rmdir(dataDir).catch(() => undefined);
+};

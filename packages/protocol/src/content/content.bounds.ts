@@ -136,6 +136,9 @@ export const MAX_GROUP_REVISION = 0xffff_0000;
 /** Longest serialized sender-key distribution message: about 90 bytes in practice; room for libsignal's extensions. */
 export const MAX_SENDER_KEY_DISTRIBUTION_BYTES = 256;
 
+/** Conversations in one read sync: a device marks one conversation read at a time; 100 covers a "mark all read". */
+export const MAX_READ_POSITIONS = 100;
+
 /** Longest quoted author id in UTF-8 bytes: a UUID is 36; the format check below refuses anything else anyway. */
 const MAX_ACCOUNT_ID_BYTES = 64;
 
@@ -390,6 +393,33 @@ export const validateContent = (content: Content, context?: ContentContext): voi
     case 'profile-key':
       checkBytes(content.profileKey, PROFILE_KEY_BYTES, PROFILE_KEY_BYTES, 'profileKey');
       return;
+    case 'sync': {
+      const { sync } = content;
+      if (sync.type === 'sent') {
+        // The message is held to the same bounds as one received directly.
+        validateContent({ kind: 'data', data: sync.message }, context);
+        // A group message's transcript goes to its group (a destination account beside it is not used).
+        if (sync.message.group === undefined && sync.destinationAccountId === undefined)
+          throw new ContentError('a sent transcript names no destination: an account or a group');
+        if (sync.destinationAccountId !== undefined && !UUID_PATTERN.test(sync.destinationAccountId))
+          throw new ContentError('sent.destinationAccountId is not an account id', ContentErrorReason.InvalidFormat);
+        return;
+      }
+      if (sync.type !== 'read') throw new ContentError('unknown sync type');
+      if (!Array.isArray(sync.positions) || sync.positions.length === 0) throw new ContentError('read sync is empty');
+      if (sync.positions.length > MAX_READ_POSITIONS)
+        throw new ContentError(`read sync has more than ${MAX_READ_POSITIONS} entries`, ContentErrorReason.TooLarge);
+      sync.positions.forEach((position, i) => {
+        const field = `read.positions[${i}]`;
+        if ((position.peerAccountId !== undefined) === (position.groupId !== undefined))
+          throw new ContentError(`${field} names exactly one conversation: an account or a group`);
+        if (position.peerAccountId !== undefined && !UUID_PATTERN.test(position.peerAccountId))
+          throw new ContentError(`${field}.peerAccountId is not an account id`, ContentErrorReason.InvalidFormat);
+        if (position.groupId !== undefined) checkBytes(position.groupId, GROUP_ID_BYTES, GROUP_ID_BYTES, field);
+        checkTimestamp(position.timestamp, windows.reference, `${field}.timestamp`);
+      });
+      return;
+    }
     default:
       throw new ContentError('unknown content kind');
   }

@@ -12,6 +12,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   MAX_ATTACHMENTS,
   MAX_GROUP_MEMBERS,
+  MAX_READ_POSITIONS,
   MAX_RETRY_TIMESTAMPS,
   MAX_TIMESTAMPS,
   MAX_TIMESTAMP_MS,
@@ -28,6 +29,7 @@ import type {
   GroupUpdate,
   ReceiptMessage,
   RetryRequest,
+  SyncMessage,
   TypingMessage,
 } from './content.types.js';
 import { checkWire } from './content.wire-check.js';
@@ -45,6 +47,7 @@ const WIRE_RULES: WireRules = {
     [pb.RetryRequestSchema.field.unavailable, MAX_RETRY_TIMESTAMPS],
     [pb.DataMessageSchema.field.attachments, MAX_ATTACHMENTS],
     [pb.GroupUpdateSchema.field.members, MAX_GROUP_MEMBERS],
+    [pb.ReadSyncSchema.field.positions, MAX_READ_POSITIONS],
   ]),
   maxUint64: BigInt(MAX_TIMESTAMP_MS),
 };
@@ -109,32 +112,65 @@ const toGroupUpdate = (update: GroupUpdate): pb.GroupUpdate =>
     timestamp: BigInt(update.timestamp),
   });
 
+const toData = (data: DataMessage): pb.DataMessage => {
+  const { quote } = data;
+  return create(pb.DataMessageSchema, {
+    text: data.text,
+    timestamp: BigInt(data.timestamp),
+    ...(quote
+      ? {
+          quote: {
+            timestamp: BigInt(quote.timestamp),
+            authorAccountId: quote.authorAccountId,
+            text: quote.text,
+          },
+        }
+      : {}),
+    expireTimerSeconds: data.expireTimerSeconds ?? 0,
+    senderUsername: data.senderUsername ?? '',
+    attachments: (data.attachments ?? []).map(toPointer),
+    ...(data.group ? { group: { id: data.group.id, revision: data.group.revision } } : {}),
+    ...(data.profileKey ? { profileKey: data.profileKey } : {}),
+    ...(data.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
+  });
+};
+
+const toSync = (sync: SyncMessage): pb.SyncMessage =>
+  sync.type === 'sent'
+    ? create(pb.SyncMessageSchema, {
+        body: {
+          case: 'sent',
+          value: {
+            ...(sync.destinationAccountId === undefined ? {} : { destinationAccountId: sync.destinationAccountId }),
+            message: toData(sync.message),
+          },
+        },
+      })
+    : create(pb.SyncMessageSchema, {
+        body: {
+          case: 'read',
+          value: {
+            positions: sync.positions.map((p) => ({
+              ...(p.peerAccountId === undefined ? {} : { peerAccountId: p.peerAccountId }),
+              groupId: p.groupId ?? new Uint8Array(0),
+              timestamp: BigInt(p.timestamp),
+            })),
+          },
+        },
+      });
+
 const toMessage = (content: Content): pb.Content => {
   switch (content.kind) {
-    case 'data': {
-      const { data } = content;
-      const { quote } = data;
-      const value = create(pb.DataMessageSchema, {
-        text: data.text,
-        timestamp: BigInt(data.timestamp),
-        ...(quote
-          ? {
-              quote: {
-                timestamp: BigInt(quote.timestamp),
-                authorAccountId: quote.authorAccountId,
-                text: quote.text,
-              },
-            }
-          : {}),
-        expireTimerSeconds: data.expireTimerSeconds ?? 0,
-        senderUsername: data.senderUsername ?? '',
-        attachments: (data.attachments ?? []).map(toPointer),
-        ...(data.group ? { group: { id: data.group.id, revision: data.group.revision } } : {}),
-        ...(data.profileKey ? { profileKey: data.profileKey } : {}),
-        ...(data.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
+    case 'data':
+      return create(pb.ContentSchema, {
+        version: CONTENT_VERSION,
+        body: { case: 'dataMessage', value: toData(content.data) },
       });
-      return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'dataMessage', value } });
-    }
+    case 'sync':
+      return create(pb.ContentSchema, {
+        version: CONTENT_VERSION,
+        body: { case: 'syncMessage', value: toSync(content.sync) },
+      });
     case 'receipt': {
       const value = create(pb.ReceiptMessageSchema, {
         type: content.receipt.type === 'read' ? pb.ReceiptMessage_Type.READ : pb.ReceiptMessage_Type.DELIVERY,
@@ -389,8 +425,37 @@ const fromMessage = (message: pb.Content): Content => {
       };
     case 'profileKeyUpdate':
       return { kind: 'profile-key', profileKey: body.value.profileKey };
+    case 'syncMessage':
+      return { kind: 'sync', sync: fromSync(body.value) };
     case undefined:
       throw new ContentError('content has no body');
+  }
+};
+
+const fromSync = (message: pb.SyncMessage): SyncMessage => {
+  const { body } = message;
+  switch (body.case) {
+    case 'sent': {
+      if (!body.value.message) throw new ContentError('sent transcript without its message');
+      return {
+        type: 'sent',
+        ...(body.value.destinationAccountId === undefined
+          ? {}
+          : { destinationAccountId: body.value.destinationAccountId.toLowerCase() }),
+        message: fromData(body.value.message),
+      };
+    }
+    case 'read':
+      return {
+        type: 'read',
+        positions: body.value.positions.map((p) => ({
+          ...(p.peerAccountId === undefined ? {} : { peerAccountId: p.peerAccountId.toLowerCase() }),
+          ...(p.groupId.length > 0 ? { groupId: p.groupId } : {}),
+          timestamp: timestampOf(p.timestamp, 'read.timestamp'),
+        })),
+      };
+    case undefined:
+      throw new ContentError('sync message has no body');
   }
 };
 

@@ -106,7 +106,18 @@ export type Content =
   | { kind: 'edit'; edit: EditMessage }
   | { kind: 'group-update'; groupUpdate: GroupUpdate }
   | { kind: 'sender-key'; senderKey: SenderKeyDistribution }
-  | { kind: 'profile-key'; profileKey: Uint8Array };
+  | { kind: 'profile-key'; profileKey: Uint8Array }
+  | { kind: 'sync'; sync: SyncMessage };
+
+/** A conversation read up to a message: a direct one (the peer's account id) or a group (its 32-byte id). */
+export type ReadPosition = { peerAccountId?: string; groupId?: Uint8Array; timestamp: number };
+
+/**
+ * Between one account's own devices: a message this device `sent` (to `destinationAccountId`, or to the group named
+ * in the message), or conversations `read` here.
+ */
+export type SyncMessage =
+  { type: 'sent'; destinationAccountId?: string; message: DataMessage } | { type: 'read'; positions: ReadPosition[] };
 
 /**
  * Where decoded content came from: the server timestamp of its envelope, the reference for the timestamp windows.

@@ -118,6 +118,25 @@ const assertWithinBounds = (content: Content, server: number): void => {
       expect(content.senderKey.distributionMessage.length).toBeGreaterThan(0);
       expect(content.senderKey.distributionMessage.length).toBeLessThanOrEqual(256);
       return;
+    case 'sync': {
+      const { sync } = content;
+      if (sync.type === 'sent') {
+        // A transcript's message keeps the bounds of one received directly, and goes to an account or a group.
+        assertWithinBounds({ kind: 'data', data: sync.message }, server);
+        expect(sync.destinationAccountId !== undefined || sync.message.group !== undefined).toBe(true);
+        if (sync.destinationAccountId !== undefined)
+          expect(sync.destinationAccountId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        return;
+      }
+      expect(sync.positions.length).toBeGreaterThan(0);
+      expect(sync.positions.length).toBeLessThanOrEqual(100);
+      for (const position of sync.positions) {
+        expect(position.peerAccountId === undefined).not.toBe(position.groupId === undefined);
+        if (position.groupId !== undefined) expect(position.groupId.length).toBe(32);
+        reference(position.timestamp);
+      }
+      return;
+    }
   }
 };
 

@@ -150,6 +150,31 @@ describe('Content wire check', () => {
             .join();
         },
       ],
+      [
+        pb.SyncMessageSchema.typeName,
+        (writer) => {
+          writer.tag(2, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).fork();
+          writer.tag(1, WireType.LengthDelimited).string(AUTHOR).tag(3, WireType.Varint).uint64(1);
+          writer.join().join();
+        },
+      ],
+      [
+        pb.SentTranscriptSchema.typeName,
+        (writer) =>
+          writer.tag(1, WireType.LengthDelimited).string(AUTHOR).tag(2, WireType.LengthDelimited).fork().join(),
+      ],
+      [
+        pb.ReadSyncSchema.typeName,
+        (writer) => {
+          writer.tag(1, WireType.LengthDelimited).fork();
+          writer.tag(1, WireType.LengthDelimited).string(AUTHOR).tag(3, WireType.Varint).uint64(1);
+          writer.join();
+        },
+      ],
+      [
+        pb.ReadPositionSchema.typeName,
+        (writer) => writer.tag(1, WireType.LengthDelimited).string(AUTHOR).tag(3, WireType.Varint).uint64(1),
+      ],
       [pb.GroupContextSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32))],
       [
         pb.ProfileKeyUpdateSchema.typeName,
@@ -178,10 +203,11 @@ describe('Content wire check', () => {
       const writer = new BinaryWriter().tag(1, WireType.Varint).uint32(1);
       let desc: DescMessage = pb.ContentSchema;
       for (const no of path) {
-        if (desc !== pb.ContentSchema) minimal.get(desc.typeName)?.(writer);
-        writer.tag(no, WireType.LengthDelimited).fork();
         const next = desc.fields.find((f) => f.number === no);
         if (next?.fieldKind !== 'message') throw new Error('path leaves the messages');
+        // A message whose path continues into one of its oneof bodies gets that body only (a second one is refused).
+        if (next.oneof === undefined) minimal.get(desc.typeName)?.(writer);
+        writer.tag(no, WireType.LengthDelimited).fork();
         desc = next.message;
       }
       write(writer);

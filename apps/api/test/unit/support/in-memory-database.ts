@@ -45,6 +45,8 @@ export type MemoryDevice = {
   credentialHash: Bytes;
   signedPreKey: StoredSignedPreKey;
   kyberLastResortPreKey: StoredSignedPreKey;
+  /** The encrypted device name (opaque bytes), when the device gave one. */
+  name?: Bytes | null;
   createdAt: Date;
   lastSeenAt: Date;
 };
@@ -156,6 +158,7 @@ export class InMemoryAccountRepository implements Public<AccountRepository> {
       credentialHash: d.credentialHash,
       signedPreKey: d.signedPreKey,
       kyberLastResortPreKey: d.kyberLastResortPreKey,
+      name: d.name ?? null,
     });
     this.db.putKeys(account.id, 1, d.preKeys, d.kyberPreKeys);
     return Promise.resolve(true);
@@ -208,6 +211,14 @@ export class InMemoryAccountRepository implements Public<AccountRepository> {
     const id = this.holder(username.toLowerCase());
     const spelled = id === undefined ? null : this.db.accounts.get(id)?.username;
     return Promise.resolve(id !== undefined && spelled ? { id, username: spelled } : null);
+  }
+
+  /** Like the cascade from the account row: its devices, their keys, envelopes and subscriptions, and the username. */
+  remove(accountId: string): Promise<number[] | null> {
+    if (!this.db.accounts.delete(accountId)) return Promise.resolve(null);
+    const devices = this.db.devicesOf(accountId).map((d) => d.deviceId);
+    for (const deviceId of devices) this.db.removeDevice(accountId, deviceId);
+    return Promise.resolve(devices);
   }
 
   private holder(usernameKey: string): string | undefined {
@@ -298,12 +309,13 @@ export class InMemoryDeviceRepository implements Pick<DeviceRepository, DeviceRe
 
   list(accountId: string): Promise<DeviceRecord[]> {
     return Promise.resolve(
-      this.db.devicesOf(accountId).map(({ deviceId, registrationId, createdAt, lastSeenAt }) => ({
+      this.db.devicesOf(accountId).map(({ deviceId, registrationId, createdAt, lastSeenAt, name }) => ({
         accountId,
         deviceId,
         registrationId,
         createdAt,
         lastSeenAt,
+        name: name ?? null,
       })),
     );
   }

@@ -8,6 +8,7 @@
  */
 import type { AppSession } from '../app-session.js';
 import { summarizeConversation } from '../conversation-summaries.js';
+import { groupNames, withFormerMembers } from '../group-names.js';
 import { MODIFY_WINDOW_MS } from '@cove/protocol';
 import type {
   AttachmentFailure,
@@ -57,8 +58,13 @@ export class ChatViewModel implements ChatScreen {
   async messages(conversationId: string, options: { before?: string; limit: number }): Promise<ChatMessage[]> {
     const reader = this.session.reader();
     if (!reader) return [];
-    const entries = await reader.messages(conversationId, options);
-    return entries.map((e) => toChatMessage(e.key, e.value, conversationId));
+    const [entries, current] = await Promise.all([
+      reader.messages(conversationId, options),
+      groupNames(reader, conversationId),
+    ]);
+    const values = entries.map((e) => e.value);
+    const names = current && (await withFormerMembers(reader, current, values));
+    return entries.map((e) => toChatMessage(e.key, e.value, conversationId, names));
   }
 
   async send(conversationId: string, text: string): Promise<void> {

@@ -1,11 +1,22 @@
 /**
- * The settings screen's view model: the encrypted profile (name, about, avatar cropped by the platform), language, notification previews, persistent storage and notification
- * permission, and the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and the other
- * tabs are told to reload; remove). It renders nothing and holds no key material; the vault does the cryptography.
+ * The settings screen's view model: the encrypted profile (name, about, avatar cropped by the platform), language, colour theme, notification previews, persistent storage and
+ * notification permission, the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and
+ * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), and
+ * leaving: log out and delete the account (the server first, then this browser's data is wiped and every tab
+ * reloads into onboarding). It renders nothing and holds no key material; the vault does the cryptography.
  */
 import type { CrossContext } from '../app-platform.js';
 import type { AppSession } from '../app-session.js';
-import type { AppState, PermissionRequests, ProfileForm, ProfileSaveResult, SettingsScreen } from '../model.js';
+import type {
+  AccountActionResult,
+  AppState,
+  PermissionRequests,
+  ProfileForm,
+  ProfileSaveResult,
+  SettingsScreen,
+  ThemeChoice,
+} from '../model.js';
+import type { MessengerPort } from '../messenger-port.js';
 
 export class SettingsViewModel implements SettingsScreen {
   constructor(
@@ -78,6 +89,60 @@ export class SettingsViewModel implements SettingsScreen {
     return true;
   }
 
+  async changePassphrase(current: string, next: string): Promise<boolean> {
+    const vault = this.session.vault();
+    if (!vault) return false;
+    return vault.changePassphrase(current, next);
+  }
+
+  lockNow(): void {
+    if (!this.session.store.get().passphraseSet) return;
+    // The keys live only in the memory of each tab: a reload forgets them, and the vault then asks for the passphrase.
+    this.crossContext()?.announceVaultChange();
+    this.session.platform.capabilities.reload();
+  }
+
+  setTheme(theme: ThemeChoice): void {
+    this.session.platform.theme.write(theme);
+    this.session.store.set({ theme });
+  }
+
+  logout(): Promise<AccountActionResult> {
+    return this.leave(async (messenger) => {
+      await messenger.logout();
+    });
+  }
+
+  async deleteAccount(confirmation: string): Promise<AccountActionResult> {
+    const { phase } = this.session.store.get();
+    const username = phase.kind === 'ready' ? phase.username : null;
+    if (!username || confirmation.trim().toLowerCase() !== username.toLowerCase())
+      return { ok: false, error: 'wrong-confirmation' };
+    return this.leave((messenger) => messenger.deleteAccount());
+  }
+
+  /** Runs the server step; only once it succeeded is this browser wiped and every tab reloaded. */
+  private async leave(serverStep: (messenger: MessengerPort) => Promise<void>): Promise<AccountActionResult> {
+    const vault = this.session.vault();
+    if (!vault) return { ok: false, error: 'other' };
+    let messenger: MessengerPort;
+    try {
+      messenger = await this.session.requireMessenger();
+    } catch {
+      return { ok: false, error: 'other' };
+    }
+    const refused = await serverStep(messenger).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    if (refused !== null) return { ok: false, error: accountActionError(refused) };
+    // The messenger stopped with the server step; the data goes now, then every tab reloads into onboarding.
+    await vault.wipe();
+    this.crossContext()?.announceVaultChange();
+    this.session.platform.capabilities.reload();
+    return { ok: true };
+  }
+
   requestPersistence(): Promise<boolean> {
     return this.permissions.requestPersistence();
   }
@@ -85,4 +150,12 @@ export class SettingsViewModel implements SettingsScreen {
   enableNotifications(): Promise<AppState['notifications']> {
     return this.permissions.enableNotifications();
   }
+}
+
+/** What a failed server step means for the user: no server, not the primary device, or anything else. */
+function accountActionError(error: unknown): 'network' | 'not-primary' | 'other' {
+  const { code, errorCode } = (error ?? {}) as { code?: unknown; errorCode?: unknown };
+  if (code === 'server_unreachable' || code === 'rate_limited') return 'network';
+  if (code === 'invalid_input' || errorCode === 'forbidden') return 'not-primary';
+  return 'other';
 }

@@ -15,6 +15,8 @@ export type NotificationStrings = {
   voice: string;
   /** A file without a caption: `{{name}}` is its name. */
   file: string;
+  /** The title of a group message's notification: `{{sender}}` in `{{group}}`. */
+  inGroup: string;
 };
 
 /** Longest file name put in a notification, in characters. */
@@ -38,6 +40,13 @@ export function notificationBody(content: NotificationContent, strings: Notifica
   if (attachment.kind === 'image') return strings.photo;
   const name = (attachment.fileName ?? '').replace(UNSAFE, '').slice(0, MAX_NAME_CHARS);
   return strings.file.replace('{{name}}', name || '…');
+}
+
+/** A notification's title: the sender, or "Ann in Team" for a group message (names cleaned and bounded). */
+export function notificationTitle(sender: string, group: string | null, strings: NotificationStrings): string {
+  const clean = (value: string) => value.replace(UNSAFE, '').slice(0, MAX_NAME_CHARS);
+  if (group === null) return clean(sender);
+  return strings.inGroup.replace('{{sender}}', clean(sender)).replace('{{group}}', clean(group) || '…');
 }
 
 export function notificationStrings(setting: string | null, browser: readonly string[]): NotificationStrings {

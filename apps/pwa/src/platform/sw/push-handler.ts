@@ -4,12 +4,17 @@
  * notification: sender and text per conversation (a photo, voice note or file without a caption as "Photo", "Voice
  * message" or its name), or "New message" when previews are off, the vault is locked, or
  * anything failed. A tap opens the conversation. It does not keep a connection open.
+ *
+ * Muted conversations (chat preferences, read from the same sealed storage) make no notification. When everything
+ * that arrived is muted, none is shown at all: Chrome may then, after several such pushes with no Cove tab visible,
+ * show its own "updated in the background" notice, a price paid for honouring the mute rather than showing one.
  */
 import { openBrowserPlatform } from '../browser-platform.js';
 import { openCoveDatabase } from '../idb/database.js';
+import { isMuted, readChatPreferences } from '@cove/client/chat-preferences';
 import { readSettings } from '../settings.js';
 import { VaultLockedError } from '../vault.js';
-import { notificationBody, notificationStrings } from './notification-text.js';
+import { notificationBody, notificationStrings, notificationTitle } from './notification-text.js';
 import { receivePending, type ReceivedMessage } from './receive-pending.js';
 
 /** One notification per conversation, replaced as more messages arrive. */
@@ -51,9 +56,16 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
     const platform = await openBrowserPlatform('worker', db);
     if ('locked' in platform) return await generic(strings.lockedBody);
     let received: ReceivedMessage[];
+    let muted: (conversationId: string) => boolean;
     const timer = setTimeout(() => void generic().catch(() => undefined), PATIENCE_MS);
     try {
       received = await receivePending(platform);
+      const preferences = await readChatPreferences(platform.storage);
+      const now = Date.now();
+      muted = (conversationId) => {
+        const p = preferences.get(conversationId);
+        return p !== undefined && isMuted(p, now);
+      };
     } catch (error) {
       platform.logger.warn('push processing failed', { error: error instanceof Error ? error.name : 'unknown' });
       throw error;
@@ -62,6 +74,8 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
       await platform.storage.close();
     }
     if (received.length === 0) return await generic();
+    received = received.filter((m) => !muted(m.conversationId));
+    if (received.length === 0) return;
     if (received.every((m) => m.undecryptable)) return await generic();
     const byConversation = new Map<string, ReceivedMessage[]>();
     for (const m of received)
@@ -82,7 +96,7 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
           .map((m) => notificationBody(m, strings))
           .map((text) => (text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text))
           .join('\n');
-        await show(last.sender, { ...options, body });
+        await show(notificationTitle(last.sender, last.group, strings), { ...options, body });
       } else {
         await show(strings.newMessage, { ...options, body: strings.newMessageBody });
       }

@@ -4,18 +4,23 @@
  * worker never decrypt for one peer at once), send the delivery receipts, and report what arrived so the worker
  * can show it, and delete the disappearing messages that expired meanwhile. It keeps no connection open.
  */
-import { Messenger, type ContactEntry, type MessageEntry } from '@cove/client';
+import { Messenger, type ContactEntry, type GroupEntry, type MessageEntry } from '@cove/client';
 import type { BrowserPlatform } from '../browser-platform.js';
 
 export type ReceivedMessage = {
   conversationId: string;
   sender: string;
+  /** A group message: the group's name (the notification says "Ann in Team"); null for a direct one. */
+  group: string | null;
   text: string;
   timestamp: number;
   undecryptable: boolean;
   /** What the first attachment is (photo, voice note, file), for the notification; null for a text message. */
   attachment: { kind: 'image' | 'voice' | 'file'; fileName: string | null } | null;
 };
+
+/** Group conversation ids: `group:<id>` (the core's tables.ts). */
+const GROUP_PREFIX = 'group:';
 
 /** Photos the chat shows as photos (the rest are files), as the app's view data decides. */
 const PHOTO_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
@@ -34,7 +39,9 @@ export async function receivePending(platform: BrowserPlatform): Promise<Receive
   if (!messenger.isRegistered) return [];
   const arrived: MessageEntry[] = [];
   const unsubscribe = messenger.subscribe((event) => {
-    if (event.type === 'message-added' && event.message.direction === 'incoming') arrived.push(event.message);
+    // A group's system lines ("Ann added Ben") are history, not messages to be notified of.
+    if (event.type === 'message-added' && event.message.direction === 'incoming' && !event.message.system)
+      arrived.push(event.message);
   });
   try {
     await messenger.fetchPending();
@@ -48,9 +55,14 @@ export async function receivePending(platform: BrowserPlatform): Promise<Receive
   const received: ReceivedMessage[] = [];
   for (const message of arrived) {
     const contact = await platform.storage.get<ContactEntry>('contacts', message.authorAccountId);
+    const group = message.conversationId.startsWith(GROUP_PREFIX)
+      ? await platform.storage.get<GroupEntry>('groups', message.conversationId.slice(GROUP_PREFIX.length))
+      : undefined;
+    const member = group?.members.find((m) => m.accountId === message.authorAccountId);
     received.push({
       conversationId: message.conversationId,
-      sender: contact?.username ?? message.authorAccountId.slice(0, 8),
+      sender: contact?.username ?? member?.username ?? message.authorAccountId.slice(0, 8),
+      group: group ? group.title : null,
       text: message.text,
       timestamp: message.timestamp,
       undecryptable: message.status === 'undecryptable',

@@ -5,7 +5,8 @@
  * This view loads the conversation and its newest page (growing when the user scrolls up), re-reads it when a shown
  * disappearing message's timer runs out, and marks incoming messages read while the chat is open. Files picked,
  * pasted or dropped onto the chat open the preview sheet (loaded on first use); a refusal (too large, storage full)
- * is shown above the composer in plain words.
+ * is shown above the composer in plain words. A group chat shows sender names and system lines, sends text only
+ * (what the core supports in groups), and once the user is no longer a member says so instead of the composer.
  */
 import { lazy, Suspense, useEffect, useMemo, useRef, useState, type DragEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -52,6 +53,7 @@ export function ChatView({
   const typing = state.typing.has(conversationId);
   const messages = useMemo(() => (page ? [...page].reverse() : []), [page]);
   const unread = conversation?.unread ?? 0;
+  const inGroup = conversation?.group === true || conversationId.startsWith('group:');
 
   useEffect(() => {
     setLimit(PAGE);
@@ -125,13 +127,13 @@ export function ChatView({
 
   const hasFiles = (event: DragEvent) => Array.from(event.dataTransfer.types).includes('Files');
   const onDragOver = (event: DragEvent) => {
-    if (!hasFiles(event)) return;
+    if (!hasFiles(event) || inGroup) return;
     event.preventDefault();
     event.dataTransfer.dropEffect = 'copy';
     setDragging(true);
   };
   const onDrop = (event: DragEvent) => {
-    if (!hasFiles(event)) return;
+    if (!hasFiles(event) || inGroup) return;
     event.preventDefault();
     setDragging(false);
     const files = Array.from(event.dataTransfer.files);
@@ -154,11 +156,7 @@ export function ChatView({
         typing={typing}
         onBack={onBack}
         onContact={onContact}
-        onTimer={
-          conversationId.startsWith('group:')
-            ? undefined
-            : (seconds) => void app.chat.setTimer(conversationId, seconds).catch(failed)
-        }
+        onTimer={inGroup ? undefined : (seconds) => void app.chat.setTimer(conversationId, seconds).catch(failed)}
       />
       <MessageList
         key={conversationId}
@@ -170,6 +168,7 @@ export function ChatView({
         onLoadMore={() => setLimit((l) => l + PAGE)}
         onRetry={(messageId) => void app.chat.retry(conversationId, messageId)}
         actions={{ canModify: (m) => app.chat.canModify(m), onAction }}
+        inGroup={inGroup}
         peerName={conversation?.title ?? ''}
       />
       {sendFailure ? (
@@ -182,13 +181,20 @@ export function ChatView({
           {notice}
         </p>
       ) : null}
-      <Composer
-        conversationId={conversationId}
-        onSend={send}
-        onFiles={setPicked}
-        banner={mode ? <QuotePreview mode={mode} onCancel={() => setMode(null)} /> : null}
-        preset={mode?.kind === 'edit' ? { key: mode.messageId, text: mode.text } : null}
-      />
+      {conversation?.inactive ? (
+        <p className="composer-closed muted" role="status" data-testid="group-inactive">
+          {t('group.inactive')}
+        </p>
+      ) : (
+        <Composer
+          conversationId={conversationId}
+          onSend={send}
+          onFiles={inGroup ? () => undefined : setPicked}
+          textOnly={inGroup}
+          banner={mode ? <QuotePreview mode={mode} onCancel={() => setMode(null)} /> : null}
+          preset={mode?.kind === 'edit' ? { key: mode.messageId, text: mode.text } : null}
+        />
+      )}
       {dialog?.kind === 'info' ? <MessageInfoDialog message={dialog.message} onClose={() => setDialog(null)} /> : null}
       {dialog?.kind === 'delete' ? (
         <DeleteDialog

@@ -1,6 +1,7 @@
 /**
- * Settings: the toolbar and the sections (`settings/`): account, profile, language, notification previews and permission,
- * persistent storage, and the passphrase that locks the local data.
+ * Settings: the toolbar and the sections (`settings/`): account, profile, language and colour theme, notification previews
+ * and permission, persistent storage, the passphrase that locks the local data and "lock now", and leaving (log out,
+ * delete the account).
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -11,6 +12,7 @@ import {
   NotificationsSection,
   PrivacySection,
 } from './settings/settings-sections.js';
+import { LeaveSection } from './settings/leave-section.js';
 import { ProfileSection } from './settings/profile-section.js';
 
 export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
@@ -31,6 +33,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />
+        <LeaveSection />
       </div>
     </section>
   );

@@ -55,6 +55,9 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.AttachmentQuota:
       case ClientErrorCode.AttachmentUnverified:
       case ClientErrorCode.AttachmentUnavailable:
+      case ClientErrorCode.LinkFailed:
+      case ClientErrorCode.NotPrimary:
+      case ClientErrorCode.DeviceLimit:
         return ExitCode.Refused;
       case ClientErrorCode.AttachmentsUnsupported:
         return ExitCode.Failure;

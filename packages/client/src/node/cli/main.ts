@@ -1,6 +1,6 @@
 /**
  * The `cove` command-line client on the Node platform: `register`, `send`, `listen`, `safety-number`, `verify`,
- * plus `whoami`, `conversations`, `history` and `delete`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
+ * plus `whoami`, `conversations`, `history`, `delete`, `logout` and `account delete`. State lives in `--data DIR` (default $COVE_DATA or ~/.cove; files
  * readable only by the owner); `--json` prints one JSON object per line for scripts; failures print one clear line
  * on stderr and exit with a code from exit-codes.ts. It adds no messaging logic of its own.
  */
@@ -18,7 +18,7 @@ import type { MessageEntry } from '../../tables.js';
 import { directConversationId } from '../../tables.js';
 import { Messenger } from '../../messenger.js';
 import { formatSafetyNumber } from '../../trust.js';
-import { createNodePlatform } from '../node-platform.js';
+import { createNodePlatform, wipeDataDirectory } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
 import { contentTypeOf, removeSavedCopy, saveAttachmentFile } from './attachment-files.js';
 import { readAvatarFile } from './avatar-file.js';
@@ -35,6 +35,7 @@ import {
 } from './format.js';
 import { groupOf } from '../../tables.js';
 import { forwardCommand, serveCommands } from './ipc.js';
+import { terminalQr } from './terminal-qr.js';
 
 type GlobalOptions = { data?: string; json?: boolean };
 type SendOptions = { file?: string; voice?: string; caption?: string; group?: string };
@@ -150,7 +151,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:3000')
     .requiredOption('--username <name>', 'username (3-32 letters, digits, "_" or ".")')
     .option('--invite <code>', 'invite code, when the server requires one')
-    .action(async (options: { server: string; username: string; invite?: string }) => {
+    .option('--device-name <name>', "this device's name in the device list (encrypted: the server cannot read it)")
+    .action(async (options: { server: string; username: string; invite?: string; deviceName?: string }) => {
       await withSession(
         globals(),
         async ({ messenger }) => {
@@ -158,6 +160,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             serverUrl: options.server,
             username: options.username,
             ...(options.invite ? { inviteCode: options.invite } : {}),
+            ...(options.deviceName === undefined ? {} : { deviceName: options.deviceName }),
           });
           print(`registered ${account.username ?? ''} (${account.accountId}) on ${account.serverUrl}`, {
             type: 'registered',
@@ -179,6 +182,45 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           { type: 'account', ...account },
         );
       });
+    });
+
+  /** Runs a leaving step in its own session (not through a running `listen`), then deletes the local data. */
+  const leave = async (step: (messenger: Messenger) => Promise<void>): Promise<void> => {
+    if (shared) throw new ClientError(ClientErrorCode.InvalidInput, 'stop "cove listen" on this data directory first');
+    await withSession(globals(), ({ messenger }) => step(messenger));
+    await wipeDataDirectory(dataDirOf(globals()));
+  };
+
+  program
+    .command('logout')
+    .description('sign this device out (a linked device is removed from the account) and delete its local data')
+    .action(async () => {
+      let outcome = '';
+      await leave(async (messenger) => {
+        outcome = await messenger.logout();
+      });
+      print(
+        outcome === 'device-removed'
+          ? 'logged out: this device was removed from the account and its data deleted'
+          : 'logged out: local data deleted (the primary device cannot be removed; the account stays on the server)',
+        { type: 'logged-out', outcome },
+      );
+    });
+
+  program
+    .command('account')
+    .description('manage the account')
+    .command('delete')
+    .description('delete the account on the server (primary device only) and the local data: cannot be undone')
+    .option('--yes', 'confirm: the account, its username and everything the server holds for it are deleted')
+    .action(async (options: { yes?: boolean }) => {
+      if (!options.yes)
+        throw new ClientError(
+          ClientErrorCode.InvalidInput,
+          'this deletes the account for good: run "cove account delete --yes" to confirm',
+        );
+      await leave((messenger) => messenger.deleteAccount());
+      print('account deleted on the server; local data deleted', { type: 'account-deleted' });
     });
 
   program
@@ -627,6 +669,82 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           trust: identity.trust,
           safetyNumber: digits.replace(/\s+/g, ''),
         });
+      });
+    });
+
+  program
+    .command('link')
+    .description(
+      'link this data directory as a new device of an existing account: prints a link URI (and a QR code) for the ' +
+        'existing device ("cove devices add URI" or the app\'s "Link a new device"), then waits until it is linked',
+    )
+    .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:3000')
+    .option('--device-name <name>', "this device's name in the device list (encrypted: the server cannot read it)")
+    .action(async (options: { server: string; deviceName?: string }) => {
+      await withSession(
+        globals(),
+        async ({ messenger }) => {
+          const account = await messenger.linkNewDevice({
+            serverUrl: options.server,
+            ...(options.deviceName === undefined ? {} : { deviceName: options.deviceName }),
+            onLinkUri: (uri) => {
+              // The URI alone on its line (stdout), so scripts and people can copy it; the QR code for cameras.
+              if (globals().json) io.out(jsonLine({ type: 'link-uri', uri }));
+              else io.out(uri);
+              if (io.interactive && !globals().json) io.err(terminalQr(uri));
+            },
+          });
+          print(
+            `linked as device ${account.deviceId} of ${account.username ?? '(no username)'} (${account.accountId})`,
+            { type: 'linked', ...account },
+          );
+        },
+        false,
+      );
+    });
+
+  const devices = program.command('devices').description("list, add and remove this account's devices");
+  devices
+    .command('add')
+    .description('link the new device showing this URI to this account (primary device only)')
+    .argument('<uri>', 'the link URI the new device shows (cove://link?...)')
+    .option('--yes', 'do not ask for confirmation')
+    .action(async (uri: string, options: { yes?: boolean }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        if (!options.yes && io.interactive && io.ask) {
+          const answer = await io.ask(
+            'The new device will get this account, its keys and contacts, and see every message. Link it? [y/N] ',
+          );
+          if (!/^\s*y(es)?\s*$/i.test(answer))
+            throw new ClientError(ClientErrorCode.InvalidInput, 'the device was not linked');
+        }
+        await messenger.addDevice(uri);
+        print('sent this account to the new device', { type: 'device-added' });
+      });
+    });
+  devices
+    .command('list')
+    .description("this account's devices: id, name, created and last-active day")
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        for (const d of await messenger.devices()) {
+          const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+          print(
+            `${d.deviceId}\t${escapeText(d.name ?? '(unnamed)')}\tcreated ${day(d.createdAt)}\tlast active ${day(d.lastSeenAt)}${d.current ? '\t(this device)' : ''}`,
+            { type: 'device', ...d },
+          );
+        }
+      });
+    });
+  devices
+    .command('remove')
+    .description('remove a linked device from this account (primary device only)')
+    .argument('<id>', 'device id (cove devices list)')
+    .action(async (id: string) => {
+      if (!/^\d{1,3}$/.test(id)) throw new ClientError(ClientErrorCode.InvalidInput, 'give a device id (a number)');
+      await withSession(globals(), async ({ messenger }) => {
+        await messenger.removeDevice(Number(id));
+        print(`removed device ${id}`, { type: 'device-removed', deviceId: Number(id) });
       });
     });
 

@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file content.proto.
  */
 export const file_content: GenFile = /*@__PURE__*/
-  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEirAUKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI/ChJwcm9maWxlX2tleV91cGRhdGUYCiABKAsyIS5jb3ZlLmNvbnRlbnQudjEuUHJvZmlsZUtleVVwZGF0ZUgAEjQKDGdyb3VwX3VwZGF0ZRgQIAEoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cFVwZGF0ZUgAEkkKF3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uGBEgASgLMiYuY292ZS5jb250ZW50LnYxLlNlbmRlcktleURpc3RyaWJ1dGlvbkgAQgYKBGJvZHki1QIKC0RhdGFNZXNzYWdlEhEKBHRleHQYASABKAlIAIgBARIWCgl0aW1lc3RhbXAYAiABKARIAYgBARIqCgVxdW90ZRgDIAEoCzIWLmNvdmUuY29udGVudC52MS5RdW90ZUgCiAEBEhwKFGV4cGlyZV90aW1lcl9zZWNvbmRzGAQgASgNEhcKD3NlbmRlcl91c2VybmFtZRgFIAEoCRI3CgthdHRhY2htZW50cxgGIAMoCzIiLmNvdmUuY29udGVudC52MS5BdHRhY2htZW50UG9pbnRlchITCgtwcm9maWxlX2tleRgHIAEoDBIsCgVncm91cBgQIAEoCzIdLmNvdmUuY29udGVudC52MS5Hcm91cENvbnRleHQSGwoTZXhwaXJlX3RpbWVyX3VwZGF0ZRgUIAEoCEIHCgVfdGV4dEIMCgpfdGltZXN0YW1wQggKBl9xdW90ZSIsCgxHcm91cENvbnRleHQSCgoCaWQYASABKAwSEAoIcmV2aXNpb24YAiABKA0igwEKC0dyb3VwTWVtYmVyEhIKCmFjY291bnRfaWQYASABKAwSLwoEcm9sZRgCIAEoDjIhLmNvdmUuY29udGVudC52MS5Hcm91cE1lbWJlci5Sb2xlEhAKCHVzZXJuYW1lGAMgASgJIh0KBFJvbGUSCgoGTUVNQkVSEAASCQoFQURNSU4QASKKAgoLR3JvdXBVcGRhdGUSCgoCaWQYASABKAwSEgoKbWFzdGVyX2tleRgCIAEoDBIQCghyZXZpc2lvbhgDIAEoDRINCgV0aXRsZRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIyCgZhdmF0YXIYBiABKAsyIi5jb3ZlLmNvbnRlbnQudjEuQXR0YWNobWVudFBvaW50ZXISLQoHbWVtYmVycxgHIAMoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cE1lbWJlchIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgIIAEoDRIWCgl0aW1lc3RhbXAYCSABKARIAIgBAUIMCgpfdGltZXN0YW1wIkcKFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIcChRkaXN0cmlidXRpb25fbWVzc2FnZRgCIAEoDCKmAgoRQXR0YWNobWVudFBvaW50ZXISEgoKc3RvcmFnZV9pZBgBIAEoCRILCgNrZXkYAiABKAwSDgoGZGlnZXN0GAMgASgMEhMKC3BhZGRlZF9zaXplGAQgASgEEhIKCnBsYWluX3NpemUYBSABKAQSFAoMY29udGVudF90eXBlGAYgASgJEhEKCWZpbGVfbmFtZRgHIAEoCRINCgV3aWR0aBgIIAEoDRIOCgZoZWlnaHQYCSABKA0SEQoJdGh1bWJuYWlsGAogASgMEhAKCGJsdXJoYXNoGAsgASgJEhMKC2R1cmF0aW9uX21zGAwgASgNEhAKCHdhdmVmb3JtGA0gASgMEhIKCnZvaWNlX25vdGUYDiABKAgSDwoHY2FwdGlvbhgPIAEoCSJ/CgVRdW90ZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIeChFhdXRob3JfYWNjb3VudF9pZBgCIAEoCUgBiAEBEhEKBHRleHQYAyABKAlIAogBAUIMCgpfdGltZXN0YW1wQhQKEl9hdXRob3JfYWNjb3VudF9pZEIHCgVfdGV4dCKGAQoOUmVjZWlwdE1lc3NhZ2USNwoEdHlwZRgBIAEoDjIkLmNvdmUuY29udGVudC52MS5SZWNlaXB0TWVzc2FnZS5UeXBlSACIAQESEgoKdGltZXN0YW1wcxgCIAMoBCIeCgRUeXBlEgwKCERFTElWRVJZEAASCAoEUkVBRBABQgcKBV90eXBlIqABCg1UeXBpbmdNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEjoKBmFjdGlvbhgCIAEoDjIlLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlLkFjdGlvbkgBiAEBIiIKBkFjdGlvbhILCgdTVEFSVEVEEAASCwoHU1RPUFBFRBABQgwKCl90aW1lc3RhbXBCCQoHX2FjdGlvbiI3CgxSZXRyeVJlcXVlc3QSEgoKdGltZXN0YW1wcxgBIAMoBBITCgt1bmF2YWlsYWJsZRgCIAMoBCINCgtOdWxsTWVzc2FnZSLdAQoPUmVhY3Rpb25NZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEhIKBWVtb2ppGAIgASgJSAGIAQESJQoYdGFyZ2V0X2F1dGhvcl9hY2NvdW50X2lkGAMgASgJSAKIAQESHQoQdGFyZ2V0X3RpbWVzdGFtcBgEIAEoBEgDiAEBEg4KBnJlbW92ZRgFIAEoCEIMCgpfdGltZXN0YW1wQggKBl9lbW9qaUIbChlfdGFyZ2V0X2F1dGhvcl9hY2NvdW50X2lkQhMKEV90YXJnZXRfdGltZXN0YW1wImkKDURlbGV0ZU1lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESHQoQdGFyZ2V0X3RpbWVzdGFtcBgCIAEoBEgBiAEBQgwKCl90aW1lc3RhbXBCEwoRX3RhcmdldF90aW1lc3RhbXAigwEKC0VkaXRNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYAiABKARIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQFCDAoKX3RpbWVzdGFtcEITChFfdGFyZ2V0X3RpbWVzdGFtcEIHCgVfdGV4dCInChBQcm9maWxlS2V5VXBkYXRlEhMKC3Byb2ZpbGVfa2V5GAEgASgMYgZwcm90bzM");
+  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEi4gUKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI/ChJwcm9maWxlX2tleV91cGRhdGUYCiABKAsyIS5jb3ZlLmNvbnRlbnQudjEuUHJvZmlsZUtleVVwZGF0ZUgAEjQKDGdyb3VwX3VwZGF0ZRgQIAEoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cFVwZGF0ZUgAEkkKF3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uGBEgASgLMiYuY292ZS5jb250ZW50LnYxLlNlbmRlcktleURpc3RyaWJ1dGlvbkgAEjQKDHN5bmNfbWVzc2FnZRgUIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jTWVzc2FnZUgAQgYKBGJvZHkicQoLU3luY01lc3NhZ2USLwoEc2VudBgBIAEoCzIfLmNvdmUuY29udGVudC52MS5TZW50VHJhbnNjcmlwdEgAEikKBHJlYWQYAiABKAsyGS5jb3ZlLmNvbnRlbnQudjEuUmVhZFN5bmNIAEIGCgRib2R5In8KDlNlbnRUcmFuc2NyaXB0EiMKFmRlc3RpbmF0aW9uX2FjY291bnRfaWQYASABKAlIAIgBARItCgdtZXNzYWdlGAIgASgLMhwuY292ZS5jb250ZW50LnYxLkRhdGFNZXNzYWdlQhkKF19kZXN0aW5hdGlvbl9hY2NvdW50X2lkIjwKCFJlYWRTeW5jEjAKCXBvc2l0aW9ucxgBIAMoCzIdLmNvdmUuY29udGVudC52MS5SZWFkUG9zaXRpb24ieAoMUmVhZFBvc2l0aW9uEhwKD3BlZXJfYWNjb3VudF9pZBgBIAEoCUgAiAEBEhAKCGdyb3VwX2lkGAIgASgMEhYKCXRpbWVzdGFtcBgDIAEoBEgBiAEBQhIKEF9wZWVyX2FjY291bnRfaWRCDAoKX3RpbWVzdGFtcCLVAgoLRGF0YU1lc3NhZ2USEQoEdGV4dBgBIAEoCUgAiAEBEhYKCXRpbWVzdGFtcBgCIAEoBEgBiAEBEioKBXF1b3RlGAMgASgLMhYuY292ZS5jb250ZW50LnYxLlF1b3RlSAKIAQESHAoUZXhwaXJlX3RpbWVyX3NlY29uZHMYBCABKA0SFwoPc2VuZGVyX3VzZXJuYW1lGAUgASgJEjcKC2F0dGFjaG1lbnRzGAYgAygLMiIuY292ZS5jb250ZW50LnYxLkF0dGFjaG1lbnRQb2ludGVyEhMKC3Byb2ZpbGVfa2V5GAcgASgMEiwKBWdyb3VwGBAgASgLMh0uY292ZS5jb250ZW50LnYxLkdyb3VwQ29udGV4dBIbChNleHBpcmVfdGltZXJfdXBkYXRlGBQgASgIQgcKBV90ZXh0QgwKCl90aW1lc3RhbXBCCAoGX3F1b3RlIiwKDEdyb3VwQ29udGV4dBIKCgJpZBgBIAEoDBIQCghyZXZpc2lvbhgCIAEoDSKDAQoLR3JvdXBNZW1iZXISEgoKYWNjb3VudF9pZBgBIAEoDBIvCgRyb2xlGAIgASgOMiEuY292ZS5jb250ZW50LnYxLkdyb3VwTWVtYmVyLlJvbGUSEAoIdXNlcm5hbWUYAyABKAkiHQoEUm9sZRIKCgZNRU1CRVIQABIJCgVBRE1JThABIooCCgtHcm91cFVwZGF0ZRIKCgJpZBgBIAEoDBISCgptYXN0ZXJfa2V5GAIgASgMEhAKCHJldmlzaW9uGAMgASgNEg0KBXRpdGxlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEjIKBmF2YXRhchgGIAEoCzIiLmNvdmUuY29udGVudC52MS5BdHRhY2htZW50UG9pbnRlchItCgdtZW1iZXJzGAcgAygLMhwuY292ZS5jb250ZW50LnYxLkdyb3VwTWVtYmVyEhwKFGV4cGlyZV90aW1lcl9zZWNvbmRzGAggASgNEhYKCXRpbWVzdGFtcBgJIAEoBEgAiAEBQgwKCl90aW1lc3RhbXAiRwoVU2VuZGVyS2V5RGlzdHJpYnV0aW9uEhAKCGdyb3VwX2lkGAEgASgMEhwKFGRpc3RyaWJ1dGlvbl9tZXNzYWdlGAIgASgMIqYCChFBdHRhY2htZW50UG9pbnRlchISCgpzdG9yYWdlX2lkGAEgASgJEgsKA2tleRgCIAEoDBIOCgZkaWdlc3QYAyABKAwSEwoLcGFkZGVkX3NpemUYBCABKAQSEgoKcGxhaW5fc2l6ZRgFIAEoBBIUCgxjb250ZW50X3R5cGUYBiABKAkSEQoJZmlsZV9uYW1lGAcgASgJEg0KBXdpZHRoGAggASgNEg4KBmhlaWdodBgJIAEoDRIRCgl0aHVtYm5haWwYCiABKAwSEAoIYmx1cmhhc2gYCyABKAkSEwoLZHVyYXRpb25fbXMYDCABKA0SEAoId2F2ZWZvcm0YDSABKAwSEgoKdm9pY2Vfbm90ZRgOIAEoCBIPCgdjYXB0aW9uGA8gASgJIn8KBVF1b3RlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh4KEWF1dGhvcl9hY2NvdW50X2lkGAIgASgJSAGIAQESEQoEdGV4dBgDIAEoCUgCiAEBQgwKCl90aW1lc3RhbXBCFAoSX2F1dGhvcl9hY2NvdW50X2lkQgcKBV90ZXh0IoYBCg5SZWNlaXB0TWVzc2FnZRI3CgR0eXBlGAEgASgOMiQuY292ZS5jb250ZW50LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGVIAIgBARISCgp0aW1lc3RhbXBzGAIgAygEIh4KBFR5cGUSDAoIREVMSVZFUlkQABIICgRSRUFEEAFCBwoFX3R5cGUioAEKDVR5cGluZ01lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESOgoGYWN0aW9uGAIgASgOMiUuY292ZS5jb250ZW50LnYxLlR5cGluZ01lc3NhZ2UuQWN0aW9uSAGIAQEiIgoGQWN0aW9uEgsKB1NUQVJURUQQABILCgdTVE9QUEVEEAFCDAoKX3RpbWVzdGFtcEIJCgdfYWN0aW9uIjcKDFJldHJ5UmVxdWVzdBISCgp0aW1lc3RhbXBzGAEgAygEEhMKC3VuYXZhaWxhYmxlGAIgAygEIg0KC051bGxNZXNzYWdlIt0BCg9SZWFjdGlvbk1lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESEgoFZW1vamkYAiABKAlIAYgBARIlChh0YXJnZXRfYXV0aG9yX2FjY291bnRfaWQYAyABKAlIAogBARIdChB0YXJnZXRfdGltZXN0YW1wGAQgASgESAOIAQESDgoGcmVtb3ZlGAUgASgIQgwKCl90aW1lc3RhbXBCCAoGX2Vtb2ppQhsKGV90YXJnZXRfYXV0aG9yX2FjY291bnRfaWRCEwoRX3RhcmdldF90aW1lc3RhbXAiaQoNRGVsZXRlTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIdChB0YXJnZXRfdGltZXN0YW1wGAIgASgESAGIAQFCDAoKX3RpbWVzdGFtcEITChFfdGFyZ2V0X3RpbWVzdGFtcCKDAQoLRWRpdE1lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESHQoQdGFyZ2V0X3RpbWVzdGFtcBgCIAEoBEgBiAEBEhEKBHRleHQYAyABKAlIAogBAUIMCgpfdGltZXN0YW1wQhMKEV90YXJnZXRfdGltZXN0YW1wQgcKBV90ZXh0IicKEFByb2ZpbGVLZXlVcGRhdGUSEwoLcHJvZmlsZV9rZXkYASABKAxiBnByb3RvMw");
 
 /**
  * @generated from message cove.content.v1.Content
@@ -109,6 +109,15 @@ export type Content = Message<"cove.content.v1.Content"> & {
      */
     value: SenderKeyDistribution;
     case: "senderKeyDistribution";
+  } | {
+    /**
+     * Between one account's own devices (fields 20 to 29 are reserved for these syncs). Receivers accept it only from
+     * a device of their own account.
+     *
+     * @generated from field: cove.content.v1.SyncMessage sync_message = 20;
+     */
+    value: SyncMessage;
+    case: "syncMessage";
   } | { case: undefined; value?: undefined };
 };
 
@@ -118,6 +127,114 @@ export type Content = Message<"cove.content.v1.Content"> & {
  */
 export const ContentSchema: GenMessage<Content> = /*@__PURE__*/
   messageDesc(file_content, 0);
+
+/**
+ * What one device of an account tells the account's other devices.
+ *
+ * @generated from message cove.content.v1.SyncMessage
+ */
+export type SyncMessage = Message<"cove.content.v1.SyncMessage"> & {
+  /**
+   * @generated from oneof cove.content.v1.SyncMessage.body
+   */
+  body: {
+    /**
+     * @generated from field: cove.content.v1.SentTranscript sent = 1;
+     */
+    value: SentTranscript;
+    case: "sent";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.ReadSync read = 2;
+     */
+    value: ReadSync;
+    case: "read";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message cove.content.v1.SyncMessage.
+ * Use `create(SyncMessageSchema)` to create a new message.
+ */
+export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
+  messageDesc(file_content, 1);
+
+/**
+ * A message this device sent, so that the other devices show it in the conversation too: the DataMessage as it went
+ * out, to one account (`destination_account_id`) or to a group (the group context inside the message, which wins
+ * over a destination account).
+ *
+ * @generated from message cove.content.v1.SentTranscript
+ */
+export type SentTranscript = Message<"cove.content.v1.SentTranscript"> & {
+  /**
+   * @generated from field: optional string destination_account_id = 1;
+   */
+  destinationAccountId?: string | undefined;
+
+  /**
+   * @generated from field: cove.content.v1.DataMessage message = 2;
+   */
+  message?: DataMessage | undefined;
+};
+
+/**
+ * Describes the message cove.content.v1.SentTranscript.
+ * Use `create(SentTranscriptSchema)` to create a new message.
+ */
+export const SentTranscriptSchema: GenMessage<SentTranscript> = /*@__PURE__*/
+  messageDesc(file_content, 2);
+
+/**
+ * Messages read on this device, by conversation: the others mark incoming messages up to `timestamp` read too. At most
+ * 100 entries.
+ *
+ * @generated from message cove.content.v1.ReadSync
+ */
+export type ReadSync = Message<"cove.content.v1.ReadSync"> & {
+  /**
+   * @generated from field: repeated cove.content.v1.ReadPosition positions = 1;
+   */
+  positions: ReadPosition[];
+};
+
+/**
+ * Describes the message cove.content.v1.ReadSync.
+ * Use `create(ReadSyncSchema)` to create a new message.
+ */
+export const ReadSyncSchema: GenMessage<ReadSync> = /*@__PURE__*/
+  messageDesc(file_content, 3);
+
+/**
+ * @generated from message cove.content.v1.ReadPosition
+ */
+export type ReadPosition = Message<"cove.content.v1.ReadPosition"> & {
+  /**
+   * One of: the peer of a direct conversation (account id), or a group id (32 bytes).
+   *
+   * @generated from field: optional string peer_account_id = 1;
+   */
+  peerAccountId?: string | undefined;
+
+  /**
+   * @generated from field: bytes group_id = 2;
+   */
+  groupId: Uint8Array;
+
+  /**
+   * The send time of the newest message read.
+   *
+   * @generated from field: optional uint64 timestamp = 3;
+   */
+  timestamp?: bigint | undefined;
+};
+
+/**
+ * Describes the message cove.content.v1.ReadPosition.
+ * Use `create(ReadPositionSchema)` to create a new message.
+ */
+export const ReadPositionSchema: GenMessage<ReadPosition> = /*@__PURE__*/
+  messageDesc(file_content, 4);
 
 /**
  * @generated from message cove.content.v1.DataMessage
@@ -193,7 +310,7 @@ export type DataMessage = Message<"cove.content.v1.DataMessage"> & {
  * Use `create(DataMessageSchema)` to create a new message.
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
-  messageDesc(file_content, 1);
+  messageDesc(file_content, 5);
 
 /**
  * Names a group in a message: its 32-byte random id and the revision of its state the sender had.
@@ -217,7 +334,7 @@ export type GroupContext = Message<"cove.content.v1.GroupContext"> & {
  * Use `create(GroupContextSchema)` to create a new message.
  */
 export const GroupContextSchema: GenMessage<GroupContext> = /*@__PURE__*/
-  messageDesc(file_content, 2);
+  messageDesc(file_content, 6);
 
 /**
  * One member of a group as its state lists it.
@@ -250,7 +367,7 @@ export type GroupMember = Message<"cove.content.v1.GroupMember"> & {
  * Use `create(GroupMemberSchema)` to create a new message.
  */
 export const GroupMemberSchema: GenMessage<GroupMember> = /*@__PURE__*/
-  messageDesc(file_content, 3);
+  messageDesc(file_content, 7);
 
 /**
  * @generated from enum cove.content.v1.GroupMember.Role
@@ -271,7 +388,7 @@ export enum GroupMember_Role {
  * Describes the enum cove.content.v1.GroupMember.Role.
  */
 export const GroupMember_RoleSchema: GenEnum<GroupMember_Role> = /*@__PURE__*/
-  enumDesc(file_content, 3, 0);
+  enumDesc(file_content, 7, 0);
 
 /**
  * A group's whole state at one revision, sent by an admin over 1:1 sessions to every member device (and by a
@@ -337,7 +454,7 @@ export type GroupUpdate = Message<"cove.content.v1.GroupUpdate"> & {
  * Use `create(GroupUpdateSchema)` to create a new message.
  */
 export const GroupUpdateSchema: GenMessage<GroupUpdate> = /*@__PURE__*/
-  messageDesc(file_content, 4);
+  messageDesc(file_content, 8);
 
 /**
  * A member's sender key for one group (libsignal's SenderKeyDistributionMessage, serialized), sent over the 1:1
@@ -364,7 +481,7 @@ export type SenderKeyDistribution = Message<"cove.content.v1.SenderKeyDistributi
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_content, 5);
+  messageDesc(file_content, 9);
 
 /**
  * Where an attachment's encrypted blob is stored and how to check and decrypt it (format v1, docs/attachments.md),
@@ -484,7 +601,7 @@ export type AttachmentPointer = Message<"cove.content.v1.AttachmentPointer"> & {
  * Use `create(AttachmentPointerSchema)` to create a new message.
  */
 export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
-  messageDesc(file_content, 6);
+  messageDesc(file_content, 10);
 
 /**
  * @generated from message cove.content.v1.Quote
@@ -517,7 +634,7 @@ export type Quote = Message<"cove.content.v1.Quote"> & {
  * Use `create(QuoteSchema)` to create a new message.
  */
 export const QuoteSchema: GenMessage<Quote> = /*@__PURE__*/
-  messageDesc(file_content, 7);
+  messageDesc(file_content, 11);
 
 /**
  * @generated from message cove.content.v1.ReceiptMessage
@@ -541,7 +658,7 @@ export type ReceiptMessage = Message<"cove.content.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_content, 8);
+  messageDesc(file_content, 12);
 
 /**
  * @generated from enum cove.content.v1.ReceiptMessage.Type
@@ -562,7 +679,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum cove.content.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_content, 8, 0);
+  enumDesc(file_content, 12, 0);
 
 /**
  * @generated from message cove.content.v1.TypingMessage
@@ -584,7 +701,7 @@ export type TypingMessage = Message<"cove.content.v1.TypingMessage"> & {
  * Use `create(TypingMessageSchema)` to create a new message.
  */
 export const TypingMessageSchema: GenMessage<TypingMessage> = /*@__PURE__*/
-  messageDesc(file_content, 9);
+  messageDesc(file_content, 13);
 
 /**
  * @generated from enum cove.content.v1.TypingMessage.Action
@@ -605,7 +722,7 @@ export enum TypingMessage_Action {
  * Describes the enum cove.content.v1.TypingMessage.Action.
  */
 export const TypingMessage_ActionSchema: GenEnum<TypingMessage_Action> = /*@__PURE__*/
-  enumDesc(file_content, 9, 0);
+  enumDesc(file_content, 13, 0);
 
 /**
  * Sent (in a freshly established session) by a device that could not decrypt messages from this peer: the peer
@@ -632,7 +749,7 @@ export type RetryRequest = Message<"cove.content.v1.RetryRequest"> & {
  * Use `create(RetryRequestSchema)` to create a new message.
  */
 export const RetryRequestSchema: GenMessage<RetryRequest> = /*@__PURE__*/
-  messageDesc(file_content, 10);
+  messageDesc(file_content, 14);
 
 /**
  * Carries nothing. A re-send answers only the device that asked, but the server takes a send only when it covers
@@ -648,7 +765,7 @@ export type NullMessage = Message<"cove.content.v1.NullMessage"> & {
  * Use `create(NullMessageSchema)` to create a new message.
  */
 export const NullMessageSchema: GenMessage<NullMessage> = /*@__PURE__*/
-  messageDesc(file_content, 11);
+  messageDesc(file_content, 15);
 
 /**
  * A reaction to a message (Signal's DataMessage.Reaction): one per person per message, a new one replacing the last;
@@ -696,7 +813,7 @@ export type ReactionMessage = Message<"cove.content.v1.ReactionMessage"> & {
  * Use `create(ReactionMessageSchema)` to create a new message.
  */
 export const ReactionMessageSchema: GenMessage<ReactionMessage> = /*@__PURE__*/
-  messageDesc(file_content, 12);
+  messageDesc(file_content, 16);
 
 /**
  * Delete for everyone: the sender's own message with this send time is replaced by a "deleted" placeholder on every
@@ -722,7 +839,7 @@ export type DeleteMessage = Message<"cove.content.v1.DeleteMessage"> & {
  * Use `create(DeleteMessageSchema)` to create a new message.
  */
 export const DeleteMessageSchema: GenMessage<DeleteMessage> = /*@__PURE__*/
-  messageDesc(file_content, 13);
+  messageDesc(file_content, 17);
 
 /**
  * Edit (Signal's EditMessage): the sender's own message with this send time gets a new text; receivers keep the
@@ -755,7 +872,7 @@ export type EditMessage = Message<"cove.content.v1.EditMessage"> & {
  * Use `create(EditMessageSchema)` to create a new message.
  */
 export const EditMessageSchema: GenMessage<EditMessage> = /*@__PURE__*/
-  messageDesc(file_content, 14);
+  messageDesc(file_content, 18);
 
 /**
  * The sender's new profile key (32 bytes), sent alone after the sender rotated it (for instance after blocking
@@ -775,5 +892,5 @@ export type ProfileKeyUpdate = Message<"cove.content.v1.ProfileKeyUpdate"> & {
  * Use `create(ProfileKeyUpdateSchema)` to create a new message.
  */
 export const ProfileKeyUpdateSchema: GenMessage<ProfileKeyUpdate> = /*@__PURE__*/
-  messageDesc(file_content, 15);
+  messageDesc(file_content, 19);
 

@@ -1306,7 +1306,8 @@ export const DeviceScalarFieldEnum = {
   kyberLastResortKey: 'kyberLastResortKey',
   kyberLastResortSignature: 'kyberLastResortSignature',
   createdAt: 'createdAt',
-  lastSeenAt: 'lastSeenAt'
+  lastSeenAt: 'lastSeenAt',
+  name: 'name'
 } as const
 
 export type DeviceScalarFieldEnum = (typeof DeviceScalarFieldEnum)[keyof typeof DeviceScalarFieldEnum]

@@ -53,6 +53,7 @@ export type DeviceMinAggregateOutputType = {
   kyberLastResortSignature: runtime.Bytes | null
   createdAt: Date | null
   lastSeenAt: Date | null
+  name: runtime.Bytes | null
 }
 
 export type DeviceMaxAggregateOutputType = {
@@ -68,6 +69,7 @@ export type DeviceMaxAggregateOutputType = {
   kyberLastResortSignature: runtime.Bytes | null
   createdAt: Date | null
   lastSeenAt: Date | null
+  name: runtime.Bytes | null
 }
 
 export type DeviceCountAggregateOutputType = {
@@ -83,6 +85,7 @@ export type DeviceCountAggregateOutputType = {
   kyberLastResortSignature: number
   createdAt: number
   lastSeenAt: number
+  name: number
   _all: number
 }
 
@@ -114,6 +117,7 @@ export type DeviceMinAggregateInputType = {
   kyberLastResortSignature?: true
   createdAt?: true
   lastSeenAt?: true
+  name?: true
 }
 
 export type DeviceMaxAggregateInputType = {
@@ -129,6 +133,7 @@ export type DeviceMaxAggregateInputType = {
   kyberLastResortSignature?: true
   createdAt?: true
   lastSeenAt?: true
+  name?: true
 }
 
 export type DeviceCountAggregateInputType = {
@@ -144,6 +149,7 @@ export type DeviceCountAggregateInputType = {
   kyberLastResortSignature?: true
   createdAt?: true
   lastSeenAt?: true
+  name?: true
   _all?: true
 }
 
@@ -246,6 +252,7 @@ export type DeviceGroupByOutputType = {
   kyberLastResortSignature: runtime.Bytes
   createdAt: Date
   lastSeenAt: Date
+  name: runtime.Bytes | null
   _count: DeviceCountAggregateOutputType | null
   _avg: DeviceAvgAggregateOutputType | null
   _sum: DeviceSumAggregateOutputType | null
@@ -284,6 +291,7 @@ export type DeviceWhereInput = {
   kyberLastResortSignature?: Prisma.BytesFilter<"Device"> | runtime.Bytes
   createdAt?: Prisma.DateTimeFilter<"Device"> | Date | string
   lastSeenAt?: Prisma.DateTimeFilter<"Device"> | Date | string
+  name?: Prisma.BytesNullableFilter<"Device"> | runtime.Bytes | null
   account?: Prisma.XOR<Prisma.AccountScalarRelationFilter, Prisma.AccountWhereInput>
   preKeys?: Prisma.PreKeyListRelationFilter
   kyberPreKeys?: Prisma.KyberPreKeyListRelationFilter
@@ -305,6 +313,7 @@ export type DeviceOrderByWithRelationInput = {
   kyberLastResortSignature?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   lastSeenAt?: Prisma.SortOrder
+  name?: Prisma.SortOrderInput | Prisma.SortOrder
   account?: Prisma.AccountOrderByWithRelationInput
   preKeys?: Prisma.PreKeyOrderByRelationAggregateInput
   kyberPreKeys?: Prisma.KyberPreKeyOrderByRelationAggregateInput
@@ -330,6 +339,7 @@ export type DeviceWhereUniqueInput = Prisma.AtLeast<{
   kyberLastResortSignature?: Prisma.BytesFilter<"Device"> | runtime.Bytes
   createdAt?: Prisma.DateTimeFilter<"Device"> | Date | string
   lastSeenAt?: Prisma.DateTimeFilter<"Device"> | Date | string
+  name?: Prisma.BytesNullableFilter<"Device"> | runtime.Bytes | null
   account?: Prisma.XOR<Prisma.AccountScalarRelationFilter, Prisma.AccountWhereInput>
   preKeys?: Prisma.PreKeyListRelationFilter
   kyberPreKeys?: Prisma.KyberPreKeyListRelationFilter
@@ -351,6 +361,7 @@ export type DeviceOrderByWithAggregationInput = {
   kyberLastResortSignature?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   lastSeenAt?: Prisma.SortOrder
+  name?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.DeviceCountOrderByAggregateInput
   _avg?: Prisma.DeviceAvgOrderByAggregateInput
   _max?: Prisma.DeviceMaxOrderByAggregateInput
@@ -374,6 +385,7 @@ export type DeviceScalarWhereWithAggregatesInput = {
   kyberLastResortSignature?: Prisma.BytesWithAggregatesFilter<"Device"> | runtime.Bytes
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Device"> | Date | string
   lastSeenAt?: Prisma.DateTimeWithAggregatesFilter<"Device"> | Date | string
+  name?: Prisma.BytesNullableWithAggregatesFilter<"Device"> | runtime.Bytes | null
 }
 
 export type DeviceCreateInput = {
@@ -388,6 +400,7 @@ export type DeviceCreateInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   account: Prisma.AccountCreateNestedOneWithoutDevicesInput
   preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
@@ -409,6 +422,7 @@ export type DeviceUncheckedCreateInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
@@ -428,6 +442,7 @@ export type DeviceUpdateInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   account?: Prisma.AccountUpdateOneRequiredWithoutDevicesNestedInput
   preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
@@ -449,6 +464,7 @@ export type DeviceUncheckedUpdateInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
@@ -469,6 +485,7 @@ export type DeviceCreateManyInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
 }
 
 export type DeviceUpdateManyMutationInput = {
@@ -483,6 +500,7 @@ export type DeviceUpdateManyMutationInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
 }
 
 export type DeviceUncheckedUpdateManyInput = {
@@ -498,6 +516,7 @@ export type DeviceUncheckedUpdateManyInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
 }
 
 export type DeviceListRelationFilter = {
@@ -528,6 +547,7 @@ export type DeviceCountOrderByAggregateInput = {
   kyberLastResortSignature?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   lastSeenAt?: Prisma.SortOrder
+  name?: Prisma.SortOrder
 }
 
 export type DeviceAvgOrderByAggregateInput = {
@@ -550,6 +570,7 @@ export type DeviceMaxOrderByAggregateInput = {
   kyberLastResortSignature?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   lastSeenAt?: Prisma.SortOrder
+  name?: Prisma.SortOrder
 }
 
 export type DeviceMinOrderByAggregateInput = {
@@ -565,6 +586,7 @@ export type DeviceMinOrderByAggregateInput = {
   kyberLastResortSignature?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   lastSeenAt?: Prisma.SortOrder
+  name?: Prisma.SortOrder
 }
 
 export type DeviceSumOrderByAggregateInput = {
@@ -703,6 +725,7 @@ export type DeviceCreateWithoutAccountInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
@@ -722,6 +745,7 @@ export type DeviceUncheckedCreateWithoutAccountInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
@@ -771,6 +795,7 @@ export type DeviceScalarWhereInput = {
   kyberLastResortSignature?: Prisma.BytesFilter<"Device"> | runtime.Bytes
   createdAt?: Prisma.DateTimeFilter<"Device"> | Date | string
   lastSeenAt?: Prisma.DateTimeFilter<"Device"> | Date | string
+  name?: Prisma.BytesNullableFilter<"Device"> | runtime.Bytes | null
 }
 
 export type DeviceCreateWithoutPreKeysInput = {
@@ -785,6 +810,7 @@ export type DeviceCreateWithoutPreKeysInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   account: Prisma.AccountCreateNestedOneWithoutDevicesInput
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
@@ -805,6 +831,7 @@ export type DeviceUncheckedCreateWithoutPreKeysInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
@@ -839,6 +866,7 @@ export type DeviceUpdateWithoutPreKeysInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   account?: Prisma.AccountUpdateOneRequiredWithoutDevicesNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
@@ -859,6 +887,7 @@ export type DeviceUncheckedUpdateWithoutPreKeysInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
@@ -877,6 +906,7 @@ export type DeviceCreateWithoutKyberPreKeysInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   account: Prisma.AccountCreateNestedOneWithoutDevicesInput
   preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
@@ -897,6 +927,7 @@ export type DeviceUncheckedCreateWithoutKyberPreKeysInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
@@ -931,6 +962,7 @@ export type DeviceUpdateWithoutKyberPreKeysInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   account?: Prisma.AccountUpdateOneRequiredWithoutDevicesNestedInput
   preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
@@ -951,6 +983,7 @@ export type DeviceUncheckedUpdateWithoutKyberPreKeysInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
@@ -969,6 +1002,7 @@ export type DeviceCreateWithoutEnvelopesInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   account: Prisma.AccountCreateNestedOneWithoutDevicesInput
   preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
@@ -989,6 +1023,7 @@ export type DeviceUncheckedCreateWithoutEnvelopesInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
@@ -1023,6 +1058,7 @@ export type DeviceUpdateWithoutEnvelopesInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   account?: Prisma.AccountUpdateOneRequiredWithoutDevicesNestedInput
   preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
@@ -1043,6 +1079,7 @@ export type DeviceUncheckedUpdateWithoutEnvelopesInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
@@ -1061,6 +1098,7 @@ export type DeviceCreateWithoutTicketsInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   account: Prisma.AccountCreateNestedOneWithoutDevicesInput
   preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
@@ -1081,6 +1119,7 @@ export type DeviceUncheckedCreateWithoutTicketsInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
@@ -1115,6 +1154,7 @@ export type DeviceUpdateWithoutTicketsInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   account?: Prisma.AccountUpdateOneRequiredWithoutDevicesNestedInput
   preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
@@ -1135,6 +1175,7 @@ export type DeviceUncheckedUpdateWithoutTicketsInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
@@ -1153,6 +1194,7 @@ export type DeviceCreateWithoutPushSubscriptionInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   account: Prisma.AccountCreateNestedOneWithoutDevicesInput
   preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
@@ -1173,6 +1215,7 @@ export type DeviceUncheckedCreateWithoutPushSubscriptionInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
@@ -1207,6 +1250,7 @@ export type DeviceUpdateWithoutPushSubscriptionInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   account?: Prisma.AccountUpdateOneRequiredWithoutDevicesNestedInput
   preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
@@ -1227,6 +1271,7 @@ export type DeviceUncheckedUpdateWithoutPushSubscriptionInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
@@ -1245,6 +1290,7 @@ export type DeviceCreateManyAccountInput = {
   kyberLastResortSignature: runtime.Bytes
   createdAt?: Date | string
   lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
 }
 
 export type DeviceUpdateWithoutAccountInput = {
@@ -1259,6 +1305,7 @@ export type DeviceUpdateWithoutAccountInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
@@ -1278,6 +1325,7 @@ export type DeviceUncheckedUpdateWithoutAccountInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
@@ -1297,6 +1345,7 @@ export type DeviceUncheckedUpdateManyWithoutAccountInput = {
   kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
 }
 
 
@@ -1370,6 +1419,7 @@ export type DeviceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   kyberLastResortSignature?: boolean
   createdAt?: boolean
   lastSeenAt?: boolean
+  name?: boolean
   account?: boolean | Prisma.AccountDefaultArgs<ExtArgs>
   preKeys?: boolean | Prisma.Device$preKeysArgs<ExtArgs>
   kyberPreKeys?: boolean | Prisma.Device$kyberPreKeysArgs<ExtArgs>
@@ -1392,6 +1442,7 @@ export type DeviceSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   kyberLastResortSignature?: boolean
   createdAt?: boolean
   lastSeenAt?: boolean
+  name?: boolean
   account?: boolean | Prisma.AccountDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["device"]>
 
@@ -1408,6 +1459,7 @@ export type DeviceSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   kyberLastResortSignature?: boolean
   createdAt?: boolean
   lastSeenAt?: boolean
+  name?: boolean
   account?: boolean | Prisma.AccountDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["device"]>
 
@@ -1424,9 +1476,10 @@ export type DeviceSelectScalar = {
   kyberLastResortSignature?: boolean
   createdAt?: boolean
   lastSeenAt?: boolean
+  name?: boolean
 }
 
-export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"accountId" | "id" | "registrationId" | "credentialHash" | "signedPreKeyId" | "signedPreKey" | "signedPreKeySignature" | "kyberLastResortKeyId" | "kyberLastResortKey" | "kyberLastResortSignature" | "createdAt" | "lastSeenAt", ExtArgs["result"]["device"]>
+export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"accountId" | "id" | "registrationId" | "credentialHash" | "signedPreKeyId" | "signedPreKey" | "signedPreKeySignature" | "kyberLastResortKeyId" | "kyberLastResortKey" | "kyberLastResortSignature" | "createdAt" | "lastSeenAt" | "name", ExtArgs["result"]["device"]>
 export type DeviceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   account?: boolean | Prisma.AccountDefaultArgs<ExtArgs>
   preKeys?: boolean | Prisma.Device$preKeysArgs<ExtArgs>
@@ -1469,6 +1522,10 @@ export type $DevicePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     kyberLastResortSignature: runtime.Bytes
     createdAt: Date
     lastSeenAt: Date
+    /**
+     * The device's name, encrypted by the account's devices with a key the server does not have (opaque bytes).
+     */
+    name: runtime.Bytes | null
   }, ExtArgs["result"]["device"]>
   composites: {}
 }
@@ -1910,6 +1967,7 @@ export interface DeviceFieldRefs {
   readonly kyberLastResortSignature: Prisma.FieldRef<"Device", 'Bytes'>
   readonly createdAt: Prisma.FieldRef<"Device", 'DateTime'>
   readonly lastSeenAt: Prisma.FieldRef<"Device", 'DateTime'>
+  readonly name: Prisma.FieldRef<"Device", 'Bytes'>
 }
     
 

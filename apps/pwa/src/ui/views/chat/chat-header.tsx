@@ -1,13 +1,16 @@
 /**
- * The chat's toolbar: back, the contact (avatar, name, verified badge) as a button to the contact screen, and the
- * line under the name (typing, or encrypted/verified), the disappearing-messages timer (timer-menu.tsx); then the banners for a changed safety number and for the
- * connection (connection-state.tsx). Display only: it loads nothing.
+ * The chat's toolbar: back, the contact (avatar, name, verified badge, muted mark) as a button to the contact screen
+ * (for a group the same button opens the group info, `group-info-button`), the line under the name (typing, or
+ * encrypted/verified), the disappearing-messages timer (timer-menu.tsx; direct conversations only) and the
+ * conversation's options (mute, pin, archive: chat-options-menu.tsx); then the banners for a changed safety number
+ * and for the connection (connection-state.tsx). Display only: it loads nothing.
  */
-import type { ReactElement } from 'react';
+import { useRef, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ConversationSummary } from '../../../app/model.js';
 import { Avatar } from '../../avatar.js';
-import { IconAlert, IconBack, IconShieldCheck } from '../../icons.js';
+import { IconAlert, IconBack, IconMuted, IconShieldCheck } from '../../icons.js';
+import { ChatOptionsMenu } from '../chat-options-menu.js';
 import { ConnectionState } from '../connection-state.js';
 import { TimerMenu } from './timer-menu.js';
 
@@ -27,13 +30,22 @@ export function ChatHeader({
 }): ReactElement {
   const { t } = useTranslation();
   const title = conversation?.title ?? '';
+  const [menu, setMenu] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  const trigger = useRef<HTMLButtonElement>(null);
   return (
     <>
       <header className="toolbar chat-toolbar">
         <button type="button" className="icon-button back-button" onClick={onBack} aria-label={t('chat.back')}>
           <IconBack />
         </button>
-        <button type="button" className="chat-peer" onClick={onContact} title={t('chat.openContact', { name: title })}>
+        <button
+          type="button"
+          className="chat-peer"
+          onClick={onContact}
+          title={conversation?.group ? t('group.openInfo', { name: title }) : t('chat.openContact', { name: title })}
+          data-testid={conversation?.group ? 'group-info-button' : undefined}
+        >
           <Avatar name={title || '?'} size={38} {...(conversation?.avatar ? { image: conversation.avatar } : {})} />
           <span className="chat-peer-text">
             <span id="chat-title" className="chat-title">
@@ -41,6 +53,11 @@ export function ChatHeader({
               {conversation?.verified ? (
                 <span className="verified-badge" aria-hidden="true">
                   <IconShieldCheck />
+                </span>
+              ) : null}
+              {conversation?.mutedUntil !== undefined ? (
+                <span className="row-mark" data-testid="chat-muted-icon" role="img" aria-label={t('list.muted')}>
+                  <IconMuted />
                 </span>
               ) : null}
             </span>
@@ -56,7 +73,37 @@ export function ChatHeader({
         {onTimer && conversation ? (
           <TimerMenu seconds={conversation.expireTimerSeconds ?? null} onChoose={onTimer} />
         ) : null}
+        {conversation ? (
+          <button
+            ref={trigger}
+            type="button"
+            className="icon-button"
+            data-testid="chat-header-options-button"
+            aria-label={t('chatOptions.open', { name: title })}
+            aria-haspopup="menu"
+            aria-expanded={menu}
+            onClick={() => setMenu((open) => !open)}
+          >
+            <span aria-hidden="true">⋯</span>
+          </button>
+        ) : null}
+        {menu && conversation ? (
+          <ChatOptionsMenu
+            conversation={conversation}
+            placement="header"
+            onNotice={setNotice}
+            onClose={(refocus) => {
+              setMenu(false);
+              if (refocus) trigger.current?.focus();
+            }}
+          />
+        ) : null}
       </header>
+      {notice ? (
+        <p className="list-notice" role="status">
+          {notice}
+        </p>
+      ) : null}
 
       {conversation?.identityChanged ? (
         <div className="banner warn" role="alert" data-testid="safety-changed-banner">

@@ -6,7 +6,8 @@
  * recorder (its button shows while the field is empty) and the send button, with the user's typing notices
  * (started on input, stopped after a pause, on clearing the field or on leaving the chat). Sending hands the
  * trimmed text to `onSend`. Files come from the attach button (a file picker, several at once), on touch devices
- * also from the camera, and from pasting; they go to `onFiles` (the chat shows the preview sheet).
+ * also from the camera, and from pasting; they go to `onFiles` (the chat shows the preview sheet). `textOnly`
+ * (a group: the core sends texts there) leaves out files, the camera and voice notes.
  */
 import {
   lazy,
@@ -46,7 +47,10 @@ export function Composer({
   onFiles,
   banner,
   preset,
+  textOnly = false,
 }: {
+  /** Only text (and emoji) can be sent here. */
+  textOnly?: boolean;
   conversationId: string;
   onSend: (text: string) => void;
   onFiles: (files: File[]) => void;
@@ -166,7 +170,7 @@ export function Composer({
 
   const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
     const files = Array.from(event.clipboardData.files);
-    if (files.length === 0) return;
+    if (files.length === 0 || textOnly) return;
     event.preventDefault();
     onFiles(files);
   };
@@ -226,24 +230,28 @@ export function Composer({
         >
           <IconSmile />
         </button>
-        <button
-          type="button"
-          className="icon-button"
-          data-testid="attach-button"
-          aria-label={t('attachment.attach')}
-          onClick={() => filePicker.current?.click()}
-        >
-          <IconPaperclip />
-        </button>
-        <button
-          type="button"
-          className="icon-button camera-button"
-          data-testid="camera-button"
-          aria-label={t('attachment.camera')}
-          onClick={() => camera.current?.click()}
-        >
-          <IconCamera />
-        </button>
+        {textOnly ? null : (
+          <>
+            <button
+              type="button"
+              className="icon-button"
+              data-testid="attach-button"
+              aria-label={t('attachment.attach')}
+              onClick={() => filePicker.current?.click()}
+            >
+              <IconPaperclip />
+            </button>
+            <button
+              type="button"
+              className="icon-button camera-button"
+              data-testid="camera-button"
+              aria-label={t('attachment.camera')}
+              onClick={() => camera.current?.click()}
+            >
+              <IconCamera />
+            </button>
+          </>
+        )}
         <input
           ref={filePicker}
           type="file"
@@ -279,7 +287,7 @@ export function Composer({
           onKeyDown={onKeyDown}
           onPaste={onPaste}
         />
-        {draft.trim() ? null : <RecordButton busy={voice.phase === 'starting'} onClick={voice.start} />}
+        {draft.trim() || textOnly ? null : <RecordButton busy={voice.phase === 'starting'} onClick={voice.start} />}
         <button
           type="button"
           className="send-button"

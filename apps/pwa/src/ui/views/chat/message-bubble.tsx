@@ -4,15 +4,16 @@
  * retry button; photos, files and voice notes above the caption (`data-kind` says which). Consecutive messages of
  * one sender form a group (`position`): one tail and one visible time, on the group's last bubble (the others keep
  * their time for screen readers, and show their mark only when it differs: sending or failed). A disappearing
- * message carries a timer mark. Display only.
+ * message carries a timer mark. In a group chat, another member's run of messages starts with their name in their
+ * colour (`message-sender`; the run's later bubbles keep it for screen readers only). Display only.
  */
 import type { ReactElement, ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
-import { formatTime, isoTime } from '../../format.js';
+import { formatTime, formatTimer, isoTime } from '../../format.js';
 import { isLargeEmoji } from '../../emoji-only.js';
 import { IconTimer, StatusMark } from '../../icons.js';
-import { formatTimer } from '../../format.js';
+import { memberColourClass } from '../../member-colour.js';
 import { quoteAnchorId } from './quote-preview.js';
 import { MessageAttachments } from './attachment-views.js';
 import { MessageText } from './message-text.js';
@@ -55,6 +56,18 @@ export function MessageBubble({
         data-direction={message.outgoing ? 'out' : 'in'}
         data-kind={message.kind}
       >
+        {message.sender ? (
+          <span
+            className={
+              position === 'single' || position === 'first'
+                ? `bubble-sender ${memberColourClass(message.sender.accountId)}`
+                : 'visually-hidden'
+            }
+            data-testid="message-sender"
+          >
+            {message.sender.name}
+          </span>
+        ) : null}
         {message.deleted ? null : quote}
         {message.deleted ? null : <MessageAttachments message={message} />}
         {message.deleted ? (

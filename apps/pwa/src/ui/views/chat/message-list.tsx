@@ -1,7 +1,7 @@
 /**
  * The scrolling history: messages oldest first with day separators ("Today", "Yesterday", a date), consecutive
  * messages of one sender within a few minutes grouped (one tail, one time), each inside its own error boundary (one
- * that cannot be shown becomes a placeholder), the typing bubble, and disappearing-timer system lines. It stays
+ * that cannot be shown becomes a placeholder), the typing bubble, and system lines (group changes, timers). It stays
  * scrolled to the bottom unless the user scrolled up; then new messages do not move what the user is reading, and
  * a "jump to latest" button counts the messages that arrived below. An older page loaded at the top keeps the view
  * where it was. It asks for older pages near the top and loads nothing itself.
@@ -51,9 +51,12 @@ export function MessageList({
   onLoadMore,
   onRetry,
   actions,
+  inGroup = false,
   peerName = '',
 }: {
-  /** The other person's name, for system lines ("Bob set disappearing messages to 1 hour"). */
+  /** A group chat: group system lines, sender names, and only the actions the core supports in groups. */
+  inGroup?: boolean;
+  /** Direct conversations: the other person's name, for system lines ("Bob set disappearing messages to 1 hour"). */
   peerName?: string;
   /** Oldest first. */
   messages: readonly ChatMessage[];
@@ -149,9 +152,10 @@ export function MessageList({
                 </div>
               ) : null}
               {m.system ? (
-                <SystemLine message={m} peerName={peerName} />
+                <SystemLine message={m} peerName={inGroup || !peerName ? undefined : peerName} />
               ) : actions ? (
                 <MessageWithActions
+                  inGroup={inGroup}
                   message={m}
                   position={position}
                   canModify={actions.canModify(m)}

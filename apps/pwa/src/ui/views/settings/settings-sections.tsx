@@ -1,14 +1,16 @@
 /**
- * The sections of the settings screen, each a card: the account, appearance (language), notifications (previews
- * and permission) and privacy (persistent storage and the passphrase). They read the app state and call the
- * settings view model; they keep no state of their own beyond the passphrase form's fields.
+ * The sections of the settings screen, each a card: the account, appearance (language and colour theme),
+ * notifications (previews and permission), privacy (persistent storage, the passphrase and "lock now"), and leaving
+ * (log out, delete the account: leave-section.tsx). They read the app state and call the settings view model; they
+ * keep no state of their own beyond the forms' fields.
  */
 import type { ReactElement } from 'react';
+import type { ThemeChoice } from '../../../app/model.js';
 import { useTranslation } from 'react-i18next';
 import { LANGUAGES } from '../../i18n/index.js';
 import { useApp, useAppState } from '../../use-app.js';
 import { PushUnavailable } from '../platform-limits/push-unavailable.js';
-import { PassphraseForm } from './passphrase-form.js';
+import { ChangePassphraseForm, PassphraseForm } from './passphrase-form.js';
 
 export function AccountSection(): ReactElement {
   const { t } = useTranslation();
@@ -48,9 +50,27 @@ export function AppearanceSection(): ReactElement {
           ))}
         </select>
       </label>
+      <fieldset className="theme-choice" data-testid="theme-choice">
+        <legend>{t('settings.theme')}</legend>
+        {THEMES.map((theme) => (
+          <label key={theme}>
+            <input
+              type="radio"
+              name="theme"
+              value={theme}
+              data-testid={`theme-${theme}`}
+              checked={state.theme === theme}
+              onChange={() => app.settings.setTheme(theme)}
+            />
+            {t(`settings.themes.${theme}`)}
+          </label>
+        ))}
+      </fieldset>
     </div>
   );
 }
+
+const THEMES: ThemeChoice[] = ['system', 'light', 'dark'];
 
 export function NotificationsSection(): ReactElement {
   const { t } = useTranslation();
@@ -113,7 +133,24 @@ export function PrivacySection(): ReactElement {
           </button>
         ) : null}
       </div>
+      {state.passphraseSet ? <ChangePassphraseForm /> : null}
       <PassphraseForm set={state.passphraseSet} />
+      {state.passphraseSet ? (
+        <div className="switch-row">
+          <span>
+            <strong>{t('settings.lockNow')}</strong>
+            <small className="muted">{t('settings.lockNowHint')}</small>
+          </span>
+          <button
+            type="button"
+            className="secondary small"
+            data-testid="lock-now-button"
+            onClick={() => app.settings.lockNow()}
+          >
+            {t('settings.lockNow')}
+          </button>
+        </div>
+      ) : null}
     </div>
   );
 }
