@@ -68,8 +68,17 @@ describe('linked devices', () => {
     await until('bob has it', async () => (await texts(bob, alice.accountId)).includes('before linking'));
     const shown = await alice.messenger.identity('link_bob');
     await alice.messenger.verify('link_bob', shown.safetyNumber?.digits ?? '');
+    await alice.messenger.setProfile({ name: 'Alice A', about: 'here' });
+    const ownBefore = await alice.messenger.profile();
 
     phone = await linkThroughApi('phone', 'My phone');
+    // One profile key per account: the phone keeps it (the server's profile and access key stay) and reads the fields.
+    expect(await phone.messenger.profile()).toMatchObject({
+      name: 'Alice A',
+      about: 'here',
+      version: ownBefore.version,
+    });
+    expect((await alice.messenger.profile()).version).toBe(ownBefore.version);
     const account = await phone.messenger.account();
     expect(account).toMatchObject({ accountId: alice.accountId, deviceId: 2, username: 'link_alice' });
     const bobOnPhone = await phone.messenger.identity('link_bob');

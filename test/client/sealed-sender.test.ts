@@ -4,7 +4,8 @@
  * (recorded on the wire), and while the recipient is offline every column of its stored envelopes holds no trace of
  * the sender's account id — and the recipient sees the right author; a wrong access key is refused by the server, the
  * client falls back to an identified send at once and remembers; a group message goes sealed (v2) to 50 members in
- * one request; and, on a server signing certificates that live 3 seconds, a message sealed under an expired
+ * one request; two clients that only exchanged messages (so each holds the other's profile key) go sealed with no
+ * access key set by hand; on a server signing certificates that live 3 seconds, a message sealed under an expired
  * certificate (its sender's clock runs late) is refused by the receiver; and a blocked sender's sealed message is
  * dropped once opened (the block list applies to the sender inside the seal), with no receipt, until unblocked.
  */
@@ -13,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import type { Clock, HttpRequest, HttpTransport, MessageEntry } from '@cove/client';
+import { deriveAccessKey } from '@cove/crypto';
 import { fetchTransport } from '@cove/client/node';
 
 import { destroyClient, newClient, texts, until } from '../support/clients.js';
@@ -193,6 +195,63 @@ describe('sealed sender between clients', () => {
     const received = await texts(ben, ann.accountId, 'incoming');
     expect(received).toContain('after unblock');
     expect(received).not.toContain('sealed spam');
+  });
+
+  it('should go sealed between clients that exchanged profile keys, with no access key set by hand', async () => {
+    const dotWire = recording();
+    const fayWire = recording();
+    const dot = await newClient(server.url, 'sealed_dot', { oneTimePreKeys: 2, http: dotWire.http });
+    const fay = await newClient(server.url, 'sealed_fay', { oneTimePreKeys: 2, http: fayWire.http });
+    try {
+      const toFay = (): HttpRequest[] => dotWire.sends.filter((r) => r.url.endsWith(`/v1/messages/${fay.accountId}`));
+      const toDot = (): HttpRequest[] => fayWire.sends.filter((r) => r.url.endsWith(`/v1/messages/${dot.accountId}`));
+      // Strangers: the first message goes identified, and carries Dot's profile key.
+      expect(await dot.messenger.accessKeyFor(fay.accountId)).toBeUndefined();
+      await dot.messenger.sendText('sealed_fay', 'hi, here is my profile key');
+      await dot.messenger.flushOutbox();
+      expect(toFay().map((r) => (r.headers.authorization ? 'identified' : 'sealed'))).toEqual(['identified']);
+
+      // Fay takes it: her key for Dot is the one derived from it, and everything she sends him goes sealed.
+      await fay.messenger.fetchPending();
+      const dotsKey = (await fay.platform.storage.get('contacts', dot.accountId))?.profileKey;
+      expect(dotsKey).toBeInstanceOf(Uint8Array);
+      expect(await fay.messenger.accessKeyFor(dot.accountId)).toEqual(deriveAccessKey(dotsKey!));
+      const [published] = await server.query<{ unidentified_access_key: Uint8Array | null }>(
+        'SELECT unidentified_access_key FROM accounts WHERE id = $1::uuid',
+        [dot.accountId],
+      );
+      expect(Buffer.from(published?.unidentified_access_key ?? []).toString('hex')).toBe(
+        Buffer.from(deriveAccessKey(dotsKey!)).toString('hex'),
+      );
+      await fay.messenger.sendText('sealed_dot', 'sealed back, with my key');
+      await fay.messenger.flushOutbox();
+      expect(toDot().length).toBeGreaterThanOrEqual(2); // the delivery receipt and the reply
+      expect(identifiedSends(toDot())).toEqual([]);
+      expect(sealedSends(toDot())).toHaveLength(toDot().length);
+      const queued = await storedFor(dot.accountId);
+      expect(queued.length).toBeGreaterThan(0);
+      expect(queued.every((r) => r.source_account_id === null && !mentions(r.row, fay.accountId))).toBe(true);
+
+      // Dot now holds Fay's key too: his next message is sealed, and she sees it from him.
+      await dot.messenger.fetchPending();
+      expect(await texts(dot, fay.accountId, 'incoming')).toEqual(['sealed back, with my key']);
+      const before = toFay().length;
+      await dot.messenger.sendText('sealed_fay', 'now sealed both ways');
+      await dot.messenger.flushOutbox();
+      const after = toFay().slice(before);
+      expect(after.length).toBeGreaterThan(0);
+      expect(identifiedSends(after)).toEqual([]);
+      await fay.messenger.fetchPending();
+      expect(await texts(fay, dot.accountId, 'incoming')).toEqual([
+        'hi, here is my profile key',
+        'now sealed both ways',
+      ]);
+      const fromDot = (await fay.messenger.messages(dot.accountId)).messages.filter((m) => m.direction === 'incoming');
+      expect(fromDot.every((m: MessageEntry) => m.authorAccountId === dot.accountId)).toBe(true);
+    } finally {
+      await destroyClient(dot);
+      await destroyClient(fay);
+    }
   });
 });
 

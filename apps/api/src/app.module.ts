@@ -15,6 +15,7 @@ import { CertificateController } from './controllers/certificate.controller.js';
 import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
+import { ProfileController } from './controllers/profile.controller.js';
 import { ProvisioningController } from './controllers/provisioning.controller.js';
 import { ProvisioningGatewayController } from './controllers/provisioning.gateway.js';
 import { PushController } from './controllers/push.controller.js';
@@ -36,6 +37,7 @@ import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
+import { ProfileRepository } from './repositories/profile.repository.js';
 import {
   InProcessProvisioningRepository,
   ProvisioningRepository,
@@ -54,6 +56,7 @@ import { DeliveryService } from './services/delivery.service.js';
 import { DeviceService } from './services/device.service.js';
 import { MessageService } from './services/message.service.js';
 import { PreKeyService } from './services/prekey.service.js';
+import { ProfileService } from './services/profile.service.js';
 import { ProvisioningService } from './services/provisioning.service.js';
 import { RevocationService } from './services/revocation.service.js';
 import { SystemService } from './services/system.service.js';
@@ -80,6 +83,7 @@ export class AppModule {
         SystemController,
         PushController,
         AttachmentController,
+        ProfileController,
         ProvisioningController,
         CertificateController,
       ],
@@ -111,6 +115,7 @@ export class AppModule {
         DeviceRepository,
         PreKeyRepository,
         EnvelopeRepository,
+        ProfileRepository,
         WebSocketRepository,
         AuthThrottleService,
         AuthService,
@@ -118,6 +123,7 @@ export class AppModule {
         TrustRootRepository,
         CertificateService,
         AccountService,
+        ProfileService,
         AccountDeletionService,
         DeliveryService,
         MessageService,

@@ -15,6 +15,13 @@ export const RATE_LIMITS = {
   registration: { limit: 30, ttl: HOUR },
   /** Username lookups per device: enumerating the namespace must be slow. */
   usernameLookup: { limit: 60, ttl: MINUTE },
+  /**
+   * Profile fetches per device: a client refetches a contact at most hourly and on key changes, so 300 a minute
+   * covers opening an address book of hundreds; a version is a 256-bit value, so this is not what stops guessing.
+   */
+  profileFetch: { limit: 300, ttl: MINUTE },
+  /** Profile writes per device: a person edits their profile a few times an hour at most. */
+  profileWrite: { limit: 60, ttl: HOUR },
   /** Bundle fetches per (requester, target): sessions are rare; 200 one-time keys must not be drainable quickly. */
   preKeyBundle: { limit: 20, ttl: HOUR },
   /** Device links per address: a user links a handful of devices, ever. */

@@ -11,9 +11,11 @@ const conversation = { peerUsername: 'bob', unreadCount: 0, lastMessageAt: 1 };
 
 describe('chat view data', () => {
   it('should carry a draft and a valid timer into the summary, and nothing malformed', () => {
-    expect(toSummary('direct:x', conversation, undefined, undefined, 'unsent').draft).toBe('unsent');
-    expect(toSummary('direct:x', conversation, undefined, undefined, '   ').draft).toBeUndefined();
-    expect(toSummary('direct:x', conversation, undefined, undefined, 'x'.repeat(5000)).draft).toHaveLength(200);
+    expect(toSummary('direct:x', conversation, undefined, undefined, undefined, 'unsent').draft).toBe('unsent');
+    expect(toSummary('direct:x', conversation, undefined, undefined, undefined, '   ').draft).toBeUndefined();
+    expect(toSummary('direct:x', conversation, undefined, undefined, undefined, 'x'.repeat(5000)).draft).toHaveLength(
+      200,
+    );
     expect(toSummary('direct:x', { ...conversation, expireTimerSeconds: 3600 }, undefined, undefined)).toMatchObject({
       expireTimerSeconds: 3600,
     });

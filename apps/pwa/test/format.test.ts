@@ -184,4 +184,27 @@ describe('view data', () => {
       updatedAt: 0,
     });
   });
+
+  it('should title a chat with the nickname, else the profile name, else the username, and show the avatar', () => {
+    const stored = { peerUsername: 'Bob_UX' };
+    const avatar = new Uint8Array([0xff, 0xd8, 0xff]);
+    const names = (nickname: unknown, profileName: unknown, image: unknown = undefined) => ({
+      nickname,
+      profileName,
+      avatar: image,
+    });
+    expect(toSummary('direct:b', stored, undefined, undefined, names('Bobby', 'Robert', avatar))).toMatchObject({
+      title: 'Bobby',
+      avatar,
+    });
+    expect(toSummary('direct:b', stored, undefined, undefined, names(undefined, 'Robert')).title).toBe('Robert');
+    expect(toSummary('direct:b', stored, undefined, undefined, names('', null)).title).toBe('Bob_UX');
+    // Hostile values from storage: not strings or bytes, ignored; a long name is cut by characters, not code units.
+    const hostile = toSummary('direct:b', stored, undefined, undefined, names(42, { name: 'x' }, 'not bytes'));
+    expect(hostile.title).toBe('Bob_UX');
+    expect(hostile.avatar).toBeUndefined();
+    expect([...toSummary('direct:b', stored, undefined, undefined, names('🇨🇳'.repeat(40), null)).title]).toHaveLength(
+      64,
+    );
+  });
 });

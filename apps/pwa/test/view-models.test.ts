@@ -136,6 +136,20 @@ class RecordingMessenger implements MessengerPort {
   verify(): Promise<'verified' | 'changed'> {
     return Promise.reject(new Error('not scripted'));
   }
+  profile(): Promise<{ name: string; about: string; avatar: Uint8Array | null }> {
+    return Promise.resolve({ name: '', about: '', avatar: null });
+  }
+  setProfile(input: { name?: string }): Promise<'saved' | 'invalid' | 'network'> {
+    this.calls.push(`profile ${input.name ?? ''}`);
+    return Promise.resolve('saved');
+  }
+  nickname(): Promise<string | null> {
+    return Promise.resolve(null);
+  }
+  setNickname(conversationId: string, nickname: string | null): Promise<'saved' | 'invalid'> {
+    this.calls.push(`nickname ${conversationId} ${nickname ?? ''}`);
+    return Promise.resolve('saved');
+  }
   setPushSubscription(): Promise<void> {
     return Promise.resolve();
   }
@@ -642,7 +656,11 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
       playable: () => ({ url: 'blob:test', revoke: () => undefined }),
     },
     emoji: () => Promise.resolve({ group: () => Promise.resolve([]), search: () => Promise.resolve([]) }),
-    media: { isImageType: () => false, prepareImage: () => Promise.resolve(null) },
+    media: {
+      isImageType: () => false,
+      prepareImage: () => Promise.resolve(null),
+      cropAvatar: () => Promise.resolve(null),
+    },
     minPassphraseLength: 10,
     theme: { read: () => 'system', write: () => undefined, onChange: () => () => undefined },
     openVault: () => Promise.resolve(fullVault),

@@ -19,6 +19,7 @@ import {
   MultiRecipientNotFoundResponse,
   MultiRecipientStaleDevicesResponse,
   PreKeyBundleResponse,
+  ProfileResponse,
   QueueFullResponse,
   SenderCertificateResponse,
   SendMessagesResponse,
@@ -35,6 +36,7 @@ import type {
   SendMultiRequest,
   SendSealedMultiRequest,
   SenderCertificateResponse as SenderCertificateBody,
+  SetProfileRequest,
   UploadKeysRequest,
   KeyStatusResponse as KeyStatus,
   PreKeyBundleResponse as PreKeyBundle,
@@ -240,10 +242,29 @@ export class ApiClient {
 
   /** The account id for a username, or null when nobody has it. */
   async lookupUsername(username: string): Promise<string | null> {
+    return (await this.findUsername(username))?.accountId ?? null;
+  }
+
+  /** The account holding `username` (any case) and the username as its owner spells it; null when none does. */
+  async findUsername(username: string): Promise<{ accountId: string; username: string } | null> {
     const response = await this.call('GET', `/v1/accounts/username/${encodeURIComponent(username)}`);
     if (response.status === 404) return null;
     if (response.status !== 200) throw responseError(response.status, response.body);
-    return UsernameLookupResponse.parse(response.body).accountId;
+    const found = UsernameLookupResponse.parse(response.body);
+    // A server from before canonical spellings answers without one: the asked spelling stands in.
+    return { accountId: found.accountId, username: found.username ?? username };
+  }
+
+  async setProfile(request: SetProfileRequest): Promise<void> {
+    await this.expectEmpty('PUT', '/v1/profile', request);
+  }
+
+  /** An account's encrypted profile under `version`, or null when there is none of that version (404). */
+  async getProfile(accountId: string, version: string): Promise<ProfileResponse | null> {
+    const response = await this.call('GET', `/v1/profile/${encodeURIComponent(accountId)}/${version}`);
+    if (response.status === 404) return null;
+    if (response.status !== 200) throw responseError(response.status, response.body);
+    return ProfileResponse.parse(response.body);
   }
 
   async uploadKeys(request: UploadKeysRequest): Promise<void> {

@@ -29,27 +29,33 @@ export type ContactIdentity = {
   safetyNumber: SafetyNumber | null;
 };
 
-/** Resolves a username (asking the server) or an account id to an account id, remembering the username. */
+/**
+ * Resolves a username (asking the server) or an account id to an account id, remembering the username as the
+ * server spells it (its owner's spelling), whatever case was typed: one canonical spelling, so a chat's title does
+ * not change with each lookup.
+ */
 export const resolvePeer = async (ctx: MessengerContext, peer: string): Promise<string> => {
   if (UUID.test(peer)) return peer.toLowerCase();
   validateUsername(peer);
-  const accountId = await ctx.api.lookupUsername(peer);
-  if (!accountId) throw new ClientError(ClientErrorCode.UnknownUser, `no account has the username ${peer}`);
+  const found = await ctx.api.findUsername(peer);
+  if (!found) throw new ClientError(ClientErrorCode.UnknownUser, `no account has the username ${peer}`);
+  const { accountId } = found;
+  const username = found.username;
   await ctx.platform.locks.withLock(peerLock(accountId), async () => {
     const { storage, clock } = ctx.platform;
     const contact = await storage.get('contacts', accountId);
     const writes: WriteOp[] = [
-      { op: 'put', table: 'usernames', key: peer.toLowerCase(), value: accountId },
+      { op: 'put', table: 'usernames', key: username.toLowerCase(), value: accountId },
       {
         op: 'put',
         table: 'contacts',
         key: accountId,
-        value: { accountId, devices: null, ...contact, username: peer, updatedAt: clock.now() },
+        value: { accountId, devices: null, ...contact, username, updatedAt: clock.now() },
       },
     ];
     const conversation = await storage.get('conversations', directConversationId(accountId));
-    if (conversation && conversation.peerUsername !== peer)
-      writes.push(putConversation({ ...conversation, peerUsername: peer }));
+    if (conversation && conversation.peerUsername !== username)
+      writes.push(putConversation({ ...conversation, peerUsername: username }));
     await storage.commit(writes);
   });
   return accountId;

@@ -17,6 +17,8 @@ export type DataMessageFields = {
   attachments?: AttachmentPointer[] | null | undefined;
   /** Group messages: the group and the revision we hold. */
   group?: GroupContext | null | undefined;
+  /** Our profile key, when the peer does not have its current version yet (1:1 only). */
+  profileKey?: Uint8Array | null | undefined;
   /** Only sets the 1:1 conversation's disappearing-message timer (to `expireTimerSeconds`; absent: off). */
   expireTimerUpdate?: boolean;
 };
@@ -31,6 +33,7 @@ export const dataContent = (fields: DataMessageFields): Content => ({
     ...(fields.expireTimerSeconds ? { expireTimerSeconds: fields.expireTimerSeconds } : {}),
     ...(fields.attachments && fields.attachments.length > 0 ? { attachments: fields.attachments } : {}),
     ...(fields.group ? { group: fields.group } : {}),
+    ...(fields.profileKey ? { profileKey: fields.profileKey } : {}),
     ...(fields.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
   },
 });

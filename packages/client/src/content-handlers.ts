@@ -24,6 +24,8 @@ import type { MessengerEvent } from './events.js';
 import { isExpired, isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
 import { RECEIVE_MODIFY_WINDOW_MS, withDeletion, withEdit, withReaction, withReceipt } from './message-actions.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
+import { acceptProfileKey } from './profiles.js';
+import { forgetRefusal } from './sealed-sender.js';
 import { isContact } from './requests.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
@@ -630,6 +632,49 @@ const groupResend = async (
 };
 
 /**
+ * Takes a profile key carried by content as the key of `peer` — the account whose own authenticated session (or
+ * sender key) decrypted it; content cannot name anyone else's key — merged into a contact write the handler made.
+ */
+const withProfileKey = async (
+  input: { ctx: MessengerContext; peer: string },
+  applied: Applied,
+  profileKey: Uint8Array,
+): Promise<Applied> => {
+  const { ctx, peer } = input;
+  const index = applied.writes.findIndex((w) => w.op === 'put' && w.table === 'contacts' && w.key === peer);
+  const pending = applied.writes[index];
+  let changed = false;
+  if (pending && pending.op === 'put' && pending.table === 'contacts') {
+    const value = pending.value;
+    if (!value.profileKey || !equalBytes(value.profileKey, profileKey)) {
+      const { profile: _dropped, ...rest } = value;
+      applied.writes[index] = { ...pending, value: { ...rest, profileKey: new Uint8Array(profileKey) } };
+      changed = true;
+    }
+  } else {
+    const writes = await acceptProfileKey(ctx, peer, profileKey);
+    applied.writes.push(...writes);
+    changed = writes.length > 0;
+  }
+  if (changed) {
+    // Their new key gives a new access key: a refusal of the old one no longer holds.
+    applied.writes.push(forgetRefusal(peer));
+    applied.events.push({ type: 'contact-updated', accountId: peer });
+  }
+  return applied;
+};
+
+const applyDataWithProfileKey: ContentHandler<'data'> = async (input) => {
+  const applied = await applyData(input);
+  const { profileKey } = input.content.data;
+  return profileKey ? withProfileKey(input, applied, profileKey) : applied;
+};
+
+/** A contact's new profile key after they rotated it: taken as theirs (see withProfileKey), nothing shown. */
+const applyProfileKeyUpdate: ContentHandler<'profile-key'> = async (input) =>
+  withProfileKey(input, { writes: [], events: [], stored: false, kick: false }, input.content.profileKey);
+
+/**
  * A sync from one of this account's own devices: a message it sent (stored here as our own outgoing message, once, in
  * its conversation) or conversations read there (incoming messages up to the position marked read here, without
  * sending read receipts again). Accepted ONLY from our own account: anyone else's is dropped and reported.
@@ -747,7 +792,7 @@ const applyReadSync = async (
 
 /** Every content kind and its handler: adding a kind to Content makes this table incomplete until it has one. */
 export const CONTENT_HANDLERS: { [K in Content['kind']]: ContentHandler<K> } = {
-  data: applyData,
+  data: applyDataWithProfileKey,
   receipt: applyReceipt,
   typing: applyTyping,
   null: applyNull,
@@ -757,6 +802,7 @@ export const CONTENT_HANDLERS: { [K in Content['kind']]: ContentHandler<K> } = {
   delete: applyDelete,
   'group-update': applyGroupUpdate,
   'sender-key': applySenderKey,
+  'profile-key': applyProfileKeyUpdate,
   sync: applySync,
 };
 

@@ -80,6 +80,10 @@ export type MessengerEvent =
       total: number;
     }
   | { type: 'queue-empty' }
+  /** This account's profile (fields or key) changed and is on the server. */
+  | { type: 'profile-updated' }
+  /** A contact's profile, profile key or nickname changed (read it with `contact()` / `profile()`). */
+  | { type: 'contact-updated'; accountId: string }
   | {
       type: 'prekeys-uploaded';
       preKeys: number;

@@ -169,7 +169,9 @@ export class Inbox {
     if (this.checkedClaims.has(key)) return false;
     this.checkedClaims.add(key);
     try {
-      return (await this.ctx.api.lookupUsername(username)) === accountId;
+      // Only the spelling the server holds: a claim in another case would rename the chat ("bob_ux" → "BOB_UX").
+      const found = await this.ctx.api.findUsername(username);
+      return found?.accountId === accountId && found.username === username;
     } catch {
       return false;
     }

@@ -13,6 +13,15 @@ export type { RegisterOptions } from './account.js';
 export type { InboxResult } from './inbox.js';
 export type { UpkeepResult } from './prekeys.js';
 export type { MessageInfo } from './message-actions.js';
+export type { ProfileInput } from './profiles.js';
+export {
+  MAX_NICKNAME_GRAPHEMES,
+  MAX_PROFILE_ABOUT_GRAPHEMES,
+  MAX_PROFILE_NAME_GRAPHEMES,
+  PROFILE_REFRESH_MS,
+  contactDisplayName,
+  graphemeCount,
+} from './profiles.js';
 export { computeSafetyNumber, formatSafetyNumber, uuidBytes } from './trust.js';
 export type { SafetyNumber } from './trust.js';
 export { DRAFT_PREFIX, draftKey } from './drafts.js';

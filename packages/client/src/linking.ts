@@ -77,6 +77,7 @@ const provisionedContacts = async (platform: Platform, self: string): Promise<Pr
       identityKey: identity ? toBase64(identity.publicKey) : null,
       trust: identity?.trust ?? 'trusted-first-use',
       blocked: identity?.blocked ?? false,
+      ...(contact.profileKey ? { profileKey: toBase64(contact.profileKey) } : {}),
     });
   }
   return out;
@@ -89,6 +90,7 @@ export const sendProvisioning = async (
   account: AccountRecord,
   username: string | null,
   uri: string,
+  ownProfileKey?: Uint8Array,
 ): Promise<void> => {
   const link = parseLinkUri(uri);
   let provisioningCode: string;
@@ -107,6 +109,7 @@ export const sendProvisioning = async (
     identityKeyPair: toBase64(account.identityKeyPair),
     provisioningCode,
     contacts: await provisionedContacts(platform, account.accountId),
+    ...(ownProfileKey ? { profileKey: toBase64(ownProfileKey) } : {}),
   };
   const sealed = sealProvisioningMessage(link.publicKey, link.address, utf8.encode(JSON.stringify(payload)), (n) =>
     platform.random.bytes(n),
@@ -128,6 +131,8 @@ export type Provisioned = {
   provisioningCode: string;
   /** The contacts, identities and usernames to store with the new device. */
   writes: WriteOp[];
+  /** The account's profile key (absent when the existing device sent none: this device then makes one). */
+  profileKey?: Uint8Array;
 };
 
 /** Opens and checks a provisioning message received on channel `address`; anything wrong is `link_failed`. */
@@ -162,14 +167,32 @@ export const openProvisioning = (
   } catch {
     return fail('bad identity key');
   }
+  const profileKeyOf = (text: string | undefined): Uint8Array | undefined => {
+    if (text === undefined) return undefined;
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64(text);
+    } catch {
+      return fail('bad profile key');
+    }
+    return bytes.length === 32 ? bytes : fail('bad profile key');
+  };
+  const profileKey = profileKeyOf(parsed.profileKey);
   const writes: WriteOp[] = [];
   for (const contact of parsed.contacts) {
     if (contact.accountId === parsed.accountId) continue;
+    const contactKey = profileKeyOf(contact.profileKey);
     writes.push({
       op: 'put',
       table: 'contacts',
       key: contact.accountId,
-      value: { accountId: contact.accountId, username: contact.username, devices: null, updatedAt: now },
+      value: {
+        accountId: contact.accountId,
+        username: contact.username,
+        devices: null,
+        updatedAt: now,
+        ...(contactKey ? { profileKey: contactKey } : {}),
+      },
     });
     if (contact.username)
       writes.push({ op: 'put', table: 'usernames', key: contact.username.toLowerCase(), value: contact.accountId });
@@ -196,6 +219,7 @@ export const openProvisioning = (
     identity,
     provisioningCode: parsed.provisioningCode,
     writes,
+    ...(profileKey ? { profileKey } : {}),
   };
 };
 

@@ -9,7 +9,7 @@
  * the inbox and outbox, queue-empty, sweeps and upkeep on connect, HTTP fetches), typing.ts, sweeps.ts, inbox.ts,
  * outbox.ts.
  */
-import { IdentityKeyPair, PrivateKey, decryptDeviceName, ready } from '@cove/crypto';
+import { IdentityKeyPair, PrivateKey, decryptDeviceName, profileKeyVersion, ready } from '@cove/crypto';
 import { MAX_TEXT_BYTES, encodeContent, fromBase64, toBase64 } from '@cove/protocol';
 import type { Quote, ReadPosition } from '@cove/protocol';
 
@@ -55,7 +55,7 @@ import type { InboxResult } from './inbox.js';
 import { deleteForEveryone, editMessage, messageInfo, sendReaction } from './message-actions.js';
 import type { MessageInfo } from './message-actions.js';
 import { MessengerConnection } from './messenger-connection.js';
-import { readMeta } from './meta.js';
+import { metaPut, readMeta } from './meta.js';
 import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { EventSink, Platform, WriteOp } from './platform.js';
 import { runPrekeyUpkeep } from './prekeys.js';
@@ -85,6 +85,20 @@ import {
 import type { GroupEntry } from './tables.js';
 import { groupConversationId, groupOf } from './tables.js';
 import { storeOutgoingMessage } from './outgoing-message.js';
+import {
+  contactDisplayName,
+  contactProfile,
+  ownVersion,
+  profileKeyToShare,
+  readOwnProfile,
+  rotateOwnProfileKey,
+  setContactNickname,
+  setOwnProfile,
+  syncOwnProfile,
+  newOwnProfile,
+  restoreOwnProfile,
+} from './profiles.js';
+import type { ProfileInput } from './profiles.js';
 import { migrateStorage } from './storage-migrations.js';
 import { pruneProcessed, sweepExpired } from './sweeps.js';
 import { fromHex, groupLock } from './groups.js';
@@ -112,6 +126,29 @@ export type MessengerOptions = {
    * serves it and its Content-Security-Policy lets it reach no other (a server that moved keeps its browsers).
    */
   serverUrl?: string;
+};
+
+/** This account's profile as the owner sees it. */
+export type OwnProfile = {
+  name: string;
+  about: string;
+  aboutEmoji: string;
+  avatar: Uint8Array | null;
+  /** The version of the current profile key (what contacts fetch with). */
+  version: string;
+};
+
+/** A contact with everything the UI shows of them (see Messenger.contact). */
+export type ContactView = {
+  accountId: string;
+  username: string | null;
+  nickname: string | null;
+  profileName: string | null;
+  about: string | null;
+  aboutEmoji: string | null;
+  avatar: Uint8Array | null;
+  hasProfileKey: boolean;
+  displayName: string;
 };
 
 /** One device of this account as `devices()` lists it (times in milliseconds; `current`: this device). */
@@ -180,7 +217,9 @@ export class Messenger {
     await ready();
     const messenger = new Messenger(platform, options);
     // Older stored data is brought to this build's layout before anything reads it (one commit; idempotent).
-    const migrated = await platform.locks.withLock(STORAGE_LOCK, () => migrateStorage(platform.storage));
+    const migrated = await platform.locks.withLock(STORAGE_LOCK, () =>
+      migrateStorage(platform.storage, { random: platform.random, now: platform.clock.now() }),
+    );
     for (const name of migrated) platform.logger.info('storage migrated', { migration: name });
     const account = await loadAccount(platform.storage);
     if (account) messenger.attach(account);
@@ -212,6 +251,7 @@ export class Messenger {
     };
     this.ctxValue = ctx;
     this.hub.subscribe((event) => this.autoDownload(event));
+    this.hub.subscribe((event) => this.refreshProfileOn(event));
     this.outboxValue = new Outbox(ctx);
     this.inboxValue = new Inbox(ctx, this.outboxValue, () => this.scheduleUpkeep());
     this.link.attach({ ctx, inbox: this.inboxValue, outbox: this.outboxValue });
@@ -240,6 +280,13 @@ export class Messenger {
     );
     this.attach(account);
     this.platform.logger.info('registered', { accountId: account.accountId, deviceId: account.deviceId });
+    // The new profile key's (empty) profile and access key go up now, so contacts that get the key can send sealed
+    // at once; a failure is retried by the next upkeep.
+    await syncOwnProfile(this.ctx).catch((error: unknown) =>
+      this.platform.logger.warn('profile upload failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      }),
+    );
     return this.account();
   }
 
@@ -253,16 +300,35 @@ export class Messenger {
     const ephemeral = PrivateKey.generate((n) => this.platform.random.bytes(n));
     const { address, sealed } = await waitForProvisioning(this.platform, api, ephemeral, options.onLinkUri);
     const provisioned = openProvisioning(ephemeral, address, sealed, this.platform.clock.now());
+    const { profileKey } = provisioned;
+    // The account's profile key, already on the server with its access key: kept, so that this device neither
+    // replaces the profile nor changes the key contacts send sealed messages with (its fields are fetched below).
+    const ownProfile = profileKey
+      ? [
+          metaPut('ownProfile', {
+            ...newOwnProfile(this.platform.random, this.platform.clock.now()),
+            profileKey,
+            uploadedVersion: profileKeyVersion(profileKey, provisioned.accountId),
+            accessKeyUploaded: true,
+          }),
+        ]
+      : [];
     const account = await createLinkedAccount(
       this.platform.storage,
       api,
       this.platform.random,
       this.platform.clock.now(),
       provisioned,
-      provisioned.writes,
+      [...provisioned.writes, ...ownProfile],
       { oneTimePreKeys: options.oneTimePreKeys, deviceName: options.deviceName },
     );
     this.attach(account);
+    if (profileKey)
+      await restoreOwnProfile(this.ctx).catch((error: unknown) =>
+        this.platform.logger.warn('could not fetch the own profile', {
+          error: error instanceof ClientError ? error.code : 'unknown',
+        }),
+      );
     // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling).
     await this.platform.storage.commit([
       putOutboxEntry(
@@ -282,7 +348,8 @@ export class Messenger {
   async addDevice(uri: string): Promise<void> {
     const { account, api } = this.ctx;
     const profile = await readMeta(this.platform.storage, 'profile');
-    await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri);
+    const own = await readOwnProfile(this.ctx);
+    await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri, own.profileKey);
   }
 
   /** This account's devices, oldest first. */
@@ -466,6 +533,12 @@ export class Messenger {
       emit(ctx, { type: 'prekeys-uploaded', ...result });
     }
     await pruneProcessed(this.platform);
+    // The profile and access key of this key reach the server (after registration, an upgrade or a failed upload).
+    await syncOwnProfile(ctx).catch((error: unknown) =>
+      this.platform.logger.warn('profile upload failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      }),
+    );
     // Our own other devices as the server lists them now (linked or removed since), for sent transcripts and syncs.
     await this.outbox.refreshSiblings().catch((error: unknown) => {
       this.platform.logger.warn('could not refresh the device list', {
@@ -473,6 +546,88 @@ export class Messenger {
       });
     });
     return result;
+  }
+
+  // ---- profiles ---------------------------------------------------------------------------------------------
+
+  /** This account's profile as stored here (name, about, emoji, avatar) and the version of its current key. */
+  async profile(): Promise<OwnProfile> {
+    const ctx = this.ctx;
+    const record = await readOwnProfile(ctx);
+    return {
+      name: record.name,
+      about: record.about,
+      aboutEmoji: record.aboutEmoji,
+      avatar: record.avatar,
+      version: ownVersion(ctx, record),
+    };
+  }
+
+  /**
+   * Sets profile fields (absent ones unchanged; `avatar: null` removes it): checked (name at most 26 characters,
+   * about at most 140, one emoji, avatar at most 128 KiB), encrypted with the profile key and stored on the server.
+   */
+  async setProfile(input: ProfileInput): Promise<OwnProfile> {
+    await setOwnProfile(this.ctx, input);
+    return this.profile();
+  }
+
+  /**
+   * Makes a new profile key (call after blocking someone, naming them in `except`): the old key reads nothing any
+   * more, and every other contact that had it gets the new one.
+   */
+  async rotateProfileKey(options: { except?: string[] } = {}): Promise<void> {
+    const except = await Promise.all((options.except ?? []).map((peer) => this.resolveCached(peer)));
+    await rotateOwnProfileKey(this.ctx, except);
+    this.outbox.kick();
+  }
+
+  /**
+   * A contact as the UI names it: username as the server spells it, their profile (fetched under their profile key,
+   * cached for an hour unless `refresh`), the nickname set here, and `displayName` (nickname, else profile name,
+   * else username).
+   */
+  async contact(peer: string, options: { refresh?: boolean } = {}): Promise<ContactView> {
+    const ctx = this.ctx;
+    const accountId = await this.resolveCached(peer);
+    let profile = null;
+    try {
+      profile = await contactProfile(ctx, accountId, { force: options.refresh ?? false });
+    } catch (error) {
+      // Offline or a server error: the cached profile (if any) stands.
+      this.platform.logger.debug('profile fetch failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      });
+    }
+    const contact = await this.platform.storage.get('contacts', accountId);
+    profile ??= contact?.profile ?? null;
+    return {
+      accountId,
+      username: contact?.username ?? null,
+      nickname: contact?.nickname ?? null,
+      profileName: profile?.name ?? null,
+      about: profile?.about ?? null,
+      aboutEmoji: profile?.aboutEmoji ?? null,
+      avatar: profile?.avatar ?? null,
+      hasProfileKey: contact?.profileKey !== undefined,
+      displayName: contactDisplayName(contact) ?? accountId,
+    };
+  }
+
+  /** Sets the local nickname of a contact (null or empty removes it); it overrides their profile name here only. */
+  async setNickname(peer: string, nickname: string | null): Promise<void> {
+    await setContactNickname(this.ctx, await this.resolveCached(peer), nickname);
+  }
+
+  /** Fetches a contact's profile in the background when their key arrives or changes (errors only logged). */
+  private refreshProfileOn(event: MessengerEvent): void {
+    if (event.type !== 'contact-updated' || !this.ctxValue || this.closed) return;
+    const ctx = this.ctxValue;
+    void contactProfile(ctx, event.accountId).catch((error: unknown) =>
+      this.platform.logger.debug('profile fetch failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      }),
+    );
   }
 
   /**
@@ -517,25 +672,31 @@ export class Messenger {
   // ---- sealed sender ----------------------------------------------------------------------------------------
 
   /**
-   * The unidentified access key known for a contact (sealed sender): undefined until one is set, which the profile
-   * layer does once it learns the contact's profile key. While one is known, sends to that contact go sealed.
+   * The unidentified access key known for a contact (sealed sender): the one derived from the profile key they sent
+   * us, or one set with {@link setAccessKey}; undefined while neither is known. While one is known, sends to that
+   * contact go sealed.
    */
   async accessKeyFor(peer: string): Promise<Uint8Array | undefined> {
     return this.outbox.sealed.accessKeyFor(await this.resolveCached(peer));
   }
 
-  /** Records (or with null forgets) a contact's unidentified access key; a new key lifts an earlier refusal. */
+  /**
+   * Records (or with null forgets) an explicit unidentified access key for a contact, which wins over the one derived
+   * from their profile key (not needed once they sent us their profile key); a new key lifts an earlier refusal.
+   */
   async setAccessKey(peer: string, key: Uint8Array | null): Promise<void> {
     await this.outbox.sealed.setAccessKey(await this.resolveCached(peer), key);
   }
 
   /**
    * Publishes this account's own unidentified access key (16 bytes; null removes it) and whether anyone may send it
-   * sealed messages (`PUT /v1/accounts/attributes`).
+   * sealed messages (`PUT /v1/accounts/attributes`). The key derived from our profile key is uploaded on its own (at
+   * registration, sync and rotation); this overrides it until the profile key next changes. With `key` undefined only
+   * the open setting changes.
    */
-  async setOwnUnidentifiedAccess(key: Uint8Array | null, unrestricted?: boolean): Promise<void> {
+  async setOwnUnidentifiedAccess(key: Uint8Array | null | undefined, unrestricted?: boolean): Promise<void> {
     await this.ctx.api.setAccountAttributes({
-      unidentifiedAccessKey: key === null ? null : toBase64(key),
+      ...(key === undefined ? {} : { unidentifiedAccessKey: key === null ? null : toBase64(key) }),
       ...(unrestricted === undefined ? {} : { unrestrictedUnidentifiedAccess: unrestricted }),
     });
   }
@@ -561,6 +722,8 @@ export class Messenger {
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
     const profile = await readMeta(this.platform.storage, 'profile');
+    // Our profile key goes with the first message to this peer and the first after it changed.
+    const share = await profileKeyToShare(ctx, accountId);
     // Without an explicit timer, a message carries the conversation's (disappearing messages, set by either side).
     const expireTimerSeconds = options.expireTimerSeconds ?? (await this.timerWith(accountId)) ?? undefined;
     const encoded = encodeDataMessage({
@@ -568,6 +731,7 @@ export class Messenger {
       timestamp,
       senderUsername: profile?.username,
       ...options,
+      profileKey: share?.profileKey ?? null,
       expireTimerSeconds,
     });
     const message = await storeOutgoingMessage(ctx, accountId, {
@@ -576,6 +740,7 @@ export class Messenger {
       quote: options.quote ?? null,
       expireTimerSeconds: expireTimerSeconds ?? null,
       content: encoded,
+      ...(share ? { contactUpdate: share.shared } : {}),
     });
     this.outbox.kick();
     return message;

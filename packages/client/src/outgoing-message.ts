@@ -10,8 +10,10 @@ import { ClientError, ClientErrorCode } from './errors.js';
 import { heldReadReceipts } from './requests.js';
 import { newConversation, putConversation, putMessage } from './history.js';
 import { newOutboxEntry, putOutboxEntry } from './outbox.js';
+import type { WriteOp } from './platform.js';
 import type {
   AttachmentEntry,
+  ContactEntry,
   ConversationEntry,
   GroupChange,
   MessageEntry,
@@ -30,6 +32,8 @@ export type OutgoingMessage = {
   attachments?: AttachmentEntry[];
   /** Uploads the outbox finishes before it sends (attachments). */
   uploads?: PendingUpload[];
+  /** A change to the peer's contact row committed with the message (our profile key recorded as shared). */
+  contactUpdate?: (contact: ContactEntry) => ContactEntry;
   /** A timer update: the system line stored for it, and the conversation's new timer (committed with it). */
   timerChange?: { system: GroupChange; seconds: number | null };
 };
@@ -82,7 +86,19 @@ export const storeOutgoingMessage = async (
       }),
       ...(outgoing.uploads ? { uploads: outgoing.uploads } : {}),
     };
-    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry), ...held]);
+    const contactWrites: WriteOp[] = outgoing.contactUpdate
+      ? [
+          {
+            op: 'put',
+            table: 'contacts',
+            key: accountId,
+            value: outgoing.contactUpdate(
+              contact ?? { accountId, username: null, devices: null, updatedAt: clock.now() },
+            ),
+          },
+        ]
+      : [];
+    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry), ...held, ...contactWrites]);
     return { message: stored, conversation: updated };
   });
   emit(ctx, { type: 'message-added', message });

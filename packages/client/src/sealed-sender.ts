@@ -1,12 +1,12 @@
 /**
  * Sealed sender in the client core: which recipients we may send to without naming ourselves (their unidentified
- * access key is known — `accessKeyFor`, set by whoever learns it, the profile layer — and the server has not refused
- * it), this device's sender certificate (fetched from `GET /v1/certificate/delivery`, cached in `meta`, refreshed well
+ * access key is known — `accessKeyFor`: derived from the profile key they sent us, unless one was set explicitly with
+ * `setAccessKey` — and the server has not refused it), this device's sender certificate (fetched from `GET /v1/certificate/delivery`, cached in `meta`, refreshed well
  * before it expires), the server's trust root (read from `/v1/info` and pinned on first use: a later different one is
  * refused), sealing 1:1 ciphertexts (v1) for their devices, and unsealing received `unidentified-sender` envelopes
  * back into ordinary ones after checking the certificate against the pinned trust root at the envelope's server time
  * and against the identity key we hold for that sender (or, for a PreKey message, the key it carries). It does not
- * send, queue or decide retries (the outbox does) and does not derive access keys from profile keys.
+ * send, queue or decide retries (the outbox does), and does not upload our own access key (the profile layer does).
  */
 import {
   CiphertextMessageType,
@@ -16,6 +16,7 @@ import {
   PublicKey,
   SenderCertificate,
   UnidentifiedSenderMessageContent,
+  deriveAccessKey,
   sealedSenderDecryptToUsmc,
   sealedSenderEncrypt,
   type SealableMessage,
@@ -27,6 +28,7 @@ import { SENDER_CERTIFICATE_REFRESH_MS } from './constants.js';
 import type { MessengerContext } from './context.js';
 import { newZone } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
+import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
 
 /** `meta` keys: the pinned trust root (base64), the cached certificate (base64), per-peer keys and refusals. */
@@ -34,6 +36,13 @@ export const TRUST_ROOT_META_KEY = 'sealed/trust-root';
 export const CERTIFICATE_META_KEY = 'sealed/certificate';
 const accessKeyMetaKey = (accountId: string): string => `sealed/access/${accountId}`;
 const deniedMetaKey = (accountId: string): string => `sealed/denied/${accountId}`;
+
+/** The write that forgets a refusal of our key for `accountId` (taken with a new profile key of theirs). */
+export const forgetRefusal = (accountId: string): WriteOp => ({
+  op: 'delete',
+  table: 'meta',
+  key: deniedMetaKey(accountId),
+});
 
 /** Bytes of an unidentified access key. */
 const ACCESS_KEY_BYTES = 16;
@@ -58,13 +67,22 @@ export class SealedSender {
 
   constructor(private readonly ctx: MessengerContext) {}
 
-  /** The recipient's unidentified access key, or undefined until one is known. */
+  /**
+   * The recipient's unidentified access key: one set explicitly with {@link setAccessKey}, else the one derived from
+   * the profile key they sent us (docs/profiles.md); undefined while we hold neither.
+   */
   async accessKeyFor(accountId: string): Promise<Uint8Array | undefined> {
-    const stored = await this.ctx.platform.storage.get('meta', accessKeyMetaKey(accountId));
-    return typeof stored === 'string' ? new Uint8Array(fromBase64(stored)) : undefined;
+    const { storage } = this.ctx.platform;
+    const stored = await storage.get('meta', accessKeyMetaKey(accountId));
+    if (typeof stored === 'string') return new Uint8Array(fromBase64(stored));
+    const profileKey = (await storage.get('contacts', accountId))?.profileKey;
+    return profileKey ? deriveAccessKey(profileKey) : undefined;
   }
 
-  /** Records (or with null forgets) the recipient's access key; a new key lifts an earlier refusal. */
+  /**
+   * Records (or with null forgets) an explicit access key for the recipient, which then wins over the one derived
+   * from their profile key; a new key lifts an earlier refusal.
+   */
   async setAccessKey(accountId: string, key: Uint8Array | null): Promise<void> {
     if (key !== null && key.length !== ACCESS_KEY_BYTES)
       throw new ClientError(ClientErrorCode.InvalidInput, `an unidentified access key has ${ACCESS_KEY_BYTES} bytes`);

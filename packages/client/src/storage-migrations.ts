@@ -6,17 +6,21 @@
  * again) or the new one. Migrations are idempotent: a key already in the new layout is left as it is. It does not
  * touch the platform's own encoding of rows (the PWA's sealing, the CLI's files): only the core's tables.
  */
-import { readMeta } from './meta.js';
-import type { KeyValueStorage, WriteOp } from './platform.js';
+import { metaPut, readMeta } from './meta.js';
+import type { KeyValueStorage, Random, WriteOp } from './platform.js';
+import { newOwnProfile } from './profiles.js';
 import { DIRECT_CONVERSATION_PREFIX, metaKeys } from './tables.js';
 
 /** Before the layout was recorded. */
 const FIRST_LAYOUT = 1;
 
+/** What a migration may use besides storage: randomness (new keys) and the time, as parameters. */
+export type MigrationEnv = { random: Random; now: number };
+
 type Migration = {
   /** What it changes, for logs and readers of this file. */
   readonly name: string;
-  readonly run: (storage: KeyValueStorage) => Promise<WriteOp[]>;
+  readonly run: (storage: KeyValueStorage, env: MigrationEnv) => Promise<WriteOp[]>;
 };
 
 /** Layout 1 keyed a conversation by its peer's account id: "<peer>", "<peer>/<seq>", "<peer>/<author>/<ts>". */
@@ -82,8 +86,32 @@ const conversationIds: Migration = {
   },
 };
 
+/**
+ * 2 → 3: an account from before encrypted profiles gets its profile key (docs/profiles.md), with an empty profile;
+ * the messenger uploads the profile and access key on its next upkeep. An account that has one keeps it.
+ */
+const profileKey: Migration = {
+  name: 'profile key',
+  async run(storage, env) {
+    if ((await readMeta(storage, 'ownProfile')) !== undefined) return [];
+    return [metaPut('ownProfile', newOwnProfile(env.random, env.now))];
+  },
+};
+
 /** Append-only: MIGRATIONS[i] takes layout i + 1 to layout i + 2. */
-const MIGRATIONS: readonly Migration[] = [conversationIds];
+const MIGRATIONS: readonly Migration[] = [conversationIds, profileKey];
+
+/** The platform's CSPRNG and clock, for callers (tests, tools) that pass none. */
+const DEFAULT_ENV = (): MigrationEnv => ({
+  random: {
+    bytes: (n) => {
+      const out = new Uint8Array(n);
+      globalThis.crypto.getRandomValues(out);
+      return out;
+    },
+  },
+  now: Date.now(),
+});
 
 /** The layout this build writes. */
 export const STORAGE_LAYOUT = FIRST_LAYOUT + MIGRATIONS.length;
@@ -97,7 +125,10 @@ export const storedLayout = async (storage: KeyValueStorage): Promise<number> =>
  * stored, registration records the layout). Returns the names of the migrations applied. Data from a newer build
  * is refused rather than misread.
  */
-export const migrateStorage = async (storage: KeyValueStorage): Promise<string[]> => {
+export const migrateStorage = async (
+  storage: KeyValueStorage,
+  env: MigrationEnv = DEFAULT_ENV(),
+): Promise<string[]> => {
   if ((await storage.get('meta', metaKeys.account)) === undefined) return [];
   const from = await storedLayout(storage);
   if (from > STORAGE_LAYOUT)
@@ -107,7 +138,7 @@ export const migrateStorage = async (storage: KeyValueStorage): Promise<string[]
   const writes: WriteOp[] = [];
   // Each migration reads the previous layout as stored: with more than one pending, a later one must not depend
   // on an earlier one's uncommitted writes (each is written to tolerate both, being idempotent).
-  for (const migration of pending) writes.push(...(await migration.run(storage)));
+  for (const migration of pending) writes.push(...(await migration.run(storage, env)));
   writes.push({ op: 'put', table: 'meta', key: metaKeys.storageLayout, value: STORAGE_LAYOUT });
   await storage.commit(writes);
   return pending.map((m) => m.name);

@@ -14,6 +14,7 @@ export const pad = (value: number, width = 16): string => value.toString().padSt
 export const metaKeys = {
   account: 'account',
   profile: 'profile',
+  ownProfile: 'ownProfile',
   prekeyState: 'prekeyState',
   sequence: 'sequence',
   /** The version of the key layout below the data was written in (storage-migrations.ts); absent: layout 1. */
@@ -61,6 +62,35 @@ export type AccountRecord = {
 
 export type ProfileRecord = { username: string | null };
 
+/**
+ * This account's encrypted profile as the owner wrote it (docs/profiles.md): the profile key (secret: shared only in
+ * end-to-end encrypted content), the fields, and what the server holds — the version uploaded (null: the current key's
+ * profile is not on the server yet) and whether the access key derived from this key was uploaded.
+ */
+export type OwnProfileRecord = {
+  profileKey: Uint8Array;
+  name: string;
+  about: string;
+  aboutEmoji: string;
+  /** The avatar image (a square JPEG), or null. */
+  avatar: Uint8Array | null;
+  uploadedVersion: string | null;
+  accessKeyUploaded: boolean;
+  /** When the key was made (creation or the last rotation). */
+  keyCreatedAt: number;
+};
+
+/** A contact's profile as last fetched and decrypted with its profile key (absent fields: none set). */
+export type ContactProfile = {
+  name: string | null;
+  about: string | null;
+  aboutEmoji: string | null;
+  avatar: Uint8Array | null;
+  /** The version it was fetched under (a new profile key gives a new version: refetch). */
+  version: string;
+  fetchedAt: number;
+};
+
 /** Key ids and rotation times, changed only by prekey upkeep. */
 export type PrekeyStateRecord = {
   nextPreKeyId: number;
@@ -100,6 +130,14 @@ export type ContactEntry = {
   updatedAt: number;
   /** On the block list since then (requests.ts): their messages are dropped, nothing is sent to them. */
   blockedAt?: number;
+  /** Their profile key, taken only from content their own session carried (secret). */
+  profileKey?: Uint8Array;
+  /** Their profile as last fetched (absent: never fetched, or their key changed since). */
+  profile?: ContactProfile;
+  /** The name the user gave them on this device; shown before their profile name and username. */
+  nickname?: string;
+  /** The version of OUR profile key we last sent them (absent: never): a different current version re-sends it. */
+  sharedProfileKeyVersion?: string;
 };
 
 export type ConversationEntry = {
@@ -307,6 +345,8 @@ export type OutboxKind =
   | 'group-control'
   /** A reaction, an edit or a delete for everyone (see above). */
   | 'action'
+  /** Our new profile key after a rotation, to every device of a contact that had the old one. */
+  | 'profile-key'
   /**
    * To this account's own other devices (destination: our own account id): a sent transcript, a read sync, or a null
    * message announcing a newly linked device. Skipped when the account has no other device.
@@ -395,6 +435,7 @@ export const kyberUsedKey = (kyberId: number, signedId: number, baseKey: Uint8Ar
 export type MetaRows = {
   account: AccountRecord;
   profile: ProfileRecord;
+  ownProfile: OwnProfileRecord;
   prekeyState: PrekeyStateRecord;
   storageLayout: number;
 };

@@ -152,6 +152,9 @@ describe('conversation-id migration of a CLI data directory', () => {
     const dir = await copyFixture();
     const first = await openMessenger(dir);
     const before = await dump(first.platform.storage);
+    // The account from before profiles got its profile key (32 random bytes) in the migration.
+    const own = await first.platform.storage.get('meta', metaKeys.ownProfile);
+    expect((own as { profileKey: Uint8Array }).profileKey).toHaveLength(32);
     expect(await migrateStorage(first.platform.storage)).toEqual([]);
     await first.messenger.close();
     await first.platform.close();

@@ -66,6 +66,7 @@ export function hkdf(
   return hkdfSha256(keyMaterial, salt, label, outputLength);
 }
 export * from './attachment/index.js';
+export * from './profile/index.js';
 export {
   sealProvisioningMessage,
   openProvisioningMessage,

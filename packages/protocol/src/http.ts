@@ -21,6 +21,8 @@ import {
   MAX_SEALED_MULTI_RECIPIENT_BYTES,
   MAX_SECRET_BYTES,
   MIN_SECRET_BYTES,
+  PROFILE_CIPHERTEXT_SIZES,
+  PROFILE_VERSION_PATTERN,
   SIGNATURE_BYTES,
   UNIDENTIFIED_ACCESS_KEY_BYTES,
   USERNAME_PATTERN,
@@ -142,7 +144,42 @@ export const CreateAccountResponse = z.object({ accountId: AccountId, deviceId: 
 
 export const SetUsernameRequest = z.strictObject({ username: Username });
 export const UsernameResponse = z.object({ username: Username });
-export const UsernameLookupResponse = z.object({ accountId: AccountId });
+export const UsernameLookupResponse = z.object({
+  accountId: AccountId,
+  username: Username.optional().describe('The username as its owner spelled it (the canonical display spelling)'),
+});
+
+export const ProfileVersion = z
+  .string()
+  .regex(PROFILE_VERSION_PATTERN, 'must be 64 lower-case hex digits')
+  .describe('Profile version derived from the profile key (64 hex digits)');
+
+const profileField = (field: keyof typeof PROFILE_CIPHERTEXT_SIZES, description: string): z.ZodString => {
+  const sizes = PROFILE_CIPHERTEXT_SIZES[field];
+  return base64Bytes(
+    Math.min(...sizes),
+    Math.max(...sizes),
+    `${description}, encrypted with the profile key, base64 of ${sizes.join(', ')} bytes`,
+  );
+};
+export const ProfileName = profileField('name', 'Display name');
+export const ProfileAbout = profileField('about', 'About line with its emoji');
+export const ProfileAvatar = profileField('avatar', 'Avatar image');
+
+/** The caller's profile: ciphertext only, under the version of its current profile key. Absent fields are cleared. */
+export const SetProfileRequest = z.strictObject({
+  version: ProfileVersion,
+  name: ProfileName.optional(),
+  about: ProfileAbout.optional(),
+  avatar: ProfileAvatar.optional(),
+});
+export const ProfileResponse = z.object({
+  accountId: AccountId,
+  version: ProfileVersion,
+  name: ProfileName.optional(),
+  about: ProfileAbout.optional(),
+  avatar: ProfileAvatar.optional(),
+});
 
 export const UploadKeysRequest = z.strictObject({
   preKeys: preKeyList.optional(),
@@ -392,6 +429,8 @@ export type CreateAccountResponse = z.infer<typeof CreateAccountResponse>;
 export type SetUsernameRequest = z.infer<typeof SetUsernameRequest>;
 export type UsernameResponse = z.infer<typeof UsernameResponse>;
 export type UsernameLookupResponse = z.infer<typeof UsernameLookupResponse>;
+export type SetProfileRequest = z.infer<typeof SetProfileRequest>;
+export type ProfileResponse = z.infer<typeof ProfileResponse>;
 export type UploadKeysRequest = z.infer<typeof UploadKeysRequest>;
 export type KeyStatusResponse = z.infer<typeof KeyStatusResponse>;
 export type PreKeyBundleDevice = z.infer<typeof PreKeyBundleDevice>;

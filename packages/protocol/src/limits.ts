@@ -85,3 +85,18 @@ export const SIGNATURE_BYTES = 64;
 /** Device credentials are at least 32 random bytes (256 bits), so one hash of them cannot be brute-forced. */
 export const MIN_SECRET_BYTES = 32;
 export const MAX_SECRET_BYTES = 64;
+
+/**
+ * Lengths an encrypted profile field may have (docs/profiles.md): every field is padded to one of a few size buckets
+ * and sealed with AES-256-GCM (4-byte length prefix, 29 bytes of format byte, nonce and tag), so its length shows only
+ * its bucket. The same buckets as @cove/crypto's PROFILE_BUCKETS (a client test checks they agree). The server takes
+ * no other length, so a client cannot leak a length by mistake and nobody can store arbitrary data as a profile.
+ */
+export const PROFILE_CIPHERTEXT_SIZES = {
+  name: [64, 256].map((b) => b + 33),
+  about: [128, 256, 512].map((b) => b + 33),
+  avatar: [8192, 16384, 32768, 65536, 131072].map((b) => b + 33),
+} as const;
+
+/** Profile versions are 32 bytes of HKDF output written as 64 lower-case hex digits (docs/profiles.md). */
+export const PROFILE_VERSION_PATTERN = /^[0-9a-f]{64}$/;

@@ -94,6 +94,23 @@ const routes: Route[] = [
   },
   {
     method: 'put',
+    path: '/v1/profile',
+    summary: "Store the caller's encrypted profile under the version of its current profile key (ciphertext only)",
+    auth: true,
+    body: http.SetProfileRequest,
+    ok: [204, null],
+    errors: [[400, 'invalid_request: a field is not a ciphertext of an allowed padded length']],
+  },
+  {
+    method: 'get',
+    path: '/v1/profile/{accountId}/{version}',
+    summary: "An account's encrypted profile, if it is stored under this version",
+    auth: true,
+    ok: [200, http.ProfileResponse],
+    errors: [[404, 'not_found: no such account, no profile, or another version (the profile key changed)']],
+  },
+  {
+    method: 'put',
     path: '/v1/keys',
     summary: "Upload one-time prekeys and/or replace the caller's signed and last-resort prekeys",
     auth: true,

@@ -68,6 +68,8 @@ export const ProvisionedContact = z.strictObject({
   trust: z.enum(['trusted-first-use', 'verified', 'unverified']),
   /** Sending stays blocked until the user verifies again (a verified key changed). */
   blocked: z.boolean(),
+  /** Standard base64 of the contact's profile key (32 bytes), when we hold it (docs/profiles.md). */
+  profileKey: z.string().length(base64Length(32)).optional(),
 });
 
 /** Contacts in one provisioning message: as many as fit in {@link MAX_PROVISIONING_MESSAGE_BYTES}. */
@@ -87,6 +89,11 @@ export const ProvisioningPayload = z.strictObject({
   identityKeyPair: z.string().min(1).max(256),
   provisioningCode: z.string().min(1).max(128),
   contacts: z.array(ProvisionedContact).max(MAX_PROVISIONED_CONTACTS),
+  /**
+   * Standard base64 of the account's profile key (32 bytes; docs/profiles.md): every device of the account shares one,
+   * so a linked device neither replaces the profile nor the access key the server holds. Absent from older devices.
+   */
+  profileKey: z.string().length(base64Length(32)).optional(),
 });
 
 export type ProvisionedContact = z.infer<typeof ProvisionedContact>;

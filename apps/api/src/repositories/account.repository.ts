@@ -106,12 +106,12 @@ export class AccountRepository {
     });
   }
 
-  async findByUsername(username: string): Promise<string | null> {
+  async findByUsername(username: string): Promise<{ id: string; username: string } | null> {
     const row = await this.db.prisma.account.findUnique({
       where: { usernameKey: username.toLowerCase() },
-      select: { id: true },
+      select: { id: true, username: true },
     });
-    return row?.id ?? null;
+    return row?.username ? { id: row.id, username: row.username } : null;
   }
 
   /**

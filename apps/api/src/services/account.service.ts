@@ -1,6 +1,7 @@
 /**
  * Accounts: registration (open or by invitation, keys checked before anything is stored), usernames (unique without
- * regard to case) and lookups. It never sees a private key or a plaintext credential beyond hashing it.
+ * regard to case), lookups (with the owner's spelling) and the sealed-sender account attributes. It never sees a
+ * private key or a plaintext credential beyond hashing it.
  */
 import { Injectable } from '@nestjs/common';
 import {
@@ -101,9 +102,10 @@ export class AccountService {
     await this.accounts.clearUsername(device.accountId);
   }
 
-  async lookup(username: string): Promise<{ accountId: string }> {
-    const accountId = await this.accounts.findByUsername(username);
-    if (!accountId) throw new ApiError(404, ErrorCode.NotFound, 'no account has this username');
-    return { accountId };
+  /** The account holding `username` in any case, with the spelling its owner chose (the one clients display). */
+  async lookup(username: string): Promise<{ accountId: string; username: string }> {
+    const found = await this.accounts.findByUsername(username);
+    if (!found) throw new ApiError(404, ErrorCode.NotFound, 'no account has this username');
+    return { accountId: found.id, username: found.username };
   }
 }

@@ -144,7 +144,7 @@ export function defineContract(backend: Backend): void {
       const name = uniqueName();
       expect((await alice.request('PUT', '/v1/accounts/username', { username: name })).status).toBe(200);
       const found = await bob.request('GET', `/v1/accounts/username/${name.toUpperCase()}`);
-      expect(found.body).toEqual({ accountId: alice.accountId });
+      expect(found.body).toEqual({ accountId: alice.accountId, username: name });
       const taken = await bob.request('PUT', '/v1/accounts/username', { username: name.toUpperCase() });
       expect(taken.status).toBe(409);
       expect(taken.body.error).toBe('username_taken');

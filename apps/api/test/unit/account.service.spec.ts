@@ -91,7 +91,9 @@ describe(AccountService.name, () => {
     it('should set, look up case-insensitively and delete a username', async () => {
       const { device } = await ctx.register();
       expect(await ctx.accounts.setUsername(device, 'Bob_7')).toEqual({ username: 'Bob_7' });
-      expect(await ctx.accounts.lookup('bob_7')).toEqual({ accountId: device.accountId });
+      // The lookup answers with the owner's spelling whatever case was asked: clients show that one.
+      expect(await ctx.accounts.lookup('bob_7')).toEqual({ accountId: device.accountId, username: 'Bob_7' });
+      expect(await ctx.accounts.lookup('BOB_7')).toEqual({ accountId: device.accountId, username: 'Bob_7' });
       await ctx.accounts.deleteUsername(device);
       await expect(ctx.accounts.lookup('bob_7')).rejects.toMatchObject({ status: 404, code: ErrorCode.NotFound });
     });

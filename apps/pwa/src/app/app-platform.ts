@@ -56,6 +56,8 @@ export interface Media {
   isImageType(type: string): boolean;
   /** Re-encodes a photo (orientation applied, metadata dropped); null when this browser cannot decode it. */
   prepareImage(file: Blob): Promise<PreparedImage | null>;
+  /** A square 256×256 JPEG of the photo's centre, without metadata, for the profile; null when it cannot be made. */
+  cropAvatar(file: Blob): Promise<Uint8Array | null>;
 }
 
 /** The local profile: its keys (encrypted at rest), its passphrase and its non-secret settings. */

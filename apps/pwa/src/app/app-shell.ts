@@ -249,7 +249,8 @@ export class CoveAppShell implements CoveApp, AppSession {
         if (event.message.direction === 'incoming') this.peerTyping.set(event.message.conversationId, false);
         this.store.bump();
         return;
-      // A group's change (`group-updated`) redraws the list, the chat header and the group info.
+      // A group's change (`group-updated`) redraws the list, the chat header and the group info. So does a contact's
+      // profile name, avatar or nickname (`contact-updated`): titles and avatars redraw.
       case 'message-updated':
       case 'message-removed':
       case 'conversation-updated':
@@ -258,6 +259,8 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'group-updated':
       case 'conversation-removed':
       case 'block-list-changed':
+      case 'contact-updated':
+      case 'profile-updated':
         this.store.bump();
         return;
       case 'connection': {

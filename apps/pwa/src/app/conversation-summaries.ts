@@ -49,7 +49,7 @@ export async function summarizeConversation(
   const c = await reader.conversation(id);
   if (!c) return undefined;
   const lastKey: unknown = c.lastMessageKey;
-  const [last, trust, draft, stored, names, group, blocked] = await Promise.all([
+  const [last, trust, draft, stored, names, group, blocked, contact] = await Promise.all([
     reader.message(lastKey),
     reader.trust(id),
     reader.draft(id),
@@ -57,10 +57,11 @@ export async function summarizeConversation(
     groupNames(reader, id),
     reader.group(id),
     reader.blocked(id),
+    reader.contactNames(id),
   ]);
   const view = last && typeof lastKey === 'string' ? toChatMessage(lastKey, last, id, names) : undefined;
   const own = preferences ?? toChatPreferences(stored?.get(c.id));
-  const summary = toSummary(id, c, view, trust, draft, blocked);
+  const summary = toSummary(id, c, view, trust, contact, draft, blocked);
   return withPreferences(
     group && group.active === false ? { ...summary, inactive: true } : summary,
     own,

@@ -124,6 +124,19 @@ export class HistoryReader {
     return message !== undefined && this.visible(message) ? message : undefined;
   }
 
+  /**
+   * What the contact is called and shown with (docs/profiles.md): the nickname set here, their profile name and
+   * avatar (as last fetched with their profile key), for a direct conversation; undefined for others.
+   */
+  async contactNames(
+    conversationId: string,
+  ): Promise<{ nickname: unknown; profileName: unknown; avatar: unknown } | undefined> {
+    if (!conversationId.startsWith('direct:')) return undefined;
+    const contact = await this.storage.get<ContactEntry>('contacts', peerOf(conversationId));
+    if (!contact) return undefined;
+    return { nickname: contact.nickname, profileName: contact.profile?.name, avatar: contact.profile?.avatar };
+  }
+
   /** Every conversation's mute, pin and archive state, by conversation id. */
   chatPreferences(): Promise<Map<string, ChatPreferencesRecord>> {
     return readChatPreferences(this.storage);

@@ -26,6 +26,7 @@ import type {
   GroupResult,
   LookupResult,
   MessengerPort,
+  OwnProfileView,
   RegistrationError,
   SafetyNumber,
 } from './messenger-port.js';
@@ -303,6 +304,40 @@ class MessengerAdapter implements MessengerPort {
       trust: identity.trust === 'unknown' ? 'trusted-first-use' : identity.trust,
       changedAt: identity.changedAt,
     };
+  }
+
+  async profile(): Promise<OwnProfileView> {
+    const own = await this.messenger.profile();
+    return { name: own.name, about: own.about, avatar: own.avatar };
+  }
+
+  async setProfile(input: {
+    name?: string;
+    about?: string;
+    avatar?: Uint8Array | null;
+  }): Promise<'saved' | 'invalid' | 'network'> {
+    try {
+      await this.messenger.setProfile(input);
+      return 'saved';
+    } catch (error) {
+      if (error instanceof ClientError && error.code === ClientErrorCode.InvalidInput) return 'invalid';
+      if (error instanceof ClientError) return 'network';
+      throw error;
+    }
+  }
+
+  async nickname(conversationId: string): Promise<string | null> {
+    return (await this.messenger.contact(conversationId)).nickname;
+  }
+
+  async setNickname(conversationId: string, nickname: string | null): Promise<'saved' | 'invalid'> {
+    try {
+      await this.messenger.setNickname(conversationId, nickname);
+      return 'saved';
+    } catch (error) {
+      if (error instanceof ClientError && error.code === ClientErrorCode.InvalidInput) return 'invalid';
+      throw error;
+    }
   }
 
   async verify(conversationId: string, digitsShown: string): Promise<'verified' | 'changed'> {

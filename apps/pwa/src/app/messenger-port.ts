@@ -13,6 +13,8 @@ import type {
 } from '@cove/client';
 import type { AttachmentFailure } from './model.js';
 
+export type OwnProfileView = { name: string; about: string; avatar: Uint8Array | null };
+
 export type SafetyNumber = { digits: string; scannable: string; trust: TrustLevel; changedAt: number | null };
 
 export type LookupResult =
@@ -60,6 +62,17 @@ export interface MessengerPort {
   setDraft(conversationId: string, text: string): Promise<void>;
   typing(conversationId: string, started: boolean): Promise<void>;
   safetyNumber(conversationId: string): Promise<SafetyNumber>;
+  /** This account's profile as stored here (docs/profiles.md). */
+  profile(): Promise<OwnProfileView>;
+  /** Sets profile fields (encrypted and uploaded); `invalid` for input the core refuses, `network` when unsent. */
+  setProfile(input: {
+    name?: string;
+    about?: string;
+    avatar?: Uint8Array | null;
+  }): Promise<'saved' | 'invalid' | 'network'>;
+  /** The local nickname of a direct conversation's contact (null: none). */
+  nickname(conversationId: string): Promise<string | null>;
+  setNickname(conversationId: string, nickname: string | null): Promise<'saved' | 'invalid'>;
   /**
    * Marks the contact verified if its safety number is still `digitsShown` (what the user compared); `changed` when
    * the number moved on meanwhile (nothing is marked).

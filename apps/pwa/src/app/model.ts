@@ -174,7 +174,10 @@ export type MessageInfoView = {
 
 export type ConversationSummary = {
   id: string;
+  /** The contact's nickname here, else their profile name, else their username (docs/profiles.md). */
   title: string;
+  /** Their profile avatar (image bytes, decrypted), when they have one. */
+  avatar?: Uint8Array;
   lastMessage?: {
     text: string;
     kind: MessageKind;
@@ -418,6 +421,10 @@ export interface ContactScreen {
   /** Camera QR scanning, when the device has a camera. */
   canScan(): boolean;
   scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
+  /** The nickname set on this device for the contact (null: none). */
+  nickname(conversationId: string): Promise<string | null>;
+  /** Sets (or with an empty text removes) the nickname; `invalid` when too long or with control characters. */
+  setNickname(conversationId: string, nickname: string): Promise<'saved' | 'invalid'>;
 }
 
 /** Asking the browser for what the app works better with; both must follow a tap. */
@@ -426,7 +433,15 @@ export interface PermissionRequests {
   enableNotifications(): Promise<AppState['notifications']>;
 }
 
+/** This account's profile as the settings screen edits it. */
+export type ProfileForm = { name: string; about: string; avatar: Uint8Array | null };
+export type ProfileSaveResult = 'saved' | 'invalid' | 'network' | 'bad-image';
+
 export interface SettingsScreen extends PermissionRequests {
+  /** The profile (name, about, avatar) as stored on this device. */
+  profile(): Promise<ProfileForm>;
+  /** Saves name and about, and the avatar when `avatarFile` is given (cropped to a square, metadata gone). */
+  saveProfile(fields: { name: string; about: string }, avatarFile?: Blob | null): Promise<ProfileSaveResult>;
   /** Shortest passphrase the vault accepts, in characters. */
   readonly minPassphraseLength: number;
   setLanguage(language: string | null): Promise<void>;

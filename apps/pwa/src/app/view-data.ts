@@ -331,17 +331,23 @@ export function toSummary(
   stored: unknown,
   last: ChatMessage | undefined,
   trust: { trust: unknown; changedAt: unknown } | undefined,
+  names?: { nickname: unknown; profileName: unknown; avatar: unknown },
   draft = '',
   blocked = false,
 ): ConversationSummary {
   const c = record(stored);
-  const username = typeof c.peerUsername === 'string' && c.peerUsername.length > 0 ? c.peerUsername : null;
+  const text = (value: unknown): string | null => (typeof value === 'string' && value.length > 0 ? value : null);
   const isGroup = c.kind === 'group' || id.startsWith('group:');
-  const title = isGroup ? (safeName(c.title) ?? '…') : (username ?? id.slice(0, 8)).slice(0, MAX_TITLE_CHARS);
+  // A group: its title. A contact: the nickname set here, else the profile name, else the username as the server
+  // spells it (docs/profiles.md).
+  const name = isGroup ? null : (text(names?.nickname) ?? text(names?.profileName) ?? text(c.peerUsername));
+  const title = isGroup ? (safeName(c.title) ?? '…') : [...(name ?? id.slice(0, 8))].slice(0, MAX_TITLE_CHARS).join('');
+  const avatar = !isGroup && names?.avatar instanceof Uint8Array && names.avatar.length > 0 ? names.avatar : undefined;
   return {
     id,
     title,
     ...(isGroup ? { group: true } : {}),
+    ...(avatar ? { avatar } : {}),
     unread: countOrZero(c.unreadCount),
     updatedAt: timeOrNull(c.lastMessageAt) ?? 0,
     identityChanged: trust?.trust === 'unverified' && trust.changedAt !== null && trust.changedAt !== undefined,

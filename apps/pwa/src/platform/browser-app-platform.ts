@@ -9,7 +9,7 @@ import * as capabilities from './capabilities.js';
 import { openBrowserPlatform, unlockBrowserPlatform, type BrowserPlatform } from './browser-platform.js';
 import { listenToOtherContexts } from './cross-context.js';
 import { emojiSource } from './emoji-data.js';
-import { isImageType, prepareImage } from './media.js';
+import { cropAvatar, isImageType, prepareImage } from './media.js';
 import { openCoveDatabase } from './idb/database.js';
 import type { CoveDatabase } from './idb/schema.js';
 import { refreshPushSubscription } from './push.js';
@@ -120,7 +120,7 @@ export function createBrowserAppPlatform() {
       playable: playableUrl,
     },
     emoji: emojiSource,
-    media: { prepareImage, isImageType },
+    media: { prepareImage, isImageType, cropAvatar },
     minPassphraseLength: MIN_PASSPHRASE_LENGTH,
     openVault: async () => new BrowserVault(await openCoveDatabase()),
     registerServiceWorker: () => registerServiceWorker(),

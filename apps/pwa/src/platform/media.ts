@@ -110,3 +110,43 @@ export async function prepareImage(file: Blob): Promise<PreparedImage | null> {
     bitmap.close();
   }
 }
+
+/** Avatar side in pixels: sharp in a 72 px circle on a 3× screen, and a JPEG of it stays well under 128 KiB. */
+const AVATAR_SIDE = 256;
+/** Largest avatar the encrypted profile holds (@cove/crypto PROFILE_BUCKETS.avatar). */
+const MAX_AVATAR_BYTES = 131_072;
+/** JPEG qualities tried in turn until the avatar fits. */
+const AVATAR_QUALITIES = [0.85, 0.7, 0.5];
+
+/**
+ * A profile picture from a photo: the centred square of it (orientation applied), scaled to 256×256 and re-encoded
+ * as JPEG on a canvas, so no EXIF or other metadata survives; null when this browser cannot decode it or it does not
+ * fit 128 KiB.
+ */
+export async function cropAvatar(file: Blob): Promise<Uint8Array | null> {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+  } catch {
+    return null;
+  }
+  try {
+    const side = Math.min(bitmap.width, bitmap.height);
+    const sx = Math.floor((bitmap.width - side) / 2);
+    const sy = Math.floor((bitmap.height - side) / 2);
+    for (const quality of AVATAR_QUALITIES) {
+      const target = surface(AVATAR_SIDE, AVATAR_SIDE);
+      if (!target) return null;
+      target.context.fillStyle = '#fff';
+      target.context.fillRect(0, 0, AVATAR_SIDE, AVATAR_SIDE);
+      target.context.drawImage(bitmap, sx, sy, side, side, 0, 0, AVATAR_SIDE, AVATAR_SIDE);
+      const blob = await target.encode('image/jpeg', quality);
+      if (!blob) return null;
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      if (bytes.length <= MAX_AVATAR_BYTES) return bytes;
+    }
+    return null;
+  } finally {
+    bitmap.close();
+  }
+}

@@ -54,6 +54,8 @@ export const ATTACHMENT_DIGEST_BYTES = 32;
  * (100 MiB by default), which is policy and may change without a wire change.
  */
 export const MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024;
+/** Profile key length (docs/profiles.md): an AES-256 key, as Signal's. */
+export const PROFILE_KEY_BYTES = 32;
 /** Storage ids are the server's unguessable ids; the alphabet keeps them safe in a URL path and a file name. */
 const STORAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** Longest content type: RFC 6838 caps type and subtype at 127 characters each; parameters fit in the rest. */
@@ -275,6 +277,8 @@ export const validateContent = (content: Content, context?: ContentContext): voi
         if (!isUint(data.group.revision, MAX_GROUP_REVISION))
           throw new ContentError('group.revision out of range', ContentErrorReason.OutOfRange);
       }
+      if (data.profileKey !== undefined)
+        checkBytes(data.profileKey, PROFILE_KEY_BYTES, PROFILE_KEY_BYTES, 'profileKey');
       const expire = data.expireTimerSeconds ?? 0;
       if (!Number.isInteger(expire) || expire < 0 || expire > MAX_EXPIRE_SECONDS) {
         throw new ContentError('expireTimerSeconds out of range', ContentErrorReason.OutOfRange);
@@ -385,6 +389,9 @@ export const validateContent = (content: Content, context?: ContentContext): voi
         MAX_SENDER_KEY_DISTRIBUTION_BYTES,
         'senderKey.distributionMessage',
       );
+      return;
+    case 'profile-key':
+      checkBytes(content.profileKey, PROFILE_KEY_BYTES, PROFILE_KEY_BYTES, 'profileKey');
       return;
     case 'sync': {
       const { sync } = content;

@@ -130,6 +130,7 @@ const toData = (data: DataMessage): pb.DataMessage => {
     senderUsername: data.senderUsername ?? '',
     attachments: (data.attachments ?? []).map(toPointer),
     ...(data.group ? { group: { id: data.group.id, revision: data.group.revision } } : {}),
+    ...(data.profileKey ? { profileKey: data.profileKey } : {}),
     ...(data.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
   });
 };
@@ -238,6 +239,14 @@ const toMessage = (content: Content): pb.Content => {
           }),
         },
       });
+    case 'profile-key':
+      return create(pb.ContentSchema, {
+        version: CONTENT_VERSION,
+        body: {
+          case: 'profileKeyUpdate',
+          value: create(pb.ProfileKeyUpdateSchema, { profileKey: content.profileKey }),
+        },
+      });
   }
 };
 
@@ -291,6 +300,7 @@ const fromData = (message: pb.DataMessage): DataMessage => {
   if (message.senderUsername !== '') data.senderUsername = message.senderUsername;
   if (message.attachments.length > 0) data.attachments = message.attachments.map(fromPointer);
   if (message.group) data.group = { id: message.group.id, revision: message.group.revision };
+  if (message.profileKey.length > 0) data.profileKey = message.profileKey;
   if (message.expireTimerUpdate) data.expireTimerUpdate = true;
   return data;
 };
@@ -413,6 +423,8 @@ const fromMessage = (message: pb.Content): Content => {
         kind: 'sender-key',
         senderKey: { groupId: body.value.groupId, distributionMessage: body.value.distributionMessage },
       };
+    case 'profileKeyUpdate':
+      return { kind: 'profile-key', profileKey: body.value.profileKey };
     case 'syncMessage':
       return { kind: 'sync', sync: fromSync(body.value) };
     case undefined:

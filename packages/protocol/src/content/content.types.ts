@@ -43,6 +43,8 @@ export type DataMessage = {
   attachments?: AttachmentPointer[];
   /** Group messages: the group (32-byte id) and the state revision the sender had; absent on 1:1 messages. */
   group?: GroupContext;
+  /** The sender's profile key (32 bytes): only with the first message to a peer and after it changes. Secret. */
+  profileKey?: Uint8Array;
   /**
    * Only sets the 1:1 conversation's disappearing-message timer to `expireTimerSeconds` (absent: off); such a
    * message has no text, quote, attachment or group.
@@ -104,6 +106,7 @@ export type Content =
   | { kind: 'edit'; edit: EditMessage }
   | { kind: 'group-update'; groupUpdate: GroupUpdate }
   | { kind: 'sender-key'; senderKey: SenderKeyDistribution }
+  | { kind: 'profile-key'; profileKey: Uint8Array }
   | { kind: 'sync'; sync: SyncMessage };
 
 /** A conversation read up to a message: a direct one (the peer's account id) or a group (its 32-byte id). */

@@ -47,6 +47,7 @@ const assertWithinBounds = (content: Content, server: number): void => {
         expect(data.expireTimerSeconds).toBeLessThanOrEqual(365 * 24 * 3600);
       }
       if (data.senderUsername !== undefined) expect(data.senderUsername).toMatch(/^[A-Za-z0-9_.]{3,32}$/);
+      if (data.profileKey !== undefined) expect(data.profileKey.length).toBe(32);
       if (data.quote) {
         reference(data.quote.timestamp);
         expect(data.quote.authorAccountId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -109,6 +110,9 @@ const assertWithinBounds = (content: Content, server: number): void => {
       }
       return;
     }
+    case 'profile-key':
+      expect(content.profileKey.length).toBe(32);
+      return;
     case 'sender-key':
       expect(content.senderKey.groupId.length).toBe(32);
       expect(content.senderKey.distributionMessage.length).toBeGreaterThan(0);

@@ -177,6 +177,10 @@ describe('Content wire check', () => {
       ],
       [pb.GroupContextSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32))],
       [
+        pb.ProfileKeyUpdateSchema.typeName,
+        (writer) => writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32)),
+      ],
+      [
         pb.SenderKeyDistributionSchema.typeName,
         (writer) => {
           writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32));

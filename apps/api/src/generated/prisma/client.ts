@@ -97,3 +97,9 @@ export type PushSubscription = Prisma.PushSubscriptionModel
  * blob is deleted by the expiry job, so no blob is ever left without a row pointing at it.
  */
 export type Attachment = Prisma.AttachmentModel
+/**
+ * Model Profile
+ * An account's encrypted profile (docs/profiles.md): ciphertext only, filed under the version derived from the
+ * owner's current profile key. One row per account: a new version replaces the old one.
+ */
+export type Profile = Prisma.ProfileModel

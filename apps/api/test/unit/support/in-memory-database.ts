@@ -207,8 +207,10 @@ export class InMemoryAccountRepository implements Public<AccountRepository> {
     return Promise.resolve();
   }
 
-  findByUsername(username: string): Promise<string | null> {
-    return Promise.resolve(this.holder(username.toLowerCase()) ?? null);
+  findByUsername(username: string): Promise<{ id: string; username: string } | null> {
+    const id = this.holder(username.toLowerCase());
+    const spelled = id === undefined ? null : this.db.accounts.get(id)?.username;
+    return Promise.resolve(id !== undefined && spelled ? { id, username: spelled } : null);
   }
 
   /** Like the cascade from the account row: its devices, their keys, envelopes and subscriptions, and the username. */

@@ -41,6 +41,17 @@ export class ContactViewModel implements ContactScreen {
     return result;
   }
 
+  async nickname(conversationId: string): Promise<string | null> {
+    return (await this.session.requireMessenger()).nickname(conversationId);
+  }
+
+  async setNickname(conversationId: string, nickname: string): Promise<'saved' | 'invalid'> {
+    const text = nickname.trim();
+    const result = await (await this.session.requireMessenger()).setNickname(conversationId, text || null);
+    this.session.store.bump();
+    return result;
+  }
+
   canScan(): boolean {
     return this.capabilities.canScan();
   }

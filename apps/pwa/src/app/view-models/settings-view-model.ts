@@ -1,5 +1,5 @@
 /**
- * The settings screen's view model: language, colour theme, notification previews, persistent storage and
+ * The settings screen's view model: the encrypted profile (name, about, avatar cropped by the platform), language, colour theme, notification previews, persistent storage and
  * notification permission, the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and
  * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), the
  * block list (with unblock), and leaving: log out and delete the account (the server first, then this browser's data
@@ -13,6 +13,8 @@ import type {
   AppState,
   BlockedContact,
   PermissionRequests,
+  ProfileForm,
+  ProfileSaveResult,
   SettingsScreen,
   ThemeChoice,
 } from '../model.js';
@@ -29,6 +31,28 @@ export class SettingsViewModel implements SettingsScreen {
     private readonly onLanguage: (setting: string | null) => Promise<void>,
     readonly minPassphraseLength: number,
   ) {}
+
+  async profile(): Promise<ProfileForm> {
+    return (await this.session.requireMessenger()).profile();
+  }
+
+  async saveProfile(fields: { name: string; about: string }, avatarFile?: Blob | null): Promise<ProfileSaveResult> {
+    let avatar: Uint8Array | undefined;
+    if (avatarFile) {
+      const cropped = await this.session.platform.media.cropAvatar(avatarFile);
+      if (!cropped) return 'bad-image';
+      avatar = cropped;
+    }
+    const result = await (
+      await this.session.requireMessenger()
+    ).setProfile({
+      name: fields.name,
+      about: fields.about,
+      ...(avatar ? { avatar } : {}),
+    });
+    this.session.store.bump();
+    return result;
+  }
 
   async setLanguage(language: string | null): Promise<void> {
     const vault = this.session.vault();

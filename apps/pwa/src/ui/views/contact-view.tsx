@@ -4,6 +4,7 @@
  * that a number that changed meanwhile is refused (and said so) instead of trusting a key never compared. After a
  * comparison that did not match, marking verified is demoted to a plain "anyway" link under the advice on what to do.
  */
+import { NicknameField } from './contact/nickname-field.js';
 import { useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { IconAlert, IconBack } from '../icons.js';
@@ -39,6 +40,7 @@ export function ContactView({ conversationId, onBack }: { conversationId: string
         {safety ? (
           <>
             <SafetyNumberPanel safety={safety} />
+            <NicknameField conversationId={conversationId} />
             <SafetyComparePanel conversationId={conversationId} onResult={setCompared} />
             {changed !== null ? (
               <div className="banner warn" role="alert" data-testid="verify-changed">

@@ -315,7 +315,7 @@ function ConversationRow({
           onOpen();
         }}
       >
-        <Avatar name={c.title} />
+        <Avatar name={c.title} {...(c.avatar ? { image: c.avatar } : {})} />
         <span className="conversation-body">
           <span className="conversation-top">
             <span className="conversation-title">{c.title}</span>

@@ -5,7 +5,7 @@
  */
 import { useState, type FormEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { ServerInfo } from '../../app/model.js';
+import type { ProfileSaveResult, ServerInfo } from '../../app/model.js';
 import { useApp, useAppState } from '../use-app.js';
 import { InstallBanner } from './platform-limits/install-banner.js';
 import { PushUnavailable } from './platform-limits/push-unavailable.js';
@@ -96,6 +96,50 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
 }
 
 /**
+ * The optional profile step of the welcome screen: a display name, encrypted and saved on a tap (skipped by simply
+ * continuing; the photo and about line are in Settings).
+ */
+function WelcomeProfileStep(): ReactElement {
+  const { t } = useTranslation();
+  const app = useApp();
+  const [name, setName] = useState('');
+  const [result, setResult] = useState<ProfileSaveResult | null>(null);
+  return (
+    <li>
+      <div>
+        <strong>{t('welcome.profileTitle')}</strong>
+        <p className="muted">{t('welcome.profileText')}</p>
+        <label className="field">
+          <span>{t('profile.name')}</span>
+          <input
+            data-testid="welcome-profile-name"
+            value={name}
+            maxLength={100}
+            autoComplete="name"
+            aria-invalid={result === 'invalid'}
+            onChange={(e) => setName(e.target.value)}
+          />
+        </label>
+        {result && result !== 'saved' ? (
+          <p className="error" role="status">
+            {t(result === 'invalid' ? 'profile.invalid' : 'profile.network')}
+          </p>
+        ) : null}
+      </div>
+      <button
+        type="button"
+        className="secondary"
+        data-testid="welcome-profile-save"
+        disabled={name.trim() === '' || result === 'saved'}
+        onClick={() => void app.settings.saveProfile({ name, about: '' }).then(setResult)}
+      >
+        {result === 'saved' ? t('welcome.done') : t('profile.save')}
+      </button>
+    </li>
+  );
+}
+
+/**
  * Shown once after registration: persistent storage and notifications, each from an explicit tap. When the browser
  * declines to keep the data, or notifications are blocked for the site, it says so and what the user can do.
  */
@@ -134,6 +178,7 @@ export function WelcomeSteps({ onDone }: { onDone: () => void }): ReactElement {
               {state.persisted ? t('welcome.done') : t('welcome.storageAction')}
             </button>
           </li>
+          <WelcomeProfileStep />
           <li>
             {state.push !== 'supported' ? (
               <PushUnavailable push={state.push} />

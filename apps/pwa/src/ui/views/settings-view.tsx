@@ -1,7 +1,7 @@
 /**
- * Settings: the toolbar and the sections (`settings/`): account, language and colour theme, notification previews
- * and permission, persistent storage, the passphrase that locks the local data and "lock now", the block list, and
- * leaving (log out, delete the account).
+ * Settings: the toolbar and the sections (`settings/`): account, profile, language and colour theme, notification
+ * previews and permission, persistent storage, the passphrase that locks the local data and "lock now", the block
+ * list, and leaving (log out, delete the account).
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -14,6 +14,7 @@ import {
 } from './settings/settings-sections.js';
 import { BlockedSection } from './settings/blocked-section.js';
 import { LeaveSection } from './settings/leave-section.js';
+import { ProfileSection } from './settings/profile-section.js';
 
 export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
   const { t } = useTranslation();
@@ -29,6 +30,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
       </header>
       <div className="contact-body">
         <AccountSection />
+        <ProfileSection />
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />

@@ -23,6 +23,7 @@ import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform, wipeDataDirectory } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
 import { contentTypeOf, removeSavedCopy, saveAttachmentFile } from './attachment-files.js';
+import { readAvatarFile } from './avatar-file.js';
 import { ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
 import {
   attachmentJson,
@@ -129,6 +130,13 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   /** Prints a line for people (`text`, with others' text already escaped) or its JSON form. */
   const print = (text: string, json: Record<string, unknown>): void => io.out(globals().json ? jsonLine(json) : text);
+  /** A profile as text lines (every field from others escaped). */
+  const profileText = (name: string, emoji: string, about: string, avatar: Uint8Array | null): string =>
+    [
+      `name: ${name ? escapeText(name) : '(none)'}`,
+      `about: ${about || emoji ? escapeText(`${emoji ? `${emoji} ` : ''}${about}`) : '(none)'}`,
+      `avatar: ${avatar ? `${avatar.length} bytes` : '(none)'}`,
+    ].join('\n');
 
   program
     .name('cove')
@@ -798,6 +806,88 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     .action(async () => {
       await withSession(globals(), async ({ messenger }) => {
         for (const g of await messenger.listGroups()) print(groupLine(g), { type: 'group', ...groupJson(g) });
+      });
+    });
+
+  const profile = program.command('profile').description("your encrypted profile, and your contacts' profiles");
+  profile
+    .command('set')
+    .description(
+      'set your profile (encrypted with your profile key; contacts get the key inside your messages): ' +
+        'fields not given stay as they are, an empty value clears one',
+    )
+    .option('--name <name>', 'display name, at most 26 characters')
+    .option('--about <text>', 'about line, at most 140 characters')
+    .option('--emoji <emoji>', 'one emoji shown with the about line')
+    .option('--avatar <path>', 'a JPEG, PNG or WebP image of at most 128 KiB (JPEG metadata is removed)')
+    .option('--remove-avatar', 'remove your avatar')
+    .action(
+      async (options: { name?: string; about?: string; emoji?: string; avatar?: string; removeAvatar?: boolean }) => {
+        const avatar = options.avatar === undefined ? undefined : await readAvatarFile(options.avatar);
+        await withSession(globals(), async ({ messenger }) => {
+          const updated = await messenger.setProfile({
+            ...(options.name === undefined ? {} : { name: options.name }),
+            ...(options.about === undefined ? {} : { about: options.about }),
+            ...(options.emoji === undefined ? {} : { aboutEmoji: options.emoji }),
+            ...(avatar ? { avatar } : options.removeAvatar ? { avatar: null } : {}),
+          });
+          print(profileText(updated.name, updated.aboutEmoji, updated.about, updated.avatar), {
+            type: 'profile',
+            name: updated.name,
+            about: updated.about,
+            aboutEmoji: updated.aboutEmoji,
+            avatarBytes: updated.avatar?.length ?? 0,
+          });
+        });
+      },
+    );
+  profile
+    .command('get')
+    .description("show your profile, or a contact's (fetched with the profile key they sent you)")
+    .argument('[username]', 'contact username (or account id); none: yours')
+    .option('--refresh', 'fetch it again now (otherwise at most hourly)')
+    .action(async (username: string | undefined, options: { refresh?: boolean }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        if (username === undefined) {
+          const own = await messenger.profile();
+          print(profileText(own.name, own.aboutEmoji, own.about, own.avatar), {
+            type: 'profile',
+            name: own.name,
+            about: own.about,
+            aboutEmoji: own.aboutEmoji,
+            avatarBytes: own.avatar?.length ?? 0,
+          });
+          return;
+        }
+        const c = await messenger.contact(username, { refresh: options.refresh ?? false });
+        const header = `${escapeText(c.displayName)}${c.username ? ` (@${escapeText(c.username)})` : ''}`;
+        const body = c.hasProfileKey
+          ? profileText(c.profileName ?? '', c.aboutEmoji ?? '', c.about ?? '', c.avatar)
+          : 'no profile key from them yet (it comes with their first message)';
+        print(`${header}\n${body}`, {
+          type: 'contact',
+          accountId: c.accountId,
+          username: c.username,
+          nickname: c.nickname,
+          displayName: c.displayName,
+          name: c.profileName,
+          about: c.about,
+          aboutEmoji: c.aboutEmoji,
+          avatarBytes: c.avatar?.length ?? 0,
+          hasProfileKey: c.hasProfileKey,
+        });
+      });
+    });
+  profile
+    .command('nickname')
+    .description('name a contact on this device only (shown before their profile name); no name removes it')
+    .argument('<username>', 'contact username (or account id)')
+    .argument('[nickname]', 'the nickname, at most 26 characters')
+    .action(async (username: string, nickname: string | undefined) => {
+      await withSession(globals(), async ({ messenger }) => {
+        await messenger.setNickname(username, nickname ?? null);
+        const c = await messenger.contact(username);
+        print(`${escapeText(c.displayName)}`, { type: 'contact', accountId: c.accountId, displayName: c.displayName });
       });
     });
 

@@ -60,7 +60,8 @@ export const ModelName = {
   ProvisioningCode: 'ProvisioningCode',
   WebSocketTicket: 'WebSocketTicket',
   PushSubscription: 'PushSubscription',
-  Attachment: 'Attachment'
+  Attachment: 'Attachment',
+  Profile: 'Profile'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -202,6 +203,18 @@ export const AttachmentScalarFieldEnum = {
 } as const
 
 export type AttachmentScalarFieldEnum = (typeof AttachmentScalarFieldEnum)[keyof typeof AttachmentScalarFieldEnum]
+
+
+export const ProfileScalarFieldEnum = {
+  accountId: 'accountId',
+  version: 'version',
+  name: 'name',
+  about: 'about',
+  avatar: 'avatar',
+  updatedAt: 'updatedAt'
+} as const
+
+export type ProfileScalarFieldEnum = (typeof ProfileScalarFieldEnum)[keyof typeof ProfileScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -242,6 +242,7 @@ export type AccountWhereInput = {
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
+  profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
 }
 
 export type AccountOrderByWithRelationInput = {
@@ -255,6 +256,7 @@ export type AccountOrderByWithRelationInput = {
   createdAt?: Prisma.SortOrder
   devices?: Prisma.DeviceOrderByRelationAggregateInput
   provisioningCodes?: Prisma.ProvisioningCodeOrderByRelationAggregateInput
+  profile?: Prisma.ProfileOrderByWithRelationInput
 }
 
 export type AccountWhereUniqueInput = Prisma.AtLeast<{
@@ -271,6 +273,7 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
+  profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
 }, "id" | "usernameKey">
 
 export type AccountOrderByWithAggregationInput = {
@@ -314,6 +317,7 @@ export type AccountCreateInput = {
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateInput = {
@@ -327,6 +331,7 @@ export type AccountUncheckedCreateInput = {
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUpdateInput = {
@@ -340,6 +345,7 @@ export type AccountUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateInput = {
@@ -353,6 +359,7 @@ export type AccountUncheckedUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateManyInput = {
@@ -494,6 +501,20 @@ export type AccountUpdateOneRequiredWithoutProvisioningCodesNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.AccountUpdateToOneWithWhereWithoutProvisioningCodesInput, Prisma.AccountUpdateWithoutProvisioningCodesInput>, Prisma.AccountUncheckedUpdateWithoutProvisioningCodesInput>
 }
 
+export type AccountCreateNestedOneWithoutProfileInput = {
+  create?: Prisma.XOR<Prisma.AccountCreateWithoutProfileInput, Prisma.AccountUncheckedCreateWithoutProfileInput>
+  connectOrCreate?: Prisma.AccountCreateOrConnectWithoutProfileInput
+  connect?: Prisma.AccountWhereUniqueInput
+}
+
+export type AccountUpdateOneRequiredWithoutProfileNestedInput = {
+  create?: Prisma.XOR<Prisma.AccountCreateWithoutProfileInput, Prisma.AccountUncheckedCreateWithoutProfileInput>
+  connectOrCreate?: Prisma.AccountCreateOrConnectWithoutProfileInput
+  upsert?: Prisma.AccountUpsertWithoutProfileInput
+  connect?: Prisma.AccountWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.AccountUpdateToOneWithWhereWithoutProfileInput, Prisma.AccountUpdateWithoutProfileInput>, Prisma.AccountUncheckedUpdateWithoutProfileInput>
+}
+
 export type AccountCreateWithoutDevicesInput = {
   id: string
   identityKey: runtime.Bytes
@@ -504,6 +525,7 @@ export type AccountCreateWithoutDevicesInput = {
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutDevicesInput = {
@@ -516,6 +538,7 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutDevicesInput = {
@@ -544,6 +567,7 @@ export type AccountUpdateWithoutDevicesInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutDevicesInput = {
@@ -556,6 +580,7 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateWithoutProvisioningCodesInput = {
@@ -568,6 +593,7 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
@@ -580,6 +606,7 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutProvisioningCodesInput = {
@@ -608,6 +635,7 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
@@ -620,6 +648,75 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
+}
+
+export type AccountCreateWithoutProfileInput = {
+  id: string
+  identityKey: runtime.Bytes
+  username?: string | null
+  usernameKey?: string | null
+  nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
+  createdAt?: Date | string
+  devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
+  provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+}
+
+export type AccountUncheckedCreateWithoutProfileInput = {
+  id: string
+  identityKey: runtime.Bytes
+  username?: string | null
+  usernameKey?: string | null
+  nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
+  createdAt?: Date | string
+  devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
+  provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+}
+
+export type AccountCreateOrConnectWithoutProfileInput = {
+  where: Prisma.AccountWhereUniqueInput
+  create: Prisma.XOR<Prisma.AccountCreateWithoutProfileInput, Prisma.AccountUncheckedCreateWithoutProfileInput>
+}
+
+export type AccountUpsertWithoutProfileInput = {
+  update: Prisma.XOR<Prisma.AccountUpdateWithoutProfileInput, Prisma.AccountUncheckedUpdateWithoutProfileInput>
+  create: Prisma.XOR<Prisma.AccountCreateWithoutProfileInput, Prisma.AccountUncheckedCreateWithoutProfileInput>
+  where?: Prisma.AccountWhereInput
+}
+
+export type AccountUpdateToOneWithWhereWithoutProfileInput = {
+  where?: Prisma.AccountWhereInput
+  data: Prisma.XOR<Prisma.AccountUpdateWithoutProfileInput, Prisma.AccountUncheckedUpdateWithoutProfileInput>
+}
+
+export type AccountUpdateWithoutProfileInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  identityKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
+  provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+}
+
+export type AccountUncheckedUpdateWithoutProfileInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  identityKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
+  provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
 }
 
 
@@ -673,6 +770,7 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   createdAt?: boolean
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
+  profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
   _count?: boolean | Prisma.AccountCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["account"]>
 
@@ -713,6 +811,7 @@ export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = 
 export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
+  profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
   _count?: boolean | Prisma.AccountCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type AccountIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -723,6 +822,7 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
   objects: {
     devices: Prisma.$DevicePayload<ExtArgs>[]
     provisioningCodes: Prisma.$ProvisioningCodePayload<ExtArgs>[]
+    profile: Prisma.$ProfilePayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -1148,6 +1248,7 @@ export interface Prisma__AccountClient<T, Null = never, ExtArgs extends runtime.
   readonly [Symbol.toStringTag]: "PrismaPromise"
   devices<T extends Prisma.Account$devicesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$devicesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$DevicePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   provisioningCodes<T extends Prisma.Account$provisioningCodesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$provisioningCodesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ProvisioningCodePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  profile<T extends Prisma.Account$profileArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$profileArgs<ExtArgs>>): Prisma.Prisma__ProfileClient<runtime.Types.Result.GetResult<Prisma.$ProfilePayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1623,6 +1724,25 @@ export type Account$provisioningCodesArgs<ExtArgs extends runtime.Types.Extensio
   take?: number
   skip?: number
   distinct?: Prisma.ProvisioningCodeScalarFieldEnum | Prisma.ProvisioningCodeScalarFieldEnum[]
+}
+
+/**
+ * Account.profile
+ */
+export type Account$profileArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Profile
+   */
+  select?: Prisma.ProfileSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Profile
+   */
+  omit?: Prisma.ProfileOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.ProfileInclude<ExtArgs> | null
+  where?: Prisma.ProfileWhereInput
 }
 
 /**

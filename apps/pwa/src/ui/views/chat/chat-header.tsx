@@ -46,7 +46,7 @@ export function ChatHeader({
           title={conversation?.group ? t('group.openInfo', { name: title }) : t('chat.openContact', { name: title })}
           data-testid={conversation?.group ? 'group-info-button' : undefined}
         >
-          <Avatar name={title || '?'} size={38} />
+          <Avatar name={title || '?'} size={38} {...(conversation?.avatar ? { image: conversation.avatar } : {})} />
           <span className="chat-peer-text">
             <span id="chat-title" className="chat-title">
               {title}
