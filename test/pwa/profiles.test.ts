@@ -126,6 +126,8 @@ describe('Profiles in Chromium', () => {
       await page.locator('.chat-peer').click();
       await page.getByTestId('nickname-input').fill('小明同学');
       await page.getByTestId('nickname-save').click();
+      // Saved before leaving the view (on a loaded machine the save can outlast the click on Back).
+      await page.getByText('备注名已保存。').waitFor({ timeout: UI_TIMEOUT });
       expect(await seriousViolations(page)).toEqual([]);
       await page
         .getByRole('button', { name: /返回|Back/ })
