@@ -153,6 +153,16 @@ describe('Chat list and account controls', () => {
       await send(bob.page, 'Bob says hi');
       await waitForStatus(bob.page, 'Bob says hi', 'delivered');
       for (const name of [...CONTACTS, BOB]) await row(alice.page, name).waitFor({ timeout: UI_TIMEOUT });
+      // Strangers' first messages are message requests: Alice accepts them before she pins, mutes and archives.
+      for (const name of [...CONTACTS, BOB]) {
+        await openChat(alice.page, name);
+        await alice.page.getByTestId('request-accept').click();
+        await alice.page.getByTestId('request-accept').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+      }
+      // Opening them read them: one contact writes again, so an unmuted chat has unread messages for the title count.
+      expect((await cove(join(root, CONTACTS[0]!), ['send', ALICE, 'hello again'])).code).toBe(0);
+      await openChat(alice.page, BOB);
+      await row(alice.page, CONTACTS[0]!).getByTestId('unread-count').waitFor({ timeout: UI_TIMEOUT });
 
       // Pin four, by the button, right click and the keyboard; they come first in the order pinned.
       await option(alice.page, CONTACTS[2]!, 'chat-option-pin', 'button');
