@@ -4,11 +4,11 @@
  * for everyone when allowed) and the forward picker (choose a conversation). Modal `<dialog>`s; Escape cancels.
  * They load what they show through the chat and list screens and act only through their callbacks.
  */
-import { useEffect, useRef, useState, type ReactElement, type ReactNode } from 'react';
+import { useEffect, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage, ConversationSummary, MessageInfoView } from '../../../app/model.js';
 import { NO_VALUE, isoTime, validTime } from '../../format.js';
-import { IconClose } from '../../icons.js';
+import { Modal } from '../../modal.js';
 import { useApp } from '../../use-app.js';
 
 /** Date and time in the user's language, or a dash for no value. */
@@ -21,45 +21,6 @@ const formatDateTime = (value: number | null, language: string): string => {
     return NO_VALUE;
   }
 };
-
-function Modal({
-  titleId,
-  title,
-  testId,
-  onClose,
-  children,
-}: {
-  titleId: string;
-  title: string;
-  testId: string;
-  onClose: () => void;
-  children: ReactNode;
-}): ReactElement {
-  const { t } = useTranslation();
-  const dialog = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const el = dialog.current;
-    if (el && !el.open) el.showModal();
-  }, []);
-  return (
-    <dialog
-      ref={dialog}
-      className="dialog"
-      aria-labelledby={titleId}
-      data-testid={testId}
-      onClose={onClose}
-      onCancel={onClose}
-    >
-      <header className="dialog-header">
-        <h2 id={titleId}>{title}</h2>
-        <button type="button" className="icon-button" onClick={onClose} aria-label={t('common.close')}>
-          <IconClose />
-        </button>
-      </header>
-      {children}
-    </dialog>
-  );
-}
 
 function TimeRow({ label, value, testId }: { label: string; value: number | null; testId: string }): ReactElement {
   const { i18n } = useTranslation();

@@ -4,10 +4,10 @@
  * wipes this browser's data and every tab reloads into onboarding; on failure the dialog says why and nothing
  * changed. The settings view model does the work; this only asks and reports.
  */
-import { useEffect, useRef, useState, type FormEvent, type ReactElement, type ReactNode } from 'react';
+import { useState, type FormEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { AccountActionResult } from '../../../app/model.js';
-import { IconClose } from '../../icons.js';
+import { Modal } from '../../modal.js';
 import { useApp, useAppState } from '../../use-app.js';
 
 export function LeaveSection(): ReactElement {
@@ -50,45 +50,6 @@ export function LeaveSection(): ReactElement {
   );
 }
 
-function ConfirmDialog({
-  titleId,
-  title,
-  testId,
-  onClose,
-  children,
-}: {
-  titleId: string;
-  title: string;
-  testId: string;
-  onClose: () => void;
-  children: ReactNode;
-}): ReactElement {
-  const { t } = useTranslation();
-  const dialog = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const el = dialog.current;
-    if (el && !el.open) el.showModal();
-  }, []);
-  return (
-    <dialog
-      ref={dialog}
-      className="dialog"
-      aria-labelledby={titleId}
-      data-testid={testId}
-      onClose={onClose}
-      onCancel={onClose}
-    >
-      <header className="dialog-header">
-        <h2 id={titleId}>{title}</h2>
-        <button type="button" className="icon-button" onClick={onClose} aria-label={t('common.close')}>
-          <IconClose />
-        </button>
-      </header>
-      {children}
-    </dialog>
-  );
-}
-
 /** The words for a failed attempt. */
 function useFailureText(): (result: AccountActionResult) => string | null {
   const { t } = useTranslation();
@@ -112,7 +73,7 @@ function LogoutDialog({ onClose }: { onClose: () => void }): ReactElement {
     }
   };
   return (
-    <ConfirmDialog titleId="logout-title" title={t('leave.logoutTitle')} testId="logout-dialog" onClose={onClose}>
+    <Modal titleId="logout-title" title={t('leave.logoutTitle')} testId="logout-dialog" onClose={onClose}>
       <p>{t('leave.logoutText')}</p>
       <p className="muted">{t('leave.logoutPrimary')}</p>
       {error ? (
@@ -134,7 +95,7 @@ function LogoutDialog({ onClose }: { onClose: () => void }): ReactElement {
           {busy ? t('settings.working') : t('leave.logout')}
         </button>
       </div>
-    </ConfirmDialog>
+    </Modal>
   );
 }
 
@@ -160,7 +121,7 @@ function DeleteAccountDialog({ onClose }: { onClose: () => void }): ReactElement
     }
   };
   return (
-    <ConfirmDialog
+    <Modal
       titleId="delete-account-title"
       title={t('leave.deleteTitle')}
       testId="delete-account-dialog"
@@ -195,6 +156,6 @@ function DeleteAccountDialog({ onClose }: { onClose: () => void }): ReactElement
           </button>
         </div>
       </form>
-    </ConfirmDialog>
+    </Modal>
   );
 }
