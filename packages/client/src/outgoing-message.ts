@@ -98,7 +98,13 @@ export const storeOutgoingMessage = async (
           },
         ]
       : [];
-    await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry), ...held, ...contactWrites]);
+    await storage.commit([
+      ...putMessage(stored),
+      putConversation(updated),
+      putOutboxEntry(entry),
+      ...held,
+      ...contactWrites,
+    ]);
     return { message: stored, conversation: updated };
   });
   emit(ctx, { type: 'message-added', message });
