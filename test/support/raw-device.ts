@@ -53,6 +53,8 @@ import type { TestServer } from './server.js';
 /** What the device read from one envelope. */
 export type Received = {
   envelope: Envelope;
+  /** Who sent it: the envelope's source, or for a sealed envelope the sender named by its certificate. */
+  source?: { accountId: string; deviceId: number };
   /** Decrypted, unpadded plaintext (undefined when decryption failed). */
   plaintext?: Uint8Array;
   /** The decoded content, when the plaintext is valid Content. */
@@ -343,6 +345,7 @@ export class RawDevice {
             type = usmc.msgType() === Number(CiphertextMessageType.PreKey) ? 'prekey' : 'whisper';
             ciphertext = new Uint8Array(usmc.contents());
           }
+          entry.source = source;
           const address = this.address(source.accountId, source.deviceId);
           const local = this.address(this.accountId, this.deviceId);
           const padded =

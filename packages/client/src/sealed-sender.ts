@@ -178,8 +178,8 @@ export class SealedSender {
   /**
    * Opens an `unidentified-sender` envelope into the ordinary envelope it carries (its sender from the certificate),
    * or refuses it: unreadable, a certificate not valid under the pinned trust root at the envelope's server time,
-   * one from this very device, or one whose identity key is not the one we hold for that sender (for a PreKey
-   * message: not the one it carries). Writes nothing.
+   * one from this very device, or one whose identity key is not the one its message is authenticated against (for a
+   * PreKey message the key it carries, for a whisper message the key of our session with that device). Writes nothing.
    */
   async unseal(envelope: Envelope): Promise<Unsealed> {
     const zone = newZone(this.ctx);
@@ -213,7 +213,12 @@ export class SealedSender {
         return { ok: false, reason: 'unreadable' };
       }
     } else {
-      claimed = await zone.identityStore.getIdentity(ProtocolAddress.new(sender, deviceId));
+      // A whisper message is authenticated against the session's remote identity, so that is the key the certificate
+      // must name (the stored identity may have been replaced meanwhile: the safety-number change is reported when the
+      // inner message decrypts, as for an identified envelope).
+      const address = ProtocolAddress.new(sender, deviceId);
+      const session = await zone.sessionStore.getSession(address);
+      claimed = session?.remoteIdentityKey() ?? (await zone.identityStore.getIdentity(address));
     }
     if (!claimed?.equals(certificate.key())) return { ok: false, reason: 'identity_mismatch' };
     return {

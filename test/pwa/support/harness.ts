@@ -44,8 +44,10 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Runs `vite build` unless apps/pwa/dist is newer than every source it is built from. */
-export function buildPwaIfStale(): void {
+/** How long a build lock may be held before it is taken for abandoned (a killed test run): builds take ~20 s. */
+const BUILD_LOCK_STALE_MS = 180_000;
+
+function pwaIsStale(): boolean {
   let built: number;
   try {
     built = statSync(join(PWA, 'dist/index.html')).mtimeMs;
@@ -58,13 +60,42 @@ export function buildPwaIfStale(): void {
     statSync(join(PWA, 'vite.config.ts')).mtimeMs,
     ...['crypto', 'protocol', 'client'].map((p) => newestMtime(join(ROOT, 'packages', p, 'src'))),
   );
-  if (built > sources) return;
-  // Jest sets NODE_ENV=test, which would make Vite bundle React's development build.
-  execFileSync(join(ROOT, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], {
-    cwd: PWA,
-    stdio: 'inherit',
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
+  return built <= sources;
+}
+
+/**
+ * Runs `vite build` unless apps/pwa/dist is newer than every source it is built from. Test files run in parallel
+ * workers, so the build holds a lock directory: the others wait for it and then find the build fresh, instead of
+ * racing one another (and serving a half-written dist).
+ */
+export function buildPwaIfStale(): void {
+  if (!pwaIsStale()) return;
+  const lock = join(PWA, '.build-lock');
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > BUILD_LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // Released meanwhile: try again.
+      }
+      Atomics.wait(pause, 0, 0, 250);
+    }
+  }
+  try {
+    if (!pwaIsStale()) return;
+    // Jest sets NODE_ENV=test, which would make Vite bundle React's development build.
+    execFileSync(join(ROOT, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], {
+      cwd: PWA,
+      stdio: 'inherit',
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** CSP violations seen since the last `takeCspViolations()`, one line each (where, directive, what was blocked). */
@@ -114,6 +145,7 @@ export type TestServer = {
 
 /** Starts the API (and PWA) on a random port over a fresh database that is dropped on close. */
 export async function startServer(extraEnv: Record<string, string> = {}): Promise<TestServer> {
+  buildPwaIfStale();
   const name = `cove_test_pwa_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: ADMIN_DB });
   await admin.connect();

@@ -89,6 +89,11 @@ export class SessionRecord {
     return this.requireCurrent('SessionRecord_GetRemoteRegistrationId').remoteRegistrationId;
   }
 
+  /** The identity key of the peer in the current state (what its messages are authenticated against), if any. */
+  remoteIdentityKey(): PublicKey | null {
+    return this.#current?.remoteIdentityKey ?? null;
+  }
+
   /** True when there is a current state that can still send (not an unacknowledged one older than 30 days). */
   hasCurrentState(now: Date = new Date()): boolean {
     const s = this.#current;
