@@ -16,6 +16,7 @@ import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
 import { ProfileController } from './controllers/profile.controller.js';
+import { PasswordController } from './controllers/password.controller.js';
 import { ProvisioningController } from './controllers/provisioning.controller.js';
 import { ProvisioningGatewayController } from './controllers/provisioning.gateway.js';
 import { PushController } from './controllers/push.controller.js';
@@ -36,6 +37,13 @@ import { EnvelopeRepository } from './repositories/envelope.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
+import { OpaqueRepository } from './repositories/opaque.repository.js';
+import {
+  InProcessPasswordLoginRepository,
+  PasswordLoginRepository,
+  RedisPasswordLoginRepository,
+} from './repositories/password-login.repository.js';
+import { PasswordRepository } from './repositories/password.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
 import { ProfileRepository } from './repositories/profile.repository.js';
 import {
@@ -57,6 +65,7 @@ import { DeviceService } from './services/device.service.js';
 import { MessageService } from './services/message.service.js';
 import { PreKeyService } from './services/prekey.service.js';
 import { ProfileService } from './services/profile.service.js';
+import { PasswordService } from './services/password.service.js';
 import { ProvisioningService } from './services/provisioning.service.js';
 import { RevocationService } from './services/revocation.service.js';
 import { SystemService } from './services/system.service.js';
@@ -86,6 +95,7 @@ export class AppModule {
         ProfileController,
         ProvisioningController,
         CertificateController,
+        PasswordController,
       ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
@@ -132,6 +142,23 @@ export class AppModule {
         WebSocketService,
         RevocationService,
         ProvisioningService,
+        PasswordService,
+        PasswordRepository,
+        {
+          provide: OpaqueRepository,
+          useFactory: async (config: ConfigRepository) => {
+            const opaque = new OpaqueRepository(config);
+            await opaque.init();
+            return opaque;
+          },
+          inject: [ConfigRepository],
+        },
+        {
+          provide: PasswordLoginRepository,
+          useFactory: (redis: RedisRepository | null) =>
+            redis ? new RedisPasswordLoginRepository(redis) : new InProcessPasswordLoginRepository(),
+          inject: [REDIS],
+        },
         {
           provide: ProvisioningRepository,
           useFactory: (id: string, redis: RedisRepository | null) =>

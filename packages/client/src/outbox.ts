@@ -416,6 +416,8 @@ export class Outbox implements PairwiseSender {
       .map((d) => d.deviceId);
     if (known === null || missing.length > 0 || extra.length > 0 || stale.length > 0)
       await this.correctDevices(me, missing, extra, stale);
+    // A device joined the account since the list was last known (the first listing only learns what exists).
+    if (known !== null) for (const deviceId of missing) emit(ctx, { type: 'own-device-added', deviceId });
     return listed.length;
   }
 

@@ -73,3 +73,10 @@ export {
   PROVISIONING_VERSION,
 } from './provisioning/provisioning-cipher.js';
 export { encryptDeviceName, decryptDeviceName } from './provisioning/device-name.js';
+export {
+  deriveAccountBackupKey,
+  sealAccountBackup,
+  openAccountBackup,
+  accountBackupDigest,
+  ACCOUNT_BACKUP_VERSION,
+} from './backup/account-backup-cipher.js';

@@ -79,3 +79,10 @@ export type Attachment = Prisma.AttachmentModel
  * owner's current profile key. One row per account: a new version replaces the old one.
  */
 export type Profile = Prisma.ProfileModel
+/**
+ * Model AccountPassword
+ * Password login (OPAQUE): the account's registration record, which lets the server run the protocol but not learn
+ * the password nor check a guess without running it, and the account backup the client sealed with a key from
+ * OPAQUE's export key (opaque bytes to the server). Both go together when the password is removed.
+ */
+export type AccountPassword = Prisma.AccountPasswordModel

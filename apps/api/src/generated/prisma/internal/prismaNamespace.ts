@@ -407,7 +407,8 @@ export const ModelName = {
   WebSocketTicket: 'WebSocketTicket',
   PushSubscription: 'PushSubscription',
   Attachment: 'Attachment',
-  Profile: 'Profile'
+  Profile: 'Profile',
+  AccountPassword: 'AccountPassword'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -423,7 +424,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile"
+    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile" | "accountPassword"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1241,6 +1242,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    AccountPassword: {
+      payload: Prisma.$AccountPasswordPayload<ExtArgs>
+      fields: Prisma.AccountPasswordFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.AccountPasswordFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.AccountPasswordFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        findFirst: {
+          args: Prisma.AccountPasswordFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.AccountPasswordFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        findMany: {
+          args: Prisma.AccountPasswordFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>[]
+        }
+        create: {
+          args: Prisma.AccountPasswordCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        createMany: {
+          args: Prisma.AccountPasswordCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.AccountPasswordCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>[]
+        }
+        delete: {
+          args: Prisma.AccountPasswordDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        update: {
+          args: Prisma.AccountPasswordUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        deleteMany: {
+          args: Prisma.AccountPasswordDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.AccountPasswordUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.AccountPasswordUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>[]
+        }
+        upsert: {
+          args: Prisma.AccountPasswordUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        aggregate: {
+          args: Prisma.AccountPasswordAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateAccountPassword>
+        }
+        groupBy: {
+          args: Prisma.AccountPasswordGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AccountPasswordGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.AccountPasswordCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AccountPasswordCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1415,6 +1490,16 @@ export const ProfileScalarFieldEnum = {
 } as const
 
 export type ProfileScalarFieldEnum = (typeof ProfileScalarFieldEnum)[keyof typeof ProfileScalarFieldEnum]
+
+
+export const AccountPasswordScalarFieldEnum = {
+  accountId: 'accountId',
+  record: 'record',
+  backup: 'backup',
+  updatedAt: 'updatedAt'
+} as const
+
+export type AccountPasswordScalarFieldEnum = (typeof AccountPasswordScalarFieldEnum)[keyof typeof AccountPasswordScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1699,6 +1784,7 @@ export type GlobalOmitConfig = {
   pushSubscription?: Prisma.PushSubscriptionOmit
   attachment?: Prisma.AttachmentOmit
   profile?: Prisma.ProfileOmit
+  accountPassword?: Prisma.AccountPasswordOmit
 }
 
 /* Types for Logging */

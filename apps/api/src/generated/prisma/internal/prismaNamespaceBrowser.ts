@@ -61,7 +61,8 @@ export const ModelName = {
   WebSocketTicket: 'WebSocketTicket',
   PushSubscription: 'PushSubscription',
   Attachment: 'Attachment',
-  Profile: 'Profile'
+  Profile: 'Profile',
+  AccountPassword: 'AccountPassword'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -215,6 +216,16 @@ export const ProfileScalarFieldEnum = {
 } as const
 
 export type ProfileScalarFieldEnum = (typeof ProfileScalarFieldEnum)[keyof typeof ProfileScalarFieldEnum]
+
+
+export const AccountPasswordScalarFieldEnum = {
+  accountId: 'accountId',
+  record: 'record',
+  backup: 'backup',
+  updatedAt: 'updatedAt'
+} as const
+
+export type AccountPasswordScalarFieldEnum = (typeof AccountPasswordScalarFieldEnum)[keyof typeof AccountPasswordScalarFieldEnum]
 
 
 export const SortOrder = {

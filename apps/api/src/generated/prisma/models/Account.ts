@@ -243,6 +243,7 @@ export type AccountWhereInput = {
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
+  password?: Prisma.XOR<Prisma.AccountPasswordNullableScalarRelationFilter, Prisma.AccountPasswordWhereInput> | null
 }
 
 export type AccountOrderByWithRelationInput = {
@@ -257,6 +258,7 @@ export type AccountOrderByWithRelationInput = {
   devices?: Prisma.DeviceOrderByRelationAggregateInput
   provisioningCodes?: Prisma.ProvisioningCodeOrderByRelationAggregateInput
   profile?: Prisma.ProfileOrderByWithRelationInput
+  password?: Prisma.AccountPasswordOrderByWithRelationInput
 }
 
 export type AccountWhereUniqueInput = Prisma.AtLeast<{
@@ -274,6 +276,7 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
+  password?: Prisma.XOR<Prisma.AccountPasswordNullableScalarRelationFilter, Prisma.AccountPasswordWhereInput> | null
 }, "id" | "usernameKey">
 
 export type AccountOrderByWithAggregationInput = {
@@ -318,6 +321,7 @@ export type AccountCreateInput = {
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateInput = {
@@ -332,6 +336,7 @@ export type AccountUncheckedCreateInput = {
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUpdateInput = {
@@ -346,6 +351,7 @@ export type AccountUpdateInput = {
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateInput = {
@@ -360,6 +366,7 @@ export type AccountUncheckedUpdateInput = {
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateManyInput = {
@@ -515,6 +522,20 @@ export type AccountUpdateOneRequiredWithoutProfileNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.AccountUpdateToOneWithWhereWithoutProfileInput, Prisma.AccountUpdateWithoutProfileInput>, Prisma.AccountUncheckedUpdateWithoutProfileInput>
 }
 
+export type AccountCreateNestedOneWithoutPasswordInput = {
+  create?: Prisma.XOR<Prisma.AccountCreateWithoutPasswordInput, Prisma.AccountUncheckedCreateWithoutPasswordInput>
+  connectOrCreate?: Prisma.AccountCreateOrConnectWithoutPasswordInput
+  connect?: Prisma.AccountWhereUniqueInput
+}
+
+export type AccountUpdateOneRequiredWithoutPasswordNestedInput = {
+  create?: Prisma.XOR<Prisma.AccountCreateWithoutPasswordInput, Prisma.AccountUncheckedCreateWithoutPasswordInput>
+  connectOrCreate?: Prisma.AccountCreateOrConnectWithoutPasswordInput
+  upsert?: Prisma.AccountUpsertWithoutPasswordInput
+  connect?: Prisma.AccountWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.AccountUpdateToOneWithWhereWithoutPasswordInput, Prisma.AccountUpdateWithoutPasswordInput>, Prisma.AccountUncheckedUpdateWithoutPasswordInput>
+}
+
 export type AccountCreateWithoutDevicesInput = {
   id: string
   identityKey: runtime.Bytes
@@ -526,6 +547,7 @@ export type AccountCreateWithoutDevicesInput = {
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutDevicesInput = {
@@ -539,6 +561,7 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutDevicesInput = {
@@ -568,6 +591,7 @@ export type AccountUpdateWithoutDevicesInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutDevicesInput = {
@@ -581,6 +605,7 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateWithoutProvisioningCodesInput = {
@@ -594,6 +619,7 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
@@ -607,6 +633,7 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutProvisioningCodesInput = {
@@ -636,6 +663,7 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
@@ -649,6 +677,7 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateWithoutProfileInput = {
@@ -662,6 +691,7 @@ export type AccountCreateWithoutProfileInput = {
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+  password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutProfileInput = {
@@ -675,6 +705,7 @@ export type AccountUncheckedCreateWithoutProfileInput = {
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+  password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutProfileInput = {
@@ -704,6 +735,7 @@ export type AccountUpdateWithoutProfileInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutProfileInput = {
@@ -717,6 +749,79 @@ export type AccountUncheckedUpdateWithoutProfileInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
+}
+
+export type AccountCreateWithoutPasswordInput = {
+  id: string
+  identityKey: runtime.Bytes
+  username?: string | null
+  usernameKey?: string | null
+  nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
+  createdAt?: Date | string
+  devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
+  provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
+}
+
+export type AccountUncheckedCreateWithoutPasswordInput = {
+  id: string
+  identityKey: runtime.Bytes
+  username?: string | null
+  usernameKey?: string | null
+  nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
+  createdAt?: Date | string
+  devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
+  provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
+}
+
+export type AccountCreateOrConnectWithoutPasswordInput = {
+  where: Prisma.AccountWhereUniqueInput
+  create: Prisma.XOR<Prisma.AccountCreateWithoutPasswordInput, Prisma.AccountUncheckedCreateWithoutPasswordInput>
+}
+
+export type AccountUpsertWithoutPasswordInput = {
+  update: Prisma.XOR<Prisma.AccountUpdateWithoutPasswordInput, Prisma.AccountUncheckedUpdateWithoutPasswordInput>
+  create: Prisma.XOR<Prisma.AccountCreateWithoutPasswordInput, Prisma.AccountUncheckedCreateWithoutPasswordInput>
+  where?: Prisma.AccountWhereInput
+}
+
+export type AccountUpdateToOneWithWhereWithoutPasswordInput = {
+  where?: Prisma.AccountWhereInput
+  data: Prisma.XOR<Prisma.AccountUpdateWithoutPasswordInput, Prisma.AccountUncheckedUpdateWithoutPasswordInput>
+}
+
+export type AccountUpdateWithoutPasswordInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  identityKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
+  provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
+}
+
+export type AccountUncheckedUpdateWithoutPasswordInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  identityKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
+  provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 
@@ -771,6 +876,7 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
   profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
+  password?: boolean | Prisma.Account$passwordArgs<ExtArgs>
   _count?: boolean | Prisma.AccountCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["account"]>
 
@@ -812,6 +918,7 @@ export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
   profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
+  password?: boolean | Prisma.Account$passwordArgs<ExtArgs>
   _count?: boolean | Prisma.AccountCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type AccountIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -823,6 +930,7 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     devices: Prisma.$DevicePayload<ExtArgs>[]
     provisioningCodes: Prisma.$ProvisioningCodePayload<ExtArgs>[]
     profile: Prisma.$ProfilePayload<ExtArgs> | null
+    password: Prisma.$AccountPasswordPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -1249,6 +1357,7 @@ export interface Prisma__AccountClient<T, Null = never, ExtArgs extends runtime.
   devices<T extends Prisma.Account$devicesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$devicesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$DevicePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   provisioningCodes<T extends Prisma.Account$provisioningCodesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$provisioningCodesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ProvisioningCodePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   profile<T extends Prisma.Account$profileArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$profileArgs<ExtArgs>>): Prisma.Prisma__ProfileClient<runtime.Types.Result.GetResult<Prisma.$ProfilePayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
+  password<T extends Prisma.Account$passwordArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$passwordArgs<ExtArgs>>): Prisma.Prisma__AccountPasswordClient<runtime.Types.Result.GetResult<Prisma.$AccountPasswordPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1743,6 +1852,25 @@ export type Account$profileArgs<ExtArgs extends runtime.Types.Extensions.Interna
    */
   include?: Prisma.ProfileInclude<ExtArgs> | null
   where?: Prisma.ProfileWhereInput
+}
+
+/**
+ * Account.password
+ */
+export type Account$passwordArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the AccountPassword
+   */
+  select?: Prisma.AccountPasswordSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the AccountPassword
+   */
+  omit?: Prisma.AccountPasswordOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.AccountPasswordInclude<ExtArgs> | null
+  where?: Prisma.AccountPasswordWhereInput
 }
 
 /**
