@@ -6,13 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 
 import {
   accountBackupDigest,
   deriveAccountBackupKey,
   ErrorCode,
   openAccountBackup,
+  ready,
   sealAccountBackup,
   SignalClientError,
 } from '../src/index.js';
@@ -33,7 +34,13 @@ function expectInvalid(run: () => unknown): void {
 
 describe('account backup cipher', () => {
   const exportKey = new Uint8Array(randomBytes(64));
-  const key = deriveAccountBackupKey(exportKey, ACCOUNT);
+  let key: Uint8Array;
+
+  beforeAll(async () => {
+    await ready();
+    key = deriveAccountBackupKey(exportKey, ACCOUNT);
+  });
+
   const plaintext = new TextEncoder().encode('{"version":1,"identityKeyPair":"secret"}');
 
   it('should round-trip and bind the account id (in any case)', () => {
