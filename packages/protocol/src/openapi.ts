@@ -320,11 +320,11 @@ const routes: Route[] = [
     method: 'post',
     path: '/v1/accounts/password/login/finish',
     summary:
-      'OPAQUE login, last message: on success the sealed account backup and a single-use link token for POST /v1/devices',
+      'OPAQUE login, last message: on success the sealed account backup and a single-use link token for ' +
+      'POST /v1/devices; a failed, expired or already finished login is refused as unauthorized',
     auth: false,
     body: password.PasswordLoginFinishRequest,
     ok: [200, password.PasswordLoginFinishResponse],
-    errors: [[401, 'unauthorized: the login failed, expired or was already finished']],
   },
   {
     method: 'post',

@@ -81,14 +81,14 @@ describe('password login', () => {
     expect((await request(server, 'GET', '/v1/accounts/password')).status).toBe(401);
   });
 
-  it('should refuse hostile bodies with 400 and a stable code', async () => {
+  it('should refuse hostile bodies with 400 (413 when too long) and a stable code', async () => {
     const notOpaque = 'A'.repeat(43);
-    const cases: Array<[string, string, unknown]> = [
+    const cases: Array<[string, string, unknown, number?]> = [
       ['POST', '/v1/accounts/password/registration/start', '{"registrationRequest":'],
       ['POST', '/v1/accounts/password/registration/start', {}],
       ['POST', '/v1/accounts/password/registration/start', { registrationRequest: 'not base64url!' }],
       ['POST', '/v1/accounts/password/registration/start', { registrationRequest: notOpaque, extra: 1 }],
-      ['POST', '/v1/accounts/password/registration/start', { registrationRequest: 'A'.repeat(600) }],
+      ['POST', '/v1/accounts/password/registration/start', { registrationRequest: 'A'.repeat(600) }, 413],
       ['POST', '/v1/accounts/password/registration/start', { registrationRequest: notOpaque.slice(0, 3) }],
       ['POST', '/v1/accounts/password/registration/finish', { registrationRecord: notOpaque, backup: BACKUP }],
       ['POST', '/v1/accounts/password/registration/finish', { registrationRecord: 'A'.repeat(256), backup: '%%%' }],
@@ -96,6 +96,7 @@ describe('password login', () => {
         'POST',
         '/v1/accounts/password/registration/finish',
         { registrationRecord: 'A'.repeat(256), backup: Buffer.alloc(MAX_ACCOUNT_BACKUP_BYTES + 3).toString('base64') },
+        413,
       ],
       ['PUT', '/v1/accounts/password/backup', { backup: 12 }],
       ['POST', '/v1/accounts/password/login/start', { username: 'x', startLoginRequest: notOpaque }],
@@ -104,14 +105,14 @@ describe('password login', () => {
       ['POST', '/v1/accounts/password/login/finish', { loginId: 'short', finishLoginRequest: notOpaque }],
       ['POST', '/v1/accounts/password/login/finish', { loginId: 'A'.repeat(22), finishLoginRequest: null }],
     ];
-    for (const [method, path, body] of cases) {
+    for (const [method, path, body, expected = 400] of cases) {
       const response = await alice.request(method, path, body);
       expect({ path, body: JSON.stringify(body).slice(0, 80), status: response.status }).toEqual({
         path,
         body: JSON.stringify(body).slice(0, 80),
-        status: 400,
+        status: expected,
       });
-      expect(['invalid_request', 'malformed_json']).toContain(response.body.error);
+      expect(['invalid_request', 'malformed_json', 'payload_too_large']).toContain(response.body.error);
     }
     // Still alive, and nothing was stored.
     expect((await alice.request('GET', '/v1/accounts/password')).body).toEqual({ enabled: false, updatedAt: null });
