@@ -5,9 +5,11 @@
  * token that links one device once; an unknown username, an account without a password and a wrong password all get
  * a login answer of the same shape and end in the same `401`; a finish is taken once and expires; removal deletes the
  * record and the backup; a start on one instance finishes on another (Redis); one address is locked out after 20
- * unfinished logins (`429` with `Retry-After`); the logs hold no OPAQUE message, backup or password.
+ * unfinished logins and a username after 5 from any addresses, for twice as long the second time (`429` with
+ * `Retry-After`), while the account's devices carry on; the logs hold no OPAQUE message, backup or password.
  */
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as opaque from '@serenity-kit/opaque';
@@ -54,6 +56,39 @@ async function startLogin(server: { url: string }, username: string, password: s
   return { clientLoginState: started.clientLoginState, status: response.status, ...response.body };
 }
 
+/** A login start from a given loopback address (127.0.0.x all reach the server), as a separate client would. */
+const startFrom = (
+  server: TestServer,
+  from: string,
+  username: string,
+): Promise<{ status: number; retryAfter: number | undefined }> =>
+  new Promise((resolve, reject) => {
+    const body = JSON.stringify({
+      username,
+      startLoginRequest: opaque.client.startLogin({ password: 'guess' }).startLoginRequest,
+    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: Number(new URL(server.url).port),
+        method: 'POST',
+        path: '/v1/accounts/password/login/start',
+        localAddress: from,
+        agent: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const after = res.headers['retry-after'];
+          resolve({ status: res.statusCode ?? 0, retryAfter: after === undefined ? undefined : Number(after) });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+
 /** A finish the way an attacker without the password would send it: 64 random bytes in the right encoding. */
 const forgedFinish = (): string => randomBytes(64).toString('base64url');
 
@@ -63,7 +98,7 @@ describe('password login', () => {
 
   beforeAll(async () => {
     await opaque.ready;
-    server = await startServer('pglite', { RATE_LIMITS: 'on', PASSWORD_LOGIN_TTL: '3s' });
+    server = await startServer('pglite', { RATE_LIMITS: 'on', PASSWORD_LOGIN_TTL: '3s', AUTH_LOCKOUT: '2s' });
     alice = await register(server, { username: 'Opaque_Alice' });
   }, 120_000);
 
@@ -226,6 +261,26 @@ describe('password login', () => {
     ).toBeUndefined();
     for (const secret of [PASSWORD, BACKUP.slice(0, 40), fresh.slice(0, 40), after.loginResponse.slice(0, 40)])
       expect(server.logs.some((line) => line.includes(secret))).toBe(false);
+  });
+
+  it('should lock a username out for every address after 5 unfinished logins, doubling, devices unaffected', async () => {
+    const victim = await register(server, { username: 'guessed_at' });
+    await setPassword(victim, PASSWORD);
+    // Five starts from five addresses: each address stays far below its own limit.
+    for (let i = 0; i < 5; i++) expect((await startFrom(server, `127.0.0.${20 + i}`, 'Guessed_At')).status).toBe(200);
+    const first = await startFrom(server, '127.0.0.30', 'guessed_at');
+    expect(first.status).toBe(429);
+    expect(first.retryAfter).toBeGreaterThanOrEqual(1);
+    expect(first.retryAfter).toBeLessThanOrEqual(2);
+    // The account's own device is not locked out by guesses at its password.
+    expect((await victim.request('GET', '/v1/devices')).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    for (let i = 0; i < 5; i++) expect((await startFrom(server, `127.0.0.${40 + i}`, 'guessed_at')).status).toBe(200);
+    const second = await startFrom(server, '127.0.0.50', 'guessed_at');
+    expect(second.status).toBe(429);
+    // The second lockout in a day is twice as long.
+    expect(second.retryAfter).toBeGreaterThanOrEqual(3);
+    expect(second.retryAfter).toBeLessThanOrEqual(4);
   });
 
   it('should lock an address out after 20 unfinished logins, with Retry-After', async () => {
