@@ -36,7 +36,20 @@ function setup(options: { fail?: Error; passphraseSet?: boolean } = {}) {
     calls.push(name);
     return options.fail === undefined ? Promise.resolve() : Promise.reject(options.fail);
   };
-  const messenger = { logout: step('server:logout'), deleteAccount: step('server:delete') } as unknown as MessengerPort;
+  const messenger = {
+    logout: step('server:logout'),
+    deleteAccount: step('server:delete'),
+    hasPassword: () =>
+      options.fail === undefined ? Promise.resolve(calls.includes('password:set')) : Promise.reject(options.fail),
+    setPassword: (password: string) => {
+      calls.push('password:set');
+      return Promise.resolve(password.length >= 8 ? 'saved' : 'invalid');
+    },
+    removePassword: () => {
+      calls.push('password:remove');
+      return Promise.resolve('saved');
+    },
+  } as unknown as MessengerPort;
   const vault = {
     wipe: () => {
       calls.push('wipe');
@@ -75,6 +88,17 @@ function setup(options: { fail?: Error; passphraseSet?: boolean } = {}) {
 }
 
 describe(SettingsViewModel.name, () => {
+  it('should set and remove the password through the core, and say "unknown" when it cannot ask', async () => {
+    const { model, calls } = setup();
+    await expect(model.hasPassword()).resolves.toBe(false);
+    await expect(model.setPassword('correct horse')).resolves.toBe('saved');
+    await expect(model.hasPassword()).resolves.toBe(true);
+    await expect(model.removePassword()).resolves.toBe('saved');
+    expect(calls).toEqual(['password:set', 'password:remove']);
+    const offline = setup({ fail: failure({ code: 'server_unreachable' }) });
+    await expect(offline.model.hasPassword()).resolves.toBeNull();
+  });
+
   it('should delete only with the username typed, then wipe, tell the other tabs and reload, in that order', async () => {
     const { model, calls } = setup();
     await expect(model.deleteAccount('alice_02')).resolves.toEqual({ ok: false, error: 'wrong-confirmation' });

@@ -54,3 +54,4 @@ export {
   MAX_QUERY_CHARS,
 } from './search.js';
 export type { FoldedText, MatchRange, QueryTerm, SnippetPart } from './search.js';
+export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, validatePassword } from './password.js';

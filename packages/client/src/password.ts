@@ -10,7 +10,6 @@
  * the token as its provisioning code and stores the account in one commit. Removing the password deletes the record
  * and the backup on the server and the key here. It does not prompt, read stdin or render: the shells do.
  */
-import * as opaque from '@serenity-kit/opaque';
 import {
   IdentityKeyPair,
   accountBackupDigest,
@@ -20,6 +19,7 @@ import {
   sealAccountBackup,
 } from '@cove/crypto';
 import { AccountBackup, fromBase64, toBase64, type BackupChatSettings } from '@cove/protocol';
+import type * as OpaqueLibrary from '@serenity-kit/opaque';
 
 import { createLinkedAccount } from './account.js';
 import type { ApiClient } from './api-client.js';
@@ -35,6 +35,18 @@ import { metaKeys, type AccountRecord, type ChatPreferencesRecord } from './tabl
 export const MIN_PASSWORD_LENGTH = 8;
 /** Long passphrases are welcome; this only keeps a pasted file out of the key stretching. */
 export const MAX_PASSWORD_LENGTH = 1024;
+
+type OpaqueModule = typeof OpaqueLibrary;
+
+/**
+ * OPAQUE's WASM (about 400 KB of script), loaded on first use: a browser that never touches passwords never fetches
+ * it (bundlers split a dynamic import into its own chunk).
+ */
+const loadOpaque = async (): Promise<OpaqueModule> => {
+  const opaque = await import('@serenity-kit/opaque');
+  await opaque.ready;
+  return opaque;
+};
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -84,7 +96,7 @@ const sealCurrent = async (ctx: MessengerContext, key: Uint8Array): Promise<{ ba
 /** Sets (or changes) the account's password: OPAQUE registration and a backup sealed under the new export key. */
 export const setPassword = async (ctx: MessengerContext, password: string): Promise<void> => {
   validatePassword(password);
-  await opaque.ready;
+  const opaque = await loadOpaque();
   const { api, account, platform } = ctx;
   const started = opaque.client.startRegistration({ password });
   const { registrationResponse } = await api.passwordRegistrationStart({
@@ -196,7 +208,7 @@ export const loginWithPassword = async (
   options: { oneTimePreKeys?: number | undefined; deviceName?: string | undefined },
 ): Promise<{ account: AccountRecord; restored: RestoredAccount }> => {
   if (password.length === 0) throw new ClientError(ClientErrorCode.InvalidInput, 'the password is empty');
-  await opaque.ready;
+  const opaque = await loadOpaque();
   const started = opaque.client.startLogin({ password });
   let response;
   try {

@@ -12,7 +12,7 @@ import { AppStateStore } from './app-state-store.js';
 import { HistoryReader } from './history-reader.js';
 import type { MessengerPort } from './messenger-port.js';
 import type * as CoreModuleValue from './messenger-adapter.js';
-import type { AppState, CoveApp, RegisterResult, ServerInfo } from './model.js';
+import type { AppState, CoveApp, LoginResult, RegisterResult, ServerInfo } from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
 import { connectionStatus, ServerLinkTracker } from './server-link.js';
@@ -104,7 +104,8 @@ export class CoveAppShell implements CoveApp, AppSession {
       platform.minPassphraseLength,
     );
     this.onboarding = new OnboardingViewModel(this, permissions, {
-      register: (username, inviteCode) => this.register(username, inviteCode),
+      register: (username, inviteCode, password) => this.register(username, inviteCode, password),
+      login: (username, password) => this.login(username, password),
       enter: (corePlatform) => this.enter(corePlatform),
     });
   }
@@ -115,6 +116,10 @@ export class CoveAppShell implements CoveApp, AppSession {
 
   subscribe(listener: () => void): () => void {
     return this.store.subscribe(listener);
+  }
+
+  dismissDeviceAdded(): void {
+    this.store.set({ deviceAdded: null });
   }
 
   applyUpdate(): void {
@@ -221,11 +226,32 @@ export class CoveAppShell implements CoveApp, AppSession {
     return messenger;
   }
 
-  private async register(username: string, inviteCode: string | null): Promise<RegisterResult> {
+  private async register(
+    username: string,
+    inviteCode: string | null,
+    password: string | null,
+  ): Promise<RegisterResult> {
     const corePlatform = this.corePlatform;
     if (!corePlatform) return { ok: false, error: 'other' };
     const { registerMessenger } = await this.loadCoreModule();
-    const result = await registerMessenger(corePlatform, this.onVisible, this.options.serverUrl, username, inviteCode);
+    const result = await registerMessenger(
+      corePlatform,
+      this.onVisible,
+      this.options.serverUrl,
+      username,
+      inviteCode,
+      password,
+    );
+    if (typeof result === 'string') return { ok: false, error: result };
+    this.attach(result);
+    return { ok: true };
+  }
+
+  private async login(username: string, password: string): Promise<LoginResult> {
+    const corePlatform = this.corePlatform;
+    if (!corePlatform) return { ok: false, error: 'other' };
+    const { loginMessenger } = await this.loadCoreModule();
+    const result = await loginMessenger(corePlatform, this.onVisible, this.options.serverUrl, username, password);
     if (typeof result === 'string') return { ok: false, error: result };
     this.attach(result);
     return { ok: true };
@@ -279,6 +305,9 @@ export class CoveAppShell implements CoveApp, AppSession {
         this.store.set({ progress });
         return;
       }
+      case 'own-device-added':
+        this.store.set({ deviceAdded: event.deviceId });
+        return;
       case 'queue-empty':
       case 'prekeys-uploaded':
       case 'message-rejected':

@@ -11,6 +11,7 @@ import {
   ClientErrorCode,
   Messenger,
   SafetyNumberMismatchError,
+  validatePassword,
   type AccountRecord,
   type ConversationEntry,
   type MessageInfo,
@@ -27,10 +28,11 @@ import type {
   LookupResult,
   MessengerPort,
   OwnProfileView,
+  LoginError,
   RegistrationError,
   SafetyNumber,
 } from './messenger-port.js';
-import type { AttachmentFailure } from './model.js';
+import type { AttachmentFailure, PasswordResult } from './model.js';
 import { HistoryReader } from './history-reader.js';
 
 /** How registration failures are shown; everything else is "something went wrong". */
@@ -426,6 +428,29 @@ class MessengerAdapter implements MessengerPort {
     await this.messenger.unblock(accountId);
   }
 
+  hasPassword(): Promise<boolean> {
+    return this.messenger.hasPassword();
+  }
+
+  async setPassword(password: string): Promise<PasswordResult> {
+    try {
+      await this.messenger.setPassword(password);
+      return 'saved';
+    } catch (error) {
+      if (error instanceof ClientError && error.code === ClientErrorCode.InvalidInput) return 'invalid';
+      return 'network';
+    }
+  }
+
+  async removePassword(): Promise<PasswordResult> {
+    try {
+      await this.messenger.removePassword();
+      return 'saved';
+    } catch {
+      return 'network';
+    }
+  }
+
   async blocked(): Promise<{ accountId: string; username: string | null }[]> {
     return (await this.messenger.blocked()).map(({ accountId, username }) => ({ accountId, username }));
   }
@@ -475,15 +500,57 @@ export async function registerMessenger(
   serverUrl: string,
   username: string,
   inviteCode: string | null,
+  password: string | null = null,
 ): Promise<MessengerPort | RegistrationError> {
+  if (password !== null) {
+    // Checked before the account exists, so a too-short password does not leave an account without one.
+    try {
+      validatePassword(password);
+    } catch {
+      return 'password';
+    }
+  }
   try {
     const messenger = await Messenger.open(platform, { serverUrl });
     const account = await messenger.register({ serverUrl, username, ...(inviteCode ? { inviteCode } : {}) });
+    // The account exists either way; a password that did not reach the server can be set again in Settings.
+    if (password !== null)
+      await messenger
+        .setPassword(password)
+        .catch((error: unknown) =>
+          platform.logger.warn('password not set', { error: error instanceof ClientError ? error.code : 'unknown' }),
+        );
     return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username);
   } catch (error) {
     if (error instanceof ClientError) {
       return REGISTRATION_ERRORS[error.code] ?? 'other';
     }
+    return 'other';
+  }
+}
+
+/** How password login failures are shown. */
+const LOGIN_ERRORS: Partial<Record<ClientErrorCode, LoginError>> = {
+  [ClientErrorCode.WrongPassword]: 'wrong',
+  [ClientErrorCode.RateLimited]: 'throttled',
+  [ClientErrorCode.InvalidInput]: 'invalid',
+  [ClientErrorCode.ServerUnreachable]: 'network',
+};
+
+/** Logs this browser in as a new device of an account by username and password, and returns the ready messenger. */
+export async function loginMessenger(
+  platform: Platform,
+  onVisible: Capabilities['onVisible'],
+  serverUrl: string,
+  username: string,
+  password: string,
+): Promise<MessengerPort | LoginError> {
+  try {
+    const messenger = await Messenger.open(platform, { serverUrl });
+    const account = await messenger.loginWithPassword({ serverUrl, username, password });
+    return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username);
+  } catch (error) {
+    if (error instanceof ClientError) return LOGIN_ERRORS[error.code] ?? 'other';
     return 'other';
   }
 }

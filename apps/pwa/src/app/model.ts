@@ -288,6 +288,11 @@ export type AppState = {
   connection: ConnectionStatus;
   /** A new version of the app is installed and waiting. */
   updateReady: boolean;
+  /**
+   * Another device joined this account (linked by QR, or logged in with the password) while this one ran: its device
+   * id, shown until dismissed (if it was not the user, they remove it and change the password).
+   */
+  deviceAdded?: number | null;
   /** Bumped whenever conversations or messages change, so views reload. */
   revision: number;
   /** Conversation ids with the contact typing right now. */
@@ -304,7 +309,14 @@ export type AppState = {
   progress: ReadonlyMap<string, AttachmentProgress>;
 };
 
-export type RegisterResult = { ok: true } | { ok: false; error: 'taken' | 'invalid' | 'invite' | 'network' | 'other' };
+export type RegisterResult =
+  { ok: true } | { ok: false; error: 'taken' | 'invalid' | 'invite' | 'network' | 'password' | 'other' };
+
+/** Logging in with username and password: wrong (or unknown, alike), too many tries, or no network. */
+export type LoginResult = { ok: true } | { ok: false; error: 'wrong' | 'throttled' | 'invalid' | 'network' | 'other' };
+
+/** Setting or removing the password: done, too short (or long), or the server was not reached. */
+export type PasswordResult = 'saved' | 'invalid' | 'network';
 
 export type StartChatResult =
   { ok: true; conversationId: string } | { ok: false; error: 'unknown' | 'self' | 'network' };
@@ -463,11 +475,18 @@ export interface SettingsScreen extends PermissionRequests {
   /** The block list, most recently blocked first, and taking someone off it. */
   blocked(): Promise<BlockedContact[]>;
   unblock(accountId: string): Promise<void>;
+  /** The account's password: whether one is set (null: unknown, offline), set or change it, remove it. */
+  hasPassword(): Promise<boolean | null>;
+  setPassword(password: string): Promise<PasswordResult>;
+  removePassword(): Promise<PasswordResult>;
 }
 
 /** Creating the account (then the welcome steps) and unlocking a passphrase-protected vault. */
 export interface OnboardingScreen extends PermissionRequests {
-  register(username: string, inviteCode: string | null): Promise<RegisterResult>;
+  /** `password`: also set one for logging in on new devices (null: none). */
+  register(username: string, inviteCode: string | null, password: string | null): Promise<RegisterResult>;
+  /** Logs this browser in as a new device of the account, by username and password. */
+  login(username: string, password: string): Promise<LoginResult>;
   unlock(passphrase: string): Promise<boolean>;
 }
 
@@ -476,6 +495,8 @@ export interface CoveApp {
   getState(): AppState;
   subscribe(listener: () => void): () => void;
   applyUpdate(): void;
+  /** Hides the "a new device was added" notice. */
+  dismissDeviceAdded(): void;
   /** Tries the server again now (the "Retry now" of the connection indicator). */
   reconnectNow(): void;
 

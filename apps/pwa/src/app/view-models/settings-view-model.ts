@@ -2,7 +2,7 @@
  * The settings screen's view model: the encrypted profile (name, about, avatar cropped by the platform), language, colour theme, notification previews, persistent storage and
  * notification permission, the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and
  * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), the
- * block list (with unblock), and leaving: log out and delete the account (the server first, then this browser's data
+ * block list (with unblock), the login password (set, change, remove; OPAQUE in the core), and leaving: log out and delete the account (the server first, then this browser's data
  * is wiped and every tab reloads into onboarding). It renders nothing and holds no key material; the vault does the
  * cryptography.
  */
@@ -12,6 +12,7 @@ import type {
   AccountActionResult,
   AppState,
   BlockedContact,
+  PasswordResult,
   PermissionRequests,
   ProfileForm,
   ProfileSaveResult,
@@ -97,6 +98,22 @@ export class SettingsViewModel implements SettingsScreen {
   async unblock(accountId: string): Promise<void> {
     await (await this.session.requireMessenger()).unblock(accountId);
     this.session.store.bump();
+  }
+
+  async hasPassword(): Promise<boolean | null> {
+    try {
+      return await (await this.session.requireMessenger()).hasPassword();
+    } catch {
+      return null;
+    }
+  }
+
+  async setPassword(password: string): Promise<PasswordResult> {
+    return (await this.session.requireMessenger()).setPassword(password);
+  }
+
+  async removePassword(): Promise<PasswordResult> {
+    return (await this.session.requireMessenger()).removePassword();
   }
 
   async removePassphrase(passphrase: string): Promise<boolean> {

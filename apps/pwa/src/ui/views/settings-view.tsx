@@ -1,6 +1,6 @@
 /**
  * Settings: the toolbar and the sections (`settings/`): account, profile, language and colour theme, notification
- * previews and permission, persistent storage, the passphrase that locks the local data and "lock now", the block
+ * previews and permission, persistent storage, the passphrase that locks the local data and "lock now", the login password, the block
  * list, and leaving (log out, delete the account).
  */
 import type { ReactElement } from 'react';
@@ -14,6 +14,7 @@ import {
 } from './settings/settings-sections.js';
 import { BlockedSection } from './settings/blocked-section.js';
 import { LeaveSection } from './settings/leave-section.js';
+import { PasswordSection } from './settings/password-section.js';
 import { ProfileSection } from './settings/profile-section.js';
 
 export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
@@ -34,6 +35,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />
+        <PasswordSection />
         <BlockedSection />
         <LeaveSection />
       </div>
