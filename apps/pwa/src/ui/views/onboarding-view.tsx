@@ -42,7 +42,7 @@ function LoginForm({ onCancel }: { onCancel: () => void }): ReactElement {
       <h2>{t('login.title')}</h2>
       <p className="muted">{t('login.text')}</p>
       <label className="field">
-        <span>{t('onboarding.username')}</span>
+        <span>{t('login.username')}</span>
         <input
           data-testid="login-username-input"
           name="username"
