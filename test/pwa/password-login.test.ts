@@ -100,6 +100,7 @@ describe('Password login in Chromium', () => {
         .getByTestId('password-status')
         .filter({ hasText: 'A password is set.' })
         .waitFor({ timeout: UI_TIMEOUT });
+      await page.getByTestId('password-section').scrollIntoViewIfNeeded();
       await screenshot(page, 'password-settings');
     },
     SLOW,
