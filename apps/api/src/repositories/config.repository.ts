@@ -223,6 +223,15 @@ const EnvSchema = z.object({
       return z.NEVER;
     }),
   /** Absolute http(s) URL or a path; nothing that could end the CSP directive or start another. */
+  /** PEM files of the certificate (chain) and its private key: the server then speaks HTTPS and WSS itself. */
+  TLS_CERT: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
+  TLS_KEY: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
   CSP_REPORT_URI: z
     .string()
     .regex(
@@ -320,6 +329,8 @@ export type AppConfig = {
   hstsMaxAgeSeconds: number | null;
   /** CSP `report-uri`; null when unset. */
   cspReportUri: string | null;
+  /** `TLS_CERT` / `TLS_KEY` (absolute paths): serve HTTPS and WSS; null = plain HTTP (a proxy terminates TLS). */
+  tls: { certPath: string; keyPath: string } | null;
   /** The Prometheus listener, apart from the public port; null when `METRICS_PORT=off`. */
   metrics: { host: string; port: number; token: string | undefined } | null;
   delivery: DeliveryConfig;
@@ -375,6 +386,9 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
   const e = parsed.data;
   if (e.REGISTRATION === 'invite' && e.INVITE_CODES.length === 0) {
     throw new ConfigError('invalid configuration: INVITE_CODES must list at least one code when REGISTRATION=invite');
+  }
+  if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
+    throw new ConfigError('invalid configuration: set both TLS_CERT and TLS_KEY, or neither');
   }
   if (Boolean(e.VAPID_PUBLIC_KEY) !== Boolean(e.VAPID_PRIVATE_KEY)) {
     throw new ConfigError('invalid configuration: set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither');
@@ -442,6 +456,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     maxQueuedBytes: e.MAX_QUEUED_BYTES,
     hstsMaxAgeSeconds: e.HSTS,
     cspReportUri: e.CSP_REPORT_URI ?? null,
+    tls: e.TLS_CERT && e.TLS_KEY ? { certPath: resolve(e.TLS_CERT), keyPath: resolve(e.TLS_KEY) } : null,
     metrics: e.METRICS_PORT === null ? null : { host: e.METRICS_HOST, port: e.METRICS_PORT, token: e.METRICS_TOKEN },
     delivery: {
       redisPrefix: e.REDIS_PREFIX,
