@@ -16,6 +16,7 @@ import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
 import { ProfileController } from './controllers/profile.controller.js';
+import { SsoController } from './controllers/sso.controller.js';
 import { ProvisioningController } from './controllers/provisioning.controller.js';
 import { ProvisioningGatewayController } from './controllers/provisioning.gateway.js';
 import { PushController } from './controllers/push.controller.js';
@@ -26,6 +27,8 @@ import { AuthGuard } from './middleware/auth.guard.js';
 import { WebSocketClientAddress } from './middleware/client-address.js';
 import { ErrorFilter } from './middleware/error.filter.js';
 import { RateLimitGuard } from './middleware/rate-limit.guard.js';
+import { OidcRepository } from './repositories/oidc.repository.js';
+import { SsoRepository } from './repositories/sso.repository.js';
 import { AccountRepository } from './repositories/account.repository.js';
 import { Clock, SystemClock } from './repositories/clock.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
@@ -49,6 +52,7 @@ import { TrustRootRepository } from './repositories/trust-root.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AccountDeletionService } from './services/account-deletion.service.js';
 import { AccountService } from './services/account.service.js';
+import { SsoService } from './services/sso.service.js';
 import { AuthThrottleService } from './services/auth-throttle.service.js';
 import { AuthService } from './services/auth.service.js';
 import { CertificateService } from './services/certificate.service.js';
@@ -86,6 +90,7 @@ export class AppModule {
         ProfileController,
         ProvisioningController,
         CertificateController,
+        SsoController,
       ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
@@ -113,6 +118,9 @@ export class AppModule {
         RateLimitRepository,
         AccountRepository,
         DeviceRepository,
+        OidcRepository,
+        SsoRepository,
+        SsoService,
         PreKeyRepository,
         EnvelopeRepository,
         ProfileRepository,

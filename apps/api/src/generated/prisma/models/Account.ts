@@ -42,6 +42,7 @@ export type AccountMinAggregateOutputType = {
   nextDeviceId: number | null
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean | null
+  ssoSubject: runtime.Bytes | null
   createdAt: Date | null
 }
 
@@ -53,6 +54,7 @@ export type AccountMaxAggregateOutputType = {
   nextDeviceId: number | null
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean | null
+  ssoSubject: runtime.Bytes | null
   createdAt: Date | null
 }
 
@@ -64,6 +66,7 @@ export type AccountCountAggregateOutputType = {
   nextDeviceId: number
   unidentifiedAccessKey: number
   unrestrictedUnidentifiedAccess: number
+  ssoSubject: number
   createdAt: number
   _all: number
 }
@@ -85,6 +88,7 @@ export type AccountMinAggregateInputType = {
   nextDeviceId?: true
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
+  ssoSubject?: true
   createdAt?: true
 }
 
@@ -96,6 +100,7 @@ export type AccountMaxAggregateInputType = {
   nextDeviceId?: true
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
+  ssoSubject?: true
   createdAt?: true
 }
 
@@ -107,6 +112,7 @@ export type AccountCountAggregateInputType = {
   nextDeviceId?: true
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
+  ssoSubject?: true
   createdAt?: true
   _all?: true
 }
@@ -205,6 +211,7 @@ export type AccountGroupByOutputType = {
   nextDeviceId: number
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean
+  ssoSubject: runtime.Bytes | null
   createdAt: Date
   _count: AccountCountAggregateOutputType | null
   _avg: AccountAvgAggregateOutputType | null
@@ -239,6 +246,7 @@ export type AccountWhereInput = {
   nextDeviceId?: Prisma.IntFilter<"Account"> | number
   unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
+  ssoSubject?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
@@ -253,6 +261,7 @@ export type AccountOrderByWithRelationInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   devices?: Prisma.DeviceOrderByRelationAggregateInput
   provisioningCodes?: Prisma.ProvisioningCodeOrderByRelationAggregateInput
@@ -262,6 +271,7 @@ export type AccountOrderByWithRelationInput = {
 export type AccountWhereUniqueInput = Prisma.AtLeast<{
   id?: string
   usernameKey?: string
+  ssoSubject?: runtime.Bytes
   AND?: Prisma.AccountWhereInput | Prisma.AccountWhereInput[]
   OR?: Prisma.AccountWhereInput[]
   NOT?: Prisma.AccountWhereInput | Prisma.AccountWhereInput[]
@@ -274,7 +284,7 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
-}, "id" | "usernameKey">
+}, "id" | "usernameKey" | "ssoSubject">
 
 export type AccountOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
@@ -284,6 +294,7 @@ export type AccountOrderByWithAggregationInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.AccountCountOrderByAggregateInput
   _avg?: Prisma.AccountAvgOrderByAggregateInput
@@ -303,6 +314,7 @@ export type AccountScalarWhereWithAggregatesInput = {
   nextDeviceId?: Prisma.IntWithAggregatesFilter<"Account"> | number
   unidentifiedAccessKey?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolWithAggregatesFilter<"Account"> | boolean
+  ssoSubject?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Account"> | Date | string
 }
 
@@ -314,6 +326,7 @@ export type AccountCreateInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
@@ -328,6 +341,7 @@ export type AccountUncheckedCreateInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
@@ -342,6 +356,7 @@ export type AccountUpdateInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
@@ -356,6 +371,7 @@ export type AccountUncheckedUpdateInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
@@ -370,6 +386,7 @@ export type AccountCreateManyInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
 }
 
@@ -381,6 +398,7 @@ export type AccountUpdateManyMutationInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -392,6 +410,7 @@ export type AccountUncheckedUpdateManyInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -403,6 +422,7 @@ export type AccountCountOrderByAggregateInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -418,6 +438,7 @@ export type AccountMaxOrderByAggregateInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -429,6 +450,7 @@ export type AccountMinOrderByAggregateInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -523,6 +545,7 @@ export type AccountCreateWithoutDevicesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
@@ -536,6 +559,7 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
@@ -565,6 +589,7 @@ export type AccountUpdateWithoutDevicesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
@@ -578,6 +603,7 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
@@ -591,6 +617,7 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
@@ -604,6 +631,7 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
@@ -633,6 +661,7 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
@@ -646,6 +675,7 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
@@ -659,6 +689,7 @@ export type AccountCreateWithoutProfileInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
@@ -672,6 +703,7 @@ export type AccountUncheckedCreateWithoutProfileInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
@@ -701,6 +733,7 @@ export type AccountUpdateWithoutProfileInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
@@ -714,6 +747,7 @@ export type AccountUncheckedUpdateWithoutProfileInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
@@ -767,6 +801,7 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
@@ -782,6 +817,7 @@ export type AccountSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["account"]>
 
@@ -793,6 +829,7 @@ export type AccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["account"]>
 
@@ -804,10 +841,11 @@ export type AccountSelectScalar = {
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
 }
 
-export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "createdAt", ExtArgs["result"]["account"]>
+export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "ssoSubject" | "createdAt", ExtArgs["result"]["account"]>
 export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
@@ -851,6 +889,11 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      * Whether anyone may send this account sealed messages, without the access key (default: contacts only).
      */
     unrestrictedUnidentifiedAccess: boolean
+    /**
+     * Single sign-on: a keyed digest of the identity provider's issuer and subject, so one person has one account
+     * (the provider's own user id is not stored). Null for accounts registered without single sign-on.
+     */
+    ssoSubject: runtime.Bytes | null
     createdAt: Date
   }, ExtArgs["result"]["account"]>
   composites: {}
@@ -1285,6 +1328,7 @@ export interface AccountFieldRefs {
   readonly nextDeviceId: Prisma.FieldRef<"Account", 'Int'>
   readonly unidentifiedAccessKey: Prisma.FieldRef<"Account", 'Bytes'>
   readonly unrestrictedUnidentifiedAccess: Prisma.FieldRef<"Account", 'Boolean'>
+  readonly ssoSubject: Prisma.FieldRef<"Account", 'Bytes'>
   readonly createdAt: Prisma.FieldRef<"Account", 'DateTime'>
 }
     
