@@ -435,7 +435,12 @@ export const SsoDeviceStartResponse = z.object({
 });
 export const SsoDevicePollRequest = z.strictObject({ handle: z.string().regex(/^[A-Za-z0-9_-]{22}$/) });
 /** A finished single sign-on: the username the organization gives this person, and the token to register with. */
-export const SsoGrantResponse = z.object({ username: Username, ssoToken: SsoToken, expiresAt: Timestamp });
+export const SsoGrantResponse = z.object({
+  username: Username,
+  ssoToken: SsoToken,
+  existingAccount: z.boolean().describe('This person already has an account: the token links a device to it'),
+  expiresAt: Timestamp,
+});
 
 export const WebSocketTicketResponse = z.object({
   ticket: z.string().describe('Single-use, short-lived ticket for the WebSocket auth frame'),

@@ -144,7 +144,7 @@ export class OidcRepository {
   private claimsOf(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): IdTokenClaims {
     const claims = tokens.claims();
     if (!claims) throw new OidcError('no_id_token', 'the identity provider returned no ID token');
-    return claims as unknown as IdTokenClaims;
+    return claims;
   }
 
   private asOidcError(error: unknown): OidcError {

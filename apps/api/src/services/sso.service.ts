@@ -62,7 +62,8 @@ export class SsoService {
   }
 
   /**
-   * Ends a browser sign-in at the callback: the PWA's address with `#sso-token=…&sso-username=…`, or
+   * Ends a browser sign-in at the callback: the PWA's address with `#sso-token=…&sso-username=…` (and
+   * `&sso-existing=1` when this person already has an account: the token then links a device to it), or
    * `#sso-error=<code>` when the state is unknown or used, the provider refused, or the person is not allowed.
    */
   async finishWeb(query: URLSearchParams): Promise<WebSignInEnd> {
@@ -85,10 +86,11 @@ export class SsoService {
     try {
       grant = await this.admit(claims);
     } catch (error) {
-      if (error instanceof ApiError) return fail(error.code === ErrorCode.SsoAccountExists ? 'exists' : 'not-allowed');
+      if (error instanceof ApiError) return fail('not-allowed');
       throw error;
     }
     const fragment = new URLSearchParams({ 'sso-token': grant.ssoToken, 'sso-username': grant.username });
+    if (grant.existingAccount) fragment.set('sso-existing', '1');
     return { redirect: `${sso.publicUrl}/#${fragment.toString()}` };
   }
 
@@ -183,14 +185,13 @@ export class SsoService {
       throw new ApiError(403, ErrorCode.SsoNotAllowed, `the identity provider gave no usable ${sso.usernameClaim}`);
     }
     const subject = subjectDigest(claims.iss, claims.sub);
-    if (await this.store.accountOf(subject)) {
-      throw new ApiError(409, ErrorCode.SsoAccountExists, 'you already have an account: link this device to it');
-    }
+    // Someone who already has an account gets a grant too: it links a new device to that account (never registers).
+    const existingAccount = (await this.store.accountOf(subject)) !== null;
     const ssoToken = base64url(this.crypto.randomBytes(32));
     const expiresAt = new Date(Date.now() + GRANT_TTL_MS);
     await this.store.saveGrant(this.crypto.hash(Buffer.from(ssoToken)), { username, subject }, expiresAt);
     this.logger.info('sso sign-in', {});
-    return { username, ssoToken, expiresAt: expiresAt.getTime() };
+    return { username, ssoToken, existingAccount, expiresAt: expiresAt.getTime() };
   }
 
   private async provider<T>(call: () => Promise<T>): Promise<T> {
