@@ -18,6 +18,7 @@ export class SsoController {
   constructor(private readonly sso: SsoService) {}
 
   @Get('authorize')
+  @HttpCode(302)
   @Public()
   @RateLimit('ssoStart')
   async authorize(@Res() res: Response): Promise<void> {
@@ -27,6 +28,7 @@ export class SsoController {
   }
 
   @Get('callback')
+  @HttpCode(303)
   @Public()
   @RateLimit('ssoPoll')
   async callback(@Req() req: Request, @Res() res: Response): Promise<void> {
