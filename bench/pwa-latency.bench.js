@@ -12,8 +12,10 @@
  *   rendering). An init script (the bench's, not the app's) stamps WebSocket sends and receives and every IndexedDB
  *   transaction (created → complete) on the page's clock (`timeOrigin + now()`, comparable across processes);
  * - CPU of both pages during the probes (V8 sampling profiler over CDP), each sample mapped through the build's
- *   source maps to the package it comes from and grouped: crypto, protocol + validation, client core, storage,
- *   rendering, garbage collection, other.
+ *   source maps to the package it comes from and grouped: crypto, protocol + validation, client core, storage (our
+ *   row store and the IndexedDB calls), rendering, garbage collection, other; `(program)` is the browser's native
+ *   work V8 cannot attribute (style, layout, paint, IndexedDB and WebCrypto internals). UNMAPPED=1 lists the
+ *   busiest functions without a source.
  *
  * Usage: node bench/pwa-latency.bench.js [dist …]   (default: apps/pwa/dist; env PROBES=15 ROUNDS=1; run `npm run
  * build` first). Prints a JSON summary per build.
@@ -151,7 +153,15 @@ async function waitForStatus(page, text, status) {
 function groupOf(source, fn) {
   if (fn === '(garbage collector)') return 'garbage collection';
   if (fn === '(program)') return 'browser/V8 (unattributed)';
-  if (!source) return /^wasm|^\$/.test(fn) ? 'crypto' : 'JS without a source map (builtins, bench probes)';
+  if (!source) {
+    if (/^wasm|^\$/.test(fn)) return 'crypto';
+    // Web API calls show up under their own names, without a script.
+    if (/^(get|getAll|getKey|put|delete|count|transaction|objectStore|index|openCursor|structuredClone)$/.test(fn))
+      return 'storage (IndexedDB calls)';
+    if (/^(request|addEventListener|removeEventListener|postMessage|dispatchEvent)$/.test(fn))
+      return 'locks, events, messaging';
+    return 'other JS without a source map (builtins, bench probes)';
+  }
   if (/libsodium|@noble|packages\/crypto/.test(source)) return 'crypto';
   if (/zod|@bufbuild|packages\/protocol/.test(source)) return 'protocol + validation';
   if (/packages\/client/.test(source)) return 'client core';
@@ -160,6 +170,9 @@ function groupOf(source, fn) {
   if (/src\/app/.test(source)) return 'app shell + view models';
   return 'other';
 }
+
+/** With UNMAPPED=1: the busiest functions without a source (name and script), printed at the end. */
+const unmapped = new Map();
 
 function summarizeProfile(profile, dist, maps) {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -188,6 +201,10 @@ function summarizeProfile(profile, dist, maps) {
     } else if (/\.wasm/.test(url)) source = 'libsodium';
     const group = groupOf(source, fn);
     totals[group] = (totals[group] ?? 0) + us;
+    if (process.env.UNMAPPED && !source) {
+      const k = `${fn || '(anonymous)'} ${url.slice(-60)}`;
+      unmapped.set(k, (unmapped.get(k) ?? 0) + us);
+    }
     busy += us;
   });
   return Object.fromEntries(
@@ -360,3 +377,6 @@ for (let round = 1; round <= ROUNDS; round++)
       `${JSON.stringify({ round, dist, loadAverage: `${load} → ${loadavg()[0].toFixed(1)}`, ...result }, null, 2)}\n`,
     );
   }
+if (process.env.UNMAPPED)
+  for (const [k, us] of [...unmapped].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    process.stdout.write(`${Math.round(us / 1000)} ms  ${k}\n`);
