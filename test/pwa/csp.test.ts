@@ -99,7 +99,7 @@ describe('Cove PWA under its Content-Security-Policy', () => {
   );
 
   it(
-    "should load libsodium's WebAssembly as its own cached file, streamed, not inlined in a script",
+    "should load libsodium's WebAssembly as its own cached file, streamed, and keep it and the core out of the first screen",
     async () => {
       const page = profile?.page;
       if (!page) throw new Error('the previous test leaves a registered profile');
@@ -113,6 +113,22 @@ describe('Cove PWA under its Content-Security-Policy', () => {
           file,
           inlined: false,
         });
+      // The first screen's scripts carry neither libsodium nor the messenger core (they load while the list shows).
+      const html = readFileSync(join(DIST, 'index.html'), 'utf8');
+      const firstScreen = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.js)"/g)].map((m) => m[1] ?? '');
+      expect(firstScreen.length).toBeGreaterThan(0);
+      for (const file of firstScreen) {
+        const code = readFileSync(join(DIST, file), 'utf8');
+        expect({
+          file,
+          libsodium: code.includes('crypto_scalarmult'),
+          core: code.includes('outbox pass failed'),
+        }).toEqual({
+          file,
+          libsodium: false,
+          core: false,
+        });
+      }
       // Precached by the service worker, served with the type streaming compilation needs, cached for good.
       expect(readFileSync(join(DIST, 'sw.js'), 'utf8')).toContain(path.slice(1));
       const served = await page.request.get(`${server.url}${path}`);
