@@ -6,10 +6,10 @@
  * - cold start: the browser quit and started again on a registered profile, navigation start → first chat-list item
  *   (`performance.now()` in the page), and the bytes the page fetched before that (transfer sizes);
  * - send → display: Alice clicks send, the bubble appears in Bob's open chat (PROBES messages at a conversational
- *   pace, each after the previous one was read), split into Alice's part (click → her WebSocket `send` of the
- *   message: composing, encrypting, storing), the wire (her `send` → Bob's WebSocket `message` event: server,
- *   PostgreSQL commit, delivery) and Bob's part (the `message` event → the bubble in the DOM: decrypting, storing,
- *   rendering). An init script (the bench's, not the app's) stamps WebSocket sends and receives and every IndexedDB
+ *   pace, each after the previous one was read), split into Alice's part (click → the message leaving: her
+ *   sealed-sender `PUT /v1/messages/…` fetch, or her WebSocket `send` when identified; composing, encrypting,
+ *   storing), the wire (that → Bob's WebSocket `message` event: server, PostgreSQL commit, delivery) and Bob's part (the `message` event → the bubble in the DOM: decrypting, storing,
+ *   rendering). An init script (the bench's, not the app's) stamps those fetches, WebSocket sends and receives and every IndexedDB
  *   transaction (created → complete) on the page's clock (`timeOrigin + now()`, comparable across processes);
  * - CPU of both pages during the probes (V8 sampling profiler over CDP), each sample mapped through the build's
  *   source maps to the package it comes from and grouped: crypto, protocol + validation, client core, storage (our
@@ -20,7 +20,7 @@
  * Usage: node bench/pwa-latency.bench.js [dist …]   (default: apps/pwa/dist; env PROBES=15 ROUNDS=1; run `npm run
  * build` first). Prints a JSON summary per build.
  */
-/* global document, MutationObserver, IDBDatabase -- functions passed to the pages run there, not in Node */
+/* global document, location, MutationObserver, IDBDatabase -- functions passed to the pages run there, not in Node */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,8 +56,17 @@ const TIMEOUT = 120_000;
 /** Runs in every page before its scripts: stamps WebSocket traffic and IndexedDB transactions on the page's clock. */
 function instrument() {
   const now = () => performance.timeOrigin + performance.now();
-  const trace = { sent: [], received: [], idb: [] };
+  const trace = { sent: [], sealed: [], received: [], idb: [] };
   Object.defineProperty(globalThis, '__coveTrace', { value: trace });
+  // Sealed-sender messages leave over HTTP (`PUT /v1/messages/<account>`), identified ones over the WebSocket.
+  const nativeFetch = globalThis.fetch;
+  globalThis.fetch = function (input, init) {
+    const url = typeof input === 'string' ? input : (input?.url ?? String(input));
+    const method = init?.method ?? (typeof input === 'object' ? input?.method : undefined) ?? 'GET';
+    if (method === 'PUT' && /\/v1\/messages\/[^/]+$/.test(new URL(url, location.href).pathname))
+      trace.sealed.push(now());
+    return nativeFetch.call(this, input, init);
+  };
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (data) {
     trace.sent.push(now());
@@ -303,9 +312,13 @@ async function runOnce(dist) {
       const [aliceTrace, bobTrace] = await Promise.all(
         [alice, bob].map((p) => p.page.evaluate(() => globalThis.__coveTrace)),
       );
-      const sent = aliceTrace.sent.find((t) => t >= clicked);
+      // The message leaves sealed over HTTP once both sides have each other's profile key (as here after the
+      // request was accepted); otherwise identified, as the next WebSocket send.
+      const sealed = aliceTrace.sealed.find((t) => t >= clicked);
+      const sent = sealed ?? aliceTrace.sent.find((t) => t >= clicked);
       const received = bobTrace.received.find((t) => t >= (sent ?? clicked));
       probes.push({
+        sealed: sealed !== undefined,
         total: shown - clicked,
         alice: sent === undefined ? NaN : sent - clicked,
         wire: sent === undefined || received === undefined ? NaN : received - sent,
@@ -350,6 +363,7 @@ async function runOnce(dist) {
       bytesBeforeList: cold.transferredBytes,
       bytesAtStartup: all,
       sendToDisplay: { p50: f(median(col('total'))), p90: f(p90(col('total'))), n: col('total').length },
+      sentSealed: probes.filter((p) => p.sealed).length,
       medianMs: {
         alice: f(median(col('alice'))),
         aliceInIndexedDb: f(median(col('aliceIdb'))),
