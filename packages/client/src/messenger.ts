@@ -721,11 +721,16 @@ export class Messenger {
     if (accountId === ctx.account.accountId)
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
-    const profile = await readMeta(this.platform.storage, 'profile');
-    // Our profile key goes with the first message to this peer and the first after it changed.
-    const share = await profileKeyToShare(ctx, accountId);
-    // Without an explicit timer, a message carries the conversation's (disappearing messages, set by either side).
-    const expireTimerSeconds = options.expireTimerSeconds ?? (await this.timerWith(accountId)) ?? undefined;
+    // Three independent reads, at once: on a browser each is a keyed hash, an IndexedDB transaction and a
+    // decryption, and the send path waits for all of them before anything is stored.
+    const [profile, share, timer] = await Promise.all([
+      readMeta(this.platform.storage, 'profile'),
+      // Our profile key goes with the first message to this peer and the first after it changed.
+      profileKeyToShare(ctx, accountId),
+      // Without an explicit timer, a message carries the conversation's (disappearing messages, set by either side).
+      options.expireTimerSeconds ?? this.timerWith(accountId),
+    ]);
+    const expireTimerSeconds = timer ?? undefined;
     const encoded = encodeDataMessage({
       text,
       timestamp,
