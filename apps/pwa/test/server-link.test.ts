@@ -28,7 +28,7 @@ describe(ServerLinkTracker.name, () => {
   });
 
   it('should say signed out when the server refuses the device, and forget failures when stopped', () => {
-    expect(fold(['connecting', 'removed'])).toEqual(['connecting', 'signed-out']);
+    expect(fold(['connecting', 'removed'])).toEqual(['connecting', 'removed']);
     expect(fold(['connecting', 'unauthorized'])).toEqual(['connecting', 'signed-out']);
     expect(fold(['online', 'replaced'])).toEqual(['online', 'signed-out']);
     expect(fold(['offline', 'stopped', 'connecting'])).toEqual(['unreachable', 'unknown', 'connecting']);
@@ -40,6 +40,7 @@ describe(connectionStatus.name, () => {
     expect(connectionStatus(false, 'online')).toBe('offline');
     expect(connectionStatus(false, 'unreachable')).toBe('offline');
     expect(connectionStatus(false, 'signed-out')).toBe('signed-out');
+    expect(connectionStatus(true, 'removed')).toBe('signed-out');
     expect(connectionStatus(true, 'unreachable')).toBe('unreachable');
     expect(connectionStatus(true, 'connecting')).toBe('connecting');
     expect(connectionStatus(true, 'online')).toBeNull();

@@ -12,7 +12,7 @@ import { AppStateStore } from './app-state-store.js';
 import { HistoryReader } from './history-reader.js';
 import type { MessengerPort } from './messenger-port.js';
 import type * as CoreModuleValue from './messenger-adapter.js';
-import type { AppState, CoveApp, RegisterResult, ServerInfo } from './model.js';
+import type { AppState, CoveApp, LinkResult, RegisterResult, ServerInfo } from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
 import { connectionStatus, ServerLinkTracker } from './server-link.js';
@@ -27,6 +27,9 @@ import { SettingsViewModel } from './view-models/settings-view-model.js';
 import { VoiceViewModel } from './view-models/voice-view-model.js';
 
 type CoreModule = typeof CoreModuleValue;
+
+/** The device that registered the account; the others are linked to it (docs/linking.md). */
+const PRIMARY_DEVICE_ID = 1;
 
 /** The messenger core and libsodium, in their own chunk: the first screen does not wait for them. */
 const importCore = (): Promise<CoreModule> => import('./messenger-adapter.js');
@@ -105,6 +108,7 @@ export class CoveAppShell implements CoveApp, AppSession {
     );
     this.onboarding = new OnboardingViewModel(this, permissions, {
       register: (username, inviteCode) => this.register(username, inviteCode),
+      link: (options) => this.link(options),
       enter: (corePlatform) => this.enter(corePlatform),
     });
   }
@@ -175,7 +179,11 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.crossContext = this.platform.listenToOtherContexts({
       onCommit: () => this.store.bump(),
       onServerLink: (server) => {
-        if (!this.loadedMessenger?.holdsConnection()) this.setLink({ server });
+        if (this.loadedMessenger?.holdsConnection()) return;
+        this.setLink({ server });
+        // The tab holding the connection heard that this device was removed: every tab shows it.
+        if (server === 'removed' && this.store.get().phase.kind === 'ready')
+          this.store.set({ phase: { kind: 'removed' } });
       },
       serverLinkToShare: () => (this.loadedMessenger?.holdsConnection() ? this.serverLink.current : null),
     });
@@ -231,6 +239,25 @@ export class CoveAppShell implements CoveApp, AppSession {
     return { ok: true };
   }
 
+  private async link(options: {
+    deviceName: () => string | undefined;
+    onUri: (uri: string) => void;
+    signal: AbortSignal;
+  }): Promise<LinkResult> {
+    const corePlatform = this.corePlatform;
+    if (!corePlatform) return { ok: false, error: 'other' };
+    let linkMessenger: CoreModule['linkMessenger'];
+    try {
+      ({ linkMessenger } = await this.loadCoreModule());
+    } catch {
+      return { ok: false, error: 'network' };
+    }
+    const result = await linkMessenger(corePlatform, this.onVisible, this.options.serverUrl, options);
+    if (typeof result === 'string') return { ok: false, error: result };
+    this.attach(result);
+    return { ok: true };
+  }
+
   private attach(messenger: MessengerPort): void {
     this.loadedMessenger = messenger;
     this.messengerReady = Promise.resolve(messenger);
@@ -264,7 +291,13 @@ export class CoveAppShell implements CoveApp, AppSession {
         this.store.bump();
         return;
       case 'connection': {
-        const server = this.serverLink.next(event.state);
+        // A linked device whose credential the server no longer knows was removed (while the app was closed it
+        // hears 401 instead of the 4004 close): the same screen, so the user can wipe it.
+        const linked = (this.loadedMessenger?.deviceId ?? PRIMARY_DEVICE_ID) !== PRIMARY_DEVICE_ID;
+        const state = event.state === 'unauthorized' && linked ? 'removed' : event.state;
+        const server = this.serverLink.next(state);
+        // The primary removed this device (socket closed 4004): the messenger stopped for good; say so.
+        if (server === 'removed') this.store.set({ phase: { kind: 'removed' } });
         // A server that answers proves a network, whatever navigator.onLine thought.
         this.setLink(event.state === 'online' ? { server, online: true } : { server });
         this.crossContext?.announceServerLink(server);
