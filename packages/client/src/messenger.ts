@@ -364,6 +364,17 @@ export class Messenger {
     const profile = await readMeta(this.platform.storage, 'profile');
     const own = await readOwnProfile(this.ctx);
     await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri, own.profileKey);
+    // The new device registers in a moment. Until our own device list is read again, sent transcripts would skip it
+    // (a device that only sends, like a CLI between runs, never hears its announcement): forget the list, so the next
+    // send to our other devices reads it from the server.
+    const me = account.accountId;
+    await this.platform.locks.withLock(peerLock(me), async () => {
+      const self = await this.platform.storage.get('contacts', me);
+      if (self?.devices)
+        await this.platform.storage.commit([
+          { op: 'put', table: 'contacts', key: me, value: { ...self, devices: null } },
+        ]);
+    });
   }
 
   /** This account's devices, oldest first. */
