@@ -193,6 +193,8 @@ describe('Linking devices in Chromium', () => {
       const items = page.getByTestId('device-item');
       await until('both devices listed', async () => ((await items.count()) === 2 ? true : null), UI_TIMEOUT);
       await expect(items.nth(1).textContent()).resolves.toContain('CLI laptop');
+      // The browser named itself at registration (encrypted), from its user agent.
+      await expect(items.nth(0).textContent()).resolves.toContain('Chrome on Linux');
       await screenshot(page, 'linking-devices-primary-zh-dark');
 
       // The CLI sends as the account: the browser's chat shows it as sent by itself.

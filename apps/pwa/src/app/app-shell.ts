@@ -10,6 +10,7 @@ import type { AppPlatform, CrossContext, EmojiSource, ServiceWorkerHandle, Vault
 import type { AppSession } from './app-session.js';
 import { AppStateStore } from './app-state-store.js';
 import { HistoryReader } from './history-reader.js';
+import { deviceNameOrNone } from './link-uri.js';
 import type { MessengerPort } from './messenger-port.js';
 import type * as CoreModuleValue from './messenger-adapter.js';
 import type { AppState, CoveApp, LinkResult, RegisterResult, ServerInfo } from './model.js';
@@ -233,7 +234,16 @@ export class CoveAppShell implements CoveApp, AppSession {
     const corePlatform = this.corePlatform;
     if (!corePlatform) return { ok: false, error: 'other' };
     const { registerMessenger } = await this.loadCoreModule();
-    const result = await registerMessenger(corePlatform, this.onVisible, this.options.serverUrl, username, inviteCode);
+    // The browser names itself in the device list ("Chrome on Linux"), as a linked one does unless renamed.
+    const deviceName = deviceNameOrNone(this.platform.capabilities.deviceLabel());
+    const result = await registerMessenger(
+      corePlatform,
+      this.onVisible,
+      this.options.serverUrl,
+      username,
+      inviteCode,
+      deviceName,
+    );
     if (typeof result === 'string') return { ok: false, error: result };
     this.attach(result);
     return { ok: true };

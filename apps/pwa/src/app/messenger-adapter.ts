@@ -539,17 +539,26 @@ export async function loadMessenger(
   );
 }
 
-/** Creates an account (keys are generated here, in the browser) and returns the ready messenger. */
+/**
+ * Creates an account (keys are generated here, in the browser) and returns the ready messenger; `deviceName` names
+ * this browser in the device list (encrypted).
+ */
 export async function registerMessenger(
   platform: Platform,
   onVisible: Capabilities['onVisible'],
   serverUrl: string,
   username: string,
   inviteCode: string | null,
+  deviceName?: string,
 ): Promise<MessengerPort | RegistrationError> {
   try {
     const messenger = await Messenger.open(platform, { serverUrl });
-    const account = await messenger.register({ serverUrl, username, ...(inviteCode ? { inviteCode } : {}) });
+    const account = await messenger.register({
+      serverUrl,
+      username,
+      ...(inviteCode ? { inviteCode } : {}),
+      ...(deviceName ? { deviceName } : {}),
+    });
     return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username, account.deviceId);
   } catch (error) {
     if (error instanceof ClientError) {

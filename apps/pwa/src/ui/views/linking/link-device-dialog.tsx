@@ -98,7 +98,7 @@ export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactEle
     <Modal titleId="link-device-title" title={t('linking.addTitle')} testId="link-device-dialog" onClose={onClose}>
       {step.kind === 'enter' ? (
         <form onSubmit={(e) => void link(e)} noValidate>
-          <p className="muted">{t('linking.addIntro')}</p>
+          <p className="muted link-device-intro">{t('linking.addIntro')}</p>
           {app.settings.canScan() ? (
             scanning ? (
               <div className="scanner">

@@ -27,7 +27,7 @@ export function RemovedView(): ReactElement {
   };
   return (
     <main className="onboarding">
-      <div className="onboarding-card" data-testid="device-removed" role="alert">
+      <div className="onboarding-card removed-card" data-testid="device-removed" role="alert">
         <span className="removed-icon" aria-hidden="true">
           <IconAlert />
         </span>
@@ -37,7 +37,7 @@ export function RemovedView(): ReactElement {
         {failed ? <p className="error">{t('removed.failed')}</p> : null}
         <button
           type="button"
-          className="danger wide"
+          className="secondary danger wide"
           data-testid="wipe-device-button"
           disabled={busy}
           onClick={() => void wipe()}
