@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import jsQR from 'jsqr';
 
 import { cove, ensureCliBuilt, start, type RunningCommand } from '../support/cli.js';
 import { destroyClient, newClient, texts, until, type TestClient } from '../support/clients.js';
@@ -79,6 +80,17 @@ describe('Linking devices in Chromium', () => {
       await page.getByTestId('link-qr').waitFor({ timeout: UI_TIMEOUT });
       const uri = ((await page.getByTestId('link-uri').textContent()) ?? '').trim();
       expect(uri).toMatch(/^cove:\/\/link\?uuid=[A-Za-z0-9_-]{22}&pub_key=[A-Za-z0-9_-]{44}$/);
+      // The QR code carries exactly the URI: read back from its pixels as a camera would.
+      const pixels = await page.getByTestId('link-qr').evaluate((img: HTMLImageElement) => {
+        const canvas = document.createElement('canvas');
+        canvas.width = img.width;
+        canvas.height = img.height;
+        const context = canvas.getContext('2d');
+        context?.drawImage(img, 0, 0, canvas.width, canvas.height);
+        const data = context?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray(0);
+        return { width: canvas.width, height: canvas.height, data: Array.from(data) };
+      });
+      expect(jsQR(Uint8ClampedArray.from(pixels.data), pixels.width, pixels.height)?.data).toBe(uri);
       // The code beside the QR is the end of the key in the URI: the other device shows the same.
       const code = (await page.getByTestId('link-code').textContent()) ?? '';
       expect(code.replace('-', '')).toBe(uri.slice(-8).toUpperCase());
