@@ -4,7 +4,7 @@
  * (persistent storage) and optionally turn on notifications, both from a tap. Keys are generated locally by the
  * app model; nothing secret leaves the browser.
  */
-import { useState, type FormEvent, type ReactElement } from 'react';
+import { useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ProfileSaveResult, ServerInfo } from '../../app/model.js';
 import { useApp, useAppState } from '../use-app.js';
@@ -121,6 +121,19 @@ function WelcomeProfileStep(): ReactElement {
   const app = useApp();
   const [name, setName] = useState('');
   const [result, setResult] = useState<ProfileSaveResult | null>(null);
+  // A linked device arrives with the account's profile: its name is shown, not an empty field that would replace it.
+  useEffect(() => {
+    let cancelled = false;
+    app.settings.profile().then(
+      (own) => {
+        if (!cancelled && own.name !== '') setName((typed) => (typed === '' ? own.name : typed));
+      },
+      () => undefined,
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [app]);
   return (
     <li>
       <div>
