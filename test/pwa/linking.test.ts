@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import jsQR from 'jsqr';
+import jsQRModule from 'jsqr';
 
 import { cove, ensureCliBuilt, start, type RunningCommand } from '../support/cli.js';
 import { destroyClient, newClient, texts, until, type TestClient } from '../support/clients.js';
@@ -34,6 +34,8 @@ import {
 } from './support/harness.js';
 import { seriousViolations } from './support/inspect.js';
 
+// jsqr is CommonJS: under NodeNext the default import is its module object, whose `default` is the decoder.
+const jsQR = jsQRModule.default;
 const SLOW = 300_000;
 const suffix = Math.random().toString(36).slice(2, 7);
 
