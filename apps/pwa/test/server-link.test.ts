@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import type { ConnectionState } from '@cove/client';
 
-import { connectionStatus, ServerLinkTracker } from '../src/app/server-link.js';
+import { connectionStatus, effectiveState, ServerLinkTracker } from '../src/app/server-link.js';
 
 const fold = (states: ConnectionState[]): string[] => {
   const tracker = new ServerLinkTracker();
@@ -45,5 +45,15 @@ describe(connectionStatus.name, () => {
     expect(connectionStatus(true, 'connecting')).toBe('connecting');
     expect(connectionStatus(true, 'online')).toBeNull();
     expect(connectionStatus(true, 'unknown')).toBeNull();
+  });
+});
+
+describe(effectiveState.name, () => {
+  it("should read a linked device's refused credential as removed, and the primary's as signed out", () => {
+    expect(effectiveState('unauthorized', true)).toBe('removed');
+    expect(effectiveState('unauthorized', false)).toBe('unauthorized');
+    expect(effectiveState('removed', false)).toBe('removed');
+    expect(effectiveState('replaced', true)).toBe('replaced');
+    expect(effectiveState('online', true)).toBe('online');
   });
 });

@@ -16,7 +16,7 @@ import type * as CoreModuleValue from './messenger-adapter.js';
 import type { AppState, CoveApp, LinkResult, RegisterResult, ServerInfo } from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
-import { connectionStatus, ServerLinkTracker } from './server-link.js';
+import { connectionStatus, effectiveState, ServerLinkTracker } from './server-link.js';
 import { countOrZero } from './view-data.js';
 import { ChatViewModel } from './view-models/chat-view-model.js';
 import { ContactViewModel } from './view-models/contact-view-model.js';
@@ -301,11 +301,8 @@ export class CoveAppShell implements CoveApp, AppSession {
         this.store.bump();
         return;
       case 'connection': {
-        // A linked device whose credential the server no longer knows was removed (while the app was closed it
-        // hears 401 instead of the 4004 close): the same screen, so the user can wipe it.
         const linked = (this.loadedMessenger?.deviceId ?? PRIMARY_DEVICE_ID) !== PRIMARY_DEVICE_ID;
-        const state = event.state === 'unauthorized' && linked ? 'removed' : event.state;
-        const server = this.serverLink.next(state);
+        const server = this.serverLink.next(effectiveState(event.state, linked));
         // The primary removed this device (socket closed 4004): the messenger stopped for good; say so.
         if (server === 'removed') this.store.set({ phase: { kind: 'removed' } });
         // A server that answers proves a network, whatever navigator.onLine thought.

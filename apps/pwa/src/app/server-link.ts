@@ -11,6 +11,15 @@ import type { ConnectionState } from '@cove/client';
 
 import type { ConnectionStatus, ServerLink } from './model.js';
 
+/**
+ * The state to fold for what the core reported: a linked device (not the primary) whose credential the server refuses
+ * was removed. It hears `4004` when removed while connected, but `401` when it was removed while closed, and then
+ * shows the same "This device was removed" screen. The primary cannot be removed, so its refusal stays "signed out".
+ */
+export function effectiveState(state: ConnectionState, linkedDevice: boolean): ConnectionState {
+  return state === 'unauthorized' && linkedDevice ? 'removed' : state;
+}
+
 /** Folds the core's successive connection states into a ServerLink. */
 export class ServerLinkTracker {
   private failedSinceOnline = false;
