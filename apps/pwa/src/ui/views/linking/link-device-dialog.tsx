@@ -21,6 +21,7 @@ type Step =
   | { kind: 'sending' }
   | { kind: 'finishing' }
   | { kind: 'done'; name: string | null }
+  | { kind: 'unconfirmed' }
   | { kind: 'failed'; error: Extract<AddDeviceResult, { ok: false }>['error'] };
 
 export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactElement {
@@ -85,7 +86,8 @@ export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactEle
       }
       await new Promise((resolve) => setTimeout(resolve, APPEAR_POLL_MS));
     }
-    if (!closed.current) setStep({ kind: 'done', name: null });
+    // Sent, but the new device did not register (its account may be full, or it went away): say so, not "linked".
+    if (!closed.current) setStep({ kind: 'unconfirmed' });
   };
 
   const reset = () => {
@@ -181,10 +183,21 @@ export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactEle
           <span className="spinner" aria-hidden="true" />{' '}
           {step.kind === 'sending' ? t('linking.sending') : t('linking.finishing')}
         </p>
+      ) : step.kind === 'unconfirmed' ? (
+        <>
+          <p className="hint" role="status" data-testid="link-unconfirmed">
+            {t('linking.unconfirmed')}
+          </p>
+          <div className="dialog-actions">
+            <button type="button" className="primary" onClick={onClose}>
+              {t('common.close')}
+            </button>
+          </div>
+        </>
       ) : step.kind === 'done' ? (
         <>
           <p className="success" role="status" data-testid="link-done">
-            {step.name ? t('linking.doneNamed', { name: step.name }) : t('linking.done')}
+            {step.name === null ? t('linking.done') : t('linking.doneNamed', { name: step.name })}
           </p>
           <div className="dialog-actions">
             <button type="button" className="primary" onClick={onClose}>
