@@ -71,6 +71,7 @@ const initialState = (): AppState => ({
 /** A messenger port that records every call and answers from a script. */
 class RecordingMessenger implements MessengerPort {
   readonly username = 'me';
+  readonly deviceId = 1;
   readonly calls: string[] = [];
   lookup: LookupResult = { ok: false, error: 'unknown' };
   attachmentFailure: AttachmentFailure | null = null;
@@ -160,6 +161,17 @@ class RecordingMessenger implements MessengerPort {
   deleteAccount(): Promise<void> {
     this.calls.push('deleteAccount');
     return Promise.resolve();
+  }
+  devices(): ReturnType<MessengerPort['devices']> {
+    return Promise.resolve([]);
+  }
+  addDevice(uri: string): ReturnType<MessengerPort['addDevice']> {
+    this.calls.push(`addDevice ${uri}`);
+    return Promise.resolve({ ok: true });
+  }
+  removeDevice(deviceId: number): ReturnType<MessengerPort['removeDevice']> {
+    this.calls.push(`removeDevice ${deviceId}`);
+    return Promise.resolve({ ok: true });
   }
   lookupMember(username: string): ReturnType<MessengerPort['lookupMember']> {
     this.calls.push(`lookupMember ${username}`);
@@ -633,6 +645,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     canScan: () => false,
     scanQr: () => Promise.resolve(null),
     copyText: () => Promise.resolve(true),
+    deviceLabel: () => 'Chrome on Linux',
     reload: () => undefined,
   };
   const fullVault: Vault = {

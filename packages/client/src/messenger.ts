@@ -167,8 +167,13 @@ export type LinkOptions = {
   onLinkUri: (uri: string) => void;
   /** One-time prekeys of each kind to upload (default PREKEY_BATCH). */
   oneTimePreKeys?: number;
-  /** This device's name in the device list (encrypted: the server cannot read it). */
-  deviceName?: string;
+  /**
+   * This device's name in the device list (encrypted: the server cannot read it); a function is asked once the
+   * account arrived (so a screen can let the user type it while the link code is shown).
+   */
+  deviceName?: string | (() => string | undefined);
+  /** Gives up waiting: the channel closes and the call rejects with `link_failed`; nothing is stored. */
+  signal?: AbortSignal;
 };
 
 /** The outbox entry telling our other devices that a conversation was read here up to a message. */
@@ -298,7 +303,13 @@ export class Messenger {
     if (this.ctxValue) throw new ClientError(ClientErrorCode.AlreadyRegistered, 'this data already holds an account');
     const api = new ApiClient(options.serverUrl, this.platform.http);
     const ephemeral = PrivateKey.generate((n) => this.platform.random.bytes(n));
-    const { address, sealed } = await waitForProvisioning(this.platform, api, ephemeral, options.onLinkUri);
+    const { address, sealed } = await waitForProvisioning(
+      this.platform,
+      api,
+      ephemeral,
+      options.onLinkUri,
+      options.signal,
+    );
     const provisioned = openProvisioning(ephemeral, address, sealed, this.platform.clock.now());
     const { profileKey } = provisioned;
     // The account's profile key, already on the server with its access key: kept, so that this device neither
@@ -320,7 +331,10 @@ export class Messenger {
       this.platform.clock.now(),
       provisioned,
       [...provisioned.writes, ...ownProfile],
-      { oneTimePreKeys: options.oneTimePreKeys, deviceName: options.deviceName },
+      {
+        oneTimePreKeys: options.oneTimePreKeys,
+        deviceName: typeof options.deviceName === 'function' ? options.deviceName() : options.deviceName,
+      },
     );
     this.attach(account);
     if (profileKey)
@@ -350,6 +364,17 @@ export class Messenger {
     const profile = await readMeta(this.platform.storage, 'profile');
     const own = await readOwnProfile(this.ctx);
     await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri, own.profileKey);
+    // The new device registers in a moment. Until our own device list is read again, sent transcripts would skip it
+    // (a device that only sends, like a CLI between runs, never hears its announcement): forget the list, so the next
+    // send to our other devices reads it from the server.
+    const me = account.accountId;
+    await this.platform.locks.withLock(peerLock(me), async () => {
+      const self = await this.platform.storage.get('contacts', me);
+      if (self?.devices)
+        await this.platform.storage.commit([
+          { op: 'put', table: 'contacts', key: me, value: { ...self, devices: null } },
+        ]);
+    });
   }
 
   /** This account's devices, oldest first. */

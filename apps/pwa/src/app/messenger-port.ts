@@ -1,7 +1,7 @@
 /**
  * The actions of the messenger core (`@cove/client`) that the app uses, named in one place so the app model
  * depends on behaviour, not on the core's layout; reads go through history-reader.ts. messenger-adapter.ts
- * implements it over the core's facade. Types only.
+ * implements it over the core's facade (linking this browser as a new device is its `linkMessenger`). Types only.
  */
 import type {
   ConversationEntry,
@@ -11,7 +11,7 @@ import type {
   SearchResult,
   TrustLevel,
 } from '@cove/client';
-import type { AttachmentFailure } from './model.js';
+import type { AddDeviceResult, AttachmentFailure, DeviceView, RemoveDeviceResult } from './model.js';
 
 export type OwnProfileView = { name: string; about: string; avatar: Uint8Array | null };
 
@@ -29,6 +29,8 @@ export type RegistrationError = 'taken' | 'invalid' | 'invite' | 'network' | 'ot
 
 export interface MessengerPort {
   readonly username: string;
+  /** This device's id in the account (1: the primary, which registered it). */
+  readonly deviceId: number;
   subscribe(listener: (event: MessengerEvent) => void): () => void;
   /** Connects (WebSocket, prekey upkeep, outbox) and keeps reconnecting until `stop`. */
   start(): void;
@@ -108,4 +110,10 @@ export interface MessengerPort {
   logout(): Promise<void>;
   /** Deletes the account on the server (primary only) and stops; rejects with the core's error otherwise. */
   deleteAccount(): Promise<void>;
+  /** This account's devices, oldest first, names decrypted; rejects when the server cannot be asked. */
+  devices(): Promise<DeviceView[]>;
+  /** Primary only: seals this account to the device waiting behind `uri` and relays it (the user confirmed). */
+  addDevice(uri: string): Promise<AddDeviceResult>;
+  /** Primary only: removes another device of the account. */
+  removeDevice(deviceId: number): Promise<RemoveDeviceResult>;
 }
