@@ -77,7 +77,7 @@ export class TestIdentityProvider {
         });
         return;
       }
-      callback(req, res);
+      void callback(req, res);
     });
     return self;
   }
