@@ -100,6 +100,10 @@ async function waitForStatus(page: Page, text: string, status: string): Promise<
   );
 }
 
+/** A message bubble showing exactly `text` in the open chat. */
+const bubble = (page: Page, text: string) =>
+  page.locator('[data-testid="message"] .bubble-text').filter({ hasText: new RegExp(`^${text}$`) });
+
 /** Moves within the app without reloading (a reload of a passphrase-locked profile would ask for it again). */
 const navigate = (page: Page, path: string): Promise<void> =>
   page.evaluate((to) => {
@@ -319,8 +323,8 @@ describe('Chat list and account controls', () => {
       await openChat(alice.page, BOB);
       await send(alice.page, 'key for you');
       await waitForStatus(alice.page, 'key for you', 'delivered');
-      await openChat(bob.page, ALICE);
-      await bob.page.getByText('key for you').waitFor({ timeout: UI_TIMEOUT });
+      // Bob (on a phone) still has the chat with Alice open from the first step.
+      await bubble(bob.page, 'key for you').waitFor({ timeout: UI_TIMEOUT });
 
       // Bob is away (his app closed): Alice's message waits on the server with no trace of her.
       const bobAway = await bob.context.newPage();
@@ -336,7 +340,7 @@ describe('Chat list and account controls', () => {
       bob.page = bobAway;
       await bob.page.goto(server.url);
       await openChat(bob.page, ALICE);
-      await bob.page.getByText('sealed while you were away').waitFor({ timeout: UI_TIMEOUT });
+      await bubble(bob.page, 'sealed while you were away').waitFor({ timeout: UI_TIMEOUT });
 
       // And the other way: Alice away, Bob's reply waits sealed for her.
       const aliceAway = await alice.context.newPage();
@@ -350,7 +354,7 @@ describe('Chat list and account controls', () => {
       alice.page = aliceAway;
       await alice.page.goto(server.url);
       await openChat(alice.page, BOB);
-      await alice.page.getByText('sealed reply').waitFor({ timeout: UI_TIMEOUT });
+      await bubble(alice.page, 'sealed reply').waitFor({ timeout: UI_TIMEOUT });
 
       // Who may send sealed: "contacts" by default; Bob (in Chinese, on a phone) opens it to anyone, the server
       // keeps it, Alice (in English) sees her own default; then Bob closes it again.
