@@ -387,6 +387,7 @@ describe('Chat list and account controls', () => {
       await alice.page.getByTestId('sealed-sender-setting').getByText('Contacts only').waitFor({ timeout: UI_TIMEOUT });
       await expect(alice.page.getByTestId('sealed-sender-contacts').isChecked()).resolves.toBe(true);
       await expect(seriousViolations(alice.page)).resolves.toEqual([]);
+      await alice.page.getByTestId('sealed-sender-setting').scrollIntoViewIfNeeded();
       await screenshot(alice.page, 'settings-ui-02c-sealed-sender-en');
       await bob.page.getByTestId('sealed-sender-contacts').check({ timeout: UI_TIMEOUT });
       await setting.getByText(String(zhSettings.sealedSenderContactsHint)).waitFor({ timeout: UI_TIMEOUT });
