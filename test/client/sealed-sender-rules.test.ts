@@ -14,8 +14,12 @@
  * under a certificate (forged with the trust root) naming another key than the session's; a sealed sent-transcript
  * (SyncMessage) from another account's device. And our own devices' copies: sent transcripts to a linked device never
  * go sealed and arrive identified from the sending device, while the same message goes sealed to the contact.
+ *
+ * Four ways at the CLI level: two `cove` clients (run in process) chat sealed both ways once their profile keys have
+ * crossed, the hand-driven device sends one of them a sealed message it opens, and receives a sealed one from it and
+ * opens it; each time, what waits on the server for the offline recipient names no sender.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -28,6 +32,7 @@ import { encodeContent, toBase64 } from '@cove/protocol';
 
 import { destroyClient, newClient, openClient, stopClient, texts, transcript, until } from '../support/clients.js';
 import type { TestClient } from '../support/clients.js';
+import { main } from '../../packages/client/src/node/cli/main.js';
 import { cove, ensureCliBuilt } from '../support/cli.js';
 import { RawDevice } from '../support/raw-device.js';
 import { startTestServer } from '../support/server.js';
@@ -330,5 +335,98 @@ describe('forged sealed envelopes and our own devices', () => {
     );
     await kit.messenger.fetchPending();
     expect(await texts(kit, jo.accountId, 'incoming')).toEqual(['sealed to Kit, plain to my laptop']);
+  });
+});
+
+describe('four ways: two CLI clients and a hand-driven Signal device', () => {
+  it('should chat sealed CLI to CLI, device to CLI and CLI to device, naming no sender on the server', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'cove-sealed-cli-'));
+    const dirA = join(root, 'a');
+    const dirB = join(root, 'b');
+    /** Runs one CLI command in this process (`--json`); its exit code and the JSON lines it printed. */
+    const run = async (dir: string, args: string[]) => {
+      const lines: string[] = [];
+      const code = await main(['node', 'cove', '--data', dir, '--json', ...args], {
+        out: (line) => lines.push(line),
+        err: (line) => lines.push(line),
+        stopSignal: () => new Promise(() => undefined),
+      });
+      const printed = lines.flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+      return { code, printed };
+    };
+    const received = async (dir: string): Promise<{ text: unknown; author: unknown }[]> => {
+      const { code, printed } = await run(dir, ['listen', '--exit-when-idle']);
+      expect(code).toBe(0);
+      return printed
+        .filter((e) => e.type === 'message' && e.direction === 'incoming')
+        .map((e) => ({ text: e.text, author: e.author }));
+    };
+    /** What waits for an account from anyone else: sealed, no sender, no mention of `sender` in any column. */
+    const waitsSealed = async (accountId: string, sender: string): Promise<void> => {
+      const rows = (await storedFor(accountId)).filter((r) => r.source_account_id !== accountId);
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows) {
+        expect(row).toMatchObject({ source_account_id: null, source_device_id: null, type: 'unidentified-sender' });
+        expect(mentions(row.row, sender)).toBe(false);
+      }
+    };
+
+    expect((await run(dirA, ['register', '--server', server.url, '--username', 'four_a'])).code).toBe(0);
+    expect((await run(dirB, ['register', '--server', server.url, '--username', 'four_b'])).code).toBe(0);
+    const idOf = async (dir: string): Promise<string> =>
+      String((await run(dir, ['whoami'])).printed.find((e) => typeof e.accountId === 'string')?.accountId);
+    const a = await idOf(dirA);
+    const b = await idOf(dirB);
+
+    // A's first message carries her profile key (identified: B takes sealed messages from contacts only).
+    expect((await run(dirA, ['send', 'four_b', 'one'])).code).toBe(0);
+    expect(await received(dirB)).toEqual([{ text: 'one', author: a }]);
+    // B holds A's key now: his reply waits sealed for her, and carries his key.
+    expect((await run(dirB, ['send', 'four_a', 'two'])).code).toBe(0);
+    await waitsSealed(a, b);
+    expect(await received(dirA)).toEqual([{ text: 'two', author: b }]);
+    expect((await run(dirA, ['send', 'four_b', 'three'])).code).toBe(0);
+    await waitsSealed(b, a);
+    expect(await received(dirB)).toEqual([{ text: 'three', author: a }]);
+
+    // The hand-driven device: A opens up to anyone, so its sealed message (no key of hers) is taken and opened.
+    const raw = await RawDevice.register(server.url, 'four_raw');
+    expect((await run(dirA, ['settings', 'sealed', 'anyone'])).printed).toContainEqual({
+      type: 'settings',
+      sealedSender: 'anyone',
+    });
+    // The device takes sealed messages from anyone too (its own attribute call), so what A sends it, receipts
+    // included, goes sealed although she holds no key of its.
+    const opened = await fetch(`${server.url}/v1/accounts/attributes`, {
+      method: 'PUT',
+      headers: {
+        authorization: RawDevice.basic(raw.accountId, raw.deviceId, raw.secret),
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ unrestrictedUnidentifiedAccess: true }),
+    });
+    expect(opened.status).toBe(204);
+    const sent = await raw.sendSealed(
+      a,
+      encodeContent({ kind: 'data', data: { text: 'four', timestamp: Date.now() } }),
+      { certificate: await raw.senderCertificate(), accessKey: toBase64(new Uint8Array(16)) },
+    );
+    expect(sent.status).toBe(200);
+    await waitsSealed(a, raw.accountId);
+    expect(await received(dirA)).toEqual([{ text: 'four', author: raw.accountId }]);
+
+    expect((await run(dirA, ['send', raw.accountId, 'five'])).code).toBe(0);
+    await waitsSealed(raw.accountId, a);
+    const got = await raw.receive();
+    const five = got.find((r) => r.content?.kind === 'data' && r.content.data.text === 'five');
+    expect(five?.envelope.type).toBe('unidentified-sender');
+    expect(five?.source).toEqual({ accountId: a, deviceId: 1 });
+    await rm(root, { recursive: true, force: true });
   });
 });
