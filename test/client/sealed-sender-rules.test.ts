@@ -6,7 +6,8 @@
  * Who may send sealed: under "contacts" (the default) a stranger's sealed try is refused `401`, its client sends the
  * same message identified at once and remembers, and it lands in the recipient's message requests; a device of the
  * recipient switches to "anyone" (core API), the other device learns it at its next upkeep, a new stranger's message
- * then goes sealed (no trace of the sender in the stored envelope) and still lands in requests; `cove settings sealed`
+ * then goes sealed (no trace of the sender in the stored envelope) and still lands in requests, and the first stranger
+ * tries sealed again once his refusal is a day old; `cove settings sealed`
  * reads and switches it back, after which sealed tries without the key are refused again.
  *
  * Forgeries, each refused by the receiver with nothing changed (no message, no contact, no identity stored): a sealed
@@ -25,6 +26,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
+import { constants } from '@cove/client';
 import type { HttpRequest, HttpTransport, MessengerEvent } from '@cove/client';
 import { fetchTransport } from '@cove/client/node';
 import { IdentityKeyPair, PrivateKey, SenderCertificate, ServerCertificate } from '@cove/crypto';
@@ -170,6 +172,30 @@ describe('who may send sealed messages', () => {
     expect(await texts(hal, ivy.accountId, 'incoming')).toEqual(['sealed, though we never met']);
     expect((await hal.messenger.messages(ivy.accountId)).messages[0]?.authorAccountId).toBe(ivy.accountId);
     expect(await isRequest(hal, ivy.accountId)).toBe(true);
+
+    // Gil's refusal holds for a day; once it is that old (aged here in his storage) he tries sealed again, and Hal,
+    // open to anyone now, takes it.
+    await gil.messenger.sendText('rules_hal', 'still identified');
+    await gil.messenger.flushOutbox();
+    expect(kinds(gilWire.sends, hal.accountId)).toEqual(['sealed', 'identified', 'identified', 'identified']);
+    await gil.platform.storage.commit([
+      {
+        op: 'put',
+        table: 'meta',
+        key: `sealed/probe-denied/${hal.accountId}`,
+        value: Date.now() - constants.SEALED_PROBE_RETRY_MS - 60_000,
+      },
+    ]);
+    await gil.messenger.sendText('rules_hal', 'a day later');
+    await gil.messenger.flushOutbox();
+    expect(kinds(gilWire.sends, hal.accountId)).toEqual(['sealed', 'identified', 'identified', 'identified', 'sealed']);
+    await hal.messenger.fetchPending();
+    expect(await texts(hal, gil.accountId, 'incoming')).toEqual([
+      'hello from a stranger',
+      'again',
+      'still identified',
+      'a day later',
+    ]);
 
     // The CLI on the second device reads it and closes it again; a value other than the two is a usage error.
     await stopClient(hal2);
