@@ -385,7 +385,13 @@ describe('Chat list and account controls', () => {
       await screenshot(bob.page, 'settings-ui-02b-sealed-sender-zh');
       await alice.page.goto(`${server.url}/settings`);
       await alice.page.getByTestId('sealed-sender-setting').getByText('Contacts only').waitFor({ timeout: UI_TIMEOUT });
-      await expect(alice.page.getByTestId('sealed-sender-contacts').isChecked()).resolves.toBe(true);
+      // The choice shows once the stored setting is read (the radios wait unchecked and disabled until then).
+      await alice.page.waitForFunction(
+        () => document.querySelector<HTMLInputElement>('[data-testid="sealed-sender-contacts"]')?.checked === true,
+        undefined,
+        { timeout: UI_TIMEOUT },
+      );
+      await expect(alice.page.getByTestId('sealed-sender-anyone').isChecked()).resolves.toBe(false);
       await expect(seriousViolations(alice.page)).resolves.toEqual([]);
       await alice.page.getByTestId('sealed-sender-setting').scrollIntoViewIfNeeded();
       await screenshot(alice.page, 'settings-ui-02c-sealed-sender-en');
