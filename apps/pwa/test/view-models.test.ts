@@ -144,6 +144,13 @@ class RecordingMessenger implements MessengerPort {
     this.calls.push(`profile ${input.name ?? ''}`);
     return Promise.resolve('saved');
   }
+  sealedSenderSetting(): Promise<'anyone' | 'contacts'> {
+    return Promise.resolve('contacts');
+  }
+  setSealedSenderSetting(setting: 'anyone' | 'contacts'): Promise<'saved' | 'network'> {
+    this.calls.push(`sealed ${setting}`);
+    return Promise.resolve('saved');
+  }
   nickname(): Promise<string | null> {
     return Promise.resolve(null);
   }

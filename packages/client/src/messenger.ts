@@ -116,6 +116,7 @@ import {
 import type { BlockedPeer } from './requests.js';
 import { searchLocal } from './search-local.js';
 import type { SearchResult } from './search-local.js';
+import type { SealedSenderSetting } from './sealed-sender.js';
 
 const utf8 = new TextEncoder();
 
@@ -192,6 +193,7 @@ export type AccountInfo = { accountId: string; deviceId: number; username: strin
 export type { ContactIdentity } from './contacts.js';
 export type { BlockedPeer } from './requests.js';
 export type { SearchResult } from './search-local.js';
+export type { SealedSenderSetting } from './sealed-sender.js';
 
 /** The server no longer accepts this device's credentials: it (or its account) was removed. */
 const alreadyGone = (error: unknown): boolean =>
@@ -564,6 +566,12 @@ export class Messenger {
         error: error instanceof ClientError ? error.code : 'unknown',
       }),
     );
+    // Our sealed-sender setting as the server holds it now (another of our devices may have changed it).
+    await this.outbox.sealed.refreshAcceptSetting().catch((error: unknown) => {
+      this.platform.logger.warn('could not read the sealed sender setting', {
+        error: error instanceof Error ? error.name : 'unknown',
+      });
+    });
     // Our own other devices as the server lists them now (linked or removed since), for sent transcripts and syncs.
     await this.outbox.refreshSiblings().catch((error: unknown) => {
       this.platform.logger.warn('could not refresh the device list', {
@@ -724,6 +732,24 @@ export class Messenger {
       ...(key === undefined ? {} : { unidentifiedAccessKey: key === null ? null : toBase64(key) }),
       ...(unrestricted === undefined ? {} : { unrestrictedUnidentifiedAccess: unrestricted }),
     });
+  }
+
+  /**
+   * Who may send this account sealed messages: `contacts` (default: only those holding our profile key, so our access
+   * key; anyone else's sealed send is refused by the server and their client sends identified, which lands in our
+   * message requests) or `anyone` (the server takes a sealed send without our key, so strangers are hidden from it
+   * too). The setting lives on the server, shared by all our devices; this returns the one last seen here, or with
+   * `{ refresh: true }` reads it from the server first (as every upkeep does).
+   */
+  async sealedSenderSetting(options: { refresh?: boolean } = {}): Promise<SealedSenderSetting> {
+    return options.refresh ? this.outbox.sealed.refreshAcceptSetting() : this.outbox.sealed.acceptSetting();
+  }
+
+  /** Changes who may send this account sealed messages, on the server (so for every device of the account). */
+  async setSealedSenderSetting(setting: SealedSenderSetting): Promise<void> {
+    if (setting !== 'anyone' && setting !== 'contacts')
+      throw new ClientError(ClientErrorCode.InvalidInput, 'the setting is "anyone" or "contacts"');
+    await this.outbox.sealed.setAcceptSetting(setting);
   }
 
   // ---- sending ----------------------------------------------------------------------------------------------

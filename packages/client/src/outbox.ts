@@ -13,10 +13,11 @@
  * later. Statuses of data messages go sending → sent here, and → delivered → read when receipts arrive (inbox).
  * Every accepted data message is written to the re-send log with the devices it went to and the identity key each
  * was encrypted to; a `resend` entry goes to its one device only, pinned to that key (any other key refuses the
- * encryption). Sends to a recipient whose unidentified access key is known go sealed (sealed-sender.ts): each device's
- * ciphertext is sealed under our sender certificate and sent over HTTP without credentials; a `401` for the key is
- * remembered and the entry goes identified at once (device corrections work the same either way). It does not
- * receive anything.
+ * encryption). 1:1 sends go sealed (sealed-sender.ts): each device's ciphertext is sealed under our sender
+ * certificate and sent over HTTP without credentials, with the recipient's access key when we hold it, else with the
+ * unrestricted key that only an account open to anyone accepts; a `401` for the key is remembered and the entry goes
+ * identified at once (device corrections work the same either way). Sends to our own devices (sent transcripts,
+ * syncs) never go sealed. It does not receive anything.
  */
 import { hasPendingUploads } from './attachments/attachment-service.js';
 import { UploadQueue } from './attachments/upload-queue.js';
@@ -431,7 +432,7 @@ export class Outbox implements PairwiseSender {
       const siblings = known === null ? await this.refreshSiblings() : known.length;
       if (siblings === 0) return { serverTimestamp: this.ctx.platform.clock.now(), recipients: [] };
     }
-    // Never sealed to our own account (usableAccessKey refuses it): the server knows our devices belong together.
+    // Never sealed to our own account (sendAccess refuses it): the server knows our devices belong together.
     let sealed = await this.sealedAccess(entry.destination);
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
       const { request, recipients } = await this.prepare(entry, content, round === 0, sealed?.certificate ?? null);
@@ -442,8 +443,9 @@ export class Outbox implements PairwiseSender {
           : await this.transmit(entry.destination, request);
       } catch (error) {
         if (!(sealed && error instanceof UnidentifiedAccessDeniedError)) throw error;
-        // The key is not (or no longer) the recipient's: remember, and send this one identified right away.
-        await this.sealed.markDenied(entry.destination);
+        // The key is not (or no longer) the recipient's, or they take sealed messages from contacts only: remember,
+        // and send this one identified right away.
+        await this.sealed.markDenied(entry.destination, sealed.probe);
         sealed = null;
         round -= 1;
         continue;
@@ -467,11 +469,11 @@ export class Outbox implements PairwiseSender {
   /** The access key and certificate to send sealed to `destination` with; null to send identified. */
   private async sealedAccess(
     destination: string,
-  ): Promise<{ accessKey: string; certificate: SenderCertificate } | null> {
-    const accessKey = await this.sealed.usableAccessKey(destination);
-    if (!accessKey) return null;
+  ): Promise<{ accessKey: string; probe: boolean; certificate: SenderCertificate } | null> {
+    const access = await this.sealed.sendAccess(destination);
+    if (!access) return null;
     const certificate = await this.sealed.senderCertificate();
-    return certificate ? { accessKey, certificate } : null;
+    return certificate ? { ...access, certificate } : null;
   }
 
   private async transmit(destination: string, request: SendMessagesRequest): Promise<SendOutcome> {

@@ -377,6 +377,11 @@ export const AccountAttributesRequest = z.strictObject({
   unidentifiedAccessKey: UnidentifiedAccessKey.nullable().optional(),
   unrestrictedUnidentifiedAccess: z.boolean().optional(),
 });
+/**
+ * `GET /v1/accounts/attributes`: the caller's own sealed-sender setting, as its devices last set it (the account's
+ * state on the server, so every device of the account reads the same). The access key itself is not echoed.
+ */
+export const AccountAttributesResponse = z.object({ unrestrictedUnidentifiedAccess: z.boolean() });
 
 /** `GET /v1/certificate/delivery`: a short-lived sender certificate of the caller's device, signed by the server. */
 export const SenderCertificateResponse = z.object({
@@ -485,6 +490,7 @@ export type Envelope = z.infer<typeof Envelope>;
 export type SendSealedMultiRequest = z.infer<typeof SendSealedMultiRequest>;
 export type SendMultiRouteRequest = z.infer<typeof SendMultiRouteRequest>;
 export type AccountAttributesRequest = z.infer<typeof AccountAttributesRequest>;
+export type AccountAttributesResponse = z.infer<typeof AccountAttributesResponse>;
 export type SenderCertificateResponse = z.infer<typeof SenderCertificateResponse>;
 export type EnvelopeListResponse = z.infer<typeof EnvelopeListResponse>;
 export type DeviceInfo = z.infer<typeof DeviceInfo>;

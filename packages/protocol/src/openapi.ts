@@ -135,6 +135,13 @@ const routes: Route[] = [
     errors: [[404, 'not_found']],
   },
   {
+    method: 'get',
+    path: '/v1/accounts/attributes',
+    summary: "The caller's own sealed-sender setting: whether anyone may send the account sealed messages",
+    auth: true,
+    ok: [200, http.AccountAttributesResponse],
+  },
+  {
     method: 'put',
     path: '/v1/accounts/attributes',
     summary: "Set the account's unidentified access key and whether anyone may send it sealed messages",

@@ -7,6 +7,7 @@ import { Injectable } from '@nestjs/common';
 import {
   ErrorCode,
   type AccountAttributesRequest,
+  type AccountAttributesResponse,
   type CreateAccountRequest,
   type CreateAccountResponse,
 } from '@cove/protocol';
@@ -82,6 +83,16 @@ export class AccountService {
       throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
     }
     return { username };
+  }
+
+  /**
+   * The caller's own sealed-sender setting (`GET /v1/accounts/attributes`): whether anyone may send the account
+   * sealed messages. Every device of the account reads it here, so a change on one is seen by the others.
+   */
+  async attributes(device: AuthenticatedDevice): Promise<AccountAttributesResponse> {
+    const access = (await this.accounts.unidentifiedAccess([device.accountId])).get(device.accountId);
+    if (!access) throw new ApiError(404, ErrorCode.NotFound, 'no such account');
+    return { unrestrictedUnidentifiedAccess: access.unrestricted };
   }
 
   /**

@@ -298,6 +298,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'block-list-changed':
       case 'contact-updated':
       case 'profile-updated':
+      case 'account-settings-updated':
         this.store.bump();
         return;
       case 'connection': {

@@ -356,6 +356,26 @@ class MessengerAdapter implements MessengerPort {
     }
   }
 
+  async sealedSenderSetting(refresh: boolean): Promise<'anyone' | 'contacts'> {
+    if (!refresh) return this.messenger.sealedSenderSetting();
+    try {
+      return await this.messenger.sealedSenderSetting({ refresh: true });
+    } catch (error) {
+      if (error instanceof ClientError) return this.messenger.sealedSenderSetting();
+      throw error;
+    }
+  }
+
+  async setSealedSenderSetting(setting: 'anyone' | 'contacts'): Promise<'saved' | 'network'> {
+    try {
+      await this.messenger.setSealedSenderSetting(setting);
+      return 'saved';
+    } catch (error) {
+      if (error instanceof ClientError) return 'network';
+      throw error;
+    }
+  }
+
   async nickname(conversationId: string): Promise<string | null> {
     return (await this.messenger.contact(conversationId)).nickname;
   }

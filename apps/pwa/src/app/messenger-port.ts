@@ -72,6 +72,13 @@ export interface MessengerPort {
     about?: string;
     avatar?: Uint8Array | null;
   }): Promise<'saved' | 'invalid' | 'network'>;
+  /**
+   * Who may send this account sealed messages, as last seen here; with `refresh` read from the server first (when it
+   * cannot be reached, the one seen here).
+   */
+  sealedSenderSetting(refresh: boolean): Promise<'anyone' | 'contacts'>;
+  /** Sets it on the server (for all the account's devices); `network` when the server could not be reached. */
+  setSealedSenderSetting(setting: 'anyone' | 'contacts'): Promise<'saved' | 'network'>;
   /** The local nickname of a direct conversation's contact (null: none). */
   nickname(conversationId: string): Promise<string | null>;
   setNickname(conversationId: string, nickname: string | null): Promise<'saved' | 'invalid'>;

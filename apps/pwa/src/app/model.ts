@@ -224,6 +224,9 @@ export type MuteDuration = '1h' | '8h' | '1w' | 'always';
 /** The colour theme: the system's setting, or the user's choice. */
 export type ThemeChoice = 'system' | 'light' | 'dark';
 
+/** Who may send the account sealed messages (sealed sender): anyone, or only contacts holding its profile key. */
+export type SealedSenderChoice = 'anyone' | 'contacts';
+
 /** What logging out or deleting the account came to; `network`: the server could not be reached, nothing changed. */
 export type AccountActionResult =
   { ok: true } | { ok: false; error: 'network' | 'not-primary' | 'wrong-confirmation' | 'other' };
@@ -493,6 +496,13 @@ export interface SettingsScreen extends PermissionRequests {
   logout(): Promise<AccountActionResult>;
   /** Deletes the account on the server (`confirmation` must be the username) and wipes this browser's data. */
   deleteAccount(confirmation: string): Promise<AccountActionResult>;
+  /**
+   * Who may send the account sealed messages, as this device last saw it; with `refresh`, read from the server first
+   * (another device may have changed it; unreachable: the one seen here).
+   */
+  sealedSender(refresh?: boolean): Promise<SealedSenderChoice>;
+  /** Changes it on the server, for every device of the account; false when the server could not be reached. */
+  setSealedSender(choice: SealedSenderChoice): Promise<boolean>;
   /** The block list, most recently blocked first, and taking someone off it. */
   blocked(): Promise<BlockedContact[]>;
   unblock(accountId: string): Promise<void>;

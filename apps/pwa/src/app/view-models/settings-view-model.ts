@@ -1,9 +1,10 @@
 /**
  * The settings screen's view model: the encrypted profile (name, about, avatar cropped by the platform), language, colour theme, notification previews, persistent storage and
  * notification permission, the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and
- * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), the
- * block list (with unblock), linked devices (list, link a new one from a scanned or pasted URI, remove one; wiping
- * this browser once it was removed), and leaving: log out and delete the account (the server first, then this browser's data
+ * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), who
+ * may send sealed messages (anyone or contacts: a server setting shared by the account's devices), the block list
+ * (with unblock), linked devices (list, link a new one from a scanned or pasted URI, remove one; wiping this browser
+ * once it was removed), and leaving: log out and delete the account (the server first, then this browser's data
  * is wiped and every tab reloads into onboarding). It renders nothing and holds no key material; the vault does the
  * cryptography.
  */
@@ -21,6 +22,7 @@ import type {
   PermissionRequests,
   ProfileForm,
   ProfileSaveResult,
+  SealedSenderChoice,
   SettingsScreen,
   ThemeChoice,
 } from '../model.js';
@@ -90,6 +92,16 @@ export class SettingsViewModel implements SettingsScreen {
     } finally {
       messenger?.start();
     }
+  }
+
+  async sealedSender(refresh = false): Promise<SealedSenderChoice> {
+    return (await this.session.requireMessenger()).sealedSenderSetting(refresh);
+  }
+
+  async setSealedSender(choice: SealedSenderChoice): Promise<boolean> {
+    const saved = (await (await this.session.requireMessenger()).setSealedSenderSetting(choice)) === 'saved';
+    this.session.store.bump();
+    return saved;
   }
 
   async blocked(): Promise<BlockedContact[]> {

@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 
-import { Command, CommanderError } from 'commander';
+import { Argument, Command, CommanderError } from 'commander';
 
 import { escapeText, formatTimestamp } from '../../display.js';
 import { ClientError, ClientErrorCode } from '../../errors.js';
@@ -888,6 +888,25 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         await messenger.setNickname(username, nickname ?? null);
         const c = await messenger.contact(username);
         print(`${escapeText(c.displayName)}`, { type: 'contact', accountId: c.accountId, displayName: c.displayName });
+      });
+    });
+
+  const settings = program.command('settings').description("this account's settings, shared by all its devices");
+  settings
+    .command('sealed')
+    .description(
+      'who may send you sealed messages (the server does not learn the sender): "contacts" (default: those you gave ' +
+        'your profile key; anyone else is refused and sends identified, into your message requests) or "anyone"; ' +
+        'no value shows the setting',
+    )
+    .addArgument(new Argument('[who]', 'anyone or contacts').choices(['anyone', 'contacts']))
+    .action(async (who: 'anyone' | 'contacts' | undefined) => {
+      await withSession(globals(), async ({ messenger }) => {
+        if (who !== undefined) await messenger.setSealedSenderSetting(who);
+        const setting = await messenger.sealedSenderSetting({ refresh: true });
+        const text =
+          setting === 'anyone' ? 'sealed messages: from anyone' : 'sealed messages: from contacts only (default)';
+        print(text, { type: 'settings', sealedSender: setting });
       });
     });
 
