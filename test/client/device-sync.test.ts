@@ -205,6 +205,8 @@ describe('sync between one account’s devices', () => {
       WAIT_MS,
     );
     const onAlice = async (text: string): Promise<string> => (await messageOn(alice, bob.accountId, text))?.id ?? '';
+    // A deleted message keeps no text: it is found again by its id.
+    const deletedOnPhone = (await messageOn(phone, bob.accountId, 'to be deleted'))?.id ?? '';
     await alice.messenger.sendReaction(await onAlice('react to me'), '👍');
     await alice.messenger.editMessage(await onAlice('to be edited'), 'edited on the laptop');
     await alice.messenger.deleteForEveryone(await onAlice('to be deleted'));
@@ -223,7 +225,10 @@ describe('sync between one account’s devices', () => {
     );
     await until(
       'the phone shows the delete',
-      async () => (await messageOn(phone, bob.accountId, 'to be deleted'))?.deletedAt !== undefined,
+      async () => {
+        const message = await phone.messenger.message(deletedOnPhone);
+        return message?.deletedAt !== undefined && message.text !== 'to be deleted';
+      },
       WAIT_MS,
     );
     // And the peer got the same actions.
