@@ -309,6 +309,10 @@ describe('sync between one account’s devices', () => {
   it('should refuse syncs forged by another account and change nothing', async () => {
     const mallory = await RawDevice.register(server.url, 'sync_mallory');
     const now = Date.now();
+    const target = (await transcript(alice, bob.accountId)).find(
+      (m) => m.direction === 'outgoing' && m.text === 'hello bob',
+    );
+    expect(target).toBeDefined();
     const forged = [
       encodeContent({
         kind: 'sync',
@@ -336,15 +340,41 @@ describe('sync between one account’s devices', () => {
         },
       }),
       encodeContent({ kind: 'sync', sync: { type: 'profile', profileKey: new Uint8Array(32).fill(7) } }),
+      // Deleting alice's own message "for everyone" through her devices, and slipping her into a group.
+      encodeContent({
+        kind: 'sync',
+        sync: {
+          type: 'action',
+          destinationAccountId: bob.accountId,
+          action: { kind: 'delete', delete: { timestamp: now, targetTimestamp: target?.timestamp ?? 0 } },
+        },
+      }),
+      encodeContent({
+        kind: 'sync',
+        sync: {
+          type: 'group-state',
+          groupUpdate: {
+            id: new Uint8Array(32).fill(0x66),
+            masterKey: new Uint8Array(32).fill(0x67),
+            revision: 1,
+            title: 'Forged group',
+            members: [
+              { accountId: alice.accountId, role: 'admin' },
+              { accountId: mallory.accountId, role: 'admin' },
+            ],
+            timestamp: now,
+          },
+        },
+      }),
     ];
     const versionBefore = (await alice.messenger.profile()).version;
     for (const content of forged) expect((await mallory.send(alice.accountId, content)).status).toBe(200);
     await until(
-      'alice refuses all three',
+      'alice refuses every one',
       () =>
         alice.events.filter(
           (e) => e.type === 'message-rejected' && e.accountId === mallory.accountId && e.reason === 'sync_refused',
-        ).length === 3,
+        ).length === forged.length,
       WAIT_MS,
     );
     expect((await alice.messenger.contact(bob.accountId)).nickname).toBe('Bob at work');
@@ -352,5 +382,7 @@ describe('sync between one account’s devices', () => {
     expect((await alice.messenger.identity(bob.accountId)).trust).toBe('verified');
     expect(await conversationWith(alice, bob.accountId)).toBeDefined();
     expect((await alice.messenger.profile()).version).toBe(versionBefore);
+    expect((await alice.messenger.message(target?.id ?? ''))?.deletedAt).toBeUndefined();
+    expect((await alice.messenger.listGroups()).some((g) => g.title === 'Forged group')).toBe(false);
   });
 });
