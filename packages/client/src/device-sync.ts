@@ -299,8 +299,19 @@ export const applyContactRecords = async (ctx: MessengerContext, records: Contac
             writes.push({ op: 'delete', table: 'outbox', key });
       }
     }
-    writes.push({ op: 'put', table: 'contacts', key: id, value: { ...next, updatedAt: now } });
-    if (next.username) writes.push({ op: 'put', table: 'usernames', key: next.username.toLowerCase(), value: id });
+    // Only a contact that changed is written and announced (a full sync of 800 unchanged contacts must not make 800
+    // profile fetches).
+    const changed =
+      !existing ||
+      existing.username !== next.username ||
+      existing.nickname !== next.nickname ||
+      existing.blockedAt !== next.blockedAt ||
+      existing.profileKey !== next.profileKey;
+    if (changed) {
+      writes.push({ op: 'put', table: 'contacts', key: id, value: { ...next, updatedAt: now } });
+      if (next.username) writes.push({ op: 'put', table: 'usernames', key: next.username.toLowerCase(), value: id });
+    }
+    const before = writes.length;
     if (record.identityKey) {
       let key: Uint8Array | null;
       try {
@@ -328,8 +339,9 @@ export const applyContactRecords = async (ctx: MessengerContext, records: Contac
         writes.push({ op: 'put', table: 'identities', key: id, value: entry });
       }
     }
+    const identityChanged = writes.length > before;
     if (newer) writes.push({ op: 'put', table: 'meta', key: contactStampKey(id), value: record.updatedAt });
-    events.push({ type: 'contact-updated', accountId: id });
+    if (changed || identityChanged) events.push({ type: 'contact-updated', accountId: id });
   }
   return { writes, events };
 };
