@@ -24,7 +24,7 @@ import type { MessengerEvent } from './events.js';
 import { isExpired, isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
 import { RECEIVE_MODIFY_WINDOW_MS, withDeletion, withEdit, withReaction, withReceipt } from './message-actions.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
-import { applyContactRecords, applyConversationRecords, applyGroupState } from './device-sync.js';
+import { applyContactRecords, applyConversationRecords, applyGroupState, fullSyncFor } from './device-sync.js';
 import type { SyncApplied } from './device-sync.js';
 import { acceptOwnProfileKey, acceptProfileKey, refreshOwnProfile } from './profiles.js';
 import { forgetRefusal } from './sealed-sender.js';
@@ -721,6 +721,10 @@ const applySync: ContentHandler<'sync'> = async (input) => {
     }
     case 'group-state':
       return synced(await applyGroupState(ctx, sync.groupUpdate));
+    case 'request': {
+      const writes = await fullSyncFor(ctx, [envelope.sourceDeviceId]);
+      return { writes, events: [], stored: true, kick: writes.length > 0 };
+    }
   }
 };
 

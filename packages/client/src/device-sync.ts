@@ -57,6 +57,13 @@ const conversationStampKey = (conversationId: string): string => `sync/conversat
  * records stays far under the envelope limit; `chunked` also splits by encoded size for long nicknames.
  */
 const RECORDS_PER_MESSAGE = 200;
+/**
+ * A sibling's sync request is answered at most this often: a new device asks once, and a device of our own that
+ * asked in a loop must not make this one resend everything each time.
+ */
+const FULL_SYNC_INTERVAL_MS = 60_000;
+const fullSyncAtKey = (deviceId: number): string => `sync/full-at/${deviceId}`;
+
 /** Encoded size a sync message is kept under: the envelope limit less room for padding and the envelope itself. */
 const MAX_SYNC_BYTES = MAX_ENVELOPE_CONTENT_BYTES / 2;
 
@@ -213,7 +220,7 @@ export const actionTranscriptOf = (destination: string, action: SyncedAction | n
  * conversation with its settings, every group we are in, and the profile key. Records carry their stored stamps (0
  * for items never changed since syncing existed), so a receiver with newer changes keeps them.
  */
-export const fullSyncWrites = async (ctx: MessengerContext): Promise<WriteOp[]> => {
+export const fullSyncWrites = async (ctx: MessengerContext, forDevices: number[] = []): Promise<WriteOp[]> => {
   const { storage } = ctx.platform;
   const me = ctx.account.accountId;
   const contacts: ContactRecord[] = [];
@@ -246,7 +253,23 @@ export const fullSyncWrites = async (ctx: MessengerContext): Promise<WriteOp[]> 
   const own = await storage.get('meta', 'ownProfile');
   if (own && typeof own === 'object' && 'profileKey' in own)
     writes.push(syncEntry(ctx, { type: 'profile', profileKey: new Uint8Array(own.profileKey) }));
+  for (const deviceId of forDevices)
+    writes.push({ op: 'put', table: 'meta', key: fullSyncAtKey(deviceId), value: ctx.platform.clock.now() });
   return writes;
+};
+
+/**
+ * A full sync for siblings that appeared or asked for one (just linked), leaving out those that got one within the
+ * interval (a new device both appears and asks); empty when none is left.
+ */
+export const fullSyncFor = async (ctx: MessengerContext, deviceIds: number[]): Promise<WriteOp[]> => {
+  const now = ctx.platform.clock.now();
+  const due: number[] = [];
+  for (const deviceId of new Set(deviceIds)) {
+    const last = await stampOf(ctx, fullSyncAtKey(deviceId));
+    if (!(now >= last && now - last < FULL_SYNC_INTERVAL_MS)) due.push(deviceId);
+  }
+  return due.length === 0 ? [] : fullSyncWrites(ctx, due);
 };
 
 // ---- applying a sibling's syncs ----------------------------------------------------------------------------

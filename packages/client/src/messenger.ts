@@ -118,7 +118,13 @@ import type { BlockedPeer } from './requests.js';
 import { searchLocal } from './search-local.js';
 import { changeChatPreferences } from './chat-preferences.js';
 import type { ChatPreferencesChange } from './chat-preferences.js';
-import { fullSyncWrites, queueContactSync, queueConversationSync, queueProfileSync } from './device-sync.js';
+import {
+  fullSyncFor,
+  fullSyncWrites,
+  queueContactSync,
+  queueConversationSync,
+  queueProfileSync,
+} from './device-sync.js';
 import type { SearchResult } from './search-local.js';
 
 const utf8 = new TextEncoder();
@@ -257,7 +263,7 @@ export class Messenger {
     this.hub.subscribe((event) => this.autoDownload(event));
     this.hub.subscribe((event) => this.refreshProfileOn(event));
     this.outboxValue = new Outbox(ctx);
-    this.outboxValue.onNewSibling = async () => ctx.platform.storage.commit(await fullSyncWrites(ctx));
+    this.outboxValue.onNewSibling = async (deviceIds) => ctx.platform.storage.commit(await fullSyncFor(ctx, deviceIds));
     this.inboxValue = new Inbox(ctx, this.outboxValue, () => this.scheduleUpkeep());
     this.link.attach({ ctx, inbox: this.inboxValue, outbox: this.outboxValue });
   }
@@ -334,14 +340,15 @@ export class Messenger {
           error: error instanceof ClientError ? error.code : 'unknown',
         }),
       );
-    // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling).
+    // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling)
+    // and asks them for everything they hold (a full sync: groups, contacts, conversation settings, profile key).
     await this.platform.storage.commit([
       putOutboxEntry(
         newOutboxEntry(this.ctx, {
           destination: account.accountId,
           kind: 'sync',
           timestamp: this.ctx.timestamps.next(),
-          content: encodeContent({ kind: 'null' }),
+          content: encodeContent({ kind: 'sync', sync: { type: 'request' } }),
         }),
       ),
     ]);

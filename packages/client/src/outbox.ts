@@ -281,7 +281,7 @@ export class Outbox implements PairwiseSender {
   readonly sealed: SealedSender;
 
   /** Queues a full sync for our other devices when a new one appears (set by the messenger: device-sync.ts). */
-  onNewSibling: (() => Promise<void>) | null = null;
+  onNewSibling: ((deviceIds: number[]) => Promise<void>) | null = null;
 
   constructor(private readonly ctx: MessengerContext) {
     this.sealed = new SealedSender(ctx);
@@ -437,7 +437,7 @@ export class Outbox implements PairwiseSender {
     // A device that appeared since we last looked (just linked, or re-registered) gets everything this one holds, so
     // that it converges even on what it missed; the first look at all (this device just linked) sends nothing.
     if (known !== null && (missing.length > 0 || stale.length > 0) && this.onNewSibling) {
-      await this.onNewSibling();
+      await this.onNewSibling([...missing, ...stale]);
       this.kick();
     }
     return listed.length;

@@ -268,7 +268,7 @@ const checkRecords = (records: unknown, field: string): void => {
     throw new ContentError(`${field} has more than ${MAX_SYNC_RECORDS} entries`, ContentErrorReason.TooLarge);
 };
 
-/** The syncs other than transcripts and read positions (content.proto SyncMessage fields 3 to 7). */
+/** The syncs other than transcripts and read positions (content.proto SyncMessage fields 3 to 8). */
 const validateSync = (
   sync: Exclude<SyncMessage, { type: 'sent' | 'read' }>,
   context: ContentContext | undefined,
@@ -330,6 +330,8 @@ const validateSync = (
       return;
     case 'group-state':
       validateContent({ kind: 'group-update', groupUpdate: sync.groupUpdate }, context);
+      return;
+    case 'request':
       return;
     default:
       throw new ContentError('unknown sync type');

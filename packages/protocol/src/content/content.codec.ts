@@ -222,6 +222,8 @@ const toSyncBody = (sync: SyncMessage): pb.SyncMessage['body'] => {
       return { case: 'profile', value: create(pb.OwnProfileSyncSchema, { profileKey: sync.profileKey }) };
     case 'group-state':
       return { case: 'groupState', value: toGroupUpdate(sync.groupUpdate) };
+    case 'request':
+      return { case: 'request', value: create(pb.SyncRequestSchema) };
   }
 };
 
@@ -606,6 +608,8 @@ const fromSync = (message: pb.SyncMessage): SyncMessage => {
       return { type: 'profile', profileKey: body.value.profileKey };
     case 'groupState':
       return { type: 'group-state', groupUpdate: fromGroupUpdate(body.value) };
+    case 'request':
+      return { type: 'request' };
     case undefined:
       throw new ContentError('sync message has no body');
   }

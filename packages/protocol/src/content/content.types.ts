@@ -123,7 +123,8 @@ export type SyncMessage =
   | { type: 'contacts'; contacts: ContactRecord[] }
   | { type: 'conversations'; conversations: ConversationRecord[] }
   | { type: 'profile'; profileKey: Uint8Array }
-  | { type: 'group-state'; groupUpdate: GroupUpdate };
+  | { type: 'group-state'; groupUpdate: GroupUpdate }
+  | { type: 'request' };
 
 /** A message action this device sent in a direct conversation (an action transcript). */
 export type SyncedAction =

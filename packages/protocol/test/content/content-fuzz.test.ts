@@ -163,6 +163,8 @@ const assertWithinBounds = (content: Content, server: number): void => {
         case 'group-state':
           assertWithinBounds({ kind: 'group-update', groupUpdate: sync.groupUpdate }, server);
           return;
+        case 'request':
+          return;
         case 'read':
           break;
       }

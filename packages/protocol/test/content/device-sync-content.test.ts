@@ -83,6 +83,7 @@ describe('device sync content', () => {
         ],
       }),
       sync({ type: 'profile', profileKey: new Uint8Array(32).fill(3) }),
+      sync({ type: 'request' }),
       sync({
         type: 'group-state',
         groupUpdate: {
