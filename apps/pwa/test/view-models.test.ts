@@ -221,6 +221,10 @@ class RecordingMessenger implements MessengerPort {
     return Promise.resolve();
   }
   searchResults: SearchResult[] = [];
+  syncConversationSettings(conversationId: string): Promise<void> {
+    this.calls.push(`syncSettings ${conversationId}`);
+    return Promise.resolve();
+  }
   search(query: string): Promise<SearchResult[]> {
     this.calls.push(`search ${query}`);
     return Promise.resolve(this.searchResults);

@@ -108,6 +108,7 @@ import {
   acceptConversation,
   blockPeer,
   blockedPeers,
+  conversationIdOf,
   deleteConversation,
   isAccepted,
   pendingRequests,
@@ -115,6 +116,15 @@ import {
 } from './requests.js';
 import type { BlockedPeer } from './requests.js';
 import { searchLocal } from './search-local.js';
+import { changeChatPreferences } from './chat-preferences.js';
+import type { ChatPreferencesChange } from './chat-preferences.js';
+import {
+  fullSyncFor,
+  fullSyncWrites,
+  queueContactSync,
+  queueConversationSync,
+  queueProfileSync,
+} from './device-sync.js';
 import type { SearchResult } from './search-local.js';
 import type { SealedSenderSetting } from './sealed-sender.js';
 
@@ -260,6 +270,7 @@ export class Messenger {
     this.hub.subscribe((event) => this.autoDownload(event));
     this.hub.subscribe((event) => this.refreshProfileOn(event));
     this.outboxValue = new Outbox(ctx);
+    this.outboxValue.onNewSibling = async (deviceIds) => ctx.platform.storage.commit(await fullSyncFor(ctx, deviceIds));
     this.inboxValue = new Inbox(ctx, this.outboxValue, () => this.scheduleUpkeep());
     this.link.attach({ ctx, inbox: this.inboxValue, outbox: this.outboxValue });
   }
@@ -345,14 +356,15 @@ export class Messenger {
           error: error instanceof ClientError ? error.code : 'unknown',
         }),
       );
-    // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling).
+    // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling)
+    // and asks them for everything they hold (a full sync: groups, contacts, conversation settings, profile key).
     await this.platform.storage.commit([
       putOutboxEntry(
         newOutboxEntry(this.ctx, {
           destination: account.accountId,
           kind: 'sync',
           timestamp: this.ctx.timestamps.next(),
-          content: encodeContent({ kind: 'null' }),
+          content: encodeContent({ kind: 'sync', sync: { type: 'request' } }),
         }),
       ),
     ]);
@@ -601,7 +613,9 @@ export class Messenger {
    * about at most 140, one emoji, avatar at most 128 KiB), encrypted with the profile key and stored on the server.
    */
   async setProfile(input: ProfileInput): Promise<OwnProfile> {
-    await setOwnProfile(this.ctx, input);
+    const record = await setOwnProfile(this.ctx, input);
+    // The other devices fetch the new fields with the (shared) profile key.
+    await this.syncing(() => queueProfileSync(this.ctx, record.profileKey));
     return this.profile();
   }
 
@@ -612,6 +626,8 @@ export class Messenger {
   async rotateProfileKey(options: { except?: string[] } = {}): Promise<void> {
     const except = await Promise.all((options.except ?? []).map((peer) => this.resolveCached(peer)));
     await rotateOwnProfileKey(this.ctx, except);
+    const record = await readMeta(this.platform.storage, 'ownProfile');
+    if (record) await queueProfileSync(this.ctx, record.profileKey);
     this.outbox.kick();
   }
 
@@ -649,7 +665,9 @@ export class Messenger {
 
   /** Sets the local nickname of a contact (null or empty removes it); it overrides their profile name here only. */
   async setNickname(peer: string, nickname: string | null): Promise<void> {
-    await setContactNickname(this.ctx, await this.resolveCached(peer), nickname);
+    const accountId = await this.resolveCached(peer);
+    await setContactNickname(this.ctx, accountId, nickname);
+    await this.syncing(() => queueContactSync(this.ctx, [accountId]));
   }
 
   /** Fetches a contact's profile in the background when their key arrives or changes (errors only logged). */
@@ -1256,18 +1274,61 @@ export class Messenger {
   /** Accepts a message request (a peer or a group conversation); the read receipts held back go out. */
   async accept(peerOrConversation: string): Promise<ConversationEntry> {
     const conversation = await acceptConversation(this.ctx, peerOrConversation);
+    await queueConversationSync(this.ctx, [conversation.id]);
+    // Accepting a blocked peer unblocks them.
+    if (conversation.kind !== 'group') await queueContactSync(this.ctx, [conversation.peerAccountId]);
     this.outbox.kick();
     return conversation;
   }
 
   /** Puts a peer on the block list: their messages are dropped unseen, nothing is sent to them. */
-  block(peer: string): Promise<boolean> {
-    return blockPeer(this.ctx, peer);
+  async block(peer: string): Promise<boolean> {
+    const changed = await blockPeer(this.ctx, peer);
+    if (changed) await this.syncing(async () => queueContactSync(this.ctx, [await this.resolveCached(peer)]));
+    return changed;
   }
 
   /** Takes a peer off the block list. */
-  unblock(peer: string): Promise<boolean> {
-    return unblockPeer(this.ctx, peer);
+  async unblock(peer: string): Promise<boolean> {
+    const changed = await unblockPeer(this.ctx, peer);
+    if (changed) await this.syncing(async () => queueContactSync(this.ctx, [await this.resolveCached(peer)]));
+    return changed;
+  }
+
+  /**
+   * Mutes, pins or archives a conversation (chat-preferences.ts; `limit` when MAX_PINNED are pinned) and tells the
+   * account's other devices.
+   */
+  async setChatPreference(conversationId: string, change: ChatPreferencesChange): Promise<'ok' | 'limit'> {
+    const { storage, locks, clock } = this.platform;
+    const result = await changeChatPreferences(storage, locks, conversationId, change, clock.now());
+    if (result === 'ok') await this.syncing(() => queueConversationSync(this.ctx, [conversationId]));
+    return result;
+  }
+
+  /** Tells the account's other devices a conversation's current settings (after a change made here directly). */
+  async syncConversationSettings(conversationId: string): Promise<void> {
+    await this.syncing(() => queueConversationSync(this.ctx, [conversationId]));
+  }
+
+  /**
+   * Sends everything this device holds (contacts, conversations and their settings, groups, the profile key) to
+   * the account's other devices, for one that missed syncs; a newly linked device gets it by itself.
+   */
+  async syncDevices(): Promise<void> {
+    await this.platform.storage.commit(await fullSyncWrites(this.ctx));
+    this.outbox.kick();
+  }
+
+  /** Queues a sync after a local change and starts sending it; a failure to queue never undoes the change. */
+  private async syncing(queue: () => Promise<void>): Promise<void> {
+    try {
+      await queue();
+    } catch (error) {
+      this.platform.logger.warn('could not queue a sync', { error: error instanceof Error ? error.name : 'unknown' });
+      return;
+    }
+    this.outbox.kick();
   }
 
   /** The block list, most recently blocked first. */
@@ -1277,7 +1338,9 @@ export class Messenger {
 
   /** Deletes a conversation with its history on this device (a group is left first). */
   async deleteConversation(peerOrConversation: string): Promise<boolean> {
+    const id = await conversationIdOf(this.ctx, peerOrConversation);
     const deleted = await deleteConversation(this.ctx, peerOrConversation);
+    if (deleted) await queueConversationSync(this.ctx, [id]);
     this.outbox.kick();
     return deleted;
   }
@@ -1377,8 +1440,10 @@ export class Messenger {
    * Marks the peer's identity key verified — the key whose safety number is `expected`, the 60 digits the user
    * compared; see contacts.ts verifyContact. Throws SafetyNumberMismatchError (and changes nothing) on any difference.
    */
-  verify(peer: string, expected: string): Promise<ContactIdentity> {
-    return verifyContact(this.ctx, peer, expected);
+  async verify(peer: string, expected: string): Promise<ContactIdentity> {
+    const identity = await verifyContact(this.ctx, peer, expected);
+    await this.syncing(() => queueContactSync(this.ctx, [identity.accountId]));
+    return identity;
   }
 
   /** Forgets every session with a peer (they are rebuilt from fresh bundles on the next send). */

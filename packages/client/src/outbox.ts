@@ -24,7 +24,7 @@ import { UploadQueue } from './attachments/upload-queue.js';
 import { ErrorCode, LibSignalErrorBase, equalBytes } from '@cove/crypto';
 import type { SenderCertificate } from '@cove/crypto';
 import { MAX_RETRY_TIMESTAMPS, decodeContent, encodeContent } from '@cove/protocol';
-import type { Content, SendMessagesRequest } from '@cove/protocol';
+import type { Content, SendMessagesRequest, SyncedAction } from '@cove/protocol';
 
 import type { SendOutcome } from './api-client.js';
 import { CoalescedPasses } from './coalesced-passes.js';
@@ -150,12 +150,27 @@ export const mergeIntoOutbox = async (
  * destination), for our own other devices; null for any other entry.
  */
 const sentTranscriptOf = (entry: OutboxEntry, me: string): Uint8Array | null => {
-  if ((entry.kind !== 'data' && entry.kind !== 'group') || entry.destination === me) return null;
+  if ((entry.kind !== 'data' && entry.kind !== 'group' && entry.kind !== 'action') || entry.destination === me)
+    return null;
   let content: Content;
   try {
     content = decodeContent(entry.content);
   } catch {
     return null;
+  }
+  if (entry.kind === 'action') {
+    // A reaction, edit or delete for everyone: an action transcript, so the other devices show it too.
+    const action: SyncedAction | null =
+      content.kind === 'reaction'
+        ? { kind: 'reaction', reaction: content.reaction }
+        : content.kind === 'edit'
+          ? { kind: 'edit', edit: content.edit }
+          : content.kind === 'delete'
+            ? { kind: 'delete', delete: content.delete }
+            : null;
+    return action
+      ? encodeContent({ kind: 'sync', sync: { type: 'action', destinationAccountId: entry.destination, action } })
+      : null;
   }
   if (content.kind !== 'data') return null;
   const direct = entry.kind === 'data' && !content.data.group;
@@ -265,6 +280,9 @@ export class Outbox implements PairwiseSender {
 
   /** Access keys, certificate and sealing of sealed-sender sends. */
   readonly sealed: SealedSender;
+
+  /** Queues a full sync for our other devices when a new one appears (set by the messenger: device-sync.ts). */
+  onNewSibling: ((deviceIds: number[]) => Promise<void>) | null = null;
 
   constructor(private readonly ctx: MessengerContext) {
     this.sealed = new SealedSender(ctx);
@@ -417,6 +435,12 @@ export class Outbox implements PairwiseSender {
       .map((d) => d.deviceId);
     if (known === null || missing.length > 0 || extra.length > 0 || stale.length > 0)
       await this.correctDevices(me, missing, extra, stale);
+    // A device that appeared since we last looked (just linked, or re-registered) gets everything this one holds, so
+    // that it converges even on what it missed; the first look at all (this device just linked) sends nothing.
+    if (known !== null && (missing.length > 0 || stale.length > 0) && this.onNewSibling) {
+      await this.onNewSibling([...missing, ...stale]);
+      this.kick();
+    }
     return listed.length;
   }
 

@@ -519,6 +519,10 @@ class MessengerAdapter implements MessengerPort {
     await this.messenger.deleteConversation(conversationId);
   }
 
+  syncConversationSettings(conversationId: string): Promise<void> {
+    return this.messenger.syncConversationSettings(conversationId);
+  }
+
   search(query: string, limit: number): Promise<SearchResult[]> {
     return this.messenger.search(query, { limit });
   }

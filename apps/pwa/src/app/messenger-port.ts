@@ -107,6 +107,8 @@ export interface MessengerPort {
   blocked(): Promise<{ accountId: string; username: string | null }[]>;
   /** Deletes a conversation and its history on this device (a group is left first). */
   deleteConversation(conversationId: string): Promise<void>;
+  /** Tells the account's other devices a conversation's mute, pin and archive state (after a change here). */
+  syncConversationSettings(conversationId: string): Promise<void>;
   /** Local search over conversations and messages (in memory; nothing is indexed at rest). */
   search(query: string, limit: number): Promise<SearchResult[]>;
   setPushSubscription(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void>;

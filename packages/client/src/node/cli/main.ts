@@ -705,7 +705,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       );
     });
 
-  const devices = program.command('devices').description("list, add and remove this account's devices");
+  const devices = program.command('devices').description("list, add, sync and remove this account's devices");
   devices
     .command('add')
     .description('link the new device showing this URI to this account (primary device only)')
@@ -736,6 +736,22 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             { type: 'device', ...d },
           );
         }
+      });
+    });
+  devices
+    .command('sync')
+    .description(
+      "send this device's contacts, conversation settings, groups and profile key to the account's other devices",
+    )
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        await messenger.syncDevices();
+        await messenger.flushOutbox();
+        const queued = (await messenger.outboxSize()) > 0;
+        print(queued ? 'sync queued (the server is unreachable; sent on the next run)' : 'sent a full sync', {
+          type: 'devices-synced',
+          queued,
+        });
       });
     });
   devices
@@ -950,6 +966,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       await withSession(globals(), async ({ messenger }) => {
         const accountId = await messenger.resolve(username);
         const changed = await messenger.block(accountId);
+        // The account's other devices are told (a sync); it leaves now, or on the next run when offline.
+        await messenger.flushOutbox();
         print(changed ? `blocked ${username}` : `${username} was already blocked`, {
           type: 'blocked',
           username,
@@ -967,6 +985,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       await withSession(globals(), async ({ messenger }) => {
         const accountId = await messenger.resolve(username);
         const changed = await messenger.unblock(accountId);
+        // The account's other devices are told (a sync); it leaves now, or on the next run when offline.
+        await messenger.flushOutbox();
         print(changed ? `unblocked ${username}` : `${username} was not blocked`, {
           type: 'unblocked',
           username,
