@@ -17,6 +17,7 @@ import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
 import { ProfileController } from './controllers/profile.controller.js';
 import { PasswordController } from './controllers/password.controller.js';
+import { SsoController } from './controllers/sso.controller.js';
 import { ProvisioningController } from './controllers/provisioning.controller.js';
 import { ProvisioningGatewayController } from './controllers/provisioning.gateway.js';
 import { PushController } from './controllers/push.controller.js';
@@ -27,6 +28,8 @@ import { AuthGuard } from './middleware/auth.guard.js';
 import { WebSocketClientAddress } from './middleware/client-address.js';
 import { ErrorFilter } from './middleware/error.filter.js';
 import { RateLimitGuard } from './middleware/rate-limit.guard.js';
+import { OidcRepository } from './repositories/oidc.repository.js';
+import { SsoRepository } from './repositories/sso.repository.js';
 import { AccountRepository } from './repositories/account.repository.js';
 import { Clock, SystemClock } from './repositories/clock.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
@@ -57,6 +60,7 @@ import { TrustRootRepository } from './repositories/trust-root.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AccountDeletionService } from './services/account-deletion.service.js';
 import { AccountService } from './services/account.service.js';
+import { SsoService } from './services/sso.service.js';
 import { AuthThrottleService } from './services/auth-throttle.service.js';
 import { AuthService } from './services/auth.service.js';
 import { CertificateService } from './services/certificate.service.js';
@@ -96,6 +100,7 @@ export class AppModule {
         ProvisioningController,
         CertificateController,
         PasswordController,
+        SsoController,
       ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
@@ -123,6 +128,9 @@ export class AppModule {
         RateLimitRepository,
         AccountRepository,
         DeviceRepository,
+        OidcRepository,
+        SsoRepository,
+        SsoService,
         PreKeyRepository,
         EnvelopeRepository,
         ProfileRepository,

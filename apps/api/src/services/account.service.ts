@@ -7,6 +7,7 @@ import { Injectable } from '@nestjs/common';
 import {
   ErrorCode,
   type AccountAttributesRequest,
+  type AccountAttributesResponse,
   type CreateAccountRequest,
   type CreateAccountResponse,
 } from '@cove/protocol';
@@ -17,6 +18,7 @@ import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { PreKeyService } from './prekey.service.js';
+import { SsoService } from './sso.service.js';
 
 @Injectable()
 export class AccountService {
@@ -28,6 +30,7 @@ export class AccountService {
     private readonly preKeys: PreKeyService,
     private readonly crypto: CryptoRepository,
     private readonly config: ConfigRepository,
+    private readonly sso: SsoService,
   ) {
     this.inviteCodeDigests = config.config.inviteCodes.map((code) => crypto.keyedDigest(Buffer.from(code, 'utf8')));
   }
@@ -41,11 +44,15 @@ export class AccountService {
     if (!keys.signedPreKey || !keys.kyberLastResortPreKey) {
       throw new ApiError(400, ErrorCode.InvalidRequest, 'signedPreKey and kyberLastResortPreKey are required');
     }
+    // Under single sign-on the grant (used up here) decides the username and ties the account to its person.
+    const sso = this.config.config.registration === 'sso' ? await this.sso.redeemForRegistration(body.ssoToken) : null;
+    const username = sso ? sso.username : body.username;
     const accountId = this.crypto.randomUUID();
     const created = await this.accounts.create({
       id: accountId,
       identityKey,
-      ...(body.username ? { username: body.username } : {}),
+      ...(username ? { username } : {}),
+      ...(sso ? { ssoSubject: sso.subject } : {}),
       device: {
         registrationId: body.registrationId,
         credentialHash: this.crypto.hash(Buffer.from(body.secret, 'base64')),
@@ -76,6 +83,16 @@ export class AccountService {
       throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
     }
     return { username };
+  }
+
+  /**
+   * The caller's own sealed-sender setting (`GET /v1/accounts/attributes`): whether anyone may send the account
+   * sealed messages. Every device of the account reads it here, so a change on one is seen by the others.
+   */
+  async attributes(device: AuthenticatedDevice): Promise<AccountAttributesResponse> {
+    const access = (await this.accounts.unidentifiedAccess([device.accountId])).get(device.accountId);
+    if (!access) throw new ApiError(404, ErrorCode.NotFound, 'no such account');
+    return { unrestrictedUnidentifiedAccess: access.unrestricted };
   }
 
   /**

@@ -42,6 +42,7 @@ export type AccountMinAggregateOutputType = {
   nextDeviceId: number | null
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean | null
+  ssoSubject: runtime.Bytes | null
   createdAt: Date | null
 }
 
@@ -53,6 +54,7 @@ export type AccountMaxAggregateOutputType = {
   nextDeviceId: number | null
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean | null
+  ssoSubject: runtime.Bytes | null
   createdAt: Date | null
 }
 
@@ -64,6 +66,7 @@ export type AccountCountAggregateOutputType = {
   nextDeviceId: number
   unidentifiedAccessKey: number
   unrestrictedUnidentifiedAccess: number
+  ssoSubject: number
   createdAt: number
   _all: number
 }
@@ -85,6 +88,7 @@ export type AccountMinAggregateInputType = {
   nextDeviceId?: true
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
+  ssoSubject?: true
   createdAt?: true
 }
 
@@ -96,6 +100,7 @@ export type AccountMaxAggregateInputType = {
   nextDeviceId?: true
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
+  ssoSubject?: true
   createdAt?: true
 }
 
@@ -107,6 +112,7 @@ export type AccountCountAggregateInputType = {
   nextDeviceId?: true
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
+  ssoSubject?: true
   createdAt?: true
   _all?: true
 }
@@ -205,6 +211,7 @@ export type AccountGroupByOutputType = {
   nextDeviceId: number
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean
+  ssoSubject: runtime.Bytes | null
   createdAt: Date
   _count: AccountCountAggregateOutputType | null
   _avg: AccountAvgAggregateOutputType | null
@@ -239,6 +246,7 @@ export type AccountWhereInput = {
   nextDeviceId?: Prisma.IntFilter<"Account"> | number
   unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
+  ssoSubject?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
@@ -254,6 +262,7 @@ export type AccountOrderByWithRelationInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   devices?: Prisma.DeviceOrderByRelationAggregateInput
   provisioningCodes?: Prisma.ProvisioningCodeOrderByRelationAggregateInput
@@ -264,6 +273,7 @@ export type AccountOrderByWithRelationInput = {
 export type AccountWhereUniqueInput = Prisma.AtLeast<{
   id?: string
   usernameKey?: string
+  ssoSubject?: runtime.Bytes
   AND?: Prisma.AccountWhereInput | Prisma.AccountWhereInput[]
   OR?: Prisma.AccountWhereInput[]
   NOT?: Prisma.AccountWhereInput | Prisma.AccountWhereInput[]
@@ -277,7 +287,7 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
   password?: Prisma.XOR<Prisma.AccountPasswordNullableScalarRelationFilter, Prisma.AccountPasswordWhereInput> | null
-}, "id" | "usernameKey">
+}, "id" | "usernameKey" | "ssoSubject">
 
 export type AccountOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
@@ -287,6 +297,7 @@ export type AccountOrderByWithAggregationInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.AccountCountOrderByAggregateInput
   _avg?: Prisma.AccountAvgOrderByAggregateInput
@@ -306,6 +317,7 @@ export type AccountScalarWhereWithAggregatesInput = {
   nextDeviceId?: Prisma.IntWithAggregatesFilter<"Account"> | number
   unidentifiedAccessKey?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolWithAggregatesFilter<"Account"> | boolean
+  ssoSubject?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Account"> | Date | string
 }
 
@@ -317,6 +329,7 @@ export type AccountCreateInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
@@ -332,6 +345,7 @@ export type AccountUncheckedCreateInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
@@ -347,6 +361,7 @@ export type AccountUpdateInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
@@ -362,6 +377,7 @@ export type AccountUncheckedUpdateInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
@@ -377,6 +393,7 @@ export type AccountCreateManyInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
 }
 
@@ -388,6 +405,7 @@ export type AccountUpdateManyMutationInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -399,6 +417,7 @@ export type AccountUncheckedUpdateManyInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -410,6 +429,7 @@ export type AccountCountOrderByAggregateInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -425,6 +445,7 @@ export type AccountMaxOrderByAggregateInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -436,6 +457,7 @@ export type AccountMinOrderByAggregateInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -544,6 +566,7 @@ export type AccountCreateWithoutDevicesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
@@ -558,6 +581,7 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
@@ -588,6 +612,7 @@ export type AccountUpdateWithoutDevicesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
@@ -602,6 +627,7 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
@@ -616,6 +642,7 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
@@ -630,6 +657,7 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
@@ -660,6 +688,7 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
@@ -674,6 +703,7 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
@@ -688,6 +718,7 @@ export type AccountCreateWithoutProfileInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
@@ -702,6 +733,7 @@ export type AccountUncheckedCreateWithoutProfileInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
@@ -732,6 +764,7 @@ export type AccountUpdateWithoutProfileInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
@@ -746,6 +779,7 @@ export type AccountUncheckedUpdateWithoutProfileInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
@@ -760,6 +794,7 @@ export type AccountCreateWithoutPasswordInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
@@ -774,6 +809,7 @@ export type AccountUncheckedCreateWithoutPasswordInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
@@ -804,6 +840,7 @@ export type AccountUpdateWithoutPasswordInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
@@ -818,6 +855,7 @@ export type AccountUncheckedUpdateWithoutPasswordInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
@@ -872,6 +910,7 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
@@ -888,6 +927,7 @@ export type AccountSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["account"]>
 
@@ -899,6 +939,7 @@ export type AccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["account"]>
 
@@ -910,10 +951,11 @@ export type AccountSelectScalar = {
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
 }
 
-export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "createdAt", ExtArgs["result"]["account"]>
+export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "ssoSubject" | "createdAt", ExtArgs["result"]["account"]>
 export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
@@ -959,6 +1001,11 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      * Whether anyone may send this account sealed messages, without the access key (default: contacts only).
      */
     unrestrictedUnidentifiedAccess: boolean
+    /**
+     * Single sign-on: a keyed digest of the identity provider's issuer and subject, so one person has one account
+     * (the provider's own user id is not stored). Null for accounts registered without single sign-on.
+     */
+    ssoSubject: runtime.Bytes | null
     createdAt: Date
   }, ExtArgs["result"]["account"]>
   composites: {}
@@ -1394,6 +1441,7 @@ export interface AccountFieldRefs {
   readonly nextDeviceId: Prisma.FieldRef<"Account", 'Int'>
   readonly unidentifiedAccessKey: Prisma.FieldRef<"Account", 'Bytes'>
   readonly unrestrictedUnidentifiedAccess: Prisma.FieldRef<"Account", 'Boolean'>
+  readonly ssoSubject: Prisma.FieldRef<"Account", 'Bytes'>
   readonly createdAt: Prisma.FieldRef<"Account", 'DateTime'>
 }
     
