@@ -24,6 +24,7 @@ import type {
   Content,
   ContentContext,
   DataMessage,
+  GroupContext,
   ReactionMessage,
   GroupMember,
   GroupUpdate,
@@ -112,6 +113,14 @@ const toGroupUpdate = (update: GroupUpdate): pb.GroupUpdate =>
     timestamp: BigInt(update.timestamp),
   });
 
+/** The `group` field of an action or indicator, present only when it is for a group. */
+const groupField = (group: GroupContext | undefined): { group?: pb.GroupContext } =>
+  group ? { group: create(pb.GroupContextSchema, { id: group.id, revision: group.revision }) } : {};
+
+/** A decoded `group` field, or nothing when absent. */
+const groupOf = (group: pb.GroupContext | undefined): { group?: GroupContext } =>
+  group ? { group: { id: group.id, revision: group.revision } } : {};
+
 const toData = (data: DataMessage): pb.DataMessage => {
   const { quote } = data;
   return create(pb.DataMessageSchema, {
@@ -182,6 +191,7 @@ const toMessage = (content: Content): pb.Content => {
       const value = create(pb.TypingMessageSchema, {
         timestamp: BigInt(content.typing.timestamp),
         action: content.typing.action === 'stopped' ? pb.TypingMessage_Action.STOPPED : pb.TypingMessage_Action.STARTED,
+        ...groupField(content.typing.group),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'typingMessage', value } });
     }
@@ -205,6 +215,7 @@ const toMessage = (content: Content): pb.Content => {
         targetAuthorAccountId: reaction.targetAuthorAccountId,
         targetTimestamp: BigInt(reaction.targetTimestamp),
         remove: reaction.remove ?? false,
+        ...groupField(reaction.group),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'reactionMessage', value } });
     }
@@ -212,6 +223,7 @@ const toMessage = (content: Content): pb.Content => {
       const value = create(pb.DeleteMessageSchema, {
         timestamp: BigInt(content.delete.timestamp),
         targetTimestamp: BigInt(content.delete.targetTimestamp),
+        ...groupField(content.delete.group),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'deleteMessage', value } });
     }
@@ -220,6 +232,7 @@ const toMessage = (content: Content): pb.Content => {
         timestamp: BigInt(content.edit.timestamp),
         targetTimestamp: BigInt(content.edit.targetTimestamp),
         text: content.edit.text,
+        ...groupField(content.edit.group),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'editMessage', value } });
     }
@@ -353,9 +366,9 @@ const fromTyping = (message: pb.TypingMessage): TypingMessage => {
   const timestamp = timestampOf(message.timestamp, 'typing.timestamp');
   switch (message.action ?? pb.TypingMessage_Action.STARTED) {
     case pb.TypingMessage_Action.STARTED:
-      return { timestamp, action: 'started' };
+      return { timestamp, action: 'started', ...groupOf(message.group) };
     case pb.TypingMessage_Action.STOPPED:
-      return { timestamp, action: 'stopped' };
+      return { timestamp, action: 'stopped', ...groupOf(message.group) };
     default:
       throw new ContentError('unknown typing action', ContentErrorReason.OutOfRange);
   }
@@ -375,6 +388,7 @@ const fromReaction = (message: pb.ReactionMessage): ReactionMessage => {
     targetTimestamp: timestampOf(message.targetTimestamp, 'reaction.targetTimestamp'),
   };
   if (message.remove) reaction.remove = true;
+  if (message.group) reaction.group = { id: message.group.id, revision: message.group.revision };
   return reaction;
 };
 
@@ -405,6 +419,7 @@ const fromMessage = (message: pb.Content): Content => {
         delete: {
           timestamp: timestampOf(body.value.timestamp, 'delete.timestamp'),
           targetTimestamp: timestampOf(body.value.targetTimestamp, 'delete.targetTimestamp'),
+          ...groupOf(body.value.group),
         },
       };
     case 'editMessage':
@@ -414,6 +429,7 @@ const fromMessage = (message: pb.Content): Content => {
           timestamp: timestampOf(body.value.timestamp, 'edit.timestamp'),
           targetTimestamp: timestampOf(body.value.targetTimestamp, 'edit.targetTimestamp'),
           text: body.value.text ?? '',
+          ...groupOf(body.value.group),
         },
       };
     case 'groupUpdate':
