@@ -291,7 +291,13 @@ const storeGroupMessage = async (
     );
     const content = deferred ? new Uint8Array(0) : checked;
     const conversationId = groupConversationId(groupId);
-    const base = groupConversation(await ctx.history.conversation(conversationId), group, clock.now());
+    // Writing in a group we were invited to accepts it (as writing in a 1:1 request does): read receipts and
+    // typing indicators are shared from now on.
+    const {
+      request: _request,
+      invitedBy: _invitedBy,
+      ...base
+    } = groupConversation(await ctx.history.conversation(conversationId), group, clock.now());
     const stored: MessageEntry = {
       id: `${conversationId}/${ctx.sequencer.next()}`,
       conversationId,

@@ -92,7 +92,13 @@ const groupContextOf = (content: Content): GroupContext | null => {
       return content.delete.group ?? null;
     case 'typing':
       return content.typing.group ?? null;
-    default:
+    case 'receipt':
+    case 'retry':
+    case 'null':
+    case 'group-update':
+    case 'sender-key':
+    case 'profile-key':
+    case 'sync':
       return null;
   }
 };
