@@ -179,7 +179,10 @@ const applyReceipt: ContentHandler<'receipt'> = async (input) => {
   const writes: WriteOp[] = [];
   const events: MessengerEvent[] = [];
   const status = content.receipt.type === 'read' ? 'read' : 'delivered';
-  // Group messages are receipted 1:1 by each member: looked for in the groups the sender is a member of.
+  // Group messages are receipted 1:1 by each member: looked for in the groups the sender is a member of. (This runs
+  // under the sender's lock only, not the group's: a reaction to the same message committed meanwhile under the
+  // group's lock can be overwritten by this receipt's row, or the reverse — the same exposure 1:1 rows have to the
+  // outbox marking them sent.)
   const groups = (await storage.list('groups'))
     .map(({ value }) => value)
     .filter((group) => memberOf(group, peer) !== undefined);
@@ -533,7 +536,10 @@ const applyGroupData = async (input: HandlerInput<'data'>): Promise<Applied> => 
   const { group, member, conversationId } = admitted;
   const groupId = group.id;
   // Delivered: told 1:1 to the author (Signal's way), also for a copy already shown (its first receipt may be lost).
-  const receipt = await mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' });
+  const receipt =
+    peer === ctx.account.accountId
+      ? []
+      : await mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' });
   const existingKey = await storage.get('messageIndex', messageIndexKey(conversationId, peer, data.timestamp));
   const existing = existingKey === undefined ? undefined : await storage.get('messages', existingKey);
   if (existing !== undefined) return { writes: receipt, events: [], stored: false, kick: true };

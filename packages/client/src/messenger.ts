@@ -1325,7 +1325,11 @@ export class Messenger {
     // group's is released: a peer lock is never taken inside a group lock). A crash in between loses only receipts.
     const byAuthor = new Map<string, number[]>();
     for (const message of result.receipted)
-      if (message.status === 'received' && !isExpired(message, this.platform.clock.now()))
+      if (
+        message.status === 'received' &&
+        message.authorAccountId !== ctx.account.accountId &&
+        !isExpired(message, this.platform.clock.now())
+      )
         byAuthor.set(message.authorAccountId, [...(byAuthor.get(message.authorAccountId) ?? []), message.timestamp]);
     for (const [author, timestamps] of byAuthor)
       await this.platform.locks.withLock(peerLock(author), async () =>
