@@ -54,7 +54,7 @@ export function MessageList({
   inGroup = false,
   peerName = '',
 }: {
-  /** A group chat: group system lines, sender names, and only the actions the core supports in groups. */
+  /** A group chat: group system lines and sender names (its messages have every action a direct chat's have). */
   inGroup?: boolean;
   /** Direct conversations: the other person's name, for system lines ("Bob set disappearing messages to 1 hour"). */
   peerName?: string;
@@ -155,7 +155,6 @@ export function MessageList({
                 <SystemLine message={m} peerName={inGroup || !peerName ? undefined : peerName} />
               ) : actions ? (
                 <MessageWithActions
-                  inGroup={inGroup}
                   message={m}
                   position={position}
                   canModify={actions.canModify(m)}
