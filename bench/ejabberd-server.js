@@ -147,7 +147,7 @@ export async function startEjabberd() {
     await waitForPort(port, 60_000);
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`${error.message}: ${stderr.slice(-500)}`);
+    throw new Error(`${error.message}: ${stderr.slice(-500)}`, { cause: error });
   }
   const pid = beamPid(node);
   const stop = async () => {
