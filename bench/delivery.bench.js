@@ -167,6 +167,7 @@ function percentile(sorted, p) {
  * acknowledge (the bare relay has no acks).
  */
 async function runLoad(pairs, ackFrames, serverPid, database) {
+  progress(`load over ${pairs.length} pairs`);
   const stats = { delivered: 0, latencies: [], recording: false, sent: 0, received: 0 };
   /** Waits until every envelope sent so far has arrived (at most 60 s), so one phase does not spill into the next. */
   const quiesce = async () => {
@@ -315,6 +316,7 @@ function closePairs(pairs) {
 }
 
 async function benchCove() {
+  progress('cove: starting');
   const database = `cove_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -421,6 +423,7 @@ async function pgCount(database) {
  * and nothing is stored durably.
  */
 async function benchEjabberd() {
+  progress('ejabberd: starting');
   let server;
   try {
     server = await startEjabberd();
@@ -495,6 +498,7 @@ async function benchEjabberd() {
 }
 
 async function benchBare() {
+  progress('bare: starting');
   const { child, port } = await startProcess([join(ROOT, 'bench/bare-relay.js')], { PORT: '0' });
   const wsUrl = `ws://127.0.0.1:${port}`;
   const results = { server: 'bare-ws', runs: [] };
@@ -530,6 +534,11 @@ async function benchBare() {
     await stopProcess(child);
   }
   return results;
+}
+
+/** One line of progress on stderr (the figures go to stdout at the end). */
+function progress(what) {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${what}\n`);
 }
 
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');

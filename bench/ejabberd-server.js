@@ -138,7 +138,14 @@ export async function startEjabberd() {
   }
   const args = ['--config-dir', dir, '--spool', join(dir, 'spool'), '--logs', join(dir, 'logs')];
   const core = process.env.EJABBERD_CORE ?? '1';
-  const child = spawn('taskset', ['-c', core, ctl, ...args, 'foreground'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Run as the `ejabberd` user directly (ejabberdctl then skips its `su`, whose PAM session would cut the open-file
+  // limit to 1,024: ejabberd refused the 994th connection), with this process's limits and a private HOME (the
+  // Erlang cookie lives there).
+  const asEjabberd = { uid: Number(owner), gid: Number(group), env: { ...process.env, HOME: dir } };
+  const child = spawn('taskset', ['-c', core, ctl, ...args, 'foreground'], {
+    ...asEjabberd,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d.toString();
@@ -152,7 +159,7 @@ export async function startEjabberd() {
   const pid = beamPid(node);
   const stop = async () => {
     try {
-      execFileSync(ctl, [...args, 'stop'], { stdio: 'ignore', timeout: 30_000 });
+      execFileSync(ctl, [...args, 'stop'], { ...asEjabberd, stdio: 'ignore', timeout: 30_000 });
     } catch {
       // Killed below.
     }
