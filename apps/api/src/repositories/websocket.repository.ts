@@ -134,7 +134,7 @@ export class WebSocketConnection {
     setImmediate(uncorkAll);
   }
 
-  /** Called by {@link uncorkAll} once this connection's socket is uncorked. */
+  /** Called by {@link uncorkAll} as its round begins: a frame sent from now on corks the socket for the next round. */
   uncorked(): void {
     this.corked = false;
   }
