@@ -7,9 +7,8 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,21 +17,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { Cluster, REDIS_URL, type Instance } from '../support/cluster.js';
 import { messagesFor, scrapeMetrics, TestDevice, TestIdentity, TestSocket } from '../support/harness.js';
+import { freePort, selfSignedCertificate } from '../support/tls-fixtures.js';
 
 const run = promisify(execFile);
 const NGINX = '/usr/sbin/nginx';
 const CONFIG = new URL('../../../../deploy/nginx/cove.conf', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 /** The response to a GET over HTTPS that trusts exactly `ca`, and the certificate the proxy presented. */
 function get(url: string, ca: string): Promise<{ status: number; location?: string; subject?: string }> {
@@ -114,25 +103,9 @@ describe('two instances behind nginx with deploy/nginx/cove.conf', () => {
     cluster = await Cluster.create({ redisUrl: REDIS_URL, env: { TRUST_PROXY: '1' } });
     instances = [await cluster.start(), await cluster.start()];
     dir = await mkdtemp(join(tmpdir(), 'cove-nginx-'));
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      join(dir, 'privkey.pem'),
-      '-out',
-      join(dir, 'fullchain.pem'),
-      '-days',
-      '2',
-      '-subj',
-      '/CN=chat.example.org',
-      '-addext',
-      'subjectAltName=DNS:chat.example.org,IP:127.0.0.1',
-    ]);
+    const certificate = await selfSignedCertificate(dir, 'site', { cn: 'chat.example.org', dns: 'chat.example.org' });
+    await rename(certificate.cert, join(dir, 'fullchain.pem'));
+    await rename(certificate.key, join(dir, 'privkey.pem'));
     ca = await readFile(join(dir, 'fullchain.pem'), 'utf8');
     httpPort = await freePort();
     const httpsPort = await freePort();

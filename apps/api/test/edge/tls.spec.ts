@@ -5,14 +5,12 @@
  * that does not belong to the certificate, an expired certificate, or only one of the two variables stops the start
  * with a message naming the variable.
  */
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
@@ -20,34 +18,9 @@ import WebSocket from 'ws';
 import { createApp } from '../../src/app.js';
 import { ConfigError, parseConfig } from '../../src/repositories/config.repository.js';
 import { startServer, type TestServer } from '../support/harness.js';
+import { selfSignedCertificate, type SelfSigned } from '../support/tls-fixtures.js';
 
-const run = promisify(execFile);
-
-/** A self-signed certificate for 127.0.0.1 (openssl is on every Debian machine; Node cannot issue certificates). */
-async function issue(dir: string, name: string, days = 2): Promise<{ cert: string; key: string; pem: string }> {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    String(days),
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
-  return { cert, key, pem: await readFile(cert, 'utf8') };
-}
+const issue = (dir: string, name: string): Promise<SelfSigned> => selfSignedCertificate(dir, name);
 
 /** GET over HTTPS trusting exactly `ca`; resolves with the status and the certificate the server presented. */
 function get(url: string, ca: string): Promise<{ status: number; fingerprint: string }> {
@@ -77,7 +50,7 @@ const fingerprintOf = (pem: string): string => new X509Certificate(pem).fingerpr
 
 describe('HTTPS served by the server itself', () => {
   let dir: string;
-  let first: { cert: string; key: string; pem: string };
+  let first: SelfSigned;
   let server: TestServer;
 
   beforeAll(async () => {

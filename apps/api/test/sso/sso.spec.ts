@@ -7,26 +7,14 @@
  * replayed or forged state, a second account for one person, and linking a device without signing in again as the
  * account's own person. The canary: no token, e-mail or provider user id in the server's logs or tables.
  */
-import { createServer } from 'node:net';
-
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { TestIdentityProvider } from '../support/oidc-provider.js';
 import { request, startServer, TestDevice, TestIdentity, type TestServer } from '../support/harness.js';
+import { freePort } from '../support/tls-fixtures.js';
 
 const CLIENT_ID = 'cove-server';
 const CLIENT_SECRET = 'cove-client-secret-0123456789';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 describe('single sign-on with OpenID Connect', () => {
   let idp: TestIdentityProvider;
