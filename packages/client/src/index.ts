@@ -54,3 +54,5 @@ export {
   MAX_QUERY_CHARS,
 } from './search.js';
 export type { FoldedText, MatchRange, QueryTerm, SnippetPart } from './search.js';
+export { Organization, ROLE_CERTIFICATE_LIFETIME_MS, auditHashOf } from './organization.js';
+export type { AuditVerification, MemberView, OrganizationRole, OrganizationStatus } from './organization.js';

@@ -149,7 +149,9 @@ export const mergeIntoOutbox = async (
  * destination), for our own other devices; null for any other entry.
  */
 const sentTranscriptOf = (entry: OutboxEntry, me: string): Uint8Array | null => {
-  if ((entry.kind !== 'data' && entry.kind !== 'group') || entry.destination === me) return null;
+  // Notices are not conversations with their recipients: our other devices keep the notice itself (notices.ts).
+  if ((entry.kind !== 'data' && entry.kind !== 'group') || entry.destination === me || entry.notice === true)
+    return null;
   let content: Content;
   try {
     content = decodeContent(entry.content);
@@ -432,14 +434,17 @@ export class Outbox implements PairwiseSender {
       if (siblings === 0) return { serverTimestamp: this.ctx.platform.clock.now(), recipients: [] };
     }
     // Never sealed to our own account (usableAccessKey refuses it): the server knows our devices belong together.
-    let sealed = await this.sealedAccess(entry.destination);
+    // Notices never sealed either: the server lets only administrators send them, so it must see who sends.
+    let sealed = entry.notice === true ? null : await this.sealedAccess(entry.destination);
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
       const { request, recipients } = await this.prepare(entry, content, round === 0, sealed?.certificate ?? null);
       let outcome: SendOutcome;
       try {
         outcome = sealed
           ? await this.ctx.api.sendSealed(entry.destination, request, sealed.accessKey)
-          : await this.transmit(entry.destination, request);
+          : entry.notice === true
+            ? await this.ctx.api.sendMessages(entry.destination, { ...request, notice: true })
+            : await this.transmit(entry.destination, request);
       } catch (error) {
         if (!(sealed && error instanceof UnidentifiedAccessDeniedError)) throw error;
         // The key is not (or no longer) the recipient's: remember, and send this one identified right away.

@@ -24,6 +24,12 @@ export const ErrorCode = {
   Forbidden: 'forbidden',
   /** 403: the invite code is missing or unknown while registration is by invitation. */
   InviteRequired: 'invite_required',
+  /** 403: the account was disabled by an administrator: it cannot register, log in or link devices again. */
+  AccountDisabled: 'account_disabled',
+  /** 403: the caller's organization role (by a certificate the server verified) does not allow this. */
+  AdminRequired: 'admin_required',
+  /** 409: the organization key is already published (it changes never through the API). */
+  OrganizationKeyExists: 'organization_key_exists',
   /** 404: the account, device, envelope or username does not exist (or is not the caller's). */
   NotFound: 'not_found',
   /** 409: the username belongs to another account. */

@@ -81,6 +81,8 @@ const EnvSchema = z.object({
     .or(z.literal('').transform(() => undefined)),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DATA_DIR: z.string().min(1).default('./data'),
+  /** The local admin socket: a path, `off`, or unset for `DATA_DIR/admin.sock` (Unix sockets: at most 107 bytes). */
+  ADMIN_SOCKET: z.string().min(1).max(107).optional(),
   REGISTRATION: z.enum(['open', 'invite']).default('open'),
   INVITE_CODES: z
     .string()
@@ -286,6 +288,8 @@ export type AppConfig = {
   database:
     { kind: 'postgres'; url: string; poolSize: number } | { kind: 'pglite'; dir: string | null; fsync: boolean };
   dataDir: string;
+  /** Path of the local admin socket; null: none is served. */
+  adminSocket: string | null;
   registration: 'open' | 'invite';
   inviteCodes: string[];
   rateLimits: boolean;
@@ -373,9 +377,6 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
-  if (e.REGISTRATION === 'invite' && e.INVITE_CODES.length === 0) {
-    throw new ConfigError('invalid configuration: INVITE_CODES must list at least one code when REGISTRATION=invite');
-  }
   if (Boolean(e.VAPID_PUBLIC_KEY) !== Boolean(e.VAPID_PRIVATE_KEY)) {
     throw new ConfigError('invalid configuration: set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither');
   }
@@ -411,6 +412,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
           fsync: e.PGLITE_FSYNC,
         },
     dataDir,
+    adminSocket: e.ADMIN_SOCKET === 'off' ? null : abs(e.ADMIN_SOCKET ?? `${dataDir}/admin.sock`),
     registration: e.REGISTRATION,
     inviteCodes: e.INVITE_CODES,
     rateLimits: e.RATE_LIMITS,

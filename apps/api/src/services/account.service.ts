@@ -16,6 +16,7 @@ import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
+import { OrganizationService } from './organization.service.js';
 import { PreKeyService } from './prekey.service.js';
 
 @Injectable()
@@ -28,21 +29,52 @@ export class AccountService {
     private readonly preKeys: PreKeyService,
     private readonly crypto: CryptoRepository,
     private readonly config: ConfigRepository,
+    private readonly organization: OrganizationService,
   ) {
     this.inviteCodeDigests = config.config.inviteCodes.map((code) => crypto.keyedDigest(Buffer.from(code, 'utf8')));
   }
 
+  /**
+   * Registration. Under `REGISTRATION=invite` it needs a configured code (`INVITE_CODES`) or a live invite (one use
+   * is taken, and given back if the registration fails); under `open` an invite is optional. The owner invite makes
+   * the account the owner whatever the mode. A username held by a disabled account is refused (`account_disabled`).
+   * Keys are checked before any invite use is taken.
+   */
   async create(body: CreateAccountRequest): Promise<CreateAccountResponse> {
-    if (this.config.config.registration === 'invite' && !this.isInviteCode(body.inviteCode ?? '')) {
-      throw new ApiError(403, ErrorCode.InviteRequired, 'a valid invite code is required to register');
-    }
     const identityKey = this.preKeys.identityKey(body.identityKey);
     const keys = this.preKeys.check(identityKey, body);
     if (!keys.signedPreKey || !keys.kyberLastResortPreKey) {
       throw new ApiError(400, ErrorCode.InvalidRequest, 'signedPreKey and kyberLastResortPreKey are required');
     }
+    if (body.username && (await this.organization.usernameDisabled(body.username))) {
+      throw new ApiError(403, ErrorCode.AccountDisabled, 'this account was disabled by an administrator');
+    }
+    const presented = body.inviteCode ?? '';
+    const configured = presented !== '' && this.isInviteCode(presented);
+    const invite = presented !== '' && !configured ? await this.organization.redeemInvite(presented) : null;
+    if (this.config.config.registration === 'invite' && !configured && !invite) {
+      throw new ApiError(403, ErrorCode.InviteRequired, 'a valid invite code is required to register');
+    }
     const accountId = this.crypto.randomUUID();
-    const created = await this.accounts.create({
+    let created = false;
+    try {
+      created = await this.insertAccount(accountId, identityKey, body, keys);
+    } finally {
+      if (!created && invite) await this.organization.returnInvite(invite.id);
+    }
+    if (!created) throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
+    await this.organization.registered(accountId, invite);
+    return { accountId, deviceId: 1 };
+  }
+
+  private insertAccount(
+    accountId: string,
+    identityKey: ReturnType<PreKeyService['identityKey']>,
+    body: CreateAccountRequest,
+    keys: ReturnType<PreKeyService['check']>,
+  ): Promise<boolean> {
+    if (!keys.signedPreKey || !keys.kyberLastResortPreKey) throw new Error('checked above');
+    return this.accounts.create({
       id: accountId,
       identityKey,
       ...(body.username ? { username: body.username } : {}),
@@ -56,8 +88,6 @@ export class AccountService {
         name: body.name === undefined ? undefined : new Uint8Array(Buffer.from(body.name, 'base64')),
       },
     });
-    if (!created) throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
-    return { accountId, deviceId: 1 };
   }
 
   /**

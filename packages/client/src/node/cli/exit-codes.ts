@@ -59,6 +59,9 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.LinkFailed:
       case ClientErrorCode.NotPrimary:
       case ClientErrorCode.DeviceLimit:
+      case ClientErrorCode.NotAdmin:
+      case ClientErrorCode.OrganizationKey:
+      case ClientErrorCode.AccountDisabled:
         return ExitCode.Refused;
       case ClientErrorCode.AttachmentsUnsupported:
         return ExitCode.Failure;

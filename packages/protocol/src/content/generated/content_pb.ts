@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file content.proto.
  */
 export const file_content: GenFile = /*@__PURE__*/
-  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEi4gUKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI/ChJwcm9maWxlX2tleV91cGRhdGUYCiABKAsyIS5jb3ZlLmNvbnRlbnQudjEuUHJvZmlsZUtleVVwZGF0ZUgAEjQKDGdyb3VwX3VwZGF0ZRgQIAEoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cFVwZGF0ZUgAEkkKF3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uGBEgASgLMiYuY292ZS5jb250ZW50LnYxLlNlbmRlcktleURpc3RyaWJ1dGlvbkgAEjQKDHN5bmNfbWVzc2FnZRgUIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jTWVzc2FnZUgAQgYKBGJvZHkicQoLU3luY01lc3NhZ2USLwoEc2VudBgBIAEoCzIfLmNvdmUuY29udGVudC52MS5TZW50VHJhbnNjcmlwdEgAEikKBHJlYWQYAiABKAsyGS5jb3ZlLmNvbnRlbnQudjEuUmVhZFN5bmNIAEIGCgRib2R5In8KDlNlbnRUcmFuc2NyaXB0EiMKFmRlc3RpbmF0aW9uX2FjY291bnRfaWQYASABKAlIAIgBARItCgdtZXNzYWdlGAIgASgLMhwuY292ZS5jb250ZW50LnYxLkRhdGFNZXNzYWdlQhkKF19kZXN0aW5hdGlvbl9hY2NvdW50X2lkIjwKCFJlYWRTeW5jEjAKCXBvc2l0aW9ucxgBIAMoCzIdLmNvdmUuY29udGVudC52MS5SZWFkUG9zaXRpb24ieAoMUmVhZFBvc2l0aW9uEhwKD3BlZXJfYWNjb3VudF9pZBgBIAEoCUgAiAEBEhAKCGdyb3VwX2lkGAIgASgMEhYKCXRpbWVzdGFtcBgDIAEoBEgBiAEBQhIKEF9wZWVyX2FjY291bnRfaWRCDAoKX3RpbWVzdGFtcCLVAgoLRGF0YU1lc3NhZ2USEQoEdGV4dBgBIAEoCUgAiAEBEhYKCXRpbWVzdGFtcBgCIAEoBEgBiAEBEioKBXF1b3RlGAMgASgLMhYuY292ZS5jb250ZW50LnYxLlF1b3RlSAKIAQESHAoUZXhwaXJlX3RpbWVyX3NlY29uZHMYBCABKA0SFwoPc2VuZGVyX3VzZXJuYW1lGAUgASgJEjcKC2F0dGFjaG1lbnRzGAYgAygLMiIuY292ZS5jb250ZW50LnYxLkF0dGFjaG1lbnRQb2ludGVyEhMKC3Byb2ZpbGVfa2V5GAcgASgMEiwKBWdyb3VwGBAgASgLMh0uY292ZS5jb250ZW50LnYxLkdyb3VwQ29udGV4dBIbChNleHBpcmVfdGltZXJfdXBkYXRlGBQgASgIQgcKBV90ZXh0QgwKCl90aW1lc3RhbXBCCAoGX3F1b3RlIiwKDEdyb3VwQ29udGV4dBIKCgJpZBgBIAEoDBIQCghyZXZpc2lvbhgCIAEoDSKDAQoLR3JvdXBNZW1iZXISEgoKYWNjb3VudF9pZBgBIAEoDBIvCgRyb2xlGAIgASgOMiEuY292ZS5jb250ZW50LnYxLkdyb3VwTWVtYmVyLlJvbGUSEAoIdXNlcm5hbWUYAyABKAkiHQoEUm9sZRIKCgZNRU1CRVIQABIJCgVBRE1JThABIooCCgtHcm91cFVwZGF0ZRIKCgJpZBgBIAEoDBISCgptYXN0ZXJfa2V5GAIgASgMEhAKCHJldmlzaW9uGAMgASgNEg0KBXRpdGxlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEjIKBmF2YXRhchgGIAEoCzIiLmNvdmUuY29udGVudC52MS5BdHRhY2htZW50UG9pbnRlchItCgdtZW1iZXJzGAcgAygLMhwuY292ZS5jb250ZW50LnYxLkdyb3VwTWVtYmVyEhwKFGV4cGlyZV90aW1lcl9zZWNvbmRzGAggASgNEhYKCXRpbWVzdGFtcBgJIAEoBEgAiAEBQgwKCl90aW1lc3RhbXAiRwoVU2VuZGVyS2V5RGlzdHJpYnV0aW9uEhAKCGdyb3VwX2lkGAEgASgMEhwKFGRpc3RyaWJ1dGlvbl9tZXNzYWdlGAIgASgMIqYCChFBdHRhY2htZW50UG9pbnRlchISCgpzdG9yYWdlX2lkGAEgASgJEgsKA2tleRgCIAEoDBIOCgZkaWdlc3QYAyABKAwSEwoLcGFkZGVkX3NpemUYBCABKAQSEgoKcGxhaW5fc2l6ZRgFIAEoBBIUCgxjb250ZW50X3R5cGUYBiABKAkSEQoJZmlsZV9uYW1lGAcgASgJEg0KBXdpZHRoGAggASgNEg4KBmhlaWdodBgJIAEoDRIRCgl0aHVtYm5haWwYCiABKAwSEAoIYmx1cmhhc2gYCyABKAkSEwoLZHVyYXRpb25fbXMYDCABKA0SEAoId2F2ZWZvcm0YDSABKAwSEgoKdm9pY2Vfbm90ZRgOIAEoCBIPCgdjYXB0aW9uGA8gASgJIn8KBVF1b3RlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh4KEWF1dGhvcl9hY2NvdW50X2lkGAIgASgJSAGIAQESEQoEdGV4dBgDIAEoCUgCiAEBQgwKCl90aW1lc3RhbXBCFAoSX2F1dGhvcl9hY2NvdW50X2lkQgcKBV90ZXh0IoYBCg5SZWNlaXB0TWVzc2FnZRI3CgR0eXBlGAEgASgOMiQuY292ZS5jb250ZW50LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGVIAIgBARISCgp0aW1lc3RhbXBzGAIgAygEIh4KBFR5cGUSDAoIREVMSVZFUlkQABIICgRSRUFEEAFCBwoFX3R5cGUioAEKDVR5cGluZ01lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESOgoGYWN0aW9uGAIgASgOMiUuY292ZS5jb250ZW50LnYxLlR5cGluZ01lc3NhZ2UuQWN0aW9uSAGIAQEiIgoGQWN0aW9uEgsKB1NUQVJURUQQABILCgdTVE9QUEVEEAFCDAoKX3RpbWVzdGFtcEIJCgdfYWN0aW9uIjcKDFJldHJ5UmVxdWVzdBISCgp0aW1lc3RhbXBzGAEgAygEEhMKC3VuYXZhaWxhYmxlGAIgAygEIg0KC051bGxNZXNzYWdlIt0BCg9SZWFjdGlvbk1lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESEgoFZW1vamkYAiABKAlIAYgBARIlChh0YXJnZXRfYXV0aG9yX2FjY291bnRfaWQYAyABKAlIAogBARIdChB0YXJnZXRfdGltZXN0YW1wGAQgASgESAOIAQESDgoGcmVtb3ZlGAUgASgIQgwKCl90aW1lc3RhbXBCCAoGX2Vtb2ppQhsKGV90YXJnZXRfYXV0aG9yX2FjY291bnRfaWRCEwoRX3RhcmdldF90aW1lc3RhbXAiaQoNRGVsZXRlTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIdChB0YXJnZXRfdGltZXN0YW1wGAIgASgESAGIAQFCDAoKX3RpbWVzdGFtcEITChFfdGFyZ2V0X3RpbWVzdGFtcCKDAQoLRWRpdE1lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESHQoQdGFyZ2V0X3RpbWVzdGFtcBgCIAEoBEgBiAEBEhEKBHRleHQYAyABKAlIAogBAUIMCgpfdGltZXN0YW1wQhMKEV90YXJnZXRfdGltZXN0YW1wQgcKBV90ZXh0IicKEFByb2ZpbGVLZXlVcGRhdGUSEwoLcHJvZmlsZV9rZXkYASABKAxiBnByb3RvMw");
+  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEi4gUKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI/ChJwcm9maWxlX2tleV91cGRhdGUYCiABKAsyIS5jb3ZlLmNvbnRlbnQudjEuUHJvZmlsZUtleVVwZGF0ZUgAEjQKDGdyb3VwX3VwZGF0ZRgQIAEoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cFVwZGF0ZUgAEkkKF3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uGBEgASgLMiYuY292ZS5jb250ZW50LnYxLlNlbmRlcktleURpc3RyaWJ1dGlvbkgAEjQKDHN5bmNfbWVzc2FnZRgUIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jTWVzc2FnZUgAQgYKBGJvZHkicQoLU3luY01lc3NhZ2USLwoEc2VudBgBIAEoCzIfLmNvdmUuY29udGVudC52MS5TZW50VHJhbnNjcmlwdEgAEikKBHJlYWQYAiABKAsyGS5jb3ZlLmNvbnRlbnQudjEuUmVhZFN5bmNIAEIGCgRib2R5In8KDlNlbnRUcmFuc2NyaXB0EiMKFmRlc3RpbmF0aW9uX2FjY291bnRfaWQYASABKAlIAIgBARItCgdtZXNzYWdlGAIgASgLMhwuY292ZS5jb250ZW50LnYxLkRhdGFNZXNzYWdlQhkKF19kZXN0aW5hdGlvbl9hY2NvdW50X2lkIjwKCFJlYWRTeW5jEjAKCXBvc2l0aW9ucxgBIAMoCzIdLmNvdmUuY29udGVudC52MS5SZWFkUG9zaXRpb24ieAoMUmVhZFBvc2l0aW9uEhwKD3BlZXJfYWNjb3VudF9pZBgBIAEoCUgAiAEBEhAKCGdyb3VwX2lkGAIgASgMEhYKCXRpbWVzdGFtcBgDIAEoBEgBiAEBQhIKEF9wZWVyX2FjY291bnRfaWRCDAoKX3RpbWVzdGFtcCKKAwoLRGF0YU1lc3NhZ2USEQoEdGV4dBgBIAEoCUgAiAEBEhYKCXRpbWVzdGFtcBgCIAEoBEgBiAEBEioKBXF1b3RlGAMgASgLMhYuY292ZS5jb250ZW50LnYxLlF1b3RlSAKIAQESHAoUZXhwaXJlX3RpbWVyX3NlY29uZHMYBCABKA0SFwoPc2VuZGVyX3VzZXJuYW1lGAUgASgJEjcKC2F0dGFjaG1lbnRzGAYgAygLMiIuY292ZS5jb250ZW50LnYxLkF0dGFjaG1lbnRQb2ludGVyEhMKC3Byb2ZpbGVfa2V5GAcgASgMEiwKBWdyb3VwGBAgASgLMh0uY292ZS5jb250ZW50LnYxLkdyb3VwQ29udGV4dBIbChNleHBpcmVfdGltZXJfdXBkYXRlGBQgASgIEjMKBm5vdGljZRgVIAEoCzIjLmNvdmUuY29udGVudC52MS5Pcmdhbml6YXRpb25Ob3RpY2VCBwoFX3RleHRCDAoKX3RpbWVzdGFtcEIICgZfcXVvdGUiUgoST3JnYW5pemF0aW9uTm90aWNlEhgKEHJvbGVfY2VydGlmaWNhdGUYASABKAwSIgoacm9sZV9jZXJ0aWZpY2F0ZV9zaWduYXR1cmUYAiABKAwiLAoMR3JvdXBDb250ZXh0EgoKAmlkGAEgASgMEhAKCHJldmlzaW9uGAIgASgNIoMBCgtHcm91cE1lbWJlchISCgphY2NvdW50X2lkGAEgASgMEi8KBHJvbGUYAiABKA4yIS5jb3ZlLmNvbnRlbnQudjEuR3JvdXBNZW1iZXIuUm9sZRIQCgh1c2VybmFtZRgDIAEoCSIdCgRSb2xlEgoKBk1FTUJFUhAAEgkKBUFETUlOEAEiigIKC0dyb3VwVXBkYXRlEgoKAmlkGAEgASgMEhIKCm1hc3Rlcl9rZXkYAiABKAwSEAoIcmV2aXNpb24YAyABKA0SDQoFdGl0bGUYBCABKAkSEwoLZGVzY3JpcHRpb24YBSABKAkSMgoGYXZhdGFyGAYgASgLMiIuY292ZS5jb250ZW50LnYxLkF0dGFjaG1lbnRQb2ludGVyEi0KB21lbWJlcnMYByADKAsyHC5jb3ZlLmNvbnRlbnQudjEuR3JvdXBNZW1iZXISHAoUZXhwaXJlX3RpbWVyX3NlY29uZHMYCCABKA0SFgoJdGltZXN0YW1wGAkgASgESACIAQFCDAoKX3RpbWVzdGFtcCJHChVTZW5kZXJLZXlEaXN0cmlidXRpb24SEAoIZ3JvdXBfaWQYASABKAwSHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYAiABKAwipgIKEUF0dGFjaG1lbnRQb2ludGVyEhIKCnN0b3JhZ2VfaWQYASABKAkSCwoDa2V5GAIgASgMEg4KBmRpZ2VzdBgDIAEoDBITCgtwYWRkZWRfc2l6ZRgEIAEoBBISCgpwbGFpbl9zaXplGAUgASgEEhQKDGNvbnRlbnRfdHlwZRgGIAEoCRIRCglmaWxlX25hbWUYByABKAkSDQoFd2lkdGgYCCABKA0SDgoGaGVpZ2h0GAkgASgNEhEKCXRodW1ibmFpbBgKIAEoDBIQCghibHVyaGFzaBgLIAEoCRITCgtkdXJhdGlvbl9tcxgMIAEoDRIQCgh3YXZlZm9ybRgNIAEoDBISCgp2b2ljZV9ub3RlGA4gASgIEg8KB2NhcHRpb24YDyABKAkifwoFUXVvdGUSFgoJdGltZXN0YW1wGAEgASgESACIAQESHgoRYXV0aG9yX2FjY291bnRfaWQYAiABKAlIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQFCDAoKX3RpbWVzdGFtcEIUChJfYXV0aG9yX2FjY291bnRfaWRCBwoFX3RleHQihgEKDlJlY2VpcHRNZXNzYWdlEjcKBHR5cGUYASABKA4yJC5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZUgAiAEBEhIKCnRpbWVzdGFtcHMYAiADKAQiHgoEVHlwZRIMCghERUxJVkVSWRAAEggKBFJFQUQQAUIHCgVfdHlwZSKgAQoNVHlwaW5nTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARI6CgZhY3Rpb24YAiABKA4yJS5jb3ZlLmNvbnRlbnQudjEuVHlwaW5nTWVzc2FnZS5BY3Rpb25IAYgBASIiCgZBY3Rpb24SCwoHU1RBUlRFRBAAEgsKB1NUT1BQRUQQAUIMCgpfdGltZXN0YW1wQgkKB19hY3Rpb24iNwoMUmV0cnlSZXF1ZXN0EhIKCnRpbWVzdGFtcHMYASADKAQSEwoLdW5hdmFpbGFibGUYAiADKAQiDQoLTnVsbE1lc3NhZ2Ui3QEKD1JlYWN0aW9uTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARISCgVlbW9qaRgCIAEoCUgBiAEBEiUKGHRhcmdldF9hdXRob3JfYWNjb3VudF9pZBgDIAEoCUgCiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYBCABKARIA4gBARIOCgZyZW1vdmUYBSABKAhCDAoKX3RpbWVzdGFtcEIICgZfZW1vamlCGwoZX3RhcmdldF9hdXRob3JfYWNjb3VudF9pZEITChFfdGFyZ2V0X3RpbWVzdGFtcCJpCg1EZWxldGVNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYAiABKARIAYgBAUIMCgpfdGltZXN0YW1wQhMKEV90YXJnZXRfdGltZXN0YW1wIoMBCgtFZGl0TWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIdChB0YXJnZXRfdGltZXN0YW1wGAIgASgESAGIAQESEQoEdGV4dBgDIAEoCUgCiAEBQgwKCl90aW1lc3RhbXBCEwoRX3RhcmdldF90aW1lc3RhbXBCBwoFX3RleHQiJwoQUHJvZmlsZUtleVVwZGF0ZRITCgtwcm9maWxlX2tleRgBIAEoDGIGcHJvdG8z");
 
 /**
  * @generated from message cove.content.v1.Content
@@ -303,6 +303,15 @@ export type DataMessage = Message<"cove.content.v1.DataMessage"> & {
    * @generated from field: bool expire_timer_update = 20;
    */
   expireTimerUpdate: boolean;
+
+  /**
+   * Set when this is an organization notice (docs/organizations.md): the sender's role certificate, which receivers
+   * verify under their pinned organization key (an admin or owner role, valid now, naming the sender) before showing
+   * it in the Notices conversation; a notice without one is dropped. It carries text only.
+   *
+   * @generated from field: cove.content.v1.OrganizationNotice notice = 21;
+   */
+  notice?: OrganizationNotice | undefined;
 };
 
 /**
@@ -311,6 +320,30 @@ export type DataMessage = Message<"cove.content.v1.DataMessage"> & {
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
   messageDesc(file_content, 5);
+
+/**
+ * The sender's role certificate (34-byte body) and the organization key's XEdDSA signature over it.
+ *
+ * @generated from message cove.content.v1.OrganizationNotice
+ */
+export type OrganizationNotice = Message<"cove.content.v1.OrganizationNotice"> & {
+  /**
+   * @generated from field: bytes role_certificate = 1;
+   */
+  roleCertificate: Uint8Array;
+
+  /**
+   * @generated from field: bytes role_certificate_signature = 2;
+   */
+  roleCertificateSignature: Uint8Array;
+};
+
+/**
+ * Describes the message cove.content.v1.OrganizationNotice.
+ * Use `create(OrganizationNoticeSchema)` to create a new message.
+ */
+export const OrganizationNoticeSchema: GenMessage<OrganizationNotice> = /*@__PURE__*/
+  messageDesc(file_content, 6);
 
 /**
  * Names a group in a message: its 32-byte random id and the revision of its state the sender had.
@@ -334,7 +367,7 @@ export type GroupContext = Message<"cove.content.v1.GroupContext"> & {
  * Use `create(GroupContextSchema)` to create a new message.
  */
 export const GroupContextSchema: GenMessage<GroupContext> = /*@__PURE__*/
-  messageDesc(file_content, 6);
+  messageDesc(file_content, 7);
 
 /**
  * One member of a group as its state lists it.
@@ -367,7 +400,7 @@ export type GroupMember = Message<"cove.content.v1.GroupMember"> & {
  * Use `create(GroupMemberSchema)` to create a new message.
  */
 export const GroupMemberSchema: GenMessage<GroupMember> = /*@__PURE__*/
-  messageDesc(file_content, 7);
+  messageDesc(file_content, 8);
 
 /**
  * @generated from enum cove.content.v1.GroupMember.Role
@@ -388,7 +421,7 @@ export enum GroupMember_Role {
  * Describes the enum cove.content.v1.GroupMember.Role.
  */
 export const GroupMember_RoleSchema: GenEnum<GroupMember_Role> = /*@__PURE__*/
-  enumDesc(file_content, 7, 0);
+  enumDesc(file_content, 8, 0);
 
 /**
  * A group's whole state at one revision, sent by an admin over 1:1 sessions to every member device (and by a
@@ -454,7 +487,7 @@ export type GroupUpdate = Message<"cove.content.v1.GroupUpdate"> & {
  * Use `create(GroupUpdateSchema)` to create a new message.
  */
 export const GroupUpdateSchema: GenMessage<GroupUpdate> = /*@__PURE__*/
-  messageDesc(file_content, 8);
+  messageDesc(file_content, 9);
 
 /**
  * A member's sender key for one group (libsignal's SenderKeyDistributionMessage, serialized), sent over the 1:1
@@ -481,7 +514,7 @@ export type SenderKeyDistribution = Message<"cove.content.v1.SenderKeyDistributi
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_content, 9);
+  messageDesc(file_content, 10);
 
 /**
  * Where an attachment's encrypted blob is stored and how to check and decrypt it (format v1, docs/attachments.md),
@@ -601,7 +634,7 @@ export type AttachmentPointer = Message<"cove.content.v1.AttachmentPointer"> & {
  * Use `create(AttachmentPointerSchema)` to create a new message.
  */
 export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
-  messageDesc(file_content, 10);
+  messageDesc(file_content, 11);
 
 /**
  * @generated from message cove.content.v1.Quote
@@ -634,7 +667,7 @@ export type Quote = Message<"cove.content.v1.Quote"> & {
  * Use `create(QuoteSchema)` to create a new message.
  */
 export const QuoteSchema: GenMessage<Quote> = /*@__PURE__*/
-  messageDesc(file_content, 11);
+  messageDesc(file_content, 12);
 
 /**
  * @generated from message cove.content.v1.ReceiptMessage
@@ -658,7 +691,7 @@ export type ReceiptMessage = Message<"cove.content.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_content, 12);
+  messageDesc(file_content, 13);
 
 /**
  * @generated from enum cove.content.v1.ReceiptMessage.Type
@@ -679,7 +712,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum cove.content.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_content, 12, 0);
+  enumDesc(file_content, 13, 0);
 
 /**
  * @generated from message cove.content.v1.TypingMessage
@@ -701,7 +734,7 @@ export type TypingMessage = Message<"cove.content.v1.TypingMessage"> & {
  * Use `create(TypingMessageSchema)` to create a new message.
  */
 export const TypingMessageSchema: GenMessage<TypingMessage> = /*@__PURE__*/
-  messageDesc(file_content, 13);
+  messageDesc(file_content, 14);
 
 /**
  * @generated from enum cove.content.v1.TypingMessage.Action
@@ -722,7 +755,7 @@ export enum TypingMessage_Action {
  * Describes the enum cove.content.v1.TypingMessage.Action.
  */
 export const TypingMessage_ActionSchema: GenEnum<TypingMessage_Action> = /*@__PURE__*/
-  enumDesc(file_content, 13, 0);
+  enumDesc(file_content, 14, 0);
 
 /**
  * Sent (in a freshly established session) by a device that could not decrypt messages from this peer: the peer
@@ -749,7 +782,7 @@ export type RetryRequest = Message<"cove.content.v1.RetryRequest"> & {
  * Use `create(RetryRequestSchema)` to create a new message.
  */
 export const RetryRequestSchema: GenMessage<RetryRequest> = /*@__PURE__*/
-  messageDesc(file_content, 14);
+  messageDesc(file_content, 15);
 
 /**
  * Carries nothing. A re-send answers only the device that asked, but the server takes a send only when it covers
@@ -765,7 +798,7 @@ export type NullMessage = Message<"cove.content.v1.NullMessage"> & {
  * Use `create(NullMessageSchema)` to create a new message.
  */
 export const NullMessageSchema: GenMessage<NullMessage> = /*@__PURE__*/
-  messageDesc(file_content, 15);
+  messageDesc(file_content, 16);
 
 /**
  * A reaction to a message (Signal's DataMessage.Reaction): one per person per message, a new one replacing the last;
@@ -813,7 +846,7 @@ export type ReactionMessage = Message<"cove.content.v1.ReactionMessage"> & {
  * Use `create(ReactionMessageSchema)` to create a new message.
  */
 export const ReactionMessageSchema: GenMessage<ReactionMessage> = /*@__PURE__*/
-  messageDesc(file_content, 16);
+  messageDesc(file_content, 17);
 
 /**
  * Delete for everyone: the sender's own message with this send time is replaced by a "deleted" placeholder on every
@@ -839,7 +872,7 @@ export type DeleteMessage = Message<"cove.content.v1.DeleteMessage"> & {
  * Use `create(DeleteMessageSchema)` to create a new message.
  */
 export const DeleteMessageSchema: GenMessage<DeleteMessage> = /*@__PURE__*/
-  messageDesc(file_content, 17);
+  messageDesc(file_content, 18);
 
 /**
  * Edit (Signal's EditMessage): the sender's own message with this send time gets a new text; receivers keep the
@@ -872,7 +905,7 @@ export type EditMessage = Message<"cove.content.v1.EditMessage"> & {
  * Use `create(EditMessageSchema)` to create a new message.
  */
 export const EditMessageSchema: GenMessage<EditMessage> = /*@__PURE__*/
-  messageDesc(file_content, 18);
+  messageDesc(file_content, 19);
 
 /**
  * The sender's new profile key (32 bytes), sent alone after the sender rotated it (for instance after blocking
@@ -892,5 +925,5 @@ export type ProfileKeyUpdate = Message<"cove.content.v1.ProfileKeyUpdate"> & {
  * Use `create(ProfileKeyUpdateSchema)` to create a new message.
  */
 export const ProfileKeyUpdateSchema: GenMessage<ProfileKeyUpdate> = /*@__PURE__*/
-  messageDesc(file_content, 19);
+  messageDesc(file_content, 20);
 

@@ -43,6 +43,8 @@ export type AccountMinAggregateOutputType = {
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean | null
   createdAt: Date | null
+  role: string | null
+  disabledAt: Date | null
 }
 
 export type AccountMaxAggregateOutputType = {
@@ -54,6 +56,8 @@ export type AccountMaxAggregateOutputType = {
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean | null
   createdAt: Date | null
+  role: string | null
+  disabledAt: Date | null
 }
 
 export type AccountCountAggregateOutputType = {
@@ -65,6 +69,8 @@ export type AccountCountAggregateOutputType = {
   unidentifiedAccessKey: number
   unrestrictedUnidentifiedAccess: number
   createdAt: number
+  role: number
+  disabledAt: number
   _all: number
 }
 
@@ -86,6 +92,8 @@ export type AccountMinAggregateInputType = {
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
   createdAt?: true
+  role?: true
+  disabledAt?: true
 }
 
 export type AccountMaxAggregateInputType = {
@@ -97,6 +105,8 @@ export type AccountMaxAggregateInputType = {
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
   createdAt?: true
+  role?: true
+  disabledAt?: true
 }
 
 export type AccountCountAggregateInputType = {
@@ -108,6 +118,8 @@ export type AccountCountAggregateInputType = {
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
   createdAt?: true
+  role?: true
+  disabledAt?: true
   _all?: true
 }
 
@@ -206,6 +218,8 @@ export type AccountGroupByOutputType = {
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean
   createdAt: Date
+  role: string
+  disabledAt: Date | null
   _count: AccountCountAggregateOutputType | null
   _avg: AccountAvgAggregateOutputType | null
   _sum: AccountSumAggregateOutputType | null
@@ -240,6 +254,8 @@ export type AccountWhereInput = {
   unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
+  role?: Prisma.StringFilter<"Account"> | string
+  disabledAt?: Prisma.DateTimeNullableFilter<"Account"> | Date | string | null
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
@@ -254,6 +270,8 @@ export type AccountOrderByWithRelationInput = {
   unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrderInput | Prisma.SortOrder
   devices?: Prisma.DeviceOrderByRelationAggregateInput
   provisioningCodes?: Prisma.ProvisioningCodeOrderByRelationAggregateInput
   profile?: Prisma.ProfileOrderByWithRelationInput
@@ -271,6 +289,8 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
+  role?: Prisma.StringFilter<"Account"> | string
+  disabledAt?: Prisma.DateTimeNullableFilter<"Account"> | Date | string | null
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
@@ -285,6 +305,8 @@ export type AccountOrderByWithAggregationInput = {
   unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.AccountCountOrderByAggregateInput
   _avg?: Prisma.AccountAvgOrderByAggregateInput
   _max?: Prisma.AccountMaxOrderByAggregateInput
@@ -304,6 +326,8 @@ export type AccountScalarWhereWithAggregatesInput = {
   unidentifiedAccessKey?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolWithAggregatesFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Account"> | Date | string
+  role?: Prisma.StringWithAggregatesFilter<"Account"> | string
+  disabledAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Account"> | Date | string | null
 }
 
 export type AccountCreateInput = {
@@ -315,6 +339,8 @@ export type AccountCreateInput = {
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
@@ -329,6 +355,8 @@ export type AccountUncheckedCreateInput = {
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
@@ -343,6 +371,8 @@ export type AccountUpdateInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
@@ -357,6 +387,8 @@ export type AccountUncheckedUpdateInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
@@ -371,6 +403,8 @@ export type AccountCreateManyInput = {
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
 }
 
 export type AccountUpdateManyMutationInput = {
@@ -382,6 +416,8 @@ export type AccountUpdateManyMutationInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type AccountUncheckedUpdateManyInput = {
@@ -393,6 +429,8 @@ export type AccountUncheckedUpdateManyInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type AccountCountOrderByAggregateInput = {
@@ -404,6 +442,8 @@ export type AccountCountOrderByAggregateInput = {
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrder
 }
 
 export type AccountAvgOrderByAggregateInput = {
@@ -419,6 +459,8 @@ export type AccountMaxOrderByAggregateInput = {
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrder
 }
 
 export type AccountMinOrderByAggregateInput = {
@@ -430,6 +472,8 @@ export type AccountMinOrderByAggregateInput = {
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrder
 }
 
 export type AccountSumOrderByAggregateInput = {
@@ -471,6 +515,10 @@ export type BoolFieldUpdateOperationsInput = {
 
 export type DateTimeFieldUpdateOperationsInput = {
   set?: Date | string
+}
+
+export type NullableDateTimeFieldUpdateOperationsInput = {
+  set?: Date | string | null
 }
 
 export type AccountCreateNestedOneWithoutDevicesInput = {
@@ -524,6 +572,8 @@ export type AccountCreateWithoutDevicesInput = {
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
 }
@@ -537,6 +587,8 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
 }
@@ -566,6 +618,8 @@ export type AccountUpdateWithoutDevicesInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
 }
@@ -579,6 +633,8 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
 }
@@ -592,6 +648,8 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
 }
@@ -605,6 +663,8 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
 }
@@ -634,6 +694,8 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
 }
@@ -647,6 +709,8 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
 }
@@ -660,6 +724,8 @@ export type AccountCreateWithoutProfileInput = {
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
 }
@@ -673,6 +739,8 @@ export type AccountUncheckedCreateWithoutProfileInput = {
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
 }
@@ -702,6 +770,8 @@ export type AccountUpdateWithoutProfileInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
 }
@@ -715,6 +785,8 @@ export type AccountUncheckedUpdateWithoutProfileInput = {
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
 }
@@ -768,6 +840,8 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
+  role?: boolean
+  disabledAt?: boolean
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
   profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
@@ -783,6 +857,8 @@ export type AccountSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
+  role?: boolean
+  disabledAt?: boolean
 }, ExtArgs["result"]["account"]>
 
 export type AccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -794,6 +870,8 @@ export type AccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
+  role?: boolean
+  disabledAt?: boolean
 }, ExtArgs["result"]["account"]>
 
 export type AccountSelectScalar = {
@@ -805,9 +883,11 @@ export type AccountSelectScalar = {
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
   createdAt?: boolean
+  role?: boolean
+  disabledAt?: boolean
 }
 
-export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "createdAt", ExtArgs["result"]["account"]>
+export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "createdAt" | "role" | "disabledAt", ExtArgs["result"]["account"]>
 export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
@@ -852,6 +932,15 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      */
     unrestrictedUnidentifiedAccess: boolean
     createdAt: Date
+    /**
+     * Organization role the server enforces for its own admin endpoints: `owner` (registered with the owner invite)
+     * or what the account's verified role certificate says; `member` otherwise. Clients never believe this column.
+     */
+    role: string
+    /**
+     * Set while an administrator has disabled the account (its devices were removed; it cannot register or log in).
+     */
+    disabledAt: Date | null
   }, ExtArgs["result"]["account"]>
   composites: {}
 }
@@ -1286,6 +1375,8 @@ export interface AccountFieldRefs {
   readonly unidentifiedAccessKey: Prisma.FieldRef<"Account", 'Bytes'>
   readonly unrestrictedUnidentifiedAccess: Prisma.FieldRef<"Account", 'Boolean'>
   readonly createdAt: Prisma.FieldRef<"Account", 'DateTime'>
+  readonly role: Prisma.FieldRef<"Account", 'String'>
+  readonly disabledAt: Prisma.FieldRef<"Account", 'DateTime'>
 }
     
 
