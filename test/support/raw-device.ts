@@ -116,7 +116,7 @@ export class RawDevice {
   }
 
   /** A new account of its own (identity key, signed and last-resort prekeys, no one-time keys). */
-  static async register(serverUrl: string, username?: string): Promise<RawDevice> {
+  static async register(serverUrl: string, username?: string, inviteCode?: string): Promise<RawDevice> {
     await ready();
     const identity = IdentityKeyPair.generate();
     const secret = randomBytes(32);
@@ -127,6 +127,7 @@ export class RawDevice {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         ...(username ? { username } : {}),
+        ...(inviteCode ? { inviteCode } : {}),
         secret: toBase64(secret),
         registrationId,
         identityKey: toBase64(identity.publicKey.serialize()),
@@ -293,7 +294,7 @@ export class RawDevice {
   async send(
     to: string,
     plaintext: Uint8Array,
-    options: { timestamp?: number; raw?: boolean } = {},
+    options: { timestamp?: number; raw?: boolean; notice?: boolean } = {},
   ): Promise<{ status: number; body: unknown }> {
     const devices = await this.ensureSessions(to);
     const messages: OutgoingMessage[] = [];
@@ -312,13 +313,17 @@ export class RawDevice {
         content: toBase64(ciphertext.serialize()),
       });
     }
-    return this.sendMessages(to, { timestamp: options.timestamp ?? Date.now(), messages });
+    return this.sendMessages(to, {
+      timestamp: options.timestamp ?? Date.now(),
+      messages,
+      ...(options.notice ? { notice: true } : {}),
+    });
   }
 
   /** Sends envelopes exactly as given (garbage ciphertext, wrong types). */
   async sendMessages(
     to: string,
-    request: { timestamp: number; messages: OutgoingMessage[]; urgent?: boolean },
+    request: { timestamp: number; messages: OutgoingMessage[]; urgent?: boolean; notice?: boolean },
   ): Promise<{ status: number; body: unknown }> {
     return this.call('PUT', `/v1/messages/${to}`, request);
   }

@@ -408,7 +408,10 @@ export class ApiClient {
   }
 
   setDisabled(accountId: string, disabled: boolean): Promise<void> {
-    return this.expectEmpty('POST', `/v1/org/members/${encodeURIComponent(accountId)}/${disabled ? 'disable' : 'enable'}`);
+    return this.expectEmpty(
+      'POST',
+      `/v1/org/members/${encodeURIComponent(accountId)}/${disabled ? 'disable' : 'enable'}`,
+    );
   }
 
   auditLog(after: number) {

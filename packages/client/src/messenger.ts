@@ -1203,7 +1203,10 @@ export class Messenger {
       .filter((m) => m.direction === 'incoming' && !m.read);
     const updated: ConversationEntry = { ...conversation, unreadCount: 0 };
     const messages = unread.map((m) => ({ ...m, read: true }));
-    await storage.commit([...messages.map((m) => ({ op: 'put' as const, table: 'messages' as const, key: m.id, value: m })), putConversation(updated)]);
+    await storage.commit([
+      ...messages.map((m) => ({ op: 'put' as const, table: 'messages' as const, key: m.id, value: m })),
+      putConversation(updated),
+    ]);
     for (const message of messages) emit(ctx, { type: 'message-updated', message });
     emit(ctx, { type: 'conversation-updated', conversation: updated });
     return messages.length;
@@ -1333,6 +1336,8 @@ export class Messenger {
   async messages(peerOrConversation: string, options: { limit?: number; before?: string } = {}): Promise<MessagePage> {
     if (groupOf(peerOrConversation) !== null)
       return this.ctx.history.messages(groupConversationId(groupIdOrThrow(peerOrConversation)), options);
+    if (peerOrConversation === NOTICES_CONVERSATION_ID)
+      return this.ctx.history.messages(NOTICES_CONVERSATION_ID, options);
     const peer = await this.resolveCached(peerOrConversation);
     return this.ctx.history.messages(directConversationId(peer), options);
   }

@@ -114,11 +114,6 @@ export const noticeRole = async (
   } catch {
     return null;
   }
-  const role = organization.verifyCertificate(
-    record,
-    sender,
-    notice.roleCertificate,
-    notice.roleCertificateSignature,
-  );
+  const role = organization.verifyCertificate(record, sender, notice.roleCertificate, notice.roleCertificateSignature);
   return role === 'member' ? null : role;
 };

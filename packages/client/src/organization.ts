@@ -294,7 +294,7 @@ export class Organization {
    */
   async audit(): Promise<AuditVerification> {
     const entries: AuditEntry[] = [];
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const page = await this.admin(() => this.ctx.api.auditLog(after));
       entries.push(...page.entries);
       const last = page.entries.at(-1);
@@ -323,4 +323,11 @@ export class Organization {
 
 /** Recomputes one entry's hash (exported for tests and tools that check a single row). */
 export const auditHashOf = (entry: AuditEntry): string =>
-  hex(auditEntryHash(fromHex(entry.prevHash), { at: entry.at, event: entry.event, actor: entry.actor, target: entry.target }));
+  hex(
+    auditEntryHash(fromHex(entry.prevHash), {
+      at: entry.at,
+      event: entry.event,
+      actor: entry.actor,
+      target: entry.target,
+    }),
+  );

@@ -104,7 +104,12 @@ export const MAX_INVITE_LIFETIME_SECONDS = 366 * 24 * 3600;
 export const InviteId = z.uuid().toLowerCase();
 export const CreateInviteRequest = z.strictObject({
   uses: z.number().int().min(1).max(MAX_INVITE_USES).default(1),
-  expiresInSeconds: z.number().int().min(60).max(MAX_INVITE_LIFETIME_SECONDS).default(7 * 24 * 3600),
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(MAX_INVITE_LIFETIME_SECONDS)
+    .default(7 * 24 * 3600),
 });
 export const InviteEntry = z.object({
   id: InviteId,
@@ -138,6 +143,8 @@ export const AuditEntry = z.object({
   prevHash: z.string().describe('Hex SHA-256 of the previous entry (64 zeros for the first)'),
   hash: z.string().describe('Hex SHA-256 over this entry and prevHash'),
 });
+/** `GET /v1/org/audit?after=`: entries after this sequence number (absent: from the start). */
+export const AuditAfterQuery = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 export const AuditListResponse = z.object({ entries: z.array(AuditEntry), more: z.boolean() });
 
 export const ErrorResponse = z.object({

@@ -5,6 +5,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import {
   AccountId,
+  AuditAfterQuery,
   CreateInviteRequest,
   InviteId,
   RoleCertificateRequest,
@@ -16,15 +17,11 @@ import {
   type RoleCertificateListResponse,
   type RoleCertificateResponse,
 } from '@cove/protocol';
-import { z } from 'zod';
 
 import { CurrentDevice } from '../middleware/auth.guard.js';
 import { ZodPipe } from '../middleware/zod.pipe.js';
 import type { AuthenticatedDevice } from '../services/auth.service.js';
 import { OrganizationService } from '../services/organization.service.js';
-
-/** `?after=` of the audit log: a sequence number (absent: from the start). */
-const AuditAfter = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 
 @Controller('v1/org')
 export class OrganizationController {
@@ -107,7 +104,7 @@ export class OrganizationController {
   @Get('audit')
   audit(
     @CurrentDevice() device: AuthenticatedDevice,
-    @Query('after', new ZodPipe(AuditAfter)) after: number | undefined,
+    @Query('after', new ZodPipe(AuditAfterQuery)) after: number | undefined,
   ): Promise<AuditListResponse> {
     return this.organization.auditLog(device, after ?? 0);
   }

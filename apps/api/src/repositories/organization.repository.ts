@@ -104,7 +104,11 @@ export class OrganizationRepository {
   }
 
   async invites(): Promise<StoredInvite[]> {
-    return this.db.prisma.invite.findMany({ where: { role: 'member' }, orderBy: { createdAt: 'desc' }, select: inviteSelect });
+    return this.db.prisma.invite.findMany({
+      where: { role: 'member' },
+      orderBy: { createdAt: 'desc' },
+      select: inviteSelect,
+    });
   }
 
   async revokeInvite(id: string, at: Date): Promise<boolean> {

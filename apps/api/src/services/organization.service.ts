@@ -137,7 +137,12 @@ export class OrganizationService {
 
   async createInvite(device: AuthenticatedDevice, request: CreateInviteRequest): Promise<CreateInviteResponse> {
     await this.requireAdmin(device);
-    const { code, invite } = await this.newInvite('member', request.uses, request.expiresInSeconds * 1000, device.accountId);
+    const { code, invite } = await this.newInvite(
+      'member',
+      request.uses,
+      request.expiresInSeconds * 1000,
+      device.accountId,
+    );
     await this.audit.record(AuditEvent.InviteCreated, device.accountId, invite.id);
     return { ...toInvite(invite, this.clock.now()), code };
   }

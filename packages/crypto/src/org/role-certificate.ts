@@ -13,7 +13,8 @@ import { ErrorCode, fail } from '../errors.js';
 import { sha512, utf8 } from '../primitives/hash.js';
 import type { Rng } from '../primitives/random.js';
 import { defaultRng } from '../primitives/random.js';
-import { PrivateKey, PublicKey } from '../keys/curve.js';
+import { PrivateKey } from '../keys/curve.js';
+import type { PublicKey } from '../keys/curve.js';
 
 /** Version byte of the body layout; any other is refused (a newer client's certificate is not guessed at). */
 export const ROLE_CERTIFICATE_VERSION = 1;
@@ -53,7 +54,8 @@ const uuidString = (bytes: Uint8Array): string => {
 };
 
 const checkTime = (value: number, what: string): void => {
-  if (!Number.isSafeInteger(value) || value < 0) fail(ErrorCode.InvalidArgument, 'RoleCertificate', `${what} is not a time`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    fail(ErrorCode.InvalidArgument, 'RoleCertificate', `${what} is not a time`);
 };
 
 /** The 34-byte body of a certificate. */

@@ -297,7 +297,12 @@ export const validateContent = (content: Content, context?: ContentContext): voi
       )
         throw new ContentError('a timer update carries no message', ContentErrorReason.InvalidFormat);
       if (data.notice !== undefined) {
-        checkBytes(data.notice.roleCertificate, ROLE_CERTIFICATE_BYTES, ROLE_CERTIFICATE_BYTES, 'notice.roleCertificate');
+        checkBytes(
+          data.notice.roleCertificate,
+          ROLE_CERTIFICATE_BYTES,
+          ROLE_CERTIFICATE_BYTES,
+          'notice.roleCertificate',
+        );
         checkBytes(
           data.notice.roleCertificateSignature,
           SIGNATURE_BYTES,

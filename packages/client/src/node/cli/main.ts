@@ -264,7 +264,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       await withSession(globals(), async ({ messenger }) => {
         const members = await messenger.organization.members();
         if (globals().json) {
-          for (const m of members) io.out(jsonLine({ type: 'member', ...m, role: m.certifiedRole, serverRole: m.role }));
+          for (const m of members)
+            io.out(jsonLine({ type: 'member', ...m, role: m.certifiedRole, serverRole: m.role }));
           return;
         }
         for (const m of members) {
@@ -596,13 +597,16 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             if (message.status === 'received') shownMessages.add(message.id);
             if (message.notice) {
               const sender = message.notice.senderUsername ?? message.authorAccountId;
-              print(`[${formatTimestamp(message.timestamp)}] NOTICE from ${escapeText(sender)}: ${escapeText(message.text)}`, {
-                type: 'message',
-                ...messageJson(message, sender),
-                notice: true,
-                sender,
-                senderRole: message.notice.role,
-              });
+              print(
+                `[${formatTimestamp(message.timestamp)}] NOTICE from ${escapeText(sender)}: ${escapeText(message.text)}`,
+                {
+                  type: 'message',
+                  ...messageJson(message, sender),
+                  notice: true,
+                  sender,
+                  senderRole: message.notice.role,
+                },
+              );
               if (options.markRead) await messenger.markRead(message.conversationId);
               return;
             }
