@@ -50,7 +50,8 @@ export class AccountService {
       throw new ApiError(403, ErrorCode.AccountDisabled, 'this account was disabled by an administrator');
     }
     const presented = body.inviteCode ?? '';
-    const configured = presented !== '' && this.isInviteCode(presented);
+    // Every configured code is compared whatever was presented (nothing included): the time says nothing about them.
+    const configured = this.isInviteCode(presented) && presented !== '';
     const invite = presented !== '' && !configured ? await this.organization.redeemInvite(presented) : null;
     if (this.config.config.registration === 'invite' && !configured && !invite) {
       throw new ApiError(403, ErrorCode.InviteRequired, 'a valid invite code is required to register');
