@@ -467,6 +467,9 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     if (route.path === '/v1/messages' && route.method === 'get') {
       parameters.push({ name: 'limit', in: 'query', required: false, schema: { type: 'string' } });
     }
+    if (route.path === '/v1/org/audit') {
+      parameters.push({ name: 'after', in: 'query', required: false, schema: { type: 'string' } });
+    }
     const responses: Record<string, unknown> = {
       [String(route.ok[0])]: route.ok[1] ? { description: 'OK', content: content(route.ok[1]) } : { description: 'OK' },
       '400': { description: 'malformed_json, invalid_request, invalid_key or invalid_signature', content: error },
