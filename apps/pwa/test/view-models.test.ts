@@ -197,6 +197,9 @@ class RecordingMessenger implements MessengerPort {
   blocked(): Promise<{ accountId: string; username: string | null }[]> {
     return Promise.resolve([]);
   }
+  organization(): Promise<null> {
+    return Promise.resolve(null);
+  }
   deleteConversation(conversationId: string): Promise<void> {
     this.calls.push(`deleteConversation ${conversationId}`);
     return Promise.resolve();

@@ -30,7 +30,7 @@ import type {
   RegistrationError,
   SafetyNumber,
 } from './messenger-port.js';
-import type { AttachmentFailure } from './model.js';
+import type { AttachmentFailure, OrganizationView } from './model.js';
 import { HistoryReader } from './history-reader.js';
 
 /** How registration failures are shown; everything else is "something went wrong". */
@@ -428,6 +428,18 @@ class MessengerAdapter implements MessengerPort {
 
   async blocked(): Promise<{ accountId: string; username: string | null }[]> {
     return (await this.messenger.blocked()).map(({ accountId, username }) => ({ accountId, username }));
+  }
+
+  async organization(): Promise<OrganizationView | null> {
+    const status = await this.messenger.organization.status();
+    return status.fingerprint === null
+      ? null
+      : {
+          fingerprint: status.fingerprint,
+          keyChanged: status.keyChanged,
+          presentedFingerprint: status.presentedFingerprint,
+          role: status.role,
+        };
   }
 
   async deleteConversation(conversationId: string): Promise<void> {

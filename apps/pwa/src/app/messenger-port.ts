@@ -11,7 +11,7 @@ import type {
   SearchResult,
   TrustLevel,
 } from '@cove/client';
-import type { AttachmentFailure } from './model.js';
+import type { AttachmentFailure, OrganizationView } from './model.js';
 
 export type OwnProfileView = { name: string; about: string; avatar: Uint8Array | null };
 
@@ -96,6 +96,8 @@ export interface MessengerPort {
   block(conversationId: string): Promise<void>;
   unblock(accountId: string): Promise<void>;
   blocked(): Promise<{ accountId: string; username: string | null }[]>;
+  /** The organization as this device pinned it (fingerprint, a changed key, our certified role); null without one. */
+  organization(): Promise<OrganizationView | null>;
   /** Deletes a conversation and its history on this device (a group is left first). */
   deleteConversation(conversationId: string): Promise<void>;
   /** Local search over conversations and messages (in memory; nothing is indexed at rest). */

@@ -83,7 +83,7 @@ describe('role certificates', () => {
 describe('audit chain', () => {
   const chain = (count: number): AuditChainEntry[] => {
     const entries: AuditChainEntry[] = [];
-    let prev = AUDIT_GENESIS_HASH;
+    let prev: Uint8Array = AUDIT_GENESIS_HASH;
     for (let seq = 1; seq <= count; seq++) {
       const fields = { at: NOW + seq, event: 'registered', actor: ALICE, target: seq % 2 ? BOB : null };
       const hash = auditEntryHash(prev, fields);

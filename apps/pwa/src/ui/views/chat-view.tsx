@@ -62,6 +62,7 @@ export function ChatView({
   const messages = useMemo(() => (page ? [...page].reverse() : []), [page]);
   const unread = conversation?.unread ?? 0;
   const inGroup = conversation?.group === true || conversationId.startsWith('group:');
+  const notices = conversation?.notices === true || conversationId === 'notices';
 
   useEffect(() => {
     setLimit(PAGE);
@@ -195,7 +196,7 @@ export function ChatView({
         onLoadMore={() => setLimit((l) => l + PAGE)}
         onRetry={(messageId) => void app.chat.retry(conversationId, messageId)}
         actions={{ canModify: (m) => app.chat.canModify(m), onAction }}
-        inGroup={inGroup}
+        inGroup={inGroup || notices}
         peerName={conversation?.title ?? ''}
       />
       {sendFailure ? (
@@ -211,7 +212,11 @@ export function ChatView({
       {conversation?.blocked || conversation?.request ? (
         <RequestBar conversation={conversation} onGone={onBack} />
       ) : null}
-      {conversation?.inactive ? (
+      {notices ? (
+        <p className="composer-closed muted" role="status" data-testid="notices-read-only">
+          {t('notices.readOnly')}
+        </p>
+      ) : conversation?.inactive ? (
         <p className="composer-closed muted" role="status" data-testid="group-inactive">
           {t('group.inactive')}
         </p>

@@ -13,6 +13,7 @@ import {
   PrivacySection,
 } from './settings/settings-sections.js';
 import { BlockedSection } from './settings/blocked-section.js';
+import { OrganizationSection } from './settings/organization-section.js';
 import { LeaveSection } from './settings/leave-section.js';
 import { ProfileSection } from './settings/profile-section.js';
 
@@ -34,6 +35,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />
+        <OrganizationSection />
         <BlockedSection />
         <LeaveSection />
       </div>
