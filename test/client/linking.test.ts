@@ -2,7 +2,7 @@
  * Linking devices and syncing between them, on a real server: a second device linked through the Messenger API and
  * a third through `cove link` (the URI on its own line) both become full devices of the account, with its contacts
  * and their verified states; every device shows every message of a conversation, sent ones included (sent
- * transcripts), and a conversation read on one device is read on the others; a 1:1 disappearing timer set on one
+ * transcripts, also from a primary that only sends and so never hears the new device announce itself), and a conversation read on one device is read on the others; a 1:1 disappearing timer set on one
  * device reaches the others; a transcript forged by another account is refused; device names reach the server only
  * encrypted; a removed device's socket closes and it stops receiving, and a peer drops it; a linked device cannot
  * remove others; the account stops at 8 devices.
@@ -152,6 +152,31 @@ describe('linked devices', () => {
       const message = (await transcript(phone, bob.accountId)).find((m) => m.text === 'from alice primary');
       return message?.status === 'read';
     });
+  });
+
+  it('should send transcripts to a device that a primary which only sends (never connected) just linked', async () => {
+    const carol = await newClient(server.url, 'link_carol');
+    clients.push(carol);
+    // Carol has sent before: she knows she has no other device, and she never connects to hear a new one announce.
+    await carol.messenger.sendText('link_bob', 'carol alone');
+    await carol.messenger.flushOutbox();
+    const tablet = await openClient('tablet', await mkdtemp(join(tmpdir(), 'cove-link-tablet-')));
+    clients.push(tablet);
+    let added: Promise<void> = Promise.resolve();
+    await tablet.messenger.linkNewDevice({
+      serverUrl: server.url,
+      oneTimePreKeys: 2,
+      onLinkUri: (uri) => {
+        added = carol.messenger.addDevice(uri);
+      },
+    });
+    await added;
+    await carol.messenger.sendText('link_bob', 'carol with a tablet');
+    await carol.messenger.flushOutbox();
+    await tablet.messenger.connect();
+    await until('the tablet shows what carol sent after linking it', async () =>
+      (await texts(tablet, bob.accountId, 'outgoing')).includes('carol with a tablet'),
+    );
   });
 
   it('should clear unread on the other devices when one device reads', async () => {

@@ -308,6 +308,15 @@ describe('PWA attachments in Chromium', () => {
       const big = randomBytes(9 * MIB);
       const bigFile = join(root, 'video.bin');
       await writeFile(bigFile, big);
+      // Uploads at 2 MiB/s, so that on a quiet machine the upload is still under way when the test goes offline
+      // (unthrottled on loopback, 9 MiB can be up before any progress is drawn).
+      const cdp = await alice.context.newCDPSession(alice.page);
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: 2 * MIB,
+      });
       await sendFiles(alice.page, [bigFile]);
       const sent = lastMessage(alice.page, 'file');
       // The first 4 MiB piece reached the server: the bar shows a percentage.
@@ -315,7 +324,14 @@ describe('PWA attachments in Chromium', () => {
       await alice.context.setOffline(true);
       await alice.page.waitForFunction(() => !navigator.onLine, undefined, { timeout: UI_TIMEOUT });
       await new Promise((r) => setTimeout(r, 3_000));
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: -1,
+      });
       await alice.context.setOffline(false);
+      await cdp.detach();
       await waitForStatus(sent, ['sent', 'delivered', 'read']);
       const card = lastMessage(bob.page, 'file');
       await card.getByText('video.bin').waitFor({ timeout: UI_TIMEOUT });

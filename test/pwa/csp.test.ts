@@ -2,7 +2,8 @@
  * The PWA under the server's Content-Security-Policy, in Chromium: the built index.html, service worker and
  * bundles hold nothing the policy forbids (inline scripts, styles or handlers, string evaluation); the app
  * registers, connects its WebSocket, runs libsodium's WebAssembly in the page and in the service worker, and
- * handles a push without a single violation; and the harness really catches violations in pages and in the
+ * handles a push without a single violation; libsodium's WebAssembly is a file of its own (precached, streamed, cached
+ * for good), not base64 inside a script; and the harness really catches violations in pages and in the
  * service worker, so every browser test (which fails on any) would notice one.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -93,6 +94,52 @@ describe('Cove PWA under its Content-Security-Policy', () => {
         await new Promise((r) => setTimeout(r, 250));
       }
       expect((await notifications(profile.context, server.url)).length).toBeGreaterThan(0);
+    },
+    SLOW,
+  );
+
+  it(
+    "should load libsodium's WebAssembly as its own cached file, streamed, and keep it and the core out of the first screen",
+    async () => {
+      const page = profile?.page;
+      if (!page) throw new Error('the previous test leaves a registered profile');
+      const assets = readdirSync(join(DIST, 'assets'));
+      const wasm = assets.filter((f) => /^libsodium-sumo-[\w-]+\.wasm$/.test(f));
+      expect(wasm).toHaveLength(1);
+      const path = `/assets/${wasm[0] ?? ''}`;
+      // "AGFzbQEAAAA" is the base64 of a WebAssembly header: no page script carries the binary any more.
+      for (const file of assets.filter((f) => f.endsWith('.js')))
+        expect({ file, inlined: readFileSync(join(DIST, 'assets', file), 'utf8').includes('AGFzbQEAAAA') }).toEqual({
+          file,
+          inlined: false,
+        });
+      // The first screen's scripts carry neither libsodium nor the messenger core (they load while the list shows).
+      const html = readFileSync(join(DIST, 'index.html'), 'utf8');
+      const firstScreen = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.js)"/g)].map((m) => m[1] ?? '');
+      expect(firstScreen.length).toBeGreaterThan(0);
+      for (const file of firstScreen) {
+        const code = readFileSync(join(DIST, file), 'utf8');
+        expect({
+          file,
+          libsodium: code.includes('crypto_scalarmult'),
+          core: code.includes('outbox pass failed'),
+        }).toEqual({
+          file,
+          libsodium: false,
+          core: false,
+        });
+      }
+      // Precached by the service worker, served with the type streaming compilation needs, cached for good.
+      expect(readFileSync(join(DIST, 'sw.js'), 'utf8')).toContain(path.slice(1));
+      const served = await page.request.get(`${server.url}${path}`);
+      expect(served.status()).toBe(200);
+      expect(served.headers()['content-type']).toBe('application/wasm');
+      expect(served.headers()['cache-control']).toContain('immutable');
+      // The registered page fetched exactly that file for its libsodium.
+      const fetched = await page.evaluate(() =>
+        performance.getEntriesByType('resource').map((entry) => new URL(entry.name).pathname),
+      );
+      expect(fetched).toContain(path);
     },
     SLOW,
   );

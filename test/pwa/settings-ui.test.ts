@@ -6,6 +6,9 @@
  * - Mute: a push for a muted chat shows no notification and adds nothing to the unread count in the title; unmuted,
  *   the same push notifies (the control). The state is stored sealed (no plaintext in IndexedDB).
  * - Archive: an "Archived" folder at the end; a new message brings an unmuted chat back, a muted one stays.
+ * - Sealed sender: once profile keys are exchanged Alice and Bob chat sealed; while the recipient's app is closed,
+ *   every column of the envelopes waiting for them is free of the sender's account id (and the source is null).
+ *   "Who may send you sealed messages" (contacts only / anyone) is switched in Chinese and stored by the server.
  * - Theme: Dark chosen in one tab applies in the other at once, survives a reload and is set before the body is
  *   parsed (no flash), with the theme-color meta following.
  * - Passphrase change (the current one is checked; the old one no longer unlocks) and "lock now" (both tabs lock).
@@ -96,6 +99,10 @@ async function waitForStatus(page: Page, text: string, status: string): Promise<
     { timeout: UI_TIMEOUT },
   );
 }
+
+/** A message bubble showing exactly `text` in the open chat. */
+const bubble = (page: Page, text: string) =>
+  page.locator('[data-testid="message"] .bubble-text').filter({ hasText: new RegExp(`^${text}$`) });
 
 /** Moves within the app without reloading (a reload of a passphrase-locked profile would ask for it again). */
 const navigate = (page: Page, path: string): Promise<void> =>
@@ -286,6 +293,118 @@ describe('Chat list and account controls', () => {
         .filter({ hasText: 'Archived (1)' })
         .waitFor({ timeout: UI_TIMEOUT });
       expect(await listOrder(alice.page)).not.toContain(CONTACTS[3]);
+    },
+    SLOW,
+  );
+
+  it(
+    'should chat sealed (no trace of the sender while the recipient is away) and choose who may send sealed',
+    async () => {
+      /** Every column of the envelopes waiting for an account, as text, and whether any names the other account. */
+      const waiting = (username: string) =>
+        server.query<{ row: string; source_account_id: string | null; type: string }>(
+          `SELECT row_to_json(e)::text AS row, e.source_account_id, e.type FROM envelopes e
+           JOIN accounts a ON a.id = e.account_id WHERE lower(a.username) = lower($1) ORDER BY e.id`,
+          [username],
+        );
+      const idOf = async (name: string): Promise<string> => {
+        const [found] = await server.query<{ id: string }>('SELECT id FROM accounts WHERE lower(username) = $1', [
+          name.toLowerCase(),
+        ]);
+        if (!found) throw new Error(`no account ${name}`);
+        return found.id;
+      };
+      const aliceId = await idOf(ALICE);
+      const bobId = await idOf(BOB);
+      const mentions = (text: string, accountId: string): boolean =>
+        text.toLowerCase().includes(accountId) || text.toLowerCase().includes(accountId.replace(/-/g, ''));
+
+      // Profile keys travel with the first messages: Bob's reached Alice earlier, hers reaches him now.
+      await openChat(alice.page, BOB);
+      await send(alice.page, 'key for you');
+      await waitForStatus(alice.page, 'key for you', 'delivered');
+      // Bob (on a phone) still has the chat with Alice open from the first step.
+      await bubble(bob.page, 'key for you').waitFor({ timeout: UI_TIMEOUT });
+
+      // Bob is away (his app closed): Alice's message waits on the server with no trace of her.
+      const bobAway = await bob.context.newPage();
+      await bob.page.close();
+      await send(alice.page, 'sealed while you were away');
+      await waitForStatus(alice.page, 'sealed while you were away', 'sent');
+      const toBob = await waiting(BOB);
+      expect(toBob.length).toBeGreaterThan(0);
+      for (const envelope of toBob) {
+        expect(envelope).toMatchObject({ source_account_id: null, type: 'unidentified-sender' });
+        expect(mentions(envelope.row, aliceId)).toBe(false);
+      }
+      bob.page = bobAway;
+      await bob.page.goto(server.url);
+      await openChat(bob.page, ALICE);
+      await bubble(bob.page, 'sealed while you were away').waitFor({ timeout: UI_TIMEOUT });
+
+      // And the other way: Alice away, Bob's reply waits sealed for her.
+      const aliceAway = await alice.context.newPage();
+      await alice.page.close();
+      await send(bob.page, 'sealed reply');
+      await waitForStatus(bob.page, 'sealed reply', 'sent');
+      const toAlice = await waiting(ALICE);
+      expect(toAlice.length).toBeGreaterThan(0);
+      expect(toAlice.every((e) => e.source_account_id === null && e.type === 'unidentified-sender')).toBe(true);
+      expect(toAlice.some((e) => mentions(e.row, bobId))).toBe(false);
+      alice.page = aliceAway;
+      await alice.page.goto(server.url);
+      await openChat(alice.page, BOB);
+      await bubble(alice.page, 'sealed reply').waitFor({ timeout: UI_TIMEOUT });
+
+      // Who may send sealed: "contacts" by default; Bob (in Chinese, on a phone) opens it to anyone, the server
+      // keeps it, Alice (in English) sees her own default; then Bob closes it again.
+      const unrestricted = async (accountId: string) =>
+        (
+          await server.query<{ open: boolean }>(
+            'SELECT unrestricted_unidentified_access AS open FROM accounts WHERE id = $1::uuid',
+            [accountId],
+          )
+        )[0]?.open;
+      await bob.page.goto(`${server.url}/settings`);
+      const setting = bob.page.getByTestId('sealed-sender-setting');
+      await setting.waitFor({ timeout: UI_TIMEOUT });
+      const zhSettings = zh.settings as Record<string, string>;
+      await setting.getByText(String(zhSettings.sealedSender)).waitFor({ timeout: UI_TIMEOUT });
+      await bob.page.waitForFunction(
+        () => document.querySelector<HTMLInputElement>('[data-testid="sealed-sender-contacts"]')?.checked === true,
+        undefined,
+        { timeout: UI_TIMEOUT },
+      );
+      await bob.page.getByTestId('sealed-sender-anyone').check({ timeout: UI_TIMEOUT });
+      await setting.getByText(String(zhSettings.sealedSenderAnyoneHint)).waitFor({ timeout: UI_TIMEOUT });
+      const deadline = Date.now() + UI_TIMEOUT;
+      while ((await unrestricted(bobId)) !== true) {
+        if (Date.now() > deadline) throw new Error('the server never took "anyone"');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await screenshot(bob.page, 'settings-ui-02b-sealed-sender-zh');
+      await alice.page.goto(`${server.url}/settings`);
+      await alice.page.getByTestId('sealed-sender-setting').getByText('Contacts only').waitFor({ timeout: UI_TIMEOUT });
+      // The choice shows once the stored setting is read (the radios wait unchecked and disabled until then).
+      await alice.page.waitForFunction(
+        () => document.querySelector<HTMLInputElement>('[data-testid="sealed-sender-contacts"]')?.checked === true,
+        undefined,
+        { timeout: UI_TIMEOUT },
+      );
+      await expect(alice.page.getByTestId('sealed-sender-anyone').isChecked()).resolves.toBe(false);
+      await expect(seriousViolations(alice.page)).resolves.toEqual([]);
+      await alice.page.getByTestId('sealed-sender-setting').scrollIntoViewIfNeeded();
+      await screenshot(alice.page, 'settings-ui-02c-sealed-sender-en');
+      await bob.page.getByTestId('sealed-sender-contacts').check({ timeout: UI_TIMEOUT });
+      await setting.getByText(String(zhSettings.sealedSenderContactsHint)).waitFor({ timeout: UI_TIMEOUT });
+      const closedBy = Date.now() + UI_TIMEOUT;
+      while ((await unrestricted(bobId)) !== false) {
+        if (Date.now() > closedBy) throw new Error('the server never took "contacts"');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await alice.page.goto(server.url);
+      await bob.page.goto(server.url);
+      await bob.page.getByTestId('new-chat-button').waitFor({ timeout: UI_TIMEOUT });
     },
     SLOW,
   );

@@ -295,6 +295,10 @@ describe('emoji picker', () => {
       await alice.context.setOffline(false);
       expect(offline).toEqual([true, true]);
       await alice.page.getByTestId('message-input').fill('');
+      // The emptied draft is saved before the next test reloads the page: the list shows no draft for the chat.
+      await alice.page.goBack();
+      await alice.page.getByTestId('conversation-item').first().waitFor({ timeout: UI_TIMEOUT });
+      await alice.page.locator('.conversation-preview.draft').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
     },
     SLOW,
   );

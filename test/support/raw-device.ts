@@ -28,9 +28,13 @@ import {
   SignalMessage,
   SignedPreKeyRecord,
   CiphertextMessageType,
+  ContentHint,
+  SenderCertificate,
+  UnidentifiedSenderMessageContent,
   processPreKeyBundle,
   ready,
   sealedSenderDecryptToUsmc,
+  sealedSenderEncrypt,
   signalDecrypt,
   signalDecryptPreKey,
   signalEncrypt,
@@ -252,15 +256,21 @@ export class RawDevice {
     return ProtocolAddress.new(accountId, deviceId);
   }
 
-  /** Makes sure a session exists with every device of `accountId` (from its bundles); returns the device list. */
-  async ensureSessions(accountId: string): Promise<{ deviceId: number; registrationId: number }[]> {
+  /**
+   * Makes sure a session exists with every device of `accountId` (from its bundles); returns the device list. With
+   * `stores`, the sessions are made in those (an identity of the caller's choosing) instead of this device's own.
+   */
+  async ensureSessions(
+    accountId: string,
+    stores: { sessions: InMemorySessionStore; identities: InMemoryIdentityKeyStore } = this,
+  ): Promise<{ deviceId: number; registrationId: number }[]> {
     const response = await this.call('GET', `/v1/keys/${accountId}/*`);
     if (response.status !== 200) throw new Error(`bundle: ${response.status}`);
     const bundle = PreKeyBundleResponse.parse(response.body);
     const devices: { deviceId: number; registrationId: number }[] = [];
     for (const device of bundle.devices) {
       const address = this.address(accountId, device.deviceId);
-      const existing = await this.sessions.getSession(address);
+      const existing = await stores.sessions.getSession(address);
       if (!existing?.hasCurrentState()) {
         await processPreKeyBundle(
           PreKeyBundle.new(
@@ -278,8 +288,8 @@ export class RawDevice {
           ),
           address,
           this.address(this.accountId, this.deviceId),
-          this.sessions,
-          this.identities,
+          stores.sessions,
+          stores.identities,
         );
       }
       devices.push({ deviceId: device.deviceId, registrationId: device.registrationId });
@@ -318,6 +328,69 @@ export class RawDevice {
       messages,
       ...(options.notice ? { notice: true } : {}),
     });
+  }
+
+  /** A sender certificate of this device, from the server (`GET /v1/certificate/delivery`). */
+  async senderCertificate(): Promise<SenderCertificate> {
+    const response = await this.call('GET', '/v1/certificate/delivery');
+    if (response.status !== 200) throw new Error(`certificate: ${response.status}`);
+    return SenderCertificate.deserialize(bytes((response.body as { certificate: string }).certificate));
+  }
+
+  /**
+   * Like {@link send}, but each device's ciphertext sealed (v1) under `certificate` and sent without credentials
+   * with `accessKey` (base64); returns the HTTP status. An attacker's knobs: `innerIdentity` encrypts the inner
+   * message in sessions of its own under that identity key instead of this device's, and `sealingIdentity` seals
+   * under that key pair (the seal opens only when it is the certificate's key).
+   */
+  async sendSealed(
+    to: string,
+    plaintext: Uint8Array,
+    options: {
+      certificate: SenderCertificate;
+      accessKey: string;
+      innerIdentity?: IdentityKeyPair;
+      sealingIdentity?: IdentityKeyPair;
+    },
+  ): Promise<{ status: number; body: unknown; types: string[] }> {
+    const inner = options.innerIdentity
+      ? {
+          sessions: new InMemorySessionStore(),
+          identities: new InMemoryIdentityKeyStore(options.innerIdentity, this.registrationId),
+        }
+      : this;
+    const devices = await this.ensureSessions(to, inner);
+    const messages: OutgoingMessage[] = [];
+    const types: string[] = [];
+    for (const device of devices) {
+      const address = this.address(to, device.deviceId);
+      const ciphertext = await signalEncrypt(
+        padContent(plaintext),
+        address,
+        this.address(this.accountId, this.deviceId),
+        inner.sessions,
+        inner.identities,
+      );
+      const sealing = new InMemoryIdentityKeyStore(options.sealingIdentity ?? this.identity, this.registrationId);
+      const recipientKey = await inner.identities.getIdentity(address);
+      if (!recipientKey) throw new Error('no identity key for the recipient');
+      await sealing.saveIdentity(address, recipientKey);
+      types.push(ciphertext.type() === PREKEY_MESSAGE_TYPE ? 'prekey' : 'whisper');
+      const content = UnidentifiedSenderMessageContent.new(ciphertext, options.certificate, ContentHint.Default, null);
+      messages.push({
+        destinationDeviceId: device.deviceId,
+        destinationRegistrationId: device.registrationId,
+        type: 'unidentified-sender',
+        content: toBase64(await sealedSenderEncrypt(content, address, sealing)),
+      });
+    }
+    const response = await fetch(`${this.serverUrl}/v1/messages/${to}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'unidentified-access-key': options.accessKey },
+      body: JSON.stringify({ timestamp: Date.now(), messages }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown), types };
   }
 
   /** Sends envelopes exactly as given (garbage ciphertext, wrong types). */

@@ -17,6 +17,7 @@ import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
 import { OrganizationController } from './controllers/organization.controller.js';
 import { ProfileController } from './controllers/profile.controller.js';
+import { SsoController } from './controllers/sso.controller.js';
 import { ProvisioningController } from './controllers/provisioning.controller.js';
 import { ProvisioningGatewayController } from './controllers/provisioning.gateway.js';
 import { PushController } from './controllers/push.controller.js';
@@ -27,6 +28,8 @@ import { AuthGuard } from './middleware/auth.guard.js';
 import { WebSocketClientAddress } from './middleware/client-address.js';
 import { ErrorFilter } from './middleware/error.filter.js';
 import { RateLimitGuard } from './middleware/rate-limit.guard.js';
+import { OidcRepository } from './repositories/oidc.repository.js';
+import { SsoRepository } from './repositories/sso.repository.js';
 import { AccountRepository } from './repositories/account.repository.js';
 import { Clock, SystemClock } from './repositories/clock.repository.js';
 import { ConfigRepository } from './repositories/config.repository.js';
@@ -55,6 +58,7 @@ import { AccountService } from './services/account.service.js';
 import { AdminSocketService } from './services/admin-socket.service.js';
 import { AuditService } from './services/audit.service.js';
 import { OrganizationService } from './services/organization.service.js';
+import { SsoService } from './services/sso.service.js';
 import { AuthThrottleService } from './services/auth-throttle.service.js';
 import { AuthService } from './services/auth.service.js';
 import { CertificateService } from './services/certificate.service.js';
@@ -93,6 +97,7 @@ export class AppModule {
         ProvisioningController,
         CertificateController,
         OrganizationController,
+        SsoController,
       ],
       providers: [
         { provide: ConfigRepository, useValue: options.config },
@@ -120,6 +125,9 @@ export class AppModule {
         RateLimitRepository,
         AccountRepository,
         DeviceRepository,
+        OidcRepository,
+        SsoRepository,
+        SsoService,
         PreKeyRepository,
         EnvelopeRepository,
         ProfileRepository,

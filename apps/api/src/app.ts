@@ -2,14 +2,15 @@
  * Creates and starts the HTTP + WebSocket server from an environment: security headers on every response, the
  * client address under `TRUST_PROXY` as `req.ip`, JSON body parsing with size limits and JSON errors, access logs
  * and metrics per route pattern, the raw `ws` adapter, and the PWA (when built) served at `/` with an SPA fallback
- * on the same origin as the API. Metrics are served by their own listener (a repository), not here. Used by
+ * on the same origin as the API; over HTTPS when `TLS_CERT`/`TLS_KEY` are set (reloaded on `SIGHUP`). Metrics are
+ * served by their own listener (a repository), not here. Used by
  * `workers/api.ts` and by the tests.
  */
 import 'reflect-metadata';
 
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { Agent } from 'node:https';
+import type { Agent, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
@@ -25,6 +26,7 @@ import { ConfigRepository } from './repositories/config.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
+import { readTlsFiles } from './repositories/tls.repository.js';
 import { RawWsAdapter } from './repositories/websocket.repository.js';
 import { ClientAddressResolver } from './utils/client-address.js';
 
@@ -33,7 +35,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 export type RunningApp = {
   app: NestExpressApplication;
-  /** `http://host:port` */
+  /** `http://host:port`, or `https://` with `TLS_CERT` */
   url: string;
   port: number;
   /** `http://host:port/metrics` of the separate metrics listener; null with `METRICS_PORT=off`. */
@@ -57,13 +59,20 @@ const API_PREFIXES = ['/v1/', '/healthz', '/readyz', '/metrics'];
 
 export async function createApp(options: CreateAppOptions = {}): Promise<RunningApp> {
   const config = ConfigRepository.fromEnv(options.env ?? process.env);
+  const tlsPaths = config.config.tls;
+  const tls = tlsPaths ? await readTlsFiles(tlsPaths) : null;
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot({
       config,
       ...(options.logDestination ? { logDestination: options.logDestination } : {}),
       ...(options.pushAgent ? { pushAgent: options.pushAgent } : {}),
     }),
-    { bodyParser: false, logger: false, abortOnError: false },
+    {
+      bodyParser: false,
+      logger: false,
+      abortOnError: false,
+      ...(tls ? { httpsOptions: { cert: tls.cert, key: tls.key } } : {}),
+    },
   );
   const logger = app.get(LoggingRepository);
   const metrics = app.get(MetricsRepository);
@@ -129,13 +138,33 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   await app.listen(config.config.port, config.config.host);
   const address = httpServer.address() as AddressInfo;
   const host = config.config.host === '0.0.0.0' ? '127.0.0.1' : config.config.host;
-  logger.info('listening', { port: address.port, database: config.config.database.kind });
+  logger.info('listening', {
+    port: address.port,
+    database: config.config.database.kind,
+    tls: tls ? `until ${tls.notAfter.toISOString()}` : false,
+  });
+  /** A renewed certificate (certbot, acme.sh…) is taken on `SIGHUP` for new connections; a bad pair keeps the old. */
+  const reloadTls = (): void => {
+    if (!tlsPaths) return;
+    readTlsFiles(tlsPaths).then(
+      (next) => {
+        (httpServer as unknown as HttpsServer).setSecureContext({ cert: next.cert, key: next.key });
+        logger.info('tls reloaded', { notAfter: next.notAfter.toISOString() });
+      },
+      (error: unknown) =>
+        logger.error('tls reload refused', { reason: error instanceof Error ? error.message : String(error) }),
+    );
+  };
+  if (tlsPaths) process.on('SIGHUP', reloadTls);
   return {
     app,
-    url: `http://${host}:${address.port}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${address.port}`,
     port: address.port,
     metricsUrl: app.get(MetricsListenerRepository).url,
-    close: () => app.close(),
+    close: async () => {
+      process.off('SIGHUP', reloadTls);
+      await app.close();
+    },
   };
 }
 

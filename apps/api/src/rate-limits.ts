@@ -24,6 +24,13 @@ export const RATE_LIMITS = {
   profileWrite: { limit: 60, ttl: HOUR },
   /** Bundle fetches per (requester, target): sessions are rare; 200 one-time keys must not be drainable quickly. */
   preKeyBundle: { limit: 20, ttl: HOUR },
+  /**
+   * Single sign-ins started per address (browser redirects and device grants, and their polls): a person signs in a
+   * few times; each start costs a request to the identity provider, so a flood must stop here, not there.
+   */
+  ssoStart: { limit: 30, ttl: HOUR },
+  /** Polls of a device grant per address: every 5 s for the grant's 10 to 15 minutes, with room for a retry. */
+  ssoPoll: { limit: 400, ttl: HOUR },
   /** Device links per address: a user links a handful of devices, ever. */
   link: { limit: 20, ttl: HOUR },
   /**

@@ -147,7 +147,8 @@ describe('OpenAPI document', () => {
 
   it('should document the success status each route answers with', () => {
     for (const route of routes) {
-      const successes = Object.keys(operationOf(route).responses).filter((status) => /^2\d\d$/.test(status));
+      // A redirect is the success of the single sign-on routes (302 to the provider, 303 back to the PWA).
+      const successes = Object.keys(operationOf(route).responses).filter((status) => /^(2\d\d|30[23])$/.test(status));
       expect({ route: route.handler, successes }).toEqual({ route: route.handler, successes: [String(route.status)] });
     }
   });

@@ -1,7 +1,9 @@
 /**
  * Reports what the built PWA ships on first load: the entry script, every module it preloads and its
- * stylesheets, as listed by dist/index.html, gzipped (level 9, as servers typically send them). Lazy chunks (QR
- * scanning, the QR renderer) load later and are listed apart. Run after `vite build`: `npx tsx scripts/bundle-size.ts`.
+ * stylesheets, as listed by dist/index.html, gzipped (level 9, as servers typically send them); then what start-up
+ * fetches while the first screen already shows (the messenger core chunk, every chunk it imports and libsodium's
+ * WebAssembly), and the total of both. Other lazy chunks (QR scanning, emoji picker, attachments) load on use and are
+ * listed apart. Run after `vite build`: `npx tsx scripts/bundle-size.ts`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,35 @@ for (const file of firstLoad) {
   total += size;
   print(`first load  ${kb(size).padStart(10)}  ${file}`);
 }
-const lazy = readdirSync(join(dist, 'assets')).filter((f) => /\.(js|css)$/.test(f) && !firstLoad.has(`assets/${f}`));
-for (const file of lazy) print(`lazy        ${kb(gz(`assets/${file}`)).padStart(10)}  assets/${file}`);
 print(`first-load JS+CSS gzipped: ${kb(total)}`);
+
+/** The core chunk the app shell imports at start (app-shell.ts `importCore`), named after its entry module. */
+const CORE_CHUNK = /^messenger-adapter-[\w-]+\.js$/;
+const assets = readdirSync(join(dist, 'assets'));
+const startup = new Set<string>();
+const visit = (file: string): void => {
+  if (startup.has(file) || firstLoad.has(file)) return;
+  startup.add(file);
+  const code = readFileSync(join(dist, file), 'utf8');
+  // Static imports between chunks (`from"./x.js"`, `import"./x.js"`) and the WebAssembly the glue fetches.
+  for (const m of code.matchAll(/(?:from|import)\s*["'`]\.\/([\w.-]+\.js)["'`]/g)) if (m[1]) visit(`assets/${m[1]}`);
+  for (const m of code.matchAll(/["'`]\/?(assets\/[\w.-]+\.wasm)["'`]/g)) if (m[1]) startup.add(m[1]);
+  // Chunks of the core's own dynamic imports that start-up always awaits (libsodium's wrappers).
+  for (const m of code.matchAll(/import\(\s*["'`]\.\/(libsodium[\w.-]+\.js)["'`]\s*\)/g))
+    if (m[1]) visit(`assets/${m[1]}`);
+};
+for (const file of assets.filter((f) => CORE_CHUNK.test(f))) visit(`assets/${file}`);
+const libsodiumChunks = assets.filter((f) => /^libsodium[\w.-]*\.js$/.test(f));
+for (const file of libsodiumChunks) visit(`assets/${file}`);
+let startupTotal = 0;
+for (const file of startup) {
+  const size = gz(file);
+  startupTotal += size;
+  print(`at start-up ${kb(size).padStart(10)}  ${file}`);
+}
+const lazy = assets.filter(
+  (f) => /\.(js|css)$/.test(f) && !firstLoad.has(`assets/${f}`) && !startup.has(`assets/${f}`),
+);
+for (const file of lazy) print(`lazy        ${kb(gz(`assets/${file}`)).padStart(10)}  assets/${file}`);
+print(`loaded at start-up while the list shows (core, libsodium, its WebAssembly): ${kb(startupTotal)}`);
+print(`everything loaded at start-up, gzipped: ${kb(total + startupTotal)}`);

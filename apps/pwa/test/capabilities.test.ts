@@ -2,13 +2,14 @@
  * Unit tests of the PWA's feature detection: push support from what the browser exposes (with iOS's rule that push
  * exists only in a home-screen app), iPhone and iPad recognition (iPadOS says it is a Mac), and the voice-note
  * recording type chosen from what MediaRecorder accepts in each engine. The browser suite checks the same on the
- * real engines (test/pwa/engines.test.ts).
+ * real engines (test/pwa/engines.test.ts). And the name a browser suggests for itself in the device list.
  */
 import { describe, expect, it } from '@jest/globals';
 import {
   RECORDING_TYPES,
   chooseRecordingType,
   detectPushSupport,
+  deviceLabelFrom,
   isIosUserAgent,
   type PushEnvironment,
 } from '../src/platform/capabilities.js';
@@ -80,5 +81,28 @@ describe('chooseRecordingType', () => {
 
   it('should only ever answer one of the listed types', () => {
     expect(RECORDING_TYPES).toContain(chooseRecordingType(() => true));
+  });
+});
+
+describe(deviceLabelFrom.name, () => {
+  it('should name the browser and the system, Edge and Opera before the Chrome they also claim', () => {
+    const chromeLinux =
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36';
+    expect(deviceLabelFrom(chromeLinux)).toBe('Chrome on Linux');
+    expect(
+      deviceLabelFrom(`${chromeLinux.replace('X11; Linux x86_64', 'Windows NT 10.0; Win64; x64')} Edg/140.0`),
+    ).toBe('Edge on Windows');
+    expect(
+      deviceLabelFrom(
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1',
+      ),
+    ).toBe('Safari on iPhone');
+    expect(deviceLabelFrom('Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:130.0) Gecko/20100101 Firefox/130.0')).toBe(
+      'Firefox on macOS',
+    );
+    expect(
+      deviceLabelFrom('Mozilla/5.0 (Linux; Android 15) AppleWebKit/537.36 Chrome/140.0 Mobile Safari/537.36'),
+    ).toBe('Chrome on Android');
+    expect(deviceLabelFrom('')).toBe('Browser');
   });
 });

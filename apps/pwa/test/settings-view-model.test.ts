@@ -1,7 +1,9 @@
 /**
  * The settings view model's leaving and locking rules with recording fakes: deleting the account needs the username
  * typed (any case), nothing is wiped when the server step fails (and the failure is named), and on success the
- * order is server, wipe, tell the other tabs, reload; "lock now" does nothing without a passphrase.
+ * order is server, wipe, tell the other tabs, reload; "lock now" does nothing without a passphrase. Linking: a pasted
+ * URI that is not a well-formed Cove link never reaches the core, a good one reaches it normalised; wiping after a
+ * removal happens only once the device was removed.
  */
 import { describe, expect, it } from '@jest/globals';
 import type { AppPlatform, CrossContext, Vault } from '../src/app/app-platform.js';
@@ -14,10 +16,10 @@ import { SettingsViewModel } from '../src/app/view-models/settings-view-model.js
 /** A failure as the core throws them: an Error carrying a client `code` or a server `errorCode`. */
 const failure = (fields: { code?: string; errorCode?: string }): Error => Object.assign(new Error('refused'), fields);
 
-function setup(options: { fail?: Error; passphraseSet?: boolean } = {}) {
+function setup(options: { fail?: Error; passphraseSet?: boolean; phase?: AppState['phase'] } = {}) {
   const calls: string[] = [];
   const state: AppState = {
-    phase: { kind: 'ready', username: 'Alice_01' },
+    phase: options.phase ?? { kind: 'ready', username: 'Alice_01' },
     online: true,
     server: 'online',
     connection: null,
@@ -36,7 +38,22 @@ function setup(options: { fail?: Error; passphraseSet?: boolean } = {}) {
     calls.push(name);
     return options.fail === undefined ? Promise.resolve() : Promise.reject(options.fail);
   };
-  const messenger = { logout: step('server:logout'), deleteAccount: step('server:delete') } as unknown as MessengerPort;
+  const messenger = {
+    logout: step('server:logout'),
+    deleteAccount: step('server:delete'),
+    stop: () => {
+      calls.push('stop');
+      return Promise.resolve();
+    },
+    addDevice: (uri: string) => {
+      calls.push(`server:addDevice ${uri}`);
+      return Promise.resolve({ ok: true });
+    },
+    removeDevice: (id: number) => {
+      calls.push(`server:removeDevice ${id}`);
+      return Promise.resolve({ ok: true });
+    },
+  } as unknown as MessengerPort;
   const vault = {
     wipe: () => {
       calls.push('wipe');
@@ -110,5 +127,27 @@ describe(SettingsViewModel.name, () => {
     model.setTheme('dark');
     expect(calls).toEqual(['theme:dark']);
     expect(session.store.get().theme).toBe('dark');
+  });
+
+  it('should refuse a pasted link that is not a Cove link before the core sees it, and pass a good one normalised', async () => {
+    const { model, calls } = setup();
+    const key = `BQ${'k'.repeat(38)}abcd`;
+    const uri = `cove://link?uuid=${'a'.repeat(22)}&pub_key=${key}`;
+    expect(model.checkLinkUri('javascript:alert(1)')).toEqual({ ok: false, error: 'not-link' });
+    await expect(model.addDevice('javascript:alert(1)')).resolves.toEqual({ ok: false, error: 'invalid' });
+    await expect(model.addDevice(`${uri}&then=https://evil.example`)).resolves.toEqual({ ok: false, error: 'invalid' });
+    expect(calls).toEqual([]);
+    await expect(model.addDevice(`\n  ${uri}  `)).resolves.toEqual({ ok: true });
+    await expect(model.removeDevice(3)).resolves.toEqual({ ok: true });
+    expect(calls).toEqual([`server:addDevice ${uri}`, 'server:removeDevice 3']);
+  });
+
+  it('should wipe after a removal only once the device was removed: stop, wipe, tell the other tabs, reload', async () => {
+    const ready = setup();
+    await ready.model.wipeRemoved();
+    expect(ready.calls).toEqual([]);
+    const removed = setup({ phase: { kind: 'removed' } });
+    await removed.model.wipeRemoved();
+    expect(removed.calls).toEqual(['stop', 'wipe', 'announce', 'reload']);
   });
 });

@@ -71,6 +71,7 @@ const initialState = (): AppState => ({
 /** A messenger port that records every call and answers from a script. */
 class RecordingMessenger implements MessengerPort {
   readonly username = 'me';
+  readonly deviceId = 1;
   readonly calls: string[] = [];
   lookup: LookupResult = { ok: false, error: 'unknown' };
   attachmentFailure: AttachmentFailure | null = null;
@@ -143,6 +144,13 @@ class RecordingMessenger implements MessengerPort {
     this.calls.push(`profile ${input.name ?? ''}`);
     return Promise.resolve('saved');
   }
+  sealedSenderSetting(): Promise<'anyone' | 'contacts'> {
+    return Promise.resolve('contacts');
+  }
+  setSealedSenderSetting(setting: 'anyone' | 'contacts'): Promise<'saved' | 'network'> {
+    this.calls.push(`sealed ${setting}`);
+    return Promise.resolve('saved');
+  }
   nickname(): Promise<string | null> {
     return Promise.resolve(null);
   }
@@ -160,6 +168,17 @@ class RecordingMessenger implements MessengerPort {
   deleteAccount(): Promise<void> {
     this.calls.push('deleteAccount');
     return Promise.resolve();
+  }
+  devices(): ReturnType<MessengerPort['devices']> {
+    return Promise.resolve([]);
+  }
+  addDevice(uri: string): ReturnType<MessengerPort['addDevice']> {
+    this.calls.push(`addDevice ${uri}`);
+    return Promise.resolve({ ok: true });
+  }
+  removeDevice(deviceId: number): ReturnType<MessengerPort['removeDevice']> {
+    this.calls.push(`removeDevice ${deviceId}`);
+    return Promise.resolve({ ok: true });
   }
   lookupMember(username: string): ReturnType<MessengerPort['lookupMember']> {
     this.calls.push(`lookupMember ${username}`);
@@ -205,6 +224,10 @@ class RecordingMessenger implements MessengerPort {
     return Promise.resolve();
   }
   searchResults: SearchResult[] = [];
+  syncConversationSettings(conversationId: string): Promise<void> {
+    this.calls.push(`syncSettings ${conversationId}`);
+    return Promise.resolve();
+  }
   search(query: string): Promise<SearchResult[]> {
     this.calls.push(`search ${query}`);
     return Promise.resolve(this.searchResults);
@@ -636,6 +659,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     canScan: () => false,
     scanQr: () => Promise.resolve(null),
     copyText: () => Promise.resolve(true),
+    deviceLabel: () => 'Chrome on Linux',
     reload: () => undefined,
   };
   const fullVault: Vault = {

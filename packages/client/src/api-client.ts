@@ -11,6 +11,7 @@ import {
   EnvelopeListResponse,
   LinkDeviceResponse,
   ProvisioningCodeResponse,
+  AccountAttributesResponse,
   ErrorResponse,
   InfoResponse,
   KeyStatusResponse,
@@ -36,6 +37,7 @@ import {
 } from '@cove/protocol';
 import type {
   AccountAttributesRequest,
+  AccountAttributesResponse as AccountAttributesBody,
   CreateAccountRequest,
   Envelope,
   SendMessagesRequest,
@@ -320,6 +322,11 @@ export class ApiClient {
   /** A short-lived sender certificate of this device (sealed sender). */
   senderCertificate(): Promise<SenderCertificateBody> {
     return this.expect(SenderCertificateResponse, 'GET', '/v1/certificate/delivery');
+  }
+
+  /** This account's sealed-sender setting as the server holds it (every device of the account reads the same). */
+  accountAttributes(): Promise<AccountAttributesBody> {
+    return this.expect(AccountAttributesResponse, 'GET', '/v1/accounts/attributes');
   }
 
   /** Sets this account's unidentified access key and whether anyone may send it sealed messages. */

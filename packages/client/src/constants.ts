@@ -71,3 +71,10 @@ export const PRIMARY_DEVICE_ID = 1;
  * refreshes about twice a day and never seals with one that could expire while the message waits in a queue.
  */
 export const SENDER_CERTIFICATE_REFRESH_MS = 12 * 60 * 60 * 1000;
+
+/**
+ * After a recipient whose access key we do not hold refused a sealed send without it (they accept sealed messages
+ * only from contacts), sends to them go identified for this long before the next sealed try: a day, so a user who
+ * opens up to "anyone" is reached sealed again soon, while a closed one costs at most one refused request a day.
+ */
+export const SEALED_PROBE_RETRY_MS = 24 * 60 * 60 * 1000;

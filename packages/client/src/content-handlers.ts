@@ -11,7 +11,7 @@ import {
   equalBytes,
   processSenderKeyDistributionMessage,
 } from '@cove/crypto';
-import type { Content } from '@cove/protocol';
+import type { Content, SyncMessage } from '@cove/protocol';
 
 import { timerChange, timerText } from './disappearing.js';
 import type { OpenEnvelope } from './session-crypto.js';
@@ -26,7 +26,9 @@ import { RECEIVE_MODIFY_WINDOW_MS, withDeletion, withEdit, withReaction, withRec
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import { noticeRole, noticesConversation } from './notices.js';
 import { Organization } from './organization.js';
-import { acceptProfileKey } from './profiles.js';
+import { applyContactRecords, applyConversationRecords, applyGroupState, fullSyncFor } from './device-sync.js';
+import type { SyncApplied } from './device-sync.js';
+import { acceptOwnProfileKey, acceptProfileKey, refreshOwnProfile } from './profiles.js';
 import { forgetRefusal } from './sealed-sender.js';
 import { isContact } from './requests.js';
 import type { WriteOp } from './platform.js';
@@ -59,6 +61,8 @@ export type Applied = {
   kick: boolean;
   /** Messages whose local attachment blobs go once the writes are committed (deleted for everyone). */
   discardBlobsOf?: MessageEntry[];
+  /** Work after the commit that needs the network (a sibling's profile change: the fields are fetched again). */
+  after?: () => Promise<void>;
 };
 
 /** What the inbox lends its handlers: the summary of a peer's conversation, and the username check. */
@@ -759,7 +763,98 @@ const applySync: ContentHandler<'sync'> = async (input) => {
       { type: 'message-rejected', accountId: peer, deviceId: envelope.sourceDeviceId, reason: 'sync_refused' },
     ]);
   }
-  return content.sync.type === 'sent' ? applySentTranscript(input, content.sync) : applyReadSync(input, content.sync);
+  const { sync } = content;
+  switch (sync.type) {
+    case 'sent':
+      return applySentTranscript(input, sync);
+    case 'read':
+      return applyReadSync(input, sync);
+    case 'action':
+      return applyActionTranscript(input, sync);
+    case 'contacts':
+      return synced(await applyContactRecords(ctx, sync.contacts));
+    case 'conversations': {
+      const applied = await applyConversationRecords(ctx, sync.conversations);
+      return { ...synced(applied), discardBlobsOf: applied.deletedBlobsOf };
+    }
+    case 'profile': {
+      const writes = await acceptOwnProfileKey(ctx, sync.profileKey);
+      return {
+        writes,
+        events: [],
+        stored: true,
+        kick: false,
+        after: () => refreshOwnProfile(ctx),
+      };
+    }
+    case 'group-state':
+      return synced(await applyGroupState(ctx, sync.groupUpdate));
+    case 'request': {
+      const writes = await fullSyncFor(ctx, [envelope.sourceDeviceId]);
+      return { writes, events: [], stored: true, kick: writes.length > 0 };
+    }
+  }
+};
+
+const synced = (applied: SyncApplied): Applied => ({ ...applied, stored: true, kick: false });
+
+/**
+ * A reaction, edit or delete for everyone that one of our other devices sent in a direct conversation: applied here
+ * as our own (the same rules as for a peer's action, with us as the author), so every device shows it.
+ */
+const applyActionTranscript = async (
+  input: HandlerInput<'sync'>,
+  sync: Extract<SyncMessage, { type: 'action' }>,
+): Promise<Applied> => {
+  const { ctx, envelope } = input;
+  const me = ctx.account.accountId;
+  const peer = sync.destinationAccountId;
+  if (peer === me) return ignored();
+  const conversationId = directConversationId(peer);
+  const { action } = sync;
+  const target = { ctx, conversationId };
+  let message: MessageEntry | undefined;
+  let updated: MessageEntry | null;
+  if (action.kind === 'reaction') {
+    const { reaction } = action;
+    const author = reaction.targetAuthorAccountId;
+    if (author !== peer && author !== me) return ignored();
+    message = await targetOf(target, author, reaction.targetTimestamp);
+    updated = message
+      ? withReaction(message, {
+          authorAccountId: me,
+          emoji: reaction.emoji,
+          timestamp: reaction.timestamp,
+          remove: reaction.remove ?? false,
+        })
+      : null;
+  } else if (action.kind === 'edit') {
+    message = await targetOf(target, me, action.edit.targetTimestamp);
+    updated = message
+      ? withEdit(
+          message,
+          { text: action.edit.text, timestamp: action.edit.timestamp },
+          envelope.serverTimestamp,
+          RECEIVE_MODIFY_WINDOW_MS,
+        )
+      : null;
+  } else {
+    message = await targetOf(target, me, action.delete.targetTimestamp);
+    updated = message
+      ? withDeletion(message, action.delete.timestamp, envelope.serverTimestamp, RECEIVE_MODIFY_WINDOW_MS)
+      : null;
+  }
+  if (!message || !updated) {
+    ctx.platform.logger.info('synced action ignored', { kind: action.kind, known: message !== undefined });
+    return ignored();
+  }
+  return {
+    writes: [{ op: 'put', table: 'messages', key: updated.id, value: updated }],
+    events: [{ type: 'message-updated', message: updated }],
+    stored: true,
+    kick: false,
+    ...(action.kind === 'delete' ? { discardBlobsOf: [message] } : {}),
+  };
 };
 
 const applySentTranscript = async (
@@ -775,9 +870,12 @@ const applySentTranscript = async (
     const peer = sync.destinationAccountId;
     if (peer === me) return ignored();
     const contact = await storage.get('contacts', peer);
-    conversation =
+    const existing =
       (await ctx.history.conversation(directConversationId(peer))) ??
       newConversation(peer, contact?.username ?? null, clock.now());
+    // Writing in a conversation accepts it (as on the device that sent).
+    const { request: _request, ...accepted } = existing;
+    conversation = accepted;
   } else {
     const groupId = data.group ? toHex(data.group.id) : '';
     const group = await storage.get('groups', groupId);

@@ -3,6 +3,7 @@
  * the state it describes has been committed, so a listener that reads storage in response sees it. This module
  * holds types and a small listener set; it stores nothing.
  */
+import type { SealedSenderSetting } from './sealed-sender.js';
 import type { ConversationEntry, GroupEntry, MessageEntry, TrustLevel } from './tables.js';
 
 export type ConnectionState = 'connecting' | 'online' | 'offline' | 'stopped' | 'unauthorized' | 'replaced' | 'removed';
@@ -80,6 +81,11 @@ export type MessengerEvent =
       total: number;
     }
   | { type: 'queue-empty' }
+  /**
+   * This account's sealed-sender setting changed, here or (read back from the server at upkeep) on another of its
+   * devices.
+   */
+  | { type: 'account-settings-updated'; sealedSender: SealedSenderSetting }
   /** This account's profile (fields or key) changed and is on the server. */
   | { type: 'profile-updated' }
   /** A contact's profile, profile key or nickname changed (read it with `contact()` / `profile()`). */

@@ -11,6 +11,7 @@ import { MAX_GROUP_MEMBERS, MAX_GROUP_TITLE_CHARS, MAX_TEXT_BYTES } from '@cove/
 
 import { resolveCached } from './contacts.js';
 import { encodeDataMessage } from './content-builder.js';
+import { groupStateSyncWrites } from './device-sync.js';
 import type { MessengerContext } from './context.js';
 import { emit } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
@@ -107,6 +108,8 @@ const commitRevision = async (
   const accounts = [...(previous?.members ?? []), ...next.members].map((m) => m.accountId);
   // Every member's pairwise update is stored in the same commit as the revision: none can be lost in a crash.
   writes.push(...updateEntries(ctx, next, accounts, timestamp));
+  // Our own other devices get the new state too (they are not among the members' addresses: ours is skipped).
+  writes.push(...groupStateSyncWrites(ctx, next));
   await storage.commit(writes);
   const events: MessengerEvent[] = lines.map((message) => ({ type: 'message-added', message }));
   events.push({ type: 'conversation-updated', conversation }, { type: 'group-updated', group: next });

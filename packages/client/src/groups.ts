@@ -76,7 +76,7 @@ export const updateContent = (group: GroupEntry, timestamp: number): Content => 
 });
 
 /** A received update as the state it describes (members' usernames we already know win over claimed ones). */
-const stateOf = (update: GroupUpdate, previous: GroupEntry | undefined, now: number): GroupEntry => ({
+export const stateOf = (update: GroupUpdate, previous: GroupEntry | undefined, now: number): GroupEntry => ({
   id: toHex(update.id),
   masterKey: new Uint8Array(update.masterKey),
   revision: update.revision,

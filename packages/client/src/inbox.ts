@@ -264,6 +264,13 @@ export class Inbox {
       groupId === null ? await applyAndCommit() : await ctx.platform.locks.withLock(groupLock(groupId), applyAndCommit);
     await emitIdentityChanges(ctx, zone.identityChanges);
     for (const message of applied.discardBlobsOf ?? []) await deleteAttachmentBlobs(ctx.platform, message);
+    // Network work after the commit runs outside this peer's pipeline: it must not hold the next envelope up.
+    if (applied.after)
+      void applied
+        .after()
+        .catch((error: unknown) =>
+          logger.warn('follow-up of a message failed', { error: error instanceof Error ? error.name : 'unknown' }),
+        );
     return { result: applied.stored ? 'stored' : 'duplicate', events: applied.events, kick: applied.kick };
   }
 

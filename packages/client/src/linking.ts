@@ -261,23 +261,38 @@ export const openProvisioning = (
 
 /**
  * The new side's channel: opens `/v1/provisioning`, reports the link URI, resolves with the one sealed message and
- * the channel address (or rejects when the channel closes or expires first).
+ * the channel address (or rejects when the channel closes or expires first, or `signal` aborts: the channel is then
+ * closed, so a message sent afterwards links nothing).
  */
 export const waitForProvisioning = (
   platform: Platform,
   api: ApiClient,
   ephemeral: PrivateKey,
   onLinkUri: (uri: string) => void,
+  signal?: AbortSignal,
 ): Promise<{ address: string; sealed: Uint8Array }> =>
   new Promise((resolve, reject) => {
     let address: string | null = null;
     let settled = false;
+    const cancelled = (): ClientError => new ClientError(ClientErrorCode.LinkFailed, 'linking was cancelled');
+    if (signal?.aborted) {
+      reject(cancelled());
+      return;
+    }
     const settle = (run: () => void): void => {
       if (settled) return;
       settled = true;
+      signal?.removeEventListener('abort', onAbort);
       run();
     };
     const socket = platform.sockets.connect(api.provisioningUrl);
+    // Giving up closes the channel at once: nothing sent to it afterwards can link this device.
+    const onAbort = (): void =>
+      settle(() => {
+        socket.close(1000, 'cancelled');
+        reject(cancelled());
+      });
+    signal?.addEventListener('abort', onAbort);
     socket.onOpen = () => undefined;
     socket.onError = () =>
       settle(() => reject(new ClientError(ClientErrorCode.ServerUnreachable, 'cannot reach the provisioning channel')));

@@ -6,7 +6,7 @@
  * (content-handlers.ts). Only the author may edit or delete for everyone, within MODIFY_WINDOW_MS (receivers allow
  * MODIFY_GRACE_MS more); a message is edited at most MAX_EDITS times and keeps its earlier texts; one reaction per
  * person per message, a newer one replacing the older; a deleted message keeps only a placeholder.
- * It does not sync actions to one's own other devices (sent messages are not synced either), and an action for a
+ * Once the server accepts an action, the outbox sends our other devices its transcript (device-sync.ts); an action for a
  * message this device does not have (yet) is ignored, not held.
  */
 import {

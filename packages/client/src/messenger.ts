@@ -110,6 +110,7 @@ import {
   acceptConversation,
   blockPeer,
   blockedPeers,
+  conversationIdOf,
   deleteConversation,
   isAccepted,
   pendingRequests,
@@ -117,7 +118,17 @@ import {
 } from './requests.js';
 import type { BlockedPeer } from './requests.js';
 import { searchLocal } from './search-local.js';
+import { changeChatPreferences } from './chat-preferences.js';
+import type { ChatPreferencesChange } from './chat-preferences.js';
+import {
+  fullSyncFor,
+  fullSyncWrites,
+  queueContactSync,
+  queueConversationSync,
+  queueProfileSync,
+} from './device-sync.js';
 import type { SearchResult } from './search-local.js';
+import type { SealedSenderSetting } from './sealed-sender.js';
 
 const utf8 = new TextEncoder();
 
@@ -169,8 +180,13 @@ export type LinkOptions = {
   onLinkUri: (uri: string) => void;
   /** One-time prekeys of each kind to upload (default PREKEY_BATCH). */
   oneTimePreKeys?: number;
-  /** This device's name in the device list (encrypted: the server cannot read it). */
-  deviceName?: string;
+  /**
+   * This device's name in the device list (encrypted: the server cannot read it); a function is asked once the
+   * account arrived (so a screen can let the user type it while the link code is shown).
+   */
+  deviceName?: string | (() => string | undefined);
+  /** Gives up waiting: the channel closes and the call rejects with `link_failed`; nothing is stored. */
+  signal?: AbortSignal;
 };
 
 /** The outbox entry telling our other devices that a conversation was read here up to a message. */
@@ -189,6 +205,7 @@ export type AccountInfo = { accountId: string; deviceId: number; username: strin
 export type { ContactIdentity } from './contacts.js';
 export type { BlockedPeer } from './requests.js';
 export type { SearchResult } from './search-local.js';
+export type { SealedSenderSetting } from './sealed-sender.js';
 
 /** The server no longer accepts this device's credentials: it (or its account) was removed. */
 const alreadyGone = (error: unknown): boolean =>
@@ -255,6 +272,7 @@ export class Messenger {
     this.hub.subscribe((event) => this.autoDownload(event));
     this.hub.subscribe((event) => this.refreshProfileOn(event));
     this.outboxValue = new Outbox(ctx);
+    this.outboxValue.onNewSibling = async (deviceIds) => ctx.platform.storage.commit(await fullSyncFor(ctx, deviceIds));
     this.inboxValue = new Inbox(ctx, this.outboxValue, () => this.scheduleUpkeep());
     this.link.attach({ ctx, inbox: this.inboxValue, outbox: this.outboxValue });
   }
@@ -307,7 +325,13 @@ export class Messenger {
     if (this.ctxValue) throw new ClientError(ClientErrorCode.AlreadyRegistered, 'this data already holds an account');
     const api = new ApiClient(options.serverUrl, this.platform.http);
     const ephemeral = PrivateKey.generate((n) => this.platform.random.bytes(n));
-    const { address, sealed } = await waitForProvisioning(this.platform, api, ephemeral, options.onLinkUri);
+    const { address, sealed } = await waitForProvisioning(
+      this.platform,
+      api,
+      ephemeral,
+      options.onLinkUri,
+      options.signal,
+    );
     const provisioned = openProvisioning(ephemeral, address, sealed, this.platform.clock.now());
     const { profileKey } = provisioned;
     // The account's profile key, already on the server with its access key: kept, so that this device neither
@@ -329,7 +353,10 @@ export class Messenger {
       this.platform.clock.now(),
       provisioned,
       [...provisioned.writes, ...ownProfile],
-      { oneTimePreKeys: options.oneTimePreKeys, deviceName: options.deviceName },
+      {
+        oneTimePreKeys: options.oneTimePreKeys,
+        deviceName: typeof options.deviceName === 'function' ? options.deviceName() : options.deviceName,
+      },
     );
     this.attach(account);
     if (profileKey)
@@ -338,14 +365,15 @@ export class Messenger {
           error: error instanceof ClientError ? error.code : 'unknown',
         }),
       );
-    // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling).
+    // Tells the other devices this one exists (they refresh their device list on a message from an unknown sibling)
+    // and asks them for everything they hold (a full sync: groups, contacts, conversation settings, profile key).
     await this.platform.storage.commit([
       putOutboxEntry(
         newOutboxEntry(this.ctx, {
           destination: account.accountId,
           kind: 'sync',
           timestamp: this.ctx.timestamps.next(),
-          content: encodeContent({ kind: 'null' }),
+          content: encodeContent({ kind: 'sync', sync: { type: 'request' } }),
         }),
       ),
     ]);
@@ -359,6 +387,17 @@ export class Messenger {
     const profile = await readMeta(this.platform.storage, 'profile');
     const own = await readOwnProfile(this.ctx);
     await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri, own.profileKey);
+    // The new device registers in a moment. Until our own device list is read again, sent transcripts would skip it
+    // (a device that only sends, like a CLI between runs, never hears its announcement): forget the list, so the next
+    // send to our other devices reads it from the server.
+    const me = account.accountId;
+    await this.platform.locks.withLock(peerLock(me), async () => {
+      const self = await this.platform.storage.get('contacts', me);
+      if (self?.devices)
+        await this.platform.storage.commit([
+          { op: 'put', table: 'contacts', key: me, value: { ...self, devices: null } },
+        ]);
+    });
   }
 
   /** This account's devices, oldest first. */
@@ -548,6 +587,12 @@ export class Messenger {
         error: error instanceof ClientError ? error.code : 'unknown',
       }),
     );
+    // Our sealed-sender setting as the server holds it now (another of our devices may have changed it).
+    await this.outbox.sealed.refreshAcceptSetting().catch((error: unknown) => {
+      this.platform.logger.warn('could not read the sealed sender setting', {
+        error: error instanceof Error ? error.name : 'unknown',
+      });
+    });
     // Our own other devices as the server lists them now (linked or removed since), for sent transcripts and syncs.
     await this.outbox.refreshSiblings().catch((error: unknown) => {
       this.platform.logger.warn('could not refresh the device list', {
@@ -577,7 +622,9 @@ export class Messenger {
    * about at most 140, one emoji, avatar at most 128 KiB), encrypted with the profile key and stored on the server.
    */
   async setProfile(input: ProfileInput): Promise<OwnProfile> {
-    await setOwnProfile(this.ctx, input);
+    const record = await setOwnProfile(this.ctx, input);
+    // The other devices fetch the new fields with the (shared) profile key.
+    await this.syncing(() => queueProfileSync(this.ctx, record.profileKey));
     return this.profile();
   }
 
@@ -588,6 +635,8 @@ export class Messenger {
   async rotateProfileKey(options: { except?: string[] } = {}): Promise<void> {
     const except = await Promise.all((options.except ?? []).map((peer) => this.resolveCached(peer)));
     await rotateOwnProfileKey(this.ctx, except);
+    const record = await readMeta(this.platform.storage, 'ownProfile');
+    if (record) await queueProfileSync(this.ctx, record.profileKey);
     this.outbox.kick();
   }
 
@@ -625,7 +674,9 @@ export class Messenger {
 
   /** Sets the local nickname of a contact (null or empty removes it); it overrides their profile name here only. */
   async setNickname(peer: string, nickname: string | null): Promise<void> {
-    await setContactNickname(this.ctx, await this.resolveCached(peer), nickname);
+    const accountId = await this.resolveCached(peer);
+    await setContactNickname(this.ctx, accountId, nickname);
+    await this.syncing(() => queueContactSync(this.ctx, [accountId]));
   }
 
   /** Fetches a contact's profile in the background when their key arrives or changes (errors only logged). */
@@ -710,6 +761,24 @@ export class Messenger {
     });
   }
 
+  /**
+   * Who may send this account sealed messages: `contacts` (default: only those holding our profile key, so our access
+   * key; anyone else's sealed send is refused by the server and their client sends identified, which lands in our
+   * message requests) or `anyone` (the server takes a sealed send without our key, so strangers are hidden from it
+   * too). The setting lives on the server, shared by all our devices; this returns the one last seen here, or with
+   * `{ refresh: true }` reads it from the server first (as every upkeep does).
+   */
+  async sealedSenderSetting(options: { refresh?: boolean } = {}): Promise<SealedSenderSetting> {
+    return options.refresh ? this.outbox.sealed.refreshAcceptSetting() : this.outbox.sealed.acceptSetting();
+  }
+
+  /** Changes who may send this account sealed messages, on the server (so for every device of the account). */
+  async setSealedSenderSetting(setting: SealedSenderSetting): Promise<void> {
+    if (setting !== 'anyone' && setting !== 'contacts')
+      throw new ClientError(ClientErrorCode.InvalidInput, 'the setting is "anyone" or "contacts"');
+    await this.outbox.sealed.setAcceptSetting(setting);
+  }
+
   // ---- sending ----------------------------------------------------------------------------------------------
 
   /**
@@ -730,11 +799,16 @@ export class Messenger {
     if (accountId === ctx.account.accountId)
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
-    const profile = await readMeta(this.platform.storage, 'profile');
-    // Our profile key goes with the first message to this peer and the first after it changed.
-    const share = await profileKeyToShare(ctx, accountId);
-    // Without an explicit timer, a message carries the conversation's (disappearing messages, set by either side).
-    const expireTimerSeconds = options.expireTimerSeconds ?? (await this.timerWith(accountId)) ?? undefined;
+    // Three independent reads, at once: on a browser each is a keyed hash, an IndexedDB transaction and a
+    // decryption, and the send path waits for all of them before anything is stored.
+    const [profile, share, timer] = await Promise.all([
+      readMeta(this.platform.storage, 'profile'),
+      // Our profile key goes with the first message to this peer and the first after it changed.
+      profileKeyToShare(ctx, accountId),
+      // Without an explicit timer, a message carries the conversation's (disappearing messages, set by either side).
+      options.expireTimerSeconds ?? this.timerWith(accountId),
+    ]);
+    const expireTimerSeconds = timer ?? undefined;
     const encoded = encodeDataMessage({
       text,
       timestamp,
@@ -1247,18 +1321,61 @@ export class Messenger {
   /** Accepts a message request (a peer or a group conversation); the read receipts held back go out. */
   async accept(peerOrConversation: string): Promise<ConversationEntry> {
     const conversation = await acceptConversation(this.ctx, peerOrConversation);
+    await queueConversationSync(this.ctx, [conversation.id]);
+    // Accepting a blocked peer unblocks them.
+    if (conversation.kind !== 'group') await queueContactSync(this.ctx, [conversation.peerAccountId]);
     this.outbox.kick();
     return conversation;
   }
 
   /** Puts a peer on the block list: their messages are dropped unseen, nothing is sent to them. */
-  block(peer: string): Promise<boolean> {
-    return blockPeer(this.ctx, peer);
+  async block(peer: string): Promise<boolean> {
+    const changed = await blockPeer(this.ctx, peer);
+    if (changed) await this.syncing(async () => queueContactSync(this.ctx, [await this.resolveCached(peer)]));
+    return changed;
   }
 
   /** Takes a peer off the block list. */
-  unblock(peer: string): Promise<boolean> {
-    return unblockPeer(this.ctx, peer);
+  async unblock(peer: string): Promise<boolean> {
+    const changed = await unblockPeer(this.ctx, peer);
+    if (changed) await this.syncing(async () => queueContactSync(this.ctx, [await this.resolveCached(peer)]));
+    return changed;
+  }
+
+  /**
+   * Mutes, pins or archives a conversation (chat-preferences.ts; `limit` when MAX_PINNED are pinned) and tells the
+   * account's other devices.
+   */
+  async setChatPreference(conversationId: string, change: ChatPreferencesChange): Promise<'ok' | 'limit'> {
+    const { storage, locks, clock } = this.platform;
+    const result = await changeChatPreferences(storage, locks, conversationId, change, clock.now());
+    if (result === 'ok') await this.syncing(() => queueConversationSync(this.ctx, [conversationId]));
+    return result;
+  }
+
+  /** Tells the account's other devices a conversation's current settings (after a change made here directly). */
+  async syncConversationSettings(conversationId: string): Promise<void> {
+    await this.syncing(() => queueConversationSync(this.ctx, [conversationId]));
+  }
+
+  /**
+   * Sends everything this device holds (contacts, conversations and their settings, groups, the profile key) to
+   * the account's other devices, for one that missed syncs; a newly linked device gets it by itself.
+   */
+  async syncDevices(): Promise<void> {
+    await this.platform.storage.commit(await fullSyncWrites(this.ctx));
+    this.outbox.kick();
+  }
+
+  /** Queues a sync after a local change and starts sending it; a failure to queue never undoes the change. */
+  private async syncing(queue: () => Promise<void>): Promise<void> {
+    try {
+      await queue();
+    } catch (error) {
+      this.platform.logger.warn('could not queue a sync', { error: error instanceof Error ? error.name : 'unknown' });
+      return;
+    }
+    this.outbox.kick();
   }
 
   /** The block list, most recently blocked first. */
@@ -1268,7 +1385,9 @@ export class Messenger {
 
   /** Deletes a conversation with its history on this device (a group is left first). */
   async deleteConversation(peerOrConversation: string): Promise<boolean> {
+    const id = await conversationIdOf(this.ctx, peerOrConversation);
     const deleted = await deleteConversation(this.ctx, peerOrConversation);
+    if (deleted) await queueConversationSync(this.ctx, [id]);
     this.outbox.kick();
     return deleted;
   }
@@ -1370,8 +1489,10 @@ export class Messenger {
    * Marks the peer's identity key verified — the key whose safety number is `expected`, the 60 digits the user
    * compared; see contacts.ts verifyContact. Throws SafetyNumberMismatchError (and changes nothing) on any difference.
    */
-  verify(peer: string, expected: string): Promise<ContactIdentity> {
-    return verifyContact(this.ctx, peer, expected);
+  async verify(peer: string, expected: string): Promise<ContactIdentity> {
+    const identity = await verifyContact(this.ctx, peer, expected);
+    await this.syncing(() => queueContactSync(this.ctx, [identity.accountId]));
+    return identity;
   }
 
   /** Forgets every session with a peer (they are rebuilt from fresh bundles on the next send). */

@@ -13,17 +13,18 @@
  * later. Statuses of data messages go sending → sent here, and → delivered → read when receipts arrive (inbox).
  * Every accepted data message is written to the re-send log with the devices it went to and the identity key each
  * was encrypted to; a `resend` entry goes to its one device only, pinned to that key (any other key refuses the
- * encryption). Sends to a recipient whose unidentified access key is known go sealed (sealed-sender.ts): each device's
- * ciphertext is sealed under our sender certificate and sent over HTTP without credentials; a `401` for the key is
- * remembered and the entry goes identified at once (device corrections work the same either way). It does not
- * receive anything.
+ * encryption). 1:1 sends go sealed (sealed-sender.ts): each device's ciphertext is sealed under our sender
+ * certificate and sent over HTTP without credentials, with the recipient's access key when we hold it, else with the
+ * unrestricted key that only an account open to anyone accepts; a `401` for the key is remembered and the entry goes
+ * identified at once (device corrections work the same either way). Sends to our own devices (sent transcripts,
+ * syncs) never go sealed. It does not receive anything.
  */
 import { hasPendingUploads } from './attachments/attachment-service.js';
 import { UploadQueue } from './attachments/upload-queue.js';
 import { ErrorCode, LibSignalErrorBase, equalBytes } from '@cove/crypto';
 import type { SenderCertificate } from '@cove/crypto';
 import { MAX_RETRY_TIMESTAMPS, decodeContent, encodeContent } from '@cove/protocol';
-import type { Content, SendMessagesRequest } from '@cove/protocol';
+import type { Content, SendMessagesRequest, SyncedAction } from '@cove/protocol';
 
 import type { SendOutcome } from './api-client.js';
 import { CoalescedPasses } from './coalesced-passes.js';
@@ -150,13 +151,31 @@ export const mergeIntoOutbox = async (
  */
 const sentTranscriptOf = (entry: OutboxEntry, me: string): Uint8Array | null => {
   // Notices are not conversations with their recipients: our other devices keep the notice itself (notices.ts).
-  if ((entry.kind !== 'data' && entry.kind !== 'group') || entry.destination === me || entry.notice === true)
+  if (
+    (entry.kind !== 'data' && entry.kind !== 'group' && entry.kind !== 'action') ||
+    entry.destination === me ||
+    entry.notice === true
+  )
     return null;
   let content: Content;
   try {
     content = decodeContent(entry.content);
   } catch {
     return null;
+  }
+  if (entry.kind === 'action') {
+    // A reaction, edit or delete for everyone: an action transcript, so the other devices show it too.
+    const action: SyncedAction | null =
+      content.kind === 'reaction'
+        ? { kind: 'reaction', reaction: content.reaction }
+        : content.kind === 'edit'
+          ? { kind: 'edit', edit: content.edit }
+          : content.kind === 'delete'
+            ? { kind: 'delete', delete: content.delete }
+            : null;
+    return action
+      ? encodeContent({ kind: 'sync', sync: { type: 'action', destinationAccountId: entry.destination, action } })
+      : null;
   }
   if (content.kind !== 'data') return null;
   const direct = entry.kind === 'data' && !content.data.group;
@@ -266,6 +285,9 @@ export class Outbox implements PairwiseSender {
 
   /** Access keys, certificate and sealing of sealed-sender sends. */
   readonly sealed: SealedSender;
+
+  /** Queues a full sync for our other devices when a new one appears (set by the messenger: device-sync.ts). */
+  onNewSibling: ((deviceIds: number[]) => Promise<void>) | null = null;
 
   constructor(private readonly ctx: MessengerContext) {
     this.sealed = new SealedSender(ctx);
@@ -418,6 +440,12 @@ export class Outbox implements PairwiseSender {
       .map((d) => d.deviceId);
     if (known === null || missing.length > 0 || extra.length > 0 || stale.length > 0)
       await this.correctDevices(me, missing, extra, stale);
+    // A device that appeared since we last looked (just linked, or re-registered) gets everything this one holds, so
+    // that it converges even on what it missed; the first look at all (this device just linked) sends nothing.
+    if (known !== null && (missing.length > 0 || stale.length > 0) && this.onNewSibling) {
+      await this.onNewSibling([...missing, ...stale]);
+      this.kick();
+    }
     return listed.length;
   }
 
@@ -433,7 +461,7 @@ export class Outbox implements PairwiseSender {
       const siblings = known === null ? await this.refreshSiblings() : known.length;
       if (siblings === 0) return { serverTimestamp: this.ctx.platform.clock.now(), recipients: [] };
     }
-    // Never sealed to our own account (usableAccessKey refuses it): the server knows our devices belong together.
+    // Never sealed to our own account (sendAccess refuses it): the server knows our devices belong together.
     // Notices never sealed either: the server lets only administrators send them, so it must see who sends.
     let sealed = entry.notice === true ? null : await this.sealedAccess(entry.destination);
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
@@ -447,8 +475,9 @@ export class Outbox implements PairwiseSender {
             : await this.transmit(entry.destination, request);
       } catch (error) {
         if (!(sealed && error instanceof UnidentifiedAccessDeniedError)) throw error;
-        // The key is not (or no longer) the recipient's: remember, and send this one identified right away.
-        await this.sealed.markDenied(entry.destination);
+        // The key is not (or no longer) the recipient's, or they take sealed messages from contacts only: remember,
+        // and send this one identified right away.
+        await this.sealed.markDenied(entry.destination, sealed.probe);
         sealed = null;
         round -= 1;
         continue;
@@ -472,11 +501,11 @@ export class Outbox implements PairwiseSender {
   /** The access key and certificate to send sealed to `destination` with; null to send identified. */
   private async sealedAccess(
     destination: string,
-  ): Promise<{ accessKey: string; certificate: SenderCertificate } | null> {
-    const accessKey = await this.sealed.usableAccessKey(destination);
-    if (!accessKey) return null;
+  ): Promise<{ accessKey: string; probe: boolean; certificate: SenderCertificate } | null> {
+    const access = await this.sealed.sendAccess(destination);
+    if (!access) return null;
     const certificate = await this.sealed.senderCertificate();
-    return certificate ? { accessKey, certificate } : null;
+    return certificate ? { ...access, certificate } : null;
   }
 
   private async transmit(destination: string, request: SendMessagesRequest): Promise<SendOutcome> {

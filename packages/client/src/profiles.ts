@@ -341,6 +341,49 @@ export const restoreOwnProfile = async (ctx: MessengerContext): Promise<void> =>
 };
 
 /**
+ * The account's profile key as another of its devices holds it (a profile sync): taken when it differs from ours —
+ * that device rotated it and already uploaded the profile and the access key under it. Empty when unchanged.
+ */
+export const acceptOwnProfileKey = async (ctx: MessengerContext, profileKey: Uint8Array): Promise<WriteOp[]> => {
+  const current = await readOwnProfile(ctx);
+  if (equalBytes(current.profileKey, profileKey)) return [];
+  const key = new Uint8Array(profileKey);
+  return [
+    metaPut('ownProfile', {
+      ...current,
+      profileKey: key,
+      uploadedVersion: profileKeyVersion(key, ctx.account.accountId),
+      accessKeyUploaded: true,
+      keyCreatedAt: ctx.platform.clock.now(),
+    }),
+  ];
+};
+
+/**
+ * After another device of the account changed the profile: its fields as the server now holds them, under the
+ * current key, replace the ones stored here. Changes nothing on the server.
+ */
+export const refreshOwnProfile = async (ctx: MessengerContext): Promise<void> => {
+  const record = await readOwnProfile(ctx);
+  const fields = await fetchProfile(ctx, ctx.account.accountId, record.profileKey);
+  await ctx.platform.locks.withLock(PROFILE_LOCK, async () => {
+    const latest = await readOwnProfile(ctx);
+    // The key changed meanwhile: what was fetched belongs to the old one.
+    if (!equalBytes(latest.profileKey, record.profileKey)) return;
+    await ctx.platform.storage.commit([
+      metaPut('ownProfile', {
+        ...latest,
+        name: fields.name ?? '',
+        about: fields.about ?? '',
+        aboutEmoji: fields.aboutEmoji ?? '',
+        avatar: fields.avatar,
+      }),
+    ]);
+  });
+  emit(ctx, { type: 'profile-updated' });
+};
+
+/**
  * A contact's profile: cached when fetched under their current key less than an hour ago (or `force`), else fetched
  * and decrypted. Null when we hold no key of theirs. A field that fails to decrypt is treated as absent.
  */

@@ -54,7 +54,7 @@ export const isAccepted = async (ctx: MessengerContext, peerOrConversation: stri
 };
 
 /** The conversation id a peer or conversation names (direct or group). */
-const conversationIdOf = async (ctx: MessengerContext, peerOrConversation: string): Promise<string> =>
+export const conversationIdOf = async (ctx: MessengerContext, peerOrConversation: string): Promise<string> =>
   groupOf(peerOrConversation) !== null
     ? groupConversationId(groupIdOrThrow(peerOrConversation))
     : directConversationId(await resolveCached(ctx, peerOrConversation));

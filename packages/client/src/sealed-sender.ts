@@ -1,13 +1,16 @@
 /**
  * Sealed sender in the client core: which recipients we may send to without naming ourselves (their unidentified
  * access key is known — `accessKeyFor`: derived from the profile key they sent us, unless one was set explicitly with
- * `setAccessKey` — and the server has not refused it), this device's sender certificate (fetched from `GET /v1/certificate/delivery`, cached in `meta`, refreshed well
- * before it expires), the server's trust root (read from `/v1/info` and pinned on first use: a later different one is
- * refused), sealing 1:1 ciphertexts (v1) for their devices, and unsealing received `unidentified-sender` envelopes
- * back into ordinary ones after checking the certificate against the pinned trust root at the envelope's server time
- * and against the identity key we hold for that sender (or, for a PreKey message, the key it carries). It does not
- * send, queue or decide retries (the outbox does), and does not upload our own access key (the profile layer does).
- */
+ * `setAccessKey` — and the server has not refused it; or, for a 1:1 send to someone whose key we do not hold, a try
+ * with Signal's "unrestricted" key of 16 zero bytes, which only an account open to anyone accepts: a refusal sends
+ * identified at once and for {@link SEALED_PROBE_RETRY_MS}), this device's sender certificate (fetched from
+ * `GET /v1/certificate/delivery`, cached in `meta`, refreshed well before it expires), the server's trust root (read
+ * from `/v1/info` and pinned on first use: a later different one is refused), sealing 1:1 ciphertexts (v1) for their
+ * devices, unsealing received `unidentified-sender` envelopes back into ordinary ones after checking the certificate
+ * against the pinned trust root at the envelope's server time and against the identity key we hold for that sender
+ * (or, for a PreKey message, the key it carries), and our own account's setting "accept sealed messages from anyone
+ * or only from contacts" (the server's `unrestrictedUnidentifiedAccess`, which it enforces; cached in `meta`). It does
+ * not send, queue or decide retries (the outbox does), and does not upload our own access key (the profile layer does). */
 import {
   CiphertextMessageType,
   ContentHint,
@@ -24,9 +27,9 @@ import {
 import { fromBase64, toBase64 } from '@cove/protocol';
 import type { Envelope, EnvelopeType, OutgoingMessage } from '@cove/protocol';
 
-import { SENDER_CERTIFICATE_REFRESH_MS } from './constants.js';
+import { SEALED_PROBE_RETRY_MS, SENDER_CERTIFICATE_REFRESH_MS } from './constants.js';
 import type { MessengerContext } from './context.js';
-import { newZone } from './context.js';
+import { emit, newZone } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
@@ -36,6 +39,18 @@ export const TRUST_ROOT_META_KEY = 'sealed/trust-root';
 export const CERTIFICATE_META_KEY = 'sealed/certificate';
 const accessKeyMetaKey = (accountId: string): string => `sealed/access/${accountId}`;
 const deniedMetaKey = (accountId: string): string => `sealed/denied/${accountId}`;
+const probeDeniedMetaKey = (accountId: string): string => `sealed/probe-denied/${accountId}`;
+/** `meta` key of our own account's setting as last read from or written to the server. */
+export const ACCEPT_SETTING_META_KEY = 'sealed/accept';
+
+/**
+ * Who may send this account sealed messages: `contacts` (the default: only holders of our profile key, whose access
+ * key the server checks) or `anyone` (the server takes a sealed send with any key).
+ */
+export type SealedSenderSetting = 'anyone' | 'contacts';
+
+/** How to send 1:1 sealed: the access key (base64), and whether it is the keyless try (no key of theirs known). */
+export type SealedAccess = { accessKey: string; probe: boolean };
 
 /** The write that forgets a refusal of our key for `accountId` (taken with a new profile key of theirs). */
 export const forgetRefusal = (accountId: string): WriteOp => ({
@@ -46,6 +61,12 @@ export const forgetRefusal = (accountId: string): WriteOp => ({
 
 /** Bytes of an unidentified access key. */
 const ACCESS_KEY_BYTES = 16;
+/**
+ * The key sent to an account whose real key we do not hold: 16 zero bytes, as Signal's clients send ("unrestricted
+ * access"). The server accepts any key for an account open to anyone; for any other the derived key would have to
+ * be all zeros (probability 2^-128), so this one is refused.
+ */
+const UNRESTRICTED_ACCESS_KEY = toBase64(new Uint8Array(ACCESS_KEY_BYTES));
 
 const INNER_TYPES: ReadonlyMap<number, EnvelopeType> = new Map([
   [CiphertextMessageType.PreKey, 'prekey'],
@@ -94,15 +115,71 @@ export class SealedSender {
     ]);
   }
 
-  /** Remembers that the server refused our key for this recipient: later sends go identified until a new key. */
-  async markDenied(accountId: string): Promise<void> {
-    this.ctx.platform.logger.info('sealed sender refused, sending identified', { accountId });
-    await this.ctx.platform.storage.commit([
-      { op: 'put', table: 'meta', key: deniedMetaKey(accountId), value: this.ctx.platform.clock.now() },
-    ]);
+  /**
+   * Remembers that the server refused our key for this recipient: later sends go identified until a new key (or,
+   * when it was the keyless try, for {@link SEALED_PROBE_RETRY_MS}).
+   */
+  async markDenied(accountId: string, probe = false): Promise<void> {
+    this.ctx.platform.logger.info('sealed sender refused, sending identified', { accountId, probe });
+    const key = probe ? probeDeniedMetaKey(accountId) : deniedMetaKey(accountId);
+    await this.ctx.platform.storage.commit([{ op: 'put', table: 'meta', key, value: this.ctx.platform.clock.now() }]);
   }
 
-  /** The access key (base64) to send sealed to this recipient with, or undefined to send identified. */
+  /**
+   * How to send 1:1 to this recipient sealed: with their access key when we hold one (and it was not refused), else
+   * with the unrestricted key unless that was refused less than {@link SEALED_PROBE_RETRY_MS} ago; undefined to send
+   * identified (always for our own account: the server knows our devices belong together).
+   */
+  async sendAccess(accountId: string): Promise<SealedAccess | undefined> {
+    if (accountId === this.ctx.account.accountId) return undefined;
+    const { storage, clock } = this.ctx.platform;
+    const key = await this.accessKeyFor(accountId);
+    if (key) {
+      if (await storage.get('meta', deniedMetaKey(accountId))) return undefined;
+      return { accessKey: toBase64(key), probe: false };
+    }
+    const refused = await storage.get('meta', probeDeniedMetaKey(accountId));
+    if (typeof refused === 'number' && clock.now() - refused < SEALED_PROBE_RETRY_MS) return undefined;
+    return { accessKey: UNRESTRICTED_ACCESS_KEY, probe: true };
+  }
+
+  /** Our own setting as this device last saw it (`contacts` until read from the server). */
+  async acceptSetting(): Promise<SealedSenderSetting> {
+    const stored = await this.ctx.platform.storage.get('meta', ACCEPT_SETTING_META_KEY);
+    return stored === 'anyone' ? 'anyone' : 'contacts';
+  }
+
+  /**
+   * Reads our setting from the server (where every device of the account sets it) and keeps it here; a change (made
+   * on another device) is announced with `account-settings-updated`.
+   */
+  async refreshAcceptSetting(): Promise<SealedSenderSetting> {
+    const { unrestrictedUnidentifiedAccess } = await this.ctx.api.accountAttributes();
+    const setting: SealedSenderSetting = unrestrictedUnidentifiedAccess ? 'anyone' : 'contacts';
+    await this.keepAcceptSetting(setting);
+    return setting;
+  }
+
+  /** Sets our setting on the server (which enforces it) and keeps it here once the server took it. */
+  async setAcceptSetting(setting: SealedSenderSetting): Promise<void> {
+    await this.ctx.api.setAccountAttributes({ unrestrictedUnidentifiedAccess: setting === 'anyone' });
+    await this.keepAcceptSetting(setting);
+  }
+
+  private async keepAcceptSetting(setting: SealedSenderSetting): Promise<void> {
+    const { storage } = this.ctx.platform;
+    const before: unknown = await storage.get('meta', ACCEPT_SETTING_META_KEY);
+    if (before === setting) return;
+    await storage.commit([{ op: 'put', table: 'meta', key: ACCEPT_SETTING_META_KEY, value: setting }]);
+    // The first read of the default is no change worth announcing.
+    if (before !== undefined || setting !== 'contacts')
+      emit(this.ctx, { type: 'account-settings-updated', sealedSender: setting });
+  }
+
+  /**
+   * The access key (base64) held for this recipient and not refused, or undefined: what a sealed group (v2) send
+   * combines; it never uses the keyless try (one refusal would send the whole group message identified).
+   */
   async usableAccessKey(accountId: string): Promise<string | undefined> {
     if (accountId === this.ctx.account.accountId) return undefined;
     if (await this.ctx.platform.storage.get('meta', deniedMetaKey(accountId))) return undefined;

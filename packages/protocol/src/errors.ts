@@ -30,6 +30,17 @@ export const ErrorCode = {
   AdminRequired: 'admin_required',
   /** 409: the organization key is already published (it changes never through the API). */
   OrganizationKeyExists: 'organization_key_exists',
+  /**
+   * 403: registration is by single sign-on (`REGISTRATION=sso`) and the request carries no valid single-use
+   * `ssoToken`, or (linking a device) one issued to another person than the account's.
+   */
+  SsoRequired: 'sso_required',
+  /** 403: the identity provider's user is not allowed here (e-mail domain or group claim not accepted). */
+  SsoNotAllowed: 'sso_not_allowed',
+  /** 409: this identity provider's user already has an account: link a new device to it instead. */
+  SsoAccountExists: 'sso_account_exists',
+  /** 428: the device authorization grant is still waiting for the user; poll again after `interval` seconds. */
+  SsoPending: 'sso_pending',
   /** 404: the account, device, envelope or username does not exist (or is not the caller's). */
   NotFound: 'not_found',
   /** 409: the username belongs to another account. */

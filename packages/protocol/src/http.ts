@@ -155,7 +155,11 @@ export const ErrorResponse = z.object({
 export const InfoResponse = z.object({
   name: z.string(),
   version: z.string(),
-  registration: z.enum(['open', 'invite']),
+  registration: z.enum(['open', 'invite', 'sso']),
+  sso: z
+    .object({ name: z.string().describe('What the sign-in button names: the organization or its identity provider') })
+    .optional()
+    .describe('Present when registration is by single sign-on (`REGISTRATION=sso`)'),
   vapidPublicKey: z.string().nullable().describe('Web Push application server key (base64url), null until enabled'),
   sealedSenderTrustRoot: EcPublicKey.optional().describe(
     'Public key of the sealed-sender trust root: sender certificates are valid only under it (clients pin it)',
@@ -199,9 +203,16 @@ export const InfoResponse = z.object({
  */
 export const DeviceName = base64Bytes(29, 128, 'Device name, encrypted with a key derived from the identity key');
 
+/** A single-use registration token the server issued after a single sign-on (43 base64url characters). */
+export const SsoToken = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{43}$/, 'must be 43 base64url characters')
+  .describe('Single-use token from a single sign-on (`REGISTRATION=sso`)');
+
 export const CreateAccountRequest = z.strictObject({
   username: Username.optional(),
   inviteCode: z.string().min(1).max(128).optional(),
+  ssoToken: SsoToken.optional(),
   secret: Secret,
   registrationId: RegistrationId,
   identityKey: EcPublicKey,
@@ -444,6 +455,11 @@ export const AccountAttributesRequest = z.strictObject({
   unidentifiedAccessKey: UnidentifiedAccessKey.nullable().optional(),
   unrestrictedUnidentifiedAccess: z.boolean().optional(),
 });
+/**
+ * `GET /v1/accounts/attributes`: the caller's own sealed-sender setting, as its devices last set it (the account's
+ * state on the server, so every device of the account reads the same). The access key itself is not echoed.
+ */
+export const AccountAttributesResponse = z.object({ unrestrictedUnidentifiedAccess: z.boolean() });
 
 /** `GET /v1/certificate/delivery`: a short-lived sender certificate of the caller's device, signed by the server. */
 export const SenderCertificateResponse = z.object({
@@ -480,6 +496,7 @@ export const ProvisioningCodeResponse = z.object({
 });
 export const LinkDeviceRequest = z.strictObject({
   provisioningCode: z.string().min(1).max(128),
+  ssoToken: SsoToken.optional(),
   secret: Secret,
   registrationId: RegistrationId,
   signedPreKey: SignedPreKey,
@@ -489,6 +506,24 @@ export const LinkDeviceRequest = z.strictObject({
   name: DeviceName.optional(),
 });
 export const LinkDeviceResponse = CreateAccountResponse;
+
+/** The start of a device authorization grant (RFC 8628) that the server runs with the identity provider. */
+export const SsoDeviceStartResponse = z.object({
+  handle: z.string().describe('Names this sign-in when polling (not the identity provider’s device code)'),
+  userCode: z.string(),
+  verificationUri: z.string().url(),
+  verificationUriComplete: z.string().url().optional(),
+  interval: z.number().int().positive().describe('Seconds to wait between polls'),
+  expiresAt: Timestamp,
+});
+export const SsoDevicePollRequest = z.strictObject({ handle: z.string().regex(/^[A-Za-z0-9_-]{22}$/) });
+/** A finished single sign-on: the username the organization gives this person, and the token to register with. */
+export const SsoGrantResponse = z.object({
+  username: Username,
+  ssoToken: SsoToken,
+  existingAccount: z.boolean().describe('This person already has an account: the token links a device to it'),
+  expiresAt: Timestamp,
+});
 
 export const WebSocketTicketResponse = z.object({
   ticket: z.string().describe('Single-use, short-lived ticket for the WebSocket auth frame'),
@@ -546,11 +581,15 @@ export type Envelope = z.infer<typeof Envelope>;
 export type SendSealedMultiRequest = z.infer<typeof SendSealedMultiRequest>;
 export type SendMultiRouteRequest = z.infer<typeof SendMultiRouteRequest>;
 export type AccountAttributesRequest = z.infer<typeof AccountAttributesRequest>;
+export type AccountAttributesResponse = z.infer<typeof AccountAttributesResponse>;
 export type SenderCertificateResponse = z.infer<typeof SenderCertificateResponse>;
 export type EnvelopeListResponse = z.infer<typeof EnvelopeListResponse>;
 export type DeviceInfo = z.infer<typeof DeviceInfo>;
 export type DeviceListResponse = z.infer<typeof DeviceListResponse>;
 export type ProvisioningCodeResponse = z.infer<typeof ProvisioningCodeResponse>;
 export type LinkDeviceRequest = z.infer<typeof LinkDeviceRequest>;
+export type SsoDeviceStartResponse = z.infer<typeof SsoDeviceStartResponse>;
+export type SsoDevicePollRequest = z.infer<typeof SsoDevicePollRequest>;
+export type SsoGrantResponse = z.infer<typeof SsoGrantResponse>;
 export type LinkDeviceResponse = z.infer<typeof LinkDeviceResponse>;
 export type WebSocketTicketResponse = z.infer<typeof WebSocketTicketResponse>;

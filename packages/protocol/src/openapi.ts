@@ -165,7 +165,8 @@ const routes: Route[] = [
     ok: [201, http.CreateAccountResponse],
     errors: [
       [403, 'invite_required: registration is by invitation and the code is missing or unknown'],
-      [409, 'username_taken'],
+      [403, 'sso_required: registration is by single sign-on and the ssoToken is missing, unknown or used'],
+      [409, 'username_taken; sso_account_exists: this person already has an account'],
     ],
   },
   {
@@ -241,6 +242,13 @@ const routes: Route[] = [
     auth: true,
     ok: [200, http.PreKeyBundleResponse],
     errors: [[404, 'not_found']],
+  },
+  {
+    method: 'get',
+    path: '/v1/accounts/attributes',
+    summary: "The caller's own sealed-sender setting: whether anyone may send the account sealed messages",
+    auth: true,
+    ok: [200, http.AccountAttributesResponse],
   },
   {
     method: 'put',
@@ -347,7 +355,7 @@ const routes: Route[] = [
     body: http.LinkDeviceRequest,
     ok: [201, http.LinkDeviceResponse],
     errors: [
-      [403, 'forbidden: unknown, used or expired code'],
+      [403, 'forbidden: unknown, used or expired code; sso_required: REGISTRATION=sso and no grant of the owner'],
       [409, 'limit_reached: too many devices'],
     ],
   },
@@ -361,6 +369,51 @@ const routes: Route[] = [
     errors: [
       [403, 'forbidden: another device removed by a linked device, or removing the primary'],
       [404, 'not_found'],
+    ],
+  },
+  {
+    method: 'get',
+    path: '/v1/sso/authorize',
+    summary: 'REGISTRATION=sso: send the browser to the identity provider (authorization code with PKCE)',
+    auth: false,
+    ok: [302, null],
+    errors: [
+      [404, 'not_found: single sign-on is not enabled'],
+      [503, 'unavailable: the identity provider cannot be reached'],
+    ],
+  },
+  {
+    method: 'get',
+    path: '/v1/sso/callback',
+    summary:
+      'The provider sends the browser back here; answers 303 to the PWA with #sso-token=…&sso-username=… or #sso-error=…',
+    auth: false,
+    ok: [303, null],
+    errors: [[404, 'not_found: single sign-on is not enabled']],
+  },
+  {
+    method: 'post',
+    path: '/v1/sso/device',
+    summary: 'REGISTRATION=sso: start a device authorization grant for the command line',
+    auth: false,
+    ok: [200, http.SsoDeviceStartResponse],
+    errors: [
+      [404, 'not_found: single sign-on is not enabled'],
+      [503, 'unavailable: the identity provider cannot be reached'],
+    ],
+  },
+  {
+    method: 'post',
+    path: '/v1/sso/device/token',
+    summary: 'Poll a device authorization grant: 428 until the person approved, then the single-use grant (once)',
+    auth: false,
+    body: http.SsoDevicePollRequest,
+    ok: [200, http.SsoGrantResponse],
+    errors: [
+      [403, 'forbidden: the person declined'],
+      [404, 'not_found: unknown, expired or already completed sign-in'],
+      [428, 'sso_pending: not approved yet; poll again after `interval` seconds'],
+      [503, 'unavailable: the identity provider did not complete the sign-in'],
     ],
   },
   {

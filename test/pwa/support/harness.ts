@@ -140,6 +140,8 @@ export type TestServer = {
   resume(): Promise<void>;
   /** The server's DATA_DIR (attachment ciphertext lives under `attachments/`). */
   dataDir: string;
+  /** Runs one SQL query on the server's database (what the server stores, as an operator would read it). */
+  query<T>(sql: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
 };
 
@@ -187,6 +189,15 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
       running ??= await createApp({ env: env(port) });
     },
     dataDir,
+    query: async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
+      const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${name}` });
+      await client.connect();
+      try {
+        return (await client.query(sql, params)).rows as T[];
+      } finally {
+        await client.end();
+      }
+    },
     close: async () => {
       await running?.close();
       await reports.close();

@@ -5,6 +5,7 @@ import {
   CreateAccountRequest,
   SetUsernameRequest,
   Username,
+  type AccountAttributesResponse,
   type CreateAccountResponse,
   type UsernameLookupResponse,
   type UsernameResponse,
@@ -29,6 +30,11 @@ export class AccountController {
   @RateLimit('registration')
   create(@Body(new ZodPipe(CreateAccountRequest)) body: CreateAccountRequest): Promise<CreateAccountResponse> {
     return this.accounts.create(body);
+  }
+
+  @Get('attributes')
+  getAttributes(@CurrentDevice() device: AuthenticatedDevice): Promise<AccountAttributesResponse> {
+    return this.accounts.attributes(device);
   }
 
   @Put('attributes')

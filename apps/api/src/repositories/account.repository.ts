@@ -12,6 +12,8 @@ export type NewAccount = {
   id: string;
   identityKey: Bytes;
   username?: string;
+  /** Single sign-on: the digest of the person's issuer and subject (unique). */
+  ssoSubject?: Bytes;
   device: NewDevice;
 };
 
@@ -30,6 +32,7 @@ export class AccountRepository {
             identityKey: account.identityKey,
             username: account.username ?? null,
             usernameKey: account.username?.toLowerCase() ?? null,
+            ssoSubject: account.ssoSubject ?? null,
             devices: {
               create: {
                 id: 1,

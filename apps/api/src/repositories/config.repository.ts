@@ -83,7 +83,38 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   /** The local admin socket: a path, `off`, or unset for `DATA_DIR/admin.sock` (Unix sockets: at most 107 bytes). */
   ADMIN_SOCKET: z.string().min(1).max(107).optional(),
-  REGISTRATION: z.enum(['open', 'invite']).default('open'),
+  REGISTRATION: z.enum(['open', 'invite', 'sso']).default('open'),
+  /** Single sign-on (`REGISTRATION=sso`): the OpenID Connect provider and this server's client registration there. */
+  OIDC_ISSUER: z.string().url().optional(),
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The sign-in button's label ("Sign in with Acme"); default: the issuer's host name. */
+  OIDC_NAME: z.string().min(1).max(64).optional(),
+  /** Comma-separated e-mail domains allowed in (the `email` claim, verified); empty: any. */
+  OIDC_ALLOWED_DOMAINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((d) => d.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  /** A group a person must be in (listed in the `OIDC_GROUPS_CLAIM` claim); unset: none required. */
+  OIDC_REQUIRED_GROUP: z.string().min(1).optional(),
+  OIDC_GROUPS_CLAIM: z.string().min(1).default('groups'),
+  /** The claim the Cove username is taken from. */
+  OIDC_USERNAME_CLAIM: z.string().min(1).default('preferred_username'),
+  OIDC_SCOPES: z.string().min(1).default('openid email profile'),
+  /**
+   * The address people reach this server at (`https://chat.example.org`): the identity provider sends them back to
+   * `PUBLIC_URL/v1/sso/callback`, which must be registered with it. Required with `REGISTRATION=sso`.
+   */
+  PUBLIC_URL: z
+    .string()
+    .url()
+    .optional()
+    .transform((v) => v?.replace(/\/+$/, '')),
   INVITE_CODES: z
     .string()
     .default('')
@@ -225,6 +256,15 @@ const EnvSchema = z.object({
       return z.NEVER;
     }),
   /** Absolute http(s) URL or a path; nothing that could end the CSP directive or start another. */
+  /** PEM files of the certificate (chain) and its private key: the server then speaks HTTPS and WSS itself. */
+  TLS_CERT: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
+  TLS_KEY: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
   CSP_REPORT_URI: z
     .string()
     .regex(
@@ -290,8 +330,10 @@ export type AppConfig = {
   dataDir: string;
   /** Path of the local admin socket; null: none is served. */
   adminSocket: string | null;
-  registration: 'open' | 'invite';
+  registration: 'open' | 'invite' | 'sso';
   inviteCodes: string[];
+  /** Single sign-on with OpenID Connect; null unless `REGISTRATION=sso`. */
+  sso: SsoConfig | null;
   rateLimits: boolean;
   /** The configured send limits (HTTP and WebSocket alike). */
   sendRateLimits: {
@@ -324,10 +366,28 @@ export type AppConfig = {
   hstsMaxAgeSeconds: number | null;
   /** CSP `report-uri`; null when unset. */
   cspReportUri: string | null;
+  /** `TLS_CERT` / `TLS_KEY` (absolute paths): serve HTTPS and WSS; null = plain HTTP (a proxy terminates TLS). */
+  tls: { certPath: string; keyPath: string } | null;
   /** The Prometheus listener, apart from the public port; null when `METRICS_PORT=off`. */
   metrics: { host: string; port: number; token: string | undefined } | null;
   delivery: DeliveryConfig;
   attachments: AttachmentConfig;
+};
+
+/** Single sign-on with OpenID Connect (`REGISTRATION=sso`). */
+export type SsoConfig = {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  name: string;
+  allowedDomains: string[];
+  requiredGroup: string | null;
+  groupsClaim: string;
+  usernameClaim: string;
+  scopes: string;
+  /** `PUBLIC_URL/v1/sso/callback` */
+  redirectUri: string;
+  publicUrl: string;
 };
 
 /** Attachment storage and its limits (sizes in bytes, durations in milliseconds). */
@@ -377,6 +437,17 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.REGISTRATION === 'sso') {
+    const missing = (['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'PUBLIC_URL'] as const).filter(
+      (k) => !e[k],
+    );
+    if (missing.length) {
+      throw new ConfigError(`invalid configuration: REGISTRATION=sso needs ${missing.join(', ')}`);
+    }
+  }
+  if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
+    throw new ConfigError('invalid configuration: set both TLS_CERT and TLS_KEY, or neither');
+  }
   if (Boolean(e.VAPID_PUBLIC_KEY) !== Boolean(e.VAPID_PRIVATE_KEY)) {
     throw new ConfigError('invalid configuration: set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither');
   }
@@ -415,6 +486,22 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     adminSocket: e.ADMIN_SOCKET === 'off' ? null : abs(e.ADMIN_SOCKET ?? `${dataDir}/admin.sock`),
     registration: e.REGISTRATION,
     inviteCodes: e.INVITE_CODES,
+    sso:
+      e.REGISTRATION === 'sso' && e.OIDC_ISSUER && e.OIDC_CLIENT_ID && e.OIDC_CLIENT_SECRET && e.PUBLIC_URL
+        ? {
+            issuer: e.OIDC_ISSUER,
+            clientId: e.OIDC_CLIENT_ID,
+            clientSecret: e.OIDC_CLIENT_SECRET,
+            name: e.OIDC_NAME ?? new URL(e.OIDC_ISSUER).hostname,
+            allowedDomains: e.OIDC_ALLOWED_DOMAINS,
+            requiredGroup: e.OIDC_REQUIRED_GROUP ?? null,
+            groupsClaim: e.OIDC_GROUPS_CLAIM,
+            usernameClaim: e.OIDC_USERNAME_CLAIM,
+            scopes: e.OIDC_SCOPES,
+            redirectUri: `${e.PUBLIC_URL}/v1/sso/callback`,
+            publicUrl: e.PUBLIC_URL,
+          }
+        : null,
     rateLimits: e.RATE_LIMITS,
     sendRateLimits: {
       send: e.RATE_LIMIT_SENDS,
@@ -444,6 +531,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     maxQueuedBytes: e.MAX_QUEUED_BYTES,
     hstsMaxAgeSeconds: e.HSTS,
     cspReportUri: e.CSP_REPORT_URI ?? null,
+    tls: e.TLS_CERT && e.TLS_KEY ? { certPath: resolve(e.TLS_CERT), keyPath: resolve(e.TLS_KEY) } : null,
     metrics: e.METRICS_PORT === null ? null : { host: e.METRICS_HOST, port: e.METRICS_PORT, token: e.METRICS_TOKEN },
     delivery: {
       redisPrefix: e.REDIS_PREFIX,

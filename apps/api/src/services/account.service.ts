@@ -7,6 +7,7 @@ import { Injectable } from '@nestjs/common';
 import {
   ErrorCode,
   type AccountAttributesRequest,
+  type AccountAttributesResponse,
   type CreateAccountRequest,
   type CreateAccountResponse,
 } from '@cove/protocol';
@@ -14,10 +15,12 @@ import {
 import { AccountRepository } from '../repositories/account.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
+import type { Bytes } from '../repositories/database.repository.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { OrganizationService } from './organization.service.js';
 import { PreKeyService } from './prekey.service.js';
+import { SsoService } from './sso.service.js';
 
 @Injectable()
 export class AccountService {
@@ -30,13 +33,15 @@ export class AccountService {
     private readonly crypto: CryptoRepository,
     private readonly config: ConfigRepository,
     private readonly organization: OrganizationService,
+    private readonly sso: SsoService,
   ) {
     this.inviteCodeDigests = config.config.inviteCodes.map((code) => crypto.keyedDigest(Buffer.from(code, 'utf8')));
   }
 
   /**
    * Registration. Under `REGISTRATION=invite` it needs a configured code (`INVITE_CODES`) or a live invite (one use
-   * is taken, and given back if the registration fails); under `open` an invite is optional. The owner invite makes
+   * is taken, and given back if the registration fails); under `open` an invite is optional; under `sso` a single
+   * sign-on grant is needed (it names the username) and an invite is optional. The owner invite makes
    * the account the owner whatever the mode. A username held by a disabled account is refused (`account_disabled`).
    * Keys are checked before any invite use is taken.
    */
@@ -46,7 +51,11 @@ export class AccountService {
     if (!keys.signedPreKey || !keys.kyberLastResortPreKey) {
       throw new ApiError(400, ErrorCode.InvalidRequest, 'signedPreKey and kyberLastResortPreKey are required');
     }
-    if (body.username && (await this.organization.usernameDisabled(body.username))) {
+    // Under single sign-on the grant (used up here) decides the username and ties the account to its person. An invite
+    // is a separate check: required under `invite`, optional (the owner invite, say) under `open` and `sso`.
+    const sso = this.config.config.registration === 'sso' ? await this.sso.redeemForRegistration(body.ssoToken) : null;
+    const username = sso ? sso.username : body.username;
+    if (username && (await this.organization.usernameDisabled(username))) {
       throw new ApiError(403, ErrorCode.AccountDisabled, 'this account was disabled by an administrator');
     }
     const presented = body.inviteCode ?? '';
@@ -59,7 +68,7 @@ export class AccountService {
     const accountId = this.crypto.randomUUID();
     let created = false;
     try {
-      created = await this.insertAccount(accountId, identityKey, body, keys);
+      created = await this.insertAccount(accountId, identityKey, body, keys, username, sso?.subject);
     } finally {
       if (!created && invite) await this.organization.returnInvite(invite.id);
     }
@@ -73,12 +82,15 @@ export class AccountService {
     identityKey: ReturnType<PreKeyService['identityKey']>,
     body: CreateAccountRequest,
     keys: ReturnType<PreKeyService['check']>,
+    username: string | undefined,
+    ssoSubject: Bytes | undefined,
   ): Promise<boolean> {
     if (!keys.signedPreKey || !keys.kyberLastResortPreKey) throw new Error('checked above');
     return this.accounts.create({
       id: accountId,
       identityKey,
-      ...(body.username ? { username: body.username } : {}),
+      ...(username ? { username } : {}),
+      ...(ssoSubject ? { ssoSubject } : {}),
       device: {
         registrationId: body.registrationId,
         credentialHash: this.crypto.hash(Buffer.from(body.secret, 'base64')),
@@ -107,6 +119,16 @@ export class AccountService {
       throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
     }
     return { username };
+  }
+
+  /**
+   * The caller's own sealed-sender setting (`GET /v1/accounts/attributes`): whether anyone may send the account
+   * sealed messages. Every device of the account reads it here, so a change on one is seen by the others.
+   */
+  async attributes(device: AuthenticatedDevice): Promise<AccountAttributesResponse> {
+    const access = (await this.accounts.unidentifiedAccess([device.accountId])).get(device.accountId);
+    if (!access) throw new ApiError(404, ErrorCode.NotFound, 'no such account');
+    return { unrestrictedUnidentifiedAccess: access.unrestricted };
   }
 
   /**

@@ -19,6 +19,7 @@ import { Clock } from '../repositories/clock.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { DeviceRepository } from '../repositories/device.repository.js';
+import { SsoService } from './sso.service.js';
 import { ApiError } from './api-error.js';
 import { AuditEvent, AuditService } from './audit.service.js';
 import type { AuthenticatedDevice } from './auth.service.js';
@@ -41,6 +42,7 @@ export class DeviceService {
     private readonly clock: Clock,
     private readonly config: ConfigRepository,
     private readonly audit: AuditService,
+    private readonly sso: SsoService,
   ) {}
 
   async list(device: AuthenticatedDevice): Promise<DeviceListResponse> {
@@ -71,6 +73,8 @@ export class DeviceService {
     const accountId = await this.devices.provisioningAccount(codeHash);
     const identityKey = accountId ? await this.accounts.identityKey(accountId) : null;
     if (!identityKey) throw new ApiError(403, ErrorCode.Forbidden, 'unknown, used or expired provisioning code');
+    // Under single sign-on a new device also needs its owner to have signed in again (a grant for the same person).
+    if (this.config.config.registration === 'sso' && accountId) await this.sso.redeemForLink(body.ssoToken, accountId);
     const keys = this.preKeys.check(identityKey, body);
     if (!keys.signedPreKey || !keys.kyberLastResortPreKey) {
       throw new ApiError(400, ErrorCode.InvalidRequest, 'signedPreKey and kyberLastResortPreKey are required');

@@ -1,7 +1,8 @@
 /**
  * Sealed sender through the running server, on PostgreSQL and on PGlite: the trust root published in `/v1/info` and
  * kept in `DATA_DIR` with mode 0600, sender certificates (checked with libsignal) only ever for the caller's own
- * account and device, `PUT /v1/accounts/attributes`, unidentified 1:1 sends (right key, wrong or malformed key,
+ * account and device, `PUT` and `GET /v1/accounts/attributes` (the "contacts" / "anyone" setting switched by either
+ * of the owner's devices, read back by both, enforced at once), unidentified 1:1 sends (right key, wrong or malformed key,
  * credentials and key together, unknown account, device mismatches, an account open to anyone) stored with null
  * source columns (every column of the row read back) and delivered live and listed with no sender, the per-recipient
  * rate limit without identity, and a v2 multi-recipient send to 50 members in one request whose shared ciphertext is
@@ -236,6 +237,61 @@ describe.each<Backend>(['postgres', 'pglite'])('sealed sender (%s)', (backend) =
     expect((await sealedSend(dave.accountId, sealedBody([dave]), b64(Buffer.alloc(16)))).status).toBe(200);
     const rows = await rowsOf(dave.accountId);
     expect(rows.map((r) => [r.source_account_id, r.source_device_id])).toEqual([[null, null]]);
+  });
+
+  it('should switch between "contacts" and "anyone" on the owner\'s word only, read back by all its devices', async () => {
+    const { device: hana, accessKey } = await withKey();
+    const hana2 = await link(hana);
+    const setting = async (device: TestDevice) =>
+      (await device.request<{ unrestrictedUnidentifiedAccess: boolean }>('GET', '/v1/accounts/attributes')).body;
+    /** A stranger's try: no key of hers, so the "unrestricted" one of 16 zero bytes (what clients send then). */
+    const strangerTry = () => sealedSend(hana.accountId, sealedBody([hana, hana2]), b64(Buffer.alloc(16)));
+    const withHerKey = () => sealedSend(hana.accountId, sealedBody([hana, hana2]), b64(accessKey));
+
+    // Default: contacts only. The stranger is refused and nothing is stored; her contacts get through.
+    expect(await setting(hana)).toEqual({ unrestrictedUnidentifiedAccess: false });
+    expect(await setting(hana2)).toEqual({ unrestrictedUnidentifiedAccess: false });
+    expect((await request(server, 'GET', '/v1/accounts/attributes')).status).toBe(401);
+    const refused = await strangerTry();
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({ error: 'unidentified_access_denied' });
+    expect(await rowsOf(hana.accountId)).toEqual([]);
+    expect((await withHerKey()).status).toBe(200);
+
+    // Someone else's attribute call changes only their own account: there is no way to name hers.
+    const ivan = await register(server);
+    expect(
+      (await ivan.request('PUT', '/v1/accounts/attributes', { unrestrictedUnidentifiedAccess: true })).status,
+    ).toBe(204);
+    expect(
+      (await ivan.request('PUT', `/v1/accounts/attributes?accountId=${hana.accountId}`, { accountId: hana.accountId }))
+        .status,
+    ).toBe(400);
+    expect(await setting(hana)).toEqual({ unrestrictedUnidentifiedAccess: false });
+    expect((await strangerTry()).status).toBe(401);
+
+    // Her second device opens up: both devices read "anyone", the stranger's sealed send is stored with no sender.
+    expect(
+      (await hana2.request('PUT', '/v1/accounts/attributes', { unrestrictedUnidentifiedAccess: true })).status,
+    ).toBe(204);
+    expect(await setting(hana)).toEqual({ unrestrictedUnidentifiedAccess: true });
+    expect((await strangerTry()).status).toBe(200);
+    expect((await withHerKey()).status).toBe(200);
+    const open = await rowsOf(hana.accountId);
+    expect(open).toHaveLength(6);
+    expect(open.every((r) => r.source_account_id === null && r.source_device_id === null)).toBe(true);
+    expect(open.some((r) => mentions(r.row, ivan.accountId))).toBe(false);
+
+    // Back to contacts: refused again at once, and a new access key leaves the setting as it is.
+    expect(
+      (await hana.request('PUT', '/v1/accounts/attributes', { unrestrictedUnidentifiedAccess: false })).status,
+    ).toBe(204);
+    expect((await strangerTry()).status).toBe(401);
+    expect(
+      (await hana.request('PUT', '/v1/accounts/attributes', { unidentifiedAccessKey: b64(accessKey) })).status,
+    ).toBe(204);
+    expect(await setting(hana2)).toEqual({ unrestrictedUnidentifiedAccess: false });
+    expect(await rowsOf(hana.accountId)).toHaveLength(6);
   });
 
   it(`should fan a sealed v2 message out to ${MEMBERS} members in one request, storing the ciphertext once`, async () => {

@@ -266,9 +266,10 @@ export class TestSocket {
     });
   }
 
-  static open(url: string): Promise<TestSocket> {
+  /** `options`: for instance the `ca` that a `wss://` URL's certificate is checked against. */
+  static open(url: string, options?: WebSocket.ClientOptions): Promise<TestSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, options);
       const socket = new TestSocket(ws);
       ws.once('open', () => resolve(socket));
       ws.once('error', reject);

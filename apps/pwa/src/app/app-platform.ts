@@ -35,6 +35,8 @@ export interface Capabilities {
   scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
   /** Puts text on the clipboard (after a tap); false when the browser refused or has no clipboard. */
   copyText(text: string): Promise<boolean>;
+  /** A name for this browser in the account's device list ("Chrome on Linux"). */
+  deviceLabel(): string;
   /** Reloads the page (after locking or wiping: the memory of this tab goes with it). */
   reload(): void;
 }

@@ -10,12 +10,13 @@ import type { AppPlatform, CrossContext, EmojiSource, ServiceWorkerHandle, Vault
 import type { AppSession } from './app-session.js';
 import { AppStateStore } from './app-state-store.js';
 import { HistoryReader } from './history-reader.js';
+import { deviceNameOrNone } from './link-uri.js';
 import type { MessengerPort } from './messenger-port.js';
 import type * as CoreModuleValue from './messenger-adapter.js';
-import type { AppState, CoveApp, RegisterResult, ServerInfo } from './model.js';
+import type { AppState, CoveApp, LinkResult, RegisterResult, ServerInfo } from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
-import { connectionStatus, ServerLinkTracker } from './server-link.js';
+import { connectionStatus, effectiveState, ServerLinkTracker } from './server-link.js';
 import { countOrZero } from './view-data.js';
 import { ChatViewModel } from './view-models/chat-view-model.js';
 import { ContactViewModel } from './view-models/contact-view-model.js';
@@ -27,6 +28,9 @@ import { SettingsViewModel } from './view-models/settings-view-model.js';
 import { VoiceViewModel } from './view-models/voice-view-model.js';
 
 type CoreModule = typeof CoreModuleValue;
+
+/** The device that registered the account; the others are linked to it (docs/linking.md). */
+const PRIMARY_DEVICE_ID = 1;
 
 /** The messenger core and libsodium, in their own chunk: the first screen does not wait for them. */
 const importCore = (): Promise<CoreModule> => import('./messenger-adapter.js');
@@ -105,6 +109,7 @@ export class CoveAppShell implements CoveApp, AppSession {
     );
     this.onboarding = new OnboardingViewModel(this, permissions, {
       register: (username, inviteCode) => this.register(username, inviteCode),
+      link: (options) => this.link(options),
       enter: (corePlatform) => this.enter(corePlatform),
     });
   }
@@ -175,7 +180,11 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.crossContext = this.platform.listenToOtherContexts({
       onCommit: () => this.store.bump(),
       onServerLink: (server) => {
-        if (!this.loadedMessenger?.holdsConnection()) this.setLink({ server });
+        if (this.loadedMessenger?.holdsConnection()) return;
+        this.setLink({ server });
+        // The tab holding the connection heard that this device was removed: every tab shows it.
+        if (server === 'removed' && this.store.get().phase.kind === 'ready')
+          this.store.set({ phase: { kind: 'removed' } });
       },
       serverLinkToShare: () => (this.loadedMessenger?.holdsConnection() ? this.serverLink.current : null),
     });
@@ -225,7 +234,35 @@ export class CoveAppShell implements CoveApp, AppSession {
     const corePlatform = this.corePlatform;
     if (!corePlatform) return { ok: false, error: 'other' };
     const { registerMessenger } = await this.loadCoreModule();
-    const result = await registerMessenger(corePlatform, this.onVisible, this.options.serverUrl, username, inviteCode);
+    // The browser names itself in the device list ("Chrome on Linux"), as a linked one does unless renamed.
+    const deviceName = deviceNameOrNone(this.platform.capabilities.deviceLabel());
+    const result = await registerMessenger(
+      corePlatform,
+      this.onVisible,
+      this.options.serverUrl,
+      username,
+      inviteCode,
+      deviceName,
+    );
+    if (typeof result === 'string') return { ok: false, error: result };
+    this.attach(result);
+    return { ok: true };
+  }
+
+  private async link(options: {
+    deviceName: () => string | undefined;
+    onUri: (uri: string) => void;
+    signal: AbortSignal;
+  }): Promise<LinkResult> {
+    const corePlatform = this.corePlatform;
+    if (!corePlatform) return { ok: false, error: 'other' };
+    let linkMessenger: CoreModule['linkMessenger'];
+    try {
+      ({ linkMessenger } = await this.loadCoreModule());
+    } catch {
+      return { ok: false, error: 'network' };
+    }
+    const result = await linkMessenger(corePlatform, this.onVisible, this.options.serverUrl, options);
     if (typeof result === 'string') return { ok: false, error: result };
     this.attach(result);
     return { ok: true };
@@ -261,10 +298,14 @@ export class CoveAppShell implements CoveApp, AppSession {
       case 'block-list-changed':
       case 'contact-updated':
       case 'profile-updated':
+      case 'account-settings-updated':
         this.store.bump();
         return;
       case 'connection': {
-        const server = this.serverLink.next(event.state);
+        const linked = (this.loadedMessenger?.deviceId ?? PRIMARY_DEVICE_ID) !== PRIMARY_DEVICE_ID;
+        const server = this.serverLink.next(effectiveState(event.state, linked));
+        // The primary removed this device (socket closed 4004): the messenger stopped for good; say so.
+        if (server === 'removed') this.store.set({ phase: { kind: 'removed' } });
         // A server that answers proves a network, whatever navigator.onLine thought.
         this.setLink(event.state === 'online' ? { server, online: true } : { server });
         this.crossContext?.announceServerLink(server);

@@ -30,7 +30,14 @@ import type {
   RegistrationError,
   SafetyNumber,
 } from './messenger-port.js';
-import type { AttachmentFailure, OrganizationView } from './model.js';
+import type {
+  AddDeviceResult,
+  AttachmentFailure,
+  DeviceView,
+  LinkResult,
+  OrganizationView,
+  RemoveDeviceResult,
+} from './model.js';
 import { HistoryReader } from './history-reader.js';
 
 /** How registration failures are shown; everything else is "something went wrong". */
@@ -53,6 +60,32 @@ const ATTACHMENT_FAILURES: Partial<Record<ClientErrorCode, AttachmentFailure>> =
   [ClientErrorCode.AttachmentsUnsupported]: 'unsupported',
 };
 
+/** How a failure to send the account to a new device is shown; anything else is "something went wrong". */
+const ADD_DEVICE_ERRORS: Partial<Record<ClientErrorCode, Extract<AddDeviceResult, { ok: false }>['error']>> = {
+  [ClientErrorCode.InvalidInput]: 'invalid',
+  // The server's 404 for the channel: the new device stopped waiting (expired, used, or never there).
+  [ClientErrorCode.LinkFailed]: 'expired',
+  [ClientErrorCode.NotPrimary]: 'not-primary',
+  [ClientErrorCode.ServerUnreachable]: 'network',
+  [ClientErrorCode.RateLimited]: 'network',
+};
+
+/** How a failure to link this browser is shown; anything else is "something went wrong". */
+const LINK_ERRORS: Partial<Record<ClientErrorCode, Extract<LinkResult, { ok: false }>['error']>> = {
+  [ClientErrorCode.LinkFailed]: 'refused',
+  [ClientErrorCode.DeviceLimit]: 'limit',
+  [ClientErrorCode.ServerUnreachable]: 'network',
+  [ClientErrorCode.RateLimited]: 'network',
+};
+
+const linkError = (error: unknown, aborted: boolean): Extract<LinkResult, { ok: false }>['error'] => {
+  if (aborted) return 'cancelled';
+  if (!(error instanceof ClientError)) return 'other';
+  // The channel closing 4008 (nobody used the code in time) reads differently from a message that was refused.
+  if (error.code === ClientErrorCode.LinkFailed && /expired/.test(error.message)) return 'expired';
+  return LINK_ERRORS[error.code] ?? 'other';
+};
+
 const attachmentFailure = (error: unknown): AttachmentFailure =>
   error instanceof ClientError ? (ATTACHMENT_FAILURES[error.code] ?? 'other') : 'other';
 
@@ -65,6 +98,9 @@ const groupError = (error: unknown): GroupError => {
   if (error.code === ClientErrorCode.InvalidInput && /admin|no longer/.test(error.message)) return 'forbidden';
   return 'invalid';
 };
+
+/** The device that registered the account; it alone links and removes the others (docs/linking.md). */
+const PRIMARY_DEVICE_ID = 1;
 
 const GROUP_PREFIX = 'group:';
 const isGroupConversation = (id: string): boolean => id.startsWith(GROUP_PREFIX);
@@ -103,6 +139,7 @@ class MessengerAdapter implements MessengerPort {
     private readonly platform: Platform,
     private readonly onVisible: Capabilities['onVisible'],
     readonly username: string,
+    readonly deviceId: number,
   ) {
     this.reader = new HistoryReader(platform.storage);
   }
@@ -326,6 +363,26 @@ class MessengerAdapter implements MessengerPort {
     }
   }
 
+  async sealedSenderSetting(refresh: boolean): Promise<'anyone' | 'contacts'> {
+    if (!refresh) return this.messenger.sealedSenderSetting();
+    try {
+      return await this.messenger.sealedSenderSetting({ refresh: true });
+    } catch (error) {
+      if (error instanceof ClientError) return this.messenger.sealedSenderSetting();
+      throw error;
+    }
+  }
+
+  async setSealedSenderSetting(setting: 'anyone' | 'contacts'): Promise<'saved' | 'network'> {
+    try {
+      await this.messenger.setSealedSenderSetting(setting);
+      return 'saved';
+    } catch (error) {
+      if (error instanceof ClientError) return 'network';
+      throw error;
+    }
+  }
+
   async nickname(conversationId: string): Promise<string | null> {
     return (await this.messenger.contact(conversationId)).nickname;
   }
@@ -359,6 +416,41 @@ class MessengerAdapter implements MessengerPort {
   async deleteAccount(): Promise<void> {
     await this.messenger.deleteAccount();
     await this.stop();
+  }
+
+  async devices(): Promise<DeviceView[]> {
+    return (await this.messenger.devices()).map((d) => ({
+      deviceId: d.deviceId,
+      name: d.name,
+      createdAt: d.createdAt,
+      lastActiveAt: d.lastSeenAt,
+      current: d.current,
+      primary: d.deviceId === PRIMARY_DEVICE_ID,
+    }));
+  }
+
+  async addDevice(uri: string): Promise<AddDeviceResult> {
+    try {
+      await this.messenger.addDevice(uri);
+      return { ok: true };
+    } catch (error) {
+      // Only the code: the URI names the channel and the new device's key.
+      this.platform.logger.warn('device not added', { error: error instanceof ClientError ? error.code : 'unknown' });
+      return { ok: false, error: error instanceof ClientError ? (ADD_DEVICE_ERRORS[error.code] ?? 'other') : 'other' };
+    }
+  }
+
+  async removeDevice(deviceId: number): Promise<RemoveDeviceResult> {
+    try {
+      await this.messenger.removeDevice(deviceId);
+      return { ok: true };
+    } catch (error) {
+      if (!(error instanceof ClientError)) return { ok: false, error: 'other' };
+      if (error.code === ClientErrorCode.NotPrimary) return { ok: false, error: 'not-primary' };
+      if (error.code === ClientErrorCode.ServerUnreachable || error.code === ClientErrorCode.RateLimited)
+        return { ok: false, error: 'network' };
+      return { ok: false, error: 'other' };
+    }
   }
 
   async lookupMember(username: string): Promise<GroupResult<{ accountId: string; username: string }>> {
@@ -446,6 +538,10 @@ class MessengerAdapter implements MessengerPort {
     await this.messenger.deleteConversation(conversationId);
   }
 
+  syncConversationSettings(conversationId: string): Promise<void> {
+    return this.messenger.syncConversationSettings(conversationId);
+  }
+
   search(query: string, limit: number): Promise<SearchResult[]> {
     return this.messenger.search(query, { limit });
   }
@@ -477,25 +573,71 @@ export async function loadMessenger(
   const messenger = await Messenger.open(platform, { serverUrl });
   if (!messenger.isRegistered) return null;
   const account = await messenger.account();
-  return new MessengerAdapter(messenger, platform, onVisible, account.username ?? account.accountId.slice(0, 8));
+  return new MessengerAdapter(
+    messenger,
+    platform,
+    onVisible,
+    account.username ?? account.accountId.slice(0, 8),
+    account.deviceId,
+  );
 }
 
-/** Creates an account (keys are generated here, in the browser) and returns the ready messenger. */
+/**
+ * Creates an account (keys are generated here, in the browser) and returns the ready messenger; `deviceName` names
+ * this browser in the device list (encrypted).
+ */
 export async function registerMessenger(
   platform: Platform,
   onVisible: Capabilities['onVisible'],
   serverUrl: string,
   username: string,
   inviteCode: string | null,
+  deviceName?: string,
 ): Promise<MessengerPort | RegistrationError> {
   try {
     const messenger = await Messenger.open(platform, { serverUrl });
-    const account = await messenger.register({ serverUrl, username, ...(inviteCode ? { inviteCode } : {}) });
-    return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username);
+    const account = await messenger.register({
+      serverUrl,
+      username,
+      ...(inviteCode ? { inviteCode } : {}),
+      ...(deviceName ? { deviceName } : {}),
+    });
+    return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username, account.deviceId);
   } catch (error) {
     if (error instanceof ClientError) {
       return REGISTRATION_ERRORS[error.code] ?? 'other';
     }
     return 'other';
+  }
+}
+
+/**
+ * Links this (empty) browser as a new device of an existing account: waits on the provisioning channel (reporting
+ * the link URI), then registers with what the existing device sent; the messenger is ready once it resolves.
+ */
+export async function linkMessenger(
+  platform: Platform,
+  onVisible: Capabilities['onVisible'],
+  serverUrl: string,
+  options: { deviceName: () => string | undefined; onUri: (uri: string) => void; signal: AbortSignal },
+): Promise<MessengerPort | Extract<LinkResult, { ok: false }>['error']> {
+  try {
+    const messenger = await Messenger.open(platform, { serverUrl });
+    const account = await messenger.linkNewDevice({
+      serverUrl,
+      onLinkUri: options.onUri,
+      deviceName: options.deviceName,
+      signal: options.signal,
+    });
+    return new MessengerAdapter(
+      messenger,
+      platform,
+      onVisible,
+      account.username ?? account.accountId.slice(0, 8),
+      account.deviceId,
+    );
+  } catch (error) {
+    platform.logger.warn('link failed', { error: error instanceof ClientError ? error.code : 'unknown' });
+    return linkError(error, options.signal.aborted);
   }
 }

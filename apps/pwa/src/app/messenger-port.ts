@@ -1,7 +1,7 @@
 /**
  * The actions of the messenger core (`@cove/client`) that the app uses, named in one place so the app model
  * depends on behaviour, not on the core's layout; reads go through history-reader.ts. messenger-adapter.ts
- * implements it over the core's facade. Types only.
+ * implements it over the core's facade (linking this browser as a new device is its `linkMessenger`). Types only.
  */
 import type {
   ConversationEntry,
@@ -11,7 +11,7 @@ import type {
   SearchResult,
   TrustLevel,
 } from '@cove/client';
-import type { AttachmentFailure, OrganizationView } from './model.js';
+import type { AddDeviceResult, AttachmentFailure, DeviceView, OrganizationView, RemoveDeviceResult } from './model.js';
 
 export type OwnProfileView = { name: string; about: string; avatar: Uint8Array | null };
 
@@ -29,6 +29,8 @@ export type RegistrationError = 'taken' | 'invalid' | 'invite' | 'network' | 'ot
 
 export interface MessengerPort {
   readonly username: string;
+  /** This device's id in the account (1: the primary, which registered it). */
+  readonly deviceId: number;
   subscribe(listener: (event: MessengerEvent) => void): () => void;
   /** Connects (WebSocket, prekey upkeep, outbox) and keeps reconnecting until `stop`. */
   start(): void;
@@ -70,6 +72,13 @@ export interface MessengerPort {
     about?: string;
     avatar?: Uint8Array | null;
   }): Promise<'saved' | 'invalid' | 'network'>;
+  /**
+   * Who may send this account sealed messages, as last seen here; with `refresh` read from the server first (when it
+   * cannot be reached, the one seen here).
+   */
+  sealedSenderSetting(refresh: boolean): Promise<'anyone' | 'contacts'>;
+  /** Sets it on the server (for all the account's devices); `network` when the server could not be reached. */
+  setSealedSenderSetting(setting: 'anyone' | 'contacts'): Promise<'saved' | 'network'>;
   /** The local nickname of a direct conversation's contact (null: none). */
   nickname(conversationId: string): Promise<string | null>;
   setNickname(conversationId: string, nickname: string | null): Promise<'saved' | 'invalid'>;
@@ -100,6 +109,8 @@ export interface MessengerPort {
   organization(): Promise<OrganizationView | null>;
   /** Deletes a conversation and its history on this device (a group is left first). */
   deleteConversation(conversationId: string): Promise<void>;
+  /** Tells the account's other devices a conversation's mute, pin and archive state (after a change here). */
+  syncConversationSettings(conversationId: string): Promise<void>;
   /** Local search over conversations and messages (in memory; nothing is indexed at rest). */
   search(query: string, limit: number): Promise<SearchResult[]>;
   setPushSubscription(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void>;
@@ -110,4 +121,10 @@ export interface MessengerPort {
   logout(): Promise<void>;
   /** Deletes the account on the server (primary only) and stops; rejects with the core's error otherwise. */
   deleteAccount(): Promise<void>;
+  /** This account's devices, oldest first, names decrypted; rejects when the server cannot be asked. */
+  devices(): Promise<DeviceView[]>;
+  /** Primary only: seals this account to the device waiting behind `uri` and relays it (the user confirmed). */
+  addDevice(uri: string): Promise<AddDeviceResult>;
+  /** Primary only: removes another device of the account. */
+  removeDevice(deviceId: number): Promise<RemoveDeviceResult>;
 }

@@ -229,6 +229,9 @@ export type MuteDuration = '1h' | '8h' | '1w' | 'always';
 /** The colour theme: the system's setting, or the user's choice. */
 export type ThemeChoice = 'system' | 'light' | 'dark';
 
+/** Who may send the account sealed messages (sealed sender): anyone, or only contacts holding its profile key. */
+export type SealedSenderChoice = 'anyone' | 'contacts';
+
 /** What logging out or deleting the account came to; `network`: the server could not be reached, nothing changed. */
 export type AccountActionResult =
   { ok: true } | { ok: false; error: 'network' | 'not-primary' | 'wrong-confirmation' | 'other' };
@@ -282,11 +285,13 @@ export type Phase =
   | { kind: 'locked' }
   | { kind: 'onboarding'; info: ServerInfo | null; offline: boolean }
   | { kind: 'ready'; username: string }
+  /** The account's primary device removed this one (socket closed 4004): it may wipe its data. */
+  | { kind: 'removed' }
   /** Starting failed (storage unreadable, an unexpected error): the app shows an error screen. */
   | { kind: 'failed' };
 
 /** The link to the server as the core sees it: `unknown` until the tab holding the connection has said anything. */
-export type ServerLink = 'unknown' | 'online' | 'connecting' | 'unreachable' | 'signed-out';
+export type ServerLink = 'unknown' | 'online' | 'connecting' | 'unreachable' | 'signed-out' | 'removed';
 
 /** What the connection indicator shows; null when there is nothing to say (online). */
 export type ConnectionStatus = 'offline' | 'connecting' | 'unreachable' | 'signed-out' | null;
@@ -316,6 +321,37 @@ export type AppState = {
   /** Attachments moving right now, by `<message id>#<index>`. */
   progress: ReadonlyMap<string, AttachmentProgress>;
 };
+
+/** One device of the account as Settings lists it (times in ms; `current`: this browser; `primary`: device 1). */
+export type DeviceView = {
+  deviceId: number;
+  /** The name it gave itself, decrypted here (null: none). */
+  name: string | null;
+  createdAt: number;
+  lastActiveAt: number;
+  current: boolean;
+  primary: boolean;
+};
+
+/** A pasted or scanned link URI: well formed (its normalised text and the code the new device shows), or why not. */
+export type LinkUriCheck =
+  { ok: true; uri: string; code: string } | { ok: false; error: 'empty' | 'not-link' | 'malformed' };
+
+/**
+ * Sending this account to a new device: done, or why not (the URI is no link, the new device stopped waiting, this
+ * device is not the primary, no network, anything else).
+ */
+export type AddDeviceResult =
+  { ok: true } | { ok: false; error: 'invalid' | 'expired' | 'not-primary' | 'network' | 'other' };
+
+export type RemoveDeviceResult = { ok: true } | { ok: false; error: 'not-primary' | 'network' | 'other' };
+
+/**
+ * Linking this browser to an existing account: done, or why not (the code expired unused, the message that came did
+ * not open or was refused, the account has all its devices, no network, cancelled by the user, anything else).
+ */
+export type LinkResult =
+  { ok: true } | { ok: false; error: 'expired' | 'refused' | 'limit' | 'network' | 'cancelled' | 'other' };
 
 export type RegisterResult = { ok: true } | { ok: false; error: 'taken' | 'invalid' | 'invite' | 'network' | 'other' };
 
@@ -473,16 +509,44 @@ export interface SettingsScreen extends PermissionRequests {
   logout(): Promise<AccountActionResult>;
   /** Deletes the account on the server (`confirmation` must be the username) and wipes this browser's data. */
   deleteAccount(confirmation: string): Promise<AccountActionResult>;
+  /**
+   * Who may send the account sealed messages, as this device last saw it; with `refresh`, read from the server first
+   * (another device may have changed it; unreachable: the one seen here).
+   */
+  sealedSender(refresh?: boolean): Promise<SealedSenderChoice>;
+  /** Changes it on the server, for every device of the account; false when the server could not be reached. */
+  setSealedSender(choice: SealedSenderChoice): Promise<boolean>;
   /** The block list, most recently blocked first, and taking someone off it. */
   blocked(): Promise<BlockedContact[]>;
   unblock(accountId: string): Promise<void>;
   /** The organization key's fingerprint and our certified role (null when the server has no organization). */
   organization(): Promise<OrganizationView | null>;
+  /** This account's devices, oldest first; rejects when the server cannot be asked. */
+  devices(): Promise<DeviceView[]>;
+  /** Checks a pasted or scanned link URI before anything is sent. */
+  checkLinkUri(text: string): LinkUriCheck;
+  /** Primary only, after the user confirmed: sends this account to the device waiting behind `uri`. */
+  addDevice(uri: string): Promise<AddDeviceResult>;
+  /** Primary only, after the user confirmed: removes another device (its socket closes, it is told). */
+  removeDevice(deviceId: number): Promise<RemoveDeviceResult>;
+  /** Camera QR scanning for "Link a new device", when the device has a camera. */
+  canScan(): boolean;
+  scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null>;
+  /** After this device was removed: wipes this browser's data in every tab, which reload into onboarding. */
+  wipeRemoved(): Promise<void>;
 }
 
 /** Creating the account (then the welcome steps) and unlocking a passphrase-protected vault. */
 export interface OnboardingScreen extends PermissionRequests {
   register(username: string, inviteCode: string | null): Promise<RegisterResult>;
+  /**
+   * "I already have an account": opens a provisioning channel and reports the link URI (`onUri`) for the QR code,
+   * then waits for an existing device to send the account; `deviceName` is read once it arrived (null: unnamed).
+   * Aborting `signal` closes the channel. On success the app shows the account.
+   */
+  link(options: { deviceName: () => string; onUri: (uri: string) => void; signal: AbortSignal }): Promise<LinkResult>;
+  /** A name for this browser to suggest (its engine and system), for the device list. */
+  suggestedDeviceName(): string;
   unlock(passphrase: string): Promise<boolean>;
 }
 

@@ -3,12 +3,22 @@
  * connection states: "Offline" (the browser has no network), "Connecting…" (an attempt is under way and none has
  * failed since the last success), "Server unreachable" (at least one attempt failed since the last success; it
  * stays until the server answers again, so a retry loop does not flicker between the two), "Signed out" (the server
- * refused this device: removed, replaced or unauthorized), or nothing when online. Pure: no timers, no browser APIs;
+ * refused this device: replaced or unauthorized; `removed` when the primary removed it, which the app shell turns into
+ * the "This device was removed" screen), or nothing when online. Pure: no timers, no browser APIs;
  * the app shell feeds it and shares the leader tab's view with the other tabs.
  */
 import type { ConnectionState } from '@cove/client';
 
 import type { ConnectionStatus, ServerLink } from './model.js';
+
+/**
+ * The state to fold for what the core reported: a linked device (not the primary) whose credential the server refuses
+ * was removed. It hears `4004` when removed while connected, but `401` when it was removed while closed, and then
+ * shows the same "This device was removed" screen. The primary cannot be removed, so its refusal stays "signed out".
+ */
+export function effectiveState(state: ConnectionState, linkedDevice: boolean): ConnectionState {
+  return state === 'unauthorized' && linkedDevice ? 'removed' : state;
+}
 
 /** Folds the core's successive connection states into a ServerLink. */
 export class ServerLinkTracker {
@@ -35,8 +45,10 @@ export class ServerLinkTracker {
         break;
       case 'unauthorized':
       case 'replaced':
-      case 'removed':
         this.link = 'signed-out';
+        break;
+      case 'removed':
+        this.link = 'removed';
         break;
       case 'stopped':
         this.failedSinceOnline = false;
@@ -49,7 +61,7 @@ export class ServerLinkTracker {
 
 /** The indicator for a browser that is (or is not) online and the shared server link. */
 export function connectionStatus(browserOnline: boolean, link: ServerLink): ConnectionStatus {
-  if (link === 'signed-out') return 'signed-out';
+  if (link === 'signed-out' || link === 'removed') return 'signed-out';
   if (!browserOnline) return 'offline';
   if (link === 'connecting' || link === 'unreachable') return link;
   return null;

@@ -111,6 +111,7 @@ export function createBrowserAppPlatform() {
       pushSupport: capabilities.pushSupport,
       scanQr: capabilities.scanQr,
       copyText: capabilities.copyText,
+      deviceLabel: capabilities.deviceLabel,
       reload: () => globalThis.location.reload(),
     },
     theme: { read: readTheme, write: writeTheme, onChange: onThemeChange },

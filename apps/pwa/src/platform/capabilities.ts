@@ -2,8 +2,10 @@
  * Browser capabilities the app uses outside the messenger core: preferred languages, connectivity, page
  * visibility, persistent storage, notification permission, push support (feature-detected, with iOS's
  * home-screen rule), the MediaRecorder format this engine can record, and QR scanning from the camera (jsqr on
- * video frames). Page-only. The decisions are pure functions over what was detected, so they are unit-tested
- * without a browser; nothing here sniffs an engine by name except iOS, whose rule depends on it.
+ * video frames), and a label for this browser in the account's device list ("Chrome on Linux", read from the user
+ * agent only to name the device, never to decide anything). Page-only. The decisions are pure functions over what
+ * was detected, so they are unit-tested without a browser; nothing here sniffs an engine by name except iOS, whose
+ * rule depends on it.
  */
 export function browserLanguages(): readonly string[] {
   return navigator.languages.length > 0 ? navigator.languages : [navigator.language];
@@ -188,4 +190,33 @@ export function preferredRecordingType(): string | null {
   return chooseRecordingType(
     typeof recorder?.isTypeSupported === 'function' ? (type) => recorder.isTypeSupported(type) : null,
   );
+}
+
+/** The browsers and systems a device label names, first match wins (Edge and Opera also say "Chrome"). */
+const BROWSER_NAMES: readonly [RegExp, string][] = [
+  [/Edg\//, 'Edge'],
+  [/OPR\//, 'Opera'],
+  [/Firefox\/|FxiOS\//, 'Firefox'],
+  [/Chrom(e|ium)\/|CriOS\//, 'Chrome'],
+  [/Safari\//, 'Safari'],
+];
+const SYSTEM_NAMES: readonly [RegExp, string][] = [
+  [/iPhone/, 'iPhone'],
+  [/iPad/, 'iPad'],
+  [/Android/, 'Android'],
+  [/Mac OS X|Macintosh/, 'macOS'],
+  [/Windows/, 'Windows'],
+  [/CrOS/, 'ChromeOS'],
+  [/Linux/, 'Linux'],
+];
+
+/** A name for a browser in the device list, from its user agent ("Chrome on Linux"; "Browser" when unknown). */
+export function deviceLabelFrom(userAgent: string): string {
+  const browser = BROWSER_NAMES.find(([pattern]) => pattern.test(userAgent))?.[1] ?? 'Browser';
+  const system = SYSTEM_NAMES.find(([pattern]) => pattern.test(userAgent))?.[1];
+  return system ? `${browser} on ${system}` : browser;
+}
+
+export function deviceLabel(): string {
+  return deviceLabelFrom(navigator.userAgent);
 }

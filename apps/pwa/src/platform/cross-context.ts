@@ -14,7 +14,7 @@ const VAULT_CHANNEL = 'cove:vault';
 const LINK_CHANNEL = 'cove:server-link';
 
 /** The links a tab may report (anything else heard on the channel is ignored). */
-const LINKS = ['unknown', 'online', 'connecting', 'unreachable', 'signed-out'] as const;
+const LINKS = ['unknown', 'online', 'connecting', 'unreachable', 'signed-out', 'removed'] as const;
 type Link = (typeof LINKS)[number];
 
 type LinkMessage = { kind: 'ask' } | { kind: 'link'; link: Link };

@@ -1,5 +1,5 @@
 /**
- * The application frame: chooses the screen for the app's phase (loading, locked, onboarding, ready), routes
+ * The application frame: chooses the screen for the app's phase (loading, locked, onboarding, ready, removed), routes
  * between the conversation list, a chat, a contact and settings through the URL path (so a notification can open
  * `/chat/<id>`), lays the list and the chat side by side on wide screens, and shows the offline and
  * "update ready" notices. Error boundaries at the root and around each pane keep a rendering failure local: the
@@ -13,6 +13,7 @@ import { ChatView } from './views/chat-view.js';
 import { ContactView } from './views/contact-view.js';
 import { ConversationList } from './views/conversation-list.js';
 import { GroupInfoView } from './views/group-info-view.js';
+import { RemovedView } from './views/linking/removed-view.js';
 import { LockView } from './views/lock-view.js';
 import { NewChatDialog } from './views/new-chat-dialog.js';
 import { NewGroupDialog } from './views/new-group-dialog.js';
@@ -105,6 +106,9 @@ function AppFrame(): ReactElement {
       break;
     case 'ready':
       body = welcome ? <WelcomeSteps onDone={() => setWelcome(false)} /> : <MessengerScreen />;
+      break;
+    case 'removed':
+      body = <RemovedView />;
       break;
     case 'failed':
       body = failedSettings ? (

@@ -10,7 +10,7 @@ import { getTextEncoding } from '@bufbuild/protobuf/wire';
 
 import { SIGNATURE_BYTES, USERNAME_PATTERN } from '../limits.js';
 import { ContentError, ContentErrorReason } from './content.types.js';
-import type { AttachmentPointer, Content, ContentContext } from './content.types.js';
+import type { AttachmentPointer, Content, ContentContext, SyncMessage } from './content.types.js';
 
 /** Longest message text in UTF-8 bytes: 64 KiB keeps a padded, encrypted envelope far below server size limits. */
 export const MAX_TEXT_BYTES = 64 * 1024;
@@ -141,6 +141,16 @@ export const MAX_SENDER_KEY_DISTRIBUTION_BYTES = 256;
 /** Conversations in one read sync: a device marks one conversation read at a time; 100 covers a "mark all read". */
 export const MAX_READ_POSITIONS = 100;
 
+/**
+ * Records in one contacts or conversations sync: a full sync is split over several messages (each under the
+ * envelope limit); 500 short records fit one, and a forged list cannot make a receiver loop over more.
+ */
+export const MAX_SYNC_RECORDS = 500;
+/** Longest synced nickname in UTF-8 bytes: the client allows 26 graphemes, and a grapheme may take ~35 bytes. */
+export const MAX_NICKNAME_BYTES = 1024;
+/** A serialized identity (public) key: the 0x05 type byte and 32 bytes of X25519. */
+const IDENTITY_KEY_BYTES = 33;
+
 /** Longest quoted author id in UTF-8 bytes: a UUID is 36; the format check below refuses anything else anyway. */
 const MAX_ACCOUNT_ID_BYTES = 64;
 
@@ -243,6 +253,91 @@ const checkString = (value: string, max: number, field: string): void => {
   if (typeof value !== 'string') throw new ContentError(`${field} must be a string`);
   if (utf8Length(value) > max)
     throw new ContentError(`${field} is longer than ${max} bytes`, ContentErrorReason.TooLarge);
+};
+
+const checkAccountId = (value: unknown, field: string): void => {
+  if (typeof value !== 'string' || !UUID_PATTERN.test(value))
+    throw new ContentError(`${field} is not an account id`, ContentErrorReason.InvalidFormat);
+};
+
+const checkBool = (value: unknown, field: string): void => {
+  if (typeof value !== 'boolean') throw new ContentError(`${field} must be a boolean`);
+};
+
+const checkRecords = (records: unknown, field: string): void => {
+  if (!Array.isArray(records) || records.length === 0) throw new ContentError(`${field} is empty`);
+  if (records.length > MAX_SYNC_RECORDS)
+    throw new ContentError(`${field} has more than ${MAX_SYNC_RECORDS} entries`, ContentErrorReason.TooLarge);
+};
+
+/** The syncs other than transcripts and read positions (content.proto SyncMessage fields 3 to 8). */
+const validateSync = (
+  sync: Exclude<SyncMessage, { type: 'sent' | 'read' }>,
+  context: ContentContext | undefined,
+  windows: Windows,
+): void => {
+  switch (sync.type) {
+    case 'action': {
+      checkAccountId(sync.destinationAccountId, 'action.destinationAccountId');
+      // The action is held to the same bounds as one received directly.
+      const { action } = sync;
+      if (action.kind === 'reaction') validateContent({ kind: 'reaction', reaction: action.reaction }, context);
+      else if (action.kind === 'edit') validateContent({ kind: 'edit', edit: action.edit }, context);
+      else if (action.kind === 'delete') validateContent({ kind: 'delete', delete: action.delete }, context);
+      else throw new ContentError('unknown synced action');
+      return;
+    }
+    case 'contacts':
+      checkRecords(sync.contacts, 'contacts');
+      sync.contacts.forEach((record, i) => {
+        const field = `contacts[${i}]`;
+        checkAccountId(record.accountId, `${field}.accountId`);
+        if (record.username !== undefined) {
+          checkString(record.username, MAX_USERNAME_BYTES, `${field}.username`);
+          if (!USERNAME_PATTERN.test(record.username))
+            throw new ContentError(`${field}.username is not a username`, ContentErrorReason.InvalidFormat);
+        }
+        if (record.nickname !== undefined) checkString(record.nickname, MAX_NICKNAME_BYTES, `${field}.nickname`);
+        if (record.identityKey !== undefined)
+          checkBytes(record.identityKey, IDENTITY_KEY_BYTES, IDENTITY_KEY_BYTES, `${field}.identityKey`);
+        if (record.trust !== 'trusted-first-use' && record.trust !== 'verified' && record.trust !== 'unverified')
+          throw new ContentError(`${field}.trust is unknown`, ContentErrorReason.OutOfRange);
+        checkBool(record.blocked, `${field}.blocked`);
+        if (record.profileKey !== undefined)
+          checkBytes(record.profileKey, PROFILE_KEY_BYTES, PROFILE_KEY_BYTES, `${field}.profileKey`);
+        checkTimestamp(record.updatedAt, windows.reference, `${field}.updatedAt`);
+      });
+      return;
+    case 'conversations':
+      checkRecords(sync.conversations, 'conversations');
+      sync.conversations.forEach((record, i) => {
+        const field = `conversations[${i}]`;
+        if ((record.peerAccountId !== undefined) === (record.groupId !== undefined))
+          throw new ContentError(`${field} names exactly one conversation: an account or a group`);
+        if (record.peerAccountId !== undefined) checkAccountId(record.peerAccountId, `${field}.peerAccountId`);
+        if (record.groupId !== undefined) checkBytes(record.groupId, GROUP_ID_BYTES, GROUP_ID_BYTES, field);
+        checkBool(record.deleted, `${field}.deleted`);
+        checkBool(record.request, `${field}.request`);
+        checkBool(record.mutedForever, `${field}.mutedForever`);
+        checkBool(record.archived, `${field}.archived`);
+        if (record.mutedUntil !== undefined) checkTimestamp(record.mutedUntil, [1, MAX_TIMESTAMP_MS], field);
+        if (record.pinnedAt !== undefined) checkTimestamp(record.pinnedAt, [1, MAX_TIMESTAMP_MS], field);
+        if (record.expireTimerSeconds !== undefined && !isUint(record.expireTimerSeconds, MAX_EXPIRE_SECONDS))
+          throw new ContentError(`${field}.expireTimerSeconds out of range`, ContentErrorReason.OutOfRange);
+        checkTimestamp(record.updatedAt, windows.reference, `${field}.updatedAt`);
+      });
+      return;
+    case 'profile':
+      checkBytes(sync.profileKey, PROFILE_KEY_BYTES, PROFILE_KEY_BYTES, 'profile.profileKey');
+      return;
+    case 'group-state':
+      validateContent({ kind: 'group-update', groupUpdate: sync.groupUpdate }, context);
+      return;
+    case 'request':
+      return;
+    default:
+      throw new ContentError('unknown sync type');
+  }
 };
 
 /**
@@ -430,7 +525,7 @@ export const validateContent = (content: Content, context?: ContentContext): voi
           throw new ContentError('sent.destinationAccountId is not an account id', ContentErrorReason.InvalidFormat);
         return;
       }
-      if (sync.type !== 'read') throw new ContentError('unknown sync type');
+      if (sync.type !== 'read') return validateSync(sync, context, windows);
       if (!Array.isArray(sync.positions) || sync.positions.length === 0) throw new ContentError('read sync is empty');
       if (sync.positions.length > MAX_READ_POSITIONS)
         throw new ContentError(`read sync has more than ${MAX_READ_POSITIONS} entries`, ContentErrorReason.TooLarge);

@@ -14,6 +14,7 @@ import {
   MAX_GROUP_MEMBERS,
   MAX_READ_POSITIONS,
   MAX_RETRY_TIMESTAMPS,
+  MAX_SYNC_RECORDS,
   MAX_TIMESTAMPS,
   MAX_TIMESTAMP_MS,
   validateContent,
@@ -23,8 +24,12 @@ import type {
   AttachmentPointer,
   Content,
   ContentContext,
+  ContactRecord,
+  ConversationRecord,
   DataMessage,
   ReactionMessage,
+  DeleteMessage,
+  EditMessage,
   GroupMember,
   GroupUpdate,
   ReceiptMessage,
@@ -48,6 +53,8 @@ const WIRE_RULES: WireRules = {
     [pb.DataMessageSchema.field.attachments, MAX_ATTACHMENTS],
     [pb.GroupUpdateSchema.field.members, MAX_GROUP_MEMBERS],
     [pb.ReadSyncSchema.field.positions, MAX_READ_POSITIONS],
+    [pb.ContactsSyncSchema.field.contacts, MAX_SYNC_RECORDS],
+    [pb.ConversationsSyncSchema.field.conversations, MAX_SYNC_RECORDS],
   ]),
   maxUint64: BigInt(MAX_TIMESTAMP_MS),
 };
@@ -143,29 +150,114 @@ const toData = (data: DataMessage): pb.DataMessage => {
   });
 };
 
-const toSync = (sync: SyncMessage): pb.SyncMessage =>
-  sync.type === 'sent'
-    ? create(pb.SyncMessageSchema, {
-        body: {
-          case: 'sent',
-          value: {
-            ...(sync.destinationAccountId === undefined ? {} : { destinationAccountId: sync.destinationAccountId }),
-            message: toData(sync.message),
-          },
-        },
-      })
-    : create(pb.SyncMessageSchema, {
-        body: {
-          case: 'read',
-          value: {
-            positions: sync.positions.map((p) => ({
-              ...(p.peerAccountId === undefined ? {} : { peerAccountId: p.peerAccountId }),
-              groupId: p.groupId ?? new Uint8Array(0),
-              timestamp: BigInt(p.timestamp),
-            })),
-          },
-        },
-      });
+const TRUST_TO_WIRE = {
+  'trusted-first-use': pb.ContactRecord_Trust.TRUSTED_FIRST_USE,
+  verified: pb.ContactRecord_Trust.VERIFIED,
+  unverified: pb.ContactRecord_Trust.UNVERIFIED,
+} as const;
+
+const toContactRecord = (record: ContactRecord): pb.ContactRecord =>
+  create(pb.ContactRecordSchema, {
+    accountId: record.accountId,
+    username: record.username ?? '',
+    nickname: record.nickname ?? '',
+    identityKey: record.identityKey ?? new Uint8Array(0),
+    trust: TRUST_TO_WIRE[record.trust],
+    blocked: record.blocked,
+    profileKey: record.profileKey ?? new Uint8Array(0),
+    updatedAt: BigInt(record.updatedAt),
+  });
+
+const toConversationRecord = (record: ConversationRecord): pb.ConversationRecord =>
+  create(pb.ConversationRecordSchema, {
+    ...(record.peerAccountId === undefined ? {} : { peerAccountId: record.peerAccountId }),
+    groupId: record.groupId ?? new Uint8Array(0),
+    deleted: record.deleted,
+    request: record.request,
+    mutedUntil: BigInt(record.mutedUntil ?? 0),
+    mutedForever: record.mutedForever,
+    pinnedAt: BigInt(record.pinnedAt ?? 0),
+    archived: record.archived,
+    expireTimerSeconds: record.expireTimerSeconds ?? 0,
+    updatedAt: BigInt(record.updatedAt),
+  });
+
+const toSyncBody = (sync: SyncMessage): pb.SyncMessage['body'] => {
+  switch (sync.type) {
+    case 'sent':
+      return {
+        case: 'sent',
+        value: create(pb.SentTranscriptSchema, {
+          ...(sync.destinationAccountId === undefined ? {} : { destinationAccountId: sync.destinationAccountId }),
+          message: toData(sync.message),
+        }),
+      };
+    case 'read':
+      return {
+        case: 'read',
+        value: create(pb.ReadSyncSchema, {
+          positions: sync.positions.map((p) => ({
+            ...(p.peerAccountId === undefined ? {} : { peerAccountId: p.peerAccountId }),
+            groupId: p.groupId ?? new Uint8Array(0),
+            timestamp: BigInt(p.timestamp),
+          })),
+        }),
+      };
+    case 'action': {
+      const { action } = sync;
+      const body: pb.ActionTranscript['action'] =
+        action.kind === 'reaction'
+          ? { case: 'reaction', value: toReaction(action.reaction) }
+          : action.kind === 'edit'
+            ? { case: 'edit', value: toEdit(action.edit) }
+            : { case: 'delete', value: toDelete(action.delete) };
+      return {
+        case: 'action',
+        value: create(pb.ActionTranscriptSchema, { destinationAccountId: sync.destinationAccountId, action: body }),
+      };
+    }
+    case 'contacts':
+      return {
+        case: 'contacts',
+        value: create(pb.ContactsSyncSchema, { contacts: sync.contacts.map(toContactRecord) }),
+      };
+    case 'conversations':
+      return {
+        case: 'conversations',
+        value: create(pb.ConversationsSyncSchema, { conversations: sync.conversations.map(toConversationRecord) }),
+      };
+    case 'profile':
+      return { case: 'profile', value: create(pb.OwnProfileSyncSchema, { profileKey: sync.profileKey }) };
+    case 'group-state':
+      return { case: 'groupState', value: toGroupUpdate(sync.groupUpdate) };
+    case 'request':
+      return { case: 'request', value: create(pb.SyncRequestSchema) };
+  }
+};
+
+const toSync = (sync: SyncMessage): pb.SyncMessage => create(pb.SyncMessageSchema, { body: toSyncBody(sync) });
+
+const toReaction = (reaction: ReactionMessage): pb.ReactionMessage =>
+  create(pb.ReactionMessageSchema, {
+    timestamp: BigInt(reaction.timestamp),
+    emoji: reaction.emoji,
+    targetAuthorAccountId: reaction.targetAuthorAccountId,
+    targetTimestamp: BigInt(reaction.targetTimestamp),
+    remove: reaction.remove ?? false,
+  });
+
+const toDelete = (message: DeleteMessage): pb.DeleteMessage =>
+  create(pb.DeleteMessageSchema, {
+    timestamp: BigInt(message.timestamp),
+    targetTimestamp: BigInt(message.targetTimestamp),
+  });
+
+const toEdit = (message: EditMessage): pb.EditMessage =>
+  create(pb.EditMessageSchema, {
+    timestamp: BigInt(message.timestamp),
+    targetTimestamp: BigInt(message.targetTimestamp),
+    text: message.text,
+  });
 
 const toMessage = (content: Content): pb.Content => {
   switch (content.kind) {
@@ -205,32 +297,21 @@ const toMessage = (content: Content): pb.Content => {
         version: CONTENT_VERSION,
         body: { case: 'nullMessage', value: create(pb.NullMessageSchema) },
       });
-    case 'reaction': {
-      const { reaction } = content;
-      const value = create(pb.ReactionMessageSchema, {
-        timestamp: BigInt(reaction.timestamp),
-        emoji: reaction.emoji,
-        targetAuthorAccountId: reaction.targetAuthorAccountId,
-        targetTimestamp: BigInt(reaction.targetTimestamp),
-        remove: reaction.remove ?? false,
+    case 'reaction':
+      return create(pb.ContentSchema, {
+        version: CONTENT_VERSION,
+        body: { case: 'reactionMessage', value: toReaction(content.reaction) },
       });
-      return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'reactionMessage', value } });
-    }
-    case 'delete': {
-      const value = create(pb.DeleteMessageSchema, {
-        timestamp: BigInt(content.delete.timestamp),
-        targetTimestamp: BigInt(content.delete.targetTimestamp),
+    case 'delete':
+      return create(pb.ContentSchema, {
+        version: CONTENT_VERSION,
+        body: { case: 'deleteMessage', value: toDelete(content.delete) },
       });
-      return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'deleteMessage', value } });
-    }
-    case 'edit': {
-      const value = create(pb.EditMessageSchema, {
-        timestamp: BigInt(content.edit.timestamp),
-        targetTimestamp: BigInt(content.edit.targetTimestamp),
-        text: content.edit.text,
+    case 'edit':
+      return create(pb.ContentSchema, {
+        version: CONTENT_VERSION,
+        body: { case: 'editMessage', value: toEdit(content.edit) },
       });
-      return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'editMessage', value } });
-    }
     case 'group-update':
       return create(pb.ContentSchema, {
         version: CONTENT_VERSION,
@@ -413,22 +494,9 @@ const fromMessage = (message: pb.Content): Content => {
     case 'reactionMessage':
       return { kind: 'reaction', reaction: fromReaction(body.value) };
     case 'deleteMessage':
-      return {
-        kind: 'delete',
-        delete: {
-          timestamp: timestampOf(body.value.timestamp, 'delete.timestamp'),
-          targetTimestamp: timestampOf(body.value.targetTimestamp, 'delete.targetTimestamp'),
-        },
-      };
+      return { kind: 'delete', delete: fromDelete(body.value) };
     case 'editMessage':
-      return {
-        kind: 'edit',
-        edit: {
-          timestamp: timestampOf(body.value.timestamp, 'edit.timestamp'),
-          targetTimestamp: timestampOf(body.value.targetTimestamp, 'edit.targetTimestamp'),
-          text: body.value.text ?? '',
-        },
-      };
+      return { kind: 'edit', edit: fromEdit(body.value) };
     case 'groupUpdate':
       return { kind: 'group-update', groupUpdate: fromGroupUpdate(body.value) };
     case 'senderKeyDistribution':
@@ -442,6 +510,82 @@ const fromMessage = (message: pb.Content): Content => {
       return { kind: 'sync', sync: fromSync(body.value) };
     case undefined:
       throw new ContentError('content has no body');
+  }
+};
+
+const fromDelete = (message: pb.DeleteMessage): DeleteMessage => ({
+  timestamp: timestampOf(message.timestamp, 'delete.timestamp'),
+  targetTimestamp: timestampOf(message.targetTimestamp, 'delete.targetTimestamp'),
+});
+
+const fromEdit = (message: pb.EditMessage): EditMessage => ({
+  timestamp: timestampOf(message.timestamp, 'edit.timestamp'),
+  targetTimestamp: timestampOf(message.targetTimestamp, 'edit.targetTimestamp'),
+  text: message.text ?? '',
+});
+
+const fromTrust = (trust: pb.ContactRecord_Trust, field: string): ContactRecord['trust'] => {
+  switch (trust) {
+    case pb.ContactRecord_Trust.TRUSTED_FIRST_USE:
+      return 'trusted-first-use';
+    case pb.ContactRecord_Trust.VERIFIED:
+      return 'verified';
+    case pb.ContactRecord_Trust.UNVERIFIED:
+      return 'unverified';
+    default:
+      throw new ContentError(`${field}.trust is unknown`, ContentErrorReason.OutOfRange);
+  }
+};
+
+const fromContactRecord = (message: pb.ContactRecord, i: number): ContactRecord => {
+  const field = `contacts[${i}]`;
+  const record: ContactRecord = {
+    accountId: (message.accountId ?? '').toLowerCase(),
+    trust: fromTrust(message.trust, field),
+    blocked: message.blocked,
+    updatedAt: timestampOf(message.updatedAt, `${field}.updatedAt`),
+  };
+  if (message.username !== '') record.username = message.username;
+  if (message.nickname !== '') record.nickname = message.nickname;
+  if (message.identityKey.length > 0) record.identityKey = message.identityKey;
+  if (message.profileKey.length > 0) record.profileKey = message.profileKey;
+  return record;
+};
+
+const fromConversationRecord = (message: pb.ConversationRecord, i: number): ConversationRecord => {
+  const field = `conversations[${i}]`;
+  const mutedUntil = timestampOf(message.mutedUntil, `${field}.mutedUntil`);
+  const pinnedAt = timestampOf(message.pinnedAt, `${field}.pinnedAt`);
+  return {
+    ...(message.peerAccountId === undefined ? {} : { peerAccountId: message.peerAccountId.toLowerCase() }),
+    ...(message.groupId.length > 0 ? { groupId: message.groupId } : {}),
+    deleted: message.deleted,
+    request: message.request,
+    ...(mutedUntil > 0 ? { mutedUntil } : {}),
+    mutedForever: message.mutedForever,
+    ...(pinnedAt > 0 ? { pinnedAt } : {}),
+    archived: message.archived,
+    ...(message.expireTimerSeconds !== 0 ? { expireTimerSeconds: message.expireTimerSeconds } : {}),
+    updatedAt: timestampOf(message.updatedAt, `${field}.updatedAt`),
+  };
+};
+
+const fromAction = (message: pb.ActionTranscript): SyncMessage => {
+  const { action } = message;
+  const destinationAccountId = (message.destinationAccountId ?? '').toLowerCase();
+  switch (action.case) {
+    case 'reaction':
+      return {
+        type: 'action',
+        destinationAccountId,
+        action: { kind: 'reaction', reaction: fromReaction(action.value) },
+      };
+    case 'edit':
+      return { type: 'action', destinationAccountId, action: { kind: 'edit', edit: fromEdit(action.value) } };
+    case 'delete':
+      return { type: 'action', destinationAccountId, action: { kind: 'delete', delete: fromDelete(action.value) } };
+    case undefined:
+      throw new ContentError('action transcript without its action');
   }
 };
 
@@ -467,6 +611,18 @@ const fromSync = (message: pb.SyncMessage): SyncMessage => {
           timestamp: timestampOf(p.timestamp, 'read.timestamp'),
         })),
       };
+    case 'action':
+      return fromAction(body.value);
+    case 'contacts':
+      return { type: 'contacts', contacts: body.value.contacts.map(fromContactRecord) };
+    case 'conversations':
+      return { type: 'conversations', conversations: body.value.conversations.map(fromConversationRecord) };
+    case 'profile':
+      return { type: 'profile', profileKey: body.value.profileKey };
+    case 'groupState':
+      return { type: 'group-state', groupUpdate: fromGroupUpdate(body.value) };
+    case 'request':
+      return { type: 'request' };
     case undefined:
       throw new ContentError('sync message has no body');
   }

@@ -120,7 +120,49 @@ export type ReadPosition = { peerAccountId?: string; groupId?: Uint8Array; times
  * in the message), or conversations `read` here.
  */
 export type SyncMessage =
-  { type: 'sent'; destinationAccountId?: string; message: DataMessage } | { type: 'read'; positions: ReadPosition[] };
+  | { type: 'sent'; destinationAccountId?: string; message: DataMessage }
+  | { type: 'read'; positions: ReadPosition[] }
+  | { type: 'action'; destinationAccountId: string; action: SyncedAction }
+  | { type: 'contacts'; contacts: ContactRecord[] }
+  | { type: 'conversations'; conversations: ConversationRecord[] }
+  | { type: 'profile'; profileKey: Uint8Array }
+  | { type: 'group-state'; groupUpdate: GroupUpdate }
+  | { type: 'request' };
+
+/** A message action this device sent in a direct conversation (an action transcript). */
+export type SyncedAction =
+  | { kind: 'reaction'; reaction: ReactionMessage }
+  | { kind: 'edit'; edit: EditMessage }
+  | { kind: 'delete'; delete: DeleteMessage };
+
+/** A contact as one of the account's devices holds it (content.proto ContactRecord). */
+export type ContactRecord = {
+  accountId: string;
+  username?: string;
+  nickname?: string;
+  /** 33 bytes, when known. */
+  identityKey?: Uint8Array;
+  trust: 'trusted-first-use' | 'verified' | 'unverified';
+  blocked: boolean;
+  profileKey?: Uint8Array;
+  updatedAt: number;
+};
+
+/** A conversation's state on one of the account's devices (content.proto ConversationRecord). */
+export type ConversationRecord = {
+  /** Exactly one of the two. */
+  peerAccountId?: string;
+  groupId?: Uint8Array;
+  deleted: boolean;
+  request: boolean;
+  /** ms since the epoch; absent: not muted. */
+  mutedUntil?: number;
+  mutedForever: boolean;
+  pinnedAt?: number;
+  archived: boolean;
+  expireTimerSeconds?: number;
+  updatedAt: number;
+};
 
 /**
  * Where decoded content came from: the server timestamp of its envelope, the reference for the timestamp windows.

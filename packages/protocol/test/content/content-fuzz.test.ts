@@ -128,6 +128,46 @@ const assertWithinBounds = (content: Content, server: number): void => {
           expect(sync.destinationAccountId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
         return;
       }
+      const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+      switch (sync.type) {
+        case 'action':
+          // An action transcript's action keeps the bounds of the same action received directly.
+          expect(sync.destinationAccountId).toMatch(uuid);
+          if (sync.action.kind === 'reaction')
+            assertWithinBounds({ kind: 'reaction', reaction: sync.action.reaction }, server);
+          else if (sync.action.kind === 'edit') assertWithinBounds({ kind: 'edit', edit: sync.action.edit }, server);
+          else assertWithinBounds({ kind: 'delete', delete: sync.action.delete }, server);
+          return;
+        case 'contacts':
+          expect(sync.contacts.length).toBeGreaterThan(0);
+          expect(sync.contacts.length).toBeLessThanOrEqual(500);
+          for (const record of sync.contacts) {
+            expect(record.accountId).toMatch(uuid);
+            if (record.identityKey !== undefined) expect(record.identityKey.length).toBe(33);
+            if (record.profileKey !== undefined) expect(record.profileKey.length).toBe(32);
+            reference(record.updatedAt);
+          }
+          return;
+        case 'conversations':
+          expect(sync.conversations.length).toBeGreaterThan(0);
+          expect(sync.conversations.length).toBeLessThanOrEqual(500);
+          for (const record of sync.conversations) {
+            expect(record.peerAccountId === undefined).not.toBe(record.groupId === undefined);
+            if (record.groupId !== undefined) expect(record.groupId.length).toBe(32);
+            reference(record.updatedAt);
+          }
+          return;
+        case 'profile':
+          expect(sync.profileKey.length).toBe(32);
+          return;
+        case 'group-state':
+          assertWithinBounds({ kind: 'group-update', groupUpdate: sync.groupUpdate }, server);
+          return;
+        case 'request':
+          return;
+        case 'read':
+          break;
+      }
       expect(sync.positions.length).toBeGreaterThan(0);
       expect(sync.positions.length).toBeLessThanOrEqual(100);
       for (const position of sync.positions) {

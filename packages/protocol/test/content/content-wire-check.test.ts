@@ -172,6 +172,26 @@ describe('Content wire check', () => {
         },
       ],
       [
+        pb.ActionTranscriptSchema.typeName,
+        (writer) => {
+          writer.tag(1, WireType.LengthDelimited).string(AUTHOR);
+          writer.tag(4, WireType.LengthDelimited).fork().join();
+        },
+      ],
+      [
+        pb.ContactsSyncSchema.typeName,
+        (writer) =>
+          writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(AUTHOR).join(),
+      ],
+      [pb.ContactRecordSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).string(AUTHOR)],
+      [
+        pb.ConversationsSyncSchema.typeName,
+        (writer) =>
+          writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(AUTHOR).join(),
+      ],
+      [pb.ConversationRecordSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).string(AUTHOR)],
+      [pb.OwnProfileSyncSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32))],
+      [
         pb.ReadPositionSchema.typeName,
         (writer) => writer.tag(1, WireType.LengthDelimited).string(AUTHOR).tag(3, WireType.Varint).uint64(1),
       ],
@@ -209,6 +229,10 @@ describe('Content wire check', () => {
         },
       ],
     ]);
+    /** What a message needs beside the oneof body the path continues into (an action transcript's destination). */
+    const besideBody = new Map<string, (writer: BinaryWriter) => void>([
+      [pb.ActionTranscriptSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).string(AUTHOR)],
+    ]);
     /** Like `inside`, with the messages enclosing the one tested made valid too (a group update's avatar). */
     const insideValid = (path: number[], write: (writer: BinaryWriter) => void): Uint8Array => {
       const writer = new BinaryWriter().tag(1, WireType.Varint).uint32(1);
@@ -218,6 +242,7 @@ describe('Content wire check', () => {
         if (next?.fieldKind !== 'message') throw new Error('path leaves the messages');
         // A message whose path continues into one of its oneof bodies gets that body only (a second one is refused).
         if (next.oneof === undefined) minimal.get(desc.typeName)?.(writer);
+        else besideBody.get(desc.typeName)?.(writer);
         writer.tag(no, WireType.LengthDelimited).fork();
         desc = next.message;
       }

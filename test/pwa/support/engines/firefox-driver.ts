@@ -29,8 +29,16 @@ function tabOf(page: Page): EngineTab {
       await page.reload();
     },
     url: () => Promise.resolve(page.url()),
-    click: (selector) => page.locator(selector).click(),
-    fill: (selector, text) => page.locator(selector).fill(text),
+    // A tab in the background gets no animation frames, and puppeteer's locators wait for two frames of a stable
+    // box before acting: with a second tab open, a click in the first hung until its 30 s timeout. Act on the front.
+    click: async (selector) => {
+      await page.bringToFront();
+      await page.locator(selector).click();
+    },
+    fill: async (selector, text) => {
+      await page.bringToFront();
+      await page.locator(selector).fill(text);
+    },
     upload: async (selector, path) => {
       const input = await page.waitForSelector(selector);
       if (!input) throw new Error(`no ${selector}`);

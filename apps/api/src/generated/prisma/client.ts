@@ -79,6 +79,19 @@ export type SharedPayload = Prisma.SharedPayloadModel
  */
 export type ProvisioningCode = Prisma.ProvisioningCodeModel
 /**
+ * Model SsoTransaction
+ * A single sign-on in progress with the identity provider: a browser's authorization code flow (keyed by a digest
+ * of its `state`) or a command line's device authorization grant (keyed by a digest of the handle the CLI polls
+ * with). Short-lived; what the browser or CLI holds is never stored in clear.
+ */
+export type SsoTransaction = Prisma.SsoTransactionModel
+/**
+ * Model SsoGrant
+ * A finished single sign-on: the single-use token (stored hashed) that registers an account or links a device
+ * for the person the identity provider named, with the username it gives them.
+ */
+export type SsoGrant = Prisma.SsoGrantModel
+/**
  * Model WebSocketTicket
  * Single-use, short-lived WebSocket tickets (stored hashed) so no long-lived secret travels in a URL or frame log.
  */

@@ -20,6 +20,7 @@ import { InProcessPresenceRepository } from '../../../src/repositories/presence.
 import type { PushSubscriptionRepository } from '../../../src/repositories/push-subscription.repository.js';
 import { RateLimitRepository } from '../../../src/repositories/rate-limit.repository.js';
 import type { WebPushRepository } from '../../../src/repositories/web-push.repository.js';
+import type { SsoService } from '../../../src/services/sso.service.js';
 import { AccountService } from '../../../src/services/account.service.js';
 import type { CertificateService } from '../../../src/services/certificate.service.js';
 import type { AuthenticatedDevice } from '../../../src/services/auth.service.js';
@@ -90,7 +91,8 @@ export async function newUnitContext(env: Record<string, string> = {}) {
   const services = {
     preKeys,
     system,
-    accounts: new AccountService(accounts, preKeys, crypto, config, organization),
+    // Registration by single sign-on is tested against a real provider (test/sso); unit contexts register openly.
+    accounts: new AccountService(accounts, preKeys, crypto, config, organization, partialTwin<SsoService, never>({})),
     messages: new MessageService(
       config,
       new RateLimitRepository(config),

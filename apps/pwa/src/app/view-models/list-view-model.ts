@@ -34,7 +34,10 @@ export class ListViewModel implements ListScreen {
     const [summaries, preferences] = await Promise.all([summarizeConversations(reader, now), reader.chatPreferences()]);
     for (const s of summaries) {
       if (!s.archived && preferences.get(s.id)?.archivedAfter != null)
-        void this.change(s.id, { kind: 'archive', archived: false, lastMessageKey: null }).catch(() => undefined);
+        // Each device brings a conversation back by itself on a new message: this write-back is not synced.
+        void this.change(s.id, { kind: 'archive', archived: false, lastMessageKey: null }, false).catch(
+          () => undefined,
+        );
     }
     return summaries;
   }
@@ -108,13 +111,19 @@ export class ListViewModel implements ListScreen {
   }
 
   /** Applies a change to the stored conversation (a route id is resolved to it) and redraws. */
-  private async change(conversationId: string, change: ChatPreferencesChange): Promise<'ok' | 'limit'> {
+  private async change(conversationId: string, change: ChatPreferencesChange, sync = true): Promise<'ok' | 'limit'> {
     const profile = this.session.profile();
     const reader = this.session.reader();
     if (!profile || !reader) return 'ok';
     const id = (await reader.conversation(conversationId))?.id ?? conversationId;
     const result = await changeChatPreferences(profile.storage, profile.locks, id, change, Date.now());
     this.session.store.bump();
+    // The account's other devices take the same settings (the core queues a sync to them).
+    if (result === 'ok' && sync)
+      void this.session
+        .requireMessenger()
+        .then((messenger) => messenger.syncConversationSettings(id))
+        .catch(() => undefined);
     return result;
   }
 }

@@ -1,15 +1,22 @@
 /**
  * The view model of the screens before the messenger: registration (the keys are generated in the browser by the
- * core), unlocking a passphrase-protected vault, and the welcome steps' permission requests. What happens once the
+ * core), linking this browser to an existing account ("I already have an account": the link URI for the QR code, a
+ * device name made fit for the core), unlocking a passphrase-protected vault, and the welcome steps' permission requests. What happens once the
  * account or the platform is there (attaching the messenger, showing the list) is the app shell's, called back.
  */
 import type { Platform } from '@cove/client';
 import type { AppSession } from '../app-session.js';
-import type { AppState, OnboardingScreen, PermissionRequests, RegisterResult } from '../model.js';
+import { deviceNameOrNone } from '../link-uri.js';
+import type { AppState, LinkResult, OnboardingScreen, PermissionRequests, RegisterResult } from '../model.js';
 
-/** What the shell does for onboarding: create the account, and enter an unlocked profile. */
+/** What the shell does for onboarding: create or link the account, and enter an unlocked profile. */
 export interface OnboardingActions {
   register(username: string, inviteCode: string | null): Promise<RegisterResult>;
+  link(options: {
+    deviceName: () => string | undefined;
+    onUri: (uri: string) => void;
+    signal: AbortSignal;
+  }): Promise<LinkResult>;
   enter(platform: Platform): Promise<void>;
 }
 
@@ -22,6 +29,19 @@ export class OnboardingViewModel implements OnboardingScreen {
 
   register(username: string, inviteCode: string | null): Promise<RegisterResult> {
     return this.actions.register(username, inviteCode);
+  }
+
+  link(options: { deviceName: () => string; onUri: (uri: string) => void; signal: AbortSignal }): Promise<LinkResult> {
+    return this.actions.link({
+      // Read when the account arrives, cleaned so that a stray character cannot fail the registration at the end.
+      deviceName: () => deviceNameOrNone(options.deviceName()),
+      onUri: options.onUri,
+      signal: options.signal,
+    });
+  }
+
+  suggestedDeviceName(): string {
+    return this.session.platform.capabilities.deviceLabel();
   }
 
   async unlock(passphrase: string): Promise<boolean> {

@@ -1,21 +1,29 @@
 /**
  * The settings screen's view model: the encrypted profile (name, about, avatar cropped by the platform), language, colour theme, notification previews, persistent storage and
  * notification permission, the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and
- * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), the
- * block list (with unblock), and leaving: log out and delete the account (the server first, then this browser's data
+ * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), who
+ * may send sealed messages (anyone or contacts: a server setting shared by the account's devices), the block list
+ * (with unblock), linked devices (list, link a new one from a scanned or pasted URI, remove one; wiping this browser
+ * once it was removed), and leaving: log out and delete the account (the server first, then this browser's data
  * is wiped and every tab reloads into onboarding). It renders nothing and holds no key material; the vault does the
  * cryptography.
  */
 import type { CrossContext } from '../app-platform.js';
 import type { AppSession } from '../app-session.js';
+import { checkLinkUri } from '../link-uri.js';
 import type {
   AccountActionResult,
+  AddDeviceResult,
   AppState,
+  DeviceView,
+  LinkUriCheck,
+  RemoveDeviceResult,
   BlockedContact,
   OrganizationView,
   PermissionRequests,
   ProfileForm,
   ProfileSaveResult,
+  SealedSenderChoice,
   SettingsScreen,
   ThemeChoice,
 } from '../model.js';
@@ -87,6 +95,16 @@ export class SettingsViewModel implements SettingsScreen {
     }
   }
 
+  async sealedSender(refresh = false): Promise<SealedSenderChoice> {
+    return (await this.session.requireMessenger()).sealedSenderSetting(refresh);
+  }
+
+  async setSealedSender(choice: SealedSenderChoice): Promise<boolean> {
+    const saved = (await (await this.session.requireMessenger()).setSealedSenderSetting(choice)) === 'saved';
+    this.session.store.bump();
+    return saved;
+  }
+
   async blocked(): Promise<BlockedContact[]> {
     const messenger = await this.session.requireMessenger();
     return (await messenger.blocked()).map(({ accountId, username }) => ({
@@ -103,6 +121,42 @@ export class SettingsViewModel implements SettingsScreen {
   async unblock(accountId: string): Promise<void> {
     await (await this.session.requireMessenger()).unblock(accountId);
     this.session.store.bump();
+  }
+
+  async devices(): Promise<DeviceView[]> {
+    return (await this.session.requireMessenger()).devices();
+  }
+
+  checkLinkUri(text: string): LinkUriCheck {
+    return checkLinkUri(text);
+  }
+
+  async addDevice(uri: string): Promise<AddDeviceResult> {
+    const check = checkLinkUri(uri);
+    if (!check.ok) return { ok: false, error: 'invalid' };
+    return (await this.session.requireMessenger()).addDevice(check.uri);
+  }
+
+  async removeDevice(deviceId: number): Promise<RemoveDeviceResult> {
+    return (await this.session.requireMessenger()).removeDevice(deviceId);
+  }
+
+  canScan(): boolean {
+    return this.session.platform.capabilities.canScan();
+  }
+
+  scanQr(video: HTMLVideoElement, signal: AbortSignal): Promise<string | null> {
+    return this.session.platform.capabilities.scanQr(video, signal);
+  }
+
+  async wipeRemoved(): Promise<void> {
+    const vault = this.session.vault();
+    if (this.session.store.get().phase.kind !== 'removed' || !vault) return;
+    // The server already forgot this device; its keys and history go from this browser, then every tab reloads.
+    await this.session.messenger()?.stop();
+    await vault.wipe();
+    this.crossContext()?.announceVaultChange();
+    this.session.platform.capabilities.reload();
   }
 
   async removePassphrase(passphrase: string): Promise<boolean> {

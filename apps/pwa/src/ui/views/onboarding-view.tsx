@@ -1,12 +1,14 @@
 /**
- * First run: pick a username (and an invite code when the server asks for one), then keep data on this device
+ * First run: pick a username (and an invite code when the server asks for one), or "I already have an account"
+ * (link this browser to an existing account by QR code: linking/link-existing-view.tsx), then keep data on this device
  * (persistent storage) and optionally turn on notifications, both from a tap. Keys are generated locally by the
  * app model; nothing secret leaves the browser.
  */
-import { useState, type FormEvent, type ReactElement } from 'react';
+import { useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ProfileSaveResult, ServerInfo } from '../../app/model.js';
 import { useApp, useAppState } from '../use-app.js';
+import { LinkExistingView } from './linking/link-existing-view.js';
 import { InstallBanner } from './platform-limits/install-banner.js';
 import { PushUnavailable } from './platform-limits/push-unavailable.js';
 
@@ -20,6 +22,7 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
   const [invite, setInvite] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [linking, setLinking] = useState(false);
   const needsInvite = info?.registration === 'invite';
 
   const submit = async (event: FormEvent) => {
@@ -35,6 +38,8 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
     setBusy(false);
     if (!result.ok) setError(t(`onboarding.errors.${result.error}`));
   };
+
+  if (linking) return <LinkExistingView onBack={() => setLinking(false)} />;
 
   return (
     <main className="onboarding">
@@ -89,6 +94,18 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
             {busy ? t('onboarding.creating') : t('onboarding.create')}
           </button>
         </form>
+        <div className="onboarding-alt">
+          <span className="muted">{t('onboarding.haveAccount')}</span>
+          <button
+            type="button"
+            className="secondary wide"
+            data-testid="link-existing-button"
+            disabled={busy}
+            onClick={() => setLinking(true)}
+          >
+            {t('onboarding.linkExisting')}
+          </button>
+        </div>
         <p className="fineprint muted">{t('onboarding.privacy')}</p>
       </div>
     </main>
@@ -104,6 +121,19 @@ function WelcomeProfileStep(): ReactElement {
   const app = useApp();
   const [name, setName] = useState('');
   const [result, setResult] = useState<ProfileSaveResult | null>(null);
+  // A linked device arrives with the account's profile: its name is shown, not an empty field that would replace it.
+  useEffect(() => {
+    let cancelled = false;
+    app.settings.profile().then(
+      (own) => {
+        if (!cancelled && own.name !== '') setName((typed) => (typed === '' ? own.name : typed));
+      },
+      () => undefined,
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [app]);
   return (
     <li>
       <div>

@@ -1,5 +1,5 @@
 /**
- * Settings: the toolbar and the sections (`settings/`): account, profile, language and colour theme, notification
+ * Settings: the toolbar and the sections (`settings/`, `linking/`): account, profile, linked devices, language and colour theme, notification
  * previews and permission, persistent storage, the passphrase that locks the local data and "lock now", the block
  * list, and leaving (log out, delete the account).
  */
@@ -12,6 +12,7 @@ import {
   NotificationsSection,
   PrivacySection,
 } from './settings/settings-sections.js';
+import { DevicesSection } from './linking/devices-section.js';
 import { BlockedSection } from './settings/blocked-section.js';
 import { OrganizationSection } from './settings/organization-section.js';
 import { LeaveSection } from './settings/leave-section.js';
@@ -32,6 +33,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
       <div className="contact-body">
         <AccountSection />
         <ProfileSection />
+        <DevicesSection />
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />

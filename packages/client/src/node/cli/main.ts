@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 
-import { Command, CommanderError } from 'commander';
+import { Argument, Command, CommanderError } from 'commander';
 
 import { escapeText, formatTimestamp } from '../../display.js';
 import { ClientError, ClientErrorCode } from '../../errors.js';
@@ -904,7 +904,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       );
     });
 
-  const devices = program.command('devices').description("list, add and remove this account's devices");
+  const devices = program.command('devices').description("list, add, sync and remove this account's devices");
   devices
     .command('add')
     .description('link the new device showing this URI to this account (primary device only)')
@@ -935,6 +935,22 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             { type: 'device', ...d },
           );
         }
+      });
+    });
+  devices
+    .command('sync')
+    .description(
+      "send this device's contacts, conversation settings, groups and profile key to the account's other devices",
+    )
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        await messenger.syncDevices();
+        await messenger.flushOutbox();
+        const queued = (await messenger.outboxSize()) > 0;
+        print(queued ? 'sync queued (the server is unreachable; sent on the next run)' : 'sent a full sync', {
+          type: 'devices-synced',
+          queued,
+        });
       });
     });
   devices
@@ -1090,6 +1106,25 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       });
     });
 
+  const settings = program.command('settings').description("this account's settings, shared by all its devices");
+  settings
+    .command('sealed')
+    .description(
+      'who may send you sealed messages (the server does not learn the sender): "contacts" (default: those you gave ' +
+        'your profile key; anyone else is refused and sends identified, into your message requests) or "anyone"; ' +
+        'no value shows the setting',
+    )
+    .addArgument(new Argument('[who]', 'anyone or contacts').choices(['anyone', 'contacts']))
+    .action(async (who: 'anyone' | 'contacts' | undefined) => {
+      await withSession(globals(), async ({ messenger }) => {
+        if (who !== undefined) await messenger.setSealedSenderSetting(who);
+        const setting = await messenger.sealedSenderSetting({ refresh: true });
+        const text =
+          setting === 'anyone' ? 'sealed messages: from anyone' : 'sealed messages: from contacts only (default)';
+        print(text, { type: 'settings', sealedSender: setting });
+      });
+    });
+
   program
     .command('conversations')
     .description('list conversations, most recent first')
@@ -1130,6 +1165,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       await withSession(globals(), async ({ messenger }) => {
         const accountId = await messenger.resolve(username);
         const changed = await messenger.block(accountId);
+        // The account's other devices are told (a sync); it leaves now, or on the next run when offline.
+        await messenger.flushOutbox();
         print(changed ? `blocked ${username}` : `${username} was already blocked`, {
           type: 'blocked',
           username,
@@ -1147,6 +1184,8 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       await withSession(globals(), async ({ messenger }) => {
         const accountId = await messenger.resolve(username);
         const changed = await messenger.unblock(accountId);
+        // The account's other devices are told (a sync); it leaves now, or on the next run when offline.
+        await messenger.flushOutbox();
         print(changed ? `unblocked ${username}` : `${username} was not blocked`, {
           type: 'unblocked',
           username,

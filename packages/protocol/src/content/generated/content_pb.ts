@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file content.proto.
  */
 export const file_content: GenFile = /*@__PURE__*/
-  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEi4gUKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI/ChJwcm9maWxlX2tleV91cGRhdGUYCiABKAsyIS5jb3ZlLmNvbnRlbnQudjEuUHJvZmlsZUtleVVwZGF0ZUgAEjQKDGdyb3VwX3VwZGF0ZRgQIAEoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cFVwZGF0ZUgAEkkKF3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uGBEgASgLMiYuY292ZS5jb250ZW50LnYxLlNlbmRlcktleURpc3RyaWJ1dGlvbkgAEjQKDHN5bmNfbWVzc2FnZRgUIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jTWVzc2FnZUgAQgYKBGJvZHkicQoLU3luY01lc3NhZ2USLwoEc2VudBgBIAEoCzIfLmNvdmUuY29udGVudC52MS5TZW50VHJhbnNjcmlwdEgAEikKBHJlYWQYAiABKAsyGS5jb3ZlLmNvbnRlbnQudjEuUmVhZFN5bmNIAEIGCgRib2R5In8KDlNlbnRUcmFuc2NyaXB0EiMKFmRlc3RpbmF0aW9uX2FjY291bnRfaWQYASABKAlIAIgBARItCgdtZXNzYWdlGAIgASgLMhwuY292ZS5jb250ZW50LnYxLkRhdGFNZXNzYWdlQhkKF19kZXN0aW5hdGlvbl9hY2NvdW50X2lkIjwKCFJlYWRTeW5jEjAKCXBvc2l0aW9ucxgBIAMoCzIdLmNvdmUuY29udGVudC52MS5SZWFkUG9zaXRpb24ieAoMUmVhZFBvc2l0aW9uEhwKD3BlZXJfYWNjb3VudF9pZBgBIAEoCUgAiAEBEhAKCGdyb3VwX2lkGAIgASgMEhYKCXRpbWVzdGFtcBgDIAEoBEgBiAEBQhIKEF9wZWVyX2FjY291bnRfaWRCDAoKX3RpbWVzdGFtcCKKAwoLRGF0YU1lc3NhZ2USEQoEdGV4dBgBIAEoCUgAiAEBEhYKCXRpbWVzdGFtcBgCIAEoBEgBiAEBEioKBXF1b3RlGAMgASgLMhYuY292ZS5jb250ZW50LnYxLlF1b3RlSAKIAQESHAoUZXhwaXJlX3RpbWVyX3NlY29uZHMYBCABKA0SFwoPc2VuZGVyX3VzZXJuYW1lGAUgASgJEjcKC2F0dGFjaG1lbnRzGAYgAygLMiIuY292ZS5jb250ZW50LnYxLkF0dGFjaG1lbnRQb2ludGVyEhMKC3Byb2ZpbGVfa2V5GAcgASgMEiwKBWdyb3VwGBAgASgLMh0uY292ZS5jb250ZW50LnYxLkdyb3VwQ29udGV4dBIbChNleHBpcmVfdGltZXJfdXBkYXRlGBQgASgIEjMKBm5vdGljZRgVIAEoCzIjLmNvdmUuY29udGVudC52MS5Pcmdhbml6YXRpb25Ob3RpY2VCBwoFX3RleHRCDAoKX3RpbWVzdGFtcEIICgZfcXVvdGUiUgoST3JnYW5pemF0aW9uTm90aWNlEhgKEHJvbGVfY2VydGlmaWNhdGUYASABKAwSIgoacm9sZV9jZXJ0aWZpY2F0ZV9zaWduYXR1cmUYAiABKAwiLAoMR3JvdXBDb250ZXh0EgoKAmlkGAEgASgMEhAKCHJldmlzaW9uGAIgASgNIoMBCgtHcm91cE1lbWJlchISCgphY2NvdW50X2lkGAEgASgMEi8KBHJvbGUYAiABKA4yIS5jb3ZlLmNvbnRlbnQudjEuR3JvdXBNZW1iZXIuUm9sZRIQCgh1c2VybmFtZRgDIAEoCSIdCgRSb2xlEgoKBk1FTUJFUhAAEgkKBUFETUlOEAEiigIKC0dyb3VwVXBkYXRlEgoKAmlkGAEgASgMEhIKCm1hc3Rlcl9rZXkYAiABKAwSEAoIcmV2aXNpb24YAyABKA0SDQoFdGl0bGUYBCABKAkSEwoLZGVzY3JpcHRpb24YBSABKAkSMgoGYXZhdGFyGAYgASgLMiIuY292ZS5jb250ZW50LnYxLkF0dGFjaG1lbnRQb2ludGVyEi0KB21lbWJlcnMYByADKAsyHC5jb3ZlLmNvbnRlbnQudjEuR3JvdXBNZW1iZXISHAoUZXhwaXJlX3RpbWVyX3NlY29uZHMYCCABKA0SFgoJdGltZXN0YW1wGAkgASgESACIAQFCDAoKX3RpbWVzdGFtcCJHChVTZW5kZXJLZXlEaXN0cmlidXRpb24SEAoIZ3JvdXBfaWQYASABKAwSHAoUZGlzdHJpYnV0aW9uX21lc3NhZ2UYAiABKAwipgIKEUF0dGFjaG1lbnRQb2ludGVyEhIKCnN0b3JhZ2VfaWQYASABKAkSCwoDa2V5GAIgASgMEg4KBmRpZ2VzdBgDIAEoDBITCgtwYWRkZWRfc2l6ZRgEIAEoBBISCgpwbGFpbl9zaXplGAUgASgEEhQKDGNvbnRlbnRfdHlwZRgGIAEoCRIRCglmaWxlX25hbWUYByABKAkSDQoFd2lkdGgYCCABKA0SDgoGaGVpZ2h0GAkgASgNEhEKCXRodW1ibmFpbBgKIAEoDBIQCghibHVyaGFzaBgLIAEoCRITCgtkdXJhdGlvbl9tcxgMIAEoDRIQCgh3YXZlZm9ybRgNIAEoDBISCgp2b2ljZV9ub3RlGA4gASgIEg8KB2NhcHRpb24YDyABKAkifwoFUXVvdGUSFgoJdGltZXN0YW1wGAEgASgESACIAQESHgoRYXV0aG9yX2FjY291bnRfaWQYAiABKAlIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQFCDAoKX3RpbWVzdGFtcEIUChJfYXV0aG9yX2FjY291bnRfaWRCBwoFX3RleHQihgEKDlJlY2VpcHRNZXNzYWdlEjcKBHR5cGUYASABKA4yJC5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2UuVHlwZUgAiAEBEhIKCnRpbWVzdGFtcHMYAiADKAQiHgoEVHlwZRIMCghERUxJVkVSWRAAEggKBFJFQUQQAUIHCgVfdHlwZSKgAQoNVHlwaW5nTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARI6CgZhY3Rpb24YAiABKA4yJS5jb3ZlLmNvbnRlbnQudjEuVHlwaW5nTWVzc2FnZS5BY3Rpb25IAYgBASIiCgZBY3Rpb24SCwoHU1RBUlRFRBAAEgsKB1NUT1BQRUQQAUIMCgpfdGltZXN0YW1wQgkKB19hY3Rpb24iNwoMUmV0cnlSZXF1ZXN0EhIKCnRpbWVzdGFtcHMYASADKAQSEwoLdW5hdmFpbGFibGUYAiADKAQiDQoLTnVsbE1lc3NhZ2Ui3QEKD1JlYWN0aW9uTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARISCgVlbW9qaRgCIAEoCUgBiAEBEiUKGHRhcmdldF9hdXRob3JfYWNjb3VudF9pZBgDIAEoCUgCiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYBCABKARIA4gBARIOCgZyZW1vdmUYBSABKAhCDAoKX3RpbWVzdGFtcEIICgZfZW1vamlCGwoZX3RhcmdldF9hdXRob3JfYWNjb3VudF9pZEITChFfdGFyZ2V0X3RpbWVzdGFtcCJpCg1EZWxldGVNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYAiABKARIAYgBAUIMCgpfdGltZXN0YW1wQhMKEV90YXJnZXRfdGltZXN0YW1wIoMBCgtFZGl0TWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIdChB0YXJnZXRfdGltZXN0YW1wGAIgASgESAGIAQESEQoEdGV4dBgDIAEoCUgCiAEBQgwKCl90aW1lc3RhbXBCEwoRX3RhcmdldF90aW1lc3RhbXBCBwoFX3RleHQiJwoQUHJvZmlsZUtleVVwZGF0ZRITCgtwcm9maWxlX2tleRgBIAEoDGIGcHJvdG8z");
+  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEi4gUKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI/ChJwcm9maWxlX2tleV91cGRhdGUYCiABKAsyIS5jb3ZlLmNvbnRlbnQudjEuUHJvZmlsZUtleVVwZGF0ZUgAEjQKDGdyb3VwX3VwZGF0ZRgQIAEoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cFVwZGF0ZUgAEkkKF3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uGBEgASgLMiYuY292ZS5jb250ZW50LnYxLlNlbmRlcktleURpc3RyaWJ1dGlvbkgAEjQKDHN5bmNfbWVzc2FnZRgUIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jTWVzc2FnZUgAQgYKBGJvZHkisAMKC1N5bmNNZXNzYWdlEi8KBHNlbnQYASABKAsyHy5jb3ZlLmNvbnRlbnQudjEuU2VudFRyYW5zY3JpcHRIABIpCgRyZWFkGAIgASgLMhkuY292ZS5jb250ZW50LnYxLlJlYWRTeW5jSAASMwoGYWN0aW9uGAMgASgLMiEuY292ZS5jb250ZW50LnYxLkFjdGlvblRyYW5zY3JpcHRIABIxCghjb250YWN0cxgEIAEoCzIdLmNvdmUuY29udGVudC52MS5Db250YWN0c1N5bmNIABI7Cg1jb252ZXJzYXRpb25zGAUgASgLMiIuY292ZS5jb250ZW50LnYxLkNvbnZlcnNhdGlvbnNTeW5jSAASMgoHcHJvZmlsZRgGIAEoCzIfLmNvdmUuY29udGVudC52MS5Pd25Qcm9maWxlU3luY0gAEjMKC2dyb3VwX3N0YXRlGAcgASgLMhwuY292ZS5jb250ZW50LnYxLkdyb3VwVXBkYXRlSAASLwoHcmVxdWVzdBgIIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jUmVxdWVzdEgAQgYKBGJvZHkiDQoLU3luY1JlcXVlc3Qi8gEKEEFjdGlvblRyYW5zY3JpcHQSIwoWZGVzdGluYXRpb25fYWNjb3VudF9pZBgBIAEoCUgBiAEBEjQKCHJlYWN0aW9uGAIgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEiwKBGVkaXQYAyABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABIwCgZkZWxldGUYBCABKAsyHi5jb3ZlLmNvbnRlbnQudjEuRGVsZXRlTWVzc2FnZUgAQggKBmFjdGlvbkIZChdfZGVzdGluYXRpb25fYWNjb3VudF9pZCJACgxDb250YWN0c1N5bmMSMAoIY29udGFjdHMYASADKAsyHi5jb3ZlLmNvbnRlbnQudjEuQ29udGFjdFJlY29yZCKyAgoNQ29udGFjdFJlY29yZBIXCgphY2NvdW50X2lkGAEgASgJSACIAQESEAoIdXNlcm5hbWUYAiABKAkSEAoIbmlja25hbWUYAyABKAkSFAoMaWRlbnRpdHlfa2V5GAQgASgMEjMKBXRydXN0GAUgASgOMiQuY292ZS5jb250ZW50LnYxLkNvbnRhY3RSZWNvcmQuVHJ1c3QSDwoHYmxvY2tlZBgGIAEoCBITCgtwcm9maWxlX2tleRgHIAEoDBIXCgp1cGRhdGVkX2F0GAggASgESAGIAQEiPAoFVHJ1c3QSFQoRVFJVU1RFRF9GSVJTVF9VU0UQABIMCghWRVJJRklFRBABEg4KClVOVkVSSUZJRUQQAkINCgtfYWNjb3VudF9pZEINCgtfdXBkYXRlZF9hdCJPChFDb252ZXJzYXRpb25zU3luYxI6Cg1jb252ZXJzYXRpb25zGAEgAygLMiMuY292ZS5jb250ZW50LnYxLkNvbnZlcnNhdGlvblJlY29yZCKRAgoSQ29udmVyc2F0aW9uUmVjb3JkEhwKD3BlZXJfYWNjb3VudF9pZBgBIAEoCUgAiAEBEhAKCGdyb3VwX2lkGAIgASgMEg8KB2RlbGV0ZWQYAyABKAgSDwoHcmVxdWVzdBgEIAEoCBITCgttdXRlZF91bnRpbBgFIAEoBBIVCg1tdXRlZF9mb3JldmVyGAYgASgIEhEKCXBpbm5lZF9hdBgHIAEoBBIQCghhcmNoaXZlZBgIIAEoCBIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgJIAEoDRIXCgp1cGRhdGVkX2F0GAogASgESAGIAQFCEgoQX3BlZXJfYWNjb3VudF9pZEINCgtfdXBkYXRlZF9hdCIlCg5Pd25Qcm9maWxlU3luYxITCgtwcm9maWxlX2tleRgBIAEoDCJ/Cg5TZW50VHJhbnNjcmlwdBIjChZkZXN0aW5hdGlvbl9hY2NvdW50X2lkGAEgASgJSACIAQESLQoHbWVzc2FnZRgCIAEoCzIcLmNvdmUuY29udGVudC52MS5EYXRhTWVzc2FnZUIZChdfZGVzdGluYXRpb25fYWNjb3VudF9pZCI8CghSZWFkU3luYxIwCglwb3NpdGlvbnMYASADKAsyHS5jb3ZlLmNvbnRlbnQudjEuUmVhZFBvc2l0aW9uIngKDFJlYWRQb3NpdGlvbhIcCg9wZWVyX2FjY291bnRfaWQYASABKAlIAIgBARIQCghncm91cF9pZBgCIAEoDBIWCgl0aW1lc3RhbXAYAyABKARIAYgBAUISChBfcGVlcl9hY2NvdW50X2lkQgwKCl90aW1lc3RhbXAiigMKC0RhdGFNZXNzYWdlEhEKBHRleHQYASABKAlIAIgBARIWCgl0aW1lc3RhbXAYAiABKARIAYgBARIqCgVxdW90ZRgDIAEoCzIWLmNvdmUuY29udGVudC52MS5RdW90ZUgCiAEBEhwKFGV4cGlyZV90aW1lcl9zZWNvbmRzGAQgASgNEhcKD3NlbmRlcl91c2VybmFtZRgFIAEoCRI3CgthdHRhY2htZW50cxgGIAMoCzIiLmNvdmUuY29udGVudC52MS5BdHRhY2htZW50UG9pbnRlchITCgtwcm9maWxlX2tleRgHIAEoDBIsCgVncm91cBgQIAEoCzIdLmNvdmUuY29udGVudC52MS5Hcm91cENvbnRleHQSGwoTZXhwaXJlX3RpbWVyX3VwZGF0ZRgUIAEoCBIzCgZub3RpY2UYFSABKAsyIy5jb3ZlLmNvbnRlbnQudjEuT3JnYW5pemF0aW9uTm90aWNlQgcKBV90ZXh0QgwKCl90aW1lc3RhbXBCCAoGX3F1b3RlIlIKEk9yZ2FuaXphdGlvbk5vdGljZRIYChByb2xlX2NlcnRpZmljYXRlGAEgASgMEiIKGnJvbGVfY2VydGlmaWNhdGVfc2lnbmF0dXJlGAIgASgMIiwKDEdyb3VwQ29udGV4dBIKCgJpZBgBIAEoDBIQCghyZXZpc2lvbhgCIAEoDSKDAQoLR3JvdXBNZW1iZXISEgoKYWNjb3VudF9pZBgBIAEoDBIvCgRyb2xlGAIgASgOMiEuY292ZS5jb250ZW50LnYxLkdyb3VwTWVtYmVyLlJvbGUSEAoIdXNlcm5hbWUYAyABKAkiHQoEUm9sZRIKCgZNRU1CRVIQABIJCgVBRE1JThABIooCCgtHcm91cFVwZGF0ZRIKCgJpZBgBIAEoDBISCgptYXN0ZXJfa2V5GAIgASgMEhAKCHJldmlzaW9uGAMgASgNEg0KBXRpdGxlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEjIKBmF2YXRhchgGIAEoCzIiLmNvdmUuY29udGVudC52MS5BdHRhY2htZW50UG9pbnRlchItCgdtZW1iZXJzGAcgAygLMhwuY292ZS5jb250ZW50LnYxLkdyb3VwTWVtYmVyEhwKFGV4cGlyZV90aW1lcl9zZWNvbmRzGAggASgNEhYKCXRpbWVzdGFtcBgJIAEoBEgAiAEBQgwKCl90aW1lc3RhbXAiRwoVU2VuZGVyS2V5RGlzdHJpYnV0aW9uEhAKCGdyb3VwX2lkGAEgASgMEhwKFGRpc3RyaWJ1dGlvbl9tZXNzYWdlGAIgASgMIqYCChFBdHRhY2htZW50UG9pbnRlchISCgpzdG9yYWdlX2lkGAEgASgJEgsKA2tleRgCIAEoDBIOCgZkaWdlc3QYAyABKAwSEwoLcGFkZGVkX3NpemUYBCABKAQSEgoKcGxhaW5fc2l6ZRgFIAEoBBIUCgxjb250ZW50X3R5cGUYBiABKAkSEQoJZmlsZV9uYW1lGAcgASgJEg0KBXdpZHRoGAggASgNEg4KBmhlaWdodBgJIAEoDRIRCgl0aHVtYm5haWwYCiABKAwSEAoIYmx1cmhhc2gYCyABKAkSEwoLZHVyYXRpb25fbXMYDCABKA0SEAoId2F2ZWZvcm0YDSABKAwSEgoKdm9pY2Vfbm90ZRgOIAEoCBIPCgdjYXB0aW9uGA8gASgJIn8KBVF1b3RlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh4KEWF1dGhvcl9hY2NvdW50X2lkGAIgASgJSAGIAQESEQoEdGV4dBgDIAEoCUgCiAEBQgwKCl90aW1lc3RhbXBCFAoSX2F1dGhvcl9hY2NvdW50X2lkQgcKBV90ZXh0IoYBCg5SZWNlaXB0TWVzc2FnZRI3CgR0eXBlGAEgASgOMiQuY292ZS5jb250ZW50LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGVIAIgBARISCgp0aW1lc3RhbXBzGAIgAygEIh4KBFR5cGUSDAoIREVMSVZFUlkQABIICgRSRUFEEAFCBwoFX3R5cGUioAEKDVR5cGluZ01lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESOgoGYWN0aW9uGAIgASgOMiUuY292ZS5jb250ZW50LnYxLlR5cGluZ01lc3NhZ2UuQWN0aW9uSAGIAQEiIgoGQWN0aW9uEgsKB1NUQVJURUQQABILCgdTVE9QUEVEEAFCDAoKX3RpbWVzdGFtcEIJCgdfYWN0aW9uIjcKDFJldHJ5UmVxdWVzdBISCgp0aW1lc3RhbXBzGAEgAygEEhMKC3VuYXZhaWxhYmxlGAIgAygEIg0KC051bGxNZXNzYWdlIt0BCg9SZWFjdGlvbk1lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESEgoFZW1vamkYAiABKAlIAYgBARIlChh0YXJnZXRfYXV0aG9yX2FjY291bnRfaWQYAyABKAlIAogBARIdChB0YXJnZXRfdGltZXN0YW1wGAQgASgESAOIAQESDgoGcmVtb3ZlGAUgASgIQgwKCl90aW1lc3RhbXBCCAoGX2Vtb2ppQhsKGV90YXJnZXRfYXV0aG9yX2FjY291bnRfaWRCEwoRX3RhcmdldF90aW1lc3RhbXAiaQoNRGVsZXRlTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIdChB0YXJnZXRfdGltZXN0YW1wGAIgASgESAGIAQFCDAoKX3RpbWVzdGFtcEITChFfdGFyZ2V0X3RpbWVzdGFtcCKDAQoLRWRpdE1lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESHQoQdGFyZ2V0X3RpbWVzdGFtcBgCIAEoBEgBiAEBEhEKBHRleHQYAyABKAlIAogBAUIMCgpfdGltZXN0YW1wQhMKEV90YXJnZXRfdGltZXN0YW1wQgcKBV90ZXh0IicKEFByb2ZpbGVLZXlVcGRhdGUSEwoLcHJvZmlsZV9rZXkYASABKAxiBnByb3RvMw");
 
 /**
  * @generated from message cove.content.v1.Content
@@ -149,6 +149,47 @@ export type SyncMessage = Message<"cove.content.v1.SyncMessage"> & {
      */
     value: ReadSync;
     case: "read";
+  } | {
+    /**
+     * Fields 3 to 12 are the syncs of docs/linking.md; 9 to 12 stay free.
+     *
+     * @generated from field: cove.content.v1.ActionTranscript action = 3;
+     */
+    value: ActionTranscript;
+    case: "action";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.ContactsSync contacts = 4;
+     */
+    value: ContactsSync;
+    case: "contacts";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.ConversationsSync conversations = 5;
+     */
+    value: ConversationsSync;
+    case: "conversations";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.OwnProfileSync profile = 6;
+     */
+    value: OwnProfileSync;
+    case: "profile";
+  } | {
+    /**
+     * A group's whole state (master key included), for a device that does not hold it (linked after the group was
+     * made, or a missed update). Bounded like a received GroupUpdate; its timestamp is the sync's send time.
+     *
+     * @generated from field: cove.content.v1.GroupUpdate group_state = 7;
+     */
+    value: GroupUpdate;
+    case: "groupState";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.SyncRequest request = 8;
+     */
+    value: SyncRequest;
+    case: "request";
   } | { case: undefined; value?: undefined };
 };
 
@@ -158,6 +199,294 @@ export type SyncMessage = Message<"cove.content.v1.SyncMessage"> & {
  */
 export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
   messageDesc(file_content, 1);
+
+/**
+ * Sent by a newly linked device to the account's other devices: each answers with a full sync (everything it holds),
+ * at most once a minute. Carries nothing.
+ *
+ * @generated from message cove.content.v1.SyncRequest
+ */
+export type SyncRequest = Message<"cove.content.v1.SyncRequest"> & {
+};
+
+/**
+ * Describes the message cove.content.v1.SyncRequest.
+ * Use `create(SyncRequestSchema)` to create a new message.
+ */
+export const SyncRequestSchema: GenMessage<SyncRequest> = /*@__PURE__*/
+  messageDesc(file_content, 2);
+
+/**
+ * A reaction, an edit or a delete for everyone this device sent in the direct conversation with
+ * `destination_account_id`, so that the other devices show it too. Bounded like the same action received directly.
+ *
+ * @generated from message cove.content.v1.ActionTranscript
+ */
+export type ActionTranscript = Message<"cove.content.v1.ActionTranscript"> & {
+  /**
+   * @generated from field: optional string destination_account_id = 1;
+   */
+  destinationAccountId?: string | undefined;
+
+  /**
+   * @generated from oneof cove.content.v1.ActionTranscript.action
+   */
+  action: {
+    /**
+     * @generated from field: cove.content.v1.ReactionMessage reaction = 2;
+     */
+    value: ReactionMessage;
+    case: "reaction";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.EditMessage edit = 3;
+     */
+    value: EditMessage;
+    case: "edit";
+  } | {
+    /**
+     * @generated from field: cove.content.v1.DeleteMessage delete = 4;
+     */
+    value: DeleteMessage;
+    case: "delete";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message cove.content.v1.ActionTranscript.
+ * Use `create(ActionTranscriptSchema)` to create a new message.
+ */
+export const ActionTranscriptSchema: GenMessage<ActionTranscript> = /*@__PURE__*/
+  messageDesc(file_content, 3);
+
+/**
+ * Contacts as this device holds them after a change (one or a few), or all of them (a full sync when a sibling
+ * appears). At most 500 entries.
+ *
+ * @generated from message cove.content.v1.ContactsSync
+ */
+export type ContactsSync = Message<"cove.content.v1.ContactsSync"> & {
+  /**
+   * @generated from field: repeated cove.content.v1.ContactRecord contacts = 1;
+   */
+  contacts: ContactRecord[];
+};
+
+/**
+ * Describes the message cove.content.v1.ContactsSync.
+ * Use `create(ContactsSyncSchema)` to create a new message.
+ */
+export const ContactsSyncSchema: GenMessage<ContactsSync> = /*@__PURE__*/
+  messageDesc(file_content, 4);
+
+/**
+ * @generated from message cove.content.v1.ContactRecord
+ */
+export type ContactRecord = Message<"cove.content.v1.ContactRecord"> & {
+  /**
+   * Account id (UUID, read in lower case).
+   *
+   * @generated from field: optional string account_id = 1;
+   */
+  accountId?: string | undefined;
+
+  /**
+   * The username as the server spells it; empty when unknown.
+   *
+   * @generated from field: string username = 2;
+   */
+  username: string;
+
+  /**
+   * The nickname the user gave them; empty: none. At most 1,024 bytes.
+   *
+   * @generated from field: string nickname = 3;
+   */
+  nickname: string;
+
+  /**
+   * Their identity key (33 bytes) and how far it is trusted; empty when this device never had it. A receiver applies
+   * the trust only to the same key.
+   *
+   * @generated from field: bytes identity_key = 4;
+   */
+  identityKey: Uint8Array;
+
+  /**
+   * @generated from field: cove.content.v1.ContactRecord.Trust trust = 5;
+   */
+  trust: ContactRecord_Trust;
+
+  /**
+   * On the block list: their messages are dropped on every device.
+   *
+   * @generated from field: bool blocked = 6;
+   */
+  blocked: boolean;
+
+  /**
+   * Their profile key (32 bytes), when held.
+   *
+   * @generated from field: bytes profile_key = 7;
+   */
+  profileKey: Uint8Array;
+
+  /**
+   * When the user last changed this contact on the sending device (its clock; bounded as a referenced timestamp):
+   * a receiver keeps its own state when that is newer.
+   *
+   * @generated from field: optional uint64 updated_at = 8;
+   */
+  updatedAt?: bigint | undefined;
+};
+
+/**
+ * Describes the message cove.content.v1.ContactRecord.
+ * Use `create(ContactRecordSchema)` to create a new message.
+ */
+export const ContactRecordSchema: GenMessage<ContactRecord> = /*@__PURE__*/
+  messageDesc(file_content, 5);
+
+/**
+ * @generated from enum cove.content.v1.ContactRecord.Trust
+ */
+export enum ContactRecord_Trust {
+  /**
+   * @generated from enum value: TRUSTED_FIRST_USE = 0;
+   */
+  TRUSTED_FIRST_USE = 0,
+
+  /**
+   * @generated from enum value: VERIFIED = 1;
+   */
+  VERIFIED = 1,
+
+  /**
+   * @generated from enum value: UNVERIFIED = 2;
+   */
+  UNVERIFIED = 2,
+}
+
+/**
+ * Describes the enum cove.content.v1.ContactRecord.Trust.
+ */
+export const ContactRecord_TrustSchema: GenEnum<ContactRecord_Trust> = /*@__PURE__*/
+  enumDesc(file_content, 5, 0);
+
+/**
+ * Conversations as this device holds them after a change, or all of them. At most 500 entries.
+ *
+ * @generated from message cove.content.v1.ConversationsSync
+ */
+export type ConversationsSync = Message<"cove.content.v1.ConversationsSync"> & {
+  /**
+   * @generated from field: repeated cove.content.v1.ConversationRecord conversations = 1;
+   */
+  conversations: ConversationRecord[];
+};
+
+/**
+ * Describes the message cove.content.v1.ConversationsSync.
+ * Use `create(ConversationsSyncSchema)` to create a new message.
+ */
+export const ConversationsSyncSchema: GenMessage<ConversationsSync> = /*@__PURE__*/
+  messageDesc(file_content, 6);
+
+/**
+ * @generated from message cove.content.v1.ConversationRecord
+ */
+export type ConversationRecord = Message<"cove.content.v1.ConversationRecord"> & {
+  /**
+   * Exactly one of: the peer of a direct conversation (account id), or a group id (32 bytes).
+   *
+   * @generated from field: optional string peer_account_id = 1;
+   */
+  peerAccountId?: string | undefined;
+
+  /**
+   * @generated from field: bytes group_id = 2;
+   */
+  groupId: Uint8Array;
+
+  /**
+   * Deleted with its history (the others delete it too); the other fields are then unused.
+   *
+   * @generated from field: bool deleted = 3;
+   */
+  deleted: boolean;
+
+  /**
+   * Still a message request (not accepted yet); false: accepted, or started by the user.
+   *
+   * @generated from field: bool request = 4;
+   */
+  request: boolean;
+
+  /**
+   * Muted until this time (ms since the epoch; 0: not muted), or for good.
+   *
+   * @generated from field: uint64 muted_until = 5;
+   */
+  mutedUntil: bigint;
+
+  /**
+   * @generated from field: bool muted_forever = 6;
+   */
+  mutedForever: boolean;
+
+  /**
+   * Pinned at this time (ms; 0: not pinned): pinned conversations are listed in the order they were pinned.
+   *
+   * @generated from field: uint64 pinned_at = 7;
+   */
+  pinnedAt: bigint;
+
+  /**
+   * @generated from field: bool archived = 8;
+   */
+  archived: boolean;
+
+  /**
+   * Direct conversations: the disappearing-message timer in seconds (0: off).
+   *
+   * @generated from field: uint32 expire_timer_seconds = 9;
+   */
+  expireTimerSeconds: number;
+
+  /**
+   * As ContactRecord.updated_at.
+   *
+   * @generated from field: optional uint64 updated_at = 10;
+   */
+  updatedAt?: bigint | undefined;
+};
+
+/**
+ * Describes the message cove.content.v1.ConversationRecord.
+ * Use `create(ConversationRecordSchema)` to create a new message.
+ */
+export const ConversationRecordSchema: GenMessage<ConversationRecord> = /*@__PURE__*/
+  messageDesc(file_content, 7);
+
+/**
+ * This account's profile changed (name, about, avatar) or got a new key: the other devices take the key and fetch the
+ * profile's fields from the server with it.
+ *
+ * @generated from message cove.content.v1.OwnProfileSync
+ */
+export type OwnProfileSync = Message<"cove.content.v1.OwnProfileSync"> & {
+  /**
+   * @generated from field: bytes profile_key = 1;
+   */
+  profileKey: Uint8Array;
+};
+
+/**
+ * Describes the message cove.content.v1.OwnProfileSync.
+ * Use `create(OwnProfileSyncSchema)` to create a new message.
+ */
+export const OwnProfileSyncSchema: GenMessage<OwnProfileSync> = /*@__PURE__*/
+  messageDesc(file_content, 8);
 
 /**
  * A message this device sent, so that the other devices show it in the conversation too: the DataMessage as it went
@@ -183,7 +512,7 @@ export type SentTranscript = Message<"cove.content.v1.SentTranscript"> & {
  * Use `create(SentTranscriptSchema)` to create a new message.
  */
 export const SentTranscriptSchema: GenMessage<SentTranscript> = /*@__PURE__*/
-  messageDesc(file_content, 2);
+  messageDesc(file_content, 9);
 
 /**
  * Messages read on this device, by conversation: the others mark incoming messages up to `timestamp` read too. At most
@@ -203,7 +532,7 @@ export type ReadSync = Message<"cove.content.v1.ReadSync"> & {
  * Use `create(ReadSyncSchema)` to create a new message.
  */
 export const ReadSyncSchema: GenMessage<ReadSync> = /*@__PURE__*/
-  messageDesc(file_content, 3);
+  messageDesc(file_content, 10);
 
 /**
  * @generated from message cove.content.v1.ReadPosition
@@ -234,7 +563,7 @@ export type ReadPosition = Message<"cove.content.v1.ReadPosition"> & {
  * Use `create(ReadPositionSchema)` to create a new message.
  */
 export const ReadPositionSchema: GenMessage<ReadPosition> = /*@__PURE__*/
-  messageDesc(file_content, 4);
+  messageDesc(file_content, 11);
 
 /**
  * @generated from message cove.content.v1.DataMessage
@@ -319,7 +648,7 @@ export type DataMessage = Message<"cove.content.v1.DataMessage"> & {
  * Use `create(DataMessageSchema)` to create a new message.
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
-  messageDesc(file_content, 5);
+  messageDesc(file_content, 12);
 
 /**
  * The sender's role certificate (34-byte body) and the organization key's XEdDSA signature over it.
@@ -343,7 +672,7 @@ export type OrganizationNotice = Message<"cove.content.v1.OrganizationNotice"> &
  * Use `create(OrganizationNoticeSchema)` to create a new message.
  */
 export const OrganizationNoticeSchema: GenMessage<OrganizationNotice> = /*@__PURE__*/
-  messageDesc(file_content, 6);
+  messageDesc(file_content, 13);
 
 /**
  * Names a group in a message: its 32-byte random id and the revision of its state the sender had.
@@ -367,7 +696,7 @@ export type GroupContext = Message<"cove.content.v1.GroupContext"> & {
  * Use `create(GroupContextSchema)` to create a new message.
  */
 export const GroupContextSchema: GenMessage<GroupContext> = /*@__PURE__*/
-  messageDesc(file_content, 7);
+  messageDesc(file_content, 14);
 
 /**
  * One member of a group as its state lists it.
@@ -400,7 +729,7 @@ export type GroupMember = Message<"cove.content.v1.GroupMember"> & {
  * Use `create(GroupMemberSchema)` to create a new message.
  */
 export const GroupMemberSchema: GenMessage<GroupMember> = /*@__PURE__*/
-  messageDesc(file_content, 8);
+  messageDesc(file_content, 15);
 
 /**
  * @generated from enum cove.content.v1.GroupMember.Role
@@ -421,7 +750,7 @@ export enum GroupMember_Role {
  * Describes the enum cove.content.v1.GroupMember.Role.
  */
 export const GroupMember_RoleSchema: GenEnum<GroupMember_Role> = /*@__PURE__*/
-  enumDesc(file_content, 8, 0);
+  enumDesc(file_content, 15, 0);
 
 /**
  * A group's whole state at one revision, sent by an admin over 1:1 sessions to every member device (and by a
@@ -487,7 +816,7 @@ export type GroupUpdate = Message<"cove.content.v1.GroupUpdate"> & {
  * Use `create(GroupUpdateSchema)` to create a new message.
  */
 export const GroupUpdateSchema: GenMessage<GroupUpdate> = /*@__PURE__*/
-  messageDesc(file_content, 9);
+  messageDesc(file_content, 16);
 
 /**
  * A member's sender key for one group (libsignal's SenderKeyDistributionMessage, serialized), sent over the 1:1
@@ -514,7 +843,7 @@ export type SenderKeyDistribution = Message<"cove.content.v1.SenderKeyDistributi
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_content, 10);
+  messageDesc(file_content, 17);
 
 /**
  * Where an attachment's encrypted blob is stored and how to check and decrypt it (format v1, docs/attachments.md),
@@ -634,7 +963,7 @@ export type AttachmentPointer = Message<"cove.content.v1.AttachmentPointer"> & {
  * Use `create(AttachmentPointerSchema)` to create a new message.
  */
 export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
-  messageDesc(file_content, 11);
+  messageDesc(file_content, 18);
 
 /**
  * @generated from message cove.content.v1.Quote
@@ -667,7 +996,7 @@ export type Quote = Message<"cove.content.v1.Quote"> & {
  * Use `create(QuoteSchema)` to create a new message.
  */
 export const QuoteSchema: GenMessage<Quote> = /*@__PURE__*/
-  messageDesc(file_content, 12);
+  messageDesc(file_content, 19);
 
 /**
  * @generated from message cove.content.v1.ReceiptMessage
@@ -691,7 +1020,7 @@ export type ReceiptMessage = Message<"cove.content.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_content, 13);
+  messageDesc(file_content, 20);
 
 /**
  * @generated from enum cove.content.v1.ReceiptMessage.Type
@@ -712,7 +1041,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum cove.content.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_content, 13, 0);
+  enumDesc(file_content, 20, 0);
 
 /**
  * @generated from message cove.content.v1.TypingMessage
@@ -734,7 +1063,7 @@ export type TypingMessage = Message<"cove.content.v1.TypingMessage"> & {
  * Use `create(TypingMessageSchema)` to create a new message.
  */
 export const TypingMessageSchema: GenMessage<TypingMessage> = /*@__PURE__*/
-  messageDesc(file_content, 14);
+  messageDesc(file_content, 21);
 
 /**
  * @generated from enum cove.content.v1.TypingMessage.Action
@@ -755,7 +1084,7 @@ export enum TypingMessage_Action {
  * Describes the enum cove.content.v1.TypingMessage.Action.
  */
 export const TypingMessage_ActionSchema: GenEnum<TypingMessage_Action> = /*@__PURE__*/
-  enumDesc(file_content, 14, 0);
+  enumDesc(file_content, 21, 0);
 
 /**
  * Sent (in a freshly established session) by a device that could not decrypt messages from this peer: the peer
@@ -782,7 +1111,7 @@ export type RetryRequest = Message<"cove.content.v1.RetryRequest"> & {
  * Use `create(RetryRequestSchema)` to create a new message.
  */
 export const RetryRequestSchema: GenMessage<RetryRequest> = /*@__PURE__*/
-  messageDesc(file_content, 15);
+  messageDesc(file_content, 22);
 
 /**
  * Carries nothing. A re-send answers only the device that asked, but the server takes a send only when it covers
@@ -798,7 +1127,7 @@ export type NullMessage = Message<"cove.content.v1.NullMessage"> & {
  * Use `create(NullMessageSchema)` to create a new message.
  */
 export const NullMessageSchema: GenMessage<NullMessage> = /*@__PURE__*/
-  messageDesc(file_content, 16);
+  messageDesc(file_content, 23);
 
 /**
  * A reaction to a message (Signal's DataMessage.Reaction): one per person per message, a new one replacing the last;
@@ -846,7 +1175,7 @@ export type ReactionMessage = Message<"cove.content.v1.ReactionMessage"> & {
  * Use `create(ReactionMessageSchema)` to create a new message.
  */
 export const ReactionMessageSchema: GenMessage<ReactionMessage> = /*@__PURE__*/
-  messageDesc(file_content, 17);
+  messageDesc(file_content, 24);
 
 /**
  * Delete for everyone: the sender's own message with this send time is replaced by a "deleted" placeholder on every
@@ -872,7 +1201,7 @@ export type DeleteMessage = Message<"cove.content.v1.DeleteMessage"> & {
  * Use `create(DeleteMessageSchema)` to create a new message.
  */
 export const DeleteMessageSchema: GenMessage<DeleteMessage> = /*@__PURE__*/
-  messageDesc(file_content, 18);
+  messageDesc(file_content, 25);
 
 /**
  * Edit (Signal's EditMessage): the sender's own message with this send time gets a new text; receivers keep the
@@ -905,7 +1234,7 @@ export type EditMessage = Message<"cove.content.v1.EditMessage"> & {
  * Use `create(EditMessageSchema)` to create a new message.
  */
 export const EditMessageSchema: GenMessage<EditMessage> = /*@__PURE__*/
-  messageDesc(file_content, 19);
+  messageDesc(file_content, 26);
 
 /**
  * The sender's new profile key (32 bytes), sent alone after the sender rotated it (for instance after blocking
@@ -925,5 +1254,5 @@ export type ProfileKeyUpdate = Message<"cove.content.v1.ProfileKeyUpdate"> & {
  * Use `create(ProfileKeyUpdateSchema)` to create a new message.
  */
 export const ProfileKeyUpdateSchema: GenMessage<ProfileKeyUpdate> = /*@__PURE__*/
-  messageDesc(file_content, 20);
+  messageDesc(file_content, 27);
 

@@ -404,6 +404,8 @@ export const ModelName = {
   Envelope: 'Envelope',
   SharedPayload: 'SharedPayload',
   ProvisioningCode: 'ProvisioningCode',
+  SsoTransaction: 'SsoTransaction',
+  SsoGrant: 'SsoGrant',
   WebSocketTicket: 'WebSocketTicket',
   PushSubscription: 'PushSubscription',
   Attachment: 'Attachment',
@@ -427,7 +429,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile" | "organization" | "roleCertificate" | "invite" | "auditEntry"
+    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "ssoTransaction" | "ssoGrant" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile" | "organization" | "roleCertificate" | "invite" | "auditEntry"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -946,6 +948,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         count: {
           args: Prisma.ProvisioningCodeCountArgs<ExtArgs>
           result: runtime.Types.Utils.Optional<Prisma.ProvisioningCodeCountAggregateOutputType> | number
+        }
+      }
+    }
+    SsoTransaction: {
+      payload: Prisma.$SsoTransactionPayload<ExtArgs>
+      fields: Prisma.SsoTransactionFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SsoTransactionFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SsoTransactionFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload>
+        }
+        findFirst: {
+          args: Prisma.SsoTransactionFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SsoTransactionFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload>
+        }
+        findMany: {
+          args: Prisma.SsoTransactionFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload>[]
+        }
+        create: {
+          args: Prisma.SsoTransactionCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload>
+        }
+        createMany: {
+          args: Prisma.SsoTransactionCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SsoTransactionCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload>[]
+        }
+        delete: {
+          args: Prisma.SsoTransactionDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload>
+        }
+        update: {
+          args: Prisma.SsoTransactionUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload>
+        }
+        deleteMany: {
+          args: Prisma.SsoTransactionDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SsoTransactionUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SsoTransactionUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload>[]
+        }
+        upsert: {
+          args: Prisma.SsoTransactionUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoTransactionPayload>
+        }
+        aggregate: {
+          args: Prisma.SsoTransactionAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSsoTransaction>
+        }
+        groupBy: {
+          args: Prisma.SsoTransactionGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SsoTransactionGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SsoTransactionCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SsoTransactionCountAggregateOutputType> | number
+        }
+      }
+    }
+    SsoGrant: {
+      payload: Prisma.$SsoGrantPayload<ExtArgs>
+      fields: Prisma.SsoGrantFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SsoGrantFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SsoGrantFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload>
+        }
+        findFirst: {
+          args: Prisma.SsoGrantFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SsoGrantFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload>
+        }
+        findMany: {
+          args: Prisma.SsoGrantFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload>[]
+        }
+        create: {
+          args: Prisma.SsoGrantCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload>
+        }
+        createMany: {
+          args: Prisma.SsoGrantCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SsoGrantCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload>[]
+        }
+        delete: {
+          args: Prisma.SsoGrantDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload>
+        }
+        update: {
+          args: Prisma.SsoGrantUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload>
+        }
+        deleteMany: {
+          args: Prisma.SsoGrantDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SsoGrantUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SsoGrantUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload>[]
+        }
+        upsert: {
+          args: Prisma.SsoGrantUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoGrantPayload>
+        }
+        aggregate: {
+          args: Prisma.SsoGrantAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSsoGrant>
+        }
+        groupBy: {
+          args: Prisma.SsoGrantGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SsoGrantGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SsoGrantCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SsoGrantCountAggregateOutputType> | number
         }
       }
     }
@@ -1588,6 +1738,7 @@ export const AccountScalarFieldEnum = {
   nextDeviceId: 'nextDeviceId',
   unidentifiedAccessKey: 'unidentifiedAccessKey',
   unrestrictedUnidentifiedAccess: 'unrestrictedUnidentifiedAccess',
+  ssoSubject: 'ssoSubject',
   createdAt: 'createdAt',
   role: 'role',
   disabledAt: 'disabledAt'
@@ -1669,6 +1820,29 @@ export const ProvisioningCodeScalarFieldEnum = {
 } as const
 
 export type ProvisioningCodeScalarFieldEnum = (typeof ProvisioningCodeScalarFieldEnum)[keyof typeof ProvisioningCodeScalarFieldEnum]
+
+
+export const SsoTransactionScalarFieldEnum = {
+  keyHash: 'keyHash',
+  kind: 'kind',
+  codeVerifier: 'codeVerifier',
+  nonce: 'nonce',
+  deviceCode: 'deviceCode',
+  interval: 'interval',
+  expiresAt: 'expiresAt'
+} as const
+
+export type SsoTransactionScalarFieldEnum = (typeof SsoTransactionScalarFieldEnum)[keyof typeof SsoTransactionScalarFieldEnum]
+
+
+export const SsoGrantScalarFieldEnum = {
+  tokenHash: 'tokenHash',
+  username: 'username',
+  subject: 'subject',
+  expiresAt: 'expiresAt'
+} as const
+
+export type SsoGrantScalarFieldEnum = (typeof SsoGrantScalarFieldEnum)[keyof typeof SsoGrantScalarFieldEnum]
 
 
 export const WebSocketTicketScalarFieldEnum = {
@@ -2045,6 +2219,8 @@ export type GlobalOmitConfig = {
   envelope?: Prisma.EnvelopeOmit
   sharedPayload?: Prisma.SharedPayloadOmit
   provisioningCode?: Prisma.ProvisioningCodeOmit
+  ssoTransaction?: Prisma.SsoTransactionOmit
+  ssoGrant?: Prisma.SsoGrantOmit
   webSocketTicket?: Prisma.WebSocketTicketOmit
   pushSubscription?: Prisma.PushSubscriptionOmit
   attachment?: Prisma.AttachmentOmit

@@ -58,6 +58,8 @@ export const ModelName = {
   Envelope: 'Envelope',
   SharedPayload: 'SharedPayload',
   ProvisioningCode: 'ProvisioningCode',
+  SsoTransaction: 'SsoTransaction',
+  SsoGrant: 'SsoGrant',
   WebSocketTicket: 'WebSocketTicket',
   PushSubscription: 'PushSubscription',
   Attachment: 'Attachment',
@@ -92,6 +94,7 @@ export const AccountScalarFieldEnum = {
   nextDeviceId: 'nextDeviceId',
   unidentifiedAccessKey: 'unidentifiedAccessKey',
   unrestrictedUnidentifiedAccess: 'unrestrictedUnidentifiedAccess',
+  ssoSubject: 'ssoSubject',
   createdAt: 'createdAt',
   role: 'role',
   disabledAt: 'disabledAt'
@@ -173,6 +176,29 @@ export const ProvisioningCodeScalarFieldEnum = {
 } as const
 
 export type ProvisioningCodeScalarFieldEnum = (typeof ProvisioningCodeScalarFieldEnum)[keyof typeof ProvisioningCodeScalarFieldEnum]
+
+
+export const SsoTransactionScalarFieldEnum = {
+  keyHash: 'keyHash',
+  kind: 'kind',
+  codeVerifier: 'codeVerifier',
+  nonce: 'nonce',
+  deviceCode: 'deviceCode',
+  interval: 'interval',
+  expiresAt: 'expiresAt'
+} as const
+
+export type SsoTransactionScalarFieldEnum = (typeof SsoTransactionScalarFieldEnum)[keyof typeof SsoTransactionScalarFieldEnum]
+
+
+export const SsoGrantScalarFieldEnum = {
+  tokenHash: 'tokenHash',
+  username: 'username',
+  subject: 'subject',
+  expiresAt: 'expiresAt'
+} as const
+
+export type SsoGrantScalarFieldEnum = (typeof SsoGrantScalarFieldEnum)[keyof typeof SsoGrantScalarFieldEnum]
 
 
 export const WebSocketTicketScalarFieldEnum = {

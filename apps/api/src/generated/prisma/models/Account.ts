@@ -42,6 +42,7 @@ export type AccountMinAggregateOutputType = {
   nextDeviceId: number | null
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean | null
+  ssoSubject: runtime.Bytes | null
   createdAt: Date | null
   role: string | null
   disabledAt: Date | null
@@ -55,6 +56,7 @@ export type AccountMaxAggregateOutputType = {
   nextDeviceId: number | null
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean | null
+  ssoSubject: runtime.Bytes | null
   createdAt: Date | null
   role: string | null
   disabledAt: Date | null
@@ -68,6 +70,7 @@ export type AccountCountAggregateOutputType = {
   nextDeviceId: number
   unidentifiedAccessKey: number
   unrestrictedUnidentifiedAccess: number
+  ssoSubject: number
   createdAt: number
   role: number
   disabledAt: number
@@ -91,6 +94,7 @@ export type AccountMinAggregateInputType = {
   nextDeviceId?: true
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
+  ssoSubject?: true
   createdAt?: true
   role?: true
   disabledAt?: true
@@ -104,6 +108,7 @@ export type AccountMaxAggregateInputType = {
   nextDeviceId?: true
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
+  ssoSubject?: true
   createdAt?: true
   role?: true
   disabledAt?: true
@@ -117,6 +122,7 @@ export type AccountCountAggregateInputType = {
   nextDeviceId?: true
   unidentifiedAccessKey?: true
   unrestrictedUnidentifiedAccess?: true
+  ssoSubject?: true
   createdAt?: true
   role?: true
   disabledAt?: true
@@ -217,6 +223,7 @@ export type AccountGroupByOutputType = {
   nextDeviceId: number
   unidentifiedAccessKey: runtime.Bytes | null
   unrestrictedUnidentifiedAccess: boolean
+  ssoSubject: runtime.Bytes | null
   createdAt: Date
   role: string
   disabledAt: Date | null
@@ -253,6 +260,7 @@ export type AccountWhereInput = {
   nextDeviceId?: Prisma.IntFilter<"Account"> | number
   unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
+  ssoSubject?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
   role?: Prisma.StringFilter<"Account"> | string
   disabledAt?: Prisma.DateTimeNullableFilter<"Account"> | Date | string | null
@@ -269,6 +277,7 @@ export type AccountOrderByWithRelationInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   role?: Prisma.SortOrder
   disabledAt?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -280,6 +289,7 @@ export type AccountOrderByWithRelationInput = {
 export type AccountWhereUniqueInput = Prisma.AtLeast<{
   id?: string
   usernameKey?: string
+  ssoSubject?: runtime.Bytes
   AND?: Prisma.AccountWhereInput | Prisma.AccountWhereInput[]
   OR?: Prisma.AccountWhereInput[]
   NOT?: Prisma.AccountWhereInput | Prisma.AccountWhereInput[]
@@ -294,7 +304,7 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
-}, "id" | "usernameKey">
+}, "id" | "usernameKey" | "ssoSubject">
 
 export type AccountOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
@@ -304,6 +314,7 @@ export type AccountOrderByWithAggregationInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrderInput | Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   role?: Prisma.SortOrder
   disabledAt?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -325,6 +336,7 @@ export type AccountScalarWhereWithAggregatesInput = {
   nextDeviceId?: Prisma.IntWithAggregatesFilter<"Account"> | number
   unidentifiedAccessKey?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolWithAggregatesFilter<"Account"> | boolean
+  ssoSubject?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Account"> | Date | string
   role?: Prisma.StringWithAggregatesFilter<"Account"> | string
   disabledAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Account"> | Date | string | null
@@ -338,6 +350,7 @@ export type AccountCreateInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   role?: string
   disabledAt?: Date | string | null
@@ -354,6 +367,7 @@ export type AccountUncheckedCreateInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   role?: string
   disabledAt?: Date | string | null
@@ -370,6 +384,7 @@ export type AccountUpdateInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -386,6 +401,7 @@ export type AccountUncheckedUpdateInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -402,6 +418,7 @@ export type AccountCreateManyInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   role?: string
   disabledAt?: Date | string | null
@@ -415,6 +432,7 @@ export type AccountUpdateManyMutationInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -428,6 +446,7 @@ export type AccountUncheckedUpdateManyInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -441,6 +460,7 @@ export type AccountCountOrderByAggregateInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   role?: Prisma.SortOrder
   disabledAt?: Prisma.SortOrder
@@ -458,6 +478,7 @@ export type AccountMaxOrderByAggregateInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   role?: Prisma.SortOrder
   disabledAt?: Prisma.SortOrder
@@ -471,6 +492,7 @@ export type AccountMinOrderByAggregateInput = {
   nextDeviceId?: Prisma.SortOrder
   unidentifiedAccessKey?: Prisma.SortOrder
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
+  ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   role?: Prisma.SortOrder
   disabledAt?: Prisma.SortOrder
@@ -571,6 +593,7 @@ export type AccountCreateWithoutDevicesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   role?: string
   disabledAt?: Date | string | null
@@ -586,6 +609,7 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   role?: string
   disabledAt?: Date | string | null
@@ -617,6 +641,7 @@ export type AccountUpdateWithoutDevicesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -632,6 +657,7 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -647,6 +673,7 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   role?: string
   disabledAt?: Date | string | null
@@ -662,6 +689,7 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   role?: string
   disabledAt?: Date | string | null
@@ -693,6 +721,7 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -708,6 +737,7 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -723,6 +753,7 @@ export type AccountCreateWithoutProfileInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   role?: string
   disabledAt?: Date | string | null
@@ -738,6 +769,7 @@ export type AccountUncheckedCreateWithoutProfileInput = {
   nextDeviceId?: number
   unidentifiedAccessKey?: runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
   role?: string
   disabledAt?: Date | string | null
@@ -769,6 +801,7 @@ export type AccountUpdateWithoutProfileInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -784,6 +817,7 @@ export type AccountUncheckedUpdateWithoutProfileInput = {
   nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
   unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   role?: Prisma.StringFieldUpdateOperationsInput | string
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -839,6 +873,7 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
   role?: boolean
   disabledAt?: boolean
@@ -856,6 +891,7 @@ export type AccountSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
   role?: boolean
   disabledAt?: boolean
@@ -869,6 +905,7 @@ export type AccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
   role?: boolean
   disabledAt?: boolean
@@ -882,12 +919,13 @@ export type AccountSelectScalar = {
   nextDeviceId?: boolean
   unidentifiedAccessKey?: boolean
   unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: boolean
   createdAt?: boolean
   role?: boolean
   disabledAt?: boolean
 }
 
-export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "createdAt" | "role" | "disabledAt", ExtArgs["result"]["account"]>
+export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "ssoSubject" | "createdAt" | "role" | "disabledAt", ExtArgs["result"]["account"]>
 export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
@@ -931,6 +969,11 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      * Whether anyone may send this account sealed messages, without the access key (default: contacts only).
      */
     unrestrictedUnidentifiedAccess: boolean
+    /**
+     * Single sign-on: a keyed digest of the identity provider's issuer and subject, so one person has one account
+     * (the provider's own user id is not stored). Null for accounts registered without single sign-on.
+     */
+    ssoSubject: runtime.Bytes | null
     createdAt: Date
     /**
      * Organization role the server enforces for its own admin endpoints: `owner` (registered with the owner invite)
@@ -1374,6 +1417,7 @@ export interface AccountFieldRefs {
   readonly nextDeviceId: Prisma.FieldRef<"Account", 'Int'>
   readonly unidentifiedAccessKey: Prisma.FieldRef<"Account", 'Bytes'>
   readonly unrestrictedUnidentifiedAccess: Prisma.FieldRef<"Account", 'Boolean'>
+  readonly ssoSubject: Prisma.FieldRef<"Account", 'Bytes'>
   readonly createdAt: Prisma.FieldRef<"Account", 'DateTime'>
   readonly role: Prisma.FieldRef<"Account", 'String'>
   readonly disabledAt: Prisma.FieldRef<"Account", 'DateTime'>

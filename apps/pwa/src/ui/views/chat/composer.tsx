@@ -85,8 +85,25 @@ export function Composer({
     if (preset) return;
     pendingDraft.current = text;
     if (draftTimer.current) clearTimeout(draftTimer.current);
-    draftTimer.current = setTimeout(flushDraft, DRAFT_SAVE_MS);
+    // Emptying the field is deliberate and final: saved at once, so a stale draft never comes back.
+    if (!text) flushDraft();
+    else draftTimer.current = setTimeout(flushDraft, DRAFT_SAVE_MS);
   };
+
+  useEffect(() => {
+    // A reload, a closed tab or a switch to another app unmounts nothing: save what is pending when the page hides.
+    const view = input.current?.ownerDocument.defaultView;
+    if (!view) return;
+    const onHide = () => {
+      if (view.document.visibilityState === 'hidden') flushDraft();
+    };
+    view.addEventListener('pagehide', flushDraft);
+    view.document.addEventListener('visibilitychange', onHide);
+    return () => {
+      view.removeEventListener('pagehide', flushDraft);
+      view.document.removeEventListener('visibilitychange', onHide);
+    };
+  }, [app, conversationId]);
 
   useEffect(() => {
     let current = true;

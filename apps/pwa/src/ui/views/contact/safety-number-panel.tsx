@@ -1,38 +1,19 @@
 /**
  * The contact's identity and safety number: avatar, name and trust state, the banner when the key changed, the 60
- * digits in twelve groups and their QR code (rendered by the lazily loaded `qrcode` module). Display only.
+ * digits in twelve groups and their QR code (qr-image.tsx). Display only.
  */
-import { useEffect, useState, type ReactElement } from 'react';
+import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { SafetyInfo } from '../../../app/model.js';
 import { Avatar } from '../../avatar.js';
 import { IconAlert, IconShield, IconShieldCheck } from '../../icons.js';
+import { QrImage } from '../../qr-image.js';
 
 /** Digits per group in the safety number display, as Signal shows it (12 groups of 5). */
 const GROUP = 5;
 
 export function SafetyNumberPanel({ safety }: { safety: SafetyInfo }): ReactElement {
   const { t } = useTranslation();
-  const [qr, setQr] = useState<string | null>(null);
-
-  useEffect(() => {
-    let cancelled = false;
-    const render = async () => {
-      const { default: QRCode } = await import('qrcode');
-      const svg = await QRCode.toString(safety.qrPayload, {
-        type: 'svg',
-        margin: 1,
-        errorCorrectionLevel: 'M',
-        color: { dark: '#0b1f24', light: '#ffffff' },
-      });
-      if (!cancelled) setQr(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`);
-    };
-    render().catch(() => undefined);
-    return () => {
-      cancelled = true;
-    };
-  }, [safety]);
-
   const groups = safety.digits.match(new RegExp(`.{1,${GROUP}}`, 'g')) ?? [];
   return (
     <>
@@ -58,7 +39,7 @@ export function SafetyNumberPanel({ safety }: { safety: SafetyInfo }): ReactElem
             <span key={i}>{g}</span>
           ))}
         </div>
-        {qr ? <img className="qr" src={qr} alt={t('contact.qrAlt')} width={220} height={220} /> : null}
+        <QrImage text={safety.qrPayload} alt={t('contact.qrAlt')} size={220} />
       </div>
     </>
   );

@@ -1,6 +1,7 @@
 /**
  * The sections of the settings screen, each a card: the account, appearance (language and colour theme),
- * notifications (previews and permission), privacy (persistent storage, the passphrase and "lock now"), and leaving
+ * notifications (previews and permission), privacy (who may send sealed messages, persistent storage, the passphrase
+ * and "lock now"), and leaving
  * (log out, delete the account: leave-section.tsx). They read the app state and call the settings view model; they
  * keep no state of their own beyond the forms' fields.
  */
@@ -11,6 +12,7 @@ import { LANGUAGES } from '../../i18n/index.js';
 import { useApp, useAppState } from '../../use-app.js';
 import { PushUnavailable } from '../platform-limits/push-unavailable.js';
 import { ChangePassphraseForm, PassphraseForm } from './passphrase-form.js';
+import { SealedSenderSetting } from './sealed-sender-setting.js';
 
 export function AccountSection(): ReactElement {
   const { t } = useTranslation();
@@ -120,6 +122,7 @@ export function PrivacySection(): ReactElement {
   return (
     <div className="card">
       <h2>{t('settings.privacy')}</h2>
+      <SealedSenderSetting />
       <div className="switch-row">
         <span>
           <strong>{t('settings.storage')}</strong>
