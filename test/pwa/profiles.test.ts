@@ -71,6 +71,12 @@ describe('Profiles in Chromium', () => {
       await page.getByTestId('settings-button').click();
       await page.getByTestId('profile-name-input').fill('测试用户');
       await page.getByTestId('profile-about-input').fill('在路上');
+      // The about line takes emoji from the composer's picker, at the cursor (issue 12).
+      await page.getByTestId('profile-about-emoji-button').click();
+      await page.getByTestId('emoji-search').fill('猫');
+      await page.locator('[data-testid="emoji-option"][data-emoji="🐱"]').click();
+      await expect(page.getByTestId('profile-about-input').inputValue()).resolves.toBe('在路上🐱');
+      await page.getByTestId('profile-about-emoji-button').click();
       await page
         .getByTestId('profile-avatar-input')
         .setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
@@ -98,7 +104,7 @@ describe('Profiles in Chromium', () => {
         const c = await peer!.messenger.contact(myId);
         return c.profileName === '测试用户' ? c : null;
       });
-      expect(mine.about).toBe('在路上');
+      expect(mine.about).toBe('在路上🐱');
       expect([...(mine.avatar ?? new Uint8Array(0)).subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
 
       // The reply carries the peer's profile key; the PWA fetches and decrypts the profile.

@@ -11,7 +11,7 @@ import {
   equalBytes,
   processSenderKeyDistributionMessage,
 } from '@cove/crypto';
-import type { Content, SyncMessage } from '@cove/protocol';
+import type { Content, GroupContext, SyncMessage } from '@cove/protocol';
 
 import { timerChange, timerText } from './disappearing.js';
 import type { OpenEnvelope } from './session-crypto.js';
@@ -22,7 +22,14 @@ import { MAX_RESENDS_PER_MESSAGE, MAX_RETRY_REQUESTS_PER_WINDOW } from './consta
 import type { MessengerContext } from './context.js';
 import type { MessengerEvent } from './events.js';
 import { isExpired, isStatusAdvance, newConversation, putConversation, putMessage } from './history.js';
-import { RECEIVE_MODIFY_WINDOW_MS, withDeletion, withEdit, withReaction, withReceipt } from './message-actions.js';
+import {
+  RECEIVE_MODIFY_WINDOW_MS,
+  groupStatusOf,
+  withDeletion,
+  withEdit,
+  withReaction,
+  withReceipt,
+} from './message-actions.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import { noticeRole, noticesConversation } from './notices.js';
 import { Organization } from './organization.js';
@@ -33,7 +40,7 @@ import { forgetRefusal } from './sealed-sender.js';
 import { isContact } from './requests.js';
 import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
-import type { ConversationEntry, MessageEntry } from './tables.js';
+import type { ConversationEntry, GroupEntry, GroupMemberEntry, MessageEntry } from './tables.js';
 import {
   directConversationId,
   groupConversationId,
@@ -244,18 +251,38 @@ const applyReceipt: ContentHandler<'receipt'> = async (input) => {
   const writes: WriteOp[] = [];
   const events: MessengerEvent[] = [];
   const status = content.receipt.type === 'read' ? 'read' : 'delivered';
+  // Group messages are receipted 1:1 by each member: looked for in the groups the sender is a member of. (This runs
+  // under the sender's lock only, not the group's: a reaction to the same message committed meanwhile under the
+  // group's lock can be overwritten by this receipt's row, or the reverse — the same exposure 1:1 rows have to the
+  // outbox marking them sent.)
+  const groups = (await storage.list('groups'))
+    .map(({ value }) => value)
+    .filter((group) => memberOf(group, peer) !== undefined);
   for (const timestamp of content.receipt.timestamps) {
+    let message: MessageEntry | undefined;
+    let members: string[] | null = null;
     const key = await storage.get('messageIndex', messageIndexKey(conversationId, me, timestamp));
-    const message = key === undefined ? undefined : await storage.get('messages', key);
-    if (!message || message.direction !== 'outgoing') continue;
+    if (key !== undefined) message = await storage.get('messages', key);
+    for (const group of message ? [] : groups) {
+      const groupKey = await storage.get('messageIndex', messageIndexKey(groupConversationId(group.id), me, timestamp));
+      if (groupKey === undefined) continue;
+      message = await storage.get('messages', groupKey);
+      members = group.members.map((m) => m.accountId).filter((a) => a !== me);
+      break;
+    }
+    if (!message || message.direction !== 'outgoing' || message.system !== undefined) continue;
     // An expired disappearing message is gone for the user: it is not updated, and no event names it.
     if (isExpired(message, clock.now())) continue;
     // Message info shows when each recipient got and read it (the receipt's server time), even when the status
     // does not move (a delivery receipt arriving after the read one).
     const timed = withReceipt(message, peer, content.receipt.type, input.envelope.serverTimestamp);
-    const advance = isStatusAdvance(message.status, status);
+    // A group message is delivered (read) once every member it went to has it (read it).
+    const reached = members === null ? status : groupStatusOf((timed ?? message).receipts ?? [], members);
+    const advance = reached !== 'sent' && isStatusAdvance(message.status, reached);
     if (!advance && !timed) continue;
-    const updated: MessageEntry = advance ? { ...(timed ?? message), status, error: null } : (timed ?? message);
+    const updated: MessageEntry = advance
+      ? { ...(timed ?? message), status: reached, error: null }
+      : (timed ?? message);
     writes.push({ op: 'put', table: 'messages', key: message.id, value: updated });
     events.push({ type: 'message-updated', message: updated });
   }
@@ -275,7 +302,15 @@ const NOTHING: Applied = { writes: [], events: [], stored: true, kick: false };
  * A typing indicator: only reported, and only in a conversation the user has accepted (from a stranger, or in a
  * request, it is dropped: an indicator must not conjure a conversation or make a request look active).
  */
-const applyTyping: ContentHandler<'typing'> = async ({ ctx, content, peer, conversationId }) => {
+const applyTyping: ContentHandler<'typing'> = async (input) => {
+  const { ctx, content, peer } = input;
+  let { conversationId } = input;
+  if (content.typing.group) {
+    // In a group: from a current member of a group we are in, on that member's chain (see admitGroupContent).
+    const admitted = await admitGroupContent(input, content.typing.group);
+    if ('refused' in admitted) return admitted.refused;
+    conversationId = admitted.conversationId;
+  } else if (input.senderKeyDistributionId !== undefined) return NOTHING;
   const conversation = await ctx.platform.storage.get('conversations', conversationId);
   if (!conversation || conversation.request === true) return NOTHING;
   return {
@@ -404,11 +439,17 @@ const targetOf = async (
  * person, a newer one replacing the older. A reaction to a message this device does not have is ignored.
  */
 const applyReaction: ContentHandler<'reaction'> = async (input) => {
-  const { ctx, content, peer, conversationId } = input;
+  const { ctx, content, peer } = input;
+  let { conversationId } = input;
   const { reaction } = content;
   const author = reaction.targetAuthorAccountId;
-  if (author !== peer && author !== ctx.account.accountId) return NOTHING;
-  const message = await targetOf(input, author, reaction.targetTimestamp);
+  if (reaction.group) {
+    // In a group: to any message of THAT group's conversation (the target is looked up only there).
+    const admitted = await admitGroupContent(input, reaction.group);
+    if ('refused' in admitted) return admitted.refused;
+    conversationId = admitted.conversationId;
+  } else if (author !== peer && author !== ctx.account.accountId) return NOTHING;
+  const message = await targetOf({ ctx, conversationId }, author, reaction.targetTimestamp);
   const updated = message
     ? withReaction(message, {
         authorAccountId: peer,
@@ -444,8 +485,11 @@ const applyReaction: ContentHandler<'reaction'> = async (input) => {
  * of anyone else's finds nothing), within the receive window, at most MAX_EDITS times; earlier texts are kept.
  */
 const applyEdit: ContentHandler<'edit'> = async (input) => {
-  const { ctx, content, envelope, peer, conversationId } = input;
-  const message = await targetOf(input, peer, content.edit.targetTimestamp);
+  const { ctx, content, envelope, peer } = input;
+  const scoped = await actionConversation(input, content.edit.group);
+  if ('refused' in scoped) return scoped.refused;
+  const { conversationId } = scoped;
+  const message = await targetOf({ ctx, conversationId }, peer, content.edit.targetTimestamp);
   const updated = message
     ? withEdit(
         message,
@@ -474,8 +518,11 @@ const applyEdit: ContentHandler<'edit'> = async (input) => {
  * placeholder and its local attachment blobs are deleted after the commit.
  */
 const applyDelete: ContentHandler<'delete'> = async (input) => {
-  const { ctx, content, envelope, peer, conversationId } = input;
-  const message = await targetOf(input, peer, content.delete.targetTimestamp);
+  const { ctx, content, envelope, peer } = input;
+  const scoped = await actionConversation(input, content.delete.group);
+  if ('refused' in scoped) return scoped.refused;
+  const { conversationId } = scoped;
+  const message = await targetOf({ ctx, conversationId }, peer, content.delete.targetTimestamp);
   const updated = message
     ? withDeletion(message, content.delete.timestamp, envelope.serverTimestamp, RECEIVE_MODIFY_WINDOW_MS)
     : null;
@@ -498,35 +545,76 @@ const applyDelete: ContentHandler<'delete'> = async (input) => {
 const ignored = (events: MessengerEvent[] = []): Applied => ({ writes: [], events, stored: false, kick: false });
 
 /**
- * A group message (in a sender-key envelope, or re-sent over a 1:1 session): accepted only from a current member of
- * a group we are in and, in a sender-key envelope, only on the chain that member's device gave us for this group;
- * stored once in the group's conversation. No delivery receipts for group messages.
+ * The checks all group content (a message, an action, a typing indicator) passes before it is applied: it names a
+ * group we hold and are still in, its sender is a CURRENT member (a removed member's edit or delete, sent after the
+ * removal, finds them gone), and — in a sender-key envelope — it came on the chain that member's device gave us for
+ * this very group (a chain given for one group cannot speak in another). A refusal is logged and reported
+ * (`group_refused`) and changes nothing.
  */
-const applyGroupData = async (input: HandlerInput<'data'>): Promise<Applied> => {
-  const { ctx, tools, envelope, content, peer } = input;
-  const { storage, clock, logger } = ctx.platform;
-  const { data } = content;
-  const rejected = (why: string): Applied => {
-    logger.warn('group message refused', { accountId: peer, deviceId: envelope.sourceDeviceId, why });
-    return ignored([
-      { type: 'message-rejected', accountId: peer, deviceId: envelope.sourceDeviceId, reason: 'group_refused' },
-    ]);
+const admitGroupContent = async (
+  input: Pick<HandlerInput<Content['kind']>, 'ctx' | 'envelope' | 'peer' | 'senderKeyDistributionId'>,
+  context: GroupContext | undefined,
+): Promise<
+  { group: GroupEntry; member: GroupMemberEntry; conversationId: string } | { refused: Applied; group?: never }
+> => {
+  const { ctx, envelope, peer } = input;
+  const { storage, logger } = ctx.platform;
+  const refused = (why: string): { refused: Applied } => {
+    logger.warn('group content refused', { accountId: peer, deviceId: envelope.sourceDeviceId, why });
+    return {
+      refused: ignored([
+        { type: 'message-rejected', accountId: peer, deviceId: envelope.sourceDeviceId, reason: 'group_refused' },
+      ]),
+    };
   };
-  if (!data.group) return rejected('no group');
-  const groupId = toHex(data.group.id);
+  if (!context) return refused('no group');
+  const groupId = toHex(context.id);
   const group = await storage.get('groups', groupId);
-  if (!group || !group.active) return rejected('unknown group');
+  if (!group || !group.active) return refused('unknown group');
   const member = memberOf(group, peer);
-  if (!member) return rejected('not a member');
+  if (!member) return refused('not a member');
   if (input.senderKeyDistributionId !== undefined) {
     const given = await storage.get('senderKeys', memberKeyKey(groupId, peer, envelope.sourceDeviceId));
     if (!given || !('distributionId' in given) || given.distributionId !== input.senderKeyDistributionId)
-      return rejected('not the chain this device gave for the group');
+      return refused('not the chain this device gave for the group');
   }
-  const conversationId = groupConversationId(groupId);
+  return { group, member, conversationId: groupConversationId(groupId) };
+};
+
+/**
+ * The conversation an edit or delete applies in: the group's when it names one (admitted as above), else the direct
+ * one; an action without a group in a sender-key envelope is refused.
+ */
+const actionConversation = async (
+  input: HandlerInput<'edit'> | HandlerInput<'delete'>,
+  context: GroupContext | undefined,
+): Promise<{ conversationId: string } | { refused: Applied }> => {
+  if (context) return admitGroupContent(input, context);
+  if (input.senderKeyDistributionId !== undefined) return { refused: NOTHING };
+  return { conversationId: input.conversationId };
+};
+
+/**
+ * A group message (in a sender-key envelope, or re-sent over a 1:1 session): accepted only from a current member of
+ * a group we are in and, in a sender-key envelope, only on the chain that member's device gave us for this group;
+ * stored once in the group's conversation (with its quote and attachments), and receipted 1:1 to its author.
+ */
+const applyGroupData = async (input: HandlerInput<'data'>): Promise<Applied> => {
+  const { ctx, tools, envelope, content, peer } = input;
+  const { storage, clock } = ctx.platform;
+  const { data } = content;
+  const admitted = await admitGroupContent(input, data.group);
+  if ('refused' in admitted) return admitted.refused;
+  const { group, member, conversationId } = admitted;
+  const groupId = group.id;
+  // Delivered: told 1:1 to the author (Signal's way), also for a copy already shown (its first receipt may be lost).
+  const receipt =
+    peer === ctx.account.accountId
+      ? []
+      : await mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' });
   const existingKey = await storage.get('messageIndex', messageIndexKey(conversationId, peer, data.timestamp));
   const existing = existingKey === undefined ? undefined : await storage.get('messages', existingKey);
-  if (existing !== undefined) return { writes: [], events: [], stored: false, kick: false };
+  if (existing !== undefined) return { writes: receipt, events: [], stored: false, kick: true };
   let username = member.username;
   if (
     data.senderUsername &&
@@ -558,7 +646,7 @@ const applyGroupData = async (input: HandlerInput<'data'>): Promise<Applied> => 
     lastMessageKey: message.id,
     unreadCount: conversation.unreadCount + 1,
   };
-  const writes: WriteOp[] = [...putMessage(message), putConversation(updated)];
+  const writes: WriteOp[] = [...putMessage(message), putConversation(updated), ...receipt];
   if (username !== member.username) {
     const members = group.members.map((m) => (m.accountId === peer ? { ...m, username } : m));
     writes.push({ op: 'put', table: 'groups', key: groupId, value: { ...group, members } });
@@ -570,7 +658,7 @@ const applyGroupData = async (input: HandlerInput<'data'>): Promise<Applied> => 
       { type: 'conversation-updated', conversation: updated },
     ],
     stored: true,
-    kick: false,
+    kick: true,
   };
 };
 

@@ -1,10 +1,11 @@
 /**
  * What a member does to a group from this device: create one, add or remove members, leave, rename, make an admin,
- * send a text. Each change is checked here (only an admin changes a group; anyone may leave), committed as the next
- * revision — the group row, its system lines, the conversation summary, our sender key's rotation when someone is
+ * send a message (text, a reply quoting a message of the group, a photo, voice note or file). Each change is
+ * checked here (only an admin changes a group; anyone may leave), committed as the next revision — the group row, its system lines, the conversation summary, our sender key's rotation when someone is
  * gone, and one outbox entry per member account (removed ones included, so that they learn it) carrying the whole
  * new state — in ONE commit under the group's lock, and then reported. A text is stored with its outbox entry of
- * kind `group` (sent with sender keys by group-sender.ts). It does not send or receive by itself.
+ * kind `group` (sent with sender keys by group-sender.ts); an attachment is uploaded once for all members. It does not
+ * send or receive by itself.
  */
 import { encodeContent } from '@cove/protocol';
 import { MAX_GROUP_MEMBERS, MAX_GROUP_TITLE_CHARS, MAX_TEXT_BYTES } from '@cove/protocol';
@@ -32,10 +33,22 @@ import {
 } from './groups.js';
 import { putConversation, putMessage } from './history.js';
 import { readMeta } from './meta.js';
+import { readOwnProfile } from './profiles.js';
 import { newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { WriteOp } from './platform.js';
-import type { ConversationEntry, GroupEntry, GroupMemberEntry, MessageEntry } from './tables.js';
-import { groupConversationId } from './tables.js';
+import type {
+  AttachmentEntry,
+  ConversationEntry,
+  GroupEntry,
+  GroupMemberEntry,
+  MessageEntry,
+  PendingUpload,
+  QuoteEntry,
+} from './tables.js';
+import { groupConversationId, messageIndexKey } from './tables.js';
+import type { OutgoingAttachment } from './attachments/attachment-service.js';
+import { pointerOf, prepareOutgoing } from './attachments/attachment-service.js';
+import { deleteUpload } from './attachments/tus-client.js';
 
 const utf8 = new TextEncoder();
 
@@ -219,32 +232,75 @@ export const makeAdmin = async (ctx: MessengerContext, groupId: string, peer: st
   });
 };
 
-/** Stores a text for the group (status `sending`) with its outbox entry in one commit; the outbox sends it. */
-export const sendGroupText = async (
+/** What a group message carries besides its timestamp (text, quote, attachments and their uploads). */
+type GroupMessageFields = {
+  text: string;
+  quote: QuoteEntry | null;
+  attachments?: AttachmentEntry[];
+  uploads?: PendingUpload[];
+};
+
+/** The encoded group data message (with the group's context), or InvalidInput when out of the codec's bounds. */
+export const encodeGroupMessage = (
+  fields: { text: string; timestamp: number; quote: QuoteEntry | null; attachments?: AttachmentEntry[] | undefined },
+  group: GroupEntry,
+  senderUsername: string | null | undefined,
+  profileKey?: Uint8Array | null,
+): Uint8Array =>
+  encodeDataMessage({
+    text: fields.text,
+    timestamp: fields.timestamp,
+    senderUsername,
+    quote: fields.quote,
+    expireTimerSeconds: group.expireTimerSeconds,
+    attachments: fields.attachments?.map(pointerOf) ?? null,
+    group: { id: fromHex(group.id), revision: group.revision },
+    // Every group message carries our profile key (as Signal's do): members who never chatted with us 1:1 can then
+    // show our profile name. Receivers take it only as the key of the member whose chain carried it.
+    profileKey: profileKey ?? null,
+  });
+
+/**
+ * Stores a group message (status `sending`) with its outbox entry of kind `group` in one commit under the group's
+ * lock; the outbox sends it (after its uploads, if any). An upload not created yet (server unreachable) leaves the
+ * content empty: the uploader encodes it once every upload exists.
+ */
+const storeGroupMessage = async (
   ctx: MessengerContext,
   groupIdInput: string,
-  text: string,
+  fields: GroupMessageFields,
 ): Promise<MessageEntry> => {
-  if (text.length === 0) throw new ClientError(ClientErrorCode.InvalidInput, 'the message is empty');
-  if (utf8.encode(text).length > MAX_TEXT_BYTES)
-    throw new ClientError(ClientErrorCode.InvalidInput, `the message is longer than ${MAX_TEXT_BYTES} bytes`);
   const groupId = groupIdOrThrow(groupIdInput);
   const profile = await readMeta(ctx.platform.storage, 'profile');
+  const { profileKey } = await readOwnProfile(ctx);
   const { message, conversation } = await ctx.platform.locks.withLock(groupLock(groupId), async () => {
     const { storage, clock } = ctx.platform;
     const group = await storage.get('groups', groupId);
     if (!group) throw new ClientError(ClientErrorCode.InvalidInput, 'no such group');
     if (!group.active) throw new ClientError(ClientErrorCode.InvalidInput, 'you are no longer in this group');
     const timestamp = ctx.timestamps.next();
-    const content = encodeDataMessage({
-      text,
-      timestamp,
-      senderUsername: profile?.username,
-      expireTimerSeconds: group.expireTimerSeconds,
-      group: { id: fromHex(groupId), revision: group.revision },
-    });
+    const deferred = fields.attachments?.some((a) => a.storageId === '') ?? false;
+    // Checked now in every case (a caption or quote out of bounds is refused at once), with a stand-in storage id
+    // while an upload does not exist yet.
+    const checked = encodeGroupMessage(
+      {
+        ...fields,
+        timestamp,
+        attachments: fields.attachments?.map((a) => (a.storageId === '' ? { ...a, storageId: 'deferred' } : a)),
+      },
+      group,
+      profile?.username,
+      profileKey,
+    );
+    const content = deferred ? new Uint8Array(0) : checked;
     const conversationId = groupConversationId(groupId);
-    const base = groupConversation(await ctx.history.conversation(conversationId), group, clock.now());
+    // Writing in a group we were invited to accepts it (as writing in a 1:1 request does): read receipts and
+    // typing indicators are shared from now on.
+    const {
+      request: _request,
+      invitedBy: _invitedBy,
+      ...base
+    } = groupConversation(await ctx.history.conversation(conversationId), group, clock.now());
     const stored: MessageEntry = {
       id: `${conversationId}/${ctx.sequencer.next()}`,
       conversationId,
@@ -254,31 +310,88 @@ export const sendGroupText = async (
       timestamp,
       serverTimestamp: null,
       storedAt: clock.now(),
-      text,
-      quote: null,
+      text: fields.text,
+      quote: fields.quote,
       expireTimerSeconds: group.expireTimerSeconds,
       status: 'sending',
       read: true,
       error: null,
+      ...(fields.attachments ? { attachments: fields.attachments } : {}),
     };
     const updated: ConversationEntry = {
       ...base,
       lastMessageAt: Math.max(base.lastMessageAt, stored.storedAt),
       lastMessageKey: stored.id,
     };
-    const entry = newOutboxEntry(ctx, {
-      destination: conversationId,
-      kind: 'group',
-      timestamp,
-      content,
-      messageKey: stored.id,
-    });
+    const entry = {
+      ...newOutboxEntry(ctx, {
+        destination: conversationId,
+        kind: 'group',
+        timestamp,
+        content,
+        messageKey: stored.id,
+      }),
+      ...(fields.uploads ? { uploads: fields.uploads } : {}),
+    };
     await storage.commit([...putMessage(stored), putConversation(updated), putOutboxEntry(entry)]);
     return { message: stored, conversation: updated };
   });
   emit(ctx, { type: 'message-added', message });
   emit(ctx, { type: 'conversation-updated', conversation });
   return message;
+};
+
+/** A quote of a message in the group's conversation (any member's, or ours), as the quoting message carries it. */
+const quoteInGroup = async (ctx: MessengerContext, groupId: string, quote: QuoteEntry): Promise<QuoteEntry> => {
+  const key = await ctx.platform.storage.get(
+    'messageIndex',
+    messageIndexKey(groupConversationId(groupId), quote.authorAccountId, quote.timestamp),
+  );
+  if (key === undefined) throw new ClientError(ClientErrorCode.InvalidInput, 'the quoted message is not in this group');
+  return quote;
+};
+
+/** Stores a text for the group (status `sending`, optionally quoting a message of the group); the outbox sends it. */
+export const sendGroupText = async (
+  ctx: MessengerContext,
+  groupIdInput: string,
+  text: string,
+  options: { quote?: QuoteEntry | null } = {},
+): Promise<MessageEntry> => {
+  if (text.length === 0) throw new ClientError(ClientErrorCode.InvalidInput, 'the message is empty');
+  if (utf8.encode(text).length > MAX_TEXT_BYTES)
+    throw new ClientError(ClientErrorCode.InvalidInput, `the message is longer than ${MAX_TEXT_BYTES} bytes`);
+  const groupId = groupIdOrThrow(groupIdInput);
+  const quote = options.quote ? await quoteInGroup(ctx, groupId, options.quote) : null;
+  return storeGroupMessage(ctx, groupId, { text, quote });
+};
+
+/**
+ * Sends a photo, voice note or file (with an optional caption) to a group: encrypted once into the local blob store
+ * and uploaded once, then its pointer goes to every member in the one sender-key message (as for 1:1: size and quota
+ * refused before anything is stored; the blob and upload are dropped when the message cannot be stored).
+ */
+export const sendGroupAttachment = async (
+  ctx: MessengerContext,
+  groupIdInput: string,
+  input: OutgoingAttachment,
+): Promise<MessageEntry> => {
+  const groupId = groupIdOrThrow(groupIdInput);
+  const group = await ctx.platform.storage.get('groups', groupId);
+  if (!group?.active) throw new ClientError(ClientErrorCode.InvalidInput, 'you are not in this group');
+  const { entry: attachment, upload } = await prepareOutgoing(ctx, input);
+  try {
+    return await storeGroupMessage(ctx, groupId, {
+      text: input.caption ?? '',
+      quote: null,
+      attachments: [attachment],
+      uploads: [upload],
+    });
+  } catch (error) {
+    await ctx.platform.attachments?.delete(attachment.blobId);
+    if (upload.uploadUrl !== null) await deleteUpload(ctx, upload.uploadUrl);
+    throw error;
+  }
 };
 
 /** Groups held here, newest activity first; `active` false for those we left or were removed from. */

@@ -256,6 +256,45 @@ export class GroupSender {
   }
 
   /**
+   * Sends content that is never queued or re-sent (a typing indicator) once with our CURRENT sender key, over the
+   * live socket only, and only when every member device holds that key already: an indicator never creates or
+   * distributes a key, never fetches bundles and never repairs device lists (a `409`/`410` just drops it). Not
+   * counted as a group message request and not logged for re-sending. Returns whether the server took it.
+   */
+  async sendEphemeral(groupId: string, content: Uint8Array, timestamp: number): Promise<boolean> {
+    const { ctx } = this;
+    const { storage } = ctx.platform;
+    const connection = ctx.connection();
+    if (!connection?.isReady) return false;
+    const group = await storage.get('groups', groupId);
+    const own = await storage.get('senderKeys', ownSenderKeyKey(groupId));
+    if (!group?.active || !own || !('holders' in own)) return false;
+    const me = ctx.account.accountId;
+    const holders = new Set(own.holders);
+    const recipients: MultiRecipient[] = [];
+    // Our own other devices are not told: an indicator is for the other members.
+    for (const { accountId } of group.members.filter((m) => m.accountId !== me)) {
+      const devices = (await storage.get('contacts', accountId))?.devices ?? [];
+      if (devices.length === 0 || !devices.every((d) => holders.has(holderKey(accountId, d)))) return false;
+      recipients.push({ accountId, devices: devices.map((d) => ({ ...d })) });
+    }
+    if (recipients.length === 0) return false;
+    const ciphertext = await this.encrypt(own.distributionId, content);
+    try {
+      const outcome = await connection.sendMulti({
+        type: 'senderkey',
+        content: toBase64(ciphertext),
+        timestamp,
+        urgent: false,
+        recipients,
+      });
+      return outcome.kind === 'accepted';
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * The sealed v2 form of `request` sent without credentials, when every recipient account has a usable access key
    * and a certificate is at hand; null to send it identified (not possible, or the combined key was refused).
    */

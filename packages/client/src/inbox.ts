@@ -29,7 +29,7 @@ import {
   fromBase64,
   unpadContent,
 } from '@cove/protocol';
-import type { Content, Envelope } from '@cove/protocol';
+import type { Content, Envelope, GroupContext } from '@cove/protocol';
 
 import { SealedSender } from './sealed-sender.js';
 
@@ -72,8 +72,35 @@ const isSenderKeyEnvelope = (envelope: Envelope): boolean => (envelope.type as s
 /** The group whose state a content changes (its row or its conversation): taken under that group's lock. */
 const groupOfContent = (content: Content): string | null => {
   if (content.kind === 'group-update') return toHex(content.groupUpdate.id);
-  if (content.kind === 'data' && content.data.group) return toHex(content.data.group.id);
-  return null;
+  const context = groupContextOf(content);
+  return context ? toHex(context.id) : null;
+};
+
+/**
+ * The group a message, action or typing indicator names (field 16), or null: the only content that may travel with
+ * a sender key.
+ */
+const groupContextOf = (content: Content): GroupContext | null => {
+  switch (content.kind) {
+    case 'data':
+      return content.data.group ?? null;
+    case 'reaction':
+      return content.reaction.group ?? null;
+    case 'edit':
+      return content.edit.group ?? null;
+    case 'delete':
+      return content.delete.group ?? null;
+    case 'typing':
+      return content.typing.group ?? null;
+    case 'receipt':
+    case 'retry':
+    case 'null':
+    case 'group-update':
+    case 'sender-key':
+    case 'profile-key':
+    case 'sync':
+      return null;
+  }
 };
 
 export type InboxResult = 'stored' | 'duplicate' | 'undecryptable' | 'ignored';
@@ -284,8 +311,8 @@ export class Inbox {
   }
 
   /**
-   * A sender-key envelope: decrypted with the sending device's chain, decoded, and accepted only as a group data
-   * message from a member on the chain that device gave us for that group (content-handlers.ts); a refusal changes
+   * A sender-key envelope: decrypted with the sending device's chain, decoded, and accepted only as group content (a
+   * message, an action or a typing indicator naming its group) from a current member on the chain that device gave us for that group (content-handlers.ts); a refusal changes
    * nothing but the processed GUID. An undecryptable one asks its sender, pairwise, to send it again (within the
    * device's reset budget, since a server can inject garbage).
    */
@@ -341,9 +368,11 @@ export class Inbox {
       logger.info('blocked sender dropped', { accountId: envelope.sourceAccountId, kind: 'group' });
       return { result: 'ignored', events: [], kick: false };
     }
-    const groupId = content.kind === 'data' && content.data.group ? toHex(content.data.group.id) : null;
-    if (content.kind !== 'data' || groupId === null) {
-      // Only group messages travel with sender keys; anything else in one is refused (nothing applied).
+    const context = groupContextOf(content);
+    const groupId = context ? toHex(context.id) : null;
+    if (groupId === null) {
+      // Only group messages, actions and typing indicators travel with sender keys; anything else in one is
+      // refused (nothing applied).
       await storage.commit([processed]);
       const rejected: MessengerEvent = {
         type: 'message-rejected',
@@ -354,7 +383,7 @@ export class Inbox {
       return { result: 'ignored', events: [rejected], kick: false };
     }
     const applied = await ctx.platform.locks.withLock(groupLock(groupId), async () => {
-      const result = await applyContent('data', {
+      const result = await applyContent(content.kind, {
         ctx,
         tools: this.tools(),
         envelope,

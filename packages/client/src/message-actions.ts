@@ -17,17 +17,18 @@ import {
   encodeContent,
   isReactionEmoji,
 } from '@cove/protocol';
-import type { Content } from '@cove/protocol';
+import type { Content, GroupContext } from '@cove/protocol';
 
 import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
 import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
+import { fromHex, groupLock, memberOf } from './groups.js';
 import { isExpired } from './history.js';
 import { newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { WriteOp } from './platform.js';
 import type { MessageEntry, RecipientReceipts } from './tables.js';
-import { directPeerOf, resendLogKey } from './tables.js';
+import { directPeerOf, groupConversationId, groupOf, groupResendLogKey, resendLogKey } from './tables.js';
 
 const utf8 = new TextEncoder();
 
@@ -125,16 +126,38 @@ export const withReceipt = (
   return { ...message, receipts: [...receipts.filter((r) => r.accountId !== accountId), next] };
 };
 
-/** The stored message and its peer, for an action of this device's user; refuses what cannot be acted on. */
+/**
+ * Where an action goes: a direct conversation's peer, or a group (sent once with our sender key to every member).
+ * `lock` is the lock its history changes take (the peer's, or the group's).
+ */
+type ActionScope = { kind: 'direct'; peer: string; lock: string } | { kind: 'group'; groupId: string; lock: string };
+
+/**
+ * The status a group message of ours has once `receipts` are in: `read` when every member it went to (the current
+ * members but us) read it, `delivered` when every one has it, else `sent` (as WhatsApp shows a group message's
+ * ticks). Members who left since are not waited for.
+ */
+export const groupStatusOf = (receipts: RecipientReceipts[], members: string[]): 'sent' | 'delivered' | 'read' => {
+  if (members.length === 0) return 'sent';
+  const of = (accountId: string): RecipientReceipts | undefined => receipts.find((r) => r.accountId === accountId);
+  if (members.every((m) => of(m)?.readAt != null)) return 'read';
+  if (members.every((m) => of(m)?.deliveredAt != null)) return 'delivered';
+  return 'sent';
+};
+
+/** The stored message and where its actions go, for an action of this device's user; refuses what cannot be acted on. */
 const actionTarget = async (
   ctx: MessengerContext,
   messageId: string,
-): Promise<{ message: MessageEntry; peer: string }> => {
+): Promise<{ message: MessageEntry; scope: ActionScope }> => {
   const message = await ctx.history.message(messageId);
-  const peer = message ? directPeerOf(message.conversationId) : null;
-  if (!message || peer === null || message.status === 'undecryptable')
+  if (!message || message.status === 'undecryptable' || message.system !== undefined)
     throw new ClientError(ClientErrorCode.InvalidInput, 'no such message');
-  return { message, peer };
+  const peer = directPeerOf(message.conversationId);
+  if (peer !== null) return { message, scope: { kind: 'direct', peer, lock: peerLock(peer) } };
+  const groupId = groupOf(message.conversationId);
+  if (groupId === null) throw new ClientError(ClientErrorCode.InvalidInput, 'no such message');
+  return { message, scope: { kind: 'group', groupId, lock: groupLock(groupId) } };
 };
 
 const encodeAction = (content: Content): Uint8Array => {
@@ -146,22 +169,47 @@ const encodeAction = (content: Content): Uint8Array => {
 };
 
 /**
- * Commits a user's action: re-reads the message under the peer's lock, lets `change` compute the new row (or refuse
- * with a ClientError), and writes it with the action's outbox entry and any `extra` writes in one batch; then emits
- * `message-updated`. Returns the updated message.
+ * The group context an action in a group carries (the revision we hold), read under the group's lock; refuses a
+ * group we are no longer in (nobody there would take it). Undefined for a direct conversation.
+ */
+const groupContextOf = async (ctx: MessengerContext, scope: ActionScope): Promise<GroupContext | undefined> => {
+  if (scope.kind === 'direct') return undefined;
+  const group = await ctx.platform.storage.get('groups', scope.groupId);
+  if (!group?.active) throw new ClientError(ClientErrorCode.InvalidInput, 'you are no longer in this group');
+  return { id: fromHex(scope.groupId), revision: group.revision };
+};
+
+/**
+ * Commits a user's action: re-reads the message under the peer's (or the group's) lock, lets `build` compute the
+ * new row (or refuse with a ClientError), and writes it with the action's outbox entry and any `extra` writes in one
+ * batch; then emits `message-updated`. In a group the entry is of kind `group` (sent once with our sender key).
+ * Returns the message before and after.
  */
 const commitAction = async (
   ctx: MessengerContext,
   messageId: string,
-  peer: string,
-  build: (message: MessageEntry, timestamp: number) => { updated: MessageEntry; content: Content; extra?: WriteOp[] },
+  scope: ActionScope,
+  build: (
+    message: MessageEntry,
+    timestamp: number,
+    group: GroupContext | undefined,
+  ) => { updated: MessageEntry; content: Content; extra?: WriteOp[] },
 ): Promise<{ before: MessageEntry; updated: MessageEntry }> => {
-  const result = await ctx.platform.locks.withLock(peerLock(peer), async () => {
+  const result = await ctx.platform.locks.withLock(scope.lock, async () => {
     const before = await ctx.history.message(messageId);
     if (!before) throw new ClientError(ClientErrorCode.InvalidInput, 'no such message');
+    const group = await groupContextOf(ctx, scope);
     const timestamp = ctx.timestamps.next();
-    const { updated, content, extra } = build(before, timestamp);
-    const entry = newOutboxEntry(ctx, { destination: peer, kind: 'action', timestamp, content: encodeAction(content) });
+    const { updated, content, extra } = build(before, timestamp, group);
+    const entry =
+      scope.kind === 'direct'
+        ? newOutboxEntry(ctx, { destination: scope.peer, kind: 'action', timestamp, content: encodeAction(content) })
+        : newOutboxEntry(ctx, {
+            destination: groupConversationId(scope.groupId),
+            kind: 'group',
+            timestamp,
+            content: encodeAction(content),
+          });
     await ctx.platform.storage.commit([
       { op: 'put', table: 'messages', key: updated.id, value: updated },
       ...(extra ?? []),
@@ -181,9 +229,9 @@ export const sendReaction = async (
   remove = false,
 ): Promise<MessageEntry> => {
   if (!isReactionEmoji(emoji)) throw new ClientError(ClientErrorCode.InvalidInput, 'a reaction is one emoji');
-  const { peer } = await actionTarget(ctx, messageId);
+  const { scope } = await actionTarget(ctx, messageId);
   const me = ctx.account.accountId;
-  const { updated } = await commitAction(ctx, messageId, peer, (message, timestamp) => {
+  const { updated } = await commitAction(ctx, messageId, scope, (message, timestamp, group) => {
     if (message.deletedAt !== undefined) throw new ClientError(ClientErrorCode.InvalidInput, 'the message was deleted');
     const current = message.reactions?.find((r) => r.authorAccountId === me);
     if (remove && !current) throw new ClientError(ClientErrorCode.InvalidInput, 'no reaction to remove');
@@ -199,6 +247,7 @@ export const sendReaction = async (
           targetAuthorAccountId: message.authorAccountId,
           targetTimestamp: message.timestamp,
           ...(remove ? { remove: true } : {}),
+          ...(group ? { group } : {}),
         },
       },
     };
@@ -225,8 +274,8 @@ export const editMessage = async (ctx: MessengerContext, messageId: string, text
   if (text.length === 0) throw new ClientError(ClientErrorCode.InvalidInput, 'the message is empty');
   if (utf8.encode(text).length > MAX_TEXT_BYTES)
     throw new ClientError(ClientErrorCode.InvalidInput, `the message is longer than ${MAX_TEXT_BYTES} bytes`);
-  const { peer } = await actionTarget(ctx, messageId);
-  const { updated } = await commitAction(ctx, messageId, peer, (message, timestamp) => {
+  const { scope } = await actionTarget(ctx, messageId);
+  const { updated } = await commitAction(ctx, messageId, scope, (message, timestamp, group) => {
     ownModifiable(ctx, message, timestamp);
     if (text === message.text) throw new ClientError(ClientErrorCode.InvalidInput, 'the text did not change');
     if ((message.edits?.length ?? 0) >= MAX_EDITS)
@@ -235,7 +284,10 @@ export const editMessage = async (ctx: MessengerContext, messageId: string, text
     if (!changed) throw new ClientError(ClientErrorCode.InvalidInput, 'the message cannot be edited');
     return {
       updated: changed,
-      content: { kind: 'edit', edit: { timestamp, targetTimestamp: message.timestamp, text } },
+      content: {
+        kind: 'edit',
+        edit: { timestamp, targetTimestamp: message.timestamp, text, ...(group ? { group } : {}) },
+      },
     };
   });
   return updated;
@@ -247,15 +299,27 @@ export const editMessage = async (ctx: MessengerContext, messageId: string, text
  * the peer's devices replace it by the same placeholder.
  */
 export const deleteForEveryone = async (ctx: MessengerContext, messageId: string): Promise<MessageEntry> => {
-  const { peer } = await actionTarget(ctx, messageId);
-  const { before, updated } = await commitAction(ctx, messageId, peer, (message, timestamp) => {
+  const { scope } = await actionTarget(ctx, messageId);
+  const { before, updated } = await commitAction(ctx, messageId, scope, (message, timestamp, group) => {
     ownModifiable(ctx, message, timestamp);
     const changed = withDeletion(message, timestamp, ctx.platform.clock.now(), MODIFY_WINDOW_MS);
     if (!changed) throw new ClientError(ClientErrorCode.InvalidInput, 'the message cannot be deleted');
     return {
       updated: changed,
-      content: { kind: 'delete', delete: { timestamp, targetTimestamp: message.timestamp } },
-      extra: [{ op: 'delete', table: 'resendLog', key: resendLogKey(peer, message.timestamp) }],
+      content: {
+        kind: 'delete',
+        delete: { timestamp, targetTimestamp: message.timestamp, ...(group ? { group } : {}) },
+      },
+      extra: [
+        {
+          op: 'delete',
+          table: 'resendLog',
+          key:
+            scope.kind === 'direct'
+              ? resendLogKey(scope.peer, message.timestamp)
+              : groupResendLogKey(message.timestamp),
+        },
+      ],
     };
   });
   await deleteAttachmentBlobs(ctx.platform, before);
@@ -284,7 +348,29 @@ export const messageInfo = async (ctx: MessengerContext, messageId: string): Pro
   const message = await ctx.history.message(messageId);
   if (!message || isExpired(message, ctx.platform.clock.now())) return null;
   const peer = directPeerOf(message.conversationId);
+  const groupId = groupOf(message.conversationId);
   const recipients: MessageInfo['recipients'] = [];
+  if (message.direction === 'outgoing' && groupId !== null && message.system === undefined) {
+    // A group message: every member it went to (and anyone who receipted it since leaving), each with its times.
+    const group = await ctx.platform.storage.get('groups', groupId);
+    const me = ctx.account.accountId;
+    const accounts = new Set([
+      ...(group?.members ?? []).map((m) => m.accountId),
+      ...(message.receipts ?? []).map((r) => r.accountId),
+    ]);
+    accounts.delete(me);
+    for (const accountId of accounts) {
+      const receipts = message.receipts?.find((r) => r.accountId === accountId);
+      const member = group ? memberOf(group, accountId) : undefined;
+      const contact = await ctx.platform.storage.get('contacts', accountId);
+      recipients.push({
+        accountId,
+        username: contact?.username ?? member?.username ?? null,
+        deliveredAt: receipts?.deliveredAt ?? null,
+        readAt: receipts?.readAt ?? null,
+      });
+    }
+  }
   if (message.direction === 'outgoing' && peer !== null) {
     const contact = await ctx.platform.storage.get('contacts', peer);
     const receipts = message.receipts?.find((r) => r.accountId === peer);

@@ -81,6 +81,8 @@ import {
   listGroups,
   makeAdmin,
   removeMembers,
+  encodeGroupMessage,
+  sendGroupAttachment,
   sendGroupText,
   setGroupTitle,
 } from './group-actions.js';
@@ -89,6 +91,7 @@ import { groupConversationId, groupOf } from './tables.js';
 import { storeOutgoingMessage } from './outgoing-message.js';
 import {
   contactDisplayName,
+  PROFILE_REFRESH_MS,
   contactProfile,
   ownVersion,
   profileKeyToShare,
@@ -220,6 +223,8 @@ export class Messenger {
   private upkeepTimer = false;
   private closed = false;
   private readonly downloads = new Map<string, Promise<void>>();
+  /** Group members whose profile is being fetched for `groupMemberNames` (one fetch each at a time). */
+  private readonly profileFetches = new Set<string>();
 
   private constructor(
     readonly platform: Platform,
@@ -1152,10 +1157,49 @@ export class Messenger {
    * Sends a text to a group: stored with its outbox entry, then encrypted once with our sender key and sent in one
    * multi-recipient request (our key first goes pairwise to member devices that lack it).
    */
-  async sendGroupText(groupId: string, text: string): Promise<MessageEntry> {
-    const message = await sendGroupText(this.ctx, groupId, text);
+  async sendGroupText(groupId: string, text: string, options: { quote?: Quote } = {}): Promise<MessageEntry> {
+    const message = await sendGroupText(this.ctx, groupId, text, options);
     this.outbox.kick();
     return message;
+  }
+
+  /**
+   * Sends a photo, voice note or file (with an optional caption) to a group: uploaded once, its pointer sent to every
+   * member in one sender-key message (as `sendAttachment` does for 1:1).
+   */
+  async sendGroupAttachment(groupId: string, attachment: OutgoingAttachment): Promise<MessageEntry> {
+    const message = await sendGroupAttachment(this.ctx, groupId, attachment);
+    this.outbox.kick();
+    return message;
+  }
+
+  /**
+   * What to call each member of a group (account id → name): nickname set here, else their profile name, else their
+   * username, else the start of their account id; we are "You". Members whose profile key we hold (every group
+   * message carries it) but whose profile is missing or older than an hour get it fetched in the background
+   * (`contact-updated` follows).
+   */
+  async groupMemberNames(groupId: string): Promise<Record<string, string>> {
+    const group = await getGroup(this.ctx, groupId);
+    const names: Record<string, string> = {};
+    for (const member of group?.members ?? []) {
+      if (member.accountId === this.ctx.account.accountId) {
+        names[member.accountId] = 'You';
+        continue;
+      }
+      const contact = await this.platform.storage.get('contacts', member.accountId);
+      names[member.accountId] = contactDisplayName(contact) ?? member.username ?? member.accountId.slice(0, 8);
+      const stale =
+        contact?.profileKey !== undefined &&
+        (!contact.profile || this.platform.clock.now() - contact.profile.fetchedAt >= PROFILE_REFRESH_MS);
+      if (stale && !this.profileFetches.has(member.accountId)) {
+        this.profileFetches.add(member.accountId);
+        void contactProfile(this.ctx, member.accountId)
+          .catch(() => null)
+          .finally(() => this.profileFetches.delete(member.accountId));
+      }
+    }
+    return names;
   }
 
   /** The groups held here (those we left or were removed from have `active: false`). */
@@ -1188,20 +1232,26 @@ export class Messenger {
       const profile = await readMeta(this.platform.storage, 'profile');
       const stale = this.platform.clock.now() - message.timestamp >= OUTBOX_GIVE_UP_MS;
       const timestamp = stale ? ctx.timestamps.next() : message.timestamp;
-      const content = encodeDataMessage({
-        text: message.text,
-        timestamp,
-        senderUsername: profile?.username,
-        expireTimerSeconds: message.expireTimerSeconds,
-        group: { id: fromHex(groupId), revision: group.revision },
-      });
-      const entry = newOutboxEntry(ctx, {
-        destination: message.conversationId,
-        kind: 'group',
-        timestamp,
-        content,
-        messageKey: message.id,
-      });
+      // An attachment whose upload was never created has no storage id yet: the uploader encodes the content.
+      const uncreated = message.attachments?.some((a) => a.storageId === '') ?? false;
+      const content = uncreated
+        ? new Uint8Array(0)
+        : encodeGroupMessage(
+            { text: message.text, timestamp, quote: message.quote, attachments: message.attachments },
+            group,
+            profile?.username,
+            (await readOwnProfile(ctx)).profileKey,
+          );
+      const entry = {
+        ...newOutboxEntry(ctx, {
+          destination: message.conversationId,
+          kind: 'group',
+          timestamp,
+          content,
+          messageKey: message.id,
+        }),
+        ...(message.attachments?.length ? { uploads: uploadsForRetry(ctx, message) } : {}),
+      };
       return this.requeue(message, timestamp, entry);
     });
     emit(ctx, { type: 'message-updated', message: updated });
@@ -1400,7 +1450,7 @@ export class Messenger {
     return searchLocal(this.ctx, query, options);
   }
 
-  /** Marks a group conversation read here (group messages get no read receipts). */
+  /** Marks a group conversation read here, and tells each author which of their messages were read. */
   private async markGroupRead(groupId: string): Promise<number> {
     const ctx = this.ctx;
     const { storage } = this.platform;
@@ -1429,9 +1479,28 @@ export class Messenger {
             ]
           : []),
       ]);
-      return { updated, messages: unread.map(({ value }) => ({ ...value, read: true })) };
+      return {
+        updated,
+        messages: unread.map(({ value }) => ({ ...value, read: true })),
+        // A group we were invited to and have not accepted gets no read receipts (as a 1:1 request).
+        receipted: conversation.request === true ? [] : unread.map(({ value }) => value),
+      };
     });
     if (!result) return 0;
+    // Read receipts go 1:1 to each message's author (as Signal does), under that author's lock (taken after the
+    // group's is released: a peer lock is never taken inside a group lock). A crash in between loses only receipts.
+    const byAuthor = new Map<string, number[]>();
+    for (const message of result.receipted)
+      if (
+        message.status === 'received' &&
+        message.authorAccountId !== ctx.account.accountId &&
+        !isExpired(message, this.platform.clock.now())
+      )
+        byAuthor.set(message.authorAccountId, [...(byAuthor.get(message.authorAccountId) ?? []), message.timestamp]);
+    for (const [author, timestamps] of byAuthor)
+      await this.platform.locks.withLock(peerLock(author), async () =>
+        storage.commit(await mergeIntoOutbox(ctx, author, 'receipt', timestamps, { receiptType: 'read' })),
+      );
     for (const message of result.messages) emit(ctx, { type: 'message-updated', message });
     emit(ctx, { type: 'conversation-updated', conversation: result.updated });
     if (result.messages.length > 0) this.outbox.kick();
@@ -1442,6 +1511,18 @@ export class Messenger {
   async sendTyping(peer: string, action: 'started' | 'stopped'): Promise<boolean> {
     // Nothing tells a stranger (or a blocked peer) that the user is looking at their message.
     if (!(await isAccepted(this.ctx, peer))) return false;
+    const groupId = groupOf(peer) !== null ? groupIdOrThrow(peer) : null;
+    if (groupId !== null) {
+      // In a group: once, with our sender key, to every member (never queued; see GroupSender.sendEphemeral).
+      const group = await this.platform.storage.get('groups', groupId);
+      if (!group?.active) return false;
+      const timestamp = this.ctx.timestamps.next();
+      const content = encodeContent({
+        kind: 'typing',
+        typing: { timestamp, action, group: { id: fromHex(groupId), revision: group.revision } },
+      });
+      return this.outbox.groups.sendEphemeral(groupId, content, timestamp);
+    }
     return sendTyping(this.ctx, peer, action);
   }
 

@@ -280,7 +280,7 @@ export class CoveAppShell implements CoveApp, AppSession {
   private onEvent(event: MessengerEvent): void {
     switch (event.type) {
       case 'typing':
-        this.peerTyping.set(event.conversationId, event.action === 'started');
+        this.peerTyping.set(event.conversationId, event.action === 'started', event.accountId);
         return;
       case 'message-added':
         if (event.message.direction === 'incoming') this.peerTyping.set(event.message.conversationId, false);

@@ -1,7 +1,8 @@
 /**
  * Who is who in a group conversation, read from storage: the user's account id and a display name for every member
- * the group lists (the username the core learned from the server or from the member's own messages first, then the
- * one the group state names, never longer than a name may be). Read only; it does not load the core or the network.
+ * the group lists (the nickname set here, else the member's profile name, else the username the core learned from
+ * the server or from the member's own messages, then the one the group state names; never longer than a name may
+ * be). Read only; it does not load the core or the network.
  */
 import type { GroupEntry } from '@cove/client';
 import type { HistoryReader } from './history-reader.js';
@@ -38,7 +39,7 @@ export async function withFormerMembers(
   }
   await Promise.all(
     [...missing].map(async (accountId) => {
-      const name = safeName(await reader.username(accountId));
+      const name = safeName(await reader.displayName(accountId));
       if (name) known.set(accountId, name);
     }),
   );
@@ -51,7 +52,7 @@ export async function namesOf(reader: HistoryReader, group: GroupEntry, me: stri
   await Promise.all(
     members.map(async (member) => {
       if (typeof member.accountId !== 'string') return;
-      const name = safeName(await reader.username(member.accountId)) ?? safeName(member.username);
+      const name = safeName(await reader.displayName(member.accountId)) ?? safeName(member.username);
       if (name) names.set(member.accountId, name);
     }),
   );

@@ -148,6 +148,17 @@ export class HistoryReader {
     return groupId === null ? undefined : this.storage.get<GroupEntry>('groups', groupId);
   }
 
+  /**
+   * What to call an account (a group member): the nickname set here, else their profile name (fetched with the
+   * profile key their messages carry), else the username the core learned; null when none is known.
+   */
+  async displayName(accountId: string): Promise<string | null> {
+    const contact = await this.storage.get<ContactEntry>('contacts', accountId);
+    for (const name of [contact?.nickname, contact?.profile?.name, contact?.username])
+      if (typeof name === 'string' && name.trim() !== '') return name;
+    return null;
+  }
+
   /** The username the core learned for an account (from a lookup or a message), or null. */
   async username(accountId: string): Promise<string | null> {
     const contact = await this.storage.get<ContactEntry>('contacts', accountId);

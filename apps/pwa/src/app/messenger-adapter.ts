@@ -145,7 +145,17 @@ class MessengerAdapter implements MessengerPort {
   }
 
   subscribe(listener: (event: MessengerEvent) => void): () => void {
-    return this.messenger.subscribe(listener);
+    return this.messenger.subscribe((event) => {
+      // A group message's sender is named by their profile (its key came with the message): fetched in the
+      // background when missing or old (at most hourly per member); `contact-updated` then redraws the names.
+      if (
+        event.type === 'message-added' &&
+        event.message.direction === 'incoming' &&
+        isGroupConversation(event.message.conversationId)
+      )
+        void this.messenger.groupMemberNames(event.message.conversationId).catch(() => undefined);
+      listener(event);
+    });
   }
 
   start(): void {
@@ -223,16 +233,12 @@ class MessengerAdapter implements MessengerPort {
   }
 
   async sendText(conversationId: string, text: string, replyTo?: string): Promise<void> {
-    // Groups carry plain texts (the core has no quotes for them yet).
-    if (isGroupConversation(conversationId)) {
-      await this.messenger.sendGroupText(conversationId, text);
-      return;
-    }
     const quoted = replyTo === undefined ? undefined : await this.messenger.message(replyTo);
-    await this.messenger.sendText(
-      conversationId,
-      text,
-      quoted && quoted.deletedAt === undefined
+    // A reply quotes the message in its own conversation only (a group's quote names one of the group's messages).
+    const options =
+      quoted &&
+      quoted.deletedAt === undefined &&
+      (!isGroupConversation(conversationId) || quoted.conversationId === conversationId)
         ? {
             quote: {
               timestamp: quoted.timestamp,
@@ -240,8 +246,9 @@ class MessengerAdapter implements MessengerPort {
               text: quoteExcerpt(quoted.text),
             },
           }
-        : {},
-    );
+        : {};
+    if (isGroupConversation(conversationId)) await this.messenger.sendGroupText(conversationId, text, options);
+    else await this.messenger.sendText(conversationId, text, options);
   }
 
   async react(messageId: string, emoji: string, remove: boolean): Promise<void> {
@@ -278,7 +285,8 @@ class MessengerAdapter implements MessengerPort {
 
   async sendAttachment(conversationId: string, attachment: OutgoingAttachment): Promise<AttachmentFailure | null> {
     try {
-      await this.messenger.sendAttachment(conversationId, attachment);
+      if (isGroupConversation(conversationId)) await this.messenger.sendGroupAttachment(conversationId, attachment);
+      else await this.messenger.sendAttachment(conversationId, attachment);
       return null;
     } catch (error) {
       this.platform.logger.warn('attachment not sent', {
@@ -326,8 +334,7 @@ class MessengerAdapter implements MessengerPort {
   }
 
   async typing(conversationId: string, started: boolean): Promise<void> {
-    // Typing notices are pairwise in the core; groups have none yet.
-    if (isGroupConversation(conversationId)) return;
+    // In a group the core sends it once with the sender key (best effort, as 1:1).
     await this.messenger.sendTyping(conversationId, started ? 'started' : 'stopped');
   }
 

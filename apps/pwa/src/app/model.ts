@@ -310,6 +310,8 @@ export type AppState = {
   revision: number;
   /** Conversation ids with the contact typing right now. */
   typing: ReadonlySet<string>;
+  /** Who is typing there (account id), where known: a group chat says "Ann is typing…". */
+  typingBy?: ReadonlyMap<string, string>;
   settings: Settings;
   /** The colour theme chosen on this device (shared by its tabs). */
   theme: ThemeChoice;

@@ -13,19 +13,31 @@ export class PeerTyping {
 
   constructor(private readonly store: AppStateStore) {}
 
-  set(conversationId: string, typing: boolean): void {
+  /** `accountId`: who is typing (a group names them: "Ann is typing…"); the last one to start is shown. */
+  set(conversationId: string, typing: boolean, accountId?: string): void {
     const timer = this.timers.get(conversationId);
     if (timer) clearTimeout(timer);
     this.timers.delete(conversationId);
     const current = this.store.get().typing;
+    const currentBy = this.store.get().typingBy ?? new Map<string, string>();
     const next = new Set(current);
+    const nextBy = new Map(currentBy);
     if (typing) {
       next.add(conversationId);
+      if (accountId !== undefined) nextBy.set(conversationId, accountId);
       this.timers.set(
         conversationId,
         setTimeout(() => this.set(conversationId, false), TYPING_EXPIRY_MS),
       );
-    } else next.delete(conversationId);
-    if (next.size !== current.size || typing !== current.has(conversationId)) this.store.set({ typing: next });
+    } else {
+      next.delete(conversationId);
+      nextBy.delete(conversationId);
+    }
+    if (
+      next.size !== current.size ||
+      typing !== current.has(conversationId) ||
+      nextBy.get(conversationId) !== currentBy.get(conversationId)
+    )
+      this.store.set({ typing: next, typingBy: nextBy });
   }
 }

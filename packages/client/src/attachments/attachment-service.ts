@@ -26,7 +26,8 @@ import { ClientError, ClientErrorCode, ServerResponseError } from '../errors.js'
 import { readMeta } from '../meta.js';
 import type { AttachmentBlobStore, BinaryHttpResponse } from '../platform.js';
 import type { AttachmentEntry, MessageEntry, OutboxEntry, PendingUpload, SavedCopy } from '../tables.js';
-import { conversationOfMessageKey, directPeerOf } from '../tables.js';
+import { conversationOfMessageKey, directPeerOf, groupOf } from '../tables.js';
+import { fromHex } from '../groups.js';
 import { newBlobId } from './blob-id.js';
 import {
   appendToUpload,
@@ -344,6 +345,9 @@ const recordCreatedUpload = async (
     );
     const updated: MessageEntry = { ...message, attachments };
     const profile = await readMeta(storage, 'profile');
+    // A group message names its group (the revision we hold now); one we are no longer in is never sent anyway.
+    const groupId = entry.kind === 'group' ? groupOf(entry.destination) : null;
+    const group = groupId === null ? undefined : await storage.get('groups', groupId);
     const content = uploads.every((u) => u.uploadUrl !== null)
       ? encodeDataMessage({
           text: message.text,
@@ -352,6 +356,7 @@ const recordCreatedUpload = async (
           quote: message.quote,
           expireTimerSeconds: message.expireTimerSeconds,
           attachments: attachments.map(pointerOf),
+          ...(group ? { group: { id: fromHex(group.id), revision: group.revision } } : {}),
         })
       : current.content;
     await storage.commit([

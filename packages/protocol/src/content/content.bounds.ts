@@ -10,7 +10,7 @@ import { getTextEncoding } from '@bufbuild/protobuf/wire';
 
 import { SIGNATURE_BYTES, USERNAME_PATTERN } from '../limits.js';
 import { ContentError, ContentErrorReason } from './content.types.js';
-import type { AttachmentPointer, Content, ContentContext, SyncMessage } from './content.types.js';
+import type { AttachmentPointer, Content, ContentContext, GroupContext, SyncMessage } from './content.types.js';
 
 /** Longest message text in UTF-8 bytes: 64 KiB keeps a padded, encrypted envelope far below server size limits. */
 export const MAX_TEXT_BYTES = 64 * 1024;
@@ -201,6 +201,13 @@ const checkBytes = (value: unknown, min: number, max: number, field: string): vo
   if (value.length < min) throw new ContentError(`${field} is too short`, ContentErrorReason.InvalidFormat);
 };
 
+/** Checks a group context (a message's, an action's or an indicator's); `field` names it in errors ("edit.group"). */
+const checkGroupContext = (group: GroupContext, field: string): void => {
+  checkBytes(group.id, GROUP_ID_BYTES, GROUP_ID_BYTES, `${field}.id`);
+  if (!isUint(group.revision, MAX_GROUP_REVISION))
+    throw new ContentError(`${field}.revision out of range`, ContentErrorReason.OutOfRange);
+};
+
 /** Bounds a string's length in code points, counting no further than the bound (a hostile string may be long). */
 const checkChars = (value: unknown, max: number, field: string): void => {
   if (typeof value !== 'string') throw new ContentError(`${field} must be a string`);
@@ -369,11 +376,7 @@ export const validateContent = (content: Content, context?: ContentContext): voi
           throw new ContentError(`attachments has more than ${MAX_ATTACHMENTS} entries`, ContentErrorReason.TooLarge);
         data.attachments.forEach((pointer, i) => checkAttachment(pointer, `attachments[${i}]`));
       }
-      if (data.group !== undefined) {
-        checkBytes(data.group.id, GROUP_ID_BYTES, GROUP_ID_BYTES, 'group.id');
-        if (!isUint(data.group.revision, MAX_GROUP_REVISION))
-          throw new ContentError('group.revision out of range', ContentErrorReason.OutOfRange);
-      }
+      if (data.group !== undefined) checkGroupContext(data.group, 'group');
       if (data.profileKey !== undefined)
         checkBytes(data.profileKey, PROFILE_KEY_BYTES, PROFILE_KEY_BYTES, 'profileKey');
       const expire = data.expireTimerSeconds ?? 0;
@@ -427,6 +430,7 @@ export const validateContent = (content: Content, context?: ContentContext): voi
         throw new ContentError('unknown typing action', ContentErrorReason.OutOfRange);
       }
       checkTimestamp(content.typing.timestamp, windows.sentAt, 'typing.timestamp');
+      if (content.typing.group !== undefined) checkGroupContext(content.typing.group, 'typing.group');
       return;
     case 'retry': {
       const unavailable = content.retry.unavailable ?? [];
@@ -450,17 +454,20 @@ export const validateContent = (content: Content, context?: ContentContext): voi
         throw new ContentError('reaction.emoji is not one emoji', ContentErrorReason.InvalidFormat);
       if (reaction.remove !== undefined && typeof reaction.remove !== 'boolean')
         throw new ContentError('reaction.remove must be a boolean');
+      if (reaction.group !== undefined) checkGroupContext(reaction.group, 'reaction.group');
       return;
     }
     case 'delete':
       checkTimestamp(content.delete.timestamp, windows.sentAt, 'delete.timestamp');
       checkTimestamp(content.delete.targetTimestamp, windows.reference, 'delete.targetTimestamp');
+      if (content.delete.group !== undefined) checkGroupContext(content.delete.group, 'delete.group');
       return;
     case 'edit':
       checkTimestamp(content.edit.timestamp, windows.sentAt, 'edit.timestamp');
       checkTimestamp(content.edit.targetTimestamp, windows.reference, 'edit.targetTimestamp');
       checkString(content.edit.text, MAX_TEXT_BYTES, 'edit.text');
       if (content.edit.text.length === 0) throw new ContentError('edit.text must not be empty');
+      if (content.edit.group !== undefined) checkGroupContext(content.edit.group, 'edit.group');
       return;
     case 'group-update': {
       const update = content.groupUpdate;

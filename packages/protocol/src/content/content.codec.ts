@@ -27,6 +27,7 @@ import type {
   ContactRecord,
   ConversationRecord,
   DataMessage,
+  GroupContext,
   ReactionMessage,
   DeleteMessage,
   EditMessage,
@@ -118,6 +119,14 @@ const toGroupUpdate = (update: GroupUpdate): pb.GroupUpdate =>
     expireTimerSeconds: update.expireTimerSeconds ?? 0,
     timestamp: BigInt(update.timestamp),
   });
+
+/** The `group` field of an action or indicator, present only when it is for a group. */
+const groupField = (group: GroupContext | undefined): { group?: pb.GroupContext } =>
+  group ? { group: create(pb.GroupContextSchema, { id: group.id, revision: group.revision }) } : {};
+
+/** A decoded `group` field, or nothing when absent. */
+const groupOf = (group: pb.GroupContext | undefined): { group?: GroupContext } =>
+  group ? { group: { id: group.id, revision: group.revision } } : {};
 
 const toData = (data: DataMessage): pb.DataMessage => {
   const { quote } = data;
@@ -244,12 +253,14 @@ const toReaction = (reaction: ReactionMessage): pb.ReactionMessage =>
     targetAuthorAccountId: reaction.targetAuthorAccountId,
     targetTimestamp: BigInt(reaction.targetTimestamp),
     remove: reaction.remove ?? false,
+    ...groupField(reaction.group),
   });
 
 const toDelete = (message: DeleteMessage): pb.DeleteMessage =>
   create(pb.DeleteMessageSchema, {
     timestamp: BigInt(message.timestamp),
     targetTimestamp: BigInt(message.targetTimestamp),
+    ...groupField(message.group),
   });
 
 const toEdit = (message: EditMessage): pb.EditMessage =>
@@ -257,6 +268,7 @@ const toEdit = (message: EditMessage): pb.EditMessage =>
     timestamp: BigInt(message.timestamp),
     targetTimestamp: BigInt(message.targetTimestamp),
     text: message.text,
+    ...groupField(message.group),
   });
 
 const toMessage = (content: Content): pb.Content => {
@@ -282,6 +294,7 @@ const toMessage = (content: Content): pb.Content => {
       const value = create(pb.TypingMessageSchema, {
         timestamp: BigInt(content.typing.timestamp),
         action: content.typing.action === 'stopped' ? pb.TypingMessage_Action.STOPPED : pb.TypingMessage_Action.STARTED,
+        ...groupField(content.typing.group),
       });
       return create(pb.ContentSchema, { version: CONTENT_VERSION, body: { case: 'typingMessage', value } });
     }
@@ -447,9 +460,9 @@ const fromTyping = (message: pb.TypingMessage): TypingMessage => {
   const timestamp = timestampOf(message.timestamp, 'typing.timestamp');
   switch (message.action ?? pb.TypingMessage_Action.STARTED) {
     case pb.TypingMessage_Action.STARTED:
-      return { timestamp, action: 'started' };
+      return { timestamp, action: 'started', ...groupOf(message.group) };
     case pb.TypingMessage_Action.STOPPED:
-      return { timestamp, action: 'stopped' };
+      return { timestamp, action: 'stopped', ...groupOf(message.group) };
     default:
       throw new ContentError('unknown typing action', ContentErrorReason.OutOfRange);
   }
@@ -469,6 +482,7 @@ const fromReaction = (message: pb.ReactionMessage): ReactionMessage => {
     targetTimestamp: timestampOf(message.targetTimestamp, 'reaction.targetTimestamp'),
   };
   if (message.remove) reaction.remove = true;
+  if (message.group) reaction.group = { id: message.group.id, revision: message.group.revision };
   return reaction;
 };
 
@@ -516,12 +530,14 @@ const fromMessage = (message: pb.Content): Content => {
 const fromDelete = (message: pb.DeleteMessage): DeleteMessage => ({
   timestamp: timestampOf(message.timestamp, 'delete.timestamp'),
   targetTimestamp: timestampOf(message.targetTimestamp, 'delete.targetTimestamp'),
+  ...groupOf(message.group),
 });
 
 const fromEdit = (message: pb.EditMessage): EditMessage => ({
   timestamp: timestampOf(message.timestamp, 'edit.timestamp'),
   targetTimestamp: timestampOf(message.targetTimestamp, 'edit.targetTimestamp'),
   text: message.text ?? '',
+  ...groupOf(message.group),
 });
 
 const fromTrust = (trust: pb.ContactRecord_Trust, field: string): ContactRecord['trust'] => {

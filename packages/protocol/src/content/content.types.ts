@@ -80,7 +80,8 @@ export type SenderKeyDistribution = { groupId: Uint8Array; distributionMessage: 
 export type ReceiptType = 'delivery' | 'read';
 export type ReceiptMessage = { type: ReceiptType; timestamps: number[] };
 export type TypingAction = 'started' | 'stopped';
-export type TypingMessage = { timestamp: number; action: TypingAction };
+/** A typing indicator; `group` set when it is for a group conversation (sent with the sender key). */
+export type TypingMessage = { timestamp: number; action: TypingAction; group?: GroupContext };
 export type RetryRequest = { timestamps: number[]; unavailable?: number[] };
 /**
  * A reaction (one emoji) to the message of `targetAuthorAccountId` sent at `targetTimestamp`; `remove` takes the
@@ -92,11 +93,13 @@ export type ReactionMessage = {
   targetAuthorAccountId: string;
   targetTimestamp: number;
   remove?: boolean;
+  /** Set when the target is a group message: the group (its revision as the sender had it). */
+  group?: GroupContext;
 };
 /** Delete for everyone of the sender's own message sent at `targetTimestamp`. */
-export type DeleteMessage = { timestamp: number; targetTimestamp: number };
+export type DeleteMessage = { timestamp: number; targetTimestamp: number; group?: GroupContext };
 /** A new text for the sender's own message sent at `targetTimestamp`. */
-export type EditMessage = { timestamp: number; targetTimestamp: number; text: string };
+export type EditMessage = { timestamp: number; targetTimestamp: number; text: string; group?: GroupContext };
 
 export type Content =
   | { kind: 'data'; data: DataMessage }

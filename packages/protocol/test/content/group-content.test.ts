@@ -153,3 +153,70 @@ describe('group content', () => {
     expect(reasonOf(longKey)).toBe('too_large');
   });
 });
+
+describe('group context of actions and typing indicators (field 16)', () => {
+  const group = { id: new Uint8Array(32).fill(9), revision: 4 };
+  const author = uuid(7);
+  const actions: Content[] = [
+    {
+      kind: 'reaction',
+      reaction: {
+        timestamp: TIMESTAMP,
+        emoji: '👍',
+        targetAuthorAccountId: author,
+        targetTimestamp: TIMESTAMP - 5,
+        group,
+      },
+    },
+    { kind: 'delete', delete: { timestamp: TIMESTAMP, targetTimestamp: TIMESTAMP - 5, group } },
+    { kind: 'edit', edit: { timestamp: TIMESTAMP, targetTimestamp: TIMESTAMP - 5, text: 'fixed', group } },
+    { kind: 'typing', typing: { timestamp: TIMESTAMP, action: 'stopped', group } },
+  ];
+
+  it('round-trips the group of each kind, and leaves it absent for 1:1 ones', () => {
+    for (const content of actions) expect(decodeContent(encodeContent(content), ctx)).toEqual(content);
+    const direct: Content = { kind: 'edit', edit: { timestamp: TIMESTAMP, targetTimestamp: TIMESTAMP - 5, text: 'x' } };
+    expect(decodeContent(encodeContent(direct), ctx)).toEqual(direct);
+  });
+
+  it('refuses a hostile group id or revision written with the unbounded generated encoder', () => {
+    const hostile = (id: Uint8Array, revision = 1): Uint8Array[] => {
+      const g = create(pb.GroupContextSchema, { id, revision });
+      const bodies: pb.Content['body'][] = [
+        {
+          case: 'reactionMessage',
+          value: create(pb.ReactionMessageSchema, {
+            timestamp: BigInt(TIMESTAMP),
+            emoji: '👍',
+            targetAuthorAccountId: author,
+            targetTimestamp: 1n,
+            group: g,
+          }),
+        },
+        {
+          case: 'deleteMessage',
+          value: create(pb.DeleteMessageSchema, {
+            timestamp: BigInt(TIMESTAMP),
+            targetTimestamp: 1n,
+            group: g,
+          }),
+        },
+        {
+          case: 'editMessage',
+          value: create(pb.EditMessageSchema, {
+            timestamp: BigInt(TIMESTAMP),
+            targetTimestamp: 1n,
+            text: 'x',
+            group: g,
+          }),
+        },
+        { case: 'typingMessage', value: create(pb.TypingMessageSchema, { timestamp: BigInt(TIMESTAMP), group: g }) },
+      ];
+      return bodies.map((body) => toBinary(pb.ContentSchema, create(pb.ContentSchema, { version: 1, body })));
+    };
+    for (const bytes of hostile(new Uint8Array(31))) expect(reasonOf(bytes)).toBe('invalid_format');
+    for (const bytes of hostile(new Uint8Array(33))) expect(reasonOf(bytes)).toBe('too_large');
+    for (const bytes of hostile(new Uint8Array(32), 2 ** 32 - 1)) expect(reasonOf(bytes)).toBe('out_of_range');
+    for (const bytes of hostile(new Uint8Array(32), 3)) expect(reasonOf(bytes)).toBeUndefined();
+  });
+});

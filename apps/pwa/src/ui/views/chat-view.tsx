@@ -6,8 +6,9 @@
  * This view loads the conversation and its newest page (growing when the user scrolls up), re-reads it when a shown
  * disappearing message's timer runs out, and marks incoming messages read while the chat is open. Files picked,
  * pasted or dropped onto the chat open the preview sheet (loaded on first use); a refusal (too large, storage full)
- * is shown above the composer in plain words. A group chat shows sender names and system lines, sends text only
- * (what the core supports in groups), and once the user is no longer a member says so instead of the composer.
+ * is shown above the composer in plain words. A group chat has the same composer and actions (replies, reactions,
+ * edits, deletes, photos, voice notes and files), shows sender names and system lines, and once the user is no
+ * longer a member says so instead of the composer.
  */
 import { lazy, Suspense, useEffect, useMemo, useRef, useState, type DragEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -59,10 +60,16 @@ export function ChatView({
   const page = useLive(() => app.chat.messages(conversationId, { limit }), [conversationId, limit, expiries]);
   const stickToBottom = useRef(true);
   const typing = state.typing.has(conversationId);
+  const typist = state.typingBy?.get(conversationId);
   const messages = useMemo(() => (page ? [...page].reverse() : []), [page]);
   const unread = conversation?.unread ?? 0;
   const inGroup = conversation?.group === true || conversationId.startsWith('group:');
   const notices = conversation?.notices === true || conversationId === 'notices';
+  // In a group the header names who is typing, as their messages name them.
+  const typingName =
+    inGroup && typist !== undefined
+      ? (messages.find((m) => m.sender?.accountId === typist)?.sender?.name ?? null)
+      : null;
 
   useEffect(() => {
     setLimit(PAGE);
@@ -155,13 +162,13 @@ export function ChatView({
 
   const hasFiles = (event: DragEvent) => Array.from(event.dataTransfer.types).includes('Files');
   const onDragOver = (event: DragEvent) => {
-    if (!hasFiles(event) || inGroup) return;
+    if (!hasFiles(event) || notices) return;
     event.preventDefault();
     event.dataTransfer.dropEffect = 'copy';
     setDragging(true);
   };
   const onDrop = (event: DragEvent) => {
-    if (!hasFiles(event) || inGroup) return;
+    if (!hasFiles(event) || notices) return;
     event.preventDefault();
     setDragging(false);
     const files = Array.from(event.dataTransfer.files);
@@ -182,6 +189,7 @@ export function ChatView({
       <ChatHeader
         conversation={conversation}
         typing={typing}
+        typingName={typingName}
         onBack={onBack}
         onContact={onContact}
         onTimer={inGroup ? undefined : (seconds) => void app.chat.setTimer(conversationId, seconds).catch(failed)}
@@ -197,6 +205,7 @@ export function ChatView({
         onRetry={(messageId) => void app.chat.retry(conversationId, messageId)}
         actions={{ canModify: (m) => app.chat.canModify(m), onAction }}
         inGroup={inGroup || notices}
+        readOnly={notices}
         peerName={conversation?.title ?? ''}
       />
       {sendFailure ? (
@@ -224,8 +233,7 @@ export function ChatView({
         <Composer
           conversationId={conversationId}
           onSend={send}
-          onFiles={inGroup ? () => undefined : setPicked}
-          textOnly={inGroup}
+          onFiles={setPicked}
           banner={mode ? <QuotePreview mode={mode} onCancel={() => setMode(null)} /> : null}
           preset={mode?.kind === 'edit' ? { key: mode.messageId, text: mode.text } : null}
         />

@@ -417,17 +417,37 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     .option('--file <path>', 'send this file (encrypted on this device)')
     .option('--voice <path>', 'send this audio file as a voice note')
     .option('--caption <text>', 'caption of the file or voice note')
-    .option('--group <id>', 'send the text to this group (cove group list shows the ids)')
+    .option('--group <id>', 'send to this group (cove group list shows the ids): the text, --file or --voice')
     .action(async (usernameArg: string | undefined, text: string | undefined, options: SendOptions) => {
       if (options.group !== undefined) {
         const groupText = usernameArg;
-        if (groupText === undefined || text !== undefined || options.file || options.voice)
+        const groupFile = options.file ?? options.voice;
+        if (text !== undefined || (groupText === undefined) === (groupFile === undefined))
           throw new ClientError(
             ClientErrorCode.InvalidInput,
-            'with --group give only the text: cove send --group ID TEXT',
+            'with --group give only the text (cove send --group ID TEXT) or a file (--file PATH or --voice PATH, with --caption)',
           );
+        if (options.file !== undefined && options.voice !== undefined)
+          throw new ClientError(ClientErrorCode.InvalidInput, 'give --file or --voice, not both');
+        if (groupFile === undefined && options.caption !== undefined)
+          throw new ClientError(ClientErrorCode.InvalidInput, '--caption goes with --file or --voice');
+        const groupContentType = groupFile === undefined ? '' : contentTypeOf(groupFile);
+        if (options.voice !== undefined && !groupContentType.startsWith('audio/'))
+          throw new ClientError(ClientErrorCode.InvalidInput, 'a voice note must be an audio file');
+        if (groupFile !== undefined && !(await fs.stat(groupFile).catch(() => null))?.isFile())
+          throw new ClientError(ClientErrorCode.InvalidInput, `cannot read the file ${groupFile}`);
         await withSession(globals(), async ({ messenger }) => {
-          const queued = await messenger.sendGroupText(options.group ?? '', groupText);
+          const queued =
+            groupFile === undefined
+              ? await messenger.sendGroupText(options.group ?? '', groupText ?? '')
+              : await messenger.sendGroupAttachment(options.group ?? '', {
+                  source: createReadStream(groupFile) as AsyncIterable<Uint8Array>,
+                  size: (await fs.stat(groupFile)).size,
+                  contentType: groupContentType,
+                  fileName: path.basename(groupFile),
+                  ...(options.caption !== undefined ? { caption: options.caption } : {}),
+                  ...(options.voice !== undefined ? { voiceNote: true } : {}),
+                });
           await messenger.flushOutbox();
           const message = (await messenger.message(queued.id)) ?? queued;
           const groupId = groupOf(message.conversationId);
@@ -555,6 +575,9 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           }
           return usernames.get(accountId) ?? accountId;
         };
+        /** A group member as people know them (nickname, profile name, username); the account id when unknown. */
+        const memberName = async (groupId: string, accountId: string): Promise<string> =>
+          (await messenger.groupMemberNames(groupId))[accountId] ?? (await nameOf(accountId));
         const shownMessages = new Set<string>();
         const saveDir = path.resolve(options.saveTo ?? path.join(dataDirOf(globals()), 'attachments'));
         /** Downloads, verifies and saves each attachment of an incoming message (decrypted, under a safe name). */
@@ -614,8 +637,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             const name =
               groupId === null
                 ? await nameOf(message.authorAccountId)
-                : ((await messenger.group(groupId))?.members.find((m) => m.accountId === message.authorAccountId)
-                    ?.username ?? (await nameOf(message.authorAccountId)));
+                : await memberName(groupId, message.authorAccountId);
             if (message.system && groupId !== null) {
               print(
                 `[${formatTimestamp(message.timestamp)}] group ${groupId.slice(0, 12)}: ${escapeText(message.text)}`,
@@ -682,20 +704,27 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
               },
             );
           } else if (event.type === 'reaction' || event.type === 'message-edited' || event.type === 'message-deleted') {
-            const name = await nameOf(event.accountId);
+            const groupId = groupOf(event.conversationId);
+            const name = groupId === null ? await nameOf(event.accountId) : await memberName(groupId, event.accountId);
             const { message } = event;
             const common = {
-              conversation: event.accountId,
+              conversation: groupId === null ? event.accountId : event.conversationId,
               conversationId: event.conversationId,
               peer: name,
               author: event.accountId,
               messageId: message.id,
               targetAuthor: message.authorAccountId,
               targetTimestamp: message.timestamp,
+              ...(groupId === null ? {} : { groupId }),
             };
             const who = escapeText(name);
             if (event.type === 'reaction') {
-              const target = message.authorAccountId === event.accountId ? 'their' : 'your';
+              const target =
+                message.authorAccountId === event.accountId
+                  ? 'their'
+                  : message.direction === 'outgoing'
+                    ? 'your'
+                    : `${escapeText(await memberName(groupId ?? '', message.authorAccountId))}'s`;
               print(
                 event.remove
                   ? `${who} removed their reaction to ${target} message ${escapeText(message.id)}`
@@ -1280,44 +1309,95 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     if (pending) exitCode = ExitCode.Unreachable;
   };
 
+  /**
+   * The message and the chat of an action's arguments: `USERNAME MESSAGE_ID REST` in a direct chat, or with `--group
+   * ID` just `MESSAGE_ID REST` (the message checked to be in that group). Returns the message, the peer's name for
+   * the output (null in a group) and the remaining argument.
+   */
+  const actionArgs = async (
+    messenger: Messenger,
+    args: { first: string; second: string; third: string | undefined; group: string | undefined },
+    what: string,
+  ): Promise<{ message: MessageEntry; peer: string | null; rest: string }> => {
+    if (args.group !== undefined) {
+      if (args.third !== undefined)
+        throw new ClientError(ClientErrorCode.InvalidInput, `with --group give only the message id and the ${what}`);
+      const group = await messenger.group(args.group);
+      const message = await messenger.message(args.first);
+      if (!group || !message || message.conversationId !== `group:${group.id}`)
+        throw new ClientError(ClientErrorCode.InvalidInput, `no message ${args.first} in the group ${args.group}`);
+      return { message, peer: null, rest: args.second };
+    }
+    if (args.third === undefined)
+      throw new ClientError(ClientErrorCode.InvalidInput, `give the contact, the message id and the ${what}`);
+    return { message: await messageOf(messenger, args.first, args.second), peer: args.first, rest: args.third };
+  };
+
   program
     .command('react')
-    .description('react to a message with one emoji (replacing your earlier reaction), or remove your reaction')
-    .argument('<username>', 'contact username (or account id)')
-    .argument('<message-id>', 'the message id, as "history --json" prints it')
-    .argument('<emoji>', 'one emoji')
+    .description(
+      'react to a message with one emoji (replacing your earlier reaction), or remove your reaction; in a group: ' +
+        'cove react --group ID MESSAGE_ID EMOJI (every member sees it)',
+    )
+    .usage('[options] <username> <message-id> <emoji>  |  --group <id> <message-id> <emoji>')
+    .argument('<username>', 'contact username (or account id); with --group, the message id')
+    .argument('<message-id>', 'the message id, as "history --json" prints it; with --group, the emoji')
+    .argument('[emoji]', 'one emoji')
+    .option('--group <id>', 'the message is in this group (cove group list shows the ids)')
     .option('--remove', 'take your reaction away')
-    .action(async (username: string, messageId: string, emoji: string, options: { remove?: boolean }) => {
-      await withSession(globals(), async ({ messenger }) => {
-        await messageOf(messenger, username, messageId);
-        const updated = options.remove
-          ? await messenger.removeReaction(messageId, emoji)
-          : await messenger.sendReaction(messageId, emoji);
-        await reportAction(
-          messenger,
-          username,
-          updated,
-          'reacted',
-          options.remove ? `removed your reaction` : `reacted ${escapeText(emoji)}`,
-        );
-      });
-    });
+    .action(
+      async (
+        first: string,
+        second: string,
+        third: string | undefined,
+        options: { remove?: boolean; group?: string },
+      ) => {
+        await withSession(globals(), async ({ messenger }) => {
+          const {
+            message,
+            peer,
+            rest: emoji,
+          } = await actionArgs(messenger, { first, second, third, group: options.group }, 'emoji');
+          const updated = options.remove
+            ? await messenger.removeReaction(message.id, emoji)
+            : await messenger.sendReaction(message.id, emoji);
+          await reportAction(
+            messenger,
+            peer,
+            updated,
+            'reacted',
+            options.remove ? `removed your reaction` : `reacted ${escapeText(emoji)}`,
+          );
+        });
+      },
+    );
 
   program
     .command('delete')
     .description(
       "delete a message on this device (not on the contact's), with its attachments: the encrypted local copies " +
         'and the files listen saved for it (when they are still those files); a message not sent yet is not sent. ' +
-        'With --for-everyone, one of yours (sent within 24 hours) becomes a "deleted" placeholder everywhere',
+        'With --for-everyone, one of yours (sent within 24 hours) becomes a "deleted" placeholder everywhere (in a ' +
+        'group: cove delete --for-everyone --group ID MESSAGE_ID; the message id alone names its group too)',
     )
     .usage('[options] [username] <message-id>')
     .argument('<first>', 'the message id (the "id" of history --json), or the contact username (or account id)')
     .argument('[message-id]', 'the message id, when a username comes first (checked to be in that chat)')
-    .option('--for-everyone', "also delete it on the contact's devices (your own messages, within 24 hours)")
-    .action(async (first: string, second: string | undefined, options: { forEveryone?: boolean }) => {
+    .option(
+      '--for-everyone',
+      "also delete it on the contact's devices, or every group member's (your own messages, within 24 hours)",
+    )
+    .option('--group <id>', 'the message is in this group (checked); then give only the message id')
+    .action(async (first: string, second: string | undefined, options: { forEveryone?: boolean; group?: string }) => {
       const username = second === undefined ? undefined : first;
       const messageId = second ?? first;
       await withSession(globals(), async ({ messenger }) => {
+        if (options.group !== undefined) {
+          const group = await messenger.group(options.group);
+          const inGroup = await messenger.message(first);
+          if (second !== undefined || !group || inGroup?.conversationId !== `group:${group.id}`)
+            throw new ClientError(ClientErrorCode.InvalidInput, `no message ${first} in the group ${options.group}`);
+        }
         const message =
           username === undefined ? await messenger.message(messageId) : await messageOf(messenger, username, messageId);
         if (!message) throw new ClientError(ClientErrorCode.InvalidInput, 'no such message');
@@ -1346,15 +1426,23 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
 
   program
     .command('edit')
-    .description('give one of your messages (sent within 24 hours) a new text')
-    .argument('<username>', 'contact username (or account id)')
-    .argument('<message-id>', 'the message id, as "history --json" prints it')
-    .argument('<text>', 'the new text')
-    .action(async (username: string, messageId: string, text: string) => {
+    .description(
+      'give one of your messages (sent within 24 hours) a new text; in a group: cove edit --group ID MESSAGE_ID TEXT',
+    )
+    .usage('[options] <username> <message-id> <text>  |  --group <id> <message-id> <text>')
+    .argument('<username>', 'contact username (or account id); with --group, the message id')
+    .argument('<message-id>', 'the message id, as "history --json" prints it; with --group, the new text')
+    .argument('[text]', 'the new text')
+    .option('--group <id>', 'the message is in this group (cove group list shows the ids)')
+    .action(async (first: string, second: string, third: string | undefined, options: { group?: string }) => {
       await withSession(globals(), async ({ messenger }) => {
-        await messageOf(messenger, username, messageId);
-        const updated = await messenger.editMessage(messageId, text);
-        await reportAction(messenger, username, updated, 'edited', 'edited');
+        const {
+          message,
+          peer,
+          rest: text,
+        } = await actionArgs(messenger, { first, second, third, group: options.group }, 'new text');
+        const updated = await messenger.editMessage(message.id, text);
+        await reportAction(messenger, peer, updated, 'edited', 'edited');
       });
     });
 

@@ -17,12 +17,15 @@ import { TimerMenu } from './timer-menu.js';
 export function ChatHeader({
   conversation,
   typing,
+  typingName = null,
   onBack,
   onContact,
   onTimer,
 }: {
   conversation: ConversationSummary | undefined;
   typing: boolean;
+  /** Who is typing, in a group ("Ann is typing…"); null in a direct chat or when unknown. */
+  typingName?: string | null;
   onBack: () => void;
   onContact: () => void;
   /** Sets the disappearing-message timer; absent where the conversation has no such setting here (groups). */
@@ -64,7 +67,9 @@ export function ChatHeader({
             </span>
             <span className="chat-sub" aria-live="polite" data-testid="typing-indicator">
               {typing
-                ? t('chat.typing')
+                ? typingName
+                  ? t('chat.typingNamed', { name: typingName })
+                  : t('chat.typing')
                 : conversation?.verified
                   ? `${t('contact.verified')} · ${t('chat.encrypted')}`
                   : t('chat.encrypted')}

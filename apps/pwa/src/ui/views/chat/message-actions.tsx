@@ -4,8 +4,8 @@
  * the quick reactions, reply, copy, forward, edit and delete (edit and delete for everyone only for the user's own
  * messages within 24 hours) and info; arrow keys move between items, Escape closes and gives focus back. The
  * message itself renders in MessageBubble, with the quoted block and reaction chips given here. It performs no
- * action itself: `onAction` goes to the chat view. In a group (`inGroup`) it offers what the core supports there:
- * copy, forward and delete on this device.
+ * action itself: `onAction` goes to the chat view. A group's messages have the same actions (the core sends them with
+ * the sender key); their info lists every member's delivery and read times.
  */
 import { useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -34,13 +34,14 @@ export function MessageWithActions({
   onAction,
   onRetry,
   onOpenQuote,
-  inGroup = false,
   position = 'single',
+  readOnly = false,
 }: {
   message: ChatMessage;
-  inGroup?: boolean;
   /** Where the message sits in its group of consecutive messages (message-bubble.tsx). */
   position?: GroupPosition;
+  /** A read-only conversation (the organization's notices): no reactions, reply, edit or info. */
+  readOnly?: boolean;
   canModify: boolean;
   onAction: (message: ChatMessage, action: MessageAction) => void;
   onRetry: () => void;
@@ -101,7 +102,7 @@ export function MessageWithActions({
         onRetry={onRetry}
         quote={message.quote ? <QuotedBlock quote={message.quote} onOpen={onOpenQuote} /> : null}
         footer={
-          message.reactions && message.reactions.length > 0 ? (
+          message.reactions && message.reactions.length > 0 && !readOnly ? (
             <ReactionChips
               reactions={message.reactions}
               onToggle={(emoji, remove) => onAction(message, { kind: 'react', emoji, remove })}
@@ -126,8 +127,8 @@ export function MessageWithActions({
       {open ? (
         <ActionsMenu
           message={message}
-          canModify={canModify && !inGroup}
-          inGroup={inGroup}
+          canModify={canModify && !readOnly}
+          readOnly={readOnly}
           mine={mine}
           onAction={act}
           onClose={() => close(true)}
@@ -140,14 +141,14 @@ export function MessageWithActions({
 function ActionsMenu({
   message,
   canModify,
+  readOnly,
   mine,
   onAction,
   onClose,
-  inGroup,
 }: {
   message: ChatMessage;
   canModify: boolean;
-  inGroup: boolean;
+  readOnly: boolean;
   mine: string | null;
   onAction: (action: MessageAction) => void;
   onClose: () => void;
@@ -211,14 +212,14 @@ function ActionsMenu({
       data-testid="message-actions"
       onKeyDown={onKeyDown}
     >
-      {deleted || inGroup ? null : (
+      {deleted || readOnly ? null : (
         <QuickReactionBar mine={mine} onPick={(emoji, remove) => onAction({ kind: 'react', emoji, remove })} />
       )}
-      {deleted || inGroup ? null : item('reply', t('actions.reply'))}
+      {deleted || readOnly ? null : item('reply', t('actions.reply'))}
       {deleted ? null : item('copy', t('actions.copy'))}
       {deleted || message.hasAttachments ? null : item('forward', t('actions.forward'))}
       {canModify && !message.hasAttachments ? item('edit', t('actions.edit')) : null}
-      {inGroup ? null : item('info', t('actions.info'))}
+      {readOnly ? null : item('info', t('actions.info'))}
       {item('delete', t('actions.delete'), true)}
     </div>
   );
