@@ -5,15 +5,20 @@
  * through `send` frames; receivers acknowledge every envelope. It reports, for each N:
  *   - delivered messages/s with a closed loop (each sender keeps WINDOW sends in flight),
  *   - p50/p99 latency from send to receipt at fixed offered rates (1,000 and 5,000 msgs/s),
- * and the server's resident memory per idle connection with 2,000 connected devices. The same load against a
- * bare `ws` relay (bench/bare-relay.js: no database, no validation) gives the ceiling, and ratios against it.
+ * and the server's resident memory per idle connection with 2,000 connected devices. The same load against two
+ * baselines in the same run gives ratios: a bare `ws` relay (bench/bare-relay.js: no database, no validation, the
+ * ceiling of these frames through Node and `ws`) and ejabberd (Debian's package, pinned to one core, plain XMPP on
+ * loopback: bench/ejabberd-server.js, bench/xmpp-load-client.js; no durable store).
  *
- * Usage: npm run bench -w apps/api   (env: PAIRS=100,1000  SECONDS=10  WINDOW=8  RATES=1000,5000; API_ENTRY=<path of
- * another build's apps/api/dist/workers/api.js> benches that build instead, e.g. a baseline checkout in the same run)
+ * Usage: npm run bench -w apps/api   (env: PAIRS=100,1000  SECONDS=10  WINDOW=8  RATES=1000,5000
+ * SERVERS=bare,ejabberd,cove (a subset; ejabberd needs bench/setup-ejabberd.sh run once, as root)  EJABBERD_CORE=1;
+ * API_ENTRY=<path of another build's apps/api/dist/workers/api.js> benches that build instead, e.g. a baseline
+ * checkout in the same run)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,12 +26,17 @@ import * as signal from '@signalapp/libsignal-client';
 import pg from 'pg';
 import WebSocket from 'ws';
 
+import { EJABBERD_DOMAIN, startEjabberd } from './ejabberd-server.js';
+import { connectXmpp } from './xmpp-load-client.js';
+
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PAIRS = (process.env.PAIRS ?? '100,1000').split(',').map(Number);
 const SECONDS = Number(process.env.SECONDS ?? 10);
 const WINDOW = Number(process.env.WINDOW ?? 8);
 const RATES = (process.env.RATES ?? '1000,5000').split(',').map(Number);
 const CONTENT_BYTES = 300;
+/** Which servers to bench, in this order: the bare `ws` relay, ejabberd, Cove (ONLY=cove|bare kept as a shorthand). */
+const SERVERS = (process.env.SERVERS ?? process.env.ONLY ?? 'bare,ejabberd,cove').split(',');
 const ADMIN_URL = process.env.ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const b64 = (bytes) => Buffer.from(bytes).toString('base64');
@@ -157,6 +167,7 @@ function percentile(sorted, p) {
  * acknowledge (the bare relay has no acks).
  */
 async function runLoad(pairs, ackFrames, serverPid, database) {
+  progress(`load over ${pairs.length} pairs`);
   const stats = { delivered: 0, latencies: [], recording: false, sent: 0, received: 0 };
   /** Waits until every envelope sent so far has arrived (at most 60 s), so one phase does not spill into the next. */
   const quiesce = async () => {
@@ -195,6 +206,10 @@ async function runLoad(pairs, ackFrames, serverPid, database) {
     const id = ++sendId;
     stats.sent++;
     if (done) inflight.set(id, done);
+    if (pair.sendXmpp) {
+      pair.sendXmpp(id, makeContent());
+      return;
+    }
     pair.senderWs.send(
       JSON.stringify({
         type: 'send',
@@ -301,6 +316,7 @@ function closePairs(pairs) {
 }
 
 async function benchCove() {
+  progress('cove: starting');
   const database = `cove_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -398,7 +414,91 @@ async function pgCount(database) {
   return rows[0].n;
 }
 
+/**
+ * The ejabberd baseline: a private ejabberd (bench/ejabberd-server.js, pinned to one core) and the same load through
+ * XMPP (bench/xmpp-load-client.js): each account registers in band and logs in with SASL PLAIN; a send is a
+ * `<message type='chat'>` whose body is the same 300 random bytes in base64 (400 characters, the send time in its
+ * first 8 bytes). XMPP has no per-message answer from the server (without XEP-0198), so a send is "done" for the
+ * closed loop when its receiver has it: WINDOW messages in flight per sender, end to end. Nothing is acknowledged
+ * and nothing is stored durably.
+ */
+async function benchEjabberd() {
+  progress('ejabberd: starting');
+  let server;
+  try {
+    server = await startEjabberd();
+  } catch (error) {
+    return { server: 'ejabberd', runs: [], idle: { kbPerConnection: NaN, connections: 0 }, error: error.message };
+  }
+  const results = { server: 'ejabberd', version: server.version, core: server.core, runs: [] };
+  try {
+    const total = 2 * Math.max(...PAIRS);
+    const devices = Array.from({ length: total }, (_, i) => ({
+      username: `u${i}`,
+      password: randomBytes(12).toString('hex'),
+    }));
+    const connectAll = async (list, register) => {
+      const pairs = [];
+      for (let i = 0; i + 1 < list.length; i += 2) {
+        const pair = { sender: list[i], receiver: list[i + 1], acks: [] };
+        const open = (d) =>
+          connectXmpp({
+            port: server.port,
+            domain: EJABBERD_DOMAIN,
+            username: d.username,
+            password: d.password,
+            resource: 'bench',
+            register,
+          });
+        pair.senderXmppConn = await open(pair.sender);
+        pair.receiverXmppConn = await open(pair.receiver);
+        const to = pair.receiverXmppConn.jid;
+        pair.sendXmpp = (id, content) => pair.senderXmppConn.send(to, id, content);
+        pair.receiverXmppConn.onMessage = (m) => {
+          pair.receiverHandler?.({ type: 'envelope', envelope: { guid: m.id, content: m.body } });
+          // The closed loop's "done": the receiver has it (see above).
+          pair.senderHandler?.({ type: 'result', id: Number(m.id), status: 200 });
+        };
+        pairs.push(pair);
+      }
+      return pairs;
+    };
+    const closeAll = (pairs) => {
+      for (const p of pairs) {
+        p.senderXmppConn.close();
+        p.receiverXmppConn.close();
+      }
+    };
+    // Register every account once (in band), then measure idle memory on the warmed-up VM like the others.
+    closeAll(await connectAll(devices, true));
+    await sleep(2000);
+    const idleCount = Math.min(2000, devices.length);
+    const before = rssKb(server.pid);
+    const idle = await connectAll(devices.slice(0, idleCount), false);
+    await sleep(3000);
+    const after = rssKb(server.pid);
+    results.idle = {
+      connections: idleCount,
+      rssBeforeKb: before,
+      rssAfterKb: after,
+      kbPerConnection: (after - before) / idleCount,
+    };
+    closeAll(idle);
+    await sleep(1000);
+    for (const n of PAIRS) {
+      const pairs = await connectAll(devices.slice(0, 2 * n), false);
+      results.runs.push({ pairs: n, ...(await runLoad(pairs, false, server.pid)) });
+      closeAll(pairs);
+      await sleep(1000);
+    }
+  } finally {
+    await server.stop();
+  }
+  return results;
+}
+
 async function benchBare() {
+  progress('bare: starting');
   const { child, port } = await startProcess([join(ROOT, 'bench/bare-relay.js')], { PORT: '0' });
   const wsUrl = `ws://127.0.0.1:${port}`;
   const results = { server: 'bare-ws', runs: [] };
@@ -436,21 +536,29 @@ async function benchBare() {
   return results;
 }
 
+/** One line of progress on stderr (the figures go to stdout at the end). */
+function progress(what) {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${what}\n`);
+}
+
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 
 async function main() {
-  const only = process.env.ONLY;
-  const bare =
-    only === 'cove'
-      ? { server: 'bare-ws', runs: [], idle: { kbPerConnection: NaN, connections: 0 } }
-      : await benchBare();
-  const cove =
-    only === 'bare' ? { server: 'cove', runs: [], idle: { kbPerConnection: NaN, connections: 0 } } : await benchCove();
+  const skipped = (server) => ({ server, runs: [], idle: { kbPerConnection: NaN, connections: 0 } });
+  const bare = SERVERS.includes('bare') ? await benchBare() : skipped('bare-ws');
+  const ejabberd = SERVERS.includes('ejabberd') ? await benchEjabberd() : skipped('ejabberd');
+  const cove = SERVERS.includes('cove') ? await benchCove() : skipped('cove');
   const lines = [];
   lines.push(
-    `date: ${new Date().toISOString()}  window: ${WINDOW}  seconds: ${SECONDS}  offered rates: ${RATES.join(', ')}/s`,
+    `date: ${new Date().toISOString()}  window: ${WINDOW}  seconds: ${SECONDS}  offered rates: ${RATES.join(', ')}/s` +
+      `  load average at the end: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
   );
-  for (const r of [bare, cove]) {
+  if (ejabberd.error) lines.push(`ejabberd: not run: ${ejabberd.error}`);
+  if (ejabberd.version) lines.push(`ejabberd: ${ejabberd.version}, pinned to core ${ejabberd.core}`);
+  for (const r of [bare, ejabberd, cove]) {
+    if (!r.runs.length) continue;
     lines.push(
       `${r.server}: idle RSS ${fmt(r.idle.kbPerConnection)} KB/connection (${r.idle.connections} connections)`,
     );
@@ -462,10 +570,14 @@ async function main() {
     }
     for (const run of r.runs) {
       const base = bare.runs.find((b) => b.pairs === run.pairs);
+      const xmpp = ejabberd.runs.find((b) => b.pairs === run.pairs);
       lines.push(
         `${r.server} N=${run.pairs}: ${run.deliveredPerSecond} delivered msgs/s (closed loop p50 ${fmt(run.closedLoop.p50)} ms, p99 ${fmt(run.closedLoop.p99)} ms)` +
           (r.server === 'cove' && base
             ? `, ${(run.deliveredPerSecond / base.deliveredPerSecond).toFixed(2)}x bare ws`
+            : '') +
+          (r.server === 'cove' && xmpp
+            ? `, ${(run.deliveredPerSecond / xmpp.deliveredPerSecond).toFixed(2)}x ejabberd`
             : '') +
           `; CPU per message: server ${run.serverCpuMicrosPerMessage} µs` +
           (run.databaseCpuMicrosPerMessage ? `, PostgreSQL ${run.databaseCpuMicrosPerMessage} µs` : '') +
@@ -481,7 +593,7 @@ async function main() {
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  process.stdout.write(`${JSON.stringify({ bare, cove })}\n`);
+  process.stdout.write(`${JSON.stringify({ bare, ejabberd, cove })}\n`);
 }
 
 await main();

@@ -11,13 +11,16 @@
  *
  * Usage: npm run build && node bench/scale-out.bench.js
  *   env: PAIRS=100  SECONDS=10  WINDOW=8  ROUNDS=2  DRAIN=10000  PUSHES=200  REDIS_URL=redis://127.0.0.1:6379
- * Phase 1 alternates one/two instances ROUNDS times and reports the means (and each round in the JSON).
+ *   PHASES=load (phase 1 only)
+ * Phase 1 alternates one/two instances ROUNDS times and reports the means (and each round in the JSON), with the CPU
+ * µs per delivered message of the instances, PostgreSQL and Redis (medians of the rounds), the server CPU each
+ * message that crosses instances adds, and the server tier's projected messages/s per core for 1–8 instances.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createECDH, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -150,8 +153,47 @@ function timedContent() {
   return buf.toString('base64');
 }
 
-/** Closed-loop load over pairs whose sockets may sit on different instances. */
-async function runLoad(pairs) {
+/** User + system CPU seconds used so far by a process (0 when it is gone). */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids of the processes whose command line matches `test` (PostgreSQL backends of a database, the Redis server). */
+function pidsOf(test) {
+  const pids = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) pids.push(pid);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return pids;
+}
+
+/** CPU seconds per pid, for the instances, the bench database's backends and the Redis server. */
+function cpuSnapshot(instances, database) {
+  const snap = { instances: instances.map((i) => cpuSeconds(i.child.pid)), database: new Map(), redis: 0 };
+  for (const pid of pidsOf((c) => c.startsWith('postgres: ') && c.includes(` ${database} `))) {
+    snap.database.set(pid, cpuSeconds(pid));
+  }
+  for (const pid of pidsOf((c) => c.startsWith('redis-server') || c.includes('/redis-server'))) {
+    snap.redis += cpuSeconds(pid);
+  }
+  return snap;
+}
+
+/**
+ * Closed-loop load over pairs whose sockets may sit on different instances. With `cpu` ({ instances, database }),
+ * also the CPU µs per delivered message of the instances (together), of PostgreSQL's backends for the bench
+ * database, and of the Redis server (shared with other tenants of the machine: an upper bound).
+ */
+async function runLoad(pairs, cpu) {
   const stats = { delivered: 0, latencies: [], recording: false };
   let running = true;
   let nextId = 0;
@@ -179,13 +221,32 @@ async function runLoad(pairs) {
   await sleep(2000);
   stats.recording = true;
   const started = performance.now();
+  const before = cpu ? cpuSnapshot(cpu.instances, cpu.database) : undefined;
   await sleep(SECONDS * 1000);
   const elapsed = (performance.now() - started) / 1000;
   stats.recording = false;
+  const after = cpu ? cpuSnapshot(cpu.instances, cpu.database) : undefined;
   running = false;
   await sleep(1500);
   const sorted = stats.latencies.sort((a, b) => a - b);
-  return { perSecond: Math.round(stats.delivered / elapsed), p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  const result = {
+    perSecond: Math.round(stats.delivered / elapsed),
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
+  if (before && after) {
+    const perMessage = (seconds) => Math.round(((seconds * 1e6) / Math.max(1, stats.delivered)) * 10) / 10;
+    const instanceSeconds = after.instances.map((x, i) => x - (before.instances[i] ?? 0));
+    let database = 0;
+    for (const [pid, x] of after.database) database += x - (before.database.get(pid) ?? 0);
+    result.cpuMicrosPerMessage = {
+      server: perMessage(instanceSeconds.reduce((x, y) => x + y, 0)),
+      perInstance: instanceSeconds.map(perMessage),
+      postgres: perMessage(Math.max(0, database)),
+      redis: perMessage(Math.max(0, after.redis - before.redis)),
+    };
+  }
+  return result;
 }
 
 async function connectPairs(devices, instanceOf) {
@@ -335,24 +396,41 @@ async function main() {
     results.rounds = [];
     for (let round = 0; round < ROUNDS; round++) {
       let pairs = await connectPairs(devices, () => a);
-      const one = await runLoad(pairs);
+      const one = await runLoad(pairs, { instances: [a, b], database });
       closePairs(pairs);
       await sleep(1000);
       pairs = await connectPairs(devices, (k, role) => ((role === 'sender' ? k : Math.floor(k / 2)) % 2 === 0 ? a : b));
-      const two = await runLoad(pairs);
+      const two = await runLoad(pairs, { instances: [a, b], database });
       closePairs(pairs);
       await sleep(1000);
       results.rounds.push({ one, two, ratio: two.perSecond / one.perSecond });
     }
     const mean = (xs) => xs.reduce((x, y) => x + y, 0) / xs.length;
+    const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     const summary = (key) => ({
       perSecond: Math.round(mean(results.rounds.map((r) => r[key].perSecond))),
       p50: mean(results.rounds.map((r) => r[key].p50)),
       p99: mean(results.rounds.map((r) => r[key].p99)),
+      serverMicros: median(results.rounds.map((r) => r[key].cpuMicrosPerMessage.server)),
+      postgresMicros: median(results.rounds.map((r) => r[key].cpuMicrosPerMessage.postgres)),
+      redisMicros: median(results.rounds.map((r) => r[key].cpuMicrosPerMessage.redis)),
     });
     results.one = summary('one');
     results.two = summary('two');
     results.twoOverOne = results.two.perSecond / results.one.perSecond;
+    // Half the pairs cross instances in the two-instance run, so the extra server CPU per crossing message is twice
+    // the difference per message. With k instances and recipients spread evenly, (k-1)/k of the messages cross:
+    // server CPU per message = one + crossing·(k-1)/k, and each core added to the server tier carries
+    // 1e6 / that many messages per second (PostgreSQL's CPU per message is a separate, shared tier).
+    results.crossingMicros = 2 * (results.two.serverMicros - results.one.serverMicros);
+    results.projection = [1, 2, 4, 8].map((k) => {
+      const micros = results.one.serverMicros + (Math.max(0, results.crossingMicros) * (k - 1)) / k;
+      return { instances: k, serverMicrosPerMessage: micros, msgsPerSecondPerCore: Math.round(1e6 / micros) };
+    });
+    if (process.env.PHASES === 'load') {
+      printLoad(results);
+      return;
+    }
 
     // 2. Offline drain.
     const [sender, sleeper] = await registerMany(a.url, 2);
@@ -438,23 +516,43 @@ async function main() {
     await deleteRedisPrefix(prefix);
   }
   const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
-  console.log(JSON.stringify(results, null, 2));
-  console.log(`\n| setup | delivered msgs/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |`);
-  console.log(
-    `| one instance, ${PAIRS} pairs | ${results.one.perSecond} | ${f(results.one.p50)} | ${f(results.one.p99)} |`,
-  );
-  console.log(
-    `| two instances, ${PAIRS} pairs (half cross) | ${results.two.perSecond} | ${f(results.two.p50)} | ${f(results.two.p99)} |`,
-  );
-  console.log(
-    `\ntwo/one throughput ratio (mean of ${ROUNDS} alternating rounds): ${results.twoOverOne.toFixed(2)}; per round: ${results.rounds.map((r) => r.ratio.toFixed(2)).join(', ')}`,
-  );
+  printLoad(results);
   console.log(`offline drain: ${results.drain.received}/${DRAIN} envelopes in ${f(results.drain.ms)} ms (goal ≤ 2000)`);
   console.log(
     `push delay (accepted → push at the push service, server clock in the payload): p50 ${f(results.push.acceptedToPush.p50)} ms, p99 ${f(results.push.acceptedToPush.p99)} ms (goal p99 ≤ 200)`,
   );
   console.log(
     `push delay (send → push at the push service), ${results.push.arrived}/${PUSHES}: p50 ${f(results.push.p50)} ms, p99 ${f(results.push.p99)} ms (goal p99 ≤ 200)`,
+  );
+}
+
+/** Phase 1's table, CPU per message, crossing overhead and the projection per added core. */
+function printLoad(results) {
+  const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+  console.log(JSON.stringify(results, null, 2));
+  console.log(
+    `load average: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  console.log(
+    `\n| setup | delivered msgs/s | p50 ms | p99 ms | CPU µs/msg server / PostgreSQL / Redis (median of rounds) |\n| --- | ---: | ---: | ---: | ---: |`,
+  );
+  for (const [key, label] of [
+    ['one', `one instance, ${PAIRS} pairs`],
+    ['two', `two instances, ${PAIRS} pairs (half cross)`],
+  ]) {
+    const r = results[key];
+    console.log(
+      `| ${label} | ${r.perSecond} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.serverMicros)} / ${f(r.postgresMicros)} / ${f(r.redisMicros)} |`,
+    );
+  }
+  console.log(
+    `\ntwo/one throughput ratio (mean of ${ROUNDS} alternating rounds): ${results.twoOverOne.toFixed(2)}; per round: ${results.rounds.map((r) => r.ratio.toFixed(2)).join(', ')}`,
+  );
+  console.log(`cross-instance overhead: ${f(results.crossingMicros)} µs of server CPU per message that crosses`);
+  console.log(
+    `projected server-tier capacity per core: ${results.projection.map((p) => `${p.instances} instance(s): ${f(p.serverMicrosPerMessage)} µs/msg → ${p.msgsPerSecondPerCore}/s per core`).join('; ')}`,
   );
 }
 

@@ -49,12 +49,18 @@ export async function ensureCliBuilt(): Promise<void> {
 
 export type CliResult = { code: number; stdout: string; stderr: string; lines: string[] };
 
-/** Runs one command to completion. */
-export async function cove(dataDir: string, args: string[], options: { json?: boolean } = {}): Promise<CliResult> {
+/** Runs one command to completion (`stdin`: written to its standard input, which is then closed). */
+export async function cove(
+  dataDir: string,
+  args: string[],
+  options: { json?: boolean; stdin?: string } = {},
+): Promise<CliResult> {
   const child = spawn(process.execPath, [BIN, '--data', dataDir, ...(options.json ? ['--json'] : []), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', COVE_LOG_LEVEL: 'error' },
   });
+  /** What the command reads from standard input (`--password-stdin`), then end of file. */
+  if (options.stdin !== undefined) child.stdin.end(options.stdin);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

@@ -17,6 +17,7 @@ import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
 import { OrganizationController } from './controllers/organization.controller.js';
 import { ProfileController } from './controllers/profile.controller.js';
+import { PasswordController } from './controllers/password.controller.js';
 import { SsoController } from './controllers/sso.controller.js';
 import { ProvisioningController } from './controllers/provisioning.controller.js';
 import { ProvisioningGatewayController } from './controllers/provisioning.gateway.js';
@@ -42,6 +43,13 @@ import { MetricsListenerRepository } from './repositories/metrics-listener.repos
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { AdminSocketRepository } from './repositories/admin-socket.repository.js';
 import { OrganizationRepository } from './repositories/organization.repository.js';
+import { OpaqueRepository } from './repositories/opaque.repository.js';
+import {
+  InProcessPasswordLoginRepository,
+  PasswordLoginRepository,
+  RedisPasswordLoginRepository,
+} from './repositories/password-login.repository.js';
+import { PasswordRepository } from './repositories/password.repository.js';
 import { PreKeyRepository } from './repositories/prekey.repository.js';
 import { ProfileRepository } from './repositories/profile.repository.js';
 import {
@@ -67,6 +75,7 @@ import { DeviceService } from './services/device.service.js';
 import { MessageService } from './services/message.service.js';
 import { PreKeyService } from './services/prekey.service.js';
 import { ProfileService } from './services/profile.service.js';
+import { PasswordService } from './services/password.service.js';
 import { ProvisioningService } from './services/provisioning.service.js';
 import { RevocationService } from './services/revocation.service.js';
 import { SystemService } from './services/system.service.js';
@@ -97,6 +106,7 @@ export class AppModule {
         ProvisioningController,
         CertificateController,
         OrganizationController,
+        PasswordController,
         SsoController,
       ],
       providers: [
@@ -152,6 +162,23 @@ export class AppModule {
         WebSocketService,
         RevocationService,
         ProvisioningService,
+        PasswordService,
+        PasswordRepository,
+        {
+          provide: OpaqueRepository,
+          useFactory: async (config: ConfigRepository) => {
+            const opaque = new OpaqueRepository(config);
+            await opaque.init();
+            return opaque;
+          },
+          inject: [ConfigRepository],
+        },
+        {
+          provide: PasswordLoginRepository,
+          useFactory: (redis: RedisRepository | null) =>
+            redis ? new RedisPasswordLoginRepository(redis) : new InProcessPasswordLoginRepository(),
+          inject: [REDIS],
+        },
         {
           provide: ProvisioningRepository,
           useFactory: (id: string, redis: RedisRepository | null) =>

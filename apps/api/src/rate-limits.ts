@@ -92,6 +92,20 @@ export const AUTH_THROTTLE = {
   maxLockout: HOUR,
 } as const;
 
+/**
+ * Throttling of password logins (OPAQUE). Every login start counts as a failure until its finish succeeds (a wrong
+ * password is only visible to the client). After `perAccount` unfinished logins for one username within
+ * `AUTH_THROTTLE.window` that username is locked out for every address, after `perAddress` from one address that
+ * address is; the lockout is `AUTH_LOCKOUT`, doubling with each repeat within a day, up to an hour, as above. A
+ * password is a guessable secret, unlike device credentials: 5 guesses per lockout, with lockouts doubling, is about
+ * 30 guesses a day against one account, while a person mistyping gets four retries before waiting a minute.
+ */
+export const PASSWORD_THROTTLE = {
+  perAccount: 5,
+  /** A household or office behind one NAT logs in a few times; 20 starts is a guessing run across usernames. */
+  perAddress: 20,
+} as const;
+
 export type RateLimitName = keyof typeof RATE_LIMITS;
 
 /** At most `limit` requests per `ttl` milliseconds. */

@@ -41,6 +41,16 @@ function setup(options: { fail?: Error; passphraseSet?: boolean; phase?: AppStat
   const messenger = {
     logout: step('server:logout'),
     deleteAccount: step('server:delete'),
+    hasPassword: () =>
+      options.fail === undefined ? Promise.resolve(calls.includes('password:set')) : Promise.reject(options.fail),
+    setPassword: (password: string) => {
+      calls.push('password:set');
+      return Promise.resolve(password.length >= 8 ? 'saved' : 'invalid');
+    },
+    removePassword: () => {
+      calls.push('password:remove');
+      return Promise.resolve('saved');
+    },
     stop: () => {
       calls.push('stop');
       return Promise.resolve();
@@ -92,6 +102,17 @@ function setup(options: { fail?: Error; passphraseSet?: boolean; phase?: AppStat
 }
 
 describe(SettingsViewModel.name, () => {
+  it('should set and remove the password through the core, and say "unknown" when it cannot ask', async () => {
+    const { model, calls } = setup();
+    await expect(model.hasPassword()).resolves.toBe(false);
+    await expect(model.setPassword('correct horse')).resolves.toBe('saved');
+    await expect(model.hasPassword()).resolves.toBe(true);
+    await expect(model.removePassword()).resolves.toBe('saved');
+    expect(calls).toEqual(['password:set', 'password:remove']);
+    const offline = setup({ fail: failure({ code: 'server_unreachable' }) });
+    await expect(offline.model.hasPassword()).resolves.toBeNull();
+  });
+
   it('should delete only with the username typed, then wipe, tell the other tabs and reload, in that order', async () => {
     const { model, calls } = setup();
     await expect(model.deleteAccount('alice_02')).resolves.toEqual({ ok: false, error: 'wrong-confirmation' });

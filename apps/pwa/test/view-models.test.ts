@@ -219,6 +219,21 @@ class RecordingMessenger implements MessengerPort {
   organization(): Promise<null> {
     return Promise.resolve(null);
   }
+  passwordSet = false;
+  hasPassword(): Promise<boolean> {
+    return Promise.resolve(this.passwordSet);
+  }
+  setPassword(password: string): Promise<'saved' | 'invalid' | 'network'> {
+    if (password.length < 8) return Promise.resolve('invalid');
+    this.calls.push('setPassword');
+    this.passwordSet = true;
+    return Promise.resolve('saved');
+  }
+  removePassword(): Promise<'saved' | 'invalid' | 'network'> {
+    this.calls.push('removePassword');
+    this.passwordSet = false;
+    return Promise.resolve('saved');
+  }
   deleteConversation(conversationId: string): Promise<void> {
     this.calls.push(`deleteConversation ${conversationId}`);
     return Promise.resolve();

@@ -19,6 +19,10 @@ import {
   MultiRecipientMismatchedDevicesResponse,
   MultiRecipientNotFoundResponse,
   MultiRecipientStaleDevicesResponse,
+  PasswordLoginFinishResponse,
+  PasswordLoginStartResponse,
+  PasswordRegistrationStartResponse,
+  PasswordStatusResponse,
   PreKeyBundleResponse,
   AuditListResponse,
   CreateInviteResponse,
@@ -51,6 +55,11 @@ import type {
   InfoResponse as Info,
   DeviceListResponse as DeviceList,
   LinkDeviceRequest,
+  PasswordBackupRequest,
+  PasswordLoginFinishRequest,
+  PasswordLoginStartRequest,
+  PasswordRegistrationFinishRequest,
+  PasswordRegistrationStartRequest,
 } from '@cove/protocol';
 
 import {
@@ -133,8 +142,15 @@ const responseError = (status: number, body: unknown): Error => {
     return new UnidentifiedAccessDeniedError('the recipient refused this unidentified access key');
   if (status === 401)
     return new ClientError(ClientErrorCode.Unauthorized, "the server rejected this device's credentials");
-  if (status === 429)
-    return new ClientError(ClientErrorCode.RateLimited, 'the server is rate-limiting this device; try again later');
+  if (status === 429) {
+    const after = (body as { retryAfter?: unknown } | undefined)?.retryAfter;
+    return new ClientError(
+      ClientErrorCode.RateLimited,
+      typeof after === 'number'
+        ? `the server is rate-limiting this device; try again in ${after} s`
+        : 'the server is rate-limiting this device; try again later',
+    );
+  }
   if (status === 507) {
     const full = QueueFullResponse.safeParse(body);
     if (full.success) return new QueueFullError(full.data.accountId, full.data.fullDevices);
@@ -367,6 +383,41 @@ export class ApiClient {
   /** Relays one sealed provisioning message to the channel at `address`. */
   async sendProvisioningMessage(address: string, body: Uint8Array): Promise<void> {
     await this.expectEmpty('PUT', `/v1/provisioning/${address}`, { body: toBase64(body) });
+  }
+
+  /** Whether this account has a password (OPAQUE record and backup on the server). */
+  passwordStatus(): Promise<PasswordStatusResponse> {
+    return this.expect(PasswordStatusResponse, 'GET', '/v1/accounts/password');
+  }
+
+  passwordRegistrationStart(request: PasswordRegistrationStartRequest): Promise<PasswordRegistrationStartResponse> {
+    return this.expect(PasswordRegistrationStartResponse, 'POST', '/v1/accounts/password/registration/start', request);
+  }
+
+  async passwordRegistrationFinish(request: PasswordRegistrationFinishRequest): Promise<void> {
+    await this.expectEmpty('POST', '/v1/accounts/password/registration/finish', request);
+  }
+
+  /** Replaces the sealed backup; false when the account has no password (any more). */
+  async putPasswordBackup(request: PasswordBackupRequest): Promise<boolean> {
+    const response = await this.call('PUT', '/v1/accounts/password/backup', request);
+    if (response.status === 404) return false;
+    if (response.status < 200 || response.status >= 300) throw responseError(response.status, response.body);
+    return true;
+  }
+
+  async removePassword(): Promise<void> {
+    await this.expectEmpty('DELETE', '/v1/accounts/password');
+  }
+
+  /** Unauthenticated: OPAQUE login's first message for `username`. */
+  passwordLoginStart(request: PasswordLoginStartRequest): Promise<PasswordLoginStartResponse> {
+    return this.expect(PasswordLoginStartResponse, 'POST', '/v1/accounts/password/login/start', request, false);
+  }
+
+  /** Unauthenticated: OPAQUE login's last message; the sealed backup and a link token when the login verified. */
+  passwordLoginFinish(request: PasswordLoginFinishRequest): Promise<PasswordLoginFinishResponse> {
+    return this.expect(PasswordLoginFinishResponse, 'POST', '/v1/accounts/password/login/finish', request, false);
   }
 
   devices(): Promise<DeviceList> {

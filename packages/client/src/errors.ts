@@ -65,6 +65,11 @@ export const ClientErrorCode = {
   StorageLocked: 'storage_locked',
   /** Local state is unreadable. */
   StorageCorrupt: 'storage_corrupt',
+  /**
+   * A password login failed: wrong password, or no such username, or no password set for it (OPAQUE does not let
+   * anyone, the client included, tell these apart).
+   */
+  WrongPassword: 'wrong_password',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

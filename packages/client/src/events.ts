@@ -48,6 +48,11 @@ export type MessengerEvent =
    */
   | { type: 'message-rejected'; accountId: string; deviceId: number; reason: string }
   /**
+   * A device this one did not know joined the account (linked by QR, or logged in by password) and announced itself.
+   * Shells tell the user: someone with the password, or a device that linked it, now reads this account.
+   */
+  | { type: 'own-device-added'; deviceId: number }
+  /**
    * A message from this device could not be decrypted: the session with it is rebuilt (at most once per 30 s) and
    * the device is asked to send again.
    */

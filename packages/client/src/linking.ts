@@ -71,8 +71,8 @@ export const parseLinkUri = (uri: string): LinkUri => {
   }
 };
 
-/** What the existing device hands over, read from its storage. */
-const provisionedContacts = async (platform: Platform, self: string): Promise<ProvisionedContact[]> => {
+/** What the existing device hands over (and an account backup holds), read from its storage. */
+export const provisionedContacts = async (platform: Platform, self: string): Promise<ProvisionedContact[]> => {
   const contacts = await platform.storage.list('contacts');
   const out: ProvisionedContact[] = [];
   for (const { value: contact } of contacts) {
@@ -151,6 +151,64 @@ export type Provisioned = {
   profileKey?: Uint8Array;
 };
 
+/**
+ * The storage writes of received contacts (a provisioning message's, an account backup's): contacts, usernames and
+ * identities with their trust states; `fail` is called (and throws) on a bad key.
+ */
+export const contactWrites = (
+  contacts: readonly ProvisionedContact[],
+  self: string,
+  now: number,
+  fail: (why: string) => never,
+): WriteOp[] => {
+  const profileKeyOf = (text: string | undefined): Uint8Array | undefined => {
+    if (text === undefined) return undefined;
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64(text);
+    } catch {
+      return fail('bad profile key');
+    }
+    return bytes.length === 32 ? bytes : fail('bad profile key');
+  };
+  const writes: WriteOp[] = [];
+  for (const contact of contacts) {
+    if (contact.accountId === self) continue;
+    const contactKey = profileKeyOf(contact.profileKey);
+    writes.push({
+      op: 'put',
+      table: 'contacts',
+      key: contact.accountId,
+      value: {
+        accountId: contact.accountId,
+        username: contact.username,
+        devices: null,
+        updatedAt: now,
+        ...(contactKey ? { profileKey: contactKey } : {}),
+      },
+    });
+    if (contact.username)
+      writes.push({ op: 'put', table: 'usernames', key: contact.username.toLowerCase(), value: contact.accountId });
+    if (contact.identityKey) {
+      let key: Uint8Array;
+      try {
+        key = PublicKey.deserialize(fromBase64(contact.identityKey)).serialize();
+      } catch {
+        return fail('bad contact identity key');
+      }
+      const entry: IdentityEntry = {
+        publicKey: key,
+        trust: contact.trust,
+        firstSeenAt: now,
+        changedAt: null,
+        blocked: contact.blocked,
+      };
+      writes.push({ op: 'put', table: 'identities', key: contact.accountId, value: entry });
+    }
+  }
+  return writes;
+};
+
 /** Opens and checks a provisioning message received on channel `address`; anything wrong is `link_failed`. */
 export const openProvisioning = (
   ephemeral: PrivateKey,
@@ -194,41 +252,7 @@ export const openProvisioning = (
     return bytes.length === 32 ? bytes : fail('bad profile key');
   };
   const profileKey = profileKeyOf(parsed.profileKey);
-  const writes: WriteOp[] = [];
-  for (const contact of parsed.contacts) {
-    if (contact.accountId === parsed.accountId) continue;
-    const contactKey = profileKeyOf(contact.profileKey);
-    writes.push({
-      op: 'put',
-      table: 'contacts',
-      key: contact.accountId,
-      value: {
-        accountId: contact.accountId,
-        username: contact.username,
-        devices: null,
-        updatedAt: now,
-        ...(contactKey ? { profileKey: contactKey } : {}),
-      },
-    });
-    if (contact.username)
-      writes.push({ op: 'put', table: 'usernames', key: contact.username.toLowerCase(), value: contact.accountId });
-    if (contact.identityKey) {
-      let key: Uint8Array;
-      try {
-        key = PublicKey.deserialize(fromBase64(contact.identityKey)).serialize();
-      } catch {
-        return fail('bad contact identity key');
-      }
-      const entry: IdentityEntry = {
-        publicKey: key,
-        trust: contact.trust,
-        firstSeenAt: now,
-        changedAt: null,
-        blocked: contact.blocked,
-      };
-      writes.push({ op: 'put', table: 'identities', key: contact.accountId, value: entry });
-    }
-  }
+  const writes = contactWrites(parsed.contacts, parsed.accountId, now, fail);
   if (parsed.organizationKey) {
     const { publicKey, privateKey } = parsed.organizationKey;
     let record: OrganizationRecord;

@@ -58,6 +58,7 @@ import { MessengerConnection } from './messenger-connection.js';
 import { metaPut, readMeta } from './meta.js';
 import { Outbox, mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { EventSink, Platform, WriteOp } from './platform.js';
+import { hasPassword, loginWithPassword, refreshPasswordBackup, removePassword, setPassword } from './password.js';
 import { runPrekeyUpkeep } from './prekeys.js';
 import type { UpkeepResult } from './prekeys.js';
 import type {
@@ -175,6 +176,16 @@ export type DeviceEntry = {
   createdAt: number;
   lastSeenAt: number;
   current: boolean;
+};
+
+export type PasswordLoginOptions = {
+  serverUrl: string;
+  username: string;
+  password: string;
+  /** One-time prekeys of each kind to upload (default PREKEY_BATCH). */
+  oneTimePreKeys?: number;
+  /** This device's name in the device list (encrypted: the server cannot read it). */
+  deviceName?: string;
 };
 
 export type LinkOptions = {
@@ -338,31 +349,41 @@ export class Messenger {
       options.signal,
     );
     const provisioned = openProvisioning(ephemeral, address, sealed, this.platform.clock.now());
-    const { profileKey } = provisioned;
-    // The account's profile key, already on the server with its access key: kept, so that this device neither
-    // replaces the profile nor changes the key contacts send sealed messages with (its fields are fetched below).
-    const ownProfile = profileKey
-      ? [
-          metaPut('ownProfile', {
-            ...newOwnProfile(this.platform.random, this.platform.clock.now()),
-            profileKey,
-            uploadedVersion: profileKeyVersion(profileKey, provisioned.accountId),
-            accessKeyUploaded: true,
-          }),
-        ]
-      : [];
     const account = await createLinkedAccount(
       this.platform.storage,
       api,
       this.platform.random,
       this.platform.clock.now(),
       provisioned,
-      [...provisioned.writes, ...ownProfile],
+      [...provisioned.writes, ...this.ownProfileWrites(provisioned)],
       {
         oneTimePreKeys: options.oneTimePreKeys,
         deviceName: typeof options.deviceName === 'function' ? options.deviceName() : options.deviceName,
       },
     );
+    return this.joined(account, provisioned.profileKey);
+  }
+
+  /**
+   * The account's profile key, already on the server with its access key: kept, so that this device neither
+   * replaces the profile nor changes the key contacts send sealed messages with (its fields are fetched on joining).
+   */
+  private ownProfileWrites(from: { accountId: string; profileKey?: Uint8Array }): WriteOp[] {
+    const { profileKey } = from;
+    return profileKey
+      ? [
+          metaPut('ownProfile', {
+            ...newOwnProfile(this.platform.random, this.platform.clock.now()),
+            profileKey,
+            uploadedVersion: profileKeyVersion(profileKey, from.accountId),
+            accessKeyUploaded: true,
+          }),
+        ]
+      : [];
+  }
+
+  /** A new device of an existing account is stored: attach it, fetch the own profile, announce it to the others. */
+  private async joined(account: AccountRecord, profileKey: Uint8Array | undefined): Promise<AccountInfo> {
     this.attach(account);
     if (profileKey)
       await restoreOwnProfile(this.ctx).catch((error: unknown) =>
@@ -384,6 +405,41 @@ export class Messenger {
     ]);
     this.platform.logger.info('linked', { accountId: account.accountId, deviceId: account.deviceId });
     return this.account();
+  }
+
+  /**
+   * Logs this (empty) storage in as a new device of the account with `username`, by password (OPAQUE; see
+   * password.ts): the account backup the server releases to a successful login becomes this device's account,
+   * contacts and settings. A wrong password (or unknown username) is `wrong_password`; too many are `rate_limited`.
+   */
+  async loginWithPassword(options: PasswordLoginOptions): Promise<AccountInfo> {
+    if (this.ctxValue) throw new ClientError(ClientErrorCode.AlreadyRegistered, 'this data already holds an account');
+    validateUsername(options.username);
+    const api = new ApiClient(options.serverUrl, this.platform.http);
+    const { account, restored } = await loginWithPassword(
+      this.platform,
+      api,
+      options.username,
+      options.password,
+      (r) => this.ownProfileWrites(r),
+      { oneTimePreKeys: options.oneTimePreKeys, deviceName: options.deviceName },
+    );
+    return this.joined(account, restored.profileKey);
+  }
+
+  /** Sets or changes the account's password (any device); the account backup is sealed anew under it. */
+  async setPassword(password: string): Promise<void> {
+    await setPassword(this.ctx, password);
+  }
+
+  /** Removes the account's password: the server deletes its OPAQUE record and the account backup. */
+  async removePassword(): Promise<void> {
+    await removePassword(this.ctx);
+  }
+
+  /** Whether the account has a password (the server's answer). */
+  async hasPassword(): Promise<boolean> {
+    return hasPassword(this.ctx);
   }
 
   /** Primary device only: sends this account to the new device that shows `uri` (after the user confirmed). */
@@ -589,6 +645,12 @@ export class Messenger {
     // The profile and access key of this key reach the server (after registration, an upgrade or a failed upload).
     await syncOwnProfile(ctx).catch((error: unknown) =>
       this.platform.logger.warn('profile upload failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      }),
+    );
+    // The password backup follows contacts and settings (only on a device that holds its key).
+    await refreshPasswordBackup(ctx).catch((error: unknown) =>
+      this.platform.logger.warn('password backup upload failed', {
         error: error instanceof ClientError ? error.code : 'unknown',
       }),
     );

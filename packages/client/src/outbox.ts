@@ -440,6 +440,8 @@ export class Outbox implements PairwiseSender {
       .map((d) => d.deviceId);
     if (known === null || missing.length > 0 || extra.length > 0 || stale.length > 0)
       await this.correctDevices(me, missing, extra, stale);
+    // A device joined the account since the list was last known (the first listing only learns what exists).
+    if (known !== null) for (const deviceId of missing) emit(ctx, { type: 'own-device-added', deviceId });
     // A device that appeared since we last looked (just linked, or re-registered) gets everything this one holds, so
     // that it converges even on what it missed; the first look at all (this device just linked) sends nothing.
     if (known !== null && (missing.length > 0 || stale.length > 0) && this.onNewSibling) {

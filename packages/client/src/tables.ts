@@ -19,6 +19,8 @@ export const metaKeys = {
   ownProfile: 'ownProfile',
   prekeyState: 'prekeyState',
   sequence: 'sequence',
+  /** Password login: the account backup key (from OPAQUE's export key) and what was last uploaded (password.ts). */
+  passwordBackup: 'passwordBackup',
   /** The version of the key layout below the data was written in (storage-migrations.ts); absent: layout 1. */
   storageLayout: 'storageLayout',
 } as const;
@@ -452,6 +454,7 @@ export type MetaRows = {
   profile: ProfileRecord;
   ownProfile: OwnProfileRecord;
   prekeyState: PrekeyStateRecord;
+  passwordBackup: PasswordBackupRecord;
   storageLayout: number;
   organization: OrganizationRecord;
 };
@@ -468,6 +471,12 @@ export type OrganizationRecord = {
   privateKey: Uint8Array | null;
   auditHead: { seq: number; hash: string } | null;
 };
+
+/**
+ * This device knows the account's password backup key (it set the password or logged in with it): it re-seals the
+ * backup when contacts or settings change. `digest` is the keyed digest of the content last uploaded.
+ */
+export type PasswordBackupRecord = { key: Uint8Array; digest: Uint8Array; uploadedAt: number };
 
 /** A conversation's preferences on this device (`chat/<conversation id>`, see chat-preferences.ts). */
 export type ChatPreferencesRecord = {

@@ -94,3 +94,10 @@ export {
   type AuditChainEntry,
   type AuditFields,
 } from './org/audit-chain.js';
+export {
+  deriveAccountBackupKey,
+  sealAccountBackup,
+  openAccountBackup,
+  accountBackupDigest,
+  ACCOUNT_BACKUP_VERSION,
+} from './backup/account-backup-cipher.js';

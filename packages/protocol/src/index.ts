@@ -9,5 +9,6 @@ export * from './frames.js';
 export * from './http.js';
 export * from './limits.js';
 export * from './openapi.js';
+export * from './password.js';
 export * from './provisioning.js';
 export * from './push.js';

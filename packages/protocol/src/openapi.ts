@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import * as http from './http.js';
+import * as password from './password.js';
 import { ProvisioningSendRequest } from './provisioning.js';
 import { PushSubscriptionRequest } from './push.js';
 
@@ -427,6 +428,65 @@ const routes: Route[] = [
       [404, 'not_found: unknown, expired or already used address'],
       [413, 'payload_too_large'],
     ],
+  },
+  {
+    method: 'get',
+    path: '/v1/accounts/password',
+    summary: "Whether the caller's account has a password (OPAQUE record and backup) and since when",
+    auth: true,
+    ok: [200, password.PasswordStatusResponse],
+  },
+  {
+    method: 'post',
+    path: '/v1/accounts/password/registration/start',
+    summary: 'OPAQUE registration, first message: the server evaluates the blinded password (it never sees it)',
+    auth: true,
+    body: password.PasswordRegistrationStartRequest,
+    ok: [200, password.PasswordRegistrationStartResponse],
+  },
+  {
+    method: 'post',
+    path: '/v1/accounts/password/registration/finish',
+    summary: 'OPAQUE registration, last message: store the record and the sealed account backup (replacing any)',
+    auth: true,
+    body: password.PasswordRegistrationFinishRequest,
+    ok: [204, null],
+  },
+  {
+    method: 'put',
+    path: '/v1/accounts/password/backup',
+    summary: 'Replace the sealed account backup (same password)',
+    auth: true,
+    body: password.PasswordBackupRequest,
+    ok: [204, null],
+    errors: [[404, 'not_found: the account has no password']],
+  },
+  {
+    method: 'delete',
+    path: '/v1/accounts/password',
+    summary: "Remove the account's password: the OPAQUE record and the backup are deleted",
+    auth: true,
+    ok: [204, null],
+  },
+  {
+    method: 'post',
+    path: '/v1/accounts/password/login/start',
+    summary:
+      'OPAQUE login by username, first message (an unknown username gets an answer indistinguishable from a wrong ' +
+      'password); throttled per username and client address',
+    auth: false,
+    body: password.PasswordLoginStartRequest,
+    ok: [200, password.PasswordLoginStartResponse],
+  },
+  {
+    method: 'post',
+    path: '/v1/accounts/password/login/finish',
+    summary:
+      'OPAQUE login, last message: on success the sealed account backup and a single-use link token for ' +
+      'POST /v1/devices; a failed, expired or already finished login is refused as unauthorized',
+    auth: false,
+    body: password.PasswordLoginFinishRequest,
+    ok: [200, password.PasswordLoginFinishResponse],
   },
   {
     method: 'post',

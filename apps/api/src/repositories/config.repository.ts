@@ -154,6 +154,18 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be base64 of 32 bytes')
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  /**
+   * OPAQUE password login's server setup (the string `@serenity-kit/opaque` makes: its OPRF seed and long-term key
+   * pair), shared by every instance; unset = generated on first start and kept in `DATA_DIR/opaque-server-setup.json`
+   * (mode 0600). Changing it makes every stored password record unusable (users set their password again).
+   */
+  OPAQUE_SERVER_SETUP: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{100,400}$/, 'must be an OPAQUE server setup (base64url, from `npx @serenity-kit/opaque`)')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  /** How long a password login may take between its start and its finish. */
+  PASSWORD_LOGIN_TTL: duration.default(60_000),
   /** Key id of the server certificate (its key is derived from the trust root and the id): change it to rotate. */
   SEALED_SENDER_SERVER_KEY_ID: z.coerce.number().int().min(1).max(0xffff_ffff).default(1),
   /** Lifetime of the sender certificates the server signs. */
@@ -347,6 +359,8 @@ export type AppConfig = {
   serverName: string;
   /** Sealed sender: the configured trust root private key (32 bytes; undefined = generated under `dataDir`). */
   sealedSender: { trustRootPrivateKey: Uint8Array | undefined; serverKeyId: number; certificateLifetimeMs: number };
+  /** Password login: the configured OPAQUE server setup (undefined = generated under `dataDir`), and its login TTL. */
+  password: { opaqueServerSetup: string | undefined; loginTtlMs: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How far `X-Forwarded-For` is believed (see `utils/client-address.ts`). */
   trustProxy: TrustProxy;
@@ -519,6 +533,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
       serverKeyId: e.SEALED_SENDER_SERVER_KEY_ID,
       certificateLifetimeMs: e.SEALED_SENDER_CERTIFICATE_LIFETIME,
     },
+    password: { opaqueServerSetup: e.OPAQUE_SERVER_SETUP, loginTtlMs: e.PASSWORD_LOGIN_TTL },
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     pwaDir: abs(e.PWA_DIR),

@@ -162,8 +162,8 @@ export class OrganizationRepository {
   }
 
   /**
-   * Marks the account disabled and deletes its devices (their keys, queued envelopes and tickets cascade) and its
-   * role certificate, in one transaction; the device ids it had, or null when there is no such account.
+   * Marks the account disabled and deletes its devices (their keys, queued envelopes and tickets cascade), its
+   * provisioning codes, its password (record and backup) and its role certificate, in one transaction; the device ids it had, or null when there is no such account.
    */
   async disable(accountId: string, at: Date): Promise<number[] | null> {
     return this.db.prisma.$transaction(async (tx) => {
@@ -172,6 +172,8 @@ export class OrganizationRepository {
       const devices = await tx.device.findMany({ where: { accountId }, select: { id: true } });
       await tx.device.deleteMany({ where: { accountId } });
       await tx.provisioningCode.deleteMany({ where: { accountId } });
+      // Its password goes too: a password login would otherwise link a new device to the disabled account.
+      await tx.accountPassword.deleteMany({ where: { accountId } });
       await tx.roleCertificate.deleteMany({ where: { accountId } });
       return devices.map((d) => d.id);
     });

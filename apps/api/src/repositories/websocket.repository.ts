@@ -40,6 +40,24 @@ const FRAME_ERRORS: Record<string, [number, string]> = {
 };
 
 /**
+ * Sockets corked in the current event-loop phase, uncorked together by one `setImmediate` (not one per connection:
+ * a group commit's answers and envelopes touch hundreds of connections in one phase).
+ */
+let corkedSockets: Socket[] = [];
+let corkedConnections: WebSocketConnection[] = [];
+let uncorkScheduled = false;
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  const sockets = corkedSockets;
+  const connections = corkedConnections;
+  corkedSockets = [];
+  corkedConnections = [];
+  for (const connection of connections) connection.uncorked();
+  for (const socket of sockets) socket.uncork();
+}
+
+/**
  * `authenticating` until the auth frame succeeds; `draining` while the stored queue is sent (until `queue-empty`);
  * `live` while envelopes are written as they arrive; `catching-up` after a live envelope found the socket's buffer
  * full, until the envelopes noted meanwhile have been sent; `closed`.
@@ -109,10 +127,16 @@ export class WebSocketConnection {
     if (!raw) return;
     this.corked = true;
     raw.cork();
-    setImmediate(() => {
-      this.corked = false;
-      raw.uncork();
-    });
+    corkedSockets.push(raw);
+    corkedConnections.push(this);
+    if (uncorkScheduled) return;
+    uncorkScheduled = true;
+    setImmediate(uncorkAll);
+  }
+
+  /** Called by {@link uncorkAll} as its round begins: a frame sent from now on corks the socket for the next round. */
+  uncorked(): void {
+    this.corked = false;
   }
 
   private get raw(): Socket | undefined {

@@ -135,7 +135,7 @@ export class WebSocketService implements OnModuleInit {
         const parsed = AckFrame.safeParse(frame);
         if (!parsed.success) return this.refuse(connection, requestId, ErrorCode.InvalidRequest, 'malformed ack');
         const device = { accountId: connection.accountId, deviceId: connection.deviceId };
-        for (const guid of parsed.data.guids) void this.messages.ack(device, guid).catch(() => undefined);
+        void this.messages.ackMany(device, parsed.data.guids).catch(() => undefined);
         return;
       }
       case 'send': {

@@ -13,7 +13,7 @@ import { HistoryReader } from './history-reader.js';
 import { deviceNameOrNone } from './link-uri.js';
 import type { MessengerPort } from './messenger-port.js';
 import type * as CoreModuleValue from './messenger-adapter.js';
-import type { AppState, CoveApp, LinkResult, RegisterResult, ServerInfo } from './model.js';
+import type { AppState, CoveApp, LinkResult, LoginResult, RegisterResult, ServerInfo } from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
 import { connectionStatus, effectiveState, ServerLinkTracker } from './server-link.js';
@@ -108,7 +108,8 @@ export class CoveAppShell implements CoveApp, AppSession {
       platform.minPassphraseLength,
     );
     this.onboarding = new OnboardingViewModel(this, permissions, {
-      register: (username, inviteCode) => this.register(username, inviteCode),
+      register: (username, inviteCode, password) => this.register(username, inviteCode, password),
+      login: (username, password) => this.login(username, password),
       link: (options) => this.link(options),
       enter: (corePlatform) => this.enter(corePlatform),
     });
@@ -120,6 +121,10 @@ export class CoveAppShell implements CoveApp, AppSession {
 
   subscribe(listener: () => void): () => void {
     return this.store.subscribe(listener);
+  }
+
+  dismissDeviceAdded(): void {
+    this.store.set({ deviceAdded: null });
   }
 
   applyUpdate(): void {
@@ -230,7 +235,11 @@ export class CoveAppShell implements CoveApp, AppSession {
     return messenger;
   }
 
-  private async register(username: string, inviteCode: string | null): Promise<RegisterResult> {
+  private async register(
+    username: string,
+    inviteCode: string | null,
+    password: string | null,
+  ): Promise<RegisterResult> {
     const corePlatform = this.corePlatform;
     if (!corePlatform) return { ok: false, error: 'other' };
     const { registerMessenger } = await this.loadCoreModule();
@@ -242,6 +251,31 @@ export class CoveAppShell implements CoveApp, AppSession {
       this.options.serverUrl,
       username,
       inviteCode,
+      password,
+      deviceName,
+    );
+    if (typeof result === 'string') return { ok: false, error: result };
+    this.attach(result);
+    return { ok: true };
+  }
+
+  private async login(username: string, password: string): Promise<LoginResult> {
+    const corePlatform = this.corePlatform;
+    if (!corePlatform) return { ok: false, error: 'other' };
+    let loginMessenger: CoreModule['loginMessenger'];
+    try {
+      ({ loginMessenger } = await this.loadCoreModule());
+    } catch {
+      return { ok: false, error: 'network' };
+    }
+    // Named in the device list like a registered or linked browser ("Chrome on Linux").
+    const deviceName = deviceNameOrNone(this.platform.capabilities.deviceLabel());
+    const result = await loginMessenger(
+      corePlatform,
+      this.onVisible,
+      this.options.serverUrl,
+      username,
+      password,
       deviceName,
     );
     if (typeof result === 'string') return { ok: false, error: result };
@@ -320,6 +354,9 @@ export class CoveAppShell implements CoveApp, AppSession {
         this.store.set({ progress });
         return;
       }
+      case 'own-device-added':
+        this.store.set({ deviceAdded: event.deviceId });
+        return;
       case 'queue-empty':
       case 'prekeys-uploaded':
       case 'message-rejected':

@@ -11,6 +11,7 @@ import {
   ClientErrorCode,
   Messenger,
   SafetyNumberMismatchError,
+  validatePassword,
   type AccountRecord,
   type ConversationEntry,
   type MessageInfo,
@@ -27,6 +28,7 @@ import type {
   LookupResult,
   MessengerPort,
   OwnProfileView,
+  LoginError,
   RegistrationError,
   SafetyNumber,
 } from './messenger-port.js';
@@ -36,6 +38,7 @@ import type {
   DeviceView,
   LinkResult,
   OrganizationView,
+  PasswordResult,
   RemoveDeviceResult,
 } from './model.js';
 import { HistoryReader } from './history-reader.js';
@@ -525,6 +528,29 @@ class MessengerAdapter implements MessengerPort {
     await this.messenger.unblock(accountId);
   }
 
+  hasPassword(): Promise<boolean> {
+    return this.messenger.hasPassword();
+  }
+
+  async setPassword(password: string): Promise<PasswordResult> {
+    try {
+      await this.messenger.setPassword(password);
+      return 'saved';
+    } catch (error) {
+      if (error instanceof ClientError && error.code === ClientErrorCode.InvalidInput) return 'invalid';
+      return 'network';
+    }
+  }
+
+  async removePassword(): Promise<PasswordResult> {
+    try {
+      await this.messenger.removePassword();
+      return 'saved';
+    } catch {
+      return 'network';
+    }
+  }
+
   async blocked(): Promise<{ accountId: string; username: string | null }[]> {
     return (await this.messenger.blocked()).map(({ accountId, username }) => ({ accountId, username }));
   }
@@ -590,8 +616,8 @@ export async function loadMessenger(
 }
 
 /**
- * Creates an account (keys are generated here, in the browser) and returns the ready messenger; `deviceName` names
- * this browser in the device list (encrypted).
+ * Creates an account (keys are generated here, in the browser) and returns the ready messenger; `password` (null:
+ * none) is set for logging in on new devices; `deviceName` names this browser in the device list (encrypted).
  */
 export async function registerMessenger(
   platform: Platform,
@@ -599,8 +625,17 @@ export async function registerMessenger(
   serverUrl: string,
   username: string,
   inviteCode: string | null,
+  password: string | null = null,
   deviceName?: string,
 ): Promise<MessengerPort | RegistrationError> {
+  if (password !== null) {
+    // Checked before the account exists, so a too-short password does not leave an account without one.
+    try {
+      validatePassword(password);
+    } catch {
+      return 'password';
+    }
+  }
   try {
     const messenger = await Messenger.open(platform, { serverUrl });
     const account = await messenger.register({
@@ -609,11 +644,53 @@ export async function registerMessenger(
       ...(inviteCode ? { inviteCode } : {}),
       ...(deviceName ? { deviceName } : {}),
     });
+    // The account exists either way; a password that did not reach the server can be set again in Settings.
+    if (password !== null)
+      await messenger
+        .setPassword(password)
+        .catch((error: unknown) =>
+          platform.logger.warn('password not set', { error: error instanceof ClientError ? error.code : 'unknown' }),
+        );
     return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username, account.deviceId);
   } catch (error) {
     if (error instanceof ClientError) {
       return REGISTRATION_ERRORS[error.code] ?? 'other';
     }
+    return 'other';
+  }
+}
+
+/** How password login failures are shown. */
+const LOGIN_ERRORS: Partial<Record<ClientErrorCode, LoginError>> = {
+  [ClientErrorCode.WrongPassword]: 'wrong',
+  [ClientErrorCode.RateLimited]: 'throttled',
+  [ClientErrorCode.InvalidInput]: 'invalid',
+  [ClientErrorCode.ServerUnreachable]: 'network',
+};
+
+/**
+ * Logs this browser in as a new device of an account by username and password, and returns the ready messenger;
+ * `deviceName` names this browser in the device list (encrypted).
+ */
+export async function loginMessenger(
+  platform: Platform,
+  onVisible: Capabilities['onVisible'],
+  serverUrl: string,
+  username: string,
+  password: string,
+  deviceName?: string,
+): Promise<MessengerPort | LoginError> {
+  try {
+    const messenger = await Messenger.open(platform, { serverUrl });
+    const account = await messenger.loginWithPassword({
+      serverUrl,
+      username,
+      password,
+      ...(deviceName ? { deviceName } : {}),
+    });
+    return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username, account.deviceId);
+  } catch (error) {
+    if (error instanceof ClientError) return LOGIN_ERRORS[error.code] ?? 'other';
     return 'other';
   }
 }

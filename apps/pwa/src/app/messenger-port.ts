@@ -11,7 +11,14 @@ import type {
   SearchResult,
   TrustLevel,
 } from '@cove/client';
-import type { AddDeviceResult, AttachmentFailure, DeviceView, OrganizationView, RemoveDeviceResult } from './model.js';
+import type {
+  AddDeviceResult,
+  AttachmentFailure,
+  DeviceView,
+  OrganizationView,
+  PasswordResult,
+  RemoveDeviceResult,
+} from './model.js';
 
 export type OwnProfileView = { name: string; about: string; avatar: Uint8Array | null };
 
@@ -25,7 +32,9 @@ export type GroupError = 'unknown' | 'self' | 'network' | 'forbidden' | 'invalid
 
 export type GroupResult<T = undefined> = { ok: true; value: T } | { ok: false; error: GroupError };
 
-export type RegistrationError = 'taken' | 'invalid' | 'invite' | 'network' | 'other';
+export type RegistrationError = 'taken' | 'invalid' | 'invite' | 'network' | 'password' | 'other';
+/** Why a password login failed. */
+export type LoginError = 'wrong' | 'throttled' | 'invalid' | 'network' | 'other';
 
 export interface MessengerPort {
   readonly username: string;
@@ -107,6 +116,12 @@ export interface MessengerPort {
   blocked(): Promise<{ accountId: string; username: string | null }[]>;
   /** The organization as this device pinned it (fingerprint, a changed key, our certified role); null without one. */
   organization(): Promise<OrganizationView | null>;
+  /** Whether the account has a password for logging in on new devices (the server's answer). */
+  hasPassword(): Promise<boolean>;
+  /** Sets or changes it (OPAQUE: the server never learns it); the account backup is sealed anew. */
+  setPassword(password: string): Promise<PasswordResult>;
+  /** Removes it: the server deletes the login record and the account backup. */
+  removePassword(): Promise<PasswordResult>;
   /** Deletes a conversation and its history on this device (a group is left first). */
   deleteConversation(conversationId: string): Promise<void>;
   /** Tells the account's other devices a conversation's mute, pin and archive state (after a change here). */

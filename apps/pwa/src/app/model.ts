@@ -306,6 +306,11 @@ export type AppState = {
   connection: ConnectionStatus;
   /** A new version of the app is installed and waiting. */
   updateReady: boolean;
+  /**
+   * Another device joined this account (linked by QR, or logged in with the password) while this one ran: its device
+   * id, shown until dismissed (if it was not the user, they remove it and change the password).
+   */
+  deviceAdded?: number | null;
   /** Bumped whenever conversations or messages change, so views reload. */
   revision: number;
   /** Conversation ids with the contact typing right now. */
@@ -355,7 +360,14 @@ export type RemoveDeviceResult = { ok: true } | { ok: false; error: 'not-primary
 export type LinkResult =
   { ok: true } | { ok: false; error: 'expired' | 'refused' | 'limit' | 'network' | 'cancelled' | 'other' };
 
-export type RegisterResult = { ok: true } | { ok: false; error: 'taken' | 'invalid' | 'invite' | 'network' | 'other' };
+export type RegisterResult =
+  { ok: true } | { ok: false; error: 'taken' | 'invalid' | 'invite' | 'network' | 'password' | 'other' };
+
+/** Logging in with username and password: wrong (or unknown, alike), too many tries, or no network. */
+export type LoginResult = { ok: true } | { ok: false; error: 'wrong' | 'throttled' | 'invalid' | 'network' | 'other' };
+
+/** Setting or removing the password: done, too short (or long), or the server was not reached. */
+export type PasswordResult = 'saved' | 'invalid' | 'network';
 
 export type StartChatResult =
   { ok: true; conversationId: string } | { ok: false; error: 'unknown' | 'self' | 'network' };
@@ -523,6 +535,10 @@ export interface SettingsScreen extends PermissionRequests {
   unblock(accountId: string): Promise<void>;
   /** The organization key's fingerprint and our certified role (null when the server has no organization). */
   organization(): Promise<OrganizationView | null>;
+  /** The account's password: whether one is set (null: unknown, offline), set or change it, remove it. */
+  hasPassword(): Promise<boolean | null>;
+  setPassword(password: string): Promise<PasswordResult>;
+  removePassword(): Promise<PasswordResult>;
   /** This account's devices, oldest first; rejects when the server cannot be asked. */
   devices(): Promise<DeviceView[]>;
   /** Checks a pasted or scanned link URI before anything is sent. */
@@ -540,7 +556,10 @@ export interface SettingsScreen extends PermissionRequests {
 
 /** Creating the account (then the welcome steps) and unlocking a passphrase-protected vault. */
 export interface OnboardingScreen extends PermissionRequests {
-  register(username: string, inviteCode: string | null): Promise<RegisterResult>;
+  /** `password`: also set one for logging in on new devices (null: none). */
+  register(username: string, inviteCode: string | null, password: string | null): Promise<RegisterResult>;
+  /** Logs this browser in as a new device of the account, by username and password. */
+  login(username: string, password: string): Promise<LoginResult>;
   /**
    * "I already have an account": opens a provisioning channel and reports the link URI (`onUri`) for the QR code,
    * then waits for an existing device to send the account; `deviceName` is read once it arrived (null: unnamed).
@@ -557,6 +576,8 @@ export interface CoveApp {
   getState(): AppState;
   subscribe(listener: () => void): () => void;
   applyUpdate(): void;
+  /** Hides the "a new device was added" notice. */
+  dismissDeviceAdded(): void;
   /** Tries the server again now (the "Retry now" of the connection indicator). */
   reconnectNow(): void;
 

@@ -122,6 +122,7 @@ function AppFrame(): ReactElement {
     <>
       {body}
       {state.updateReady ? <UpdateToast /> : null}
+      {state.deviceAdded ? <DeviceAddedToast deviceId={state.deviceAdded} /> : null}
     </>
   );
 }
@@ -222,6 +223,20 @@ function EmptyDetail(): ReactElement {
     <div className="empty-detail">
       <img src="/icons/icon-192.png" alt="" width={88} height={88} />
       <p className="muted">{t('app.pick')}</p>
+    </div>
+  );
+}
+
+/** Another device joined the account: the user should know, and act if it was not them. */
+function DeviceAddedToast({ deviceId }: { deviceId: number }): ReactElement {
+  const { t } = useTranslation();
+  const app = useApp();
+  return (
+    <div className="toast" role="alert" data-testid="device-added-toast">
+      <span>{t('app.deviceAdded', { id: deviceId })}</span>
+      <button type="button" className="secondary small" onClick={() => app.dismissDeviceAdded()}>
+        {t('app.dismiss')}
+      </button>
     </div>
   );
 }

@@ -137,3 +137,10 @@ export type Invite = Prisma.InviteModel
  * content or message metadata: who did what to whom, and when.
  */
 export type AuditEntry = Prisma.AuditEntryModel
+/**
+ * Model AccountPassword
+ * Password login (OPAQUE): the account's registration record, which lets the server run the protocol but not learn
+ * the password nor check a guess without running it, and the account backup the client sealed with a key from
+ * OPAQUE's export key (opaque bytes to the server). Both go together when the password is removed.
+ */
+export type AccountPassword = Prisma.AccountPasswordModel

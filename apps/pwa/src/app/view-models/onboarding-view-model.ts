@@ -1,17 +1,26 @@
 /**
  * The view model of the screens before the messenger: registration (the keys are generated in the browser by the
- * core), linking this browser to an existing account ("I already have an account": the link URI for the QR code, a
- * device name made fit for the core), unlocking a passphrase-protected vault, and the welcome steps' permission requests. What happens once the
+ * core; optionally with a password), logging in by username and password, linking this browser to an existing account
+ * ("I already have an account": the link URI for the QR code, a device name made fit for the core), unlocking a
+ * passphrase-protected vault, and the welcome steps' permission requests. What happens once the
  * account or the platform is there (attaching the messenger, showing the list) is the app shell's, called back.
  */
 import type { Platform } from '@cove/client';
 import type { AppSession } from '../app-session.js';
 import { deviceNameOrNone } from '../link-uri.js';
-import type { AppState, LinkResult, OnboardingScreen, PermissionRequests, RegisterResult } from '../model.js';
+import type {
+  AppState,
+  LinkResult,
+  LoginResult,
+  OnboardingScreen,
+  PermissionRequests,
+  RegisterResult,
+} from '../model.js';
 
 /** What the shell does for onboarding: create or link the account, and enter an unlocked profile. */
 export interface OnboardingActions {
-  register(username: string, inviteCode: string | null): Promise<RegisterResult>;
+  register(username: string, inviteCode: string | null, password: string | null): Promise<RegisterResult>;
+  login(username: string, password: string): Promise<LoginResult>;
   link(options: {
     deviceName: () => string | undefined;
     onUri: (uri: string) => void;
@@ -27,8 +36,12 @@ export class OnboardingViewModel implements OnboardingScreen {
     private readonly actions: OnboardingActions,
   ) {}
 
-  register(username: string, inviteCode: string | null): Promise<RegisterResult> {
-    return this.actions.register(username, inviteCode);
+  register(username: string, inviteCode: string | null, password: string | null = null): Promise<RegisterResult> {
+    return this.actions.register(username, inviteCode, password);
+  }
+
+  login(username: string, password: string): Promise<LoginResult> {
+    return this.actions.login(username, password);
   }
 
   link(options: { deviceName: () => string; onUri: (uri: string) => void; signal: AbortSignal }): Promise<LinkResult> {

@@ -3,8 +3,9 @@
  * notification permission, the vault's passphrase (set: the messenger pauses while every row is re-encrypted, and
  * the other tabs are told to reload; change; remove), "lock now" (every tab reloads and so forgets its keys), who
  * may send sealed messages (anyone or contacts: a server setting shared by the account's devices), the block list
- * (with unblock), linked devices (list, link a new one from a scanned or pasted URI, remove one; wiping this browser
- * once it was removed), and leaving: log out and delete the account (the server first, then this browser's data
+ * (with unblock), the login password (set, change, remove; OPAQUE in the core), linked devices (list, link a new one
+ * from a scanned or pasted URI, remove one; wiping this browser once it was removed), and leaving: log out and delete
+ * the account (the server first, then this browser's data
  * is wiped and every tab reloads into onboarding). It renders nothing and holds no key material; the vault does the
  * cryptography.
  */
@@ -20,6 +21,7 @@ import type {
   RemoveDeviceResult,
   BlockedContact,
   OrganizationView,
+  PasswordResult,
   PermissionRequests,
   ProfileForm,
   ProfileSaveResult,
@@ -121,6 +123,22 @@ export class SettingsViewModel implements SettingsScreen {
   async unblock(accountId: string): Promise<void> {
     await (await this.session.requireMessenger()).unblock(accountId);
     this.session.store.bump();
+  }
+
+  async hasPassword(): Promise<boolean | null> {
+    try {
+      return await (await this.session.requireMessenger()).hasPassword();
+    } catch {
+      return null;
+    }
+  }
+
+  async setPassword(password: string): Promise<PasswordResult> {
+    return (await this.session.requireMessenger()).setPassword(password);
+  }
+
+  async removePassword(): Promise<PasswordResult> {
+    return (await this.session.requireMessenger()).removePassword();
   }
 
   async devices(): Promise<DeviceView[]> {

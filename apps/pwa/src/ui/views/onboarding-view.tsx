@@ -1,6 +1,7 @@
 /**
- * First run: pick a username (and an invite code when the server asks for one), or "I already have an account"
- * (link this browser to an existing account by QR code: linking/link-existing-view.tsx), then keep data on this device
+ * First run: pick a username (and an invite code when the server asks for one, and optionally a password to log in
+ * on other devices with), or "I already have an account": link this browser to an existing account by QR code
+ * (linking/link-existing-view.tsx) or log in to it with its username and password; then keep data on this device
  * (persistent storage) and optionally turn on notifications, both from a tap. Keys are generated locally by the
  * app model; nothing secret leaves the browser.
  */
@@ -14,12 +15,82 @@ import { PushUnavailable } from './platform-limits/push-unavailable.js';
 
 /** Mirrors the server's username rule so the user hears about a typo before a round trip. */
 const USERNAME_PATTERN = /^[A-Za-z0-9_.]{3,32}$/;
+/** Mirrors the core's password floor (NIST SP 800-63B), so the user hears about it before the keys are made. */
+const MIN_PASSWORD_CHARS = 8;
+
+/** Log in to an existing account with its username and password (OPAQUE in the core: the server never sees it). */
+function LoginForm({ onCancel }: { onCancel: () => void }): ReactElement {
+  const { t } = useTranslation();
+  const app = useApp();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const name = username.trim();
+    if (!USERNAME_PATTERN.test(name) || password === '') {
+      setError(t('login.errors.invalid'));
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    const result = await app.onboarding.login(name, password);
+    setBusy(false);
+    if (!result.ok) setError(t(`login.errors.${result.error}`));
+  };
+  return (
+    <form onSubmit={(e) => void submit(e)} noValidate data-testid="login-form">
+      <h2>{t('login.title')}</h2>
+      <p className="muted">{t('login.text')}</p>
+      <label className="field">
+        <span>{t('login.username')}</span>
+        <input
+          data-testid="login-username-input"
+          name="username"
+          autoComplete="username"
+          autoCapitalize="none"
+          spellCheck={false}
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+          required
+        />
+      </label>
+      <label className="field">
+        <span>{t('login.password')}</span>
+        <input
+          data-testid="login-password-input"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          aria-invalid={error ? true : undefined}
+          required
+        />
+      </label>
+      {error ? (
+        <p className="error" role="alert" data-testid="login-error">
+          {error}
+        </p>
+      ) : null}
+      <button className="primary wide" data-testid="login-submit-button" type="submit" disabled={busy}>
+        {busy ? t('login.busy') : t('login.submit')}
+      </button>
+      <button className="secondary wide" type="button" onClick={onCancel} disabled={busy}>
+        {t('login.back')}
+      </button>
+    </form>
+  );
+}
 
 export function OnboardingView({ info, offline }: { info: ServerInfo | null; offline: boolean }): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
   const [username, setUsername] = useState('');
   const [invite, setInvite] = useState('');
+  const [password, setPassword] = useState('');
+  const [loggingIn, setLoggingIn] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [linking, setLinking] = useState(false);
@@ -32,9 +103,13 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
       setError(t('onboarding.errors.invalid'));
       return;
     }
+    if (password !== '' && [...password].length < MIN_PASSWORD_CHARS) {
+      setError(t('onboarding.errors.password'));
+      return;
+    }
     setBusy(true);
     setError(null);
-    const result = await app.onboarding.register(name, needsInvite ? invite.trim() : null);
+    const result = await app.onboarding.register(name, needsInvite ? invite.trim() : null, password || null);
     setBusy(false);
     if (!result.ok) setError(t(`onboarding.errors.${result.error}`));
   };
@@ -53,7 +128,8 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
             {offline ? t('onboarding.offline') : t('onboarding.unreachable')}
           </p>
         ) : null}
-        <form onSubmit={(e) => void submit(e)} noValidate>
+        {loggingIn ? <LoginForm onCancel={() => setLoggingIn(false)} /> : null}
+        <form onSubmit={(e) => void submit(e)} noValidate hidden={loggingIn}>
           <label className="field">
             <span>{t('onboarding.username')}</span>
             <input
@@ -85,6 +161,21 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
               />
             </label>
           ) : null}
+          <label className="field">
+            <span>{t('onboarding.password')}</span>
+            <input
+              data-testid="password-input"
+              name="new-password"
+              type="password"
+              autoComplete="new-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+              aria-describedby="password-hint"
+            />
+            <small id="password-hint" className="muted">
+              {t('onboarding.passwordHint')}
+            </small>
+          </label>
           {error ? (
             <p className="error" role="alert" id="username-error" data-testid="field-error">
               {error}
@@ -94,18 +185,29 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
             {busy ? t('onboarding.creating') : t('onboarding.create')}
           </button>
         </form>
-        <div className="onboarding-alt">
-          <span className="muted">{t('onboarding.haveAccount')}</span>
-          <button
-            type="button"
-            className="secondary wide"
-            data-testid="link-existing-button"
-            disabled={busy}
-            onClick={() => setLinking(true)}
-          >
-            {t('onboarding.linkExisting')}
-          </button>
-        </div>
+        {loggingIn ? null : (
+          <div className="onboarding-alt">
+            <span className="muted">{t('onboarding.haveAccount')}</span>
+            <button
+              type="button"
+              className="secondary wide"
+              data-testid="link-existing-button"
+              disabled={busy}
+              onClick={() => setLinking(true)}
+            >
+              {t('onboarding.linkExisting')}
+            </button>
+            <button
+              type="button"
+              className="secondary wide"
+              data-testid="login-button"
+              disabled={busy}
+              onClick={() => setLoggingIn(true)}
+            >
+              {t('login.open')}
+            </button>
+          </div>
+        )}
         <p className="fineprint muted">{t('onboarding.privacy')}</p>
       </div>
     </main>

@@ -1,6 +1,6 @@
 /**
  * Settings: the toolbar and the sections (`settings/`, `linking/`): account, profile, linked devices, language and colour theme, notification
- * previews and permission, persistent storage, the passphrase that locks the local data and "lock now", the block
+ * previews and permission, persistent storage, the passphrase that locks the local data and "lock now", the login password, the block
  * list, and leaving (log out, delete the account).
  */
 import type { ReactElement } from 'react';
@@ -16,6 +16,7 @@ import { DevicesSection } from './linking/devices-section.js';
 import { BlockedSection } from './settings/blocked-section.js';
 import { OrganizationSection } from './settings/organization-section.js';
 import { LeaveSection } from './settings/leave-section.js';
+import { PasswordSection } from './settings/password-section.js';
 import { ProfileSection } from './settings/profile-section.js';
 
 export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
@@ -38,6 +39,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
         <NotificationsSection />
         <PrivacySection />
         <OrganizationSection />
+        <PasswordSection />
         <BlockedSection />
         <LeaveSection />
       </div>

@@ -57,6 +57,7 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.AttachmentUnverified:
       case ClientErrorCode.AttachmentUnavailable:
       case ClientErrorCode.LinkFailed:
+      case ClientErrorCode.WrongPassword:
       case ClientErrorCode.NotPrimary:
       case ClientErrorCode.DeviceLimit:
       case ClientErrorCode.NotAdmin:

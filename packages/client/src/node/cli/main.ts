@@ -10,6 +10,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
 
 import { Argument, Command, CommanderError } from 'commander';
 
@@ -19,6 +20,7 @@ import type { MessengerEvent } from '../../events.js';
 import type { MessageEntry } from '../../tables.js';
 import { directConversationId } from '../../tables.js';
 import { Messenger } from '../../messenger.js';
+import { validatePassword } from '../../password.js';
 import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform, wipeDataDirectory } from '../node-platform.js';
 import type { NodePlatform } from '../node-platform.js';
@@ -54,6 +56,10 @@ export type CliIo = {
   interactive?: boolean;
   /** Asks the person at the terminal and resolves with the answer line. */
   ask?(question: string): Promise<string>;
+  /** Asks for a secret at the terminal without echoing it. */
+  askSecret?(question: string): Promise<string>;
+  /** All of standard input (`--password-stdin`). */
+  readStdin?(): Promise<string>;
 };
 
 const processIo: CliIo = {
@@ -74,7 +80,34 @@ const processIo: CliIo = {
       prompt.close();
     }
   },
+  askSecret: async (question) => {
+    process.stderr.write(question);
+    // The terminal's echo goes nowhere: the typed secret is never shown.
+    const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const prompt = createInterface({ input: process.stdin, output: muted, terminal: true });
+    try {
+      return await prompt.question('');
+    } finally {
+      prompt.close();
+      process.stderr.write('\n');
+    }
+  },
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      // A password, not a file: more than this is a mistake (a piped file), refused before it is held in memory.
+      if (size > MAX_STDIN_PASSWORD_BYTES)
+        throw new ClientError(ClientErrorCode.InvalidInput, 'the password is too long');
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  },
 };
+
+/** Four bytes per character of the longest password, with room for a line ending. */
+const MAX_STDIN_PASSWORD_BYTES = 4 * 1024 + 2;
 
 const dataDirOf = (options: GlobalOptions): string =>
   path.resolve(options.data ?? process.env.COVE_DATA ?? path.join(homedir(), '.cove'));
@@ -130,6 +163,17 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   /** Prints a line for people (`text`, with others' text already escaped) or its JSON form. */
   const print = (text: string, json: Record<string, unknown>): void => io.out(globals().json ? jsonLine(json) : text);
+  /** The password piped in (`--password-stdin`): everything up to one final line ending. */
+  const passwordFromStdin = async (): Promise<string> => {
+    if (!io.readStdin) throw new ClientError(ClientErrorCode.InvalidInput, '--password-stdin needs standard input');
+    return (await io.readStdin()).replace(/\r?\n$/, '');
+  };
+  /** The password typed at the terminal, not echoed; without a terminal, --password-stdin is the way. */
+  const passwordFromPrompt = async (question: string): Promise<string> => {
+    if (!io.interactive || !io.askSecret)
+      throw new ClientError(ClientErrorCode.InvalidInput, 'no terminal to ask for the password: use --password-stdin');
+    return io.askSecret(question);
+  };
   /** A profile as text lines (every field from others escaped). */
   const profileText = (name: string, emoji: string, about: string, avatar: Uint8Array | null): string =>
     [
@@ -154,23 +198,112 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     .requiredOption('--username <name>', 'username (3-32 letters, digits, "_" or ".")')
     .option('--invite <code>', 'invite code, when the server requires one')
     .option('--device-name <name>', "this device's name in the device list (encrypted: the server cannot read it)")
-    .action(async (options: { server: string; username: string; invite?: string; deviceName?: string }) => {
+    .option('--password-stdin', 'also set a password (read from standard input) to log in on new devices with')
+    .action(
+      async (options: {
+        server: string;
+        username: string;
+        invite?: string;
+        deviceName?: string;
+        passwordStdin?: boolean;
+      }) => {
+        // Read and checked before the account exists, so a bad password does not leave an account without one.
+        const password = options.passwordStdin ? await passwordFromStdin() : null;
+        if (password !== null) validatePassword(password);
+        await withSession(
+          globals(),
+          async ({ messenger }) => {
+            const account = await messenger.register({
+              serverUrl: options.server,
+              username: options.username,
+              ...(options.invite ? { inviteCode: options.invite } : {}),
+              ...(options.deviceName === undefined ? {} : { deviceName: options.deviceName }),
+            });
+            print(`registered ${account.username ?? ''} (${account.accountId}) on ${account.serverUrl}`, {
+              type: 'registered',
+              ...account,
+            });
+            if (password !== null) {
+              await messenger.setPassword(password);
+              print('password set: log in on a new device with your username and password', { type: 'password-set' });
+            }
+          },
+          false,
+        );
+      },
+    );
+
+  program
+    .command('login')
+    .description(
+      'log this data directory in as a new device of an existing account with its username and password (set with ' +
+        '"cove password set"): contacts and settings come back; messages stay on the other devices',
+    )
+    .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:3000')
+    .requiredOption('--username <name>', "the account's username")
+    .option('--password-stdin', 'read the password from standard input (otherwise it is asked for)')
+    .option('--device-name <name>', "this device's name in the device list (encrypted: the server cannot read it)")
+    .action(async (options: { server: string; username: string; passwordStdin?: boolean; deviceName?: string }) => {
+      const password = options.passwordStdin ? await passwordFromStdin() : await passwordFromPrompt('Password: ');
       await withSession(
         globals(),
         async ({ messenger }) => {
-          const account = await messenger.register({
+          const account = await messenger.loginWithPassword({
             serverUrl: options.server,
             username: options.username,
-            ...(options.invite ? { inviteCode: options.invite } : {}),
+            password,
             ...(options.deviceName === undefined ? {} : { deviceName: options.deviceName }),
           });
-          print(`registered ${account.username ?? ''} (${account.accountId}) on ${account.serverUrl}`, {
-            type: 'registered',
-            ...account,
-          });
+          print(
+            `logged in as device ${account.deviceId} of ${account.username ?? '(no username)'} (${account.accountId})`,
+            { type: 'logged-in', ...account },
+          );
         },
         false,
       );
+    });
+
+  const passwordCommand = program
+    .command('password')
+    .description('the password that logs this account in on new devices (the server never learns it)');
+  passwordCommand
+    .command('set')
+    .description('set or change the password (asked for twice, or read from standard input with --password-stdin)')
+    .option('--password-stdin', 'read the new password from standard input')
+    .action(async (options: { passwordStdin?: boolean }) => {
+      if (shared)
+        throw new ClientError(ClientErrorCode.InvalidInput, 'stop "cove listen" on this data directory first');
+      let password: string;
+      if (options.passwordStdin) password = await passwordFromStdin();
+      else {
+        password = await passwordFromPrompt('New password: ');
+        validatePassword(password);
+        if ((await passwordFromPrompt('Repeat the new password: ')) !== password)
+          throw new ClientError(ClientErrorCode.InvalidInput, 'the two passwords differ; nothing was changed');
+      }
+      validatePassword(password);
+      await withSession(globals(), async ({ messenger }) => {
+        await messenger.setPassword(password);
+        print('password set: log in on a new device with your username and password', { type: 'password-set' });
+      });
+    });
+  passwordCommand
+    .command('remove')
+    .description('remove the password: the server deletes its login record and the encrypted account backup')
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        await messenger.removePassword();
+        print('password removed: this account can no longer log in by password', { type: 'password-removed' });
+      });
+    });
+  passwordCommand
+    .command('status')
+    .description('whether this account has a password')
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        const enabled = await messenger.hasPassword();
+        print(enabled ? 'a password is set' : 'no password is set', { type: 'password-status', enabled });
+      });
     });
 
   program
@@ -681,6 +814,12 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
               username: event.username,
               wasVerified: event.wasVerified,
             });
+          } else if (event.type === 'own-device-added') {
+            print(
+              `! a new device (${event.deviceId}) was added to your account; if it was not you, remove it ` +
+                `("cove devices remove ${event.deviceId}") and change your password`,
+              { type: 'own-device-added', deviceId: event.deviceId },
+            );
           } else if (event.type === 'message-rejected') {
             const name = escapeText(await nameOf(event.accountId));
             print(`! a message from ${name} was dropped: its content broke the rules (${escapeText(event.reason)})`, {

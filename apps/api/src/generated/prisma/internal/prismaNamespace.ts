@@ -413,7 +413,8 @@ export const ModelName = {
   Organization: 'Organization',
   RoleCertificate: 'RoleCertificate',
   Invite: 'Invite',
-  AuditEntry: 'AuditEntry'
+  AuditEntry: 'AuditEntry',
+  AccountPassword: 'AccountPassword'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -429,7 +430,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "ssoTransaction" | "ssoGrant" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile" | "organization" | "roleCertificate" | "invite" | "auditEntry"
+    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "ssoTransaction" | "ssoGrant" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile" | "organization" | "roleCertificate" | "invite" | "auditEntry" | "accountPassword"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1691,6 +1692,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    AccountPassword: {
+      payload: Prisma.$AccountPasswordPayload<ExtArgs>
+      fields: Prisma.AccountPasswordFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.AccountPasswordFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.AccountPasswordFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        findFirst: {
+          args: Prisma.AccountPasswordFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.AccountPasswordFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        findMany: {
+          args: Prisma.AccountPasswordFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>[]
+        }
+        create: {
+          args: Prisma.AccountPasswordCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        createMany: {
+          args: Prisma.AccountPasswordCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.AccountPasswordCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>[]
+        }
+        delete: {
+          args: Prisma.AccountPasswordDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        update: {
+          args: Prisma.AccountPasswordUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        deleteMany: {
+          args: Prisma.AccountPasswordDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.AccountPasswordUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.AccountPasswordUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>[]
+        }
+        upsert: {
+          args: Prisma.AccountPasswordUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AccountPasswordPayload>
+        }
+        aggregate: {
+          args: Prisma.AccountPasswordAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateAccountPassword>
+        }
+        groupBy: {
+          args: Prisma.AccountPasswordGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AccountPasswordGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.AccountPasswordCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AccountPasswordCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1939,6 +2014,16 @@ export const AuditEntryScalarFieldEnum = {
 } as const
 
 export type AuditEntryScalarFieldEnum = (typeof AuditEntryScalarFieldEnum)[keyof typeof AuditEntryScalarFieldEnum]
+
+
+export const AccountPasswordScalarFieldEnum = {
+  accountId: 'accountId',
+  record: 'record',
+  backup: 'backup',
+  updatedAt: 'updatedAt'
+} as const
+
+export type AccountPasswordScalarFieldEnum = (typeof AccountPasswordScalarFieldEnum)[keyof typeof AccountPasswordScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -2229,6 +2314,7 @@ export type GlobalOmitConfig = {
   roleCertificate?: Prisma.RoleCertificateOmit
   invite?: Prisma.InviteOmit
   auditEntry?: Prisma.AuditEntryOmit
+  accountPassword?: Prisma.AccountPasswordOmit
 }
 
 /* Types for Logging */

@@ -67,7 +67,8 @@ export const ModelName = {
   Organization: 'Organization',
   RoleCertificate: 'RoleCertificate',
   Invite: 'Invite',
-  AuditEntry: 'AuditEntry'
+  AuditEntry: 'AuditEntry',
+  AccountPassword: 'AccountPassword'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -295,6 +296,16 @@ export const AuditEntryScalarFieldEnum = {
 } as const
 
 export type AuditEntryScalarFieldEnum = (typeof AuditEntryScalarFieldEnum)[keyof typeof AuditEntryScalarFieldEnum]
+
+
+export const AccountPasswordScalarFieldEnum = {
+  accountId: 'accountId',
+  record: 'record',
+  backup: 'backup',
+  updatedAt: 'updatedAt'
+} as const
+
+export type AccountPasswordScalarFieldEnum = (typeof AccountPasswordScalarFieldEnum)[keyof typeof AccountPasswordScalarFieldEnum]
 
 
 export const SortOrder = {

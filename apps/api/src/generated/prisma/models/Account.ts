@@ -267,6 +267,7 @@ export type AccountWhereInput = {
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
+  password?: Prisma.XOR<Prisma.AccountPasswordNullableScalarRelationFilter, Prisma.AccountPasswordWhereInput> | null
 }
 
 export type AccountOrderByWithRelationInput = {
@@ -284,6 +285,7 @@ export type AccountOrderByWithRelationInput = {
   devices?: Prisma.DeviceOrderByRelationAggregateInput
   provisioningCodes?: Prisma.ProvisioningCodeOrderByRelationAggregateInput
   profile?: Prisma.ProfileOrderByWithRelationInput
+  password?: Prisma.AccountPasswordOrderByWithRelationInput
 }
 
 export type AccountWhereUniqueInput = Prisma.AtLeast<{
@@ -304,6 +306,7 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
+  password?: Prisma.XOR<Prisma.AccountPasswordNullableScalarRelationFilter, Prisma.AccountPasswordWhereInput> | null
 }, "id" | "usernameKey" | "ssoSubject">
 
 export type AccountOrderByWithAggregationInput = {
@@ -357,6 +360,7 @@ export type AccountCreateInput = {
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateInput = {
@@ -374,6 +378,7 @@ export type AccountUncheckedCreateInput = {
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUpdateInput = {
@@ -391,6 +396,7 @@ export type AccountUpdateInput = {
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateInput = {
@@ -408,6 +414,7 @@ export type AccountUncheckedUpdateInput = {
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateManyInput = {
@@ -585,6 +592,20 @@ export type AccountUpdateOneRequiredWithoutProfileNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.AccountUpdateToOneWithWhereWithoutProfileInput, Prisma.AccountUpdateWithoutProfileInput>, Prisma.AccountUncheckedUpdateWithoutProfileInput>
 }
 
+export type AccountCreateNestedOneWithoutPasswordInput = {
+  create?: Prisma.XOR<Prisma.AccountCreateWithoutPasswordInput, Prisma.AccountUncheckedCreateWithoutPasswordInput>
+  connectOrCreate?: Prisma.AccountCreateOrConnectWithoutPasswordInput
+  connect?: Prisma.AccountWhereUniqueInput
+}
+
+export type AccountUpdateOneRequiredWithoutPasswordNestedInput = {
+  create?: Prisma.XOR<Prisma.AccountCreateWithoutPasswordInput, Prisma.AccountUncheckedCreateWithoutPasswordInput>
+  connectOrCreate?: Prisma.AccountCreateOrConnectWithoutPasswordInput
+  upsert?: Prisma.AccountUpsertWithoutPasswordInput
+  connect?: Prisma.AccountWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.AccountUpdateToOneWithWhereWithoutPasswordInput, Prisma.AccountUpdateWithoutPasswordInput>, Prisma.AccountUncheckedUpdateWithoutPasswordInput>
+}
+
 export type AccountCreateWithoutDevicesInput = {
   id: string
   identityKey: runtime.Bytes
@@ -599,6 +620,7 @@ export type AccountCreateWithoutDevicesInput = {
   disabledAt?: Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutDevicesInput = {
@@ -615,6 +637,7 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   disabledAt?: Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutDevicesInput = {
@@ -647,6 +670,7 @@ export type AccountUpdateWithoutDevicesInput = {
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutDevicesInput = {
@@ -663,6 +687,7 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateWithoutProvisioningCodesInput = {
@@ -679,6 +704,7 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   disabledAt?: Date | string | null
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
@@ -695,6 +721,7 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   disabledAt?: Date | string | null
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
+  password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutProvisioningCodesInput = {
@@ -727,6 +754,7 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
@@ -743,6 +771,7 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountCreateWithoutProfileInput = {
@@ -759,6 +788,7 @@ export type AccountCreateWithoutProfileInput = {
   disabledAt?: Date | string | null
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+  password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
 }
 
 export type AccountUncheckedCreateWithoutProfileInput = {
@@ -775,6 +805,7 @@ export type AccountUncheckedCreateWithoutProfileInput = {
   disabledAt?: Date | string | null
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+  password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
 }
 
 export type AccountCreateOrConnectWithoutProfileInput = {
@@ -807,6 +838,7 @@ export type AccountUpdateWithoutProfileInput = {
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
 }
 
 export type AccountUncheckedUpdateWithoutProfileInput = {
@@ -823,6 +855,91 @@ export type AccountUncheckedUpdateWithoutProfileInput = {
   disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
+  password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
+}
+
+export type AccountCreateWithoutPasswordInput = {
+  id: string
+  identityKey: runtime.Bytes
+  username?: string | null
+  usernameKey?: string | null
+  nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
+  createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
+  devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
+  provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
+}
+
+export type AccountUncheckedCreateWithoutPasswordInput = {
+  id: string
+  identityKey: runtime.Bytes
+  username?: string | null
+  usernameKey?: string | null
+  nextDeviceId?: number
+  unidentifiedAccessKey?: runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: boolean
+  ssoSubject?: runtime.Bytes | null
+  createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
+  devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
+  provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
+  profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
+}
+
+export type AccountCreateOrConnectWithoutPasswordInput = {
+  where: Prisma.AccountWhereUniqueInput
+  create: Prisma.XOR<Prisma.AccountCreateWithoutPasswordInput, Prisma.AccountUncheckedCreateWithoutPasswordInput>
+}
+
+export type AccountUpsertWithoutPasswordInput = {
+  update: Prisma.XOR<Prisma.AccountUpdateWithoutPasswordInput, Prisma.AccountUncheckedUpdateWithoutPasswordInput>
+  create: Prisma.XOR<Prisma.AccountCreateWithoutPasswordInput, Prisma.AccountUncheckedCreateWithoutPasswordInput>
+  where?: Prisma.AccountWhereInput
+}
+
+export type AccountUpdateToOneWithWhereWithoutPasswordInput = {
+  where?: Prisma.AccountWhereInput
+  data: Prisma.XOR<Prisma.AccountUpdateWithoutPasswordInput, Prisma.AccountUncheckedUpdateWithoutPasswordInput>
+}
+
+export type AccountUpdateWithoutPasswordInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  identityKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
+  provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
+}
+
+export type AccountUncheckedUpdateWithoutPasswordInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  identityKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  username?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  usernameKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextDeviceId?: Prisma.IntFieldUpdateOperationsInput | number
+  unidentifiedAccessKey?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
+  provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
+  profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
 }
 
 
@@ -880,6 +997,7 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
   profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
+  password?: boolean | Prisma.Account$passwordArgs<ExtArgs>
   _count?: boolean | Prisma.AccountCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["account"]>
 
@@ -930,6 +1048,7 @@ export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
   profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
+  password?: boolean | Prisma.Account$passwordArgs<ExtArgs>
   _count?: boolean | Prisma.AccountCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type AccountIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -941,6 +1060,7 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     devices: Prisma.$DevicePayload<ExtArgs>[]
     provisioningCodes: Prisma.$ProvisioningCodePayload<ExtArgs>[]
     profile: Prisma.$ProfilePayload<ExtArgs> | null
+    password: Prisma.$AccountPasswordPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -1381,6 +1501,7 @@ export interface Prisma__AccountClient<T, Null = never, ExtArgs extends runtime.
   devices<T extends Prisma.Account$devicesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$devicesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$DevicePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   provisioningCodes<T extends Prisma.Account$provisioningCodesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$provisioningCodesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ProvisioningCodePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   profile<T extends Prisma.Account$profileArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$profileArgs<ExtArgs>>): Prisma.Prisma__ProfileClient<runtime.Types.Result.GetResult<Prisma.$ProfilePayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
+  password<T extends Prisma.Account$passwordArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Account$passwordArgs<ExtArgs>>): Prisma.Prisma__AccountPasswordClient<runtime.Types.Result.GetResult<Prisma.$AccountPasswordPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1878,6 +1999,25 @@ export type Account$profileArgs<ExtArgs extends runtime.Types.Extensions.Interna
    */
   include?: Prisma.ProfileInclude<ExtArgs> | null
   where?: Prisma.ProfileWhereInput
+}
+
+/**
+ * Account.password
+ */
+export type Account$passwordArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the AccountPassword
+   */
+  select?: Prisma.AccountPasswordSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the AccountPassword
+   */
+  omit?: Prisma.AccountPasswordOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.AccountPasswordInclude<ExtArgs> | null
+  where?: Prisma.AccountPasswordWhereInput
 }
 
 /**
