@@ -244,14 +244,23 @@ describe.each<Backend>(['pglite', 'postgres'])('organization (%s)', (backend) =>
     ]);
   });
 
-  it('should close the sockets of a disabled account and refuse its credentials and username', async () => {
+  it('should close the sockets of a disabled account, delete its password and refuse its credentials and username', async () => {
     const other = await register(server, { username: `org_spec_${backend}` }).catch(() => null);
     // Registration is by invitation: the plain registration is refused.
     expect(other).toBeNull();
     const live = await member.connect();
+    // A password (stand-in record and backup) would let a password login add a device: disabling deletes it.
+    await server.query('INSERT INTO account_passwords (account_id, record, backup) VALUES ($1::uuid, $2, $3)', [
+      member.accountId,
+      Buffer.alloc(192, 1),
+      Buffer.alloc(64, 2),
+    ]);
     expect((await owner.request('POST', `/v1/org/members/${member.accountId}/disable`)).status).toBe(204);
     expect((await live.waitClosed()).code).toBe(4004);
     expect((await member.request('GET', '/v1/devices')).status).toBe(401);
+    expect(
+      await server.query('SELECT 1 FROM account_passwords WHERE account_id = $1::uuid', [member.accountId]),
+    ).toEqual([]);
     const members = await owner.request('GET', '/v1/org/members');
     expect(members.body.members.find((m: { accountId: string }) => m.accountId === member.accountId)).toMatchObject({
       disabled: true,
