@@ -466,6 +466,11 @@ export class Outbox implements PairwiseSender {
     // Never sealed to our own account (sendAccess refuses it): the server knows our devices belong together.
     // Notices never sealed either: the server lets only administrators send them, so it must see who sends.
     let sealed = entry.notice === true ? null : await this.sealedAccess(entry.destination);
+    // A group's control content (our sender key, sent pairwise inside a group send) is not a first contact: it goes
+    // sealed only with a key we hold, never as a keyless probe. With the probe, a first group message from the CLI
+    // to members it had never written to was left unsent by the pass (seen in test/pwa/groups.test.ts, 2 runs in 3;
+    // the cause is not yet understood), and the probe only ever succeeds for members open to anyone.
+    if (sealed?.probe && entry.kind === 'group-control') sealed = null;
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
       const { request, recipients } = await this.prepare(entry, content, round === 0, sealed?.certificate ?? null);
       let outcome: SendOutcome;
