@@ -120,7 +120,7 @@ export class RawDevice {
   }
 
   /** A new account of its own (identity key, signed and last-resort prekeys, no one-time keys). */
-  static async register(serverUrl: string, username?: string): Promise<RawDevice> {
+  static async register(serverUrl: string, username?: string, inviteCode?: string): Promise<RawDevice> {
     await ready();
     const identity = IdentityKeyPair.generate();
     const secret = randomBytes(32);
@@ -131,6 +131,7 @@ export class RawDevice {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         ...(username ? { username } : {}),
+        ...(inviteCode ? { inviteCode } : {}),
         secret: toBase64(secret),
         registrationId,
         identityKey: toBase64(identity.publicKey.serialize()),
@@ -303,7 +304,7 @@ export class RawDevice {
   async send(
     to: string,
     plaintext: Uint8Array,
-    options: { timestamp?: number; raw?: boolean } = {},
+    options: { timestamp?: number; raw?: boolean; notice?: boolean } = {},
   ): Promise<{ status: number; body: unknown }> {
     const devices = await this.ensureSessions(to);
     const messages: OutgoingMessage[] = [];
@@ -322,7 +323,11 @@ export class RawDevice {
         content: toBase64(ciphertext.serialize()),
       });
     }
-    return this.sendMessages(to, { timestamp: options.timestamp ?? Date.now(), messages });
+    return this.sendMessages(to, {
+      timestamp: options.timestamp ?? Date.now(),
+      messages,
+      ...(options.notice ? { notice: true } : {}),
+    });
   }
 
   /** A sender certificate of this device, from the server (`GET /v1/certificate/delivery`). */
@@ -391,7 +396,7 @@ export class RawDevice {
   /** Sends envelopes exactly as given (garbage ciphertext, wrong types). */
   async sendMessages(
     to: string,
-    request: { timestamp: number; messages: OutgoingMessage[]; urgent?: boolean },
+    request: { timestamp: number; messages: OutgoingMessage[]; urgent?: boolean; notice?: boolean },
   ): Promise<{ status: number; body: unknown }> {
     return this.call('PUT', `/v1/messages/${to}`, request);
   }

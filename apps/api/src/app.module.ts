@@ -15,6 +15,7 @@ import { CertificateController } from './controllers/certificate.controller.js';
 import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
+import { OrganizationController } from './controllers/organization.controller.js';
 import { ProfileController } from './controllers/profile.controller.js';
 import { PasswordController } from './controllers/password.controller.js';
 import { SsoController } from './controllers/sso.controller.js';
@@ -40,6 +41,8 @@ import { EnvelopeRepository } from './repositories/envelope.repository.js';
 import { LoggingRepository } from './repositories/logging.repository.js';
 import { MetricsListenerRepository } from './repositories/metrics-listener.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
+import { AdminSocketRepository } from './repositories/admin-socket.repository.js';
+import { OrganizationRepository } from './repositories/organization.repository.js';
 import { OpaqueRepository } from './repositories/opaque.repository.js';
 import {
   InProcessPasswordLoginRepository,
@@ -60,6 +63,9 @@ import { TrustRootRepository } from './repositories/trust-root.repository.js';
 import { WebSocketRepository } from './repositories/websocket.repository.js';
 import { AccountDeletionService } from './services/account-deletion.service.js';
 import { AccountService } from './services/account.service.js';
+import { AdminSocketService } from './services/admin-socket.service.js';
+import { AuditService } from './services/audit.service.js';
+import { OrganizationService } from './services/organization.service.js';
 import { SsoService } from './services/sso.service.js';
 import { AuthThrottleService } from './services/auth-throttle.service.js';
 import { AuthService } from './services/auth.service.js';
@@ -99,6 +105,7 @@ export class AppModule {
         ProfileController,
         ProvisioningController,
         CertificateController,
+        OrganizationController,
         PasswordController,
         SsoController,
       ],
@@ -135,6 +142,11 @@ export class AppModule {
         EnvelopeRepository,
         ProfileRepository,
         WebSocketRepository,
+        OrganizationRepository,
+        AdminSocketRepository,
+        AuditService,
+        OrganizationService,
+        AdminSocketService,
         AuthThrottleService,
         AuthService,
         PreKeyService,

@@ -216,6 +216,9 @@ class RecordingMessenger implements MessengerPort {
   blocked(): Promise<{ accountId: string; username: string | null }[]> {
     return Promise.resolve([]);
   }
+  organization(): Promise<null> {
+    return Promise.resolve(null);
+  }
   passwordSet = false;
   hasPassword(): Promise<boolean> {
     return Promise.resolve(this.passwordSet);

@@ -92,6 +92,8 @@ export const createAccount = async (
     if (error instanceof ServerResponseError) {
       if (error.errorCode === 'username_taken')
         throw new ClientError(ClientErrorCode.UsernameTaken, `the username ${options.username ?? ''} is taken`);
+      if (error.errorCode === 'account_disabled')
+        throw new ClientError(ClientErrorCode.AccountDisabled, 'this account was disabled by an administrator');
       if (error.errorCode === 'invite_required' || error.errorCode === 'forbidden') {
         throw new ClientError(ClientErrorCode.InviteRequired, 'this server requires a valid invite code');
       }

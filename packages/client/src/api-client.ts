@@ -24,6 +24,12 @@ import {
   PasswordRegistrationStartResponse,
   PasswordStatusResponse,
   PreKeyBundleResponse,
+  AuditListResponse,
+  CreateInviteResponse,
+  InviteListResponse,
+  MemberListResponse,
+  RoleCertificateListResponse,
+  RoleCertificateResponse,
   ProfileResponse,
   QueueFullResponse,
   SenderCertificateResponse,
@@ -416,6 +422,58 @@ export class ApiClient {
 
   devices(): Promise<DeviceList> {
     return this.expect(DeviceListResponse, 'GET', '/v1/devices');
+  }
+
+  // ---- organization (docs/organizations.md) ----
+
+  setOrganizationKey(publicKey: Uint8Array): Promise<void> {
+    return this.expectEmpty('PUT', '/v1/org/key', { publicKey: toBase64(publicKey) });
+  }
+
+  putRoleCertificate(certificate: Uint8Array, signature: Uint8Array): Promise<void> {
+    return this.expectEmpty('PUT', '/v1/org/certificates', {
+      certificate: toBase64(certificate),
+      signature: toBase64(signature),
+    });
+  }
+
+  /** An account's stored role certificate, or null when it has none. */
+  async roleCertificate(accountId: string): Promise<{ certificate: string; signature: string } | null> {
+    const response = await this.call('GET', `/v1/org/certificates/${encodeURIComponent(accountId)}`);
+    if (response.status === 404) return null;
+    if (response.status !== 200) throw responseError(response.status, response.body);
+    return RoleCertificateResponse.parse(response.body);
+  }
+
+  roleCertificates(): Promise<{ certificates: { accountId: string; certificate: string; signature: string }[] }> {
+    return this.expect(RoleCertificateListResponse, 'GET', '/v1/org/certificates');
+  }
+
+  createInvite(uses: number, expiresInSeconds: number) {
+    return this.expect(CreateInviteResponse, 'POST', '/v1/org/invites', { uses, expiresInSeconds });
+  }
+
+  invites() {
+    return this.expect(InviteListResponse, 'GET', '/v1/org/invites');
+  }
+
+  revokeInvite(id: string): Promise<void> {
+    return this.expectEmpty('DELETE', `/v1/org/invites/${encodeURIComponent(id)}`);
+  }
+
+  members() {
+    return this.expect(MemberListResponse, 'GET', '/v1/org/members');
+  }
+
+  setDisabled(accountId: string, disabled: boolean): Promise<void> {
+    return this.expectEmpty(
+      'POST',
+      `/v1/org/members/${encodeURIComponent(accountId)}/${disabled ? 'disable' : 'enable'}`,
+    );
+  }
+
+  auditLog(after: number) {
+    return this.expect(AuditListResponse, 'GET', `/v1/org/audit?after=${after}`);
   }
 
   /** Removes a device of this account (`DELETE /v1/devices/{id}`): another one (primary only), or this one (logging out). */

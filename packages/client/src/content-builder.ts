@@ -21,6 +21,8 @@ export type DataMessageFields = {
   profileKey?: Uint8Array | null | undefined;
   /** Only sets the 1:1 conversation's disappearing-message timer (to `expireTimerSeconds`; absent: off). */
   expireTimerUpdate?: boolean;
+  /** An organization notice: our role certificate and its signature (notices.ts). */
+  notice?: { roleCertificate: Uint8Array; roleCertificateSignature: Uint8Array };
 };
 
 export const dataContent = (fields: DataMessageFields): Content => ({
@@ -35,6 +37,7 @@ export const dataContent = (fields: DataMessageFields): Content => ({
     ...(fields.group ? { group: fields.group } : {}),
     ...(fields.profileKey ? { profileKey: fields.profileKey } : {}),
     ...(fields.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
+    ...(fields.notice ? { notice: fields.notice } : {}),
   },
 });
 

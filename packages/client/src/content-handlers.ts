@@ -31,6 +31,8 @@ import {
   withReceipt,
 } from './message-actions.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
+import { noticeRole, noticesConversation } from './notices.js';
+import { Organization } from './organization.js';
 import { applyContactRecords, applyConversationRecords, applyGroupState, fullSyncFor } from './device-sync.js';
 import type { SyncApplied } from './device-sync.js';
 import { acceptOwnProfileKey, acceptProfileKey, refreshOwnProfile } from './profiles.js';
@@ -99,6 +101,7 @@ export type ContentHandler<K extends Content['kind']> = (input: HandlerInput<K>)
  * delivery receipt.
  */
 const applyData: ContentHandler<'data'> = async (input) => {
+  if (input.content.data.notice) return applyNotice(input);
   if (input.content.data.group || input.senderKeyDistributionId !== undefined) return applyGroupData(input);
   const { ctx, tools, envelope, content, peer } = input;
   const { storage, clock } = ctx.platform;
@@ -173,6 +176,71 @@ const applyData: ContentHandler<'data'> = async (input) => {
     conversation: updated,
   });
   return { writes, events, stored: true, kick: true };
+};
+
+/**
+ * An organization notice: shown in the notices conversation only when the certificate it carries proves admin or
+ * owner for the sending account under our pinned organization key (the server's 403 is not trusted to have held);
+ * otherwise dropped and reported. Never from a group or our own account. No delivery receipt: nobody replies.
+ */
+const applyNotice: ContentHandler<'data'> = async (input) => {
+  const { ctx, tools, envelope, content, peer } = input;
+  const { data } = content;
+  const { storage, clock } = ctx.platform;
+  const refused = (reason: string): Applied => {
+    ctx.platform.logger.warn('notice refused', { reason });
+    return {
+      writes: [],
+      events: [{ type: 'message-rejected', accountId: peer, deviceId: envelope.sourceDeviceId, reason }],
+      stored: false,
+      kick: false,
+    };
+  };
+  if (!data.notice || data.group || input.senderKeyDistributionId !== undefined || peer === ctx.account.accountId)
+    return refused('notice_misplaced');
+  const organization = new Organization(ctx);
+  const role = await noticeRole(organization, peer, data.notice, (await organization.pinned()) !== undefined);
+  if (role === null) return refused('notice_not_admin');
+  const conversation = await noticesConversation(ctx);
+  const existingKey = await storage.get('messageIndex', messageIndexKey(conversation.id, peer, data.timestamp));
+  if (existingKey !== undefined) return { writes: [], events: [], stored: false, kick: false };
+  const contact = await storage.get('contacts', peer);
+  const senderUsername =
+    data.senderUsername && (await tools.confirmUsername(peer, data.senderUsername))
+      ? data.senderUsername
+      : (contact?.username ?? null);
+  const message: MessageEntry = {
+    id: `${conversation.id}/${ctx.sequencer.next()}`,
+    conversationId: conversation.id,
+    direction: 'incoming',
+    authorAccountId: peer,
+    authorDeviceId: envelope.sourceDeviceId,
+    timestamp: data.timestamp,
+    serverTimestamp: envelope.serverTimestamp,
+    storedAt: clock.now(),
+    text: data.text,
+    quote: null,
+    expireTimerSeconds: null,
+    status: 'received',
+    read: false,
+    error: null,
+    notice: { role, senderUsername },
+  };
+  const updated: ConversationEntry = {
+    ...conversation,
+    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
+    lastMessageKey: message.id,
+    unreadCount: conversation.unreadCount + 1,
+  };
+  return {
+    writes: [...putMessage(message), putConversation(updated)],
+    events: [
+      { type: 'message-added', message },
+      { type: 'conversation-updated', conversation: updated },
+    ],
+    stored: true,
+    kick: false,
+  };
 };
 
 /** Delivery and read receipts: outgoing statuses move forward (never for expired messages). */

@@ -237,6 +237,8 @@ export const fullSyncWrites = async (ctx: MessengerContext, forDevices: number[]
   const conversations: ConversationRecord[] = [];
   for (const conversation of await ctx.history.conversations()) {
     if (conversation.peerAccountId === me) continue;
+    // Only direct and group conversations are synced (the organization's notices conversation is neither).
+    if (groupOf(conversation.id) === null && directPeerOf(conversation.id) === null) continue;
     const settings = preferences.get(conversation.id) ?? toChatPreferences(null);
     conversations.push(
       conversationRecordOf(conversation, settings, await stampOf(ctx, conversationStampKey(conversation.id))),

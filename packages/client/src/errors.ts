@@ -52,6 +52,15 @@ export const ClientErrorCode = {
   DeviceLimit: 'device_limit',
   /** The peer is on this user's block list: unblock them before sending. */
   Blocked: 'blocked',
+  /** Only an organization administrator (by a valid role certificate) or its owner may do this. */
+  NotAdmin: 'not_admin',
+  /**
+   * The organization key is missing here (no organization yet, or this device does not hold the private half that
+   * granting roles needs), or the server now presents a different key than the one pinned (see `organization`).
+   */
+  OrganizationKey: 'organization_key',
+  /** The account was disabled by an administrator. */
+  AccountDisabled: 'account_disabled',
   /** The local data directory is used by another process. */
   StorageLocked: 'storage_locked',
   /** Local state is unreadable. */

@@ -8,8 +8,14 @@
  * the URI, asks the server for a fresh provisioning code (primary only), and seals and relays the message. It does
  * not ask the user to confirm: that is the caller's (CLI, PWA) business before calling it.
  */
-import type { PrivateKey } from '@cove/crypto';
-import { IdentityKeyPair, PublicKey, openProvisioningMessage, sealProvisioningMessage } from '@cove/crypto';
+import {
+  IdentityKeyPair,
+  PrivateKey,
+  PublicKey,
+  equalBytes,
+  openProvisioningMessage,
+  sealProvisioningMessage,
+} from '@cove/crypto';
 import {
   PROVISIONING_CHANNEL_TTL_MS,
   ProvisioningAddress,
@@ -23,7 +29,8 @@ import {
 import type { ApiClient } from './api-client.js';
 import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import type { Platform, WriteOp } from './platform.js';
-import type { AccountRecord, IdentityEntry } from './tables.js';
+import { metaPut, readMeta } from './meta.js';
+import type { AccountRecord, IdentityEntry, OrganizationRecord } from './tables.js';
 
 /** A provisioning message may have waited on the channel at most this long, plus clock skew between devices. */
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -93,6 +100,7 @@ export const sendProvisioning = async (
   ownProfileKey?: Uint8Array,
 ): Promise<void> => {
   const link = parseLinkUri(uri);
+  const organization = await readMeta(platform.storage, 'organization');
   let provisioningCode: string;
   try {
     provisioningCode = await api.provisioningCode();
@@ -110,6 +118,14 @@ export const sendProvisioning = async (
     provisioningCode,
     contacts: await provisionedContacts(platform, account.accountId),
     ...(ownProfileKey ? { profileKey: toBase64(ownProfileKey) } : {}),
+    ...(organization
+      ? {
+          organizationKey: {
+            publicKey: toBase64(organization.pinnedKey),
+            ...(organization.privateKey ? { privateKey: toBase64(organization.privateKey) } : {}),
+          },
+        }
+      : {}),
   };
   const sealed = sealProvisioningMessage(link.publicKey, link.address, utf8.encode(JSON.stringify(payload)), (n) =>
     platform.random.bytes(n),
@@ -237,6 +253,26 @@ export const openProvisioning = (
   };
   const profileKey = profileKeyOf(parsed.profileKey);
   const writes = contactWrites(parsed.contacts, parsed.accountId, now, fail);
+  if (parsed.organizationKey) {
+    const { publicKey, privateKey } = parsed.organizationKey;
+    let record: OrganizationRecord;
+    try {
+      const pinned = PublicKey.deserialize(fromBase64(publicKey));
+      const secret = privateKey === undefined ? null : PrivateKey.deserialize(fromBase64(privateKey));
+      if (secret && !equalBytes(secret.getPublicKey().serialize(), pinned.serialize()))
+        return fail('organization key halves do not match');
+      record = {
+        pinnedKey: pinned.serialize(),
+        pinnedAt: now,
+        presentedKey: null,
+        privateKey: secret ? secret.serialize() : null,
+        auditHead: null,
+      };
+    } catch {
+      return fail('bad organization key');
+    }
+    writes.push(metaPut('organization', record));
+  }
   return {
     accountId: parsed.accountId,
     username: parsed.username,

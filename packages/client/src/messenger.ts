@@ -69,7 +69,9 @@ import type {
   ProfileRecord,
   SavedCopy,
 } from './tables.js';
-import { directConversationId, directPeerOf, messageIndexKey, metaKeys } from './tables.js';
+import { NOTICES_CONVERSATION_ID, directConversationId, directPeerOf, messageIndexKey, metaKeys } from './tables.js';
+import { sendNotice } from './notices.js';
+import { Organization } from './organization.js';
 import { Sequencer, TimestampSource } from './sequence.js';
 import {
   addMembers,
@@ -314,6 +316,13 @@ export class Messenger {
     );
     this.attach(account);
     this.platform.logger.info('registered', { accountId: account.accountId, deviceId: account.deviceId });
+    // The organization: an account registered with the owner invite makes and publishes the organization key; any
+    // other pins the server's key now (first use). A failure leaves it to the next look (pinned then).
+    await (options.inviteCode ? this.organization.bootstrap() : this.organization.refresh()).catch((error: unknown) =>
+      this.platform.logger.warn('organization setup failed', {
+        error: error instanceof ClientError ? error.code : 'unknown',
+      }),
+    );
     // The new profile key's (empty) profile and access key go up now, so contacts that get the key can send sealed
     // at once; a failure is retried by the next upkeep.
     await syncOwnProfile(this.ctx).catch((error: unknown) =>
@@ -1329,6 +1338,7 @@ export class Messenger {
     const ctx = this.ctx;
     const { storage } = this.platform;
     if (groupOf(peerOrConversation) !== null) return this.markGroupRead(groupIdOrThrow(peerOrConversation));
+    if (peerOrConversation === NOTICES_CONVERSATION_ID) return this.markNoticesRead();
     const peer = await this.resolveCached(peerOrConversation);
     const conversationId = directConversationId(peer);
     const result = await this.platform.locks.withLock(peerLock(peer), async () => {
@@ -1366,6 +1376,43 @@ export class Messenger {
     emit(ctx, { type: 'conversation-updated', conversation: result.updated });
     if (result.messages.length > 0) this.outbox.kick();
     return result.messages.length;
+  }
+
+  /** Marks every notice read here (notices get no read receipts: nobody answers them). */
+  private async markNoticesRead(): Promise<number> {
+    const ctx = this.ctx;
+    const { storage } = this.platform;
+    const conversation = await storage.get('conversations', NOTICES_CONVERSATION_ID);
+    if (!conversation) return 0;
+    const unread = (await storage.list('messages', { prefix: `${NOTICES_CONVERSATION_ID}/` }))
+      .map(({ value }) => value)
+      .filter((m) => m.direction === 'incoming' && !m.read);
+    const updated: ConversationEntry = { ...conversation, unreadCount: 0 };
+    const messages = unread.map((m) => ({ ...m, read: true }));
+    await storage.commit([
+      ...messages.map((m) => ({ op: 'put' as const, table: 'messages' as const, key: m.id, value: m })),
+      putConversation(updated),
+    ]);
+    for (const message of messages) emit(ctx, { type: 'message-updated', message });
+    emit(ctx, { type: 'conversation-updated', conversation: updated });
+    return messages.length;
+  }
+
+  // ---- organization (organization.ts, notices.ts) ---------------------------------------------------------------
+
+  /** The organization as this device sees it: pinned key, believed roles, and the admin calls. */
+  get organization(): Organization {
+    return new Organization(this.ctx);
+  }
+
+  /**
+   * Sends an organization notice to every member (admins and the owner only: `not_admin` otherwise) and waits until
+   * the outbox has tried every recipient. Returns the notice as stored here and how many members it went to.
+   */
+  async sendNotice(text: string): Promise<{ message: MessageEntry; recipients: number }> {
+    const sent = await sendNotice(this.ctx, this.organization, text);
+    this.outbox.kick();
+    return sent;
   }
 
   // ---- message requests and the block list (requests.ts) ------------------------------------------------------
@@ -1551,6 +1598,8 @@ export class Messenger {
   async messages(peerOrConversation: string, options: { limit?: number; before?: string } = {}): Promise<MessagePage> {
     if (groupOf(peerOrConversation) !== null)
       return this.ctx.history.messages(groupConversationId(groupIdOrThrow(peerOrConversation)), options);
+    if (peerOrConversation === NOTICES_CONVERSATION_ID)
+      return this.ctx.history.messages(NOTICES_CONVERSATION_ID, options);
     const peer = await this.resolveCached(peerOrConversation);
     return this.ctx.history.messages(directConversationId(peer), options);
   }

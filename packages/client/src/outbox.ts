@@ -150,7 +150,12 @@ export const mergeIntoOutbox = async (
  * destination), for our own other devices; null for any other entry.
  */
 const sentTranscriptOf = (entry: OutboxEntry, me: string): Uint8Array | null => {
-  if ((entry.kind !== 'data' && entry.kind !== 'group' && entry.kind !== 'action') || entry.destination === me)
+  // Notices are not conversations with their recipients: our other devices keep the notice itself (notices.ts).
+  if (
+    (entry.kind !== 'data' && entry.kind !== 'group' && entry.kind !== 'action') ||
+    entry.destination === me ||
+    entry.notice === true
+  )
     return null;
   let content: Content;
   try {
@@ -459,7 +464,8 @@ export class Outbox implements PairwiseSender {
       if (siblings === 0) return { serverTimestamp: this.ctx.platform.clock.now(), recipients: [] };
     }
     // Never sealed to our own account (sendAccess refuses it): the server knows our devices belong together.
-    let sealed = await this.sealedAccess(entry.destination);
+    // Notices never sealed either: the server lets only administrators send them, so it must see who sends.
+    let sealed = entry.notice === true ? null : await this.sealedAccess(entry.destination);
     // A group's control content (our sender key, sent pairwise inside a group send) is not a first contact: it goes
     // sealed only with a key we hold, never as a keyless probe. With the probe, a first group message from the CLI
     // to members it had never written to was left unsent by the pass (seen in test/pwa/groups.test.ts, 2 runs in 3;
@@ -471,7 +477,9 @@ export class Outbox implements PairwiseSender {
       try {
         outcome = sealed
           ? await this.ctx.api.sendSealed(entry.destination, request, sealed.accessKey)
-          : await this.transmit(entry.destination, request);
+          : entry.notice === true
+            ? await this.ctx.api.sendMessages(entry.destination, { ...request, notice: true })
+            : await this.transmit(entry.destination, request);
       } catch (error) {
         if (!(sealed && error instanceof UnidentifiedAccessDeniedError)) throw error;
         // The key is not (or no longer) the recipient's, or they take sealed messages from contacts only: remember,

@@ -13,6 +13,8 @@ export const pad = (value: number, width = 16): string => value.toString().padSt
 
 export const metaKeys = {
   account: 'account',
+  /** The pinned organization key, a changed key the server presented, and (owner devices) its private half. */
+  organization: 'organization',
   profile: 'profile',
   ownProfile: 'ownProfile',
   prekeyState: 'prekeyState',
@@ -35,6 +37,9 @@ export const directConversationId = (accountId: string): string => `${DIRECT_CON
 export const GROUP_CONVERSATION_PREFIX = 'group:';
 
 export const groupConversationId = (groupId: string): string => `${GROUP_CONVERSATION_PREFIX}${groupId}`;
+
+/** The conversation of organization notices (notices.ts): read-only, pinned, one per device. */
+export const NOTICES_CONVERSATION_ID = 'notices';
 
 /** The group id of a group conversation id, or null for any other id. */
 export const groupOf = (conversationId: string): string | null =>
@@ -145,8 +150,11 @@ export type ContactEntry = {
 export type ConversationEntry = {
   /** The conversation id (storage key): `direct:<peerAccountId>` or `group:<groupId>`. */
   id: string;
-  /** `direct` or `group` (absent on rows written before groups: direct; layout 3 writes it everywhere). */
-  kind?: 'direct' | 'group';
+  /**
+   * `direct` or `group` (absent on rows written before groups: direct; layout 3 writes it everywhere), or `notices`:
+   * the one read-only conversation of organization notices (id `notices`, no peer).
+   */
+  kind?: 'direct' | 'group' | 'notices';
   /** Groups: the group id (the state is in table `groups`); the title is copied here for lists. */
   groupId?: string;
   title?: string;
@@ -274,6 +282,11 @@ export type MessageEntry = {
   receipts?: RecipientReceipts[];
   /** A group's system line ("Ann added Ben"): what changed, by whom (the author); `text` is an English rendering. */
   system?: GroupChange;
+  /**
+   * An organization notice (conversation `notices`): the role the sender's certificate proved when it arrived and
+   * the sender's username as the server confirmed it (null when unconfirmed).
+   */
+  notice?: { role: 'owner' | 'admin'; senderUsername: string | null };
 };
 
 export type GroupRole = 'admin' | 'member';
@@ -376,6 +389,8 @@ export type OutboxEntry = {
   identityKey?: Uint8Array | null;
   /** Data messages with attachments: their uploads, finished before the content is sent. */
   uploads?: PendingUpload[];
+  /** An organization notice (notices.ts): sent identified, marked as a notice for the server, no sync transcript. */
+  notice?: boolean;
   attempts: number;
   nextAttemptAt: number;
   createdAt: number;
@@ -441,6 +456,20 @@ export type MetaRows = {
   prekeyState: PrekeyStateRecord;
   passwordBackup: PasswordBackupRecord;
   storageLayout: number;
+  organization: OrganizationRecord;
+};
+
+/**
+ * The organization as this device knows it (organization.ts): the key pinned on first use, a different key the
+ * server presented later (the loud warning; certificates under it are ignored), the private half on the owner's
+ * devices only (secret, like the identity key), and the audit log head this device last verified.
+ */
+export type OrganizationRecord = {
+  pinnedKey: Uint8Array;
+  pinnedAt: number;
+  presentedKey: Uint8Array | null;
+  privateKey: Uint8Array | null;
+  auditHead: { seq: number; hash: string } | null;
 };
 
 /**

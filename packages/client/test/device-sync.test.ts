@@ -11,10 +11,13 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
 import type { MessengerContext } from '../src/context.js';
-import { applyContactRecords, applyConversationRecords } from '../src/device-sync.js';
+import { decodeContent } from '@cove/protocol';
+
+import { applyContactRecords, applyConversationRecords, fullSyncWrites } from '../src/device-sync.js';
 import { History, newConversation, putConversation, putMessage } from '../src/history.js';
+import { newNoticesConversation } from '../src/notices.js';
 import { FileStorage } from '../src/node/file-storage.js';
-import type { IdentityEntry, MessageEntry } from '../src/tables.js';
+import type { IdentityEntry, MessageEntry, OutboxEntry } from '../src/tables.js';
 
 const ME = '7a0d3c1e-5b2f-4e6a-9c8d-1f2e3d4c5b6a';
 const BOB = '2f1c7b8e-9d3a-4c1e-8f5a-0b6d7e8f9a0b';
@@ -188,5 +191,23 @@ describe('device sync records', () => {
     expect(await storage.get('messages', message.id)).toBeUndefined();
     expect(await storage.get('meta', `chat/${id}`)).toBeUndefined();
     expect(applied.events).toContainEqual({ type: 'conversation-removed', conversationId: id });
+  });
+
+  it('should leave the organization notices conversation out of a full sync', async () => {
+    let next = 0;
+    const withSequence = {
+      ...ctx,
+      sequencer: { next: () => `e${(next += 1)}` },
+      timestamps: { next: () => NOW + next },
+    } as unknown as MessengerContext;
+    await storage.commit([
+      putConversation(newNoticesConversation(NOW)),
+      putConversation(newConversation(BOB, 'bob', NOW)),
+    ]);
+    const synced = (await fullSyncWrites(withSequence))
+      .filter((w) => w.op === 'put' && w.table === 'outbox')
+      .map((w) => decodeContent((w as { value: OutboxEntry }).value.content))
+      .flatMap((c) => (c.kind === 'sync' && c.sync.type === 'conversations' ? c.sync.conversations : []));
+    expect(synced.map((r) => r.peerAccountId)).toEqual([BOB]);
   });
 });

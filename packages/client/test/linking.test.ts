@@ -82,6 +82,40 @@ describe('provisioning on the new device', () => {
     );
   });
 
+  it("should hand over the pinned organization key, and the owner's private half only when it matches", () => {
+    const ephemeral = PrivateKey.generate();
+    const key = PrivateKey.generate();
+    const publicKey = toBase64(key.getPublicKey().serialize());
+    const member = openProvisioning(
+      ephemeral,
+      ADDRESS,
+      seal(ephemeral, payload({ organizationKey: { publicKey } })),
+      NOW,
+    );
+    expect(member.writes).toContainEqual({
+      op: 'put',
+      table: 'meta',
+      key: 'organization',
+      value: expect.objectContaining({ pinnedKey: key.getPublicKey().serialize(), privateKey: null }),
+    });
+    const owner = openProvisioning(
+      ephemeral,
+      ADDRESS,
+      seal(ephemeral, payload({ organizationKey: { publicKey, privateKey: toBase64(key.serialize()) } })),
+      NOW,
+    );
+    expect(owner.writes).toContainEqual(
+      expect.objectContaining({ key: 'organization', value: expect.objectContaining({ privateKey: key.serialize() }) }),
+    );
+    const mismatched = { publicKey, privateKey: toBase64(PrivateKey.generate().serialize()) };
+    refused(() => openProvisioning(ephemeral, ADDRESS, seal(ephemeral, payload({ organizationKey: mismatched })), NOW));
+    const garbage = { publicKey: toBase64(new Uint8Array(33)) };
+    refused(() => openProvisioning(ephemeral, ADDRESS, seal(ephemeral, payload({ organizationKey: garbage })), NOW));
+    expect(openProvisioning(ephemeral, ADDRESS, seal(ephemeral, payload()), NOW).writes).not.toContainEqual(
+      expect.objectContaining({ key: 'organization' }),
+    );
+  });
+
   it('should round-trip link URIs and refuse anything else', () => {
     const key = PrivateKey.generate().getPublicKey();
     const uri = formatLinkUri(ADDRESS, key);

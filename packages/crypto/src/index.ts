@@ -74,6 +74,27 @@ export {
 } from './provisioning/provisioning-cipher.js';
 export { encryptDeviceName, decryptDeviceName } from './provisioning/device-name.js';
 export {
+  decodeRoleCertificate,
+  encodeRoleCertificate,
+  generateOrganizationKey,
+  organizationKeyFingerprint,
+  ROLE_CERTIFICATE_BYTES,
+  ROLE_CERTIFICATE_SIGNATURE_BYTES,
+  ROLE_CERTIFICATE_VERSION,
+  signRoleCertificate,
+  validRole,
+  verifyRoleCertificate,
+  type OrganizationRole,
+  type RoleCertificate,
+} from './org/role-certificate.js';
+export {
+  AUDIT_GENESIS_HASH,
+  auditEntryHash,
+  verifyAuditChain,
+  type AuditChainEntry,
+  type AuditFields,
+} from './org/audit-chain.js';
+export {
   deriveAccountBackupKey,
   sealAccountBackup,
   openAccountBackup,

@@ -24,6 +24,12 @@ export const ErrorCode = {
   Forbidden: 'forbidden',
   /** 403: the invite code is missing or unknown while registration is by invitation. */
   InviteRequired: 'invite_required',
+  /** 403: the account was disabled by an administrator: it cannot register, log in or link devices again. */
+  AccountDisabled: 'account_disabled',
+  /** 403: the caller's organization role (by a certificate the server verified) does not allow this. */
+  AdminRequired: 'admin_required',
+  /** 409: the organization key is already published (it changes never through the API). */
+  OrganizationKeyExists: 'organization_key_exists',
   /**
    * 403: registration is by single sign-on (`REGISTRATION=sso`) and the request carries no valid single-use
    * `ssoToken`, or (linking a device) one issued to another person than the account's.

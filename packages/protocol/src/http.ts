@@ -82,6 +82,71 @@ export const KyberPreKey = z.strictObject({ keyId: KeyId, publicKey: KyberPublic
 const preKeyList = z.array(PreKey).max(MAX_PREKEYS_PER_UPLOAD);
 const kyberPreKeyList = z.array(KyberPreKey).max(MAX_PREKEYS_PER_UPLOAD);
 
+/** Organization roles (docs/organizations.md). */
+export const OrganizationRole = z.enum(['owner', 'admin', 'member']);
+/** The 34-byte body of a role certificate (see @cove/crypto role-certificate.ts), base64. */
+export const RoleCertificateBody = fixedBase64(34, 'Role certificate body (34 bytes), base64');
+
+/** `PUT /v1/org/key`: the owner publishes the organization key's public half (once). */
+export const SetOrganizationKeyRequest = z.strictObject({ publicKey: EcPublicKey });
+/** A role certificate and its XEdDSA signature by the organization key. */
+export const RoleCertificateRequest = z.strictObject({ certificate: RoleCertificateBody, signature: Signature });
+export const RoleCertificateResponse = z.object({
+  accountId: AccountId,
+  certificate: RoleCertificateBody,
+  signature: Signature,
+});
+export const RoleCertificateListResponse = z.object({ certificates: z.array(RoleCertificateResponse) });
+
+/** Invites: at most this many uses per code and this long a validity (a year). */
+export const MAX_INVITE_USES = 10_000;
+export const MAX_INVITE_LIFETIME_SECONDS = 366 * 24 * 3600;
+export const InviteId = z.uuid().toLowerCase();
+export const CreateInviteRequest = z.strictObject({
+  uses: z.number().int().min(1).max(MAX_INVITE_USES).default(1),
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(MAX_INVITE_LIFETIME_SECONDS)
+    .default(7 * 24 * 3600),
+});
+export const InviteEntry = z.object({
+  id: InviteId,
+  uses: z.number().int(),
+  usesLeft: z.number().int(),
+  expiresAt: Timestamp,
+  createdAt: Timestamp,
+  revoked: z.boolean(),
+});
+/** The code is shown once, in the answer to the creation; the server keeps only its hash. */
+export const CreateInviteResponse = InviteEntry.extend({ code: z.string() });
+export const InviteListResponse = z.object({ invites: z.array(InviteEntry) });
+
+export const MemberEntry = z.object({
+  accountId: AccountId,
+  username: Username.nullable(),
+  role: OrganizationRole.describe('The role the server enforces (clients believe only certificates)'),
+  joinedAt: Timestamp,
+  lastActiveDay: z.string().nullable().describe('YYYY-MM-DD (UTC) of the last device activity; null without devices'),
+  devices: z.number().int(),
+  disabled: z.boolean(),
+});
+export const MemberListResponse = z.object({ members: z.array(MemberEntry) });
+
+export const AuditEntry = z.object({
+  seq: z.number().int(),
+  at: Timestamp,
+  event: z.string(),
+  actor: z.string().nullable(),
+  target: z.string().nullable(),
+  prevHash: z.string().describe('Hex SHA-256 of the previous entry (64 zeros for the first)'),
+  hash: z.string().describe('Hex SHA-256 over this entry and prevHash'),
+});
+/** `GET /v1/org/audit?after=`: entries after this sequence number (absent: from the start). */
+export const AuditAfterQuery = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
+export const AuditListResponse = z.object({ entries: z.array(AuditEntry), more: z.boolean() });
+
 export const ErrorResponse = z.object({
   error: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
   message: z.string(),
@@ -99,6 +164,12 @@ export const InfoResponse = z.object({
   sealedSenderTrustRoot: EcPublicKey.optional().describe(
     'Public key of the sealed-sender trust root: sender certificates are valid only under it (clients pin it)',
   ),
+  organizationKey: EcPublicKey.nullable()
+    .optional()
+    .describe(
+      "Public half of the organization key (the owner's clients made it); role certificates are valid only under it. " +
+        'Clients pin it on first use; null until the owner published one',
+    ),
   limits: z.object({
     maxDevicesPerAccount: z.number().int(),
     maxEnvelopeContentBytes: z.number().int(),
@@ -239,6 +310,13 @@ export const SendMessagesRequest = z.strictObject({
   timestamp: Timestamp,
   messages: z.array(OutgoingMessage).min(1).max(MAX_DEVICES_PER_ACCOUNT),
   urgent: z.boolean().optional(),
+  notice: z
+    .boolean()
+    .optional()
+    .describe(
+      'The envelopes carry an organization notice: only an admin or the owner (by a certificate the server verified) ' +
+        'may send one (403 otherwise); never with sealed (unidentified-sender) envelopes',
+    ),
 });
 export const SendMessagesResponse = z.object({ serverTimestamp: Timestamp });
 export const MismatchedDevicesResponse = ErrorResponse.extend({
@@ -456,6 +534,19 @@ export const HealthResponse = z.object({ status: z.enum(['ok', 'unavailable']) }
 
 export type ErrorResponse = z.infer<typeof ErrorResponse>;
 export type InfoResponse = z.infer<typeof InfoResponse>;
+export type OrganizationRole = z.infer<typeof OrganizationRole>;
+export type SetOrganizationKeyRequest = z.infer<typeof SetOrganizationKeyRequest>;
+export type RoleCertificateRequest = z.infer<typeof RoleCertificateRequest>;
+export type RoleCertificateResponse = z.infer<typeof RoleCertificateResponse>;
+export type RoleCertificateListResponse = z.infer<typeof RoleCertificateListResponse>;
+export type CreateInviteRequest = z.infer<typeof CreateInviteRequest>;
+export type InviteEntry = z.infer<typeof InviteEntry>;
+export type CreateInviteResponse = z.infer<typeof CreateInviteResponse>;
+export type InviteListResponse = z.infer<typeof InviteListResponse>;
+export type MemberEntry = z.infer<typeof MemberEntry>;
+export type MemberListResponse = z.infer<typeof MemberListResponse>;
+export type AuditEntry = z.infer<typeof AuditEntry>;
+export type AuditListResponse = z.infer<typeof AuditListResponse>;
 export type PreKey = z.infer<typeof PreKey>;
 export type SignedPreKey = z.infer<typeof SignedPreKey>;
 export type KyberPreKey = z.infer<typeof KyberPreKey>;

@@ -33,6 +33,115 @@ type Route = {
   errors?: Array<[number, string, Schema?]>;
 };
 
+const orgRoutes: Route[] = [
+  {
+    method: 'put',
+    path: '/v1/org/key',
+    summary: "Publish the organization key's public half (the owner, once)",
+    auth: true,
+    body: http.SetOrganizationKeyRequest,
+    ok: [204, null],
+    errors: [
+      [403, 'admin_required: only the owner publishes the organization key'],
+      [409, 'organization_key_exists'],
+    ],
+  },
+  {
+    method: 'put',
+    path: '/v1/org/certificates',
+    summary: 'Store a role certificate signed by the organization key (the owner)',
+    auth: true,
+    body: http.RoleCertificateRequest,
+    ok: [204, null],
+    errors: [
+      [403, 'admin_required: only the owner stores certificates'],
+      [400, 'invalid_signature: not signed by the organization key, or expired'],
+      [404, 'not_found: no such account, or no organization key yet'],
+    ],
+  },
+  {
+    method: 'get',
+    path: '/v1/org/certificates',
+    summary: 'Every stored role certificate (clients verify them under the pinned organization key)',
+    auth: true,
+    ok: [200, http.RoleCertificateListResponse],
+  },
+  {
+    method: 'get',
+    path: '/v1/org/certificates/{accountId}',
+    summary: "One account's role certificate",
+    auth: true,
+    ok: [200, http.RoleCertificateResponse],
+    errors: [[404, 'not_found: the account has no certificate']],
+  },
+  {
+    method: 'post',
+    path: '/v1/org/invites',
+    summary: 'Create an invite code with a number of uses and an expiry (admins)',
+    auth: true,
+    body: http.CreateInviteRequest,
+    ok: [201, http.CreateInviteResponse],
+    errors: [[403, 'admin_required']],
+  },
+  {
+    method: 'get',
+    path: '/v1/org/invites',
+    summary: 'List invites (admins; codes are stored hashed and never shown again)',
+    auth: true,
+    ok: [200, http.InviteListResponse],
+    errors: [[403, 'admin_required']],
+  },
+  {
+    method: 'delete',
+    path: '/v1/org/invites/{inviteId}',
+    summary: 'Revoke an invite (admins)',
+    auth: true,
+    ok: [204, null],
+    errors: [
+      [403, 'admin_required'],
+      [404, 'not_found'],
+    ],
+  },
+  {
+    method: 'get',
+    path: '/v1/org/members',
+    summary: 'Members with their enforced role, join time, last active day and device count (admins)',
+    auth: true,
+    ok: [200, http.MemberListResponse],
+    errors: [[403, 'admin_required']],
+  },
+  {
+    method: 'post',
+    path: '/v1/org/members/{accountId}/disable',
+    summary: 'Disable an account: its devices are removed, sockets closed, it cannot register or log in (admins)',
+    auth: true,
+    ok: [204, null],
+    errors: [
+      [403, 'admin_required (also: the owner cannot be disabled, nor an admin by an admin)'],
+      [404, 'not_found'],
+    ],
+  },
+  {
+    method: 'post',
+    path: '/v1/org/members/{accountId}/enable',
+    summary: 'Enable a disabled account again: its username may register anew (admins)',
+    auth: true,
+    ok: [204, null],
+    errors: [
+      [403, 'admin_required'],
+      [404, 'not_found'],
+    ],
+  },
+  {
+    method: 'get',
+    path: '/v1/org/audit',
+    summary: 'The hash-chained audit log, oldest first from `after` (admins)',
+    auth: true,
+    ok: [200, http.AuditListResponse],
+    errors: [[403, 'admin_required']],
+  },
+];
+
 const routes: Route[] = [
   {
     method: 'get',
@@ -461,7 +570,7 @@ function content(schema: Schema): unknown {
 export function buildOpenApiDocument(version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   const error = content(http.ErrorResponse);
-  for (const route of routes) {
+  for (const route of [...routes, ...orgRoutes]) {
     const parameters = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
       name: m[1],
       in: 'path',
@@ -470,6 +579,9 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     }));
     if (route.path === '/v1/messages' && route.method === 'get') {
       parameters.push({ name: 'limit', in: 'query', required: false, schema: { type: 'string' } });
+    }
+    if (route.path === '/v1/org/audit') {
+      parameters.push({ name: 'after', in: 'query', required: false, schema: { type: 'string' } });
     }
     const responses: Record<string, unknown> = {
       [String(route.ok[0])]: route.ok[1] ? { description: 'OK', content: content(route.ok[1]) } : { description: 'OK' },

@@ -94,6 +94,17 @@ export const ProvisioningPayload = z.strictObject({
    * so a linked device neither replaces the profile nor the access key the server holds. Absent from older devices.
    */
   profileKey: z.string().length(base64Length(32)).optional(),
+  /**
+   * The organization key the existing device pinned (standard base64 of the 33-byte public key), so the new device
+   * inherits the pin instead of trusting the server on first use; on the owner's devices also the private half (32
+   * bytes), kept like the identity key (docs/organizations.md). Absent when the device knows no organization key.
+   */
+  organizationKey: z
+    .strictObject({
+      publicKey: z.string().length(base64Length(33)),
+      privateKey: z.string().length(base64Length(32)).optional(),
+    })
+    .optional(),
 });
 
 export type ProvisionedContact = z.infer<typeof ProvisionedContact>;

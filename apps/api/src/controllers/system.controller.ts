@@ -9,6 +9,7 @@ import type { InfoResponse, WebSocketTicketResponse } from '@cove/protocol';
 import { CurrentDevice, Public } from '../middleware/auth.guard.js';
 import type { AuthenticatedDevice } from '../services/auth.service.js';
 import { AuthService } from '../services/auth.service.js';
+import { OrganizationService } from '../services/organization.service.js';
 import { SystemService } from '../services/system.service.js';
 import { RateLimit } from './rate-limits.js';
 
@@ -19,12 +20,13 @@ export class SystemController {
   constructor(
     private readonly system: SystemService,
     private readonly auth: AuthService,
+    private readonly organization: OrganizationService,
   ) {}
 
   @Get('v1/info')
   @Public()
-  info(): InfoResponse {
-    return this.system.info();
+  async info(): Promise<InfoResponse> {
+    return { ...this.system.info(), organizationKey: await this.organization.organizationKey() };
   }
 
   @Get('v1/openapi.json')

@@ -81,6 +81,8 @@ const EnvSchema = z.object({
     .or(z.literal('').transform(() => undefined)),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DATA_DIR: z.string().min(1).default('./data'),
+  /** The local admin socket: a path, `off`, or unset for `DATA_DIR/admin.sock` (Unix sockets: at most 107 bytes). */
+  ADMIN_SOCKET: z.string().min(1).max(107).optional(),
   REGISTRATION: z.enum(['open', 'invite', 'sso']).default('open'),
   /** Single sign-on (`REGISTRATION=sso`): the OpenID Connect provider and this server's client registration there. */
   OIDC_ISSUER: z.string().url().optional(),
@@ -338,6 +340,8 @@ export type AppConfig = {
   database:
     { kind: 'postgres'; url: string; poolSize: number } | { kind: 'pglite'; dir: string | null; fsync: boolean };
   dataDir: string;
+  /** Path of the local admin socket; null: none is served. */
+  adminSocket: string | null;
   registration: 'open' | 'invite' | 'sso';
   inviteCodes: string[];
   /** Single sign-on with OpenID Connect; null unless `REGISTRATION=sso`. */
@@ -455,9 +459,6 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
       throw new ConfigError(`invalid configuration: REGISTRATION=sso needs ${missing.join(', ')}`);
     }
   }
-  if (e.REGISTRATION === 'invite' && e.INVITE_CODES.length === 0) {
-    throw new ConfigError('invalid configuration: INVITE_CODES must list at least one code when REGISTRATION=invite');
-  }
   if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
     throw new ConfigError('invalid configuration: set both TLS_CERT and TLS_KEY, or neither');
   }
@@ -496,6 +497,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
           fsync: e.PGLITE_FSYNC,
         },
     dataDir,
+    adminSocket: e.ADMIN_SOCKET === 'off' ? null : abs(e.ADMIN_SOCKET ?? `${dataDir}/admin.sock`),
     registration: e.REGISTRATION,
     inviteCodes: e.INVITE_CODES,
     sso:

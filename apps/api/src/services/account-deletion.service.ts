@@ -11,6 +11,7 @@ import { CloseCode, ErrorCode } from '@cove/protocol';
 
 import { AccountRepository } from '../repositories/account.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
+import { AuditEvent, AuditService } from './audit.service.js';
 import { ApiError } from './api-error.js';
 import { AttachmentService } from './attachment.service.js';
 import type { AuthenticatedDevice } from './auth.service.js';
@@ -24,6 +25,7 @@ export class AccountDeletionService {
     private readonly attachments: AttachmentService,
     private readonly delivery: DeliveryService,
     private readonly logger: LoggingRepository,
+    private readonly audit: AuditService,
   ) {}
 
   /** Only the primary device may delete the account, as only it manages the other devices (and as in Signal). */
@@ -39,5 +41,6 @@ export class AccountDeletionService {
     }
     const attachments = await this.attachments.removeAccount(device.accountId);
     this.logger.info('account deleted', { devices: devices.length, attachments });
+    await this.audit.record(AuditEvent.AccountDeleted, device.accountId, device.accountId);
   }
 }

@@ -15,8 +15,10 @@ import {
 import { AccountRepository } from '../repositories/account.repository.js';
 import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
+import type { Bytes } from '../repositories/database.repository.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
+import { OrganizationService } from './organization.service.js';
 import { PreKeyService } from './prekey.service.js';
 import { SsoService } from './sso.service.js';
 
@@ -30,29 +32,65 @@ export class AccountService {
     private readonly preKeys: PreKeyService,
     private readonly crypto: CryptoRepository,
     private readonly config: ConfigRepository,
+    private readonly organization: OrganizationService,
     private readonly sso: SsoService,
   ) {
     this.inviteCodeDigests = config.config.inviteCodes.map((code) => crypto.keyedDigest(Buffer.from(code, 'utf8')));
   }
 
+  /**
+   * Registration. Under `REGISTRATION=invite` it needs a configured code (`INVITE_CODES`) or a live invite (one use
+   * is taken, and given back if the registration fails); under `open` an invite is optional; under `sso` a single
+   * sign-on grant is needed (it names the username) and an invite is optional. The owner invite makes
+   * the account the owner whatever the mode. A username held by a disabled account is refused (`account_disabled`).
+   * Keys are checked before any invite use is taken.
+   */
   async create(body: CreateAccountRequest): Promise<CreateAccountResponse> {
-    if (this.config.config.registration === 'invite' && !this.isInviteCode(body.inviteCode ?? '')) {
-      throw new ApiError(403, ErrorCode.InviteRequired, 'a valid invite code is required to register');
-    }
     const identityKey = this.preKeys.identityKey(body.identityKey);
     const keys = this.preKeys.check(identityKey, body);
     if (!keys.signedPreKey || !keys.kyberLastResortPreKey) {
       throw new ApiError(400, ErrorCode.InvalidRequest, 'signedPreKey and kyberLastResortPreKey are required');
     }
-    // Under single sign-on the grant (used up here) decides the username and ties the account to its person.
+    // Under single sign-on the grant (used up here) decides the username and ties the account to its person. An invite
+    // is a separate check: required under `invite`, optional (the owner invite, say) under `open` and `sso`.
     const sso = this.config.config.registration === 'sso' ? await this.sso.redeemForRegistration(body.ssoToken) : null;
     const username = sso ? sso.username : body.username;
+    if (username && (await this.organization.usernameDisabled(username))) {
+      throw new ApiError(403, ErrorCode.AccountDisabled, 'this account was disabled by an administrator');
+    }
+    const presented = body.inviteCode ?? '';
+    // Every configured code is compared whatever was presented (nothing included): the time says nothing about them.
+    const configured = this.isInviteCode(presented) && presented !== '';
+    const invite = presented !== '' && !configured ? await this.organization.redeemInvite(presented) : null;
+    if (this.config.config.registration === 'invite' && !configured && !invite) {
+      throw new ApiError(403, ErrorCode.InviteRequired, 'a valid invite code is required to register');
+    }
     const accountId = this.crypto.randomUUID();
-    const created = await this.accounts.create({
+    let created = false;
+    try {
+      created = await this.insertAccount(accountId, identityKey, body, keys, username, sso?.subject);
+    } finally {
+      if (!created && invite) await this.organization.returnInvite(invite.id);
+    }
+    if (!created) throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
+    await this.organization.registered(accountId, invite);
+    return { accountId, deviceId: 1 };
+  }
+
+  private insertAccount(
+    accountId: string,
+    identityKey: ReturnType<PreKeyService['identityKey']>,
+    body: CreateAccountRequest,
+    keys: ReturnType<PreKeyService['check']>,
+    username: string | undefined,
+    ssoSubject: Bytes | undefined,
+  ): Promise<boolean> {
+    if (!keys.signedPreKey || !keys.kyberLastResortPreKey) throw new Error('checked above');
+    return this.accounts.create({
       id: accountId,
       identityKey,
       ...(username ? { username } : {}),
-      ...(sso ? { ssoSubject: sso.subject } : {}),
+      ...(ssoSubject ? { ssoSubject } : {}),
       device: {
         registrationId: body.registrationId,
         credentialHash: this.crypto.hash(Buffer.from(body.secret, 'base64')),
@@ -63,8 +101,6 @@ export class AccountService {
         name: body.name === undefined ? undefined : new Uint8Array(Buffer.from(body.name, 'base64')),
       },
     });
-    if (!created) throw new ApiError(409, ErrorCode.UsernameTaken, 'username is taken');
-    return { accountId, deviceId: 1 };
   }
 
   /**

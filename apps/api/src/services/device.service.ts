@@ -21,6 +21,7 @@ import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { DeviceRepository } from '../repositories/device.repository.js';
 import { SsoService } from './sso.service.js';
 import { ApiError } from './api-error.js';
+import { AuditEvent, AuditService } from './audit.service.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService } from './delivery.service.js';
 import { PreKeyService } from './prekey.service.js';
@@ -40,6 +41,7 @@ export class DeviceService {
     private readonly delivery: DeliveryService,
     private readonly clock: Clock,
     private readonly config: ConfigRepository,
+    private readonly audit: AuditService,
     private readonly sso: SsoService,
   ) {}
 
@@ -101,6 +103,7 @@ export class DeviceService {
         `an account has at most ${this.config.config.maxDevices} devices`,
       );
     }
+    await this.audit.record(AuditEvent.DeviceAdded, result.accountId, `${result.accountId}.${result.deviceId}`);
     return result;
   }
 
@@ -114,6 +117,7 @@ export class DeviceService {
       throw new ApiError(404, ErrorCode.NotFound, 'no such device');
     }
     this.delivery.disconnectDevice(device.accountId, deviceId);
+    await this.audit.record(AuditEvent.DeviceRemoved, device.accountId, `${device.accountId}.${deviceId}`);
   }
 
   private requirePrimary(device: AuthenticatedDevice): void {

@@ -63,6 +63,7 @@ import { Batcher } from '../utils/batcher.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget, type SharedDeliveryDevice } from './delivery.service.js';
+import { OrganizationService } from './organization.service.js';
 import { coverageRefusal, deviceCoverage, multiCoverageRefusal } from './device-coverage.js';
 import { toEnvelope } from './envelope.mapper.js';
 
@@ -182,6 +183,7 @@ export class MessageService implements OnModuleDestroy {
     private readonly crypto: CryptoRepository,
     private readonly metrics: MetricsRepository,
     private readonly clock: Clock,
+    private readonly organization: OrganizationService,
   ) {
     this.caps = { envelopes: config.config.maxQueuedEnvelopes, bytes: config.config.maxQueuedBytes };
     this.rateLimits = config.config.rateLimits;
@@ -235,6 +237,11 @@ export class MessageService implements OnModuleDestroy {
     }
     // Without limits configured (e.g. a benchmark), no promise is made for them on this hot path.
     if (this.rateLimits) await this.rateLimit(sender, destination);
+    // Organization notices: only an admin or the owner may mark a send as one (clients check the certificate too).
+    if (message.notice === true && !(await this.organization.maySendNotices(sender.accountId))) {
+      this.metrics.sendsRefused.inc({ reason: 'notice_not_admin' });
+      throw new ApiError(403, ErrorCode.AdminRequired, 'only administrators send organization notices');
+    }
     return this.submitSend(sender, destination, message);
   }
 
@@ -250,6 +257,9 @@ export class MessageService implements OnModuleDestroy {
   ): Promise<SendMessagesResponse> {
     if (message.messages.some((m) => m.type !== 'unidentified-sender')) {
       throw new ApiError(400, ErrorCode.InvalidRequest, 'a send without credentials carries unidentified-sender only');
+    }
+    if (message.notice === true) {
+      throw new ApiError(403, ErrorCode.AdminRequired, 'organization notices are sent identified, by an administrator');
     }
     await this.rateLimitUnidentified(from, [destination], 0);
     const access = await this.accounts.unidentifiedAccess([destination]);

@@ -5,8 +5,15 @@
  * authorization grant ends in the same kind of grant. Refused: registration without a grant or with a used one, a
  * person outside the allowed e-mail domain or the required group or with an unverified e-mail, a declined sign-in, a
  * replayed or forged state, a second account for one person, and linking a device without signing in again as the
- * account's own person. The canary: no token, e-mail or provider user id in the server's logs or tables.
+ * account's own person. An invite is a separate check: under `sso` it is optional, and the owner invite (from the
+ * admin socket) still makes the owner, who also needs a grant. The canary: no token, e-mail or provider user id in
+ * the server's logs or tables.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { TestIdentityProvider } from '../support/oidc-provider.js';
@@ -16,12 +23,31 @@ import { freePort } from '../support/tls-fixtures.js';
 const CLIENT_ID = 'cove-server';
 const CLIENT_SECRET = 'cove-client-secret-0123456789';
 
+/** Asks the admin socket for the owner invite. */
+const ownerInvite = (path: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = connect(path);
+    let buffer = '';
+    socket.once('connect', () => socket.write(`${JSON.stringify({ command: 'owner-invite' })}\n`));
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      if (!buffer.includes('\n')) return;
+      socket.destroy();
+      const answer = JSON.parse(buffer.split('\n')[0]!) as { ok: boolean; code?: string };
+      if (answer.ok && answer.code) resolve(answer.code);
+      else reject(new Error(`owner-invite refused: ${buffer}`));
+    });
+    socket.once('error', reject);
+  });
+
 describe('single sign-on with OpenID Connect', () => {
   let idp: TestIdentityProvider;
   let server: TestServer;
   let publicUrl: string;
+  let dir: string;
 
   beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cove-sso-spec-'));
     const port = await freePort();
     publicUrl = `http://127.0.0.1:${port}`;
     idp = await TestIdentityProvider.start(CLIENT_ID, CLIENT_SECRET, `${publicUrl}/v1/sso/callback`);
@@ -32,6 +58,7 @@ describe('single sign-on with OpenID Connect', () => {
     person('u-eve-0003', 'eve@evil.example', 'eve');
     person('u-gus-0004', 'gus@example.org', 'gus', ['contractors']);
     person('u-una-0005', 'una@example.org', 'una', ['staff'], false);
+    person('u-olu-0006', 'olu@example.org', 'olu');
     server = await startServer('pglite', {
       PORT: String(port),
       REGISTRATION: 'sso',
@@ -44,12 +71,14 @@ describe('single sign-on with OpenID Connect', () => {
       OIDC_SCOPES: 'openid email profile groups',
       PUBLIC_URL: publicUrl,
       RATE_LIMITS: 'on',
+      ADMIN_SOCKET: join(dir, 'admin.sock'),
     });
   }, 120_000);
 
   afterAll(async () => {
     await server?.close();
     await idp?.close();
+    await rm(dir, { recursive: true, force: true });
   });
 
   /** A browser sign-in from the PWA's button to the PWA's fragment. */
@@ -74,9 +103,13 @@ describe('single sign-on with OpenID Connect', () => {
     return new URLSearchParams(landing.hash.slice(1));
   };
 
-  const registerWith = (ssoToken: string | undefined, username = 'chosen_by_client') => {
+  const registerWith = (ssoToken: string | undefined, username = 'chosen_by_client', inviteCode?: string) => {
     const identity = new TestIdentity();
-    const body = identity.registration({ username, ...(ssoToken ? { ssoToken } : {}) });
+    const body = identity.registration({
+      username,
+      ...(ssoToken ? { ssoToken } : {}),
+      ...(inviteCode ? { inviteCode } : {}),
+    });
     return request<{ accountId: string; error?: string }>(server, 'POST', '/v1/accounts', body).then((res) => ({
       res,
       device: (accountId: string) =>
@@ -181,13 +214,33 @@ describe('single sign-on with OpenID Connect', () => {
     expect(await link(annAgain)).toMatchObject({ status: 201, body: { accountId: ann.accountId, deviceId: 2 } });
   });
 
+  it('should make the owner only from a grant and the owner invite together (independent checks)', async () => {
+    const code = await ownerInvite(join(dir, 'admin.sock'));
+    // The invite alone registers no one under single sign-on, and is not used up by the refusal.
+    expect((await registerWith(undefined, 'olu', code)).res).toMatchObject({
+      status: 403,
+      body: { error: 'sso_required' },
+    });
+    const fragment = await browserSignIn('u-olu-0006');
+    const created = await registerWith(fragment.get('sso-token') ?? '', 'ignored', code);
+    expect(created.res.status).toBe(201);
+    const rows = await server.query<{ username: string; role: string }>(
+      'SELECT username, role FROM accounts WHERE id = $1',
+      [created.res.body.accountId],
+    );
+    expect(rows).toEqual([{ username: 'olu', role: 'owner' }]);
+    // Ann, registered with a grant and no invite, is a member.
+    const ann = await server.query<{ role: string }>('SELECT role FROM accounts WHERE username = $1', ['ann.lee']);
+    expect(ann).toEqual([{ role: 'member' }]);
+  });
+
   it('should keep tokens, e-mails and the provider’s user ids out of logs and tables', async () => {
     const logs = server.logs.join('\n');
-    for (const secret of ['u-ann-0001', 'ann@example.org', 'u-ben-0002', 'sso-token', CLIENT_SECRET]) {
+    for (const secret of ['u-ann-0001', 'ann@example.org', 'u-ben-0002', 'u-olu-0006', 'sso-token', CLIENT_SECRET]) {
       expect(logs).not.toContain(secret);
     }
     const subjects = await server.query<{ sso_subject: Uint8Array | null }>('SELECT sso_subject FROM accounts');
-    expect(subjects.filter((r) => r.sso_subject).map((r) => r.sso_subject!.length)).toEqual([32, 32]);
+    expect(subjects.filter((r) => r.sso_subject).map((r) => r.sso_subject!.length)).toEqual([32, 32, 32]);
     const dump = JSON.stringify([
       await server.query('SELECT * FROM accounts'),
       await server.query('SELECT * FROM sso_transactions'),

@@ -42,6 +42,8 @@ export async function startServer(backend: Backend, env: Record<string, string> 
     LOG_LEVEL: 'info',
     PWA_DIR: '/nonexistent',
     DATA_DIR: '/tmp/cove-test-data',
+    /** Servers here share DATA_DIR: the admin socket is asked for only by the specs that test it (their own path). */
+    ADMIN_SOCKET: 'off',
     /**
      * Short enough that the heartbeat tests see a drop within seconds, long enough that a loaded 2-core machine
      * (the server shares its event loop with the test) never misses a whole round: 250 ms dropped live sockets (1006).

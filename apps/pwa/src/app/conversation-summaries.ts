@@ -93,7 +93,8 @@ export async function summarizeConversations(
     ),
   );
   const shown = summaries.filter((s): s is ConversationSummary => s !== undefined);
-  const rank = (s: ConversationSummary): number => (s.pinned ? pinned.indexOf(s.id) : pinned.length);
+  // The organization's notices stay above everything, pinned or not.
+  const rank = (s: ConversationSummary): number => (s.notices ? -1 : s.pinned ? pinned.indexOf(s.id) : pinned.length);
   // Stable sort: within the unpinned ones the reader's order (most recent first) stays.
   return shown.sort((a, b) => rank(a) - rank(b));
 }

@@ -37,6 +37,7 @@ import type {
   AttachmentFailure,
   DeviceView,
   LinkResult,
+  OrganizationView,
   PasswordResult,
   RemoveDeviceResult,
 } from './model.js';
@@ -552,6 +553,18 @@ class MessengerAdapter implements MessengerPort {
 
   async blocked(): Promise<{ accountId: string; username: string | null }[]> {
     return (await this.messenger.blocked()).map(({ accountId, username }) => ({ accountId, username }));
+  }
+
+  async organization(): Promise<OrganizationView | null> {
+    const status = await this.messenger.organization.status();
+    return status.fingerprint === null
+      ? null
+      : {
+          fingerprint: status.fingerprint,
+          keyChanged: status.keyChanged,
+          presentedFingerprint: status.presentedFingerprint,
+          role: status.role,
+        };
   }
 
   async deleteConversation(conversationId: string): Promise<void> {

@@ -11,7 +11,14 @@ import type {
   SearchResult,
   TrustLevel,
 } from '@cove/client';
-import type { AddDeviceResult, AttachmentFailure, DeviceView, PasswordResult, RemoveDeviceResult } from './model.js';
+import type {
+  AddDeviceResult,
+  AttachmentFailure,
+  DeviceView,
+  OrganizationView,
+  PasswordResult,
+  RemoveDeviceResult,
+} from './model.js';
 
 export type OwnProfileView = { name: string; about: string; avatar: Uint8Array | null };
 
@@ -107,6 +114,8 @@ export interface MessengerPort {
   block(conversationId: string): Promise<void>;
   unblock(accountId: string): Promise<void>;
   blocked(): Promise<{ accountId: string; username: string | null }[]>;
+  /** The organization as this device pinned it (fingerprint, a changed key, our certified role); null without one. */
+  organization(): Promise<OrganizationView | null>;
   /** Whether the account has a password for logging in on new devices (the server's answer). */
   hasPassword(): Promise<boolean>;
   /** Sets or changes it (OPAQUE: the server never learns it); the account backup is sealed anew. */

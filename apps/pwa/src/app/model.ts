@@ -196,6 +196,11 @@ export type ConversationSummary = {
   unread: number;
   /** A group conversation (no safety number; the header opens the group info). */
   group?: boolean;
+  /**
+   * The organization's notices (docs/organizations.md): read-only (nobody replies), always first in the list, its
+   * title translated by the UI; each message names the administrator who sent it.
+   */
+  notices?: true;
   /** A group the user left or was removed from: history stays readable, nothing can be sent. */
   inactive?: boolean;
   /** Direct conversations: the disappearing-message timer in seconds; absent when off. */
@@ -247,6 +252,14 @@ export type SearchHit = {
 
 /** A blocked person as settings lists them. */
 export type BlockedContact = { accountId: string; name: string };
+
+/** The pinned organization key's fingerprint, whether the server now presents another, and our certified role. */
+export type OrganizationView = {
+  fingerprint: string;
+  keyChanged: boolean;
+  presentedFingerprint: string | null;
+  role: 'owner' | 'admin' | 'member';
+};
 
 export type SafetyInfo = {
   title: string;
@@ -520,6 +533,8 @@ export interface SettingsScreen extends PermissionRequests {
   /** The block list, most recently blocked first, and taking someone off it. */
   blocked(): Promise<BlockedContact[]>;
   unblock(accountId: string): Promise<void>;
+  /** The organization key's fingerprint and our certified role (null when the server has no organization). */
+  organization(): Promise<OrganizationView | null>;
   /** The account's password: whether one is set (null: unknown, offline), set or change it, remove it. */
   hasPassword(): Promise<boolean | null>;
   setPassword(password: string): Promise<PasswordResult>;

@@ -278,6 +278,7 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
     ...(attachments.length > 0 ? { attachments } : {}),
     ...(voice ? { voice } : {}),
     ...(!outgoing && typeof m.authorAccountId === 'string' ? { author: m.authorAccountId } : {}),
+    ...(conversationId === 'notices' && !outgoing ? { sender: noticeSender(m) } : {}),
     ...(group && !outgoing
       ? {
           sender: {
@@ -288,6 +289,13 @@ export function toChatMessage(key: string, stored: unknown, conversationId: stri
       : {}),
     ...actionFields(m, conversationId),
   };
+}
+
+/** The administrator a notice names (the username the client confirmed, else the start of the account id). */
+function noticeSender(m: Record<string, unknown>): { accountId: string; name: string } {
+  const accountId = typeof m.authorAccountId === 'string' ? m.authorAccountId : '';
+  const notice = record(m.notice);
+  return { accountId, name: safeName(notice.senderUsername) ?? accountId.slice(0, 8) };
 }
 
 /** A conversation's stored timer, when it is one (a positive whole number of seconds within the bound). */
@@ -337,16 +345,22 @@ export function toSummary(
 ): ConversationSummary {
   const c = record(stored);
   const text = (value: unknown): string | null => (typeof value === 'string' && value.length > 0 ? value : null);
-  const isGroup = c.kind === 'group' || id.startsWith('group:');
+  const isNotices = c.kind === 'notices' || id === 'notices';
+  const isGroup = !isNotices && (c.kind === 'group' || id.startsWith('group:'));
   // A group: its title. A contact: the nickname set here, else the profile name, else the username as the server
   // spells it (docs/profiles.md).
   const name = isGroup ? null : (text(names?.nickname) ?? text(names?.profileName) ?? text(c.peerUsername));
-  const title = isGroup ? (safeName(c.title) ?? '…') : [...(name ?? id.slice(0, 8))].slice(0, MAX_TITLE_CHARS).join('');
+  const title = isNotices
+    ? 'Notices'
+    : isGroup
+      ? (safeName(c.title) ?? '…')
+      : [...(name ?? id.slice(0, 8))].slice(0, MAX_TITLE_CHARS).join('');
   const avatar = !isGroup && names?.avatar instanceof Uint8Array && names.avatar.length > 0 ? names.avatar : undefined;
   return {
     id,
     title,
     ...(isGroup ? { group: true } : {}),
+    ...(isNotices ? { notices: true as const } : {}),
     ...(avatar ? { avatar } : {}),
     unread: countOrZero(c.unreadCount),
     updatedAt: timeOrNull(c.lastMessageAt) ?? 0,

@@ -8,7 +8,7 @@
  */
 import { getTextEncoding } from '@bufbuild/protobuf/wire';
 
-import { USERNAME_PATTERN } from '../limits.js';
+import { SIGNATURE_BYTES, USERNAME_PATTERN } from '../limits.js';
 import { ContentError, ContentErrorReason } from './content.types.js';
 import type { AttachmentPointer, Content, ContentContext, GroupContext, SyncMessage } from './content.types.js';
 
@@ -56,6 +56,8 @@ export const ATTACHMENT_DIGEST_BYTES = 32;
 export const MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024;
 /** Profile key length (docs/profiles.md): an AES-256 key, as Signal's. */
 export const PROFILE_KEY_BYTES = 32;
+/** A notice's role certificate body: the fixed 34-byte layout of @cove/crypto's role-certificate.ts. */
+export const ROLE_CERTIFICATE_BYTES = 34;
 /** Storage ids are the server's unguessable ids; the alphabet keeps them safe in a URL path and a file name. */
 const STORAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** Longest content type: RFC 6838 caps type and subtype at 127 characters each; parameters fit in the rest. */
@@ -392,6 +394,29 @@ export const validateContent = (content: Content, context?: ContentContext): voi
           data.group !== undefined)
       )
         throw new ContentError('a timer update carries no message', ContentErrorReason.InvalidFormat);
+      if (data.notice !== undefined) {
+        checkBytes(
+          data.notice.roleCertificate,
+          ROLE_CERTIFICATE_BYTES,
+          ROLE_CERTIFICATE_BYTES,
+          'notice.roleCertificate',
+        );
+        checkBytes(
+          data.notice.roleCertificateSignature,
+          SIGNATURE_BYTES,
+          SIGNATURE_BYTES,
+          'notice.roleCertificateSignature',
+        );
+        // A notice is an announcement: text alone, so nothing else can ride under the "official" marker.
+        if (
+          data.quote !== undefined ||
+          (data.attachments?.length ?? 0) > 0 ||
+          data.group !== undefined ||
+          data.expireTimerUpdate === true ||
+          data.text === ''
+        )
+          throw new ContentError('a notice carries text only', ContentErrorReason.InvalidFormat);
+      }
       return;
     }
     case 'receipt':

@@ -148,6 +148,14 @@ const toData = (data: DataMessage): pb.DataMessage => {
     ...(data.group ? { group: { id: data.group.id, revision: data.group.revision } } : {}),
     ...(data.profileKey ? { profileKey: data.profileKey } : {}),
     ...(data.expireTimerUpdate ? { expireTimerUpdate: true } : {}),
+    ...(data.notice
+      ? {
+          notice: {
+            roleCertificate: data.notice.roleCertificate,
+            roleCertificateSignature: data.notice.roleCertificateSignature,
+          },
+        }
+      : {}),
   });
 };
 
@@ -396,6 +404,11 @@ const fromData = (message: pb.DataMessage): DataMessage => {
   if (message.group) data.group = { id: message.group.id, revision: message.group.revision };
   if (message.profileKey.length > 0) data.profileKey = message.profileKey;
   if (message.expireTimerUpdate) data.expireTimerUpdate = true;
+  if (message.notice)
+    data.notice = {
+      roleCertificate: message.notice.roleCertificate,
+      roleCertificateSignature: message.notice.roleCertificateSignature,
+    };
   return data;
 };
 

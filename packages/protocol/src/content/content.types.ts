@@ -50,7 +50,10 @@ export type DataMessage = {
    * message has no text, quote, attachment or group.
    */
   expireTimerUpdate?: boolean;
+  /** An organization notice: the sender's role certificate and its signature (receivers verify both). Text only. */
+  notice?: OrganizationNotice;
 };
+export type OrganizationNotice = { roleCertificate: Uint8Array; roleCertificateSignature: Uint8Array };
 export type GroupContext = { id: Uint8Array; revision: number };
 export type GroupRole = 'admin' | 'member';
 export type GroupMember = {

@@ -196,6 +196,17 @@ describe('Content wire check', () => {
         (writer) => writer.tag(1, WireType.LengthDelimited).string(AUTHOR).tag(3, WireType.Varint).uint64(1),
       ],
       [pb.GroupContextSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32))],
+      // A notice carries text, and a certificate body and signature of their exact sizes.
+      [pb.DataMessageSchema.typeName, (writer) => writer.tag(1, WireType.LengthDelimited).string('text')],
+      [
+        pb.OrganizationNoticeSchema.typeName,
+        (writer) =>
+          writer
+            .tag(1, WireType.LengthDelimited)
+            .bytes(new Uint8Array(34))
+            .tag(2, WireType.LengthDelimited)
+            .bytes(new Uint8Array(64)),
+      ],
       [
         pb.ProfileKeyUpdateSchema.typeName,
         (writer) => writer.tag(1, WireType.LengthDelimited).bytes(new Uint8Array(32)),

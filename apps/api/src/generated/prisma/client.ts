@@ -117,6 +117,27 @@ export type Attachment = Prisma.AttachmentModel
  */
 export type Profile = Prisma.ProfileModel
 /**
+ * Model Organization
+ * The organization key's public half, published once by the owner's client (a single row, id 1).
+ */
+export type Organization = Prisma.OrganizationModel
+/**
+ * Model RoleCertificate
+ * The current role certificate of an account (body and signature by the organization key, verified on upload).
+ */
+export type RoleCertificate = Prisma.RoleCertificateModel
+/**
+ * Model Invite
+ * Invite codes (stored as a keyed hash): `owner` is the bootstrap invite, `member` the ones admins create.
+ */
+export type Invite = Prisma.InviteModel
+/**
+ * Model AuditEntry
+ * Append-only, hash-chained audit log: each row's hash covers its fields and the previous row's hash. Never holds
+ * content or message metadata: who did what to whom, and when.
+ */
+export type AuditEntry = Prisma.AuditEntryModel
+/**
  * Model AccountPassword
  * Password login (OPAQUE): the account's registration record, which lets the server run the protocol but not learn
  * the password nor check a guess without running it, and the account backup the client sealed with a key from

@@ -26,6 +26,7 @@ import type { CertificateService } from '../../../src/services/certificate.servi
 import type { AuthenticatedDevice } from '../../../src/services/auth.service.js';
 import type { DeliveryService } from '../../../src/services/delivery.service.js';
 import { MessageService } from '../../../src/services/message.service.js';
+import type { OrganizationService } from '../../../src/services/organization.service.js';
 import { PreKeyService } from '../../../src/services/prekey.service.js';
 import { PushService } from '../../../src/services/push.service.js';
 import { SystemService } from '../../../src/services/system.service.js';
@@ -71,6 +72,17 @@ export async function newUnitContext(env: Record<string, string> = {}) {
   const database = partialTwin<DatabaseRepository, 'isReachable'>({ isReachable: () => Promise.resolve(reachable) });
 
   const preKeys = new PreKeyService(crypto, preKeyRepository, devices, accounts, metrics);
+  /** No organization in this tier: nobody is an admin, no invite exists, no account is disabled. */
+  const organization = partialTwin<
+    OrganizationService,
+    'usernameDisabled' | 'redeemInvite' | 'returnInvite' | 'registered' | 'maySendNotices'
+  >({
+    usernameDisabled: () => Promise.resolve(false),
+    redeemInvite: () => Promise.resolve(null),
+    returnInvite: () => Promise.resolve(),
+    registered: () => Promise.resolve(),
+    maySendNotices: () => Promise.resolve(false),
+  });
   const system = new SystemService(
     config,
     database,
@@ -80,7 +92,7 @@ export async function newUnitContext(env: Record<string, string> = {}) {
     preKeys,
     system,
     // Registration by single sign-on is tested against a real provider (test/sso); unit contexts register openly.
-    accounts: new AccountService(accounts, preKeys, crypto, config, partialTwin<SsoService, never>({})),
+    accounts: new AccountService(accounts, preKeys, crypto, config, organization, partialTwin<SsoService, never>({})),
     messages: new MessageService(
       config,
       new RateLimitRepository(config),
@@ -91,6 +103,7 @@ export async function newUnitContext(env: Record<string, string> = {}) {
       crypto,
       metrics,
       clock,
+      organization,
     ),
     push: new PushService(
       config,

@@ -20,6 +20,7 @@ import type {
   LinkUriCheck,
   RemoveDeviceResult,
   BlockedContact,
+  OrganizationView,
   PasswordResult,
   PermissionRequests,
   ProfileForm,
@@ -112,6 +113,11 @@ export class SettingsViewModel implements SettingsScreen {
       accountId,
       name: (username ?? accountId.slice(0, 8)).slice(0, MAX_NAME_CHARS),
     }));
+  }
+
+  /** The organization key's fingerprint and our role, as this device pinned and verified them (null: none). */
+  async organization(): Promise<OrganizationView | null> {
+    return (await this.session.requireMessenger()).organization();
   }
 
   async unblock(accountId: string): Promise<void> {

@@ -64,6 +64,7 @@ export function ChatView({
   const messages = useMemo(() => (page ? [...page].reverse() : []), [page]);
   const unread = conversation?.unread ?? 0;
   const inGroup = conversation?.group === true || conversationId.startsWith('group:');
+  const notices = conversation?.notices === true || conversationId === 'notices';
   // In a group the header names who is typing, as their messages name them.
   const typingName =
     inGroup && typist !== undefined
@@ -161,13 +162,13 @@ export function ChatView({
 
   const hasFiles = (event: DragEvent) => Array.from(event.dataTransfer.types).includes('Files');
   const onDragOver = (event: DragEvent) => {
-    if (!hasFiles(event)) return;
+    if (!hasFiles(event) || notices) return;
     event.preventDefault();
     event.dataTransfer.dropEffect = 'copy';
     setDragging(true);
   };
   const onDrop = (event: DragEvent) => {
-    if (!hasFiles(event)) return;
+    if (!hasFiles(event) || notices) return;
     event.preventDefault();
     setDragging(false);
     const files = Array.from(event.dataTransfer.files);
@@ -203,7 +204,8 @@ export function ChatView({
         onLoadMore={() => setLimit((l) => l + PAGE)}
         onRetry={(messageId) => void app.chat.retry(conversationId, messageId)}
         actions={{ canModify: (m) => app.chat.canModify(m), onAction }}
-        inGroup={inGroup}
+        inGroup={inGroup || notices}
+        readOnly={notices}
         peerName={conversation?.title ?? ''}
       />
       {sendFailure ? (
@@ -219,7 +221,11 @@ export function ChatView({
       {conversation?.blocked || conversation?.request ? (
         <RequestBar conversation={conversation} onGone={onBack} />
       ) : null}
-      {conversation?.inactive ? (
+      {notices ? (
+        <p className="composer-closed muted" role="status" data-testid="notices-read-only">
+          {t('notices.readOnly')}
+        </p>
+      ) : conversation?.inactive ? (
         <p className="composer-closed muted" role="status" data-testid="group-inactive">
           {t('group.inactive')}
         </p>

@@ -318,7 +318,9 @@ function ConversationRow({
         <Avatar name={c.title} {...(c.avatar ? { image: c.avatar } : {})} />
         <span className="conversation-body">
           <span className="conversation-top">
-            <span className="conversation-title">{c.title}</span>
+            <span className="conversation-title" {...(c.notices ? { 'data-testid': 'notices-conversation' } : {})}>
+              {c.notices ? t('notices.title') : c.title}
+            </span>
             {muted ? (
               <span className="row-mark" data-testid="muted-icon" role="img" aria-label={t('list.muted')}>
                 <IconMuted />

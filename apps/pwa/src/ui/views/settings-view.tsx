@@ -14,6 +14,7 @@ import {
 } from './settings/settings-sections.js';
 import { DevicesSection } from './linking/devices-section.js';
 import { BlockedSection } from './settings/blocked-section.js';
+import { OrganizationSection } from './settings/organization-section.js';
 import { LeaveSection } from './settings/leave-section.js';
 import { PasswordSection } from './settings/password-section.js';
 import { ProfileSection } from './settings/profile-section.js';
@@ -37,6 +38,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />
+        <OrganizationSection />
         <PasswordSection />
         <BlockedSection />
         <LeaveSection />

@@ -60,6 +60,9 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.WrongPassword:
       case ClientErrorCode.NotPrimary:
       case ClientErrorCode.DeviceLimit:
+      case ClientErrorCode.NotAdmin:
+      case ClientErrorCode.OrganizationKey:
+      case ClientErrorCode.AccountDisabled:
         return ExitCode.Refused;
       case ClientErrorCode.AttachmentsUnsupported:
         return ExitCode.Failure;

@@ -358,6 +358,190 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       print('account deleted on the server; local data deleted', { type: 'account-deleted' });
     });
 
+  /** `7d`, `12h`, `30m` or bare seconds: an invite's lifetime. */
+  const parseLifetime = (text: string): number => {
+    const match = /^(\d{1,6})([smhd]?)$/.exec(text.trim());
+    const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match?.[2] ?? ''];
+    if (!match || unit === undefined)
+      throw new ClientError(ClientErrorCode.InvalidInput, '--expires takes a duration like 7d, 12h or 30m');
+    return Number(match[1]) * unit;
+  };
+  const roleWord = (role: string): string => (role === 'owner' ? 'owner' : role === 'admin' ? 'admin' : 'member');
+
+  program
+    .command('org')
+    .description("show the organization: the pinned organization key's fingerprint and your role")
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        const status = await messenger.organization.status();
+        const lines = [
+          status.fingerprint
+            ? `organization key: ${status.fingerprint}`
+            : 'organization key: none (this server has no organization yet)',
+          `your role: ${roleWord(status.role)}${status.keyHolder ? ' (this device holds the organization key)' : ''}`,
+        ];
+        if (status.keyChanged)
+          lines.unshift(
+            `! WARNING: the server now presents a DIFFERENT organization key (${status.presentedFingerprint ?? ''}); roles under it are not believed`,
+          );
+        print(lines.join('\n'), { type: 'organization', ...status });
+      });
+    });
+
+  const admin = program.command('admin').description('administer the organization (admins; granting: the owner)');
+
+  admin
+    .command('members')
+    .description('list members: username, role, joined, last active day, devices')
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        const members = await messenger.organization.members();
+        if (globals().json) {
+          for (const m of members)
+            io.out(jsonLine({ type: 'member', ...m, role: m.certifiedRole, serverRole: m.role }));
+          return;
+        }
+        for (const m of members) {
+          const flags = [
+            m.disabled ? 'disabled' : null,
+            m.role !== m.certifiedRole ? `server says ${m.role} without a valid certificate` : null,
+          ].filter(Boolean);
+          io.out(
+            `${escapeText(m.username ?? m.accountId)}  ${roleWord(m.certifiedRole)}  joined ${new Date(m.joinedAt).toISOString().slice(0, 10)}  last active ${m.lastActiveDay ?? '-'}  devices ${m.devices}${flags.length ? `  (${flags.join(', ')})` : ''}`,
+          );
+        }
+      });
+    });
+
+  const invite = admin.command('invite').description('invite codes (admins)');
+  invite
+    .command('create')
+    .description('create an invite code and print it (on the last line)')
+    .option('--uses <n>', 'how many registrations it allows (default 1)')
+    .option('--expires <duration>', 'how long it is valid: 7d, 12h, 30m (default 7d)')
+    .action(async (options: { uses?: string; expires?: string }) => {
+      const uses = options.uses === undefined ? 1 : Number(options.uses);
+      if (!Number.isInteger(uses) || uses < 1 || uses > 10_000)
+        throw new ClientError(ClientErrorCode.InvalidInput, '--uses takes a whole number from 1 to 10000');
+      const expiresInSeconds = parseLifetime(options.expires ?? '7d');
+      await withSession(globals(), async ({ messenger }) => {
+        const created = await messenger.organization.createInvite({ uses, expiresInSeconds });
+        print(
+          `invite for ${created.uses} registration${created.uses === 1 ? '' : 's'}, valid until ${formatTimestamp(created.expiresAt)} (id ${created.id}):\n${created.code}`,
+          { type: 'invite', ...created },
+        );
+      });
+    });
+  invite
+    .command('list')
+    .description('list invites (their codes are not kept: only their uses and expiry)')
+    .action(async () => {
+      await withSession(globals(), async ({ messenger }) => {
+        const invites = await messenger.organization.invites();
+        for (const i of invites)
+          print(
+            `${i.id}  ${i.usesLeft}/${i.uses} uses left  expires ${formatTimestamp(i.expiresAt)}${i.revoked ? '  revoked' : ''}`,
+            { type: 'invite', ...i },
+          );
+      });
+    });
+  invite
+    .command('revoke')
+    .description('revoke an invite')
+    .argument('<id>', 'the invite id (cove admin invite list)')
+    .action(async (id: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        await messenger.organization.revokeInvite(id);
+        print(`invite ${escapeText(id)} revoked`, { type: 'invite-revoked', id });
+      });
+    });
+
+  admin
+    .command('grant')
+    .description("grant a role: the owner's device signs a role certificate")
+    .argument('<username>', 'the member')
+    .argument('<role>', 'admin or member')
+    .action(async (username: string, role: string) => {
+      if (role !== 'admin' && role !== 'member')
+        throw new ClientError(ClientErrorCode.InvalidInput, 'the role is admin or member');
+      await withSession(globals(), async ({ messenger }) => {
+        const granted = await messenger.organization.grant(username, role);
+        print(`${escapeText(username)} is now ${role}`, { type: 'role', username, ...granted });
+      });
+    });
+
+  for (const [name, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    admin
+      .command(name)
+      .description(
+        disabled
+          ? 'disable an account: its devices are removed and signed out; it cannot log in or register again'
+          : 'enable a disabled account: its username may register again',
+      )
+      .argument('<username>', 'the account (username or account id)')
+      .action(async (username: string) => {
+        await withSession(globals(), async ({ messenger }) => {
+          const accountId = await messenger.organization.setDisabled(username, disabled);
+          print(`${escapeText(username)} ${disabled ? 'disabled' : 'enabled'}`, {
+            type: disabled ? 'disabled' : 'enabled',
+            username,
+            accountId,
+          });
+        });
+      });
+  }
+
+  admin
+    .command('notice')
+    .description('send a notice to every member (admins): end-to-end encrypted, shown in their Notices conversation')
+    .argument('<text>', 'the notice')
+    .action(async (text: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const { message, recipients } = await messenger.sendNotice(text);
+        await messenger.flushOutbox();
+        const final = (await messenger.message(message.id)) ?? message;
+        if (final.status === 'failed')
+          throw new ClientError(
+            final.error === 'admin_required' ? ClientErrorCode.NotAdmin : ClientErrorCode.ServerError,
+            `the notice could not be sent (${final.error ?? 'error'})`,
+          );
+        print(`notice sent to ${recipients} member${recipients === 1 ? '' : 's'}`, {
+          type: 'notice-sent',
+          ...messageJson(final, null),
+          notice: true,
+          recipients,
+        });
+      });
+    });
+
+  admin
+    .command('audit')
+    .description('show the audit log; --verify checks its hash chain (exit 6 when broken)')
+    .option('--verify', 'verify the chain (and that the head verified before is still there)')
+    .action(async (options: { verify?: boolean }) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const result = await messenger.organization.audit();
+        if (!options.verify || globals().json)
+          for (const e of result.entries)
+            print(
+              `${e.seq}  ${formatTimestamp(e.at)}  ${escapeText(e.event)}  actor ${escapeText(e.actor ?? '-')}  target ${escapeText(e.target ?? '-')}`,
+              { type: 'audit', ...e },
+            );
+        if (options.verify) {
+          print(
+            result.intact
+              ? `audit log verified: ${result.entries.length} entries, chain intact`
+              : `! audit log BROKEN at entry ${result.brokenAt ?? '?'}: it was edited, reordered or cut`,
+            { type: 'audit-verify', intact: result.intact, brokenAt: result.brokenAt, entries: result.entries.length },
+          );
+          if (!result.intact) exitCode = ExitCode.Refused;
+        }
+      });
+    });
+
   program
     .command('send')
     .description('send a text message, a file or a voice note and wait until the server has accepted it')
@@ -567,6 +751,21 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             // An attachment's download state changing is not a new message.
             if (message.status === 'received' && shownMessages.has(message.id)) return;
             if (message.status === 'received') shownMessages.add(message.id);
+            if (message.notice) {
+              const sender = message.notice.senderUsername ?? message.authorAccountId;
+              print(
+                `[${formatTimestamp(message.timestamp)}] NOTICE from ${escapeText(sender)}: ${escapeText(message.text)}`,
+                {
+                  type: 'message',
+                  ...messageJson(message, sender),
+                  notice: true,
+                  sender,
+                  senderRole: message.notice.role,
+                },
+              );
+              if (options.markRead) await messenger.markRead(message.conversationId);
+              return;
+            }
             const groupId = groupOf(message.conversationId);
             const name =
               groupId === null

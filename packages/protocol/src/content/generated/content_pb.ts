@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file content.proto.
  */
 export const file_content: GenFile = /*@__PURE__*/
-  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEi4gUKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI/ChJwcm9maWxlX2tleV91cGRhdGUYCiABKAsyIS5jb3ZlLmNvbnRlbnQudjEuUHJvZmlsZUtleVVwZGF0ZUgAEjQKDGdyb3VwX3VwZGF0ZRgQIAEoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cFVwZGF0ZUgAEkkKF3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uGBEgASgLMiYuY292ZS5jb250ZW50LnYxLlNlbmRlcktleURpc3RyaWJ1dGlvbkgAEjQKDHN5bmNfbWVzc2FnZRgUIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jTWVzc2FnZUgAQgYKBGJvZHkisAMKC1N5bmNNZXNzYWdlEi8KBHNlbnQYASABKAsyHy5jb3ZlLmNvbnRlbnQudjEuU2VudFRyYW5zY3JpcHRIABIpCgRyZWFkGAIgASgLMhkuY292ZS5jb250ZW50LnYxLlJlYWRTeW5jSAASMwoGYWN0aW9uGAMgASgLMiEuY292ZS5jb250ZW50LnYxLkFjdGlvblRyYW5zY3JpcHRIABIxCghjb250YWN0cxgEIAEoCzIdLmNvdmUuY29udGVudC52MS5Db250YWN0c1N5bmNIABI7Cg1jb252ZXJzYXRpb25zGAUgASgLMiIuY292ZS5jb250ZW50LnYxLkNvbnZlcnNhdGlvbnNTeW5jSAASMgoHcHJvZmlsZRgGIAEoCzIfLmNvdmUuY29udGVudC52MS5Pd25Qcm9maWxlU3luY0gAEjMKC2dyb3VwX3N0YXRlGAcgASgLMhwuY292ZS5jb250ZW50LnYxLkdyb3VwVXBkYXRlSAASLwoHcmVxdWVzdBgIIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jUmVxdWVzdEgAQgYKBGJvZHkiDQoLU3luY1JlcXVlc3Qi8gEKEEFjdGlvblRyYW5zY3JpcHQSIwoWZGVzdGluYXRpb25fYWNjb3VudF9pZBgBIAEoCUgBiAEBEjQKCHJlYWN0aW9uGAIgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEiwKBGVkaXQYAyABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABIwCgZkZWxldGUYBCABKAsyHi5jb3ZlLmNvbnRlbnQudjEuRGVsZXRlTWVzc2FnZUgAQggKBmFjdGlvbkIZChdfZGVzdGluYXRpb25fYWNjb3VudF9pZCJACgxDb250YWN0c1N5bmMSMAoIY29udGFjdHMYASADKAsyHi5jb3ZlLmNvbnRlbnQudjEuQ29udGFjdFJlY29yZCKyAgoNQ29udGFjdFJlY29yZBIXCgphY2NvdW50X2lkGAEgASgJSACIAQESEAoIdXNlcm5hbWUYAiABKAkSEAoIbmlja25hbWUYAyABKAkSFAoMaWRlbnRpdHlfa2V5GAQgASgMEjMKBXRydXN0GAUgASgOMiQuY292ZS5jb250ZW50LnYxLkNvbnRhY3RSZWNvcmQuVHJ1c3QSDwoHYmxvY2tlZBgGIAEoCBITCgtwcm9maWxlX2tleRgHIAEoDBIXCgp1cGRhdGVkX2F0GAggASgESAGIAQEiPAoFVHJ1c3QSFQoRVFJVU1RFRF9GSVJTVF9VU0UQABIMCghWRVJJRklFRBABEg4KClVOVkVSSUZJRUQQAkINCgtfYWNjb3VudF9pZEINCgtfdXBkYXRlZF9hdCJPChFDb252ZXJzYXRpb25zU3luYxI6Cg1jb252ZXJzYXRpb25zGAEgAygLMiMuY292ZS5jb250ZW50LnYxLkNvbnZlcnNhdGlvblJlY29yZCKRAgoSQ29udmVyc2F0aW9uUmVjb3JkEhwKD3BlZXJfYWNjb3VudF9pZBgBIAEoCUgAiAEBEhAKCGdyb3VwX2lkGAIgASgMEg8KB2RlbGV0ZWQYAyABKAgSDwoHcmVxdWVzdBgEIAEoCBITCgttdXRlZF91bnRpbBgFIAEoBBIVCg1tdXRlZF9mb3JldmVyGAYgASgIEhEKCXBpbm5lZF9hdBgHIAEoBBIQCghhcmNoaXZlZBgIIAEoCBIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgJIAEoDRIXCgp1cGRhdGVkX2F0GAogASgESAGIAQFCEgoQX3BlZXJfYWNjb3VudF9pZEINCgtfdXBkYXRlZF9hdCIlCg5Pd25Qcm9maWxlU3luYxITCgtwcm9maWxlX2tleRgBIAEoDCJ/Cg5TZW50VHJhbnNjcmlwdBIjChZkZXN0aW5hdGlvbl9hY2NvdW50X2lkGAEgASgJSACIAQESLQoHbWVzc2FnZRgCIAEoCzIcLmNvdmUuY29udGVudC52MS5EYXRhTWVzc2FnZUIZChdfZGVzdGluYXRpb25fYWNjb3VudF9pZCI8CghSZWFkU3luYxIwCglwb3NpdGlvbnMYASADKAsyHS5jb3ZlLmNvbnRlbnQudjEuUmVhZFBvc2l0aW9uIngKDFJlYWRQb3NpdGlvbhIcCg9wZWVyX2FjY291bnRfaWQYASABKAlIAIgBARIQCghncm91cF9pZBgCIAEoDBIWCgl0aW1lc3RhbXAYAyABKARIAYgBAUISChBfcGVlcl9hY2NvdW50X2lkQgwKCl90aW1lc3RhbXAi1QIKC0RhdGFNZXNzYWdlEhEKBHRleHQYASABKAlIAIgBARIWCgl0aW1lc3RhbXAYAiABKARIAYgBARIqCgVxdW90ZRgDIAEoCzIWLmNvdmUuY29udGVudC52MS5RdW90ZUgCiAEBEhwKFGV4cGlyZV90aW1lcl9zZWNvbmRzGAQgASgNEhcKD3NlbmRlcl91c2VybmFtZRgFIAEoCRI3CgthdHRhY2htZW50cxgGIAMoCzIiLmNvdmUuY29udGVudC52MS5BdHRhY2htZW50UG9pbnRlchITCgtwcm9maWxlX2tleRgHIAEoDBIsCgVncm91cBgQIAEoCzIdLmNvdmUuY29udGVudC52MS5Hcm91cENvbnRleHQSGwoTZXhwaXJlX3RpbWVyX3VwZGF0ZRgUIAEoCEIHCgVfdGV4dEIMCgpfdGltZXN0YW1wQggKBl9xdW90ZSIsCgxHcm91cENvbnRleHQSCgoCaWQYASABKAwSEAoIcmV2aXNpb24YAiABKA0igwEKC0dyb3VwTWVtYmVyEhIKCmFjY291bnRfaWQYASABKAwSLwoEcm9sZRgCIAEoDjIhLmNvdmUuY29udGVudC52MS5Hcm91cE1lbWJlci5Sb2xlEhAKCHVzZXJuYW1lGAMgASgJIh0KBFJvbGUSCgoGTUVNQkVSEAASCQoFQURNSU4QASKKAgoLR3JvdXBVcGRhdGUSCgoCaWQYASABKAwSEgoKbWFzdGVyX2tleRgCIAEoDBIQCghyZXZpc2lvbhgDIAEoDRINCgV0aXRsZRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIyCgZhdmF0YXIYBiABKAsyIi5jb3ZlLmNvbnRlbnQudjEuQXR0YWNobWVudFBvaW50ZXISLQoHbWVtYmVycxgHIAMoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cE1lbWJlchIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgIIAEoDRIWCgl0aW1lc3RhbXAYCSABKARIAIgBAUIMCgpfdGltZXN0YW1wIkcKFVNlbmRlcktleURpc3RyaWJ1dGlvbhIQCghncm91cF9pZBgBIAEoDBIcChRkaXN0cmlidXRpb25fbWVzc2FnZRgCIAEoDCKmAgoRQXR0YWNobWVudFBvaW50ZXISEgoKc3RvcmFnZV9pZBgBIAEoCRILCgNrZXkYAiABKAwSDgoGZGlnZXN0GAMgASgMEhMKC3BhZGRlZF9zaXplGAQgASgEEhIKCnBsYWluX3NpemUYBSABKAQSFAoMY29udGVudF90eXBlGAYgASgJEhEKCWZpbGVfbmFtZRgHIAEoCRINCgV3aWR0aBgIIAEoDRIOCgZoZWlnaHQYCSABKA0SEQoJdGh1bWJuYWlsGAogASgMEhAKCGJsdXJoYXNoGAsgASgJEhMKC2R1cmF0aW9uX21zGAwgASgNEhAKCHdhdmVmb3JtGA0gASgMEhIKCnZvaWNlX25vdGUYDiABKAgSDwoHY2FwdGlvbhgPIAEoCSJ/CgVRdW90ZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIeChFhdXRob3JfYWNjb3VudF9pZBgCIAEoCUgBiAEBEhEKBHRleHQYAyABKAlIAogBAUIMCgpfdGltZXN0YW1wQhQKEl9hdXRob3JfYWNjb3VudF9pZEIHCgVfdGV4dCKGAQoOUmVjZWlwdE1lc3NhZ2USNwoEdHlwZRgBIAEoDjIkLmNvdmUuY29udGVudC52MS5SZWNlaXB0TWVzc2FnZS5UeXBlSACIAQESEgoKdGltZXN0YW1wcxgCIAMoBCIeCgRUeXBlEgwKCERFTElWRVJZEAASCAoEUkVBRBABQgcKBV90eXBlIs4BCg1UeXBpbmdNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEjoKBmFjdGlvbhgCIAEoDjIlLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlLkFjdGlvbkgBiAEBEiwKBWdyb3VwGBAgASgLMh0uY292ZS5jb250ZW50LnYxLkdyb3VwQ29udGV4dCIiCgZBY3Rpb24SCwoHU1RBUlRFRBAAEgsKB1NUT1BQRUQQAUIMCgpfdGltZXN0YW1wQgkKB19hY3Rpb24iNwoMUmV0cnlSZXF1ZXN0EhIKCnRpbWVzdGFtcHMYASADKAQSEwoLdW5hdmFpbGFibGUYAiADKAQiDQoLTnVsbE1lc3NhZ2UiiwIKD1JlYWN0aW9uTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARISCgVlbW9qaRgCIAEoCUgBiAEBEiUKGHRhcmdldF9hdXRob3JfYWNjb3VudF9pZBgDIAEoCUgCiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYBCABKARIA4gBARIOCgZyZW1vdmUYBSABKAgSLAoFZ3JvdXAYECABKAsyHS5jb3ZlLmNvbnRlbnQudjEuR3JvdXBDb250ZXh0QgwKCl90aW1lc3RhbXBCCAoGX2Vtb2ppQhsKGV90YXJnZXRfYXV0aG9yX2FjY291bnRfaWRCEwoRX3RhcmdldF90aW1lc3RhbXAilwEKDURlbGV0ZU1lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESHQoQdGFyZ2V0X3RpbWVzdGFtcBgCIAEoBEgBiAEBEiwKBWdyb3VwGBAgASgLMh0uY292ZS5jb250ZW50LnYxLkdyb3VwQ29udGV4dEIMCgpfdGltZXN0YW1wQhMKEV90YXJnZXRfdGltZXN0YW1wIrEBCgtFZGl0TWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIdChB0YXJnZXRfdGltZXN0YW1wGAIgASgESAGIAQESEQoEdGV4dBgDIAEoCUgCiAEBEiwKBWdyb3VwGBAgASgLMh0uY292ZS5jb250ZW50LnYxLkdyb3VwQ29udGV4dEIMCgpfdGltZXN0YW1wQhMKEV90YXJnZXRfdGltZXN0YW1wQgcKBV90ZXh0IicKEFByb2ZpbGVLZXlVcGRhdGUSEwoLcHJvZmlsZV9rZXkYASABKAxiBnByb3RvMw");
+  fileDesc("Cg1jb250ZW50LnByb3RvEg9jb3ZlLmNvbnRlbnQudjEi4gUKB0NvbnRlbnQSDwoHdmVyc2lvbhgBIAEoDRI0CgxkYXRhX21lc3NhZ2UYAiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRGF0YU1lc3NhZ2VIABI6Cg9yZWNlaXB0X21lc3NhZ2UYAyABKAsyHy5jb3ZlLmNvbnRlbnQudjEuUmVjZWlwdE1lc3NhZ2VIABI4Cg50eXBpbmdfbWVzc2FnZRgEIAEoCzIeLmNvdmUuY29udGVudC52MS5UeXBpbmdNZXNzYWdlSAASNgoNcmV0cnlfcmVxdWVzdBgFIAEoCzIdLmNvdmUuY29udGVudC52MS5SZXRyeVJlcXVlc3RIABI0CgxudWxsX21lc3NhZ2UYBiABKAsyHC5jb3ZlLmNvbnRlbnQudjEuTnVsbE1lc3NhZ2VIABI8ChByZWFjdGlvbl9tZXNzYWdlGAcgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEjgKDmRlbGV0ZV9tZXNzYWdlGAggASgLMh4uY292ZS5jb250ZW50LnYxLkRlbGV0ZU1lc3NhZ2VIABI0CgxlZGl0X21lc3NhZ2UYCSABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABI/ChJwcm9maWxlX2tleV91cGRhdGUYCiABKAsyIS5jb3ZlLmNvbnRlbnQudjEuUHJvZmlsZUtleVVwZGF0ZUgAEjQKDGdyb3VwX3VwZGF0ZRgQIAEoCzIcLmNvdmUuY29udGVudC52MS5Hcm91cFVwZGF0ZUgAEkkKF3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uGBEgASgLMiYuY292ZS5jb250ZW50LnYxLlNlbmRlcktleURpc3RyaWJ1dGlvbkgAEjQKDHN5bmNfbWVzc2FnZRgUIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jTWVzc2FnZUgAQgYKBGJvZHkisAMKC1N5bmNNZXNzYWdlEi8KBHNlbnQYASABKAsyHy5jb3ZlLmNvbnRlbnQudjEuU2VudFRyYW5zY3JpcHRIABIpCgRyZWFkGAIgASgLMhkuY292ZS5jb250ZW50LnYxLlJlYWRTeW5jSAASMwoGYWN0aW9uGAMgASgLMiEuY292ZS5jb250ZW50LnYxLkFjdGlvblRyYW5zY3JpcHRIABIxCghjb250YWN0cxgEIAEoCzIdLmNvdmUuY29udGVudC52MS5Db250YWN0c1N5bmNIABI7Cg1jb252ZXJzYXRpb25zGAUgASgLMiIuY292ZS5jb250ZW50LnYxLkNvbnZlcnNhdGlvbnNTeW5jSAASMgoHcHJvZmlsZRgGIAEoCzIfLmNvdmUuY29udGVudC52MS5Pd25Qcm9maWxlU3luY0gAEjMKC2dyb3VwX3N0YXRlGAcgASgLMhwuY292ZS5jb250ZW50LnYxLkdyb3VwVXBkYXRlSAASLwoHcmVxdWVzdBgIIAEoCzIcLmNvdmUuY29udGVudC52MS5TeW5jUmVxdWVzdEgAQgYKBGJvZHkiDQoLU3luY1JlcXVlc3Qi8gEKEEFjdGlvblRyYW5zY3JpcHQSIwoWZGVzdGluYXRpb25fYWNjb3VudF9pZBgBIAEoCUgBiAEBEjQKCHJlYWN0aW9uGAIgASgLMiAuY292ZS5jb250ZW50LnYxLlJlYWN0aW9uTWVzc2FnZUgAEiwKBGVkaXQYAyABKAsyHC5jb3ZlLmNvbnRlbnQudjEuRWRpdE1lc3NhZ2VIABIwCgZkZWxldGUYBCABKAsyHi5jb3ZlLmNvbnRlbnQudjEuRGVsZXRlTWVzc2FnZUgAQggKBmFjdGlvbkIZChdfZGVzdGluYXRpb25fYWNjb3VudF9pZCJACgxDb250YWN0c1N5bmMSMAoIY29udGFjdHMYASADKAsyHi5jb3ZlLmNvbnRlbnQudjEuQ29udGFjdFJlY29yZCKyAgoNQ29udGFjdFJlY29yZBIXCgphY2NvdW50X2lkGAEgASgJSACIAQESEAoIdXNlcm5hbWUYAiABKAkSEAoIbmlja25hbWUYAyABKAkSFAoMaWRlbnRpdHlfa2V5GAQgASgMEjMKBXRydXN0GAUgASgOMiQuY292ZS5jb250ZW50LnYxLkNvbnRhY3RSZWNvcmQuVHJ1c3QSDwoHYmxvY2tlZBgGIAEoCBITCgtwcm9maWxlX2tleRgHIAEoDBIXCgp1cGRhdGVkX2F0GAggASgESAGIAQEiPAoFVHJ1c3QSFQoRVFJVU1RFRF9GSVJTVF9VU0UQABIMCghWRVJJRklFRBABEg4KClVOVkVSSUZJRUQQAkINCgtfYWNjb3VudF9pZEINCgtfdXBkYXRlZF9hdCJPChFDb252ZXJzYXRpb25zU3luYxI6Cg1jb252ZXJzYXRpb25zGAEgAygLMiMuY292ZS5jb250ZW50LnYxLkNvbnZlcnNhdGlvblJlY29yZCKRAgoSQ29udmVyc2F0aW9uUmVjb3JkEhwKD3BlZXJfYWNjb3VudF9pZBgBIAEoCUgAiAEBEhAKCGdyb3VwX2lkGAIgASgMEg8KB2RlbGV0ZWQYAyABKAgSDwoHcmVxdWVzdBgEIAEoCBITCgttdXRlZF91bnRpbBgFIAEoBBIVCg1tdXRlZF9mb3JldmVyGAYgASgIEhEKCXBpbm5lZF9hdBgHIAEoBBIQCghhcmNoaXZlZBgIIAEoCBIcChRleHBpcmVfdGltZXJfc2Vjb25kcxgJIAEoDRIXCgp1cGRhdGVkX2F0GAogASgESAGIAQFCEgoQX3BlZXJfYWNjb3VudF9pZEINCgtfdXBkYXRlZF9hdCIlCg5Pd25Qcm9maWxlU3luYxITCgtwcm9maWxlX2tleRgBIAEoDCJ/Cg5TZW50VHJhbnNjcmlwdBIjChZkZXN0aW5hdGlvbl9hY2NvdW50X2lkGAEgASgJSACIAQESLQoHbWVzc2FnZRgCIAEoCzIcLmNvdmUuY29udGVudC52MS5EYXRhTWVzc2FnZUIZChdfZGVzdGluYXRpb25fYWNjb3VudF9pZCI8CghSZWFkU3luYxIwCglwb3NpdGlvbnMYASADKAsyHS5jb3ZlLmNvbnRlbnQudjEuUmVhZFBvc2l0aW9uIngKDFJlYWRQb3NpdGlvbhIcCg9wZWVyX2FjY291bnRfaWQYASABKAlIAIgBARIQCghncm91cF9pZBgCIAEoDBIWCgl0aW1lc3RhbXAYAyABKARIAYgBAUISChBfcGVlcl9hY2NvdW50X2lkQgwKCl90aW1lc3RhbXAiigMKC0RhdGFNZXNzYWdlEhEKBHRleHQYASABKAlIAIgBARIWCgl0aW1lc3RhbXAYAiABKARIAYgBARIqCgVxdW90ZRgDIAEoCzIWLmNvdmUuY29udGVudC52MS5RdW90ZUgCiAEBEhwKFGV4cGlyZV90aW1lcl9zZWNvbmRzGAQgASgNEhcKD3NlbmRlcl91c2VybmFtZRgFIAEoCRI3CgthdHRhY2htZW50cxgGIAMoCzIiLmNvdmUuY29udGVudC52MS5BdHRhY2htZW50UG9pbnRlchITCgtwcm9maWxlX2tleRgHIAEoDBIsCgVncm91cBgQIAEoCzIdLmNvdmUuY29udGVudC52MS5Hcm91cENvbnRleHQSGwoTZXhwaXJlX3RpbWVyX3VwZGF0ZRgUIAEoCBIzCgZub3RpY2UYFSABKAsyIy5jb3ZlLmNvbnRlbnQudjEuT3JnYW5pemF0aW9uTm90aWNlQgcKBV90ZXh0QgwKCl90aW1lc3RhbXBCCAoGX3F1b3RlIlIKEk9yZ2FuaXphdGlvbk5vdGljZRIYChByb2xlX2NlcnRpZmljYXRlGAEgASgMEiIKGnJvbGVfY2VydGlmaWNhdGVfc2lnbmF0dXJlGAIgASgMIiwKDEdyb3VwQ29udGV4dBIKCgJpZBgBIAEoDBIQCghyZXZpc2lvbhgCIAEoDSKDAQoLR3JvdXBNZW1iZXISEgoKYWNjb3VudF9pZBgBIAEoDBIvCgRyb2xlGAIgASgOMiEuY292ZS5jb250ZW50LnYxLkdyb3VwTWVtYmVyLlJvbGUSEAoIdXNlcm5hbWUYAyABKAkiHQoEUm9sZRIKCgZNRU1CRVIQABIJCgVBRE1JThABIooCCgtHcm91cFVwZGF0ZRIKCgJpZBgBIAEoDBISCgptYXN0ZXJfa2V5GAIgASgMEhAKCHJldmlzaW9uGAMgASgNEg0KBXRpdGxlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEjIKBmF2YXRhchgGIAEoCzIiLmNvdmUuY29udGVudC52MS5BdHRhY2htZW50UG9pbnRlchItCgdtZW1iZXJzGAcgAygLMhwuY292ZS5jb250ZW50LnYxLkdyb3VwTWVtYmVyEhwKFGV4cGlyZV90aW1lcl9zZWNvbmRzGAggASgNEhYKCXRpbWVzdGFtcBgJIAEoBEgAiAEBQgwKCl90aW1lc3RhbXAiRwoVU2VuZGVyS2V5RGlzdHJpYnV0aW9uEhAKCGdyb3VwX2lkGAEgASgMEhwKFGRpc3RyaWJ1dGlvbl9tZXNzYWdlGAIgASgMIqYCChFBdHRhY2htZW50UG9pbnRlchISCgpzdG9yYWdlX2lkGAEgASgJEgsKA2tleRgCIAEoDBIOCgZkaWdlc3QYAyABKAwSEwoLcGFkZGVkX3NpemUYBCABKAQSEgoKcGxhaW5fc2l6ZRgFIAEoBBIUCgxjb250ZW50X3R5cGUYBiABKAkSEQoJZmlsZV9uYW1lGAcgASgJEg0KBXdpZHRoGAggASgNEg4KBmhlaWdodBgJIAEoDRIRCgl0aHVtYm5haWwYCiABKAwSEAoIYmx1cmhhc2gYCyABKAkSEwoLZHVyYXRpb25fbXMYDCABKA0SEAoId2F2ZWZvcm0YDSABKAwSEgoKdm9pY2Vfbm90ZRgOIAEoCBIPCgdjYXB0aW9uGA8gASgJIn8KBVF1b3RlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh4KEWF1dGhvcl9hY2NvdW50X2lkGAIgASgJSAGIAQESEQoEdGV4dBgDIAEoCUgCiAEBQgwKCl90aW1lc3RhbXBCFAoSX2F1dGhvcl9hY2NvdW50X2lkQgcKBV90ZXh0IoYBCg5SZWNlaXB0TWVzc2FnZRI3CgR0eXBlGAEgASgOMiQuY292ZS5jb250ZW50LnYxLlJlY2VpcHRNZXNzYWdlLlR5cGVIAIgBARISCgp0aW1lc3RhbXBzGAIgAygEIh4KBFR5cGUSDAoIREVMSVZFUlkQABIICgRSRUFEEAFCBwoFX3R5cGUizgEKDVR5cGluZ01lc3NhZ2USFgoJdGltZXN0YW1wGAEgASgESACIAQESOgoGYWN0aW9uGAIgASgOMiUuY292ZS5jb250ZW50LnYxLlR5cGluZ01lc3NhZ2UuQWN0aW9uSAGIAQESLAoFZ3JvdXAYECABKAsyHS5jb3ZlLmNvbnRlbnQudjEuR3JvdXBDb250ZXh0IiIKBkFjdGlvbhILCgdTVEFSVEVEEAASCwoHU1RPUFBFRBABQgwKCl90aW1lc3RhbXBCCQoHX2FjdGlvbiI3CgxSZXRyeVJlcXVlc3QSEgoKdGltZXN0YW1wcxgBIAMoBBITCgt1bmF2YWlsYWJsZRgCIAMoBCINCgtOdWxsTWVzc2FnZSKLAgoPUmVhY3Rpb25NZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEhIKBWVtb2ppGAIgASgJSAGIAQESJQoYdGFyZ2V0X2F1dGhvcl9hY2NvdW50X2lkGAMgASgJSAKIAQESHQoQdGFyZ2V0X3RpbWVzdGFtcBgEIAEoBEgDiAEBEg4KBnJlbW92ZRgFIAEoCBIsCgVncm91cBgQIAEoCzIdLmNvdmUuY29udGVudC52MS5Hcm91cENvbnRleHRCDAoKX3RpbWVzdGFtcEIICgZfZW1vamlCGwoZX3RhcmdldF9hdXRob3JfYWNjb3VudF9pZEITChFfdGFyZ2V0X3RpbWVzdGFtcCKXAQoNRGVsZXRlTWVzc2FnZRIWCgl0aW1lc3RhbXAYASABKARIAIgBARIdChB0YXJnZXRfdGltZXN0YW1wGAIgASgESAGIAQESLAoFZ3JvdXAYECABKAsyHS5jb3ZlLmNvbnRlbnQudjEuR3JvdXBDb250ZXh0QgwKCl90aW1lc3RhbXBCEwoRX3RhcmdldF90aW1lc3RhbXAisQEKC0VkaXRNZXNzYWdlEhYKCXRpbWVzdGFtcBgBIAEoBEgAiAEBEh0KEHRhcmdldF90aW1lc3RhbXAYAiABKARIAYgBARIRCgR0ZXh0GAMgASgJSAKIAQESLAoFZ3JvdXAYECABKAsyHS5jb3ZlLmNvbnRlbnQudjEuR3JvdXBDb250ZXh0QgwKCl90aW1lc3RhbXBCEwoRX3RhcmdldF90aW1lc3RhbXBCBwoFX3RleHQiJwoQUHJvZmlsZUtleVVwZGF0ZRITCgtwcm9maWxlX2tleRgBIAEoDGIGcHJvdG8z");
 
 /**
  * @generated from message cove.content.v1.Content
@@ -632,6 +632,15 @@ export type DataMessage = Message<"cove.content.v1.DataMessage"> & {
    * @generated from field: bool expire_timer_update = 20;
    */
   expireTimerUpdate: boolean;
+
+  /**
+   * Set when this is an organization notice (docs/organizations.md): the sender's role certificate, which receivers
+   * verify under their pinned organization key (an admin or owner role, valid now, naming the sender) before showing
+   * it in the Notices conversation; a notice without one is dropped. It carries text only.
+   *
+   * @generated from field: cove.content.v1.OrganizationNotice notice = 21;
+   */
+  notice?: OrganizationNotice | undefined;
 };
 
 /**
@@ -640,6 +649,30 @@ export type DataMessage = Message<"cove.content.v1.DataMessage"> & {
  */
 export const DataMessageSchema: GenMessage<DataMessage> = /*@__PURE__*/
   messageDesc(file_content, 12);
+
+/**
+ * The sender's role certificate (34-byte body) and the organization key's XEdDSA signature over it.
+ *
+ * @generated from message cove.content.v1.OrganizationNotice
+ */
+export type OrganizationNotice = Message<"cove.content.v1.OrganizationNotice"> & {
+  /**
+   * @generated from field: bytes role_certificate = 1;
+   */
+  roleCertificate: Uint8Array;
+
+  /**
+   * @generated from field: bytes role_certificate_signature = 2;
+   */
+  roleCertificateSignature: Uint8Array;
+};
+
+/**
+ * Describes the message cove.content.v1.OrganizationNotice.
+ * Use `create(OrganizationNoticeSchema)` to create a new message.
+ */
+export const OrganizationNoticeSchema: GenMessage<OrganizationNotice> = /*@__PURE__*/
+  messageDesc(file_content, 13);
 
 /**
  * Names a group in a message: its 32-byte random id and the revision of its state the sender had.
@@ -663,7 +696,7 @@ export type GroupContext = Message<"cove.content.v1.GroupContext"> & {
  * Use `create(GroupContextSchema)` to create a new message.
  */
 export const GroupContextSchema: GenMessage<GroupContext> = /*@__PURE__*/
-  messageDesc(file_content, 13);
+  messageDesc(file_content, 14);
 
 /**
  * One member of a group as its state lists it.
@@ -696,7 +729,7 @@ export type GroupMember = Message<"cove.content.v1.GroupMember"> & {
  * Use `create(GroupMemberSchema)` to create a new message.
  */
 export const GroupMemberSchema: GenMessage<GroupMember> = /*@__PURE__*/
-  messageDesc(file_content, 14);
+  messageDesc(file_content, 15);
 
 /**
  * @generated from enum cove.content.v1.GroupMember.Role
@@ -717,7 +750,7 @@ export enum GroupMember_Role {
  * Describes the enum cove.content.v1.GroupMember.Role.
  */
 export const GroupMember_RoleSchema: GenEnum<GroupMember_Role> = /*@__PURE__*/
-  enumDesc(file_content, 14, 0);
+  enumDesc(file_content, 15, 0);
 
 /**
  * A group's whole state at one revision, sent by an admin over 1:1 sessions to every member device (and by a
@@ -783,7 +816,7 @@ export type GroupUpdate = Message<"cove.content.v1.GroupUpdate"> & {
  * Use `create(GroupUpdateSchema)` to create a new message.
  */
 export const GroupUpdateSchema: GenMessage<GroupUpdate> = /*@__PURE__*/
-  messageDesc(file_content, 15);
+  messageDesc(file_content, 16);
 
 /**
  * A member's sender key for one group (libsignal's SenderKeyDistributionMessage, serialized), sent over the 1:1
@@ -810,7 +843,7 @@ export type SenderKeyDistribution = Message<"cove.content.v1.SenderKeyDistributi
  * Use `create(SenderKeyDistributionSchema)` to create a new message.
  */
 export const SenderKeyDistributionSchema: GenMessage<SenderKeyDistribution> = /*@__PURE__*/
-  messageDesc(file_content, 16);
+  messageDesc(file_content, 17);
 
 /**
  * Where an attachment's encrypted blob is stored and how to check and decrypt it (format v1, docs/attachments.md),
@@ -930,7 +963,7 @@ export type AttachmentPointer = Message<"cove.content.v1.AttachmentPointer"> & {
  * Use `create(AttachmentPointerSchema)` to create a new message.
  */
 export const AttachmentPointerSchema: GenMessage<AttachmentPointer> = /*@__PURE__*/
-  messageDesc(file_content, 17);
+  messageDesc(file_content, 18);
 
 /**
  * @generated from message cove.content.v1.Quote
@@ -963,7 +996,7 @@ export type Quote = Message<"cove.content.v1.Quote"> & {
  * Use `create(QuoteSchema)` to create a new message.
  */
 export const QuoteSchema: GenMessage<Quote> = /*@__PURE__*/
-  messageDesc(file_content, 18);
+  messageDesc(file_content, 19);
 
 /**
  * @generated from message cove.content.v1.ReceiptMessage
@@ -987,7 +1020,7 @@ export type ReceiptMessage = Message<"cove.content.v1.ReceiptMessage"> & {
  * Use `create(ReceiptMessageSchema)` to create a new message.
  */
 export const ReceiptMessageSchema: GenMessage<ReceiptMessage> = /*@__PURE__*/
-  messageDesc(file_content, 19);
+  messageDesc(file_content, 20);
 
 /**
  * @generated from enum cove.content.v1.ReceiptMessage.Type
@@ -1008,7 +1041,7 @@ export enum ReceiptMessage_Type {
  * Describes the enum cove.content.v1.ReceiptMessage.Type.
  */
 export const ReceiptMessage_TypeSchema: GenEnum<ReceiptMessage_Type> = /*@__PURE__*/
-  enumDesc(file_content, 19, 0);
+  enumDesc(file_content, 20, 0);
 
 /**
  * @generated from message cove.content.v1.TypingMessage
@@ -1038,7 +1071,7 @@ export type TypingMessage = Message<"cove.content.v1.TypingMessage"> & {
  * Use `create(TypingMessageSchema)` to create a new message.
  */
 export const TypingMessageSchema: GenMessage<TypingMessage> = /*@__PURE__*/
-  messageDesc(file_content, 20);
+  messageDesc(file_content, 21);
 
 /**
  * @generated from enum cove.content.v1.TypingMessage.Action
@@ -1059,7 +1092,7 @@ export enum TypingMessage_Action {
  * Describes the enum cove.content.v1.TypingMessage.Action.
  */
 export const TypingMessage_ActionSchema: GenEnum<TypingMessage_Action> = /*@__PURE__*/
-  enumDesc(file_content, 20, 0);
+  enumDesc(file_content, 21, 0);
 
 /**
  * Sent (in a freshly established session) by a device that could not decrypt messages from this peer: the peer
@@ -1086,7 +1119,7 @@ export type RetryRequest = Message<"cove.content.v1.RetryRequest"> & {
  * Use `create(RetryRequestSchema)` to create a new message.
  */
 export const RetryRequestSchema: GenMessage<RetryRequest> = /*@__PURE__*/
-  messageDesc(file_content, 21);
+  messageDesc(file_content, 22);
 
 /**
  * Carries nothing. A re-send answers only the device that asked, but the server takes a send only when it covers
@@ -1102,7 +1135,7 @@ export type NullMessage = Message<"cove.content.v1.NullMessage"> & {
  * Use `create(NullMessageSchema)` to create a new message.
  */
 export const NullMessageSchema: GenMessage<NullMessage> = /*@__PURE__*/
-  messageDesc(file_content, 22);
+  messageDesc(file_content, 23);
 
 /**
  * A reaction to a message (Signal's DataMessage.Reaction): one per person per message, a new one replacing the last;
@@ -1158,7 +1191,7 @@ export type ReactionMessage = Message<"cove.content.v1.ReactionMessage"> & {
  * Use `create(ReactionMessageSchema)` to create a new message.
  */
 export const ReactionMessageSchema: GenMessage<ReactionMessage> = /*@__PURE__*/
-  messageDesc(file_content, 23);
+  messageDesc(file_content, 24);
 
 /**
  * Delete for everyone: the sender's own message with this send time is replaced by a "deleted" placeholder on every
@@ -1192,7 +1225,7 @@ export type DeleteMessage = Message<"cove.content.v1.DeleteMessage"> & {
  * Use `create(DeleteMessageSchema)` to create a new message.
  */
 export const DeleteMessageSchema: GenMessage<DeleteMessage> = /*@__PURE__*/
-  messageDesc(file_content, 24);
+  messageDesc(file_content, 25);
 
 /**
  * Edit (Signal's EditMessage): the sender's own message with this send time gets a new text; receivers keep the
@@ -1233,7 +1266,7 @@ export type EditMessage = Message<"cove.content.v1.EditMessage"> & {
  * Use `create(EditMessageSchema)` to create a new message.
  */
 export const EditMessageSchema: GenMessage<EditMessage> = /*@__PURE__*/
-  messageDesc(file_content, 25);
+  messageDesc(file_content, 26);
 
 /**
  * The sender's new profile key (32 bytes), sent alone after the sender rotated it (for instance after blocking
@@ -1253,5 +1286,5 @@ export type ProfileKeyUpdate = Message<"cove.content.v1.ProfileKeyUpdate"> & {
  * Use `create(ProfileKeyUpdateSchema)` to create a new message.
  */
 export const ProfileKeyUpdateSchema: GenMessage<ProfileKeyUpdate> = /*@__PURE__*/
-  messageDesc(file_content, 26);
+  messageDesc(file_content, 27);
 

@@ -64,6 +64,10 @@ export const ModelName = {
   PushSubscription: 'PushSubscription',
   Attachment: 'Attachment',
   Profile: 'Profile',
+  Organization: 'Organization',
+  RoleCertificate: 'RoleCertificate',
+  Invite: 'Invite',
+  AuditEntry: 'AuditEntry',
   AccountPassword: 'AccountPassword'
 } as const
 
@@ -92,7 +96,9 @@ export const AccountScalarFieldEnum = {
   unidentifiedAccessKey: 'unidentifiedAccessKey',
   unrestrictedUnidentifiedAccess: 'unrestrictedUnidentifiedAccess',
   ssoSubject: 'ssoSubject',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  role: 'role',
+  disabledAt: 'disabledAt'
 } as const
 
 export type AccountScalarFieldEnum = (typeof AccountScalarFieldEnum)[keyof typeof AccountScalarFieldEnum]
@@ -242,6 +248,54 @@ export const ProfileScalarFieldEnum = {
 } as const
 
 export type ProfileScalarFieldEnum = (typeof ProfileScalarFieldEnum)[keyof typeof ProfileScalarFieldEnum]
+
+
+export const OrganizationScalarFieldEnum = {
+  id: 'id',
+  publicKey: 'publicKey',
+  createdAt: 'createdAt'
+} as const
+
+export type OrganizationScalarFieldEnum = (typeof OrganizationScalarFieldEnum)[keyof typeof OrganizationScalarFieldEnum]
+
+
+export const RoleCertificateScalarFieldEnum = {
+  accountId: 'accountId',
+  role: 'role',
+  body: 'body',
+  signature: 'signature',
+  expiresAt: 'expiresAt'
+} as const
+
+export type RoleCertificateScalarFieldEnum = (typeof RoleCertificateScalarFieldEnum)[keyof typeof RoleCertificateScalarFieldEnum]
+
+
+export const InviteScalarFieldEnum = {
+  id: 'id',
+  codeHash: 'codeHash',
+  role: 'role',
+  uses: 'uses',
+  usesLeft: 'usesLeft',
+  expiresAt: 'expiresAt',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  revokedAt: 'revokedAt'
+} as const
+
+export type InviteScalarFieldEnum = (typeof InviteScalarFieldEnum)[keyof typeof InviteScalarFieldEnum]
+
+
+export const AuditEntryScalarFieldEnum = {
+  seq: 'seq',
+  at: 'at',
+  event: 'event',
+  actor: 'actor',
+  target: 'target',
+  prevHash: 'prevHash',
+  hash: 'hash'
+} as const
+
+export type AuditEntryScalarFieldEnum = (typeof AuditEntryScalarFieldEnum)[keyof typeof AuditEntryScalarFieldEnum]
 
 
 export const AccountPasswordScalarFieldEnum = {

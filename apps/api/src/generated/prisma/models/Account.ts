@@ -44,6 +44,8 @@ export type AccountMinAggregateOutputType = {
   unrestrictedUnidentifiedAccess: boolean | null
   ssoSubject: runtime.Bytes | null
   createdAt: Date | null
+  role: string | null
+  disabledAt: Date | null
 }
 
 export type AccountMaxAggregateOutputType = {
@@ -56,6 +58,8 @@ export type AccountMaxAggregateOutputType = {
   unrestrictedUnidentifiedAccess: boolean | null
   ssoSubject: runtime.Bytes | null
   createdAt: Date | null
+  role: string | null
+  disabledAt: Date | null
 }
 
 export type AccountCountAggregateOutputType = {
@@ -68,6 +72,8 @@ export type AccountCountAggregateOutputType = {
   unrestrictedUnidentifiedAccess: number
   ssoSubject: number
   createdAt: number
+  role: number
+  disabledAt: number
   _all: number
 }
 
@@ -90,6 +96,8 @@ export type AccountMinAggregateInputType = {
   unrestrictedUnidentifiedAccess?: true
   ssoSubject?: true
   createdAt?: true
+  role?: true
+  disabledAt?: true
 }
 
 export type AccountMaxAggregateInputType = {
@@ -102,6 +110,8 @@ export type AccountMaxAggregateInputType = {
   unrestrictedUnidentifiedAccess?: true
   ssoSubject?: true
   createdAt?: true
+  role?: true
+  disabledAt?: true
 }
 
 export type AccountCountAggregateInputType = {
@@ -114,6 +124,8 @@ export type AccountCountAggregateInputType = {
   unrestrictedUnidentifiedAccess?: true
   ssoSubject?: true
   createdAt?: true
+  role?: true
+  disabledAt?: true
   _all?: true
 }
 
@@ -213,6 +225,8 @@ export type AccountGroupByOutputType = {
   unrestrictedUnidentifiedAccess: boolean
   ssoSubject: runtime.Bytes | null
   createdAt: Date
+  role: string
+  disabledAt: Date | null
   _count: AccountCountAggregateOutputType | null
   _avg: AccountAvgAggregateOutputType | null
   _sum: AccountSumAggregateOutputType | null
@@ -248,6 +262,8 @@ export type AccountWhereInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
   ssoSubject?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
+  role?: Prisma.StringFilter<"Account"> | string
+  disabledAt?: Prisma.DateTimeNullableFilter<"Account"> | Date | string | null
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
@@ -264,6 +280,8 @@ export type AccountOrderByWithRelationInput = {
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   ssoSubject?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrderInput | Prisma.SortOrder
   devices?: Prisma.DeviceOrderByRelationAggregateInput
   provisioningCodes?: Prisma.ProvisioningCodeOrderByRelationAggregateInput
   profile?: Prisma.ProfileOrderByWithRelationInput
@@ -283,6 +301,8 @@ export type AccountWhereUniqueInput = Prisma.AtLeast<{
   unidentifiedAccessKey?: Prisma.BytesNullableFilter<"Account"> | runtime.Bytes | null
   unrestrictedUnidentifiedAccess?: Prisma.BoolFilter<"Account"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Account"> | Date | string
+  role?: Prisma.StringFilter<"Account"> | string
+  disabledAt?: Prisma.DateTimeNullableFilter<"Account"> | Date | string | null
   devices?: Prisma.DeviceListRelationFilter
   provisioningCodes?: Prisma.ProvisioningCodeListRelationFilter
   profile?: Prisma.XOR<Prisma.ProfileNullableScalarRelationFilter, Prisma.ProfileWhereInput> | null
@@ -299,6 +319,8 @@ export type AccountOrderByWithAggregationInput = {
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   ssoSubject?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.AccountCountOrderByAggregateInput
   _avg?: Prisma.AccountAvgOrderByAggregateInput
   _max?: Prisma.AccountMaxOrderByAggregateInput
@@ -319,6 +341,8 @@ export type AccountScalarWhereWithAggregatesInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolWithAggregatesFilter<"Account"> | boolean
   ssoSubject?: Prisma.BytesNullableWithAggregatesFilter<"Account"> | runtime.Bytes | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Account"> | Date | string
+  role?: Prisma.StringWithAggregatesFilter<"Account"> | string
+  disabledAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Account"> | Date | string | null
 }
 
 export type AccountCreateInput = {
@@ -331,6 +355,8 @@ export type AccountCreateInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
@@ -347,6 +373,8 @@ export type AccountUncheckedCreateInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
@@ -363,6 +391,8 @@ export type AccountUpdateInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
@@ -379,6 +409,8 @@ export type AccountUncheckedUpdateInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
@@ -395,6 +427,8 @@ export type AccountCreateManyInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
 }
 
 export type AccountUpdateManyMutationInput = {
@@ -407,6 +441,8 @@ export type AccountUpdateManyMutationInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type AccountUncheckedUpdateManyInput = {
@@ -419,6 +455,8 @@ export type AccountUncheckedUpdateManyInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type AccountCountOrderByAggregateInput = {
@@ -431,6 +469,8 @@ export type AccountCountOrderByAggregateInput = {
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrder
 }
 
 export type AccountAvgOrderByAggregateInput = {
@@ -447,6 +487,8 @@ export type AccountMaxOrderByAggregateInput = {
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrder
 }
 
 export type AccountMinOrderByAggregateInput = {
@@ -459,6 +501,8 @@ export type AccountMinOrderByAggregateInput = {
   unrestrictedUnidentifiedAccess?: Prisma.SortOrder
   ssoSubject?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  role?: Prisma.SortOrder
+  disabledAt?: Prisma.SortOrder
 }
 
 export type AccountSumOrderByAggregateInput = {
@@ -500,6 +544,10 @@ export type BoolFieldUpdateOperationsInput = {
 
 export type DateTimeFieldUpdateOperationsInput = {
   set?: Date | string
+}
+
+export type NullableDateTimeFieldUpdateOperationsInput = {
+  set?: Date | string | null
 }
 
 export type AccountCreateNestedOneWithoutDevicesInput = {
@@ -568,6 +616,8 @@ export type AccountCreateWithoutDevicesInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
   password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
@@ -583,6 +633,8 @@ export type AccountUncheckedCreateWithoutDevicesInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
   password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
@@ -614,6 +666,8 @@ export type AccountUpdateWithoutDevicesInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
   password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
@@ -629,6 +683,8 @@ export type AccountUncheckedUpdateWithoutDevicesInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
   password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
@@ -644,6 +700,8 @@ export type AccountCreateWithoutProvisioningCodesInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
   password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
@@ -659,6 +717,8 @@ export type AccountUncheckedCreateWithoutProvisioningCodesInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
   password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
@@ -690,6 +750,8 @@ export type AccountUpdateWithoutProvisioningCodesInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
   password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
@@ -705,6 +767,8 @@ export type AccountUncheckedUpdateWithoutProvisioningCodesInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
   password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
@@ -720,6 +784,8 @@ export type AccountCreateWithoutProfileInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   password?: Prisma.AccountPasswordCreateNestedOneWithoutAccountInput
@@ -735,6 +801,8 @@ export type AccountUncheckedCreateWithoutProfileInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   password?: Prisma.AccountPasswordUncheckedCreateNestedOneWithoutAccountInput
@@ -766,6 +834,8 @@ export type AccountUpdateWithoutProfileInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   password?: Prisma.AccountPasswordUpdateOneWithoutAccountNestedInput
@@ -781,6 +851,8 @@ export type AccountUncheckedUpdateWithoutProfileInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   password?: Prisma.AccountPasswordUncheckedUpdateOneWithoutAccountNestedInput
@@ -796,6 +868,8 @@ export type AccountCreateWithoutPasswordInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileCreateNestedOneWithoutAccountInput
@@ -811,6 +885,8 @@ export type AccountUncheckedCreateWithoutPasswordInput = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: runtime.Bytes | null
   createdAt?: Date | string
+  role?: string
+  disabledAt?: Date | string | null
   devices?: Prisma.DeviceUncheckedCreateNestedManyWithoutAccountInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedCreateNestedManyWithoutAccountInput
   profile?: Prisma.ProfileUncheckedCreateNestedOneWithoutAccountInput
@@ -842,6 +918,8 @@ export type AccountUpdateWithoutPasswordInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUpdateOneWithoutAccountNestedInput
@@ -857,6 +935,8 @@ export type AccountUncheckedUpdateWithoutPasswordInput = {
   unrestrictedUnidentifiedAccess?: Prisma.BoolFieldUpdateOperationsInput | boolean
   ssoSubject?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  role?: Prisma.StringFieldUpdateOperationsInput | string
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   devices?: Prisma.DeviceUncheckedUpdateManyWithoutAccountNestedInput
   provisioningCodes?: Prisma.ProvisioningCodeUncheckedUpdateManyWithoutAccountNestedInput
   profile?: Prisma.ProfileUncheckedUpdateOneWithoutAccountNestedInput
@@ -912,6 +992,8 @@ export type AccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: boolean
   createdAt?: boolean
+  role?: boolean
+  disabledAt?: boolean
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
   profile?: boolean | Prisma.Account$profileArgs<ExtArgs>
@@ -929,6 +1011,8 @@ export type AccountSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: boolean
   createdAt?: boolean
+  role?: boolean
+  disabledAt?: boolean
 }, ExtArgs["result"]["account"]>
 
 export type AccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -941,6 +1025,8 @@ export type AccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: boolean
   createdAt?: boolean
+  role?: boolean
+  disabledAt?: boolean
 }, ExtArgs["result"]["account"]>
 
 export type AccountSelectScalar = {
@@ -953,9 +1039,11 @@ export type AccountSelectScalar = {
   unrestrictedUnidentifiedAccess?: boolean
   ssoSubject?: boolean
   createdAt?: boolean
+  role?: boolean
+  disabledAt?: boolean
 }
 
-export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "ssoSubject" | "createdAt", ExtArgs["result"]["account"]>
+export type AccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "identityKey" | "username" | "usernameKey" | "nextDeviceId" | "unidentifiedAccessKey" | "unrestrictedUnidentifiedAccess" | "ssoSubject" | "createdAt" | "role" | "disabledAt", ExtArgs["result"]["account"]>
 export type AccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   devices?: boolean | Prisma.Account$devicesArgs<ExtArgs>
   provisioningCodes?: boolean | Prisma.Account$provisioningCodesArgs<ExtArgs>
@@ -1007,6 +1095,15 @@ export type $AccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      */
     ssoSubject: runtime.Bytes | null
     createdAt: Date
+    /**
+     * Organization role the server enforces for its own admin endpoints: `owner` (registered with the owner invite)
+     * or what the account's verified role certificate says; `member` otherwise. Clients never believe this column.
+     */
+    role: string
+    /**
+     * Set while an administrator has disabled the account (its devices were removed; it cannot register or log in).
+     */
+    disabledAt: Date | null
   }, ExtArgs["result"]["account"]>
   composites: {}
 }
@@ -1443,6 +1540,8 @@ export interface AccountFieldRefs {
   readonly unrestrictedUnidentifiedAccess: Prisma.FieldRef<"Account", 'Boolean'>
   readonly ssoSubject: Prisma.FieldRef<"Account", 'Bytes'>
   readonly createdAt: Prisma.FieldRef<"Account", 'DateTime'>
+  readonly role: Prisma.FieldRef<"Account", 'String'>
+  readonly disabledAt: Prisma.FieldRef<"Account", 'DateTime'>
 }
     
 

@@ -458,10 +458,6 @@ export type PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.PushSubscriptionUpdateToOneWithWhereWithoutDeviceInput, Prisma.PushSubscriptionUpdateWithoutDeviceInput>, Prisma.PushSubscriptionUncheckedUpdateWithoutDeviceInput>
 }
 
-export type NullableDateTimeFieldUpdateOperationsInput = {
-  set?: Date | string | null
-}
-
 export type PushSubscriptionCreateWithoutDeviceInput = {
   endpoint: string
   p256dh: string

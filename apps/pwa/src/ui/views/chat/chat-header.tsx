@@ -32,7 +32,7 @@ export function ChatHeader({
   onTimer?: (seconds: number | null) => void;
 }): ReactElement {
   const { t } = useTranslation();
-  const title = conversation?.title ?? '';
+  const title = conversation?.notices ? t('notices.title') : (conversation?.title ?? '');
   const [menu, setMenu] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const trigger = useRef<HTMLButtonElement>(null);
@@ -45,7 +45,8 @@ export function ChatHeader({
         <button
           type="button"
           className="chat-peer"
-          onClick={onContact}
+          onClick={conversation?.notices ? undefined : onContact}
+          disabled={conversation?.notices === true}
           title={conversation?.group ? t('group.openInfo', { name: title }) : t('chat.openContact', { name: title })}
           data-testid={conversation?.group ? 'group-info-button' : undefined}
         >

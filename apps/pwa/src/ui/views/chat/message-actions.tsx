@@ -35,10 +35,13 @@ export function MessageWithActions({
   onRetry,
   onOpenQuote,
   position = 'single',
+  readOnly = false,
 }: {
   message: ChatMessage;
   /** Where the message sits in its group of consecutive messages (message-bubble.tsx). */
   position?: GroupPosition;
+  /** A read-only conversation (the organization's notices): no reactions, reply, edit or info. */
+  readOnly?: boolean;
   canModify: boolean;
   onAction: (message: ChatMessage, action: MessageAction) => void;
   onRetry: () => void;
@@ -99,7 +102,7 @@ export function MessageWithActions({
         onRetry={onRetry}
         quote={message.quote ? <QuotedBlock quote={message.quote} onOpen={onOpenQuote} /> : null}
         footer={
-          message.reactions && message.reactions.length > 0 ? (
+          message.reactions && message.reactions.length > 0 && !readOnly ? (
             <ReactionChips
               reactions={message.reactions}
               onToggle={(emoji, remove) => onAction(message, { kind: 'react', emoji, remove })}
@@ -124,7 +127,8 @@ export function MessageWithActions({
       {open ? (
         <ActionsMenu
           message={message}
-          canModify={canModify}
+          canModify={canModify && !readOnly}
+          readOnly={readOnly}
           mine={mine}
           onAction={act}
           onClose={() => close(true)}
@@ -137,12 +141,14 @@ export function MessageWithActions({
 function ActionsMenu({
   message,
   canModify,
+  readOnly,
   mine,
   onAction,
   onClose,
 }: {
   message: ChatMessage;
   canModify: boolean;
+  readOnly: boolean;
   mine: string | null;
   onAction: (action: MessageAction) => void;
   onClose: () => void;
@@ -206,14 +212,14 @@ function ActionsMenu({
       data-testid="message-actions"
       onKeyDown={onKeyDown}
     >
-      {deleted ? null : (
+      {deleted || readOnly ? null : (
         <QuickReactionBar mine={mine} onPick={(emoji, remove) => onAction({ kind: 'react', emoji, remove })} />
       )}
-      {deleted ? null : item('reply', t('actions.reply'))}
+      {deleted || readOnly ? null : item('reply', t('actions.reply'))}
       {deleted ? null : item('copy', t('actions.copy'))}
       {deleted || message.hasAttachments ? null : item('forward', t('actions.forward'))}
       {canModify && !message.hasAttachments ? item('edit', t('actions.edit')) : null}
-      {item('info', t('actions.info'))}
+      {readOnly ? null : item('info', t('actions.info'))}
       {item('delete', t('actions.delete'), true)}
     </div>
   );

@@ -52,10 +52,13 @@ export function MessageList({
   onRetry,
   actions,
   inGroup = false,
+  readOnly = false,
   peerName = '',
 }: {
   /** A group chat: group system lines and sender names (its messages have every action a direct chat's have). */
   inGroup?: boolean;
+  /** A read-only conversation (the organization's notices): messages offer no reactions, reply, edit or info. */
+  readOnly?: boolean;
   /** Direct conversations: the other person's name, for system lines ("Bob set disappearing messages to 1 hour"). */
   peerName?: string;
   /** Oldest first. */
@@ -155,6 +158,7 @@ export function MessageList({
                 <SystemLine message={m} peerName={inGroup || !peerName ? undefined : peerName} />
               ) : actions ? (
                 <MessageWithActions
+                  readOnly={readOnly}
                   message={m}
                   position={position}
                   canModify={actions.canModify(m)}

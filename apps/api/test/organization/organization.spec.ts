@@ -1,0 +1,271 @@
+/**
+ * The organization endpoints and the local admin socket against the running server, on PGlite (which only the server
+ * process can open: the socket is how the operator reaches it) and on PostgreSQL: the socket's mode and its refusals
+ * (malformed JSON, unknown commands, oversized lines, a second owner), the owner bootstrap, then hostile input on
+ * every new route — no credentials, a member's credentials, malformed keys, certificates and ids, bad signatures,
+ * expired certificates, out-of-range invites, a second organization key, a notice from a member or without
+ * credentials — each answered with a 4xx and a stable code, never a 500.
+ */
+import { statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateOrganizationKey, signRoleCertificate, type PrivateKey } from '@cove/crypto';
+
+import {
+  messagesFor,
+  register,
+  request,
+  startServer,
+  TestDevice,
+  TestIdentity,
+  type Backend,
+  type TestServer,
+} from '../support/harness.js';
+
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+
+/** Sends raw bytes to the admin socket and collects what comes back until it closes or answers `lines` lines. */
+const talk = (path: string, data: string, lines = 1): Promise<string[]> =>
+  new Promise((resolve, reject) => {
+    const socket = connect(path);
+    let buffer = '';
+    const done = (): void => resolve(buffer.split('\n').filter(Boolean));
+    socket.once('connect', () => socket.write(data));
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      if (buffer.split('\n').filter(Boolean).length >= lines) {
+        socket.destroy();
+        done();
+      }
+    });
+    socket.once('close', done);
+    socket.once('error', reject);
+  });
+
+const answer = async (path: string, request: unknown): Promise<Record<string, unknown>> =>
+  JSON.parse((await talk(path, `${JSON.stringify(request)}\n`))[0]!) as Record<string, unknown>;
+
+describe.each<Backend>(['pglite', 'postgres'])('organization (%s)', (backend) => {
+  let server: TestServer;
+  let dir: string;
+  let socket: string;
+  let owner: TestDevice;
+  let member: TestDevice;
+  let key: PrivateKey;
+
+  const certificate = (accountId: string, role: 'owner' | 'admin' | 'member', issuedAt = Date.now() - 1000) => {
+    const signed = signRoleCertificate(key, { accountId, role, issuedAt, expiresAt: issuedAt + 3600_000 });
+    return { certificate: b64(signed.body), signature: b64(signed.signature) };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cove-org-spec-'));
+    socket = join(dir, 'admin.sock');
+    server = await startServer(backend, { REGISTRATION: 'invite', ADMIN_SOCKET: socket });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('should serve the admin socket to its own user only and refuse anything but its commands', async () => {
+    expect(statSync(socket).mode & 0o777).toBe(0o600);
+    expect(await answer(socket, { command: 'ping' })).toEqual({ ok: true });
+    expect(await answer(socket, { command: 'drop-database' })).toMatchObject({ ok: false, error: 'unknown_command' });
+    expect(await answer(socket, ['owner-invite'])).toMatchObject({ ok: false, error: 'unknown_command' });
+    expect(JSON.parse((await talk(socket, 'owner-invite\n'))[0]!)).toMatchObject({
+      ok: false,
+      error: 'malformed_json',
+    });
+    const flood = await talk(socket, 'x'.repeat(8192));
+    expect(JSON.parse(flood[0]!)).toMatchObject({ ok: false, error: 'too_large' });
+    // The server still answers after all that.
+    expect(await answer(socket, { command: 'ping' })).toEqual({ ok: true });
+  });
+
+  it('should register the owner with the owner invite, once, and refuse a second owner invite', async () => {
+    const invite = await answer(socket, { command: 'owner-invite' });
+    expect(invite).toMatchObject({ ok: true });
+    const identity = new TestIdentity();
+    const body = identity.registration({ inviteCode: invite.code });
+    const created = await request(server, 'POST', '/v1/accounts', body);
+    expect(created.status).toBe(201);
+    owner = new TestDevice(server, created.body.accountId, 1, body.secret, body.registrationId as number, identity);
+    const reused = await request(
+      server,
+      'POST',
+      '/v1/accounts',
+      new TestIdentity().registration({ inviteCode: invite.code }),
+    );
+    expect(reused.status).toBe(403);
+    expect(reused.body.error).toBe('invite_required');
+    expect(await answer(socket, { command: 'owner-invite' })).toMatchObject({ ok: false });
+
+    key = generateOrganizationKey();
+    expect((await owner.request('PUT', '/v1/org/key', { publicKey: b64(key.getPublicKey().serialize()) })).status).toBe(
+      204,
+    );
+    expect((await owner.request('PUT', '/v1/org/certificates', certificate(owner.accountId, 'owner'))).status).toBe(
+      204,
+    );
+    const info = await request(server, 'GET', '/v1/info');
+    expect(info.body.organizationKey).toBe(b64(key.getPublicKey().serialize()));
+
+    const created2 = await owner.request('POST', '/v1/org/invites', { uses: 1 });
+    expect(created2.status).toBe(201);
+    const memberIdentity = new TestIdentity();
+    const memberBody = memberIdentity.registration({ inviteCode: created2.body.code });
+    const registered = await request(server, 'POST', '/v1/accounts', memberBody);
+    expect(registered.status).toBe(201);
+    member = new TestDevice(
+      server,
+      registered.body.accountId,
+      1,
+      memberBody.secret,
+      memberBody.registrationId as number,
+      memberIdentity,
+    );
+  });
+
+  it('should refuse the organization routes without credentials and to members, with stable codes', async () => {
+    for (const [method, path, body] of [
+      ['GET', '/v1/org/members'],
+      ['GET', '/v1/org/audit'],
+      ['GET', '/v1/org/certificates'],
+      ['POST', '/v1/org/invites', { uses: 1 }],
+    ] as const) {
+      expect((await request(server, method, path, body)).status).toBe(401);
+    }
+    for (const [method, path, body] of [
+      ['GET', '/v1/org/members'],
+      ['GET', '/v1/org/audit'],
+      ['GET', '/v1/org/invites'],
+      ['POST', '/v1/org/invites', { uses: 1 }],
+      ['POST', `/v1/org/members/${owner.accountId}/disable`],
+      ['PUT', '/v1/org/key', { publicKey: b64(generateOrganizationKey().getPublicKey().serialize()) }],
+      ['PUT', '/v1/org/certificates', certificate(member.accountId, 'admin')],
+    ] as const) {
+      const res = await member.request(method, path, body);
+      expect({ method, path, status: res.status, error: res.body?.error }).toEqual({
+        method,
+        path,
+        status: 403,
+        error: 'admin_required',
+      });
+    }
+    // A notice from a member: 403, over HTTP; and never without credentials.
+    const notice = await member.request('PUT', `/v1/messages/${owner.accountId}`, {
+      ...messagesFor([owner]),
+      notice: true,
+    });
+    expect(notice.status).toBe(403);
+    expect(notice.body.error).toBe('admin_required');
+    const sealed = await request(
+      server,
+      'PUT',
+      `/v1/messages/${owner.accountId}`,
+      { ...messagesFor([owner], b64(Buffer.alloc(64, 1)), 'unidentified-sender' as 'whisper'), notice: true },
+      { 'unidentified-access-key': b64(Buffer.alloc(16)) },
+    );
+    expect(sealed.status).toBe(403);
+  });
+
+  it('should answer hostile values on the organization routes with 4xx, never 500', async () => {
+    const cases: Array<[string, string, unknown, number, string]> = [
+      ['PUT', '/v1/org/key', { publicKey: 'garbage' }, 400, 'invalid_request'],
+      ['PUT', '/v1/org/key', { publicKey: b64(key.getPublicKey().serialize()), extra: 1 }, 400, 'invalid_request'],
+      [
+        'PUT',
+        '/v1/org/key',
+        { publicKey: b64(generateOrganizationKey().getPublicKey().serialize()) },
+        409,
+        'organization_key_exists',
+      ],
+      ['PUT', '/v1/org/certificates', { certificate: 'AA==', signature: 'AA==' }, 400, 'invalid_request'],
+      [
+        'PUT',
+        '/v1/org/certificates',
+        { ...certificate(member.accountId, 'admin'), signature: b64(Buffer.alloc(64)) },
+        400,
+        'invalid_signature',
+      ],
+      [
+        'PUT',
+        '/v1/org/certificates',
+        certificate(member.accountId, 'admin', Date.now() - 7200_000),
+        400,
+        'invalid_signature',
+      ],
+      ['PUT', '/v1/org/certificates', certificate(owner.accountId, 'admin'), 403, 'forbidden'],
+      ['PUT', '/v1/org/certificates', certificate(member.accountId, 'owner'), 403, 'forbidden'],
+      ['PUT', '/v1/org/certificates', certificate('00000000-0000-4000-8000-000000000000', 'admin'), 404, 'not_found'],
+      ['POST', '/v1/org/invites', { uses: 0 }, 400, 'invalid_request'],
+      ['POST', '/v1/org/invites', { uses: 1e9 }, 413, 'payload_too_large'],
+      ['POST', '/v1/org/invites', { expiresInSeconds: -1 }, 400, 'invalid_request'],
+      ['POST', '/v1/org/invites', { expiresInSeconds: 1e12 }, 413, 'payload_too_large'],
+      ['POST', '/v1/org/invites', '{"uses":', 400, 'malformed_json'],
+      ['DELETE', '/v1/org/invites/not-a-uuid', undefined, 400, 'invalid_request'],
+      ['DELETE', '/v1/org/invites/00000000-0000-4000-8000-000000000000', undefined, 404, 'not_found'],
+      ['GET', '/v1/org/audit?after=-1', undefined, 400, 'invalid_request'],
+      ['GET', '/v1/org/audit?after=abc', undefined, 400, 'invalid_request'],
+      ['GET', '/v1/org/certificates/not-a-uuid', undefined, 400, 'invalid_request'],
+      ['GET', '/v1/org/certificates/00000000-0000-4000-8000-000000000000', undefined, 404, 'not_found'],
+      ['POST', '/v1/org/members/not-a-uuid/disable', undefined, 400, 'invalid_request'],
+      ['POST', '/v1/org/members/00000000-0000-4000-8000-000000000000/disable', undefined, 404, 'not_found'],
+      ['POST', `/v1/org/members/${owner.accountId}/disable`, undefined, 403, 'forbidden'],
+      ['POST', `/v1/org/members/${member.accountId}/enable`, undefined, 404, 'not_found'],
+    ];
+    for (const [method, path, body, status, error] of cases) {
+      const res = await owner.request(method, path, body);
+      expect({ method, path, body, status: res.status, error: res.body?.error }).toEqual({
+        method,
+        path,
+        body,
+        status,
+        error,
+      });
+    }
+    // The admin's own view still works after all of it, and the audit chain has every accepted action.
+    const audit = await owner.request('GET', '/v1/org/audit');
+    expect(audit.status).toBe(200);
+    expect(audit.body.entries.map((e: { event: string }) => e.event)).toEqual([
+      'owner_invite_created',
+      'registered',
+      'role_owner',
+      'organization_key_published',
+      'role_owner',
+      'invite_created',
+      'registered',
+    ]);
+  });
+
+  it('should close the sockets of a disabled account, delete its password and refuse its credentials and username', async () => {
+    const other = await register(server, { username: `org_spec_${backend}` }).catch(() => null);
+    // Registration is by invitation: the plain registration is refused.
+    expect(other).toBeNull();
+    const live = await member.connect();
+    // A password (stand-in record and backup) would let a password login add a device: disabling deletes it.
+    await server.query('INSERT INTO account_passwords (account_id, record, backup) VALUES ($1::uuid, $2, $3)', [
+      member.accountId,
+      Buffer.alloc(192, 1),
+      Buffer.alloc(64, 2),
+    ]);
+    expect((await owner.request('POST', `/v1/org/members/${member.accountId}/disable`)).status).toBe(204);
+    expect((await live.waitClosed()).code).toBe(4004);
+    expect((await member.request('GET', '/v1/devices')).status).toBe(401);
+    expect(
+      await server.query('SELECT 1 FROM account_passwords WHERE account_id = $1::uuid', [member.accountId]),
+    ).toEqual([]);
+    const members = await owner.request('GET', '/v1/org/members');
+    expect(members.body.members.find((m: { accountId: string }) => m.accountId === member.accountId)).toMatchObject({
+      disabled: true,
+      devices: 0,
+      lastActiveDay: null,
+    });
+  });
+});

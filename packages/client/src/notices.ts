@@ -1,0 +1,119 @@
+/**
+ * Organization notices (docs/organizations.md): an administrator's announcement, end-to-end encrypted to every member
+ * over the 1:1 sessions (fan-out: one outbox entry per member, marked for the server as a notice, which it accepts
+ * from administrators only) and carrying the sender's role certificate. Receivers show it in the read-only
+ * `notices` conversation only when that certificate proves admin or owner under the organization key they pinned
+ * and names the sending account; anything else is dropped, whatever the server let through. This module builds and
+ * stores the sent notice and judges received ones; the inbox commits, the outbox sends.
+ */
+import { MAX_TEXT_BYTES, type OrganizationNotice } from '@cove/protocol';
+
+import { encodeDataMessage } from './content-builder.js';
+import type { MessengerContext } from './context.js';
+import { emit } from './context.js';
+import { ClientError, ClientErrorCode } from './errors.js';
+import { putConversation, putMessage } from './history.js';
+import { readMeta } from './meta.js';
+import type { Organization } from './organization.js';
+import { newOutboxEntry, putOutboxEntry } from './outbox.js';
+import type { ConversationEntry, MessageEntry } from './tables.js';
+import { NOTICES_CONVERSATION_ID } from './tables.js';
+
+const utf8 = new TextEncoder();
+
+/** The notices conversation as first stored: no peer, titled for lists (UIs translate the title). */
+export const newNoticesConversation = (now: number): ConversationEntry => ({
+  id: NOTICES_CONVERSATION_ID,
+  kind: 'notices',
+  title: 'Notices',
+  peerAccountId: '',
+  peerUsername: null,
+  createdAt: now,
+  lastMessageAt: now,
+  lastMessageKey: null,
+  unreadCount: 0,
+});
+
+export const noticesConversation = async (ctx: MessengerContext): Promise<ConversationEntry> =>
+  (await ctx.platform.storage.get('conversations', NOTICES_CONVERSATION_ID)) ??
+  newNoticesConversation(ctx.platform.clock.now());
+
+/**
+ * Sends a notice to every enabled member but ourselves: our certificate must prove admin or owner here (`not_admin`
+ * otherwise); stores it in the notices conversation with one outbox entry per member, in one commit. Returns the
+ * stored notice and how many members it goes to.
+ */
+export const sendNotice = async (
+  ctx: MessengerContext,
+  organization: Organization,
+  text: string,
+): Promise<{ message: MessageEntry; recipients: number }> => {
+  if (text.trim().length === 0) throw new ClientError(ClientErrorCode.InvalidInput, 'the notice is empty');
+  if (utf8.encode(text).length > MAX_TEXT_BYTES)
+    throw new ClientError(ClientErrorCode.InvalidInput, `the notice is longer than ${MAX_TEXT_BYTES} bytes`);
+  const credential = await organization.noticeCredential();
+  const recipients = (await organization.members())
+    .filter((m) => !m.disabled && m.devices > 0 && m.accountId !== ctx.account.accountId)
+    .map((m) => m.accountId);
+  const timestamp = ctx.timestamps.next();
+  const profile = await readMeta(ctx.platform.storage, 'profile');
+  const content = encodeDataMessage({ text, timestamp, senderUsername: profile?.username, notice: credential });
+  const { clock } = ctx.platform;
+  const conversation = await noticesConversation(ctx);
+  const role = (await organization.roleOf(ctx.account.accountId)) === 'owner' ? 'owner' : 'admin';
+  const message: MessageEntry = {
+    id: `${NOTICES_CONVERSATION_ID}/${ctx.sequencer.next()}`,
+    conversationId: NOTICES_CONVERSATION_ID,
+    direction: 'outgoing',
+    authorAccountId: ctx.account.accountId,
+    authorDeviceId: ctx.account.deviceId,
+    timestamp,
+    serverTimestamp: null,
+    storedAt: clock.now(),
+    text,
+    quote: null,
+    expireTimerSeconds: null,
+    status: recipients.length === 0 ? 'sent' : 'sending',
+    read: true,
+    error: null,
+    notice: { role, senderUsername: profile?.username ?? null },
+  };
+  const updated: ConversationEntry = {
+    ...conversation,
+    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
+    lastMessageKey: message.id,
+  };
+  await ctx.platform.storage.commit([
+    ...putMessage(message),
+    putConversation(updated),
+    ...recipients.map((destination) =>
+      putOutboxEntry({
+        ...newOutboxEntry(ctx, { destination, kind: 'data', timestamp, content, messageKey: message.id }),
+        notice: true,
+      }),
+    ),
+  ]);
+  emit(ctx, { type: 'message-added', message });
+  emit(ctx, { type: 'conversation-updated', conversation: updated });
+  return { message, recipients: recipients.length };
+};
+
+/**
+ * Judges a received notice: the role its certificate proves for `sender` under our pinned organization key right
+ * now (pinning the server's key first if we have none yet), or null when it proves nothing above member.
+ */
+export const noticeRole = async (
+  organization: Organization,
+  sender: string,
+  notice: OrganizationNotice,
+  hasPin: boolean,
+): Promise<'owner' | 'admin' | null> => {
+  let record;
+  try {
+    record = hasPin ? await organization.pinned() : await organization.refresh();
+  } catch {
+    return null;
+  }
+  const role = organization.verifyCertificate(record, sender, notice.roleCertificate, notice.roleCertificateSignature);
+  return role === 'member' ? null : role;
+};
