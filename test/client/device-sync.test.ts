@@ -86,11 +86,18 @@ describe('sync between one account’s devices', () => {
     await until('the phone holds the group', async () => (await phone.messenger.group(groupId))?.active, WAIT_MS);
     expect((await phone.messenger.group(groupId))?.title).toBe('Made before linking');
     expect((await phone.messenger.conversations()).some((c) => c.id === `group:${groupId}`)).toBe(true);
-    await until('the phone has the nickname', async () => (await phone.messenger.contact(bob.accountId)).nickname);
+    // The nickname and chat settings come with the full sync Alice sends once she sees the new device (not in the
+    // provisioning message): as long a wait as for the group.
+    await until(
+      'the phone has the nickname',
+      async () => (await phone.messenger.contact(bob.accountId)).nickname,
+      WAIT_MS,
+    );
     expect((await phone.messenger.contact(bob.accountId)).displayName).toBe('Bobby');
     await until(
       'the phone has the mute',
       async () => (await chatSettings(phone, `direct:${bob.accountId}`))?.mutedUntil,
+      WAIT_MS,
     );
     expect((await chatSettings(phone, `direct:${bob.accountId}`))?.mutedUntil).toBeGreaterThan(Date.now());
     // The phone can write in the group it never saw created, and bob reads it.
