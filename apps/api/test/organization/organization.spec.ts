@@ -8,13 +8,13 @@
  */
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateOrganizationKey, signRoleCertificate, type PrivateKey } from '@cove/crypto';
 
+import { answer, talk } from '../support/admin-socket.js';
 import {
   messagesFor,
   register,
@@ -27,27 +27,6 @@ import {
 } from '../support/harness.js';
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
-
-/** Sends raw bytes to the admin socket and collects what comes back until it closes or answers `lines` lines. */
-const talk = (path: string, data: string, lines = 1): Promise<string[]> =>
-  new Promise((resolve, reject) => {
-    const socket = connect(path);
-    let buffer = '';
-    const done = (): void => resolve(buffer.split('\n').filter(Boolean));
-    socket.once('connect', () => socket.write(data));
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      if (buffer.split('\n').filter(Boolean).length >= lines) {
-        socket.destroy();
-        done();
-      }
-    });
-    socket.once('close', done);
-    socket.once('error', reject);
-  });
-
-const answer = async (path: string, request: unknown): Promise<Record<string, unknown>> =>
-  JSON.parse((await talk(path, `${JSON.stringify(request)}\n`))[0]!) as Record<string, unknown>;
 
 describe.each<Backend>(['pglite', 'postgres'])('organization (%s)', (backend) => {
   let server: TestServer;

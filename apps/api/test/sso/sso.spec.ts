@@ -10,12 +10,12 @@
  * the server's logs or tables.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
+import { answer } from '../support/admin-socket.js';
 import { TestIdentityProvider } from '../support/oidc-provider.js';
 import { request, startServer, TestDevice, TestIdentity, type TestServer } from '../support/harness.js';
 import { freePort } from '../support/tls-fixtures.js';
@@ -24,21 +24,12 @@ const CLIENT_ID = 'cove-server';
 const CLIENT_SECRET = 'cove-client-secret-0123456789';
 
 /** Asks the admin socket for the owner invite. */
-const ownerInvite = (path: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const socket = connect(path);
-    let buffer = '';
-    socket.once('connect', () => socket.write(`${JSON.stringify({ command: 'owner-invite' })}\n`));
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      if (!buffer.includes('\n')) return;
-      socket.destroy();
-      const answer = JSON.parse(buffer.split('\n')[0]!) as { ok: boolean; code?: string };
-      if (answer.ok && answer.code) resolve(answer.code);
-      else reject(new Error(`owner-invite refused: ${buffer}`));
-    });
-    socket.once('error', reject);
-  });
+const ownerInvite = async (path: string): Promise<string> => {
+  const reply = await answer(path, { command: 'owner-invite' });
+  if (reply.ok !== true || typeof reply.code !== 'string')
+    throw new Error(`owner-invite refused: ${JSON.stringify(reply)}`);
+  return reply.code;
+};
 
 describe('single sign-on with OpenID Connect', () => {
   let idp: TestIdentityProvider;
