@@ -6,7 +6,6 @@
  * can be scripted to answer with given statuses (429, 500, 410…) before accepting.
  */
 import { createECDH, createPublicKey, randomBytes, verify, type ECDH } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import ece from 'http_ece';
+
+import { selfSignedCertificate } from './tls-fixtures.js';
 
 export type ReceivedPush = {
   subscription: string;
@@ -62,33 +63,11 @@ export class PushReceiver {
 
   static async start(): Promise<PushReceiver> {
     const dir = mkdtempSync(join(tmpdir(), 'cove-push-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    const cert = readFileSync(join(dir, 'cert.pem'));
+    const issued = await selfSignedCertificate(dir, 'push', { cn: '127.0.0.1', days: 1 });
+    const cert = readFileSync(issued.cert);
     /** The server's handler needs the receiver, which needs the server: the holder breaks the cycle. */
     const holder: { receiver?: PushReceiver } = {};
-    const server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+    const server = createServer({ key: readFileSync(issued.key), cert }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -104,7 +83,7 @@ export class PushReceiver {
 
   /** The receiver's certificate (PEM), e.g. for `NODE_EXTRA_CA_CERTS` of a child process. */
   get certPath(): string {
-    return join(this.dir, 'cert.pem');
+    return join(this.dir, 'push.crt');
   }
 
   /** The receiver as a `PUSH_ALLOWED_HOSTS` entry: its host and (not 443) its port. */
