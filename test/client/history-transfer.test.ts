@@ -59,7 +59,7 @@ describe('history transfer when linking', () => {
         'upload-offset': '0',
         'content-type': 'application/offset+octet-stream',
       },
-      body: sealed.blob,
+      body: new Uint8Array(sealed.blob),
     });
     expect(patched.status).toBe(204);
     return {
