@@ -206,9 +206,18 @@ describe('history transfer when linking', () => {
         },
       ]);
     const carolChat = `direct:${carol.accountId}`;
-    await refused(await upload(dave, forged(carolChat, message(carolChat, carol.accountId, 'incoming', 'sneaky'))), /another conversation/);
-    await refused(await upload(dave, forged(bobChat, message(bobChat, carol.accountId, 'incoming', 'impostor'))), /wrong author/);
-    await refused(await upload(dave, forged(bobChat, message(bobChat, bob.accountId, 'outgoing', 'not mine'))), /wrong author/);
+    await refused(
+      await upload(dave, forged(carolChat, message(carolChat, carol.accountId, 'incoming', 'sneaky'))),
+      /another conversation/,
+    );
+    await refused(
+      await upload(dave, forged(bobChat, message(bobChat, carol.accountId, 'incoming', 'impostor'))),
+      /wrong author/,
+    );
+    await refused(
+      await upload(dave, forged(bobChat, message(bobChat, bob.accountId, 'outgoing', 'not mine'))),
+      /wrong author/,
+    );
     // Another account's archive, malformed JSON, a wrong digest, and a size past the bound.
     await refused(await upload(dave, archiveOf(carol.accountId, [])), /another account/);
     await refused(await upload(dave, utf8.encode('{"version":1,"conversations":[')), /malformed/);
@@ -221,9 +230,9 @@ describe('history transfer when linking', () => {
     await refused({ ...good, paddedSize: good.paddedSize - 1, plainSize: 0 }, /digest/);
 
     // Nothing stored changed.
-    expect(
-      JSON.stringify([await transcript(tablet, bob.accountId), await transcript(tablet, carol.accountId)]),
-    ).toBe(before);
+    expect(JSON.stringify([await transcript(tablet, bob.accountId), await transcript(tablet, carol.accountId)])).toBe(
+      before,
+    );
     expect(await texts(tablet, bob.accountId)).not.toContain('fine');
   });
 });

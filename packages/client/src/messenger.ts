@@ -385,7 +385,10 @@ export class Messenger {
    * Downloads and imports the history archive a linking device sent; a failure (unreachable, refused) is reported as
    * the `failed` phase and logged by code, never thrown: the device is linked either way.
    */
-  private async takeHistory(pointer: HistoryArchivePointer, onProgress: HistoryProgressSink | undefined): Promise<void> {
+  private async takeHistory(
+    pointer: HistoryArchivePointer,
+    onProgress: HistoryProgressSink | undefined,
+  ): Promise<void> {
     const report: HistoryProgressSink = (p) => {
       try {
         onProgress?.(p);
@@ -513,8 +516,7 @@ export class Messenger {
       history = await uploadHistoryArchive(this.ctx, archive, options.onHistoryProgress);
     }
     await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri, own.profileKey, history);
-    if (history)
-      options.onHistoryProgress?.({ phase: 'done', done: history.messages, total: history.messages });
+    if (history) options.onHistoryProgress?.({ phase: 'done', done: history.messages, total: history.messages });
     // The new device registers in a moment. Until our own device list is read again, sent transcripts would skip it
     // (a device that only sends, like a CLI between runs, never hears its announcement): forget the list, so the next
     // send to our other devices reads it from the server.

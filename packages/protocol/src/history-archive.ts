@@ -58,7 +58,11 @@ export const HistoryArchivePointer = z.strictObject({
   paddedSize: z.number().int().min(1).max(MAX_HISTORY_ARCHIVE_BYTES),
   plainSize: z.number().int().min(0).max(MAX_HISTORY_ARCHIVE_BYTES),
   /** Messages and conversations in it, for the new device's progress. */
-  messages: z.number().int().min(0).max(MAX_HISTORY_CONVERSATIONS * MAX_HISTORY_MESSAGES_PER_CONVERSATION),
+  messages: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_HISTORY_CONVERSATIONS * MAX_HISTORY_MESSAGES_PER_CONVERSATION),
   conversations: z.number().int().min(0).max(MAX_HISTORY_CONVERSATIONS),
 });
 
@@ -66,8 +70,16 @@ export const ArchivedAttachment = z.strictObject({
   storageId: StorageId,
   key: Base64(32),
   digest: Base64(32),
-  paddedSize: z.number().int().min(0).max(2 * 1024 * 1024 * 1024),
-  plainSize: z.number().int().min(0).max(2 * 1024 * 1024 * 1024),
+  paddedSize: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 * 1024 * 1024 * 1024),
+  plainSize: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 * 1024 * 1024 * 1024),
   contentType: z.string().max(128),
   fileName: z.string().max(255).nullable(),
   width: z.number().int().min(0).max(100_000).nullable(),
@@ -94,12 +106,7 @@ export const ArchivedMessage = z.strictObject({
   quote: z
     .strictObject({ timestamp: Time, authorAccountId: AccountId, text: z.string().max(MAX_ARCHIVED_TEXT) })
     .nullable(),
-  expireTimerSeconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_EXPIRE_SECONDS)
-    .nullable(),
+  expireTimerSeconds: z.number().int().min(1).max(MAX_EXPIRE_SECONDS).nullable(),
   status: z.enum(['sent', 'delivered', 'read', 'received']),
   read: z.boolean(),
   attachments: z.array(ArchivedAttachment).max(MAX_ARCHIVED_ATTACHMENTS).optional(),

@@ -13,7 +13,15 @@ import { HistoryReader } from './history-reader.js';
 import { deviceNameOrNone } from './link-uri.js';
 import type { MessengerPort } from './messenger-port.js';
 import type * as CoreModuleValue from './messenger-adapter.js';
-import type { AppState, CoveApp, HistoryProgressView, LinkResult, LoginResult, RegisterResult, ServerInfo } from './model.js';
+import type {
+  AppState,
+  CoveApp,
+  HistoryProgressView,
+  LinkResult,
+  LoginResult,
+  RegisterResult,
+  ServerInfo,
+} from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
 import { connectionStatus, effectiveState, ServerLinkTracker } from './server-link.js';

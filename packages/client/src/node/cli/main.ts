@@ -1117,36 +1117,36 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
         uri: string,
         options: { yes?: boolean; history?: boolean; historyDays?: string; historyMessages?: string },
       ) => {
-      await withSession(globals(), async ({ messenger }) => {
-        if (!options.yes && io.interactive && io.ask) {
-          const answer = await io.ask(
-            'The new device will get this account, its keys and contacts, and see every message. Link it? [y/N] ',
-          );
-          if (!/^\s*y(es)?\s*$/i.test(answer))
-            throw new ClientError(ClientErrorCode.InvalidInput, 'the device was not linked');
-        }
-        const count = (value: string | undefined, flag: string, max: number): number | undefined => {
-          if (value === undefined) return undefined;
-          const n = Number(value);
-          if (!/^\d{1,6}$/.test(value) || n < 1 || n > max)
-            throw new ClientError(ClientErrorCode.InvalidInput, `${flag} must be a whole number from 1 to ${max}`);
-          return n;
-        };
-        const days = count(options.historyDays, '--history-days', 36500);
-        const perConversation = count(options.historyMessages, '--history-messages', 500);
-        await messenger.addDevice(uri, {
-          ...(options.history
-            ? {
-                history: {
-                  ...(days === undefined ? {} : { days }),
-                  ...(perConversation === undefined ? {} : { messagesPerConversation: perConversation }),
-                },
-                onHistoryProgress: historyProgress,
-              }
-            : {}),
+        await withSession(globals(), async ({ messenger }) => {
+          if (!options.yes && io.interactive && io.ask) {
+            const answer = await io.ask(
+              'The new device will get this account, its keys and contacts, and see every message. Link it? [y/N] ',
+            );
+            if (!/^\s*y(es)?\s*$/i.test(answer))
+              throw new ClientError(ClientErrorCode.InvalidInput, 'the device was not linked');
+          }
+          const count = (value: string | undefined, flag: string, max: number): number | undefined => {
+            if (value === undefined) return undefined;
+            const n = Number(value);
+            if (!/^\d{1,6}$/.test(value) || n < 1 || n > max)
+              throw new ClientError(ClientErrorCode.InvalidInput, `${flag} must be a whole number from 1 to ${max}`);
+            return n;
+          };
+          const days = count(options.historyDays, '--history-days', 36500);
+          const perConversation = count(options.historyMessages, '--history-messages', 500);
+          await messenger.addDevice(uri, {
+            ...(options.history
+              ? {
+                  history: {
+                    ...(days === undefined ? {} : { days }),
+                    ...(perConversation === undefined ? {} : { messagesPerConversation: perConversation }),
+                  },
+                  onHistoryProgress: historyProgress,
+                }
+              : {}),
+          });
+          print('sent this account to the new device', { type: 'device-added', history: options.history === true });
         });
-        print('sent this account to the new device', { type: 'device-added', history: options.history === true });
-      });
       },
     );
   devices
