@@ -118,6 +118,8 @@ describe('Linking devices in Chromium', () => {
       );
       const phases = await page.evaluate(() => (window as unknown as { historyPhases: string[] }).historyPhases);
       expect(phases).toEqual(expect.arrayContaining(['downloading', 'importing']));
+      await screenshot(page, 'linking-history-done-en');
+      expect(await seriousViolations(page)).toEqual([]);
       await page.getByTestId('history-transfer-continue').click();
       await page.getByTestId('welcome-done').click({ timeout: UI_TIMEOUT });
       // The message from before this browser existed is in its history, as sent by itself.
