@@ -1,10 +1,11 @@
 /**
  * History transfer when linking, on a real server: a CLI primary links a new CLI device with `cove devices link URI
  * --history`, and the new device's `cove history --json` lists the conversation from before it existed (both
- * directions, the reaction, the order); Then the attacks, on a linked
- * in-process device that already holds history: an archive whose digest does not match, one larger than the bound,
- * malformed JSON, another account's archive, and messages claiming another conversation or the wrong author are all
- * refused with `history_refused` and change nothing stored; the same archive twice imports nothing twice.
+ * directions, the reaction, the order), and an in-process link gets its direct and group conversations (the group
+ * state following with the full sync). Then the attacks, on that linked device, which already holds history: an
+ * archive whose digest does not match, one larger than the bound or shorter than the blob, malformed JSON, another
+ * account's archive, and messages claiming another conversation or the wrong author are all refused with
+ * `history_refused` and change nothing stored; the same archive twice imports nothing twice.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -149,6 +150,9 @@ describe('history transfer when linking', () => {
     await until('bob has it', async () => (await texts(bob, dave.accountId)).includes('dave one'));
     await bob.messenger.sendText('hist_dave', 'bob two');
     await until('dave has it', async () => (await texts(dave, bob.accountId)).includes('bob two'));
+    const groupId = (await dave.messenger.createGroup('Old group', ['hist_bob'])).id;
+    await dave.messenger.sendGroupText(groupId, 'to the old group');
+    await dave.messenger.flushOutbox();
 
     const progress: HistoryTransferProgress[] = [];
     const sent: HistoryTransferProgress[] = [];
@@ -165,9 +169,16 @@ describe('history transfer when linking', () => {
     tablet.accountId = dave.accountId;
     expect(sent.map((p) => p.phase)).toEqual(expect.arrayContaining(['preparing', 'uploading', 'done']));
     expect(progress.map((p) => p.phase)).toEqual(expect.arrayContaining(['downloading', 'importing', 'done']));
-    expect(progress.at(-1)).toMatchObject({ phase: 'done', imported: 3, skipped: 0 });
+    expect(progress.at(-1)).toMatchObject({ phase: 'done', imported: 4, skipped: 0 });
     expect(await texts(tablet, bob.accountId)).toEqual(['dave one', 'bob two']);
     expect(await texts(tablet, carol.accountId)).toEqual(['dave to carol']);
+    // The group's history is there at once (system lines are not carried); its state comes with the full sync.
+    const groupTexts = async (): Promise<string[]> =>
+      (await tablet.messenger.messages(`group:${groupId}`)).messages.filter((m) => !m.system).map((m) => m.text);
+    expect(await groupTexts()).toEqual(['to the old group']);
+    await tablet.messenger.connect();
+    await until('the group state arrived', async () => (await tablet.messenger.group(groupId))?.title === 'Old group');
+    expect(await groupTexts()).toEqual(['to the old group']);
     const before = JSON.stringify([await transcript(tablet, bob.accountId), await transcript(tablet, carol.accountId)]);
 
     // The same history again: nothing is duplicated.
