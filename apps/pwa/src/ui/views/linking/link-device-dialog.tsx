@@ -228,7 +228,7 @@ export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactEle
           </p>
           {history?.phase === 'done' ? (
             <p className="muted" data-testid="history-transfer-sent">
-              {t('linking.historyDone', { count: history.messages ?? 0 })}
+              {t('linking.historySent', { count: history.messages ?? 0 })}
             </p>
           ) : null}
           <div className="dialog-actions">
