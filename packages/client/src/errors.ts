@@ -70,6 +70,12 @@ export const ClientErrorCode = {
    * anyone, the client included, tell these apart).
    */
   WrongPassword: 'wrong_password',
+  /**
+   * A history archive from a linking device was refused (docs/linking.md): it did not verify against its digest, was
+   * too large, malformed, for another account, or held a message outside the conversation it was listed in. Nothing
+   * of it was stored.
+   */
+  HistoryRefused: 'history_refused',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
