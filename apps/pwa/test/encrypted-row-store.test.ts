@@ -279,7 +279,15 @@ describe(EncryptedRowStore.name, () => {
       tx.put('contacts', 'b', { n: 2 });
       tx.put('sessions', 'peer.1', { s: 1 });
     });
-    await store.get('contacts', 'a'); // row ids now cached: the next reads reach IndexedDB in the same tick
+    const readAll = () =>
+      Promise.all([
+        store.get('contacts', 'a'),
+        store.get('contacts', 'b'),
+        store.get('contacts', 'nobody'),
+        store.list('sessions', { prefix: 'peer.' }),
+        store.count('contacts'),
+      ]);
+    await readAll(); // row ids and tags now known (as for hot rows): the reads below reach IndexedDB in one tick
     const transaction = db.transaction.bind(db);
     let opened = 0;
     db.transaction = ((...args: Parameters<typeof transaction>) => {
@@ -287,13 +295,7 @@ describe(EncryptedRowStore.name, () => {
       return transaction(...args);
     }) as typeof db.transaction;
     try {
-      const [a, b, missing, sessions, count] = await Promise.all([
-        store.get('contacts', 'a'),
-        store.get('contacts', 'b'),
-        store.get('contacts', 'nobody'),
-        store.list('sessions', { prefix: 'peer.' }),
-        store.count('contacts'),
-      ]);
+      const [a, b, missing, sessions, count] = await readAll();
       expect([a, b, missing]).toEqual([{ n: 1 }, { n: 2 }, undefined]);
       expect(sessions).toEqual([{ key: 'peer.1', value: { s: 1 } }]);
       expect(count).toBe(2);
