@@ -86,7 +86,12 @@ function instrument() {
     const request = locks.request.bind(locks);
     locks.request = (name, ...rest) => {
       const fn = rest[rest.length - 1];
-      const entry = { name: String(name).split(':').slice(0, 3).join(':'), requested: now(), granted: null, released: null };
+      const entry = {
+        name: String(name).split(':').slice(0, 3).join(':'),
+        requested: now(),
+        granted: null,
+        released: null,
+      };
       trace.locks.push(entry);
       const wrapped = async (lock) => {
         entry.granted = now();
@@ -274,10 +279,16 @@ function chain(trace, from, to) {
   const out = [];
   for (const e of trace.idb)
     if (e.start >= from && e.start <= to)
-      out.push([e.start - from, `${e.mode === 'readwrite' ? 'w' : 'r'} ${Math.round(e.start - from)}–${Math.round((e.end ?? to) - from)}`]);
+      out.push([
+        e.start - from,
+        `${e.mode === 'readwrite' ? 'w' : 'r'} ${Math.round(e.start - from)}–${Math.round((e.end ?? to) - from)}`,
+      ]);
   for (const l of trace.locks)
     if (l.requested >= from && l.requested <= to)
-      out.push([l.requested - from, `L${l.name} ${Math.round(l.requested - from)}+${Math.round((l.granted ?? to) - l.requested)}`]);
+      out.push([
+        l.requested - from,
+        `L${l.name} ${Math.round(l.requested - from)}+${Math.round((l.granted ?? to) - l.requested)}`,
+      ]);
   return out.sort((a, b) => a[0] - b[0]).map((x) => x[1]);
 }
 
