@@ -154,7 +154,7 @@ describe(ProtocolZone.name, () => {
     alice.storage.get = ((table: TableName, key: string) => {
       reads++;
       return get(table, key);
-    }) as typeof alice.storage.get;
+    });
     const zone = new ProtocolZone(alice.storage, alice.account, () => 1000);
     const [a, b] = await Promise.all([zone.read('contacts', BOB), zone.read('contacts', BOB)]);
     expect(reads).toBe(1);
