@@ -18,7 +18,9 @@
  *   busiest functions without a source.
  *
  * Usage: node bench/pwa-latency.bench.js [dist …]   (default: apps/pwa/dist; env PROBES=15 ROUNDS=1; run `npm run
- * build` first). Prints a JSON summary per build.
+ * build` first). Prints a JSON summary per build. CHAIN=1 adds the median probe's chain on each side: every
+ * IndexedDB transaction (`r`/`w` start–end) and Web Lock (`L<name> requested+waited`), in ms from the click
+ * (Alice) or the message's arrival (Bob).
  */
 /* global document, location, MutationObserver, IDBDatabase -- functions passed to the pages run there, not in Node */
 import { spawn } from 'node:child_process';
