@@ -108,12 +108,17 @@ const applyData: ContentHandler<'data'> = async (input) => {
   const writes: WriteOp[] = [];
   const events: MessengerEvent[] = [];
   const { data } = content;
-  const conversation = await tools.conversationFor(peer);
-  const existingKey = await storage.get('messageIndex', messageIndexKey(conversation.id, peer, data.timestamp));
+  // Independent reads at once (on a browser, one IndexedDB transaction): the conversation (a direct one's id is
+  // the peer's), whether this message is already stored, and the outbox the delivery receipt joins.
+  const [conversation, existingKey, receipt] = await Promise.all([
+    tools.conversationFor(peer),
+    storage.get('messageIndex', messageIndexKey(directConversationId(peer), peer, data.timestamp)),
+    mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' }),
+  ]);
   const existing = existingKey === undefined ? undefined : await storage.get('messages', existingKey);
   // A re-send of a message already shown (after a retry or a lost ack on the sender's side) is not shown twice.
   const duplicate = existing !== undefined && existing.status !== 'undecryptable';
-  writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' })));
+  writes.push(...receipt);
   if (duplicate) return { writes, events, stored: false, kick: true };
   let peerUsername = conversation.peerUsername;
   if (
