@@ -355,9 +355,7 @@ describe('Organizations: roles, notices, invites, disabling and the audit log', 
   it('should restore the pinned organization key with a password login, so a swapped key is refused loudly', async () => {
     const password = `org-restore-${s}-passphrase`;
     secrets.push(password);
-    expect(
-      (await cove(dir('bob'), ['password', 'set', '--password-stdin'], { stdin: `${password}\n` })).code,
-    ).toBe(0);
+    expect((await cove(dir('bob'), ['password', 'set', '--password-stdin'], { stdin: `${password}\n` })).code).toBe(0);
     const pinned = JSON.parse((await cove(dir('bob'), ['org'], { json: true })).lines[0]!) as {
       fingerprint: string;
     };
@@ -416,9 +414,9 @@ describe('Organizations: roles, notices, invites, disabling and the audit log', 
     }
     // The backup carries the pin, never the organization key's private half: the owner's restored device believes
     // the owner's certificate but cannot sign (linking is how the owner's devices share the key).
-    expect(
-      (await cove(dir('owner'), ['password', 'set', '--password-stdin'], { stdin: `${password}\n` })).code,
-    ).toBe(0);
+    expect((await cove(dir('owner'), ['password', 'set', '--password-stdin'], { stdin: `${password}\n` })).code).toBe(
+      0,
+    );
     expect(
       (
         await cove(dir('owner-restored'), ['login', '--server', server.url, '--username', OWNER, '--password-stdin'], {

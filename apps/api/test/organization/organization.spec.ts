@@ -230,10 +230,10 @@ describe.each<Backend>(['pglite', 'postgres'])('organization (%s)', (backend) =>
       [owner.accountId, ownerName],
       [member.accountId, `dir_member_${backend}`],
     ])
-      await server.query('UPDATE accounts SET username = $2::text, username_key = lower($2::text) WHERE id = $1::uuid', [
-        accountId,
-        name,
-      ]);
+      await server.query(
+        'UPDATE accounts SET username = $2::text, username_key = lower($2::text) WHERE id = $1::uuid',
+        [accountId, name],
+      );
     expect((await request(server, 'GET', '/v1/org/directory?q=a')).status).toBe(401);
     // A member (not only admins), any case, the prefix only.
     const found = await member.request('GET', `/v1/org/directory?q=DIR_O`);
