@@ -61,6 +61,8 @@ export const ClientErrorCode = {
   OrganizationKey: 'organization_key',
   /** The account was disabled by an administrator. */
   AccountDisabled: 'account_disabled',
+  /** The server's organization directory is off (`ORG_DIRECTORY=off`). */
+  DirectoryDisabled: 'directory_disabled',
   /** The local data directory is used by another process. */
   StorageLocked: 'storage_locked',
   /** Local state is unreadable. */

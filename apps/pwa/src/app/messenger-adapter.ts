@@ -37,6 +37,7 @@ import type {
   AddDeviceResult,
   AttachmentFailure,
   DeviceView,
+  DirectoryMatch,
   LinkResult,
   OrganizationView,
   PasswordResult,
@@ -227,6 +228,16 @@ class MessengerAdapter implements MessengerPort {
     await this.messenger.disconnect();
     this.releaseLeadership?.();
     this.releaseLeadership = null;
+  }
+
+  async directory(query: string): Promise<DirectoryMatch[] | null> {
+    try {
+      const self = await this.messenger.account();
+      return (await this.messenger.organization.directory(query)).filter((m) => m.accountId !== self.accountId);
+    } catch (error) {
+      if (error instanceof ClientError && error.code === ClientErrorCode.DirectoryDisabled) return null;
+      return [];
+    }
   }
 
   async startChat(username: string): Promise<LookupResult> {

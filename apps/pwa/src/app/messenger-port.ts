@@ -15,6 +15,7 @@ import type {
   AddDeviceResult,
   AttachmentFailure,
   DeviceView,
+  DirectoryMatch,
   OrganizationView,
   PasswordResult,
   RemoveDeviceResult,
@@ -50,6 +51,11 @@ export interface MessengerPort {
   /** Retries the connection at once (the network or the user came back) instead of waiting out the backoff. */
   reconnectNow(): void;
   startChat(username: string): Promise<LookupResult>;
+  /**
+   * The organization directory: members whose username starts with `query` (ourselves left out); null when the
+   * server has the directory off. A query that is no username prefix, or a failed request, finds nobody.
+   */
+  directory(query: string): Promise<DirectoryMatch[] | null>;
   sendText(conversationId: string, text: string, replyTo?: string): Promise<void>;
   react(messageId: string, emoji: string, remove: boolean): Promise<void>;
   edit(messageId: string, text: string): Promise<void>;

@@ -406,11 +406,16 @@ export interface GroupScreen {
   leave(conversationId: string): Promise<GroupActionResult>;
 }
 
+/** A member the organization directory found (`ORG_DIRECTORY`). */
+export type DirectoryMatch = { accountId: string; username: string };
+
 /** The conversation list and the new-chat dialog. */
 export interface ListScreen {
   /** Every conversation, most recent activity first. */
   conversations(): Promise<ConversationSummary[]>;
   startChat(username: string): Promise<StartChatResult>;
+  /** Organization directory matches for a username prefix; null when the server has the directory off. */
+  searchDirectory(query: string): Promise<DirectoryMatch[] | null>;
   /** Mutes a conversation for a while or for good; null unmutes. */
   mute(conversationId: string, duration: MuteDuration | null): Promise<void>;
   /** Pins or unpins; `limit` when `MAX_PINNED` conversations are pinned already. */

@@ -64,6 +64,7 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.NotAdmin:
       case ClientErrorCode.OrganizationKey:
       case ClientErrorCode.AccountDisabled:
+      case ClientErrorCode.DirectoryDisabled:
         return ExitCode.Refused;
       case ClientErrorCode.AttachmentsUnsupported:
         return ExitCode.Failure;

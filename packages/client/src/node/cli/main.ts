@@ -414,6 +414,22 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       });
     });
 
+  program
+    .command('directory')
+    .description('search the organization directory: members whose username starts with QUERY (at most 20)')
+    .argument('<query>', 'the beginning of a username')
+    .action(async (query: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const entries = await messenger.organization.directory(query);
+        if (globals().json) {
+          for (const entry of entries) io.out(jsonLine({ type: 'directory-entry', ...entry }));
+          return;
+        }
+        if (entries.length === 0) io.out('no members match');
+        for (const entry of entries) io.out(escapeText(entry.username));
+      });
+    });
+
   const admin = program.command('admin').description('administer the organization (admins; granting: the owner)');
 
   admin
