@@ -129,6 +129,8 @@ describe('The organization in the PWA', () => {
       await expect(shown.getByTestId('message-sender').textContent()).resolves.toContain(ADMIN);
       await page.getByTestId('notices-read-only').waitFor({ timeout: UI_TIMEOUT });
       await expect(page.getByTestId('message-input').count()).resolves.toBe(0);
+      // Nothing to set in a conversation nobody writes to: no disappearing-messages timer.
+      await expect(page.getByTestId('disappearing-button').count()).resolves.toBe(0);
       await expect(page.getByTestId('message').count()).resolves.toBe(1);
       await expect(page.locator('body').textContent()).resolves.not.toContain(forgedText);
       await expect(seriousViolations(page)).resolves.toEqual([]);
