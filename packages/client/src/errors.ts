@@ -70,6 +70,15 @@ export const ClientErrorCode = {
    * anyone, the client included, tell these apart).
    */
   WrongPassword: 'wrong_password',
+  /**
+   * Single sign-on (`REGISTRATION=sso`): the sign-on token is missing, used, expired or another person's; sign in
+   * again. Also: this server registers only through single sign-on (`cove register --sso`).
+   */
+  SsoRequired: 'sso_required',
+  /** The identity provider's sign-in was declined, or the organization does not let this person join. */
+  SsoDenied: 'sso_denied',
+  /** This person already has an account on the server: link this device to it instead of registering. */
+  SsoAccountExists: 'sso_account_exists',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

@@ -30,6 +30,7 @@ import { sendAttachmentMessage } from './attachments/send-attachment.js';
 import { createAccount, createLinkedAccount, loadAccount, validateUsername } from './account.js';
 import { openProvisioning, sendProvisioning, waitForProvisioning } from './linking.js';
 import type { RegisterOptions } from './account.js';
+import { pollSsoDeviceSignIn, startSsoDeviceSignIn, type SsoDeviceSignIn, type SsoPoll } from './sso.js';
 import {
   contactIdentity,
   resetSessions,
@@ -201,6 +202,8 @@ export type LinkOptions = {
   deviceName?: string | (() => string | undefined);
   /** Gives up waiting: the channel closes and the call rejects with `link_failed`; nothing is stored. */
   signal?: AbortSignal;
+  /** Under single sign-on (`REGISTRATION=sso`): the token of the owner's fresh sign-on, required to link. */
+  ssoToken?: string;
 };
 
 /** The outbox entry telling our other devices that a conversation was read here up to a message. */
@@ -334,6 +337,19 @@ export class Messenger {
   }
 
   /**
+   * Single sign-on without a browser redirect (`REGISTRATION=sso`): starts a device authorization grant. Show the
+   * person `verificationUri` and `userCode`, then call `ssoDevicePoll` every `interval` seconds.
+   */
+  ssoDeviceStart(serverUrl: string): Promise<SsoDeviceSignIn> {
+    return startSsoDeviceSignIn(new ApiClient(serverUrl, this.platform.http));
+  }
+
+  /** One poll of a device authorization grant: pending (with the interval to wait), or the single-use grant. */
+  ssoDevicePoll(serverUrl: string, handle: string): Promise<SsoPoll> {
+    return pollSsoDeviceSignIn(new ApiClient(serverUrl, this.platform.http), handle);
+  }
+
+  /**
    * Links this (empty) storage as a new device of an existing account: waits on a provisioning channel for the
    * account an existing device sends (see linking.ts), then registers with it and stores it.
    */
@@ -359,6 +375,7 @@ export class Messenger {
       {
         oneTimePreKeys: options.oneTimePreKeys,
         deviceName: typeof options.deviceName === 'function' ? options.deviceName() : options.deviceName,
+        ssoToken: options.ssoToken,
       },
     );
     return this.joined(account, provisioned.profileKey);
