@@ -755,7 +755,7 @@ describe(CoveAppShell.name, () => {
     await app.start();
     expect(app.getState().phase).toEqual({
       kind: 'onboarding',
-      info: { name: 'Test Cove', registration: 'invite', vapidPublicKey: null },
+      info: { name: 'Test Cove', registration: 'invite', ssoName: null, vapidPublicKey: null },
       offline: false,
     });
     expect(requests).toEqual(['GET https://cove.test/v1/info']);
