@@ -288,8 +288,7 @@ export type ServerInfo = {
 
 /** What the server's single sign-on callback handed back in the URL fragment (read once, then removed). */
 export type SsoReturn =
-  | { kind: 'token'; token: string; username: string; existing: boolean }
-  | { kind: 'error'; code: string };
+  { kind: 'token'; token: string; username: string; existing: boolean } | { kind: 'error'; code: string };
 
 /**
  * Single sign-on on the onboarding screen: registering with a fresh token; linking (this person has an account: an
@@ -381,8 +380,7 @@ export type RemoveDeviceResult = { ok: true } | { ok: false; error: 'not-primary
  * not open or was refused, the account has all its devices, no network, cancelled by the user, anything else).
  */
 export type LinkResult =
-  | { ok: true }
-  | { ok: false; error: 'expired' | 'refused' | 'limit' | 'network' | 'cancelled' | 'sso' | 'other' };
+  { ok: true } | { ok: false; error: 'expired' | 'refused' | 'limit' | 'network' | 'cancelled' | 'sso' | 'other' };
 
 export type RegisterResult =
   { ok: true } | { ok: false; error: 'taken' | 'invalid' | 'invite' | 'network' | 'password' | 'other' };

@@ -7,8 +7,7 @@
  */
 /** The outcome as the app reads it (the same shape as the app model's `SsoReturn`). */
 export type SsoReturn =
-  | { kind: 'token'; token: string; username: string; existing: boolean }
-  | { kind: 'error'; code: string };
+  { kind: 'token'; token: string; username: string; existing: boolean } | { kind: 'error'; code: string };
 
 /** The token the server issues: 32 random bytes, base64url. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
