@@ -3,7 +3,8 @@
  * Connect provider in this process (`oidc-provider`). The CLI prints the verification address and user code (as a
  * JSON line with `--json`), the person enters the code on the provider's device page (a plain HTTP client plays the
  * browser) and approves, the CLI polls until then and registers under the username the provider gives, with keys it
- * made itself. A declined sign-in ends with a clear error and the "refused" exit code, and registers nothing;
+ * made itself; `cove link --sso` signs the same person in again and links a new device (the first approves it). A
+ * declined sign-in ends with a clear error and the "refused" exit code, and registers nothing;
  * `--sso` with `--username` is a usage error.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -82,6 +83,23 @@ describe('cove register --sso', () => {
     const whoami = await cove(dir, ['whoami']);
     expect(whoami.code).toBe(0);
     expect(whoami.stdout).toContain('cat.ng');
+  });
+
+  it('should link a new device of the same person after signing in again (cove link --sso)', async () => {
+    const primary = dirs[0] ?? '';
+    const dir = await dataDir('cat-laptop');
+    const link = start(dir, ['--json', 'link', '--server', server.url, '--sso', '--device-name', 'laptop']);
+    commands.push(link);
+    const shown = JSON.parse(await link.waitForLine('the sign-in prompt', (line) => line.includes('"sso-device"'))) as {
+      verificationUriComplete: string;
+    };
+    await idp.approveDevice(shown.verificationUriComplete, 'u-cat-0001');
+    const { uri } = JSON.parse(await link.waitForLine('the link URI', (line) => line.includes('"link-uri"'))) as {
+      uri: string;
+    };
+    expect((await cove(primary, ['devices', 'add', uri, '--yes'])).code).toBe(0);
+    expect(await link.exited).toBe(0);
+    expect(JSON.parse(link.lines.at(-1) ?? '{}')).toMatchObject({ type: 'linked', username: 'cat.ng', deviceId: 2 });
   });
 
   it('should end a declined sign-in with a clear error and register nothing', async () => {

@@ -19,7 +19,6 @@ import {
   buildPwaIfStale,
   launchProfile,
   messageWithText,
-  openChat,
   screenshot,
   send,
   startChat,
@@ -79,7 +78,11 @@ async function ssoClient(sub: string): Promise<TestClient> {
   const back = await fetch(callback, { redirect: 'manual' });
   const fragment = new URLSearchParams(new URL(back.headers.get('location') ?? '').hash.slice(1));
   const username = fragment.get('sso-username') ?? '';
-  const client = await newClient(server.url, username, { ssoToken: fragment.get('sso-token') ?? '' });
+  const client = await newClient(server.url, username, {
+    ssoToken: fragment.get('sso-token') ?? '',
+    // A handful of one-time prekeys is plenty for one conversation, and quick to make on a busy machine.
+    oneTimePreKeys: 5,
+  });
   peers.push(client);
   return client;
 }
@@ -139,7 +142,7 @@ describe('Single sign-on in Chromium', () => {
         (await texts(bob, annId, 'incoming')).includes('hello bob, signed in by sso'),
       );
       await bob.messenger.sendText(annId, 'hi ann');
-      await openChat(page, 'bob.okafor').catch(() => undefined);
+      // Still in the chat with Bob: his answer appears there.
       await messageWithText(page, 'hi ann').waitFor({ timeout: UI_TIMEOUT });
       expect(await seriousViolations(page)).toEqual([]);
       await screenshot(page, 'sso-chat');
