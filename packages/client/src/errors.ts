@@ -79,6 +79,12 @@ export const ClientErrorCode = {
   SsoDenied: 'sso_denied',
   /** This person already has an account on the server: link this device to it instead of registering. */
   SsoAccountExists: 'sso_account_exists',
+  /**
+   * A history archive from a linking device was refused (docs/linking.md): it did not verify against its digest, was
+   * too large, malformed, for another account, or held a message outside the conversation it was listed in. Nothing
+   * of it was stored.
+   */
+  HistoryRefused: 'history_refused',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

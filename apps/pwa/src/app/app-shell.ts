@@ -16,6 +16,7 @@ import type * as CoreModuleValue from './messenger-adapter.js';
 import type {
   AppState,
   CoveApp,
+  HistoryProgressView,
   LinkResult,
   LoginResult,
   RegisterResult,
@@ -360,6 +361,7 @@ export class CoveAppShell implements CoveApp, AppSession {
     deviceName: () => string | undefined;
     onUri: (uri: string) => void;
     signal: AbortSignal;
+    onHistoryProgress?: (progress: HistoryProgressView) => void;
   }): Promise<LinkResult> {
     const corePlatform = this.corePlatform;
     if (!corePlatform) return { ok: false, error: 'other' };
@@ -369,11 +371,18 @@ export class CoveAppShell implements CoveApp, AppSession {
     } catch {
       return { ok: false, error: 'network' };
     }
+    let historyEnded = false;
     const result = await linkMessenger(corePlatform, this.onVisible, this.options.serverUrl, {
       ...options,
       ...(this.ssoLinkToken === null ? {} : { ssoToken: this.ssoLinkToken }),
+      onHistoryProgress: (progress) => {
+        if (progress.phase === 'done' || progress.phase === 'failed') historyEnded = true;
+        options.onHistoryProgress?.(progress);
+      },
     });
     if (typeof result === 'string') return { ok: false, error: result };
+    // With history, the link screen shows how the transfer ended and opens the app when the user goes on.
+    if (historyEnded && options.onHistoryProgress) return { ok: true, open: () => this.attach(result) };
     this.attach(result);
     return { ok: true };
   }

@@ -14,6 +14,7 @@ import {
   validatePassword,
   type AccountRecord,
   type ConversationEntry,
+  type HistoryTransferProgress,
   type MessageInfo,
   type MessengerEvent,
   type OutgoingAttachment,
@@ -40,6 +41,7 @@ import type {
   OrganizationView,
   PasswordResult,
   RemoveDeviceResult,
+  HistoryProgressView,
   SsoFailure,
 } from './model.js';
 import { HistoryReader } from './history-reader.js';
@@ -103,6 +105,16 @@ const groupError = (error: unknown): GroupError => {
   if (error.code === ClientErrorCode.InvalidInput && /admin|no longer/.test(error.message)) return 'forbidden';
   return 'invalid';
 };
+
+/** The core's history transfer progress as the screens show it (a percentage, the message count at the end). */
+const historyView =
+  (report: (progress: HistoryProgressView) => void) =>
+  (p: HistoryTransferProgress): void =>
+    report({
+      phase: p.phase,
+      percent: p.phase === 'done' ? 100 : p.total > 0 ? Math.floor((p.done * 100) / p.total) : 0,
+      ...(p.phase === 'done' ? { messages: p.imported ?? p.total } : {}),
+    });
 
 /** The device that registered the account; it alone links and removes the others (docs/linking.md). */
 const PRIMARY_DEVICE_ID = 1;
@@ -441,9 +453,16 @@ class MessengerAdapter implements MessengerPort {
     }));
   }
 
-  async addDevice(uri: string): Promise<AddDeviceResult> {
+  async addDevice(
+    uri: string,
+    options?: { history: boolean; onHistoryProgress?: (progress: HistoryProgressView) => void },
+  ): Promise<AddDeviceResult> {
     try {
-      await this.messenger.addDevice(uri);
+      const report = options?.onHistoryProgress;
+      await this.messenger.addDevice(
+        uri,
+        options?.history ? { history: true, ...(report ? { onHistoryProgress: historyView(report) } : {}) } : {},
+      );
       return { ok: true };
     } catch (error) {
       // Only the code: the URI names the channel and the new device's key.
@@ -744,6 +763,7 @@ export async function linkMessenger(
     deviceName: () => string | undefined;
     onUri: (uri: string) => void;
     signal: AbortSignal;
+    onHistoryProgress?: (progress: HistoryProgressView) => void;
     /** Under single sign-on: the owner's fresh sign-on, which the server requires to link. */
     ssoToken?: string;
   },
@@ -754,6 +774,7 @@ export async function linkMessenger(
       serverUrl,
       ...(options.ssoToken === undefined ? {} : { ssoToken: options.ssoToken }),
       onLinkUri: options.onUri,
+      ...(options.onHistoryProgress ? { onHistoryProgress: historyView(options.onHistoryProgress) } : {}),
       deviceName: options.deviceName,
       signal: options.signal,
     });

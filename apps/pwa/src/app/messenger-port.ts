@@ -18,6 +18,7 @@ import type {
   OrganizationView,
   PasswordResult,
   RemoveDeviceResult,
+  HistoryProgressView,
 } from './model.js';
 
 export type OwnProfileView = { name: string; about: string; avatar: Uint8Array | null };
@@ -139,7 +140,10 @@ export interface MessengerPort {
   /** This account's devices, oldest first, names decrypted; rejects when the server cannot be asked. */
   devices(): Promise<DeviceView[]>;
   /** Primary only: seals this account to the device waiting behind `uri` and relays it (the user confirmed). */
-  addDevice(uri: string): Promise<AddDeviceResult>;
+  addDevice(
+    uri: string,
+    options?: { history: boolean; onHistoryProgress?: (progress: HistoryProgressView) => void },
+  ): Promise<AddDeviceResult>;
   /** Primary only: removes another device of the account. */
   removeDevice(deviceId: number): Promise<RemoveDeviceResult>;
 }

@@ -58,6 +58,7 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.AttachmentUnavailable:
       case ClientErrorCode.LinkFailed:
       case ClientErrorCode.WrongPassword:
+      case ClientErrorCode.HistoryRefused:
       case ClientErrorCode.NotPrimary:
       case ClientErrorCode.DeviceLimit:
       case ClientErrorCode.NotAdmin:

@@ -140,6 +140,8 @@ export function MessageList({
         onScroll={onScroll}
         role="log"
         aria-label={t('chat.history')}
+        data-testid="message-log"
+        data-loaded={loaded ? 'true' : 'false'}
         tabIndex={0}
       >
         {messages.length === 0 && loaded ? <p className="chat-empty muted">{t('chat.empty')}</p> : null}
