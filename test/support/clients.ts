@@ -68,7 +68,7 @@ export async function openClient(name: string, dataDir: string, options: ClientO
 export async function newClient(
   serverUrl: string,
   username: string,
-  options: ClientOptions & { oneTimePreKeys?: number } = {},
+  options: ClientOptions & { oneTimePreKeys?: number; ssoToken?: string } = {},
 ): Promise<TestClient> {
   const dataDir = await mkdtemp(join(tmpdir(), `cove-client-${username}-`));
   const client = await openClient(username, dataDir, options);
@@ -76,6 +76,7 @@ export async function newClient(
     serverUrl,
     username,
     ...(options.oneTimePreKeys === undefined ? {} : { oneTimePreKeys: options.oneTimePreKeys }),
+    ...(options.ssoToken === undefined ? {} : { ssoToken: options.ssoToken }),
   });
   client.accountId = account.accountId;
   return client;

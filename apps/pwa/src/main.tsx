@@ -11,6 +11,7 @@ import { createBrowserAppPlatform } from './platform/browser-app-platform.js';
 import { browserLanguages } from './platform/capabilities.js';
 import { openCoveDatabase } from './platform/idb/database.js';
 import { readSettings } from './platform/settings.js';
+import { takeSsoReturn } from './platform/sso-return.js';
 import { onOpenRequest } from './platform/sw-registration.js';
 import { AppRoot } from './ui/app-root.js';
 import { i18next, initI18n, pickLanguage } from './ui/i18n/index.js';
@@ -27,12 +28,15 @@ async function savedLanguage(): Promise<string | null> {
 }
 
 async function main(): Promise<void> {
+  // First of all: a single sign-on's single-use token leaves the address bar before anything else runs.
+  const ssoReturn = takeSsoReturn();
   const language = pickLanguage(await savedLanguage(), browserLanguages());
   await initI18n(language);
   document.documentElement.lang = language;
   const platform: AppPlatform = createBrowserAppPlatform();
   const app = new CoveAppShell(platform, {
     serverUrl: globalThis.location.origin,
+    ssoReturn,
     onLanguage: async (setting) => {
       const next = pickLanguage(setting, browserLanguages());
       await i18next.changeLanguage(next);

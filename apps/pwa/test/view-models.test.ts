@@ -795,11 +795,44 @@ describe(CoveAppShell.name, () => {
     await app.start();
     expect(app.getState().phase).toEqual({
       kind: 'onboarding',
-      info: { name: 'Test Cove', registration: 'invite', vapidPublicKey: null },
+      info: { name: 'Test Cove', registration: 'invite', ssoName: null, vapidPublicKey: null },
       offline: false,
     });
     expect(requests).toEqual(['GET https://cove.test/v1/info']);
     expect(await app.list.conversations()).toEqual([]);
+  });
+
+  it('should show single sign-on on onboarding: the provider’s name, a failure’s reason, or the link step', async () => {
+    const storage = await openStorage();
+    const core = {
+      storage,
+      http: {
+        request: (): Promise<HttpResponse> => {
+          const body = JSON.stringify({ name: 'Org', registration: 'sso', sso: { name: 'Example Org' } });
+          return Promise.resolve({ status: 200, headers: {}, body });
+        },
+      },
+    } as unknown as Platform;
+    const info = { name: 'Org', registration: 'sso', ssoName: 'Example Org', vapidPublicKey: null };
+    const open = async (ssoReturn: ConstructorParameters<typeof CoveAppShell>[1]['ssoReturn']) => {
+      const app = new CoveAppShell(fakePlatform({ open: () => Promise.resolve(core) }), {
+        serverUrl: 'https://cove.test',
+        onLanguage: () => Promise.resolve(),
+        ssoReturn,
+      });
+      await app.start();
+      return app.getState().phase;
+    };
+    expect(await open(null)).toEqual({ kind: 'onboarding', info, offline: false });
+    expect(await open({ kind: 'error', code: 'not-allowed' })).toMatchObject({
+      sso: { state: 'error', reason: 'not-allowed' },
+    });
+    // A code the server does not send (a hand-made address) reads as a provider failure, not as text to show.
+    expect(await open({ kind: 'error', code: 'pwned' })).toMatchObject({ sso: { state: 'error', reason: 'provider' } });
+    const token = 'A'.repeat(43);
+    expect(await open({ kind: 'token', token, username: 'ann.lee', existing: true })).toMatchObject({
+      sso: { state: 'link', username: 'ann.lee' },
+    });
   });
 
   it('should show the error screen when storage cannot be opened', async () => {

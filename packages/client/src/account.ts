@@ -24,6 +24,11 @@ export type RegisterOptions = {
   serverUrl: string;
   username?: string;
   inviteCode?: string;
+  /**
+   * The single-use token of a finished single sign-on (`REGISTRATION=sso`): the server then takes the username from
+   * the identity provider, so `username` should be the one the sign-on named (stored as this account's).
+   */
+  ssoToken?: string;
   /** One-time prekeys of each kind to upload (default PREKEY_BATCH); send-only bots and tests may use fewer. */
   oneTimePreKeys?: number;
   /** This device's name in the device list (encrypted: the server cannot read it). */
@@ -84,6 +89,7 @@ export const createAccount = async (
     created = await api.createAccount({
       ...(options.username === undefined ? {} : { username: options.username }),
       ...(options.inviteCode === undefined ? {} : { inviteCode: options.inviteCode }),
+      ...(options.ssoToken === undefined ? {} : { ssoToken: options.ssoToken }),
       ...keys.request,
       ...(name === undefined ? {} : { name }),
       identityKey: toBase64(identity.publicKey.serialize()),
@@ -94,6 +100,18 @@ export const createAccount = async (
         throw new ClientError(ClientErrorCode.UsernameTaken, `the username ${options.username ?? ''} is taken`);
       if (error.errorCode === 'account_disabled')
         throw new ClientError(ClientErrorCode.AccountDisabled, 'this account was disabled by an administrator');
+      if (error.errorCode === 'sso_required')
+        throw new ClientError(
+          ClientErrorCode.SsoRequired,
+          options.ssoToken === undefined
+            ? 'this server registers through single sign-on only (cove register --sso)'
+            : 'the single sign-on was used, expired or refused: sign in again',
+        );
+      if (error.errorCode === 'sso_account_exists')
+        throw new ClientError(
+          ClientErrorCode.SsoAccountExists,
+          'you already have an account on this server: link this device to it instead',
+        );
       if (error.errorCode === 'invite_required' || error.errorCode === 'forbidden') {
         throw new ClientError(ClientErrorCode.InviteRequired, 'this server requires a valid invite code');
       }
@@ -176,7 +194,12 @@ export const createLinkedAccount = async (
   now: number,
   link: { accountId: string; username: string | null; identity: IdentityKeyPair; provisioningCode: string },
   extra: WriteOp[],
-  options: { oneTimePreKeys?: number | undefined; deviceName?: string | undefined } = {},
+  options: {
+    oneTimePreKeys?: number | undefined;
+    deviceName?: string | undefined;
+    /** Under single sign-on: the token of the owner's fresh sign-on, which the server requires to link. */
+    ssoToken?: string | undefined;
+  } = {},
 ): Promise<AccountRecord> => {
   if (await loadAccount(storage))
     throw new ClientError(ClientErrorCode.AlreadyRegistered, 'this data already holds an account');
@@ -188,9 +211,15 @@ export const createLinkedAccount = async (
       ...keys.request,
       ...(name === undefined ? {} : { name }),
       provisioningCode: link.provisioningCode,
+      ...(options.ssoToken === undefined ? {} : { ssoToken: options.ssoToken }),
     });
   } catch (error) {
     if (error instanceof ServerResponseError) {
+      if (error.errorCode === 'sso_required')
+        throw new ClientError(
+          ClientErrorCode.SsoRequired,
+          'linking a device to this account needs a fresh single sign-on as its owner: sign in again',
+        );
       if (error.errorCode === 'limit_reached')
         throw new ClientError(ClientErrorCode.DeviceLimit, 'the account already has as many devices as allowed');
       if (error.errorCode === 'forbidden')

@@ -36,6 +36,8 @@ import {
   SenderCertificateResponse,
   SendMessagesResponse,
   SendMultiResponse,
+  SsoDeviceStartResponse,
+  SsoGrantResponse,
   StaleDevicesResponse,
   UsernameLookupResponse,
   toBase64,
@@ -374,6 +376,16 @@ export class ApiClient {
   /** Primary device only: a single-use code a new device links with. */
   async provisioningCode(): Promise<string> {
     return (await this.expect(ProvisioningCodeResponse, 'POST', '/v1/devices/provisioning-code')).code;
+  }
+
+  /** Single sign-on: starts a device authorization grant (the user code and where to enter it). */
+  ssoDeviceStart(): Promise<SsoDeviceStartResponse> {
+    return this.expect(SsoDeviceStartResponse, 'POST', '/v1/sso/device', undefined, false);
+  }
+
+  /** One poll of a device authorization grant: the grant once the person approved (`428 sso_pending` before). */
+  ssoDevicePoll(handle: string): Promise<SsoGrantResponse> {
+    return this.expect(SsoGrantResponse, 'POST', '/v1/sso/device/token', { handle }, false);
   }
 
   /** Registers this (new) device on an account with a provisioning code. */

@@ -73,6 +73,15 @@ export const ClientErrorCode = {
    */
   WrongPassword: 'wrong_password',
   /**
+   * Single sign-on (`REGISTRATION=sso`): the sign-on token is missing, used, expired or another person's; sign in
+   * again. Also: this server registers only through single sign-on (`cove register --sso`).
+   */
+  SsoRequired: 'sso_required',
+  /** The identity provider's sign-in was declined, or the organization does not let this person join. */
+  SsoDenied: 'sso_denied',
+  /** This person already has an account on the server: link this device to it instead of registering. */
+  SsoAccountExists: 'sso_account_exists',
+  /**
    * A history archive from a linking device was refused (docs/linking.md): it did not verify against its digest, was
    * too large, malformed, for another account, or held a message outside the conversation it was listed in. Nothing
    * of it was stored.

@@ -65,3 +65,4 @@ export type { FoldedText, MatchRange, QueryTerm, SnippetPart } from './search.js
 export { Organization, ROLE_CERTIFICATE_LIFETIME_MS, auditHashOf } from './organization.js';
 export type { AuditVerification, MemberView, OrganizationRole, OrganizationStatus } from './organization.js';
 export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, validatePassword } from './password.js';
+export type { SsoDeviceSignIn, SsoGrant, SsoPoll } from './sso.js';

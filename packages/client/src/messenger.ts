@@ -32,6 +32,7 @@ import { openProvisioning, parseLinkUri, sendProvisioning, waitForProvisioning }
 import { buildHistoryArchive, receiveHistory, uploadHistoryArchive } from './history-transfer.js';
 import type { HistoryArchiveOptions, HistoryProgressSink } from './history-transfer.js';
 import type { RegisterOptions } from './account.js';
+import { pollSsoDeviceSignIn, startSsoDeviceSignIn, type SsoDeviceSignIn, type SsoPoll } from './sso.js';
 import {
   contactIdentity,
   resetSessions,
@@ -203,6 +204,8 @@ export type LinkOptions = {
   deviceName?: string | (() => string | undefined);
   /** Gives up waiting: the channel closes and the call rejects with `link_failed`; nothing is stored. */
   signal?: AbortSignal;
+  /** Under single sign-on (`REGISTRATION=sso`): the token of the owner's fresh sign-on, required to link. */
+  ssoToken?: string;
   /**
    * Progress of the history transfer, when the existing device sends history (history-transfer.ts): downloading,
    * importing, then `done` (with counts) or `failed` (with a code). The link succeeds even if the history fails.
@@ -349,6 +352,19 @@ export class Messenger {
   }
 
   /**
+   * Single sign-on without a browser redirect (`REGISTRATION=sso`): starts a device authorization grant. Show the
+   * person `verificationUri` and `userCode`, then call `ssoDevicePoll` every `interval` seconds.
+   */
+  ssoDeviceStart(serverUrl: string): Promise<SsoDeviceSignIn> {
+    return startSsoDeviceSignIn(new ApiClient(serverUrl, this.platform.http));
+  }
+
+  /** One poll of a device authorization grant: pending (with the interval to wait), or the single-use grant. */
+  ssoDevicePoll(serverUrl: string, handle: string): Promise<SsoPoll> {
+    return pollSsoDeviceSignIn(new ApiClient(serverUrl, this.platform.http), handle);
+  }
+
+  /**
    * Links this (empty) storage as a new device of an existing account: waits on a provisioning channel for the
    * account an existing device sends (see linking.ts), then registers with it and stores it.
    */
@@ -374,6 +390,7 @@ export class Messenger {
       {
         oneTimePreKeys: options.oneTimePreKeys,
         deviceName: typeof options.deviceName === 'function' ? options.deviceName() : options.deviceName,
+        ssoToken: options.ssoToken,
       },
     );
     const info = await this.joined(account, provisioned.profileKey);

@@ -1,9 +1,11 @@
 /**
  * A real OpenID Connect provider in this process (`oidc-provider`) for the single sign-on tests: authorization code
  * with PKCE, the device authorization grant, ID tokens signed with its own keys, and people whose claims a test
- * sets. Its login and consent screens are replaced by `signIn`, which plays a browser that is signed in as a chosen
- * person (cookies kept, redirects followed) and approves; `approveDevice` does the same for a device grant's user
- * code. It asserts nothing.
+ * sets. A scripted person: `signIn` plays a browser that is signed in as a chosen person (cookies kept, redirects
+ * followed) and approves or declines; `approveDevice` does the same for a device grant's user code. Otherwise a real
+ * browser meets real (plain HTML) login and consent pages: the login form takes a person's username, e-mail or
+ * subject (`#login`, `#sign-in`), the consent page allows or denies (`#allow`, `#deny`). Shared by the API spec and
+ * the PWA and CLI tests. It asserts nothing.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -82,14 +84,21 @@ export class TestIdentityProvider {
     return self;
   }
 
-  /** The login and consent screens: the chosen person signs in and approves (or declines) what the client asks. */
+  /**
+   * The login and consent screens: a scripted person (`signIn`, `approveDevice`) signs in and approves (or declines)
+   * at once; otherwise the pages are shown and their forms answered.
+   */
   private async interact(
     req: Parameters<Provider['interactionDetails']>[0],
     res: Parameters<Provider['interactionDetails']>[1],
   ) {
     const details = await this.provider.interactionDetails(req, res);
     const who = this.current;
-    if (!who || !who.approve) {
+    if (!who) {
+      await this.page(req, res, details);
+      return;
+    }
+    if (!who.approve) {
       await this.provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'declined' });
       return;
     }
@@ -102,12 +111,96 @@ export class TestIdentityProvider {
     await this.provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } });
   }
 
+  /** The HTML login and consent pages for a real browser, and their form posts. */
+  private async page(
+    req: Parameters<Provider['interactionDetails']>[0],
+    res: Parameters<Provider['interactionDetails']>[1],
+    details: Awaited<ReturnType<Provider['interactionDetails']>>,
+  ): Promise<void> {
+    const base = `/interaction/${details.uid}`;
+    const action = (req.url ?? '').slice(base.length);
+    const form =
+      req.method === 'POST'
+        ? new URLSearchParams(
+            await new Promise<string>((resolve, reject) => {
+              let body = '';
+              req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+              req.on('end', () => resolve(body));
+              req.on('error', reject);
+            }),
+          )
+        : new URLSearchParams();
+    const show = (title: string, body: string): void => {
+      res.statusCode = 200;
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.setHeader('cache-control', 'no-store');
+      res.end(
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head>` +
+          `<body><h1>${title}</h1>${body}</body></html>`,
+      );
+    };
+    if (action === '/abort') {
+      await this.provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'declined' });
+      return;
+    }
+    if (details.prompt.name === 'login') {
+      if (action === '/login') {
+        const login = (form.get('login') ?? '').trim().toLowerCase();
+        const person = [...this.people.values()].find((p) =>
+          [p.sub, p.email, p.preferred_username].some((name) => name.toLowerCase() === login),
+        );
+        if (person) {
+          await this.provider.interactionFinished(req, res, { login: { accountId: person.sub } });
+          return;
+        }
+      }
+      show(
+        'Example Org sign-in',
+        `${action === '/login' ? '<p id="login-error">Unknown user.</p>' : ''}` +
+          `<form method="post" action="${base}/login"><label>Username or e-mail ` +
+          `<input id="login" name="login" autocomplete="username"></label>` +
+          `<button id="sign-in" type="submit">Sign in</button></form>`,
+      );
+      return;
+    }
+    if (action === '/confirm') {
+      const grant = new this.provider.Grant({
+        accountId: String(details.session?.accountId),
+        clientId: String(details.params.client_id),
+      });
+      grant.addOIDCScope(String(details.params.scope));
+      await this.provider.interactionFinished(
+        req,
+        res,
+        { consent: { grantId: await grant.save() } },
+        {
+          mergeWithLastSubmission: true,
+        },
+      );
+      return;
+    }
+    show(
+      'Allow access?',
+      `<p>${String(details.params.client_id)} asks for: ${String(details.params.scope)}</p>` +
+        `<form method="post" action="${base}/confirm"><button id="allow" type="submit">Allow</button></form>` +
+        `<form method="post" action="${base}/abort"><button id="deny" type="submit">Deny</button></form>`,
+    );
+  }
+
   /**
    * Follows `url` as a browser signed in as `sub` would (cookies kept, every redirect followed) until it leaves the
    * provider; returns that last address (the client's callback).
    */
   async signIn(url: string, sub: string, approve = true): Promise<string> {
     this.current = { sub, approve };
+    try {
+      return await this.follow(url);
+    } finally {
+      this.current = null;
+    }
+  }
+
+  private async follow(url: string): Promise<string> {
     const jar = new Map<string, string>();
     let next = url;
     for (let hop = 0; hop < 20; hop += 1) {
@@ -133,6 +226,14 @@ export class TestIdentityProvider {
   /** The person enters the user code on the provider's device page and approves, as they would in a browser. */
   async approveDevice(verificationUriComplete: string, sub: string, approve = true): Promise<void> {
     this.current = { sub, approve };
+    try {
+      await this.enterUserCode(verificationUriComplete);
+    } finally {
+      this.current = null;
+    }
+  }
+
+  private async enterUserCode(verificationUriComplete: string): Promise<void> {
     const jar = new Map<string, string>();
     const send = async (url: string, init: RequestInit = {}): Promise<Response> => {
       const response = await fetch(url, {

@@ -21,6 +21,9 @@ import type {
   LoginResult,
   RegisterResult,
   ServerInfo,
+  SsoFailure,
+  SsoOnboarding,
+  SsoReturn,
 } from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
@@ -48,7 +51,12 @@ export type AppShellOptions = {
   serverUrl: string;
   /** The language setting changed (null: follow the browser). */
   onLanguage: (setting: string | null) => Promise<void>;
+  /** What a single sign-on handed back in the URL fragment when the app opened (already removed from the URL). */
+  ssoReturn?: SsoReturn | null;
 };
+
+/** The codes the server's callback uses (`#sso-error=…`); anything else reads as a provider failure. */
+const SSO_CALLBACK_ERRORS: readonly SsoFailure[] = ['expired', 'denied', 'not-allowed', 'provider'];
 
 export class CoveAppShell implements CoveApp, AppSession {
   readonly store: AppStateStore;
@@ -69,6 +77,10 @@ export class CoveAppShell implements CoveApp, AppSession {
   private crossContext: CrossContext | null = null;
   private core: Promise<CoreModule> | null = null;
   private info: ServerInfo | null = null;
+  /** The single sign-on the app opened with, until onboarding used it (a token is single-use). */
+  private ssoReturn: SsoReturn | null;
+  /** The fresh sign-on of an existing SSO account's owner: linking this browser needs it. */
+  private ssoLinkToken: string | null = null;
   private updates: ServiceWorkerHandle | null = null;
   private readonly peerTyping: PeerTyping;
   private readonly serverLink = new ServerLinkTracker();
@@ -82,6 +94,7 @@ export class CoveAppShell implements CoveApp, AppSession {
     private readonly options: AppShellOptions,
   ) {
     const { capabilities } = platform;
+    this.ssoReturn = options.ssoReturn ?? null;
     this.store = new AppStateStore({
       phase: { kind: 'loading' },
       online: capabilities.isOnline(),
@@ -224,8 +237,61 @@ export class CoveAppShell implements CoveApp, AppSession {
     }
     this.store.set({ phase: { kind: 'onboarding', info: null, offline: !this.platform.capabilities.isOnline() } });
     this.info = await fetchServerInfo(corePlatform.http, this.options.serverUrl);
+    const sso = this.takeSso();
     if (this.store.get().phase.kind === 'onboarding')
-      this.store.set({ phase: { kind: 'onboarding', info: this.info, offline: !this.info } });
+      this.store.set({
+        phase: { kind: 'onboarding', info: this.info, offline: !this.info, ...(sso ? { sso: sso.onboarding } : {}) },
+      });
+    if (sso?.register) await this.registerWithSso(sso.register.username, sso.register.token);
+  }
+
+  /** The single sign-on the app opened with, used once: what onboarding shows, and a token to register with. */
+  private takeSso(): { onboarding: SsoOnboarding; register?: { username: string; token: string } } | null {
+    const taken = this.ssoReturn;
+    this.ssoReturn = null;
+    if (!taken) return null;
+    if (taken.kind === 'error') {
+      const reason = SSO_CALLBACK_ERRORS.find((code) => code === taken.code) ?? 'provider';
+      return { onboarding: { state: 'error', reason } };
+    }
+    if (taken.existing) {
+      this.ssoLinkToken = taken.token;
+      return { onboarding: { state: 'link', username: taken.username } };
+    }
+    return {
+      onboarding: { state: 'registering', username: taken.username },
+      register: { username: taken.username, token: taken.token },
+    };
+  }
+
+  /** Registers this browser with a single sign-on's token; a refusal is shown on the onboarding screen. */
+  private async registerWithSso(username: string, token: string): Promise<void> {
+    const corePlatform = this.corePlatform;
+    if (!corePlatform) return;
+    const fail = (reason: SsoFailure): void => {
+      if (this.store.get().phase.kind === 'onboarding')
+        this.store.set({
+          phase: { kind: 'onboarding', info: this.info, offline: !this.info, sso: { state: 'error', reason } },
+        });
+    };
+    let registerSsoMessenger: CoreModule['registerSsoMessenger'];
+    try {
+      ({ registerSsoMessenger } = await this.loadCoreModule());
+    } catch {
+      fail('network');
+      return;
+    }
+    const deviceName = deviceNameOrNone(this.platform.capabilities.deviceLabel());
+    const result = await registerSsoMessenger(
+      corePlatform,
+      this.onVisible,
+      this.options.serverUrl,
+      username,
+      token,
+      deviceName,
+    );
+    if (typeof result === 'string') fail(result);
+    else this.attach(result);
   }
 
   private loadCoreModule(): Promise<CoreModule> {
@@ -308,6 +374,7 @@ export class CoveAppShell implements CoveApp, AppSession {
     let historyEnded = false;
     const result = await linkMessenger(corePlatform, this.onVisible, this.options.serverUrl, {
       ...options,
+      ...(this.ssoLinkToken === null ? {} : { ssoToken: this.ssoLinkToken }),
       onHistoryProgress: (progress) => {
         if (progress.phase === 'done' || progress.phase === 'failed') historyEnded = true;
         options.onHistoryProgress?.(progress);

@@ -43,6 +43,7 @@ import type {
   PasswordResult,
   RemoveDeviceResult,
   HistoryProgressView,
+  SsoFailure,
 } from './model.js';
 import { HistoryReader } from './history-reader.js';
 
@@ -82,6 +83,7 @@ const LINK_ERRORS: Partial<Record<ClientErrorCode, Extract<LinkResult, { ok: fal
   [ClientErrorCode.DeviceLimit]: 'limit',
   [ClientErrorCode.ServerUnreachable]: 'network',
   [ClientErrorCode.RateLimited]: 'network',
+  [ClientErrorCode.SsoRequired]: 'sso',
 };
 
 const linkError = (error: unknown, aborted: boolean): Extract<LinkResult, { ok: false }>['error'] => {
@@ -690,6 +692,41 @@ export async function registerMessenger(
   }
 }
 
+/** How a refused single sign-on registration is shown. */
+const SSO_REGISTRATION_ERRORS: Partial<Record<ClientErrorCode, SsoFailure>> = {
+  [ClientErrorCode.SsoRequired]: 'used',
+  [ClientErrorCode.SsoAccountExists]: 'exists',
+  [ClientErrorCode.ServerUnreachable]: 'network',
+  [ClientErrorCode.RateLimited]: 'network',
+};
+
+/**
+ * Registers this browser with the single-use token of a finished single sign-on (`REGISTRATION=sso`): its own fresh
+ * keys, under the username the organization gave (`username`, as the server's callback named it).
+ */
+export async function registerSsoMessenger(
+  platform: Platform,
+  onVisible: Capabilities['onVisible'],
+  serverUrl: string,
+  username: string,
+  ssoToken: string,
+  deviceName?: string,
+): Promise<MessengerPort | SsoFailure> {
+  try {
+    const messenger = await Messenger.open(platform, { serverUrl });
+    const account = await messenger.register({
+      serverUrl,
+      username,
+      ssoToken,
+      ...(deviceName ? { deviceName } : {}),
+    });
+    return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username, account.deviceId);
+  } catch (error) {
+    platform.logger.warn('sso registration failed', { error: error instanceof ClientError ? error.code : 'unknown' });
+    return error instanceof ClientError ? (SSO_REGISTRATION_ERRORS[error.code] ?? 'other') : 'other';
+  }
+}
+
 /** How password login failures are shown. */
 const LOGIN_ERRORS: Partial<Record<ClientErrorCode, LoginError>> = {
   [ClientErrorCode.WrongPassword]: 'wrong',
@@ -738,12 +775,15 @@ export async function linkMessenger(
     onUri: (uri: string) => void;
     signal: AbortSignal;
     onHistoryProgress?: (progress: HistoryProgressView) => void;
+    /** Under single sign-on: the owner's fresh sign-on, which the server requires to link. */
+    ssoToken?: string;
   },
 ): Promise<MessengerPort | Extract<LinkResult, { ok: false }>['error']> {
   try {
     const messenger = await Messenger.open(platform, { serverUrl });
     const account = await messenger.linkNewDevice({
       serverUrl,
+      ...(options.ssoToken === undefined ? {} : { ssoToken: options.ssoToken }),
       onLinkUri: options.onUri,
       ...(options.onHistoryProgress ? { onHistoryProgress: historyView(options.onHistoryProgress) } : {}),
       deviceName: options.deviceName,

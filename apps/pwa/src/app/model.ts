@@ -278,12 +278,34 @@ export type Settings = {
   previews: boolean;
 };
 
-export type ServerInfo = { name: string; registration: 'open' | 'invite'; vapidPublicKey: string | null };
+export type ServerInfo = {
+  name: string;
+  registration: 'open' | 'invite' | 'sso';
+  /** Under single sign-on: what the sign-in button names (the organization or its identity provider). */
+  ssoName: string | null;
+  vapidPublicKey: string | null;
+};
+
+/** What the server's single sign-on callback handed back in the URL fragment (read once, then removed). */
+export type SsoReturn =
+  { kind: 'token'; token: string; username: string; existing: boolean } | { kind: 'error'; code: string };
+
+/**
+ * Single sign-on on the onboarding screen: registering with a fresh token; linking (this person has an account: an
+ * existing device approves this browser); or why it failed (`expired`, `denied`, `not-allowed`, `provider` from the
+ * server; `used` when the token was refused; `exists`, `network`, `other`).
+ */
+export type SsoOnboarding =
+  | { state: 'registering'; username: string }
+  | { state: 'link'; username: string }
+  | { state: 'error'; reason: SsoFailure };
+
+export type SsoFailure = 'expired' | 'denied' | 'not-allowed' | 'provider' | 'used' | 'exists' | 'network' | 'other';
 
 export type Phase =
   | { kind: 'loading' }
   | { kind: 'locked' }
-  | { kind: 'onboarding'; info: ServerInfo | null; offline: boolean }
+  | { kind: 'onboarding'; info: ServerInfo | null; offline: boolean; sso?: SsoOnboarding }
   | { kind: 'ready'; username: string }
   /** The account's primary device removed this one (socket closed 4004): it may wipe its data. */
   | { kind: 'removed' }
@@ -366,7 +388,7 @@ export type LinkResult =
        */
       open?: () => void;
     }
-  | { ok: false; error: 'expired' | 'refused' | 'limit' | 'network' | 'cancelled' | 'other' };
+  | { ok: false; error: 'expired' | 'refused' | 'limit' | 'network' | 'cancelled' | 'sso' | 'other' };
 
 /**
  * A history transfer while linking (docs/linking.md), on either screen: the phase, how far it is in percent, and at

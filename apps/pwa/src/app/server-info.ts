@@ -1,5 +1,5 @@
 /**
- * Reads the server's public description (`GET /v1/info`): its name, whether registration needs an invite, and
+ * Reads the server's public description (`GET /v1/info`): its name, how people register (open, by invite, or by single sign-on and its provider's name), and
  * the Web Push (VAPID) public key. Null when the server cannot be reached.
  */
 import type { HttpTransport } from '@cove/client';
@@ -9,10 +9,12 @@ export async function fetchServerInfo(http: HttpTransport, serverUrl: string): P
   try {
     const response = await http.request({ method: 'GET', url: `${serverUrl}/v1/info`, headers: {} });
     if (response.status !== 200) return null;
-    const body = JSON.parse(response.body) as Partial<ServerInfo>;
+    const body = JSON.parse(response.body) as Partial<ServerInfo> & { sso?: { name?: unknown } };
+    const registration = body.registration === 'invite' || body.registration === 'sso' ? body.registration : 'open';
     return {
       name: typeof body.name === 'string' ? body.name : 'Cove',
-      registration: body.registration === 'invite' ? 'invite' : 'open',
+      registration,
+      ssoName: registration === 'sso' && typeof body.sso?.name === 'string' ? body.sso.name : null,
       vapidPublicKey: typeof body.vapidPublicKey === 'string' ? body.vapidPublicKey : null,
     };
   } catch {

@@ -102,7 +102,7 @@ function AppFrame(): ReactElement {
       body = <LockView />;
       break;
     case 'onboarding':
-      body = <OnboardingView info={state.phase.info} offline={state.phase.offline} />;
+      body = <OnboardingView info={state.phase.info} offline={state.phase.offline} sso={state.phase.sso} />;
       break;
     case 'ready':
       body = welcome ? <WelcomeSteps onDone={() => setWelcome(false)} /> : <MessengerScreen />;

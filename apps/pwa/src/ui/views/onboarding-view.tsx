@@ -3,11 +3,13 @@
  * on other devices with), or "I already have an account": link this browser to an existing account by QR code
  * (linking/link-existing-view.tsx) or log in to it with its username and password; then keep data on this device
  * (persistent storage) and optionally turn on notifications, both from a tap. Keys are generated locally by the
- * app model; nothing secret leaves the browser.
+ * app model; nothing secret leaves the browser. When the server registers by single sign-on, the username form gives
+ * way to "Sign in with …" (a plain link to the server's `/v1/sso/authorize`); coming back, this screen shows the
+ * registration under way, why the sign-in failed, or (for a person who has an account) the linking steps.
  */
 import { useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { ProfileSaveResult, ServerInfo } from '../../app/model.js';
+import type { ProfileSaveResult, ServerInfo, SsoOnboarding } from '../../app/model.js';
 import { useApp, useAppState } from '../use-app.js';
 import { LinkExistingView } from './linking/link-existing-view.js';
 import { InstallBanner } from './platform-limits/install-banner.js';
@@ -84,7 +86,43 @@ function LoginForm({ onCancel }: { onCancel: () => void }): ReactElement {
   );
 }
 
-export function OnboardingView({ info, offline }: { info: ServerInfo | null; offline: boolean }): ReactElement {
+/** The single sign-on part of the first screen: the button, and what the last sign-in came back with. */
+function SsoSignIn({ info, sso }: { info: ServerInfo; sso: SsoOnboarding | undefined }): ReactElement {
+  const { t } = useTranslation();
+  const registering = sso?.state === 'registering';
+  return (
+    <div className="sso-sign-in">
+      {registering ? (
+        <p className="link-waiting" role="status" aria-busy="true" data-testid="sso-registering">
+          <span className="spinner" aria-hidden="true" /> {t('sso.registering', { username: sso.username })}
+        </p>
+      ) : null}
+      {sso?.state === 'error' ? (
+        <p className="error" role="alert" data-testid="sso-error" data-error={sso.reason}>
+          {t(`sso.errors.${sso.reason}`)}
+        </p>
+      ) : null}
+      {registering ? null : (
+        <>
+          <a className="primary wide" data-testid="sso-login-button" href="/v1/sso/authorize">
+            {t('sso.signIn', { name: info.ssoName ?? info.name })}
+          </a>
+          <p className="muted">{t('sso.hint')}</p>
+        </>
+      )}
+    </div>
+  );
+}
+
+export function OnboardingView({
+  info,
+  offline,
+  sso,
+}: {
+  info: ServerInfo | null;
+  offline: boolean;
+  sso?: SsoOnboarding | undefined;
+}): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
   const [username, setUsername] = useState('');
@@ -114,7 +152,17 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
     if (!result.ok) setError(t(`onboarding.errors.${result.error}`));
   };
 
+  const [ssoLinkDismissed, setSsoLinkDismissed] = useState(false);
+  const bySso = info?.registration === 'sso';
+
   if (linking) return <LinkExistingView onBack={() => setLinking(false)} />;
+  if (sso?.state === 'link' && !ssoLinkDismissed)
+    return (
+      <LinkExistingView
+        onBack={() => setSsoLinkDismissed(true)}
+        notice={t('sso.linkNotice', { username: sso.username })}
+      />
+    );
 
   return (
     <main className="onboarding">
@@ -129,7 +177,8 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
           </p>
         ) : null}
         {loggingIn ? <LoginForm onCancel={() => setLoggingIn(false)} /> : null}
-        <form onSubmit={(e) => void submit(e)} noValidate hidden={loggingIn}>
+        {info && bySso && !loggingIn ? <SsoSignIn info={info} sso={sso} /> : null}
+        <form onSubmit={(e) => void submit(e)} noValidate hidden={loggingIn || bySso}>
           <label className="field">
             <span>{t('onboarding.username')}</span>
             <input
@@ -188,15 +237,18 @@ export function OnboardingView({ info, offline }: { info: ServerInfo | null; off
         {loggingIn ? null : (
           <div className="onboarding-alt">
             <span className="muted">{t('onboarding.haveAccount')}</span>
-            <button
-              type="button"
-              className="secondary wide"
-              data-testid="link-existing-button"
-              disabled={busy}
-              onClick={() => setLinking(true)}
-            >
-              {t('onboarding.linkExisting')}
-            </button>
+            {/* Under single sign-on a new device is linked after signing in again: the sign-in button starts it. */}
+            {bySso ? null : (
+              <button
+                type="button"
+                className="secondary wide"
+                data-testid="link-existing-button"
+                disabled={busy}
+                onClick={() => setLinking(true)}
+              >
+                {t('onboarding.linkExisting')}
+              </button>
+            )}
             <button
               type="button"
               className="secondary wide"

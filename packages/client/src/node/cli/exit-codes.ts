@@ -65,6 +65,9 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.OrganizationKey:
       case ClientErrorCode.AccountDisabled:
       case ClientErrorCode.DirectoryDisabled:
+      case ClientErrorCode.SsoRequired:
+      case ClientErrorCode.SsoDenied:
+      case ClientErrorCode.SsoAccountExists:
         return ExitCode.Refused;
       case ClientErrorCode.AttachmentsUnsupported:
         return ExitCode.Failure;

@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Argument, Command, CommanderError } from 'commander';
 
@@ -22,6 +23,7 @@ import type { HistoryTransferProgress } from '../../history-transfer.js';
 import type { MessageEntry } from '../../tables.js';
 import { directConversationId } from '../../tables.js';
 import { Messenger } from '../../messenger.js';
+import type { SsoGrant } from '../../sso.js';
 import { validatePassword } from '../../password.js';
 import { formatSafetyNumber } from '../../trust.js';
 import { createNodePlatform, wipeDataDirectory } from '../node-platform.js';
@@ -217,31 +219,86 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
+  /**
+   * Single sign-on by the device authorization grant: prints where to sign in and the code to enter there, polls the
+   * server at the interval it asks for until the person finished (or declined, or the code expired), and returns the
+   * single-use grant.
+   */
+  const ssoDeviceGrant = async (messenger: Messenger, serverUrl: string): Promise<SsoGrant> => {
+    const started = await messenger.ssoDeviceStart(serverUrl);
+    const where = started.verificationUriComplete ?? started.verificationUri;
+    print(
+      `To sign in, open ${started.verificationUri} and enter the code ${started.userCode}` +
+        `${started.verificationUriComplete ? `\n(or open ${started.verificationUriComplete})` : ''}` +
+        `\nWaiting until ${formatTimestamp(started.expiresAt)}…`,
+      {
+        type: 'sso-device',
+        verificationUri: started.verificationUri,
+        ...(started.verificationUriComplete ? { verificationUriComplete: started.verificationUriComplete } : {}),
+        userCode: started.userCode,
+        expiresAt: started.expiresAt,
+      },
+    );
+    if (io.interactive && !globals().json) io.err(terminalQr(where));
+    let interval = started.interval;
+    for (;;) {
+      await sleep(interval * 1000);
+      const poll = await messenger.ssoDevicePoll(serverUrl, started.handle);
+      if (poll.state === 'granted') return poll.grant;
+      interval = poll.interval;
+    }
+  };
+
   program
     .command('register')
     .description('create an account on a server and store its keys in the data directory')
     .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:3000')
-    .requiredOption('--username <name>', 'username (3-32 letters, digits, "_" or ".")')
+    .option('--username <name>', 'username (3-32 letters, digits, "_" or "."); with --sso the organization names you')
+    .option(
+      '--sso',
+      "sign in with the organization's identity provider (servers with REGISTRATION=sso): prints an address and a " +
+        'code to enter there, in any browser, and registers once you signed in',
+    )
     .option('--invite <code>', 'invite code, when the server requires one')
     .option('--device-name <name>', "this device's name in the device list (encrypted: the server cannot read it)")
     .option('--password-stdin', 'also set a password (read from standard input) to log in on new devices with')
     .action(
       async (options: {
         server: string;
-        username: string;
+        username?: string;
+        sso?: boolean;
         invite?: string;
         deviceName?: string;
         passwordStdin?: boolean;
       }) => {
+        if (options.sso && options.username !== undefined)
+          throw new ClientError(
+            ClientErrorCode.InvalidInput,
+            '--sso and --username do not go together: the organization names you',
+          );
+        if (!options.sso && options.username === undefined)
+          throw new ClientError(ClientErrorCode.InvalidInput, 'a --username is required (or --sso)');
         // Read and checked before the account exists, so a bad password does not leave an account without one.
         const password = options.passwordStdin ? await passwordFromStdin() : null;
         if (password !== null) validatePassword(password);
         await withSession(
           globals(),
           async ({ messenger }) => {
+            let username = options.username ?? '';
+            let ssoToken: string | undefined;
+            if (options.sso) {
+              const grant = await ssoDeviceGrant(messenger, options.server);
+              if (grant.existingAccount)
+                throw new ClientError(
+                  ClientErrorCode.SsoAccountExists,
+                  `you already have an account (${grant.username}): link this device to it with "cove link --sso"`,
+                );
+              ({ username, ssoToken } = grant);
+            }
             const account = await messenger.register({
               serverUrl: options.server,
-              username: options.username,
+              username,
+              ...(ssoToken === undefined ? {} : { ssoToken }),
               ...(options.invite ? { inviteCode: options.invite } : {}),
               ...(options.deviceName === undefined ? {} : { deviceName: options.deviceName }),
             });
@@ -1091,12 +1148,18 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
     )
     .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:3000')
     .option('--device-name <name>', "this device's name in the device list (encrypted: the server cannot read it)")
-    .action(async (options: { server: string; deviceName?: string }) => {
+    .option(
+      '--sso',
+      'servers with REGISTRATION=sso: first sign in again with the identity provider (as "register --sso" does)',
+    )
+    .action(async (options: { server: string; deviceName?: string; sso?: boolean }) => {
       await withSession(
         globals(),
         async ({ messenger }) => {
+          const ssoToken = options.sso ? (await ssoDeviceGrant(messenger, options.server)).ssoToken : undefined;
           const account = await messenger.linkNewDevice({
             serverUrl: options.server,
+            ...(ssoToken === undefined ? {} : { ssoToken }),
             ...(options.deviceName === undefined ? {} : { deviceName: options.deviceName }),
             onHistoryProgress: historyProgress,
             onLinkUri: (uri) => {

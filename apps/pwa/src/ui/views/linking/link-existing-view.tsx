@@ -2,7 +2,8 @@
  * "I already have an account": this browser waits to be linked to an existing account. It shows the link code as a
  * QR code and as text (with the short code the other device repeats in its confirmation), lets the user name this
  * device meanwhile, and says what happens: waiting, expired (offer a new code), refused or failed (try again), or
- * done (the app opens with the account's contacts). Leaving closes the channel. The onboarding view model does the
+ * done (the app opens with the account's contacts). After a single sign-on of an account that exists, it says so
+ * above the steps (`notice`). Leaving closes the channel. The onboarding view model does the
  * work; this shows it.
  */
 import { useEffect, useRef, useState, type ReactElement } from 'react';
@@ -18,7 +19,7 @@ const QR_SIZE = 240;
 
 type LinkFailure = Extract<LinkResult, { ok: false }>['error'];
 
-export function LinkExistingView({ onBack }: { onBack: () => void }): ReactElement {
+export function LinkExistingView({ onBack, notice }: { onBack: () => void; notice?: string }): ReactElement {
   const { t } = useTranslation();
   const app = useApp();
   const [uri, setUri] = useState<string | null>(null);
@@ -95,6 +96,11 @@ export function LinkExistingView({ onBack }: { onBack: () => void }): ReactEleme
     <main className="onboarding">
       <div className="onboarding-card link-existing" data-testid="link-existing">
         <h1>{t('linking.newTitle')}</h1>
+        {notice ? (
+          <p className="notice" role="status" data-testid="link-notice">
+            {notice}
+          </p>
+        ) : null}
         <ol className="link-steps muted">
           <li>{t('linking.newStep1')}</li>
           <li>{t('linking.newStep2')}</li>
