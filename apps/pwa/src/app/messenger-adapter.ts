@@ -42,6 +42,7 @@ import type {
   RemoveDeviceResult,
 } from './model.js';
 import { HistoryReader } from './history-reader.js';
+import { AdminAdapter } from './admin-adapter.js';
 
 /** How registration failures are shown; everything else is "something went wrong". */
 const REGISTRATION_ERRORS: Partial<Record<ClientErrorCode, RegistrationError>> = {
@@ -136,6 +137,7 @@ class MessengerAdapter implements MessengerPort {
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private stopVisibility: (() => void) | null = null;
   private readonly reader: HistoryReader;
+  readonly admin: AdminAdapter;
 
   constructor(
     private readonly messenger: Messenger,
@@ -145,6 +147,7 @@ class MessengerAdapter implements MessengerPort {
     readonly deviceId: number,
   ) {
     this.reader = new HistoryReader(platform.storage);
+    this.admin = new AdminAdapter(messenger);
   }
 
   subscribe(listener: (event: MessengerEvent) => void): () => void {
