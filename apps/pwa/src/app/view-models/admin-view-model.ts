@@ -24,6 +24,8 @@ const DAY_SECONDS = 24 * 3600;
 /** Account ids are shown shortened where no username is known: enough to tell accounts apart in a list. */
 const SHORT_ID_CHARS = 8;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 const days = (seconds: number): number => Math.round((seconds / DAY_SECONDS) * 100) / 100;
 const seconds = (value: number | null): number | null => (value === null ? null : Math.round(value * DAY_SECONDS));
 
@@ -58,7 +60,8 @@ export class AdminViewModel implements AdminScreen {
     const messenger = this.session.messenger() ?? (await this.session.requireMessenger().catch(() => null));
     if (!messenger) return null;
     const access = await messenger.admin.access();
-    if (access.role === 'member') return null;
+    // A key the server swapped in proves nothing: no console on its word.
+    if (access.role === 'member' || access.keyChanged) return null;
     return { role: access.role, canGrant: access.keyHolder };
   }
 
@@ -201,7 +204,10 @@ export class AdminViewModel implements AdminScreen {
   /** An account id as its username when known; anything else (`operator`, an invite id) as it is. */
   private nameOf(id: string | null): string {
     if (id === null) return '—';
-    return this.names.get(id) ?? id;
+    const name = this.names.get(id);
+    if (name) return name;
+    // An invite id or an account the list no longer has: shortened, enough to tell them apart.
+    return UUID.test(id) ? `${id.slice(0, SHORT_ID_CHARS)}…` : id;
   }
 
   /** A target: an account, `account.device` (named, with the device number), an invite id or retention values. */

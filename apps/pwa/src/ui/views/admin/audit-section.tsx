@@ -1,12 +1,12 @@
 /**
- * The console's audit log card: the hash-chained log, newest page first loaded from the start and paged on with
- * "more" (actor, action, target, time, account ids named where known), and "Verify chain", which has the core
+ * The console's audit log card: the hash-chained log, loaded from the start (again whenever the app's data changes,
+ * as after an action in another card) and paged on with "more" (actor, action, target, time, account ids named where known), and "Verify chain", which has the core
  * check every link and hash and that the head verified before is still there, and shows the verdict. Display only.
  */
 import { useEffect, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { AdminAuditCheck, AdminAuditEntryView, AdminFailure } from '../../../app/model.js';
-import { useApp } from '../../use-app.js';
+import { useApp, useAppState } from '../../use-app.js';
 import { adminErrorKey, MINUTE } from './admin-errors.js';
 
 export function AuditSection(): ReactElement {
@@ -18,6 +18,8 @@ export function AuditSection(): ReactElement {
   const [check, setCheck] = useState<AdminAuditCheck | 'busy' | null>(null);
   const [checkError, setCheckError] = useState<AdminFailure | null>(null);
   const time = (ms: number) => new Date(ms).toLocaleString(i18n.language, MINUTE);
+  /** Reloaded when the app's data changes (an action in another card is recorded in the log). */
+  const { revision } = useAppState();
 
   const load = async (after: number, replace: boolean) => {
     // The member list names account ids: read it first so the entries show usernames.
@@ -34,7 +36,7 @@ export function AuditSection(): ReactElement {
 
   useEffect(() => {
     void load(0, true);
-  }, []);
+  }, [revision]);
 
   const verify = async () => {
     setCheck('busy');
