@@ -169,7 +169,7 @@ export const RetentionRequest = z.strictObject({
 const RetentionValue = z.object({
   effectiveSeconds: z.number().int().describe('What the server applies now'),
   defaultSeconds: z.number().int().describe('The environment setting'),
-  overrideSeconds: z.number().int().nullable().describe('The administrators\' override, if any'),
+  overrideSeconds: z.number().int().nullable().describe("The administrators' override, if any"),
 });
 export const RetentionResponse = z.object({ envelope: RetentionValue, attachment: RetentionValue });
 
@@ -177,7 +177,7 @@ export const RetentionResponse = z.object({ envelope: RetentionValue, attachment
 export const ServerStatusResponse = z.object({
   version: z.string(),
   uptimeSeconds: z.number().int(),
-  connections: z.number().int().describe("Authenticated WebSocket connections on the answering instance"),
+  connections: z.number().int().describe('Authenticated WebSocket connections on the answering instance'),
   queues: z.array(
     z.object({
       name: z.string(),

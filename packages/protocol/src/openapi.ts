@@ -135,11 +135,11 @@ const orgRoutes: Route[] = [
   {
     method: 'delete',
     path: '/v1/org/members/{accountId}/devices/{deviceId}',
-    summary: "Remove one device of a member (a lost laptop): its keys and queue go, its socket is closed (admins)",
+    summary: 'Remove one device of a member (a lost laptop): its keys and queue go, its socket is closed (admins)',
     auth: true,
     ok: [204, null],
     errors: [
-      [403, 'admin_required (also: the primary device, the owner\'s devices by an admin, an admin\'s by an admin)'],
+      [403, "admin_required (also: the primary device, the owner's devices by an admin, an admin's by an admin)"],
       [404, 'not_found'],
     ],
   },

@@ -5,12 +5,7 @@
  * It answers with numbers and ids only: never content, keys, addresses or push endpoints.
  */
 import { Injectable } from '@nestjs/common';
-import {
-  ErrorCode,
-  type RetentionRequest,
-  type RetentionResponse,
-  type ServerStatusResponse,
-} from '@cove/protocol';
+import { ErrorCode, type RetentionRequest, type RetentionResponse, type ServerStatusResponse } from '@cove/protocol';
 
 import { QueueName } from '../enum.js';
 import { Clock } from '../repositories/clock.repository.js';
@@ -64,7 +59,8 @@ export class OrganizationAdminService {
     if (deviceId === PRIMARY_DEVICE_ID) {
       throw new ApiError(403, ErrorCode.Forbidden, 'the primary device cannot be removed: disable the account instead');
     }
-    if (!(await this.devices.remove(accountId, deviceId))) throw new ApiError(404, ErrorCode.NotFound, 'no such device');
+    if (!(await this.devices.remove(accountId, deviceId)))
+      throw new ApiError(404, ErrorCode.NotFound, 'no such device');
     this.delivery.disconnectDevice(accountId, deviceId);
     await this.audit.record(AuditEvent.DeviceRemoved, actor.accountId, `${accountId}.${deviceId}`);
   }

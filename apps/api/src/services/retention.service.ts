@@ -14,10 +14,7 @@ import { ConfigRepository } from '../repositories/config.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { MailboxRepository } from '../repositories/mailbox.repository.js';
 import { DeliveryMetricsRepository } from '../repositories/delivery-metrics.repository.js';
-import {
-  RetentionSettingsRepository,
-  type RetentionOverrides,
-} from '../repositories/retention-settings.repository.js';
+import { RetentionSettingsRepository, type RetentionOverrides } from '../repositories/retention-settings.repository.js';
 
 /**
  * How long a read of the overrides is reused: attachment downloads check the TTL on every request, and a change made
