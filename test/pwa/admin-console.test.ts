@@ -2,7 +2,8 @@
  * The admin console in Chromium against the real server (PostgreSQL, `REGISTRATION=invite`, the local admin socket)
  * and real `cove` CLI processes: the owner takes the owner invite from the admin socket, registers in the PWA (whose
  * client makes the organization key), opens the console from Settings and creates an invite; a member registers with
- * it from the CLI and is refused the admin commands; the owner sees the member, grants admin (its device signs the
+ * it from the CLI and is refused the admin commands, and links a laptop that the owner removes from the console; the
+ * owner sees the member, grants admin (its device signs the
  * certificate: the member's CLI can now administer), sends a notice the member's CLI receives as a notice, sets the
  * retention, disables the member (its live CLI socket is closed), and verifies the audit chain — which then reports
  * an edited row as broken. A member's PWA shows no console button, and the console route refuses it. The console is
@@ -16,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import type { Page } from 'playwright-core';
 
 import { answer } from '../../apps/api/test/support/admin-socket.js';
-import { cove, ensureCliBuilt, listen } from '../support/cli.js';
+import { cove, ensureCliBuilt, listen, start } from '../support/cli.js';
 import {
   UI_TIMEOUT,
   launchProfile,
@@ -115,7 +116,7 @@ describe('Admin console', () => {
   );
 
   it(
-    'should show a member who registered with the invite, refuse the member the admin commands, and grant admin',
+    'should show a member who registered with the invite, refuse it the admin commands, remove its laptop and grant admin',
     async () => {
       const dir = join(root, 'member');
       expect(
@@ -126,12 +127,35 @@ describe('Admin console', () => {
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toMatch(/administrator/);
 
+      // The member links a laptop (the CLI's `link`, confirmed by its primary).
+      const laptopDir = join(root, 'laptop');
+      const linking = start(laptopDir, ['link', '--server', server.url, '--device-name', 'Laptop']);
+      try {
+        const uri = await linking.waitForLine('the link URI', (line) => line.startsWith('cove://'), 60_000);
+        expect((await cove(dir, ['devices', 'add', uri])).code).toBe(0);
+        expect(await linking.exited).toBe(0);
+      } finally {
+        await linking.kill();
+      }
+
       const { page } = owner;
       await openConsole(page);
       const row = memberRow(page, MEMBER);
       await row.waitFor({ timeout: UI_TIMEOUT });
       await expect(row.getAttribute('data-role')).resolves.toBe('member');
-      await expect(row.getByTestId('admin-member-device').count()).resolves.toBe(1);
+      await expect(row.getByTestId('admin-member-device').count()).resolves.toBe(2);
+      // A lost laptop: the admin removes that one device; the member's primary stays.
+      await row
+        .locator('[data-testid="admin-member-device"][data-device-id="2"]')
+        .getByTestId('admin-remove-device-button')
+        .click();
+      await page.getByTestId('admin-confirm-button').click();
+      await page
+        .locator(`[data-testid="admin-member-row"][data-username="${MEMBER}"] [data-testid="admin-member-device"]`)
+        .nth(1)
+        .waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+      expect((await cove(laptopDir, ['devices', 'list'])).code).not.toBe(0);
+      expect((await cove(dir, ['devices', 'list'])).code).toBe(0);
       await row.getByTestId('admin-grant-admin-button').click();
       await page
         .locator(`[data-testid="admin-member-row"][data-username="${MEMBER}"][data-role="admin"]`)
@@ -192,7 +216,7 @@ describe('Admin console', () => {
     async () => {
       const { page } = owner;
       await openConsole(page);
-      for (const event of ['role_admin', 'retention_changed', 'account_disabled'])
+      for (const event of ['device_removed', 'role_admin', 'retention_changed', 'account_disabled'])
         await page.locator(`[data-testid="admin-audit-row"][data-event="${event}"]`).waitFor({ timeout: UI_TIMEOUT });
       await page.getByTestId('admin-audit-verify-button').click();
       const result = page.getByTestId('admin-audit-verify-result');
