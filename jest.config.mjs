@@ -74,5 +74,7 @@ export default {
   ],
   testTimeout: 30_000,
   maxWorkers: 2,
+  // Slowest files first, from recorded durations (see the sequencer), so the workers end together.
+  testSequencer: '<rootDir>/test/support/duration-sequencer.cjs',
   reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
 };

@@ -18,7 +18,9 @@
  *   busiest functions without a source.
  *
  * Usage: node bench/pwa-latency.bench.js [dist …]   (default: apps/pwa/dist; env PROBES=15 ROUNDS=1; run `npm run
- * build` first). Prints a JSON summary per build.
+ * build` first). Prints a JSON summary per build. CHAIN=1 adds the median probe's chain on each side: every
+ * IndexedDB transaction (`r`/`w` start–end) and Web Lock (`L<name> requested+waited`), in ms from the click
+ * (Alice) or the message's arrival (Bob).
  */
 /* global document, location, MutationObserver, IDBDatabase -- functions passed to the pages run there, not in Node */
 import { spawn } from 'node:child_process';
@@ -56,7 +58,7 @@ const TIMEOUT = 120_000;
 /** Runs in every page before its scripts: stamps WebSocket traffic and IndexedDB transactions on the page's clock. */
 function instrument() {
   const now = () => performance.timeOrigin + performance.now();
-  const trace = { sent: [], sealed: [], received: [], idb: [] };
+  const trace = { sent: [], sealed: [], received: [], idb: [], locks: [] };
   Object.defineProperty(globalThis, '__coveTrace', { value: trace });
   // Sealed-sender messages leave over HTTP (`PUT /v1/messages/<account>`), identified ones over the WebSocket.
   const nativeFetch = globalThis.fetch;
@@ -80,6 +82,30 @@ function instrument() {
       this.addEventListener('message', () => trace.received.push(now()));
     }
   };
+  // Web Locks: requested → granted → released, so a chain shows where it waited for a lock rather than worked.
+  const locks = globalThis.navigator?.locks;
+  if (locks) {
+    const request = locks.request.bind(locks);
+    locks.request = (name, ...rest) => {
+      const fn = rest[rest.length - 1];
+      const entry = {
+        name: String(name).split(':').slice(0, 3).join(':'),
+        requested: now(),
+        granted: null,
+        released: null,
+      };
+      trace.locks.push(entry);
+      const wrapped = async (lock) => {
+        entry.granted = now();
+        try {
+          return await fn(lock);
+        } finally {
+          entry.released = now();
+        }
+      };
+      return request(name, ...rest.slice(0, -1), wrapped);
+    };
+  }
   const transaction = IDBDatabase.prototype.transaction;
   IDBDatabase.prototype.transaction = function (...args) {
     const tx = transaction.apply(this, args);
@@ -247,6 +273,27 @@ function idbCovered(entries, from, to) {
   return total;
 }
 
+/**
+ * With CHAIN=1: the IndexedDB transactions and Web Locks of one side within [from, to], in ms from `from`:
+ * `r`/`w` start–end for a readonly/readwrite transaction, `L<name>` requested+waited for a lock.
+ */
+function chain(trace, from, to) {
+  const out = [];
+  for (const e of trace.idb)
+    if (e.start >= from && e.start <= to)
+      out.push([
+        e.start - from,
+        `${e.mode === 'readwrite' ? 'w' : 'r'} ${Math.round(e.start - from)}–${Math.round((e.end ?? to) - from)}`,
+      ]);
+  for (const l of trace.locks)
+    if (l.requested >= from && l.requested <= to)
+      out.push([
+        l.requested - from,
+        `L${l.name} ${Math.round(l.requested - from)}+${Math.round((l.granted ?? to) - l.requested)}`,
+      ]);
+  return out.sort((a, b) => a[0] - b[0]).map((x) => x[1]);
+}
+
 async function runOnce(dist) {
   const database = `cove_bench_pwa_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
   const admin = new pg.Client({ connectionString: ADMIN_DB });
@@ -325,6 +372,8 @@ async function runOnce(dist) {
         bob: received === undefined ? NaN : shown - received,
         aliceIdb: sent === undefined ? NaN : idbCovered(aliceTrace.idb, clicked, sent),
         bobIdb: received === undefined ? NaN : idbCovered(bobTrace.idb, received, shown),
+        aliceChain: sent === undefined ? [] : chain(aliceTrace, clicked, sent),
+        bobChain: received === undefined ? [] : chain(bobTrace, received, shown),
       });
       // A conversational pace: the next message after this one was read (Bob's read receipt reached Alice).
       await waitForStatus(alice.page, text, 'read');
@@ -372,6 +421,12 @@ async function runOnce(dist) {
         bobInIndexedDb: f(median(col('bobIdb'))),
       },
       cpuDuringProbes: { alice: profiles[0], bob: profiles[1] },
+      ...(process.env.CHAIN
+        ? (() => {
+            const p = [...probes].sort((a, b) => a.total - b.total)[Math.floor((probes.length - 1) / 2)];
+            return { medianProbeChain: { total: f(p.total), alice: p.aliceChain, bob: p.bobChain } };
+          })()
+        : {}),
     };
   } finally {
     await alice?.context.close().catch(() => undefined);

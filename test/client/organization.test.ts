@@ -15,11 +15,13 @@ import { join, resolve } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
-import { generateOrganizationKey, signRoleCertificate } from '@cove/crypto';
+import type { AccountRecord } from '@cove/client';
+import { FileStorage } from '@cove/client/node';
+import { IdentityKeyPair, generateOrganizationKey, signRoleCertificate } from '@cove/crypto';
 import { encodeContent, fromBase64 } from '@cove/protocol';
 
 import { findOnServer } from '../support/canary.js';
-import { cove, ensureCliBuilt, listen } from '../support/cli.js';
+import { cove, ensureCliBuilt, listen, start } from '../support/cli.js';
 import { RawDevice } from '../support/raw-device.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
@@ -270,6 +272,183 @@ describe('Organizations: roles, notices, invites, disabling and the audit log', 
     expect(JSON.parse((await cove(dir('bob'), ['org'], { json: true })).lines[0]!)).toMatchObject({ role: 'member' });
     await server.query(`DELETE FROM role_certificates WHERE account_id = $1`, [bobId]);
     await server.query(`UPDATE accounts SET role = 'member' WHERE id = $1`, [mallory.accountId]);
+  });
+
+  it("should show an admin's notice on the admin's other devices, holding a sibling's transcript to the same checks", async () => {
+    // Alice (admin) links a second device with the CLI.
+    const link = start(dir('alice2'), ['link', '--server', server.url]);
+    try {
+      const uri = await link.waitForLine('the link URI', (line) => line.startsWith('cove://'));
+      expect((await cove(dir('alice'), ['devices', 'add', uri, '--yes'])).code).toBe(0);
+      expect(await link.exited).toBe(0);
+    } finally {
+      await link.kill();
+    }
+    const text = `Office closed on Friday ${s}`;
+    secrets.push(text);
+    expect((await cove(dir('alice'), ['admin', 'notice', text], { json: true })).code).toBe(0);
+    expect((await cove(dir('alice2'), ['listen', '--exit-when-idle'], { json: true })).code).toBe(0);
+    const onSecond = jsonLines((await cove(dir('alice2'), ['history', 'notices'], { json: true })).stdout);
+    expect(onSecond.filter((m) => m.text === text)).toEqual([
+      expect.objectContaining({ conversationId: 'notices', direction: 'outgoing', author: await idOf('alice') }),
+    ]);
+    // Members get it as before.
+    const bobRun = await cove(dir('bob'), ['listen', '--exit-when-idle'], { json: true });
+    expect(jsonLines(bobRun.stdout).filter((e) => e.notice === true && e.text === text)).toHaveLength(1);
+
+    // A member's own device cannot make a notice appear on its siblings: Bob's second device (a genuine one, his own
+    // identity key) sends his primary "sent notice" transcripts with a self-made certificate and with Alice's real
+    // one (which names Alice, not Bob). The server sees ordinary ciphertext between one account's devices.
+    const storage = await FileStorage.open(dir('bob'));
+    const account = (await storage.get<AccountRecord>('meta', 'account'))!;
+    await storage.close();
+    const sibling = await RawDevice.link(
+      server.url,
+      { accountId: account.accountId, deviceId: account.deviceId, secret: new Uint8Array(account.secret) },
+      IdentityKeyPair.deserialize(new Uint8Array(account.identityKeyPair)),
+    );
+    const transcript = (certificate: Uint8Array, signature: Uint8Array, forged: string): Uint8Array =>
+      encodeContent({
+        kind: 'sync',
+        sync: {
+          type: 'sent',
+          message: {
+            text: forged,
+            timestamp: Date.now(),
+            notice: { roleCertificate: certificate, roleCertificateSignature: signature },
+          },
+        },
+      });
+    const now = Date.now();
+    const selfMade = signRoleCertificate(generateOrganizationKey(), {
+      accountId: account.accountId,
+      role: 'admin',
+      issuedAt: now - 1000,
+      expiresAt: now + 3600_000,
+    });
+    const alices = (await (
+      await fetch(`${server.url}/v1/org/certificates/${await idOf('alice')}`, {
+        headers: { authorization: RawDevice.basic(sibling.accountId, sibling.deviceId, sibling.secret) },
+      })
+    ).json()) as { certificate: string; signature: string };
+    for (const [certificate, signature, forged] of [
+      [selfMade.body, selfMade.signature, 'sibling forged one'],
+      [fromBase64(alices.certificate), fromBase64(alices.signature), 'sibling forged two'],
+    ] as const) {
+      const sent = await sibling.send(account.accountId, transcript(certificate, signature, forged), {
+        onlyDevices: [account.deviceId],
+      });
+      expect(sent.status).toBe(200);
+    }
+    const run = await cove(dir('bob'), ['listen', '--exit-when-idle'], { json: true });
+    expect(run.code).toBe(0);
+    const rejected = jsonLines(run.stdout).filter((e) => e.type === 'message-rejected');
+    expect(rejected.map((e) => [e.reason, e.accountId])).toEqual([
+      ['notice_not_admin', account.accountId],
+      ['notice_not_admin', account.accountId],
+    ]);
+    const history = jsonLines((await cove(dir('bob'), ['history', 'notices'], { json: true })).stdout);
+    expect(history.some((m) => String(m.text).startsWith('sibling forged'))).toBe(false);
+    expect((await cove(dir('bob'), ['devices', 'remove', String(sibling.deviceId)])).code).toBe(0);
+  });
+
+  it('should restore the pinned organization key with a password login, so a swapped key is refused loudly', async () => {
+    const password = `org-restore-${s}-passphrase`;
+    secrets.push(password);
+    expect((await cove(dir('bob'), ['password', 'set', '--password-stdin'], { stdin: `${password}\n` })).code).toBe(0);
+    const pinned = JSON.parse((await cove(dir('bob'), ['org'], { json: true })).lines[0]!) as {
+      fingerprint: string;
+    };
+    const restored = await cove(
+      dir('bob-restored'),
+      ['login', '--server', server.url, '--username', BOB, '--password-stdin'],
+      { stdin: `${password}\n` },
+    );
+    expect(restored.code).toBe(0);
+
+    // A hostile server now serves another organization key, under which it certifies Mallory as owner.
+    const [original] = await server.query<{ public_key: Buffer }>('SELECT public_key FROM organization WHERE id = 1');
+    const swapped = generateOrganizationKey();
+    await server.query('UPDATE organization SET public_key = $1 WHERE id = 1', [
+      Buffer.from(swapped.getPublicKey().serialize()),
+    ]);
+    try {
+      const org = await cove(dir('bob-restored'), ['org']);
+      expect(org.code).toBe(0);
+      expect(org.stdout).toMatch(/WARNING: the server now presents a DIFFERENT organization key/);
+      const status = JSON.parse((await cove(dir('bob-restored'), ['org'], { json: true })).lines[0]!) as Record<
+        string,
+        unknown
+      >;
+      expect(status).toMatchObject({ fingerprint: pinned.fingerprint, keyChanged: true, role: 'member' });
+      expect(status.presentedFingerprint).not.toBe(pinned.fingerprint);
+
+      const invite = await inviteCode();
+      const mallory = await RawDevice.register(server.url, `org_mal2_${s}`, invite.code);
+      const now = Date.now();
+      const underSwapped = signRoleCertificate(swapped, {
+        accountId: mallory.accountId,
+        role: 'owner',
+        issuedAt: now - 1000,
+        expiresAt: now + 3600_000,
+      });
+      await server.query(`UPDATE accounts SET role = 'owner' WHERE id = $1`, [mallory.accountId]);
+      const notice = encodeContent({
+        kind: 'data',
+        data: {
+          text: 'forged under the swapped key',
+          timestamp: now,
+          notice: { roleCertificate: underSwapped.body, roleCertificateSignature: underSwapped.signature },
+        },
+      });
+      expect((await mallory.send(await idOf('bob-restored'), notice, { notice: true })).status).toBe(200);
+      const run = await cove(dir('bob-restored'), ['listen', '--exit-when-idle'], { json: true });
+      const events = jsonLines(run.stdout);
+      expect(events.filter((e) => e.notice === true)).toEqual([]);
+      expect(events.filter((e) => e.type === 'message-rejected')).toEqual(
+        expect.arrayContaining([expect.objectContaining({ reason: 'notice_not_admin', accountId: mallory.accountId })]),
+      );
+      await server.query(`UPDATE accounts SET role = 'member' WHERE id = $1`, [mallory.accountId]);
+    } finally {
+      await server.query('UPDATE organization SET public_key = $1 WHERE id = 1', [original!.public_key]);
+    }
+    // The backup carries the pin, never the organization key's private half: the owner's restored device believes
+    // the owner's certificate but cannot sign (linking is how the owner's devices share the key).
+    expect((await cove(dir('owner'), ['password', 'set', '--password-stdin'], { stdin: `${password}\n` })).code).toBe(
+      0,
+    );
+    expect(
+      (
+        await cove(dir('owner-restored'), ['login', '--server', server.url, '--username', OWNER, '--password-stdin'], {
+          stdin: `${password}\n`,
+        })
+      ).code,
+    ).toBe(0);
+    expect(JSON.parse((await cove(dir('owner-restored'), ['org'], { json: true })).lines[0]!)).toMatchObject({
+      fingerprint: pinned.fingerprint,
+      keyChanged: false,
+      keyHolder: false,
+      role: 'owner',
+    });
+  });
+
+  it('should let members search the directory by username prefix, never listing disabled accounts', async () => {
+    const search = async (name: string, query: string): Promise<string[]> => {
+      const run = await cove(dir(name), ['directory', query], { json: true });
+      expect(run.code).toBe(0);
+      return jsonLines(run.stdout).map((e) => String(e.username));
+    };
+    expect(await search('bob', `ORG_ALICE_${s}`)).toEqual([ALICE]);
+    const all = await search('carol', 'org_');
+    expect(all).toEqual(expect.arrayContaining([OWNER, ALICE, BOB, CAROL]));
+    expect(all.length).toBeLessThanOrEqual(20);
+    expect((await cove(dir('bob'), ['directory', 'no%such'])).code).toBe(2);
+    const mallory2 = `org_mal2_${s}`;
+    expect(await search('bob', mallory2)).toEqual([mallory2]);
+    expect((await cove(dir('alice'), ['admin', 'disable', mallory2])).code).toBe(0);
+    expect(await search('bob', mallory2)).toEqual([]);
+    const text = await cove(dir('bob'), ['directory', `org_bob_${s}`]);
+    expect(text.lines).toEqual([BOB]);
   });
 
   it('should close a disabled account’s sockets and keep it out until enabled', async () => {

@@ -6,7 +6,9 @@
  * The reverse: a browser's account links a waiting `cove link` from a pasted URI, after refusing a foreign scheme, a
  * damaged link and a well-formed link to no waiting device with clear errors; the CLI's messages appear in the
  * browser's chat as sent, and removing the CLI in Settings signs it out. Lean: one server, two browser profiles, one
- * peer in-process; screenshots in English at 390×844 (light) and Chinese at 1280×800 (dark).
+ * peer in-process. Both ways, the existing device sends recent history (`--history`, the `link-transfer-history`
+ * box): the new device shows the transfer's progress and its end, and lists the messages from before it existed.
+ * Screenshots in English at 390×844 (light) and Chinese at 1280×800 (dark).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -95,14 +97,39 @@ describe('Linking devices in Chromium', () => {
       expect(jsQR(Uint8ClampedArray.from(pixels.data), pixels.width, pixels.height)?.data).toBe(uri);
       // The code beside the QR is the end of the key in the URI: the other device shows the same.
       const code = (await page.getByTestId('link-code').textContent()) ?? '';
-      expect(code.replace('-', '')).toBe(uri.slice(-8).toUpperCase());
+      // Two groups of four around one separator (the key's own characters may include "-" too).
+      expect(code[4]).toBe('-');
+      expect(code.slice(0, 4) + code.slice(5)).toBe(uri.slice(-8).toUpperCase());
       await page.getByTestId('link-device-name-input').fill('Test browser');
       await screenshot(page, 'linking-new-device-en');
       expect(await seriousViolations(page)).toEqual([]);
 
-      const added = await cove(cliDir, ['devices', 'add', uri, '--yes']);
+      // The CLI sends its recent history too: the browser shows the transfer's progress and how it ended.
+      await page.evaluate(() => {
+        const seen: string[] = [];
+        (window as unknown as { historyPhases: string[] }).historyPhases = seen;
+        new MutationObserver(() => {
+          const phase = document.querySelector('[data-testid="history-transfer-progress"]')?.getAttribute('data-phase');
+          if (phase && seen[seen.length - 1] !== phase) seen.push(phase);
+        }).observe(document.body, { subtree: true, childList: true, attributes: true });
+      });
+      const added = await cove(cliDir, ['devices', 'link', uri, '--yes', '--history']);
       expect(added.code).toBe(0);
+      await expect(page.getByTestId('history-transfer-done').textContent({ timeout: UI_TIMEOUT })).resolves.toMatch(
+        /: 1$/,
+      );
+      const phases = await page.evaluate(() => (window as unknown as { historyPhases: string[] }).historyPhases);
+      expect(phases).toEqual(expect.arrayContaining(['downloading', 'importing']));
+      await screenshot(page, 'linking-history-done-en');
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.getByTestId('history-transfer-continue').click();
       await page.getByTestId('welcome-done').click({ timeout: UI_TIMEOUT });
+      // The message from before this browser existed is in its history, as sent by itself.
+      await openChat(page, peerName);
+      await messageWithText(page, 'before the browser')
+        .and(page.locator('[data-direction="out"]'))
+        .waitFor({ timeout: UI_TIMEOUT });
+      await page.getByRole('button', { name: 'Back' }).first().click();
       await page.getByTestId('new-chat-button').waitFor({ timeout: UI_TIMEOUT });
 
       // Sent from the CLI after linking: the browser shows it as its own; the peer's reply reaches it too.
@@ -196,12 +223,20 @@ describe('Linking devices in Chromium', () => {
       await expect(page.getByTestId('link-confirm-code').textContent()).resolves.toBe(
         uri.slice(-8, -4).toUpperCase() + '-' + uri.slice(-4).toUpperCase(),
       );
+      // The user chooses here whether the new device gets recent history.
+      await page.getByTestId('link-transfer-history').check();
       await screenshot(page, 'linking-confirm-zh-dark');
       expect(await seriousViolations(page)).toEqual([]);
       await confirm.click();
       await expect(page.getByTestId('link-done').textContent({ timeout: UI_TIMEOUT })).resolves.toContain('CLI laptop');
+      await page.getByTestId('history-transfer-sent').waitFor({ timeout: UI_TIMEOUT });
       expect(await link.exited).toBe(0);
       expect(link.lines.some((l) => l.startsWith(`linked as device 2 of ${pwaName}`))).toBe(true);
+      expect(link.stderr.join('')).toMatch(/history: imported 1 messages/);
+      const laptopHistory = await cove(cliDir, ['history', peerName], { json: true });
+      expect(laptopHistory.lines.map((l) => (JSON.parse(l) as { text: string }).text)).toEqual([
+        'hello from the browser',
+      ]);
       await page.getByTestId('link-device-dialog').getByRole('button', { name: '关闭' }).last().click();
 
       const items = page.getByTestId('device-item');

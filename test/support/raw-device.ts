@@ -298,17 +298,19 @@ export class RawDevice {
   }
 
   /**
-   * Encrypts `plaintext` (encoded Content, padded here unless `raw`) for every device of `to` and sends it with the
-   * given envelope timestamp; returns the HTTP status.
+   * Encrypts `plaintext` (encoded Content, padded here unless `raw`) for every device of `to` (or those in
+   * `onlyDevices`) and sends it with the given envelope timestamp; returns the HTTP status.
    */
   async send(
     to: string,
     plaintext: Uint8Array,
-    options: { timestamp?: number; raw?: boolean; notice?: boolean } = {},
+    options: { timestamp?: number; raw?: boolean; notice?: boolean; onlyDevices?: number[] } = {},
   ): Promise<{ status: number; body: unknown }> {
     const devices = await this.ensureSessions(to);
     const messages: OutgoingMessage[] = [];
     for (const device of devices) {
+      // To our own account: our other devices only (`onlyDevices`), as a genuine device sends a transcript.
+      if (options.onlyDevices && !options.onlyDevices.includes(device.deviceId)) continue;
       const ciphertext = await signalEncrypt(
         options.raw ? plaintext : padContent(plaintext),
         this.address(to, device.deviceId),

@@ -16,6 +16,11 @@ export const RATE_LIMITS = {
   /** Username lookups per device: enumerating the namespace must be slow. */
   usernameLookup: { limit: 60, ttl: MINUTE },
   /**
+   * Organization directory searches per device: a person types a name a few times a minute; 20 results a query at 30
+   * a minute keeps walking every prefix of a large organization a matter of hours, not seconds.
+   */
+  directory: { limit: 30, ttl: MINUTE },
+  /**
    * Profile fetches per device: a client refetches a contact at most hourly and on key changes, so 300 a minute
    * covers opening an address book of hundreds; a version is a 256-bit value, so this is not what stops guessing.
    */

@@ -12,6 +12,7 @@ import { encodeValue } from '../src/platform/codec.js';
 import { RowMismatchError, rowId, tableTag } from '../src/platform/row-cipher.js';
 import { EncryptedRowStore } from '../src/platform/encrypted-row-store.js';
 import {
+  VaultLockedError,
   WrongPassphraseError,
   loadVaultKeys,
   removePassphrase,
@@ -269,6 +270,58 @@ describe(EncryptedRowStore.name, () => {
     const copy = (await second.get<{ list: number[] }>('sessions', 'peer.2'))!;
     copy.list.push(2);
     expect(await second.get('sessions', 'peer.2')).toEqual({ list: [1] });
+  });
+
+  it('should answer reads asked for together from one IndexedDB transaction, each with its own result', async () => {
+    const { db, store } = await openStore();
+    await store.transaction((tx) => {
+      tx.put('contacts', 'a', { n: 1 });
+      tx.put('contacts', 'b', { n: 2 });
+      tx.put('sessions', 'peer.1', { s: 1 });
+    });
+    const readAll = () =>
+      Promise.all([
+        store.get('contacts', 'a'),
+        store.get('contacts', 'b'),
+        store.get('contacts', 'nobody'),
+        store.list('sessions', { prefix: 'peer.' }),
+        store.count('contacts'),
+      ]);
+    await readAll(); // row ids and tags now known (as for hot rows): the reads below reach IndexedDB in one tick
+    const transaction = db.transaction.bind(db);
+    let opened = 0;
+    db.transaction = ((...args: Parameters<typeof transaction>) => {
+      opened++;
+      return transaction(...args);
+    }) as typeof db.transaction;
+    try {
+      const [a, b, missing, sessions, count] = await readAll();
+      expect([a, b, missing]).toEqual([{ n: 1 }, { n: 2 }, undefined]);
+      expect(sessions).toEqual([{ key: 'peer.1', value: { s: 1 } }]);
+      expect(count).toBe(2);
+      expect(opened).toBe(1);
+      // Reads one after the other still see each commit in between.
+      await store.transaction((tx) => tx.put('contacts', 'a', { n: 3 }));
+      expect(await store.get('contacts', 'a')).toEqual({ n: 3 });
+    } finally {
+      db.transaction = transaction;
+    }
+  });
+
+  it('should fail every read of a shared transaction that meets another epoch, and recover each by itself', async () => {
+    const name = freshName();
+    const { db, keys, store: stale } = await openStore(name);
+    await stale.transaction((tx) => {
+      tx.put('contacts', 'a', { n: 1 });
+      tx.put('contacts', 'b', { n: 2 });
+    });
+    // Another context sets a passphrase: the vault moves to epoch 2 and `stale` still holds epoch 1's keys.
+    await setPassphrase(db, keys, 'correct horse battery staple');
+    const results = await Promise.allSettled([stale.get('contacts', 'a'), stale.get('contacts', 'b')]);
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(VaultLockedError);
+    }
   });
 
   it('should notify listeners only after the commit, with the changed tables', async () => {

@@ -23,7 +23,7 @@ import { CoveAppShell } from '../src/app/app-shell.js';
 import { AppStateStore } from '../src/app/app-state-store.js';
 import { HistoryReader } from '../src/app/history-reader.js';
 import type { AdminPort, LookupResult, MessengerPort, SafetyNumber } from '../src/app/messenger-port.js';
-import type { AppState, AttachmentFailure } from '../src/app/model.js';
+import type { AppState, AttachmentFailure, DirectoryMatch } from '../src/app/model.js';
 import { PeerTyping, TYPING_EXPIRY_MS } from '../src/app/peer-typing.js';
 import { ChatViewModel, TYPING_REFRESH_MS } from '../src/app/view-models/chat-view-model.js';
 import { GroupViewModel } from '../src/app/view-models/group-view-model.js';
@@ -96,6 +96,11 @@ class RecordingMessenger implements MessengerPort {
   startChat(username: string): Promise<LookupResult> {
     this.calls.push(`startChat ${username}`);
     return Promise.resolve(this.lookup);
+  }
+  directoryMatches: DirectoryMatch[] | null = [];
+  directory(query: string): Promise<DirectoryMatch[] | null> {
+    this.calls.push(`directory ${query}`);
+    return Promise.resolve(this.directoryMatches);
   }
   sendText(conversationId: string, text: string): Promise<void> {
     this.calls.push(`send ${conversationId} ${text}`);
@@ -317,7 +322,7 @@ const message = (peer: string, seq: number, patch: Partial<MessageEntry> = {}): 
 });
 
 /** Two conversations: bob (older, verified, read) and carol (newer, two unread, her key changed). */
-async function seededReader(): Promise<HistoryReader> {
+async function seededReader(extra: Parameters<AtRestStorage['commit']>[0] = []): Promise<HistoryReader> {
   const storage = await openStorage();
   const bobLast = message('bob', 1, { text: 'hi from bob' });
   const carolMessages = [message('carol', 1), message('carol', 2, { text: 'latest from carol', read: false })];
@@ -353,6 +358,7 @@ async function seededReader(): Promise<HistoryReader> {
     },
     { op: 'put', table: 'identities', key: 'bob', value: identity('verified', null) },
     { op: 'put', table: 'identities', key: 'carol', value: identity('unverified', NOW - 60_000) },
+    ...extra,
   ]);
   return new HistoryReader(storage, () => NOW);
 }
@@ -392,6 +398,40 @@ describe(ListViewModel.name, () => {
     await Promise.resolve();
     expect(app.store.get().revision).toBe(1);
     expect(messenger.calls).toEqual(['startChat nobody', 'startChat dave']);
+  });
+
+  it("should pass directory matches through, and null when the server's directory is off", async () => {
+    const messenger = new RecordingMessenger();
+    const list = new ListViewModel(session(await seededReader(), messenger));
+    messenger.directoryMatches = [{ accountId: 'dave-id', username: 'dave' }];
+    expect(await list.searchDirectory('da')).toEqual([{ accountId: 'dave-id', username: 'dave' }]);
+    messenger.directoryMatches = null;
+    expect(await list.searchDirectory('da')).toBeNull();
+    expect(messenger.calls).toEqual(['directory da', 'directory da']);
+  });
+
+  it('should list the notices conversation (stored under its own id, not as a direct chat)', async () => {
+    const reader = await seededReader([
+      {
+        op: 'put',
+        table: 'conversations',
+        key: 'notices',
+        value: {
+          id: 'notices',
+          kind: 'notices',
+          title: 'Notices',
+          peerAccountId: '',
+          peerUsername: null,
+          createdAt: NOW - 10_000,
+          lastMessageAt: NOW - 10_000,
+          lastMessageKey: null,
+          unreadCount: 0,
+        },
+      },
+    ]);
+    const summaries = await new ListViewModel(session(reader, null)).conversations();
+    expect(summaries[0]).toMatchObject({ id: 'notices', notices: true, title: 'Notices' });
+    expect(summaries.map((s) => s.id)).toEqual(['notices', 'direct:carol', 'direct:bob']);
   });
 });
 

@@ -30,6 +30,7 @@ import {
   MemberListResponse,
   RetentionResponse,
   ServerStatusResponse,
+  DirectoryResponse,
   RoleCertificateListResponse,
   RoleCertificateResponse,
   ProfileResponse,
@@ -465,6 +466,11 @@ export class ApiClient {
 
   members() {
     return this.expect(MemberListResponse, 'GET', '/v1/org/members');
+  }
+
+  /** `GET /v1/org/directory?q=`: enabled members whose username starts with `prefix` (404 when the directory is off). */
+  directory(prefix: string) {
+    return this.expect(DirectoryResponse, 'GET', `/v1/org/directory?q=${encodeURIComponent(prefix)}`);
   }
 
   setDisabled(accountId: string, disabled: boolean): Promise<void> {

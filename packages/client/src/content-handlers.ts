@@ -36,6 +36,7 @@ import { Organization } from './organization.js';
 import { applyContactRecords, applyConversationRecords, applyGroupState, fullSyncFor } from './device-sync.js';
 import type { SyncApplied } from './device-sync.js';
 import { acceptOwnProfileKey, acceptProfileKey, refreshOwnProfile } from './profiles.js';
+import { readMeta } from './meta.js';
 import { forgetRefusal } from './sealed-sender.js';
 import { isContact } from './requests.js';
 import type { WriteOp } from './platform.js';
@@ -108,12 +109,17 @@ const applyData: ContentHandler<'data'> = async (input) => {
   const writes: WriteOp[] = [];
   const events: MessengerEvent[] = [];
   const { data } = content;
-  const conversation = await tools.conversationFor(peer);
-  const existingKey = await storage.get('messageIndex', messageIndexKey(conversation.id, peer, data.timestamp));
+  // Independent reads at once (on a browser, one IndexedDB transaction): the conversation (a direct one's id is
+  // the peer's), whether this message is already stored, and the outbox the delivery receipt joins.
+  const [conversation, existingKey, receipt] = await Promise.all([
+    tools.conversationFor(peer),
+    storage.get('messageIndex', messageIndexKey(directConversationId(peer), peer, data.timestamp)),
+    mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' }),
+  ]);
   const existing = existingKey === undefined ? undefined : await storage.get('messages', existingKey);
   // A re-send of a message already shown (after a retry or a lost ack on the sender's side) is not shown twice.
   const duplicate = existing !== undefined && existing.status !== 'undecryptable';
-  writes.push(...(await mergeIntoOutbox(ctx, peer, 'receipt', [data.timestamp], { receiptType: 'delivery' })));
+  writes.push(...receipt);
   if (duplicate) return { writes, events, stored: false, kick: true };
   let peerUsername = conversation.peerUsername;
   if (
@@ -953,6 +959,7 @@ const applySentTranscript = async (
   const { storage, clock } = ctx.platform;
   const me = ctx.account.accountId;
   const data = sync.message;
+  if (data.notice) return applyNoticeTranscript(input, sync);
   let conversation: ConversationEntry;
   if (!data.group && sync.destinationAccountId !== undefined) {
     const peer = sync.destinationAccountId;
@@ -999,6 +1006,64 @@ const applySentTranscript = async (
     lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
     lastMessageKey: message.id,
     ...(timer === undefined ? {} : { expireTimerSeconds: timer }),
+  };
+  return {
+    writes: [...putMessage(message), putConversation(updated)],
+    events: [
+      { type: 'message-added', message },
+      { type: 'conversation-updated', conversation: updated },
+    ],
+    stored: true,
+    kick: false,
+  };
+};
+
+/**
+ * A notice one of our other devices sent: shown in the notices conversation as ours only when its certificate proves
+ * admin or owner for our own account under the key pinned here (a sibling is held to what any member checks);
+ * anything else is dropped and reported. Never with a destination or a group: a notice goes to everyone.
+ */
+const applyNoticeTranscript = async (
+  input: HandlerInput<'sync'>,
+  sync: Extract<Content, { kind: 'sync' }>['sync'] & { type: 'sent' },
+): Promise<Applied> => {
+  const { ctx, envelope } = input;
+  const { storage, clock } = ctx.platform;
+  const me = ctx.account.accountId;
+  const data = sync.message;
+  const refused = (reason: string): Applied => {
+    ctx.platform.logger.warn('notice transcript refused', { reason });
+    return ignored([{ type: 'message-rejected', accountId: me, deviceId: envelope.sourceDeviceId, reason }]);
+  };
+  if (!data.notice || data.group || sync.destinationAccountId !== undefined) return refused('notice_misplaced');
+  const organization = new Organization(ctx);
+  const role = await noticeRole(organization, me, data.notice, (await organization.pinned()) !== undefined);
+  if (role === null) return refused('notice_not_admin');
+  const conversation = await noticesConversation(ctx);
+  if ((await storage.get('messageIndex', messageIndexKey(conversation.id, me, data.timestamp))) !== undefined)
+    return ignored();
+  const profile = await readMeta(storage, 'profile');
+  const message: MessageEntry = {
+    id: `${conversation.id}/${ctx.sequencer.next()}`,
+    conversationId: conversation.id,
+    direction: 'outgoing',
+    authorAccountId: me,
+    authorDeviceId: envelope.sourceDeviceId,
+    timestamp: data.timestamp,
+    serverTimestamp: envelope.serverTimestamp,
+    storedAt: clock.now(),
+    text: data.text,
+    quote: null,
+    expireTimerSeconds: null,
+    status: 'sent',
+    read: true,
+    error: null,
+    notice: { role, senderUsername: profile?.username ?? null },
+  };
+  const updated: ConversationEntry = {
+    ...conversation,
+    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
+    lastMessageKey: message.id,
   };
   return {
     writes: [...putMessage(message), putConversation(updated)],

@@ -61,6 +61,8 @@ export const ClientErrorCode = {
   OrganizationKey: 'organization_key',
   /** The account was disabled by an administrator. */
   AccountDisabled: 'account_disabled',
+  /** The server's organization directory is off (`ORG_DIRECTORY=off`). */
+  DirectoryDisabled: 'directory_disabled',
   /** The local data directory is used by another process. */
   StorageLocked: 'storage_locked',
   /** Local state is unreadable. */
@@ -70,6 +72,12 @@ export const ClientErrorCode = {
    * anyone, the client included, tell these apart).
    */
   WrongPassword: 'wrong_password',
+  /**
+   * A history archive from a linking device was refused (docs/linking.md): it did not verify against its digest, was
+   * too large, malformed, for another account, or held a message outside the conversation it was listed in. Nothing
+   * of it was stored.
+   */
+  HistoryRefused: 'history_refused',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

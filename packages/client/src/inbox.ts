@@ -220,7 +220,13 @@ export class Inbox {
       key: envelope.guid,
       value: { at: clock.now() } satisfies ProcessedEnvelopeEntry,
     };
-    if (await storage.get('processedEnvelopes', envelope.guid)) return { result: 'duplicate', events: [], kick: false };
+    // Read together (one storage round trip). Blocking takes this peer's lock, which this pipeline holds, so the
+    // answer cannot change before the decision below.
+    const [seen, blocked] = await Promise.all([
+      storage.get('processedEnvelopes', envelope.guid),
+      isBlocked(storage, envelope.sourceAccountId),
+    ]);
+    if (seen) return { result: 'duplicate', events: [], kick: false };
     if (envelope.sourceAccountId === ctx.account.accountId && envelope.sourceDeviceId === ctx.account.deviceId) {
       // Nothing this device sent comes back to it (the server never addresses the sending device): dropped.
       await storage.commit([processed]);
@@ -238,7 +244,7 @@ export class Inbox {
         await storage.commit([processed]);
         return { result: 'duplicate', events: [], kick: false };
       }
-      if (await isBlocked(storage, envelope.sourceAccountId)) {
+      if (blocked) {
         // No placeholder and no retry request for a blocked sender: nothing is shown and nothing is answered.
         await storage.commit([processed]);
         return { result: 'ignored', events: [], kick: false };
@@ -273,7 +279,7 @@ export class Inbox {
       return { result: 'ignored', events: [rejected], kick: false };
     }
 
-    if ((await isBlocked(storage, envelope.sourceAccountId)) && !(await passesBlock(ctx, content))) {
+    if (blocked && !(await passesBlock(ctx, content))) {
       // The session advanced (kept in step for an unblock); the content is dropped unseen and unanswered.
       await storage.commit([...zone.operations(), processed]);
       logger.info('blocked sender dropped', { accountId: envelope.sourceAccountId, kind: content.kind });

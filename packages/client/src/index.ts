@@ -8,6 +8,14 @@ export * from './events.js';
 export * from './tables.js';
 export * from './messenger.js';
 export { History, MAX_PAGE_SIZE, isStatusAdvance } from './history.js';
+export {
+  HISTORY_DEFAULT_DAYS,
+  HISTORY_DEFAULT_MESSAGES,
+  type HistoryArchiveOptions,
+  type HistoryProgressSink,
+  type HistoryTransferPhase,
+  type HistoryTransferProgress,
+} from './history-transfer.js';
 export type { MessagePage } from './history.js';
 export type { RegisterOptions } from './account.js';
 export type { InboxResult } from './inbox.js';

@@ -23,6 +23,7 @@ import {
   ProvisioningServerFrame,
   fromBase64,
   toBase64,
+  type HistoryArchivePointer,
   type ProvisionedContact,
 } from '@cove/protocol';
 
@@ -98,6 +99,7 @@ export const sendProvisioning = async (
   username: string | null,
   uri: string,
   ownProfileKey?: Uint8Array,
+  history?: HistoryArchivePointer,
 ): Promise<void> => {
   const link = parseLinkUri(uri);
   const organization = await readMeta(platform.storage, 'organization');
@@ -118,6 +120,7 @@ export const sendProvisioning = async (
     provisioningCode,
     contacts: await provisionedContacts(platform, account.accountId),
     ...(ownProfileKey ? { profileKey: toBase64(ownProfileKey) } : {}),
+    ...(history ? { history } : {}),
     ...(organization
       ? {
           organizationKey: {
@@ -149,6 +152,8 @@ export type Provisioned = {
   writes: WriteOp[];
   /** The account's profile key (absent when the existing device sent none: this device then makes one). */
   profileKey?: Uint8Array;
+  /** Where the history archive is, when the existing device sends one (history-transfer.ts). */
+  history?: HistoryArchivePointer;
 };
 
 /**
@@ -280,6 +285,7 @@ export const openProvisioning = (
     provisioningCode: parsed.provisioningCode,
     writes,
     ...(profileKey ? { profileKey } : {}),
+    ...(parsed.history ? { history: parsed.history } : {}),
   };
 };
 

@@ -11,7 +11,7 @@
  */
 import { IdentityKeyPair, PrivateKey, decryptDeviceName, profileKeyVersion, ready } from '@cove/crypto';
 import { MAX_TEXT_BYTES, encodeContent, fromBase64, toBase64 } from '@cove/protocol';
-import type { Quote, ReadPosition } from '@cove/protocol';
+import type { HistoryArchivePointer, Quote, ReadPosition } from '@cove/protocol';
 
 import { ApiClient } from './api-client.js';
 import { deleteAttachmentBlobs } from './attachments/attachment-blobs.js';
@@ -28,7 +28,9 @@ import { deleteUpload } from './attachments/tus-client.js';
 import type { OutgoingAttachment } from './attachments/attachment-service.js';
 import { sendAttachmentMessage } from './attachments/send-attachment.js';
 import { createAccount, createLinkedAccount, loadAccount, validateUsername } from './account.js';
-import { openProvisioning, sendProvisioning, waitForProvisioning } from './linking.js';
+import { openProvisioning, parseLinkUri, sendProvisioning, waitForProvisioning } from './linking.js';
+import { buildHistoryArchive, receiveHistory, uploadHistoryArchive } from './history-transfer.js';
+import type { HistoryArchiveOptions, HistoryProgressSink } from './history-transfer.js';
 import type { RegisterOptions } from './account.js';
 import {
   contactIdentity,
@@ -201,6 +203,19 @@ export type LinkOptions = {
   deviceName?: string | (() => string | undefined);
   /** Gives up waiting: the channel closes and the call rejects with `link_failed`; nothing is stored. */
   signal?: AbortSignal;
+  /**
+   * Progress of the history transfer, when the existing device sends history (history-transfer.ts): downloading,
+   * importing, then `done` (with counts) or `failed` (with a code). The link succeeds even if the history fails.
+   */
+  onHistoryProgress?: HistoryProgressSink;
+};
+
+/** What the existing device sends with the account when linking (`addDevice`). */
+export type AddDeviceOptions = {
+  /** Also send recent history as an encrypted archive (true: the default days and messages per conversation). */
+  history?: boolean | HistoryArchiveOptions;
+  /** Progress of building and uploading the archive. */
+  onHistoryProgress?: HistoryProgressSink;
 };
 
 /** The outbox entry telling our other devices that a conversation was read here up to a message. */
@@ -361,7 +376,47 @@ export class Messenger {
         deviceName: typeof options.deviceName === 'function' ? options.deviceName() : options.deviceName,
       },
     );
-    return this.joined(account, provisioned.profileKey);
+    const info = await this.joined(account, provisioned.profileKey);
+    if (provisioned.history) await this.takeHistory(provisioned.history, options.onHistoryProgress);
+    return info;
+  }
+
+  /**
+   * Downloads and imports the history archive a linking device sent; a failure (unreachable, refused) is reported as
+   * the `failed` phase and logged by code, never thrown: the device is linked either way.
+   */
+  private async takeHistory(
+    pointer: HistoryArchivePointer,
+    onProgress: HistoryProgressSink | undefined,
+  ): Promise<void> {
+    const report: HistoryProgressSink = (p) => {
+      try {
+        onProgress?.(p);
+      } catch {
+        // The shell's display is not the transfer's business.
+      }
+    };
+    try {
+      const { imported, skipped } = await this.receiveHistoryArchive(pointer, onProgress);
+      report({ phase: 'done', done: pointer.messages, total: pointer.messages, imported, skipped });
+      this.platform.logger.info('history imported', { imported, skipped });
+    } catch (error) {
+      const code = error instanceof ClientError ? error.code : 'unknown';
+      report({ phase: 'failed', done: 0, total: pointer.messages, error: code });
+      this.platform.logger.warn('history transfer failed', { error: code });
+    }
+  }
+
+  /**
+   * Downloads, verifies, checks and imports a history archive (history-transfer.ts), skipping messages held already.
+   * Throws `history_refused` (nothing stored) for an archive that does not verify, is too large or malformed, is for
+   * another account or holds a message outside its conversation.
+   */
+  async receiveHistoryArchive(
+    pointer: HistoryArchivePointer,
+    onProgress?: HistoryProgressSink,
+  ): Promise<{ imported: number; skipped: number }> {
+    return receiveHistory(this.ctx, pointer, onProgress);
   }
 
   /**
@@ -443,11 +498,25 @@ export class Messenger {
   }
 
   /** Primary device only: sends this account to the new device that shows `uri` (after the user confirmed). */
-  async addDevice(uri: string): Promise<void> {
+  async addDevice(uri: string, options: AddDeviceOptions = {}): Promise<void> {
     const { account, api } = this.ctx;
     const profile = await readMeta(this.platform.storage, 'profile');
     const own = await readOwnProfile(this.ctx);
-    await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri, own.profileKey);
+    let history: Parameters<typeof sendProvisioning>[6];
+    if (options.history) {
+      // Checked before anything is built or uploaded: a bad URI or a secondary device would waste the upload.
+      parseLinkUri(uri);
+      if (account.deviceId !== PRIMARY_DEVICE_ID)
+        throw new ClientError(ClientErrorCode.NotPrimary, 'only the primary device can link new devices');
+      const archive = await buildHistoryArchive(
+        this.ctx,
+        options.history === true ? {} : options.history,
+        options.onHistoryProgress,
+      );
+      history = await uploadHistoryArchive(this.ctx, archive, options.onHistoryProgress);
+    }
+    await sendProvisioning(this.platform, api, account, profile?.username ?? null, uri, own.profileKey, history);
+    if (history) options.onHistoryProgress?.({ phase: 'done', done: history.messages, total: history.messages });
     // The new device registers in a moment. Until our own device list is read again, sent transcripts would skip it
     // (a device that only sends, like a CLI between runs, never hears its announcement): forget the list, so the next
     // send to our other devices reads it from the server.

@@ -3,12 +3,14 @@
  * over the 1:1 sessions (fan-out: one outbox entry per member, marked for the server as a notice, which it accepts
  * from administrators only) and carrying the sender's role certificate. Receivers show it in the read-only
  * `notices` conversation only when that certificate proves admin or owner under the organization key they pinned
- * and names the sending account; anything else is dropped, whatever the server let through. This module builds and
- * stores the sent notice and judges received ones; the inbox commits, the outbox sends.
+ * and names the sending account; anything else is dropped, whatever the server let through. The sender's other
+ * devices get the notice as a sent transcript and hold it to the same check (the certificate must prove admin or owner
+ * for our own account under their pin). This module builds and stores the sent notice and judges received ones; the
+ * inbox commits, the outbox sends.
  */
-import { MAX_TEXT_BYTES, type OrganizationNotice } from '@cove/protocol';
+import { MAX_TEXT_BYTES, encodeContent, type OrganizationNotice } from '@cove/protocol';
 
-import { encodeDataMessage } from './content-builder.js';
+import { dataContent, encodeDataMessage } from './content-builder.js';
 import type { MessengerContext } from './context.js';
 import { emit } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
@@ -57,7 +59,13 @@ export const sendNotice = async (
     .map((m) => m.accountId);
   const timestamp = ctx.timestamps.next();
   const profile = await readMeta(ctx.platform.storage, 'profile');
-  const content = encodeDataMessage({ text, timestamp, senderUsername: profile?.username, notice: credential });
+  const fields = { text, timestamp, senderUsername: profile?.username, notice: credential };
+  const content = encodeDataMessage(fields);
+  const data = dataContent(fields);
+  // Our other devices keep the notice too: its transcript (no destination: a notice is to everyone) carries the same
+  // certificate, which they check under their own pin before showing it.
+  const transcript =
+    data.kind === 'data' ? encodeContent({ kind: 'sync', sync: { type: 'sent', message: data.data } }) : null;
   const { clock } = ctx.platform;
   const conversation = await noticesConversation(ctx);
   const role = (await organization.roleOf(ctx.account.accountId)) === 'owner' ? 'owner' : 'admin';
@@ -92,6 +100,13 @@ export const sendNotice = async (
         notice: true,
       }),
     ),
+    ...(transcript
+      ? [
+          putOutboxEntry(
+            newOutboxEntry(ctx, { destination: ctx.account.accountId, kind: 'sync', timestamp, content: transcript }),
+          ),
+        ]
+      : []),
   ]);
   emit(ctx, { type: 'message-added', message });
   emit(ctx, { type: 'conversation-updated', conversation: updated });

@@ -3,9 +3,9 @@
  * inherited when linking), a loud warning when the server later presents another one, the roles it believes (only
  * from certificates that verify under the PINNED key, name the account and are valid now: whatever the server claims
  * without one is a member), the owner's bootstrap (making the key, publishing its public half, certifying itself),
- * granting roles (the owner's devices sign), and the admin calls: members, invites, disabling, removing a member's
- * device, retention, the server status, the audit log and its verification (the hash chain, and that the head this device verified before is still in it). It sends no message
- * (notices.ts does).
+ * granting roles (the owner's devices sign), the member directory, and the admin calls: members, invites, disabling,
+ * removing a member's device, retention, the server status, the audit log and its verification (the hash chain, and
+ * that the head this device verified before is still in it). It sends no message (notices.ts does).
  */
 import {
   PrivateKey,
@@ -19,7 +19,14 @@ import {
   verifyAuditChain,
   type OrganizationRole,
 } from '@cove/crypto';
-import { fromBase64, type AuditEntry, type InviteEntry, type MemberEntry } from '@cove/protocol';
+import {
+  DIRECTORY_QUERY_PATTERN,
+  fromBase64,
+  type AuditEntry,
+  type DirectoryEntry,
+  type InviteEntry,
+  type MemberEntry,
+} from '@cove/protocol';
 
 import { resolveCached } from './contacts.js';
 import type { MessengerContext } from './context.js';
@@ -262,6 +269,24 @@ export class Organization {
           : 'member',
       };
     });
+  }
+
+  /**
+   * The organization directory: enabled members whose username starts with `query` (case-insensitive, at most 20, in
+   * username order; this account included). `invalid_input` for a query that is no username prefix,
+   * `directory_disabled` when the server has the directory off. Being listed proves nothing about a role.
+   */
+  async directory(query: string): Promise<DirectoryEntry[]> {
+    const prefix = query.trim().replace(/^@/, '');
+    if (!DIRECTORY_QUERY_PATTERN.test(prefix))
+      throw new ClientError(ClientErrorCode.InvalidInput, 'search with 1-32 letters, digits, "_" or "."');
+    try {
+      return (await this.ctx.api.directory(prefix.toLowerCase())).entries;
+    } catch (error) {
+      if (error instanceof ServerResponseError && error.errorCode === 'directory_disabled')
+        throw new ClientError(ClientErrorCode.DirectoryDisabled, 'the directory is off on this server');
+      throw error;
+    }
   }
 
   createInvite(options: { uses?: number; expiresInSeconds?: number } = {}) {

@@ -45,10 +45,13 @@ export const storeOutgoingMessage = async (
 ): Promise<MessageEntry> => {
   const { message, conversation } = await ctx.platform.locks.withLock(peerLock(accountId), async () => {
     const { storage, clock } = ctx.platform;
-    const contact = await storage.get('contacts', accountId);
+    // Independent reads at once (on a browser they share one IndexedDB transaction).
+    const [contact, existing] = await Promise.all([
+      storage.get('contacts', accountId),
+      ctx.history.conversation(directConversationId(accountId)),
+    ]);
     if (contact?.blockedAt !== undefined)
       throw new ClientError(ClientErrorCode.Blocked, 'this contact is blocked: unblock them to send');
-    const existing = await ctx.history.conversation(directConversationId(accountId));
     // Writing to someone makes them a contact: a request the user answers by writing is accepted (requests.ts).
     const { request, ...base } = existing ?? newConversation(accountId, contact?.username ?? null, clock.now());
     const held = request === true ? await heldReadReceipts(ctx, accountId) : [];

@@ -2,9 +2,9 @@
  * Username and password login (docs/password-login.md). Setting a password runs OPAQUE registration with the server
  * (`@serenity-kit/opaque`: the password never leaves this device, not even hashed), derives the account backup key
  * from OPAQUE's export key, and uploads the record with the account backup sealed under that key (identity key pair,
- * ids, profile key, contacts with their trust states, chat settings; never messages or sessions). The device keeps
- * the backup key, so that it re-seals the backup when contacts or settings change (`refreshPasswordBackup`, on
- * upkeep). A new device logs in by username: OPAQUE login (a wrong password, an unknown username and an account
+ * ids, profile key, contacts with their trust states, chat settings, the pinned organization key but never its private
+ * half; never messages or sessions). The device keeps the backup key, so that it re-seals the backup when contacts or
+ * settings change (`refreshPasswordBackup`, on upkeep). A new device logs in by username: OPAQUE login (a wrong password, an unknown username and an account
  * without a password all fail alike, on this device, before the server learns anything), then the server releases
  * the sealed backup and a single-use link token, the backup is opened and checked, and the device registers with
  * the token as its provisioning code and stores the account in one commit. Removing the password deletes the record
@@ -12,7 +12,9 @@
  */
 import {
   IdentityKeyPair,
+  PublicKey,
   accountBackupDigest,
+  equalBytes,
   constantTimeEqual,
   deriveAccountBackupKey,
   openAccountBackup,
@@ -29,7 +31,7 @@ import { ClientError, ClientErrorCode, ServerResponseError } from './errors.js';
 import { contactWrites, provisionedContacts } from './linking.js';
 import { metaPut, readMeta } from './meta.js';
 import type { Platform, WriteOp } from './platform.js';
-import { metaKeys, type AccountRecord, type ChatPreferencesRecord } from './tables.js';
+import { metaKeys, type AccountRecord, type ChatPreferencesRecord, type OrganizationRecord } from './tables.js';
 
 /** NIST SP 800-63B's floor for a chosen secret: shorter ones fall to an online guess within the throttle's budget. */
 export const MIN_PASSWORD_LENGTH = 8;
@@ -67,6 +69,7 @@ export const validatePassword = (password: string): void => {
 const backupContent = async (platform: Platform, account: AccountRecord): Promise<Omit<AccountBackup, 'createdAt'>> => {
   const profile = await readMeta(platform.storage, 'profile');
   const own = await readMeta(platform.storage, 'ownProfile');
+  const organization = await readMeta(platform.storage, 'organization');
   const chats: BackupChatSettings[] = [];
   for (const [conversationId, p] of await readChatPreferences(platform.storage)) {
     if (p.mutedUntil === null && p.pinnedAt === null && p.archivedAfter === null) continue;
@@ -80,6 +83,15 @@ const backupContent = async (platform: Platform, account: AccountRecord): Promis
     ...(own?.profileKey ? { profileKey: toBase64(own.profileKey) } : {}),
     contacts: await provisionedContacts(platform, account.accountId),
     settings: { chats },
+    ...(organization
+      ? {
+          organization: {
+            publicKey: toBase64(organization.pinnedKey),
+            pinnedAt: organization.pinnedAt,
+            presentedKey: organization.presentedKey ? toBase64(organization.presentedKey) : null,
+          },
+        }
+      : {}),
   };
 };
 
@@ -185,6 +197,26 @@ export const openBackup = (key: Uint8Array, accountId: string, sealed: Uint8Arra
       archivedAfter: chat.archived ? '' : null,
     };
     writes.push({ op: 'put', table: 'meta', key: CHAT_PREFERENCES_PREFIX + chat.conversationId, value });
+  }
+  if (parsed.organization) {
+    // The pin (and a warning already raised) carry over: this device never pins the server's word on first use.
+    const keyOf = (text: string): Uint8Array => {
+      try {
+        return PublicKey.deserialize(fromBase64(text)).serialize();
+      } catch {
+        return fail('bad organization key');
+      }
+    };
+    const pinnedKey = keyOf(parsed.organization.publicKey);
+    const presented = parsed.organization.presentedKey === null ? null : keyOf(parsed.organization.presentedKey);
+    const record: OrganizationRecord = {
+      pinnedKey,
+      pinnedAt: parsed.organization.pinnedAt,
+      presentedKey: presented && !equalBytes(presented, pinnedKey) ? presented : null,
+      privateKey: null,
+      auditHead: null,
+    };
+    writes.push(metaPut('organization', record));
   }
   return {
     accountId: parsed.accountId,

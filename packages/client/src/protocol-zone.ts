@@ -67,6 +67,9 @@ export class ProtocolZone {
   /** Identity keys an encryption in this zone must use (sessionKey → serialized key); any other is untrusted. */
   readonly pinnedIdentities = new Map<string, Uint8Array>();
 
+  /** Rows this zone read from storage ("<table>\0<key>" → the read), each read at most once per zone. */
+  private readonly stored = new Map<string, Promise<TableRows[TableName] | undefined>>();
+
   readonly sessionStore: ZoneSessionStore;
   readonly identityStore: ZoneIdentityStore;
   readonly preKeyStore: ZonePreKeyStore;
@@ -87,13 +90,28 @@ export class ProtocolZone {
     this.senderKeyStore = new ZoneSenderKeyStore(this);
   }
 
-  /** A row as this zone will commit it: its own pending write first, else storage. */
+  /**
+   * A row as this zone will commit it: its own pending write first, else what storage held when this zone first
+   * read it. One encryption or decryption asks for the same session, identity and account rows several times; the
+   * zone runs under the peer's lock, so a second storage read could only return the same row, at the price of
+   * another storage round trip (on a browser, an IndexedDB transaction). Every caller gets its own copy.
+   */
   async read<T extends TableName>(table: T, key: string): Promise<TableRows[T] | undefined> {
-    const pending = this.writes.get(`${table}\u0000${key}`);
+    const cell = `${table}\u0000${key}`;
+    const pending = this.writes.get(cell);
     // A pending write under "<table>\0<key>" was made by put() below for that same table, so its value has that
     // table's row type (the map's value type cannot say so).
     if (pending) return pending.op === 'put' ? (structuredClone(pending.value) as TableRows[T]) : undefined;
-    return this.storage.get(table, key);
+    let stored = this.stored.get(cell);
+    if (!stored) {
+      stored = this.storage.get(table, key);
+      this.stored.set(cell, stored);
+      // A failed read is not remembered: the next caller asks storage again.
+      stored.catch(() => this.stored.delete(cell));
+    }
+    // The cell names the table, so the remembered row has that table's row type.
+    const value = (await stored) as TableRows[T] | undefined;
+    return value === undefined ? undefined : structuredClone(value);
   }
 
   put<T extends TableName>(table: T, key: string, value: TableRows[T]): void {

@@ -94,9 +94,13 @@ export class SealedSender {
    */
   async accessKeyFor(accountId: string): Promise<Uint8Array | undefined> {
     const { storage } = this.ctx.platform;
-    const stored = await storage.get('meta', accessKeyMetaKey(accountId));
+    // Both at once: one storage round trip (on a browser, one IndexedDB transaction) on every send.
+    const [stored, contact] = await Promise.all([
+      storage.get('meta', accessKeyMetaKey(accountId)),
+      storage.get('contacts', accountId),
+    ]);
     if (typeof stored === 'string') return new Uint8Array(fromBase64(stored));
-    const profileKey = (await storage.get('contacts', accountId))?.profileKey;
+    const profileKey = contact?.profileKey;
     return profileKey ? deriveAccessKey(profileKey) : undefined;
   }
 
@@ -133,12 +137,16 @@ export class SealedSender {
   async sendAccess(accountId: string): Promise<SealedAccess | undefined> {
     if (accountId === this.ctx.account.accountId) return undefined;
     const { storage, clock } = this.ctx.platform;
-    const key = await this.accessKeyFor(accountId);
+    // Everything that decides it, read at once (snapshot reads: one round trip instead of three in a row).
+    const [key, denied, refused] = await Promise.all([
+      this.accessKeyFor(accountId),
+      storage.get('meta', deniedMetaKey(accountId)),
+      storage.get('meta', probeDeniedMetaKey(accountId)),
+    ]);
     if (key) {
-      if (await storage.get('meta', deniedMetaKey(accountId))) return undefined;
+      if (denied) return undefined;
       return { accessKey: toBase64(key), probe: false };
     }
-    const refused = await storage.get('meta', probeDeniedMetaKey(accountId));
     if (typeof refused === 'number' && clock.now() - refused < SEALED_PROBE_RETRY_MS) return undefined;
     return { accessKey: UNRESTRICTED_ACCESS_KEY, probe: true };
   }

@@ -389,7 +389,7 @@ export type OutboxEntry = {
   identityKey?: Uint8Array | null;
   /** Data messages with attachments: their uploads, finished before the content is sent. */
   uploads?: PendingUpload[];
-  /** An organization notice (notices.ts): sent identified, marked as a notice for the server, no sync transcript. */
+  /** An organization notice (notices.ts): sent identified, marked as a notice for the server (transcript apart). */
   notice?: boolean;
   attempts: number;
   nextAttemptAt: number;

@@ -146,4 +146,29 @@ describe(ProtocolZone.name, () => {
       blocked: true,
     });
   });
+  it('should read each row from storage once per zone, hand out private copies, and see its own writes', async () => {
+    const alice = await party(ALICE, 11);
+    await alice.storage.commit([{ op: 'put', table: 'contacts', key: BOB, value: { n: 1 } as never }]);
+    let reads = 0;
+    const get = alice.storage.get.bind(alice.storage);
+    alice.storage.get = ((table: TableName, key: string) => {
+      reads++;
+      return get(table, key);
+    });
+    const zone = new ProtocolZone(alice.storage, alice.account, () => 1000);
+    const [a, b] = await Promise.all([zone.read('contacts', BOB), zone.read('contacts', BOB)]);
+    expect(reads).toBe(1);
+    expect(a).toEqual({ n: 1 });
+    expect(a).not.toBe(b);
+    (a as unknown as { n: number }).n = 99;
+    expect(await zone.read('contacts', BOB)).toEqual({ n: 1 });
+    zone.put('contacts', BOB, { n: 2 } as never);
+    expect(await zone.read('contacts', BOB)).toEqual({ n: 2 });
+    zone.delete('contacts', BOB);
+    expect(await zone.read('contacts', BOB)).toBeUndefined();
+    expect(reads).toBe(1);
+    // A new zone (the next operation) reads storage again.
+    expect(await new ProtocolZone(alice.storage, alice.account, () => 1000).read('contacts', BOB)).toEqual({ n: 1 });
+    expect(reads).toBe(2);
+  });
 });

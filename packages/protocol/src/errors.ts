@@ -28,6 +28,8 @@ export const ErrorCode = {
   AccountDisabled: 'account_disabled',
   /** 403: the caller's organization role (by a certificate the server verified) does not allow this. */
   AdminRequired: 'admin_required',
+  /** 404: the organization directory is off on this server (`ORG_DIRECTORY=off`). */
+  DirectoryDisabled: 'directory_disabled',
   /** 409: the organization key is already published (it changes never through the API). */
   OrganizationKeyExists: 'organization_key_exists',
   /**

@@ -12,6 +12,8 @@ import {
   KYBER_PUBLIC_KEY_BYTES,
   MAX_DEVICE_ID,
   MAX_DEVICES_PER_ACCOUNT,
+  DIRECTORY_QUERY_PATTERN,
+  MAX_DIRECTORY_RESULTS,
   MAX_ENVELOPE_CONTENT_BYTES,
   MAX_MULTI_RECIPIENT_ACCOUNTS,
   MAX_MULTI_RECIPIENT_DEVICES,
@@ -141,6 +143,19 @@ export const MemberEntry = z.object({
 });
 export const MemberListResponse = z.object({ members: z.array(MemberEntry) });
 
+/**
+ * `GET /v1/org/directory?q=`: a username prefix, read in any case and canonical in lower case (usernames are unique
+ * regardless of case).
+ */
+export const DirectoryQuery = z
+  .string()
+  .regex(DIRECTORY_QUERY_PATTERN, '1-32 letters, digits, "_" or "."')
+  .toLowerCase()
+  .describe('Username prefix (case-insensitive)');
+export const DirectoryEntry = z.object({ accountId: AccountId, username: Username });
+/** Enabled members whose username starts with the prefix, in username order, at most `MAX_DIRECTORY_RESULTS`. */
+export const DirectoryResponse = z.object({ entries: z.array(DirectoryEntry).max(MAX_DIRECTORY_RESULTS) });
+
 export const AuditEntry = z.object({
   seq: z.number().int(),
   at: Timestamp,
@@ -215,6 +230,10 @@ export const InfoResponse = z.object({
       "Public half of the organization key (the owner's clients made it); role certificates are valid only under it. " +
         'Clients pin it on first use; null until the owner published one',
     ),
+  directory: z
+    .boolean()
+    .optional()
+    .describe('Members may search members by username prefix (`ORG_DIRECTORY`; GET /v1/org/directory)'),
   limits: z.object({
     maxDevicesPerAccount: z.number().int(),
     maxEnvelopeContentBytes: z.number().int(),
@@ -590,6 +609,8 @@ export type CreateInviteResponse = z.infer<typeof CreateInviteResponse>;
 export type InviteListResponse = z.infer<typeof InviteListResponse>;
 export type MemberEntry = z.infer<typeof MemberEntry>;
 export type MemberListResponse = z.infer<typeof MemberListResponse>;
+export type DirectoryEntry = z.infer<typeof DirectoryEntry>;
+export type DirectoryResponse = z.infer<typeof DirectoryResponse>;
 export type AuditEntry = z.infer<typeof AuditEntry>;
 export type AuditListResponse = z.infer<typeof AuditListResponse>;
 export type MemberDevice = z.infer<typeof MemberDevice>;

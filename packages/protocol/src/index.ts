@@ -6,6 +6,7 @@ export * from './base64.js';
 export * from './content/index.js';
 export * from './errors.js';
 export * from './frames.js';
+export * from './history-archive.js';
 export * from './http.js';
 export * from './limits.js';
 export * from './openapi.js';

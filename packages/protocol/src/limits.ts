@@ -78,6 +78,15 @@ export const MAX_ACKS_PER_FRAME = 100;
 /** Usernames: 3 to 32 characters of letters, digits, `_` and `.`. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.]{3,32}$/;
 
+/**
+ * An organization directory query (`GET /v1/org/directory?q=`): a username prefix of 1 to 32 username characters.
+ * One character is enough: the directory exists so that members find each other, and the result bound and the rate
+ * limit (not the prefix length) are what keep a listing slow.
+ */
+export const DIRECTORY_QUERY_PATTERN = /^[A-Za-z0-9_.]{1,32}$/;
+/** Directory matches per query: a screenful to pick from; a longer prefix narrows it. */
+export const MAX_DIRECTORY_RESULTS = 20;
+
 /** Lengths of serialized public values (libsignal formats). */
 export const EC_PUBLIC_KEY_BYTES = 33;
 export const KYBER_PUBLIC_KEY_BYTES = 1569;

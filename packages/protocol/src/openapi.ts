@@ -173,6 +173,14 @@ const orgRoutes: Route[] = [
   },
   {
     method: 'get',
+    path: '/v1/org/directory',
+    summary: 'Enabled members whose username starts with `q` (any member; `ORG_DIRECTORY`), at most 20',
+    auth: true,
+    ok: [200, http.DirectoryResponse],
+    errors: [[404, 'directory_disabled: the directory is off on this server']],
+  },
+  {
+    method: 'get',
     path: '/v1/org/audit',
     summary: 'The hash-chained audit log, oldest first from `after` (admins)',
     auth: true,
@@ -621,6 +629,9 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     }
     if (route.path === '/v1/org/audit') {
       parameters.push({ name: 'after', in: 'query', required: false, schema: { type: 'string' } });
+    }
+    if (route.path === '/v1/org/directory') {
+      parameters.push({ name: 'q', in: 'query', required: true, schema: { type: 'string' } });
     }
     const responses: Record<string, unknown> = {
       [String(route.ok[0])]: route.ok[1] ? { description: 'OK', content: content(route.ok[1]) } : { description: 'OK' },

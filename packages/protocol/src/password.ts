@@ -97,6 +97,20 @@ export const AccountBackup = z.strictObject({
   profileKey: z.string().length(base64Length(32)).optional(),
   contacts: z.array(ProvisionedContact).max(MAX_PROVISIONED_CONTACTS),
   settings: z.strictObject({ chats: z.array(BackupChatSettings).max(MAX_BACKUP_CHAT_SETTINGS) }),
+  /**
+   * The organization key this account's devices pinned (standard base64 of the 33-byte public key), when it was
+   * pinned, and a different key the server presented since (the warning, kept), so a restored device inherits the pin
+   * instead of trusting the server on first use. Never the private half: a backup is only as strong as the password
+   * against whoever holds the OPAQUE record (the server), and the organization key is everyone's root of trust; the
+   * owner's other devices get it by linking (docs/organizations.md).
+   */
+  organization: z
+    .strictObject({
+      publicKey: z.string().length(base64Length(33)),
+      pinnedAt: z.number().int().min(0).max(8.64e15),
+      presentedKey: z.string().length(base64Length(33)).nullable(),
+    })
+    .optional(),
 });
 
 export type PasswordRegistrationStartRequest = z.infer<typeof PasswordRegistrationStartRequest>;

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 
 import { base64Length } from './base64.js';
+import { HistoryArchivePointer } from './history-archive.js';
 import { AccountId, Username } from './http.js';
 import { MAX_PROVISIONING_MESSAGE_BYTES } from './limits.js';
 
@@ -105,6 +106,11 @@ export const ProvisioningPayload = z.strictObject({
       privateKey: z.string().length(base64Length(32)).optional(),
     })
     .optional(),
+  /**
+   * Recent history, when the user chose to transfer it (docs/linking.md): where the encrypted archive was uploaded and
+   * its attachment key and digest. Absent: no history comes.
+   */
+  history: HistoryArchivePointer.optional(),
 });
 
 export type ProvisionedContact = z.infer<typeof ProvisionedContact>;

@@ -311,11 +311,15 @@ export async function startChat(page: Page, username: string): Promise<void> {
   await page.getByTestId('new-chat-username-input').fill(username);
   await page.getByTestId('new-chat-start-button').click();
   await page.getByTestId('message-input').waitFor({ timeout: UI_TIMEOUT });
+  // The conversation's own history has loaded (not the previous chat's, not an empty list still loading).
+  await page.locator('[data-testid="message-log"][data-loaded="true"]').waitFor({ timeout: UI_TIMEOUT });
 }
 
 export async function openChat(page: Page, title: string): Promise<void> {
   await page.locator(`[data-testid="conversation-item"][data-conversation="${title}"]`).click({ timeout: UI_TIMEOUT });
   await page.getByTestId('message-input').waitFor({ timeout: UI_TIMEOUT });
+  // The conversation's own history has loaded (not the previous chat's, not an empty list still loading).
+  await page.locator('[data-testid="message-log"][data-loaded="true"]').waitFor({ timeout: UI_TIMEOUT });
 }
 
 export async function send(page: Page, text: string): Promise<void> {

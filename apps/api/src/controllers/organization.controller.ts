@@ -1,17 +1,19 @@
 /**
  * HTTP routes of the organization (`/v1/org/...`): the organization key, role certificates, invites, members,
- * disabling and the audit log. Who may call what is the organization service's rule, not this file's.
+ * disabling, the directory and the audit log. Who may call what is the organization service's rule, not this file's.
  */
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import {
   AccountId,
   AuditAfterQuery,
   CreateInviteRequest,
+  DirectoryQuery,
   InviteId,
   RoleCertificateRequest,
   SetOrganizationKeyRequest,
   type AuditListResponse,
   type CreateInviteResponse,
+  type DirectoryResponse,
   type InviteListResponse,
   type MemberListResponse,
   type RoleCertificateListResponse,
@@ -22,6 +24,7 @@ import { CurrentDevice } from '../middleware/auth.guard.js';
 import { ZodPipe } from '../middleware/zod.pipe.js';
 import type { AuthenticatedDevice } from '../services/auth.service.js';
 import { OrganizationService } from '../services/organization.service.js';
+import { RateLimit } from './rate-limits.js';
 
 @Controller('v1/org')
 export class OrganizationController {
@@ -76,6 +79,13 @@ export class OrganizationController {
     @Param('inviteId', new ZodPipe(InviteId)) inviteId: string,
   ): Promise<void> {
     return this.organization.revokeInvite(device, inviteId);
+  }
+
+  /** Any member (authenticated); `ORG_DIRECTORY=off` answers 404 `directory_disabled`. */
+  @Get('directory')
+  @RateLimit('directory')
+  directory(@Query('q', new ZodPipe(DirectoryQuery)) q: string): Promise<DirectoryResponse> {
+    return this.organization.directory(q);
   }
 
   @Get('members')

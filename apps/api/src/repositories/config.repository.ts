@@ -84,6 +84,12 @@ const EnvSchema = z.object({
   /** The local admin socket: a path, `off`, or unset for `DATA_DIR/admin.sock` (Unix sockets: at most 107 bytes). */
   ADMIN_SOCKET: z.string().min(1).max(107).optional(),
   REGISTRATION: z.enum(['open', 'invite', 'sso']).default('open'),
+  /**
+   * The organization directory (members search members by username prefix). Unset: on when membership is closed
+   * (`REGISTRATION=invite` or `sso`: the people who can search are the organization's), off on an open server (anyone
+   * who registers could list everyone).
+   */
+  ORG_DIRECTORY: z.enum(['on', 'off']).optional(),
   /** Single sign-on (`REGISTRATION=sso`): the OpenID Connect provider and this server's client registration there. */
   OIDC_ISSUER: z.string().url().optional(),
   OIDC_CLIENT_ID: z.string().min(1).optional(),
@@ -343,6 +349,8 @@ export type AppConfig = {
   /** Path of the local admin socket; null: none is served. */
   adminSocket: string | null;
   registration: 'open' | 'invite' | 'sso';
+  /** Members may search members by username prefix (`ORG_DIRECTORY`; see its default there). */
+  directory: boolean;
   inviteCodes: string[];
   /** Single sign-on with OpenID Connect; null unless `REGISTRATION=sso`. */
   sso: SsoConfig | null;
@@ -499,6 +507,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     dataDir,
     adminSocket: e.ADMIN_SOCKET === 'off' ? null : abs(e.ADMIN_SOCKET ?? `${dataDir}/admin.sock`),
     registration: e.REGISTRATION,
+    directory: e.ORG_DIRECTORY === undefined ? e.REGISTRATION !== 'open' : e.ORG_DIRECTORY === 'on',
     inviteCodes: e.INVITE_CODES,
     sso:
       e.REGISTRATION === 'sso' && e.OIDC_ISSUER && e.OIDC_CLIENT_ID && e.OIDC_CLIENT_SECRET && e.PUBLIC_URL

@@ -173,6 +173,22 @@ export class OrganizationRepository {
   }
 
   /**
+   * The organization directory: enabled accounts with a username starting with `prefix` (lower case) and at least one
+   * device (a deleted or device-less account is nobody to write to), in username order, at most `limit`.
+   */
+  async directory(prefix: string, limit: number): Promise<Array<{ accountId: string; username: string }>> {
+    const rows = await this.db.sql.query<{ id: string; username: string }>(
+      `SELECT a.id::text AS id, a.username
+       FROM accounts a
+       WHERE a.disabled_at IS NULL AND a.username IS NOT NULL AND starts_with(a.username_key, $1)
+         AND EXISTS (SELECT 1 FROM devices d WHERE d.account_id = a.id)
+       ORDER BY a.username_key LIMIT $2`,
+      [prefix, limit],
+    );
+    return rows.map((r) => ({ accountId: r.id, username: r.username }));
+  }
+
+  /**
    * Marks the account disabled and deletes its devices (their keys, queued envelopes and tickets cascade), its
    * provisioning codes, its password (record and backup) and its role certificate, in one transaction; the device ids it had, or null when there is no such account.
    */

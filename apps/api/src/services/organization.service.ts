@@ -2,7 +2,8 @@
  * Organizations (docs/organizations.md): the roles the server enforces for its own admin endpoints, the organization
  * key (published once by the owner), role certificates (stored only when they verify under that key, so the server's
  * enforced roles follow the owner's signatures), invites (random codes stored hashed, with uses and an expiry), the
- * member list, disabling and enabling accounts, the audit log, and the owner invite the local admin socket asks for.
+ * member list, the member directory (`ORG_DIRECTORY`), disabling and enabling accounts, the audit log, and the owner
+ * invite the local admin socket asks for.
  * Clients never take the server's word for a role: they verify the certificates themselves. It holds no key that
  * could make a certificate.
  */
@@ -10,9 +11,11 @@ import { Injectable } from '@nestjs/common';
 import { PublicKey, verifyRoleCertificate } from '@cove/crypto';
 import {
   ErrorCode,
+  MAX_DIRECTORY_RESULTS,
   type AuditListResponse,
   type CreateInviteRequest,
   type CreateInviteResponse,
+  type DirectoryResponse,
   type InviteEntry,
   type MemberListResponse,
   type OrganizationRole,
@@ -20,6 +23,7 @@ import {
 } from '@cove/protocol';
 
 import { Clock } from '../repositories/clock.repository.js';
+import { ConfigRepository } from '../repositories/config.repository.js';
 import { CryptoRepository } from '../repositories/crypto.repository.js';
 import { OrganizationRepository, type StoredInvite } from '../repositories/organization.repository.js';
 import { ApiError } from './api-error.js';
@@ -44,6 +48,7 @@ export class OrganizationService {
     private readonly clock: Clock,
     private readonly audit: AuditService,
     private readonly delivery: DeliveryService,
+    private readonly config: ConfigRepository,
   ) {}
 
   /**
@@ -213,6 +218,16 @@ export class OrganizationService {
 
   usernameDisabled(username: string): Promise<boolean> {
     return this.organization.usernameDisabled(username.toLowerCase());
+  }
+
+  /**
+   * The organization directory (`ORG_DIRECTORY`): any member finds enabled members by username prefix (lower case,
+   * validated by the caller). Off: `404 directory_disabled`, so a client can tell "off" from "no match".
+   */
+  async directory(prefix: string): Promise<DirectoryResponse> {
+    if (!this.config.config.directory)
+      throw new ApiError(404, ErrorCode.DirectoryDisabled, 'the directory is off on this server');
+    return { entries: await this.organization.directory(prefix, MAX_DIRECTORY_RESULTS) };
   }
 
   async members(device: AuthenticatedDevice): Promise<MemberListResponse> {

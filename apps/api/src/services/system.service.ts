@@ -41,6 +41,7 @@ export class SystemService {
       name: c.serverName,
       version: c.version,
       registration: c.registration,
+      directory: c.directory,
       ...(c.sso ? { sso: { name: c.sso.name } } : {}),
       vapidPublicKey: this.vapid?.publicKey() ?? null,
       ...(this.certificates.trustRootPublicKey()

@@ -223,6 +223,55 @@ describe.each<Backend>(['pglite', 'postgres'])('organization (%s)', (backend) =>
     ]);
   });
 
+  it('should let any member search the directory by username prefix, bounded, and refuse hostile queries', async () => {
+    // Usernames as registration would set them (these accounts registered without one).
+    const ownerName = `Dir_Owner_${backend}`;
+    for (const [accountId, name] of [
+      [owner.accountId, ownerName],
+      [member.accountId, `dir_member_${backend}`],
+    ])
+      await server.query(
+        'UPDATE accounts SET username = $2::text, username_key = lower($2::text) WHERE id = $1::uuid',
+        [accountId, name],
+      );
+    expect((await request(server, 'GET', '/v1/org/directory?q=a')).status).toBe(401);
+    // A member (not only admins), any case, the prefix only.
+    const found = await member.request('GET', `/v1/org/directory?q=DIR_O`);
+    expect(found.status).toBe(200);
+    expect(found.body.entries).toEqual([{ accountId: owner.accountId, username: ownerName }]);
+    expect((await member.request('GET', `/v1/org/directory?q=wner`)).body.entries).toEqual([]);
+    expect((await owner.request('GET', `/v1/org/directory?q=dir_member_${backend}`)).body.entries).toEqual([
+      { accountId: member.accountId, username: `dir_member_${backend}` },
+    ]);
+    // Bounded: 25 members share a prefix; 20 come back, in username order.
+    for (let i = 0; i < 25; i++)
+      await server.query(
+        `INSERT INTO accounts (id, username, username_key, identity_key)
+         SELECT gen_random_uuid(), $1::text, lower($1::text), identity_key FROM accounts WHERE id = $2::uuid`,
+        [`dirbulk_${backend}_${String(i).padStart(2, '0')}`, owner.accountId],
+      );
+    await server.query(
+      `INSERT INTO devices (account_id, id, registration_id, credential_hash, signed_pre_key_id, signed_pre_key,
+         signed_pre_key_signature, kyber_last_resort_key_id, kyber_last_resort_key, kyber_last_resort_signature)
+       SELECT a.id, 1, d.registration_id, d.credential_hash, d.signed_pre_key_id, d.signed_pre_key,
+         d.signed_pre_key_signature, d.kyber_last_resort_key_id, d.kyber_last_resort_key, d.kyber_last_resort_signature
+       FROM accounts a, devices d
+       WHERE a.username LIKE 'dirbulk_%' AND d.account_id = $1::uuid AND d.id = 1`,
+      [owner.accountId],
+    );
+    const bulk = await member.request('GET', `/v1/org/directory?q=dirbulk_${backend}`);
+    expect(bulk.body.entries.map((e: { username: string }) => e.username)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `dirbulk_${backend}_${String(i).padStart(2, '0')}`),
+    );
+    // `_` is a username character here, not a wildcard.
+    expect((await member.request('GET', '/v1/org/directory?q=dirbulk__')).body.entries).toEqual([]);
+    for (const q of ['', '%25', 'a%20b', 'x'.repeat(33), "a'--", '%00']) {
+      const res = await member.request('GET', `/v1/org/directory?q=${q}`);
+      expect({ q, status: res.status, error: res.body?.error }).toEqual({ q, status: 400, error: 'invalid_request' });
+    }
+    expect((await member.request('GET', '/v1/org/directory')).status).toBe(400);
+  });
+
   it('should close the sockets of a disabled account, delete its password and refuse its credentials and username', async () => {
     const other = await register(server, { username: `org_spec_${backend}` }).catch(() => null);
     // Registration is by invitation: the plain registration is refused.
@@ -246,5 +295,36 @@ describe.each<Backend>(['pglite', 'postgres'])('organization (%s)', (backend) =>
       devices: 0,
       lastActiveDay: null,
     });
+    // Disabled accounts are never listed in the directory.
+    expect((await owner.request('GET', `/v1/org/directory?q=dir_member_${backend}`)).body.entries).toEqual([]);
+    await server.query(`UPDATE accounts SET disabled_at = now() WHERE username LIKE 'dirbulk_%'`);
+    expect((await owner.request('GET', `/v1/org/directory?q=dirbulk_${backend}`)).body.entries).toEqual([]);
+  });
+});
+
+describe('organization directory off on an open server, and its rate limit', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer('pglite', { RATE_LIMITS: 'on' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+  }, 60_000);
+
+  it('should answer 404 directory_disabled by default, and limit searches per device (429)', async () => {
+    const device = await register(server, { username: 'dir_off_one' });
+    const info = await request(server, 'GET', '/v1/info');
+    expect(info.body.directory).toBe(false);
+    const res = await device.request('GET', '/v1/org/directory?q=dir');
+    expect({ status: res.status, error: res.body?.error }).toEqual({ status: 404, error: 'directory_disabled' });
+    // The limit is the route's, counted before the answer: 30 a minute, then 429 with Retry-After.
+    const statuses: number[] = [];
+    for (let i = 1; i < 30; i++) statuses.push((await device.request('GET', '/v1/org/directory?q=dir')).status);
+    expect(statuses.every((s) => s === 404)).toBe(true);
+    const limited = await device.request('GET', '/v1/org/directory?q=dir');
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
   });
 });

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { MAX_DEVICES_PER_ACCOUNT, MAX_ENVELOPE_CONTENT_BYTES, MAX_STORED_PREKEYS } from '@cove/protocol';
 
 import type { DatabaseRepository } from '../../src/repositories/database.repository.js';
+import { parseConfig } from '../../src/repositories/config.repository.js';
 import { SystemService } from '../../src/services/system.service.js';
 import type { CertificateService } from '../../src/services/certificate.service.js';
 import { partialTwin } from './support/twins.js';
@@ -30,6 +31,17 @@ describe(SystemService.name, () => {
       maxStoredPreKeys: MAX_STORED_PREKEYS,
     });
     expect(JSON.stringify(info)).not.toContain('"x"');
+    // Membership is closed (invites): the directory is on unless turned off.
+    expect(info.directory).toBe(true);
+  });
+
+  it('should keep the directory off on an open server unless ORG_DIRECTORY turns it on, and on for closed ones', () => {
+    const directory = (env: Record<string, string>): boolean => parseConfig(env).directory;
+    expect(directory({})).toBe(false);
+    expect(directory({ REGISTRATION: 'open', ORG_DIRECTORY: 'on' })).toBe(true);
+    expect(directory({ REGISTRATION: 'invite' })).toBe(true);
+    expect(directory({ REGISTRATION: 'invite', ORG_DIRECTORY: 'off' })).toBe(false);
+    expect(() => parseConfig({ ORG_DIRECTORY: 'yes' })).toThrow();
   });
 
   it('should publish the VAPID key once the push layer has registered it', () => {

@@ -13,7 +13,15 @@ import { HistoryReader } from './history-reader.js';
 import { deviceNameOrNone } from './link-uri.js';
 import type { MessengerPort } from './messenger-port.js';
 import type * as CoreModuleValue from './messenger-adapter.js';
-import type { AppState, CoveApp, LinkResult, LoginResult, RegisterResult, ServerInfo } from './model.js';
+import type {
+  AppState,
+  CoveApp,
+  HistoryProgressView,
+  LinkResult,
+  LoginResult,
+  RegisterResult,
+  ServerInfo,
+} from './model.js';
 import { PeerTyping } from './peer-typing.js';
 import { fetchServerInfo } from './server-info.js';
 import { connectionStatus, effectiveState, ServerLinkTracker } from './server-link.js';
@@ -290,6 +298,7 @@ export class CoveAppShell implements CoveApp, AppSession {
     deviceName: () => string | undefined;
     onUri: (uri: string) => void;
     signal: AbortSignal;
+    onHistoryProgress?: (progress: HistoryProgressView) => void;
   }): Promise<LinkResult> {
     const corePlatform = this.corePlatform;
     if (!corePlatform) return { ok: false, error: 'other' };
@@ -299,8 +308,17 @@ export class CoveAppShell implements CoveApp, AppSession {
     } catch {
       return { ok: false, error: 'network' };
     }
-    const result = await linkMessenger(corePlatform, this.onVisible, this.options.serverUrl, options);
+    let historyEnded = false;
+    const result = await linkMessenger(corePlatform, this.onVisible, this.options.serverUrl, {
+      ...options,
+      onHistoryProgress: (progress) => {
+        if (progress.phase === 'done' || progress.phase === 'failed') historyEnded = true;
+        options.onHistoryProgress?.(progress);
+      },
+    });
     if (typeof result === 'string') return { ok: false, error: result };
+    // With history, the link screen shows how the transfer ended and opens the app when the user goes on.
+    if (historyEnded && options.onHistoryProgress) return { ok: true, open: () => this.attach(result) };
     this.attach(result);
     return { ok: true };
   }

@@ -18,7 +18,7 @@ import type {
   TrustLevel,
 } from '@cove/client';
 import { readChatPreferences, type ChatPreferencesRecord } from '@cove/client/chat-preferences';
-import { DRAFT_PREFIX } from '@cove/client';
+import { DRAFT_PREFIX, NOTICES_CONVERSATION_ID } from '@cove/client';
 
 /** When a stored message disappears (ms since the epoch), or null if it does not; any stored shape is accepted. */
 export function messageExpiry(message: unknown): number | null {
@@ -34,8 +34,9 @@ export function messageExpiry(message: unknown): number | null {
  * The core's conversation id for a route id: `group:<id>` and `direct:<account id>` as they are, a bare account id
  * as its direct conversation.
  */
+/** A conversation's storage key: direct and group ids as they are, the notices conversation's own id, else a peer. */
 const conversationKey = (id: string): string =>
-  id.startsWith('direct:') || id.startsWith(GROUP_PREFIX) ? id : `direct:${id}`;
+  id.startsWith('direct:') || id.startsWith(GROUP_PREFIX) || id === NOTICES_CONVERSATION_ID ? id : `direct:${id}`;
 const peerOf = (id: string): string => (id.startsWith('direct:') ? id.slice('direct:'.length) : id);
 const GROUP_PREFIX = 'group:';
 

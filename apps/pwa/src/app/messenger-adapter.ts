@@ -14,6 +14,7 @@ import {
   validatePassword,
   type AccountRecord,
   type ConversationEntry,
+  type HistoryTransferProgress,
   type MessageInfo,
   type MessengerEvent,
   type OutgoingAttachment,
@@ -36,10 +37,12 @@ import type {
   AddDeviceResult,
   AttachmentFailure,
   DeviceView,
+  DirectoryMatch,
   LinkResult,
   OrganizationView,
   PasswordResult,
   RemoveDeviceResult,
+  HistoryProgressView,
 } from './model.js';
 import { HistoryReader } from './history-reader.js';
 import { AdminAdapter } from './admin-adapter.js';
@@ -102,6 +105,16 @@ const groupError = (error: unknown): GroupError => {
   if (error.code === ClientErrorCode.InvalidInput && /admin|no longer/.test(error.message)) return 'forbidden';
   return 'invalid';
 };
+
+/** The core's history transfer progress as the screens show it (a percentage, the message count at the end). */
+const historyView =
+  (report: (progress: HistoryProgressView) => void) =>
+  (p: HistoryTransferProgress): void =>
+    report({
+      phase: p.phase,
+      percent: p.phase === 'done' ? 100 : p.total > 0 ? Math.floor((p.done * 100) / p.total) : 0,
+      ...(p.phase === 'done' ? { messages: p.imported ?? p.total } : {}),
+    });
 
 /** The device that registered the account; it alone links and removes the others (docs/linking.md). */
 const PRIMARY_DEVICE_ID = 1;
@@ -218,6 +231,16 @@ class MessengerAdapter implements MessengerPort {
     await this.messenger.disconnect();
     this.releaseLeadership?.();
     this.releaseLeadership = null;
+  }
+
+  async directory(query: string): Promise<DirectoryMatch[] | null> {
+    try {
+      const self = await this.messenger.account();
+      return (await this.messenger.organization.directory(query)).filter((m) => m.accountId !== self.accountId);
+    } catch (error) {
+      if (error instanceof ClientError && error.code === ClientErrorCode.DirectoryDisabled) return null;
+      return [];
+    }
   }
 
   async startChat(username: string): Promise<LookupResult> {
@@ -442,9 +465,16 @@ class MessengerAdapter implements MessengerPort {
     }));
   }
 
-  async addDevice(uri: string): Promise<AddDeviceResult> {
+  async addDevice(
+    uri: string,
+    options?: { history: boolean; onHistoryProgress?: (progress: HistoryProgressView) => void },
+  ): Promise<AddDeviceResult> {
     try {
-      await this.messenger.addDevice(uri);
+      const report = options?.onHistoryProgress;
+      await this.messenger.addDevice(
+        uri,
+        options?.history ? { history: true, ...(report ? { onHistoryProgress: historyView(report) } : {}) } : {},
+      );
       return { ok: true };
     } catch (error) {
       // Only the code: the URI names the channel and the new device's key.
@@ -706,13 +736,19 @@ export async function linkMessenger(
   platform: Platform,
   onVisible: Capabilities['onVisible'],
   serverUrl: string,
-  options: { deviceName: () => string | undefined; onUri: (uri: string) => void; signal: AbortSignal },
+  options: {
+    deviceName: () => string | undefined;
+    onUri: (uri: string) => void;
+    signal: AbortSignal;
+    onHistoryProgress?: (progress: HistoryProgressView) => void;
+  },
 ): Promise<MessengerPort | Extract<LinkResult, { ok: false }>['error']> {
   try {
     const messenger = await Messenger.open(platform, { serverUrl });
     const account = await messenger.linkNewDevice({
       serverUrl,
       onLinkUri: options.onUri,
+      ...(options.onHistoryProgress ? { onHistoryProgress: historyView(options.onHistoryProgress) } : {}),
       deviceName: options.deviceName,
       signal: options.signal,
     });

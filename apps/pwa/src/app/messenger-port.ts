@@ -25,9 +25,11 @@ import type {
   AdminFailure,
   AttachmentFailure,
   DeviceView,
+  DirectoryMatch,
   OrganizationView,
   PasswordResult,
   RemoveDeviceResult,
+  HistoryProgressView,
 } from './model.js';
 
 export type OwnProfileView = { name: string; about: string; avatar: Uint8Array | null };
@@ -90,6 +92,11 @@ export interface MessengerPort {
   /** Retries the connection at once (the network or the user came back) instead of waiting out the backoff. */
   reconnectNow(): void;
   startChat(username: string): Promise<LookupResult>;
+  /**
+   * The organization directory: members whose username starts with `query` (ourselves left out); null when the
+   * server has the directory off. A query that is no username prefix, or a failed request, finds nobody.
+   */
+  directory(query: string): Promise<DirectoryMatch[] | null>;
   sendText(conversationId: string, text: string, replyTo?: string): Promise<void>;
   react(messageId: string, emoji: string, remove: boolean): Promise<void>;
   edit(messageId: string, text: string): Promise<void>;
@@ -182,7 +189,10 @@ export interface MessengerPort {
   /** This account's devices, oldest first, names decrypted; rejects when the server cannot be asked. */
   devices(): Promise<DeviceView[]>;
   /** Primary only: seals this account to the device waiting behind `uri` and relays it (the user confirmed). */
-  addDevice(uri: string): Promise<AddDeviceResult>;
+  addDevice(
+    uri: string,
+    options?: { history: boolean; onHistoryProgress?: (progress: HistoryProgressView) => void },
+  ): Promise<AddDeviceResult>;
   /** Primary only: removes another device of the account. */
   removeDevice(deviceId: number): Promise<RemoveDeviceResult>;
 }

@@ -358,7 +358,25 @@ export type RemoveDeviceResult = { ok: true } | { ok: false; error: 'not-primary
  * not open or was refused, the account has all its devices, no network, cancelled by the user, anything else).
  */
 export type LinkResult =
-  { ok: true } | { ok: false; error: 'expired' | 'refused' | 'limit' | 'network' | 'cancelled' | 'other' };
+  | {
+      ok: true;
+      /**
+       * Set when history came with the account: the screen shows how the transfer ended and calls this to open the
+       * app (the account is stored already; a reload opens it too).
+       */
+      open?: () => void;
+    }
+  | { ok: false; error: 'expired' | 'refused' | 'limit' | 'network' | 'cancelled' | 'other' };
+
+/**
+ * A history transfer while linking (docs/linking.md), on either screen: the phase, how far it is in percent, and at
+ * the end how many messages were imported (new device) or sent (existing device).
+ */
+export type HistoryProgressView = {
+  phase: 'preparing' | 'uploading' | 'downloading' | 'importing' | 'done' | 'failed';
+  percent: number;
+  messages?: number;
+};
 
 export type RegisterResult =
   { ok: true } | { ok: false; error: 'taken' | 'invalid' | 'invite' | 'network' | 'password' | 'other' };
@@ -388,11 +406,16 @@ export interface GroupScreen {
   leave(conversationId: string): Promise<GroupActionResult>;
 }
 
+/** A member the organization directory found (`ORG_DIRECTORY`). */
+export type DirectoryMatch = { accountId: string; username: string };
+
 /** The conversation list and the new-chat dialog. */
 export interface ListScreen {
   /** Every conversation, most recent activity first. */
   conversations(): Promise<ConversationSummary[]>;
   startChat(username: string): Promise<StartChatResult>;
+  /** Organization directory matches for a username prefix; null when the server has the directory off. */
+  searchDirectory(query: string): Promise<DirectoryMatch[] | null>;
   /** Mutes a conversation for a while or for good; null unmutes. */
   mute(conversationId: string, duration: MuteDuration | null): Promise<void>;
   /** Pins or unpins; `limit` when `MAX_PINNED` conversations are pinned already. */
@@ -543,8 +566,14 @@ export interface SettingsScreen extends PermissionRequests {
   devices(): Promise<DeviceView[]>;
   /** Checks a pasted or scanned link URI before anything is sent. */
   checkLinkUri(text: string): LinkUriCheck;
-  /** Primary only, after the user confirmed: sends this account to the device waiting behind `uri`. */
-  addDevice(uri: string): Promise<AddDeviceResult>;
+  /**
+   * Primary only, after the user confirmed: sends this account to the device waiting behind `uri`, with recent
+   * history when the user ticked it (progress reported while it is built and uploaded).
+   */
+  addDevice(
+    uri: string,
+    options?: { history: boolean; onHistoryProgress?: (progress: HistoryProgressView) => void },
+  ): Promise<AddDeviceResult>;
   /** Primary only, after the user confirmed: removes another device (its socket closes, it is told). */
   removeDevice(deviceId: number): Promise<RemoveDeviceResult>;
   /** Camera QR scanning for "Link a new device", when the device has a camera. */
@@ -565,7 +594,12 @@ export interface OnboardingScreen extends PermissionRequests {
    * then waits for an existing device to send the account; `deviceName` is read once it arrived (null: unnamed).
    * Aborting `signal` closes the channel. On success the app shows the account.
    */
-  link(options: { deviceName: () => string; onUri: (uri: string) => void; signal: AbortSignal }): Promise<LinkResult>;
+  link(options: {
+    deviceName: () => string;
+    onUri: (uri: string) => void;
+    signal: AbortSignal;
+    onHistoryProgress?: (progress: HistoryProgressView) => void;
+  }): Promise<LinkResult>;
   /** A name for this browser to suggest (its engine and system), for the device list. */
   suggestedDeviceName(): string;
   unlock(passphrase: string): Promise<boolean>;

@@ -63,9 +63,25 @@ const KEY_CACHE_ENTRIES = 200_000;
 /** A commit or read refused for a stale epoch is retried this often with reloaded keys (each re-key is one bump). */
 const STALE_RETRIES = 3;
 
+/**
+ * Microtask hops a read waits for others before its transaction opens: enough for the reads of one `Promise.all`
+ * (each first awaits its cached row id), and free, since no macrotask runs in between.
+ */
+const READ_GATHER_HOPS = 4;
+
+const settle = async (hops: number): Promise<void> => {
+  for (let i = 0; i < hops; i++) await Promise.resolve();
+};
+
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 type RowsStore = IDBPObjectStore<CoveSchema, ['meta', 'rows'], 'rows', 'readonly'>;
+type QueuedRead = {
+  keys: VaultKeys;
+  fn: (rows: RowsStore) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+};
 type PendingWrite = { store: string; key: string; value?: unknown; deleted: boolean };
 type EncryptedWrite = PendingWrite & { id: string; row: EncryptedRow | null };
 
@@ -73,6 +89,7 @@ export class EncryptedRowStore {
   private readonly listeners = new Set<CommitListener>();
   private readonly opened = new Map<string, { iv: Uint8Array; key: string; value: unknown }>();
   private readonly keyOfId = new Map<string, string>();
+  private queuedReads: QueuedRead[] = [];
 
   constructor(
     private readonly db: CoveDatabase,
@@ -148,17 +165,45 @@ export class EncryptedRowStore {
   /**
    * Runs one IndexedDB read on `rows` in a transaction that also reads the vault header, so a context whose keys
    * belong to another epoch learns it (`StaleKeyError`) instead of finding nothing under ids its old index key names.
+   * Reads asked for together (within a few microtasks: the core's `Promise.all` of independent reads) share ONE
+   * readonly transaction: on a busy machine each transaction costs milliseconds, however small its reads are.
    */
-  private async read<R>(keys: VaultKeys, fn: (rows: RowsStore) => Promise<R>): Promise<R> {
-    const tx = this.db.transaction(['meta', 'rows'], 'readonly');
-    const [header, result] = await Promise.all([
-      tx.objectStore('meta').get(VAULT_HEADER_KEY),
-      fn(tx.objectStore('rows')),
-    ]);
-    await tx.done;
-    const held = headerEpoch(header);
-    if (held !== keys.epoch) throw new StaleKeyError(keys.epoch, held);
-    return result;
+  private read<R>(keys: VaultKeys, fn: (rows: RowsStore) => Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queuedReads.push({ keys, fn, resolve: resolve as (value: unknown) => void, reject });
+      if (this.queuedReads.length === 1) void settle(READ_GATHER_HOPS).then(() => this.flushReads());
+    });
+  }
+
+  /** Runs every queued read in one readonly transaction, then answers each (or fails each with the epoch error). */
+  private async flushReads(): Promise<void> {
+    const batch = this.queuedReads;
+    this.queuedReads = [];
+    try {
+      const tx = this.db.transaction(['meta', 'rows'], 'readonly');
+      const rows = tx.objectStore('rows');
+      const [header, results] = await Promise.all([
+        tx.objectStore('meta').get(VAULT_HEADER_KEY),
+        Promise.all(
+          batch.map((q) =>
+            q.fn(rows).then(
+              (value) => ({ ok: true as const, value }),
+              (error: unknown) => ({ ok: false as const, error }),
+            ),
+          ),
+        ),
+        tx.done,
+      ]);
+      const held = headerEpoch(header);
+      batch.forEach((q, i) => {
+        const result = results[i];
+        if (held !== q.keys.epoch) q.reject(new StaleKeyError(q.keys.epoch, held));
+        else if (result?.ok) q.resolve(result.value);
+        else q.reject(result?.error);
+      });
+    } catch (error) {
+      for (const q of batch) q.reject(error);
+    }
   }
 
   /** Reads one value outside any transaction (no lock: a committed snapshot). */

@@ -157,7 +157,10 @@ function MessengerScreen(): ReactElement {
   let detail: ReactElement | null = null;
   if (route.name === 'chat')
     detail = (
+      // Keyed by conversation: opening another chat in the same pane starts a fresh view (history, reply and edit
+      // targets, scroll position), never showing the previous chat's messages while the new one loads.
       <ChatView
+        key={route.id}
         conversationId={route.id}
         focus={route.focus ?? null}
         onBack={() => go({ name: 'list' })}

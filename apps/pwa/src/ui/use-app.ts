@@ -4,6 +4,7 @@
  */
 import { createContext, useContext, useEffect, useState, useSyncExternalStore } from 'react';
 import type { AppState, CoveApp } from '../app/model.js';
+import { shareStructure } from './shared-structure.js';
 
 export const AppContext = createContext<CoveApp | null>(null);
 
@@ -21,7 +22,10 @@ export function useAppState(): AppState {
   );
 }
 
-/** Loads `load()` and reloads it whenever the model's revision or `deps` change; keeps the last value meanwhile. */
+/**
+ * Loads `load()` and reloads it whenever the model's revision or `deps` change; keeps the last value meanwhile, and
+ * the parts of it a reload returned unchanged (shared-structure.ts).
+ */
 export function useLive<T>(load: () => Promise<T>, deps: readonly unknown[]): T | undefined {
   const { revision } = useAppState();
   const [value, setValue] = useState<T | undefined>(undefined);
@@ -29,7 +33,8 @@ export function useLive<T>(load: () => Promise<T>, deps: readonly unknown[]): T 
     let cancelled = false;
     load().then(
       (v) => {
-        if (!cancelled) setValue(v);
+        // What did not change keeps its old objects: no re-render for an equal reload, none for unchanged rows.
+        if (!cancelled) setValue((previous) => shareStructure(previous, v));
       },
       () => undefined,
     );

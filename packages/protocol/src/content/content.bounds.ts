@@ -525,7 +525,13 @@ export const validateContent = (content: Content, context?: ContentContext): voi
       if (sync.type === 'sent') {
         // The message is held to the same bounds as one received directly.
         validateContent({ kind: 'data', data: sync.message }, context);
-        // A group message's transcript goes to its group (a destination account beside it is not used).
+        // A group message's transcript goes to its group (a destination account beside it is not used); an
+        // organization notice's goes to every member, so it names none (and must not: it is no conversation's).
+        if (sync.message.notice !== undefined) {
+          if (sync.destinationAccountId !== undefined)
+            throw new ContentError('a notice transcript names no destination', ContentErrorReason.InvalidFormat);
+          return;
+        }
         if (sync.message.group === undefined && sync.destinationAccountId === undefined)
           throw new ContentError('a sent transcript names no destination: an account or a group');
         if (sync.destinationAccountId !== undefined && !UUID_PATTERN.test(sync.destinationAccountId))

@@ -121,9 +121,11 @@ const assertWithinBounds = (content: Content, server: number): void => {
     case 'sync': {
       const { sync } = content;
       if (sync.type === 'sent') {
-        // A transcript's message keeps the bounds of one received directly, and goes to an account or a group.
+        // A transcript's message keeps the bounds of one received directly, and goes to an account or a group (a
+        // notice's to everyone: it names neither).
         assertWithinBounds({ kind: 'data', data: sync.message }, server);
-        expect(sync.destinationAccountId !== undefined || sync.message.group !== undefined).toBe(true);
+        if (sync.message.notice !== undefined) expect(sync.destinationAccountId).toBeUndefined();
+        else expect(sync.destinationAccountId !== undefined || sync.message.group !== undefined).toBe(true);
         if (sync.destinationAccountId !== undefined)
           expect(sync.destinationAccountId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
         return;

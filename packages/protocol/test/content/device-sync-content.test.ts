@@ -43,6 +43,19 @@ const refused = (content: Content): void => {
 };
 
 describe('device sync content', () => {
+  it("should carry an organization notice's transcript with no destination, and refuse one that names a destination", () => {
+    const notice = {
+      text: 'Office closed on Friday',
+      timestamp: NOW,
+      notice: { roleCertificate: new Uint8Array(34).fill(1), roleCertificateSignature: new Uint8Array(64).fill(2) },
+    };
+    const content = sync({ type: 'sent', message: notice });
+    expect(decodeContent(encodeContent(content))).toEqual(content);
+    refused(sync({ type: 'sent', destinationAccountId: PEER, message: notice }));
+    // Without the notice, a transcript still has to name where it went.
+    refused(sync({ type: 'sent', message: { text: 'hello', timestamp: NOW } }));
+  });
+
   it('should round-trip action transcripts, contacts, conversations, profile keys and group states', () => {
     const contents: Content[] = [
       sync({

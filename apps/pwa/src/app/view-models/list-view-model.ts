@@ -8,7 +8,14 @@
 import { changeChatPreferences, MUTED_FOREVER, type ChatPreferencesChange } from '@cove/client/chat-preferences';
 import type { AppSession } from '../app-session.js';
 import { summarizeConversations } from '../conversation-summaries.js';
-import type { ConversationSummary, ListScreen, MuteDuration, SearchHit, StartChatResult } from '../model.js';
+import type {
+  ConversationSummary,
+  DirectoryMatch,
+  ListScreen,
+  MuteDuration,
+  SearchHit,
+  StartChatResult,
+} from '../model.js';
 import { timeOrNull } from '../view-data.js';
 
 const HOUR_MS = 3_600_000;
@@ -82,6 +89,10 @@ export class ListViewModel implements ListScreen {
         outgoing: r.outgoing,
       };
     });
+  }
+
+  async searchDirectory(query: string): Promise<DirectoryMatch[] | null> {
+    return (await this.session.requireMessenger()).directory(query);
   }
 
   async startChat(username: string): Promise<StartChatResult> {

@@ -15,6 +15,7 @@ import type {
   OnboardingScreen,
   PermissionRequests,
   RegisterResult,
+  HistoryProgressView,
 } from '../model.js';
 
 /** What the shell does for onboarding: create or link the account, and enter an unlocked profile. */
@@ -25,6 +26,7 @@ export interface OnboardingActions {
     deviceName: () => string | undefined;
     onUri: (uri: string) => void;
     signal: AbortSignal;
+    onHistoryProgress?: (progress: HistoryProgressView) => void;
   }): Promise<LinkResult>;
   enter(platform: Platform): Promise<void>;
 }
@@ -44,12 +46,18 @@ export class OnboardingViewModel implements OnboardingScreen {
     return this.actions.login(username, password);
   }
 
-  link(options: { deviceName: () => string; onUri: (uri: string) => void; signal: AbortSignal }): Promise<LinkResult> {
+  link(options: {
+    deviceName: () => string;
+    onUri: (uri: string) => void;
+    signal: AbortSignal;
+    onHistoryProgress?: (progress: HistoryProgressView) => void;
+  }): Promise<LinkResult> {
     return this.actions.link({
       // Read when the account arrives, cleaned so that a stray character cannot fail the registration at the end.
       deviceName: () => deviceNameOrNone(options.deviceName()),
       onUri: options.onUri,
       signal: options.signal,
+      ...(options.onHistoryProgress ? { onHistoryProgress: options.onHistoryProgress } : {}),
     });
   }
 

@@ -28,6 +28,7 @@ import type {
   SealedSenderChoice,
   SettingsScreen,
   ThemeChoice,
+  HistoryProgressView,
 } from '../model.js';
 import type { MessengerPort } from '../messenger-port.js';
 
@@ -149,10 +150,13 @@ export class SettingsViewModel implements SettingsScreen {
     return checkLinkUri(text);
   }
 
-  async addDevice(uri: string): Promise<AddDeviceResult> {
+  async addDevice(
+    uri: string,
+    options?: { history: boolean; onHistoryProgress?: (progress: HistoryProgressView) => void },
+  ): Promise<AddDeviceResult> {
     const check = checkLinkUri(uri);
     if (!check.ok) return { ok: false, error: 'invalid' };
-    return (await this.session.requireMessenger()).addDevice(check.uri);
+    return (await this.session.requireMessenger()).addDevice(check.uri, options);
   }
 
   async removeDevice(deviceId: number): Promise<RemoveDeviceResult> {

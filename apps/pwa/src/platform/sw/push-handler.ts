@@ -50,15 +50,21 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
       badge: '/icons/icon-192.png',
       data: { conversationId: null },
     });
+  // The patience timer runs from the push's arrival: opening the database or the vault can wait too (a tab holding
+  // a lock, an upgrade in progress), and the notification must not wait with it.
+  const patience = setTimeout(() => void generic().catch(() => undefined), PATIENCE_MS);
+  const stopPatience = () => clearTimeout(patience);
   try {
     const db = await openCoveDatabase();
     const settings = await readSettings(db);
     strings = notificationStrings(settings.language, languages);
     const platform = await openBrowserPlatform('worker', db);
-    if ('locked' in platform) return await generic(strings.lockedBody);
+    if ('locked' in platform) {
+      stopPatience();
+      return await generic(strings.lockedBody);
+    }
     let received: ReceivedMessage[];
     let muted: (conversationId: string) => boolean;
-    const timer = setTimeout(() => void generic().catch(() => undefined), PATIENCE_MS);
     try {
       received = await receivePending(platform);
       const preferences = await readChatPreferences(platform.storage);
@@ -71,7 +77,7 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
       platform.logger.warn('push processing failed', { error: error instanceof Error ? error.name : 'unknown' });
       throw error;
     } finally {
-      clearTimeout(timer);
+      stopPatience();
       await platform.storage.close();
     }
     if (received.length === 0) return await generic();
@@ -106,6 +112,7 @@ export async function handlePush(show: Shower, languages: readonly string[]): Pr
       }
     }
   } catch (error) {
+    stopPatience();
     // A passphrase set by a tab while this push was handled locks the vault for the worker too.
     await generic(error instanceof VaultLockedError ? strings.lockedBody : undefined);
   }

@@ -1,10 +1,18 @@
 /**
- * Start a chat by username: a modal dialog that looks the user up on the server and opens the conversation.
+ * Start a chat by username: a modal dialog that looks the user up on the server and opens the conversation. While
+ * the user types, the organization directory (when the server has it on) lists members whose username starts with
+ * what was typed; picking one starts the chat. A server with the directory off is asked once per dialog.
  */
 import { useEffect, useRef, useState, type FormEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
+import type { DirectoryMatch } from '../../app/model.js';
 import { IconClose } from '../icons.js';
 import { useApp } from '../use-app.js';
+
+/** Typing pauses this long before the directory is asked: one request per word, not per keystroke. */
+const DIRECTORY_DEBOUNCE_MS = 250;
+/** What the directory can search for: a username prefix (the server's rule; anything else is not sent). */
+const DIRECTORY_QUERY = /^[A-Za-z0-9_.]{1,32}$/;
 
 export function NewChatDialog({
   onClose,
@@ -19,22 +27,47 @@ export function NewChatDialog({
   const [username, setUsername] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [matches, setMatches] = useState<DirectoryMatch[]>([]);
+  const directoryOff = useRef(false);
 
   useEffect(() => {
     const el = dialog.current;
     if (el && !el.open) el.showModal();
   }, []);
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const name = username.trim().replace(/^@/, '');
-    if (!name) return;
+  useEffect(() => {
+    const query = username.trim().replace(/^@/, '');
+    if (directoryOff.current || !DIRECTORY_QUERY.test(query)) {
+      setMatches([]);
+      return;
+    }
+    let current = true;
+    const timer = setTimeout(() => {
+      void app.list.searchDirectory(query).then((found) => {
+        if (found === null) directoryOff.current = true;
+        if (current) setMatches(found ?? []);
+      });
+    }, DIRECTORY_DEBOUNCE_MS);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [app, username]);
+
+  const open = async (name: string) => {
     setBusy(true);
     setError(null);
     const result = await app.list.startChat(name);
     setBusy(false);
     if (result.ok) onOpened(result.conversationId);
     else setError(t(`newChat.errors.${result.error}`, { name }));
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const name = username.trim().replace(/^@/, '');
+    if (!name) return;
+    await open(name);
   };
 
   return (
@@ -64,6 +97,26 @@ export function NewChatDialog({
             aria-describedby={error ? 'new-chat-error' : undefined}
           />
         </label>
+        {matches.length > 0 ? (
+          <section className="directory-results" aria-label={t('newChat.directory')}>
+            <h3>{t('newChat.directory')}</h3>
+            <ul>
+              {matches.map((match) => (
+                <li key={match.accountId}>
+                  <button
+                    type="button"
+                    className="directory-result"
+                    data-testid="directory-result"
+                    disabled={busy}
+                    onClick={() => void open(match.username)}
+                  >
+                    @{match.username}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
         {error ? (
           <p className="error" role="alert" id="new-chat-error" data-testid="field-error">
             {error}

@@ -58,11 +58,13 @@ export const exitCodeFor = (error: unknown): ExitCode => {
       case ClientErrorCode.AttachmentUnavailable:
       case ClientErrorCode.LinkFailed:
       case ClientErrorCode.WrongPassword:
+      case ClientErrorCode.HistoryRefused:
       case ClientErrorCode.NotPrimary:
       case ClientErrorCode.DeviceLimit:
       case ClientErrorCode.NotAdmin:
       case ClientErrorCode.OrganizationKey:
       case ClientErrorCode.AccountDisabled:
+      case ClientErrorCode.DirectoryDisabled:
         return ExitCode.Refused;
       case ClientErrorCode.AttachmentsUnsupported:
         return ExitCode.Failure;

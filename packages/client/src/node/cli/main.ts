@@ -17,6 +17,8 @@ import { Argument, Command, CommanderError } from 'commander';
 import { escapeText, formatTimestamp } from '../../display.js';
 import { ClientError, ClientErrorCode } from '../../errors.js';
 import type { MessengerEvent } from '../../events.js';
+import { HISTORY_DEFAULT_DAYS, HISTORY_DEFAULT_MESSAGES } from '../../history-transfer.js';
+import type { HistoryTransferProgress } from '../../history-transfer.js';
 import type { MessageEntry } from '../../tables.js';
 import { directConversationId } from '../../tables.js';
 import { Messenger } from '../../messenger.js';
@@ -163,6 +165,30 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   /** Prints a line for people (`text`, with others' text already escaped) or its JSON form. */
   const print = (text: string, json: Record<string, unknown>): void => io.out(globals().json ? jsonLine(json) : text);
+  /**
+   * History transfer progress (linking), on standard error: one line when a phase starts and when it ends (never a
+   * line per piece), and the outcome. With --json, the same as `history-transfer` objects.
+   */
+  let historyStep = '';
+  const historyProgress = (p: HistoryTransferProgress): void => {
+    const final = p.phase === 'done' || p.phase === 'failed';
+    const step = final ? p.phase : `${p.phase}:${p.done >= p.total ? 'end' : 'start'}`;
+    if (step === historyStep) return;
+    historyStep = step;
+    if (globals().json) {
+      io.err(jsonLine({ type: 'history-transfer', ...p }));
+      return;
+    }
+    const text =
+      p.phase === 'done'
+        ? p.imported === undefined
+          ? `history: sent ${p.total} messages`
+          : `history: imported ${p.imported} messages (${p.skipped ?? 0} already here)`
+        : p.phase === 'failed'
+          ? `history: not transferred (${p.error ?? 'unknown'})`
+          : `history: ${p.phase} ${p.done}/${p.total}`;
+    io.err(text);
+  };
   /** The password piped in (`--password-stdin`): everything up to one final line ending. */
   const passwordFromStdin = async (): Promise<string> => {
     if (!io.readStdin) throw new ClientError(ClientErrorCode.InvalidInput, '--password-stdin needs standard input');
@@ -385,6 +411,22 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
             `! WARNING: the server now presents a DIFFERENT organization key (${status.presentedFingerprint ?? ''}); roles under it are not believed`,
           );
         print(lines.join('\n'), { type: 'organization', ...status });
+      });
+    });
+
+  program
+    .command('directory')
+    .description('search the organization directory: members whose username starts with QUERY (at most 20)')
+    .argument('<query>', 'the beginning of a username')
+    .action(async (query: string) => {
+      await withSession(globals(), async ({ messenger }) => {
+        const entries = await messenger.organization.directory(query);
+        if (globals().json) {
+          for (const entry of entries) io.out(jsonLine({ type: 'directory-entry', ...entry }));
+          return;
+        }
+        if (entries.length === 0) io.out('no members match');
+        for (const entry of entries) io.out(escapeText(entry.username));
       });
     });
 
@@ -1056,6 +1098,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           const account = await messenger.linkNewDevice({
             serverUrl: options.server,
             ...(options.deviceName === undefined ? {} : { deviceName: options.deviceName }),
+            onHistoryProgress: historyProgress,
             onLinkUri: (uri) => {
               // The URI alone on its line (stdout), so scripts and people can copy it; the QR code for cameras.
               if (globals().json) io.out(jsonLine({ type: 'link-uri', uri }));
@@ -1075,22 +1118,53 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
   const devices = program.command('devices').description("list, add, sync and remove this account's devices");
   devices
     .command('add')
+    .alias('link')
     .description('link the new device showing this URI to this account (primary device only)')
     .argument('<uri>', 'the link URI the new device shows (cove://link?...)')
     .option('--yes', 'do not ask for confirmation')
-    .action(async (uri: string, options: { yes?: boolean }) => {
-      await withSession(globals(), async ({ messenger }) => {
-        if (!options.yes && io.interactive && io.ask) {
-          const answer = await io.ask(
-            'The new device will get this account, its keys and contacts, and see every message. Link it? [y/N] ',
-          );
-          if (!/^\s*y(es)?\s*$/i.test(answer))
-            throw new ClientError(ClientErrorCode.InvalidInput, 'the device was not linked');
-        }
-        await messenger.addDevice(uri);
-        print('sent this account to the new device', { type: 'device-added' });
-      });
-    });
+    .option(
+      '--history',
+      `also send recent history, encrypted (the last ${HISTORY_DEFAULT_DAYS} days, ${HISTORY_DEFAULT_MESSAGES} messages per conversation)`,
+    )
+    .option('--history-days <n>', 'with --history: only messages from the last N days')
+    .option('--history-messages <n>', 'with --history: at most N messages per conversation (at most 500)')
+    .action(
+      async (
+        uri: string,
+        options: { yes?: boolean; history?: boolean; historyDays?: string; historyMessages?: string },
+      ) => {
+        await withSession(globals(), async ({ messenger }) => {
+          if (!options.yes && io.interactive && io.ask) {
+            const answer = await io.ask(
+              'The new device will get this account, its keys and contacts, and see every message. Link it? [y/N] ',
+            );
+            if (!/^\s*y(es)?\s*$/i.test(answer))
+              throw new ClientError(ClientErrorCode.InvalidInput, 'the device was not linked');
+          }
+          const count = (value: string | undefined, flag: string, max: number): number | undefined => {
+            if (value === undefined) return undefined;
+            const n = Number(value);
+            if (!/^\d{1,6}$/.test(value) || n < 1 || n > max)
+              throw new ClientError(ClientErrorCode.InvalidInput, `${flag} must be a whole number from 1 to ${max}`);
+            return n;
+          };
+          const days = count(options.historyDays, '--history-days', 36500);
+          const perConversation = count(options.historyMessages, '--history-messages', 500);
+          await messenger.addDevice(uri, {
+            ...(options.history
+              ? {
+                  history: {
+                    ...(days === undefined ? {} : { days }),
+                    ...(perConversation === undefined ? {} : { messagesPerConversation: perConversation }),
+                  },
+                  onHistoryProgress: historyProgress,
+                }
+              : {}),
+          });
+          print('sent this account to the new device', { type: 'device-added', history: options.history === true });
+        });
+      },
+    );
   devices
     .command('list')
     .description("this account's devices: id, name, created and last-active day")

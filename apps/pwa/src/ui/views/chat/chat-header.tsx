@@ -1,8 +1,8 @@
 /**
  * The chat's toolbar: back, the contact (avatar, name, verified badge, muted mark) as a button to the contact screen
  * (for a group the same button opens the group info, `group-info-button`), the line under the name (typing, or
- * encrypted/verified), the disappearing-messages timer (timer-menu.tsx; direct conversations only) and the
- * conversation's options (mute, pin, archive: chat-options-menu.tsx); then the banners for a changed safety number
+ * encrypted/verified), the disappearing-messages timer (timer-menu.tsx; direct conversations only, never the
+ * read-only Notices) and the conversation's options (mute, pin, archive: chat-options-menu.tsx); then the banners for a changed safety number
  * and for the connection (connection-state.tsx). Display only: it loads nothing.
  */
 import { useRef, useState, type ReactElement } from 'react';
@@ -76,7 +76,7 @@ export function ChatHeader({
             </span>
           </span>
         </button>
-        {onTimer && conversation ? (
+        {onTimer && conversation && !conversation.notices ? (
           <TimerMenu seconds={conversation.expireTimerSeconds ?? null} onChoose={onTimer} />
         ) : null}
         {conversation ? (

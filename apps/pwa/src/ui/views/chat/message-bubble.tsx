@@ -7,7 +7,7 @@
  * message carries a timer mark. In a group chat, another member's run of messages starts with their name in their
  * colour (`message-sender`; the run's later bubbles keep it for screen readers only). Display only.
  */
-import type { ReactElement, ReactNode } from 'react';
+import { useEffect, useState, type ReactElement, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
 import { formatTime, formatTimer, isoTime } from '../../format.js';
@@ -92,18 +92,7 @@ export function MessageBubble({
           </p>
         )}
         <span className={`bubble-meta${ends ? '' : ' inner'}`}>
-          {message.expiresAt !== undefined ? (
-            <span
-              className="expiry-mark"
-              data-testid="expiry-mark"
-              role="img"
-              aria-label={t('disappearing.expiresIn', {
-                time: formatTimer((message.expiresAt - Date.now()) / 1000, i18n.language, 'short'),
-              })}
-            >
-              <IconTimer />
-            </span>
-          ) : null}
+          {message.expiresAt !== undefined ? <ExpiryMark expiresAt={message.expiresAt} /> : null}
           {message.edits && !message.deleted ? (
             <span className="edited-mark" data-testid="edited-mark">
               {t('actions.edited')}
@@ -135,5 +124,36 @@ export function MessageBubble({
         </button>
       ) : null}
     </div>
+  );
+}
+
+/**
+ * How often a disappearing message's "expires in" label is brought up to date: every second in its last minute,
+ * every half minute in its last hour, else every ten minutes (the label shows minutes, hours or days then).
+ */
+const expiryRefreshMs = (remainingMs: number): number =>
+  remainingMs < 60_000 ? 1_000 : remainingMs < 3_600_000 ? 30_000 : 600_000;
+
+/** The timer mark of a disappearing message; it keeps its own clock, so a memoized bubble's label stays current. */
+function ExpiryMark({ expiresAt }: { expiresAt: number }): ReactElement {
+  const { t, i18n } = useTranslation();
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const remaining = expiresAt - now;
+    if (remaining <= 0) return undefined;
+    const timer = setTimeout(() => setNow(Date.now()), expiryRefreshMs(remaining));
+    return () => clearTimeout(timer);
+  }, [expiresAt, now]);
+  return (
+    <span
+      className="expiry-mark"
+      data-testid="expiry-mark"
+      role="img"
+      aria-label={t('disappearing.expiresIn', {
+        time: formatTimer(Math.max(0, expiresAt - now) / 1000, i18n.language, 'short'),
+      })}
+    >
+      <IconTimer />
+    </span>
   );
 }

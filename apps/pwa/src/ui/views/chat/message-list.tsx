@@ -6,7 +6,7 @@
  * a "jump to latest" button counts the messages that arrived below. An older page loaded at the top keeps the view
  * where it was. It asks for older pages near the top and loads nothing itself.
  */
-import { useLayoutEffect, useRef, useState, type ReactElement, type RefObject } from 'react';
+import { memo, useLayoutEffect, useMemo, useRef, useState, type ReactElement, type RefObject } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ChatMessage } from '../../../app/model.js';
 import { ErrorBoundary, MessageError } from '../../error-boundary.js';
@@ -41,6 +41,62 @@ function positionOf(prev: ChatMessage | undefined, m: ChatMessage, next: ChatMes
   if (joinsNext) return 'first';
   return 'single';
 }
+
+type RowCallbacks = {
+  onRetry: (messageId: string) => void;
+  onAction: (message: ChatMessage, action: MessageAction) => void;
+  onOpenQuote: (anchorId: string) => void;
+};
+
+/**
+ * One message (or system line) with its day separator, in its own error boundary. Memoized: the list passes the same
+ * message object while its data is unchanged (use-app.ts `useLive`), so only new or changed rows render again.
+ */
+const MessageRow = memo(function MessageRow({
+  message: m,
+  day,
+  position,
+  withActions,
+  canModify,
+  readOnly,
+  peerName,
+  callbacks,
+}: {
+  message: ChatMessage;
+  /** The day separator's text when this message starts a day. */
+  day: string | null;
+  position: GroupPosition;
+  withActions: boolean;
+  canModify: boolean;
+  readOnly: boolean;
+  peerName: string | undefined;
+  callbacks: RowCallbacks;
+}): ReactElement {
+  return (
+    <ErrorBoundary fallback={() => <MessageError />}>
+      {day !== null ? (
+        <div className="day-separator" role="separator" data-testid="day-separator">
+          <span>{day}</span>
+        </div>
+      ) : null}
+      {m.system ? (
+        <SystemLine message={m} peerName={peerName} />
+      ) : withActions ? (
+        <MessageWithActions
+          readOnly={readOnly}
+          message={m}
+          position={position}
+          canModify={canModify}
+          onAction={callbacks.onAction}
+          onRetry={() => callbacks.onRetry(m.id)}
+          onOpenQuote={callbacks.onOpenQuote}
+        />
+      ) : (
+        <MessageBubble message={m} position={position} onRetry={() => callbacks.onRetry(m.id)} />
+      )}
+    </ErrorBoundary>
+  );
+});
 
 export function MessageList({
   messages,
@@ -113,6 +169,25 @@ export function MessageList({
     shown.current = { first, last, height: el.scrollHeight };
   }, [messages, typing, stickToBottom]);
 
+  // The rows' callbacks stay the same functions across renders (they call the latest props), so a row whose message
+  // did not change is not rendered again when a new message arrives.
+  const latest = useRef({ onRetry, onAction: actions?.onAction });
+  latest.current = { onRetry, onAction: actions?.onAction };
+  const callbacks = useMemo<RowCallbacks>(
+    () => ({
+      onRetry: (messageId) => latest.current.onRetry(messageId),
+      onAction: (message, action) => latest.current.onAction?.(message, action),
+      onOpenQuote: (anchorId) => {
+        const target = scroller.current?.querySelector<HTMLElement>(`#${CSS.escape(anchorId)}`);
+        if (!target) return;
+        target.scrollIntoView({ block: 'center' });
+        target.classList.add('flash');
+        setTimeout(() => target.classList.remove('flash'), FLASH_MS);
+      },
+    }),
+    [],
+  );
+
   const onScroll = () => {
     const el = scroller.current;
     if (!el) return;
@@ -140,42 +215,26 @@ export function MessageList({
         onScroll={onScroll}
         role="log"
         aria-label={t('chat.history')}
+        data-testid="message-log"
+        data-loaded={loaded ? 'true' : 'false'}
         tabIndex={0}
       >
         {messages.length === 0 && loaded ? <p className="chat-empty muted">{t('chat.empty')}</p> : null}
         {messages.map((m, i) => {
           const prev = messages[i - 1];
           const newDay = !prev || !isSameDay(prev.sentAt, m.sentAt);
-          const position = positionOf(newDay ? undefined : prev, m, messages[i + 1]);
           return (
-            <ErrorBoundary key={m.id} fallback={() => <MessageError />}>
-              {newDay ? (
-                <div className="day-separator" role="separator" data-testid="day-separator">
-                  <span>{formatDay(m.sentAt, i18n.language, t)}</span>
-                </div>
-              ) : null}
-              {m.system ? (
-                <SystemLine message={m} peerName={inGroup || !peerName ? undefined : peerName} />
-              ) : actions ? (
-                <MessageWithActions
-                  readOnly={readOnly}
-                  message={m}
-                  position={position}
-                  canModify={actions.canModify(m)}
-                  onAction={actions.onAction}
-                  onRetry={() => onRetry(m.id)}
-                  onOpenQuote={(anchorId) => {
-                    const target = scroller.current?.querySelector<HTMLElement>(`#${CSS.escape(anchorId)}`);
-                    if (!target) return;
-                    target.scrollIntoView({ block: 'center' });
-                    target.classList.add('flash');
-                    setTimeout(() => target.classList.remove('flash'), FLASH_MS);
-                  }}
-                />
-              ) : (
-                <MessageBubble message={m} position={position} onRetry={() => onRetry(m.id)} />
-              )}
-            </ErrorBoundary>
+            <MessageRow
+              key={m.id}
+              message={m}
+              day={newDay ? formatDay(m.sentAt, i18n.language, t) : null}
+              position={positionOf(newDay ? undefined : prev, m, messages[i + 1])}
+              withActions={actions !== undefined}
+              canModify={actions?.canModify(m) ?? false}
+              readOnly={readOnly}
+              peerName={inGroup || !peerName ? undefined : peerName}
+              callbacks={callbacks}
+            />
           );
         })}
         {typing ? (

@@ -7,10 +7,11 @@
  */
 import { useEffect, useRef, useState, type FormEvent, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { AddDeviceResult, LinkUriCheck } from '../../../app/model.js';
+import type { AddDeviceResult, HistoryProgressView, LinkUriCheck } from '../../../app/model.js';
 import { IconCamera } from '../../icons.js';
 import { Modal } from '../../modal.js';
 import { useApp } from '../../use-app.js';
+import { HistoryProgress } from './history-progress.js';
 
 /** How often the device list is read while the new device registers, and for how long at most. */
 const APPEAR_POLL_MS = 1_000;
@@ -33,6 +34,9 @@ export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactEle
   const [step, setStep] = useState<Step>({ kind: 'enter' });
   const [scanning, setScanning] = useState(false);
   const [cameraFailed, setCameraFailed] = useState(false);
+  /** "Also transfer recent history": off unless the user ticks it (the new device then sees the last 30 days). */
+  const [withHistory, setWithHistory] = useState(false);
+  const [history, setHistory] = useState<HistoryProgressView | null>(null);
   const video = useRef<HTMLVideoElement>(null);
   const closed = useRef(false);
   const check = app.settings.checkLinkUri(text);
@@ -68,7 +72,13 @@ export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactEle
     if (!check.ok) return;
     const before = await app.settings.devices().catch(() => null);
     setStep({ kind: 'sending' });
-    const result = await app.settings.addDevice(check.uri);
+    setHistory(null);
+    const result = await app.settings.addDevice(check.uri, {
+      history: withHistory,
+      onHistoryProgress: (progress) => {
+        if (!closed.current) setHistory(progress);
+      },
+    });
     if (!result.ok) {
       setStep({ kind: 'failed', error: result.error });
       return;
@@ -169,6 +179,20 @@ export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactEle
               </div>
             </div>
           ) : null}
+          {check.ok ? (
+            <label className="check-row">
+              <input
+                type="checkbox"
+                data-testid="link-transfer-history"
+                checked={withHistory}
+                onChange={(e) => setWithHistory(e.target.checked)}
+              />
+              <span>
+                {t('linking.transferHistory')}
+                <small className="muted">{t('linking.transferHistoryHint')}</small>
+              </span>
+            </label>
+          ) : null}
           <div className="dialog-actions">
             <button type="button" className="secondary" onClick={onClose}>
               {t('common.cancel')}
@@ -179,10 +203,13 @@ export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactEle
           </div>
         </form>
       ) : step.kind === 'sending' || step.kind === 'finishing' ? (
-        <p className="link-waiting" role="status" aria-busy="true" data-testid="link-progress">
-          <span className="spinner" aria-hidden="true" />{' '}
-          {step.kind === 'sending' ? t('linking.sending') : t('linking.finishing')}
-        </p>
+        <>
+          {history ? <HistoryProgress progress={history} /> : null}
+          <p className="link-waiting" role="status" aria-busy="true" data-testid="link-progress">
+            <span className="spinner" aria-hidden="true" />{' '}
+            {step.kind === 'sending' ? t('linking.sending') : t('linking.finishing')}
+          </p>
+        </>
       ) : step.kind === 'unconfirmed' ? (
         <>
           <p className="hint" role="status" data-testid="link-unconfirmed">
@@ -199,6 +226,11 @@ export function LinkDeviceDialog({ onClose }: { onClose: () => void }): ReactEle
           <p className="success" role="status" data-testid="link-done">
             {step.name === null ? t('linking.done') : t('linking.doneNamed', { name: step.name })}
           </p>
+          {history?.phase === 'done' ? (
+            <p className="muted" data-testid="history-transfer-sent">
+              {t('linking.historySent', { count: history.messages ?? 0 })}
+            </p>
+          ) : null}
           <div className="dialog-actions">
             <button type="button" className="primary" onClick={onClose}>
               {t('common.close')}

@@ -8,9 +8,10 @@
 import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { linkCodeOfUri } from '../../../app/link-uri.js';
-import type { LinkResult } from '../../../app/model.js';
+import type { HistoryProgressView, LinkResult } from '../../../app/model.js';
 import { QrImage } from '../../qr-image.js';
 import { useApp } from '../../use-app.js';
+import { HistoryProgress } from './history-progress.js';
 
 /** Pixels of the QR code: readable from a phone held at arm's length, and fits a 390-pixel screen with margins. */
 const QR_SIZE = 240;
@@ -27,6 +28,9 @@ export function LinkExistingView({ onBack }: { onBack: () => void }): ReactEleme
   const [name, setName] = useState(() => app.onboarding.suggestedDeviceName());
   const nameRef = useRef(name);
   const [copied, setCopied] = useState(false);
+  /** History coming with the account: its progress, then (once linked) how it ended and the way into the app. */
+  const [history, setHistory] = useState<HistoryProgressView | null>(null);
+  const [ended, setEnded] = useState<{ progress: HistoryProgressView; open: () => void } | null>(null);
 
   useEffect(() => {
     nameRef.current = name;
@@ -37,15 +41,56 @@ export function LinkExistingView({ onBack }: { onBack: () => void }): ReactEleme
     setUri(null);
     setFailure(null);
     setCopied(false);
+    let last: HistoryProgressView | null = null;
     void app.onboarding
-      .link({ deviceName: () => nameRef.current, onUri: (text) => setUri(text), signal: abort.signal })
+      .link({
+        deviceName: () => nameRef.current,
+        onUri: (text) => setUri(text),
+        signal: abort.signal,
+        onHistoryProgress: (progress) => {
+          last = progress;
+          if (!abort.signal.aborted) setHistory(progress);
+        },
+      })
       .then((result) => {
         if (!abort.signal.aborted && !result.ok) setFailure(result.error);
+        if (result.ok && result.open && last) setEnded({ progress: last, open: result.open });
       });
     return () => abort.abort();
   }, [app, attempt]);
 
   const code = uri ? linkCodeOfUri(uri) : '';
+  if (ended || history)
+    return (
+      <main className="onboarding">
+        <div className="onboarding-card link-existing" data-testid="link-existing">
+          <h1>{t('linking.newTitle')}</h1>
+          {ended ? (
+            <>
+              {ended.progress.phase === 'done' ? (
+                <p className="success" role="status" data-testid="history-transfer-done">
+                  {t('linking.historyDone', { count: ended.progress.messages ?? 0 })}
+                </p>
+              ) : (
+                <p className="error" role="alert" data-testid="history-transfer-failed">
+                  {t('linking.historyFailed')}
+                </p>
+              )}
+              <button
+                type="button"
+                className="primary wide"
+                data-testid="history-transfer-continue"
+                onClick={ended.open}
+              >
+                {t('linking.historyContinue')}
+              </button>
+            </>
+          ) : history ? (
+            <HistoryProgress progress={history} />
+          ) : null}
+        </div>
+      </main>
+    );
   return (
     <main className="onboarding">
       <div className="onboarding-card link-existing" data-testid="link-existing">

@@ -1,0 +1,146 @@
+/**
+ * The history archive a linking device may hand to the new one (docs/linking.md, "History transfer"): the pointer
+ * that rides in the encrypted provisioning message (`ProvisioningPayload.history`) and the archive's plaintext
+ * (JSON, encrypted and uploaded like an attachment). Recent messages of each conversation with their timestamps,
+ * authors, quotes, reactions, edits and attachment pointers — never attachment bytes, never system lines. This
+ * module holds shapes and bounds only: building, encrypting, checking authors and importing is the client's work.
+ */
+import { z } from 'zod';
+
+import { base64Length } from './base64.js';
+import { MAX_EXPIRE_SECONDS } from './content/content.bounds.js';
+import { AccountId, Username } from './http.js';
+
+/**
+ * Largest archive (padded plaintext) a new device downloads: 200 conversations of 500 messages at about 300 bytes
+ * of JSON each fit, and a new device never holds more than this in memory while it verifies and imports.
+ */
+export const MAX_HISTORY_ARCHIVE_BYTES = 32 * 1024 * 1024;
+/** Conversations per archive: the most recent ones (what a user scrolls to on a new device). */
+export const MAX_HISTORY_CONVERSATIONS = 200;
+/** Messages per conversation in an archive (the newest ones). */
+export const MAX_HISTORY_MESSAGES_PER_CONVERSATION = 500;
+/** Attachments, reactions and edits per message: the content bounds' orders of magnitude (one screenful each). */
+const MAX_ARCHIVED_ATTACHMENTS = 32;
+const MAX_ARCHIVED_REACTIONS = 256;
+const MAX_ARCHIVED_EDITS = 64;
+/** Text bound in UTF-16 units: a 64 KiB UTF-8 text never has more (the content bound is checked in bytes). */
+const MAX_ARCHIVED_TEXT = 64 * 1024;
+/** Millisecond times: a safe integer range (year 275 760 at most, as Date allows). */
+const Time = z.number().int().min(0).max(8.64e15);
+const Base64 = (maxBytes: number) =>
+  z
+    .string()
+    .max(base64Length(maxBytes))
+    .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64');
+
+/** `direct:<account id>` or `group:<64 hex>`: the only conversations an archive may fill. */
+export const ArchivedConversationId = z
+  .string()
+  .regex(
+    /^(?:direct:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|group:[0-9a-f]{64})$/,
+    'must be direct:<account id> or group:<group id>',
+  );
+
+/** The server's storage ids: safe in a URL path (the content bounds' pattern). */
+const StorageId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a storage id');
+
+/** Where the encrypted archive is (an attachment upload) and how to open it: attachment key, digest and sizes. */
+export const HistoryArchivePointer = z.strictObject({
+  storageId: StorageId,
+  /** Standard base64 of the attachment key (32 bytes) and digest (32 bytes). */
+  key: Base64(32),
+  digest: Base64(32),
+  paddedSize: z.number().int().min(1).max(MAX_HISTORY_ARCHIVE_BYTES),
+  plainSize: z.number().int().min(0).max(MAX_HISTORY_ARCHIVE_BYTES),
+  /** Messages and conversations in it, for the new device's progress. */
+  messages: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_HISTORY_CONVERSATIONS * MAX_HISTORY_MESSAGES_PER_CONVERSATION),
+  conversations: z.number().int().min(0).max(MAX_HISTORY_CONVERSATIONS),
+});
+
+export const ArchivedAttachment = z.strictObject({
+  storageId: StorageId,
+  key: Base64(32),
+  digest: Base64(32),
+  paddedSize: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 * 1024 * 1024 * 1024),
+  plainSize: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 * 1024 * 1024 * 1024),
+  contentType: z.string().max(128),
+  fileName: z.string().max(255).nullable(),
+  width: z.number().int().min(0).max(100_000).nullable(),
+  height: z.number().int().min(0).max(100_000).nullable(),
+  thumbnail: Base64(64 * 1024).nullable(),
+  durationMs: z.number().int().min(0).max(8.64e7).nullable(),
+  waveform: Base64(1024).nullable(),
+  voiceNote: z.boolean(),
+  caption: z.string().max(4096).nullable(),
+});
+
+export const ArchivedMessage = z.strictObject({
+  /** The conversation it belongs to: must be the one it is listed under (a message claiming another is refused). */
+  conversationId: ArchivedConversationId,
+  direction: z.enum(['incoming', 'outgoing']),
+  authorAccountId: AccountId,
+  authorDeviceId: z.number().int().min(1).max(1000).nullable(),
+  /** The sender's timestamp: with the author, the message's identity across devices (duplicates are skipped). */
+  timestamp: Time,
+  serverTimestamp: Time.nullable(),
+  /** When the old device stored it: orders the imported history and starts a disappearing timer as it did there. */
+  storedAt: Time,
+  text: z.string().max(MAX_ARCHIVED_TEXT),
+  quote: z
+    .strictObject({ timestamp: Time, authorAccountId: AccountId, text: z.string().max(MAX_ARCHIVED_TEXT) })
+    .nullable(),
+  expireTimerSeconds: z.number().int().min(1).max(MAX_EXPIRE_SECONDS).nullable(),
+  status: z.enum(['sent', 'delivered', 'read', 'received']),
+  read: z.boolean(),
+  attachments: z.array(ArchivedAttachment).max(MAX_ARCHIVED_ATTACHMENTS).optional(),
+  reactions: z
+    .array(z.strictObject({ authorAccountId: AccountId, emoji: z.string().min(1).max(64), timestamp: Time }))
+    .max(MAX_ARCHIVED_REACTIONS)
+    .optional(),
+  edits: z
+    .array(z.strictObject({ text: z.string().max(MAX_ARCHIVED_TEXT), timestamp: Time }))
+    .max(MAX_ARCHIVED_EDITS)
+    .optional(),
+  editedAt: Time.optional(),
+  deletedAt: Time.optional(),
+});
+
+export const ArchivedConversation = z.strictObject({
+  id: ArchivedConversationId,
+  /** Direct conversations: the peer's username as the old device knew it. */
+  peerUsername: Username.nullable(),
+  /** Groups: the title as the old device knew it (the group state itself arrives with the full sync). */
+  title: z.string().max(256).nullable(),
+  messages: z.array(ArchivedMessage).max(MAX_HISTORY_MESSAGES_PER_CONVERSATION),
+});
+
+/** The archive's plaintext: whose it is, when it was made, and the conversations, most recent first. */
+export const HistoryArchive = z.strictObject({
+  version: z.literal(1),
+  accountId: AccountId,
+  createdAt: Time,
+  conversations: z.array(ArchivedConversation).max(MAX_HISTORY_CONVERSATIONS),
+});
+
+export type HistoryArchivePointer = z.infer<typeof HistoryArchivePointer>;
+export type ArchivedAttachment = z.infer<typeof ArchivedAttachment>;
+export type ArchivedMessage = z.infer<typeof ArchivedMessage>;
+export type ArchivedConversation = z.infer<typeof ArchivedConversation>;
+export type HistoryArchive = z.infer<typeof HistoryArchive>;

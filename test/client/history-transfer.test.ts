@@ -1,0 +1,249 @@
+/**
+ * History transfer when linking, on a real server: a CLI primary links a new CLI device with `cove devices link URI
+ * --history`, and the new device's `cove history --json` lists the conversation from before it existed (both
+ * directions, the reaction, the order), and an in-process link gets its direct and group conversations (the group
+ * state following with the full sync). Then the attacks, on that linked device, which already holds history: an
+ * archive whose digest does not match, one larger than the bound or shorter than the blob, malformed JSON, another
+ * account's archive, and messages claiming another conversation or the wrong author are all refused with
+ * `history_refused` and change nothing stored; the same archive twice imports nothing twice.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+
+import { encryptAttachment } from '@cove/crypto';
+import { MAX_HISTORY_ARCHIVE_BYTES, toBase64 } from '@cove/protocol';
+import type { HistoryArchive, HistoryArchivePointer } from '@cove/protocol';
+import type { HistoryTransferProgress } from '@cove/client';
+import type { TestClient } from '../support/clients.js';
+import { destroyClient, newClient, openClient, texts, transcript, until } from '../support/clients.js';
+import { cove, ensureCliBuilt, start } from '../support/cli.js';
+import { startTestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+
+/** Real processes on a shared 2-core machine: generous per-test limits (never a timing assertion). */
+jest.setTimeout(180_000);
+
+const utf8 = new TextEncoder();
+
+describe('history transfer when linking', () => {
+  let server: TestServer;
+  let bob: TestClient;
+  let carol: TestClient;
+  let dave: TestClient;
+  let tablet: TestClient;
+  const clients: TestClient[] = [];
+
+  /** Encrypts `plaintext` as an attachment and uploads it with tus as `client`'s device; returns its pointer. */
+  const upload = async (
+    client: TestClient,
+    plaintext: Uint8Array,
+    counts = { messages: 1, conversations: 1 },
+  ): Promise<HistoryArchivePointer> => {
+    const account = await client.platform.storage.get('meta', 'account');
+    if (!account || typeof account !== 'object' || !('secret' in account)) throw new Error('no account');
+    const auth = `Basic ${toBase64(utf8.encode(`${account.accountId}.${account.deviceId}:${toBase64(account.secret)}`))}`;
+    const sealed = await encryptAttachment(plaintext);
+    const created = await fetch(`${server.url}/v1/attachments/tus`, {
+      method: 'POST',
+      headers: { authorization: auth, 'tus-resumable': '1.0.0', 'upload-length': String(sealed.blobSize) },
+    });
+    expect(created.status).toBe(201);
+    const location = new URL(created.headers.get('location') ?? '', server.url);
+    const patched = await fetch(location, {
+      method: 'PATCH',
+      headers: {
+        authorization: auth,
+        'tus-resumable': '1.0.0',
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+      },
+      body: new Uint8Array(sealed.blob),
+    });
+    expect(patched.status).toBe(204);
+    return {
+      storageId: location.pathname.split('/').pop() ?? '',
+      key: toBase64(sealed.key),
+      digest: toBase64(sealed.digest),
+      paddedSize: sealed.paddedSize,
+      plainSize: sealed.plainSize,
+      ...counts,
+    };
+  };
+
+  const archiveOf = (accountId: string, conversations: HistoryArchive['conversations']): Uint8Array =>
+    utf8.encode(JSON.stringify({ version: 1, accountId, createdAt: Date.now(), conversations }));
+
+  const message = (conversationId: string, author: string, direction: 'incoming' | 'outgoing', text: string) => ({
+    conversationId,
+    direction,
+    authorAccountId: author,
+    authorDeviceId: 1,
+    timestamp: Date.now() - 3_600_000,
+    serverTimestamp: null,
+    storedAt: Date.now() - 3_600_000,
+    text,
+    quote: null,
+    expireTimerSeconds: null,
+    status: direction === 'incoming' ? ('received' as const) : ('sent' as const),
+    read: true,
+  });
+
+  beforeAll(async () => {
+    await ensureCliBuilt();
+    server = await startTestServer();
+    bob = await newClient(server.url, 'hist_bob');
+    carol = await newClient(server.url, 'hist_carol');
+    dave = await newClient(server.url, 'hist_dave');
+    clients.push(bob, carol, dave);
+    await Promise.all([bob.messenger.connect(), carol.messenger.connect(), dave.messenger.connect()]);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const client of clients) await destroyClient(client);
+    await server?.close();
+  });
+
+  it('should link a CLI device with --history, whose `cove history --json` then lists the old conversation', async () => {
+    const alice = await mkdtemp(join(tmpdir(), 'cove-hist-alice-'));
+    expect((await cove(alice, ['register', '--server', server.url, '--username', 'hist_alice'])).code).toBe(0);
+    expect((await cove(alice, ['send', 'hist_bob', 'old from alice'])).code).toBe(0);
+    const aliceId = await until('bob has it', async () => {
+      const conversation = (await bob.messenger.conversations()).find((c) => c.peerUsername === 'hist_alice');
+      return conversation?.peerAccountId;
+    });
+    await until('bob has the text', async () => (await texts(bob, aliceId)).includes('old from alice'));
+    const first = (await transcript(bob, aliceId)).find((m) => m.text === 'old from alice');
+    await bob.messenger.sendReaction(first?.id ?? '', '👍');
+    await bob.messenger.sendText('hist_alice', 'old from bob');
+    expect((await cove(alice, ['listen', '--exit-when-idle'])).code).toBe(0);
+
+    const laptop = await mkdtemp(join(tmpdir(), 'cove-hist-laptop-'));
+    const link = start(laptop, ['link', '--server', server.url]);
+    try {
+      const uri = await link.waitForLine('the link URI', (line) => line.startsWith('cove://'));
+      const added = await cove(alice, ['devices', 'link', uri, '--history', '--yes']);
+      expect(added.code).toBe(0);
+      expect(added.stderr).toMatch(/history: uploading \d+\/\d+/);
+      expect(await link.exited).toBe(0);
+      expect(link.stderr.join('')).toMatch(/history: imported 2 messages \(0 already here\)/);
+    } finally {
+      await link.kill();
+    }
+    const history = await cove(laptop, ['history', 'hist_bob'], { json: true });
+    const shown = history.lines.map(
+      (l) => JSON.parse(l) as { text: string; direction: string; reactions?: { emoji: string }[] },
+    );
+    expect(history.code).toBe(0);
+    expect(shown.map((m) => [m.direction, m.text])).toEqual([
+      ['outgoing', 'old from alice'],
+      ['incoming', 'old from bob'],
+    ]);
+    expect(shown[0]?.reactions?.map((r) => r.emoji)).toEqual(['👍']);
+  });
+
+  it('should import an in-process link with history once, and refuse hostile archives without touching history', async () => {
+    await dave.messenger.sendText('hist_bob', 'dave one');
+    await dave.messenger.sendText('hist_carol', 'dave to carol');
+    await until('bob has it', async () => (await texts(bob, dave.accountId)).includes('dave one'));
+    await bob.messenger.sendText('hist_dave', 'bob two');
+    await until('dave has it', async () => (await texts(dave, bob.accountId)).includes('bob two'));
+    const groupId = (await dave.messenger.createGroup('Old group', ['hist_bob'])).id;
+    await dave.messenger.sendGroupText(groupId, 'to the old group');
+    await dave.messenger.flushOutbox();
+
+    const progress: HistoryTransferProgress[] = [];
+    const sent: HistoryTransferProgress[] = [];
+    tablet = await openClient('tablet', await mkdtemp(join(tmpdir(), 'cove-hist-tablet-')));
+    clients.push(tablet);
+    await tablet.messenger.linkNewDevice({
+      serverUrl: server.url,
+      oneTimePreKeys: 2,
+      onHistoryProgress: (p) => progress.push(p),
+      onLinkUri: (uri) => {
+        void dave.messenger.addDevice(uri, { history: true, onHistoryProgress: (p) => sent.push(p) });
+      },
+    });
+    tablet.accountId = dave.accountId;
+    expect(sent.map((p) => p.phase)).toEqual(expect.arrayContaining(['preparing', 'uploading', 'done']));
+    expect(progress.map((p) => p.phase)).toEqual(expect.arrayContaining(['downloading', 'importing', 'done']));
+    expect(progress.at(-1)).toMatchObject({ phase: 'done', imported: 4, skipped: 0 });
+    expect(await texts(tablet, bob.accountId)).toEqual(['dave one', 'bob two']);
+    expect(await texts(tablet, carol.accountId)).toEqual(['dave to carol']);
+    // The group's history is there at once (system lines are not carried); its state comes with the full sync.
+    const groupTexts = async (): Promise<string[]> =>
+      (await tablet.messenger.messages(`group:${groupId}`)).messages.filter((m) => !m.system).map((m) => m.text);
+    expect(await groupTexts()).toEqual(['to the old group']);
+    await tablet.messenger.connect();
+    await until('the group state arrived', async () => (await tablet.messenger.group(groupId))?.title === 'Old group');
+    expect(await groupTexts()).toEqual(['to the old group']);
+    const before = JSON.stringify([await transcript(tablet, bob.accountId), await transcript(tablet, carol.accountId)]);
+
+    // The same history again: nothing is duplicated.
+    const bobChat = `direct:${bob.accountId}`;
+    const again = archiveOf(dave.accountId, [
+      {
+        id: bobChat,
+        peerUsername: 'hist_bob',
+        title: null,
+        messages: (await transcript(dave, bob.accountId)).map((m) => ({
+          ...message(bobChat, m.authorAccountId, m.direction, m.text),
+          timestamp: m.timestamp,
+          storedAt: m.storedAt,
+        })),
+      },
+    ]);
+    expect(await tablet.messenger.receiveHistoryArchive(await upload(dave, again))).toEqual({
+      imported: 0,
+      skipped: 2,
+    });
+
+    const refused = async (pointer: HistoryArchivePointer, why: RegExp): Promise<void> => {
+      await expect(tablet.messenger.receiveHistoryArchive(pointer)).rejects.toMatchObject({
+        code: 'history_refused',
+        message: expect.stringMatching(why),
+      });
+    };
+    // Hostile messages: one claiming carol's conversation inside bob's, one by carol in bob's, one "outgoing" by bob.
+    const forged = (conversation: string, m: ReturnType<typeof message>) =>
+      archiveOf(dave.accountId, [
+        {
+          id: bobChat,
+          peerUsername: 'hist_bob',
+          title: null,
+          messages: [message(bobChat, bob.accountId, 'incoming', 'fine'), { ...m, conversationId: conversation }],
+        },
+      ]);
+    const carolChat = `direct:${carol.accountId}`;
+    await refused(
+      await upload(dave, forged(carolChat, message(carolChat, carol.accountId, 'incoming', 'sneaky'))),
+      /another conversation/,
+    );
+    await refused(
+      await upload(dave, forged(bobChat, message(bobChat, carol.accountId, 'incoming', 'impostor'))),
+      /wrong author/,
+    );
+    await refused(
+      await upload(dave, forged(bobChat, message(bobChat, bob.accountId, 'outgoing', 'not mine'))),
+      /wrong author/,
+    );
+    // Another account's archive, malformed JSON, a wrong digest, and a size past the bound.
+    await refused(await upload(dave, archiveOf(carol.accountId, [])), /another account/);
+    await refused(await upload(dave, utf8.encode('{"version":1,"conversations":[')), /malformed/);
+    const good = await upload(dave, archiveOf(dave.accountId, []));
+    const digest = Uint8Array.from(atob(good.digest), (c) => c.charCodeAt(0));
+    digest[0] = (digest[0] ?? 0) ^ 1;
+    await refused({ ...good, digest: toBase64(digest) }, /digest/);
+    await refused({ ...good, paddedSize: MAX_HISTORY_ARCHIVE_BYTES + 1 }, /too large/);
+    // A pointer claiming a smaller blob than was uploaded: only that much is read, and it does not verify.
+    await refused({ ...good, paddedSize: good.paddedSize - 1, plainSize: 0 }, /digest/);
+
+    // Nothing stored changed.
+    expect(JSON.stringify([await transcript(tablet, bob.accountId), await transcript(tablet, carol.accountId)])).toBe(
+      before,
+    );
+    expect(await texts(tablet, bob.accountId)).not.toContain('fine');
+  });
+});
