@@ -16,6 +16,7 @@ import { DeviceController } from './controllers/device.controller.js';
 import { KeysController } from './controllers/keys.controller.js';
 import { MessageController } from './controllers/message.controller.js';
 import { OrganizationController } from './controllers/organization.controller.js';
+import { OrganizationAdminController } from './controllers/organization-admin.controller.js';
 import { ProfileController } from './controllers/profile.controller.js';
 import { PasswordController } from './controllers/password.controller.js';
 import { SsoController } from './controllers/sso.controller.js';
@@ -66,6 +67,7 @@ import { AccountService } from './services/account.service.js';
 import { AdminSocketService } from './services/admin-socket.service.js';
 import { AuditService } from './services/audit.service.js';
 import { OrganizationService } from './services/organization.service.js';
+import { OrganizationAdminService } from './services/organization-admin.service.js';
 import { SsoService } from './services/sso.service.js';
 import { AuthThrottleService } from './services/auth-throttle.service.js';
 import { AuthService } from './services/auth.service.js';
@@ -106,6 +108,7 @@ export class AppModule {
         ProvisioningController,
         CertificateController,
         OrganizationController,
+        OrganizationAdminController,
         PasswordController,
         SsoController,
       ],
@@ -146,6 +149,7 @@ export class AppModule {
         AdminSocketRepository,
         AuditService,
         OrganizationService,
+        OrganizationAdminService,
         AdminSocketService,
         AuthThrottleService,
         AuthService,

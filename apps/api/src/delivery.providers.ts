@@ -23,6 +23,7 @@ import {
 } from './repositories/presence.repository.js';
 import { PushSubscriptionRepository } from './repositories/push-subscription.repository.js';
 import { RedisRepository } from './repositories/redis.repository.js';
+import { RetentionSettingsRepository } from './repositories/retention-settings.repository.js';
 import { WebPushRepository } from './repositories/web-push.repository.js';
 import { JobService, PROCESS_ROLE, type ProcessRole } from './services/job.service.js';
 import { PushService } from './services/push.service.js';
@@ -121,6 +122,7 @@ export function deliveryProviders(options: DeliveryOptions): Provider[] {
     DeliveryMetricsRepository,
     PushSubscriptionRepository,
     MailboxRepository,
+    RetentionSettingsRepository,
     PushService,
     RetentionService,
     JobService,

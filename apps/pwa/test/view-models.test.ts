@@ -22,7 +22,7 @@ import type { AppSession } from '../src/app/app-session.js';
 import { CoveAppShell } from '../src/app/app-shell.js';
 import { AppStateStore } from '../src/app/app-state-store.js';
 import { HistoryReader } from '../src/app/history-reader.js';
-import type { LookupResult, MessengerPort, SafetyNumber } from '../src/app/messenger-port.js';
+import type { AdminPort, LookupResult, MessengerPort, SafetyNumber } from '../src/app/messenger-port.js';
 import type { AppState, AttachmentFailure, DirectoryMatch } from '../src/app/model.js';
 import { PeerTyping, TYPING_EXPIRY_MS } from '../src/app/peer-typing.js';
 import { ChatViewModel, TYPING_REFRESH_MS } from '../src/app/view-models/chat-view-model.js';
@@ -70,6 +70,8 @@ const initialState = (): AppState => ({
 
 /** A messenger port that records every call and answers from a script. */
 class RecordingMessenger implements MessengerPort {
+  /** The admin console's calls are not scripted here (admin-view-model.test.ts has its own port). */
+  readonly admin = {} as AdminPort;
   readonly username = 'me';
   readonly deviceId = 1;
   readonly calls: string[] = [];

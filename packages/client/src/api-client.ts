@@ -28,6 +28,8 @@ import {
   CreateInviteResponse,
   InviteListResponse,
   MemberListResponse,
+  RetentionResponse,
+  ServerStatusResponse,
   DirectoryResponse,
   RoleCertificateListResponse,
   RoleCertificateResponse,
@@ -492,6 +494,24 @@ export class ApiClient {
 
   auditLog(after: number) {
     return this.expect(AuditListResponse, 'GET', `/v1/org/audit?after=${after}`);
+  }
+
+  /** Removes one device of a member (admins; `DELETE /v1/org/members/{accountId}/devices/{deviceId}`). */
+  removeMemberDevice(accountId: string, deviceId: number): Promise<void> {
+    return this.expectEmpty('DELETE', `/v1/org/members/${encodeURIComponent(accountId)}/devices/${deviceId}`);
+  }
+
+  retention() {
+    return this.expect(RetentionResponse, 'GET', '/v1/org/retention');
+  }
+
+  /** Sets the retention overrides in seconds (null: the server's environment value). */
+  setRetention(envelopeTtlSeconds: number | null, attachmentTtlSeconds: number | null) {
+    return this.expect(RetentionResponse, 'PUT', '/v1/org/retention', { envelopeTtlSeconds, attachmentTtlSeconds });
+  }
+
+  serverStatus() {
+    return this.expect(ServerStatusResponse, 'GET', '/v1/org/status');
   }
 
   /** Removes a device of this account (`DELETE /v1/devices/{id}`): another one (primary only), or this one (logging out). */

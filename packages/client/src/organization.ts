@@ -4,8 +4,8 @@
  * from certificates that verify under the PINNED key, name the account and are valid now: whatever the server claims
  * without one is a member), the owner's bootstrap (making the key, publishing its public half, certifying itself),
  * granting roles (the owner's devices sign), the member directory, and the admin calls: members, invites, disabling,
- * the audit log and its verification (the hash chain, and that the head this device verified before is still in it).
- * It sends no message (notices.ts does).
+ * removing a member's device, retention, the server status, the audit log and its verification (the hash chain, and
+ * that the head this device verified before is still in it). It sends no message (notices.ts does).
  */
 import {
   PrivateKey,
@@ -311,6 +311,38 @@ export class Organization {
       throw error;
     }
     return accountId;
+  }
+
+  /** Removes one device of a member (a lost laptop): `unknown_user` when the member or device is gone. */
+  async removeMemberDevice(peer: string, deviceId: number): Promise<void> {
+    const accountId = await resolveCached(this.ctx, peer);
+    try {
+      await this.admin(() => this.ctx.api.removeMemberDevice(accountId, deviceId));
+    } catch (error) {
+      if (error instanceof ServerResponseError && error.status === 404)
+        throw new ClientError(ClientErrorCode.UnknownUser, 'no such device');
+      throw error;
+    }
+  }
+
+  /** Envelope and attachment lifetimes: applied, the server's default and the administrators' override. */
+  retention() {
+    return this.admin(() => this.ctx.api.retention());
+  }
+
+  /** Sets (seconds) or clears (null) the retention overrides; the server checks the bounds. */
+  setRetention(envelopeTtlSeconds: number | null, attachmentTtlSeconds: number | null) {
+    return this.admin(() => this.ctx.api.setRetention(envelopeTtlSeconds, attachmentTtlSeconds));
+  }
+
+  /** The server's status in counts: connections, job queues, waiting envelopes, accounts, devices. */
+  serverStatus() {
+    return this.admin(() => this.ctx.api.serverStatus());
+  }
+
+  /** One page of the audit log (entries after `after`), unverified: for listing; `audit()` verifies the whole. */
+  auditPage(after: number) {
+    return this.admin(() => this.ctx.api.auditLog(after));
   }
 
   /**

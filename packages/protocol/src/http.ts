@@ -125,6 +125,12 @@ export const InviteEntry = z.object({
 export const CreateInviteResponse = InviteEntry.extend({ code: z.string() });
 export const InviteListResponse = z.object({ invites: z.array(InviteEntry) });
 
+/** One device of a member as the admin console lists it: its id, when it was linked and the day it was last active. */
+export const MemberDevice = z.object({
+  deviceId: DeviceId,
+  createdAt: Timestamp,
+  lastActiveDay: z.string().describe('YYYY-MM-DD (UTC) of its last activity'),
+});
 export const MemberEntry = z.object({
   accountId: AccountId,
   username: Username.nullable(),
@@ -132,6 +138,7 @@ export const MemberEntry = z.object({
   joinedAt: Timestamp,
   lastActiveDay: z.string().nullable().describe('YYYY-MM-DD (UTC) of the last device activity; null without devices'),
   devices: z.number().int(),
+  deviceList: z.array(MemberDevice).describe('The devices, oldest first (no names: those are encrypted)'),
   disabled: z.boolean(),
 });
 export const MemberListResponse = z.object({ members: z.array(MemberEntry) });
@@ -161,6 +168,44 @@ export const AuditEntry = z.object({
 /** `GET /v1/org/audit?after=`: entries after this sequence number (absent: from the start). */
 export const AuditAfterQuery = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 export const AuditListResponse = z.object({ entries: z.array(AuditEntry), more: z.boolean() });
+
+/**
+ * Retention overrides (`PUT /v1/org/retention`): seconds, or null to fall back to `ENVELOPE_TTL` / `ATTACHMENT_TTL`.
+ * At least an hour (shorter would drop messages for a phone that is merely off for the evening), at most a year
+ * (longer keeps ciphertext and metadata around for no one).
+ */
+export const MIN_RETENTION_SECONDS = 3600;
+export const MAX_RETENTION_SECONDS = 366 * 24 * 3600;
+const retentionSeconds = z.number().int().min(MIN_RETENTION_SECONDS).max(MAX_RETENTION_SECONDS).nullable();
+export const RetentionRequest = z.strictObject({
+  envelopeTtlSeconds: retentionSeconds,
+  attachmentTtlSeconds: retentionSeconds,
+});
+const RetentionValue = z.object({
+  effectiveSeconds: z.number().int().describe('What the server applies now'),
+  defaultSeconds: z.number().int().describe('The environment setting'),
+  overrideSeconds: z.number().int().nullable().describe("The administrators' override, if any"),
+});
+export const RetentionResponse = z.object({ envelope: RetentionValue, attachment: RetentionValue });
+
+/** `GET /v1/org/status`: counts only — never content, accounts, addresses or push endpoints. */
+export const ServerStatusResponse = z.object({
+  version: z.string(),
+  uptimeSeconds: z.number().int(),
+  connections: z.number().int().describe('Authenticated WebSocket connections on the answering instance'),
+  queues: z.array(
+    z.object({
+      name: z.string(),
+      waiting: z.number().int(),
+      active: z.number().int(),
+      delayed: z.number().int(),
+      failed: z.number().int(),
+    }),
+  ),
+  pendingEnvelopes: z.number().int().describe('Envelopes stored and not yet acknowledged, across all devices'),
+  accounts: z.number().int(),
+  devices: z.number().int(),
+});
 
 export const ErrorResponse = z.object({
   error: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
@@ -568,6 +613,10 @@ export type DirectoryEntry = z.infer<typeof DirectoryEntry>;
 export type DirectoryResponse = z.infer<typeof DirectoryResponse>;
 export type AuditEntry = z.infer<typeof AuditEntry>;
 export type AuditListResponse = z.infer<typeof AuditListResponse>;
+export type MemberDevice = z.infer<typeof MemberDevice>;
+export type RetentionRequest = z.infer<typeof RetentionRequest>;
+export type RetentionResponse = z.infer<typeof RetentionResponse>;
+export type ServerStatusResponse = z.infer<typeof ServerStatusResponse>;
 export type PreKey = z.infer<typeof PreKey>;
 export type SignedPreKey = z.infer<typeof SignedPreKey>;
 export type KyberPreKey = z.infer<typeof KyberPreKey>;

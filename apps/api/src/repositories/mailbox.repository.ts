@@ -30,6 +30,16 @@ const PURGE_CHUNK = 5_000;
 export class MailboxRepository {
   constructor(private readonly db: DatabaseRepository) {}
 
+  /** Counts for the admin console's status: envelopes waiting in all queues, accounts and devices. Numbers only. */
+  async totals(): Promise<{ envelopes: number; accounts: number; devices: number }> {
+    const [row] = await this.db.sql.query<{ envelopes: number; accounts: number; devices: number }>(
+      `SELECT (SELECT count(*) FROM envelopes)::int AS envelopes,
+              (SELECT count(*) FROM accounts WHERE disabled_at IS NULL)::int AS accounts,
+              (SELECT count(*) FROM devices)::int AS devices`,
+    );
+    return { envelopes: row?.envelopes ?? 0, accounts: row?.accounts ?? 0, devices: row?.devices ?? 0 };
+  }
+
   async pending(accountId: string, deviceId: number): Promise<PendingSummary> {
     const [row] = await this.db.sql.query<{ n: number; newest: number | null; newest_urgent: number | null }>(
       `SELECT count(*)::int AS n, max(server_timestamp)::float8 AS newest,

@@ -36,6 +36,7 @@ export type MemberRow = {
   disabledAt: Date | null;
   devices: number;
   lastSeenAt: Date | null;
+  deviceList: Array<{ deviceId: number; createdAt: Date; lastSeenAt: Date }>;
 };
 
 /** Appends racing on one predecessor retry this often before giving up (each retry reads the new head). */
@@ -150,7 +151,17 @@ export class OrganizationRepository {
        FROM accounts a LEFT JOIN devices d ON d.account_id = a.id
        GROUP BY a.id ORDER BY a.created_at, a.id`,
     );
+    const devices = await this.db.sql.query<{ account_id: string; id: number; created_at: Date; last_seen_at: Date }>(
+      `SELECT account_id::text AS account_id, id, created_at, last_seen_at FROM devices ORDER BY account_id, id`,
+    );
+    const byAccount = new Map<string, MemberRow['deviceList']>();
+    for (const d of devices) {
+      const list = byAccount.get(d.account_id) ?? [];
+      list.push({ deviceId: Number(d.id), createdAt: new Date(d.created_at), lastSeenAt: new Date(d.last_seen_at) });
+      byAccount.set(d.account_id, list);
+    }
     return rows.map((r) => ({
+      deviceList: byAccount.get(r.id) ?? [],
       accountId: r.id,
       username: r.username,
       role: r.role,

@@ -25,6 +25,7 @@ import { ConfigRepository } from '../repositories/config.repository.js';
 import { LoggingRepository } from '../repositories/logging.repository.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
+import { RetentionService } from './retention.service.js';
 
 /** 24 random bytes (192 bits): unguessable however many attachments exist; 32 base64url characters. */
 const ID_BYTES = 24;
@@ -80,6 +81,7 @@ export class AttachmentService {
     private readonly metrics: AttachmentMetricsRepository,
     private readonly logger: LoggingRepository,
     private readonly clock: Clock,
+    private readonly retention: RetentionService,
   ) {}
 
   private get limits(): ConfigRepository['config']['attachments'] {
@@ -180,7 +182,8 @@ export class AttachmentService {
   /** Streams a finished, unexpired attachment (whole or one range) to `res`. */
   async download(id: string, rangeHeader: string | undefined, res: ServerResponse): Promise<void> {
     const row = ATTACHMENT_ID_PATTERN.test(id) ? await this.attachments.find(id) : null;
-    if (!row?.completedAt || row.completedAt.getTime() + this.limits.ttlMs <= this.clock.now()) throw this.notFound();
+    const { attachmentTtlMs } = await this.retention.ttls();
+    if (!row?.completedAt || row.completedAt.getTime() + attachmentTtlMs <= this.clock.now()) throw this.notFound();
     const decision = decideRange(rangeHeader, row.size);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Accept-Ranges', 'bytes');
@@ -216,10 +219,10 @@ export class AttachmentService {
     await this.purge(this.clock.now());
   }
 
-  /** Deletes attachments finished more than `ATTACHMENT_TTL` and uploads abandoned for `ATTACHMENT_ABANDON_AFTER`. */
+  /** Deletes attachments finished more than the attachment TTL (`ATTACHMENT_TTL` or the admins' override) and uploads abandoned for `ATTACHMENT_ABANDON_AFTER`. */
   async purge(now: number): Promise<{ expired: number; abandoned: number }> {
     const counts = { expired: 0, abandoned: 0 };
-    const finishedBefore = new Date(now - this.limits.ttlMs);
+    const finishedBefore = new Date(now - (await this.retention.ttls()).attachmentTtlMs);
     const abandonedBefore = new Date(now - this.limits.abandonAfterMs);
     for (;;) {
       const rows = await this.attachments.listPurgeable(finishedBefore, abandonedBefore, PURGE_BATCH);

@@ -1,6 +1,7 @@
 /**
  * Records organization and security events in the hash-chained audit log: who (an account id, or `operator` for the
- * local admin socket) did what to whom (an account id, `account.device`, or an invite id), and when. Never content,
+ * local admin socket) did what to whom (an account id, `account.device`, an invite id, or for a retention change the
+ * new lifetimes in seconds), and when. Never content,
  * message metadata, keys, codes or addresses. A failed append is logged and does not fail the action it records
  * (the action already happened; refusing it afterwards would lie about it).
  */
@@ -25,6 +26,7 @@ export const AuditEvent = {
   DeviceAdded: 'device_added',
   DeviceRemoved: 'device_removed',
   AccountDeleted: 'account_deleted',
+  RetentionChanged: 'retention_changed',
 } as const;
 export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
 

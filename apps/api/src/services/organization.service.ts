@@ -69,7 +69,8 @@ export class OrganizationService {
     return (await this.enforcedRole(accountId)) !== 'member';
   }
 
-  private async requireAdmin(device: AuthenticatedDevice): Promise<OrganizationRole> {
+  /** Refuses (`403 admin_required`) unless the device's account is an admin or the owner; returns its role. */
+  async requireAdmin(device: AuthenticatedDevice): Promise<OrganizationRole> {
     const role = await this.enforcedRole(device.accountId);
     if (role === 'member') throw adminRequired('only administrators may do this');
     return role;
@@ -250,6 +251,11 @@ export class OrganizationService {
           joinedAt: row.createdAt.getTime(),
           lastActiveDay: row.lastSeenAt ? row.lastSeenAt.toISOString().slice(0, 10) : null,
           devices: row.devices,
+          deviceList: row.deviceList.map((d) => ({
+            deviceId: d.deviceId,
+            createdAt: d.createdAt.getTime(),
+            lastActiveDay: d.lastSeenAt.toISOString().slice(0, 10),
+          })),
           disabled: row.disabledAt !== null,
         };
       }),

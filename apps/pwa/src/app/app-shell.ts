@@ -36,6 +36,7 @@ import { ListViewModel } from './view-models/list-view-model.js';
 import { OnboardingViewModel } from './view-models/onboarding-view-model.js';
 import { PermissionRequestsModel } from './view-models/permission-requests.js';
 import { SettingsViewModel } from './view-models/settings-view-model.js';
+import { AdminViewModel } from './view-models/admin-view-model.js';
 import { VoiceViewModel } from './view-models/voice-view-model.js';
 
 type CoreModule = typeof CoreModuleValue;
@@ -67,6 +68,7 @@ export class CoveAppShell implements CoveApp, AppSession {
   readonly voice: VoiceViewModel;
   readonly emoji: (language: string) => Promise<EmojiSource>;
   readonly settings: SettingsViewModel;
+  readonly admin: AdminViewModel;
   readonly onboarding: OnboardingViewModel;
   private openedVault: Vault | null = null;
   private corePlatform: Platform | null = null;
@@ -128,6 +130,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       options.onLanguage,
       platform.minPassphraseLength,
     );
+    this.admin = new AdminViewModel(this, options.serverUrl);
     this.onboarding = new OnboardingViewModel(this, permissions, {
       register: (username, inviteCode, password) => this.register(username, inviteCode, password),
       login: (username, password) => this.login(username, password),

@@ -46,6 +46,7 @@ import type {
   SsoFailure,
 } from './model.js';
 import { HistoryReader } from './history-reader.js';
+import { AdminAdapter } from './admin-adapter.js';
 
 /** How registration failures are shown; everything else is "something went wrong". */
 const REGISTRATION_ERRORS: Partial<Record<ClientErrorCode, RegistrationError>> = {
@@ -151,6 +152,7 @@ class MessengerAdapter implements MessengerPort {
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private stopVisibility: (() => void) | null = null;
   private readonly reader: HistoryReader;
+  readonly admin: AdminAdapter;
 
   constructor(
     private readonly messenger: Messenger,
@@ -160,6 +162,7 @@ class MessengerAdapter implements MessengerPort {
     readonly deviceId: number,
   ) {
     this.reader = new HistoryReader(platform.storage);
+    this.admin = new AdminAdapter(messenger);
   }
 
   subscribe(listener: (event: MessengerEvent) => void): () => void {

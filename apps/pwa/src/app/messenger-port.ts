@@ -4,7 +4,9 @@
  * implements it over the core's facade (linking this browser as a new device is its `linkMessenger`). Types only.
  */
 import type {
+  AuditVerification,
   ConversationEntry,
+  MemberView,
   MessageInfo,
   MessengerEvent,
   OutgoingAttachment,
@@ -12,7 +14,15 @@ import type {
   TrustLevel,
 } from '@cove/client';
 import type {
+  AuditListResponse,
+  CreateInviteResponse,
+  InviteEntry,
+  RetentionResponse,
+  ServerStatusResponse,
+} from '@cove/protocol';
+import type {
   AddDeviceResult,
+  AdminFailure,
   AttachmentFailure,
   DeviceView,
   DirectoryMatch,
@@ -37,6 +47,37 @@ export type GroupResult<T = undefined> = { ok: true; value: T } | { ok: false; e
 export type RegistrationError = 'taken' | 'invalid' | 'invite' | 'network' | 'password' | 'other';
 /** Why a password login failed. */
 export type LoginError = 'wrong' | 'throttled' | 'invalid' | 'network' | 'other';
+
+/** Why an admin call failed: not an admin here, only the owner's device may, bad input, gone, no network. */
+export type AdminError = AdminFailure;
+
+export type AdminResult<T = undefined> = { ok: true; value: T } | { ok: false; error: AdminError };
+
+/**
+ * The organization's admin calls (the core's Organization and notice send); the server enforces every role, the
+ * core refuses what this device cannot prove or sign. Failures come back as AdminError, never thrown.
+ */
+export interface AdminPort {
+  /** Our certified role and whether this device holds the organization key (may sign role certificates). */
+  access(): Promise<{ role: 'owner' | 'admin' | 'member'; keyHolder: boolean; keyChanged: boolean }>;
+  members(): Promise<AdminResult<MemberView[]>>;
+  setDisabled(accountId: string, disabled: boolean): Promise<AdminResult>;
+  removeDevice(accountId: string, deviceId: number): Promise<AdminResult>;
+  invites(): Promise<AdminResult<InviteEntry[]>>;
+  createInvite(uses: number, expiresInSeconds: number): Promise<AdminResult<CreateInviteResponse>>;
+  revokeInvite(id: string): Promise<AdminResult>;
+  grant(accountId: string, role: 'admin' | 'member'): Promise<AdminResult>;
+  /** Sends an organization notice to every member; the value is how many members it went to. */
+  sendNotice(text: string): Promise<AdminResult<number>>;
+  retention(): Promise<AdminResult<RetentionResponse>>;
+  setRetention(
+    envelopeSeconds: number | null,
+    attachmentSeconds: number | null,
+  ): Promise<AdminResult<RetentionResponse>>;
+  serverStatus(): Promise<AdminResult<ServerStatusResponse>>;
+  auditPage(after: number): Promise<AdminResult<AuditListResponse>>;
+  verifyAudit(): Promise<AdminResult<Pick<AuditVerification, 'intact' | 'brokenAt'> & { entries: number }>>;
+}
 
 export interface MessengerPort {
   readonly username: string;
@@ -123,6 +164,8 @@ export interface MessengerPort {
   blocked(): Promise<{ accountId: string; username: string | null }[]>;
   /** The organization as this device pinned it (fingerprint, a changed key, our certified role); null without one. */
   organization(): Promise<OrganizationView | null>;
+  /** The admin console's calls (admins; granting: the owner's device). */
+  readonly admin: AdminPort;
   /** Whether the account has a password for logging in on new devices (the server's answer). */
   hasPassword(): Promise<boolean>;
   /** Sets or changes it (OPAQUE: the server never learns it); the account backup is sealed anew. */

@@ -627,6 +627,95 @@ export interface OnboardingScreen extends PermissionRequests {
   unlock(passphrase: string): Promise<boolean>;
 }
 
+/** Why an admin console action failed: see AdminError in messenger-port.ts. */
+export type AdminFailure = 'forbidden' | 'owner-only' | 'invalid' | 'not-found' | 'network' | 'other';
+export type AdminOutcome<T = undefined> = { ok: true; value: T } | { ok: false; error: AdminFailure };
+
+/** Who may use the console here: an admin or the owner by certificate; `canGrant` when this device holds the key. */
+export type AdminAccess = { role: 'owner' | 'admin'; canGrant: boolean };
+
+export type AdminMemberDevice = { deviceId: number; createdAt: number; lastActiveDay: string };
+
+export type AdminMemberView = {
+  accountId: string;
+  /** The username, or a short account id for an account without one. */
+  name: string;
+  /** The role the member's certificate proves here. */
+  role: 'owner' | 'admin' | 'member';
+  /** The server enforces a role no valid certificate proves (shown as a warning). */
+  uncertified: boolean;
+  joinedAt: number;
+  lastActiveDay: string | null;
+  devices: AdminMemberDevice[];
+  disabled: boolean;
+  me: boolean;
+};
+
+export type AdminInviteView = {
+  id: string;
+  uses: number;
+  usesLeft: number;
+  expiresAt: number;
+  createdAt: number;
+  revoked: boolean;
+  /** Usable now: not revoked, not expired, uses left. */
+  live: boolean;
+};
+
+/** A new invite: the code is shown once (the server keeps only its hash), with a link that carries it. */
+export type AdminCreatedInvite = { code: string; link: string; uses: number; expiresAt: number };
+
+/** Lifetimes in days (fractions where an override is under a day), the server's defaults and whether overridden. */
+export type AdminRetentionView = {
+  envelopeDays: number;
+  attachmentDays: number;
+  envelopeDefaultDays: number;
+  attachmentDefaultDays: number;
+  envelopeOverridden: boolean;
+  attachmentOverridden: boolean;
+};
+
+export type AdminStatusView = {
+  version: string;
+  uptimeSeconds: number;
+  connections: number;
+  queues: { name: string; waiting: number; active: number; delayed: number; failed: number }[];
+  pendingEnvelopes: number;
+  accounts: number;
+  devices: number;
+};
+
+/** One audit entry with account ids named where the member list knows them. */
+export type AdminAuditEntryView = { seq: number; at: number; event: string; actor: string; target: string };
+export type AdminAuditPage = { entries: AdminAuditEntryView[]; more: boolean; next: number };
+export type AdminAuditCheck = { intact: boolean; entries: number; brokenAt: number | null };
+
+/**
+ * The admin console: members (devices, disable/enable, remove one device, grant roles), invites, notices, retention,
+ * the server status and the audit log. The server refuses every call to non-admins; `access()` hides the console
+ * from them (null).
+ */
+export interface AdminScreen {
+  access(): Promise<AdminAccess | null>;
+  members(): Promise<AdminOutcome<AdminMemberView[]>>;
+  setDisabled(accountId: string, disabled: boolean): Promise<AdminOutcome>;
+  removeDevice(accountId: string, deviceId: number): Promise<AdminOutcome>;
+  grant(accountId: string, role: 'admin' | 'member'): Promise<AdminOutcome>;
+  invites(): Promise<AdminOutcome<AdminInviteView[]>>;
+  createInvite(uses: number, days: number): Promise<AdminOutcome<AdminCreatedInvite>>;
+  revokeInvite(id: string): Promise<AdminOutcome>;
+  /** Sends an organization notice; the value is how many members it goes to. */
+  sendNotice(text: string): Promise<AdminOutcome<number>>;
+  retention(): Promise<AdminOutcome<AdminRetentionView>>;
+  /** Sets the lifetimes in days; null goes back to the server's default. */
+  setRetention(envelopeDays: number | null, attachmentDays: number | null): Promise<AdminOutcome<AdminRetentionView>>;
+  status(): Promise<AdminOutcome<AdminStatusView>>;
+  /** The audit log from `after` (0: the start), one page. */
+  audit(after: number): Promise<AdminOutcome<AdminAuditPage>>;
+  verifyAudit(): Promise<AdminOutcome<AdminAuditCheck>>;
+  copy(text: string): Promise<boolean>;
+}
+
 /** The app shell: the state every screen shares, and one view model per screen. */
 export interface CoveApp {
   getState(): AppState;
@@ -645,5 +734,6 @@ export interface CoveApp {
   /** The composer's emoji picker: the data for a UI language (loaded on first use). */
   emoji(language: string): Promise<EmojiSource>;
   readonly settings: SettingsScreen;
+  readonly admin: AdminScreen;
   readonly onboarding: OnboardingScreen;
 }

@@ -19,13 +19,15 @@ import { NewChatDialog } from './views/new-chat-dialog.js';
 import { NewGroupDialog } from './views/new-group-dialog.js';
 import { OnboardingView, WelcomeSteps } from './views/onboarding-view.js';
 import { SettingsView } from './views/settings-view.js';
+import { AdminView } from './views/admin/admin-view.js';
 
 /** A chat route may name a message to scroll to (a search result); that stays out of the URL. */
 type Route =
   | { name: 'list' }
   | { name: 'chat'; id: string; focus?: { messageId: string; nonce: number } }
   | { name: 'contact'; id: string }
-  | { name: 'settings' };
+  | { name: 'settings' }
+  | { name: 'admin' };
 
 export function parseRoute(path: string): Route {
   const chat = /^\/chat\/([^/]+)(\/contact)?\/?$/.exec(path);
@@ -34,6 +36,7 @@ export function parseRoute(path: string): Route {
       ? { name: 'contact', id: decodeURIComponent(chat[1]) }
       : { name: 'chat', id: decodeURIComponent(chat[1]) };
   if (path === '/settings') return { name: 'settings' };
+  if (path === '/admin') return { name: 'admin' };
   return { name: 'list' };
 }
 
@@ -47,6 +50,8 @@ function routePath(route: Route): string {
       return `/chat/${encodeURIComponent(route.id)}/contact`;
     case 'settings':
       return '/settings';
+    case 'admin':
+      return '/admin';
   }
 }
 
@@ -169,7 +174,9 @@ function MessengerScreen(): ReactElement {
     ) : (
       <ContactView conversationId={route.id} onBack={() => go({ name: 'chat', id: route.id })} />
     );
-  else if (route.name === 'settings') detail = <SettingsView onBack={() => go({ name: 'list' })} />;
+  else if (route.name === 'settings')
+    detail = <SettingsView onBack={() => go({ name: 'list' })} onAdmin={() => go({ name: 'admin' })} />;
+  else if (route.name === 'admin') detail = <AdminView onBack={() => go({ name: 'settings' })} />;
 
   return (
     <main className={`layout ${detail ? 'has-detail' : 'no-detail'}`}>

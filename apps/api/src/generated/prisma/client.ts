@@ -122,6 +122,12 @@ export type Profile = Prisma.ProfileModel
  */
 export type Organization = Prisma.OrganizationModel
 /**
+ * Model RetentionSetting
+ * Retention overrides an administrator set in the admin console (a single row, id 1): null columns fall back to
+ * `ENVELOPE_TTL` and `ATTACHMENT_TTL`. Durations only: nothing about any user.
+ */
+export type RetentionSetting = Prisma.RetentionSettingModel
+/**
  * Model RoleCertificate
  * The current role certificate of an account (body and signature by the organization key, verified on upload).
  */

@@ -580,6 +580,14 @@ export class InMemoryPushSubscriptionRepository implements Public<PushSubscripti
 export class InMemoryMailboxRepository implements Public<MailboxRepository> {
   constructor(private readonly db: InMemoryDatabase) {}
 
+  totals(): Promise<{ envelopes: number; accounts: number; devices: number }> {
+    return Promise.resolve({
+      envelopes: this.db.envelopes.length,
+      accounts: this.db.accounts.size,
+      devices: this.db.devices.size,
+    });
+  }
+
   pending(accountId: string, deviceId: number): Promise<PendingSummary> {
     return Promise.resolve(summary(this.db.envelopesOf(accountId, deviceId)));
   }

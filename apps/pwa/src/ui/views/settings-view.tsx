@@ -1,7 +1,8 @@
 /**
  * Settings: the toolbar and the sections (`settings/`, `linking/`): account, profile, linked devices, language and colour theme, notification
- * previews and permission, persistent storage, the passphrase that locks the local data and "lock now", the login password, the block
- * list, and leaving (log out, delete the account).
+ * previews and permission, persistent storage, the organization (with the admin console's entry for admins), the
+ * passphrase that locks the local data and "lock now", the login password, the block list, and leaving (log out,
+ * delete the account).
  */
 import type { ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -19,7 +20,7 @@ import { LeaveSection } from './settings/leave-section.js';
 import { PasswordSection } from './settings/password-section.js';
 import { ProfileSection } from './settings/profile-section.js';
 
-export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
+export function SettingsView({ onBack, onAdmin }: { onBack: () => void; onAdmin?: () => void }): ReactElement {
   const { t } = useTranslation();
   return (
     <section className="chat-pane settings-pane" aria-labelledby="settings-title">
@@ -38,7 +39,7 @@ export function SettingsView({ onBack }: { onBack: () => void }): ReactElement {
         <AppearanceSection />
         <NotificationsSection />
         <PrivacySection />
-        <OrganizationSection />
+        <OrganizationSection onAdmin={onAdmin} />
         <PasswordSection />
         <BlockedSection />
         <LeaveSection />

@@ -411,6 +411,7 @@ export const ModelName = {
   Attachment: 'Attachment',
   Profile: 'Profile',
   Organization: 'Organization',
+  RetentionSetting: 'RetentionSetting',
   RoleCertificate: 'RoleCertificate',
   Invite: 'Invite',
   AuditEntry: 'AuditEntry',
@@ -430,7 +431,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "ssoTransaction" | "ssoGrant" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile" | "organization" | "roleCertificate" | "invite" | "auditEntry" | "accountPassword"
+    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "ssoTransaction" | "ssoGrant" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile" | "organization" | "retentionSetting" | "roleCertificate" | "invite" | "auditEntry" | "accountPassword"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1470,6 +1471,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    RetentionSetting: {
+      payload: Prisma.$RetentionSettingPayload<ExtArgs>
+      fields: Prisma.RetentionSettingFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.RetentionSettingFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.RetentionSettingFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload>
+        }
+        findFirst: {
+          args: Prisma.RetentionSettingFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.RetentionSettingFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload>
+        }
+        findMany: {
+          args: Prisma.RetentionSettingFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload>[]
+        }
+        create: {
+          args: Prisma.RetentionSettingCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload>
+        }
+        createMany: {
+          args: Prisma.RetentionSettingCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.RetentionSettingCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload>[]
+        }
+        delete: {
+          args: Prisma.RetentionSettingDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload>
+        }
+        update: {
+          args: Prisma.RetentionSettingUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload>
+        }
+        deleteMany: {
+          args: Prisma.RetentionSettingDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.RetentionSettingUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.RetentionSettingUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload>[]
+        }
+        upsert: {
+          args: Prisma.RetentionSettingUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$RetentionSettingPayload>
+        }
+        aggregate: {
+          args: Prisma.RetentionSettingAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateRetentionSetting>
+        }
+        groupBy: {
+          args: Prisma.RetentionSettingGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.RetentionSettingGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.RetentionSettingCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.RetentionSettingCountAggregateOutputType> | number
+        }
+      }
+    }
     RoleCertificate: {
       payload: Prisma.$RoleCertificatePayload<ExtArgs>
       fields: Prisma.RoleCertificateFieldRefs
@@ -1977,6 +2052,16 @@ export const OrganizationScalarFieldEnum = {
 export type OrganizationScalarFieldEnum = (typeof OrganizationScalarFieldEnum)[keyof typeof OrganizationScalarFieldEnum]
 
 
+export const RetentionSettingScalarFieldEnum = {
+  id: 'id',
+  envelopeTtlMs: 'envelopeTtlMs',
+  attachmentTtlMs: 'attachmentTtlMs',
+  updatedAt: 'updatedAt'
+} as const
+
+export type RetentionSettingScalarFieldEnum = (typeof RetentionSettingScalarFieldEnum)[keyof typeof RetentionSettingScalarFieldEnum]
+
+
 export const RoleCertificateScalarFieldEnum = {
   accountId: 'accountId',
   role: 'role',
@@ -2311,6 +2396,7 @@ export type GlobalOmitConfig = {
   attachment?: Prisma.AttachmentOmit
   profile?: Prisma.ProfileOmit
   organization?: Prisma.OrganizationOmit
+  retentionSetting?: Prisma.RetentionSettingOmit
   roleCertificate?: Prisma.RoleCertificateOmit
   invite?: Prisma.InviteOmit
   auditEntry?: Prisma.AuditEntryOmit

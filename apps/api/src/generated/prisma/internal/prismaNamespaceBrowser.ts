@@ -65,6 +65,7 @@ export const ModelName = {
   Attachment: 'Attachment',
   Profile: 'Profile',
   Organization: 'Organization',
+  RetentionSetting: 'RetentionSetting',
   RoleCertificate: 'RoleCertificate',
   Invite: 'Invite',
   AuditEntry: 'AuditEntry',
@@ -257,6 +258,16 @@ export const OrganizationScalarFieldEnum = {
 } as const
 
 export type OrganizationScalarFieldEnum = (typeof OrganizationScalarFieldEnum)[keyof typeof OrganizationScalarFieldEnum]
+
+
+export const RetentionSettingScalarFieldEnum = {
+  id: 'id',
+  envelopeTtlMs: 'envelopeTtlMs',
+  attachmentTtlMs: 'attachmentTtlMs',
+  updatedAt: 'updatedAt'
+} as const
+
+export type RetentionSettingScalarFieldEnum = (typeof RetentionSettingScalarFieldEnum)[keyof typeof RetentionSettingScalarFieldEnum]
 
 
 export const RoleCertificateScalarFieldEnum = {
