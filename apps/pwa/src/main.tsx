@@ -12,6 +12,7 @@ import { browserLanguages } from './platform/capabilities.js';
 import { openCoveDatabase } from './platform/idb/database.js';
 import { readSettings } from './platform/settings.js';
 import { takeSsoReturn } from './platform/sso-return.js';
+import { takeInviteFromAddress } from './platform/invite-link.js';
 import { onOpenRequest } from './platform/sw-registration.js';
 import { AppRoot } from './ui/app-root.js';
 import { i18next, initI18n, pickLanguage } from './ui/i18n/index.js';
@@ -30,6 +31,7 @@ async function savedLanguage(): Promise<string | null> {
 async function main(): Promise<void> {
   // First of all: a single sign-on's single-use token leaves the address bar before anything else runs.
   const ssoReturn = takeSsoReturn();
+  const invite = takeInviteFromAddress();
   const language = pickLanguage(await savedLanguage(), browserLanguages());
   await initI18n(language);
   document.documentElement.lang = language;
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
   const app = new CoveAppShell(platform, {
     serverUrl: globalThis.location.origin,
     ssoReturn,
+    invite,
     onLanguage: async (setting) => {
       const next = pickLanguage(setting, browserLanguages());
       await i18next.changeLanguage(next);

@@ -54,6 +54,8 @@ export type AppShellOptions = {
   onLanguage: (setting: string | null) => Promise<void>;
   /** What a single sign-on handed back in the URL fragment when the app opened (already removed from the URL). */
   ssoReturn?: SsoReturn | null;
+  /** The code of an invite link (`?invite=`) the app was opened with (already removed from the URL). */
+  invite?: string | null;
 };
 
 /** The codes the server's callback uses (`#sso-error=…`); anything else reads as a provider failure. */
@@ -136,6 +138,7 @@ export class CoveAppShell implements CoveApp, AppSession {
       login: (username, password) => this.login(username, password),
       link: (options) => this.link(options),
       enter: (corePlatform) => this.enter(corePlatform),
+      inviteFromLink: options.invite ?? null,
     });
   }
 

@@ -607,6 +607,8 @@ export interface SettingsScreen extends PermissionRequests {
 
 /** Creating the account (then the welcome steps) and unlocking a passphrase-protected vault. */
 export interface OnboardingScreen extends PermissionRequests {
+  /** The invite code of an admin's invite link the app was opened with (pre-fills the invite field); null: none. */
+  readonly inviteFromLink: string | null;
   /** `password`: also set one for logging in on new devices (null: none). */
   register(username: string, inviteCode: string | null, password: string | null): Promise<RegisterResult>;
   /** Logs this browser in as a new device of the account, by username and password. */

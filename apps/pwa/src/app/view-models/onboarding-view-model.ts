@@ -29,6 +29,8 @@ export interface OnboardingActions {
     onHistoryProgress?: (progress: HistoryProgressView) => void;
   }): Promise<LinkResult>;
   enter(platform: Platform): Promise<void>;
+  /** The invite code of the link the app was opened with (already removed from the address), if any. */
+  readonly inviteFromLink: string | null;
 }
 
 export class OnboardingViewModel implements OnboardingScreen {
@@ -37,6 +39,10 @@ export class OnboardingViewModel implements OnboardingScreen {
     private readonly permissions: PermissionRequests,
     private readonly actions: OnboardingActions,
   ) {}
+
+  get inviteFromLink(): string | null {
+    return this.actions.inviteFromLink;
+  }
 
   register(username: string, inviteCode: string | null, password: string | null = null): Promise<RegisterResult> {
     return this.actions.register(username, inviteCode, password);

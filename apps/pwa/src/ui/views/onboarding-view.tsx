@@ -126,7 +126,8 @@ export function OnboardingView({
   const { t } = useTranslation();
   const app = useApp();
   const [username, setUsername] = useState('');
-  const [invite, setInvite] = useState('');
+  // An admin's invite link fills the code in; the person can still change it.
+  const [invite, setInvite] = useState(() => app.onboarding.inviteFromLink ?? '');
   const [password, setPassword] = useState('');
   const [loggingIn, setLoggingIn] = useState(false);
   const [busy, setBusy] = useState(false);
