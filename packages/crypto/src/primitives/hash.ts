@@ -7,6 +7,7 @@ import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 
 import { HKDF_MAX_OUTPUT } from '../constants.js';
+import { hmacSha256Key32, sha256 as sha256Direct, sha512 as sha512Direct } from './sodium-direct.js';
 import { sodium } from './sodium.js';
 
 const ZERO32 = new Uint8Array(32);
@@ -24,19 +25,17 @@ export function concat(...parts: readonly Uint8Array[]): Uint8Array {
 }
 
 export function sha256(data: Uint8Array): Uint8Array {
-  return sodium().crypto_hash_sha256(data);
+  return sha256Direct(data);
 }
 
 export function sha512(data: Uint8Array): Uint8Array {
-  return sodium().crypto_hash_sha512(data);
+  return sha512Direct(data);
 }
 
 /** HMAC-SHA256 of the concatenation of `parts` under `key` (any key length). */
 export function hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
+  if (key.length === 32) return hmacSha256Key32(key, parts);
   const s = sodium();
-  if (key.length === 32) {
-    return s.crypto_auth_hmacsha256(parts.length === 1 ? (parts[0] as Uint8Array) : concat(...parts), key);
-  }
   const st = s.crypto_auth_hmacsha256_init(key);
   for (const p of parts) s.crypto_auth_hmacsha256_update(st, p);
   return s.crypto_auth_hmacsha256_final(st);

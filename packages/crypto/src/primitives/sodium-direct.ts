@@ -1,0 +1,182 @@
+/**
+ * Hot-path calls straight into libsodium's WebAssembly exports (the `libsodium` module the wrappers expose),
+ * through one scratch region allocated once in the WebAssembly heap: X25519, SHA-256/512, HMAC-SHA256, SHA3-256/512
+ * and SHAKE128/256. The wrappers allocate, copy and free every argument and result on each call, which cost more
+ * than the primitive itself for the short inputs the protocol hashes (2.1 µs per HMAC of 33 bytes against well under
+ * 1 µs here). Every input that does not fit the scratch region goes through the wrappers instead, so behaviour
+ * never depends on size. The region is wiped after each call (it held keys and secrets).
+ *
+ * Does not load libsodium (sodium.ts does) and adds no primitive of its own; the results are libsodium's, byte for
+ * byte. Synchronous and non-reentrant, like the WebAssembly it calls.
+ */
+import type { Sodium } from './sodium.js';
+import { sodium } from './sodium.js';
+
+/** The raw exports used here (Emscripten's names; 64-bit lengths arrive as two 32-bit halves, low first). */
+interface RawSodium {
+  HEAPU8: Uint8Array;
+  _malloc(size: number): number;
+  _crypto_scalarmult(q: number, n: number, p: number): number;
+  _crypto_scalarmult_base(q: number, n: number): number;
+  _crypto_hash_sha256(out: number, input: number, lenLo: number, lenHi: number): number;
+  _crypto_hash_sha512(out: number, input: number, lenLo: number, lenHi: number): number;
+  _crypto_auth_hmacsha256(out: number, input: number, lenLo: number, lenHi: number, key: number): number;
+  _crypto_hash_sha3256(out: number, input: number, len: number): number;
+  _crypto_hash_sha3512(out: number, input: number, len: number): number;
+  _crypto_xof_shake128(out: number, outLen: number, input: number, lenLo: number, lenHi: number): number;
+  _crypto_xof_shake256(out: number, outLen: number, input: number, lenLo: number, lenHi: number): number;
+}
+
+/**
+ * Scratch bytes: the largest hot input is SHA3-256 over a Kyber1024 ciphertext (1568 bytes) or SHAKE256 over
+ * z ‖ ciphertext (1600); SampleNTT squeezes 504 bytes. 8 KiB covers them all with room to spare.
+ */
+const SCRATCH_BYTES = 8192;
+
+let raw: RawSodium | null = null;
+let base = 0;
+
+/** The raw module and the scratch region's address, allocated on first use (after `ready()`). */
+function region(): RawSodium {
+  if (raw) return raw;
+  const lib = (sodium() as Sodium & { libsodium?: RawSodium }).libsodium;
+  if (!lib || typeof lib._malloc !== 'function' || typeof lib._crypto_xof_shake128 !== 'function')
+    throw new Error('@cove/crypto: libsodium does not expose its WebAssembly exports');
+  base = lib._malloc(SCRATCH_BYTES);
+  if (!base) throw new Error('@cove/crypto: cannot allocate libsodium scratch memory');
+  raw = lib;
+  return lib;
+}
+
+/** Copies `parts` into the region at `at` and returns the end offset. */
+function put(heap: Uint8Array, at: number, parts: readonly Uint8Array[]): number {
+  let o = at;
+  for (const p of parts) {
+    heap.set(p, o);
+    o += p.length;
+  }
+  return o;
+}
+
+function total(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
+/** X25519(scalar, u); null when libsodium refuses (an all-zero result: low-order u). */
+export function x25519(scalar: Uint8Array, u: Uint8Array): Uint8Array | null {
+  if (scalar.length !== 32 || u.length !== 32) throw new RangeError('X25519: keys are 32 bytes');
+  const r = region();
+  const heap = r.HEAPU8;
+  heap.set(scalar, base);
+  heap.set(u, base + 32);
+  const rc = r._crypto_scalarmult(base + 64, base, base + 32);
+  const out = rc === 0 ? heap.slice(base + 64, base + 96) : null;
+  heap.fill(0, base, base + 96);
+  return out;
+}
+
+/** X25519(scalar, 9): the public key of a clamped scalar. */
+export function x25519Base(scalar: Uint8Array): Uint8Array {
+  if (scalar.length !== 32) throw new RangeError('X25519: keys are 32 bytes');
+  const r = region();
+  const heap = r.HEAPU8;
+  heap.set(scalar, base);
+  const rc = r._crypto_scalarmult_base(base + 32, base);
+  const out = heap.slice(base + 32, base + 64);
+  heap.fill(0, base, base + 64);
+  if (rc !== 0) throw new Error('X25519: public key derivation refused');
+  return out;
+}
+
+/** A digest of the concatenation of `parts`; `n` is the digest length. */
+function digest(
+  n: number,
+  parts: readonly Uint8Array[],
+  call: (r: RawSodium, out: number, input: number, len: number) => number,
+): Uint8Array | null {
+  const len = total(parts);
+  if (len + n > SCRATCH_BYTES) return null;
+  const r = region();
+  const heap = r.HEAPU8;
+  put(heap, base + n, parts);
+  call(r, base, base + n, len);
+  const out = heap.slice(base, base + n);
+  heap.fill(0, base, base + n + len);
+  return out;
+}
+
+export function sha256(...parts: readonly Uint8Array[]): Uint8Array {
+  return (
+    digest(32, parts, (r, o, i, l) => r._crypto_hash_sha256(o, i, l, 0)) ??
+    sodium().crypto_hash_sha256(concatParts(parts))
+  );
+}
+
+export function sha512(...parts: readonly Uint8Array[]): Uint8Array {
+  return (
+    digest(64, parts, (r, o, i, l) => r._crypto_hash_sha512(o, i, l, 0)) ??
+    sodium().crypto_hash_sha512(concatParts(parts))
+  );
+}
+
+export function sha3_256(...parts: readonly Uint8Array[]): Uint8Array {
+  return (
+    digest(32, parts, (r, o, i, l) => r._crypto_hash_sha3256(o, i, l)) ??
+    sodium().crypto_hash_sha3256(concatParts(parts))
+  );
+}
+
+export function sha3_512(...parts: readonly Uint8Array[]): Uint8Array {
+  return (
+    digest(64, parts, (r, o, i, l) => r._crypto_hash_sha3512(o, i, l)) ??
+    sodium().crypto_hash_sha3512(concatParts(parts))
+  );
+}
+
+/** HMAC-SHA256 under a 32-byte key of the concatenation of `parts`. */
+export function hmacSha256Key32(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+  if (key.length !== 32) throw new RangeError('hmacSha256Key32: the key must be 32 bytes');
+  const len = total(parts);
+  if (len + 64 > SCRATCH_BYTES) return sodium().crypto_auth_hmacsha256(concatParts(parts), key);
+  const r = region();
+  const heap = r.HEAPU8;
+  heap.set(key, base + 32);
+  put(heap, base + 64, parts);
+  r._crypto_auth_hmacsha256(base, base + 64, len, 0, base + 32);
+  const out = heap.slice(base, base + 32);
+  heap.fill(0, base, base + 64 + len);
+  return out;
+}
+
+/** SHAKE128 or SHAKE256 of the concatenation of `parts`, filling all of `out`. Returns `out`. */
+export function shakeInto(bits: 128 | 256, out: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
+  const len = total(parts);
+  if (len + out.length > SCRATCH_BYTES) {
+    const s = sodium();
+    const input = concatParts(parts);
+    out.set(bits === 128 ? s.crypto_xof_shake128(out.length, input) : s.crypto_xof_shake256(out.length, input));
+    return out;
+  }
+  const r = region();
+  const heap = r.HEAPU8;
+  const input = base + out.length;
+  put(heap, input, parts);
+  if (bits === 128) r._crypto_xof_shake128(base, out.length, input, len, 0);
+  else r._crypto_xof_shake256(base, out.length, input, len, 0);
+  out.set(heap.subarray(base, base + out.length));
+  heap.fill(0, base, input + len);
+  return out;
+}
+
+function concatParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(total(parts));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
