@@ -7,7 +7,7 @@ import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 
 import { HKDF_MAX_OUTPUT } from '../constants.js';
-import { hmacSha256Key32, sha256 as sha256Direct, sha512 as sha512Direct } from './sodium-direct.js';
+import { hkdfSha256Salt32, hmacSha256Key32, sha256 as sha256Direct, sha512 as sha512Direct } from './sodium-direct.js';
 import { sodium } from './sodium.js';
 
 const ZERO32 = new Uint8Array(32);
@@ -44,7 +44,12 @@ export function hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Ui
 /** HKDF-SHA256 (RFC 5869). A null or empty salt means 32 zero bytes, as the RFC specifies. */
 export function hkdf(ikm: Uint8Array, salt: Uint8Array | null, info: Uint8Array, length: number): Uint8Array {
   if (length < 0 || length > HKDF_MAX_OUTPUT) throw new RangeError('hkdf: bad output length');
-  const prk = hmacSha256(salt && salt.length > 0 ? salt : ZERO32, ikm);
+  const saltOrZero = salt && salt.length > 0 ? salt : ZERO32;
+  if (saltOrZero.length === 32) {
+    const fast = hkdfSha256Salt32(saltOrZero, ikm, info, length);
+    if (fast) return fast;
+  }
+  const prk = hmacSha256(saltOrZero, ikm);
   const out = new Uint8Array(length);
   let prev: Uint8Array = new Uint8Array(0);
   const counter = new Uint8Array(1);
