@@ -122,6 +122,35 @@ describe('AES-256-CBC', () => {
     expect(aes256CbcDecrypt(key, iv, new Uint8Array(15))).toBeNull();
     expect(aes256CbcDecrypt(key, iv, new Uint8Array(0))).toBeNull();
   });
+
+  it('matches FIPS 197 Appendix C.3 (AES-256, one block under a zero IV)', () => {
+    const key = unhex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+    const ct = aes256CbcEncrypt(key, new Uint8Array(16), unhex('00112233445566778899aabbccddeeff'));
+    expect(hex(ct.subarray(0, 16))).toBe('8ea2b7ca516745bfeafc49904b496089');
+  });
+
+  it('encrypts, decrypts and judges padding exactly like @noble/ciphers (the oracle) on random and hostile input', async () => {
+    const { cbc } = await import('@noble/ciphers/aes.js');
+    const rng = seededRng('aes-oracle');
+    for (let t = 0; t < 300; t++) {
+      const key = rng(32);
+      const iv = rng(16);
+      const pt = rng(t % 200);
+      const ct = aes256CbcEncrypt(key, iv, pt);
+      expect(hex(ct)).toBe(hex(cbc(key, iv).encrypt(pt)));
+      // A forged ciphertext: random blocks, with a plausible padding byte in some.
+      const forged = rng(16 * (1 + (t % 4)));
+      if (t % 3 === 0) forged[forged.length - 1] = 1 + (t % 16);
+      let theirs: Uint8Array | null;
+      try {
+        theirs = cbc(key, iv).decrypt(forged);
+      } catch {
+        theirs = null;
+      }
+      const ours = aes256CbcDecrypt(key, iv, forged);
+      expect(ours === null ? null : hex(ours)).toBe(theirs === null ? null : hex(theirs));
+    }
+  });
 });
 
 describe('ML-KEM-1024 core of the Kyber1024 KEM (oracle: @noble/post-quantum)', () => {
