@@ -280,10 +280,10 @@ export function aes256CbcDecrypt(key: Uint8Array, iv: Uint8Array, ciphertext: Ui
     S[2] = c2;
     S[3] = c3;
     decryptBlock();
-    writeWord(out, o, (S[0]) ^ p0);
-    writeWord(out, o + 4, (S[1]) ^ p1);
-    writeWord(out, o + 8, (S[2]) ^ p2);
-    writeWord(out, o + 12, (S[3]) ^ p3);
+    writeWord(out, o, S[0] ^ p0);
+    writeWord(out, o + 4, S[1] ^ p1);
+    writeWord(out, o + 8, S[2] ^ p2);
+    writeWord(out, o + 12, S[3] ^ p3);
     p0 = c0;
     p1 = c1;
     p2 = c2;
