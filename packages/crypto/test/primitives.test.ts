@@ -108,6 +108,37 @@ describe('HMAC-SHA256 (RFC 4231 test case 2)', () => {
   });
 });
 
+describe('libsodium called directly (sodium-direct.ts) equals the wrappers', () => {
+  it('for X25519, SHA-2, HMAC, HKDF, SHA-3 and SHAKE, on short inputs and on ones larger than the scratch region', async () => {
+    const d = await import('../src/primitives/sodium-direct.js');
+    const { hkdf: nobleHkdf } = await import('@noble/hashes/hkdf.js');
+    const { sha256: nobleSha256 } = await import('@noble/hashes/sha2.js');
+    const { sodium } = await import('../src/primitives/sodium.js');
+    const s = sodium();
+    const rng = seededRng('sodium-direct');
+    for (const n of [0, 1, 33, 200, 1568, 9000]) {
+      const m = rng(n);
+      const k = rng(32);
+      expect(hex(d.sha256(m))).toBe(hex(s.crypto_hash_sha256(m)));
+      expect(hex(d.sha512(m))).toBe(hex(s.crypto_hash_sha512(m)));
+      expect(hex(d.sha3_256(m))).toBe(hex(s.crypto_hash_sha3256(m)));
+      expect(hex(d.sha3_512(m))).toBe(hex(s.crypto_hash_sha3512(m)));
+      expect(hex(d.hmacSha256Key32(k, [m]))).toBe(hex(s.crypto_auth_hmacsha256(m, k)));
+      expect(hex(d.shakeInto(128, new Uint8Array(504), m))).toBe(hex(s.crypto_xof_shake128(504, m)));
+      expect(hex(d.shakeInto(256, new Uint8Array(32), m, k))).toBe(
+        hex(s.crypto_xof_shake256(32, Uint8Array.from([...m, ...k]))),
+      );
+      const info = rng(n % 50);
+      expect(hex(hkdf(m, k, info, 80))).toBe(hex(nobleHkdf(nobleSha256, m, k, info, 80)));
+    }
+    const a = s.randombytes_buf(32);
+    const b = s.crypto_scalarmult_base(s.randombytes_buf(32));
+    expect(hex(d.x25519(a, b)!)).toBe(hex(s.crypto_scalarmult(a, b)));
+    expect(hex(d.x25519Base(a))).toBe(hex(s.crypto_scalarmult_base(a)));
+    expect(d.x25519(a, new Uint8Array(32))).toBeNull();
+  });
+});
+
 describe('AES-256-CBC', () => {
   it('round-trips and rejects bad padding or length', () => {
     const rng = seededRng('aes');

@@ -1,10 +1,11 @@
 /**
  * Hot-path calls straight into libsodium's WebAssembly exports (the `libsodium` module the wrappers expose),
- * through one scratch region allocated once in the WebAssembly heap: X25519, SHA-256/512, HMAC-SHA256, SHA3-256/512
- * and SHAKE128/256. The wrappers allocate, copy and free every argument and result on each call, which cost more
- * than the primitive itself for the short inputs the protocol hashes (2.1 µs per HMAC of 33 bytes against well under
- * 1 µs here), and HKDF here keys its HMAC once for all expand blocks instead of once per block. Every input that does not fit the scratch region goes through the wrappers instead, so behaviour
- * never depends on size. The region is wiped after each call (it held keys and secrets).
+ * through one scratch region allocated once in the WebAssembly heap: X25519, SHA-256/512, HMAC-SHA256, HKDF,
+ * SHA3-256/512 and SHAKE128/256. The wrappers allocate, copy and free every argument and result on each call,
+ * which cost more than the primitive itself for the short inputs the protocol hashes; HKDF here also keys its
+ * HMAC once for all expand blocks instead of once per block. Inputs that do not fit the scratch region go through
+ * the wrappers, and so does everything when the libsodium build in use does not expose its exports, so results
+ * never depend on either. The region is wiped after each call (it held keys and secrets).
  *
  * Does not load libsodium (sodium.ts does) and adds no primitive of its own; the results are libsodium's, byte for
  * byte. Synchronous and non-reentrant, like the WebAssembly it calls.
@@ -38,17 +39,42 @@ const SCRATCH_BYTES = 8192;
 
 let raw: RawSodium | null = null;
 let base = 0;
+/** Set once when the loaded libsodium build does not expose its exports (or the region cannot be allocated). */
+let unavailable = false;
 
-/** The raw module and the scratch region's address, allocated on first use (after `ready()`). */
-function region(): RawSodium {
-  if (raw) return raw;
-  const lib = (sodium() as Sodium & { libsodium?: RawSodium }).libsodium;
-  if (!lib || typeof lib._malloc !== 'function' || typeof lib._crypto_xof_shake128 !== 'function')
-    throw new Error('@cove/crypto: libsodium does not expose its WebAssembly exports');
-  base = lib._malloc(SCRATCH_BYTES);
-  if (!base) throw new Error('@cove/crypto: cannot allocate libsodium scratch memory');
-  raw = lib;
-  return lib;
+/**
+ * The raw module, with the scratch region's address in `base`, set up on first use (after `ready()`). Null when
+ * the libsodium build in use does not expose what is needed; every caller then goes through the wrappers.
+ */
+function region(): RawSodium | null {
+  if (raw || unavailable) return raw;
+  const lib = (sodium() as Sodium & { libsodium?: Partial<RawSodium> }).libsodium;
+  const needed: (keyof RawSodium)[] = [
+    '_malloc',
+    '_crypto_scalarmult',
+    '_crypto_scalarmult_base',
+    '_crypto_hash_sha256',
+    '_crypto_hash_sha512',
+    '_crypto_auth_hmacsha256',
+    '_crypto_auth_hmacsha256_init',
+    '_crypto_auth_hmacsha256_update',
+    '_crypto_auth_hmacsha256_final',
+    '_crypto_hash_sha3256',
+    '_crypto_hash_sha3512',
+    '_crypto_xof_shake128',
+    '_crypto_xof_shake256',
+  ];
+  const complete =
+    lib !== undefined && lib.HEAPU8 !== undefined && needed.every((name) => typeof lib[name] === 'function');
+  const full = complete ? (lib as RawSodium) : null;
+  const at = full ? full._malloc(SCRATCH_BYTES) : 0;
+  if (!full || !at) {
+    unavailable = true;
+    return null;
+  }
+  base = at;
+  raw = full;
+  return raw;
 }
 
 /** Copies `parts` into the region at `at` and returns the end offset. */
@@ -71,6 +97,13 @@ function total(parts: readonly Uint8Array[]): number {
 export function x25519(scalar: Uint8Array, u: Uint8Array): Uint8Array | null {
   if (scalar.length !== 32 || u.length !== 32) throw new RangeError('X25519: keys are 32 bytes');
   const r = region();
+  if (!r) {
+    try {
+      return sodium().crypto_scalarmult(scalar, u);
+    } catch {
+      return null;
+    }
+  }
   const heap = r.HEAPU8;
   heap.set(scalar, base);
   heap.set(u, base + 32);
@@ -84,6 +117,7 @@ export function x25519(scalar: Uint8Array, u: Uint8Array): Uint8Array | null {
 export function x25519Base(scalar: Uint8Array): Uint8Array {
   if (scalar.length !== 32) throw new RangeError('X25519: keys are 32 bytes');
   const r = region();
+  if (!r) return sodium().crypto_scalarmult_base(scalar);
   const heap = r.HEAPU8;
   heap.set(scalar, base);
   const rc = r._crypto_scalarmult_base(base + 32, base);
@@ -100,8 +134,8 @@ function digest(
   call: (r: RawSodium, out: number, input: number, len: number) => number,
 ): Uint8Array | null {
   const len = total(parts);
-  if (len + n > SCRATCH_BYTES) return null;
   const r = region();
+  if (!r || len + n > SCRATCH_BYTES) return null;
   const heap = r.HEAPU8;
   put(heap, base + n, parts);
   call(r, base, base + n, len);
@@ -142,8 +176,8 @@ export function sha3_512(...parts: readonly Uint8Array[]): Uint8Array {
 export function hmacSha256Key32(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
   if (key.length !== 32) throw new RangeError('hmacSha256Key32: the key must be 32 bytes');
   const len = total(parts);
-  if (len + 64 > SCRATCH_BYTES) return sodium().crypto_auth_hmacsha256(concatParts(parts), key);
   const r = region();
+  if (!r || len + 64 > SCRATCH_BYTES) return sodium().crypto_auth_hmacsha256(concatParts(parts), key);
   const heap = r.HEAPU8;
   heap.set(key, base + 32);
   put(heap, base + 64, parts);
@@ -175,8 +209,8 @@ export function hkdfSha256Salt32(
   const block = state1 + HMAC_STATE_BYTES; // T(i−1) ‖ info ‖ counter
   const ikmAt = block + 32 + info.length + 1;
   const end = ikmAt + ikm.length;
-  if (end > SCRATCH_BYTES) return null;
   const r = region();
+  if (!r || end > SCRATCH_BYTES) return null;
   const heap = r.HEAPU8;
   heap.set(salt, base + key);
   heap.set(ikm, base + ikmAt);
@@ -203,13 +237,13 @@ export function hkdfSha256Salt32(
 /** SHAKE128 or SHAKE256 of the concatenation of `parts`, filling all of `out`. Returns `out`. */
 export function shakeInto(bits: 128 | 256, out: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
   const len = total(parts);
-  if (len + out.length > SCRATCH_BYTES) {
+  const r = region();
+  if (!r || len + out.length > SCRATCH_BYTES) {
     const s = sodium();
     const input = concatParts(parts);
     out.set(bits === 128 ? s.crypto_xof_shake128(out.length, input) : s.crypto_xof_shake256(out.length, input));
     return out;
   }
-  const r = region();
   const heap = r.HEAPU8;
   const input = base + out.length;
   put(heap, input, parts);
