@@ -15,13 +15,19 @@ type Impl = typeof ours;
 /**
  * Ours runs twice, with each X25519 implementation (`ours` on libsodium's WebAssembly, the default and the
  * browser's; `ours/node` on Node's native one, `useNodeX25519` of `@cove/client/node`), switched before each of
- * its rounds; libsignal is the baseline of the same run.
+ * its rounds; libsignal is the baseline of the same run. `BENCH_BASE=<path to another build's dist/index.js>` adds
+ * that build as `base` (e.g. main's, for before/after figures from one run); `BENCH_NO_NODE=1` leaves `ours/node`
+ * out and `BENCH_ONLY=<regex>` runs only the rows whose name matches.
  */
-const impls: [string, Impl, ours.X25519Backend | null][] = [
-  ['ours', ours, null],
-  ['ours/node', ours, nodeX25519],
-  ['libsignal', libsignal as unknown as Impl, null],
-];
+const impls: [string, Impl, ours.X25519Backend | null][] = [['ours', ours, null]];
+if (!process.env.BENCH_NO_NODE) impls.push(['ours/node', ours, nodeX25519]);
+if (process.env.BENCH_BASE) {
+  const base = (await import(process.env.BENCH_BASE)) as Impl;
+  await base.ready();
+  impls.push(['base', base, null]);
+}
+impls.push(['libsignal', libsignal as unknown as Impl, null]);
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
 
 /** Wall time per measurement round. */
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 800);
@@ -213,6 +219,7 @@ async function row(
   name: string,
   f: (impl: Impl) => Promise<() => Promise<number> | number> | (() => number),
 ): Promise<void> {
+  if (only && !only.test(name)) return;
   const wall: Record<string, number> = {};
   const cpu: Record<string, number> = {};
   const fns = new Map<string, () => Promise<number> | number>();
@@ -230,20 +237,31 @@ async function row(
   }
   const n = (x: number, w: number): string => x.toFixed(0).padStart(w);
   const r = (a: number, b: number): string => (a / b).toFixed(2).padStart(6);
-  const node = 'ours/node';
-  console.log(
-    `${name.padEnd(38)} ${n(wall.ours!, 8)} ${n(wall[node]!, 9)} ${n(wall.libsignal!, 9)} ${r(wall.ours!, wall.libsignal!)} ${r(wall[node]!, wall.libsignal!)}` +
-      ` ${n(cpu.ours!, 8)} ${n(cpu[node]!, 9)} ${n(cpu.libsignal!, 9)} ${r(cpu.ours!, cpu.libsignal!)} ${r(cpu[node]!, cpu.libsignal!)}`,
-  );
+  const cells = (m: Record<string, number>): string =>
+    impls.map(([label]) => n(m[label]!, 9)).join(' ') +
+    ' ' +
+    impls
+      .filter(([label]) => label !== 'libsignal')
+      .map(([label]) => r(m[label]!, m.libsignal!))
+      .join(' ');
+  console.log(`${name.padEnd(40)} ${cells(wall)}   ${cells(cpu)}`);
 }
 
 await ours.ready();
 console.log(
   `@cove/crypto vs @signalapp/libsignal-client — ops/s, best of ${ROUNDS} alternating rounds of ${MIN_MS} ms, ${new Date().toISOString()}`,
 );
-console.log(`${''.padEnd(38)} ${'--- ops/s (wall time) ---'.padStart(43)} ${'--- ops/CPU-second ---'.padStart(43)}`);
-const heads = `${'ours'.padStart(8)} ${'ours/node'.padStart(9)} ${'libsignal'.padStart(9)} ${'ratio'.padStart(6)} ${'r/node'.padStart(6)}`;
-console.log(`${'operation'.padEnd(38)} ${heads} ${heads}`);
+const heads =
+  impls.map(([label]) => label.padStart(9)).join(' ') +
+  ' ' +
+  impls
+    .filter(([label]) => label !== 'libsignal')
+    .map(([label]) => `r/${label}`.slice(0, 6).padStart(6))
+    .join(' ');
+console.log(
+  `${''.padEnd(40)} ${'--- ops/s (wall time), ratio to libsignal ---'.padEnd(heads.length)}   --- ops/CPU-second, ratio ---`,
+);
+console.log(`${'operation'.padEnd(40)} ${heads}   ${heads}`);
 
 await row('session setup (bundle+first msg+respond)', async (impl) => {
   const p = await pair(impl);

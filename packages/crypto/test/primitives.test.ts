@@ -108,6 +108,37 @@ describe('HMAC-SHA256 (RFC 4231 test case 2)', () => {
   });
 });
 
+describe('libsodium called directly (sodium-direct.ts) equals the wrappers', () => {
+  it('for X25519, SHA-2, HMAC, HKDF, SHA-3 and SHAKE, on short inputs and on ones larger than the scratch region', async () => {
+    const d = await import('../src/primitives/sodium-direct.js');
+    const { hkdf: nobleHkdf } = await import('@noble/hashes/hkdf.js');
+    const { sha256: nobleSha256 } = await import('@noble/hashes/sha2.js');
+    const { sodium } = await import('../src/primitives/sodium.js');
+    const s = sodium();
+    const rng = seededRng('sodium-direct');
+    for (const n of [0, 1, 33, 200, 1568, 9000]) {
+      const m = rng(n);
+      const k = rng(32);
+      expect(hex(d.sha256(m))).toBe(hex(s.crypto_hash_sha256(m)));
+      expect(hex(d.sha512(m))).toBe(hex(s.crypto_hash_sha512(m)));
+      expect(hex(d.sha3_256(m))).toBe(hex(s.crypto_hash_sha3256(m)));
+      expect(hex(d.sha3_512(m))).toBe(hex(s.crypto_hash_sha3512(m)));
+      expect(hex(d.hmacSha256Key32(k, [m]))).toBe(hex(s.crypto_auth_hmacsha256(m, k)));
+      expect(hex(d.shakeInto(128, new Uint8Array(504), m))).toBe(hex(s.crypto_xof_shake128(504, m)));
+      expect(hex(d.shakeInto(256, new Uint8Array(32), m, k))).toBe(
+        hex(s.crypto_xof_shake256(32, Uint8Array.from([...m, ...k]))),
+      );
+      const info = rng(n % 50);
+      expect(hex(hkdf(m, k, info, 80))).toBe(hex(nobleHkdf(nobleSha256, m, k, info, 80)));
+    }
+    const a = s.randombytes_buf(32);
+    const b = s.crypto_scalarmult_base(s.randombytes_buf(32));
+    expect(hex(d.x25519(a, b)!)).toBe(hex(s.crypto_scalarmult(a, b)));
+    expect(hex(d.x25519Base(a))).toBe(hex(s.crypto_scalarmult_base(a)));
+    expect(d.x25519(a, new Uint8Array(32))).toBeNull();
+  });
+});
+
 describe('AES-256-CBC', () => {
   it('round-trips and rejects bad padding or length', () => {
     const rng = seededRng('aes');
@@ -121,6 +152,35 @@ describe('AES-256-CBC', () => {
     }
     expect(aes256CbcDecrypt(key, iv, new Uint8Array(15))).toBeNull();
     expect(aes256CbcDecrypt(key, iv, new Uint8Array(0))).toBeNull();
+  });
+
+  it('matches FIPS 197 Appendix C.3 (AES-256, one block under a zero IV)', () => {
+    const key = unhex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+    const ct = aes256CbcEncrypt(key, new Uint8Array(16), unhex('00112233445566778899aabbccddeeff'));
+    expect(hex(ct.subarray(0, 16))).toBe('8ea2b7ca516745bfeafc49904b496089');
+  });
+
+  it('encrypts, decrypts and judges padding exactly like @noble/ciphers (the oracle) on random and hostile input', async () => {
+    const { cbc } = await import('@noble/ciphers/aes.js');
+    const rng = seededRng('aes-oracle');
+    for (let t = 0; t < 300; t++) {
+      const key = rng(32);
+      const iv = rng(16);
+      const pt = rng(t % 200);
+      const ct = aes256CbcEncrypt(key, iv, pt);
+      expect(hex(ct)).toBe(hex(cbc(key, iv).encrypt(pt)));
+      // A forged ciphertext: random blocks, with a plausible padding byte in some.
+      const forged = rng(16 * (1 + (t % 4)));
+      if (t % 3 === 0) forged[forged.length - 1] = 1 + (t % 16);
+      let theirs: Uint8Array | null;
+      try {
+        theirs = cbc(key, iv).decrypt(forged);
+      } catch {
+        theirs = null;
+      }
+      const ours = aes256CbcDecrypt(key, iv, forged);
+      expect(ours === null ? null : hex(ours)).toBe(theirs === null ? null : hex(theirs));
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 
 import { HKDF_MAX_OUTPUT } from '../constants.js';
+import { hkdfSha256Salt32, hmacSha256Key32, sha256 as sha256Direct, sha512 as sha512Direct } from './sodium-direct.js';
 import { sodium } from './sodium.js';
 
 const ZERO32 = new Uint8Array(32);
@@ -24,19 +25,17 @@ export function concat(...parts: readonly Uint8Array[]): Uint8Array {
 }
 
 export function sha256(data: Uint8Array): Uint8Array {
-  return sodium().crypto_hash_sha256(data);
+  return sha256Direct(data);
 }
 
 export function sha512(data: Uint8Array): Uint8Array {
-  return sodium().crypto_hash_sha512(data);
+  return sha512Direct(data);
 }
 
 /** HMAC-SHA256 of the concatenation of `parts` under `key` (any key length). */
 export function hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
+  if (key.length === 32) return hmacSha256Key32(key, parts);
   const s = sodium();
-  if (key.length === 32) {
-    return s.crypto_auth_hmacsha256(parts.length === 1 ? (parts[0] as Uint8Array) : concat(...parts), key);
-  }
   const st = s.crypto_auth_hmacsha256_init(key);
   for (const p of parts) s.crypto_auth_hmacsha256_update(st, p);
   return s.crypto_auth_hmacsha256_final(st);
@@ -45,7 +44,12 @@ export function hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Ui
 /** HKDF-SHA256 (RFC 5869). A null or empty salt means 32 zero bytes, as the RFC specifies. */
 export function hkdf(ikm: Uint8Array, salt: Uint8Array | null, info: Uint8Array, length: number): Uint8Array {
   if (length < 0 || length > HKDF_MAX_OUTPUT) throw new RangeError('hkdf: bad output length');
-  const prk = hmacSha256(salt && salt.length > 0 ? salt : ZERO32, ikm);
+  const saltOrZero = salt && salt.length > 0 ? salt : ZERO32;
+  if (saltOrZero.length === 32) {
+    const fast = hkdfSha256Salt32(saltOrZero, ikm, info, length);
+    if (fast) return fast;
+  }
+  const prk = hmacSha256(saltOrZero, ikm);
   const out = new Uint8Array(length);
   let prev: Uint8Array = new Uint8Array(0);
   const counter = new Uint8Array(1);

@@ -10,7 +10,7 @@ import { ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
 import { ML_KEM_1024, ciphertextBytes, dkBytes, ekBytes, mlKemDecapsulate, mlKemEncapsulateWith } from './ml-kem.js';
 import type { Rng } from './random.js';
 import { defaultRng } from './random.js';
-import { sodium } from './sodium.js';
+import { sha3_256, shakeInto } from './sodium-direct.js';
 
 /**
  * A key that fails the FIPS 203 §7.2 input checks (a coefficient of t̂ not below q). Its own class so that the key
@@ -24,16 +24,8 @@ export const KYBER1024_PUBLIC_KEY_LENGTH = ekBytes(ML_KEM_1024);
 export const KYBER1024_SECRET_KEY_LENGTH = dkBytes(ML_KEM_1024);
 export const KYBER1024_CIPHERTEXT_LENGTH = ciphertextBytes(ML_KEM_1024);
 
-function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 function roundThree(kBar: Uint8Array, ct: Uint8Array): Uint8Array {
-  const s = sodium();
-  return s.crypto_xof_shake256(32, concat2(kBar, s.crypto_hash_sha3256(ct)));
+  return shakeInto(256, new Uint8Array(32), kBar, sha3_256(ct));
 }
 
 export function kyber1024Keygen(rng: Rng = defaultRng): { publicKey: Uint8Array; secretKey: Uint8Array } {
@@ -64,7 +56,7 @@ export function kyber1024Encapsulate(
   publicKey: Uint8Array,
   rng: Rng = defaultRng,
 ): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
-  const m = sodium().crypto_hash_sha3256(rng(32));
+  const m = sha3_256(rng(32));
   const { cipherText, sharedSecret } = mlkem1024EncapsulateWith(publicKey, m);
   return { cipherText, sharedSecret: roundThree(sharedSecret, cipherText) };
 }

@@ -8,7 +8,7 @@
  */
 import type { Rng } from './random.js';
 import { defaultRng } from './random.js';
-import { sodium } from './sodium.js';
+import { x25519, x25519Base } from './sodium-direct.js';
 
 /**
  * One X25519 implementation. Handles are whatever the implementation wants to reuse between calls for one key;
@@ -27,19 +27,16 @@ export interface X25519Backend {
   agree(privateHandle: unknown, publicHandle: unknown): Uint8Array | null;
 }
 
-/** The default: libsodium's `crypto_scalarmult`; handles are the raw bytes. */
+/**
+ * The default: libsodium's `crypto_scalarmult` called directly (sodium-direct.ts), without the wrappers'
+ * per-call allocations; handles are the raw bytes.
+ */
 export const libsodiumX25519: X25519Backend = {
   name: 'libsodium',
   privateHandle: (scalar) => scalar,
   publicHandle: (u) => u,
-  publicFromPrivate: (scalar) => sodium().crypto_scalarmult_base(scalar as Uint8Array),
-  agree: (scalar, u) => {
-    try {
-      return sodium().crypto_scalarmult(scalar as Uint8Array, u as Uint8Array);
-    } catch {
-      return null;
-    }
-  },
+  publicFromPrivate: (scalar) => x25519Base(scalar as Uint8Array),
+  agree: (scalar, u) => x25519(scalar as Uint8Array, u as Uint8Array),
 };
 
 let backend: X25519Backend = libsodiumX25519;
