@@ -151,10 +151,10 @@ describe(ProtocolZone.name, () => {
     await alice.storage.commit([{ op: 'put', table: 'contacts', key: BOB, value: { n: 1 } as never }]);
     let reads = 0;
     const get = alice.storage.get.bind(alice.storage);
-    alice.storage.get = ((table: TableName, key: string) => {
+    alice.storage.get = (table: TableName, key: string) => {
       reads++;
       return get(table, key);
-    });
+    };
     const zone = new ProtocolZone(alice.storage, alice.account, () => 1000);
     const [a, b] = await Promise.all([zone.read('contacts', BOB), zone.read('contacts', BOB)]);
     expect(reads).toBe(1);
