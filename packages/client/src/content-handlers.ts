@@ -31,7 +31,7 @@ import {
   withReceipt,
 } from './message-actions.js';
 import { mergeIntoOutbox, newOutboxEntry, putOutboxEntry } from './outbox.js';
-import { noticeRole, noticesConversation } from './notices.js';
+import { noticeEntry, noticeRole, noticesConversation } from './notices.js';
 import { Organization } from './organization.js';
 import { applyContactRecords, applyConversationRecords, applyGroupState, fullSyncFor } from './device-sync.js';
 import type { SyncApplied } from './device-sync.js';
@@ -192,7 +192,7 @@ const applyData: ContentHandler<'data'> = async (input) => {
 const applyNotice: ContentHandler<'data'> = async (input) => {
   const { ctx, tools, envelope, content, peer } = input;
   const { data } = content;
-  const { storage, clock } = ctx.platform;
+  const { storage } = ctx.platform;
   const refused = (reason: string): Applied => {
     ctx.platform.logger.warn('notice refused', { reason });
     return {
@@ -215,29 +215,18 @@ const applyNotice: ContentHandler<'data'> = async (input) => {
     data.senderUsername && (await tools.confirmUsername(peer, data.senderUsername))
       ? data.senderUsername
       : (contact?.username ?? null);
-  const message: MessageEntry = {
-    id: `${conversation.id}/${ctx.sequencer.next()}`,
-    conversationId: conversation.id,
+  const { message, conversation: updated } = noticeEntry(ctx, conversation, {
     direction: 'incoming',
     authorAccountId: peer,
     authorDeviceId: envelope.sourceDeviceId,
     timestamp: data.timestamp,
     serverTimestamp: envelope.serverTimestamp,
-    storedAt: clock.now(),
     text: data.text,
-    quote: null,
-    expireTimerSeconds: null,
     status: 'received',
     read: false,
-    error: null,
-    notice: { role, senderUsername },
-  };
-  const updated: ConversationEntry = {
-    ...conversation,
-    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
-    lastMessageKey: message.id,
-    unreadCount: conversation.unreadCount + 1,
-  };
+    role,
+    senderUsername,
+  });
   return {
     writes: [...putMessage(message), putConversation(updated)],
     events: [
@@ -1028,7 +1017,7 @@ const applyNoticeTranscript = async (
   sync: Extract<Content, { kind: 'sync' }>['sync'] & { type: 'sent' },
 ): Promise<Applied> => {
   const { ctx, envelope } = input;
-  const { storage, clock } = ctx.platform;
+  const { storage } = ctx.platform;
   const me = ctx.account.accountId;
   const data = sync.message;
   const refused = (reason: string): Applied => {
@@ -1043,28 +1032,18 @@ const applyNoticeTranscript = async (
   if ((await storage.get('messageIndex', messageIndexKey(conversation.id, me, data.timestamp))) !== undefined)
     return ignored();
   const profile = await readMeta(storage, 'profile');
-  const message: MessageEntry = {
-    id: `${conversation.id}/${ctx.sequencer.next()}`,
-    conversationId: conversation.id,
+  const { message, conversation: updated } = noticeEntry(ctx, conversation, {
     direction: 'outgoing',
     authorAccountId: me,
     authorDeviceId: envelope.sourceDeviceId,
     timestamp: data.timestamp,
     serverTimestamp: envelope.serverTimestamp,
-    storedAt: clock.now(),
     text: data.text,
-    quote: null,
-    expireTimerSeconds: null,
     status: 'sent',
     read: true,
-    error: null,
-    notice: { role, senderUsername: profile?.username ?? null },
-  };
-  const updated: ConversationEntry = {
-    ...conversation,
-    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
-    lastMessageKey: message.id,
-  };
+    role,
+    senderUsername: profile?.username ?? null,
+  });
   return {
     writes: [...putMessage(message), putConversation(updated)],
     events: [

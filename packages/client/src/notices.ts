@@ -40,6 +40,42 @@ export const noticesConversation = async (ctx: MessengerContext): Promise<Conver
   (await ctx.platform.storage.get('conversations', NOTICES_CONVERSATION_ID)) ??
   newNoticesConversation(ctx.platform.clock.now());
 
+/** What differs between a notice we send, one an admin sent us, and one our other device sent. */
+type NoticeFields = Pick<
+  MessageEntry,
+  'direction' | 'authorAccountId' | 'authorDeviceId' | 'timestamp' | 'serverTimestamp' | 'text' | 'status' | 'read'
+> & { role: 'admin' | 'owner'; senderUsername: string | null };
+
+/**
+ * A notice as stored in the notices conversation, and that conversation moved to it (one more unread when it is an
+ * unread incoming one). Builds rows only; the caller commits them.
+ */
+export const noticeEntry = (
+  ctx: MessengerContext,
+  conversation: ConversationEntry,
+  { role, senderUsername, ...fields }: NoticeFields,
+): { message: MessageEntry; conversation: ConversationEntry } => {
+  const message: MessageEntry = {
+    id: `${NOTICES_CONVERSATION_ID}/${ctx.sequencer.next()}`,
+    conversationId: NOTICES_CONVERSATION_ID,
+    ...fields,
+    storedAt: ctx.platform.clock.now(),
+    quote: null,
+    expireTimerSeconds: null,
+    error: null,
+    notice: { role, senderUsername },
+  };
+  return {
+    message,
+    conversation: {
+      ...conversation,
+      lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
+      lastMessageKey: message.id,
+      unreadCount: conversation.unreadCount + (message.read ? 0 : 1),
+    },
+  };
+};
+
 /**
  * Sends a notice to every enabled member but ourselves: our certificate must prove admin or owner here (`not_admin`
  * otherwise); stores it in the notices conversation with one outbox entry per member, in one commit. Returns the
@@ -66,31 +102,20 @@ export const sendNotice = async (
   // certificate, which they check under their own pin before showing it.
   const transcript =
     data.kind === 'data' ? encodeContent({ kind: 'sync', sync: { type: 'sent', message: data.data } }) : null;
-  const { clock } = ctx.platform;
   const conversation = await noticesConversation(ctx);
   const role = (await organization.roleOf(ctx.account.accountId)) === 'owner' ? 'owner' : 'admin';
-  const message: MessageEntry = {
-    id: `${NOTICES_CONVERSATION_ID}/${ctx.sequencer.next()}`,
-    conversationId: NOTICES_CONVERSATION_ID,
+  const { message, conversation: updated } = noticeEntry(ctx, conversation, {
     direction: 'outgoing',
     authorAccountId: ctx.account.accountId,
     authorDeviceId: ctx.account.deviceId,
     timestamp,
     serverTimestamp: null,
-    storedAt: clock.now(),
     text,
-    quote: null,
-    expireTimerSeconds: null,
     status: recipients.length === 0 ? 'sent' : 'sending',
     read: true,
-    error: null,
-    notice: { role, senderUsername: profile?.username ?? null },
-  };
-  const updated: ConversationEntry = {
-    ...conversation,
-    lastMessageAt: Math.max(conversation.lastMessageAt, message.storedAt),
-    lastMessageKey: message.id,
-  };
+    role,
+    senderUsername: profile?.username ?? null,
+  });
   await ctx.platform.storage.commit([
     ...putMessage(message),
     putConversation(updated),
