@@ -18,7 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -323,10 +323,14 @@ function closePairs(pairs) {
 
 async function benchCove() {
   progress('cove: starting');
-  const database = `cove_bench_${randomBytes(5).toString('hex')}`;
+  // REUSE_DEVICES=<file>: the first run registers into a database it keeps and notes it and its devices in the file;
+  // later runs reuse both (registering 2,000 devices takes minutes on a loaded machine). Drop the database by hand.
+  const reuse = process.env.REUSE_DEVICES;
+  const saved = reuse && existsSync(reuse) ? JSON.parse(readFileSync(reuse, 'utf8')) : undefined;
+  const database = saved?.database ?? `cove_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${database}`);
+  if (!saved) await admin.query(`CREATE DATABASE ${database}`);
   const nodeArgs = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const env = {
     DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
@@ -346,7 +350,7 @@ async function benchCove() {
   const results = [];
   try {
     const kyber = signal.KEMKeyPair.generate().getPublicKey().serialize();
-    const devices = [];
+    const devices = saved?.devices ?? [];
     const total = 2 * Math.max(...PAIRS);
     while (devices.length < total) {
       devices.push(
@@ -355,6 +359,7 @@ async function benchCove() {
         )),
       );
     }
+    if (reuse && !saved) writeFileSync(reuse, JSON.stringify({ database, devices }));
     await stopProcess(child);
     child = undefined;
     // A/B: builds alternate (a b b a a b …) so that neither always runs in the machine's quieter minutes.
@@ -420,7 +425,7 @@ async function benchCove() {
     }
   } finally {
     if (child) await stopProcess(child);
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    if (!reuse) await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
   }
   return results;
@@ -593,9 +598,7 @@ async function main() {
       const xmpp = ejabberd.runs.find((b) => b.pairs === run.pairs);
       lines.push(
         `${r.server} N=${run.pairs}: ${run.deliveredPerSecond} delivered msgs/s (closed loop p50 ${fmt(run.closedLoop.p50)} ms, p99 ${fmt(run.closedLoop.p99)} ms)` +
-          (r.sendBatches && base
-            ? `, ${(run.deliveredPerSecond / base.deliveredPerSecond).toFixed(2)}x bare ws`
-            : '') +
+          (r.sendBatches && base ? `, ${(run.deliveredPerSecond / base.deliveredPerSecond).toFixed(2)}x bare ws` : '') +
           (r.sendBatches && xmpp
             ? `, ${(run.deliveredPerSecond / xmpp.deliveredPerSecond).toFixed(2)}x ejabberd`
             : '') +

@@ -58,6 +58,30 @@ function uncorkAll(): void {
 }
 
 /**
+ * One unmasked, unfragmented text frame (RFC 6455 §5.2: what a server sends) as a single buffer, header and payload
+ * together: one socket write per frame instead of `ws`'s two (header, then the string), and no per-frame options
+ * object. Frames are whole and written synchronously, as `ws` writes its own (pings, closes), so the two never
+ * interleave inside a frame; `ws` counts these bytes in `bufferedAmount` like its own (the socket's buffer).
+ */
+function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN + text opcode
+  if (header === 2) frame[1] = length;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(0, 2);
+    frame.writeUInt32BE(length, 6);
+  }
+  frame.write(text, header, 'utf8');
+  return frame;
+}
+
+/**
  * `authenticating` until the auth frame succeeds; `draining` while the stored queue is sent (until `queue-empty`);
  * `live` while envelopes are written as they arrive; `catching-up` after a live envelope found the socket's buffer
  * full, until the envelopes noted meanwhile have been sent; `closed`.
@@ -114,7 +138,9 @@ export class WebSocketConnection {
       return;
     }
     this.cork();
-    this.socket.send(text);
+    const raw = this.raw;
+    if (raw) raw.write(textFrame(text));
+    else this.socket.send(text);
   }
 
   /**

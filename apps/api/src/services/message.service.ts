@@ -136,6 +136,40 @@ function base64Size(text: string): number {
   return (text.length * 3) / 4 - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
 }
 
+/** The refusal of an identified send carrying sealed envelopes. */
+const identifiedSealed = (): ApiError =>
+  new ApiError(400, ErrorCode.InvalidRequest, 'sealed (unidentified-sender) envelopes go without credentials');
+
+/** Why a 1:1 send is refused before storage (sizes, a device addressed twice), or null. */
+function sizeRefusal(message: SendMessagesRequest): ApiError | null {
+  let total = 0;
+  for (const m of message.messages) {
+    const size = base64Size(m.content);
+    if (size > MAX_ENVELOPE_CONTENT_BYTES) {
+      return new ApiError(
+        413,
+        ErrorCode.PayloadTooLarge,
+        `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`,
+      );
+    }
+    total += size;
+  }
+  if (total > MAX_SEND_CONTENT_BYTES) {
+    return new ApiError(413, ErrorCode.PayloadTooLarge, `a send is larger than ${MAX_SEND_CONTENT_BYTES} bytes`);
+  }
+  const ids = message.messages.map((m) => m.destinationDeviceId);
+  if (new Set(ids).size !== ids.length) {
+    return new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
+  }
+  return null;
+}
+
+/** A send's group-commit outcome as its answer, or its refusal thrown. */
+function storedOrThrow(outcome: SendOutcome): SendMessagesResponse {
+  if (outcome instanceof ApiError) throw outcome;
+  return outcome;
+}
+
 /** Skipped devices (`accountId.deviceId` keys) as the `queueFull` list of a multi-recipient answer, by account id. */
 function queueFullList(skipped: Set<string>): Array<{ accountId: string; fullDevices: number[] }> {
   const byAccount = new Map<string, number[]>();
@@ -223,19 +257,22 @@ export class MessageService implements OnModuleDestroy {
    * stored, or throws the refusal as an {@link ApiError} (`429`, `413`, `400`, `404`, `409`, `410`, `401`, `507`,
    * `503`).
    */
-  async send(
+  send(sender: AuthenticatedDevice, destination: string, message: SendMessagesRequest): Promise<SendMessagesResponse> {
+    // The hot path (no limits configured, e.g. a benchmark; no notice): no promise beyond the group commit's own.
+    if (!this.rateLimits && message.notice !== true) {
+      if (message.messages.some((m) => m.type === 'unidentified-sender')) return Promise.reject(identifiedSealed());
+      return this.submitSend(sender, destination, message);
+    }
+    return this.sendChecked(sender, destination, message);
+  }
+
+  /** {@link send} with its rate limits and the notice check, which wait for Redis or the database. */
+  private async sendChecked(
     sender: AuthenticatedDevice,
     destination: string,
     message: SendMessagesRequest,
   ): Promise<SendMessagesResponse> {
-    if (message.messages.some((m) => m.type === 'unidentified-sender')) {
-      throw new ApiError(
-        400,
-        ErrorCode.InvalidRequest,
-        'sealed (unidentified-sender) envelopes go without credentials',
-      );
-    }
-    // Without limits configured (e.g. a benchmark), no promise is made for them on this hot path.
+    if (message.messages.some((m) => m.type === 'unidentified-sender')) throw identifiedSealed();
     if (this.rateLimits) await this.rateLimit(sender, destination);
     // Organization notices: only an admin or the owner may mark a send as one (clients check the certificate too).
     if (message.notice === true && !(await this.organization.maySendNotices(sender.accountId))) {
@@ -280,33 +317,14 @@ export class MessageService implements OnModuleDestroy {
   }
 
   /** Sizes, duplicates, then the group commit: the common part of identified and sealed 1:1 sends. */
-  private async submitSend(
+  private submitSend(
     sender: AuthenticatedDevice | null,
     destination: string,
     message: SendMessagesRequest,
   ): Promise<SendMessagesResponse> {
-    let total = 0;
-    for (const m of message.messages) {
-      const size = base64Size(m.content);
-      if (size > MAX_ENVELOPE_CONTENT_BYTES) {
-        throw new ApiError(
-          413,
-          ErrorCode.PayloadTooLarge,
-          `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`,
-        );
-      }
-      total += size;
-    }
-    if (total > MAX_SEND_CONTENT_BYTES) {
-      throw new ApiError(413, ErrorCode.PayloadTooLarge, `a send is larger than ${MAX_SEND_CONTENT_BYTES} bytes`);
-    }
-    const ids = message.messages.map((m) => m.destinationDeviceId);
-    if (new Set(ids).size !== ids.length) {
-      throw new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
-    }
-    const outcome = await this.sends.submit({ sender, destination, message });
-    if (outcome instanceof ApiError) throw outcome;
-    return outcome;
+    const refusal = sizeRefusal(message);
+    if (refusal) return Promise.reject(refusal);
+    return this.sends.submit({ sender, destination, message }).then(storedOrThrow);
   }
 
   /**
