@@ -40,24 +40,6 @@ const FRAME_ERRORS: Record<string, [number, string]> = {
 };
 
 /**
- * Sockets corked in the current event-loop phase, uncorked together by one `setImmediate` (not one per connection:
- * a group commit's answers and envelopes touch hundreds of connections in one phase).
- */
-let corkedSockets: Socket[] = [];
-let corkedConnections: WebSocketConnection[] = [];
-let uncorkScheduled = false;
-
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  const sockets = corkedSockets;
-  const connections = corkedConnections;
-  corkedSockets = [];
-  corkedConnections = [];
-  for (const connection of connections) connection.uncorked();
-  for (const socket of sockets) socket.uncork();
-}
-
-/**
  * One unmasked, unfragmented text frame (RFC 6455 §5.2: what a server sends) as a single buffer, header and payload
  * together: one socket write per frame instead of `ws`'s two (header, then the string), and no per-frame options
  * object. Frames are whole and written synchronously, as `ws` writes its own (pings, closes), so the two never
@@ -153,16 +135,10 @@ export class WebSocketConnection {
     if (!raw) return;
     this.corked = true;
     raw.cork();
-    corkedSockets.push(raw);
-    corkedConnections.push(this);
-    if (uncorkScheduled) return;
-    uncorkScheduled = true;
-    setImmediate(uncorkAll);
-  }
-
-  /** Called by {@link uncorkAll} as its round begins: a frame sent from now on corks the socket for the next round. */
-  uncorked(): void {
-    this.corked = false;
+    setImmediate(() => {
+      this.corked = false;
+      raw.uncork();
+    });
   }
 
   private get raw(): Socket | undefined {

@@ -108,9 +108,6 @@ export const SENDER_REMOVED = 'this device was removed from its account';
 
 /** Sends per group commit: at most 6 envelopes each, so one INSERT has at most ~1,500 rows (15,000 parameters). */
 const MAX_SENDS_PER_BATCH = 256;
-/** One device's acknowledgement of some of its envelopes (an `ack` frame's guids, or one guid over HTTP). */
-type AckRequest = { accountId: string; deviceId: number; guids: string[] };
-
 /** Multi-recipient sends per group commit: many small group messages share a statement. */
 const MAX_MULTI_SENDS_PER_BATCH = 64;
 /**
@@ -199,11 +196,7 @@ export class MessageService implements OnModuleDestroy {
    * key), and one batch in flight keeps acceptance order among them.
    */
   private readonly multiSends: Batcher<MultiRequest, MultiOutcome>;
-  /**
-   * One submission per `ack` frame (weighed by its guids), not per guid: a frame's guids share one pending promise,
-   * and a batch still deletes at most {@link MAX_ACKS_PER_BATCH} envelopes.
-   */
-  private readonly acks: Batcher<AckRequest, boolean[]>;
+  private readonly acks: Batcher<EnvelopeKey, boolean>;
   private readonly caps: QueueCaps;
   private readonly rateLimits: boolean;
 
@@ -240,10 +233,8 @@ export class MessageService implements OnModuleDestroy {
         this.metrics.groupCommitDuration.observe({ operation: 'send-multi' }, seconds);
       },
     });
-    this.acks = new Batcher<AckRequest, boolean[]>((items) => this.deleteBatch(items), {
+    this.acks = new Batcher((items) => this.deleteBatch(items), {
       maxBatch: MAX_ACKS_PER_BATCH,
-      weight: (item) => item.guids.length,
-      maxWeight: MAX_ACKS_PER_BATCH,
       concurrency: ACK_CONCURRENCY,
       onBatch: (n, seconds) => {
         this.metrics.groupCommitBatch.observe({ operation: 'ack' }, n);
@@ -749,29 +740,14 @@ export class MessageService implements OnModuleDestroy {
   }
 
   /** Deletes one envelope of the caller; false when it is not the caller's (or already gone). */
-  async ack(device: AuthenticatedDevice, guid: string): Promise<boolean> {
-    const [deleted] = await this.ackMany(device, [guid]);
-    return deleted === true;
+  ack(device: AuthenticatedDevice, guid: string): Promise<boolean> {
+    return this.acks.submit({ accountId: device.accountId, deviceId: device.deviceId, guid });
   }
 
-  /**
-   * Deletes envelopes of the caller (an `ack` frame's guids) in one group-commit submission; for each guid, whether
-   * it was the caller's and still stored.
-   */
-  ackMany(device: AuthenticatedDevice, guids: string[]): Promise<boolean[]> {
-    return this.acks.submit({ accountId: device.accountId, deviceId: device.deviceId, guids });
-  }
-
-  private async deleteBatch(requests: AckRequest[]): Promise<boolean[][]> {
-    const keys: EnvelopeKey[] = [];
-    for (const { accountId, deviceId, guids } of requests) {
-      for (const guid of guids) keys.push({ accountId, deviceId, guid });
-    }
+  private async deleteBatch(keys: EnvelopeKey[]): Promise<boolean[]> {
     const deleted = await this.envelopes.delete(keys);
     this.metrics.envelopesAcknowledged.inc(deleted.size);
-    return requests.map(({ accountId, deviceId, guids }) =>
-      guids.map((guid) => deleted.has(envelopeKey({ accountId, deviceId, guid }))),
-    );
+    return keys.map((k) => deleted.has(envelopeKey(k)));
   }
 
   /** Waits for pending batches on shutdown. */

@@ -138,7 +138,7 @@ export class WebSocketService implements OnModuleInit {
         const parsed = fast ? { success: true as const, data: fast } : AckFrame.safeParse(frame);
         if (!parsed.success) return this.refuse(connection, requestId, ErrorCode.InvalidRequest, 'malformed ack');
         const device = { accountId: connection.accountId, deviceId: connection.deviceId };
-        void this.messages.ackMany(device, parsed.data.guids).catch(() => undefined);
+        for (const guid of parsed.data.guids) void this.messages.ack(device, guid).catch(() => undefined);
         return;
       }
       case 'send': {
