@@ -28,11 +28,12 @@ const RULES = [
   [(u) => /node_modules\/(ioredis|bullmq)/.test(u), 'Redis/BullMQ'],
   [(u) => /node_modules\/@nestjs|node_modules\/express|node_modules\/rxjs/.test(u), 'Nest/Express'],
   [(u) => /metrics[a-z-]*\.repository/.test(u), 'metrics (ours)'],
+  [(u) => /send-frame\.parser|result\.mapper/.test(u), 'hand-checked frames, result frames (ours)'],
   [(u) => /websocket\.(repository|service)/.test(u), 'websocket service + repository'],
   [(u) => /message\.service|utils\/batcher/.test(u), 'message service + group commit'],
   [(u) => /envelope\.repository|database\.repository/.test(u), 'envelope repository (SQL building)'],
   [(u) => /delivery\.service|envelope\.mapper|presence|bus\.repository/.test(u), 'delivery routing'],
-  [(u) => /apps\/api\/dist|packages\/protocol/.test(u), 'other Cove code'],
+  [(u) => /apps\/api\/(dist|\.data-ab-)|packages\/protocol/.test(u), 'other Cove code'],
   [
     (u) => /^node:(net|stream|internal\/stream|internal\/net)|stream_base|internal\/streams/.test(u),
     'socket I/O (node streams)',

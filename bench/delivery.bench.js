@@ -13,11 +13,12 @@
  * Usage: npm run bench -w apps/api   (env: PAIRS=100,1000  SECONDS=10  WINDOW=8  RATES=1000,5000
  * SERVERS=bare,ejabberd,cove (a subset; ejabberd needs bench/setup-ejabberd.sh run once, as root)  EJABBERD_CORE=1;
  * API_ENTRY=<path of another build's apps/api/dist/workers/api.js> benches that build instead, e.g. a baseline
- * checkout in the same run)
+ * checkout in the same run; COVE_BUILDS=label=<api.js>,label=<api.js> benches several builds alternately on the
+ * same registered database, ROUNDS times each (A/B in one run: label order a, b, b, a, a, b, …))
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +38,11 @@ const RATES = (process.env.RATES ?? '1000,5000').split(',').map(Number);
 const CONTENT_BYTES = 300;
 /** Which servers to bench, in this order: the bare `ws` relay, ejabberd, Cove (ONLY=cove|bare kept as a shorthand). */
 const SERVERS = (process.env.SERVERS ?? process.env.ONLY ?? 'bare,ejabberd,cove').split(',');
+/** Cove builds to bench, as [label, api.js path]; one unless COVE_BUILDS names several (an A/B in one run). */
+const COVE_BUILDS = process.env.COVE_BUILDS
+  ? process.env.COVE_BUILDS.split(',').map((entry) => entry.split('='))
+  : [['cove', process.env.API_ENTRY ?? join(ROOT, 'apps/api/dist/workers/api.js')]];
+const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const ADMIN_URL = process.env.ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const b64 = (bytes) => Buffer.from(bytes).toString('base64');
@@ -317,10 +323,14 @@ function closePairs(pairs) {
 
 async function benchCove() {
   progress('cove: starting');
-  const database = `cove_bench_${randomBytes(5).toString('hex')}`;
+  // REUSE_DEVICES=<file>: the first run registers into a database it keeps and notes it and its devices in the file;
+  // later runs reuse both (registering 2,000 devices takes minutes on a loaded machine). Drop the database by hand.
+  const reuse = process.env.REUSE_DEVICES;
+  const saved = reuse && existsSync(reuse) ? JSON.parse(readFileSync(reuse, 'utf8')) : undefined;
+  const database = saved?.database ?? `cove_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${database}`);
+  if (!saved) await admin.query(`CREATE DATABASE ${database}`);
   const nodeArgs = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const env = {
     DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
@@ -332,15 +342,15 @@ async function benchCove() {
     PWA_DIR: '/nonexistent',
     METRICS_PORT: '0',
   };
-  const server = process.env.API_ENTRY ?? join(ROOT, 'apps/api/dist/workers/api.js');
-  let { child, port } = await startProcess([...nodeArgs, server], env);
+  const [[, firstBuild]] = COVE_BUILDS;
+  let { child, port } = await startProcess([...nodeArgs, firstBuild], env);
   let metricsUrl;
   let url = `http://127.0.0.1:${port}`;
   let wsUrl;
-  const results = { server: 'cove', runs: [] };
+  const results = [];
   try {
     const kyber = signal.KEMKeyPair.generate().getPublicKey().serialize();
-    const devices = [];
+    const devices = saved?.devices ?? [];
     const total = 2 * Math.max(...PAIRS);
     while (devices.length < total) {
       devices.push(
@@ -349,58 +359,74 @@ async function benchCove() {
         )),
       );
     }
-    // Idle memory is measured on a fresh server process (as for the bare relay): RSS before and after connecting
-    // 2,000 devices that then stay idle. Registration traffic would otherwise leave heap headroom that hides them.
+    if (reuse && !saved) writeFileSync(reuse, JSON.stringify({ database, devices }));
     await stopProcess(child);
-    ({ child, port, metricsUrl } = await startProcess([...nodeArgs, server], env));
-    url = `http://127.0.0.1:${port}`;
-    wsUrl = `ws://127.0.0.1:${port}/v1/websocket`;
-    // Warm up the code paths a connection uses (authentication query, frame handling), then measure.
-    closePairs(await connectPairs(wsUrl, devices.slice(0, 100)));
-    await sleep(2000);
-    const idleCount = Math.min(2000, devices.length);
-    await sleep(1000);
-    const before = rssKb(child.pid);
-    const idle = await connectPairs(wsUrl, devices.slice(0, idleCount));
-    await sleep(3000);
-    const after = rssKb(child.pid);
-    results.idle = {
-      connections: idleCount,
-      rssBeforeKb: before,
-      rssAfterKb: after,
-      kbPerConnection: (after - before) / idleCount,
-    };
-    closePairs(idle);
-    await sleep(1000);
-    for (const n of PAIRS) {
-      const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
-      const run = await runLoad(pairs, true, child.pid, database);
-      await sleep(1000);
-      closePairs(pairs);
-      const left = await pgCount(database);
-      results.runs.push({ pairs: n, ...run, envelopesLeftUnacked: left });
-      await sleep(1000);
+    child = undefined;
+    // A/B: builds alternate (a b b a a b …) so that neither always runs in the machine's quieter minutes.
+    const order = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const builds = round % 2 === 0 ? COVE_BUILDS : [...COVE_BUILDS].reverse();
+      order.push(...builds);
     }
-    const metrics = await (await fetch(metricsUrl)).text();
-    for (const op of ['send', 'ack']) {
-      const sum = Number(
-        new RegExp(`cove_group_commit_batch_size_sum\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
-      );
-      const count = Number(
-        new RegExp(`cove_group_commit_batch_size_count\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
-      );
-      const seconds = Number(
-        new RegExp(`cove_group_commit_seconds_sum\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
-      );
-      results[`${op}Batches`] = {
-        count,
-        meanSize: Math.round((sum / count) * 10) / 10,
-        meanMs: Math.round((seconds / count) * 1e4) / 10,
+    for (const [label, build] of order) {
+      progress(`cove: ${label}`);
+      const result = { server: label, runs: [] };
+      // Idle memory is measured on a fresh server process (as for the bare relay): RSS before and after connecting
+      // 2,000 devices that then stay idle. Registration traffic would otherwise leave heap headroom that hides them.
+      ({ child, port, metricsUrl } = await startProcess([...nodeArgs, build], env));
+      url = `http://127.0.0.1:${port}`;
+      wsUrl = `ws://127.0.0.1:${port}/v1/websocket`;
+      // Warm up the code paths a connection uses (authentication query, frame handling), then measure.
+      closePairs(await connectPairs(wsUrl, devices.slice(0, 100)));
+      await sleep(2000);
+      // IDLE=off skips the idle-memory figure (2,000 more connections per build, minutes on a loaded machine).
+      const idleCount = process.env.IDLE === 'off' ? 0 : Math.min(2000, devices.length);
+      await sleep(1000);
+      const before = rssKb(child.pid);
+      const idle = await connectPairs(wsUrl, devices.slice(0, idleCount));
+      await sleep(3000);
+      const after = rssKb(child.pid);
+      result.idle = {
+        connections: idleCount,
+        rssBeforeKb: before,
+        rssAfterKb: after,
+        kbPerConnection: (after - before) / idleCount,
       };
+      closePairs(idle);
+      await sleep(1000);
+      for (const n of PAIRS) {
+        const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
+        const run = await runLoad(pairs, true, child.pid, database);
+        await sleep(1000);
+        closePairs(pairs);
+        const left = await pgCount(database);
+        result.runs.push({ pairs: n, ...run, envelopesLeftUnacked: left });
+        await sleep(1000);
+      }
+      const metrics = await (await fetch(metricsUrl)).text();
+      for (const op of ['send', 'ack']) {
+        const sum = Number(
+          new RegExp(`cove_group_commit_batch_size_sum\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
+        );
+        const count = Number(
+          new RegExp(`cove_group_commit_batch_size_count\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
+        );
+        const seconds = Number(
+          new RegExp(`cove_group_commit_seconds_sum\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
+        );
+        result[`${op}Batches`] = {
+          count,
+          meanSize: Math.round((sum / count) * 10) / 10,
+          meanMs: Math.round((seconds / count) * 1e4) / 10,
+        };
+      }
+      await stopProcess(child);
+      child = undefined;
+      results.push(result);
     }
   } finally {
-    await stopProcess(child);
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    if (child) await stopProcess(child);
+    if (!reuse) await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
   }
   return results;
@@ -547,7 +573,7 @@ async function main() {
   const skipped = (server) => ({ server, runs: [], idle: { kbPerConnection: NaN, connections: 0 } });
   const bare = SERVERS.includes('bare') ? await benchBare() : skipped('bare-ws');
   const ejabberd = SERVERS.includes('ejabberd') ? await benchEjabberd() : skipped('ejabberd');
-  const cove = SERVERS.includes('cove') ? await benchCove() : skipped('cove');
+  const coves = SERVERS.includes('cove') ? await benchCove() : [];
   const lines = [];
   lines.push(
     `date: ${new Date().toISOString()}  window: ${WINDOW}  seconds: ${SECONDS}  offered rates: ${RATES.join(', ')}/s` +
@@ -557,7 +583,7 @@ async function main() {
   );
   if (ejabberd.error) lines.push(`ejabberd: not run: ${ejabberd.error}`);
   if (ejabberd.version) lines.push(`ejabberd: ${ejabberd.version}, pinned to core ${ejabberd.core}`);
-  for (const r of [bare, ejabberd, cove]) {
+  for (const r of [bare, ejabberd, ...coves]) {
     if (!r.runs.length) continue;
     lines.push(
       `${r.server}: idle RSS ${fmt(r.idle.kbPerConnection)} KB/connection (${r.idle.connections} connections)`,
@@ -573,10 +599,8 @@ async function main() {
       const xmpp = ejabberd.runs.find((b) => b.pairs === run.pairs);
       lines.push(
         `${r.server} N=${run.pairs}: ${run.deliveredPerSecond} delivered msgs/s (closed loop p50 ${fmt(run.closedLoop.p50)} ms, p99 ${fmt(run.closedLoop.p99)} ms)` +
-          (r.server === 'cove' && base
-            ? `, ${(run.deliveredPerSecond / base.deliveredPerSecond).toFixed(2)}x bare ws`
-            : '') +
-          (r.server === 'cove' && xmpp
+          (r.sendBatches && base ? `, ${(run.deliveredPerSecond / base.deliveredPerSecond).toFixed(2)}x bare ws` : '') +
+          (r.sendBatches && xmpp
             ? `, ${(run.deliveredPerSecond / xmpp.deliveredPerSecond).toFixed(2)}x ejabberd`
             : '') +
           `; CPU per message: server ${run.serverCpuMicrosPerMessage} µs` +
@@ -593,7 +617,7 @@ async function main() {
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  process.stdout.write(`${JSON.stringify({ bare, ejabberd, cove })}\n`);
+  process.stdout.write(`${JSON.stringify({ bare, ejabberd, coves })}\n`);
 }
 
 await main();

@@ -24,7 +24,11 @@ export type Bytes = Uint8Array<ArrayBuffer>;
 export type Row = Record<string, unknown>;
 
 export interface SqlExecutor {
-  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Runs one statement. With `name`, PostgreSQL keeps it prepared per connection (parsed and planned once, not per
+   * call): only for statements whose text never changes (e.g. rows passed as arrays, not as a VALUES list).
+   */
+  query<T extends Row = Row>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
 }
 
 /** PostgreSQL's SQLSTATE codes the repositories react to. */
@@ -143,8 +147,8 @@ export class DatabaseRepository implements OnModuleDestroy {
       // An idle client's error (e.g. the server restarting) must not crash the process; the pool replaces it.
       pool.on('error', () => undefined);
       const sql: SqlExecutor = {
-        async query<T extends Row>(text: string, params: unknown[] = []) {
-          const result = await pool.query(text, params);
+        async query<T extends Row>(text: string, params: unknown[] = [], name?: string) {
+          const result = await pool.query(name ? { name, text, values: params } : { text, values: params });
           return result.rows as T[];
         },
       };
@@ -215,4 +219,46 @@ export class DatabaseRepository implements OnModuleDestroy {
     await this.prisma.$disconnect();
     await this.closeDriver();
   }
+}
+
+/**
+ * Array literals for statements that take their rows as arrays (`unnest($1::uuid[], …)`), so that the statement's
+ * text is the same for any number of rows and can stay prepared. Every text element is quoted (a value can never
+ * split or end the array); numbers and booleans are written as PostgreSQL reads them; null is `NULL`.
+ */
+export function textArray(values: ReadonlyArray<string | null>): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i) out += ',';
+    if (v === null || v === undefined) out += 'NULL';
+    else out += `"${/[\\"]/.test(v) ? v.replace(/[\\"]/g, '\\$&') : v}"`;
+  }
+  return `${out}}`;
+}
+
+export function numberArray(values: ReadonlyArray<number | null>): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i) out += ',';
+    out += v === null || v === undefined ? 'NULL' : String(v);
+  }
+  return `${out}}`;
+}
+
+export function booleanArray(values: readonly boolean[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) out += (i ? ',' : '') + (values[i] ? 't' : 'f');
+  return `${out}}`;
+}
+
+/** Bytes as a `bytea[]` literal (hex form: `"\\x…"` quoted). */
+export function byteaArray(values: readonly Uint8Array[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as Uint8Array;
+    out += `${i ? ',' : ''}"\\\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}"`;
+  }
+  return `${out}}`;
 }

@@ -11,7 +11,14 @@
  * the rows; the retention job sweeps what concurrent deletions leave (`MailboxRepository.purgeOrphanPayloads`).
  */
 import { Injectable } from '@nestjs/common';
-import { type Bytes, DatabaseRepository } from './database.repository.js';
+import {
+  booleanArray,
+  byteaArray,
+  type Bytes,
+  DatabaseRepository,
+  numberArray,
+  textArray,
+} from './database.repository.js';
 
 export type EnvelopeRow = {
   guid: string;
@@ -131,6 +138,70 @@ const stored = (accountId: string, deviceId: number, r: EnvelopeColumns): Stored
 const INSERT_COLUMNS =
   'guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp, urgent, content';
 
+/**
+ * The statement of {@link EnvelopeRepository.insertChecked}: its rows come as one array per column (`unnest`), so
+ * its text never changes and it stays prepared on each connection (parsed and planned once, not per batch).
+ */
+const INSERT_CHECKED = `WITH input AS (
+         SELECT * FROM unnest($3::int[], $4::uuid[], $5::uuid[], $6::smallint[], $7::int[], $8::varchar[], $9::uuid[],
+                              $10::smallint[], $11::bigint[], $12::bigint[], $13::boolean[], $14::bytea[])
+           AS u (request, guid, account_id, device_id, registration_id, type, source_account_id, source_device_id,
+                 timestamp, server_timestamp, urgent, content)),
+       sends AS (SELECT DISTINCT request, account_id, source_account_id, source_device_id FROM input),
+       senders AS (SELECT d.account_id, d.id FROM devices d
+                   WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
+                   FOR KEY SHARE),
+       gone AS (SELECT s.request FROM sends s
+                WHERE s.source_account_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM senders d
+                                  WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
+       current AS (SELECT account_id, id, registration_id FROM devices
+                   WHERE account_id IN (SELECT account_id FROM sends)),
+       refused AS (
+         SELECT i.request FROM input i
+           LEFT JOIN current c ON c.account_id = i.account_id AND c.id = i.device_id
+           WHERE c.id IS NULL OR c.registration_id <> i.registration_id
+              OR (i.account_id = i.source_account_id AND i.device_id = i.source_device_id)
+         UNION
+         SELECT s.request FROM sends s JOIN current c ON c.account_id = s.account_id
+           WHERE NOT coalesce(s.account_id = s.source_account_id AND c.id = s.source_device_id, false)
+             AND NOT EXISTS (SELECT 1 FROM input i WHERE i.request = s.request AND i.device_id = c.id)
+       ),
+       queued AS (
+         SELECT e.account_id, e.device_id, count(*) AS n, sum(${QUEUED_BYTES}) AS bytes
+         FROM envelopes e JOIN (SELECT DISTINCT account_id, device_id FROM input) d
+           ON e.account_id = d.account_id AND e.device_id = d.device_id
+         GROUP BY e.account_id, e.device_id
+       ),
+       over_cap AS (
+         SELECT request, device_id FROM (
+           SELECT i.request, i.device_id,
+                  coalesce(q.n, 0) + count(*) OVER w AS n,
+                  coalesce(q.bytes, 0) + sum(octet_length(i.content)) OVER w AS bytes
+           FROM input i LEFT JOIN queued q ON q.account_id = i.account_id AND q.device_id = i.device_id
+           WHERE i.request NOT IN (SELECT request FROM refused) AND i.request NOT IN (SELECT request FROM gone)
+           WINDOW w AS (PARTITION BY i.account_id, i.device_id ORDER BY i.request)
+         ) cumulative
+         WHERE n > $1::bigint OR bytes > $2::bigint
+       ),
+       stored AS (
+         INSERT INTO envelopes (${INSERT_COLUMNS})
+         SELECT guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp,
+                urgent, content
+         FROM input WHERE request NOT IN (SELECT request FROM refused)
+                      AND request NOT IN (SELECT request FROM over_cap)
+                      AND request NOT IN (SELECT request FROM gone)
+         ORDER BY request, device_id
+         RETURNING 1
+       )
+       SELECT DISTINCT request, 'gone' AS kind, NULL::int AS full_device FROM gone
+       UNION ALL
+       SELECT DISTINCT request, 'refused' AS kind, NULL::int AS full_device FROM refused
+         WHERE request NOT IN (SELECT request FROM gone)
+       UNION ALL
+       SELECT request, 'full' AS kind, device_id::int AS full_device FROM over_cap
+         WHERE request NOT IN (SELECT request FROM gone)`;
+
 @Injectable()
 export class EnvelopeRepository {
   constructor(private readonly db: DatabaseRepository) {}
@@ -185,91 +256,27 @@ export class EnvelopeRepository {
    */
   async insertChecked(rows: CheckedEnvelopeRow[], caps: QueueCaps): Promise<CheckedInsert> {
     if (!rows.length) return { refused: new Set(), full: new Map(), senderGone: new Set() };
-    const params: unknown[] = [caps.envelopes, caps.bytes];
-    const tuples: string[] = [];
-    for (const r of rows) {
-      const n = params.length;
-      tuples.push(
-        `($${n + 1}::int,$${n + 2}::uuid,$${n + 3}::uuid,$${n + 4}::smallint,$${n + 5}::int,$${n + 6}::varchar,$${n + 7}::uuid,$${n + 8}::smallint,$${n + 9}::bigint,$${n + 10}::bigint,$${n + 11}::boolean,$${n + 12}::bytea)`,
-      );
-      params.push(
-        r.request,
-        r.guid,
-        r.accountId,
-        r.deviceId,
-        r.registrationId,
-        r.type,
-        r.sourceAccountId,
-        r.sourceDeviceId,
-        r.timestamp,
-        r.serverTimestamp,
-        r.urgent,
-        r.content,
-      );
-    }
+    const params: unknown[] = [
+      caps.envelopes,
+      caps.bytes,
+      numberArray(rows.map((r) => r.request)),
+      textArray(rows.map((r) => r.guid)),
+      textArray(rows.map((r) => r.accountId)),
+      numberArray(rows.map((r) => r.deviceId)),
+      numberArray(rows.map((r) => r.registrationId)),
+      textArray(rows.map((r) => r.type)),
+      textArray(rows.map((r) => r.sourceAccountId)),
+      numberArray(rows.map((r) => r.sourceDeviceId)),
+      numberArray(rows.map((r) => r.timestamp)),
+      numberArray(rows.map((r) => r.serverTimestamp)),
+      booleanArray(rows.map((r) => r.urgent)),
+      byteaArray(rows.map((r) => r.content)),
+    ];
     const result = await this.db.sql.query<{
       request: number;
       kind: 'refused' | 'full' | 'gone';
       full_device: number | null;
-    }>(
-      `WITH input (request, guid, account_id, device_id, registration_id, type, source_account_id, source_device_id,
-                   timestamp, server_timestamp, urgent, content) AS (VALUES ${tuples.join(',')}),
-       sends AS (SELECT DISTINCT request, account_id, source_account_id, source_device_id FROM input),
-       senders AS (SELECT d.account_id, d.id FROM devices d
-                   WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
-                   FOR KEY SHARE),
-       gone AS (SELECT s.request FROM sends s
-                WHERE s.source_account_id IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM senders d
-                                  WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
-       current AS (SELECT account_id, id, registration_id FROM devices
-                   WHERE account_id IN (SELECT account_id FROM sends)),
-       refused AS (
-         SELECT i.request FROM input i
-           LEFT JOIN current c ON c.account_id = i.account_id AND c.id = i.device_id
-           WHERE c.id IS NULL OR c.registration_id <> i.registration_id
-              OR (i.account_id = i.source_account_id AND i.device_id = i.source_device_id)
-         UNION
-         SELECT s.request FROM sends s JOIN current c ON c.account_id = s.account_id
-           WHERE NOT coalesce(s.account_id = s.source_account_id AND c.id = s.source_device_id, false)
-             AND NOT EXISTS (SELECT 1 FROM input i WHERE i.request = s.request AND i.device_id = c.id)
-       ),
-       queued AS (
-         SELECT e.account_id, e.device_id, count(*) AS n, sum(${QUEUED_BYTES}) AS bytes
-         FROM envelopes e JOIN (SELECT DISTINCT account_id, device_id FROM input) d
-           ON e.account_id = d.account_id AND e.device_id = d.device_id
-         GROUP BY e.account_id, e.device_id
-       ),
-       over_cap AS (
-         SELECT request, device_id FROM (
-           SELECT i.request, i.device_id,
-                  coalesce(q.n, 0) + count(*) OVER w AS n,
-                  coalesce(q.bytes, 0) + sum(octet_length(i.content)) OVER w AS bytes
-           FROM input i LEFT JOIN queued q ON q.account_id = i.account_id AND q.device_id = i.device_id
-           WHERE i.request NOT IN (SELECT request FROM refused) AND i.request NOT IN (SELECT request FROM gone)
-           WINDOW w AS (PARTITION BY i.account_id, i.device_id ORDER BY i.request)
-         ) cumulative
-         WHERE n > $1::bigint OR bytes > $2::bigint
-       ),
-       stored AS (
-         INSERT INTO envelopes (${INSERT_COLUMNS})
-         SELECT guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp,
-                urgent, content
-         FROM input WHERE request NOT IN (SELECT request FROM refused)
-                      AND request NOT IN (SELECT request FROM over_cap)
-                      AND request NOT IN (SELECT request FROM gone)
-         ORDER BY request, device_id
-         RETURNING 1
-       )
-       SELECT DISTINCT request, 'gone' AS kind, NULL::int AS full_device FROM gone
-       UNION ALL
-       SELECT DISTINCT request, 'refused' AS kind, NULL::int AS full_device FROM refused
-         WHERE request NOT IN (SELECT request FROM gone)
-       UNION ALL
-       SELECT request, 'full' AS kind, device_id::int AS full_device FROM over_cap
-         WHERE request NOT IN (SELECT request FROM gone)`,
-      params,
-    );
+    }>(INSERT_CHECKED, params, 'cove_envelopes_insert_checked');
     const refused = new Set<number>();
     const full = new Map<number, number[]>();
     const senderGone = new Set<number>();
@@ -471,18 +478,17 @@ export class EnvelopeRepository {
   /** Deletes the envelopes that exist for their device; returns {@link envelopeKey}s of those deleted. */
   async delete(keys: EnvelopeKey[]): Promise<Set<string>> {
     if (!keys.length) return new Set();
-    const params: unknown[] = [];
-    const tuples: string[] = [];
-    for (const k of keys) {
-      const n = params.length;
-      tuples.push(`($${n + 1}::uuid,$${n + 2}::uuid,$${n + 3}::smallint)`);
-      params.push(k.guid, k.accountId, k.deviceId);
-    }
     const rows = await this.db.sql.query<{ guid: string; account_id: string; device_id: number }>(
-      `DELETE FROM envelopes e USING (VALUES ${tuples.join(',')}) AS v(guid, account_id, device_id)
+      `DELETE FROM envelopes e
+       USING unnest($1::uuid[], $2::uuid[], $3::smallint[]) AS v (guid, account_id, device_id)
        WHERE e.guid = v.guid AND e.account_id = v.account_id AND e.device_id = v.device_id
        RETURNING e.guid, e.account_id, e.device_id`,
-      params,
+      [
+        textArray(keys.map((k) => k.guid)),
+        textArray(keys.map((k) => k.accountId)),
+        numberArray(keys.map((k) => k.deviceId)),
+      ],
+      'cove_envelopes_delete',
     );
     return new Set(rows.map((r) => envelopeKey({ guid: r.guid, accountId: r.account_id, deviceId: r.device_id })));
   }

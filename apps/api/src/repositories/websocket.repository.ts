@@ -40,21 +40,27 @@ const FRAME_ERRORS: Record<string, [number, string]> = {
 };
 
 /**
- * Sockets corked in the current event-loop phase, uncorked together by one `setImmediate` (not one per connection:
- * a group commit's answers and envelopes touch hundreds of connections in one phase).
+ * One unmasked, unfragmented text frame (RFC 6455 §5.2: what a server sends) as a single buffer, header and payload
+ * together: one socket write per frame instead of `ws`'s two (header, then the string), and no per-frame options
+ * object. Frames are whole and written synchronously, as `ws` writes its own (pings, closes), so the two never
+ * interleave inside a frame; `ws` counts these bytes in `bufferedAmount` like its own (the socket's buffer).
  */
-let corkedSockets: Socket[] = [];
-let corkedConnections: WebSocketConnection[] = [];
-let uncorkScheduled = false;
-
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  const sockets = corkedSockets;
-  const connections = corkedConnections;
-  corkedSockets = [];
-  corkedConnections = [];
-  for (const connection of connections) connection.uncorked();
-  for (const socket of sockets) socket.uncork();
+function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN + text opcode
+  if (header === 2) frame[1] = length;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(0, 2);
+    frame.writeUInt32BE(length, 6);
+  }
+  frame.write(text, header, 'utf8');
+  return frame;
 }
 
 /**
@@ -114,7 +120,9 @@ export class WebSocketConnection {
       return;
     }
     this.cork();
-    this.socket.send(text);
+    const raw = this.raw;
+    if (raw) raw.write(textFrame(text));
+    else this.socket.send(text);
   }
 
   /**
@@ -127,16 +135,10 @@ export class WebSocketConnection {
     if (!raw) return;
     this.corked = true;
     raw.cork();
-    corkedSockets.push(raw);
-    corkedConnections.push(this);
-    if (uncorkScheduled) return;
-    uncorkScheduled = true;
-    setImmediate(uncorkAll);
-  }
-
-  /** Called by {@link uncorkAll} as its round begins: a frame sent from now on corks the socket for the next round. */
-  uncorked(): void {
-    this.corked = false;
+    setImmediate(() => {
+      this.corked = false;
+      raw.uncork();
+    });
   }
 
   private get raw(): Socket | undefined {

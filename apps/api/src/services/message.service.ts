@@ -108,9 +108,6 @@ export const SENDER_REMOVED = 'this device was removed from its account';
 
 /** Sends per group commit: at most 6 envelopes each, so one INSERT has at most ~1,500 rows (15,000 parameters). */
 const MAX_SENDS_PER_BATCH = 256;
-/** One device's acknowledgement of some of its envelopes (an `ack` frame's guids, or one guid over HTTP). */
-type AckRequest = { accountId: string; deviceId: number; guids: string[] };
-
 /** Multi-recipient sends per group commit: many small group messages share a statement. */
 const MAX_MULTI_SENDS_PER_BATCH = 64;
 /**
@@ -134,6 +131,40 @@ const ACK_CONCURRENCY = 2;
 /** Bytes a standard base64 string decodes to. */
 function base64Size(text: string): number {
   return (text.length * 3) / 4 - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
+}
+
+/** The refusal of an identified send carrying sealed envelopes. */
+const identifiedSealed = (): ApiError =>
+  new ApiError(400, ErrorCode.InvalidRequest, 'sealed (unidentified-sender) envelopes go without credentials');
+
+/** Why a 1:1 send is refused before storage (sizes, a device addressed twice), or null. */
+function sizeRefusal(message: SendMessagesRequest): ApiError | null {
+  let total = 0;
+  for (const m of message.messages) {
+    const size = base64Size(m.content);
+    if (size > MAX_ENVELOPE_CONTENT_BYTES) {
+      return new ApiError(
+        413,
+        ErrorCode.PayloadTooLarge,
+        `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`,
+      );
+    }
+    total += size;
+  }
+  if (total > MAX_SEND_CONTENT_BYTES) {
+    return new ApiError(413, ErrorCode.PayloadTooLarge, `a send is larger than ${MAX_SEND_CONTENT_BYTES} bytes`);
+  }
+  const ids = message.messages.map((m) => m.destinationDeviceId);
+  if (new Set(ids).size !== ids.length) {
+    return new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
+  }
+  return null;
+}
+
+/** A send's group-commit outcome as its answer, or its refusal thrown. */
+function storedOrThrow(outcome: SendOutcome): SendMessagesResponse {
+  if (outcome instanceof ApiError) throw outcome;
+  return outcome;
 }
 
 /** Skipped devices (`accountId.deviceId` keys) as the `queueFull` list of a multi-recipient answer, by account id. */
@@ -165,11 +196,7 @@ export class MessageService implements OnModuleDestroy {
    * key), and one batch in flight keeps acceptance order among them.
    */
   private readonly multiSends: Batcher<MultiRequest, MultiOutcome>;
-  /**
-   * One submission per `ack` frame (weighed by its guids), not per guid: a frame's guids share one pending promise,
-   * and a batch still deletes at most {@link MAX_ACKS_PER_BATCH} envelopes.
-   */
-  private readonly acks: Batcher<AckRequest, boolean[]>;
+  private readonly acks: Batcher<EnvelopeKey, boolean>;
   private readonly caps: QueueCaps;
   private readonly rateLimits: boolean;
 
@@ -206,10 +233,8 @@ export class MessageService implements OnModuleDestroy {
         this.metrics.groupCommitDuration.observe({ operation: 'send-multi' }, seconds);
       },
     });
-    this.acks = new Batcher<AckRequest, boolean[]>((items) => this.deleteBatch(items), {
+    this.acks = new Batcher((items) => this.deleteBatch(items), {
       maxBatch: MAX_ACKS_PER_BATCH,
-      weight: (item) => item.guids.length,
-      maxWeight: MAX_ACKS_PER_BATCH,
       concurrency: ACK_CONCURRENCY,
       onBatch: (n, seconds) => {
         this.metrics.groupCommitBatch.observe({ operation: 'ack' }, n);
@@ -223,19 +248,22 @@ export class MessageService implements OnModuleDestroy {
    * stored, or throws the refusal as an {@link ApiError} (`429`, `413`, `400`, `404`, `409`, `410`, `401`, `507`,
    * `503`).
    */
-  async send(
+  send(sender: AuthenticatedDevice, destination: string, message: SendMessagesRequest): Promise<SendMessagesResponse> {
+    // The hot path (no limits configured, e.g. a benchmark; no notice): no promise beyond the group commit's own.
+    if (!this.rateLimits && message.notice !== true) {
+      if (message.messages.some((m) => m.type === 'unidentified-sender')) return Promise.reject(identifiedSealed());
+      return this.submitSend(sender, destination, message);
+    }
+    return this.sendChecked(sender, destination, message);
+  }
+
+  /** {@link send} with its rate limits and the notice check, which wait for Redis or the database. */
+  private async sendChecked(
     sender: AuthenticatedDevice,
     destination: string,
     message: SendMessagesRequest,
   ): Promise<SendMessagesResponse> {
-    if (message.messages.some((m) => m.type === 'unidentified-sender')) {
-      throw new ApiError(
-        400,
-        ErrorCode.InvalidRequest,
-        'sealed (unidentified-sender) envelopes go without credentials',
-      );
-    }
-    // Without limits configured (e.g. a benchmark), no promise is made for them on this hot path.
+    if (message.messages.some((m) => m.type === 'unidentified-sender')) throw identifiedSealed();
     if (this.rateLimits) await this.rateLimit(sender, destination);
     // Organization notices: only an admin or the owner may mark a send as one (clients check the certificate too).
     if (message.notice === true && !(await this.organization.maySendNotices(sender.accountId))) {
@@ -280,33 +308,14 @@ export class MessageService implements OnModuleDestroy {
   }
 
   /** Sizes, duplicates, then the group commit: the common part of identified and sealed 1:1 sends. */
-  private async submitSend(
+  private submitSend(
     sender: AuthenticatedDevice | null,
     destination: string,
     message: SendMessagesRequest,
   ): Promise<SendMessagesResponse> {
-    let total = 0;
-    for (const m of message.messages) {
-      const size = base64Size(m.content);
-      if (size > MAX_ENVELOPE_CONTENT_BYTES) {
-        throw new ApiError(
-          413,
-          ErrorCode.PayloadTooLarge,
-          `an envelope is larger than ${MAX_ENVELOPE_CONTENT_BYTES} bytes`,
-        );
-      }
-      total += size;
-    }
-    if (total > MAX_SEND_CONTENT_BYTES) {
-      throw new ApiError(413, ErrorCode.PayloadTooLarge, `a send is larger than ${MAX_SEND_CONTENT_BYTES} bytes`);
-    }
-    const ids = message.messages.map((m) => m.destinationDeviceId);
-    if (new Set(ids).size !== ids.length) {
-      throw new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
-    }
-    const outcome = await this.sends.submit({ sender, destination, message });
-    if (outcome instanceof ApiError) throw outcome;
-    return outcome;
+    const refusal = sizeRefusal(message);
+    if (refusal) return Promise.reject(refusal);
+    return this.sends.submit({ sender, destination, message }).then(storedOrThrow);
   }
 
   /**
@@ -731,29 +740,14 @@ export class MessageService implements OnModuleDestroy {
   }
 
   /** Deletes one envelope of the caller; false when it is not the caller's (or already gone). */
-  async ack(device: AuthenticatedDevice, guid: string): Promise<boolean> {
-    const [deleted] = await this.ackMany(device, [guid]);
-    return deleted === true;
+  ack(device: AuthenticatedDevice, guid: string): Promise<boolean> {
+    return this.acks.submit({ accountId: device.accountId, deviceId: device.deviceId, guid });
   }
 
-  /**
-   * Deletes envelopes of the caller (an `ack` frame's guids) in one group-commit submission; for each guid, whether
-   * it was the caller's and still stored.
-   */
-  ackMany(device: AuthenticatedDevice, guids: string[]): Promise<boolean[]> {
-    return this.acks.submit({ accountId: device.accountId, deviceId: device.deviceId, guids });
-  }
-
-  private async deleteBatch(requests: AckRequest[]): Promise<boolean[][]> {
-    const keys: EnvelopeKey[] = [];
-    for (const { accountId, deviceId, guids } of requests) {
-      for (const guid of guids) keys.push({ accountId, deviceId, guid });
-    }
+  private async deleteBatch(keys: EnvelopeKey[]): Promise<boolean[]> {
     const deleted = await this.envelopes.delete(keys);
     this.metrics.envelopesAcknowledged.inc(deleted.size);
-    return requests.map(({ accountId, deviceId, guids }) =>
-      guids.map((guid) => deleted.has(envelopeKey({ accountId, deviceId, guid }))),
-    );
+    return keys.map((k) => deleted.has(envelopeKey(k)));
   }
 
   /** Waits for pending batches on shutdown. */

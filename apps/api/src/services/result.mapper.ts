@@ -4,7 +4,7 @@
  * database as `503 unavailable`, anything else as `500 internal_error`). It does not log, send or close anything;
  * the WebSocket service does.
  */
-import { ErrorCode } from '@cove/protocol';
+import { ErrorCode, type RequestId, type SendMessagesResponse } from '@cove/protocol';
 
 import { isDatabaseUnavailable } from '../repositories/database.repository.js';
 import { ApiError } from './api-error.js';
@@ -18,6 +18,15 @@ export type FailedResult = RequestResult & { kind: 'refused' | 'unavailable' | '
 /** A request that succeeded answers 200 with its response body. */
 export function okResult(body: object): RequestResult {
   return { status: 200, body: { ...body } };
+}
+
+/**
+ * The whole `result` frame of a stored 1:1 send, written directly (the hot path): byte for byte the JSON of
+ * `{ type: 'result', id, status: 200, body }` with `body` = {@link okResult} of the response.
+ */
+export function storedResultFrame(id: RequestId, response: SendMessagesResponse): string {
+  const quoted = typeof id === 'number' ? String(id) : JSON.stringify(id);
+  return `{"type":"result","id":${quoted},"status":200,"body":{"serverTimestamp":${response.serverTimestamp}}}`;
 }
 
 /** The result of a request that threw `error`. */

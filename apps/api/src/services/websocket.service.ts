@@ -24,6 +24,7 @@ import {
   SendFrame,
   SendMessagesRequest,
   SendMultiRequest,
+  type SendMessagesResponse,
   type SendMultiFrame,
 } from '@cove/protocol';
 import { z } from 'zod';
@@ -44,7 +45,8 @@ import { AuthService, Unauthorized, type AuthenticatedDevice } from './auth.serv
 import { DeliveryService } from './delivery.service.js';
 import { toEnvelope } from './envelope.mapper.js';
 import { MessageService } from './message.service.js';
-import { failedResult, okResult, type RequestResult } from './result.mapper.js';
+import { failedResult, okResult, storedResultFrame, type RequestResult } from './result.mapper.js';
+import { parseAckFrame, parseSendFrame } from './send-frame.parser.js';
 
 /** A send frame's routing fields, checked before its message so a bad message gets a `result` like over HTTP. */
 const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: true }).extend({ message: z.unknown() });
@@ -132,13 +134,20 @@ export class WebSocketService implements OnModuleInit {
     }
     switch (type) {
       case 'ack': {
-        const parsed = AckFrame.safeParse(frame);
+        const fast = parseAckFrame(frame);
+        const parsed = fast ? { success: true as const, data: fast } : AckFrame.safeParse(frame);
         if (!parsed.success) return this.refuse(connection, requestId, ErrorCode.InvalidRequest, 'malformed ack');
         const device = { accountId: connection.accountId, deviceId: connection.deviceId };
-        void this.messages.ackMany(device, parsed.data.guids).catch(() => undefined);
+        for (const guid of parsed.data.guids) void this.messages.ack(device, guid).catch(() => undefined);
         return;
       }
       case 'send': {
+        // The hot path: a frame the hand-written check accepts is one the schema accepts; any other goes on below.
+        const fast = parseSendFrame(frame);
+        if (fast) {
+          void this.send(connection, fast);
+          return;
+        }
         const envelope = SendFrameEnvelope.safeParse(frame);
         if (!envelope.success) {
           return this.refuse(connection, requestId, ErrorCode.InvalidRequest, 'a send needs an id and a destination');
@@ -316,9 +325,20 @@ export class WebSocketService implements OnModuleInit {
     return connection.open;
   }
 
-  private async send(connection: WebSocketConnection, frame: SendFrame): Promise<void> {
+  /** A 1:1 send, answered once stored (or refused); the hot path, so one `then` and a pre-built `result` frame. */
+  private send(connection: WebSocketConnection, frame: SendFrame): void {
     const device = { accountId: connection.accountId, deviceId: connection.deviceId };
-    await this.respond(connection, frame.id, () => this.messages.send(device, frame.destination, frame.message));
+    let stored: Promise<SendMessagesResponse>;
+    try {
+      stored = this.messages.send(device, frame.destination, frame.message);
+    } catch (error) {
+      this.answerFailed(connection, frame.id, error);
+      return;
+    }
+    stored.then(
+      (response) => connection.send(storedResultFrame(frame.id, response)),
+      (error: unknown) => this.answerFailed(connection, frame.id, error),
+    );
   }
 
   /** Runs a send and answers it with a `result` frame; a send refused because the device is gone closes the socket. */
@@ -327,13 +347,19 @@ export class WebSocketService implements OnModuleInit {
     try {
       result = okResult(await run());
     } catch (error) {
-      const failed = failedResult(error);
-      if (failed.kind === 'unavailable') this.logger.warn('websocket send failed', { kind: 'database_unavailable' });
-      if (failed.kind === 'internal') this.logger.error('websocket send failed', { kind: 'internal' });
-      result = { status: failed.status, body: failed.body };
+      this.answerFailed(connection, id, error);
+      return;
     }
     this.answer(connection, id, result);
-    if (result.status === 401) {
+  }
+
+  /** Answers a request that threw; a send refused because the device is gone closes the socket. */
+  private answerFailed(connection: WebSocketConnection, id: RequestId, error: unknown): void {
+    const failed = failedResult(error);
+    if (failed.kind === 'unavailable') this.logger.warn('websocket send failed', { kind: 'database_unavailable' });
+    if (failed.kind === 'internal') this.logger.error('websocket send failed', { kind: 'internal' });
+    this.answer(connection, id, { status: failed.status, body: failed.body });
+    if (failed.status === 401) {
       /** The statement that would have stored the send found this connection's device removed: it goes too. */
       this.metrics.webSocketClosed.inc({ reason: 'device_removed' });
       connection.close(CloseCode.DeviceRemoved, 'device removed');

@@ -7,9 +7,18 @@ import { describe, expect, it } from '@jest/globals';
 import { ErrorCode } from '@cove/protocol';
 
 import { ApiError } from '../../src/services/api-error.js';
-import { failedResult, okResult } from '../../src/services/result.mapper.js';
+import { failedResult, okResult, storedResultFrame } from '../../src/services/result.mapper.js';
 
 describe('result mapper', () => {
+  it("should write a stored send's result frame byte for byte as the JSON of the 200 result", () => {
+    for (const id of [0, 42, Number.MAX_SAFE_INTEGER, 'req-1', 'quote " and \\ and \u2028']) {
+      const response = { serverTimestamp: 1_765_000_000_123 };
+      expect(storedResultFrame(id, response)).toBe(
+        JSON.stringify({ type: 'result', id, status: 200, body: okResult(response).body }),
+      );
+    }
+  });
+
   it('should answer 200 with the response body', () => {
     expect(okResult({ serverTimestamp: 5 })).toEqual({ status: 200, body: { serverTimestamp: 5 } });
   });
