@@ -134,7 +134,12 @@ describe('Message actions in the PWA', () => {
       // Edit: the composer takes the text; Bob sees the new one marked "已编辑"; the history is in the info dialog.
       await openMenu(alice.page, 'Typo here');
       await alice.page.getByTestId('action-edit').click();
-      await expect(alice.page.getByTestId('message-input').inputValue()).resolves.toBe('Typo here');
+      // The composer takes the text in an effect after the tap: wait for it rather than read it at once.
+      await alice.page.waitForFunction(
+        (text) => document.querySelector<HTMLTextAreaElement>('[data-testid="message-input"]')?.value === text,
+        'Typo here',
+        { timeout: UI_TIMEOUT },
+      );
       await send(alice.page, 'Fixed here');
       const edited = rowWithText(bob.page, 'Fixed here');
       await edited.getByTestId('edited-mark').waitFor({ timeout: UI_TIMEOUT });

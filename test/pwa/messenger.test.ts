@@ -6,7 +6,8 @@
  * the UI renders in Chinese; axe-core finds no serious violation; IndexedDB holds no plaintext message or private
  * key, and no username, account id, time or table name in any key. Screenshots of the main screens go to test-results/pwa/, figures to test-results/pwa/figures.json.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
@@ -72,9 +73,17 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
+/**
+ * This file's server serves a private copy of the built PWA: the update test changes its service worker, which must
+ * not reach the other browser suites running at the same time from the shared build.
+ */
+let pwaCopy: string;
+
 beforeAll(async () => {
   buildPwaIfStale();
-  server = await startServer();
+  pwaCopy = mkdtempSync(join(tmpdir(), 'cove-pwa-copy-'));
+  cpSync(join(ROOT, 'apps/pwa/dist'), pwaCopy, { recursive: true });
+  server = await startServer({ PWA_DIR: pwaCopy });
 }, SLOW);
 
 /** Any Content-Security-Policy violation in any page or worker fails the test it happened in. */
@@ -92,6 +101,7 @@ afterAll(async () => {
   await alice?.close();
   await bob?.close();
   await server?.close();
+  if (pwaCopy) rmSync(pwaCopy, { recursive: true, force: true });
   // Reports that arrived after the last test's check.
   expect(takeCspViolations()).toEqual([]);
 }, SLOW);
@@ -554,7 +564,7 @@ describe('Cove PWA in Chromium', () => {
   it(
     'should offer to reload when a new version is ready, and run the new version after the tap',
     async () => {
-      const swPath = join(ROOT, 'apps/pwa/dist/sw.js');
+      const swPath = join(pwaCopy, 'sw.js');
       const original = readFileSync(swPath, 'utf8');
       // Any byte change to the worker script is a new version to the browser.
       writeFileSync(swPath, `${original}\n// release ${Date.now()}\n`);

@@ -16,6 +16,8 @@ import * as pb from '../../src/content/generated/content_pb.js';
 const SERVER = 1_800_000_000_000;
 const context = { serverTimestamp: SERVER };
 const AUTHOR = '2f1c7b8e-9d3a-4c1e-8f5a-0b6d7e8f9a0b';
+/** `DataMessage.notice` (content.proto): an organization notice. */
+const DATA_MESSAGE_NOTICE_FIELD = 21;
 
 /** Every message reachable from Content, with the field numbers that lead to it. */
 const messages = (): Array<{ desc: DescMessage; path: number[] }> => {
@@ -237,12 +239,16 @@ describe('Content wire check', () => {
     const insideValid = (path: number[], write: (writer: BinaryWriter) => void): Uint8Array => {
       const writer = new BinaryWriter().tag(1, WireType.Varint).uint32(1);
       let desc: DescMessage = pb.ContentSchema;
-      for (const no of path) {
+      for (const [at, no] of path.entries()) {
         const next = desc.fields.find((f) => f.number === no);
         if (next?.fieldKind !== 'message') throw new Error('path leaves the messages');
+        // A notice's sent transcript names no destination (a notice goes to everyone): its message is the path's.
+        const noticeTranscript =
+          desc.typeName === pb.SentTranscriptSchema.typeName && path[at + 1] === DATA_MESSAGE_NOTICE_FIELD;
         // A message whose path continues into one of its oneof bodies gets that body only (a second one is refused).
-        if (next.oneof === undefined) minimal.get(desc.typeName)?.(writer);
-        else besideBody.get(desc.typeName)?.(writer);
+        if (next.oneof === undefined) {
+          if (!noticeTranscript) minimal.get(desc.typeName)?.(writer);
+        } else besideBody.get(desc.typeName)?.(writer);
         writer.tag(no, WireType.LengthDelimited).fork();
         desc = next.message;
       }
