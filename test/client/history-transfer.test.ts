@@ -37,14 +37,19 @@ describe('history transfer when linking', () => {
   const clients: TestClient[] = [];
 
   /** Encrypts `plaintext` as an attachment and uploads it with tus as `client`'s device; returns its pointer. */
+  /** The client's device credentials as the server's Basic authorization. */
+  const basicAuth = async (client: TestClient): Promise<string> => {
+    const account = await client.platform.storage.get('meta', 'account');
+    if (!account || typeof account !== 'object' || !('secret' in account)) throw new Error('no account');
+    return `Basic ${toBase64(utf8.encode(`${account.accountId}.${account.deviceId}:${toBase64(account.secret)}`))}`;
+  };
+
   const upload = async (
     client: TestClient,
     plaintext: Uint8Array,
     counts = { messages: 1, conversations: 1 },
   ): Promise<HistoryArchivePointer> => {
-    const account = await client.platform.storage.get('meta', 'account');
-    if (!account || typeof account !== 'object' || !('secret' in account)) throw new Error('no account');
-    const auth = `Basic ${toBase64(utf8.encode(`${account.accountId}.${account.deviceId}:${toBase64(account.secret)}`))}`;
+    const auth = await basicAuth(client);
     const sealed = await encryptAttachment(plaintext);
     const created = await fetch(`${server.url}/v1/attachments/tus`, {
       method: 'POST',
@@ -195,10 +200,11 @@ describe('history transfer when linking', () => {
         })),
       },
     ]);
-    expect(await tablet.messenger.receiveHistoryArchive(await upload(dave, again))).toEqual({
-      imported: 0,
-      skipped: 2,
-    });
+    const againPointer = await upload(dave, again);
+    expect(await tablet.messenger.receiveHistoryArchive(againPointer)).toEqual({ imported: 0, skipped: 2 });
+    // Imported: the new device deleted the encrypted archive from the server (its sibling uploaded it).
+    const archiveUrl = `${server.url}/v1/attachments/${againPointer.storageId}`;
+    expect((await fetch(archiveUrl, { headers: { authorization: await basicAuth(bob) } })).status).toBe(404);
 
     const refused = async (pointer: HistoryArchivePointer, why: RegExp): Promise<void> => {
       await expect(tablet.messenger.receiveHistoryArchive(pointer)).rejects.toMatchObject({

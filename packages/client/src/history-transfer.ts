@@ -34,7 +34,13 @@ import {
 
 import { ATTACHMENT_PIECE_BYTES } from './attachments/attachment-service.js';
 import { newBlobId } from './attachments/blob-id.js';
-import { appendToUpload, attachmentHttpError, binaryRequest, createUpload } from './attachments/tus-client.js';
+import {
+  appendToUpload,
+  attachmentHttpError,
+  binaryRequest,
+  createUpload,
+  deleteUpload,
+} from './attachments/tus-client.js';
 import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
@@ -468,5 +474,12 @@ export const receiveHistory = async (
 ): Promise<{ imported: number; skipped: number }> => {
   const plaintext = await downloadHistoryArchive(ctx, pointer, onProgress);
   const archive = parseHistoryArchive(plaintext, ctx.account.accountId);
-  return importHistoryArchive(ctx, archive, onProgress);
+  const outcome = await importHistoryArchive(ctx, archive, onProgress);
+  // Imported: the server need not keep the (encrypted) archive until its expiry. Best effort: the server lets any
+  // device of the account delete a finished upload, and the expiry job removes it otherwise.
+  await deleteUpload(
+    ctx,
+    new URL(`/v1/attachments/tus/${encodeURIComponent(pointer.storageId)}`, ctx.account.serverUrl).toString(),
+  );
+  return outcome;
 };

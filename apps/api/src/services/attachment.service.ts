@@ -2,11 +2,12 @@
  * The rules of attachment storage. An upload (tus) must declare its length up front, at most `ATTACHMENT_MAX_BYTES`
  * (`413 attachment_too_large`), and fit in the account's quota `ATTACHMENT_QUOTA_BYTES`, which counts unfinished
  * uploads by their declared length (`507 attachment_quota`); its id is 192 random bits, reserved before tus writes a
- * byte. Only the uploading device may resume (HEAD/PATCH) or delete an upload; any authenticated device may download
- * a finished, unexpired attachment by id (the id is the capability, carried inside an end-to-end encrypted message),
- * whole or by one HTTP range. A repeatable job deletes attachments `ATTACHMENT_TTL` after they were finished and
- * uploads left unfinished for `ATTACHMENT_ABANDON_AFTER`. Ids are capabilities: they are never logged. This service
- * does not parse tus itself (the store repository's tus engine does) and never reads the bytes.
+ * byte. Only the uploading device may resume (HEAD/PATCH) an upload or delete it unfinished; once finished, any
+ * device of its account may delete it. Any authenticated device may download a finished, unexpired attachment by id
+ * (the id is the capability, carried inside an end-to-end encrypted message), whole or by one HTTP range. A
+ * repeatable job deletes attachments `ATTACHMENT_TTL` after they were finished and uploads left unfinished for
+ * `ATTACHMENT_ABANDON_AFTER`. Ids are capabilities: they are never logged. This service does not parse tus itself
+ * (the store repository's tus engine does) and never reads the bytes.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -154,9 +155,19 @@ export class AttachmentService {
     await this.store.handleTus(req, res, { onFinished: (done) => this.finished(done) });
   }
 
-  /** Deletes one of the caller's uploads, finished or not, and frees its quota. */
+  /**
+   * Deletes one of the caller's uploads, finished or not, and frees its quota. A finished upload may also be deleted
+   * by another device of the same account (the new device that imported a history archive its sibling uploaded);
+   * an unfinished one only by the device uploading it.
+   */
   async remove(device: AuthenticatedDevice, id: string): Promise<void> {
-    await this.ownUpload(device, id);
+    const row = ATTACHMENT_ID_PATTERN.test(id) ? await this.attachments.find(id) : null;
+    const mayDelete =
+      row !== null &&
+      row.accountId === device.accountId &&
+      (row.deviceId === device.deviceId || row.completedAt !== null);
+    /** Someone else's upload answers exactly like a missing one. */
+    if (!mayDelete) throw this.notFound();
     await this.discard(id);
   }
 

@@ -195,6 +195,20 @@ describe.each<StoreKind>(['disk', 's3'])('attachments (%s store)', (store) => {
     expect((await create(carol, MAX)).status).toBe(201);
   });
 
+  it("should let a sibling device delete the account's finished upload, never another account's or an unfinished one", async () => {
+    const id = await upload(alice, randomFile(100));
+    const unfinished = (await create(alice, 100)).id ?? '';
+    const alice2 = await link(alice);
+    const remove = (device: TestDevice, uploadId: string) =>
+      fetch(`${server.url}${TUS}/${uploadId}`, { method: 'DELETE', headers: { authorization: device.authorization } });
+    expect((await remove(bob, id)).status).toBe(404);
+    expect((await remove(alice2, unfinished)).status).toBe(404);
+    expect((await download(bob, id)).status).toBe(200);
+    expect((await remove(alice2, id)).status).toBe(204);
+    expect((await download(bob, id)).status).toBe(404);
+    expect((await head(alice, unfinished)).headers.get('upload-offset')).toBe('0');
+  });
+
   it('should let only the uploading device resume or delete an upload', async () => {
     const created = await create(alice, 100);
     const id = created.id ?? '';
