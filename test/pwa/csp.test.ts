@@ -22,7 +22,7 @@ import {
   type Profile,
   type TestServer,
 } from './support/harness.js';
-import { deliverPush, notifications } from './support/inspect.js';
+import { pushAndWaitForNotification } from './support/inspect.js';
 
 const SLOW = 240_000;
 const DIST = join(ROOT, 'apps/pwa/dist');
@@ -88,12 +88,7 @@ describe('Cove PWA under its Content-Security-Policy', () => {
       const sw = await profile.page.request.get(`${server.url}/sw.js`);
       expect(sw.headers()['content-security-policy']).toContain("script-src 'self' 'wasm-unsafe-eval'");
       // A push makes the service worker open the vault and run libsodium under the worker's own policy.
-      await deliverPush(profile.context, server.url);
-      const deadline = Date.now() + UI_TIMEOUT;
-      while ((await notifications(profile.context, server.url)).length === 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      expect((await notifications(profile.context, server.url)).length).toBeGreaterThan(0);
+      await pushAndWaitForNotification(profile.context, server.url, () => true, UI_TIMEOUT);
     },
     SLOW,
   );

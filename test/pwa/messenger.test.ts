@@ -33,12 +33,11 @@ import {
 } from './support/harness.js';
 import {
   closeNotifications,
-  deliverPush,
   dumpIndexedDb,
   notifications,
+  pushAndWaitForNotification,
   replaceStoredIdentity,
   seriousViolations,
-  waitForNotification,
 } from './support/inspect.js';
 
 /** Browser scenarios on a shared 2-core machine take a while; nothing here asserts on time. */
@@ -313,8 +312,7 @@ describe('Cove PWA in Chromium', () => {
       await send(alice.page, 'Push secret 42');
       await waitForStatus(alice.page, 'Push secret 42', 'sent');
 
-      await deliverPush(bob.context, origin);
-      const shown = await waitForNotification(bob.context, origin, (n) => n.body.includes('Push secret 42'));
+      const shown = await pushAndWaitForNotification(bob.context, origin, (n) => n.body.includes('Push secret 42'));
       expect(shown.title).toBe(ALICE);
       expect(shown.data).toEqual({ conversationId: aliceId });
       // The worker stored the message and sent the delivery receipt.
@@ -330,8 +328,7 @@ describe('Cove PWA in Chromium', () => {
       await bob.page.close();
       await send(alice.page, 'Hidden text 99');
       await waitForStatus(alice.page, 'Hidden text 99', 'sent');
-      await deliverPush(bob.context, origin);
-      const hidden = await waitForNotification(bob.context, origin, (n) => n.title === 'New message');
+      const hidden = await pushAndWaitForNotification(bob.context, origin, (n) => n.title === 'New message');
       expect(hidden.body).not.toContain('Hidden text 99');
       const all = await notifications(bob.context, origin);
       expect(all.some((n) => n.body.includes('Hidden text 99') || n.title.includes('Hidden'))).toBe(false);
@@ -541,8 +538,7 @@ describe('Cove PWA in Chromium', () => {
       await alice.page.close();
       await send(bob.page, 'While you were locked');
       await waitForStatus(bob.page, 'While you were locked', 'sent');
-      await deliverPush(alice.context, origin);
-      const locked = await waitForNotification(alice.context, origin, (n) => n.title === 'New message');
+      const locked = await pushAndWaitForNotification(alice.context, origin, (n) => n.title === 'New message');
       expect(locked.body).toBe('Unlock Cove to read it.');
 
       alice.page = await alice.context.newPage();

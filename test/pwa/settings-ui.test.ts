@@ -38,7 +38,14 @@ import {
   type Profile,
   type TestServer,
 } from './support/harness.js';
-import { deliverPush, dumpIndexedDb, notifications, readSealedRow, seriousViolations } from './support/inspect.js';
+import {
+  deliverPush,
+  dumpIndexedDb,
+  notifications,
+  pushAndWaitForNotification,
+  readSealedRow,
+  seriousViolations,
+} from './support/inspect.js';
 import { cove, ensureCliBuilt } from '../support/cli.js';
 
 /** Browser scenarios on a shared 2-core machine take a while; nothing here asserts on time. */
@@ -262,12 +269,7 @@ describe('Chat list and account controls', () => {
       await closeApp();
       await send(bob.page, 'loud ping');
       await waitForStatus(bob.page, 'loud ping', 'sent');
-      await deliverPush(alice.context, origin);
-      const deadline = Date.now() + UI_TIMEOUT;
-      while (!(await notifications(alice.context, origin)).some((n) => n.body.includes('loud ping'))) {
-        if (Date.now() > deadline) throw new Error('no notification for the unmuted chat');
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      await pushAndWaitForNotification(alice.context, origin, (n) => n.body.includes('loud ping'), UI_TIMEOUT);
       await reopenApp();
 
       // Archive two chats (archiving unpins); one is also muted. The folder comes last and opens them.
