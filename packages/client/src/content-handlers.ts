@@ -73,6 +73,17 @@ export type Applied = {
   after?: () => Promise<void>;
 };
 
+/** A new message stored with its conversation moved to it: the writes, and the events for after the commit. */
+const storedMessage = (message: MessageEntry, conversation: ConversationEntry): Applied => ({
+  writes: [...putMessage(message), putConversation(conversation)],
+  events: [
+    { type: 'message-added', message },
+    { type: 'conversation-updated', conversation },
+  ],
+  stored: true,
+  kick: false,
+});
+
 /** What the inbox lends its handlers: the summary of a peer's conversation, and the username check. */
 export type InboxTools = {
   conversationFor(peer: string): Promise<ConversationEntry>;
@@ -227,15 +238,7 @@ const applyNotice: ContentHandler<'data'> = async (input) => {
     role,
     senderUsername,
   });
-  return {
-    writes: [...putMessage(message), putConversation(updated)],
-    events: [
-      { type: 'message-added', message },
-      { type: 'conversation-updated', conversation: updated },
-    ],
-    stored: true,
-    kick: false,
-  };
+  return storedMessage(message, updated);
 };
 
 /** Delivery and read receipts: outgoing statuses move forward (never for expired messages). */
@@ -996,15 +999,7 @@ const applySentTranscript = async (
     lastMessageKey: message.id,
     ...(timer === undefined ? {} : { expireTimerSeconds: timer }),
   };
-  return {
-    writes: [...putMessage(message), putConversation(updated)],
-    events: [
-      { type: 'message-added', message },
-      { type: 'conversation-updated', conversation: updated },
-    ],
-    stored: true,
-    kick: false,
-  };
+  return storedMessage(message, updated);
 };
 
 /**
@@ -1044,15 +1039,7 @@ const applyNoticeTranscript = async (
     role,
     senderUsername: profile?.username ?? null,
   });
-  return {
-    writes: [...putMessage(message), putConversation(updated)],
-    events: [
-      { type: 'message-added', message },
-      { type: 'conversation-updated', conversation: updated },
-    ],
-    stored: true,
-    kick: false,
-  };
+  return storedMessage(message, updated);
 };
 
 const applyReadSync = async (

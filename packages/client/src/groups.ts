@@ -192,7 +192,7 @@ export const describeChange = (change: GroupChange, actor: string): string => {
 /** The group's conversation summary: the existing one, or a new one. */
 export const groupConversation = (
   existing: ConversationEntry | undefined,
-  group: GroupEntry,
+  group: Pick<GroupEntry, 'id' | 'title'>,
   now: number,
 ): ConversationEntry => ({
   ...(existing ?? {

@@ -44,11 +44,11 @@ import {
 import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
-import { groupLock } from './groups.js';
+import { groupConversation, groupLock } from './groups.js';
 import { isExpired, newConversation, putConversation, putMessage } from './history.js';
 import type { WriteOp } from './platform.js';
 import type { AttachmentEntry, ConversationEntry, MessageEntry } from './tables.js';
-import { directPeerOf, groupConversationId, groupOf, pad } from './tables.js';
+import { directPeerOf, groupOf, pad } from './tables.js';
 
 /**
  * Days of history an archive covers by default: a month is what Signal's linked devices show after a transfer, and
@@ -374,18 +374,7 @@ const importConversation = async (
       existing ??
       (peer !== null
         ? newConversation(peer, conversation.peerUsername, now)
-        : {
-            id: groupConversationId(groupId ?? ''),
-            kind: 'group',
-            groupId: groupId ?? '',
-            title: group?.title ?? conversation.title ?? '',
-            peerAccountId: '',
-            peerUsername: null,
-            createdAt: now,
-            lastMessageAt: now,
-            lastMessageKey: null,
-            unreadCount: 0,
-          });
+        : groupConversation(undefined, { id: groupId ?? '', title: group?.title ?? conversation.title ?? '' }, now));
     const writes: WriteOp[] = [];
     const taken = new Set<string>();
     let imported = 0;

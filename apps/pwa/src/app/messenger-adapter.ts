@@ -671,8 +671,7 @@ export async function registerMessenger(
       return 'password';
     }
   }
-  try {
-    const messenger = await Messenger.open(platform, { serverUrl });
+  return openAccount(platform, onVisible, serverUrl, username, REGISTRATION_ERRORS, async (messenger) => {
     const account = await messenger.register({
       serverUrl,
       username,
@@ -686,12 +685,30 @@ export async function registerMessenger(
         .catch((error: unknown) =>
           platform.logger.warn('password not set', { error: error instanceof ClientError ? error.code : 'unknown' }),
         );
+    return account;
+  });
+}
+
+/**
+ * Opens the core on this browser, lets `create` make or join the account, and returns the ready messenger; a
+ * refusal is the `errors` entry for its code ('other' for anything else), logged as `failure` when given.
+ */
+async function openAccount<E extends string>(
+  platform: Platform,
+  onVisible: Capabilities['onVisible'],
+  serverUrl: string,
+  username: string,
+  errors: Partial<Record<ClientErrorCode, E>>,
+  create: (messenger: Messenger) => Promise<{ username?: string | null; deviceId: number }>,
+  failure?: string,
+): Promise<MessengerPort | E | 'other'> {
+  try {
+    const messenger = await Messenger.open(platform, { serverUrl });
+    const account = await create(messenger);
     return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username, account.deviceId);
   } catch (error) {
-    if (error instanceof ClientError) {
-      return REGISTRATION_ERRORS[error.code] ?? 'other';
-    }
-    return 'other';
+    if (failure) platform.logger.warn(failure, { error: error instanceof ClientError ? error.code : 'unknown' });
+    return error instanceof ClientError ? (errors[error.code] ?? 'other') : 'other';
   }
 }
 
@@ -715,19 +732,15 @@ export async function registerSsoMessenger(
   ssoToken: string,
   deviceName?: string,
 ): Promise<MessengerPort | SsoFailure> {
-  try {
-    const messenger = await Messenger.open(platform, { serverUrl });
-    const account = await messenger.register({
-      serverUrl,
-      username,
-      ssoToken,
-      ...(deviceName ? { deviceName } : {}),
-    });
-    return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username, account.deviceId);
-  } catch (error) {
-    platform.logger.warn('sso registration failed', { error: error instanceof ClientError ? error.code : 'unknown' });
-    return error instanceof ClientError ? (SSO_REGISTRATION_ERRORS[error.code] ?? 'other') : 'other';
-  }
+  return openAccount(
+    platform,
+    onVisible,
+    serverUrl,
+    username,
+    SSO_REGISTRATION_ERRORS,
+    (messenger) => messenger.register({ serverUrl, username, ssoToken, ...(deviceName ? { deviceName } : {}) }),
+    'sso registration failed',
+  );
 }
 
 /** How password login failures are shown. */
@@ -750,19 +763,9 @@ export async function loginMessenger(
   password: string,
   deviceName?: string,
 ): Promise<MessengerPort | LoginError> {
-  try {
-    const messenger = await Messenger.open(platform, { serverUrl });
-    const account = await messenger.loginWithPassword({
-      serverUrl,
-      username,
-      password,
-      ...(deviceName ? { deviceName } : {}),
-    });
-    return new MessengerAdapter(messenger, platform, onVisible, account.username ?? username, account.deviceId);
-  } catch (error) {
-    if (error instanceof ClientError) return LOGIN_ERRORS[error.code] ?? 'other';
-    return 'other';
-  }
+  return openAccount(platform, onVisible, serverUrl, username, LOGIN_ERRORS, (messenger) =>
+    messenger.loginWithPassword({ serverUrl, username, password, ...(deviceName ? { deviceName } : {}) }),
+  );
 }
 
 /**
