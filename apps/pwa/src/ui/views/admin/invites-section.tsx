@@ -8,6 +8,7 @@ import { useTranslation } from 'react-i18next';
 import type { AdminCreatedInvite, AdminFailure, AdminInviteView, AdminOutcome } from '../../../app/model.js';
 import { useApp, useLive } from '../../use-app.js';
 import { adminErrorKey, MINUTE } from './admin-errors.js';
+import { NumberField } from './number-field.js';
 
 /** The form's defaults: one person, a week (the server's own default lifetime). */
 const DEFAULT_USES = 1;
@@ -56,34 +57,26 @@ export function InvitesSection(): ReactElement {
     <div className="card" data-testid="admin-invites">
       <h2 id="admin-invites-title">{t('admin.invites.title')}</h2>
       <form className="admin-inline-form" onSubmit={(e) => void create(e)}>
-        <label className="field">
-          <span>{t('admin.invites.uses')}</span>
-          <input
-            type="number"
-            inputMode="numeric"
-            min={1}
-            max={MAX_USES}
-            step={1}
-            required
-            value={uses}
-            data-testid="admin-invite-uses-input"
-            onChange={(e) => setUses(e.target.value)}
-          />
-        </label>
-        <label className="field">
-          <span>{t('admin.invites.days')}</span>
-          <input
-            type="number"
-            inputMode="numeric"
-            min={1}
-            max={MAX_DAYS}
-            step={1}
-            required
-            value={days}
-            data-testid="admin-invite-days-input"
-            onChange={(e) => setDays(e.target.value)}
-          />
-        </label>
+        <NumberField
+          label={t('admin.invites.uses')}
+          testId="admin-invite-uses-input"
+          value={uses}
+          onChange={setUses}
+          min={1}
+          max={MAX_USES}
+          step={1}
+          required
+        />
+        <NumberField
+          label={t('admin.invites.days')}
+          testId="admin-invite-days-input"
+          value={days}
+          onChange={setDays}
+          min={1}
+          max={MAX_DAYS}
+          step={1}
+          required
+        />
         <button type="submit" className="primary" data-testid="admin-invite-create-button" disabled={busy}>
           {busy ? t('settings.working') : t('admin.invites.create')}
         </button>

@@ -8,6 +8,7 @@ import { useTranslation } from 'react-i18next';
 import type { AdminFailure, AdminOutcome, AdminRetentionView } from '../../../app/model.js';
 import { useApp, useLive } from '../../use-app.js';
 import { adminErrorKey } from './admin-errors.js';
+import { NumberField } from './number-field.js';
 
 /** The server's bounds in days (MIN_RETENTION_SECONDS is an hour, MAX_RETENTION_SECONDS a leap year). */
 const MIN_DAYS = 1 / 24;
@@ -66,34 +67,26 @@ export function RetentionSection(): ReactElement {
         </p>
       ) : null}
       <form className="admin-inline-form" onSubmit={(e) => void save(e)}>
-        <label className="field">
-          <span>{t('admin.retention.envelope')}</span>
-          <input
-            type="number"
-            inputMode="decimal"
-            min={MIN_DAYS}
-            max={MAX_DAYS}
-            step="any"
-            value={envelope}
-            placeholder={current ? t('admin.retention.default', { days: current.envelopeDefaultDays }) : ''}
-            data-testid="admin-retention-envelope-input"
-            onChange={(e) => setEnvelope(e.target.value)}
-          />
-        </label>
-        <label className="field">
-          <span>{t('admin.retention.attachment')}</span>
-          <input
-            type="number"
-            inputMode="decimal"
-            min={MIN_DAYS}
-            max={MAX_DAYS}
-            step="any"
-            value={attachment}
-            placeholder={current ? t('admin.retention.default', { days: current.attachmentDefaultDays }) : ''}
-            data-testid="admin-retention-attachment-input"
-            onChange={(e) => setAttachment(e.target.value)}
-          />
-        </label>
+        <NumberField
+          label={t('admin.retention.envelope')}
+          testId="admin-retention-envelope-input"
+          value={envelope}
+          onChange={setEnvelope}
+          min={MIN_DAYS}
+          max={MAX_DAYS}
+          step="any"
+          placeholder={current ? t('admin.retention.default', { days: current.envelopeDefaultDays }) : ''}
+        />
+        <NumberField
+          label={t('admin.retention.attachment')}
+          testId="admin-retention-attachment-input"
+          value={attachment}
+          onChange={setAttachment}
+          min={MIN_DAYS}
+          max={MAX_DAYS}
+          step="any"
+          placeholder={current ? t('admin.retention.default', { days: current.attachmentDefaultDays }) : ''}
+        />
         <button type="submit" className="primary" data-testid="admin-retention-save-button" disabled={busy}>
           {busy ? t('settings.working') : t('admin.retention.save')}
         </button>
