@@ -237,6 +237,7 @@ const applyNotice: ContentHandler<'data'> = async (input) => {
     read: false,
     role,
     senderUsername,
+    credential: data.notice,
   });
   return storedMessage(message, updated);
 };
@@ -1038,6 +1039,7 @@ const applyNoticeTranscript = async (
     read: true,
     role,
     senderUsername: profile?.username ?? null,
+    credential: data.notice,
   });
   return storedMessage(message, updated);
 };

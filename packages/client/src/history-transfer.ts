@@ -2,13 +2,15 @@
  * History transfer when linking a device (docs/linking.md, "History transfer"). The existing device builds an archive
  * of recent history (the newest messages of the most recent conversations, within a number of days: timestamps,
  * authors, quotes, reactions, edits and attachment POINTERS — the attachments' bytes stay where they are on the
- * server), encrypts it as an attachment under a fresh key, uploads it with tus, and hands the pointer (storage id,
- * key, digest, sizes) to the new device inside the encrypted provisioning message. The new device downloads it,
- * verifies the digest before anything is decrypted, checks every message (its account, its conversation, its
- * author), and only then imports it, skipping what it already holds (same conversation, author and timestamp).
- * Anything wrong refuses the whole archive (`history_refused`) and stores nothing. Progress is reported through a
- * callback on both sides. It does not send the provisioning message (linking.ts) or choose whether to transfer (the
- * shells ask the user).
+ * server — and the organization notices with the role certificate each carried), encrypts it as an attachment under
+ * a fresh key, uploads it with tus, and hands the pointer (storage id, key, digest, sizes) to the new device inside
+ * the encrypted provisioning message. The new device downloads it, verifies the digest before anything is decrypted,
+ * checks every message (its account, its conversation, its author; a notice only in the notices conversation), and
+ * only then imports it, skipping what it already holds (same conversation, author and timestamp). Anything wrong
+ * refuses the whole archive (`history_refused`) and stores nothing. A notice whose certificate does not prove admin
+ * or owner for its sender under the organization key this device pins is dropped and counted, as a live one would be
+ * (the rest imports). Progress is reported through a callback on both sides. It does not send the provisioning
+ * message (linking.ts) or choose whether to transfer (the shells ask the user).
  */
 import {
   AttachmentError,
@@ -20,6 +22,8 @@ import {
 import {
   ArchivedConversationId,
   HistoryArchive,
+  ROLE_CERTIFICATE_BYTES,
+  SIGNATURE_BYTES,
   MAX_HISTORY_ARCHIVE_BYTES,
   MAX_HISTORY_CONVERSATIONS,
   MAX_HISTORY_MESSAGES_PER_CONVERSATION,
@@ -29,6 +33,7 @@ import {
   type ArchivedAttachment,
   type ArchivedConversation,
   type ArchivedMessage,
+  type ArchivedNotice,
   type HistoryArchivePointer,
 } from '@cove/protocol';
 
@@ -46,9 +51,12 @@ import { emit, peerLock } from './context.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { groupConversation, groupLock } from './groups.js';
 import { isExpired, newConversation, putConversation, putMessage } from './history.js';
+import { readMeta } from './meta.js';
+import { newNoticesConversation } from './notices.js';
+import { Organization } from './organization.js';
 import type { WriteOp } from './platform.js';
-import type { AttachmentEntry, ConversationEntry, MessageEntry } from './tables.js';
-import { directPeerOf, groupOf, pad } from './tables.js';
+import type { AttachmentEntry, ConversationEntry, MessageEntry, OrganizationRecord } from './tables.js';
+import { NOTICES_CONVERSATION_ID, directPeerOf, groupOf, pad } from './tables.js';
 
 /**
  * Days of history an archive covers by default: a month is what Signal's linked devices show after a transfer, and
@@ -58,6 +66,11 @@ export const HISTORY_DEFAULT_DAYS = 30;
 /** Messages per conversation by default: a few screens back, enough to carry on a conversation in context. */
 export const HISTORY_DEFAULT_MESSAGES = 200;
 const DAY_MS = 24 * 3600 * 1000;
+/**
+ * The lock an import of the notices conversation holds: its notices come from many senders, so no one peer's lock
+ * covers it (live notices are stored under their sender's lock).
+ */
+const NOTICES_LOCK = 'cove:notices';
 
 export type HistoryTransferPhase = 'preparing' | 'uploading' | 'downloading' | 'importing' | 'done' | 'failed';
 
@@ -72,8 +85,13 @@ export type HistoryTransferProgress = {
   total: number;
   imported?: number;
   skipped?: number;
+  /** Notices left out because their certificate did not prove admin or owner here (the new device, `done`). */
+  dropped?: number;
   error?: string;
 };
+
+/** What an import did: messages (and notices) stored, already held or expired, and notices that did not verify. */
+export type HistoryImportOutcome = { imported: number; skipped: number; dropped: number };
 
 export type HistoryProgressSink = (progress: HistoryTransferProgress) => void;
 
@@ -115,10 +133,13 @@ const archivedAttachment = (a: AttachmentEntry): ArchivedAttachment => ({
   caption: a.caption,
 });
 
-/** A stored message as the archive carries it, or null for what is not history worth moving. */
-const archivedMessage = (m: MessageEntry): ArchivedMessage | null => {
+/**
+ * A stored message as the archive carries it (a notice with what makes it one), or null for what is not history
+ * worth moving.
+ */
+const archivedMessage = (m: MessageEntry, notice?: ArchivedNotice): ArchivedMessage | null => {
   // System lines are rebuilt from group states; unsent, failed and undecryptable messages mean nothing elsewhere.
-  if (m.system || m.notice) return null;
+  if (m.system || (m.notice !== undefined) !== (notice !== undefined)) return null;
   if (m.status !== 'sent' && m.status !== 'delivered' && m.status !== 'read' && m.status !== 'received') return null;
   const attachments = (m.attachments ?? []).filter((a) => a.storageId !== '').map(archivedAttachment);
   return {
@@ -139,12 +160,49 @@ const archivedMessage = (m: MessageEntry): ArchivedMessage | null => {
     ...(m.edits && m.edits.length > 0 ? { edits: m.edits } : {}),
     ...(m.editedAt !== undefined ? { editedAt: m.editedAt } : {}),
     ...(m.deletedAt !== undefined ? { deletedAt: m.deletedAt } : {}),
+    ...(notice ? { notice } : {}),
   };
 };
 
 /**
- * The archive of this device's recent history: the most recent conversations (direct and group; not the notices),
- * each with its newest messages stored within `days`, oldest first, until the archive would pass its size bound.
+ * The notice part of a stored notice for the archive: its sender's username and the certificate it arrived with; for
+ * a notice stored before notices kept theirs, the sender's current certificate from the server (the new device checks
+ * it all the same, so the server can make no one an admin this way). Null when there is none: the notice stays here.
+ */
+const archivedNotice = async (
+  ctx: MessengerContext,
+  m: MessageEntry,
+  fetched: Map<string, { roleCertificate: string; roleCertificateSignature: string } | null>,
+): Promise<ArchivedNotice | null> => {
+  if (!m.notice) return null;
+  const { senderUsername, roleCertificate, roleCertificateSignature } = m.notice;
+  if (roleCertificate && roleCertificateSignature)
+    return {
+      senderUsername,
+      roleCertificate: toBase64(roleCertificate),
+      roleCertificateSignature: toBase64(roleCertificateSignature),
+    };
+  if (!fetched.has(m.authorAccountId)) {
+    const stored = await ctx.api.roleCertificate(m.authorAccountId).catch(() => null);
+    let current: { roleCertificate: string; roleCertificateSignature: string } | null = null;
+    try {
+      // Re-encoded at their exact sizes: whatever the server sends, the archive stays one the new device accepts.
+      const body = stored ? fromBase64(stored.certificate) : null;
+      const signature = stored ? fromBase64(stored.signature) : null;
+      if (body?.length === ROLE_CERTIFICATE_BYTES && signature?.length === SIGNATURE_BYTES)
+        current = { roleCertificate: toBase64(body), roleCertificateSignature: toBase64(signature) };
+    } catch {
+      current = null;
+    }
+    fetched.set(m.authorAccountId, current);
+  }
+  const current = fetched.get(m.authorAccountId);
+  return current ? { senderUsername, ...current } : null;
+};
+
+/**
+ * The archive of this device's recent history: the most recent conversations (direct, group and the notices), each
+ * with its newest messages stored within `days`, oldest first, until the archive would pass its size bound.
  */
 export const buildHistoryArchive = async (
   ctx: MessengerContext,
@@ -168,13 +226,18 @@ export const buildHistoryArchive = async (
   // JSON size so far, against the bound less a margin for the envelope and the padding's rounding.
   let size = 256;
   const budget = MAX_HISTORY_ARCHIVE_BYTES - 64 * 1024;
+  const certificates = new Map<string, { roleCertificate: string; roleCertificateSignature: string } | null>();
   report({ phase: 'preparing', done: 0, total: conversations.length });
   for (const [index, conversation] of conversations.entries()) {
     const page = await ctx.history.messages(conversation.id, { limit: perConversation });
     const messages: ArchivedMessage[] = [];
     for (const m of page.messages) {
       if (m.storedAt < since) break;
-      const archived = archivedMessage(m);
+      // The notices conversation holds notices only, and nothing else holds one.
+      if ((conversation.id === NOTICES_CONVERSATION_ID) !== (m.notice !== undefined)) continue;
+      const notice = m.notice ? await archivedNotice(ctx, m, certificates) : undefined;
+      if (notice === null) continue;
+      const archived = archivedMessage(m, notice);
       if (archived === null) continue;
       const length = utf8.encode(JSON.stringify(archived)).length + 1;
       if (size + length > budget) break;
@@ -290,7 +353,9 @@ export const downloadHistoryArchive = async (
 /**
  * Parses and checks a decrypted archive for this account: the shape and bounds, the account, no conversation twice,
  * and every message in the conversation it is listed under, written by someone who can have written it there (in a
- * direct conversation: the peer, or us for outgoing ones; in a group: us exactly for outgoing ones).
+ * direct conversation: the peer, or us for outgoing ones; in a group or the notices: us exactly for outgoing ones),
+ * notices only in the notices conversation and nothing else there, a notice text alone with a certificate of the
+ * right sizes. The certificates themselves are verified later (verifyArchivedNotices: that needs the pinned key).
  */
 export const parseHistoryArchive = (plaintext: Uint8Array, accountId: string): HistoryArchive => {
   let archive: HistoryArchive;
@@ -308,8 +373,12 @@ export const parseHistoryArchive = (plaintext: Uint8Array, accountId: string): H
     seen.add(conversation.id);
     const peer = directPeerOf(conversation.id);
     if (peer === accountId) return refuse('a conversation with this account itself');
+    const notices = conversation.id === NOTICES_CONVERSATION_ID;
     for (const m of conversation.messages) {
       if (m.conversationId !== conversation.id) return refuse('a message claims another conversation');
+      if (notices && !m.notice) return refuse('a message in the notices that is not a notice');
+      if (!notices && m.notice) return refuse('a notice outside the notices');
+      if (m.notice && !plainNotice(m)) return refuse('a notice with more than text');
       const own = m.authorAccountId === accountId;
       if ((m.direction === 'outgoing') !== own) return refuse('a message with the wrong author');
       if (peer !== null && !own && m.authorAccountId !== peer) return refuse('a message with the wrong author');
@@ -326,6 +395,84 @@ export const parseHistoryArchive = (plaintext: Uint8Array, accountId: string): H
     }
   }
   return archive;
+};
+
+/** A notice is text alone (as the content bounds hold live ones to), with a certificate and signature of their sizes. */
+const plainNotice = (m: ArchivedMessage): boolean => {
+  if (!m.notice) return false;
+  if (m.quote !== null || m.expireTimerSeconds !== null || m.attachments || m.reactions || m.edits) return false;
+  if (m.editedAt !== undefined || m.deletedAt !== undefined) return false;
+  try {
+    return (
+      fromBase64(m.notice.roleCertificate).length === ROLE_CERTIFICATE_BYTES &&
+      fromBase64(m.notice.roleCertificateSignature).length === SIGNATURE_BYTES
+    );
+  } catch {
+    return false;
+  }
+};
+
+/** A notice that verified here: the role its certificate proves now, and the sender's name as this device shows it. */
+type VerifiedNotice = { role: 'owner' | 'admin'; senderUsername: string | null };
+
+/**
+ * Holds each notice of a checked archive to the check a live one gets: its certificate must prove admin or owner for
+ * its sender (for ours: for our own account) under the organization key pinned here — pinned first from the server
+ * when this device has none, as the live path does. The sender's username is shown only when the server confirms it
+ * (ours: our profile's), else the contact's. Returns the archive without the notices that fail, how many those were,
+ * and the verified role and name of each kept one.
+ */
+export const verifyArchivedNotices = async (
+  ctx: MessengerContext,
+  archive: HistoryArchive,
+): Promise<{ archive: HistoryArchive; dropped: number; notices: Map<ArchivedMessage, VerifiedNotice> }> => {
+  const verified = new Map<ArchivedMessage, VerifiedNotice>();
+  const conversation = archive.conversations.find((c) => c.id === NOTICES_CONVERSATION_ID);
+  if (!conversation) return { archive, dropped: 0, notices: verified };
+  const organization = new Organization(ctx);
+  let record: OrganizationRecord | undefined;
+  try {
+    record = (await organization.pinned()) ?? (await organization.refresh());
+  } catch {
+    record = undefined;
+  }
+  const me = ctx.account.accountId;
+  const ownName = (await readMeta(ctx.platform.storage, 'profile'))?.username ?? null;
+  const names = new Map<string, string | null>();
+  const nameOf = async (author: string, claimed: string | null): Promise<string | null> => {
+    if (author === me) return ownName;
+    const key = `${author}/${claimed ?? ''}`;
+    if (!names.has(key)) {
+      // Only the spelling the server holds for this account, as a live notice's claimed username.
+      const found = claimed === null ? null : await ctx.api.findUsername(claimed).catch(() => null);
+      const confirmed = found?.accountId === author && found.username === claimed ? claimed : null;
+      names.set(key, confirmed ?? (await ctx.platform.storage.get('contacts', author))?.username ?? null);
+    }
+    return names.get(key) ?? null;
+  };
+  const kept: ArchivedMessage[] = [];
+  for (const m of conversation.messages) {
+    if (!m.notice) continue;
+    const role = organization.verifyCertificate(
+      record,
+      m.authorAccountId,
+      fromBase64(m.notice.roleCertificate),
+      fromBase64(m.notice.roleCertificateSignature),
+    );
+    if (role === 'member') continue;
+    verified.set(m, { role, senderUsername: await nameOf(m.authorAccountId, m.notice.senderUsername) });
+    kept.push(m);
+  }
+  const dropped = conversation.messages.length - kept.length;
+  if (dropped > 0) ctx.platform.logger.warn('history notices dropped', { dropped });
+  return {
+    archive: {
+      ...archive,
+      conversations: archive.conversations.map((c) => (c === conversation ? { ...c, messages: kept } : c)),
+    },
+    dropped,
+    notices: verified,
+  };
 };
 
 const attachmentEntry = (ctx: MessengerContext, a: ArchivedAttachment): AttachmentEntry => ({
@@ -357,29 +504,39 @@ const importedKey = (ctx: MessengerContext, conversationId: string, storedAt: nu
   return `${conversationId}/${pad(storedAt * 1000, 17)}${suffix}`;
 };
 
-/** Imports one conversation of a checked archive in one commit; returns how many messages were new. */
+/**
+ * Imports one conversation of a checked archive in one commit; returns how many messages were new. Notices (only in
+ * the notices conversation) take the role and name verifyArchivedNotices found; one it did not verify is not stored.
+ */
 const importConversation = async (
   ctx: MessengerContext,
   conversation: ArchivedConversation,
+  notices: Map<ArchivedMessage, VerifiedNotice>,
   now: number,
 ): Promise<{ imported: number; skipped: number }> => {
   const { storage } = ctx.platform;
   const peer = directPeerOf(conversation.id);
   const groupId = groupOf(conversation.id);
-  const lock = peer !== null ? peerLock(peer) : groupLock(groupId ?? '');
+  const isNotices = conversation.id === NOTICES_CONVERSATION_ID;
+  const lock = isNotices ? NOTICES_LOCK : peer !== null ? peerLock(peer) : groupLock(groupId ?? '');
   return ctx.platform.locks.withLock(lock, async () => {
     const existing = await storage.get('conversations', conversation.id);
     const group = groupId === null ? undefined : await storage.get('groups', groupId);
     let summary: ConversationEntry =
       existing ??
-      (peer !== null
-        ? newConversation(peer, conversation.peerUsername, now)
-        : groupConversation(undefined, { id: groupId ?? '', title: group?.title ?? conversation.title ?? '' }, now));
+      (isNotices
+        ? newNoticesConversation(now)
+        : peer !== null
+          ? newConversation(peer, conversation.peerUsername, now)
+          : groupConversation(undefined, { id: groupId ?? '', title: group?.title ?? conversation.title ?? '' }, now));
     const writes: WriteOp[] = [];
     const taken = new Set<string>();
     let imported = 0;
     let skipped = 0;
     for (const m of conversation.messages) {
+      const verified = m.notice ? notices.get(m) : undefined;
+      // Never stored unverified: parse and verify keep notices to the notices conversation and to valid certificates.
+      if (m.notice && !verified) continue;
       const identity = `${m.authorAccountId}/${m.timestamp}`;
       const indexKey = `${conversation.id}/${m.authorAccountId}/${pad(m.timestamp)}`;
       if (taken.has(identity) || (await storage.get('messageIndex', indexKey)) !== undefined) {
@@ -407,6 +564,15 @@ const importConversation = async (
         ...(m.edits ? { edits: m.edits } : {}),
         ...(m.editedAt !== undefined ? { editedAt: m.editedAt } : {}),
         ...(m.deletedAt !== undefined ? { deletedAt: m.deletedAt } : {}),
+        ...(m.notice && verified
+          ? {
+              notice: {
+                ...verified,
+                roleCertificate: fromBase64(m.notice.roleCertificate),
+                roleCertificateSignature: fromBase64(m.notice.roleCertificateSignature),
+              },
+            }
+          : {}),
       };
       // A disappearing message whose time is up is not brought back.
       if (isExpired(entry, now)) {
@@ -431,14 +597,16 @@ const importConversation = async (
 
 /**
  * Imports a checked archive, a conversation at a time (each in one commit), skipping messages this device already
- * holds. Progress: messages handled.
+ * holds; its notices are verified first (verifyArchivedNotices) and those that fail dropped. Progress: messages
+ * handled.
  */
 export const importHistoryArchive = async (
   ctx: MessengerContext,
-  archive: HistoryArchive,
+  checked: HistoryArchive,
   onProgress?: HistoryProgressSink,
-): Promise<{ imported: number; skipped: number }> => {
+): Promise<HistoryImportOutcome> => {
   const report = reporter(onProgress);
+  const { archive, dropped, notices } = await verifyArchivedNotices(ctx, checked);
   const total = archive.conversations.reduce((n, c) => n + c.messages.length, 0);
   const now = ctx.platform.clock.now();
   let done = 0;
@@ -446,13 +614,13 @@ export const importHistoryArchive = async (
   let skipped = 0;
   report({ phase: 'importing', done, total });
   for (const conversation of archive.conversations) {
-    const result = await importConversation(ctx, conversation, now);
+    const result = await importConversation(ctx, conversation, notices, now);
     imported += result.imported;
     skipped += result.skipped;
     done += conversation.messages.length;
     report({ phase: 'importing', done, total });
   }
-  return { imported, skipped };
+  return { imported, skipped, dropped };
 };
 
 /** The new device's side: download, verify, check and import the archive the pointer names. */
@@ -460,7 +628,7 @@ export const receiveHistory = async (
   ctx: MessengerContext,
   pointer: HistoryArchivePointer,
   onProgress?: HistoryProgressSink,
-): Promise<{ imported: number; skipped: number }> => {
+): Promise<HistoryImportOutcome> => {
   const plaintext = await downloadHistoryArchive(ctx, pointer, onProgress);
   const archive = parseHistoryArchive(plaintext, ctx.account.accountId);
   const outcome = await importHistoryArchive(ctx, archive, onProgress);

@@ -12,6 +12,7 @@ export {
   HISTORY_DEFAULT_DAYS,
   HISTORY_DEFAULT_MESSAGES,
   type HistoryArchiveOptions,
+  type HistoryImportOutcome,
   type HistoryProgressSink,
   type HistoryTransferPhase,
   type HistoryTransferProgress,

@@ -30,7 +30,7 @@ import { sendAttachmentMessage } from './attachments/send-attachment.js';
 import { createAccount, createLinkedAccount, loadAccount, validateUsername } from './account.js';
 import { openProvisioning, parseLinkUri, sendProvisioning, waitForProvisioning } from './linking.js';
 import { buildHistoryArchive, receiveHistory, uploadHistoryArchive } from './history-transfer.js';
-import type { HistoryArchiveOptions, HistoryProgressSink } from './history-transfer.js';
+import type { HistoryArchiveOptions, HistoryImportOutcome, HistoryProgressSink } from './history-transfer.js';
 import type { RegisterOptions } from './account.js';
 import { pollSsoDeviceSignIn, startSsoDeviceSignIn, type SsoDeviceSignIn, type SsoPoll } from './sso.js';
 import {
@@ -414,9 +414,9 @@ export class Messenger {
       }
     };
     try {
-      const { imported, skipped } = await this.receiveHistoryArchive(pointer, onProgress);
-      report({ phase: 'done', done: pointer.messages, total: pointer.messages, imported, skipped });
-      this.platform.logger.info('history imported', { imported, skipped });
+      const { imported, skipped, dropped } = await this.receiveHistoryArchive(pointer, onProgress);
+      report({ phase: 'done', done: pointer.messages, total: pointer.messages, imported, skipped, dropped });
+      this.platform.logger.info('history imported', { imported, skipped, dropped });
     } catch (error) {
       const code = error instanceof ClientError ? error.code : 'unknown';
       report({ phase: 'failed', done: 0, total: pointer.messages, error: code });
@@ -425,14 +425,15 @@ export class Messenger {
   }
 
   /**
-   * Downloads, verifies, checks and imports a history archive (history-transfer.ts), skipping messages held already.
+   * Downloads, verifies, checks and imports a history archive (history-transfer.ts), skipping messages held already
+   * and dropping (counted) notices whose certificate does not prove admin or owner under the pinned organization key.
    * Throws `history_refused` (nothing stored) for an archive that does not verify, is too large or malformed, is for
-   * another account or holds a message outside its conversation.
+   * another account or holds a message outside its conversation (a notice outside the notices among them).
    */
   async receiveHistoryArchive(
     pointer: HistoryArchivePointer,
     onProgress?: HistoryProgressSink,
-  ): Promise<{ imported: number; skipped: number }> {
+  ): Promise<HistoryImportOutcome> {
     return receiveHistory(this.ctx, pointer, onProgress);
   }
 

@@ -44,16 +44,17 @@ export const noticesConversation = async (ctx: MessengerContext): Promise<Conver
 type NoticeFields = Pick<
   MessageEntry,
   'direction' | 'authorAccountId' | 'authorDeviceId' | 'timestamp' | 'serverTimestamp' | 'text' | 'status' | 'read'
-> & { role: 'admin' | 'owner'; senderUsername: string | null };
+> & { role: 'admin' | 'owner'; senderUsername: string | null; credential: OrganizationNotice };
 
 /**
- * A notice as stored in the notices conversation, and that conversation moved to it (one more unread when it is an
- * unread incoming one). Builds rows only; the caller commits them.
+ * A notice as stored in the notices conversation (with the certificate it carried, for a history transfer to hand
+ * on), and that conversation moved to it (one more unread when it is an unread incoming one). Builds rows only; the
+ * caller commits them.
  */
 export const noticeEntry = (
   ctx: MessengerContext,
   conversation: ConversationEntry,
-  { role, senderUsername, ...fields }: NoticeFields,
+  { role, senderUsername, credential, ...fields }: NoticeFields,
 ): { message: MessageEntry; conversation: ConversationEntry } => {
   const message: MessageEntry = {
     id: `${NOTICES_CONVERSATION_ID}/${ctx.sequencer.next()}`,
@@ -63,7 +64,12 @@ export const noticeEntry = (
     quote: null,
     expireTimerSeconds: null,
     error: null,
-    notice: { role, senderUsername },
+    notice: {
+      role,
+      senderUsername,
+      roleCertificate: credential.roleCertificate,
+      roleCertificateSignature: credential.roleCertificateSignature,
+    },
   };
   return {
     message,
@@ -115,6 +121,7 @@ export const sendNotice = async (
     read: true,
     role,
     senderUsername: profile?.username ?? null,
+    credential,
   });
   await ctx.platform.storage.commit([
     ...putMessage(message),

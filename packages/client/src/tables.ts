@@ -283,10 +283,16 @@ export type MessageEntry = {
   /** A group's system line ("Ann added Ben"): what changed, by whom (the author); `text` is an English rendering. */
   system?: GroupChange;
   /**
-   * An organization notice (conversation `notices`): the role the sender's certificate proved when it arrived and
-   * the sender's username as the server confirmed it (null when unconfirmed).
+   * An organization notice (conversation `notices`): the role the sender's certificate proved when it arrived, the
+   * sender's username as the server confirmed it (null when unconfirmed), and that certificate (body and signature),
+   * kept so a history transfer can hand it to a new device that checks it again (absent on notices stored before).
    */
-  notice?: { role: 'owner' | 'admin'; senderUsername: string | null };
+  notice?: {
+    role: 'owner' | 'admin';
+    senderUsername: string | null;
+    roleCertificate?: Uint8Array;
+    roleCertificateSignature?: Uint8Array;
+  };
 };
 
 export type GroupRole = 'admin' | 'member';

@@ -2,14 +2,17 @@
  * The history archive a linking device may hand to the new one (docs/linking.md, "History transfer"): the pointer
  * that rides in the encrypted provisioning message (`ProvisioningPayload.history`) and the archive's plaintext
  * (JSON, encrypted and uploaded like an attachment). Recent messages of each conversation with their timestamps,
- * authors, quotes, reactions, edits and attachment pointers — never attachment bytes, never system lines. This
- * module holds shapes and bounds only: building, encrypting, checking authors and importing is the client's work.
+ * authors, quotes, reactions, edits and attachment pointers — never attachment bytes, never system lines — and the
+ * organization notices, each with the sender's role certificate so the new device can check it as it would a live
+ * notice. This module holds shapes and bounds only: building, encrypting, checking authors and certificates and
+ * importing is the client's work.
  */
 import { z } from 'zod';
 
 import { base64Length } from './base64.js';
-import { MAX_EXPIRE_SECONDS } from './content/content.bounds.js';
+import { MAX_EXPIRE_SECONDS, ROLE_CERTIFICATE_BYTES } from './content/content.bounds.js';
 import { AccountId, Username } from './http.js';
+import { SIGNATURE_BYTES } from './limits.js';
 
 /**
  * Largest archive (padded plaintext) a new device downloads: 200 conversations of 500 messages at about 300 bytes
@@ -34,12 +37,15 @@ const Base64 = (maxBytes: number) =>
     .max(base64Length(maxBytes))
     .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64');
 
-/** `direct:<account id>` or `group:<64 hex>`: the only conversations an archive may fill. */
+/** The notices conversation's id (the client's NOTICES_CONVERSATION_ID): the one conversation notices sit in. */
+export const ARCHIVED_NOTICES_CONVERSATION_ID = 'notices';
+
+/** `direct:<account id>`, `group:<64 hex>` or `notices`: the only conversations an archive may fill. */
 export const ArchivedConversationId = z
   .string()
   .regex(
-    /^(?:direct:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|group:[0-9a-f]{64})$/,
-    'must be direct:<account id> or group:<group id>',
+    /^(?:direct:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|group:[0-9a-f]{64}|notices)$/,
+    'must be direct:<account id>, group:<group id> or notices',
   );
 
 /** The server's storage ids: safe in a URL path (the content bounds' pattern). */
@@ -91,6 +97,17 @@ export const ArchivedAttachment = z.strictObject({
   caption: z.string().max(4096).nullable(),
 });
 
+/**
+ * What makes an archived message an organization notice (only in the `notices` conversation, where every message
+ * has it): the sender's username as the old device confirmed it, and the role certificate (34-byte body, 64-byte
+ * signature) the notice carried, which the new device verifies under its own pinned organization key.
+ */
+export const ArchivedNotice = z.strictObject({
+  senderUsername: Username.nullable(),
+  roleCertificate: Base64(ROLE_CERTIFICATE_BYTES),
+  roleCertificateSignature: Base64(SIGNATURE_BYTES),
+});
+
 export const ArchivedMessage = z.strictObject({
   /** The conversation it belongs to: must be the one it is listed under (a message claiming another is refused). */
   conversationId: ArchivedConversationId,
@@ -120,6 +137,8 @@ export const ArchivedMessage = z.strictObject({
     .optional(),
   editedAt: Time.optional(),
   deletedAt: Time.optional(),
+  /** Present exactly on the messages of the `notices` conversation. */
+  notice: ArchivedNotice.optional(),
 });
 
 export const ArchivedConversation = z.strictObject({
@@ -141,6 +160,7 @@ export const HistoryArchive = z.strictObject({
 
 export type HistoryArchivePointer = z.infer<typeof HistoryArchivePointer>;
 export type ArchivedAttachment = z.infer<typeof ArchivedAttachment>;
+export type ArchivedNotice = z.infer<typeof ArchivedNotice>;
 export type ArchivedMessage = z.infer<typeof ArchivedMessage>;
 export type ArchivedConversation = z.infer<typeof ArchivedConversation>;
 export type HistoryArchive = z.infer<typeof HistoryArchive>;

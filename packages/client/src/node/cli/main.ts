@@ -185,7 +185,9 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
       p.phase === 'done'
         ? p.imported === undefined
           ? `history: sent ${p.total} messages`
-          : `history: imported ${p.imported} messages (${p.skipped ?? 0} already here)`
+          : `history: imported ${p.imported} messages (${p.skipped ?? 0} already here)${
+              p.dropped ? `, dropped ${p.dropped} notice${p.dropped === 1 ? '' : 's'} that did not verify` : ''
+            }`
         : p.phase === 'failed'
           ? `history: not transferred (${p.error ?? 'unknown'})`
           : `history: ${p.phase} ${p.done}/${p.total}`;
@@ -1537,7 +1539,7 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
 
   program
     .command('history')
-    .description('show the latest messages with a contact, oldest first')
+    .description('show the latest messages with a contact (or `notices`: the organization notices), oldest first')
     .argument('<username>', 'contact username (or account id)')
     .option('--limit <n>', 'how many messages', '20')
     .action(async (username: string, options: { limit: string }) => {
@@ -1547,12 +1549,15 @@ export const main = async (argv: string[], io: CliIo = processIo, shared?: Share
           throw new ClientError(ClientErrorCode.InvalidInput, '--limit must be a positive integer');
         const page = await messenger.messages(username, { limit });
         for (const m of [...page.messages].reverse()) {
-          const who = m.direction === 'outgoing' ? 'me' : username;
           const attachments = m.attachments ?? [];
+          // `history notices`: each notice with its sender and the role its certificate proved (as `listen` shows).
+          const sender = m.notice ? (m.notice.senderUsername ?? m.authorAccountId) : null;
+          const who = m.direction === 'outgoing' ? 'me' : sender !== null ? `NOTICE from ${sender}` : username;
           print([messageLine(m, who), ...attachments.map(attachmentLine)].join('\n'), {
             type: 'message',
             ...messageJson(m, username),
             ...(attachments.length > 0 ? { attachments: attachments.map(attachmentJson) } : {}),
+            ...(m.notice ? { notice: true, sender, senderRole: m.notice.role } : {}),
           });
         }
       });
