@@ -1,11 +1,15 @@
 /**
- * History transfer when linking, on a real server: a CLI primary links a new CLI device with `cove devices link URI
+ * History transfer when linking, on a real server with an organization (the owner bootstrapped through the admin
+ * socket, an admin the owner certified): a CLI primary links a new CLI device with `cove devices link URI
  * --history`, and the new device's `cove history --json` lists the conversation from before it existed (both
- * directions, the reaction, the order), and an in-process link gets its direct and group conversations (the group
- * state following with the full sync). Then the attacks, on that linked device, which already holds history: an
- * archive whose digest does not match, one larger than the bound or shorter than the blob, malformed JSON, another
- * account's archive, and messages claiming another conversation or the wrong author are all refused with
- * `history_refused` and change nothing stored; the same archive twice imports nothing twice.
+ * directions, the reaction, the order) and `cove history notices --json` the admin's notice with its sender, and an
+ * in-process link gets its direct and group conversations and the notice (the group state following with the full
+ * sync). Then the attacks, on that linked device, which already holds history: an archive whose digest does not
+ * match, one larger than the bound or shorter than the blob, malformed JSON, another account's archive, messages
+ * claiming another conversation or the wrong author, a notice outside the notices, a plain message inside them and a
+ * notice "from" this account as incoming are all refused with `history_refused` and change nothing stored; notices
+ * whose certificate is a member's, another key's or another account's are dropped and counted while a genuine one
+ * imports; the same archive twice imports nothing twice.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,10 +17,12 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
-import { encryptAttachment } from '@cove/crypto';
+import { encryptAttachment, generateOrganizationKey, signRoleCertificate } from '@cove/crypto';
 import { MAX_HISTORY_ARCHIVE_BYTES, toBase64 } from '@cove/protocol';
-import type { HistoryArchive, HistoryArchivePointer } from '@cove/protocol';
+import type { ArchivedMessage, HistoryArchive, HistoryArchivePointer } from '@cove/protocol';
 import type { HistoryTransferProgress } from '@cove/client';
+
+import { answer } from '../../apps/api/test/support/admin-socket.js';
 import type { TestClient } from '../support/clients.js';
 import { destroyClient, newClient, openClient, texts, transcript, until } from '../support/clients.js';
 import { cove, ensureCliBuilt, start } from '../support/cli.js';
@@ -34,7 +40,11 @@ describe('history transfer when linking', () => {
   let carol: TestClient;
   let dave: TestClient;
   let tablet: TestClient;
+  /** The organization's owner (registered with the owner invite: it holds the organization key) and an admin. */
+  let owner: TestClient;
+  let admin: TestClient;
   const clients: TestClient[] = [];
+  const NOTICE = 'Office closed on Friday';
 
   /** Encrypts `plaintext` as an attachment and uploads it with tus as `client`'s device; returns its pointer. */
   /** The client's device credentials as the server's Basic authorization. */
@@ -98,7 +108,14 @@ describe('history transfer when linking', () => {
 
   beforeAll(async () => {
     await ensureCliBuilt();
-    server = await startTestServer();
+    const socket = join(await mkdtemp(join(tmpdir(), 'cove-hist-admin-')), 'admin.sock');
+    server = await startTestServer({ env: { ADMIN_SOCKET: socket } });
+    const invite = await answer(socket, { command: 'owner-invite' });
+    expect(invite).toMatchObject({ ok: true });
+    owner = await newClient(server.url, 'hist_owner', { inviteCode: String(invite.code) });
+    admin = await newClient(server.url, 'hist_admin');
+    clients.push(owner, admin);
+    await owner.messenger.organization.grant('hist_admin', 'admin');
     bob = await newClient(server.url, 'hist_bob');
     carol = await newClient(server.url, 'hist_carol');
     dave = await newClient(server.url, 'hist_dave');
@@ -123,7 +140,13 @@ describe('history transfer when linking', () => {
     const first = (await transcript(bob, aliceId)).find((m) => m.text === 'old from alice');
     await bob.messenger.sendReaction(first?.id ?? '', '👍');
     await bob.messenger.sendText('hist_alice', 'old from bob');
-    expect((await cove(alice, ['listen', '--exit-when-idle'])).code).toBe(0);
+    // An admin's notice reaches every member, alice's CLI among them, before her new device exists.
+    expect((await admin.messenger.sendNotice(NOTICE)).recipients).toBeGreaterThanOrEqual(5);
+    const heard = await cove(alice, ['listen', '--exit-when-idle'], { json: true });
+    expect(heard.code).toBe(0);
+    expect(heard.lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ notice: true, sender: 'hist_admin', text: NOTICE }),
+    );
 
     const laptop = await mkdtemp(join(tmpdir(), 'cove-hist-laptop-'));
     const link = start(laptop, ['link', '--server', server.url]);
@@ -133,7 +156,7 @@ describe('history transfer when linking', () => {
       expect(added.code).toBe(0);
       expect(added.stderr).toMatch(/history: uploading \d+\/\d+/);
       expect(await link.exited).toBe(0);
-      expect(link.stderr.join('')).toMatch(/history: imported 2 messages \(0 already here\)/);
+      expect(link.stderr.join('')).toMatch(/history: imported 3 messages \(0 already here\)$/m);
     } finally {
       await link.kill();
     }
@@ -147,6 +170,26 @@ describe('history transfer when linking', () => {
       ['incoming', 'old from bob'],
     ]);
     expect(shown[0]?.reactions?.map((r) => r.emoji)).toEqual(['👍']);
+    // The notice from before the device existed, in Notices, with its sender and the role its certificate proves.
+    const notices = await cove(laptop, ['history', 'notices'], { json: true });
+    expect(notices.code).toBe(0);
+    expect(notices.lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({
+        conversationId: 'notices',
+        direction: 'incoming',
+        notice: true,
+        sender: 'hist_admin',
+        senderRole: 'admin',
+        text: NOTICE,
+      }),
+    ]);
+    const plain = await cove(laptop, ['history', 'notices']);
+    expect(plain.stdout).toContain(`NOTICE from hist_admin: ${NOTICE}`);
+    // The conversation is the read-only kind the shells give no composer, as on the other devices.
+    const listed = await cove(laptop, ['conversations'], { json: true });
+    expect(listed.lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ id: 'notices', kind: 'notices', unreadCount: 1 }),
+    );
   });
 
   it('should import an in-process link with history once, and refuse hostile archives without touching history', async () => {
@@ -158,6 +201,9 @@ describe('history transfer when linking', () => {
     const groupId = (await dave.messenger.createGroup('Old group', ['hist_bob'])).id;
     await dave.messenger.sendGroupText(groupId, 'to the old group');
     await dave.messenger.flushOutbox();
+    const noticeTexts = async (client: TestClient): Promise<string[]> =>
+      (await client.messenger.messages('notices')).messages.map((m) => m.text).reverse();
+    await until('dave has the notice', async () => (await noticeTexts(dave)).includes(NOTICE));
 
     const progress: HistoryTransferProgress[] = [];
     const sent: HistoryTransferProgress[] = [];
@@ -174,9 +220,17 @@ describe('history transfer when linking', () => {
     tablet.accountId = dave.accountId;
     expect(sent.map((p) => p.phase)).toEqual(expect.arrayContaining(['preparing', 'uploading', 'done']));
     expect(progress.map((p) => p.phase)).toEqual(expect.arrayContaining(['downloading', 'importing', 'done']));
-    expect(progress.at(-1)).toMatchObject({ phase: 'done', imported: 4, skipped: 0 });
+    expect(progress.at(-1)).toMatchObject({ phase: 'done', imported: 5, skipped: 0, dropped: 0 });
     expect(await texts(tablet, bob.accountId)).toEqual(['dave one', 'bob two']);
     expect(await texts(tablet, carol.accountId)).toEqual(['dave to carol']);
+    const imported = (await tablet.messenger.messages('notices')).messages;
+    expect(
+      imported.map((m) => [m.direction, m.authorAccountId, m.text, m.notice?.role, m.notice?.senderUsername]),
+    ).toEqual([['incoming', admin.accountId, NOTICE, 'admin', 'hist_admin']]);
+    expect((await tablet.messenger.conversations()).find((c) => c.id === 'notices')).toMatchObject({
+      kind: 'notices',
+      unreadCount: 1,
+    });
     // The group's history is there at once (system lines are not carried); its state comes with the full sync.
     const groupTexts = async (): Promise<string[]> =>
       (await tablet.messenger.messages(`group:${groupId}`)).messages.filter((m) => !m.system).map((m) => m.text);
@@ -201,7 +255,7 @@ describe('history transfer when linking', () => {
       },
     ]);
     const againPointer = await upload(dave, again);
-    expect(await tablet.messenger.receiveHistoryArchive(againPointer)).toEqual({ imported: 0, skipped: 2 });
+    expect(await tablet.messenger.receiveHistoryArchive(againPointer)).toEqual({ imported: 0, skipped: 2, dropped: 0 });
     // Imported: the new device deleted the encrypted archive from the server (its sibling uploaded it).
     const archiveUrl = `${server.url}/v1/attachments/${againPointer.storageId}`;
     expect((await fetch(archiveUrl, { headers: { authorization: await basicAuth(bob) } })).status).toBe(404);
@@ -235,6 +289,100 @@ describe('history transfer when linking', () => {
       await upload(dave, forged(bobChat, message(bobChat, bob.accountId, 'outgoing', 'not mine'))),
       /wrong author/,
     );
+
+    // Notices: each certificate is checked under the key the tablet pinned (inherited from dave when linking).
+    const certificateOf = async (accountId: string) =>
+      (await (
+        await fetch(`${server.url}/v1/org/certificates/${accountId}`, {
+          headers: { authorization: await basicAuth(dave) },
+        })
+      ).json()) as { certificate: string; signature: string };
+    const admins = await certificateOf(admin.accountId);
+    await owner.messenger.organization.grant('hist_bob', 'member');
+    const bobs = await certificateOf(bob.accountId);
+    const now = Date.now();
+    const otherKey = signRoleCertificate(generateOrganizationKey(), {
+      accountId: carol.accountId,
+      role: 'admin',
+      issuedAt: now - 1000,
+      expiresAt: now + 3_600_000,
+    });
+    const notice = (
+      author: string,
+      text: string,
+      certificate: { certificate: string; signature: string },
+      at: number,
+    ): ArchivedMessage => ({
+      ...message('notices', author, author === dave.accountId ? 'outgoing' : 'incoming', text),
+      timestamp: at,
+      storedAt: at,
+      read: false,
+      notice: {
+        senderUsername: null,
+        roleCertificate: certificate.certificate,
+        roleCertificateSignature: certificate.signature,
+      },
+    });
+    const noticesOf = (messages: ArchivedMessage[]) =>
+      archiveOf(dave.accountId, [{ id: 'notices', peerUsername: null, title: null, messages }]);
+    const forgedNotices = noticesOf([
+      notice(admin.accountId, 'second from the admin', admins, now - 4000),
+      // A member's genuine certificate proves member only.
+      notice(bob.accountId, 'bob is in charge', bobs, now - 3000),
+      // Carol "admin" under a key that is not the organization's.
+      notice(
+        carol.accountId,
+        'carol is in charge',
+        { certificate: toBase64(otherKey.body), signature: toBase64(otherKey.signature) },
+        now - 2000,
+      ),
+      // The admin's genuine certificate, replayed for carol: it names the admin.
+      notice(carol.accountId, 'carol again', admins, now - 1000),
+    ]);
+    expect(await tablet.messenger.receiveHistoryArchive(await upload(dave, forgedNotices))).toEqual({
+      imported: 1,
+      skipped: 0,
+      dropped: 3,
+    });
+    expect(await noticeTexts(tablet)).toEqual([NOTICE, 'second from the admin']);
+    // The same notices again: the genuine one is held already, the forged ones are dropped again.
+    expect(await tablet.messenger.receiveHistoryArchive(await upload(dave, forgedNotices))).toEqual({
+      imported: 0,
+      skipped: 1,
+      dropped: 3,
+    });
+    const noticesBefore = JSON.stringify((await tablet.messenger.messages('notices')).messages);
+    // Hostile notices refuse the whole archive: one "from" this account as incoming, one outside the notices, and a
+    // plain message inside them.
+    await refused(
+      await upload(
+        dave,
+        noticesOf([
+          { ...notice(dave.accountId, 'me, incoming', admins, now), direction: 'incoming', status: 'received' },
+        ]),
+      ),
+      /wrong author/,
+    );
+    await refused(
+      await upload(
+        dave,
+        archiveOf(dave.accountId, [
+          {
+            id: bobChat,
+            peerUsername: 'hist_bob',
+            title: null,
+            messages: [{ ...notice(bob.accountId, 'official?', admins, now), conversationId: bobChat }],
+          },
+        ]),
+      ),
+      /notice outside the notices/,
+    );
+    await refused(
+      await upload(dave, noticesOf([message('notices', admin.accountId, 'incoming', 'plain')])),
+      /not a notice/,
+    );
+    expect(JSON.stringify((await tablet.messenger.messages('notices')).messages)).toBe(noticesBefore);
+
     // Another account's archive, malformed JSON, a wrong digest, and a size past the bound.
     await refused(await upload(dave, archiveOf(carol.accountId, [])), /another account/);
     await refused(await upload(dave, utf8.encode('{"version":1,"conversations":[')), /malformed/);

@@ -68,7 +68,7 @@ export async function openClient(name: string, dataDir: string, options: ClientO
 export async function newClient(
   serverUrl: string,
   username: string,
-  options: ClientOptions & { oneTimePreKeys?: number; ssoToken?: string } = {},
+  options: ClientOptions & { oneTimePreKeys?: number; ssoToken?: string; inviteCode?: string } = {},
 ): Promise<TestClient> {
   const dataDir = await mkdtemp(join(tmpdir(), `cove-client-${username}-`));
   const client = await openClient(username, dataDir, options);
@@ -77,6 +77,7 @@ export async function newClient(
     username,
     ...(options.oneTimePreKeys === undefined ? {} : { oneTimePreKeys: options.oneTimePreKeys }),
     ...(options.ssoToken === undefined ? {} : { ssoToken: options.ssoToken }),
+    ...(options.inviteCode === undefined ? {} : { inviteCode: options.inviteCode }),
   });
   client.accountId = account.accountId;
   return client;
