@@ -7,7 +7,8 @@
  * damaged link and a well-formed link to no waiting device with clear errors; the CLI's messages appear in the
  * browser's chat as sent, and removing the CLI in Settings signs it out. Lean: one server, two browser profiles, one
  * peer in-process. Both ways, the existing device sends recent history (`--history`, the `link-transfer-history`
- * box): the new device shows the transfer's progress and its end, and lists the messages from before it existed.
+ * box): the new device shows the transfer's progress and its end, and lists the messages from before it existed —
+ * the organization's notice among them, in the read-only Notices conversation with its admin sender.
  * Screenshots in English at 390×844 (light) and Chinese at 1280×800 (dark).
  */
 import { mkdtemp } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import jsQRModule from 'jsqr';
 
+import { answer } from '../../apps/api/test/support/admin-socket.js';
 import { cove, ensureCliBuilt, start, type RunningCommand } from '../support/cli.js';
 import { destroyClient, newClient, texts, until, type TestClient } from '../support/clients.js';
 import {
@@ -43,13 +45,17 @@ const suffix = Math.random().toString(36).slice(2, 7);
 
 let server: TestServer;
 let peer: TestClient | undefined;
+/** The organization's owner and an admin (in-process), for a notice the history carries. */
+const organization: TestClient[] = [];
+let adminSocket = '';
 const profiles: Profile[] = [];
 const commands: RunningCommand[] = [];
 
 beforeAll(async () => {
   buildPwaIfStale();
   await ensureCliBuilt();
-  server = await startServer();
+  adminSocket = join(await mkdtemp(join(tmpdir(), 'cove-linking-admin-')), 'admin.sock');
+  server = await startServer({ ADMIN_SOCKET: adminSocket });
 }, SLOW);
 
 afterEach(() => {
@@ -59,6 +65,7 @@ afterEach(() => {
 afterAll(async () => {
   for (const command of commands) await command.kill();
   if (peer) await destroyClient(peer);
+  for (const client of organization) await destroyClient(client);
   for (const profile of profiles) await profile.close().catch(() => undefined);
   await server?.close();
 }, SLOW);
@@ -76,6 +83,16 @@ describe('Linking devices in Chromium', () => {
       peer = await newClient(server.url, peerName);
       await peer.messenger.connect();
       expect((await cove(cliDir, ['send', peerName, 'before the browser'])).code).toBe(0);
+      // An admin's notice reaches the CLI before the browser exists: the history carries it with its certificate.
+      const invite = await answer(adminSocket, { command: 'owner-invite' });
+      const owner = await newClient(server.url, `lk_owner_${suffix}`, { inviteCode: String(invite.code) });
+      organization.push(owner);
+      const adminName = `lk_admin_${suffix}`;
+      organization.push(await newClient(server.url, adminName));
+      await owner.messenger.organization.grant(adminName, 'admin');
+      const noticeText = `Badge renewal this week ${suffix}`;
+      await organization[1]!.messenger.sendNotice(noticeText);
+      expect((await cove(cliDir, ['listen', '--exit-when-idle'])).stdout).toContain(noticeText);
 
       const profile = await launchProfile('linking-new', server.url, { viewport: { width: 390, height: 844 } });
       profiles.push(profile);
@@ -116,7 +133,7 @@ describe('Linking devices in Chromium', () => {
       const added = await cove(cliDir, ['devices', 'link', uri, '--yes', '--history']);
       expect(added.code).toBe(0);
       await expect(page.getByTestId('history-transfer-done').textContent({ timeout: UI_TIMEOUT })).resolves.toMatch(
-        /: 1$/,
+        /: 2$/,
       );
       const phases = await page.evaluate(() => (window as unknown as { historyPhases: string[] }).historyPhases);
       expect(phases).toEqual(expect.arrayContaining(['downloading', 'importing']));
@@ -129,6 +146,15 @@ describe('Linking devices in Chromium', () => {
       await messageWithText(page, 'before the browser')
         .and(page.locator('[data-direction="out"]'))
         .waitFor({ timeout: UI_TIMEOUT });
+      await page.getByRole('button', { name: 'Back' }).first().click();
+      await page.getByTestId('new-chat-button').waitFor({ timeout: UI_TIMEOUT });
+      // So is the notice, in the pinned, read-only Notices conversation, with the admin as its sender.
+      await page.getByTestId('notices-conversation').click({ timeout: UI_TIMEOUT });
+      const notice = messageWithText(page, noticeText);
+      await notice.waitFor({ timeout: UI_TIMEOUT });
+      await expect(notice.getByTestId('message-sender').textContent()).resolves.toContain(adminName);
+      await page.getByTestId('notices-read-only').waitFor({ timeout: UI_TIMEOUT });
+      await expect(page.getByTestId('message-input').count()).resolves.toBe(0);
       await page.getByRole('button', { name: 'Back' }).first().click();
       await page.getByTestId('new-chat-button').waitFor({ timeout: UI_TIMEOUT });
 
