@@ -3,7 +3,8 @@
  * socket): the link URI is reported once the server names the channel; a channel that expires (closed 4008) reads
  * as `expired` so the screen offers a new code; a message that does not open (random bytes, or a real one sealed for
  * another channel: a replay) reads as `refused`; the user leaving aborts (the channel is closed) as `cancelled`. In
- * none of these is anything stored.
+ * none of these is anything stored. And the history transfer's progress as the link screen shows it, with the count
+ * of notices dropped because their certificate did not verify.
  */
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from '@jest/globals';
@@ -12,7 +13,7 @@ import type { ClientSocket, Platform } from '@cove/client';
 import { PublicKey, sealProvisioningMessage } from '@cove/crypto';
 import { fromBase64, toBase64 } from '@cove/protocol';
 
-import { linkMessenger } from '../src/app/messenger-adapter.js';
+import { historyProgressView, linkMessenger } from '../src/app/messenger-adapter.js';
 import { checkLinkUri } from '../src/app/link-uri.js';
 import { AtRestStorage } from '../src/platform/at-rest-storage.js';
 import { EncryptedRowStore } from '../src/platform/encrypted-row-store.js';
@@ -137,5 +138,25 @@ describe('linking this browser as a new device', () => {
     // A message arriving after leaving links nothing.
     open.socket.onMessage(JSON.stringify({ type: 'provisioning-message', body: toBase64(new Uint8Array(64)) }));
     expect(await stored()).toEqual(before);
+  });
+});
+
+describe('the history transfer as the link screen shows it', () => {
+  it('should show percentages, the imported count at the end, and the dropped notices only when there are some', () => {
+    expect(historyProgressView({ phase: 'downloading', done: 50, total: 200 })).toEqual({
+      phase: 'downloading',
+      percent: 25,
+    });
+    expect(historyProgressView({ phase: 'done', done: 9, total: 9, imported: 6, skipped: 1, dropped: 2 })).toEqual({
+      phase: 'done',
+      percent: 100,
+      messages: 6,
+      droppedNotices: 2,
+    });
+    expect(historyProgressView({ phase: 'done', done: 9, total: 9, imported: 9, skipped: 0, dropped: 0 })).toEqual({
+      phase: 'done',
+      percent: 100,
+      messages: 9,
+    });
   });
 });

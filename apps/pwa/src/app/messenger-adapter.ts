@@ -108,15 +108,21 @@ const groupError = (error: unknown): GroupError => {
   return 'invalid';
 };
 
-/** The core's history transfer progress as the screens show it (a percentage, the message count at the end). */
+/**
+ * The core's history transfer progress as the screens show it: a percentage, and at the end the message count and
+ * the notices dropped (when any were).
+ */
+export const historyProgressView = (p: HistoryTransferProgress): HistoryProgressView => ({
+  phase: p.phase,
+  percent: p.phase === 'done' ? 100 : p.total > 0 ? Math.floor((p.done * 100) / p.total) : 0,
+  ...(p.phase === 'done' ? { messages: p.imported ?? p.total } : {}),
+  ...(p.phase === 'done' && p.dropped ? { droppedNotices: p.dropped } : {}),
+});
+
 const historyView =
   (report: (progress: HistoryProgressView) => void) =>
   (p: HistoryTransferProgress): void =>
-    report({
-      phase: p.phase,
-      percent: p.phase === 'done' ? 100 : p.total > 0 ? Math.floor((p.done * 100) / p.total) : 0,
-      ...(p.phase === 'done' ? { messages: p.imported ?? p.total } : {}),
-    });
+    report(historyProgressView(p));
 
 /** The device that registered the account; it alone links and removes the others (docs/linking.md). */
 const PRIMARY_DEVICE_ID = 1;

@@ -392,12 +392,14 @@ export type LinkResult =
 
 /**
  * A history transfer while linking (docs/linking.md), on either screen: the phase, how far it is in percent, and at
- * the end how many messages were imported (new device) or sent (existing device).
+ * the end how many messages were imported (new device) or sent (existing device), and on the new device how many
+ * notices were left out because their certificate did not prove an administrator here (absent when none).
  */
 export type HistoryProgressView = {
   phase: 'preparing' | 'uploading' | 'downloading' | 'importing' | 'done' | 'failed';
   percent: number;
   messages?: number;
+  droppedNotices?: number;
 };
 
 export type RegisterResult =

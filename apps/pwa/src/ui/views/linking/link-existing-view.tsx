@@ -69,9 +69,16 @@ export function LinkExistingView({ onBack, notice }: { onBack: () => void; notic
           {ended ? (
             <>
               {ended.progress.phase === 'done' ? (
-                <p className="success" role="status" data-testid="history-transfer-done">
-                  {t('linking.historyDone', { count: ended.progress.messages ?? 0 })}
-                </p>
+                <>
+                  <p className="success" role="status" data-testid="history-transfer-done">
+                    {t('linking.historyDone', { count: ended.progress.messages ?? 0 })}
+                  </p>
+                  {ended.progress.droppedNotices ? (
+                    <p className="muted" data-testid="history-notices-dropped">
+                      {t('linking.historyNoticesDropped', { count: ended.progress.droppedNotices })}
+                    </p>
+                  ) : null}
+                </>
               ) : (
                 <p className="error" role="alert" data-testid="history-transfer-failed">
                   {t('linking.historyFailed')}
