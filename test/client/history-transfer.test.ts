@@ -3,8 +3,9 @@
  * socket, an admin the owner certified): a CLI primary links a new CLI device with `cove devices link URI
  * --history`, and the new device's `cove history --json` lists the conversation from before it existed (both
  * directions, the reaction, the order) and `cove history notices --json` the admin's notice with its sender, and an
- * in-process link gets its direct and group conversations and the notice (the group state following with the full
- * sync). Then the attacks, on that linked device, which already holds history: an archive whose digest does not
+ * in-process link gets its direct and group conversations and the notice — stored as builds before this one did,
+ * without its certificate, so the archive carries the sender's current one — (the group state following with the
+ * full sync). Then the attacks, on that linked device, which already holds history: an archive whose digest does not
  * match, one larger than the bound or shorter than the blob, malformed JSON, another account's archive, messages
  * claiming another conversation or the wrong author, a notice outside the notices, a plain message inside them and a
  * notice "from" this account as incoming are all refused with `history_refused` and change nothing stored; notices
@@ -206,6 +207,14 @@ describe('history transfer when linking', () => {
     const noticeTexts = async (client: TestClient): Promise<string[]> =>
       (await client.messenger.messages('notices')).messages.map((m) => m.text).reverse();
     await until('dave has the notice', async () => (await noticeTexts(dave)).includes(NOTICE));
+    // Dave's notice as a build from before notices kept their certificate stored it: the archive carries the
+    // sender's current certificate from the server instead, which the tablet verifies all the same.
+    const [kept] = (await dave.messenger.messages('notices')).messages;
+    expect(kept?.notice?.roleCertificate).toHaveLength(34);
+    const { role, senderUsername } = kept!.notice!;
+    await dave.platform.storage.commit([
+      { op: 'put', table: 'messages', key: kept!.id, value: { ...kept!, notice: { role, senderUsername } } },
+    ]);
 
     const progress: HistoryTransferProgress[] = [];
     const sent: HistoryTransferProgress[] = [];
