@@ -7,10 +7,11 @@
  * without its certificate, so the archive carries the sender's current one — (the group state following with the
  * full sync). Then the attacks, on that linked device, which already holds history: an archive whose digest does not
  * match, one larger than the bound or shorter than the blob, malformed JSON, another account's archive, messages
- * claiming another conversation or the wrong author, a notice outside the notices, a plain message inside them and a
- * notice "from" this account as incoming are all refused with `history_refused` and change nothing stored; notices
- * whose certificate is a member's, another key's or another account's are dropped and counted while a genuine one
- * imports; the same archive twice imports nothing twice.
+ * claiming another conversation or the wrong author, a notice outside the notices, a plain message inside them, a
+ * notice "from" this account as incoming, a notice with a quote and one whose certificate is a byte long are all
+ * refused with `history_refused` and change nothing stored; notices whose certificate is a member's, another key's
+ * or another account's are dropped and counted while a genuine one imports; the same archive twice imports nothing
+ * twice.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -391,6 +392,29 @@ describe('history transfer when linking', () => {
     await refused(
       await upload(dave, noticesOf([message('notices', admin.accountId, 'incoming', 'plain')])),
       /not a notice/,
+    );
+    // A notice that quotes (nothing but text rides under the official marker), and a certificate one byte long.
+    await refused(
+      await upload(
+        dave,
+        noticesOf([
+          {
+            ...notice(admin.accountId, 'quoting', admins, now),
+            quote: { timestamp: now, authorAccountId: bob.accountId, text: 'x' },
+          },
+        ]),
+      ),
+      /more than text/,
+    );
+    const long = Uint8Array.from(atob(admins.certificate), (c) => c.charCodeAt(0));
+    await refused(
+      await upload(
+        dave,
+        noticesOf([
+          notice(admin.accountId, 'long', { ...admins, certificate: toBase64(Uint8Array.of(...long, 0)) }, now),
+        ]),
+      ),
+      /wrong size/,
     );
     expect(JSON.stringify((await tablet.messenger.messages('notices')).messages)).toBe(noticesBefore);
 

@@ -354,8 +354,8 @@ export const downloadHistoryArchive = async (
  * Parses and checks a decrypted archive for this account: the shape and bounds, the account, no conversation twice,
  * and every message in the conversation it is listed under, written by someone who can have written it there (in a
  * direct conversation: the peer, or us for outgoing ones; in a group or the notices: us exactly for outgoing ones),
- * notices only in the notices conversation and nothing else there, a notice text alone with a certificate of the
- * right sizes. The certificates themselves are verified later (verifyArchivedNotices: that needs the pinned key).
+ * notices only in the notices conversation and nothing else there, a notice text alone with a certificate and
+ * signature of exactly their sizes. The certificates themselves are verified later (verifyArchivedNotices: that needs the pinned key).
  */
 export const parseHistoryArchive = (plaintext: Uint8Array, accountId: string): HistoryArchive => {
   let archive: HistoryArchive;
@@ -379,6 +379,7 @@ export const parseHistoryArchive = (plaintext: Uint8Array, accountId: string): H
       if (notices && !m.notice) return refuse('a message in the notices that is not a notice');
       if (!notices && m.notice) return refuse('a notice outside the notices');
       if (m.notice && !plainNotice(m)) return refuse('a notice with more than text');
+      if (m.notice && !certificateSized(m.notice)) return refuse('a notice certificate of the wrong size');
       const own = m.authorAccountId === accountId;
       if ((m.direction === 'outgoing') !== own) return refuse('a message with the wrong author');
       if (peer !== null && !own && m.authorAccountId !== peer) return refuse('a message with the wrong author');
@@ -397,15 +398,22 @@ export const parseHistoryArchive = (plaintext: Uint8Array, accountId: string): H
   return archive;
 };
 
-/** A notice is text alone (as the content bounds hold live ones to), with a certificate and signature of their sizes. */
-const plainNotice = (m: ArchivedMessage): boolean => {
-  if (!m.notice) return false;
-  if (m.quote !== null || m.expireTimerSeconds !== null || m.attachments || m.reactions || m.edits) return false;
-  if (m.editedAt !== undefined || m.deletedAt !== undefined) return false;
+/** A notice is text alone, as the content bounds hold live ones to: no quote, timer, attachment, reaction or edit. */
+const plainNotice = (m: ArchivedMessage): boolean =>
+  m.quote === null &&
+  m.expireTimerSeconds === null &&
+  !m.attachments &&
+  !m.reactions &&
+  !m.edits &&
+  m.editedAt === undefined &&
+  m.deletedAt === undefined;
+
+/** Its certificate and signature have exactly their sizes (the archive's shape bounds base64 lengths only). */
+const certificateSized = (notice: ArchivedNotice): boolean => {
   try {
     return (
-      fromBase64(m.notice.roleCertificate).length === ROLE_CERTIFICATE_BYTES &&
-      fromBase64(m.notice.roleCertificateSignature).length === SIGNATURE_BYTES
+      fromBase64(notice.roleCertificate).length === ROLE_CERTIFICATE_BYTES &&
+      fromBase64(notice.roleCertificateSignature).length === SIGNATURE_BYTES
     );
   } catch {
     return false;

@@ -1,7 +1,8 @@
 /**
- * The history archive's shapes and bounds (history-archive.ts): a well-formed archive and pointer parse; extra
- * fields, conversation ids that are neither direct nor group (the notices, a path), non-base64 keys, sizes past the
- * bound and too many messages are refused before any client logic sees them.
+ * The history archive's shapes and bounds (history-archive.ts): a well-formed archive and pointer parse, the notices
+ * conversation with a notice among them; extra fields, conversation ids that are neither direct, group nor `notices`
+ * (a path, another spelling), non-base64 keys, notice certificates of the wrong size, sizes past the bound and too
+ * many messages are refused before any client logic sees them. (Where a notice may sit is the client's check.)
  */
 import { describe, expect, it } from '@jest/globals';
 
@@ -39,6 +40,16 @@ const archive = {
   createdAt: 1_700_000_002_000,
   conversations: [{ id: conversationId, peerUsername: 'bob', title: null, messages: [message] }],
 };
+const notice = {
+  ...message,
+  conversationId: 'notices',
+  reactions: undefined,
+  notice: {
+    senderUsername: 'admin',
+    roleCertificate: Buffer.alloc(34, 1).toString('base64'),
+    roleCertificateSignature: Buffer.alloc(64, 2).toString('base64'),
+  },
+};
 const pointer = {
   storageId: 'AbC_123-xyz',
   key,
@@ -52,6 +63,9 @@ const pointer = {
 describe('HistoryArchive', () => {
   it('should parse a well-formed archive and pointer, also inside a provisioning message', () => {
     expect(HistoryArchive.safeParse(archive).success).toBe(true);
+    const { reactions: _none, ...plain } = notice;
+    const notices = { id: 'notices', peerUsername: null, title: null, messages: [plain] };
+    expect(HistoryArchive.safeParse({ ...archive, conversations: [notices] }).success).toBe(true);
     expect(HistoryArchivePointer.safeParse(pointer).success).toBe(true);
     const payload = {
       version: 1,
@@ -73,11 +87,26 @@ describe('HistoryArchive', () => {
       conversations: [{ ...archive.conversations[0], ...changes }],
     });
     expect(HistoryArchive.safeParse({ ...archive, extra: true }).success).toBe(false);
-    for (const id of ['notices', `direct:${peer}/../x`, 'group:XYZ', `direct:${peer.toUpperCase()}`])
+    for (const id of ['Notices', 'notices/x', `direct:${peer}/../x`, 'group:XYZ', `direct:${peer.toUpperCase()}`])
       expect(HistoryArchive.safeParse(withConversation({ id })).success).toBe(false);
     expect(
-      HistoryArchive.safeParse(withConversation({ messages: [{ ...message, conversationId: 'notices' }] })).success,
+      HistoryArchive.safeParse(withConversation({ messages: [{ ...message, conversationId: 'system' }] })).success,
     ).toBe(false);
+    // A notice's certificate and signature fit their sizes (exact sizes are the client's check); nothing else rides.
+    const { reactions: _none, ...plain } = notice;
+    const withNotice = (changes: Record<string, unknown>) =>
+      withConversation({
+        id: 'notices',
+        peerUsername: null,
+        messages: [{ ...plain, notice: { ...plain.notice, ...changes } }],
+      });
+    expect(HistoryArchive.safeParse(withNotice({})).success).toBe(true);
+    expect(HistoryArchive.safeParse(withNotice({ roleCertificate: Buffer.alloc(40).toString('base64') })).success).toBe(
+      false,
+    );
+    expect(HistoryArchive.safeParse(withNotice({ roleCertificateSignature: 'not base64!' })).success).toBe(false);
+    expect(HistoryArchive.safeParse(withNotice({ role: 'owner' })).success).toBe(false);
+    expect(HistoryArchive.safeParse(withNotice({ senderUsername: 'a b' })).success).toBe(false);
     expect(
       HistoryArchive.safeParse(
         withConversation({ messages: Array(MAX_HISTORY_MESSAGES_PER_CONVERSATION + 1).fill(message) }),
