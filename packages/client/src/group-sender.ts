@@ -47,7 +47,6 @@ import type { MessengerContext } from './context.js';
 import { newZone } from './context.js';
 import { ClientError, ClientErrorCode, UnidentifiedAccessDeniedError } from './errors.js';
 import { fromHex, groupLock } from './groups.js';
-import { Organization } from './organization.js';
 import type { WriteOp } from './platform.js';
 import type { DeviceAddress, OutboxEntry, OwnSenderKeyEntry, ResendDevice, ResendLogEntry } from './tables.js';
 import { NOTICES_SCOPE, groupOf, groupResendLogKey, ownSenderKeyKey, resendExpiryKey } from './tables.js';
@@ -271,7 +270,7 @@ export class GroupSender {
     return {
       scope: NOTICES_SCOPE,
       members: () =>
-        (listed ??= new Organization(ctx).members().then(async (all) => {
+        (listed ??= ctx.api.members().then(async ({ members: all }) => {
           const members = all
             .filter((m) => !m.disabled && m.devices > 0 && m.accountId !== ctx.account.accountId)
             .map((m) => m.accountId);
