@@ -417,7 +417,7 @@ const sendMultiFields = {
     .boolean()
     .optional()
     .describe(
-      'The one ciphertext is an organization notice (under the sender device\'s organization-notice sender key): only ' +
+      "The one ciphertext is an organization notice (under the sender device's organization-notice sender key): only " +
         'an admin or the owner (by a certificate the server verified) may send one (403 otherwise)',
     ),
 };
