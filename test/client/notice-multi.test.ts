@@ -4,8 +4,9 @@
  * member, an administrator and an attacker: an admin's notice reaches members' CLIs and a raw member device as one
  * sender-key envelope after the organization-notice sender key went to them pairwise, and the server counts one
  * multi-recipient notice per notice (no 1:1 notice sends); a disabled member makes the next notice go under a new
- * sender key that the member's old key cannot decrypt; and receivers refuse a notice under a group's sender key (even
- * from a genuine admin) and a notice under a notice key that a non-admin distributed.
+ * sender key that the member's old key cannot decrypt; receivers refuse a notice under a group's sender key (even
+ * from a genuine admin) and a notice under a notice key that a non-admin distributed; and members who joined since the
+ * last notice get the admin's notice key before the next one.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -129,6 +130,8 @@ describe('Organization notices as one multi-recipient send', () => {
     }
   };
   let eve: RawDevice;
+  /** Members who joined after Alice's notices so far (registered in the forgery test). */
+  const newcomers: RawDevice[] = [];
 
   beforeAll(async () => {
     await ensureCliBuilt();
@@ -288,5 +291,28 @@ describe('Organization notices as one multi-recipient send', () => {
     ]);
     const history = jsonLines((await cove(dir('bob'), ['history', 'notices'], { json: true })).stdout);
     expect(history.some((m) => /forged/.test(String(m.text)))).toBe(false);
+    newcomers.push(dave, mallory);
+  });
+
+  it("should hand members who joined since the last notice the admin's notice key before the next notice", async () => {
+    const aliceId = await idOf('alice');
+    const text = `Welcome to the new people ${s}`;
+    const multi = await noticesAccepted('multi');
+    const sent = await cove(dir('alice'), ['admin', 'notice', text], { json: true });
+    expect(sent.code).toBe(0);
+    expect(JSON.parse(sent.lines[0]!)).toMatchObject({ recipients: 4 });
+    expect(await noticesAccepted('multi')).toBe(multi + 1);
+    expect(newcomers).toHaveLength(2);
+    for (const device of newcomers) {
+      const fromAlice = (await device.receive()).filter((r) => r.source?.accountId === aliceId);
+      // The key first (over the 1:1 session), then the notice under it, which the newcomer's copy of the key opens.
+      expect(fromAlice.map((r) => [r.envelope.type === 'senderkey', r.content?.kind])).toEqual([
+        [false, 'sender-key'],
+        [true, 'data'],
+      ]);
+      const [key, notice] = fromAlice;
+      expect(key?.content?.kind === 'sender-key' && key.content.senderKey.notice).toBe(true);
+      expect(notice?.content?.kind === 'data' && notice.content.data.text).toBe(text);
+    }
   });
 });
