@@ -14,6 +14,7 @@ import {
   InMemoryIdentityKeyStore,
   InMemoryKyberPreKeyStore,
   InMemoryPreKeyStore,
+  InMemorySenderKeyStore,
   InMemorySessionStore,
   InMemorySignedPreKeyStore,
   KEMKeyPair,
@@ -25,13 +26,17 @@ import {
   PrivateKey,
   ProtocolAddress,
   PublicKey,
+  SenderKeyDistributionMessage,
   SignalMessage,
   SignedPreKeyRecord,
   CiphertextMessageType,
   ContentHint,
   SenderCertificate,
   UnidentifiedSenderMessageContent,
+  groupDecrypt,
+  groupEncrypt,
   processPreKeyBundle,
+  processSenderKeyDistributionMessage,
   ready,
   sealedSenderDecryptToUsmc,
   sealedSenderEncrypt,
@@ -43,6 +48,7 @@ import {
   EnvelopeListResponse,
   PreKeyBundleResponse,
   decodeContent,
+  encodeContent,
   fromBase64,
   padContent,
   toBase64,
@@ -77,6 +83,8 @@ export class RawDevice {
   readonly preKeys = new InMemoryPreKeyStore();
   readonly signedPreKeys = new InMemorySignedPreKeyStore();
   readonly kyberPreKeys = new InMemoryKyberPreKeyStore();
+  /** Sender-key chains: our own (sendSenderKey) and those others distributed to us (taken in by receive). */
+  readonly senderKeys = new InMemorySenderKeyStore();
   /** Every envelope read so far, in order. */
   readonly received: Received[] = [];
 
@@ -395,6 +403,60 @@ export class RawDevice {
     return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown), types };
   }
 
+  /**
+   * Hands `to` (every device, over 1:1 sessions) our sender key `distributionId`: a group's (`groupId`) or, with
+   * `notice`, as an organization-notice key. Returns the HTTP status of the send.
+   */
+  async distributeSenderKey(
+    to: string,
+    distributionId: string,
+    options: { groupId?: Uint8Array; notice?: boolean },
+  ): Promise<{ status: number; body: unknown }> {
+    const message = await SenderKeyDistributionMessage.create(
+      this.address(this.accountId, this.deviceId),
+      distributionId,
+      this.senderKeys,
+    );
+    return this.send(
+      to,
+      encodeContent({
+        kind: 'sender-key',
+        senderKey: {
+          groupId: options.groupId ?? new Uint8Array(0),
+          distributionMessage: message.serialize(),
+          ...(options.notice ? { notice: true } : {}),
+        },
+      }),
+    );
+  }
+
+  /**
+   * Encrypts `plaintext` (encoded Content, padded here) once on our sender key `distributionId` and sends it to every
+   * device of the `to` accounts in one multi-recipient request (`notice` marks it for the server); returns the status.
+   */
+  async sendSenderKey(
+    to: string[],
+    distributionId: string,
+    plaintext: Uint8Array,
+    options: { notice?: boolean } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const ciphertext = await groupEncrypt(
+      this.address(this.accountId, this.deviceId),
+      distributionId,
+      this.senderKeys,
+      padContent(plaintext),
+    );
+    const recipients = [];
+    for (const accountId of to) recipients.push({ accountId, devices: await this.ensureSessions(accountId) });
+    return this.call('PUT', '/v1/messages/multi', {
+      type: 'senderkey',
+      content: toBase64(ciphertext.serialize()),
+      timestamp: Date.now(),
+      recipients,
+      ...(options.notice ? { notice: true } : {}),
+    });
+  }
+
   /** Sends envelopes exactly as given (garbage ciphertext, wrong types). */
   async sendMessages(
     to: string,
@@ -429,30 +491,39 @@ export class RawDevice {
           const address = this.address(source.accountId, source.deviceId);
           const local = this.address(this.accountId, this.deviceId);
           const padded =
-            type === 'prekey'
-              ? await signalDecryptPreKey(
-                  PreKeySignalMessage.deserialize(ciphertext),
-                  address,
-                  local,
-                  this.sessions,
-                  this.identities,
-                  this.preKeys,
-                  this.signedPreKeys,
-                  this.kyberPreKeys,
-                )
-              : await signalDecrypt(
-                  SignalMessage.deserialize(ciphertext),
-                  address,
-                  local,
-                  this.sessions,
-                  this.identities,
-                );
+            type === 'senderkey'
+              ? await groupDecrypt(address, this.senderKeys, ciphertext)
+              : type === 'prekey'
+                ? await signalDecryptPreKey(
+                    PreKeySignalMessage.deserialize(ciphertext),
+                    address,
+                    local,
+                    this.sessions,
+                    this.identities,
+                    this.preKeys,
+                    this.signedPreKeys,
+                    this.kyberPreKeys,
+                  )
+                : await signalDecrypt(
+                    SignalMessage.deserialize(ciphertext),
+                    address,
+                    local,
+                    this.sessions,
+                    this.identities,
+                  );
           entry.plaintext = unpadContent(padded);
           try {
             entry.content = decodeContent(entry.plaintext);
           } catch (error) {
             entry.error = error instanceof Error ? error.message : String(error);
           }
+          // A sender key given to us (as a genuine client takes it: under the address that sent it).
+          if (entry.content?.kind === 'sender-key')
+            await processSenderKeyDistributionMessage(
+              address,
+              SenderKeyDistributionMessage.deserialize(entry.content.senderKey.distributionMessage),
+              this.senderKeys,
+            );
         } catch (error) {
           entry.error = error instanceof Error ? error.message : String(error);
         }

@@ -46,6 +46,7 @@ import {
   directConversationId,
   groupConversationId,
   groupResendLogKey,
+  NOTICES_SCOPE,
   memberKeyKey,
   messageIndexKey,
   ownSenderKeyKey,
@@ -198,7 +199,9 @@ const applyData: ContentHandler<'data'> = async (input) => {
 /**
  * An organization notice: shown in the notices conversation only when the certificate it carries proves admin or
  * owner for the sending account under our pinned organization key (the server's 403 is not trusted to have held);
- * otherwise dropped and reported. Never from a group or our own account. No delivery receipt: nobody replies.
+ * otherwise dropped and reported. Never from a group or our own account. In a sender-key envelope, only on the
+ * organization-notice chain the sending device gave us over its 1:1 session (a group's chain, or any other, is
+ * refused: `notice_misplaced`); over a 1:1 session (a re-send) as it is. No delivery receipt: nobody replies.
  */
 const applyNotice: ContentHandler<'data'> = async (input) => {
   const { ctx, tools, envelope, content, peer } = input;
@@ -213,8 +216,12 @@ const applyNotice: ContentHandler<'data'> = async (input) => {
       kick: false,
     };
   };
-  if (!data.notice || data.group || input.senderKeyDistributionId !== undefined || peer === ctx.account.accountId)
-    return refused('notice_misplaced');
+  if (!data.notice || data.group || peer === ctx.account.accountId) return refused('notice_misplaced');
+  if (input.senderKeyDistributionId !== undefined) {
+    const given = await storage.get('senderKeys', memberKeyKey(NOTICES_SCOPE, peer, envelope.sourceDeviceId));
+    if (!given || !('distributionId' in given) || given.distributionId !== input.senderKeyDistributionId)
+      return refused('notice_misplaced');
+  }
   const organization = new Organization(ctx);
   const role = await noticeRole(organization, peer, data.notice, (await organization.pinned()) !== undefined);
   if (role === null) return refused('notice_not_admin');
@@ -707,13 +714,16 @@ const applyGroupUpdate: ContentHandler<'group-update'> = async (input) => {
  * A member's sender key for a group, arriving on the 1:1 session with that member's device: stored under THAT
  * device's address (so nobody can hand us a chain as someone else), with the distribution id recorded as the only
  * one accepted from the device for the group. Refused for a group we hold that does not list the sender; kept for a
- * group we do not hold yet (the update adding us may come after it, from another member).
+ * group we do not hold yet (the update adding us may come after it, from another member). An organization-notice
+ * sender key is recorded the same way under the notices scope, from anyone: only notices are accepted on it, and
+ * each only with a certificate proving its sender admin or owner (applyNotice).
  */
 const applySenderKey: ContentHandler<'sender-key'> = async (input) => {
   const { ctx, content, peer, envelope, zone } = input;
   const { storage, clock, logger } = ctx.platform;
-  const groupId = toHex(content.senderKey.groupId);
-  const group = await storage.get('groups', groupId);
+  const notice = content.senderKey.notice === true;
+  const groupId = notice ? NOTICES_SCOPE : toHex(content.senderKey.groupId);
+  const group = notice ? undefined : await storage.get('groups', groupId);
   const device = envelope.sourceDeviceId;
   if (group && (!group.active || !memberOf(group, peer))) {
     logger.warn('sender key refused', { accountId: peer, deviceId: device, why: 'not a member' });

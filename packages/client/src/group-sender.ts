@@ -14,9 +14,17 @@
  * the members' keys: the server learns the recipients but not the sender. A `401` for that key sends the same
  * message identified at once. Our own other devices are addressed identified (the message then goes identified).
  *
+ * Organization notices (docs/organizations.md) travel the same way under their own audience: an administrator device's
+ * organization-notice sender key (scope {@link NOTICES_SCOPE}: its own distribution id, distinct from every group's),
+ * distributed pairwise to every enabled member device lacking it (members from the admin endpoint `GET
+ * /v1/org/members`), then the notice encrypted once and sent in ONE identified multi-recipient request marked
+ * `notice` (never sealed: the server lets only administrators send notices, so it must see who sends). A member that
+ * held the key and is no longer an enabled member (removed or disabled) makes the next notice start a new chain, so
+ * that it cannot read later notices. Our own other devices get the notice as a sent transcript (notices.ts), not here.
+ *
  * It runs inside an outbox pass (the outbox calls `deliver` for entries of kind `group`) and never holds the group
- * lock while it sends, or a peer lock while it takes the group lock. It does not decide who is a member (groups.ts)
- * and does not receive (content-handlers.ts, inbox.ts).
+ * lock while it sends, or a peer lock while it takes the group lock. It does not decide who is a member (groups.ts,
+ * the organization's member list) and does not receive (content-handlers.ts, inbox.ts).
  */
 import {
   CiphertextMessageType,
@@ -30,7 +38,7 @@ import {
 import type { SenderCertificate } from '@cove/crypto';
 import { encodeContent, fromBase64, padContent, toBase64 } from '@cove/protocol';
 
-import type { MultiRecipient, SendMultiRequest } from '@cove/protocol';
+import type { Content, MultiRecipient, SendMultiRequest } from '@cove/protocol';
 
 import type { MultiSendOutcome } from './api-client.js';
 import { SocketSendError } from './connection.js';
@@ -41,7 +49,7 @@ import { ClientError, ClientErrorCode, UnidentifiedAccessDeniedError } from './e
 import { fromHex, groupLock } from './groups.js';
 import type { WriteOp } from './platform.js';
 import type { DeviceAddress, OutboxEntry, OwnSenderKeyEntry, ResendDevice, ResendLogEntry } from './tables.js';
-import { groupOf, groupResendLogKey, ownSenderKeyKey, resendExpiryKey } from './tables.js';
+import { NOTICES_SCOPE, groupOf, groupResendLogKey, ownSenderKeyKey, resendExpiryKey } from './tables.js';
 import type { SealedSender } from './sealed-sender.js';
 
 /** What the group sender borrows from the outbox: a pairwise send to every device of one account, and its repairs. */
@@ -65,6 +73,23 @@ const fromBase64Bytes = (text: string): Uint8Array => new Uint8Array(fromBase64(
 export const holderKey = (accountId: string, device: DeviceAddress): string =>
   `${accountId}.${device.deviceId}.${device.registrationId}`;
 
+/** The account of a {@link holderKey} (everything before the device id and registration id). */
+const holderAccount = (holder: string): string => holder.split('.').slice(0, -2).join('.');
+
+/**
+ * Who one sender-key send goes to and how: a group's members, or (for an organization notice) every enabled member of
+ * the organization. `scope` names our own sender key (`ownSenderKeyKey`), its lock and the re-send log's peer.
+ */
+type Audience = {
+  scope: string;
+  /** The member accounts (never ours) the message goes to now; throws when it cannot go at all. */
+  members(): Promise<string[]>;
+  /** The pairwise content that hands a member our distribution message. */
+  distribution(message: Uint8Array): Content;
+  /** A notice: identified only (never sealed), marked for the server, and not to our own other devices. */
+  notice: boolean;
+};
+
 /** A random distribution id (a version-4 UUID), libsignal's form. */
 const newDistributionId = (random: (n: number) => Uint8Array): string => {
   const b = random(16);
@@ -86,7 +111,10 @@ export class GroupSender {
     return ProtocolAddress.new(this.ctx.account.accountId, this.ctx.account.deviceId);
   }
 
-  /** Our sender key for a group: the current one, or a new chain (first send, or after a rotation). */
+  /**
+   * Our sender key for a group (or, scope {@link NOTICES_SCOPE}, for notices): the current one, or a new chain (first
+   * send, or after a rotation).
+   */
   private ownKey(groupId: string): Promise<OwnSenderKeyEntry> {
     const { ctx } = this;
     return ctx.platform.locks.withLock(groupLock(groupId), async () => {
@@ -106,13 +134,27 @@ export class GroupSender {
     });
   }
 
-  /** Our distribution message for the chain `distributionId`, as pairwise content. */
-  private async distributionContent(groupId: string, distributionId: string): Promise<Uint8Array> {
+  /** Our distribution message for the chain `distributionId`, as the audience's pairwise content. */
+  private async distributionContent(audience: Audience, distributionId: string): Promise<Uint8Array> {
     const zone = newZone(this.ctx);
     const message = await SenderKeyDistributionMessage.create(this.me, distributionId, zone.senderKeyStore);
-    return encodeContent({
-      kind: 'sender-key',
-      senderKey: { groupId: fromHex(groupId), distributionMessage: message.serialize() },
+    return encodeContent(audience.distribution(message.serialize()));
+  }
+
+  /**
+   * Starts a new notice chain when a device holding the current one belongs to an account that is no longer an
+   * enabled member (removed or disabled): the next notice is distributed afresh, to current members only.
+   */
+  private async rotateNoticeKey(members: string[]): Promise<void> {
+    const { ctx } = this;
+    const current = new Set(members);
+    current.add(ctx.account.accountId);
+    await ctx.platform.locks.withLock(groupLock(NOTICES_SCOPE), async () => {
+      const { storage } = ctx.platform;
+      const own = await storage.get('senderKeys', ownSenderKeyKey(NOTICES_SCOPE));
+      if (!own || !('holders' in own) || own.holders.every((h) => current.has(holderAccount(h)))) return;
+      await storage.commit([{ op: 'delete', table: 'senderKeys', key: ownSenderKeyKey(NOTICES_SCOPE) }]);
+      ctx.platform.logger.info('notice sender key rotated', { reason: 'member gone' });
     });
   }
 
@@ -121,11 +163,12 @@ export class GroupSender {
    * could not be reached (unknown, or a verified contact whose key changed): they are left out of this message.
    */
   private async distribute(
-    groupId: string,
+    audience: Audience,
     own: OwnSenderKeyEntry,
     members: string[],
     timestamp: number,
   ): Promise<Set<string>> {
+    const groupId = audience.scope;
     const { ctx } = this;
     const { storage } = ctx.platform;
     const unreachable = new Set<string>();
@@ -135,7 +178,7 @@ export class GroupSender {
     for (const accountId of members) {
       const devices = (await storage.get('contacts', accountId))?.devices ?? null;
       if (devices && devices.length > 0 && devices.every((d) => holders.has(holderKey(accountId, d)))) continue;
-      content ??= await this.distributionContent(groupId, own.distributionId);
+      content ??= await this.distributionContent(audience, own.distributionId);
       try {
         const reached = await this.pairwise.sendPairwise(accountId, content, timestamp);
         added.push(...reached.map((d) => holderKey(accountId, d)));
@@ -193,19 +236,66 @@ export class GroupSender {
    * server timestamp of the accepted send.
    */
   async deliver(entry: OutboxEntry): Promise<{ serverTimestamp: number }> {
+    return this.deliverTo(entry, entry.notice === true ? this.noticeAudience() : this.groupAudience(entry));
+  }
+
+  /** A group's members, as this device holds the group now. */
+  private groupAudience(entry: OutboxEntry): Audience {
     const { ctx } = this;
-    const { storage } = ctx.platform;
     const groupId = groupOf(entry.destination);
     if (groupId === null) throw new ClientError(ClientErrorCode.InvalidInput, 'not a group destination');
+    return {
+      scope: groupId,
+      members: async () => {
+        const group = await ctx.platform.storage.get('groups', groupId);
+        if (!group || !group.active) throw new ClientError(ClientErrorCode.InvalidInput, 'you are not in this group');
+        return group.members.map((m) => m.accountId).filter((a) => a !== ctx.account.accountId);
+      },
+      distribution: (distributionMessage) => ({
+        kind: 'sender-key',
+        senderKey: { groupId: fromHex(groupId), distributionMessage },
+      }),
+      notice: false,
+    };
+  }
+
+  /**
+   * Every enabled member of the organization with a device but us, from the admin endpoint (listed once per send: an
+   * admin's notice goes to the members the server lists; the receivers judge the certificate). A member gone since
+   * the last notice rotates our notice key first.
+   */
+  private noticeAudience(): Audience {
+    const { ctx } = this;
+    let listed: Promise<string[]> | null = null;
+    return {
+      scope: NOTICES_SCOPE,
+      members: () =>
+        (listed ??= ctx.api.members().then(async ({ members: all }) => {
+          const members = all
+            .filter((m) => !m.disabled && m.devices > 0 && m.accountId !== ctx.account.accountId)
+            .map((m) => m.accountId);
+          await this.rotateNoticeKey(members);
+          return members;
+        })),
+      distribution: (distributionMessage) => ({
+        kind: 'sender-key',
+        senderKey: { groupId: new Uint8Array(0), distributionMessage, notice: true },
+      }),
+      notice: true,
+    };
+  }
+
+  private async deliverTo(entry: OutboxEntry, audience: Audience): Promise<{ serverTimestamp: number }> {
+    const { ctx } = this;
+    const { storage } = ctx.platform;
+    const groupId = audience.scope;
     const me = ctx.account.accountId;
     /** Accounts the server says no longer exist: left out of this message. */
     const gone = new Set<string>();
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
-      const group = await storage.get('groups', groupId);
-      if (!group || !group.active) throw new ClientError(ClientErrorCode.InvalidInput, 'you are not in this group');
-      const members = group.members.map((m) => m.accountId).filter((a) => a !== me);
+      const members = await audience.members();
       const own = await this.ownKey(groupId);
-      const unreachable = await this.distribute(groupId, own, members, entry.timestamp);
+      const unreachable = await this.distribute(audience, own, members, entry.timestamp);
       for (const accountId of gone) unreachable.add(accountId);
       const recipients: MultiRecipient[] = [];
       for (const accountId of members) {
@@ -213,10 +303,11 @@ export class GroupSender {
         const devices = (await storage.get('contacts', accountId))?.devices ?? [];
         if (devices.length > 0) recipients.push({ accountId, devices: devices.map((d) => ({ ...d })) });
       }
-      // Our own other devices get the message too (they are members through our account).
-      const mine = ((await storage.get('contacts', me))?.devices ?? []).filter(
-        (d) => d.deviceId !== ctx.account.deviceId,
-      );
+      // Our own other devices get a group message too (they are members through our account); a notice reaches
+      // them as a sent transcript instead (notices.ts).
+      const mine = audience.notice
+        ? []
+        : ((await storage.get('contacts', me))?.devices ?? []).filter((d) => d.deviceId !== ctx.account.deviceId);
       if (mine.length > 0) recipients.push({ accountId: me, devices: mine });
       if (recipients.length === 0) return { serverTimestamp: ctx.platform.clock.now() };
       const ciphertext = await this.encrypt(own.distributionId, entry.content);
@@ -226,8 +317,11 @@ export class GroupSender {
         timestamp: entry.timestamp,
         urgent: true,
         recipients,
+        ...(audience.notice ? { notice: true } : {}),
       };
-      const outcome = (await this.transmitSealed(groupId, request, ciphertext)) ?? (await this.transmit(request));
+      const outcome =
+        (audience.notice ? null : await this.transmitSealed(groupId, request, ciphertext)) ??
+        (await this.transmit(request));
       switch (outcome.kind) {
         case 'accepted':
           if (outcome.queueFull.length > 0)

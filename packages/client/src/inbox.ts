@@ -50,7 +50,7 @@ import { applyContent } from './content-handlers.js';
 import type { Applied, InboxTools } from './content-handlers.js';
 import { decryptEnvelope, type OpenEnvelope } from './session-crypto.js';
 import { groupLock, toHex } from './groups.js';
-import { groupConversationId } from './tables.js';
+import { NOTICES_CONVERSATION_ID, NOTICES_SCOPE, groupConversationId } from './tables.js';
 import { isBlocked } from './requests.js';
 
 /**
@@ -318,7 +318,8 @@ export class Inbox {
 
   /**
    * A sender-key envelope: decrypted with the sending device's chain, decoded, and accepted only as group content (a
-   * message, an action or a typing indicator naming its group) from a current member on the chain that device gave us for that group (content-handlers.ts); a refusal changes
+   * message, an action or a typing indicator naming its group) from a current member on the chain that device gave us for that group,
+   * or as an organization notice on the notice chain that device gave us (content-handlers.ts); a refusal changes
    * nothing but the processed GUID. An undecryptable one asks its sender, pairwise, to send it again (within the
    * device's reset budget, since a server can inject garbage).
    */
@@ -375,7 +376,9 @@ export class Inbox {
       return { result: 'ignored', events: [], kick: false };
     }
     const context = groupContextOf(content);
-    const groupId = context ? toHex(context.id) : null;
+    // An organization notice names no group: it is judged on the sender's notice chain (content-handlers.ts).
+    const notice = content.kind === 'data' && content.data.notice !== undefined && !context;
+    const groupId = context ? toHex(context.id) : notice ? NOTICES_SCOPE : null;
     if (groupId === null) {
       // Only group messages, actions and typing indicators travel with sender keys; anything else in one is
       // refused (nothing applied).
@@ -396,7 +399,7 @@ export class Inbox {
         content,
         zone,
         peer: envelope.sourceAccountId,
-        conversationId: groupConversationId(groupId),
+        conversationId: notice ? NOTICES_CONVERSATION_ID : groupConversationId(groupId),
         senderKeyDistributionId: distributionId,
       });
       // A refused message leaves the sender's chain where it was: only the processed GUID is recorded.

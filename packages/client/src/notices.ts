@@ -1,7 +1,9 @@
 /**
  * Organization notices (docs/organizations.md): an administrator's announcement, end-to-end encrypted to every member
- * over the 1:1 sessions (fan-out: one outbox entry per member, marked for the server as a notice, which it accepts
- * from administrators only) and carrying the sender's role certificate. Receivers show it in the read-only
+ * as ONE multi-recipient send under this device's organization-notice sender key (one outbox entry, delivered by
+ * group-sender.ts: the key distributed pairwise to member devices lacking it, the notice encrypted once and marked for
+ * the server as a notice, which it accepts from administrators only) and carrying the sender's role certificate. A
+ * notice re-sent on a retry request goes pairwise, like any group message. Receivers show it in the read-only
  * `notices` conversation only when that certificate proves admin or owner under the organization key they pinned
  * and names the sending account; anything else is dropped, whatever the server let through. The sender's other
  * devices get the notice as a sent transcript and hold it to the same check (the certificate must prove admin or owner
@@ -19,7 +21,7 @@ import { readMeta } from './meta.js';
 import type { Organization } from './organization.js';
 import { newOutboxEntry, putOutboxEntry } from './outbox.js';
 import type { ConversationEntry, MessageEntry } from './tables.js';
-import { NOTICES_CONVERSATION_ID } from './tables.js';
+import { NOTICES_CONVERSATION_ID, NOTICES_DESTINATION } from './tables.js';
 
 const utf8 = new TextEncoder();
 
@@ -84,8 +86,8 @@ export const noticeEntry = (
 
 /**
  * Sends a notice to every enabled member but ourselves: our certificate must prove admin or owner here (`not_admin`
- * otherwise); stores it in the notices conversation with one outbox entry per member, in one commit. Returns the
- * stored notice and how many members it goes to.
+ * otherwise); stores it in the notices conversation with one outbox entry for all members (the outbox lists them again
+ * when it sends), in one commit. Returns the stored notice and how many members it goes to.
  */
 export const sendNotice = async (
   ctx: MessengerContext,
@@ -126,12 +128,20 @@ export const sendNotice = async (
   await ctx.platform.storage.commit([
     ...putMessage(message),
     putConversation(updated),
-    ...recipients.map((destination) =>
-      putOutboxEntry({
-        ...newOutboxEntry(ctx, { destination, kind: 'data', timestamp, content, messageKey: message.id }),
-        notice: true,
-      }),
-    ),
+    ...(recipients.length === 0
+      ? []
+      : [
+          putOutboxEntry({
+            ...newOutboxEntry(ctx, {
+              destination: NOTICES_DESTINATION,
+              kind: 'group',
+              timestamp,
+              content,
+              messageKey: message.id,
+            }),
+            notice: true,
+          }),
+        ]),
     ...(transcript
       ? [
           putOutboxEntry(

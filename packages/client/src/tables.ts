@@ -395,7 +395,11 @@ export type OutboxEntry = {
   identityKey?: Uint8Array | null;
   /** Data messages with attachments: their uploads, finished before the content is sent. */
   uploads?: PendingUpload[];
-  /** An organization notice (notices.ts): sent identified, marked as a notice for the server (transcript apart). */
+  /**
+   * An organization notice (notices.ts): sent identified, marked as a notice for the server (transcript apart). Kind
+   * `group` to {@link NOTICES_DESTINATION}: one multi-recipient send under our notice sender key (group-sender.ts);
+   * kind `data` to one member in entries stored before notices went as one send.
+   */
   notice?: boolean;
   attempts: number;
   nextAttemptAt: number;
@@ -436,6 +440,13 @@ export const sessionKey = (accountId: string, deviceId: number): string => `${ac
 export const senderKeyRecordKey = (accountId: string, deviceId: number, distributionId: string): string =>
   `r/${accountId}.${deviceId}/${distributionId.toLowerCase()}`;
 export const ownSenderKeyKey = (groupId: string): string => `o/${groupId}`;
+/**
+ * The scope of organization-notice sender keys where a group id goes in `ownSenderKeyKey` (our own notice key, an
+ * admin device's) and `memberKeyKey` (the notice distribution id an admin device gave us); never a group id (hex).
+ */
+export const NOTICES_SCOPE = 'notices';
+/** The outbox destination of a notice (one entry, kind `group`, `notice: true`: one multi-recipient send). */
+export const NOTICES_DESTINATION = 'notices';
 export const memberKeyKey = (groupId: string, accountId: string, deviceId: number): string =>
   `m/${groupId}/${accountId}.${deviceId}`;
 /** A group message we sent, kept for re-sending on a retry request (resendLog; peer = the group conversation). */

@@ -413,6 +413,13 @@ const sendMultiFields = {
     .optional()
     .describe('Deliver only to devices connected now and store nothing (e.g. typing indicators); default false'),
   recipients: z.array(MultiRecipient).min(1).max(MAX_MULTI_RECIPIENT_ACCOUNTS),
+  notice: z
+    .boolean()
+    .optional()
+    .describe(
+      "The one ciphertext is an organization notice (under the sender device's organization-notice sender key): only " +
+        'an admin or the owner (by a certificate the server verified) may send one (403 otherwise)',
+    ),
 };
 
 /**
@@ -503,6 +510,10 @@ export const SendSealedMultiRequest = z.strictObject({
     .boolean()
     .optional()
     .describe('Deliver only to devices connected now and store nothing (e.g. typing indicators); default false'),
+  notice: z
+    .boolean()
+    .optional()
+    .describe('Always refused when true (403): organization notices are sent identified, so the server sees who sends'),
 });
 
 /** The body of `PUT /v1/messages/multi`: an identified send, or (without credentials) a sealed v2 one. */

@@ -34,6 +34,13 @@ export class MetricsRepository {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  /** Organization notice requests accepted: `multi` (one sender-key send to every member) or `direct` (1:1). */
+  readonly noticesAccepted = new Counter({
+    name: 'cove_notices_accepted_total',
+    help: 'Organization notice sends accepted, by path (multi-recipient or direct)',
+    labelNames: ['path'] as const,
+    registers: [this.registry],
+  });
   readonly envelopesDelivered = new Counter({
     name: 'cove_envelopes_delivered_total',
     help: 'Envelopes written to a live WebSocket',

@@ -270,7 +270,9 @@ export class MessageService implements OnModuleDestroy {
       this.metrics.sendsRefused.inc({ reason: 'notice_not_admin' });
       throw new ApiError(403, ErrorCode.AdminRequired, 'only administrators send organization notices');
     }
-    return this.submitSend(sender, destination, message);
+    const response = await this.submitSend(sender, destination, message);
+    if (message.notice === true) this.metrics.noticesAccepted.inc({ path: 'direct' });
+    return response;
   }
 
   /**
@@ -329,6 +331,11 @@ export class MessageService implements OnModuleDestroy {
    */
   async sendMulti(sender: AuthenticatedDevice, message: SendMultiRequest): Promise<SendMultiResponse> {
     await this.rateLimitMulti(sender, message);
+    // Organization notices: the same check as a 1:1 notice (an admin or the owner; clients check the certificate too).
+    if (message.notice === true && !(await this.organization.maySendNotices(sender.accountId))) {
+      this.metrics.sendsRefused.inc({ reason: 'notice_not_admin' });
+      throw new ApiError(403, ErrorCode.AdminRequired, 'only administrators send organization notices');
+    }
     if (base64Size(message.content) > MAX_ENVELOPE_CONTENT_BYTES) {
       throw new ApiError(
         413,
@@ -338,6 +345,7 @@ export class MessageService implements OnModuleDestroy {
     }
     const outcome = await this.multiSends.submit({ sender, message });
     if (outcome instanceof ApiError) throw outcome;
+    if (message.notice === true) this.metrics.noticesAccepted.inc({ path: 'multi' });
     return outcome;
   }
 
@@ -350,6 +358,9 @@ export class MessageService implements OnModuleDestroy {
    * each device gets its recipient's part (`unidentified-sender`).
    */
   async sendSealedMulti(from: UnidentifiedSender, message: SendSealedMultiRequest): Promise<SendMultiResponse> {
+    if (message.notice === true) {
+      throw new ApiError(403, ErrorCode.AdminRequired, 'organization notices are sent identified, by an administrator');
+    }
     let parsed: SealedSenderMultiRecipientMessage;
     try {
       parsed = new SealedSenderMultiRecipientMessage(Buffer.from(message.content, 'base64'));

@@ -16,8 +16,10 @@ import { generateOrganizationKey, signRoleCertificate, type PrivateKey } from '@
 
 import { answer, talk } from '../support/admin-socket.js';
 import {
+  link,
   messagesFor,
   register,
+  scrapeMetrics,
   request,
   startServer,
   TestDevice,
@@ -221,6 +223,86 @@ describe.each<Backend>(['pglite', 'postgres'])('organization (%s)', (backend) =>
       'invite_created',
       'registered',
     ]);
+  });
+
+  it('should take a multi-recipient notice from an admin only, identified, and deliver it to every device', async () => {
+    const memberPhone = await link(member);
+    const recipients = [
+      {
+        accountId: member.accountId,
+        devices: [member, memberPhone].map((d) => ({ deviceId: d.deviceId, registrationId: d.registrationId })),
+      },
+    ];
+    const multi = (content: string) => ({
+      type: 'senderkey',
+      content,
+      timestamp: Date.now(),
+      recipients,
+      notice: true,
+    });
+    const notices = async (): Promise<string> =>
+      (await scrapeMetrics(server))
+        .split('\n')
+        .find((l) => l.startsWith('cove_notices_accepted_total{path="multi"}')) ?? '';
+
+    // A member's notice: refused (403) before anything is stored, over HTTP and over the socket.
+    const byMember = await member.request('PUT', '/v1/messages/multi', {
+      ...multi(b64(Buffer.alloc(48, 2))),
+      recipients: [
+        { accountId: owner.accountId, devices: [{ deviceId: owner.deviceId, registrationId: owner.registrationId }] },
+      ],
+    });
+    expect(byMember.status).toBe(403);
+    expect(byMember.body.error).toBe('admin_required');
+    const socket = await member.connect();
+    try {
+      await socket.drain();
+      socket.sendJson({
+        type: 'send-multi',
+        id: 'n1',
+        message: {
+          ...multi(b64(Buffer.alloc(48, 3))),
+          recipients: [
+            {
+              accountId: owner.accountId,
+              devices: [{ deviceId: owner.deviceId, registrationId: owner.registrationId }],
+            },
+          ],
+        },
+      });
+      expect(await socket.next()).toMatchObject({
+        type: 'result',
+        id: 'n1',
+        status: 403,
+        body: { error: 'admin_required' },
+      });
+    } finally {
+      socket.close();
+    }
+    expect((await owner.request('GET', '/v1/messages')).body.envelopes).toEqual([]);
+
+    // Sealed (no credentials): never a notice, whoever sends it; the same body unmarked is only malformed (400).
+    const sealedBody = { type: 'unidentified-sender', content: b64(Buffer.alloc(64, 4)), timestamp: Date.now() };
+    const headers = { 'unidentified-access-key': b64(Buffer.alloc(16)) };
+    const sealedNotice = await request(server, 'PUT', '/v1/messages/multi', { ...sealedBody, notice: true }, headers);
+    expect(sealedNotice.status).toBe(403);
+    expect(sealedNotice.body.error).toBe('admin_required');
+    expect((await request(server, 'PUT', '/v1/messages/multi', sealedBody, headers)).status).toBe(400);
+
+    // The owner's: one request, stored once for both of the member's devices, counted as one multi-recipient notice.
+    const before = await notices();
+    const content = b64(Buffer.alloc(48, 5));
+    const sent = await owner.request('PUT', '/v1/messages/multi', multi(content));
+    expect(sent.status).toBe(200);
+    expect(sent.body).toMatchObject({ stored: 2 });
+    for (const device of [member, memberPhone]) {
+      const envelopes = (await device.request('GET', '/v1/messages')).body.envelopes as Array<Record<string, unknown>>;
+      expect(envelopes).toEqual([
+        expect.objectContaining({ type: 'senderkey', sourceAccountId: owner.accountId, content }),
+      ]);
+    }
+    const count = (line: string): number => Number(line.split(' ').at(-1) ?? 0);
+    expect(count(await notices())).toBe(count(before) + 1);
   });
 
   it('should let any member search the directory by username prefix, bounded, and refuse hostile queries', async () => {

@@ -509,7 +509,9 @@ export const validateContent = (content: Content, context?: ContentContext): voi
       return;
     }
     case 'sender-key':
-      checkBytes(content.senderKey.groupId, GROUP_ID_BYTES, GROUP_ID_BYTES, 'senderKey.groupId');
+      // A group's sender key names its group; an organization-notice sender key names none.
+      if (content.senderKey.notice === true) checkBytes(content.senderKey.groupId, 0, 0, 'senderKey.groupId');
+      else checkBytes(content.senderKey.groupId, GROUP_ID_BYTES, GROUP_ID_BYTES, 'senderKey.groupId');
       checkBytes(
         content.senderKey.distributionMessage,
         1,

@@ -338,6 +338,7 @@ const toMessage = (content: Content): pb.Content => {
           value: create(pb.SenderKeyDistributionSchema, {
             groupId: content.senderKey.groupId,
             distributionMessage: content.senderKey.distributionMessage,
+            notice: content.senderKey.notice === true,
           }),
         },
       });
@@ -516,7 +517,11 @@ const fromMessage = (message: pb.Content): Content => {
     case 'senderKeyDistribution':
       return {
         kind: 'sender-key',
-        senderKey: { groupId: body.value.groupId, distributionMessage: body.value.distributionMessage },
+        senderKey: {
+          groupId: body.value.groupId,
+          distributionMessage: body.value.distributionMessage,
+          ...(body.value.notice ? { notice: true } : {}),
+        },
       };
     case 'profileKeyUpdate':
       return { kind: 'profile-key', profileKey: body.value.profileKey };

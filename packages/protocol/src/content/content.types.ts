@@ -75,8 +75,11 @@ export type GroupUpdate = {
   expireTimerSeconds?: number;
   timestamp: number;
 };
-/** A member's serialized SenderKeyDistributionMessage for one group. */
-export type SenderKeyDistribution = { groupId: Uint8Array; distributionMessage: Uint8Array };
+/**
+ * A member's serialized SenderKeyDistributionMessage for one group; with `notice`, an administrator device's
+ * organization-notice sender key instead (then `groupId` is empty: it belongs to no group).
+ */
+export type SenderKeyDistribution = { groupId: Uint8Array; distributionMessage: Uint8Array; notice?: boolean };
 export type ReceiptType = 'delivery' | 'read';
 export type ReceiptMessage = { type: ReceiptType; timestamps: number[] };
 export type TypingAction = 'started' | 'stopped';

@@ -84,6 +84,42 @@ describe('group content', () => {
     for (const content of contents) expect(decodeContent(encodeContent(content), ctx)).toEqual(content);
   });
 
+  it('should carry an organization-notice sender key with no group, and refuse one mixed with a group', () => {
+    const notice: Content = {
+      kind: 'sender-key',
+      senderKey: { groupId: new Uint8Array(0), distributionMessage: new Uint8Array(90).fill(4), notice: true },
+    };
+    expect(decodeContent(encodeContent(notice), ctx)).toEqual(notice);
+    // A notice key naming a group, and a group key naming none: refused both ways (encoder, and hostile wire bytes).
+    const wire = (groupId: Uint8Array, isNotice: boolean): Uint8Array =>
+      toBinary(
+        pb.ContentSchema,
+        create(pb.ContentSchema, {
+          version: 1,
+          body: {
+            case: 'senderKeyDistribution',
+            value: { groupId, distributionMessage: new Uint8Array(90).fill(4), notice: isNotice },
+          },
+        }),
+      );
+    for (const [groupId, isNotice] of [
+      [new Uint8Array(32).fill(3), true],
+      [new Uint8Array(0), false],
+    ] as const) {
+      expect(() =>
+        encodeContent({
+          kind: 'sender-key',
+          senderKey: {
+            groupId,
+            distributionMessage: new Uint8Array(90).fill(4),
+            ...(isNotice ? { notice: true } : {}),
+          },
+        }),
+      ).toThrow(ContentError);
+      expect(() => decodeContent(wire(groupId, isNotice), ctx)).toThrow(ContentError);
+    }
+  });
+
   it('should fit a 1,000-member state, usernames included, in one padded envelope', () => {
     const big = encodeContent({
       kind: 'group-update',
