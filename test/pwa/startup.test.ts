@@ -154,9 +154,7 @@ describe('PWA start-up of an existing profile', () => {
       // The precache is complete once the service worker is active: the cold start is served from it.
       await alice.page.evaluate(async () => void (await navigator.serviceWorker.ready));
 
-      alice = await restartProfile(alice, server.url, (context) =>
-        context.addInitScript(firstInstant, FIRST_INSTANT),
-      );
+      alice = await restartProfile(alice, server.url, (context) => context.addInitScript(firstInstant, FIRST_INSTANT));
       // Delivered: the message typed before the core had loaded was queued for it, not lost.
       await messageWithText(bob.page, FIRST_INSTANT).waitFor({ timeout: UI_TIMEOUT });
       await alice.page.getByTestId('message-input').waitFor({ timeout: UI_TIMEOUT });
