@@ -102,15 +102,29 @@ function firstInstant(text: string): void {
   }).observe(document, { childList: true, subtree: true });
 }
 
+/** Runs in the page before its scripts: when the first chat-list item appeared, and nothing else. */
+function stampList(): void {
+  const probe = { listAt: null as number | null };
+  Object.defineProperty(globalThis, '__coveList', { value: probe });
+  const observer = new MutationObserver(() => {
+    if (!document.querySelector('[data-testid="conversation-item"]')) return;
+    probe.listAt = performance.now();
+    observer.disconnect();
+  });
+  observer.observe(document, { childList: true, subtree: true });
+}
+
 /** The page's resource timings (and the document's), with when each was requested. */
 const resources = (page: Page): Promise<Resource[]> =>
   page.evaluate(() =>
-    [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')].map((e) => ({
-      name: e.name,
-      startTime: e.startTime,
-      responseEnd: e.responseEnd,
-      encodedBodySize: (e as PerformanceResourceTiming).encodedBodySize,
-    })),
+    [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+      .map((e) => e as PerformanceResourceTiming)
+      .map((e) => ({
+        name: e.name,
+        startTime: e.startTime,
+        responseEnd: e.responseEnd,
+        encodedBodySize: e.encodedBodySize,
+      })),
   );
 
 /**
@@ -211,6 +225,32 @@ describe('PWA start-up of an existing profile', () => {
       await messageWithText(alice.page, 'reply after the cold start').waitFor({ timeout: UI_TIMEOUT });
       await send(alice.page, 'and back again');
       await messageWithText(bob.page, 'and back again').waitFor({ timeout: UI_TIMEOUT });
+    },
+    SLOW,
+  );
+
+  it(
+    'should load the core by itself after the list is painted and connect, with nobody touching the page',
+    async () => {
+      alice = await restartProfile(alice, server.url, (context) => context.addInitScript(stampList));
+      await alice.page.getByTestId('conversation-item').first().waitFor({ timeout: UI_TIMEOUT });
+      // Nothing is clicked: the core arrives in the background once the list is painted, and connects.
+      await alice.page.waitForFunction(
+        () => performance.getEntriesByType('resource').some((e) => /\/assets\/messenger-adapter-/.test(e.name)),
+        undefined,
+        { timeout: UI_TIMEOUT },
+      );
+      const listAt = await alice.page.evaluate(
+        () => (globalThis as unknown as { __coveList: { listAt: number | null } }).__coveList.listAt,
+      );
+      if (listAt === null) throw new Error('the list was never stamped');
+      const core = (await resources(alice.page)).filter((r) => CORE_ASSET.test(new URL(r.name).pathname));
+      expect(core).toHaveLength(3);
+      for (const r of core) expect(r.startTime).toBeGreaterThan(listAt);
+      // Connected: Bob's message reaches the list (its preview) without Alice opening anything.
+      const text = `while the list shows ${suffix}`;
+      await send(bob.page, text);
+      await alice.page.getByTestId('conversation-preview').filter({ hasText: text }).waitFor({ timeout: UI_TIMEOUT });
     },
     SLOW,
   );

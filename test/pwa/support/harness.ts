@@ -223,7 +223,7 @@ export type Profile = {
 };
 
 /** What to set up on a profile's browser before it opens the app (init scripts, request listeners). */
-export type BeforeOpen = (context: BrowserContext) => Promise<void>;
+export type BeforeOpen = (context: BrowserContext) => Promise<unknown>;
 
 /** Quits the profile's browser and starts it again on the same user-data directory (a cold start). */
 export async function restartProfile(profile: Profile, url: string, beforeOpen?: BeforeOpen): Promise<Profile> {
