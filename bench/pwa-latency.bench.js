@@ -4,7 +4,8 @@
  * of `npm test`; timing is never pass/fail. Per build and round it measures:
  *
  * - cold start: the browser quit and started again on a registered profile, navigation start → first chat-list item
- *   (`performance.now()` in the page), and the bytes the page fetched before that (transfer sizes);
+ *   in the DOM (`performance.now()` in the page, stamped by a MutationObserver), and everything the page requested
+ *   before that moment, gzipped (-9, the build's files as the server sends them; the precache serves them here);
  * - send → display: Alice clicks send, the bubble appears in Bob's open chat (PROBES messages at a conversational
  *   pace, each after the previous one was read), split into Alice's part (click → the message leaving: her
  *   sealed-sender `PUT /v1/messages/…` fetch, or her WebSocket `send` when identified; composing, encrypting,
@@ -29,6 +30,7 @@ import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const requireFromPwa = createRequire(join(ROOT, 'apps/pwa/package.json'));
@@ -58,8 +60,16 @@ const TIMEOUT = 120_000;
 /** Runs in every page before its scripts: stamps WebSocket traffic and IndexedDB transactions on the page's clock. */
 function instrument() {
   const now = () => performance.timeOrigin + performance.now();
-  const trace = { sent: [], sealed: [], received: [], idb: [], locks: [] };
+  const trace = { sent: [], sealed: [], received: [], idb: [], locks: [], listAt: null };
   Object.defineProperty(globalThis, '__coveTrace', { value: trace });
+  // The moment the first chat-list item is in the DOM (page clock, performance.now()): what was requested before it
+  // is what the list waited for.
+  const listed = new MutationObserver(() => {
+    if (trace.listAt !== null || !document.querySelector('[data-testid="conversation-item"]')) return;
+    trace.listAt = performance.now();
+    listed.disconnect();
+  });
+  listed.observe(document, { childList: true, subtree: true });
   // Sealed-sender messages leave over HTTP (`PUT /v1/messages/<account>`), identified ones over the WebSocket.
   const nativeFetch = globalThis.fetch;
   globalThis.fetch = function (input, init) {
@@ -249,6 +259,20 @@ function summarizeProfile(profile, dist, maps) {
   );
 }
 
+/**
+ * The gzip -9 size of what a request fetched: the build's file for the app's own files (what the precache holds,
+ * `/` being index.html), the body size the browser saw for anything else (API answers).
+ */
+function gzippedSize(dist, entry) {
+  const path = new URL(entry.name).pathname;
+  if (path.startsWith('/v1/')) return entry.encodedBodySize;
+  try {
+    return gzipSync(readFileSync(join(dist, path === '/' ? 'index.html' : path)), { level: 9 }).length;
+  } catch {
+    return entry.encodedBodySize;
+  }
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
@@ -387,30 +411,33 @@ async function runOnce(dist) {
     const coldStarted = Date.now();
     alice = await launch(dirs[0], server.url);
     await byId(alice.page, 'conversation-item').first().waitFor({ timeout: TIMEOUT });
-    const cold = await alice.page.evaluate(() => {
-      const listAt = performance.now();
-      const before = performance
-        .getEntriesByType('resource')
-        .concat(performance.getEntriesByType('navigation'))
-        .filter((e) => e.responseEnd <= listAt);
-      return { ms: listAt, transferredBytes: before.reduce((n, e) => n + (e.encodedBodySize ?? 0), 0) };
-    });
-    // Everything start-up fetches, also what comes after the list (the core, libsodium and its WebAssembly).
+    // Everything start-up fetches, also what comes after the list (the core, libsodium and its WebAssembly), once
+    // it has settled; each request with when it started, against when the first list item appeared.
     await new Promise((r) => setTimeout(r, 3_000));
-    const all = await alice.page.evaluate(() =>
-      performance
-        .getEntriesByType('resource')
-        .concat(performance.getEntriesByType('navigation'))
-        .reduce((n, e) => n + (e.encodedBodySize ?? 0), 0),
-    );
+    const { listAt, fetched } = await alice.page.evaluate(() => ({
+      listAt: globalThis.__coveTrace.listAt,
+      fetched: performance
+        .getEntriesByType('navigation')
+        .concat(performance.getEntriesByType('resource'))
+        .map((e) => ({ name: e.name, startTime: e.startTime, encodedBodySize: e.encodedBodySize ?? 0 })),
+    }));
+    const beforeList = fetched.filter((e) => e.startTime <= listAt);
+    const cold = {
+      ms: listAt,
+      gzipBytes: beforeList.reduce((n, e) => n + gzippedSize(dist, e), 0),
+      files: beforeList.map((e) => new URL(e.name).pathname),
+    };
+    const all = fetched.reduce((n, e) => n + gzippedSize(dist, e), 0);
     const col = (k) => probes.map((p) => p[k]).filter((v) => Number.isFinite(v));
     const f = (v) => Math.round(v);
     return {
       coldNavigationToListMs: f(cold.ms),
       coldBrowserStartToListMs: Date.now() - coldStarted,
-      // Body bytes of every resource the page had by then (served by the service worker's precache on a cold start).
-      bytesBeforeList: cold.transferredBytes,
-      bytesAtStartup: all,
+      // Everything the page requested before the first list item appeared, gzipped (-9) as the server would send it
+      // (on a cold start the service worker's precache serves it), and everything start-up requested.
+      gzipBytesBeforeList: cold.gzipBytes,
+      requestedBeforeList: cold.files,
+      gzipBytesAtStartup: all,
       sendToDisplay: { p50: f(median(col('total'))), p90: f(p90(col('total'))), n: col('total').length },
       sentSealed: probes.filter((p) => p.sealed).length,
       medianMs: {

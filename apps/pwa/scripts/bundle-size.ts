@@ -1,9 +1,11 @@
 /**
- * Reports what the built PWA ships on first load: the entry script, every module it preloads and its
- * stylesheets, as listed by dist/index.html, gzipped (level 9, as servers typically send them); then what start-up
- * fetches while the first screen already shows (the messenger core chunk, every chunk it imports and libsodium's
- * WebAssembly), and the total of both. Other lazy chunks (QR scanning, emoji picker, attachments) load on use and are
- * listed apart. Run after `vite build`: `npx tsx scripts/bundle-size.ts`.
+ * Reports what the built PWA ships before the chat list shows: the entry script, every module it preloads and its
+ * stylesheets, as listed by dist/index.html, and the English strings (the UI language's chunk, loaded before the
+ * first render; a Chinese UI loads its own as well), gzipped (level 9, as servers typically send them); then what
+ * start-up fetches once the list is painted (the messenger core chunk, every chunk it imports and libsodium's
+ * WebAssembly), and the total of both. Other lazy chunks (screens other than the list and a chat, QR scanning, emoji
+ * picker, attachments) load on use and are listed apart. The browser suite measures the same in the page
+ * (test/pwa/startup.test.ts). Run after `vite build`: `npx tsx scripts/bundle-size.ts`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,9 @@ const dist = process.argv[2] ?? new URL('../dist/', import.meta.url).pathname;
 const html = readFileSync(join(dist, 'index.html'), 'utf8');
 const firstLoad = new Set<string>();
 for (const match of html.matchAll(/(?:src|href)="\/([^"]+\.(?:js|css))"/g)) if (match[1]) firstLoad.add(match[1]);
+/** The English strings' chunk (ui/i18n `LOCALES`): i18n waits for it before the first render. */
+const ENGLISH = /^en-[\w-]+\.js$/;
+for (const file of readdirSync(join(dist, 'assets')).filter((f) => ENGLISH.test(f))) firstLoad.add(`assets/${file}`);
 
 const gz = (file: string): number => gzipSync(readFileSync(join(dist, file)), { level: 9 }).length;
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
@@ -22,11 +27,11 @@ let total = 0;
 for (const file of firstLoad) {
   const size = gz(file);
   total += size;
-  print(`first load  ${kb(size).padStart(10)}  ${file}`);
+  print(`before list ${kb(size).padStart(10)}  ${file}`);
 }
-print(`first-load JS+CSS gzipped: ${kb(total)}`);
+print(`loaded before the chat list shows (JS, CSS, strings), gzipped: ${kb(total)}`);
 
-/** The core chunk the app shell imports at start (app-shell.ts `importCore`), named after its entry module. */
+/** The core chunk the app shell imports once the list is painted (app-shell.ts `importCore`), named after its entry module. */
 const CORE_CHUNK = /^messenger-adapter-[\w-]+\.js$/;
 const assets = readdirSync(join(dist, 'assets'));
 const startup = new Set<string>();
@@ -48,11 +53,11 @@ let startupTotal = 0;
 for (const file of startup) {
   const size = gz(file);
   startupTotal += size;
-  print(`at start-up ${kb(size).padStart(10)}  ${file}`);
+  print(`after list  ${kb(size).padStart(10)}  ${file}`);
 }
 const lazy = assets.filter(
   (f) => /\.(js|css)$/.test(f) && !firstLoad.has(`assets/${f}`) && !startup.has(`assets/${f}`),
 );
 for (const file of lazy) print(`lazy        ${kb(gz(`assets/${file}`)).padStart(10)}  assets/${file}`);
-print(`loaded at start-up while the list shows (core, libsodium, its WebAssembly): ${kb(startupTotal)}`);
+print(`loaded once the list is painted (core, libsodium, its WebAssembly): ${kb(startupTotal)}`);
 print(`everything loaded at start-up, gzipped: ${kb(total + startupTotal)}`);

@@ -15,7 +15,7 @@ import { takeSsoReturn } from './platform/sso-return.js';
 import { takeInviteFromAddress } from './platform/invite-link.js';
 import { onOpenRequest } from './platform/sw-registration.js';
 import { AppRoot } from './ui/app-root.js';
-import { i18next, initI18n, pickLanguage } from './ui/i18n/index.js';
+import { changeLanguage, initI18n, pickLanguage } from './ui/i18n/index.js';
 import { AppContext } from './ui/use-app.js';
 import './ui/styles.css';
 
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     invite,
     onLanguage: async (setting) => {
       const next = pickLanguage(setting, browserLanguages());
-      await i18next.changeLanguage(next);
+      await changeLanguage(next);
       document.documentElement.lang = next;
     },
   });

@@ -110,6 +110,8 @@ function setup(access: Awaited<ReturnType<AdminPort['access']>>) {
     reader: () => null,
     messenger: () => messenger,
     requireMessenger: () => Promise.resolve(messenger),
+
+    firstScreenShown: () => undefined,
   };
   return { calls, model: new AdminViewModel(session, 'https://cove.example/', () => NOW) };
 }

@@ -82,6 +82,8 @@ function setup(options: { fail?: Error; passphraseSet?: boolean; phase?: AppStat
     reader: () => null,
     messenger: () => messenger,
     requireMessenger: () => Promise.resolve(messenger),
+
+    firstScreenShown: () => undefined,
   };
   const cross: CrossContext = {
     announceVaultChange: () => calls.push('announce'),

@@ -288,6 +288,8 @@ function session(reader: HistoryReader | null, messenger: MessengerPort | null):
     reader: () => reader,
     messenger: () => messenger,
     requireMessenger: () => (messenger ? Promise.resolve(messenger) : Promise.reject(new Error('not registered'))),
+
+    firstScreenShown: () => undefined,
   };
 }
 
@@ -718,6 +720,7 @@ function fakePlatform(vault: Partial<Vault>): AppPlatform & { listeners: { onlin
     copyText: () => Promise.resolve(true),
     deviceLabel: () => 'Chrome on Linux',
     reload: () => undefined,
+    afterPaint: (run) => run(),
   };
   const fullVault: Vault = {
     readSettings: () => Promise.resolve({ language: 'zh-CN', previews: false }),

@@ -222,17 +222,26 @@ export type Profile = {
   close(): Promise<void>;
 };
 
+/** What to set up on a profile's browser before it opens the app (init scripts, request listeners). */
+export type BeforeOpen = (context: BrowserContext) => Promise<unknown>;
+
 /** Quits the profile's browser and starts it again on the same user-data directory (a cold start). */
-export async function restartProfile(profile: Profile, url: string): Promise<Profile> {
+export async function restartProfile(profile: Profile, url: string, beforeOpen?: BeforeOpen): Promise<Profile> {
   await profile.context.close();
-  return launchProfile(profile.name, url, { dir: profile.dir });
+  return launchProfile(profile.name, url, { dir: profile.dir, ...(beforeOpen ? { beforeOpen } : {}) });
 }
 
 /** Launches a Chromium profile with its own user-data directory and opens the app. */
 export async function launchProfile(
   name: string,
   url: string,
-  options: { locale?: string; viewport?: { width: number; height: number }; dir?: string; args?: string[] } = {},
+  options: {
+    locale?: string;
+    viewport?: { width: number; height: number };
+    dir?: string;
+    args?: string[];
+    beforeOpen?: BeforeOpen;
+  } = {},
 ): Promise<Profile> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), `cove-pwa-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
@@ -255,6 +264,7 @@ export async function launchProfile(
     appendFileSync(log, `${new Date().toISOString()} pageerror ${error.error().message}\n`),
   );
   await watchCsp(context, name);
+  await options.beforeOpen?.(context);
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(url);
   return {

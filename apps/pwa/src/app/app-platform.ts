@@ -39,6 +39,11 @@ export interface Capabilities {
   deviceLabel(): string;
   /** Reloads the page (after locking or wiping: the memory of this tab goes with it). */
   reload(): void;
+  /**
+   * Calls `run` once, after the next paint when the page has a moment (or after a short bound when it never does,
+   * as in a hidden tab): for work the first screen must not wait for.
+   */
+  afterPaint(run: () => void): void;
 }
 
 /** The colour theme choice of this browser (applied before the first paint; other tabs follow). */

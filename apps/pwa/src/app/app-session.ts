@@ -20,6 +20,8 @@ export interface AppSession {
   reader(): HistoryReader | null;
   /** The messenger if the core is loaded and the account exists, else null (no waiting). */
   messenger(): MessengerPort | null;
-  /** The messenger, waiting for the core to load; throws when there is no account. */
+  /** The messenger, waiting for the core to load (starting it at once if it had not); throws without an account. */
   requireMessenger(): Promise<MessengerPort>;
+  /** The first screen has its data (the list, or an opened chat): the core may load once it is painted. */
+  firstScreenShown(): void;
 }

@@ -9,6 +9,7 @@ import { isMuted, toChatPreferences } from '@cove/client/chat-preferences';
 import type { AppPlatform, CrossContext, EmojiSource, ServiceWorkerHandle, Vault } from './app-platform.js';
 import type { AppSession } from './app-session.js';
 import { AppStateStore } from './app-state-store.js';
+import { DeferredLoad } from './deferred-load.js';
 import { HistoryReader } from './history-reader.js';
 import { deviceNameOrNone } from './link-uri.js';
 import type { MessengerPort } from './messenger-port.js';
@@ -47,6 +48,12 @@ const PRIMARY_DEVICE_ID = 1;
 /** The messenger core and libsodium, in their own chunk: the first screen does not wait for them. */
 const importCore = (): Promise<CoreModule> => import('./messenger-adapter.js');
 
+/**
+ * Longest the core waits for the first screen to report its data (`firstScreenShown`) before loading anyway: a start
+ * on a screen that never reports (settings, a contact) still connects, about this much later.
+ */
+const FIRST_SCREEN_WAIT_MS = 1_000;
+
 export type AppShellOptions = {
   /** The server's origin (the app is served by it). */
   serverUrl: string;
@@ -75,8 +82,13 @@ export class CoveAppShell implements CoveApp, AppSession {
   private openedVault: Vault | null = null;
   private corePlatform: Platform | null = null;
   private loadedMessenger: MessengerPort | null = null;
-  /** Resolves once the messenger core has loaded (it is fetched after the first screen is shown). */
-  private messengerReady: Promise<MessengerPort | null> = Promise.resolve(null);
+  /**
+   * The messenger of an existing account, loaded once the first screen is painted (or at once when a screen needs
+   * it first: a send waits for it); null before start-up found an account, and after onboarding created one.
+   */
+  private messengerLoad: DeferredLoad<MessengerPort | null> | null = null;
+  /** Called when the first screen reports its data; null once called or when nothing waits for it. */
+  private onFirstScreen: (() => void) | null = null;
   private historyReader: HistoryReader | null = null;
   private crossContext: CrossContext | null = null;
   private core: Promise<CoreModule> | null = null;
@@ -179,9 +191,15 @@ export class CoveAppShell implements CoveApp, AppSession {
   }
 
   async requireMessenger(): Promise<MessengerPort> {
-    const messenger = this.loadedMessenger ?? (await this.messengerReady);
+    const messenger = this.loadedMessenger ?? (await this.messengerLoad?.now()) ?? null;
     if (!messenger) throw new Error('not registered');
     return messenger;
+  }
+
+  firstScreenShown(): void {
+    const shown = this.onFirstScreen;
+    this.onFirstScreen = null;
+    shown?.();
   }
 
   /** Starts everything; resolves once the first screen is known. A failure shows the error screen. */
@@ -196,9 +214,6 @@ export class CoveAppShell implements CoveApp, AppSession {
   }
 
   private async startUp(): Promise<void> {
-    // Fetch the core (and libsodium) in parallel with opening the database; the first screen does not wait for it.
-    this.core = importCore();
-    this.core.catch(() => undefined);
     const { capabilities } = this.platform;
     const vault = await this.platform.openVault();
     this.openedVault = vault;
@@ -225,6 +240,8 @@ export class CoveAppShell implements CoveApp, AppSession {
     const opened = await vault.open();
     if (opened === 'locked') {
       this.store.set({ phase: { kind: 'locked' } });
+      // Unlocking needs libsodium (Argon2id), which the core's chunk brings too: both load while the user types.
+      this.prefetchCore();
       return;
     }
     await this.enter(opened);
@@ -236,12 +253,17 @@ export class CoveAppShell implements CoveApp, AppSession {
     this.historyReader = reader;
     const account = await reader.account();
     if (account) {
-      // Show the conversations at once; the core (and libsodium) loads meanwhile.
+      // Show the conversations from storage at once; the core (and libsodium) loads once they are painted, or
+      // sooner when something needs it (a send in the first instant waits for it).
       this.store.set({ phase: { kind: 'ready', username: account.username ?? account.accountId.slice(0, 8) } });
-      this.messengerReady = this.loadCore(corePlatform);
+      const load = new DeferredLoad(() => this.loadCore(corePlatform));
+      this.messengerLoad = load;
+      load.later((run) => this.afterFirstScreen(run));
       return;
     }
     this.store.set({ phase: { kind: 'onboarding', info: null, offline: !this.platform.capabilities.isOnline() } });
+    // Registering, logging in or linking needs the core: it loads while the user reads the screen.
+    this.prefetchCore();
     this.info = await fetchServerInfo(corePlatform.http, this.options.serverUrl);
     const sso = this.takeSso();
     if (this.store.get().phase.kind === 'onboarding')
@@ -301,8 +323,33 @@ export class CoveAppShell implements CoveApp, AppSession {
   }
 
   private loadCoreModule(): Promise<CoreModule> {
-    this.core ??= importCore();
-    return this.core;
+    if (this.core) return this.core;
+    const core = importCore();
+    // A failed fetch is forgotten, so the next use tries again.
+    core.catch(() => {
+      if (this.core === core) this.core = null;
+    });
+    this.core = core;
+    return core;
+  }
+
+  /** Fetches the core's chunks after the current screen is painted (nothing waits for it; a failure retries on use). */
+  private prefetchCore(): void {
+    this.platform.capabilities.afterPaint(() => void this.loadCoreModule().catch(() => undefined));
+  }
+
+  /** Runs `run` after the first screen reported its data and was painted, or after FIRST_SCREEN_WAIT_MS. */
+  private afterFirstScreen(run: () => void): void {
+    let fired = false;
+    const go = (): void => {
+      if (fired) return;
+      fired = true;
+      clearTimeout(bound);
+      this.onFirstScreen = null;
+      this.platform.capabilities.afterPaint(run);
+    };
+    const bound = setTimeout(go, FIRST_SCREEN_WAIT_MS);
+    this.onFirstScreen = go;
   }
 
   /** Visibility changes, for the messenger's expiry sweeps. */
@@ -395,7 +442,6 @@ export class CoveAppShell implements CoveApp, AppSession {
 
   private attach(messenger: MessengerPort): void {
     this.loadedMessenger = messenger;
-    this.messengerReady = Promise.resolve(messenger);
     messenger.subscribe((event) => this.onEvent(event));
     messenger.start();
     this.store.set({ phase: { kind: 'ready', username: messenger.username } });

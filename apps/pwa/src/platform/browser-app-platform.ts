@@ -113,6 +113,7 @@ export function createBrowserAppPlatform() {
       copyText: capabilities.copyText,
       deviceLabel: capabilities.deviceLabel,
       reload: () => globalThis.location.reload(),
+      afterPaint: capabilities.afterPaint,
     },
     theme: { read: readTheme, write: writeTheme, onChange: onThemeChange },
     voice: {

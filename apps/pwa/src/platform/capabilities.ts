@@ -42,6 +42,31 @@ export function onVisible(listener: () => void): () => void {
   };
 }
 
+/**
+ * Longest wait for an idle moment after the paint: a page kept busy (or a hidden tab, where animation frames stop)
+ * still starts the deferred work, at most this late. The core then connects within about a second at worst.
+ */
+const AFTER_PAINT_BOUND_MS = 500;
+
+/**
+ * Calls `run` once: after the next frame is painted, in the first idle period (`requestIdleCallback`, where the
+ * browser has it; a zero-delay timer otherwise, as in Safari), or after AFTER_PAINT_BOUND_MS, whichever is first.
+ */
+export function afterPaint(run: () => void): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(bound);
+    run();
+  };
+  const bound = setTimeout(once, AFTER_PAINT_BOUND_MS);
+  requestAnimationFrame(() => {
+    if (typeof requestIdleCallback === 'function') requestIdleCallback(once, { timeout: AFTER_PAINT_BOUND_MS });
+    else setTimeout(once, 0);
+  });
+}
+
 /** The page title without an unread count, as index.html sets it. */
 const BASE_TITLE = 'Cove';
 

@@ -5,21 +5,28 @@
  * "update ready" notices. Error boundaries at the root and around each pane keep a rendering failure local: the
  * root one shows a readable error screen with reload and the settings.
  */
-import { useCallback, useEffect, useState, type ReactElement } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState, type ReactElement } from 'react';
 import { useTranslation } from 'react-i18next';
 import { AppErrorScreen, ErrorBoundary, PaneError } from './error-boundary.js';
 import { useApp, useAppState } from './use-app.js';
 import { ChatView } from './views/chat-view.js';
-import { ContactView } from './views/contact-view.js';
 import { ConversationList } from './views/conversation-list.js';
-import { GroupInfoView } from './views/group-info-view.js';
-import { RemovedView } from './views/linking/removed-view.js';
 import { LockView } from './views/lock-view.js';
-import { NewChatDialog } from './views/new-chat-dialog.js';
-import { NewGroupDialog } from './views/new-group-dialog.js';
-import { OnboardingView, WelcomeSteps } from './views/onboarding-view.js';
-import { SettingsView } from './views/settings-view.js';
-import { AdminView } from './views/admin/admin-view.js';
+
+/*
+ * Screens a start on the chat list does not show load as chunks of their own when first shown (precached by the
+ * service worker like every other file, so they open offline too): onboarding and its welcome steps, settings, the
+ * admin console, a contact's and a group's info, the new-chat and new-group dialogs, the removed-device screen.
+ */
+const OnboardingView = lazy(async () => ({ default: (await import('./views/onboarding-view.js')).OnboardingView }));
+const WelcomeSteps = lazy(async () => ({ default: (await import('./views/onboarding-view.js')).WelcomeSteps }));
+const SettingsView = lazy(async () => ({ default: (await import('./views/settings-view.js')).SettingsView }));
+const AdminView = lazy(async () => ({ default: (await import('./views/admin/admin-view.js')).AdminView }));
+const ContactView = lazy(async () => ({ default: (await import('./views/contact-view.js')).ContactView }));
+const GroupInfoView = lazy(async () => ({ default: (await import('./views/group-info-view.js')).GroupInfoView }));
+const NewChatDialog = lazy(async () => ({ default: (await import('./views/new-chat-dialog.js')).NewChatDialog }));
+const NewGroupDialog = lazy(async () => ({ default: (await import('./views/new-group-dialog.js')).NewGroupDialog }));
+const RemovedView = lazy(async () => ({ default: (await import('./views/linking/removed-view.js')).RemovedView }));
 
 /** A chat route may name a message to scroll to (a search result); that stays out of the URL. */
 type Route =
@@ -125,7 +132,8 @@ function AppFrame(): ReactElement {
   }
   return (
     <>
-      {body}
+      {/* A screen whose chunk is still loading shows nothing for those few milliseconds (it is precached). */}
+      <Suspense fallback={null}>{body}</Suspense>
       {state.updateReady ? <UpdateToast /> : null}
       {state.deviceAdded ? <DeviceAddedToast deviceId={state.deviceAdded} /> : null}
     </>
@@ -202,27 +210,29 @@ function MessengerScreen(): ReactElement {
           resetKey={routePath(route)}
           fallback={(reset) => <PaneError onRetry={reset} onBack={() => go({ name: 'list' })} />}
         >
-          {detail ?? <EmptyDetail />}
+          <Suspense fallback={null}>{detail ?? <EmptyDetail />}</Suspense>
         </ErrorBoundary>
       </div>
-      {newChat ? (
-        <NewChatDialog
-          onClose={() => setNewChat(false)}
-          onOpened={(id) => {
-            setNewChat(false);
-            go({ name: 'chat', id });
-          }}
-        />
-      ) : null}
-      {newGroup ? (
-        <NewGroupDialog
-          onClose={() => setNewGroup(false)}
-          onOpened={(id) => {
-            setNewGroup(false);
-            go({ name: 'chat', id });
-          }}
-        />
-      ) : null}
+      <Suspense fallback={null}>
+        {newChat ? (
+          <NewChatDialog
+            onClose={() => setNewChat(false)}
+            onOpened={(id) => {
+              setNewChat(false);
+              go({ name: 'chat', id });
+            }}
+          />
+        ) : null}
+        {newGroup ? (
+          <NewGroupDialog
+            onClose={() => setNewGroup(false)}
+            onOpened={(id) => {
+              setNewGroup(false);
+              go({ name: 'chat', id });
+            }}
+          />
+        ) : null}
+      </Suspense>
     </main>
   );
 }

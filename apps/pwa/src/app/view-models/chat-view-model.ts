@@ -64,6 +64,8 @@ export class ChatViewModel implements ChatScreen {
     ]);
     const values = entries.map((e) => e.value);
     const names = current && (await withFormerMembers(reader, current, values));
+    // A chat opened at start (a notification's link) is the first screen: the core may load once it is painted.
+    this.session.firstScreenShown();
     return entries.map((e) => toChatMessage(e.key, e.value, conversationId, names));
   }
 

@@ -46,6 +46,8 @@ export class ListViewModel implements ListScreen {
           () => undefined,
         );
     }
+    // The list has what it shows: the core may load once it is painted.
+    this.session.firstScreenShown();
     return summaries;
   }
 
