@@ -306,10 +306,28 @@ function byteDecode(b: Uint8Array, offset: number, d: number): Poly {
   return f;
 }
 
+/** ⌈2^36 / q⌉: 20642679 · 3329 = 2^36 + 1655. */
+const DIV_Q_MUL = 20642679;
+const TWO_POW_MINUS_36 = 2 ** -36;
+
+/**
+ * ⌊n / q⌋ for 0 ≤ n < 2^36 / 1655 (≈ 4.15·10^7) without a division: n·⌈2^36/q⌉ is exact in a double (below 2^53),
+ * scaling by 2^−36 is exact, and the error n·1655 / 2^36 stays below 1/q, so the floor is never off. Compress's
+ * largest n is 3328·2^11 + 1664. Two multiplications and a rounding instead of a floating-point division (whose
+ * latency may depend on its operands); no branch, no table.
+ */
+export function divideByQ(n: number): number {
+  return Math.floor(n * DIV_Q_MUL * TWO_POW_MINUS_36);
+}
+
+/** Compress_d (§4.2.1) of one coefficient in [0, q): ⌊(2^d·x + ⌊q/2⌋) / q⌋ mod 2^d, i.e. round(2^d·x / q) mod 2^d. */
+export function compressCoefficient(x: number, d: number): number {
+  return divideByQ((x << d) + 1664) & ((1 << d) - 1);
+}
+
 function compress(f: Poly, d: number): Poly {
   const out = poly();
-  const mask = (1 << d) - 1;
-  for (let i = 0; i < N; i++) out[i] = Math.floor(((f[i] as number) * (1 << d) + 1664) / Q) & mask;
+  for (let i = 0; i < N; i++) out[i] = compressCoefficient(f[i] as number, d);
   return out;
 }
 
@@ -364,7 +382,10 @@ function encryptU(p: MlKemParams, rho: Uint8Array, y: readonly Poly[], e1: reado
     const u = dot(column, y);
     nttInverse(u);
     const e = e1[i] as Poly;
-    for (let n = 0; n < N; n++) u[n] = ((u[n] as number) + (e[n] as number)) % Q;
+    for (let n = 0; n < N; n++) {
+      const sum = (u[n] as number) + (e[n] as number) - Q;
+      u[n] = sum + ((sum >> 31) & Q);
+    }
     byteEncode(compress(u, p.du), p.du, out, (i * N * p.du) / 8);
   }
 }
@@ -401,7 +422,7 @@ function pkeDecrypt(p: MlKemParams, dkPke: Uint8Array, c: Uint8Array): Uint8Arra
   const m = new Uint8Array(32);
   for (let n = 0; n < N; n++) {
     const x = ((v[n] as number) - (w[n] as number) + Q) % Q;
-    const bit = Math.floor((x * 2 + 1664) / Q) & 1;
+    const bit = compressCoefficient(x, 1);
     m[n >> 3] = (m[n >> 3] as number) | (bit << (n & 7));
   }
   return m;
