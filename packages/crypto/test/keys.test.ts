@@ -263,6 +263,41 @@ describe('Montgomery → Edwards map and base-key canonicity', () => {
     expect(montgomeryToEdwardsY(minusOne)).toBeNull();
   });
 
+  it('inverts exactly like the plain extended Euclidean algorithm and Fermat (Lehmer steps), on random and edge inputs', async () => {
+    const { invertPublic } = await import('../src/primitives/xeddsa.js');
+    const P = (1n << 255n) - 19n;
+    const plain = (z: bigint): bigint => {
+      let [r0, r1, t0, t1] = [P, z, 0n, 1n];
+      while (r1 !== 0n) {
+        const q = r0 / r1;
+        [r0, r1] = [r1, r0 - q * r1];
+        [t0, t1] = [t1, t0 - q * t1];
+      }
+      return t0 < 0n ? t0 + P : t0;
+    };
+    const fermat = (z: bigint): bigint => {
+      let r = 1n;
+      for (let b = z, e = P - 2n; e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) r = (r * b) % P;
+      return r;
+    };
+    const toBig = (b: Uint8Array): bigint => b.reduce((acc, x) => (acc << 8n) | BigInt(x), 0n);
+    // Edge values: tiny, near p, near powers of two (where the leading 48 bits and the bit-length bound change),
+    // Lehmer's single-precision boundary (2^48, 2^53) and the curve constants.
+    const inputs: bigint[] = [1n, 2n, 3n, 19n, 121665n, 486662n, P - 1n, P - 2n, (P - 1n) / 2n, (P + 1n) / 2n];
+    for (let k = 1n; k < 255n; k++) inputs.push(1n << k, (1n << k) - 1n, P - (1n << k));
+    const rng = seededRng('lehmer');
+    for (let i = 0; i < 400; i++) {
+      const z = toBig(rng(33)) % (i % 2 === 0 ? P : 1n << BigInt(1 + (i % 254)));
+      if (z !== 0n) inputs.push(z);
+    }
+    for (const z of inputs) {
+      const inv = invertPublic(z);
+      expect(inv).toBe(plain(z));
+      expect((inv * z) % P).toBe(1n);
+    }
+    for (const z of inputs.slice(0, 40)) expect(invertPublic(z)).toBe(fermat(z));
+  });
+
   it('accepts generated keys and refuses high-bit, unreduced and low-order base keys, as libsignal does', async () => {
     const { isCanonicalBaseKey } = await import('../src/handshake/pqxdh.js');
     const k = PrivateKey.generate().getPublicKey();

@@ -226,6 +226,21 @@ describe('ML-KEM-1024 core of the Kyber1024 KEM (oracle: @noble/post-quantum)', 
     }
   });
 
+  it('compresses every coefficient exactly like the FIPS 203 formula, without a division (all of [0, q), every d used)', async () => {
+    const { compressCoefficient, divideByQ } = await import('../src/primitives/ml-kem.js');
+    const q = 3329;
+    for (const d of [1, 4, 5, 10, 11]) {
+      for (let x = 0; x < q; x++) {
+        expect(compressCoefficient(x, d)).toBe(Math.floor((x * 2 ** d + 1664) / q) % 2 ** d);
+      }
+    }
+    // The division itself over its whole stated range near every multiple of q (where an error would show).
+    for (let k = 0; k * q < 41_000_000; k += 97) {
+      for (const n of [k * q - 1, k * q, k * q + 1, k * q + q - 1])
+        if (n >= 0) expect(divideByQ(n)).toBe(Math.floor(n / q));
+    }
+  });
+
   it('refuses a public key that fails the modulus check', async () => {
     const { KyberKeyCheckError, mlkem1024EncapsulateWith } = await import('../src/primitives/kyber.js');
     const pk = new Uint8Array(1568).fill(0xff);

@@ -124,40 +124,67 @@ function withPool<T>(fn: () => T): T {
  * more than the arithmetic (about a quarter of an encapsulation on random inputs).
  */
 
-/** Algorithm 9: NTT in place, coefficients in [0, q). */
+/**
+ * Montgomery arithmetic for the NTTs (R = 2^16): `montgomeryReduce(a)` is a·R⁻¹ mod q in (−q, q) for
+ * |a| < q·2^15, with two 32-bit multiplications and shifts instead of a division. The twiddle factors are kept
+ * multiplied by R (`ZETAS_MONT`), so that montgomeryReduce(x·ζR) = x·ζ. Branch-free, like the rest of the core.
+ */
+const QINV = 62209; // q⁻¹ mod 2^16: 3329 · 62209 = 3160 · 2^16 + 1
+const R_MOD_Q = 2285; // 2^16 mod q
+const ZETAS_MONT = Int32Array.from(ZETAS, (z) => (z * R_MOD_Q) % Q);
+/** 128⁻¹·R mod q: montgomeryReduce(x · INV_128_MONT) = x · 128⁻¹ mod q. */
+const INV_128_MONT = (INV_128 * R_MOD_Q) % Q;
+
+function montgomeryReduce(a: number): number {
+  const t = (Math.imul(a, QINV) << 16) >> 16;
+  return (a - Math.imul(t, Q)) >> 16;
+}
+
+/**
+ * Algorithm 9: NTT in place, coefficients in [0, q) on entry and on return. Reduction is lazy inside: each level
+ * adds at most q to a coefficient's magnitude (the Montgomery product is in (−q, q)), so after the seven levels
+ * every value is below 8q in magnitude (within montgomeryReduce's bound) and one final reduction brings it back
+ * to [0, q).
+ */
 function ntt(f: Poly): void {
   let k = 1;
   for (let len = 128; len >= 2; len >>= 1) {
     for (let start = 0; start < N; start += 2 * len) {
-      const zeta = ZETAS[k++] as number;
+      const zeta = ZETAS_MONT[k++] as number;
       for (let j = start; j < start + len; j++) {
-        const t = Math.imul(zeta, f[j + len] as number) % Q;
+        const t = montgomeryReduce(Math.imul(zeta, f[j + len] as number));
         const a = f[j] as number;
-        const d = a - t;
-        f[j + len] = d + ((d >> 31) & Q);
-        const s = a + t - Q;
-        f[j] = s + ((s >> 31) & Q);
+        f[j + len] = a - t;
+        f[j] = a + t;
       }
     }
   }
+  for (let j = 0; j < N; j++) {
+    const r = (f[j] as number) % Q;
+    f[j] = r + ((r >> 31) & Q);
+  }
 }
 
-/** Algorithm 10: inverse NTT in place. */
+/** Algorithm 10: inverse NTT in place, coefficients in [0, q) on entry, after each level and on return. */
 function nttInverse(f: Poly): void {
   let k = 127;
   for (let len = 2; len <= 128; len <<= 1) {
     for (let start = 0; start < N; start += 2 * len) {
-      const zeta = ZETAS[k--] as number;
+      const zeta = ZETAS_MONT[k--] as number;
       for (let j = start; j < start + len; j++) {
         const t = f[j] as number;
         const b = f[j + len] as number;
         const s = t + b - Q;
         f[j] = s + ((s >> 31) & Q);
-        f[j + len] = Math.imul(zeta, b - t + Q) % Q;
+        const m = montgomeryReduce(Math.imul(zeta, b - t + Q));
+        f[j + len] = m + ((m >> 31) & Q);
       }
     }
   }
-  for (let j = 0; j < N; j++) f[j] = Math.imul(f[j] as number, INV_128) % Q;
+  for (let j = 0; j < N; j++) {
+    const m = montgomeryReduce(Math.imul(f[j] as number, INV_128_MONT));
+    f[j] = m + ((m >> 31) & Q);
+  }
 }
 
 /**
@@ -279,10 +306,28 @@ function byteDecode(b: Uint8Array, offset: number, d: number): Poly {
   return f;
 }
 
+/** ⌈2^36 / q⌉: 20642679 · 3329 = 2^36 + 1655. */
+const DIV_Q_MUL = 20642679;
+const TWO_POW_MINUS_36 = 2 ** -36;
+
+/**
+ * ⌊n / q⌋ for 0 ≤ n < 2^36 / 1655 (≈ 4.15·10^7) without a division: n·⌈2^36/q⌉ is exact in a double (below 2^53),
+ * scaling by 2^−36 is exact, and the error n·1655 / 2^36 stays below 1/q, so the floor is never off. Compress's
+ * largest n is 3328·2^11 + 1664. Two multiplications and a rounding instead of a floating-point division (whose
+ * latency may depend on its operands); no branch, no table.
+ */
+export function divideByQ(n: number): number {
+  return Math.floor(n * DIV_Q_MUL * TWO_POW_MINUS_36);
+}
+
+/** Compress_d (§4.2.1) of one coefficient in [0, q): ⌊(2^d·x + ⌊q/2⌋) / q⌋ mod 2^d, i.e. round(2^d·x / q) mod 2^d. */
+export function compressCoefficient(x: number, d: number): number {
+  return divideByQ((x << d) + 1664) & ((1 << d) - 1);
+}
+
 function compress(f: Poly, d: number): Poly {
   const out = poly();
-  const mask = (1 << d) - 1;
-  for (let i = 0; i < N; i++) out[i] = Math.floor(((f[i] as number) * (1 << d) + 1664) / Q) & mask;
+  for (let i = 0; i < N; i++) out[i] = compressCoefficient(f[i] as number, d);
   return out;
 }
 
@@ -292,15 +337,27 @@ function decompress(f: Poly, d: number): Poly {
   return out;
 }
 
+/** ByteDecode_12 (Algorithm 6 for d = 12): three bytes hold two coefficients; values are not reduced. */
+function byteDecode12(b: Uint8Array, offset: number): Poly {
+  const f = poly();
+  for (let i = 0, p = offset; i < N; i += 2, p += 3) {
+    const b1 = b[p + 1] as number;
+    f[i] = (b[p] as number) | ((b1 & 0x0f) << 8);
+    f[i + 1] = (b1 >> 4) | ((b[p + 2] as number) << 4);
+  }
+  return f;
+}
+
 /** Decodes t̂ from ek and checks every coefficient is below q (FIPS 203 §7.2 modulus check); null if one is not. */
 function decodeT(p: MlKemParams, ek: Uint8Array): Poly[] | null {
   const t: Poly[] = [];
+  let tooLarge = 0;
   for (let i = 0; i < p.k; i++) {
-    const f = byteDecode(ek, i * POLY_BYTES, 12);
-    for (let j = 0; j < N; j++) if ((f[j] as number) >= Q) return null;
+    const f = byteDecode12(ek, i * POLY_BYTES);
+    for (let j = 0; j < N; j++) tooLarge |= (Q - 1 - (f[j] as number)) >> 31;
     t.push(f);
   }
-  return t;
+  return tooLarge === 0 ? t : null;
 }
 
 /** ŷ = NTT(CBD_η1(r, 0..k−1)) and e1 = CBD_η2(r, k..2k−1), the randomness of K-PKE.Encrypt (Algorithm 14). */
@@ -325,7 +382,10 @@ function encryptU(p: MlKemParams, rho: Uint8Array, y: readonly Poly[], e1: reado
     const u = dot(column, y);
     nttInverse(u);
     const e = e1[i] as Poly;
-    for (let n = 0; n < N; n++) u[n] = ((u[n] as number) + (e[n] as number)) % Q;
+    for (let n = 0; n < N; n++) {
+      const sum = (u[n] as number) + (e[n] as number) - Q;
+      u[n] = sum + ((sum >> 31) & Q);
+    }
     byteEncode(compress(u, p.du), p.du, out, (i * N * p.du) / 8);
   }
 }
@@ -354,7 +414,7 @@ function pkeDecrypt(p: MlKemParams, dkPke: Uint8Array, c: Uint8Array): Uint8Arra
     const ui = decompress(byteDecode(c, (i * N * p.du) / 8, p.du), p.du);
     ntt(ui);
     u.push(ui);
-    s.push(byteDecode(dkPke, i * POLY_BYTES, 12));
+    s.push(byteDecode12(dkPke, i * POLY_BYTES));
   }
   const w = dot(s, u);
   nttInverse(w);
@@ -362,7 +422,7 @@ function pkeDecrypt(p: MlKemParams, dkPke: Uint8Array, c: Uint8Array): Uint8Arra
   const m = new Uint8Array(32);
   for (let n = 0; n < N; n++) {
     const x = ((v[n] as number) - (w[n] as number) + Q) % Q;
-    const bit = Math.floor((x * 2 + 1664) / Q) & 1;
+    const bit = compressCoefficient(x, 1);
     m[n >> 3] = (m[n >> 3] as number) | (bit << (n & 7));
   }
   return m;

@@ -35,26 +35,77 @@ function bigToBytesLE(x: bigint, len: number): Uint8Array {
   return out;
 }
 
+/** Bits of the leading parts Lehmer's steps below work on: cofactors and quotients stay exact in doubles (< 2^53). */
+const LEHMER_BITS = 48;
+
 /**
- * z⁻¹ mod P for 0 < z < P by the extended Euclidean algorithm: about 4× faster than Fermat's z^(P−2) in BigInt
- * arithmetic. Variable-time, which is acceptable because it only ever inverts values derived from public keys
- * (the Montgomery→Edwards map below); never use it on secrets.
+ * z⁻¹ mod P for 0 < z < P by the extended Euclidean algorithm, with Lehmer's acceleration (Knuth, TAOCP vol. 2,
+ * §4.5.2, Algorithm L): runs of quotient steps are computed on the leading 48 bits in double arithmetic, each
+ * accepted only when both bounds of the leading parts give the same quotient (so it is the exact step), and
+ * applied to the full values as one 2×2 cofactor matrix: about a dozen BigInt products per run instead of
+ * several BigInt operations per step, about 4× faster than the plain algorithm (which was itself about 4× faster
+ * than Fermat's z^(P−2)). A run that cannot take one step does one exact BigInt division step instead.
+ * Variable-time, which is acceptable because it only ever inverts values derived from public keys (the
+ * Montgomery→Edwards map below); never use it on secrets.
  */
-function invertPublic(z: bigint): bigint {
-  let r0 = P;
-  let r1 = z;
-  let t0 = 0n;
-  let t1 = 1n;
-  while (r1 !== 0n) {
-    const q = r0 / r1;
-    const r2 = r0 - q * r1;
-    r0 = r1;
-    r1 = r2;
-    const t2 = t0 - q * t1;
-    t0 = t1;
-    t1 = t2;
+export function invertPublic(z: bigint): bigint {
+  let u = P;
+  let v = z;
+  let tu = 0n;
+  let tv = 1n;
+  while (v !== 0n) {
+    const shift = BigInt(Math.max(0, bitLength(u) - LEHMER_BITS));
+    let uh = Number(u >> shift);
+    let vh = Number(v >> shift);
+    let a = 1;
+    let b = 0;
+    let c = 0;
+    let d = 1;
+    for (;;) {
+      if (vh + c === 0 || vh + d === 0) break;
+      const q = Math.floor((uh + a) / (vh + c));
+      if (q !== Math.floor((uh + b) / (vh + d))) break;
+      let t = a - q * c;
+      a = c;
+      c = t;
+      t = b - q * d;
+      b = d;
+      d = t;
+      t = uh - q * vh;
+      uh = vh;
+      vh = t;
+    }
+    if (b === 0) {
+      const q = u / v;
+      const r = u - q * v;
+      u = v;
+      v = r;
+      const t = tu - q * tv;
+      tu = tv;
+      tv = t;
+    } else {
+      const A = BigInt(a);
+      const B = BigInt(b);
+      const C = BigInt(c);
+      const D = BigInt(d);
+      const u2 = A * u + B * v;
+      v = C * u + D * v;
+      u = u2;
+      const t2 = A * tu + B * tv;
+      tv = C * tu + D * tv;
+      tu = t2;
+    }
   }
-  return t0 < 0n ? t0 + P : t0;
+  const r = tu % P;
+  return r < 0n ? r + P : r;
+}
+
+/**
+ * An upper bound on the bit length of 0 < x < 2^1024, from its double approximation: exact or one too large
+ * (rounding may carry into the next power of two), which only makes Lehmer's leading part a bit shorter.
+ */
+function bitLength(x: bigint): number {
+  return Math.floor(Math.log2(Number(x))) + 1;
 }
 
 /**
