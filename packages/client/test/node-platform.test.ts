@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { x25519Backend } from '@cove/crypto';
 
 import { ClientErrorCode } from '../src/errors.js';
 import { KeyedMutex } from '../src/keyed-mutex.js';
@@ -27,6 +28,15 @@ describe('createNodePlatform', () => {
       await expect(createNodePlatform({ dataDir: dir })).rejects.toMatchObject({ code: ClientErrorCode.StorageLocked });
     } finally {
       child.kill();
+    }
+  });
+
+  it("should choose Node's native X25519 for the process, once, at the first platform", async () => {
+    const platform = await createNodePlatform({ dataDir: dir });
+    try {
+      expect(x25519Backend().name).toBe('node:crypto');
+    } finally {
+      await platform.close();
     }
   });
 

@@ -2,12 +2,15 @@
  * The Node implementation of the platform: FileStorage in a data directory, global fetch for HTTP, `ws` for the
  * WebSocket, timers, node:crypto randomness, an in-process lock manager, and a stderr logger. The data directory
  * is claimed for the life of the process with a lock file holding the pid, so two processes never write one
- * account's state (a stale lock from a dead process is taken over). It does not implement messaging logic.
+ * account's state (a stale lock from a dead process is taken over). The first platform made in a process also
+ * chooses the process's X25519 once: Node's native one (`useNodeX25519`), libsodium's if this runtime's fails the
+ * check. It does not implement messaging logic.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
+import { ready } from '@cove/crypto';
 import WebSocket from 'ws';
 
 import { ClientError, ClientErrorCode } from '../errors.js';
@@ -28,6 +31,7 @@ import type {
 } from '../platform.js';
 import { createFileBlobStore } from './file-blob-store.js';
 import { FileStorage } from './file-storage.js';
+import { useNodeX25519 } from './node-x25519.js';
 
 /** Give up on an HTTP request after this long: long enough for a slow server, short enough for a CLI user. */
 const HTTP_TIMEOUT_MS = 20_000;
@@ -176,7 +180,17 @@ export type NodePlatformOptions = {
   clock?: Clock;
 };
 
+let x25519Choice: Promise<string> | null = null;
+
+/**
+ * The process's X25519, chosen once at start (issue 17 goal 4: the platform's own where the runtime has it): Node's
+ * native one, which makes session setup and the ratchet's DH steps faster than libsodium's WebAssembly (figures in
+ * bench/RESULTS.md), or libsodium's when this runtime's is refused by @cove/crypto's check. Resolves to its name.
+ */
+export const chooseNodeX25519 = (): Promise<string> => (x25519Choice ??= ready().then(() => useNodeX25519()));
+
 export const createNodePlatform = async (options: NodePlatformOptions): Promise<NodePlatform> => {
+  await chooseNodeX25519();
   await fs.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const release = await claimDirectory(options.dataDir);
   let storage: FileStorage;

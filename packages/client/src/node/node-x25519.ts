@@ -4,10 +4,10 @@
  * whose import costs about 60 µs of CPU against about 600 µs for PKCS #8 DER (OpenSSL 3's decoder) on Node 20.
  * Node's JWK parser requires the `x` member of a private key but derives the public key from `d` (the value passed
  * is not used); `useX25519Backend` checks the derived public key and agreements against libsodium before this
- * implementation is used, so a runtime that behaved otherwise would be refused, not trusted. Opt-in (`useNodeX25519`
- * once at start): an agreement with both keys cached costs half of libsodium's, but importing a key costs about as
- * much as the agreement saves, so the protocol's mix comes out even (bench/RESULTS.md, issue 17 goal 4). Node only;
- * the browser keeps libsodium (WebCrypto's X25519 is asynchronous, and @cove/crypto is synchronous).
+ * implementation is used, so a runtime that behaved otherwise would be refused, not trusted. The Node platform
+ * installs it once at start (`chooseNodeX25519` in node-platform.ts): session setup and alternating messages are
+ * faster with it than with libsodium's WebAssembly (bench/RESULTS.md, issue 17 goal 4). Node only; the browser keeps
+ * libsodium (WebCrypto's X25519 is asynchronous, and @cove/crypto is synchronous).
  */
 import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 
