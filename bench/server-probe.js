@@ -3,9 +3,12 @@
  * part of the server: it records the process's event-loop delay (`perf_hooks.monitorEventLoopDelay`) and its garbage
  * collection pauses (PerformanceObserver 'gc'). On SIGUSR2 it appends what it saw since the previous signal as one
  * JSON line to the file named by PROBE_OUT and starts over, so the delivery benchmark can bracket each load phase.
- * It changes nothing the server does beyond these observers (a 1 ms sampling timer and one entry per GC).
+ * It changes nothing the server does beyond these observers (a 1 ms sampling timer and one entry per GC). With
+ * PROBE_HEAP=1 it also samples allocations (V8's sampling heap profiler, every 32 KiB, counting objects already
+ * collected) and adds each phase's top allocating functions; that costs CPU, so latency runs go without it.
  */
 import { appendFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
 const OUT = process.env.PROBE_OUT;
@@ -30,8 +33,49 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ['gc'] });
 
+/** Bytes between allocation samples: the profiler's default, fine enough for per-message costs over seconds. */
+const HEAP_SAMPLING_BYTES = 32 * 1024;
+const heap = process.env.PROBE_HEAP === '1' ? new Session() : undefined;
+const startHeap = () =>
+  heap?.post('HeapProfiler.startSampling', {
+    samplingInterval: HEAP_SAMPLING_BYTES,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+if (heap) {
+  heap.connect();
+  heap.post('HeapProfiler.enable');
+  startHeap();
+}
+
+/** Sampled bytes by allocating function (`name file:line`), largest first, top `n`. */
+function topAllocators(profile, n) {
+  const byFrame = new Map();
+  const walk = (node) => {
+    const f = node.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-3).join('/')}:${f.lineNumber + 1}`;
+    byFrame.set(key, (byFrame.get(key) ?? 0) + node.selfSize);
+    for (const child of node.children ?? []) walk(child);
+  };
+  walk(profile.head);
+  const total = [...byFrame.values()].reduce((a, b) => a + b, 0);
+  return {
+    totalMb: Math.round(total / 1e4) / 100,
+    top: [...byFrame]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([where, bytes]) => [where, Math.round(bytes / 1e3)]),
+  };
+}
+
 let since = performance.now();
 process.on('SIGUSR2', () => {
+  if (heap) {
+    heap.post('HeapProfiler.stopSampling', (error, result) => {
+      if (!error && OUT) appendFileSync(OUT, `${JSON.stringify({ allocations: topAllocators(result.profile, 25) })}\n`);
+      startHeap();
+    });
+  }
   const ms = (ns) => Math.round(ns / 1e4) / 100;
   const line = {
     seconds: Math.round(performance.now() - since) / 1000,
