@@ -386,7 +386,10 @@ async function phaseProbe(serverPid, metricsUrl) {
       if (probeFile && metricsUrl) {
         process.kill(serverPid, 'SIGUSR2');
         await sleep(200);
-        const lines = readFileSync(probeFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+        const lines = readFileSync(probeFile, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
         out.server = lines.findLast((l) => l.eventLoopDelayMs);
       }
       if (metricsUrl && commitsBefore) {
