@@ -193,6 +193,7 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
   /** Waits until every envelope sent so far has arrived (at most 60 s), so one phase does not spill into the next. */
   const quiesce = async () => {
     for (let i = 0; i < 600 && stats.received < stats.sent; i++) await sleep(100);
+    if (stats.received < stats.sent) progress(`quiesce: ${stats.sent - stats.received} envelopes still on their way`);
   };
   let sendId = 0;
   const inflight = new Map();
@@ -474,8 +475,9 @@ async function benchCove() {
       order.push(...builds);
     }
     for (const [label, build] of order) {
-      progress(`cove: ${label}`);
-      const result = { server: label, runs: [] };
+      const removed = await emptyQueues(database);
+      progress(`cove: ${label}${removed ? ` (${removed} envelopes left by earlier runs removed first)` : ''}`);
+      const result = { server: label, runs: [], envelopesRemovedFirst: removed };
       // Idle memory is measured on a fresh server process (as for the bare relay): RSS before and after connecting
       // 2,000 devices that then stay idle. Registration traffic would otherwise leave heap headroom that hides them.
       ({ child, port, metricsUrl } = await startProcess([...nodeArgs, ...buildArgs(build)], env));
@@ -543,6 +545,22 @@ async function pgCount(database) {
   const { rows } = await c.query('SELECT count(*)::int AS n FROM envelopes');
   await c.end();
   return rows[0].n;
+}
+
+/**
+ * Empties the envelope queues of a reused bench database before a build's run, and returns how many it removed.
+ * Envelopes a previous run left (a phase that did not drain within its minute, acks lost when its server stopped)
+ * are drained by the next run's connections without acks, so they stayed forever: every send's queue-cap check then
+ * counted hundreds of old envelopes per recipient, and PostgreSQL's CPU per message grew run after run (30 → 115 µs
+ * in the runs of 2026-12-07 08:39–09:11, and the 288–350 µs of 06:15–06:37). Each build now starts from empty queues.
+ */
+async function emptyQueues(database) {
+  const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  await c.connect();
+  const { rowCount } = await c.query('DELETE FROM envelopes');
+  await c.query('VACUUM ANALYZE envelopes');
+  await c.end();
+  return rowCount;
 }
 
 /**
