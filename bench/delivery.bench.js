@@ -296,6 +296,7 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
     timeResults = !pairs[0]?.sendXmpp;
     await probe.start();
     stats.recording = true;
+    const startedAt = new Date().toISOString();
     let offered = 0;
     let next = 0;
     const tickMs = 5;
@@ -318,6 +319,8 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
     const resultLatencies = stats.resultLatencies.sort((a, b) => a - b);
     openLoop.push({
       rate,
+      startedAt,
+      endedAt: new Date().toISOString(),
       offeredPerSecond: Math.round(offered / openElapsed),
       deliveredPerSecond: Math.round(stats.delivered / openElapsed),
       p50: percentile(latencies, 50),
