@@ -14,12 +14,15 @@
  * SERVERS=bare,ejabberd,cove (a subset; ejabberd needs bench/setup-ejabberd.sh run once, as root)  EJABBERD_CORE=1;
  * API_ENTRY=<path of another build's apps/api/dist/workers/api.js> benches that build instead, e.g. a baseline
  * checkout in the same run; COVE_BUILDS=label=<api.js>,label=<api.js> benches several builds alternately on the
- * same registered database, ROUNDS times each (A/B in one run: label order a, b, b, a, a, b, …))
+ * same registered database, ROUNDS times each (A/B in one run: label order a, b, b, a, a, b, …); an entry may add
+ * node flags after the path, `label=<api.js>;--flag`; SERVER_NODE_ARGS="--import ./bench/server-probe.js" with
+ * PROBE_OUT=<file> adds the server's event-loop delay and GC pauses to each open-loop phase's figures)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,8 +43,19 @@ const CONTENT_BYTES = 300;
 const SERVERS = (process.env.SERVERS ?? process.env.ONLY ?? 'bare,ejabberd,cove').split(',');
 /** Cove builds to bench, as [label, api.js path]; one unless COVE_BUILDS names several (an A/B in one run). */
 const COVE_BUILDS = process.env.COVE_BUILDS
-  ? process.env.COVE_BUILDS.split(',').map((entry) => entry.split('='))
+  ? process.env.COVE_BUILDS.split(',').map((entry) => {
+      const at = entry.indexOf('=');
+      return [entry.slice(0, at), entry.slice(at + 1)];
+    })
   : [['cove', process.env.API_ENTRY ?? join(ROOT, 'apps/api/dist/workers/api.js')]];
+/**
+ * A build's entry, `path` or `path;--node-flag;--node-flag` (e.g. `…/api.js;--max-semi-space-size=64`: the same
+ * build with other V8 flags as another build of the A/B), as the node arguments that start it.
+ */
+const buildArgs = (entry) => {
+  const [path, ...flags] = entry.split(';');
+  return [...flags, path];
+};
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const ADMIN_URL = process.env.ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -172,15 +186,20 @@ function percentile(sorted, p) {
  * Runs both load phases over `pairs` sender→receiver pairs already connected. `ackFrames` says whether receivers
  * acknowledge (the bare relay has no acks).
  */
-async function runLoad(pairs, ackFrames, serverPid, database) {
+async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
   progress(`load over ${pairs.length} pairs`);
+  const probe = await phaseProbe(serverPid, metricsUrl);
   const stats = { delivered: 0, latencies: [], recording: false, sent: 0, received: 0 };
   /** Waits until every envelope sent so far has arrived (at most 60 s), so one phase does not spill into the next. */
   const quiesce = async () => {
     for (let i = 0; i < 600 && stats.received < stats.sent; i++) await sleep(100);
+    if (stats.received < stats.sent) progress(`quiesce: ${stats.sent - stats.received} envelopes still on their way`);
   };
   let sendId = 0;
   const inflight = new Map();
+  /** Send time by id in the open loop: send → `result` latency, the sender's side of the breakdown. */
+  const sentTimes = new Map();
+  let timeResults = false;
   for (const pair of pairs) {
     pair.receiverHandler = (frame) => {
       if (frame.type !== 'envelope') return;
@@ -205,6 +224,11 @@ async function runLoad(pairs, ackFrames, serverPid, database) {
       const cb = inflight.get(frame.id);
       inflight.delete(frame.id);
       if (frame.status !== 200) throw new Error(`send refused: ${JSON.stringify(frame)}`);
+      const sentAt = sentTimes.get(frame.id);
+      if (sentAt !== undefined) {
+        sentTimes.delete(frame.id);
+        if (stats.recording) stats.resultLatencies.push(performance.now() - sentAt);
+      }
       cb?.();
     };
   }
@@ -212,6 +236,7 @@ async function runLoad(pairs, ackFrames, serverPid, database) {
     const id = ++sendId;
     stats.sent++;
     if (done) inflight.set(id, done);
+    if (timeResults) sentTimes.set(id, performance.now());
     if (pair.sendXmpp) {
       pair.sendXmpp(id, makeContent());
       return;
@@ -267,7 +292,11 @@ async function runLoad(pairs, ackFrames, serverPid, database) {
   for (const rate of RATES) {
     stats.delivered = 0;
     stats.latencies = [];
+    stats.resultLatencies = [];
+    timeResults = !pairs[0]?.sendXmpp;
+    await probe.start();
     stats.recording = true;
+    const startedAt = new Date().toISOString();
     let offered = 0;
     let next = 0;
     const tickMs = 5;
@@ -284,13 +313,23 @@ async function runLoad(pairs, ackFrames, serverPid, database) {
     const openElapsed = (performance.now() - t0) / 1000;
     await quiesce();
     stats.recording = false;
+    timeResults = false;
+    sentTimes.clear();
     const latencies = stats.latencies.sort((a, b) => a - b);
+    const resultLatencies = stats.resultLatencies.sort((a, b) => a - b);
     openLoop.push({
       rate,
+      startedAt,
+      endedAt: new Date().toISOString(),
       offeredPerSecond: Math.round(offered / openElapsed),
       deliveredPerSecond: Math.round(stats.delivered / openElapsed),
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
+      p999: percentile(latencies, 99.9),
+      result: resultLatencies.length
+        ? { p50: percentile(resultLatencies, 50), p99: percentile(resultLatencies, 99) }
+        : undefined,
+      ...(await probe.stop()),
     });
   }
   return {
@@ -300,6 +339,76 @@ async function runLoad(pairs, ackFrames, serverPid, database) {
     generatorCpuMicrosPerMessage: Math.round((generatorCpu * 1e6) / Math.max(1, throughput * elapsed)),
     closedLoop: { p50: percentile(closedLatencies, 50), p99: percentile(closedLatencies, 99) },
     openLoop,
+  };
+}
+
+/** Percentile of a Prometheus histogram (cumulative buckets), as the upper bound of the bucket that reaches it. */
+function bucketPercentile(buckets, p) {
+  const total = buckets.at(-1)?.[1] ?? 0;
+  for (const [le, count] of buckets) if (count >= (p / 100) * total) return le;
+  return NaN;
+}
+
+/** The send group commit's histograms from the server's metrics: [[le, cumulative count]], sums and counts. */
+async function commitMetrics(metricsUrl) {
+  const text = await (await fetch(metricsUrl)).text();
+  const buckets = [];
+  for (const m of text.matchAll(/cove_group_commit_seconds_bucket\{le="([^"]+)",operation="send"\} (\S+)/g)) {
+    buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+  }
+  const value = (name) => Number(new RegExp(`${name}\\{operation="send"\\} (\\S+)`).exec(text)?.[1] ?? 0);
+  return {
+    buckets,
+    seconds: value('cove_group_commit_seconds_sum'),
+    batches: value('cove_group_commit_seconds_count'),
+    sends: value('cove_group_commit_batch_size_sum'),
+  };
+}
+
+/**
+ * Where an open-loop phase's latency goes, measured around it: the load generator's own event-loop delay (it adds to
+ * every receipt it timestamps), the server's event-loop delay and GC pauses (bench/server-probe.js, when the server
+ * was started with it and PROBE_OUT), and the send group commits of the phase (count, mean size, mean and p99 time).
+ */
+async function phaseProbe(serverPid, metricsUrl) {
+  const generatorDelay = monitorEventLoopDelay({ resolution: 1 });
+  const probeFile = process.env.PROBE_OUT;
+  let commitsBefore;
+  const ms = (ns) => Math.round(ns / 1e4) / 100;
+  return {
+    async start() {
+      generatorDelay.reset();
+      generatorDelay.enable();
+      if (probeFile && metricsUrl) process.kill(serverPid, 'SIGUSR2');
+      if (metricsUrl) commitsBefore = await commitMetrics(metricsUrl);
+    },
+    async stop() {
+      generatorDelay.disable();
+      const out = {
+        generatorDelayMs: { p50: ms(generatorDelay.percentile(50)), p99: ms(generatorDelay.percentile(99)) },
+      };
+      if (probeFile && metricsUrl) {
+        process.kill(serverPid, 'SIGUSR2');
+        await sleep(200);
+        const lines = readFileSync(probeFile, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        out.server = lines.findLast((l) => l.eventLoopDelayMs);
+      }
+      if (metricsUrl && commitsBefore) {
+        const after = await commitMetrics(metricsUrl);
+        const batches = after.batches - commitsBefore.batches;
+        const buckets = after.buckets.map(([le, n], i) => [le, n - (commitsBefore.buckets[i]?.[1] ?? 0)]);
+        out.commits = {
+          batches,
+          meanSize: Math.round(((after.sends - commitsBefore.sends) / Math.max(1, batches)) * 10) / 10,
+          meanMs: Math.round(((after.seconds - commitsBefore.seconds) / Math.max(1, batches)) * 1e4) / 10,
+          p99UpToMs: bucketPercentile(buckets, 99) * 1000,
+        };
+      }
+      return out;
+    },
   };
 }
 
@@ -343,7 +452,7 @@ async function benchCove() {
     METRICS_PORT: '0',
   };
   const [[, firstBuild]] = COVE_BUILDS;
-  let { child, port } = await startProcess([...nodeArgs, firstBuild], env);
+  let { child, port } = await startProcess([...nodeArgs, ...buildArgs(firstBuild)], env);
   let metricsUrl;
   let url = `http://127.0.0.1:${port}`;
   let wsUrl;
@@ -369,11 +478,12 @@ async function benchCove() {
       order.push(...builds);
     }
     for (const [label, build] of order) {
-      progress(`cove: ${label}`);
-      const result = { server: label, runs: [] };
+      const removed = await emptyQueues(database);
+      progress(`cove: ${label}${removed ? ` (${removed} envelopes left by earlier runs removed first)` : ''}`);
+      const result = { server: label, runs: [], envelopesRemovedFirst: removed };
       // Idle memory is measured on a fresh server process (as for the bare relay): RSS before and after connecting
       // 2,000 devices that then stay idle. Registration traffic would otherwise leave heap headroom that hides them.
-      ({ child, port, metricsUrl } = await startProcess([...nodeArgs, build], env));
+      ({ child, port, metricsUrl } = await startProcess([...nodeArgs, ...buildArgs(build)], env));
       url = `http://127.0.0.1:${port}`;
       wsUrl = `ws://127.0.0.1:${port}/v1/websocket`;
       // Warm up the code paths a connection uses (authentication query, frame handling), then measure.
@@ -396,7 +506,7 @@ async function benchCove() {
       await sleep(1000);
       for (const n of PAIRS) {
         const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
-        const run = await runLoad(pairs, true, child.pid, database);
+        const run = await runLoad(pairs, true, child.pid, database, metricsUrl);
         await sleep(1000);
         closePairs(pairs);
         const left = await pgCount(database);
@@ -438,6 +548,22 @@ async function pgCount(database) {
   const { rows } = await c.query('SELECT count(*)::int AS n FROM envelopes');
   await c.end();
   return rows[0].n;
+}
+
+/**
+ * Empties the envelope queues of a reused bench database before a build's run, and returns how many it removed.
+ * Envelopes a previous run left (a phase that did not drain within its minute, acks lost when its server stopped)
+ * are drained by the next run's connections without acks, so they stayed forever: every send's queue-cap check then
+ * counted hundreds of old envelopes per recipient, and PostgreSQL's CPU per message grew run after run (30 → 115 µs
+ * in the runs of 2026-12-07 08:39–09:11, and the 288–350 µs of 06:15–06:37). Each build now starts from empty queues.
+ */
+async function emptyQueues(database) {
+  const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  await c.connect();
+  const { rowCount } = await c.query('DELETE FROM envelopes');
+  await c.query('VACUUM ANALYZE envelopes');
+  await c.end();
+  return rowCount;
 }
 
 /**
@@ -609,7 +735,16 @@ async function main() {
           run.openLoop
             .map(
               (o) =>
-                `; at ${o.offeredPerSecond}/s offered: ${o.deliveredPerSecond}/s delivered, p50 ${fmt(o.p50)} ms, p99 ${fmt(o.p99)} ms`,
+                `; at ${o.offeredPerSecond}/s offered: ${o.deliveredPerSecond}/s delivered, p50 ${fmt(o.p50)} ms, p99 ${fmt(o.p99)} ms` +
+                (o.result ? ` (send→result p50 ${fmt(o.result.p50)}, p99 ${fmt(o.result.p99)})` : '') +
+                ` [generator loop delay p99 ${fmt(o.generatorDelayMs.p99)} ms` +
+                (o.server
+                  ? `; server loop delay p50 ${fmt(o.server.eventLoopDelayMs.p50)} / p99 ${fmt(o.server.eventLoopDelayMs.p99)} / max ${fmt(o.server.eventLoopDelayMs.max)} ms, GC ${o.server.gc.count} pauses ${o.server.gc.totalMs} ms (max ${o.server.gc.maxMs})`
+                  : '') +
+                (o.commits
+                  ? `; ${o.commits.batches} commits of ${o.commits.meanSize}, ${o.commits.meanMs} ms mean, p99 ≤ ${o.commits.p99UpToMs} ms`
+                  : '') +
+                ']',
             )
             .join('') +
           (run.envelopesLeftUnacked !== undefined ? `; ${run.envelopesLeftUnacked} envelopes left unacked` : ''),
