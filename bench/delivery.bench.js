@@ -190,10 +190,24 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
   progress(`load over ${pairs.length} pairs`);
   const probe = await phaseProbe(serverPid, metricsUrl);
   const stats = { delivered: 0, latencies: [], recording: false, sent: 0, received: 0 };
-  /** Waits until every envelope sent so far has arrived (at most 60 s), so one phase does not spill into the next. */
+  /**
+   * Waits until every envelope sent so far has arrived (at most 60 s) and, for Cove, until the server has applied
+   * their acks (the queues in PostgreSQL are empty again, at most 120 s), so one phase does not spill into the next:
+   * the closed loop leaves ~100,000 acks for the ack batcher, whose deletes would otherwise run through the first
+   * open-loop phases. Returns the seconds the acks took after the last arrival (undefined without a database).
+   */
   const quiesce = async () => {
     for (let i = 0; i < 600 && stats.received < stats.sent; i++) await sleep(100);
     if (stats.received < stats.sent) progress(`quiesce: ${stats.sent - stats.received} envelopes still on their way`);
+    if (!database) return undefined;
+    const arrived = performance.now();
+    let left = await pgCount(database);
+    for (let i = 0; i < 1200 && left > 0; i++) {
+      await sleep(100);
+      left = await pgCount(database);
+    }
+    if (left > 0) progress(`quiesce: ${left} envelopes still not acknowledged after 120 s`);
+    return (performance.now() - arrived) / 1000;
   };
   let sendId = 0;
   const inflight = new Map();
@@ -212,9 +226,17 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
       }
       if (ackFrames) {
         pair.acks.push(frame.envelope.guid);
-        if (pair.acks.length === 1) {
+        // One flush per turn sends every ack gathered, 100 guids per frame (the frame's limit). It used to send only
+        // the first 100 and schedule again only when a single ack was pending, so a receiver that got more than 100
+        // envelopes in one turn (after any stall) never acknowledged the rest: 200,000–300,000 envelopes stayed in
+        // the queues after a run and were counted by every later send's queue-cap check.
+        if (!pair.ackScheduled) {
+          pair.ackScheduled = true;
           setImmediate(() => {
-            pair.receiverWs.send(JSON.stringify({ type: 'ack', guids: pair.acks.splice(0, 100) }));
+            pair.ackScheduled = false;
+            while (pair.acks.length > 0) {
+              pair.receiverWs.send(JSON.stringify({ type: 'ack', guids: pair.acks.splice(0, 100) }));
+            }
           });
         }
       }
@@ -285,7 +307,7 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
   running = false;
   const throughput = stats.delivered / elapsed;
   const closedLatencies = stats.latencies.sort((a, b) => a - b);
-  await quiesce();
+  const ackDrainSeconds = await quiesce();
 
   // Phase 2: open loop at each offered rate, spread over the senders, in 5 ms ticks.
   const openLoop = [];
@@ -311,7 +333,7 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
     await sleep(SECONDS * 1000);
     clearInterval(timer);
     const openElapsed = (performance.now() - t0) / 1000;
-    await quiesce();
+    const phaseAckDrainSeconds = await quiesce();
     stats.recording = false;
     timeResults = false;
     sentTimes.clear();
@@ -329,6 +351,7 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
       result: resultLatencies.length
         ? { p50: percentile(resultLatencies, 50), p99: percentile(resultLatencies, 99) }
         : undefined,
+      ackDrainSeconds: phaseAckDrainSeconds,
       ...(await probe.stop()),
     });
   }
@@ -338,6 +361,7 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
     databaseCpuMicrosPerMessage: Math.round((databaseCpu * 1e6) / Math.max(1, throughput * elapsed)),
     generatorCpuMicrosPerMessage: Math.round((generatorCpu * 1e6) / Math.max(1, throughput * elapsed)),
     closedLoop: { p50: percentile(closedLatencies, 50), p99: percentile(closedLatencies, 99) },
+    ackDrainSeconds,
     openLoop,
   };
 }
@@ -415,7 +439,7 @@ async function phaseProbe(serverPid, metricsUrl) {
 async function connectPairs(wsUrl, devices) {
   const pairs = [];
   for (let i = 0; i + 1 < devices.length; i += 2) {
-    const pair = { sender: devices[i], receiver: devices[i + 1], acks: [] };
+    const pair = { sender: devices[i], receiver: devices[i + 1], acks: [], ackScheduled: false };
     pair.senderWs = await connect(wsUrl, pair.sender, (f) => pair.senderHandler?.(f));
     pair.receiverWs = await connect(wsUrl, pair.receiver, (f) => pair.receiverHandler?.(f));
     pairs.push(pair);
@@ -562,6 +586,9 @@ async function emptyQueues(database) {
   await c.connect();
   const { rowCount } = await c.query('DELETE FROM envelopes');
   await c.query('VACUUM ANALYZE envelopes');
+  // The delete dirtied every page the old envelopes held: write them now, not during the next build's measurement
+  // (a checkpoint after deleting 300,000 rows otherwise lands in the next run's phases as commits of 100+ ms).
+  await c.query('CHECKPOINT');
   await c.end();
   return rowCount;
 }
@@ -732,6 +759,9 @@ async function main() {
           `; CPU per message: server ${run.serverCpuMicrosPerMessage} µs` +
           (run.databaseCpuMicrosPerMessage ? `, PostgreSQL ${run.databaseCpuMicrosPerMessage} µs` : '') +
           `, load generator ${run.generatorCpuMicrosPerMessage} µs` +
+          (run.ackDrainSeconds !== undefined
+            ? `; acks applied ${fmt(run.ackDrainSeconds)} s after the closed loop`
+            : '') +
           run.openLoop
             .map(
               (o) =>
@@ -744,6 +774,7 @@ async function main() {
                 (o.commits
                   ? `; ${o.commits.batches} commits of ${o.commits.meanSize}, ${o.commits.meanMs} ms mean, p99 ≤ ${o.commits.p99UpToMs} ms`
                   : '') +
+                (o.ackDrainSeconds !== undefined ? `; acks applied ${fmt(o.ackDrainSeconds)} s after` : '') +
                 ']',
             )
             .join('') +

@@ -84,11 +84,11 @@ export type Listener = {
   kill(): Promise<void>;
 };
 
-/** Starts `cove --json listen` and returns a handle. */
-export function listen(dataDir: string, extra: string[] = []): Listener {
+/** Starts `cove --json listen` and returns a handle (its log on stderr from `logLevel` up: errors by default). */
+export function listen(dataDir: string, extra: string[] = [], logLevel = 'error'): Listener {
   const child = spawn(process.execPath, [BIN, '--data', dataDir, '--json', 'listen', ...extra], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', COVE_LOG_LEVEL: 'error' },
+    env: { PATH: process.env.PATH ?? '', COVE_LOG_LEVEL: logLevel },
   });
   const lines: string[] = [];
   const stderr: string[] = [];
