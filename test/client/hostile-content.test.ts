@@ -18,7 +18,7 @@ import type { ConversationEntry, MessageEntry } from '@cove/client';
 import { createNodePlatform, createStderrLogger } from '@cove/client/node';
 import { encodeContent } from '@cove/protocol';
 
-import { cove, ensureCliBuilt } from '../support/cli.js';
+import { cove, ensureCliBuilt, jsonLines } from '../support/cli.js';
 import { RawDevice } from '../support/raw-device.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
@@ -56,12 +56,6 @@ const timestampList = (body: 3 | 5, count: number): Uint8Array => {
   writer.join();
   return writer.finish();
 };
-
-const jsonLines = (stdout: string): Record<string, unknown>[] =>
-  stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('Hostile content and the cove CLI', () => {
   let server: TestServer;

@@ -19,7 +19,7 @@ import type { MessageEntry } from '@cove/client';
 import { encodeContent } from '@cove/protocol';
 import type { Content } from '@cove/protocol';
 
-import { cove, ensureCliBuilt } from '../support/cli.js';
+import { cove, ensureCliBuilt, jsonLines } from '../support/cli.js';
 import { destroyClient, newClient, transcript, until } from '../support/clients.js';
 import type { TestClient } from '../support/clients.js';
 import { RawDevice } from '../support/raw-device.js';
@@ -42,12 +42,6 @@ const rawReaction = (fields: { timestamp: bigint; emoji: string; author: string;
   writer.join();
   return writer.finish();
 };
-
-const jsonLines = (stdout: string): Record<string, unknown>[] =>
-  stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('Message actions between clients', () => {
   let server: TestServer;

@@ -8,12 +8,11 @@
  * from a genuine admin) and a notice under a notice key that a non-admin distributed; and members who joined since the
  * last notice get the admin's notice key before the next one.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
@@ -28,32 +27,13 @@ import {
 } from '@cove/crypto';
 import { encodeContent, fromBase64 } from '@cove/protocol';
 
-import { cove, ensureCliBuilt } from '../support/cli.js';
+import { adminCommand, cove, ensureCliBuilt, jsonLines } from '../support/cli.js';
 import { RawDevice } from '../support/raw-device.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
 /** Several CLI processes on a shared 2-core machine: a generous limit (never a timing assertion). */
 jest.setTimeout(400_000);
-
-const ROOT = resolve(import.meta.dirname, '../..');
-
-const jsonLines = (stdout: string): Record<string, unknown>[] =>
-  stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
-/** `npm run admin -w apps/api -- <command>` against the server listening on `socket`. */
-const adminCommand = (socket: string, command: string): Promise<{ code: number; stdout: string }> =>
-  new Promise((done) => {
-    execFile(
-      'npm',
-      ['run', '--silent', 'admin', '-w', 'apps/api', '--', command],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ADMIN_SOCKET: socket, HOME: process.env.HOME ?? '/tmp' } },
-      (error, stdout) => done({ code: error ? Number(error.code ?? 1) : 0, stdout }),
-    );
-  });
 
 /** A free loopback port for the server's metrics listener (the test reads the notice counter there). */
 const freePort = (): Promise<number> =>

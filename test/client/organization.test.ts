@@ -8,10 +8,9 @@
  * certificate not believed, disabling closing the account's sockets and keeping it out, the audit log verifying and
  * catching an edited row, and the canary: no notice text, message or invite code anywhere on the server.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
@@ -21,32 +20,13 @@ import { IdentityKeyPair, generateOrganizationKey, signRoleCertificate } from '@
 import { encodeContent, fromBase64 } from '@cove/protocol';
 
 import { findOnServer } from '../support/canary.js';
-import { cove, ensureCliBuilt, listen, start } from '../support/cli.js';
+import { adminCommand, cove, ensureCliBuilt, jsonLines, listen, start } from '../support/cli.js';
 import { RawDevice } from '../support/raw-device.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 
 /** Many CLI processes on a shared 2-core machine: a generous limit (never a timing assertion). */
 jest.setTimeout(400_000);
-
-const ROOT = resolve(import.meta.dirname, '../..');
-
-const jsonLines = (stdout: string): Record<string, unknown>[] =>
-  stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
-/** `npm run admin -w apps/api -- <command>` against the server listening on `socket`. */
-const adminCommand = (socket: string, command: string): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((done) => {
-    execFile(
-      'npm',
-      ['run', '--silent', 'admin', '-w', 'apps/api', '--', command],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ADMIN_SOCKET: socket, HOME: process.env.HOME ?? '/tmp' } },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
 
 describe('Organizations: roles, notices, invites, disabling and the audit log', () => {
   let server: TestServer;

@@ -3,7 +3,7 @@
  * for end-to-end tests: one-shot commands with their output and exit code, and long-running `listen` processes
  * whose output lines can be awaited and which can be stopped or killed.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -48,6 +48,27 @@ export async function ensureCliBuilt(): Promise<void> {
 }
 
 export type CliResult = { code: number; stdout: string; stderr: string; lines: string[] };
+
+/** The JSON objects of a `--json` command's standard output, one per line. */
+export const jsonLines = (stdout: string): Record<string, unknown>[] =>
+  stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** `npm run admin -w apps/api -- <command>` against the server listening on the admin socket `socket`. */
+export const adminCommand = (
+  socket: string,
+  command: string,
+): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((done) => {
+    execFile(
+      'npm',
+      ['run', '--silent', 'admin', '-w', 'apps/api', '--', command],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ADMIN_SOCKET: socket, HOME: process.env.HOME ?? '/tmp' } },
+      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 
 /** Runs one command to completion (`stdin`: written to its standard input, which is then closed). */
 export async function cove(
