@@ -120,7 +120,7 @@ describe('Group chats in the PWA', () => {
       expect((await cove(danDir, ['register', '--server', server.url, '--username', DAN])).code).toBe(0);
       eve = await newClient(server.url, EVE, { oneTimePreKeys: 5 });
       await eve.messenger.connect();
-      const cat = listen(catDir, [], 'warn');
+      const cat = listen(catDir, [], 'info');
       listeners.push(cat);
 
       // New group: chips are checked against the server (an unknown name is refused), and removable.

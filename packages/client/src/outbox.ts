@@ -750,11 +750,18 @@ export class Outbox implements PairwiseSender {
       await this.fail(entry, errorCode(error));
       return null;
     }
-    this.ctx.platform.logger.info('send deferred', {
-      kind: entry.kind,
-      error: errorCode(error),
-      attempts: entry.attempts + 1,
-    });
-    return this.reschedule(entry, errorCode(error));
+    const code = errorCode(error);
+    // An error of no known kind (a malformed answer, a fault of ours) is retried like a network failure, but said at
+    // warn with its name: at the default level its cause would otherwise never show while the message stays queued.
+    if (code === 'error')
+      this.ctx.platform.logger.warn('send deferred', {
+        kind: entry.kind,
+        error: code,
+        name: error instanceof Error ? error.name : typeof error,
+        attempts: entry.attempts + 1,
+      });
+    else
+      this.ctx.platform.logger.info('send deferred', { kind: entry.kind, error: code, attempts: entry.attempts + 1 });
+    return this.reschedule(entry, code);
   }
 }

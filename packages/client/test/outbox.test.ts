@@ -130,6 +130,38 @@ describe('Outbox without a network', () => {
     await restarted.close();
   });
 
+  it('should retry a send that failed with an error of no known kind and say so at warn, with its name only', async () => {
+    // A server that answers every request with 200 and a body no schema accepts: the client's parse fails with an
+    // error that is neither a network failure nor a server refusal.
+    const warnings: { message: string; fields: Record<string, unknown> }[] = [];
+    const collect = (message: string, fields: Record<string, string | number | boolean> = {}): void => {
+      warnings.push({ message, fields });
+    };
+    const odd = await createNodePlatform({
+      dataDir: path.join(dir, 'odd'),
+      http: { request: () => Promise.resolve({ status: 200, headers: {}, body: '{"unexpected":true}' }) },
+      clock,
+      logger: { debug: () => undefined, info: () => undefined, warn: collect, error: collect },
+    });
+    try {
+      const account = await platform.storage.get('meta', 'account');
+      await odd.storage.commit([{ op: 'put', table: 'meta', key: 'account', value: account }]);
+      const messenger = await Messenger.open(odd);
+      const sent = await messenger.sendText(BOB, 'secret words');
+      await messenger.flushOutbox();
+      expect((await messenger.message(sent.id))?.status).toBe('sending');
+      const queued = (await odd.storage.list<OutboxEntry>('outbox')).map((e) => e.value);
+      expect(queued.map((e) => [e.attempts, e.lastError])).toEqual([[1, 'error']]);
+      const deferred = warnings.filter((w) => w.message === 'send deferred');
+      expect(deferred).toHaveLength(1);
+      expect(deferred[0]!.fields).toEqual({ kind: 'data', error: 'error', name: expect.any(String), attempts: 1 });
+      expect(JSON.stringify(warnings)).not.toContain('secret words');
+      await messenger.close();
+    } finally {
+      await odd.close();
+    }
+  });
+
   it('should refuse empty, oversized and self-addressed messages without queueing them', async () => {
     const messenger = await Messenger.open(platform);
     await expect(messenger.sendText(BOB, '')).rejects.toMatchObject({ code: 'invalid_input' });
