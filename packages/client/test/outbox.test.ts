@@ -145,6 +145,7 @@ describe('Outbox without a network', () => {
     });
     try {
       const account = await platform.storage.get('meta', 'account');
+      if (!account) throw new Error('the account record is missing');
       await odd.storage.commit([{ op: 'put', table: 'meta', key: 'account', value: account }]);
       const messenger = await Messenger.open(odd);
       const sent = await messenger.sendText(BOB, 'secret words');
