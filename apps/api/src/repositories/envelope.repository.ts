@@ -117,6 +117,23 @@ export const DELIVERED_CONTENT = `CASE WHEN e.payload_id IS NULL THEN e.content
 export const QUEUED_BYTES = `(octet_length(e.content) + CASE WHEN e.payload_id IS NULL THEN 0
   ELSE coalesce((SELECT octet_length(p.content) FROM shared_payloads p WHERE p.id = e.payload_id), 0) END)`;
 
+/**
+ * The queue-cap check's count: for each distinct (account_id, device_id) of the CTE `devices`, how many envelopes that
+ * device has waiting (`n`) and their bytes, reading at most `$1 + 1` of them in queue order (one more than the
+ * envelope cap already puts any send to the device over it, so the rest need not be read; below that every row is
+ * read and `bytes` is exact).
+ */
+const queuedOf = (devices: string): string => `
+         SELECT d.account_id, d.device_id, q.n, q.bytes
+         FROM (SELECT DISTINCT account_id, device_id FROM ${devices}) d
+           CROSS JOIN LATERAL (
+             SELECT count(*) AS n, sum(l.bytes) AS bytes FROM (
+               SELECT ${QUEUED_BYTES} AS bytes FROM envelopes e
+               WHERE e.account_id = d.account_id AND e.device_id = d.device_id
+               ORDER BY e.id LIMIT $1::bigint + 1
+             ) l
+           ) q`;
+
 const SELECT_COLUMNS = `e.id::text AS id, e.guid, e.type, e.source_account_id, e.source_device_id,
   e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent,
   ${DELIVERED_CONTENT} AS content`;
@@ -148,15 +165,17 @@ const INSERT_CHECKED = `WITH input AS (
            AS u (request, guid, account_id, device_id, registration_id, type, source_account_id, source_device_id,
                  timestamp, server_timestamp, urgent, content)),
        sends AS (SELECT DISTINCT request, account_id, source_account_id, source_device_id FROM input),
-       senders AS (SELECT d.account_id, d.id FROM devices d
-                   WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
-                   FOR KEY SHARE),
+       senders AS (SELECT d.account_id, d.id FROM (SELECT DISTINCT source_account_id, source_device_id FROM sends) s
+                     CROSS JOIN LATERAL (SELECT d.account_id, d.id FROM devices d
+                                         WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id
+                                         FOR KEY SHARE) d),
        gone AS (SELECT s.request FROM sends s
                 WHERE s.source_account_id IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM senders d
                                   WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
-       current AS (SELECT account_id, id, registration_id FROM devices
-                   WHERE account_id IN (SELECT account_id FROM sends)),
+       current AS (SELECT d.account_id, d.id, d.registration_id FROM (SELECT DISTINCT account_id FROM sends) s
+                     CROSS JOIN LATERAL (SELECT d.account_id, d.id, d.registration_id FROM devices d
+                                         WHERE d.account_id = s.account_id OFFSET 0) d),
        refused AS (
          SELECT i.request FROM input i
            LEFT JOIN current c ON c.account_id = i.account_id AND c.id = i.device_id
@@ -167,12 +186,7 @@ const INSERT_CHECKED = `WITH input AS (
            WHERE NOT coalesce(s.account_id = s.source_account_id AND c.id = s.source_device_id, false)
              AND NOT EXISTS (SELECT 1 FROM input i WHERE i.request = s.request AND i.device_id = c.id)
        ),
-       queued AS (
-         SELECT e.account_id, e.device_id, count(*) AS n, sum(${QUEUED_BYTES}) AS bytes
-         FROM envelopes e JOIN (SELECT DISTINCT account_id, device_id FROM input) d
-           ON e.account_id = d.account_id AND e.device_id = d.device_id
-         GROUP BY e.account_id, e.device_id
-       ),
+       queued AS (${queuedOf('input')}),
        over_cap AS (
          SELECT request, device_id FROM (
            SELECT i.request, i.device_id,
@@ -349,9 +363,10 @@ export class EnvelopeRepository {
                               string_to_array($5::text, ',')::uuid[], string_to_array($6::text, ',')::smallint[],
                               string_to_array($7::text, ',')::int[], string_to_array($8::text, ','))
                   AS t(request, guid, account_id, device_id, registration_id, own_hex)),
-       senders AS (SELECT d.account_id, d.id FROM devices d
-                   WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
-                   FOR KEY SHARE),
+       senders AS (SELECT d.account_id, d.id FROM (SELECT DISTINCT source_account_id, source_device_id FROM sends) s
+                     CROSS JOIN LATERAL (SELECT d.account_id, d.id FROM devices d
+                                         WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id
+                                         FOR KEY SHARE) d),
        gone AS (SELECT s.request FROM sends s
                 WHERE s.source_account_id IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM senders d
@@ -376,12 +391,7 @@ export class EnvelopeRepository {
        targets AS (SELECT i.request, i.guid, i.account_id, i.device_id, coalesce(decode(i.own_hex, 'hex'), ''::bytea) AS own,
                           octet_length(a.content) + coalesce(octet_length(decode(i.own_hex, 'hex')), 0) AS bytes
                    FROM input i JOIN accepted a ON a.request = i.request WHERE a.store),
-       queued AS (
-         SELECT e.account_id, e.device_id, count(*) AS n, sum(${QUEUED_BYTES}) AS bytes
-         FROM envelopes e JOIN (SELECT DISTINCT account_id, device_id FROM targets) d
-           ON e.account_id = d.account_id AND e.device_id = d.device_id
-         GROUP BY e.account_id, e.device_id
-       ),
+       queued AS (${queuedOf('targets')}),
        over_cap AS (
          SELECT request, account_id, device_id FROM (
            SELECT t.request, t.account_id, t.device_id,
