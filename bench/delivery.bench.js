@@ -319,6 +319,10 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
     await probe.start();
     stats.recording = true;
     const startedAt = new Date().toISOString();
+    // CPU per delivered message of this phase, acks applied included: at a fixed rate the group commits are small,
+    // so per-statement costs weigh more than in the closed loop's large batches.
+    const phaseCpuBefore = cpuSeconds(serverPid);
+    const phaseDbBefore = databaseCpuSnapshot(database);
     let offered = 0;
     let next = 0;
     const tickMs = 5;
@@ -334,6 +338,8 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
     clearInterval(timer);
     const openElapsed = (performance.now() - t0) / 1000;
     const phaseAckDrainSeconds = await quiesce();
+    const phaseServerCpu = cpuSeconds(serverPid) - phaseCpuBefore;
+    const phaseDatabaseCpu = databaseCpuDelta(phaseDbBefore, databaseCpuSnapshot(database));
     stats.recording = false;
     timeResults = false;
     sentTimes.clear();
@@ -352,6 +358,10 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
         ? { p50: percentile(resultLatencies, 50), p99: percentile(resultLatencies, 99) }
         : undefined,
       ackDrainSeconds: phaseAckDrainSeconds,
+      serverCpuMicrosPerMessage: Math.round((phaseServerCpu * 1e6) / Math.max(1, stats.delivered)),
+      databaseCpuMicrosPerMessage: database
+        ? Math.round((phaseDatabaseCpu * 1e6) / Math.max(1, stats.delivered))
+        : undefined,
       ...(await probe.stop()),
     });
   }
@@ -775,6 +785,10 @@ async function main() {
                   ? `; ${o.commits.batches} commits of ${o.commits.meanSize}, ${o.commits.meanMs} ms mean, p99 ≤ ${o.commits.p99UpToMs} ms`
                   : '') +
                 (o.ackDrainSeconds !== undefined ? `; acks applied ${fmt(o.ackDrainSeconds)} s after` : '') +
+                (o.serverCpuMicrosPerMessage !== undefined
+                  ? `; CPU µs/msg server ${o.serverCpuMicrosPerMessage}` +
+                    (o.databaseCpuMicrosPerMessage !== undefined ? `, PostgreSQL ${o.databaseCpuMicrosPerMessage}` : '')
+                  : '') +
                 ']',
             )
             .join('') +

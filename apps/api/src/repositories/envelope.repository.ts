@@ -117,6 +117,29 @@ export const DELIVERED_CONTENT = `CASE WHEN e.payload_id IS NULL THEN e.content
 export const QUEUED_BYTES = `(octet_length(e.content) + CASE WHEN e.payload_id IS NULL THEN 0
   ELSE coalesce((SELECT octet_length(p.content) FROM shared_payloads p WHERE p.id = e.payload_id), 0) END)`;
 
+/**
+ * The queue-cap check's count: for each distinct (account_id, device_id) of the CTE `devices`, how many envelopes that
+ * device has waiting (`n`) and their bytes, reading at most `$1 + 1` of them in queue order (one more than the
+ * envelope cap already puts any send to the device over it, so the rest need not be read; below that every row is
+ * read and `bytes` is exact). Ordered and limited, it favours a plain index scan of (account_id, device_id, id), which
+ * marks the index entries of acknowledged (deleted) rows dead as it meets them, so the next send to the device skips
+ * them. A join grouped by device got a bitmap heap scan in the prepared statement's generic plan (the delivery bench's
+ * database), which never marks them: until the table's next vacuum every send reads the heap page of every envelope
+ * its recipient acknowledged (in a test database with ≈ 100,000 acknowledged rows not yet vacuumed: 1,538 pages,
+ * 3.3 ms, for a batch of 30 sends). The planner still decides from statistics (with estimates of several rows per
+ * device it can prefer a bitmap scan and a sort), so `envelopes` also needs frequent vacuums: docs/operations.md.
+ */
+const queuedOf = (devices: string): string => `
+         SELECT d.account_id, d.device_id, q.n, q.bytes
+         FROM (SELECT DISTINCT account_id, device_id FROM ${devices}) d
+           CROSS JOIN LATERAL (
+             SELECT count(*) AS n, sum(l.bytes) AS bytes FROM (
+               SELECT ${QUEUED_BYTES} AS bytes FROM envelopes e
+               WHERE e.account_id = d.account_id AND e.device_id = d.device_id
+               ORDER BY e.id LIMIT $1::bigint + 1
+             ) l
+           ) q`;
+
 const SELECT_COLUMNS = `e.id::text AS id, e.guid, e.type, e.source_account_id, e.source_device_id,
   e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent,
   ${DELIVERED_CONTENT} AS content`;
@@ -140,7 +163,11 @@ const INSERT_COLUMNS =
 
 /**
  * The statement of {@link EnvelopeRepository.insertChecked}: its rows come as one array per column (`unnest`), so
- * its text never changes and it stays prepared on each connection (parsed and planned once, not per batch).
+ * its text never changes and it stays prepared on each connection (parsed and planned once, not per batch). Devices
+ * are looked up by key, one index probe per sending device (`senders`) and per destination account (`current`,
+ * `OFFSET 0` keeping the subquery a per-account probe): as a semi-join on the whole batch, the generic plan read all
+ * of `devices` for every batch (703 pages, rows of ≈ 1.7 KB with their Kyber keys, for 2,000 devices in the delivery
+ * bench: 44 buffer reads per send of a batch of 16), a cost that grows with the number of devices.
  */
 const INSERT_CHECKED = `WITH input AS (
          SELECT * FROM unnest($3::int[], $4::uuid[], $5::uuid[], $6::smallint[], $7::int[], $8::varchar[], $9::uuid[],
@@ -148,15 +175,17 @@ const INSERT_CHECKED = `WITH input AS (
            AS u (request, guid, account_id, device_id, registration_id, type, source_account_id, source_device_id,
                  timestamp, server_timestamp, urgent, content)),
        sends AS (SELECT DISTINCT request, account_id, source_account_id, source_device_id FROM input),
-       senders AS (SELECT d.account_id, d.id FROM devices d
-                   WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
-                   FOR KEY SHARE),
+       senders AS (SELECT d.account_id, d.id FROM (SELECT DISTINCT source_account_id, source_device_id FROM sends) s
+                     CROSS JOIN LATERAL (SELECT d.account_id, d.id FROM devices d
+                                         WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id
+                                         FOR KEY SHARE) d),
        gone AS (SELECT s.request FROM sends s
                 WHERE s.source_account_id IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM senders d
                                   WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
-       current AS (SELECT account_id, id, registration_id FROM devices
-                   WHERE account_id IN (SELECT account_id FROM sends)),
+       current AS (SELECT d.account_id, d.id, d.registration_id FROM (SELECT DISTINCT account_id FROM sends) s
+                     CROSS JOIN LATERAL (SELECT d.account_id, d.id, d.registration_id FROM devices d
+                                         WHERE d.account_id = s.account_id OFFSET 0) d),
        refused AS (
          SELECT i.request FROM input i
            LEFT JOIN current c ON c.account_id = i.account_id AND c.id = i.device_id
@@ -167,12 +196,7 @@ const INSERT_CHECKED = `WITH input AS (
            WHERE NOT coalesce(s.account_id = s.source_account_id AND c.id = s.source_device_id, false)
              AND NOT EXISTS (SELECT 1 FROM input i WHERE i.request = s.request AND i.device_id = c.id)
        ),
-       queued AS (
-         SELECT e.account_id, e.device_id, count(*) AS n, sum(${QUEUED_BYTES}) AS bytes
-         FROM envelopes e JOIN (SELECT DISTINCT account_id, device_id FROM input) d
-           ON e.account_id = d.account_id AND e.device_id = d.device_id
-         GROUP BY e.account_id, e.device_id
-       ),
+       queued AS (${queuedOf('input')}),
        over_cap AS (
          SELECT request, device_id FROM (
            SELECT i.request, i.device_id,
@@ -349,9 +373,10 @@ export class EnvelopeRepository {
                               string_to_array($5::text, ',')::uuid[], string_to_array($6::text, ',')::smallint[],
                               string_to_array($7::text, ',')::int[], string_to_array($8::text, ','))
                   AS t(request, guid, account_id, device_id, registration_id, own_hex)),
-       senders AS (SELECT d.account_id, d.id FROM devices d
-                   WHERE (d.account_id, d.id) IN (SELECT source_account_id, source_device_id FROM sends)
-                   FOR KEY SHARE),
+       senders AS (SELECT d.account_id, d.id FROM (SELECT DISTINCT source_account_id, source_device_id FROM sends) s
+                     CROSS JOIN LATERAL (SELECT d.account_id, d.id FROM devices d
+                                         WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id
+                                         FOR KEY SHARE) d),
        gone AS (SELECT s.request FROM sends s
                 WHERE s.source_account_id IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM senders d
@@ -376,12 +401,7 @@ export class EnvelopeRepository {
        targets AS (SELECT i.request, i.guid, i.account_id, i.device_id, coalesce(decode(i.own_hex, 'hex'), ''::bytea) AS own,
                           octet_length(a.content) + coalesce(octet_length(decode(i.own_hex, 'hex')), 0) AS bytes
                    FROM input i JOIN accepted a ON a.request = i.request WHERE a.store),
-       queued AS (
-         SELECT e.account_id, e.device_id, count(*) AS n, sum(${QUEUED_BYTES}) AS bytes
-         FROM envelopes e JOIN (SELECT DISTINCT account_id, device_id FROM targets) d
-           ON e.account_id = d.account_id AND e.device_id = d.device_id
-         GROUP BY e.account_id, e.device_id
-       ),
+       queued AS (${queuedOf('targets')}),
        over_cap AS (
          SELECT request, account_id, device_id FROM (
            SELECT t.request, t.account_id, t.device_id,
