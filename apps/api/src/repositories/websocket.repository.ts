@@ -81,6 +81,8 @@ export class WebSocketConnection {
   state: ConnectionState = 'authenticating';
   accountId = '';
   deviceId = 0;
+  /** The same device as one object, set with them on authentication: handed to the services with each frame. */
+  device: { readonly accountId: string; readonly deviceId: number } = { accountId: '', deviceId: 0 };
   /** The client's address (as for HTTP requests), for the failed-authentication throttle. */
   address: string | undefined;
   /** Set by any traffic from the peer, cleared by each heartbeat round. */

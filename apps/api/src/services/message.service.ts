@@ -59,7 +59,7 @@ import {
 } from '../repositories/envelope.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
-import { Batcher } from '../utils/batcher.js';
+import { Batcher, type Settle } from '../utils/batcher.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget, type SharedDeliveryDevice } from './delivery.service.js';
@@ -68,7 +68,7 @@ import { coverageRefusal, deviceCoverage, multiCoverageRefusal } from './device-
 import { toEnvelope } from './envelope.mapper.js';
 
 /** What one send of a group commit came to: stored (the answer) or refused (thrown to its submitter). */
-type SendOutcome = SendMessagesResponse | ApiError;
+export type SendOutcome = SendMessagesResponse | ApiError;
 
 /** `sender` is null for a sealed (unidentified) send: nothing of it names or checks a sending device. */
 type SendRequest = { sender: AuthenticatedDevice | null; destination: string; message: SendMessagesRequest };
@@ -160,6 +160,9 @@ function sizeRefusal(message: SendMessagesRequest): ApiError | null {
   }
   return null;
 }
+
+/** The outcome of an acknowledgement nobody waits for. */
+const IGNORED: Settle<boolean> = { resolve: () => undefined, reject: () => undefined };
 
 /** A send's group-commit outcome as its answer, or its refusal thrown. */
 function storedOrThrow(outcome: SendOutcome): SendMessagesResponse {
@@ -255,6 +258,29 @@ export class MessageService implements OnModuleDestroy {
       return this.submitSend(sender, destination, message);
     }
     return this.sendChecked(sender, destination, message);
+  }
+
+  /**
+   * {@link send} for the WebSocket hot path: `reply` is told the outcome instead of a promise (no promise or closure
+   * per send when no rate limit applies). `resolve` gets the stored answer or the send's refusal as an
+   * {@link ApiError} (an outcome, not thrown); `reject` a failure of the whole group commit (e.g. the database).
+   */
+  sendTo(
+    sender: AuthenticatedDevice,
+    destination: string,
+    message: SendMessagesRequest,
+    reply: Settle<SendOutcome>,
+  ): void {
+    if (!this.rateLimits && message.notice !== true) {
+      if (message.messages.some((m) => m.type === 'unidentified-sender')) return reply.resolve(identifiedSealed());
+      const refusal = sizeRefusal(message);
+      if (refusal) return reply.resolve(refusal);
+      return this.sends.enqueue({ sender, destination, message }, reply);
+    }
+    this.sendChecked(sender, destination, message).then(
+      (response) => reply.resolve(response),
+      (error: unknown) => (error instanceof ApiError ? reply.resolve(error) : reply.reject(error)),
+    );
   }
 
   /** {@link send} with its rate limits and the notice check, which wait for Redis or the database. */
@@ -753,6 +779,14 @@ export class MessageService implements OnModuleDestroy {
   /** Deletes one envelope of the caller; false when it is not the caller's (or already gone). */
   ack(device: AuthenticatedDevice, guid: string): Promise<boolean> {
     return this.acks.submit({ accountId: device.accountId, deviceId: device.deviceId, guid });
+  }
+
+  /**
+   * {@link ack} for a caller that awaits nothing (a socket's `ack` frame, answered by no frame): no promise per
+   * envelope, and a failed delete is ignored (the envelope stays queued and is delivered again).
+   */
+  ackUnanswered(device: AuthenticatedDevice, guid: string): void {
+    this.acks.enqueue({ accountId: device.accountId, deviceId: device.deviceId, guid }, IGNORED);
   }
 
   private async deleteBatch(keys: EnvelopeKey[]): Promise<boolean[]> {
