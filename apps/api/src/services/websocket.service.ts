@@ -42,7 +42,7 @@ import { ApiError } from './api-error.js';
 import { AuthThrottled } from './auth-throttle.service.js';
 import { AuthService, Unauthorized, type AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService } from './delivery.service.js';
-import { toEnvelope } from './envelope.mapper.js';
+import { envelopeFrame, toEnvelope } from './envelope.mapper.js';
 import { MessageService, type SendOutcome } from './message.service.js';
 import { failedResult, okResult, storedResultFrame, type RequestResult } from './result.mapper.js';
 import { parseAckFrame, parseSendFrame } from './send-frame.parser.js';
@@ -320,7 +320,7 @@ export class WebSocketService implements OnModuleInit {
       if (connection.bufferedAmount > WEBSOCKET_HIGH_WATER_BYTES && !(await connection.waitWritable())) return false;
       if (!connection.open) return false;
       sent?.add(row.guid);
-      connection.send(JSON.stringify({ type: 'envelope', envelope: toEnvelope(row) }));
+      connection.send(envelopeFrame(toEnvelope(row)));
     }
     return connection.open;
   }
