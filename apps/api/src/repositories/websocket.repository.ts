@@ -63,6 +63,15 @@ function textFrame(text: string): Buffer {
   return frame;
 }
 
+/** Connections corked in the current event-loop phase, uncorked together by {@link uncorkAll}. */
+let corkedConnections: WebSocketConnection[] = [];
+
+function uncorkAll(): void {
+  const connections = corkedConnections;
+  corkedConnections = [];
+  for (const connection of connections) connection.uncork();
+}
+
 /**
  * `authenticating` until the auth frame succeeds; `draining` while the stored queue is sent (until `queue-empty`);
  * `live` while envelopes are written as they arrive; `catching-up` after a live envelope found the socket's buffer
@@ -129,7 +138,8 @@ export class WebSocketConnection {
 
   /**
    * Holds this connection's writes until the current event-loop phase ends, so the frames of one group commit (an
-   * envelope burst, a sender's results) leave in one write system call instead of one each.
+   * envelope burst, a sender's results) leave in one write system call instead of one each. One immediate uncorks
+   * every socket corked in the phase (not one timer and closure per connection).
    */
   private cork(): void {
     if (this.corked) return;
@@ -137,10 +147,14 @@ export class WebSocketConnection {
     if (!raw) return;
     this.corked = true;
     raw.cork();
-    setImmediate(() => {
-      this.corked = false;
-      raw.uncork();
-    });
+    corkedConnections.push(this);
+    if (corkedConnections.length === 1) setImmediate(uncorkAll);
+  }
+
+  /** Lets the writes held since {@link cork} go (called once per corked phase, by {@link uncorkAll}). */
+  uncork(): void {
+    this.corked = false;
+    this.raw?.uncork();
   }
 
   private get raw(): Socket | undefined {

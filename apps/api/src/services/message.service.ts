@@ -99,6 +99,31 @@ const accessDenied = (): ApiError =>
 const sourceOf = (sender: AuthenticatedDevice | null): Pick<Envelope, 'sourceAccountId' | 'sourceDeviceId'> =>
   sender ? { sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId } : {};
 
+/**
+ * A 1:1 send's envelope as it goes out live, keys in {@link toEnvelope}'s order (the sender's fields absent for a
+ * sealed send), built without spreading a partial object (one envelope per delivered message).
+ */
+function wireEnvelope(
+  guid: string,
+  type: EnvelopeType,
+  sender: AuthenticatedDevice | null,
+  timestamp: number,
+  serverTimestamp: number,
+  content: string,
+): Envelope {
+  return sender
+    ? {
+        guid,
+        type,
+        sourceAccountId: sender.accountId,
+        sourceDeviceId: sender.deviceId,
+        timestamp,
+        serverTimestamp,
+        content,
+      }
+    : { guid, type, timestamp, serverTimestamp, content };
+}
+
 /** Recipient devices of a multi-recipient send (its weight in a group commit). */
 const deviceCount = (message: Pick<SendMultiRequest, 'recipients'>): number =>
   message.recipients.reduce((n, r) => n + r.devices.length, 0);
@@ -154,9 +179,15 @@ function sizeRefusal(message: SendMessagesRequest): ApiError | null {
   if (total > MAX_SEND_CONTENT_BYTES) {
     return new ApiError(413, ErrorCode.PayloadTooLarge, `a send is larger than ${MAX_SEND_CONTENT_BYTES} bytes`);
   }
-  const ids = message.messages.map((m) => m.destinationDeviceId);
-  if (new Set(ids).size !== ids.length) {
-    return new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
+  // At most a few devices per send (the schema's bound): pairwise, without an array and a set per send.
+  const messages = message.messages;
+  for (let i = 1; i < messages.length; i++) {
+    const id = (messages[i] as SendMessagesRequest['messages'][number]).destinationDeviceId;
+    for (let j = 0; j < i; j++) {
+      if ((messages[j] as SendMessagesRequest['messages'][number]).destinationDeviceId === id) {
+        return new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
+      }
+    }
   }
   return null;
 }
@@ -693,14 +724,7 @@ export class MessageService implements OnModuleDestroy {
           accountId: request.destination,
           deviceId: m.destinationDeviceId,
           guid,
-          envelope: {
-            guid,
-            type: m.type,
-            ...sourceOf(request.sender),
-            timestamp: request.message.timestamp,
-            serverTimestamp,
-            content: m.content,
-          },
+          envelope: wireEnvelope(guid, m.type, request.sender, request.message.timestamp, serverTimestamp, m.content),
         });
       }
       targets.push(own);
