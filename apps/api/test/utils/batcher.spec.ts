@@ -157,7 +157,7 @@ describe(Batcher.name, () => {
     }
   });
 
-  it('should tell an enqueued operation its result, or its batch's failure, through its own settle object', async () => {
+  it("should tell an enqueued operation its result, or its batch's failure, through its own settle object", async () => {
     let calls = 0;
     const batcher = new Batcher<number, number>(
       (items) => {
