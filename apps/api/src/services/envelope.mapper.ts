@@ -28,11 +28,11 @@ const PLAIN_JSON_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** `JSON.stringify(value)` for a string, without the serializer when nothing in it needs escaping. */
 const jsonString = (value: unknown): string =>
-  typeof value === 'string' && PLAIN_JSON_STRING.test(value) ? `"${value}"` : (JSON.stringify(value) as string);
+  typeof value === 'string' && PLAIN_JSON_STRING.test(value) ? `"${value}"` : JSON.stringify(value);
 
 /** `JSON.stringify(value)` for a finite number (as `String` writes it), else the serializer's answer. */
 const jsonNumber = (value: unknown): string =>
-  typeof value === 'number' && Number.isFinite(value) ? `${value}` : (JSON.stringify(value) as string);
+  typeof value === 'number' && Number.isFinite(value) ? `${value}` : JSON.stringify(value);
 
 /**
  * The WebSocket frame `{"type":"envelope","envelope":…}` of a wire envelope: the same text as
