@@ -29,7 +29,36 @@ export interface SqlExecutor {
    * call): only for statements whose text never changes (e.g. rows passed as arrays, not as a VALUES list).
    */
   query<T extends Row = Row>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
+  /** Encoders of array parameters (`$n::int[]` …) as this connection takes them best. */
+  readonly arrays: ArrayParams;
 }
+
+/**
+ * Array parameters for statements that take their rows as arrays (`unnest($1::uuid[], …)`), one encoder per
+ * element type; each value must be passed to a parameter cast to exactly that array type (`int2` to `$n::smallint[]`,
+ * `varchar` to `$n::varchar[]`, …). PostgreSQL (`pg`) gets them in PostgreSQL's binary array format (no text to
+ * build here, none to parse there: bytes are copied, not hex-encoded); PGlite gets the text literals.
+ */
+export interface ArrayParams {
+  int2(values: ReadonlyArray<number | null>): unknown;
+  int4(values: ReadonlyArray<number | null>): unknown;
+  int8(values: ReadonlyArray<number | null>): unknown;
+  bool(values: readonly boolean[]): unknown;
+  uuid(values: ReadonlyArray<string | null>): unknown;
+  varchar(values: ReadonlyArray<string | null>): unknown;
+  bytea(values: readonly Uint8Array[]): unknown;
+}
+
+/** The text literals, for any connection (PGlite). */
+export const TEXT_ARRAYS: ArrayParams = {
+  int2: numberArray,
+  int4: numberArray,
+  int8: numberArray,
+  bool: booleanArray,
+  uuid: textArray,
+  varchar: textArray,
+  bytea: byteaArray,
+};
 
 /** PostgreSQL's SQLSTATE codes the repositories react to. */
 export const SqlState = {
@@ -151,6 +180,7 @@ export class DatabaseRepository implements OnModuleDestroy {
           const result = await pool.query(name ? { name, text, values: params } : { text, values: params });
           return result.rows as T[];
         },
+        arrays: BINARY_ARRAYS,
       };
       return new DatabaseRepository(
         'postgres',
@@ -181,6 +211,7 @@ export class DatabaseRepository implements OnModuleDestroy {
         const result = await pglite.query<T>(text, params);
         return result.rows;
       },
+      arrays: TEXT_ARRAYS,
     };
     return new DatabaseRepository(
       'pglite',
@@ -262,3 +293,172 @@ export function byteaArray(values: readonly Uint8Array[]): string {
   }
   return `${out}}`;
 }
+
+/**
+ * Element type oids of PostgreSQL's binary array format (`pg_type.oid`, fixed for built-in types): the server refuses
+ * an array whose element type is not exactly the parameter's.
+ */
+const Oid = { bool: 16, int8: 20, int2: 21, int4: 23, bytea: 17, varchar: 1043, uuid: 2950 } as const;
+
+/*
+ * The encoders below loop by index, not `for…of`: they run once per column per group commit, too rarely to be
+ * optimized early, and unoptimized `for…of` allocates an iterator result per element.
+ */
+
+/** Binary array header: dimensions, has-nulls flag, element type, then length and lower bound of the one dimension. */
+const ARRAY_HEADER_BYTES = 20;
+/** Each element's length prefix (-1: null). */
+const LENGTH_BYTES = 4;
+const TWO_32 = 2 ** 32;
+
+/** The binary array's buffer with its header written; elements go after {@link ARRAY_HEADER_BYTES}. */
+function arrayBuffer(oid: number, count: number, hasNull: boolean, elementBytes: number): Buffer {
+  const out = Buffer.allocUnsafe(ARRAY_HEADER_BYTES + count * LENGTH_BYTES + elementBytes);
+  out.writeInt32BE(1, 0);
+  out.writeInt32BE(hasNull ? 1 : 0, 4);
+  out.writeInt32BE(oid, 8);
+  out.writeInt32BE(count, 12);
+  out.writeInt32BE(1, 16);
+  return out;
+}
+
+/**
+ * Integers of `size` bytes (2, 4 or 8) as a binary array; a value that is not an integer of that range goes as the
+ * text literal instead, so that PostgreSQL refuses it exactly as before.
+ */
+function binaryIntegers(values: ReadonlyArray<number | null>, size: 2 | 4 | 8, oid: number): unknown {
+  const bound = size === 8 ? Number.MAX_SAFE_INTEGER : 2 ** (size * 8 - 1) - 1;
+  let nulls = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) nulls++;
+    else if (!Number.isInteger(v) || v > bound || v < -bound - (size === 8 ? 0 : 1)) return numberArray(values);
+  }
+  const out = arrayBuffer(oid, values.length, nulls > 0, (values.length - nulls) * size);
+  let at = ARRAY_HEADER_BYTES;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) {
+      at = out.writeInt32BE(-1, at);
+      continue;
+    }
+    at = out.writeInt32BE(size, at);
+    if (size === 2) at = out.writeInt16BE(v, at);
+    else if (size === 4) at = out.writeInt32BE(v, at);
+    else {
+      const high = Math.floor(v / TWO_32);
+      at = out.writeInt32BE(high, at);
+      at = out.writeUInt32BE(v - high * TWO_32, at);
+    }
+  }
+  return out;
+}
+
+function binaryBooleans(values: readonly boolean[]): Buffer {
+  const out = arrayBuffer(Oid.bool, values.length, false, values.length);
+  let at = ARRAY_HEADER_BYTES;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    at = out.writeInt32BE(1, at);
+    out[at++] = v ? 1 : 0;
+  }
+  return out;
+}
+
+/** A hex digit's value by character code, -1 for any other character. */
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+
+/** Where the hyphens of a uuid's canonical form (8-4-4-4-12 hex digits) are. */
+const isUuidHyphen = (i: number): boolean => i === 8 || i === 13 || i === 18 || i === 23;
+
+/** Writes a canonical-form uuid's 16 bytes at `at`; false (nothing reliable written) for any other spelling. */
+function writeUuid(out: Buffer, text: string, at: number): boolean {
+  if (text.length !== 36) return false;
+  let high = -1;
+  for (let i = 0; i < 36; i++) {
+    const code = text.charCodeAt(i);
+    if (isUuidHyphen(i)) {
+      if (code !== 0x2d) return false;
+      continue;
+    }
+    const digit = code < 128 ? (HEX[code] as number) : -1;
+    if (digit < 0) return false;
+    if (high < 0) high = digit;
+    else {
+      out[at++] = (high << 4) | digit;
+      high = -1;
+    }
+  }
+  return true;
+}
+
+/** Uuids as a binary array; if any is not in canonical form, all go as the text literal (PostgreSQL reads them). */
+function binaryUuids(values: ReadonlyArray<string | null>): unknown {
+  let nulls = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] === null || values[i] === undefined) nulls++;
+  const out = arrayBuffer(Oid.uuid, values.length, nulls > 0, (values.length - nulls) * 16);
+  let at = ARRAY_HEADER_BYTES;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) {
+      at = out.writeInt32BE(-1, at);
+      continue;
+    }
+    at = out.writeInt32BE(16, at);
+    if (!writeUuid(out, v, at)) return textArray(values);
+    at += 16;
+  }
+  return out;
+}
+
+/** Strings as a binary `varchar[]` (their UTF-8 bytes; PostgreSQL checks the encoding as for text). */
+function binaryVarchars(values: ReadonlyArray<string | null>): Buffer {
+  let nulls = 0;
+  let bytes = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) nulls++;
+    else bytes += Buffer.byteLength(v);
+  }
+  const out = arrayBuffer(Oid.varchar, values.length, nulls > 0, bytes);
+  let at = ARRAY_HEADER_BYTES;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) {
+      at = out.writeInt32BE(-1, at);
+      continue;
+    }
+    const length = out.write(v, at + LENGTH_BYTES, 'utf8');
+    at = out.writeInt32BE(length, at) + length;
+  }
+  return out;
+}
+
+function binaryByteas(values: readonly Uint8Array[]): Buffer {
+  let bytes = 0;
+  for (let i = 0; i < values.length; i++) bytes += (values[i] as Uint8Array).byteLength;
+  const out = arrayBuffer(Oid.bytea, values.length, false, bytes);
+  let at = ARRAY_HEADER_BYTES;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as Uint8Array;
+    at = out.writeInt32BE(v.byteLength, at);
+    out.set(v, at);
+    at += v.byteLength;
+  }
+  return out;
+}
+
+/** The binary encoders, for `pg` (it sends a Buffer parameter in binary format). */
+export const BINARY_ARRAYS: ArrayParams = {
+  int2: (values) => binaryIntegers(values, 2, Oid.int2),
+  int4: (values) => binaryIntegers(values, 4, Oid.int4),
+  int8: (values) => binaryIntegers(values, 8, Oid.int8),
+  bool: binaryBooleans,
+  uuid: binaryUuids,
+  varchar: binaryVarchars,
+  bytea: binaryByteas,
+};

@@ -11,14 +11,7 @@
  * the rows; the retention job sweeps what concurrent deletions leave (`MailboxRepository.purgeOrphanPayloads`).
  */
 import { Injectable } from '@nestjs/common';
-import {
-  booleanArray,
-  byteaArray,
-  type Bytes,
-  DatabaseRepository,
-  numberArray,
-  textArray,
-} from './database.repository.js';
+import { type Bytes, DatabaseRepository } from './database.repository.js';
 
 export type EnvelopeRow = {
   guid: string;
@@ -280,21 +273,22 @@ export class EnvelopeRepository {
    */
   async insertChecked(rows: CheckedEnvelopeRow[], caps: QueueCaps): Promise<CheckedInsert> {
     if (!rows.length) return { refused: new Set(), full: new Map(), senderGone: new Set() };
+    const arrays = this.db.sql.arrays;
     const params: unknown[] = [
       caps.envelopes,
       caps.bytes,
-      numberArray(rows.map((r) => r.request)),
-      textArray(rows.map((r) => r.guid)),
-      textArray(rows.map((r) => r.accountId)),
-      numberArray(rows.map((r) => r.deviceId)),
-      numberArray(rows.map((r) => r.registrationId)),
-      textArray(rows.map((r) => r.type)),
-      textArray(rows.map((r) => r.sourceAccountId)),
-      numberArray(rows.map((r) => r.sourceDeviceId)),
-      numberArray(rows.map((r) => r.timestamp)),
-      numberArray(rows.map((r) => r.serverTimestamp)),
-      booleanArray(rows.map((r) => r.urgent)),
-      byteaArray(rows.map((r) => r.content)),
+      arrays.int4(rows.map((r) => r.request)),
+      arrays.uuid(rows.map((r) => r.guid)),
+      arrays.uuid(rows.map((r) => r.accountId)),
+      arrays.int2(rows.map((r) => r.deviceId)),
+      arrays.int4(rows.map((r) => r.registrationId)),
+      arrays.varchar(rows.map((r) => r.type)),
+      arrays.uuid(rows.map((r) => r.sourceAccountId)),
+      arrays.int2(rows.map((r) => r.sourceDeviceId)),
+      arrays.int8(rows.map((r) => r.timestamp)),
+      arrays.int8(rows.map((r) => r.serverTimestamp)),
+      arrays.bool(rows.map((r) => r.urgent)),
+      arrays.bytea(rows.map((r) => r.content)),
     ];
     const result = await this.db.sql.query<{
       request: number;
@@ -504,9 +498,9 @@ export class EnvelopeRepository {
        WHERE e.guid = v.guid AND e.account_id = v.account_id AND e.device_id = v.device_id
        RETURNING e.guid, e.account_id, e.device_id`,
       [
-        textArray(keys.map((k) => k.guid)),
-        textArray(keys.map((k) => k.accountId)),
-        numberArray(keys.map((k) => k.deviceId)),
+        this.db.sql.arrays.uuid(keys.map((k) => k.guid)),
+        this.db.sql.arrays.uuid(keys.map((k) => k.accountId)),
+        this.db.sql.arrays.int2(keys.map((k) => k.deviceId)),
       ],
       'cove_envelopes_delete',
     );

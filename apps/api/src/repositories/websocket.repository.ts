@@ -63,6 +63,15 @@ function textFrame(text: string): Buffer {
   return frame;
 }
 
+/** Connections corked in the current event-loop phase, uncorked together by {@link uncorkAll}. */
+let corkedConnections: WebSocketConnection[] = [];
+
+function uncorkAll(): void {
+  const connections = corkedConnections;
+  corkedConnections = [];
+  for (const connection of connections) connection.uncork();
+}
+
 /**
  * `authenticating` until the auth frame succeeds; `draining` while the stored queue is sent (until `queue-empty`);
  * `live` while envelopes are written as they arrive; `catching-up` after a live envelope found the socket's buffer
@@ -81,6 +90,8 @@ export class WebSocketConnection {
   state: ConnectionState = 'authenticating';
   accountId = '';
   deviceId = 0;
+  /** The same device as one object, set with them on authentication: handed to the services with each frame. */
+  device: { readonly accountId: string; readonly deviceId: number } = { accountId: '', deviceId: 0 };
   /** The client's address (as for HTTP requests), for the failed-authentication throttle. */
   address: string | undefined;
   /** Set by any traffic from the peer, cleared by each heartbeat round. */
@@ -127,7 +138,8 @@ export class WebSocketConnection {
 
   /**
    * Holds this connection's writes until the current event-loop phase ends, so the frames of one group commit (an
-   * envelope burst, a sender's results) leave in one write system call instead of one each.
+   * envelope burst, a sender's results) leave in one write system call instead of one each. One immediate uncorks
+   * every socket corked in the phase (not one timer and closure per connection).
    */
   private cork(): void {
     if (this.corked) return;
@@ -135,10 +147,14 @@ export class WebSocketConnection {
     if (!raw) return;
     this.corked = true;
     raw.cork();
-    setImmediate(() => {
-      this.corked = false;
-      raw.uncork();
-    });
+    corkedConnections.push(this);
+    if (corkedConnections.length === 1) setImmediate(uncorkAll);
+  }
+
+  /** Lets the writes held since {@link cork} go (called once per corked phase, by {@link uncorkAll}). */
+  uncork(): void {
+    this.corked = false;
+    this.raw?.uncork();
   }
 
   private get raw(): Socket | undefined {

@@ -18,6 +18,7 @@ import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { PresenceRepository } from '../repositories/presence.repository.js';
 import { WebSocketRepository } from '../repositories/websocket.repository.js';
 import type { DeviceRef } from '../jobs.js';
+import { envelopeFrame } from './envelope.mapper.js';
 import { PushService } from './push.service.js';
 
 export type DeliveryTarget = { accountId: string; deviceId: number; guid: string; envelope: Envelope };
@@ -127,7 +128,7 @@ export class DeliveryService implements OnModuleInit, OnModuleDestroy {
   private deliverLocally(target: DeliveryTarget): boolean {
     const connection = this.sockets.get(target.accountId, target.deviceId);
     if (!connection) return false;
-    return connection.deliver(target.guid, JSON.stringify({ type: 'envelope', envelope: target.envelope }));
+    return connection.deliver(target.guid, envelopeFrame(target.envelope));
   }
 
   /**

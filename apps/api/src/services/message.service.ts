@@ -59,7 +59,7 @@ import {
 } from '../repositories/envelope.repository.js';
 import { MetricsRepository } from '../repositories/metrics.repository.js';
 import { RateLimitRepository } from '../repositories/rate-limit.repository.js';
-import { Batcher } from '../utils/batcher.js';
+import { Batcher, type Settle } from '../utils/batcher.js';
 import { ApiError } from './api-error.js';
 import type { AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService, type DeliveryTarget, type SharedDeliveryDevice } from './delivery.service.js';
@@ -68,7 +68,7 @@ import { coverageRefusal, deviceCoverage, multiCoverageRefusal } from './device-
 import { toEnvelope } from './envelope.mapper.js';
 
 /** What one send of a group commit came to: stored (the answer) or refused (thrown to its submitter). */
-type SendOutcome = SendMessagesResponse | ApiError;
+export type SendOutcome = SendMessagesResponse | ApiError;
 
 /** `sender` is null for a sealed (unidentified) send: nothing of it names or checks a sending device. */
 type SendRequest = { sender: AuthenticatedDevice | null; destination: string; message: SendMessagesRequest };
@@ -98,6 +98,31 @@ const accessDenied = (): ApiError =>
 /** An envelope's sender fields: absent for a sealed send (never null on the wire). */
 const sourceOf = (sender: AuthenticatedDevice | null): Pick<Envelope, 'sourceAccountId' | 'sourceDeviceId'> =>
   sender ? { sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId } : {};
+
+/**
+ * A 1:1 send's envelope as it goes out live, keys in {@link toEnvelope}'s order (the sender's fields absent for a
+ * sealed send), built without spreading a partial object (one envelope per delivered message).
+ */
+function wireEnvelope(
+  guid: string,
+  type: EnvelopeType,
+  sender: AuthenticatedDevice | null,
+  timestamp: number,
+  serverTimestamp: number,
+  content: string,
+): Envelope {
+  return sender
+    ? {
+        guid,
+        type,
+        sourceAccountId: sender.accountId,
+        sourceDeviceId: sender.deviceId,
+        timestamp,
+        serverTimestamp,
+        content,
+      }
+    : { guid, type, timestamp, serverTimestamp, content };
+}
 
 /** Recipient devices of a multi-recipient send (its weight in a group commit). */
 const deviceCount = (message: Pick<SendMultiRequest, 'recipients'>): number =>
@@ -154,12 +179,21 @@ function sizeRefusal(message: SendMessagesRequest): ApiError | null {
   if (total > MAX_SEND_CONTENT_BYTES) {
     return new ApiError(413, ErrorCode.PayloadTooLarge, `a send is larger than ${MAX_SEND_CONTENT_BYTES} bytes`);
   }
-  const ids = message.messages.map((m) => m.destinationDeviceId);
-  if (new Set(ids).size !== ids.length) {
-    return new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
+  // At most a few devices per send (the schema's bound): pairwise, without an array and a set per send.
+  const messages = message.messages;
+  for (let i = 1; i < messages.length; i++) {
+    const id = (messages[i] as SendMessagesRequest['messages'][number]).destinationDeviceId;
+    for (let j = 0; j < i; j++) {
+      if ((messages[j] as SendMessagesRequest['messages'][number]).destinationDeviceId === id) {
+        return new ApiError(400, ErrorCode.InvalidRequest, 'a destination device appears twice');
+      }
+    }
   }
   return null;
 }
+
+/** The outcome of an acknowledgement nobody waits for. */
+const IGNORED: Settle<boolean> = { resolve: () => undefined, reject: () => undefined };
 
 /** A send's group-commit outcome as its answer, or its refusal thrown. */
 function storedOrThrow(outcome: SendOutcome): SendMessagesResponse {
@@ -255,6 +289,29 @@ export class MessageService implements OnModuleDestroy {
       return this.submitSend(sender, destination, message);
     }
     return this.sendChecked(sender, destination, message);
+  }
+
+  /**
+   * {@link send} for the WebSocket hot path: `reply` is told the outcome instead of a promise (no promise or closure
+   * per send when no rate limit applies). `resolve` gets the stored answer or the send's refusal as an
+   * {@link ApiError} (an outcome, not thrown); `reject` a failure of the whole group commit (e.g. the database).
+   */
+  sendTo(
+    sender: AuthenticatedDevice,
+    destination: string,
+    message: SendMessagesRequest,
+    reply: Settle<SendOutcome>,
+  ): void {
+    if (!this.rateLimits && message.notice !== true) {
+      if (message.messages.some((m) => m.type === 'unidentified-sender')) return reply.resolve(identifiedSealed());
+      const refusal = sizeRefusal(message);
+      if (refusal) return reply.resolve(refusal);
+      return this.sends.enqueue({ sender, destination, message }, reply);
+    }
+    this.sendChecked(sender, destination, message).then(
+      (response) => reply.resolve(response),
+      (error: unknown) => (error instanceof ApiError ? reply.resolve(error) : reply.reject(error)),
+    );
   }
 
   /** {@link send} with its rate limits and the notice check, which wait for Redis or the database. */
@@ -667,14 +724,7 @@ export class MessageService implements OnModuleDestroy {
           accountId: request.destination,
           deviceId: m.destinationDeviceId,
           guid,
-          envelope: {
-            guid,
-            type: m.type,
-            ...sourceOf(request.sender),
-            timestamp: request.message.timestamp,
-            serverTimestamp,
-            content: m.content,
-          },
+          envelope: wireEnvelope(guid, m.type, request.sender, request.message.timestamp, serverTimestamp, m.content),
         });
       }
       targets.push(own);
@@ -753,6 +803,14 @@ export class MessageService implements OnModuleDestroy {
   /** Deletes one envelope of the caller; false when it is not the caller's (or already gone). */
   ack(device: AuthenticatedDevice, guid: string): Promise<boolean> {
     return this.acks.submit({ accountId: device.accountId, deviceId: device.deviceId, guid });
+  }
+
+  /**
+   * {@link ack} for a caller that awaits nothing (a socket's `ack` frame, answered by no frame): no promise per
+   * envelope, and a failed delete is ignored (the envelope stays queued and is delivered again).
+   */
+  ackUnanswered(device: AuthenticatedDevice, guid: string): void {
+    this.acks.enqueue({ accountId: device.accountId, deviceId: device.deviceId, guid }, IGNORED);
   }
 
   private async deleteBatch(keys: EnvelopeKey[]): Promise<boolean[]> {

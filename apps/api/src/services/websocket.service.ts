@@ -24,7 +24,6 @@ import {
   SendFrame,
   SendMessagesRequest,
   SendMultiRequest,
-  type SendMessagesResponse,
   type SendMultiFrame,
 } from '@cove/protocol';
 import { z } from 'zod';
@@ -43,10 +42,11 @@ import { ApiError } from './api-error.js';
 import { AuthThrottled } from './auth-throttle.service.js';
 import { AuthService, Unauthorized, type AuthenticatedDevice } from './auth.service.js';
 import { DeliveryService } from './delivery.service.js';
-import { toEnvelope } from './envelope.mapper.js';
-import { MessageService } from './message.service.js';
+import { envelopeFrame, toEnvelope } from './envelope.mapper.js';
+import { MessageService, type SendOutcome } from './message.service.js';
 import { failedResult, okResult, storedResultFrame, type RequestResult } from './result.mapper.js';
 import { parseAckFrame, parseSendFrame } from './send-frame.parser.js';
+import type { Settle } from '../utils/batcher.js';
 
 /** A send frame's routing fields, checked before its message so a bad message gets a `result` like over HTTP. */
 const SendFrameEnvelope = SendFrame.pick({ type: true, id: true, destination: true }).extend({ message: z.unknown() });
@@ -137,8 +137,7 @@ export class WebSocketService implements OnModuleInit {
         const fast = parseAckFrame(frame);
         const parsed = fast ? { success: true as const, data: fast } : AckFrame.safeParse(frame);
         if (!parsed.success) return this.refuse(connection, requestId, ErrorCode.InvalidRequest, 'malformed ack');
-        const device = { accountId: connection.accountId, deviceId: connection.deviceId };
-        for (const guid of parsed.data.guids) void this.messages.ack(device, guid).catch(() => undefined);
+        for (const guid of parsed.data.guids) this.messages.ackUnanswered(connection.device, guid);
         return;
       }
       case 'send': {
@@ -229,6 +228,7 @@ export class WebSocketService implements OnModuleInit {
     if (connection.authTimer) clearTimeout(connection.authTimer);
     connection.accountId = device.accountId;
     connection.deviceId = device.deviceId;
+    connection.device = { accountId: device.accountId, deviceId: device.deviceId };
     connection.startDraining();
     const previous = this.sockets.register(connection);
     if (previous) {
@@ -320,25 +320,22 @@ export class WebSocketService implements OnModuleInit {
       if (connection.bufferedAmount > WEBSOCKET_HIGH_WATER_BYTES && !(await connection.waitWritable())) return false;
       if (!connection.open) return false;
       sent?.add(row.guid);
-      connection.send(JSON.stringify({ type: 'envelope', envelope: toEnvelope(row) }));
+      connection.send(envelopeFrame(toEnvelope(row)));
     }
     return connection.open;
   }
 
-  /** A 1:1 send, answered once stored (or refused); the hot path, so one `then` and a pre-built `result` frame. */
+  /**
+   * A 1:1 send, answered once stored (or refused); the hot path, so one reply object instead of promises and
+   * closures, and a pre-built `result` frame.
+   */
   private send(connection: WebSocketConnection, frame: SendFrame): void {
-    const device = { accountId: connection.accountId, deviceId: connection.deviceId };
-    let stored: Promise<SendMessagesResponse>;
+    const reply = new SendReply(this, connection, frame.id);
     try {
-      stored = this.messages.send(device, frame.destination, frame.message);
+      this.messages.sendTo(connection.device, frame.destination, frame.message, reply);
     } catch (error) {
       this.answerFailed(connection, frame.id, error);
-      return;
     }
-    stored.then(
-      (response) => connection.send(storedResultFrame(frame.id, response)),
-      (error: unknown) => this.answerFailed(connection, frame.id, error),
-    );
   }
 
   /** Runs a send and answers it with a `result` frame; a send refused because the device is gone closes the socket. */
@@ -354,7 +351,7 @@ export class WebSocketService implements OnModuleInit {
   }
 
   /** Answers a request that threw; a send refused because the device is gone closes the socket. */
-  private answerFailed(connection: WebSocketConnection, id: RequestId, error: unknown): void {
+  answerFailed(connection: WebSocketConnection, id: RequestId, error: unknown): void {
     const failed = failedResult(error);
     if (failed.kind === 'unavailable') this.logger.warn('websocket send failed', { kind: 'database_unavailable' });
     if (failed.kind === 'internal') this.logger.error('websocket send failed', { kind: 'internal' });
@@ -374,6 +371,24 @@ export class WebSocketService implements OnModuleInit {
   /** The `result` frame answering the request `id`. */
   private answer(connection: WebSocketConnection, id: RequestId, result: RequestResult): void {
     connection.send(JSON.stringify({ type: 'result', id, status: result.status, body: result.body }));
+  }
+}
+
+/** Answers one `send` frame with its `result` frame once the group commit holding it is done. */
+class SendReply implements Settle<SendOutcome> {
+  constructor(
+    private readonly service: WebSocketService,
+    private readonly connection: WebSocketConnection,
+    private readonly id: RequestId,
+  ) {}
+
+  resolve(outcome: SendOutcome): void {
+    if (outcome instanceof ApiError) this.service.answerFailed(this.connection, this.id, outcome);
+    else this.connection.send(storedResultFrame(this.id, outcome));
+  }
+
+  reject(error: unknown): void {
+    this.service.answerFailed(this.connection, this.id, error);
   }
 }
 

@@ -156,4 +156,30 @@ describe(Batcher.name, () => {
       expect(order(written)).toEqual(order(items));
     }
   });
+
+  it("should tell an enqueued operation its result, or its batch's failure, through its own settle object", async () => {
+    let calls = 0;
+    const batcher = new Batcher<number, number>(
+      (items) => {
+        calls++;
+        return calls === 1 ? Promise.resolve(items.map((i) => i * 10)) : Promise.reject(new Error('disk full'));
+      },
+      { maxBatch: 10, concurrency: 1 },
+    );
+    const told: string[] = [];
+    const settle = (name: string) => ({
+      resolve: (value: number) => told.push(`${name}=${value}`),
+      reject: (error: unknown) => told.push(`${name}!${(error as Error).message}`),
+    });
+    batcher.enqueue(1, settle('a'));
+    batcher.enqueue(2, settle('b'));
+    await tick();
+    await tick();
+    expect(told).toEqual(['a=10', 'b=20']);
+    batcher.enqueue(3, settle('c'));
+    await tick();
+    await tick();
+    expect(told).toEqual(['a=10', 'b=20', 'c!disk full']);
+    expect(batcher.backlog).toBe(0);
+  });
 });
