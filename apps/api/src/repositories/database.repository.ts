@@ -140,17 +140,6 @@ export function isMissingDevice(error: unknown): boolean {
  */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/**
- * Session setting of every pooled PostgreSQL connection: prepared (named) statements always run their generic plan.
- * Only the hand-written group-commit statements are named (Prisma's are not, and an unnamed statement is planned for
- * its values whatever this says); they are written for the generic plan (index probes by key, a limited ordered scan:
- * `envelope.repository.ts`). Left to `auto`, PostgreSQL planned the checked insert anew for every batch: an `unnest`
- * of a known array makes each custom plan look cheaper than the generic one, so it never switched, and planning the
- * statement took 0.6–1.5 ms of PostgreSQL's CPU per batch against 0.08 ms for running the cached plan, about as much
- * as executing it (EXPLAIN on the delivery bench's database, batches of 4 sends).
- */
-const PLAN_CACHE_OPTIONS = '-c plan_cache_mode=force_generic_plan';
-
 export class DatabaseRepository implements OnModuleDestroy {
   readonly prisma: PrismaClient;
   readonly sql: SqlExecutor;
@@ -183,7 +172,6 @@ export class DatabaseRepository implements OnModuleDestroy {
         connectionString: db.url,
         max: db.poolSize,
         connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-        options: PLAN_CACHE_OPTIONS,
       });
       // An idle client's error (e.g. the server restarting) must not crash the process; the pool replaces it.
       pool.on('error', () => undefined);
