@@ -21,6 +21,7 @@ import {
   launchProfile,
   messageWithText,
   openChat,
+  waitForMessage,
   register,
   screenshot,
   send,
@@ -396,9 +397,9 @@ describe('PWA hardening in Chromium', () => {
       await legacy.page.getByTestId('unlock-button').click();
       const [carol, dave] = fixture.expected.conversations;
       await openChat(legacy.page, carol!.peerUsername);
-      for (const text of carol!.texts) await messageWithText(legacy.page, text).waitFor({ timeout: UI_TIMEOUT });
+      for (const text of carol!.texts) await waitForMessage(legacy.page, text);
       await openChat(legacy.page, dave!.peerUsername);
-      await messageWithText(legacy.page, 'Legacy to Dave: noted').waitFor({ timeout: UI_TIMEOUT });
+      await waitForMessage(legacy.page, 'Legacy to Dave: noted');
       await screenshot(legacy.page, '24-migrated-v1-profile');
 
       const probe = await legacy.context.newPage();

@@ -3,58 +3,22 @@
  * for end-to-end tests: one-shot commands with their output and exit code, and long-running `listen` processes
  * whose output lines can be awaited and which can be stopped or killed.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+
+import { ensureBuilt } from './build.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'packages/client/bin/cove.js');
-const ENTRY = join(ROOT, 'packages/client/dist/node/cli/main.js');
-/**
- * Rewritten by every `tsc -b` that built something: a change that leaves the entry's own output as it was (most of
- * them) does not touch the entry, so without this every test file would run `tsc -b` again until the entry changed.
- */
-const BUILD_INFO = join(ROOT, 'packages/client/tsconfig.tsbuildinfo');
-
-const newestSource = async (): Promise<number> => {
-  let newest = 0;
-  for (const dir of ['packages/client/src', 'packages/protocol/src', 'packages/crypto/src']) {
-    for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true, recursive: true })) {
-      if (entry.isFile() && entry.name.endsWith('.ts'))
-        newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-    }
-  }
-  return newest;
-};
-
-/** When the CLI was last built: its entry's time, or the build info's when a later build left the entry as it was. */
-const builtAt = (): number =>
-  Math.max(statSync(ENTRY).mtimeMs, existsSync(BUILD_INFO) ? statSync(BUILD_INFO).mtimeMs : 0);
-
-export async function ensureCliBuilt(): Promise<void> {
-  if (existsSync(ENTRY) && builtAt() >= (await newestSource())) return;
-  try {
-    execFileSync(
-      'flock',
-      [
-        '/tmp/cove-client-build.lock',
-        process.execPath,
-        join(ROOT, 'node_modules/typescript/bin/tsc'),
-        '-b',
-        'packages/client',
-      ],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-      },
-    );
-  } catch (error) {
-    if (!existsSync(ENTRY)) throw error;
-    process.stderr.write('warning: packages/client did not build; testing its previous build\n');
-  }
-}
+/** Builds the CLI (and the packages it references) when its output is missing or older than its sources. */
+export const ensureCliBuilt = (): Promise<void> =>
+  ensureBuilt({
+    project: 'packages/client',
+    entry: 'packages/client/dist/node/cli/main.js',
+    sources: ['packages/client/src', 'packages/protocol/src', 'packages/crypto/src'],
+    lock: '/tmp/cove-client-build.lock',
+  });
 
 export type CliResult = { code: number; stdout: string; stderr: string; lines: string[] };
 

@@ -5,23 +5,20 @@
  * unless asked, and every line the server writes (its logs) captured so tests can inspect them. Jest cannot load
  * NestJS 12 (ESM-only) through its CommonJS dependencies, and a separate process is what clients meet anyway.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import pg from 'pg';
 
+import { ensureBuilt } from './build.js';
+
 const ROOT = resolve(import.meta.dirname, '../..');
 const ENTRY = join(ROOT, 'apps/api/dist/workers/api.js');
-/**
- * Rewritten by every `tsc -b` that built something: a change that leaves the entry's own output as it was (most of
- * them) does not touch the entry, so without this every test file would run `tsc -b` again until the entry changed.
- */
-const BUILD_INFO = join(ROOT, 'apps/api/tsconfig.tsbuildinfo');
 const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Generous: the first start applies every migration to an empty database. */
 const START_TIMEOUT_MS = 60_000;
@@ -46,41 +43,14 @@ export type TestServerOptions = {
   env?: Record<string, string>;
 };
 
-const newestMtime = async (dir: string): Promise<number> => {
-  let newest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && entry.name.endsWith('.ts'))
-      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-};
-
 /** Builds the server (and the packages it references) when its output is missing or older than its sources. */
-export async function ensureServerBuilt(): Promise<void> {
-  const sources = Math.max(
-    await newestMtime(join(ROOT, 'apps/api/src')),
-    await newestMtime(join(ROOT, 'packages/protocol/src')),
-    await newestMtime(join(ROOT, 'packages/crypto/src')),
-  );
-  const builtAt = existsSync(ENTRY)
-    ? Math.max(statSync(ENTRY).mtimeMs, existsSync(BUILD_INFO) ? statSync(BUILD_INFO).mtimeMs : 0)
-    : 0;
-  if (builtAt >= sources) return;
-  try {
-    execFileSync(
-      'flock',
-      ['/tmp/cove-api-build.lock', process.execPath, join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'apps/api'],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-      },
-    );
-  } catch (error) {
-    // A half-edited source tree elsewhere in the monorepo must not stop every end-to-end suite: use the last build.
-    if (!existsSync(ENTRY)) throw error;
-    process.stderr.write('warning: apps/api did not build; testing against its previous build\n');
-  }
-}
+export const ensureServerBuilt = (): Promise<void> =>
+  ensureBuilt({
+    project: 'apps/api',
+    entry: 'apps/api/dist/workers/api.js',
+    sources: ['apps/api/src', 'packages/protocol/src', 'packages/crypto/src'],
+    lock: '/tmp/cove-api-build.lock',
+  });
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   await ensureServerBuilt();

@@ -341,6 +341,42 @@ export async function send(page: Page, text: string): Promise<void> {
 export const messageWithText = (page: Page, text: string) =>
   page.getByTestId('message').filter({ has: page.locator('.bubble-text', { hasText: text }) });
 
+/**
+ * Waits for the bubble whose text is `text`; on a timeout the error says what the page showed instead (the log's
+ * bubble texts, whether it had loaded, and which screen was up), so a failure seen once under load can be read.
+ */
+export async function waitForMessage(page: Page, text: string, timeout = UI_TIMEOUT): Promise<void> {
+  try {
+    await messageWithText(page, text).waitFor({ timeout });
+  } catch (error) {
+    const seen = await page
+      .evaluate(() => {
+        const log = document.querySelector('[data-testid="message-log"]');
+        const screens = [
+          'unlock-input',
+          'device-removed',
+          'new-chat-button',
+          'message-log',
+          'app-error',
+          'pane-error',
+          'message-error',
+        ]
+          .filter((id) => document.querySelector(`[data-testid="${id}"]`))
+          .join(',');
+        const bubbles = [...document.querySelectorAll('[data-testid="message"] .bubble-text')].map(
+          (b) => b.textContent,
+        );
+        return `screens [${screens}], log loaded ${log?.getAttribute('data-loaded') ?? 'none'}, bubbles ${JSON.stringify(bubbles)}`;
+      })
+      .catch((e: unknown) => `page unreadable: ${String(e)}`);
+    throw new Error(
+      `${(error as Error).message}
+the page showed: ${seen}`,
+      { cause: error },
+    );
+  }
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   await page.screenshot({ path: join(RESULTS, `${name}.png`) });
