@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 
-import { base64Length } from './base64.js';
+import { BASE64_PATTERN, base64Length } from './base64.js';
 import { MAX_EXPIRE_SECONDS, ROLE_CERTIFICATE_BYTES } from './content/content.bounds.js';
 import { AccountId, Username } from './http.js';
 import { SIGNATURE_BYTES } from './limits.js';
@@ -32,10 +32,7 @@ const MAX_ARCHIVED_TEXT = 64 * 1024;
 /** Millisecond times: a safe integer range (year 275 760 at most, as Date allows). */
 const Time = z.number().int().min(0).max(8.64e15);
 const Base64 = (maxBytes: number) =>
-  z
-    .string()
-    .max(base64Length(maxBytes))
-    .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64');
+  z.string().max(base64Length(maxBytes)).regex(BASE64_PATTERN, 'must be standard base64');
 
 /** The notices conversation's id (the client's NOTICES_CONVERSATION_ID): the one conversation notices sit in. */
 export const ARCHIVED_NOTICES_CONVERSATION_ID = 'notices';

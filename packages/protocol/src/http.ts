@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-import { base64Length } from './base64.js';
+import { BASE64_PATTERN, base64Length } from './base64.js';
 import { ErrorCode } from './errors.js';
 import {
   EC_PUBLIC_KEY_BYTES,
@@ -47,7 +47,7 @@ function base64Bytes(min: number, max: number, description: string): z.ZodString
     .string()
     .min(base64Length(min))
     .max(base64Length(max))
-    .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64')
+    .regex(BASE64_PATTERN, 'must be standard base64')
     .describe(description);
 }
 

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 
-import { base64Length } from './base64.js';
+import { BASE64_PATTERN, base64Length } from './base64.js';
 import { AccountId, Timestamp, Username } from './http.js';
 import { MAX_PROVISIONED_CONTACTS, ProvisionedContact } from './provisioning.js';
 
@@ -31,7 +31,7 @@ export const SealedAccountBackup = z
   .string()
   .min(base64Length(29))
   .max(base64Length(MAX_ACCOUNT_BACKUP_BYTES))
-  .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64')
+  .regex(BASE64_PATTERN, 'must be standard base64')
   .describe('The account backup sealed by the client (docs/password-login.md); the server cannot open it');
 
 /** 16 random bytes naming one login in progress, base64url. */

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 
-import { base64Length } from './base64.js';
+import { BASE64_PATTERN, base64Length } from './base64.js';
 import { HistoryArchivePointer } from './history-archive.js';
 import { AccountId, Username } from './http.js';
 import { MAX_PROVISIONING_MESSAGE_BYTES } from './limits.js';
@@ -41,7 +41,7 @@ export const ProvisioningSendRequest = z.strictObject({
     .string()
     .min(1)
     .max(base64Length(MAX_PROVISIONING_MESSAGE_BYTES))
-    .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64'),
+    .regex(BASE64_PATTERN, 'must be standard base64'),
 });
 
 export const ProvisioningCloseCode = {

@@ -5,6 +5,7 @@ import {
   AccountId,
   AckFrame,
   AuthCredentialFrame,
+  BASE64_PATTERN,
   Base64Error,
   buildOpenApiDocument,
   ClientFrame,
@@ -12,6 +13,7 @@ import {
   EcPublicKey,
   fromBase64,
   Guid,
+  isBase64,
   KyberPublicKey,
   SendFrame,
   SendMessagesRequest,
@@ -42,6 +44,37 @@ describe('base64', () => {
     expect(() => fromBase64('QR==')).toThrow(Base64Error);
     expect(() => fromBase64('QUJ=')).toThrow(Base64Error);
     expect(fromBase64('QQ==')).toEqual(new Uint8Array([65]));
+  });
+
+  it("should judge text exactly as the schemas' pattern does (isBase64, the fast check), hostile text included", () => {
+    // Base64 with a few characters swapped for padding, other alphabets, controls, non-ASCII and surrogates.
+    const hostile = fc
+      .tuple(
+        fc.uint8Array({ maxLength: 40 }).map((data) => toBase64(data)),
+        fc.array(
+          fc.tuple(
+            fc.nat(),
+            fc.constantFrom('=', '==', '-', '_', ' ', '\n', '\0', 'é', '\u0100', '\uD83D', '😀', 'A', '', '=A'),
+          ),
+          { maxLength: 4 },
+        ),
+      )
+      .map(([text, edits]) =>
+        edits.reduce((t, [at, piece]) => {
+          const i = t.length === 0 ? 0 : at % (t.length + 1);
+          return t.slice(0, i) + piece + t.slice(i + 1);
+        }, text),
+      );
+    fc.assert(
+      fc.property(fc.oneof(hostile, fc.string({ unit: 'binary', maxLength: 12 })), (text) => {
+        expect(isBase64(text)).toBe(BASE64_PATTERN.test(text));
+      }),
+      { numRuns: 5000 },
+    );
+    for (const text of ['', 'QQ==', 'QUI=', 'QUJD', '====', 'A===', 'QQ=A', '=QQ=', 'QQ', 'QQ==QQ==', 'QUJD\n'])
+      expect(isBase64(text)).toBe(BASE64_PATTERN.test(text));
+    expect(isBase64('QUJD')).toBe(true);
+    expect(isBase64('QQ=A')).toBe(false);
   });
 });
 

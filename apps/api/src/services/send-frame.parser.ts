@@ -12,6 +12,7 @@ import {
   MAX_ENVELOPE_CONTENT_BYTES,
   MAX_REGISTRATION_ID,
   base64Length,
+  isBase64,
   type AckFrame,
   type SendFrame,
 } from '@cove/protocol';
@@ -19,8 +20,7 @@ import { z } from 'zod';
 
 /** The schema's `AccountId` pattern (zod's `uuid()`), so both accept exactly the same spellings. */
 const UUID = z.regexes.uuid();
-/** The schema's `EnvelopeContent` pattern and length bounds. */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** The schema's `EnvelopeContent` length bounds (its pattern is `BASE64_PATTERN`, checked by `isBase64`). */
 const MIN_CONTENT_CHARS = base64Length(1);
 const MAX_CONTENT_CHARS = base64Length(MAX_ENVELOPE_CONTENT_BYTES);
 /** The schema's `RequestId` string bounds. */
@@ -81,7 +81,7 @@ export function parseSendFrame(frame: unknown): SendFrame | undefined {
     if (typeof content !== 'string' || content.length < MIN_CONTENT_CHARS || content.length > MAX_CONTENT_CHARS) {
       return undefined;
     }
-    if (!BASE64.test(content)) return undefined;
+    if (!isBase64(content)) return undefined;
   }
   return {
     type: 'send',
