@@ -93,6 +93,16 @@ const holderAccount = (holder: string): string => holder.split('.').slice(0, -2)
 type RotationReason = 'member gone' | 'device gone';
 
 /**
+ * Stored device lists (null: not known) read at most once per round of a send, so that the rotation check, the
+ * distribution and the recipient list cost one read per account between them; `forget` after a send that may have
+ * corrected an account's list.
+ */
+type DeviceLists = {
+  of(accountId: string): Promise<DeviceAddress[] | null>;
+  forget(accountId: string): void;
+};
+
+/**
  * Who one sender-key send goes to and how: a group's members, or (for an organization notice) every enabled member of
  * the organization. `scope` names our own sender key (`ownSenderKeyKey`), its lock and the re-send log's peer.
  */
@@ -122,6 +132,23 @@ export class GroupSender {
     /** Counts multi-recipient requests made (benchmarks and tests read it). */
     private readonly onRequest: () => void = () => undefined,
   ) {}
+
+  /** A fresh {@link DeviceLists} over the `contacts` table. */
+  private deviceLists(): DeviceLists {
+    const { storage } = this.ctx.platform;
+    const read = new Map<string, Promise<DeviceAddress[] | null>>();
+    return {
+      of: (accountId) => {
+        let devices = read.get(accountId);
+        if (!devices) {
+          devices = storage.get('contacts', accountId).then((contact) => contact?.devices ?? null);
+          read.set(accountId, devices);
+        }
+        return devices;
+      },
+      forget: (accountId) => read.delete(accountId),
+    };
+  }
 
   private get me(): ProtocolAddress {
     return ProtocolAddress.new(this.ctx.account.accountId, this.ctx.account.deviceId);
@@ -162,18 +189,23 @@ export class GroupSender {
    * ours, or the account's stored device list (as corrected by `409`/`410`) no longer names it with that registration
    * id. An account whose device list is not known (no row, or null) counts as unchanged. Null when none is gone.
    */
-  private async goneHolder(own: OwnSenderKeyEntry, members: string[]): Promise<RotationReason | null> {
-    const { storage } = this.ctx.platform;
+  private async goneHolder(
+    own: OwnSenderKeyEntry,
+    members: string[],
+    lists: DeviceLists,
+  ): Promise<RotationReason | null> {
     const audience = new Set(members);
     audience.add(this.ctx.account.accountId);
     const byAccount = new Map<string, string[]>();
     for (const holder of own.holders) {
       const accountId = holderAccount(holder);
       if (!audience.has(accountId)) return 'member gone';
-      byAccount.set(accountId, [...(byAccount.get(accountId) ?? []), holder]);
+      const listed = byAccount.get(accountId);
+      if (listed) listed.push(holder);
+      else byAccount.set(accountId, [holder]);
     }
     for (const [accountId, holders] of byAccount) {
-      const devices = (await storage.get('contacts', accountId))?.devices ?? null;
+      const devices = await lists.of(accountId);
       if (devices === null) continue;
       const current = new Set(devices.map((d) => holderKey(accountId, d)));
       if (holders.some((h) => !current.has(h))) return 'device gone';
@@ -185,13 +217,13 @@ export class GroupSender {
    * Deletes our key of `scope` (under its lock, as a group update's rotation does) when a device that holds it is gone,
    * so that the next encryption starts a new chain, distributed afresh to current devices only. Returns whether it did.
    */
-  private async rotateIfHolderGone(scope: string, members: string[]): Promise<boolean> {
+  private async rotateIfHolderGone(scope: string, members: string[], lists: DeviceLists): Promise<boolean> {
     const { ctx } = this;
     return ctx.platform.locks.withLock(groupLock(scope), async () => {
       const { storage } = ctx.platform;
       const own = await storage.get('senderKeys', ownSenderKeyKey(scope));
       if (!own || !('holders' in own)) return false;
-      const reason = await this.goneHolder(own, members);
+      const reason = await this.goneHolder(own, members, lists);
       if (reason === null) return false;
       await storage.commit([{ op: 'delete', table: 'senderKeys', key: ownSenderKeyKey(scope) }]);
       ctx.platform.logger.info('group sender key rotated', {
@@ -204,18 +236,21 @@ export class GroupSender {
 
   /**
    * Sends our sender key pairwise to every member account with a device lacking it; returns the accounts that
-   * could not be reached (unknown, or a verified contact whose key changed): they are left out of this message.
+   * could not be reached (unknown, or a verified contact whose key changed: they are left out of this message) and
+   * whether any pairwise send was made (its own 409/410 handling may have changed a device list).
    */
   private async distribute(
     audience: Audience,
     own: OwnSenderKeyEntry,
     members: string[],
     timestamp: number,
-  ): Promise<Set<string>> {
+    lists: DeviceLists,
+  ): Promise<{ unreachable: Set<string>; sentPairwise: boolean }> {
     const groupId = audience.scope;
     const { ctx } = this;
     const { storage } = ctx.platform;
     const unreachable = new Set<string>();
+    let sentPairwise = false;
     const added: string[] = [];
     let content: Uint8Array | null = null;
     const holders = new Set(own.holders);
@@ -223,9 +258,12 @@ export class GroupSender {
     const holds = (accountId: string, d: DeviceAddress): boolean =>
       holders.has(holderKey(accountId, d)) && !reshare.has(holderKey(accountId, d));
     for (const accountId of members) {
-      const devices = (await storage.get('contacts', accountId))?.devices ?? null;
+      const devices = await lists.of(accountId);
       if (devices && devices.length > 0 && devices.every((d) => holds(accountId, d))) continue;
       content ??= await this.distributionContent(audience, own.distributionId);
+      sentPairwise = true;
+      // The 1:1 send learns the account's devices (bundles, its own 409/410): read them again afterwards.
+      lists.forget(accountId);
       try {
         const reached = await this.pairwise.sendPairwise(accountId, content, timestamp);
         added.push(...reached.map((d) => holderKey(accountId, d)));
@@ -255,7 +293,7 @@ export class GroupSender {
         ]);
       });
     }
-    return unreachable;
+    return { unreachable, sentPairwise };
   }
 
   /** Encrypts the padded content once on our current chain (the chain's step is committed before it is sent). */
@@ -336,31 +374,31 @@ export class GroupSender {
 
   private async deliverTo(entry: OutboxEntry, audience: Audience): Promise<{ serverTimestamp: number }> {
     const { ctx } = this;
-    const { storage } = ctx.platform;
     const groupId = audience.scope;
     const me = ctx.account.accountId;
     /** Accounts the server says no longer exist: left out of this message. */
     const gone = new Set<string>();
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
       const members = await audience.members();
+      const lists = this.deviceLists();
       // Every round: a correction by the previous round's 409/410 may have dropped a device that holds our key.
-      await this.rotateIfHolderGone(groupId, members);
+      await this.rotateIfHolderGone(groupId, members, lists);
       const own = await this.ownKey(groupId);
-      const unreachable = await this.distribute(audience, own, members, entry.timestamp);
+      const { unreachable, sentPairwise } = await this.distribute(audience, own, members, entry.timestamp, lists);
       // The distribution's 1:1 sends follow their own 409/410 and may just have dropped a holder: then a new chain first.
-      if (await this.rotateIfHolderGone(groupId, members)) continue;
+      if (sentPairwise && (await this.rotateIfHolderGone(groupId, members, lists))) continue;
       for (const accountId of gone) unreachable.add(accountId);
       const recipients: MultiRecipient[] = [];
       for (const accountId of members) {
         if (unreachable.has(accountId)) continue;
-        const devices = (await storage.get('contacts', accountId))?.devices ?? [];
+        const devices = (await lists.of(accountId)) ?? [];
         if (devices.length > 0) recipients.push({ accountId, devices: devices.map((d) => ({ ...d })) });
       }
       // Our own other devices get a group message too (they are members through our account); a notice reaches
       // them as a sent transcript instead (notices.ts).
       const mine = audience.notice
         ? []
-        : ((await storage.get('contacts', me))?.devices ?? []).filter((d) => d.deviceId !== ctx.account.deviceId);
+        : ((await lists.of(me)) ?? []).filter((d) => d.deviceId !== ctx.account.deviceId);
       if (mine.length > 0) recipients.push({ accountId: me, devices: mine });
       if (recipients.length === 0) return { serverTimestamp: ctx.platform.clock.now() };
       const ciphertext = await this.encrypt(own.distributionId, entry.content);
@@ -420,13 +458,14 @@ export class GroupSender {
     const me = ctx.account.accountId;
     const others = group.members.map((m) => m.accountId).filter((a) => a !== me);
     // A gone holder would read it: the key is due for a rotation, which only a group message makes.
-    if ((await this.goneHolder(own, others)) !== null) return false;
+    const lists = this.deviceLists();
+    if ((await this.goneHolder(own, others, lists)) !== null) return false;
     const holders = new Set(own.holders);
     const reshare = new Set(own.reshare ?? []);
     const recipients: MultiRecipient[] = [];
     // Our own other devices are not told: an indicator is for the other members.
     for (const accountId of others) {
-      const devices = (await storage.get('contacts', accountId))?.devices ?? [];
+      const devices = (await lists.of(accountId)) ?? [];
       const holds = (d: DeviceAddress): boolean =>
         holders.has(holderKey(accountId, d)) && !reshare.has(holderKey(accountId, d));
       if (devices.length === 0 || !devices.every(holds)) return false;
