@@ -10,15 +10,16 @@
  *
  * Rotation: before every encryption (every round of the send loop, so also right after a `409`/`410` correction, and
  * again after the distribution, whose 1:1 sends follow their own corrections), each device that was given our current
- * key is checked against the audience: its account must still be in it (or be
- * ours) and the device — id AND registration id — must still be in that account's stored device list. A holder that
- * is not (a member removed or disabled; one device of a member unlinked, dropped as `409` extra; a device id
- * re-registered, `410` stale, so its old install is gone) makes us delete our key and start a new chain, distributed
- * to current devices only: the gone device's copy opens nothing sent after we learn it is gone (the message whose
- * `409`/`410` told us was addressed to it, and is encrypted again on the new chain). A device list not known at the
- * moment (null, e.g. our own after linking a device) is no evidence of a removal and rotates nothing. A device ADDED
- * is not a reason to rotate: it is simply given the current key, as Signal's clients do (it can then read what is sent
- * from now on, never what came before, since a chain only ratchets forward).
+ * key is checked against the audience: its account must still be in it (or be ours) and the device — id AND
+ * registration id — must still be in that account's stored device list. A holder that is not (a member removed or
+ * disabled; one device of a member unlinked, dropped as `409` extra; a device id re-registered, `410` stale, so its
+ * old install is gone) makes us delete our key and start a new chain, distributed to current devices only: the gone
+ * device's copy opens nothing sent after we learn it is gone (the message whose `409`/`410` told us was addressed to
+ * it, and is encrypted again on the new chain). A device list not known at the moment (null, e.g. our own after
+ * linking a device) is no evidence of a removal and rotates nothing. A device ADDED is not a reason to rotate: it is
+ * simply given the current key, as Signal's clients do (it can then read what is sent from now on, never what came
+ * before, since a chain only ratchets forward). Our own other devices are checked too, though the distribution
+ * never gives them our key (they are not among the members it serves).
  *
  * Sealed sender: when every member account has a usable unidentified access key and we hold a sender certificate,
  * the one sender-key ciphertext is wrapped in a sealed v2 message (libsignal's SealedSenderMultiRecipientMessage,
