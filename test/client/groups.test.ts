@@ -2,9 +2,15 @@
  * Group chats end to end: Node clients and the real `cove` CLI on one real server (its own process, PostgreSQL).
  * Members create and chat; a late member sees only what comes after; a removed member cannot decrypt what follows
  * (the sender's request is captured on the wire and tried with the removed member's keys); an offline member
- * catches up; a forged update from a non-admin is refused; a 100-member group costs one send request per message;
- * and the server's tables and logs hold no group title, group id, master key or plaintext.
+ * catches up; a forged update from a non-admin is refused; a member's unlinked device, even one that just asked for a
+ * re-send, cannot decrypt the next message (the sender starts a new chain once that device is dropped); a 100-member
+ * group costs one send request per message; and the server's tables and logs hold no group title, group id, master
+ * key or plaintext.
  */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import type { GroupEntry, HttpTransport, MessageEntry, SocketFactory } from '@cove/client';
@@ -16,6 +22,7 @@ import type { SendMultiRequest } from '@cove/protocol';
 import { updateContent } from '../../packages/client/src/groups.js';
 import { newOutboxEntry } from '../../packages/client/src/outbox.js';
 import { ProtocolZone } from '../../packages/client/src/protocol-zone.js';
+import { groupResendLogKey } from '../../packages/client/src/tables.js';
 import { findOnServer } from '../support/canary.js';
 import { cove, ensureCliBuilt, listen } from '../support/cli.js';
 import { destroyClient, newClient, openClient, until } from '../support/clients.js';
@@ -212,6 +219,87 @@ describe('group chats between clients', () => {
       new Uint8Array(held.masterKey),
     ]);
     expect(hits).toEqual([]);
+  });
+});
+
+describe('a member unlinking a device', () => {
+  let server: TestServer;
+  let ann: TestClient;
+  let ben: TestClient;
+  let phone: TestClient;
+  const wire = recording();
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    ann = await newClient(server.url, 'unlink_ann', { http: wire.http, sockets: wire.sockets, oneTimePreKeys: 5 });
+    ben = await newClient(server.url, 'unlink_ben', { oneTimePreKeys: 5 });
+    await Promise.all([ann, ben].map((c) => c.messenger.connect()));
+    phone = await openClient('unlink_phone', await mkdtemp(join(tmpdir(), 'cove-link-unlink_phone-')));
+    const account = await phone.messenger.linkNewDevice({
+      serverUrl: server.url,
+      oneTimePreKeys: 5,
+      onLinkUri: (uri) => {
+        void ben.messenger.addDevice(uri);
+      },
+    });
+    phone.accountId = account.accountId;
+    await phone.messenger.connect();
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const client of [ann, ben, phone]) if (client) await destroyClient(client);
+    await server?.close();
+  });
+
+  it('should leave the unlinked device unable to decrypt the next group message, checked on the wire', async () => {
+    const group = await ann.messenger.createGroup('Unlink canary', ['unlink_ben']);
+    const sent = await ann.messenger.sendGroupText(group.id, 'with the phone');
+    await ann.messenger.flushOutbox();
+    // The phone held ann's chain: it read the message.
+    await until('the phone reads it', async () => (await groupTexts(phone, group.id)).includes('with the phone'));
+    // The phone asks for it again (as after a failed decryption; written into its outbox as its inbox would): ann
+    // re-sends it pairwise and owes the phone her key again, but must still count it as holding her chain.
+    const ctx = {
+      platform: phone.platform,
+      sequencer: { next: () => `${Date.now()}` },
+      timestamps: { next: () => Date.now() },
+    };
+    const retry = newOutboxEntry(ctx as never, {
+      destination: ann.accountId,
+      kind: 'retry',
+      timestamp: Date.now(),
+      timestamps: [sent.timestamp],
+    });
+    await phone.platform.storage.commit([{ op: 'put', table: 'outbox', key: retry.id, value: retry }]);
+    await phone.messenger.flushOutbox();
+    await until('ann re-sends it to the phone', async () => {
+      const logged = await ann.platform.storage.get('resendLog', groupResendLogKey(sent.timestamp));
+      return typeof logged === 'object' && logged.devices.some((d) => d.accountId === ben.accountId && d.resent > 0);
+    });
+    const phoneDevice = (await phone.messenger.account()).deviceId;
+    await ben.messenger.removeDevice(phoneDevice);
+    await until('the phone is told it was removed', () =>
+      phone.events.some((e) => e.type === 'connection' && e.state === 'removed'),
+    );
+    const before = wire.multi.length;
+    await ann.messenger.sendGroupText(group.id, 'after the unlink');
+    await ann.messenger.flushOutbox();
+    // Ann still listed the phone: a 409 dropped it (here the one answering the 1:1 send that hands the phone her key
+    // again, in the same send), and the request the server took names ben's first device only.
+    const captured = wire.multi.slice(before).at(-1)!;
+    expect(captured.recipients.find((r) => r.accountId === ben.accountId)?.devices.map((d) => d.deviceId)).toEqual([1]);
+    // The phone takes the ciphertext anyway and tries every sender key it holds: none opens it.
+    const zone = new ProtocolZone(
+      phone.platform.storage,
+      (await phone.platform.storage.get('meta', 'account')) as never,
+      Date.now,
+    );
+    const annDevice = ProtocolAddress.new(ann.accountId, (await ann.messenger.account()).deviceId);
+    await expect(
+      groupDecrypt(annDevice, zone.senderKeyStore, new Uint8Array(fromBase64(captured.content))),
+    ).rejects.toMatchObject({ code: ErrorCode.NoSenderKeyState });
+    await until('ben reads it', async () => (await groupTexts(ben, group.id)).includes('after the unlink'));
+    expect(await groupTexts(phone, group.id)).not.toContain('after the unlink');
   });
 });
 

@@ -753,7 +753,8 @@ const applySenderKey: ContentHandler<'sender-key'> = async (input) => {
 /**
  * A retry request naming a group message we sent: answered from the group re-send log under the same rules as
  * 1:1 (this device, the identity key its member had, the window and the per-message budget), pairwise; the device
- * is also dropped from our sender key's holders so that the next group message sends it our key again.
+ * is also marked as owed our sender key (`reshare`), so that the next group message sends it our key again; it stays
+ * a holder, so that its later removal still rotates the key.
  */
 const groupResend = async (
   input: HandlerInput<'retry'>,
@@ -794,8 +795,10 @@ const groupResend = async (
   const groupId = logged.peer.slice('group:'.length);
   const own = await storage.get('senderKeys', ownSenderKeyKey(groupId));
   if (own && 'holders' in own) {
-    const holders = own.holders.filter((h) => !h.startsWith(`${peer}.${device}.`));
-    writes.push({ op: 'put', table: 'senderKeys', key: ownSenderKeyKey(groupId), value: { ...own, holders } });
+    // Still holders (a removal of the device must rotate the key it may hold), but owed our key again.
+    const asking = own.holders.filter((h) => h.startsWith(`${peer}.${device}.`));
+    const reshare = [...new Set([...(own.reshare ?? []), ...asking])];
+    writes.push({ op: 'put', table: 'senderKeys', key: ownSenderKeyKey(groupId), value: { ...own, reshare } });
   }
   return writes;
 };

@@ -8,6 +8,19 @@
  * key; gone devices are dropped) and the message is sent again. Each accepted message is logged for re-sending
  * (pairwise, to the one device that asks, under the identity key its member had) for a day.
  *
+ * Rotation: before every encryption (every round of the send loop, so also right after a `409`/`410` correction, and
+ * again after the distribution, whose 1:1 sends follow their own corrections), each device that was given our current
+ * key is checked against the audience: its account must still be in it (or be ours) and the device — id AND
+ * registration id — must still be in that account's stored device list. A holder that is not (a member removed or
+ * disabled; one device of a member unlinked, dropped as `409` extra; a device id re-registered, `410` stale, so its
+ * old install is gone) makes us delete our key and start a new chain, distributed to current devices only: the gone
+ * device's copy opens nothing sent after we learn it is gone (the message whose `409`/`410` told us was addressed to
+ * it, and is encrypted again on the new chain). A device list not known at the moment (null, e.g. our own after
+ * linking a device) is no evidence of a removal and rotates nothing. A device ADDED is not a reason to rotate: it is
+ * simply given the current key, as Signal's clients do (it can then read what is sent from now on, never what came
+ * before, since a chain only ratchets forward). Our own other devices are checked too, though the distribution
+ * never gives them our key (they are not among the members it serves).
+ *
  * Sealed sender: when every member account has a usable unidentified access key and we hold a sender certificate,
  * the one sender-key ciphertext is wrapped in a sealed v2 message (libsignal's SealedSenderMultiRecipientMessage,
  * addressed to every member device through its 1:1 session) and sent without credentials, authorized by the XOR of
@@ -18,9 +31,10 @@
  * organization-notice sender key (scope {@link NOTICES_SCOPE}: its own distribution id, distinct from every group's),
  * distributed pairwise to every enabled member device lacking it (members from the admin endpoint `GET
  * /v1/org/members`), then the notice encrypted once and sent in ONE identified multi-recipient request marked
- * `notice` (never sealed: the server lets only administrators send notices, so it must see who sends). A member that
- * held the key and is no longer an enabled member (removed or disabled) makes the next notice start a new chain, so
- * that it cannot read later notices. Our own other devices get the notice as a sent transcript (notices.ts), not here.
+ * `notice` (never sealed: the server lets only administrators send notices, so it must see who sends). It rotates as a
+ * group key does: a member that held the key and is no longer an enabled member (removed or disabled), or a device of
+ * a member that is no longer among its devices, makes the next notice start a new chain, so that it cannot read later
+ * notices. Our own other devices get the notice as a sent transcript (notices.ts), not here.
  *
  * It runs inside an outbox pass (the outbox calls `deliver` for entries of kind `group`) and never holds the group
  * lock while it sends, or a peer lock while it takes the group lock. It does not decide who is a member (groups.ts,
@@ -76,6 +90,19 @@ export const holderKey = (accountId: string, device: DeviceAddress): string =>
 /** The account of a {@link holderKey} (everything before the device id and registration id). */
 const holderAccount = (holder: string): string => holder.split('.').slice(0, -2).join('.');
 
+/** Why our key must start a new chain (logged): a holder's account left the audience, or one of its devices is gone. */
+type RotationReason = 'member gone' | 'device gone';
+
+/**
+ * Stored device lists (null: not known) read at most once per round of a send, so that the rotation check, the
+ * distribution and the recipient list cost one read per account between them; `forget` after a send that may have
+ * corrected an account's list.
+ */
+type DeviceLists = {
+  of(accountId: string): Promise<DeviceAddress[] | null>;
+  forget(accountId: string): void;
+};
+
 /**
  * Who one sender-key send goes to and how: a group's members, or (for an organization notice) every enabled member of
  * the organization. `scope` names our own sender key (`ownSenderKeyKey`), its lock and the re-send log's peer.
@@ -106,6 +133,23 @@ export class GroupSender {
     /** Counts multi-recipient requests made (benchmarks and tests read it). */
     private readonly onRequest: () => void = () => undefined,
   ) {}
+
+  /** A fresh {@link DeviceLists} over the `contacts` table. */
+  private deviceLists(): DeviceLists {
+    const { storage } = this.ctx.platform;
+    const read = new Map<string, Promise<DeviceAddress[] | null>>();
+    return {
+      of: (accountId) => {
+        let devices = read.get(accountId);
+        if (!devices) {
+          devices = storage.get('contacts', accountId).then((contact) => contact?.devices ?? null);
+          read.set(accountId, devices);
+        }
+        return devices;
+      },
+      forget: (accountId) => read.delete(accountId),
+    };
+  }
 
   private get me(): ProtocolAddress {
     return ProtocolAddress.new(this.ctx.account.accountId, this.ctx.account.deviceId);
@@ -142,43 +186,85 @@ export class GroupSender {
   }
 
   /**
-   * Starts a new notice chain when a device holding the current one belongs to an account that is no longer an
-   * enabled member (removed or disabled): the next notice is distributed afresh, to current members only.
+   * Whether a device given our key `own` is gone (see the module comment): its account is neither one of `members` nor
+   * ours, or the account's stored device list (as corrected by `409`/`410`) no longer names it with that registration
+   * id. An account whose device list is not known (no row, or null) counts as unchanged. Null when none is gone.
    */
-  private async rotateNoticeKey(members: string[]): Promise<void> {
+  private async goneHolder(
+    own: OwnSenderKeyEntry,
+    members: string[],
+    lists: DeviceLists,
+  ): Promise<RotationReason | null> {
+    const audience = new Set(members);
+    audience.add(this.ctx.account.accountId);
+    const byAccount = new Map<string, string[]>();
+    for (const holder of own.holders) {
+      const accountId = holderAccount(holder);
+      if (!audience.has(accountId)) return 'member gone';
+      const listed = byAccount.get(accountId);
+      if (listed) listed.push(holder);
+      else byAccount.set(accountId, [holder]);
+    }
+    for (const [accountId, holders] of byAccount) {
+      const devices = await lists.of(accountId);
+      if (devices === null) continue;
+      const current = new Set(devices.map((d) => holderKey(accountId, d)));
+      if (holders.some((h) => !current.has(h))) return 'device gone';
+    }
+    return null;
+  }
+
+  /**
+   * Deletes our key of `scope` (under its lock, as a group update's rotation does) when a device that holds it is gone,
+   * so that the next encryption starts a new chain, distributed afresh to current devices only. Returns whether it did.
+   */
+  private async rotateIfHolderGone(scope: string, members: string[], lists: DeviceLists): Promise<boolean> {
     const { ctx } = this;
-    const current = new Set(members);
-    current.add(ctx.account.accountId);
-    await ctx.platform.locks.withLock(groupLock(NOTICES_SCOPE), async () => {
+    return ctx.platform.locks.withLock(groupLock(scope), async () => {
       const { storage } = ctx.platform;
-      const own = await storage.get('senderKeys', ownSenderKeyKey(NOTICES_SCOPE));
-      if (!own || !('holders' in own) || own.holders.every((h) => current.has(holderAccount(h)))) return;
-      await storage.commit([{ op: 'delete', table: 'senderKeys', key: ownSenderKeyKey(NOTICES_SCOPE) }]);
-      ctx.platform.logger.info('notice sender key rotated', { reason: 'member gone' });
+      const own = await storage.get('senderKeys', ownSenderKeyKey(scope));
+      if (!own || !('holders' in own)) return false;
+      const reason = await this.goneHolder(own, members, lists);
+      if (reason === null) return false;
+      await storage.commit([{ op: 'delete', table: 'senderKeys', key: ownSenderKeyKey(scope) }]);
+      ctx.platform.logger.info('group sender key rotated', {
+        scope: scope === NOTICES_SCOPE ? NOTICES_SCOPE : scope.slice(0, 8),
+        reason,
+      });
+      return true;
     });
   }
 
   /**
    * Sends our sender key pairwise to every member account with a device lacking it; returns the accounts that
-   * could not be reached (unknown, or a verified contact whose key changed): they are left out of this message.
+   * could not be reached (unknown, or a verified contact whose key changed: they are left out of this message) and
+   * whether any pairwise send was made (its own 409/410 handling may have changed a device list).
    */
   private async distribute(
     audience: Audience,
     own: OwnSenderKeyEntry,
     members: string[],
     timestamp: number,
-  ): Promise<Set<string>> {
+    lists: DeviceLists,
+  ): Promise<{ unreachable: Set<string>; sentPairwise: boolean }> {
     const groupId = audience.scope;
     const { ctx } = this;
     const { storage } = ctx.platform;
     const unreachable = new Set<string>();
+    let sentPairwise = false;
     const added: string[] = [];
     let content: Uint8Array | null = null;
     const holders = new Set(own.holders);
+    const reshare = new Set(own.reshare ?? []);
+    const holds = (accountId: string, d: DeviceAddress): boolean =>
+      holders.has(holderKey(accountId, d)) && !reshare.has(holderKey(accountId, d));
     for (const accountId of members) {
-      const devices = (await storage.get('contacts', accountId))?.devices ?? null;
-      if (devices && devices.length > 0 && devices.every((d) => holders.has(holderKey(accountId, d)))) continue;
+      const devices = await lists.of(accountId);
+      if (devices && devices.length > 0 && devices.every((d) => holds(accountId, d))) continue;
       content ??= await this.distributionContent(audience, own.distributionId);
+      sentPairwise = true;
+      // The 1:1 send learns the account's devices (bundles, its own 409/410): read them again afterwards.
+      lists.forget(accountId);
       try {
         const reached = await this.pairwise.sendPairwise(accountId, content, timestamp);
         added.push(...reached.map((d) => holderKey(accountId, d)));
@@ -200,13 +286,15 @@ export class GroupSender {
         // A rotation meanwhile (a member removed) made these holders of a chain no longer in use.
         if (!current || !('holders' in current) || current.distributionId !== own.distributionId) return;
         const holders = [...new Set([...current.holders, ...added])];
+        const reshare = (current.reshare ?? []).filter((h) => !added.includes(h));
         own.holders = holders;
+        own.reshare = reshare;
         await storage.commit([
-          { op: 'put', table: 'senderKeys', key: ownSenderKeyKey(groupId), value: { ...current, holders } },
+          { op: 'put', table: 'senderKeys', key: ownSenderKeyKey(groupId), value: { ...current, holders, reshare } },
         ]);
       });
     }
-    return unreachable;
+    return { unreachable, sentPairwise };
   }
 
   /** Encrypts the padded content once on our current chain (the chain's step is committed before it is sent). */
@@ -262,7 +350,7 @@ export class GroupSender {
   /**
    * Every enabled member of the organization with a device but us, from the admin endpoint (listed once per send: an
    * admin's notice goes to the members the server lists; the receivers judge the certificate). A member gone since
-   * the last notice rotates our notice key first.
+   * the last notice rotates our notice key first (deliverTo).
    */
   private noticeAudience(): Audience {
     const { ctx } = this;
@@ -270,13 +358,13 @@ export class GroupSender {
     return {
       scope: NOTICES_SCOPE,
       members: () =>
-        (listed ??= ctx.api.members().then(async ({ members: all }) => {
-          const members = all
-            .filter((m) => !m.disabled && m.devices > 0 && m.accountId !== ctx.account.accountId)
-            .map((m) => m.accountId);
-          await this.rotateNoticeKey(members);
-          return members;
-        })),
+        (listed ??= ctx.api
+          .members()
+          .then(({ members: all }) =>
+            all
+              .filter((m) => !m.disabled && m.devices > 0 && m.accountId !== ctx.account.accountId)
+              .map((m) => m.accountId),
+          )),
       distribution: (distributionMessage) => ({
         kind: 'sender-key',
         senderKey: { groupId: new Uint8Array(0), distributionMessage, notice: true },
@@ -287,27 +375,31 @@ export class GroupSender {
 
   private async deliverTo(entry: OutboxEntry, audience: Audience): Promise<{ serverTimestamp: number }> {
     const { ctx } = this;
-    const { storage } = ctx.platform;
     const groupId = audience.scope;
     const me = ctx.account.accountId;
     /** Accounts the server says no longer exist: left out of this message. */
     const gone = new Set<string>();
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
       const members = await audience.members();
+      const lists = this.deviceLists();
+      // Every round: a correction by the previous round's 409/410 may have dropped a device that holds our key.
+      await this.rotateIfHolderGone(groupId, members, lists);
       const own = await this.ownKey(groupId);
-      const unreachable = await this.distribute(audience, own, members, entry.timestamp);
+      const { unreachable, sentPairwise } = await this.distribute(audience, own, members, entry.timestamp, lists);
+      // The distribution's 1:1 sends follow their own 409/410 and may just have dropped a holder: then a new chain first.
+      if (sentPairwise && (await this.rotateIfHolderGone(groupId, members, lists))) continue;
       for (const accountId of gone) unreachable.add(accountId);
       const recipients: MultiRecipient[] = [];
       for (const accountId of members) {
         if (unreachable.has(accountId)) continue;
-        const devices = (await storage.get('contacts', accountId))?.devices ?? [];
+        const devices = (await lists.of(accountId)) ?? [];
         if (devices.length > 0) recipients.push({ accountId, devices: devices.map((d) => ({ ...d })) });
       }
       // Our own other devices get a group message too (they are members through our account); a notice reaches
       // them as a sent transcript instead (notices.ts).
       const mine = audience.notice
         ? []
-        : ((await storage.get('contacts', me))?.devices ?? []).filter((d) => d.deviceId !== ctx.account.deviceId);
+        : ((await lists.of(me)) ?? []).filter((d) => d.deviceId !== ctx.account.deviceId);
       if (mine.length > 0) recipients.push({ accountId: me, devices: mine });
       if (recipients.length === 0) return { serverTimestamp: ctx.platform.clock.now() };
       const ciphertext = await this.encrypt(own.distributionId, entry.content);
@@ -351,9 +443,10 @@ export class GroupSender {
 
   /**
    * Sends content that is never queued or re-sent (a typing indicator) once with our CURRENT sender key, over the
-   * live socket only, and only when every member device holds that key already: an indicator never creates or
-   * distributes a key, never fetches bundles and never repairs device lists (a `409`/`410` just drops it). Not
-   * counted as a group message request and not logged for re-sending. Returns whether the server took it.
+   * live socket only, and only when every member device holds that key already and no device that holds it is gone:
+   * an indicator never creates, distributes or rotates a key, never fetches bundles and never repairs device lists (a
+   * `409`/`410` just drops it; the next group message rotates). Not counted as a group message request and not logged
+   * for re-sending. Returns whether the server took it.
    */
   async sendEphemeral(groupId: string, content: Uint8Array, timestamp: number): Promise<boolean> {
     const { ctx } = this;
@@ -364,12 +457,19 @@ export class GroupSender {
     const own = await storage.get('senderKeys', ownSenderKeyKey(groupId));
     if (!group?.active || !own || !('holders' in own)) return false;
     const me = ctx.account.accountId;
+    const others = group.members.map((m) => m.accountId).filter((a) => a !== me);
+    // A gone holder would read it: the key is due for a rotation, which only a group message makes.
+    const lists = this.deviceLists();
+    if ((await this.goneHolder(own, others, lists)) !== null) return false;
     const holders = new Set(own.holders);
+    const reshare = new Set(own.reshare ?? []);
     const recipients: MultiRecipient[] = [];
     // Our own other devices are not told: an indicator is for the other members.
-    for (const { accountId } of group.members.filter((m) => m.accountId !== me)) {
-      const devices = (await storage.get('contacts', accountId))?.devices ?? [];
-      if (devices.length === 0 || !devices.every((d) => holders.has(holderKey(accountId, d)))) return false;
+    for (const accountId of others) {
+      const devices = (await lists.of(accountId)) ?? [];
+      const holds = (d: DeviceAddress): boolean =>
+        holders.has(holderKey(accountId, d)) && !reshare.has(holderKey(accountId, d));
+      if (devices.length === 0 || !devices.every(holds)) return false;
       recipients.push({ accountId, devices: devices.map((d) => ({ ...d })) });
     }
     if (recipients.length === 0) return false;

@@ -10,7 +10,8 @@
  * revision, or a member whose only change is leaving (the same state without itself); a group we do not hold takes
  * it only when we are listed and its sender is an admin in it (we are being added: the current state, no history).
  * Everything else is ignored (stale, duplicate, forged) and changes nothing. An update that removes or loses a
- * member makes us rotate our sender key (its row is deleted: the next send starts a new chain).
+ * member makes us rotate our sender key (its row is deleted: the next send starts a new chain); a member's removed
+ * DEVICE rotates it too, checked by the sender before each encryption (group-sender.ts).
  *
  * It does not send (group-sender.ts), receive envelopes (inbox.ts, content-handlers.ts) or take locks (callers
  * hold `groupLock`).

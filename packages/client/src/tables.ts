@@ -333,10 +333,20 @@ export type GroupEntry = {
 
 /**
  * Our sender key for one group: the distribution id of our current chain (a UUID; the chain itself is a
- * `senderKeys` record under our own address) and the member devices that hold it ("<account>.<device>.<reg id>").
- * Deleted on rotation (a member removed or left): the next send starts a new chain and distributes it afresh.
+ * `senderKeys` record under our own address) and every member device that was given it ("<account>.<device>.<reg
+ * id>"). Deleted on rotation (a member removed or left, or a holder device no longer among its account's current
+ * devices: group-sender.ts): the next send starts a new chain and distributes it afresh.
  */
-export type OwnSenderKeyEntry = { distributionId: string; holders: string[]; createdAt: number };
+export type OwnSenderKeyEntry = {
+  distributionId: string;
+  holders: string[];
+  /**
+   * Holders owed our distribution message again (a retry request: the device rebuilt its session and may have lost
+   * the chain). They stay holders, so that their removal still rotates the key; absent on rows written before.
+   */
+  reshare?: string[];
+  createdAt: number;
+};
 
 /** A member device's sender key chain (serialized SenderKeyRecord) for one distribution id. */
 export type SenderKeyEntry = { record: Uint8Array; updatedAt: number };
