@@ -1,7 +1,7 @@
 /**
  * Queued envelopes in the database, written and deleted in batches: one multi-row INSERT for every envelope of a
- * group-committed batch of sends, one DELETE for a batch of acknowledgements, and ordered pages of a device's
- * queue. The statement returning means the rows are durable (PostgreSQL commits with fsync before answering).
+ * group-committed batch of sends, one DELETE for a batch of acknowledgements (these two of the group commit through
+ * functions of the migrations, see `INSERT_CHECKED`), and ordered pages of a device's queue. The statement returning means the rows are durable (PostgreSQL commits with fsync before answering).
  * Content is opaque bytes. Which envelopes to write is decided by the message service.
  *
  * A multi-recipient send stores its ciphertext once in `shared_payloads` and one envelope row per device pointing at
@@ -111,16 +111,18 @@ export const QUEUED_BYTES = `(octet_length(e.content) + CASE WHEN e.payload_id I
   ELSE coalesce((SELECT octet_length(p.content) FROM shared_payloads p WHERE p.id = e.payload_id), 0) END)`;
 
 /**
- * The queue-cap check's count: for each distinct (account_id, device_id) of the CTE `devices`, how many envelopes that
- * device has waiting (`n`) and their bytes, reading at most `$1 + 1` of them in queue order (one more than the
- * envelope cap already puts any send to the device over it, so the rest need not be read; below that every row is
- * read and `bytes` is exact). Ordered and limited, it favours a plain index scan of (account_id, device_id, id), which
- * marks the index entries of acknowledged (deleted) rows dead as it meets them, so the next send to the device skips
- * them. A join grouped by device got a bitmap heap scan in the prepared statement's generic plan (the delivery bench's
- * database), which never marks them: until the table's next vacuum every send reads the heap page of every envelope
- * its recipient acknowledged (in a test database with ≈ 100,000 acknowledged rows not yet vacuumed: 1,538 pages,
- * 3.3 ms, for a batch of 30 sends). The planner still decides from statistics (with estimates of several rows per
- * device it can prefer a bitmap scan and a sort), so `envelopes` also needs frequent vacuums: docs/operations.md.
+ * The multi-recipient insert's queue-cap count (the checked insert's is the same count in `insert_checked_envelopes`,
+ * there without ORDER BY: the settings pinned on that function leave no scan but this one): for each distinct
+ * (account_id, device_id) of the CTE `devices`, how many envelopes that device has waiting (`n`) and their bytes,
+ * reading at most `$1 + 1` of them in queue order (one more than the envelope cap already puts any send to the device
+ * over it, so the rest need not be read; below that every row is read and `bytes` is exact). Ordered and limited, it
+ * favours a plain index scan of (account_id, device_id, id), which marks the index entries of acknowledged (deleted)
+ * rows dead as it meets them, so the next send to the device skips them. A join grouped by device got a bitmap heap
+ * scan in the prepared statement's generic plan (the delivery bench's database), which never marks them: until the
+ * table's next vacuum every send reads the heap page of every envelope its recipient acknowledged (in a test database
+ * with ≈ 100,000 acknowledged rows not yet vacuumed: 1,538 pages, 3.3 ms, for a batch of 30 sends). The planner still
+ * decides from statistics (with estimates of several rows per device it can prefer a bitmap scan and a sort), so
+ * `envelopes` also needs frequent vacuums: docs/operations.md.
  */
 const queuedOf = (devices: string): string => `
          SELECT d.account_id, d.device_id, q.n, q.bytes
@@ -155,69 +157,21 @@ const INSERT_COLUMNS =
   'guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp, urgent, content';
 
 /**
- * The statement of {@link EnvelopeRepository.insertChecked}: its rows come as one array per column (`unnest`), so
- * its text never changes and it stays prepared on each connection (parsed and planned once, not per batch). Devices
- * are looked up by key, one index probe per sending device (`senders`) and per destination account (`current`,
- * `OFFSET 0` keeping the subquery a per-account probe): as a semi-join on the whole batch, the generic plan read all
- * of `devices` for every batch (703 pages, rows of ≈ 1.7 KB with their Kyber keys, for 2,000 devices in the delivery
- * bench: 44 buffer reads per send of a batch of 16), a cost that grows with the number of devices.
+ * The group commit's checked insert and acknowledgements' delete, each a call of a PL/pgSQL function of the migration
+ * `20261207153000_group_commit_functions`, which holds the statements. Their rows come as one array per column
+ * (`unnest`), so the call's text never changes and stays prepared on each connection. The functions are there so
+ * that PostgreSQL plans their statements once per connection, not once per batch (planning the checked insert cost
+ * as much of its CPU as running it), with settings pinned on them that keep those cached plans to index scans with
+ * conditions however the tables grow after they were made: devices looked up by key, one index probe per sending
+ * device and per destination account (as a semi-join on the whole batch, a generic plan read all of `devices`), each
+ * recipient's queue counted by an index scan of (account_id, device_id, id) limited to cap + 1 rows, and each
+ * acknowledged envelope found by its guid. PGlite runs the same functions.
  */
-const INSERT_CHECKED = `WITH input AS (
-         SELECT * FROM unnest($3::int[], $4::uuid[], $5::uuid[], $6::smallint[], $7::int[], $8::varchar[], $9::uuid[],
-                              $10::smallint[], $11::bigint[], $12::bigint[], $13::boolean[], $14::bytea[])
-           AS u (request, guid, account_id, device_id, registration_id, type, source_account_id, source_device_id,
-                 timestamp, server_timestamp, urgent, content)),
-       sends AS (SELECT DISTINCT request, account_id, source_account_id, source_device_id FROM input),
-       senders AS (SELECT d.account_id, d.id FROM (SELECT DISTINCT source_account_id, source_device_id FROM sends) s
-                     CROSS JOIN LATERAL (SELECT d.account_id, d.id FROM devices d
-                                         WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id
-                                         FOR KEY SHARE) d),
-       gone AS (SELECT s.request FROM sends s
-                WHERE s.source_account_id IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM senders d
-                                  WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
-       current AS (SELECT d.account_id, d.id, d.registration_id FROM (SELECT DISTINCT account_id FROM sends) s
-                     CROSS JOIN LATERAL (SELECT d.account_id, d.id, d.registration_id FROM devices d
-                                         WHERE d.account_id = s.account_id OFFSET 0) d),
-       refused AS (
-         SELECT i.request FROM input i
-           LEFT JOIN current c ON c.account_id = i.account_id AND c.id = i.device_id
-           WHERE c.id IS NULL OR c.registration_id <> i.registration_id
-              OR (i.account_id = i.source_account_id AND i.device_id = i.source_device_id)
-         UNION
-         SELECT s.request FROM sends s JOIN current c ON c.account_id = s.account_id
-           WHERE NOT coalesce(s.account_id = s.source_account_id AND c.id = s.source_device_id, false)
-             AND NOT EXISTS (SELECT 1 FROM input i WHERE i.request = s.request AND i.device_id = c.id)
-       ),
-       queued AS (${queuedOf('input')}),
-       over_cap AS (
-         SELECT request, device_id FROM (
-           SELECT i.request, i.device_id,
-                  coalesce(q.n, 0) + count(*) OVER w AS n,
-                  coalesce(q.bytes, 0) + sum(octet_length(i.content)) OVER w AS bytes
-           FROM input i LEFT JOIN queued q ON q.account_id = i.account_id AND q.device_id = i.device_id
-           WHERE i.request NOT IN (SELECT request FROM refused) AND i.request NOT IN (SELECT request FROM gone)
-           WINDOW w AS (PARTITION BY i.account_id, i.device_id ORDER BY i.request)
-         ) cumulative
-         WHERE n > $1::bigint OR bytes > $2::bigint
-       ),
-       stored AS (
-         INSERT INTO envelopes (${INSERT_COLUMNS})
-         SELECT guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp,
-                urgent, content
-         FROM input WHERE request NOT IN (SELECT request FROM refused)
-                      AND request NOT IN (SELECT request FROM over_cap)
-                      AND request NOT IN (SELECT request FROM gone)
-         ORDER BY request, device_id
-         RETURNING 1
-       )
-       SELECT DISTINCT request, 'gone' AS kind, NULL::int AS full_device FROM gone
-       UNION ALL
-       SELECT DISTINCT request, 'refused' AS kind, NULL::int AS full_device FROM refused
-         WHERE request NOT IN (SELECT request FROM gone)
-       UNION ALL
-       SELECT request, 'full' AS kind, device_id::int AS full_device FROM over_cap
-         WHERE request NOT IN (SELECT request FROM gone)`;
+const INSERT_CHECKED = `SELECT request, kind, full_device FROM insert_checked_envelopes($1::bigint, $2::bigint,
+  $3::int[], $4::uuid[], $5::uuid[], $6::smallint[], $7::int[], $8::varchar[], $9::uuid[], $10::smallint[],
+  $11::bigint[], $12::bigint[], $13::boolean[], $14::bytea[])`;
+
+const DELETE = `SELECT guid, account_id, device_id FROM delete_envelopes($1::uuid[], $2::uuid[], $3::smallint[])`;
 
 @Injectable()
 export class EnvelopeRepository {
@@ -493,10 +447,7 @@ export class EnvelopeRepository {
   async delete(keys: EnvelopeKey[]): Promise<Set<string>> {
     if (!keys.length) return new Set();
     const rows = await this.db.sql.query<{ guid: string; account_id: string; device_id: number }>(
-      `DELETE FROM envelopes e
-       USING unnest($1::uuid[], $2::uuid[], $3::smallint[]) AS v (guid, account_id, device_id)
-       WHERE e.guid = v.guid AND e.account_id = v.account_id AND e.device_id = v.device_id
-       RETURNING e.guid, e.account_id, e.device_id`,
+      DELETE,
       [
         this.db.sql.arrays.uuid(keys.map((k) => k.guid)),
         this.db.sql.arrays.uuid(keys.map((k) => k.accountId)),

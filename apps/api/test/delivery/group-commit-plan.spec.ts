@@ -1,0 +1,192 @@
+/**
+ * The group commit's statements on PostgreSQL are planned once per connection, and the plan they keep stays index
+ * probes when the tables grow after it was made. The checked insert and the acknowledgements' delete run in PL/pgSQL
+ * functions with pinned settings (migration `20261207153000_group_commit_functions`): sent as prepared statements,
+ * PostgreSQL planned the checked insert anew for every batch, and a generic plan forced on the sessions instead had
+ * been made on an empty `envelopes` and counted queues with sequential scans of the whole table once it had grown.
+ *
+ * The evidence is counted, never timed: `auto_explain` (loaded into one session of the test, with nested statements
+ * and the plan as JSON sent back as notices) gives the plan each execution ran, and `pg_stat_xact_user_tables` the
+ * rows a batch read. The repository runs on that one session, so the plans it caches are the ones inspected; the
+ * table's autovacuum is off, so no ANALYZE from outside renews them. PGlite has no auto_explain; its behaviour is
+ * covered by the other suites that run on both.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+
+import { BINARY_ARRAYS, type DatabaseRepository } from '../../src/repositories/database.repository.js';
+import { EnvelopeRepository, type CheckedEnvelopeRow } from '../../src/repositories/envelope.repository.js';
+import { register, startServer, type TestDevice, type TestServer } from '../support/harness.js';
+
+const CAPS = { envelopes: 1_000, bytes: 10_000_000 };
+/** More executions than the five custom plans PostgreSQL's `auto` plan cache mode tries before it compares. */
+const BATCHES = 8;
+/** Rows the table grows by after the plans were made: a scan of them would read thousands, a probe a handful. */
+const GROWTH = 20_000;
+/** The most rows a batch of {@link SENDS} sends and their deletion may read through probes (a few per row). */
+const PROBE_ROWS = 20;
+const SENDS = 3;
+
+type PlanNode = {
+  'Node Type': string;
+  Operation?: string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
+  'Function Call'?: string;
+  Plans?: PlanNode[];
+};
+type LoggedPlan = { 'Query Text': string; Plan: PlanNode };
+
+const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)];
+
+/** Which group-commit statement a plan is: the one that inserts into or deletes from `envelopes`, if any. */
+const statementOf = (plan: LoggedPlan): 'insert' | 'delete' | undefined => {
+  const modify = nodes(plan.Plan).find((n) => n['Node Type'] === 'ModifyTable' && n['Relation Name'] === 'envelopes');
+  if (modify?.Operation === 'Insert') return 'insert';
+  if (modify?.Operation === 'Delete') return 'delete';
+  return undefined;
+};
+
+/** How a plan reads `envelopes` and `devices`: node type, index and whether the index scan has a condition. */
+const tableAccess = (plan: LoggedPlan): string[] =>
+  nodes(plan.Plan)
+    .filter((n) => n['Relation Name'] === 'envelopes' || n['Relation Name'] === 'devices')
+    .filter((n) => n['Node Type'] !== 'ModifyTable')
+    .map(
+      (n) => `${n['Node Type']} ${n['Relation Name']} ${n['Index Name'] ?? ''} ${n['Index Cond'] ? 'cond' : 'none'}`,
+    );
+
+describe('group commit plans on PostgreSQL', () => {
+  let server: TestServer;
+  let alice: TestDevice;
+  let bob: TestDevice;
+  let carol: TestDevice;
+  let session: pg.Client;
+  let envelopes: EnvelopeRepository;
+  /** Every plan auto_explain sent since the last {@link takePlans}. */
+  let logged: LoggedPlan[] = [];
+
+  const takePlans = (): LoggedPlan[] => {
+    const plans = logged;
+    logged = [];
+    return plans;
+  };
+
+  const batch = async (): Promise<void> => {
+    const rows: CheckedEnvelopeRow[] = Array.from({ length: SENDS }, (_, request) => ({
+      request,
+      registrationId: bob.registrationId,
+      guid: randomUUID(),
+      accountId: bob.accountId,
+      deviceId: bob.deviceId,
+      type: 'whisper',
+      sourceAccountId: alice.accountId,
+      sourceDeviceId: alice.deviceId,
+      timestamp: 1,
+      serverTimestamp: 1,
+      urgent: true,
+      content: new Uint8Array(16),
+    }));
+    const skipped = await envelopes.insertChecked(rows, CAPS);
+    expect([skipped.refused.size, skipped.full.size, skipped.senderGone.size]).toEqual([0, 0, 0]);
+    const deleted = await envelopes.delete(
+      rows.map((r) => ({ accountId: r.accountId, deviceId: r.deviceId, guid: r.guid })),
+    );
+    expect(deleted.size).toBe(SENDS);
+  };
+
+  beforeAll(async () => {
+    server = await startServer('postgres');
+    [alice, bob, carol] = [await register(server), await register(server), await register(server)];
+    const [row] = await server.query<{ database: string }>('SELECT current_database() AS database');
+    session = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${row!.database}` });
+    await session.connect();
+    session.on('notice', (notice) => {
+      const at = notice.message?.indexOf('plan:') ?? -1;
+      if (at >= 0) logged.push(JSON.parse(notice.message!.slice(at + 'plan:'.length)) as LoggedPlan);
+    });
+    for (const setting of [
+      "LOAD 'auto_explain'",
+      'SET auto_explain.log_min_duration = 0',
+      'SET auto_explain.log_nested_statements = on',
+      'SET auto_explain.log_level = notice',
+      'SET auto_explain.log_format = json',
+      'SET auto_explain.log_verbose = on',
+    ])
+      await session.query(setting);
+    // The repository on this one session: the statements it prepares and the plans the functions cache are its own.
+    const sql = {
+      async query<T>(text: string, params: unknown[] = [], name?: string): Promise<T[]> {
+        const result = await session.query(name ? { name, text, values: params } : { text, values: params });
+        return result.rows as T[];
+      },
+      arrays: BINARY_ARRAYS,
+    };
+    envelopes = new EnvelopeRepository({ sql } as unknown as DatabaseRepository);
+  }, 120_000);
+
+  afterAll(async () => {
+    await session?.end();
+    await server?.close();
+  }, 60_000);
+
+  it('should run one plan for every batch of the checked insert and the delete, with their values as parameters', async () => {
+    takePlans();
+    for (let i = 0; i < BATCHES; i++) await batch();
+    const plans = takePlans();
+    for (const statement of ['insert', 'delete'] as const) {
+      const mine = plans.filter((p) => statementOf(p) === statement);
+      expect(mine).toHaveLength(BATCHES);
+      // A plan made for the batch's values (a custom plan, planned anew each time) names them as constants.
+      const unnest = nodes(mine[0]!.Plan).find((n) => n['Node Type'] === 'Function Scan' && n['Function Call']);
+      expect(unnest?.['Function Call']).toMatch(/^unnest\(\$\d+\)/);
+      expect(new Set(mine.map((p) => JSON.stringify(p.Plan))).size).toBe(1);
+    }
+  }, 60_000);
+
+  it('should keep probing by index after the table grew, on the plan made while it was empty', async () => {
+    // Plans made while the table is empty, its statistics saying so (as after the delivery bench's VACUUM).
+    await session.query('DELETE FROM envelopes');
+    await session.query('ALTER TABLE envelopes SET (autovacuum_enabled = false)');
+    await session.query('VACUUM ANALYZE envelopes');
+    await session.query('DISCARD PLANS');
+    takePlans();
+    await batch();
+    const before = takePlans().filter((p) => statementOf(p));
+    expect(before).toHaveLength(2);
+
+    await server.query(
+      `INSERT INTO envelopes (guid, account_id, device_id, type, timestamp, server_timestamp, content)
+       SELECT gen_random_uuid(), $1, $2, 'whisper', 1, 1, '\\x00'::bytea FROM generate_series(1, $3::int)`,
+      [carol.accountId, carol.deviceId, GROWTH],
+    );
+
+    // Counted within one transaction, as the difference of two readings: the view also holds the session's earlier
+    // counts not yet sent to the statistics (PostgreSQL 15), and none are sent while a transaction is open.
+    const reads = async (): Promise<{ seqScans: number; rows: number }> => {
+      const [row] = (
+        await session.query<{ seq_scan: string; rows: string }>(
+          `SELECT seq_scan::text, (seq_tup_read + idx_tup_fetch)::text AS rows
+           FROM pg_stat_xact_user_tables WHERE relname = 'envelopes'`,
+        )
+      ).rows;
+      return { seqScans: Number(row?.seq_scan), rows: Number(row?.rows) };
+    };
+    await session.query('BEGIN');
+    const start = await reads();
+    takePlans();
+    await batch();
+    const end = await reads();
+    await session.query('COMMIT');
+    const after = takePlans().filter((p) => statementOf(p));
+
+    expect(after.map((p) => JSON.stringify(p.Plan))).toEqual(before.map((p) => JSON.stringify(p.Plan)));
+    for (const plan of after)
+      for (const access of tableAccess(plan)) expect(access).toMatch(/^Index Scan (envelopes|devices) \S+ cond$/);
+    expect(end.seqScans - start.seqScans).toBe(0);
+    expect(end.rows - start.rows).toBeLessThanOrEqual(PROBE_ROWS);
+  }, 60_000);
+});
