@@ -85,6 +85,12 @@ export type Unsealed = { ok: true; envelope: Envelope } | { ok: false; reason: U
 
 export class SealedSender {
   private certificate: SenderCertificate | null = null;
+  /**
+   * Changes of our accept setting started here (counted when one starts and again when it ends), and how many are
+   * still on their way: a read of the server's setting that overlapped one may predate it, and is not kept.
+   */
+  private acceptWrites = 0;
+  private acceptWritesInFlight = 0;
 
   constructor(private readonly ctx: MessengerContext) {}
 
@@ -162,7 +168,10 @@ export class SealedSender {
    * on another device) is announced with `account-settings-updated`.
    */
   async refreshAcceptSetting(): Promise<SealedSenderSetting> {
+    const writes = this.acceptWritesInFlight > 0 ? -1 : this.acceptWrites;
     const { unrestrictedUnidentifiedAccess } = await this.ctx.api.accountAttributes();
+    // A change made here while the read was on its way is newer than what it read (or may be): it keeps its own.
+    if (writes !== this.acceptWrites) return this.acceptSetting();
     const setting: SealedSenderSetting = unrestrictedUnidentifiedAccess ? 'anyone' : 'contacts';
     await this.keepAcceptSetting(setting);
     return setting;
@@ -170,8 +179,15 @@ export class SealedSender {
 
   /** Sets our setting on the server (which enforces it) and keeps it here once the server took it. */
   async setAcceptSetting(setting: SealedSenderSetting): Promise<void> {
-    await this.ctx.api.setAccountAttributes({ unrestrictedUnidentifiedAccess: setting === 'anyone' });
-    await this.keepAcceptSetting(setting);
+    this.acceptWrites += 1;
+    this.acceptWritesInFlight += 1;
+    try {
+      await this.ctx.api.setAccountAttributes({ unrestrictedUnidentifiedAccess: setting === 'anyone' });
+      await this.keepAcceptSetting(setting);
+    } finally {
+      this.acceptWritesInFlight -= 1;
+      this.acceptWrites += 1;
+    }
   }
 
   private async keepAcceptSetting(setting: SealedSenderSetting): Promise<void> {
