@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
@@ -207,8 +207,12 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
       left = await pgCount(database);
     }
     if (left > 0) progress(`quiesce: ${left} envelopes still not acknowledged after 120 s`);
-    return (performance.now() - arrived) / 1000;
+    const drained = (performance.now() - arrived) / 1000;
+    if (process.env.VACUUM_PHASES === '1') await vacuumEnvelopes(database);
+    return drained;
   };
+  /** TRACE_OUT: the open-loop phase being traced (see {@link phaseTrace}), undefined otherwise. */
+  let trace;
   let sendId = 0;
   const inflight = new Map();
   /** Send time by id in the open loop: send → `result` latency, the sender's side of the breakdown. */
@@ -220,9 +224,10 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
       stats.received++;
       if (stats.recording) {
         stats.delivered++;
-        stats.latencies.push(
-          performance.now() - Buffer.from(frame.envelope.content.slice(0, 12), 'base64').readDoubleLE(0),
-        );
+        const now = performance.now();
+        const latency = now - Buffer.from(frame.envelope.content.slice(0, 12), 'base64').readDoubleLE(0);
+        stats.latencies.push(latency);
+        trace?.received(now, latency);
       }
       if (ackFrames) {
         pair.acks.push(frame.envelope.guid);
@@ -249,7 +254,11 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
       const sentAt = sentTimes.get(frame.id);
       if (sentAt !== undefined) {
         sentTimes.delete(frame.id);
-        if (stats.recording) stats.resultLatencies.push(performance.now() - sentAt);
+        if (stats.recording) {
+          const now = performance.now();
+          stats.resultLatencies.push(now - sentAt);
+          trace?.result(now, now - sentAt);
+        }
       }
       cb?.();
     };
@@ -283,21 +292,21 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
     );
   };
 
-  // Phase 1: closed loop, WINDOW sends in flight per sender.
-  let running = true;
+  // Phase 1: closed loop, WINDOW sends in flight per sender (CLOSED=off skips it, e.g. to profile only fixed rates).
+  let running = process.env.CLOSED !== 'off';
   for (const pair of pairs) {
     const loop = () => {
       if (running) sendOne(pair, loop);
     };
     for (let i = 0; i < WINDOW; i++) loop();
   }
-  await sleep(2000);
+  if (running) await sleep(2000);
   stats.recording = true;
   const started = performance.now();
   const cpuBefore = cpuSeconds(serverPid);
   const dbBefore = databaseCpuSnapshot(database);
   const ownBefore = process.cpuUsage();
-  await sleep(SECONDS * 1000);
+  if (running) await sleep(SECONDS * 1000);
   const elapsed = (performance.now() - started) / 1000;
   stats.recording = false;
   const serverCpu = cpuSeconds(serverPid) - cpuBefore;
@@ -326,7 +335,9 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
     let offered = 0;
     let next = 0;
     const tickMs = 5;
+    trace = process.env.TRACE_OUT ? await phaseTrace(database) : undefined;
     const t0 = performance.now();
+    trace?.start(t0);
     const timer = setInterval(() => {
       const due = Math.min(((performance.now() - t0) / 1000) * rate - offered, (rate * tickMs * 4) / 1000);
       for (let i = 0; i < Math.floor(due); i++) {
@@ -338,6 +349,10 @@ async function runLoad(pairs, ackFrames, serverPid, database, metricsUrl) {
     clearInterval(timer);
     const openElapsed = (performance.now() - t0) / 1000;
     const phaseAckDrainSeconds = await quiesce();
+    if (trace) {
+      await trace.write(process.env.TRACE_OUT, { rate, startedAt });
+      trace = undefined;
+    }
     const phaseServerCpu = cpuSeconds(serverPid) - phaseCpuBefore;
     const phaseDatabaseCpu = databaseCpuDelta(phaseDbBefore, databaseCpuSnapshot(database));
     stats.recording = false;
@@ -442,6 +457,84 @@ async function phaseProbe(serverPid, metricsUrl) {
         };
       }
       return out;
+    },
+  };
+}
+
+/** Width of a trace bucket: fine enough to place a stall of tens of milliseconds. */
+const TRACE_BUCKET_MS = 10;
+
+/**
+ * TRACE_OUT=<file>: a timeline of one open-loop phase in {@link TRACE_BUCKET_MS} buckets from its start — messages
+ * received, their worst send → receipt latency, the worst send → `result` latency — and, for Cove, what PostgreSQL's
+ * busy backends and auxiliary processes were waiting on (pg_stat_activity sampled every 5 ms over its own
+ * connection, unless TRACE_PG=off) with the WAL position, appended as one JSON line per phase with its start as
+ * wall-clock time (`epochStart`, to line up with the server probe's PROBE_STALLS), to find what a stall coincides
+ * with.
+ */
+async function phaseTrace(database) {
+  let t0 = performance.now();
+  const buckets = new Map();
+  const bucket = (now) => {
+    const i = Math.floor((now - t0) / TRACE_BUCKET_MS);
+    let b = buckets.get(i);
+    if (!b) buckets.set(i, (b = { received: 0, maxMs: 0, results: 0, maxResultMs: 0, waits: {}, wal: undefined }));
+    return b;
+  };
+  // The generator's own stalls (its receipts are timestamped late): gaps over 5 ms between 1 ms ticks, by bucket.
+  let lastTick = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    if (now - lastTick > 5) {
+      const b = bucket(lastTick);
+      b.generatorGapMs = Math.max(b.generatorGapMs ?? 0, Math.round(now - lastTick));
+    }
+    lastTick = now;
+  }, 1);
+  let sampling = Boolean(database) && process.env.TRACE_PG !== 'off';
+  let sampler;
+  if (database) {
+    const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+    await client.connect();
+    sampler = (async () => {
+      while (sampling) {
+        const { rows } = await client.query(
+          `SELECT pg_current_wal_lsn()::text AS lsn, backend_type, wait_event_type, wait_event, state
+             FROM pg_stat_activity WHERE pid <> pg_backend_pid()`,
+        );
+        const b = bucket(performance.now());
+        b.wal ??= rows[0]?.lsn;
+        for (const r of rows) {
+          if (r.backend_type === 'client backend' && r.state !== 'active') continue;
+          const key = `${r.backend_type}:${r.wait_event_type ?? 'cpu'}:${r.wait_event ?? '-'}`;
+          b.waits[key] = (b.waits[key] ?? 0) + 1;
+        }
+        await sleep(5);
+      }
+      await client.end();
+    })();
+  }
+  return {
+    start(at) {
+      t0 = at;
+      buckets.clear();
+    },
+    received(now, ms) {
+      const b = bucket(now);
+      b.received++;
+      b.maxMs = Math.max(b.maxMs, Math.round(ms * 10) / 10);
+    },
+    result(now, ms) {
+      const b = bucket(now);
+      b.results++;
+      b.maxResultMs = Math.max(b.maxResultMs, Math.round(ms * 10) / 10);
+    },
+    async write(file, header) {
+      clearInterval(ticker);
+      sampling = false;
+      await sampler;
+      const timeline = [...buckets].sort((a, b) => a[0] - b[0]).map(([i, b]) => ({ t: i * TRACE_BUCKET_MS, ...b }));
+      appendFileSync(file, `${JSON.stringify({ ...header, epochStart: performance.timeOrigin + t0, timeline })}\n`);
     },
   };
 }
@@ -574,6 +667,18 @@ async function benchCove() {
     await admin.end();
   }
   return results;
+}
+
+/**
+ * VACUUM_PHASES=1: vacuums the envelopes table between phases, as PostgreSQL's autovacuum would on a server where it
+ * runs (the bench machine's has it off): a phase otherwise starts by cleaning up after the previous one's hundred
+ * thousand deleted rows.
+ */
+async function vacuumEnvelopes(database) {
+  const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  await c.connect();
+  await c.query('VACUUM envelopes');
+  await c.end();
 }
 
 async function pgCount(database) {

@@ -5,7 +5,10 @@
  * JSON line to the file named by PROBE_OUT and starts over, so the delivery benchmark can bracket each load phase.
  * It changes nothing the server does beyond these observers (a 1 ms sampling timer and one entry per GC). With
  * PROBE_HEAP=1 it also samples allocations (V8's sampling heap profiler, every 32 KiB, counting objects already
- * collected) and adds each phase's top allocating functions; that costs CPU, so latency runs go without it.
+ * collected) and adds each phase's top allocating functions; that costs CPU, so latency runs go without it. With
+ * PROBE_STALLS=1 each line also lists, with wall-clock times (ms since the epoch), every GC pause over 2 ms and every
+ * gap over 5 ms between ticks of a 1 ms timer (the loop blocked or the process not scheduled), to line up with a
+ * trace of the load (TRACE_OUT in bench/delivery.bench.js).
  */
 import { appendFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -19,8 +22,29 @@ const GC_KINDS = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb', 16: 'm
 const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 delay.enable();
 let gc = { count: 0, totalMs: 0, maxMs: 0, over5ms: 0, byKind: {} };
+const STALLS = process.env.PROBE_STALLS === '1';
+/** Timed pauses of the phase: [epoch ms, ms, 'gc:kind' | 'tick'], with PROBE_STALLS only. */
+let pauses = [];
+/** A gap between 1 ms ticks that counts as a stall: well above the timer's own jitter. */
+const TICK_GAP_MS = 5;
+if (STALLS) {
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    if (now - last > TICK_GAP_MS)
+      pauses.push([Math.round(performance.timeOrigin + last), Math.round(now - last), 'tick']);
+    last = now;
+  }, 1).unref();
+}
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
+    if (STALLS && entry.duration > 2) {
+      pauses.push([
+        Math.round(performance.timeOrigin + entry.startTime),
+        Math.round(entry.duration * 10) / 10,
+        `gc:${GC_KINDS[entry.detail?.kind] ?? entry.detail?.kind}`,
+      ]);
+    }
     const kind = GC_KINDS[entry.detail?.kind] ?? String(entry.detail?.kind);
     gc.count++;
     gc.totalMs += entry.duration;
@@ -93,7 +117,9 @@ process.on('SIGUSR2', () => {
     },
     heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1e6),
     rssMb: Math.round(process.memoryUsage().rss / 1e6),
+    ...(STALLS ? { pauses } : {}),
   };
+  pauses = [];
   if (OUT) appendFileSync(OUT, `${JSON.stringify(line)}\n`);
   delay.reset();
   gc = { count: 0, totalMs: 0, maxMs: 0, over5ms: 0, byKind: {} };

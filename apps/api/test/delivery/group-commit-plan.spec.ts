@@ -9,7 +9,8 @@
  * and the plan as JSON sent back as notices) gives the plan each execution ran, and `pg_stat_xact_user_tables` the
  * rows a batch read. The repository runs on that one session, so the plans it caches are the ones inspected; the
  * table's autovacuum is off, so no ANALYZE from outside renews them. PGlite has no auto_explain; its behaviour is
- * covered by the other suites that run on both.
+ * covered by the other suites that run on both. The acknowledgements' delete also turns `synchronous_commit` off for
+ * its own transaction, and for that one only, checked by reading the setting inside the transaction it ran in.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -145,6 +146,55 @@ describe('group commit plans on PostgreSQL', () => {
       expect(unnest?.['Function Call']).toMatch(/^unnest\(\$\d+\)/);
       expect(new Set(mine.map((p) => JSON.stringify(p.Plan))).size).toBe(1);
     }
+  }, 60_000);
+
+  it("should commit a send durably and an acknowledgements' delete without waiting for the disk", async () => {
+    // The setting each statement leaves for its transaction's commit, read inside the transaction before it ends.
+    const commitMode = async (): Promise<string | undefined> => {
+      const { rows } = await session.query<{ mode: string }>("SELECT current_setting('synchronous_commit') AS mode");
+      return rows[0]?.mode;
+    };
+    const rows: CheckedEnvelopeRow[] = [
+      {
+        request: 0,
+        registrationId: bob.registrationId,
+        guid: randomUUID(),
+        accountId: bob.accountId,
+        deviceId: bob.deviceId,
+        type: 'whisper',
+        sourceAccountId: alice.accountId,
+        sourceDeviceId: alice.deviceId,
+        timestamp: 1,
+        serverTimestamp: 1,
+        urgent: true,
+        content: new Uint8Array(16),
+      },
+    ];
+    // Each in its own transaction, ended whatever the checks find (the next test uses the session).
+    const inTransaction = async (work: () => Promise<void>): Promise<void> => {
+      await session.query('BEGIN');
+      try {
+        await work();
+      } finally {
+        await session.query('COMMIT');
+      }
+    };
+    await inTransaction(async () => {
+      await envelopes.insertChecked(rows, CAPS);
+      expect(await commitMode()).toBe('on');
+    });
+    await inTransaction(async () => {
+      const deleted = await envelopes.delete(rows.map((r) => ({ ...r })));
+      expect(deleted.size).toBe(1);
+      expect(await commitMode()).toBe('off');
+    });
+    // Only for that transaction: the session's next ones commit durably again.
+    expect(await commitMode()).toBe('on');
+    // The delete is visible to every other session at once.
+    const left = await server.query<{ n: number }>('SELECT count(*)::int AS n FROM envelopes WHERE guid = $1', [
+      rows[0]!.guid,
+    ]);
+    expect(left[0]?.n).toBe(0);
   }, 60_000);
 
   it('should keep probing by index after the table grew, on the plan made while it was empty', async () => {
