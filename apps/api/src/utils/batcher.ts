@@ -105,7 +105,14 @@ export class Batcher<I, O> {
     const taken = new Set<string>();
     let total = 0;
     let full = false;
-    for (const p of this.queue) {
+    const queue = this.queue;
+    for (let i = 0; i < queue.length; i++) {
+      const p = queue[i] as Pending<I, O>;
+      if (full || batch.length >= maxBatch) {
+        // Full: the rest waits as it is, without a look at each key (a backlog can hold thousands of operations).
+        for (; i < queue.length; i++) rest.push(queue[i] as Pending<I, O>);
+        break;
+      }
       const free = p.key === undefined || !this.busy.has(p.key);
       const load = weight && maxWeight !== undefined ? weight(p.item) : 0;
       if (!full && maxWeight !== undefined && batch.length > 0 && total + load > maxWeight) full = true;
