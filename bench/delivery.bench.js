@@ -16,7 +16,10 @@
  * checkout in the same run; COVE_BUILDS=label=<api.js>,label=<api.js> benches several builds alternately on the
  * same registered database, ROUNDS times each (A/B in one run: label order a, b, b, a, a, b, …); an entry may add
  * node flags after the path, `label=<api.js>;--flag`; SERVER_NODE_ARGS="--import ./bench/server-probe.js" with
- * PROBE_OUT=<file> adds the server's event-loop delay and GC pauses to each open-loop phase's figures)
+ * PROBE_OUT=<file> adds the server's event-loop delay and GC pauses to each open-loop phase's figures, and
+ * PROBE_STALLS=1 their times; TRACE_OUT=<file> writes a 10 ms timeline of each open-loop phase (TRACE_PG=off leaves
+ * out its pg_stat_activity sampling); CLOSED=off skips the closed loop; VACUUM_PHASES=1 vacuums `envelopes` between
+ * phases, as autovacuum would where it runs)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
