@@ -7,11 +7,13 @@
 -- urgent, store, the shared ciphertext); $12–$17 their target devices (request, guid, account, device, expected
 -- registration id, the device's own part: empty when it has none).
 --
--- The sending devices' lock (`senders`, `gone`) and the destination accounts' devices (`current`) are written again
--- here, not shared with `insert_checked_envelopes` through a function both call: such a function would either be a
--- SQL function inlined into each statement, which PostgreSQL does only for a non-volatile one and a non-volatile
--- function may not lock rows (`FOR KEY SHARE`), or run as a statement of its own, with its own snapshot, where each
--- insert now checks devices, locks senders and inserts in one snapshot.
+-- The sending devices' lock (`senders`, `gone`), the destination accounts' devices (`current`) and the queue count
+-- (`queued`) are written again here, not shared with `insert_checked_envelopes` through a function both call. The
+-- lock cannot be: such a function would either be a SQL function inlined into each statement, which PostgreSQL does
+-- only for a non-volatile one, and a non-volatile function may not lock rows (`FOR KEY SHARE`), or run as a statement
+-- of its own, with its own snapshot, where each insert now checks devices, locks senders and inserts in one snapshot.
+-- The other two could be inlined SQL functions, but `insert_checked_envelopes` would then have to be created again
+-- here, whole (a migration once applied is not edited), which copies more text than it saves.
 --
 -- Each table access is a restriction on one table, as in the checked insert: devices by key in LATERAL subqueries
 -- (OFFSET 0 keeps each a probe per account instead of a semi-join over all of `devices`), each target device's queue
