@@ -138,14 +138,16 @@ const INSERT_COLUMNS =
 /**
  * The group commit's checked insert, multi-recipient insert and acknowledgements' delete, each a call of a PL/pgSQL
  * function of the migrations `20261207153000_group_commit_functions` (`insert_checked_envelopes`, `delete_envelopes`)
- * and `20261207190000_multi_commit_function` (`insert_multi_envelopes`), which hold the statements. Their rows come as one array per column
- * (`unnest`), so the call's text never changes and stays prepared on each connection. The functions are there so
+ * and `20261207190000_multi_commit_function` (`insert_multi_envelopes`), which hold the statements. Their rows come
+ * as one array per column (`unnest`), so the call's text never changes and stays prepared on each connection
+ * (`insertMulti` passes its sends and their targets as two sets of arrays). The functions are there so
  * that PostgreSQL plans their statements once per connection, not once per batch (planning the checked insert cost
  * as much of its CPU as running it), with settings pinned on them that keep those cached plans to index scans with
  * conditions however the tables grow after they were made: devices looked up by key, one index probe per sending
  * device and per destination account (as a semi-join on the whole batch, a generic plan read all of `devices`), each
  * recipient's queue counted by an index scan of (account_id, device_id, id) limited to cap + 1 rows, and each
- * acknowledged envelope found by its guid. PGlite runs the same functions.
+ * acknowledged envelope found by its guid (and, by the trigger the delete fires, each payload it may leave
+ * unreferenced: migration `20261207191500_shared_payloads_trigger_probes`). PGlite runs the same functions.
  */
 const INSERT_CHECKED = `SELECT request, kind, full_device FROM insert_checked_envelopes($1::bigint, $2::bigint,
   $3::int[], $4::uuid[], $5::uuid[], $6::smallint[], $7::int[], $8::varchar[], $9::uuid[], $10::smallint[],
