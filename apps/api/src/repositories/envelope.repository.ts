@@ -1,9 +1,12 @@
 /**
  * Queued envelopes in the database, written and deleted in batches: one multi-row INSERT for every envelope of a
- * group-committed batch of sends, one DELETE for a batch of acknowledgements (these two of the group commit through
- * functions of the migrations, see `INSERT_CHECKED`), and ordered pages of a device's queue. An insert returning
- * means its rows are durable (PostgreSQL commits with fsync before answering); a delete returning means the rows are
- * gone for every reader, on disk soon after (see `DELETE`). Content is opaque bytes. Which envelopes to write is decided by the message service.
+ * group-committed batch of sends, one DELETE for a batch of acknowledgements, and ordered pages of a device's queue.
+ * The group commit's three statements (the checked insert of one-to-one sends, the multi-recipient insert and the
+ * acknowledgements' delete) are calls of PL/pgSQL functions of the migrations, `insert_checked_envelopes`,
+ * `insert_multi_envelopes` and `delete_envelopes` (see `INSERT_CHECKED`). An insert returning means its rows are
+ * durable (PostgreSQL commits with fsync before answering); a delete returning means the rows are gone for every
+ * reader, on disk soon after (see `DELETE`). Content is opaque bytes. Which envelopes to write is decided by the
+ * message service.
  *
  * A multi-recipient send stores its ciphertext once in `shared_payloads` and one envelope row per device pointing at
  * it (`payload_id`, the row's own `content` being the device's part: empty for `senderkey`); every read here hands
@@ -111,31 +114,6 @@ export const DELIVERED_CONTENT = `CASE WHEN e.payload_id IS NULL THEN e.content
 export const QUEUED_BYTES = `(octet_length(e.content) + CASE WHEN e.payload_id IS NULL THEN 0
   ELSE coalesce((SELECT octet_length(p.content) FROM shared_payloads p WHERE p.id = e.payload_id), 0) END)`;
 
-/**
- * The multi-recipient insert's queue-cap count (the checked insert's is the same count in `insert_checked_envelopes`,
- * there without ORDER BY: the settings pinned on that function leave no scan but this one): for each distinct
- * (account_id, device_id) of the CTE `devices`, how many envelopes that device has waiting (`n`) and their bytes,
- * reading at most `$1 + 1` of them in queue order (one more than the envelope cap already puts any send to the device
- * over it, so the rest need not be read; below that every row is read and `bytes` is exact). Ordered and limited, it
- * favours a plain index scan of (account_id, device_id, id), which marks the index entries of acknowledged (deleted)
- * rows dead as it meets them, so the next send to the device skips them. A join grouped by device got a bitmap heap
- * scan in the prepared statement's generic plan (the delivery bench's database), which never marks them: until the
- * table's next vacuum every send reads the heap page of every envelope its recipient acknowledged (in a test database
- * with ≈ 100,000 acknowledged rows not yet vacuumed: 1,538 pages, 3.3 ms, for a batch of 30 sends). The planner still
- * decides from statistics (with estimates of several rows per device it can prefer a bitmap scan and a sort), so
- * `envelopes` also needs frequent vacuums: docs/operations.md.
- */
-const queuedOf = (devices: string): string => `
-         SELECT d.account_id, d.device_id, q.n, q.bytes
-         FROM (SELECT DISTINCT account_id, device_id FROM ${devices}) d
-           CROSS JOIN LATERAL (
-             SELECT count(*) AS n, sum(l.bytes) AS bytes FROM (
-               SELECT ${QUEUED_BYTES} AS bytes FROM envelopes e
-               WHERE e.account_id = d.account_id AND e.device_id = d.device_id
-               ORDER BY e.id LIMIT $1::bigint + 1
-             ) l
-           ) q`;
-
 const SELECT_COLUMNS = `e.id::text AS id, e.guid, e.type, e.source_account_id, e.source_device_id,
   e.timestamp::float8 AS timestamp, e.server_timestamp::float8 AS server_timestamp, e.urgent,
   ${DELIVERED_CONTENT} AS content`;
@@ -158,19 +136,33 @@ const INSERT_COLUMNS =
   'guid, account_id, device_id, type, source_account_id, source_device_id, timestamp, server_timestamp, urgent, content';
 
 /**
- * The group commit's checked insert and acknowledgements' delete, each a call of a PL/pgSQL function of the migration
- * `20261207153000_group_commit_functions`, which holds the statements. Their rows come as one array per column
- * (`unnest`), so the call's text never changes and stays prepared on each connection. The functions are there so
+ * The group commit's checked insert, multi-recipient insert and acknowledgements' delete, each a call of a PL/pgSQL
+ * function of the migrations `20261207153000_group_commit_functions` (`insert_checked_envelopes`, `delete_envelopes`)
+ * and `20261207190000_multi_commit_function` (`insert_multi_envelopes`), which hold the statements. Their rows come
+ * as one array per column (`unnest`), so the call's text never changes and stays prepared on each connection
+ * (`insertMulti` passes its sends and their targets as two sets of arrays). The functions are there so
  * that PostgreSQL plans their statements once per connection, not once per batch (planning the checked insert cost
  * as much of its CPU as running it), with settings pinned on them that keep those cached plans to index scans with
  * conditions however the tables grow after they were made: devices looked up by key, one index probe per sending
  * device and per destination account (as a semi-join on the whole batch, a generic plan read all of `devices`), each
  * recipient's queue counted by an index scan of (account_id, device_id, id) limited to cap + 1 rows, and each
- * acknowledged envelope found by its guid. PGlite runs the same functions.
+ * acknowledged envelope found by its guid (and, by the trigger the delete fires, each payload it may leave
+ * unreferenced: migration `20261207191500_shared_payloads_trigger_probes`). PGlite runs the same functions.
  */
 const INSERT_CHECKED = `SELECT request, kind, full_device FROM insert_checked_envelopes($1::bigint, $2::bigint,
   $3::int[], $4::uuid[], $5::uuid[], $6::smallint[], $7::int[], $8::varchar[], $9::uuid[], $10::smallint[],
   $11::bigint[], $12::bigint[], $13::boolean[], $14::bytea[])`;
+
+/**
+ * The multi-recipient insert: the caps, then the sends' columns ($3–$11), then their targets' ($12–$17). Its result's
+ * `account_id` and `device_id` name a full device (`kind` 'full'), null otherwise.
+ */
+const INSERT_MULTI = `SELECT request, kind, account_id, device_id FROM insert_multi_envelopes($1::bigint, $2::bigint,
+  $3::int[], $4::varchar[], $5::uuid[], $6::smallint[], $7::bigint[], $8::bigint[], $9::boolean[], $10::boolean[],
+  $11::bytea[], $12::int[], $13::uuid[], $14::uuid[], $15::smallint[], $16::int[], $17::bytea[])`;
+
+/** A target's own part when it has none: the bytes array takes no nulls, and an empty part is what gets stored. */
+const NO_OWN_PART = new Uint8Array(0);
 
 /**
  * The acknowledgements' delete commits without waiting for its WAL to reach the disk (`synchronous_commit` off for
@@ -284,124 +276,41 @@ export class EnvelopeRepository {
    * refuses the whole send — it inserts the ciphertext once into `shared_payloads` (its id drawn from the sequence, so
    * the envelope rows of the same statement can reference it) and one envelope row per target device, with the
    * target's own part (empty unless given: a sealed v2 recipient's header). A send with no source (sealed) has no
-   * sending device to check and is stored with null source columns. A target device whose queue (`caps`, counting its stored envelopes with their shared payloads and this
-   * batch's earlier sends) would overflow is skipped and reported in `full`; the others are stored. A send with
-   * `store` false is only checked. Per-row values travel as comma-joined arrays (`unnest`), so a send to 6,000
-   * devices is a handful of parameters.
+   * sending device to check and is stored with null source columns. A target device whose queue (`caps`, counting
+   * its stored envelopes with their shared payloads and this batch's earlier sends) would overflow is skipped and
+   * reported in `full`; the others are stored. A send with `store` false is only checked. The statement is the
+   * function `insert_multi_envelopes` (see `INSERT_CHECKED`), its rows one array per column, so a send to 6,000
+   * devices is a handful of parameters and the call's text never changes.
    */
   async insertMulti(sends: MultiSendRow[], targets: MultiTargetRow[], caps: QueueCaps): Promise<MultiInsert> {
     const outcome: MultiInsert = { refused: new Set(), senderGone: new Set(), full: new Map() };
     if (!sends.length) return outcome;
+    const arrays = this.db.sql.arrays;
     const params: unknown[] = [
       caps.envelopes,
       caps.bytes,
-      targets.map((t) => t.request).join(','),
-      targets.map((t) => t.guid).join(','),
-      targets.map((t) => t.accountId).join(','),
-      targets.map((t) => t.deviceId).join(','),
-      targets.map((t) => t.registrationId).join(','),
-      targets.map((t) => (t.own ? Buffer.from(t.own).toString('hex') : '')).join(','),
+      arrays.int4(sends.map((s) => s.request)),
+      arrays.varchar(sends.map((s) => s.type)),
+      arrays.uuid(sends.map((s) => s.sourceAccountId)),
+      arrays.int2(sends.map((s) => s.sourceDeviceId)),
+      arrays.int8(sends.map((s) => s.timestamp)),
+      arrays.int8(sends.map((s) => s.serverTimestamp)),
+      arrays.bool(sends.map((s) => s.urgent)),
+      arrays.bool(sends.map((s) => s.store)),
+      arrays.bytea(sends.map((s) => s.content)),
+      arrays.int4(targets.map((t) => t.request)),
+      arrays.uuid(targets.map((t) => t.guid)),
+      arrays.uuid(targets.map((t) => t.accountId)),
+      arrays.int2(targets.map((t) => t.deviceId)),
+      arrays.int4(targets.map((t) => t.registrationId)),
+      arrays.bytea(targets.map((t) => t.own ?? NO_OWN_PART)),
     ];
-    const tuples: string[] = [];
-    for (const r of sends) {
-      const n = params.length;
-      tuples.push(
-        `($${n + 1}::int,$${n + 2}::varchar,$${n + 3}::uuid,$${n + 4}::smallint,$${n + 5}::bigint,$${n + 6}::bigint,$${n + 7}::boolean,$${n + 8}::boolean,$${n + 9}::bytea)`,
-      );
-      params.push(
-        r.request,
-        r.type,
-        r.sourceAccountId,
-        r.sourceDeviceId,
-        r.timestamp,
-        r.serverTimestamp,
-        r.urgent,
-        r.store,
-        r.content,
-      );
-    }
     const result = await this.db.sql.query<{
       request: number;
       kind: 'refused' | 'full' | 'gone';
       account_id: string | null;
       device_id: number | null;
-    }>(
-      `WITH sends (request, type, source_account_id, source_device_id, timestamp, server_timestamp, urgent, store,
-                   content) AS (VALUES ${tuples.join(',')}),
-       input AS (
-         SELECT * FROM unnest(string_to_array($3::text, ',')::int[], string_to_array($4::text, ',')::uuid[],
-                              string_to_array($5::text, ',')::uuid[], string_to_array($6::text, ',')::smallint[],
-                              string_to_array($7::text, ',')::int[], string_to_array($8::text, ','))
-                  AS t(request, guid, account_id, device_id, registration_id, own_hex)),
-       senders AS (SELECT d.account_id, d.id FROM (SELECT DISTINCT source_account_id, source_device_id FROM sends) s
-                     CROSS JOIN LATERAL (SELECT d.account_id, d.id FROM devices d
-                                         WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id
-                                         FOR KEY SHARE) d),
-       gone AS (SELECT s.request FROM sends s
-                WHERE s.source_account_id IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM senders d
-                                  WHERE d.account_id = s.source_account_id AND d.id = s.source_device_id)),
-       current AS (SELECT account_id, id, registration_id FROM devices
-                   WHERE account_id IN (SELECT DISTINCT account_id FROM input)),
-       refused AS (
-         SELECT i.request FROM input i JOIN sends s ON s.request = i.request
-           LEFT JOIN current c ON c.account_id = i.account_id AND c.id = i.device_id
-           WHERE c.id IS NULL OR c.registration_id <> i.registration_id
-              OR (i.account_id = s.source_account_id AND i.device_id = s.source_device_id)
-         UNION
-         SELECT r.request FROM (SELECT DISTINCT request, account_id FROM input) r
-           JOIN sends s ON s.request = r.request
-           JOIN current c ON c.account_id = r.account_id
-           WHERE NOT coalesce(c.account_id = s.source_account_id AND c.id = s.source_device_id, false)
-             AND NOT EXISTS (SELECT 1 FROM input i
-                             WHERE i.request = r.request AND i.account_id = c.account_id AND i.device_id = c.id)
-       ),
-       accepted AS (SELECT * FROM sends
-                    WHERE request NOT IN (SELECT request FROM refused) AND request NOT IN (SELECT request FROM gone)),
-       targets AS (SELECT i.request, i.guid, i.account_id, i.device_id, coalesce(decode(i.own_hex, 'hex'), ''::bytea) AS own,
-                          octet_length(a.content) + coalesce(octet_length(decode(i.own_hex, 'hex')), 0) AS bytes
-                   FROM input i JOIN accepted a ON a.request = i.request WHERE a.store),
-       queued AS (${queuedOf('targets')}),
-       over_cap AS (
-         SELECT request, account_id, device_id FROM (
-           SELECT t.request, t.account_id, t.device_id,
-                  coalesce(q.n, 0) + count(*) OVER w AS n,
-                  coalesce(q.bytes, 0) + sum(t.bytes) OVER w AS bytes
-           FROM targets t LEFT JOIN queued q ON q.account_id = t.account_id AND q.device_id = t.device_id
-           WINDOW w AS (PARTITION BY t.account_id, t.device_id ORDER BY t.request)
-         ) cumulative
-         WHERE n > $1::bigint OR bytes > $2::bigint
-       ),
-       storing AS (
-         SELECT t.* FROM targets t
-         WHERE NOT EXISTS (SELECT 1 FROM over_cap o WHERE o.request = t.request AND o.account_id = t.account_id
-                                                    AND o.device_id = t.device_id)
-       ),
-       payload_ids AS MATERIALIZED (
-         SELECT a.request, nextval(pg_get_serial_sequence('shared_payloads', 'id')) AS id FROM accepted a
-         WHERE a.request IN (SELECT request FROM storing)
-       ),
-       payloads AS (
-         INSERT INTO shared_payloads (id, content)
-         SELECT p.id, a.content FROM payload_ids p JOIN accepted a ON a.request = p.request
-         RETURNING 1
-       ),
-       stored AS (
-         INSERT INTO envelopes (${INSERT_COLUMNS}, payload_id)
-         SELECT s.guid, s.account_id, s.device_id, a.type, a.source_account_id, a.source_device_id, a.timestamp,
-                a.server_timestamp, a.urgent, s.own, p.id
-         FROM storing s JOIN accepted a ON a.request = s.request JOIN payload_ids p ON p.request = s.request
-         ORDER BY s.request, s.account_id, s.device_id
-         RETURNING 1
-       )
-       SELECT request, 'gone' AS kind, NULL::text AS account_id, NULL::int AS device_id FROM gone
-       UNION ALL
-       SELECT DISTINCT request, 'refused' AS kind, NULL::text, NULL::int FROM refused
-         WHERE request NOT IN (SELECT request FROM gone)
-       UNION ALL
-       SELECT request, 'full' AS kind, account_id::text, device_id::int FROM over_cap`,
-      params,
-    );
+    }>(INSERT_MULTI, params, 'cove_envelopes_insert_multi');
     for (const r of result) {
       if (r.kind === 'gone') outcome.senderGone.add(r.request);
       else if (r.kind === 'refused') outcome.refused.add(r.request);

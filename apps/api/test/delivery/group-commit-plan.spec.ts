@@ -1,9 +1,11 @@
 /**
  * The group commit's statements on PostgreSQL are planned once per connection, and the plan they keep stays index
- * probes when the tables grow after it was made. The checked insert and the acknowledgements' delete run in PL/pgSQL
- * functions with pinned settings (migration `20261207153000_group_commit_functions`): sent as prepared statements,
+ * probes when the tables grow after it was made. The checked insert, the multi-recipient insert and the
+ * acknowledgements' delete run in PL/pgSQL functions with pinned settings (migrations
+ * `20261207153000_group_commit_functions`, `20261207190000_multi_commit_function`): sent as prepared statements,
  * PostgreSQL planned the checked insert anew for every batch, and a generic plan forced on the sessions instead had
- * been made on an empty `envelopes` and counted queues with sequential scans of the whole table once it had grown.
+ * been made on an empty `envelopes` and counted queues with sequential scans of the whole table once it had grown;
+ * the multi-recipient insert, inline SQL with its sends as a VALUES list, was planned anew for every batch.
  *
  * The evidence is counted, never timed: `auto_explain` (loaded into one session of the test, with nested statements
  * and the plan as JSON sent back as notices) gives the plan each execution ran, and `pg_stat_xact_user_tables` the
@@ -18,7 +20,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 
 import { BINARY_ARRAYS, type DatabaseRepository } from '../../src/repositories/database.repository.js';
-import { EnvelopeRepository, type CheckedEnvelopeRow } from '../../src/repositories/envelope.repository.js';
+import {
+  EnvelopeRepository,
+  type CheckedEnvelopeRow,
+  type EnvelopeKey,
+  type MultiSendRow,
+  type MultiTargetRow,
+} from '../../src/repositories/envelope.repository.js';
 import { register, startServer, type TestDevice, type TestServer } from '../support/harness.js';
 
 const CAPS = { envelopes: 1_000, bytes: 10_000_000 };
@@ -26,9 +34,14 @@ const CAPS = { envelopes: 1_000, bytes: 10_000_000 };
 const BATCHES = 8;
 /** Rows the table grows by after the plans were made: a scan of them would read thousands, a probe a handful. */
 const GROWTH = 20_000;
-/** The most rows a batch of {@link SENDS} sends and their deletion may read through probes (a few per row). */
+/**
+ * The most rows of one table a batch of {@link SENDS} sends and their deletion may read through probes (a few per
+ * row: a multi-recipient batch writes {@link SENDS} payloads and two envelopes per send).
+ */
 const PROBE_ROWS = 20;
 const SENDS = 3;
+/** The tables the group commit's statements read, whose growth must not turn a cached plan into a scan. */
+const TABLES = ['envelopes', 'devices', 'shared_payloads'];
 
 type PlanNode = {
   'Node Type': string;
@@ -43,18 +56,25 @@ type LoggedPlan = { 'Query Text': string; Plan: PlanNode };
 
 const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)];
 
-/** Which group-commit statement a plan is: the one that inserts into or deletes from `envelopes`, if any. */
-const statementOf = (plan: LoggedPlan): 'insert' | 'delete' | undefined => {
-  const modify = nodes(plan.Plan).find((n) => n['Node Type'] === 'ModifyTable' && n['Relation Name'] === 'envelopes');
-  if (modify?.Operation === 'Insert') return 'insert';
+type Statement = 'insert' | 'multi' | 'delete';
+
+/**
+ * Which group-commit statement a plan is: the one that inserts into or deletes from `envelopes`, if any, an insert
+ * that also inserts into `shared_payloads` being the multi-recipient one.
+ */
+const statementOf = (plan: LoggedPlan): Statement | undefined => {
+  const modifies = nodes(plan.Plan).filter((n) => n['Node Type'] === 'ModifyTable');
+  const modify = modifies.find((n) => n['Relation Name'] === 'envelopes');
+  if (modify?.Operation === 'Insert')
+    return modifies.some((n) => n['Relation Name'] === 'shared_payloads') ? 'multi' : 'insert';
   if (modify?.Operation === 'Delete') return 'delete';
   return undefined;
 };
 
-/** How a plan reads `envelopes` and `devices`: node type, index and whether the index scan has a condition. */
+/** How a plan reads {@link TABLES}: node type, index and whether the index scan has a condition. */
 const tableAccess = (plan: LoggedPlan): string[] =>
   nodes(plan.Plan)
-    .filter((n) => n['Relation Name'] === 'envelopes' || n['Relation Name'] === 'devices')
+    .filter((n) => TABLES.includes(n['Relation Name'] ?? ''))
     .filter((n) => n['Node Type'] !== 'ModifyTable')
     .map(
       (n) => `${n['Node Type']} ${n['Relation Name']} ${n['Index Name'] ?? ''} ${n['Index Cond'] ? 'cond' : 'none'}`,
@@ -65,6 +85,7 @@ describe('group commit plans on PostgreSQL', () => {
   let alice: TestDevice;
   let bob: TestDevice;
   let carol: TestDevice;
+  let dave: TestDevice;
   let session: pg.Client;
   let envelopes: EnvelopeRepository;
   /** Every plan auto_explain sent since the last {@link takePlans}. */
@@ -99,9 +120,52 @@ describe('group commit plans on PostgreSQL', () => {
     expect(deleted.size).toBe(SENDS);
   };
 
+  /** {@link SENDS} multi-recipient sends from alice to bob and dave, stored, then acknowledged. */
+  const multiBatch = async (): Promise<void> => {
+    const sends: MultiSendRow[] = Array.from({ length: SENDS }, (_, request) => ({
+      request,
+      type: 'senderkey',
+      sourceAccountId: alice.accountId,
+      sourceDeviceId: alice.deviceId,
+      timestamp: 1,
+      serverTimestamp: 1,
+      urgent: true,
+      store: true,
+      content: new Uint8Array(16),
+    }));
+    const targets: MultiTargetRow[] = sends.flatMap(({ request }) =>
+      [bob, dave].map((to) => ({
+        request,
+        guid: randomUUID(),
+        accountId: to.accountId,
+        deviceId: to.deviceId,
+        registrationId: to.registrationId,
+      })),
+    );
+    const skipped = await envelopes.insertMulti(sends, targets, CAPS);
+    expect([skipped.refused.size, skipped.full.size, skipped.senderGone.size]).toEqual([0, 0, 0]);
+    const keys: EnvelopeKey[] = targets.map((t) => ({ accountId: t.accountId, deviceId: t.deviceId, guid: t.guid }));
+    expect((await envelopes.delete(keys)).size).toBe(targets.length);
+  };
+
+  /** The plans of `statement` among `plans`: `count` of them, with parameters, and all the same plan. */
+  const expectOnePlan = (plans: LoggedPlan[], statement: Statement, count: number): void => {
+    const mine = plans.filter((p) => statementOf(p) === statement);
+    expect(mine).toHaveLength(count);
+    // A plan made for the batch's values (a custom plan, planned anew each time) names them as constants.
+    const unnest = nodes(mine[0]!.Plan).find((n) => n['Node Type'] === 'Function Scan' && n['Function Call']);
+    expect(unnest?.['Function Call']).toMatch(/^unnest\(\$\d+\)/);
+    expect(new Set(mine.map((p) => JSON.stringify(p.Plan))).size).toBe(1);
+  };
+
   beforeAll(async () => {
     server = await startServer('postgres');
-    [alice, bob, carol] = [await register(server), await register(server), await register(server)];
+    [alice, bob, carol, dave] = [
+      await register(server),
+      await register(server),
+      await register(server),
+      await register(server),
+    ];
     const [row] = await server.query<{ database: string }>('SELECT current_database() AS database');
     session = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${row!.database}` });
     await session.connect();
@@ -138,14 +202,14 @@ describe('group commit plans on PostgreSQL', () => {
     takePlans();
     for (let i = 0; i < BATCHES; i++) await batch();
     const plans = takePlans();
-    for (const statement of ['insert', 'delete'] as const) {
-      const mine = plans.filter((p) => statementOf(p) === statement);
-      expect(mine).toHaveLength(BATCHES);
-      // A plan made for the batch's values (a custom plan, planned anew each time) names them as constants.
-      const unnest = nodes(mine[0]!.Plan).find((n) => n['Node Type'] === 'Function Scan' && n['Function Call']);
-      expect(unnest?.['Function Call']).toMatch(/^unnest\(\$\d+\)/);
-      expect(new Set(mine.map((p) => JSON.stringify(p.Plan))).size).toBe(1);
-    }
+    for (const statement of ['insert', 'delete'] as const) expectOnePlan(plans, statement, BATCHES);
+  }, 60_000);
+
+  it('should run one plan for every batch of the multi-recipient insert, with its values as parameters', async () => {
+    takePlans();
+    for (let i = 0; i < BATCHES; i++) await multiBatch();
+    const plans = takePlans();
+    for (const statement of ['multi', 'delete'] as const) expectOnePlan(plans, statement, BATCHES);
   }, 60_000);
 
   it("should commit a send durably and an acknowledgements' delete without waiting for the disk", async () => {
@@ -197,46 +261,65 @@ describe('group commit plans on PostgreSQL', () => {
     expect(left[0]?.n).toBe(0);
   }, 60_000);
 
-  it('should keep probing by index after the table grew, on the plan made while it was empty', async () => {
-    // Plans made while the table is empty, its statistics saying so (as after the delivery bench's VACUUM).
-    await session.query('DELETE FROM envelopes');
-    await session.query('ALTER TABLE envelopes SET (autovacuum_enabled = false)');
-    await session.query('VACUUM ANALYZE envelopes');
-    await session.query('DISCARD PLANS');
-    takePlans();
-    await batch();
-    const before = takePlans().filter((p) => statementOf(p));
-    expect(before).toHaveLength(2);
+  it.each([
+    ['checked insert', 'insert', batch],
+    ['multi-recipient insert', 'multi', multiBatch],
+  ] as const)(
+    'should keep probing by index after the tables grew, on the plans of the %s made while they were empty',
+    async (_name, statement, run) => {
+      // Plans made while the tables are empty, their statistics saying so (as after the delivery bench's VACUUM).
+      await session.query('TRUNCATE envelopes, shared_payloads');
+      for (const table of ['envelopes', 'shared_payloads']) {
+        await session.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
+        await session.query(`VACUUM ANALYZE ${table}`);
+      }
+      await session.query('DISCARD PLANS');
+      takePlans();
+      await run();
+      const before = takePlans().filter((p) => statementOf(p));
+      expect(before.map(statementOf)).toEqual([statement, 'delete']);
 
-    await server.query(
-      `INSERT INTO envelopes (guid, account_id, device_id, type, timestamp, server_timestamp, content)
-       SELECT gen_random_uuid(), $1, $2, 'whisper', 1, 1, '\\x00'::bytea FROM generate_series(1, $3::int)`,
-      [carol.accountId, carol.deviceId, GROWTH],
-    );
+      // Another device's queue grows, each envelope with a shared payload of its own.
+      await server.query(
+        `WITH payloads AS (INSERT INTO shared_payloads (content)
+                           SELECT '\\x00'::bytea FROM generate_series(1, $3::int) RETURNING id)
+         INSERT INTO envelopes (guid, account_id, device_id, type, timestamp, server_timestamp, content, payload_id)
+         SELECT gen_random_uuid(), $1, $2, 'senderkey', 1, 1, '\\x00'::bytea, id FROM payloads`,
+        [carol.accountId, carol.deviceId, GROWTH],
+      );
 
-    // Counted within one transaction, as the difference of two readings: the view also holds the session's earlier
-    // counts not yet sent to the statistics (PostgreSQL 15), and none are sent while a transaction is open.
-    const reads = async (): Promise<{ seqScans: number; rows: number }> => {
-      const [row] = (
-        await session.query<{ seq_scan: string; rows: string }>(
-          `SELECT seq_scan::text, (seq_tup_read + idx_tup_fetch)::text AS rows
-           FROM pg_stat_xact_user_tables WHERE relname = 'envelopes'`,
-        )
-      ).rows;
-      return { seqScans: Number(row?.seq_scan), rows: Number(row?.rows) };
-    };
-    await session.query('BEGIN');
-    const start = await reads();
-    takePlans();
-    await batch();
-    const end = await reads();
-    await session.query('COMMIT');
-    const after = takePlans().filter((p) => statementOf(p));
+      // Counted within one transaction, as the difference of two readings: the view also holds the session's
+      // earlier counts not yet sent to the statistics (PostgreSQL 15), and none are sent while a transaction is open.
+      const reads = async (): Promise<Map<string, { seqScans: number; rows: number }>> => {
+        const { rows } = await session.query<{ relname: string; seq_scan: string; rows: string }>(
+          `SELECT relname, seq_scan::text, (seq_tup_read + idx_tup_fetch)::text AS rows
+           FROM pg_stat_xact_user_tables WHERE relname = ANY($1::text[])`,
+          [TABLES],
+        );
+        return new Map(rows.map((r) => [r.relname, { seqScans: Number(r.seq_scan), rows: Number(r.rows) }]));
+      };
+      await session.query('BEGIN');
+      const start = await reads();
+      takePlans();
+      await run();
+      const end = await reads();
+      await session.query('COMMIT');
+      const all = takePlans();
+      const after = all.filter((p) => statementOf(p));
 
-    expect(after.map((p) => JSON.stringify(p.Plan))).toEqual(before.map((p) => JSON.stringify(p.Plan)));
-    for (const plan of after)
-      for (const access of tableAccess(plan)) expect(access).toMatch(/^Index Scan (envelopes|devices) \S+ cond$/);
-    expect(end.seqScans - start.seqScans).toBe(0);
-    expect(end.rows - start.rows).toBeLessThanOrEqual(PROBE_ROWS);
-  }, 60_000);
+      expect(after.map((p) => JSON.stringify(p.Plan))).toEqual(before.map((p) => JSON.stringify(p.Plan)));
+      // Every statement the batch ran, the functions' own and those they fire (foreign-key checks, the trigger that
+      // deletes unreferenced payloads), reads the tables through index conditions only.
+      for (const plan of all)
+        for (const access of tableAccess(plan))
+          expect(access).toMatch(/^Index (Only )?Scan (envelopes|devices|shared_payloads) \S+ cond$/);
+      const read = TABLES.map((table) => {
+        const [from, to] = [start.get(table), end.get(table)];
+        const rows = (to?.rows ?? 0) - (from?.rows ?? 0);
+        return { table, seqScans: (to?.seqScans ?? 0) - (from?.seqScans ?? 0), rows, probes: rows <= PROBE_ROWS };
+      });
+      expect(read).toEqual(TABLES.map((table) => ({ table, seqScans: 0, rows: expect.any(Number), probes: true })));
+    },
+    60_000,
+  );
 });
