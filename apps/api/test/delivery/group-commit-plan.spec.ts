@@ -97,21 +97,24 @@ describe('group commit plans on PostgreSQL', () => {
     return plans;
   };
 
+  /** One send of Alice's to Bob's device, the `request`-th of its batch. */
+  const sendRow = (request: number): CheckedEnvelopeRow => ({
+    request,
+    registrationId: bob.registrationId,
+    guid: randomUUID(),
+    accountId: bob.accountId,
+    deviceId: bob.deviceId,
+    type: 'whisper',
+    sourceAccountId: alice.accountId,
+    sourceDeviceId: alice.deviceId,
+    timestamp: 1,
+    serverTimestamp: 1,
+    urgent: true,
+    content: new Uint8Array(16),
+  });
+
   const batch = async (): Promise<void> => {
-    const rows: CheckedEnvelopeRow[] = Array.from({ length: SENDS }, (_, request) => ({
-      request,
-      registrationId: bob.registrationId,
-      guid: randomUUID(),
-      accountId: bob.accountId,
-      deviceId: bob.deviceId,
-      type: 'whisper',
-      sourceAccountId: alice.accountId,
-      sourceDeviceId: alice.deviceId,
-      timestamp: 1,
-      serverTimestamp: 1,
-      urgent: true,
-      content: new Uint8Array(16),
-    }));
+    const rows = Array.from({ length: SENDS }, (_, request) => sendRow(request));
     const skipped = await envelopes.insertChecked(rows, CAPS);
     expect([skipped.refused.size, skipped.full.size, skipped.senderGone.size]).toEqual([0, 0, 0]);
     const deleted = await envelopes.delete(
@@ -218,22 +221,7 @@ describe('group commit plans on PostgreSQL', () => {
       const { rows } = await session.query<{ mode: string }>("SELECT current_setting('synchronous_commit') AS mode");
       return rows[0]?.mode;
     };
-    const rows: CheckedEnvelopeRow[] = [
-      {
-        request: 0,
-        registrationId: bob.registrationId,
-        guid: randomUUID(),
-        accountId: bob.accountId,
-        deviceId: bob.deviceId,
-        type: 'whisper',
-        sourceAccountId: alice.accountId,
-        sourceDeviceId: alice.deviceId,
-        timestamp: 1,
-        serverTimestamp: 1,
-        urgent: true,
-        content: new Uint8Array(16),
-      },
-    ];
+    const rows = [sendRow(0)];
     // Each in its own transaction, ended whatever the checks find (the next test uses the session).
     const inTransaction = async (work: () => Promise<void>): Promise<void> => {
       await session.query('BEGIN');
