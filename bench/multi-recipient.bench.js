@@ -11,7 +11,8 @@
  * the rows' own `content`) and whole rows (`pg_column_size`), acknowledging everything before the next round.
  * It measures the server only (no client encryption); compare the two modes, not absolute numbers across machines.
  *
- * Usage: npm run bench:multi-recipient -w apps/api   (env: RECIPIENTS=1000 ROUNDS=3 CONCURRENCY=16 CONTENT_BYTES=300)
+ * Usage: npm run bench:multi-recipient -w apps/api   (env: RECIPIENTS=1000 ROUNDS=3 CONCURRENCY=16 CONTENT_BYTES=300;
+ * API_ENTRY=<another build's apps/api/dist/workers/api.js> benches that build, e.g. a baseline checkout)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,7 +35,7 @@ const round1 = (n) => Math.round(n * 10) / 10;
 
 function startServer(databaseUrl) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'apps/api/dist/workers/api.js')], {
+    const child = spawn(process.execPath, [process.env.API_ENTRY ?? join(ROOT, 'apps/api/dist/workers/api.js')], {
       env: {
         ...process.env,
         PORT: '0',
