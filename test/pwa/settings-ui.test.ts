@@ -42,6 +42,7 @@ import {
   deliverPush,
   dumpIndexedDb,
   notifications,
+  overwriteSealedRowAfterNextCommit,
   pushAndWaitForNotification,
   readSealedRow,
   seriousViolations,
@@ -404,6 +405,50 @@ describe('Chat list and account controls', () => {
         if (Date.now() > closedBy) throw new Error('the server never took "contacts"');
         await new Promise((r) => setTimeout(r, 100));
       }
+
+      // Bob opens it to anyone again, and another device of his turns it back while his save is finishing: that
+      // device's change reaches the server after his, and his device stores it right after storing his own choice,
+      // before the screen reads the setting again. While his save is on its way the radios show his choice; once
+      // it is over the stored setting wins (they must not stick on his choice until the next change).
+      let shownInFlight: string | null = null;
+      let turnedBack = 0;
+      await bob.page.route('**/v1/accounts/attributes', async (route) => {
+        if (route.request().method() !== 'PUT') return route.fallback();
+        const response = await route.fetch();
+        try {
+          shownInFlight = await setting.getAttribute('data-value');
+          const { authorization = '' } = await route.request().allHeaders();
+          turnedBack = (
+            await fetch(route.request().url(), {
+              method: 'PUT',
+              headers: { authorization, 'content-type': 'application/json' },
+              body: JSON.stringify({ unrestrictedUnidentifiedAccess: false }),
+            })
+          ).status;
+        } finally {
+          await route.fulfill({ response });
+        }
+      });
+      await overwriteSealedRowAfterNextCommit(bob.page, 'meta', 'sealed/accept', 'contacts');
+      await bob.page.getByTestId('sealed-sender-anyone').click({ timeout: UI_TIMEOUT });
+      await bob.page.waitForFunction(
+        () => (globalThis as unknown as { coveOverwrite?: { done: boolean } }).coveOverwrite?.done === true,
+        undefined,
+        { timeout: UI_TIMEOUT },
+      );
+      expect(shownInFlight).toBe('anyone');
+      expect(turnedBack).toBe(204);
+      await bob.page.waitForFunction(
+        () =>
+          document.querySelector<HTMLInputElement>('[data-testid="sealed-sender-contacts"]')?.checked === true &&
+          document.querySelector<HTMLInputElement>('[data-testid="sealed-sender-anyone"]')?.checked === false,
+        undefined,
+        { timeout: UI_TIMEOUT },
+      );
+      await setting.getByText(String(zhSettings.sealedSenderContactsHint)).waitFor({ timeout: UI_TIMEOUT });
+      await expect(readSealedRow(bob.page, 'meta', 'sealed/accept')).resolves.toBe('contacts');
+      await expect(unrestricted(bobId)).resolves.toBe(false);
+      await bob.page.unroute('**/v1/accounts/attributes');
       await alice.page.goto(server.url);
       await bob.page.goto(server.url);
       await bob.page.getByTestId('new-chat-button').waitFor({ timeout: UI_TIMEOUT });

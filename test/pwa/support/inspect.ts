@@ -241,6 +241,52 @@ export async function writeSealedRow(page: Page, table: string, key: string, val
 }
 
 /**
+ * Arms a one-time overwrite of the sealed row `table/key` with `value`: when a commit of this page writes that row,
+ * a write of `value` is queued in a transaction of its own begun at that very moment. IndexedDB runs transactions
+ * on one store in the order they were begun, so it lands right after the app's commit and before any read the app
+ * begins afterwards: the app's next read of the row finds `value`. A stand-in for another context of the device (a
+ * tab, the service worker) storing a newer value right after the app's commit, a moment the test could not
+ * otherwise choose. The app's code runs as it is: the wrapper put around `IDBObjectStore.put` only notes which row
+ * is written, and is removed once it fired. Resolves once armed; the page's `globalThis.coveOverwrite.done` turns
+ * true once the write is durable. Device-key vaults only (no passphrase).
+ */
+export async function overwriteSealedRowAfterNextCommit(
+  page: Page,
+  table: string,
+  key: string,
+  value: unknown,
+): Promise<void> {
+  await withRowTools(
+    page,
+    async (t, store: string, rowKey: string, json: string) => {
+      const db = await t.openDb();
+      const header = await t.vault(db);
+      const id = await t.rowId(header, store, rowKey);
+      const row = await t.seal(header, store, rowKey, json);
+      db.close();
+      const put = IDBObjectStore.prototype.put;
+      const state = { done: false };
+      (globalThis as unknown as { coveOverwrite?: typeof state }).coveOverwrite = state;
+      IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
+        const request = put.apply(this, args);
+        if ((args[0] as { id?: unknown } | null)?.id === id) {
+          IDBObjectStore.prototype.put = put;
+          const ours = this.transaction.db.transaction('rows', 'readwrite');
+          put.call(ours.objectStore('rows'), row);
+          ours.addEventListener('complete', () => {
+            state.done = true;
+          });
+        }
+        return request;
+      };
+    },
+    table,
+    key,
+    JSON.stringify(value),
+  );
+}
+
+/**
  * Replaces the identity key the app stored for a contact with another valid key, re-sealing the row with the
  * vault keys: the next message from the real contact then looks like a key change, as after a reinstall.
  */
