@@ -497,7 +497,7 @@ async function phaseTrace(database) {
   let sampling = Boolean(database) && process.env.TRACE_PG !== 'off';
   let sampler;
   if (database) {
-    const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+    const client = new pg.Client({ connectionString: databaseUrl(database) });
     await client.connect();
     sampler = (async () => {
       while (sampling) {
@@ -572,7 +572,7 @@ async function benchCove() {
   if (!saved) await admin.query(`CREATE DATABASE ${database}`);
   const nodeArgs = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const env = {
-    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
+    DATABASE_URL: databaseUrl(database),
     DATABASE_POOL_SIZE: '8',
     RATE_LIMITS: 'off',
     LOG_LEVEL: 'warn',
@@ -677,19 +677,27 @@ async function benchCove() {
  * runs (the bench machine's has it off): a phase otherwise starts by cleaning up after the previous one's hundred
  * thousand deleted rows.
  */
-async function vacuumEnvelopes(database) {
-  const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
-  await c.connect();
-  await c.query('VACUUM envelopes');
-  await c.end();
+function vacuumEnvelopes(database) {
+  return withDatabase(database, (c) => c.query('VACUUM envelopes'));
 }
 
 async function pgCount(database) {
-  const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
-  await c.connect();
-  const { rows } = await c.query('SELECT count(*)::int AS n FROM envelopes');
-  await c.end();
+  const { rows } = await withDatabase(database, (c) => c.query('SELECT count(*)::int AS n FROM envelopes'));
   return rows[0].n;
+}
+
+/** The bench database's connection string. */
+const databaseUrl = (database) => `postgres://postgres@127.0.0.1:5432/${database}`;
+
+/** Runs `work` on a connection of its own to the bench database, closed after it whatever happens. */
+async function withDatabase(database, work) {
+  const c = new pg.Client({ connectionString: databaseUrl(database) });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
 }
 
 /**
@@ -699,16 +707,15 @@ async function pgCount(database) {
  * counted hundreds of old envelopes per recipient, and PostgreSQL's CPU per message grew run after run (30 → 115 µs
  * in the runs of 2026-12-07 08:39–09:11, and the 288–350 µs of 06:15–06:37). Each build now starts from empty queues.
  */
-async function emptyQueues(database) {
-  const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
-  await c.connect();
-  const { rowCount } = await c.query('DELETE FROM envelopes');
-  await c.query('VACUUM ANALYZE envelopes');
-  // The delete dirtied every page the old envelopes held: write them now, not during the next build's measurement
-  // (a checkpoint after deleting 300,000 rows otherwise lands in the next run's phases as commits of 100+ ms).
-  await c.query('CHECKPOINT');
-  await c.end();
-  return rowCount;
+function emptyQueues(database) {
+  return withDatabase(database, async (c) => {
+    const { rowCount } = await c.query('DELETE FROM envelopes');
+    await c.query('VACUUM ANALYZE envelopes');
+    // The delete dirtied every page the old envelopes held: write them now, not during the next build's measurement
+    // (a checkpoint after deleting 300,000 rows otherwise lands in the next run's phases as commits of 100+ ms).
+    await c.query('CHECKPOINT');
+    return rowCount;
+  });
 }
 
 /**

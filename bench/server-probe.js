@@ -38,14 +38,14 @@ if (STALLS) {
 }
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
+    const kind = GC_KINDS[entry.detail?.kind] ?? String(entry.detail?.kind);
     if (STALLS && entry.duration > 2) {
       pauses.push([
         Math.round(performance.timeOrigin + entry.startTime),
         Math.round(entry.duration * 10) / 10,
-        `gc:${GC_KINDS[entry.detail?.kind] ?? entry.detail?.kind}`,
+        `gc:${kind}`,
       ]);
     }
-    const kind = GC_KINDS[entry.detail?.kind] ?? String(entry.detail?.kind);
     gc.count++;
     gc.totalMs += entry.duration;
     gc.maxMs = Math.max(gc.maxMs, entry.duration);

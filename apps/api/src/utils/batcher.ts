@@ -115,8 +115,8 @@ export class Batcher<I, O> {
       }
       const free = p.key === undefined || !this.busy.has(p.key);
       const load = weight && maxWeight !== undefined ? weight(p.item) : 0;
-      if (!full && maxWeight !== undefined && batch.length > 0 && total + load > maxWeight) full = true;
-      if (!full && batch.length < maxBatch && free) {
+      if (maxWeight !== undefined && batch.length > 0 && total + load > maxWeight) full = true;
+      if (!full && free) {
         batch.push(p);
         total += load;
         if (p.key !== undefined) taken.add(p.key);
