@@ -44,6 +44,7 @@ ALTER TABLE "queue_counters" ADD CONSTRAINT "queue_counters_account_id_device_id
 --     devices it deleted from in ascending order and updates them: it holds no device row, and waits for a counter
 --     only after all of its row locks are taken;
 --   * a device's removal holds the device row (FOR UPDATE), deletes its envelopes by cascade, then its counter.
+--
 -- Why no cycle goes through a counter. A transaction waiting for a counter holds only (a) device locks, (b) envelope
 -- rows it deleted, and (c) counters below the awaited one (every statement locks its counters in ascending order) or,
 -- for a removal of several devices (an account's), the counters of removed devices whose cascades ran already: each
@@ -52,10 +53,10 @@ ALTER TABLE "queue_counters" ADD CONSTRAINT "queue_counters_account_id_device_id
 -- rows are gone). Whoever holds the awaited counter is a send, a deleting statement past its deletions, or a removal
 -- in its cascade; for it to wait back on (a), (b) or (c): it cannot wait on (c), since it too takes counters in
 -- ascending order and holds the higher one; it cannot wait on (b), since a send never touches existing rows and a
--- deleting statement takes counters only after all its row locks; and it cannot wait on (a), since a send takes all its device locks before its first counter (and key-share locks do not
--- conflict with each other), acknowledgements and sweeps take no device lock, and a removal takes its device row
--- before anything else (a send holding that device's key-share lock makes the removal wait before it holds any
--- counter). The cycles left involve no counter and existed before: two removals of the same devices, and two
+-- deleting statement takes counters only after all its row locks; and it cannot wait on (a), since a send takes all
+-- its device locks before its first counter (and key-share locks do not conflict with each other), acknowledgements
+-- and sweeps take no device lock, and a removal takes its device row before anything else (a send holding that
+-- device's key-share lock makes the removal wait before it holds any counter). The cycles left involve no counter and existed before: two removals of the same devices, and two
 -- statements deleting the same envelope rows in different orders (a sweep in the table's order, acknowledgements by
 -- guid, a removal's cascade by id), which test/delivery/queue-counters.spec.ts met before it kept their rows apart.
 --
