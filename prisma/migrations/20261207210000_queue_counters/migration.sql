@@ -56,9 +56,10 @@ ALTER TABLE "queue_counters" ADD CONSTRAINT "queue_counters_account_id_device_id
 -- deleting statement takes counters only after all its row locks; and it cannot wait on (a), since a send takes all
 -- its device locks before its first counter (and key-share locks do not conflict with each other), acknowledgements
 -- and sweeps take no device lock, and a removal takes its device row before anything else (a send holding that
--- device's key-share lock makes the removal wait before it holds any counter). The cycles left involve no counter and existed before: two removals of the same devices, and two
--- statements deleting the same envelope rows in different orders (a sweep in the table's order, acknowledgements by
--- guid, a removal's cascade by id), which test/delivery/queue-counters.spec.ts met before it kept their rows apart.
+-- device's key-share lock makes the removal wait before it holds any counter). The cycles left involve no counter
+-- and existed before: two removals of the same devices, and two statements deleting the same envelope rows in
+-- different orders (a sweep in the table's order, acknowledgements by guid, a removal's cascade by id), which
+-- test/delivery/queue-counters.spec.ts met before it kept their rows apart.
 --
 -- Exactness under concurrency: increments and decrements are `counter = counter + delta` on the latest version of
 -- the row (an UPDATE waits for a concurrent writer and re-reads), so none is lost; every change is in the
