@@ -8,6 +8,9 @@
  * reader, on disk soon after (see `DELETE`). Content is opaque bytes. Which envelopes to write is decided by the
  * message service.
  *
+ * Each device's queue length and bytes are also kept in `queue_counters` by triggers of the migration
+ * `20261207210000_queue_counters`, whatever writes or deletes the rows; the queue caps are checked against them.
+ *
  * A multi-recipient send stores its ciphertext once in `shared_payloads` and one envelope row per device pointing at
  * it (`payload_id`, the row's own `content` being the device's part: empty for `senderkey`); every read here hands
  * out the row's content followed by the payload's, so a device sees one ordinary envelope either way. A payload is
@@ -145,9 +148,12 @@ const INSERT_COLUMNS =
  * as much of its CPU as running it), with settings pinned on them that keep those cached plans to index scans with
  * conditions however the tables grow after they were made: devices looked up by key, one index probe per sending
  * device and per destination account (as a semi-join on the whole batch, a generic plan read all of `devices`), each
- * recipient's queue counted by an index scan of (account_id, device_id, id) limited to cap + 1 rows, and each
+ * recipient's queue size read from its counter row (`queue_counters`, one probe by key whatever the queue holds;
+ * migration `20261207210000_queue_counters`, which replaced the count of up to cap + 1 queued rows), and each
  * acknowledged envelope found by its guid (and, by the trigger the delete fires, each payload it may leave
- * unreferenced: migration `20261207191500_shared_payloads_trigger_probes`). PGlite runs the same functions.
+ * unreferenced: migration `20261207191500_shared_payloads_trigger_probes`). The counters are kept by triggers on
+ * `envelopes`, so every statement here (and the retention sweep, and the cascades of a removal) updates them in its
+ * own transaction. PGlite runs the same functions and triggers.
  */
 const INSERT_CHECKED = `SELECT request, kind, full_device FROM insert_checked_envelopes($1::bigint, $2::bigint,
   $3::int[], $4::uuid[], $5::uuid[], $6::smallint[], $7::int[], $8::varchar[], $9::uuid[], $10::smallint[],
@@ -225,9 +231,10 @@ export class EnvelopeRepository {
    * (missing). That is exactly "`deviceCoverage` is not empty"; the unit tier's in-memory twin and this statement
    * are both checked against that function on one table of cases (`test/support/device-coverage-cases.ts`).
    *
-   * Two statements for the same device running at once (other instances; one lane per recipient runs one at a time
-   * within an instance) do not see each other's rows, so a queue can exceed its cap by at most one batch's rows for
-   * that device per other running instance.
+   * The queue is read from the device's counter row, locked (after the destination devices themselves) until the
+   * statement's transaction commits: two statements for the same device running at once (other connections or
+   * instances) run one after the other, the second seeing the first's rows, so no queue exceeds its cap. The lock
+   * order, and why it cannot deadlock, is in the migration `20261207210000_queue_counters`.
    */
   async insertChecked(rows: CheckedEnvelopeRow[], caps: QueueCaps): Promise<CheckedInsert> {
     if (!rows.length) return { refused: new Set(), full: new Map(), senderGone: new Set() };

@@ -30,6 +30,10 @@ import {
 import { register, startServer, type TestDevice, type TestServer } from '../support/harness.js';
 
 const CAPS = { envelopes: 1_000, bytes: 10_000_000 };
+/** The default envelope cap (`MAX_QUEUED_ENVELOPES`), with room for {@link QUEUED} and a batch. */
+const LARGE_CAPS = { envelopes: 10_000, bytes: 100_000_000 };
+/** Envelopes queued for the recipient before its queue is checked: counting them would read that many rows. */
+const QUEUED = 9_500;
 /** More executions than the five custom plans PostgreSQL's `auto` plan cache mode tries before it compares. */
 const BATCHES = 8;
 /** Rows the table grows by after the plans were made: a scan of them would read thousands, a probe a handful. */
@@ -41,7 +45,7 @@ const GROWTH = 20_000;
 const PROBE_ROWS = 20;
 const SENDS = 3;
 /** The tables the group commit's statements read, whose growth must not turn a cached plan into a scan. */
-const TABLES = ['envelopes', 'devices', 'shared_payloads'];
+const TABLES = ['envelopes', 'devices', 'shared_payloads', 'queue_counters'];
 
 type PlanNode = {
   'Node Type': string;
@@ -113,9 +117,9 @@ describe('group commit plans on PostgreSQL', () => {
     content: new Uint8Array(16),
   });
 
-  const batch = async (): Promise<void> => {
+  const batch = async (caps = CAPS): Promise<void> => {
     const rows = Array.from({ length: SENDS }, (_, request) => sendRow(request));
-    const skipped = await envelopes.insertChecked(rows, CAPS);
+    const skipped = await envelopes.insertChecked(rows, caps);
     expect([skipped.refused.size, skipped.full.size, skipped.senderGone.size]).toEqual([0, 0, 0]);
     const deleted = await envelopes.delete(
       rows.map((r) => ({ accountId: r.accountId, deviceId: r.deviceId, guid: r.guid })),
@@ -124,7 +128,7 @@ describe('group commit plans on PostgreSQL', () => {
   };
 
   /** {@link SENDS} multi-recipient sends from alice to bob and dave, stored, then acknowledged. */
-  const multiBatch = async (): Promise<void> => {
+  const multiBatch = async (caps = CAPS): Promise<void> => {
     const sends: MultiSendRow[] = Array.from({ length: SENDS }, (_, request) => ({
       request,
       type: 'senderkey',
@@ -145,10 +149,46 @@ describe('group commit plans on PostgreSQL', () => {
         registrationId: to.registrationId,
       })),
     );
-    const skipped = await envelopes.insertMulti(sends, targets, CAPS);
+    const skipped = await envelopes.insertMulti(sends, targets, caps);
     expect([skipped.refused.size, skipped.full.size, skipped.senderGone.size]).toEqual([0, 0, 0]);
     const keys: EnvelopeKey[] = targets.map((t) => ({ accountId: t.accountId, deviceId: t.deviceId, guid: t.guid }));
     expect((await envelopes.delete(keys)).size).toBe(targets.length);
+  };
+
+  /**
+   * The rows of each of {@link TABLES} the session read so far in its open transaction, and its sequential scans.
+   * Read within one transaction, as the difference of two readings: the view also holds the session's earlier counts
+   * not yet sent to the statistics (PostgreSQL 15), and none are sent while a transaction is open.
+   */
+  const reads = async (): Promise<Map<string, { seqScans: number; rows: number }>> => {
+    const { rows } = await session.query<{ relname: string; seq_scan: string; rows: string }>(
+      `SELECT relname, seq_scan::text, (seq_tup_read + idx_tup_fetch)::text AS rows
+       FROM pg_stat_xact_user_tables WHERE relname = ANY($1::text[])`,
+      [TABLES],
+    );
+    return new Map(rows.map((r) => [r.relname, { seqScans: Number(r.seq_scan), rows: Number(r.rows) }]));
+  };
+
+  /** What `work` read of each of {@link TABLES}, run in one transaction of the session. */
+  const readBy = async (
+    work: () => Promise<void>,
+  ): Promise<Array<{ table: string; seqScans: number; rows: number }>> => {
+    await session.query('BEGIN');
+    try {
+      const start = await reads();
+      await work();
+      const end = await reads();
+      return TABLES.map((table) => {
+        const [from, to] = [start.get(table), end.get(table)];
+        return {
+          table,
+          seqScans: (to?.seqScans ?? 0) - (from?.seqScans ?? 0),
+          rows: (to?.rows ?? 0) - (from?.rows ?? 0),
+        };
+      });
+    } finally {
+      await session.query('COMMIT');
+    }
   };
 
   /** The plans of `statement` among `plans`: `count` of them, with parameters, and all the same plan. */
@@ -276,22 +316,8 @@ describe('group commit plans on PostgreSQL', () => {
         [carol.accountId, carol.deviceId, GROWTH],
       );
 
-      // Counted within one transaction, as the difference of two readings: the view also holds the session's
-      // earlier counts not yet sent to the statistics (PostgreSQL 15), and none are sent while a transaction is open.
-      const reads = async (): Promise<Map<string, { seqScans: number; rows: number }>> => {
-        const { rows } = await session.query<{ relname: string; seq_scan: string; rows: string }>(
-          `SELECT relname, seq_scan::text, (seq_tup_read + idx_tup_fetch)::text AS rows
-           FROM pg_stat_xact_user_tables WHERE relname = ANY($1::text[])`,
-          [TABLES],
-        );
-        return new Map(rows.map((r) => [r.relname, { seqScans: Number(r.seq_scan), rows: Number(r.rows) }]));
-      };
-      await session.query('BEGIN');
-      const start = await reads();
       takePlans();
-      await run();
-      const end = await reads();
-      await session.query('COMMIT');
+      const counted = await readBy(() => run());
       const all = takePlans();
       const after = all.filter((p) => statementOf(p));
 
@@ -300,14 +326,50 @@ describe('group commit plans on PostgreSQL', () => {
       // deletes unreferenced payloads), reads the tables through index conditions only.
       for (const plan of all)
         for (const access of tableAccess(plan))
-          expect(access).toMatch(/^Index (Only )?Scan (envelopes|devices|shared_payloads) \S+ cond$/);
-      const read = TABLES.map((table) => {
-        const [from, to] = [start.get(table), end.get(table)];
-        const rows = (to?.rows ?? 0) - (from?.rows ?? 0);
-        return { table, seqScans: (to?.seqScans ?? 0) - (from?.seqScans ?? 0), rows, probes: rows <= PROBE_ROWS };
-      });
+          expect(access).toMatch(/^Index (Only )?Scan (envelopes|devices|shared_payloads|queue_counters) \S+ cond$/);
+      const read = counted.map(({ table, seqScans, rows }) => ({ table, seqScans, rows, probes: rows <= PROBE_ROWS }));
       expect(read).toEqual(TABLES.map((table) => ({ table, seqScans: 0, rows: expect.any(Number), probes: true })));
     },
     60_000,
+  );
+  it.each([
+    ['checked insert', batch],
+    ['multi-recipient insert', multiBatch],
+  ] as const)(
+    "should check the caps of the %s reading a few rows per recipient whatever the recipient's queue holds",
+    async (_name, run) => {
+      // Bob's queue holds QUEUED envelopes, one in ten with a shared payload of its own (counted in its bytes).
+      await server.query(
+        `WITH payloads AS (INSERT INTO shared_payloads (content)
+                           SELECT '\\x0000'::bytea FROM generate_series(1, $3::int / 10) RETURNING id)
+         INSERT INTO envelopes (guid, account_id, device_id, type, timestamp, server_timestamp, content, payload_id)
+         SELECT gen_random_uuid(), $1, $2, 'whisper', 1, 1, '\\x00'::bytea, p.id
+         FROM generate_series(1, $3::int) i LEFT JOIN (SELECT id, row_number() OVER () * 10 AS i FROM payloads) p
+           ON p.i = i.i`,
+        [bob.accountId, bob.deviceId, QUEUED],
+      );
+      try {
+        await run(LARGE_CAPS);
+        // Plans made and cached; now the reads of one batch (its sends to bob, then their acknowledgement).
+        const read = await readBy(() => run(LARGE_CAPS));
+        expect(read.map(({ table, seqScans, rows }) => ({ table, seqScans, probes: rows <= PROBE_ROWS }))).toEqual(
+          TABLES.map((table) => ({ table, seqScans: 0, probes: true })),
+        );
+        // The check still counts the whole queue: one batch more than the envelope cap leaves room for is refused.
+        const full = await envelopes.insertChecked([sendRow(0)], { ...LARGE_CAPS, envelopes: QUEUED });
+        expect(full.full).toEqual(new Map([[0, [bob.deviceId]]]));
+        const room = await envelopes.insertChecked([sendRow(0)], { ...LARGE_CAPS, envelopes: QUEUED + 1 });
+        expect(room.full.size).toBe(0);
+        // Bytes likewise (the queue's own bytes, its payloads' and the first send's, then a 16-byte send).
+        const bytes = QUEUED + 2 * (QUEUED / 10) + 16;
+        const noRoom = await envelopes.insertChecked([sendRow(0)], { ...LARGE_CAPS, bytes: bytes + 15 });
+        expect(noRoom.full).toEqual(new Map([[0, [bob.deviceId]]]));
+        const fits = await envelopes.insertChecked([sendRow(0)], { ...LARGE_CAPS, bytes: bytes + 16 });
+        expect(fits.full.size).toBe(0);
+      } finally {
+        await server.query('DELETE FROM envelopes WHERE account_id = $1', [bob.accountId]);
+      }
+    },
+    120_000,
   );
 });

@@ -20,6 +20,7 @@ import {
   type Backend,
   type TestServer,
 } from '../support/harness.js';
+import { queueCounterDrift } from '../support/queue-counters.js';
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
@@ -393,6 +394,10 @@ describe.each<Backend>(['postgres', 'pglite'])('multi-recipient sends (%s)', (ba
     const joined = server.logs.join('\n');
     expect(sent.length).toBeGreaterThan(20);
     for (const content of sent) expect(joined).not.toContain(content.slice(0, 40));
+  });
+
+  it('should leave every queue counter equal to its queue, shared payloads counted, after all of the above', async () => {
+    expect(await queueCounterDrift(server.query)).toEqual([]);
   });
 });
 

@@ -20,6 +20,7 @@ import {
   type TestDevice,
   type TestServer,
 } from '../support/harness.js';
+import { queueCounterDrift } from '../support/queue-counters.js';
 
 /** Small caps so a test fills a queue quickly: 5 envelopes, or 4 maximum-size ones (256 KiB) per device. */
 const CAP_ENVELOPES = 5;
@@ -193,6 +194,10 @@ function defineQueueCaps(backend: Backend): void {
       );
       expect(stored.slice(-2).map((r) => r.guid)).toEqual([rows[0]!.guid, rows[1]!.guid]);
       expect(await queued(bob)).toBe(CAP_ENVELOPES);
+    });
+
+    it('should leave every queue counter equal to its queue after the sends, refusals and acknowledgements above', async () => {
+      expect(await queueCounterDrift(server.query)).toEqual([]);
     });
   });
 }

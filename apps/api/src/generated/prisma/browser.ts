@@ -43,6 +43,13 @@ export type KyberPreKey = Prisma.KyberPreKeyModel
  */
 export type Envelope = Prisma.EnvelopeModel
 /**
+ * Model QueueCounter
+ * How many envelopes, and content bytes (QUEUED_BYTES), wait in one device's queue: what the queue caps compare,
+ * read as one row instead of counting the queue. Created with the device and kept exact by triggers on `envelopes`
+ * (migration `20261207210000_queue_counters`, which says how and why they cannot deadlock); never written by code.
+ */
+export type QueueCounter = Prisma.QueueCounterModel
+/**
  * Model SharedPayload
  * One ciphertext of a multi-recipient send (a sender-key group message), stored once and referenced by one envelope
  * row per recipient device. Deleted with its last envelope row (a trigger of the migration, plus the retention job

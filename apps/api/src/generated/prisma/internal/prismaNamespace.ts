@@ -402,6 +402,7 @@ export const ModelName = {
   PreKey: 'PreKey',
   KyberPreKey: 'KyberPreKey',
   Envelope: 'Envelope',
+  QueueCounter: 'QueueCounter',
   SharedPayload: 'SharedPayload',
   ProvisioningCode: 'ProvisioningCode',
   SsoTransaction: 'SsoTransaction',
@@ -431,7 +432,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "sharedPayload" | "provisioningCode" | "ssoTransaction" | "ssoGrant" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile" | "organization" | "retentionSetting" | "roleCertificate" | "invite" | "auditEntry" | "accountPassword"
+    modelProps: "account" | "device" | "preKey" | "kyberPreKey" | "envelope" | "queueCounter" | "sharedPayload" | "provisioningCode" | "ssoTransaction" | "ssoGrant" | "webSocketTicket" | "pushSubscription" | "attachment" | "profile" | "organization" | "retentionSetting" | "roleCertificate" | "invite" | "auditEntry" | "accountPassword"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -802,6 +803,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         count: {
           args: Prisma.EnvelopeCountArgs<ExtArgs>
           result: runtime.Types.Utils.Optional<Prisma.EnvelopeCountAggregateOutputType> | number
+        }
+      }
+    }
+    QueueCounter: {
+      payload: Prisma.$QueueCounterPayload<ExtArgs>
+      fields: Prisma.QueueCounterFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.QueueCounterFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.QueueCounterFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload>
+        }
+        findFirst: {
+          args: Prisma.QueueCounterFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.QueueCounterFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload>
+        }
+        findMany: {
+          args: Prisma.QueueCounterFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload>[]
+        }
+        create: {
+          args: Prisma.QueueCounterCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload>
+        }
+        createMany: {
+          args: Prisma.QueueCounterCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.QueueCounterCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload>[]
+        }
+        delete: {
+          args: Prisma.QueueCounterDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload>
+        }
+        update: {
+          args: Prisma.QueueCounterUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload>
+        }
+        deleteMany: {
+          args: Prisma.QueueCounterDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.QueueCounterUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.QueueCounterUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload>[]
+        }
+        upsert: {
+          args: Prisma.QueueCounterUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$QueueCounterPayload>
+        }
+        aggregate: {
+          args: Prisma.QueueCounterAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateQueueCounter>
+        }
+        groupBy: {
+          args: Prisma.QueueCounterGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.QueueCounterGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.QueueCounterCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.QueueCounterCountAggregateOutputType> | number
         }
       }
     }
@@ -1955,6 +2030,16 @@ export const EnvelopeScalarFieldEnum = {
 export type EnvelopeScalarFieldEnum = (typeof EnvelopeScalarFieldEnum)[keyof typeof EnvelopeScalarFieldEnum]
 
 
+export const QueueCounterScalarFieldEnum = {
+  accountId: 'accountId',
+  deviceId: 'deviceId',
+  envelopes: 'envelopes',
+  bytes: 'bytes'
+} as const
+
+export type QueueCounterScalarFieldEnum = (typeof QueueCounterScalarFieldEnum)[keyof typeof QueueCounterScalarFieldEnum]
+
+
 export const SharedPayloadScalarFieldEnum = {
   id: 'id',
   content: 'content'
@@ -2387,6 +2472,7 @@ export type GlobalOmitConfig = {
   preKey?: Prisma.PreKeyOmit
   kyberPreKey?: Prisma.KyberPreKeyOmit
   envelope?: Prisma.EnvelopeOmit
+  queueCounter?: Prisma.QueueCounterOmit
   sharedPayload?: Prisma.SharedPayloadOmit
   provisioningCode?: Prisma.ProvisioningCodeOmit
   ssoTransaction?: Prisma.SsoTransactionOmit

@@ -56,6 +56,7 @@ export const ModelName = {
   PreKey: 'PreKey',
   KyberPreKey: 'KyberPreKey',
   Envelope: 'Envelope',
+  QueueCounter: 'QueueCounter',
   SharedPayload: 'SharedPayload',
   ProvisioningCode: 'ProvisioningCode',
   SsoTransaction: 'SsoTransaction',
@@ -161,6 +162,16 @@ export const EnvelopeScalarFieldEnum = {
 } as const
 
 export type EnvelopeScalarFieldEnum = (typeof EnvelopeScalarFieldEnum)[keyof typeof EnvelopeScalarFieldEnum]
+
+
+export const QueueCounterScalarFieldEnum = {
+  accountId: 'accountId',
+  deviceId: 'deviceId',
+  envelopes: 'envelopes',
+  bytes: 'bytes'
+} as const
+
+export type QueueCounterScalarFieldEnum = (typeof QueueCounterScalarFieldEnum)[keyof typeof QueueCounterScalarFieldEnum]
 
 
 export const SharedPayloadScalarFieldEnum = {

@@ -298,6 +298,7 @@ export type DeviceWhereInput = {
   envelopes?: Prisma.EnvelopeListRelationFilter
   tickets?: Prisma.WebSocketTicketListRelationFilter
   pushSubscription?: Prisma.XOR<Prisma.PushSubscriptionNullableScalarRelationFilter, Prisma.PushSubscriptionWhereInput> | null
+  queueCounter?: Prisma.XOR<Prisma.QueueCounterNullableScalarRelationFilter, Prisma.QueueCounterWhereInput> | null
 }
 
 export type DeviceOrderByWithRelationInput = {
@@ -320,6 +321,7 @@ export type DeviceOrderByWithRelationInput = {
   envelopes?: Prisma.EnvelopeOrderByRelationAggregateInput
   tickets?: Prisma.WebSocketTicketOrderByRelationAggregateInput
   pushSubscription?: Prisma.PushSubscriptionOrderByWithRelationInput
+  queueCounter?: Prisma.QueueCounterOrderByWithRelationInput
 }
 
 export type DeviceWhereUniqueInput = Prisma.AtLeast<{
@@ -346,6 +348,7 @@ export type DeviceWhereUniqueInput = Prisma.AtLeast<{
   envelopes?: Prisma.EnvelopeListRelationFilter
   tickets?: Prisma.WebSocketTicketListRelationFilter
   pushSubscription?: Prisma.XOR<Prisma.PushSubscriptionNullableScalarRelationFilter, Prisma.PushSubscriptionWhereInput> | null
+  queueCounter?: Prisma.XOR<Prisma.QueueCounterNullableScalarRelationFilter, Prisma.QueueCounterWhereInput> | null
 }, "accountId_id">
 
 export type DeviceOrderByWithAggregationInput = {
@@ -407,6 +410,7 @@ export type DeviceCreateInput = {
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateInput = {
@@ -428,6 +432,7 @@ export type DeviceUncheckedCreateInput = {
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUpdateInput = {
@@ -449,6 +454,7 @@ export type DeviceUpdateInput = {
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateInput = {
@@ -470,6 +476,7 @@ export type DeviceUncheckedUpdateInput = {
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceCreateManyInput = {
@@ -685,6 +692,20 @@ export type DeviceUpdateOneRequiredWithoutEnvelopesNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.DeviceUpdateToOneWithWhereWithoutEnvelopesInput, Prisma.DeviceUpdateWithoutEnvelopesInput>, Prisma.DeviceUncheckedUpdateWithoutEnvelopesInput>
 }
 
+export type DeviceCreateNestedOneWithoutQueueCounterInput = {
+  create?: Prisma.XOR<Prisma.DeviceCreateWithoutQueueCounterInput, Prisma.DeviceUncheckedCreateWithoutQueueCounterInput>
+  connectOrCreate?: Prisma.DeviceCreateOrConnectWithoutQueueCounterInput
+  connect?: Prisma.DeviceWhereUniqueInput
+}
+
+export type DeviceUpdateOneRequiredWithoutQueueCounterNestedInput = {
+  create?: Prisma.XOR<Prisma.DeviceCreateWithoutQueueCounterInput, Prisma.DeviceUncheckedCreateWithoutQueueCounterInput>
+  connectOrCreate?: Prisma.DeviceCreateOrConnectWithoutQueueCounterInput
+  upsert?: Prisma.DeviceUpsertWithoutQueueCounterInput
+  connect?: Prisma.DeviceWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.DeviceUpdateToOneWithWhereWithoutQueueCounterInput, Prisma.DeviceUpdateWithoutQueueCounterInput>, Prisma.DeviceUncheckedUpdateWithoutQueueCounterInput>
+}
+
 export type DeviceCreateNestedOneWithoutTicketsInput = {
   create?: Prisma.XOR<Prisma.DeviceCreateWithoutTicketsInput, Prisma.DeviceUncheckedCreateWithoutTicketsInput>
   connectOrCreate?: Prisma.DeviceCreateOrConnectWithoutTicketsInput
@@ -731,6 +752,7 @@ export type DeviceCreateWithoutAccountInput = {
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutAccountInput = {
@@ -751,6 +773,7 @@ export type DeviceUncheckedCreateWithoutAccountInput = {
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutAccountInput = {
@@ -816,6 +839,7 @@ export type DeviceCreateWithoutPreKeysInput = {
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutPreKeysInput = {
@@ -836,6 +860,7 @@ export type DeviceUncheckedCreateWithoutPreKeysInput = {
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutPreKeysInput = {
@@ -872,6 +897,7 @@ export type DeviceUpdateWithoutPreKeysInput = {
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutPreKeysInput = {
@@ -892,6 +918,7 @@ export type DeviceUncheckedUpdateWithoutPreKeysInput = {
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceCreateWithoutKyberPreKeysInput = {
@@ -912,6 +939,7 @@ export type DeviceCreateWithoutKyberPreKeysInput = {
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutKyberPreKeysInput = {
@@ -932,6 +960,7 @@ export type DeviceUncheckedCreateWithoutKyberPreKeysInput = {
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutKyberPreKeysInput = {
@@ -968,6 +997,7 @@ export type DeviceUpdateWithoutKyberPreKeysInput = {
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutKyberPreKeysInput = {
@@ -988,6 +1018,7 @@ export type DeviceUncheckedUpdateWithoutKyberPreKeysInput = {
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceCreateWithoutEnvelopesInput = {
@@ -1008,6 +1039,7 @@ export type DeviceCreateWithoutEnvelopesInput = {
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutEnvelopesInput = {
@@ -1028,6 +1060,7 @@ export type DeviceUncheckedCreateWithoutEnvelopesInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutEnvelopesInput = {
@@ -1064,6 +1097,7 @@ export type DeviceUpdateWithoutEnvelopesInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutEnvelopesInput = {
@@ -1082,6 +1116,107 @@ export type DeviceUncheckedUpdateWithoutEnvelopesInput = {
   name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
+  tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUncheckedUpdateOneWithoutDeviceNestedInput
+}
+
+export type DeviceCreateWithoutQueueCounterInput = {
+  id: number
+  registrationId: number
+  credentialHash: runtime.Bytes
+  signedPreKeyId: number
+  signedPreKey: runtime.Bytes
+  signedPreKeySignature: runtime.Bytes
+  kyberLastResortKeyId: number
+  kyberLastResortKey: runtime.Bytes
+  kyberLastResortSignature: runtime.Bytes
+  createdAt?: Date | string
+  lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
+  account: Prisma.AccountCreateNestedOneWithoutDevicesInput
+  preKeys?: Prisma.PreKeyCreateNestedManyWithoutDeviceInput
+  kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
+  envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
+  tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
+}
+
+export type DeviceUncheckedCreateWithoutQueueCounterInput = {
+  accountId: string
+  id: number
+  registrationId: number
+  credentialHash: runtime.Bytes
+  signedPreKeyId: number
+  signedPreKey: runtime.Bytes
+  signedPreKeySignature: runtime.Bytes
+  kyberLastResortKeyId: number
+  kyberLastResortKey: runtime.Bytes
+  kyberLastResortSignature: runtime.Bytes
+  createdAt?: Date | string
+  lastSeenAt?: Date | string
+  name?: runtime.Bytes | null
+  preKeys?: Prisma.PreKeyUncheckedCreateNestedManyWithoutDeviceInput
+  kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
+  envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
+  tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
+  pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
+}
+
+export type DeviceCreateOrConnectWithoutQueueCounterInput = {
+  where: Prisma.DeviceWhereUniqueInput
+  create: Prisma.XOR<Prisma.DeviceCreateWithoutQueueCounterInput, Prisma.DeviceUncheckedCreateWithoutQueueCounterInput>
+}
+
+export type DeviceUpsertWithoutQueueCounterInput = {
+  update: Prisma.XOR<Prisma.DeviceUpdateWithoutQueueCounterInput, Prisma.DeviceUncheckedUpdateWithoutQueueCounterInput>
+  create: Prisma.XOR<Prisma.DeviceCreateWithoutQueueCounterInput, Prisma.DeviceUncheckedCreateWithoutQueueCounterInput>
+  where?: Prisma.DeviceWhereInput
+}
+
+export type DeviceUpdateToOneWithWhereWithoutQueueCounterInput = {
+  where?: Prisma.DeviceWhereInput
+  data: Prisma.XOR<Prisma.DeviceUpdateWithoutQueueCounterInput, Prisma.DeviceUncheckedUpdateWithoutQueueCounterInput>
+}
+
+export type DeviceUpdateWithoutQueueCounterInput = {
+  id?: Prisma.IntFieldUpdateOperationsInput | number
+  registrationId?: Prisma.IntFieldUpdateOperationsInput | number
+  credentialHash?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  signedPreKeyId?: Prisma.IntFieldUpdateOperationsInput | number
+  signedPreKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  signedPreKeySignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  kyberLastResortKeyId?: Prisma.IntFieldUpdateOperationsInput | number
+  kyberLastResortKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  account?: Prisma.AccountUpdateOneRequiredWithoutDevicesNestedInput
+  preKeys?: Prisma.PreKeyUpdateManyWithoutDeviceNestedInput
+  kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
+  envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
+  tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
+  pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
+}
+
+export type DeviceUncheckedUpdateWithoutQueueCounterInput = {
+  accountId?: Prisma.StringFieldUpdateOperationsInput | string
+  id?: Prisma.IntFieldUpdateOperationsInput | number
+  registrationId?: Prisma.IntFieldUpdateOperationsInput | number
+  credentialHash?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  signedPreKeyId?: Prisma.IntFieldUpdateOperationsInput | number
+  signedPreKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  signedPreKeySignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  kyberLastResortKeyId?: Prisma.IntFieldUpdateOperationsInput | number
+  kyberLastResortKey?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  kyberLastResortSignature?: Prisma.BytesFieldUpdateOperationsInput | runtime.Bytes
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  lastSeenAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  name?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
+  preKeys?: Prisma.PreKeyUncheckedUpdateManyWithoutDeviceNestedInput
+  kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
+  envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
 }
@@ -1104,6 +1239,7 @@ export type DeviceCreateWithoutTicketsInput = {
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutTicketsInput = {
@@ -1124,6 +1260,7 @@ export type DeviceUncheckedCreateWithoutTicketsInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedCreateNestedOneWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutTicketsInput = {
@@ -1160,6 +1297,7 @@ export type DeviceUpdateWithoutTicketsInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutTicketsInput = {
@@ -1180,6 +1318,7 @@ export type DeviceUncheckedUpdateWithoutTicketsInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceCreateWithoutPushSubscriptionInput = {
@@ -1200,6 +1339,7 @@ export type DeviceCreateWithoutPushSubscriptionInput = {
   kyberPreKeys?: Prisma.KyberPreKeyCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketCreateNestedManyWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceUncheckedCreateWithoutPushSubscriptionInput = {
@@ -1220,6 +1360,7 @@ export type DeviceUncheckedCreateWithoutPushSubscriptionInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedCreateNestedManyWithoutDeviceInput
   envelopes?: Prisma.EnvelopeUncheckedCreateNestedManyWithoutDeviceInput
   tickets?: Prisma.WebSocketTicketUncheckedCreateNestedManyWithoutDeviceInput
+  queueCounter?: Prisma.QueueCounterUncheckedCreateNestedOneWithoutDeviceInput
 }
 
 export type DeviceCreateOrConnectWithoutPushSubscriptionInput = {
@@ -1256,6 +1397,7 @@ export type DeviceUpdateWithoutPushSubscriptionInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutPushSubscriptionInput = {
@@ -1276,6 +1418,7 @@ export type DeviceUncheckedUpdateWithoutPushSubscriptionInput = {
   kyberPreKeys?: Prisma.KyberPreKeyUncheckedUpdateManyWithoutDeviceNestedInput
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceCreateManyAccountInput = {
@@ -1311,6 +1454,7 @@ export type DeviceUpdateWithoutAccountInput = {
   envelopes?: Prisma.EnvelopeUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateWithoutAccountInput = {
@@ -1331,6 +1475,7 @@ export type DeviceUncheckedUpdateWithoutAccountInput = {
   envelopes?: Prisma.EnvelopeUncheckedUpdateManyWithoutDeviceNestedInput
   tickets?: Prisma.WebSocketTicketUncheckedUpdateManyWithoutDeviceNestedInput
   pushSubscription?: Prisma.PushSubscriptionUncheckedUpdateOneWithoutDeviceNestedInput
+  queueCounter?: Prisma.QueueCounterUncheckedUpdateOneWithoutDeviceNestedInput
 }
 
 export type DeviceUncheckedUpdateManyWithoutAccountInput = {
@@ -1426,6 +1571,7 @@ export type DeviceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   envelopes?: boolean | Prisma.Device$envelopesArgs<ExtArgs>
   tickets?: boolean | Prisma.Device$ticketsArgs<ExtArgs>
   pushSubscription?: boolean | Prisma.Device$pushSubscriptionArgs<ExtArgs>
+  queueCounter?: boolean | Prisma.Device$queueCounterArgs<ExtArgs>
   _count?: boolean | Prisma.DeviceCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["device"]>
 
@@ -1487,6 +1633,7 @@ export type DeviceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   envelopes?: boolean | Prisma.Device$envelopesArgs<ExtArgs>
   tickets?: boolean | Prisma.Device$ticketsArgs<ExtArgs>
   pushSubscription?: boolean | Prisma.Device$pushSubscriptionArgs<ExtArgs>
+  queueCounter?: boolean | Prisma.Device$queueCounterArgs<ExtArgs>
   _count?: boolean | Prisma.DeviceCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type DeviceIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1505,6 +1652,7 @@ export type $DevicePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     envelopes: Prisma.$EnvelopePayload<ExtArgs>[]
     tickets: Prisma.$WebSocketTicketPayload<ExtArgs>[]
     pushSubscription: Prisma.$PushSubscriptionPayload<ExtArgs> | null
+    queueCounter: Prisma.$QueueCounterPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     accountId: string
@@ -1926,6 +2074,7 @@ export interface Prisma__DeviceClient<T, Null = never, ExtArgs extends runtime.T
   envelopes<T extends Prisma.Device$envelopesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Device$envelopesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$EnvelopePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   tickets<T extends Prisma.Device$ticketsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Device$ticketsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$WebSocketTicketPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   pushSubscription<T extends Prisma.Device$pushSubscriptionArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Device$pushSubscriptionArgs<ExtArgs>>): Prisma.Prisma__PushSubscriptionClient<runtime.Types.Result.GetResult<Prisma.$PushSubscriptionPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
+  queueCounter<T extends Prisma.Device$queueCounterArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Device$queueCounterArgs<ExtArgs>>): Prisma.Prisma__QueueCounterClient<runtime.Types.Result.GetResult<Prisma.$QueueCounterPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -2481,6 +2630,25 @@ export type Device$pushSubscriptionArgs<ExtArgs extends runtime.Types.Extensions
    */
   include?: Prisma.PushSubscriptionInclude<ExtArgs> | null
   where?: Prisma.PushSubscriptionWhereInput
+}
+
+/**
+ * Device.queueCounter
+ */
+export type Device$queueCounterArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the QueueCounter
+   */
+  select?: Prisma.QueueCounterSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the QueueCounter
+   */
+  omit?: Prisma.QueueCounterOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.QueueCounterInclude<ExtArgs> | null
+  where?: Prisma.QueueCounterWhereInput
 }
 
 /**
