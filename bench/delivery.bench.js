@@ -401,7 +401,10 @@ function bucketPercentile(buckets, p) {
   return NaN;
 }
 
-/** The send group commit's histograms from the server's metrics: [[le, cumulative count]], sums and counts. */
+/**
+ * The send group commit's histograms from the server's metrics: [[le, cumulative count]], sums and counts; and the
+ * acknowledgement batches' count and total size.
+ */
 async function commitMetrics(metricsUrl) {
   const text = await (await fetch(metricsUrl)).text();
   const buckets = [];
@@ -414,6 +417,8 @@ async function commitMetrics(metricsUrl) {
     seconds: value('cove_group_commit_seconds_sum'),
     batches: value('cove_group_commit_seconds_count'),
     sends: value('cove_group_commit_batch_size_sum'),
+    ackBatches: Number(/cove_group_commit_batch_size_count\{operation="ack"\} (\S+)/.exec(text)?.[1] ?? 0),
+    acks: Number(/cove_group_commit_batch_size_sum\{operation="ack"\} (\S+)/.exec(text)?.[1] ?? 0),
   };
 }
 
@@ -457,6 +462,11 @@ async function phaseProbe(serverPid, metricsUrl) {
           meanSize: Math.round(((after.sends - commitsBefore.sends) / Math.max(1, batches)) * 10) / 10,
           meanMs: Math.round(((after.seconds - commitsBefore.seconds) / Math.max(1, batches)) * 1e4) / 10,
           p99UpToMs: bucketPercentile(buckets, 99) * 1000,
+        };
+        const ackBatches = after.ackBatches - commitsBefore.ackBatches;
+        out.ackCommits = {
+          batches: ackBatches,
+          meanSize: Math.round(((after.acks - commitsBefore.acks) / Math.max(1, ackBatches)) * 10) / 10,
         };
       }
       return out;
@@ -899,6 +909,7 @@ async function main() {
                 (o.commits
                   ? `; ${o.commits.batches} commits of ${o.commits.meanSize}, ${o.commits.meanMs} ms mean, p99 ≤ ${o.commits.p99UpToMs} ms`
                   : '') +
+                (o.ackCommits ? `; ${o.ackCommits.batches} ack deletes of ${o.ackCommits.meanSize}` : '') +
                 (o.ackDrainSeconds !== undefined ? `; acks applied ${fmt(o.ackDrainSeconds)} s after` : '') +
                 (o.serverCpuMicrosPerMessage !== undefined
                   ? `; CPU µs/msg server ${o.serverCpuMicrosPerMessage}` +

@@ -100,6 +100,34 @@ describe(Batcher.name, () => {
     await expect(one).resolves.toBe(1);
   });
 
+  it('should wait `lingerMs` for more operations before a batch starts, and not when a full batch is waiting', async () => {
+    const batches: number[][] = [];
+    const lingering = new Batcher<number, number>(
+      (items) => {
+        batches.push(items);
+        return Promise.resolve(items);
+      },
+      { maxBatch: 3, concurrency: 1, lingerMs: 60_000 },
+    );
+    // Submitted over several event-loop turns: without the linger, the first would start a batch of its own.
+    const answers = [lingering.submit(1)];
+    await tick();
+    answers.push(lingering.submit(2));
+    await tick();
+    expect(batches).toEqual([]);
+    // The third fills the batch: it starts now, not in a minute (the test would time out).
+    answers.push(lingering.submit(3));
+    await expect(Promise.all(answers)).resolves.toEqual([1, 2, 3]);
+    expect(batches).toEqual([[1, 2, 3]]);
+
+    const quick = new Batcher<number, number>((items) => Promise.resolve(items), {
+      maxBatch: 3,
+      concurrency: 1,
+      lingerMs: 5,
+    });
+    await expect(quick.submit(4)).resolves.toBe(4);
+  });
+
   it('should start a batch for other keys while one is in flight, and hold back operations of a key in flight', async () => {
     const batches: string[][] = [];
     const releases: Array<() => void> = [];
