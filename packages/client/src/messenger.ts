@@ -943,7 +943,7 @@ export class Messenger {
   async sendText(
     peer: string,
     text: string,
-    options: { quote?: Quote; expireTimerSeconds?: number } = {},
+    { clearDraft = false, ...options }: { quote?: Quote; expireTimerSeconds?: number; clearDraft?: boolean } = {},
   ): Promise<MessageEntry> {
     const ctx = this.ctx;
     if (text.length === 0) throw new ClientError(ClientErrorCode.InvalidInput, 'the message is empty');
@@ -978,6 +978,7 @@ export class Messenger {
       expireTimerSeconds: expireTimerSeconds ?? null,
       content: encoded,
       ...(share ? { contactUpdate: share.shared } : {}),
+      clearDraft,
     });
     this.outbox.kick();
     return message;

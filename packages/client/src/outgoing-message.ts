@@ -2,10 +2,12 @@
  * Storing an outgoing data message: its history entry (status `sending`), the conversation's summary and its outbox
  * entry, committed in ONE batch under the peer's lock, then the events. Text and attachment sends share it. It does
  * not encode content (the caller passes the encoded data message) and does not send: the outbox delivers. Sending to
- * a blocked peer is refused (`blocked`); writing in a message request accepts it.
+ * a blocked peer is refused (`blocked`); writing in a message request accepts it. A composer's send also removes the
+ * conversation's draft in that commit.
  */
 import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
+import { draftKey } from './drafts.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { heldReadReceipts } from './requests.js';
 import { newConversation, putConversation, putMessage } from './history.js';
@@ -36,6 +38,11 @@ export type OutgoingMessage = {
   contactUpdate?: (contact: ContactEntry) => ContactEntry;
   /** A timer update: the system line stored for it, and the conversation's new timer (committed with it). */
   timerChange?: { system: GroupChange; seconds: number | null };
+  /**
+   * The conversation's draft was this message (a composer's send): removed in the same commit, so that neither a
+   * second commit nor the reloads it would set off run ahead of the send, and a crash keeps both or neither.
+   */
+  clearDraft?: boolean;
 };
 
 export const storeOutgoingMessage = async (
@@ -107,6 +114,9 @@ export const storeOutgoingMessage = async (
       putOutboxEntry(entry),
       ...held,
       ...contactWrites,
+      ...(outgoing.clearDraft === true
+        ? [{ op: 'delete' as const, table: 'meta' as const, key: draftKey(base.id) }]
+        : []),
     ]);
     return { message: stored, conversation: updated };
   });
