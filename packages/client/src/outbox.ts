@@ -45,6 +45,7 @@ import type { TimerHandle, WriteOp } from './platform.js';
 import type { DeviceAddress, MessageEntry, OutboxEntry, OutboxKind, ResendDevice, ResendLogEntry } from './tables.js';
 import { resendExpiryKey, resendLogKey, sessionKey } from './tables.js';
 import { contactOrNew, connectDevices, putContactDevices } from './recipients.js';
+import type { ProtocolZone } from './protocol-zone.js';
 import { encryptForDevices, hasUsableSession } from './session-crypto.js';
 import { GroupSender } from './group-sender.js';
 import { SealedSender } from './sealed-sender.js';
@@ -465,14 +466,37 @@ export class Outbox implements PairwiseSender {
     }
     // Never sealed to our own account (sendAccess refuses it): the server knows our devices belong together.
     // Notices never sealed either: the server lets only administrators send them, so it must see who sends.
-    let sealed = entry.notice === true ? null : await this.sealedAccess(entry.destination);
-    // A group's control content (our sender key, sent pairwise inside a group send) is not a first contact: it goes
-    // sealed only with a key we hold, never as a keyless probe. With the probe, a first group message from the CLI
-    // to members it had never written to was left unsent by the pass (seen in test/pwa/groups.test.ts, 2 runs in 3;
-    // the cause is not yet understood), and the probe only ever succeeds for members open to anyone.
-    if (sealed?.probe && entry.kind === 'group-control') sealed = null;
+    // How the entry goes is read while the first round takes the peer's lock and reads the session state: the two
+    // are independent, and one after the other they were one more storage round trip before every send.
+    const access = entry.notice === true ? Promise.resolve(null) : this.sealedAccess(entry.destination);
+    // Awaited after the first round; should that round fail first, its error is the one that counts.
+    access.catch(() => undefined);
+    /** Undefined until the first round is prepared. */
+    let sealed: Awaited<typeof access> | undefined;
     for (let round = 0; round < MAX_DEVICE_SYNC_ROUNDS; round += 1) {
-      const { request, recipients } = await this.prepare(entry, content, round === 0, sealed?.certificate ?? null);
+      const prepared = await this.prepare(entry, content, round === 0);
+      if (sealed === undefined) {
+        sealed = await access;
+        // A group's control content (our sender key, sent pairwise inside a group send) is not a first contact: it
+        // goes sealed only with a key we hold, never as a keyless probe. With the probe, a first group message from
+        // the CLI to members it had never written to was left unsent by the pass (seen in test/pwa/groups.test.ts,
+        // 2 runs in 3; the cause is not yet understood), and the probe only ever succeeds for members open to anyone.
+        if (sealed?.probe && entry.kind === 'group-control') sealed = null;
+      }
+      // Sealing reads only the identities the encryption used (kept by its zone) and writes nothing: it needs neither
+      // the peer's lock nor to precede the commit of the session state.
+      const request: SendMessagesRequest = sealed
+        ? {
+            ...prepared.request,
+            messages: await this.sealed.seal(
+              prepared.zone,
+              entry.destination,
+              prepared.request.messages,
+              sealed.certificate,
+            ),
+          }
+        : prepared.request;
+      const { recipients } = prepared;
       let outcome: SendOutcome;
       try {
         outcome = sealed
@@ -530,13 +554,13 @@ export class Outbox implements PairwiseSender {
   /**
    * Under the peer lock: make sure a session exists with every known device, then encrypt for each. A `resend`
    * entry's content goes only to its device, under its pinned identity key; the other devices get a null message.
+   * Returns the request unsealed, with the zone (committed) whose identities a sealing reads.
    */
   private prepare(
     entry: OutboxEntry,
     content: Uint8Array,
     firstRound: boolean,
-    certificate: SenderCertificate | null,
-  ): Promise<{ request: SendMessagesRequest; recipients: Recipients }> {
+  ): Promise<{ request: SendMessagesRequest; recipients: Recipients; zone: ProtocolZone }> {
     const { ctx } = this;
     const peer = entry.destination;
     return ctx.platform.locks.withLock(peerLock(peer), async () => {
@@ -585,7 +609,7 @@ export class Outbox implements PairwiseSender {
           devices,
           target === null ? content : (deviceId) => (deviceId === target ? content : NULL_CONTENT),
         );
-        const messages = certificate ? await this.sealed.seal(zone, peer, encrypted, certificate) : encrypted;
+        const messages = encrypted;
         const recipients: Recipients = devices.flatMap((d) => {
           const identityKey = zone.usedIdentities.get(sessionKey(peer, d.deviceId));
           return identityKey ? [{ deviceId: d.deviceId, identityKey }] : [];
@@ -613,6 +637,7 @@ export class Outbox implements PairwiseSender {
               entry.kind === 'sync',
           },
           recipients,
+          zone,
         };
       } catch (error) {
         if (error instanceof LibSignalErrorBase && error.code === ErrorCode.UntrustedIdentity) {
