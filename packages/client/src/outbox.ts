@@ -63,6 +63,9 @@ type Recipients = { deviceId: number; identityKey: Uint8Array }[];
 
 const NULL_CONTENT = encodeContent({ kind: 'null' });
 
+/** Peers whose last send's devices are remembered as a read hint: the recent conversations, a few KB at most. */
+const RECENT_PEER_HINTS = 256;
+
 /** Builds the write that creates an outbox entry. */
 export const newOutboxEntry = (
   ctx: MessengerContext,
@@ -283,6 +286,25 @@ export class Outbox implements PairwiseSender {
 
   /** Attachment uploads run beside the passes, so that a long one holds up nothing queued behind it. */
   private readonly uploads: UploadQueue;
+
+  /**
+   * The device ids each recent send went to, by peer: only a hint of which session rows the next send to that peer
+   * will read, so that they are fetched with its contact row (a wrong hint costs a row read for nothing, never a
+   * wrong answer: the rows themselves are always read from storage under the peer's lock).
+   */
+  private readonly lastDevices = new Map<string, number[]>();
+
+  private rememberDevices(peer: string, devices: readonly DeviceAddress[]): void {
+    this.lastDevices.delete(peer);
+    if (this.lastDevices.size >= RECENT_PEER_HINTS) {
+      const oldest = this.lastDevices.keys().next().value;
+      if (oldest !== undefined) this.lastDevices.delete(oldest);
+    }
+    this.lastDevices.set(
+      peer,
+      devices.map((d) => d.deviceId),
+    );
+  }
 
   /** Access keys, certificate and sealing of sealed-sender sends. */
   readonly sealed: SealedSender;
@@ -573,9 +595,10 @@ export class Outbox implements PairwiseSender {
         zone.pinnedIdentities.set(sessionKey(peer, target), new Uint8Array(entry.identityKey));
       }
       const writes: WriteOp[] = [];
-      // The peer's identity (which the encryption reads after each session) comes with the contact, and the known
-      // devices' sessions all at once after it: two storage round trips instead of one per row in a row.
-      zone.prefetch(peer, []);
+      // The peer's identity and the sessions of the devices the last send to this peer went to come with the contact,
+      // in one storage round trip (each read under this lock, so each is what a later read would return); only
+      // devices the contact names beyond those take a second one. Before, it was one round trip per row in a row.
+      zone.prefetch(peer, this.lastDevices.get(peer) ?? []);
       const contact = contactOrNew(await storage.get('contacts', peer), peer, clock.now());
       zone.prefetch(peer, contact.devices?.map((d) => d.deviceId) ?? []);
       let devices: DeviceAddress[] | null = contact.devices;
@@ -622,6 +645,7 @@ export class Outbox implements PairwiseSender {
         }
         writes.push(...zone.operations(), putContactDevices(contact, devices, clock.now()));
         await storage.commit(writes);
+        this.rememberDevices(peer, devices);
         await emitIdentityChanges(ctx, zone.identityChanges);
         if (messages.length === 0) throw new ClientError(ClientErrorCode.UnknownUser, 'the recipient has no devices');
         return {
