@@ -45,17 +45,23 @@ export type OutgoingMessage = {
   clearDraft?: boolean;
 };
 
+/**
+ * Stores `outgoing`, or what `compose` makes: called under the peer's lock at the same moment as this function's own
+ * reads, so that the reads it needs (the profile key to share, the conversation's timer) share their storage round
+ * trip (on a browser, one IndexedDB transaction) instead of preceding it, and see the state the commit builds on.
+ */
 export const storeOutgoingMessage = async (
   ctx: MessengerContext,
   accountId: string,
-  outgoing: OutgoingMessage,
+  compose: OutgoingMessage | (() => Promise<OutgoingMessage>),
 ): Promise<MessageEntry> => {
   const { message, conversation } = await ctx.platform.locks.withLock(peerLock(accountId), async () => {
     const { storage, clock } = ctx.platform;
     // Independent reads at once (on a browser they share one IndexedDB transaction).
-    const [contact, existing] = await Promise.all([
+    const [contact, existing, outgoing] = await Promise.all([
       storage.get('contacts', accountId),
       ctx.history.conversation(directConversationId(accountId)),
+      typeof compose === 'function' ? compose() : compose,
     ]);
     if (contact?.blockedAt !== undefined)
       throw new ClientError(ClientErrorCode.Blocked, 'this contact is blocked: unblock them to send');
