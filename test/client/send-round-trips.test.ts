@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import type { TableName } from '@cove/client';
-import { destroyClient, newClient, texts, until } from '../support/clients.js';
+import { destroyClient, newClient, texts, transcript, until } from '../support/clients.js';
 import type { TestClient } from '../support/clients.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
@@ -56,15 +56,27 @@ describe('Storage round trips of a send', () => {
     await alice.messenger.flushOutbox();
     await until('bob has it', async () => (await texts(bob, alice.accountId)).includes('first: makes the session'));
 
+    // Nothing else under way on Alice's side: Bob's delivery receipt is in.
+    await until(
+      'the first is delivered',
+      async () =>
+        (await transcript(alice, bob.accountId)).find((m) => m.text === 'first: makes the session')?.status ===
+        'delivered',
+    );
+
     const { rounds, stop } = recordRounds(alice);
+    let stored: number;
     try {
       await alice.messenger.sendText(bob.accountId, 'second: a known peer');
+      stored = rounds.length;
       await alice.messenger.flushOutbox();
     } finally {
       stop();
     }
+    // Storing it: what the message carries (profile key, timer) is read with the contact and conversation.
+    expect(rounds.slice(0, stored).filter((r) => r.has('conversations'))).toHaveLength(1);
     await until('bob has the second', async () => (await texts(bob, alice.accountId)).includes('second: a known peer'));
-    // The encryption's rows came with the contact (one round), not in rounds of their own after it. (Bob's receipt,
+    // Sending it: the encryption's rows came with the contact (one round), not in rounds of their own after it. (Bob's receipt,
     // arriving meanwhile, is decrypted the same way: its session and identity come with its duplicate check.)
     const withSessions = rounds.filter((r) => r.has('sessions')).map((r) => [...r].sort());
     expect(withSessions.length).toBeGreaterThan(0);
