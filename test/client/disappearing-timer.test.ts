@@ -115,4 +115,34 @@ describe('Disappearing-message timer and drafts', () => {
       code: ClientErrorCode.InvalidInput,
     });
   });
+
+  it("should remove a composer's draft in the commit that stores the sent message, and keep it otherwise", async () => {
+    const id = `direct:${bob.accountId}`;
+    await alice.messenger.setDraft(id, 'the text about to go');
+    // Sent without the composer (another caller): the draft stays.
+    await alice.messenger.sendText(bob.accountId, 'not from the composer');
+    expect(await alice.messenger.draft(id)).toBe('the text about to go');
+    const storage = alice.platform.storage;
+    const commit = storage.commit.bind(storage);
+    const batches: { table: string; key: string; op: string }[][] = [];
+    storage.commit = (batch) => {
+      batches.push(batch.map(({ table, key, op }) => ({ table, key, op })));
+      return commit(batch);
+    };
+    try {
+      const sent = await alice.messenger.sendText(bob.accountId, 'the text about to go', { clearDraft: true });
+      expect(await alice.messenger.draft(id)).toBe('');
+      // One commit: the message with its outbox entry, and the draft gone with them (a crash keeps both or neither).
+      const stored = batches.find((b) => b.some((w) => w.table === 'messages' && w.key === sent.id));
+      expect(stored).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ table: 'outbox', op: 'put' }),
+          { table: 'meta', key: draftKey(id), op: 'delete' },
+        ]),
+      );
+      expect(batches.filter((b) => b.some((w) => w.table === 'meta' && w.key === draftKey(id)))).toHaveLength(1);
+    } finally {
+      storage.commit = commit;
+    }
+  });
 });

@@ -308,6 +308,64 @@ describe(EncryptedRowStore.name, () => {
     }
   });
 
+  it('should fetch a table or row that reads asked for together name twice only once, each asker with its own copy', async () => {
+    const name = freshName();
+    const { db, store } = await openStore(name);
+    const other = new EncryptedRowStore(db, (await loadVaultKeys(db)) as VaultKeys, undefined, `lock-${name}`);
+    await store.transaction((tx) => {
+      tx.put('meta', 'pref/a', { n: 1 });
+      tx.put('meta', 'other', 2);
+      tx.put('contacts', 'a', { n: 1 });
+    });
+    // What the views ask for at once after a commit: the same table listed by several screens, the same row twice.
+    const readAll = () =>
+      Promise.all([
+        store.list<{ n: number }>('meta', { prefix: 'pref/' }),
+        store.list<{ n: number }>('meta', { prefix: 'pref/' }),
+        store.count('meta', 'pref/'),
+        store.get<{ n: number }>('contacts', 'a'),
+        store.get<{ n: number }>('contacts', 'a'),
+      ]);
+    await readAll(); // row ids and tags known (as for hot rows): the reads below reach IndexedDB in one tick
+    const getAll = IDBIndex.prototype.getAll;
+    const get = IDBObjectStore.prototype.get;
+    let scans = 0;
+    let rowReads = 0;
+    IDBIndex.prototype.getAll = function (this: IDBIndex, ...args: Parameters<IDBIndex['getAll']>) {
+      scans++;
+      return getAll.apply(this, args);
+    };
+    IDBObjectStore.prototype.get = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['get']>) {
+      if (this.name === 'rows') rowReads++;
+      return get.apply(this, args);
+    };
+    try {
+      const [prefs, again, count, contact, same] = await readAll();
+      expect(scans).toBe(1);
+      expect(rowReads).toBe(1);
+      expect(prefs).toEqual([{ key: 'pref/a', value: { n: 1 } }]);
+      expect(again).toEqual(prefs);
+      expect(count).toBe(1);
+      expect([contact, same]).toEqual([{ n: 1 }, { n: 1 }]);
+      // Shared fetches, private answers: one asker's change is not another's.
+      prefs[0]!.value.n = 99;
+      contact!.n = 99;
+      expect([again[0]!.value.n, same!.n]).toEqual([1, 1]);
+      // Another context commits: the next reads fetch again and see it.
+      await other.transaction((tx) => {
+        tx.put('meta', 'pref/a', { n: 2 });
+        tx.put('contacts', 'a', { n: 2 });
+      });
+      const [newer, , , changed] = await readAll();
+      expect(newer).toEqual([{ key: 'pref/a', value: { n: 2 } }]);
+      expect(changed).toEqual({ n: 2 });
+      expect([scans, rowReads]).toEqual([2, 2]);
+    } finally {
+      IDBIndex.prototype.getAll = getAll;
+      IDBObjectStore.prototype.get = get;
+    }
+  });
+
   it('should fail every read of a shared transaction that meets another epoch, and recover each by itself', async () => {
     const name = freshName();
     const { db, keys, store: stale } = await openStore(name);

@@ -220,6 +220,10 @@ export class Inbox {
       key: envelope.guid,
       value: { at: clock.now() } satisfies ProcessedEnvelopeEntry,
     };
+    const zone = newZone(ctx);
+    // The session and identity the decryption will read, in the same round trip as the checks below (the zone runs
+    // under this peer's lock, which the pipeline holds): one IndexedDB transaction instead of three in a row.
+    if (!isSenderKeyEnvelope(envelope)) zone.prefetch(envelope.sourceAccountId, [envelope.sourceDeviceId]);
     // Read together (one storage round trip). Blocking takes this peer's lock, which this pipeline holds, so the
     // answer cannot change before the decision below.
     const [seen, blocked] = await Promise.all([
@@ -235,7 +239,6 @@ export class Inbox {
 
     if (isSenderKeyEnvelope(envelope)) return this.processGroup(envelope, processed);
 
-    const zone = newZone(ctx);
     let padded: Uint8Array;
     try {
       padded = await decryptEnvelope(zone, envelope);

@@ -943,7 +943,7 @@ export class Messenger {
   async sendText(
     peer: string,
     text: string,
-    options: { quote?: Quote; expireTimerSeconds?: number } = {},
+    { clearDraft = false, ...options }: { quote?: Quote; expireTimerSeconds?: number; clearDraft?: boolean } = {},
   ): Promise<MessageEntry> {
     const ctx = this.ctx;
     if (text.length === 0) throw new ClientError(ClientErrorCode.InvalidInput, 'the message is empty');
@@ -953,31 +953,34 @@ export class Messenger {
     if (accountId === ctx.account.accountId)
       throw new ClientError(ClientErrorCode.InvalidInput, 'sending to yourself is not supported');
     const timestamp = ctx.timestamps.next();
-    // Three independent reads, at once: on a browser each is a keyed hash, an IndexedDB transaction and a
-    // decryption, and the send path waits for all of them before anything is stored.
-    const [profile, share, timer] = await Promise.all([
-      readMeta(this.platform.storage, 'profile'),
-      // Our profile key goes with the first message to this peer and the first after it changed.
-      profileKeyToShare(ctx, accountId),
-      // Without an explicit timer, a message carries the conversation's (disappearing messages, set by either side).
-      options.expireTimerSeconds ?? this.timerWith(accountId),
-    ]);
-    const expireTimerSeconds = timer ?? undefined;
-    const encoded = encodeDataMessage({
-      text,
-      timestamp,
-      senderUsername: profile?.username,
-      ...options,
-      profileKey: share?.profileKey ?? null,
-      expireTimerSeconds,
-    });
-    const message = await storeOutgoingMessage(ctx, accountId, {
-      timestamp,
-      text,
-      quote: options.quote ?? null,
-      expireTimerSeconds: expireTimerSeconds ?? null,
-      content: encoded,
-      ...(share ? { contactUpdate: share.shared } : {}),
+    // Composed under the peer's lock with the reads that store it: one storage round trip for all of them (on a
+    // browser each read is a keyed hash, an IndexedDB transaction and a decryption), before anything is stored.
+    const message = await storeOutgoingMessage(ctx, accountId, async () => {
+      const [profile, share, timer] = await Promise.all([
+        readMeta(this.platform.storage, 'profile'),
+        // Our profile key goes with the first message to this peer and the first after it changed.
+        profileKeyToShare(ctx, accountId),
+        // Without an explicit timer, a message carries the conversation's (disappearing messages, set by either side).
+        options.expireTimerSeconds ?? this.timerWith(accountId),
+      ]);
+      const expireTimerSeconds = timer ?? undefined;
+      const encoded = encodeDataMessage({
+        text,
+        timestamp,
+        senderUsername: profile?.username,
+        ...options,
+        profileKey: share?.profileKey ?? null,
+        expireTimerSeconds,
+      });
+      return {
+        timestamp,
+        text,
+        quote: options.quote ?? null,
+        expireTimerSeconds: expireTimerSeconds ?? null,
+        content: encoded,
+        ...(share ? { contactUpdate: share.shared } : {}),
+        clearDraft,
+      };
     });
     this.outbox.kick();
     return message;

@@ -2,10 +2,12 @@
  * Storing an outgoing data message: its history entry (status `sending`), the conversation's summary and its outbox
  * entry, committed in ONE batch under the peer's lock, then the events. Text and attachment sends share it. It does
  * not encode content (the caller passes the encoded data message) and does not send: the outbox delivers. Sending to
- * a blocked peer is refused (`blocked`); writing in a message request accepts it.
+ * a blocked peer is refused (`blocked`); writing in a message request accepts it. A composer's send also removes the
+ * conversation's draft in that commit.
  */
 import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
+import { draftKey } from './drafts.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { heldReadReceipts } from './requests.js';
 import { newConversation, putConversation, putMessage } from './history.js';
@@ -36,19 +38,30 @@ export type OutgoingMessage = {
   contactUpdate?: (contact: ContactEntry) => ContactEntry;
   /** A timer update: the system line stored for it, and the conversation's new timer (committed with it). */
   timerChange?: { system: GroupChange; seconds: number | null };
+  /**
+   * The conversation's draft was this message (a composer's send): removed in the same commit, so that neither a
+   * second commit nor the reloads it would set off run ahead of the send, and a crash keeps both or neither.
+   */
+  clearDraft?: boolean;
 };
 
+/**
+ * Stores `outgoing`, or what `compose` makes: called under the peer's lock at the same moment as this function's own
+ * reads, so that the reads it needs (the profile key to share, the conversation's timer) share their storage round
+ * trip (on a browser, one IndexedDB transaction) instead of preceding it, and see the state the commit builds on.
+ */
 export const storeOutgoingMessage = async (
   ctx: MessengerContext,
   accountId: string,
-  outgoing: OutgoingMessage,
+  compose: OutgoingMessage | (() => Promise<OutgoingMessage>),
 ): Promise<MessageEntry> => {
   const { message, conversation } = await ctx.platform.locks.withLock(peerLock(accountId), async () => {
     const { storage, clock } = ctx.platform;
     // Independent reads at once (on a browser they share one IndexedDB transaction).
-    const [contact, existing] = await Promise.all([
+    const [contact, existing, outgoing] = await Promise.all([
       storage.get('contacts', accountId),
       ctx.history.conversation(directConversationId(accountId)),
+      typeof compose === 'function' ? compose() : compose,
     ]);
     if (contact?.blockedAt !== undefined)
       throw new ClientError(ClientErrorCode.Blocked, 'this contact is blocked: unblock them to send');
@@ -107,6 +120,9 @@ export const storeOutgoingMessage = async (
       putOutboxEntry(entry),
       ...held,
       ...contactWrites,
+      ...(outgoing.clearDraft === true
+        ? [{ op: 'delete' as const, table: 'meta' as const, key: draftKey(base.id) }]
+        : []),
     ]);
     return { message: stored, conversation: updated };
   });

@@ -102,16 +102,34 @@ export class ProtocolZone {
     // A pending write under "<table>\0<key>" was made by put() below for that same table, so its value has that
     // table's row type (the map's value type cannot say so).
     if (pending) return pending.op === 'put' ? (structuredClone(pending.value) as TableRows[T]) : undefined;
+    // The cell names the table, so the remembered row has that table's row type.
+    const value = (await this.load(table, key)) as TableRows[T] | undefined;
+    return value === undefined ? undefined : structuredClone(value);
+  }
+
+  /** The storage read of a row, made once per zone and remembered (a failed one is not: it is asked again). */
+  private load(table: TableName, key: string): Promise<TableRows[TableName] | undefined> {
+    const cell = `${table}\u0000${key}`;
     let stored = this.stored.get(cell);
     if (!stored) {
       stored = this.storage.get(table, key);
       this.stored.set(cell, stored);
-      // A failed read is not remembered: the next caller asks storage again.
       stored.catch(() => this.stored.delete(cell));
     }
-    // The cell names the table, so the remembered row has that table's row type.
-    const value = (await stored) as TableRows[T] | undefined;
-    return value === undefined ? undefined : structuredClone(value);
+    return stored;
+  }
+
+  /**
+   * Starts the storage reads an encryption or decryption with `accountId` will make — the peer's identity and the
+   * session of each of `deviceIds` — without waiting for them, so that they share one storage round trip (on a
+   * browser, one IndexedDB transaction) with what the caller reads at the same moment, instead of following one
+   * another inside the protocol code (session first, identity after it). The answers are what `read` would have
+   * fetched later under the same peer lock; a failed one is simply read again when asked for.
+   */
+  prefetch(accountId: string, deviceIds: readonly number[]): void {
+    for (const deviceId of deviceIds)
+      void this.load('sessions', sessionKey(accountId, deviceId)).catch(() => undefined);
+    void this.load('identities', accountId).catch(() => undefined);
   }
 
   put<T extends TableName>(table: T, key: string, value: TableRows[T]): void {

@@ -66,6 +66,17 @@ const party = async (accountId: string, registrationId: number): Promise<Party> 
   };
 };
 
+const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+const envelopeOf = (message: { type: string; content: string }, n: number) => ({
+  guid: `44444444-4444-4444-8444-44444444444${n}`,
+  type: message.type as 'prekey' | 'whisper',
+  sourceAccountId: ALICE,
+  sourceDeviceId: 1,
+  timestamp: n,
+  serverTimestamp: n + 1,
+  content: message.content,
+});
+
 const ALICE = '11111111-1111-4111-8111-111111111111';
 const BOB = '22222222-2222-4222-8222-222222222222';
 const MALLORY = '33333333-3333-4333-8333-333333333333';
@@ -170,5 +181,55 @@ describe(ProtocolZone.name, () => {
     // A new zone (the next operation) reads storage again.
     expect(await new ProtocolZone(alice.storage, alice.account, () => 1000).read('contacts', BOB)).toEqual({ n: 1 });
     expect(reads).toBe(2);
+  });
+  it('should make the reads of an encryption and a decryption in one storage round after a prefetch', async () => {
+    const alice = await party(ALICE, 21);
+    const bob = await party(BOB, 22);
+    const setup = new ProtocolZone(alice.storage, alice.account, () => 2000);
+    await establishSession(setup, BOB, toBase64(bob.identity.publicKey.serialize()), bob.device);
+    const first = await encryptForDevices(setup, BOB, [{ deviceId: 1, registrationId: 22 }], utf8('one'));
+    await alice.storage.commit(setup.operations());
+    const bobSetup = new ProtocolZone(bob.storage, bob.account, () => 2500);
+    await decryptEnvelope(bobSetup, envelopeOf(first[0]!, 1));
+    await bob.storage.commit(bobSetup.operations());
+
+    // Rounds as a browser pays them: the reads asked for before the next macrotask share one (one IndexedDB
+    // transaction); a read that waits for another's answer starts the next round.
+    const rounds = (storage: MemoryStorage): { count: number } => {
+      const counter = { count: 0 };
+      const get = storage.get.bind(storage);
+      let waiting: (() => void)[] = [];
+      storage.get = <T extends StoredValue>(table: TableName, key: string): Promise<T | undefined> =>
+        new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length === 1)
+            setTimeout(() => {
+              counter.count++;
+              const due = waiting;
+              waiting = [];
+              for (const r of due) r();
+            }, 0);
+        }).then(() => get<T>(table, key));
+      return counter;
+    };
+    const aliceRounds = rounds(alice.storage);
+    const plain = new ProtocolZone(alice.storage, alice.account, () => 3000);
+    await encryptForDevices(plain, BOB, [{ deviceId: 1, registrationId: 22 }], utf8('two'));
+    // Without a prefetch the protocol code asks for the session, then (after it) the identity.
+    expect(aliceRounds.count).toBe(2);
+    aliceRounds.count = 0;
+    const zone = new ProtocolZone(alice.storage, alice.account, () => 3000);
+    zone.prefetch(BOB, [1]);
+    const [message] = await encryptForDevices(zone, BOB, [{ deviceId: 1, registrationId: 22 }], utf8('three'));
+    expect(aliceRounds.count).toBe(1);
+    // The prefetched rows are the ones the encryption used: it advanced the very session committed above.
+    await alice.storage.commit(zone.operations());
+
+    const bobRounds = rounds(bob.storage);
+    const bobZone = new ProtocolZone(bob.storage, bob.account, () => 3500);
+    bobZone.prefetch(ALICE, [1]);
+    const padded = await decryptEnvelope(bobZone, envelopeOf(message!, 3));
+    expect(new TextDecoder().decode(padded.slice(0, 5))).toBe('three');
+    expect(bobRounds.count).toBe(1);
   });
 });

@@ -10,9 +10,11 @@ import { safeName, type GroupNames } from './view-data.js';
 
 /** The names for a group conversation, or undefined for a direct one (or before an account exists). */
 export async function groupNames(reader: HistoryReader, conversationId: string): Promise<GroupNames | undefined> {
+  // A direct chat has no group: nothing more to read (the chat's page waits for this on every reload).
   const group = await reader.group(conversationId);
+  if (!group) return undefined;
   const account = await reader.account();
-  if (!group || !account) return undefined;
+  if (!account) return undefined;
   return namesOf(reader, group, account.accountId);
 }
 

@@ -284,8 +284,25 @@ class MessengerAdapter implements MessengerPort {
             },
           }
         : {};
-    if (isGroupConversation(conversationId)) await this.messenger.sendGroupText(conversationId, text, options);
-    else await this.messenger.sendText(conversationId, text, options);
+    if (isGroupConversation(conversationId)) {
+      // A group's message is stored elsewhere (group-sender.ts): its draft goes in a commit of its own, as before.
+      const cleared = this.setDraft(conversationId, '').catch(() => undefined);
+      try {
+        await this.messenger.sendGroupText(conversationId, text, options);
+      } finally {
+        await cleared;
+      }
+      return;
+    }
+    try {
+      // The draft was this message: removed in the commit that stores it (no second commit, no second reload of the
+      // open views ahead of the send).
+      await this.messenger.sendText(conversationId, text, { ...options, clearDraft: true });
+    } catch (error) {
+      // Refused before anything was stored (blocked, too long): the text left the composer all the same.
+      await this.setDraft(conversationId, '').catch(() => undefined);
+      throw error;
+    }
   }
 
   async react(messageId: string, emoji: string, remove: boolean): Promise<void> {

@@ -97,6 +97,7 @@ export interface MessengerPort {
    * server has the directory off. A query that is no username prefix, or a failed request, finds nobody.
    */
   directory(query: string): Promise<DirectoryMatch[] | null>;
+  /** The composer's send: the conversation's draft is removed with it. */
   sendText(conversationId: string, text: string, replyTo?: string): Promise<void>;
   react(messageId: string, emoji: string, remove: boolean): Promise<void>;
   edit(messageId: string, text: string): Promise<void>;

@@ -14,8 +14,10 @@
  * Listing reads the rows of a table (or, for a key prefix that is a partition, of that partition), learns their
  * keys by opening them (an id's key never changes, so it is remembered), and orders them in memory; only the page
  * asked for is opened in full. A row whose nonce matches one this context already opened is not decrypted again:
- * a fresh random nonce per write makes the nonce a version stamp. It does not define what the tables mean; the
- * messenger core does.
+ * a fresh random nonce per write makes the nonce a version stamp. Reads asked for together share one readonly
+ * transaction, in which a row or table asked for twice is fetched once; nothing read is served from memory across
+ * transactions (another tab may have committed since). It does not define what the tables mean; the messenger core
+ * does.
  */
 import type { IDBPObjectStore } from 'idb';
 import type { CoveDatabase, CoveSchema, EncryptedRow } from './idb/schema.js';
@@ -90,6 +92,12 @@ export class EncryptedRowStore {
   private readonly opened = new Map<string, { iv: Uint8Array; key: string; value: unknown }>();
   private readonly keyOfId = new Map<string, string>();
   private queuedReads: QueuedRead[] = [];
+  /**
+   * The reads queued for the next transaction, by what they read (an index and tag, or a row id): the views reload
+   * together and ask for the same table or row several times at once (the list, its summaries and the unread count
+   * each list `meta` and `conversations`); in one snapshot each is fetched once and every asker gets the same rows.
+   */
+  private sharedReads = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly db: CoveDatabase,
@@ -175,10 +183,24 @@ export class EncryptedRowStore {
     });
   }
 
+  /**
+   * `read`, but one asked for with the same `what` (and keys) while it waits for its transaction joins it: the same
+   * snapshot, so the same answer. The rows are shared and never changed by their readers (they only open copies).
+   */
+  private readOnce<R>(keys: VaultKeys, what: string, fn: (rows: RowsStore) => Promise<R>): Promise<R> {
+    const cell = `${keys.epoch}\u0000${what}`;
+    const queued = this.sharedReads.get(cell);
+    if (queued) return queued as Promise<R>;
+    const read = this.read(keys, fn);
+    this.sharedReads.set(cell, read);
+    return read;
+  }
+
   /** Runs every queued read in one readonly transaction, then answers each (or fails each with the epoch error). */
   private async flushReads(): Promise<void> {
     const batch = this.queuedReads;
     this.queuedReads = [];
+    this.sharedReads = new Map();
     try {
       const tx = this.db.transaction(['meta', 'rows'], 'readonly');
       const rows = tx.objectStore('rows');
@@ -210,7 +232,7 @@ export class EncryptedRowStore {
   get<T>(store: string, key: string): Promise<T | undefined> {
     return this.withFreshKeys(async (keys) => {
       const id = await rowId(keys.index, store, key);
-      const row = await this.read(keys, (rows) => rows.get(id));
+      const row = await this.readOnce(keys, `id\u0000${id}`, (rows) => rows.get(id));
       return row ? (await this.open<T>(keys, store, row)).value : undefined;
     });
   }
@@ -242,10 +264,10 @@ export class EncryptedRowStore {
   private async scope(keys: VaultKeys, store: string, prefix: string): Promise<EncryptedRow[]> {
     if (isPartitionPrefix(store, prefix)) {
       const part = await partitionTag(keys.index, store, prefix);
-      return this.read(keys, (rows) => rows.index('by-part').getAll(part));
+      return this.readOnce(keys, `part\u0000${part}`, (rows) => rows.index('by-part').getAll(part));
     }
     const table = await tableTag(keys.index, store);
-    return this.read(keys, (rows) => rows.index('by-table').getAll(table));
+    return this.readOnce(keys, `table\u0000${table}`, (rows) => rows.index('by-table').getAll(table));
   }
 
   /** A row's key: remembered from an earlier opening (an id always names the same key), or learned by opening it. */

@@ -126,8 +126,11 @@ export function ChatView({
     stickToBottom.current = true;
     const current = mode;
     setMode(null);
-    if (current?.kind === 'edit') void app.chat.edit(current.messageId, text).catch(failed);
-    else if (current?.kind === 'reply') void app.chat.reply(conversationId, current.messageId, text).catch(failed);
+    // A new message or a reply removes the conversation's draft in the commit that stores it; an edit does not.
+    if (current?.kind === 'edit') {
+      void app.chat.saveDraft(conversationId, '').catch(() => undefined);
+      void app.chat.edit(current.messageId, text).catch(failed);
+    } else if (current?.kind === 'reply') void app.chat.reply(conversationId, current.messageId, text).catch(failed);
     else void app.chat.send(conversationId, text);
   };
 

@@ -2,7 +2,7 @@
  * The message composer: the text field, growing with its text up to about six lines and scrolling beyond (on a
  * keyboard Enter sends and Shift+Enter breaks the line; on a touch screen Enter breaks the line and the send button
  * sends; nothing during IME composition), the conversation's draft (read when the chat opens, saved after a pause
- * in typing and when leaving the chat, cleared on send), the emoji picker (loaded on first open; the chosen emoji goes in at the caret), the voice-note
+ * in typing and when leaving the chat, cleared by `onSend`), the emoji picker (loaded on first open; the chosen emoji goes in at the caret), the voice-note
  * recorder (its button shows while the field is empty) and the send button, with the user's typing notices
  * (started on input, stopped after a pause, on clearing the field or on leaving the chat). Sending hands the
  * trimmed text to `onSend`. Files come from the attach button (a file picker, several at once), on touch devices
@@ -170,7 +170,7 @@ export function Composer({
     setDraft('');
     if (draftTimer.current) clearTimeout(draftTimer.current);
     pendingDraft.current = null;
-    void app.chat.saveDraft(conversationId, '').catch(() => undefined);
+    // The stored draft goes with the sent message (in its commit); an edit sent from here removes it itself.
     setEmojiOpen(false);
     if (typingTimer.current) clearTimeout(typingTimer.current);
     // No "stopped typing" first: the message itself ends the indicator on the other side, one encryption sooner.
