@@ -14,7 +14,8 @@
  * SERVERS=bare,ejabberd,cove (a subset; ejabberd needs bench/setup-ejabberd.sh run once, as root)  EJABBERD_CORE=1;
  * API_ENTRY=<path of another build's apps/api/dist/workers/api.js> benches that build instead, e.g. a baseline
  * checkout in the same run; COVE_BUILDS=label=<api.js>,label=<api.js> benches several builds alternately on the
- * same registered database, ROUNDS times each (A/B in one run: label order a, b, b, a, a, b, …); an entry may add
+ * same registered devices, each build on its own copy of the database (its migrations are its own; the first build
+ * registers), ROUNDS times each (A/B in one run: label order a, b, b, a, a, b, …); an entry may add
  * node flags after the path, `label=<api.js>;--flag`; SERVER_NODE_ARGS="--import ./bench/server-probe.js" with
  * PROBE_OUT=<file> adds the server's event-loop delay and GC pauses to each open-loop phase's figures, and
  * PROBE_STALLS=1 their times; TRACE_OUT=<file> writes a 10 ms timeline of each open-loop phase (TRACE_PG=off leaves
@@ -577,6 +578,8 @@ async function benchCove() {
   const reuse = process.env.REUSE_DEVICES;
   const saved = reuse && existsSync(reuse) ? JSON.parse(readFileSync(reuse, 'utf8')) : undefined;
   const database = saved?.database ?? `cove_bench_${randomBytes(5).toString('hex')}`;
+  /** Build label → its own copy of the database (see below). */
+  const databaseOf = new Map();
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   if (!saved) await admin.query(`CREATE DATABASE ${database}`);
@@ -611,6 +614,17 @@ async function benchCove() {
     if (reuse && !saved) writeFileSync(reuse, JSON.stringify({ database, devices }));
     await stopProcess(child);
     child = undefined;
+    // Each build runs on its own copy of the registered database, so a build's migrations (a replaced function, a
+    // new trigger) never run under another build's code in the same A/B. The copies start at the schema of the build
+    // that registered (the first one, or an earlier run's): each build then applies its own pending migrations.
+    if (COVE_BUILDS.length > 1) {
+      for (const [label] of COVE_BUILDS) {
+        const copy = `${database}_${label.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
+        await admin.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`);
+        await admin.query(`CREATE DATABASE ${copy} TEMPLATE ${database}`);
+        databaseOf.set(label, copy);
+      }
+    }
     // A/B: builds alternate (a b b a a b …) so that neither always runs in the machine's quieter minutes.
     const order = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -618,7 +632,9 @@ async function benchCove() {
       order.push(...builds);
     }
     for (const [label, build] of order) {
-      const removed = await emptyQueues(database);
+      const buildDatabase = databaseOf.get(label) ?? database;
+      env.DATABASE_URL = databaseUrl(buildDatabase);
+      const removed = await emptyQueues(buildDatabase);
       progress(`cove: ${label}${removed ? ` (${removed} envelopes left by earlier runs removed first)` : ''}`);
       const result = { server: label, runs: [], envelopesRemovedFirst: removed };
       // Idle memory is measured on a fresh server process (as for the bare relay): RSS before and after connecting
@@ -646,10 +662,10 @@ async function benchCove() {
       await sleep(1000);
       for (const n of PAIRS) {
         const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
-        const run = await runLoad(pairs, true, child.pid, database, metricsUrl);
+        const run = await runLoad(pairs, true, child.pid, buildDatabase, metricsUrl);
         await sleep(1000);
         closePairs(pairs);
-        const left = await pgCount(database);
+        const left = await pgCount(buildDatabase);
         result.runs.push({ pairs: n, ...run, envelopesLeftUnacked: left });
         await sleep(1000);
       }
@@ -676,6 +692,7 @@ async function benchCove() {
     }
   } finally {
     if (child) await stopProcess(child);
+    for (const copy of databaseOf.values()) await admin.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`);
     if (!reuse) await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
   }
