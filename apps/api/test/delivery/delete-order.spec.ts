@@ -46,6 +46,8 @@ function defineDeleteOrder(backend: Backend): void {
     let sweep: MailboxRepository;
     /** The connection that holds the barrier row (PostgreSQL). */
     let gate: pg.Client | undefined;
+    /** A connection that asks which rows are locked (PostgreSQL). */
+    let probe: pg.Client;
     const targets: Target[] = [];
 
     const connect = async (database: string): Promise<pg.Client> => {
@@ -77,6 +79,7 @@ function defineDeleteOrder(backend: Backend): void {
         acks = new EnvelopeRepository(await repository());
         sweep = new MailboxRepository(await repository());
         gate = await connect(row!.database);
+        probe = await connect(row!.database);
       } else {
         acks = server.running.app.get(EnvelopeRepository);
         sweep = server.running.app.get(MailboxRepository);
@@ -183,6 +186,46 @@ function defineDeleteOrder(backend: Backend): void {
       expect(acknowledged + swept).toBeLessThanOrEqual(ROUNDS * ENVELOPES);
       expect(await queueCounterDrift(server.query)).toEqual([]);
     }, 180_000);
+
+    // PostgreSQL only: on one connection no statement can be seen half way.
+    (backend === 'postgres' ? it.each : it.skip.each)(['acknowledgements', 'sweep', 'device removal'] as const)(
+      'should have the %s lock rows in ascending guid order (stopped at a row held by another, it holds those below)',
+      async (statement) => {
+        if (!gate) throw new Error('no barrier connection');
+        const target = await link(await register(server));
+        const rows = await queue(target);
+        const byGuid = rows.map((r) => r.guid).sort();
+        const held = byGuid[ENVELOPES / 2]!;
+        await gate.query('BEGIN');
+        await gate.query('SELECT 1 FROM envelopes WHERE guid = $1 FOR UPDATE', [held]);
+        const keys = rows.map(({ guid, accountId, deviceId }) => ({ guid, accountId, deviceId }));
+        const running =
+          statement === 'acknowledgements'
+            ? acks.delete(keys)
+            : statement === 'sweep'
+              ? sweep.purgeAcceptedBefore(SWEEP_BEFORE)
+              : server.running.app.get(DeviceRepository).remove(target.accountId, target.deviceId);
+        let locked: string[] = [];
+        try {
+          for (let polls = 0; (await waiting()) < 1 && polls < BARRIER_POLLS; polls++)
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          // The rows it holds: those a fourth connection cannot lock (the barrier's own row aside).
+          await probe.query('BEGIN');
+          const { rows: free } = await probe.query<{ guid: string }>(
+            'SELECT guid FROM envelopes WHERE account_id = $1 AND device_id = $2 FOR UPDATE SKIP LOCKED',
+            [target.accountId, target.deviceId],
+          );
+          await probe.query('ROLLBACK');
+          const unlocked = new Set(free.map((r) => r.guid));
+          locked = byGuid.filter((guid) => guid !== held && !unlocked.has(guid));
+        } finally {
+          await gate.query('COMMIT');
+          await running;
+        }
+        expect(locked).toEqual(byGuid.slice(0, ENVELOPES / 2));
+      },
+      60_000,
+    );
   });
 }
 
