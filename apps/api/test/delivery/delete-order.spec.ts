@@ -94,20 +94,18 @@ function defineDeleteOrder(backend: Backend): void {
     /** Queues {@link ENVELOPES} for `to` in one statement: ids ascending, guids descending. */
     const queue = async (to: TestDevice): Promise<EnvelopeRow[]> => {
       const guids = Array.from({ length: ENVELOPES }, () => randomUUID()).sort((a, b) => b.localeCompare(a));
-      const rows = guids.map(
-        (guid): EnvelopeRow => ({
-          guid,
-          accountId: to.accountId,
-          deviceId: to.deviceId,
-          type: 'whisper',
-          sourceAccountId: null,
-          sourceDeviceId: null,
-          timestamp: 1,
-          serverTimestamp: randomInt(SWEEP_BEFORE),
-          urgent: true,
-          content: new Uint8Array(8),
-        }),
-      );
+      const rows = guids.map((guid): EnvelopeRow => ({
+        guid,
+        accountId: to.accountId,
+        deviceId: to.deviceId,
+        type: 'whisper',
+        sourceAccountId: null,
+        sourceDeviceId: null,
+        timestamp: 1,
+        serverTimestamp: randomInt(SWEEP_BEFORE),
+        urgent: true,
+        content: new Uint8Array(8),
+      }));
       await server.running.app.get(EnvelopeRepository).insert(rows);
       const order = await server.query<{ guid: string }>(
         'SELECT guid FROM envelopes WHERE account_id = $1 AND device_id = $2 ORDER BY id',
@@ -205,7 +203,7 @@ function defineDeleteOrder(backend: Backend): void {
             : statement === 'sweep'
               ? sweep.purgeAcceptedBefore(SWEEP_BEFORE)
               : server.running.app.get(DeviceRepository).remove(target.accountId, target.deviceId);
-        let locked: string[] = [];
+        let locked: string[] | undefined;
         try {
           for (let polls = 0; (await waiting()) < 1 && polls < BARRIER_POLLS; polls++)
             await new Promise((resolve) => setTimeout(resolve, 10));
