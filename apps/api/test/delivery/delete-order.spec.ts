@@ -1,7 +1,7 @@
 /**
  * The statements that delete envelope rows — a batch of acknowledgements (`EnvelopeRepository.delete`), a chunk of
  * the retention sweep (`MailboxRepository.purgeAcceptedBefore`) and the removal of a device or an account
- * (`DeviceRepository.remove`, `AccountRepository.remove`) — lock the rows in one order (ascending guid,
+ * (`DeviceRepository.remove`, `AccountRepository.remove`, `OrganizationRepository.disable`) — lock the rows in one order (ascending guid,
  * `ENVELOPE_LOCK_ORDER`), so that all three deleting the same rows at once end with the rows deleted once and no
  * deadlock (`40P01`), which would fail an acknowledgement batch whole or a sweep chunk.
  *
@@ -23,19 +23,21 @@ import { BINARY_ARRAYS, sqlState, type DatabaseRepository } from '../../src/repo
 import { DeviceRepository } from '../../src/repositories/device.repository.js';
 import { EnvelopeRepository, type EnvelopeRow } from '../../src/repositories/envelope.repository.js';
 import { MailboxRepository } from '../../src/repositories/mailbox.repository.js';
+import { OrganizationRepository } from '../../src/repositories/organization.repository.js';
 import { link, register, startServer, type Backend, type TestDevice, type TestServer } from '../support/harness.js';
 import { queueCounterDrift } from '../support/queue-counters.js';
 
 /** Envelopes queued per round: enough that each statement holds several rows when it reaches the barrier. */
 const ENVELOPES = 24;
-/** Rounds; half remove a linked device, half a whole account. On main every round deadlocked (see the report). */
-const ROUNDS = 8;
+/** Rounds, each removing in turn a linked device, a whole account or an account's devices (disabling it). */
+const ROUNDS = 9;
+const REMOVALS = ['device', 'account', 'disable'] as const;
 /** Every envelope here is older than this, so the sweep takes them all. */
 const SWEEP_BEFORE = 50;
 /** How long the barrier waits for the three statements to block before it lets them go anyway (never a verdict). */
 const BARRIER_POLLS = 400;
 
-type Target = { kind: 'device' | 'account'; device: TestDevice };
+type Target = { kind: (typeof REMOVALS)[number]; device: TestDevice };
 
 function defineDeleteOrder(backend: Backend): void {
   describe(`envelope deletions on ${backend}`, () => {
@@ -61,11 +63,10 @@ function defineDeleteOrder(backend: Backend): void {
       server = await startServer(backend);
       const primary = await register(server);
       for (let round = 0; round < ROUNDS; round++)
-        targets.push(
-          round % 2 === 0
-            ? { kind: 'device', device: await link(primary) }
-            : { kind: 'account', device: await register(server) },
-        );
+        targets.push({
+          kind: REMOVALS[round % REMOVALS.length]!,
+          device: round % REMOVALS.length === 0 ? await link(primary) : await register(server),
+        });
       if (backend === 'postgres') {
         const [row] = await server.query<{ database: string }>('SELECT current_database() AS database');
         const repository = async (): Promise<DatabaseRepository> => {
@@ -145,7 +146,9 @@ function defineDeleteOrder(backend: Backend): void {
             `${kind} removal`,
             kind === 'device'
               ? server.running.app.get(DeviceRepository).remove(device.accountId, device.deviceId)
-              : server.running.app.get(AccountRepository).remove(device.accountId),
+              : kind === 'account'
+                ? server.running.app.get(AccountRepository).remove(device.accountId)
+                : server.running.app.get(OrganizationRepository).disable(device.accountId, new Date(0)),
           ],
         ];
         if (gate) {
