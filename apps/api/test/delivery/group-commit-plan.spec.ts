@@ -273,6 +273,13 @@ describe('group commit plans on PostgreSQL', () => {
       'Scan Direction': 'Forward',
     });
     expect(scan?.['Index Cond']).toMatch(/^\(e\.guid = ANY \(\$\d+\)\)$/);
+    // And the order costs nothing: two envelope rows read per acknowledgement (the lookup, then the delete's scan).
+    const rows = Array.from({ length: SENDS }, (_, request) => sendRow(request));
+    await envelopes.insertChecked(rows, CAPS);
+    const read = await readBy(async () => {
+      expect((await envelopes.delete(rows.map((r) => ({ ...r })))).size).toBe(SENDS);
+    });
+    expect(read.find((r) => r.table === 'envelopes')).toEqual({ table: 'envelopes', seqScans: 0, rows: 2 * SENDS });
   }, 60_000);
 
   it("should commit a send durably and an acknowledgements' delete without waiting for the disk", async () => {
