@@ -6,6 +6,7 @@
 import { Injectable } from '@nestjs/common';
 import { type Bytes, DatabaseRepository, SqlState, sqlState } from './database.repository.js';
 import type { NewDevice } from './device.repository.js';
+import { deleteDeviceQueues } from './envelope.repository.js';
 import { insertDeviceKeys } from './prekey.repository.js';
 
 export type NewAccount = {
@@ -119,12 +120,16 @@ export class AccountRepository {
 
   /**
    * Deletes the account in one transaction and returns the ids its devices had (null when there was no such account).
-   * Foreign keys cascade from the account row to its devices, their one-time and signed keys, queued envelopes (their
-   * shared payloads follow by trigger), WebSocket tickets, push subscriptions and provisioning codes; the username
+   * Its devices' queued envelopes are deleted first, in the order every deletion of envelopes locks them
+   * ({@link deleteDeviceQueues}; their shared payloads follow by trigger); foreign keys cascade from the account row to
+   * its devices, their one-time and signed keys, WebSocket tickets, push subscriptions and provisioning codes; the username
    * lives on the row and is free again at commit. Attachment rows have no foreign key: the caller removes them.
    */
   async remove(accountId: string): Promise<number[] | null> {
     return this.db.prisma.$transaction(async (tx) => {
+      // The account row first, as its deletion would take it; then the devices' queues in their lock order.
+      await tx.$queryRawUnsafe('SELECT 1 FROM accounts WHERE id = $1::uuid FOR UPDATE', accountId);
+      await deleteDeviceQueues(tx, accountId, null);
       const devices = await tx.device.findMany({ where: { accountId }, select: { id: true } });
       const deleted = await tx.account.deleteMany({ where: { id: accountId } });
       return deleted.count ? devices.map((d) => d.id) : null;

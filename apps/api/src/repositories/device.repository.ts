@@ -1,10 +1,12 @@
 /**
  * Devices, their credentials and signed keys, provisioning codes and WebSocket tickets in the database. Removing a
- * device removes its keys, queued envelopes and tickets with it (foreign keys cascade). Rules (who may remove whom,
+ * device removes its keys, queued envelopes and tickets with it (the envelopes first, in their lock order; the rest
+ * by foreign-key cascade). Rules (who may remove whom,
  * how many devices) live in the device service.
  */
 import { Injectable } from '@nestjs/common';
 import { type Bytes, DatabaseRepository } from './database.repository.js';
+import { deleteDeviceQueues } from './envelope.repository.js';
 import { insertDeviceKeys, type StoredPreKey, type StoredSignedPreKey } from './prekey.repository.js';
 
 export type NewDevice = {
@@ -156,10 +158,16 @@ export class DeviceRepository {
       });
   }
 
-  /** Removes a device and (by cascade) its keys, envelopes and tickets; false when it did not exist. */
+  /**
+   * Removes a device with its queued envelopes (deleted first, in the order every deletion of envelopes locks them:
+   * {@link deleteDeviceQueues}) and (by cascade) its keys and tickets; false when it did not exist.
+   */
   async remove(accountId: string, deviceId: number): Promise<boolean> {
-    const result = await this.db.prisma.device.deleteMany({ where: { accountId, id: deviceId } });
-    return result.count > 0;
+    return this.db.prisma.$transaction(async (tx) => {
+      await deleteDeviceQueues(tx, accountId, deviceId);
+      const result = await tx.device.deleteMany({ where: { accountId, id: deviceId } });
+      return result.count > 0;
+    });
   }
 
   /**

@@ -16,9 +16,61 @@
  * out the row's content followed by the payload's, so a device sees one ordinary envelope either way. A payload is
  * deleted with its last row by a trigger of the migration (see `20261206200000_shared_payloads`), whatever deletes
  * the rows; the retention job sweeps what concurrent deletions leave (`MailboxRepository.purgeOrphanPayloads`).
+ *
+ * Every statement that deletes envelope rows locks them in one order, ascending `guid` ({@link ENVELOPE_LOCK_ORDER}),
+ * so that two of them deleting the same rows at once wait for each other instead of deadlocking.
  */
 import { Injectable } from '@nestjs/common';
+import type { Prisma } from '../generated/prisma/client.js';
 import { type Bytes, DatabaseRepository } from './database.repository.js';
+
+/**
+ * The one order in which every statement that deletes envelope rows locks them: ascending `guid`. Two statements
+ * deleting overlapping rows in different orders each hold some rows the other waits for, and PostgreSQL aborts one
+ * (`40P01`, deadlock); in one order the later one waits. Guid, not id, because the acknowledgements' delete (the hot
+ * one, thousands per second) already locks in guid order at no cost: it finds its rows by an index scan of
+ * `envelopes_guid_key` with `guid = ANY (array)` (pinned by `delete_envelopes`' settings and checked by
+ * test/delivery/group-commit-plan.spec.ts), and a B-tree scan with an array condition sorts the array and visits the
+ * keys in ascending order, deleting (so locking) each row as it meets it. Ordering it by id would cost a third probe
+ * per row. The others sort their rows by guid and lock them (`ORDER BY guid FOR UPDATE`: the lock is taken on each
+ * row as the sort returns it) before deleting: the retention sweep (`MailboxRepository.purgeAcceptedBefore`) and
+ * the removal of a device or an account ({@link deleteDeviceQueues}), which no longer leaves its rows to the foreign
+ * key's cascade (its order is whatever plan the cascade's query gets: the queue index's id order, or the heap's).
+ */
+export const ENVELOPE_LOCK_ORDER = 'guid';
+
+/**
+ * For the removal of an account's devices (all of them, or `deviceId`) inside the caller's transaction, before it
+ * deletes their rows: locks the device rows (ascending id, as a delete of them would) so that no send adds to their
+ * queues any more (a send holds its destination devices' key-share locks), then deletes their queued envelopes in
+ * {@link ENVELOPE_LOCK_ORDER}. The cascade of the devices' deletion then finds no envelope left. Returns how many
+ * envelopes it deleted. The caller holds the account row first when it removes the account (that is where a
+ * deletion of the account row would start).
+ */
+export async function deleteDeviceQueues(
+  tx: Prisma.TransactionClient,
+  accountId: string,
+  deviceId: number | null,
+): Promise<number> {
+  await tx.$queryRawUnsafe(
+    `SELECT 1 FROM devices WHERE account_id = $1::uuid AND ($2::smallint IS NULL OR id = $2::smallint)
+     ORDER BY id FOR UPDATE`,
+    accountId,
+    deviceId,
+  );
+  const rows = await tx.$queryRawUnsafe<Array<{ n: number }>>(
+    `WITH deleted AS (
+       DELETE FROM envelopes e
+       WHERE e.id = ANY (ARRAY(SELECT x.id FROM envelopes x
+                               WHERE x.account_id = $1::uuid AND ($2::smallint IS NULL OR x.device_id = $2::smallint)
+                               ORDER BY x.${ENVELOPE_LOCK_ORDER} FOR UPDATE))
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM deleted`,
+    accountId,
+    deviceId,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
 
 export type EnvelopeRow = {
   guid: string;

@@ -6,7 +6,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { DatabaseRepository } from './database.repository.js';
-import { DELIVERED_CONTENT, type EnvelopeRecord } from './envelope.repository.js';
+import { DELIVERED_CONTENT, ENVELOPE_LOCK_ORDER, type EnvelopeRecord } from './envelope.repository.js';
 
 export type PendingSummary = {
   count: number;
@@ -132,13 +132,24 @@ export class MailboxRepository {
     return rows.map((r) => ({ accountId: r.account_id, deviceId: r.device_id }));
   }
 
-  /** Deletes envelopes accepted before `before` (ms); returns how many. */
+  /**
+   * Deletes envelopes accepted before `before` (ms); returns how many. Each chunk picks its rows (unlocked, in any
+   * order), then locks them sorted in {@link ENVELOPE_LOCK_ORDER} (`ORDER BY … FOR UPDATE` locks each row as the sort
+   * returns it, skipping rows deleted meanwhile) before its DELETE takes them: all its row locks are taken in the
+   * order every deleting statement follows, so it cannot deadlock with acknowledgements or removals on those rows.
+   */
   async purgeAcceptedBefore(before: number): Promise<number> {
     let total = 0;
     for (;;) {
       const rows = await this.db.sql.query<{ n: number }>(
-        `WITH doomed AS (SELECT id FROM envelopes WHERE server_timestamp < $1::bigint LIMIT ${PURGE_CHUNK}),
-              deleted AS (DELETE FROM envelopes e USING doomed d WHERE e.id = d.id RETURNING 1)
+        `WITH deleted AS (
+           DELETE FROM envelopes e
+           WHERE e.id = ANY (ARRAY(
+                   SELECT x.id FROM envelopes x
+                   WHERE x.id = ANY (ARRAY(SELECT id FROM envelopes WHERE server_timestamp < $1::bigint
+                                           LIMIT ${PURGE_CHUNK}))
+                   ORDER BY x.${ENVELOPE_LOCK_ORDER} FOR UPDATE))
+           RETURNING 1)
          SELECT count(*)::int AS n FROM deleted`,
         [before],
       );

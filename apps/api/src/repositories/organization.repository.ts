@@ -8,6 +8,7 @@ import { Injectable } from '@nestjs/common';
 import { AUDIT_GENESIS_HASH, auditEntryHash } from '@cove/crypto';
 
 import { type Bytes, DatabaseRepository, SqlState, sqlState } from './database.repository.js';
+import { deleteDeviceQueues } from './envelope.repository.js';
 
 export type StoredCertificate = { accountId: string; role: string; body: Bytes; signature: Bytes; expiresAt: Date };
 export type StoredInvite = {
@@ -189,13 +190,16 @@ export class OrganizationRepository {
   }
 
   /**
-   * Marks the account disabled and deletes its devices (their keys, queued envelopes and tickets cascade), its
+   * Marks the account disabled and deletes its devices (their queued envelopes first, in their lock order:
+   * {@link deleteDeviceQueues}; their keys and tickets cascade), its
    * provisioning codes, its password (record and backup) and its role certificate, in one transaction; the device ids it had, or null when there is no such account.
    */
   async disable(accountId: string, at: Date): Promise<number[] | null> {
     return this.db.prisma.$transaction(async (tx) => {
       const updated = await tx.account.updateMany({ where: { id: accountId }, data: { disabledAt: at } });
       if (updated.count === 0) return null;
+      // The account row is held (updated above); the devices' queues go first, in their lock order.
+      await deleteDeviceQueues(tx, accountId, null);
       const devices = await tx.device.findMany({ where: { accountId }, select: { id: true } });
       await tx.device.deleteMany({ where: { accountId } });
       await tx.provisioningCode.deleteMany({ where: { accountId } });

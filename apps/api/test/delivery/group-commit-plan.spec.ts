@@ -53,6 +53,8 @@ type PlanNode = {
   'Relation Name'?: string;
   'Index Name'?: string;
   'Index Cond'?: string;
+  'Scan Direction'?: string;
+  'Parent Relationship'?: string;
   'Function Call'?: string;
   Plans?: PlanNode[];
 };
@@ -253,6 +255,31 @@ describe('group commit plans on PostgreSQL', () => {
     for (let i = 0; i < BATCHES; i++) await multiBatch();
     const plans = takePlans();
     for (const statement of ['multi', 'delete'] as const) expectOnePlan(plans, statement, BATCHES);
+  }, 60_000);
+
+  it("should lock the acknowledgements' rows in ascending guid order, the order every deletion of envelopes follows", async () => {
+    // ENVELOPE_LOCK_ORDER (EnvelopeRepository): the delete takes its rows from a forward scan of the guid index with
+    // an array condition, which visits the array's guids sorted ascending and deletes (locks) each row as it meets it.
+    takePlans();
+    await batch();
+    const [plan] = takePlans().filter((p) => statementOf(p) === 'delete');
+    const modify = nodes(plan!.Plan).find((n) => n['Node Type'] === 'ModifyTable' && n.Operation === 'Delete');
+    // The rows it deletes (its InitPlan, the unlocked lookup of which guids belong to their devices, comes first).
+    const scan = modify?.Plans?.find((n) => n['Parent Relationship'] === 'Outer');
+    expect(scan).toMatchObject({
+      'Node Type': 'Index Scan',
+      'Relation Name': 'envelopes',
+      'Index Name': 'envelopes_guid_key',
+      'Scan Direction': 'Forward',
+    });
+    expect(scan?.['Index Cond']).toMatch(/^\(e\.guid = ANY \(\$\d+\)\)$/);
+    // And the order costs nothing: two envelope rows read per acknowledgement (the lookup, then the delete's scan).
+    const rows = Array.from({ length: SENDS }, (_, request) => sendRow(request));
+    await envelopes.insertChecked(rows, CAPS);
+    const read = await readBy(async () => {
+      expect((await envelopes.delete(rows.map((r) => ({ ...r })))).size).toBe(SENDS);
+    });
+    expect(read.find((r) => r.table === 'envelopes')).toEqual({ table: 'envelopes', seqScans: 0, rows: 2 * SENDS });
   }, 60_000);
 
   it("should commit a send durably and an acknowledgements' delete without waiting for the disk", async () => {
