@@ -188,45 +188,46 @@ function defineDeleteOrder(backend: Backend): void {
       expect(await queueCounterDrift(server.query)).toEqual([]);
     }, 180_000);
 
-    // PostgreSQL only: on one connection no statement can be seen half way.
-    (backend === 'postgres' ? it.each : it.skip.each)(['acknowledgements', 'sweep', 'device removal'] as const)(
-      'should have the %s lock rows in ascending guid order (stopped at a row held by another, it holds those below)',
-      async (statement) => {
-        if (!gate) throw new Error('no barrier connection');
-        const target = await link(await register(server));
-        const rows = await queue(target);
-        const byGuid = rows.map((r) => r.guid).sort();
-        const held = byGuid[ENVELOPES / 2]!;
-        await gate.query('BEGIN');
-        await gate.query('SELECT 1 FROM envelopes WHERE guid = $1 FOR UPDATE', [held]);
-        const keys = rows.map(({ guid, accountId, deviceId }) => ({ guid, accountId, deviceId }));
-        const running =
-          statement === 'acknowledgements'
-            ? acks.delete(keys)
-            : statement === 'sweep'
-              ? sweep.purgeAcceptedBefore(SWEEP_BEFORE)
-              : server.running.app.get(DeviceRepository).remove(target.accountId, target.deviceId);
-        let locked: string[] | undefined;
-        try {
-          for (let polls = 0; (await waiting()) < 1 && polls < BARRIER_POLLS; polls++)
-            await new Promise((resolve) => setTimeout(resolve, 10));
-          // The rows it holds: those a fourth connection cannot lock (the barrier's own row aside).
-          await probe.query('BEGIN');
-          const { rows: free } = await probe.query<{ guid: string }>(
-            'SELECT guid FROM envelopes WHERE account_id = $1 AND device_id = $2 FOR UPDATE SKIP LOCKED',
-            [target.accountId, target.deviceId],
-          );
-          await probe.query('ROLLBACK');
-          const unlocked = new Set(free.map((r) => r.guid));
-          locked = byGuid.filter((guid) => guid !== held && !unlocked.has(guid));
-        } finally {
-          await gate.query('COMMIT');
-          await running;
-        }
-        expect(locked).toEqual(byGuid.slice(0, ENVELOPES / 2));
-      },
-      60_000,
-    );
+    // PostgreSQL only (not even listed as skipped on PGlite): on one connection no statement can be seen half way.
+    if (backend === 'postgres')
+      it.each(['acknowledgements', 'sweep', 'device removal'] as const)(
+        'should have the %s lock rows in ascending guid order (stopped at a row held by another, it holds those below)',
+        async (statement) => {
+          if (!gate) throw new Error('no barrier connection');
+          const target = await link(await register(server));
+          const rows = await queue(target);
+          const byGuid = rows.map((r) => r.guid).sort();
+          const held = byGuid[ENVELOPES / 2]!;
+          await gate.query('BEGIN');
+          await gate.query('SELECT 1 FROM envelopes WHERE guid = $1 FOR UPDATE', [held]);
+          const keys = rows.map(({ guid, accountId, deviceId }) => ({ guid, accountId, deviceId }));
+          const running =
+            statement === 'acknowledgements'
+              ? acks.delete(keys)
+              : statement === 'sweep'
+                ? sweep.purgeAcceptedBefore(SWEEP_BEFORE)
+                : server.running.app.get(DeviceRepository).remove(target.accountId, target.deviceId);
+          let locked: string[] | undefined;
+          try {
+            for (let polls = 0; (await waiting()) < 1 && polls < BARRIER_POLLS; polls++)
+              await new Promise((resolve) => setTimeout(resolve, 10));
+            // The rows it holds: those a fourth connection cannot lock (the barrier's own row aside).
+            await probe.query('BEGIN');
+            const { rows: free } = await probe.query<{ guid: string }>(
+              'SELECT guid FROM envelopes WHERE account_id = $1 AND device_id = $2 FOR UPDATE SKIP LOCKED',
+              [target.accountId, target.deviceId],
+            );
+            await probe.query('ROLLBACK');
+            const unlocked = new Set(free.map((r) => r.guid));
+            locked = byGuid.filter((guid) => guid !== held && !unlocked.has(guid));
+          } finally {
+            await gate.query('COMMIT');
+            await running;
+          }
+          expect(locked).toEqual(byGuid.slice(0, ENVELOPES / 2));
+        },
+        60_000,
+      );
   });
 }
 
