@@ -412,15 +412,19 @@ async function commitMetrics(metricsUrl) {
   for (const m of text.matchAll(/cove_group_commit_seconds_bucket\{le="([^"]+)",operation="send"\} (\S+)/g)) {
     buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
   }
-  const value = (name) => Number(new RegExp(`${name}\\{operation="send"\\} (\\S+)`).exec(text)?.[1] ?? 0);
   return {
     buckets,
-    seconds: value('cove_group_commit_seconds_sum'),
-    batches: value('cove_group_commit_seconds_count'),
-    sends: value('cove_group_commit_batch_size_sum'),
-    ackBatches: Number(/cove_group_commit_batch_size_count\{operation="ack"\} (\S+)/.exec(text)?.[1] ?? 0),
-    acks: Number(/cove_group_commit_batch_size_sum\{operation="ack"\} (\S+)/.exec(text)?.[1] ?? 0),
+    seconds: commitMetric(text, 'cove_group_commit_seconds_sum', 'send'),
+    batches: commitMetric(text, 'cove_group_commit_seconds_count', 'send'),
+    sends: commitMetric(text, 'cove_group_commit_batch_size_sum', 'send'),
+    ackBatches: commitMetric(text, 'cove_group_commit_batch_size_count', 'ack'),
+    acks: commitMetric(text, 'cove_group_commit_batch_size_sum', 'ack'),
   };
+}
+
+/** One group-commit series of the server's metrics text, for `operation` (0 when absent). */
+function commitMetric(text, name, operation) {
+  return Number(new RegExp(`${name}\\{operation="${operation}"\\} (\\S+)`).exec(text)?.[1] ?? 0);
 }
 
 /**
@@ -671,15 +675,9 @@ async function benchCove() {
       }
       const metrics = await (await fetch(metricsUrl)).text();
       for (const op of ['send', 'ack']) {
-        const sum = Number(
-          new RegExp(`cove_group_commit_batch_size_sum\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
-        );
-        const count = Number(
-          new RegExp(`cove_group_commit_batch_size_count\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
-        );
-        const seconds = Number(
-          new RegExp(`cove_group_commit_seconds_sum\\{operation="${op}"\\} (\\S+)`).exec(metrics)?.[1],
-        );
+        const sum = commitMetric(metrics, 'cove_group_commit_batch_size_sum', op);
+        const count = commitMetric(metrics, 'cove_group_commit_batch_size_count', op);
+        const seconds = commitMetric(metrics, 'cove_group_commit_seconds_sum', op);
         result[`${op}Batches`] = {
           count,
           meanSize: Math.round((sum / count) * 10) / 10,

@@ -6,12 +6,19 @@
 import { MAX_TEXT_BYTES } from '@cove/protocol';
 
 import { ClientError, ClientErrorCode } from './errors.js';
-import type { KeyValueStorage } from './platform.js';
+import type { KeyValueStorage, WriteOp } from './platform.js';
 
 /** Meta keys of drafts; a conversation id contains no "/", so the prefix scan lists exactly the drafts. */
 export const DRAFT_PREFIX = 'draft/';
 
 export const draftKey = (conversationId: string): string => `${DRAFT_PREFIX}${conversationId}`;
+
+/** The write that removes a conversation's draft (alone, or in the commit of the message it became). */
+export const deleteDraftOp = (conversationId: string): WriteOp => ({
+  op: 'delete',
+  table: 'meta',
+  key: draftKey(conversationId),
+});
 
 const utf8 = new TextEncoder();
 
@@ -23,11 +30,10 @@ export const saveDraft = async (storage: KeyValueStorage, conversationId: string
   // A draft is a message not sent yet: it obeys the message's limit, so it can always be sent as it is.
   if (utf8.encode(text).length > MAX_TEXT_BYTES)
     throw new ClientError(ClientErrorCode.InvalidInput, `the draft is longer than ${MAX_TEXT_BYTES} bytes`);
-  const key = draftKey(conversationId);
   await storage.commit(
     text.trim().length === 0
-      ? [{ op: 'delete', table: 'meta', key }]
-      : [{ op: 'put', table: 'meta', key, value: text }],
+      ? [deleteDraftOp(conversationId)]
+      : [{ op: 'put', table: 'meta', key: draftKey(conversationId), value: text }],
   );
 };
 

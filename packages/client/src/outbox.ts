@@ -626,13 +626,12 @@ export class Outbox implements PairwiseSender {
         }
         if (target !== null && !devices.some((d) => d.deviceId === target))
           throw new ClientError(ClientErrorCode.InvalidInput, 'the device that asked for a re-send is gone');
-        const encrypted = await encryptForDevices(
+        const messages = await encryptForDevices(
           zone,
           peer,
           devices,
           target === null ? content : (deviceId) => (deviceId === target ? content : NULL_CONTENT),
         );
-        const messages = encrypted;
         const recipients: Recipients = devices.flatMap((d) => {
           const identityKey = zone.usedIdentities.get(sessionKey(peer, d.deviceId));
           return identityKey ? [{ deviceId: d.deviceId, identityKey }] : [];

@@ -7,7 +7,7 @@
  */
 import type { MessengerContext } from './context.js';
 import { emit, peerLock } from './context.js';
-import { draftKey } from './drafts.js';
+import { deleteDraftOp } from './drafts.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { heldReadReceipts } from './requests.js';
 import { newConversation, putConversation, putMessage } from './history.js';
@@ -120,9 +120,7 @@ export const storeOutgoingMessage = async (
       putOutboxEntry(entry),
       ...held,
       ...contactWrites,
-      ...(outgoing.clearDraft === true
-        ? [{ op: 'delete' as const, table: 'meta' as const, key: draftKey(base.id) }]
-        : []),
+      ...(outgoing.clearDraft === true ? [deleteDraftOp(base.id)] : []),
     ]);
     return { message: stored, conversation: updated };
   });

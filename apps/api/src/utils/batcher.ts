@@ -76,9 +76,7 @@ export class Batcher<I, O> {
     if (this.lingering !== undefined && this.queue.length >= this.options.maxBatch) {
       // A full batch is waiting: it need not linger.
       clearTimeout(this.lingering);
-      this.lingering = undefined;
-      this.scheduled = false;
-      this.drain();
+      this.start();
       return;
     }
     this.schedule();
@@ -98,17 +96,17 @@ export class Batcher<I, O> {
     this.scheduled = true;
     const linger = this.options.lingerMs ?? 0;
     if (linger > 0 && this.queue.length < this.options.maxBatch) {
-      this.lingering = setTimeout(() => {
-        this.lingering = undefined;
-        this.scheduled = false;
-        this.drain();
-      }, linger);
+      this.lingering = setTimeout(() => this.start(), linger);
       return;
     }
-    setImmediate(() => {
-      this.scheduled = false;
-      this.drain();
-    });
+    setImmediate(() => this.start());
+  }
+
+  /** A scheduled start is due (or was brought forward): no longer scheduled, batches start. */
+  private start(): void {
+    this.lingering = undefined;
+    this.scheduled = false;
+    this.drain();
   }
 
   private drain(): void {
