@@ -20,7 +20,10 @@
  * PROBE_OUT=<file> adds the server's event-loop delay and GC pauses to each open-loop phase's figures, and
  * PROBE_STALLS=1 their times; TRACE_OUT=<file> writes a 10 ms timeline of each open-loop phase (TRACE_PG=off leaves
  * out its pg_stat_activity sampling); CLOSED=off skips the closed loop; VACUUM_PHASES=1 vacuums `envelopes` between
- * phases, as autovacuum would where it runs)
+ * phases, as autovacuum would where it runs; STATEMENT_COST=1 adds, per build and on its own database copy with its
+ * server stopped, PostgreSQL's CPU and WAL per message of the group commit's statements against a plain insert and
+ * delete (bench/statement-cost.js; STATEMENT_BATCHES=1,16,64 STATEMENT_ROWS=3000 STATEMENT_ROUNDS=3, PG_WALDUMP=<path
+ * of pg_waldump> for WAL records by kind); LOAD=off skips the load runs)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -35,6 +38,7 @@ import pg from 'pg';
 import WebSocket from 'ws';
 
 import { EJABBERD_DOMAIN, startEjabberd } from './ejabberd-server.js';
+import { measureStatementCost } from './statement-cost.js';
 import { connectXmpp } from './xmpp-load-client.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -664,7 +668,7 @@ async function benchCove() {
       };
       closePairs(idle);
       await sleep(1000);
-      for (const n of PAIRS) {
+      for (const n of process.env.LOAD === 'off' ? [] : PAIRS) {
         const pairs = await connectPairs(wsUrl, devices.slice(0, 2 * n));
         const run = await runLoad(pairs, true, child.pid, buildDatabase, metricsUrl);
         await sleep(1000);
@@ -686,6 +690,18 @@ async function benchCove() {
       }
       await stopProcess(child);
       child = undefined;
+      if (process.env.STATEMENT_COST === '1') {
+        progress(`cove: ${label}: statement cost`);
+        result.statementCost = await measureStatementCost(
+          join(dirname(build.split(';')[0]), '..'),
+          databaseUrl(buildDatabase),
+          devices.slice(0, 2 * Math.max(...PAIRS)),
+          {
+            batches: (process.env.STATEMENT_BATCHES ?? '1,16,64').split(',').map(Number),
+            rows: Number(process.env.STATEMENT_ROWS ?? 3000),
+          },
+        );
+      }
       results.push(result);
     }
   } finally {
@@ -872,6 +888,14 @@ function progress(what) {
 
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 
+/** WAL records per message by kind, the frequent ones (≥ 0.05 per message), most first. */
+const walSummary = (records) =>
+  Object.entries(records)
+    .filter(([, n]) => n >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
+
 async function main() {
   const skipped = (server) => ({ server, runs: [], idle: { kbPerConnection: NaN, connections: 0 } });
   const bare = SERVERS.includes('bare') ? await benchBare() : skipped('bare-ws');
@@ -887,14 +911,27 @@ async function main() {
   if (ejabberd.error) lines.push(`ejabberd: not run: ${ejabberd.error}`);
   if (ejabberd.version) lines.push(`ejabberd: ${ejabberd.version}, pinned to core ${ejabberd.core}`);
   for (const r of [bare, ejabberd, ...coves]) {
-    if (!r.runs.length) continue;
+    if (!r.runs.length && !r.statementCost) continue;
     lines.push(
       `${r.server}: idle RSS ${fmt(r.idle.kbPerConnection)} KB/connection (${r.idle.connections} connections)`,
     );
-    if (r.sendBatches) {
+    if (r.sendBatches?.count) {
       lines.push(
         `${r.server}: group commit: ${r.sendBatches.count} send batches of ${r.sendBatches.meanSize} sends in ${r.sendBatches.meanMs} ms on average; ` +
           `${r.ackBatches.count} ack batches of ${r.ackBatches.meanSize} in ${r.ackBatches.meanMs} ms`,
+      );
+    }
+    for (const c of r.statementCost ?? []) {
+      const ratio = (x, y) => (x / y).toFixed(2);
+      lines.push(
+        `${r.server} statements, sends of ${c.batch} and acks of ${c.ackBatch}, PostgreSQL per message: ` +
+          `insert ${fmt(c.checked.insertCpuMicros)} µs (plain ${fmt(c.plain.insertCpuMicros)}, ` +
+          `${ratio(c.checked.insertCpuMicros, c.plain.insertCpuMicros)}x), delete ${fmt(c.checked.deleteCpuMicros)} µs ` +
+          `(plain ${fmt(c.plain.deleteCpuMicros)}, ${ratio(c.checked.deleteCpuMicros, c.plain.deleteCpuMicros)}x), ` +
+          `WAL ${c.checked.walBytes} bytes (plain ${c.plain.walBytes})` +
+          (c.checked.walRecordsInsert && c.checked.walRecordsDelete
+            ? `; WAL records, send: ${walSummary(c.checked.walRecordsInsert)}; ack: ${walSummary(c.checked.walRecordsDelete)}`
+            : ''),
       );
     }
     for (const run of r.runs) {
