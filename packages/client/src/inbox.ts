@@ -46,7 +46,7 @@ import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
 import type { ConversationEntry, MessageEntry, ProcessedEnvelopeEntry } from './tables.js';
 import { directConversationId, messageIndexKey } from './tables.js';
-import { applyContent } from './content-handlers.js';
+import { applyContent, groupsReceipted } from './content-handlers.js';
 import type { Applied, InboxTools } from './content-handlers.js';
 import { decryptEnvelope, type OpenEnvelope } from './session-crypto.js';
 import { groupLock, toHex } from './groups.js';
@@ -296,8 +296,18 @@ export class Inbox {
       return applied;
     };
     // A group's row and conversation are changed by several peers' pipelines: one at a time (peer lock, then group).
-    const applied =
-      groupId === null ? await applyAndCommit() : await ctx.platform.locks.withLock(groupLock(groupId), applyAndCommit);
+    // A receipt names no group, but may change our messages in groups: under those groups' locks (sorted, one after
+    // the other), so that it never writes back a row the outbox marked sent meanwhile (content-handlers.ts).
+    const groupIds =
+      groupId !== null
+        ? [groupId]
+        : content.kind === 'receipt'
+          ? await groupsReceipted(ctx, envelope.sourceAccountId, content.receipt.timestamps)
+          : [];
+    const applied = await groupIds.reduceRight<() => Promise<Applied>>(
+      (inner, id) => () => ctx.platform.locks.withLock(groupLock(id), inner),
+      applyAndCommit,
+    )();
     await emitIdentityChanges(ctx, zone.identityChanges);
     for (const message of applied.discardBlobsOf ?? []) await deleteAttachmentBlobs(ctx.platform, message);
     // Network work after the commit runs outside this peer's pipeline: it must not hold the next envelope up.
