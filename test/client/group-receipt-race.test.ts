@@ -1,19 +1,18 @@
 /**
  * A member's delivery receipt applied while the outbox marks our group message sent: the row must end up `sent` with
  * the receipt, never back at `sending`. Three Node clients on the real server (Cat stays offline, so Ben's receipt
- * alone does not make the message delivered). Ann's storage holds whichever of the two commits comes first until the
- * other is under way — the receipt's commit tried, or one side waiting for the group's lock — so that both read the
- * row before either writes it, every run instead of once in many (seen in test/pwa/groups.test.ts: a CLI group send
- * the server had taken was reported queued, because the receipt, applied under its sender's lock only, wrote back the
- * row it had read before the outbox's commit). The holds end on the other side's progress, never on elapsed time. It
- * does not test receipts of 1:1 messages (their rows share the peer's lock with the outbox already).
+ * alone does not make the message delivered). Ann's two commits are made to meet (support/commit-race.ts), so that
+ * both read the row before either writes it every run instead of once in many (seen in test/pwa/groups.test.ts: a CLI
+ * group send the server had taken was reported queued, because the receipt, applied under its sender's lock only,
+ * wrote back the row it had read before the outbox's commit). It does not test receipts of 1:1 messages (their rows
+ * share the peer's lock with the outbox already).
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import type { MessageEntry, WriteOp } from '@cove/client';
 
-import { groupLock } from '../../packages/client/src/groups.js';
 import { destroyClient, newClient, until } from '../support/clients.js';
+import { meetCommits } from '../support/commit-race.js';
 import type { TestClient } from '../support/clients.js';
 import { startTestServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
@@ -30,13 +29,6 @@ const ownRows = (batch: readonly WriteOp[], conversationId: string): MessageEntr
       ? [row]
       : [];
   });
-
-/** A one-time signal. */
-const signal = (): { fire: () => void; fired: Promise<void> } => {
-  let fire!: () => void;
-  const fired = new Promise<void>((resolve) => (fire = resolve));
-  return { fire, fired };
-};
 
 describe('a group receipt racing the outbox', () => {
   let server: TestServer;
@@ -64,52 +56,30 @@ describe('a group receipt racing the outbox', () => {
     const conversationId = `group:${group.id}`;
 
     // The outbox's commit (the message marked sent, its entry deleted) and the receipt's (the row with Ben's receipt,
-    // the envelope marked processed): whichever comes first waits until the other is under way. A wait for the group's
-    // lock counts as under way: with the fix, the second one waits there until the first has committed.
-    const storage = ann.platform.storage;
-    const commit = storage.commit.bind(storage);
-    const locks = ann.platform.locks;
-    const withLock = locks.withLock.bind(locks);
-    const sentTried = signal();
-    const receiptTried = signal();
-    const lockAsked = signal();
-    let holding = false;
-    const order: string[] = [];
-    locks.withLock = (name, fn) => {
-      if (holding && name === groupLock(group.id)) lockAsked.fire();
-      return withLock(name, fn);
-    };
-    const hold = async (other: Promise<void>): Promise<void> => {
-      holding = true;
-      await Promise.race([other, lockAsked.fired]);
-      holding = false;
-    };
-    storage.commit = async (batch) => {
-      const rows = ownRows(batch, conversationId);
-      const deletesEntry = batch.some((op) => op.op === 'delete' && op.table === 'outbox');
-      const processes = batch.some((op) => op.op === 'put' && op.table === 'processedEnvelopes');
-      if (deletesEntry && rows.some((row) => row.status === 'sent')) {
-        sentTried.fire();
-        await hold(receiptTried.fired);
-        await commit(batch);
-        order.push('sent');
-        return;
-      }
-      if (processes && rows.some((row) => (row.receipts ?? []).length > 0)) {
-        receiptTried.fire();
-        await hold(sentTried.fired);
-        await commit(batch);
-        order.push('receipt');
-        return;
-      }
-      await commit(batch);
-    };
+    // the envelope marked processed) meet.
+    const race = meetCommits(
+      ann.platform,
+      {
+        name: 'sent',
+        matches: (batch) =>
+          batch.some((op) => op.op === 'delete' && op.table === 'outbox') &&
+          ownRows(batch, conversationId).some((row) => row.status === 'sent'),
+      },
+      {
+        name: 'receipt',
+        matches: (batch) =>
+          batch.some((op) => op.op === 'put' && op.table === 'processedEnvelopes') &&
+          ownRows(batch, conversationId).some((row) => (row.receipts ?? []).length > 0),
+      },
+    );
 
     const sent = await ann.messenger.sendGroupText(group.id, 'who got this?');
     await ann.messenger.flushOutbox();
     await until(
       "ben's receipt applied on ann's side",
-      () => order.length === 2 && ann.events.some((e) => e.type === 'receipt' && e.timestamps.includes(sent.timestamp)),
+      () =>
+        race.order.length === 2 &&
+        ann.events.some((e) => e.type === 'receipt' && e.timestamps.includes(sent.timestamp)),
       120_000,
     );
     const message = await ann.messenger.message(sent.id);
