@@ -1,11 +1,15 @@
 /**
- * A sibling's contact sync applied while a profile fetch of that contact commits: both changes must stay, the synced
- * nickname and the fetched profile. Alice, her linked phone and Bob as Node clients on the real server; the phone's
- * two commits are made to meet (support/commit-race.ts), so that both read Bob's contact row before either writes it,
- * every run instead of once in many (seen in test/client/device-sync.test.ts: the wait for a synced nickname timed
- * out, the sync having been applied under the own account's lock only while the test's polling fetched Bob's profile
- * under his lock and wrote back the row it had read before). It does not test the other sync kinds one by one (they
- * share the locking this checks: device-sync.ts, syncRowLocks).
+ * Two races of device sync, each made to happen every run. Alice, her linked phone and Bob are Node clients on the
+ * real server. First, the full sync a just-linked device asks for must reach it although Alice's stored list of her
+ * own devices was read from the server just before the phone registered (seen in test/client/device-sync.test.ts
+ * under load: a prekey upkeep refreshed the list in that gap, the full sync went to no device, and the phone never got
+ * the group, nickname or settings); the test writes that stale list itself. Second, a sibling's contact sync applied
+ * while a profile fetch of that contact commits: both changes must stay, the synced nickname and the fetched profile;
+ * the phone's two commits are made to meet (support/commit-race.ts), so that both read Bob's contact row before
+ * either writes it (seen in the same test: the wait for a synced nickname timed out, the sync having been applied
+ * under the own account's lock only while the test's polling fetched Bob's profile under his lock and wrote back the
+ * row it had read before). It does not test the other sync kinds one by one (they share that locking: device-sync.ts,
+ * syncRowLocks).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,26 +55,43 @@ describe('a contact sync racing a profile fetch', () => {
 
     phone = await openClient('srace_phone', await mkdtemp(join(tmpdir(), 'cove-srace-phone-')));
     clients.push(phone);
+    let added: Promise<void> = Promise.resolve();
     const account = await phone.messenger.linkNewDevice({
       serverUrl: server.url,
       oneTimePreKeys: 4,
       onLinkUri: (uri) => {
-        void alice.messenger.addDevice(uri);
+        added = alice.messenger.addDevice(uri);
       },
     });
     phone.accountId = account.accountId;
+    await added;
+    // Alice's list of her other devices as a refresh just before the phone registered left it: none. (The phone has
+    // not connected yet: its request for a full sync is still in its outbox.)
+    const self = await alice.platform.storage.get('contacts', alice.accountId);
+    await alice.platform.storage.commit([
+      { op: 'put', table: 'contacts', key: alice.accountId, value: { ...self!, devices: [] } },
+    ]);
     await phone.messenger.connect();
-    // The full sync brought Bob's profile key (what a profile fetch needs).
-    await until(
-      "the phone has bob's profile key",
-      async () => (await phone.platform.storage.get('contacts', bob.accountId))?.profileKey,
-      WAIT_MS,
-    );
   }, 300_000);
 
   afterAll(async () => {
     for (const client of clients) await destroyClient(client);
     await server?.close();
+  });
+
+  it("should bring the just-linked phone the full sync although alice's own device list was stale", async () => {
+    // Bob's profile key (what the profile fetch below needs) came with the link already.
+    await until(
+      "the phone has bob's profile key",
+      async () => (await phone.platform.storage.get('contacts', bob.accountId))?.profileKey,
+      WAIT_MS,
+    );
+    // Conversations come only with the full sync (the link brings contacts, not conversations).
+    await until(
+      'the phone has the conversation with bob',
+      async () => (await phone.messenger.conversations()).some((c) => c.id === `direct:${bob.accountId}`),
+      WAIT_MS,
+    );
   });
 
   it('should keep both the synced nickname and the fetched profile', async () => {
@@ -91,7 +112,9 @@ describe('a contact sync racing a profile fetch', () => {
     );
     await alice.messenger.setNickname('srace_bob', 'Bobby');
     // Once the sync's commit waits, a profile fetch of Bob on the phone (as a contact view asks for).
-    await race.held('sync');
+    let syncHeld = false;
+    void race.held('sync').then(() => (syncHeld = true));
+    await until('the sync commit waits', () => syncHeld, WAIT_MS);
     const view = await phone.messenger.contact(bob.accountId, { refresh: true });
     expect(view.profileName).toBe('Bob Profile');
     await until('both commits applied', () => race.order.length === 2, WAIT_MS);

@@ -926,6 +926,13 @@ const applySync: ContentHandler<'sync'> = async (input) => {
       return synced(await applyGroupState(ctx, sync.groupUpdate));
     case 'request': {
       const writes = await fullSyncFor(ctx, [envelope.sourceDeviceId]);
+      // A request from a device our stored list lacks (it was read from the server before that device registered):
+      // the list is forgotten in the same commit, so that the full sync goes to the devices the server lists then.
+      // Kept, it sent the full sync to nobody, and the refresh that found the device next asked for none (one was just
+      // made). Under the own account's lock, which the inbox holds, as every change of that list is made.
+      const own = await ctx.platform.storage.get('contacts', me);
+      if (writes.length > 0 && own?.devices && !own.devices.some((d) => d.deviceId === envelope.sourceDeviceId))
+        writes.push({ op: 'put', table: 'contacts', key: me, value: { ...own, devices: null } });
       return { writes, events: [], stored: true, kick: writes.length > 0 };
     }
   }

@@ -506,7 +506,11 @@ export class Outbox implements PairwiseSender {
       // To our own other devices: known from the server when not yet stored; with none, there is nothing to send.
       const known = (await this.ctx.platform.storage.get('contacts', entry.destination))?.devices ?? null;
       const siblings = known === null ? await this.refreshSiblings() : known.length;
-      if (siblings === 0) return { serverTimestamp: this.ctx.platform.clock.now(), recipients: [] };
+      if (siblings === 0) {
+        // Done as sent: nobody to send it to (a device linked since is told by its own request for a full sync).
+        this.ctx.platform.logger.debug('no other device of ours to send to', { kind: entry.kind });
+        return { serverTimestamp: this.ctx.platform.clock.now(), recipients: [] };
+      }
     }
     // Never sealed to our own account (sendAccess refuses it): the server knows our devices belong together.
     // Notices never sealed either: the server lets only administrators send them, so it must see who sends.
