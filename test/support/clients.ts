@@ -55,7 +55,8 @@ export async function openClient(name: string, dataDir: string, options: ClientO
     ...(options.binaryHttp ? { binaryHttp: options.binaryHttp } : {}),
     ...(options.sockets ? { sockets: options.sockets } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
-    logger: createStderrLogger('error'),
+    // COVE_TEST_CLIENT_LOG=debug (or info) shows the clients' own logs, e.g. why an outbox pass left a send unsent.
+    logger: createStderrLogger((process.env.COVE_TEST_CLIENT_LOG as 'debug' | 'info' | undefined) ?? 'error'),
   });
   const messenger = await Messenger.open(platform);
   const events: MessengerEvent[] = [];

@@ -249,7 +249,55 @@ const applyNotice: ContentHandler<'data'> = async (input) => {
   return storedMessage(message, updated);
 };
 
-/** Delivery and read receipts: outgoing statuses move forward (never for expired messages). */
+/**
+ * Where a receipt's timestamp names one of our messages: the 1:1 conversation with its sender first, else one of
+ * `groups` (the groups the sender is a member of); null when none holds it.
+ */
+const receiptedMessage = async (
+  ctx: MessengerContext,
+  conversationId: string,
+  groups: GroupEntry[],
+  timestamp: number,
+): Promise<{ key: string; group: GroupEntry | null } | null> => {
+  const { storage } = ctx.platform;
+  const me = ctx.account.accountId;
+  const key = await storage.get('messageIndex', messageIndexKey(conversationId, me, timestamp));
+  if (key !== undefined) return { key, group: null };
+  for (const group of groups) {
+    const groupKey = await storage.get('messageIndex', messageIndexKey(groupConversationId(group.id), me, timestamp));
+    if (groupKey !== undefined) return { key: groupKey, group };
+  }
+  return null;
+};
+
+/** The groups `peer` is a member of, as stored now. */
+const groupsOf = async (ctx: MessengerContext, peer: string): Promise<GroupEntry[]> =>
+  (await ctx.platform.storage.list('groups'))
+    .map(({ value }) => value)
+    .filter((group) => memberOf(group, peer) !== undefined);
+
+/**
+ * The groups whose messages a receipt from `peer` names, sorted: the inbox applies the receipt under their locks, as
+ * every other change of a group message row is made (the outbox marking it sent, a reaction, a retry). Which group a
+ * message belongs to never changes, so this may be read before the locks are taken.
+ */
+export const groupsReceipted = async (ctx: MessengerContext, peer: string, timestamps: number[]): Promise<string[]> => {
+  const groups = await groupsOf(ctx, peer);
+  if (groups.length === 0) return [];
+  const found = new Set<string>();
+  for (const timestamp of timestamps) {
+    const where = await receiptedMessage(ctx, directConversationId(peer), groups, timestamp);
+    if (where?.group) found.add(where.group.id);
+  }
+  return [...found].sort();
+};
+
+/**
+ * Delivery and read receipts: outgoing statuses move forward (never for expired messages). A group message's row is
+ * read and written here under its group's lock, which the inbox holds (groupsReceipted): without it, a receipt read
+ * the row while the outbox marked it sent and wrote it back still `sending`, for good (seen in
+ * test/pwa/groups.test.ts as a CLI group send reported queued although the server had taken it).
+ */
 const applyReceipt: ContentHandler<'receipt'> = async (input) => {
   const { ctx, content, peer, conversationId } = input;
   const { storage, clock } = ctx.platform;
@@ -257,25 +305,12 @@ const applyReceipt: ContentHandler<'receipt'> = async (input) => {
   const writes: WriteOp[] = [];
   const events: MessengerEvent[] = [];
   const status = content.receipt.type === 'read' ? 'read' : 'delivered';
-  // Group messages are receipted 1:1 by each member: looked for in the groups the sender is a member of. (This runs
-  // under the sender's lock only, not the group's: a reaction to the same message committed meanwhile under the
-  // group's lock can be overwritten by this receipt's row, or the reverse — the same exposure 1:1 rows have to the
-  // outbox marking them sent.)
-  const groups = (await storage.list('groups'))
-    .map(({ value }) => value)
-    .filter((group) => memberOf(group, peer) !== undefined);
+  // Group messages are receipted 1:1 by each member: looked for in the groups the sender is a member of.
+  const groups = await groupsOf(ctx, peer);
   for (const timestamp of content.receipt.timestamps) {
-    let message: MessageEntry | undefined;
-    let members: string[] | null = null;
-    const key = await storage.get('messageIndex', messageIndexKey(conversationId, me, timestamp));
-    if (key !== undefined) message = await storage.get('messages', key);
-    for (const group of message ? [] : groups) {
-      const groupKey = await storage.get('messageIndex', messageIndexKey(groupConversationId(group.id), me, timestamp));
-      if (groupKey === undefined) continue;
-      message = await storage.get('messages', groupKey);
-      members = group.members.map((m) => m.accountId).filter((a) => a !== me);
-      break;
-    }
+    const where = await receiptedMessage(ctx, conversationId, groups, timestamp);
+    const message = where ? await storage.get('messages', where.key) : undefined;
+    const members = where?.group ? where.group.members.map((m) => m.accountId).filter((a) => a !== me) : null;
     if (!message || message.direction !== 'outgoing' || message.system !== undefined) continue;
     // An expired disappearing message is gone for the user: it is not updated, and no event names it.
     if (isExpired(message, clock.now())) continue;
@@ -891,6 +926,13 @@ const applySync: ContentHandler<'sync'> = async (input) => {
       return synced(await applyGroupState(ctx, sync.groupUpdate));
     case 'request': {
       const writes = await fullSyncFor(ctx, [envelope.sourceDeviceId]);
+      // A request from a device our stored list lacks (it was read from the server before that device registered):
+      // the list is forgotten in the same commit, so that the full sync goes to the devices the server lists then.
+      // Kept, it sent the full sync to nobody, and the refresh that found the device next asked for none (one was just
+      // made). Under the own account's lock, which the inbox holds, as every change of that list is made.
+      const own = await ctx.platform.storage.get('contacts', me);
+      if (writes.length > 0 && own?.devices && !own.devices.some((d) => d.deviceId === envelope.sourceDeviceId))
+        writes.push({ op: 'put', table: 'contacts', key: me, value: { ...own, devices: null } });
       return { writes, events: [], stored: true, kick: writes.length > 0 };
     }
   }

@@ -22,6 +22,7 @@ import type { ContactRecord, ConversationRecord, GroupUpdate, SyncMessage, Synce
 
 import { CHAT_PREFERENCES_PREFIX, MUTED_FOREVER, readChatPreference, toChatPreferences } from './chat-preferences.js';
 import type { MessengerContext } from './context.js';
+import { peerLock } from './context.js';
 import type { MessengerEvent } from './events.js';
 import { deleteMessage, newConversation, putConversation } from './history.js';
 import {
@@ -29,6 +30,7 @@ import {
   changesBetween,
   fromHex,
   groupConversation,
+  groupLock,
   memberKeyPrefix,
   memberOf,
   revisionWrites,
@@ -275,6 +277,30 @@ export const fullSyncFor = async (ctx: MessengerContext, deviceIds: number[]): P
 };
 
 // ---- applying a sibling's syncs ----------------------------------------------------------------------------
+
+/**
+ * The locks a sibling's sync must be applied under, in the order to take them (after the own account's, which the
+ * inbox holds): the peer lock of every contact a contact record names, then for conversation records the peer lock of
+ * each direct conversation's peer and the lock of each group. Every other change of those rows is made under those
+ * locks (a profile fetched, a nickname set, a message stored, a setting changed); a sync applied under the own
+ * account's lock alone could read a row before such a commit and write it back after, undoing it, or have its own
+ * change undone the same way (seen: a synced nickname lost to a profile fetch of that contact committed meanwhile).
+ * Empty for every other sync.
+ */
+export const syncRowLocks = (ctx: MessengerContext, sync: SyncMessage): string[] => {
+  const me = ctx.account.accountId;
+  const peers = new Set<string>();
+  const groups = new Set<string>();
+  if (sync.type === 'contacts') for (const record of sync.contacts) peers.add(record.accountId);
+  if (sync.type === 'conversations')
+    for (const record of sync.conversations) {
+      if (record.groupId) groups.add(toHex(record.groupId));
+      else if (record.peerAccountId) peers.add(record.peerAccountId);
+    }
+  // Our own account's lock is held already (not re-entrant): never asked for again.
+  peers.delete(me);
+  return [...[...peers].sort().map(peerLock), ...[...groups].sort().map(groupLock)];
+};
 
 export type SyncApplied = { writes: WriteOp[]; events: MessengerEvent[] };
 

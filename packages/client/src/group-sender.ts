@@ -401,7 +401,11 @@ export class GroupSender {
         ? []
         : ((await lists.of(me)) ?? []).filter((d) => d.deviceId !== ctx.account.deviceId);
       if (mine.length > 0) recipients.push({ accountId: me, devices: mine });
-      if (recipients.length === 0) return { serverTimestamp: ctx.platform.clock.now() };
+      if (recipients.length === 0) {
+        // Nobody to send to (every member unreachable, or none with a device): done, as sent.
+        ctx.platform.logger.debug('group message has no recipient devices', { unreachable: unreachable.size });
+        return { serverTimestamp: ctx.platform.clock.now() };
+      }
       const ciphertext = await this.encrypt(own.distributionId, entry.content);
       const request: SendMultiRequest = {
         type: 'senderkey',

@@ -46,7 +46,8 @@ import type { WriteOp } from './platform.js';
 import type { ProtocolZone } from './protocol-zone.js';
 import type { ConversationEntry, MessageEntry, ProcessedEnvelopeEntry } from './tables.js';
 import { directConversationId, messageIndexKey } from './tables.js';
-import { applyContent } from './content-handlers.js';
+import { syncRowLocks } from './device-sync.js';
+import { applyContent, groupsReceipted } from './content-handlers.js';
 import type { Applied, InboxTools } from './content-handlers.js';
 import { decryptEnvelope, type OpenEnvelope } from './session-crypto.js';
 import { groupLock, toHex } from './groups.js';
@@ -296,8 +297,22 @@ export class Inbox {
       return applied;
     };
     // A group's row and conversation are changed by several peers' pipelines: one at a time (peer lock, then group).
-    const applied =
-      groupId === null ? await applyAndCommit() : await ctx.platform.locks.withLock(groupLock(groupId), applyAndCommit);
+    // A receipt names no group, but may change our messages in groups: under those groups' locks (sorted), so that it
+    // never writes back a row the outbox marked sent meanwhile (content-handlers.ts). A sibling's sync of contacts or
+    // conversations changes other peers' rows: under their locks too (device-sync.ts). Taken one inside the other, in
+    // the order given (peer locks before group locks, each sorted), after this pipeline's own peer lock.
+    const rowLocks =
+      groupId !== null
+        ? [groupLock(groupId)]
+        : content.kind === 'receipt'
+          ? (await groupsReceipted(ctx, envelope.sourceAccountId, content.receipt.timestamps)).map(groupLock)
+          : content.kind === 'sync' && envelope.sourceAccountId === ctx.account.accountId
+            ? syncRowLocks(ctx, content.sync)
+            : [];
+    const applied = await rowLocks.reduceRight<() => Promise<Applied>>(
+      (inner, name) => () => ctx.platform.locks.withLock(name, inner),
+      applyAndCommit,
+    )();
     await emitIdentityChanges(ctx, zone.identityChanges);
     for (const message of applied.discardBlobsOf ?? []) await deleteAttachmentBlobs(ctx.platform, message);
     // Network work after the commit runs outside this peer's pipeline: it must not hold the next envelope up.

@@ -43,7 +43,8 @@ import { ClientError, ClientErrorCode, ServerResponseError, UnidentifiedAccessDe
 import { expiresAt, isStatusAdvance } from './history.js';
 import type { TimerHandle, WriteOp } from './platform.js';
 import type { DeviceAddress, MessageEntry, OutboxEntry, OutboxKind, ResendDevice, ResendLogEntry } from './tables.js';
-import { resendExpiryKey, resendLogKey, sessionKey } from './tables.js';
+import { groupOf, resendExpiryKey, resendLogKey, sessionKey } from './tables.js';
+import { groupLock } from './groups.js';
 import { contactOrNew, connectDevices, putContactDevices } from './recipients.js';
 import type { ProtocolZone } from './protocol-zone.js';
 import { encryptForDevices, hasUsableSession } from './session-crypto.js';
@@ -395,12 +396,26 @@ export class Outbox implements PairwiseSender {
     const blocked = new Set<string>();
     let nextDue = Infinity;
     const uploadsWaiting = entries.some(({ value }) => hasPendingUploads(value));
-    for (const { value: entry } of entries) {
-      if (this.stopped) return;
+    // Every way a pass leaves an entry unsent says so (at debug: each is expected, and a backoff repeats every pass),
+    // so that a message left `sending` after a flush can be told apart from one the pass never saw.
+    const { logger } = this.ctx.platform;
+    for (const [index, { value: entry }] of entries.entries()) {
+      if (this.stopped) {
+        logger.debug('outbox pass stopped', { left: entries.length - index });
+        return;
+      }
       // An entry still uploading is the uploader's (its backoff too) and blocks nothing behind it.
       const uploading = hasPendingUploads(entry);
-      if (blocked.has(entry.destination) && !uploading) continue;
+      if (blocked.has(entry.destination) && !uploading) {
+        logger.debug('send held behind an earlier one to its destination', { kind: entry.kind });
+        continue;
+      }
       if (!uploading && entry.nextAttemptAt > clock.now() && !ignoreBackoff) {
+        logger.debug('send waiting for its retry time', {
+          kind: entry.kind,
+          attempts: entry.attempts,
+          dueInMs: entry.nextAttemptAt - clock.now(),
+        });
         blocked.add(entry.destination);
         nextDue = Math.min(nextDue, entry.nextAttemptAt);
         continue;
@@ -414,7 +429,10 @@ export class Outbox implements PairwiseSender {
         continue;
       }
       // The message names blobs the server must hold before its recipient asks for them: sent once uploaded.
-      if (uploading) continue;
+      if (uploading) {
+        logger.debug('send waiting for its uploads', { kind: entry.kind });
+        continue;
+      }
       try {
         if (entry.kind === 'group') {
           const { serverTimestamp } = await this.groups.deliver(entry);
@@ -428,7 +446,11 @@ export class Outbox implements PairwiseSender {
         if (due !== null) {
           blocked.add(entry.destination);
           nextDue = Math.min(nextDue, due);
-          if (error instanceof ClientError && error.code === ClientErrorCode.ServerUnreachable) break;
+          if (error instanceof ClientError && error.code === ClientErrorCode.ServerUnreachable) {
+            // The rest waits for the next pass (the timer below, or the reconnect's retry).
+            logger.info('outbox pass ended: the server is unreachable', { left: entries.length - index - 1 });
+            break;
+          }
         }
       }
     }
@@ -484,7 +506,11 @@ export class Outbox implements PairwiseSender {
       // To our own other devices: known from the server when not yet stored; with none, there is nothing to send.
       const known = (await this.ctx.platform.storage.get('contacts', entry.destination))?.devices ?? null;
       const siblings = known === null ? await this.refreshSiblings() : known.length;
-      if (siblings === 0) return { serverTimestamp: this.ctx.platform.clock.now(), recipients: [] };
+      if (siblings === 0) {
+        // Done as sent: nobody to send it to (a device linked since is told by its own request for a full sync).
+        this.ctx.platform.logger.debug('no other device of ours to send to', { kind: entry.kind });
+        return { serverTimestamp: this.ctx.platform.clock.now(), recipients: [] };
+      }
     }
     // Never sealed to our own account (sendAccess refuses it): the server knows our devices belong together.
     // Notices never sealed either: the server lets only administrators send them, so it must see who sends.
@@ -701,12 +727,25 @@ export class Outbox implements PairwiseSender {
   }
 
   /**
+   * Runs `fn` under the lock of the entry's destination and, for a group's entry, then under the group's lock too: a
+   * group message row is changed under its group's lock everywhere else (a member's receipt, a reaction, a retry), and
+   * a receipt applied meanwhile under its sender's lock only wrote the row back still `sending` (content-handlers.ts).
+   */
+  private withEntryLocks<T>(entry: OutboxEntry, fn: () => Promise<T>): Promise<T> {
+    const { locks } = this.ctx.platform;
+    const groupId = groupOf(entry.destination);
+    return locks.withLock(peerLock(entry.destination), () =>
+      groupId === null ? fn() : locks.withLock(groupLock(groupId), fn),
+    );
+  }
+
+  /**
    * Marks a data message sent, logs it for re-sending, and removes the entry (keeping timestamps merged into it
    * meanwhile).
    */
   private complete(entry: OutboxEntry, serverTimestamp: number, recipients: Recipients): Promise<void> {
     const { ctx } = this;
-    return ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
+    return this.withEntryLocks(entry, async () => {
       const { storage, clock } = ctx.platform;
       const writes: WriteOp[] = [];
       let updated: MessageEntry | undefined;
@@ -755,7 +794,7 @@ export class Outbox implements PairwiseSender {
 
   private fail(entry: OutboxEntry, code: string): Promise<void> {
     const { ctx } = this;
-    return ctx.platform.locks.withLock(peerLock(entry.destination), async () => {
+    return this.withEntryLocks(entry, async () => {
       const { storage } = ctx.platform;
       const writes: WriteOp[] = [{ op: 'delete', table: 'outbox', key: entry.id }];
       let updated: MessageEntry | undefined;
