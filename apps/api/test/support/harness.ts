@@ -10,7 +10,13 @@ import * as signal from '@signalapp/libsignal-client';
 import WebSocket from 'ws';
 
 import { createApp, type RunningApp } from '../../src/app.js';
-import { createTestDatabase, databaseUrl, dropTestDatabase, type TestDatabaseOptions } from './template-database.js';
+import {
+  createTestDatabase,
+  databaseUrl,
+  dropTestDatabase,
+  migratedPgliteImage,
+  type TestDatabaseOptions,
+} from './template-database.js';
 
 export type Backend = 'postgres' | 'pglite';
 export const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -27,8 +33,8 @@ export type TestServer = {
 };
 
 /**
- * Starts the app on `backend`: for PostgreSQL over a fresh database, a clone of the migrated template unless
- * `database.emptyDatabase` (see template-database.ts).
+ * Starts the app on `backend`: for PostgreSQL over a fresh database, a clone of the migrated template, and for an
+ * in-memory PGlite from an image of a migrated one, unless `database.emptyDatabase` (see template-database.ts).
  */
 export async function startServer(
   backend: Backend,
@@ -67,7 +73,12 @@ export async function startServer(
   } else {
     base.PGLITE_DIR = 'memory';
   }
-  const running = await createApp({ env: { ...base, ...env }, logDestination: sink });
+  const inMemory = backend === 'pglite' && (env.PGLITE_DIR ?? base.PGLITE_DIR) === 'memory';
+  const running = await createApp({
+    env: { ...base, ...env },
+    logDestination: sink,
+    ...(inMemory && !database.emptyDatabase ? { pgliteImage: await migratedPgliteImage() } : {}),
+  });
   const { DatabaseRepository } = await import('../../src/repositories/database.repository.js');
   const db = running.app.get(DatabaseRepository);
   return {

@@ -10,14 +10,22 @@
  * server started on a clone still runs its migrations at start (finding none pending). Test processes share the
  * template: an advisory lock lets one of them make it while the others wait. It does not drop old templates (another
  * checkout on the machine may still be cloning one), and tests whose subject is migrating an empty database create
- * an empty one (`emptyDatabase`).
+ * an empty one (`emptyDatabase`). The same for in-memory PGlite: an image of a migrated data directory
+ * (`migratedPgliteImage`) that a server's PGlite starts from.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import pg from 'pg';
 
+/** The PGlite release in use: an image of its data directory is read by that release only. */
+const PGLITE_VERSION = (
+  JSON.parse(
+    await readFile(resolve(import.meta.dirname, '../../../../node_modules/@electric-sql/pglite/package.json'), 'utf8'),
+  ) as { version: string }
+).version;
 /** Where the server reads its committed migrations (`MIGRATIONS_DIR` of the migration repository). */
 const MIGRATIONS_DIR = resolve(import.meta.dirname, '../../../../prisma/migrations');
 
@@ -92,6 +100,40 @@ function migratedTemplate(): Promise<string> {
   })();
   template.catch(() => (template = undefined));
   return template;
+}
+
+let pgliteImage: Promise<Blob> | undefined;
+
+/**
+ * The data directory of an in-memory PGlite with every committed migration applied, as `PGlite.dumpDataDir` writes
+ * it, for `createApp({ pgliteImage })`: starting from it skips PGlite's `initdb` and the migrations, which take one
+ * to five seconds per server on the shared machine. Made by the server's own migration code over the same adapter
+ * (`PrismaPGlite`) and kept in the temporary directory under a name with the digest of the migrations and the PGlite
+ * version; test processes that make it at the same moment each write their own file and rename it into place.
+ */
+export function migratedPgliteImage(): Promise<Blob> {
+  pgliteImage ??= (async () => {
+    const file = join(tmpdir(), `cove-pglite-template-${PGLITE_VERSION}-${await migrationsDigest()}.tar`);
+    const saved = await readFile(file).catch(() => null);
+    if (saved) return new Blob([saved]);
+    const { PGlite } = await import('@electric-sql/pglite');
+    const { PrismaPGlite } = await import('pglite-prisma-adapter');
+    const { applyMigrations } = await import('../../src/repositories/migration.repository.js');
+    const pglite = new PGlite();
+    try {
+      await applyMigrations(new PrismaPGlite(pglite));
+      const image = await pglite.dumpDataDir('none');
+      const bytes = Buffer.from(await image.arrayBuffer());
+      const partial = `${file}.${process.pid}-${randomBytes(4).toString('hex')}`;
+      await writeFile(partial, bytes);
+      await rename(partial, file);
+      return new Blob([bytes]);
+    } finally {
+      await pglite.close();
+    }
+  })();
+  pgliteImage.catch(() => (pgliteImage = undefined));
+  return pgliteImage;
 }
 
 export type TestDatabaseOptions = {
