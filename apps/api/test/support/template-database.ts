@@ -9,7 +9,8 @@
  * database; its name carries a digest of the migrations, so a new or changed migration makes a new template. A
  * server started on a clone still runs its migrations at start (finding none pending). Test processes share the
  * template: an advisory lock lets one of them make it while the others wait. It does not drop old templates (another
- * checkout on the machine may still be cloning one), and tests whose subject is migrating an empty database create
+ * checkout on the machine may still be cloning one; by hand: `ALTER DATABASE cove_tpl_… IS_TEMPLATE false`, then
+ * `DROP DATABASE`), and tests whose subject is migrating an empty database create
  * an empty one (`emptyDatabase`). The same for in-memory PGlite: an image of a migrated data directory
  * (`migratedPgliteImage`) that a server's PGlite starts from.
  */
