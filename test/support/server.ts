@@ -1,13 +1,12 @@
 /**
  * Boots the real Cove server for end-to-end tests as its own process (`apps/api/dist/workers/api.js`, the same
  * entry point as `npm start`; built first when its sources are newer): on an ephemeral loopback port, with a fresh
- * PostgreSQL database (`cove_test_<random>`, dropped on close) or PGlite in a temporary directory, rate limits off
+ * PostgreSQL database (`cove_test_<random>`, a clone of the migrated template, dropped on close) or PGlite in a temporary directory, rate limits off
  * unless asked, and every line the server writes (its logs) captured so tests can inspect them. Jest cannot load
  * NestJS 12 (ESM-only) through its CommonJS dependencies, and a separate process is what clients meet anyway.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,12 +14,16 @@ import { join, resolve } from 'node:path';
 
 import pg from 'pg';
 
+import {
+  createTestDatabase,
+  databaseUrl as urlOf,
+  dropTestDatabase,
+} from '../../apps/api/test/support/template-database.js';
 import { ensureBuilt } from './build.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ENTRY = join(ROOT, 'apps/api/dist/workers/api.js');
-const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-/** Generous: the first start applies every migration to an empty database. */
+/** Generous: a server may be asked to migrate an empty database at its start (`emptyDatabase`). */
 const START_TIMEOUT_MS = 60_000;
 
 export type TestServer = {
@@ -40,6 +43,8 @@ export type TestServer = {
 
 export type TestServerOptions = {
   database?: 'postgres' | 'pglite';
+  /** PostgreSQL: an empty database the server migrates at its start, not a clone of the migrated template. */
+  emptyDatabase?: boolean;
   env?: Record<string, string>;
 };
 
@@ -59,12 +64,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let databaseName: string | null = null;
   let databaseUrl = '';
   if (kind === 'postgres') {
-    databaseName = `cove_test_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${databaseName}`);
-    await admin.end();
-    databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${databaseName}`);
+    databaseName = await createTestDatabase(options.emptyDatabase ? { emptyDatabase: true } : {});
+    databaseUrl = urlOf(databaseName);
   }
   const logs: string[] = [];
   const env = {
@@ -104,12 +105,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     async close() {
       await terminate(running.child);
       await pool?.end();
-      if (databaseName) {
-        const admin = new pg.Client({ connectionString: ADMIN_URL });
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
-        await admin.end();
-      }
+      if (databaseName) await dropTestDatabase(databaseName);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

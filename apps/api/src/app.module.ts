@@ -88,6 +88,8 @@ export type AppModuleOptions = {
   logDestination?: DestinationStream;
   /** HTTPS agent for Web Push requests (tests: one trusting a local push service). */
   pushAgent?: Agent;
+  /** In-memory PGlite only: the data directory image it starts from (tests: one already migrated). */
+  pgliteImage?: Blob;
 };
 
 @Module({})
@@ -119,7 +121,7 @@ export class AppModule {
         {
           provide: DatabaseRepository,
           useFactory: async (config: ConfigRepository) => {
-            const db = DatabaseRepository.create(config);
+            const db = DatabaseRepository.create(config, options.pgliteImage);
             await db.init();
             return db;
           },

@@ -49,6 +49,11 @@ export type CreateAppOptions = {
   logDestination?: DestinationStream;
   /** HTTPS agent for Web Push requests (tests: one trusting a local push service's certificate). */
   pushAgent?: Agent;
+  /**
+   * In-memory PGlite only (`PGLITE_DIR=memory`): a data directory image (`PGlite.dumpDataDir`) to start from instead
+   * of an empty cluster. Tests pass one with every migration applied; migrations still run (finding none pending).
+   */
+  pgliteImage?: Blob;
 };
 
 /**
@@ -66,6 +71,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
       config,
       ...(options.logDestination ? { logDestination: options.logDestination } : {}),
       ...(options.pushAgent ? { pushAgent: options.pushAgent } : {}),
+      ...(options.pgliteImage ? { pgliteImage: options.pgliteImage } : {}),
     }),
     {
       bodyParser: false,

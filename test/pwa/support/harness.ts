@@ -1,7 +1,7 @@
 /**
  * Browser test harness for the PWA: builds the app when its sources changed, runs the real API server in-process
- * on a fresh PostgreSQL database (serving the built PWA on the same origin), and launches Chromium profiles
- * (Debian's /usr/bin/chromium through playwright-core, a fresh user-data directory each) with helpers that drive
+ * on a fresh PostgreSQL database (a clone of the migrated template) serving the built PWA on the same origin, and
+ * launches Chromium profiles (Debian's /usr/bin/chromium through playwright-core, a fresh user-data directory each) with helpers that drive
  * the UI through its `data-testid` hooks. It asserts nothing itself, but records every Content-Security-Policy
  * violation of every page, frame and worker it opens (`securitypolicyviolation` events, the console's CSP errors,
  * and the reports browsers send to the server's `report-uri`, which workers send too) for tests to fail on.
@@ -18,6 +18,7 @@ import pg from 'pg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 import { createApp, type RunningApp } from '../../../apps/api/src/app.js';
+import { createTestDatabase, databaseUrl, dropTestDatabase } from '../../../apps/api/test/support/template-database.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PWA = join(ROOT, 'apps/pwa');
@@ -32,7 +33,6 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const ADMIN_DB = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -148,17 +148,14 @@ export type TestServer = {
 /** Starts the API (and PWA) on a random port over a fresh database that is dropped on close. */
 export async function startServer(extraEnv: Record<string, string> = {}): Promise<TestServer> {
   buildPwaIfStale();
-  const name = `cove_test_pwa_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: ADMIN_DB });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  // A clone of the migrated template (the server still checks its migrations at start; see template-database.ts).
+  const name = await createTestDatabase({ prefix: 'cove_test_pwa' });
   const dataDir = mkdtempSync(join(tmpdir(), 'cove-pwa-data-'));
   const reports = await startCspReportCollector();
   const env = (port: number): Record<string, string> => ({
     PORT: String(port),
     HOST: '127.0.0.1',
-    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`,
+    DATABASE_URL: databaseUrl(name),
     DATA_DIR: dataDir,
     PWA_DIR: join(PWA, 'dist'),
     LOG_LEVEL: 'warn',
@@ -173,7 +170,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
     running = await createApp({ env: env(0) });
   } catch (error) {
     await reports.close();
-    await dropDatabase(name);
+    await dropTestDatabase(name);
     throw error;
   }
   // The service worker and WebSocket need a secure context: localhost counts, 127.0.0.1 does too in Chromium.
@@ -190,7 +187,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
     },
     dataDir,
     query: async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
-      const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${name}` });
+      const client = new pg.Client({ connectionString: databaseUrl(name) });
       await client.connect();
       try {
         return (await client.query(sql, params)).rows as T[];
@@ -201,17 +198,10 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
     close: async () => {
       await running?.close();
       await reports.close();
-      await dropDatabase(name);
+      await dropTestDatabase(name);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-async function dropDatabase(name: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_DB });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
 }
 
 export type Profile = {

@@ -165,7 +165,8 @@ export class DatabaseRepository implements OnModuleDestroy {
     this.prisma = new PrismaClient({ adapter: factory, transactionOptions: { maxWait: 15_000, timeout: 30_000 } });
   }
 
-  static create(config: ConfigRepository): DatabaseRepository {
+  /** `pgliteImage`: for an in-memory PGlite, the data directory image it starts from (see `CreateAppOptions`). */
+  static create(config: ConfigRepository, pgliteImage?: Blob): DatabaseRepository {
     const db = config.config.database;
     if (db.kind === 'postgres') {
       const pool = new pg.Pool({
@@ -205,7 +206,12 @@ export class DatabaseRepository implements OnModuleDestroy {
     }
     const dir = db.dir;
     /** In memory there is nothing to flush; on disk, commits wait for it unless `PGLITE_FSYNC=off`. */
-    const pglite = dir && db.fsync ? new PGlite(durablePGliteOptions(dir)) : new PGlite(dir ?? undefined);
+    const pglite =
+      dir && db.fsync
+        ? new PGlite(durablePGliteOptions(dir))
+        : dir
+          ? new PGlite(dir)
+          : new PGlite(pgliteImage ? { loadDataDir: pgliteImage } : {});
     const sql: SqlExecutor = {
       async query<T extends Row>(text: string, params: unknown[] = []) {
         const result = await pglite.query<T>(text, params);

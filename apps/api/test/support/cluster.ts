@@ -5,7 +5,7 @@
  * one), and a private redis-server for tests that restart Redis. Everything started here is stopped by `close()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Agent } from 'node:https';
 import { createServer } from 'node:net';
@@ -19,28 +19,17 @@ import pg from 'pg';
 
 import { createApp } from '../../src/app.js';
 import { DatabaseRepository } from '../../src/repositories/database.repository.js';
-import { ADMIN_URL, type TestServer } from './harness.js';
+import { type TestServer } from './harness.js';
+import { createTestDatabase, databaseUrl, dropTestDatabase } from './template-database.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
+/** A fresh database, cloned from the migrated template (see template-database.ts). */
 export async function createDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
-  const name = `cove_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return {
-    name,
-    url: `postgres://postgres@127.0.0.1:5432/${name}`,
-    async drop() {
-      const a = new pg.Client({ connectionString: ADMIN_URL });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
+  const name = await createTestDatabase();
+  return { name, url: databaseUrl(name), drop: () => dropTestDatabase(name) };
 }
 
 /** Deletes every key under `prefix` (queues, presence, bus state of one test). */

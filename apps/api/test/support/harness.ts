@@ -7,10 +7,16 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 
 import * as signal from '@signalapp/libsignal-client';
-import pg from 'pg';
 import WebSocket from 'ws';
 
 import { createApp, type RunningApp } from '../../src/app.js';
+import {
+  createTestDatabase,
+  databaseUrl,
+  dropTestDatabase,
+  migratedPgliteImage,
+  type TestDatabaseOptions,
+} from './template-database.js';
 
 export type Backend = 'postgres' | 'pglite';
 export const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -26,7 +32,15 @@ export type TestServer = {
   close(): Promise<void>;
 };
 
-export async function startServer(backend: Backend, env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * Starts the app on `backend`: for PostgreSQL over a fresh database, a clone of the migrated template, and for an
+ * in-memory PGlite from an image of a migrated one, unless `database.emptyDatabase` (see template-database.ts).
+ */
+export async function startServer(
+  backend: Backend,
+  env: Record<string, string> = {},
+  database: Pick<TestDatabaseOptions, 'emptyDatabase'> = {},
+): Promise<TestServer> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -34,7 +48,7 @@ export async function startServer(backend: Backend, env: Record<string, string> 
       cb();
     },
   });
-  let database: string | undefined;
+  let databaseName: string | undefined;
   const base: Record<string, string> = {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -53,17 +67,18 @@ export async function startServer(backend: Backend, env: Record<string, string> 
     METRICS_PORT: '0',
   };
   if (backend === 'postgres') {
-    database = `cove_test_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.end();
-    base.DATABASE_URL = `postgres://postgres@127.0.0.1:5432/${database}`;
+    databaseName = await createTestDatabase(database);
+    base.DATABASE_URL = databaseUrl(databaseName);
     base.DATABASE_POOL_SIZE = '10';
   } else {
     base.PGLITE_DIR = 'memory';
   }
-  const running = await createApp({ env: { ...base, ...env }, logDestination: sink });
+  const inMemory = backend === 'pglite' && (env.PGLITE_DIR ?? base.PGLITE_DIR) === 'memory';
+  const running = await createApp({
+    env: { ...base, ...env },
+    logDestination: sink,
+    ...(inMemory && !database.emptyDatabase ? { pgliteImage: await migratedPgliteImage() } : {}),
+  });
   const { DatabaseRepository } = await import('../../src/repositories/database.repository.js');
   const db = running.app.get(DatabaseRepository);
   return {
@@ -75,12 +90,7 @@ export async function startServer(backend: Backend, env: Record<string, string> 
     running,
     async close() {
       await running.close();
-      if (database) {
-        const admin = new pg.Client({ connectionString: ADMIN_URL });
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-        await admin.end();
-      }
+      if (databaseName) await dropTestDatabase(databaseName);
     },
   };
 }
