@@ -445,6 +445,11 @@ export class CoveAppShell implements CoveApp, AppSession {
     messenger.subscribe((event) => this.onEvent(event));
     messenger.start();
     this.store.set({ phase: { kind: 'ready', username: messenger.username } });
+    // Every shown view reads again: opening the core may have changed what is stored (its storage migrations run
+    // before it returns, e.g. a profile of layout 1 whose messages move under `direct:` conversation ids), and the
+    // views read so far came from the tables as they were. Without this, a chat opened before the core had loaded
+    // showed an older profile's history as empty until something else changed.
+    this.store.bump();
     void this.refreshPush();
   }
 
