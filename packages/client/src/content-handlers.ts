@@ -931,9 +931,15 @@ const applySync: ContentHandler<'sync'> = async (input) => {
       // Kept, it sent the full sync to nobody, and the refresh that found the device next asked for none (one was just
       // made). Under the own account's lock, which the inbox holds, as every change of that list is made.
       const own = await ctx.platform.storage.get('contacts', me);
-      if (writes.length > 0 && own?.devices && !own.devices.some((d) => d.deviceId === envelope.sourceDeviceId))
-        writes.push({ op: 'put', table: 'contacts', key: me, value: { ...own, devices: null } });
-      return { writes, events: [], stored: true, kick: writes.length > 0 };
+      const newDevice =
+        writes.length > 0 && own?.devices && !own.devices.some((d) => d.deviceId === envelope.sourceDeviceId);
+      if (newDevice) writes.push({ op: 'put', table: 'contacts', key: me, value: { ...own, devices: null } });
+      // That device joined the account since the list was read: said here, because the refresh that lists it next
+      // finds no list to compare with (it announces `own-device-added` only for devices missing from a known list).
+      const events: MessengerEvent[] = newDevice
+        ? [{ type: 'own-device-added', deviceId: envelope.sourceDeviceId }]
+        : [];
+      return { writes, events, stored: true, kick: writes.length > 0 };
     }
   }
 };
