@@ -40,6 +40,7 @@ describe('a contact sync racing a profile fetch', () => {
   let alice: TestClient;
   let phone: TestClient;
   let bob: TestClient;
+  let phoneDeviceId = 0;
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
@@ -64,6 +65,7 @@ describe('a contact sync racing a profile fetch', () => {
       },
     });
     phone.accountId = account.accountId;
+    phoneDeviceId = account.deviceId;
     await added;
     // Alice's list of her other devices as a refresh just before the phone registered left it: none. (The phone has
     // not connected yet: its request for a full sync is still in its outbox.)
@@ -90,6 +92,13 @@ describe('a contact sync racing a profile fetch', () => {
     await until(
       'the phone has the conversation with bob',
       async () => (await phone.messenger.conversations()).some((c) => c.id === `direct:${bob.accountId}`),
+      WAIT_MS,
+    );
+    // And alice is told of the phone: its request came from a device her stored list lacked, which she then forgot
+    // (the refresh after it has no list to compare with, so it cannot be what tells her).
+    await until(
+      'alice is told of the phone',
+      () => alice.events.some((e) => e.type === 'own-device-added' && e.deviceId === phoneDeviceId),
       WAIT_MS,
     );
   });
