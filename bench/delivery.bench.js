@@ -693,7 +693,7 @@ async function benchCove() {
       if (process.env.STATEMENT_COST === '1') {
         progress(`cove: ${label}: statement cost`);
         result.statementCost = await measureStatementCost(
-          join(dirname(build.split(';')[0]), '..'),
+          join(dirname(buildArgs(build).at(-1)), '..'),
           databaseUrl(buildDatabase),
           devices.slice(0, 2 * Math.max(...PAIRS)),
           {

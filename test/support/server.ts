@@ -1,9 +1,10 @@
 /**
  * Boots the real Cove server for end-to-end tests as its own process (`apps/api/dist/workers/api.js`, the same
  * entry point as `npm start`; built first when its sources are newer): on an ephemeral loopback port, with a fresh
- * PostgreSQL database (`cove_test_<random>`, a clone of the migrated template, dropped on close) or PGlite in a temporary directory, rate limits off
- * unless asked, and every line the server writes (its logs) captured so tests can inspect them. Jest cannot load
- * NestJS 12 (ESM-only) through its CommonJS dependencies, and a separate process is what clients meet anyway.
+ * PostgreSQL database (`cove_test_<random>`, a clone of the migrated template, dropped on close) or PGlite in a
+ * temporary directory, rate limits off unless asked, and every line the server writes (its logs) captured so tests
+ * can inspect them. Jest cannot load NestJS 12 (ESM-only) through its CommonJS dependencies, and a separate process
+ * is what clients meet anyway.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

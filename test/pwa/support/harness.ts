@@ -1,10 +1,11 @@
 /**
  * Browser test harness for the PWA: builds the app when its sources changed, runs the real API server in-process
  * on a fresh PostgreSQL database (a clone of the migrated template) serving the built PWA on the same origin, and
- * launches Chromium profiles (Debian's /usr/bin/chromium through playwright-core, a fresh user-data directory each) with helpers that drive
- * the UI through its `data-testid` hooks. It asserts nothing itself, but records every Content-Security-Policy
- * violation of every page, frame and worker it opens (`securitypolicyviolation` events, the console's CSP errors,
- * and the reports browsers send to the server's `report-uri`, which workers send too) for tests to fail on.
+ * launches Chromium profiles (Debian's /usr/bin/chromium through playwright-core, a fresh user-data directory each)
+ * with helpers that drive the UI through its `data-testid` hooks. It asserts nothing itself, but records every
+ * Content-Security-Policy violation of every page, frame and worker it opens (`securitypolicyviolation` events, the
+ * console's CSP errors, and the reports browsers send to the server's `report-uri`, which workers send too) for tests
+ * to fail on.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';

@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 
 import { createApp, type RunningApp } from '../../src/app.js';
 import {
+  ADMIN_URL,
   createTestDatabase,
   databaseUrl,
   dropTestDatabase,
@@ -19,7 +20,7 @@ import {
 } from './template-database.js';
 
 export type Backend = 'postgres' | 'pglite';
-export const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export { ADMIN_URL };
 
 export type TestServer = {
   url: string;

@@ -30,7 +30,8 @@ const PGLITE_VERSION = (
 /** Where the server reads its committed migrations (`MIGRATIONS_DIR` of the migration repository). */
 const MIGRATIONS_DIR = resolve(import.meta.dirname, '../../../../prisma/migrations');
 
-const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The test PostgreSQL server's administrative database (`TEST_POSTGRES_URL` overrides it). */
+export const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Any fixed key: it only has to be the same in every test process that makes templates. */
 const TEMPLATE_LOCK = 7_340_112_301;
 
